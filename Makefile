@@ -1,0 +1,36 @@
+# pyperf-probe: `make test` and `make demo` are the two commands of the README.
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+# What the tests need from Debian: sdt.h for the SDT workloads, libc's debug symbols, real perf (the oracle),
+# and the compilers that build the bundled workloads.
+APT_PACKAGES := systemtap-sdt-dev libc6-dbg linux-perf gcc g++ make binutils
+
+.PHONY: test demo apt venv workloads clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "make: the tests need these Debian packages:$$missing (run as root to install them)"; exit 1; fi; \
+	  echo "apt-get install$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+workloads:
+	$(MAKE) -s -C workloads
+
+test: apt venv workloads
+	$(VPY) -m pytest -q -rs $(PYTEST_ARGS)
+
+demo: venv workloads
+	./demo/demo.sh
+
+clean:
+	rm -rf build *.egg-info .pytest_cache

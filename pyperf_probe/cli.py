@@ -1,0 +1,144 @@
+"""The ``pyperf`` entry point: a lazy table of subcommands, global ``-v``/``-q``, and the one place that
+turns errors into exit codes.
+
+A subcommand is a module ``pyperf_probe.cmd_<name>`` with ``main(argv, opts) -> int``; it is imported only
+when it runs, so ``pyperf --help`` and ``pyperf probe -F`` pay for nothing else.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import os
+import sys
+from typing import List, Optional
+
+from pyperf_probe import __version__
+from pyperf_probe.errors import (KernelError, PerfDataError, ProbeError, PyperfError, ReportError,
+                                 SymbolError, UsageError)
+
+# name -> (module, one-line summary as perf's `perf help` words it)
+COMMANDS = {
+    "probe": ("pyperf_probe.cmd_probe", "Define new dynamic tracepoints"),
+}
+
+# Exit status when an error carries no errno. perf's own: usage 129, "cannot open the file" 255.
+EXIT_CODES = {
+    UsageError: 129,
+    ProbeError: 254,
+    SymbolError: 254,
+    KernelError: 255,
+    PerfDataError: 255,
+    ReportError: 255,
+}
+
+log = logging.getLogger("pyperf")
+
+
+@dataclasses.dataclass(frozen=True)
+class GlobalOptions:
+    """Options given before the subcommand name (``pyperf -v probe ...``)."""
+
+    verbose: int = 0
+    quiet: bool = False
+
+
+def exit_code_for(exc: PyperfError) -> int:
+    """perf returns ``-errno`` from a command, which the shell sees as ``(-errno) & 0xff``."""
+    if exc.errno:
+        return (-exc.errno) & 0xFF
+    for cls in type(exc).__mro__:
+        if cls in EXIT_CODES:
+            return EXIT_CODES[cls]
+    return 1
+
+
+def usage_text() -> str:
+    width = max(len(n) for n in COMMANDS)
+    lines = ["", " usage: pyperf [--version] [--help] [-v] [-q] COMMAND [ARGS]", "",
+             " The most commonly used pyperf commands are:"]
+    lines += [f"   {name:<{width}}  {summary}" for name, (_, summary) in sorted(COMMANDS.items())]
+    lines += ["", " See 'pyperf COMMAND --help' for more information on a specific command.", "",
+              " Examples:", "   pyperf probe -x libc.so.6 malloc",
+              "   pyperf probe -F -x libc.so.6 'mem*'", "   pyperf probe -d 'probe_libc:*'", ""]
+    return "\n".join(lines)
+
+
+def _split_globals(argv: List[str]):
+    verbose, quiet, i = 0, False, 0
+    while i < len(argv) and argv[i].startswith("-"):
+        arg = argv[i]
+        if arg in ("-h", "--help"):
+            return None, argv[i:]
+        if arg == "--version":
+            return "version", argv[i:]
+        if arg in ("-v", "--verbose"):
+            verbose += 1
+        elif arg.startswith("-v") and set(arg[1:]) == {"v"}:
+            verbose += len(arg) - 1
+        elif arg in ("-q", "--quiet"):
+            quiet = True
+        else:
+            raise UsageError(f"Unknown option: {arg}", usage=usage_text())
+        i += 1
+    return GlobalOptions(verbose=verbose, quiet=quiet), argv[i:]
+
+
+def _setup_logging(opts: GlobalOptions) -> None:
+    level = logging.DEBUG if opts.verbose else (logging.ERROR if opts.quiet else logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.setLevel(level)
+
+
+def _report(exc: PyperfError, opts: GlobalOptions) -> int:
+    if opts.verbose:
+        import traceback
+        traceback.print_exc()
+    text = exc.message
+    if exc.hint:
+        text += "\n" + exc.hint
+    if isinstance(exc, UsageError) and exc.usage:
+        text += "\n\n" + exc.usage
+    sys.stderr.write(text.rstrip("\n") + "\n")
+    return exit_code_for(exc)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run ``pyperf ARGS``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    opts = GlobalOptions()
+    try:
+        opts, rest = _split_globals(argv)
+        if opts == "version":
+            print(f"pyperf version {__version__}")
+            return 0
+        if opts is None or not rest or rest[0] == "help":
+            if len(rest) > 1 and rest[0] == "help":
+                rest = [rest[1], "--help"]
+            else:
+                sys.stdout.write(usage_text())
+                return 0 if opts is None or (rest and rest[0] == "help") else 1
+        name, cmd_argv = rest[0], rest[1:]
+        if name not in COMMANDS:
+            raise UsageError(f"pyperf: '{name}' is not a pyperf-command. See 'pyperf --help'.")
+        _setup_logging(opts)
+        module = importlib.import_module(COMMANDS[name][0])
+        return module.main(cmd_argv, opts)
+    except PyperfError as exc:
+        return _report(exc, opts if isinstance(opts, GlobalOptions) else GlobalOptions())
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`pyperf report | head`): not an error.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
+    except OSError as exc:
+        if isinstance(opts, GlobalOptions) and opts.verbose:
+            raise
+        sys.stderr.write(f"pyperf: {exc.strerror or exc}{': ' + exc.filename if exc.filename else ''}\n")
+        return 1

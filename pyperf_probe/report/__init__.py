@@ -1,0 +1,1 @@
+"""Histogram entries, sort keys, children accumulation, and perf report's text renderers."""

@@ -1,0 +1,1 @@
+"""ELF images, symbol tables, vaddr <-> file offset, debuginfo lookup, DWARF, SDT notes, probe targets."""
