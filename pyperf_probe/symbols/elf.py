@@ -1,0 +1,308 @@
+"""ELF images: the file header, program headers (PT_LOAD), section headers, notes, ``.gnu_debuglink``.
+
+Read with ``struct`` straight from an ``mmap`` of the file (System V gABI, "ELF Header", "Program Header",
+"Sections"; the note layout of "Note Section"). Nothing here imports pyelftools: ``pyperf probe -F`` and the
+address lookups of ``report`` pay only for the headers they read.
+
+``open_elf(path)`` is cached per (path, inode, mtime, size), so every layer shares one ``ElfImage`` per file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import mmap
+import os
+import struct
+from typing import Dict, List, Optional, Tuple
+
+from pyperf_probe.errors import SymbolError
+
+ELF_MAGIC = b"\x7fELF"
+ELFCLASS32, ELFCLASS64 = 1, 2
+ELFDATA2LSB, ELFDATA2MSB = 1, 2
+
+ET_REL, ET_EXEC, ET_DYN, ET_CORE = 1, 2, 3, 4
+PT_LOAD, PT_NOTE = 1, 4
+PF_X, PF_W, PF_R = 1, 2, 4
+SHT_SYMTAB, SHT_NOTE, SHT_NOBITS, SHT_DYNSYM = 2, 7, 8, 11
+SHF_ALLOC, SHF_EXECINSTR = 0x2, 0x4
+SHN_UNDEF = 0
+SHN_XINDEX = 0xFFFF
+NT_GNU_BUILD_ID = 3
+EM_X86_64, EM_386, EM_AARCH64, EM_ARM = 62, 3, 183, 40
+
+
+@dataclasses.dataclass(frozen=True)
+class ElfHeader:
+    """``Elf32_Ehdr`` / ``Elf64_Ehdr`` (after ``e_ident``)."""
+
+    elf_class: int
+    endian: str             # '<' or '>' (struct byte order prefix)
+    e_type: int
+    e_machine: int
+    e_entry: int
+    e_phoff: int
+    e_shoff: int
+    e_phentsize: int
+    e_phnum: int
+    e_shentsize: int
+    e_shnum: int
+    e_shstrndx: int
+
+    # e_type, e_machine, e_version, e_entry, e_phoff, e_shoff, e_flags, e_ehsize, e_phentsize, e_phnum,
+    # e_shentsize, e_shnum, e_shstrndx
+    FORMAT = {ELFCLASS32: "HHIIIIIHHHHHH", ELFCLASS64: "HHIQQQIHHHHHH"}
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadSegment:
+    """A ``PT_LOAD`` entry of ``Elf64_Phdr``: where file bytes land in the image's address space."""
+
+    vaddr: int
+    file_offset: int
+    filesz: int
+    memsz: int
+    flags: int
+
+    # p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align (64-bit order)
+    FORMAT64 = "IIQQQQQQ"
+    # p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags, p_align (32-bit order)
+    FORMAT32 = "IIIIIIII"
+
+    def contains_svma(self, svma: int) -> bool:
+        """perf's ``elf_read_program_header``: vaddr <= svma < vaddr + max(memsz, filesz)."""
+        return self.vaddr <= svma < self.vaddr + max(self.memsz, self.filesz)
+
+
+@dataclasses.dataclass(frozen=True)
+class SectionHeader:
+    """``Elf64_Shdr`` / ``Elf32_Shdr`` with its name resolved from ``.shstrtab``."""
+
+    index: int
+    name: str
+    sh_type: int
+    flags: int
+    svma: int               # sh_addr
+    file_offset: int        # sh_offset
+    size: int
+    link: int
+    info: int
+    addralign: int
+    entsize: int
+
+    # sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info, sh_addralign, sh_entsize
+    FORMAT = {ELFCLASS32: "IIIIIIIIII", ELFCLASS64: "IIQQQQIIQQ"}
+
+
+class ElfImage:
+    """One ELF file, mapped read-only. Build with :func:`open_elf` (cached)."""
+
+    def __init__(self, path: str, data, header: ElfHeader):
+        self.path = path
+        self._data = data
+        self.header = header
+        self.elf_type = header.e_type
+        self.machine = header.e_machine
+        self.is_64 = header.elf_class == ELFCLASS64
+        self.endian = header.endian
+        self.program_headers = _read_program_headers(path, data, header)
+        self.load_segments: Tuple[LoadSegment, ...] = tuple(
+            LoadSegment(vaddr, off, filesz, memsz, flags)
+            for p_type, flags, off, vaddr, filesz, memsz in self.program_headers if p_type == PT_LOAD)
+        self.sections: Tuple[SectionHeader, ...] = _read_section_headers(path, data, header)
+        self._by_name: Dict[str, SectionHeader] = {}
+        for shdr in self.sections:
+            self._by_name.setdefault(shdr.name, shdr)
+        self._build_id: Optional[str] = None
+        self._build_id_done = False
+
+    def __repr__(self) -> str:
+        return f"ElfImage({self.path!r})"
+
+    @property
+    def data(self):
+        """The whole file (an mmap; slice it, or wrap it in a memoryview)."""
+        return self._data
+
+    def section(self, name: str) -> Optional[SectionHeader]:
+        return self._by_name.get(name)
+
+    def section_by_index(self, index: int) -> Optional[SectionHeader]:
+        return self.sections[index] if 0 <= index < len(self.sections) else None
+
+    def section_bytes(self, name_or_shdr) -> bytes:
+        """The file bytes of a section (empty for SHT_NOBITS or a missing section)."""
+        shdr = self.section(name_or_shdr) if isinstance(name_or_shdr, str) else name_or_shdr
+        if shdr is None or shdr.sh_type == SHT_NOBITS:
+            return b""
+        end = shdr.file_offset + shdr.size
+        if end > len(self._data):
+            raise SymbolError(f"{self.path}: section {shdr.name} runs past the end of the file (truncated?)")
+        return self._data[shdr.file_offset:end]
+
+    @property
+    def build_id(self) -> Optional[str]:
+        """NT_GNU_BUILD_ID as lower-case hex, from PT_NOTE segments or SHT_NOTE sections."""
+        if not self._build_id_done:
+            self._build_id = self._find_build_id()
+            self._build_id_done = True
+        return self._build_id
+
+    def _find_build_id(self) -> Optional[str]:
+        areas = [(off, filesz) for p_type, _f, off, _v, filesz, _m in self.program_headers if p_type == PT_NOTE]
+        areas += [(s.file_offset, s.size) for s in self.sections if s.sh_type == SHT_NOTE]
+        for off, size in areas:
+            for n_type, name, desc in iter_notes(self._data[off:off + size], self.endian):
+                if n_type == NT_GNU_BUILD_ID and name == b"GNU":
+                    return desc.hex()
+        return None
+
+    @property
+    def debuglink(self) -> Optional[Tuple[str, int]]:
+        """``.gnu_debuglink``: (file name, CRC32 of the debug file), or None."""
+        raw = self.section_bytes(".gnu_debuglink")
+        nul = raw.find(b"\0")
+        if nul <= 0:
+            return None
+        crc_at = (nul + 4) & ~3
+        if crc_at + 4 > len(raw):
+            return None
+        (crc,) = struct.unpack_from(self.endian + "I", raw, crc_at)
+        return raw[:nul].decode("utf-8", "replace"), crc
+
+    def segment_for_svma(self, svma: int) -> Optional[LoadSegment]:
+        for seg in self.load_segments:
+            if seg.contains_svma(svma):
+                return seg
+        return None
+
+    def svma_to_file_offset(self, svma: int) -> Optional[int]:
+        """File offset of an ELF address, through the first PT_LOAD holding it (perf's
+        ``elf_read_program_header``; perf-formats.md §4.1). None when no segment holds it."""
+        seg = self.segment_for_svma(svma)
+        return None if seg is None else svma - seg.vaddr + seg.file_offset
+
+    def file_offset_to_svma(self, file_offset: int) -> Optional[int]:
+        """The ELF address that a file offset is loaded at (the inverse, for the first PT_LOAD holding it)."""
+        for seg in self.load_segments:
+            if seg.file_offset <= file_offset < seg.file_offset + max(seg.filesz, 1):
+                return file_offset - seg.file_offset + seg.vaddr
+        return None
+
+    def read_at_svma(self, svma: int, size: int) -> bytes:
+        """Bytes of the file that are loaded at ``svma`` (code for the disassembler)."""
+        file_offset = self.svma_to_file_offset(svma)
+        if file_offset is None:
+            return b""
+        return self._data[file_offset:file_offset + size]
+
+
+def iter_notes(raw: bytes, endian: str = "<"):
+    """(n_type, name, desc) of each ``Elf_Nhdr`` record (namesz, descsz, type; both padded to 4)."""
+    pos, end = 0, len(raw)
+    hdr = struct.Struct(endian + "III")
+    while pos + 12 <= end:
+        namesz, descsz, n_type = hdr.unpack_from(raw, pos)
+        name_at = pos + 12
+        desc_at = name_at + ((namesz + 3) & ~3)
+        nxt = desc_at + ((descsz + 3) & ~3)
+        if nxt > end:
+            return
+        yield n_type, bytes(raw[name_at:name_at + namesz]).rstrip(b"\0"), bytes(raw[desc_at:desc_at + descsz])
+        pos = nxt
+
+
+def _parse_header(path: str, data) -> ElfHeader:
+    if len(data) < 16 or data[:4] != ELF_MAGIC:
+        raise SymbolError(f"{path} is not an ELF file")
+    elf_class, elf_data = data[4], data[5]
+    if elf_class not in (ELFCLASS32, ELFCLASS64) or elf_data not in (ELFDATA2LSB, ELFDATA2MSB):
+        raise SymbolError(f"{path}: unsupported ELF class {elf_class} / data encoding {elf_data}")
+    endian = "<" if elf_data == ELFDATA2LSB else ">"
+    fmt = struct.Struct(endian + ElfHeader.FORMAT[elf_class])
+    if len(data) < 16 + fmt.size:
+        raise SymbolError(f"{path}: truncated ELF header")
+    (e_type, e_machine, _ver, e_entry, e_phoff, e_shoff, _flags, _ehsize, e_phentsize, e_phnum,
+     e_shentsize, e_shnum, e_shstrndx) = fmt.unpack_from(data, 16)
+    return ElfHeader(elf_class, endian, e_type, e_machine, e_entry, e_phoff, e_shoff, e_phentsize, e_phnum,
+                     e_shentsize, e_shnum, e_shstrndx)
+
+
+def _read_program_headers(path: str, data, hdr: ElfHeader) -> List[Tuple[int, int, int, int, int, int]]:
+    """(p_type, p_flags, p_offset, p_vaddr, p_filesz, p_memsz) of every program header."""
+    if hdr.e_phnum == 0:
+        return []
+    is64 = hdr.elf_class == ELFCLASS64
+    st = struct.Struct(hdr.endian + (LoadSegment.FORMAT64 if is64 else LoadSegment.FORMAT32))
+    if hdr.e_phentsize < st.size or hdr.e_phoff + hdr.e_phnum * hdr.e_phentsize > len(data):
+        raise SymbolError(f"{path}: truncated ELF file (program headers past the end)")
+    out = []
+    for i in range(hdr.e_phnum):
+        f = st.unpack_from(data, hdr.e_phoff + i * hdr.e_phentsize)
+        if is64:
+            p_type, p_flags, off, vaddr, _paddr, filesz, memsz, _align = f
+        else:
+            p_type, off, vaddr, _paddr, filesz, memsz, p_flags, _align = f
+        out.append((p_type, p_flags, off, vaddr, filesz, memsz))
+    return out
+
+
+def _read_section_headers(path: str, data, hdr: ElfHeader) -> Tuple[SectionHeader, ...]:
+    if hdr.e_shoff == 0:
+        return ()
+    st = struct.Struct(hdr.endian + SectionHeader.FORMAT[hdr.elf_class])
+    shnum, shstrndx = hdr.e_shnum, hdr.e_shstrndx
+    if hdr.e_shoff + st.size > len(data):
+        raise SymbolError(f"{path}: truncated ELF file (section headers past the end)")
+    first = st.unpack_from(data, hdr.e_shoff)
+    if shnum == 0:          # gABI: the real count is in section 0's sh_size when >= SHN_LORESERVE
+        shnum = first[5]
+    if shstrndx == SHN_XINDEX:
+        shstrndx = first[6]
+    if hdr.e_shoff + shnum * hdr.e_shentsize > len(data):
+        raise SymbolError(f"{path}: truncated ELF file (section headers past the end)")
+    raw = [st.unpack_from(data, hdr.e_shoff + i * hdr.e_shentsize) for i in range(shnum)]
+    strtab = b""
+    if 0 < shstrndx < shnum:
+        s = raw[shstrndx]
+        strtab = data[s[4]:s[4] + s[5]]
+    out = []
+    for i, (sh_name, sh_type, flags, svma, off, size, link, info, align, entsize) in enumerate(raw):
+        end = strtab.find(b"\0", sh_name) if sh_name < len(strtab) else -1
+        name = strtab[sh_name:end].decode("utf-8", "replace") if end >= 0 else ""
+        out.append(SectionHeader(i, name, sh_type, flags, svma, off, size, link, info, align, entsize))
+    return tuple(out)
+
+
+_CACHE: Dict[Tuple[str, int, int, int], ElfImage] = {}
+
+
+def open_elf(path: str) -> ElfImage:
+    """The :class:`ElfImage` of ``path``; a :class:`SymbolError` with a clear message when the file is
+    missing, unreadable, not ELF or truncated. Cached per file identity (device, inode, size, mtime)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise SymbolError(f"{path}: No such file or directory", errno=2) from None
+    except OSError as exc:
+        raise SymbolError(f"{path}: {exc.strerror}", errno=exc.errno) from None
+    key = (os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    image = _CACHE.get(key)
+    if image is None:
+        data = _map_file(path, st)
+        image = ElfImage(path, data, _parse_header(path, data))
+        _CACHE[key] = image
+    return image
+
+
+def _map_file(path: str, st: os.stat_result):
+    if not os.path.isfile(path):
+        raise SymbolError(f"{path} is not a regular file")
+    if st.st_size == 0:
+        raise SymbolError(f"{path} is not an ELF file (empty)")
+    try:
+        with open(path, "rb") as f:
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except PermissionError:
+        raise SymbolError(f"{path}: Permission denied", errno=13) from None
+    except OSError as exc:
+        raise SymbolError(f"{path}: {exc.strerror}", errno=exc.errno) from None
