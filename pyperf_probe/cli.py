@@ -19,6 +19,7 @@ from pyperf_probe.errors import (KernelError, PerfDataError, ProbeError, PyperfE
 
 # name -> (module, one-line summary as perf's `perf help` words it)
 COMMANDS = {
+    "record": ("pyperf_probe.cmd_record", "Run a command and record its profile into perf.data"),
     "probe": ("pyperf_probe.cmd_probe", "Define new dynamic tracepoints"),
 }
 

@@ -1,0 +1,139 @@
+"""``pyperf record``: run a command (or attach to threads or CPUs) and write every hit of tracefs events,
+with call chains, into a perf.data that real perf reads.
+
+Pipeline (perf's builtin-record.c): events -> attrs -> output file -> workload forked and held -> fds and
+ring buffers -> synthesized records -> go -> drain loop -> lost counts, post-pass, features -> rename.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import List, Optional, Sequence
+
+from pyperf_probe.errors import KernelError, UsageError
+
+DEFAULT_PAGES = 128  # perf: perf_event_mlock_kb (516) rounded down to 2^n pages = 512 KB per CPU
+DEFAULT_DWARF_PAGES = 4096  # 16 MB per CPU: a dwarf sample is ~8.5 KB (see bench/record)
+
+EXAMPLES = """
+examples:
+  pyperf record -e probe_libc:malloc -g -- make -j2
+  pyperf record -e 'probe_app:*' --call-graph dwarf -o app.data ./app
+  pyperf record -e probe_libc:malloc -p 1234,1240 -- sleep 5
+  pyperf record -e sched:sched_process_exec -a -- sleep 1
+"""
+
+
+class _FilterAction(argparse.Action):
+    """``--filter`` applies to the ``-e`` before it, as in perf."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        if not namespace.events:
+            raise argparse.ArgumentError(self, "--filter option should follow a -e tracepoint option")
+        namespace.filters[len(namespace.events) - 1] = value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"  Error: {message}", usage=self.format_usage())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="pyperf record", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES,
+                usage="pyperf record [<options>] [<command>]\n    or: pyperf record [<options>] -- <command> "
+                      "[<options>]", description="Run a command and record its tracefs events into perf.data.")
+    p.add_argument("-e", "--event", dest="events", action="append", default=[],
+                   help="event selector: GROUP:EVENT, globs, comma lists (probe events, tracepoints)")
+    p.add_argument("--filter", action=_FilterAction, help="tracepoint filter for the -e before it")
+    p.add_argument("-g", dest="fp", action="store_true", help="record call chains (frame pointers)")
+    p.add_argument("--call-graph", metavar="fp|dwarf[,SIZE]", help="call chain mode; dwarf copies SIZE bytes "
+                   "(default 8192) of user stack per sample")
+    p.add_argument("-o", "--output", default="perf.data", help="output file name")
+    p.add_argument("-a", "--all-cpus", action="store_true", help="system-wide collection from all CPUs")
+    p.add_argument("-p", "--pid", help="record events on existing process ids (comma separated)")
+    p.add_argument("-t", "--tid", help="record events on existing thread ids (comma separated)")
+    p.add_argument("-C", "--cpu", help="list of CPUs to monitor (0-3,6)")
+    p.add_argument("-c", "--count", type=int, help="event period to sample")
+    p.add_argument("-m", "--mmap-pages", help="number of mmap data pages (power of two) or size (512K, 16M)")
+    p.add_argument("-R", "--raw-samples", action="store_true", help="collect raw sample records (always on "
+                   "for tracepoints)")
+    p.add_argument("-q", "--quiet", action="store_true", help="don't print any message")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="command to run")
+    p.set_defaults(filters={})
+    return p
+
+
+def _ints(text: str, what: str) -> List[int]:
+    try:
+        values = [int(t) for t in text.split(",") if t]
+    except ValueError:
+        values = []
+    if not values:
+        raise UsageError(f"  Error: invalid {what} list: '{text}'")
+    return values
+
+
+def _pages(text: Optional[str], default: int) -> int:
+    if text is None:
+        return default
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    try:
+        if text[-1:].upper() in units:
+            pages = int(text[:-1]) * units[text[-1].upper()] // os.sysconf("SC_PAGE_SIZE")
+        else:
+            pages = int(text)
+    except ValueError:
+        raise UsageError(f"  Error: invalid number of mmap data pages -- '{text}'") from None
+    from pyperf_probe.kernel.ringbuf import check_pages
+    try:
+        return check_pages(pages)
+    except KernelError as exc:
+        raise UsageError(exc.message) from None
+
+
+def _call_graph(args):
+    from pyperf_probe.record.events import CallGraph, parse_call_graph
+    if args.call_graph:
+        return parse_call_graph(args.call_graph)
+    return CallGraph("fp") if args.fp else None
+
+
+def main(argv: Sequence[str], opts) -> int:
+    args = build_parser().parse_args(list(argv))
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not args.events:
+        raise UsageError("  Error: pyperf record needs -e EVENT: it records tracefs events (probe events "
+                         "and tracepoints), e.g. -e probe_libc:malloc", usage=build_parser().format_usage())
+    if not command and not (args.all_cpus or args.pid or args.tid or args.cpu):
+        raise UsageError("  Error: no command to run and no target (-a, -p, -t, -C) given",
+                         usage=build_parser().format_usage())
+    from pyperf_probe.record import recorder
+    call_graph = _call_graph(args)
+    default_pages = DEFAULT_DWARF_PAGES if call_graph and call_graph.mode == "dwarf" else DEFAULT_PAGES
+    plan = recorder.Plan(
+        event_specs=tuple(args.events), filters=dict(args.filters), call_graph=call_graph, output=args.output,
+        command=tuple(command), pids=tuple(_ints(args.pid, "pid")) if args.pid else (),
+        tids=tuple(_ints(args.tid, "tid")) if args.tid else (), cpu_list=args.cpu, all_cpus=args.all_cpus,
+        period=args.count or 1, pages=_pages(args.mmap_pages, default_pages),
+        pages_given=args.mmap_pages is not None,
+        cmdline=(os.path.abspath(sys.argv[0]), "record", *argv))
+    outcome = recorder.record(plan)
+    if not (args.quiet or opts.quiet):
+        _print_summary(outcome)
+    return outcome.status
+
+
+def _print_summary(o) -> None:
+    err = sys.stderr
+    err.write(f"[ perf record: Woken up {o.wakeups} times to write data ]\n")
+    if o.lost_records:
+        err.write(f"Warning:\nProcessed {o.samples} events and lost {o.lost_records} chunks!\n\n"
+                  "Check IO/CPU overload!\n\n")
+    if o.lost_samples:
+        total = o.samples + o.lost_samples
+        err.write(f"Warning:\nProcessed {total} samples and lost {100.0 * o.lost_samples / total:.2f}%!\n\n")
+    samples = f" ({o.samples} samples)"
+    err.write(f"[ perf record: Captured and wrote {o.size / 1024.0 / 1024.0:.3f} MB {o.path}{samples} ]\n")
+    err.flush()
+

@@ -1,0 +1,1 @@
+"""``pyperf record``'s library: which events and attrs, the workload, and the recording session."""

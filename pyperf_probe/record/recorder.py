@@ -1,0 +1,242 @@
+"""One ``pyperf record`` run, from a ``Plan`` (the parsed command line) to a committed perf.data.
+
+Order of operations (perf's ``__cmd_record``): resolve events (an unknown one fails before anything runs),
+create the output under a temporary name (an unwritable path fails before anything runs), fork the workload
+and hold it, open the fds and ring buffers, write the id index and the synthesized records, let the workload
+exec (or enable the fds), drain until the end, then the lost counts, the post-pass and the features; the file
+gets its name only when it is complete. Every failure path closes the fds, stops the workload and removes the
+temporary file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from pyperf_probe.errors import KernelError, UsageError
+from pyperf_probe.record import session
+from pyperf_probe.record.events import CallGraph, Event, Target
+
+log = logging.getLogger("pyperf")
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    event_specs: Tuple[str, ...]
+    filters: Dict[int, str]
+    call_graph: Optional[CallGraph]
+    output: str
+    command: Tuple[str, ...]
+    pids: Tuple[int, ...]
+    tids: Tuple[int, ...]
+    cpu_list: Optional[str]
+    all_cpus: bool
+    period: int
+    pages: int
+    pages_given: bool
+    cmdline: Tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    path: str
+    wakeups: int
+    size: int  # bytes up to the end of the data (what perf's "wrote X MB" counts)
+    samples: int
+    lost_records: int
+    lost_samples: int
+    status: int  # the exit status to pass on
+
+
+def _cpus(plan: Plan) -> List[int]:
+    from pyperf_probe.perfdata.feature_writer import online_cpus, parse_cpu_list
+    online = online_cpus()
+    if plan.cpu_list is None:
+        return list(online)
+    try:
+        wanted = parse_cpu_list(plan.cpu_list)
+    except ValueError:
+        raise UsageError(f"  Error: invalid CPU list: '{plan.cpu_list}'") from None
+    bad = [c for c in wanted if c not in online]
+    if bad or not wanted:
+        raise UsageError(f"  Error: CPU {bad[0] if bad else plan.cpu_list} is not online (online: "
+                         f"{','.join(map(str, online))})")
+    return list(wanted)
+
+
+def _threads(plan: Plan) -> List[int]:
+    """Thread ids for -p (every thread of each process) and -t (just those)."""
+    from pyperf_probe.perfdata import synth
+    out: List[int] = []
+    for pid in plan.pids:
+        session.check_pid(pid)
+        out += [t for t in synth.tasks(pid) if t not in out]
+    for tid in plan.tids:
+        session.check_pid(tid)
+        if tid not in out:
+            out.append(tid)
+    return out
+
+
+def _target(plan: Plan) -> Target:
+    system_wide = plan.all_cpus or plan.cpu_list is not None
+    threads = bool(plan.pids or plan.tids) and not system_wide
+    return Target(workload=bool(plan.command), threads=threads, inherit=not (plan.tids and not plan.pids),
+                  system_wide=system_wide)
+
+
+def select_events(plan: Plan, target: Target) -> Tuple[List[Tuple[str, str]], List[Event]]:
+    from pyperf_probe.record import events
+    pairs = events.resolve(plan.event_specs)
+    ids = events.tracepoint_ids(pairs)
+    evs = events.build_attrs(pairs, ids, call_graph=plan.call_graph, target=target, period=plan.period)
+    return pairs, evs
+
+
+def _filters_by_event(plan: Plan, pairs) -> Dict[int, str]:
+    """``--filter`` follows an ``-e``: it applies to every event that ``-e`` selected."""
+    from pyperf_probe.record import events
+    out: Dict[int, str] = {}
+    for spec_index, expr in plan.filters.items():
+        for pair in events.resolve([plan.event_specs[spec_index]]):
+            out[pairs.index(pair)] = expr
+    return out
+
+
+def _synthesized(plan: Plan, target: Target, evs: Sequence[Event], fds: session.EventFds,
+                 workload_pid: Optional[int], threads: Sequence[int]) -> bytes:
+    from pyperf_probe.perfdata import synth
+    st = evs[0].attr.sample_type
+    trailer = session.trailer(st)
+    parts = [session.id_index_record(fds)]
+    kernel = synth.kernel_text_range()
+    if kernel:
+        parts.append(synth.kernel_mmap(kernel[0], kernel[1], trailer))
+    with_data = bool(evs[0].attr.flags & (1 << 17))  # mmap_data (dwarf)
+    if target.system_wide:
+        for pid in synth.all_processes():
+            if not synth.is_kernel_thread(pid):
+                parts += synth.synthesize_process(pid, trailer, with_data)
+            else:
+                name = synth.read_comm(pid)
+                if name is not None:
+                    parts.append(synth.comm(pid, pid, name, trailer))
+    elif target.threads:
+        for pid in sorted({synth.thread_group(t) or t for t in threads}):
+            parts += synth.synthesize_process(pid, trailer, with_data,
+                                              only_tids=None if pid in plan.pids else threads)
+    if workload_pid is not None and not target.threads and not target.system_wide:
+        parts.append(synth.comm(workload_pid, workload_pid, "perf-exec", trailer))
+    return b"".join(parts)
+
+
+def _open_with_fallback(fds: session.EventFds, plan: Plan, evs, cpus, threads, filters) -> None:
+    """Open everything; when the large default dwarf buffer is over the mlock limit (not root), retry with
+    perf's default size rather than fail."""
+    try:
+        fds.open(evs, cpus, threads, plan.pages, filters)
+    except KernelError as exc:
+        if exc.errno != 1 or plan.pages_given or plan.pages <= 128:
+            raise
+        fds.close()
+        log.warning("Could not map %d pages per CPU (perf_event_mlock_kb); using 128.", plan.pages)
+        fds.open(evs, cpus, threads, 128, filters)
+
+
+def record(plan: Plan) -> Outcome:
+    from pyperf_probe.perfdata.writer import AttrEntry, PerfDataWriter
+    from pyperf_probe.record.workload import Workload, exec_failure
+    target = _target(plan)
+    pairs, evs = select_events(plan, target)
+    filters = _filters_by_event(plan, pairs)
+    cpus = _cpus(plan)
+    threads = _threads(plan) if target.threads else []
+    writer = PerfDataWriter(plan.output)
+    fds, stop, workload = session.EventFds(), session.StopFlag(), None
+    try:
+        if plan.command:
+            workload = Workload(plan.command)
+        if target.system_wide:
+            task_list = [-1]
+        elif target.threads:
+            task_list = threads
+        else:
+            task_list = [workload.pid]
+        _open_with_fallback(fds, plan, evs, cpus, task_list, filters)
+        writer.begin([AttrEntry(ev.attr, fds.ids_of(i)) for i, ev in enumerate(evs)])
+        writer.write(_synthesized(plan, target, evs, fds, workload.pid if workload else None, threads))
+        stop.install()
+        if target.threads or target.system_wide:
+            fds.enable()
+        if workload is not None:
+            err = workload.start()
+            if err is not None:
+                raise exec_failure(evs[0].name, plan.command, err)
+        stats = session.run_loop(fds, writer, stop, (lambda: stop.child_exited and workload.poll())
+                                 if workload else (lambda: False))
+        status = _finish_workload(workload, stats.signal)
+        lost_blob, lost_samples = session.lost_samples_records(fds, evs[0].attr.sample_type)
+        if lost_blob:
+            writer.write(lost_blob)
+        scan = _post_pass(writer, evs)
+        size = writer.data_end
+        writer.finish(_features(plan, pairs, evs, fds, scan))
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        if workload is not None:
+            workload.stop()
+        raise
+    finally:
+        fds.close()
+        if stop._old:
+            stop.restore()
+    return Outcome(plan.output, stats.wakeups, size, scan.samples, scan.lost_records, lost_samples, status)
+
+
+def _finish_workload(workload, stop_signal: Optional[int]) -> int:
+    """Stop the workload if we were stopped first, reap it, and return the status to pass on."""
+    if workload is not None:
+        if stop_signal is not None:
+            workload.kill(signal.SIGTERM)
+        status = workload.wait()
+        if stop_signal is None:
+            if os.WIFEXITED(status):
+                return os.WEXITSTATUS(status)
+            if os.WIFSIGNALED(status):
+                return 128 + os.WTERMSIG(status)
+    return 128 + stop_signal if stop_signal is not None else 0
+
+
+def _post_pass(writer, evs):
+    from pyperf_probe.perfdata import data_scan
+    view = writer.map_data()
+    try:
+        return data_scan.scan(view, evs[0].attr.sample_type)
+    finally:
+        view.release()
+
+
+def _features(plan: Plan, pairs, evs, fds, scan) -> Dict[int, bytes]:
+    from pyperf_probe import __version__
+    from pyperf_probe.perfdata import build_ids, feature_writer as fw, tracing_data
+    from pyperf_probe.perfdata.format import Feature
+    host, release, arch = fw.system_strings()
+    avail, online = fw.cpu_counts()
+    descs = [fw.EventDesc(ev.attr, ev.name, fds.ids_of(i)) for i, ev in enumerate(evs)]
+    features = {
+        Feature.TRACING_DATA: tracing_data.build(pairs, os.sysconf("SC_PAGE_SIZE")),
+        Feature.BUILD_ID: fw.build_ids(build_ids.lookup(scan.hit_dsos)),
+        Feature.HOSTNAME: fw.string(host),
+        Feature.OSRELEASE: fw.string(release),
+        Feature.VERSION: fw.string(f"{__version__} (pyperf)"),
+        Feature.ARCH: fw.string(arch),
+        Feature.NRCPUS: fw.nrcpus(avail, online),
+        Feature.CMDLINE: fw.cmdline(plan.cmdline),
+        Feature.EVENT_DESC: fw.event_desc(descs),
+    }
+    if scan.samples:
+        features[Feature.SAMPLE_TIME] = fw.sample_time(scan.first_time, scan.last_time)
+    return features
