@@ -1,0 +1,85 @@
+"""perf's time ordering of records (tools/perf/util/ordered-events.c), as a generator filter.
+
+perf report queues each record that has a timestamp and delivers it later in timestamp order:
+
+* a record without a timestamp (no sample_id_all, no PERF_SAMPLE_TIME) or with timestamp 0 (the records
+  perf synthesizes for processes that already ran) is delivered at once, in file order
+  (``ordered_events__queue`` returns -ETIME);
+* at a FINISHED_ROUND, the queued records with ``time <= next_flush`` are delivered, then ``next_flush``
+  becomes the largest timestamp queued so far (OE_FLUSH__ROUND): a round is delivered at the end of the
+  next one, because the per-CPU buffers of one round may hold records older than the previous round's end;
+* at the end of the file everything left is delivered (OE_FLUSH__FINAL);
+* records with equal timestamps keep their file order (``queue_event`` inserts after its equals).
+
+So memory holds about two rounds, not the file. A file with no FINISHED_ROUND at all (some writers omit
+it) would be queued whole; past ``max_queued`` records the queue delivers its older half, which is what perf
+does when its queue outgrows ``report.queue-size`` (OE_FLUSH__HALF).
+"""
+from __future__ import annotations
+
+import bisect
+from operator import attrgetter
+from typing import Iterable, Iterator, List
+
+from pyperf_probe.perfdata.records import FinishedRoundRecord
+
+_time = attrgetter("time")
+DEFAULT_MAX_QUEUED = 1 << 20
+
+
+class OrderedQueue:
+    """Reorders a stream of records (each with a ``time`` attribute) as perf's ordered_events does.
+
+    ``out_of_order`` counts records older than what was already delivered (perf's nr_unordered_events:
+    they are delivered late, not dropped)."""
+
+    def __init__(self, max_queued: int = DEFAULT_MAX_QUEUED):
+        self.max_queued = max_queued
+        self.out_of_order = 0
+        self._queue: List = []
+        self._queue_max = 0  # the queue's largest timestamp (perf: the time of its tail)
+        self._max_timestamp = 0  # perf: oe->max_timestamp
+        self._next_flush = 0
+        self._last_flush = 0
+
+    def reorder(self, records: Iterable) -> Iterator:
+        """Yield ``records`` in perf's delivery order."""
+        queue = self._queue
+        for rec in records:
+            time = rec.time
+            if type(rec) is FinishedRoundRecord:
+                yield from self._flush(self._next_flush)
+                self._next_flush = self._max_timestamp
+                continue
+            if not time or time == 0xFFFFFFFFFFFFFFFF:
+                yield rec
+                continue
+            if time < self._last_flush:
+                self.out_of_order += 1
+            if not queue or time >= self._queue_max:
+                self._max_timestamp = self._queue_max = time
+            queue.append(rec)
+            if len(queue) > self.max_queued:
+                yield from self._flush_half()
+        yield from self._flush(None)
+
+    def _flush(self, limit):
+        """Deliver the queued records with ``time <= limit`` (all when limit is None) in time order."""
+        queue = self._queue
+        if not queue or limit == 0:
+            return
+        queue.sort(key=_time)  # stable: equal timestamps keep their arrival order
+        cut = len(queue) if limit is None else bisect.bisect_right(list(map(_time, queue)), limit)
+        if not cut:
+            return
+        ready = queue[:cut]
+        del queue[:cut]
+        self._queue_max = _time(queue[-1]) if queue else 0
+        self._last_flush = _time(ready[-1])
+        yield from ready
+
+    def _flush_half(self):
+        queue = self._queue
+        queue.sort(key=_time)
+        first, last = _time(queue[0]), _time(queue[-1])
+        yield from self._flush(first + (last - first) // 2)

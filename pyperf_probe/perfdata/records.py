@@ -1,0 +1,242 @@
+"""The records of a perf.data data section: one frozen dataclass per record type the session uses, each
+decoding itself from the bytes after its ``struct perf_event_header``.
+
+Layouts: ``include/uapi/linux/perf_event.h`` (``enum perf_event_type``) and tools/perf/util/event.h for
+perf's own records (>= 64); perf-formats.md §1.3. ``time`` on every record is the timestamp perf orders it
+by: the sample_id trailer's TIME (``evlist__parse_sample_timestamp()``), None when the record has none.
+Samples are ``sample.Sample`` tuples (the hot path), decoded by ``sample.SampleDecoder``.
+
+Each ``decode(buf, pos, end, misc, time)`` reads the body between ``pos`` and ``end`` (``end`` excludes
+the sample_id trailer) and raises ``CorruptRecord`` when a field does not fit.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar, Optional, Tuple
+
+from pyperf_probe.perfdata import format as fmt
+from pyperf_probe.perfdata.format import RecordType
+from pyperf_probe.perfdata.sample import CorruptRecord, Regs, Sample, SampleDecoder  # noqa: F401 (re-export)
+
+
+def _need(pos: int, size: int, end: int, what: str) -> None:
+    if pos + size > end:
+        raise CorruptRecord(f"corrupt {what} record: {size} bytes of fields do not fit in the record")
+
+
+def _cstring(buf, pos: int, end: int) -> str:
+    """A NUL-terminated (and NUL-padded) string in [pos, end); an unterminated one ends at ``end``."""
+    raw = bytes(buf[pos:end])
+    nul = raw.find(b"\0")
+    return (raw if nul < 0 else raw[:nul]).decode("utf-8", "replace")
+
+
+@dataclasses.dataclass(frozen=True)
+class MmapRecord:
+    """PERF_RECORD_MMAP: ``{u32 pid, tid; u64 addr, len, pgoff; char filename[];}``.
+
+    ``start``/``length`` are avmas of the mapping, ``pgoff`` its file offset. ``misc`` carries the cpumode
+    (kernel maps have PERF_RECORD_MISC_KERNEL) and PERF_RECORD_MISC_MMAP_DATA."""
+
+    pid: int
+    tid: int
+    start: int
+    length: int
+    pgoff: int
+    filename: str
+    misc: int
+    time: Optional[int]
+
+    TYPE: ClassVar[int] = RecordType.MMAP
+
+    @classmethod
+    def decode(cls, buf, pos: int, end: int, misc: int, time: Optional[int]) -> "MmapRecord":
+        _need(pos, fmt.MMAP_HEAD.size, end, "MMAP")
+        pid, tid, start, length, pgoff = fmt.MMAP_HEAD.unpack_from(buf, pos)
+        return cls(pid, tid, start, length, pgoff, _cstring(buf, pos + fmt.MMAP_HEAD.size, end), misc, time)
+
+    @property
+    def is_data(self) -> bool:
+        return bool(self.misc & fmt.MISC_MMAP_DATA)
+
+
+@dataclasses.dataclass(frozen=True)
+class Mmap2Record:
+    """PERF_RECORD_MMAP2: MMAP's fields, then ``{u32 maj, min; u64 ino, ino_generation}`` or, with
+    PERF_RECORD_MISC_MMAP_BUILD_ID, ``{u8 build_id_size; u8 pad[3]; u8 build_id[20]}``; then
+    ``u32 prot, flags; char filename[];``."""
+
+    pid: int
+    tid: int
+    start: int
+    length: int
+    pgoff: int
+    maj: int
+    min: int
+    ino: int
+    ino_generation: int
+    prot: int
+    flags: int
+    filename: str
+    misc: int
+    time: Optional[int]
+    build_id: Optional[bytes] = None
+
+    TYPE: ClassVar[int] = RecordType.MMAP2
+
+    @classmethod
+    def decode(cls, buf, pos: int, end: int, misc: int, time: Optional[int]) -> "Mmap2Record":
+        _need(pos, fmt.MMAP2_HEAD.size, end, "MMAP2")
+        filename = _cstring(buf, pos + fmt.MMAP2_HEAD.size, end)
+        if misc & fmt.MISC_MMAP_BUILD_ID:
+            pid, tid, start, length, pgoff, bid_size, bid, prot, flags = \
+                fmt.MMAP2_BUILD_ID_HEAD.unpack_from(buf, pos)
+            return cls(pid, tid, start, length, pgoff, 0, 0, 0, 0, prot, flags, filename, misc, time,
+                       bid[:min(bid_size, 20)])
+        fields = fmt.MMAP2_HEAD.unpack_from(buf, pos)
+        return cls(*fields, filename, misc, time)
+
+    @property
+    def is_data(self) -> bool:
+        return bool(self.misc & fmt.MISC_MMAP_DATA)
+
+
+@dataclasses.dataclass(frozen=True)
+class CommRecord:
+    """PERF_RECORD_COMM: ``{u32 pid, tid; char comm[];}``; ``exec`` is PERF_RECORD_MISC_COMM_EXEC."""
+
+    pid: int
+    tid: int
+    comm: str
+    exec: bool
+    time: Optional[int]
+
+    TYPE: ClassVar[int] = RecordType.COMM
+
+    @classmethod
+    def decode(cls, buf, pos: int, end: int, misc: int, time: Optional[int]) -> "CommRecord":
+        _need(pos, fmt.COMM_HEAD.size, end, "COMM")
+        pid, tid = fmt.COMM_HEAD.unpack_from(buf, pos)
+        return cls(pid, tid, _cstring(buf, pos + 8, end), bool(misc & fmt.MISC_COMM_EXEC), time)
+
+
+@dataclasses.dataclass(frozen=True)
+class ForkRecord:
+    """PERF_RECORD_FORK: ``{u32 pid, ppid, tid, ptid; u64 time;}`` (``event_time`` is that body field)."""
+
+    pid: int
+    ppid: int
+    tid: int
+    ptid: int
+    event_time: int
+    misc: int
+    time: Optional[int]
+
+    TYPE: ClassVar[int] = RecordType.FORK
+
+    @classmethod
+    def decode(cls, buf, pos: int, end: int, misc: int, time: Optional[int]):
+        _need(pos, fmt.FORK_EXIT.size, end, cls.__name__)
+        return cls(*fmt.FORK_EXIT.unpack_from(buf, pos), misc, time)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExitRecord(ForkRecord):
+    """PERF_RECORD_EXIT: the same body as FORK."""
+
+    TYPE: ClassVar[int] = RecordType.EXIT
+
+
+@dataclasses.dataclass(frozen=True)
+class LostRecord:
+    """PERF_RECORD_LOST: ``{u64 id, lost;}``: the kernel dropped ``lost`` records of event ``id``."""
+
+    id: int
+    lost: int
+    time: Optional[int]
+
+    TYPE: ClassVar[int] = RecordType.LOST
+
+    @classmethod
+    def decode(cls, buf, pos: int, end: int, misc: int, time: Optional[int]) -> "LostRecord":
+        _need(pos, fmt.LOST.size, end, "LOST")
+        return cls(*fmt.LOST.unpack_from(buf, pos), time)
+
+
+@dataclasses.dataclass(frozen=True)
+class LostSamplesRecord:
+    """PERF_RECORD_LOST_SAMPLES: ``{u64 lost;}``: samples lost (the sum is report's Total Lost Samples)."""
+
+    lost: int
+    time: Optional[int]
+
+    TYPE: ClassVar[int] = RecordType.LOST_SAMPLES
+
+    @classmethod
+    def decode(cls, buf, pos: int, end: int, misc: int, time: Optional[int]) -> "LostSamplesRecord":
+        _need(pos, fmt.LOST_SAMPLES.size, end, "LOST_SAMPLES")
+        return cls(fmt.LOST_SAMPLES.unpack_from(buf, pos)[0], time)
+
+
+@dataclasses.dataclass(frozen=True)
+class FinishedRoundRecord:
+    """PERF_RECORD_FINISHED_ROUND (perf's own, no body): nothing after it is older than what came before
+    the previous one, so the ordered queue may flush (tools/perf/util/ordered-events.c)."""
+
+    time: Optional[int] = None
+
+    TYPE: ClassVar[int] = RecordType.FINISHED_ROUND
+
+    @classmethod
+    def decode(cls, buf, pos: int, end: int, misc: int, time: Optional[int]) -> "FinishedRoundRecord":
+        return FINISHED_ROUND
+
+
+FINISHED_ROUND = FinishedRoundRecord()
+
+
+@dataclasses.dataclass(frozen=True)
+class IdIndexEntry:
+    """``struct id_index_entry {u64 id, idx, cpu, tid;}``: event ``id`` is attr number ``idx``."""
+
+    id: int
+    idx: int
+    cpu: int
+    tid: int
+
+
+@dataclasses.dataclass(frozen=True)
+class IdIndexRecord:
+    """PERF_RECORD_ID_INDEX: ``{u64 nr; struct id_index_entry entries[nr];}``."""
+
+    entries: Tuple[IdIndexEntry, ...]
+    time: Optional[int] = None
+
+    TYPE: ClassVar[int] = RecordType.ID_INDEX
+
+    @classmethod
+    def decode(cls, buf, pos: int, end: int, misc: int, time: Optional[int]) -> "IdIndexRecord":
+        _need(pos, 8, end, "ID_INDEX")
+        nr = fmt.U64.unpack_from(buf, pos)[0]
+        if nr > (end - pos - 8) // fmt.ID_INDEX_ENTRY.size:
+            raise CorruptRecord(f"corrupt ID_INDEX record: {nr} entries do not fit in the record")
+        entries = tuple(IdIndexEntry(*fmt.ID_INDEX_ENTRY.unpack_from(buf, pos + 8 + 32 * i)) for i in range(nr))
+        return cls(entries, time)
+
+
+# What the reader decodes; every other known type is skipped silently (IGNORED), unknown ones with a warning.
+DECODERS = {rec.TYPE: rec.decode for rec in (MmapRecord, Mmap2Record, CommRecord, ForkRecord, ExitRecord,
+                                              LostRecord, LostSamplesRecord, FinishedRoundRecord, IdIndexRecord)}
+
+# Known records a report does not need (perf report's tool callbacks for them are stubs or out of scope).
+IGNORED = frozenset({
+    RecordType.THROTTLE, RecordType.UNTHROTTLE, RecordType.READ, RecordType.AUX, RecordType.ITRACE_START,
+    RecordType.SWITCH, RecordType.SWITCH_CPU_WIDE, RecordType.NAMESPACES, RecordType.KSYMBOL,
+    RecordType.BPF_EVENT, RecordType.CGROUP, RecordType.TEXT_POKE, RecordType.AUX_OUTPUT_HW_ID,
+    RecordType.THREAD_MAP, RecordType.CPU_MAP, RecordType.STAT_CONFIG, RecordType.STAT, RecordType.STAT_ROUND,
+    RecordType.EVENT_UPDATE, RecordType.TIME_CONV, RecordType.FINISHED_INIT, RecordType.AUXTRACE_INFO,
+    RecordType.AUXTRACE_ERROR, RecordType.AUXTRACE,
+})
+
+# Kernel records (< 64) carry the sample_id trailer when attr.sample_id_all is set; perf's own do not.
+USER_RECORD_TYPES_START = 64

@@ -1,0 +1,233 @@
+"""The machine seen through a perf.data record stream: what ``report`` and ``script`` walk.
+
+Interface (report and script code against these names)::
+
+    session = Session(data, symfs=None, inline=True, force=False, unwinder=None)
+        data      a PerfDataFile, or a path that Session opens (perf's checks; ``force`` = perf's -f)
+        symfs     perf's --symfs DIR: every file path is looked up under DIR
+        inline    expand inline frames in chains (perf's --inline, the default; --no-inline: False)
+        unwinder  the DWARF unwinder hook for REGS_USER+STACK_USER samples (see ``user_chain``)
+
+    session.evsels            tuple of Evsel(index, name, attr, tp_format): tp_format is the tracepoint's
+                              ``tracing_data.EventFormat`` (None for other events or without TRACING_DATA)
+    session.samples()         iterator of ResolvedSample, in perf's time order:
+        .evsel                index into session.evsels
+        .thread               ThreadComm (pid, tid, comm): the comm the thread had at that time (interned)
+        .period               the sample's period
+        .raw                  the PERF_SAMPLE_RAW bytes (the ``trace`` sort key), or None
+        .location             Frame of the sample ip, without inline expansion (the Symbol column)
+        .chain                tuple of Frames, leaf first: every callchain entry that is not a context
+                              marker (the kernel puts the sample ip first; perf adds nothing), inline frames
+                              expanded before their function, unresolved ones keeping their avma; for DWARF
+                              samples the unwinder's frames follow the callchain's. () without a call chain.
+        .sample               the decoded perfdata.sample.Sample (time, cpu, ip, ...)
+    session.lost_samples      sum of LOST_SAMPLES records (report's "# Total Lost Samples")
+    session.total_lost        sum of LOST records' counts; session.nr_lost_chunks: number of LOST records
+    session.nr_events         records processed, all types (perf's stats.nr_events[0], for its warnings)
+    session.nr_samples        samples delivered
+    session.machine           threads, maps, dsos (session.machine.dsos)
+
+Frames (``session.frames.Frame``) are interned per (map, avma): identical chains hold the same objects,
+and each distinct address is resolved once (``Dso.resolve`` caches per file offset), so memory grows with
+distinct addresses, not samples. Frame fields: dso (short name), sym (name or None), avma, file_offset,
+sym_start, inlined, dso_obj (``Dso``: long_name, build_id, order), symbol.
+
+DWARF hook: for a sample with REGS_USER and STACK_USER, ``user_chain(sample, thread)`` calls
+``unwinder(sample, maps) -> Sequence[int]`` with the sample's ``Maps`` (``maps.find(avma)`` -> ``Map`` with
+start, end, pgoff and ``dso``: ``dso.candidate_images()``, ``dso.image``, ``dso.build_id``,
+``dso.svma(file_offset)``) and resolves the returned avmas as frames, in order (the unwinder returns what
+perf stores: the ip, then ``ra - 1`` per caller). Without an unwinder such samples have the callchain
+part only.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Callable, Iterator, NamedTuple, Optional, Sequence, Tuple, Union
+
+from pyperf_probe.perfdata.format import (MISC_CPUMODE_MASK, MISC_HYPERVISOR, MISC_KERNEL, MISC_USER,
+                                          PERF_CONTEXT_HV, PERF_CONTEXT_KERNEL, PERF_CONTEXT_MAX,
+                                          PERF_CONTEXT_USER, AttrType, EventAttr, Feature)
+from pyperf_probe.perfdata.reader import PerfDataFile
+from pyperf_probe.perfdata.records import (CommRecord, ExitRecord, ForkRecord, LostRecord, LostSamplesRecord,
+                                           Mmap2Record, MmapRecord)
+from pyperf_probe.perfdata.sample import Sample
+from pyperf_probe.session.dsos import Dsos, build_id_table
+from pyperf_probe.session.frames import Frame, FrameTable
+from pyperf_probe.session.machine import Machine, Thread, ThreadComm
+
+log = logging.getLogger("pyperf")
+
+DEFAULT_MAX_STACK = 127  # /proc/sys/kernel/perf_event_max_stack, perf report's default --max-stack
+CHAIN_CACHE_LIMIT = 1 << 16
+
+__all__ = ["Session", "Evsel", "ResolvedSample", "Frame", "ThreadComm"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Evsel:
+    """One event of the session: its index in the file, name, attr and tracepoint format."""
+
+    index: int
+    name: Optional[str]
+    attr: EventAttr
+    tp_format: Optional[object] = None
+
+
+class ResolvedSample(NamedTuple):
+    """One sample as report and script use it (see the module docstring)."""
+
+    evsel: int
+    thread: ThreadComm
+    period: int
+    raw: Optional[bytes]
+    location: Frame
+    chain: Tuple[Frame, ...]
+    sample: Sample
+
+
+class Session:
+    """A perf.data file replayed into threads, maps and resolved samples (see the module docstring)."""
+
+    def __init__(self, data: Union[PerfDataFile, str, None], symfs: Optional[str] = None, inline: bool = True,
+                 force: bool = False, unwinder: Optional[Callable] = None, max_stack: int = DEFAULT_MAX_STACK):
+        self.data = data if isinstance(data, PerfDataFile) else PerfDataFile.open(data, force=force)
+        self.symfs = symfs
+        self.unwinder = unwinder
+        self.max_stack = max_stack
+        self.evsels = tuple(Evsel(a.index, a.name, a.attr, self._tp_format(a.attr)) for a in self.data.attrs)
+        build_ids = build_id_table(self._feature(Feature.BUILD_ID))
+        self.machine = Machine(Dsos(build_ids, symfs))
+        self.frames = FrameTable(_inline_lookup if inline else None)
+        self.lost_samples = 0
+        self.total_lost = 0
+        self.nr_lost_chunks = 0
+        self.nr_samples = 0
+        self._chains: dict = {}
+
+    @property
+    def nr_events(self) -> int:
+        return self.data.stats.nr_records
+
+    def _feature(self, feature: int):
+        try:
+            return self.data.feature(feature)
+        except Exception as exc:  # a damaged optional section: say so, go on without it
+            from pyperf_probe.errors import PerfDataError
+            if not isinstance(exc, PerfDataError):
+                raise
+            log.warning(f"{exc}: ignored")
+            return None
+
+    def _tp_format(self, attr: EventAttr):
+        if attr.type != AttrType.TRACEPOINT:
+            return None
+        events = getattr(self._feature(Feature.TRACING_DATA), "events", None)
+        return None if events is None else events.get(attr.config)
+
+    # --- the record stream ------------------------------------------------------------------------------
+
+    def samples(self) -> Iterator[ResolvedSample]:
+        """Process the file's records in perf's order; yield each sample resolved."""
+        machine = self.machine
+        handlers = {
+            CommRecord: machine.process_comm, MmapRecord: machine.process_mmap,
+            Mmap2Record: machine.process_mmap, ForkRecord: machine.process_fork,
+            ExitRecord: machine.process_exit, LostRecord: self._lost, LostSamplesRecord: self._lost_samples,
+        }
+        for rec in self.data.records():
+            if type(rec) is Sample:
+                self.nr_samples += 1
+                yield self.resolve(rec)
+                continue
+            handler = handlers.get(type(rec))
+            if handler is not None:
+                handler(rec)
+        self.data.warn_summary()
+
+    def _lost(self, rec: LostRecord) -> None:
+        self.total_lost += rec.lost
+        self.nr_lost_chunks += 1
+
+    def _lost_samples(self, rec: LostSamplesRecord) -> None:
+        self.lost_samples += rec.lost
+
+    # --- one sample -------------------------------------------------------------------------------------
+
+    def resolve(self, sample: Sample) -> ResolvedSample:
+        """Thread, location and chain of a sample, against the machine's current state."""
+        thread = self.machine.findnew_thread(-1 if sample.pid is None else sample.pid,
+                                             -1 if sample.tid is None else sample.tid)
+        cpumode = sample.misc & MISC_CPUMODE_MASK
+        ip = sample.ip or 0
+        location = self.frames.location(self._map_for(thread, cpumode, ip), ip)
+        chain: Tuple[Frame, ...] = ()
+        if sample.callchain:
+            chain = self._callchain(thread, sample.callchain)
+        if sample.regs_user is not None and sample.stack_user and self.unwinder is not None:
+            chain += self.user_chain(sample, thread)
+        return ResolvedSample(sample.evsel, self.machine.thread_state(thread), sample.period, sample.raw,
+                              location, chain, sample)
+
+    def _map_for(self, thread: Thread, cpumode: int, avma: int):
+        """``thread__find_map``: kernel addresses in the kernel maps, hypervisor ones in none."""
+        if cpumode == MISC_USER:
+            return thread.maps.find(avma)
+        if cpumode == MISC_KERNEL:
+            return self.machine.kernel_maps.find(avma)
+        if cpumode == MISC_HYPERVISOR:
+            return None
+        return thread.maps.find(avma)
+
+    def _callchain(self, thread: Thread, callchain: Tuple[int, ...]) -> Tuple[Frame, ...]:
+        """``thread__resolve_callchain_sample`` (callee order): markers switch the cpumode and are
+        dropped, an unknown marker discards the chain, at most ``max_stack`` entries. Cached per
+        (maps state, chain)."""
+        maps = thread.maps
+        key = (maps, maps.generation, self.machine.kernel_maps.generation, callchain)
+        got = self._chains.get(key)
+        if got is not None:
+            return got
+        frames: list = []
+        cpumode, nr = MISC_USER, 0
+        table = self.frames
+        for avma in callchain:
+            if avma >= PERF_CONTEXT_MAX:
+                cpumode = _MARKERS.get(avma)
+                if cpumode is None:
+                    frames = []
+                    break
+                continue
+            if nr >= self.max_stack:
+                break
+            nr += 1
+            frames.extend(table.frames(self._map_for(thread, cpumode, avma), avma))
+        got = tuple(frames)
+        if len(self._chains) >= CHAIN_CACHE_LIMIT:
+            self._chains.clear()
+        self._chains[key] = got
+        return got
+
+    def user_chain(self, sample: Sample, thread: Thread) -> Tuple[Frame, ...]:
+        """The DWARF-unwound user part of a REGS_USER+STACK_USER sample (the unwinder hook)."""
+        avmas: Sequence[int] = self.unwinder(sample, thread.maps)
+        table, maps = self.frames, thread.maps
+        frames: list = []
+        for avma in avmas[:self.max_stack]:
+            frames.extend(table.frames(maps.find(avma), avma))
+        return tuple(frames)
+
+
+_MARKERS = {PERF_CONTEXT_HV: MISC_HYPERVISOR, PERF_CONTEXT_KERNEL: MISC_KERNEL, PERF_CONTEXT_USER: MISC_USER}
+
+
+def _inline_lookup(dso, file_offset: int, resolved) -> Sequence[str]:
+    """Names of the functions inlined at ``file_offset``, innermost first, through symbols.dwarf when it
+    is available (perf's ``append_inlines``)."""
+    finder = _inline_finder()
+    return finder(dso, file_offset, resolved) if finder else ()
+
+
+def _inline_finder():
+    return None
+

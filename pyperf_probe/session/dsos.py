@@ -1,0 +1,197 @@
+"""DSOs (the files behind maps) and address -> symbol resolution, as perf report does it.
+
+A ``Dso`` is one file by its recorded path (``struct dso``): ``short_name`` is what report prints
+(basename, or ``[vdso]``/``[kernel.kallsyms]`` as recorded), ``build_id`` comes from the BUILD_ID feature
+section or an MMAP2 record. Its symbols are loaded on first use, from the first of (perf's
+``dso__load`` order, perf-formats.md §1.7):
+
+* the file at its recorded path (under ``--symfs DIR`` when given) if its build-id matches;
+* the build-id cache: ``$PERF_BUILDID_DIR`` or ``~/.debug``, ``.build-id/xx/rest`` -> ``<path>/<id>/elf``
+  (``vdso`` for ``[vdso]``), or the path-based layout ``<cache>/<path>/<id>/elf`` directly;
+
+and then ``symbols.symtab.load_symtab`` picks the symbol source among that file's debug files
+(``/usr/lib/debug/.build-id/..``, ``.gnu_debuglink``, the cache's ``debug``). A file whose build-id
+differs from the recorded one is never used ("Always reject images with a mismatched build-id").
+``[vdso]`` is found only through the build-id cache: the running kernel's vdso is not the recorded one,
+and without the cache perf prints raw addresses. Anonymous and special maps (``//anon``, ``[heap]``,
+``[stack]``, ``[uprobes]``) have no symbols.
+
+``Dso.resolve(file_offset)`` is cached per offset, so each distinct address is resolved once.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Dict, List, Optional
+
+from pyperf_probe.errors import SymbolError
+
+log = logging.getLogger("pyperf")
+
+KERNEL_NAME = "[kernel.kallsyms]"
+VDSO_NAME = "[vdso]"
+UNKNOWN_NAME = "[unknown]"
+
+
+def buildid_cache_dir() -> str:
+    """perf's build-id cache: ``$PERF_BUILDID_DIR``, else ``~/.debug``."""
+    return os.environ.get("PERF_BUILDID_DIR") or os.path.join(os.path.expanduser("~"), ".debug")
+
+
+def short_name(long_name: str) -> str:
+    """What perf prints in the Shared Object column (``dso__set_short_name``)."""
+    if long_name.startswith("[") or long_name.startswith("//"):
+        return KERNEL_NAME if long_name.startswith(KERNEL_NAME) else long_name
+    return os.path.basename(long_name)
+
+
+class Resolved:
+    """What one file offset of a dso resolves to: the symbol (``symbols.symtab.Symbol``), the name report
+    prints (demangled), and the symbol's start svma."""
+
+    __slots__ = ("symbol", "name", "start")
+
+    def __init__(self, symbol, name: str, start: int):
+        self.symbol, self.name, self.start = symbol, name, start
+
+
+class Dso:
+    """One file that maps point at (see the module docstring)."""
+
+    __slots__ = ("long_name", "short_name", "build_id", "order", "_symfs", "_loaded", "image", "symtab",
+                 "_cache", "_inline", "_demangle")
+
+    def __init__(self, long_name: str, order: int, build_id: Optional[str], symfs: Optional[str]):
+        self.long_name = long_name
+        self.short_name = short_name(long_name)
+        self.build_id = build_id
+        self.order = order  # creation order: report's stand-in for perf's dso pointer order
+        self._symfs = symfs
+        self._loaded = False
+        self.image = None
+        self.symtab = None
+        self._cache: Dict[int, Optional[Resolved]] = {}
+        self._inline = None
+        self._demangle = None
+
+    def __repr__(self) -> str:
+        return f"Dso({self.long_name!r})"
+
+    @property
+    def has_symbols(self) -> bool:
+        return not self.long_name.startswith("//") and (
+            not self.long_name.startswith("[") or self.long_name == VDSO_NAME)
+
+    def resolve(self, file_offset: int) -> Optional[Resolved]:
+        """The symbol at ``file_offset`` in this file (``map__map_ip`` of the avma), or None."""
+        try:
+            return self._cache[file_offset]
+        except KeyError:
+            pass
+        res = self._resolve(file_offset)
+        self._cache[file_offset] = res
+        return res
+
+    def _resolve(self, file_offset: int) -> Optional[Resolved]:
+        if not self._loaded:
+            self._load()
+        if self.symtab is None:
+            return None
+        svma = self.image.file_offset_to_svma(file_offset)
+        if svma is None:
+            return None
+        sym = self.symtab.lookup(svma)
+        if sym is None:
+            return None
+        return Resolved(sym, self._display_name(sym.name), sym.svma)
+
+    def svma(self, file_offset: int) -> Optional[int]:
+        """The ELF address of a file offset (for inline info and CFI), None without the image."""
+        if not self._loaded:
+            self._load()
+        return None if self.image is None else self.image.file_offset_to_svma(file_offset)
+
+    def _display_name(self, name: str) -> str:
+        if self._demangle is None:
+            self._demangle = _demangler()
+        return self._demangle(name)
+
+    # --- finding the file -------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        self._loaded = True
+        if not self.has_symbols:
+            return
+        from pyperf_probe.symbols.elf import open_elf
+        from pyperf_probe.symbols.symtab import load_symtab
+        for path in self.candidate_images():
+            try:
+                image = open_elf(path)
+                if self.build_id and image.build_id and image.build_id != self.build_id:
+                    log.debug(f"{path}: build id mismatch for {self.long_name}")
+                    continue
+                self.symtab = load_symtab(path, self._symfs)
+                self.image = image
+                return
+            except SymbolError as exc:
+                log.debug(f"{self.long_name}: {exc}")
+        log.debug(f"{self.long_name}: no symbols found")
+
+    def candidate_images(self) -> List[str]:
+        """The files that may be this dso, in the order tried (existing ones only)."""
+        out: List[str] = []
+        if self.long_name != VDSO_NAME and self.long_name.startswith("/"):
+            path = os.path.join(self._symfs, self.long_name.lstrip("/")) if self._symfs else self.long_name
+            out.append(path)
+        if self.build_id:
+            out += self._cache_paths()
+        return [p for p in out if os.path.isfile(p)]
+
+    def _cache_paths(self) -> List[str]:
+        cache = buildid_cache_dir()
+        base = "vdso" if self.long_name == VDSO_NAME else "elf"
+        link = os.path.join(cache, ".build-id", self.build_id[:2], self.build_id[2:])
+        paths = []
+        if os.path.isdir(link):
+            paths.append(os.path.join(link, base))
+        paths.append(os.path.join(cache, self.long_name.lstrip("/"), self.build_id, base))
+        return paths
+
+
+def _demangler():
+    """C++ names as perf shows them, through symbols.demangle when it is available."""
+    try:
+        from pyperf_probe.symbols import demangle as dm
+    except ImportError:
+        return _identity
+    return getattr(dm, "demangle", _identity)
+
+
+def _identity(name: str) -> str:
+    return name
+
+
+class Dsos:
+    """Every dso of a session, one per recorded path (``struct dsos``)."""
+
+    def __init__(self, build_ids: Dict[str, str], symfs: Optional[str]):
+        self._by_name: Dict[str, Dso] = {}
+        self._build_ids = build_ids
+        self._symfs = symfs
+
+    def findnew(self, long_name: str, build_id: Optional[bytes] = None) -> Dso:
+        dso = self._by_name.get(long_name)
+        if dso is None:
+            bid = build_id.hex() if build_id else self._build_ids.get(long_name)
+            dso = Dso(long_name, len(self._by_name), bid, self._symfs)
+            self._by_name[long_name] = dso
+        return dso
+
+    def __iter__(self):
+        return iter(self._by_name.values())
+
+
+def build_id_table(entries) -> Dict[str, str]:
+    """path -> hex build-id from the BUILD_ID feature's entries."""
+    return {e.filename: e.build_id.hex() for e in entries or ()}
+

@@ -1,0 +1,129 @@
+"""Threads, processes and their maps, rebuilt from COMM/MMAP/MMAP2/FORK/EXIT records as perf's
+``struct machine`` does (tools/perf/util/machine.c, thread.c).
+
+* A thread is found or created by (pid, tid) (``machine__findnew_thread``); a new thread of an existing
+  process shares the process's ``Maps`` (``thread__init_maps``); until a COMM names it, its comm is
+  ``:<tid>`` (``thread__new``).
+* COMM sets the comm from then on (records are processed in time order, so "the comm at sample time" is
+  the current one); an exec COMM does not clear the maps: the exec'd image's MMAPs replace what they
+  overlap (``maps__fixup_overlappings``), as in perf.
+* FORK: a tid seen before is a new thread now (the old one is dropped); the child takes the parent's comm
+  and, when it is a new process (pid != ppid), a copy of the parent's maps (``thread__fork``); a new thread
+  of the same process shares them.
+* MMAP/MMAP2 of user space go into the process's maps; kernel maps (cpumode KERNEL, pid -1) into the
+  kernel's.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+from pyperf_probe.perfdata.format import MISC_CPUMODE_MASK, MISC_KERNEL
+from pyperf_probe.session.dsos import Dsos
+from pyperf_probe.session.maps import Map, Maps
+
+
+class ThreadComm(tuple):
+    """(pid, tid, comm): a thread as it was named at some time. Interned by ``Machine``, so every sample
+    of a thread under one name shares one object."""
+
+    __slots__ = ()
+
+    pid = property(lambda self: self[0])
+    tid = property(lambda self: self[1])
+    comm = property(lambda self: self[2])
+
+    def __repr__(self) -> str:
+        return f"ThreadComm(pid={self[0]}, tid={self[1]}, comm={self[2]!r})"
+
+
+class Thread:
+    """One thread (``struct thread``): its process's maps and its current comm."""
+
+    __slots__ = ("pid", "tid", "ppid", "maps", "comm", "comm_set", "exited", "state")
+
+    def __init__(self, pid: int, tid: int, maps: Maps):
+        self.pid, self.tid, self.ppid, self.maps = pid, tid, -1, maps
+        self.comm = f":{tid}"
+        self.comm_set = False
+        self.exited = False
+        self.state: Optional[ThreadComm] = None  # the interned (pid, tid, comm) for the current comm
+
+
+class Machine:
+    """The host seen through the records (see the module docstring)."""
+
+    def __init__(self, dsos: Dsos):
+        self.dsos = dsos
+        self.threads: Dict[int, Thread] = {}
+        self.kernel_maps = Maps()
+        self._states: Dict[Tuple[int, int, str], ThreadComm] = {}
+
+    # --- threads ----------------------------------------------------------------------------------------
+
+    def findnew_thread(self, pid: int, tid: int) -> Thread:
+        thread = self.threads.get(tid)
+        if thread is not None and (thread.pid == pid or pid == -1 or thread.pid == -1):
+            if thread.pid == -1 and pid != -1:
+                thread.pid = pid
+            return thread
+        if pid == tid or pid == -1:
+            maps = Maps()
+        else:
+            maps = self.findnew_thread(pid, pid).maps
+        thread = Thread(pid, tid, maps)
+        self.threads[tid] = thread
+        return thread
+
+    def thread_state(self, thread: Thread) -> ThreadComm:
+        """The interned (pid, tid, comm) of the thread's current comm."""
+        state = thread.state
+        if state is None:
+            key = (thread.pid, thread.tid, thread.comm)
+            state = self._states.get(key)
+            if state is None:
+                state = self._states[key] = ThreadComm(key)
+            thread.state = state
+        return state
+
+    def _set_comm(self, thread: Thread, comm: str) -> None:
+        thread.comm = comm
+        thread.comm_set = True
+        thread.state = None
+
+    # --- records ----------------------------------------------------------------------------------------
+
+    def process_comm(self, rec) -> None:
+        self._set_comm(self.findnew_thread(rec.pid, rec.tid), rec.comm)
+
+    def process_fork(self, rec) -> None:
+        """``machine__process_fork_event``."""
+        parent = self.findnew_thread(rec.ppid, rec.ptid)
+        if parent.pid != rec.ppid:  # a stale thread under that tid: start the parent over
+            del self.threads[rec.ptid]
+            parent = self.findnew_thread(rec.ppid, rec.ptid)
+        self.threads.pop(rec.tid, None)
+        if rec.pid == parent.pid:
+            child = self.findnew_thread(rec.pid, rec.tid)
+        else:
+            child = Thread(rec.pid, rec.tid, parent.maps.copy() if rec.pid == rec.tid else
+                           self.findnew_thread(rec.pid, rec.pid).maps)
+            self.threads[rec.tid] = child
+        if parent.comm_set:
+            self._set_comm(child, parent.comm)
+        child.ppid = parent.tid
+
+    def process_exit(self, rec) -> None:
+        thread = self.threads.get(rec.tid)
+        if thread is not None:
+            thread.exited = True
+
+    def process_mmap(self, rec) -> None:
+        """MMAP and MMAP2 (``machine__process_mmap2_event``)."""
+        dso = self.dsos.findnew(rec.filename, getattr(rec, "build_id", None))
+        prot = getattr(rec, "prot", 0)
+        flags = getattr(rec, "flags", 0)
+        if rec.misc & MISC_CPUMODE_MASK == MISC_KERNEL:
+            self.kernel_maps.insert(Map(rec.start, rec.start + rec.length, rec.pgoff, dso, prot, flags))
+            return
+        thread = self.findnew_thread(rec.pid, rec.tid)
+        thread.maps.insert(Map(rec.start, rec.start + rec.length, rec.pgoff, dso, prot, flags))
