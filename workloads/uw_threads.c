@@ -25,7 +25,7 @@ NOINLINE long uw_aligned(long x) {
     memset(buf, 0, sizeof buf);
     buf[3] = x;
     uw_sink += buf[(x & 3)];
-    return uw_leaf(buf[3]);
+    return uw_leaf(buf[3]) + buf[x & 7];  /* use buf after the call: no tail call */
 }
 
 NOINLINE long uw_recurse(int depth, long x) {
@@ -45,15 +45,17 @@ NOINLINE void uw_sort(long seed) {
     long v[64];
     for (int i = 0; i < 64; i++) v[i] = (seed * 7919 + i * 104729) % 1000;
     qsort(v, 64, sizeof v[0], uw_compare);
+    uw_sink += v[seed & 63];
 }
 
-static void uw_handler(int sig) { uw_leaf(sig); }
+static void uw_handler(int sig) { uw_sink += uw_leaf(sig) * 2; }
 
 NOINLINE void uw_round(long i) {
     uw_recurse((int)(i % 5) + 1, i);
     uw_aligned(i);
     uw_sort(i);
     if (i % 10 == 0) raise(SIGUSR1);
+    uw_sink++;
 }
 
 static void *uw_worker(void *arg) {

@@ -12,8 +12,11 @@ design). Each step follows DWARF 5 §6.4.4 (call frame calling address): find th
 compute the CFA, restore rip and rbp from their rules, and continue with rsp = CFA.
 
 Return addresses point after the call, possibly into the next function or past a noreturn call's end, so
-the row of a caller is looked up at ``ra - 1`` (``lookup_avma``); the frame after a signal trampoline ('S'
-augmentation) holds the interrupted pc itself, which is looked up as is.
+a caller is looked up at ``ra - 1`` (``lookup_avma``); the frame after a signal trampoline ('S'
+augmentation) holds the interrupted pc itself, which is looked up as is. The chain returned holds these
+lookup addresses: exactly what perf 6.1 stores for a dwarf sample (``frame_callback`` in
+tools/perf/util/unwind-libdw.c decrements the pc of every frame that is not an activation) and where
+symbols and inline frames are to be resolved.
 """
 from __future__ import annotations
 
@@ -47,7 +50,8 @@ def lookup_avma(pc: int, is_return_address: bool) -> int:
 
 def unwind(regs: Sequence[Optional[int]], read_word: ReadWord, lookup: Lookup,
            max_frames: int = DEFAULT_MAX_FRAMES) -> List[int]:
-    """The frame addresses of a stack, innermost first: the sampled ip, then each return address.
+    """The frame addresses of a stack, innermost first: the sampled ip, then ``ra - 1`` for each return
+    address (``ra`` itself for a pc interrupted by a signal).
 
     ``regs`` is indexed by DWARF register number (x86_64 psABI: 6 rbp, 7 rsp, 16 rip), None where unknown.
     """
@@ -64,15 +68,15 @@ def unwind_with_reason(regs: Sequence[Optional[int]], read_word: ReadWord, looku
         return [], STOP_MEMORY
     frames = [pc]
     first = list(regs)  # every register is known in the sampled frame only
-    is_return = False
     while len(frames) < max_frames:
-        row = lookup(pc - 1 if is_return else pc)
+        row = lookup(pc)
         if row is None:
             return frames, STOP_NO_CFI
         ckind, creg, coff, caux, rkind, rreg, roff, bkind, breg, boff, flags = row
         # -- the CFA -------------------------------------------------------------------------------
         if ckind == CFA_REG_OFF or ckind == CFA_DEREF_REG_OFF:
-            base = rsp if creg == REG_RSP else rbp if creg == REG_RBP else (first[creg] if first else None)
+            base = rsp if creg == REG_RSP else rbp if creg == REG_RBP else (
+                first[creg] if first and creg < NUM_REGS else None)
             if base is None:
                 return frames, STOP_UNSUPPORTED
             cfa = (base + coff) & MASK64
@@ -104,9 +108,8 @@ def unwind_with_reason(regs: Sequence[Optional[int]], read_word: ReadWord, looku
             return frames, STOP_LOOP
         if ra == 0:
             return frames, STOP_ZERO
-        frames.append(ra)
-        is_return = not flags & FLAG_SIGNAL
-        pc = ra
+        pc = lookup_avma(ra, not flags & FLAG_SIGNAL)
+        frames.append(pc)
         rsp = cfa
         first = None
     return frames, STOP_MAX

@@ -1,0 +1,202 @@
+"""Unwind a perf.data sample's REGS_USER + STACK_USER (``--call-graph dwarf``) into a call chain.
+
+The glue between the session and the pure unwinder: the session gives the sample's registers and stack
+copy and a ``find_map(avma)`` of the sampled thread; this module finds each mapped DSO's ELF (``--symfs``,
+the path, the ``~/.debug`` build-id cache; build-ids checked), its CFI table (``cfi_table``, cached by
+build-id), and the avma -> svma bias of the map, then runs ``unwind``.
+
+The chain it returns is what perf 6.1 stores for a dwarf sample (tools/perf/util/unwind-libdw.c,
+``frame_callback``): the sampled ip, then for each caller ``pc - 1`` when ``pc`` is a return address and
+``pc`` itself after a signal frame (``dwfl_frame_pc``'s ``isactivation``). These are also the addresses to
+resolve symbols and inline frames at.
+"""
+from __future__ import annotations
+
+import os
+import struct
+from typing import Callable, Dict, List, NamedTuple, Optional, Protocol, Sequence, Tuple
+
+from ..errors import SymbolError
+from .cfa_program import NUM_REGS, REG_RIP, Row
+from .cfi import CfiSection
+from .cfi_table import CfiTable, compile_table, safe_compile, table_for
+from .unwind import DEFAULT_MAX_FRAMES, unwind_with_reason
+
+# perf's default --max-stack (sysctl kernel.perf_event_max_stack = 127), which bounds its dwarf chains too.
+PERF_MAX_STACK = 127
+
+# enum perf_event_x86_regs -> DWARF register number (x86_64 psABI Figure 3.36).
+_PERF_TO_DWARF = {0: 0, 3: 1, 2: 2, 1: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: REG_RIP,
+                  16: 8, 17: 9, 18: 10, 19: 11, 20: 12, 21: 13, 22: 14, 23: 15}
+_U64 = struct.Struct("<Q")
+
+
+class CodeMap(Protocol):
+    """What the unwinder needs of a session's map (MMAP/MMAP2): ``[start, end)`` avmas, ``pgoff`` (the file
+    offset mapped at ``start``), the file name and, when known, the build-id as lower-case hex."""
+
+    start: int
+    end: int
+    pgoff: int
+    filename: str
+    build_id: Optional[str]
+
+
+def perf_regs_to_dwarf(mask: int, values: Sequence[int]) -> List[Optional[int]]:
+    """REGS_USER values (one per set bit of ``sample_regs_user``, lowest bit first) indexed by DWARF
+    register number; None for registers not sampled."""
+    regs: List[Optional[int]] = [None] * NUM_REGS
+    i = 0
+    bit = 0
+    while mask >> bit:
+        if mask >> bit & 1:
+            dwarf = _PERF_TO_DWARF.get(bit)
+            if dwarf is not None and i < len(values):
+                regs[dwarf] = values[i]
+            i += 1
+        bit += 1
+    return regs
+
+
+def stack_reader(sp: int, stack: bytes) -> Callable[[int], Optional[int]]:
+    """``read_word`` over a STACK_USER copy that starts at ``sp`` (the sampled rsp)."""
+    limit = len(stack) - 8
+    unpack = _U64.unpack_from
+
+    def read_word(avma: int) -> Optional[int]:
+        offset = avma - sp
+        if 0 <= offset <= limit:
+            return unpack(stack, offset)[0]
+        return None
+
+    return read_word
+
+
+class _Mapped(NamedTuple):
+    start: int
+    end: int
+    bias: int  # svma = avma + bias
+    row_for: Callable[[int], Row]
+
+
+class DwarfUnwinder:
+    """Unwinds samples of one session. Caches per map (ELF, table, bias) and per DSO (by build-id)."""
+
+    def __init__(self, symfs: Optional[str] = None, max_stack: int = PERF_MAX_STACK):
+        self.symfs = symfs
+        self.max_stack = max_stack or DEFAULT_MAX_FRAMES
+        self._maps: Dict[Tuple[str, int, int, Optional[str]], Optional[_Mapped]] = {}
+        self._mask_regs: Dict[int, Callable[[Sequence[int]], List[Optional[int]]]] = {}
+        self.last_stop = ""
+
+    def unwind(self, mask: int, values: Sequence[int], stack: bytes,
+               find_map: Callable[[int], Optional[CodeMap]]) -> List[int]:
+        """The chain of one sample (perf's addresses, see the module docstring); ``[ip]`` at least when
+        the registers hold an ip. ``self.last_stop`` tells why it ended (``unwind.STOP_*``)."""
+        regs = perf_regs_to_dwarf(mask, values)
+        sp = regs[7]
+        if regs[REG_RIP] is None or sp is None:
+            self.last_stop = "no-regs"
+            return []
+        hits: List[_Mapped] = []
+        entry_for = self._entry_for
+
+        def lookup(avma: int) -> Optional[Row]:
+            for ent in hits:
+                if ent.start <= avma < ent.end:
+                    return ent.row_for(avma + ent.bias)
+            code_map = find_map(avma)
+            if code_map is None:
+                return None
+            ent = entry_for(code_map)
+            if ent is None:
+                return None
+            hits.append(ent)
+            return ent.row_for(avma + ent.bias)
+
+        frames, self.last_stop = unwind_with_reason(regs, stack_reader(sp, stack), lookup, self.max_stack)
+        return frames
+
+    def _entry_for(self, code_map: CodeMap) -> Optional[_Mapped]:
+        key = (code_map.filename, code_map.start, code_map.pgoff, code_map.build_id)
+        if key in self._maps:
+            return self._maps[key]
+        ent = None
+        image = find_image(code_map.filename, code_map.build_id, self.symfs)
+        if image is not None:
+            seg = _segment_for_offset(image, code_map.pgoff)
+            if seg is not None:
+                table = dso_table(image, self.symfs)
+                bias = seg.vaddr - seg.file_offset + code_map.pgoff - code_map.start
+                ent = _Mapped(code_map.start, code_map.end, bias, table.row_for)
+        self._maps[key] = ent
+        return ent
+
+
+def _segment_for_offset(image, file_offset: int):
+    for seg in image.load_segments:
+        if seg.file_offset <= file_offset < seg.file_offset + max(seg.filesz, 1):
+            return seg
+    return None
+
+
+def find_image(filename: str, build_id: Optional[str], symfs: Optional[str] = None):
+    """The ELF image to unwind a map with: ``symfs + filename``, ``filename``, then the build-id cache
+    (``~/.debug/.build-id/xx/rest/elf``), skipping files whose build-id differs from the map's."""
+    from ..symbols.debuginfo import buildid_cache_dir
+    from ..symbols.elf import open_elf
+
+    if not filename.startswith("/"):
+        return None  # [vdso], [heap], anon: no file (the vdso's CFI is not in the recording)
+    candidates = []
+    if symfs:
+        candidates.append(os.path.join(symfs, filename.lstrip("/")))
+    candidates.append(filename)
+    if build_id:
+        link = os.path.join(buildid_cache_dir(), ".build-id", build_id[:2], build_id[2:])
+        candidates.append(os.path.join(os.path.dirname(link), os.readlink(link), "elf")
+                          if os.path.islink(link) else link + "/elf")
+    for path in candidates:
+        try:
+            image = open_elf(path)
+        except SymbolError:
+            continue
+        if build_id and image.build_id and image.build_id != build_id:
+            continue
+        return image
+    return None
+
+
+def dso_table(image, symfs: Optional[str] = None) -> CfiTable:
+    """The CFI table of an ELF image: ``.eh_frame`` plus ``.debug_frame`` of the image and of its separate
+    debug file; compiled once per build-id (memory and disk cache)."""
+
+    def build() -> CfiTable:
+        return safe_compile(lambda: compile_table(_eh_frame(image), _debug_frames(image, symfs)))
+
+    return table_for(image.build_id, build)
+
+
+def _eh_frame(image) -> Optional[CfiSection]:
+    shdr = image.section(".eh_frame")
+    data = image.section_bytes(shdr) if shdr is not None else b""
+    return CfiSection(bytes(data), shdr.svma, True) if data else None
+
+
+def _debug_frames(image, symfs: Optional[str]) -> List[CfiSection]:
+    from ..symbols.debuginfo import find_debug_file
+    from ..symbols.elf import open_elf
+
+    images = [image]
+    try:
+        debug_path = find_debug_file(image, symfs)
+        if debug_path:
+            images.append(open_elf(debug_path))
+    except SymbolError:
+        pass
+    out = []
+    for img in images:
+        data = img.section_bytes(".debug_frame")
+        if data:
+            out.append(CfiSection(bytes(data), 0, False))
+    return out
