@@ -1,7 +1,7 @@
 /* rec_calls: calls rec_leaf() a KNOWN number of times, from several threads and child processes, so that
  * `pyperf record -e <probe on rec_leaf>` can be checked for an exact sample count with none lost.
  *
- *   rec_calls [SCALE]      (SCALE defaults to 1)
+ *   rec_calls [SCALE [DELAY_MS]]      (SCALE defaults to 1; DELAY_MS: sleep first, for -p/-a attach tests)
  *
  * parent "rec_calls":  main -> rec_main_path -> rec_leaf                    10 * SCALE calls
  *                      3 threads: rec_thread -> rec_mid -> rec_leaf         3 * 100 * SCALE calls
@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +70,11 @@ int main(int argc, char **argv)
 	if (scale < 1) {
 		fprintf(stderr, "usage: rec_calls [SCALE>=1]\n");
 		return 2;
+	}
+	if (argc > 2) {
+		long ms = atol(argv[2]);
+		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
 	}
 	rec_main_path(10 * scale);
 	run_threads(3, 100 * scale);

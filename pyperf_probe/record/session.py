@@ -188,7 +188,8 @@ def attr_entries(events: Sequence[Event], fds: EventFds) -> List[AttrEntry]:
 
 
 def id_index_record(fds: EventFds) -> bytes:
-    return synth.id_index([(f.id, f.event_index, f.cpu, f.tid) for f in fds.fds])
+    mask = (1 << 64) - 1  # tid -1 (any thread) is written as a u64, as perf does
+    return synth.id_index([(f.id, f.event_index, f.cpu & mask, f.tid & mask) for f in fds.fds])
 
 
 def lost_samples_records(fds: EventFds, sample_type: int) -> Tuple[bytes, int]:

@@ -1,0 +1,225 @@
+"""pyperf record, for real: exact sample counts with none lost, real perf reading our files exactly as its
+own, dwarf stacks that perf unwinds, and the failure paths (nothing half-written is left behind)."""
+import collections
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import record_helpers as rh  # noqa: E402
+
+pytestmark = [pytest.mark.uprobes,
+              pytest.mark.skipif(not rh.HAVE_UPROBES, reason="needs root and uprobe events")]
+needs_perf = pytest.mark.skipif(not rh.HAVE_PERF, reason="needs /usr/bin/perf")
+
+CALLS = 910  # rec_calls: 10 + 3*100 in the parent, 2*2*150 in the children (workloads/rec_calls.c)
+
+
+@pytest.fixture(scope="module")
+def rec_calls():
+    return rh.workload("rec_calls")
+
+
+@pytest.fixture(scope="module")
+def probe(rec_calls):
+    with rh.uprobe(rec_calls, "rec_leaf") as name:
+        yield name
+
+
+def _samples_by_comm(path):
+    proc = rh.perf("script", "-i", path, "-F", "comm")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    return collections.Counter(line.strip() for line in proc.stdout.splitlines() if line.strip())
+
+
+def _lost(path):
+    """(LOST records, lost events in them, LOST_SAMPLES total) as perf report -D sees them."""
+    proc = rh.perf("report", "-D", "-i", path)
+    lost = [line for line in proc.stdout.splitlines() if "PERF_RECORD_LOST" in line]
+    return len([x for x in lost if "PERF_RECORD_LOST " in x or x.endswith("PERF_RECORD_LOST")]), lost
+
+
+@needs_perf
+@pytest.mark.parametrize("mode", [[], ["-g"], ["--call-graph", "dwarf"]], ids=["plain", "fp", "dwarf"])
+def test_exact_count_none_lost(tmp_path, rec_calls, probe, mode):
+    out = tmp_path / "perf.data"
+    proc = rh.pyperf("record", "-e", probe, *mode, "-o", str(out), rec_calls)
+    assert proc.returncode == 0, proc.stderr
+    assert f"({CALLS} samples) ]" in proc.stderr and "Warning" not in proc.stderr
+    assert _samples_by_comm(str(out)) == {"rec_calls": 310, "rec_child": 600}
+    assert _lost(str(out))[1] == []
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+
+
+@pytest.fixture(scope="module")
+def fp_pair(tmp_path_factory, rec_calls, probe):
+    """The same workload recorded with -g by pyperf and by real perf."""
+    d = tmp_path_factory.mktemp("fp")
+    ours, theirs = str(d / "pyperf.data"), str(d / "perf.data")
+    assert rh.pyperf("record", "-q", "-e", probe, "-g", "-o", ours, rec_calls).returncode == 0
+    assert rh.perf("record", "-q", "-e", probe, "-g", "-o", theirs, rec_calls).returncode == 0
+    return ours, theirs
+
+
+@needs_perf
+@pytest.mark.parametrize("opts", [
+    ("--sort", "comm,dso,sym"),
+    ("--sort", "comm,dso,sym", "-g", "flat"),
+    ("--sort", "comm,dso,sym", "--no-children"),
+    ("--sort", "comm,dso,sym", "--no-children", "-g", "flat"),
+    ("--sort", "comm,dso,sym", "--children", "-g", "caller"),
+    ("--sort", "comm,dso,sym", "-g", "none"),
+    (),  # perf's default sort keys, which need PERF_SAMPLE_RAW
+], ids=lambda o: " ".join(o) or "default")
+def test_perf_report_reads_ours_as_its_own(fp_pair, opts):
+    ours, theirs = fp_pair
+    assert rh.report_text(ours, *opts) == rh.report_text(theirs, *opts)
+
+
+@needs_perf
+def test_perf_script_reads_ours_as_its_own(fp_pair):
+    ours, theirs = fp_pair
+    text = rh.script_text(ours)
+    assert text.count("pyperf_t_record:") == CALLS
+    assert text == rh.script_text(theirs)
+
+
+@needs_perf
+def test_header_features(fp_pair):
+    ours, _ = fp_pair
+    proc = rh.perf("report", "--header-only", "-i", ours)
+    assert proc.returncode == 0 and proc.stderr == ""
+    head = proc.stdout
+    for line in (f"# hostname : {os.uname().nodename}", f"# os release : {os.uname().release}",
+                 f"# arch : {os.uname().machine}", "# nrcpus online :", "# time of first sample :",
+                 "# event : name = pyperf_t_record:rec_leaf", "record -q -e pyperf_t_record:"):
+        assert line in head, line
+    ids = rh.perf("buildid-list", "-i", ours).stdout
+    assert ids.rstrip().endswith("[vdso]") and rh.BUILD + "/rec_calls" in ids
+
+
+def _chains(path):
+    """Distinct call chains as perf script prints them (comm, then dso-relative address and symbol of each
+    frame), with their counts."""
+    proc = rh.perf("script", "-i", path, "-F", "comm,ip,sym")
+    assert proc.returncode == 0, proc.stderr
+    chains = collections.Counter()
+    for block in proc.stdout.split("\n\n"):
+        lines = [line.strip() for line in block.splitlines() if line.strip()]
+        if lines:
+            chains[tuple(lines)] += 1
+    return chains
+
+
+@needs_perf
+def test_dwarf_stacks_unwind_as_perfs(tmp_path, rec_calls, probe):
+    ours, theirs = str(tmp_path / "pyperf.data"), str(tmp_path / "perf.data")
+    assert rh.pyperf("record", "-q", "-e", probe, "--call-graph", "dwarf", "-o", ours, rec_calls).returncode == 0
+    assert rh.perf("record", "-q", "-e", probe, "--call-graph", "dwarf", "-o", theirs, rec_calls).returncode == 0
+    evlist = rh.perf("evlist", "-v", "-i", ours).stdout
+    assert "REGS_USER|STACK_USER" in evlist and "sample_regs_user: 0xff0fff, sample_stack_user: 8192" in evlist
+    mine, perfs = _chains(ours), _chains(theirs)
+    assert sum(mine.values()) == CALLS
+    # perf loses some of its own dwarf samples; the chains it keeps are the chains we have, and ours
+    # go through rec_mid (which the kernel's frame-pointer walk at function entry skips).
+    assert set(mine) == set(perfs)
+    assert all(any(f.endswith((" rec_mid", " rec_main_path")) for f in chain) for chain in mine)
+    assert sum(n for chain, n in mine.items() if chain[-1].endswith(" _start")) == 10
+
+
+def test_existing_output_becomes_old(tmp_path, rec_calls, probe):
+    out = tmp_path / "perf.data"
+    out.write_bytes(b"previous")
+    assert rh.pyperf("record", "-q", "-e", probe, "-o", str(out), rec_calls).returncode == 0
+    assert (tmp_path / "perf.data.old").read_bytes() == b"previous"
+    assert out.read_bytes()[:8] == b"PERFILE2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["perf.data", "perf.data.old"]
+
+
+def test_workload_exit_status_is_passed_on(tmp_path, probe):
+    proc = rh.pyperf("record", "-q", "-e", probe, "-o", str(tmp_path / "x.data"), "--", "sh", "-c", "exit 3")
+    assert proc.returncode == 3, proc.stderr
+    assert (tmp_path / "x.data").exists()
+
+
+def test_workload_that_cannot_start(tmp_path, probe):
+    out = tmp_path / "perf.data"
+    proc = rh.pyperf("record", "-e", probe, "-o", str(out), "/nonexistent/prog")
+    assert proc.returncode == 255
+    assert proc.stderr == (f"Failed to collect '{probe}' for the '/nonexistent/prog' workload: "
+                           "No such file or directory\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_event(tmp_path):
+    proc = rh.pyperf("record", "-e", "pyperf_t_nope:nope", "-o", str(tmp_path / "perf.data"), "true")
+    assert proc.returncode == 129
+    assert proc.stderr.startswith("event syntax error: 'pyperf_t_nope:nope'\n"
+                                  "                     \\___ unknown tracepoint\n\n"
+                                  "Error:\tFile /sys/kernel/tracing/events/pyperf_t_nope/nope not found.\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_output(probe):
+    proc = rh.pyperf("record", "-e", probe, "-o", "/nonexistent/dir/perf.data", "true")
+    assert proc.returncode == 255
+    assert proc.stderr == ("failed to open /nonexistent/dir/perf.data : No such file or directory\n"
+                           "Perf session creation failed.\n")
+
+
+def test_filter_rejected_and_applied(tmp_path, rec_calls, probe):
+    out = tmp_path / "perf.data"
+    proc = rh.pyperf("record", "-e", probe, "--filter", "nosuchfield == 1", "-o", str(out), rec_calls)
+    assert proc.returncode != 0
+    assert proc.stderr.startswith(f'failed to set filter "nosuchfield == 1" on event {probe} with 22')
+    assert list(tmp_path.iterdir()) == []
+    proc = rh.pyperf("record", "-e", probe, "--filter", "common_pid == 1", "-o", str(out), rec_calls)
+    assert proc.returncode == 0 and "(0 samples)" in proc.stderr
+
+
+@needs_perf
+def test_sigint_stops_cleanly_with_a_complete_file(tmp_path, rec_calls, probe):
+    out = tmp_path / "perf.data"
+    proc = subprocess.Popen([sys.executable, "-m", "pyperf_probe", "record", "-e", probe, "-o", str(out),
+                             "--", rec_calls, "1", "30000"], stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGINT
+    assert "[ perf record: Captured and wrote" in err
+    assert rh.perf("report", "-i", str(out), "--stdio").returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["perf.data"]
+
+
+@needs_perf
+def test_attach_to_a_running_process(tmp_path, rec_calls, probe):
+    out = tmp_path / "perf.data"
+    target = subprocess.Popen([rec_calls, "1", "700"])
+    try:
+        time.sleep(0.2)
+        proc = rh.pyperf("record", "-e", probe, "-p", str(target.pid), "-o", str(out))
+    finally:
+        target.wait()
+    assert proc.returncode == 0, proc.stderr
+    assert _samples_by_comm(str(out)) == {"rec_calls": 310, "rec_child": 600}
+
+
+@needs_perf
+def test_system_wide(tmp_path, rec_calls, probe):
+    out = tmp_path / "perf.data"
+    target = subprocess.Popen([rec_calls, "1", "800"])
+    try:
+        proc = rh.pyperf("record", "-e", probe, "-a", "-g", "-o", str(out), "--", "sleep", "2")
+    finally:
+        target.wait()
+    assert proc.returncode == 0, proc.stderr
+    assert _samples_by_comm(str(out)) == {"rec_calls": 310, "rec_child": 600}
+    evlist = rh.perf("evlist", "-i", str(out)).stdout.split()
+    assert evlist[:2] == [probe, "dummy:HG"]
+    assert "rec_thread" in rh.report_text(str(out), "--sort", "comm,dso,sym")
