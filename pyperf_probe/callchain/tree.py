@@ -1,0 +1,227 @@
+"""Call-graph trees as perf builds them for `perf report` (tools/perf/util/callchain.c).
+
+A tree is a radix tree of frames: every node holds a run of frames (``val``) that all its samples share,
+the period of the samples that end exactly there (``hit``) and of those that go on below
+(``children_hit``), plus the same two as sample counts. Frames are compared as perf's ``match_chain`` does
+with ``--call-graph ...,function`` (CCKEY_FUNCTION): two frames of the same function (same dso and symbol
+start) are the same node; inlined frames compare by name; unresolved frames by dso and address.
+
+Children of a node live in perf's ``rb_root_in``, ordered by that match key *descending* (a new key larger
+than an existing one goes to its left). Sorting for output (``sort_chain_graph_abs``/``_rel``/``_flat``)
+walks that order and inserts each node into a tree ordered by value, equal values to the right, so ties
+keep the ``rb_root_in`` order: that is perf's sibling order.
+
+Appending is iterative (chains can be deep) and takes a period *and* a count, so a caller may aggregate
+identical chains first and append each distinct chain once.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+# A frame's match key (see ``frame_key``) and the frame object itself travel together.
+FrameKey = Tuple
+
+
+class Node:
+    """``struct callchain_node``: ``val`` frames, hits and counts, children by the key of their first frame."""
+
+    __slots__ = ("parent", "val", "keys", "children", "hit", "children_hit", "count", "children_count")
+
+    def __init__(self, parent: Optional["Node"], val: List, keys: List[FrameKey]):
+        self.parent = parent
+        self.val = val
+        self.keys = keys
+        self.children: Dict[FrameKey, Node] = {}
+        self.hit = 0
+        self.children_hit = 0
+        self.count = 0
+        self.children_count = 0
+
+    @property
+    def cumul_hits(self) -> int:
+        return self.hit + self.children_hit
+
+    @property
+    def cumul_counts(self) -> int:
+        return self.count + self.children_count
+
+    def ordered_children(self) -> List["Node"]:
+        """The children in perf's ``rb_root_in`` order (match key descending)."""
+        return sorted(self.children.values(), key=_CHILD_ORDER, reverse=True)
+
+    def path_frames(self) -> List:
+        """All frames from the tree's root down to (and including) this node."""
+        runs = []
+        node: Optional[Node] = self
+        while node is not None:
+            runs.append(node.val)
+            node = node.parent
+        return [f for run in reversed(runs) for f in run]
+
+
+def compare_frames(left, right) -> int:
+    """perf's ``match_chain`` order between two first frames (-1, 0, 1), ``left`` being the existing one.
+
+    Frames have ``has_sym``, ``inlined``, ``name``, ``dso_rank`` (the dso's creation order, standing for
+    perf's ``struct dso *`` pointer), ``sym_start`` and ``avma``. Two resolved frames compare by dso and
+    symbol start, unless one is inlined (then by name, ``match_chain_strings``); otherwise by dso and address.
+    """
+    if left.has_sym and right.has_sym:
+        if left.inlined or right.inlined:
+            return (left.name > right.name) - (left.name < right.name)
+        lk, rk = (left.dso_rank, left.sym_start), (right.dso_rank, right.sym_start)
+    else:
+        lk, rk = (left.dso_rank, left.avma), (right.dso_rank, right.avma)
+    return (lk > rk) - (lk < rk)
+
+
+def frame_key(frame) -> FrameKey:
+    """The equality key of ``compare_frames`` (a dict key for a node's children)."""
+    if frame.has_sym:
+        return ("i", frame.name) if frame.inlined else ("s", frame.dso_rank, frame.sym_start)
+    return ("a", frame.dso_rank, frame.avma)
+
+
+_CHILD_ORDER = functools.cmp_to_key(lambda a, b: compare_frames(a.val[0], b.val[0]))
+
+
+class CallchainRoot:
+    """``struct callchain_root``: the root node (no frames) and the deepest chain appended."""
+
+    __slots__ = ("node", "max_depth")
+
+    def __init__(self):
+        self.node = Node(None, [], [])
+        self.max_depth = 0
+
+    def append(self, keys: Sequence[FrameKey], frames: Sequence, period: int, count: int = 1) -> None:
+        """``callchain_append``: add one chain (in print order) with its period, ``count`` samples' worth."""
+        n = len(keys)
+        if n == 0:
+            return
+        if n > self.max_depth:
+            self.max_depth = n
+        node, pos = self.node, 0
+        while True:
+            node.children_hit += period
+            node.children_count += count
+            child = node.children.get(keys[pos])
+            if child is None:
+                _add_child(node, keys[pos:], frames[pos:], period, count)
+                return
+            matched, vlen = 0, len(child.keys)
+            ckeys = child.keys
+            while matched < vlen and pos < n and ckeys[matched] == keys[pos]:
+                matched += 1
+                pos += 1
+            if matched < vlen:
+                _split(child, matched, keys[pos:], frames[pos:], period, count)
+                return
+            if pos == n:
+                child.hit += period
+                child.count += count
+                return
+            node = child
+
+
+def _add_child(parent: Node, keys: Sequence[FrameKey], frames: Sequence, period: int, count: int) -> Node:
+    child = Node(parent, list(frames), list(keys))
+    child.hit, child.count = period, count
+    parent.children[child.keys[0]] = child
+    return child
+
+
+def _split(node: Node, at: int, rest_keys: Sequence[FrameKey], rest_frames: Sequence, period: int,
+           count: int) -> None:
+    """``split_add_child``: ``node`` keeps its first ``at`` frames; the rest moves to a new child that
+    inherits the node's children and hits; then the new branch (if any) is added beside it."""
+    tail = Node(node, node.val[at:], node.keys[at:])
+    tail.children, tail.hit, tail.children_hit = node.children, node.hit, node.children_hit
+    tail.count, tail.children_count = node.count, node.children_count
+    for grandchild in tail.children.values():
+        grandchild.parent = tail
+    del node.val[at:], node.keys[at:]
+    node.children = {tail.keys[0]: tail}
+    node.children_hit, node.children_count = tail.cumul_hits, tail.cumul_counts
+    if rest_keys:
+        node.hit = node.count = 0
+        node.children_hit += period
+        node.children_count += count
+        _add_child(node, rest_keys, rest_frames, period, count)
+    else:
+        node.hit, node.count = period, count
+
+
+# ------------------------------------------------------------------------------------------- output sort
+
+
+def sort_graph_abs(root: CallchainRoot, min_hit: float) -> "SortedTree":
+    """``sort_chain_graph_abs``: children by cumulative hits, those below ``min_hit`` dropped."""
+    return SortedTree(root.node, _sorted_abs(root.node, min_hit))
+
+
+def sort_graph_rel(root: CallchainRoot, min_percent: float) -> "SortedTree":
+    """``sort_chain_graph_rel``: per node, children below ceil(children_hit * pct/100) dropped."""
+    return SortedTree(root.node, _sorted_rel(root.node, min_percent / 100.0))
+
+
+def _sorted_abs(node: Node, min_hit: float) -> Dict[int, List[Node]]:
+    out: Dict[int, List[Node]] = {}
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        kept = [c for c in cur.ordered_children() if c.cumul_hits >= min_hit]
+        out[id(cur)] = _stable_desc(kept, lambda c: c.cumul_hits)
+        stack.extend(kept)
+    return out
+
+
+def _sorted_rel(node: Node, fraction: float) -> Dict[int, List[Node]]:
+    out: Dict[int, List[Node]] = {}
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        min_hit = math.ceil(cur.children_hit * fraction)
+        kept = [c for c in cur.ordered_children() if c.cumul_hits >= min_hit]
+        out[id(cur)] = _stable_desc(kept, lambda c: c.cumul_hits)
+        stack.extend(kept)
+    return out
+
+
+def _stable_desc(nodes: List[Node], value: Callable[[Node], int]) -> List[Node]:
+    """``rb_insert_callchain``: larger values first, equal ones in the order given."""
+    return sorted(nodes, key=lambda c: -value(c))
+
+
+class SortedTree:
+    """A tree after output sorting: ``children(node)`` are the kept children in print order."""
+
+    def __init__(self, root: Node, order: Dict[int, List[Node]]):
+        self.root = root
+        self._order = order
+
+    def children(self, node: Node) -> List[Node]:
+        return self._order.get(id(node), [])
+
+
+def sort_flat(root: CallchainRoot, min_hit: float) -> List[Node]:
+    """``sort_chain_flat``: every node with hits (post-order over ``rb_root_in``) by ``hit`` descending."""
+    found: List[Node] = []
+    for node in _post_order(root.node):
+        if node.hit and node.hit >= min_hit:
+            found.append(node)
+    return _stable_desc(found, lambda c: c.hit)
+
+
+def _post_order(node: Node) -> Iterator[Node]:
+    stack: List[Tuple[Node, bool]] = [(node, False)]
+    while stack:
+        cur, expanded = stack.pop()
+        if expanded:
+            yield cur
+            continue
+        stack.append((cur, True))
+        for child in reversed(cur.ordered_children()):
+            stack.append((child, False))

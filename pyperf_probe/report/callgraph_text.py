@@ -1,0 +1,155 @@
+"""Call-graph text under an entry, as perf 6.1 prints it with --stdio (tools/perf/ui/stdio/hist.c).
+
+``graph`` and ``fractal`` draw the tree (``callchain__fprintf_graph``), ``flat`` prints every chain that
+ends in a node with hits (``callchain__fprintf_flat``), ``folded`` prints those chains on one line each.
+Layout details, with examples, in perf-formats.md §2.4-2.5.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import List, Optional
+
+from pyperf_probe.callchain import tree as cc
+
+MARGIN = " " * 12
+
+
+@dataclasses.dataclass(frozen=True)
+class GraphParams:
+    """``struct callchain_param`` as parsed from ``-g``: mode, threshold (percent), print limit, value."""
+
+    mode: str = "graph"          # graph | flat | fractal | folded | none
+    min_percent: float = 0.5
+    print_limit: int = 0         # 0 = no limit
+    value: str = "percent"       # percent | period | count
+    skip_first: bool = False     # --sort starting with sym: the trunk's first frame is the entry itself
+
+
+def value_text(node_period: int, node_count: int, total: int, params: GraphParams) -> str:
+    """``callchain_node__scnprintf_value``."""
+    if params.value == "period":
+        return "%d" % node_period
+    if params.value == "count":
+        return "%d" % node_count
+    return "%.2f%%" % (node_period * 100.0 / total if total else 0.0)
+
+
+def render(root: cc.CallchainRoot, params: GraphParams, total: int, parent_samples: int,
+           min_hit: float) -> str:
+    """The text below one entry line (may be empty)."""
+    if params.mode in ("graph", "fractal"):
+        if params.mode == "graph":
+            sorted_tree = cc.sort_graph_abs(root, min_hit)
+        else:
+            sorted_tree = cc.sort_graph_rel(root, params.min_percent)
+        return _graph(sorted_tree, params, total, parent_samples)
+    if params.mode in ("flat", "folded"):
+        nodes = cc.sort_flat(root, min_hit)
+        return _flat(nodes, params, total) if params.mode == "flat" else _folded(nodes, params, total)
+    return ""
+
+
+def _graph(st: cc.SortedTree, params: GraphParams, total: int, parent_samples: int) -> str:
+    out: List[str] = []
+    node = st.root
+    left_margin = 0
+    first = st.children(node)
+    if first and len(first) == 1 and first[0].cumul_hits == parent_samples:
+        trunk = first[0]
+        printed, entries = False, 0
+        for i, frame in enumerate(trunk.val):
+            if i == 0 and params.skip_first:
+                continue
+            if not printed:
+                out.append(MARGIN + "|\n")
+                out.append(MARGIN + "---")
+                left_margin += 3
+                printed = True
+            else:
+                out.append(MARGIN + " " * left_margin)
+            out.append(frame.chain_text + "\n")
+            entries += 1
+            if entries == params.print_limit:
+                break
+        node = trunk
+    if params.mode == "fractal":
+        total = parent_samples
+    _graph_children(st, node, params, total, 1, 1, left_margin, out)
+    if out:
+        out.append("\n")
+    return "".join(out)
+
+
+def _graph_children(st: cc.SortedTree, parent: cc.Node, params: GraphParams, total: int, depth: int,
+                    depth_mask: int, left_margin: int, out: List[str]) -> None:
+    """``__callchain__fprintf_graph`` (recursion depth = chain depth, a few hundred at most)."""
+    children = st.children(parent)
+    remaining = total
+    new_mask = depth_mask
+    rel = params.mode == "fractal"
+    margin = MARGIN + " " * left_margin
+    for idx, child in enumerate(children):
+        cumul = child.cumul_hits
+        remaining -= cumul
+        is_last = idx == len(children) - 1
+        if is_last and (not rel or not remaining):
+            new_mask &= ~(1 << (depth - 1))
+        out.append(margin + _pipes(depth, depth_mask) + "\n")
+        for i, frame in enumerate(child.val):
+            out.append(margin + _prefix(depth, new_mask, i == 0, child, total, params) + frame.chain_text + "\n")
+        new_total = child.children_hit if rel else total
+        _graph_children(st, child, params, new_total, depth + 1, new_mask | (1 << depth), left_margin, out)
+        if idx + 1 == params.print_limit:
+            break
+    if rel and remaining and remaining != total:
+        new_mask &= ~(1 << (depth - 1))
+        out.append(margin + _rem_prefix(depth, new_mask, remaining, total, params) + "[...]\n")
+
+
+def _pipes(depth: int, mask: int) -> str:
+    return "".join("|          " if mask & (1 << i) else "           " for i in range(depth))
+
+
+def _prefix(depth: int, mask: int, first: bool, node: cc.Node, total: int, params: GraphParams) -> str:
+    parts = []
+    for i in range(depth):
+        parts.append("|" if mask & (1 << i) else " ")
+        if first and i == depth - 1:
+            parts.append("--" + value_text(node.cumul_hits, node.cumul_counts, total, params) + "--")
+        else:
+            parts.append("          ")
+    return "".join(parts)
+
+
+def _rem_prefix(depth: int, mask: int, remaining: int, total: int, params: GraphParams) -> str:
+    parts = []
+    for i in range(depth):
+        parts.append("|" if mask & (1 << i) else " ")
+        parts.append("--" + value_text(remaining, 0, total, params) + "--" if i == depth - 1 else "          ")
+    return "".join(parts)
+
+
+def _flat(nodes: List[cc.Node], params: GraphParams, total: int) -> str:
+    out: List[str] = []
+    for n, node in enumerate(nodes):
+        out.append("           " + value_text(node.cumul_hits, node.cumul_counts, total, params) + "\n")
+        for frame in node.path_frames():
+            out.append("                " + frame.chain_text + "\n")
+        out.append("\n")
+        if n + 1 == params.print_limit:
+            break
+    return "".join(out)
+
+
+def _folded(nodes: List[cc.Node], params: GraphParams, total: int) -> str:
+    out: List[str] = []
+    for n, node in enumerate(nodes):
+        text = ";".join(f.chain_text for f in node.path_frames())
+        out.append(value_text(node.hit, node.count, total, params) + " " + text + "\n")
+        if n + 1 == params.print_limit:
+            break
+    return "".join(out)
+
+
+def parse_threshold(text: Optional[str]) -> float:
+    return float(text) if text else 0.5

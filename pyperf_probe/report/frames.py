@@ -1,0 +1,95 @@
+"""The report's view of a resolved address: what the hist entries, sort keys and call-graph trees need.
+
+The session yields interned ``Frame`` objects (one per distinct resolved address); ``FrameTable`` turns each
+into a ``RFrame`` once (keyed by the object's identity, so a chain of N frames costs N dict look-ups) with
+the fields perf's comparisons use (``struct map_symbol`` + the callchain entry's ip):
+
+* ``name``/``has_sym``/``inlined``: symbol name (perf's ``sym->name``), or the raw address when unresolved;
+* ``dso_name``/``dso_rank``: the dso short name and its creation order (perf compares ``struct dso *``
+  pointers; dsos are allocated in the order the session first meets them);
+* ``sym_start``: the symbol's start in the dso (perf's ``sym->start``), ``avma``: the address as sampled,
+  ``rip``: the map-relative address (``map__map_ip``) that the Symbol column shows when unresolved.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+from pyperf_probe.callchain.tree import frame_key
+
+# perf formats a callchain entry into a 1024-byte buffer (callchain_list__sym_name): longer names are cut.
+SYM_NAME_MAX = 1023
+
+
+class RFrame:
+    """One resolved address as the report compares and prints it."""
+
+    __slots__ = ("name", "has_sym", "inlined", "dso_name", "dso_rank", "sym_start", "avma", "rip", "key",
+                 "chain_text")
+
+    def __init__(self, *, name: Optional[str], inlined: bool, dso_name: Optional[str], dso_rank: int,
+                 sym_start: int, avma: int, rip: int):
+        self.has_sym = name is not None
+        self.name = name if name is not None else ""
+        self.inlined = bool(inlined) and self.has_sym
+        self.dso_name = dso_name
+        self.dso_rank = dso_rank
+        self.sym_start = sym_start
+        self.avma = avma
+        self.rip = rip
+        self.key = frame_key(self)
+        if self.has_sym:
+            text = self.name + (" (inlined)" if self.inlined else "")
+        else:
+            text = "%#x" % avma if avma else "0"
+        self.chain_text = text[:SYM_NAME_MAX]
+
+    def __repr__(self) -> str:
+        return f"RFrame({self.chain_text!r}, dso={self.dso_name!r})"
+
+
+def _attr(obj, *names, default=None):
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None:
+            return value
+    return default
+
+
+class FrameTable:
+    """Session frames -> ``RFrame``, each converted once; dso ranks in order of first appearance unless the
+    session gives one (``dso_rank``/``dso_index``)."""
+
+    def __init__(self):
+        self._by_id: Dict[int, Tuple[object, RFrame]] = {}
+        self._dso_rank: Dict[str, int] = {}
+
+    def dso_rank(self, dso_name: Optional[str]) -> int:
+        if dso_name is None:
+            return -1
+        rank = self._dso_rank.get(dso_name)
+        if rank is None:
+            rank = self._dso_rank[dso_name] = len(self._dso_rank)
+        return rank
+
+    def get(self, frame) -> RFrame:
+        hit = self._by_id.get(id(frame))
+        if hit is not None and hit[0] is frame:
+            return hit[1]
+        rf = self._convert(frame)
+        self._by_id[id(frame)] = (frame, rf)  # keeps the frame alive, so its id stays unique
+        return rf
+
+    def _convert(self, frame) -> RFrame:
+        if isinstance(frame, RFrame):
+            return frame
+        dso_name = _attr(frame, "dso_name", "dso")
+        if dso_name is not None and not isinstance(dso_name, str):
+            dso_name = _attr(dso_name, "short_name", "name")
+        rank = _attr(frame, "dso_rank", "dso_index")
+        avma = _attr(frame, "avma", "ip", default=0)
+        sym_start = _attr(frame, "sym_start", "symbol_start", default=0)
+        if not isinstance(sym_start, int):
+            sym_start = hash(sym_start)
+        return RFrame(name=_attr(frame, "symbol", "sym", "name"), inlined=bool(_attr(frame, "inlined")),
+                      dso_name=dso_name, dso_rank=rank if rank is not None else self.dso_rank(dso_name),
+                      sym_start=sym_start, avma=avma, rip=_attr(frame, "rip", "map_ip", default=avma))

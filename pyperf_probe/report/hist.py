@@ -1,0 +1,149 @@
+"""Histogram entries of one event, as perf report builds them (tools/perf/util/hist.c).
+
+Every sample adds its period to the entry of its own location (the "self" entry: ``he->stat``) and, with
+``--children``, to one cumulative entry per distinct entry its call chain passes through (``he->stat_acc``;
+``iter_add_next_cumulative_entry``; a function met twice in a chain counts once). Each entry keeps a
+call-graph tree of the chains that reached it: the whole chain for the self entry, the part starting at
+the cumulative entry's frame for the others.
+
+For speed and flat memory, samples are first aggregated by (self entry, chain): identical chains are
+appended to the trees once, with their summed period and count. The entry's thread (perf's ``he->thread``,
+used by the children tie rule) is that of the first sample that made it, as in perf.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from pyperf_probe.callchain.tree import CallchainRoot
+from pyperf_probe.report.rbtree import insertion_order
+
+
+class HistEntry:
+    """``struct hist_entry``: the key values, self and cumulative period, sample count and call graph."""
+
+    __slots__ = ("ident", "comm", "tid", "thread_comm", "loc", "trace", "is_self", "period", "nr_events",
+                 "period_acc", "thread", "callchain")
+
+    def __init__(self, ident, comm: str, tid: int, loc, trace: Optional[str], is_self: bool, thread: int,
+                 with_callchain: bool):
+        self.ident = ident
+        self.comm, self.tid, self.loc, self.trace, self.is_self = comm, tid, loc, trace, is_self
+        self.thread_comm = comm
+        self.period = self.nr_events = self.period_acc = 0
+        self.thread = thread
+        self.callchain = CallchainRoot() if with_callchain else None
+
+
+class Hists:
+    """The entries of one event (``struct hists``) with its totals."""
+
+    def __init__(self, keys, *, children: bool, callchains: bool, caller_order: bool):
+        self.keys = keys
+        self.children = children
+        self.callchains = callchains
+        self.caller_order = caller_order
+        self.nr_samples = 0
+        self.total_period = 0
+        self.entries: Dict[Tuple, HistEntry] = {}
+        # (self ident, chain id) -> [period, count, tid, comm, loc, chain, trace]
+        self._groups: Dict[Tuple, list] = {}
+        self._thread_comm: Dict[int, str] = {}
+
+    def identity(self, comm: str, tid: int, loc, trace: Optional[str], is_self: bool) -> Tuple:
+        return tuple(k.identity(comm, tid, loc, trace, is_self) for k in self.keys)
+
+    def count(self, period: int) -> None:
+        """A sample that counts in the totals (``# Samples``, percentages) even if filtered out."""
+        self.nr_samples += 1
+        self.total_period += period
+
+    def add(self, comm: str, tid: int, period: int, loc, chain: Sequence, chain_id, trace: Optional[str]):
+        """One (unfiltered) sample: ``loc`` its own location, ``chain`` its RFrames leaf first."""
+        self._thread_comm[tid] = comm
+        ident = self.identity(comm, tid, loc, trace, True)
+        gkey = (ident, chain_id)
+        group = self._groups.get(gkey)
+        if group is None:
+            self._groups[gkey] = [period, 1, tid, comm, loc, chain, trace]
+        else:
+            group[0] += period
+            group[1] += 1
+
+    def finish(self) -> None:
+        """Build the entries and their trees from the aggregated samples, in first-sample order."""
+        for (ident, _), (period, count, tid, comm, loc, chain, trace) in self._groups.items():
+            entry = self._entry(ident, comm, tid, loc, trace, True)
+            entry.period += period
+            entry.nr_events += count
+            entry.period_acc += period
+            frames = list(reversed(chain)) if self.caller_order else list(chain)
+            keys = [f.key for f in frames]
+            if entry.callchain is not None:
+                entry.callchain.append(keys, frames, period, count)
+            if self.children:
+                self._add_cumulative(ident, comm, tid, trace, frames, keys, period, count)
+        self._groups.clear()
+        for entry in self.entries.values():
+            entry.thread_comm = self._thread_comm.get(entry.tid, entry.comm)
+
+    def _add_cumulative(self, self_ident, comm, tid, trace, frames, keys, period, count) -> None:
+        seen = {self_ident}
+        for i, frame in enumerate(frames):
+            ident = self.identity(comm, tid, frame, trace, False)
+            if ident in seen:
+                continue
+            seen.add(ident)
+            entry = self._entry(ident, comm, tid, frame, trace, False)
+            entry.period_acc += period
+            if entry.callchain is not None:
+                entry.callchain.append(keys[i:], frames[i:], period, count)
+
+    def _entry(self, ident, comm, tid, loc, trace, is_self) -> HistEntry:
+        entry = self.entries.get(ident)
+        if entry is None:
+            entry = self.entries[ident] = HistEntry(ident, comm, tid, loc, trace, is_self, tid, self.callchains)
+        return entry
+
+    # ---------------------------------------------------------------------------------------- output order
+
+    def sorted_entries(self, show_callchain: bool) -> List[HistEntry]:
+        """``hists__output_resort``: collapse order first (ties keep it), then perf's output comparator."""
+        collapsed = sorted(self.entries.values(), key=_collapse_key)
+        cmp = functools.partial(_output_cmp, keys=self.keys, children=self.children,
+                                depth_rule=show_callchain and self.callchains, caller=self.caller_order)
+        if not self.children:
+            # A total order: a stable sort gives what the rb-tree gives.
+            return sorted(collapsed, key=functools.cmp_to_key(lambda a, b: -cmp(a, b)))
+        return insertion_order(collapsed, lambda new, old: cmp(new, old) > 0)
+
+
+def _collapse_key(entry: HistEntry):
+    return tuple(_orderable(part) for part in entry.ident)
+
+
+def _orderable(value):
+    """Identity parts may be None (no dso): None sorts last, as perf's cmp_null puts it."""
+    if value is None:
+        return (1,)
+    if isinstance(value, tuple):
+        return (0, tuple(_orderable(v) for v in value))
+    return (0, value)
+
+
+def _output_cmp(a: HistEntry, b: HistEntry, *, keys, children: bool, depth_rule: bool, caller: bool) -> int:
+    """``hist_entry__sort``: > 0 when ``a`` prints before ``b``."""
+    if children:
+        if a.period_acc != b.period_acc:
+            return 1 if a.period_acc > b.period_acc else -1
+        if depth_rule and a.thread == b.thread:
+            diff = b.callchain.max_depth - a.callchain.max_depth
+            if diff:
+                return -diff if caller else diff
+    if a.period != b.period:
+        return 1 if a.period > b.period else -1
+    for key in keys:
+        ka, kb = key.order(a), key.order(b)
+        if ka != kb:
+            return 1 if ka < kb else -1
+    return 0

@@ -1,0 +1,125 @@
+"""perf report's sort keys (tools/perf/util/sort.c): ``comm``, ``pid``, ``dso``, ``sym``, ``trace``.
+
+Each key gives an entry's identity (``se_cmp``/``se_collapse``: samples with equal identities for every key
+merge into one entry), its output order (``se_sort``), its column header, width and cell text.
+
+Orders (perf-formats.md §2.3, from sort.c): comm, dso, sym (by name) and trace ascending by strcmp, pid by
+tid; an entry with no dso or no symbol after those that have one. The tie order of whole entries is the
+collapse order (``hists__collapse_resort`` walks its tree in order), i.e. identities ascending.
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional, Tuple
+
+from pyperf_probe.errors import UsageError
+
+UNRESOLVED_COL_WIDTH = 16  # BITS_PER_LONG / 4 (sort.c)
+
+
+def sym_identity(loc, is_self: bool) -> Tuple:
+    """``sort__sym_cmp``: unresolved entries by ip (the map-relative ip for a sample's own location, the
+    raw address for a callchain entry, as perf's ``he->ip`` is), others by dso then symbol."""
+    if not loc.has_sym:
+        return ("a", "", loc.rip if is_self else loc.avma)
+    if loc.inlined:
+        return ("i", loc.dso_name or "", loc.name, loc.sym_start)
+    return ("s", loc.dso_name or "", loc.sym_start, loc.name)
+
+
+def sym_cell(loc, is_self: bool) -> str:
+    """``_hist_entry__sym_snprintf``: ``[.] name`` or ``[.] 0x%016llx`` (``%-#.16llx``: 0 has no 0x)."""
+    if loc.has_sym:
+        return "[.] " + loc.name + (" (inlined)" if loc.inlined else "")
+    ip = loc.rip if is_self else loc.avma
+    return "[.] " + ("%#018x" % ip if ip else "0" * 16)
+
+
+class SortKey:
+    """One ``--sort`` key: header, identity, output order and cell text of an entry."""
+
+    def __init__(self, name: str, header: str, identity: Callable, order: Callable, cell: Callable,
+                 width: Callable, padded: bool):
+        self.name = name
+        self.header = header
+        self.identity = identity  # (comm, tid, loc, trace, is_self) -> hashable
+        self.order = order        # entry -> ascending sort key
+        self.cell = cell          # (entry, width) -> text
+        self.width = width        # entry -> needed width
+        self.padded = padded
+
+
+def _dso_text(entry) -> str:
+    return entry.loc.dso_name if entry.loc.dso_name is not None else "[unknown]"
+
+
+def _pad(text: str, width: int) -> str:
+    return text[:width].ljust(width)
+
+
+def _thread_cell(entry, width: int) -> str:
+    inner = max(7, width) - 8
+    return "%7d:%s" % (entry.tid, _pad(entry.thread_comm or "", inner))
+
+
+KEYS: Dict[str, SortKey] = {
+    "comm": SortKey("comm", "Command", lambda comm, tid, loc, trace, s: comm, lambda e: (e.comm,),
+                    lambda e, w: _pad(e.comm, w), lambda e: len(e.comm), True),
+    "pid": SortKey("pid", "    Pid:Command", lambda comm, tid, loc, trace, s: tid, lambda e: (e.tid,),
+                   _thread_cell, lambda e: len(e.thread_comm or "") + 8, True),
+    "dso": SortKey("dso", "Shared Object", lambda comm, tid, loc, trace, s: loc.dso_name,
+                   lambda e: (e.loc.dso_name is None, e.loc.dso_name or ""),
+                   lambda e, w: _pad(_dso_text(e), w), lambda e: len(_dso_text(e)) if e.loc.dso_name else 0,
+                   True),
+    "sym": SortKey("sym", "Symbol", lambda comm, tid, loc, trace, s: sym_identity(loc, s),
+                   lambda e: (not e.loc.has_sym, e.loc.name if e.loc.has_sym else ""),
+                   lambda e, w: sym_cell(e.loc, e.is_self),
+                   lambda e: len(e.loc.name) + 4 if e.loc.has_sym else UNRESOLVED_COL_WIDTH + 6, False),
+    "trace": SortKey("trace", "Trace output", lambda comm, tid, loc, trace, s: trace, lambda e: (e.trace,),
+                     lambda e, w: e.trace or "", lambda e: len(e.trace or ""), False),
+}
+ALIASES = {"symbol": "sym", "command": "comm", "shared_object": "dso", "thread": "pid"}
+
+
+def parse_sort(text: str) -> List[SortKey]:
+    """``--sort a,b``: perf's names (and its ``overhead``/``overhead_children``, which are implied)."""
+    keys: List[SortKey] = []
+    for raw in text.split(","):
+        name = ALIASES.get(raw.strip(), raw.strip())
+        if name in ("overhead", "overhead_children", ""):
+            continue
+        if name not in KEYS:
+            raise UsageError(f"Error:\nUnknown --sort key: `{raw.strip()}'", usage=_SORT_USAGE)
+        keys.append(KEYS[name])
+    return keys
+
+
+_SORT_USAGE = (" Usage: pyperf report [<options>]\n\n    -s, --sort <key[,key2...]>\n"
+               "                          sort by key(s): comm, dso, sym, pid, trace")
+
+
+def column_widths(keys: List[SortKey], entries, unresolved_dso_min: bool) -> List[int]:
+    """``hists__calc_col_len``: header length, widened by every entry's value. An unresolved symbol widens
+    the dso column to 16 unless a ``--dso`` list is given (``hists__set_unres_dso_col_len``)."""
+    widths = [len(k.header) for k in keys]
+    need_unres = False
+    for e in entries:
+        for i, k in enumerate(keys):
+            w = k.width(e)
+            if w > widths[i]:
+                widths[i] = w
+        if not e.loc.has_sym:
+            need_unres = True
+    if need_unres and unresolved_dso_min:
+        for i, k in enumerate(keys):
+            if k.name == "dso" and widths[i] < UNRESOLVED_COL_WIDTH:
+                widths[i] = UNRESOLVED_COL_WIDTH
+    return widths
+
+
+def default_sort(all_tracepoints: bool) -> str:
+    """perf's default: ``trace`` when every event is a tracepoint, else ``comm,dso,sym`` (§2.2)."""
+    return "trace" if all_tracepoints else "comm,dso,sym"
+
+
+def first_key_is(keys: List[SortKey], name: str, explicit: Optional[str]) -> bool:
+    return bool(explicit) and explicit.split(",")[0].strip().startswith(name)
