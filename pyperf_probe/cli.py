@@ -21,6 +21,9 @@ from pyperf_probe.errors import (KernelError, PerfDataError, ProbeError, PyperfE
 COMMANDS = {
     "record": ("pyperf_probe.cmd_record", "Run a command and record its profile into perf.data"),
     "probe": ("pyperf_probe.cmd_probe", "Define new dynamic tracepoints"),
+    "buildid-cache": ("pyperf_probe.cmd_buildid_cache", "Manage build-id cache."),
+    "list": ("pyperf_probe.cmd_list", "List all symbolic event types"),
+    "stat": ("pyperf_probe.cmd_stat", "Run a command and gather performance counter statistics"),
 }
 
 # Exit status when an error carries no errno. perf's own: usage 129, "cannot open the file" 255.

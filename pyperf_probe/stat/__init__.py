@@ -1,0 +1,1 @@
+"""``pyperf stat``: counting tracepoint and uprobe events (no sampling), printed as ``perf stat`` prints them."""
