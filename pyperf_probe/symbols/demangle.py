@@ -1,0 +1,131 @@
+"""C++ symbol demangling as perf 6.1 does it.
+
+Debian's perf 6.1 is built without libbfd and links libiberty's ``cplus_demangle`` statically
+(``HAVE_CPLUS_DEMANGLE_SUPPORT``, tools/perf/util/symbol-elf.c ``demangle_sym``), with ``DMGL_NO_OPTS``
+unless -v is given (``DMGL_PARAMS | DMGL_ANSI``): ``perf probe -F`` and ``perf report`` show
+``std::vector<int, std::allocator<int> >::push_back``, without the parameter list.
+
+The same libiberty function is exported by binutils' shared ``libbfd-*.so``; pyperf calls it through ctypes.
+Without libbfd, libstdc++'s ``__cxa_demangle`` (always with parameters) is used and the parameters and
+qualifiers are cut off to get libiberty's no-options form. Results are cached: report calls this per symbol.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import glob
+from typing import Callable, Optional
+
+DMGL_NO_OPTS = 0
+DMGL_PARAMS = 1 << 0
+DMGL_ANSI = 1 << 1
+_LIBBFD_GLOBS = ("/usr/lib/x86_64-linux-gnu/libbfd-*.so", "/usr/lib64/libbfd-*.so", "/usr/lib/libbfd-*.so")
+
+
+def _load_libc_free() -> Callable:
+    libc = ctypes.CDLL(None)
+    free = libc.free
+    free.argtypes = [ctypes.c_void_p]
+    free.restype = None
+    return free
+
+
+def _load_cplus_demangle() -> Optional[Callable[[bytes, int], Optional[str]]]:
+    for pattern in _LIBBFD_GLOBS:
+        for path in sorted(glob.glob(pattern)):
+            try:
+                lib = ctypes.CDLL(path)
+                func = lib.cplus_demangle
+            except (OSError, AttributeError):
+                continue
+            func.argtypes = [ctypes.c_char_p, ctypes.c_int]
+            func.restype = ctypes.c_void_p
+            free = _load_libc_free()
+
+            def call(name: bytes, flags: int, _f=func, _free=free) -> Optional[str]:
+                ptr = _f(name, flags)
+                if not ptr:
+                    return None
+                try:
+                    return ctypes.string_at(ptr).decode("utf-8", "replace")
+                finally:
+                    _free(ptr)
+            return call
+    return None
+
+
+def _load_cxa_demangle() -> Optional[Callable[[bytes, int], Optional[str]]]:
+    path = ctypes.util.find_library("stdc++")
+    if path is None:
+        return None
+    try:
+        func = ctypes.CDLL(path).__cxa_demangle
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]
+    func.restype = ctypes.c_void_p
+    free = _load_libc_free()
+
+    def call(name: bytes, flags: int) -> Optional[str]:
+        if not name.startswith(b"_Z"):
+            return None
+        status = ctypes.c_int(0)
+        ptr = func(name, None, None, ctypes.byref(status))
+        if not ptr or status.value != 0:
+            return None
+        try:
+            text = ctypes.string_at(ptr).decode("utf-8", "replace")
+        finally:
+            free(ptr)
+        return text if flags & DMGL_PARAMS else strip_params(text)
+    return call
+
+
+@functools.lru_cache(maxsize=1)
+def _backend() -> Optional[Callable[[bytes, int], Optional[str]]]:
+    return _load_cplus_demangle() or _load_cxa_demangle()
+
+
+def strip_params(text: str) -> str:
+    """``int max<int>(int, int) const`` -> ``max<int>``: what libiberty prints without DMGL_PARAMS for a
+    name __cxa_demangle printed in full (used only when libbfd is missing)."""
+    end = _params_start(text)
+    if end is None:
+        return text
+    head = text[:end]
+    depth, start = 0, 0
+    for i, ch in enumerate(head):
+        if ch in "<(":
+            depth += 1
+        elif ch in ">)":
+            depth -= 1
+        elif ch == " " and depth == 0 and not head[:i].endswith("operator"):
+            start = i + 1
+    return head[start:]
+
+
+def _params_start(text: str) -> Optional[int]:
+    """Index of the '(' opening the outermost trailing parameter list, or None."""
+    depth = 0
+    for i in range(len(text) - 1, -1, -1):
+        ch = text[i]
+        if ch == ")":
+            depth += 1
+        elif ch == "(":
+            depth -= 1
+            if depth == 0:
+                return i if i > 0 and not text[:i].endswith("operator") else None
+    return None
+
+
+@functools.lru_cache(maxsize=65536)
+def demangle(name: str, params: bool = False) -> str:
+    """``name`` demangled as perf shows it (``params=True``: as ``perf -v`` shows it); unchanged when it is
+    not a mangled C++ name or no demangler is available."""
+    backend = _backend()
+    if backend is None:
+        return name
+    flags = DMGL_PARAMS | DMGL_ANSI if params else DMGL_NO_OPTS
+    out = backend(name.encode(), flags)
+    return out if out is not None else name

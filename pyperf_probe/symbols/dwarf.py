@@ -1,0 +1,411 @@
+"""DWARF for ``pyperf probe`` and ``pyperf report``: functions by name, variables at an address, source
+lines, inline frames. One :class:`DwarfInfo` per debug file, cached by build-id.
+
+It answers what perf's probe-finder.c answers with libdw, in perf's order and with perf's messages, while
+parsing only the compilation units a question needs (see dwarf_units.py): ``pyperf probe -V -x libc.so.6
+malloc`` reads one of libc's 4,000 units.
+"""
+from __future__ import annotations
+
+import errno as E
+import os
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+from pyperf_probe.errors import ProbeError, SymbolError
+from pyperf_probe.symbols import dwarf_dies as D
+from pyperf_probe.symbols import dwarf_vars as V
+from pyperf_probe.symbols.dwarf_funcs import FunctionSite, collect, instances, matching_funcs
+from pyperf_probe.symbols.dwarf_lines import postprologue_svma
+from pyperf_probe.symbols.dwarf_unit import Unit
+
+# probe-finder.c: the value perf gives an argument that has no location at some of the probe sites
+MAGIC_NUM = 0xDEADE12D
+PARAMS = "$params"
+OFFLINE_REDZONE = 0x10000  # elfutils libdwfl/offline.c: where dwfl_report_offline places the first module
+VARS = "$vars"
+Where = Union[FunctionSite, int]
+
+
+@dataclass(frozen=True)
+class ProbePoint:
+    """perf's ``debuginfo__find_probe_point``: the function (and its file) holding an address, with either
+    a line relative to the function's declaration or, failing that, an offset from its entry."""
+    function: Optional[str]
+    file: Optional[str]
+    line: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class ResolvedArg:
+    """One fetch argument of one probe site: ``expr`` as written (or a ``$params`` member)."""
+    expr: str
+    fetcharg: str
+    type: Optional[str]
+
+
+@dataclass(frozen=True)
+class VariableList:
+    """What ``perf probe -V`` shows for one site: ``@<symbol+offset>`` and "type\\tname" lines, sorted."""
+    symbol: str
+    offset: int
+    variables: Tuple[str, ...]
+
+
+class _Scope:
+    """perf's ``probe_finder`` state for one site: the scope DIE, its real function, the frame base."""
+
+    def __init__(self, unit: Unit, sc_die, sp_die, svma: int, fb_ops):
+        self.unit, self.sc_die, self.sp_die, self.svma, self.fb_ops = unit, sc_die, sp_die, svma, fb_ops
+
+
+class DwarfInfo:
+    """The DWARF of one ELF file (the file itself or its separate debug file)."""
+
+    _by_build_id: Dict[str, "DwarfInfo"] = {}
+
+    def __init__(self, path: str, elffile, build_id: Optional[str]):
+        from pyperf_probe.symbols.dwarf_cfa import CfaFinder
+        from pyperf_probe.symbols.dwarf_units import UnitIndex
+        self.path = path
+        self.build_id = build_id
+        self._elffile = elffile
+        self.dwarfinfo = elffile.get_dwarf_info(relocate_dwarf_sections=False)
+        info = bytes(self.dwarfinfo.debug_info_sec.stream.getbuffer())
+        strtab = bytes(self.dwarfinfo.debug_str_sec.stream.getbuffer()) if self.dwarfinfo.debug_str_sec else b""
+        uses_strx = elffile.get_section_by_name(".debug_str_offsets") is not None
+        abbrev = bytes(self.dwarfinfo.debug_abbrev_sec.stream.getbuffer())
+        self.units = UnitIndex(info, strtab, uses_strx, abbrev)
+        self.cfa = CfaFinder(elffile, self.dwarfinfo)
+        self._unit_cache: Dict[int, Unit] = {}
+        self._aranges = None
+        self._inline_cache: Dict[int, List[str]] = {}
+        self._inline_index = None
+
+    # ---- opening -------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str, symfs: Optional[str] = None) -> Optional["DwarfInfo"]:
+        """The DWARF for the ELF file at ``path``: its separate debug file when one matches its build-id
+        (``/usr/lib/debug/.build-id/...``, ``.gnu_debuglink``), else the file itself; None without DWARF."""
+        from pyperf_probe.symbols.dwarf_open import dwarf_file_for
+        found = dwarf_file_for(path, symfs)
+        if found is None:
+            return None
+        dpath, build_id, opener = found
+        if build_id and build_id in cls._by_build_id:
+            return cls._by_build_id[build_id]
+        info = cls(dpath, opener(), build_id)
+        if build_id:
+            cls._by_build_id[build_id] = info
+        return info
+
+    # ---- units ---------------------------------------------------------------------------------------
+
+    def unit(self, cu_offset: int) -> Unit:
+        unit = self._unit_cache.get(cu_offset)
+        if unit is None:
+            unit = Unit(self.dwarfinfo, self.dwarfinfo.get_CU_at(cu_offset))
+            self._unit_cache[cu_offset] = unit
+        return unit
+
+    def unit_at(self, svma: int) -> Optional[Unit]:
+        """``dwarf_addrdie``: the unit whose ranges hold ``svma`` (.debug_aranges, else the CU ranges)."""
+        if self._aranges is None:
+            self._aranges = self.dwarfinfo.get_aranges() or False
+        if self._aranges:
+            cu_offset = self._aranges.cu_offset_at_addr(svma)
+            if cu_offset is not None:
+                return self.unit(cu_offset)
+        for cu_offset in self.units.offsets:
+            unit = self.unit(cu_offset)
+            if D.haspc(unit.die, svma):
+                return unit
+        return None
+
+    # ---- functions -----------------------------------------------------------------------------------
+
+    def function_sites(self, name: str, file: Optional[str] = None, no_inlines: bool = False) -> List[FunctionSite]:
+        """Every place perf would probe for ``FUNC[@SRC]``: each concrete function and each inlined instance,
+        unit by unit in ``.debug_info`` order (perf's ``debuginfo__find_probe_location``)."""
+        sites: List[FunctionSite] = []
+        for cu_offset in self._units_for_name(name):
+            unit = self.unit(cu_offset)
+            for func in matching_funcs(unit.die, name, unit.decl_file, file):
+                sites.extend(self._sites_of(unit, func, no_inlines))
+        return collect(sites)
+
+    def _units_for_name(self, name: str) -> List[int]:
+        if any(c in name for c in "*?["):
+            return list(self.units.offsets)
+        return self.units.units_naming(name)
+
+    def _sites_of(self, unit: Unit, func, no_inlines: bool) -> List[FunctionSite]:
+        if D.is_func_instance(func):
+            entry = D.die_entrypc(func)
+            if not entry:
+                return []
+            return [self._site(unit, func, entry, self._prologue_end(unit, func, entry))]
+        if no_inlines:
+            return []
+        out = []
+        for inst in instances(unit.die, func, unit.decl_file_index):
+            entry = D.die_entrypc(inst)
+            if not entry:
+                break  # perf: "Failed to get entry address" / "no valid entry address" ends the walk
+            if inst.tag == "DW_TAG_inlined_subroutine" and self._real_func(unit, entry) is None:
+                continue  # perf: "Ignoring tail call from ..."
+            out.append(self._site(unit, inst, entry, None))
+        return out
+
+    def _site(self, unit: Unit, die, entry: int, prologue_end: Optional[int]) -> FunctionSite:
+        return FunctionSite(name=D.diename(die) or "", entry_svma=entry, prologue_end_svma=prologue_end,
+                            is_inline=die.tag == "DW_TAG_inlined_subroutine", decl_file=unit.decl_file(die),
+                            decl_line=unit.decl_line(die), cu_name=unit.name, cu_offset=unit.offset,
+                            die_offset=die.offset)
+
+    @staticmethod
+    def _prologue_end(unit: Unit, func, entry: int) -> Optional[int]:
+        """perf's ``skip_prologue`` conditions that depend on DWARF (the rest depend on the probe)."""
+        if unit.optimized:
+            return None
+        high = D.highpc(func)
+        if high is None:
+            return entry
+        moved = postprologue_svma(unit.lines, entry, high)
+        return entry if moved is None else moved
+
+    def _real_func(self, unit: Unit, svma: int):
+        return D.find_realfunc(unit.die, svma)
+
+    # ---- scopes and variables -----------------------------------------------------------------------
+
+    def _scope(self, where: Where, svma: Optional[int]) -> _Scope:
+        if isinstance(where, FunctionSite):
+            unit = self.unit(where.cu_offset)
+            sc_die = unit.die_at(where.die_offset)
+            svma = where.entry_svma if svma is None else svma
+        else:
+            svma = where
+            unit = self.unit_at(svma)
+            if unit is None:
+                raise ProbeError(f"Failed to find debug information for address {svma:x}", errno=E.EINVAL)
+            sc_die = self._innermost(unit, svma)
+        sp_die = sc_die if D.is_func_def(sc_die) else self._real_func(unit, svma)
+        if sp_die is None:
+            raise ProbeError("Failed to find probe point in any functions.", errno=E.ENOENT)
+        return _Scope(unit, sc_die, sp_die, svma, self._frame_base(sp_die, svma))
+
+    def _innermost(self, unit: Unit, svma: int):
+        func = self._real_func(unit, svma)
+        if func is None:
+            raise ProbeError("Failed to find probe point in any functions.", errno=E.ENOENT)
+        die = func
+        while True:
+            inner = next((d for d in _children_at(die, svma) if d.tag == "DW_TAG_inlined_subroutine"), None)
+            if inner is None:
+                return die
+            die = inner
+
+    def _frame_base(self, sp_die, svma: int):
+        """``call_probe_finder``: DW_AT_frame_base at ``svma``, a CFA rule when it is DW_OP_call_frame_cfa."""
+        ops = D.location_at(sp_die, "DW_AT_frame_base", svma)
+        if not ops:
+            return None
+        if len(ops) == 1 and ops[0].op_name == "DW_OP_call_frame_cfa" and self.cfa.available:
+            rule = self.cfa.cfa_at(svma)
+            if rule is None:
+                raise ProbeError(f"Failed to get call frame on 0x{svma:x}", errno=E.ENOENT)
+            return ("bregx", rule[0], rule[1])
+        return ops
+
+    def resolve_variable(self, where: Where, expr: str, cast: Optional[str] = None,
+                         svma: Optional[int] = None) -> Tuple[str, Optional[str]]:
+        """``expr`` (``var``, ``var->field``, ``arr[2]``...) at a site (at ``svma`` when the probe moved,
+        e.g. past the prologue or by +OFF) or at an address: (fetcharg, type or None).
+
+        Raises :class:`dwarf_vars.NoLocation` (perf's "Failed to find the location of..." text) when the
+        variable is not there, ProbeError with perf's message for the other failures."""
+        scope = self._scope(where, svma)
+        arg = self._convert(scope, expr, cast)
+        return arg.fetcharg(), arg.type
+
+    def _convert(self, scope: _Scope, expr: str, cast: Optional[str]) -> V.TraceArg:
+        var, fields = V.parse_var_expr(expr)
+        var_die = _find_variable(scope.sc_die, var, scope.svma)
+        if var_die is None:
+            var_die = _find_variable(scope.unit.die, var, None)
+        if var_die is None:
+            raise V.NoLocation(V.not_found_message(var), errno=E.ENOENT)
+        try:
+            arg = V.convert_location(var_die, scope.svma, scope.fb_ops, scope.sp_die)
+        except V.NoLocation as err:
+            raise V.NoLocation(V.not_found_message(var), errno=err.errno) from None
+        type_die = V.convert_fields(var_die, var, fields, arg) if fields else var_die
+        V.convert_type(type_die, arg, cast)
+        return arg
+
+    def params_at(self, where: Where, svma: Optional[int] = None) -> List[str]:
+        """``$params``: the parameters that have a location at the site (``expand_probe_args``)."""
+        scope = self._scope(where, svma)
+        return [D.diename(d) for d in _visible_vars(scope, params_only=True)]
+
+    def resolve_args(self, sites: Sequence[Where], args: Sequence[Tuple[str, Optional[str]]],
+                     svmas: Optional[Sequence[int]] = None) -> List[List[ResolvedArg]]:
+        """perf's argument search over all sites of one probe: ``$params`` expanded per site; an argument
+        missing at some sites gets ``\\deade12d`` there with the type found elsewhere
+        (``fill_empty_trace_arg``); missing everywhere, perf's "Failed to find the location" error."""
+        per_site = []
+        for i, site in enumerate(sites):
+            scope = self._scope(site, svmas[i] if svmas else None)
+            row = []
+            for expr, cast in args:
+                if expr == PARAMS:
+                    row.extend(self._try(scope, name, None) for name in
+                               [D.diename(d) for d in _visible_vars(scope, params_only=True)])
+                else:
+                    row.append(self._try(scope, expr, cast))
+            per_site.append(row)
+        return _fill_empty(per_site)
+
+    def _try(self, scope: _Scope, expr: str, cast: Optional[str]):
+        try:
+            arg = self._convert(scope, expr, cast)
+        except V.NoLocation:
+            return (expr, None, None)
+        return (expr, arg.fetcharg(), arg.type)
+
+    def variables_at(self, where: Where, externs: bool = False, svma: Optional[int] = None) -> VariableList:
+        """``perf probe -V``: the variables with a location at the site (``add_available_vars``)."""
+        scope = self._scope(where, svma)
+        names = {V.var_line(d) for d in _visible_vars(scope, params_only=False)}
+        if externs:
+            names |= {V.var_line(d) for d in _globals(scope)}
+        symbol, offset = self.trace_point(scope)
+        return VariableList(symbol, offset, tuple(sorted(names)))
+
+    def trace_point(self, scope_or_site, svma: Optional[int] = None) -> Tuple[str, int]:
+        """``convert_to_trace_point``: the real function holding the probe and the offset from its entry."""
+        scope = scope_or_site if isinstance(scope_or_site, _Scope) else self._scope(scope_or_site, svma)
+        sp_die = scope.sp_die
+        if not D.haspc(sp_die, scope.svma):
+            raise ProbeError(f"Specified offset is out of {D.diename(sp_die)}", errno=E.EINVAL)
+        entry = D.entrypc(sp_die)
+        if entry is not None:
+            return D.diename(sp_die) or "", scope.svma - entry
+        return self._addrsym(scope.svma)
+
+    def _addrsym(self, svma: int) -> Tuple[str, int]:
+        """perf's fallback for a function known only by DW_AT_ranges: ``dwfl_module_addrsym`` on the DWARF
+        file's symbols. perf opens that file with libdwfl offline, which places an ET_DYN module at
+        OFFLINE_REDZONE (0x10000), and passes the unbiased address: the symbol found is the one 0x10000
+        below (libc's ``_IO_fwrite`` shows as ``__vfscanf_internal+32592``). pyperf reproduces it."""
+        from pyperf_probe.symbols.elf import open_elf
+        from pyperf_probe.symbols.symtab import read_elf_symbols
+        bias = OFFLINE_REDZONE if self._elffile.header["e_type"] == "ET_DYN" else 0
+        target = svma - bias
+        best = None
+        for name, value, size, _type, binding in read_elf_symbols(open_elf(self.path), ".symtab"):
+            if value <= target < value + max(size, 1):
+                rank = (value, {1: 2, 2: 1}.get(binding, 0))
+                if best is None or rank > best[0]:
+                    best = (rank, name, value)
+        if best is None:
+            raise ProbeError(f"Failed to find symbol at 0x{svma:x}", errno=E.ENOENT)
+        return best[1], svma - (best[2] + bias)
+
+    # ---- reverse lookup -----------------------------------------------------------------------------
+
+    def probe_point_at(self, svma: int) -> Optional[ProbePoint]:
+        """perf's ``debuginfo__find_probe_point``: where ``svma`` is, as perf names a probe point
+        (used for ``perf probe -l`` and to retry a function found only in the symbol table)."""
+        from pyperf_probe.symbols.dwarf_reverse import find_probe_point
+        unit = self.unit_at(svma)
+        if unit is None:
+            return None
+        found = find_probe_point(unit, svma)
+        return ProbePoint(*found) if found else None
+
+    # ---- inline frames ------------------------------------------------------------------------------
+
+    def inline_frames(self, svma: int) -> List[str]:
+        """The function names at ``svma`` as addr2line -i reports them, innermost first, the outermost
+        (non-inlined) function last, demangled as perf does. ``[]`` when no DWARF covers ``svma``.
+
+        perf report turns each name into a frame and marks it `` (inlined)`` when it differs from the
+        ELF symbol's name (srcline.c ``new_inline_sym``); that comparison is the caller's."""
+        cached = self._inline_cache.get(svma)
+        if cached is None:
+            if self._inline_index is None:
+                from pyperf_probe.symbols.dwarf_inline import InlineIndex
+                self._inline_index = InlineIndex(self)
+            cached = self._inline_index.frames(svma)
+            self._inline_cache[svma] = cached
+        return cached
+
+
+def _children_at(die, svma: int):
+    """Descendants holding ``svma``, looking through lexical blocks (``die_find_child`` + haspc)."""
+    for child in die.iter_children():
+        if D.haspc(child, svma):
+            yield child
+            if child.tag == "DW_TAG_lexical_block":
+                yield from _children_at(child, svma)
+
+
+def _find_variable(scope_die, name: str, svma: Optional[int]):
+    """``die_find_variable_at``: a parameter or variable called ``name`` with a location or external,
+    searching into children that hold ``svma`` (only the top level when ``svma`` is None)."""
+    for child in scope_die.iter_children():
+        if child.tag in ("DW_TAG_formal_parameter", "DW_TAG_variable") and D.diename(child) == name and \
+                ("DW_AT_external" in child.attributes or "DW_AT_location" in child.attributes):
+            return child
+        if svma is not None and child.has_children and D.haspc(child, svma):
+            found = _find_variable(child, name, svma)
+            if found is not None:
+                return found
+    return None
+
+
+def _visible_vars(scope: _Scope, params_only: bool):
+    """``copy_variables_cb`` / ``collect_variables_cb``: parameters (and variables) whose location
+    converts at the address, descending into children that hold it."""
+    def visit(die):
+        for child in die.iter_children():
+            if child.tag == "DW_TAG_formal_parameter" or (child.tag == "DW_TAG_variable" and not params_only):
+                if _converts(child, scope):
+                    yield child
+            if child.has_children and D.haspc(child, scope.svma):
+                yield from visit(child)
+    return list(visit(scope.sc_die))
+
+
+def _globals(scope: _Scope):
+    return [d for d in scope.unit.die.iter_children()
+            if d.tag in ("DW_TAG_formal_parameter", "DW_TAG_variable") and _converts(d, scope)]
+
+
+def _converts(var_die, scope: _Scope) -> bool:
+    try:
+        V.convert_location(var_die, scope.svma, scope.fb_ops, scope.sp_die, check_only=True)
+    except ProbeError:
+        return False
+    return True
+
+
+def _fill_empty(per_site) -> List[List[ResolvedArg]]:
+    if not per_site:
+        return []
+    width = max(len(row) for row in per_site)
+    for i in range(width):
+        found = [row[i] for row in per_site if i < len(row) and row[i][1] is not None]
+        if not found:
+            expr = next(row[i][0] for row in per_site if i < len(row))
+            var, _ = V.parse_var_expr(expr)
+            raise V.NoLocation(V.not_found_message(var), errno=E.ENOENT)
+        fill_type = found[0][2]
+        for row in per_site:
+            if i < len(row) and row[i][1] is None:
+                row[i] = (row[i][0], f"\\{MAGIC_NUM:x}", fill_type)
+    return [[ResolvedArg(*a) for a in row] for row in per_site]

@@ -1,0 +1,74 @@
+"""Which file holds the DWARF of an ELF image, in perf's probe-finder order (``debuginfo__new``).
+
+perf tries the distribution debug files (``distro_dwarf_types[]``: Fedora ``/usr/lib/debug/PATH.debug``,
+Ubuntu ``/usr/lib/debug/PATH``, OpenEmbedded ``DIR/.debug/NAME``, ``/usr/lib/debug/.build-id/xx/rest.debug``;
+perf's "mixed-up Ubuntu" variant only matters for kernel modules), then the image itself, and keeps the first that has DWARF.
+``--symfs DIR`` prefixes each path. Unlike perf, a debug file whose build-id differs from the image's is
+skipped (a stale libc6-dbg would otherwise give wrong addresses without a word).
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterator, Optional, Tuple
+
+DEBUG_ROOT = "/usr/lib/debug"
+
+
+def _symfs(symfs: Optional[str], path: str) -> str:
+    return os.path.join(symfs, path.lstrip("/")) if symfs else path
+
+
+def _build_id(path: str) -> Optional[str]:
+    from pyperf_probe.errors import SymbolError
+    from pyperf_probe.symbols.elf import open_elf
+    try:
+        return open_elf(path).build_id
+    except (SymbolError, OSError):
+        return None
+
+
+def candidates(path: str, build_id: Optional[str], symfs: Optional[str]) -> Iterator[str]:
+    """perf's ``distro_dwarf_types`` paths for ``path``, then ``path`` itself."""
+    path = os.path.abspath(path)
+    yield _symfs(symfs, DEBUG_ROOT + path + ".debug")
+    yield _symfs(symfs, DEBUG_ROOT + path)
+    yield _symfs(symfs, os.path.join(os.path.dirname(path), ".debug", os.path.basename(path)))
+    if build_id:
+        yield _symfs(symfs, f"{DEBUG_ROOT}/.build-id/{build_id[:2]}/{build_id[2:]}.debug")
+    yield _symfs(symfs, path)
+
+
+def _opener(path: str) -> Optional[Callable]:
+    """An ELFFile factory for ``path`` when it is an ELF file with a non-empty ``.debug_info``."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+    try:
+        stream = open(path, "rb")
+    except OSError:
+        return None
+    try:
+        elf = ELFFile(stream)
+        sec = elf.get_section_by_name(".debug_info")
+        if sec is None or sec["sh_type"] == "SHT_NOBITS" or sec["sh_size"] == 0:
+            stream.close()
+            return None
+    except (ELFError, ValueError, OSError):
+        stream.close()
+        return None
+    return lambda: elf
+
+
+def dwarf_file_for(path: str, symfs: Optional[str] = None) -> Optional[Tuple[str, Optional[str], Callable]]:
+    """(path of the file with the DWARF, the image's build-id, a factory of its pyelftools ELFFile), or None
+    when neither a debug file nor the image has DWARF."""
+    image = _symfs(symfs, os.path.abspath(path))
+    build_id = _build_id(image)
+    for cand in candidates(path, build_id, symfs):
+        if not os.path.isfile(cand):
+            continue
+        if cand != image and build_id and _build_id(cand) not in (None, build_id):
+            continue
+        opener = _opener(cand)
+        if opener is not None:
+            return cand, build_id, opener
+    return None

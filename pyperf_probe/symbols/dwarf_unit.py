@@ -1,0 +1,76 @@
+"""One compilation unit, parsed on demand, with what perf's probe-finder asks of a CU DIE."""
+from __future__ import annotations
+
+from typing import List, Optional
+
+from pyperf_probe.symbols import dwarf_dies as D
+from pyperf_probe.symbols.dwarf_lines import LineTable, file_names
+
+
+class Unit:
+    """A pyelftools CU plus its file names, line table and optimization flag, each computed once."""
+
+    def __init__(self, dwarfinfo, cu):
+        self.dwarfinfo = dwarfinfo
+        self.cu = cu
+        self.offset = cu.cu_offset
+        self.die = cu.get_top_DIE()
+        self.name = D.diename(self.die) or ""
+        self._files: Optional[List[Optional[str]]] = None
+        self._lines: Optional[LineTable] = None
+        self._optimized: Optional[bool] = None
+
+    @property
+    def comp_dir(self) -> Optional[str]:
+        value = self.die.attributes.get("DW_AT_comp_dir")
+        return value.value.decode("utf-8", "replace") if value is not None else None
+
+    @property
+    def files(self) -> List[Optional[str]]:
+        """``dwarf_getsrcfiles``: file names by DW_AT_decl_file / DW_AT_call_file index."""
+        if self._files is None:
+            prog = self.dwarfinfo.line_program_for_CU(self.cu)
+            self._files = file_names(prog, self.comp_dir) if prog is not None else []
+        return self._files
+
+    @property
+    def lines(self) -> LineTable:
+        if self._lines is None:
+            self._lines = LineTable.for_cu(self.dwarfinfo, self.cu)
+        return self._lines
+
+    def file_at(self, index) -> Optional[str]:
+        if index is None:
+            return None
+        files = self.files
+        return files[index] if 0 <= index < len(files) else None
+
+    def decl_file(self, die) -> Optional[str]:
+        """``dwarf_decl_file``."""
+        value = D.attr_integrate(die, "DW_AT_decl_file")
+        return self.file_at(value.value) if value is not None else None
+
+    @staticmethod
+    def decl_file_index(die) -> Optional[int]:
+        value = D.attr_integrate(die, "DW_AT_decl_file")
+        return value.value if value is not None else None
+
+    @staticmethod
+    def decl_line(die) -> Optional[int]:
+        """``dwarf_decl_line``."""
+        value = D.attr_integrate(die, "DW_AT_decl_line")
+        return value.value if value is not None else None
+
+    def call_file(self, die) -> Optional[str]:
+        value = die.attributes.get("DW_AT_call_file")
+        return self.file_at(value.value) if value is not None else None
+
+    @property
+    def optimized(self) -> bool:
+        """perf's ``die_is_optimized_target``: some variable of the unit has a location list."""
+        if self._optimized is None:
+            self._optimized = any(D.has_location_list(die) for die in D.walk(self.die))
+        return self._optimized
+
+    def die_at(self, offset: int):
+        return self.cu.get_DIE_from_refaddr(offset)
