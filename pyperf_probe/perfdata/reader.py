@@ -100,9 +100,15 @@ class PerfDataFile:
         self.header = self._read_header()
         self._sections = self._read_feature_table()
         self.attrs = self._read_attrs()
-        self._decoders = [SampleDecoder(a.attr, a.index) for a in self.attrs]
+        self._decoders = self._compile_decoders()
         self._id_to_evsel = {i: a.index for a in self.attrs for i in a.ids}
         self._id_pos = _id_pos(self.attrs[0].attr.sample_type)
+
+    def _compile_decoders(self) -> List[SampleDecoder]:
+        try:
+            return [SampleDecoder(a.attr, a.index) for a in self.attrs]
+        except PerfDataError as exc:
+            raise _incompatible(f"{self.path}: {exc}") from None
 
     @classmethod
     def open(cls, path: Optional[str] = None, force: bool = False) -> "PerfDataFile":

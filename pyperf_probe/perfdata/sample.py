@@ -228,11 +228,20 @@ def _read_values(buf, pos: int, end: int, read_format: int):
     return _u64_array(buf, pos, end, count, "read values"), pos + 8 * count
 
 
+KNOWN_SAMPLE_TYPE = (SampleType.WEIGHT_STRUCT << 1) - 1
+
+
 class SampleDecoder:
     """The compiled decoder of one attr: ``decode(buf, pos, end, misc, file_offset) -> Sample`` reads the
-    body that starts at ``pos`` (just after the record header) and must end by ``end``."""
+    body that starts at ``pos`` (just after the record header) and must end by ``end``.
+
+    A sample_type with bits this decoder does not know is refused (PerfDataError): their fields' sizes,
+    and so the place of every field after them, are unknown."""
 
     def __init__(self, attr: EventAttr, evsel: int):
+        if attr.sample_type & ~KNOWN_SAMPLE_TYPE:
+            raise PerfDataError(f"unsupported sample_type bits {attr.sample_type & ~KNOWN_SAMPLE_TYPE:#x} "
+                                f"in event {evsel}")
         self.sample_type = attr.sample_type
         self.source, structs = _generate(attr, evsel)
         namespace = _namespace(attr)
@@ -283,7 +292,7 @@ def _generate(attr: EventAttr, evsel: int) -> Tuple[str, Dict[str, struct.Struct
             body.append(f"    {field}, pos = {helper}(buf, pos, end)")
             values[field] = field
         else:
-            run.append(_FIXED[SampleType(bit)])
+            run.append(_FIXED[SampleType(bit & -bit)])  # WEIGHT and WEIGHT_STRUCT: one u64
     flush_run()
     args = ", ".join(values.get(name, "None") for name in Sample._fields)
     source = "def decode(buf, pos, end, misc, file_offset):\n" + "\n".join(body)
