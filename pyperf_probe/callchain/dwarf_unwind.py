@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import Callable, Dict, List, NamedTuple, Optional, Protocol, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Protocol, Sequence
 
 from ..errors import SymbolError
 from .cfa_program import NUM_REGS, REG_RIP, Row
@@ -32,14 +32,13 @@ _U64 = struct.Struct("<Q")
 
 
 class CodeMap(Protocol):
-    """What the unwinder needs of a session's map (MMAP/MMAP2): ``[start, end)`` avmas, ``pgoff`` (the file
-    offset mapped at ``start``), the file name and, when known, the build-id as lower-case hex."""
+    """What the unwinder needs of a map: ``[start, end)`` avmas, ``pgoff`` (the file offset mapped at
+    ``start``) and either ``dso`` (a session ``Dso``: ``long_name``, ``build_id``, ``image`` once
+    ``svma()`` loaded it) or ``filename`` and ``build_id`` (lower-case hex or None)."""
 
     start: int
     end: int
     pgoff: int
-    filename: str
-    build_id: Optional[str]
 
 
 def perf_regs_to_dwarf(mask: int, values: Sequence[int]) -> List[Optional[int]]:
@@ -80,14 +79,25 @@ class _Mapped(NamedTuple):
 
 
 class DwarfUnwinder:
-    """Unwinds samples of one session. Caches per map (ELF, table, bias) and per DSO (by build-id)."""
+    """Unwinds the samples of one session; caches per map (table, bias) and per DSO (by build-id).
+
+    It is the session's unwinder hook: ``unwinder(sample, maps) -> avmas`` (``session/__init__.py``).
+    """
 
     def __init__(self, symfs: Optional[str] = None, max_stack: int = PERF_MAX_STACK):
         self.symfs = symfs
         self.max_stack = max_stack or DEFAULT_MAX_FRAMES
-        self._maps: Dict[Tuple[str, int, int, Optional[str]], Optional[_Mapped]] = {}
-        self._mask_regs: Dict[int, Callable[[Sequence[int]], List[Optional[int]]]] = {}
+        self._maps: Dict[object, Optional[_Mapped]] = {}
         self.last_stop = ""
+
+    def __call__(self, sample, maps) -> List[int]:
+        """The session hook: a ``perfdata.sample.Sample`` with REGS_USER and STACK_USER, and the sampled
+        process's ``Maps`` (``find(avma) -> Map``)."""
+        regs = sample.regs_user
+        if regs is None or not regs.values:
+            self.last_stop = "no-regs"
+            return []
+        return self.unwind(regs.mask, regs.values, sample.stack_user or b"", maps.find)
 
     def unwind(self, mask: int, values: Sequence[int], stack: bytes,
                find_map: Callable[[int], Optional[CodeMap]]) -> List[int]:
@@ -118,19 +128,28 @@ class DwarfUnwinder:
         return frames
 
     def _entry_for(self, code_map: CodeMap) -> Optional[_Mapped]:
-        key = (code_map.filename, code_map.start, code_map.pgoff, code_map.build_id)
-        if key in self._maps:
-            return self._maps[key]
+        """Table and avma -> svma bias of a map, once per map object (maps are immutable)."""
+        try:
+            return self._maps[code_map]
+        except KeyError:
+            pass
         ent = None
-        image = find_image(code_map.filename, code_map.build_id, self.symfs)
+        image = self._image_for(code_map)
         if image is not None:
             seg = _segment_for_offset(image, code_map.pgoff)
             if seg is not None:
                 table = dso_table(image, self.symfs)
                 bias = seg.vaddr - seg.file_offset + code_map.pgoff - code_map.start
                 ent = _Mapped(code_map.start, code_map.end, bias, table.row_for)
-        self._maps[key] = ent
+        self._maps[code_map] = ent
         return ent
+
+    def _image_for(self, code_map: CodeMap):
+        dso = getattr(code_map, "dso", None)
+        if dso is None:
+            return find_image(code_map.filename, code_map.build_id, self.symfs)  # type: ignore[attr-defined]
+        dso.svma(code_map.pgoff)  # loads the file the session resolves symbols with ([vdso]: the cache)
+        return dso.image or find_image(dso.long_name, dso.build_id, self.symfs)
 
 
 def _segment_for_offset(image, file_offset: int):
@@ -147,7 +166,7 @@ def find_image(filename: str, build_id: Optional[str], symfs: Optional[str] = No
     from ..symbols.elf import open_elf
 
     if not filename.startswith("/"):
-        return None  # [vdso], [heap], anon: no file (the vdso's CFI is not in the recording)
+        return None  # [vdso], [heap], //anon: no file (the vdso's CFI is not in the recording)
     candidates = []
     if symfs:
         candidates.append(os.path.join(symfs, filename.lstrip("/")))

@@ -1,0 +1,162 @@
+"""The pure unwinder on hand-written stacks and rule rows (no files, no perf.data).
+
+Each test lays out a stack as {avma: word} and the rules of a few "functions" as rows; ``lookup`` records
+every address it is asked about, so the tests also check that callers are looked up at ``ra - 1`` and
+pcs interrupted by a signal at the pc itself.
+"""
+import struct
+
+from pyperf_probe.callchain.cfa_program import (CFA_DEREF_REG_OFF, CFA_NONE, CFA_PLT, CFA_REG_OFF,
+                                                CFA_UNSUPPORTED, FLAG_SIGNAL, NUM_REGS, RULE_AT_REG_OFF,
+                                                RULE_OFFSET, RULE_REGISTER, RULE_SAME, RULE_UNDEFINED,
+                                                RULE_VAL_OFFSET)
+from pyperf_probe.callchain.dwarf_unwind import perf_regs_to_dwarf, stack_reader
+from pyperf_probe.callchain.unwind import (STOP_LOOP, STOP_MAX, STOP_MEMORY, STOP_NO_CFI, STOP_ROOT,
+                                           STOP_UNSUPPORTED, STOP_ZERO, unwind, unwind_with_reason)
+
+# Rows: (cfa_kind, cfa_reg, cfa_off, cfa_aux, ra_kind, ra_reg, ra_off, bp_kind, bp_reg, bp_off, flags)
+AT_ENTRY = (CFA_REG_OFF, 7, 8, 0, RULE_OFFSET, 0, -8, RULE_SAME, 0, 0, 0)          # cfa=rsp+8, ra at cfa-8
+FRAME_32 = (CFA_REG_OFF, 7, 32, 0, RULE_OFFSET, 0, -8, RULE_SAME, 0, 0, 0)         # sub $24,%rsp
+RBP_FRAME = (CFA_REG_OFF, 6, 16, 0, RULE_OFFSET, 0, -8, RULE_OFFSET, 0, -16, 0)    # push rbp; mov rsp,rbp
+ROOT = (CFA_REG_OFF, 7, 8, 0, RULE_UNDEFINED, 0, 0, RULE_SAME, 0, 0, 0)           # _start: rip undefined
+PLT = (CFA_PLT, 7, 8, 11, RULE_OFFSET, 0, -8, RULE_SAME, 0, 0, 0)                 # binutils .plt
+# __restore_rt: cfa=*(rsp+160), rip=*(rsp+168), rbp=*(rsp+120) (glibc's sigaction.c offsets)
+SIGRETURN = (CFA_DEREF_REG_OFF, 7, 160, 0, RULE_AT_REG_OFF, 7, 168, RULE_AT_REG_OFF, 7, 120, FLAG_SIGNAL)
+
+
+class Code:
+    """Functions as (start, end, row) ranges; records each looked-up address."""
+
+    def __init__(self, *ranges):
+        self.ranges = ranges
+        self.asked = []
+
+    def __call__(self, avma):
+        self.asked.append(avma)
+        for start, end, row in self.ranges:
+            if start <= avma < end:
+                return row
+        return None
+
+
+def regs(rip, rsp, rbp=None, **others):
+    values = [None] * NUM_REGS
+    values[16], values[7], values[6] = rip, rsp, rbp
+    for number, value in others.items():
+        values[int(number[1:])] = value
+    return values
+
+
+def memory(words):
+    return words.get
+
+
+def test_two_frames_to_the_root():
+    # leaf at entry (0x1000) called from mid (0x2000-0x2100, frame of 32) called from _start (0x3000-)
+    stack = {0x7000: 0x2051,                 # [rsp] the return address into mid
+             0x7020: 0x3009}                 # mid's frame: 24 bytes of locals, then its return address
+    code = Code((0x1000, 0x1100, AT_ENTRY), (0x2000, 0x2100, FRAME_32), (0x3000, 0x3010, ROOT))
+    frames, why = unwind_with_reason(regs(0x1000, 0x7000), memory(stack), code)
+    assert frames == [0x1000, 0x2050, 0x3008] and why == STOP_ROOT
+    assert code.asked == [0x1000, 0x2050, 0x3008]  # callers are looked up at ra - 1
+
+
+def test_rbp_based_frame_restores_rbp():
+    stack = {0x7000: 0x2011,                 # leaf's return address
+             0x7100: 0x7300,                 # mid saved the caller's rbp at cfa-16
+             0x7108: 0x3009}                 # mid's return address at cfa-8 (cfa = rbp + 16 = 0x7110)
+    code = Code((0x1000, 0x1100, AT_ENTRY), (0x2000, 0x2100, RBP_FRAME), (0x3000, 0x3010, ROOT))
+    frames, why = unwind_with_reason(regs(0x1000, 0x7000, rbp=0x7100), memory(stack), code)
+    assert frames == [0x1000, 0x2010, 0x3008] and why == STOP_ROOT
+
+
+def test_plt_entry_cfa_depends_on_the_pc():
+    # in a 16-byte PLT entry the push comes at byte 11 (lazy .plt): before it cfa=rsp+8, after it rsp+16
+    stack = {0x7000: 0x2001, 0x7008: 0x2001}
+    code = Code((0x500, 0x600, PLT), (0x2000, 0x2100, ROOT))
+    assert unwind(regs(0x506, 0x7000), memory(stack), code) == [0x506, 0x2000]
+    stack2 = {0x7000: 0x1234, 0x7008: 0x2001}  # at 0x50b the GOT index was pushed: ra is one word up
+    assert unwind(regs(0x50B, 0x7000), memory(stack2), code) == [0x50B, 0x2000]
+
+
+def test_signal_frame():
+    # handler (entry) <- __restore_rt <- interrupted pc 0x4444 in worker (frame of 32) <- _start
+    ucontext = 0x7008                         # rsp of __restore_rt's frame (after the handler returns)
+    stack = {0x7000: 0x9001,                  # handler's return address: __restore_rt + 1 (nop before it)
+             ucontext + 120: 0x1111,          # saved rbp
+             ucontext + 160: 0x7800,          # saved rsp
+             ucontext + 168: 0x4444,          # saved rip: the interrupted instruction
+             0x7800 + 24: 0x3009}             # worker's return address (cfa = 0x7800 + 32)
+    code = Code((0x1000, 0x1100, AT_ENTRY), (0x9000, 0x9010, SIGRETURN), (0x4000, 0x5000, FRAME_32),
+                (0x3000, 0x3010, ROOT))
+    frames, why = unwind_with_reason(regs(0x1000, 0x7000), memory(stack), code)
+    assert frames == [0x1000, 0x9000, 0x4444, 0x3008] and why == STOP_ROOT
+    assert code.asked == [0x1000, 0x9000, 0x4444, 0x3008]  # the interrupted pc is not decremented
+
+
+def test_stops_at_an_unreadable_word():
+    code = Code((0x1000, 0x1100, AT_ENTRY), (0x2000, 0x2100, FRAME_32))
+    frames, why = unwind_with_reason(regs(0x1000, 0x7000), memory({0x7000: 0x2001}), code)
+    assert frames == [0x1000, 0x2000] and why == STOP_MEMORY  # 0x7020 was not copied
+
+
+def test_stops_without_cfi_or_map():
+    stack = {0x7000: 0x8001}
+    frames, why = unwind_with_reason(regs(0x1000, 0x7000), memory(stack), Code((0x1000, 0x1100, AT_ENTRY)))
+    assert frames == [0x1000, 0x8000] and why == STOP_NO_CFI
+    gap = Code((0x1000, 0x1100, (CFA_NONE, 0, 0, 0, RULE_UNDEFINED, 0, 0, RULE_SAME, 0, 0, 0)))
+    assert unwind_with_reason(regs(0x1000, 0x7000), memory(stack), gap) == ([0x1000], STOP_NO_CFI)
+
+
+def test_loop_protection():
+    # a "caller" whose CFA is not above the callee's: a corrupt stack would spin forever
+    stuck = (CFA_REG_OFF, 7, 0, 0, RULE_OFFSET, 0, 0, RULE_SAME, 0, 0, 0)
+    frames, why = unwind_with_reason(regs(0x1000, 0x7000), memory({0x7000: 0x1001}), Code((0x1000, 0x1100, stuck)))
+    assert frames == [0x1000] and why == STOP_LOOP
+    # a chain that really recurses is bounded by max_frames
+    stack = {0x7000 + 8 * i: 0x1001 for i in range(100)}
+    frames, why = unwind_with_reason(regs(0x1000, 0x7000), memory(stack), Code((0x1000, 0x1100, AT_ENTRY)),
+                                     max_frames=10)
+    assert len(frames) == 10 and why == STOP_MAX
+
+
+def test_zero_return_address_ends_the_chain():
+    frames, why = unwind_with_reason(regs(0x1000, 0x7000), memory({0x7000: 0}), Code((0x1000, 0x1100, AT_ENTRY)))
+    assert frames == [0x1000] and why == STOP_ZERO
+
+
+def test_cfa_from_another_register_only_in_the_first_frame():
+    # gcc's realigning prologue: cfa = r10 + 0 for a few instructions (only the sampled frame knows r10)
+    drap = (CFA_REG_OFF, 10, 0, 0, RULE_OFFSET, 0, -8, RULE_SAME, 0, 0, 0)
+    code = Code((0x1000, 0x1100, drap), (0x2000, 0x2100, drap))
+    stack = {0x7ff8: 0x2001}
+    frames, why = unwind_with_reason(regs(0x1000, 0x7000, r10=0x8000), memory(stack), code)
+    assert frames == [0x1000, 0x2000] and why == STOP_UNSUPPORTED  # r10 is unknown in the caller
+
+
+def test_other_register_rules():
+    # ra held in a register (DW_CFA_register rip, rdx) and rbp as a value offset from the CFA
+    odd = (CFA_REG_OFF, 7, 8, 0, RULE_REGISTER, 1, 0, RULE_VAL_OFFSET, 0, -64, 0)
+    code = Code((0x1000, 0x1100, odd), (0x2000, 0x2100, ROOT))
+    frames, why = unwind_with_reason(regs(0x1000, 0x7000, r1=0x2001), memory({}), code)
+    assert frames == [0x1000, 0x2000] and why == STOP_ROOT
+    bad = (CFA_UNSUPPORTED, 0, 0, 0, RULE_OFFSET, 0, -8, RULE_SAME, 0, 0, 0)
+    assert unwind_with_reason(regs(0x1000, 0x7000), memory({}), Code((0x1000, 0x1100, bad)))[1] == STOP_UNSUPPORTED
+
+
+def test_missing_registers():
+    assert unwind_with_reason(regs(None, 0x7000), memory({}), Code()) == ([], STOP_MEMORY)
+
+
+def test_perf_regs_and_stack_reader():
+    # REGS_USER for mask 0xff0fff: AX BX CX DX SI DI BP SP IP FLAGS CS SS R8..R15 (perf_regs.h order)
+    values = list(range(100, 120))
+    dwarf = perf_regs_to_dwarf(0xFF0FFF, values)
+    assert dwarf[0] == 100 and dwarf[3] == 101 and dwarf[2] == 102 and dwarf[1] == 103  # rax rbx rcx rdx
+    assert dwarf[6] == 106 and dwarf[7] == 107 and dwarf[16] == 108                     # rbp rsp rip
+    assert dwarf[8] == 112 and dwarf[15] == 119                                         # r8, r15
+    assert perf_regs_to_dwarf(0x1C0, [1, 2, 3])[6:8] == [1, 2] and perf_regs_to_dwarf(0x1C0, [1, 2, 3])[16] == 3
+    copy = struct.pack("<3Q", 11, 22, 33)  # the stack from sp upward
+    read = stack_reader(0x7000, copy)
+    assert read(0x7000) == 11 and read(0x7010) == 33 and read(0x7008) == 22
+    assert read(0x6FF8) is None and read(0x7018) is None and read(0x7011) is None  # outside the copy
