@@ -21,9 +21,11 @@ from pyperf_probe.errors import (KernelError, PerfDataError, ProbeError, PyperfE
 COMMANDS = {
     "record": ("pyperf_probe.cmd_record", "Run a command and record its profile into perf.data"),
     "probe": ("pyperf_probe.cmd_probe", "Define new dynamic tracepoints"),
+    "report": ("pyperf_probe.cmd_report", "Read perf.data (created by perf record) and display the profile"),
     "buildid-cache": ("pyperf_probe.cmd_buildid_cache", "Manage build-id cache."),
     "list": ("pyperf_probe.cmd_list", "List all symbolic event types"),
     "stat": ("pyperf_probe.cmd_stat", "Run a command and gather performance counter statistics"),
+    "script": ("pyperf_probe.cmd_script", "Read perf.data (created by perf record) and display trace output"),
 }
 
 # Exit status when an error carries no errno. perf's own: usage 129, "cannot open the file" 255.
@@ -100,6 +102,10 @@ def _report(exc: PyperfError, opts: GlobalOptions) -> int:
     if opts.verbose:
         import traceback
         traceback.print_exc()
+    if getattr(exc, "verbatim", False):
+        # The message is the complete text perf prints, blank lines included (or nothing under -q).
+        sys.stderr.write(exc.message)
+        return exit_code_for(exc)
     text = exc.message
     if exc.hint:
         text += "\n" + exc.hint

@@ -47,14 +47,6 @@ class RFrame:
         return f"RFrame({self.chain_text!r}, dso={self.dso_name!r})"
 
 
-def _attr(obj, *names, default=None):
-    for name in names:
-        value = getattr(obj, name, None)
-        if value is not None:
-            return value
-    return default
-
-
 class FrameTable:
     """Session frames -> ``RFrame``, each converted once; dso ranks in order of first appearance unless the
     session gives one (``dso_rank``/``dso_index``)."""
@@ -80,16 +72,16 @@ class FrameTable:
         return rf
 
     def _convert(self, frame) -> RFrame:
+        """A ``session.frames.Frame`` (dso, sym, avma, file_offset, sym_start, inlined, dso_obj, dso_order),
+        or any object with those names."""
         if isinstance(frame, RFrame):
             return frame
-        dso_name = _attr(frame, "dso_name", "dso")
-        if dso_name is not None and not isinstance(dso_name, str):
-            dso_name = _attr(dso_name, "short_name", "name")
-        rank = _attr(frame, "dso_rank", "dso_index")
-        avma = _attr(frame, "avma", "ip", default=0)
-        sym_start = _attr(frame, "sym_start", "symbol_start", default=0)
-        if not isinstance(sym_start, int):
-            sym_start = hash(sym_start)
-        return RFrame(name=_attr(frame, "symbol", "sym", "name"), inlined=bool(_attr(frame, "inlined")),
-                      dso_name=dso_name, dso_rank=rank if rank is not None else self.dso_rank(dso_name),
-                      sym_start=sym_start, avma=avma, rip=_attr(frame, "rip", "map_ip", default=avma))
+        has_map = getattr(frame, "dso_obj", True) is not None
+        dso_name = frame.dso if has_map else None
+        rank = getattr(frame, "dso_order", None)
+        if rank is None:
+            rank = self.dso_rank(dso_name)
+        file_offset = getattr(frame, "file_offset", None)
+        return RFrame(name=frame.sym, inlined=bool(frame.inlined), dso_name=dso_name, dso_rank=rank,
+                      sym_start=frame.sym_start or 0, avma=frame.avma,
+                      rip=file_offset if file_offset is not None else frame.avma)

@@ -24,6 +24,11 @@ class StdioOptions:
     quiet: bool = False
     graph: Optional[callgraph_text.GraphParams] = None   # None: no call graphs printed
     dso_filter_given: bool = False
+    hidden: frozenset = frozenset()                      # sort keys elided from the columns
+
+
+def visible_keys(hists: Hists, opts: StdioOptions):
+    return [k for k in hists.keys if k.name not in opts.hidden]
 
 
 def unit_count(n: int):
@@ -57,8 +62,9 @@ def _columns(hists: Hists, opts: StdioOptions):
 
 def header_lines(hists: Hists, opts: StdioOptions, entries: List[HistEntry]) -> str:
     pct_cols = _columns(hists, opts)
-    widths = column_widths(hists.keys, entries, not opts.dso_filter_given)
-    heads = [h.rjust(w) for h, w in pct_cols] + [k.header.ljust(w) for k, w in zip(hists.keys, widths)]
+    keys = visible_keys(hists, opts)
+    widths = column_widths(keys, entries, not opts.dso_filter_given)
+    heads = [h.rjust(w) for h, w in pct_cols] + [k.header.ljust(w) for k, w in zip(keys, widths)]
     dots = ["." * w for _, w in pct_cols] + ["." * w for w in widths]
     return "# " + "  ".join(heads) + "\n# " + "  ".join(dots) + "\n#\n"
 
@@ -71,8 +77,12 @@ def entry_line(entry: HistEntry, hists: Hists, opts: StdioOptions, widths: List[
     cells.append(_pct(entry.period, total))
     if opts.show_nr_samples:
         cells.append("%*d" % (SAMPLES_WIDTH, entry.nr_events))
-    for key, width in zip(hists.keys, widths):
-        cells.append(key.cell(entry, width))
+    keys = visible_keys(hists, opts)
+    last = len(keys) - 1
+    for i, (key, width) in enumerate(zip(keys, widths)):
+        text = key.cell(entry, width)
+        # sym and trace cells are not padded by their formats, but a column after them still lines up
+        cells.append(text if key.padded or i == last else text.ljust(width))
     return "  " + "  ".join(cells) + "\n"
 
 
@@ -84,7 +94,7 @@ def render_hists(hists: Hists, opts: StdioOptions) -> str:
     """Column header (unless quiet), then every entry above the percent limit with its call graph."""
     show_graph = opts.graph is not None and opts.graph.mode != "none" and hists.callchains
     entries = hists.sorted_entries(show_callchain=show_graph)
-    widths = column_widths(hists.keys, entries, not opts.dso_filter_given)
+    widths = column_widths(visible_keys(hists, opts), entries, not opts.dso_filter_given)
     out = [] if opts.quiet else [header_lines(hists, opts, entries)]
     total = hists.total_period
     min_hit = _graph_min_hit(total, opts)

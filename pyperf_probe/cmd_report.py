@@ -1,0 +1,143 @@
+"""``pyperf report``: read perf.data, print perf 6.1's ``perf report --stdio`` text (builtin-report.c).
+
+Pipeline: options -> open the file (perf's checks and messages) -> the header line or ``--header`` block ->
+session samples into per-event hists (``report.builder``) -> per event: ``# Samples``, columns, entries and
+call graphs (``report.stdio``, or ``report.style34`` for ``--stdio-style=3.4``) -> the tip line.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from typing import List
+
+from pyperf_probe.errors import ReportError
+from pyperf_probe.perfdata.format import AttrType, SampleType
+from pyperf_probe.report import callgraph_text, sortkeys, stdio
+from pyperf_probe.report.options import USAGE, CallgraphSpec, ReportOptions, parse_args, parse_callgraph
+
+log = logging.getLogger("pyperf")
+
+HEADER_HINT = "# To display the perf.data header info, please use --header/--header-only options.\n#\n"
+NO_CALLCHAIN = ("Error:\nSelected -g or --branch-history.\nBut no callchain or branch data.\n"
+                "Did you call 'perf record' without -g or -b?")
+
+
+def main(argv: List[str], opts) -> int:
+    ropts = parse_args(argv)
+    ropts.quiet = ropts.quiet or opts.quiet
+    from pyperf_probe.perfdata.reader import PerfDataFile
+    data = PerfDataFile.open(ropts.input, force=ropts.force)
+    out: List[str] = []
+    if ropts.header or ropts.header_only:
+        from pyperf_probe.report.header_info import header_block
+        out.append(header_block(data))
+    elif not ropts.quiet:
+        out.append(HEADER_HINT)
+    if ropts.header_only:
+        _emit(out)
+        return 0
+    return _report(data, ropts, out)
+
+
+def _report(data, ropts: ReportOptions, out: List[str]) -> int:
+    from pyperf_probe.session import Session
+    attrs = [a.attr for a in data.attrs]
+    sample_type = 0
+    for attr in attrs:
+        sample_type |= attr.sample_type
+    has_cc = bool(sample_type & SampleType.CALLCHAIN)
+    spec = parse_callgraph(ropts.callgraph) if ropts.callgraph else CallgraphSpec()
+    if ropts.callgraph is not None and spec.mode != "none" and not has_cc:
+        _emit(out)
+        sys.stderr.write(NO_CALLCHAIN + "\n")
+        return 0
+    children = has_cc and (ropts.children if ropts.children is not None else True)
+    caller = _caller_order(spec, ropts, children)
+    sort_text = ropts.sort or sortkeys.default_sort(all(a.type == AttrType.TRACEPOINT for a in attrs))
+    keys = sortkeys.parse_sort(sort_text)
+    hidden = _elided(keys, ropts, out)
+    if not ropts.quiet:
+        out.append("#\n")
+    session = Session(data, symfs=ropts.symfs, inline=ropts.inline, force=ropts.force)
+    from pyperf_probe.report.builder import Filters, build
+    built = build(session, keys, children=children, callchains=has_cc, caller_order=caller,
+                  filters=_filters(ropts))
+    _lost_warnings(session)
+    if session.nr_samples == 0:
+        _emit([out[0]] if out and not ropts.quiet else [])
+        sys.stderr.write(f"Error:\nThe {ropts.input or 'perf.data'} data has no samples!\n")
+        return 0
+    if not ropts.quiet:
+        out.append(f"# Total Lost Samples: {session.lost_samples}\n#\n")
+    params = _graph_params(spec, ropts, sort_text) if has_cc and spec.mode != "none" else None
+    sopts = stdio.StdioOptions(show_nr_samples=ropts.show_nr_samples, percent_limit=ropts.percent_limit,
+                               quiet=ropts.quiet, graph=params, dso_filter_given=ropts.dsos is not None,
+                               hidden=frozenset(hidden))
+    render = stdio
+    if ropts.style == "3.4":
+        from pyperf_probe.report import style34 as render
+    for hists, name in zip(built.hists, built.names):
+        if not hists.nr_samples:
+            continue
+        if not ropts.quiet:
+            out.append(render.samples_block(hists, name))
+        out.append(render.render_hists(hists, sopts))
+        out.append("\n\n")
+    if not ropts.quiet:
+        from pyperf_probe.report.tips import random_tip
+        out.append(f"#\n# ({random_tip()})\n#\n")
+    _emit(out)
+    return 0
+
+
+def _caller_order(spec: CallgraphSpec, ropts: ReportOptions, children: bool) -> bool:
+    """perf: ``-g ...,caller|callee`` if given, else caller with -G or --children, else callee."""
+    if spec.order is not None:
+        return spec.order == "caller"
+    return ropts.inverted or children
+
+
+def _graph_params(spec: CallgraphSpec, ropts: ReportOptions, sort_text: str) -> callgraph_text.GraphParams:
+    threshold = ropts.percent_limit if ropts.percent_limit else spec.threshold
+    skip_first = ropts.sort is not None and sort_text.startswith("sym")
+    return callgraph_text.GraphParams(mode=spec.mode, min_percent=threshold, print_limit=spec.print_limit,
+                                      value=spec.value, skip_first=skip_first)
+
+
+def _elided(keys, ropts: ReportOptions, out: List[str]) -> List[str]:
+    """``sort__setup_elide``: a column whose filter list has one entry is hidden, and said once as
+    ``# comm: X``; if that would hide every column, none is hidden."""
+    lists = {"comm": ("comm", ropts.comms), "dso": ("dso", ropts.dsos), "sym": ("symbol", ropts.symbols)}
+    hidden = []
+    for key in keys:
+        label, values = lists.get(key.name, (None, None))
+        if values is not None and len(set(values)) == 1:
+            if not ropts.quiet:
+                out.append(f"# {label}: {values[0]}\n")
+            hidden.append(key.name)
+    return [] if len(hidden) == len(keys) else hidden
+
+
+def _filters(ropts: ReportOptions):
+    from pyperf_probe.report.builder import Filters
+    as_set = lambda v: frozenset(v) if v is not None else None  # noqa: E731
+    return Filters(as_set(ropts.comms), as_set(ropts.dsos), as_set(ropts.symbols))
+
+
+def _lost_warnings(session) -> None:
+    """``perf_session__warn_about_errors``: lost chunks, and lost samples above 5%."""
+    if session.nr_lost_chunks:
+        sys.stderr.write(f"Warning:\nProcessed {session.nr_events} events and lost {session.nr_lost_chunks} "
+                         "chunks!\n\nCheck IO/CPU overload!\n\n")
+    total = session.nr_samples + session.lost_samples
+    if total and session.lost_samples / total > 0.05:
+        sys.stderr.write(f"Warning:\nProcessed {total} samples and lost "
+                         f"{session.lost_samples * 100.0 / total:3.2f}%!\n\n")
+
+
+def _emit(out: List[str]) -> None:
+    from pyperf_probe.report.pager import write_paged
+    write_paged("".join(out))
+
+
+__all__ = ["main", "USAGE", "ReportError"]

@@ -1,0 +1,85 @@
+"""Session samples -> one ``Hists`` per event (builtin-report.c ``process_sample_event`` and the
+``hist_entry_iter`` it drives).
+
+The per-sample work is a few dict look-ups: frames are converted once per distinct session ``Frame``,
+chains once per distinct chain tuple, trace outputs once per distinct RAW payload; ``Hists.add`` then only
+aggregates. Samples dropped by ``--comms/--dsos/--symbols`` still count in the totals (perf's percentages
+and ``# Samples`` include them).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, List, Optional, Sequence
+
+from pyperf_probe.report.frames import FrameTable
+from pyperf_probe.report.hist import Hists
+from pyperf_probe.report.tpformat import TracepointFormat
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    """``--comms``, ``--dsos``, ``--symbols`` lists (None: no filter)."""
+
+    comms: Optional[frozenset] = None
+    dsos: Optional[frozenset] = None
+    symbols: Optional[frozenset] = None
+
+    def any(self) -> bool:
+        return self.comms is not None or self.dsos is not None or self.symbols is not None
+
+    def rejects(self, comm: str, frame, loc) -> bool:
+        """``machine__resolve``'s al->filtered, on the sample's own location."""
+        if self.comms is not None and comm not in self.comms:
+            return True
+        if self.dsos is not None:
+            dso = getattr(frame, "dso_obj", None)
+            if dso is None or not (loc.dso_name in self.dsos or getattr(dso, "long_name", None) in self.dsos):
+                return True
+        if self.symbols is not None and (not loc.has_sym or loc.name not in self.symbols):
+            return True
+        return False
+
+
+@dataclasses.dataclass
+class Built:
+    """The per-event hists, in file order, with the event names."""
+
+    hists: List[Hists]
+    names: List[str]
+
+
+def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_order: bool,
+          filters: Filters) -> Built:
+    """Walk every sample of ``session`` into per-event hists (finished: entries and trees built)."""
+    evsels = session.evsels
+    hists = [Hists(keys, children=children, callchains=callchains, caller_order=caller_order) for _ in evsels]
+    formats = [TracepointFormat.parse(ev.tp_format.text) if ev.tp_format is not None else None for ev in evsels]
+    need_trace = any(k.name == "trace" for k in keys)
+    frames = FrameTable()
+    to_rframe = frames.get
+    chains: Dict[tuple, tuple] = {}
+    traces: Dict[tuple, str] = {}
+    use_filters = filters.any()
+    for s in session.samples():
+        h = hists[s.evsel]
+        period = s.period
+        h.count(period)
+        thread = s.thread
+        loc = to_rframe(s.location)
+        if use_filters and filters.rejects(thread.comm, s.location, loc):
+            continue
+        chain = s.chain if callchains else ()
+        rchain = chains.get(chain)
+        if rchain is None:
+            rchain = chains[chain] = tuple(to_rframe(f) for f in chain)
+        trace = None
+        if need_trace:
+            tkey = (s.evsel, s.raw)
+            trace = traces.get(tkey)
+            if trace is None:
+                fmt = formats[s.evsel]
+                trace = traces[tkey] = fmt.format(s.raw or b"") if fmt is not None else "N/A"
+        h.add(thread.comm, thread.tid, period, loc, rchain, chain, trace)
+    for h in hists:
+        h.finish()
+    return Built(hists, [ev.name or "" for ev in evsels])

@@ -1,0 +1,214 @@
+"""``pyperf report`` options, parsed as perf's parse-options does for ``perf report`` (builtin-report.c).
+
+Long options may be abbreviated to any unambiguous prefix (``--comm`` for ``--comms``), ``-g`` takes an
+optional argument (``-g``, ``-g flat``, ``-gflat``, ``--call-graph=fractal,5``), short flags may be grouped
+(``-nq``).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import List, Optional, Tuple
+
+from pyperf_probe.errors import UsageError
+
+USAGE = """\
+ Usage: pyperf report [<options>]
+
+    -i, --input <file>    input file name
+    -g, --call-graph <print_type,threshold[,print_limit],order,sort_key[,branch],value>
+                          Display call graph (stack chain/backtrace):
+
+                                print_type:     call graph printing style (graph|flat|fractal|folded|none)
+                                threshold:      minimum call graph inclusion threshold (<percent>)
+                                print_limit:    maximum number of call graph entry (<number>)
+                                order:          call graph order (caller|callee)
+                                sort_key:       call graph sort key (function|address)
+                                value:          call graph value (percent|period|count)
+
+                                Default: graph,0.5,caller,function,percent
+    -G, --inverted        alias for inverted call graph
+        --children        Accumulate callchains of children and show total overhead as well. Enabled by
+                          default, use --no-children to disable.
+    -s, --sort <key[,key2...]>
+                          sort by key(s): comm, dso, sym, pid, trace
+    -n, --show-nr-samples Show a column with the number of samples
+        --percent-limit <percent>
+                          Don't show entries under that percent
+    -q, --quiet           Do not show any warnings or messages
+        --header          Show data header.
+        --header-only     Show only data header.
+    -c, --comms <comm[,comm...]>
+                          only consider symbols in these comms
+    -d, --dsos <dso[,dso...]>
+                          only consider symbols in these dsos
+    -S, --symbols <symbol[,symbol...]>
+                          only consider these symbols
+    -f, --force           don't complain, do it
+        --symfs <directory>
+                          Look for files with symbols relative to this directory
+        --inline          Show inline function
+        --stdio           Use the stdio interface
+        --stdio-style <3.4|6.1>
+                          text layout: perf 6.1's (default) or the 2012 perf 3.4 one
+
+ Examples:
+   pyperf report -g flat                       # perf's flat call-graph report of ./perf.data
+   pyperf report -i lib.data --no-children --sort comm,dso,sym
+   pyperf report --stdio-style=3.4 -g graph    # the layout of the 2012 uprobes announcement
+"""
+
+CHAIN_MODES = ("graph", "flat", "fractal", "folded", "none")
+
+
+@dataclasses.dataclass
+class ReportOptions:
+    """Everything the command line says, before defaults that depend on the file are applied."""
+
+    input: Optional[str] = None
+    callgraph: Optional[str] = None      # the -g argument ("" for a bare -g)
+    inverted: bool = False
+    children: Optional[bool] = None
+    sort: Optional[str] = None
+    show_nr_samples: bool = False
+    percent_limit: float = 0.0
+    quiet: bool = False
+    header: bool = False
+    header_only: bool = False
+    comms: Optional[List[str]] = None
+    dsos: Optional[List[str]] = None
+    symbols: Optional[List[str]] = None
+    force: bool = False
+    symfs: Optional[str] = None
+    inline: bool = True
+    style: str = "6.1"
+
+
+@dataclasses.dataclass(frozen=True)
+class CallgraphSpec:
+    """A parsed ``-g`` argument (``parse_callchain_report_opt``)."""
+
+    mode: str = "graph"
+    threshold: float = 0.5
+    print_limit: int = 0
+    order: Optional[str] = None      # caller | callee | None (the default for the children mode)
+    value: str = "percent"
+
+
+def parse_callgraph(text: str) -> CallgraphSpec:
+    """``graph,0.5,caller``-style text; perf's order of fields, each optional."""
+    mode, threshold, limit, order, value = "graph", 0.5, 0, None, "percent"
+    numbers = 0
+    for tok in filter(None, (t.strip() for t in text.split(","))):
+        if tok in CHAIN_MODES:
+            mode = tok
+        elif tok in ("caller", "callee"):
+            order = tok
+        elif tok in ("percent", "period", "count"):
+            value = tok
+        elif tok in ("function", "address", "branch", "srcline"):
+            continue
+        else:
+            try:
+                num = float(tok)
+            except ValueError:
+                raise UsageError(f"Invalid -g argument: {text}", usage=USAGE) from None
+            if numbers == 0:
+                threshold = num
+            else:
+                limit = int(num)
+            numbers += 1
+    return CallgraphSpec(mode, threshold, limit, order, value)
+
+
+_LONG = {
+    "input": ("input", True), "call-graph": ("callgraph", "opt"), "inverted": ("inverted", False),
+    "children": ("children", False), "sort": ("sort", True), "show-nr-samples": ("show_nr_samples", False),
+    "percent-limit": ("percent_limit", True), "quiet": ("quiet", False), "header": ("header", False),
+    "header-only": ("header_only", False), "comms": ("comms", True), "dsos": ("dsos", True),
+    "symbols": ("symbols", True), "force": ("force", False), "symfs": ("symfs", True),
+    "inline": ("inline", False), "stdio": (None, False), "stdio-style": ("style", True), "tui": (None, False),
+    "help": ("help", False),
+}
+_SHORT = {"i": "input", "g": "call-graph", "G": "inverted", "s": "sort", "n": "show-nr-samples",
+          "q": "quiet", "c": "comms", "d": "dsos", "S": "symbols", "f": "force", "h": "help"}
+
+
+def _lookup_long(name: str) -> Tuple[str, bool]:
+    negated = False
+    if name not in _LONG and name.startswith("no-"):
+        name, negated = name[3:], True
+    if name in _LONG:
+        return name, negated
+    hits = [n for n in _LONG if n.startswith(name)]
+    if len(hits) == 1:
+        return hits[0], negated
+    raise UsageError(f"  Error: {'Ambiguous' if hits else 'unknown'} option `{name}'", usage=USAGE)
+
+
+def _looks_like_callgraph(arg: str) -> bool:
+    first = arg.split(",")[0]
+    return first in CHAIN_MODES or first in ("caller", "callee") or first.replace(".", "", 1).isdigit()
+
+
+def parse_args(argv: List[str]) -> ReportOptions:
+    opts = ReportOptions()
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg.startswith("--") and len(arg) > 2:
+            name, _, value = arg[2:].partition("=")
+            has_value = "=" in arg
+            long, negated = _lookup_long(name)
+            i = _apply(opts, long, negated, value if has_value else None, argv, i)
+        elif arg.startswith("-") and len(arg) > 1:
+            j = 1
+            while j < len(arg):
+                letter = arg[j]
+                if letter not in _SHORT:
+                    raise UsageError(f"  Error: unknown switch `{letter}'", usage=USAGE)
+                long = _SHORT[letter]
+                spec = _LONG[long][1]
+                if spec is False:
+                    _apply(opts, long, False, None, argv, i)
+                    j += 1
+                    continue
+                rest = arg[j + 1:]
+                i = _apply(opts, long, False, rest if rest else None, argv, i)
+                break
+        else:
+            raise UsageError(f"  Error: unexpected argument `{arg}'", usage=USAGE)
+    return opts
+
+
+def _apply(opts: ReportOptions, long: str, negated: bool, value: Optional[str], argv: List[str], i: int) -> int:
+    attr, kind = _LONG[long]
+    if long == "help":
+        raise UsageError("", usage=USAGE)
+    if kind is False:
+        if attr is not None:
+            setattr(opts, attr, not negated)
+        return i
+    if kind == "opt":
+        if value is None and i < len(argv) and _looks_like_callgraph(argv[i]):
+            value, i = argv[i], i + 1
+        opts.callgraph = "none" if negated else (value or "")
+        return i
+    if value is None:
+        if i >= len(argv):
+            raise UsageError(f"  Error: option `{long}' requires a value", usage=USAGE)
+        value, i = argv[i], i + 1
+    if attr == "percent_limit":
+        try:
+            opts.percent_limit = float(value)
+        except ValueError:
+            raise UsageError(f"  Error: invalid percent limit: {value}", usage=USAGE) from None
+    elif attr in ("comms", "dsos", "symbols"):
+        setattr(opts, attr, [v for v in value.split(",") if v])
+    elif attr == "style":
+        if value not in ("3.4", "6.1"):
+            raise UsageError(f"  Error: --stdio-style takes 3.4 or 6.1, not `{value}'", usage=USAGE)
+        opts.style = value
+    else:
+        setattr(opts, attr, value)
+    return i
