@@ -14,7 +14,7 @@ from typing import List, Optional, Sequence
 from pyperf_probe.errors import KernelError, UsageError
 
 DEFAULT_PAGES = 128  # perf: perf_event_mlock_kb (516) rounded down to 2^n pages = 512 KB per CPU
-DEFAULT_DWARF_PAGES = 4096  # 16 MB per CPU: a dwarf sample is ~8.5 KB (see bench/record)
+DEFAULT_DWARF_PAGES = 16384  # 64 MB per CPU: a dwarf sample is ~8.5 KB and cc1 makes 1+ GB/s (bench/record)
 
 EXAMPLES = """
 examples:

@@ -21,6 +21,8 @@ from pyperf_probe.record.events import CallGraph, Event, Target
 
 log = logging.getLogger("pyperf")
 
+DWARF_TICK_MS = 2  # dwarf mode drains at least this often (see session.run_loop)
+
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
@@ -174,8 +176,9 @@ def record(plan: Plan) -> Outcome:
             err = workload.start()
             if err is not None:
                 raise exec_failure(evs[0].name, plan.command, err)
+        dwarf = plan.call_graph is not None and plan.call_graph.mode == "dwarf"
         stats = session.run_loop(fds, writer, stop, (lambda: stop.child_exited and workload.poll())
-                                 if workload else (lambda: False))
+                                 if workload else (lambda: False), tick_ms=DWARF_TICK_MS if dwarf else -1)
         status = _finish_workload(workload, stats.signal)
         lost_blob, lost_samples = session.lost_samples_records(fds, evs[0].attr.sample_type)
         if lost_blob:

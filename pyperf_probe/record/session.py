@@ -150,8 +150,13 @@ def drain_all(rings: Sequence[ringbuf.RingBuffer], writer: PerfDataWriter) -> in
     return total
 
 
-def run_loop(fds: EventFds, writer: PerfDataWriter, stop: StopFlag, finished) -> LoopStats:
-    """Drain until ``finished()`` (workload gone), a stop signal, or every buffer's fd hung up."""
+def run_loop(fds: EventFds, writer: PerfDataWriter, stop: StopFlag, finished, tick_ms: int = -1) -> LoopStats:
+    """Drain until ``finished()`` (workload gone), a stop signal, or every buffer's fd hung up.
+
+    With ``tick_ms`` >= 0, poll() also returns after that long, so the buffers are drained long before the
+    kernel's half-full wakeup (dwarf samples are 8.5 KB: a busy CPU fills megabytes in milliseconds, and a
+    recorder that waits for the watermark on a loaded machine finds a full buffer). Only poll() returns
+    that reported events count as wakeups, as in perf."""
     stats = LoopStats()
     poller = select.poll()
     live = {}
@@ -173,12 +178,14 @@ def run_loop(fds: EventFds, writer: PerfDataWriter, stop: StopFlag, finished) ->
             continue
         if done:
             break
-        for fd, revents in poller.poll():
+        ready = poller.poll(tick_ms)
+        for fd, revents in ready:
             if fd != stop.read_fd and revents & (select.POLLHUP | select.POLLERR):
                 poller.unregister(fd)
                 live.pop(fd, None)
-        stop.drain()
-        stats.wakeups += 1
+        if ready:
+            stop.drain()
+            stats.wakeups += 1
     stats.signal = stop.stop_signal
     return stats
 
