@@ -118,7 +118,12 @@ def main(argv: Sequence[str], opts) -> int:
         period=args.count or 1, pages=_pages(args.mmap_pages, default_pages),
         pages_given=args.mmap_pages is not None,
         cmdline=(os.path.abspath(sys.argv[0]), "record", *argv))
-    outcome = recorder.record(plan)
+    from pyperf_probe.probe.sdt import temporary_sdt_events
+    from pyperf_probe.record.events import syntax_error
+    # cached SDT markers named with -e (sdt_tick:loop2) are added for the recording, removed after (issue 5)
+    with temporary_sdt_events(args.events, usage_error=lambda part, detail: syntax_error(
+            part, "unknown tracepoint", detail)):
+        outcome = recorder.record(plan)
     if not (args.quiet or opts.quiet):
         _print_summary(outcome)
     return outcome.status
