@@ -58,7 +58,11 @@ def _report(data, ropts: ReportOptions, out: List[str]) -> int:
     hidden = _elided(keys, ropts, out)
     if not ropts.quiet:
         out.append("#\n")
-    session = Session(data, symfs=ropts.symfs, inline=ropts.inline, force=ropts.force)
+    unwinder = None
+    if sample_type & SampleType.REGS_USER and sample_type & SampleType.STACK_USER:  # --call-graph dwarf
+        from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder
+        unwinder = DwarfUnwinder(symfs=ropts.symfs)
+    session = Session(data, symfs=ropts.symfs, inline=ropts.inline, force=ropts.force, unwinder=unwinder)
     from pyperf_probe.report.builder import Filters, build
     built = build(session, keys, children=children, callchains=has_cc, caller_order=caller,
                   filters=_filters(ropts))
