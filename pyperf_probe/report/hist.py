@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from pyperf_probe.callchain.tree import CallchainRoot
 from pyperf_probe.report.rbtree import insertion_order
+from pyperf_probe.report.sortkeys import ENTRY_CMP
 
 
 class HistEntry:
@@ -107,9 +108,19 @@ class Hists:
 
     # ---------------------------------------------------------------------------------------- output order
 
+    def _collapsed_order(self) -> List[HistEntry]:
+        """The order ``output_resort`` takes entries in: perf inserts them, as they were created, into
+        ``entries_in`` and (when a key has a collapse function: comm) again into ``entries_collapsed``."""
+        cmps = [ENTRY_CMP[k.name] for k in self.keys]
+        goes_left = lambda new, old: _entry_cmp(new, old, cmps) < 0  # noqa: E731
+        order = insertion_order(self.entries.values(), goes_left)
+        if any(k.name == "comm" for k in self.keys):
+            order = insertion_order(order, goes_left)
+        return order
+
     def sorted_entries(self, show_callchain: bool) -> List[HistEntry]:
         """``hists__output_resort``: collapse order first (ties keep it), then perf's output comparator."""
-        collapsed = sorted(self.entries.values(), key=_collapse_key)
+        collapsed = self._collapsed_order()
         cmp = functools.partial(_output_cmp, keys=self.keys, children=self.children,
                                 depth_rule=show_callchain and self.callchains, caller=self.caller_order)
         if not self.children:
@@ -118,17 +129,12 @@ class Hists:
         return insertion_order(collapsed, lambda new, old: cmp(new, old) > 0)
 
 
-def _collapse_key(entry: HistEntry):
-    return tuple(_orderable(part) for part in entry.ident)
-
-
-def _orderable(value):
-    """Identity parts may be None (no dso): None sorts last, as perf's cmp_null puts it."""
-    if value is None:
-        return (1,)
-    if isinstance(value, tuple):
-        return (0, tuple(_orderable(v) for v in value))
-    return (0, value)
+def _entry_cmp(new: HistEntry, old: HistEntry, cmps) -> int:
+    for cmp in cmps:
+        ret = cmp(new, old)
+        if ret:
+            return ret
+    return 0
 
 
 def _output_cmp(a: HistEntry, b: HistEntry, *, keys, children: bool, depth_rule: bool, caller: bool) -> int:

@@ -32,12 +32,13 @@ class ScriptOptions:
     callchains: bool = True
 
 
-def parse_fields(spec: Optional[str], has_callchain: bool) -> frozenset:
+def parse_fields(spec: Optional[str], show_callchain: bool) -> frozenset:
     """``-F a,b,c`` (or perf's default). ``+x``/``-x`` add to or remove from the default, as perf's
-    parse_output_fields does; a ``type:`` prefix is accepted for ``trace:`` only (pyperf reads tracepoints)."""
-    default = set(DEFAULT_FIELDS) | (set(CALLCHAIN_FIELDS) if has_callchain else set())
+    parse_output_fields does; a ``type:`` prefix is accepted for ``trace:`` only (pyperf reads tracepoints).
+    Without -F, perf adds ip,sym,symoff,dso when call chains are shown (not with -G); with -F it does not."""
+    default = set(DEFAULT_FIELDS)
     if not spec:
-        return frozenset(default)
+        return frozenset(default | (set(CALLCHAIN_FIELDS) if show_callchain else set()))
     if ":" in spec:
         kind, _, spec = spec.partition(":")
         if kind not in ("trace", "tracepoint"):
@@ -56,7 +57,7 @@ def parse_fields(spec: Optional[str], has_callchain: bool) -> frozenset:
 
 def _check_field(name: str) -> None:
     if name not in FIELDS:
-        raise UsageError(f"Invalid field requested: '{name}'")
+        raise UsageError("Invalid field requested.", usage="\n Usage: pyperf script [<options>]")
 
 
 def _time(ns: int, nanosecs: bool) -> str:
@@ -104,12 +105,12 @@ class ScriptPrinter:
         f = self.options.fields
         with_chain = "ip" in f and self.options.callchains and bool(s.chain)
         out = [self._start(s, f, with_chain)]
+        if "period" in f:
+            out.append(f"{s.period:10d} ")
         if "event" in f:
             out.append(f"{self.names[s.evsel]:>{self.name_width}}: ")
         if "trace" in f and s.raw is not None and self.formats[s.evsel] is not None:
             out.append(self.formats[s.evsel].format(s.raw))
-        if "period" in f:
-            out.append(f"{s.period:10d} ")
         if "ip" in f:
             if with_chain:
                 out.append("\n")

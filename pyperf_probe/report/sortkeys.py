@@ -34,6 +34,59 @@ def sym_cell(loc, is_self: bool) -> str:
     return "[.] " + ("%#018x" % ip if ip else "0" * 16)
 
 
+def _sign(value) -> int:
+    return (value > 0) - (value < 0)
+
+
+def _strcmp(new: str, old: str) -> int:
+    return (new > old) - (new < old)
+
+
+def _s64(value: int) -> int:
+    """A u64 difference read as s64, as perf's ``(int64_t)(right - left)``."""
+    value &= (1 << 64) - 1
+    return value - (1 << 64) if value >> 63 else value
+
+
+def _dso_cmp(new, old) -> int:
+    """``sort__dso_cmp(iter, he)``: strcmp of short names, an entry without a dso after one with."""
+    nd, od = new.loc.dso_name, old.loc.dso_name
+    if nd is None or od is None:
+        return 0 if nd is None and od is None else (1 if nd is None else -1)
+    return _strcmp(nd, od)
+
+
+def _sym_cmp(new, old) -> int:
+    """``sort__sym_cmp(iter, he)`` as a sign for ``he`` (new) against ``iter`` (old)."""
+    nl, ol = new.loc, old.loc
+    if not nl.has_sym and not ol.has_sym:
+        return _sign(_s64((nl.rip if new.is_self else nl.avma) - (ol.rip if old.is_self else ol.avma)))
+    ret = _dso_cmp(new, old)
+    if ret:
+        return ret
+    if not nl.has_sym or not ol.has_sym:
+        return 1 if not nl.has_sym else -1
+    if nl.inlined or ol.inlined:
+        ret = _strcmp(nl.name, ol.name)
+        if ret:
+            return ret
+    if nl.sym_start != ol.sym_start:
+        return _sign(_s64(nl.sym_start - ol.sym_start))
+    return _strcmp(nl.name, ol.name)
+
+
+# ``he`` (new) against ``iter`` (old) in perf's input and collapse trees (``hist_entry__cmp``): < 0 puts
+# the new entry to the left. Mostly "new - old"; for unresolved addresses a wrapping s64 difference, which
+# is not a total order, so the trees are replayed (``rbtree``) rather than sorted.
+ENTRY_CMP = {
+    "comm": lambda new, old: _strcmp(new.comm, old.comm),
+    "pid": lambda new, old: _sign(new.tid - old.tid),
+    "dso": _dso_cmp,
+    "sym": _sym_cmp,
+    "trace": lambda new, old: _strcmp(new.trace or "", old.trace or ""),
+}
+
+
 class SortKey:
     """One ``--sort`` key: header, identity, output order and cell text of an entry."""
 
