@@ -1,0 +1,72 @@
+"""``pyperf script``: every sample of a perf.data file as perf script prints it (tools/perf/builtin-script.c).
+
+Reads files from real ``perf record`` and from ``pyperf record`` through the same session as ``report``.
+"""
+from __future__ import annotations
+
+import sys
+from typing import List
+
+from pyperf_probe.cmdline import Parser
+from pyperf_probe.errors import UsageError
+
+EXAMPLES = """
+  pyperf script                                  # every sample of ./perf.data, with call chains
+  pyperf script -i lib.data -F comm,pid,tid,time,ip,sym,dso
+  pyperf script -F +period --ns                  # perf's default fields plus the period, times in ns
+  pyperf script -G                               # without call chains
+  pyperf script --symfs /srv/rootfs              # binaries from another root
+"""
+
+
+def build_parser() -> Parser:
+    p = Parser("pyperf script", description="Read perf.data and display its samples.", examples=EXAMPLES,
+               dash_values=("-F", "--fields"))
+    p.add_argument("-i", "--input", default=None, help="input file name (default: perf.data)")
+    p.add_argument("-F", "--fields", default=None,
+                   help="comma separated output fields (comm,pid,tid,cpu,time,event,trace,period,ip,sym,symoff,"
+                        "dso); +FIELD/-FIELD adjust the default")
+    p.add_argument("--ns", action="store_true", help="print times in nanoseconds")
+    p.add_argument("-G", "--hide-call-graph", action="store_true", help="when printing symbols do not display "
+                   "call chain")
+    p.add_argument("--symfs", default=None, help="look for files with symbols relative to this directory")
+    p.add_argument("-f", "--force", action="store_true", help="don't complain, do it")
+    p.add_argument("--no-inline", dest="inline", action="store_false", help="do not show inline functions")
+    p.add_argument("--comm", default=None, help="only show events for these comms (comma separated)")
+    p.add_argument("--pid", default=None, help="only show events for these process ids (comma separated)")
+    p.add_argument("--tid", default=None, help="only show events for these thread ids (comma separated)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="be more verbose")
+    return p
+
+
+def _ints(text):
+    try:
+        return None if text is None else {int(x) for x in text.split(",") if x}
+    except ValueError:
+        raise UsageError(f"Invalid list of ids: '{text}'") from None
+
+
+def main(argv: List[str], opts) -> int:
+    args = build_parser().parse_args(argv)
+    from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder
+    from pyperf_probe.report.script_text import ScriptOptions, ScriptPrinter, parse_fields
+    from pyperf_probe.session import Session
+
+    parse_fields(args.fields, False)  # bad -F is a usage error before any file is opened, as in perf
+    session = Session(args.input, symfs=args.symfs, inline=args.inline, force=args.force,
+                      unwinder=DwarfUnwinder(symfs=args.symfs))
+    has_callchain = any(ev.attr.sample_type & (1 << 5 | 1 << 13) for ev in session.evsels)
+    options = ScriptOptions(parse_fields(args.fields, has_callchain and not args.hide_call_graph), nanosecs=args.ns,
+                            callchains=not args.hide_call_graph)
+    printer = ScriptPrinter(session.evsels, options)
+    comms = None if args.comm is None else set(args.comm.split(","))
+    pids, tids = _ints(args.pid), _ints(args.tid)
+    out = sys.stdout
+    for sample in session.samples():
+        t = sample.thread
+        if (comms is not None and t.comm not in comms) or (pids is not None and t.pid not in pids) or \
+                (tids is not None and t.tid not in tids):
+            continue
+        out.write(printer.format(sample))
+    out.flush()
+    return 0
