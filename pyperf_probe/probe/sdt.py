@@ -35,6 +35,7 @@ class SdtSpec:
     event: str
     group: Optional[str] = None
     target: Optional[str] = None
+    arg_words: Tuple[str, ...] = ()
 
     @property
     def point_text(self) -> str:
@@ -125,6 +126,35 @@ def _from_file_cache(spec: SdtSpec, cache, build_id: str) -> list:
                 raise ProbeError(f"Broken probe cache entry in {cached.probes}: {line!r}", errno=errno_mod.EINVAL)
             defs.append(tdef)
     return defs
+
+
+def parse_sdt_command(text: str) -> SdtSpec:
+    """A whole SDT definition as ``pyperf probe`` gets it: the SDT name, then arguments, which perf shows
+    in its messages ("with ...") but does not use (a marker's arguments come from its note)."""
+    words = text.split()
+    if not words:
+        from pyperf_probe.probe.spec import SemanticError
+        raise SemanticError("No probe point is given.\n")
+    return dataclasses.replace(parse_sdt_spec(words[0]), arg_words=tuple(words[1:]))
+
+
+def sdt_plans(spec: SdtSpec, target: Optional[str]) -> list:
+    """``pyperf probe``'s plans (``probe.adding.Plan``) for an SDT spec: one per cached GROUP:EVENT the spec
+    matches, named as cached (perf ignores a user-given name for SDT events), in cache order. The probe
+    layer then names, shows (-D), writes and reports them as any other probe."""
+    from pyperf_probe.probe.adding import Plan
+    from pyperf_probe.probe.args import parse_probe_arg
+    from pyperf_probe.probe.spec import ProbePoint, ProbeSpec
+
+    defs = find_definitions(spec, target)
+    if not defs:
+        raise not_found(spec if spec.target or not target else dataclasses.replace(spec, target=target))
+    args = tuple(parse_probe_arg(w) for w in spec.arg_words)
+    by_name: dict = {}
+    for d in defs:
+        by_name.setdefault((d.group, d.event), []).append(d)
+    return [Plan(ProbeSpec(point=ProbePoint(function=f"%{event}"), args=args, group=group, event=event),
+                 found[0].path, group, tuple(found)) for (group, event), found in by_name.items()]
 
 
 def not_found(spec: SdtSpec) -> ProbeError:

@@ -33,13 +33,42 @@ def format_vars(point_text: str, var_lists: Sequence, accept: Callable[[str], bo
     return "".join(out)
 
 
-def format_lines(listing) -> str:
-    """``perf probe -L``: the ``<function@file:line>`` (or ``<file:line>``) header and the numbered source
-    lines of a ``dwarf_lines.SourceListing``."""
-    out = [listing.header + "\n"]
-    for number, text, probeable in listing.lines:
-        if probeable:
-            out.append(f"{number:>7d}  {text}")
-        else:
-            out.append(f"         {text}")
+def format_line_range(line_range) -> str:
+    """``perf probe -L`` for a ``dwarf_linewalk.LineRange``: the ``<FUNC@PATH:N>`` / ``<PATH:N>`` header,
+    then the source from the range's start, probe-able lines numbered (relative to the function), up to
+    the range's end or two lines past the last probe-able one (perf's NR_ADDITIONAL_LINES)."""
+    from pyperf_probe.errors import ProbeError
+    from pyperf_probe.symbols.dwarf_lineprobe import source_path
+    lr = line_range
+    path = source_path(lr.path, lr.comp_dir)
+    out = [f"<{lr.function}@{path}:{lr.start - lr.offset}>\n" if lr.function else f"<{path}:{lr.start}>\n"]
+    try:
+        with open(path, "rb") as src:
+            text = src.read().decode("utf-8", "replace")
+    except OSError as err:
+        raise ProbeError(f"Failed to open {path}: {err.strerror}", errno=err.errno) from None
+    lines = text.splitlines(keepends=True)
+    line_no = max(lr.start, 1)
+    for number in lr.lines:
+        while number > line_no:
+            out.append(_one_line(lines, line_no, None))
+            line_no += 1
+        out.append(_one_line(lines, line_no, line_no - lr.offset))
+        line_no += 1
+    end = lr.end if lr.end is not None else line_no + NR_ADDITIONAL_LINES
+    while line_no <= end and line_no <= len(lines):
+        out.append("         " + lines[line_no - 1])
+        line_no += 1
     return "".join(out)
+
+
+NR_ADDITIONAL_LINES = 2
+
+
+def _one_line(lines: List[str], line_no: int, shown: Optional[int]) -> str:
+    """``show_one_line`` / ``show_one_line_with_num``: ``%7d  `` or nine spaces before the text."""
+    from pyperf_probe.errors import ProbeError
+    if line_no > len(lines):
+        raise ProbeError("Source file is shorter than expected.", errno=1)
+    prefix = f"{shown:7d}  " if shown is not None else "         "
+    return prefix + lines[line_no - 1]

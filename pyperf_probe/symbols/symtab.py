@@ -292,4 +292,23 @@ def _load(image: ElfImage, symfs: Optional[str]) -> SymbolTable:
     rows = read_elf_symbols(syms_ss, ".symtab" if has_symtab else ".dynsym")
     if rows:
         rows += plt_symbols(runtime_ss)
-    return SymbolTable(image.path, fixup_end(rows), syms_ss.path, has_symtab)
+    return SymbolTable(image.path, fixup_end(demangled(rows)), syms_ss.path, has_symtab)
+
+
+def demangled(rows: List[Tuple[str, int, int, int, int]]) -> List[Tuple[str, int, int, int, int]]:
+    """C++ names as perf keeps them (``demangle_sym`` in ``dso__load_sym`` and the PLT synthesis: the
+    mangled part of ``NAME@plt`` is demangled). The demangler is loaded only when a name needs it."""
+    if not any(r[0].startswith("_Z") for r in rows):
+        return rows
+    from pyperf_probe.symbols.demangle import demangle
+    out = []
+    for row in rows:
+        name = row[0]
+        if name.startswith("_Z"):
+            if name.endswith("@plt"):
+                name = demangle(name[:-4]) + "@plt"
+            else:
+                name = demangle(name)
+            row = (name,) + row[1:]
+        out.append(row)
+    return out

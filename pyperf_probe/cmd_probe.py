@@ -1,0 +1,280 @@
+"""``pyperf probe``: define uprobes as ``perf probe`` does (builtin-probe.c).
+
+Options -> :class:`Params`; then one pipeline per command: ``-a``/``-D``: parse -> convert -> name ->
+write or print; ``-l``, ``-d``, ``-F``, ``-V``, ``-L``. Messages, streams and exit statuses are perf's
+(perf-formats.md §4.3), with ``pyperf`` in the commands perf suggests.
+"""
+from __future__ import annotations
+
+import errno as errno_mod
+import os
+import sys
+from typing import List, Optional, Tuple
+
+from pyperf_probe.errors import KernelError, ProbeError, PyperfError, SymbolError, UsageError
+from pyperf_probe.probe import messages as M
+from pyperf_probe.probe import options as O
+
+
+class Failure(ProbeError):
+    """A failed command: ``text`` is exactly what goes to stderr (nothing under -q)."""
+
+    verbatim = True
+
+    def __init__(self, text: str, errno: int):
+        super().__init__(text, errno=errno)
+
+
+class Params:
+    """perf's ``params``: what the options asked for."""
+
+    def __init__(self):
+        self.command: Optional[str] = None
+        self.verbose = 0
+        self.quiet = False
+        self.force = False
+        self.dry_run = False
+        self.no_inlines = False
+        self.externs = False
+        self.range = False
+        self.demangle = True
+        self.max_probes = 0
+        self.symfs: Optional[str] = None
+        self.target: Optional[str] = None
+        self.target_used = False
+        self.events: List[Tuple[object, Optional[str]]] = []     # (ProbeSpec, target)
+        self.filter = None
+        self.line_desc: Optional[str] = None
+        self.notes: List[str] = []
+
+    # -- option callbacks -------------------------------------------------------------------------------
+
+    def on_option(self, opt: O.Option, value: Optional[str], as_short: bool) -> None:
+        name = opt.long
+        if name == "verbose":
+            self.verbose += 1
+        elif name in ("quiet", "force", "dry-run", "no-inlines", "externs", "range"):
+            setattr(self, name.replace("-", "_"), True)
+        elif name in ("list", "del", "funcs"):
+            self.command = opt.short
+            self.add_filter(value)
+        elif name == "filter":
+            self.add_filter(value)
+        elif name in ("add", "definition"):
+            self.command = opt.short
+            self.add_event(value)
+        elif name == "vars":
+            self.add_event(value)
+            if self.events[-1][0].args:
+                raise UsageError("  Error: '--vars' doesn't accept arguments.")
+            self.command = "V"
+        elif name == "line":
+            self.on_line(value)
+        elif name == "max-probes":
+            self.max_probes = int(value, 0)
+        elif name == "exec":
+            self.set_target(value)
+        elif name == "symfs":
+            self.symfs = value
+        elif name == "demangle":
+            self.demangle = True
+        else:
+            raise UsageError(f"  Error: --{name} is for kernel probes, which pyperf does not make "
+                             "(it probes user-space programs: use -x).")
+
+    def on_line(self, value: str) -> None:
+        if self.command == "L":
+            self.warn("Warning: more than one --line options are detected. Only the first one is valid.\n")
+            return
+        self.command = "L"
+        self.line_desc = value
+
+    def add_filter(self, rules: Optional[str]) -> None:
+        from pyperf_probe.probe.strfilter import StrFilter
+        if rules is None:
+            return
+        try:
+            if self.filter is None:
+                self.filter = StrFilter(rules)
+            else:
+                self.filter.or_(rules)
+        except ProbeError as err:
+            raise UsageError(err.message) from None
+
+    def add_event(self, text: str) -> None:
+        from pyperf_probe.probe.spec import parse_probe_command
+        try:
+            spec = parse_probe_command(text)
+        except ProbeError as err:
+            raise UsageError(err.message.rstrip("\n")) from None
+        self.events.append((spec, self.target))
+        if self.target:
+            self.target_used = True
+
+    def set_target(self, given: str) -> None:
+        from pyperf_probe.symbols.targets import resolve_target
+        try:
+            found = resolve_target(given)
+        except SymbolError as err:
+            raise UsageError(err.message) from None
+        if found.how != "path":
+            self.notes.append(f"Using {found.path} for {given} (found in {found.how}).\n")
+        self.target, self.target_used = found.path, False
+
+    def warn(self, text: str) -> None:
+        if not self.quiet:
+            sys.stderr.write(text)
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+def main(argv: List[str], opts) -> int:
+    params = Params()
+    rest = O.parse(argv, params.on_option)
+    if rest:
+        positional(params, rest)
+    if params.quiet and params.verbose:
+        raise Failure("  Error: -v and -q are exclusive.\n", errno_mod.EINVAL)
+    if params.max_probes == 0:
+        from pyperf_probe.probe.convert import MAX_PROBES
+        params.max_probes = MAX_PROBES
+    for note in params.notes:
+        params.warn(note)
+    command = params.command
+    if command == "l":
+        return cmd_list(params)
+    if command == "F":
+        return cmd_funcs(params)
+    if command == "d":
+        return cmd_del(params)
+    if command == "V":
+        return cmd_vars(params)
+    if command == "L":
+        return cmd_lines(params)
+    if command in ("a", "D"):
+        return cmd_add(params)
+    raise O.ParseError(O.full_usage())
+
+
+def positional(params: Params, rest: List[str]) -> None:
+    """perf's ``parse_probe_event_argv``: an absolute path first is the target; the rest is one PROBEDEF."""
+    if rest[0] == "-":
+        raise O.ParseError(O.full_usage("'-' is not supported.\n"))
+    if params.command and params.command != "a":
+        raise O.ParseError(O.full_usage("another command except --add is set.\n"))
+    if params.target is None and rest[0].startswith("/"):
+        params.target, params.target_used = rest[0], False
+        rest = rest[1:]
+    if rest:
+        try:
+            params.add_event(" ".join(rest))
+        except UsageError as err:
+            raise Failure(_quiet(params, err.message + "\n" + M.PARSE_FAILED + "\n"), errno_mod.EINVAL) from None
+    params.command = "a"
+
+
+def _quiet(params: Params, text: str) -> str:
+    return "" if params.quiet else text
+
+
+def _fail(params: Params, err: PyperfError, trailer: str) -> Failure:
+    """perf's ``pr_err_with_code(trailer)`` after the error's own message."""
+    text = err.message.rstrip("\n")
+    text = (text + "\n" if text else "") + trailer + "\n"
+    return Failure(_quiet(params, text), err.errno or errno_mod.ENOENT)
+
+
+# ---- -a / -D ------------------------------------------------------------------------------------------
+
+
+def cmd_add(params: Params) -> int:
+    if params.target and not params.target_used:
+        raise O.ParseError("  Error: -x/-m must follow the probe definitions.\n"
+                           + O.option_usage(["m"]) + O.option_usage(["x"], header=False))
+    from pyperf_probe.probe import adding
+    try:
+        plans = adding.convert_all(params.events, warn=params.warn, max_probes=params.max_probes,
+                                   symfs=params.symfs, no_inlines=params.no_inlines)
+        if params.command == "D":
+            sys.stdout.write(adding.definitions_text(plans))
+            return 0
+        done = adding.apply(plans, force=params.force, dry_run=params.dry_run)
+    except (ProbeError, SymbolError, KernelError) as err:
+        raise _fail(params, err, M.ADD_FAILED) from None
+    params.warn(adding.added_text(done))
+    return 0
+
+
+# ---- -l / -d ------------------------------------------------------------------------------------------
+
+
+def cmd_list(params: Params) -> int:
+    if params.target:
+        raise Failure("  Error: Don't use --list with --exec.\n" + O.option_usage(["l"])
+                      + O.option_usage(["x"], header=False), errno_mod.EINVAL)
+    from pyperf_probe.probe import events
+    try:
+        text = events.list_text(params.filter)
+    except (ProbeError, KernelError) as err:
+        raise _fail(params, err, M.LIST_FAILED) from None
+    sys.stdout.write(text)
+    return 0
+
+
+def cmd_del(params: Params) -> int:
+    from pyperf_probe.probe import events
+    try:
+        names = events.events_to_delete(params.filter)
+        if not names:
+            raise ProbeError(f'"{params.filter.text()}" does not hit any event.', errno=errno_mod.ENOENT)
+        params.warn(M.removed_text(names))
+        events.delete(names)
+    except (ProbeError, KernelError) as err:
+        raise _fail(params, err, M.DEL_FAILED) from None
+    return 0
+
+
+# ---- -F / -V / -L -------------------------------------------------------------------------------------
+
+
+def _require_target(params: Params, what: str) -> str:
+    if not params.target:
+        raise Failure(_quiet(params, f"pyperf probe {what} needs -x TARGET: pyperf probes user-space "
+                                     "programs, not the kernel.\n"), errno_mod.EINVAL)
+    return params.target
+
+
+def cmd_funcs(params: Params) -> int:
+    target = _require_target(params, "-F")
+    from pyperf_probe.probe.funcs import funcs_text
+    try:
+        text = funcs_text(target, params.filter, symfs=params.symfs)
+    except (ProbeError, SymbolError) as err:
+        raise _fail(params, err, M.FUNCS_FAILED) from None
+    sys.stdout.write(text)
+    return 0
+
+
+def cmd_vars(params: Params) -> int:
+    from pyperf_probe.probe import vars_lines
+    from pyperf_probe.probe.strfilter import StrFilter
+    flt = params.filter or StrFilter(O.DEFAULT_VAR_FILTER)
+    try:
+        text = vars_lines.vars_text(params.events, flt, externs=params.externs, warn=params.warn,
+                                    no_inlines=params.no_inlines, max_probes=params.max_probes)
+    except (ProbeError, SymbolError) as err:
+        raise _fail(params, err, M.VARS_FAILED) from None
+    sys.stdout.write(text)
+    return 0
+
+
+def cmd_lines(params: Params) -> int:
+    target = _require_target(params, "-L")
+    from pyperf_probe.probe import vars_lines
+    try:
+        text = vars_lines.lines_text(target, params.line_desc, warn=params.warn)
+    except (ProbeError, SymbolError) as err:
+        raise _fail(params, err, M.LINES_FAILED) from None
+    sys.stdout.write(text)
+    return 0

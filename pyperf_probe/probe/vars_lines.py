@@ -1,0 +1,68 @@
+"""``-V`` (variables at a probe point) and ``-L`` (source lines), both from DWARF
+(probe-event.c ``show_available_vars`` and ``show_line_range``)."""
+from __future__ import annotations
+
+import errno as errno_mod
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from pyperf_probe.errors import ProbeError
+from pyperf_probe.probe.dwarfpath import alternative_point, no_debuginfo_message, open_dwarf
+from pyperf_probe.probe.spec import ProbeSpec
+from pyperf_probe.probe.strfilter import StrFilter
+
+Warn = Callable[[str], None]
+
+
+def vars_text(events: Sequence[Tuple[ProbeSpec, Optional[str]]], flt: StrFilter, *, externs: bool, warn: Warn,
+              no_inlines: bool, max_probes: int) -> str:
+    out = []
+    for spec, target in events:
+        if not target:
+            raise ProbeError("pyperf probes user-space programs only: give the program or library with -x.",
+                             errno=errno_mod.EINVAL)
+        dinfo = open_dwarf(target)
+        if dinfo is None:
+            warn(no_debuginfo_message(target))
+            raise ProbeError("", errno=errno_mod.ENOENT)
+        out.append(_vars_at(dinfo, spec, target, flt, externs, warn, no_inlines))
+    return "".join(out)
+
+
+def _sites(dinfo, spec: ProbeSpec, no_inlines: bool):
+    p = spec.point
+    if p.line or p.lazy_line or not p.function:
+        raise ProbeError("pyperf -V takes a function (FUNC[@SRC][+OFF]); lines are not supported yet.",
+                         errno=errno_mod.ENOTSUP)
+    return dinfo.function_sites(p.function, file=p.file, no_inlines=no_inlines)
+
+
+def _vars_at(dinfo, spec: ProbeSpec, target: str, flt: StrFilter, externs: bool, warn: Warn,
+             no_inlines: bool) -> str:
+    sites = _sites(dinfo, spec, no_inlines)
+    if not sites:
+        alt = alternative_point(dinfo, spec, target, warn)
+        if alt is not None:
+            sites = _sites(dinfo, spec.with_point(alt), no_inlines)
+    if not sites:
+        raise ProbeError(f"Failed to find the address of {spec.point.text()}", errno=errno_mod.ENOENT)
+    lines = [f"Available variables at {spec.point.text()}\n"]
+    for site in sites:
+        found = dinfo.variables_at(site, externs=externs, svma=site.entry_svma + spec.point.offset)
+        lines.append(f"\t@<{found.symbol}+{found.offset}>\n")
+        shown = [v for v in found.variables if flt.compare(v.split("\t", 1)[-1])]
+        lines.extend(f"\t\t{v}\n" for v in shown)
+        if not shown:
+            lines.append("\t\t(No matched variables)\n")
+    return "".join(lines)
+
+
+def lines_text(target: str, desc: str, *, warn: Warn) -> str:
+    dinfo = open_dwarf(target)
+    if dinfo is None:
+        warn(no_debuginfo_message(target))
+        raise ProbeError("", errno=errno_mod.ENOENT)
+    finder = getattr(dinfo, "line_range", None)
+    if finder is None:
+        raise ProbeError("pyperf probe -L is not available: the DWARF line-range search is not implemented yet.",
+                         errno=errno_mod.ENOTSUP)
+    return finder(desc)
