@@ -315,6 +315,86 @@ class DwarfInfo:
             raise ProbeError(f"Failed to find symbol at 0x{svma:x}", errno=E.ENOENT)
         return best[1], svma - (best[2] + bias)
 
+    # ---- source lines --------------------------------------------------------------------------------
+
+    def line_sites(self, function: Optional[str] = None, file: Optional[str] = None, line: int = 0,
+                   lazy: Optional[str] = None) -> List[FunctionSite]:
+        """Sites of ``FUNC:RLN`` (``line`` relative to the declaration), ``SRC:ALN``, ``FUNC;PTN`` and
+        ``SRC;PTN``, in perf's order; the scope of each is the function perf names the probe after.
+        Raises ProbeError with perf's "This line is sharing the address with other lines." text."""
+        from pyperf_probe.symbols import dwarf_lineprobe as LP
+        found = []
+        for unit in self._line_units(function, file):
+            if function:
+                for func in matching_funcs(unit.die, function, unit.decl_file, file):
+                    found += self._func_line_sites(unit, func, function, line, lazy)
+            else:
+                fname = LP.realpath_in_unit(unit, file)
+                if fname is None:
+                    continue
+                if lazy is not None:
+                    found += LP.sites_by_lazy(unit, None, fname, LP.lazy_lines(unit, fname, lazy), None)
+                else:
+                    found += LP.sites_by_line(unit, fname, line, None)
+        return collect([self._site_at(self.unit_for_die(die), die, svma) for svma, die in found])
+
+    def _func_line_sites(self, unit: Unit, func, function: str, line: int, lazy: Optional[str]):
+        from pyperf_probe.symbols import dwarf_lineprobe as LP
+        fname = unit.decl_file(func)
+        if lazy is None:
+            return LP.sites_by_line(unit, fname, (unit.decl_line(func) or 0) + line, function)
+        wanted = LP.lazy_lines(unit, fname, lazy)
+        if D.is_func_instance(func):
+            return LP.sites_by_lazy(unit, func, fname, wanted, function)
+        out = []
+        for inst in instances(unit.die, func, unit.decl_file_index):
+            out += LP.sites_by_lazy(unit, inst, fname, wanted, function)
+        return out
+
+    def _line_units(self, function: Optional[str], file: Optional[str]) -> List[Unit]:
+        if function:
+            return [self.unit(off) for off in self._units_for_name(function)]
+        if file is None:
+            return []
+        return [self.unit(off) for off in self.units.offsets]
+
+    def unit_for_die(self, die) -> Unit:
+        return self.unit(die.cu.cu_offset)
+
+    def _site_at(self, unit: Unit, die, svma: int) -> FunctionSite:
+        return self._site(unit, die, svma, None)
+
+    def line_range(self, function: Optional[str] = None, file: Optional[str] = None, start: int = 0,
+                   end: Optional[int] = None):
+        """``perf probe -L``: the probe-able lines of ``FUNC[:RLN[-RLN2]]`` (relative to the declaration)
+        or ``SRC:ALN[-ALN2]``, as a ``dwarf_linewalk.LineRange``; None when nothing is found
+        (perf: "Specified source line is not found.")."""
+        from pyperf_probe.symbols import dwarf_linewalk as LW
+        from pyperf_probe.symbols import dwarf_lineprobe as LP
+        for unit in self._line_units(function, file):
+            if function:
+                func = next(iter(matching_funcs(unit.die, function, unit.decl_file, file)), None)
+                if func is None:
+                    continue
+                offset = unit.decl_line(func) or 0
+                fname = unit.decl_file(func)
+                lo, hi = offset + start, None if end is None else offset + end
+                scopes = [func] if D.is_func_instance(func) else \
+                    list(instances(unit.die, func, unit.decl_file_index))
+            else:
+                fname = LP.realpath_in_unit(unit, file)
+                if fname is None:
+                    continue
+                offset, lo, hi, scopes = 0, start, end, [None]
+            lines, path = set(), None
+            for scope in scopes:
+                got, first = LW.probeable_lines(unit, scope, fname, lo, hi)
+                lines.update(got)
+                path = path or first
+            if lines:
+                return LW.LineRange(function, path, lo, hi, offset, tuple(sorted(lines)), unit.comp_dir)
+        return None
+
     # ---- reverse lookup -----------------------------------------------------------------------------
 
     def probe_point_at(self, svma: int) -> Optional[ProbePoint]:

@@ -75,22 +75,37 @@ class LineTable:
         return i if i < len(self.rows) and self._svmas[i] == svma else None
 
     def row_for(self, svma: int) -> Optional[LineRow]:
-        """``dwarf_getsrc_die``: the last row at or before ``svma`` (None past an end of sequence)."""
+        """``dwarf_getsrc_die``: the last row at or before ``svma``; None when that row ends a sequence
+        (``svma`` lies between sequences)."""
         i = bisect.bisect_right(self._svmas, svma) - 1
-        while i >= 0 and self.rows[i].svma == self._svmas[i] and self.rows[i].end_sequence and \
-                self.rows[i].svma == svma:
-            i -= 1
         if i < 0 or self.rows[i].end_sequence:
             return None
-        # several rows at one address: libdw returns the last of them
         return self.rows[i]
 
-    def exact_line(self, svma: int) -> Optional[Tuple[str, int]]:
-        """perf's ``cu_find_lineinfo``: (file, line) only when a row starts exactly at ``svma``."""
-        row = self.row_for(svma)
-        if row is None or row.svma != svma:
+    def stmt_row_at(self, svma: int) -> Optional[LineRow]:
+        """perf's ``cu_getsrc_die`` (dwarf-aux.c): from the last row at or before ``svma``, back to the first
+        row of that address, then forward to the first statement row, unless that passes ``svma``. Like
+        perf, finds nothing when the group starts at the table's first row."""
+        rows = self.rows
+        i = bisect.bisect_right(self._svmas, svma) - 1
+        if i < 0:
             return None
-        return row.file, row.line
+        i = max(i, 0)
+        while True:
+            i -= 1
+            if i < 0:
+                return None
+            if rows[i].svma != svma:
+                break
+        i += 1
+        while i < len(rows):
+            row = rows[i]
+            i += 1
+            if row.svma > svma:
+                return None
+            if row.is_stmt:
+                return row
+        return None
 
 
 def postprologue_svma(table: LineTable, entry_svma: int, high_svma: int) -> Optional[int]:

@@ -23,7 +23,7 @@ def _top_inline(die, svma: int):
 
 def find_probe_point(unit, svma: int) -> Optional[Tuple[Optional[str], Optional[str], int, int]]:
     """(function, file, relative line, offset) or None, exactly as perf fills ``perf_probe_point``."""
-    found = unit.lines.exact_line(svma)
+    found = unit.lineinfo(svma)
     fname, lineno = found if found else (None, 0)
     func = basefunc = None
     baseline = baseaddr = 0

@@ -72,5 +72,16 @@ class Unit:
             self._optimized = any(D.has_location_list(die) for die in D.walk(self.die))
         return self._optimized
 
+    def lineinfo(self, svma: int):
+        """perf 6.1's ``cu_find_lineinfo``: (file, line) of ``svma`` - a function's declaration line at its
+        entry, else the statement row ``cu_getsrc_die`` finds; None without a usable line."""
+        func = D.find_realfunc(self.die, svma)
+        if func is not None and D.die_entrypc(func) == svma:
+            fname, line = self.decl_file(func), self.decl_line(func)
+        else:
+            row = self.lines.stmt_row_at(svma)
+            fname, line = (row.file, row.line) if row is not None else (None, 0)
+        return (fname, line) if fname and line else None
+
     def die_at(self, offset: int):
         return self.cu.get_DIE_from_refaddr(offset)
