@@ -102,9 +102,12 @@ class Params:
             raise UsageError(err.message) from None
 
     def add_event(self, text: str) -> None:
+        from pyperf_probe.probe import sdt
         from pyperf_probe.probe.spec import parse_probe_command
         try:
-            spec = parse_probe_command(text)
+            # SDT markers (sdt_PROVIDER:NAME, %[GROUP:]NAME[@FILE]) come from the build-id cache: probe/sdt.py
+            first = (text.split() or [""])[0]
+            spec = sdt.parse_sdt_command(text) if sdt.is_sdt_event(first) else parse_probe_command(text)
         except ProbeError as err:
             raise UsageError(err.message.rstrip("\n")) from None
         self.events.append((spec, self.target))

@@ -31,8 +31,12 @@ class Plan:
 
 def convert_all(events: Sequence[Tuple[ProbeSpec, Optional[str]]], *, warn: Callable[[str], None],
                 max_probes: int, symfs: Optional[str], no_inlines: bool) -> List[Plan]:
+    from pyperf_probe.probe.sdt import SdtSpec, sdt_plans
     plans = []
     for spec, target in events:
+        if isinstance(spec, SdtSpec):  # an SDT marker: its cached definitions (probe/sdt.py), no -x needed
+            plans.extend(sdt_plans(spec, target))
+            continue
         if not target:
             raise ProbeError("pyperf probes user-space programs only: give the program or library with -x.",
                              errno=errno_mod.EINVAL)

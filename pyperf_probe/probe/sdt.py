@@ -158,11 +158,11 @@ def sdt_plans(spec: SdtSpec, target: Optional[str]) -> list:
 
 
 def not_found(spec: SdtSpec) -> ProbeError:
-    """perf says only "Error: Failed to add events." (-ENOENT); pyperf says where it looked first."""
+    """perf says only "Error: Failed to add events." (-ENOENT); pyperf says where it looked first (the
+    command adds perf's line after it)."""
     where = f"the build-id cache of {spec.target}" if spec.target else "the build-id cache"
     return ProbeError(f"SDT event {spec} is not in {where} (add the binary with "
-                      "'pyperf buildid-cache --add FILE', or give it with -x FILE).\n"
-                      "  Error: Failed to add events.", errno=errno_mod.ENOENT)
+                      "'pyperf buildid-cache --add FILE', or give it with -x FILE).", errno=errno_mod.ENOENT)
 
 
 # --- record / stat: SDT events named with -e ----------------------------------------------------------------
