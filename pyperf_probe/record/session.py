@@ -174,9 +174,9 @@ def run_loop(fds: EventFds, writer: PerfDataWriter, stop: StopFlag, finished, ti
             fds.disable()  # then drain what is left, until a pass finds nothing
             disabled = True
             continue
-        if got:
-            continue
         if done:
+            if got:
+                continue
             break
         ready = poller.poll(tick_ms)
         for fd, revents in ready:
