@@ -134,7 +134,7 @@ ROUNDS_ORDER = [0x10, 0x15, 0x20, 0x30, 0x05, 0x40, 0x41, 0x50]
 def test_round_ordering(tmp_path):
     f = PerfDataFile.open(write(tmp_path, pb.perf_data(ROUNDS)))
     assert [s.ip for s in samples(f)] == ROUNDS_ORDER
-    assert f.stats.out_of_order == 1
+    assert f.out_of_order == 1
     assert [s.ip for s in samples(f, ordered=False)] == [0x10, 0x30, 0x20, 0x15, 0x40, 0x41, 0x05, 0x50]
 
 

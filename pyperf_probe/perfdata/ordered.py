@@ -43,43 +43,51 @@ class OrderedQueue:
         self._last_flush = 0
 
     def reorder(self, records: Iterable) -> Iterator:
-        """Yield ``records`` in perf's delivery order."""
+        """Yield ``records`` in perf's delivery order. The per-record path keeps perf's state in locals
+        (it runs once per record of the file); the flushes write it back."""
         queue = self._queue
+        append = queue.append
+        max_queued = self.max_queued
+        queue_max = last_flush = 0
         for rec in records:
             time = rec.time
-            if type(rec) is FinishedRoundRecord:
+            if time and time != 0xFFFFFFFFFFFFFFFF:
+                if time >= queue_max or not queue:
+                    self._max_timestamp = queue_max = time
+                if time < last_flush:
+                    self.out_of_order += 1
+                append(rec)
+                if len(queue) > max_queued:
+                    self._queue_max = queue_max
+                    yield from self._flush_half()
+                    queue_max, last_flush = self._queue_max, self._last_flush
+            elif type(rec) is FinishedRoundRecord:
+                self._queue_max = queue_max
                 yield from self._flush(self._next_flush)
+                queue_max, last_flush = self._queue_max, self._last_flush
                 self._next_flush = self._max_timestamp
-                continue
-            if not time or time == 0xFFFFFFFFFFFFFFFF:
+            else:
                 yield rec
-                continue
-            if time < self._last_flush:
-                self.out_of_order += 1
-            if not queue or time >= self._queue_max:
-                self._max_timestamp = self._queue_max = time
-            queue.append(rec)
-            if len(queue) > self.max_queued:
-                yield from self._flush_half()
+        self._queue_max = queue_max
         yield from self._flush(None)
 
-    def _flush(self, limit):
-        """Deliver the queued records with ``time <= limit`` (all when limit is None) in time order."""
+    def _flush(self, limit) -> List:
+        """Take the queued records with ``time <= limit`` (all when limit is None), in time order."""
         queue = self._queue
         if not queue or limit == 0:
-            return
+            return []
         queue.sort(key=_time)  # stable: equal timestamps keep their arrival order
         cut = len(queue) if limit is None else bisect.bisect_right(list(map(_time, queue)), limit)
         if not cut:
-            return
+            return []
         ready = queue[:cut]
         del queue[:cut]
         self._queue_max = _time(queue[-1]) if queue else 0
         self._last_flush = _time(ready[-1])
-        yield from ready
+        return ready
 
-    def _flush_half(self):
+    def _flush_half(self) -> List:
         queue = self._queue
         queue.sort(key=_time)
         first, last = _time(queue[0]), _time(queue[-1])
-        yield from self._flush(first + (last - first) // 2)
+        return self._flush(first + (last - first) // 2)

@@ -35,8 +35,7 @@ log = logging.getLogger("pyperf")
 DEFAULT_PATH = "perf.data"
 INCOMPATIBLE = "incompatible file format (rerun with -v to learn more)"
 HEADER = struct.Struct("<IHH")
-CHUNK_SIZE = 1 << 20
-MAX_RECORD_SIZE = 0xFFFF  # perf_event_header.size is a u16
+CHUNK_SIZE = 1 << 20  # > the largest record (perf_event_header.size is a u16)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +58,6 @@ class ReadStats:
     nr_unknown_type: int = 0
     nr_corrupt: int = 0
     truncated_bytes: int = 0
-    out_of_order: int = 0
 
 
 def _incompatible(reason: str) -> PerfDataError:
@@ -274,8 +272,8 @@ class PerfDataFile:
         stream = self._file_records()
         if not ordered:
             return stream
-        queue = OrderedQueue()
-        return _count_unordered(queue.reorder(stream), queue, self.stats)
+        self._queue = OrderedQueue()
+        return self._queue.reorder(stream)
 
     def _data_end(self) -> int:
         h = self.header
@@ -289,37 +287,45 @@ class PerfDataFile:
         return end
 
     def _file_records(self) -> Iterator:
-        """Decode records chunk by chunk; a record never straddles two decoded buffers."""
+        """Decode records chunk by chunk (CHUNK_SIZE, more than any record), in file order.
+
+        The hot loop: samples of a one-event file go straight to its compiled decoder."""
         pos, end = self.header.data.offset, self._data_end()
-        buf, buf_start = b"", pos
+        unpack_header = HEADER.unpack_from
+        decode_one = self._decoders[0].decode if len(self._decoders) == 1 else None
+        stats = self.stats
         while pos < end:
-            off = pos - buf_start
-            if off + 8 > len(buf) or off + HEADER.unpack_from(buf, off)[2] > len(buf):
-                buf, buf_start = self._refill(buf, buf_start, pos, end)
-                off = 0
-                if len(buf) < 8:
-                    self._cut_short(pos, end)
-                    return
-            rtype, misc, size = HEADER.unpack_from(buf, off)
-            if size < 8:
-                self._warn_once("size", f"{self.path}: record of size {size} at offset {pos:#x}: "
-                                        "the rest of the data section is unreadable")
-                self.stats.nr_corrupt += 1
+            self._file.seek(pos)
+            buf = self._file.read(min(CHUNK_SIZE, end - pos))
+            n, off = len(buf), 0
+            while off + 8 <= n:
+                rtype, misc, size = unpack_header(buf, off)
+                if size < 8 or off + size > n:
+                    break
+                stats.nr_records += 1
+                if rtype == 9 and decode_one is not None:
+                    try:
+                        rec = decode_one(buf, off + 8, off + size, misc, pos + off)
+                    except CorruptRecord as exc:
+                        rec = self._corrupt(exc, rtype, pos + off)
+                else:
+                    rec = self._decode(buf, off, rtype, misc, size, pos + off)
+                    if rtype == RecordType.AUXTRACE and size >= 16:  # its payload follows the record
+                        size += struct.unpack_from("<Q", buf, off + 8)[0]
+                off += size
+                if rec is not None:
+                    yield rec
+            pos += off
+            if pos >= end:
                 return
-            if off + size > len(buf):
+            if off + 8 <= n and unpack_header(buf, off)[2] < 8:
+                self._warn_once("size", f"{self.path}: record of size {unpack_header(buf, off)[2]} at offset "
+                                        f"{pos:#x}: the rest of the data section is unreadable")
+                stats.nr_corrupt += 1
+                return
+            if n < CHUNK_SIZE or off == 0:  # the file ends inside this record
                 self._cut_short(pos, end)
                 return
-            rec = self._decode(buf, off, rtype, misc, size, pos)
-            if rtype == RecordType.AUXTRACE and size >= 16:  # its payload follows the record
-                size += struct.unpack_from("<Q", buf, off + 8)[0]
-            pos += size
-            if rec is not None:
-                yield rec
-
-    def _refill(self, buf: bytes, buf_start: int, pos: int, end: int) -> Tuple[bytes, int]:
-        want = max(CHUNK_SIZE, MAX_RECORD_SIZE + 1)
-        self._file.seek(pos)
-        return self._file.read(min(want, end - pos)), pos
 
     def _cut_short(self, pos: int, end: int):
         self.stats.truncated_bytes += end - pos
@@ -327,7 +333,6 @@ class PerfDataFile:
                                             f"ignored {end - pos} bytes")
 
     def _decode(self, buf, off: int, rtype: int, misc: int, size: int, file_offset: int):
-        self.stats.nr_records += 1
         try:
             if rtype == RecordType.SAMPLE:
                 return self._decode_sample(buf, off, misc, size, file_offset)
@@ -338,10 +343,12 @@ class PerfDataFile:
             body_end, time = self._sample_id(buf, off, size, rtype)
             return decoder(buf, off + 8, body_end, misc, time)
         except CorruptRecord as exc:
-            self.stats.nr_corrupt += 1
-            self._warn_once(("corrupt", rtype), f"{self.path}: skipping a corrupt record at offset "
-                                                f"{file_offset:#x}: {exc}")
-            return None
+            return self._corrupt(exc, rtype, file_offset)
+
+    def _corrupt(self, exc: CorruptRecord, rtype: int, file_offset: int) -> None:
+        self.stats.nr_corrupt += 1
+        self._warn_once(("corrupt", rtype), f"{self.path}: skipping a corrupt record at offset "
+                                            f"{file_offset:#x}: {exc}")
 
     def _decode_sample(self, buf, off: int, misc: int, size: int, file_offset: int):
         evsel = self._sample_evsel(buf, off, size)
@@ -389,6 +396,13 @@ class PerfDataFile:
             self._warned.add(kind)
             log.warning(message)
 
+    @property
+    def out_of_order(self) -> int:
+        """Records older than what was already delivered, in the last ``records()`` (perf's
+        nr_unordered_events)."""
+        queue = getattr(self, "_queue", None)
+        return queue.out_of_order if queue else 0
+
     def warn_summary(self) -> None:
         """perf's end-of-session warnings for what ``records()`` skipped (session.c
         ``perf_session__warn_about_errors``)."""
@@ -414,11 +428,6 @@ def _id_pos(sample_type: int) -> Optional[int]:
         return None
     return 8 * sum(bool(sample_type & b) for b in (SampleType.IP, SampleType.TID, SampleType.TIME,
                                                     SampleType.ADDR))
-
-
-def _count_unordered(stream: Iterator, queue: OrderedQueue, stats: ReadStats) -> Iterator:
-    yield from stream
-    stats.out_of_order = queue.out_of_order
 
 
 def _check_sample_types(attrs: List[EventAttr], path: str) -> None:

@@ -250,9 +250,38 @@ class SampleDecoder:
         self.decode: Callable = namespace["decode"]
 
 
+# CALLCHAIN and RAW, in every -g sample, are written out in the decoder (same checks as _callchain/_raw,
+# without a call each).
+_INLINE = {
+    SampleType.CALLCHAIN: [
+        "    if pos + 8 > end: raise _corrupt('callchain', pos)",
+        "    nr = _u64(buf, pos)[0]",
+        "    pos += 8",
+        "    if nr > (end - pos) >> 3: raise _corrupt('callchain', pos)",
+        "    callchain = (_chains.get(nr) or _chain_struct(nr)).unpack_from(buf, pos)",
+        "    pos += nr << 3",
+    ],
+    SampleType.RAW: [
+        "    if pos + 4 > end: raise _corrupt('raw data', pos)",
+        "    size = _u32(buf, pos)[0]",
+        "    if size > end - pos - 4: raise _corrupt('raw data', pos)",
+        "    raw = buf[pos + 4:pos + 4 + size]",
+        "    pos += (size + 11) & ~7",
+    ],
+}
+
+
+def _chain_struct(nr: int) -> struct.Struct:
+    st = struct.Struct(f"<{nr}Q")
+    if len(_CHAIN_STRUCTS) < 4096:
+        _CHAIN_STRUCTS[nr] = st
+    return st
+
+
 def _namespace(attr: EventAttr) -> dict:
     hw_index = bool(attr.branch_sample_type & BRANCH_HW_INDEX)
     return {
+        "_u64": U64.unpack_from, "_u32": U32.unpack_from, "_chains": _CHAIN_STRUCTS, "_chain_struct": _chain_struct,
         "_new": tuple.__new__, "Sample": Sample, "_corrupt": _corrupt, "_callchain": _callchain, "_raw": _raw,
         "_stack_user": _stack_user, "_aux": _aux,
         "_read": lambda b, p, e: _read_values(b, p, e, attr.read_format),
@@ -289,7 +318,7 @@ def _generate(attr: EventAttr, evsel: int) -> Tuple[str, Dict[str, struct.Struct
         if bits in _VARIABLE:
             flush_run()
             field, helper = _VARIABLE[bits]
-            body.append(f"    {field}, pos = {helper}(buf, pos, end)")
+            body.extend(_INLINE.get(bits) or [f"    {field}, pos = {helper}(buf, pos, end)"])
             values[field] = field
         else:
             run.append(_FIXED[SampleType(bit & -bit)])  # WEIGHT and WEIGHT_STRUCT: one u64

@@ -155,19 +155,22 @@ class Session:
     # --- one sample -------------------------------------------------------------------------------------
 
     def resolve(self, sample: Sample) -> ResolvedSample:
-        """Thread, location and chain of a sample, against the machine's current state."""
-        thread = self.machine.findnew_thread(-1 if sample.pid is None else sample.pid,
-                                             -1 if sample.tid is None else sample.tid)
-        cpumode = sample.misc & MISC_CPUMODE_MASK
+        """Thread, location and chain of a sample, against the machine's current state (the per-sample
+        hot path: the thread, its interned comm and each chain come from dicts)."""
+        machine = self.machine
+        pid, tid = sample.pid, sample.tid
+        thread = machine.threads.get(tid)
+        if thread is None or thread.pid != pid:
+            thread = machine.findnew_thread(-1 if pid is None else pid, -1 if tid is None else tid)
+        state = thread.state or machine.thread_state(thread)
         ip = sample.ip or 0
-        location = self.frames.location(self._map_for(thread, cpumode, ip), ip)
-        chain: Tuple[Frame, ...] = ()
-        if sample.callchain:
-            chain = self._callchain(thread, sample.callchain)
-        if sample.regs_user is not None and sample.stack_user and self.unwinder is not None:
+        cpumode = sample.misc & MISC_CPUMODE_MASK
+        map_ = thread.maps.find(ip) if cpumode == MISC_USER else self._map_for(thread, cpumode, ip)
+        location = self.frames.location(map_, ip)
+        chain = self._callchain(thread, sample.callchain) if sample.callchain else ()
+        if sample.stack_user and self.unwinder is not None and sample.regs_user is not None:
             chain += self.user_chain(sample, thread)
-        return ResolvedSample(sample.evsel, self.machine.thread_state(thread), sample.period, sample.raw,
-                              location, chain, sample)
+        return _new(ResolvedSample, (sample.evsel, state, sample.period, sample.raw, location, chain, sample))
 
     def _map_for(self, thread: Thread, cpumode: int, avma: int):
         """``thread__find_map``: kernel addresses in the kernel maps, hypervisor ones in none."""
@@ -218,6 +221,7 @@ class Session:
         return tuple(frames)
 
 
+_new = tuple.__new__
 _MARKERS = {PERF_CONTEXT_HV: MISC_HYPERVISOR, PERF_CONTEXT_KERNEL: MISC_KERNEL, PERF_CONTEXT_USER: MISC_USER}
 
 
