@@ -25,13 +25,14 @@ NO_CALLCHAIN = ("Error:\nSelected -g or --branch-history.\nBut no callchain or b
 def main(argv: List[str], opts) -> int:
     ropts = parse_args(argv)
     ropts.quiet = ropts.quiet or opts.quiet
+    legacy = ropts.style == "3.4"
     from pyperf_probe.perfdata.reader import PerfDataFile
     data = PerfDataFile.open(ropts.input, force=ropts.force)
     out: List[str] = []
     if ropts.header or ropts.header_only:
         from pyperf_probe.report.header_info import header_block
         out.append(header_block(data))
-    elif not ropts.quiet:
+    elif not ropts.quiet and not legacy:
         out.append(HEADER_HINT)
     if ropts.header_only:
         _emit(out)
@@ -46,7 +47,13 @@ def _report(data, ropts: ReportOptions, out: List[str]) -> int:
     for attr in attrs:
         sample_type |= attr.sample_type
     has_cc = bool(sample_type & SampleType.CALLCHAIN)
-    spec = parse_callgraph(ropts.callgraph) if ropts.callgraph else CallgraphSpec()
+    legacy = ropts.style == "3.4"
+    from pyperf_probe.report import style34
+    if legacy:
+        ropts.children = False  # 3.4 had no --children
+        ropts.sort = ropts.sort or style34.DEFAULT_SORT
+    default_spec = parse_callgraph(style34.DEFAULT_CALLGRAPH) if legacy else CallgraphSpec()
+    spec = parse_callgraph(ropts.callgraph) if ropts.callgraph else default_spec
     if ropts.callgraph is not None and spec.mode != "none" and not has_cc:
         _emit(out)
         sys.stderr.write(NO_CALLCHAIN + "\n")
@@ -68,18 +75,16 @@ def _report(data, ropts: ReportOptions, out: List[str]) -> int:
                   filters=_filters(ropts))
     _lost_warnings(session)
     if session.nr_samples == 0:
-        _emit([out[0]] if out and not ropts.quiet else [])
+        _emit([out[0]] if out and not ropts.quiet and not legacy else [])
         sys.stderr.write(f"Error:\nThe {ropts.input or 'perf.data'} data has no samples!\n")
         return 0
-    if not ropts.quiet:
+    if not ropts.quiet and not legacy:
         out.append(f"# Total Lost Samples: {session.lost_samples}\n#\n")
     params = _graph_params(spec, ropts, sort_text) if has_cc and spec.mode != "none" else None
     sopts = stdio.StdioOptions(show_nr_samples=ropts.show_nr_samples, percent_limit=ropts.percent_limit,
                                quiet=ropts.quiet, graph=params, dso_filter_given=ropts.dsos is not None,
                                hidden=frozenset(hidden))
-    render = stdio
-    if ropts.style == "3.4":
-        from pyperf_probe.report import style34 as render
+    render = style34 if legacy else stdio
     for hists, name in zip(built.hists, built.names):
         if not hists.nr_samples:
             continue
@@ -87,7 +92,7 @@ def _report(data, ropts: ReportOptions, out: List[str]) -> int:
             out.append(render.samples_block(hists, name))
         out.append(render.render_hists(hists, sopts))
         out.append("\n\n")
-    if not ropts.quiet:
+    if not ropts.quiet and not legacy:
         from pyperf_probe.report.tips import random_tip
         out.append(f"#\n# ({random_tip()})\n#\n")
     _emit(out)

@@ -23,6 +23,18 @@ class GraphParams:
     print_limit: int = 0         # 0 = no limit
     value: str = "percent"       # percent | period | count
     skip_first: bool = False     # --sort starting with sym: the trunk's first frame is the entry itself
+    legacy: bool = False         # perf 3.4's layout (perf-formats.md §3): "--- name", "--0.95%-- name"
+    left_margin: int = 0         # perf 3.4: comm column width - strlen(comm) when comm is the first key
+
+
+def frame_text(frame, params: GraphParams, branch: bool) -> str:
+    """A frame's name as printed; perf 3.4 printed unresolved frames with ``%p`` on the trunk and in flat
+    chains, ``0x%0llx`` in branches."""
+    if not params.legacy or frame.has_sym:
+        return frame.chain_text
+    if branch:
+        return "0x%x" % frame.avma
+    return "0x%x" % frame.avma if frame.avma else "(nil)"
 
 
 def value_text(node_period: int, node_count: int, total: int, params: GraphParams) -> str:
@@ -52,22 +64,23 @@ def render(root: cc.CallchainRoot, params: GraphParams, total: int, parent_sampl
 def _graph(st: cc.SortedTree, params: GraphParams, total: int, parent_samples: int) -> str:
     out: List[str] = []
     node = st.root
-    left_margin = 0
+    left_margin = params.left_margin
     first = st.children(node)
-    if first and len(first) == 1 and first[0].cumul_hits == parent_samples:
+    # One root child is a trunk: in 6.1 only if it holds the whole entry (need_percent_display), in 3.4 always.
+    if first and len(first) == 1 and (params.legacy or first[0].cumul_hits == parent_samples):
         trunk = first[0]
         printed, entries = False, 0
         for i, frame in enumerate(trunk.val):
             if i == 0 and params.skip_first:
                 continue
             if not printed:
-                out.append(MARGIN + "|\n")
-                out.append(MARGIN + "---")
+                out.append(MARGIN + " " * left_margin + "|\n")
+                out.append(MARGIN + " " * left_margin + ("--- " if params.legacy else "---"))
                 left_margin += 3
                 printed = True
             else:
-                out.append(MARGIN + " " * left_margin)
-            out.append(frame.chain_text + "\n")
+                out.append(MARGIN + " " * left_margin + (" " if params.legacy else ""))
+            out.append(frame_text(frame, params, False) + "\n")
             entries += 1
             if entries == params.print_limit:
                 break
@@ -75,7 +88,7 @@ def _graph(st: cc.SortedTree, params: GraphParams, total: int, parent_samples: i
     if params.mode == "fractal":
         total = parent_samples
     _graph_children(st, node, params, total, 1, 1, left_margin, out)
-    if out:
+    if out or params.legacy:
         out.append("\n")
     return "".join(out)
 
@@ -96,7 +109,8 @@ def _graph_children(st: cc.SortedTree, parent: cc.Node, params: GraphParams, tot
             new_mask &= ~(1 << (depth - 1))
         out.append(margin + _pipes(depth, depth_mask) + "\n")
         for i, frame in enumerate(child.val):
-            out.append(margin + _prefix(depth, new_mask, i == 0, child, total, params) + frame.chain_text + "\n")
+            out.append(margin + _prefix(depth, new_mask, i == 0, child, total, params)
+                       + frame_text(frame, params, True) + "\n")
         new_total = child.children_hit if rel else total
         _graph_children(st, child, params, new_total, depth + 1, new_mask | (1 << depth), left_margin, out)
         if idx + 1 == params.print_limit:
@@ -115,7 +129,8 @@ def _prefix(depth: int, mask: int, first: bool, node: cc.Node, total: int, param
     for i in range(depth):
         parts.append("|" if mask & (1 << i) else " ")
         if first and i == depth - 1:
-            parts.append("--" + value_text(node.cumul_hits, node.cumul_counts, total, params) + "--")
+            parts.append("--" + value_text(node.cumul_hits, node.cumul_counts, total, params)
+                         + ("-- " if params.legacy else "--"))
         else:
             parts.append("          ")
     return "".join(parts)
@@ -125,16 +140,22 @@ def _rem_prefix(depth: int, mask: int, remaining: int, total: int, params: Graph
     parts = []
     for i in range(depth):
         parts.append("|" if mask & (1 << i) else " ")
-        parts.append("--" + value_text(remaining, 0, total, params) + "--" if i == depth - 1 else "          ")
+        if i == depth - 1:
+            parts.append("--" + value_text(remaining, 0, total, params) + ("-- " if params.legacy else "--"))
+        else:
+            parts.append("          ")
     return "".join(parts)
 
 
 def _flat(nodes: List[cc.Node], params: GraphParams, total: int) -> str:
     out: List[str] = []
     for n, node in enumerate(nodes):
-        out.append("           " + value_text(node.cumul_hits, node.cumul_counts, total, params) + "\n")
+        if params.legacy:  # 3.4: the node's own hits, "%6.2f%%"
+            out.append("           %6.2f%%\n" % (node.hit * 100.0 / total if total else 0.0))
+        else:
+            out.append("           " + value_text(node.cumul_hits, node.cumul_counts, total, params) + "\n")
         for frame in node.path_frames():
-            out.append("                " + frame.chain_text + "\n")
+            out.append("                " + frame_text(frame, params, False) + "\n")
         out.append("\n")
         if n + 1 == params.print_limit:
             break
