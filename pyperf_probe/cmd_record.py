@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-m", "--mmap-pages", help="number of mmap data pages (power of two) or size (512K, 16M)")
     p.add_argument("-R", "--raw-samples", action="store_true", help="collect raw sample records (always on "
                    "for tracepoints)")
+    p.add_argument("-r", "--realtime", type=int, metavar="N", help="collect data with this RT SCHED_FIFO "
+                   "priority (default: 1 with --call-graph dwarf when permitted, else none)")
     p.add_argument("-q", "--quiet", action="store_true", help="don't print any message")
     p.add_argument("command", nargs=argparse.REMAINDER, help="command to run")
     p.set_defaults(filters={})
@@ -117,7 +119,7 @@ def main(argv: Sequence[str], opts) -> int:
         tids=tuple(_ints(args.tid, "tid")) if args.tid else (), cpu_list=args.cpu, all_cpus=args.all_cpus,
         period=args.count or 1, pages=_pages(args.mmap_pages, default_pages),
         pages_given=args.mmap_pages is not None,
-        cmdline=(os.path.abspath(sys.argv[0]), "record", *argv))
+        cmdline=(os.path.abspath(sys.argv[0]), "record", *argv), realtime=args.realtime)
     from pyperf_probe.probe.sdt import temporary_sdt_events
     from pyperf_probe.record.events import syntax_error
     # cached SDT markers named with -e (sdt_tick:loop2) are added for the recording, removed after (issue 5)

@@ -22,6 +22,7 @@ from pyperf_probe.record.events import CallGraph, Event, Target
 log = logging.getLogger("pyperf")
 
 DWARF_TICK_MS = 2  # dwarf mode drains at least this often (see session.run_loop)
+DWARF_RT_PRIORITY = 1  # dwarf mode drains as SCHED_FIFO 1 when allowed (session.RealtimePriority); -r 0: never
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Plan:
     pages: int
     pages_given: bool
     cmdline: Tuple[str, ...]
+    realtime: Optional[int] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,8 +179,10 @@ def record(plan: Plan) -> Outcome:
             if err is not None:
                 raise exec_failure(evs[0].name, plan.command, err)
         dwarf = plan.call_graph is not None and plan.call_graph.mode == "dwarf"
-        stats = session.run_loop(fds, writer, stop, (lambda: stop.child_exited and workload.poll())
-                                 if workload else (lambda: False), tick_ms=DWARF_TICK_MS if dwarf else -1)
+        rt = plan.realtime if plan.realtime is not None else (DWARF_RT_PRIORITY if dwarf else 0)
+        with session.RealtimePriority(rt):
+            stats = session.run_loop(fds, writer, stop, (lambda: stop.child_exited and workload.poll())
+                                     if workload else (lambda: False), tick_ms=DWARF_TICK_MS if dwarf else -1)
         status = _finish_workload(workload, stats.signal)
         lost_blob, lost_samples = session.lost_samples_records(fds, evs[0].attr.sample_type)
         if lost_blob:

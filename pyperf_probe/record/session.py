@@ -24,6 +24,12 @@ from pyperf_probe.perfdata.writer import AttrEntry, PerfDataWriter
 from pyperf_probe.record.events import Event
 
 
+PUMP_BYTES = 1 << 20  # written to the disk per idle moment: ~3 ms, then the rings are checked again
+# With a tick (dwarf), the backlog is written one PUMP_BYTES per tick while the workload runs and in full
+# at the end, so the recorder leaves the CPUs to the workload; past this size it writes without pause.
+MAX_BACKLOG = 1 << 30
+
+
 @dataclasses.dataclass(frozen=True)
 class OpenFd:
     fd: int
@@ -178,7 +184,12 @@ def run_loop(fds: EventFds, writer: PerfDataWriter, stop: StopFlag, finished, ti
             if got:
                 continue
             break
-        ready = poller.poll(tick_ms)
+        timeout = tick_ms
+        if writer.backlog:  # the rings are empty: move some of the backlog to the disk, then look again
+            writer.pump(PUMP_BYTES)
+            if tick_ms < 0 or writer.backlog > MAX_BACKLOG:
+                timeout = 0
+        ready = poller.poll(timeout)
         for fd, revents in ready:
             if fd != stop.read_fd and revents & (select.POLLHUP | select.POLLERR):
                 poller.unregister(fd)
@@ -188,6 +199,30 @@ def run_loop(fds: EventFds, writer: PerfDataWriter, stop: StopFlag, finished, ti
             stats.wakeups += 1
     stats.signal = stop.stop_signal
     return stats
+
+
+class RealtimePriority:
+    """``perf record -r N``: run the drain loop as SCHED_FIFO priority N, so that it gets a CPU as soon as
+    it wakes even when the workload keeps every CPU busy (on 2 CPUs with `make -j2` under dwarf sampling a
+    SCHED_OTHER recorder, even at nice -20, was kept off the CPU long enough for 64 MB buffers to fill).
+    The loop sleeps between ticks, so it takes little CPU. Without the privilege it stays a normal task."""
+
+    def __init__(self, priority: int):
+        self.priority, self.active = priority, False
+
+    def __enter__(self):
+        if self.priority > 0:
+            try:
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.priority))
+                self.active = True
+            except (OSError, AttributeError):
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        if self.active:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        return False
 
 
 def attr_entries(events: Sequence[Event], fds: EventFds) -> List[AttrEntry]:
