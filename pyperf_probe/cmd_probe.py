@@ -104,12 +104,16 @@ class Params:
     def add_event(self, text: str) -> None:
         from pyperf_probe.probe import sdt
         from pyperf_probe.probe.spec import parse_probe_command
+        if self.verbose:
+            sys.stderr.write(f"probe-definition({len(self.events)}): {text}\n")
         try:
             # SDT markers (sdt_PROVIDER:NAME, %[GROUP:]NAME[@FILE]) come from the build-id cache: probe/sdt.py
             first = (text.split() or [""])[0]
             spec = sdt.parse_sdt_command(text) if sdt.is_sdt_event(first) else parse_probe_command(text)
         except ProbeError as err:
             raise UsageError(err.message.rstrip("\n")) from None
+        if self.verbose and hasattr(spec, "point"):
+            sys.stderr.write(_debug_parse(spec))
         self.events.append((spec, self.target))
         if self.target:
             self.target_used = True
@@ -127,6 +131,17 @@ class Params:
     def warn(self, text: str) -> None:
         if not self.quiet:
             sys.stderr.write(text)
+
+
+def _debug_parse(spec) -> str:
+    """perf's pr_debug lines of ``parse_perf_probe_point`` and ``parse_probe_event`` (-v)."""
+    p = spec.point
+    text = (f"symbol:{p.function or '(null)'} file:{p.file or '(null)'} line:{p.line} offset:{p.offset} "
+            f"return:{int(p.retprobe)} lazy:{p.lazy_line or '(null)'}\n")
+    for a in spec.args:
+        text += f"parsing arg: {a.text()} into " + (f"name:{a.name} " if a.name else "")
+        text += (f"type:{a.type} " if a.type else "") + a.var + "\n"
+    return text + f"{len(spec.args)} arguments\n"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -193,8 +208,8 @@ def _fail(params: Params, err: PyperfError, trailer: str) -> Failure:
 
 def cmd_add(params: Params) -> int:
     if params.target and not params.target_used:
-        raise O.ParseError("  Error: -x/-m must follow the probe definitions.\n"
-                           + O.option_usage(["m"]) + O.option_usage(["x"], header=False))
+        raise Failure("  Error: -x/-m must follow the probe definitions.\n"
+                      + O.option_usage(["m"]) + O.option_usage(["x"], header=False), errno_mod.EINVAL)
     from pyperf_probe.probe import adding
     try:
         plans = adding.convert_all(params.events, warn=params.warn, max_probes=params.max_probes,

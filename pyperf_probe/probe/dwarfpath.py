@@ -118,6 +118,10 @@ def find_trace_events(dinfo, spec: ProbeSpec, target: str, *, warn: Warn, max_pr
     if point.line or point.lazy_line or not point.function:
         return _line_events(dinfo, spec, target, warn=warn, max_probes=max_probes)
     sites = dinfo.function_sites(point.function, file=point.file, no_inlines=no_inlines)
+    if not sites and spec.args:
+        # fill_empty_trace_arg() with no probe found is -ENOENT: an error, not "nothing found", so perf
+        # goes to the symbol table (or fails, when DWARF is needed) instead of the alternative search
+        raise ProbeError("", errno=errno_mod.ENOENT)
     if len(sites) > max_probes:
         raise ProbeError(f"Too many( > {max_probes}) probe point found.", errno=errno_mod.ERANGE)
     svmas = [_probe_svma(site, spec, warn) for site in sites]

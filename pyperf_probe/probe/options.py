@@ -58,8 +58,7 @@ class Option:
     def usage_line(self) -> str:
         """perf's ``print_option_help``: name column of 24, then two spaces and the help."""
         text = "    "
-        if self.short:
-            text += f"-{self.short}"
+        text += f"-{self.short}" if self.short else "    "
         if self.short and self.long:
             text += ", "
         if self.long:
@@ -177,7 +176,7 @@ def parse(argv: Sequence[str], on_option: Callback) -> List[str]:
 
 
 def _check_exclusive(opt: Option, as_short: bool, state) -> None:
-    if opt.short not in EXCLUSIVE or opt.short is None or opt.long in ("filter",):
+    if opt.short is None or opt.short not in EXCLUSIVE:
         return
     excl = state["excl"]
     if excl is not None and excl is not opt:

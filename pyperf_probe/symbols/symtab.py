@@ -20,7 +20,7 @@ import struct
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from pyperf_probe.errors import SymbolError
-from pyperf_probe.symbols.elf import (ELFCLASS64, SHT_NOBITS, SHN_UNDEF, ElfImage, open_elf)
+from pyperf_probe.symbols.elf import SHN_UNDEF, SHT_DYNSYM, SHT_NOBITS, SHT_SYMTAB, ElfImage, open_elf
 
 STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_GNU_IFUNC = 0, 1, 2, 10
 STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
@@ -255,15 +255,21 @@ def _strcmp_key(name: str) -> bytes:
     return name.encode("utf-8", "surrogateescape")
 
 
+def _has_table(image: ElfImage, name: str, sh_type: int) -> bool:
+    shdr = image.section(name)
+    return shdr is not None and shdr.sh_type == sh_type
+
+
 def select_sources(image: ElfImage, symfs: Optional[str] = None) -> Tuple[ElfImage, ElfImage]:
     """(syms_ss, runtime_ss) as perf's ``dso__load`` picks them: the first candidate with ``.symtab``, the
     first with ``.dynsym``; each falls back to the other, and both to the image itself."""
     from pyperf_probe.symbols.debuginfo import matching_images
     syms = runtime = None
     for cand in matching_images(image, symfs):
-        if syms is None and cand.section(".symtab") is not None:
+        # symsrc__init: a table counts only with its real type (a debug file's .dynsym is SHT_NOBITS)
+        if syms is None and _has_table(cand, ".symtab", SHT_SYMTAB):
             syms = cand
-        if runtime is None and cand.section(".dynsym") is not None:
+        if runtime is None and _has_table(cand, ".dynsym", SHT_DYNSYM):
             runtime = cand
         if syms is not None and runtime is not None:
             break
@@ -288,7 +294,7 @@ def load_symtab(path: str, symfs: Optional[str] = None) -> SymbolTable:
 
 def _load(image: ElfImage, symfs: Optional[str]) -> SymbolTable:
     syms_ss, runtime_ss = select_sources(image, symfs)
-    has_symtab = syms_ss.section(".symtab") is not None
+    has_symtab = _has_table(syms_ss, ".symtab", SHT_SYMTAB)
     rows = read_elf_symbols(syms_ss, ".symtab" if has_symtab else ".dynsym")
     if rows:
         rows += plt_symbols(runtime_ss)
