@@ -5,7 +5,8 @@ Interface (report and script code against these names)::
     session = Session(data, symfs=None, inline=True, force=False, unwinder=None)
         data      a PerfDataFile, or a path that Session opens (perf's checks; ``force`` = perf's -f)
         symfs     perf's --symfs DIR: every file path is looked up under DIR
-        inline    expand inline frames in chains (perf's --inline, the default; --no-inline: False)
+        inline    expand inline frames in DWARF-unwound chains (perf's --inline, the default; --no-inline:
+                  False). perf 6.1 expands them only there (unwind_entry), never in frame-pointer chains.
         unwinder  the DWARF unwinder hook for REGS_USER+STACK_USER samples (see ``user_chain``)
 
     session.evsels            tuple of Evsel(index, name, attr, tp_format): tp_format is the tracepoint's
@@ -17,9 +18,10 @@ Interface (report and script code against these names)::
         .raw                  the PERF_SAMPLE_RAW bytes (the ``trace`` sort key), or None
         .location             Frame of the sample ip, without inline expansion (the Symbol column)
         .chain                tuple of Frames, leaf first: every callchain entry that is not a context
-                              marker (the kernel puts the sample ip first; perf adds nothing), inline frames
-                              expanded before their function, unresolved ones keeping their avma; for DWARF
-                              samples the unwinder's frames follow the callchain's. () without a call chain.
+                              marker (the kernel puts the sample ip first; perf adds nothing), unresolved ones
+                              keeping their avma; for DWARF samples the unwinder's frames follow the
+                              callchain's, with inline frames expanded before their function (as perf 6.1).
+                              () without a call chain.
         .sample               the decoded perfdata.sample.Sample (time, cpu, ip, ...)
     session.lost_samples      sum of LOST_SAMPLES records (report's "# Total Lost Samples")
     session.total_lost        sum of LOST records' counts; session.nr_lost_chunks: number of LOST records
@@ -217,7 +219,7 @@ class Session:
         table, maps = self.frames, thread.maps
         frames: list = []
         for avma in avmas[:self.max_stack]:
-            frames.extend(table.frames(maps.find(avma), avma))
+            frames.extend(table.frames_inlined(maps.find(avma), avma))
         return tuple(frames)
 
 
@@ -225,13 +227,6 @@ _new = tuple.__new__
 _MARKERS = {PERF_CONTEXT_HV: MISC_HYPERVISOR, PERF_CONTEXT_KERNEL: MISC_KERNEL, PERF_CONTEXT_USER: MISC_USER}
 
 
-def _inline_lookup(dso, file_offset: int, resolved) -> Sequence[str]:
-    """Names of the functions inlined at ``file_offset``, innermost first, through symbols.dwarf when it
-    is available (perf's ``append_inlines``)."""
-    finder = _inline_finder()
-    return finder(dso, file_offset, resolved) if finder else ()
-
-
-def _inline_finder():
-    return None
-
+def _inline_lookup(dso, file_offset: int) -> Sequence[str]:
+    """perf's ``append_inlines``: the names DWARF gives at the address (``Dso.inline_names``)."""
+    return dso.inline_names(file_offset)

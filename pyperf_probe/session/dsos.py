@@ -59,7 +59,7 @@ class Dso:
     """One file that maps point at (see the module docstring)."""
 
     __slots__ = ("long_name", "short_name", "build_id", "order", "_symfs", "_loaded", "image", "symtab",
-                 "_cache", "_inline", "_demangle")
+                 "_cache", "_dwarf", "_demangle", "_from_cache")
 
     def __init__(self, long_name: str, order: int, build_id: Optional[str], symfs: Optional[str]):
         self.long_name = long_name
@@ -71,8 +71,9 @@ class Dso:
         self.image = None
         self.symtab = None
         self._cache: Dict[int, Optional[Resolved]] = {}
-        self._inline = None
+        self._dwarf = None  # False once looked for and not found
         self._demangle = None
+        self._from_cache = False
 
     def __repr__(self) -> str:
         return f"Dso({self.long_name!r})"
@@ -111,6 +112,28 @@ class Dso:
             self._load()
         return None if self.image is None else self.image.file_offset_to_svma(file_offset)
 
+    def inline_names(self, file_offset: int) -> List[str]:
+        """The function names DWARF gives at ``file_offset`` (innermost first, the containing function
+        last), or [] without DWARF for it: perf runs ``addr2line -i`` on the dso (srcline.c
+        ``dso__parse_addr_inlines``) at ``map__rip_2objdump``, the svma."""
+        svma = self.svma(file_offset)
+        if svma is None:
+            return []
+        dwarf = self._dwarf
+        if dwarf is None:
+            dwarf = self._dwarf = self._open_dwarf() or False
+        return dwarf.inline_frames(svma) if dwarf else []
+
+    def _open_dwarf(self):
+        from pyperf_probe.symbols.dwarf import DwarfInfo
+        try:
+            if self._from_cache:  # the build-id cache's copy, or its debug file
+                return DwarfInfo.open(self.image.path)
+            return DwarfInfo.open(self.long_name, self._symfs)
+        except (SymbolError, OSError, ValueError) as exc:
+            log.debug(f"{self.long_name}: no DWARF for inline frames: {exc}")
+            return None
+
     def _display_name(self, name: str) -> str:
         if self._demangle is None:
             self._demangle = _demangler()
@@ -132,6 +155,7 @@ class Dso:
                     continue
                 self.symtab = load_symtab(path, self._symfs)
                 self.image = image
+                self._from_cache = not path.endswith(self.long_name)
                 return
             except SymbolError as exc:
                 log.debug(f"{self.long_name}: {exc}")

@@ -43,43 +43,61 @@ class Frame:
 
 
 class FrameTable:
-    """The interning table: ``frames(map, avma)`` -> the tuple of frames (inlined ones first, then the
-    function itself) for that address; ``location(map, avma)`` -> the function's frame alone.
+    """The interning table: ``frames(map, avma)`` -> (the frame,); ``frames_inlined(map, avma)`` -> the
+    inline frames and the function's frame; ``location(map, avma)`` -> the function's frame.
 
-    ``inline_lookup(dso, file_offset, resolved)`` returns the names of the inlined functions at an address,
-    innermost first (empty for none); it is None when inline expansion is off."""
+    ``inline_lookup(dso, file_offset)`` returns the function names DWARF gives for an address (addr2line
+    -i), innermost first and the containing function last, or () without DWARF; it is None when inline
+    expansion is off. As in perf's ``append_inlines``, those names replace the frame: the one equal to the
+    ELF symbol's name is the symbol's own frame, the others are inlined frames."""
 
     def __init__(self, inline_lookup=None):
         self._frames: Dict[Tuple[Optional[Map], int], Tuple[Frame, ...]] = {}
+        self._inlined: Dict[Tuple[Optional[Map], int], Tuple[Frame, ...]] = {}
         self._inline_lookup = inline_lookup
 
     def __len__(self) -> int:
-        return len(self._frames)
+        return len(self._frames) + len(self._inlined)
 
     def frames(self, map_: Optional[Map], avma: int) -> Tuple[Frame, ...]:
+        """The frame of an address, alone (frame-pointer chains: perf 6.1's ``add_callchain_ip`` does not
+        expand inline frames)."""
         key = (map_, avma)
         got = self._frames.get(key)
         if got is None:
-            got = self._frames[key] = self._make(map_, avma)
+            got = self._frames[key] = (self._make(map_, avma),)
+        return got
+
+    def frames_inlined(self, map_: Optional[Map], avma: int) -> Tuple[Frame, ...]:
+        """The frames of an address with its inline frames expanded (DWARF-unwound chains: perf 6.1's
+        ``unwind_entry`` calls ``append_inlines``)."""
+        key = (map_, avma)
+        got = self._inlined.get(key)
+        if got is None:
+            own = self.frames(map_, avma)[0]
+            got = self._inlined[key] = self._expand(map_, own) if self._inline_lookup else (own,)
         return got
 
     def location(self, map_: Optional[Map], avma: int) -> Frame:
-        return self.frames(map_, avma)[-1]
+        return self.frames(map_, avma)[0]
 
-    def _make(self, map_: Optional[Map], avma: int) -> Tuple[Frame, ...]:
+    def _make(self, map_: Optional[Map], avma: int) -> Frame:
         if map_ is None:
-            return (Frame(UNKNOWN_NAME, None, avma, None, None, False, None, None),)
+            return Frame(UNKNOWN_NAME, None, avma, None, None, False, None, None)
         dso = map_.dso
         file_offset = map_.file_offset(avma)
         res = dso.resolve(file_offset)
         if res is None:
-            return (Frame(dso.short_name, None, avma, file_offset, None, False, dso, None),)
-        own = Frame(dso.short_name, res.name, avma, file_offset, res.start, False, dso, res.symbol)
-        if self._inline_lookup is None:
+            return Frame(dso.short_name, None, avma, file_offset, None, False, dso, None)
+        return Frame(dso.short_name, res.name, avma, file_offset, res.start, False, dso, res.symbol)
+
+    def _expand(self, map_: Optional[Map], own: Frame) -> Tuple[Frame, ...]:
+        if own.symbol is None:  # perf: no inline lookup without a map and a symbol
             return (own,)
-        names = self._inline_lookup(dso, file_offset, res)
+        names = self._inline_lookup(own.dso_obj, own.file_offset)
         if not names:
             return (own,)
-        inlined = tuple(Frame(dso.short_name, name, avma, file_offset, res.start, True, dso, None)
-                        for name in names)
-        return inlined + (own,)
+        # perf's new_inline_sym: a name equal to the ELF symbol's is that symbol, any other an inlined one
+        return tuple(own if name == own.sym else
+                     Frame(own.dso, name, own.avma, own.file_offset, own.sym_start, True, own.dso_obj, None)
+                     for name in names)
