@@ -14,6 +14,7 @@ attribute lookups.
 """
 from __future__ import annotations
 
+import functools
 from typing import List, Optional, Tuple
 
 from ..errors import ReportError
@@ -246,10 +247,9 @@ def fde_rows(fde: Fde) -> List[Tuple[int, Row]]:
     cie = fde.cie
     if cie.ra_register != REG_RIP:
         raise ReportError(f"CIE return address register {cie.ra_register} is not rip")
-    state = _State(FLAG_SIGNAL if cie.signal_frame else 0)
-    scratch: List[Tuple[int, Row]] = []
-    _execute(cie.instructions, cie, state, fde.start, scratch)
-    state.initial = list(state.row)
+    state = _State(0)
+    state.initial = list(_initial_row(cie.instructions, cie.code_align, cie.data_align, cie.signal_frame))
+    state.row = list(state.initial)
     rows: List[Tuple[int, Row]] = []
     _execute(fde.instructions, cie, state, fde.start, rows)
     # Rows past the FDE's end (a stray advance) cannot be looked up; rows with the same start keep the last.
@@ -262,3 +262,12 @@ def fde_rows(fde: Fde) -> List[Tuple[int, Row]]:
         elif not out or out[-1][1] != row:
             out.append((svma, row))
     return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _initial_row(instructions: bytes, code_align: int, data_align: int, signal: bool) -> Row:
+    """The rules a CIE's initial instructions set (one CIE serves thousands of FDEs)."""
+    state = _State(FLAG_SIGNAL if signal else 0)
+    cie = Cie(0, 1, "", code_align, data_align, REG_RIP, 0, False, signal, instructions)
+    _execute(instructions, cie, state, 0, [])
+    return tuple(state.row)  # type: ignore[return-value]

@@ -84,7 +84,7 @@ class CfiTable:
         row_ids = _from_le("I", payload[n_starts * 8:n_starts * 12])
         flat = _from_le("i", payload[n_starts * 12:])
         rows = [tuple(flat[i:i + ROW_FIELDS]) for i in range(0, len(flat), ROW_FIELDS)]
-        if any(i >= n_rows for i in row_ids):
+        if row_ids and max(row_ids) >= n_rows:
             return None
         return cls(starts, row_ids, rows)  # type: ignore[arg-type]
 
@@ -107,8 +107,9 @@ def _from_le(typecode: str, raw) -> array:
 def compile_table(eh_frame: Optional[CfiSection], debug_frames: Iterable[CfiSection]) -> CfiTable:
     """Compile every FDE of ``eh_frame`` and, for ranges it leaves uncovered, of the ``debug_frames``."""
     blocks: List[Tuple[int, int, List[Tuple[int, Row]]]] = []
+    rows_of = _RowsMemo()
     if eh_frame is not None:
-        blocks = [(f.start, f.end, fde_rows(f)) for f in iter_fdes(eh_frame)]
+        blocks = [(f.start, f.end, rows_of(f)) for f in iter_fdes(eh_frame)]
     blocks.sort(key=lambda b: b[0])
     covered = array("Q", (b[0] for b in blocks))
     ends = [b[1] for b in blocks]
@@ -116,10 +117,27 @@ def compile_table(eh_frame: Optional[CfiSection], debug_frames: Iterable[CfiSect
     for section in debug_frames:
         for fde in iter_fdes(section):
             if not _covered(covered, ends, fde):
-                extra.append((fde.start, fde.end, fde_rows(fde)))
+                extra.append((fde.start, fde.end, rows_of(fde)))
     if extra:
         blocks = sorted(blocks + extra, key=lambda b: b[0])
     return _pack(blocks)
+
+
+class _RowsMemo:
+    """``fde_rows`` memoised on what determines them apart from the start address: the CIE, the
+    instruction bytes and the length. Compilers emit the same few programs for most functions (cc1: 45K
+    FDEs, a fraction of distinct programs), so most FDEs cost one dict lookup."""
+
+    def __init__(self):
+        self._memo: Dict[Tuple[int, bytes, int], List[Tuple[int, Row]]] = {}
+
+    def __call__(self, fde: Fde) -> List[Tuple[int, Row]]:
+        key = (fde.cie.offset, fde.instructions, fde.end - fde.start)
+        relative = self._memo.get(key)
+        if relative is None:
+            relative = self._memo[key] = [(svma - fde.start, row) for svma, row in fde_rows(fde)]
+        start = fde.start
+        return [(start + delta, row) for delta, row in relative]
 
 
 def _covered(starts: array, ends: List[int], fde: Fde) -> bool:

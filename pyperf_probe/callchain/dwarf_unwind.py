@@ -12,9 +12,10 @@ resolve symbols and inline frames at.
 """
 from __future__ import annotations
 
+import functools
 import os
 import struct
-from typing import Callable, Dict, List, NamedTuple, Optional, Protocol, Sequence
+from typing import Callable, Dict, List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
 from ..errors import SymbolError
 from .cfa_program import NUM_REGS, REG_RIP, Row
@@ -44,17 +45,27 @@ class CodeMap(Protocol):
 def perf_regs_to_dwarf(mask: int, values: Sequence[int]) -> List[Optional[int]]:
     """REGS_USER values (one per set bit of ``sample_regs_user``, lowest bit first) indexed by DWARF
     register number; None for registers not sampled."""
+    picks = _picks_for(mask)
+    if len(values) < len(picks[1]):
+        return [None] * NUM_REGS
     regs: List[Optional[int]] = [None] * NUM_REGS
-    i = 0
-    bit = 0
-    while mask >> bit:
-        if mask >> bit & 1:
-            dwarf = _PERF_TO_DWARF.get(bit)
-            if dwarf is not None and i < len(values):
-                regs[dwarf] = values[i]
-            i += 1
-        bit += 1
+    for dwarf, index in zip(*picks):
+        regs[dwarf] = values[index]
     return regs
+
+
+@functools.lru_cache(maxsize=16)
+def _picks_for(mask: int) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+    """(DWARF register numbers, indexes into the REGS_USER values) for a ``sample_regs_user`` mask."""
+    dwarf, index = [], []
+    i = 0
+    for bit in range(mask.bit_length()):
+        if mask >> bit & 1:
+            if bit in _PERF_TO_DWARF:
+                dwarf.append(_PERF_TO_DWARF[bit])
+                index.append(i)
+            i += 1
+    return tuple(dwarf), tuple(index)
 
 
 def stack_reader(sp: int, stack: bytes) -> Callable[[int], Optional[int]]:
@@ -108,13 +119,13 @@ class DwarfUnwinder:
         if regs[REG_RIP] is None or sp is None:
             self.last_stop = "no-regs"
             return []
-        hits: List[_Mapped] = []
+        hits: List[_Mapped] = []  # the maps this sample went through (usually 1-3)
         entry_for = self._entry_for
 
         def lookup(avma: int) -> Optional[Row]:
-            for ent in hits:
-                if ent.start <= avma < ent.end:
-                    return ent.row_for(avma + ent.bias)
+            for start, end, bias, row_for in hits:
+                if start <= avma < end:
+                    return row_for(avma + bias)
             code_map = find_map(avma)
             if code_map is None:
                 return None
