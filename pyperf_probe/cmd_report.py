@@ -70,7 +70,7 @@ def _report(data, ropts: ReportOptions, out: List[str]) -> int:
         from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder
         unwinder = DwarfUnwinder(symfs=ropts.symfs)
     session = Session(data, symfs=ropts.symfs, inline=ropts.inline, force=ropts.force, unwinder=unwinder)
-    from pyperf_probe.report.builder import Filters, build
+    from pyperf_probe.report.builder import build
     built = build(session, keys, children=children, callchains=has_cc, caller_order=caller,
                   filters=_filters(ropts))
     _lost_warnings(session)

@@ -55,31 +55,39 @@ def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_o
     hists = [Hists(keys, children=children, callchains=callchains, caller_order=caller_order) for _ in evsels]
     formats = [TracepointFormat.parse(ev.tp_format.text) if ev.tp_format is not None else None for ev in evsels]
     need_trace = any(k.name == "trace" for k in keys)
+    # The hot loop only counts samples per (thread, location, chain, raw): all interned by the session
+    # (raw only when the trace key needs it), so one tuple and one dict look-up per sample.
+    groups: List[Dict[tuple, list]] = [{} for _ in evsels]
+    for s in session.samples():
+        key = (s.thread, s.location, s.chain if callchains else (), s.raw if need_trace else None)
+        bucket = groups[s.evsel]
+        got = bucket.get(key)
+        if got is None:
+            bucket[key] = [s.period, 1]
+        else:
+            got[0] += s.period
+            got[1] += 1
     frames = FrameTable()
     to_rframe = frames.get
     chains: Dict[tuple, tuple] = {}
     traces: Dict[tuple, str] = {}
-    use_filters = filters.any()
-    for s in session.samples():
-        h = hists[s.evsel]
-        period = s.period
-        h.count(period)
-        thread = s.thread
-        loc = to_rframe(s.location)
-        if use_filters and filters.rejects(thread.comm, s.location, loc):
-            continue
-        chain = s.chain if callchains else ()
-        rchain = chains.get(chain)
-        if rchain is None:
-            rchain = chains[chain] = tuple(to_rframe(f) for f in chain)
-        trace = None
-        if need_trace:
-            tkey = (s.evsel, s.raw)
-            trace = traces.get(tkey)
-            if trace is None:
-                fmt = formats[s.evsel]
-                trace = traces[tkey] = fmt.format(s.raw or b"") if fmt is not None else "N/A"
-        h.add(thread.comm, thread.tid, period, loc, rchain, chain, trace)
+    for index, bucket in enumerate(groups):
+        h, fmt = hists[index], formats[index]
+        for (thread, location, chain, raw), (period, count) in bucket.items():
+            h.count(period, count)
+            loc = to_rframe(location)
+            if filters.any() and filters.rejects(thread.comm, location, loc):
+                continue
+            rchain = chains.get(chain)
+            if rchain is None:
+                rchain = chains[chain] = tuple(to_rframe(f) for f in chain)
+            trace = None
+            if need_trace:
+                trace = traces.get((index, raw))
+                if trace is None:
+                    trace = traces[(index, raw)] = fmt.format(raw or b"") if fmt is not None else "N/A"
+            h.add(thread.comm, thread.tid, period, loc, rchain, chain, trace, count)
+        bucket.clear()
     for h in hists:
         h.finish()
     return Built(hists, [ev.name or "" for ev in evsels])

@@ -54,22 +54,24 @@ class Hists:
     def identity(self, comm: str, tid: int, loc, trace: Optional[str], is_self: bool) -> Tuple:
         return tuple(k.identity(comm, tid, loc, trace, is_self) for k in self.keys)
 
-    def count(self, period: int) -> None:
-        """A sample that counts in the totals (``# Samples``, percentages) even if filtered out."""
-        self.nr_samples += 1
+    def count(self, period: int, samples: int = 1) -> None:
+        """Samples that count in the totals (``# Samples``, percentages) even if filtered out."""
+        self.nr_samples += samples
         self.total_period += period
 
-    def add(self, comm: str, tid: int, period: int, loc, chain: Sequence, chain_id, trace: Optional[str]):
-        """One (unfiltered) sample: ``loc`` its own location, ``chain`` its RFrames leaf first."""
+    def add(self, comm: str, tid: int, period: int, loc, chain: Sequence, chain_id, trace: Optional[str],
+            count: int = 1):
+        """``count`` (unfiltered) samples with the same thread, location and chain, ``period`` in all:
+        ``loc`` their own location, ``chain`` their RFrames leaf first, ``chain_id`` a key for the chain."""
         self._thread_comm[tid] = comm
         ident = self.identity(comm, tid, loc, trace, True)
         gkey = (ident, chain_id)
         group = self._groups.get(gkey)
         if group is None:
-            self._groups[gkey] = [period, 1, tid, comm, loc, chain, trace]
+            self._groups[gkey] = [period, count, tid, comm, loc, chain, trace]
         else:
             group[0] += period
-            group[1] += 1
+            group[1] += count
 
     def finish(self) -> None:
         """Build the entries and their trees from the aggregated samples, in first-sample order."""
