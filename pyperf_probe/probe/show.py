@@ -72,3 +72,61 @@ def _one_line(lines: List[str], line_no: int, shown: Optional[int]) -> str:
         raise ProbeError("Source file is shorter than expected.", errno=1)
     prefix = f"{shown:7d}  " if shown is not None else "         "
     return prefix + lines[line_no - 1]
+
+
+INT_MAX = 2**31 - 1
+
+
+def parse_line_desc(desc: str):
+    """perf's ``parse_line_range_desc``: ``FUNC[@SRC][:RLN[+NUM|-RLN2]]`` or ``SRC[:ALN[+NUM|-ALN2]]`` ->
+    (function, file, start, end); ``end`` None means "to the end" (perf's INT_MAX)."""
+    import errno as E
+    import re
+    from pyperf_probe.errors import ProbeError
+    name, _, rng = desc.partition(":")
+    start, end = 0, INT_MAX
+    if _:
+        m = re.match(r"(\d+)", rng)
+        if m is None:
+            raise ProbeError(f"Semantic error :Failed to parse start line: '{rng}'", errno=E.EINVAL)
+        start, rest = int(m.group(1)), rng[m.end():]
+        if rest[:1] in ("+", "-"):
+            sign, rest = rest[0], rest[1:]
+            m = re.match(r"(\d+)", rest)
+            if m is None:
+                raise ProbeError(f"Semantic error :Failed to parse end line: '{rest}'", errno=E.EINVAL)
+            end, rest = int(m.group(1)), rest[m.end():]
+            if sign == "+":
+                end = start + end - 1
+        if start > end:
+            raise ProbeError("Semantic error :Start line must be smaller than end line.", errno=E.EINVAL)
+        if rest:
+            raise ProbeError(f"Semantic error :Tailing with invalid str '{rest}'.", errno=E.EINVAL)
+    function = file = None
+    if "@" in name:
+        function, file = name.split("@", 1)
+    elif "/" in name or "." in name:
+        file = name
+    elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        function = name
+    else:
+        raise ProbeError(f"Semantic error :'{name}' is not a valid function name.", errno=E.EINVAL)
+    return function, file, start, (None if end == INT_MAX else end)
+
+
+def lines_text(dinfo, desc: str, alternative: Optional[Callable[[str], Optional[str]]] = None) -> str:
+    """``perf probe -L DESC`` on a ``DwarfInfo``. ``alternative(function)`` gives the DWARF name of an ELF
+    symbol (perf's ``get_alternative_line_range``: glibc's ``malloc`` is ``__libc_malloc``), or None.
+    Raises ProbeError("Specified source line is not found.") as perf does; the caller adds
+    "  Error: Failed to show lines."."""
+    import errno as E
+    from pyperf_probe.errors import ProbeError
+    function, file, start, end = parse_line_desc(desc)
+    found = dinfo.line_range(function, file, start, end)
+    if found is None and function and not file and alternative is not None:
+        other = alternative(function)
+        if other:
+            found = dinfo.line_range(other, None, start, end)
+    if found is None:
+        raise ProbeError("Specified source line is not found.", errno=E.ENOENT)
+    return format_line_range(found)

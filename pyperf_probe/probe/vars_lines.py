@@ -61,8 +61,5 @@ def lines_text(target: str, desc: str, *, warn: Warn) -> str:
     if dinfo is None:
         warn(no_debuginfo_message(target))
         raise ProbeError("", errno=errno_mod.ENOENT)
-    finder = getattr(dinfo, "line_range", None)
-    if finder is None:
-        raise ProbeError("pyperf probe -L is not available: the DWARF line-range search is not implemented yet.",
-                         errno=errno_mod.ENOTSUP)
-    return finder(desc)
+    from pyperf_probe.probe.show import lines_text as show_lines
+    return show_lines(dinfo, desc)

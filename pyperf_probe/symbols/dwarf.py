@@ -7,10 +7,11 @@ malloc`` reads one of libc's 4,000 units.
 """
 from __future__ import annotations
 
+import bisect
 import errno as E
 import os
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass, replace
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from pyperf_probe.errors import ProbeError, SymbolError
 from pyperf_probe.symbols import dwarf_dies as D
@@ -25,6 +26,10 @@ PARAMS = "$params"
 OFFLINE_REDZONE = 0x10000  # elfutils libdwfl/offline.c: where dwfl_report_offline places the first module
 VARS = "$vars"
 Where = Union[FunctionSite, int]
+
+
+class TracePointError(ProbeError):
+    """perf cannot name the probe point of a concrete function ("Failed to find symbol at 0x...")."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,9 @@ class DwarfInfo:
         self._aranges = None
         self._inline_cache: Dict[int, List[str]] = {}
         self._inline_index = None
+        self._unlisted = None
+        self.image_path = path
+        self._func_syms = None
 
     # ---- opening -------------------------------------------------------------------------------------
 
@@ -97,6 +105,7 @@ class DwarfInfo:
         if build_id and build_id in cls._by_build_id:
             return cls._by_build_id[build_id]
         info = cls(dpath, opener(), build_id)
+        info.image_path = os.path.abspath(path)
         if build_id:
             cls._by_build_id[build_id] = info
         return info
@@ -111,29 +120,64 @@ class DwarfInfo:
         return unit
 
     def unit_at(self, svma: int) -> Optional[Unit]:
-        """``dwarf_addrdie``: the unit whose ranges hold ``svma`` (.debug_aranges, else the CU ranges)."""
+        """``dwarf_addrdie``: the unit whose ranges hold ``svma``."""
+        cu_offset = self.unit_offset_at(svma)
+        return self.unit(cu_offset) if cu_offset is not None else None
+
+    def unit_offset_at(self, svma: int) -> Optional[int]:
+        """The offset of the unit holding ``svma``: .debug_aranges, then the ranges of the unit DIEs that
+        .debug_aranges does not list (read once, sorted)."""
         if self._aranges is None:
             self._aranges = self.dwarfinfo.get_aranges() or False
         if self._aranges:
             cu_offset = self._aranges.cu_offset_at_addr(svma)
             if cu_offset is not None:
-                return self.unit(cu_offset)
-        for cu_offset in self.units.offsets:
-            unit = self.unit(cu_offset)
-            if D.haspc(unit.die, svma):
-                return unit
+                return cu_offset
+        if self._unlisted is None:
+            self._unlisted = self._unlisted_unit_spans()
+        lows, spans = self._unlisted
+        i = bisect.bisect_right(lows, svma) - 1
+        for j in range(i, max(i - 8, -1), -1):
+            low, high, cu_offset = spans[j]
+            if low <= svma < high:
+                return cu_offset
         return None
+
+    def _unlisted_unit_spans(self):
+        from pyperf_probe.symbols.dwarf_scan import Unsupported
+        listed = set()
+        if self._aranges:
+            listed = {entry.info_offset for entry in self._aranges.entries}
+        scanner = self.unit_scanner()
+        spans = []
+        for cu_offset in self.units.offsets:
+            if cu_offset in listed:
+                continue
+            try:
+                ranges = scanner.unit_ranges(cu_offset)
+            except Unsupported:
+                ranges = D.ranges(self.unit(cu_offset).die)
+            spans.extend((low, high, cu_offset) for low, high in ranges)
+        spans.sort()
+        return [s[0] for s in spans], spans
 
     # ---- functions -----------------------------------------------------------------------------------
 
-    def function_sites(self, name: str, file: Optional[str] = None, no_inlines: bool = False) -> List[FunctionSite]:
+    def function_sites(self, name: str, file: Optional[str] = None, no_inlines: bool = False,
+                       warn: Optional[Callable[[str], None]] = None, for_vars: bool = False) -> List[FunctionSite]:
         """Every place perf would probe for ``FUNC[@SRC]``: each concrete function and each inlined instance,
-        unit by unit in ``.debug_info`` order (perf's ``debuginfo__find_probe_location``)."""
+        unit by unit in ``.debug_info`` order (perf's ``debuginfo__find_probe_location``).
+
+        A site whose probe point perf cannot name (``convert_to_trace_point``: a function known only by
+        DW_AT_ranges, whose address the symbol table misses) is handled as perf does: for a concrete
+        function, :class:`TracePointError`; for an inlined copy, ``warn("Failed to find symbol at 0x...")``
+        and the end of that function's instance walk - the failed site kept with ``trace_ok=False`` when
+        ``for_vars`` (``perf probe -V`` lists it as ``@<(null)+0>``), dropped otherwise."""
         sites: List[FunctionSite] = []
         for cu_offset in self._units_for_name(name):
             unit = self.unit(cu_offset)
             for func in matching_funcs(unit.die, name, unit.decl_file, file):
-                sites.extend(self._sites_of(unit, func, no_inlines))
+                sites.extend(self._sites_of(unit, func, no_inlines, warn, for_vars))
         return collect(sites)
 
     def _units_for_name(self, name: str) -> List[int]:
@@ -141,11 +185,14 @@ class DwarfInfo:
             return list(self.units.offsets)
         return self.units.units_naming(name)
 
-    def _sites_of(self, unit: Unit, func, no_inlines: bool) -> List[FunctionSite]:
+    def _sites_of(self, unit: Unit, func, no_inlines: bool, warn, for_vars: bool) -> List[FunctionSite]:
         if D.is_func_instance(func):
             entry = D.die_entrypc(func)
             if not entry:
                 return []
+            failure = self._trace_point_failure(func, entry)
+            if failure:
+                raise TracePointError(failure, errno=E.ENOENT)
             return [self._site(unit, func, entry, self._prologue_end(unit, func, entry))]
         if no_inlines:
             return []
@@ -154,10 +201,28 @@ class DwarfInfo:
             entry = D.die_entrypc(inst)
             if not entry:
                 break  # perf: "Failed to get entry address" / "no valid entry address" ends the walk
-            if inst.tag == "DW_TAG_inlined_subroutine" and self._real_func(unit, entry) is None:
+            real = self._real_func(unit, entry) if inst.tag == "DW_TAG_inlined_subroutine" else inst
+            if real is None:
                 continue  # perf: "Ignoring tail call from ..."
+            failure = self._trace_point_failure(real, entry)
+            if failure:
+                if warn is not None:
+                    warn(failure + "\n")
+                if for_vars:
+                    out.append(replace(self._site(unit, inst, entry, None), trace_ok=False))
+                break
             out.append(self._site(unit, inst, entry, None))
         return out
+
+    def _trace_point_failure(self, sp_die, svma: int) -> Optional[str]:
+        """perf's ``convert_to_trace_point`` failure text for a probe at ``svma`` in ``sp_die``, or None."""
+        if D.entrypc(sp_die) is not None:
+            return None
+        try:
+            self._addrsym(svma)
+        except ProbeError as err:
+            return err.message
+        return None
 
     def _site(self, unit: Unit, die, entry: int, prologue_end: Optional[int]) -> FunctionSite:
         return FunctionSite(name=D.diename(die) or "", entry_svma=entry, prologue_end_svma=prologue_end,
@@ -278,6 +343,8 @@ class DwarfInfo:
 
     def variables_at(self, where: Where, externs: bool = False, svma: Optional[int] = None) -> VariableList:
         """``perf probe -V``: the variables with a location at the site (``add_available_vars``)."""
+        if isinstance(where, FunctionSite) and not where.trace_ok:
+            return VariableList("(null)", 0, ())
         scope = self._scope(where, svma)
         names = {V.var_line(d) for d in _visible_vars(scope, params_only=False)}
         if externs:
@@ -407,6 +474,33 @@ class DwarfInfo:
         found = find_probe_point(unit, svma)
         return ProbePoint(*found) if found else None
 
+    def unit_scanner(self):
+        """A ``dwarf_scan.UnitScanner`` over this file's sections (the fast DIE reader of report)."""
+        from pyperf_probe.symbols.dwarf_scan import UnitScanner
+        dw = self.dwarfinfo
+
+        def raw(sec):
+            return bytes(sec.stream.getbuffer()) if sec is not None else b""
+        return UnitScanner(self.units.info, raw(dw.debug_abbrev_sec), self.units.strtab,
+                           raw(dw.debug_ranges_sec), raw(dw.debug_rnglists_sec))
+
+    def elf_function_at(self, svma: int) -> Optional[Tuple[str, int]]:
+        """binutils' ``elf_find_function`` on the image's symbols: the FUNC symbol with the highest address
+        at or below ``svma`` (the larger one among equals, then the first): (name, address)."""
+        if self._func_syms is None:
+            try:
+                self._func_syms = _function_symbols(self.image_path)
+            except (SymbolError, OSError):
+                self._func_syms = ([], [])
+        svmas, syms = self._func_syms
+        i = bisect.bisect_right(svmas, svma) - 1
+        if i < 0:
+            return None
+        while i > 0 and svmas[i - 1] == svmas[i]:
+            i -= 1
+        name, value, _size = syms[i]
+        return name, value
+
     # ---- inline frames ------------------------------------------------------------------------------
 
     def inline_frames(self, svma: int) -> List[str]:
@@ -419,10 +513,22 @@ class DwarfInfo:
         if cached is None:
             if self._inline_index is None:
                 from pyperf_probe.symbols.dwarf_inline import InlineIndex
-                self._inline_index = InlineIndex(self)
+                self._inline_index = InlineIndex(self, self.elf_function_at)
             cached = self._inline_index.frames(svma)
             self._inline_cache[svma] = cached
         return cached
+
+
+def _function_symbols(path: str) -> Tuple[List[int], List[Tuple[str, int, int]]]:
+    """FUNC symbols of ``path`` (.symtab, else .dynsym) sorted by address, for :meth:`elf_function_at`."""
+    from pyperf_probe.symbols.elf import open_elf
+    from pyperf_probe.symbols.symtab import read_elf_symbols
+    image = open_elf(path)
+    rows = read_elf_symbols(image, ".symtab") or read_elf_symbols(image, ".dynsym")
+    funcs = [(value, -size, i, name) for i, (name, value, size, stype, _b) in enumerate(rows)
+             if stype in (2, 10) and size]  # STT_FUNC, STT_GNU_IFUNC
+    funcs.sort()
+    return [f[0] for f in funcs], [(f[3], f[0], -f[1]) for f in funcs]
 
 
 def _children_at(die, svma: int):

@@ -25,7 +25,10 @@ class FunctionSite:
     list anywhere in the unit), and equal to ``entry_svma`` when the line table gives no better place. When it
     is set and the probe has C-variable arguments, perf prints "Target program is compiled without
     optimization. Skipping prologue.\\nProbe on address 0x%x to force probing at the function entry.\\n\\n"
-    with ``entry_svma`` (before applying it)."""
+    with ``entry_svma`` (before applying it).
+
+    ``trace_ok`` is False only for the site ``DwarfInfo.function_sites(for_vars=True)`` keeps although perf
+    could not name its probe point (``perf probe -V`` shows it as ``@<(null)+0>``)."""
     name: str
     entry_svma: int
     prologue_end_svma: Optional[int]
@@ -35,6 +38,7 @@ class FunctionSite:
     cu_name: str
     cu_offset: int
     die_offset: int
+    trace_ok: bool = True
 
 
 def name_matcher(pattern: str) -> Callable[[Optional[str]], bool]:

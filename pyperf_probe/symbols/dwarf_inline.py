@@ -1,73 +1,76 @@
-"""Inline frames at an address, as perf report gets them from ``addr2line -i -f`` (srcline.c).
+"""Inline frames at an address, as perf report gets them from ``addr2line -a -i -f`` (srcline.c).
 
-For each unit, the subprograms' ranges are indexed once (sorted intervals, bisect); for each function, the
-tree of its ``DW_TAG_inlined_subroutine`` DIEs is flattened once into intervals with parent links. A lookup
-is then: unit by .debug_aranges, function by bisect, innermost inlined interval holding the address, and the
-chain of its parents. Names follow binutils' dwarf2.c: DW_AT_linkage_name when present (demangled as perf
-does, without parameters), else DW_AT_name, through DW_AT_abstract_origin / DW_AT_specification.
+Debian's perf 6.1 has no libbfd: it runs binutils' addr2line, one process per DSO, and turns each reported
+function into a frame (``new_inline_sym``). pyperf gives the same names without a subprocess, following
+binutils 2.40 dwarf2.c:
+
+* the innermost DWARF function holding the address (an inlined copy or the real function), then its
+  callers up to the real function;
+* names: DW_AT_linkage_name when present, else DW_AT_name, through abstract origins and specifications;
+  perf demangles them (without parameters);
+* for the innermost one only, a name that is not a "linkage" name (a C++ unit's ``main`` or an
+  ``extern "C"`` inline such as ``atoi``; C units' names count as linkage names, bfd's ``non_mangled``) is
+  replaced by the ELF symbol holding the address - and bfd then remembers that name as found, so the next
+  lookups in the same addr2line process use the DWARF name (or the symbol's, when the symbol starts where
+  the function does). :class:`InlineIndex` keeps that state, like perf's long-lived addr2line.
+
+Per unit, the subprograms' ranges are indexed once (sorted, bisect); per function, its inlined-subroutine
+tree is flattened once into intervals. Lookups are cached per address by the caller.
 """
 from __future__ import annotations
 
 import bisect
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from pyperf_probe.symbols import dwarf_dies as D
 from pyperf_probe.symbols.demangle import demangle
+from pyperf_probe.symbols.dwarf_scan import TAG_INLINED_SUBROUTINE, TAG_SUBPROGRAM, FuncDie, Unsupported
+
+# binutils dwarf2.c non_mangled(): languages whose DW_AT_name is the symbol name
+_NON_MANGLED_LANGS = frozenset((0x01, 0x02, 0x03, 0x04, 0x05, 0x07, 0x09, 0x0C, 0x0D, 0x0F, 0x12, 0x1D, 0x8001))
+SymbolAt = Callable[[int], Optional[Tuple[str, int]]]
 
 
-def frame_name(die) -> str:
-    raw = D.linkage_name(die) or D.diename(die)
-    if raw is None:
-        return "??"
-    return demangle(raw)
+class _Record:
+    """bfd's ``struct funcinfo`` for one DIE: its name, whether it counts as a linkage name, first range."""
+    __slots__ = ("name", "is_linkage", "low", "parent")
+
+    def __init__(self, name: Optional[str], is_linkage: bool, low: int, parent: int):
+        self.name, self.is_linkage, self.low, self.parent = name, is_linkage, low, parent
 
 
 class _FuncTree:
-    """The inlined subroutines of one function: (low, high, parent index, name) in DIE order."""
+    """One real function: record 0 is the function, the others its inlined copies, with their intervals."""
 
-    def __init__(self, func):
-        self.name = frame_name(func)
-        self.nodes: List[Tuple[int, int, int, str]] = []
-        self._add(func, -1)
+    def __init__(self):
+        self.records: List[_Record] = []
+        self.spans: List[Tuple[int, int, int]] = []
 
-    def _add(self, die, parent: int) -> None:
-        for child in die.iter_children():
-            index = parent
-            if child.tag == "DW_TAG_inlined_subroutine":
-                name = frame_name(child)
-                index = len(self.nodes)
-                for low, high in D.ranges(child):
-                    self.nodes.append((low, high, parent, name))
-                if not D.ranges(child):
-                    self.nodes.append((0, 0, parent, name))
-            if child.has_children:
-                self._add(child, index)
-
-    def chain(self, svma: int) -> List[str]:
-        best = -1
-        for i, (low, high, _parent, _name) in enumerate(self.nodes):
+    def innermost(self, svma: int) -> int:
+        best = 0
+        for low, high, index in self.spans:
             if low <= svma < high:
-                best = i  # later nodes in DIE order are nested deeper
-        names = []
-        while best >= 0:
-            names.append(self.nodes[best][3])
-            best = self._parent_node(best)
-        names.append(self.name)
-        return names
-
-    def _parent_node(self, i: int) -> int:
-        return self.nodes[i][2]
+                best = index  # later spans in DIE order are nested deeper
+        return best
 
 
 class _UnitFuncs:
-    """Sorted subprogram ranges of one unit."""
+    """The functions of one unit (from dwarf_scan, or pyelftools when the scanner cannot read the unit):
+    sorted spans of the real functions, and their trees built on first use."""
 
-    def __init__(self, unit):
+    def __init__(self, lang: int, funcs: List[FuncDie], resolve_far):
+        self.c_unit = lang in _NON_MANGLED_LANGS
+        self.funcs = funcs
+        self._by_offset = {f.offset: f for f in funcs}
+        self._resolve_far = resolve_far
+        self._children: Dict[int, List[int]] = {}
         spans = []
-        for func in D.getfuncs(unit.die):
-            for low, high in D.ranges(func):
-                spans.append((low, high, func))
-        spans.sort(key=lambda s: s[0])
+        for i, func in enumerate(funcs):
+            if func.tag == TAG_INLINED_SUBROUTINE:
+                self._children.setdefault(func.parent, []).append(i)
+            elif func.ranges and (func.parent < 0 or funcs[func.parent].tag != TAG_INLINED_SUBROUTINE):
+                spans.extend((low, high, i) for low, high in func.ranges)
+        spans.sort()
         self.lows = [s[0] for s in spans]
         self.spans = spans
         self.trees: Dict[int, _FuncTree] = {}
@@ -76,28 +79,132 @@ class _UnitFuncs:
         i = bisect.bisect_right(self.lows, svma) - 1
         # the nearest span starting at or before svma holds it, unless ranges overlap: look a little further
         for j in range(i, max(i - 8, -1), -1):
-            low, high, func = self.spans[j]
+            low, high, index = self.spans[j]
             if low <= svma < high:
-                tree = self.trees.get(func.offset)
+                tree = self.trees.get(index)
                 if tree is None:
-                    tree = self.trees[func.offset] = _FuncTree(func)
+                    tree = self.trees[index] = self._tree(index)
                 return tree
         return None
 
+    def _tree(self, root: int) -> _FuncTree:
+        tree = _FuncTree()
+        todo = [(root, -1)]
+        while todo:
+            index, parent = todo.pop(0)
+            func = self.funcs[index]
+            name, linkage = self._name(func)
+            me = len(tree.records)
+            tree.records.append(_Record(name, linkage, func.ranges[0][0] if func.ranges else 0, parent))
+            if index != root:
+                tree.spans.extend((low, high, me) for low, high in func.ranges)
+            todo[0:0] = [(child, me) for child in self._children.get(index, [])]
+        return tree
+
+    def _name(self, func: FuncDie) -> Tuple[Optional[str], bool]:
+        """binutils: DW_AT_linkage_name wins, else DW_AT_name (a linkage name in C units), through origins."""
+        name = None
+        for _ in range(16):
+            if func.linkage:
+                return func.linkage, True
+            name = name or func.name
+            if func.origin is None:
+                break
+            nxt = self._by_offset.get(func.origin) or self._resolve_far(func.origin)
+            if nxt is None:
+                break
+            func = nxt
+        return name, name is not None and self.c_unit
+
+
+def _pyelftools_funcs(unit) -> Tuple[int, List[FuncDie]]:
+    """The same records as dwarf_scan, read through pyelftools (the slow path)."""
+    lang = unit.die.attributes.get("DW_AT_language")
+    funcs: List[FuncDie] = []
+
+    def visit(die, parent: int) -> None:
+        for child in die.iter_children():
+            index = parent
+            if child.tag in ("DW_TAG_subprogram", "DW_TAG_inlined_subroutine"):
+                index = len(funcs)
+                funcs.append(_func_die(child, parent))
+            if child.has_children:
+                visit(child, index)
+    visit(unit.die, -1)
+    return (lang.value if lang is not None else 0), funcs
+
+
+def _func_die(die, parent: int) -> FuncDie:
+    tag = TAG_SUBPROGRAM if die.tag == "DW_TAG_subprogram" else TAG_INLINED_SUBROUTINE
+    attrs = die.attributes
+
+    def text(name):
+        value = attrs.get(name)
+        return value.value.decode("utf-8", "replace") if value is not None and isinstance(value.value, bytes) \
+            else None
+    origin = None
+    for via in ("DW_AT_abstract_origin", "DW_AT_specification"):
+        if via in attrs:
+            value = attrs[via]
+            origin = value.value + (0 if value.form == "DW_FORM_ref_addr" else die.cu.cu_offset)
+            break
+    return FuncDie(die.offset, tag, parent, text("DW_AT_name"),
+                   text("DW_AT_linkage_name") or text("DW_AT_MIPS_linkage_name"), origin, D.ranges(die))
+
 
 class InlineIndex:
-    """Inline frames of one DWARF file, by svma."""
+    """Inline frames of one DWARF file, by svma, with the state of one addr2line process."""
 
-    def __init__(self, dwarf):
+    def __init__(self, dwarf, symbol_at: Optional[SymbolAt] = None):
         self._dwarf = dwarf
+        self._symbol_at = symbol_at
         self._units: Dict[int, _UnitFuncs] = {}
+        self._scanner = dwarf.unit_scanner()
+
+    def _unit_funcs(self, cu_offset: int) -> _UnitFuncs:
+        funcs = self._units.get(cu_offset)
+        if funcs is None:
+            try:
+                if self._scanner is None:
+                    raise Unsupported("no scanner")
+                lang, records = self._scanner.scan(cu_offset)
+            except Unsupported:
+                lang, records = _pyelftools_funcs(self._dwarf.unit(cu_offset))
+            funcs = self._units[cu_offset] = _UnitFuncs(lang, records, self._far)
+        return funcs
+
+    def _far(self, offset: int) -> Optional[FuncDie]:
+        """A DIE of another unit (DW_FORM_ref_addr), through pyelftools."""
+        try:
+            die = self._dwarf.dwarfinfo.get_DIE_from_refaddr(offset)
+        except Exception:  # a broken reference: bfd gives up on the name the same way
+            return None
+        return _func_die(die, -1)
 
     def frames(self, svma: int) -> List[str]:
-        unit = self._dwarf.unit_at(svma)
-        if unit is None:
+        """Names innermost first, the real function last; [] when no DWARF function holds ``svma``."""
+        cu_offset = self._dwarf.unit_offset_at(svma)
+        if cu_offset is None:
             return []
-        funcs = self._units.get(unit.offset)
-        if funcs is None:
-            funcs = self._units[unit.offset] = _UnitFuncs(unit)
-        tree = funcs.tree_at(svma)
-        return tree.chain(svma) if tree is not None else []
+        tree = self._unit_funcs(cu_offset).tree_at(svma)
+        if tree is None:
+            return []
+        index = tree.innermost(svma)
+        names = [self._innermost_name(tree.records[index], svma)]
+        index = tree.records[index].parent
+        while index >= 0:
+            names.append(tree.records[index].name or "??")
+            index = tree.records[index].parent
+        return [demangle(n) for n in names]
+
+    def _innermost_name(self, record: _Record, svma: int) -> str:
+        if record.is_linkage or self._symbol_at is None:
+            return record.name or "??"
+        found = self._symbol_at(svma)
+        name = record.name
+        if found is not None:
+            name = found[0]
+            if found[1] == record.low:
+                record.name = found[0]
+        record.is_linkage = True
+        return name or "??"

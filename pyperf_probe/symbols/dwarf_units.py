@@ -66,8 +66,8 @@ class UnitIndex:
     """CU offsets of one ``.debug_info``, and the searches that narrow a question to a few CUs."""
 
     def __init__(self, info: bytes, strtab: bytes, uses_strx: bool, abbrev: bytes = b""):
-        self._info = info
-        self._strtab = strtab
+        self._info = self.info = info
+        self._strtab = self.strtab = strtab
         self._uses_strx = uses_strx
         self._abbrev = abbrev
         self._tables: Dict[int, AbbrevTable] = {}
