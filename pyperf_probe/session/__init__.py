@@ -166,10 +166,13 @@ class Session:
             thread = machine.findnew_thread(-1 if pid is None else pid, -1 if tid is None else tid)
         state = thread.state or machine.thread_state(thread)
         ip = sample.ip or 0
-        cpumode = sample.misc & MISC_CPUMODE_MASK
-        map_ = thread.maps.find(ip) if cpumode == MISC_USER else self._map_for(thread, cpumode, ip)
-        location = self.frames.location(map_, ip)
         chain = self._callchain(thread, sample.callchain) if sample.callchain else ()
+        if chain and chain[0].avma == ip and sample.misc & MISC_CPUMODE_MASK == MISC_USER and \
+                chain[0].dso_obj is not None:
+            location = chain[0]  # the kernel put the ip first, resolved in the same maps
+        else:
+            cpumode = sample.misc & MISC_CPUMODE_MASK
+            location = self.frames.location(self._map_for(thread, cpumode, ip), ip)
         if sample.stack_user and self.unwinder is not None and sample.regs_user is not None:
             chain += self.user_chain(sample, thread)
         return _new(ResolvedSample, (sample.evsel, state, sample.period, sample.raw, location, chain, sample))
