@@ -25,9 +25,21 @@ from pyperf_probe.record.events import Event
 
 
 PUMP_BYTES = 1 << 20  # written to the disk per idle moment: ~3 ms, then the rings are checked again
-# With a tick (dwarf), the backlog is written one PUMP_BYTES per tick while the workload runs and in full
-# at the end, so the recorder leaves the CPUs to the workload; past this size it writes without pause.
+# With a tick (dwarf), the backlog goes to the disk only in ticks where the rings were empty, and in full at
+# the end: every moment spent writing is a moment the rings are not drained. Past this size (or an eighth
+# of the available memory) it is written without pause.
 MAX_BACKLOG = 1 << 30
+
+
+def backlog_limit() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return min(MAX_BACKLOG, int(line.split()[1]) * 1024 // 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return MAX_BACKLOG // 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +183,7 @@ def run_loop(fds: EventFds, writer: PerfDataWriter, stop: StopFlag, finished, ti
         live[ring.fd] = ring
     poller.register(stop.read_fd, select.POLLIN)
     done = disabled = False
+    max_backlog = backlog_limit()
     while True:
         got = drain_all(fds.rings, writer)
         stats.bytes += got
@@ -185,9 +198,10 @@ def run_loop(fds: EventFds, writer: PerfDataWriter, stop: StopFlag, finished, ti
                 continue
             break
         timeout = tick_ms
-        if writer.backlog:  # the rings are empty: move some of the backlog to the disk, then look again
-            writer.pump(PUMP_BYTES)
-            if tick_ms < 0 or writer.backlog > MAX_BACKLOG:
+        over = writer.backlog > max_backlog
+        if writer.backlog and (tick_ms < 0 or not got or over):
+            writer.pump(PUMP_BYTES)  # the rings were empty (or memory is short): some backlog to the disk
+            if tick_ms < 0 or over:
                 timeout = 0
         ready = poller.poll(timeout)
         for fd, revents in ready:
