@@ -199,12 +199,18 @@ def find_image(filename: str, build_id: Optional[str], symfs: Optional[str] = No
 
 def dso_table(image, symfs: Optional[str] = None) -> CfiTable:
     """The CFI table of an ELF image: ``.eh_frame`` plus ``.debug_frame`` of the image and of its separate
-    debug file; compiled once per build-id (memory and disk cache)."""
+    debug file; compiled once per build-id (memory and disk cache). The cache key says whether a debug
+    file's ``.debug_frame`` went in, so installing the debug file later compiles the table again."""
+    debug_frames = _debug_frames(image, symfs)
 
     def build() -> CfiTable:
-        return safe_compile(lambda: compile_table(_eh_frame(image), _debug_frames(image, symfs)))
+        sections = [CfiSection(bytes(img.section_bytes(".debug_frame")), 0, False) for _, img in debug_frames]
+        return safe_compile(lambda: compile_table(_eh_frame(image), sections))
 
-    return table_for(image.build_id, build)
+    key = image.build_id
+    if key and any(separate for separate, _ in debug_frames):
+        key += ".debug"
+    return table_for(key, build)
 
 
 def _eh_frame(image) -> Optional[CfiSection]:
@@ -213,20 +219,22 @@ def _eh_frame(image) -> Optional[CfiSection]:
     return CfiSection(bytes(data), shdr.svma, True) if data else None
 
 
-def _debug_frames(image, symfs: Optional[str]) -> List[CfiSection]:
+def _debug_frames(image, symfs: Optional[str]) -> List[Tuple[bool, object]]:
+    """``(is the separate debug file, ElfImage)`` for the image and its debug file (symbols.debuginfo's
+    search: debuglink, build-id directories, ``~/.debug``) when they have a ``.debug_frame``."""
     from ..symbols.debuginfo import find_debug_file
     from ..symbols.elf import open_elf
 
-    images = [image]
+    images = [(False, image)]
     try:
         debug_path = find_debug_file(image, symfs)
         if debug_path:
-            images.append(open_elf(debug_path))
+            images.append((True, open_elf(debug_path)))
     except SymbolError:
         pass
     out = []
-    for img in images:
-        data = img.section_bytes(".debug_frame")
-        if data:
-            out.append(CfiSection(bytes(data), 0, False))
+    for separate, img in images:
+        shdr = img.section(".debug_frame")
+        if shdr is not None and shdr.size:
+            out.append((separate, img))
     return out
