@@ -63,7 +63,7 @@ def _report(data, ropts: ReportOptions, out: List[str]) -> int:
     sort_text = ropts.sort or sortkeys.default_sort(all(a.type == AttrType.TRACEPOINT for a in attrs))
     keys = sortkeys.parse_sort(sort_text)
     hidden = _elided(keys, ropts, out)
-    if not ropts.quiet:
+    if not ropts.quiet and not legacy:
         out.append("#\n")
     unwinder = None
     if sample_type & SampleType.REGS_USER and sample_type & SampleType.STACK_USER:  # --call-graph dwarf
