@@ -201,3 +201,41 @@ def _write(path, data):
     with open(path, "wb") as f:
         f.write(data)
     return path
+
+
+def test_copy_when_a_hard_link_is_impossible(tmp_path, fresh_tick, monkeypatch):
+    """Across file systems link() fails (EXDEV): perf copies the file with mode 0755; so does pyperf."""
+    import errno
+
+    from pyperf_probe.symbols.buildid_cache import BuildIdCache
+
+    def no_link(src, dst):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_link)
+    cached = BuildIdCache(str(tmp_path / ".debug")).add(fresh_tick)
+    assert os.stat(cached.elf).st_ino != os.stat(fresh_tick).st_ino
+    assert os.stat(cached.elf).st_mode & 0o777 == 0o755
+    with open(cached.elf, "rb") as a, open(fresh_tick, "rb") as b:
+        assert a.read() == b.read()
+    assert [n for n in os.listdir(cached.dir) if ".tmp" in n] == []
+
+
+def test_probe_cache_keeps_other_entries_and_merges_markers(tmp_path):
+    """`perf probe --cache` entries ('#') survive a rescan; a marker found again gains its lines, sorted
+    and without duplicates (perf's strlist)."""
+    from pyperf_probe.symbols import probe_cache
+
+    path = str(tmp_path / "probes")
+    with open(path, "w") as f:
+        f.write("#probe_libc:malloc=malloc\np:probe_libc/malloc /x:0x10\n"
+                "%sdt_a:b=b\np:sdt_a/b /x:0x30\n")
+    entries = probe_cache.merge_sdt(probe_cache.load(path), [
+        ("sdt_a", "b", "p:sdt_a/b /x:0x20"), ("sdt_a", "b", "p:sdt_a/b /x:0x30"), ("sdt_a", "c", "p:sdt_a/c /x:0x40")])
+    probe_cache.save(path, entries)
+    with open(path) as f:
+        assert f.read() == ("#probe_libc:malloc=malloc\np:probe_libc/malloc /x:0x10\n"
+                            "%sdt_a:b=b\np:sdt_a/b /x:0x20\np:sdt_a/b /x:0x30\n"
+                            "%sdt_a:c=c\np:sdt_a/c /x:0x40\n")
+    assert [(e.group, e.event, e.sdt) for e in probe_cache.load(path)] == [
+        ("probe_libc", "malloc", False), ("sdt_a", "b", True), ("sdt_a", "c", True)]
