@@ -84,3 +84,32 @@ def header_string(text: str) -> bytes:
     raw = text.encode() + b"\0"
     raw += b"\0" * (-len(raw) % 64)
     return struct.pack("<I", len(raw)) + raw
+
+
+CC_SAMPLE_TYPE = SW_SAMPLE_TYPE | SampleType.CALLCHAIN
+
+
+def sample_cc(ip: int, pid: int, tid: int, time: int, chain: Sequence[int], misc: int = 2) -> bytes:
+    """SAMPLE for CC_SAMPLE_TYPE: ip, pid/tid, time, cpu/res, period, then u64 nr + the chain entries."""
+    body = struct.pack("<QIIQIIQ", ip, pid, tid, time, 0, 0, 1) + struct.pack(f"<Q{len(chain)}Q", len(chain), *chain)
+    return record(RecordType.SAMPLE, misc, body)
+
+
+def fork(pid: int, ppid: int, tid: int, ptid: int, time: int) -> bytes:
+    """FORK: pid, ppid, tid, ptid (u32), time (u64), then the sample_id trailer."""
+    return record(RecordType.FORK, 0, struct.pack("<IIIIQ", pid, ppid, tid, ptid, time) + trailer(pid, tid, time))
+
+
+def lost(count: int, time: int) -> bytes:
+    return record(RecordType.LOST, 0, struct.pack("<QQ", 7, count) + trailer(0, 0, time))
+
+
+def lost_samples(count: int, time: int) -> bytes:
+    return record(RecordType.LOST_SAMPLES, 0, struct.pack("<Q", count) + trailer(0, 0, time))
+
+
+def kernel_mmap(start: int, length: int) -> bytes:
+    """MMAP of [kernel.kallsyms]_text (cpumode KERNEL, pid -1), as perf synthesizes it (time 0)."""
+    name = b"[kernel.kallsyms]_text\0"
+    name += b"\0" * (-len(name) % 8)
+    return record(RecordType.MMAP, 1, struct.pack("<iiQQQ", -1, 0, start, length, start) + name + trailer(0, 0, 0))

@@ -1,0 +1,225 @@
+"""Session on hand-made records (tests/perfdata_build.py): threads and comm at sample time, maps through
+fork/exec/mmap as perf's machine.c keeps them, call-chain context markers, unresolved frames, lost counts,
+and where symbols come from (path, --symfs, build-id cache with build-ids checked, [vdso] only from the
+cache). The bundled workload rd_threads (make workloads) is the ELF file that gets mapped."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import perfdata_build as pb
+from pyperf_probe.perfdata.format import PERF_CONTEXT_GUEST, PERF_CONTEXT_KERNEL, PERF_CONTEXT_USER
+from pyperf_probe.perfdata.reader import PerfDataFile
+from pyperf_probe.session import Session
+from pyperf_probe.session.maps import Map, Maps
+from pyperf_probe.symbols.elf import open_elf
+from pyperf_probe.symbols.symtab import load_symtab
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKLOAD = ROOT / "build" / "workloads" / "rd_threads"
+BASE = 0x555500000000
+
+
+@pytest.fixture(autouse=True)
+def no_buildid_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("PERF_BUILDID_DIR", str(tmp_path / "empty-cache"))
+
+
+@pytest.fixture(scope="module")
+def binary():
+    if not WORKLOAD.exists():
+        pytest.skip("build/workloads/rd_threads missing: run `make workloads`")
+    return str(WORKLOAD)
+
+
+def file_offset_of(path: str, name: str) -> int:
+    (sym,) = load_symtab(path).by_name(name)
+    return open_elf(path).svma_to_file_offset(sym.svma)
+
+
+def session(tmp_path, records, attr=None, **kw) -> Session:
+    attrs = ((attr or pb.sw_attr(pb.CC_SAMPLE_TYPE), (7,)),)
+    path = tmp_path / "s.data"
+    path.write_bytes(pb.perf_data(records, attrs))
+    return Session(PerfDataFile.open(str(path)), **kw)
+
+
+# --- maps ---------------------------------------------------------------------------------------------
+
+
+def test_maps_insert_trims_and_splits_overlapped_maps():
+    maps = Maps()
+    maps.insert(Map(0x1000, 0x5000, 0x0, "a"))
+    maps.insert(Map(0x2000, 0x3000, 0x100, "b"))  # in the middle: a is split, its tail keeps its pgoff
+    assert [(m.start, m.end, m.pgoff, m.dso) for m in maps] == [
+        (0x1000, 0x2000, 0x0, "a"), (0x2000, 0x3000, 0x100, "b"), (0x3000, 0x5000, 0x2000, "a")]
+    maps.insert(Map(0x0, 0x2800, 0x0, "c"))  # covers a's head and b's first half
+    assert [(m.start, m.end, m.dso) for m in maps] == [
+        (0x0, 0x2800, "c"), (0x2800, 0x3000, "b"), (0x3000, 0x5000, "a")]
+    assert maps.find(0x2800).pgoff == 0x100 + 0x800 and maps.find(0x5000) is None
+    copy = maps.copy()
+    copy.insert(Map(0x3000, 0x5000, 0, "d"))
+    assert maps.find(0x3000).dso == "a" and copy.find(0x3000).dso == "d"
+
+
+# --- threads and comm ---------------------------------------------------------------------------------
+
+
+def test_comm_at_sample_time_and_fork(tmp_path, binary):
+    leaf = file_offset_of(binary, "rd_leaf")
+    ip = BASE + leaf
+    recs = [pb.comm(10, 10, "perf-exec", 0), pb.sample_cc(ip, 10, 10, 5, [PERF_CONTEXT_USER, ip]),
+            pb.comm(10, 10, "prog", 10, exec_=True), pb.mmap2(10, BASE, 0x10000, 0, binary, 11),
+            pb.sample_cc(ip, 10, 10, 15, [ip]),
+            pb.fork(10, 10, 11, 10, 20),  # a thread: shares the maps, inherits the comm
+            pb.sample_cc(ip, 10, 11, 21, [ip]),
+            pb.comm(10, 11, "worker", 22), pb.sample_cc(ip, 10, 11, 23, [ip]),
+            pb.sample_cc(ip, 42, 42, 24, [ip])]  # never named: ":tid", no maps
+    s = session(tmp_path, recs)
+    got = [(r.thread.comm, r.thread.tid, r.location.sym, r.chain[0].sym) for r in s.samples()]
+    assert got == [("perf-exec", 10, None, None), ("prog", 10, "rd_leaf", "rd_leaf"),
+                   ("prog", 11, "rd_leaf", "rd_leaf"), ("worker", 11, "rd_leaf", "rd_leaf"),
+                   (":42", 42, None, None)]
+
+
+def test_fork_of_a_process_copies_the_maps(tmp_path, binary):
+    leaf = file_offset_of(binary, "rd_leaf")
+    recs = [pb.comm(10, 10, "parent", 1, exec_=True), pb.mmap2(10, BASE, 0x10000, 0, binary, 2),
+            pb.fork(20, 10, 20, 10, 3),
+            pb.mmap2(20, BASE, 0x10000, 0, "//anon", 4),  # the child maps over it; the parent keeps its map
+            pb.sample_cc(BASE + leaf, 10, 10, 5, [BASE + leaf]),
+            pb.sample_cc(BASE + leaf, 20, 20, 6, [BASE + leaf])]
+    s = session(tmp_path, recs)
+    a, b = list(s.samples())
+    assert (a.thread.comm, a.location.dso, a.location.sym) == ("parent", "rd_threads", "rd_leaf")
+    assert (b.thread.comm, b.location.dso, b.location.sym) == ("parent", "//anon", None)
+    assert b.location.file_offset == leaf
+
+
+def test_exec_mmap_replaces_what_it_overlaps(tmp_path, binary):
+    leaf = file_offset_of(binary, "rd_leaf")
+    recs = [pb.comm(10, 10, "sh", 1, exec_=True), pb.mmap2(10, BASE, 0x10000, 0, "/bin/sh-like", 2),
+            pb.mmap2(10, BASE + 0x100000, 0x1000, 0, "/lib/other.so", 3),
+            pb.comm(10, 10, "prog", 4, exec_=True), pb.mmap2(10, BASE, 0x10000, 0, binary, 5),
+            pb.sample_cc(BASE + leaf, 10, 10, 6, [BASE + leaf, BASE + 0x100010])]
+    (r,) = session(tmp_path, recs).samples()
+    assert [(f.dso, f.sym) for f in r.chain] == [("rd_threads", "rd_leaf"), ("other.so", None)]
+
+
+# --- call chains --------------------------------------------------------------------------------------
+
+
+def test_context_markers_and_unknown_frames(tmp_path, binary):
+    leaf = file_offset_of(binary, "rd_leaf")
+    kaddr = 0xFFFFFFFF81000100
+    recs = [pb.kernel_mmap(0xFFFFFFFF81000000, 0x1000000), pb.mmap2(10, BASE, 0x10000, 0, binary, 1),
+            pb.sample_cc(BASE + leaf, 10, 10, 2, [PERF_CONTEXT_KERNEL, kaddr, PERF_CONTEXT_USER, BASE + leaf,
+                                                  0x1234, 0]),
+            pb.sample_cc(BASE + leaf, 10, 10, 3, [PERF_CONTEXT_USER, BASE + leaf, PERF_CONTEXT_GUEST, 0x99])]
+    a, b = session(tmp_path, recs).samples()
+    assert [(f.dso, f.sym, f.avma) for f in a.chain] == [
+        ("[kernel.kallsyms]", None, kaddr), ("rd_threads", "rd_leaf", BASE + leaf),
+        ("[unknown]", None, 0x1234), ("[unknown]", None, 0)]
+    assert b.chain == ()  # perf discards a chain with an unknown context marker
+    assert a.location is a.chain[1]
+
+
+def test_max_stack_and_interning(tmp_path, binary):
+    leaf = file_offset_of(binary, "rd_leaf")
+    chain = [BASE + leaf] * 5
+    recs = [pb.mmap2(10, BASE, 0x10000, 0, binary, 1)] + [pb.sample_cc(BASE + leaf, 10, 10, t, chain)
+                                                          for t in range(2, 6)]
+    got = list(session(tmp_path, recs, max_stack=3).samples())
+    assert all(len(r.chain) == 3 for r in got)
+    assert len({id(f) for r in got for f in r.chain}) == 1
+
+
+def test_lost_counts(tmp_path):
+    recs = [pb.lost(39, 1), pb.lost_samples(39, 1), pb.lost(2, 2), pb.lost_samples(3, 3),
+            pb.sample_cc(0x10, 1, 1, 4, [0x10])]
+    s = session(tmp_path, recs)
+    assert len(list(s.samples())) == 1
+    assert (s.lost_samples, s.total_lost, s.nr_lost_chunks, s.nr_samples) == (42, 41, 2, 1)
+
+
+# --- where symbols come from --------------------------------------------------------------------------
+
+
+def test_symfs_and_buildid_cache_with_build_ids_checked(tmp_path, binary, monkeypatch):
+    leaf = file_offset_of(binary, "rd_leaf")
+    bid = open_elf(binary).build_id
+    recorded = "/nonexistent/pyperf-test/rd_threads"
+    recs = [pb.mmap2(10, BASE, 0x10000, 0, recorded, 1), pb.sample_cc(BASE + leaf, 10, 10, 2, [BASE + leaf])]
+    feats = {}
+
+    def resolve(**kw):
+        path = tmp_path / "b.data"
+        path.write_bytes(pb.perf_data(recs, ((pb.sw_attr(pb.CC_SAMPLE_TYPE), (7,)),), features=feats))
+        (r,) = Session(PerfDataFile.open(str(path)), **kw).samples()
+        return r.location.sym
+
+    assert resolve() is None  # nothing at the recorded path
+    symfs = tmp_path / "symfs"
+    (symfs / recorded.lstrip("/")).parent.mkdir(parents=True)
+    shutil.copy(binary, symfs / recorded.lstrip("/"))
+    assert resolve(symfs=str(symfs)) == "rd_leaf"
+    # a BUILD_ID feature naming another build-id: the file at the path is not the recorded one
+    feats[2] = build_id_feature(recorded, bytes(20))
+    assert resolve(symfs=str(symfs)) is None
+    # the build-id cache holds the recorded one
+    feats[2] = build_id_feature(recorded, bytes.fromhex(bid))
+    cache = tmp_path / "cache"
+    entry = cache / recorded.lstrip("/") / bid
+    entry.mkdir(parents=True)
+    shutil.copy(binary, entry / "elf")
+    (cache / ".build-id" / bid[:2]).mkdir(parents=True)
+    os.symlink(os.path.relpath(entry, cache / ".build-id" / bid[:2]), cache / ".build-id" / bid[:2] / bid[2:])
+    monkeypatch.setenv("PERF_BUILDID_DIR", str(cache))
+    assert resolve() == "rd_leaf"
+
+
+def build_id_feature(filename: str, build_id: bytes) -> bytes:
+    """One HEADER_BUILD_ID record: header (type 0, misc USER|BUILD_ID_SIZE), pid -1, build_id[20], size,
+    filename padded to 64."""
+    import struct
+    name = filename.encode() + b"\0"
+    name += b"\0" * (-len(name) % 64)
+    return struct.pack("<IHHi20sB3x", 0, 0x8002, 36 + len(name), -1, build_id.ljust(20, b"\0"), len(build_id)) + name
+
+
+def live_vdso() -> bytes:
+    with open("/proc/self/maps") as f:
+        line = next(line for line in f if line.rstrip().endswith("[vdso]"))
+    start, end = (int(x, 16) for x in line.split()[0].split("-"))
+    with open("/proc/self/mem", "rb") as mem:
+        mem.seek(start)
+        return mem.read(end - start)
+
+
+def test_vdso_only_through_the_buildid_cache(tmp_path, monkeypatch):
+    image = tmp_path / "vdso.so"
+    image.write_bytes(live_vdso())
+    bid = open_elf(str(image)).build_id
+    syms = [s for s in load_symtab(str(image)).functions() if s.size]
+    sym = syms[0]
+    offset = open_elf(str(image)).svma_to_file_offset(sym.svma)
+    vbase = 0x7FFF00000000
+    recs = [pb.mmap2(10, vbase, len(image.read_bytes()), 0, "[vdso]", 1),
+            pb.sample_cc(vbase + offset, 10, 10, 2, [vbase + offset])]
+    feats = {2: build_id_feature("[vdso]", bytes.fromhex(bid))}
+    path = tmp_path / "v.data"
+    path.write_bytes(pb.perf_data(recs, ((pb.sw_attr(pb.CC_SAMPLE_TYPE), (7,)),), features=feats))
+    (r,) = Session(PerfDataFile.open(str(path))).samples()
+    assert (r.location.dso, r.location.sym) == ("[vdso]", None)  # never the live vdso: raw address
+    cache = tmp_path / "cache"
+    entry = cache / "[vdso]" / bid
+    entry.mkdir(parents=True)
+    shutil.copy(image, entry / "vdso")
+    (cache / ".build-id" / bid[:2]).mkdir(parents=True)
+    os.symlink(f"../../[vdso]/{bid}", cache / ".build-id" / bid[:2] / bid[2:])
+    monkeypatch.setenv("PERF_BUILDID_DIR", str(cache))
+    (r,) = Session(PerfDataFile.open(str(path))).samples()
+    assert (r.location.dso, r.location.sym) == ("[vdso]", load_symtab(str(image)).lookup(sym.svma).name)
