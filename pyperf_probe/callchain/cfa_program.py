@@ -142,8 +142,10 @@ def _execute(program: bytes, cie: Cie, state: _State, loc: int, rows: List[Tuple
         high = op & 0xC0
         if high:
             low = op & 0x3F
-            if high == 0x40:  # DW_CFA_advance_loc
-                loc = _advance(rows, state, loc, low * caf)
+            if high == 0x40:  # DW_CFA_advance_loc (inlined _advance: the most frequent instruction)
+                if low:
+                    rows.append((loc, tuple(row)))  # type: ignore[arg-type]
+                    loc += low * caf
             elif high == 0x80:  # DW_CFA_offset
                 off, pos = uleb(data, pos)
                 state.set_reg(low, RULE_OFFSET, 0, off * daf)
