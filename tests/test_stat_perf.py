@@ -77,7 +77,8 @@ def test_counter_line_layout():
 
 
 def test_not_counted_and_multiplexed():
-    assert counter_line(CounterLine("a:b", 0, 0, 0)).startswith("     <not counted>      a:b ")
+    assert counter_line(CounterLine("sched:sched_process_exec", 0, 0, 0)) == (
+        "     <not counted>      sched:sched_process_exec" + " " * 36 + "\n")
     assert counter_line(CounterLine("a:b", 7, 400, 100)).endswith("  (25.00%)\n")
     # perf computes the CSV percentage in integer arithmetic
     assert counter_csv(CounterLine("a:b", 7, 300, 200), ",") == "7,,a:b,200,66.00,,\n"
@@ -86,3 +87,32 @@ def test_not_counted_and_multiplexed():
 def test_footer_precision_follows_the_stddev():
     assert footer([0.003, 0.004, 0.005], None) == (
         "\n          0.004000 +- 0.000577 seconds time elapsed  ( +- 14.43% )\n\n")
+
+
+def _interrupted(tool, args, after=0.5):
+    import signal
+    import time
+    proc = subprocess.Popen([*tool, "stat", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=ROOT))
+    time.sleep(after)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    return out, normalize(err)
+
+
+@pytest.mark.perf
+@pytest.mark.skipif(not os.path.exists(PERF), reason="real perf is not installed")
+@pytest.mark.skipif(os.geteuid() != 0, reason="tracepoint counting needs root here")
+@pytest.mark.parametrize("csv", [[], ["-x", ","]], ids=["std", "csv"])
+def test_attached_to_an_idle_process_until_ctrl_c(csv):
+    """-p on a process that never hits the event, stopped with SIGINT: perf's `<not counted>` line."""
+    idle = subprocess.Popen(["sleep", "30"])
+    try:
+        args = [*csv, "-p", str(idle.pid), "-e", "sched:sched_process_exec,sched:sched_kthread_work_execute_start"]
+        theirs = _interrupted([PERF], args)
+        ours = _interrupted([sys.executable, "-m", "pyperf_probe"], args)
+    finally:
+        idle.kill()
+        idle.wait()
+    assert "<not counted>" in theirs[1]
+    assert ours == theirs

@@ -4,6 +4,7 @@ binary): the header, one line per counter, the footer with elapsed, user and sys
 Default layout of a counter line (tracepoints have an empty unit)::
 
     "%'18.0f " COUNT   "%-4s " UNIT   "%-32s" NAME   35 spaces (no metric)   ["  ( +-%6.2f%% )" NOISE]
+    (a counter that never ran: "%18s " "<not counted>", and the name padded to 25 only)
     ["  (%.2f%%)" RUNNING, when the counter ran less than it was enabled]
 
 ``-x SEP``: ``COUNT SEP UNIT SEP NAME [SEP NOISE%] SEP RUN_NS SEP PCT SEP SEP`` where PCT is
@@ -21,6 +22,7 @@ NOT_COUNTED = "<not counted>"
 NOT_SUPPORTED = "<not supported>"
 UNIT_WIDTH = 4          # stat_config.unit_width
 NAME_WIDTH = 32
+NAME_WIDTH_NOT_COUNTED = 25     # perf 6.1 pads the name less on a <not counted> line (measured)
 METRIC_WIDTH = 35       # the blank metric column of an event without shadow metrics
 
 
@@ -70,7 +72,7 @@ def counter_line(c: CounterLine) -> str:
     else:
         text = "%18s " % (NOT_COUNTED if c.supported else NOT_SUPPORTED)
     text += "%-*s " % (UNIT_WIDTH, c.unit)
-    text += "%-*s" % (NAME_WIDTH, c.name)
+    text += "%-*s" % (NAME_WIDTH if c.counted else NAME_WIDTH_NOT_COUNTED, c.name)
     text += " " * METRIC_WIDTH
     if c.noise_pct:
         text += "  ( +-" + _fmt("%6.2f", c.noise_pct) + "% )"
