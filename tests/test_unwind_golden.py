@@ -13,6 +13,8 @@ samples in the make file).
 """
 import os
 import re
+import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -30,7 +32,12 @@ _FRAME = re.compile(r"^\s+([0-9a-f]+) (.*) \((.*)\)$")
 
 @pytest.fixture(scope="module")
 def symfs(tmp_path_factory):
-    """The workload binaries at their recorded paths; the system files must be the recorded ones."""
+    """What perf saw when it made the expected output, under one --symfs: the workload binaries at their
+    recorded paths (from symfs.tar.xz), and links to the system files (which must be the recorded ones,
+    by build-id) and to their debug files in /usr/lib/debug/.build-id (libc6-dbg: libc's .symtab)."""
+    root = tmp_path_factory.mktemp("symfs")
+    with tarfile.open(os.path.join(HERE, "symfs.tar.xz")) as tar:
+        tar.extractall(root)
     with open(os.path.join(HERE, "binaries.txt")) as f:
         for line in f:
             path, build_id = line.split()
@@ -39,9 +46,12 @@ def symfs(tmp_path_factory):
             image = find_image(path, None)
             if image is None or image.build_id != build_id:
                 pytest.skip(f"{path} is not the file the goldens were recorded with (build-id {build_id})")
-    root = tmp_path_factory.mktemp("symfs")
-    with tarfile.open(os.path.join(HERE, "symfs.tar.xz")) as tar:
-        tar.extractall(root)
+            debug = f"/usr/lib/debug/.build-id/{build_id[:2]}/{build_id[2:]}.debug"
+            for target in (path, debug):
+                if os.path.exists(target):
+                    link = os.path.join(str(root), target.lstrip("/"))
+                    os.makedirs(os.path.dirname(link), exist_ok=True)
+                    os.symlink(os.path.realpath(target), link)
     return str(root)
 
 
@@ -106,3 +116,25 @@ def test_chains_equal_perf_where_perf_reaches_the_root(name, comm, symfs):
     selected = [o for o in ours if comm is None or o[0] == comm]
     reached = sum(o[2] for o in selected)
     assert reached >= 0.95 * len(selected), f"{reached} of {len(selected)} samples unwound to the root"
+
+
+def _blocks(text):
+    return [b for b in text.split("\n\n") if b.strip()]
+
+
+@pytest.mark.parametrize("name", ["threads", "cxx", "make"])
+def test_pyperf_script_text_equals_perf_where_perf_reaches_the_root(name, symfs):
+    """``pyperf script --no-inline`` against perf's text: the whole output for the workloads (perf unwinds
+    every sample of them), each rooted sample's block for the make file."""
+    argv = [sys.executable, "-m", "pyperf_probe", "script", "-i", os.path.join(HERE, "data", f"{name}.data"),
+            "--symfs", symfs, "--no-inline", "-F", "comm,pid,tid,ip,sym,dso"]
+    ours = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ), check=True).stdout
+    with open(os.path.join(HERE, "expected", f"{name}.noinline")) as f:
+        perf = f.read()
+    if name != "make":
+        assert ours == perf
+        return
+    rooted = [i for i, (_, frames) in enumerate(perf_chains(name)) if frames and is_root_frame(*frames[-1], symfs)]
+    ours_blocks, perf_blocks = _blocks(ours), _blocks(perf)
+    assert len(ours_blocks) == len(perf_blocks) and len(rooted) > 100
+    assert [ours_blocks[i] for i in rooted] == [perf_blocks[i] for i in rooted]
