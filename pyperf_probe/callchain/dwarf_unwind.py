@@ -19,7 +19,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Protocol, Sequenc
 
 from ..errors import SymbolError
 from .cfa_program import NUM_REGS, REG_RIP, Row
-from .cfi import CfiSection
+from .cfi import CfiSection, parse_eh_frame_hdr
 from .cfi_table import CfiTable, compile_table, safe_compile, table_for
 from .unwind import DEFAULT_MAX_FRAMES, unwind_with_reason
 
@@ -30,6 +30,7 @@ PERF_MAX_STACK = 127
 _PERF_TO_DWARF = {0: 0, 3: 1, 2: 2, 1: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: REG_RIP,
                   16: 8, 17: 9, 18: 10, 19: 11, 20: 12, 21: 13, 22: 14, 23: 15}
 _U64 = struct.Struct("<Q")
+PT_GNU_EH_FRAME = 0x6474E550  # the program header of .eh_frame_hdr (LSB)
 
 
 class CodeMap(Protocol):
@@ -214,9 +215,22 @@ def dso_table(image, symfs: Optional[str] = None) -> CfiTable:
 
 
 def _eh_frame(image) -> Optional[CfiSection]:
+    """``.eh_frame`` by its section header, else through ``PT_GNU_EH_FRAME`` (an image without section
+    headers, as libgcc's and libunwind's runtime lookups find it): the segment is ``.eh_frame_hdr``, whose
+    ``eh_frame_ptr`` gives the start of ``.eh_frame``; its zero terminator gives the end."""
     shdr = image.section(".eh_frame")
-    data = image.section_bytes(shdr) if shdr is not None else b""
-    return CfiSection(bytes(data), shdr.svma, True) if data else None
+    if shdr is not None:
+        data = image.section_bytes(shdr)
+        return CfiSection(bytes(data), shdr.svma, True) if data else None
+    for p_type, _flags, file_offset, svma, filesz, _memsz in image.program_headers:
+        if p_type == PT_GNU_EH_FRAME:
+            hdr = parse_eh_frame_hdr(bytes(image.data[file_offset:file_offset + filesz]), svma)
+            seg = image.segment_for_svma(hdr.eh_frame_svma)
+            if seg is None:
+                return None
+            start = hdr.eh_frame_svma - seg.vaddr + seg.file_offset
+            return CfiSection(bytes(image.data[start:seg.file_offset + seg.filesz]), hdr.eh_frame_svma, True)
+    return None
 
 
 def _debug_frames(image, symfs: Optional[str]) -> List[Tuple[bool, object]]:

@@ -1,7 +1,10 @@
-"""CFI that lives only in ``.debug_frame`` of a separate debug file (``gcc -fno-asynchronous-unwind-tables``,
+"""Where a DSO's CFI comes from, on real binaries.
+
+CFI that lives only in ``.debug_frame`` of a separate debug file (``gcc -fno-asynchronous-unwind-tables``,
 then ``objcopy --only-keep-debug`` / ``--strip-debug --add-gnu-debuglink``): ``dwarf_unwind.dso_table``
 finds the debug file through the debuglink and compiles its ``.debug_frame`` where ``.eh_frame`` has no FDE.
-The rows are checked against ``readelf -wF`` of the debug file."""
+The rows are checked against ``readelf -wF`` of the debug file. And ``.eh_frame`` of an image without
+section headers, found through ``PT_GNU_EH_FRAME`` and ``.eh_frame_hdr``."""
 import os
 import shutil
 import subprocess
@@ -80,3 +83,25 @@ def test_without_the_debug_file_there_is_no_cfi(split_binary, monkeypatch):
     os.unlink(debug)
     table = dso_table(open_elf(prog))
     assert table.row_for(symbol_svma(prog, "uw_df_leaf"))[0] == CFA_NONE
+
+
+def test_eh_frame_found_through_pt_gnu_eh_frame_without_section_headers(tmp_path, monkeypatch):
+    """An image whose section headers are gone (e_shoff = 0): .eh_frame is found as the runtime finds it,
+    through PT_GNU_EH_FRAME -> .eh_frame_hdr -> eh_frame_ptr, and compiles to the same table."""
+    monkeypatch.setenv("PYPERF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(cfi_table, "_TABLES", {})
+    libc = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+    if not os.path.exists(libc):
+        pytest.skip("no libc.so.6 at the Debian path")
+    raw = bytearray(open(libc, "rb").read())
+    raw[0x28:0x30] = bytes(8)  # Elf64_Ehdr.e_shoff
+    headerless = tmp_path / "libc-noshdr.so"
+    headerless.write_bytes(bytes(raw))
+    image = open_elf(str(headerless))
+    assert image.sections == () and image.build_id == open_elf(libc).build_id
+    table = dso_table(image)
+    monkeypatch.setattr(cfi_table, "_TABLES", {})
+    monkeypatch.setenv("PYPERF_CACHE_DIR", str(tmp_path / "cache2"))
+    reference = dso_table(open_elf(libc))
+    assert list(table.starts) == list(reference.starts) and len(table) > 10000
+    assert [table.rows[i] for i in table.row_ids] == [reference.rows[i] for i in reference.row_ids]
