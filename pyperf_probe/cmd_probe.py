@@ -155,8 +155,7 @@ def main(argv: List[str], opts) -> int:
     if params.quiet and params.verbose:
         raise Failure("  Error: -v and -q are exclusive.\n", errno_mod.EINVAL)
     if params.max_probes == 0:
-        from pyperf_probe.probe.convert import MAX_PROBES
-        params.max_probes = MAX_PROBES
+        params.max_probes = O.MAX_PROBES
     for note in params.notes:
         params.warn(note)
     command = params.command

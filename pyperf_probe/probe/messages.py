@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Iterable, List, Optional, Sequence, Tuple
 
-from pyperf_probe.probe.spec import ProbePoint
-
 ADD_FAILED = "  Error: Failed to add events."
 DEL_FAILED = "  Error: Failed to delete events."
 LIST_FAILED = "  Error: Failed to show event list."
@@ -36,7 +34,3 @@ def added_text(lines: List[str], last: Tuple[str, str]) -> str:
 
 def removed_text(names: Iterable[str]) -> str:
     return "".join(f"Removed event: {name}\n" for name in names)
-
-
-def point_text(point: ProbePoint) -> str:
-    return point.text()

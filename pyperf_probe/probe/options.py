@@ -8,8 +8,7 @@ options cluster (``-fx PATH``); long options take ``=VALUE`` or the next word an
 """
 from __future__ import annotations
 
-import dataclasses
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 from pyperf_probe.errors import UsageError
 
@@ -31,6 +30,7 @@ DEFAULT_VAR_FILTER = "!__k???tab_* & !__crc_*"
 DEFAULT_FUNC_FILTER = "!_* & !*@plt"
 DEFAULT_LIST_FILTER = "*"
 EXCLUSIVE = "adDlLVF"
+MAX_PROBES = 128          # perf's MAX_PROBES: the default of --max-probes
 EXAMPLES = """
  Examples:
    pyperf probe -x libc.so.6 malloc                      # add probe_libc:malloc
@@ -44,9 +44,9 @@ EXAMPLES = """
 """
 
 
-@dataclasses.dataclass(frozen=True)
-class Option:
-    """One entry of perf's ``struct option`` table: kind is 'bool', 'incr', 'str', 'int' or 'call'."""
+class Option(NamedTuple):
+    """One entry of perf's ``struct option`` table: kind is 'bool', 'incr', 'str', 'int' or 'call'.
+    (A NamedTuple: immutable, and cheaper to define at start-up than a dataclass.)"""
 
     short: Optional[str]
     long: Optional[str]
@@ -143,14 +143,6 @@ class ParseError(UsageError):
 
     def __init__(self, text: str):
         super().__init__(text)
-
-
-@dataclasses.dataclass
-class Parsed:
-    """The command line after option parsing (perf's ``params``)."""
-
-    values: List[Tuple[Option, Optional[str], bool]]      # (option, value, given as short)
-    rest: List[str]
 
 
 Callback = Callable[[Option, Optional[str], bool], None]

@@ -106,6 +106,17 @@ class _Node:
         return self.text
 
 
+def _assertion(node: "_Node") -> str:
+    """A zero-width pattern true at position 0 exactly when ``node`` accepts the whole string."""
+    if node.op == "|":
+        return f"(?:{_assertion(node.left)}|{_assertion(node.right)})"
+    if node.op == "&":
+        return _assertion(node.left) + _assertion(node.right)
+    if node.op == "!":
+        return f"(?!{_assertion(node.right)})"
+    return f"(?=(?:{glob_to_regex(node.text)})\\Z)"
+
+
 def _sprint_pt(node: "_Node") -> str:
     return f"({node.sprint()})" if node.right is not None else node.sprint()
 
@@ -136,17 +147,24 @@ class FilterSyntaxError(ProbeError):
 
 
 class StrFilter:
-    """A parsed filter: ``StrFilter("!_* & !*@plt").compare("malloc")``."""
+    """A parsed filter: ``StrFilter("!_* & !*@plt").compare("malloc")``.
+
+    The tree is also compiled into one regular expression of zero-width assertions (a glob is
+    ``(?=G\\Z)``, NOT is ``(?!X)``, AND is ``XY``, OR is ``(?:X|Y)``), so testing a name is a single call
+    into the regex engine: -F tests every symbol of a library."""
 
     def __init__(self, rules: str):
         self.root = _parse(rules)
+        self._compile()
 
-    def compare(self, text: str) -> bool:
-        return self.root.compare(text)
+    def _compile(self) -> None:
+        self._regex = re.compile(_assertion(self.root), re.DOTALL)
+        self.compare = lambda text, _m=self._regex.match: _m(text) is not None
 
     def or_(self, rules: str) -> "StrFilter":
         """perf's ``strfilter__or``: this filter OR the new rules."""
         self.root = _Node("|", self.root, _parse(rules))
+        self._compile()
         return self
 
     def text(self) -> str:

@@ -15,9 +15,8 @@ Symbols are read in bulk with ``struct.iter_unpack`` (Elf64_Sym / Elf32_Sym) and
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import struct
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from pyperf_probe.errors import SymbolError
 from pyperf_probe.symbols.elf import SHN_UNDEF, SHT_DYNSYM, SHT_NOBITS, SHT_SYMTAB, ElfImage, open_elf
@@ -33,10 +32,12 @@ ELF64_SYM = "IBBHQQ"
 ELF32_SYM = "IIIBBH"
 
 
-@dataclasses.dataclass(frozen=True)
-class Symbol:
+class Symbol(NamedTuple):
     """One symbol as perf keeps it. ``end`` is after ``symbols__fixup_end`` (``svma + size``, or the next
-    symbol's start for a zero-size symbol)."""
+    symbol's start for a zero-size symbol).
+
+    Immutable, and a NamedTuple rather than a frozen dataclass: report builds one per symbol of every dso
+    it meets, and a tuple is several times cheaper to create than a frozen dataclass instance."""
 
     name: str
     svma: int
@@ -171,15 +172,20 @@ def choose_best_symbol(a: Symbol, b: Symbol) -> Symbol:
 def fixup_end(rows: List[Tuple[str, int, int, int, int]]) -> List[Symbol]:
     """Sort by start (stable: table order among equal starts, as perf's rb-tree insert) and give zero-size
     symbols the next start as their end (``symbols__fixup_end``)."""
-    rows = sorted(rows, key=lambda r: r[1])
+    rows = sorted(rows, key=_svma_of)
     syms = []
     n = len(rows)
+    make = Symbol
     for i, (name, svma, size, stype, bind) in enumerate(rows):
         end = svma + size
         if size == 0:
             end = rows[i + 1][1] if i + 1 < n else (svma + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE + PAGE_SIZE
-        syms.append(Symbol(name, svma, size, stype, bind, end))
+        syms.append(make(name, svma, size, stype, bind, end))
     return syms
+
+
+def _svma_of(row) -> int:
+    return row[1]
 
 
 def fixup_duplicate(syms: List[Symbol]) -> List[Symbol]:
@@ -200,19 +206,28 @@ class SymbolTable:
     """The symbols of one ELF image: lookup by svma (report) and by name (probe).
 
     ``symbols`` keeps every alias (as ``perf probe`` does, ``symbol_conf.allow_aliases``); ``lookup`` uses the
-    de-duplicated list that ``perf report`` resolves addresses with."""
+    de-duplicated list that ``perf report`` resolves addresses with. Symbol objects are made on first use:
+    ``-F`` needs only the names."""
 
-    def __init__(self, path: str, symbols: List[Symbol], source: str, has_symtab: bool):
+    def __init__(self, path: str, rows: List[Tuple[str, int, int, int, int]], source: str, has_symtab: bool):
         self.path = path
         self.source = source            # the file the symbols came from (the image or its debug file)
         self.has_symtab = has_symtab    # False: only .dynsym (a stripped binary)
-        self.symbols = symbols          # sorted by svma, aliases kept
+        self._rows = rows
+        self._symbols: Optional[List[Symbol]] = None
         self._unique: Optional[List[Symbol]] = None
         self._starts: Optional[List[int]] = None
         self._names: Optional[Dict[str, List[Symbol]]] = None
 
+    @property
+    def symbols(self) -> List[Symbol]:
+        """Sorted by svma (table order among equal addresses), aliases kept, ends fixed up."""
+        if self._symbols is None:
+            self._symbols = fixup_end(self._rows)
+        return self._symbols
+
     def __len__(self) -> int:
-        return len(self.symbols)
+        return len(self._rows)
 
     def __iter__(self) -> Iterator[Symbol]:
         return iter(self.symbols)
@@ -222,7 +237,12 @@ class SymbolTable:
 
     def names(self) -> List[str]:
         """Every name, aliases included, sorted as perf's ``dso__sort_by_name`` (strcmp order)."""
-        return sorted((s.name for s in self.symbols), key=_strcmp_key)
+        names = [r[0] for r in self._rows]
+        if all(n.isascii() for n in names):
+            names.sort()
+        else:
+            names.sort(key=_strcmp_key)
+        return names
 
     def by_name(self, name: str) -> List[Symbol]:
         """Every symbol called ``name``, in address order."""
@@ -298,7 +318,7 @@ def _load(image: ElfImage, symfs: Optional[str]) -> SymbolTable:
     rows = read_elf_symbols(syms_ss, ".symtab" if has_symtab else ".dynsym")
     if rows:
         rows += plt_symbols(runtime_ss)
-    return SymbolTable(image.path, fixup_end(demangled(rows)), syms_ss.path, has_symtab)
+    return SymbolTable(image.path, demangled(rows), syms_ss.path, has_symtab)
 
 
 def demangled(rows: List[Tuple[str, int, int, int, int]]) -> List[Tuple[str, int, int, int, int]]:

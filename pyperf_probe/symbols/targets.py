@@ -7,13 +7,9 @@ preferring entries of the native architecture, the way ``ld.so`` itself would pi
 """
 from __future__ import annotations
 
-import dataclasses
 import os
-import platform
-import shutil
 import struct
-import subprocess
-from typing import List, Optional
+from typing import List, NamedTuple, Optional
 
 from pyperf_probe.errors import SymbolError
 
@@ -28,25 +24,25 @@ NATIVE_REQUIRED = {"x86_64": 0x0300, "aarch64": 0x0A00, "ppc64le": 0x0500, "s390
                    "riscv64": 0x1000, "i686": 0x0000, "i386": 0x0000}
 
 
-@dataclasses.dataclass(frozen=True)
-class CacheEntry:
-    """``struct file_entry_new`` of ld.so.cache: flags, key (soname), value (path), hwcap."""
+class CacheEntry(NamedTuple):
+    """``struct file_entry_new`` of ld.so.cache: flags, key (soname), value (path), hwcap (FILE_ENTRY below).
+    NamedTuples here keep ``pyperf probe -F`` start-up cheap (no dataclass code generation)."""
 
     flags: int
     soname: str
     path: str
     hwcap: int
 
-    # int32 flags, uint32 key, uint32 value, uint32 osversion_unused, uint64 hwcap
-    FORMAT = struct.Struct("<iIIIQ")
+
+# struct file_entry_new: int32 flags, uint32 key, uint32 value, uint32 osversion_unused, uint64 hwcap
+FILE_ENTRY = struct.Struct("<iIIIQ")
 
 
 # struct cache_file_new after the 20-byte magic+version: nlibs, len_strings, flags, pad[3], ext_offset, unused[3]
 CACHE_HEADER = struct.Struct("<IIB3xI12x")
 
 
-@dataclasses.dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """A resolved ``-x`` argument: the absolute path, and how it was found ('path', 'PATH', 'ld.so.cache')."""
 
     given: str
@@ -66,11 +62,11 @@ def parse_ld_so_cache(data: bytes) -> List[CacheEntry]:
         raise SymbolError("ld.so.cache: no glibc-ld.so.cache1.1 section")
     nlibs, _len_strings, _flags, _ext = CACHE_HEADER.unpack_from(data, start + len(CACHE_MAGIC_NEW))
     first = start + len(CACHE_MAGIC_NEW) + CACHE_HEADER.size
-    if first + nlibs * CacheEntry.FORMAT.size > len(data):
+    if first + nlibs * FILE_ENTRY.size > len(data):
         raise SymbolError("ld.so.cache: truncated")
     out = []
     for i in range(nlibs):
-        flags, key, value, _os, hwcap = CacheEntry.FORMAT.unpack_from(data, first + i * CacheEntry.FORMAT.size)
+        flags, key, value, _os, hwcap = FILE_ENTRY.unpack_from(data, first + i * FILE_ENTRY.size)
         # offsets count from the start of the new-format section
         out.append(CacheEntry(flags, _cstr(data, start + key), _cstr(data, start + value), hwcap))
     return out
@@ -78,7 +74,8 @@ def parse_ld_so_cache(data: bytes) -> List[CacheEntry]:
 
 def _ldconfig_p() -> List[CacheEntry]:
     """Fallback: ``ldconfig -p`` lines ``\tlibc.so.6 (libc6,x86-64) => /lib/x86_64-linux-gnu/libc.so.6``."""
-    ldconfig = shutil.which("ldconfig") or "/sbin/ldconfig"
+    import subprocess
+    ldconfig = which("ldconfig") or "/sbin/ldconfig"
     try:
         text = subprocess.run([ldconfig, "-p"], capture_output=True, text=True, check=False).stdout
     except OSError:
@@ -102,7 +99,16 @@ def ld_cache_entries(cache_path: str = LD_SO_CACHE) -> List[CacheEntry]:
 
 
 def native_required_flags() -> int:
-    return NATIVE_REQUIRED.get(platform.machine(), 0)
+    return NATIVE_REQUIRED.get(os.uname().machine, 0)
+
+
+def which(name: str) -> Optional[str]:
+    """An executable called ``name`` on $PATH (``shutil.which`` without importing shutil)."""
+    for d in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(d or ".", name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
 
 
 def find_library(name: str, entries: Optional[List[CacheEntry]] = None) -> Optional[str]:
@@ -121,7 +127,7 @@ def resolve_target(given: str) -> Target:
     if os.path.exists(given):
         return Target(given, os.path.realpath(given), "path")
     if "/" not in given:
-        prog = shutil.which(given)
+        prog = which(given)
         if prog:
             return Target(given, os.path.realpath(prog), "PATH")
         lib = find_library(given)
