@@ -281,10 +281,11 @@ def test_table_for_uses_and_repairs_the_disk_cache(tmp_path, monkeypatch):
 
 # --- helpers ------------------------------------------------------------------------------------------------
 
-def _eh_frame_with(instructions, augmentation=b"zR", aug_data=bytes([0x1B]), fde_aug=b"\x00"):
-    """A CIE (initial rules cfa=rsp+8, rip at cfa-8) and one FDE [0x1000, 0x1010) running ``instructions``."""
+def _eh_frame_with(instructions, augmentation=b"zR", aug_data=bytes([0x1B]), fde_aug=b"\x00", cie_extra=b""):
+    """A CIE (initial rules cfa=rsp+8, rip at cfa-8, then ``cie_extra``) and one FDE [0x1000, 0x1010)
+    running ``instructions``."""
     cie_body = (b"\0\0\0\0" + b"\x01" + augmentation + b"\0" + bytes([0x01, 0x78, 0x10])
-                + bytes([len(aug_data)]) + aug_data + bytes([0x0C, 0x07, 0x08, 0x90, 0x01]))
+                + bytes([len(aug_data)]) + aug_data + bytes([0x0C, 0x07, 0x08, 0x90, 0x01]) + cie_extra)
     cie = struct.pack("<I", len(cie_body)) + cie_body
     fde_at = len(cie)
     pc_field = fde_at + 8
@@ -298,3 +299,10 @@ def _eh_frame_with(instructions, augmentation=b"zR", aug_data=bytes([0x1B]), fde
 def _one_fde(instructions, **kw):
     (fde,) = list(iter_fdes(_eh_frame_with(instructions, **kw)))
     return fde.cie, fde
+
+
+def test_restore_in_a_cie_program_is_ignored():
+    # DW_CFA_restore has nothing to go back to in a CIE's own instructions: the row must stay whole
+    cie, fde = _one_fde(b"", cie_extra=bytes([0xC6]))  # DW_CFA_restore rbp among the CIE's instructions
+    assert cie.instructions.endswith(bytes([0xC6]))
+    assert fde_rows(fde) == [(0x1000, (CFA_REG_OFF, 7, 8, 0, RULE_OFFSET, 0, -8, RULE_SAME, 0, 0, 0))]

@@ -11,7 +11,7 @@ from pyperf_probe.callchain.cfa_program import (CFA_DEREF_REG_OFF, CFA_NONE, CFA
                                                 RULE_OFFSET, RULE_REGISTER, RULE_SAME, RULE_UNDEFINED,
                                                 RULE_VAL_OFFSET)
 from pyperf_probe.callchain.dwarf_unwind import perf_regs_to_dwarf, stack_reader
-from pyperf_probe.callchain.unwind import (STOP_LOOP, STOP_MAX, STOP_MEMORY, STOP_NO_CFI, STOP_ROOT,
+from pyperf_probe.callchain.unwind import (STOP_LOOP, STOP_MAX, STOP_MEMORY, STOP_NO_CFI, STOP_NO_REGS, STOP_ROOT,
                                            STOP_UNSUPPORTED, STOP_ZERO, unwind, unwind_with_reason)
 
 # Rows: (cfa_kind, cfa_reg, cfa_off, cfa_aux, ra_kind, ra_reg, ra_off, bp_kind, bp_reg, bp_off, flags)
@@ -145,7 +145,7 @@ def test_other_register_rules():
 
 
 def test_missing_registers():
-    assert unwind_with_reason(regs(None, 0x7000), memory({}), Code()) == ([], STOP_MEMORY)
+    assert unwind_with_reason(regs(None, 0x7000), memory({}), Code()) == ([], STOP_NO_REGS)
 
 
 def test_perf_regs_and_stack_reader():

@@ -122,6 +122,8 @@ class _State:
             self.row[7:10] = [kind, reg2, off]
 
     def restore(self, reg: int) -> None:
+        if not self.initial:  # DW_CFA_restore in a CIE's own instructions: nothing to go back to
+            return
         if reg == REG_RIP:
             self.row[4:7] = self.initial[4:7]
         elif reg == REG_RBP:

@@ -21,7 +21,7 @@ from ..errors import SymbolError
 from .cfa_program import NUM_REGS, REG_RIP, Row
 from .cfi import CfiSection, parse_eh_frame_hdr
 from .cfi_table import CfiTable, compile_table, safe_compile, table_for
-from .unwind import DEFAULT_MAX_FRAMES, unwind_with_reason
+from .unwind import DEFAULT_MAX_FRAMES, STOP_NO_REGS, unwind_with_reason
 
 # perf's default --max-stack (sysctl kernel.perf_event_max_stack = 127), which bounds its dwarf chains too.
 PERF_MAX_STACK = 127
@@ -107,7 +107,7 @@ class DwarfUnwinder:
         process's ``Maps`` (``find(avma) -> Map``)."""
         regs = sample.regs_user
         if regs is None or not regs.values:
-            self.last_stop = "no-regs"
+            self.last_stop = STOP_NO_REGS
             return []
         return self.unwind(regs.mask, regs.values, sample.stack_user or b"", maps.find)
 
@@ -118,7 +118,7 @@ class DwarfUnwinder:
         regs = perf_regs_to_dwarf(mask, values)
         sp = regs[7]
         if regs[REG_RIP] is None or sp is None:
-            self.last_stop = "no-regs"
+            self.last_stop = STOP_NO_REGS
             return []
         hits: List[_Mapped] = []  # the maps this sample went through (usually 1-3)
         entry_for = self._entry_for

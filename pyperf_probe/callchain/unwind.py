@@ -37,6 +37,7 @@ STOP_MEMORY = "memory"  # a word outside the captured stack (the usual end of a 
 STOP_LOOP = "loop"  # the stack pointer did not move up: corrupt stack or CFI
 STOP_MAX = "max-frames"
 STOP_ZERO = "zero-pc"  # a zero return address (some runtimes end their chains this way)
+STOP_NO_REGS = "no-regs"  # the sample has no ip or sp (REGS_USER with abi NONE: a kernel thread)
 
 MASK64 = (1 << 64) - 1
 DEFAULT_MAX_FRAMES = 1024
@@ -65,7 +66,7 @@ def unwind_with_reason(regs: Sequence[Optional[int]], read_word: ReadWord, looku
     rsp = regs[REG_RSP]
     rbp = regs[REG_RBP]
     if pc is None or rsp is None:
-        return [], STOP_MEMORY
+        return [], STOP_NO_REGS
     frames = [pc]
     first = list(regs)  # every register is known in the sampled frame only
     while len(frames) < max_frames:
