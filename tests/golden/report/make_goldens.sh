@@ -70,7 +70,8 @@ mkdir -p "$SYMFS$(dirname "$dbg")"
 objcopy --remove-section='.debug_*' "$dbg" "$SYMFS$dbg"
 tar -C "$SYMFS" --owner=0 --group=0 --sort=name --mtime="$MTIME" -cJf "$HERE/symfs.tar.xz" .
 
-# --- perf report for every case -----------------------------------------------------------------------
+# --- perf report for every case (cases.txt, written by cases.py) ---------------------------------------
+python3 "$HERE/cases.py" >/dev/null
 rm -rf "$HERE/data" "$HERE/expected" && mkdir -p "$HERE/data" "$HERE/expected"
 for f in "$WORK"/*.data; do cp "$f" "$HERE/data/"; touch -d "$MTIME" "$HERE/data/$(basename "$f")"; done
 : > "$HERE/data/empty.data"
