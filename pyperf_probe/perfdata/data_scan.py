@@ -68,40 +68,88 @@ def _filename(buf, start: int, end: int) -> str:
     return raw[:raw.find(b"\0")].decode(errors="surrogateescape") if b"\0" in raw else raw.decode(errors="replace")
 
 
+class Scanner:
+    """The post-pass, fed incrementally: ``feed(chunk)`` takes the data stream in pieces of any size (a
+    record cut at the end of a piece is kept and completed by the next one), so ``pyperf record`` scans
+    what it writes while the workload runs and only the last piece at the end. ``result()`` at the end."""
+
+    def __init__(self, sample_type: int):
+        self._head, self._i_ip, self._i_pid, self._i_time = sample_head(sample_type)
+        self.res, self.maps, self.pairs = ScanResult(), _Maps(), set()
+        self.first, self.last = 1 << 64, 0
+        self._carry = b""
+
+    def feed(self, chunk) -> None:
+        while self._carry and self._carry_need() > 0:  # complete the cut record: header, then body
+            if not len(chunk):
+                return
+            take = bytes(chunk[:self._carry_need()])
+            self._carry += take
+            chunk = chunk[len(take):]
+        if self._carry:
+            self._scan(self._carry)
+            self._carry = b""
+        done = self._scan(chunk)
+        if done < len(chunk):
+            self._carry = bytes(chunk[done:])
+
+    def _carry_need(self) -> int:
+        """Bytes still missing from the record in the carry (its header first, then its body)."""
+        if len(self._carry) < 8:
+            return 8 - len(self._carry)
+        size = _HEADER.unpack_from(self._carry, 0)[2]
+        return max(size, 8) - len(self._carry)
+
+    def _scan(self, buf) -> int:
+        """Scan the complete records of ``buf``; returns the bytes consumed."""
+        i_ip, i_pid, i_time = self._i_ip, self._i_pid, self._i_time
+        unpack_header, unpack_head = _HEADER.unpack_from, self._head.unpack_from
+        res, maps, pairs = self.res, self.maps, self.pairs
+        first, last, samples = self.first, self.last, 0
+        off, end = 0, len(buf)
+        while off + 8 <= end:
+            rtype, misc, size = unpack_header(buf, off)
+            if size < 8:
+                off = end  # corrupt: never loop forever
+                break
+            if off + size > end:
+                break  # cut: the rest comes with the next chunk
+            if rtype == 9:  # SAMPLE: the hot path
+                f = unpack_head(buf, off + 8)
+                pairs.add((f[i_pid], f[i_ip]))
+                t = f[i_time]
+                if t < first:
+                    first = t
+                if t > last:
+                    last = t
+                samples += 1
+            elif rtype == 10 or rtype == 1:  # MMAP2, MMAP
+                _add_map(buf, off, rtype, size, maps)
+            elif rtype == 7:  # FORK
+                pid, ppid = FORK_EXIT.unpack_from(buf, off + 8)[:2]
+                if pid != ppid:
+                    maps.parent[pid] = ppid
+            elif rtype == 2:  # LOST
+                res.lost_records += 1
+                res.lost_events += LOST.unpack_from(buf, off + 8)[1]
+            off += size
+        res.samples += samples
+        self.first, self.last = first, last
+        return off
+
+    def result(self) -> ScanResult:
+        res = self.res
+        if res.samples and self._i_time >= 0:
+            res.first_time, res.last_time = self.first, self.last
+        res.hit_dsos = _hit_dsos(self.pairs, self.maps, self._i_ip >= 0 and self._i_pid >= 0)
+        return res
+
+
 def scan(buf, sample_type: int) -> ScanResult:
-    """One pass over the data section ``buf`` (all attrs share the head layout given by ``sample_type``)."""
-    head, i_ip, i_pid, i_time = sample_head(sample_type)
-    unpack_header, unpack_head = _HEADER.unpack_from, head.unpack_from
-    res, maps, pairs = ScanResult(), _Maps(), set()
-    first, last = 1 << 64, 0
-    off, end = 0, len(buf)
-    while off + 8 <= end:
-        rtype, misc, size = unpack_header(buf, off)
-        if size < 8:
-            break  # corrupt: never loop forever
-        if rtype == 9:  # SAMPLE: the hot path
-            f = unpack_head(buf, off + 8)
-            pairs.add((f[i_pid], f[i_ip]))
-            t = f[i_time]
-            if t < first:
-                first = t
-            if t > last:
-                last = t
-            res.samples += 1
-        elif rtype == 10 or rtype == 1:  # MMAP2, MMAP
-            _add_map(buf, off, rtype, size, maps)
-        elif rtype == 7:  # FORK
-            pid, ppid = FORK_EXIT.unpack_from(buf, off + 8)[:2]
-            if pid != ppid:
-                maps.parent[pid] = ppid
-        elif rtype == 2:  # LOST
-            res.lost_records += 1
-            res.lost_events += LOST.unpack_from(buf, off + 8)[1]
-        off += size
-    if res.samples and i_time >= 0:
-        res.first_time, res.last_time = first, last
-    res.hit_dsos = _hit_dsos(pairs, maps, i_ip >= 0 and i_pid >= 0)
-    return res
+    """One pass over a whole data section ``buf`` (all attrs share the head layout given by ``sample_type``)."""
+    scanner = Scanner(sample_type)
+    scanner.feed(buf)
+    return scanner.result()
 
 
 def _add_map(buf, off: int, rtype: int, size: int, maps: _Maps) -> None:

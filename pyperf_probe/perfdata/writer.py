@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import collections
-import mmap
 import os
 from typing import Deque, List, Mapping, Sequence, Tuple
 
@@ -59,6 +58,7 @@ class BlockWriter:
         self._cur, self._fill = bytearray(BLOCK), 0
         self._head_done = 0  # bytes of _full[0] already written
         self.backlog = 0  # bytes copied but not yet written
+        self.observer = None  # called with each piece of the stream as it goes to the disk
 
     def write(self, chunk) -> None:
         view = memoryview(chunk).cast("B")
@@ -84,7 +84,10 @@ class BlockWriter:
         while self._full and written < max_bytes:
             buf, size = self._full[0]
             n = min(size - self._head_done, max_bytes - written)
-            self._write_all(memoryview(buf)[self._head_done:self._head_done + n])
+            piece = memoryview(buf)[self._head_done:self._head_done + n]
+            self._write_all(piece)
+            if self.observer is not None:
+                self.observer(piece)
             self._head_done += n
             written += n
             if self._head_done == size:
@@ -172,13 +175,14 @@ class PerfDataWriter:
     def data_end(self) -> int:
         return self.data_offset + self.data_size
 
-    def map_data(self) -> memoryview:
-        """The data written so far, mapped read-only (for the post-pass that finds the DSOs with hits)."""
+    def observe(self, callback) -> None:
+        """Have ``callback(memoryview)`` see the data stream, in order, as it is written (the recorder's
+        post-pass scans the records then, while the workload runs, instead of after it)."""
+        self._data.observer = callback
+
+    def flush(self) -> None:
+        """Write the whole backlog (the observer sees all of it)."""
         self._data.flush()
-        if not self.data_size:
-            return memoryview(b"")
-        mm = mmap.mmap(self._fd, self.data_end, prot=mmap.PROT_READ)
-        return memoryview(mm)[self.data_offset:self.data_end]
 
     def finish(self, features: Mapping[int, bytes]) -> int:
         """Append the feature table and bodies (bit -> body), then write the header; returns the file size."""

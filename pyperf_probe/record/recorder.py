@@ -150,6 +150,7 @@ def _open_with_fallback(fds: session.EventFds, plan: Plan, evs, cpus, threads, f
 
 
 def record(plan: Plan) -> Outcome:
+    from pyperf_probe.perfdata import data_scan
     from pyperf_probe.perfdata.writer import AttrEntry, PerfDataWriter
     from pyperf_probe.record.workload import Workload, exec_failure
     target = _target(plan)
@@ -170,6 +171,8 @@ def record(plan: Plan) -> Outcome:
             task_list = [workload.pid]
         _open_with_fallback(fds, plan, evs, cpus, task_list, filters)
         writer.begin([AttrEntry(ev.attr, fds.ids_of(i)) for i, ev in enumerate(evs)])
+        scanner = data_scan.Scanner(evs[0].attr.sample_type)
+        writer.observe(scanner.feed)
         writer.write(_synthesized(plan, target, evs, fds, workload.pid if workload else None, threads))
         stop.install()
         if target.threads or target.system_wide:
@@ -187,7 +190,8 @@ def record(plan: Plan) -> Outcome:
         lost_blob, lost_samples = session.lost_samples_records(fds, evs[0].attr.sample_type)
         if lost_blob:
             writer.write(lost_blob)
-        scan = _post_pass(writer, evs)
+        writer.flush()
+        scan = scanner.result()
         size = writer.data_end
         writer.finish(_features(plan, pairs, evs, fds, scan))
         writer.commit()
@@ -215,15 +219,6 @@ def _finish_workload(workload, stop_signal: Optional[int]) -> int:
             if os.WIFSIGNALED(status):
                 return 128 + os.WTERMSIG(status)
     return 128 + stop_signal if stop_signal is not None else 0
-
-
-def _post_pass(writer, evs):
-    from pyperf_probe.perfdata import data_scan
-    view = writer.map_data()
-    try:
-        return data_scan.scan(view, evs[0].attr.sample_type)
-    finally:
-        view.release()
 
 
 def _features(plan: Plan, pairs, evs, fds, scan) -> Dict[int, bytes]:
