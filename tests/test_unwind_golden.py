@@ -12,22 +12,19 @@ reaches the root at least as often as perf, and for at least 95% of the samples 
 samples in the make file).
 """
 import os
-import re
 import subprocess
 import sys
 import tarfile
 
 import pytest
 
-from pyperf_probe.callchain.cfa_program import RULE_UNDEFINED
-from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder, dso_table, find_image
-from pyperf_probe.callchain.unwind import STOP_ROOT
-from pyperf_probe.session import Session
+from pyperf_probe.callchain.dwarf_unwind import find_image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from unwind_compare import is_root_frame, perf_chains, pyperf_chains  # noqa: E402
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "unwind")
 RECORDED_AT = "/tmp/pyperf-golden-unwind"
-_HEADER = re.compile(r"^(\S+)\s+(\d+)/(\d+)\s*$")
-_FRAME = re.compile(r"^\s+([0-9a-f]+) (.*) \((.*)\)$")
 
 
 @pytest.fixture(scope="module")
@@ -62,47 +59,10 @@ def isolated_caches(tmp_path, monkeypatch):
     monkeypatch.setenv("PYPERF_CACHE_DIR", str(tmp_path / "cache"))
 
 
-def perf_chains(name):
-    """[(comm, [(address, dso path)])] from real perf's --no-inline script output, in file order."""
-    chains = []
-    with open(os.path.join(HERE, "expected", f"{name}.noinline")) as f:
-        for line in f:
-            header = _HEADER.match(line)
-            if header:
-                chains.append((header.group(1), []))
-                continue
-            frame = _FRAME.match(line)
-            if frame:
-                chains[-1][1].append((int(frame.group(1), 16), frame.group(3)))
-    return chains
-
-
-def pyperf_chains(name, symfs):
-    """[(comm, [(address, dso path)], reached the root)] from pyperf's session and unwinder."""
-    unwinder = DwarfUnwinder(symfs=symfs)
-    session = Session(os.path.join(HERE, "data", f"{name}.data"), symfs=symfs, inline=False, unwinder=unwinder)
-    out = []
-    for sample in session.samples():
-        frames = [(f.avma if f.file_offset is None else f.file_offset,
-                   f.dso_obj.long_name if f.dso_obj is not None else "[unknown]") for f in sample.chain]
-        out.append((sample.thread.comm, frames, unwinder.last_stop == STOP_ROOT))
-    return out
-
-
-def is_root_frame(address, dso_path, symfs):
-    """Does perf's frame (file-offset address in ``dso_path``) lie in code whose return address is
-    undefined by its CFI?"""
-    image = find_image(dso_path, None, symfs)
-    if image is None:
-        return False
-    svma = image.file_offset_to_svma(address)
-    return svma is not None and dso_table(image, symfs).row_for(svma)[4] == RULE_UNDEFINED
-
-
 @pytest.mark.parametrize("name,comm", [("threads", None), ("cxx", None), ("make", "cc1")])
 def test_chains_equal_perf_where_perf_reaches_the_root(name, comm, symfs):
-    perf = perf_chains(name)
-    ours = pyperf_chains(name, symfs)
+    perf = perf_chains(os.path.join(HERE, "expected", f"{name}.noinline"))
+    ours = pyperf_chains(os.path.join(HERE, "data", f"{name}.data"), symfs)
     assert len(ours) == len(perf) > 50
     perf_roots = ours_roots = 0
     for (perf_comm, perf_frames), (our_comm, our_frames, our_root) in zip(perf, ours):
@@ -134,7 +94,8 @@ def test_pyperf_script_text_equals_perf_where_perf_reaches_the_root(name, symfs)
     if name != "make":
         assert ours == perf
         return
-    rooted = [i for i, (_, frames) in enumerate(perf_chains(name)) if frames and is_root_frame(*frames[-1], symfs)]
+    expected = os.path.join(HERE, "expected", f"{name}.noinline")
+    rooted = [i for i, (_, frames) in enumerate(perf_chains(expected)) if frames and is_root_frame(*frames[-1], symfs)]
     ours_blocks, perf_blocks = _blocks(ours), _blocks(perf)
     assert len(ours_blocks) == len(perf_blocks) and len(rooted) > 100
     assert [ours_blocks[i] for i in rooted] == [perf_blocks[i] for i in rooted]
