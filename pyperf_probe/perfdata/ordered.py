@@ -17,7 +17,6 @@ does when its queue outgrows ``report.queue-size`` (OE_FLUSH__HALF).
 """
 from __future__ import annotations
 
-import bisect
 from operator import attrgetter
 from typing import Iterable, Iterator, List
 
@@ -43,33 +42,42 @@ class OrderedQueue:
         self._last_flush = 0
 
     def reorder(self, records: Iterable) -> Iterator:
-        """Yield ``records`` in perf's delivery order. The per-record path keeps perf's state in locals
-        (it runs once per record of the file); the flushes write it back."""
+        """Yield ``records`` in perf's delivery order."""
+        for batch in self.reorder_batches([records]):
+            yield from batch
+
+    def reorder_batches(self, batches: Iterable[Iterable]) -> Iterator[List]:
+        """The records of ``batches``, in perf's delivery order, as lists. The per-record path keeps perf's
+        state in locals (it runs once per record of the file); the flushes write it back."""
         queue = self._queue
         append = queue.append
         max_queued = self.max_queued
         queue_max = last_flush = 0
-        for rec in records:
-            time = rec.time
-            if time and time != 0xFFFFFFFFFFFFFFFF:
-                if time >= queue_max or not queue:
-                    self._max_timestamp = queue_max = time
-                if time < last_flush:
-                    self.out_of_order += 1
-                append(rec)
-                if len(queue) > max_queued:
+        for batch in batches:
+            out: List = []
+            for rec in batch:
+                time = rec.time
+                if time and time != 0xFFFFFFFFFFFFFFFF:
+                    if time >= queue_max or not queue:
+                        self._max_timestamp = queue_max = time
+                    if time < last_flush:
+                        self.out_of_order += 1
+                    append(rec)
+                    if len(queue) > max_queued:
+                        self._queue_max = queue_max
+                        out += self._flush_half()
+                        queue_max, last_flush = self._queue_max, self._last_flush
+                elif type(rec) is FinishedRoundRecord:
                     self._queue_max = queue_max
-                    yield from self._flush_half()
+                    out += self._flush(self._next_flush)
                     queue_max, last_flush = self._queue_max, self._last_flush
-            elif type(rec) is FinishedRoundRecord:
-                self._queue_max = queue_max
-                yield from self._flush(self._next_flush)
-                queue_max, last_flush = self._queue_max, self._last_flush
-                self._next_flush = self._max_timestamp
-            else:
-                yield rec
+                    self._next_flush = self._max_timestamp
+                else:
+                    out.append(rec)
+            if out:
+                yield out
         self._queue_max = queue_max
-        yield from self._flush(None)
+        yield self._flush(None)
 
     def _flush(self, limit) -> List:
         """Take the queued records with ``time <= limit`` (all when limit is None), in time order."""
@@ -77,7 +85,7 @@ class OrderedQueue:
         if not queue or limit == 0:
             return []
         queue.sort(key=_time)  # stable: equal timestamps keep their arrival order
-        cut = len(queue) if limit is None else bisect.bisect_right(list(map(_time, queue)), limit)
+        cut = len(queue) if limit is None else _cut(queue, limit)
         if not cut:
             return []
         ready = queue[:cut]
@@ -91,3 +99,15 @@ class OrderedQueue:
         queue.sort(key=_time)
         first, last = _time(queue[0]), _time(queue[-1])
         return self._flush(first + (last - first) // 2)
+
+
+def _cut(queue: List, limit: int) -> int:
+    """How many records of the time-sorted ``queue`` have ``time <= limit`` (a bisection)."""
+    lo, hi = 0, len(queue)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if queue[mid].time <= limit:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo

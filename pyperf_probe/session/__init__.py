@@ -109,7 +109,7 @@ class Session:
 
     @property
     def nr_events(self) -> int:
-        return self.data.stats.nr_records
+        return self.data.stats.nr_records + self.data.stats.nr_skipped
 
     def _feature(self, feature: int):
         try:
@@ -137,14 +137,16 @@ class Session:
             Mmap2Record: machine.process_mmap, ForkRecord: machine.process_fork,
             ExitRecord: machine.process_exit, LostRecord: self._lost, LostSamplesRecord: self._lost_samples,
         }
-        for rec in self.data.records():
-            if type(rec) is Sample:
-                self.nr_samples += 1
-                yield self.resolve(rec)
-                continue
-            handler = handlers.get(type(rec))
-            if handler is not None:
-                handler(rec)
+        resolve = self.resolve
+        for batch in self.data.record_batches():
+            for rec in batch:
+                if type(rec) is Sample:
+                    self.nr_samples += 1
+                    yield resolve(rec)
+                    continue
+                handler = handlers.get(type(rec))
+                if handler is not None:
+                    handler(rec)
         self.data.warn_summary()
 
     def _lost(self, rec: LostRecord) -> None:
