@@ -149,7 +149,11 @@ def _debug_parse(spec) -> str:
 
 def main(argv: List[str], opts) -> int:
     params = Params()
-    rest = O.parse(argv, params.on_option)
+    try:
+        rest = O.parse(argv, params.on_option)
+    except O.HelpRequested:
+        sys.stdout.write(O.help_text())
+        return 0
     if rest:
         positional(params, rest)
     if params.quiet and params.verbose:

@@ -120,8 +120,7 @@ def validate(defs: Sequence[UprobeDef]) -> None:
 
 def apply(plans: Sequence[Plan], *, force: bool, dry_run: bool) -> List[Tuple[Plan, List[UprobeDef]]]:
     """Name, validate and (unless dry run) write every probe; on a kernel refusal remove what was added."""
-    from pyperf_probe.kernel import tracefs
-    from pyperf_probe.probe.events import current_event_names
+    from pyperf_probe.probe.events import current_event_names, write_lines
     named = name_plans(plans, current_event_names(), force)
     flat = [d for defs in named for d in defs]
     validate(flat)
@@ -129,9 +128,9 @@ def apply(plans: Sequence[Plan], *, force: bool, dry_run: bool) -> List[Tuple[Pl
         written: List[UprobeDef] = []
         try:
             for d in flat:
-                tracefs.write_uprobe_events([d.text()])
+                write_lines([d.text()])
                 written.append(d)
-        except KernelError:
+        except (KernelError, ProbeError):
             _rollback(written)
             raise
     return list(zip(plans, named))
@@ -146,8 +145,9 @@ def _rollback(written: Sequence[UprobeDef]) -> None:
             seen.append(line)
     try:
         tracefs.write_uprobe_events(seen)
-    except KernelError:
-        pass
+    except KernelError as exc:      # the first error is the one reported; say that cleanup failed too
+        import sys
+        sys.stderr.write(f"Failed to remove the probes added before the error: {exc.message}\n")
 
 
 def added_text(done: Sequence[Tuple[Plan, List[UprobeDef]]]) -> str:

@@ -73,14 +73,15 @@ def from_symbols(spec: ProbeSpec, target: str, *, warn: Warn, max_probes: int = 
     try:
         table = load_symtab(target, symfs)
     except SymbolError as exc:
-        raise ProbeError(f"Failed to load symbols from {target}\nPlease ensure the file is not stripped.",
-                         errno=errno_mod.ENOENT) from exc
+        # perf says "Please ensure the file is not stripped." for any unreadable file; say what is wrong
+        raise ProbeError(f"Failed to load symbols from {target}: {exc.message}", errno=errno_mod.ENOENT) from exc
     if not len(table):
         raise ProbeError(f"Failed to load symbols from {target}\nPlease ensure the file is not stripped.",
                          errno=errno_mod.ENOENT)
     syms = matching_symbols(table, point.function or "")
     if not syms:
-        raise ProbeError(f"Failed to find symbol {point.function} in {target}", errno=errno_mod.ENOENT)
+        raise ProbeError(f"Failed to find symbol {point.function} in {target}" + suggestion(table, point.function),
+                         errno=errno_mod.ENOENT)
     if len(syms) > max_probes:
         raise ProbeError(f"Too many functions matched in {target}", errno=errno_mod.E2BIG)
     from pyperf_probe.symbols.elf import open_elf
@@ -99,6 +100,16 @@ def from_symbols(spec: ProbeSpec, target: str, *, warn: Warn, max_probes: int = 
     if not out:
         raise ProbeError("", errno=errno_mod.ENOENT)
     return out
+
+
+def suggestion(table: SymbolTable, name: Optional[str]) -> str:
+    """A hint line naming up to three functions spelled like ``name`` (none: nothing is added)."""
+    if not name or any(c in name for c in "*?["):
+        return ""
+    import difflib
+    names = sorted({s.name for s in table.functions() if s.type == STT_FUNC})
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.75)
+    return f"\n  Hint: did you mean {', '.join(close)}?" if close else ""
 
 
 def _file_offset(image, svma: int) -> int:

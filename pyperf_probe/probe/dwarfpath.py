@@ -69,7 +69,10 @@ def try_dwarf(spec: ProbeSpec, target: str, *, warn: Warn, max_probes: int,
             raise ProbeError("", errno=err.errno or errno_mod.ENOENT) from err
         return None
     if not defs:
-        raise ProbeError(f"Probe point '{spec.point.text()}' not found.", errno=errno_mod.ENOENT)
+        from pyperf_probe.probe.convert import suggestion
+        from pyperf_probe.symbols.symtab import load_symtab
+        raise ProbeError(f"Probe point '{spec.point.text()}' not found."
+                         + suggestion(load_symtab(target), spec.point.function), errno=errno_mod.ENOENT)
     return defs
 
 

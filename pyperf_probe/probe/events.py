@@ -14,7 +14,7 @@ from __future__ import annotations
 import errno as errno_mod
 from typing import Dict, List, Optional
 
-from pyperf_probe.errors import ProbeError
+from pyperf_probe.errors import KernelError, ProbeError
 from pyperf_probe.kernel import tracefs
 from pyperf_probe.probe.messages import event_line
 from pyperf_probe.probe.spec import ProbePoint
@@ -22,9 +22,42 @@ from pyperf_probe.probe.strfilter import StrFilter
 from pyperf_probe.probe.tracedef import UprobeDef, parse_uprobe_line
 
 
+NO_PERMISSION = "No permission to write tracefs.\nPlease run this command again with sudo."
+NO_UPROBE_EVENTS = "uprobe_events file does not exist - please rebuild kernel with CONFIG_UPROBE_EVENTS."
+
+
+def kernel_error(exc: Exception) -> ProbeError:
+    """perf's words for a tracefs that cannot be used (probe-file.c ``print_open_warning`` and the
+    permission message of ``probe_file__open``), with the kernel's own reason otherwise."""
+    err = getattr(exc, "errno", None)
+    if isinstance(exc, PermissionError) or err in (errno_mod.EACCES, errno_mod.EPERM):
+        return ProbeError(NO_PERMISSION, errno=errno_mod.EACCES)
+    if err == errno_mod.ENOENT and "uprobe" in str(exc):
+        return ProbeError(NO_UPROBE_EVENTS, errno=errno_mod.ENOENT)
+    return ProbeError(getattr(exc, "message", None) or str(exc), errno=err or errno_mod.EIO)
+
+
+def read_lines() -> List[str]:
+    try:
+        return tracefs.read_uprobe_events()
+    except (KernelError, OSError) as exc:
+        raise kernel_error(exc) from exc
+
+
+def write_lines(lines: List[str]) -> None:
+    try:
+        tracefs.write_uprobe_events(lines)
+    except PermissionError as exc:
+        raise kernel_error(exc) from exc
+    except KernelError as exc:
+        if exc.errno in (errno_mod.EACCES, errno_mod.EPERM) or "uprobe events" in exc.message:
+            raise kernel_error(exc) from exc
+        raise
+
+
 def current_defs() -> List[UprobeDef]:
     """Every uprobe, in perf's order (raw lines sorted as C strings, duplicates once)."""
-    lines = sorted(set(tracefs.read_uprobe_events()), key=lambda s: s.encode())
+    lines = sorted(set(read_lines()), key=lambda s: s.encode())
     return [d for d in (parse_uprobe_line(line) for line in lines) if d is not None]
 
 
@@ -111,8 +144,6 @@ def delete(names: List[str]) -> None:
         group, _, event = name.partition(":")
         lines.append(f"-:{group}/{event}")
     try:
-        tracefs.write_uprobe_events(lines)
-    except ProbeError:
-        raise
-    except Exception as exc:
-        raise ProbeError(f"Failed to delete event: {exc}", errno=getattr(exc, "errno", None) or errno_mod.EIO)
+        write_lines(lines)
+    except KernelError as exc:
+        raise ProbeError(f"Failed to delete event: {exc.message}", errno=exc.errno or errno_mod.EIO) from exc

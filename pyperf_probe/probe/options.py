@@ -35,7 +35,7 @@ EXAMPLES = """
  Examples:
    pyperf probe -x libc.so.6 malloc                      # add probe_libc:malloc
    pyperf probe -x libc.so.6 'malloc%return' '$retval'   # its return value
-   pyperf probe -x ./prog 'leaf n' -a 'mid_b tag:string'  # C variables (needs debug info)
+   pyperf probe -x ./prog -a 'leaf n' -a 'mid_b tag:string'  # C variables (debug info)
    pyperf probe -x /usr/bin/bash -D 'readline'           # show the uprobe_events line only
    pyperf probe -F -x libc.so.6 'mem*'                   # functions that can be probed
    pyperf probe -V -x ./prog leaf                        # variables at a probe point
@@ -145,6 +145,14 @@ class ParseError(UsageError):
         super().__init__(text)
 
 
+class HelpRequested(Exception):
+    """-h/--help: the usage with examples goes to stdout and the command succeeds."""
+
+
+def help_text() -> str:
+    return full_usage().lstrip("\n") + EXAMPLES.lstrip("\n")
+
+
 Callback = Callable[[Option, Optional[str], bool], None]
 
 
@@ -216,7 +224,7 @@ def _short(args: List[str], i: int, on_option: Callback, state) -> int:
         c = cluster[j]
         opt = next((o for o in OPTIONS if o.short == c), None)
         if c == "h":
-            raise ParseError(full_usage())
+            raise HelpRequested()
         if opt is None:
             raise ParseError(full_usage(f"unknown switch `{c}'"))
         _check_exclusive(opt, True, state)
@@ -237,7 +245,7 @@ def _long(args: List[str], i: int, on_option: Callback, state) -> int:
     body = args[i][2:]
     name, eq, attached = body.partition("=")
     if name == "help":
-        raise ParseError(full_usage())
+        raise HelpRequested()
     exact = [o for o in OPTIONS if o.long == name]
     matches = exact or [o for o in OPTIONS if o.long and o.long.startswith(name)]
     if len(matches) != 1:
