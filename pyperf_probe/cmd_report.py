@@ -73,7 +73,8 @@ def _report(data, ropts: ReportOptions, out: List[str]) -> int:
     from pyperf_probe.report.builder import build
     built = build(session, keys, children=children, callchains=has_cc, caller_order=caller,
                   filters=_filters(ropts))
-    _lost_warnings(session)
+    if not ropts.quiet:  # perf -q silences its warnings
+        _lost_warnings(session)
     if session.nr_samples == 0:
         _emit([out[0]] if out and not ropts.quiet and not legacy else [])
         sys.stderr.write(f"Error:\nThe {ropts.input or 'perf.data'} data has no samples!\n")

@@ -111,6 +111,12 @@ def other_cases():
     add("nocg_header_only", "nocg.data", f"{S} --header-only")
 
 
+def lost_cases():
+    add("lost_default", "lost.data", S)
+    add("lost_cds_nochildren", "lost.data", f"{S} {CDS} --no-children -g flat")
+    add("lost_q", "lost.data", f"{S} {CDS} -q")
+
+
 def error_cases():
     add("err_missing", "none", S)
     add("err_empty", "empty.data", S)
@@ -123,6 +129,7 @@ def error_cases():
 def main() -> None:
     mt_cases()
     other_cases()
+    lost_cases()
     error_cases()
     here = os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(here, "cases.txt"), "w") as f:

@@ -51,6 +51,8 @@ rec ret.data   -e "$GROUP:rpt_ret__return" -g -- bin/report_mt
 rec two.data   -e "$GROUP:rpt_leaf" -e "$GROUP:rpt_mid" -g -- bin/report_mt
 rec nocg.data  -e "$GROUP:rpt_leaf" -- bin/report_mt
 rec make.data  -e "$GROUP:rpt_calloc" -g -- make -s -C mk
+# A one-page ring buffer: perf loses chunks (LOST) and samples (LOST_SAMPLES): "# Total Lost Samples", warnings.
+rec lost.data  -m 1 -e "$GROUP:rpt_leaf" -g -- bin/report_mt 6
 rec nosamples.data -e "$GROUP:rpt_mid" -g -- bin/report_cxx
 rec py.data    -e "$GROUP:rpt_getpid" -g -- python3 -c 'import os
 for i in range(200): os.getpid()'
