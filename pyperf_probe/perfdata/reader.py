@@ -55,8 +55,8 @@ class FileAttr:
 class ReadStats:
     """What ``records()`` met besides good records (perf's ``struct events_stats`` where it has one)."""
 
-    nr_records: int = 0
-    nr_skipped: int = 0  # known records read and skipped (not decoded): perf still counts them as events
+    nr_records: int = 0  # every whole record read, decoded or not (perf's nr_events[0])
+    nr_skipped: int = 0  # records of types read past without decoding
     nr_unknown_id: int = 0
     nr_unknown_type: int = 0
     nr_corrupt: int = 0
@@ -309,10 +309,12 @@ class PerfDataFile:
             n, off = len(buf), 0
             out: List = []
             append = out.append
+            count = 0
             while off + 8 <= n:
                 rtype, misc, size = unpack_header(buf, off)
                 if size < 8 or off + size > n:
                     break
+                count += 1
                 if rtype == 9 and decode_one is not None:
                     try:
                         rec = decode_one(buf, off + 8, off + size, misc, pos + off)
@@ -325,7 +327,7 @@ class PerfDataFile:
                 off += size
                 if rec is not None:
                     append(rec)
-            stats.nr_records += len(out)
+            stats.nr_records += count
             yield out
             pos += off
             if pos >= end:

@@ -109,7 +109,7 @@ class Session:
 
     @property
     def nr_events(self) -> int:
-        return self.data.stats.nr_records + self.data.stats.nr_skipped
+        return self.data.stats.nr_records
 
     def _feature(self, feature: int):
         try:
