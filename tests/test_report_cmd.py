@@ -71,3 +71,27 @@ def test_goldens_are_what_this_perf_prints(name, symfs, tmp_path):
     norm = lambda t: re.sub(r"^# \(.*\)$", "#", t, flags=re.M).replace("[...] (inlined)", "[...]")  # noqa
     with open(os.path.join(GOLDEN, "expected", name + ".out")) as f:
         assert norm(out) == norm(f.read())
+
+
+def test_pager_on_a_terminal(symfs):
+    """On a tty the report goes through $PAGER, as perf's setup_pager does (here a sed that marks lines)."""
+    import pty
+    import sys
+    env = dict(os.environ, PAGER="sed s/^/PAGED:/", PERF_PAGER="sed s/^/PAGED:/")
+    pid, fd = pty.fork()
+    if pid == 0:  # child: stdout is the pty
+        os.execve(sys.executable, [sys.executable, "-m", "pyperf_probe", "report", "-i",
+                                   os.path.join(GOLDEN, "data", "mt.data"), "--symfs", symfs, "-q"], env)
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    _, status = os.waitpid(pid, 0)
+    text = b"".join(chunks).decode(errors="replace")
+    assert os.WEXITSTATUS(status) == 0
+    assert "PAGED:   100.00%   100.00%  (" in text and "PAGED:            |--96.23%--start_thread" in text
