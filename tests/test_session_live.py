@@ -1,0 +1,56 @@
+"""Live, as root: files recorded now, by real `perf record` and by `pyperf record`, read by the session
+and compared with real `perf script` on the same file (the two-way contract of DESIGN.md: pyperf reads
+what perf writes and perf reads what pyperf writes, and both see the same samples). The probe (group
+pyperf_t_reader_live, on a copy of the rd_threads workload) is removed on every path."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pyperf_probe.session import Session
+from session_script_format import script_lines
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKLOAD = ROOT / "build" / "workloads" / "rd_threads"
+PERF = shutil.which("perf") or "/usr/bin/perf"
+GROUP = "pyperf_t_reader_live"
+
+pytestmark = [pytest.mark.uprobes, pytest.mark.perf]
+
+
+@pytest.fixture
+def probed(tmp_path):
+    if os.geteuid() != 0 or not os.path.exists("/sys/kernel/tracing/uprobe_events"):
+        pytest.skip("needs root and tracefs")
+    if not os.path.exists(PERF) or not WORKLOAD.exists():
+        pytest.skip("needs perf and build/workloads/rd_threads")
+    binary = tmp_path / "rd_live"
+    shutil.copy(WORKLOAD, binary)
+    subprocess.run([PERF, "probe", "-q", "-x", str(binary), "-a", f"{GROUP}:leaf=rd_leaf"], check=True)
+    try:
+        yield binary
+    finally:
+        subprocess.run([PERF, "probe", "-q", "-d", f"{GROUP}:*"], stderr=subprocess.DEVNULL)
+    assert GROUP not in Path("/sys/kernel/tracing/uprobe_events").read_text()
+
+
+def perf_script(path: str) -> str:
+    return subprocess.run([PERF, "script", "-i", path, "-F", "comm,pid,tid,time,ip,sym,dso"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.parametrize("recorder", ["perf", "pyperf"])
+def test_live_recording_equals_perf_script(recorder, probed, tmp_path):
+    out = str(tmp_path / f"{recorder}.data")
+    cmd = ([PERF] if recorder == "perf" else [sys.executable, "-m", "pyperf_probe"]) + \
+        ["record", "-q", "-e", f"{GROUP}:leaf", "-g", "-o", out, str(probed), "150", "3"]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=tmp_path)
+    session = Session(out)
+    got = "".join(script_lines(session.samples(), True))
+    assert session.nr_samples == 451
+    assert got == perf_script(out)
