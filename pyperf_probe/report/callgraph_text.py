@@ -7,7 +7,7 @@ Layout details, with examples, in perf-formats.md §2.4-2.5.
 from __future__ import annotations
 
 import dataclasses
-from typing import List, Optional
+from typing import List
 
 from pyperf_probe.callchain import tree as cc
 
@@ -170,7 +170,3 @@ def _folded(nodes: List[cc.Node], params: GraphParams, total: int) -> str:
         if n + 1 == params.print_limit:
             break
     return "".join(out)
-
-
-def parse_threshold(text: Optional[str]) -> float:
-    return float(text) if text else 0.5

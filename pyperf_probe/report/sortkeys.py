@@ -9,7 +9,7 @@ collapse order (``hists__collapse_resort`` walks its tree in order), i.e. identi
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Tuple
 
 from pyperf_probe.errors import UsageError
 
@@ -172,7 +172,3 @@ def column_widths(keys: List[SortKey], entries, unresolved_dso_min: bool) -> Lis
 def default_sort(all_tracepoints: bool) -> str:
     """perf's default: ``trace`` when every event is a tracepoint, else ``comm,dso,sym`` (§2.2)."""
     return "trace" if all_tracepoints else "comm,dso,sym"
-
-
-def first_key_is(keys: List[SortKey], name: str, explicit: Optional[str]) -> bool:
-    return bool(explicit) and explicit.split(",")[0].strip().startswith(name)

@@ -164,9 +164,4 @@ def _convert(m: "re.Match[str]", value) -> str:
     return (spec + conv) % value
 
 
-def trace_outputs(fmt_text: Optional[str]) -> Optional[TracepointFormat]:
-    """Parse ``fmt_text`` (None for an event that is not a tracepoint)."""
-    return TracepointFormat.parse(fmt_text) if fmt_text else None
-
-
-__all__: Sequence[str] = ("Field", "TracepointFormat", "trace_outputs")
+__all__: Sequence[str] = ("Field", "TracepointFormat")
