@@ -13,6 +13,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "golden", "probe")
 ROOT = os.path.dirname(HERE)
 W = os.path.join(ROOT, "build", "workloads")
+S = os.path.join(ROOT, "workloads")          # the sources, as -L shows them
 sys.path.insert(0, GOLDEN)
 import cases  # noqa: E402
 
@@ -36,7 +37,7 @@ def expand(argv, t_dir):
 
 
 def normalize(text, t_dir):
-    return text.replace(W, "@W@").replace(t_dir, "@T@")
+    return text.replace(W, "@W@").replace(S, "@S@").replace(t_dir, "@T@")
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,7 @@ def expected(name):
     return as_pyperf(out), as_pyperf(err), rc
 
 
-STATIC = {**cases.DEFINITIONS, **cases.FUNCS, **cases.ERRORS}
+STATIC = {**cases.DEFINITIONS, **cases.FUNCS, **cases.VARS_LINES, **cases.ERRORS}
 
 
 def test_enough_definitions():
@@ -78,7 +79,7 @@ def test_matches_perf(name, env):
 
 @pytest.mark.perf
 @pytest.mark.skipif(not os.path.exists("/usr/bin/perf"), reason="perf is not installed")
-@pytest.mark.parametrize("name", sorted(cases.DEFINITIONS) + sorted(cases.FUNCS))
+@pytest.mark.parametrize("name", sorted(cases.DEFINITIONS) + sorted(cases.FUNCS) + sorted(cases.VARS_LINES))
 def test_live_differential(name, env):
     perf_out, perf_err, perf_rc = run(["/usr/bin/perf", "probe"], STATIC[name], env)
     assert without_additions(run(PYPERF + ["probe"], STATIC[name], env)) == \

@@ -1,7 +1,7 @@
 """The ``perf probe`` invocations whose output pyperf must reproduce (tests/test_probe_golden.py), and
 the ones make_goldens.py ran against real perf 6.1 to write expected/.
 
-Placeholders: ``@W@`` is build/workloads of this checkout, ``@T@`` the scratch directory of the live
+Placeholders: ``@W@`` is build/workloads of this checkout, ``@S@`` its workloads/ sources, ``@T@`` the scratch directory of the live
 add/list/delete sequences (a copy of probe_prog_nodbg under a name no other test uses). Real perf's outputs
 keep the placeholders in place of those paths.
 """
@@ -75,6 +75,20 @@ DEFINITIONS = {
     "O2_nosuch": ["-x", O2, "-D", "nosuchfunc"],
     "O2_params": ["-x", O2, "-D", "mid_b $params"],
     "O2_offset": ["-x", O2, "-D", "leaf+7"],
+    # line and lazy-pattern probes (DWARF line tables)
+    "O0_line_rel": ["-x", O0, "-D", "sum_array:2"],
+    "O0_line_abs": ["-x", O0, "-D", "probe_prog.c:30"],
+    "O0_lazy": ["-x", O0, "-D", "mid_b;strlen"],
+    "O0_line_var": ["-x", O0, "-D", "leaf:2 n"],
+    "O0_line_shared": ["-x", O0, "-D", "mid_a:1"],
+    "O0_line_two_sites": ["-x", O0, "-D", "take_string:2 len"],
+    "O0_line_main": ["-x", O0, "-D", "main:5"],
+    "O0_line_abs_var": ["-x", O0, "-D", "probe_prog.c:30 n"],
+    "O0_lazy_file": ["-x", O0, "-D", "probe_prog.c;probe_counter"],
+    "O2_line_missing": ["-x", O2, "-D", "sum_array:2"],
+    "O2_lazy": ["-x", O2, "-D", "mid_b;strlen"],
+    "O2_line_shared": ["-x", O2, "-D", "main:5"],
+    "O2_line_abs_var": ["-x", O2, "-D", "probe_prog.c:30 n"],
     # the bundled C++ program
     "cxx_plain": ["-x", CXX, "-D", "plain_function"],
     "cxx_mangled": ["-x", CXX, "-D", "_ZN6shapes8describeEi"],
@@ -101,6 +115,20 @@ FUNCS = {
     "F_cxx_shapes": ["-x", CXX, "-F", "shapes*"],
     "F_stripped": ["-x", STRIPPED, "-F"],
     "F_filter_error": ["-x", LIBC, "-F", "--filter", "a b"],
+}
+
+VARS_LINES = {
+    "V_O0_leaf": ["-x", O0, "-V", "leaf"],
+    "V_O2_mid_b": ["-x", O2, "-V", "mid_b"],
+    "V_O2_inline": ["-x", O2, "-V", "clamp_add"],
+    "V_O0_externs": ["-x", O0, "-V", "leaf", "--externs"],
+    "V_O0_filter": ["-x", O0, "--filter", "t*", "-V", "take_string"],
+    "V_libc_malloc": ["-x", LIBC, "-V", "malloc"],
+    "V_nodbg": ["-x", NODBG, "-V", "leaf"],
+    "V_nosuch": ["-x", O0, "-V", "nosuch"],
+    "L_O0_leaf": ["-x", O0, "-L", "leaf"],
+    "L_O2_mid_b": ["-x", O2, "-L", "mid_b"],
+    "L_O0_range": ["-x", O0, "-L", "probe_prog.c:25-30"],
 }
 
 ERRORS = {

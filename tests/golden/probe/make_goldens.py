@@ -19,6 +19,7 @@ sys.path.insert(0, HERE)
 import cases  # noqa: E402
 
 W = os.path.join(ROOT, "build", "workloads")
+S = os.path.join(ROOT, "workloads")          # the sources, as -L shows them
 
 
 def expand(argv, t_dir):
@@ -26,7 +27,7 @@ def expand(argv, t_dir):
 
 
 def normalize(text, t_dir):
-    return text.replace(W, "@W@").replace(t_dir, "@T@")
+    return text.replace(W, "@W@").replace(S, "@S@").replace(t_dir, "@T@")
 
 
 def run(argv, env, t_dir):
@@ -52,7 +53,7 @@ def main():
     shutil.copy(os.path.join(W, "probe_prog_nodbg"), cases.LIVE.replace("@T@", cases.LIVE_DIR))
     only = set(sys.argv[1:])        # case names to redo; all when none are given
     try:
-        for table in (cases.DEFINITIONS, cases.FUNCS, cases.ERRORS):
+        for table in (cases.DEFINITIONS, cases.FUNCS, cases.VARS_LINES, cases.ERRORS):
             for name, argv in table.items():
                 if not only or name in only:
                     write(name, *run(argv, env, cases.LIVE_DIR))
