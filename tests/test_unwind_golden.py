@@ -82,18 +82,20 @@ def _blocks(text):
     return [b for b in text.split("\n\n") if b.strip()]
 
 
+@pytest.mark.parametrize("variant", ["noinline", "script"])
 @pytest.mark.parametrize("name", ["threads", "cxx", "make"])
-def test_pyperf_script_text_equals_perf_where_perf_reaches_the_root(name, symfs):
-    """``pyperf script --no-inline`` against perf's text: the whole output for the workloads (perf unwinds
-    every sample of them), each rooted sample's block for the make file."""
+def test_pyperf_script_text_equals_perf_where_perf_reaches_the_root(name, variant, symfs):
+    """``pyperf script`` against perf's text, without (``--no-inline``) and with inline frames
+    (``__libc_start_main_impl (inlined)``): the whole output for the workloads (perf unwinds every sample
+    of them), each rooted sample's block for the make file."""
     libc_debug = [line.split()[1] for line in open(os.path.join(HERE, "binaries.txt")) if "/libc.so.6 " in line]
     bid = libc_debug[0]
     if not os.path.exists(f"/usr/lib/debug/.build-id/{bid[:2]}/{bid[2:]}.debug"):
         pytest.skip("libc6-dbg is not installed: perf named libc's static functions from its .symtab")
     argv = [sys.executable, "-m", "pyperf_probe", "script", "-i", os.path.join(HERE, "data", f"{name}.data"),
-            "--symfs", symfs, "--no-inline", "-F", "comm,pid,tid,ip,sym,dso"]
+            "--symfs", symfs, "-F", "comm,pid,tid,ip,sym,dso"] + (["--no-inline"] if variant == "noinline" else [])
     ours = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ), check=True).stdout
-    with open(os.path.join(HERE, "expected", f"{name}.noinline")) as f:
+    with open(os.path.join(HERE, "expected", f"{name}.{variant}")) as f:
         perf = f.read()
     if name != "make":
         assert ours == perf
