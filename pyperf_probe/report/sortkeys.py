@@ -27,11 +27,13 @@ def sym_identity(loc, is_self: bool) -> Tuple:
 
 
 def sym_cell(loc, is_self: bool) -> str:
-    """``_hist_entry__sym_snprintf``: ``[.] name`` or ``[.] 0x%016llx`` (``%-#.16llx``: 0 has no 0x)."""
+    """``_hist_entry__sym_snprintf``: ``[.] name`` or ``[.] 0x%016llx`` (``%-#.16llx``: 0 has no 0x);
+    ``[k]`` for the kernel's map (perf's al->level)."""
+    level = "[k] " if loc.dso_name is not None and loc.dso_name.startswith("[kernel.") else "[.] "
     if loc.has_sym:
-        return "[.] " + loc.name + (" (inlined)" if loc.inlined else "")
+        return level + loc.name + (" (inlined)" if loc.inlined else "")
     ip = loc.rip if is_self else loc.avma
-    return "[.] " + ("%#018x" % ip if ip else "0" * 16)
+    return level + ("%#018x" % ip if ip else "0" * 16)
 
 
 def _sign(value) -> int:
