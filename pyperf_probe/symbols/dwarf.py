@@ -286,17 +286,18 @@ class DwarfInfo:
         return ops
 
     def resolve_variable(self, where: Where, expr: str, cast: Optional[str] = None,
-                         svma: Optional[int] = None) -> Tuple[str, Optional[str]]:
+                         svma: Optional[int] = None, warn: Optional[Callable[[str], None]] = None
+                         ) -> Tuple[str, Optional[str]]:
         """``expr`` (``var``, ``var->field``, ``arr[2]``...) at a site (at ``svma`` when the probe moved,
         e.g. past the prologue or by +OFF) or at an address: (fetcharg, type or None).
 
         Raises :class:`dwarf_vars.NoLocation` (perf's "Failed to find the location of..." text) when the
         variable is not there, ProbeError with perf's message for the other failures."""
         scope = self._scope(where, svma)
-        arg = self._convert(scope, expr, cast)
+        arg = self._convert(scope, expr, cast, warn)
         return arg.fetcharg(), arg.type
 
-    def _convert(self, scope: _Scope, expr: str, cast: Optional[str]) -> V.TraceArg:
+    def _convert(self, scope: _Scope, expr: str, cast: Optional[str], warn=None) -> V.TraceArg:
         var, fields = V.parse_var_expr(expr)
         var_die = _find_variable(scope.sc_die, var, scope.svma)
         if var_die is None:
@@ -308,35 +309,39 @@ class DwarfInfo:
         except V.NoLocation as err:
             raise V.NoLocation(V.not_found_message(var), errno=err.errno) from None
         type_die = V.convert_fields(var_die, var, fields, arg) if fields else var_die
-        V.convert_type(type_die, arg, cast)
+        V.convert_type(type_die, arg, cast, warn)
         return arg
 
     def params_at(self, where: Where, svma: Optional[int] = None) -> List[str]:
         """``$params``: the parameters that have a location at the site (``expand_probe_args``)."""
-        scope = self._scope(where, svma)
-        return [D.diename(d) for d in _visible_vars(scope, params_only=True)]
+        return _param_names(self._scope(where, svma))
 
     def resolve_args(self, sites: Sequence[Where], args: Sequence[Tuple[str, Optional[str]]],
-                     svmas: Optional[Sequence[int]] = None) -> List[List[ResolvedArg]]:
+                     svmas: Optional[Sequence[int]] = None,
+                     warn: Optional[Callable[[str], None]] = None) -> List[List[ResolvedArg]]:
         """perf's argument search over all sites of one probe: ``$params`` expanded per site; an argument
         missing at some sites gets ``\\deade12d`` there with the type found elsewhere
-        (``fill_empty_trace_arg``); missing everywhere, perf's "Failed to find the location" error."""
+        (``fill_empty_trace_arg``); missing everywhere, perf's "Failed to find the location" error; no site
+        at all, perf's message-less ENOENT."""
+        if not sites and args:
+            # perf: fill_empty_trace_arg() with no probe point is -ENOENT, reported without a message
+            # ("  Error: Failed to add events.") and with no retry through the symbol table
+            raise ProbeError("", errno=E.ENOENT)
         per_site = []
         for i, site in enumerate(sites):
             scope = self._scope(site, svmas[i] if svmas else None)
             row = []
             for expr, cast in args:
                 if expr == PARAMS:
-                    row.extend(self._try(scope, name, None) for name in
-                               [D.diename(d) for d in _visible_vars(scope, params_only=True)])
+                    row.extend(self._try(scope, name, None, warn) for name in _param_names(scope))
                 else:
-                    row.append(self._try(scope, expr, cast))
+                    row.append(self._try(scope, expr, cast, warn))
             per_site.append(row)
-        return _fill_empty(per_site)
+        return _fill_empty(per_site, args)
 
-    def _try(self, scope: _Scope, expr: str, cast: Optional[str]):
+    def _try(self, scope: _Scope, expr: str, cast: Optional[str], warn=None):
         try:
-            arg = self._convert(scope, expr, cast)
+            arg = self._convert(scope, expr, cast, warn)
         except V.NoLocation:
             return (expr, None, None)
         return (expr, arg.fetcharg(), arg.type)
@@ -454,8 +459,9 @@ class DwarfInfo:
                     continue
                 offset, lo, hi, scopes = 0, start, end, [None]
             lines, path = set(), None
+            lineinfo = LW.StaleLineinfo(unit)
             for scope in scopes:
-                got, first = LW.probeable_lines(unit, scope, fname, lo, hi)
+                got, first = LW.probeable_lines(unit, scope, fname, lo, hi, lineinfo)
                 lines.update(got)
                 path = path or first
             if lines:
@@ -541,11 +547,11 @@ def _children_at(die, svma: int):
 
 
 def _find_variable(scope_die, name: str, svma: Optional[int]):
-    """``die_find_variable_at``: a parameter or variable called ``name`` with a location or external,
-    searching into children that hold ``svma`` (only the top level when ``svma`` is None)."""
+    """``die_find_variable_at``: a parameter or variable called ``name`` that is external or has a location
+    or a constant value, searching into children that hold ``svma`` (only the top level when None)."""
     for child in scope_die.iter_children():
         if child.tag in ("DW_TAG_formal_parameter", "DW_TAG_variable") and D.diename(child) == name and \
-                ("DW_AT_external" in child.attributes or "DW_AT_location" in child.attributes):
+                any(a in child.attributes for a in ("DW_AT_external", "DW_AT_location", "DW_AT_const_value")):
             return child
         if svma is not None and child.has_children and D.haspc(child, svma):
             found = _find_variable(child, name, svma)
@@ -567,6 +573,14 @@ def _visible_vars(scope: _Scope, params_only: bool):
     return list(visit(scope.sc_die))
 
 
+def _param_names(scope: _Scope) -> List[str]:
+    """``expand_probe_args`` for ``$params``: an unnamed parameter makes perf fail with -ENOMEM."""
+    names = [D.diename(d) for d in _visible_vars(scope, params_only=True)]
+    if None in names:
+        raise ProbeError("", errno=E.ENOMEM)
+    return names
+
+
 def _globals(scope: _Scope):
     return [d for d in scope.unit.die.iter_children()
             if d.tag in ("DW_TAG_formal_parameter", "DW_TAG_variable") and _converts(d, scope)]
@@ -580,18 +594,16 @@ def _converts(var_die, scope: _Scope) -> bool:
     return True
 
 
-def _fill_empty(per_site) -> List[List[ResolvedArg]]:
-    if not per_site:
-        return []
-    width = max(len(row) for row in per_site)
-    for i in range(width):
+def _fill_empty(per_site, args) -> List[List[ResolvedArg]]:
+    """perf's ``fill_empty_trace_arg``: for each argument as written (index i), the sites whose i-th
+    argument has no location get ``\\deade12d`` with the type found at another site; when no site has it,
+    perf's "Failed to find the location" error names the variable (``$params`` included)."""
+    for i, (expr, _cast) in enumerate(args):
         found = [row[i] for row in per_site if i < len(row) and row[i][1] is not None]
         if not found:
-            expr = next(row[i][0] for row in per_site if i < len(row))
-            var, _ = V.parse_var_expr(expr)
+            var = expr if expr.startswith("$") else V.parse_var_expr(expr)[0]
             raise V.NoLocation(V.not_found_message(var), errno=E.ENOENT)
-        fill_type = found[0][2]
         for row in per_site:
             if i < len(row) and row[i][1] is None:
-                row[i] = (row[i][0], f"\\{MAGIC_NUM:x}", fill_type)
+                row[i] = (row[i][0], f"\\{MAGIC_NUM:x}", found[0][2])
     return [[ResolvedArg(*a) for a in row] for row in per_site]

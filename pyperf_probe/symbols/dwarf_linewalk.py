@@ -29,6 +29,13 @@ def deepest_inline(die, svma: int):
 
 def walk_lines(unit, rt_die=None) -> Iterator[Walked]:
     """``die_walk_lines`` over a function (``rt_die``) or, with None, the whole unit."""
+    for fname, line, svma, _path in walk_lines_paths(unit, rt_die):
+        yield fname, line, svma
+
+
+def walk_lines_paths(unit, rt_die=None):
+    """:func:`walk_lines` with the call path of perf's callback for each line ("row", "decl", or
+    ("call", depth)), which decides what perf's stale locals hold (see :class:`StaleLineinfo`)."""
     decl = decf = None
     if rt_die is not None:
         decl, decf = unit.decl_line(rt_die), unit.decl_file(rt_die)
@@ -37,7 +44,7 @@ def walk_lines(unit, rt_die=None) -> Iterator[Walked]:
             continue
         if rt_die is not None and not _keep_in_function(unit, rt_die, row, decl, decf):
             continue
-        yield row.file, row.line, row.svma
+        yield row.file, row.line, row.svma, "row"
     if rt_die is not None:
         yield from _func_lines(unit, rt_die, recursive=False)
     else:
@@ -59,29 +66,50 @@ def _keep_in_function(unit, rt_die, row, decl, decf) -> bool:
 
 def _func_lines(unit, func, recursive: bool) -> Iterator[Walked]:
     """``__die_walk_funclines``: the declaration line at the entry, then inlined call sites."""
-    fname, line, entry = unit.decl_file(func), unit.decl_line(func), D.entrypc(func)
+    fname, line, entry = unit.decl_file(func), unit.decl_line(func), D.die_entrypc(func)
     if fname and line is not None and entry is not None:
-        yield fname, line, entry
-    yield from _call_sites(unit, func, recursive)
+        yield fname, line, entry, "decl"
+    yield from _call_sites(unit, func, recursive, 1)
 
 
-def _call_sites(unit, die, recursive: bool) -> Iterator[Walked]:
+def _call_sites(unit, die, recursive: bool, depth: int):
     for child in die.iter_children():
         if child.tag == "DW_TAG_inlined_subroutine":
             fname = unit.call_file(child)
             call_line = child.attributes.get("DW_AT_call_line")
             entry = D.die_entrypc(child)
             if fname and call_line is not None and call_line.value > 0 and entry is not None:
-                yield fname, call_line.value, entry
+                yield fname, call_line.value, entry, ("call", depth)
             if not recursive:
                 continue
         if child.has_children:
-            yield from _call_sites(unit, child, recursive)
+            yield from _call_sites(unit, child, recursive, depth + 1)
 
 
-def reversible(unit, fname: str, line: int, svma: int) -> bool:
-    """``line_range_walk_cb``'s check: the row that libdw returns for ``svma`` names the same line."""
-    found = unit.lineinfo(svma)
+class StaleLineinfo:
+    """perf's ``cu_find_lineinfo`` as its callers see it: when it finds nothing it leaves the caller's
+    uninitialized ``__fname``/``__lineno`` alone, and those stack slots hold what the previous call of the
+    same callback stored. perf 6.1 thus drops a line whose address has no row of its own (an inlined
+    destructor's call site in a cold block) when the line walked before it was found; pyperf replays that
+    with one value per search. This is undefined behaviour in perf, so the replay is approximate: which
+    stack slot a call reuses depends on its call path."""
+
+    def __init__(self, unit):
+        self.unit = unit
+        self.last: Optional[Tuple[str, int]] = None
+
+    def __call__(self, svma: int, path="row") -> Optional[Tuple[str, int]]:
+        # ``path`` would select the stack slot; one shared value matched perf best on the workloads
+        # (all but 2 of 168 C++ functions' -L listings; per-path values: 3)
+        found = self.unit.lineinfo(svma)
+        if found is not None:
+            self.last = found
+        return self.last
+
+
+def reversible(lineinfo, fname: str, line: int, svma: int, path="row") -> bool:
+    """``line_range_walk_cb``'s check: the line perf reads back for ``svma`` is the same line."""
+    found = lineinfo(svma, path)
     return found is None or (found[1] == line and found[0] == fname)
 
 
@@ -99,14 +127,18 @@ class LineRange:
     comp_dir: Optional[str]
 
 
-def probeable_lines(unit, rt_die, fname: str, start: int, end: Optional[int]) -> Tuple[List[int], Optional[str]]:
+def probeable_lines(unit, rt_die, fname: str, start: int, end: Optional[int],
+                    lineinfo: Optional[StaleLineinfo] = None) -> Tuple[List[int], Optional[str]]:
     """The lines of ``fname`` in [start, end] that have a reversible address in ``rt_die`` (or the unit),
-    and the file name of the first one (perf's ``lr->path``)."""
+    and the file name of the first one (perf's ``lr->path``). Pass one ``lineinfo`` for a whole search:
+    perf's stale values outlive one instance's walk."""
     found, path = set(), None
-    for wfile, line, svma in walk_lines(unit, rt_die):
+    if lineinfo is None or lineinfo.unit is not unit:
+        lineinfo = StaleLineinfo(unit)
+    for wfile, line, svma, call_path in walk_lines_paths(unit, rt_die):
         if not strtailcmp(wfile, fname) or line < start or (end is not None and line > end):
             continue
-        if reversible(unit, wfile, line, svma):
+        if reversible(lineinfo, wfile, line, svma, call_path):
             found.add(line)
             path = path or wfile
     return sorted(found), path

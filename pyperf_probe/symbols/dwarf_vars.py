@@ -201,8 +201,9 @@ def byte_size(die) -> int:
     return (bits.value + 7) // 8 if bits is not None else -1
 
 
-def convert_type(var_die, arg: TraceArg, cast: Optional[str]) -> None:
-    """``convert_variable_type``: sets ``arg.type`` (and adds the dereference a ``string`` cast needs)."""
+def convert_type(var_die, arg: TraceArg, cast: Optional[str], warn=None) -> None:
+    """``convert_variable_type``: sets ``arg.type`` (and adds the dereference a ``string`` cast needs).
+    ``warn`` receives perf's "X exceeds max-bitwidth. Cut down to 64 bits." note."""
     name = D.diename(var_die) or ""
     if cast not in _PLAIN_CASTS:
         arg.type = cast
@@ -225,6 +226,8 @@ def convert_type(var_die, arg: TraceArg, cast: Optional[str]) -> None:
     size = byte_size(typ)
     if size <= 0:
         return
+    if size * 8 > MAX_BASIC_TYPE_BITS and warn is not None:
+        warn(f"{D.diename(typ)} exceeds max-bitwidth. Cut down to {MAX_BASIC_TYPE_BITS} bits.\n")
     arg.type = f"{prefix}{min(size * 8, MAX_BASIC_TYPE_BITS)}"
 
 
@@ -364,4 +367,5 @@ def var_line(var_die) -> str:
     typ = type_name(var_die)
     if typ is None:
         typ = "(unknown_type)"
-    return f"{typ}\t{D.diename(var_die)}"
+    name = D.diename(var_die)
+    return f"{typ}\t{'(null)' if name is None else name}"
