@@ -3,7 +3,9 @@
 # without frame pointers, adds uprobes (group pyperf_g_unwind only; removed on every path), records
 # perf.data files with `--call-graph dwarf`, and stores real `perf script` output for each of them.
 #
-# Usage (as root, from anywhere):  tests/golden/unwind/make_goldens.sh
+# Usage (as root, from anywhere):  tests/golden/unwind/make_goldens.sh [--outputs-only]
+#   --outputs-only: keep data/*.data and rerun only perf script/report on them (the workload binaries are
+#   restored at their recorded paths from symfs.tar.xz)
 # Needs: perf, gcc, g++, make.
 #
 # Files:
@@ -15,6 +17,8 @@
 #                      libc's fwrite and strdup (malloc fires 600K times there: 5 GB of stacks)
 #   expected/NAME.noinline   perf script --no-inline -F comm,pid,tid,ip,sym,dso  (one line per real frame)
 #   expected/NAME.script     perf script -F comm,pid,tid,ip,sym,dso              (with inline frames)
+#   expected/NAME.report     perf report --stdio                                 (children, graph)
+#   expected/NAME.flat       perf report --stdio --no-children -g flat
 #   binaries.txt       path and build-id of every ELF file the chains go through (checked by the tests)
 #   symfs.tar.xz       the two workload binaries at their recorded paths (the system ones are not copied:
 #                      their build-ids are checked instead)
@@ -29,6 +33,25 @@ MTIME="2026-01-01 00:00:00"
 
 cleanup() { "$PERF" probe -q -d "$GROUP:*" >/dev/null 2>&1 || true; }
 trap cleanup EXIT INT TERM
+
+# perf's outputs for one recording, run where it was recorded, with HOME at an empty directory
+outputs() {
+  local f=$1 name
+  name=$(basename "$f" .data)
+  run() { (cd "$WORK" && HOME="$WORK/home" "$PERF" "$@" 2>/dev/null); }
+  run script -i "$f" --no-inline -F comm,pid,tid,ip,sym,dso > "$HERE/expected/$name.noinline"
+  run script -i "$f" -F comm,pid,tid,ip,sym,dso > "$HERE/expected/$name.script"
+  run report -i "$f" --stdio | grep -v '^# (Tip:' > "$HERE/expected/$name.report"
+  run report -i "$f" --stdio --no-children -g flat | grep -v '^# (Tip:' > "$HERE/expected/$name.flat"
+}
+
+if [ "${1:-}" = "--outputs-only" ]; then
+  rm -rf "$WORK" && mkdir -p "$WORK/home" && tmp=$(mktemp -d)
+  tar -C "$tmp" -xJf "$HERE/symfs.tar.xz" && cp -r "$tmp$WORK/bin" "$WORK/" && rm -rf "$tmp"
+  for f in "$HERE"/data/*.data; do outputs "$f"; done
+  echo "make_goldens: outputs of $(ls "$HERE/data" | wc -l) files rewritten"
+  exit 0
+fi
 cleanup
 
 rm -rf "$WORK" && mkdir -p "$WORK/bin" "$WORK/mk" "$WORK/home"
@@ -57,10 +80,7 @@ rm -rf "$HERE/data" "$HERE/expected" && mkdir -p "$HERE/data" "$HERE/expected"
 for f in "$WORK"/*.data; do
   name=$(basename "$f" .data)
   cp "$f" "$HERE/data/" && touch -d "$MTIME" "$HERE/data/$name.data"
-  (cd "$WORK" && HOME="$WORK/home" "$PERF" script -i "$f" --no-inline -F comm,pid,tid,ip,sym,dso \
-     > "$HERE/expected/$name.noinline" 2>/dev/null)
-  (cd "$WORK" && HOME="$WORK/home" "$PERF" script -i "$f" -F comm,pid,tid,ip,sym,dso \
-     > "$HERE/expected/$name.script" 2>/dev/null)
+  outputs "$HERE/data/$name.data"
   # every ELF file named by an executable mapping of the recording
   "$PERF" script -i "$f" --show-mmap-events -F comm 2>/dev/null \
     | awk '/PERF_RECORD_MMAP2/ && / r-xp / {print $NF}' >> "$HERE/binaries.txt.tmp"
