@@ -26,7 +26,19 @@ def expand(argv, t_dir):
     return [a.replace("@W@", W).replace("@T@", t_dir) for a in argv]
 
 
+def cut30(path):
+    """perf's ``synthesize_perf_probe_point``: a file longer than 30 characters is shown from the first
+    '/' in its last 30 characters."""
+    if len(path) <= 30:
+        return path
+    i = path.find("/", len(path) - 30)
+    return path[i + 1:] if i >= 0 else path[len(path) - 30:]
+
+
 def normalize(text, t_dir):
+    """Paths of this checkout -> placeholders (-l shows sources cut to 30 characters: @S30@)."""
+    for fname in sorted(os.listdir(S)):
+        text = text.replace(f"@{cut30(os.path.join(S, fname))} ", f"@@S30@/{fname} ")
     return text.replace(W, "@W@").replace(S, "@S@").replace(t_dir, "@T@")
 
 
@@ -63,7 +75,7 @@ def main():
             for i, argv in enumerate(steps):
                 write(f"{name}.{i}", *run(argv, env, cases.LIVE_DIR))
     finally:
-        for group in ("probe_pyperf_t_probe_gold", "pyperf_t_gold_g"):
+        for group in ("probe_pyperf_t_probe_gold", "pyperf_t_gold_g", "pyperf_t_gold_l"):
             subprocess.run(["perf", "probe", "-q", "-d", f"{group}:*"], env=env)
         shutil.rmtree(cache, ignore_errors=True)
 
