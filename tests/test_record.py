@@ -200,7 +200,7 @@ def test_sigint_stops_cleanly_with_a_complete_file(tmp_path, rec_calls, probe):
 @needs_perf
 def test_attach_to_a_running_process(tmp_path, rec_calls, probe):
     out = tmp_path / "perf.data"
-    target = subprocess.Popen([rec_calls, "1", "700"])
+    target = subprocess.Popen([rec_calls, "1", "1500"])
     try:
         time.sleep(0.2)
         proc = rh.pyperf("record", "-e", probe, "-p", str(target.pid), "-o", str(out))
@@ -213,9 +213,9 @@ def test_attach_to_a_running_process(tmp_path, rec_calls, probe):
 @needs_perf
 def test_system_wide(tmp_path, rec_calls, probe):
     out = tmp_path / "perf.data"
-    target = subprocess.Popen([rec_calls, "1", "800"])
+    target = subprocess.Popen([rec_calls, "1", "1500"])
     try:
-        proc = rh.pyperf("record", "-e", probe, "-a", "-g", "-o", str(out), "--", "sleep", "2")
+        proc = rh.pyperf("record", "-e", probe, "-a", "-g", "-o", str(out), "--", "sleep", "3")
     finally:
         target.wait()
     assert proc.returncode == 0, proc.stderr
@@ -223,3 +223,52 @@ def test_system_wide(tmp_path, rec_calls, probe):
     evlist = rh.perf("evlist", "-i", str(out)).stdout.split()
     assert evlist[:2] == [probe, "dummy:HG"]
     assert "rec_thread" in rh.report_text(str(out), "--sort", "comm,dso,sym")
+
+
+def _evlist(path):
+    proc = rh.perf("evlist", "-v", "-i", path)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    return [line for line in proc.stdout.splitlines() if not line.startswith("#")]
+
+
+@pytest.fixture(scope="module")
+def second_probe(rec_calls):
+    with rh.uprobe(rec_calls, "rec_thread") as name:
+        yield name
+
+
+@needs_perf
+@pytest.mark.parametrize("opts", [
+    [], ["-g"], ["--call-graph", "dwarf"], ["--call-graph", "dwarf,4096"], ["-c", "10"], ["-R"], ["-C", "0"],
+    ["-a"], ["-a", "-g"], ["-a", "--call-graph", "dwarf"], ["TWO"], ["TWO", "-g"], ["TWO", "-a"],
+], ids=lambda o: " ".join(o) or "plain")
+def test_attrs_exactly_as_perf_writes_them(tmp_path, rec_calls, probe, second_probe, opts):
+    """perf evlist -v prints every non-zero attr field by name: both recorders' files must print the same."""
+    events = ["-e", probe]
+    if opts[:1] == ["TWO"]:
+        events, opts = ["-e", probe, "-e", second_probe], opts[1:]
+    out = {}
+    for tool, run in (("pyperf", rh.pyperf), ("perf", rh.perf)):
+        out[tool] = str(tmp_path / f"{tool}.data")
+        proc = run("record", "-q", *events, *opts, "-o", out[tool], "--", rec_calls)
+        assert proc.returncode == 0, proc.stderr
+    assert _evlist(out["pyperf"]) == _evlist(out["perf"])
+
+
+@needs_perf
+def test_period_and_thread_targets(tmp_path, rec_calls, probe):
+    out = str(tmp_path / "c.data")
+    # -c N: the period goes to the kernel (evlist test); for uprobe events it samples every hit, as with perf
+    for tool, run in (("pyperf", rh.pyperf), ("perf", rh.perf)):
+        assert run("record", "-q", "-e", probe, "-c", "10", "-o", out + tool, rec_calls).returncode == 0
+    assert _samples_by_comm(out + "pyperf") == _samples_by_comm(out + "perf")
+    # -t: only the thread named, no inherit: the workload's own threads and children are not recorded
+    target = subprocess.Popen([rec_calls, "1", "1500"])
+    try:
+        time.sleep(0.2)
+        proc = rh.pyperf("record", "-e", probe, "-t", str(target.pid), "-o", out)
+    finally:
+        target.wait()
+    assert proc.returncode == 0, proc.stderr
+    assert _samples_by_comm(out) == {"rec_calls": 10}  # rec_main_path's calls in the main thread
+    assert "inherit" not in _evlist(out)[0]

@@ -125,27 +125,36 @@ def build_attrs(pairs: Sequence[Tuple[str, str]], ids: Sequence[int], *, call_gr
     if target.workload and not target.threads and not target.system_wide:
         common |= AttrFlag.ENABLE_ON_EXEC
     dwarf = call_graph is not None and call_graph.mode == "dwarf"
+    regs = dict(sample_regs_user=DWARF_REGS_X86_64 if dwarf else 0,
+                sample_stack_user=call_graph.stack_size if dwarf else 0)
     events = []
     for i, ((group, event), config) in enumerate(zip(pairs, ids)):
         flags = common
-        if i == 0 and not target.system_wide:
-            flags |= TRACKING
+        tracking = i == 0 and not target.system_wide  # else the dummy event tracks
+        if tracking:
+            flags |= TRACKING | (AttrFlag.MMAP_DATA if dwarf else 0)
         if dwarf:
-            flags |= AttrFlag.EXCLUDE_CALLCHAIN_USER | (AttrFlag.MMAP_DATA if i == 0 else 0)
+            flags |= AttrFlag.EXCLUDE_CALLCHAIN_USER
         attr = EventAttr(type=AttrType.TRACEPOINT, config=config, sample_period=period, sample_type=st,
-                         read_format=ReadFormat.ID | ReadFormat.LOST, flags=int(flags),
-                         sample_regs_user=DWARF_REGS_X86_64 if dwarf else 0,
-                         sample_stack_user=call_graph.stack_size if dwarf else 0)
+                         read_format=ReadFormat.ID | ReadFormat.LOST, flags=int(flags), **regs)
         events.append(Event(f"{group}:{event}", attr, group, event))
     if target.system_wide:
-        dummy_flags = AttrFlag.INHERIT | AttrFlag.SAMPLE_ID_ALL | TRACKING
-        if dwarf:
-            dummy_flags |= AttrFlag.MMAP_DATA
-        events.append(Event("dummy:HG", EventAttr(
-            type=AttrType.SOFTWARE, config=SW_DUMMY, sample_period=1,
-            sample_type=int(SampleType.IP | SampleType.TID | SampleType.TIME | SampleType.CPU | SampleType.IDENTIFIER),
-            read_format=ReadFormat.ID | ReadFormat.LOST, flags=int(dummy_flags))))
+        events.append(dummy_event(call_graph, **regs))
     return events
+
+
+def dummy_event(call_graph: Optional[CallGraph], **regs) -> Event:
+    """perf's system-wide tracking event ``dummy:HG``: a software dummy that carries the mmap, comm and task
+    records, with the call-graph sample bits of the other events but no PERIOD/RAW."""
+    st = SampleType.IP | SampleType.TID | SampleType.TIME | SampleType.CPU | SampleType.IDENTIFIER
+    flags = AttrFlag.INHERIT | AttrFlag.SAMPLE_ID_ALL | TRACKING
+    if call_graph is not None:
+        st |= SampleType.CALLCHAIN
+        if call_graph.mode == "dwarf":
+            st |= SampleType.ADDR | SampleType.REGS_USER | SampleType.STACK_USER | SampleType.DATA_SRC
+            flags |= AttrFlag.MMAP_DATA | AttrFlag.EXCLUDE_CALLCHAIN_USER
+    return Event("dummy:HG", EventAttr(type=AttrType.SOFTWARE, config=SW_DUMMY, sample_period=1, sample_type=int(st),
+                                       read_format=ReadFormat.ID | ReadFormat.LOST, flags=int(flags), **regs))
 
 
 def tracepoint_ids(pairs: Sequence[Tuple[str, str]]) -> List[int]:
