@@ -36,6 +36,7 @@ def decode(image: ElfImage, entry_svma: int, length: int) -> Optional[List[Insn]
     import capstone
     mode = capstone.CS_MODE_64 if image.machine == EM_X86_64 else capstone.CS_MODE_32
     md = capstone.Cs(capstone.CS_ARCH_X86, mode)
+    md.syntax = capstone.CS_OPT_SYNTAX_ATT          # as perf annotate and objdump show x86 code
     out = []
     for address, size, mnemonic, op_str in md.disasm_lite(code, 0):
         out.append(Insn(address, size, f"{mnemonic} {op_str}".strip()))
