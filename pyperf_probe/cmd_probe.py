@@ -7,7 +7,6 @@ write or print; ``-l``, ``-d``, ``-F``, ``-V``, ``-L``. Messages, streams and ex
 from __future__ import annotations
 
 import errno as errno_mod
-import os
 import sys
 from typing import List, Optional, Tuple
 

@@ -1,6 +1,5 @@
 """symbols/elf.py and symbols/debuginfo.py on hand-made ELF files and on the system's libc."""
 import os
-import shutil
 import subprocess
 
 import pytest

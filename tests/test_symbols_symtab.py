@@ -7,7 +7,6 @@ import subprocess
 import pytest
 
 from elfbuild import TEXT_VADDR, build_elf
-from pyperf_probe.symbols import symtab
 from pyperf_probe.symbols.symtab import (STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_FUNC, STT_GNU_IFUNC,
                                          STT_NOTYPE, STT_OBJECT, Symbol, choose_best_symbol, load_symtab)
 

@@ -24,10 +24,6 @@ SKIP_PROLOGUE = ("Target program is compiled without optimization. Skipping prol
                  "Probe on address 0x{:x} to force probing at the function entry.\n\n")
 
 
-class DwarfFailure(ProbeError):
-    """An error inside the DWARF search (perf's ntevs < 0): shown, then maybe the symbol table is tried."""
-
-
 def no_debuginfo_message(target: str) -> str:
     return (f"The {target} file has no debug information.\n"
             "Rebuild with -g, or install an appropriate debuginfo package.\n")
@@ -188,12 +184,10 @@ def _resolve_args(dinfo, spec: ProbeSpec, sites, svmas) -> List[Tuple[TraceArg, 
 
 def _line_events(dinfo, spec: ProbeSpec, target: str, *, warn: Warn, max_probes: int) -> List[UprobeDef]:
     """``FUNC:RLN``, ``SRC:ALN``, ``FUNC;PTN``: through symbols/dwarf.py's line search."""
-    finder = getattr(dinfo, "line_sites", None)
-    if finder is None:
-        raise ProbeError("Line and lazy-pattern probes need DWARF line support that this pyperf lacks.",
-                         errno=errno_mod.ENOTSUP)
     point = spec.point
-    sites = finder(function=point.function, file=point.file, line=point.line, lazy=point.lazy_line)
+    sites = dinfo.line_sites(function=point.function, file=point.file, line=point.line, lazy=point.lazy_line)
+    if not sites and spec.args:
+        raise ProbeError("", errno=errno_mod.ENOENT)      # fill_empty_trace_arg(), as for functions
     if len(sites) > max_probes:
         raise ProbeError(f"Too many( > {max_probes}) probe point found.", errno=errno_mod.ERANGE)
     return _events(dinfo, spec, target, sites, [s.entry_svma for s in sites])
