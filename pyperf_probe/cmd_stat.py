@@ -3,6 +3,8 @@ process), and print the counts as ``perf stat`` does (to stderr, like perf).
 
     pyperf stat -e EVENT[,EVENT]... [-e ...] [-a] [-p PID] [-x SEP] [-r N] [--] [COMMAND [ARGS]]
 
+Without a command, -a or -p, it counts system wide until Ctrl-C, as perf does.
+
 Counting only: no sampling and no ring buffer. A cached SDT marker that tracefs does not have yet
 (``sdt_tick:loop2`` after ``pyperf buildid-cache --add``) is added for the run and removed after.
 """
@@ -40,6 +42,9 @@ USAGE = """
 EVENT_USAGE = (" Usage: pyperf stat [<options>] [<command>]\n\n"
                "    -e, --event <event>   event selector. use 'pyperf list' to list available events")
 
+PID_USAGE = (" Usage: pyperf stat [<options>] [<command>]\n\n"
+             "    -p, --pid <pid>       stat events on existing process id")
+
 
 @dataclasses.dataclass
 class Options:
@@ -69,7 +74,7 @@ def parse_args(argv: List[str]) -> Options:
             break
         if not arg.startswith("-") or arg == "-":
             break
-        name, eq, value = arg.partition("=") if arg.startswith("--") else (arg[:2], "", arg[2:])
+        name, _, value = arg.partition("=") if arg.startswith("--") else (arg[:2], "", arg[2:])
         if name in ("-a", "--all-cpus"):
             if value:
                 raise _usage(f"  Error: unknown switch `{value[0]}'")
@@ -89,8 +94,8 @@ def parse_args(argv: List[str]) -> Options:
     opts.argv = argv[i:]
     if not opts.events:
         raise _usage("  Error: pyperf stat needs events (-e): it counts tracepoints and uprobes only.")
-    if not opts.argv and not opts.system_wide and opts.pid is None:
-        raise _usage()
+    if not opts.argv and opts.pid is None:
+        opts.system_wide = True         # perf: no command and no target counts system wide until Ctrl-C
     return opts
 
 
@@ -111,7 +116,7 @@ def _set(opts: Options, what: str, value: str) -> None:
         try:
             opts.repeat = int(value)
         except ValueError:
-            raise _usage(f" Error: option `repeat' expects a numerical value") from None
+            raise _usage(" Error: option `repeat' expects a numerical value") from None
         if opts.repeat < 1 or opts.repeat > 100:
             raise _usage("  Error: -r takes 1..100 runs (pyperf has no 'forever' mode).")
 
@@ -134,7 +139,7 @@ def main(argv: List[str], opts) -> int:
         return UsageError(err.message.replace("pyperf record", "pyperf stat"), usage=EVENT_USAGE)
 
     with temporary_sdt_events(o.events, usage_error=usage_error):
-        events = _resolve(o.events, usage_error)
+        events = _resolve(o.events)
         results = _run_all(o, events)
     status, lines, elapsed, rusage = results
     from pyperf_probe.stat.display import render, target_text
@@ -145,7 +150,7 @@ def main(argv: List[str], opts) -> int:
     return status
 
 
-def _resolve(specs: List[str], usage_error) -> List[Tuple[str, int]]:
+def _resolve(specs: List[str]) -> List[Tuple[str, int]]:
     from pyperf_probe.kernel import tracefs
     from pyperf_probe.record.events import resolve
 
@@ -182,14 +187,14 @@ def _run_all(o: Options, events: List[Tuple[str, int]]):
 def _run_once(o: Options, events):
     """One counting run: (exit status, readings, elapsed seconds, (user, sys) of the command)."""
     from pyperf_probe.record.workload import Workload
-    from pyperf_probe.stat.counting import Counters, online_cpus, process_threads
+    from pyperf_probe.stat.counting import Counters, online_cpus
 
     workload = Workload(o.argv) if o.argv else None
     try:
         if o.system_wide:
             places = [(-1, cpu) for cpu in online_cpus()]
         elif o.pid is not None:
-            places = [(tid, -1) for pid in o.pid.split(",") for tid in process_threads(int(pid))]
+            places = [(tid, -1) for pid in o.pid.split(",") for tid in _threads(int(pid))]
         else:
             places = [(workload.pid, -1)]
         counters = Counters(events, places,
@@ -202,6 +207,14 @@ def _run_once(o: Options, events):
         return _count(o, counters, workload)
     finally:
         counters.close()
+
+
+def _threads(pid: int) -> List[int]:
+    from pyperf_probe.stat.counting import process_threads
+    try:
+        return process_threads(pid)
+    except KernelError:
+        raise UsageError("Problems finding threads of monitor", usage=PID_USAGE) from None
 
 
 def _count(o: Options, counters, workload):

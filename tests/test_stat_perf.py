@@ -27,6 +27,7 @@ CASES = [
     ["-r", "4", "-x", ",", "-e", "sched:sched_process_fork,sched:sched_process_exec", "--", "sh", "-c", VARYING],
     ["-e", "sched:sched_process_exec", "--", "/nonexistent/program"],
     ["-e", "sched:no_such_event", "--", "true"],
+    ["-p", "4194999", "-e", "sched:sched_process_exec"],      # above pid_max: no such process
 ]
 
 
