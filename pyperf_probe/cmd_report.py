@@ -6,6 +6,7 @@ call graphs (``report.stdio``, or ``report.style34`` for ``--stdio-style=3.4``) 
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from typing import List
@@ -40,52 +41,86 @@ def main(argv: List[str], opts) -> int:
     return _report(data, ropts, out)
 
 
-def _report(data, ropts: ReportOptions, out: List[str]) -> int:
-    from pyperf_probe.session import Session
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What the file and the options decide together: perf report's defaults applied."""
+
+    legacy: bool              # --stdio-style=3.4
+    has_callchains: bool
+    spec: CallgraphSpec
+    children: bool
+    caller: bool
+    sort_text: str
+    sample_type: int
+
+
+def _plan(data, ropts: ReportOptions) -> Plan:
+    """perf's defaults: ``trace`` sort for tracepoint-only files, children and caller order when there
+    are call chains; perf 3.4's ``fractal,0.5,callee`` and ``comm,dso,sym`` for the 3.4 layout."""
+    from pyperf_probe.report import style34
     attrs = [a.attr for a in data.attrs]
     sample_type = 0
     for attr in attrs:
         sample_type |= attr.sample_type
     has_cc = bool(sample_type & SampleType.CALLCHAIN)
     legacy = ropts.style == "3.4"
-    from pyperf_probe.report import style34
-    if legacy:
-        ropts.children = False  # 3.4 had no --children
-        ropts.sort = ropts.sort or style34.DEFAULT_SORT
     default_spec = parse_callgraph(style34.DEFAULT_CALLGRAPH) if legacy else CallgraphSpec()
     spec = parse_callgraph(ropts.callgraph) if ropts.callgraph else default_spec
-    if ropts.callgraph is not None and spec.mode != "none" and not has_cc:
+    wants_children = False if legacy else (ropts.children if ropts.children is not None else True)
+    children = has_cc and wants_children
+    sort_text = ropts.sort or (style34.DEFAULT_SORT if legacy else
+                               sortkeys.default_sort(all(a.type == AttrType.TRACEPOINT for a in attrs)))
+    return Plan(legacy, has_cc, spec, children, _caller_order(spec, ropts, children), sort_text, sample_type)
+
+
+def _report(data, ropts: ReportOptions, out: List[str]) -> int:
+    plan = _plan(data, ropts)
+    if ropts.callgraph is not None and plan.spec.mode != "none" and not plan.has_callchains:
         _emit(out)
         sys.stderr.write(NO_CALLCHAIN + "\n")
         return 0
-    children = has_cc and (ropts.children if ropts.children is not None else True)
-    caller = _caller_order(spec, ropts, children)
-    sort_text = ropts.sort or sortkeys.default_sort(all(a.type == AttrType.TRACEPOINT for a in attrs))
-    keys = sortkeys.parse_sort(sort_text)
+    keys = sortkeys.parse_sort(plan.sort_text)
     hidden = _elided(keys, ropts, out)
-    if not ropts.quiet and not legacy:
+    if not ropts.quiet and not plan.legacy:
         out.append("#\n")
+    session = _session(data, ropts, plan.sample_type)
+    from pyperf_probe.report.builder import build
+    built = build(session, keys, children=plan.children, callchains=plan.has_callchains,
+                  caller_order=plan.caller, filters=_filters(ropts))
+    if not ropts.quiet:  # perf -q silences its warnings
+        _lost_warnings(session)
+    if session.nr_samples == 0:
+        _emit([out[0]] if out and not ropts.quiet and not plan.legacy else [])
+        sys.stderr.write(f"Error:\nThe {ropts.input or 'perf.data'} data has no samples!\n")
+        return 0
+    if not ropts.quiet and not plan.legacy:
+        out.append(f"# Total Lost Samples: {session.lost_samples}\n#\n")
+    _render_events(built, plan, ropts, hidden, out)
+    if not ropts.quiet and not plan.legacy:
+        from pyperf_probe.report.tips import random_tip
+        out.append(f"#\n# ({random_tip()})\n#\n")
+    _emit(out)
+    return 0
+
+
+def _session(data, ropts: ReportOptions, sample_type: int):
+    from pyperf_probe.session import Session
     unwinder = None
     if sample_type & SampleType.REGS_USER and sample_type & SampleType.STACK_USER:  # --call-graph dwarf
         from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder
         unwinder = DwarfUnwinder(symfs=ropts.symfs)
-    session = Session(data, symfs=ropts.symfs, inline=ropts.inline, force=ropts.force, unwinder=unwinder)
-    from pyperf_probe.report.builder import build
-    built = build(session, keys, children=children, callchains=has_cc, caller_order=caller,
-                  filters=_filters(ropts))
-    if not ropts.quiet:  # perf -q silences its warnings
-        _lost_warnings(session)
-    if session.nr_samples == 0:
-        _emit([out[0]] if out and not ropts.quiet and not legacy else [])
-        sys.stderr.write(f"Error:\nThe {ropts.input or 'perf.data'} data has no samples!\n")
-        return 0
-    if not ropts.quiet and not legacy:
-        out.append(f"# Total Lost Samples: {session.lost_samples}\n#\n")
-    params = _graph_params(spec, ropts, sort_text) if has_cc and spec.mode != "none" else None
+    return Session(data, symfs=ropts.symfs, inline=ropts.inline, force=ropts.force, unwinder=unwinder)
+
+
+def _render_events(built, plan: Plan, ropts: ReportOptions, hidden: List[str], out: List[str]) -> None:
+    """Per event with samples: ``# Samples`` block, columns, entries and graphs, then a blank pair."""
+    from pyperf_probe.report import style34
+    use_graph = plan.has_callchains and plan.spec.mode != "none"
+    params = _graph_params(plan.spec, ropts, plan.sort_text) if use_graph else None
     sopts = stdio.StdioOptions(show_nr_samples=ropts.show_nr_samples, percent_limit=ropts.percent_limit,
                                quiet=ropts.quiet, graph=params, dso_filter_given=ropts.dsos is not None,
                                hidden=frozenset(hidden))
-    render = style34 if legacy else stdio
+    render = style34 if plan.legacy else stdio
     for hists, name in zip(built.hists, built.names):
         if not hists.nr_samples:
             continue
@@ -93,11 +128,6 @@ def _report(data, ropts: ReportOptions, out: List[str]) -> int:
             out.append(render.samples_block(hists, name))
         out.append(render.render_hists(hists, sopts))
         out.append("\n\n")
-    if not ropts.quiet and not legacy:
-        from pyperf_probe.report.tips import random_tip
-        out.append(f"#\n# ({random_tip()})\n#\n")
-    _emit(out)
-    return 0
 
 
 def _caller_order(spec: CallgraphSpec, ropts: ReportOptions, children: bool) -> bool:
