@@ -14,8 +14,17 @@ GOLDEN = os.path.join(HERE, "golden", "probe")
 ROOT = os.path.dirname(HERE)
 W = os.path.join(ROOT, "build", "workloads")
 S = os.path.join(ROOT, "workloads")          # the sources, as -L shows them
-sys.path.insert(0, GOLDEN)
-import cases  # noqa: E402
+
+def _load_cases():
+    """tests/golden/probe/cases.py under a name of its own (other golden directories have a cases.py too)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("probe_golden_cases", os.path.join(GOLDEN, "cases.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+cases = _load_cases()
 
 PYPERF = [sys.executable, "-m", "pyperf_probe"]
 
