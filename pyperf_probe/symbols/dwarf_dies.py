@@ -86,7 +86,7 @@ def ranges(die) -> List[Tuple[int, int]]:
     return _range_list(die, value)
 
 
-def _range_list(die, value) -> List[Tuple[int, int]]:
+def _range_list(die, value, keep_empty: bool = False) -> List[Tuple[int, int]]:
     cu = die.cu
     offset = value.value
     if value.form == "DW_FORM_rnglistx":
@@ -99,7 +99,7 @@ def _range_list(die, value) -> List[Tuple[int, int]]:
             base = entry.base_address
         elif isinstance(entry, RangeEntry):
             shift = 0 if entry.is_absolute else base
-            if entry.end_offset > entry.begin_offset:
+            if entry.end_offset > entry.begin_offset or keep_empty:
                 out.append((entry.begin_offset + shift, entry.end_offset + shift))
     return out
 
@@ -142,9 +142,11 @@ def die_entrypc(die) -> Optional[int]:
     pc = entrypc(die)
     if pc is not None:
         return pc
-    if "DW_AT_ranges" not in die.attributes:
+    value = die.attributes.get("DW_AT_ranges")
+    if value is None:
         return None
-    listed = ranges(die)
+    # libdw's dwarf_ranges also returns empty ranges: GCC starts some lists with [base, base)
+    listed = _range_list(die, value, keep_empty=True)
     return listed[0][0] if listed else None
 
 

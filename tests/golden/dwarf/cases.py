@@ -78,6 +78,12 @@ DEFINITIONS = {
     "libc_ranges_only_fn": (LIBC, "_IO_fwrite"),
     "libc_params": (LIBC, "__qsort_r $params"),
     "libc_field": (LIBC, "_int_malloc av->top"),
+    "libc_empty_first_range": (LIBC, "futex_wake"),
+    "prog_const_value_param": ("@W@/probe_prog_O2", "sum_array $params"),
+    "prog_params_none_anywhere": ("@W@/probe_prog_O2", "clamp_add $params"),
+    "cxx_trace_point_failure_args": (CXX, "_M_length $params"),
+    "cxx_max_bitwidth_note": ("@W@/rd_cxx", "vector $params"),
+    "cxx_no_instance_with_args": (CXX, "_M_max_size $params"),
 }
 
 # perf probe -x BIN -V POINT: the whole stdout
@@ -102,6 +108,8 @@ VARS.update({
     "libc_vscanf_bias": (LIBC, "_IO_fwrite"),
     "libc_qsort": (LIBC, "__qsort_r"),
     "libc_start_main": (LIBC, "__libc_start_main_impl"),
+    "libc_futex_wake_many": (LIBC, "futex_wake"),
+    "threads_unnamed_var": ("@W@/uw_threads", "uw_vla"),
 })
 
 # perf probe -x BIN -L DESC: the whole stdout, or the error
@@ -116,6 +124,7 @@ LINES = {
 LINES.update({
     "cxx_scale": (CXX, "scale"),
     "cxx_main": (CXX, "main"),
+    "cxx_uw_main": ("@W@/uw_cxx", "main"),
     "libc_no_source": (LIBC, "tcache_get"),
     "not_found": (O2, "no_such_function"),
 })
