@@ -1,7 +1,7 @@
 """``pyperf stat``: count tracepoint and uprobe events while a command runs (or system wide, or in a
 process), and print the counts as ``perf stat`` does (to stderr, like perf).
 
-    pyperf stat -e EVENT[,EVENT]... [-e ...] [-a] [-p PID] [-x SEP] [-r N] [--] [COMMAND [ARGS]]
+    pyperf stat -e EVENT[,EVENT]... [-e ...] [-a] [-p PID|-t TID] [-x SEP] [-r N] [--] [COMMAND [ARGS]]
 
 Without a command, -a or -p, it counts system wide until Ctrl-C, as perf does.
 
@@ -11,6 +11,7 @@ Counting only: no sampling and no ring buffer. A cached SDT marker that tracefs 
 from __future__ import annotations
 
 import dataclasses
+import errno as errno_mod
 import locale
 import os
 import resource
@@ -28,6 +29,7 @@ USAGE = """
     -e, --event <event>   event selector. use 'pyperf list' to list available events
     -p, --pid <pid>       stat events on existing process id
     -r, --repeat <n>      repeat command and print average + stddev (max: 100, forever: 0)
+    -t, --tid <tid>       stat events on existing thread id
     -x, --field-separator <separator>
                           print counts with custom separator
 
@@ -43,7 +45,8 @@ EVENT_USAGE = (" Usage: pyperf stat [<options>] [<command>]\n\n"
                "    -e, --event <event>   event selector. use 'pyperf list' to list available events")
 
 PID_USAGE = (" Usage: pyperf stat [<options>] [<command>]\n\n"
-             "    -p, --pid <pid>       stat events on existing process id")
+             "    -p, --pid <pid>       stat events on existing process id\n"
+             "    -t, --tid <tid>       stat events on existing thread id")
 
 
 @dataclasses.dataclass
@@ -51,12 +54,19 @@ class Options:
     events: List[str] = dataclasses.field(default_factory=list)
     system_wide: bool = False
     pid: Optional[str] = None
+    tid: Optional[str] = None
     csv_sep: Optional[str] = None
     repeat: int = 1
     argv: List[str] = dataclasses.field(default_factory=list)
 
+    @property
+    def attached(self) -> Optional[str]:
+        """The -p or -t list: counting threads that already run."""
+        return self.pid if self.pid is not None else self.tid
 
-_WITH_VALUE = {"-e": "event", "--event": "event", "-p": "pid", "--pid": "pid", "-x": "sep",
+
+_WITH_VALUE = {"-e": "event", "--event": "event", "-p": "pid", "--pid": "pid", "-t": "tid", "--tid": "tid",
+               "-x": "sep",
                "--field-separator": "sep", "-r": "repeat", "--repeat": "repeat"}
 
 
@@ -94,7 +104,7 @@ def parse_args(argv: List[str]) -> Options:
     opts.argv = argv[i:]
     if not opts.events:
         raise _usage("  Error: pyperf stat needs events (-e): it counts tracepoints and uprobes only.")
-    if not opts.argv and opts.pid is None:
+    if not opts.argv and opts.pid is None and opts.tid is None:
         opts.system_wide = True         # perf: no command and no target counts system wide until Ctrl-C
     return opts
 
@@ -106,10 +116,10 @@ class _Help(Exception):
 def _set(opts: Options, what: str, value: str) -> None:
     if what == "event":
         opts.events.append(value)
-    elif what == "pid":
+    elif what in ("pid", "tid"):
         if not all(p.isdigit() for p in value.split(",")):
-            raise _usage(f"  Error: invalid pid list '{value}'")
-        opts.pid = value
+            raise _usage(f"  Error: invalid {what} list '{value}'")
+        setattr(opts, what, value)
     elif what == "sep":
         opts.csv_sep = value
     else:
@@ -145,7 +155,7 @@ def main(argv: List[str], opts) -> int:
     from pyperf_probe.stat.display import render, target_text
 
     sys.stdout.flush()
-    sys.stderr.write(render(lines, target=target_text(o.argv, o.system_wide, o.pid), runs=o.repeat,
+    sys.stderr.write(render(lines, target=target_text(o.argv, o.system_wide, o.pid, o.tid), runs=o.repeat,
                             elapsed=elapsed, rusage=rusage, csv_sep=o.csv_sep))
     return status
 
@@ -180,7 +190,7 @@ def _run_all(o: Options, events: List[Tuple[str, int]]):
         value = r.value if o.repeat == 1 else int(s.mean + 0.5)
         noise = None if o.repeat == 1 else rel_stddev(s.stddev(), value)
         lines.append(CounterLine(name, value, r.ena, r.run, noise))
-    show_rusage = o.repeat == 1 and bool(o.argv) and not o.system_wide and o.pid is None
+    show_rusage = o.repeat == 1 and bool(o.argv) and not o.system_wide and o.attached is None
     return status, lines, elapsed, rusage if show_rusage else None
 
 
@@ -195,10 +205,12 @@ def _run_once(o: Options, events):
             places = [(-1, cpu) for cpu in online_cpus()]
         elif o.pid is not None:
             places = [(tid, -1) for pid in o.pid.split(",") for tid in _threads(int(pid))]
+        elif o.tid is not None:
+            places = [(int(tid), -1) for tid in o.tid.split(",")]   # a dead tid: perf_event_open says so
         else:
             places = [(workload.pid, -1)]
         counters = Counters(events, places,
-                            enable_on_exec=workload is not None and not o.system_wide and o.pid is None)
+                            enable_on_exec=workload is not None and not o.system_wide and o.attached is None)
     except BaseException:
         if workload is not None:
             workload.cancel()
@@ -214,13 +226,17 @@ def _threads(pid: int) -> List[int]:
     try:
         return process_threads(pid)
     except KernelError:
-        raise UsageError("Problems finding threads of monitor", usage=PID_USAGE) from None
+        raise _no_threads() from None
+
+
+def _no_threads() -> UsageError:
+    return UsageError("Problems finding threads of monitor", usage=PID_USAGE, errno=errno_mod.EINVAL)
 
 
 def _count(o: Options, counters, workload):
     stop = _StopFlag()
     with stop:
-        if workload is None or o.system_wide or o.pid is not None:
+        if workload is None or o.system_wide or o.attached is not None:
             counters.enable()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.monotonic()
@@ -254,7 +270,7 @@ def _wait_for_target(o: Options, stop: "_StopFlag") -> None:
     second; pyperf each 0.1 s)."""
     while not stop.stopped:
         time.sleep(0.1)
-        if o.pid is not None and not any(os.path.exists(f"/proc/{p}") for p in o.pid.split(",")):
+        if o.attached is not None and not any(os.path.exists(f"/proc/{p}") for p in o.attached.split(",")):
             return
 
 

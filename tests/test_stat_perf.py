@@ -27,7 +27,7 @@ CASES = [
     ["-r", "4", "-x", ",", "-e", "sched:sched_process_fork,sched:sched_process_exec", "--", "sh", "-c", VARYING],
     ["-e", "sched:sched_process_exec", "--", "/nonexistent/program"],
     ["-e", "sched:no_such_event", "--", "true"],
-    ["-p", "4194999", "-e", "sched:sched_process_exec"],      # above pid_max: no such process
+    ["-p", "4194999", "-e", "sched:sched_process_exec"],      # above any pid_max: no such process
 ]
 
 
@@ -104,12 +104,12 @@ def _interrupted(tool, args, after=0.5):
 @pytest.mark.perf
 @pytest.mark.skipif(not os.path.exists(PERF), reason="real perf is not installed")
 @pytest.mark.skipif(os.geteuid() != 0, reason="tracepoint counting needs root here")
-@pytest.mark.parametrize("csv", [[], ["-x", ","]], ids=["std", "csv"])
-def test_attached_to_an_idle_process_until_ctrl_c(csv):
-    """-p on a process that never hits the event, stopped with SIGINT: perf's `<not counted>` line."""
+@pytest.mark.parametrize("how", [["-p"], ["-x", ",", "-p"], ["-t"]], ids=["pid", "pid-csv", "tid"])
+def test_attached_to_an_idle_process_until_ctrl_c(how):
+    """-p/-t on a process that never hits the event, stopped with SIGINT: perf's `<not counted>` line."""
     idle = subprocess.Popen(["sleep", "30"])
     try:
-        args = [*csv, "-p", str(idle.pid), "-e", "sched:sched_process_exec,sched:sched_kthread_work_execute_start"]
+        args = [*how, str(idle.pid), "-e", "sched:sched_process_exec,sched:sched_kthread_work_execute_start"]
         theirs = _interrupted([PERF], args)
         ours = _interrupted([sys.executable, "-m", "pyperf_probe"], args)
     finally:

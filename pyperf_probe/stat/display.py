@@ -57,12 +57,14 @@ def header(target: str, runs: int) -> str:
     return text + ":\n\n"
 
 
-def target_text(argv: Sequence[str], system_wide: bool, pid: Optional[str]) -> str:
-    """What perf's ``print_header`` names: the command, 'system wide', or process id 'PID'."""
+def target_text(argv: Sequence[str], system_wide: bool, pid: Optional[str], tid: Optional[str] = None) -> str:
+    """What perf's ``print_header`` names: the command, 'system wide', process id 'PID' or thread id 'TID'."""
     if system_wide:
         return "'system wide"
     if pid is not None:
         return f"process id '{pid}"
+    if tid is not None:
+        return f"thread id '{tid}"
     return "'" + " ".join(argv)
 
 
