@@ -128,11 +128,12 @@ class DwarfInfo:
         """The offset of the unit holding ``svma``: .debug_aranges, then the ranges of the unit DIEs that
         .debug_aranges does not list (read once, sorted)."""
         if self._aranges is None:
-            self._aranges = self.dwarfinfo.get_aranges() or False
-        if self._aranges:
-            cu_offset = self._aranges.cu_offset_at_addr(svma)
-            if cu_offset is not None:
-                return cu_offset
+            from pyperf_probe.symbols.dwarf_aranges import ArangeIndex
+            sec = self.dwarfinfo.debug_aranges_sec
+            self._aranges = ArangeIndex.parse(bytes(sec.stream.getbuffer()) if sec is not None else b"")
+        cu_offset = self._aranges.unit_at(svma)
+        if cu_offset is not None:
+            return cu_offset
         if self._unlisted is None:
             self._unlisted = self._unlisted_unit_spans()
         lows, spans = self._unlisted
@@ -145,9 +146,7 @@ class DwarfInfo:
 
     def _unlisted_unit_spans(self):
         from pyperf_probe.symbols.dwarf_scan import Unsupported
-        listed = set()
-        if self._aranges:
-            listed = {entry.info_offset for entry in self._aranges.entries}
+        listed = self._aranges.listed
         scanner = self.unit_scanner()
         spans = []
         for cu_offset in self.units.offsets:

@@ -155,6 +155,14 @@ def uleb(data: bytes, pos: int) -> Tuple[int, int]:
         shift += 7
 
 
+def _uleb_fast(data: bytes, pos: int) -> Tuple[int, int]:
+    """:func:`uleb` with the one-byte case (almost every abbreviation field) inline."""
+    byte = data[pos]
+    if byte < 0x80:
+        return byte, pos + 1
+    return uleb(data, pos)
+
+
 def uleb_size(value: int) -> int:
     size = 1
     while value >= 0x80:
@@ -186,16 +194,17 @@ class AbbrevTable:
     @classmethod
     def parse(cls, data: bytes, offset: int) -> "AbbrevTable":
         slots, has_spec, pos = [], False, offset
-        while pos < len(data):
-            code, pos = uleb(data, pos)
+        end = len(data)
+        while pos < end:
+            code, pos = _uleb_fast(data, pos)
             if code == 0:
                 break
-            tag, pos = uleb(data, pos)
+            tag, pos = _uleb_fast(data, pos)
             pos += 1  # DW_CHILDREN_yes / no
             attrs = []
             while True:
-                name, pos = uleb(data, pos)
-                form, pos = uleb(data, pos)
+                name, pos = _uleb_fast(data, pos)
+                form, pos = _uleb_fast(data, pos)
                 if form == FORM_IMPLICIT_CONST:
                     _, pos = uleb(data, pos)  # the SLEB128 constant: same length rules
                 if name == 0 and form == 0:
