@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "for tracepoints)")
     p.add_argument("-r", "--realtime", type=int, metavar="N", help="collect data with this RT SCHED_FIFO "
                    "priority (default: 1 with --call-graph dwarf when permitted, else none)")
+    p.add_argument("-N", "--no-buildid-cache", action="store_true", help="do not update the buildid cache")
     p.add_argument("-q", "--quiet", action="store_true", help="don't print any message")
     p.add_argument("command", nargs=argparse.REMAINDER, help="command to run")
     p.set_defaults(filters={})
@@ -119,7 +120,8 @@ def main(argv: Sequence[str], opts) -> int:
         tids=tuple(_ints(args.tid, "tid")) if args.tid else (), cpu_list=args.cpu, all_cpus=args.all_cpus,
         period=args.count or 1, pages=_pages(args.mmap_pages, default_pages),
         pages_given=args.mmap_pages is not None,
-        cmdline=(os.path.abspath(sys.argv[0]), "record", *argv), realtime=args.realtime)
+        cmdline=(os.path.abspath(sys.argv[0]), "record", *argv), realtime=args.realtime,
+        buildid_cache=not args.no_buildid_cache)
     from pyperf_probe.probe.sdt import temporary_sdt_events
     from pyperf_probe.record.events import syntax_error
     # cached SDT markers named with -e (sdt_tick:loop2) are added for the recording, removed after (issue 5)
@@ -135,7 +137,7 @@ def _print_summary(o) -> None:
     err = sys.stderr
     err.write(f"[ perf record: Woken up {o.wakeups} times to write data ]\n")
     if o.lost_records:
-        err.write(f"Warning:\nProcessed {o.samples} events and lost {o.lost_records} chunks!\n\n"
+        err.write(f"Warning:\nProcessed {o.records} events and lost {o.lost_records} chunks!\n\n"
                   "Check IO/CPU overload!\n\n")
     if o.lost_samples:
         total = o.samples + o.lost_samples

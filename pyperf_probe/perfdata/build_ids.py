@@ -1,6 +1,7 @@
 """Build-ids of the DSOs a recording hit, for the BUILD_ID feature section.
 
-Files are read through ``symbols.elf`` (NT_GNU_BUILD_ID). The ``[vdso]`` is not a file: like perf
+Files are read through ``symbols.elf`` (NT_GNU_BUILD_ID); the kernel's comes from /sys/kernel/notes. The
+``[vdso]`` is not a file: like perf
 (util/vdso.c, which copies it out of its own address space), we read this process's vdso image from
 /proc/self/mem; the kernel maps the same image into every 64-bit process.
 """
@@ -41,13 +42,33 @@ def vdso_build_id() -> Optional[str]:
         return None
 
 
+def kernel_build_id() -> Optional[str]:
+    """The running kernel's build-id, from the ELF notes in /sys/kernel/notes (as perf's
+    ``sysfs__read_build_id``)."""
+    from pyperf_probe.symbols import elf
+    try:
+        with open("/sys/kernel/notes", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    for n_type, name, desc in elf.iter_notes(raw):
+        if n_type == elf.NT_GNU_BUILD_ID and name == b"GNU":
+            return desc.hex()
+    return None
+
+
 def lookup(names: Iterable[str]) -> List[Tuple[str, bytes]]:
     """(name, build-id bytes) for each DSO that has one; others are skipped with a debug message."""
     from pyperf_probe.symbols import elf
     out = []
     for name in names:
         try:
-            hex_id = vdso_build_id() if name == "[vdso]" else elf.open_elf(name).build_id
+            if name == "[vdso]":
+                hex_id = vdso_build_id()
+            elif name == "[kernel.kallsyms]":
+                hex_id = kernel_build_id()
+            else:
+                hex_id = elf.open_elf(name).build_id
         except SymbolError as exc:
             log.debug("no build-id for %s: %s", name, exc)
             continue

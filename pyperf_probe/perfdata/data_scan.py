@@ -21,6 +21,7 @@ _HEADER = struct.Struct("<IHH")
 @dataclasses.dataclass
 class ScanResult:
     samples: int = 0
+    records: int = 0  # every record, samples included (perf report's "Processed N events")
     lost_records: int = 0  # PERF_RECORD_LOST records (chunks the kernel could not write)
     lost_events: int = 0  # events counted in them
     first_time: int = 0
@@ -41,16 +42,25 @@ def sample_head(sample_type: int) -> Tuple[struct.Struct, int, int, int]:
     return struct.Struct(codes), idx.get("ip", -1), idx.get("pid", -1), idx.get("time", -1)
 
 
+KERNEL_DSO = "[kernel.kallsyms]"
+
+
 class _Maps:
     """Executable maps per pid, in file order (few per process: a linear search from the newest is enough
-    for the handful of distinct sample addresses a uprobe recording has)."""
+    for the handful of distinct sample addresses a uprobe recording has). The kernel's maps (pid -1) serve
+    every process. DSO names are remembered in order of first appearance: perf writes its build-id table
+    in the order it met the DSOs."""
 
     def __init__(self):
         self.by_pid: Dict[int, List[Tuple[int, int, str]]] = {}
         self.parent: Dict[int, int] = {}
+        self.order: Dict[str, int] = {}
 
     def add(self, pid: int, start: int, length: int, name: str) -> None:
+        if name.startswith(KERNEL_DSO):
+            name = KERNEL_DSO  # "[kernel.kallsyms]_text": the map's name, not the DSO's
         self.by_pid.setdefault(pid, []).append((start, start + length, name))
+        self.order.setdefault(name, len(self.order))
 
     def find(self, pid: int, avma: int) -> Optional[str]:
         seen = set()
@@ -59,7 +69,7 @@ class _Maps:
             for start, end, name in reversed(self.by_pid.get(pid, ())):
                 if start <= avma < end:
                     return name
-            pid = self.parent.get(pid)
+            pid = self.parent.get(pid, -1 if pid != -1 else None)
         return None
 
 
@@ -105,7 +115,7 @@ class Scanner:
         i_ip, i_pid, i_time = self._i_ip, self._i_pid, self._i_time
         unpack_header, unpack_head = _HEADER.unpack_from, self._head.unpack_from
         res, maps, pairs = self.res, self.maps, self.pairs
-        first, last, samples = self.first, self.last, 0
+        first, last, samples, records = self.first, self.last, 0, 0
         off, end = 0, len(buf)
         while off + 8 <= end:
             rtype, misc, size = unpack_header(buf, off)
@@ -133,7 +143,9 @@ class Scanner:
                 res.lost_records += 1
                 res.lost_events += LOST.unpack_from(buf, off + 8)[1]
             off += size
+            records += 1
         res.samples += samples
+        res.records += records
         self.first, self.last = first, last
         return off
 
@@ -171,7 +183,7 @@ def _hit_dsos(pairs: Set[Tuple[int, int]], maps: _Maps, have_ips: bool) -> Tuple
             name = maps.find(pid, avma)
             if name:
                 names.add(name)
-    if any(name == "[vdso]" for entries in maps.by_pid.values() for _s, _e, name in entries):
+    if "[vdso]" in maps.order:
         names.add("[vdso]")  # perf writes the vdso's build-id whether hit or not (__dsos__write_buildid_table)
-    return tuple(sorted(names, key=lambda n: (n == "[vdso]", n)))
+    return tuple(sorted(names, key=maps.order.__getitem__))
 

@@ -10,7 +10,8 @@ import os
 import struct
 from typing import Iterable, Sequence, Tuple
 
-from pyperf_probe.perfdata.format import (BUILD_ID_RECORD_HEAD, MISC_BUILD_ID_SIZE, U32, U64, EventAttr, align)
+from pyperf_probe.perfdata.format import (BUILD_ID_RECORD_HEAD, MISC_BUILD_ID_SIZE, MISC_KERNEL, MISC_USER, U32, U64,
+                                          EventAttr, align)
 
 NAME_ALIGN = 64  # header.c: do_write_string pads to NAME_ALIGN
 
@@ -52,15 +53,16 @@ def event_desc(events: Sequence[EventDesc], attr_size: int = 128) -> bytes:
 
 def build_ids(entries: Iterable[Tuple[str, bytes]]) -> bytes:
     """``write_build_id``: one ``struct perf_record_header_build_id`` per DSO: header {type 0,
-    misc KERNEL|BUILD_ID_SIZE... for user DSOs USER|BUILD_ID_SIZE, size}, pid -1, build_id[20], u8 size,
-    filename NUL-padded to 64."""
+    misc cpumode|BUILD_ID_SIZE (KERNEL for ``[kernel.kallsyms]``, else USER), size}, pid -1, build_id[20],
+    u8 size, 3 pad, filename NUL-padded to 64."""
     out = []
     for filename, build_id in entries:
         name = filename.encode() + b"\0"
         name = name.ljust(align(len(name), NAME_ALIGN), b"\0")
         size = BUILD_ID_RECORD_HEAD.size + len(name)
-        out.append(BUILD_ID_RECORD_HEAD.pack(0, MISC_BUILD_ID_SIZE | 2, size, -1, build_id[:20].ljust(20, b"\0"),
-                                             len(build_id)) + name)
+        cpumode = MISC_KERNEL if filename == "[kernel.kallsyms]" else MISC_USER
+        out.append(BUILD_ID_RECORD_HEAD.pack(0, MISC_BUILD_ID_SIZE | cpumode, size, -1,
+                                             build_id[:20].ljust(20, b"\0"), len(build_id)) + name)
     return b"".join(out)
 
 

@@ -6,6 +6,7 @@ A spec is ``GROUP:EVENT`` with globs (``probe_libc:*``), several joined by comma
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import List, Optional, Sequence, Tuple
 
 from pyperf_probe.errors import KernelError, UsageError
@@ -90,6 +91,7 @@ def resolve(specs: Sequence[str]) -> List[Tuple[str, str]]:
             if not sep or not group or not event:
                 raise syntax_error(part, "parser error", f"Error:\tUnknown event '{part}': pyperf record takes "
                                    "tracefs events, GROUP:EVENT (probe events and kernel tracepoints).")
+            _check_access(part, group, event)
             matches = tracefs.list_events(f"{group}:{event}")
             if not matches:
                 if any(c in part for c in "*?["):
@@ -99,6 +101,16 @@ def resolve(specs: Sequence[str]) -> List[Tuple[str, str]]:
                                    "Hint:\tPerhaps this kernel misses some CONFIG_ setting to enable this feature?.")
             found += [m for m in matches if m not in found]
     return found
+
+
+def _check_access(part: str, group: str, event: str) -> None:
+    """perf's error when tracefs exists but this user may not read it (parse-events.c, tracepoint errors)."""
+    from pyperf_probe.kernel import tracefs
+    base = tracefs.TRACEFS
+    if os.path.isdir(base) and not os.access(base, os.R_OK | os.X_OK):
+        raise syntax_error(part, "can't access trace events",
+                           f"Error:\tNo permissions to read {base}/events/{group}/{event}\n"
+                           f"Hint:\tTry 'sudo mount -o remount,mode=755 {base}/'")
 
 
 def sample_type(call_graph: Optional[CallGraph], nr_events: int, system_wide: bool) -> int:

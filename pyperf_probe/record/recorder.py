@@ -41,6 +41,7 @@ class Plan:
     pages_given: bool
     cmdline: Tuple[str, ...]
     realtime: Optional[int] = None
+    buildid_cache: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Outcome:
     wakeups: int
     size: int  # bytes up to the end of the data (what perf's "wrote X MB" counts)
     samples: int
+    records: int
     lost_records: int
     lost_samples: int
     status: int  # the exit status to pass on
@@ -195,6 +197,8 @@ def record(plan: Plan) -> Outcome:
         size = writer.data_end
         writer.finish(_features(plan, pairs, evs, fds, scan))
         writer.commit()
+        if plan.buildid_cache:
+            cache_hit_dsos(scan.hit_dsos)
     except BaseException:
         writer.abort()
         if workload is not None:
@@ -204,7 +208,8 @@ def record(plan: Plan) -> Outcome:
         fds.close()
         if stop._old:
             stop.restore()
-    return Outcome(plan.output, stats.wakeups, size, scan.samples, scan.lost_records, lost_samples, status)
+    return Outcome(plan.output, stats.wakeups, size, scan.samples, scan.records, scan.lost_records, lost_samples,
+                   status)
 
 
 def _finish_workload(workload, stop_signal: Optional[int]) -> int:
@@ -219,6 +224,21 @@ def _finish_workload(workload, stop_signal: Optional[int]) -> int:
             if os.WIFSIGNALED(status):
                 return 128 + os.WTERMSIG(status)
     return 128 + stop_signal if stop_signal is not None else 0
+
+
+def cache_hit_dsos(names: Sequence[str]) -> None:
+    """Put the DSOs with hits into the build-id cache (~/.debug), as perf record does unless -N, so that the
+    file can still be reported after the binaries change. A failure is not the recording's failure."""
+    from pyperf_probe.errors import SymbolError
+    from pyperf_probe.symbols.buildid_cache import BuildIdCache
+    cache = BuildIdCache()
+    for name in names:
+        if not name.startswith("/"):
+            continue  # [vdso]: perf extracts it from its own memory; pyperf does not cache it
+        try:
+            cache.add(name)
+        except (SymbolError, OSError) as exc:
+            log.debug("could not add %s to the build-id cache: %s", name, exc)
 
 
 def _features(plan: Plan, pairs, evs, fds, scan) -> Dict[int, bytes]:
