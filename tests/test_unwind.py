@@ -160,3 +160,28 @@ def test_perf_regs_and_stack_reader():
     read = stack_reader(0x7000, copy)
     assert read(0x7000) == 11 and read(0x7010) == 33 and read(0x7008) == 22
     assert read(0x6FF8) is None and read(0x7018) is None and read(0x7011) is None  # outside the copy
+
+
+class _Sample:
+    """The two fields of a perfdata Sample the session hook reads."""
+
+    def __init__(self, regs_user, stack_user):
+        self.regs_user, self.stack_user = regs_user, stack_user
+
+
+class _NoMaps:
+    @staticmethod
+    def find(avma):
+        return None
+
+
+def test_session_hook_without_registers_or_for_32_bit_processes():
+    from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder
+    from pyperf_probe.perfdata.sample import Regs
+    hook = DwarfUnwinder()
+    assert hook(_Sample(None, b""), _NoMaps) == [] and hook.last_stop == STOP_NO_REGS
+    assert hook(_Sample(Regs(0, 0xFF0FFF, ()), b""), _NoMaps) == []  # abi NONE: a kernel thread
+    values = tuple(range(100, 120))  # IP (perf reg 8) is the 9th value
+    assert hook(_Sample(Regs(1, 0xFF0FFF, values), b""), _NoMaps) == [108] and hook.last_stop == STOP_UNSUPPORTED
+    # 64-bit, no map for the ip: the ip alone, "no-cfi"
+    assert hook(_Sample(Regs(2, 0xFF0FFF, values), b"\0" * 64), _NoMaps) == [108] and hook.last_stop == STOP_NO_CFI

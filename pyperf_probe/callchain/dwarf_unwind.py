@@ -18,10 +18,11 @@ import struct
 from typing import Callable, Dict, List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
 from ..errors import SymbolError
+from ..perfdata.format import PERF_SAMPLE_REGS_ABI_64
 from .cfa_program import NUM_REGS, REG_RIP, Row
 from .cfi import CfiSection, parse_eh_frame_hdr
 from .cfi_table import CfiTable, compile_table, safe_compile, table_for
-from .unwind import DEFAULT_MAX_FRAMES, STOP_NO_REGS, unwind_with_reason
+from .unwind import DEFAULT_MAX_FRAMES, STOP_NO_REGS, STOP_UNSUPPORTED, unwind_with_reason
 
 # perf's default --max-stack (sysctl kernel.perf_event_max_stack = 127), which bounds its dwarf chains too.
 PERF_MAX_STACK = 127
@@ -109,6 +110,10 @@ class DwarfUnwinder:
         if regs is None or not regs.values:
             self.last_stop = STOP_NO_REGS
             return []
+        if regs.abi != PERF_SAMPLE_REGS_ABI_64:  # a 32-bit process: i386 CFI numbers its registers apart
+            self.last_stop = STOP_UNSUPPORTED
+            ip = perf_regs_to_dwarf(regs.mask, regs.values)[REG_RIP]
+            return [] if ip is None else [ip]
         return self.unwind(regs.mask, regs.values, sample.stack_user or b"", maps.find)
 
     def unwind(self, mask: int, values: Sequence[int], stack: bytes,
