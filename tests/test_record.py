@@ -200,7 +200,7 @@ def test_sigint_stops_cleanly_with_a_complete_file(tmp_path, rec_calls, probe):
 @needs_perf
 def test_attach_to_a_running_process(tmp_path, rec_calls, probe):
     out = tmp_path / "perf.data"
-    target = subprocess.Popen([rec_calls, "1", "1500"])
+    target = subprocess.Popen([rec_calls, "1", "3000"])
     try:
         time.sleep(0.2)
         proc = rh.pyperf("record", "-e", probe, "-p", str(target.pid), "-o", str(out))
@@ -213,11 +213,8 @@ def test_attach_to_a_running_process(tmp_path, rec_calls, probe):
 @needs_perf
 def test_system_wide(tmp_path, rec_calls, probe):
     out = tmp_path / "perf.data"
-    target = subprocess.Popen([rec_calls, "1", "1500"])
-    try:
-        proc = rh.pyperf("record", "-e", probe, "-a", "-g", "-o", str(out), "--", "sleep", "3")
-    finally:
-        target.wait()
+    # -a records every process; the command only starts once the events are enabled, so no call is missed
+    proc = rh.pyperf("record", "-e", probe, "-a", "-g", "-o", str(out), "--", "sh", "-c", f"sleep 0.2; {rec_calls}")
     assert proc.returncode == 0, proc.stderr
     assert _samples_by_comm(str(out)) == {"rec_calls": 310, "rec_child": 600}
     evlist = rh.perf("evlist", "-i", str(out)).stdout.split()
@@ -263,7 +260,7 @@ def test_period_and_thread_targets(tmp_path, rec_calls, probe):
         assert run("record", "-q", "-e", probe, "-c", "10", "-o", out + tool, rec_calls).returncode == 0
     assert _samples_by_comm(out + "pyperf") == _samples_by_comm(out + "perf")
     # -t: only the thread named, no inherit: the workload's own threads and children are not recorded
-    target = subprocess.Popen([rec_calls, "1", "1500"])
+    target = subprocess.Popen([rec_calls, "1", "3000"])
     try:
         time.sleep(0.2)
         proc = rh.pyperf("record", "-e", probe, "-t", str(target.pid), "-o", out)
