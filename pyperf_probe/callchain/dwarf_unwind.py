@@ -5,10 +5,11 @@ copy and a ``find_map(avma)`` of the sampled thread; this module finds each mapp
 the path, the ``~/.debug`` build-id cache; build-ids checked), its CFI table (``cfi_table``, cached by
 build-id), and the avma -> svma bias of the map, then runs ``unwind``.
 
-The chain it returns is what perf 6.1 stores for a dwarf sample (tools/perf/util/unwind-libdw.c,
-``frame_callback``): the sampled ip, then for each caller ``pc - 1`` when ``pc`` is a return address and
-``pc`` itself after a signal frame (``dwfl_frame_pc``'s ``isactivation``). These are also the addresses to
-resolve symbols and inline frames at.
+The chain it returns is what perf 6.1 stores for a dwarf sample: the sampled ip, then for each caller
+``pc - 1`` when ``pc`` is a return address and ``pc`` itself after a signal frame
+(tools/perf/util/unwind-libunwind-local.c ``get_entries``: "Decrement the IP for any non-activation
+frames", unless ``unw_is_signal_frame``; unwind-libdw.c does the same through ``dwfl_frame_pc``'s
+``isactivation``). These are also the addresses to resolve symbols and inline frames at.
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def perf_regs_to_dwarf(mask: int, values: Sequence[int]) -> List[Optional[int]]:
     """REGS_USER values (one per set bit of ``sample_regs_user``, lowest bit first) indexed by DWARF
     register number; None for registers not sampled."""
     picks = _picks_for(mask)
-    if len(values) < len(picks[1]):
+    if picks[1] and len(values) <= picks[1][-1]:  # fewer values than the mask says: a damaged record
         return [None] * NUM_REGS
     regs: List[Optional[int]] = [None] * NUM_REGS
     for dwarf, index in zip(*picks):
