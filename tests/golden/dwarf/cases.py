@@ -133,3 +133,6 @@ LINES.update({
 # (a fixed pseudo-random sequence, see make_goldens.py), in that order: one process per binary, as perf runs it
 INLINE_BINARIES = {"O0": O0, "O2": O2, "cxx": CXX, "report_cxx": "@W@/report_cxx", "libc": LIBC}
 ADDRESSES_PER_BINARY = 300
+
+# perf probe -F -x BIN --filter '*': every function name as perf demangles it (tests/test_demangle.py)
+FUNCS = {"cxx": CXX, "report_cxx": "@W@/report_cxx", "libstdcxx": "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"}

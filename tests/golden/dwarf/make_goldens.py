@@ -33,7 +33,8 @@ def normalize(text):
 
 
 def run_perf(binary, option, arg, env):
-    argv = ["perf", "probe", "-x", expand(binary), option, arg]
+    argv = ["perf", "probe", "-x", expand(binary), option, arg] if option != "-F" else \
+        ["perf", "probe", "-x", expand(binary), "-F", "--filter", arg]
     proc = subprocess.run(argv, capture_output=True, text=True, env=env)
     return {"binary": binary, "option": option, "arg": arg, "stdout": normalize(proc.stdout),
             "stderr": normalize(proc.stderr), "rc": proc.returncode}
@@ -75,6 +76,7 @@ def main():
     dump("vars.json", {n: run_perf(b, "-V", p, env) for n, (b, p) in cases.VARS.items()})
     dump("lines.json", {n: run_perf(b, "-L", d, env) for n, (b, d) in cases.LINES.items()})
     dump("inline.json", {k: run_addr2line(k, b) for k, b in cases.INLINE_BINARIES.items()})
+    dump("funcs.json", {k: run_perf(b, "-F", "*", env) for k, b in cases.FUNCS.items()})
     versions = {"perf": subprocess.run(["perf", "version"], capture_output=True, text=True).stdout.strip(),
                 "addr2line": subprocess.run(["addr2line", "--version"], capture_output=True,
                                             text=True).stdout.splitlines()[0]}

@@ -1,0 +1,242 @@
+"""Unit tests of symbols/dwarf_*.py on hand-made bytes and rows (DWARFv5 layouts, one field a line), and of
+the pieces of perf's logic they implement. The differential tests against perf are in test_dwarf_golden.py."""
+import struct
+
+import pytest
+
+from pyperf_probe.errors import ProbeError
+from pyperf_probe.probe.show import format_line_range, format_vars, parse_line_desc
+from pyperf_probe.symbols.dwarf import VariableList
+from pyperf_probe.symbols.dwarf_aranges import ArangeIndex
+from pyperf_probe.symbols.dwarf_lineprobe import lazy_match
+from pyperf_probe.symbols.dwarf_lines import LineRow, LineTable, postprologue_svma
+from pyperf_probe.symbols.dwarf_linewalk import LineRange
+from pyperf_probe.symbols.dwarf_scan import TAG_INLINED_SUBROUTINE, TAG_SUBPROGRAM, UnitScanner, _rnglist_v5
+from pyperf_probe.symbols.dwarf_units import AbbrevTable, UnitIndex, string_offsets, unit_offsets
+from pyperf_probe.symbols.dwarf_vars import Field, TraceArg, not_found_message, parse_var_expr
+
+# ---- a hand-made DWARF 5 unit --------------------------------------------------------------------------
+# .debug_str: "main\0helper\0" -> offsets 0 ("main") and 5 ("helper")
+STR = b"main\0helper\0"
+# .debug_abbrev (DWARFv5 7.5.3): code, tag, children, (attribute, form)..., 0, 0
+ABBREV = bytes([
+    1, 0x11, 1,                 # 1: DW_TAG_compile_unit, has children
+    0x13, 0x0B,                 #    DW_AT_language, DW_FORM_data1
+    0x11, 0x01,                 #    DW_AT_low_pc, DW_FORM_addr
+    0x12, 0x07,                 #    DW_AT_high_pc, DW_FORM_data8
+    0, 0,
+    2, 0x2E, 1,                 # 2: DW_TAG_subprogram, has children
+    0x3F, 0x19,                 #    DW_AT_external, DW_FORM_flag_present
+    0x03, 0x0E,                 #    DW_AT_name, DW_FORM_strp
+    0x11, 0x01,                 #    DW_AT_low_pc, DW_FORM_addr
+    0x12, 0x07,                 #    DW_AT_high_pc, DW_FORM_data8
+    0, 0,
+    3, 0x2E, 0,                 # 3: DW_TAG_subprogram (abstract), no children
+    0x03, 0x0E,                 #    DW_AT_name, DW_FORM_strp
+    0x20, 0x0B,                 #    DW_AT_inline, DW_FORM_data1
+    0, 0,
+    4, 0x1D, 0,                 # 4: DW_TAG_inlined_subroutine, no children
+    0x31, 0x13,                 #    DW_AT_abstract_origin, DW_FORM_ref4
+    0x55, 0x17,                 #    DW_AT_ranges, DW_FORM_sec_offset
+    0, 0,
+    5, 0x2E, 0,                 # 5: DW_TAG_subprogram declaration, no children
+    0x03, 0x0E,                 #    DW_AT_name, DW_FORM_strp
+    0x3C, 0x19,                 #    DW_AT_declaration, DW_FORM_flag_present
+    0, 0,
+    0,
+])
+# .debug_rnglists (DWARFv5 7.28): one list at offset 0
+RNGLISTS = bytes([
+    0x05, *struct.pack("<Q", 0x1000),   # DW_RLE_base_address 0x1000
+    0x04, 0x00, 0x00,                   # DW_RLE_offset_pair [0, 0): empty, kept by libdw for the entry
+    0x04, 0x10, 0x18,                   # DW_RLE_offset_pair [0x10, 0x18)
+    0x07, *struct.pack("<Q", 0x2000), 4,  # DW_RLE_start_length 0x2000, 4
+    0x00,                               # DW_RLE_end_of_list
+])
+
+
+def unit_bytes():
+    """One compile unit: main [0x1000, 0x1100) with helper inlined, helper's abstract DIE, a declaration."""
+    dies = bytearray()
+    dies += bytes([1, 0x1D]) + struct.pack("<QQ", 0x1000, 0x100)     # CU: DW_LANG_C11, low, length
+    main_off = 12 + len(dies)
+    dies += bytes([2]) + struct.pack("<IQQ", 0, 0x1000, 0x100)       # main: name, low, length
+    inline_at = len(dies)
+    dies += bytes([4]) + struct.pack("<II", 0, 0)                    # helper inlined (origin patched below)
+    dies += bytes([0])                                               # end of main's children
+    helper_off = 12 + len(dies)
+    dies += bytes([3]) + struct.pack("<IB", 5, 3)                    # helper: name, DW_INL_declared_inlined
+    dies += bytes([5]) + struct.pack("<I", 0)                        # a declaration named main
+    dies += bytes([0])                                               # end of the CU's children
+    struct.pack_into("<I", dies, inline_at + 1, helper_off)          # DW_AT_abstract_origin (CU-relative)
+    header = struct.pack("<IHBBI",
+                         8 + len(dies),   # unit_length: after this field
+                         5,               # version
+                         1,               # DW_UT_compile
+                         8,               # address_size
+                         0)               # debug_abbrev_offset
+    return header + bytes(dies), main_off, helper_off
+
+
+def test_unit_offsets_hop_over_units():
+    info, _, _ = unit_bytes()
+    assert unit_offsets(info + info) == [0, len(info)]
+
+
+def test_string_offsets_include_tails():
+    assert string_offsets(b"tcache_get\0get\0", b"get") == [7, 11]
+    assert string_offsets(STR, b"main") == [0]
+
+
+def test_units_naming_keeps_definitions_and_drops_declarations_only():
+    info, _, _ = unit_bytes()
+    index = UnitIndex(info, STR, uses_strx=False, abbrev=ABBREV)
+    assert index.units_naming("main") == [0]       # main's definition (abbrev 2) names it
+    assert index.units_naming("helper") == [0]     # the abstract DIE (abbrev 3)
+    assert index.units_naming("nothere") == []
+    # a unit where "main" is only a declaration: drop abbrev 2's name slot by renaming main to "xain"
+    declared_only = info.replace(struct.pack("<BI", 2, 0), struct.pack("<BI", 2, 5))
+    assert UnitIndex(declared_only, STR, False, ABBREV).units_naming("main") == []
+
+
+def test_abbrev_table_name_slots():
+    table = AbbrevTable.parse(ABBREV, 0)
+    slots = {(s.code, s.prefix, s.form, s.declaration) for s in table.slots}
+    assert slots == {(2, 0, 0x0E, False), (3, 0, 0x0E, False), (5, 0, 0x0E, True)}
+    assert not table.has_specification
+
+
+def test_scanner_reads_functions_and_inlined_copies():
+    info, main_off, helper_off = unit_bytes()
+    scanner = UnitScanner(info, ABBREV, STR, b"", RNGLISTS)
+    lang, funcs = scanner.scan(0)
+    assert lang == 0x1D
+    assert [(f.tag, f.name, f.parent) for f in funcs] == [
+        (TAG_SUBPROGRAM, "main", -1), (TAG_INLINED_SUBROUTINE, None, 0), (TAG_SUBPROGRAM, "helper", -1),
+        (TAG_SUBPROGRAM, "main", -1)]
+    assert funcs[0].offset == main_off and funcs[0].ranges == [(0x1000, 0x1100)]
+    assert funcs[1].origin == helper_off
+    assert funcs[1].ranges == [(0x1010, 0x1018), (0x2000, 0x2004)]
+    assert scanner.unit_ranges(0) == [(0x1000, 0x1100)]
+
+
+def test_rnglist_entries():
+    assert _rnglist_v5(RNGLISTS, 0, 0) == [(0x1010, 0x1018), (0x2000, 0x2004)]
+
+
+def test_aranges_index():
+    header = struct.pack("<IHIBB",
+                         0,        # unit_length, patched below
+                         2,        # version
+                         0x40,     # debug_info_offset of the unit
+                         8,        # address_size
+                         0)        # segment_selector_size
+    body = header + b"\0" * 4                                   # pad to 16 bytes
+    body += struct.pack("<QQ", 0x1000, 0x100) + struct.pack("<QQ", 0x3000, 0x10) + struct.pack("<QQ", 0, 0)
+    body = struct.pack("<I", len(body) - 4) + body[4:]
+    index = ArangeIndex.parse(body)
+    assert index.unit_at(0x1000) == 0x40 and index.unit_at(0x10FF) == 0x40
+    assert index.unit_at(0x1100) is None and index.unit_at(0x300F) == 0x40
+    assert index.listed == {0x40}
+
+
+# ---- line tables -------------------------------------------------------------------------------------------
+
+def row(svma, line, stmt=True, end=False, file="a.c"):
+    return LineRow(svma, file, line, stmt, end, False)
+
+
+def test_stmt_row_at_is_perfs_cu_getsrc_die():
+    table = LineTable([row(0x10, 1), row(0x20, 5, stmt=False), row(0x20, 6), row(0x28, 7, stmt=False),
+                       row(0x30, 8), row(0x40, 9, end=True)])
+    assert table.stmt_row_at(0x20).line == 6       # first statement row of the address
+    assert table.stmt_row_at(0x24).line == 6       # the row group before the address
+    assert table.stmt_row_at(0x28) is None         # no statement row before the next address
+    assert table.stmt_row_at(0x10) is None         # perf's backward step underflows at the first row
+    assert table.stmt_row_at(0x8) is None
+
+
+def test_end_sequence_sorts_first_at_one_address():
+    table = LineTable([row(0x10, 1), row(0x20, 2, end=True), row(0x20, 3), row(0x30, 4, end=True)])
+    assert [(r.svma, r.end_sequence) for r in table.rows][1:3] == [(0x20, True), (0x20, False)]
+
+
+def test_postprologue_is_next_row_unless_past_the_function():
+    table = LineTable([row(0x1159, 31), row(0x1166, 32), row(0x1171, 34), row(0x1184, 40)])
+    assert postprologue_svma(table, 0x1159, 0x1184) == 0x1166
+    assert postprologue_svma(table, 0x1171, 0x1180) == 0x1171   # next row is past the function: keep
+    assert postprologue_svma(table, 0x1170, 0x1180) is None     # no row at the entry
+
+
+# ---- variables -----------------------------------------------------------------------------------------------
+
+def test_fetcharg_nesting_and_static_variables():
+    assert TraceArg("%di").fetcharg() == "%di"
+    assert TraceArg("%bp", [-24]).fetcharg() == "-24(%bp)"
+    assert TraceArg("%bp", [-24, 8, 0]).fetcharg() == "+0(+8(-24(%bp)))"
+    assert TraceArg("@total_calls", [0]).fetcharg() == "@total_calls+0"
+    assert TraceArg("@table", [16, 4]).fetcharg() == "+4(@table+16)"
+
+
+def test_parse_var_expr():
+    assert parse_var_expr("pt->weights[2]") == ("pt", [Field("weights", True), Field("[2]", False, 2)])
+    assert parse_var_expr("n.as_long") == ("n", [Field("as_long", False)])
+    with pytest.raises(ProbeError):
+        parse_var_expr("pt->")
+
+
+def test_not_found_message_is_perfs():
+    assert not_found_message("x") == ("Failed to find the location of the 'x' variable at this address.\n"
+                                      " Perhaps it has been optimized out.\n"
+                                      " Use -V with the --range option to show 'x' location range.")
+
+
+def test_lazy_match_ignores_white_space():
+    assert lazy_match("\t\tacc += clamp_add(pt->x, scale, 1000);", "acc+=*")
+    assert lazy_match("\tif (sum > limit)", "if*")
+    assert not lazy_match("\tint sum = a + b;", "if*")
+
+
+# ---- formatters (probe/show.py) -------------------------------------------------------------------------------
+
+def test_format_vars_filters_and_marks_empty_sites():
+    lists = [VariableList("fill_points", 50, ("int\tb", "int\t__ksymtab_x")), VariableList("(null)", 0, ())]
+    assert format_vars("clamp_add", lists) == ("Available variables at clamp_add\n"
+                                               "\t@<fill_points+50>\n\t\tint\tb\n"
+                                               "\t@<(null)+0>\n\t\t(No matched variables)\n")
+
+
+@pytest.mark.parametrize("desc, parsed", [
+    ("main", ("main", None, 0, None)),
+    ("main:3", ("main", None, 3, None)),
+    ("main:3+4", ("main", None, 3, 6)),
+    ("main:3-9", ("main", None, 3, 9)),
+    ("a.c:10", (None, "a.c", 10, None)),
+    ("f@dir/a.c:2", ("f", "dir/a.c", 2, None)),
+])
+def test_parse_line_desc(desc, parsed):
+    assert parse_line_desc(desc) == parsed
+
+
+@pytest.mark.parametrize("desc, message", [
+    ("main:9-3", "Semantic error :Start line must be smaller than end line."),
+    ("main:3x", "Semantic error :Tailing with invalid str 'x'."),
+    ("3main", "Semantic error :'3main' is not a valid function name."),
+])
+def test_parse_line_desc_errors(desc, message):
+    with pytest.raises(ProbeError) as err:
+        parse_line_desc(desc)
+    assert err.value.message == message
+
+
+def test_format_line_range(tmp_path):
+    src = tmp_path / "f.c"
+    src.write_text("int x;\nint f(void)\n{\n\treturn x;\n}\n\nint y;\n")
+    lr = LineRange("f", str(src), 2, None, 2, (2, 4), None)
+    assert format_line_range(lr) == (f"<f@{src}:0>\n"
+                                     "      0  int f(void)\n"
+                                     "         {\n"
+                                     "      2  \treturn x;\n"
+                                     "         }\n"
+                                     "         \n"
+                                     "         int y;\n")
