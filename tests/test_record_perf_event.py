@@ -1,6 +1,5 @@
 """kernel/perf_event.py: ioctl encodings, read() layouts, and counting for real on a kernel tracepoint."""
 import os
-import struct
 import subprocess
 
 import pytest

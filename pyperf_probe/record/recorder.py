@@ -16,13 +16,13 @@ import signal
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from pyperf_probe.errors import KernelError, UsageError
-from pyperf_probe.record import session
+from pyperf_probe.record import fds as fdset, loop
 from pyperf_probe.record.events import CallGraph, Event, Target
 
 log = logging.getLogger("pyperf")
 
-DWARF_TICK_MS = 2  # dwarf mode drains at least this often (see session.run_loop)
-DWARF_RT_PRIORITY = 1  # dwarf mode drains as SCHED_FIFO 1 when allowed (session.RealtimePriority); -r 0: never
+DWARF_TICK_MS = 2  # dwarf mode drains at least this often (see loop.run_loop)
+DWARF_RT_PRIORITY = 1  # dwarf mode drains as SCHED_FIFO 1 when allowed (loop.RealtimePriority); -r 0: never
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,10 +77,10 @@ def _threads(plan: Plan) -> List[int]:
     from pyperf_probe.perfdata import synth
     out: List[int] = []
     for pid in plan.pids:
-        session.check_pid(pid)
+        fdset.check_pid(pid)
         out += [t for t in synth.tasks(pid) if t not in out]
     for tid in plan.tids:
-        session.check_pid(tid)
+        fdset.check_pid(tid)
         if tid not in out:
             out.append(tid)
     return out
@@ -111,12 +111,12 @@ def _filters_by_event(plan: Plan, pairs) -> Dict[int, str]:
     return out
 
 
-def _synthesized(plan: Plan, target: Target, evs: Sequence[Event], fds: session.EventFds,
+def _synthesized(plan: Plan, target: Target, evs: Sequence[Event], fds: fdset.EventFds,
                  workload_pid: Optional[int], threads: Sequence[int]) -> bytes:
     from pyperf_probe.perfdata import synth
     st = evs[0].attr.sample_type
-    trailer = session.trailer(st)
-    parts = [session.id_index_record(fds)]
+    trailer = fdset.trailer(st)
+    parts = [fdset.id_index_record(fds)]
     kernel = synth.kernel_text_range()
     if kernel:
         parts.append(synth.kernel_mmap(kernel[0], kernel[1], trailer))
@@ -138,7 +138,7 @@ def _synthesized(plan: Plan, target: Target, evs: Sequence[Event], fds: session.
     return b"".join(parts)
 
 
-def _open_with_fallback(fds: session.EventFds, plan: Plan, evs, cpus, threads, filters) -> None:
+def _open_with_fallback(fds: fdset.EventFds, plan: Plan, evs, cpus, threads, filters) -> None:
     """Open everything; when the large default dwarf buffer is over the mlock limit (not root), retry with
     perf's default size rather than fail."""
     try:
@@ -161,7 +161,7 @@ def record(plan: Plan) -> Outcome:
     cpus = _cpus(plan)
     threads = _threads(plan) if target.threads else []
     writer = PerfDataWriter(plan.output)
-    fds, stop, workload = session.EventFds(), session.StopFlag(), None
+    fds, stop, workload = fdset.EventFds(), loop.StopFlag(), None
     try:
         if plan.command:
             workload = Workload(plan.command)
@@ -185,11 +185,11 @@ def record(plan: Plan) -> Outcome:
                 raise exec_failure(evs[0].name, plan.command, err)
         dwarf = plan.call_graph is not None and plan.call_graph.mode == "dwarf"
         rt = plan.realtime if plan.realtime is not None else (DWARF_RT_PRIORITY if dwarf else 0)
-        with session.RealtimePriority(rt):
-            stats = session.run_loop(fds, writer, stop, (lambda: stop.child_exited and workload.poll())
+        with loop.RealtimePriority(rt):
+            stats = loop.run_loop(fds, writer, stop, (lambda: stop.child_exited and workload.poll())
                                      if workload else (lambda: False), tick_ms=DWARF_TICK_MS if dwarf else -1)
         status = _finish_workload(workload, stats.signal)
-        lost_blob, lost_samples = session.lost_samples_records(fds, evs[0].attr.sample_type)
+        lost_blob, lost_samples = fdset.lost_samples_records(fds, evs[0].attr.sample_type)
         if lost_blob:
             writer.write(lost_blob)
         writer.flush()
