@@ -4,7 +4,9 @@
 # frame-pointer call chains, packs the binaries the chains need into symfs.tar.xz, and stores real
 # `perf report --stdio` stdout/stderr/exit status for every option combination listed in cases.txt.
 #
-# Usage (as root, from anywhere):  tests/golden/report/make_goldens.sh
+# Usage (as root, from anywhere):  tests/golden/report/make_goldens.sh [--reuse-data]
+#   --reuse-data   keep data/*.data and symfs.tar.xz (other goldens, e.g. ../script, are made from them) and
+#                  only re-run perf report for cases.txt; files named in cases.txt but missing are recorded.
 # Needs: perf, gcc, g++, make, python3, objcopy, libc6-dbg.
 #
 # The tests never need root: they unpack symfs.tar.xz and run `pyperf report --symfs DIR` with HOME at an
@@ -17,12 +19,14 @@ GROUP=pyperf_g_report
 PERF=${PERF:-/usr/bin/perf}
 export TZ=UTC LC_ALL=C
 MTIME="2026-01-01 00:00:00"             # perf --header prints the file's mtime ("captured on")
+REUSE=0
+[ "${1:-}" = "--reuse-data" ] && REUSE=1
 
 cleanup() { "$PERF" probe -q -d "$GROUP:*" >/dev/null 2>&1 || true; }
 trap cleanup EXIT INT TERM
 cleanup
 
-rm -rf "$WORK" && mkdir -p "$WORK/bin" "$WORK/mk" "$WORK/home"
+rm -rf "$WORK" && mkdir -p "$WORK/bin" "$WORK/mk" "$WORK/home" "$HERE/data"
 make -s -C "$ROOT/workloads" >/dev/null
 cp "$ROOT/build/workloads/report_mt" "$ROOT/build/workloads/report_cxx" "$WORK/bin/"
 
@@ -44,7 +48,11 @@ printf 'int one(int); int two(int); int three(int);\nint main(void) { return one
 printf 'prog: main.o one.o two.o three.o\n\tgcc -o $@ $^\n%%.o: %%.c\n\tgcc -O1 -c -o $@ $<\n' > "$WORK/mk/Makefile"
 
 # --- recordings ---------------------------------------------------------------------------------------
-rec() { local out=$1; shift; (cd "$WORK" && "$PERF" record -N -q -o "$WORK/$out" "$@" >/dev/null 2>&1); }
+rec() {
+  local out=$1; shift
+  if [ "$REUSE" = 1 ] && [ -e "$HERE/data/$out" ]; then return; fi
+  (cd "$WORK" && "$PERF" record -N -q -o "$WORK/$out" "$@" >/dev/null 2>&1)
+}
 rec mt.data    -e "$GROUP:rpt_leaf" -g -- bin/report_mt
 rec cxx.data   -e "$GROUP:rpt_cxx_leaf" -g -- bin/report_cxx
 rec ret.data   -e "$GROUP:rpt_ret__return" -g -- bin/report_mt
@@ -70,12 +78,17 @@ dbg="/usr/lib/debug/.build-id/${bid:0:2}/${bid:2}.debug"
 mkdir -p "$SYMFS$(dirname "$dbg")"
 # libc's symbols (.symtab) without its DWARF: same symbols, a tenth of the size.
 objcopy --remove-section='.debug_*' "$dbg" "$SYMFS$dbg"
-tar -C "$SYMFS" --owner=0 --group=0 --sort=name --mtime="$MTIME" -cJf "$HERE/symfs.tar.xz" .
+if [ "$REUSE" = 1 ]; then
+  rm -rf "$SYMFS" && mkdir -p "$SYMFS" && tar -xJf "$HERE/symfs.tar.xz" -C "$SYMFS"
+else
+  tar -C "$SYMFS" --owner=0 --group=0 --sort=name --mtime="$MTIME" -cJf "$HERE/symfs.tar.xz" .
+fi
 
 # --- perf report for every case (cases.txt, written by cases.py) ---------------------------------------
 python3 "$HERE/cases.py" >/dev/null
-rm -rf "$HERE/data" "$HERE/expected" && mkdir -p "$HERE/data" "$HERE/expected"
-for f in "$WORK"/*.data; do cp "$f" "$HERE/data/"; touch -d "$MTIME" "$HERE/data/$(basename "$f")"; done
+rm -rf "$HERE/expected" && mkdir -p "$HERE/expected"
+[ "$REUSE" = 1 ] || rm -f "$HERE"/data/*.data
+for f in "$WORK"/*.data; do [ -e "$f" ] && cp "$f" "$HERE/data/"; done
 : > "$HERE/data/empty.data"
 printf 'this is not a perf.data file\n' > "$HERE/data/notperf.data"
 cp "$HERE/data/nocg.data" "$HERE/data/notowned.data"
