@@ -17,19 +17,22 @@ does when its queue outgrows ``report.queue-size`` (OE_FLUSH__HALF).
 """
 from __future__ import annotations
 
-from operator import attrgetter
+from operator import itemgetter
 from typing import Iterable, Iterator, List
 
-from pyperf_probe.perfdata.records import FinishedRoundRecord
-
-_time = attrgetter("time")
+FINISHED_ROUND = 68  # PERF_RECORD_FINISHED_ROUND
+_time = itemgetter(0)
 DEFAULT_MAX_QUEUED = 1 << 20
 
 
 class OrderedQueue:
-    """Reorders a stream of records (each with a ``time`` attribute) as perf's ordered_events does.
+    """Reorders a stream of entries as perf's ordered_events does. An entry is a tuple
+    ``(time, record_type, ...)``: ``time`` None or 0 means "deliver now", and an entry of type
+    FINISHED_ROUND (68) marks the end of a round (it is consumed, not delivered). The reader queues the
+    records' raw bytes this way and decodes them once delivered, so a queued round costs a tuple and a
+    bytes object per record.
 
-    ``out_of_order`` counts records older than what was already delivered (perf's nr_unordered_events:
+    ``out_of_order`` counts entries older than what was already delivered (perf's nr_unordered_events:
     they are delivered late, not dropped)."""
 
     def __init__(self, max_queued: int = DEFAULT_MAX_QUEUED):
@@ -41,13 +44,13 @@ class OrderedQueue:
         self._next_flush = 0
         self._last_flush = 0
 
-    def reorder(self, records: Iterable) -> Iterator:
-        """Yield ``records`` in perf's delivery order."""
-        for batch in self.reorder_batches([records]):
+    def reorder(self, entries: Iterable) -> Iterator:
+        """Yield ``entries`` in perf's delivery order."""
+        for batch in self.reorder_batches([entries]):
             yield from batch
 
     def reorder_batches(self, batches: Iterable[Iterable]) -> Iterator[List]:
-        """The records of ``batches``, in perf's delivery order, as lists. The per-record path keeps perf's
+        """The entries of ``batches``, in perf's delivery order, as lists. The per-entry path keeps perf's
         state in locals (it runs once per record of the file); the flushes write it back."""
         queue = self._queue
         append = queue.append
@@ -55,32 +58,32 @@ class OrderedQueue:
         queue_max = last_flush = 0
         for batch in batches:
             out: List = []
-            for rec in batch:
-                time = rec.time
+            for entry in batch:
+                time = entry[0]
                 if time and time != 0xFFFFFFFFFFFFFFFF:
                     if time >= queue_max or not queue:
                         self._max_timestamp = queue_max = time
                     if time < last_flush:
                         self.out_of_order += 1
-                    append(rec)
+                    append(entry)
                     if len(queue) > max_queued:
                         self._queue_max = queue_max
                         out += self._flush_half()
                         queue_max, last_flush = self._queue_max, self._last_flush
-                elif type(rec) is FinishedRoundRecord:
+                elif entry[1] == FINISHED_ROUND:
                     self._queue_max = queue_max
                     out += self._flush(self._next_flush)
                     queue_max, last_flush = self._queue_max, self._last_flush
                     self._next_flush = self._max_timestamp
                 else:
-                    out.append(rec)
+                    out.append(entry)
             if out:
                 yield out
         self._queue_max = queue_max
         yield self._flush(None)
 
     def _flush(self, limit) -> List:
-        """Take the queued records with ``time <= limit`` (all when limit is None), in time order."""
+        """Take the queued entries with ``time <= limit`` (all when limit is None), in time order."""
         queue = self._queue
         if not queue or limit == 0:
             return []
@@ -90,23 +93,23 @@ class OrderedQueue:
             return []
         ready = queue[:cut]
         del queue[:cut]
-        self._queue_max = _time(queue[-1]) if queue else 0
-        self._last_flush = _time(ready[-1])
+        self._queue_max = queue[-1][0] if queue else 0
+        self._last_flush = ready[-1][0]
         return ready
 
     def _flush_half(self) -> List:
         queue = self._queue
         queue.sort(key=_time)
-        first, last = _time(queue[0]), _time(queue[-1])
+        first, last = queue[0][0], queue[-1][0]
         return self._flush(first + (last - first) // 2)
 
 
 def _cut(queue: List, limit: int) -> int:
-    """How many records of the time-sorted ``queue`` have ``time <= limit`` (a bisection)."""
+    """How many entries of the time-sorted ``queue`` have ``time <= limit`` (a bisection)."""
     lo, hi = 0, len(queue)
     while lo < hi:
         mid = (lo + hi) // 2
-        if queue[mid].time <= limit:
+        if queue[mid][0] <= limit:
             lo = mid + 1
         else:
             hi = mid

@@ -26,8 +26,8 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from pyperf_probe.errors import PerfDataError
 from pyperf_probe.perfdata import features as feat
-from pyperf_probe.perfdata.format import (MAGIC, MAGIC_SWAPPED, AttrFlag, AttrType, EventAttr, FileHeader,
-                                          FileSection, RecordType, SampleType, sample_id_struct)
+from pyperf_probe.perfdata.format import (MAGIC, MAGIC_SWAPPED, U64, AttrFlag, AttrType, EventAttr,
+                                          FileHeader, FileSection, RecordType, SampleType, sample_id_struct)
 from pyperf_probe.perfdata.ordered import OrderedQueue
 from pyperf_probe.perfdata.records import DECODERS, IGNORED, USER_RECORD_TYPES_START
 from pyperf_probe.perfdata.sample import CorruptRecord, SampleDecoder
@@ -37,6 +37,7 @@ log = logging.getLogger("pyperf")
 DEFAULT_PATH = "perf.data"
 INCOMPATIBLE = "incompatible file format (rerun with -v to learn more)"
 HEADER = struct.Struct("<IHH")
+DECODE_BATCH = 1024
 CHUNK_SIZE = 1 << 20  # > the largest record (perf_event_header.size is a u16)
 
 
@@ -104,6 +105,8 @@ class PerfDataFile:
         self._decoders = self._compile_decoders()
         self._id_to_evsel = {i: a.index for a in self.attrs for i in a.ids}
         self._id_pos = _id_pos(self.attrs[0].attr.sample_type)
+        self._sample_time_pos = self._common_time_pos()
+        self._trailer_time = self._trailer_time_pos()
 
     def _compile_decoders(self) -> List[SampleDecoder]:
         try:
@@ -277,11 +280,10 @@ class PerfDataFile:
     def record_batches(self, ordered: bool = True) -> Iterator[List]:
         """``records()`` as lists (one per decoded chunk or flushed round): the same records in the same
         order, for consumers that loop over many records (one generator step per batch, not per record)."""
-        batches = self._file_batches()
-        if ordered:
-            self._queue = OrderedQueue()
-            batches = self._queue.reorder_batches(batches)
-        return _fewer_collections(batches)
+        if not ordered:
+            return _fewer_collections(self._file_batches())
+        self._queue = OrderedQueue()
+        return _fewer_collections(self._decode_batches(self._queue.reorder_batches(self._entry_batches())))
 
     def _data_end(self) -> int:
         h = self.header
@@ -330,16 +332,91 @@ class PerfDataFile:
             stats.nr_records += count
             yield out
             pos += off
-            if pos >= end:
+            if pos >= end or not self._chunk_end_ok(buf, n, off, pos, end):
                 return
-            if off + 8 <= n and unpack_header(buf, off)[2] < 8:
-                self._warn_once("size", f"{self.path}: record of size {unpack_header(buf, off)[2]} at offset "
-                                        f"{pos:#x}: the rest of the data section is unreadable")
-                stats.nr_corrupt += 1
+
+    def _entry_batches(self) -> Iterator[List]:
+        """The ordered path's scan, in file order: per chunk, one entry ``(time, type, misc, record bytes,
+        file_offset)`` per record the reader decodes (``ordered.OrderedQueue``'s entries). Only the
+        timestamp is read here (perf's ``evlist__parse_sample_timestamp``); records are decoded once
+        delivered (``_decode_batches``)."""
+        pos, end = self.header.data.offset, self._data_end()
+        unpack_header = HEADER.unpack_from
+        u64 = U64.unpack_from
+        sample_time_pos = self._sample_time_pos
+        trailer_size, trailer_time = self._trailer_time
+        stats = self.stats
+        while pos < end:
+            self._file.seek(pos)
+            buf = self._file.read(min(CHUNK_SIZE, end - pos))
+            n, off = len(buf), 0
+            out: List = []
+            append = out.append
+            count = 0
+            while off + 8 <= n:
+                rtype, misc, size = unpack_header(buf, off)
+                if size < 8 or off + size > n:
+                    break
+                count += 1
+                if rtype == 9:
+                    tp = sample_time_pos if sample_time_pos is not None else self._time_pos_of(buf, off, size)
+                    time = u64(buf, off + tp)[0] if tp is not None and tp + 8 <= size else None
+                elif rtype in DECODERS:
+                    time = None
+                    if rtype < USER_RECORD_TYPES_START and trailer_time is not None and size - 8 >= trailer_size:
+                        time = u64(buf, off + size - trailer_size + trailer_time)[0]
+                else:
+                    self._skip(rtype, pos + off)
+                    if rtype == RecordType.AUXTRACE and size >= 16:  # its payload follows the record
+                        size += struct.unpack_from("<Q", buf, off + 8)[0]
+                    off += size
+                    continue
+                append((time, rtype, misc, buf[off:off + size], pos + off))
+                off += size
+            stats.nr_records += count
+            yield out
+            pos += off
+            if pos >= end or not self._chunk_end_ok(buf, n, off, pos, end):
                 return
-            if n < CHUNK_SIZE or off == 0:  # the file ends inside this record
-                self._cut_short(pos, end)
-                return
+
+    def _decode_batches(self, batches: Iterator[List]) -> Iterator[List]:
+        """Delivered entries -> records (the samples of a one-event file straight to its decoder), at most
+        DECODE_BATCH at a time: a flushed round stays in its compact queued form until it is consumed."""
+        decode_one = self._decoders[0].decode if len(self._decoders) == 1 else None
+        for batch in batches:
+            for start in range(0, len(batch), DECODE_BATCH):
+                entries = batch[start:start + DECODE_BATCH]
+                out: List = []
+                append = out.append
+                for _time, rtype, misc, raw, file_offset in entries:
+                    if rtype == 9 and decode_one is not None:
+                        try:
+                            append(decode_one(raw, 8, len(raw), misc, file_offset))
+                        except CorruptRecord as exc:
+                            self._corrupt(exc, rtype, file_offset)
+                        continue
+                    rec = self._decode(raw, 0, rtype, misc, len(raw), file_offset)
+                    if rec is not None:
+                        append(rec)
+                if out:
+                    yield out
+
+    def _chunk_end_ok(self, buf: bytes, n: int, off: int, pos: int, end: int) -> bool:
+        """After a chunk that stopped at ``off`` short of the data's end: may reading go on at ``pos``?"""
+        if off + 8 <= n and HEADER.unpack_from(buf, off)[2] < 8:
+            self._warn_once("size", f"{self.path}: record of size {HEADER.unpack_from(buf, off)[2]} at offset "
+                                    f"{pos:#x}: the rest of the data section is unreadable")
+            self.stats.nr_corrupt += 1
+            return False
+        if n < CHUNK_SIZE or off == 0:  # the file ends inside this record
+            self._cut_short(pos, end)
+            return False
+        return True
+
+    def _time_pos_of(self, buf, off: int, size: int) -> Optional[int]:
+        """The TIME offset (from the record start) of a sample whose attr is known only by its id."""
+        evsel = self._sample_evsel(buf, off, size)
+        return None if evsel is None else _sample_time_pos(self.attrs[evsel].attr.sample_type)
 
     def _cut_short(self, pos: int, end: int):
         self.stats.truncated_bytes += end - pos
@@ -381,6 +458,19 @@ class PerfDataFile:
             return 0
         sample_id = struct.unpack_from("<Q", buf, off + 8 + id_pos)[0]
         return self._id_to_evsel.get(sample_id) if sample_id else 0
+
+    def _common_time_pos(self) -> Optional[int]:
+        """The samples' TIME offset when every attr puts it at the same place, else None (per record)."""
+        positions = {_sample_time_pos(a.attr.sample_type) for a in self.attrs}
+        return positions.pop() if len(positions) == 1 else None
+
+    def _trailer_time_pos(self) -> Tuple[int, Optional[int]]:
+        """(sample_id trailer size, offset of its TIME in it) for non-sample records; TIME None without
+        sample_id_all or TIME (those records are delivered at once, as perf does)."""
+        attr = self.attrs[0].attr
+        if not attr.flags & AttrFlag.SAMPLE_ID_ALL or not attr.sample_type & SampleType.TIME:
+            return 0, None
+        return _trailer(attr.sample_type).size, 8 if attr.sample_type & SampleType.TID else 0
 
     def _sample_id(self, buf, off: int, size: int, rtype: int) -> Tuple[int, Optional[int]]:
         """The body end (trailer excluded) and the trailer's time, for a non-sample record."""
@@ -449,6 +539,13 @@ def _fewer_collections(batches: Iterator[List]) -> Iterator[List]:
         yield from batches
     finally:
         gc.set_threshold(*old)
+
+
+def _sample_time_pos(sample_type: int) -> Optional[int]:
+    """Offset of TIME from the start of a SAMPLE record (header included), None without TIME."""
+    if not sample_type & SampleType.TIME:
+        return None
+    return 8 + 8 * sum(bool(sample_type & b) for b in (SampleType.IDENTIFIER, SampleType.IP, SampleType.TID))
 
 
 def _id_pos(sample_type: int) -> Optional[int]:
