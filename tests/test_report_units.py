@@ -169,3 +169,30 @@ def test_pager_choice_and_no_pager_off_a_terminal():
     out = io.StringIO()
     pager.write_paged("text\n", out)
     assert out.getvalue() == "text\n"
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=64))
+def test_print_fmt_never_raises_on_any_raw_bytes(raw):
+    for text in (ENTRY_FORMAT, RETURN_FORMAT):
+        assert isinstance(TracepointFormat.parse(text).format(raw), str)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.sampled_from([A, B, C, D]), min_size=1, max_size=6),
+                          st.integers(min_value=1, max_value=9)), min_size=1, max_size=30))
+def test_tree_hits_add_up(chains):
+    """Every node's children_hit is the sum of its children's cumulative hits, and the root holds all."""
+    root = cc.CallchainRoot()
+    for frames, period in chains:
+        _append(root, frames, period)
+    assert root.node.children_hit == sum(p for _, p in chains)
+    stack = [root.node]
+    while stack:
+        node = stack.pop()
+        assert node.children_hit == sum(c.cumul_hits for c in node.children.values())
+        assert node.children_count == sum(c.cumul_counts for c in node.children.values())
+        stack.extend(node.children.values())
