@@ -73,11 +73,16 @@ class StopFlag:
             pass
 
     def restore(self) -> None:
-        signal.set_wakeup_fd(self._old_wakeup if self._old else -1)
-        for s, h in self._old.items():
-            signal.signal(s, h)
-        os.close(self.read_fd)
-        os.close(self.write_fd)
+        """Put the old handlers back (if installed) and close the pipe; safe to call once on every path."""
+        if self._old:
+            signal.set_wakeup_fd(self._old_wakeup)
+            for s, h in self._old.items():
+                signal.signal(s, h)
+            self._old = {}
+        if self.read_fd >= 0:
+            os.close(self.read_fd)
+            os.close(self.write_fd)
+            self.read_fd = self.write_fd = -1
 
 
 class RealtimePriority:

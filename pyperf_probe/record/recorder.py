@@ -152,64 +152,90 @@ def _open_with_fallback(fds: fdset.EventFds, plan: Plan, evs, cpus, threads, fil
 
 
 def record(plan: Plan) -> Outcome:
-    from pyperf_probe.perfdata import data_scan
-    from pyperf_probe.perfdata.writer import AttrEntry, PerfDataWriter
-    from pyperf_probe.record.workload import Workload, exec_failure
+    """Run one recording; on any failure (or ^C before the loop) nothing is left under the output name."""
     target = _target(plan)
     pairs, evs = select_events(plan, target)
-    filters = _filters_by_event(plan, pairs)
-    cpus = _cpus(plan)
-    threads = _threads(plan) if target.threads else []
-    writer = PerfDataWriter(plan.output)
-    fds, stop, workload = fdset.EventFds(), loop.StopFlag(), None
+    run = Recording(plan, target, pairs, evs)
     try:
-        if plan.command:
-            workload = Workload(plan.command)
-        if target.system_wide:
-            task_list = [-1]
-        elif target.threads:
-            task_list = threads
-        else:
-            task_list = [workload.pid]
-        _open_with_fallback(fds, plan, evs, cpus, task_list, filters)
-        writer.begin([AttrEntry(ev.attr, fds.ids_of(i)) for i, ev in enumerate(evs)])
-        scanner = data_scan.Scanner(evs[0].attr.sample_type)
-        writer.observe(scanner.feed)
-        writer.write(_synthesized(plan, target, evs, fds, workload.pid if workload else None, threads))
-        stop.install()
-        if target.threads or target.system_wide:
-            fds.enable()
-        if workload is not None:
-            err = workload.start()
-            if err is not None:
-                raise exec_failure(evs[0].name, plan.command, err)
-        dwarf = plan.call_graph is not None and plan.call_graph.mode == "dwarf"
-        rt = plan.realtime if plan.realtime is not None else (DWARF_RT_PRIORITY if dwarf else 0)
-        with loop.RealtimePriority(rt):
-            stats = loop.run_loop(fds, writer, stop, (lambda: stop.child_exited and workload.poll())
-                                     if workload else (lambda: False), tick_ms=DWARF_TICK_MS if dwarf else -1)
-        status = _finish_workload(workload, stats.signal)
-        lost_blob, lost_samples = fdset.lost_samples_records(fds, evs[0].attr.sample_type)
-        if lost_blob:
-            writer.write(lost_blob)
-        writer.flush()
-        scan = scanner.result()
-        size = writer.data_end
-        writer.finish(_features(plan, pairs, evs, fds, scan))
-        writer.commit()
-        if plan.buildid_cache:
-            cache_hit_dsos(scan.hit_dsos)
+        run.start()
+        run.drain()
+        return run.finish()
     except BaseException:
-        writer.abort()
-        if workload is not None:
-            workload.stop()
+        run.abort()
         raise
     finally:
-        fds.close()
-        if stop._old:
-            stop.restore()
-    return Outcome(plan.output, stats.wakeups, size, scan.samples, scan.records, scan.lost_records, lost_samples,
-                   status)
+        run.close()
+
+
+class Recording:
+    """The state of one run: the output, the fds and rings, the signal flags, the workload."""
+
+    def __init__(self, plan: Plan, target: Target, pairs, evs: Sequence[Event]):
+        from pyperf_probe.perfdata.writer import PerfDataWriter
+        self.plan, self.target, self.pairs, self.evs = plan, target, pairs, evs
+        self.filters = _filters_by_event(plan, pairs)
+        self.cpus = _cpus(plan)
+        self.threads = _threads(plan) if target.threads else []
+        self.writer = PerfDataWriter(plan.output)  # an unwritable path fails here, before anything runs
+        self.fds, self.stop, self.workload = fdset.EventFds(), loop.StopFlag(), None
+        self.scanner = self.stats = None
+
+    def start(self) -> None:
+        """Fork the workload (held), open the fds, write the attrs and synthesized records, then go."""
+        from pyperf_probe.perfdata import data_scan
+        from pyperf_probe.perfdata.writer import AttrEntry
+        from pyperf_probe.record.workload import Workload, exec_failure
+        plan, target = self.plan, self.target
+        if plan.command:
+            self.workload = Workload(plan.command)
+        tasks = [-1] if target.system_wide else self.threads if target.threads else [self.workload.pid]
+        _open_with_fallback(self.fds, plan, self.evs, self.cpus, tasks, self.filters)
+        self.writer.begin([AttrEntry(ev.attr, self.fds.ids_of(i)) for i, ev in enumerate(self.evs)])
+        self.scanner = data_scan.Scanner(self.evs[0].attr.sample_type)
+        self.writer.observe(self.scanner.feed)
+        self.writer.write(_synthesized(plan, target, self.evs, self.fds,
+                                       self.workload.pid if self.workload else None, self.threads))
+        self.stop.install()
+        if target.threads or target.system_wide:
+            self.fds.enable()  # a workload's events are enabled by its exec (enable_on_exec)
+        if self.workload is not None:
+            err = self.workload.start()
+            if err is not None:
+                raise exec_failure(self.evs[0].name, plan.command, err)
+
+    def drain(self) -> None:
+        dwarf = self.plan.call_graph is not None and self.plan.call_graph.mode == "dwarf"
+        rt = self.plan.realtime if self.plan.realtime is not None else (DWARF_RT_PRIORITY if dwarf else 0)
+        workload, stop = self.workload, self.stop
+        finished = (lambda: stop.child_exited and workload.poll()) if workload else (lambda: False)
+        with loop.RealtimePriority(rt):
+            self.stats = loop.run_loop(self.fds, self.writer, stop, finished,
+                                       tick_ms=DWARF_TICK_MS if dwarf else -1)
+
+    def finish(self) -> Outcome:
+        """Reap the workload, add the lost counts, complete the post-pass and the features, rename."""
+        status = _finish_workload(self.workload, self.stats.signal)
+        lost_blob, lost_samples = fdset.lost_samples_records(self.fds, self.evs[0].attr.sample_type)
+        if lost_blob:
+            self.writer.write(lost_blob)
+        self.writer.flush()
+        scan = self.scanner.result()
+        size = self.writer.data_end
+        self.writer.finish(_features(self.plan, self.pairs, self.evs, self.fds, scan))
+        self.writer.commit()
+        if self.plan.buildid_cache:
+            cache_hit_dsos(scan.hit_dsos)
+        return Outcome(self.plan.output, self.stats.wakeups, size, scan.samples, scan.records, scan.lost_records,
+                       lost_samples, status)
+
+    def abort(self) -> None:
+        self.writer.abort()
+        if self.workload is not None:
+            self.workload.stop()
+
+    def close(self) -> None:
+        self.fds.close()
+        self.stop.restore()
 
 
 def _finish_workload(workload, stop_signal: Optional[int]) -> int:
