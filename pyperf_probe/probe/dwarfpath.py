@@ -116,7 +116,7 @@ def find_trace_events(dinfo, spec: ProbeSpec, target: str, *, warn: Warn, max_pr
     point = spec.point
     if point.line or point.lazy_line or not point.function:
         return _line_events(dinfo, spec, target, warn=warn, max_probes=max_probes)
-    sites = dinfo.function_sites(point.function, file=point.file, no_inlines=no_inlines)
+    sites = dinfo.function_sites(point.function, file=point.file, no_inlines=no_inlines, warn=warn)
     if not sites and spec.args:
         # fill_empty_trace_arg() with no probe found is -ENOENT: an error, not "nothing found", so perf
         # goes to the symbol table (or fails, when DWARF is needed) instead of the alternative search
@@ -124,7 +124,7 @@ def find_trace_events(dinfo, spec: ProbeSpec, target: str, *, warn: Warn, max_pr
     if len(sites) > max_probes:
         raise ProbeError(f"Too many( > {max_probes}) probe point found.", errno=errno_mod.ERANGE)
     svmas = [_probe_svma(site, spec, warn) for site in sites]
-    return _events(dinfo, spec, target, sites, svmas)
+    return _events(dinfo, spec, target, sites, svmas, warn=warn)
 
 
 def _probe_svma(site, spec: ProbeSpec, warn: Warn) -> int:
@@ -138,9 +138,10 @@ def _probe_svma(site, spec: ProbeSpec, warn: Warn) -> int:
     return svma + point.offset
 
 
-def _events(dinfo, spec: ProbeSpec, target: str, sites, svmas: List[int]) -> List[UprobeDef]:
+def _events(dinfo, spec: ProbeSpec, target: str, sites, svmas: List[int],
+            warn: Optional[Warn] = None) -> List[UprobeDef]:
     delta = text_delta(target)
-    args_per_site = _resolve_args(dinfo, spec, sites, svmas)
+    args_per_site = _resolve_args(dinfo, spec, sites, svmas, warn)
     out = []
     for site, svma, args in zip(sites, svmas, args_per_site):
         symbol, offset = dinfo.trace_point(site, svma)
@@ -156,14 +157,14 @@ def _arg_expr(arg) -> str:
     return out
 
 
-def _resolve_args(dinfo, spec: ProbeSpec, sites, svmas) -> List[Tuple[TraceArg, ...]]:
+def _resolve_args(dinfo, spec: ProbeSpec, sites, svmas, warn: Optional[Warn] = None) -> List[Tuple[TraceArg, ...]]:
     """Each argument per site: raw fetch arguments as typed; C variables and ``$params`` through DWARF
     (perf's ``find_variable``: an unnamed variable is named after its text, ':' made '_')."""
     dwarf_args = [a for a in spec.args if is_c_varname(a.var) or a.var == "$params"]
     if not dwarf_args:
         raw = tuple(TraceArg(value=a.var, name=a.name, type=a.type) for a in spec.args)
         return [raw for _ in sites]
-    resolved = dinfo.resolve_args(sites, [(_arg_expr(a), a.type) for a in dwarf_args], svmas)
+    resolved = dinfo.resolve_args(sites, [(_arg_expr(a), a.type) for a in dwarf_args], svmas, warn=warn)
     out = []
     for site, svma, row in zip(sites, svmas, resolved):
         nparams = len(dinfo.params_at(site, svma)) if any(a.var == "$params" for a in dwarf_args) else 0

@@ -28,21 +28,22 @@ def vars_text(events: Sequence[Tuple[ProbeSpec, Optional[str]]], flt: StrFilter,
     return "".join(out)
 
 
-def _sites(dinfo, spec: ProbeSpec, no_inlines: bool):
+def _sites(dinfo, spec: ProbeSpec, no_inlines: bool, warn: Optional[Warn] = None):
     p = spec.point
     if p.line or p.lazy_line or not p.function:
         raise ProbeError("pyperf -V takes a function (FUNC[@SRC][+OFF]); lines are not supported yet.",
                          errno=errno_mod.ENOTSUP)
-    return dinfo.function_sites(p.function, file=p.file, no_inlines=no_inlines)
+    # for_vars: perf -V lists a site whose probe point it cannot name as @<(null)+0> (after a warning)
+    return dinfo.function_sites(p.function, file=p.file, no_inlines=no_inlines, warn=warn, for_vars=True)
 
 
 def _vars_at(dinfo, spec: ProbeSpec, target: str, flt: StrFilter, externs: bool, warn: Warn,
              no_inlines: bool) -> str:
-    sites = _sites(dinfo, spec, no_inlines)
+    sites = _sites(dinfo, spec, no_inlines, warn)
     if not sites:
         alt = alternative_point(dinfo, spec, target, warn)
         if alt is not None:
-            sites = _sites(dinfo, spec.with_point(alt), no_inlines)
+            sites = _sites(dinfo, spec.with_point(alt), no_inlines, warn)
     if not sites:
         raise ProbeError(f"Failed to find the address of {spec.point.text()}", errno=errno_mod.ENOENT)
     lines = [f"Available variables at {spec.point.text()}\n"]
