@@ -160,24 +160,30 @@ class Session:
 
     def resolve(self, sample: Sample) -> ResolvedSample:
         """Thread, location and chain of a sample, against the machine's current state (the per-sample
-        hot path: the thread, its interned comm and each chain come from dicts)."""
+        hot path: the thread, its interned comm and the resolved chain come from dicts)."""
         machine = self.machine
         pid, tid = sample.pid, sample.tid
         thread = machine.threads.get(tid)
         if thread is None or thread.pid != pid:
             thread = machine.findnew_thread(-1 if pid is None else pid, -1 if tid is None else tid)
-        state = thread.state or machine.thread_state(thread)
         ip = sample.ip or 0
-        chain = self._callchain(thread, sample.callchain) if sample.callchain else ()
-        if chain and chain[0].avma == ip and sample.misc & MISC_CPUMODE_MASK == MISC_USER and \
-                chain[0].dso_obj is not None:
+        callchain = sample.callchain
+        if callchain:
+            maps = thread.maps
+            chain = self._chains.get((maps, maps.generation, machine.kernel_maps.generation, callchain))
+            if chain is None:
+                chain = self._callchain(thread, callchain)
+        else:
+            chain = ()
+        if chain and chain[0].avma == ip and chain[0].dso_obj is not None and \
+                sample.misc & MISC_CPUMODE_MASK == MISC_USER:
             location = chain[0]  # the kernel put the ip first, resolved in the same maps
         else:
-            cpumode = sample.misc & MISC_CPUMODE_MASK
-            location = self.frames.location(self._map_for(thread, cpumode, ip), ip)
+            location = self.frames.location(self._map_for(thread, sample.misc & MISC_CPUMODE_MASK, ip), ip)
         if sample.stack_user and self.unwinder is not None and sample.regs_user is not None:
             chain += self.user_chain(sample, thread)
-        return _new(ResolvedSample, (sample.evsel, state, sample.period, sample.raw, location, chain, sample))
+        return _new(ResolvedSample, (sample.evsel, thread.state or machine.thread_state(thread), sample.period,
+                                     sample.raw, location, chain, sample))
 
     def _map_for(self, thread: Thread, cpumode: int, avma: int):
         """``thread__find_map``: kernel addresses in the kernel maps, hypervisor ones in none."""
@@ -192,12 +198,9 @@ class Session:
     def _callchain(self, thread: Thread, callchain: Tuple[int, ...]) -> Tuple[Frame, ...]:
         """``thread__resolve_callchain_sample`` (callee order): markers switch the cpumode and are
         dropped, an unknown marker discards the chain, at most ``max_stack`` entries. Cached per
-        (maps state, chain)."""
+        (maps, their generation, the kernel maps' generation, chain): ``resolve`` looks there first."""
         maps = thread.maps
         key = (maps, maps.generation, self.machine.kernel_maps.generation, callchain)
-        got = self._chains.get(key)
-        if got is not None:
-            return got
         frames: list = []
         cpumode, nr = MISC_USER, 0
         table = self.frames
