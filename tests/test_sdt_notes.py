@@ -23,9 +23,13 @@ def _note(provider, name, args, pc, base, semaphore):
     return struct.pack("<III", 8, len(desc), 3) + pad(b"stapsdt\0") + pad(desc)
 
 
-def _sdt_elf(tmp_path, notes, base=(0x2010, 0x1010), probes=(0x4020, 0x3020), note_flags=0):
+PHDR = struct.Struct("<IIQQQQQQ")
+
+
+def _sdt_elf(tmp_path, notes, base=(0x2010, 0x1010), probes=(0x4020, 0x3020), note_flags=0, load=None):
     """An ELF64 with .stapsdt.base at (svma, file_offset), .probes at (svma, file_offset) and the notes.
-    The svma - file_offset distance is 0x1000 for both, as in a PIE whose data moved one page."""
+    The svma - file_offset distance is 0x1000 for both, as in a PIE whose data moved one page.
+    ``load``: (vaddr, file_offset, size) of one PT_LOAD, for files without those sections."""
     shstr = b"\0.stapsdt.base\0.probes\0.note.stapsdt\0.shstrtab\0"
     names = {n: shstr.index(n.encode() + b"\0") for n in (".stapsdt.base", ".probes", ".note.stapsdt",
                                                          ".shstrtab")}
@@ -46,8 +50,13 @@ def _sdt_elf(tmp_path, notes, base=(0x2010, 0x1010), probes=(0x4020, 0x3020), no
     secs.append(SHDR.pack(names[".note.stapsdt"], 7, note_flags, 0, note_off, len(note_blob), 0, 0, 4, 0))
     secs.append(SHDR.pack(names[".shstrtab"], 3, 0, 0, str_off, len(shstr), 0, 0, 1, 0))
     body += b"".join(secs)
+    ph_off, phnum = 0, 0
+    if load:
+        ph_off, phnum = len(body), 1
+        body += PHDR.pack(1, 5, load[1], load[0], load[0], load[2], load[2], 0x1000)   # PT_LOAD, R+X
     ident = b"\x7fELF\x02\x01\x01" + b"\0" * 9
-    body[:EHDR.size] = EHDR.pack(ident, 3, 62, 1, 0, 0, sh_off, 0, 64, 0, 0, 64, len(secs), len(secs) - 1)
+    body[:EHDR.size] = EHDR.pack(ident, 3, 62, 1, 0, ph_off, sh_off, 0, 64, 56, phnum, 64, len(secs),
+                                 len(secs) - 1)
     path = tmp_path / "sdt.elf"
     path.write_bytes(bytes(body))
     return str(path)
@@ -75,6 +84,14 @@ def test_prelinked_base_moves_the_pc(tmp_path):
     path = _sdt_elf(tmp_path, [_note(b"p", b"m", b"", 0x3100, 0x3010, 0)])
     (note,) = read_sdt_notes(open_elf(path))
     assert note.pc_file_offset == 0x3100 - 0x3010 + 0x1010
+
+
+def test_without_base_and_probes_sections_the_segment_converts(tmp_path):
+    # no .stapsdt.base, no .probes: pc and semaphore go through the PT_LOAD holding them (0x400000 -> 0)
+    path = _sdt_elf(tmp_path, [_note(b"p", b"m", b"", 0x401234, 0x402000, 0x404010)], base=None, probes=None,
+                    load=(0x400000, 0, 0x5000))
+    (note,) = read_sdt_notes(open_elf(path))
+    assert (note.pc_file_offset, note.semaphore_file_offset) == (0x1234, 0x4010)
 
 
 def test_allocated_note_section_is_ignored_as_perf_does(tmp_path):
