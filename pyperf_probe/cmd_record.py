@@ -11,7 +11,7 @@ import os
 import sys
 from typing import List, Optional, Sequence
 
-from pyperf_probe.errors import KernelError, UsageError
+from pyperf_probe.errors import UsageError
 
 DEFAULT_PAGES = 128  # perf: perf_event_mlock_kb (516) rounded down to 2^n pages = 512 KB per CPU
 DEFAULT_DWARF_PAGES = 16384  # 64 MB per CPU: a dwarf sample is ~8.5 KB and cc1 makes 1+ GB/s (bench/record)
@@ -30,7 +30,8 @@ class _FilterAction(argparse.Action):
 
     def __call__(self, parser, namespace, value, option_string=None):
         if not namespace.events:
-            raise argparse.ArgumentError(self, "--filter option should follow a -e tracepoint option")
+            raise UsageError("--filter option should follow a -e tracepoint or HW tracer option",
+                             usage=build_parser().format_usage())
         namespace.filters[len(namespace.events) - 1] = value
 
 
@@ -77,22 +78,34 @@ def _ints(text: str, what: str) -> List[int]:
     return values
 
 
-def _pages(text: Optional[str], default: int) -> int:
+def _pages(text: Optional[str], default: int, quiet: bool = False) -> int:
+    """-m PAGES or -m SIZE (512K, 16M); not a power of two: rounded up with perf's message."""
     if text is None:
         return default
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    page = os.sysconf("SC_PAGE_SIZE")
     try:
         if text[-1:].upper() in units:
-            pages = int(text[:-1]) * units[text[-1].upper()] // os.sysconf("SC_PAGE_SIZE")
+            pages = int(text[:-1]) * units[text[-1].upper()] // page
         else:
             pages = int(text)
     except ValueError:
+        pages = 0
+    if pages <= 0:
         raise UsageError(f"  Error: invalid number of mmap data pages -- '{text}'") from None
-    from pyperf_probe.kernel.ringbuf import check_pages
-    try:
-        return check_pages(pages)
-    except KernelError as exc:
-        raise UsageError(exc.message) from None
+    if pages & (pages - 1):
+        pages = 1 << pages.bit_length()
+        if not quiet:
+            sys.stderr.write(f"rounding mmap pages size to {_size_text(pages * page)} ({pages} pages)\n")
+    return pages
+
+
+def _size_text(size: int) -> str:
+    """perf's ``unit_number__scnprintf``: 16K, 2M, 1G."""
+    for unit, shift in (("G", 30), ("M", 20), ("K", 10)):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return f"{size >> shift}{unit}"
+    return f"{size}B"
 
 
 def _call_graph(args):
@@ -118,7 +131,7 @@ def main(argv: Sequence[str], opts) -> int:
         event_specs=tuple(args.events), filters=dict(args.filters), call_graph=call_graph, output=args.output,
         command=tuple(command), pids=tuple(_ints(args.pid, "pid")) if args.pid else (),
         tids=tuple(_ints(args.tid, "tid")) if args.tid else (), cpu_list=args.cpu, all_cpus=args.all_cpus,
-        period=args.count or 1, pages=_pages(args.mmap_pages, default_pages),
+        period=args.count or 1, pages=_pages(args.mmap_pages, default_pages, args.quiet or opts.quiet),
         pages_given=args.mmap_pages is not None,
         cmdline=(os.path.abspath(sys.argv[0]), "record", *argv), realtime=args.realtime,
         buildid_cache=not args.no_buildid_cache)

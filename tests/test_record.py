@@ -324,3 +324,13 @@ def test_sigterm_stops_cleanly(tmp_path, rec_calls, probe):
     assert proc.returncode == 128 + signal.SIGTERM
     assert out.read_bytes()[:8] == b"PERFILE2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["perf.data"]
+
+
+def test_usage_errors(tmp_path):
+    proc = rh.pyperf("record", "--filter", "x", "-e", "sched:sched_process_exec", "true")
+    assert proc.returncode == 129
+    assert proc.stderr.startswith("--filter option should follow a -e tracepoint or HW tracer option\n")
+    proc = rh.pyperf("record", "-m", "3", "-e", "sched:sched_process_exec", "-o", str(tmp_path / "x.data"), "true")
+    assert proc.returncode == 0 and proc.stderr.startswith("rounding mmap pages size to 16K (4 pages)\n")
+    proc = rh.pyperf("record", "--call-graph", "lbr", "-e", "sched:sched_process_exec", "true")
+    assert proc.returncode == 129 and "Unknown --call-graph option value: lbr" in proc.stderr
