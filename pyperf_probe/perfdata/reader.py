@@ -6,7 +6,13 @@
 * ``.header``: the ``FileHeader``; ``.attrs``: one ``FileAttr`` per event (attr, ids, name);
 * ``.feature(Feature.X)``: a feature section, decoded on first use (``perfdata.features``);
 * ``.records()``: every record of the data section, streamed in chunks, reordered by time as perf does
-  (``perfdata.ordered``); ``.records(ordered=False)`` gives file order.
+  (``perfdata.ordered``); ``.records(ordered=False)`` gives file order; ``.record_batches()`` the same
+  records as lists, for loops over millions of records.
+
+Time order costs little memory: the scan reads only each record's timestamp and queues its bytes; records
+are decoded when the queue delivers them (1024 at a time), so memory holds about two rounds of raw
+records, not the file (bench/read_only: 37 MiB peak RSS for 360K samples with call chains, 1.07x that of
+a third of the file).
 
 Bad input never raises anything but ``PerfDataError``. Sizes come from the file and are checked before
 anything is allocated. Damage inside the data section is reported once per kind through the ``pyperf``

@@ -147,6 +147,7 @@ class Dso:
             return
         from pyperf_probe.symbols.elf import open_elf
         from pyperf_probe.symbols.symtab import load_symtab
+        cached = set(self._cache_paths()) if self.build_id else set()
         for path in self.candidate_images():
             try:
                 image = open_elf(path)
@@ -155,7 +156,7 @@ class Dso:
                     continue
                 self.symtab = load_symtab(path, self._symfs)
                 self.image = image
-                self._from_cache = not path.endswith(self.long_name)
+                self._from_cache = path in cached
                 return
             except SymbolError as exc:
                 log.debug(f"{self.long_name}: {exc}")
