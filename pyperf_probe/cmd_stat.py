@@ -258,7 +258,8 @@ def _count(o: Options, counters, workload):
 
 
 def _exit_status(argv: List[str], status: int) -> int:
-    """perf returns the command's exit code; a command killed by a signal is reported as psignal does."""
+    """perf returns the command's exit code; a command killed by a signal is reported as psignal does, and
+    the status is then 0."""
     if os.WIFSIGNALED(status):
         sys.stderr.write(f"{argv[0]}: {signal.strsignal(os.WTERMSIG(status))}\n")
         return 0
