@@ -146,7 +146,7 @@ def _events(dinfo, spec: ProbeSpec, target: str, sites, svmas: List[int],
     for site, svma, args in zip(sites, svmas, args_per_site):
         symbol, offset = dinfo.trace_point(site, svma)
         out.append(UprobeDef(path=target, file_offset=svma - delta, retprobe=False, args=args,
-                             realname=symbol, symbol=symbol, offset=offset))
+                             realname=site.name or symbol, symbol=symbol, offset=offset))
     return out
 
 
