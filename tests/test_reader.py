@@ -3,6 +3,7 @@ order, rounds, truncation, damage reported once), on hand-made bytes (tests/perf
 files recorded by real perf (tests/golden/)."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -237,3 +238,48 @@ def test_corrupt_feature_section_is_a_perfdata_error(tmp_path):
     f = PerfDataFile.open(write(tmp_path, pb.perf_data([pb.sample(0x10, 1, 1, 10)], features=feats)))
     with pytest.raises(PerfDataError, match="CMDLINE"):
         f.feature(Feature.CMDLINE)
+
+
+# --- events whose layouts differ (IDENTIFIER) ---------------------------------------------------------
+
+ST_A = 0x10007  # IDENTIFIER|IP|TID|TIME
+ST_B = 0x10187  # IDENTIFIER|IP|TID|TIME|CPU|PERIOD
+
+
+def _mixed_file() -> bytes:
+    attrs = ((pb.sw_attr(ST_A), (11,)), (dataclasses.replace(pb.sw_attr(ST_B), config=1), (22,)))
+    comm_a = pb.record(RecordType.COMM, 0, struct.pack("<II", 5, 5) + b"aaa\0\0\0\0\0" +
+                       struct.pack("<IIQQ", 5, 5, 30, 11))
+    comm_b = pb.record(RecordType.COMM, 0, struct.pack("<II", 6, 6) + b"bbb\0\0\0\0\0" +
+                       struct.pack("<IIQIIQ", 6, 6, 10, 0, 0, 22))
+
+    def sample_a(ip, time):
+        return pb.record(RecordType.SAMPLE, 2, struct.pack("<QQIIQ", 11, ip, 5, 5, time))
+
+    def sample_b(ip, time):
+        return pb.record(RecordType.SAMPLE, 2, struct.pack("<QQIIQIIQ", 22, ip, 6, 6, time, 0, 0, 1))
+
+    recs = [comm_a, comm_b, sample_a(0xA1, 40), sample_b(0xB1, 20), pb.finished_round(),
+            sample_b(0xB2, 35), sample_a(0xA2, 50), pb.finished_round()]
+    return pb.perf_data(recs, attrs)
+
+
+def test_events_with_different_sample_id_layouts(tmp_path):
+    f = PerfDataFile.open(write(tmp_path, _mixed_file()))
+    recs = list(f.records())
+    assert [(type(r).__name__, r.time) for r in recs] == [
+        ("CommRecord", 10), ("Sample", 20), ("CommRecord", 30), ("Sample", 35), ("Sample", 40),
+        ("Sample", 50)]
+    assert [(r.evsel, r.ip) for r in recs if isinstance(r, Sample)] == [(1, 0xB1), (1, 0xB2), (0, 0xA1),
+                                                                        (0, 0xA2)]
+    assert [r.comm for r in recs if isinstance(r, CommRecord)] == ["bbb", "aaa"]
+
+
+@pytest.mark.perf
+@pytest.mark.skipif(not os.path.exists(PERF), reason="needs real perf")
+def test_events_with_different_sample_id_layouts_as_perf(tmp_path):
+    path = write(tmp_path, _mixed_file())
+    out = subprocess.run([PERF, "script", "-f", "-i", path, "-F", "comm,ip"], capture_output=True, text=True,
+                         check=True).stdout
+    assert [line.split() for line in out.splitlines()] == [["bbb", "b1"], ["bbb", "b2"], ["aaa", "a1"],
+                                                            ["aaa", "a2"]]

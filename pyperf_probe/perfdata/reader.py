@@ -369,8 +369,11 @@ class PerfDataFile:
                     time = u64(buf, off + tp)[0] if tp is not None and tp + 8 <= size else None
                 elif rtype in DECODERS:
                     time = None
-                    if rtype < USER_RECORD_TYPES_START and trailer_time is not None and size - 8 >= trailer_size:
-                        time = u64(buf, off + size - trailer_size + trailer_time)[0]
+                    if rtype < USER_RECORD_TYPES_START and trailer_time is not None:
+                        if trailer_time == -1:  # events with different trailers
+                            time = self._record_time(buf, off, size, rtype)
+                        elif size - 8 >= trailer_size:
+                            time = u64(buf, off + size - trailer_size + trailer_time)[0]
                 else:
                     self._skip(rtype, pos + off)
                     if rtype == RecordType.AUXTRACE and size >= 16:  # its payload follows the record
@@ -418,6 +421,12 @@ class PerfDataFile:
             self._cut_short(pos, end)
             return False
         return True
+
+    def _record_time(self, buf, off: int, size: int, rtype: int) -> Optional[int]:
+        try:
+            return self._sample_id(buf, off, size, rtype)[1]
+        except CorruptRecord:
+            return None  # delivered at once; decoding it will say what is wrong
 
     def _time_pos_of(self, buf, off: int, size: int) -> Optional[int]:
         """The TIME offset (from the record start) of a sample whose attr is known only by its id."""
@@ -472,15 +481,26 @@ class PerfDataFile:
 
     def _trailer_time_pos(self) -> Tuple[int, Optional[int]]:
         """(sample_id trailer size, offset of its TIME in it) for non-sample records; TIME None without
-        sample_id_all or TIME (those records are delivered at once, as perf does)."""
+        sample_id_all or TIME (those records are delivered at once, as perf does). (0, -1) when the
+        events' trailers differ: each record's own IDENTIFIER then says which attr it follows."""
+        if len({a.attr.sample_type for a in self.attrs}) > 1:
+            return 0, -1
         attr = self.attrs[0].attr
         if not attr.flags & AttrFlag.SAMPLE_ID_ALL or not attr.sample_type & SampleType.TIME:
             return 0, None
         return _trailer(attr.sample_type).size, 8 if attr.sample_type & SampleType.TID else 0
 
+    def _trailer_attr(self, buf, off: int, size: int) -> EventAttr:
+        """The attr whose sample_id layout a non-sample record carries (``evlist__event2evsel``): the
+        first event's, unless the events differ, when the trailer ends with IDENTIFIER."""
+        if self._trailer_time[1] != -1 or size < 16:
+            return self.attrs[0].attr
+        evsel = self._id_to_evsel.get(struct.unpack_from("<Q", buf, off + size - 8)[0], 0)
+        return self.attrs[evsel].attr
+
     def _sample_id(self, buf, off: int, size: int, rtype: int) -> Tuple[int, Optional[int]]:
         """The body end (trailer excluded) and the trailer's time, for a non-sample record."""
-        attr = self.attrs[0].attr
+        attr = self._trailer_attr(buf, off, size)
         if rtype >= USER_RECORD_TYPES_START or not attr.flags & AttrFlag.SAMPLE_ID_ALL:
             return off + size, None
         trailer = _trailer(attr.sample_type)
