@@ -131,10 +131,13 @@ def _render_events(built, plan: Plan, ropts: ReportOptions, hidden: List[str], o
 
 
 def _caller_order(spec: CallgraphSpec, ropts: ReportOptions, children: bool) -> bool:
-    """perf: ``-g ...,caller|callee`` if given, else caller with -G or --children, else callee."""
+    """perf: caller with -G (it wins over ``-g ...,callee``), else ``-g ...,caller|callee`` if given, else
+    caller with --children, else callee."""
+    if ropts.inverted:
+        return True
     if spec.order is not None:
         return spec.order == "caller"
-    return ropts.inverted or children
+    return children
 
 
 def _graph_params(spec: CallgraphSpec, ropts: ReportOptions, sort_text: str) -> callgraph_text.GraphParams:

@@ -69,7 +69,7 @@ def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_o
         else:
             got[0] += period
             got[1] += 1
-    frames = FrameTable()
+    frames = FrameTable(_build_id_files(session))
     to_rframe = frames.get
     chains: Dict[tuple, tuple] = {}
     traces: Dict[tuple, str] = {}
@@ -93,3 +93,14 @@ def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_o
     for h in hists:
         h.finish()
     return Built(hists, [ev.name or "" for ev in evsels])
+
+
+def _build_id_files(session) -> List[str]:
+    """The BUILD_ID feature's file names, in order (perf creates those dsos first)."""
+    from pyperf_probe.perfdata.format import Feature
+    from pyperf_probe.errors import PerfDataError
+    try:
+        entries = session.data.feature(Feature.BUILD_ID) or ()
+    except PerfDataError:
+        return []
+    return [e.filename for e in entries]

@@ -12,7 +12,7 @@ the fields perf's comparisons use (``struct map_symbol`` + the callchain entry's
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 from pyperf_probe.callchain.tree import frame_key
 
@@ -26,7 +26,7 @@ class RFrame:
     __slots__ = ("name", "has_sym", "inlined", "dso_name", "dso_rank", "sym_start", "avma", "rip", "key",
                  "chain_text")
 
-    def __init__(self, *, name: Optional[str], inlined: bool, dso_name: Optional[str], dso_rank: int,
+    def __init__(self, *, name: Optional[str], inlined: bool, dso_name: Optional[str], dso_rank,
                  sym_start: int, avma: int, rip: int):
         self.has_sym = name is not None
         self.name = name if name is not None else ""
@@ -48,20 +48,27 @@ class RFrame:
 
 
 class FrameTable:
-    """Session frames -> ``RFrame``, each converted once; dso ranks in order of first appearance unless the
-    session gives one (``dso_rank``/``dso_index``)."""
+    """Session frames -> ``RFrame``, each converted once.
 
-    def __init__(self):
+    ``dso_rank`` stands for perf's ``struct dso *`` order, i.e. the order perf creates dsos in: first the
+    files of the BUILD_ID feature section, in its order (perf creates them while reading the header,
+    ``__event_process_build_id``), then the others as the session met them (``dso_obj.order``, MMAP order).
+    ``build_id_files`` lists the section's file names in order."""
+
+    def __init__(self, build_id_files: Sequence[str] = ()):
         self._by_id: Dict[int, Tuple[object, RFrame]] = {}
-        self._dso_rank: Dict[str, int] = {}
+        self._header_rank = {name: i for i, name in enumerate(dict.fromkeys(build_id_files))}
+        self._seen_rank: Dict[str, int] = {}
 
-    def dso_rank(self, dso_name: Optional[str]) -> int:
-        if dso_name is None:
-            return -1
-        rank = self._dso_rank.get(dso_name)
-        if rank is None:
-            rank = self._dso_rank[dso_name] = len(self._dso_rank)
-        return rank
+    def dso_rank(self, long_name: Optional[str], session_order: Optional[int]) -> Tuple[int, int]:
+        if long_name is None:
+            return (-1, -1)
+        header = self._header_rank.get(long_name)
+        if header is not None:
+            return (0, header)
+        if session_order is None:
+            session_order = self._seen_rank.setdefault(long_name, len(self._seen_rank))
+        return (1, session_order)
 
     def get(self, frame) -> RFrame:
         hit = self._by_id.get(id(frame))
@@ -76,11 +83,10 @@ class FrameTable:
         or any object with those names."""
         if isinstance(frame, RFrame):
             return frame
-        has_map = getattr(frame, "dso_obj", True) is not None
-        dso_name = frame.dso if has_map else None
-        rank = getattr(frame, "dso_order", None)
-        if rank is None:
-            rank = self.dso_rank(dso_name)
+        dso_obj = getattr(frame, "dso_obj", None)
+        dso_name = frame.dso if dso_obj is not None else None
+        long_name = getattr(dso_obj, "long_name", dso_name) if dso_obj is not None else None
+        rank = self.dso_rank(long_name, getattr(frame, "dso_order", None))
         file_offset = getattr(frame, "file_offset", None)
         return RFrame(name=frame.sym, inlined=bool(frame.inlined), dso_name=dso_name, dso_rank=rank,
                       sym_start=frame.sym_start or 0, avma=frame.avma,
