@@ -218,12 +218,24 @@ def test_undefined_return_address_marks_the_root():
     assert fde_rows(fde)[0][1][4] == RULE_UNDEFINED
 
 
-def test_unknown_instruction_is_an_error_and_safe_compile_empties():
+def test_unknown_instruction_costs_only_its_function():
     cie, fde = _one_fde(bytes([0x3F]))
     with pytest.raises(ReportError):
         fde_rows(fde)
-    bad = _eh_frame_with(bytes([0x3F]))
-    assert len(cfi_table.safe_compile(lambda: compile_table(bad, []))) == 0
+    section = _eh_frame_multi([(0x1000, b""), (0x2000, bytes([0x3F])), (0x3000, bytes([0x0E, 0x10]))])
+    table = compile_table(section, [])
+    assert table.row_for(0x1008)[:3] == (CFA_REG_OFF, 7, 8)
+    assert table.row_for(0x2008)[0] == CFA_NONE          # the FDE with the unknown instruction
+    assert table.row_for(0x3008)[:3] == (CFA_REG_OFF, 7, 16)
+
+
+def test_unparsable_cie_skips_its_fdes_and_says_why():
+    # P with DW_EH_PE_aligned (0x50): not an encoding x86_64 Linux emits; the CIE cannot be read
+    section = _eh_frame_with(b"", augmentation=b"zPR", aug_data=bytes([0x50, 0, 0, 0, 0, 0, 0, 0, 0, 0x1B]))
+    errors = []
+    assert list(iter_fdes(section, errors)) == []
+    assert errors == ["CFI entry at 0x20: unsupported DWARF pointer encoding 0x50"]
+    assert len(cfi_table.safe_compile(lambda: compile_table(section, []))) == 0
 
 
 def test_truncated_entry_is_an_error():
@@ -294,6 +306,19 @@ def _eh_frame_with(instructions, augmentation=b"zR", aug_data=bytes([0x1B]), fde
                 + struct.pack("<i", 0x10) + fde_aug + instructions)          # pc_range, aug, program
     fde = struct.pack("<I", len(fde_body)) + fde_body
     return eh_section(cie + fde + b"\0\0\0\0")
+
+
+def _eh_frame_multi(fdes):
+    """One CIE (cfa=rsp+8, rip at cfa-8) and an FDE of 0x10 bytes for each ``(start svma, instructions)``."""
+    cie_body = b"\0\0\0\0\x01zR\0" + bytes([0x01, 0x78, 0x10, 0x01, 0x1B, 0x0C, 0x07, 0x08, 0x90, 0x01])
+    out = bytearray(struct.pack("<I", len(cie_body)) + cie_body)
+    for start, instructions in fdes:
+        at = len(out)
+        body = (struct.pack("<I", at + 4)                          # CIE pointer back to offset 0
+                + struct.pack("<i", start - (EH_SVMA + at + 8))    # pc_begin, pcrel
+                + struct.pack("<i", 0x10) + b"\x00" + instructions)  # pc_range, no aug data, program
+        out += struct.pack("<I", len(body)) + body
+    return eh_section(bytes(out) + b"\0\0\0\0")
 
 
 def _one_fde(instructions, **kw):

@@ -166,14 +166,16 @@ def _cie_offset(section: CfiSection, pos: int) -> Optional[int]:
     return None if raw == (1 << (8 * id_size)) - 1 else raw
 
 
-def iter_fdes(section: CfiSection) -> Iterator[Fde]:
+def iter_fdes(section: CfiSection, errors: Optional[List[str]] = None) -> Iterator[Fde]:
     """Every FDE of the section in file order; CIEs are parsed once and shared.
 
     A zero length ends ``.eh_frame`` (LSB); a zero-sized FDE (a discarded function left by the linker) is
-    skipped.
+    skipped. An entry that cannot be parsed (or whose CIE cannot) is skipped and described in ``errors``
+    when given, so one odd function does not cost a DSO all its CFI; a length running past the section
+    ends the walk with a ``ReportError``, as nothing after it can be trusted.
     """
     data = section.data
-    cies: Dict[int, Cie] = {}
+    cies: Dict[int, Optional[Cie]] = {}
     pos = 0
     limit = len(data)
     while pos + 4 <= limit:
@@ -185,15 +187,32 @@ def iter_fdes(section: CfiSection) -> Iterator[Fde]:
         _, end, _, _ = _entry_header(data, pos)
         if end > limit:
             raise ReportError(f"CFI entry at {pos:#x} runs past the end of its section")
-        cie_pos = _cie_offset(section, pos)
-        if cie_pos is not None:
-            cie = cies.get(cie_pos)
-            if cie is None:
-                cie = cies[cie_pos] = parse_cie(section, cie_pos)
-            fde = parse_fde(section, pos, cie)
-            if fde.end > fde.start and fde.start != 0:
-                yield fde
+        try:
+            fde = _fde_at(section, pos, cies)
+        except _PARSE_ERRORS as exc:
+            if errors is not None:
+                errors.append(f"CFI entry at {pos:#x}: {exc}")
+            fde = None
+        if fde is not None and fde.end > fde.start and fde.start != 0:
+            yield fde
         pos = end
+
+
+_PARSE_ERRORS = (ReportError, IndexError, ValueError, struct.error)
+
+
+def _fde_at(section: CfiSection, pos: int, cies: Dict[int, Optional[Cie]]) -> Optional[Fde]:
+    """The FDE at ``pos`` (None for a CIE), parsing its CIE on first use."""
+    cie_pos = _cie_offset(section, pos)
+    if cie_pos is None:
+        return None
+    if cie_pos not in cies:
+        cies[cie_pos] = None  # a CIE that fails once is not parsed again for each of its FDEs
+        cies[cie_pos] = parse_cie(section, cie_pos)
+    cie = cies[cie_pos]
+    if cie is None:
+        raise ReportError(f"its CIE at {cie_pos:#x} could not be parsed")
+    return parse_fde(section, pos, cie)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -135,7 +135,11 @@ class _RowsMemo:
         key = (fde.cie.offset, fde.instructions, fde.end - fde.start)
         relative = self._memo.get(key)
         if relative is None:
-            relative = self._memo[key] = [(svma - fde.start, row) for svma, row in fde_rows(fde)]
+            try:
+                rows = fde_rows(fde)
+            except ReportError:  # an instruction we cannot run: no rows, the unwinder stops in this function
+                rows = []
+            relative = self._memo[key] = [(svma - fde.start, row) for svma, row in rows]
         start = fde.start
         return [(start + delta, row) for delta, row in relative]
 
