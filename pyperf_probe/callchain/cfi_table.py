@@ -20,6 +20,7 @@ magic, version, sizes or CRC do not match is ignored and rewritten.
 """
 from __future__ import annotations
 
+import logging
 import os
 import struct
 import sys
@@ -32,6 +33,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from ..errors import ReportError
 from .cfa_program import NO_CFI_ROW, ROW_FIELDS, Row, fde_rows
 from .cfi import CfiSection, Fde, iter_fdes
+
+log = logging.getLogger("pyperf")
 
 FORMAT_VERSION = 1
 _MAGIC = b"PYPFCFI\0"
@@ -108,18 +111,21 @@ def compile_table(eh_frame: Optional[CfiSection], debug_frames: Iterable[CfiSect
     """Compile every FDE of ``eh_frame`` and, for ranges it leaves uncovered, of the ``debug_frames``."""
     blocks: List[Tuple[int, int, List[Tuple[int, Row]]]] = []
     rows_of = _RowsMemo()
+    errors: List[str] = []
     if eh_frame is not None:
-        blocks = [(f.start, f.end, rows_of(f)) for f in iter_fdes(eh_frame)]
+        blocks = [(f.start, f.end, rows_of(f)) for f in iter_fdes(eh_frame, errors)]
     blocks.sort(key=lambda b: b[0])
     covered = array("Q", (b[0] for b in blocks))
     ends = [b[1] for b in blocks]
     extra = []
     for section in debug_frames:
-        for fde in iter_fdes(section):
+        for fde in iter_fdes(section, errors):
             if not _covered(covered, ends, fde):
                 extra.append((fde.start, fde.end, rows_of(fde)))
     if extra:
         blocks = sorted(blocks + extra, key=lambda b: b[0])
+    if errors:  # shown with -v: the unwinder stops in those functions, as perf's would
+        log.debug(f"CFI: {len(errors)} entries skipped, first: {errors[0]}")
     return _pack(blocks)
 
 
