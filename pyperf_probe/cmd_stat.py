@@ -13,14 +13,10 @@ from __future__ import annotations
 import dataclasses
 import errno as errno_mod
 import locale
-import os
-import resource
-import signal
 import sys
-import time
 from typing import List, Optional, Tuple
 
-from pyperf_probe.errors import KernelError, UsageError
+from pyperf_probe.errors import UsageError
 
 USAGE = """
  Usage: pyperf stat [<options>] [<command>]
@@ -58,11 +54,6 @@ class Options:
     csv_sep: Optional[str] = None
     repeat: int = 1
     argv: List[str] = dataclasses.field(default_factory=list)
-
-    @property
-    def attached(self) -> Optional[str]:
-        """The -p or -t list: counting threads that already run."""
-        return self.pid if self.pid is not None else self.tid
 
 
 _WITH_VALUE = {"-e": "event", "--event": "event", "-p": "pid", "--pid": "pid", "-t": "tid", "--tid": "tid",
@@ -142,22 +133,34 @@ def main(argv: List[str], opts) -> int:
     except locale.Error:
         pass
     from pyperf_probe.probe.sdt import temporary_sdt_events
-    from pyperf_probe.record.events import syntax_error
+    from pyperf_probe.stat.runner import NoThreads, Target, run
 
-    def usage_error(part: str, detail: str) -> UsageError:
-        err = syntax_error(part, "unknown tracepoint", detail)
-        return UsageError(err.message.replace("pyperf record", "pyperf stat"), usage=EVENT_USAGE)
-
-    with temporary_sdt_events(o.events, usage_error=usage_error):
+    target = Target(argv=tuple(o.argv), system_wide=o.system_wide, pids=_ids(o.pid), tids=_ids(o.tid))
+    with temporary_sdt_events(o.events, usage_error=_event_error):
         events = _resolve(o.events)
-        results = _run_all(o, events)
-    status, lines, elapsed, rusage = results
+        try:
+            result = run(events, target, o.repeat)
+        except NoThreads:
+            raise UsageError("Problems finding threads of monitor", usage=PID_USAGE,
+                             errno=errno_mod.EINVAL) from None
     from pyperf_probe.stat.display import render, target_text
 
     sys.stdout.flush()
-    sys.stderr.write(render(lines, target=target_text(o.argv, o.system_wide, o.pid, o.tid), runs=o.repeat,
-                            elapsed=elapsed, rusage=rusage, csv_sep=o.csv_sep))
-    return status
+    sys.stderr.write(render(result.lines, target=target_text(o.argv, o.system_wide, o.pid, o.tid),
+                            runs=o.repeat, elapsed=result.elapsed, rusage=result.rusage, csv_sep=o.csv_sep))
+    return result.status
+
+
+def _event_error(part: str, detail: str) -> UsageError:
+    """perf's event syntax error (record's wording, with stat's usage)."""
+    from pyperf_probe.record.events import syntax_error
+
+    err = syntax_error(part, "unknown tracepoint", detail)
+    return UsageError(err.message.replace("pyperf record", "pyperf stat"), usage=EVENT_USAGE)
+
+
+def _ids(text: Optional[str]) -> Tuple[int, ...]:
+    return tuple(int(x) for x in text.split(",")) if text else ()
 
 
 def _resolve(specs: List[str]) -> List[Tuple[str, int]]:
@@ -169,129 +172,3 @@ def _resolve(specs: List[str]) -> List[Tuple[str, int]]:
     except UsageError as exc:
         raise UsageError(exc.message.replace("pyperf record", "pyperf stat"), usage=EVENT_USAGE) from None
     return [(f"{g}:{e}", tracefs.event_id(g, e)) for g, e in pairs]
-
-
-def _run_all(o: Options, events: List[Tuple[str, int]]):
-    """Every run; returns (exit status, counter lines, elapsed seconds per run, (user, sys) or None)."""
-    from pyperf_probe.stat.display import CounterLine
-    from pyperf_probe.stat.stats import Stats, rel_stddev
-
-    stats = [Stats() for _ in events]
-    elapsed: List[float] = []
-    status, last, rusage = 0, None, None
-    for _ in range(o.repeat):
-        status, readings, seconds, rusage = _run_once(o, events)
-        elapsed.append(seconds)
-        for s, r in zip(stats, readings):
-            s.update(r.value)
-        last = readings
-    lines = []
-    for (name, _), s, r in zip(events, stats, last):
-        value = r.value if o.repeat == 1 else int(s.mean + 0.5)
-        noise = None if o.repeat == 1 else rel_stddev(s.stddev(), value)
-        lines.append(CounterLine(name, value, r.ena, r.run, noise))
-    show_rusage = o.repeat == 1 and bool(o.argv) and not o.system_wide and o.attached is None
-    return status, lines, elapsed, rusage if show_rusage else None
-
-
-def _run_once(o: Options, events):
-    """One counting run: (exit status, readings, elapsed seconds, (user, sys) of the command)."""
-    from pyperf_probe.record.workload import Workload
-    from pyperf_probe.stat.counting import Counters, online_cpus
-
-    workload = Workload(o.argv) if o.argv else None
-    try:
-        if o.system_wide:
-            places = [(-1, cpu) for cpu in online_cpus()]
-        elif o.pid is not None:
-            places = [(tid, -1) for pid in o.pid.split(",") for tid in _threads(int(pid))]
-        elif o.tid is not None:
-            places = [(int(tid), -1) for tid in o.tid.split(",")]   # a dead tid: perf_event_open says so
-        else:
-            places = [(workload.pid, -1)]
-        counters = Counters(events, places,
-                            enable_on_exec=workload is not None and not o.system_wide and o.attached is None)
-    except BaseException:
-        if workload is not None:
-            workload.cancel()
-        raise
-    try:
-        return _count(o, counters, workload)
-    finally:
-        counters.close()
-
-
-def _threads(pid: int) -> List[int]:
-    from pyperf_probe.stat.counting import process_threads
-    try:
-        return process_threads(pid)
-    except KernelError:
-        raise _no_threads() from None
-
-
-def _no_threads() -> UsageError:
-    return UsageError("Problems finding threads of monitor", usage=PID_USAGE, errno=errno_mod.EINVAL)
-
-
-def _count(o: Options, counters, workload):
-    stop = _StopFlag()
-    with stop:
-        if workload is None or o.system_wide or o.attached is not None:
-            counters.enable()
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.monotonic()
-        status = 0
-        if workload is not None:
-            err = workload.start()
-            if err is not None:
-                workload.wait()
-                raise KernelError(f"Workload failed: {os.strerror(err)}", errno=1)
-            status = _exit_status(o.argv, workload.wait())
-        else:
-            _wait_for_target(o, stop)
-        seconds = time.monotonic() - t0
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        counters.disable()
-        readings = counters.read()
-    rusage = (after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime)
-    return status, readings, seconds, rusage
-
-
-def _exit_status(argv: List[str], status: int) -> int:
-    """perf returns the command's exit code; a command killed by a signal is reported as psignal does, and
-    the status is then 0."""
-    if os.WIFSIGNALED(status):
-        sys.stderr.write(f"{argv[0]}: {signal.strsignal(os.WTERMSIG(status))}\n")
-        return 0
-    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 0
-
-
-def _wait_for_target(o: Options, stop: "_StopFlag") -> None:
-    """-a without a command: until Ctrl-C. -p: until Ctrl-C or until the process is gone (perf polls each
-    second; pyperf each 0.1 s)."""
-    while not stop.stopped:
-        time.sleep(0.1)
-        if o.attached is not None and not any(os.path.exists(f"/proc/{p}") for p in o.attached.split(",")):
-            return
-
-
-class _StopFlag:
-    """SIGINT/SIGTERM end the counting (the command gets them too, as its own process group member) and the
-    counts are still printed, as perf does."""
-
-    def __init__(self):
-        self.stopped = False
-        self._old = {}
-
-    def _handler(self, signum, frame):
-        self.stopped = True
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._old[sig] = signal.signal(sig, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        return False
