@@ -61,7 +61,12 @@ def unwind(regs: Sequence[Optional[int]], read_word: ReadWord, lookup: Lookup,
 
 def unwind_with_reason(regs: Sequence[Optional[int]], read_word: ReadWord, lookup: Lookup,
                        max_frames: int = DEFAULT_MAX_FRAMES) -> Tuple[List[int], str]:
-    """:func:`unwind` plus the reason it stopped (``STOP_*``); ``STOP_ROOT`` means a complete chain."""
+    """:func:`unwind` plus the reason it stopped (``STOP_*``); ``STOP_ROOT`` means a complete chain.
+
+    One loop on purpose: it runs once per frame of every sample (240K frames for 13K cc1 samples), so the
+    common rules (CFA = rsp/rbp + off, rip and rbp at CFA + off) are evaluated inline and only the rare ones
+    go through ``_other_rule``.
+    """
     pc = regs[REG_RIP]
     rsp = regs[REG_RSP]
     rbp = regs[REG_RBP]
