@@ -117,6 +117,15 @@ def lost_cases():
     add("lost_q", "lost.data", f"{S} {CDS} -q")
 
 
+def found_by_random_runs():
+    """Combinations a random differential run against perf once got wrong (kept as regressions)."""
+    add("mt_G_wins_over_callee", "mt.data", f"{S} --sort dso,sym -g graph,callee -G -n")
+    add("ret_G_wins_over_callee_fractal", "ret.data", f"{S} --sort trace -g fractal,callee --no-children -G -n")
+    add("make_trace_sym_fractal25", "make.data", f"{S} --sort trace,sym -g fractal,25")
+    add("make_sym_pid_dso_graph", "make.data", f"{S} --sort sym,pid,dso -g graph,0.5,2,caller")
+    add("lost_pid_comm_folded", "lost.data", f"{S} --sort pid,comm -g folded,1,callee")
+
+
 def error_cases():
     add("err_missing", "none", S)
     add("err_empty", "empty.data", S)
@@ -130,6 +139,7 @@ def main() -> None:
     mt_cases()
     other_cases()
     lost_cases()
+    found_by_random_runs()
     error_cases()
     here = os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(here, "cases.txt"), "w") as f:
