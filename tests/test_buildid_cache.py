@@ -239,3 +239,17 @@ def test_probe_cache_keeps_other_entries_and_merges_markers(tmp_path):
                             "%sdt_a:c=c\np:sdt_a/c /x:0x40\n")
     assert [(e.group, e.event, e.sdt) for e in probe_cache.load(path)] == [
         ("probe_libc", "malloc", False), ("sdt_a", "b", True), ("sdt_a", "c", True)]
+
+
+@pytest.mark.perf
+@pytest.mark.skipif(not os.path.exists(PERF), reason="real perf is not installed")
+def test_update_and_purge_all_equal_perf(tmp_path, fresh_tick):
+    homes = {t: tmp_path / t for t in ("perf", "pyperf")}
+    for t, home in homes.items():
+        tool(t, home, "buildid-cache", "--add", fresh_tick + ",/bin/true")
+        tool(t, home, "buildid-cache", "--update", fresh_tick)
+    assert layout(str(homes["pyperf"] / ".debug")) == layout(str(homes["perf"] / ".debug"))
+    for t, home in homes.items():
+        tool(t, home, "buildid-cache", "--purge-all")
+    assert layout(str(homes["pyperf"] / ".debug")) == layout(str(homes["perf"] / ".debug"))
+    assert tool("pyperf", homes["pyperf"], "buildid-cache", "-l").stdout == ""
