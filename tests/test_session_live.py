@@ -54,3 +54,42 @@ def test_live_recording_equals_perf_script(recorder, probed, tmp_path):
     got = "".join(script_lines(session.samples(), True))
     assert session.nr_samples == 451
     assert got == perf_script(out)
+
+
+VDSO_WORKLOAD = ROOT / "build" / "workloads" / "rd_vdso"
+
+
+def ip_sym_dso(session) -> list:
+    """`perf script -F ip,sym,dso` lines of samples without call chains (ip: the avma)."""
+    out = []
+    for r in session.samples():
+        loc = r.location
+        dso = loc.dso_obj.long_name if loc.dso_obj is not None else "[unknown]"
+        out.append(f"{r.sample.ip:16x} {loc.sym if loc.sym is not None else '[unknown]'} ({dso})")
+    return out
+
+
+@pytest.mark.perf
+def test_vdso_resolved_only_through_the_buildid_cache(tmp_path, monkeypatch):
+    """cpu-clock samples of user code spending its time in clock_gettime: perf record puts the vdso in
+    HOME/.debug; with that cache perf names __vdso_clock_gettime, without it (empty HOME) perf prints the
+    vdso's raw addresses. The session follows both ways."""
+    if os.geteuid() != 0 or not os.path.exists(PERF) or not VDSO_WORKLOAD.exists():
+        pytest.skip("needs root, perf and build/workloads/rd_vdso")
+    recorded_home, empty_home = tmp_path / "home", tmp_path / "empty"
+    recorded_home.mkdir()
+    empty_home.mkdir()
+    data = str(tmp_path / "vdso.data")
+    env = dict(os.environ, HOME=str(recorded_home))
+    subprocess.run([PERF, "record", "-q", "-e", "cpu-clock:u", "-o", data, str(VDSO_WORKLOAD), "2000000"],
+                   check=True, env=env, stdout=subprocess.DEVNULL, cwd=tmp_path)
+    monkeypatch.delenv("PERF_BUILDID_DIR", raising=False)
+    for home in (recorded_home, empty_home):
+        monkeypatch.setenv("HOME", str(home))
+        perf = subprocess.run([PERF, "script", "-i", data, "-F", "ip,sym,dso"], capture_output=True, text=True,
+                              check=True, env=dict(os.environ, HOME=str(home))).stdout
+        ours = ip_sym_dso(Session(data))
+        assert [line.strip() for line in perf.splitlines()] == [line.strip() for line in ours]
+        vdso = [line for line in ours if "([vdso])" in line]
+        assert len(vdso) > len(ours) // 2
+        assert all(("__vdso_" in line) == (home == recorded_home) for line in vdso)
