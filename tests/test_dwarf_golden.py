@@ -148,12 +148,13 @@ def test_definition_golden(name):
 
 # ---- perf probe -V -------------------------------------------------------------------------------------
 
-def pyperf_vars(path, point):
+def pyperf_vars(path, point, extra=()):
     dinfo = DwarfInfo.open(path)
     func, _, offset = point.partition("+")
     warnings = []
     sites = dinfo.function_sites(func, warn=warnings.append, for_vars=True)
-    lists = [dinfo.variables_at(s, svma=s.entry_svma + int(offset or 0)) for s in sites]
+    lists = [dinfo.variables_at(s, svma=s.entry_svma + int(offset or 0), externs="--externs" in extra,
+                                ranges="--range" in extra) for s in sites]
     return format_vars(point, lists), "".join(warnings)
 
 
@@ -165,6 +166,14 @@ def test_vars_golden(name):
     out, warnings = pyperf_vars(path, golden["arg"])
     assert out == golden["stdout"]
     assert warnings == golden["stderr"]
+
+
+@pytest.mark.parametrize("name", sorted(cases.VARS_OPTIONS))
+def test_vars_options_golden(name):
+    golden = load("vars_options.json")[name]
+    path = skip_unless_usable(golden["binary"])
+    assert golden["rc"] == 0
+    assert pyperf_vars(path, golden["arg"], golden["extra"]) == (golden["stdout"], golden["stderr"])
 
 
 # ---- perf probe -L -------------------------------------------------------------------------------------

@@ -345,14 +345,20 @@ class DwarfInfo:
             return (expr, None, None)
         return (expr, arg.fetcharg(), arg.type)
 
-    def variables_at(self, where: Where, externs: bool = False, svma: Optional[int] = None) -> VariableList:
-        """``perf probe -V``: the variables with a location at the site (``add_available_vars``)."""
+    def variables_at(self, where: Where, externs: bool = False, svma: Optional[int] = None,
+                     ranges: bool = False) -> VariableList:
+        """``perf probe -V``: the variables with a location at the site (``add_available_vars``);
+        ``externs`` adds the unit's globals (``--externs``), ``ranges`` gives ``--range``'s lines:
+        ``[VAL]``/``[INV]``/``[EXT]``, "type<TAB>name" and the location range ``@<func+[a-b,...]>``."""
         if isinstance(where, FunctionSite) and not where.trace_ok:
             return VariableList("(null)", 0, ())
         scope = self._scope(where, svma)
-        names = {V.var_line(d) for d in _visible_vars(scope, params_only=False)}
-        if externs:
-            names |= {V.var_line(d) for d in _globals(scope)}
+        if ranges:
+            names = _range_lines(scope, externs)
+        else:
+            names = {V.var_line(d) for d in _visible_vars(scope, params_only=False)}
+            if externs:
+                names |= {V.var_line(d) for d in _globals(scope)}
         symbol, offset = self.trace_point(scope)
         return VariableList(symbol, offset, tuple(sorted(names)))
 
@@ -578,6 +584,28 @@ def _param_names(scope: _Scope) -> List[str]:
     if None in names:
         raise ProbeError("", errno=E.ENOMEM)
     return names
+
+
+def _range_lines(scope: _Scope, externs: bool) -> set:
+    """``collect_variables_cb`` with ``--range`` (probe_conf.show_location_range)."""
+    out = set()
+
+    def visit(die):
+        for child in die.iter_children():
+            if child.tag in ("DW_TAG_formal_parameter", "DW_TAG_variable"):
+                status = V.range_status(child, scope.svma, scope.fb_ops, scope.sp_die)
+                where = V.var_range_text(scope.sp_die, child) if status else None
+                if where is not None:
+                    out.add(f"[{status}]\t{V.var_line(child)}\t{where}")
+            if child.has_children and D.haspc(child, scope.svma):
+                visit(child)
+    visit(scope.sc_die)
+    if externs:
+        for child in scope.unit.die.iter_children():
+            if child.tag in ("DW_TAG_formal_parameter", "DW_TAG_variable") and \
+                    V.range_status(child, scope.svma, scope.fb_ops, scope.sp_die):
+                out.add(f"[EXT]\t{V.var_line(child)}")
+    return out
 
 
 def _globals(scope: _Scope):

@@ -369,3 +369,65 @@ def var_line(var_die) -> str:
         typ = "(unknown_type)"
     name = D.diename(var_die)
     return f"{typ}\t{'(null)' if name is None else name}"
+
+
+def range_status(var_die, svma: int, fb_ops, sp_die) -> Optional[str]:
+    """``convert_variable_location`` without a result, under ``--range``: "VAL" when the variable has a
+    location at ``svma``, "INV" for a local variable that only gets one later in the function (perf's
+    -ERANGE), None when perf does not list it."""
+    if "DW_AT_external" in var_die.attributes or "DW_AT_const_value" in var_die.attributes:
+        return "VAL"
+    ops = D.location_at(var_die, "DW_AT_location", svma)
+    if ops is None:
+        return None
+    status = "VAL"
+    if not ops:
+        entry = D.entrypc(sp_die)
+        if entry is None:
+            return None
+        if var_die.tag == "DW_TAG_variable":
+            status = "INV"
+        elif svma != entry or var_die.tag != "DW_TAG_formal_parameter":
+            return None
+        high = D.highpc(sp_die)
+        ops = _first_location_after(var_die, svma, high) if high is not None else []
+        if not ops:
+            return None
+    try:
+        _from_op(ops[0], "", fb_ops, check_only=True)
+    except ProbeError:
+        return None
+    return status
+
+
+def _first_location_after(var_die, svma: int, high: int) -> list:
+    """The expression valid at the first address in (svma, high] that has one (perf's byte-by-byte walk)."""
+    best = None
+    for low, end, expr in D.location_list(var_die, var_die.attributes["DW_AT_location"]):
+        first = max(low, svma + 1)
+        if first < end and first <= high and (best is None or first < best[0]):
+            best = (first, expr)
+    return D.parse_expr(var_die.cu, best[1]) if best else []
+
+
+_U64_MASK = (1 << 64) - 1
+
+
+def var_range_text(sp_die, var_die) -> Optional[str]:
+    """perf's ``die_get_var_range``: ``@<func+[start-end,...]>`` relative to the function's entry (as
+    unsigned 64-bit numbers), from the location list, or from the enclosing scope's ranges for a single
+    location (``die_get_var_innermost_scope``); None when perf drops the variable."""
+    entry = D.die_entrypc(sp_die)
+    name = D.diename(sp_die)
+    value = var_die.attributes.get("DW_AT_location")
+    if entry is None or name is None or value is None:
+        return None
+    if value.form in ("DW_FORM_exprloc",) or value.form.startswith("DW_FORM_block"):
+        parent = var_die.get_parent()
+        spans = D.ranges(parent) if parent is not None else []
+    else:
+        spans = [(low, end) for low, end, _expr in D.location_list(var_die, value)]
+    if not spans:
+        return ""
+    parts = ",".join(f"{(low - entry) & _U64_MASK}-{(end - entry) & _U64_MASK}" for low, end in spans)
+    return f"@<{name}+[{parts}]>"

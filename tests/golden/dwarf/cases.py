@@ -112,6 +112,18 @@ VARS.update({
     "threads_unnamed_var": ("@W@/uw_threads", "uw_vla"),
 })
 
+# perf probe -x BIN -V POINT OPTIONS...: --range and --externs
+VARS_OPTIONS = {
+    "O0_range": (O0, "main", ["--range"]),
+    "O2_range": (O2, "process_point", ["--range"]),
+    "O2_range_inlined": (O2, "clamp_add", ["--range"]),
+    "O2_range_externs": (O2, "main", ["--range", "--externs"]),
+    "O2_externs": (O2, "process_point", ["--externs"]),
+    "cxx_range": (CXX, "scale", ["--range"]),
+    "libc_range_no_cfi": (LIBC, "tcache_get", ["--range"]),
+    "libc_range_malloc": (LIBC, "_int_malloc", ["--range"]),
+}
+
 # perf probe -x BIN -L DESC: the whole stdout, or the error
 LINES = {
     f"{tag}_{i}": (binary, desc)

@@ -32,11 +32,12 @@ def normalize(text):
     return text.replace(W, "@W@").replace(S, "@S@")
 
 
-def run_perf(binary, option, arg, env):
+def run_perf(binary, option, arg, env, extra=()):
     argv = ["perf", "probe", "-x", expand(binary), option, arg] if option != "-F" else \
         ["perf", "probe", "-x", expand(binary), "-F", "--filter", arg]
+    argv += list(extra)
     proc = subprocess.run(argv, capture_output=True, text=True, env=env)
-    return {"binary": binary, "option": option, "arg": arg, "stdout": normalize(proc.stdout),
+    return {"binary": binary, "option": option, "arg": arg, "extra": list(extra), "stdout": normalize(proc.stdout),
             "stderr": normalize(proc.stderr), "rc": proc.returncode}
 
 
@@ -74,6 +75,8 @@ def main():
     env = dict(os.environ, PERF_BUILDID_DIR=tempfile.mkdtemp(prefix="pyperf_dwarf_golden_"), PAGER="cat")
     dump("definitions.json", {n: run_perf(b, "-D", d, env) for n, (b, d) in cases.DEFINITIONS.items()})
     dump("vars.json", {n: run_perf(b, "-V", p, env) for n, (b, p) in cases.VARS.items()})
+    dump("vars_options.json", {n: run_perf(b, "-V", p, env, extra)
+                               for n, (b, p, extra) in cases.VARS_OPTIONS.items()})
     dump("lines.json", {n: run_perf(b, "-L", d, env) for n, (b, d) in cases.LINES.items()})
     dump("inline.json", {k: run_addr2line(k, b) for k, b in cases.INLINE_BINARIES.items()})
     dump("funcs.json", {k: run_perf(b, "-F", "*", env) for k, b in cases.FUNCS.items()})
