@@ -283,3 +283,17 @@ def test_events_with_different_sample_id_layouts_as_perf(tmp_path):
                          check=True).stdout
     assert [line.split() for line in out.splitlines()] == [["bbb", "b1"], ["bbb", "b2"], ["aaa", "a1"],
                                                             ["aaa", "a2"]]
+
+
+def test_id_index_names_ids_missing_from_the_attr_section(tmp_path):
+    """Samples whose id is only in PERF_RECORD_ID_INDEX (perf 6.1's first record) map to that event."""
+    attrs = ((pb.sw_attr(pb.SW_SAMPLE_TYPE | 0x40), (11,)), (pb.sw_attr(pb.SW_SAMPLE_TYPE | 0x40), (22,)))
+    id_index = pb.record(RecordType.ID_INDEX, 0, struct.pack("<QQQQQ", 1, 33, 1, 0, 0))
+
+    def sample(ip, time, sample_id):  # IP, TID, TIME, ID, CPU, PERIOD
+        return pb.record(RecordType.SAMPLE, 2, struct.pack("<QIIQQIIQ", ip, 1, 1, time, sample_id, 0, 0, 1))
+
+    f = PerfDataFile.open(write(tmp_path, pb.perf_data(
+        [id_index, sample(0xA, 1, 11), sample(0xB, 2, 33), sample(0xC, 3, 44)], attrs)))
+    assert [(s.ip, s.evsel) for s in samples(f)] == [(0xA, 0), (0xB, 1)]
+    assert f.stats.nr_unknown_id == 1

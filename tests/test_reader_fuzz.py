@@ -74,6 +74,8 @@ def _consume(path: str) -> None:
             data.feature(feature)
         except PerfDataError:
             pass
+    for _ in data.records(ordered=False):
+        pass
     for _ in Session(data).samples():
         pass
 

@@ -375,6 +375,7 @@ class PerfDataFile:
                         elif size - 8 >= trailer_size:
                             time = u64(buf, off + size - trailer_size + trailer_time)[0]
                 else:
+                    stats.nr_skipped += 1
                     self._skip(rtype, pos + off)
                     if rtype == RecordType.AUXTRACE and size >= 16:  # its payload follows the record
                         size += struct.unpack_from("<Q", buf, off + 8)[0]
@@ -448,9 +449,18 @@ class PerfDataFile:
                 self._skip(rtype, file_offset)
                 return None
             body_end, time = self._sample_id(buf, off, size, rtype)
-            return decoder(buf, off + 8, body_end, misc, time)
+            rec = decoder(buf, off + 8, body_end, misc, time)
         except CorruptRecord as exc:
             return self._corrupt(exc, rtype, file_offset)
+        if rtype == RecordType.ID_INDEX:
+            self._learn_ids(rec)
+        return rec
+
+    def _learn_ids(self, rec) -> None:
+        """ID_INDEX (perf_event__process_id_index): ids the attr sections lack still name their event."""
+        for entry in rec.entries:
+            if entry.idx < len(self.attrs):
+                self._id_to_evsel.setdefault(entry.id, entry.idx)
 
     def _corrupt(self, exc: CorruptRecord, rtype: int, file_offset: int) -> None:
         self.stats.nr_corrupt += 1

@@ -6,7 +6,7 @@ section or an MMAP2 record. Its symbols are loaded on first use, from the first 
 ``dso__load`` order, perf-formats.md §1.7):
 
 * the file at its recorded path (under ``--symfs DIR`` when given) if its build-id matches;
-* the build-id cache: ``$PERF_BUILDID_DIR`` or ``~/.debug``, ``.build-id/xx/rest`` -> ``<path>/<id>/elf``
+* the build-id cache (``buildid_cache_dir``), ``.build-id/xx/rest`` -> ``<path>/<id>/elf``
   (``vdso`` for ``[vdso]``), or the path-based layout ``<cache>/<path>/<id>/elf`` directly;
 
 and then ``symbols.symtab.load_symtab`` picks the symbol source among that file's debug files
@@ -34,7 +34,10 @@ UNKNOWN_NAME = "[unknown]"
 
 
 def buildid_cache_dir() -> str:
-    """perf's build-id cache: ``$PERF_BUILDID_DIR``, else ``~/.debug``."""
+    """The build-id cache: ``$PERF_BUILDID_DIR``, else ``~/.debug``. perf 6.1 itself reads only
+    ``buildid.dir`` (perfconfig) or ``$HOME/.debug`` and merely exports PERF_BUILDID_DIR to the commands
+    it runs (checked: tests/test_session_live.py drives it through HOME); pyperf also honours the
+    variable, as symbols.debuginfo does, so one cache can be pointed at without moving HOME."""
     return os.environ.get("PERF_BUILDID_DIR") or os.path.join(os.path.expanduser("~"), ".debug")
 
 
