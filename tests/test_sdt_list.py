@@ -34,3 +34,28 @@ def test_same_as_perf_list(tmp_path, args):
     if ours != theirs and args[0].startswith(("probe_", "sdt_")):
         ours, theirs = both(tmp_path, *args)   # other test runs add and remove uprobes meanwhile: once more
     assert ours == theirs
+
+
+def test_a_marker_in_two_binaries_is_shown_with_path_and_build_id(tmp_path):
+    """perf's print_sdt_events: the same GROUP:EVENT cached from two build-ids gets @PATH(BUILDID12)."""
+    import shutil
+
+    from pyperf_probe.symbols.elf import open_elf
+
+    tick = os.path.join(ROOT, "build", "workloads", "tick")
+    if not os.path.exists(tick):
+        pytest.skip("make workloads builds tick")
+    copies = [str(tmp_path / "one" / "tick"), str(tmp_path / "two" / "tick")]
+    for i, path in enumerate(copies):
+        os.makedirs(os.path.dirname(path))
+        shutil.copy(tick, path)
+        note = open_elf(path).section(".note.gnu.build-id")
+        with open(path, "r+b") as f:                    # a build-id of its own
+            f.seek(note.file_offset + note.size - 1)
+            f.write(bytes([i]))
+    env = dict(os.environ, HOME=str(tmp_path), PYTHONPATH=ROOT)
+    subprocess.run([sys.executable, "-m", "pyperf_probe", "buildid-cache", "--add", ",".join(copies)], env=env,
+                   check=True)
+    ours, theirs = both(tmp_path, "sdt")
+    assert ours == theirs
+    assert theirs[1].count("@" + copies[0] + "(") == 4 and theirs[1].count("@" + copies[1] + "(") == 4

@@ -129,3 +129,29 @@ def test_seed_workflow(tmp_path):
             for name in ("sdt_tick:loop1", "sdt_tick:loop2", "sdt_tick:loop3"):
                 pyperf(tmp_path, "probe", "-q", "-d", name)
             assert not [line for line in tracefs.read_uprobe_events() if binary in line]
+
+
+@pytest.mark.perf
+@pytest.mark.skipif(not os.path.exists(PERF), reason="real perf is not installed")
+@pytest.mark.skipif(not os.path.exists(TICK), reason="make workloads builds tick")
+def test_marker_in_two_cached_binaries_like_perf(tmp_path):
+    """Two builds of tick cached: one definition gets the probes of both, in cache order, under the cached
+    names (multi-probe events); -D and the dry-run messages (-n writes nothing) equal perf's."""
+    from pyperf_probe.symbols.elf import open_elf
+
+    copies = [str(tmp_path / d / "tick") for d in ("a", "b")]
+    for i, path in enumerate(copies):
+        os.makedirs(os.path.dirname(path))
+        shutil.copy(TICK, path)
+        note = open_elf(path).section(".note.gnu.build-id")
+        with open(path, "r+b") as f:
+            f.seek(note.file_offset + note.size - 1)
+            f.write(bytes([0x40 + i]))
+    env = dict(os.environ, HOME=str(tmp_path / "home"))
+    subprocess.run([PERF, "buildid-cache", "--add", ",".join(copies)], env=env, check=True)
+    for args in (["-D", "sdt_tick:loop2"], ["-D", "%sdt_tick:loop*"], ["-n", "%sdt_tick:loop*"],
+                 ["-n", "-a", "sdt_tick:loop3", "-a", "sdt_tick:begin"], ["-n", "sdt_tick:loop1", "arg"]):
+        theirs = subprocess.run([PERF, "probe", *args], capture_output=True, text=True, env=env)
+        ours = pyperf(tmp_path / "home", "probe", *args)
+        assert (ours.stdout, ours.stderr.replace("pyperf", "perf"), ours.returncode) == \
+            (theirs.stdout, theirs.stderr, theirs.returncode), args

@@ -139,22 +139,29 @@ def parse_sdt_command(text: str) -> SdtSpec:
 
 
 def sdt_plans(spec: SdtSpec, target: Optional[str]) -> list:
-    """``pyperf probe``'s plans (``probe.adding.Plan``) for an SDT spec: one per cached GROUP:EVENT the spec
-    matches, named as cached (perf ignores a user-given name for SDT events), in cache order. The probe
-    layer then names, shows (-D), writes and reports them as any other probe."""
+    """``pyperf probe``'s plans (``probe.adding.Plan``) for an SDT spec, which the probe layer then names,
+    shows (-D), writes and reports as any other probe.
+
+    As perf, one definition with all its probes in cache order (so ``%sdt_tick:loop*`` on two cached copies of
+    a binary gives loop1..3 of the first, then of the second; equal names become multi-probe events), each
+    named as cached (a user-given name is ignored for SDT events), and shown "on %PATTERN". There is one plan
+    per group, since a plan has one group (a glob on the provider can match several)."""
     from pyperf_probe.probe.adding import Plan
     from pyperf_probe.probe.args import parse_probe_arg
     from pyperf_probe.probe.spec import ProbePoint, ProbeSpec
+    from pyperf_probe.probe.strfilter import is_glob
 
     defs = find_definitions(spec, target)
     if not defs:
         raise not_found(spec if spec.target or not target else dataclasses.replace(spec, target=target))
     args = tuple(parse_probe_arg(w) for w in spec.arg_words)
-    by_name: dict = {}
+    by_group: dict = {}
     for d in defs:
-        by_name.setdefault((d.group, d.event), []).append(d)
-    return [Plan(ProbeSpec(point=ProbePoint(function=f"%{event}"), args=args, group=group, event=event),
-                 found[0].path, group, tuple(found)) for (group, event), found in by_name.items()]
+        # realname: the name a glob probe takes (naming.base_event_name), here the cached event name
+        by_group.setdefault(d.group, []).append(dataclasses.replace(d, realname=d.event))
+    event = None if is_glob(spec.event) else spec.event
+    return [Plan(ProbeSpec(point=ProbePoint(function=f"%{spec.event}"), args=args, group=group, event=event),
+                 found[0].path, group, tuple(found)) for group, found in by_group.items()]
 
 
 def not_found(spec: SdtSpec) -> ProbeError:
