@@ -85,7 +85,7 @@ def sdt_lines(markers: List[Tuple[str, str]]) -> List[str]:
 
 def _sections(word: str) -> Tuple[bool, bool, Optional[str], Optional[str]]:
     """(tracepoints?, sdt?, group glob, event glob) for one command-line word, as builtin-list.c reads it."""
-    if word in ("tracepoint", "tracepoints"):
+    if word == "tracepoint":
         return True, False, None, None
     if word == "sdt":
         return False, True, None, None
