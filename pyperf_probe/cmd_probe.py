@@ -282,7 +282,8 @@ def cmd_vars(params: Params) -> int:
     flt = params.filter or StrFilter(O.DEFAULT_VAR_FILTER)
     try:
         text = vars_lines.vars_text(params.events, flt, externs=params.externs, warn=params.warn,
-                                    no_inlines=params.no_inlines, max_probes=params.max_probes)
+                                    no_inlines=params.no_inlines, max_probes=params.max_probes,
+                                    ranges=params.range)
     except (ProbeError, SymbolError) as err:
         raise _fail(params, err, M.VARS_FAILED) from None
     sys.stdout.write(text)

@@ -14,7 +14,7 @@ Warn = Callable[[str], None]
 
 
 def vars_text(events: Sequence[Tuple[ProbeSpec, Optional[str]]], flt: StrFilter, *, externs: bool, warn: Warn,
-              no_inlines: bool, max_probes: int) -> str:
+              no_inlines: bool, max_probes: int, ranges: bool = False) -> str:
     out = []
     for spec, target in events:
         if not target:
@@ -24,7 +24,7 @@ def vars_text(events: Sequence[Tuple[ProbeSpec, Optional[str]]], flt: StrFilter,
         if dinfo is None:
             warn(no_debuginfo_message(target))
             raise ProbeError("", errno=errno_mod.ENOENT)
-        out.append(_vars_at(dinfo, spec, target, flt, externs, warn, no_inlines))
+        out.append(_vars_at(dinfo, spec, target, flt, externs, warn, no_inlines, ranges))
     return "".join(out)
 
 
@@ -38,7 +38,7 @@ def _sites(dinfo, spec: ProbeSpec, no_inlines: bool, warn: Optional[Warn] = None
 
 
 def _vars_at(dinfo, spec: ProbeSpec, target: str, flt: StrFilter, externs: bool, warn: Warn,
-             no_inlines: bool) -> str:
+             no_inlines: bool, ranges: bool = False) -> str:
     sites = _sites(dinfo, spec, no_inlines, warn)
     if not sites:
         alt = alternative_point(dinfo, spec, target, warn)
@@ -48,7 +48,8 @@ def _vars_at(dinfo, spec: ProbeSpec, target: str, flt: StrFilter, externs: bool,
         raise ProbeError(f"Failed to find the address of {spec.point.text()}", errno=errno_mod.ENOENT)
     lines = [f"Available variables at {spec.point.text()}\n"]
     for site in sites:
-        found = dinfo.variables_at(site, externs=externs, svma=site.entry_svma + spec.point.offset)
+        found = dinfo.variables_at(site, externs=externs, svma=site.entry_svma + spec.point.offset,
+                                   ranges=ranges)
         lines.append(f"\t@<{found.symbol}+{found.offset}>\n")
         shown = [v for v in found.variables if flt.compare(v.split("\t", 1)[-1])]
         lines.extend(f"\t\t{v}\n" for v in shown)
