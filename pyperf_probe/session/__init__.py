@@ -164,7 +164,7 @@ class Session:
         machine = self.machine
         pid, tid = sample.pid, sample.tid
         thread = machine.threads.get(tid)
-        if thread is None or thread.pid != pid:
+        if thread is None or thread.pid == -1:
             thread = machine.findnew_thread(-1 if pid is None else pid, -1 if tid is None else tid)
         ip = sample.ip or 0
         callchain = sample.callchain

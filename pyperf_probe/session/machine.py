@@ -61,10 +61,15 @@ class Machine:
     # --- threads ----------------------------------------------------------------------------------------
 
     def findnew_thread(self, pid: int, tid: int) -> Thread:
+        """``machine__findnew_thread``: the thread is found by tid alone (a known thread keeps its pid,
+        whatever pid is asked for, unless its pid was unknown: ``machine__update_thread_pid``)."""
         thread = self.threads.get(tid)
-        if thread is not None and (thread.pid == pid or pid == -1 or thread.pid == -1):
+        if thread is not None:
             if thread.pid == -1 and pid != -1:
                 thread.pid = pid
+                thread.state = None
+                if pid != tid:
+                    thread.maps = self.findnew_thread(pid, pid).maps
             return thread
         if pid == tid or pid == -1:
             maps = Maps()
