@@ -228,6 +228,6 @@ def test_vdso_only_through_the_buildid_cache(tmp_path, monkeypatch):
 def test_a_known_tid_keeps_its_thread_whatever_pid_a_sample_says(tmp_path):
     """machine__findnew_thread finds by tid; only an unknown (-1) pid is updated."""
     recs = [pb.comm(10, 11, "worker", 1), pb.sample_cc(0x10, 99, 11, 2, [0x10]),
-            pb.comm(-1, 12, "nopid", 3), pb.sample_cc(0x10, 10, 12, 4, [0x10])]
+            pb.comm(0xFFFFFFFF, 12, "nopid", 3), pb.sample_cc(0x10, 10, 12, 4, [0x10])]  # pid -1
     got = [tuple(r.thread) for r in session(tmp_path, recs).samples()]
     assert got == [(10, 11, "worker"), (10, 12, "nopid")]
