@@ -27,7 +27,7 @@ from pyperf_probe.symbols.demangle import demangle
 from pyperf_probe.symbols.dwarf_scan import TAG_INLINED_SUBROUTINE, TAG_SUBPROGRAM, FuncDie, Unsupported
 
 # binutils dwarf2.c non_mangled(): languages whose DW_AT_name is the symbol name
-_NON_MANGLED_LANGS = frozenset((0x01, 0x02, 0x03, 0x04, 0x05, 0x07, 0x09, 0x0C, 0x0D, 0x0F, 0x12, 0x1D, 0x8001))
+_NON_MANGLED_LANGS = frozenset((0x01, 0x02, 0x03, 0x05, 0x06, 0x07, 0x09, 0x0C, 0x0D, 0x0F, 0x12, 0x1D, 0x8001))
 SymbolAt = Callable[[int], Optional[Tuple[str, int]]]
 
 

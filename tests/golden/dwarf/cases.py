@@ -80,6 +80,10 @@ DEFINITIONS = {
     "libc_field": (LIBC, "_int_malloc av->top"),
     "libc_empty_first_range": (LIBC, "futex_wake"),
     "prog_const_value_param": ("@W@/probe_prog_O2", "sum_array $params"),
+    "dw4_inlined": ("@W@/dwarf_demo_dw4", "clamp_add"),
+    "dw4_fill_empty": ("@W@/dwarf_demo_dw4", "struct_sum p"),
+    "dw4_fields": ("@W@/dwarf_demo_dw4", "process_point pt->x pt->label:string name:string"),
+    "dw4_cxx_method": ("@W@/dwarf_cxx_dw4", "scale this"),
     "prog_params_none_anywhere": ("@W@/probe_prog_O2", "clamp_add $params"),
     "cxx_trace_point_failure_args": (CXX, "_M_length $params"),
     "cxx_max_bitwidth_note": ("@W@/rd_cxx", "vector $params"),
@@ -110,6 +114,8 @@ VARS.update({
     "libc_start_main": (LIBC, "__libc_start_main_impl"),
     "libc_futex_wake_many": (LIBC, "futex_wake"),
     "threads_unnamed_var": ("@W@/uw_threads", "uw_vla"),
+    "dw4_clamp_add": ("@W@/dwarf_demo_dw4", "clamp_add"),
+    "dw4_cxx_circle": ("@W@/dwarf_cxx_dw4", "Circle"),
 })
 
 # perf probe -x BIN -V POINT OPTIONS...: --range and --externs
@@ -117,6 +123,7 @@ VARS_OPTIONS = {
     "O0_range": (O0, "main", ["--range"]),
     "O2_range": (O2, "process_point", ["--range"]),
     "O2_range_inlined": (O2, "clamp_add", ["--range"]),
+    "dw4_range": ("@W@/dwarf_demo_dw4", "process_point", ["--range"]),
     "O2_range_externs": (O2, "main", ["--range", "--externs"]),
     "O2_externs": (O2, "process_point", ["--externs"]),
     "cxx_range": (CXX, "scale", ["--range"]),
@@ -137,13 +144,16 @@ LINES.update({
     "cxx_scale": (CXX, "scale"),
     "cxx_main": (CXX, "main"),
     "cxx_uw_main": ("@W@/uw_cxx", "main"),
+    "dw4_process_point": ("@W@/dwarf_demo_dw4", "process_point"),
+    "dw4_cxx_main": ("@W@/dwarf_cxx_dw4", "main"),
     "libc_no_source": (LIBC, "tcache_get"),
     "not_found": (O2, "no_such_function"),
 })
 
 # addr2line -a -i -f over these binaries, at ADDRESSES_PER_BINARY addresses spread over .text
 # (a fixed pseudo-random sequence, see make_goldens.py), in that order: one process per binary, as perf runs it
-INLINE_BINARIES = {"O0": O0, "O2": O2, "cxx": CXX, "report_cxx": "@W@/report_cxx", "libc": LIBC}
+INLINE_BINARIES = {"O0": O0, "O2": O2, "cxx": CXX, "report_cxx": "@W@/report_cxx", "libc": LIBC,
+                   "dw4": "@W@/dwarf_demo_dw4", "cxx_dw4": "@W@/dwarf_cxx_dw4"}
 ADDRESSES_PER_BINARY = 300
 
 # perf probe -F -x BIN --filter '*': every function name as perf demangles it (tests/test_demangle.py)
