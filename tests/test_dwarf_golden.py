@@ -70,7 +70,7 @@ def parse_definition(text):
     elif ":" in point:
         point, rel = point.split(":", 1)
         line = int(rel)
-    if "." in point:
+    if "." in point and "*" not in point:
         file = point
     else:
         function = point

@@ -247,3 +247,26 @@ def test_block_backlog_is_written_in_order(tmp_path):
     raw = path.read_bytes()
     hdr = FileHeader.unpack_from(raw)
     assert raw[hdr.data.offset:hdr.data.offset + hdr.data.size] == b"".join(chunks) == b"".join(seen)
+
+
+def test_synthesize_a_running_process_as_perf_does():
+    """-a: FORK before each COMM (main thread from its parent, threads from the main thread), the main
+    thread's executable maps after its COMM; -p: the same without FORKs."""
+    import threading
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait)
+    worker.start()
+    try:
+        pid = os.getpid()
+        recs = list(synth.synthesize_process(pid, TRAILER, with_fork=True))
+        plain = list(synth.synthesize_process(pid, TRAILER))
+    finally:
+        stop.set()
+        worker.join()
+    kinds = [struct.unpack_from("<I", r)[0] for r in recs]
+    assert kinds[:2] == [RecordType.FORK, RecordType.COMM] and RecordType.MMAP2 in kinds
+    assert struct.unpack_from("<IIII", recs[0], 8) == (pid, os.getppid(), pid, os.getppid())
+    thread_fork = recs[kinds.index(RecordType.FORK, 1)]
+    assert struct.unpack_from("<IIII", thread_fork, 8)[:2] == (pid, pid)  # a thread: forked from the main one
+    assert kinds[2:kinds.index(RecordType.FORK, 1)] == [RecordType.MMAP2] * (kinds.index(RecordType.FORK, 1) - 2)
+    assert [r for r in recs if struct.unpack_from("<I", r)[0] != RecordType.FORK] == plain

@@ -142,3 +142,18 @@ def test_tick_markers_agree_with_readelf():
     text = subprocess.run(["readelf", "-n", TICK], capture_output=True, text=True).stdout
     for n in notes.values():
         assert f"Location: {n.pc:#018x}, Base: {n.base:#018x}, Semaphore: {n.semaphore:#018x}" in text
+
+
+def test_semaphore_on_a_kernel_without_ref_ctr_support_is_refused(monkeypatch):
+    from pyperf_probe.errors import ProbeError
+    from pyperf_probe.probe import sdt
+    from pyperf_probe.probe.tracedef import UprobeDef
+
+    with_sem = UprobeDef(path="/x", file_offset=0x10, group="sdt_t", event="m", ref_ctr_offset=0x3028)
+    without = UprobeDef(path="/x", file_offset=0x20, group="sdt_t", event="n")
+    monkeypatch.setattr(sdt, "ref_ctr_supported", lambda: False)
+    sdt.check_ref_ctr_support([without])
+    with pytest.raises(ProbeError, match="sdt_t:m has a semaphore .* Linux 4.20"):
+        sdt.check_ref_ctr_support([without, with_sem])
+    monkeypatch.setattr(sdt, "ref_ctr_supported", lambda: True)
+    sdt.check_ref_ctr_support([with_sem])

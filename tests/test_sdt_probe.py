@@ -149,9 +149,12 @@ def test_marker_in_two_cached_binaries_like_perf(tmp_path):
             f.write(bytes([0x40 + i]))
     env = dict(os.environ, HOME=str(tmp_path / "home"))
     subprocess.run([PERF, "buildid-cache", "--add", ",".join(copies)], env=env, check=True)
+    lock = open(SDT_TICK_LOCK, "w")         # -n names against the sdt_tick events of tracefs: none meanwhile
+    fcntl.flock(lock, fcntl.LOCK_EX)
     for args in (["-D", "sdt_tick:loop2"], ["-D", "%sdt_tick:loop*"], ["-n", "%sdt_tick:loop*"],
                  ["-n", "-a", "sdt_tick:loop3", "-a", "sdt_tick:begin"], ["-n", "sdt_tick:loop1", "arg"]):
         theirs = subprocess.run([PERF, "probe", *args], capture_output=True, text=True, env=env)
         ours = pyperf(tmp_path / "home", "probe", *args)
         assert (ours.stdout, ours.stderr.replace("pyperf", "perf"), ours.returncode) == \
             (theirs.stdout, theirs.stderr, theirs.returncode), args
+    lock.close()

@@ -4,7 +4,6 @@ made the expected files with perf 6.1 from the files in tests/golden/reader/data
 No root needed: the recorded binaries, libc and libc's symbols come from the goldens' --symfs tarball."""
 from __future__ import annotations
 
-import os
 import tarfile
 from pathlib import Path
 

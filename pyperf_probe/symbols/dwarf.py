@@ -181,7 +181,7 @@ class DwarfInfo:
 
     def _units_for_name(self, name: str) -> List[int]:
         if any(c in name for c in "*?["):
-            return list(self.units.offsets)
+            return self.units.units_matching(name)
         return self.units.units_naming(name)
 
     def _sites_of(self, unit: Unit, func, no_inlines: bool, warn, for_vars: bool) -> List[FunctionSite]:

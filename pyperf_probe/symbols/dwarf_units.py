@@ -17,6 +17,8 @@ CU headers (DWARFv5 7.5.1.1) are read with ``struct`` only: ``unit_length`` (4 b
 from __future__ import annotations
 
 import bisect
+import fnmatch
+import re
 import struct
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
@@ -55,6 +57,11 @@ def string_offsets(strtab: bytes, name: bytes) -> List[int]:
     return hits
 
 
+def _min_glob_length(pattern: str) -> int:
+    """The shortest string a glob can match: each ``?`` and ``[...]`` is one character, ``*`` none."""
+    return len(re.sub(r"\[[^\]]*\]", "?", pattern).replace("*", ""))
+
+
 def _find_all(haystack: bytes, needle: bytes) -> Iterable[int]:
     pos = haystack.find(needle)
     while pos >= 0:
@@ -91,6 +98,19 @@ class UnitIndex:
             hits.setdefault(self.unit_containing(pos), []).append((pos, FORM_STRING))
         hits.pop(None, None)
         return sorted(cu for cu, where in hits.items() if self._may_define(cu, where))
+
+    def units_matching(self, pattern: str) -> List[int]:
+        """Units that may hold a DIE whose name matches the glob ``pattern``: the units naming any
+        ``.debug_str`` string it matches. GCC writes names shorter than 4 bytes inline (DW_FORM_string),
+        so a glob that can match such a short name makes every unit a candidate."""
+        if self._uses_strx or _min_glob_length(pattern) < 4:
+            return list(self.offsets)
+        regex = re.compile(fnmatch.translate(pattern).encode())
+        names = {m for m in self._strtab.split(b"\0") if regex.match(m)}
+        found = set()
+        for name in names:
+            found.update(self.units_naming(name.decode("utf-8", "replace")))
+        return sorted(found)
 
     def _may_define(self, cu_offset: int, where: List[Tuple[int, int]]) -> bool:
         """Whether one of the hits can be the name of a subprogram definition (or, in a unit that uses

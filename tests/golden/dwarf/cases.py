@@ -79,6 +79,8 @@ DEFINITIONS = {
     "libc_params": (LIBC, "__qsort_r $params"),
     "libc_field": (LIBC, "_int_malloc av->top"),
     "libc_empty_first_range": (LIBC, "futex_wake"),
+    "libc_glob": (LIBC, "tcache_*"),
+    "O2_short_glob": (O2, "c*"),
     "prog_const_value_param": ("@W@/probe_prog_O2", "sum_array $params"),
     "dw4_inlined": ("@W@/dwarf_demo_dw4", "clamp_add"),
     "dw4_fill_empty": ("@W@/dwarf_demo_dw4", "struct_sum p"),
