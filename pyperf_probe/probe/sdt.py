@@ -154,6 +154,7 @@ def sdt_plans(spec: SdtSpec, target: Optional[str]) -> list:
     defs = find_definitions(spec, target)
     if not defs:
         raise not_found(spec if spec.target or not target else dataclasses.replace(spec, target=target))
+    check_ref_ctr_support(defs)
     args = tuple(parse_probe_arg(w) for w in spec.arg_words)
     by_group: dict = {}
     for d in defs:
@@ -162,6 +163,26 @@ def sdt_plans(spec: SdtSpec, target: Optional[str]) -> list:
     event = None if is_glob(spec.event) else spec.event
     return [Plan(ProbeSpec(point=ProbePoint(function=f"%{spec.event}"), args=args, group=group, event=event),
                  found[0].path, group, tuple(found)) for group, found in by_group.items()]
+
+
+def ref_ctr_supported() -> bool:
+    """The kernel takes ``PATH:OFFSET(REF_CTR_OFFSET)`` (Linux 4.20+): its tracefs README says so (perf's
+    ``uprobe_ref_ctr_is_supported``)."""
+    from pyperf_probe.kernel import tracefs
+
+    try:
+        with open(tracefs.path("README")) as f:
+            return "ref_ctr_offset" in f.read()
+    except OSError:
+        return True         # no README to ask: let the kernel answer when the line is written
+
+
+def check_ref_ctr_support(defs) -> None:
+    """A marker with a semaphore cannot be probed usefully without the kernel raising it: say so."""
+    if any(d.ref_ctr_offset for d in defs) and not ref_ctr_supported():
+        name = next(f"{d.group}:{d.event}" for d in defs if d.ref_ctr_offset)
+        raise ProbeError(f"SDT event {name} has a semaphore (reference counter), and this kernel cannot raise "
+                         "it: uprobes with a ref_ctr_offset need Linux 4.20 or later.", errno=errno_mod.ENOTSUP)
 
 
 def not_found(spec: SdtSpec) -> ProbeError:
@@ -207,6 +228,7 @@ def temporary_sdt_events(specs: Sequence[str], *, usage_error) -> Iterator[List[
                               f"Error:\tFile {tracefs.event_dir(group, event)} not found.\n"
                               "Hint:\tSDT event cannot be directly recorded on.\n"
                               f"\tPlease first use 'pyperf probe {group}:{event}' before recording it.")
+        check_ref_ctr_support(defs)
         lines += [d.text() for d in defs]
     added = []
     try:
@@ -219,4 +241,18 @@ def temporary_sdt_events(specs: Sequence[str], *, usage_error) -> Iterator[List[
         yield [a.replace("/", ":") for a in added]
     finally:
         if added:
-            tracefs.write_uprobe_events([f"-:{name}" for name in added])
+            _remove(added)
+
+
+def _remove(names: List[str]) -> None:
+    """Remove the events this command added; one still in use elsewhere (EBUSY) is left with a warning."""
+    from pyperf_probe.errors import KernelError
+    from pyperf_probe.kernel import tracefs
+
+    for name in names:
+        try:
+            tracefs.write_uprobe_events([f"-:{name}"])
+        except KernelError as exc:
+            log.warning("Could not remove %s, which pyperf added for this run: %s\n  Remove it with "
+                        "'pyperf probe -d %s' once it is no longer in use.", name.replace("/", ":"),
+                        exc.message.splitlines()[0], name.replace("/", ":"))
