@@ -110,3 +110,28 @@ def test_plt_names_equal_perf(path):
     mine = [n for n in t.names() if n.endswith("@plt")]
     perf = subprocess.run(["perf", "probe", "-x", path, "-F*@plt"], capture_output=True, text=True).stdout.split("\n")
     assert mine == perf[:-1]
+
+
+def _system_elf_files(count=40):
+    import glob
+    files = sorted(f for f in glob.glob("/usr/lib/x86_64-linux-gnu/*.so*") + glob.glob("/usr/bin/*")
+                   if os.path.isfile(f) and not os.path.islink(f))
+    out = []
+    for f in files[::max(1, len(files) // (count * 2))]:
+        with open(f, "rb") as fh:
+            if fh.read(4) == b"\x7fELF":
+                out.append(f)
+    return out[:count]
+
+
+@pytest.mark.perf
+@pytest.mark.skipif(not shutil.which("perf"), reason="perf is not installed")
+def test_every_name_of_many_system_files_equals_perf(tmp_path):
+    """Aliases, duplicates (.symtab and .dynsym), @plt entries, demangled C++: ``perf probe -F '*'``."""
+    env = dict(os.environ, PERF_BUILDID_DIR=str(tmp_path))
+    files = _system_elf_files()
+    assert len(files) >= 20
+    for path in files:
+        perf = subprocess.run(["perf", "probe", "-F*", "-x", path], capture_output=True, text=True, env=env)
+        names = load_symtab(path).names()
+        assert "".join(n + "\n" for n in names) == perf.stdout, path

@@ -1,8 +1,10 @@
 """Symbol tables as perf loads them (tools/perf/util/symbol-elf.c ``dso__load_sym``, symbol.c ``dso__load``).
 
-Which table: perf 6.1 takes the symbols of the first file (debuginfo.py order) that has a ``.symtab``
-("syms_ss"), or else the ``.dynsym`` of the first that has one ("runtime_ss"); it does not merge the two
-(so glibc's versioned ``.symtab`` names such as ``aio_cancel@@GLIBC_2.34`` are what ``-F`` lists). It
+Which table: perf 6.1 takes the file that has a ``.symtab`` first in debuginfo.py's order ("syms_ss"), or
+else the first with a ``.dynsym`` ("runtime_ss"), and loads that file's ``.symtab`` and then its ``.dynsym``
+(a name in both is there twice, as ``perf probe -F`` shows). A separate debug file's ``.dynsym`` is
+SHT_NOBITS and does not count, so for glibc only the debug file's versioned ``.symtab`` names
+(``aio_cancel@@GLIBC_2.34``) are listed. It
 keeps FUNC, GNU_IFUNC and OBJECT symbols with a name and a section, plus zero-size NOTYPE labels in text
 sections, and adds one ``NAME@plt`` symbol per ``.rela.plt`` entry (``dso__synthesize_plt_symbols``).
 
@@ -315,7 +317,10 @@ def load_symtab(path: str, symfs: Optional[str] = None) -> SymbolTable:
 def _load(image: ElfImage, symfs: Optional[str]) -> SymbolTable:
     syms_ss, runtime_ss = select_sources(image, symfs)
     has_symtab = _has_table(syms_ss, ".symtab", SHT_SYMTAB)
-    rows = read_elf_symbols(syms_ss, ".symtab" if has_symtab else ".dynsym")
+    rows = read_elf_symbols(syms_ss, ".symtab") if has_symtab else []
+    if _has_table(syms_ss, ".dynsym", SHT_DYNSYM):
+        # dso__load_sym: the .dynsym of the symbol source is loaded as well (again, for names in both)
+        rows += read_elf_symbols(syms_ss, ".dynsym")
     if rows:
         rows += plt_symbols(runtime_ss)
     return SymbolTable(image.path, demangled(rows), syms_ss.path, has_symtab)
