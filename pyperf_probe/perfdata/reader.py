@@ -5,25 +5,17 @@
 
 * ``.header``: the ``FileHeader``; ``.attrs``: one ``FileAttr`` per event (attr, ids, name);
 * ``.feature(Feature.X)``: a feature section, decoded on first use (``perfdata.features``);
-* ``.records()``: every record of the data section, streamed in chunks, reordered by time as perf does
-  (``perfdata.ordered``); ``.records(ordered=False)`` gives file order; ``.record_batches()`` the same
-  records as lists, for loops over millions of records.
-
-Time order costs little memory: the scan reads only each record's timestamp and queues its bytes; records
-are decoded when the queue delivers them (1024 at a time), so memory holds about two rounds of raw
-records, not the file (bench/read_only: 37 MiB peak RSS for 360K samples with call chains, 1.07x that of
-a third of the file).
+* ``.records()``: every record of the data section, streamed in chunks, reordered by time as perf does;
+  ``.records(ordered=False)`` gives file order; ``.record_batches()`` the same records as lists, for
+  loops over millions of records (``perfdata.stream`` reads them, ``perfdata.ordered`` orders them).
 
 Bad input never raises anything but ``PerfDataError``. Sizes come from the file and are checked before
-anything is allocated. Damage inside the data section is reported once per kind through the ``pyperf``
-logger and skipped: unknown record types, corrupt records, samples of unknown ids; a file cut short (a
-``perf record`` killed mid-write) is read up to its last whole record.
+anything is allocated; damage inside the data section is a warning (``perfdata.stream``).
 """
 from __future__ import annotations
 
 import dataclasses
 import errno as errno_mod
-import gc
 import itertools
 import logging
 import os
@@ -32,19 +24,14 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from pyperf_probe.errors import PerfDataError
 from pyperf_probe.perfdata import features as feat
-from pyperf_probe.perfdata.format import (MAGIC, MAGIC_SWAPPED, U64, AttrFlag, AttrType, EventAttr,
-                                          FileHeader, FileSection, RecordType, SampleType, sample_id_struct)
-from pyperf_probe.perfdata.ordered import OrderedQueue
-from pyperf_probe.perfdata.records import DECODERS, IGNORED, USER_RECORD_TYPES_START
-from pyperf_probe.perfdata.sample import CorruptRecord, SampleDecoder
+from pyperf_probe.perfdata.format import (MAGIC, MAGIC_SWAPPED, AttrType, EventAttr, FileHeader, FileSection,
+                                          SampleType)
+from pyperf_probe.perfdata.stream import INCOMPATIBLE, ReadStats, RecordStream  # noqa: F401 (ReadStats: API)
+from pyperf_probe.perfdata.stream import incompatible as _incompatible
 
 log = logging.getLogger("pyperf")
 
 DEFAULT_PATH = "perf.data"
-INCOMPATIBLE = "incompatible file format (rerun with -v to learn more)"
-HEADER = struct.Struct("<IHH")
-DECODE_BATCH = 1024
-CHUNK_SIZE = 1 << 20  # > the largest record (perf_event_header.size is a u16)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,23 +43,6 @@ class FileAttr:
     attr: EventAttr
     ids: Tuple[int, ...]
     name: Optional[str]
-
-
-@dataclasses.dataclass
-class ReadStats:
-    """What ``records()`` met besides good records (perf's ``struct events_stats`` where it has one)."""
-
-    nr_records: int = 0  # every whole record read, decoded or not (perf's nr_events[0])
-    nr_skipped: int = 0  # records of types read past without decoding
-    nr_unknown_id: int = 0
-    nr_unknown_type: int = 0
-    nr_corrupt: int = 0
-    truncated_bytes: int = 0
-
-
-def _incompatible(reason: str) -> PerfDataError:
-    log.debug(reason)
-    return PerfDataError(INCOMPATIBLE)
 
 
 def check_path(path: Optional[str], force: bool = False) -> Tuple[str, os.stat_result]:
@@ -108,17 +78,19 @@ class PerfDataFile:
         self.header = self._read_header()
         self._sections = self._read_feature_table()
         self.attrs = self._read_attrs()
-        self._decoders = self._compile_decoders()
-        self._id_to_evsel = {i: a.index for a in self.attrs for i in a.ids}
-        self._id_pos = _id_pos(self.attrs[0].attr.sample_type)
-        self._sample_time_pos = self._common_time_pos()
-        self._trailer_time = self._trailer_time_pos()
+        self._stream = RecordStream(self)
 
-    def _compile_decoders(self) -> List[SampleDecoder]:
-        try:
-            return [SampleDecoder(a.attr, a.index) for a in self.attrs]
-        except PerfDataError as exc:
-            raise _incompatible(f"{self.path}: {exc}") from None
+    # --- records (perfdata.stream) ---------------------------------------------------------------------
+
+    def records(self, ordered: bool = True) -> Iterator:
+        """Every record of the data section: ``Sample`` tuples and ``records.*Record`` objects, in perf's
+        delivery order (time-ordered per round) or, with ``ordered=False``, in file order."""
+        return itertools.chain.from_iterable(self._stream.batches(ordered))
+
+    def record_batches(self, ordered: bool = True) -> Iterator[List]:
+        """``records()`` as lists (one per decoded chunk or flushed round): the same records in the same
+        order, for consumers that loop over many records (one generator step per batch, not per record)."""
+        return self._stream.batches(ordered)
 
     @classmethod
     def open(cls, path: Optional[str] = None, force: bool = False) -> "PerfDataFile":
@@ -278,260 +250,6 @@ class PerfDataFile:
 
     # --- records --------------------------------------------------------------------------------------
 
-    def records(self, ordered: bool = True) -> Iterator:
-        """Every record of the data section: ``Sample`` tuples and ``records.*Record`` objects, in perf's
-        delivery order (time-ordered per round) or, with ``ordered=False``, in file order."""
-        return itertools.chain.from_iterable(self.record_batches(ordered))
-
-    def record_batches(self, ordered: bool = True) -> Iterator[List]:
-        """``records()`` as lists (one per decoded chunk or flushed round): the same records in the same
-        order, for consumers that loop over many records (one generator step per batch, not per record)."""
-        if not ordered:
-            return _fewer_collections(self._file_batches())
-        self._queue = OrderedQueue()
-        return _fewer_collections(self._decode_batches(self._queue.reorder_batches(self._entry_batches())))
-
-    def _data_end(self) -> int:
-        h = self.header
-        end = h.data.offset + h.data.size if h.data.size else self.file_size
-        if end > self.file_size:
-            self.stats.truncated_bytes = end - self.file_size
-            self._warn_once("truncated", f"{self.path}: the data section ends {end - self.file_size} bytes "
-                                         "past the end of the file (cut short?): reading up to the last "
-                                         "whole record")
-            end = self.file_size
-        return end
-
-    def _file_batches(self) -> Iterator[List]:
-        """Decode records chunk by chunk (CHUNK_SIZE, more than any record), in file order: one list of
-        records per chunk.
-
-        The hot loop: samples of a one-event file go straight to its compiled decoder."""
-        pos, end = self.header.data.offset, self._data_end()
-        unpack_header = HEADER.unpack_from
-        decode_one = self._decoders[0].decode if len(self._decoders) == 1 else None
-        stats = self.stats
-        while pos < end:
-            self._file.seek(pos)
-            buf = self._file.read(min(CHUNK_SIZE, end - pos))
-            n, off = len(buf), 0
-            out: List = []
-            append = out.append
-            count = 0
-            while off + 8 <= n:
-                rtype, misc, size = unpack_header(buf, off)
-                if size < 8 or off + size > n:
-                    break
-                count += 1
-                if rtype == 9 and decode_one is not None:
-                    try:
-                        rec = decode_one(buf, off + 8, off + size, misc, pos + off)
-                    except CorruptRecord as exc:
-                        rec = self._corrupt(exc, rtype, pos + off)
-                else:
-                    rec = self._decode(buf, off, rtype, misc, size, pos + off)
-                    if rtype == RecordType.AUXTRACE and size >= 16:  # its payload follows the record
-                        size += struct.unpack_from("<Q", buf, off + 8)[0]
-                off += size
-                if rec is not None:
-                    append(rec)
-            stats.nr_records += count
-            yield out
-            pos += off
-            if pos >= end or not self._chunk_end_ok(buf, n, off, pos, end):
-                return
-
-    def _entry_batches(self) -> Iterator[List]:
-        """The ordered path's scan, in file order: per chunk, one entry ``(time, type, misc, record bytes,
-        file_offset)`` per record the reader decodes (``ordered.OrderedQueue``'s entries). Only the
-        timestamp is read here (perf's ``evlist__parse_sample_timestamp``); records are decoded once
-        delivered (``_decode_batches``)."""
-        pos, end = self.header.data.offset, self._data_end()
-        unpack_header = HEADER.unpack_from
-        u64 = U64.unpack_from
-        sample_time_pos = self._sample_time_pos
-        trailer_size, trailer_time = self._trailer_time
-        stats = self.stats
-        while pos < end:
-            self._file.seek(pos)
-            buf = self._file.read(min(CHUNK_SIZE, end - pos))
-            n, off = len(buf), 0
-            out: List = []
-            append = out.append
-            count = 0
-            while off + 8 <= n:
-                rtype, misc, size = unpack_header(buf, off)
-                if size < 8 or off + size > n:
-                    break
-                count += 1
-                if rtype == 9:
-                    tp = sample_time_pos if sample_time_pos is not None else self._time_pos_of(buf, off, size)
-                    time = u64(buf, off + tp)[0] if tp is not None and tp + 8 <= size else None
-                elif rtype in DECODERS:
-                    time = None
-                    if rtype < USER_RECORD_TYPES_START and trailer_time is not None:
-                        if trailer_time == -1:  # events with different trailers
-                            time = self._record_time(buf, off, size, rtype)
-                        elif size - 8 >= trailer_size:
-                            time = u64(buf, off + size - trailer_size + trailer_time)[0]
-                else:
-                    stats.nr_skipped += 1
-                    self._skip(rtype, pos + off)
-                    if rtype == RecordType.AUXTRACE and size >= 16:  # its payload follows the record
-                        size += struct.unpack_from("<Q", buf, off + 8)[0]
-                    off += size
-                    continue
-                append((time, rtype, misc, buf[off:off + size], pos + off))
-                off += size
-            stats.nr_records += count
-            yield out
-            pos += off
-            if pos >= end or not self._chunk_end_ok(buf, n, off, pos, end):
-                return
-
-    def _decode_batches(self, batches: Iterator[List]) -> Iterator[List]:
-        """Delivered entries -> records (the samples of a one-event file straight to its decoder), at most
-        DECODE_BATCH at a time: a flushed round stays in its compact queued form until it is consumed."""
-        decode_one = self._decoders[0].decode if len(self._decoders) == 1 else None
-        for batch in batches:
-            for start in range(0, len(batch), DECODE_BATCH):
-                entries = batch[start:start + DECODE_BATCH]
-                out: List = []
-                append = out.append
-                for _time, rtype, misc, raw, file_offset in entries:
-                    if rtype == 9 and decode_one is not None:
-                        try:
-                            append(decode_one(raw, 8, len(raw), misc, file_offset))
-                        except CorruptRecord as exc:
-                            self._corrupt(exc, rtype, file_offset)
-                        continue
-                    rec = self._decode(raw, 0, rtype, misc, len(raw), file_offset)
-                    if rec is not None:
-                        append(rec)
-                if out:
-                    yield out
-
-    def _chunk_end_ok(self, buf: bytes, n: int, off: int, pos: int, end: int) -> bool:
-        """After a chunk that stopped at ``off`` short of the data's end: may reading go on at ``pos``?"""
-        if off + 8 <= n and HEADER.unpack_from(buf, off)[2] < 8:
-            self._warn_once("size", f"{self.path}: record of size {HEADER.unpack_from(buf, off)[2]} at offset "
-                                    f"{pos:#x}: the rest of the data section is unreadable")
-            self.stats.nr_corrupt += 1
-            return False
-        if n < CHUNK_SIZE or off == 0:  # the file ends inside this record
-            self._cut_short(pos, end)
-            return False
-        return True
-
-    def _record_time(self, buf, off: int, size: int, rtype: int) -> Optional[int]:
-        try:
-            return self._sample_id(buf, off, size, rtype)[1]
-        except CorruptRecord:
-            return None  # delivered at once; decoding it will say what is wrong
-
-    def _time_pos_of(self, buf, off: int, size: int) -> Optional[int]:
-        """The TIME offset (from the record start) of a sample whose attr is known only by its id."""
-        evsel = self._sample_evsel(buf, off, size)
-        return None if evsel is None else _sample_time_pos(self.attrs[evsel].attr.sample_type)
-
-    def _cut_short(self, pos: int, end: int):
-        self.stats.truncated_bytes += end - pos
-        self._warn_once("truncated-record", f"{self.path}: the last record (at offset {pos:#x}) is cut short: "
-                                            f"ignored {end - pos} bytes")
-
-    def _decode(self, buf, off: int, rtype: int, misc: int, size: int, file_offset: int):
-        try:
-            if rtype == RecordType.SAMPLE:
-                return self._decode_sample(buf, off, misc, size, file_offset)
-            decoder = DECODERS.get(rtype)
-            if decoder is None:
-                self.stats.nr_skipped += 1
-                self._skip(rtype, file_offset)
-                return None
-            body_end, time = self._sample_id(buf, off, size, rtype)
-            rec = decoder(buf, off + 8, body_end, misc, time)
-        except CorruptRecord as exc:
-            return self._corrupt(exc, rtype, file_offset)
-        if rtype == RecordType.ID_INDEX:
-            self._learn_ids(rec)
-        return rec
-
-    def _learn_ids(self, rec) -> None:
-        """ID_INDEX (perf_event__process_id_index): ids the attr sections lack still name their event."""
-        for entry in rec.entries:
-            if entry.idx < len(self.attrs):
-                self._id_to_evsel.setdefault(entry.id, entry.idx)
-
-    def _corrupt(self, exc: CorruptRecord, rtype: int, file_offset: int) -> None:
-        self.stats.nr_corrupt += 1
-        self._warn_once(("corrupt", rtype), f"{self.path}: skipping a corrupt record at offset "
-                                            f"{file_offset:#x}: {exc}")
-
-    def _decode_sample(self, buf, off: int, misc: int, size: int, file_offset: int):
-        evsel = self._sample_evsel(buf, off, size)
-        if evsel is None:
-            self.stats.nr_unknown_id += 1
-            return None
-        return self._decoders[evsel].decode(buf, off + 8, off + size, misc, file_offset)
-
-    def _sample_evsel(self, buf, off: int, size: int) -> Optional[int]:
-        """perf's evlist__id2evsel: one event, or id 0, means the first; otherwise look the id up."""
-        if len(self.attrs) == 1:
-            return 0
-        id_pos = self._id_pos
-        if id_pos is None or off + 8 + id_pos + 8 > off + size:
-            return 0
-        sample_id = struct.unpack_from("<Q", buf, off + 8 + id_pos)[0]
-        return self._id_to_evsel.get(sample_id) if sample_id else 0
-
-    def _common_time_pos(self) -> Optional[int]:
-        """The samples' TIME offset when every attr puts it at the same place, else None (per record)."""
-        positions = {_sample_time_pos(a.attr.sample_type) for a in self.attrs}
-        return positions.pop() if len(positions) == 1 else None
-
-    def _trailer_time_pos(self) -> Tuple[int, Optional[int]]:
-        """(sample_id trailer size, offset of its TIME in it) for non-sample records; TIME None without
-        sample_id_all or TIME (those records are delivered at once, as perf does). (0, -1) when the
-        events' trailers differ: each record's own IDENTIFIER then says which attr it follows."""
-        if len({a.attr.sample_type for a in self.attrs}) > 1:
-            return 0, -1
-        attr = self.attrs[0].attr
-        if not attr.flags & AttrFlag.SAMPLE_ID_ALL or not attr.sample_type & SampleType.TIME:
-            return 0, None
-        return _trailer(attr.sample_type).size, 8 if attr.sample_type & SampleType.TID else 0
-
-    def _trailer_attr(self, buf, off: int, size: int) -> EventAttr:
-        """The attr whose sample_id layout a non-sample record carries (``evlist__event2evsel``): the
-        first event's, unless the events differ, when the trailer ends with IDENTIFIER."""
-        if self._trailer_time[1] != -1 or size < 16:
-            return self.attrs[0].attr
-        evsel = self._id_to_evsel.get(struct.unpack_from("<Q", buf, off + size - 8)[0], 0)
-        return self.attrs[evsel].attr
-
-    def _sample_id(self, buf, off: int, size: int, rtype: int) -> Tuple[int, Optional[int]]:
-        """The body end (trailer excluded) and the trailer's time, for a non-sample record."""
-        attr = self._trailer_attr(buf, off, size)
-        if rtype >= USER_RECORD_TYPES_START or not attr.flags & AttrFlag.SAMPLE_ID_ALL:
-            return off + size, None
-        trailer = _trailer(attr.sample_type)
-        if trailer.size > size - 8:
-            raise CorruptRecord(f"record of {size} bytes cannot hold its {trailer.size}-byte sample_id")
-        if not attr.sample_type & SampleType.TIME:
-            return off + size - trailer.size, None
-        time_at = 8 if attr.sample_type & SampleType.TID else 0
-        time = struct.unpack_from("<Q", buf, off + size - trailer.size + time_at)[0]
-        return off + size - trailer.size, time
-
-    def _skip(self, rtype: int, file_offset: int) -> None:
-        if rtype in IGNORED:
-            return
-        self.stats.nr_unknown_type += 1
-        known = RecordType(rtype).name if rtype in RecordType._value2member_map_ else f"type {rtype}"
-        why = "not supported (pipe mode or perf record -z)" if rtype in RecordType._value2member_map_ \
-            else "unknown record type"
-        self._warn_once(("type", rtype), f"{self.path}: skipping {known} records ({why}), first at offset "
-                                         f"{file_offset:#x}")
-
     def _warn_once(self, kind, message: str) -> None:
         if kind not in self._warned:
             self._warned.add(kind)
@@ -541,57 +259,13 @@ class PerfDataFile:
     def out_of_order(self) -> int:
         """Records older than what was already delivered, in the last ``records()`` (perf's
         nr_unordered_events)."""
-        queue = getattr(self, "_queue", None)
-        return queue.out_of_order if queue else 0
+        return self._stream.out_of_order
 
     def warn_summary(self) -> None:
         """perf's end-of-session warnings for what ``records()`` skipped (session.c
         ``perf_session__warn_about_errors``)."""
         if self.stats.nr_unknown_id:
             log.warning(f"{self.stats.nr_unknown_id} samples with id not present in the header")
-
-
-_TRAILERS: Dict[int, struct.Struct] = {}
-
-
-def _trailer(sample_type: int) -> struct.Struct:
-    st = _TRAILERS.get(sample_type)
-    if st is None:
-        st = _TRAILERS[sample_type] = sample_id_struct(sample_type)
-    return st
-
-
-GC_THRESHOLD0 = 50000
-
-
-def _fewer_collections(batches: Iterator[List]) -> Iterator[List]:
-    """Iterate with a larger generation-0 collector threshold (restored when the iteration ends or is
-    dropped): a queued round holds tens of thousands of young tuples without cycles, and the default
-    threshold (700) makes the collector scan them again and again (20% of the time on 360K samples,
-    bench/read_only)."""
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], GC_THRESHOLD0), *old[1:])
-    try:
-        yield from batches
-    finally:
-        gc.set_threshold(*old)
-
-
-def _sample_time_pos(sample_type: int) -> Optional[int]:
-    """Offset of TIME from the start of a SAMPLE record (header included), None without TIME."""
-    if not sample_type & SampleType.TIME:
-        return None
-    return 8 + 8 * sum(bool(sample_type & b) for b in (SampleType.IDENTIFIER, SampleType.IP, SampleType.TID))
-
-
-def _id_pos(sample_type: int) -> Optional[int]:
-    """Byte offset of the id in a SAMPLE body (evsel.c ``__perf_evsel__calc_id_pos``); None without one."""
-    if sample_type & SampleType.IDENTIFIER:
-        return 0
-    if not sample_type & SampleType.ID:
-        return None
-    return 8 * sum(bool(sample_type & b) for b in (SampleType.IP, SampleType.TID, SampleType.TIME,
-                                                    SampleType.ADDR))
 
 
 def _check_sample_types(attrs: List[EventAttr], path: str) -> None:
