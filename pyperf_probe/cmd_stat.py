@@ -77,9 +77,12 @@ def parse_args(argv: List[str]) -> Options:
             break
         name, _, value = arg.partition("=") if arg.startswith("--") else (arg[:2], "", arg[2:])
         if name in ("-a", "--all-cpus"):
-            if value:
-                raise _usage(f"  Error: unknown switch `{value[0]}'")
             opts.system_wide = True
+            if value and name == "-a":          # bundled short options: -ae EVENT, -ax ,
+                argv = argv[:i] + ["-" + value] + argv[i + 1:]
+                continue
+            if value:
+                raise _usage("  Error: option `all-cpus' takes no value")
         elif name in _WITH_VALUE:
             if not value:
                 i += 1
