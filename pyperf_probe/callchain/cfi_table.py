@@ -4,13 +4,15 @@ The table is two sorted parallel arrays plus a small list of distinct rows (``cf
 
 * ``starts``  ``array('Q')``: the svma where each row begins, ascending; a row runs to the next start;
 * ``row_ids`` ``array('I')``: index into ``rows`` for each start;
-* ``rows``: the distinct rule tuples (a libc has ~2000 FDEs but only a few hundred distinct rows).
+* ``rows``: the distinct rule tuples (libc.so.6: 3713 FDEs, 28K rows, 304 distinct; cc1: 45K FDEs, 480K
+  rows, 652 distinct: 5.8 MB on disk).
 
 Gaps between FDEs get ``NO_CFI_ROW``. Lookup is one ``bisect`` on ``starts`` (C speed) and two indexings,
-memoised per svma by the caller. ``.eh_frame`` comes first; ``.debug_frame`` (of the binary or of its
+memoised per svma (``row_for``). ``.eh_frame`` comes first; ``.debug_frame`` (of the binary or of its
 separate debug file) fills only the ranges ``.eh_frame`` does not cover, as libunwind falls back to it.
 
-On-disk format (``<cache>/cfi-v1/<build-id>``), little-endian::
+On-disk format (``<cache>/cfi-v1/<build-id>``, ``<build-id>.debug`` when a separate debug file's
+``.debug_frame`` went in; ``cache_dir()`` says where), little-endian::
 
     magic  b"PYPFCFI\\0"   version u32 (=FORMAT_VERSION)   n_starts u32   n_rows u32   crc32 u32 (of payload)
     payload: starts u64[n_starts] . row_ids u32[n_starts] . rows i32[n_rows * ROW_FIELDS]
