@@ -101,9 +101,11 @@ def _graph_children(st: cc.SortedTree, parent: cc.Node, params: GraphParams, tot
     new_mask = depth_mask
     rel = params.mode == "fractal"
     margin = MARGIN + " " * left_margin
+    cumul_count = 0
     for idx, child in enumerate(children):
         cumul = child.cumul_hits
         remaining -= cumul
+        cumul_count += child.cumul_counts
         is_last = idx == len(children) - 1
         if is_last and (not rel or not remaining):
             new_mask &= ~(1 << (depth - 1))
@@ -116,8 +118,13 @@ def _graph_children(st: cc.SortedTree, parent: cc.Node, params: GraphParams, tot
         if idx + 1 == params.print_limit:
             break
     if rel and remaining and remaining != total:
+        rem_count = 0
+        if params.value == "count" and children:
+            rem_count = parent.children_count - cumul_count  # perf: nothing to show unless > 0
+            if rem_count <= 0:
+                return
         new_mask &= ~(1 << (depth - 1))
-        out.append(margin + _rem_prefix(depth, new_mask, remaining, total, params) + "[...]\n")
+        out.append(margin + _rem_prefix(depth, new_mask, remaining, rem_count, total, params) + "[...]\n")
 
 
 def _pipes(depth: int, mask: int) -> str:
@@ -136,12 +143,12 @@ def _prefix(depth: int, mask: int, first: bool, node: cc.Node, total: int, param
     return "".join(parts)
 
 
-def _rem_prefix(depth: int, mask: int, remaining: int, total: int, params: GraphParams) -> str:
+def _rem_prefix(depth: int, mask: int, remaining: int, count: int, total: int, params: GraphParams) -> str:
     parts = []
     for i in range(depth):
         parts.append("|" if mask & (1 << i) else " ")
         if i == depth - 1:
-            parts.append("--" + value_text(remaining, 0, total, params) + ("-- " if params.legacy else "--"))
+            parts.append("--" + value_text(remaining, count, total, params) + ("-- " if params.legacy else "--"))
         else:
             parts.append("          ")
     return "".join(parts)

@@ -124,6 +124,8 @@ def found_by_random_runs():
     add("make_trace_sym_fractal25", "make.data", f"{S} --sort trace,sym -g fractal,25")
     add("make_sym_pid_dso_graph", "make.data", f"{S} --sort sym,pid,dso -g graph,0.5,2,caller")
     add("lost_pid_comm_folded", "lost.data", f"{S} --sort pid,comm -g folded,1,callee")
+    add("make_fractal_count_remainder", "make.data", f"{S} --sort pid,comm -g fractal,function,count")
+    add("two_fractal_count_limit_G", "two.data", f"{S} --sort sym,dso -g fractal,25,2,callee,function,count -G")
 
 
 def error_cases():
