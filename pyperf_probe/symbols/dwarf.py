@@ -4,6 +4,22 @@ lines, inline frames. One :class:`DwarfInfo` per debug file, cached by build-id.
 It answers what perf's probe-finder.c answers with libdw, in perf's order and with perf's messages, while
 parsing only the compilation units a question needs (see dwarf_units.py): ``pyperf probe -V -x libc.so.6
 malloc`` reads one of libc's 4,000 units.
+
+The interface (probe/ and session/ use these names):
+
+* ``DwarfInfo.open(path, symfs=None)`` -> DwarfInfo | None
+* ``function_sites(name, file=None, no_inlines=False, warn=None, for_vars=False)`` -> [FunctionSite]
+* ``line_sites(function=None, file=None, line=0, lazy=None)`` -> [FunctionSite] (FUNC:RLN, SRC:ALN, ;PTN)
+* ``resolve_args(sites, [(expr, cast)], svmas=None, warn=None)`` -> [[ResolvedArg]] per site (perf's
+  $params expansion and \\deade12d filling); ``resolve_variable(site | svma, expr, cast=None, svma=None)``
+  -> (fetcharg, type) for one variable; ``params_at(site, svma=None)``
+* ``variables_at(site | svma, externs=False, svma=None, ranges=False)`` -> VariableList (-V; text by
+  probe/show.py ``format_vars``)
+* ``trace_point(site, svma=None)`` -> (function, offset) as perf names a probe point (``@<f+off>``)
+* ``probe_point_at(svma)`` -> ProbePoint (perf's reverse lookup: -l display, symbol-table retries)
+* ``line_range(function=None, file=None, start=0, end=None)`` (alias ``lines_of``) -> LineRange | None
+  (-L; text by probe/show.py ``lines_text`` / ``format_line_range``)
+* ``inline_frames(svma)`` -> [names] innermost first, as perf report gets them from addr2line
 """
 from __future__ import annotations
 
@@ -472,6 +488,11 @@ class DwarfInfo:
             if lines:
                 return LW.LineRange(function, path, lo, hi, offset, tuple(sorted(lines)), unit.comp_dir)
         return None
+
+    def lines_of(self, function: Optional[str] = None, file: Optional[str] = None, start: int = 0,
+                 end: Optional[int] = None):
+        """The name the first design gave :meth:`line_range`."""
+        return self.line_range(function, file, start, end)
 
     # ---- reverse lookup -----------------------------------------------------------------------------
 
