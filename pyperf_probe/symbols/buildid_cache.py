@@ -102,7 +102,11 @@ class BuildIdCache:
             raise SymbolError(f"Failed to read {top}: {exc.strerror}", errno=exc.errno) from None
         found = []
         for head in heads:
-            for tail in sorted(os.listdir(os.path.join(top, head))):
+            try:
+                tails = sorted(os.listdir(os.path.join(top, head)))
+            except OSError:
+                continue                         # not a directory: not perf's layout, skip it as perf does
+            for tail in tails:
                 if _TAIL_MIN <= len(tail) <= _TAIL_MAX and set(tail) <= _HEX:
                     found.append(head + tail)
         if valid_only:
