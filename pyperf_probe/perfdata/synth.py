@@ -122,29 +122,41 @@ def tasks(pid: int) -> List[int]:
     return sorted(tids, key=lambda t: t != pid)
 
 
-def thread_group(tid: int) -> Optional[int]:
-    """The process (Tgid) a thread belongs to."""
+def _status_field(pid: int, field: str) -> Optional[int]:
     try:
-        with open(f"/proc/{tid}/status") as f:
+        with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("Tgid:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
-    except OSError:
+    except (OSError, ValueError, IndexError):
         pass
     return None
 
 
+def thread_group(tid: int) -> Optional[int]:
+    """The process (Tgid) a thread belongs to."""
+    return _status_field(tid, "Tgid")
+
+
 def synthesize_process(pid: int, trailer: bytes, with_data: bool = False,
-                       only_tids: Optional[Sequence[int]] = None) -> Iterator[bytes]:
-    """COMM of the main thread, its MMAP2s, then COMM of each other thread (what perf 6.1 writes for -p)."""
+                       only_tids: Optional[Sequence[int]] = None, with_fork: bool = False) -> Iterator[bytes]:
+    """COMM of the main thread, its MMAP2s, then COMM of each other thread (what perf 6.1 writes for -p).
+    ``with_fork`` (system-wide, perf's ``__event__synthesize_thread`` in full mode) puts a FORK before each
+    COMM: the main thread forked from its parent (PPid), the other threads from the main thread. Kernel
+    threads have no maps."""
+    ppid = _status_field(pid, "PPid") if with_fork else None
+    user = not is_kernel_thread(pid)
     for tid in tasks(pid):
         if only_tids is not None and tid not in only_tids and tid != pid:
             continue
         name = read_comm(pid, tid)
         if name is None:
             continue
+        if with_fork:
+            parent = (ppid or 0) if tid == pid else pid
+            yield fork(pid, parent, tid, parent, trailer)
         yield comm(pid, tid, name, trailer)
-        if tid == pid:
+        if tid == pid and user:
             yield from process_mmaps(pid, trailer, with_data)
 
 

@@ -16,6 +16,7 @@ import signal
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from pyperf_probe.errors import KernelError, UsageError
+from pyperf_probe.perfdata.format import AttrFlag
 from pyperf_probe.record import fds as fdset, loop
 from pyperf_probe.record.events import CallGraph, Event, Target
 
@@ -120,15 +121,10 @@ def _synthesized(plan: Plan, target: Target, evs: Sequence[Event], fds: fdset.Ev
     kernel = synth.kernel_text_range()
     if kernel:
         parts.append(synth.kernel_mmap(kernel[0], kernel[1], trailer))
-    with_data = bool(evs[0].attr.flags & (1 << 17))  # mmap_data (dwarf)
+    with_data = any(ev.attr.flags & AttrFlag.MMAP_DATA for ev in evs)  # dwarf: data maps too
     if target.system_wide:
         for pid in synth.all_processes():
-            if not synth.is_kernel_thread(pid):
-                parts += synth.synthesize_process(pid, trailer, with_data)
-            else:
-                name = synth.read_comm(pid)
-                if name is not None:
-                    parts.append(synth.comm(pid, pid, name, trailer))
+            parts += synth.synthesize_process(pid, trailer, with_data, with_fork=True)
     elif target.threads:
         for pid in sorted({synth.thread_group(t) or t for t in threads}):
             parts += synth.synthesize_process(pid, trailer, with_data,
