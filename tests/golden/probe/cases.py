@@ -158,7 +158,8 @@ ERRORS = {
     "err_too_many": ["-x", NODBG, "--max-probes", "1", "-D", "mid_*"],
 }
 
-# live sequences on the copy at @T@ (each step: argv); the last step removes everything they added
+# live sequences on the copy at @T@ (each step: argv); the last step removes everything they added.
+# Every filter names the group: other areas' tests run at the same time and may have events called leaf.
 SEQUENCES = {
     "seq_add_list_del": [
         ["-x", LIVE, "leaf"],
@@ -167,8 +168,8 @@ SEQUENCES = {
         ["-x", LIVE, "-a", "leaf%return", "-a", "mid_a %di +0(%si):string"],
         ["-n", "-x", LIVE, "named=mid_b"],
         ["-l", "probe_pyperf_t_probe_gold:*"],
-        ["-l", "leaf*"],
-        ["-d", "probe_pyperf_t_probe_gold:leaf*", "-d", "mid_a"],
+        ["-l", "probe_pyperf_t_probe_gold:leaf*"],
+        ["-d", "probe_pyperf_t_probe_gold:leaf*", "-d", "probe_pyperf_t_probe_gold:mid_a"],
         ["-l", "probe_pyperf_t_probe_gold:*"],
         ["-d", "probe_pyperf_t_probe_gold:*"],
         ["-d", "probe_pyperf_t_probe_gold:*"],
