@@ -37,11 +37,6 @@ class SdtSpec:
     target: Optional[str] = None
     arg_words: Tuple[str, ...] = ()
 
-    @property
-    def point_text(self) -> str:
-        """How perf shows the point in "Added new event" lines: ``%EVENT``."""
-        return f"%{self.event}"
-
     def __str__(self) -> str:
         return f"{self.group}:{self.event}" if self.group else self.event
 
