@@ -31,13 +31,13 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from pyperf_probe.errors import ProbeError, SymbolError
 from pyperf_probe.symbols import dwarf_dies as D
+from pyperf_probe.symbols import dwarf_scope as S
 from pyperf_probe.symbols import dwarf_vars as V
+from pyperf_probe.symbols.dwarf_scope import MAGIC_NUM, ResolvedArg  # noqa: F401 (part of the interface)
 from pyperf_probe.symbols.dwarf_funcs import FunctionSite, collect, instances, matching_funcs
 from pyperf_probe.symbols.dwarf_lines import postprologue_svma
 from pyperf_probe.symbols.dwarf_unit import Unit
 
-# probe-finder.c: the value perf gives an argument that has no location at some of the probe sites
-MAGIC_NUM = 0xDEADE12D
 PARAMS = "$params"
 OFFLINE_REDZONE = 0x10000  # elfutils libdwfl/offline.c: where dwfl_report_offline places the first module
 VARS = "$vars"
@@ -59,26 +59,11 @@ class ProbePoint:
 
 
 @dataclass(frozen=True)
-class ResolvedArg:
-    """One fetch argument of one probe site: ``expr`` as written (or a ``$params`` member)."""
-    expr: str
-    fetcharg: str
-    type: Optional[str]
-
-
-@dataclass(frozen=True)
 class VariableList:
     """What ``perf probe -V`` shows for one site: ``@<symbol+offset>`` and "type\\tname" lines, sorted."""
     symbol: str
     offset: int
     variables: Tuple[str, ...]
-
-
-class _Scope:
-    """perf's ``probe_finder`` state for one site: the scope DIE, its real function, the frame base."""
-
-    def __init__(self, unit: Unit, sc_die, sp_die, svma: int, fb_ops):
-        self.unit, self.sc_die, self.sp_die, self.svma, self.fb_ops = unit, sc_die, sp_die, svma, fb_ops
 
 
 class DwarfInfo:
@@ -261,7 +246,7 @@ class DwarfInfo:
 
     # ---- scopes and variables -----------------------------------------------------------------------
 
-    def _scope(self, where: Where, svma: Optional[int]) -> _Scope:
+    def _scope(self, where: Where, svma: Optional[int]) -> S.Scope:
         if isinstance(where, FunctionSite):
             unit = self.unit(where.cu_offset)
             sc_die = unit.die_at(where.die_offset)
@@ -275,7 +260,7 @@ class DwarfInfo:
         sp_die = sc_die if D.is_func_def(sc_die) else self._real_func(unit, svma)
         if sp_die is None:
             raise ProbeError("Failed to find probe point in any functions.", errno=E.ENOENT)
-        return _Scope(unit, sc_die, sp_die, svma, self._frame_base(sp_die, svma))
+        return S.Scope(unit, sc_die, sp_die, svma, self._frame_base(sp_die, svma))
 
     def _innermost(self, unit: Unit, svma: int):
         func = self._real_func(unit, svma)
@@ -283,7 +268,7 @@ class DwarfInfo:
             raise ProbeError("Failed to find probe point in any functions.", errno=E.ENOENT)
         die = func
         while True:
-            inner = next((d for d in _children_at(die, svma) if d.tag == "DW_TAG_inlined_subroutine"), None)
+            inner = next((d for d in S.children_at(die, svma) if d.tag == "DW_TAG_inlined_subroutine"), None)
             if inner is None:
                 return die
             die = inner
@@ -312,11 +297,11 @@ class DwarfInfo:
         arg = self._convert(scope, expr, cast, warn)
         return arg.fetcharg(), arg.type
 
-    def _convert(self, scope: _Scope, expr: str, cast: Optional[str], warn=None) -> V.TraceArg:
+    def _convert(self, scope: S.Scope, expr: str, cast: Optional[str], warn=None) -> V.TraceArg:
         var, fields = V.parse_var_expr(expr)
-        var_die = _find_variable(scope.sc_die, var, scope.svma)
+        var_die = S.find_variable(scope.sc_die, var, scope.svma)
         if var_die is None:
-            var_die = _find_variable(scope.unit.die, var, None)
+            var_die = S.find_variable(scope.unit.die, var, None)
         if var_die is None:
             raise V.NoLocation(V.not_found_message(var), errno=E.ENOENT)
         try:
@@ -329,7 +314,7 @@ class DwarfInfo:
 
     def params_at(self, where: Where, svma: Optional[int] = None) -> List[str]:
         """``$params``: the parameters that have a location at the site (``expand_probe_args``)."""
-        return _param_names(self._scope(where, svma))
+        return S.param_names(self._scope(where, svma))
 
     def resolve_args(self, sites: Sequence[Where], args: Sequence[Tuple[str, Optional[str]]],
                      svmas: Optional[Sequence[int]] = None,
@@ -348,13 +333,13 @@ class DwarfInfo:
             row = []
             for expr, cast in args:
                 if expr == PARAMS:
-                    row.extend(self._try(scope, name, None, warn) for name in _param_names(scope))
+                    row.extend(self._try(scope, name, None, warn) for name in S.param_names(scope))
                 else:
                     row.append(self._try(scope, expr, cast, warn))
             per_site.append(row)
-        return _fill_empty(per_site, args)
+        return S.fill_empty(per_site, args)
 
-    def _try(self, scope: _Scope, expr: str, cast: Optional[str], warn=None):
+    def _try(self, scope: S.Scope, expr: str, cast: Optional[str], warn=None):
         try:
             arg = self._convert(scope, expr, cast, warn)
         except V.NoLocation:
@@ -370,17 +355,17 @@ class DwarfInfo:
             return VariableList("(null)", 0, ())
         scope = self._scope(where, svma)
         if ranges:
-            names = _range_lines(scope, externs)
+            names = S.range_lines(scope, externs)
         else:
-            names = {V.var_line(d) for d in _visible_vars(scope, params_only=False)}
+            names = {V.var_line(d) for d in S.visible_vars(scope, params_only=False)}
             if externs:
-                names |= {V.var_line(d) for d in _globals(scope)}
+                names |= {V.var_line(d) for d in S.unit_globals(scope)}
         symbol, offset = self.trace_point(scope)
         return VariableList(symbol, offset, tuple(sorted(names)))
 
     def trace_point(self, scope_or_site, svma: Optional[int] = None) -> Tuple[str, int]:
         """``convert_to_trace_point``: the real function holding the probe and the offset from its entry."""
-        scope = scope_or_site if isinstance(scope_or_site, _Scope) else self._scope(scope_or_site, svma)
+        scope = scope_or_site if isinstance(scope_or_site, S.Scope) else self._scope(scope_or_site, svma)
         sp_die = scope.sp_die
         if not D.haspc(sp_die, scope.svma):
             raise ProbeError(f"Specified offset is out of {D.diename(sp_die)}", errno=E.EINVAL)
@@ -561,97 +546,3 @@ def _function_symbols(path: str) -> Tuple[List[int], List[Tuple[str, int, int]]]
              if stype in (2, 10) and size]  # STT_FUNC, STT_GNU_IFUNC
     funcs.sort()
     return [f[0] for f in funcs], [(f[3], f[0], -f[1]) for f in funcs]
-
-
-def _children_at(die, svma: int):
-    """Descendants holding ``svma``, looking through lexical blocks (``die_find_child`` + haspc)."""
-    for child in die.iter_children():
-        if D.haspc(child, svma):
-            yield child
-            if child.tag == "DW_TAG_lexical_block":
-                yield from _children_at(child, svma)
-
-
-def _find_variable(scope_die, name: str, svma: Optional[int]):
-    """``die_find_variable_at``: a parameter or variable called ``name`` that is external or has a location
-    or a constant value, searching into children that hold ``svma`` (only the top level when None)."""
-    for child in scope_die.iter_children():
-        if child.tag in ("DW_TAG_formal_parameter", "DW_TAG_variable") and D.diename(child) == name and \
-                any(a in child.attributes for a in ("DW_AT_external", "DW_AT_location", "DW_AT_const_value")):
-            return child
-        if svma is not None and child.has_children and D.haspc(child, svma):
-            found = _find_variable(child, name, svma)
-            if found is not None:
-                return found
-    return None
-
-
-def _visible_vars(scope: _Scope, params_only: bool):
-    """``copy_variables_cb`` / ``collect_variables_cb``: parameters (and variables) whose location
-    converts at the address, descending into children that hold it."""
-    def visit(die):
-        for child in die.iter_children():
-            if child.tag == "DW_TAG_formal_parameter" or (child.tag == "DW_TAG_variable" and not params_only):
-                if _converts(child, scope):
-                    yield child
-            if child.has_children and D.haspc(child, scope.svma):
-                yield from visit(child)
-    return list(visit(scope.sc_die))
-
-
-def _param_names(scope: _Scope) -> List[str]:
-    """``expand_probe_args`` for ``$params``: an unnamed parameter makes perf fail with -ENOMEM."""
-    names = [D.diename(d) for d in _visible_vars(scope, params_only=True)]
-    if None in names:
-        raise ProbeError("", errno=E.ENOMEM)
-    return names
-
-
-def _range_lines(scope: _Scope, externs: bool) -> set:
-    """``collect_variables_cb`` with ``--range`` (probe_conf.show_location_range)."""
-    out = set()
-
-    def visit(die):
-        for child in die.iter_children():
-            if child.tag in ("DW_TAG_formal_parameter", "DW_TAG_variable"):
-                status = V.range_status(child, scope.svma, scope.fb_ops, scope.sp_die)
-                where = V.var_range_text(scope.sp_die, child) if status else None
-                if where is not None:
-                    out.add(f"[{status}]\t{V.var_line(child)}\t{where}")
-            if child.has_children and D.haspc(child, scope.svma):
-                visit(child)
-    visit(scope.sc_die)
-    if externs:
-        for child in scope.unit.die.iter_children():
-            if child.tag in ("DW_TAG_formal_parameter", "DW_TAG_variable") and \
-                    V.range_status(child, scope.svma, scope.fb_ops, scope.sp_die):
-                out.add(f"[EXT]\t{V.var_line(child)}")
-    return out
-
-
-def _globals(scope: _Scope):
-    return [d for d in scope.unit.die.iter_children()
-            if d.tag in ("DW_TAG_formal_parameter", "DW_TAG_variable") and _converts(d, scope)]
-
-
-def _converts(var_die, scope: _Scope) -> bool:
-    try:
-        V.convert_location(var_die, scope.svma, scope.fb_ops, scope.sp_die, check_only=True)
-    except ProbeError:
-        return False
-    return True
-
-
-def _fill_empty(per_site, args) -> List[List[ResolvedArg]]:
-    """perf's ``fill_empty_trace_arg``: for each argument as written (index i), the sites whose i-th
-    argument has no location get ``\\deade12d`` with the type found at another site; when no site has it,
-    perf's "Failed to find the location" error names the variable (``$params`` included)."""
-    for i, (expr, _cast) in enumerate(args):
-        found = [row[i] for row in per_site if i < len(row) and row[i][1] is not None]
-        if not found:
-            var = expr if expr.startswith("$") else V.parse_var_expr(expr)[0]
-            raise V.NoLocation(V.not_found_message(var), errno=E.ENOENT)
-        for row in per_site:
-            if i < len(row) and row[i][1] is None:
-                row[i] = (row[i][0], f"\\{MAGIC_NUM:x}", found[0][2])
-    return [[ResolvedArg(*a) for a in row] for row in per_site]
