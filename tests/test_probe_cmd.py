@@ -112,3 +112,22 @@ def test_help_ends_with_examples(capsys):
     rc, out, err = run(capsys, "--help")
     assert (rc, err) == (0, "") and out.lstrip().startswith("Usage: pyperf probe")
     assert out.rstrip().splitlines()[-1].strip().startswith("pyperf probe -d")
+
+
+def test_ifunc_and_object_without_debuginfo_say_why(capsys, tmp_path):
+    """perf's symbol path skips anything but STT_FUNC and fails without a word; pyperf adds a hint."""
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from elfbuild import TEXT_VADDR, build_elf
+    prog = tmp_path / "ifuncs"
+    prog.write_bytes(build_elf([("fastcopy", TEXT_VADDR, 16, 10, 1, "text"),     # STT_GNU_IFUNC
+                                ("counter", TEXT_VADDR + 0x40, 8, 1, 1, "text"),  # STT_OBJECT
+                                ("work", TEXT_VADDR + 0x80, 16, 2, 1, "text")],   # STT_FUNC
+                               build_id=os.urandom(20)))
+    rc, out, err = run(capsys, "-x", str(prog), "-D", "fastcopy")
+    assert rc == 254 and err.startswith("  Hint: fastcopy is a GNU indirect function")
+    rc, out, err = run(capsys, "-x", str(prog), "-D", "counter")
+    assert rc == 254 and err == ("  Hint: counter is not a function (a data object): nothing to probe.\n"
+                                 "  Error: Failed to add events.\n")
+    rc, out, err = run(capsys, "-x", str(prog), "-D", "work+4")
+    assert (rc, out) == (0, f"p:probe_ifuncs/work {prog}:0x1084\n")

@@ -36,9 +36,10 @@ def as_pyperf(text: str) -> str:
 
 
 def without_additions(result):
-    """pyperf's one documented addition to perf's error text: a hint naming close function names."""
+    """pyperf's documented additions to perf's error text: ``  Hint: ...`` lines (close names, why a symbol
+    cannot be probed). perf's own hint (`` Hint: Remove existing event``) has one leading space."""
     out, err, rc = result
-    return out, "".join(l for l in err.splitlines(True) if not l.startswith("  Hint: did you mean ")), rc
+    return out, "".join(line for line in err.splitlines(True) if not line.startswith("  Hint: ")), rc
 
 
 def expand(argv, t_dir):

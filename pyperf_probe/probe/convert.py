@@ -98,8 +98,16 @@ def from_symbols(spec: ProbeSpec, target: str, *, warn: Warn, max_probes: int = 
                              retprobe=point.retprobe, args=trace_args(spec), realname=sym.name,
                              symbol=sym.name, offset=point.offset))
     if not out:
-        raise ProbeError("", errno=errno_mod.ENOENT)
+        # perf fails silently here (only STT_FUNC symbols are probed); pyperf says why
+        raise ProbeError(_not_function_hint(point.function, syms), errno=errno_mod.ENOENT)
     return out
+
+
+def _not_function_hint(name: Optional[str], syms) -> str:
+    if any(s.type == STT_GNU_IFUNC for s in syms):
+        return (f"  Hint: {name} is a GNU indirect function (its resolver picks the code at run time): "
+                "probe the implementation it selects.")
+    return f"  Hint: {name} is not a function (a data object): nothing to probe."
 
 
 def suggestion(table: SymbolTable, name: Optional[str]) -> str:
