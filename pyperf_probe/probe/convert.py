@@ -42,7 +42,8 @@ def convert(spec: ProbeSpec, target: str, *, warn: Warn, max_probes: int = MAX_P
                           symbol=f"0x{point.abs_address:x}")]
     if not point.retprobe:
         from pyperf_probe.probe import dwarfpath
-        found = dwarfpath.try_dwarf(spec, target, warn=warn, max_probes=max_probes, no_inlines=no_inlines)
+        found = dwarfpath.try_dwarf(spec, target, warn=warn, max_probes=max_probes, no_inlines=no_inlines,
+                                    symfs=symfs)
         if found is not None:
             return found
     return from_symbols(spec, target, warn=warn, max_probes=max_probes, symfs=symfs)

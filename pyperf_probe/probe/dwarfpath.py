@@ -29,11 +29,11 @@ def no_debuginfo_message(target: str) -> str:
             "Rebuild with -g, or install an appropriate debuginfo package.\n")
 
 
-def open_dwarf(target: str):
-    """probe-dwarf's DwarfInfo for the target, or None (no DWARF, or not an ELF file with DWARF)."""
+def open_dwarf(target: str, symfs: Optional[str] = None):
+    """symbols/dwarf.py's DwarfInfo for the target, or None (no DWARF, or not an ELF file with DWARF)."""
     from pyperf_probe.symbols.dwarf import DwarfInfo
     try:
-        return DwarfInfo.open(target)
+        return DwarfInfo.open(target, symfs)
     except ProbeError:
         return None
     except Exception as exc:   # a broken debug file: perf's debuginfo__new fails the same way
@@ -42,10 +42,10 @@ def open_dwarf(target: str):
         raise
 
 
-def try_dwarf(spec: ProbeSpec, target: str, *, warn: Warn, max_probes: int,
-              no_inlines: bool = False) -> Optional[List[UprobeDef]]:
+def try_dwarf(spec: ProbeSpec, target: str, *, warn: Warn, max_probes: int, no_inlines: bool = False,
+              symfs: Optional[str] = None) -> Optional[List[UprobeDef]]:
     """perf's ``try_to_find_probe_trace_events``: the probes, or None to use the symbol table."""
-    dinfo = open_dwarf(target)
+    dinfo = open_dwarf(target, symfs)
     if dinfo is None:
         if spec.need_dwarf:
             warn(no_debuginfo_message(target))
@@ -54,7 +54,7 @@ def try_dwarf(spec: ProbeSpec, target: str, *, warn: Warn, max_probes: int,
     try:
         defs = find_trace_events(dinfo, spec, target, warn=warn, max_probes=max_probes, no_inlines=no_inlines)
         if not defs:
-            alt = alternative_point(dinfo, spec, target, warn)
+            alt = alternative_point(dinfo, spec, target, warn, symfs)
             if alt is not None:
                 defs = find_trace_events(dinfo, spec.with_point(alt), target, warn=warn,
                                          max_probes=max_probes, no_inlines=no_inlines)
@@ -72,7 +72,8 @@ def try_dwarf(spec: ProbeSpec, target: str, *, warn: Warn, max_probes: int,
     return defs
 
 
-def alternative_point(dinfo, spec: ProbeSpec, target: str, warn: Warn) -> Optional[ProbePoint]:
+def alternative_point(dinfo, spec: ProbeSpec, target: str, warn: Warn,
+                      symfs: Optional[str] = None) -> Optional[ProbePoint]:
     """perf's ``find_alternative_probe_point``: the ELF symbol's address, turned back into a DWARF point."""
     point = spec.point
     if not point.function or point.file:
@@ -80,8 +81,8 @@ def alternative_point(dinfo, spec: ProbeSpec, target: str, warn: Warn) -> Option
     from pyperf_probe.probe.convert import first_symbol_named, ifunc_warning, is_ifunc
     from pyperf_probe.symbols.elf import open_elf
     from pyperf_probe.symbols.symtab import load_symtab
-    sym = first_symbol_named(load_symtab(target), point.function) or _default_version(load_symtab(target),
-                                                                                     point.function)
+    table = load_symtab(target, symfs)
+    sym = first_symbol_named(table, point.function) or _default_version(table, point.function)
     if sym is None:
         return None
     if is_ifunc(sym):
