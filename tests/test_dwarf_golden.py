@@ -23,6 +23,7 @@ from pyperf_probe.symbols.demangle import demangle
 from pyperf_probe.symbols.dwarf import DwarfInfo
 from pyperf_probe.symbols.dwarf_inline import InlineIndex
 from pyperf_probe.symbols.elf import open_elf
+from pyperf_probe.symbols.symtab import read_elf_symbols
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "golden", "dwarf")
@@ -148,11 +149,28 @@ def test_definition_golden(name):
 
 # ---- perf probe -V -------------------------------------------------------------------------------------
 
+def alternative(dinfo, path):
+    """perf's find_alternative_probe_point as probe/ does it: the first ELF symbol of that name, then
+    DWARF by address (``probe_point_at``); returns (function, file, line + the asked line) or None."""
+    image = open_elf(path)
+    rows = read_elf_symbols(image, ".symtab") or read_elf_symbols(image, ".dynsym")
+
+    def alt(function, line=0):
+        svma = next((value for name, value, *_ in rows if name == function), None)
+        found = dinfo.probe_point_at(svma) if svma is not None else None
+        return (found.function, found.file, found.line + line) if found and found.function else None
+    return alt
+
+
 def pyperf_vars(path, point, extra=()):
     dinfo = DwarfInfo.open(path)
     func, _, offset = point.partition("+")
     warnings = []
     sites = dinfo.function_sites(func, warn=warnings.append, for_vars=True)
+    if not sites:
+        other = alternative(dinfo, path)(func)
+        if other is not None:
+            sites = dinfo.function_sites(other[0], file=other[1], warn=warnings.append, for_vars=True)
     lists = [dinfo.variables_at(s, svma=s.entry_svma + int(offset or 0), externs="--externs" in extra,
                                 ranges="--range" in extra) for s in sites]
     return format_vars(point, lists), "".join(warnings)
@@ -179,8 +197,9 @@ def test_vars_options_golden(name):
 # ---- perf probe -L -------------------------------------------------------------------------------------
 
 def pyperf_lines(path, desc):
+    dinfo = DwarfInfo.open(path)
     try:
-        return lines_text(DwarfInfo.open(path), desc), 0
+        return lines_text(dinfo, desc, alternative(dinfo, path)), 0
     except ProbeError as err:
         return err.message, 1
 

@@ -114,9 +114,10 @@ def parse_line_desc(desc: str):
     return function, file, start, (None if end == INT_MAX else end)
 
 
-def lines_text(dinfo, desc: str, alternative: Optional[Callable[[str], Optional[str]]] = None) -> str:
-    """``perf probe -L DESC`` on a ``DwarfInfo``. ``alternative(function)`` gives the DWARF name of an ELF
-    symbol (perf's ``get_alternative_line_range``: glibc's ``malloc`` is ``__libc_malloc``), or None.
+def lines_text(dinfo, desc: str, alternative: Optional[Callable] = None) -> str:
+    """``perf probe -L DESC`` on a ``DwarfInfo``. ``alternative(function, line)`` gives, for a function
+    known only to the symbol table, its DWARF (function, file, line) or None: perf's
+    ``get_alternative_line_range`` (glibc's ``malloc`` is ``__GI___libc_malloc@./malloc/malloc.c``).
     Raises ProbeError("Specified source line is not found.") as perf does; the caller adds
     "  Error: Failed to show lines."."""
     import errno as E
@@ -124,9 +125,11 @@ def lines_text(dinfo, desc: str, alternative: Optional[Callable[[str], Optional[
     function, file, start, end = parse_line_desc(desc)
     found = dinfo.line_range(function, file, start, end)
     if found is None and function and not file and alternative is not None:
-        other = alternative(function)
-        if other:
-            found = dinfo.line_range(other, None, start, end)
+        other = alternative(function, start)
+        if other is not None:
+            length = None if end is None else end - start
+            function, file, start = other
+            found = dinfo.line_range(function, file, start, None if length is None else start + length)
     if found is None:
         raise ProbeError("Specified source line is not found.", errno=E.ENOENT)
     return format_line_range(found)

@@ -63,5 +63,14 @@ def lines_text(target: str, desc: str, *, warn: Warn) -> str:
     if dinfo is None:
         warn(no_debuginfo_message(target))
         raise ProbeError("", errno=errno_mod.ENOENT)
+    from types import SimpleNamespace
+
     from pyperf_probe.probe.show import lines_text as show_lines
-    return show_lines(dinfo, desc)
+    from pyperf_probe.probe.spec import ProbePoint
+
+    def alternative(function: str, line: int):
+        """perf's get_alternative_line_range, through the symbol-table retry of the probe search."""
+        alt = alternative_point(dinfo, SimpleNamespace(point=ProbePoint(function=function, line=line)),
+                                target, warn)
+        return (alt.function, alt.file, alt.line) if alt is not None else None
+    return show_lines(dinfo, desc, alternative)

@@ -116,6 +116,8 @@ VARS.update({
     "libc_start_main": (LIBC, "__libc_start_main_impl"),
     "libc_futex_wake_many": (LIBC, "futex_wake"),
     "threads_unnamed_var": ("@W@/uw_threads", "uw_vla"),
+    "O2_elf_alias": (O2, "pp_alias"),
+    "libc_elf_alias": (LIBC, "malloc"),
     "dw4_clamp_add": ("@W@/dwarf_demo_dw4", "clamp_add"),
     "dw4_cxx_circle": ("@W@/dwarf_cxx_dw4", "Circle"),
 })
@@ -145,6 +147,9 @@ LINES = {
 LINES.update({
     "cxx_scale": (CXX, "scale"),
     "cxx_main": (CXX, "main"),
+    "O0_elf_alias": (O0, "pp_alias"),
+    "O2_elf_alias_range": (O2, "pp_alias:6-8"),
+    "libc_elf_alias": (LIBC, "malloc"),
     "cxx_uw_main": ("@W@/uw_cxx", "main"),
     "dw4_process_point": ("@W@/dwarf_demo_dw4", "process_point"),
     "dw4_cxx_main": ("@W@/dwarf_cxx_dw4", "main"),
