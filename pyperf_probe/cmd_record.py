@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="pyperf record", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES,
                 usage="pyperf record [<options>] [<command>]\n    or: pyperf record [<options>] -- <command> "
                       "[<options>]", description="Run a command and record its tracefs events into perf.data.")
-    p.add_argument("-e", "--event", dest="events", action="append", default=[],
+    p.add_argument("-e", "--event", dest="events", action="append", default=[], metavar="EVENT",
                    help="event selector: GROUP:EVENT, globs, comma lists (probe events, tracepoints)")
     p.add_argument("--filter", action=_FilterAction, help="tracepoint filter for the -e before it")
     p.add_argument("-g", dest="fp", action="store_true", help="record call chains (frame pointers)")
@@ -121,6 +121,9 @@ def main(argv: Sequence[str], opts) -> int:
     if not args.events:
         raise UsageError("  Error: pyperf record needs -e EVENT: it records tracefs events (probe events "
                          "and tracepoints), e.g. -e probe_libc:malloc", usage=build_parser().format_usage())
+    if args.output == "-":
+        raise UsageError("  Error: pipe mode (-o -) is not supported: pyperf record writes a file",
+                         usage=build_parser().format_usage())
     if not command and not (args.all_cpus or args.pid or args.tid or args.cpu):
         raise UsageError("  Error: no command to run and no target (-a, -p, -t, -C) given",
                          usage=build_parser().format_usage())
