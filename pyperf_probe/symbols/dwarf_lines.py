@@ -74,14 +74,6 @@ class LineTable:
         i = bisect.bisect_left(self._svmas, svma)
         return i if i < len(self.rows) and self._svmas[i] == svma else None
 
-    def row_for(self, svma: int) -> Optional[LineRow]:
-        """``dwarf_getsrc_die``: the last row at or before ``svma``; None when that row ends a sequence
-        (``svma`` lies between sequences)."""
-        i = bisect.bisect_right(self._svmas, svma) - 1
-        if i < 0 or self.rows[i].end_sequence:
-            return None
-        return self.rows[i]
-
     def stmt_row_at(self, svma: int) -> Optional[LineRow]:
         """perf's ``cu_getsrc_die`` (dwarf-aux.c): from the last row at or before ``svma``, back to the first
         row of that address, then forward to the first statement row, unless that passes ``svma``. Like
@@ -90,7 +82,6 @@ class LineTable:
         i = bisect.bisect_right(self._svmas, svma) - 1
         if i < 0:
             return None
-        i = max(i, 0)
         while True:
             i -= 1
             if i < 0:

@@ -123,12 +123,6 @@ class UnitIndex:
             table = self._tables[header.abbrev_offset] = AbbrevTable.parse(self._abbrev, header.abbrev_offset)
         return any(table.may_name_function(self._info, pos, form) for pos, form in where)
 
-    def units_referring(self, die_offset: int) -> List[int]:
-        """Units that may refer to the DIE at ``die_offset`` through ``DW_FORM_ref_addr`` (LTO, dwz)."""
-        hits = {self.unit_containing(pos) for pos in _find_all(self._info, _U32.pack(die_offset))}
-        hits.discard(None)
-        return sorted(hits)
-
 
 # DWARFv5 7.5.6 form codes used below
 FORM_STRING = 0x08
