@@ -78,3 +78,25 @@ def test_open_error_for_a_missing_thread():
     with pytest.raises(KernelError) as info:
         pe.open_event(attr, 2 ** 22 + 17, -1, name="x:y")  # above pid_max: no such process
     assert info.value.errno in (3, 22)
+
+
+@pytest.mark.uprobes
+@pytest.mark.skipif(not ROOT, reason="needs root and tracefs")
+def test_threads_that_exited_are_skipped_for_pid_targets():
+    """-p lists the threads, then opens them: one that exited in between is skipped, as perf does."""
+    from pyperf_probe.kernel import tracefs
+    from pyperf_probe.record.events import Event
+    from pyperf_probe.record.fds import EventFds
+    attr = EventAttr(type=AttrType.TRACEPOINT, config=tracefs.event_id("sched", "sched_process_exec"),
+                     flags=AttrFlag.DISABLED)
+    gone = 2 ** 22 + 17  # above pid_max: never a live thread
+    fds = EventFds()
+    try:
+        fds.open([Event("sched:sched_process_exec", attr)], [0], [os.getpid(), gone], 1, {},
+                 ignore_missing_threads=True)
+        assert [f.tid for f in fds.fds] == [os.getpid()] and len(fds.rings) == 1
+    finally:
+        fds.close()
+    with pytest.raises(KernelError, match="Couldn't create thread/CPU maps: No such process"):
+        fds.open([Event("sched:sched_process_exec", attr)], [0], [gone], 1, {}, ignore_missing_threads=True)
+    fds.close()

@@ -36,12 +36,19 @@ class EventFds:
         self.rings: List[ringbuf.RingBuffer] = []
 
     def open(self, events: Sequence[Event], cpus: Sequence[int], threads: Sequence[int], pages: int,
-             filters: Dict[int, str]) -> None:
+             filters: Dict[int, str], ignore_missing_threads: bool = False) -> None:
+        """Open every (event, cpu, thread) fd. With ``ignore_missing_threads`` (-p) a thread that exited since
+        it was listed is skipped, as perf's ``evsel->ignore_missing_thread``."""
         ring_by_cpu: Dict[int, int] = {}
         for index, event in enumerate(events):
             for cpu in cpus:
                 for tid in threads:
-                    fd = perf_event.open_event(event.attr, tid, cpu, name=event.name)
+                    try:
+                        fd = perf_event.open_event(event.attr, tid, cpu, name=event.name)
+                    except KernelError as exc:
+                        if exc.errno == errno_mod.ESRCH and ignore_missing_threads and tid > 0:
+                            continue
+                        raise
                     self.fds.append(OpenFd(fd, index, cpu, tid, 0))
                     if index in filters:
                         perf_event.set_filter(fd, filters[index], name=event.name)
@@ -50,6 +57,8 @@ class EventFds:
                     else:
                         ring_by_cpu[cpu] = fd
                         self.rings.append(ringbuf.RingBuffer(fd, pages))
+        if not self.fds:
+            raise KernelError("Couldn't create thread/CPU maps: No such process", errno=errno_mod.ESRCH)
         self.fds = [dataclasses.replace(f, id=perf_event.event_id(f.fd)) for f in self.fds]
 
     def ids_of(self, index: int) -> Tuple[int, ...]:

@@ -10,6 +10,7 @@ temporary file.
 from __future__ import annotations
 
 import dataclasses
+import errno as errno_mod
 import logging
 import os
 import signal
@@ -137,14 +138,15 @@ def _synthesized(plan: Plan, target: Target, evs: Sequence[Event], fds: fdset.Ev
 def _open_with_fallback(fds: fdset.EventFds, plan: Plan, evs, cpus, threads, filters) -> None:
     """Open everything; when the large default dwarf buffer is over the mlock limit (not root), retry with
     perf's default size rather than fail."""
+    ignore_missing = bool(plan.pids)
     try:
-        fds.open(evs, cpus, threads, plan.pages, filters)
+        fds.open(evs, cpus, threads, plan.pages, filters, ignore_missing)
     except KernelError as exc:
-        if exc.errno != 1 or plan.pages_given or plan.pages <= 128:
+        if exc.errno != errno_mod.EPERM or plan.pages_given or plan.pages <= 128:
             raise
         fds.close()
         log.warning("Could not map %d pages per CPU (perf_event_mlock_kb); using 128.", plan.pages)
-        fds.open(evs, cpus, threads, 128, filters)
+        fds.open(evs, cpus, threads, 128, filters, ignore_missing)
 
 
 def record(plan: Plan) -> Outcome:
