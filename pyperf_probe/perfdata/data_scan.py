@@ -1,11 +1,12 @@
 """The post-pass ``pyperf record`` makes over the data it wrote (perf's ``process_buildids``): count samples
 and lost records, find the first and last sample time (SAMPLE_TIME) and the DSOs that samples hit (BUILD_ID).
 
-It reads only record headers, the fixed head of each SAMPLE (ip, pid, time) and the MMAP/MMAP2/FORK
-records, in one pass over the mapped file: samples are reduced to their distinct (pid, ip) pairs, which are
-resolved against the maps only once each, at the end. Maps are kept per process in file order; a process
-without its own map for an address looks in its fork parent's (a forked child inherits the maps without new
-MMAP records).
+It reads only record headers, the fixed head of each SAMPLE (ip, pid, time) and the MMAP/MMAP2/FORK/LOST
+records, in one pass over the stream as it is written (``Scanner.feed``, while the workload runs; ``scan``
+for a whole buffer): samples are reduced to their distinct (pid, ip) pairs, which are resolved against the
+maps only once each, at the end. Maps are kept per process in file order; a process without its own map for
+an address looks in its fork parent's (a forked child inherits the maps without new MMAP records), then in
+the kernel's (pid -1).
 """
 from __future__ import annotations
 
