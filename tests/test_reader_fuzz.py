@@ -1,6 +1,6 @@
 """Hypothesis fuzzing of the reader and session: a real perf.data (tests/golden/reader/data/rd_two.data,
 two events, call chains, every feature perf 6.1 writes) corrupted in its header, attr entries, feature
-table, record sizes and record bodies, or cut anywhere. Every case must end in a PerfDataError or a
+table and bodies (TRACING_DATA, EVENT_DESC, ...), record sizes and record bodies, or cut anywhere. Every case must end in a PerfDataError or a
 normal end of stream (with warnings), never another exception, and memory must stay bounded (tracemalloc
 peak far below what a size field taken at face value would allocate)."""
 from __future__ import annotations
@@ -34,6 +34,15 @@ def _record_offsets():
 
 
 RECORDS = _record_offsets()
+
+
+def _feature_sections():
+    nbits = bin(int.from_bytes(SOURCE[72:104], "little")).count("1")
+    table = DATA_OFFSET + DATA_SIZE
+    return [struct.unpack_from("<QQ", SOURCE, table + 16 * i) for i in range(nbits)]
+
+
+FEATURES = [s for s in _feature_sections() if s[1] >= 8]
 U64_EDGES = st.sampled_from([0, 1, 7, 8, 0xFF, 0xFFFF, 1 << 31, 1 << 32, 1 << 62, (1 << 64) - 1,
                              len(SOURCE), len(SOURCE) - 8, DATA_OFFSET])
 
@@ -42,7 +51,8 @@ U64_EDGES = st.sampled_from([0, 1, 7, 8, 0xFF, 0xFFFF, 1 << 31, 1 << 32, 1 << 62
 def corrupted(draw):
     raw = bytearray(SOURCE)
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["header", "attr", "record_size", "record_body", "byte", "feature"]))
+        kind = draw(st.sampled_from(["header", "attr", "record_size", "record_body", "byte", "feature",
+                                     "feature_body"]))
         if kind == "header":  # sizes and offsets of the file header
             struct.pack_into("<Q", raw, draw(st.sampled_from([8, 16, 24, 32, 40, 48, 72])), draw(U64_EDGES))
         elif kind == "attr":  # attr size, sample_type, read_format, id section of an attr entry
@@ -58,6 +68,10 @@ def corrupted(draw):
         elif kind == "byte":
             at = draw(st.integers(0, len(raw) - 1))
             raw[at] = draw(st.integers(0, 255))
+        elif kind == "feature_body":  # sizes and counts inside a feature section (TRACING_DATA, EVENT_DESC...)
+            section = draw(st.sampled_from(FEATURES))
+            at = section[0] + 4 * draw(st.integers(0, max(0, section[1] // 4 - 2)))
+            struct.pack_into("<I", raw, at, draw(U64_EDGES) & 0xFFFFFFFF)
         else:  # the feature section table's offsets and sizes
             table = DATA_OFFSET + DATA_SIZE + 16 * draw(st.integers(0, 16))
             if table + 16 <= len(raw):
