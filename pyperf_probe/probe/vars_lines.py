@@ -31,21 +31,31 @@ def vars_text(events: Sequence[Tuple[ProbeSpec, Optional[str]]], flt: StrFilter,
 def _sites(dinfo, spec: ProbeSpec, no_inlines: bool, warn: Optional[Warn] = None):
     p = spec.point
     if p.line or p.lazy_line or not p.function:
-        raise ProbeError("pyperf -V takes a function (FUNC[@SRC][+OFF]); lines are not supported yet.",
-                         errno=errno_mod.ENOTSUP)
+        return dinfo.line_sites(function=p.function, file=p.file, line=p.line, lazy=p.lazy_line)
     # for_vars: perf -V lists a site whose probe point it cannot name as @<(null)+0> (after a warning)
     return dinfo.function_sites(p.function, file=p.file, no_inlines=no_inlines, warn=warn, for_vars=True)
 
 
 def _vars_at(dinfo, spec: ProbeSpec, target: str, flt: StrFilter, externs: bool, warn: Warn,
              no_inlines: bool, ranges: bool = False) -> str:
-    sites = _sites(dinfo, spec, no_inlines, warn)
+    not_found = f"Failed to find the address of {spec.point.text()}"
+    try:
+        sites = _sites(dinfo, spec, no_inlines, warn)
+    except ProbeError as err:   # perf: -ENOENT from the search is "Failed to find the address of"
+        if err.errno != errno_mod.ENOENT:
+            raise
+        if err.message:
+            warn(err.message.rstrip("\n") + "\n")
+        raise ProbeError(not_found, errno=errno_mod.ENOENT) from None
+    if not sites and (spec.point.file or not spec.point.function):
+        # perf's alternative search refuses points with a file (-ENOTSUP): "Debuginfo analysis failed."
+        raise ProbeError("Debuginfo analysis failed.", errno=errno_mod.ENOTSUP)
     if not sites:
         alt = alternative_point(dinfo, spec, target, warn)
         if alt is not None:
             sites = _sites(dinfo, spec.with_point(alt), no_inlines, warn)
     if not sites:
-        raise ProbeError(f"Failed to find the address of {spec.point.text()}", errno=errno_mod.ENOENT)
+        raise ProbeError(not_found, errno=errno_mod.ENOENT)
     lines = [f"Available variables at {spec.point.text()}\n"]
     for site in sites:
         found = dinfo.variables_at(site, externs=externs, svma=site.entry_svma + spec.point.offset,
