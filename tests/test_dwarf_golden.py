@@ -289,7 +289,8 @@ def test_vars_live(name):
     path = skip_unless_usable(binary)
     live = subprocess.run(["perf", "probe", "-x", path, "-V", point], capture_output=True, text=True,
                           env=dict(os.environ, PAGER="cat"))
-    assert pyperf_vars(path, point) == (live.stdout, live.stderr)
+    title = live.stdout.splitlines()[0][len("Available variables at "):]
+    assert pyperf_vars(path, point, title=title) == (live.stdout, live.stderr)
 
 
 @pytest.mark.perf
