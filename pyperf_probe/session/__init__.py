@@ -28,6 +28,7 @@ Interface (report and script code against these names)::
     session.nr_events         records processed, all types (perf's stats.nr_events[0], for its warnings)
     session.nr_samples        samples delivered
     session.machine           threads, maps, dsos (session.machine.dsos)
+    session.close()           closes the file (also ``with Session(...) as session:``)
 
 Frames (``session.frames.Frame``) are interned per (map, avma): identical chains hold the same objects,
 and each distinct address is resolved once (``Dso.resolve`` caches per file offset), so memory grows with
@@ -106,6 +107,16 @@ class Session:
         self.nr_lost_chunks = 0
         self.nr_samples = 0
         self._chains: dict = {}
+
+    def close(self) -> None:
+        """Close the perf.data file (the session can still be inspected)."""
+        self.data.close()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     @property
     def nr_events(self) -> int:
