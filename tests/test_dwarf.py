@@ -11,7 +11,7 @@ from pyperf_probe.symbols.dwarf_aranges import ArangeIndex
 from pyperf_probe.symbols.dwarf_lineprobe import lazy_match
 from pyperf_probe.symbols.dwarf_lines import LineRow, LineTable, postprologue_svma
 from pyperf_probe.symbols.dwarf_linewalk import LineRange
-from pyperf_probe.symbols.dwarf_scan import TAG_INLINED_SUBROUTINE, TAG_SUBPROGRAM, UnitScanner, _rnglist_v5
+from pyperf_probe.symbols.dwarf_scan import TAG_INLINED_SUBROUTINE, TAG_SUBPROGRAM, UnitScanner, rnglist_v5
 from pyperf_probe.symbols.dwarf_units import AbbrevTable, UnitIndex, string_offsets, unit_offsets
 from pyperf_probe.symbols.dwarf_vars import Field, TraceArg, not_found_message, parse_var_expr
 
@@ -121,7 +121,8 @@ def test_scanner_reads_functions_and_inlined_copies():
 
 
 def test_rnglist_entries():
-    assert _rnglist_v5(RNGLISTS, 0, 0) == [(0x1010, 0x1018), (0x2000, 0x2004)]
+    assert rnglist_v5(RNGLISTS, 0, 0) == [(0x1010, 0x1018), (0x2000, 0x2004)]
+    assert rnglist_v5(RNGLISTS, 0, 0, keep_empty=True)[0] == (0x1000, 0x1000)   # libdw's entry pc
 
 
 def test_aranges_index():

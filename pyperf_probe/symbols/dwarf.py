@@ -242,7 +242,7 @@ class DwarfInfo:
         return entry if moved is None else moved
 
     def _real_func(self, unit: Unit, svma: int):
-        return D.find_realfunc(unit.die, svma)
+        return unit.realfunc(svma)
 
     # ---- scopes and variables -----------------------------------------------------------------------
 

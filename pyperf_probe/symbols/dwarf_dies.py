@@ -6,6 +6,7 @@ search in dwarf_funcs.py can follow tools/perf/util/probe-finder.c and dwarf-aux
 """
 from __future__ import annotations
 
+import struct
 from typing import Iterator, List, Optional, Tuple
 
 from elftools.dwarf.dwarf_expr import DWARFExprParser
@@ -74,7 +75,15 @@ def entrypc(die) -> Optional[int]:
 
 
 def ranges(die) -> List[Tuple[int, int]]:
-    """``dwarf_ranges``: [low, high) pairs in the order the DIE lists them (DWARFv5 2.17)."""
+    """``dwarf_ranges``: [low, high) pairs in the order the DIE lists them (DWARFv5 2.17), empty ones
+    left out; computed once per DIE (pyelftools keeps one DIE object per offset)."""
+    cached = getattr(die, "_pyperf_ranges", None)
+    if cached is None:
+        cached = die._pyperf_ranges = _ranges(die)
+    return cached
+
+
+def _ranges(die) -> List[Tuple[int, int]]:
     low = die.attributes.get("DW_AT_low_pc")
     high = die.attributes.get("DW_AT_high_pc")
     if low is not None and high is not None:
@@ -91,6 +100,9 @@ def _range_list(die, value, keep_empty: bool = False) -> List[Tuple[int, int]]:
     offset = value.value
     if value.form == "DW_FORM_rnglistx":
         offset = _indexed_offset(cu, "DW_AT_rnglists_base", offset, cu.dwarfinfo.debug_rnglists_sec)
+    fast = _fast_range_list(cu, offset, keep_empty)
+    if fast is not None:
+        return fast
     entries = cu.dwarfinfo.range_lists().get_range_list_at_offset(offset, cu=cu)
     base = cu_base(cu)
     out = []
@@ -102,6 +114,26 @@ def _range_list(die, value, keep_empty: bool = False) -> List[Tuple[int, int]]:
             if entry.end_offset > entry.begin_offset or keep_empty:
                 out.append((entry.begin_offset + shift, entry.end_offset + shift))
     return out
+
+
+def _fast_range_list(cu, offset: int, keep_empty: bool) -> Optional[List[Tuple[int, int]]]:
+    """The list read straight from the section bytes (dwarf_scan's readers), or None to let pyelftools
+    handle what they leave out (indexed entries, 32-bit addresses)."""
+    from pyperf_probe.symbols.dwarf_scan import Unsupported, ranges_v4, rnglist_v5
+    dwarfinfo = cu.dwarfinfo
+    if cu["address_size"] != 8:
+        return None
+    v5 = cu.header.version >= 5
+    raw = getattr(dwarfinfo, "_pyperf_rnglists" if v5 else "_pyperf_ranges", None)
+    if raw is None:
+        sec = dwarfinfo.debug_rnglists_sec if v5 else dwarfinfo.debug_ranges_sec
+        raw = bytes(sec.stream.getbuffer()) if sec is not None else b""
+        setattr(dwarfinfo, "_pyperf_rnglists" if v5 else "_pyperf_ranges", raw)
+    try:
+        reader = rnglist_v5 if v5 else ranges_v4
+        return reader(raw, offset, cu_base(cu), keep_empty)
+    except (Unsupported, IndexError, struct.error):
+        return None
 
 
 def _indexed_offset(cu, base_attr: str, index: int, section) -> int:
@@ -196,14 +228,6 @@ def _scoped_funcs(die) -> Iterator:
             yield child
         if child.has_children and child.tag in _SCOPE_TAGS:
             yield from _scoped_funcs(child)
-
-
-def find_realfunc(cu_die, svma: int):
-    """perf's ``die_find_realfunc``: the first subprogram of the unit whose ranges hold ``svma``."""
-    for func in getfuncs(cu_die):
-        if haspc(func, svma):
-            return func
-    return None
 
 
 def location_at(die, name: str, svma: int) -> Optional[list]:

@@ -21,7 +21,7 @@ from pyperf_probe.symbols.dwarf_linewalk import walk_lines
 
 def scope_chain(unit, svma: int) -> List:
     """perf's ``cu_walk_functions_at``: the real function at ``svma``, then each inlined copy inside it."""
-    func = D.find_realfunc(unit.die, svma)
+    func = unit.realfunc(svma)
     chain = []
     while func is not None:
         chain.append(func)

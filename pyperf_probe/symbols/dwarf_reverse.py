@@ -27,7 +27,7 @@ def find_probe_point(unit, svma: int) -> Optional[Tuple[Optional[str], Optional[
     fname, lineno = found if found else (None, 0)
     func = basefunc = None
     baseline = baseaddr = 0
-    sp_die = D.find_realfunc(unit.die, svma)
+    sp_die = unit.realfunc(svma)
     if sp_die is not None:
         # perf >= 5.15 prefers the linkage name (glibc: __GI___libc_malloc for __libc_malloc)
         func = basefunc = D.linkage_name(sp_die) or D.diename(sp_die)

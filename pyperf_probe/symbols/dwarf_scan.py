@@ -243,7 +243,7 @@ class UnitScanner:
         return pos
 
     def _range_list(self, offset: int, base: int, version: int) -> List[Tuple[int, int]]:
-        return _rnglist_v5(self.rnglists, offset, base) if version >= 5 else _ranges_v4(self.ranges, offset, base)
+        return rnglist_v5(self.rnglists, offset, base) if version >= 5 else ranges_v4(self.ranges, offset, base)
 
 
 def _cstr(data: bytes, offset: int) -> str:
@@ -281,7 +281,7 @@ def _skip_form(info: bytes, form: int, pos: int) -> int:
     raise Unsupported(f"form 0x{form:x}")
 
 
-def _ranges_v4(data: bytes, offset: int, base: int) -> List[Tuple[int, int]]:
+def ranges_v4(data: bytes, offset: int, base: int, keep_empty: bool = False) -> List[Tuple[int, int]]:
     """.debug_ranges (DWARFv4 2.17.3): address pairs, a (-1, base) selection, (0, 0) at the end."""
     out, pos = [], offset
     while pos + 16 <= len(data):
@@ -291,12 +291,12 @@ def _ranges_v4(data: bytes, offset: int, base: int) -> List[Tuple[int, int]]:
             break
         if begin == 0xFFFFFFFFFFFFFFFF:
             base = end
-        elif end > begin:
+        elif end > begin or keep_empty:
             out.append((base + begin, base + end))
     return out
 
 
-def _rnglist_v5(data: bytes, offset: int, base: int) -> List[Tuple[int, int]]:
+def rnglist_v5(data: bytes, offset: int, base: int, keep_empty: bool = False) -> List[Tuple[int, int]]:
     """.debug_rnglists entries (DWARFv5 2.17.3, 7.25) without the indexed (``x``) kinds."""
     out, pos = [], offset
     while pos < len(data):
@@ -307,7 +307,7 @@ def _rnglist_v5(data: bytes, offset: int, base: int) -> List[Tuple[int, int]]:
         if kind == 4:       # DW_RLE_offset_pair
             lo, pos = uleb(data, pos)
             hi, pos = uleb(data, pos)
-            if hi > lo:
+            if hi > lo or keep_empty:
                 out.append((base + lo, base + hi))
         elif kind == 5:     # DW_RLE_base_address
             base = _U64.unpack_from(data, pos)[0]
@@ -315,12 +315,12 @@ def _rnglist_v5(data: bytes, offset: int, base: int) -> List[Tuple[int, int]]:
         elif kind == 6:     # DW_RLE_start_end
             lo, hi = _U64.unpack_from(data, pos)[0], _U64.unpack_from(data, pos + 8)[0]
             pos += 16
-            if hi > lo:
+            if hi > lo or keep_empty:
                 out.append((lo, hi))
         elif kind == 7:     # DW_RLE_start_length
             lo = _U64.unpack_from(data, pos)[0]
             length, pos = uleb(data, pos + 8)
-            if length:
+            if length or keep_empty:
                 out.append((lo, lo + length))
         else:
             raise Unsupported(f"DW_RLE 0x{kind:x}")

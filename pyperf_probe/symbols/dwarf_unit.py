@@ -1,6 +1,7 @@
 """One compilation unit, parsed on demand, with what perf's probe-finder asks of a CU DIE."""
 from __future__ import annotations
 
+import bisect
 from typing import List, Optional
 
 from pyperf_probe.symbols import dwarf_dies as D
@@ -19,6 +20,8 @@ class Unit:
         self._files: Optional[List[Optional[str]]] = None
         self._lines: Optional[LineTable] = None
         self._optimized: Optional[bool] = None
+        self._func_spans = None
+        self._func_lows: List[int] = []
 
     @property
     def comp_dir(self) -> Optional[str]:
@@ -72,10 +75,26 @@ class Unit:
             self._optimized = any(D.has_location_list(die) for die in D.walk(self.die))
         return self._optimized
 
+    def realfunc(self, svma: int):
+        """perf's ``die_find_realfunc``: the first subprogram (``dwarf_getfuncs`` order) holding ``svma``,
+        through intervals sorted once per unit."""
+        if self._func_spans is None:
+            spans = [(low, high, order, func) for order, func in enumerate(D.getfuncs(self.die))
+                     for low, high in D.ranges(func)]
+            spans.sort(key=lambda s: (s[0], s[2]))
+            self._func_spans = spans
+            self._func_lows = [s[0] for s in spans]
+        i = bisect.bisect_right(self._func_lows, svma)
+        best = None
+        for low, high, order, func in self._func_spans[max(0, i - 64):i]:
+            if low <= svma < high and (best is None or order < best[0]):
+                best = (order, func)
+        return best[1] if best else None
+
     def lineinfo(self, svma: int):
         """perf 6.1's ``cu_find_lineinfo``: (file, line) of ``svma`` - a function's declaration line at its
         entry, else the statement row ``cu_getsrc_die`` finds; None without a usable line."""
-        func = D.find_realfunc(self.die, svma)
+        func = self.realfunc(svma)
         if func is not None and D.die_entrypc(func) == svma:
             fname, line = self.decl_file(func), self.decl_line(func)
         else:
