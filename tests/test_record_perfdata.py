@@ -270,3 +270,14 @@ def test_synthesize_a_running_process_as_perf_does():
     assert struct.unpack_from("<IIII", thread_fork, 8)[:2] == (pid, pid)  # a thread: forked from the main one
     assert kinds[2:kinds.index(RecordType.FORK, 1)] == [RecordType.MMAP2] * (kinds.index(RecordType.FORK, 1) - 2)
     assert [r for r in recs if struct.unpack_from("<I", r)[0] != RecordType.FORK] == plain
+
+
+def test_kallsyms_lookup_ignores_modules_and_longer_names():
+    text = (b"0000000000000000 A fixed_percpu_data\n"
+            b"ffffffff81000000 T _stext\n"
+            b"ffffffffc0000000 t my_text\t[mod]\n"
+            b"ffffffff81000000 T _text\n"
+            b"ffffffff822090c8 T _etext\n")
+    assert synth._kallsyms_address(text, b"_text") == 0xffffffff81000000
+    assert synth._kallsyms_address(text, b"_etext") == 0xffffffff822090c8
+    assert synth._kallsyms_address(text, b"_end") is None

@@ -173,23 +173,27 @@ def is_kernel_thread(pid: int) -> bool:
         return True
 
 
+def _kallsyms_address(data: bytes, name: bytes) -> Optional[int]:
+    """The address on the line ``ADDR T NAME`` of /proc/kallsyms text (found with bytes.find, not parsed)."""
+    at = data.find(b" " + name + b"\n")
+    while at >= 0:
+        start = data.rfind(b"\n", 0, at) + 1
+        fields = data[start:at].split()
+        if len(fields) == 2 and len(fields[1]) == 1:  # "ADDR T": not a module symbol "NAME\t[mod]"
+            return int(fields[0], 16)
+        at = data.find(b" " + name + b"\n", at + 1)
+    return None
+
+
 def kernel_text_range() -> Optional[Tuple[int, int]]:
-    """(address of _text, _etext - _text) from /proc/kallsyms; None when hidden (kptr_restrict, not root)."""
-    text = etext = None
+    """(address of _text, _etext - _text) from /proc/kallsyms; None when hidden (kptr_restrict, not root).
+    The file is ~5 MB: read at once and searched, not parsed line by line."""
     try:
-        with open("/proc/kallsyms") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 3 and parts[2] in ("_text", "_etext"):
-                    value = int(parts[0], 16)
-                    if parts[2] == "_text":
-                        text = value
-                    else:
-                        etext = value
-                    if text is not None and etext is not None:
-                        break
+        with open("/proc/kallsyms", "rb") as f:
+            data = f.read()
     except OSError:
         return None
+    text, etext = _kallsyms_address(data, b"_text"), _kallsyms_address(data, b"_etext")
     if not text or not etext or etext <= text:
         return None
     return text, etext - text
