@@ -336,3 +336,21 @@ def test_usage_errors(tmp_path):
     assert proc.returncode == 0 and proc.stderr.startswith("rounding mmap pages size to 16K (4 pages)\n")
     proc = rh.pyperf("record", "--call-graph", "lbr", "-e", "sched:sched_process_exec", "true")
     assert proc.returncode == 129 and "Unknown --call-graph option value: lbr" in proc.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/setpriv"), reason="needs setpriv")
+def test_no_permission_is_one_clear_error(tmp_path):
+    """As an unprivileged user: perf's words for tracefs it cannot read, exit 129, no file."""
+    tmp_path.chmod(0o777)
+    proc = subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                           sys.executable, "-m", "pyperf_probe", "record", "-e", "sched:sched_process_exec",
+                           "-o", str(tmp_path / "perf.data"), "true"],
+                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=rh.ROOT))
+    if os.access("/sys/kernel/tracing", os.R_OK) and "can't access" not in proc.stderr:
+        pytest.skip("tracefs is readable by everyone here")
+    assert proc.returncode == 129
+    assert proc.stderr.startswith("event syntax error: 'sched:sched_process_exec'\n"
+                                  "                     \\___ can't access trace events\n\n"
+                                  "Error:\tNo permissions to read /sys/kernel/tracing/events/sched/sched_process_exec\n"
+                                  "Hint:\tTry 'sudo mount -o remount,mode=755 /sys/kernel/tracing/'\n")
+    assert list(tmp_path.iterdir()) == []
