@@ -179,6 +179,11 @@ def test_symfs_and_buildid_cache_with_build_ids_checked(tmp_path, binary, monkey
     os.symlink(os.path.relpath(entry, cache / ".build-id" / bid[:2]), cache / ".build-id" / bid[:2] / bid[2:])
     monkeypatch.setenv("PERF_BUILDID_DIR", str(cache))
     assert resolve() == "rd_leaf"
+    # the path-based layout alone (<cache>/<path>/<build-id>/elf) is enough
+    os.unlink(cache / ".build-id" / bid[:2] / bid[2:])
+    assert resolve() == "rd_leaf"
+    shutil.rmtree(cache / recorded.lstrip("/"))
+    assert resolve() is None
 
 
 def build_id_feature(filename: str, build_id: bytes) -> bytes:
