@@ -89,6 +89,8 @@ class DwarfInfo:
         self._inline_cache: Dict[int, List[str]] = {}
         self._inline_index = None
         self._unlisted = None
+        self._scanner = None
+        self._scanned: Dict[int, object] = {}
         self.image_path = path
         self._func_syms = None
 
@@ -197,7 +199,7 @@ class DwarfInfo:
         if no_inlines:
             return []
         out = []
-        for inst in instances(unit.die, func, unit.decl_file_index):
+        for inst in instances(unit.die, func, unit.decl_file_index, self._referring(unit, func)):
             entry = D.die_entrypc(inst)
             if not entry:
                 break  # perf: "Failed to get entry address" / "no valid entry address" ends the walk
@@ -213,6 +215,26 @@ class DwarfInfo:
                 break
             out.append(self._site(unit, inst, entry, None))
         return out
+
+    def _referring(self, unit: Unit, abstract):
+        """DIEs of the unit whose abstract origin (or specification) is ``abstract``, in DIE order, found by
+        the fast scanner; None (walk the unit with pyelftools) when it cannot read the unit."""
+        scanned = self.scan_unit(unit.offset)
+        if scanned is None:
+            return None
+        return (unit.die_at(f.offset) for f in scanned[1] if f.origin == abstract.offset)
+
+    def scan_unit(self, cu_offset: int):
+        """``dwarf_scan`` records of a unit (language, [FuncDie]), cached; None when unreadable that way."""
+        from pyperf_probe.symbols.dwarf_scan import Unsupported
+        if cu_offset not in self._scanned:
+            if self._scanner is None:
+                self._scanner = self.unit_scanner()
+            try:
+                self._scanned[cu_offset] = self._scanner.scan(cu_offset)
+            except Unsupported:
+                self._scanned[cu_offset] = None
+        return self._scanned[cu_offset]
 
     def _trace_point_failure(self, sp_die, svma: int) -> Optional[str]:
         """perf's ``convert_to_trace_point`` failure text for a probe at ``svma`` in ``sp_die``, or None."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Iterable, Iterator, List, Optional
 
 from pyperf_probe.symbols import dwarf_dies as D
 
@@ -79,11 +79,13 @@ def matching_funcs(cu_die, pattern: str, decl_file_of, file: Optional[str] = Non
             return
 
 
-def instances(cu_die, abstract, decl_file_index_of) -> Iterator:
-    """perf's ``die_walk_instances``: DIEs with an entry whose DW_AT_abstract_origin is ``abstract``."""
+def instances(cu_die, abstract, decl_file_index_of, candidates: Optional[Iterable] = None) -> Iterator:
+    """perf's ``die_walk_instances``: DIEs with an entry whose DW_AT_abstract_origin is ``abstract``.
+    ``candidates`` (DIEs in DIE order that refer to it, from the fast scanner) saves the walk of the
+    whole unit; the checks are the same."""
     decl_line = D.attr_integrate(abstract, "DW_AT_decl_line")
     decl_file = decl_file_index_of(abstract)
-    for die in D.walk(cu_die):
+    for die in (D.walk(cu_die) if candidates is None else candidates):
         if not D.is_func_instance(die) or "DW_AT_abstract_origin" not in die.attributes:
             continue
         if die.attributes["DW_AT_abstract_origin"].value + _ref_base(die) != abstract.offset:

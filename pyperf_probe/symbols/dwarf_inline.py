@@ -24,7 +24,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from pyperf_probe.symbols import dwarf_dies as D
 from pyperf_probe.symbols.demangle import demangle
-from pyperf_probe.symbols.dwarf_scan import TAG_INLINED_SUBROUTINE, TAG_SUBPROGRAM, FuncDie, Unsupported
+from pyperf_probe.symbols.dwarf_scan import TAG_INLINED_SUBROUTINE, TAG_SUBPROGRAM, FuncDie
 
 # binutils dwarf2.c non_mangled(): languages whose DW_AT_name is the symbol name
 _NON_MANGLED_LANGS = frozenset((0x01, 0x02, 0x03, 0x05, 0x06, 0x07, 0x09, 0x0C, 0x0D, 0x0F, 0x12, 0x1D, 0x8001))
@@ -159,17 +159,12 @@ class InlineIndex:
         self._dwarf = dwarf
         self._symbol_at = symbol_at
         self._units: Dict[int, _UnitFuncs] = {}
-        self._scanner = dwarf.unit_scanner()
 
     def _unit_funcs(self, cu_offset: int) -> _UnitFuncs:
         funcs = self._units.get(cu_offset)
         if funcs is None:
-            try:
-                if self._scanner is None:
-                    raise Unsupported("no scanner")
-                lang, records = self._scanner.scan(cu_offset)
-            except Unsupported:
-                lang, records = _pyelftools_funcs(self._dwarf.unit(cu_offset))
+            scanned = self._dwarf.scan_unit(cu_offset)
+            lang, records = scanned if scanned is not None else _pyelftools_funcs(self._dwarf.unit(cu_offset))
             funcs = self._units[cu_offset] = _UnitFuncs(lang, records, self._far)
         return funcs
 
