@@ -125,6 +125,7 @@ def test_context_markers_and_unknown_frames(tmp_path, binary):
         ("[unknown]", None, 0x1234), ("[unknown]", None, 0)]
     assert b.chain == ()  # perf discards a chain with an unknown context marker
     assert a.location is a.chain[1]
+    assert a.chain[0].dso_obj.long_name == "[kernel.kallsyms]"
 
 
 def test_max_stack_and_interning(tmp_path, binary):

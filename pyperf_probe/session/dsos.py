@@ -208,6 +208,8 @@ class Dsos:
         self._symfs = symfs
 
     def findnew(self, long_name: str, build_id: Optional[bytes] = None) -> Dso:
+        if long_name.startswith(KERNEL_NAME):  # "[kernel.kallsyms]_text": perf's kernel dso is "[kernel.kallsyms]"
+            long_name = KERNEL_NAME
         dso = self._by_name.get(long_name)
         if dso is None:
             bid = build_id.hex() if build_id else self._build_ids.get(long_name)
