@@ -31,11 +31,12 @@ def probed(tmp_path):
         pytest.skip("needs perf and build/workloads/rd_threads")
     binary = tmp_path / "rd_live"
     shutil.copy(WORKLOAD, binary)
-    subprocess.run([PERF, "probe", "-q", "-x", str(binary), "-a", f"{GROUP}:leaf=rd_leaf"], check=True)
+    env = dict(os.environ, HOME=str(tmp_path))  # perf probe caches the binary under HOME/.debug
+    subprocess.run([PERF, "probe", "-q", "-x", str(binary), "-a", f"{GROUP}:leaf=rd_leaf"], check=True, env=env)
     try:
         yield binary
     finally:
-        subprocess.run([PERF, "probe", "-q", "-d", f"{GROUP}:*"], stderr=subprocess.DEVNULL)
+        subprocess.run([PERF, "probe", "-q", "-d", f"{GROUP}:*"], stderr=subprocess.DEVNULL, env=env)
     assert GROUP not in Path("/sys/kernel/tracing/uprobe_events").read_text()
 
 
@@ -49,7 +50,9 @@ def test_live_recording_equals_perf_script(recorder, probed, tmp_path):
     out = str(tmp_path / f"{recorder}.data")
     cmd = ([PERF] if recorder == "perf" else [sys.executable, "-m", "pyperf_probe"]) + \
         ["record", "-q", "-e", f"{GROUP}:leaf", "-g", "-o", out, str(probed), "150", "3"]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=tmp_path)
+    home = tmp_path / "home"  # the recorders' build-id cache goes here, not into the user's ~/.debug
+    home.mkdir()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=tmp_path, env=dict(os.environ, HOME=str(home)))
     session = Session(out)
     got = "".join(script_lines(session.samples(), True))
     assert session.nr_samples == 451
