@@ -75,12 +75,12 @@ def _plan(data, ropts: ReportOptions) -> Plan:
 
 def _report(data, ropts: ReportOptions, out: List[str]) -> int:
     plan = _plan(data, ropts)
+    keys = sortkeys.parse_sort(plan.sort_text)
+    hidden = _elided(keys, ropts, out)
     if ropts.callgraph is not None and plan.spec.mode != "none" and not plan.has_callchains:
         _emit(out)
         sys.stderr.write(NO_CALLCHAIN + "\n")
         return 0
-    keys = sortkeys.parse_sort(plan.sort_text)
-    hidden = _elided(keys, ropts, out)
     if not ropts.quiet and not plan.legacy:
         out.append("#\n")
     session = _session(data, ropts, plan.sample_type)
@@ -155,8 +155,7 @@ def _elided(keys, ropts: ReportOptions, out: List[str]) -> List[str]:
     for key in keys:
         label, values = lists.get(key.name, (None, None))
         if values is not None and len(set(values)) == 1:
-            if not ropts.quiet:
-                out.append(f"# {label}: {values[0]}\n")
+            out.append(f"# {label}: {values[0]}\n")  # printed even with -q, as perf does
             hidden.append(key.name)
     return [] if len(hidden) == len(keys) else hidden
 

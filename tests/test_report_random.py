@@ -17,6 +17,9 @@ DATA = ["mt.data", "cxx.data", "ret.data", "two.data", "make.data", "py.data", "
 SORTS = ["comm", "dso", "sym", "pid", "trace", "comm,dso", "dso,sym", "sym,dso", "pid,comm", "trace,sym",
          "comm,dso,sym", "sym,pid,dso"]
 MODES = ["graph", "flat", "fractal", "folded", "none"]
+COMMS = ["rpt-alpha", "rpt-beta,rpt-gamma", "cc1", "make,sh", "python3", "report_cxx"]
+DSOS = ["libc.so.6", "report_mt", "libc.so.6,report_mt", "[unknown]"]
+SYMBOLS = ["rpt_leaf", "__libc_calloc", "rpt_leaf,worker", "getpid", "rpt_cxx_leaf"]
 
 pytestmark = [pytest.mark.perf, pytest.mark.skipif(not os.path.exists(PERF), reason="real perf is not installed")]
 
@@ -47,6 +50,14 @@ def _combination(seed):
         args.append("-n")
     if rng.random() < 0.2:
         args += ["--percent-limit", str(rng.choice([0.5, 2, 7]))]
+    if rng.random() < 0.25:
+        args += ["--comm", rng.choice(COMMS)]
+    if rng.random() < 0.2:
+        args += ["--dso", rng.choice(DSOS)]
+    if rng.random() < 0.2:
+        args += ["--symbols", rng.choice(SYMBOLS)]
+    if rng.random() < 0.1:
+        args.append("-q")
     return rng.choice(DATA), args
 
 
@@ -64,7 +75,7 @@ def _mask(text):
         "[...] (inlined)", "[...]")
 
 
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("seed", range(80))
 def test_random_combination_equals_perf(seed, env, monkeypatch, capsys):
     data, args = _combination(seed)
     cmd = ["-i", os.path.join(GOLDEN, "data", data), "--symfs", str(env / "symfs")] + args

@@ -3,8 +3,8 @@
 
 The per-sample work is a few dict look-ups: frames are converted once per distinct session ``Frame``,
 chains once per distinct chain tuple, trace outputs once per distinct RAW payload; ``Hists.add`` then only
-aggregates. Samples dropped by ``--comms/--dsos/--symbols`` still count in the totals (perf's percentages
-and ``# Samples`` include them).
+aggregates. Samples that fail ``--comms/--dsos/--symbols`` still count in the totals (perf's percentages
+and ``# Samples`` include them) and in entries other samples made; only the entries they make are hidden.
 """
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_o
     hists = [Hists(keys, children=children, callchains=callchains, caller_order=caller_order) for _ in evsels]
     formats = [TracepointFormat.parse(ev.tp_format.text) if ev.tp_format is not None else None for ev in evsels]
     need_trace = any(k.name == "trace" for k in keys)
+    use_filters = filters.any()
     # The hot loop only counts samples per (thread, location, chain, raw): all interned by the session
     # (raw only when the trace key needs it), so one tuple and one dict look-up per sample.
     groups: List[Dict[tuple, list]] = [{} for _ in evsels]
@@ -78,8 +79,7 @@ def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_o
         for (thread, location, chain, raw), (period, count) in bucket.items():
             h.count(period, count)
             loc = to_rframe(location)
-            if filters.any() and filters.rejects(thread.comm, location, loc):
-                continue
+            filtered = use_filters and filters.rejects(thread.comm, location, loc)
             rchain = chains.get(chain)
             if rchain is None:
                 rchain = chains[chain] = tuple(to_rframe(f) for f in chain)
@@ -88,7 +88,7 @@ def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_o
                 trace = traces.get((index, raw))
                 if trace is None:
                     trace = traces[(index, raw)] = fmt.format(raw or b"") if fmt is not None else "N/A"
-            h.add(thread.comm, thread.tid, period, loc, rchain, chain, trace, count)
+            h.add(thread.comm, thread.tid, period, loc, rchain, chain, trace, count, filtered)
         bucket.clear()
     for h in hists:
         h.finish()

@@ -24,11 +24,12 @@ class HistEntry:
     """``struct hist_entry``: the key values, self and cumulative period, sample count and call graph."""
 
     __slots__ = ("ident", "comm", "tid", "thread_comm", "loc", "trace", "is_self", "period", "nr_events",
-                 "period_acc", "thread", "callchain")
+                 "period_acc", "thread", "callchain", "filtered")
 
     def __init__(self, ident, comm: str, tid: int, loc, trace: Optional[str], is_self: bool, thread: int,
-                 with_callchain: bool):
+                 with_callchain: bool, filtered: bool = False):
         self.ident = ident
+        self.filtered = filtered  # hidden by --comms/--dsos/--symbols: as the sample that made it was
         self.comm, self.tid, self.loc, self.trace, self.is_self = comm, tid, loc, trace, is_self
         self.thread_comm = comm
         self.period = self.nr_events = self.period_acc = 0
@@ -60,23 +61,25 @@ class Hists:
         self.total_period += period
 
     def add(self, comm: str, tid: int, period: int, loc, chain: Sequence, chain_id, trace: Optional[str],
-            count: int = 1):
-        """``count`` (unfiltered) samples with the same thread, location and chain, ``period`` in all:
-        ``loc`` their own location, ``chain`` their RFrames leaf first, ``chain_id`` a key for the chain."""
+            count: int = 1, filtered: bool = False):
+        """``count`` samples with the same thread, location and chain, ``period`` in all: ``loc`` their own
+        location, ``chain`` their RFrames leaf first, ``chain_id`` a key for the chain. ``filtered``: the
+        samples fail ``--comms/--dsos/--symbols``. As in perf (``hists__findnew_entry``), that only hides
+        the entries these samples *create*: a filtered sample still adds to an entry made by another."""
         self._thread_comm[tid] = comm
         ident = self.identity(comm, tid, loc, trace, True)
         gkey = (ident, chain_id)
         group = self._groups.get(gkey)
         if group is None:
-            self._groups[gkey] = [period, count, tid, comm, loc, chain, trace]
+            self._groups[gkey] = [period, count, tid, comm, loc, chain, trace, filtered]
         else:
             group[0] += period
             group[1] += count
 
     def finish(self) -> None:
         """Build the entries and their trees from the aggregated samples, in first-sample order."""
-        for (ident, _), (period, count, tid, comm, loc, chain, trace) in self._groups.items():
-            entry = self._entry(ident, comm, tid, loc, trace, True)
+        for (ident, _), (period, count, tid, comm, loc, chain, trace, filtered) in self._groups.items():
+            entry = self._entry(ident, comm, tid, loc, trace, True, filtered)
             entry.period += period
             entry.nr_events += count
             entry.period_acc += period
@@ -85,27 +88,28 @@ class Hists:
             if entry.callchain is not None:
                 entry.callchain.append(keys, frames, period, count)
             if self.children:
-                self._add_cumulative(ident, comm, tid, trace, frames, keys, period, count)
+                self._add_cumulative(ident, comm, tid, trace, frames, keys, period, count, filtered)
         self._groups.clear()
         for entry in self.entries.values():
             entry.thread_comm = self._thread_comm.get(entry.tid, entry.comm)
 
-    def _add_cumulative(self, self_ident, comm, tid, trace, frames, keys, period, count) -> None:
+    def _add_cumulative(self, self_ident, comm, tid, trace, frames, keys, period, count, filtered) -> None:
         seen = {self_ident}
         for i, frame in enumerate(frames):
             ident = self.identity(comm, tid, frame, trace, False)
             if ident in seen:
                 continue
             seen.add(ident)
-            entry = self._entry(ident, comm, tid, frame, trace, False)
+            entry = self._entry(ident, comm, tid, frame, trace, False, filtered)
             entry.period_acc += period
             if entry.callchain is not None:
                 entry.callchain.append(keys[i:], frames[i:], period, count)
 
-    def _entry(self, ident, comm, tid, loc, trace, is_self) -> HistEntry:
+    def _entry(self, ident, comm, tid, loc, trace, is_self, filtered) -> HistEntry:
         entry = self.entries.get(ident)
         if entry is None:
-            entry = self.entries[ident] = HistEntry(ident, comm, tid, loc, trace, is_self, tid, self.callchains)
+            entry = self.entries[ident] = HistEntry(ident, comm, tid, loc, trace, is_self, tid, self.callchains,
+                                                    filtered)
         return entry
 
     # ---------------------------------------------------------------------------------------- output order
@@ -120,10 +124,12 @@ class Hists:
             order = insertion_order(order, goes_left)
         return order
 
-    def sorted_entries(self, show_callchain: bool) -> List[HistEntry]:
-        """``hists__output_resort``: collapse order first (ties keep it), then perf's output comparator."""
+    def sorted_entries(self, show_callchain: bool, hidden=frozenset()) -> List[HistEntry]:
+        """``hists__output_resort``: collapse order first (ties keep it), then perf's output comparator,
+        which skips elided columns (``perf_hpp__should_skip``)."""
         collapsed = self._collapsed_order()
-        cmp = functools.partial(_output_cmp, keys=self.keys, children=self.children,
+        keys = [k for k in self.keys if k.name not in hidden]
+        cmp = functools.partial(_output_cmp, keys=keys, children=self.children,
                                 depth_rule=show_callchain and self.callchains, caller=self.caller_order)
         if not self.children:
             # A total order: a stable sort gives what the rb-tree gives.

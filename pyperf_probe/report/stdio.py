@@ -78,11 +78,12 @@ def entry_line(entry: HistEntry, hists: Hists, opts: StdioOptions, widths: List[
     if opts.show_nr_samples:
         cells.append("%*d" % (SAMPLES_WIDTH, entry.nr_events))
     keys = visible_keys(hists, opts)
-    last = len(keys) - 1
-    for i, (key, width) in enumerate(zip(keys, widths)):
+    last = hists.keys[-1] if hists.keys else None
+    for key, width in zip(keys, widths):
         text = key.cell(entry, width)
-        # sym and trace cells are not padded by their formats, but a column after them still lines up
-        cells.append(text if key.padded or i == last else text.ljust(width))
+        # sym and trace cells are not padded by their formats; hist_entry__snprintf_alignment pads every
+        # column but the last of the sort list, elided or not
+        cells.append(text if key.padded or key is last else text.ljust(width))
     return "  " + "  ".join(cells) + "\n"
 
 
@@ -93,7 +94,7 @@ def _pct(period: int, total: int) -> str:
 def render_hists(hists: Hists, opts: StdioOptions) -> str:
     """Column header (unless quiet), then every entry above the percent limit with its call graph."""
     show_graph = opts.graph is not None and opts.graph.mode != "none" and hists.callchains
-    entries = hists.sorted_entries(show_callchain=show_graph)
+    entries = [e for e in hists.sorted_entries(show_callchain=show_graph, hidden=opts.hidden) if not e.filtered]
     widths = column_widths(visible_keys(hists, opts), entries, not opts.dso_filter_given)
     out = [] if opts.quiet else [header_lines(hists, opts, entries)]
     total = hists.total_period

@@ -49,7 +49,7 @@ def entry_line(entry: HistEntry, hists: Hists, keys, widths: List[int]) -> str:
 
 def render_hists(hists: Hists, opts: StdioOptions) -> str:
     show_graph = opts.graph is not None and opts.graph.mode != "none" and hists.callchains
-    entries = hists.sorted_entries(show_callchain=show_graph)
+    entries = [e for e in hists.sorted_entries(show_callchain=show_graph, hidden=opts.hidden) if not e.filtered]
     keys = visible_keys(hists, opts)
     widths = column_widths(keys, entries, not opts.dso_filter_given)
     out = [] if opts.quiet else [header_lines(keys, widths)]

@@ -125,6 +125,11 @@ def found_by_random_runs():
     add("make_sym_pid_dso_graph", "make.data", f"{S} --sort sym,pid,dso -g graph,0.5,2,caller")
     add("lost_pid_comm_folded", "lost.data", f"{S} --sort pid,comm -g folded,1,callee")
     add("make_fractal_count_remainder", "make.data", f"{S} --sort pid,comm -g fractal,function,count")
+    add("ret_trace_comm_filter_merges", "ret.data", f"{S} --sort trace -g none,callee --comm rpt-alpha")
+    add("nocg_g_with_elided_dso", "nocg.data", f"{S} --sort dso,comm -g graph --dso [unknown]")
+    add("nocg_q_elided_comm", "nocg.data", f"{S} --sort comm --no-children --comm rpt-alpha -q")
+    add("lost_elided_last_dso_pads_sym", "lost.data", f"{S} --sort sym,dso -g flat,1,1,caller -n --dso report_mt")
+    add("mt_elided_sym_not_in_order", "mt.data", f"{S} --sort sym,pid,dso -g none,caller --symbols rpt_leaf")
     add("two_fractal_count_limit_G", "two.data", f"{S} --sort sym,dso -g fractal,25,2,callee,function,count -G")
 
 
