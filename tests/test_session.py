@@ -95,8 +95,9 @@ def test_fork_of_a_process_copies_the_maps(tmp_path, binary):
     s = session(tmp_path, recs)
     a, b = list(s.samples())
     assert (a.thread.comm, a.location.dso, a.location.sym) == ("parent", "rd_threads", "rd_leaf")
-    assert (b.thread.comm, b.location.dso, b.location.sym) == ("parent", "//anon", None)
-    assert b.location.file_offset == leaf
+    # executable anonymous memory: JIT code, named after the JIT's symbol file, addresses as they are
+    assert (b.thread.comm, b.location.dso, b.location.sym) == ("parent", "[JIT] tid 20", None)
+    assert b.location.file_offset == BASE + leaf
 
 
 def test_exec_mmap_replaces_what_it_overlaps(tmp_path, binary):
@@ -237,3 +238,55 @@ def test_a_known_tid_keeps_its_thread_whatever_pid_a_sample_says(tmp_path):
             pb.comm(0xFFFFFFFF, 12, "nopid", 3), pb.sample_cc(0x10, 10, 12, 4, [0x10])]  # pid -1
     got = [tuple(r.thread) for r in session(tmp_path, recs).samples()]
     assert got == [(10, 11, "worker"), (10, 12, "nopid")]
+
+
+def jit_file(tmp_path, pid: int) -> str:
+    base = 0x7F0000000000
+    recs = [pb.comm(pid, pid, "jitter", 0), pb.mmap2(pid, base, 0x10000, 0, "//anon", 1, prot=7),
+            pb.mmap2(pid, base + 0x20000, 0x1000, 0, "//anon", 2, prot=3),
+            pb.mmap2(pid, base + 0x30000, 0x1000, 0x5000, "[heap]", 3, prot=3)]
+    recs += [pb.sample_cc(base + off, pid, pid, 10 + i, [PERF_CONTEXT_USER, base + off])
+             for i, off in enumerate([0x110, 0x205, 0x300, 0x20010, 0x30010])]
+    path = tmp_path / "jit.data"
+    path.write_bytes(pb.perf_data(recs, ((pb.sw_attr(pb.CC_SAMPLE_TYPE), (7,)),)))
+    return str(path)
+
+
+@pytest.fixture
+def perf_map():
+    """A JIT symbol file at the path perf reads (/tmp/perf-PID.map), for a pid no process here has."""
+    pid = 3990000 + os.getpid() % 9999
+    path = f"/tmp/perf-{pid}.map"
+    with open(path, "w") as f:
+        f.write(f"{0x7F0000000100:x} 40 jit_alpha\n{0x7F0000000200:x} 20 _ZN5alpha4betaEv\n")
+    try:
+        yield pid
+    finally:
+        os.unlink(path)
+
+
+JIT_EXPECTED = [
+    "7f0000000110 jit_alpha (/tmp/perf-{pid}.map)",
+    "7f0000000205 _ZN5alpha4betaEv (/tmp/perf-{pid}.map)",  # JIT names are shown as written
+    "7f0000000300 [unknown] (/tmp/perf-{pid}.map)",
+    "7f0000020010 [unknown] (//anon)",  # anonymous memory maps addresses to themselves
+    "7f0000030010 [unknown] ([heap])",
+]
+
+
+def test_anonymous_and_jit_maps(tmp_path, perf_map):
+    s = Session(PerfDataFile.open(jit_file(tmp_path, perf_map)))
+    got = [f"{f.file_offset:x} {f.sym or '[unknown]'} ({f.dso_obj.long_name})"
+           for r in s.samples() for f in r.chain]
+    assert got == [line.format(pid=perf_map) for line in JIT_EXPECTED]
+    assert {d.short_name for d in s.machine.dsos} >= {f"[JIT] tid {perf_map}", "//anon", "[heap]"}
+
+
+@pytest.mark.perf
+@pytest.mark.skipif(not os.path.exists(shutil.which("perf") or "/usr/bin/perf"), reason="needs real perf")
+def test_anonymous_and_jit_maps_as_perf(tmp_path, perf_map):
+    import subprocess
+    out = subprocess.run(["perf", "script", "-f", "-i", jit_file(tmp_path, perf_map), "-F", "ip,sym,dso"],
+                         capture_output=True, text=True, check=True).stdout
+    assert [line.strip() for line in out.splitlines() if line.strip()] == \
+        [line.format(pid=perf_map) for line in JIT_EXPECTED]

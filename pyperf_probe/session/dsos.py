@@ -14,12 +14,14 @@ and then ``symbols.symtab.load_symtab`` picks the symbol source among that file'
 differs from the recorded one is never used ("Always reject images with a mismatched build-id").
 ``[vdso]`` is found only through the build-id cache: the running kernel's vdso is not the recorded one,
 and without the cache perf prints raw addresses. Anonymous and special maps (``//anon``, ``[heap]``,
-``[stack]``, ``[uprobes]``) have no symbols.
+``[stack]``, ``[uprobes]``) have no symbols; executable anonymous memory is JIT code, whose symbols come
+from the JIT's ``/tmp/perf-PID.map`` (short name ``[JIT] tid PID``).
 
 ``Dso.resolve(file_offset)`` is cached per offset, so each distinct address is resolved once.
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 from typing import Dict, List, Optional
@@ -41,8 +43,21 @@ def buildid_cache_dir() -> str:
     return os.environ.get("PERF_BUILDID_DIR") or os.path.join(os.path.expanduser("~"), ".debug")
 
 
+def perf_map_pid(long_name: str) -> Optional[int]:
+    """The pid of a JIT symbol file ``/tmp/perf-PID.map`` (perf's ``perf_pid_map_tid``), else None."""
+    if long_name.startswith("/tmp/perf-") and long_name.endswith(".map"):
+        digits = long_name[len("/tmp/perf-"):-len(".map")]
+        if digits.isdigit():
+            return int(digits)
+    return None
+
+
 def short_name(long_name: str) -> str:
-    """What perf prints in the Shared Object column (``dso__set_short_name``)."""
+    """What perf prints in the Shared Object column (``dso__set_basename``: ``[JIT] tid PID`` for a JIT
+    symbol file)."""
+    pid = perf_map_pid(long_name)
+    if pid is not None:
+        return f"[JIT] tid {pid}"
     if long_name.startswith("[") or long_name.startswith("//"):
         return KERNEL_NAME if long_name.startswith(KERNEL_NAME) else long_name
     return os.path.basename(long_name)
@@ -101,12 +116,14 @@ class Dso:
             self._load()
         if self.symtab is None:
             return None
-        svma = self.image.file_offset_to_svma(file_offset)
+        svma = self.image.file_offset_to_svma(file_offset) if self.image is not None else file_offset
         if svma is None:
             return None
         sym = self.symtab.lookup(svma)
         if sym is None:
             return None
+        if isinstance(self.symtab, PerfMapSymbols):  # perf shows JIT names as written
+            return Resolved(sym, sym.name, sym.svma)
         return Resolved(sym, self._display_name(sym.name), sym.svma)
 
     def svma(self, file_offset: int) -> Optional[int]:
@@ -146,6 +163,9 @@ class Dso:
 
     def _load(self) -> None:
         self._loaded = True
+        if perf_map_pid(self.long_name) is not None:
+            self.symtab = load_perf_map(self.long_name)
+            return
         if not self.has_symbols:
             return
         from pyperf_probe.symbols.elf import open_elf
@@ -184,6 +204,47 @@ class Dso:
             paths.append(os.path.join(link, base))
         paths.append(os.path.join(cache, self.long_name.lstrip("/"), self.build_id, base))
         return paths
+
+
+class PerfMapSymbols:
+    """The symbols of a JIT's ``/tmp/perf-PID.map`` (perf's ``dso__load_perf_map``): lines
+    ``START SIZE name`` (hex, no 0x) in the process's own addresses; a symbol covers [START, START+SIZE)
+    and, unlike ELF symbols, is not stretched to the next one."""
+
+    def __init__(self, path: str, symbols: List):
+        self.path = self.source = path
+        self.symbols = sorted(symbols, key=lambda s: s.svma)
+        self._starts = [s.svma for s in self.symbols]
+
+    def lookup(self, avma: int):
+        i = bisect.bisect_right(self._starts, avma) - 1
+        if i >= 0:
+            sym = self.symbols[i]
+            if avma < sym.end or avma == sym.svma:
+                return sym
+        return None
+
+
+def load_perf_map(path: str) -> Optional[PerfMapSymbols]:
+    """Read a JIT symbol file as is (perf does not look for it under --symfs); None when it cannot be
+    read (perf then prints raw addresses)."""
+    from pyperf_probe.symbols.symtab import STB_GLOBAL, STT_FUNC, Symbol
+    symbols = []
+    try:
+        with open(path, "r", errors="replace") as f:
+            for line in f:
+                parts = line.rstrip("\n").split(" ", 2)
+                if len(parts) < 3:
+                    continue
+                try:
+                    start, size = int(parts[0], 16), int(parts[1], 16)
+                except ValueError:
+                    continue
+                symbols.append(Symbol(parts[2], start, size, STT_FUNC, STB_GLOBAL, start + size))
+    except OSError as exc:
+        log.debug(f"{path}: {exc.strerror}")
+        return None
+    return PerfMapSymbols(path, symbols)
 
 
 def _demangler():

@@ -11,13 +11,14 @@
   and, when it is a new process (pid != ppid), a copy of the parent's maps (``thread__fork``); a new thread
   of the same process shares them.
 * MMAP/MMAP2 of user space go into the process's maps; kernel maps (cpumode KERNEL, pid -1) into the
-  kernel's.
+  kernel's. Anonymous memory (``//anon``, ``[heap]``, ``[stack]``...) maps addresses to themselves, and
+  when it is executable its dso is the JIT's ``/tmp/perf-PID.map`` (perf's ``map__new``).
 """
 from __future__ import annotations
 
 from typing import Dict, Optional, Tuple
 
-from pyperf_probe.perfdata.format import MISC_CPUMODE_MASK, MISC_KERNEL
+from pyperf_probe.perfdata.format import MISC_CPUMODE_MASK, MISC_KERNEL, MISC_MMAP_DATA
 from pyperf_probe.session.dsos import Dsos
 from pyperf_probe.session.maps import Map, Maps
 
@@ -123,12 +124,31 @@ class Machine:
             thread.exited = True
 
     def process_mmap(self, rec) -> None:
-        """MMAP and MMAP2 (``machine__process_mmap2_event``)."""
-        dso = self.dsos.findnew(rec.filename, getattr(rec, "build_id", None))
-        prot = getattr(rec, "prot", 0)
+        """MMAP and MMAP2 (``machine__process_mmap2_event``, ``map__new``)."""
+        prot = getattr(rec, "prot", None)
+        if prot is None:  # MMAP has no prot: perf takes code unless MMAP_DATA says data
+            prot = PROT_READ if rec.misc & MISC_MMAP_DATA else PROT_EXEC
         flags = getattr(rec, "flags", 0)
         if rec.misc & MISC_CPUMODE_MASK == MISC_KERNEL:
+            dso = self.dsos.findnew(rec.filename, getattr(rec, "build_id", None))
             self.kernel_maps.insert(Map(rec.start, rec.start + rec.length, rec.pgoff, dso, prot, flags))
             return
+        filename, identity = rec.filename, _is_anon(rec.filename) or _is_no_dso(rec.filename)
+        if identity and prot & PROT_EXEC:  # JIT code: perf looks for the JIT's /tmp/perf-PID.map
+            filename = f"/tmp/perf-{rec.pid}.map"
+        dso = self.dsos.findnew(filename, getattr(rec, "build_id", None))
         thread = self.findnew_thread(rec.pid, rec.tid)
-        thread.maps.insert(Map(rec.start, rec.start + rec.length, rec.pgoff, dso, prot, flags))
+        thread.maps.insert(Map(rec.start, rec.start + rec.length, rec.pgoff, dso, prot, flags, identity))
+
+
+PROT_READ, PROT_EXEC = 0x1, 0x4
+
+
+def _is_anon(filename: str) -> bool:
+    """perf's ``is_anon_memory``."""
+    return filename == "//anon" or filename.startswith("/dev/zero") or filename.startswith("/anon_hugepage")
+
+
+def _is_no_dso(filename: str) -> bool:
+    """perf's ``is_no_dso_memory``."""
+    return filename.startswith("[stack") or filename.startswith("/SYSV") or filename == "[heap]"

@@ -16,19 +16,22 @@ from typing import List, Optional
 class Map:
     """``[start, end)`` of avmas backed by ``dso`` from file offset ``pgoff`` (``struct map``).
 
-    ``file_offset(avma)`` is perf's ``map__map_ip``: ``avma - start + pgoff``."""
+    ``file_offset(avma)`` is perf's ``map__map_ip``: ``avma - start + pgoff``, or the avma itself for the
+    ``identity`` maps of anonymous memory (perf's ``identity__map_ip``)."""
 
-    __slots__ = ("start", "end", "pgoff", "dso", "prot", "flags")
+    __slots__ = ("start", "end", "pgoff", "dso", "prot", "flags", "identity")
 
-    def __init__(self, start: int, end: int, pgoff: int, dso, prot: int = 0, flags: int = 0):
+    def __init__(self, start: int, end: int, pgoff: int, dso, prot: int = 0, flags: int = 0,
+                 identity: bool = False):
         self.start, self.end, self.pgoff, self.dso, self.prot, self.flags = start, end, pgoff, dso, prot, flags
+        self.identity = identity
 
     def file_offset(self, avma: int) -> int:
-        return avma - self.start + self.pgoff
+        return avma if self.identity else avma - self.start + self.pgoff
 
     def with_range(self, start: int, end: int) -> "Map":
         """The part ``[start, end)`` of this map (pgoff moved with the start)."""
-        return Map(start, end, self.pgoff + (start - self.start), self.dso, self.prot, self.flags)
+        return Map(start, end, self.pgoff + (start - self.start), self.dso, self.prot, self.flags, self.identity)
 
     def __repr__(self) -> str:
         return f"Map({self.start:#x}-{self.end:#x} @ {self.pgoff:#x} {self.dso!r})"
