@@ -64,28 +64,44 @@ class FuncDie:
 
 
 def parse_abbrevs(data: bytes, offset: int) -> Dict[int, _Abbrev]:
-    """The abbreviation table at ``offset`` (DWARFv5 7.5.3)."""
+    """The abbreviation table at ``offset`` (DWARFv5 7.5.3). Almost every number in it fits one byte:
+    that case is read inline (this runs for each unit report touches)."""
     table: Dict[int, _Abbrev] = {}
     pos = offset
-    while pos < len(data):
-        code, pos = uleb(data, pos)
+    end = len(data)
+    sizes = FIXED_FORM_SIZES
+    while pos < end:
+        code = data[pos]
+        pos += 1
+        if code >= 0x80:
+            code, pos = uleb(data, pos - 1)
         if code == 0:
             break
-        tag, pos = uleb(data, pos)
+        tag = data[pos]
+        pos += 1
+        if tag >= 0x80:
+            tag, pos = uleb(data, pos - 1)
         children = data[pos] != 0
         pos += 1
         attrs, fixed = [], 0
         while True:
-            name, pos = uleb(data, pos)
-            form, pos = uleb(data, pos)
+            name = data[pos]
+            pos += 1
+            if name >= 0x80:
+                name, pos = uleb(data, pos - 1)
+            form = data[pos]
+            pos += 1
+            if form >= 0x80:
+                form, pos = uleb(data, pos - 1)
             const = 0
             if form == F_IMPLICIT_CONST:
                 const, pos = _sleb(data, pos)
             if name == 0 and form == 0:
                 break
             attrs.append((name, form, const))
-            size = FIXED_FORM_SIZES.get(form)
-            fixed = None if fixed is None or size is None else fixed + size
+            if fixed is not None:
+                size = sizes.get(form)
+                fixed = None if size is None else fixed + size
         table[code] = _Abbrev(tag, children, attrs, fixed)
     return table
 
@@ -157,7 +173,10 @@ class UnitScanner:
         pending: List[Tuple[FuncDie, dict]] = []
         while pos < end:
             die_offset = pos
-            code, pos = uleb(info, pos)
+            code = info[pos]
+            pos += 1
+            if code >= 0x80:
+                code, pos = uleb(info, pos - 1)
             if code == 0:
                 if not stack:
                     break
