@@ -241,3 +241,26 @@ def test_format_line_range(tmp_path):
                                      "         }\n"
                                      "         \n"
                                      "         int y;\n")
+
+
+# ---- CFA through .eh_frame_hdr ------------------------------------------------------------------------------
+
+def test_cfa_from_eh_frame_hdr_equals_full_scan():
+    """The binary search table finds the FDE whose rules a scan of every entry finds, at every address."""
+    import os
+    from pyperf_probe.symbols.dwarf import DwarfInfo
+    from pyperf_probe.symbols.dwarf_cfa import _rule_at
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "workloads",
+                        "dwarf_demo_O0")
+    if not os.path.exists(path):
+        pytest.skip("run `make workloads`")
+    finder = DwarfInfo.open(path).cfa
+    assert finder.available and finder._search_table()
+    checked = 0
+    for fde in finder._fdes():
+        start = fde.header["initial_location"]
+        for svma in range(start, start + fde.header["address_range"]):
+            assert finder.cfa_at(svma) == _rule_at(fde, svma)
+            checked += 1
+    assert checked > 500
+    assert finder.cfa_at(0x10) is None
