@@ -264,3 +264,31 @@ def test_cfa_from_eh_frame_hdr_equals_full_scan():
             checked += 1
     assert checked > 500
     assert finder.cfa_at(0x10) is None
+
+
+def test_decode_line_program():
+    """A hand-made line-number program (DWARFv5 6.2.5): special, standard and extended opcodes."""
+    import io
+    from types import SimpleNamespace
+    from pyperf_probe.symbols.dwarf_lines import decode_program
+    program = bytes([
+        0x00, 9, 0x02, *struct.pack("<Q", 0x1000),   # DW_LNE_set_address 0x1000
+        0x05, 3,                                      # DW_LNS_set_column 3 (ignored)
+        0x03, 9,                                      # DW_LNS_advance_line +9 -> 10
+        0x01,                                         # DW_LNS_copy: row 0x1000 line 10
+        0x0A,                                         # DW_LNS_set_prologue_end
+        0x0D + 2 * 14 + 1 - (-5),                     # special: address +2, line +1 -> 0x1002 line 11
+        0x06,                                         # DW_LNS_negate_stmt
+        0x02, 4,                                      # DW_LNS_advance_pc +4 -> 0x1006
+        0x04, 2,                                      # DW_LNS_set_file 2
+        0x03, 0x7E,                                   # DW_LNS_advance_line -2 -> 9
+        0x01,                                         # DW_LNS_copy: row 0x1006 line 9, not a statement
+        0x09, 0x10, 0x00,                             # DW_LNS_fixed_advance_pc +16 -> 0x1016
+        0x00, 1, 0x01,                                # DW_LNE_end_sequence
+    ])
+    header = {"minimum_instruction_length": 1, "line_base": -5, "line_range": 14, "opcode_base": 13,
+              "standard_opcode_lengths": [0, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 1], "default_is_stmt": 1}
+    prog = SimpleNamespace(header=header, stream=io.BytesIO(b"xx" + program), program_start_offset=2,
+                           program_end_offset=2 + len(program))
+    assert decode_program(prog) == [(0x1000, 1, 10, True, False, False), (0x1002, 1, 11, True, False, True),
+                                    (0x1006, 2, 9, False, False, False), (0x1016, 2, 9, False, True, False)]

@@ -59,14 +59,15 @@ class LineTable:
             return cls([])
         comp_dir = cu.get_top_DIE().attributes.get("DW_AT_comp_dir")
         names = file_names(lineprog, _text(comp_dir.value) if comp_dir is not None else None)
+        try:
+            states = decode_program(lineprog)
+        except (IndexError, ValueError):  # an opcode this decoder does not know: pyelftools' decoder
+            states = [(e.state.address, e.state.file, e.state.line, e.state.is_stmt, e.state.end_sequence,
+                       e.state.prologue_end) for e in lineprog.get_entries() if e.state is not None]
         rows = []
-        for entry in lineprog.get_entries():
-            st = entry.state
-            if st is None:
-                continue
-            fname = names[st.file] if 0 <= st.file < len(names) else None
-            rows.append(LineRow(st.address, fname or "", st.line, bool(st.is_stmt), bool(st.end_sequence),
-                                bool(st.prologue_end)))
+        for address, file, line, is_stmt, end_sequence, prologue_end in states:
+            fname = names[file] if 0 <= file < len(names) else None
+            rows.append(LineRow(address, fname or "", line, bool(is_stmt), bool(end_sequence), bool(prologue_end)))
         return cls(rows)
 
     def first_index_at(self, svma: int) -> Optional[int]:
@@ -97,6 +98,83 @@ class LineTable:
             if row.is_stmt:
                 return row
         return None
+
+
+def decode_program(lineprog) -> List[tuple]:
+    """The rows of a line-number program (DWARFv5 6.2.5), decoded from the section bytes with the header
+    pyelftools parsed: (address, file, line, is_stmt, end_sequence, prologue_end) per row emitted.
+    VLIW op_index is not tracked (x86_64 has maximum_operations_per_instruction 1)."""
+    header = lineprog.header
+    data = bytes(lineprog.stream.getbuffer()[lineprog.program_start_offset:lineprog.program_end_offset])
+    min_len = header["minimum_instruction_length"]
+    line_base, line_range, opcode_base = header["line_base"], header["line_range"], header["opcode_base"]
+    std_lengths = list(header["standard_opcode_lengths"])
+    default_is_stmt = bool(header["default_is_stmt"])
+    file0 = 1
+    rows: List[tuple] = []
+    address, file, line, is_stmt, prologue_end = 0, file0, 1, default_is_stmt, False
+    pos, end = 0, len(data)
+    while pos < end:
+        op = data[pos]
+        pos += 1
+        if op >= opcode_base:                       # special opcode
+            adjusted = op - opcode_base
+            address += (adjusted // line_range) * min_len
+            line += line_base + adjusted % line_range
+            rows.append((address, file, line, is_stmt, False, prologue_end))
+            prologue_end = False
+        elif op == 0:                               # extended opcode
+            length, pos = _uleb(data, pos)
+            sub, body = data[pos], pos + 1
+            pos += length
+            if sub == 1:                            # DW_LNE_end_sequence
+                rows.append((address, file, line, is_stmt, True, prologue_end))
+                address, file, line, is_stmt, prologue_end = 0, file0, 1, default_is_stmt, False
+            elif sub == 2:                          # DW_LNE_set_address
+                address = int.from_bytes(data[body:pos], "little")
+        elif op == 1:                               # DW_LNS_copy
+            rows.append((address, file, line, is_stmt, False, prologue_end))
+            prologue_end = False
+        elif op == 2:                               # DW_LNS_advance_pc
+            value, pos = _uleb(data, pos)
+            address += value * min_len
+        elif op == 3:                               # DW_LNS_advance_line
+            value, pos = _sleb(data, pos)
+            line += value
+        elif op == 4:                               # DW_LNS_set_file
+            file, pos = _uleb(data, pos)
+        elif op == 6:                               # DW_LNS_negate_stmt
+            is_stmt = not is_stmt
+        elif op == 8:                               # DW_LNS_const_add_pc
+            address += ((255 - opcode_base) // line_range) * min_len
+        elif op == 9:                               # DW_LNS_fixed_advance_pc
+            address += int.from_bytes(data[pos:pos + 2], "little")
+            pos += 2
+        elif op == 10:                              # DW_LNS_set_prologue_end
+            prologue_end = True
+        else:                                       # 5 set_column, 7 basic_block, 11, 12 and unknown ones
+            for _ in range(std_lengths[op - 1]):
+                _, pos = _uleb(data, pos)
+    return rows
+
+
+def _uleb(data: bytes, pos: int):
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _sleb(data: bytes, pos: int):
+    value, pos2 = _uleb(data, pos)
+    bits = 7 * (pos2 - pos)
+    if value & (1 << (bits - 1)):
+        value -= 1 << bits
+    return value, pos2
 
 
 def postprologue_svma(table: LineTable, entry_svma: int, high_svma: int) -> Optional[int]:
