@@ -292,3 +292,41 @@ def test_decode_line_program():
                            program_end_offset=2 + len(program))
     assert decode_program(prog) == [(0x1000, 1, 10, True, False, False), (0x1002, 1, 11, True, False, True),
                                     (0x1006, 2, 9, False, False, False), (0x1016, 2, 9, False, True, False)]
+
+
+# ---- which file has the DWARF ---------------------------------------------------------------------------------
+
+def test_debug_file_found_under_symfs_and_stale_one_skipped(tmp_path):
+    """perf's distro paths (``/usr/lib/debug/PATH.debug``...) under --symfs; a debug file with another
+    build-id is not used (perf would use it, and give wrong addresses)."""
+    import os
+    import shutil
+    import subprocess
+    from pyperf_probe.symbols.dwarf import DwarfInfo
+    from pyperf_probe.symbols.dwarf_open import dwarf_file_for
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "workloads",
+                       "dwarf_demo_O2")
+    if not os.path.exists(src) or shutil.which("objcopy") is None:
+        pytest.skip("needs `make workloads` and objcopy")
+    symfs = tmp_path / "root"
+    image = tmp_path / "bin" / "demo"
+    image.parent.mkdir()
+    subprocess.run(["objcopy", "--strip-debug", src, str(image)], check=True)
+    assert dwarf_file_for(str(image)) is None                      # no DWARF anywhere yet
+    debug = symfs / ("usr/lib/debug" + str(image) + ".debug").lstrip("/")
+    debug.parent.mkdir(parents=True)
+    subprocess.run(["objcopy", "--only-keep-debug", src, str(debug)], check=True)
+    in_symfs = symfs / str(image).lstrip("/")                    # --symfs holds the image too
+    in_symfs.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(image, in_symfs)
+    found = dwarf_file_for(str(image), str(symfs))
+    assert found is not None and found[0] == str(debug)
+    dinfo = DwarfInfo.open(str(image), str(symfs))
+    assert [hex(s.entry_svma) for s in dinfo.function_sites("process_point")] == \
+        [hex(s.entry_svma) for s in DwarfInfo.open(src).function_sites("process_point")]
+    # a debug file of another build: skipped
+    other = tmp_path / "other.c"
+    other.write_text("int main(void) { return 0; }\n")
+    subprocess.run(["gcc", "-g", "-o", str(tmp_path / "other"), str(other)], check=True)
+    subprocess.run(["objcopy", "--only-keep-debug", str(tmp_path / "other"), str(debug)], check=True)
+    assert dwarf_file_for(str(image), str(symfs)) is None
