@@ -8,7 +8,7 @@ highlighted with ``%7d`` too).
 from __future__ import annotations
 
 import fnmatch
-from typing import Callable, Iterable, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 # perf's default --filter for --vars: "!__k???tab_* & !__crc_*"
 DEFAULT_VAR_FILTER = ("__k???tab_*", "__crc_*")
