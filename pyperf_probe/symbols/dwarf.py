@@ -69,7 +69,7 @@ class VariableList:
 class DwarfInfo:
     """The DWARF of one ELF file (the file itself or its separate debug file)."""
 
-    _by_build_id: Dict[str, "DwarfInfo"] = {}
+    _by_build_id: Dict[Tuple[str, str], "DwarfInfo"] = {}
 
     def __init__(self, path: str, elffile, build_id: Optional[str]):
         from pyperf_probe.symbols.dwarf_cfa import CfaFinder
@@ -105,12 +105,15 @@ class DwarfInfo:
         if found is None:
             return None
         dpath, build_id, opener = found
-        if build_id and build_id in cls._by_build_id:
-            return cls._by_build_id[build_id]
+        # keyed by the DWARF file too: a stripped copy's debug file (no .eh_frame) answers differently
+        # from the unstripped image with the same build-id
+        key = (build_id, os.path.realpath(dpath))
+        if build_id and key in cls._by_build_id:
+            return cls._by_build_id[key]
         info = cls(dpath, opener(), build_id)
         info.image_path = os.path.abspath(path)
         if build_id:
-            cls._by_build_id[build_id] = info
+            cls._by_build_id[key] = info
         return info
 
     # ---- units ---------------------------------------------------------------------------------------
