@@ -1,4 +1,4 @@
-"""LEB128 and DWARF pointer encodings (DWARF 5 §7.6; LSB 5.0 "DWARF Extensions" for the DW_EH_PE_* values).
+"""DWARF pointer encodings (LEB128 itself is symbols.leb128) (DWARF 5 §7.6; LSB 5.0 "DWARF Extensions" for the DW_EH_PE_* values).
 
 Decoders take ``(data, pos)`` and return ``(value, new_pos)`` so that the CFI parser walks one ``bytes``
 object without slicing it.
@@ -9,6 +9,7 @@ import struct
 from typing import Tuple
 
 from ..errors import ReportError
+from ..symbols.leb128 import sleb, uleb  # noqa: F401  (re-exported for cfi and cfa_program)
 
 # DW_EH_PE_* value formats (low nibble) and applications (bits 4-6); 0x80 = indirect, 0xff = omit.
 PE_ABSPTR = 0x00
@@ -36,35 +37,6 @@ _FIXED = {
 MASK64 = (1 << 64) - 1
 
 
-def uleb(data: bytes, pos: int) -> Tuple[int, int]:
-    """Unsigned LEB128 at ``pos`` (DWARF 5 §7.6)."""
-    byte = data[pos]
-    if byte < 0x80:
-        return byte, pos + 1
-    result = byte & 0x7F
-    shift = 7
-    while True:
-        pos += 1
-        byte = data[pos]
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos + 1
-        shift += 7
-
-
-def sleb(data: bytes, pos: int) -> Tuple[int, int]:
-    """Signed LEB128 at ``pos`` (DWARF 5 §7.6)."""
-    result = 0
-    shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            if byte & 0x40:
-                result -= 1 << shift
-            return result, pos
 
 
 def read_encoded(data: bytes, pos: int, encoding: int, section_svma: int,

@@ -11,6 +11,8 @@ import bisect
 from dataclasses import dataclass
 from typing import List, Optional
 
+from pyperf_probe.symbols.leb128 import sleb, uleb
+
 
 @dataclass(frozen=True)
 class LineRow:
@@ -124,7 +126,7 @@ def decode_program(lineprog) -> List[tuple]:
             rows.append((address, file, line, is_stmt, False, prologue_end))
             prologue_end = False
         elif op == 0:                               # extended opcode
-            length, pos = _uleb(data, pos)
+            length, pos = uleb(data, pos)
             sub, body = data[pos], pos + 1
             pos += length
             if sub == 1:                            # DW_LNE_end_sequence
@@ -136,13 +138,13 @@ def decode_program(lineprog) -> List[tuple]:
             rows.append((address, file, line, is_stmt, False, prologue_end))
             prologue_end = False
         elif op == 2:                               # DW_LNS_advance_pc
-            value, pos = _uleb(data, pos)
+            value, pos = uleb(data, pos)
             address += value * min_len
         elif op == 3:                               # DW_LNS_advance_line
-            value, pos = _sleb(data, pos)
+            value, pos = sleb(data, pos)
             line += value
         elif op == 4:                               # DW_LNS_set_file
-            file, pos = _uleb(data, pos)
+            file, pos = uleb(data, pos)
         elif op == 6:                               # DW_LNS_negate_stmt
             is_stmt = not is_stmt
         elif op == 8:                               # DW_LNS_const_add_pc
@@ -154,27 +156,10 @@ def decode_program(lineprog) -> List[tuple]:
             prologue_end = True
         else:                                       # 5 set_column, 7 basic_block, 11, 12 and unknown ones
             for _ in range(std_lengths[op - 1]):
-                _, pos = _uleb(data, pos)
+                _, pos = uleb(data, pos)
     return rows
 
 
-def _uleb(data: bytes, pos: int):
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-
-
-def _sleb(data: bytes, pos: int):
-    value, pos2 = _uleb(data, pos)
-    bits = 7 * (pos2 - pos)
-    if value & (1 << (bits - 1)):
-        value -= 1 << bits
-    return value, pos2
 
 
 def postprologue_svma(table: LineTable, entry_svma: int, high_svma: int) -> Optional[int]:

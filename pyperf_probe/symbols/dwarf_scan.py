@@ -14,7 +14,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from pyperf_probe.symbols.dwarf_units import FIXED_FORM_SIZES, uleb
+from pyperf_probe.symbols.dwarf_units import FIXED_FORM_SIZES
+from pyperf_probe.symbols.leb128 import sleb, uleb
 
 TAG_COMPILE_UNIT = 0x11
 TAG_SUBPROGRAM = 0x2E
@@ -95,7 +96,7 @@ def parse_abbrevs(data: bytes, offset: int) -> Dict[int, _Abbrev]:
                 form, pos = uleb(data, pos - 1)
             const = 0
             if form == F_IMPLICIT_CONST:
-                const, pos = _sleb(data, pos)
+                const, pos = sleb(data, pos)
             if name == 0 and form == 0:
                 break
             attrs.append((name, form, const))
@@ -105,18 +106,6 @@ def parse_abbrevs(data: bytes, offset: int) -> Dict[int, _Abbrev]:
         table[code] = _Abbrev(tag, children, attrs, fixed)
     return table
 
-
-def _sleb(data: bytes, pos: int) -> Tuple[int, int]:
-    value, shift = 0, 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            if byte & 0x40:
-                value -= 1 << shift
-            return value, pos
 
 
 class UnitScanner:

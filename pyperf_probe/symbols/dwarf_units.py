@@ -23,6 +23,8 @@ import struct
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from pyperf_probe.symbols.leb128 import uleb, uleb_size
+
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 
@@ -157,32 +159,7 @@ def unit_header(info: bytes, offset: int) -> Optional[UnitHeader]:
     return UnitHeader(version, abbrev_offset)
 
 
-def uleb(data: bytes, pos: int) -> Tuple[int, int]:
-    """(value, next position) of the ULEB128 at ``pos``."""
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
 
-
-def _uleb_fast(data: bytes, pos: int) -> Tuple[int, int]:
-    """:func:`uleb` with the one-byte case (almost every abbreviation field) inline."""
-    byte = data[pos]
-    if byte < 0x80:
-        return byte, pos + 1
-    return uleb(data, pos)
-
-
-def uleb_size(value: int) -> int:
-    size = 1
-    while value >= 0x80:
-        value >>= 7
-        size += 1
-    return size
 
 
 @dataclass(frozen=True)
@@ -210,15 +187,15 @@ class AbbrevTable:
         slots, has_spec, pos = [], False, offset
         end = len(data)
         while pos < end:
-            code, pos = _uleb_fast(data, pos)
+            code, pos = uleb(data, pos)
             if code == 0:
                 break
-            tag, pos = _uleb_fast(data, pos)
+            tag, pos = uleb(data, pos)
             pos += 1  # DW_CHILDREN_yes / no
             attrs = []
             while True:
-                name, pos = _uleb_fast(data, pos)
-                form, pos = _uleb_fast(data, pos)
+                name, pos = uleb(data, pos)
+                form, pos = uleb(data, pos)
                 if form == FORM_IMPLICIT_CONST:
                     _, pos = uleb(data, pos)  # the SLEB128 constant: same length rules
                 if name == 0 and form == 0:
