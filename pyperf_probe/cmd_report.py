@@ -26,6 +26,8 @@ NO_CALLCHAIN = ("Error:\nSelected -g or --branch-history.\nBut no callchain or b
 def main(argv: List[str], opts) -> int:
     ropts = parse_args(argv)
     ropts.quiet = ropts.quiet or opts.quiet
+    if ropts.quiet:  # perf -q drops --header and --header-only altogether (the report is printed)
+        ropts.header = ropts.header_only = False
     legacy = ropts.style == "3.4"
     from pyperf_probe.perfdata.reader import PerfDataFile
     data = PerfDataFile.open(ropts.input, force=ropts.force)

@@ -40,6 +40,20 @@ def golden_env(tmp_path_factory):
     return root
 
 
+@pytest.fixture
+def utc():
+    """perf --header prints the file's mtime in local time: both sides run in UTC; restored after."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
 def _normalize(text: str) -> str:
     text = re.sub(r"^# \((Tip: .*|Cannot load tips\.txt file, please install perf!)\)$", "# (TIP)", text,
                   flags=re.M)
@@ -52,10 +66,8 @@ def _expected(name: str, ext: str) -> str:
 
 
 @pytest.mark.parametrize("name,data,args", list(_cases()))
-def test_report_equals_perf(name, data, args, golden_env, monkeypatch, capsys):
+def test_report_equals_perf(name, data, args, golden_env, monkeypatch, capsys, utc):
     monkeypatch.setenv("HOME", str(golden_env / "home"))
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
     if data == "none":
         path = str(golden_env / "does-not-exist.data")
     else:

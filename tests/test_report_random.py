@@ -5,7 +5,9 @@ import os
 import random
 import re
 import subprocess
+import shutil
 import tarfile
+import time
 
 import pytest
 
@@ -13,6 +15,7 @@ from pyperf_probe import cli
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden", "report")
 PERF = "/usr/bin/perf"
+MTIME = 1767225600
 DATA = ["mt.data", "cxx.data", "ret.data", "two.data", "make.data", "py.data", "nocg.data", "lost.data"]
 SORTS = ["comm", "dso", "sym", "pid", "trace", "comm,dso", "dso,sym", "sym,dso", "pid,comm", "trace,sym",
          "comm,dso,sym", "sym,pid,dso"]
@@ -58,6 +61,10 @@ def _combination(seed):
         args += ["--symbols", rng.choice(SYMBOLS)]
     if rng.random() < 0.1:
         args.append("-q")
+    if rng.random() < 0.1:
+        args.append("--header")
+    if rng.random() < 0.1:
+        args.append("--no-inline")
     return rng.choice(DATA), args
 
 
@@ -70,17 +77,35 @@ def env(tmp_path_factory):
     return root
 
 
+@pytest.fixture
+def utc():
+    """perf --header prints the file's mtime in local time: both sides run in UTC; restored after."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
 def _mask(text):
     return re.sub(r"^# \((Tip: .*|Cannot load tips\.txt.*)\)$", "#", text, flags=re.M).replace(
         "[...] (inlined)", "[...]")
 
 
 @pytest.mark.parametrize("seed", range(80))
-def test_random_combination_equals_perf(seed, env, monkeypatch, capsys):
+def test_random_combination_equals_perf(seed, env, monkeypatch, capsys, utc):
     data, args = _combination(seed)
-    cmd = ["-i", os.path.join(GOLDEN, "data", data), "--symfs", str(env / "symfs")] + args
+    path = str(env / data)
+    if not os.path.exists(path):  # --header prints the file's mtime: the copy keeps the golden one
+        shutil.copy(os.path.join(GOLDEN, "data", data), path)
+        os.utime(path, (MTIME, MTIME))
+    cmd = ["-i", path, "--symfs", str(env / "symfs")] + args
     monkeypatch.setenv("HOME", str(env / "home"))
-    want = subprocess.run([PERF, "report"] + cmd, capture_output=True, text=True)
+    want = subprocess.run([PERF, "report"] + cmd, capture_output=True, text=True, env=dict(os.environ))
     rc = cli.main(["report"] + cmd)
     got = capsys.readouterr().out
     assert rc == want.returncode, args

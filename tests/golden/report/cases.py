@@ -130,6 +130,8 @@ def found_by_random_runs():
     add("nocg_q_elided_comm", "nocg.data", f"{S} --sort comm --no-children --comm rpt-alpha -q")
     add("lost_elided_last_dso_pads_sym", "lost.data", f"{S} --sort sym,dso -g flat,1,1,caller -n --dso report_mt")
     add("mt_elided_sym_not_in_order", "mt.data", f"{S} --sort sym,pid,dso -g none,caller --symbols rpt_leaf")
+    add("mt_q_drops_header_only", "mt.data", f"{S} --header-only -q")
+    add("make_q_drops_header", "make.data", f"{S} --sort comm,dso -g folded,1,1 -n -q --header")
     add("two_fractal_count_limit_G", "two.data", f"{S} --sort sym,dso -g fractal,25,2,callee,function,count -G")
 
 
