@@ -11,13 +11,13 @@ import os
 import sys
 from typing import List, Optional, Sequence
 
+from pyperf_probe.cmdline import Parser
 from pyperf_probe.errors import UsageError
 
 DEFAULT_PAGES = 128  # perf: perf_event_mlock_kb (516) rounded down to 2^n pages = 512 KB per CPU
 DEFAULT_DWARF_PAGES = 16384  # 64 MB per CPU: a dwarf sample is ~8.5 KB and cc1 makes 1+ GB/s (bench/record)
 
 EXAMPLES = """
-examples:
   pyperf record -e probe_libc:malloc -g -- make -j2
   pyperf record -e 'probe_app:*' --call-graph dwarf -o app.data ./app
   pyperf record -e probe_libc:malloc -p 1234,1240 -- sleep 5
@@ -35,15 +35,10 @@ class _FilterAction(argparse.Action):
         namespace.filters[len(namespace.events) - 1] = value
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(f"  Error: {message}", usage=self.format_usage())
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="pyperf record", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXAMPLES,
-                usage="pyperf record [<options>] [<command>]\n    or: pyperf record [<options>] -- <command> "
-                      "[<options>]", description="Run a command and record its tracefs events into perf.data.")
+def build_parser() -> Parser:
+    p = Parser("pyperf record", examples=EXAMPLES,
+               usage="pyperf record [<options>] [<command>]\n    or: pyperf record [<options>] -- <command> "
+                     "[<options>]", description="Run a command and record its tracefs events into perf.data.")
     p.add_argument("-e", "--event", dest="events", action="append", default=[], metavar="EVENT",
                    help="event selector: GROUP:EVENT, globs, comma lists (probe events, tracepoints)")
     p.add_argument("--filter", action=_FilterAction, help="tracepoint filter for the -e before it")
