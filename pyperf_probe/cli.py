@@ -2,16 +2,14 @@
 turns errors into exit codes.
 
 A subcommand is a module ``pyperf_probe.cmd_<name>`` with ``main(argv, opts) -> int``; it is imported only
-when it runs, so ``pyperf --help`` and ``pyperf probe -F`` pay for nothing else.
+when it runs, so ``pyperf --help`` and ``pyperf probe -F`` pay for nothing else. This module itself imports
+nothing heavy for the same reason (no dataclasses, typing or logging: see bench/probe_funcs); ``logging``
+is set up only when it is needed (:func:`_setup_logging`).
 """
 from __future__ import annotations
 
-import dataclasses
-import importlib
-import logging
 import os
 import sys
-from typing import List, Optional
 
 from pyperf_probe import __version__
 from pyperf_probe.errors import (KernelError, PerfDataError, ProbeError, PyperfError, ReportError,
@@ -38,15 +36,29 @@ EXIT_CODES = {
     ReportError: 255,
 }
 
-log = logging.getLogger("pyperf")
 
 
-@dataclasses.dataclass(frozen=True)
-class GlobalOptions:
-    """Options given before the subcommand name (``pyperf -v probe ...``)."""
+class GlobalOptions(tuple):
+    """Options given before the subcommand name (``pyperf -v probe ...``): ``verbose`` (a count) and
+    ``quiet``. Immutable and equal by value, as the frozen dataclass it stands in for; a tuple subclass
+    because ``import dataclasses`` costs more start-up time than ``pyperf probe -F`` may spend
+    (bench/probe_funcs)."""
 
-    verbose: int = 0
-    quiet: bool = False
+    __slots__ = ()
+
+    def __new__(cls, verbose: int = 0, quiet: bool = False):
+        return tuple.__new__(cls, (verbose, quiet))
+
+    @property
+    def verbose(self) -> int:
+        return self[0]
+
+    @property
+    def quiet(self) -> bool:
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"GlobalOptions(verbose={self[0]!r}, quiet={self[1]!r})"
 
 
 def exit_code_for(exc: PyperfError) -> int:
@@ -70,7 +82,7 @@ def usage_text() -> str:
     return "\n".join(lines)
 
 
-def _split_globals(argv: List[str]):
+def _split_globals(argv: list[str]):
     verbose, quiet, i = 0, False, 0
     while i < len(argv) and argv[i].startswith("-"):
         arg = argv[i]
@@ -91,9 +103,22 @@ def _split_globals(argv: List[str]):
 
 
 def _setup_logging(opts: GlobalOptions) -> None:
+    """Messages of the ``pyperf`` logger go to stderr as bare text, at DEBUG with -v, ERROR with -q.
+
+    Without -v/-q, and when the command has not imported ``logging`` itself, nothing is set up: a command
+    that logs later (a lazily imported module) gets Python's last-resort handler, which prints WARNING and
+    above to stderr as the bare message, exactly as the handler below would."""
+    if not (opts.verbose or opts.quiet or "logging" in sys.modules):
+        return
+    import logging
     level = logging.DEBUG if opts.verbose else (logging.ERROR if opts.quiet else logging.WARNING)
+    log = logging.getLogger("pyperf")
+    for handler in log.handlers:
+        if getattr(handler, "pyperf_cli", False):      # main() run again in one process (tests)
+            log.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.pyperf_cli = True
     log.addHandler(handler)
     log.setLevel(level)
 
@@ -115,7 +140,13 @@ def _report(exc: PyperfError, opts: GlobalOptions) -> int:
     return exit_code_for(exc)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def _import(module_name: str):
+    """``importlib.import_module`` without importing importlib (the module is then in sys.modules)."""
+    __import__(module_name)
+    return sys.modules[module_name]
+
+
+def main(argv: list[str] | None = None) -> int:
     """Run ``pyperf ARGS``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     opts = GlobalOptions()
@@ -133,8 +164,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         name, cmd_argv = rest[0], rest[1:]
         if name not in COMMANDS:
             raise UsageError(f"pyperf: '{name}' is not a pyperf-command. See 'pyperf --help'.")
+        module = _import(COMMANDS[name][0])
         _setup_logging(opts)
-        module = importlib.import_module(COMMANDS[name][0])
         return module.main(cmd_argv, opts)
     except PyperfError as exc:
         return _report(exc, opts if isinstance(opts, GlobalOptions) else GlobalOptions())

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import errno as errno_mod
 import sys
-from typing import List, Optional, Tuple
 
 from pyperf_probe.errors import KernelError, ProbeError, PyperfError, SymbolError, UsageError
-from pyperf_probe.probe import messages as M
 from pyperf_probe.probe import options as O
 
 
@@ -28,7 +26,7 @@ class Params:
     """perf's ``params``: what the options asked for."""
 
     def __init__(self):
-        self.command: Optional[str] = None
+        self.command: str | None = None
         self.verbose = 0
         self.quiet = False
         self.force = False
@@ -38,17 +36,17 @@ class Params:
         self.range = False
         self.demangle = True
         self.max_probes = 0
-        self.symfs: Optional[str] = None
-        self.target: Optional[str] = None
+        self.symfs: str | None = None
+        self.target: str | None = None
         self.target_used = False
-        self.events: List[Tuple[object, Optional[str]]] = []     # (ProbeSpec, target)
+        self.events: list[tuple[object, str | None]] = []     # (ProbeSpec, target)
         self.filter = None
-        self.line_desc: Optional[str] = None
-        self.notes: List[str] = []
+        self.line_desc: str | None = None
+        self.notes: list[str] = []
 
     # -- option callbacks -------------------------------------------------------------------------------
 
-    def on_option(self, opt: O.Option, value: Optional[str], as_short: bool) -> None:
+    def on_option(self, opt: O.Option, value: str | None, as_short: bool) -> None:
         name = opt.long
         if name == "verbose":
             self.verbose += 1
@@ -88,7 +86,7 @@ class Params:
         self.command = "L"
         self.line_desc = value
 
-    def add_filter(self, rules: Optional[str]) -> None:
+    def add_filter(self, rules: str | None) -> None:
         from pyperf_probe.probe.strfilter import StrFilter
         if rules is None:
             return
@@ -146,7 +144,7 @@ def _debug_parse(spec) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def main(argv: List[str], opts) -> int:
+def main(argv: list[str], opts) -> int:
     params = Params()
     try:
         rest = O.parse(argv, params.on_option)
@@ -177,7 +175,7 @@ def main(argv: List[str], opts) -> int:
     raise O.ParseError(O.full_usage())
 
 
-def positional(params: Params, rest: List[str]) -> None:
+def positional(params: Params, rest: list[str]) -> None:
     """perf's ``parse_probe_event_argv``: an absolute path first is the target; the rest is one PROBEDEF."""
     if rest[0] == "-":
         raise O.ParseError(O.full_usage("'-' is not supported.\n"))
@@ -190,8 +188,15 @@ def positional(params: Params, rest: List[str]) -> None:
         try:
             params.add_event(" ".join(rest))
         except UsageError as err:
-            raise Failure(_quiet(params, err.message + "\n" + M.PARSE_FAILED + "\n"), errno_mod.EINVAL) from None
+            text = err.message + "\n" + _messages().PARSE_FAILED + "\n"
+            raise Failure(_quiet(params, text), errno_mod.EINVAL) from None
     params.command = "a"
+
+
+def _messages():
+    """probe/messages.py, imported when a message is printed: ``pyperf probe -F`` does not pay for it."""
+    from pyperf_probe.probe import messages
+    return messages
 
 
 def _quiet(params: Params, text: str) -> str:
@@ -221,7 +226,7 @@ def cmd_add(params: Params) -> int:
             return 0
         done = adding.apply(plans, force=params.force, dry_run=params.dry_run)
     except (ProbeError, SymbolError, KernelError) as err:
-        raise _fail(params, err, M.ADD_FAILED) from None
+        raise _fail(params, err, _messages().ADD_FAILED) from None
     params.warn(adding.added_text(done))
     return 0
 
@@ -237,7 +242,7 @@ def cmd_list(params: Params) -> int:
     try:
         text = events.list_text(params.filter)
     except (ProbeError, KernelError) as err:
-        raise _fail(params, err, M.LIST_FAILED) from None
+        raise _fail(params, err, _messages().LIST_FAILED) from None
     sys.stdout.write(text)
     return 0
 
@@ -248,10 +253,10 @@ def cmd_del(params: Params) -> int:
         names = events.events_to_delete(params.filter)
         if not names:
             raise ProbeError(f'"{params.filter.text()}" does not hit any event.', errno=errno_mod.ENOENT)
-        params.warn(M.removed_text(names))
+        params.warn(_messages().removed_text(names))
         events.delete(names)
     except (ProbeError, KernelError) as err:
-        raise _fail(params, err, M.DEL_FAILED) from None
+        raise _fail(params, err, _messages().DEL_FAILED) from None
     return 0
 
 
@@ -271,7 +276,7 @@ def cmd_funcs(params: Params) -> int:
     try:
         text = funcs_text(target, params.filter, symfs=params.symfs)
     except (ProbeError, SymbolError) as err:
-        raise _fail(params, err, M.FUNCS_FAILED) from None
+        raise _fail(params, err, _messages().FUNCS_FAILED) from None
     sys.stdout.write(text)
     return 0
 
@@ -285,7 +290,7 @@ def cmd_vars(params: Params) -> int:
                                     no_inlines=params.no_inlines, max_probes=params.max_probes,
                                     ranges=params.range)
     except (ProbeError, SymbolError) as err:
-        raise _fail(params, err, M.VARS_FAILED) from None
+        raise _fail(params, err, _messages().VARS_FAILED) from None
     sys.stdout.write(text)
     return 0
 
@@ -296,6 +301,6 @@ def cmd_lines(params: Params) -> int:
     try:
         text = vars_lines.lines_text(target, params.line_desc, warn=params.warn)
     except (ProbeError, SymbolError) as err:
-        raise _fail(params, err, M.LINES_FAILED) from None
+        raise _fail(params, err, _messages().LINES_FAILED) from None
     sys.stdout.write(text)
     return 0

@@ -10,13 +10,11 @@ would return ``-errno`` from its command: perf's exit status is then ``(-errno) 
 """
 from __future__ import annotations
 
-from typing import Optional
-
 
 class PyperfError(Exception):
     """Base of every error pyperf reports to the user."""
 
-    def __init__(self, message: str, *, errno: Optional[int] = None, hint: Optional[str] = None):
+    def __init__(self, message: str, *, errno: int | None = None, hint: str | None = None):
         super().__init__(message)
         self.message = message
         self.errno = errno

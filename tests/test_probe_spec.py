@@ -1,7 +1,7 @@
 """probe/spec.py, args.py, strfilter.py, naming.py and tracedef.py on their own: perf's grammar, its
 exact error texts, printing back, filters and names (probe-event.c, strfilter.c, string.c)."""
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from pyperf_probe.errors import ProbeError
 from pyperf_probe.probe import naming
@@ -150,3 +150,45 @@ def test_uprobe_line_round_trip():
     assert [a.name for a in listed.args] == ["n", "arg2"]
     ref = parse_uprobe_line("p:sdt_tick/loop2 /t/tick:0x0000000000001180(0x4010) arg1=%ax:s32")
     assert ref.ref_ctr_offset == 0x4010 and ref.file_offset == 0x1180
+
+
+def _reference_compare(node, text):
+    """strfilter_node__compare with every glob matched through its regular expression."""
+    import re
+    from pyperf_probe.probe.strfilter import glob_to_regex
+    if node.op == "|":
+        return _reference_compare(node.left, text) or _reference_compare(node.right, text)
+    if node.op == "&":
+        return _reference_compare(node.left, text) and _reference_compare(node.right, text)
+    if node.op == "!":
+        return not _reference_compare(node.right, text)
+    return re.fullmatch(glob_to_regex(node.text), text, re.DOTALL) is not None
+
+
+_GLOBS = ["_*", "*@plt", "mem*", "*a*", "a", "a*b", "?b", "[ab]*", "*", "\\_x", "a**", "**b", "*a*b*", ""]
+_NAMES = ["", "a", "ab", "_x", "mem", "memcpy@plt", "b", "ba", "aab", "_", "x@plt", "a*b", "_x", "mem"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(terms=st.lists(st.tuples(st.booleans(), st.sampled_from([g for g in _GLOBS if g])), min_size=1, max_size=5),
+       ops=st.lists(st.sampled_from("&|"), min_size=4, max_size=4), negate_all=st.booleans(),
+       extra=st.sampled_from([None] + [g for g in _GLOBS if g]))
+def test_filter_select_and_compare_agree_with_regex(terms, ops, negate_all, extra):
+    """The C-level glob tests and the list-at-a-time select give what regex matching of every glob gives."""
+    rules = "".join((ops[i - 1] if i else "") + ("!" if neg else "") + g for i, (neg, g) in enumerate(terms))
+    if negate_all:
+        rules = f"!({rules})"
+    flt = StrFilter(rules)
+    if extra:
+        flt.or_(extra)
+    expected = [n for n in _NAMES if _reference_compare(flt.root, n)]
+    assert [n for n in _NAMES if flt.compare(n)] == expected
+    assert flt.select(_NAMES) == expected
+
+
+@pytest.mark.parametrize("pattern", _GLOBS)
+def test_glob_forms_agree_with_regex(pattern):
+    import re
+    from pyperf_probe.probe.strfilter import glob_to_regex
+    for name in _NAMES:
+        assert strglobmatch(name, pattern) is (re.fullmatch(glob_to_regex(pattern), name, re.DOTALL) is not None)

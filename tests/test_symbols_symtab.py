@@ -135,3 +135,102 @@ def test_every_name_of_many_system_files_equals_perf(tmp_path):
         perf = subprocess.run(["perf", "probe", "-F*", "-x", path], capture_output=True, text=True, env=env)
         names = load_symtab(path).names()
         assert "".join(n + "\n" for n in names) == perf.stdout, path
+
+
+# ---- the column reader against a plain per-entry reading of the gABI layouts ----------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from pyperf_probe.symbols.elf import SHT_NOBITS, SHT_SYMTAB, SectionHeader  # noqa: E402
+from pyperf_probe.symbols.symtab import plt_symbols, read_elf_symbols  # noqa: E402
+
+
+class _Image:
+    """Just what the symbol reader asks of an ElfImage: sections by name and index, their bytes, the
+    class and byte order."""
+
+    def __init__(self, is_64, endian, sections):
+        self.path, self.is_64, self.endian, self.machine = "fake", is_64, endian, 62
+        self.sections = tuple(SectionHeader(i, name, sh_type, 0, 0, 0, len(data), link, 0, 0, 0)
+                              for i, (name, sh_type, link, data) in enumerate(sections))
+        self._bytes = [data for _, _, _, data in sections]
+
+    def section(self, name):
+        return next((s for s in self.sections if s.name == name), None)
+
+    def section_by_index(self, index):
+        return self.sections[index] if 0 <= index < len(self.sections) else None
+
+    def section_bytes(self, shdr):
+        shdr = self.section(shdr) if isinstance(shdr, str) else shdr
+        return b"" if shdr is None else self._bytes[shdr.index]
+
+
+def _reference(image, entries, strtab):
+    """perf's elf_sym__filter / elf_sym__is_label, one entry at a time (the rule the columns must match)."""
+    texts = {s.index for s in image.sections if "text" in s.name or "data" in s.name}
+    out = []
+    for st_name, info, shndx, value, size in entries:
+        stype = info & 0xF
+        if not st_name or shndx == 0:
+            continue
+        if stype in (STT_FUNC, STT_GNU_IFUNC, STT_OBJECT):
+            if shndx >= len(image.sections):
+                continue
+        elif stype != STT_NOTYPE or size or shndx not in texts:
+            continue
+        end = strtab.find(b"\0", st_name)
+        out.append((strtab[st_name:end if end >= 0 else len(strtab)].decode("utf-8", "replace"), value, size,
+                    stype, info >> 4))
+    return out
+
+
+def _pack(is_64, endian, entries):
+    fmt = endian + ("IBBHQQ" if is_64 else "IIIBBH")
+    rows = [(n, info, 0, shndx, value, size) if is_64 else (n, value, size, info, 0, shndx)
+            for n, info, shndx, value, size in entries]
+    import struct
+    return b"".join(struct.pack(fmt, *row) for row in rows)
+
+
+_STRTAB = b"\0malloc\0_Z3fooi\0free\0\xc3\xa9t\xc3\xa9\0a.c\0__libc_malloc\0"
+_ASCII_STRTAB = b"\0malloc\0_Z3fooi\0free\0a.c\0__libc_malloc\0\0\0\0\0\0"    # same size
+
+
+@settings(max_examples=300, deadline=None)
+@given(is_64=st.booleans(), big=st.booleans(), nsections=st.sampled_from([3, 255, 256, 257, 700]),
+       strtab=st.sampled_from([_STRTAB, _ASCII_STRTAB]),
+       entries=st.lists(st.tuples(st.integers(0, len(_STRTAB) - 1), st.integers(0, 255),
+                                  st.sampled_from([0, 1, 2, 3, 254, 255, 256, 257, 512, 699, 700, 0xFFF1, 0xFFFF]),
+                                  st.integers(0, 2**32 - 1), st.sampled_from([0, 1, 256, 2**31])), max_size=40))
+def test_columns_equal_a_per_entry_reading(is_64, big, nsections, strtab, entries):
+    """Both ELF classes and byte orders, section counts around the 256 boundary of the shndx test, ASCII
+    and UTF-8 string tables, names cut by the end of the table."""
+    endian = ">" if big else "<"
+    names = ["", ".strtab", ".symtab"] + [(".text", ".data.rel", ".comment")[i % 3] for i in range(3, nsections)]
+    sections = [(name, 1, 0, b"") for name in names]
+    sections[1] = (".strtab", 3, 0, strtab[:-1])
+    sections[2] = (".symtab", SHT_SYMTAB, 1, _pack(is_64, endian, entries) + b"\0" * 3)   # a ragged tail
+    image = _Image(is_64, endian, sections)
+    assert read_elf_symbols(image, ".symtab") == _reference(image, entries, strtab[:-1])
+
+
+def test_missing_and_nobits_tables_are_empty():
+    image = _Image(True, "<", [("", 0, 0, b""), (".symtab", SHT_NOBITS, 0, b"")])
+    assert read_elf_symbols(image, ".symtab") == [] and read_elf_symbols(image, ".dynsym") == []
+
+
+def test_plt_names_in_relocation_order():
+    """.rela.plt entries name .dynsym entries; the PLT entries follow PLT0 (x86-64: 16 bytes each)."""
+    import struct
+    dynstr = b"\0puts\0exit\0"
+    dynsym = struct.pack("<IBBHQQ", 0, 0, 0, 0, 0, 0) + struct.pack("<IBBHQQ", 1, 0x12, 0, 0, 0, 0) \
+        + struct.pack("<IBBHQQ", 6, 0x12, 0, 0, 0, 0)
+    rela = struct.pack("<QQq", 0x4000, (2 << 32) | 7, 0) + struct.pack("<QQq", 0x4008, (1 << 32) | 7, 0) \
+        + struct.pack("<QQq", 0x4010, 7, 0)
+    image = _Image(True, "<", [("", 0, 0, b""), (".dynstr", 3, 0, dynstr), (".dynsym", 11, 1, dynsym),
+                               (".rela.plt", 4, 2, rela), (".plt", 1, 0, b"")])
+    plt_svma = image.sections[4].svma
+    assert plt_symbols(image) == [("exit@plt", plt_svma + 16, 16, STT_FUNC, STB_GLOBAL),
+                                  ("puts@plt", plt_svma + 32, 16, STT_FUNC, STB_GLOBAL),
+                                  ("@plt", plt_svma + 48, 16, STT_FUNC, STB_GLOBAL)]

@@ -2,7 +2,9 @@
 with ``pyperf`` where perf names itself in a command to run. perf-formats.md §4.3."""
 from __future__ import annotations
 
-from typing import Iterable, List, Optional, Sequence, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: importing collections.abc costs start-up time
+    from collections.abc import Iterable, Sequence
 
 ADD_FAILED = "  Error: Failed to add events."
 DEL_FAILED = "  Error: Failed to delete events."
@@ -13,7 +15,7 @@ LINES_FAILED = "  Error: Failed to show lines."
 PARSE_FAILED = "  Error: Command Parse Error."
 
 
-def event_line(group: str, event: str, point_text: str, module: Optional[str], args: Sequence[str]) -> str:
+def event_line(group: str, event: str, point_text: str, module: str | None, args: Sequence[str]) -> str:
     """``"  %-20s (on %s[ in %s][ with a b])"``: one added or listed event."""
     text = f"  {group + ':' + event:<20} (on {point_text}"
     if module:
@@ -23,7 +25,7 @@ def event_line(group: str, event: str, point_text: str, module: Optional[str], a
     return text + ")"
 
 
-def added_text(lines: List[str], last: Tuple[str, str]) -> str:
+def added_text(lines: list[str], last: tuple[str, str]) -> str:
     """The report after adding: ``Added new event(s):``, one line per probe, and how to use the last one."""
     head = "Added new events:" if len(lines) > 1 else "Added new event:"
     text = head + "\n" + "".join(line + "\n" for line in lines)

@@ -8,9 +8,12 @@ options cluster (``-fx PATH``); long options take ``=VALUE`` or the next word an
 """
 from __future__ import annotations
 
-from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
-
 from pyperf_probe.errors import UsageError
+from pyperf_probe.records import Record, field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: importing typing costs start-up time
+    from collections.abc import Callable, Sequence
 
 PROBEDEF = "[EVENT=]FUNC[@SRC][+OFF|%return|:RL|;PT]|SRC:AL|SRC;PT [[NAME=]ARG ...]"
 USAGE = ("pyperf probe [<options>] 'PROBEDEF' ['PROBEDEF' ...]",
@@ -44,16 +47,24 @@ EXAMPLES = """
 """
 
 
-class Option(NamedTuple):
+class Option(Record):
     """One entry of perf's ``struct option`` table: kind is 'bool', 'incr', 'str', 'int' or 'call'.
-    (A NamedTuple: immutable, and cheaper to define at start-up than a dataclass.)"""
+    (A light immutable record, records.py: the table is built on every start-up, and ``typing.NamedTuple``
+    or a dataclass would cost more to import than ``pyperf probe -F`` may spend; bench/probe_funcs.)"""
 
-    short: Optional[str]
-    long: Optional[str]
-    kind: str
-    argh: Optional[str] = None
-    help: str = ""
-    default: Optional[str] = None       # PARSE_OPT_LASTARG_DEFAULT value
+    __slots__ = ()
+    _fields = ("short", "long", "kind", "argh", "help", "default")
+
+    def __new__(cls, short: str | None, long: str | None, kind: str, argh: str | None = None, help: str = "",
+                default: str | None = None):
+        return tuple.__new__(cls, (short, long, kind, argh, help, default))
+
+    short = field(0, "the one-letter name, or None")
+    long = field(1, "the long name, or None")
+    kind = field(2, "'bool', 'incr', 'str', 'int' or 'call'")
+    argh = field(3, "the argument's name in the usage text")
+    help = field(4, "the help text")
+    default = field(5, "PARSE_OPT_LASTARG_DEFAULT value")
 
     def usage_line(self) -> str:
         """perf's ``print_option_help``: name column of 24, then two spaces and the help."""
@@ -71,7 +82,7 @@ class Option(NamedTuple):
         return text + "\n" + " " * 26 + self.help + "\n"
 
 
-OPTIONS: Tuple[Option, ...] = (
+OPTIONS: tuple[Option, ...] = (
     Option("v", "verbose", "incr", help="be more verbose (show parsed arguments, etc)"),
     Option("q", "quiet", "bool", help="be quiet (do not show any warnings or messages)"),
     Option("l", "list", "call", "[GROUP:]EVENT", "list up probe events", DEFAULT_LIST_FILTER),
@@ -116,7 +127,7 @@ def usage_header() -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def full_usage(error: Optional[str] = None) -> str:
+def full_usage(error: str | None = None) -> str:
     """``usage_with_options``: [``  Error: ...``], the usage lines and every option, sorted."""
     text = f"  Error: {error}\n" if error is not None else ""
     text += usage_header()
@@ -153,10 +164,11 @@ def help_text() -> str:
     return full_usage().lstrip("\n") + EXAMPLES.lstrip("\n")
 
 
-Callback = Callable[[Option, Optional[str], bool], None]
+if TYPE_CHECKING:
+    Callback = Callable[[Option, "str | None", bool], None]
 
 
-def parse(argv: Sequence[str], on_option: Callback) -> List[str]:
+def parse(argv: Sequence[str], on_option: Callback) -> list[str]:
     """Walk ``argv`` like perf's ``parse_options_step``; ``on_option`` is called in order and may raise
     UsageError (shown with that option's usage). Returns the words after the options."""
     args = list(argv)
@@ -190,7 +202,7 @@ def _check_exclusive(opt: Option, as_short: bool, state) -> None:
     state["excl"] = opt
 
 
-def _value(args: List[str], i: int, opt: Option, attached: Optional[str]) -> Tuple[Optional[str], int]:
+def _value(args: list[str], i: int, opt: Option, attached: str | None) -> tuple[str | None, int]:
     """(value, index of the next word) for an option that takes a value (perf's ``get_arg``)."""
     if attached is not None:
         return attached, i + 1
@@ -201,7 +213,7 @@ def _value(args: List[str], i: int, opt: Option, attached: Optional[str]) -> Tup
     return None, i + 1
 
 
-def _apply(opt: Option, value: Optional[str], as_short: bool, on_option: Callback) -> None:
+def _apply(opt: Option, value: str | None, as_short: bool, on_option: Callback) -> None:
     name = [opt.short] if as_short else [opt.long]
     if opt.kind == "int":
         try:
@@ -217,7 +229,7 @@ def _apply(opt: Option, value: Optional[str], as_short: bool, on_option: Callbac
         raise ParseError(err.message.rstrip("\n") + "\n" + option_usage(name)) from None
 
 
-def _short(args: List[str], i: int, on_option: Callback, state) -> int:
+def _short(args: list[str], i: int, on_option: Callback, state) -> int:
     cluster = args[i][1:]
     j = 0
     while j < len(cluster):
@@ -241,7 +253,7 @@ def _short(args: List[str], i: int, on_option: Callback, state) -> int:
     return i + 1
 
 
-def _long(args: List[str], i: int, on_option: Callback, state) -> int:
+def _long(args: list[str], i: int, on_option: Callback, state) -> int:
     body = args[i][2:]
     name, eq, attached = body.partition("=")
     if name == "help":

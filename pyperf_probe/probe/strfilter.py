@@ -5,22 +5,35 @@ A filter is globs joined by ``!`` (not), ``&`` (and), ``|`` (or) and parentheses
 filters given on one command line are OR-ed (``strfilter__or``). :meth:`StrFilter.text` rebuilds perf's
 ``strfilter__string`` (used in "\\"X\\" does not hit any event.").
 
-Globs: ``*``, ``?``, ``[abc]``, ``[a-z]``, ``[!a-z]``, and ``\\`` escaping the next character. Each glob is
-compiled once to a regular expression, so matching thousands of symbol names stays cheap.
+Globs: ``*``, ``?``, ``[abc]``, ``[a-z]``, ``[!a-z]``, and ``\\`` escaping the next character.
+
+Speed: ``-F`` tests every symbol of a library, and ``import re`` alone costs more start-up time than the
+whole test (so does the first ``compile()`` of a process, which rules out generating code). So a glob is
+turned into a C-level test where it can be: ``s == 'x'``, ``s.startswith('x')``, ``s.endswith('x')`` and
+``'x' in s`` (``operator.methodcaller``); only globs that need more (``?``, ``[...]``, ``\\``, ``*`` inside)
+use a regular expression, with ``re`` imported then. ``StrFilter.select(names)`` runs the tree over a
+whole list with ``filter``/``itertools.filterfalse``: AND filters the survivors of its left side, NOT of a
+glob is ``filterfalse``, so a name costs no Python-level call for the common filters (the default
+``!_* & !*@plt`` included).
 """
 from __future__ import annotations
 
 import errno as errno_mod
-import re
-from typing import Callable, List, Optional, Tuple
+from itertools import filterfalse
 
 from pyperf_probe.errors import ProbeError
+
+try:            # the C half of the operator module: a builtin, so free to import (operator.py is not)
+    from _operator import methodcaller
+except ImportError:         # another Python implementation
+    from operator import methodcaller
 
 OPERATORS = "|&!()"
 
 
 def glob_to_regex(pattern: str) -> str:
     """The regular expression equivalent of perf's ``__match_glob`` for ``pattern``."""
+    import re
     out, i, n = [], 0, len(pattern)
     while i < n:
         c = pattern[i]
@@ -41,8 +54,9 @@ def glob_to_regex(pattern: str) -> str:
     return "".join(out)
 
 
-def _charclass(pattern: str, i: int) -> Tuple[str, int]:
+def _charclass(pattern: str, i: int) -> tuple[str, int]:
     """``[...]`` starting after '['; perf treats the first character (after '!') literally."""
+    import re
     complement = i < len(pattern) and pattern[i] == "!"
     if complement:
         i += 1
@@ -65,9 +79,34 @@ def _charclass(pattern: str, i: int) -> Tuple[str, int]:
     return ("[^" if complement else "[") + "".join(items) + "]", end + 1
 
 
-def compile_glob(pattern: str) -> Callable[[str], bool]:
-    regex = re.compile(glob_to_regex(pattern), re.DOTALL)
-    return lambda s: regex.fullmatch(s) is not None
+def _glob_test(pattern: str):
+    """A function ``name -> truthy`` for ``pattern`` (``__match_glob``), or None for ``*`` (always true)."""
+    if not any(c in pattern for c in "?[\\"):
+        stars = pattern.count("*")
+        if stars == 0:
+            return pattern.__eq__
+        if pattern.strip("*") == "":
+            return None
+        head, _, tail = pattern.partition("*")
+        if stars == 1 and not tail:
+            return methodcaller("startswith", head)
+        if stars == 1 and not head:
+            return methodcaller("endswith", tail)
+        if stars == 1:
+            least = len(head) + len(tail)
+            return lambda s: len(s) >= least and s.startswith(head) and s.endswith(tail)
+        if stars == 2 and not head and tail.endswith("*") and "*" not in tail[:-1]:
+            return methodcaller("__contains__", tail[:-1])
+    import re
+    return re.compile(glob_to_regex(pattern), re.DOTALL).fullmatch
+
+
+def compile_glob(pattern: str):
+    """A function ``name -> bool`` for one glob."""
+    test = _glob_test(pattern)
+    if test is None:
+        return lambda s: True
+    return lambda s: bool(test(s))
 
 
 def strglobmatch(text: str, pattern: str) -> bool:
@@ -82,20 +121,46 @@ def is_glob(text: str) -> bool:
 class _Node:
     """``struct strfilter_node``: op is '|', '&', '!' or None for a glob (``p`` in perf)."""
 
-    __slots__ = ("op", "left", "right", "text", "match")
+    __slots__ = ("op", "left", "right", "text", "test")
 
-    def __init__(self, op: Optional[str] = None, left=None, right=None, text: str = ""):
+    def __init__(self, op: str | None = None, left=None, right=None, text: str = ""):
         self.op, self.left, self.right, self.text = op, left, right, text
-        self.match = compile_glob(text) if op is None and text else None
+        self.test = None            # a glob's test, set by prepare()
+
+    def prepare(self) -> None:
+        """Compile the globs of the tree (once it is complete)."""
+        if self.op is None:
+            self.test = _glob_test(self.text)
+        for child in (self.left, self.right):
+            if child is not None:
+                child.prepare()
 
     def compare(self, s: str) -> bool:
+        """perf's ``strfilter_node__compare`` for one name."""
         if self.op == "|":
             return self.left.compare(s) or self.right.compare(s)
         if self.op == "&":
             return self.left.compare(s) and self.right.compare(s)
         if self.op == "!":
             return not self.right.compare(s)
-        return self.match(s)
+        return self.test is None or bool(self.test(s))
+
+    def select(self, names: list[str]) -> list[str]:
+        """The names this node accepts, in order (the same as ``compare`` on each, done a list at a time:
+        equal names get equal answers, so sets of accepted names stand for the answers)."""
+        if self.op is None:
+            return list(names) if self.test is None else list(filter(self.test, names))
+        if self.op == "&":
+            return self.right.select(self.left.select(names))
+        if self.op == "!":
+            inner = self.right
+            if inner.op is None:
+                return [] if inner.test is None else list(filterfalse(inner.test, names))
+            return list(filterfalse(set(inner.select(names)).__contains__, names))
+        accepted = set(self.left.select(names))            # '|'
+        others = list(filterfalse(accepted.__contains__, names))
+        accepted.update(self.right.select(others))
+        return list(filter(accepted.__contains__, names))
 
     def sprint(self) -> str:
         """perf's ``strfilter_node__sprint``: operands that are operators are parenthesized."""
@@ -106,22 +171,11 @@ class _Node:
         return self.text
 
 
-def _assertion(node: "_Node") -> str:
-    """A zero-width pattern true at position 0 exactly when ``node`` accepts the whole string."""
-    if node.op == "|":
-        return f"(?:{_assertion(node.left)}|{_assertion(node.right)})"
-    if node.op == "&":
-        return _assertion(node.left) + _assertion(node.right)
-    if node.op == "!":
-        return f"(?!{_assertion(node.right)})"
-    return f"(?=(?:{glob_to_regex(node.text)})\\Z)"
-
-
 def _sprint_pt(node: "_Node") -> str:
     return f"({node.sprint()})" if node.right is not None else node.sprint()
 
 
-def _tokens(rules: str) -> List[Tuple[int, str]]:
+def _tokens(rules: str) -> list[tuple[int, str]]:
     """perf's ``get_token``: (position, token); operators alone, other runs up to an operator or blank."""
     out, i, n = [], 0, len(rules)
     while i < n:
@@ -147,24 +201,24 @@ class FilterSyntaxError(ProbeError):
 
 
 class StrFilter:
-    """A parsed filter: ``StrFilter("!_* & !*@plt").compare("malloc")``.
-
-    The tree is also compiled into one regular expression of zero-width assertions (a glob is
-    ``(?=G\\Z)``, NOT is ``(?!X)``, AND is ``XY``, OR is ``(?:X|Y)``), so testing a name is a single call
-    into the regex engine: -F tests every symbol of a library."""
+    """A parsed filter: ``StrFilter("!_* & !*@plt").compare("malloc")``, or on many names at once,
+    ``.select(names)`` (the names it accepts, in their order)."""
 
     def __init__(self, rules: str):
         self.root = _parse(rules)
-        self._compile()
+        self.root.prepare()
 
-    def _compile(self) -> None:
-        self._regex = re.compile(_assertion(self.root), re.DOTALL)
-        self.compare = lambda text, _m=self._regex.match: _m(text) is not None
+    def compare(self, text: str) -> bool:
+        return self.root.compare(text)
 
-    def or_(self, rules: str) -> "StrFilter":
+    def select(self, names: list[str]) -> list[str]:
+        return self.root.select(names)
+
+    def or_(self, rules: str) -> StrFilter:
         """perf's ``strfilter__or``: this filter OR the new rules."""
-        self.root = _Node("|", self.root, _parse(rules))
-        self._compile()
+        other = _parse(rules)
+        other.prepare()
+        self.root = _Node("|", self.root, other)
         return self
 
     def text(self) -> str:
@@ -179,7 +233,7 @@ def _parse(rules: str) -> _Node:
     return node
 
 
-def _parse_nodes(rules: str, toks, pos: int) -> Tuple[_Node, int]:
+def _parse_nodes(rules: str, toks, pos: int) -> tuple[_Node, int]:
     """perf's ``strfilter_node__new``, step for step: ``cur`` is the node whose right side the next term
     fills, ``last_op`` the operator an '&' attaches to, and '|' re-roots everything parsed so far."""
     root = _Node("root")

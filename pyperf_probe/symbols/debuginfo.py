@@ -18,10 +18,12 @@ perf tries, in this order (tools/perf/util/symbol.c ``binary_type_symtab[]`` and
 from __future__ import annotations
 
 import os
-from typing import Iterator, List, Optional
-
 from pyperf_probe.errors import SymbolError
 from pyperf_probe.symbols.elf import ElfImage, open_elf
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: importing collections.abc costs start-up time
+    from collections.abc import Iterator
 
 DEBUG_ROOT = "/usr/lib/debug"
 
@@ -31,11 +33,11 @@ def buildid_cache_dir() -> str:
     return os.environ.get("PERF_BUILDID_DIR") or os.path.join(os.path.expanduser("~"), ".debug")
 
 
-def _join_symfs(symfs: Optional[str], path: str) -> str:
+def _join_symfs(symfs: str | None, path: str) -> str:
     return os.path.join(symfs, path.lstrip("/")) if symfs else path
 
 
-def _debuglink_candidates(image: ElfImage, symfs: Optional[str]) -> Iterator[str]:
+def _debuglink_candidates(image: ElfImage, symfs: str | None) -> Iterator[str]:
     link = image.debuglink
     if link is None:
         return
@@ -58,7 +60,7 @@ def _buildid_cache_candidates(build_id: str) -> Iterator[str]:
     yield os.path.join(target_dir, "debug")
 
 
-def candidate_files(image: ElfImage, symfs: Optional[str] = None) -> List[str]:
+def candidate_files(image: ElfImage, symfs: str | None = None) -> list[str]:
     """Every path perf would try for ``image``'s symbols, in perf's order, ending with the image itself
     (existence and build-ids are not checked here)."""
     path = os.path.abspath(image.path)
@@ -74,11 +76,12 @@ def candidate_files(image: ElfImage, symfs: Optional[str] = None) -> List[str]:
     return out
 
 
-def matching_images(image: ElfImage, symfs: Optional[str] = None) -> List[ElfImage]:
+def iter_matching_images(image: ElfImage, symfs: str | None = None) -> Iterator[ElfImage]:
     """The ELF files that exist among :func:`candidate_files` and carry ``image``'s build-id (all of them
-    when the image has none), in perf's order. The image itself is always last."""
+    when the image has none), in perf's order, opened one at a time as the caller asks for them. The image
+    itself is always last."""
     bid = image.build_id
-    found, seen = [], set()
+    seen = set()
     for cand in candidate_files(image, symfs):
         if not os.path.isfile(cand):
             continue
@@ -92,13 +95,17 @@ def matching_images(image: ElfImage, symfs: Optional[str] = None) -> List[ElfIma
         if bid is not None and other.build_id != bid:
             continue
         seen.add(real)
-        found.append(other)
+        yield other
     if os.path.realpath(image.path) not in seen:
-        found.append(image)
-    return found
+        yield image
 
 
-def find_debug_file(image: ElfImage, symfs: Optional[str] = None) -> Optional[str]:
+def matching_images(image: ElfImage, symfs: str | None = None) -> list[ElfImage]:
+    """:func:`iter_matching_images` as a list."""
+    return list(iter_matching_images(image, symfs))
+
+
+def find_debug_file(image: ElfImage, symfs: str | None = None) -> str | None:
     """The first separate file with ``image``'s build-id that has a ``.symtab`` or ``.debug_info``
     (``/usr/lib/debug/.build-id/xx/rest.debug``, ``~/.debug`` cache, ``.gnu_debuglink``), or None."""
     own = os.path.realpath(image.path)

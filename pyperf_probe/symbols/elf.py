@@ -8,13 +8,11 @@ address lookups of ``report`` pay only for the headers they read.
 """
 from __future__ import annotations
 
-import dataclasses
 import mmap
 import os
 import struct
-from typing import Dict, List, Optional, Tuple
-
 from pyperf_probe.errors import SymbolError
+from pyperf_probe.records import Record, field
 
 ELF_MAGIC = b"\x7fELF"
 ELFCLASS32, ELFCLASS64 = 1, 2
@@ -31,37 +29,54 @@ NT_GNU_BUILD_ID = 3
 EM_X86_64, EM_386, EM_AARCH64, EM_ARM = 62, 3, 183, 40
 
 
-@dataclasses.dataclass(frozen=True)
-class ElfHeader:
-    """``Elf32_Ehdr`` / ``Elf64_Ehdr`` (after ``e_ident``)."""
+class ElfHeader(Record):
+    """``Elf32_Ehdr`` / ``Elf64_Ehdr`` (after ``e_ident``).
 
-    elf_class: int
-    endian: str             # '<' or '>' (struct byte order prefix)
-    e_type: int
-    e_machine: int
-    e_entry: int
-    e_phoff: int
-    e_shoff: int
-    e_phentsize: int
-    e_phnum: int
-    e_shentsize: int
-    e_shnum: int
-    e_shstrndx: int
+    A light record (records.py), not a frozen dataclass: ``pyperf probe -F`` cannot pay dataclasses' import
+    at start-up (measured, bench/probe_funcs)."""
+
+    __slots__ = ()
+    _fields = ("elf_class", "endian", "e_type", "e_machine", "e_entry", "e_phoff", "e_shoff", "e_phentsize",
+               "e_phnum", "e_shentsize", "e_shnum", "e_shstrndx")
+
+    def __new__(cls, elf_class: int, endian: str, e_type: int, e_machine: int, e_entry: int, e_phoff: int,
+                e_shoff: int, e_phentsize: int, e_phnum: int, e_shentsize: int, e_shnum: int, e_shstrndx: int):
+        return tuple.__new__(cls, (elf_class, endian, e_type, e_machine, e_entry, e_phoff, e_shoff, e_phentsize,
+                                   e_phnum, e_shentsize, e_shnum, e_shstrndx))
+
+    elf_class = field(0, "ELFCLASS32 or ELFCLASS64 (e_ident[EI_CLASS])")
+    endian = field(1, "'<' or '>': the struct byte-order prefix of e_ident[EI_DATA]")
+    e_type = field(2)
+    e_machine = field(3)
+    e_entry = field(4)
+    e_phoff = field(5)
+    e_shoff = field(6)
+    e_phentsize = field(7)
+    e_phnum = field(8)
+    e_shentsize = field(9)
+    e_shnum = field(10)
+    e_shstrndx = field(11)
 
     # e_type, e_machine, e_version, e_entry, e_phoff, e_shoff, e_flags, e_ehsize, e_phentsize, e_phnum,
     # e_shentsize, e_shnum, e_shstrndx
     FORMAT = {ELFCLASS32: "HHIIIIIHHHHHH", ELFCLASS64: "HHIQQQIHHHHHH"}
 
 
-@dataclasses.dataclass(frozen=True)
-class LoadSegment:
-    """A ``PT_LOAD`` entry of ``Elf64_Phdr``: where file bytes land in the image's address space."""
+class LoadSegment(Record):
+    """A ``PT_LOAD`` entry of ``Elf64_Phdr``: where file bytes land in the image's address space.
+    (A light record, as ElfHeader.)"""
 
-    vaddr: int
-    file_offset: int
-    filesz: int
-    memsz: int
-    flags: int
+    __slots__ = ()
+    _fields = ("vaddr", "file_offset", "filesz", "memsz", "flags")
+
+    def __new__(cls, vaddr: int, file_offset: int, filesz: int, memsz: int, flags: int):
+        return tuple.__new__(cls, (vaddr, file_offset, filesz, memsz, flags))
+
+    vaddr = field(0, "p_vaddr (an svma)")
+    file_offset = field(1, "p_offset")
+    filesz = field(2, "p_filesz")
+    memsz = field(3, "p_memsz")
+    flags = field(4, "p_flags (PF_X | PF_W | PF_R)")
 
     # p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_align (64-bit order)
     FORMAT64 = "IIQQQQQQ"
@@ -70,24 +85,33 @@ class LoadSegment:
 
     def contains_svma(self, svma: int) -> bool:
         """perf's ``elf_read_program_header``: vaddr <= svma < vaddr + max(memsz, filesz)."""
-        return self.vaddr <= svma < self.vaddr + max(self.memsz, self.filesz)
+        return self[0] <= svma < self[0] + max(self[3], self[2])
 
 
-@dataclasses.dataclass(frozen=True)
-class SectionHeader:
-    """``Elf64_Shdr`` / ``Elf32_Shdr`` with its name resolved from ``.shstrtab``."""
+class SectionHeader(Record):
+    """``Elf64_Shdr`` / ``Elf32_Shdr`` with its name resolved from ``.shstrtab``. (A light record, as
+    ElfHeader: an image has dozens of sections and ``-F`` opens up to three images.)"""
 
-    index: int
-    name: str
-    sh_type: int
-    flags: int
-    svma: int               # sh_addr
-    file_offset: int        # sh_offset
-    size: int
-    link: int
-    info: int
-    addralign: int
-    entsize: int
+    __slots__ = ()
+    _fields = ("index", "name", "sh_type", "flags", "svma", "file_offset", "size", "link", "info", "addralign",
+               "entsize")
+
+    def __new__(cls, index: int, name: str, sh_type: int, flags: int, svma: int, file_offset: int, size: int,
+                link: int, info: int, addralign: int, entsize: int):
+        return tuple.__new__(cls, (index, name, sh_type, flags, svma, file_offset, size, link, info, addralign,
+                                   entsize))
+
+    index = field(0, "the section's index in the section header table")
+    name = field(1, "sh_name, resolved")
+    sh_type = field(2)
+    flags = field(3, "sh_flags")
+    svma = field(4, "sh_addr")
+    file_offset = field(5, "sh_offset")
+    size = field(6, "sh_size")
+    link = field(7, "sh_link")
+    info = field(8, "sh_info")
+    addralign = field(9, "sh_addralign")
+    entsize = field(10, "sh_entsize")
 
     # sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info, sh_addralign, sh_entsize
     FORMAT = {ELFCLASS32: "IIIIIIIIII", ELFCLASS64: "IIQQQQIIQQ"}
@@ -105,14 +129,14 @@ class ElfImage:
         self.is_64 = header.elf_class == ELFCLASS64
         self.endian = header.endian
         self.program_headers = _read_program_headers(path, data, header)
-        self.load_segments: Tuple[LoadSegment, ...] = tuple(
+        self.load_segments: tuple[LoadSegment, ...] = tuple(
             LoadSegment(vaddr, off, filesz, memsz, flags)
             for p_type, flags, off, vaddr, filesz, memsz in self.program_headers if p_type == PT_LOAD)
-        self.sections: Tuple[SectionHeader, ...] = _read_section_headers(path, data, header)
-        self._by_name: Dict[str, SectionHeader] = {}
+        self.sections: tuple[SectionHeader, ...] = _read_section_headers(path, data, header)
+        self._by_name: dict[str, SectionHeader] = {}
         for shdr in self.sections:
             self._by_name.setdefault(shdr.name, shdr)
-        self._build_id: Optional[str] = None
+        self._build_id: str | None = None
         self._build_id_done = False
 
     def __repr__(self) -> str:
@@ -123,10 +147,10 @@ class ElfImage:
         """The whole file (an mmap; slice it, or wrap it in a memoryview)."""
         return self._data
 
-    def section(self, name: str) -> Optional[SectionHeader]:
+    def section(self, name: str) -> SectionHeader | None:
         return self._by_name.get(name)
 
-    def section_by_index(self, index: int) -> Optional[SectionHeader]:
+    def section_by_index(self, index: int) -> SectionHeader | None:
         return self.sections[index] if 0 <= index < len(self.sections) else None
 
     def section_bytes(self, name_or_shdr) -> bytes:
@@ -140,14 +164,14 @@ class ElfImage:
         return self._data[shdr.file_offset:end]
 
     @property
-    def build_id(self) -> Optional[str]:
+    def build_id(self) -> str | None:
         """NT_GNU_BUILD_ID as lower-case hex, from PT_NOTE segments or SHT_NOTE sections."""
         if not self._build_id_done:
             self._build_id = self._find_build_id()
             self._build_id_done = True
         return self._build_id
 
-    def _find_build_id(self) -> Optional[str]:
+    def _find_build_id(self) -> str | None:
         areas = [(off, filesz) for p_type, _f, off, _v, filesz, _m in self.program_headers if p_type == PT_NOTE]
         areas += [(s.file_offset, s.size) for s in self.sections if s.sh_type == SHT_NOTE]
         for off, size in areas:
@@ -157,7 +181,7 @@ class ElfImage:
         return None
 
     @property
-    def debuglink(self) -> Optional[Tuple[str, int]]:
+    def debuglink(self) -> tuple[str, int] | None:
         """``.gnu_debuglink``: (file name, CRC32 of the debug file), or None."""
         raw = self.section_bytes(".gnu_debuglink")
         nul = raw.find(b"\0")
@@ -169,19 +193,19 @@ class ElfImage:
         (crc,) = struct.unpack_from(self.endian + "I", raw, crc_at)
         return raw[:nul].decode("utf-8", "replace"), crc
 
-    def segment_for_svma(self, svma: int) -> Optional[LoadSegment]:
+    def segment_for_svma(self, svma: int) -> LoadSegment | None:
         for seg in self.load_segments:
             if seg.contains_svma(svma):
                 return seg
         return None
 
-    def svma_to_file_offset(self, svma: int) -> Optional[int]:
+    def svma_to_file_offset(self, svma: int) -> int | None:
         """File offset of an ELF address, through the first PT_LOAD holding it (perf's
         ``elf_read_program_header``; perf-formats.md §4.1). None when no segment holds it."""
         seg = self.segment_for_svma(svma)
         return None if seg is None else svma - seg.vaddr + seg.file_offset
 
-    def file_offset_to_svma(self, file_offset: int) -> Optional[int]:
+    def file_offset_to_svma(self, file_offset: int) -> int | None:
         """The ELF address that a file offset is loaded at (the inverse, for the first PT_LOAD holding it)."""
         for seg in self.load_segments:
             if seg.file_offset <= file_offset < seg.file_offset + max(seg.filesz, 1):
@@ -227,7 +251,7 @@ def _parse_header(path: str, data) -> ElfHeader:
                      e_shentsize, e_shnum, e_shstrndx)
 
 
-def _read_program_headers(path: str, data, hdr: ElfHeader) -> List[Tuple[int, int, int, int, int, int]]:
+def _read_program_headers(path: str, data, hdr: ElfHeader) -> list[tuple[int, int, int, int, int, int]]:
     """(p_type, p_flags, p_offset, p_vaddr, p_filesz, p_memsz) of every program header."""
     if hdr.e_phnum == 0:
         return []
@@ -246,7 +270,7 @@ def _read_program_headers(path: str, data, hdr: ElfHeader) -> List[Tuple[int, in
     return out
 
 
-def _read_section_headers(path: str, data, hdr: ElfHeader) -> Tuple[SectionHeader, ...]:
+def _read_section_headers(path: str, data, hdr: ElfHeader) -> tuple[SectionHeader, ...]:
     if hdr.e_shoff == 0:
         return ()
     st = struct.Struct(hdr.endian + SectionHeader.FORMAT[hdr.elf_class])
@@ -273,7 +297,7 @@ def _read_section_headers(path: str, data, hdr: ElfHeader) -> Tuple[SectionHeade
     return tuple(out)
 
 
-_CACHE: Dict[Tuple[str, int, int, int], ElfImage] = {}
+_CACHE: dict[tuple[str, int, int, int], ElfImage] = {}
 
 
 def open_elf(path: str) -> ElfImage:

@@ -12,16 +12,21 @@ Then ``symbols__fixup_end``: a zero-size symbol extends to the next start (the l
 and, unless aliases are allowed (``perf probe`` allows them), ``symbols__fixup_duplicate`` keeps one
 symbol per address by ``choose_best_symbol``.
 
-Symbols are read in bulk with ``struct.iter_unpack`` (Elf64_Sym / Elf32_Sym) and cached per build-id.
+Symbols are read in bulk, a column at a time (Elf64_Sym / Elf32_Sym; see "reading" below), and cached per
+build-id.
 """
 from __future__ import annotations
 
-import bisect
-import struct
-from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+import sys
+from itertools import compress
 
 from pyperf_probe.errors import SymbolError
-from pyperf_probe.symbols.elf import SHN_UNDEF, SHT_DYNSYM, SHT_NOBITS, SHT_SYMTAB, ElfImage, open_elf
+from pyperf_probe.records import Record, field
+from pyperf_probe.symbols.elf import SHT_DYNSYM, SHT_NOBITS, SHT_SYMTAB, ElfImage, open_elf
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: importing collections.abc costs start-up time
+    from collections.abc import Iterator
 
 STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_GNU_IFUNC = 0, 1, 2, 10
 STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
@@ -32,77 +37,181 @@ PAGE_SIZE = 4096
 ELF64_SYM = "IBBHQQ"
 # Elf32_Sym: st_name u32, st_value u32, st_size u32, st_info u8, st_other u8, st_shndx u16
 ELF32_SYM = "IIIBBH"
+# (offset, width) of the fields read in bulk, per ELF class (True: 64-bit): gABI "Symbol Table"
+SYM_LAYOUT = {
+    True: {"entsize": 24, "st_name": (0, 4), "st_info": (4, 1), "st_shndx": (6, 2), "st_value": (8, 8),
+           "st_size": (16, 8)},
+    False: {"entsize": 16, "st_name": (0, 4), "st_value": (4, 4), "st_size": (8, 4), "st_info": (12, 1),
+            "st_shndx": (14, 2)},
+}
 
 
-class Symbol(NamedTuple):
+class Symbol(Record):
     """One symbol as perf keeps it. ``end`` is after ``symbols__fixup_end`` (``svma + size``, or the next
     symbol's start for a zero-size symbol).
 
-    Immutable, and a NamedTuple rather than a frozen dataclass: report builds one per symbol of every dso
-    it meets, and a tuple is several times cheaper to create than a frozen dataclass instance."""
+    A light immutable record (records.py) rather than a frozen dataclass: report builds one per symbol of
+    every dso it meets, and ``pyperf probe -F`` cannot pay for dataclasses' or typing's import at start-up
+    (measured, bench/probe_funcs). Fields read through C accessors, as a namedtuple's."""
 
-    name: str
-    svma: int
-    size: int
-    type: int
-    binding: int
-    end: int = 0
+    __slots__ = ()
+    _fields = ("name", "svma", "size", "type", "binding", "end")
+
+    def __new__(cls, name: str, svma: int, size: int, type: int, binding: int, end: int = 0):
+        return tuple.__new__(cls, (name, svma, size, type, binding, end))
+
+    name = field(0, "the name, demangled as perf shows it")
+    svma = field(1, "st_value")
+    size = field(2, "st_size")
+    type = field(3, "STT_* (st_info & 0xf)")
+    binding = field(4, "STB_* (st_info >> 4)")
+    end = field(5, "the end svma after symbols__fixup_end")
 
     @property
     def is_function(self) -> bool:
-        return self.type in (STT_FUNC, STT_GNU_IFUNC)
+        return self[3] in (STT_FUNC, STT_GNU_IFUNC)
 
     @property
     def is_ifunc(self) -> bool:
-        return self.type == STT_GNU_IFUNC
+        return self[3] == STT_GNU_IFUNC
 
 
 # ---------------------------------------------------------------------------------------------- reading
+#
+# A symbol table is read column by column: each field of every entry at once, as a strided slice of the
+# section's bytes (one byte of a field) or a strided memoryview cast (a whole integer field), and perf's
+# filter is computed on whole columns with bytes.translate and big-integer AND/OR, one byte per symbol
+# (0 or 1). Only the kept entries are then turned into Python objects. libc's debug .symtab (10,000
+# entries) is read this way in about a tenth of the time a per-entry struct loop takes.
 
 
-def _section_names_with(image: ElfImage, word: str) -> frozenset:
-    return frozenset(s.index for s in image.sections if word in s.name)
+def _table(pred) -> bytes:
+    """A bytes.translate table: byte value b -> 1 if pred(b) else 0 (``pred`` returns a bool)."""
+    return bytes(map(pred, range(256)))
 
 
-def read_elf_symbols(image: ElfImage, section_name: str) -> List[Tuple[str, int, int, int, int]]:
-    """(name, svma, size, type, binding) of the symbols of ``section_name`` (``.symtab``/``.dynsym``) that
-    perf keeps (``elf_sym__filter`` and ``elf_sym__is_label``), in table order."""
-    shdr = image.section(section_name)
-    if shdr is None or shdr.sh_type == SHT_NOBITS:
-        return []
-    strtab_hdr = image.section_by_index(shdr.link)
-    if strtab_hdr is None:
-        raise SymbolError(f"{image.path}: {section_name} has no string table")
-    strtab = image.section_bytes(strtab_hdr)
-    raw = image.section_bytes(shdr)
-    fmt = image.endian + (ELF64_SYM if image.is_64 else ELF32_SYM)
-    entsize = struct.calcsize(fmt)
-    raw = raw[:len(raw) - len(raw) % entsize]
-    text_sections = _section_names_with(image, "text") | _section_names_with(image, "data")
-    nsections = len(image.sections)
-    out = []
-    find = strtab.find
-    rows = struct.iter_unpack(fmt, raw)
-    if not image.is_64:
-        rows = ((n, info, other, shndx, value, size) for n, value, size, info, other, shndx in rows)
-    for st_name, info, _other, shndx, value, size in rows:
-        stype = info & 0xF
-        if not st_name or shndx == SHN_UNDEF:
-            continue
-        if stype in (STT_FUNC, STT_GNU_IFUNC, STT_OBJECT):
-            if shndx >= nsections:     # SHN_ABS & co: perf's elf_getscn fails for these
-                continue
-        elif stype == STT_NOTYPE:       # a label: only zero-size ones in a text section
-            if size or shndx not in text_sections:
-                continue
-        else:
-            continue
-        end = find(b"\0", st_name)
-        out.append((strtab[st_name:end].decode("utf-8", "replace"), value, size, stype, info >> 4))
+_NONZERO = _table(bool)
+_KEEP_TYPE = _table(lambda info: (info & 0xF) in (STT_FUNC, STT_GNU_IFUNC, STT_OBJECT))
+_NOTYPE = _table(lambda info: (info & 0xF) == STT_NOTYPE)
+_TYPE_OF = bytes(b & 0xF for b in range(256))
+_BINDING_OF = bytes(b >> 4 for b in range(256))
+_NATIVE = "<" if sys.byteorder == "little" else ">"
+_CAST = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+def _bits(column: bytes, table: bytes) -> int:
+    """A column of bytes as a vector of 0/1 bytes (one per symbol) held in one integer."""
+    return int.from_bytes(column.translate(table), "little")
+
+
+def _nonzero(raw: bytes, offset: int, width: int, entsize: int) -> int:
+    """1 for each entry whose field at ``offset`` (``width`` bytes) is not zero."""
+    vec = 0
+    for k in range(width):
+        vec |= _bits(raw[offset + k::entsize], _NONZERO)
+    return vec
+
+
+def _in_set(raw: bytes, offset: int, endian: str, entsize: int, allowed) -> int:
+    """1 for each entry whose 16-bit field at ``offset`` (st_shndx) is in ``allowed``: per high byte, the
+    entries with that high byte AND those whose low byte is allowed with it."""
+    lo_at, hi_at = (offset, offset + 1) if endian == "<" else (offset + 1, offset)
+    lo, hi = raw[lo_at::entsize], raw[hi_at::entsize]
+    vec = 0
+    for high in sorted({a >> 8 for a in allowed}):
+        lows = {a & 0xFF for a in allowed if a >> 8 == high}
+        vec |= _bits(hi, _table(high.__eq__)) & _bits(lo, _table(lows.__contains__))
+    return vec
+
+
+def _int_column(raw: bytes, offset: int, width: int, entsize: int, endian: str):
+    """Field ``offset`` of every entry as integers (a strided memoryview in the host's byte order)."""
+    if endian == _NATIVE:
+        return memoryview(raw).cast(_CAST[width])[offset // width::entsize // width]
+    order = "little" if endian == "<" else "big"
+    return [int.from_bytes(raw[i:i + width], order) for i in range(offset, len(raw), entsize)]
+
+
+def _kept(image: ElfImage, raw: bytes, layout) -> bytes:
+    """perf's ``elf_sym__filter`` and ``elf_sym__is_label`` on every entry: a name and a defined section;
+    FUNC, GNU_IFUNC and OBJECT in a real section (perf's ``elf_getscn`` fails for SHN_ABS & co), and
+    zero-size NOTYPE labels in a text or data section. One byte per entry: 1 to keep."""
+    entsize, endian = layout["entsize"], image.endian
+    info = raw[layout["st_info"][0]::entsize]
+    shndx_at = layout["st_shndx"][0]
+    real = range(1, len(image.sections))
+    texts = {s.index for s in image.sections if "text" in s.name or "data" in s.name}
+    named = _nonzero(raw, *layout["st_name"], entsize)
+    zero_size = _nonzero(raw, *layout["st_size"], entsize) ^ int.from_bytes(b"\1" * len(info), "little")
+    typed = _bits(info, _KEEP_TYPE) & _in_set(raw, shndx_at, endian, entsize, real)
+    labels = _bits(info, _NOTYPE) & zero_size & _in_set(raw, shndx_at, endian, entsize, texts - {0})
+    return (named & (typed | labels)).to_bytes(len(info), "little")
+
+
+def _names_at(strtab: bytes, offsets) -> list[str]:
+    """The NUL-terminated strings at ``offsets`` (a name running past the table ends with it)."""
+    if strtab.isascii():
+        text = strtab.decode("ascii")
+        index = text.index
+        try:
+            return [text[o:index("\0", o)] for o in offsets]
+        except ValueError:          # no NUL after some offset: the careful way below
+            pass
+    find, out = strtab.find, []
+    for o in offsets:
+        end = find(b"\0", o)
+        out.append(strtab[o:end if end >= 0 else len(strtab)].decode("utf-8", "replace"))
     return out
 
 
-def plt_symbols(image: ElfImage) -> List[Tuple[str, int, int, int, int]]:
+def _empty_rest() -> tuple[list, list, list, list]:
+    return [], [], [], []
+
+
+def symbol_names(image: ElfImage, section_name: str, demangle: bool = False):
+    """(names, rest): the names of the symbols of ``section_name`` (``.symtab``/``.dynsym``) that perf
+    keeps, in table order (demangled with ``demangle``), and a function that returns their other fields
+    when called: (svmas, sizes, types, bindings), one list per field (``-F`` never asks for them)."""
+    shdr = image.section(section_name)
+    if shdr is None or shdr.sh_type == SHT_NOBITS:
+        return [], _empty_rest
+    strtab_hdr = image.section_by_index(shdr.link)
+    if strtab_hdr is None:
+        raise SymbolError(f"{image.path}: {section_name} has no string table")
+    layout = SYM_LAYOUT[image.is_64]
+    entsize, endian = layout["entsize"], image.endian
+    raw = image.section_bytes(shdr)
+    raw = raw[:len(raw) - len(raw) % entsize]
+    keep = _kept(image, raw, layout)
+
+    def column(name):
+        return list(compress(_int_column(raw, *layout[name], entsize, endian), keep))
+
+    def rest():
+        info = bytes(compress(raw[layout["st_info"][0]::entsize], keep))
+        return (column("st_value"), column("st_size"), list(info.translate(_TYPE_OF)),
+                list(info.translate(_BINDING_OF)))
+    strtab = image.section_bytes(strtab_hdr)
+    names = _names_at(strtab, column("st_name"))
+    if demangle and b"_Z" in strtab:    # no "_Z" anywhere in the table: no mangled name to look for
+        names = demangled_names(names)
+    return names, rest
+
+
+def symbol_columns(image: ElfImage, section_name: str) -> tuple[list, list, list, list, list]:
+    """(names, svmas, sizes, types, bindings): the symbols of ``section_name`` (``.symtab``/``.dynsym``)
+    that perf keeps, in table order, one list per field."""
+    names, rest = symbol_names(image, section_name)
+    return (names,) + rest()
+
+
+def read_elf_symbols(image: ElfImage, section_name: str) -> list[tuple[str, int, int, int, int]]:
+    """(name, svma, size, type, binding) of the symbols of ``section_name`` (``.symtab``/``.dynsym``) that
+    perf keeps (``elf_sym__filter`` and ``elf_sym__is_label``), in table order."""
+    return list(zip(*symbol_columns(image, section_name)))
+
+
+def plt_symbols(image: ElfImage) -> list[tuple[str, int, int, int, int]]:
     """``NAME@plt`` per ``.rela.plt``/``.rel.plt`` entry, in relocation order, at the PLT entry's svma
     (perf's ``dso__synthesize_plt_symbols``: entries follow the PLT header in ``.plt``, or start at
     ``.plt.sec`` when the binary has one; an entry whose symbol index is 0 is named ``@plt``)."""
@@ -111,14 +220,18 @@ def plt_symbols(image: ElfImage) -> List[Tuple[str, int, int, int, int]]:
     dynsym = image.section(".dynsym")
     if rel is None or plt is None or dynsym is None or rel.link != dynsym.index:
         return []
-    is_rela = rel.name == ".rela.plt"
-    fmt = image.endian + ({True: "QQq", False: "II"}[is_rela] if image.is_64 else {True: "IIi", False: "II"}[is_rela])
-    entsize = struct.calcsize(fmt)
+    # Elf64_Rela: r_offset u64, r_info u64, r_addend s64; Elf64_Rel: no addend; Elf32: u32 fields.
+    # r_info holds the symbol index (ELF64_R_SYM: >> 32, ELF32_R_SYM: >> 8).
+    width = 8 if image.is_64 else 4
+    rel_size = width * (3 if rel.name == ".rela.plt" else 2)
     raw = image.section_bytes(rel)
-    relocs = list(struct.iter_unpack(fmt, raw[:len(raw) - len(raw) % entsize]))
+    raw = raw[:len(raw) - len(raw) % rel_size]
+    r_infos = _int_column(raw, width, width, rel_size, image.endian)
+    sym_indexes = [r_info >> (32 if image.is_64 else 8) for r_info in r_infos]
     strtab = image.section_bytes(image.section_by_index(dynsym.link))
     symraw = image.section_bytes(dynsym)
-    sym_fmt = struct.Struct(image.endian + (ELF64_SYM if image.is_64 else ELF32_SYM))
+    sym_size = SYM_LAYOUT[image.is_64]["entsize"]
+    order = "little" if image.endian == "<" else "big"
     plt_sec = image.section(".plt.sec")
     entry_size = 16 if image.machine in (62, 3) else (plt.entsize or 16)
     if plt_sec is not None:
@@ -126,12 +239,10 @@ def plt_symbols(image: ElfImage) -> List[Tuple[str, int, int, int, int]]:
     else:
         svma = plt.svma + entry_size          # skip the PLT0 header
     out = []
-    for r in relocs:
-        r_info = r[1]
-        sym_index = r_info >> 32 if image.is_64 else r_info >> 8
+    for sym_index in sym_indexes:
         name = ""
-        if sym_index and (sym_index + 1) * sym_fmt.size <= len(symraw):
-            st_name = sym_fmt.unpack_from(symraw, sym_index * sym_fmt.size)[0]
+        if sym_index and (sym_index + 1) * sym_size <= len(symraw):
+            st_name = int.from_bytes(symraw[sym_index * sym_size:sym_index * sym_size + 4], order)
             name = strtab[st_name:strtab.find(b"\0", st_name)].decode("utf-8", "replace")
         out.append((name + "@plt", svma, entry_size, STT_FUNC, STB_GLOBAL))
         svma += entry_size
@@ -171,7 +282,7 @@ def choose_best_symbol(a: Symbol, b: Symbol) -> Symbol:
     return b if len(b.name) > len(a.name) else a
 
 
-def fixup_end(rows: List[Tuple[str, int, int, int, int]]) -> List[Symbol]:
+def fixup_end(rows: list[tuple[str, int, int, int, int]]) -> list[Symbol]:
     """Sort by start (stable: table order among equal starts, as perf's rb-tree insert) and give zero-size
     symbols the next start as their end (``symbols__fixup_end``)."""
     rows = sorted(rows, key=_svma_of)
@@ -190,9 +301,9 @@ def _svma_of(row) -> int:
     return row[1]
 
 
-def fixup_duplicate(syms: List[Symbol]) -> List[Symbol]:
+def fixup_duplicate(syms: list[Symbol]) -> list[Symbol]:
     """One symbol per start address, chosen by :func:`choose_best_symbol` (``symbols__fixup_duplicate``)."""
-    out: List[Symbol] = []
+    out: list[Symbol] = []
     for sym in syms:
         if out and out[-1].svma == sym.svma:
             out[-1] = choose_best_symbol(out[-1], sym)
@@ -208,28 +319,46 @@ class SymbolTable:
     """The symbols of one ELF image: lookup by svma (report) and by name (probe).
 
     ``symbols`` keeps every alias (as ``perf probe`` does, ``symbol_conf.allow_aliases``); ``lookup`` uses the
-    de-duplicated list that ``perf report`` resolves addresses with. Symbol objects are made on first use:
-    ``-F`` needs only the names."""
+    de-duplicated list that ``perf report`` resolves addresses with. ``rows`` are (name, svma, size, type,
+    binding) tuples in table order; a table may also be built from those five columns (``from_columns``),
+    and then rows and Symbol objects are made on first use: ``-F`` needs only the names."""
 
-    def __init__(self, path: str, rows: List[Tuple[str, int, int, int, int]], source: str, has_symtab: bool):
+    def __init__(self, path: str, rows: list[tuple[str, int, int, int, int]] | None, source: str,
+                 has_symtab: bool):
         self.path = path
         self.source = source            # the file the symbols came from (the image or its debug file)
         self.has_symtab = has_symtab    # False: only .dynsym (a stripped binary)
-        self._rows = rows
-        self._symbols: Optional[List[Symbol]] = None
-        self._unique: Optional[List[Symbol]] = None
-        self._starts: Optional[List[int]] = None
-        self._names: Optional[Dict[str, List[Symbol]]] = None
+        self._row_list = rows
+        self._columns: tuple | None = None        # (names, rest) before rows are made
+        self._symbols: list[Symbol] | None = None
+        self._unique: list[Symbol] | None = None
+        self._starts: list[int] | None = None
+        self._names: dict[str, list[Symbol]] | None = None
+
+    @classmethod
+    def from_columns(cls, path: str, names: list[str], rest, source: str, has_symtab: bool) -> SymbolTable:
+        """A table from its names (table order) and ``rest``, a function returning the other fields
+        (svmas, sizes, types, bindings), one list each: called only when symbols are first asked for."""
+        table = cls(path, None, source, has_symtab)
+        table._columns = (names, rest)
+        return table
 
     @property
-    def symbols(self) -> List[Symbol]:
+    def _rows(self) -> list[tuple[str, int, int, int, int]]:
+        if self._row_list is None:
+            names, rest = self._columns
+            self._row_list = list(zip(names, *rest()))
+        return self._row_list
+
+    @property
+    def symbols(self) -> list[Symbol]:
         """Sorted by svma (table order among equal addresses), aliases kept, ends fixed up."""
         if self._symbols is None:
             self._symbols = fixup_end(self._rows)
         return self._symbols
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._columns[0]) if self._row_list is None else len(self._row_list)
 
     def __iter__(self) -> Iterator[Symbol]:
         return iter(self.symbols)
@@ -237,34 +366,38 @@ class SymbolTable:
     def functions(self) -> Iterator[Symbol]:
         return (s for s in self.symbols if s.is_function)
 
-    def names(self) -> List[str]:
-        """Every name, aliases included, sorted as perf's ``dso__sort_by_name`` (strcmp order)."""
-        names = [r[0] for r in self._rows]
-        if all(n.isascii() for n in names):
+    def names(self, select=None) -> list[str]:
+        """Every name, aliases included, sorted as perf's ``dso__sort_by_name`` (strcmp order); with
+        ``select`` (a function from a list of names to the list of those it keeps, e.g.
+        ``StrFilter.select``), only the names it keeps: filtering before sorting sorts fewer."""
+        names = self._columns[0] if self._row_list is None else [r[0] for r in self._row_list]
+        names = select(names) if select is not None else list(names)
+        if all(map(str.isascii, names)):
             names.sort()
         else:
             names.sort(key=_strcmp_key)
         return names
 
-    def by_name(self, name: str) -> List[Symbol]:
+    def by_name(self, name: str) -> list[Symbol]:
         """Every symbol called ``name``, in address order."""
         if self._names is None:
-            names: Dict[str, List[Symbol]] = {}
+            names: dict[str, list[Symbol]] = {}
             for sym in self.symbols:
                 names.setdefault(sym.name, []).append(sym)
             self._names = names
         return list(self._names.get(name, ()))
 
-    def unique(self) -> List[Symbol]:
+    def unique(self) -> list[Symbol]:
         if self._unique is None:
             self._unique = fixup_duplicate(self.symbols)
             self._starts = [s.svma for s in self._unique]
         return self._unique
 
-    def lookup(self, svma: int) -> Optional[Symbol]:
+    def lookup(self, svma: int) -> Symbol | None:
         """The symbol holding ``svma`` (start <= svma < end, or svma == start), as perf's ``symbols__find``."""
+        from bisect import bisect_right
         syms = self.unique()
-        i = bisect.bisect_right(self._starts, svma) - 1
+        i = bisect_right(self._starts, svma) - 1
         if i < 0:
             return None
         sym = syms[i]
@@ -282,12 +415,12 @@ def _has_table(image: ElfImage, name: str, sh_type: int) -> bool:
     return shdr is not None and shdr.sh_type == sh_type
 
 
-def select_sources(image: ElfImage, symfs: Optional[str] = None) -> Tuple[ElfImage, ElfImage]:
+def select_sources(image: ElfImage, symfs: str | None = None) -> tuple[ElfImage, ElfImage]:
     """(syms_ss, runtime_ss) as perf's ``dso__load`` picks them: the first candidate with ``.symtab``, the
     first with ``.dynsym``; each falls back to the other, and both to the image itself."""
-    from pyperf_probe.symbols.debuginfo import matching_images
+    from pyperf_probe.symbols.debuginfo import iter_matching_images
     syms = runtime = None
-    for cand in matching_images(image, symfs):
+    for cand in iter_matching_images(image, symfs):     # lazily: files after the two found are not opened
         # symsrc__init: a table counts only with its real type (a debug file's .dynsym is SHT_NOBITS)
         if syms is None and _has_table(cand, ".symtab", SHT_SYMTAB):
             syms = cand
@@ -300,10 +433,10 @@ def select_sources(image: ElfImage, symfs: Optional[str] = None) -> Tuple[ElfIma
     return syms, runtime
 
 
-_CACHE: Dict[object, SymbolTable] = {}
+_CACHE: dict[object, SymbolTable] = {}
 
 
-def load_symtab(path: str, symfs: Optional[str] = None) -> SymbolTable:
+def load_symtab(path: str, symfs: str | None = None) -> SymbolTable:
     """The symbol table of ``path`` (see the module docstring), cached per build-id (per path without one)."""
     image = open_elf(path)
     key = (image.build_id or ("path", image.path), symfs)
@@ -314,32 +447,42 @@ def load_symtab(path: str, symfs: Optional[str] = None) -> SymbolTable:
     return table
 
 
-def _load(image: ElfImage, symfs: Optional[str]) -> SymbolTable:
+def _load(image: ElfImage, symfs: str | None) -> SymbolTable:
     syms_ss, runtime_ss = select_sources(image, symfs)
     has_symtab = _has_table(syms_ss, ".symtab", SHT_SYMTAB)
-    rows = read_elf_symbols(syms_ss, ".symtab") if has_symtab else []
+    parts = [symbol_names(syms_ss, ".symtab", demangle=True)] if has_symtab else []
     if _has_table(syms_ss, ".dynsym", SHT_DYNSYM):
         # dso__load_sym: the .dynsym of the symbol source is loaded as well (again, for names in both)
-        rows += read_elf_symbols(syms_ss, ".dynsym")
-    if rows:
-        rows += plt_symbols(runtime_ss)
-    return SymbolTable(image.path, demangled(rows), syms_ss.path, has_symtab)
+        parts.append(symbol_names(syms_ss, ".dynsym", demangle=True))
+    if any(names for names, _ in parts):
+        plt = plt_symbols(runtime_ss)
+        if plt:
+            columns = tuple(map(list, zip(*plt)))
+            parts.append((demangled_names(columns[0]), lambda: columns[1:]))
+
+    def rest():
+        fields = [part_rest() for _, part_rest in parts]
+        return tuple(_joined(field) for field in zip(*fields)) if fields else _empty_rest()
+    names = _joined(names for names, _ in parts)
+    return SymbolTable.from_columns(image.path, names, rest, syms_ss.path, has_symtab)
 
 
-def demangled(rows: List[Tuple[str, int, int, int, int]]) -> List[Tuple[str, int, int, int, int]]:
+def _joined(lists) -> list:
+    out: list = []
+    for items in lists:
+        out += items
+    return out
+
+
+def demangled_names(names: list[str]) -> list[str]:
     """C++ names as perf keeps them (``demangle_sym`` in ``dso__load_sym`` and the PLT synthesis: the
     mangled part of ``NAME@plt`` is demangled). The demangler is loaded only when a name needs it."""
-    if not any(r[0].startswith("_Z") for r in rows):
-        return rows
+    if not any(name.startswith("_Z") for name in names):
+        return names
     from pyperf_probe.symbols.demangle import demangle
     out = []
-    for row in rows:
-        name = row[0]
+    for name in names:
         if name.startswith("_Z"):
-            if name.endswith("@plt"):
-                name = demangle(name[:-4]) + "@plt"
-            else:
-                name = demangle(name)
-            row = (name,) + row[1:]
-        out.append(row)
+            name = demangle(name[:-4]) + "@plt" if name.endswith("@plt") else demangle(name)
+        out.append(name)
     return out

@@ -8,10 +8,10 @@ preferring entries of the native architecture, the way ``ld.so`` itself would pi
 from __future__ import annotations
 
 import os
-import struct
-from typing import List, NamedTuple, Optional
+import sys
 
 from pyperf_probe.errors import SymbolError
+from pyperf_probe.records import Record, field
 
 LD_SO_CACHE = "/etc/ld.so.cache"
 CACHE_MAGIC_NEW = b"glibc-ld.so.cache1.1"
@@ -24,30 +24,45 @@ NATIVE_REQUIRED = {"x86_64": 0x0300, "aarch64": 0x0A00, "ppc64le": 0x0500, "s390
                    "riscv64": 0x1000, "i686": 0x0000, "i386": 0x0000}
 
 
-class CacheEntry(NamedTuple):
+class CacheEntry(Record):
     """``struct file_entry_new`` of ld.so.cache: flags, key (soname), value (path), hwcap (FILE_ENTRY below).
-    NamedTuples here keep ``pyperf probe -F`` start-up cheap (no dataclass code generation)."""
+    A light immutable record (records.py): ``pyperf probe -F -x libc.so.6`` cannot pay typing's or
+    dataclasses' import at start-up (bench/probe_funcs)."""
 
-    flags: int
-    soname: str
-    path: str
-    hwcap: int
+    __slots__ = ()
+    _fields = ("flags", "soname", "path", "hwcap")
+
+    def __new__(cls, flags: int, soname: str, path: str, hwcap: int):
+        return tuple.__new__(cls, (flags, soname, path, hwcap))
+
+    flags = field(0, "FLAG_* type and required bits")
+    soname = field(1, "the key: the library's soname")
+    path = field(2, "the value: the file")
+    hwcap = field(3, "hardware capabilities the entry needs")
 
 
-# struct file_entry_new: int32 flags, uint32 key, uint32 value, uint32 osversion_unused, uint64 hwcap
-FILE_ENTRY = struct.Struct("<iIIIQ")
+# ld.so.cache is written by ldconfig in the host's byte order (glibc elf/cache.c), and read so here.
+# struct file_entry_new: int32 flags @0, uint32 key @4, uint32 value @8, uint32 osversion_unused @12,
+# uint64 hwcap @16
+FILE_ENTRY_SIZE = 24
+# struct cache_file_new after the 20-byte magic+version: uint32 nlibs @0, uint32 len_strings @4, uint8 flags,
+# pad[3], uint32 extension_offset, uint32 unused[3]
+CACHE_HEADER_SIZE = 28
 
 
-# struct cache_file_new after the 20-byte magic+version: nlibs, len_strings, flags, pad[3], ext_offset, unused[3]
-CACHE_HEADER = struct.Struct("<IIB3xI12x")
+class Target(Record):
+    """A resolved ``-x`` argument: the absolute path, and how it was found ('path', 'PATH', 'ld.so.cache').
+    (A light immutable record, as CacheEntry.)"""
 
+    __slots__ = ()
+    _fields = ("given", "path", "how")
 
-class Target(NamedTuple):
-    """A resolved ``-x`` argument: the absolute path, and how it was found ('path', 'PATH', 'ld.so.cache')."""
+    def __new__(cls, given: str, path: str, how: str):
+        return tuple.__new__(cls, (given, path, how))
 
-    given: str
-    path: str
-    how: str
+    given = field(0, "the argument as given")
+    path = field(1, "the absolute real path")
+    how = field(2, "'path', 'PATH' or 'ld.so.cache'")
 
 
 def _cstr(data: bytes, offset: int) -> str:
@@ -55,24 +70,48 @@ def _cstr(data: bytes, offset: int) -> str:
     return data[offset:end if end >= 0 else len(data)].decode("utf-8", "replace")
 
 
-def parse_ld_so_cache(data: bytes) -> List[CacheEntry]:
-    """Entries of an ld.so.cache image (the new format, alone or after the old one)."""
+def _cache_table(data: bytes) -> tuple[int, int]:
+    """(start of the new-format section, number of entries), checked against the file's size."""
     start = data.find(CACHE_MAGIC_NEW)
     if start < 0:
         raise SymbolError("ld.so.cache: no glibc-ld.so.cache1.1 section")
-    nlibs, _len_strings, _flags, _ext = CACHE_HEADER.unpack_from(data, start + len(CACHE_MAGIC_NEW))
-    first = start + len(CACHE_MAGIC_NEW) + CACHE_HEADER.size
-    if first + nlibs * FILE_ENTRY.size > len(data):
+    head = start + len(CACHE_MAGIC_NEW)
+    if head + CACHE_HEADER_SIZE > len(data):
         raise SymbolError("ld.so.cache: truncated")
-    out = []
-    for i in range(nlibs):
-        flags, key, value, _os, hwcap = FILE_ENTRY.unpack_from(data, first + i * FILE_ENTRY.size)
-        # offsets count from the start of the new-format section
-        out.append(CacheEntry(flags, _cstr(data, start + key), _cstr(data, start + value), hwcap))
-    return out
+    nlibs = int.from_bytes(data[head:head + 4], sys.byteorder)
+    if head + CACHE_HEADER_SIZE + nlibs * FILE_ENTRY_SIZE > len(data):
+        raise SymbolError("ld.so.cache: truncated")
+    return start, nlibs
 
 
-def _ldconfig_p() -> List[CacheEntry]:
+def _entry(data: bytes, start: int, i: int) -> CacheEntry:
+    """Entry ``i``; key and value offsets count from the start of the new-format section."""
+    at = start + len(CACHE_MAGIC_NEW) + CACHE_HEADER_SIZE + i * FILE_ENTRY_SIZE
+    flags = int.from_bytes(data[at:at + 4], sys.byteorder, signed=True)
+    key = int.from_bytes(data[at + 4:at + 8], sys.byteorder)
+    value = int.from_bytes(data[at + 8:at + 12], sys.byteorder)
+    hwcap = int.from_bytes(data[at + 16:at + 24], sys.byteorder)
+    return CacheEntry(flags, _cstr(data, start + key), _cstr(data, start + value), hwcap)
+
+
+def parse_ld_so_cache(data: bytes) -> list[CacheEntry]:
+    """Entries of an ld.so.cache image (the new format, alone or after the old one)."""
+    start, nlibs = _cache_table(data)
+    return [_entry(data, start, i) for i in range(nlibs)]
+
+
+def _entries_named(data: bytes, soname: str) -> list[CacheEntry]:
+    """The entries whose key is ``soname``, without decoding the others: each key is compared as bytes
+    (a soname can be a suffix of a longer string, glibc shares tails: no search for the name alone)."""
+    start, nlibs = _cache_table(data)
+    want = soname.encode() + b"\0"
+    first = start + len(CACHE_MAGIC_NEW) + CACHE_HEADER_SIZE
+    keys = memoryview(data[first:first + nlibs * FILE_ENTRY_SIZE]).cast("I")[1::FILE_ENTRY_SIZE // 4]
+    n = len(want)
+    return [_entry(data, start, i) for i, key in enumerate(keys) if data[start + key:start + key + n] == want]
+
+
+def _ldconfig_p() -> list[CacheEntry]:
     """Fallback: ``ldconfig -p`` lines ``\tlibc.so.6 (libc6,x86-64) => /lib/x86_64-linux-gnu/libc.so.6``."""
     import subprocess
     ldconfig = which("ldconfig") or "/sbin/ldconfig"
@@ -90,19 +129,27 @@ def _ldconfig_p() -> List[CacheEntry]:
     return out
 
 
-def ld_cache_entries(cache_path: str = LD_SO_CACHE) -> List[CacheEntry]:
+def ld_cache_entries(cache_path: str = LD_SO_CACHE) -> list[CacheEntry]:
     try:
         with open(cache_path, "rb") as f:
             return parse_ld_so_cache(f.read())
-    except (OSError, SymbolError, struct.error):
+    except (OSError, SymbolError):
         return _ldconfig_p()
+
+
+def _ld_cache_entries_named(soname: str, cache_path: str = LD_SO_CACHE) -> list[CacheEntry]:
+    try:
+        with open(cache_path, "rb") as f:
+            return _entries_named(f.read(), soname)
+    except (OSError, SymbolError):
+        return [e for e in _ldconfig_p() if e.soname == soname]
 
 
 def native_required_flags() -> int:
     return NATIVE_REQUIRED.get(os.uname().machine, 0)
 
 
-def which(name: str) -> Optional[str]:
+def which(name: str) -> str | None:
     """An executable called ``name`` on $PATH (``shutil.which`` without importing shutil)."""
     for d in os.environ.get("PATH", os.defpath).split(os.pathsep):
         path = os.path.join(d or ".", name)
@@ -111,9 +158,9 @@ def which(name: str) -> Optional[str]:
     return None
 
 
-def find_library(name: str, entries: Optional[List[CacheEntry]] = None) -> Optional[str]:
+def find_library(name: str, entries: list[CacheEntry] | None = None) -> str | None:
     """The path ld.so would load for soname ``name``: a native-architecture entry first, then any."""
-    entries = ld_cache_entries() if entries is None else entries
+    entries = _ld_cache_entries_named(name) if entries is None else entries
     native = native_required_flags()
     matches = [e for e in entries if e.soname == name and os.path.exists(e.path)]
     for e in matches:
