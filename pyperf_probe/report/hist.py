@@ -48,7 +48,7 @@ class Hists:
         self.nr_samples = 0
         self.total_period = 0
         self.entries: Dict[Tuple, HistEntry] = {}
-        # (self ident, chain id) -> [period, count, tid, comm, loc, chain, trace]
+        # (self ident, chain id) -> [period, count, tid, comm, loc, chain, trace, filtered]
         self._groups: Dict[Tuple, list] = {}
         self._thread_comm: Dict[int, str] = {}
 
