@@ -140,6 +140,17 @@ def _report(exc: PyperfError, opts: GlobalOptions) -> int:
     return exit_code_for(exc)
 
 
+def _freeze_imports() -> None:
+    """Move every object alive now (modules, classes and functions of everything imported) to the
+    collector's permanent generation (``gc.freeze``): they live until the process ends, so full
+    collections, the ones at exit included, need not walk them again. Measured on ``pyperf probe -F -x
+    libc.so.6``: about 2 ms of CPU less, a seventh of what pyperf adds to Python's own start-up
+    (bench/probe_funcs). Not done when ``main`` is called with arguments (tests, embedding): the caller's
+    objects are not ours to freeze."""
+    import gc
+    gc.freeze()
+
+
 def _import(module_name: str):
     """``importlib.import_module`` without importing importlib (the module is then in sys.modules)."""
     __import__(module_name)
@@ -147,7 +158,9 @@ def _import(module_name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``pyperf ARGS``; returns the exit status."""
+    """Run ``pyperf ARGS``; returns the exit status. Without ``argv`` (the ``pyperf`` script, ``python -m
+    pyperf_probe``) the process is pyperf's own, and the collector is told so (:func:`_freeze_imports`)."""
+    own_process = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     opts = GlobalOptions()
     try:
@@ -165,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         if name not in COMMANDS:
             raise UsageError(f"pyperf: '{name}' is not a pyperf-command. See 'pyperf --help'.")
         module = _import(COMMANDS[name][0])
+        if own_process:
+            _freeze_imports()
         _setup_logging(opts)
         return module.main(cmd_argv, opts)
     except PyperfError as exc:

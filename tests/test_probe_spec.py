@@ -192,3 +192,32 @@ def test_glob_forms_agree_with_regex(pattern):
     from pyperf_probe.probe.strfilter import glob_to_regex
     for name in _NAMES:
         assert strglobmatch(name, pattern) is (re.fullmatch(glob_to_regex(pattern), name, re.DOTALL) is not None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(terms=st.lists(st.tuples(st.booleans(), st.sampled_from([g for g in _GLOBS if g] + ["ab*", "abc", "a?"])),
+                      min_size=1, max_size=4),
+       ops=st.lists(st.sampled_from("&|"), min_size=3, max_size=3),
+       prefix=st.sampled_from(["", "_", "a", "ab", "abc", "m", "x", "*", "\\"]),
+       rests=st.lists(st.text("ab_@*xplt\\", max_size=6), min_size=1, max_size=20))
+def test_prefix_answers_are_sound(terms, ops, prefix, rests):
+    """on_prefix says True/False only when every name starting with the prefix is accepted/rejected."""
+    rules = "".join((ops[i - 1] if i else "") + ("!" if neg else "") + g for i, (neg, g) in enumerate(terms))
+    flt = StrFilter(rules)
+    answer = flt.root.on_prefix(prefix)
+    if answer is not None:
+        assert all(flt.compare(prefix + rest) is answer for rest in rests), (rules, prefix)
+    assert flt.rejects_prefix(prefix) is (answer is False)
+
+
+def test_default_funcs_filter_rejects_underscore_names():
+    flt = StrFilter("!_* & !*@plt")
+    assert flt.rejects_prefix("_") and not flt.rejects_prefix("m") and not flt.rejects_prefix("")
+    assert StrFilter("mem*").rejects_prefix("x") and not StrFilter("mem*").rejects_prefix("m")
+
+
+@pytest.mark.parametrize("rules", ["!_* & !*@plt", "mem*", "!mem* | x", "_*", "a|b*", "\\_x", "*", "!*"])
+def test_rejected_initials_are_rejects_prefix(rules):
+    initials = set("_amxbz*?\\")
+    flt = StrFilter(rules)
+    assert flt.rejected_initials(initials) == {c for c in initials if flt.rejects_prefix(c)}

@@ -20,5 +20,5 @@ def funcs_text(target: str, flt: StrFilter, symfs: str | None = None) -> str:
     table = load_symtab(target, symfs)
     if not len(table):
         raise ProbeError(f"Failed to load symbols in {target}", errno=errno_mod.EPERM)
-    names = table.names(flt.select)
+    names = table.names(flt)
     return "\n".join(names) + "\n" if names else ""

@@ -101,6 +101,21 @@ def _glob_test(pattern: str):
     return re.compile(glob_to_regex(pattern), re.DOTALL).fullmatch
 
 
+def _glob_on_prefix(pattern: str, prefix: str) -> bool | None:
+    """Whether ``pattern`` matches every name starting with ``prefix`` (True), none of them (False), or
+    some (None), judged from the pattern's literal head (the text before its first ``*?[\\``)."""
+    cut = min((i for i in map(pattern.find, "*?[\\") if i >= 0), default=len(pattern))
+    head, special = pattern[:cut], pattern[cut:]
+    common = min(len(head), len(prefix))
+    if head[:common] != prefix[:common]:
+        return False                    # the name and the pattern differ before any wildcard
+    if not special:                     # a literal: only the name equal to it
+        return None if head.startswith(prefix) else False
+    if special.strip("*") == "" and prefix.startswith(head):
+        return True                     # HEAD* and the name starts with HEAD
+    return None
+
+
 def compile_glob(pattern: str):
     """A function ``name -> bool`` for one glob."""
     test = _glob_test(pattern)
@@ -162,6 +177,20 @@ class _Node:
         accepted.update(self.right.select(others))
         return list(filter(accepted.__contains__, names))
 
+    def on_prefix(self, prefix: str) -> bool | None:
+        """What this node answers for every name starting with ``prefix``: True (accepts them all), False
+        (rejects them all) or None (it depends on the rest of the name). Kleene logic over the tree."""
+        if self.op == "!":
+            inner = self.right.on_prefix(prefix)
+            return None if inner is None else not inner
+        if self.op in ("&", "|"):
+            left, right = self.left.on_prefix(prefix), self.right.on_prefix(prefix)
+            decisive = self.op == "|"           # True decides an OR, False an AND
+            if left is decisive or right is decisive:
+                return decisive
+            return None if left is None or right is None else not decisive
+        return _glob_on_prefix(self.text, prefix)
+
     def sprint(self) -> str:
         """perf's ``strfilter_node__sprint``: operands that are operators are parenthesized."""
         if self.op in ("|", "&"):
@@ -213,6 +242,30 @@ class StrFilter:
 
     def select(self, names: list[str]) -> list[str]:
         return self.root.select(names)
+
+    def rejects_prefix(self, prefix: str) -> bool:
+        """True when the filter rejects every name that starts with ``prefix`` (``!_* & !*@plt`` does for
+        "_"): a caller may then skip those names without making them."""
+        return self.root.on_prefix(prefix) is False
+
+    def rejected_initials(self, initials) -> set[str]:
+        """Those of ``initials`` (single characters) with which the filter rejects every name. A glob's
+        answer depends only on whether the character is its first one, so the tree is asked once per
+        initial that starts a glob, and once for all the other initials together."""
+        firsts = set()
+        stack = [self.root]
+        while stack:
+            node = stack.pop()
+            if node.op is None:
+                if node.text[:1] and node.text[0] not in "*?[\\":
+                    firsts.add(node.text[0])
+            else:
+                stack += [child for child in (node.left, node.right) if child is not None]
+        out = {c for c in firsts.intersection(initials) if self.rejects_prefix(c)}
+        others = set(initials) - firsts
+        if others and self.rejects_prefix(next(iter(others))):
+            out |= others
+        return out
 
     def or_(self, rules: str) -> StrFilter:
         """perf's ``strfilter__or``: this filter OR the new rules."""

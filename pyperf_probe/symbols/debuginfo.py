@@ -18,6 +18,8 @@ perf tries, in this order (tools/perf/util/symbol.c ``binary_type_symtab[]`` and
 from __future__ import annotations
 
 import os
+import stat
+
 from pyperf_probe.errors import SymbolError
 from pyperf_probe.symbols.elf import ElfImage, open_elf
 
@@ -81,12 +83,10 @@ def iter_matching_images(image: ElfImage, symfs: str | None = None) -> Iterator[
     when the image has none), in perf's order, opened one at a time as the caller asks for them. The image
     itself is always last."""
     bid = image.build_id
-    seen = set()
+    seen = set()            # (device, inode) of the files given: one file reached by two paths counts once
     for cand in candidate_files(image, symfs):
-        if not os.path.isfile(cand):
-            continue
-        real = os.path.realpath(cand)
-        if real in seen:
+        identity = _file_identity(cand)
+        if identity is None or identity in seen:
             continue
         try:
             other = open_elf(cand)
@@ -94,10 +94,19 @@ def iter_matching_images(image: ElfImage, symfs: str | None = None) -> Iterator[
             continue
         if bid is not None and other.build_id != bid:
             continue
-        seen.add(real)
+        seen.add(identity)
         yield other
-    if os.path.realpath(image.path) not in seen:
+    if _file_identity(image.path) not in seen:
         yield image
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of a regular file, None for anything else or nothing (one stat, no realpath)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
 
 
 def matching_images(image: ElfImage, symfs: str | None = None) -> list[ElfImage]:

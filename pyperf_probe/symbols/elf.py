@@ -297,7 +297,7 @@ def _read_section_headers(path: str, data, hdr: ElfHeader) -> tuple[SectionHeade
     return tuple(out)
 
 
-_CACHE: dict[tuple[str, int, int, int], ElfImage] = {}
+_CACHE: dict[tuple[int, int, int, int], ElfImage] = {}
 
 
 def open_elf(path: str) -> ElfImage:
@@ -309,7 +309,7 @@ def open_elf(path: str) -> ElfImage:
         raise SymbolError(f"{path}: No such file or directory", errno=2) from None
     except OSError as exc:
         raise SymbolError(f"{path}: {exc.strerror}", errno=exc.errno) from None
-    key = (os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)      # no realpath: a syscall per path part
     image = _CACHE.get(key)
     if image is None:
         data = _map_file(path, st)

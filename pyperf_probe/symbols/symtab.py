@@ -20,6 +20,11 @@ from __future__ import annotations
 import sys
 from itertools import compress
 
+try:            # the C half of the operator module: a builtin, so free to import (operator.py is not)
+    from _operator import itemgetter
+except ImportError:         # another Python implementation
+    from operator import itemgetter
+
 from pyperf_probe.errors import SymbolError
 from pyperf_probe.records import Record, field
 from pyperf_probe.symbols.elf import SHT_DYNSYM, SHT_NOBITS, SHT_SYMTAB, ElfImage, open_elf
@@ -168,13 +173,62 @@ def _empty_rest() -> tuple[list, list, list, list]:
     return [], [], [], []
 
 
-def symbol_names(image: ElfImage, section_name: str, demangle: bool = False):
+class SymbolNames:
+    """The names of the kept entries of one symbol table (or a ready list of names), made when first asked
+    for: all of them (:meth:`all`), or only those a filter may accept (:meth:`some`)."""
+
+    def __init__(self, strtab: bytes, offsets: list[int], demangle: bool):
+        self._strtab, self._offsets, self._demangle = strtab, offsets, demangle
+        self._all: list[str] | None = None
+
+    @classmethod
+    def ready(cls, names: list[str]) -> SymbolNames:
+        made = cls(b"", [], False)
+        made._all = names
+        return made
+
+    def __len__(self) -> int:
+        return len(self._all) if self._all is not None else len(self._offsets)
+
+    def all(self) -> list[str]:
+        if self._all is None:
+            self._all = self._made(self._offsets)
+        return self._all
+
+    def _made(self, offsets) -> list[str]:
+        names = _names_at(self._strtab, offsets)
+        # no "_Z" anywhere in the string table: no mangled name to look for
+        return demangled_names(names) if self._demangle and b"_Z" in self._strtab else names
+
+    def some(self, flt) -> list[str]:
+        """The names, less (when that is cheaper) those that ``flt`` rejects by their first character alone
+        (``flt.rejected_initials``): ``-F``'s default filter rejects every name starting with '_', half of
+        libc's, which are then never made. Mangled C++ names ("_Z...") are not judged by their first
+        character: they are shown demangled."""
+        if self._all is not None or len(self._offsets) < 2:
+            return self.all()
+        try:        # the first byte of every name, in one C call
+            firsts = bytes(itemgetter(*self._offsets)(self._strtab))
+        except IndexError:              # a name offset past the table: no shortcut
+            return self.all()
+        initials = {chr(c) for c in set(firsts) if 0 < c < 0x80}
+        rejected = {ord(c) for c in flt.rejected_initials(initials)}
+        if self._demangle and b"_Z" in self._strtab:
+            rejected.discard(ord("_"))
+        if not rejected:
+            return self.all()
+        keep = firsts.translate(_table(lambda c: c not in rejected))
+        return self._made(list(compress(self._offsets, keep)))
+
+
+def symbol_names(image: ElfImage, section_name: str, demangle: bool = False) -> tuple[SymbolNames, object]:
     """(names, rest): the names of the symbols of ``section_name`` (``.symtab``/``.dynsym``) that perf
-    keeps, in table order (demangled with ``demangle``), and a function that returns their other fields
-    when called: (svmas, sizes, types, bindings), one list per field (``-F`` never asks for them)."""
+    keeps, in table order (demangled with ``demangle``; made on demand, :class:`SymbolNames`), and a
+    function that returns their other fields when called: (svmas, sizes, types, bindings), one list per
+    field (``-F`` never asks for them)."""
     shdr = image.section(section_name)
     if shdr is None or shdr.sh_type == SHT_NOBITS:
-        return [], _empty_rest
+        return SymbolNames.ready([]), _empty_rest
     strtab_hdr = image.section_by_index(shdr.link)
     if strtab_hdr is None:
         raise SymbolError(f"{image.path}: {section_name} has no string table")
@@ -191,18 +245,14 @@ def symbol_names(image: ElfImage, section_name: str, demangle: bool = False):
         info = bytes(compress(raw[layout["st_info"][0]::entsize], keep))
         return (column("st_value"), column("st_size"), list(info.translate(_TYPE_OF)),
                 list(info.translate(_BINDING_OF)))
-    strtab = image.section_bytes(strtab_hdr)
-    names = _names_at(strtab, column("st_name"))
-    if demangle and b"_Z" in strtab:    # no "_Z" anywhere in the table: no mangled name to look for
-        names = demangled_names(names)
-    return names, rest
+    return SymbolNames(image.section_bytes(strtab_hdr), column("st_name"), demangle), rest
 
 
 def symbol_columns(image: ElfImage, section_name: str) -> tuple[list, list, list, list, list]:
     """(names, svmas, sizes, types, bindings): the symbols of ``section_name`` (``.symtab``/``.dynsym``)
-    that perf keeps, in table order, one list per field."""
+    that perf keeps, in table order, one list per field (names as in the table: not demangled)."""
     names, rest = symbol_names(image, section_name)
-    return (names,) + rest()
+    return (names.all(),) + rest()
 
 
 def read_elf_symbols(image: ElfImage, section_name: str) -> list[tuple[str, int, int, int, int]]:
@@ -336,9 +386,11 @@ class SymbolTable:
         self._names: dict[str, list[Symbol]] | None = None
 
     @classmethod
-    def from_columns(cls, path: str, names: list[str], rest, source: str, has_symtab: bool) -> SymbolTable:
-        """A table from its names (table order) and ``rest``, a function returning the other fields
-        (svmas, sizes, types, bindings), one list each: called only when symbols are first asked for."""
+    def from_columns(cls, path: str, names: list[SymbolNames], rest, source: str,
+                     has_symtab: bool) -> SymbolTable:
+        """A table from the names of its parts (:class:`SymbolNames`, in table order) and ``rest``, a
+        function returning the other fields (svmas, sizes, types, bindings) of all parts, one list each:
+        names are made when asked for, the rest when symbols are first asked for."""
         table = cls(path, None, source, has_symtab)
         table._columns = (names, rest)
         return table
@@ -346,8 +398,8 @@ class SymbolTable:
     @property
     def _rows(self) -> list[tuple[str, int, int, int, int]]:
         if self._row_list is None:
-            names, rest = self._columns
-            self._row_list = list(zip(names, *rest()))
+            parts, rest = self._columns
+            self._row_list = list(zip(_joined(part.all() for part in parts), *rest()))
         return self._row_list
 
     @property
@@ -358,7 +410,7 @@ class SymbolTable:
         return self._symbols
 
     def __len__(self) -> int:
-        return len(self._columns[0]) if self._row_list is None else len(self._row_list)
+        return sum(map(len, self._columns[0])) if self._row_list is None else len(self._row_list)
 
     def __iter__(self) -> Iterator[Symbol]:
         return iter(self.symbols)
@@ -366,12 +418,19 @@ class SymbolTable:
     def functions(self) -> Iterator[Symbol]:
         return (s for s in self.symbols if s.is_function)
 
-    def names(self, select=None) -> list[str]:
-        """Every name, aliases included, sorted as perf's ``dso__sort_by_name`` (strcmp order); with
-        ``select`` (a function from a list of names to the list of those it keeps, e.g.
-        ``StrFilter.select``), only the names it keeps: filtering before sorting sorts fewer."""
-        names = self._columns[0] if self._row_list is None else [r[0] for r in self._row_list]
-        names = select(names) if select is not None else list(names)
+    def names(self, flt=None) -> list[str]:
+        """Every name, aliases included, sorted as perf's ``dso__sort_by_name`` (strcmp order); with a
+        filter ``flt`` (a StrFilter: ``select(names)``, ``rejected_initials(chars)``), only the names it accepts.
+        Filtering before sorting sorts fewer, and names the filter rejects by their first character are
+        not even made (SymbolNames.some)."""
+        if self._row_list is not None:
+            names = [r[0] for r in self._row_list]
+        elif flt is None:
+            names = _joined(part.all() for part in self._columns[0])
+        else:
+            names = _joined(part.some(flt) for part in self._columns[0])
+        if flt is not None:
+            names = flt.select(names)
         if all(map(str.isascii, names)):
             names.sort()
         else:
@@ -454,17 +513,16 @@ def _load(image: ElfImage, symfs: str | None) -> SymbolTable:
     if _has_table(syms_ss, ".dynsym", SHT_DYNSYM):
         # dso__load_sym: the .dynsym of the symbol source is loaded as well (again, for names in both)
         parts.append(symbol_names(syms_ss, ".dynsym", demangle=True))
-    if any(names for names, _ in parts):
+    if any(len(names) for names, _ in parts):
         plt = plt_symbols(runtime_ss)
         if plt:
             columns = tuple(map(list, zip(*plt)))
-            parts.append((demangled_names(columns[0]), lambda: columns[1:]))
+            parts.append((SymbolNames.ready(demangled_names(columns[0])), lambda: columns[1:]))
 
     def rest():
         fields = [part_rest() for _, part_rest in parts]
         return tuple(_joined(field) for field in zip(*fields)) if fields else _empty_rest()
-    names = _joined(names for names, _ in parts)
-    return SymbolTable.from_columns(image.path, names, rest, syms_ss.path, has_symtab)
+    return SymbolTable.from_columns(image.path, [names for names, _ in parts], rest, syms_ss.path, has_symtab)
 
 
 def _joined(lists) -> list:
