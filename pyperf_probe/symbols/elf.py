@@ -1,6 +1,6 @@
 """ELF images: the file header, program headers (PT_LOAD), section headers, notes, ``.gnu_debuglink``.
 
-Read with ``struct`` straight from an ``mmap`` of the file (System V gABI, "ELF Header", "Program Header",
+Read a table at a time from an ``mmap`` of the file (System V gABI, "ELF Header", "Program Header",
 "Sections"; the note layout of "Note Section"). Nothing here imports pyelftools: ``pyperf probe -F`` and the
 address lookups of ``report`` pay only for the headers they read.
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mmap
 import os
-import struct
+import sys
 from pyperf_probe.errors import SymbolError
 from pyperf_probe.records import Record, field
 
@@ -190,7 +190,7 @@ class ElfImage:
         crc_at = (nul + 4) & ~3
         if crc_at + 4 > len(raw):
             return None
-        (crc,) = struct.unpack_from(self.endian + "I", raw, crc_at)
+        crc = int.from_bytes(raw[crc_at:crc_at + 4], _ORDER[self.endian])
         return raw[:nul].decode("utf-8", "replace"), crc
 
     def segment_for_svma(self, svma: int) -> LoadSegment | None:
@@ -222,10 +222,9 @@ class ElfImage:
 
 def iter_notes(raw: bytes, endian: str = "<"):
     """(n_type, name, desc) of each ``Elf_Nhdr`` record (namesz, descsz, type; both padded to 4)."""
-    pos, end = 0, len(raw)
-    hdr = struct.Struct(endian + "III")
+    pos, end, order = 0, len(raw), _ORDER[endian]
     while pos + 12 <= end:
-        namesz, descsz, n_type = hdr.unpack_from(raw, pos)
+        namesz, descsz, n_type = (int.from_bytes(raw[at:at + 4], order) for at in (pos, pos + 4, pos + 8))
         name_at = pos + 12
         desc_at = name_at + ((namesz + 3) & ~3)
         nxt = desc_at + ((descsz + 3) & ~3)
@@ -235,6 +234,32 @@ def iter_notes(raw: bytes, endian: str = "<"):
         pos = nxt
 
 
+_ORDER = {"<": "little", ">": "big"}
+_NATIVE = "<" if sys.byteorder == "little" else ">"
+_WIDTH = {"B": 1, "H": 2, "I": 4, "Q": 8}
+
+
+def _size(fmt: str) -> int:
+    """``struct.calcsize`` of a standard-size format ('<' or '>' then BHIQ codes)."""
+    return sum(_WIDTH[code] for code in fmt[1:])
+
+
+def unpack_table(fmt: str, data, offset: int, count: int, stride: int) -> list[tuple]:
+    """``struct.unpack_from(fmt, data, offset + i * stride)`` for each of ``count`` entries, as a list of
+    tuples. In the host's byte order each field is read for all entries at once (a strided memoryview
+    cast), which also spares ``pyperf probe -F`` the import of ``struct``; other files go through
+    ``struct``. ``fmt``: '<' or '>', then B/H/I/Q codes (the gABI structs need no padding)."""
+    table = data[offset:offset + count * stride]
+    widths = [_WIDTH[code] for code in fmt[1:]]
+    at = [sum(widths[:i]) for i in range(len(widths))]
+    if fmt[0] != _NATIVE or any((stride | pos) % width for pos, width in zip(at, widths)):
+        import struct
+        return [struct.unpack_from(fmt, table, i * stride) for i in range(count)]
+    view = memoryview(table)
+    columns = [view.cast(code)[pos // width::stride // width] for code, pos, width in zip(fmt[1:], at, widths)]
+    return list(zip(*columns))
+
+
 def _parse_header(path: str, data) -> ElfHeader:
     if len(data) < 16 or data[:4] != ELF_MAGIC:
         raise SymbolError(f"{path} is not an ELF file")
@@ -242,11 +267,11 @@ def _parse_header(path: str, data) -> ElfHeader:
     if elf_class not in (ELFCLASS32, ELFCLASS64) or elf_data not in (ELFDATA2LSB, ELFDATA2MSB):
         raise SymbolError(f"{path}: unsupported ELF class {elf_class} / data encoding {elf_data}")
     endian = "<" if elf_data == ELFDATA2LSB else ">"
-    fmt = struct.Struct(endian + ElfHeader.FORMAT[elf_class])
-    if len(data) < 16 + fmt.size:
+    fmt = endian + ElfHeader.FORMAT[elf_class]
+    if len(data) < 16 + _size(fmt):
         raise SymbolError(f"{path}: truncated ELF header")
     (e_type, e_machine, _ver, e_entry, e_phoff, e_shoff, _flags, _ehsize, e_phentsize, e_phnum,
-     e_shentsize, e_shnum, e_shstrndx) = fmt.unpack_from(data, 16)
+     e_shentsize, e_shnum, e_shstrndx) = unpack_table(fmt, data, 16, 1, _size(fmt))[0]
     return ElfHeader(elf_class, endian, e_type, e_machine, e_entry, e_phoff, e_shoff, e_phentsize, e_phnum,
                      e_shentsize, e_shnum, e_shstrndx)
 
@@ -256,12 +281,11 @@ def _read_program_headers(path: str, data, hdr: ElfHeader) -> list[tuple[int, in
     if hdr.e_phnum == 0:
         return []
     is64 = hdr.elf_class == ELFCLASS64
-    st = struct.Struct(hdr.endian + (LoadSegment.FORMAT64 if is64 else LoadSegment.FORMAT32))
-    if hdr.e_phentsize < st.size or hdr.e_phoff + hdr.e_phnum * hdr.e_phentsize > len(data):
+    fmt = hdr.endian + (LoadSegment.FORMAT64 if is64 else LoadSegment.FORMAT32)
+    if hdr.e_phentsize < _size(fmt) or hdr.e_phoff + hdr.e_phnum * hdr.e_phentsize > len(data):
         raise SymbolError(f"{path}: truncated ELF file (program headers past the end)")
     out = []
-    for i in range(hdr.e_phnum):
-        f = st.unpack_from(data, hdr.e_phoff + i * hdr.e_phentsize)
+    for f in unpack_table(fmt, data, hdr.e_phoff, hdr.e_phnum, hdr.e_phentsize):
         if is64:
             p_type, p_flags, off, vaddr, _paddr, filesz, memsz, _align = f
         else:
@@ -273,18 +297,18 @@ def _read_program_headers(path: str, data, hdr: ElfHeader) -> list[tuple[int, in
 def _read_section_headers(path: str, data, hdr: ElfHeader) -> tuple[SectionHeader, ...]:
     if hdr.e_shoff == 0:
         return ()
-    st = struct.Struct(hdr.endian + SectionHeader.FORMAT[hdr.elf_class])
+    fmt = hdr.endian + SectionHeader.FORMAT[hdr.elf_class]
     shnum, shstrndx = hdr.e_shnum, hdr.e_shstrndx
-    if hdr.e_shoff + st.size > len(data):
+    if hdr.e_shoff + _size(fmt) > len(data):
         raise SymbolError(f"{path}: truncated ELF file (section headers past the end)")
-    first = st.unpack_from(data, hdr.e_shoff)
+    first = unpack_table(fmt, data, hdr.e_shoff, 1, _size(fmt))[0]
     if shnum == 0:          # gABI: the real count is in section 0's sh_size when >= SHN_LORESERVE
         shnum = first[5]
     if shstrndx == SHN_XINDEX:
         shstrndx = first[6]
-    if hdr.e_shoff + shnum * hdr.e_shentsize > len(data):
+    if hdr.e_shoff + shnum * hdr.e_shentsize > len(data) or (shnum and hdr.e_shentsize < _size(fmt)):
         raise SymbolError(f"{path}: truncated ELF file (section headers past the end)")
-    raw = [st.unpack_from(data, hdr.e_shoff + i * hdr.e_shentsize) for i in range(shnum)]
+    raw = unpack_table(fmt, data, hdr.e_shoff, shnum, hdr.e_shentsize)
     strtab = b""
     if 0 < shstrndx < shnum:
         s = raw[shstrndx]

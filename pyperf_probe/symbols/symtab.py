@@ -95,11 +95,12 @@ def _table(pred) -> bytes:
     return bytes(map(pred, range(256)))
 
 
-_NONZERO = _table(bool)
-_KEEP_TYPE = _table(lambda info: (info & 0xF) in (STT_FUNC, STT_GNU_IFUNC, STT_OBJECT))
-_NOTYPE = _table(lambda info: (info & 0xF) == STT_NOTYPE)
-_TYPE_OF = bytes(b & 0xF for b in range(256))
-_BINDING_OF = bytes(b >> 4 for b in range(256))
+# Tables over st_info bytes are a 16-byte pattern (the type, low nibble) repeated 16 times (the binding).
+_NONZERO = b"\0" + b"\1" * 255
+_KEEP_TYPE = bytes(t in (STT_FUNC, STT_GNU_IFUNC, STT_OBJECT) for t in range(16)) * 16
+_NOTYPE = bytes(t == STT_NOTYPE for t in range(16)) * 16
+_TYPE_OF = bytes(range(16)) * 16
+_BINDING_OF = b"".join(bytes([binding]) * 16 for binding in range(16))
 _NATIVE = "<" if sys.byteorder == "little" else ">"
 _CAST = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
