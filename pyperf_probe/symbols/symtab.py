@@ -181,6 +181,7 @@ class SymbolNames:
     def __init__(self, strtab: bytes, offsets: list[int], demangle: bool):
         self._strtab, self._offsets, self._demangle = strtab, offsets, demangle
         self._all: list[str] | None = None
+        self._mangled: bool | None = None
 
     @classmethod
     def ready(cls, names: list[str]) -> SymbolNames:
@@ -198,8 +199,14 @@ class SymbolNames:
 
     def _made(self, offsets) -> list[str]:
         names = _names_at(self._strtab, offsets)
-        # no "_Z" anywhere in the string table: no mangled name to look for
-        return demangled_names(names) if self._demangle and b"_Z" in self._strtab else names
+        return demangled_names(names) if self._may_be_mangled() else names
+
+    def _may_be_mangled(self) -> bool:
+        """False when no name needs demangling: not asked to, or no "_Z" anywhere in the string table
+        (one search of the table, made once)."""
+        if self._mangled is None:
+            self._mangled = self._demangle and b"_Z" in self._strtab
+        return self._mangled
 
     def some(self, flt) -> list[str]:
         """The names, less (when that is cheaper) those that ``flt`` rejects by their first character alone
@@ -214,7 +221,7 @@ class SymbolNames:
             return self.all()
         initials = {chr(c) for c in set(firsts) if 0 < c < 0x80}
         rejected = {ord(c) for c in flt.rejected_initials(initials)}
-        if self._demangle and b"_Z" in self._strtab:
+        if self._may_be_mangled():
             rejected.discard(ord("_"))
         if not rejected:
             return self.all()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from itertools import compress
 
 from pyperf_probe.errors import SymbolError
 from pyperf_probe.records import Record, field
@@ -101,14 +102,18 @@ def parse_ld_so_cache(data: bytes) -> list[CacheEntry]:
 
 
 def _entries_named(data: bytes, soname: str) -> list[CacheEntry]:
-    """The entries whose key is ``soname``, without decoding the others: each key is compared as bytes
-    (a soname can be a suffix of a longer string, glibc shares tails: no search for the name alone)."""
+    """The entries whose key is ``soname``, without decoding the others: every place where the string
+    "soname\\0" lies in the file is a key it can have (a key may point into the tail of a longer string:
+    ldconfig shares tails), and the entries with one of those keys are picked in one pass."""
     start, nlibs = _cache_table(data)
     want = soname.encode() + b"\0"
+    keys_wanted, at = set(), data.find(want, start)
+    while at >= 0:
+        keys_wanted.add(at - start)
+        at = data.find(want, at + 1)
     first = start + len(CACHE_MAGIC_NEW) + CACHE_HEADER_SIZE
     keys = memoryview(data[first:first + nlibs * FILE_ENTRY_SIZE]).cast("I")[1::FILE_ENTRY_SIZE // 4]
-    n = len(want)
-    return [_entry(data, start, i) for i, key in enumerate(keys) if data[start + key:start + key + n] == want]
+    return [_entry(data, start, i) for i in compress(range(nlibs), map(keys_wanted.__contains__, keys))]
 
 
 def _ldconfig_p() -> list[CacheEntry]:
