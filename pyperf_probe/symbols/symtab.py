@@ -456,15 +456,16 @@ class SymbolTable:
 
     def unique(self) -> list[Symbol]:
         if self._unique is None:
+            global _bisect_right
+            from bisect import bisect_right as _bisect_right    # for lookup; not on -F's path
             self._unique = fixup_duplicate(self.symbols)
             self._starts = [s.svma for s in self._unique]
         return self._unique
 
     def lookup(self, svma: int) -> Symbol | None:
         """The symbol holding ``svma`` (start <= svma < end, or svma == start), as perf's ``symbols__find``."""
-        from bisect import bisect_right
         syms = self.unique()
-        i = bisect_right(self._starts, svma) - 1
+        i = _bisect_right(self._starts, svma) - 1
         if i < 0:
             return None
         sym = syms[i]
@@ -501,6 +502,7 @@ def select_sources(image: ElfImage, symfs: str | None = None) -> tuple[ElfImage,
 
 
 _CACHE: dict[object, SymbolTable] = {}
+_bisect_right = None        # bisect.bisect_right, imported by the first SymbolTable.unique()
 
 
 def load_symtab(path: str, symfs: str | None = None) -> SymbolTable:
