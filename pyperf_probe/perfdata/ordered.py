@@ -1,4 +1,4 @@
-"""perf's time ordering of records (tools/perf/util/ordered-events.c), as a generator filter.
+"""perf's time ordering of records (tools/perf/util/ordered-events.c), on whole lists of records at a time.
 
 perf report queues each record that has a timestamp and delivers it later in timestamp order:
 
@@ -14,103 +14,139 @@ perf report queues each record that has a timestamp and delivers it later in tim
 So memory holds about two rounds, not the file. A file with no FINISHED_ROUND at all (some writers omit
 it) would be queued whole; past ``max_queued`` records the queue delivers its older half, which is what perf
 does when its queue outgrows ``report.queue-size`` (OE_FLUSH__HALF).
+
+The queue works on lists, not records: ``push(times, items, out)`` queues a run of records given as two
+parallel lists, and a flush is one stable sort of the queued timestamps (C-level: ``sorted`` over indices
+keyed by ``list.__getitem__``) and two ``map`` calls. Nothing runs Python code per record, which matters
+for files of millions of samples (bench/report). The items are opaque: the reader queues raw entries or
+sample keys (``perfdata.sample_keys``).
 """
 from __future__ import annotations
 
-from operator import itemgetter
+from bisect import bisect_right
 from typing import Iterable, Iterator, List
 
 FINISHED_ROUND = 68  # PERF_RECORD_FINISHED_ROUND
-_time = itemgetter(0)
 DEFAULT_MAX_QUEUED = 1 << 20
+NO_TIME = 0xFFFFFFFFFFFFFFFF  # (u64)-1: perf's "no timestamp"
 
 
 class OrderedQueue:
-    """Reorders a stream of entries as perf's ordered_events does. An entry is a tuple
-    ``(time, record_type, ...)``: ``time`` None or 0 means "deliver now", and an entry of type
-    FINISHED_ROUND (68) marks the end of a round (it is consumed, not delivered). The reader queues the
-    records' raw bytes this way and decodes them once delivered, so a queued round costs a tuple and a
-    bytes object per record.
+    """Reorders records as perf's ordered_events does (see the module docstring).
 
-    ``out_of_order`` counts entries older than what was already delivered (perf's nr_unordered_events:
+    ``out_of_order`` counts records older than what was already delivered (perf's nr_unordered_events:
     they are delivered late, not dropped)."""
 
     def __init__(self, max_queued: int = DEFAULT_MAX_QUEUED):
         self.max_queued = max_queued
         self.out_of_order = 0
-        self._queue: List = []
+        self._times: List[int] = []  # queued timestamps: a sorted prefix, then arrivals in file order
+        self._queue: List = []  # the queued items, parallel to _times
         self._queue_max = 0  # the queue's largest timestamp (perf: the time of its tail)
         self._max_timestamp = 0  # perf: oe->max_timestamp
         self._next_flush = 0
         self._last_flush = 0
 
+    # --- the list interface (the reader's hot path) -----------------------------------------------------
+
+    def push(self, times: List, items: List, out: List) -> None:
+        """Queue ``items`` (file order) whose timestamps are ``times``; a timestamp that is falsy or
+        NO_TIME delivers its item at once. What is delivered (at once, or by half flushes of an
+        overfull queue) is appended to ``out``, in delivery order."""
+        if not times:
+            return
+        if 0 in times or None in times or NO_TIME in times:
+            self._push_with_immediates(times, items, out)
+            return
+        start, n = 0, len(times)
+        while start < n:
+            stop = min(n, start + max(self.max_queued + 1 - len(self._times), 1))
+            if start or stop < n:
+                self._append(times[start:stop], items[start:stop])
+            else:
+                self._append(times, items)
+            if len(self._times) > self.max_queued:
+                self._flush_half(out)
+            start = stop
+
+    def finish_round(self, out: List) -> None:
+        """A FINISHED_ROUND record: deliver up to the previous round's end (OE_FLUSH__ROUND)."""
+        self._flush(self._next_flush, out)
+        self._next_flush = self._max_timestamp
+
+    def finish(self, out: List) -> None:
+        """The end of the file: deliver everything (OE_FLUSH__FINAL)."""
+        self._flush(None, out)
+
+    def _push_with_immediates(self, times: List, items: List, out: List) -> None:
+        start = 0
+        for i, time in enumerate(times):
+            if not time or time == NO_TIME:
+                self.push(times[start:i], items[start:i], out)
+                out.append(items[i])
+                start = i + 1
+        self.push(times[start:], items[start:], out)
+
+    def _append(self, times: List[int], items: List) -> None:
+        """``queue_event`` for each record of a run: perf's counters, then the queue."""
+        last_flush = self._last_flush
+        if last_flush and min(times) < last_flush:
+            self.out_of_order += sum(map(last_flush.__gt__, times))
+        # per record perf sets max_timestamp = time if time >= the queue's tail or the queue is empty:
+        # over a run that is the run's maximum, if it reaches the tail (or the queue was empty)
+        top = max(times)
+        if top >= self._queue_max or not self._times:
+            self._queue_max = self._max_timestamp = top
+        self._times += times
+        self._queue += items
+
+    def _flush(self, limit, out: List) -> None:
+        """Deliver the queued items with ``time <= limit`` (all when limit is None), in time order."""
+        times = self._times
+        if not times or limit == 0:
+            return
+        order = sorted(range(len(times)), key=times.__getitem__)  # stable: equal times keep arrival order
+        ordered_times = list(map(times.__getitem__, order))
+        cut = len(order) if limit is None else bisect_right(ordered_times, limit)
+        if not cut:
+            return
+        items = self._queue
+        out += map(items.__getitem__, order[:cut] if cut < len(order) else order)
+        self._last_flush = ordered_times[cut - 1]
+        self._times = ordered_times[cut:]
+        self._queue = list(map(items.__getitem__, order[cut:]))
+        self._queue_max = self._times[-1] if self._times else 0
+
+    def _flush_half(self, out: List) -> None:
+        times = self._times
+        first, last = min(times), max(times)
+        self._flush(first + (last - first) // 2, out)
+
+    # --- the entry interface ----------------------------------------------------------------------------
+
     def reorder(self, entries: Iterable) -> Iterator:
-        """Yield ``entries`` in perf's delivery order."""
+        """Yield ``entries`` in perf's delivery order. An entry is a tuple ``(time, record_type, ...)``;
+        an entry of type FINISHED_ROUND (68) marks the end of a round (it is consumed, not delivered)."""
         for batch in self.reorder_batches([entries]):
             yield from batch
 
     def reorder_batches(self, batches: Iterable[Iterable]) -> Iterator[List]:
-        """The entries of ``batches``, in perf's delivery order, as lists. The per-entry path keeps perf's
-        state in locals (it runs once per record of the file); the flushes write it back."""
-        queue = self._queue
-        append = queue.append
-        max_queued = self.max_queued
-        queue_max = last_flush = 0
+        """The entries of ``batches`` (see ``reorder``), in perf's delivery order, as lists."""
         for batch in batches:
             out: List = []
+            times: List = []
+            items: List = []
             for entry in batch:
-                time = entry[0]
-                if time and time != 0xFFFFFFFFFFFFFFFF:
-                    if time >= queue_max or not queue:
-                        self._max_timestamp = queue_max = time
-                    if time < last_flush:
-                        self.out_of_order += 1
-                    append(entry)
-                    if len(queue) > max_queued:
-                        self._queue_max = queue_max
-                        out += self._flush_half()
-                        queue_max, last_flush = self._queue_max, self._last_flush
-                elif entry[1] == FINISHED_ROUND:
-                    self._queue_max = queue_max
-                    out += self._flush(self._next_flush)
-                    queue_max, last_flush = self._queue_max, self._last_flush
-                    self._next_flush = self._max_timestamp
+                if entry[1] == FINISHED_ROUND and not entry[0]:
+                    self.push(times, items, out)
+                    times, items = [], []
+                    self.finish_round(out)
                 else:
-                    out.append(entry)
+                    times.append(entry[0])
+                    items.append(entry)
+            self.push(times, items, out)
             if out:
                 yield out
-        self._queue_max = queue_max
-        yield self._flush(None)
-
-    def _flush(self, limit) -> List:
-        """Take the queued entries with ``time <= limit`` (all when limit is None), in time order."""
-        queue = self._queue
-        if not queue or limit == 0:
-            return []
-        queue.sort(key=_time)  # stable: equal timestamps keep their arrival order
-        cut = len(queue) if limit is None else _cut(queue, limit)
-        if not cut:
-            return []
-        ready = queue[:cut]
-        del queue[:cut]
-        self._queue_max = queue[-1][0] if queue else 0
-        self._last_flush = ready[-1][0]
-        return ready
-
-    def _flush_half(self) -> List:
-        queue = self._queue
-        queue.sort(key=_time)
-        first, last = queue[0][0], queue[-1][0]
-        return self._flush(first + (last - first) // 2)
-
-
-def _cut(queue: List, limit: int) -> int:
-    """How many entries of the time-sorted ``queue`` have ``time <= limit`` (a bisection)."""
-    lo, hi = 0, len(queue)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if queue[mid][0] <= limit:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+        out = []
+        self.finish(out)
+        yield out

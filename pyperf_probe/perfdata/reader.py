@@ -7,7 +7,9 @@
 * ``.feature(Feature.X)``: a feature section, decoded on first use (``perfdata.features``);
 * ``.records()``: every record of the data section, streamed in chunks, reordered by time as perf does;
   ``.records(ordered=False)`` gives file order; ``.record_batches()`` the same records as lists, for
-  loops over millions of records (``perfdata.stream`` reads them, ``perfdata.ordered`` orders them).
+  loops over millions of records (``perfdata.stream`` reads them, ``perfdata.ordered`` orders them);
+  ``.keyed_batches()`` the same order with runs of samples as lists of keys, for a reader that only
+  counts them (``perfdata.sample_keys``; ``.decode_key(key)`` gives the ``Sample``).
 
 Bad input never raises anything but ``PerfDataError``. Sizes come from the file and are checked before
 anything is allocated; damage inside the data section is a warning (``perfdata.stream``).
@@ -91,6 +93,22 @@ class PerfDataFile:
         """``records()`` as lists (one per decoded chunk or flushed round): the same records in the same
         order, for consumers that loop over many records (one generator step per batch, not per record)."""
         return self._stream.batches(ordered)
+
+    def keyed_batches(self) -> Optional[Iterator]:
+        """The records as ``records()`` delivers them, but each run of samples as a list of sample keys
+        (``perfdata.sample_keys``; ``decode_key`` reads one), for consumers that only count samples; None
+        when this file's samples are not keyed (their records are unique anyway: read them one by one)."""
+        return self._stream.keyed_batches() if self._stream.key_layout is not None else None
+
+    def decode_key(self, key: bytes, count: int = 1):
+        """The ``Sample`` of ``count`` delivered samples with this key, None if they are dropped (their id
+        is unknown, or they are corrupt: counted in ``stats`` and warned about as ``records()`` does)."""
+        return self._stream.decode_key(key, count)
+
+    @property
+    def key_layout(self):
+        """The ``sample_keys.KeyLayout`` of this file's samples, or None."""
+        return self._stream.key_layout
 
     @classmethod
     def open(cls, path: Optional[str] = None, force: bool = False) -> "PerfDataFile":

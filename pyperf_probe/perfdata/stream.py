@@ -27,9 +27,10 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from pyperf_probe.errors import PerfDataError
 from pyperf_probe.perfdata.format import U64, AttrFlag, EventAttr, RecordType, SampleType, sample_id_struct
-from pyperf_probe.perfdata.ordered import OrderedQueue
+from pyperf_probe.perfdata.ordered import NO_TIME, OrderedQueue
 from pyperf_probe.perfdata.records import DECODERS, IGNORED, USER_RECORD_TYPES_START
-from pyperf_probe.perfdata.sample import CorruptRecord, SampleDecoder
+from pyperf_probe.perfdata.sample import CorruptRecord, Sample, SampleDecoder
+from pyperf_probe.perfdata.sample_keys import KeyLayout
 
 log = logging.getLogger("pyperf")
 
@@ -37,6 +38,7 @@ INCOMPATIBLE = "incompatible file format (rerun with -v to learn more)"
 HEADER = struct.Struct("<IHH")
 DECODE_BATCH = 1024
 CHUNK_SIZE = 1 << 20  # > the largest record (perf_event_header.size is a u16)
+FINISHED_ROUND = RecordType.FINISHED_ROUND
 
 
 def incompatible(reason: str) -> PerfDataError:
@@ -68,12 +70,16 @@ class RecordStream:
         self.attrs = data.attrs
         self.stats = data.stats
         self._warn_once = data._warn_once
+        self._warned = data._warned
         self._queue: Optional[OrderedQueue] = None
         self._decoders = self._compile_decoders()
         self._id_to_evsel = {i: a.index for a in self.attrs for i in a.ids}
         self._id_pos = _id_pos(self.attrs[0].attr.sample_type)
         self._sample_time_pos = self._common_time_pos()
         self._trailer_time = self._trailer_time_pos()
+        types = {a.attr.sample_type for a in self.attrs}
+        self.key_layout: Optional[KeyLayout] = KeyLayout.of(types.pop()) if len(types) == 1 else None
+        self._key_decoders: Optional[List] = None
 
     def _compile_decoders(self) -> List[SampleDecoder]:
         try:
@@ -142,17 +148,16 @@ class RecordStream:
             if pos >= end or not self._chunk_end_ok(buf, n, off, pos, end):
                 return
 
-    def _entry_batches(self) -> Iterator[List]:
+    def _entry_batches(self, quiet: bool = False) -> Iterator[List]:
         """The ordered path's scan, in file order: per chunk, one entry ``(time, type, misc, record bytes,
         file_offset)`` per record the reader decodes (``ordered.OrderedQueue``'s entries). Only the
         timestamp is read here (perf's ``evlist__parse_sample_timestamp``); records are decoded once
-        delivered (``_decode_batches``)."""
+        delivered (``_decode_batches``). ``quiet``: a second pass (stats and warnings left alone)."""
         pos, end = self.header.data.offset, self._data_end()
         unpack_header = HEADER.unpack_from
         u64 = U64.unpack_from
         sample_time_pos = self._sample_time_pos
-        trailer_size, trailer_time = self._trailer_time
-        stats = self.stats
+        stats = ReadStats() if quiet else self.stats
         while pos < end:
             self._file.seek(pos)
             buf = self._file.read(min(CHUNK_SIZE, end - pos))
@@ -169,26 +174,38 @@ class RecordStream:
                     tp = sample_time_pos if sample_time_pos is not None else self._time_pos_of(buf, off, size)
                     time = u64(buf, off + tp)[0] if tp is not None and tp + 8 <= size else None
                 elif rtype in DECODERS:
-                    time = None
-                    if rtype < USER_RECORD_TYPES_START and trailer_time is not None:
-                        if trailer_time == -1:  # events with different trailers
-                            time = self._record_time(buf, off, size, rtype)
-                        elif size - 8 >= trailer_size:
-                            time = u64(buf, off + size - trailer_size + trailer_time)[0]
+                    time = self._entry_time(buf, off, size, rtype)
                 else:
-                    stats.nr_skipped += 1
-                    self._skip(rtype, pos + off)
-                    if rtype == RecordType.AUXTRACE and size >= 16:  # its payload follows the record
-                        size += struct.unpack_from("<Q", buf, off + 8)[0]
-                    off += size
+                    off += self._skip_record(buf, off, size, rtype, pos, stats, quiet)
                     continue
                 append((time, rtype, misc, buf[off:off + size], pos + off))
                 off += size
             stats.nr_records += count
             yield out
             pos += off
-            if pos >= end or not self._chunk_end_ok(buf, n, off, pos, end):
+            if pos >= end or not self._chunk_end_ok(buf, n, off, pos, end, quiet):
                 return
+
+    def _entry_time(self, buf, off: int, size: int, rtype: int) -> Optional[int]:
+        """The timestamp of a non-sample record: its sample_id trailer's TIME, or None."""
+        trailer_size, trailer_time = self._trailer_time
+        if rtype >= USER_RECORD_TYPES_START or trailer_time is None:
+            return None
+        if trailer_time == -1:  # events with different trailers
+            return self._record_time(buf, off, size, rtype)
+        if size - 8 >= trailer_size:
+            return U64.unpack_from(buf, off + size - trailer_size + trailer_time)[0]
+        return None
+
+    def _skip_record(self, buf, off: int, size: int, rtype: int, pos: int, stats: ReadStats,
+                     quiet: bool = False) -> int:
+        """A record the reader does not decode: counted (and said once), its size returned."""
+        stats.nr_skipped += 1
+        if not quiet:
+            self._skip(rtype, pos + off)
+        if rtype == RecordType.AUXTRACE and size >= 16:  # its payload follows the record
+            size += struct.unpack_from("<Q", buf, off + 8)[0]
+        return size
 
     def _decode_batches(self, batches: Iterator[List]) -> Iterator[List]:
         """Delivered entries -> records (the samples of a one-event file straight to its decoder), at most
@@ -212,8 +229,147 @@ class RecordStream:
                 if out:
                     yield out
 
-    def _chunk_end_ok(self, buf: bytes, n: int, off: int, pos: int, end: int) -> bool:
+    # --- samples as keys (perfdata.sample_keys) --------------------------------------------------------
+
+    def keyed_batches(self) -> Iterator:
+        """The records in perf's delivery order, with the samples as keys (``key_layout`` must not be
+        None): yields lists of sample keys (bytes, in delivery order) and, between them, every other record
+        decoded. ``decode_key`` turns a key into a ``Sample``."""
+        self._queue = OrderedQueue()
+        return self._keyed(self.key_layout, self.key_layout.scanner(), self._queue)
+
+    def _keyed(self, layout: KeyLayout, scan, queue: OrderedQueue) -> Iterator:
+        pos, end = self.header.data.offset, self._data_end()
+        while pos < end:
+            self._file.seek(pos)
+            buf = self._file.read(min(CHUNK_SIZE, end - pos))
+            n, out = len(buf), []
+            off = self._keyed_chunk(buf, pos, layout, scan, queue, out)
+            yield from self._segments(out)
+            pos += off
+            if pos >= end or not self._chunk_end_ok(buf, n, off, pos, end):
+                break
+        out = []
+        queue.finish(out)
+        yield from self._segments(out)
+
+    def _keyed_chunk(self, buf: bytes, pos: int, layout: KeyLayout, scan, queue: OrderedQueue,
+                     out: List) -> int:
+        """Queue the records of one chunk (samples as keys, by ``scan``; any other record, or a sample
+        ``scan`` stops at, one at a time by ``_keyed_record``); return where the chunk's whole records end."""
+        n = len(buf)
+        nw = n >> 3
+        times: List = []
+        items: List = []
+        off = count = 0
+        with memoryview(buf) as view, view[:nw << 3].cast("Q") as words:
+            while True:
+                if not off & 7:
+                    before = len(items)
+                    off = scan(buf, words, off >> 3, nw, times, items) << 3
+                    count += len(items) - before
+                if off + 8 > n:
+                    break
+                size = self._keyed_record(buf, off, pos, layout, times, items, queue, out)
+                if not size:
+                    break
+                count += 1
+                off += size
+        self.stats.nr_records += count
+        queue.push(times, items, out)
+        return off
+
+    def _keyed_record(self, buf: bytes, off: int, pos: int, layout: KeyLayout, times: List, items: List,
+                      queue: OrderedQueue, out: List) -> int:
+        """One record at ``off`` (the careful path): queued as a key, or as an entry ``(time, type, misc,
+        record bytes, file_offset)`` decoded when delivered; its size, 0 if it is not whole in ``buf``."""
+        rtype, misc, size = HEADER.unpack_from(buf, off)
+        if size < 8 or off + size > len(buf):
+            return 0
+        if rtype == 9 and size >= layout.fixed_end:
+            times.append(U64.unpack_from(buf, off + 8 * layout.time_word)[0])
+            items.append(layout.key_of(buf[off:off + size]))
+            return size
+        if rtype == 9:  # too short for its fields: decoding it says so
+            tp = 8 * layout.time_word
+            time = U64.unpack_from(buf, off + tp)[0] if tp + 8 <= size else None
+        elif rtype == FINISHED_ROUND:
+            queue.push(times, items, out)
+            del times[:], items[:]
+            queue.finish_round(out)
+            return size
+        elif rtype in DECODERS:
+            time = self._entry_time(buf, off, size, rtype)
+        else:
+            return self._skip_record(buf, off, size, rtype, pos, self.stats)
+        entry = (time, rtype, misc, buf[off:off + size], pos + off)
+        if time and time != NO_TIME:
+            times.append(time)
+            items.append(entry)
+        else:  # delivered at once, after what was queued before it
+            queue.push(times, items, out)
+            del times[:], items[:]
+            out.append(entry)
+        return size
+
+    def _segments(self, out: List) -> Iterator:
+        """Delivered items -> runs of sample keys (lists) and the other records, decoded."""
+        types = list(map(type, out))
+        start, n = 0, len(out)
+        while start < n:
+            try:
+                stop = types.index(tuple, start)
+            except ValueError:
+                stop = n
+            if stop > start:
+                yield out[start:stop] if start or stop < n else out
+            if stop < n:
+                _time, rtype, misc, raw, file_offset = out[stop]
+                rec = self._decode(raw, 0, rtype, misc, len(raw), file_offset)
+                if rec is not None:
+                    yield rec
+            start = stop + 1
+
+    def decode_key(self, key: bytes, count: int = 1) -> Optional[Sample]:
+        """The ``Sample`` (time, cpu and file_offset None) that ``count`` delivered samples share, or None
+        when they are dropped: no event has their id, or they are corrupt (counted as perf counts them,
+        with the reader's warning for the first)."""
+        layout = self.key_layout
+        if self._key_decoders is None:
+            self._key_decoders = [layout.decoder(a.attr, a.index) for a in self.attrs]
+        evsel = 0
+        if len(self.attrs) > 1 and layout.id_offset is not None:
+            sample_id = U64.unpack_from(key, layout.id_offset)[0]
+            evsel = self._id_to_evsel.get(sample_id) if sample_id else 0
+            if evsel is None:
+                self.stats.nr_unknown_id += count
+                return None
+        try:
+            return self._key_decoders[evsel](key)
+        except CorruptRecord:
+            self.stats.nr_corrupt += count
+            if ("corrupt", 9) not in self._warned:
+                self._warn_corrupt_key(key, evsel)
+            return None
+
+    def _warn_corrupt_key(self, key: bytes, evsel: int) -> None:
+        """The reader's warning for the first corrupt sample delivered, which has this key: its offset
+        and the decoder's words come from the record itself, found by a second (quiet) ordered pass."""
+        layout = self.key_layout
+        for batch in OrderedQueue().reorder_batches(self._entry_batches(quiet=True)):
+            for _time, rtype, misc, raw, file_offset in batch:
+                if rtype == 9 and len(raw) >= layout.fixed_end and layout.key_of(raw) == key:
+                    try:
+                        self._decoders[evsel].decode(raw, 8, len(raw), misc, file_offset)
+                    except CorruptRecord as exc:
+                        self._warn_once(("corrupt", 9), f"{self.path}: skipping a corrupt record at offset "
+                                                        f"{file_offset:#x}: {exc}")
+                    return
+
+    def _chunk_end_ok(self, buf: bytes, n: int, off: int, pos: int, end: int, quiet: bool = False) -> bool:
         """After a chunk that stopped at ``off`` short of the data's end: may reading go on at ``pos``?"""
+        if quiet:
+            return not (off + 8 <= n and HEADER.unpack_from(buf, off)[2] < 8) and not (n < CHUNK_SIZE or off == 0)
         if off + 8 <= n and HEADER.unpack_from(buf, off)[2] < 8:
             self._warn_once("size", f"{self.path}: record of size {HEADER.unpack_from(buf, off)[2]} at offset "
                                     f"{pos:#x}: the rest of the data section is unreadable")

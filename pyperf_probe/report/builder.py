@@ -1,10 +1,11 @@
 """Session samples -> one ``Hists`` per event (builtin-report.c ``process_sample_event`` and the
 ``hist_entry_iter`` it drives).
 
-The per-sample work is a few dict look-ups: frames are converted once per distinct session ``Frame``,
-chains once per distinct chain tuple, trace outputs once per distinct RAW payload; ``Hists.add`` then only
-aggregates. Samples that fail ``--comms/--dsos/--symbols`` still count in the totals (perf's percentages
-and ``# Samples`` include them) and in entries other samples made; only the entries they make are hidden.
+The session counts the samples per (thread, location, chain, raw) group (``Session.sample_groups``); here
+frames are converted once per distinct session ``Frame``, chains once per distinct chain tuple, trace
+outputs once per distinct RAW payload; ``Hists.add`` then only aggregates. Samples that fail
+``--comms/--dsos/--symbols`` still count in the totals (perf's percentages and ``# Samples`` include them)
+and in entries other samples made; only the entries they make are hidden.
 """
 from __future__ import annotations
 
@@ -56,20 +57,9 @@ def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_o
     formats = [TracepointFormat.parse(ev.tp_format.text) if ev.tp_format is not None else None for ev in evsels]
     need_trace = any(k.name == "trace" for k in keys)
     use_filters = filters.any()
-    # The hot loop only counts samples per (thread, location, chain, raw): all interned by the session
-    # (raw only when the trace key needs it), so one tuple and one dict look-up per sample.
-    groups: List[Dict[tuple, list]] = [{} for _ in evsels]
-    # ResolvedSample fields in order: evsel, thread, period, raw, location, chain, sample (unpacking a
-    # NamedTuple is cheaper than six attribute look-ups).
-    for evsel, thread, period, raw, location, chain, _ in session.samples():
-        key = (thread, location, chain if callchains else (), raw if need_trace else None)
-        bucket = groups[evsel]
-        got = bucket.get(key)
-        if got is None:
-            bucket[key] = [period, 1]
-        else:
-            got[0] += period
-            got[1] += 1
+    # The session counts the samples per (thread, location, chain, raw), all interned (raw only when the
+    # trace key needs it), in first-sample order: identical samples are resolved once (session.counts).
+    groups = session.sample_groups(with_chain=callchains, with_raw=need_trace)
     frames = FrameTable(_build_id_files(session))
     to_rframe = frames.get
     chains: Dict[tuple, tuple] = {}

@@ -11,6 +11,10 @@ Interface (report and script code against these names)::
 
     session.evsels            tuple of Evsel(index, name, attr, tp_format): tp_format is the tracepoint's
                               ``tracing_data.EventFormat`` (None for other events or without TRACING_DATA)
+    session.sample_groups(with_chain=True, with_raw=True)
+                              the samples counted, per event: {(thread, location, chain, raw): [period sum,
+                              count]} in first-sample order, as aggregating samples() gives (report's path;
+                              ``session.counts``)
     session.samples()         iterator of ResolvedSample, in perf's time order:
         .evsel                index into session.evsels
         .thread               ThreadComm (pid, tid, comm): the comm the thread had at that time (interned)
@@ -142,12 +146,7 @@ class Session:
 
     def samples(self) -> Iterator[ResolvedSample]:
         """Process the file's records in perf's order; yield each sample resolved."""
-        machine = self.machine
-        handlers = {
-            CommRecord: machine.process_comm, MmapRecord: machine.process_mmap,
-            Mmap2Record: machine.process_mmap, ForkRecord: machine.process_fork,
-            ExitRecord: machine.process_exit, LostRecord: self._lost, LostSamplesRecord: self._lost_samples,
-        }
+        handlers = self.record_handlers()
         resolve = self.resolve
         for batch in self.data.record_batches():
             for rec in batch:
@@ -159,6 +158,21 @@ class Session:
                 if handler is not None:
                     handler(rec)
         self.data.warn_summary()
+
+    def sample_groups(self, with_chain: bool = True, with_raw: bool = True):
+        """Process the file's records in perf's order; count the samples per event and (thread, location,
+        chain, raw) group, without resolving each one (``session.counts``)."""
+        from pyperf_probe.session.counts import sample_groups
+        return sample_groups(self, with_chain, with_raw)
+
+    def record_handlers(self) -> dict:
+        """Record type -> what processing it does to the machine and the counters."""
+        machine = self.machine
+        return {
+            CommRecord: machine.process_comm, MmapRecord: machine.process_mmap,
+            Mmap2Record: machine.process_mmap, ForkRecord: machine.process_fork,
+            ExitRecord: machine.process_exit, LostRecord: self._lost, LostSamplesRecord: self._lost_samples,
+        }
 
     def _lost(self, rec: LostRecord) -> None:
         self.total_lost += rec.lost

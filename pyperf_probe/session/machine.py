@@ -58,6 +58,7 @@ class Machine:
         self.threads: Dict[int, Thread] = {}
         self.kernel_maps = Maps()
         self._states: Dict[Tuple[int, int, str], ThreadComm] = {}
+        self.pid_updates = 0  # threads whose unknown pid a sample made known (callers caching lookups)
 
     # --- threads ----------------------------------------------------------------------------------------
 
@@ -67,6 +68,7 @@ class Machine:
         thread = self.threads.get(tid)
         if thread is not None:
             if thread.pid == -1 and pid != -1:
+                self.pid_updates += 1
                 thread.pid = pid
                 thread.state = None
                 if pid != tid:

@@ -1,0 +1,114 @@
+"""PERF_RECORD_SAMPLE as an aggregation key: the record's bytes without its TIME and CPU fields.
+
+``perf report`` adds each sample's period to the entry its thread, ip and call chain select. Samples of one
+thread that stopped in the same place have identical records except for TIME and CPU, so the report reads
+a file of 10 million samples as a few thousand distinct *keys*: the scan cuts each sample into its key
+(two slices, one concatenation) and its timestamp, the ordered queue orders keys like records, and the
+session counts equal keys with ``collections.Counter`` and resolves each distinct key once. That keeps
+the per-sample work to a handful of C calls (bench/report).
+
+A key is ``misc · size · [IDENTIFIER] · [IP] · [TID] · [ADDR · ID · STREAM_ID] · PERIOD · ...``: the
+record from its ``misc`` field on, without TIME and CPU (the field order of sample.py's docstring), so it
+is itself a sample body for ``sample_type & ~(TIME | CPU)`` and the ordinary compiled decoder reads it
+(``KeyLayout.decoder``). Sample types whose records are unique anyway (READ values, branch stacks,
+registers, user stacks, AUX data) have no layout: the reader decodes those samples one by one.
+
+The scan loop is generated per sample type with its offsets as constants (as ``sample.SampleDecoder``
+is) and walks the chunk as u64 words (perf.data is little-endian, records are u64-aligned); it stops at
+anything else (another record type, a sample too short for its fixed fields, a size that is not a
+multiple of 8, a record that does not fit in the chunk) and the reader's careful path takes over.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Callable, Optional
+
+from pyperf_probe.perfdata.format import EventAttr, SampleType
+from pyperf_probe.perfdata.sample import SampleDecoder
+
+# Fields that make (nearly) every record unique, or that need per-sample work (the DWARF unwinder).
+UNKEYED = (SampleType.READ | SampleType.BRANCH_STACK | SampleType.REGS_USER | SampleType.STACK_USER |
+           SampleType.REGS_INTR | SampleType.AUX)
+# Header word: type (bits 0-31) is PERF_RECORD_SAMPLE and size (bits 48-63) is a multiple of 8.
+_SAMPLE_WORD_MASK = 0x0007_0000_FFFF_FFFF
+
+
+@dataclasses.dataclass(frozen=True)
+class KeyLayout:
+    """Where a sample type's TIME and CPU are, and what its key is (see the module docstring).
+
+    Offsets are bytes from the record's start (header included): the key is ``record[4:head_end]`` +
+    ``record[mid_start:mid_end]`` (ADDR, ID, STREAM_ID: empty when absent) + ``record[tail_start:]``;
+    ``time_word`` is TIME's offset in u64 words; ``fixed_end`` the end of the fixed-size fields every
+    record of the type must hold."""
+
+    sample_type: int
+    time_word: int
+    head_end: int
+    mid_start: int
+    mid_end: int
+    tail_start: int
+    fixed_end: int
+    key_type: int
+    id_offset: Optional[int]  # the sample id's offset in a key (IDENTIFIER, else ID), None without one
+    pid_offset: Optional[int]  # the pid/tid pair's offset in a key, None without TID
+
+    @classmethod
+    def of(cls, sample_type: int) -> Optional["KeyLayout"]:
+        """The layout of ``sample_type``, or None when its samples are not keyed (no TIME, UNKEYED fields,
+        or a big-endian host)."""
+        if not sample_type & SampleType.TIME or sample_type & UNKEYED or sys.byteorder != "little":
+            return None
+        has = lambda bit: 1 if sample_type & bit else 0  # noqa: E731
+        time_word = 1 + has(SampleType.IDENTIFIER) + has(SampleType.IP) + has(SampleType.TID)
+        mid_words = has(SampleType.ADDR) + has(SampleType.ID) + has(SampleType.STREAM_ID)
+        mid_start = 8 * (time_word + 1)
+        mid_end = mid_start + 8 * mid_words
+        tail_start = mid_end + 8 * has(SampleType.CPU)
+        if not has(SampleType.CPU):  # TIME is the only field to drop: one slice after it
+            mid_start = mid_end = tail_start = 8 * (time_word + 1)
+        id_offset = None
+        if sample_type & SampleType.IDENTIFIER:
+            id_offset = 4
+        elif sample_type & SampleType.ID:
+            id_offset = 4 + 8 * (has(SampleType.IP) + has(SampleType.TID) + has(SampleType.ADDR))
+        pid_offset = 4 + 8 * (has(SampleType.IDENTIFIER) + has(SampleType.IP)) if has(SampleType.TID) else None
+        fixed_end = 8 * (time_word + 1 + mid_words + has(SampleType.CPU) + has(SampleType.PERIOD))
+        return cls(sample_type, time_word, 8 * time_word, mid_start, mid_end, tail_start, fixed_end,
+                   sample_type & ~(SampleType.TIME | SampleType.CPU), id_offset, pid_offset)
+
+    def key_of(self, record: bytes) -> bytes:
+        """The key of one whole sample record (at least ``fixed_end`` bytes)."""
+        return record[4:self.head_end] + record[self.mid_start:self.mid_end] + record[self.tail_start:]
+
+    def decoder(self, attr: EventAttr, evsel: int) -> Callable:
+        """``decode(key) -> Sample`` for the keys of event ``evsel`` (``time``, ``cpu`` and ``file_offset``
+        None); raises ``sample.CorruptRecord`` as decoding the record would."""
+        decode = SampleDecoder(dataclasses.replace(attr, sample_type=self.key_type), evsel).decode
+        return lambda key: decode(key, 4, len(key), key[0] | key[1] << 8, None)
+
+    def scanner(self) -> Callable:
+        """``scan(buf, words, i, nwords, times, keys) -> i``: from u64 word ``i`` of ``buf`` (``words`` its
+        u64 view), append each sample's TIME to ``times`` and its key to ``keys``, up to the first record
+        this loop does not take; return that record's word index (``nwords`` at the chunk's end)."""
+        mid = f" + buf[o + {self.mid_start}:o + {self.mid_end}]" if self.mid_end > self.mid_start else ""
+        source = f"""def scan(buf, w, i, nw, times, keys):
+    ta = times.append
+    ka = keys.append
+    while i < nw:
+        h = w[i]
+        if h & {_SAMPLE_WORD_MASK:#x} != 9:
+            break
+        s = h >> 51
+        if s < {self.fixed_end >> 3} or i + s > nw:
+            break
+        ta(w[i + {self.time_word}])
+        o = i << 3
+        ka(buf[o + 4:o + {self.head_end}]{mid} + buf[o + {self.tail_start}:o + (s << 3)])
+        i += s
+    return i
+"""
+        namespace: dict = {}
+        exec(compile(source, f"<sample key scan 0x{self.sample_type:x}>", "exec"), namespace)
+        return namespace["scan"]

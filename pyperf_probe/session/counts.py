@@ -1,0 +1,137 @@
+"""Samples counted instead of replayed one by one: what ``perf report``'s histograms need.
+
+``sample_groups(session)`` gives, per event, ``{(thread, location, chain, raw): [period, count]}`` in the
+order of each group's first sample: exactly what aggregating ``session.samples()`` gives, for a fraction
+of the work. The reader delivers runs of samples as keys (``perfdata.sample_keys``: the record without
+TIME and CPU) between the records that change the machine; ``collections.Counter`` counts a run's keys
+(in C, in first-occurrence order) and each distinct key is decoded and resolved once, then cached until
+the machine changes. So a file of 10 million samples costs 10 million dictionary updates in C and a few
+thousand resolutions in Python.
+
+Why counting a run is the same as replaying it: between two records (COMM, MMAP, FORK, ...) a sample's
+resolution depends only on its key and the machine, and the only change a sample itself makes is to
+create its thread, which changes no other sample's answer. The one exception is a thread whose pid was
+unknown (-1) that a later sample names with its pid (``machine__update_thread_pid``); a run where that
+can happen is replayed key by key, in order.
+"""
+from __future__ import annotations
+
+import struct
+from collections import Counter
+from typing import Dict, List
+
+from pyperf_probe.perfdata.records import LostRecord, LostSamplesRecord
+from pyperf_probe.perfdata.sample import Sample
+
+PID_TID = struct.Struct("<ii")
+_STATELESS = (LostRecord, LostSamplesRecord)  # records after which cached resolutions still hold
+
+
+def sample_groups(session, with_chain: bool = True, with_raw: bool = True) -> List[Dict[tuple, list]]:
+    """Every sample of ``session``, counted per event and (thread, location, chain, raw) group: the
+    ``ResolvedSample`` fields, ``chain`` () unless ``with_chain``, ``raw`` None unless ``with_raw``. Values
+    are ``[period sum, sample count]``; ``session.nr_samples`` counts the samples as ``samples()`` does."""
+    groups: List[Dict[tuple, list]] = [{} for _ in session.evsels]
+    batches = session.data.keyed_batches()
+    if batches is None:  # samples that are unique anyway (user stacks, registers, ...): one by one
+        for evsel, thread, period, raw, location, chain, _ in session.samples():
+            _add(groups[evsel], (thread, location, chain if with_chain else (), raw if with_raw else None),
+                 period, 1)
+        return groups
+    counter = _KeyCounter(session, groups, with_chain, with_raw)
+    handlers = session.record_handlers()
+    for item in batches:
+        if type(item) is list:
+            counter.add_run(item)
+        elif type(item) is Sample:
+            counter.add_sample(item)
+        else:
+            handler = handlers.get(type(item))
+            if handler is not None:
+                handler(item)
+            if not isinstance(item, _STATELESS):
+                counter.cache.clear()
+    session.data.warn_summary()
+    return groups
+
+
+def _add(bucket: Dict[tuple, list], key: tuple, period: int, count: int) -> None:
+    got = bucket.get(key)
+    if got is None:
+        bucket[key] = [period, count]
+    else:
+        got[0] += period
+        got[1] += count
+
+
+class _KeyCounter:
+    """Runs of sample keys -> the groups; ``cache`` maps a key to its (bucket, group key, period) while
+    the machine stays as it was."""
+
+    def __init__(self, session, groups: List[Dict[tuple, list]], with_chain: bool, with_raw: bool):
+        self.session = session
+        self.machine = session.machine
+        self.groups = groups
+        self.with_chain = with_chain
+        self.with_raw = with_raw
+        self.decode = session.data.decode_key
+        self.pid_offset = session.data.key_layout.pid_offset
+        self.pid_updates = self.machine.pid_updates
+        self.cache: Dict[bytes, tuple] = {}
+
+    def add_run(self, keys: List[bytes]) -> None:
+        counts = Counter(keys)
+        if self.pid_offset is not None and self._pid_may_change(counts):
+            for key in keys:
+                self._add_key(key, 1)
+            return
+        for key, count in counts.items():
+            self._add_key(key, count)
+
+    def add_sample(self, sample: Sample) -> None:
+        """A sample the reader delivered decoded (one the scan did not key)."""
+        self.session.nr_samples += 1
+        bucket, group, period = self._resolve(sample)
+        self._machine_changed()
+        _add(bucket, group, period, 1)
+
+    def _add_key(self, key: bytes, count: int) -> None:
+        hit = self.cache.get(key)
+        if hit is None:
+            sample = self.decode(key, count)
+            if sample is None:  # unknown id or corrupt: counted by the reader
+                return
+            hit = self._resolve(sample)
+            self._machine_changed()
+            self.cache[key] = hit
+        bucket, group, period = hit
+        self.session.nr_samples += count
+        _add(bucket, group, period * count, count)
+
+    def _resolve(self, sample: Sample) -> tuple:
+        evsel, thread, period, raw, location, chain, _ = self.session.resolve(sample)
+        group = (thread, location, chain if self.with_chain else (), raw if self.with_raw else None)
+        return self.groups[evsel], group, period
+
+    def _machine_changed(self) -> None:
+        """After a resolution: if it gave a thread its pid, what was cached no longer holds."""
+        if self.machine.pid_updates != self.pid_updates:
+            self.pid_updates = self.machine.pid_updates
+            self.cache.clear()
+
+    def _pid_may_change(self, keys) -> bool:
+        """Could a sample of this run give a thread its pid? Only if a key names a thread (or its process)
+        whose pid is unknown, or the run mixes samples without a pid and samples with one."""
+        threads = self.machine.threads
+        unknown = known = False
+        for key in keys:
+            pid, tid = PID_TID.unpack_from(key, self.pid_offset)
+            if pid == -1:
+                unknown = True
+                continue
+            known = True
+            for who in (tid, pid):
+                thread = threads.get(who)
+                if thread is not None and thread.pid == -1:
+                    return True
+        return unknown and known

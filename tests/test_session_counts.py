@@ -1,0 +1,233 @@
+"""session.counts and perfdata.sample_keys: counting samples by key gives exactly what aggregating
+``Session.samples()`` one by one gives (groups, their order, the counters and the warnings), on every golden
+file, on hand-made files that take the reader's careful paths (timestamps 0, records of odd sizes, samples
+too short or with corrupt call chains, unknown ids, a pid learnt late, ADDR/ID/STREAM_ID between TIME and
+CPU), and on fuzzed files. The list-based ordered queue is checked against perf's per-record algorithm
+(ordered-events.c, as the reader had it record by record) on random timestamp streams."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import perfdata_build as pb
+from pyperf_probe.errors import PerfDataError
+from pyperf_probe.perfdata import ordered
+from pyperf_probe.perfdata.format import RecordType, SampleType
+from pyperf_probe.perfdata.sample import SampleDecoder
+from pyperf_probe.perfdata.sample_keys import KeyLayout
+from pyperf_probe.session import Session
+
+GOLDEN = Path(__file__).parent / "golden"
+DATA_FILES = sorted(p for d in ("report", "reader") for p in (GOLDEN / d / "data").glob("*.data")
+                    if p.stat().st_size > 64)
+
+
+def _frame(f):
+    return (f.dso, f.sym, f.avma, f.file_offset, f.inlined)
+
+
+def _plain(groups):
+    return [[(tuple(t), _frame(loc), tuple(map(_frame, chain)), raw, tuple(v))
+             for (t, loc, chain, raw), v in g.items()] for g in groups]
+
+
+def _by_samples(path: str):
+    session = Session(path, force=True)
+    groups = [{} for _ in session.evsels]
+    for evsel, thread, period, raw, loc, chain, _ in session.samples():
+        got = groups[evsel].setdefault((thread, loc, chain, raw), [0, 0])
+        got[0] += period
+        got[1] += 1
+    return session, groups
+
+
+def _both(path: str, caplog):
+    """(groups, counters, warnings) by samples() and by sample_groups()."""
+    results = []
+    for how in ("samples", "groups"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="pyperf"):
+            try:
+                if how == "samples":
+                    session, groups = _by_samples(path)
+                else:
+                    session = Session(path, force=True)
+                    groups = session.sample_groups()
+            except PerfDataError as exc:  # only while opening: the record stream never raises
+                results.append(("error", str(exc), list(caplog.messages)))
+                continue
+        counters = (session.nr_samples, session.lost_samples, session.total_lost, session.nr_lost_chunks,
+                    session.data.stats, session.data.out_of_order)
+        results.append((_plain(groups), counters, list(caplog.messages)))
+    return results
+
+
+def assert_same(path: str, caplog):
+    by_samples, by_keys = _both(path, caplog)
+    assert by_keys == by_samples
+    return by_keys
+
+
+@pytest.mark.parametrize("path", DATA_FILES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_golden_files(path, caplog):
+    groups, counters, _ = assert_same(str(path), caplog)
+    assert counters[0] == sum(v[1] for g in groups for *_, v in g)
+
+
+def write(tmp_path, records, attrs=None) -> str:
+    path = tmp_path / "t.data"
+    path.write_bytes(pb.perf_data(records, attrs) if attrs else pb.perf_data(records))
+    return str(path)
+
+
+BIN = "/usr/bin/true"
+
+
+def test_rounds_out_of_order_and_time_zero(tmp_path, caplog):
+    recs = [pb.comm(1, 1, "a", 0), pb.mmap2(1, 0x400000, 0x1000, 0, BIN, 0),
+            pb.sample(0x400010, 1, 1, 10), pb.sample(0x400030, 1, 1, 30), pb.sample(0x400020, 1, 1, 0),
+            pb.finished_round(), pb.sample(0x400015, 1, 1, 15), pb.comm(1, 1, "b", 16),
+            pb.sample(0x400010, 1, 1, 17), pb.finished_round(), pb.sample(0x400005, 1, 1, 5),
+            pb.sample(0x400010, 1, 1, 50), pb.sample(0x400010, 2, 2, 50)]
+    groups, counters, _ = assert_same(write(tmp_path, recs), caplog)
+    assert counters[0] == 8 and counters[-1] == 1
+    assert [t[2] for t, *_ in groups[0]][:2] == ["a", "a"]
+
+
+def test_pid_learnt_late(tmp_path, caplog):
+    # a sample without a known pid (-1) makes the thread; later samples name its pid: perf updates it
+    recs = [pb.sample(0x10, 0xFFFFFFFF, 5, 10), pb.sample(0x10, 3, 5, 11), pb.sample(0x10, 0xFFFFFFFF, 5, 12),
+            pb.sample(0x20, 3, 3, 13), pb.finished_round(), pb.sample(0x10, 0xFFFFFFFF, 5, 14),
+            pb.sample(0x10, 0xFFFFFFFF, 6, 15), pb.sample(0x10, 4, 6, 16)]
+    groups, _, _ = assert_same(write(tmp_path, recs), caplog)
+    assert {t for t, *_ in groups[0]} >= {(-1, 5, ":5"), (3, 5, ":5"), (4, 6, ":6")}
+
+
+def test_short_sample_odd_sizes_and_unknown_types(tmp_path, caplog):
+    short = struct.pack("<IHH", RecordType.SAMPLE, 2, 24) + struct.pack("<QQ", 0x10, 1 | 1 << 32)
+    odd = struct.pack("<IHH", RecordType.COMM, 0, 8 + 8 + 7) + struct.pack("<II", 1, 1) + b"odd\0\0\0\0"
+    unknown = pb.record(200, 0, b"\0" * 8)
+    recs = [pb.sample(0x10, 1, 1, 10), short, pb.sample(0x10, 1, 1, 11), odd, pb.sample(0x10, 1, 1, 12),
+            unknown, pb.sample(0x10, 1, 1, 13), short]
+    groups, counters, warnings = assert_same(write(tmp_path, recs), caplog)
+    assert counters[4].nr_corrupt == 3 and counters[0] == 4 and len(warnings) == 3
+
+
+def test_corrupt_callchain_warning_is_the_records(tmp_path, caplog):
+    attr = pb.sw_attr(pb.CC_SAMPLE_TYPE)
+    bad = struct.pack("<QIIQIIQQ", 0x10, 1, 1, 20, 0, 0, 1, 1 << 60) + b"\0" * 8
+    recs = [pb.sample_cc(0x10, 1, 1, 30, [0x10, 0x20]), pb.record(9, 2, bad),
+            pb.sample_cc(0x10, 1, 1, 10, [0x10, 0x20]), pb.record(9, 2, bad)]
+    _, counters, warnings = assert_same(write(tmp_path, recs, [(attr, (7,))]), caplog)
+    assert counters[4].nr_corrupt == 2 and "callchain overruns the record" in warnings[0]
+
+
+def test_two_events_and_an_unknown_id(tmp_path, caplog):
+    st_ = pb.SW_SAMPLE_TYPE | SampleType.ID
+    attrs = [(pb.sw_attr(st_), (7,)), (dataclasses.replace(pb.sw_attr(st_), config=1), (8,))]
+
+    def smp(ip, time, sid):
+        return pb.record(9, 2, struct.pack("<QIIQQIIQ", ip, 1, 1, time, sid, 0, 0, 1))
+    recs = [smp(0x10, 1, 7), smp(0x10, 2, 8), smp(0x10, 3, 9), smp(0x10, 4, 0), smp(0x20, 5, 8)]
+    groups, counters, _ = assert_same(write(tmp_path, recs, attrs), caplog)
+    assert counters[4].nr_unknown_id == 1 and len(groups[1]) == 2
+
+
+@pytest.mark.parametrize("with_cpu", [True, False])
+def test_fields_between_time_and_cpu(tmp_path, caplog, with_cpu):
+    st_ = (SampleType.IP | SampleType.TID | SampleType.TIME | SampleType.ADDR | SampleType.ID |
+           SampleType.STREAM_ID | SampleType.PERIOD | (SampleType.CPU if with_cpu else 0))
+    layout = KeyLayout.of(st_)
+    assert layout.key_type == st_ & ~(SampleType.TIME | SampleType.CPU)
+
+    def smp(ip, time, addr, cpu):
+        cpu_field = struct.pack("<II", cpu, 0) if with_cpu else b""
+        return pb.record(9, 2, struct.pack("<QIIQQQQ", ip, 1, 1, time, addr, 7, 7) + cpu_field +
+                         struct.pack("<Q", 1))
+    recs = [smp(0x10, 1, 0xA, 0), smp(0x10, 2, 0xA, 1), smp(0x10, 3, 0xB, 1), smp(0x20, 4, 0xA, 0)]
+    path = write(tmp_path, recs, [(pb.sw_attr(st_), (7,))])
+    groups, _, _ = assert_same(path, caplog)
+    assert [v for *_, v in groups[0]] == [(3, 3), (1, 1)]  # ADDR is in the key, not in a group
+    attr = pb.sw_attr(st_)
+    record = recs[2]
+    whole = SampleDecoder(attr, 0).decode(record, 8, len(record), 2, 0x40)
+    keyed = layout.decoder(attr, 0)(layout.key_of(record))
+    assert keyed == whole._replace(time=None, cpu=None, file_offset=None)
+    assert keyed.addr == 0xB and keyed.id == keyed.stream_id == 7
+
+
+def test_unkeyed_sample_types_are_read_one_by_one():
+    assert KeyLayout.of(pb.SW_SAMPLE_TYPE | SampleType.REGS_USER | SampleType.STACK_USER) is None
+    assert KeyLayout.of(pb.SW_SAMPLE_TYPE & ~SampleType.TIME) is None
+    assert KeyLayout.of(pb.SW_SAMPLE_TYPE) is not None
+
+
+# --- fuzzing --------------------------------------------------------------------------------------------
+
+from test_reader_fuzz import corrupted  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=corrupted())
+def test_fuzzed_files(raw, tmp_path, caplog):
+    path = tmp_path / "fuzz.data"
+    path.write_bytes(raw)
+    assert_same(str(path), caplog)
+
+
+# --- the ordered queue against perf's per-record algorithm ----------------------------------------------
+
+
+def _reference(entries, max_queued):
+    """ordered-events.c record by record (the reader's former loop): (delivered times, out_of_order)."""
+    queue, out = [], []
+    state = {"queue_max": 0, "max_ts": 0, "next_flush": 0, "last_flush": 0, "ooo": 0}
+
+    def flush(limit):
+        if not queue or limit == 0:
+            return
+        queue.sort(key=lambda e: e[0])
+        cut = len(queue) if limit is None else sum(1 for e in queue if e[0] <= limit)
+        if cut:
+            out.extend(queue[:cut])
+            state["last_flush"] = queue[cut - 1][0]
+            del queue[:cut]
+            state["queue_max"] = queue[-1][0] if queue else 0
+    for entry in entries:
+        time = entry[0]
+        if time and time != ordered.NO_TIME:
+            if time >= state["queue_max"] or not queue:
+                state["max_ts"] = state["queue_max"] = time
+            if time < state["last_flush"]:
+                state["ooo"] += 1
+            queue.append(entry)
+            if len(queue) > max_queued:
+                queue.sort(key=lambda e: e[0])
+                flush(queue[0][0] + (queue[-1][0] - queue[0][0]) // 2)
+        elif entry[1] == ordered.FINISHED_ROUND:
+            flush(state["next_flush"])
+            state["next_flush"] = state["max_ts"]
+        else:
+            out.append(entry)
+    flush(None)
+    return out, state["ooo"]
+
+
+ENTRY = st.one_of(st.tuples(st.integers(0, 60), st.just(9)), st.tuples(st.none(), st.just(68)),
+                  st.tuples(st.none(), st.just(3)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(entries=st.lists(ENTRY, max_size=80), max_queued=st.integers(1, 12), split=st.integers(1, 20))
+def test_queue_is_perfs(entries, max_queued, split):
+    entries = [(t, k, i) for i, (t, k) in enumerate(entries)]
+    q = ordered.OrderedQueue(max_queued=max_queued)
+    batches = [entries[i:i + split] for i in range(0, len(entries), split)]
+    got = [e for batch in q.reorder_batches(batches) for e in batch]
+    assert (got, q.out_of_order) == _reference(entries, max_queued)
