@@ -32,6 +32,7 @@ UNKEYED = (SampleType.READ | SampleType.BRANCH_STACK | SampleType.REGS_USER | Sa
            SampleType.REGS_INTR | SampleType.AUX)
 # Header word: type (bits 0-31) is PERF_RECORD_SAMPLE and size (bits 48-63) is a multiple of 8.
 _SAMPLE_WORD_MASK = 0x0007_0000_FFFF_FFFF
+MAX_RECORD_WORDS = 0xFFFF >> 3  # perf_event_header.size is a u16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,22 +94,23 @@ class KeyLayout:
         u64 view), append each sample's TIME to ``times`` and its key to ``keys``, up to the first record
         this loop does not take; return that record's word index (``nwords`` at the chunk's end)."""
         mid = f" + buf[o + {self.mid_start}:o + {self.mid_end}]" if self.mid_end > self.mid_start else ""
-        source = f"""def scan(buf, w, i, nw, times, keys):
-    ta = times.append
-    ka = keys.append
-    while i < nw:
+        loop = f"""
+    while i < LIMIT:
         h = w[i]
         if h & {_SAMPLE_WORD_MASK:#x} != 9:
             break
         s = h >> 51
-        if s < {self.fixed_end >> 3} or i + s > nw:
+        if s < {self.fixed_end >> 3}CHECK:
             break
         ta(w[i + {self.time_word}])
         o = i << 3
         ka(buf[o + 4:o + {self.head_end}]{mid} + buf[o + {self.tail_start}:o + (s << 3)])
-        i += s
-    return i
-"""
+        i += s"""
+        # Records starting before nw - MAX_RECORD_WORDS end inside the chunk: that loop needs no bound check.
+        source = ("def scan(buf, w, i, nw, times, keys):\n    ta = times.append\n    ka = keys.append\n"
+                  f"    safe = nw - {MAX_RECORD_WORDS}" + loop.replace("LIMIT", "safe").replace("CHECK", "") +
+                  "\n    if i < safe:\n        return i" + loop.replace("LIMIT", "nw").replace("CHECK", " or i + s > nw") +
+                  "\n    return i\n")
         namespace: dict = {}
         exec(compile(source, f"<sample key scan 0x{self.sample_type:x}>", "exec"), namespace)
         return namespace["scan"]

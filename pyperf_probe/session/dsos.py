@@ -155,6 +155,8 @@ class Dso:
             return None
 
     def _display_name(self, name: str) -> str:
+        if not name.startswith(MANGLED_PREFIXES):  # nothing to demangle: the demangler is not even loaded
+            return name
         if self._demangle is None:
             self._demangle = _demangler()
         return self._demangle(name)
@@ -245,6 +247,11 @@ def load_perf_map(path: str) -> Optional[PerfMapSymbols]:
         log.debug(f"{path}: {exc.strerror}")
         return None
     return PerfMapSymbols(path, symbols)
+
+
+# What libiberty's cplus_demangle (auto style, as perf calls it) demangles at all: the C++ ABI's "_Z" and
+# Rust v0's "_R" (legacy Rust names are "_Z" names); any other name comes back unchanged.
+MANGLED_PREFIXES = ("_Z", "_R")
 
 
 def _demangler():
