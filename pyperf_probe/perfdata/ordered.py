@@ -24,7 +24,7 @@ sample keys (``perfdata.sample_keys``).
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Iterable, Iterator, List
+from typing import Iterable, Iterator, List, Optional
 
 FINISHED_ROUND = 68  # PERF_RECORD_FINISHED_ROUND
 DEFAULT_MAX_QUEUED = 1 << 20
@@ -55,7 +55,11 @@ class OrderedQueue:
         overfull queue) is appended to ``out``, in delivery order."""
         if not times:
             return
-        if 0 in times or None in times or NO_TIME in times:
+        try:
+            low, high = min(times), max(times)
+        except TypeError:  # None among them
+            low = high = None
+        if not low or high == NO_TIME:
             self._push_with_immediates(times, items, out)
             return
         start, n = 0, len(times)
@@ -64,7 +68,7 @@ class OrderedQueue:
             if start or stop < n:
                 self._append(times[start:stop], items[start:stop])
             else:
-                self._append(times, items)
+                self._append(times, items, low, high)
             if len(self._times) > self.max_queued:
                 self._flush_half(out)
             start = stop
@@ -87,14 +91,16 @@ class OrderedQueue:
                 start = i + 1
         self.push(times[start:], items[start:], out)
 
-    def _append(self, times: List[int], items: List) -> None:
-        """``queue_event`` for each record of a run: perf's counters, then the queue."""
+    def _append(self, times: List[int], items: List, low: Optional[int] = None, top: Optional[int] = None) -> None:
+        """``queue_event`` for each record of a run (``low``, ``top``: its extremes, if known): perf's
+        counters, then the queue."""
+        if low is None:
+            low, top = min(times), max(times)
         last_flush = self._last_flush
-        if last_flush and min(times) < last_flush:
+        if last_flush and low < last_flush:
             self.out_of_order += sum(map(last_flush.__gt__, times))
         # per record perf sets max_timestamp = time if time >= the queue's tail or the queue is empty:
         # over a run that is the run's maximum, if it reaches the tail (or the queue was empty)
-        top = max(times)
         if top >= self._queue_max or not self._times:
             self._queue_max = self._max_timestamp = top
         self._times += times

@@ -109,8 +109,8 @@ class KeyLayout:
         # Records starting before nw - MAX_RECORD_WORDS end inside the chunk: that loop needs no bound check.
         source = ("def scan(buf, w, i, nw, times, keys):\n    ta = times.append\n    ka = keys.append\n"
                   f"    safe = nw - {MAX_RECORD_WORDS}" + loop.replace("LIMIT", "safe").replace("CHECK", "") +
-                  "\n    if i < safe:\n        return i" + loop.replace("LIMIT", "nw").replace("CHECK", " or i + s > nw") +
-                  "\n    return i\n")
+                  "\n    if i < safe:\n        return i" +
+                  loop.replace("LIMIT", "nw").replace("CHECK", " or i + s > nw") + "\n    return i\n")
         namespace: dict = {}
         exec(compile(source, f"<sample key scan 0x{self.sample_type:x}>", "exec"), namespace)
         return namespace["scan"]
