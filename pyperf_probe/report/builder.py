@@ -14,7 +14,6 @@ from typing import Dict, List, Optional, Sequence
 
 from pyperf_probe.report.frames import FrameTable
 from pyperf_probe.report.hist import Hists
-from pyperf_probe.report.tpformat import TracepointFormat
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,8 +53,8 @@ def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_o
     """Walk every sample of ``session`` into per-event hists (finished: entries and trees built)."""
     evsels = session.evsels
     hists = [Hists(keys, children=children, callchains=callchains, caller_order=caller_order) for _ in evsels]
-    formats = [TracepointFormat.parse(ev.tp_format.text) if ev.tp_format is not None else None for ev in evsels]
     need_trace = any(k.name == "trace" for k in keys)
+    formats = _trace_formats(evsels) if need_trace else [None] * len(evsels)
     use_filters = filters.any()
     # The session counts the samples per (thread, location, chain, raw), all interned (raw only when the
     # trace key needs it), in first-sample order: identical samples are resolved once (session.counts).
@@ -83,6 +82,12 @@ def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_o
     for h in hists:
         h.finish()
     return Built(hists, [ev.name or "" for ev in evsels])
+
+
+def _trace_formats(evsels) -> List:
+    """Each event's parsed tracepoint format (None for other events): only the trace key needs them."""
+    from pyperf_probe.report.tpformat import TracepointFormat
+    return [TracepointFormat.parse(ev.tp_format.text) if ev.tp_format is not None else None for ev in evsels]
 
 
 def _build_id_files(session) -> List[str]:
