@@ -24,6 +24,7 @@ from pyperf_probe.perfdata.records import LostRecord, LostSamplesRecord
 from pyperf_probe.perfdata.sample import Sample
 
 PID_TID = struct.Struct("<ii")
+CACHE_LIMIT = 1 << 16  # resolved keys kept: memory stays flat when keys are as many as the samples
 _STATELESS = (LostRecord, LostSamplesRecord)  # records after which cached resolutions still hold
 
 
@@ -103,6 +104,8 @@ class _KeyCounter:
                 return
             hit = self._resolve(sample)
             self._machine_changed()
+            if len(self.cache) >= CACHE_LIMIT:  # keys that differ in every sample (e.g. tracepoint payloads)
+                self.cache.clear()
             self.cache[key] = hit
         bucket, group, period = hit
         self.session.nr_samples += count
