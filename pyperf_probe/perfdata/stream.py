@@ -372,14 +372,16 @@ class RecordStream:
 
     def _chunk_end_ok(self, buf: bytes, n: int, off: int, pos: int, end: int, quiet: bool = False) -> bool:
         """After a chunk that stopped at ``off`` short of the data's end: may reading go on at ``pos``?"""
-        if quiet:
-            return not (off + 8 <= n and HEADER.unpack_from(buf, off)[2] < 8) and not (n < CHUNK_SIZE or off == 0)
-        if off + 8 <= n and HEADER.unpack_from(buf, off)[2] < 8:
+        bad_size = off + 8 <= n and HEADER.unpack_from(buf, off)[2] < 8
+        cut_short = n < CHUNK_SIZE or off == 0  # the file ends inside this record
+        if quiet:  # a second pass: warned and counted already
+            return not (bad_size or cut_short)
+        if bad_size:
             self._warn_once("size", f"{self.path}: record of size {HEADER.unpack_from(buf, off)[2]} at offset "
                                     f"{pos:#x}: the rest of the data section is unreadable")
             self.stats.nr_corrupt += 1
             return False
-        if n < CHUNK_SIZE or off == 0:  # the file ends inside this record
+        if cut_short:
             self._cut_short(pos, end)
             return False
         return True
