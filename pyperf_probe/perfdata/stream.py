@@ -102,9 +102,11 @@ class RecordStream:
     def out_of_order(self) -> int:
         return self._queue.out_of_order if self._queue is not None else 0
 
-    def _data_end(self) -> int:
+    def _data_end(self, quiet: bool = False) -> int:
         h = self.header
         end = h.data.offset + h.data.size if h.data.size else self.file_size
+        if end > self.file_size and quiet:  # a second pass: counted and warned already
+            return self.file_size
         if end > self.file_size:
             self.stats.truncated_bytes = end - self.file_size
             self._warn_once("truncated", f"{self.path}: the data section ends {end - self.file_size} bytes "
@@ -157,7 +159,7 @@ class RecordStream:
         file_offset)`` per record the reader decodes (``ordered.OrderedQueue``'s entries). Only the
         timestamp is read here (perf's ``evlist__parse_sample_timestamp``); records are decoded once
         delivered (``_decode_batches``). ``quiet``: a second pass (stats and warnings left alone)."""
-        pos, end = self.header.data.offset, self._data_end()
+        pos, end = self.header.data.offset, self._data_end(quiet)
         unpack_header = HEADER.unpack_from
         u64 = U64.unpack_from
         sample_time_pos = self._sample_time_pos

@@ -20,12 +20,13 @@ import struct
 from collections import Counter
 from typing import Dict, List
 
-from pyperf_probe.perfdata.records import LostRecord, LostSamplesRecord
+from pyperf_probe.perfdata.records import ExitRecord, LostRecord, LostSamplesRecord
 from pyperf_probe.perfdata.sample import Sample
 
 PID_TID = struct.Struct("<ii")
 CACHE_LIMIT = 1 << 16  # resolved keys kept: memory stays flat when keys are as many as the samples
-_STATELESS = (LostRecord, LostSamplesRecord)  # records after which cached resolutions still hold
+# Records after which cached resolutions still hold (an EXIT only marks the thread: resolve never reads it).
+_STATELESS = (LostRecord, LostSamplesRecord, ExitRecord)
 
 
 def sample_groups(session, with_chain: bool = True, with_raw: bool = True) -> List[Dict[tuple, list]]:
