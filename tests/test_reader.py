@@ -43,7 +43,7 @@ def test_missing_file_default_path_hint(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(PerfDataError) as exc:
         PerfDataFile.open()
-    assert str(exc.value) == "failed to open perf.data: No such file or directory  (try 'perf record' first)"
+    assert str(exc.value) == "failed to open perf.data: No such file or directory  (try 'pyperf record' first)"
     with pytest.raises(PerfDataError) as exc:
         PerfDataFile.open("nope.data")
     assert str(exc.value) == "failed to open nope.data: No such file or directory"

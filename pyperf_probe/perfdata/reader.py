@@ -54,7 +54,7 @@ def check_path(path: Optional[str], force: bool = False) -> Tuple[str, os.stat_r
     try:
         st = os.stat(shown)
     except OSError as exc:
-        hint = "  (try 'perf record' first)" if not path or path == DEFAULT_PATH else ""
+        hint = "  (try 'pyperf record' first)" if not path or path == DEFAULT_PATH else ""
         raise PerfDataError(f"failed to open {shown}: {os.strerror(exc.errno)}{hint}",
                             errno=exc.errno if exc.errno != errno_mod.ENOENT else None) from None
     if os.path.isdir(shown):
