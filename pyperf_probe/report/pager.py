@@ -1,16 +1,15 @@
 """A pager for report text on a terminal, as perf's ``setup_pager`` (tools/lib/subcmd/pager.c): when
 stdout is a tty, $PERF_PAGER, else $PAGER, else ``less`` (``LESS=FRSX`` unless set); ``cat`` or an empty
-value means none. Report text is written to the pager's stdin; the pager's exit ends the output quietly."""
+value means none. Report text is written to the pager's stdin; the pager's exit ends the output quietly.
+``shutil`` and ``subprocess`` are imported only when a terminal asks for a pager (start-up cost of report)."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
-from typing import Optional
 
 
-def pager_command(environ=os.environ) -> Optional[str]:
+def pager_command(environ=os.environ) -> str | None:
+    import shutil
     cmd = environ.get("PERF_PAGER")
     if cmd is None:
         cmd = environ.get("PAGER")
@@ -32,6 +31,7 @@ def write_paged(text: str, stream=None) -> None:
     env = dict(os.environ)
     env.setdefault("LESS", "FRSX")
     env.setdefault("LV", "-c")
+    import subprocess
     proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE, env=env)
     try:
         proc.communicate(text.encode(errors="replace"))
