@@ -4,7 +4,6 @@ import os
 import re
 import shutil
 import subprocess
-import tarfile
 import types
 
 import pytest
@@ -15,12 +14,9 @@ GOLDEN = os.path.join(os.path.dirname(__file__), "golden", "report")
 PERF = "/usr/bin/perf"
 
 
-@pytest.fixture(scope="module")
-def symfs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("report_cmd_symfs")
-    with tarfile.open(os.path.join(GOLDEN, "symfs.tar.xz")) as tar:
-        tar.extractall(root)
-    return str(root)
+@pytest.fixture
+def symfs(report_symfs):
+    return str(report_symfs)
 
 
 def test_stdio_style_34_on_a_real_recording(symfs, capsys):

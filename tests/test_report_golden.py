@@ -6,8 +6,6 @@ Two things are masked because perf itself does not repeat them: the random `# (T
 import os
 import re
 import shutil
-import tarfile
-import time
 
 import pytest
 
@@ -27,11 +25,9 @@ def _cases():
 
 
 @pytest.fixture(scope="module")
-def golden_env(tmp_path_factory):
+def golden_env(tmp_path_factory, report_symfs):
     root = tmp_path_factory.mktemp("report_golden")
-    symfs = root / "symfs"
-    with tarfile.open(os.path.join(GOLDEN, "symfs.tar.xz")) as tar:
-        tar.extractall(symfs)
+    (root / "symfs").symlink_to(report_symfs)
     data = root / "data"
     shutil.copytree(os.path.join(GOLDEN, "data"), data)
     for name in os.listdir(data):
@@ -39,19 +35,6 @@ def golden_env(tmp_path_factory):
     (root / "home").mkdir()
     return root
 
-
-@pytest.fixture
-def utc():
-    """perf --header prints the file's mtime in local time: both sides run in UTC; restored after."""
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
 
 
 def _normalize(text: str) -> str:

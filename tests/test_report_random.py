@@ -6,8 +6,6 @@ import random
 import re
 import subprocess
 import shutil
-import tarfile
-import time
 
 import pytest
 
@@ -69,26 +67,12 @@ def _combination(seed):
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(tmp_path_factory, report_symfs):
     root = tmp_path_factory.mktemp("report_random")
-    with tarfile.open(os.path.join(GOLDEN, "symfs.tar.xz")) as tar:
-        tar.extractall(root / "symfs")
+    (root / "symfs").symlink_to(report_symfs)
     (root / "home").mkdir()
     return root
 
-
-@pytest.fixture
-def utc():
-    """perf --header prints the file's mtime in local time: both sides run in UTC; restored after."""
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
 
 
 def _mask(text):

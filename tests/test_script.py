@@ -4,7 +4,6 @@ import lzma
 import os
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -15,12 +14,9 @@ CASES = [line.split("|") for line in (HERE / "cases.txt").read_text().splitlines
          if line and not line.startswith("#")]
 
 
-@pytest.fixture(scope="module")
-def symfs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("symfs")
-    with tarfile.open(DATA.parent / "symfs.tar.xz") as tar:
-        tar.extractall(root)
-    return str(root)
+@pytest.fixture
+def symfs(report_symfs):
+    return str(report_symfs)
 
 
 def pyperf(*args, home):
