@@ -12,8 +12,6 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "golden", "probe")
 ROOT = os.path.dirname(HERE)
-W = os.path.join(ROOT, "build", "workloads")
-S = os.path.join(ROOT, "workloads")          # the sources, as -L shows them
 
 def _load_cases():
     """tests/golden/probe/cases.py under a name of its own (other golden directories have a cases.py too)."""
@@ -42,25 +40,6 @@ def without_additions(result):
     return out, "".join(line for line in err.splitlines(True) if not line.startswith("  Hint: ")), rc
 
 
-def expand(argv, t_dir):
-    return [a.replace("@W@", W).replace("@T@", t_dir) for a in argv]
-
-
-def cut30(path):
-    """perf's ``synthesize_perf_probe_point``: a file longer than 30 characters is shown from the first
-    '/' in its last 30 characters."""
-    if len(path) <= 30:
-        return path
-    i = path.find("/", len(path) - 30)
-    return path[i + 1:] if i >= 0 else path[len(path) - 30:]
-
-
-def normalize(text, t_dir):
-    """Paths of this checkout -> placeholders (-l shows sources cut to 30 characters: @S30@)."""
-    for fname in sorted(os.listdir(S)):
-        text = text.replace(f"@{cut30(os.path.join(S, fname))} ", f"@@S30@/{fname} ")
-    return text.replace(W, "@W@").replace(S, "@S@").replace(t_dir, "@T@")
-
 
 @pytest.fixture(scope="module")
 def env():
@@ -70,8 +49,8 @@ def env():
 
 
 def run(cmd, argv, env, t_dir=cases.LIVE_DIR):
-    proc = subprocess.run(cmd + expand(argv, t_dir), capture_output=True, text=True, env=env, cwd=ROOT)
-    return normalize(proc.stdout, t_dir), normalize(proc.stderr, t_dir), proc.returncode
+    proc = subprocess.run(cmd + cases.expand(argv, t_dir), capture_output=True, text=True, env=env, cwd=ROOT)
+    return cases.normalize(proc.stdout, t_dir), cases.normalize(proc.stderr, t_dir), proc.returncode
 
 
 def expected(name):
@@ -114,7 +93,7 @@ def test_live_differential(name, env):
 @pytest.fixture
 def live_copy():
     os.makedirs(cases.LIVE_DIR, exist_ok=True)
-    shutil.copy(os.path.join(W, "probe_prog_nodbg"), cases.LIVE.replace("@T@", cases.LIVE_DIR))
+    shutil.copy(os.path.join(cases.W, "probe_prog_nodbg"), cases.LIVE.replace("@T@", cases.LIVE_DIR))
     yield
     for group in ("probe_pyperf_t_probe_gold", "pyperf_t_gold_g", "pyperf_t_gold_l"):
         subprocess.run(PYPERF + ["probe", "-q", "-d", f"{group}:*"], capture_output=True, cwd=ROOT,

@@ -5,6 +5,8 @@ Placeholders: ``@W@`` is build/workloads of this checkout, ``@S@`` its workloads
 add/list/delete sequences (a copy of probe_prog_nodbg under a name no other test uses). Real perf's outputs
 keep the placeholders in place of those paths.
 """
+import os
+
 LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
 LIBSTDCXX = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.30"
 PYTHON = "/usr/bin/python3.11"          # large, stripped (.dynsym only), not PIE
@@ -199,3 +201,29 @@ SEQUENCES = {
 PERF_BUG_CORRECTIONS = {
     "seq_list_dwarf.4": [("take_string+3@", "take_string@"), ("__GI___libc_free+3@", "__GI___libc_free%return@")],
 }
+
+
+# --- placeholders for this checkout's paths (shared by make_goldens.py and tests/test_probe_golden.py) ---
+_ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
+W = os.path.join(_ROOT, "build", "workloads")
+S = os.path.join(_ROOT, "workloads")          # the sources, as -L shows them
+
+
+def expand(argv, t_dir):
+    return [a.replace("@W@", W).replace("@T@", t_dir) for a in argv]
+
+
+def cut30(path):
+    """perf's ``synthesize_perf_probe_point``: a file longer than 30 characters is shown from the first
+    '/' in its last 30 characters."""
+    if len(path) <= 30:
+        return path
+    i = path.find("/", len(path) - 30)
+    return path[i + 1:] if i >= 0 else path[len(path) - 30:]
+
+
+def normalize(text, t_dir):
+    """Paths of this checkout -> placeholders (-l shows sources cut to 30 characters: @S30@)."""
+    for fname in sorted(os.listdir(S)):
+        text = text.replace(f"@{cut30(os.path.join(S, fname))} ", f"@@S30@/{fname} ")
+    return text.replace(W, "@W@").replace(S, "@S@").replace(t_dir, "@T@")

@@ -18,33 +18,12 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, HERE)
 import cases  # noqa: E402
 
-W = os.path.join(ROOT, "build", "workloads")
-S = os.path.join(ROOT, "workloads")          # the sources, as -L shows them
 
-
-def expand(argv, t_dir):
-    return [a.replace("@W@", W).replace("@T@", t_dir) for a in argv]
-
-
-def cut30(path):
-    """perf's ``synthesize_perf_probe_point``: a file longer than 30 characters is shown from the first
-    '/' in its last 30 characters."""
-    if len(path) <= 30:
-        return path
-    i = path.find("/", len(path) - 30)
-    return path[i + 1:] if i >= 0 else path[len(path) - 30:]
-
-
-def normalize(text, t_dir):
-    """Paths of this checkout -> placeholders (-l shows sources cut to 30 characters: @S30@)."""
-    for fname in sorted(os.listdir(S)):
-        text = text.replace(f"@{cut30(os.path.join(S, fname))} ", f"@@S30@/{fname} ")
-    return text.replace(W, "@W@").replace(S, "@S@").replace(t_dir, "@T@")
 
 
 def run(argv, env, t_dir):
-    proc = subprocess.run(["perf", "probe"] + expand(argv, t_dir), capture_output=True, text=True, env=env)
-    return normalize(proc.stdout, t_dir), normalize(proc.stderr, t_dir), proc.returncode
+    proc = subprocess.run(["perf", "probe"] + cases.expand(argv, t_dir), capture_output=True, text=True, env=env)
+    return cases.normalize(proc.stdout, t_dir), cases.normalize(proc.stderr, t_dir), proc.returncode
 
 
 def write(name, out, err, rc):
@@ -62,7 +41,7 @@ def main():
     cache = tempfile.mkdtemp(prefix="pyperf_golden_cache_")
     env = dict(os.environ, PERF_BUILDID_DIR=cache, PAGER="cat")
     os.makedirs(cases.LIVE_DIR, exist_ok=True)
-    shutil.copy(os.path.join(W, "probe_prog_nodbg"), cases.LIVE.replace("@T@", cases.LIVE_DIR))
+    shutil.copy(os.path.join(cases.W, "probe_prog_nodbg"), cases.LIVE.replace("@T@", cases.LIVE_DIR))
     only = set(sys.argv[1:])        # case names to redo; all when none are given
     try:
         for table in (cases.DEFINITIONS, cases.FUNCS, cases.VARS_LINES, cases.ERRORS):
