@@ -12,6 +12,11 @@ import sys
 from pyperf_probe.errors import KernelError, ProbeError, PyperfError, SymbolError, UsageError
 from pyperf_probe.probe import options as O
 
+# cli.py may end the process without the interpreter's teardown after this command (cli._end_process):
+# every file probe writes (uprobe_events, the build-id and probe caches) is closed before it returns, and
+# it starts no thread.
+NO_TEARDOWN = True
+
 
 class Failure(ProbeError):
     """A failed command: ``text`` is exactly what goes to stderr (nothing under -q)."""

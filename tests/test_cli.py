@@ -64,3 +64,45 @@ def test_error_text_and_traceback_only_with_verbose(monkeypatch, capsys):
     assert err == "Probe point 'nosuchfunc' not found.\n  Error: Failed to add events.\n"
     assert cli.main(["-v", "fake"]) == 254
     assert "Traceback" in capsys.readouterr().err
+
+
+FAKE_COMMAND = """
+import atexit, sys, types
+from pyperf_probe import cli
+fake = types.ModuleType("pyperf_probe.cmd_fake")
+fake.NO_TEARDOWN = True
+def main(argv, opts):
+    atexit.register(lambda: sys.stderr.write("exit function\\n"))
+    sys.stdout.write("x" * 100000 + "\\n")      # more than the stream's buffer, and a rest left in it
+    return int(argv[0])
+fake.main = main
+sys.modules[fake.__name__] = fake
+cli.COMMANDS["fake"] = (fake.__name__, "test")
+sys.argv = ["pyperf", "fake"] + sys.argv[1:]
+sys.exit(cli.main())
+"""
+
+
+def test_no_teardown_end_flushes_output_and_runs_exit_functions():
+    """A NO_TEARDOWN command's process ends through os._exit: its whole output still arrives, atexit
+    functions still run, and its status is the exit status."""
+    proc = subprocess.run([sys.executable, "-c", FAKE_COMMAND, "3"], capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (3, "x" * 100000 + "\n", "exit function\n")
+
+
+def test_no_teardown_end_reports_a_failed_write():
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-c", FAKE_COMMAND, "0"], stdout=full, stderr=subprocess.PIPE,
+                              text=True)
+    assert proc.returncode == 1
+    assert proc.stderr == "pyperf: No space left on device\nexit function\n"
+
+
+def test_probe_funcs_output_whole_through_its_own_process(capsys):
+    """``pyperf probe -F`` ends without teardown (cmd_probe.NO_TEARDOWN): the output of its own process
+    equals the in-process one, byte for byte, with the same status."""
+    assert cli.main(["probe", "-F", "*", "-x", "libc.so.6"]) == 0
+    expected = capsys.readouterr().out
+    proc = run("probe", "-F", "*", "-x", "libc.so.6")
+    assert (proc.returncode, proc.stdout) == (0, expected)
+    assert len(expected) > 8192
