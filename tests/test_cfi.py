@@ -247,9 +247,29 @@ def test_truncated_entry_is_an_error():
 
 def test_serialisation_round_trip():
     table = compile_table(eh_section(), [])
-    again = CfiTable.from_bytes(table.to_bytes())
-    assert list(again.starts) == list(table.starts) and again.rows == table.rows
-    assert list(again.row_ids) == list(table.row_ids)
+    again = CfiTable.from_bytes(table.to_bytes(), lambda: [eh_section()])  # the index only: nothing compiled
+    assert list(again.fde_starts) == [0x1000] and list(again.fde_ends) == [0x1040]
+    assert again.row_for(0x1003)[2] == 16 and again.new_blocks == 1  # compiled from the sections on first use
+    assert CfiTable.from_bytes(table.to_bytes()).row_for(0x1003) == NO_CFI_ROW  # no sections: no rows
+    table.row_for(0x1003)
+    warm = CfiTable.from_bytes(table.to_bytes(), sections_fn=_no_sections)  # the compiled rows went in
+    assert warm.flatten() == table.flatten() and warm.new_blocks == 0
+
+
+def _no_sections():
+    raise AssertionError("a cached FDE was compiled again")
+
+
+def test_lazy_table_compiles_only_the_fdes_hit():
+    section = _eh_frame_multi([(0x1000, b""), (0x2000, bytes([0x0E, 0x18])), (0x3000, bytes([0x0E, 0x10]))])
+    table = compile_table(section, [])
+    assert len(table) == 3 and table.new_blocks == 0
+    assert table.row_for(0x3008)[:3] == (CFA_REG_OFF, 7, 16) and table.new_blocks == 1
+    assert table.row_for(0x3009)[:3] == (CFA_REG_OFF, 7, 16) and table.new_blocks == 1
+    assert table.row_for(0x2010)[0] == CFA_NONE and table.new_blocks == 1  # a gap: nothing to compile
+    starts, rows = table.flatten()  # every FDE, in the old one-pass layout
+    assert starts == [0x1000, 0x1010, 0x2000, 0x2010, 0x3000, 0x3010] and rows[1] == rows[3] == NO_CFI_ROW
+    assert rows[2][:3] == (CFA_REG_OFF, 7, 24)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "magic", "version", "empty"])
@@ -273,20 +293,23 @@ def test_table_for_uses_and_repairs_the_disk_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(cfi_table, "_TABLES", {})
     calls = []
 
-    def build():
+    def build():  # the DSO's sections, read again only when something is not cached
         calls.append(1)
-        return compile_table(eh_section(), [])
+        return [eh_section()]
 
     bid = "ab" * 20
     cfi_table.table_for(bid, build)
     path = os.path.join(cfi_table.cache_dir(), bid)
-    assert os.path.isfile(path) and len(calls) == 1
+    assert os.path.isfile(path) and len(calls) == 1  # the index is written when it is built
     monkeypatch.setattr(cfi_table, "_TABLES", {})  # a new process: warm from disk
-    assert cfi_table.table_for(bid, build).row_for(0x1001)[2] == 16 and len(calls) == 1
+    assert cfi_table.table_for(bid, build).row_for(0x1001)[2] == 16 and len(calls) == 2  # FDE not cached yet
+    cfi_table.flush()  # at exit: the compiled FDE goes to disk
+    monkeypatch.setattr(cfi_table, "_TABLES", {})
+    assert cfi_table.table_for(bid, build).row_for(0x1001)[2] == 16 and len(calls) == 2  # nothing read
     with open(path, "r+b") as f:  # a partial write by a killed process
         f.truncate(30)
     monkeypatch.setattr(cfi_table, "_TABLES", {})
-    assert cfi_table.table_for(bid, build).row_for(0x1001)[2] == 16 and len(calls) == 2
+    assert cfi_table.table_for(bid, build).row_for(0x1001)[2] == 16 and len(calls) == 3
     assert CfiTable.from_bytes(open(path, "rb").read()) is not None  # rewritten whole
     assert not [n for n in os.listdir(cfi_table.cache_dir()) if n.startswith(".")]  # no temp files left
 

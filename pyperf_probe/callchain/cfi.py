@@ -215,6 +215,88 @@ def _fde_at(section: CfiSection, pos: int, cies: Dict[int, Optional[Cie]]) -> Op
     return parse_fde(section, pos, cie)
 
 
+_FAST_EH = struct.Struct("<IIii")  # length, CIE pointer, pc_begin, pc_range (pcrel|sdata4: what gcc/ld emit)
+MASK64 = (1 << 64) - 1
+
+
+def fde_index(section: CfiSection, errors: Optional[List[str]] = None) -> Tuple[List[int], List[int], List[int]]:
+    """``(starts, ends, offsets)`` of the FDEs :func:`iter_fdes` yields, in the same (file) order, without
+    reading their instructions: what a lazy table needs to find the FDE of an svma.
+
+    The walk is the one of ``iter_fdes`` (same terminator, skips and errors); an FDE whose CIE says
+    ``pcrel|sdata4`` (every gcc/ld ``.eh_frame``) costs one ``struct`` unpack, anything else goes through
+    ``parse_fde``. Its augmentation data and instructions are read only when the FDE is compiled
+    (``fde_at``), so an FDE damaged there is indexed and compiles to no rows."""
+    data = section.data
+    svma = section.svma
+    is_eh = section.is_eh_frame
+    cies: Dict[int, Optional[Cie]] = {}
+    starts: List[int] = []
+    ends: List[int] = []
+    offsets: List[int] = []
+    pos = 0
+    limit = len(data)
+    fast = _FAST_EH.unpack_from
+    while pos + 4 <= limit:
+        length = _U32.unpack_from(data, pos)[0]
+        if length == 0:
+            if is_eh:
+                break
+            pos += 4
+            continue
+        end = pos + 4 + length
+        if length == 0xFFFFFFFF or end > limit or not is_eh or pos + 16 > limit:
+            _, end, _, _ = _entry_header(data, pos)
+            if end > limit:
+                raise ReportError(f"CFI entry at {pos:#x} runs past the end of its section")
+            _index_slow(section, pos, cies, errors, starts, ends, offsets)
+            pos = end
+            continue
+        _, raw, begin, size = fast(data, pos)
+        if raw == 0:  # a CIE
+            pos = end
+            continue
+        cie_pos = pos + 4 - raw
+        cie = cies.get(cie_pos, False)
+        if cie is False:
+            _index_slow(section, pos, cies, errors, starts, ends, offsets)
+        elif cie is not None and cie.fde_encoding == 0x1B:
+            start = (svma + pos + 8 + begin) & MASK64
+            stop = start + (size & MASK64)
+            if stop > start and start != 0:
+                starts.append(start)
+                ends.append(stop)
+                offsets.append(pos)
+        else:
+            _index_slow(section, pos, cies, errors, starts, ends, offsets)
+        pos = end
+    return starts, ends, offsets
+
+
+def _index_slow(section: CfiSection, pos: int, cies: Dict[int, Optional[Cie]], errors: Optional[List[str]],
+                starts: List[int], ends: List[int], offsets: List[int]) -> None:
+    """One entry of :func:`fde_index` the way ``iter_fdes`` reads it."""
+    try:
+        fde = _fde_at(section, pos, cies)
+    except _PARSE_ERRORS as exc:
+        if errors is not None:
+            errors.append(f"CFI entry at {pos:#x}: {exc}")
+        return
+    if fde is not None and fde.end > fde.start and fde.start != 0:
+        starts.append(fde.start)
+        ends.append(fde.end)
+        offsets.append(pos)
+
+
+def fde_at(section: CfiSection, pos: int, cies: Dict[int, Optional[Cie]]) -> Optional[Fde]:
+    """The FDE whose entry is at ``pos`` (an offset :func:`fde_index` gave); ``cies`` caches the CIEs
+    parsed so far (shared by the calls on one section). Raises ``_PARSE_ERRORS`` on damaged bytes."""
+    return _fde_at(section, pos, cies)
+
+
+PARSE_ERRORS = (ReportError, IndexError, ValueError, struct.error)
+
+
 @dataclasses.dataclass(frozen=True)
 class EhFrameHdr:
     """``.eh_frame_hdr`` (LSB "The .eh_frame_hdr section"): a sorted table of ``(initial_location svma,

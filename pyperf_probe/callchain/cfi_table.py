@@ -1,27 +1,37 @@
-"""A DSO's CFI compiled once into a compact lookup table, kept in-process and on disk by build-id.
+"""A DSO's CFI as a lookup table compiled lazily, one FDE at a time, kept in-process and on disk by build-id.
 
-The table is two sorted parallel arrays plus a small list of distinct rows (``cfa_program.Row``):
+The table has two levels:
 
-* ``starts``  ``array('Q')``: the svma where each row begins, ascending; a row runs to the next start;
-* ``row_ids`` ``array('I')``: index into ``rows`` for each start;
-* ``rows``: the distinct rule tuples (libc.so.6: 3713 FDEs, 28K rows, 304 distinct; cc1: 45K FDEs, 480K
-  rows, 652 distinct: 5.8 MB on disk).
+* the FDE index: ``fde_starts`` / ``fde_ends`` (``array('Q')``, ascending, non-overlapping) and
+  ``fde_refs`` (which section, at which offset), made by one cheap walk of the sections
+  (``cfi.fde_index``: no instruction is read). cc1: 45,201 FDEs, ~40 ms;
+* the rows of the FDEs an unwind actually hit, compiled on first use (``cfa_program.fde_rows``, memoised
+  on CIE + instructions + length, as compilers emit the same few programs again and again): cc1 sees
+  ~1,200 of its 45K FDEs in a ``make`` build.
 
-Gaps between FDEs get ``NO_CFI_ROW``. Lookup is one ``bisect`` on ``starts`` (C speed) and two indexings,
-memoised per svma (``row_for``). ``.eh_frame`` comes first; ``.debug_frame`` (of the binary or of its
-separate debug file) fills only the ranges ``.eh_frame`` does not cover, as libunwind falls back to it.
+Lookup (``row_for``) is one ``bisect`` on the FDE starts, one on the FDE's row starts, memoised per svma.
+``.eh_frame`` comes first; ``.debug_frame`` (of the binary or of its separate debug file) fills only the
+ranges ``.eh_frame`` does not cover, as libunwind falls back to it. FDEs sorted by start keep the first of
+overlapping ones (an FDE nested in the previous one's range is dropped); an address between FDEs, or in an
+FDE whose program cannot be run, has ``NO_CFI_ROW``.
 
-On-disk format (``<cache>/cfi-v1/<build-id>``, ``<build-id>.debug`` when a separate debug file's
+On-disk format (``<cache>/cfi-v2/<build-id>``, ``<build-id>.debug`` when a separate debug file's
 ``.debug_frame`` went in; ``cache_dir()`` says where), little-endian::
 
-    magic  b"PYPFCFI\\0"   version u32 (=FORMAT_VERSION)   n_starts u32   n_rows u32   crc32 u32 (of payload)
-    payload: starts u64[n_starts] . row_ids u32[n_starts] . rows i32[n_rows * ROW_FIELDS]
+    magic b"PYPFCFI\\0"  version u32 (=FORMAT_VERSION)  n_fdes u32  n_blocks u32  n_block_rows u32
+    n_rows u32  crc32 u32 (of payload)
+    payload: fde_starts u64[n_fdes] . fde_ends u64[n_fdes] . fde_refs u64[n_fdes]
+             . block_fde u32[n_blocks] . block_len u32[n_blocks]        (the compiled FDEs, their row counts)
+             . row_starts u64[n_block_rows] . row_ids u32[n_block_rows] . rows i32[n_rows * ROW_FIELDS]
 
-Files are written to a temporary name and renamed, so a reader sees a whole file or none; a file whose
-magic, version, sizes or CRC do not match is ignored and rewritten.
+The index is written when it is built; a process that compiled new FDEs rewrites the file at exit with
+their rows (``flush``), so the next report on the same binaries compiles nothing. Files are written to a
+temporary name and renamed, so a reader sees a whole file or none; a file whose magic, version, sizes or
+CRC do not match is ignored and rewritten.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import struct
@@ -30,68 +40,163 @@ import tempfile
 import zlib
 from array import array
 from bisect import bisect_right
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..errors import ReportError
 from .cfa_program import NO_CFI_ROW, ROW_FIELDS, Row, fde_rows
-from .cfi import CfiSection, Fde, iter_fdes
+from .cfi import PARSE_ERRORS, Cie, CfiSection, Fde, fde_at, fde_index
 
 log = logging.getLogger("pyperf")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _MAGIC = b"PYPFCFI\0"
-_HEADER = struct.Struct("<8sIIII")  # magic, version, n_starts, n_rows, crc32
+_HEADER = struct.Struct("<8sIIIIII")  # magic, version, n_fdes, n_blocks, n_block_rows, n_rows, crc32
+_REF_SHIFT = 56  # fde_refs: section index << 56 | offset in the section
+
+# The sections a table compiles from: ``.eh_frame`` (or None) first, then the ``.debug_frame`` ones.
+Sections = List[Optional[CfiSection]]
+Block = Tuple[Sequence[int], Sequence[Row]]  # row start svmas (ascending) and their rows, for one FDE
 
 
 class CfiTable:
-    """The compiled unwind rows of one DSO, addressed by svma."""
+    """The unwind rows of one DSO, addressed by svma; an FDE's rows are compiled when first looked up.
 
-    __slots__ = ("starts", "row_ids", "rows", "_memo")
+    ``sections_fn()`` gives the sections the ``fde_refs`` point into; it is called at most once, the first
+    time an FDE that is not compiled yet is hit (never, on a warm start that hits only cached FDEs)."""
 
-    def __init__(self, starts: array, row_ids: array, rows: Sequence[Row]):
-        self.starts = starts
-        self.row_ids = row_ids
-        self.rows: Tuple[Row, ...] = tuple(rows)
+    __slots__ = ("fde_starts", "fde_ends", "fde_refs", "_blocks", "_memo", "_sections_fn", "_sections",
+                 "_cies", "_rows_of", "new_blocks", "key", "directory")
+
+    def __init__(self, fde_starts: array, fde_ends: array, fde_refs: array,
+                 sections_fn: Callable[[], Sections], blocks: Optional[Dict[int, Block]] = None):
+        self.fde_starts = fde_starts
+        self.fde_ends = fde_ends
+        self.fde_refs = fde_refs
+        self._blocks: Dict[int, Block] = blocks if blocks is not None else {}
         self._memo: Dict[int, Row] = {}
+        self._sections_fn = sections_fn
+        self._sections: Optional[Sections] = None
+        self._cies: List[Dict[int, Optional[Cie]]] = []
+        self._rows_of = _RowsMemo()
+        self.new_blocks = 0  # FDEs compiled by this process (the disk copy lacks them)
+        self.key: Optional[str] = None  # build-id key and cache directory, when the table is cached
+        self.directory: Optional[str] = None
 
     def __len__(self) -> int:
-        return len(self.starts)
+        return len(self.fde_starts)
 
     def row_for(self, svma: int) -> Row:
         """The rule row covering ``svma`` (``NO_CFI_ROW`` outside every FDE); memoised per svma."""
         row = self._memo.get(svma)
         if row is None:
-            i = bisect_right(self.starts, svma) - 1
-            row = NO_CFI_ROW if i < 0 else self.rows[self.row_ids[i]]
+            i = bisect_right(self.fde_starts, svma) - 1
+            if i < 0 or svma >= self.fde_ends[i]:
+                row = NO_CFI_ROW
+            else:
+                block = self._blocks.get(i)
+                if block is None:
+                    block = self._compile(i)
+                starts, rows = block
+                j = bisect_right(starts, svma) - 1
+                row = rows[j] if j >= 0 else NO_CFI_ROW
             self._memo[svma] = row
         return row
 
+    def _compile(self, i: int) -> Block:
+        """Run the program of FDE ``i`` (no rows when it cannot be parsed or run: the unwinder stops in
+        that function, as perf's would)."""
+        if self._sections is None:
+            try:
+                self._sections = self._sections_fn()
+            except PARSE_ERRORS:
+                self._sections = []
+            self._cies = [{} for _ in self._sections]
+        ref = self.fde_refs[i]
+        index, offset = ref >> _REF_SHIFT, ref & ((1 << _REF_SHIFT) - 1)
+        section = self._sections[index] if index < len(self._sections) else None
+        rows: List[Tuple[int, Row]] = []
+        if section is not None:
+            try:
+                fde = fde_at(section, offset, self._cies[index])
+                if fde is not None:
+                    rows = self._rows_of(fde)
+            except PARSE_ERRORS as exc:
+                log.debug(f"CFI entry at {offset:#x}: {exc}")
+        block: Block = (array("Q", [svma for svma, _ in rows]), tuple(row for _, row in rows))
+        self._blocks[i] = block
+        self.new_blocks += 1
+        return block
+
+    def flatten(self) -> Tuple[List[int], List[Row]]:
+        """Every row of the table, compiling every FDE: ``(starts, rows)`` where ``rows[k]`` holds from
+        ``starts[k]`` to ``starts[k + 1]``, a gap after each FDE that the next one does not start at
+        (``NO_CFI_ROW``). For tests and tools: an unwind never needs it."""
+        starts: List[int] = []
+        rows: List[Row] = []
+        n = len(self.fde_starts)
+        for i in range(n):
+            block = self._blocks.get(i) or self._compile(i)
+            start, end = self.fde_starts[i], self.fde_ends[i]
+            if starts and starts[-1] == start:  # the previous FDE's gap: this one starts right there
+                starts.pop()
+                rows.pop()
+            if not block[0] or block[0][0] != start:
+                starts.append(start)
+                rows.append(NO_CFI_ROW)
+            starts.extend(block[0])
+            rows.extend(block[1])
+            if i + 1 == n or self.fde_starts[i + 1] > end:
+                starts.append(end)
+                rows.append(NO_CFI_ROW)
+        return starts, rows
+
     # -- serialisation ------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
-        flat = array("i", [v for row in self.rows for v in row])
-        payload = _le_bytes(self.starts) + _le_bytes(self.row_ids) + _le_bytes(flat)
-        header = _HEADER.pack(_MAGIC, FORMAT_VERSION, len(self.starts), len(self.rows), zlib.crc32(payload))
+        block_ids = sorted(self._blocks)
+        lens = array("I", (len(self._blocks[i][0]) for i in block_ids))
+        row_starts = array("Q")
+        ids = array("I")
+        index: Dict[Row, int] = {}
+        intern = index.setdefault
+        for i in block_ids:
+            starts, rows = self._blocks[i]
+            row_starts.extend(starts)
+            ids.extend(intern(row, len(index)) for row in rows)
+        flat = array("i", [v for row in index for v in row])
+        payload = b"".join(_le_bytes(a) for a in (self.fde_starts, self.fde_ends, self.fde_refs,
+                                                  array("I", block_ids), lens, row_starts, ids, flat))
+        header = _HEADER.pack(_MAGIC, FORMAT_VERSION, len(self.fde_starts), len(block_ids), len(row_starts),
+                              len(index), zlib.crc32(payload))
         return header + payload
 
     @classmethod
-    def from_bytes(cls, blob: bytes) -> Optional["CfiTable"]:
+    def from_bytes(cls, blob: bytes, sections_fn: Callable[[], Sections] = lambda: []) -> Optional["CfiTable"]:
         """The table stored in ``blob``, or None if it is not a whole, current, intact table file."""
         if len(blob) < _HEADER.size:
             return None
-        magic, version, n_starts, n_rows, crc = _HEADER.unpack_from(blob, 0)
-        size = _HEADER.size + n_starts * 12 + n_rows * ROW_FIELDS * 4
-        if magic != _MAGIC or version != FORMAT_VERSION or len(blob) != size:
+        magic, version, n_fdes, n_blocks, n_brows, n_rows, crc = _HEADER.unpack_from(blob, 0)
+        sizes = (n_fdes * 8, n_fdes * 8, n_fdes * 8, n_blocks * 4, n_blocks * 4, n_brows * 8, n_brows * 4,
+                 n_rows * ROW_FIELDS * 4)
+        if magic != _MAGIC or version != FORMAT_VERSION or len(blob) != _HEADER.size + sum(sizes):
             return None
         payload = memoryview(blob)[_HEADER.size:]
         if zlib.crc32(payload) != crc:
             return None
-        starts = _from_le("Q", payload[:n_starts * 8])
-        row_ids = _from_le("I", payload[n_starts * 8:n_starts * 12])
-        flat = _from_le("i", payload[n_starts * 12:])
+        parts = []
+        pos = 0
+        for typecode, size in zip("QQQIIQIi", sizes):
+            parts.append(_from_le(typecode, payload[pos:pos + size]))
+            pos += size
+        starts, ends, refs, block_ids, lens, row_starts, ids, flat = parts
         rows = [tuple(flat[i:i + ROW_FIELDS]) for i in range(0, len(flat), ROW_FIELDS)]
-        if row_ids and max(row_ids) >= n_rows:
+        if (ids and max(ids) >= n_rows) or sum(lens) != n_brows or (block_ids and max(block_ids) >= n_fdes):
             return None
-        return cls(starts, row_ids, rows)  # type: ignore[arg-type]
+        blocks: Dict[int, Block] = {}
+        at = 0
+        for i, n in zip(block_ids, lens):
+            blocks[i] = (row_starts[at:at + n], tuple(rows[k] for k in ids[at:at + n]))
+            at += n
+        return cls(starts, ends, refs, sections_fn, blocks)  # type: ignore[arg-type]
 
 
 def _le_bytes(values: array) -> bytes:
@@ -110,25 +215,44 @@ def _from_le(typecode: str, raw) -> array:
 
 
 def compile_table(eh_frame: Optional[CfiSection], debug_frames: Iterable[CfiSection]) -> CfiTable:
-    """Compile every FDE of ``eh_frame`` and, for ranges it leaves uncovered, of the ``debug_frames``."""
-    blocks: List[Tuple[int, int, List[Tuple[int, Row]]]] = []
-    rows_of = _RowsMemo()
+    """The table of ``eh_frame`` and, for ranges it leaves uncovered, of the ``debug_frames``: the FDE
+    index now, the rows on demand."""
+    sections: Sections = [eh_frame] + list(debug_frames)
+    return build_table(sections, lambda: sections)
+
+
+def build_table(sections: Sections, sections_fn: Callable[[], Sections]) -> CfiTable:
+    """Index the FDEs of ``sections`` (``.eh_frame`` or None, then ``.debug_frame`` ones); the table asks
+    ``sections_fn`` for them again when it compiles an FDE."""
     errors: List[str] = []
-    if eh_frame is not None:
-        blocks = [(f.start, f.end, rows_of(f)) for f in iter_fdes(eh_frame, errors)]
-    blocks.sort(key=lambda b: b[0])
+    blocks: List[Tuple[int, int, int]] = []  # (start, end, ref)
+    if sections and sections[0] is not None:
+        starts, ends, offsets = fde_index(sections[0], errors)
+        blocks = sorted(zip(starts, ends, offsets), key=lambda b: b[0])
     covered = array("Q", (b[0] for b in blocks))
-    ends = [b[1] for b in blocks]
+    covered_ends = [b[1] for b in blocks]
     extra = []
-    for section in debug_frames:
-        for fde in iter_fdes(section, errors):
-            if not _covered(covered, ends, fde):
-                extra.append((fde.start, fde.end, rows_of(fde)))
+    for n, section in enumerate(sections[1:], 1):
+        if section is None:
+            continue
+        for start, end, offset in zip(*fde_index(section, errors)):
+            i = bisect_right(covered, start) - 1
+            if not (i >= 0 and start < covered_ends[i]):
+                extra.append((start, end, n << _REF_SHIFT | offset))
     if extra:
         blocks = sorted(blocks + extra, key=lambda b: b[0])
     if errors:  # shown with -v: the unwinder stops in those functions, as perf's would
         log.debug(f"CFI: {len(errors)} entries skipped, first: {errors[0]}")
-    return _pack(blocks)
+    starts_out, ends_out, refs_out = array("Q"), array("Q"), array("Q")
+    last_end = -1
+    for start, end, ref in blocks:
+        if start < last_end:
+            continue  # an FDE nested in the previous one's range: keep the first (sorted order)
+        starts_out.append(start)
+        ends_out.append(end)
+        refs_out.append(ref)
+        last_end = end
+    return CfiTable(starts_out, ends_out, refs_out, sections_fn)
 
 
 class _RowsMemo:
@@ -152,35 +276,6 @@ class _RowsMemo:
         return [(start + delta, row) for delta, row in relative]
 
 
-def _covered(starts: array, ends: List[int], fde: Fde) -> bool:
-    i = bisect_right(starts, fde.start) - 1
-    return i >= 0 and fde.start < ends[i]
-
-
-def _pack(blocks: List[Tuple[int, int, List[Tuple[int, Row]]]]) -> CfiTable:
-    """Flatten FDE row blocks into the sorted arrays, closing each block with a gap row (one pass, no
-    per-row calls: cc1 has 480K rows)."""
-    starts: List[int] = []
-    ids: List[int] = []
-    index: Dict[Row, int] = {}
-    intern = index.setdefault
-    last_end = -1
-    for n, (start, end, block) in enumerate(blocks):
-        if start < last_end:
-            continue  # an FDE nested in the previous one's range: keep the first (sorted order)
-        if starts and starts[-1] == start:  # the previous block's gap row starts here: replace it
-            starts.pop()
-            ids.pop()
-        for svma, row in block:
-            starts.append(svma)
-            ids.append(intern(row, len(index)))
-        last_end = end
-        if n + 1 == len(blocks) or blocks[n + 1][0] > end:
-            starts.append(end)
-            ids.append(intern(NO_CFI_ROW, len(index)))
-    return CfiTable(array("Q", starts), array("I", ids), list(index))
-
-
 # -- the caches -----------------------------------------------------------------------------------------
 _TABLES: Dict[str, CfiTable] = {}
 
@@ -194,55 +289,92 @@ def cache_dir() -> str:
     return os.path.join(base, f"cfi-v{FORMAT_VERSION}")
 
 
-def load_cached(build_id: str) -> Optional[CfiTable]:
+def load_cached(build_id: str, sections_fn: Callable[[], Sections] = lambda: []) -> Optional[CfiTable]:
     """The table of ``build_id`` from memory, else from disk (None if absent or damaged)."""
     table = _TABLES.get(build_id)
     if table is not None:
         return table
+    directory = cache_dir()
     try:
-        with open(os.path.join(cache_dir(), build_id), "rb") as f:
-            table = CfiTable.from_bytes(f.read())
+        with open(os.path.join(directory, build_id), "rb") as f:
+            table = CfiTable.from_bytes(f.read(), sections_fn)
     except OSError:
         return None
     if table is not None:
+        table.key, table.directory = build_id, directory
         _TABLES[build_id] = table
     return table
 
 
 def store(build_id: str, table: CfiTable) -> None:
-    """Keep ``table`` in memory and write it atomically to the disk cache (best effort: a read-only or
-    full disk costs only the warm start)."""
+    """Keep ``table`` in memory and write it to the disk cache; ``flush`` rewrites it at exit if this
+    process compiles FDEs the file lacks."""
+    table.key, table.directory = build_id, cache_dir()
     _TABLES[build_id] = table
-    directory = cache_dir()
+    _write(table, create=True)
+
+
+def _write(table: CfiTable, create: bool) -> None:
+    """Write ``table`` atomically under its key (best effort: a read-only or full disk, or a cache
+    directory removed meanwhile, costs only the warm start)."""
+    directory, key = table.directory, table.key
+    if not directory or not key:
+        return
     try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{build_id}.", dir=directory)
+        if create:
+            os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", dir=directory)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(table.to_bytes())
-            os.replace(tmp, os.path.join(directory, build_id))
+            os.replace(tmp, os.path.join(directory, key))
         except BaseException:
             os.unlink(tmp)
             raise
     except OSError:
-        pass
+        return
+    table.new_blocks = 0
 
 
-def table_for(build_id: Optional[str], compile_fn) -> CfiTable:
-    """The table of a DSO: cached by ``build_id`` when it has one, else compiled by ``compile_fn()``."""
+@atexit.register
+def flush() -> None:
+    """Write back every cached table that compiled FDEs since it was read or written (at exit: a report
+    compiles its FDEs as it goes, the next one finds them on disk)."""
+    for table in list(_TABLES.values()):
+        if table.new_blocks:
+            _write(table, create=False)
+
+
+def table_for(build_id: Optional[str], sections_fn: Callable[[], Sections]) -> CfiTable:
+    """The table of a DSO: cached by ``build_id`` when it has one (memory, then disk, else built and
+    stored), else built. ``sections_fn()`` reads the DSO's sections: only for a table not on disk, or for
+    an FDE the disk copy has not compiled."""
     if build_id:
-        table = load_cached(build_id)
+        table = load_cached(build_id, sections_fn)
         if table is None:
-            table = compile_fn()
+            table = safe_build(sections_fn)
             store(build_id, table)
         return table
-    return compile_fn()
+    return safe_build(sections_fn)
+
+
+def safe_build(sections_fn: Callable[[], Sections]) -> CfiTable:
+    """The table of ``sections_fn()``'s sections, or an empty one when they are malformed (the unwinder
+    then stops in that DSO, as perf does, instead of failing the report)."""
+    try:
+        sections = sections_fn()
+        return build_table(sections, lambda: sections)
+    except PARSE_ERRORS:
+        return empty_table()
 
 
 def safe_compile(compile_fn) -> CfiTable:
-    """``compile_fn()``, or an empty table when the CFI is malformed (the unwinder then stops in that DSO,
-    as perf does, instead of failing the report)."""
+    """``compile_fn()``, or an empty table when the CFI is malformed."""
     try:
         return compile_fn()
-    except (ReportError, IndexError, struct.error, ValueError):
-        return CfiTable(array("Q"), array("I"), ())
+    except PARSE_ERRORS:
+        return empty_table()
+
+
+def empty_table() -> CfiTable:
+    return CfiTable(array("Q"), array("Q"), array("Q"), lambda: [])

@@ -22,7 +22,7 @@ from ..errors import SymbolError
 from ..perfdata.format import PERF_SAMPLE_REGS_ABI_64
 from .cfa_program import NUM_REGS, REG_RIP, Row
 from .cfi import CfiSection, parse_eh_frame_hdr
-from .cfi_table import CfiTable, compile_table, safe_compile, table_for
+from .cfi_table import CfiTable, table_for
 from .unwind import DEFAULT_MAX_FRAMES, STOP_NO_REGS, STOP_UNSUPPORTED, unwind_with_reason
 
 # perf's default --max-stack (sysctl kernel.perf_event_max_stack = 127), which bounds its dwarf chains too.
@@ -206,18 +206,19 @@ def find_image(filename: str, build_id: Optional[str], symfs: Optional[str] = No
 
 def dso_table(image, symfs: Optional[str] = None) -> CfiTable:
     """The CFI table of an ELF image: ``.eh_frame`` plus ``.debug_frame`` of the image and of its separate
-    debug file; compiled once per build-id (memory and disk cache). The cache key says whether a debug
+    debug file; indexed once per build-id, each FDE compiled when first hit (memory and disk cache). The cache key says whether a debug
     file's ``.debug_frame`` went in, so installing the debug file later compiles the table again."""
     debug_frames = _debug_frames(image, symfs)
 
-    def build() -> CfiTable:
-        sections = [CfiSection(bytes(img.section_bytes(".debug_frame")), 0, False) for _, img in debug_frames]
-        return safe_compile(lambda: compile_table(_eh_frame(image), sections))
+    def sections() -> List[Optional[CfiSection]]:
+        """Read when the table is built, or when it compiles an FDE its disk copy lacks."""
+        return [_eh_frame(image)] + [CfiSection(bytes(img.section_bytes(".debug_frame")), 0, False)
+                                     for _, img in debug_frames]
 
     key = image.build_id
     if key and any(separate for separate, _ in debug_frames):
         key += ".debug"
-    return table_for(key, build)
+    return table_for(key, sections)
 
 
 def _eh_frame(image) -> Optional[CfiSection]:
