@@ -6,24 +6,20 @@ call graphs (``report.stdio``, or ``report.style34`` for ``--stdio-style=3.4``) 
 """
 from __future__ import annotations
 
-import dataclasses
-import logging
 import sys
-from typing import List
 
 from pyperf_probe.errors import ReportError
 from pyperf_probe.perfdata.format import AttrType, SampleType
+from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.report import callgraph_text, sortkeys, stdio
 from pyperf_probe.report.options import USAGE, CallgraphSpec, ReportOptions, parse_args, parse_callgraph
-
-log = logging.getLogger("pyperf")
 
 HEADER_HINT = "# To display the perf.data header info, please use --header/--header-only options.\n#\n"
 NO_CALLCHAIN = ("Error:\nSelected -g or --branch-history.\nBut no callchain or branch data.\n"
                 "Did you call 'perf record' without -g or -b?")
 
 
-def main(argv: List[str], opts) -> int:
+def main(argv: list[str], opts) -> int:
     ropts = parse_args(argv)
     ropts.quiet = ropts.quiet or opts.quiet
     if ropts.quiet:  # perf -q drops --header and --header-only altogether (the report is printed)
@@ -31,7 +27,7 @@ def main(argv: List[str], opts) -> int:
     legacy = ropts.style == "3.4"
     from pyperf_probe.perfdata.reader import PerfDataFile
     data = PerfDataFile.open(ropts.input, force=ropts.force)
-    out: List[str] = []
+    out: list[str] = []
     if ropts.header or ropts.header_only:
         from pyperf_probe.report.header_info import header_block
         out.append(header_block(data))
@@ -43,29 +39,29 @@ def main(argv: List[str], opts) -> int:
     return _report(data, ropts, out)
 
 
-@dataclasses.dataclass(frozen=True)
-class Plan:
+class Plan(Frozen):
     """What the file and the options decide together: perf report's defaults applied."""
 
-    legacy: bool              # --stdio-style=3.4
-    has_callchains: bool
-    spec: CallgraphSpec
-    children: bool
-    caller: bool
-    sort_text: str
-    sample_type: int
+    __slots__ = ()
+    _fields = ("legacy", "has_callchains", "spec", "children", "caller", "sort_text", "sample_type")
+    # legacy: --stdio-style=3.4
+
+    def __new__(cls, legacy: bool, has_callchains: bool, spec: CallgraphSpec, children: bool, caller: bool,
+                sort_text: str, sample_type: int):
+        return tuple.__new__(cls, (legacy, has_callchains, spec, children, caller, sort_text, sample_type))
 
 
 def _plan(data, ropts: ReportOptions) -> Plan:
     """perf's defaults: ``trace`` sort for tracepoint-only files, children and caller order when there
     are call chains; perf 3.4's ``fractal,0.5,callee`` and ``comm,dso,sym`` for the 3.4 layout."""
-    from pyperf_probe.report import style34
     attrs = [a.attr for a in data.attrs]
     sample_type = 0
     for attr in attrs:
         sample_type |= attr.sample_type
     has_cc = bool(sample_type & SampleType.CALLCHAIN)
     legacy = ropts.style == "3.4"
+    if legacy:
+        from pyperf_probe.report import style34
     default_spec = parse_callgraph(style34.DEFAULT_CALLGRAPH) if legacy else CallgraphSpec()
     spec = parse_callgraph(ropts.callgraph) if ropts.callgraph else default_spec
     wants_children = False if legacy else (ropts.children if ropts.children is not None else True)
@@ -75,7 +71,7 @@ def _plan(data, ropts: ReportOptions) -> Plan:
     return Plan(legacy, has_cc, spec, children, _caller_order(spec, ropts, children), sort_text, sample_type)
 
 
-def _report(data, ropts: ReportOptions, out: List[str]) -> int:
+def _report(data, ropts: ReportOptions, out: list[str]) -> int:
     plan = _plan(data, ropts)
     keys = sortkeys.parse_sort(plan.sort_text)
     hidden = _elided(keys, ropts, out)
@@ -114,15 +110,16 @@ def _session(data, ropts: ReportOptions, sample_type: int):
     return Session(data, symfs=ropts.symfs, inline=ropts.inline, force=ropts.force, unwinder=unwinder)
 
 
-def _render_events(built, plan: Plan, ropts: ReportOptions, hidden: List[str], out: List[str]) -> None:
+def _render_events(built, plan: Plan, ropts: ReportOptions, hidden: list[str], out: list[str]) -> None:
     """Per event with samples: ``# Samples`` block, columns, entries and graphs, then a blank pair."""
-    from pyperf_probe.report import style34
     use_graph = plan.has_callchains and plan.spec.mode != "none"
     params = _graph_params(plan.spec, ropts, plan.sort_text) if use_graph else None
     sopts = stdio.StdioOptions(show_nr_samples=ropts.show_nr_samples, percent_limit=ropts.percent_limit,
                                quiet=ropts.quiet, graph=params, dso_filter_given=ropts.dsos is not None,
                                hidden=frozenset(hidden))
-    render = style34 if plan.legacy else stdio
+    render = stdio
+    if plan.legacy:
+        from pyperf_probe.report import style34 as render
     for hists, name in zip(built.hists, built.names):
         if not hists.nr_samples:
             continue
@@ -149,7 +146,7 @@ def _graph_params(spec: CallgraphSpec, ropts: ReportOptions, sort_text: str) -> 
                                       value=spec.value, skip_first=skip_first)
 
 
-def _elided(keys, ropts: ReportOptions, out: List[str]) -> List[str]:
+def _elided(keys, ropts: ReportOptions, out: list[str]) -> list[str]:
     """``sort__setup_elide``: a column whose filter list has one entry is hidden, and said once as
     ``# comm: X``; if that would hide every column, none is hidden."""
     lists = {"comm": ("comm", ropts.comms), "dso": ("dso", ropts.dsos), "sym": ("symbol", ropts.symbols)}
@@ -179,7 +176,7 @@ def _lost_warnings(session) -> None:
                          f"{session.lost_samples * 100.0 / total:3.2f}%!\n\n")
 
 
-def _emit(out: List[str]) -> None:
+def _emit(out: list[str]) -> None:
     from pyperf_probe.report.pager import write_paged
     write_paged("".join(out))
 

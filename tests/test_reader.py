@@ -3,7 +3,6 @@ order, rounds, truncation, damage reported once), on hand-made bytes (tests/perf
 files recorded by real perf (tests/golden/)."""
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import shutil
@@ -247,7 +246,7 @@ ST_B = 0x10187  # IDENTIFIER|IP|TID|TIME|CPU|PERIOD
 
 
 def _mixed_file() -> bytes:
-    attrs = ((pb.sw_attr(ST_A), (11,)), (dataclasses.replace(pb.sw_attr(ST_B), config=1), (22,)))
+    attrs = ((pb.sw_attr(ST_A), (11,)), (pb.sw_attr(ST_B).replace(config=1), (22,)))
     comm_a = pb.record(RecordType.COMM, 0, struct.pack("<II", 5, 5) + b"aaa\0\0\0\0\0" +
                        struct.pack("<IIQQ", 5, 5, 30, 11))
     comm_b = pb.record(RecordType.COMM, 0, struct.pack("<II", 6, 6) + b"bbb\0\0\0\0\0" +

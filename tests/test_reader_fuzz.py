@@ -84,7 +84,7 @@ def corrupted(draw):
 
 def _consume(path: str) -> None:
     data = PerfDataFile.open(path)
-    for feature in Feature:
+    for feature in Feature.members().values():
         try:
             data.feature(feature)
         except PerfDataError:

@@ -6,7 +6,6 @@ CPU), and on fuzzed files. The list-based ordered queue is checked against perf'
 (ordered-events.c, as the reader had it record by record) on random timestamp streams."""
 from __future__ import annotations
 
-import dataclasses
 import logging
 import struct
 from pathlib import Path
@@ -130,7 +129,7 @@ def test_corrupt_callchain_warning_is_the_records(tmp_path, caplog):
 
 def test_two_events_and_an_unknown_id(tmp_path, caplog):
     st_ = pb.SW_SAMPLE_TYPE | SampleType.ID
-    attrs = [(pb.sw_attr(st_), (7,)), (dataclasses.replace(pb.sw_attr(st_), config=1), (8,))]
+    attrs = [(pb.sw_attr(st_), (7,)), (pb.sw_attr(st_).replace(config=1), (8,))]
 
     def smp(ip, time, sid):
         return pb.record(9, 2, struct.pack("<QIIQQIIQ", ip, 1, 1, time, sid, 0, 0, 1))

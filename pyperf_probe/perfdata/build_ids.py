@@ -7,15 +7,13 @@ Files are read through ``symbols.elf`` (NT_GNU_BUILD_ID); the kernel's comes fro
 """
 from __future__ import annotations
 
-import logging
-from typing import Iterable, List, Optional, Tuple
+from collections.abc import Iterable
 
+from pyperf_probe import lazylog as log
 from pyperf_probe.errors import SymbolError
 
-log = logging.getLogger("pyperf")
 
-
-def _vdso_bytes() -> Optional[bytes]:
+def _vdso_bytes() -> bytes | None:
     try:
         with open("/proc/self/maps") as f:
             line = next((ln for ln in f if ln.rstrip().endswith("[vdso]")), None)
@@ -30,7 +28,7 @@ def _vdso_bytes() -> Optional[bytes]:
         return None
 
 
-def vdso_build_id() -> Optional[str]:
+def vdso_build_id() -> str | None:
     from pyperf_probe.symbols import elf
     raw = _vdso_bytes()
     if not raw:
@@ -42,7 +40,7 @@ def vdso_build_id() -> Optional[str]:
         return None
 
 
-def kernel_build_id() -> Optional[str]:
+def kernel_build_id() -> str | None:
     """The running kernel's build-id, from the ELF notes in /sys/kernel/notes (as perf's
     ``sysfs__read_build_id``)."""
     from pyperf_probe.symbols import elf
@@ -57,7 +55,7 @@ def kernel_build_id() -> Optional[str]:
     return None
 
 
-def lookup(names: Iterable[str]) -> List[Tuple[str, bytes]]:
+def lookup(names: Iterable[str]) -> list[tuple[str, bytes]]:
     """(name, build-id bytes) for each DSO that has one; others are skipped with a debug message."""
     from pyperf_probe.symbols import elf
     out = []

@@ -9,12 +9,11 @@ Strings are ``struct perf_header_string {u32 len; char string[len];}`` (NUL-padd
 """
 from __future__ import annotations
 
-import dataclasses
 import struct
-from typing import Callable, Dict, List, Optional, Tuple
 
 from pyperf_probe.perfdata.format import (BUILD_ID_RECORD_HEAD, MISC_BUILD_ID_SIZE, U32, U64, EventAttr,
                                           Feature)
+from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.perfdata.sample import CorruptRecord
 
 
@@ -51,40 +50,45 @@ class Cursor:
         return nr
 
 
-@dataclasses.dataclass(frozen=True)
-class NrCpus:
+class NrCpus(Frozen):
     """HEADER_NRCPUS: ``{u32 nr_cpus_avail; u32 nr_cpus_online;}``."""
 
-    available: int
-    online: int
+    __slots__ = ()
+    _fields = ("available", "online")
+
+    def __new__(cls, available: int, online: int):
+        return tuple.__new__(cls, (available, online))
 
 
-@dataclasses.dataclass(frozen=True)
-class EventDesc:
+class EventDesc(Frozen):
     """One HEADER_EVENT_DESC entry: the attr, the event's name and its ids."""
 
-    attr: EventAttr
-    name: str
-    ids: Tuple[int, ...]
+    __slots__ = ()
+    _fields = ("attr", "name", "ids")
+
+    def __new__(cls, attr: EventAttr, name: str, ids: tuple[int, ...]):
+        return tuple.__new__(cls, (attr, name, ids))
 
 
-@dataclasses.dataclass(frozen=True)
-class BuildIdEntry:
+class BuildIdEntry(Frozen):
     """One HEADER_BUILD_ID record: ``struct perf_record_header_build_id`` {header, pid, build_id[20]
     (u8 size + 3 pad when misc has PERF_RECORD_MISC_BUILD_ID_SIZE), filename[] NUL-padded}."""
 
-    pid: int
-    build_id: bytes
-    filename: str
-    cpumode: int
+    __slots__ = ()
+    _fields = ("pid", "build_id", "filename", "cpumode")
+
+    def __new__(cls, pid: int, build_id: bytes, filename: str, cpumode: int):
+        return tuple.__new__(cls, (pid, build_id, filename, cpumode))
 
 
-@dataclasses.dataclass(frozen=True)
-class SampleTime:
+class SampleTime(Frozen):
     """HEADER_SAMPLE_TIME: ``{u64 first_sample_time, last_sample_time;}`` in ns."""
 
-    first: int
-    last: int
+    __slots__ = ()
+    _fields = ("first", "last")
+
+    def __new__(cls, first: int, last: int):
+        return tuple.__new__(cls, (first, last))
 
 
 def _string(data: bytes) -> str:
@@ -100,18 +104,18 @@ def _total_mem(data: bytes) -> int:
     return Cursor(data, "TOTAL_MEM").u64()
 
 
-def _cmdline(data: bytes) -> Tuple[str, ...]:
+def _cmdline(data: bytes) -> tuple[str, ...]:
     cur = Cursor(data, "CMDLINE")
     return tuple(cur.string() for _ in range(cur.count(4)))
 
 
-def _event_desc(data: bytes) -> Tuple[EventDesc, ...]:
+def _event_desc(data: bytes) -> tuple[EventDesc, ...]:
     """``u32 nr, attr_size; {attr[attr_size], u32 nr_ids, string name, u64 ids[nr_ids]}[nr]``."""
     cur = Cursor(data, "EVENT_DESC")
     nr, attr_size = cur.count(8), cur.u32()
     if attr_size < EventAttr.SIZE_VER0:
         raise CorruptRecord(f"corrupt EVENT_DESC feature section: attr size {attr_size}")
-    events: List[EventDesc] = []
+    events: list[EventDesc] = []
     for _ in range(nr):
         attr = EventAttr.unpack_from(cur.take(attr_size), 0, attr_size)
         nr_ids = cur.u32()
@@ -121,10 +125,10 @@ def _event_desc(data: bytes) -> Tuple[EventDesc, ...]:
     return tuple(events)
 
 
-def _build_ids(data: bytes) -> Tuple[BuildIdEntry, ...]:
+def _build_ids(data: bytes) -> tuple[BuildIdEntry, ...]:
     """A sequence of build-id records, each sized by its own header (tools/perf/util/header.c,
     ``perf_header__read_build_ids``)."""
-    entries: List[BuildIdEntry] = []
+    entries: list[BuildIdEntry] = []
     pos = 0
     while pos + BUILD_ID_RECORD_HEAD.size <= len(data):
         _type, misc, size, pid, bid, bid_size = BUILD_ID_RECORD_HEAD.unpack_from(data, pos)
@@ -152,7 +156,7 @@ def _tracing_data(data: bytes):
     return tracing_data.parse(data)
 
 
-DECODERS: Dict[int, Callable[[bytes], object]] = {
+DECODERS = {  # feature -> decoder(section bytes)
     Feature.TRACING_DATA: _tracing_data,
     Feature.BUILD_ID: _build_ids,
     Feature.HOSTNAME: _string,
@@ -169,7 +173,7 @@ DECODERS: Dict[int, Callable[[bytes], object]] = {
 }
 
 
-def decode(feature: int, data: bytes) -> Optional[object]:
+def decode(feature: int, data: bytes) -> object | None:
     """The decoded section, or the raw bytes for a feature without a decoder here."""
     decoder = DECODERS.get(feature)
     return decoder(data) if decoder else data

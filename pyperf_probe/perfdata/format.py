@@ -6,13 +6,18 @@ Layouts follow ``tools/perf/util/header.h`` (``struct perf_file_header``), ``inc
 (``struct perf_event_attr``, ``enum perf_event_type``) and the project reference, perf-formats.md §1.
 Everything is little-endian (x86_64 is the only host this project records on; a byte-swapped magic is
 refused by the reader).
+
+The enums are classes of plain int constants (``SampleType.TIME`` is the int 4), not ``enum`` members:
+``import enum`` and building five enum classes cost ``pyperf report`` ~3 ms of start-up (bench/report),
+and every use of them here is C-like bit arithmetic (an IntFlag's ``~`` would even keep only the known
+bits). ``name_of(value)`` gives a constant's name for messages, ``members()`` all of them. The structs
+are :class:`perfdata.frozen.Frozen` records, for the same reason.
 """
 from __future__ import annotations
 
-import dataclasses
-import enum
 import struct
-from typing import ClassVar, Tuple
+
+from pyperf_probe.perfdata.frozen import Frozen
 
 MAGIC = b"PERFILE2"
 MAGIC_SWAPPED = b"2ELIFREP"
@@ -40,7 +45,26 @@ PERF_SAMPLE_REGS_ABI_NONE = 0
 PERF_SAMPLE_REGS_ABI_64 = 2
 
 
-class AttrType(enum.IntEnum):
+class Constants:
+    """A namespace of int constants standing in for an ``enum``: the UPPER_CASE class attributes."""
+
+    __slots__ = ()
+
+    @classmethod
+    def members(cls) -> dict[str, int]:
+        """Name -> value, in definition order (an enum's ``__members__``)."""
+        return {name: value for name, value in vars(cls).items() if name.isupper()}
+
+    @classmethod
+    def name_of(cls, value: int) -> str | None:
+        """The name of the constant equal to ``value`` (an enum's ``Enum(value).name``), None if none is."""
+        for name, const in vars(cls).items():
+            if const == value and name.isupper():
+                return name
+        return None
+
+
+class AttrType(Constants):
     """``enum perf_type_id``."""
 
     HARDWARE = 0
@@ -51,7 +75,7 @@ class AttrType(enum.IntEnum):
     BREAKPOINT = 5
 
 
-class SampleType(enum.IntFlag):
+class SampleType(Constants):
     """``enum perf_event_sample_format`` (PERF_SAMPLE_*)."""
 
     IP = 1 << 0
@@ -81,7 +105,7 @@ class SampleType(enum.IntFlag):
     WEIGHT_STRUCT = 1 << 24
 
 
-class ReadFormat(enum.IntFlag):
+class ReadFormat(Constants):
     """``enum perf_event_read_format``."""
 
     TOTAL_TIME_ENABLED = 1 << 0
@@ -91,7 +115,7 @@ class ReadFormat(enum.IntFlag):
     LOST = 1 << 4
 
 
-class AttrFlag(enum.IntFlag):
+class AttrFlag(Constants):
     """The bitfield word at offset 40 of ``struct perf_event_attr``, bit by bit."""
 
     DISABLED = 1 << 0
@@ -127,7 +151,7 @@ class AttrFlag(enum.IntFlag):
     BPF_EVENT = 1 << 30
 
 
-class RecordType(enum.IntEnum):
+class RecordType(Constants):
     """``enum perf_event_type`` (kernel records) and ``enum perf_user_event_type`` (perf's own, >= 64)."""
 
     MMAP = 1
@@ -172,7 +196,7 @@ class RecordType(enum.IntEnum):
     FINISHED_INIT = 82
 
 
-class Feature(enum.IntEnum):
+class Feature(Constants):
     """``HEADER_*`` feature bits of the file header's bitmap (tools/perf/util/header.h)."""
 
     TRACING_DATA = 1
@@ -208,43 +232,45 @@ class Feature(enum.IntEnum):
     PMU_CAPS = 31
 
 
-@dataclasses.dataclass(frozen=True)
-class FileSection:
+class FileSection(Frozen):
     """``struct perf_file_section {u64 offset; u64 size;}``."""
 
-    offset: int
-    size: int
+    __slots__ = ()
+    _fields = ("offset", "size")
+    STRUCT = struct.Struct("<QQ")
 
-    STRUCT: ClassVar[struct.Struct] = struct.Struct("<QQ")
+    def __new__(cls, offset: int, size: int):
+        return tuple.__new__(cls, (offset, size))
 
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.offset, self.size)
+        return self.STRUCT.pack(*self)
 
     @classmethod
-    def unpack_from(cls, buf, offset: int = 0) -> "FileSection":
-        return cls(*cls.STRUCT.unpack_from(buf, offset))
+    def unpack_from(cls, buf, offset: int = 0) -> FileSection:
+        return tuple.__new__(cls, cls.STRUCT.unpack_from(buf, offset))
 
 
-@dataclasses.dataclass(frozen=True)
-class FileHeader:
+NO_SECTION = FileSection(0, 0)
+
+
+class FileHeader(Frozen):
     """``struct perf_file_header`` (104 bytes): magic, size, attr_size, attrs, data, event_types, and the
     256-bit feature bitmap (``adds_features``), kept here as one int, bit N = feature N."""
 
-    attr_size: int
-    attrs: FileSection
-    data: FileSection
-    features: int
-    size: int = 104
-    event_types: FileSection = FileSection(0, 0)
+    __slots__ = ()
+    _fields = ("attr_size", "attrs", "data", "features", "size", "event_types")
+    STRUCT = struct.Struct("<8sQQ16s16s16s32s")
 
-    STRUCT: ClassVar[struct.Struct] = struct.Struct("<8sQQ16s16s16s32s")
+    def __new__(cls, attr_size: int, attrs: FileSection, data: FileSection, features: int, size: int = 104,
+                event_types: FileSection = NO_SECTION):
+        return tuple.__new__(cls, (attr_size, attrs, data, features, size, event_types))
 
     def pack(self) -> bytes:
         return self.STRUCT.pack(MAGIC, self.size, self.attr_size, self.attrs.pack(), self.data.pack(),
                                 self.event_types.pack(), self.features.to_bytes(32, "little"))
 
     @classmethod
-    def unpack_from(cls, buf, offset: int = 0) -> "FileHeader":
+    def unpack_from(cls, buf, offset: int = 0) -> FileHeader:
         """Decode; the caller has checked the magic (and refused a byte-swapped one)."""
         _magic, size, attr_size, attrs, data, evt, feat = cls.STRUCT.unpack_from(buf, offset)
         return cls(attr_size=attr_size, attrs=FileSection.unpack_from(attrs), data=FileSection.unpack_from(data),
@@ -254,42 +280,36 @@ class FileHeader:
         return bool(self.features >> feature & 1)
 
 
-@dataclasses.dataclass(frozen=True)
-class EventAttr:
+class EventAttr(Frozen):
     """``struct perf_event_attr`` up to PERF_ATTR_SIZE_VER8 (136 bytes; perf 6.1 writes 128).
 
     ``flags`` is the bitfield word at offset 40 (``AttrFlag``). ``wakeup`` is the union
     wakeup_events/wakeup_watermark, ``config1``/``config2`` the unions with bp_addr/bp_len etc.
+    ``sample_period`` is the union with sample_freq (AttrFlag.FREQ).
     """
 
-    type: int
-    config: int = 0
-    sample_period: int = 1  # union with sample_freq (AttrFlag.FREQ)
-    sample_type: int = 0
-    read_format: int = 0
-    flags: int = 0
-    wakeup: int = 0
-    bp_type: int = 0
-    config1: int = 0
-    config2: int = 0
-    branch_sample_type: int = 0
-    sample_regs_user: int = 0
-    sample_stack_user: int = 0
-    clockid: int = 0
-    sample_regs_intr: int = 0
-    aux_watermark: int = 0
-    sample_max_stack: int = 0
-    aux_sample_size: int = 0
-    sig_data: int = 0
-    config3: int = 0
-    size: int = 128
-
+    __slots__ = ()
+    _fields = ("type", "config", "sample_period", "sample_type", "read_format", "flags", "wakeup", "bp_type",
+               "config1", "config2", "branch_sample_type", "sample_regs_user", "sample_stack_user", "clockid",
+               "sample_regs_intr", "aux_watermark", "sample_max_stack", "aux_sample_size", "sig_data",
+               "config3", "size")
     # type u32, size u32, config, sample_period, sample_type, read_format, flags (u64 each), wakeup u32,
     # bp_type u32, config1, config2, branch_sample_type, sample_regs_user (u64), sample_stack_user u32,
     # clockid s32, sample_regs_intr u64, aux_watermark u32, sample_max_stack u16, __reserved_2 u16,
     # aux_sample_size u32, __reserved_3 u32, sig_data u64, config3 u64
-    STRUCT: ClassVar[struct.Struct] = struct.Struct("<IIQQQQQIIQQQQIiQIHHIIQQ")
-    SIZE_VER0: ClassVar[int] = 64
+    STRUCT = struct.Struct("<IIQQQQQIIQQQQIiQIHHIIQQ")
+    SIZE_VER0 = 64
+
+    def __new__(cls, type: int, config: int = 0, sample_period: int = 1, sample_type: int = 0,
+                read_format: int = 0, flags: int = 0, wakeup: int = 0, bp_type: int = 0, config1: int = 0,
+                config2: int = 0, branch_sample_type: int = 0, sample_regs_user: int = 0,
+                sample_stack_user: int = 0, clockid: int = 0, sample_regs_intr: int = 0, aux_watermark: int = 0,
+                sample_max_stack: int = 0, aux_sample_size: int = 0, sig_data: int = 0, config3: int = 0,
+                size: int = 128):
+        return tuple.__new__(cls, (type, config, sample_period, sample_type, read_format, flags, wakeup, bp_type,
+                                   config1, config2, branch_sample_type, sample_regs_user, sample_stack_user,
+                                   clockid, sample_regs_intr, aux_watermark, sample_max_stack, aux_sample_size,
+                                   sig_data, config3, size))
 
     def pack(self, size: int = 0) -> bytes:
         """Encode as ``size`` bytes (default ``self.size``); the size field says the same."""
@@ -302,34 +322,31 @@ class EventAttr:
         return raw[:size].ljust(size, b"\0")
 
     @classmethod
-    def unpack_from(cls, buf, offset: int = 0, size: int = 0) -> "EventAttr":
+    def unpack_from(cls, buf, offset: int = 0, size: int = 0) -> EventAttr:
         """Decode ``size`` bytes (default: the size field); a short (older) attr is zero-filled,
         a longer (newer) one is cut, as perf's read_attr() does."""
-        size = size or struct.unpack_from("<I", buf, offset + 4)[0]
+        size = size or U32.unpack_from(buf, offset + 4)[0]
         raw = bytes(buf[offset:offset + min(size, cls.STRUCT.size)]).ljust(cls.STRUCT.size, b"\0")
         f = cls.STRUCT.unpack(raw)
-        return cls(type=f[0], size=f[1], config=f[2], sample_period=f[3], sample_type=f[4], read_format=f[5],
-                   flags=f[6], wakeup=f[7], bp_type=f[8], config1=f[9], config2=f[10], branch_sample_type=f[11],
-                   sample_regs_user=f[12], sample_stack_user=f[13], clockid=f[14], sample_regs_intr=f[15],
-                   aux_watermark=f[16], sample_max_stack=f[17], aux_sample_size=f[19], sig_data=f[21],
-                   config3=f[22])
+        return tuple.__new__(cls, (f[0], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12],
+                                   f[13], f[14], f[15], f[16], f[17], f[19], f[21], f[22], f[1]))
 
     def has(self, flag: int) -> bool:
         return bool(self.flags & flag)
 
 
-@dataclasses.dataclass(frozen=True)
-class EventHeader:
+class EventHeader(Frozen):
     """``struct perf_event_header {u32 type; u16 misc; u16 size;}``; size counts the header."""
 
-    type: int
-    misc: int
-    size: int
+    __slots__ = ()
+    _fields = ("type", "misc", "size")
+    STRUCT = struct.Struct("<IHH")
 
-    STRUCT: ClassVar[struct.Struct] = struct.Struct("<IHH")
+    def __new__(cls, type: int, misc: int, size: int):
+        return tuple.__new__(cls, (type, misc, size))
 
     def pack(self) -> bytes:
-        return self.STRUCT.pack(self.type, self.misc, self.size)
+        return self.STRUCT.pack(*self)
 
 
 # Fixed-size heads of record bodies (after the 8-byte header); variable tails noted beside each.
@@ -346,7 +363,7 @@ U32 = struct.Struct("<I")
 U64 = struct.Struct("<Q")
 
 
-def sample_id_fields(sample_type: int) -> Tuple[str, ...]:
+def sample_id_fields(sample_type: int) -> tuple[str, ...]:
     """The ``sample_id`` trailer's fields, in order, for ``sample_type`` (perf_event.h, 'struct sample_id').
 
     IDENTIFIER comes last here, unlike in a SAMPLE where it comes first.

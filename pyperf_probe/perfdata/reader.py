@@ -16,38 +16,36 @@ anything is allocated; damage inside the data section is a warning (``perfdata.s
 """
 from __future__ import annotations
 
-import dataclasses
 import errno as errno_mod
 import itertools
-import logging
 import os
 import struct
-from typing import Dict, Iterator, List, Optional, Tuple
+from collections.abc import Iterator
 
+from pyperf_probe import lazylog as log
 from pyperf_probe.errors import PerfDataError
 from pyperf_probe.perfdata import features as feat
 from pyperf_probe.perfdata.format import (MAGIC, MAGIC_SWAPPED, AttrType, EventAttr, FileHeader, FileSection,
                                           SampleType)
+from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.perfdata.stream import INCOMPATIBLE, ReadStats, RecordStream  # noqa: F401 (ReadStats: API)
 from pyperf_probe.perfdata.stream import incompatible as _incompatible
-
-log = logging.getLogger("pyperf")
 
 DEFAULT_PATH = "perf.data"
 
 
-@dataclasses.dataclass(frozen=True)
-class FileAttr:
+class FileAttr(Frozen):
     """One event of the file: its ``perf_event_attr``, the ids its samples carry, and its name
     (EVENT_DESC's, else ``system:name`` from TRACING_DATA for tracepoints, else None)."""
 
-    index: int
-    attr: EventAttr
-    ids: Tuple[int, ...]
-    name: Optional[str]
+    __slots__ = ()
+    _fields = ("index", "attr", "ids", "name")
+
+    def __new__(cls, index: int, attr: EventAttr, ids: tuple[int, ...], name: str | None):
+        return tuple.__new__(cls, (index, attr, ids, name))
 
 
-def check_path(path: Optional[str], force: bool = False) -> Tuple[str, os.stat_result]:
+def check_path(path: str | None, force: bool = False) -> tuple[str, os.stat_result]:
     """perf's checks before reading (util/data.c): the file exists, is owned by us or root unless
     ``force``, and is not empty. Returns the path and its stat."""
     shown = path or DEFAULT_PATH
@@ -76,7 +74,7 @@ class PerfDataFile:
         self.file_size = file_size
         self.stats = ReadStats()
         self._warned: set = set()
-        self._features: Dict[int, object] = {}
+        self._features: dict[int, object] = {}
         self.header = self._read_header()
         self._sections = self._read_feature_table()
         self.attrs = self._read_attrs()
@@ -89,12 +87,12 @@ class PerfDataFile:
         delivery order (time-ordered per round) or, with ``ordered=False``, in file order."""
         return itertools.chain.from_iterable(self._stream.batches(ordered))
 
-    def record_batches(self, ordered: bool = True) -> Iterator[List]:
+    def record_batches(self, ordered: bool = True) -> Iterator[list]:
         """``records()`` as lists (one per decoded chunk or flushed round): the same records in the same
         order, for consumers that loop over many records (one generator step per batch, not per record)."""
         return self._stream.batches(ordered)
 
-    def keyed_batches(self) -> Optional[Iterator]:
+    def keyed_batches(self) -> Iterator | None:
         """The records as ``records()`` delivers them, but each run of samples as a list of sample keys
         (``perfdata.sample_keys``; ``decode_key`` reads one), for consumers that only count samples; None
         when this file's samples are not keyed (their records are unique anyway: read them one by one)."""
@@ -111,7 +109,7 @@ class PerfDataFile:
         return self._stream.key_layout
 
     @classmethod
-    def open(cls, path: Optional[str] = None, force: bool = False) -> "PerfDataFile":
+    def open(cls, path: str | None = None, force: bool = False) -> "PerfDataFile":
         """Open and check ``path`` (default ``perf.data``) with perf's messages and rules."""
         shown, st = check_path(path, force)
         try:
@@ -166,7 +164,7 @@ class PerfDataFile:
                         "Was the 'perf record' command properly terminated?")
         return header
 
-    def _read_attrs(self) -> Tuple[FileAttr, ...]:
+    def _read_attrs(self) -> tuple[FileAttr, ...]:
         h = self.header
         nr = h.attrs.size // h.attr_size
         if not nr:
@@ -185,12 +183,12 @@ class PerfDataFile:
         return tuple(FileAttr(i, attr, ids, self._event_name(i, attr, ids, nr))
                      for i, (attr, ids) in enumerate(entries))
 
-    def _read_ids(self, section: FileSection, index: int) -> Tuple[int, ...]:
+    def _read_ids(self, section: FileSection, index: int) -> tuple[int, ...]:
         if section.size % 8 or section.offset + section.size > self.file_size:
             raise _incompatible(f"{self.path}: the id array of attr {index} is outside the file")
         return struct.unpack(f"<{section.size // 8}Q", self._pread(section.offset, section.size))
 
-    def _event_name(self, index: int, attr: EventAttr, ids: Tuple[int, ...], nr_attrs: int) -> Optional[str]:
+    def _event_name(self, index: int, attr: EventAttr, ids: tuple[int, ...], nr_attrs: int) -> str | None:
         """EVENT_DESC's name for the event its ids[0] belongs to (perf: evlist__set_event_name through
         evlist__id2evsel, which answers the first event for a one-event file or id 0), else the tracepoint's
         ``system:name`` from TRACING_DATA, else perf's "unknown tracepoint" for a tracepoint."""
@@ -207,7 +205,7 @@ class PerfDataFile:
             return "unknown tracepoint"
         return None
 
-    def _read_feature_table(self) -> Dict[int, FileSection]:
+    def _read_feature_table(self) -> dict[int, FileSection]:
         """The section table after the data: one entry per set bit, ascending (header.c)."""
         bits = [b for b in range(256) if self.header.has_feature(b)]
         start = self.header.data.offset + self.header.data.size
@@ -222,7 +220,7 @@ class PerfDataFile:
         return {bit: FileSection.unpack_from(table, 16 * i) for i, bit in enumerate(bits)}
 
     @property
-    def features(self) -> Tuple[int, ...]:
+    def features(self) -> tuple[int, ...]:
         """The feature bits present in the section table."""
         return tuple(self._sections)
 
@@ -232,7 +230,7 @@ class PerfDataFile:
             self._features[feature] = self._decode_feature(feature)
         return self._features[feature]
 
-    def feature_bytes(self, feature: int) -> Optional[bytes]:
+    def feature_bytes(self, feature: int) -> bytes | None:
         section = self._sections.get(feature)
         if section is None:
             return None
@@ -286,7 +284,7 @@ class PerfDataFile:
             log.warning(f"{self.stats.nr_unknown_id} samples with id not present in the header")
 
 
-def _check_sample_types(attrs: List[EventAttr], path: str) -> None:
+def _check_sample_types(attrs: list[EventAttr], path: str) -> None:
     """perf refuses events whose samples cannot be told apart (evlist.c ``evlist__valid_sample_type``):
     with several events each must carry ID or IDENTIFIER, at the same place."""
     if len(attrs) < 2:
@@ -299,7 +297,4 @@ def _check_sample_types(attrs: List[EventAttr], path: str) -> None:
 
 
 def _feature_name(feature: int) -> str:
-    try:
-        return feat.Feature(feature).name
-    except ValueError:
-        return f"feature {feature}"
+    return feat.Feature.name_of(feature) or f"feature {feature}"

@@ -1,5 +1,6 @@
-"""The records of a perf.data data section: one frozen dataclass per record type the session uses, each
-decoding itself from the bytes after its ``struct perf_event_header``.
+"""The records of a perf.data data section: one frozen record (``perfdata.frozen``: a frozen dataclass
+without the start-up cost of ``dataclasses``) per record type the session uses, each decoding itself from
+the bytes after its ``struct perf_event_header``.
 
 Layouts: ``include/uapi/linux/perf_event.h`` (``enum perf_event_type``) and tools/perf/util/event.h for
 perf's own records (>= 64); perf-formats.md §1.3. ``time`` on every record is the timestamp perf orders it
@@ -11,11 +12,9 @@ the sample_id trailer) and raises ``CorruptRecord`` when a field does not fit.
 """
 from __future__ import annotations
 
-import dataclasses
-from typing import ClassVar, Optional, Tuple
-
 from pyperf_probe.perfdata import format as fmt
 from pyperf_probe.perfdata.format import RecordType
+from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.perfdata.sample import CorruptRecord, Regs, Sample, SampleDecoder  # noqa: F401 (re-export)
 
 
@@ -31,26 +30,23 @@ def _cstring(buf, pos: int, end: int) -> str:
     return (raw if nul < 0 else raw[:nul]).decode("utf-8", "replace")
 
 
-@dataclasses.dataclass(frozen=True)
-class MmapRecord:
+class MmapRecord(Frozen):
     """PERF_RECORD_MMAP: ``{u32 pid, tid; u64 addr, len, pgoff; char filename[];}``.
 
     ``start``/``length`` are avmas of the mapping, ``pgoff`` its file offset. ``misc`` carries the cpumode
     (kernel maps have PERF_RECORD_MISC_KERNEL) and PERF_RECORD_MISC_MMAP_DATA."""
 
-    pid: int
-    tid: int
-    start: int
-    length: int
-    pgoff: int
-    filename: str
-    misc: int
-    time: Optional[int]
+    __slots__ = ()
+    _fields = ("pid", "tid", "start", "length", "pgoff", "filename", "misc", "time")
 
-    TYPE: ClassVar[int] = RecordType.MMAP
+    def __new__(cls, pid: int, tid: int, start: int, length: int, pgoff: int, filename: str, misc: int,
+                time: int | None):
+        return tuple.__new__(cls, (pid, tid, start, length, pgoff, filename, misc, time))
+
+    TYPE = RecordType.MMAP
 
     @classmethod
-    def decode(cls, buf, pos: int, end: int, misc: int, time: Optional[int]) -> "MmapRecord":
+    def decode(cls, buf, pos: int, end: int, misc: int, time: int | None) -> "MmapRecord":
         _need(pos, fmt.MMAP_HEAD.size, end, "MMAP")
         pid, tid, start, length, pgoff = fmt.MMAP_HEAD.unpack_from(buf, pos)
         return cls(pid, tid, start, length, pgoff, _cstring(buf, pos + fmt.MMAP_HEAD.size, end), misc, time)
@@ -60,32 +56,25 @@ class MmapRecord:
         return bool(self.misc & fmt.MISC_MMAP_DATA)
 
 
-@dataclasses.dataclass(frozen=True)
-class Mmap2Record:
+class Mmap2Record(Frozen):
     """PERF_RECORD_MMAP2: MMAP's fields, then ``{u32 maj, min; u64 ino, ino_generation}`` or, with
     PERF_RECORD_MISC_MMAP_BUILD_ID, ``{u8 build_id_size; u8 pad[3]; u8 build_id[20]}``; then
     ``u32 prot, flags; char filename[];``."""
 
-    pid: int
-    tid: int
-    start: int
-    length: int
-    pgoff: int
-    maj: int
-    min: int
-    ino: int
-    ino_generation: int
-    prot: int
-    flags: int
-    filename: str
-    misc: int
-    time: Optional[int]
-    build_id: Optional[bytes] = None
+    __slots__ = ()
+    _fields = ("pid", "tid", "start", "length", "pgoff", "maj", "min", "ino", "ino_generation", "prot", "flags",
+               "filename", "misc", "time", "build_id")
 
-    TYPE: ClassVar[int] = RecordType.MMAP2
+    def __new__(cls, pid: int, tid: int, start: int, length: int, pgoff: int, maj: int, min: int, ino: int,
+                ino_generation: int, prot: int, flags: int, filename: str, misc: int, time: int | None,
+                build_id: bytes | None = None):
+        return tuple.__new__(cls, (pid, tid, start, length, pgoff, maj, min, ino, ino_generation, prot, flags,
+                                   filename, misc, time, build_id))
+
+    TYPE = RecordType.MMAP2
 
     @classmethod
-    def decode(cls, buf, pos: int, end: int, misc: int, time: Optional[int]) -> "Mmap2Record":
+    def decode(cls, buf, pos: int, end: int, misc: int, time: int | None) -> "Mmap2Record":
         _need(pos, fmt.MMAP2_HEAD.size, end, "MMAP2")
         filename = _cstring(buf, pos + fmt.MMAP2_HEAD.size, end)
         if misc & fmt.MISC_MMAP_BUILD_ID:
@@ -101,121 +90,126 @@ class Mmap2Record:
         return bool(self.misc & fmt.MISC_MMAP_DATA)
 
 
-@dataclasses.dataclass(frozen=True)
-class CommRecord:
+class CommRecord(Frozen):
     """PERF_RECORD_COMM: ``{u32 pid, tid; char comm[];}``; ``exec`` is PERF_RECORD_MISC_COMM_EXEC."""
 
-    pid: int
-    tid: int
-    comm: str
-    exec: bool
-    time: Optional[int]
+    __slots__ = ()
+    _fields = ("pid", "tid", "comm", "exec", "time")
 
-    TYPE: ClassVar[int] = RecordType.COMM
+    def __new__(cls, pid: int, tid: int, comm: str, exec: bool, time: int | None):
+        return tuple.__new__(cls, (pid, tid, comm, exec, time))
+
+    TYPE = RecordType.COMM
 
     @classmethod
-    def decode(cls, buf, pos: int, end: int, misc: int, time: Optional[int]) -> "CommRecord":
+    def decode(cls, buf, pos: int, end: int, misc: int, time: int | None) -> "CommRecord":
         _need(pos, fmt.COMM_HEAD.size, end, "COMM")
         pid, tid = fmt.COMM_HEAD.unpack_from(buf, pos)
         return cls(pid, tid, _cstring(buf, pos + 8, end), bool(misc & fmt.MISC_COMM_EXEC), time)
 
 
-@dataclasses.dataclass(frozen=True)
-class ForkRecord:
+class ForkRecord(Frozen):
     """PERF_RECORD_FORK: ``{u32 pid, ppid, tid, ptid; u64 time;}`` (``event_time`` is that body field)."""
 
-    pid: int
-    ppid: int
-    tid: int
-    ptid: int
-    event_time: int
-    misc: int
-    time: Optional[int]
+    __slots__ = ()
+    _fields = ("pid", "ppid", "tid", "ptid", "event_time", "misc", "time")
 
-    TYPE: ClassVar[int] = RecordType.FORK
+    def __new__(cls, pid: int, ppid: int, tid: int, ptid: int, event_time: int, misc: int, time: int | None):
+        return tuple.__new__(cls, (pid, ppid, tid, ptid, event_time, misc, time))
+
+    TYPE = RecordType.FORK
 
     @classmethod
-    def decode(cls, buf, pos: int, end: int, misc: int, time: Optional[int]):
+    def decode(cls, buf, pos: int, end: int, misc: int, time: int | None):
         _need(pos, fmt.FORK_EXIT.size, end, cls.__name__)
         return cls(*fmt.FORK_EXIT.unpack_from(buf, pos), misc, time)
 
 
-@dataclasses.dataclass(frozen=True)
 class ExitRecord(ForkRecord):
     """PERF_RECORD_EXIT: the same body as FORK."""
 
-    TYPE: ClassVar[int] = RecordType.EXIT
+    __slots__ = ()
+
+    TYPE = RecordType.EXIT
 
 
-@dataclasses.dataclass(frozen=True)
-class LostRecord:
+class LostRecord(Frozen):
     """PERF_RECORD_LOST: ``{u64 id, lost;}``: the kernel dropped ``lost`` records of event ``id``."""
 
-    id: int
-    lost: int
-    time: Optional[int]
+    __slots__ = ()
+    _fields = ("id", "lost", "time")
 
-    TYPE: ClassVar[int] = RecordType.LOST
+    def __new__(cls, id: int, lost: int, time: int | None):
+        return tuple.__new__(cls, (id, lost, time))
+
+    TYPE = RecordType.LOST
 
     @classmethod
-    def decode(cls, buf, pos: int, end: int, misc: int, time: Optional[int]) -> "LostRecord":
+    def decode(cls, buf, pos: int, end: int, misc: int, time: int | None) -> "LostRecord":
         _need(pos, fmt.LOST.size, end, "LOST")
         return cls(*fmt.LOST.unpack_from(buf, pos), time)
 
 
-@dataclasses.dataclass(frozen=True)
-class LostSamplesRecord:
+class LostSamplesRecord(Frozen):
     """PERF_RECORD_LOST_SAMPLES: ``{u64 lost;}``: samples lost (the sum is report's Total Lost Samples)."""
 
-    lost: int
-    time: Optional[int]
+    __slots__ = ()
+    _fields = ("lost", "time")
 
-    TYPE: ClassVar[int] = RecordType.LOST_SAMPLES
+    def __new__(cls, lost: int, time: int | None):
+        return tuple.__new__(cls, (lost, time))
+
+    TYPE = RecordType.LOST_SAMPLES
 
     @classmethod
-    def decode(cls, buf, pos: int, end: int, misc: int, time: Optional[int]) -> "LostSamplesRecord":
+    def decode(cls, buf, pos: int, end: int, misc: int, time: int | None) -> "LostSamplesRecord":
         _need(pos, fmt.LOST_SAMPLES.size, end, "LOST_SAMPLES")
         return cls(fmt.LOST_SAMPLES.unpack_from(buf, pos)[0], time)
 
 
-@dataclasses.dataclass(frozen=True)
-class FinishedRoundRecord:
+class FinishedRoundRecord(Frozen):
     """PERF_RECORD_FINISHED_ROUND (perf's own, no body): nothing after it is older than what came before
     the previous one, so the ordered queue may flush (tools/perf/util/ordered-events.c)."""
 
-    time: Optional[int] = None
+    __slots__ = ()
+    _fields = ("time",)
 
-    TYPE: ClassVar[int] = RecordType.FINISHED_ROUND
+    def __new__(cls, time: int | None = None):
+        return tuple.__new__(cls, (time,))
+
+    TYPE = RecordType.FINISHED_ROUND
 
     @classmethod
-    def decode(cls, buf, pos: int, end: int, misc: int, time: Optional[int]) -> "FinishedRoundRecord":
+    def decode(cls, buf, pos: int, end: int, misc: int, time: int | None) -> "FinishedRoundRecord":
         return FINISHED_ROUND
 
 
 FINISHED_ROUND = FinishedRoundRecord()
 
 
-@dataclasses.dataclass(frozen=True)
-class IdIndexEntry:
+class IdIndexEntry(Frozen):
     """``struct id_index_entry {u64 id, idx, cpu, tid;}``: event ``id`` is attr number ``idx``."""
 
-    id: int
-    idx: int
-    cpu: int
-    tid: int
+    __slots__ = ()
+    _fields = ("id", "idx", "cpu", "tid")
+
+    def __new__(cls, id: int, idx: int, cpu: int, tid: int):
+        return tuple.__new__(cls, (id, idx, cpu, tid))
 
 
-@dataclasses.dataclass(frozen=True)
-class IdIndexRecord:
+class IdIndexRecord(Frozen):
     """PERF_RECORD_ID_INDEX: ``{u64 nr; struct id_index_entry entries[nr];}``."""
 
-    entries: Tuple[IdIndexEntry, ...]
-    time: Optional[int] = None
+    __slots__ = ()
+    _fields = ("entries", "time")
 
-    TYPE: ClassVar[int] = RecordType.ID_INDEX
+    def __new__(cls, entries: tuple[IdIndexEntry, ...], time: int | None = None):
+        return tuple.__new__(cls, (entries, time))
+
+    TYPE = RecordType.ID_INDEX
 
     @classmethod
-    def decode(cls, buf, pos: int, end: int, misc: int, time: Optional[int]) -> "IdIndexRecord":
+    def decode(cls, buf, pos: int, end: int, misc: int, time: int | None) -> "IdIndexRecord":
         _need(pos, 8, end, "ID_INDEX")
         nr = fmt.U64.unpack_from(buf, pos)[0]
         if nr > (end - pos - 8) // fmt.ID_INDEX_ENTRY.size:

@@ -13,17 +13,18 @@ consecutive fixed-size fields are merged into one ``struct.Struct`` (one ``unpac
 IP|TID|TIME|CPU|PERIOD), CALLCHAIN and RAW (in every ``-g`` uprobe sample) are written out inline, the
 rarer variable parts (REGS_USER, STACK_USER, READ, ...) are one helper call each, every length is checked
 against the record's end before anything is sliced, and the result is built with a single
-``tuple.__new__`` (``Sample`` is a NamedTuple: 0.16-0.3 us to build against 2.7-3.7 us for a frozen
-dataclass of the same fields, bench/read_only). The decoder's source is generated from the attr, the way
+``tuple.__new__`` (``Sample`` is a tuple record, ``pyperf_probe.records.Record``, built as a NamedTuple
+is without ``typing``'s import: 0.16-0.3 us to build against 2.7-3.7 us for a frozen dataclass of the
+same fields, bench/read_only). The decoder's source is generated from the attr, the way
 ``collections.namedtuple`` and ``dataclasses`` generate theirs; ``SampleDecoder.source`` shows it.
 """
 from __future__ import annotations
 
 import struct
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from pyperf_probe.errors import PerfDataError
 from pyperf_probe.perfdata.format import EventAttr, ReadFormat, SampleType
+from pyperf_probe.perfdata.frozen import Frozen
 
 U64 = struct.Struct("<Q")
 U32 = struct.Struct("<I")
@@ -34,22 +35,25 @@ class CorruptRecord(PerfDataError):
     """A record whose fields do not fit in its own size (``OVERFLOW_CHECK`` in perf's evsel.c)."""
 
 
-class Regs(NamedTuple):
+class Regs(Frozen):
     """A REGS_USER / REGS_INTR block: ``abi`` (PERF_SAMPLE_REGS_ABI_*), the attr's register ``mask``
     and one value per set bit of the mask, lowest bit first (empty when abi is NONE)."""
 
-    abi: int
-    mask: int
-    values: Tuple[int, ...]
+    __slots__ = ()
+    _fields = ("abi", "mask", "values")
+    __eq__, __ne__, __hash__ = tuple.__eq__, tuple.__ne__, tuple.__hash__  # a NamedTuple's: values only
 
-    def get(self, reg: int) -> Optional[int]:
+    def __new__(cls, abi: int, mask: int, values: tuple[int, ...]):
+        return tuple.__new__(cls, (abi, mask, values))
+
+    def get(self, reg: int) -> int | None:
         """The value of register number ``reg`` (``enum perf_event_x86_regs``), if it was sampled."""
         if not self.values or not self.mask >> reg & 1:
             return None
         return self.values[bin(self.mask & ((1 << reg) - 1)).count("1")]
 
 
-class Sample(NamedTuple):
+class Sample(Frozen):
     """One decoded PERF_RECORD_SAMPLE (``struct perf_sample`` in tools/perf/util/sample.h).
 
     ``evsel`` is the index of the attr the sample belongs to; ``time`` is None without PERF_SAMPLE_TIME;
@@ -58,33 +62,23 @@ class Sample(NamedTuple):
     starts in the file.
     """
 
-    evsel: int
-    misc: int
-    time: Optional[int]
-    pid: Optional[int]
-    tid: Optional[int]
-    ip: Optional[int]
-    period: int
-    cpu: Optional[int]
-    callchain: Optional[Tuple[int, ...]]
-    raw: Optional[bytes]
-    id: Optional[int]
-    stream_id: Optional[int]
-    addr: Optional[int]
-    read: Optional[tuple]
-    branch_stack: Optional[Tuple[Tuple[int, int, int], ...]]
-    regs_user: Optional[Regs]
-    stack_user: Optional[bytes]
-    weight: Optional[int]
-    data_src: Optional[int]
-    transaction: Optional[int]
-    regs_intr: Optional[Regs]
-    phys_addr: Optional[int]
-    cgroup: Optional[int]
-    data_page_size: Optional[int]
-    code_page_size: Optional[int]
-    aux: Optional[bytes]
-    file_offset: int
+    __slots__ = ()
+    _fields = ("evsel", "misc", "time", "pid", "tid", "ip", "period", "cpu", "callchain", "raw", "id", "stream_id",
+               "addr", "read", "branch_stack", "regs_user", "stack_user", "weight", "data_src", "transaction",
+               "regs_intr", "phys_addr", "cgroup", "data_page_size", "code_page_size", "aux", "file_offset")
+    __eq__, __ne__, __hash__ = tuple.__eq__, tuple.__ne__, tuple.__hash__  # a NamedTuple's: values only
+
+    def __new__(cls, evsel: int, misc: int, time: int | None, pid: int | None, tid: int | None,
+                ip: int | None, period: int, cpu: int | None, callchain: tuple[int, ...] | None,
+                raw: bytes | None, id: int | None, stream_id: int | None, addr: int | None,
+                read: tuple | None, branch_stack: tuple[tuple[int, int, int], ...] | None,
+                regs_user: Regs | None, stack_user: bytes | None, weight: int | None,
+                data_src: int | None, transaction: int | None, regs_intr: Regs | None,
+                phys_addr: int | None, cgroup: int | None, data_page_size: int | None,
+                code_page_size: int | None, aux: bytes | None, file_offset: int):
+        return tuple.__new__(cls, (evsel, misc, time, pid, tid, ip, period, cpu, callchain, raw, id, stream_id, addr,
+                                   read, branch_stack, regs_user, stack_user, weight, data_src, transaction,
+                                   regs_intr, phys_addr, cgroup, data_page_size, code_page_size, aux, file_offset))
 
 
 # Fixed-size fields: sample_type bit -> (struct codes, names); "_" names are padding dropped from Sample.
@@ -128,14 +122,14 @@ _ORDER = (SampleType.IDENTIFIER, SampleType.IP, SampleType.TID, SampleType.TIME,
           SampleType.TRANSACTION, SampleType.REGS_INTR, SampleType.PHYS_ADDR, SampleType.CGROUP,
           SampleType.DATA_PAGE_SIZE, SampleType.CODE_PAGE_SIZE, SampleType.AUX)
 
-_CHAIN_STRUCTS: Dict[int, struct.Struct] = {}
+_CHAIN_STRUCTS: dict[int, struct.Struct] = {}
 
 
 def _corrupt(what: str, pos: int) -> CorruptRecord:
     return CorruptRecord(f"corrupt sample: {what} overruns the record (at byte {pos})")
 
 
-def _u64_array(buf, pos: int, end: int, nr: int, what: str) -> Tuple[int, ...]:
+def _u64_array(buf, pos: int, end: int, nr: int, what: str) -> tuple[int, ...]:
     """``nr`` u64 at ``pos``, refusing (before allocating) an ``nr`` that the record cannot hold."""
     if nr > (end - pos) >> 3:
         raise _corrupt(what, pos)
@@ -229,7 +223,7 @@ class SampleDecoder:
         namespace = _namespace(attr)
         namespace.update(structs)
         exec(compile(self.source, f"<sample decoder 0x{attr.sample_type:x}>", "exec"), namespace)
-        self.decode: Callable = namespace["decode"]
+        self.decode = namespace["decode"]
 
 
 # CALLCHAIN (u64 nr; u64 ips[nr]: struct ip_callchain) and RAW (u32 size; char data[size], the two
@@ -273,13 +267,13 @@ def _namespace(attr: EventAttr) -> dict:
     }
 
 
-def _generate(attr: EventAttr, evsel: int) -> Tuple[str, Dict[str, struct.Struct]]:
+def _generate(attr: EventAttr, evsel: int) -> tuple[str, dict[str, struct.Struct]]:
     """Python source of ``decode`` for this attr, and the structs it refers to (``_S0``, ``_S1``...)."""
     values = {"evsel": str(evsel), "misc": "misc", "file_offset": "file_offset",
               "period": str(attr.sample_period)}  # no PERIOD bit: perf uses attr.sample_period
-    body: List[str] = []
-    structs: Dict[str, struct.Struct] = {}
-    run: List[Tuple[str, Tuple[str, ...]]] = []  # the pending run of fixed-size fields
+    body: list[str] = []
+    structs: dict[str, struct.Struct] = {}
+    run: list[tuple[str, tuple[str, ...]]] = []  # the pending run of fixed-size fields
 
     def flush_run():
         if not run:
@@ -303,7 +297,7 @@ def _generate(attr: EventAttr, evsel: int) -> Tuple[str, Dict[str, struct.Struct
             body.extend(_INLINE.get(bits) or [f"    {field}, pos = {helper}(buf, pos, end)"])
             values[field] = field
         else:
-            run.append(_FIXED[SampleType(bit & -bit)])  # WEIGHT and WEIGHT_STRUCT: one u64
+            run.append(_FIXED[bit & -bit])  # WEIGHT and WEIGHT_STRUCT: one u64
     flush_run()
     args = ", ".join(values.get(name, "None") for name in Sample._fields)
     source = "def decode(buf, pos, end, misc, file_offset):\n" + "\n".join(body)

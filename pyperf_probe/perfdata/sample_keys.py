@@ -86,7 +86,7 @@ class KeyLayout:
     def decoder(self, attr: EventAttr, evsel: int) -> Callable:
         """``decode(key) -> Sample`` for the keys of event ``evsel`` (``time``, ``cpu`` and ``file_offset``
         None); raises ``sample.CorruptRecord`` as decoding the record would."""
-        decode = SampleDecoder(dataclasses.replace(attr, sample_type=self.key_type), evsel).decode
+        decode = SampleDecoder(attr.replace(sample_type=self.key_type), evsel).decode
         return lambda key: decode(key, 4, len(key), key[0] | key[1] << 8, None)
 
     def scanner(self) -> Callable:

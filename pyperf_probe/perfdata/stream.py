@@ -23,20 +23,17 @@ short (a ``perf record`` killed mid-write) is read up to its last whole record.
 """
 from __future__ import annotations
 
-import dataclasses
 import gc
-import logging
 import struct
-from typing import Dict, Iterator, List, Optional, Tuple
+from collections.abc import Iterator
 
+from pyperf_probe import lazylog as log
 from pyperf_probe.errors import PerfDataError
 from pyperf_probe.perfdata.format import U64, AttrFlag, EventAttr, RecordType, SampleType, sample_id_struct
 from pyperf_probe.perfdata.ordered import NO_TIME, OrderedQueue
 from pyperf_probe.perfdata.records import DECODERS, IGNORED, USER_RECORD_TYPES_START
 from pyperf_probe.perfdata.sample import CorruptRecord, Sample, SampleDecoder
 from pyperf_probe.perfdata.sample_keys import KeyLayout
-
-log = logging.getLogger("pyperf")
 
 INCOMPATIBLE = "incompatible file format (rerun with -v to learn more)"
 HEADER = struct.Struct("<IHH")
@@ -51,16 +48,30 @@ def incompatible(reason: str) -> PerfDataError:
     return PerfDataError(INCOMPATIBLE)
 
 
-@dataclasses.dataclass
 class ReadStats:
-    """What ``records()`` met besides good records (perf's ``struct events_stats`` where it has one)."""
+    """What ``records()`` met besides good records (perf's ``struct events_stats`` where it has one):
+    ``nr_records`` every whole record read, decoded or not (perf's nr_events[0]); ``nr_skipped`` records
+    of types read past without decoding; ``nr_unknown_id`` samples whose id no attr has;
+    ``nr_unknown_type`` records of types not read; ``nr_corrupt`` records whose fields did not fit;
+    ``truncated_bytes`` the bytes of a data section cut short."""
 
-    nr_records: int = 0  # every whole record read, decoded or not (perf's nr_events[0])
-    nr_skipped: int = 0  # records of types read past without decoding
-    nr_unknown_id: int = 0
-    nr_unknown_type: int = 0
-    nr_corrupt: int = 0
-    truncated_bytes: int = 0
+    __slots__ = ("nr_records", "nr_skipped", "nr_unknown_id", "nr_unknown_type", "nr_corrupt", "truncated_bytes")
+
+    def __init__(self, nr_records: int = 0, nr_skipped: int = 0, nr_unknown_id: int = 0, nr_unknown_type: int = 0,
+                 nr_corrupt: int = 0, truncated_bytes: int = 0):
+        self.nr_records, self.nr_skipped, self.nr_unknown_id = nr_records, nr_skipped, nr_unknown_id
+        self.nr_unknown_type, self.nr_corrupt, self.truncated_bytes = nr_unknown_type, nr_corrupt, truncated_bytes
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and self._values() == other._values()
+
+    __hash__ = None  # mutable, as the dataclass it was
+
+    def __repr__(self) -> str:
+        return f"ReadStats({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__slots__)})"
 
 
 class RecordStream:
@@ -75,23 +86,23 @@ class RecordStream:
         self.stats = data.stats
         self._warn_once = data._warn_once
         self._warned = data._warned
-        self._queue: Optional[OrderedQueue] = None
+        self._queue: OrderedQueue | None = None
         self._decoders = self._compile_decoders()
         self._id_to_evsel = {i: a.index for a in self.attrs for i in a.ids}
         self._id_pos = _id_pos(self.attrs[0].attr.sample_type)
         self._sample_time_pos = self._common_time_pos()
         self._trailer_time = self._trailer_time_pos()
         types = {a.attr.sample_type for a in self.attrs}
-        self.key_layout: Optional[KeyLayout] = KeyLayout.of(types.pop()) if len(types) == 1 else None
-        self._key_decoders: Optional[List] = None
+        self.key_layout: KeyLayout | None = KeyLayout.of(types.pop()) if len(types) == 1 else None
+        self._key_decoders: list | None = None
 
-    def _compile_decoders(self) -> List[SampleDecoder]:
+    def _compile_decoders(self) -> list[SampleDecoder]:
         try:
             return [SampleDecoder(a.attr, a.index) for a in self.attrs]
         except PerfDataError as exc:
             raise incompatible(f"{self.path}: {exc}") from None
 
-    def batches(self, ordered: bool = True) -> Iterator[List]:
+    def batches(self, ordered: bool = True) -> Iterator[list]:
         """The records as lists, time-ordered as perf delivers them, or in file order."""
         if not ordered:
             return _fewer_collections(self._file_batches())
@@ -115,7 +126,7 @@ class RecordStream:
             end = self.file_size
         return end
 
-    def _file_batches(self) -> Iterator[List]:
+    def _file_batches(self) -> Iterator[list]:
         """Decode records chunk by chunk (CHUNK_SIZE, more than any record), in file order: one list of
         records per chunk.
 
@@ -128,7 +139,7 @@ class RecordStream:
             self._file.seek(pos)
             buf = self._file.read(min(CHUNK_SIZE, end - pos))
             n, off = len(buf), 0
-            out: List = []
+            out: list = []
             append = out.append
             count = 0
             while off + 8 <= n:
@@ -154,7 +165,7 @@ class RecordStream:
             if pos >= end or not self._chunk_end_ok(buf, n, off, pos, end):
                 return
 
-    def _entry_batches(self, quiet: bool = False) -> Iterator[List]:
+    def _entry_batches(self, quiet: bool = False) -> Iterator[list]:
         """The ordered path's scan, in file order: per chunk, one entry ``(time, type, misc, record bytes,
         file_offset)`` per record the reader decodes (``ordered.OrderedQueue``'s entries). Only the
         timestamp is read here (perf's ``evlist__parse_sample_timestamp``); records are decoded once
@@ -168,7 +179,7 @@ class RecordStream:
             self._file.seek(pos)
             buf = self._file.read(min(CHUNK_SIZE, end - pos))
             n, off = len(buf), 0
-            out: List = []
+            out: list = []
             append = out.append
             count = 0
             while off + 8 <= n:
@@ -192,7 +203,7 @@ class RecordStream:
             if pos >= end or not self._chunk_end_ok(buf, n, off, pos, end, quiet):
                 return
 
-    def _entry_time(self, buf, off: int, size: int, rtype: int) -> Optional[int]:
+    def _entry_time(self, buf, off: int, size: int, rtype: int) -> int | None:
         """The timestamp of a non-sample record: its sample_id trailer's TIME, or None."""
         trailer_size, trailer_time = self._trailer_time
         if rtype >= USER_RECORD_TYPES_START or trailer_time is None:
@@ -213,14 +224,14 @@ class RecordStream:
             size += struct.unpack_from("<Q", buf, off + 8)[0]
         return size
 
-    def _decode_batches(self, batches: Iterator[List]) -> Iterator[List]:
+    def _decode_batches(self, batches: Iterator[list]) -> Iterator[list]:
         """Delivered entries -> records (the samples of a one-event file straight to its decoder), at most
         DECODE_BATCH at a time: a flushed round stays in its compact queued form until it is consumed."""
         decode_one = self._decoders[0].decode if len(self._decoders) == 1 else None
         for batch in batches:
             for start in range(0, len(batch), DECODE_BATCH):
                 entries = batch[start:start + DECODE_BATCH]
-                out: List = []
+                out: list = []
                 append = out.append
                 for _time, rtype, misc, raw, file_offset in entries:
                     if rtype == 9 and decode_one is not None:
@@ -260,13 +271,13 @@ class RecordStream:
         yield from self._segments(out)
 
     def _keyed_chunk(self, buf: bytes, pos: int, layout: KeyLayout, scan, queue: OrderedQueue,
-                     out: List) -> int:
+                     out: list) -> int:
         """Queue the records of one chunk (samples as keys, by ``scan``; any other record, or a sample
         ``scan`` stops at, one at a time by ``_keyed_record``); return where the chunk's whole records end."""
         n = len(buf)
         nw = n >> 3
-        times: List = []
-        items: List = []
+        times: list = []
+        items: list = []
         off = count = 0
         with memoryview(buf) as view, view[:nw << 3].cast("Q") as words:
             while True:
@@ -285,8 +296,8 @@ class RecordStream:
         queue.push(times, items, out)
         return off
 
-    def _keyed_record(self, buf: bytes, off: int, pos: int, layout: KeyLayout, times: List, items: List,
-                      queue: OrderedQueue, out: List) -> int:
+    def _keyed_record(self, buf: bytes, off: int, pos: int, layout: KeyLayout, times: list, items: list,
+                      queue: OrderedQueue, out: list) -> int:
         """One record at ``off`` (the careful path): queued as a key, or as an entry ``(time, type, misc,
         record bytes, file_offset)`` decoded when delivered; its size, 0 if it is not whole in ``buf``."""
         rtype, misc, size = HEADER.unpack_from(buf, off)
@@ -318,7 +329,7 @@ class RecordStream:
             out.append(entry)
         return size
 
-    def _segments(self, out: List) -> Iterator:
+    def _segments(self, out: list) -> Iterator:
         """Delivered items -> runs of sample keys (lists) and the other records, decoded."""
         types = list(map(type, out))
         start, n = 0, len(out)
@@ -336,7 +347,7 @@ class RecordStream:
                     yield rec
             start = stop + 1
 
-    def decode_key(self, key: bytes, count: int = 1) -> Optional[Sample]:
+    def decode_key(self, key: bytes, count: int = 1) -> Sample | None:
         """The ``Sample`` (time, cpu and file_offset None) that ``count`` delivered samples share, or None
         when they are dropped: no event has their id, or they are corrupt (counted as perf counts them,
         with the reader's warning for the first)."""
@@ -388,13 +399,13 @@ class RecordStream:
             return False
         return True
 
-    def _record_time(self, buf, off: int, size: int, rtype: int) -> Optional[int]:
+    def _record_time(self, buf, off: int, size: int, rtype: int) -> int | None:
         try:
             return self._sample_id(buf, off, size, rtype)[1]
         except CorruptRecord:
             return None  # delivered at once; decoding it will say what is wrong
 
-    def _time_pos_of(self, buf, off: int, size: int) -> Optional[int]:
+    def _time_pos_of(self, buf, off: int, size: int) -> int | None:
         """The TIME offset (from the record start) of a sample whose attr is known only by its id."""
         evsel = self._sample_evsel(buf, off, size)
         return None if evsel is None else _sample_time_pos(self.attrs[evsel].attr.sample_type)
@@ -439,7 +450,7 @@ class RecordStream:
             return None
         return self._decoders[evsel].decode(buf, off + 8, off + size, misc, file_offset)
 
-    def _sample_evsel(self, buf, off: int, size: int) -> Optional[int]:
+    def _sample_evsel(self, buf, off: int, size: int) -> int | None:
         """perf's evlist__id2evsel: one event, or id 0, means the first; otherwise look the id up."""
         if len(self.attrs) == 1:
             return 0
@@ -449,12 +460,12 @@ class RecordStream:
         sample_id = struct.unpack_from("<Q", buf, off + 8 + id_pos)[0]
         return self._id_to_evsel.get(sample_id) if sample_id else 0
 
-    def _common_time_pos(self) -> Optional[int]:
+    def _common_time_pos(self) -> int | None:
         """The samples' TIME offset when every attr puts it at the same place, else None (per record)."""
         positions = {_sample_time_pos(a.attr.sample_type) for a in self.attrs}
         return positions.pop() if len(positions) == 1 else None
 
-    def _trailer_time_pos(self) -> Tuple[int, Optional[int]]:
+    def _trailer_time_pos(self) -> tuple[int, int | None]:
         """(sample_id trailer size, offset of its TIME in it) for non-sample records; TIME None without
         sample_id_all or TIME (those records are delivered at once, as perf does). (0, -1) when the
         events' trailers differ: each record's own IDENTIFIER then says which attr it follows."""
@@ -473,7 +484,7 @@ class RecordStream:
         evsel = self._id_to_evsel.get(struct.unpack_from("<Q", buf, off + size - 8)[0], 0)
         return self.attrs[evsel].attr
 
-    def _sample_id(self, buf, off: int, size: int, rtype: int) -> Tuple[int, Optional[int]]:
+    def _sample_id(self, buf, off: int, size: int, rtype: int) -> tuple[int, int | None]:
         """The body end (trailer excluded) and the trailer's time, for a non-sample record."""
         attr = self._trailer_attr(buf, off, size)
         if rtype >= USER_RECORD_TYPES_START or not attr.flags & AttrFlag.SAMPLE_ID_ALL:
@@ -491,13 +502,13 @@ class RecordStream:
         if rtype in IGNORED:
             return
         self.stats.nr_unknown_type += 1
-        known = RecordType(rtype).name if rtype in RecordType._value2member_map_ else f"type {rtype}"
-        why = "not supported (pipe mode or perf record -z)" if rtype in RecordType._value2member_map_ \
-            else "unknown record type"
+        name = RecordType.name_of(rtype)
+        known = name or f"type {rtype}"
+        why = "not supported (pipe mode or perf record -z)" if name else "unknown record type"
         self._warn_once(("type", rtype), f"{self.path}: skipping {known} records ({why}), first at offset "
                                          f"{file_offset:#x}")
 
-_TRAILERS: Dict[int, struct.Struct] = {}
+_TRAILERS: dict[int, struct.Struct] = {}
 
 
 def _trailer(sample_type: int) -> struct.Struct:
@@ -510,7 +521,7 @@ def _trailer(sample_type: int) -> struct.Struct:
 GC_THRESHOLD0 = 50000
 
 
-def _fewer_collections(batches: Iterator[List]) -> Iterator[List]:
+def _fewer_collections(batches: Iterator[list]) -> Iterator[list]:
     """Iterate with a larger generation-0 collector threshold (restored when the iteration ends or is
     dropped): a queued round holds tens of thousands of young tuples without cycles, and the default
     threshold (700) makes the collector scan them again and again (20% of the time on 360K samples,
@@ -523,14 +534,14 @@ def _fewer_collections(batches: Iterator[List]) -> Iterator[List]:
         gc.set_threshold(*old)
 
 
-def _sample_time_pos(sample_type: int) -> Optional[int]:
+def _sample_time_pos(sample_type: int) -> int | None:
     """Offset of TIME from the start of a SAMPLE record (header included), None without TIME."""
     if not sample_type & SampleType.TIME:
         return None
     return 8 + 8 * sum(bool(sample_type & b) for b in (SampleType.IDENTIFIER, SampleType.IP, SampleType.TID))
 
 
-def _id_pos(sample_type: int) -> Optional[int]:
+def _id_pos(sample_type: int) -> int | None:
     """Byte offset of the id in a SAMPLE body (evsel.c ``__perf_evsel__calc_id_pos``); None without one."""
     if sample_type & SampleType.IDENTIFIER:
         return 0

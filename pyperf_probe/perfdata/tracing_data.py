@@ -15,44 +15,38 @@ bytes back into a ``TracingData`` (event format texts by id) for the report side
 """
 from __future__ import annotations
 
-import dataclasses
-import re
 import struct
-from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
+from collections.abc import Iterable, Sequence
 
 from pyperf_probe.errors import PerfDataError
+from pyperf_probe.perfdata.frozen import Frozen
 
 MAGIC = b"\x17\x08\x44tracing"
 VERSION = b"0.6"
-_ID_LINE = re.compile(rb"^ID:\s*(\d+)", re.M)
-_NAME_LINE = re.compile(rb"^name:\s*(\S+)", re.M)
 
 
-@dataclasses.dataclass(frozen=True)
-class EventFormat:
+class EventFormat(Frozen):
     """One ``events/GROUP/EVENT/format`` text with the group it was stored under."""
 
-    system: str
-    name: str
-    id: int
-    text: str
+    __slots__ = ()
+    _fields = ("system", "name", "id", "text")
+
+    def __new__(cls, system: str, name: str, id: int, text: str):
+        return tuple.__new__(cls, (system, name, id, text))
 
 
-@dataclasses.dataclass(frozen=True)
-class TracingData:
-    """A parsed TRACING_DATA section."""
+class TracingData(Frozen):
+    """A parsed TRACING_DATA section; ``events`` maps tracepoint ids (= attr.config) to their formats."""
 
-    version: str
-    big_endian: bool
-    long_size: int
-    page_size: int
-    header_page: str
-    header_event: str
-    ftrace_formats: Tuple[str, ...]
-    events: Mapping[int, EventFormat]  # by tracepoint id (= attr.config)
-    kallsyms: bytes
-    printk_formats: str
-    saved_cmdlines: str
+    __slots__ = ()
+    _fields = ("version", "big_endian", "long_size", "page_size", "header_page", "header_event", "ftrace_formats",
+               "events", "kallsyms", "printk_formats", "saved_cmdlines")
+
+    def __new__(cls, version: str, big_endian: bool, long_size: int, page_size: int, header_page: str,
+                header_event: str, ftrace_formats: tuple[str, ...], events: dict[int, EventFormat],
+                kallsyms: bytes, printk_formats: str, saved_cmdlines: str):
+        return tuple.__new__(cls, (version, big_endian, long_size, page_size, header_page, header_event,
+                                   ftrace_formats, events, kallsyms, printk_formats, saved_cmdlines))
 
     def event_name(self, event_id: int) -> str:
         """``system:name`` of the event with this id, as perf names a tracepoint without EVENT_DESC."""
@@ -67,7 +61,7 @@ def _blob(text: bytes) -> bytes:
     return struct.pack("<Q", len(text)) + text
 
 
-def encode(*, header_page: bytes, header_event: bytes, systems: Sequence[Tuple[str, Sequence[bytes]]],
+def encode(*, header_page: bytes, header_event: bytes, systems: Sequence[tuple[str, Sequence[bytes]]],
            printk_formats: bytes = b"", page_size: int = 4096, long_size: int = 8,
            ftrace_formats: Sequence[bytes] = (), kallsyms: bytes = b"", saved_cmdlines: bytes = b"") -> bytes:
     """The section bytes from the texts (pure; ``build`` supplies them from tracefs)."""
@@ -91,11 +85,11 @@ def _read(path: str) -> bytes:
         return f.read()
 
 
-def build(events: Iterable[Tuple[str, str]], page_size: int = 4096) -> bytes:
+def build(events: Iterable[tuple[str, str]], page_size: int = 4096) -> bytes:
     """TRACING_DATA for these (group, event) pairs from the live tracefs, grouped by system in first-seen
     order as perf does; ``printk_formats`` is copied, kallsyms and saved_cmdlines are empty (as perf 6.1)."""
     from pyperf_probe.kernel import tracefs
-    systems: Dict[str, List[bytes]] = {}
+    systems: dict[str, list[bytes]] = {}
     seen = set()
     for group, event in events:
         if (group, event) in seen:
@@ -146,11 +140,30 @@ def _named_blob(cur: _Cursor, name: bytes) -> bytes:
     return cur.blob()
 
 
+def _line_word(text: bytes, key: bytes, digits: bool = False) -> bytes:
+    """The word after ``key`` on the first line that starts with it and has one (``name: probe_x``,
+    ``ID: 1234``; with ``digits`` the word's leading digits, which must not be empty), or b"". A line scan,
+    not a regular expression: ``re`` is not imported on report's path (start-up, bench/report)."""
+    for line in text.split(b"\n"):
+        if line.startswith(key):
+            words = line[len(key):].split(None, 1)
+            word = words[0] if words else b""
+            if digits:
+                end = 0
+                while end < len(word) and word[end] in b"0123456789":
+                    end += 1
+                word = word[:end]
+            if word:
+                return word
+    return b""
+
+
 def _event_format(system: str, text: bytes) -> EventFormat:
-    m_id, m_name = _ID_LINE.search(text), _NAME_LINE.search(text)
-    if not m_id or not m_name:
+    """A format text's ``name:`` and ``ID:`` lines."""
+    event_id, name = _line_word(text, b"ID:", digits=True), _line_word(text, b"name:")
+    if not event_id or not name:
         raise PerfDataError(f"TRACING_DATA: a format of system '{system}' has no name:/ID: line")
-    return EventFormat(system, m_name.group(1).decode(), int(m_id.group(1)), text.decode(errors="replace"))
+    return EventFormat(system, name.decode(), int(event_id), text.decode(errors="replace"))
 
 
 def parse(buf: bytes) -> TracingData:
@@ -168,7 +181,7 @@ def parse(buf: bytes) -> TracingData:
         raise PerfDataError("TRACING_DATA: did not read header page")
     header_event = _named_blob(cur, b"header_event")
     ftrace = tuple(cur.blob().decode(errors="replace") for _ in range(cur.u("<I")))
-    events: Dict[int, EventFormat] = {}
+    events: dict[int, EventFormat] = {}
     for _ in range(cur.u("<I")):
         system = cur.cstr().decode()
         for _ in range(cur.u("<I")):

@@ -9,20 +9,22 @@ and in entries other samples made; only the entries they make are hidden.
 """
 from __future__ import annotations
 
-import dataclasses
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
+from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.report.frames import FrameTable
 from pyperf_probe.report.hist import Hists
 
 
-@dataclasses.dataclass(frozen=True)
-class Filters:
+class Filters(Frozen):
     """``--comms``, ``--dsos``, ``--symbols`` lists (None: no filter)."""
 
-    comms: Optional[frozenset] = None
-    dsos: Optional[frozenset] = None
-    symbols: Optional[frozenset] = None
+    __slots__ = ()
+    _fields = ("comms", "dsos", "symbols")
+
+    def __new__(cls, comms: frozenset | None = None, dsos: frozenset | None = None,
+                symbols: frozenset | None = None):
+        return tuple.__new__(cls, (comms, dsos, symbols))
 
     def any(self) -> bool:
         return self.comms is not None or self.dsos is not None or self.symbols is not None
@@ -40,12 +42,13 @@ class Filters:
         return False
 
 
-@dataclasses.dataclass
 class Built:
     """The per-event hists, in file order, with the event names."""
 
-    hists: List[Hists]
-    names: List[str]
+    __slots__ = ("hists", "names")
+
+    def __init__(self, hists: list[Hists], names: list[str]):
+        self.hists, self.names = hists, names
 
 
 def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_order: bool,
@@ -61,8 +64,8 @@ def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_o
     groups = session.sample_groups(with_chain=callchains, with_raw=need_trace)
     frames = FrameTable(_build_id_files(session))
     to_rframe = frames.get
-    chains: Dict[tuple, tuple] = {}
-    traces: Dict[tuple, str] = {}
+    chains: dict[tuple, tuple] = {}
+    traces: dict[tuple, str] = {}
     for index, bucket in enumerate(groups):
         h, fmt = hists[index], formats[index]
         for (thread, location, chain, raw), (period, count) in bucket.items():
@@ -84,13 +87,13 @@ def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_o
     return Built(hists, [ev.name or "" for ev in evsels])
 
 
-def _trace_formats(evsels) -> List:
+def _trace_formats(evsels) -> list:
     """Each event's parsed tracepoint format (None for other events): only the trace key needs them."""
     from pyperf_probe.report.tpformat import TracepointFormat
     return [TracepointFormat.parse(ev.tp_format.text) if ev.tp_format is not None else None for ev in evsels]
 
 
-def _build_id_files(session) -> List[str]:
+def _build_id_files(session) -> list[str]:
     """The BUILD_ID feature's file names, in order (perf creates those dsos first)."""
     from pyperf_probe.perfdata.format import Feature
     from pyperf_probe.errors import PerfDataError

@@ -6,25 +6,27 @@ Layout details, with examples, in perf-formats.md §2.4-2.5.
 """
 from __future__ import annotations
 
-import dataclasses
-from typing import List
-
 from pyperf_probe.callchain import tree as cc
+from pyperf_probe.perfdata.frozen import Frozen
 
 MARGIN = " " * 12
 
 
-@dataclasses.dataclass(frozen=True)
-class GraphParams:
+class GraphParams(Frozen):
     """``struct callchain_param`` as parsed from ``-g``: mode, threshold (percent), print limit, value."""
 
-    mode: str = "graph"          # graph | flat | fractal | folded | none
-    min_percent: float = 0.5
-    print_limit: int = 0         # 0 = no limit
-    value: str = "percent"       # percent | period | count
-    skip_first: bool = False     # --sort starting with sym: the trunk's first frame is the entry itself
-    legacy: bool = False         # perf 3.4's layout (perf-formats.md §3): "--- name", "--0.95%-- name"
-    left_margin: int = 0         # perf 3.4: comm column width - strlen(comm) when comm is the first key
+    __slots__ = ()
+    _fields = ("mode", "min_percent", "print_limit", "value", "skip_first", "legacy", "left_margin")
+    # mode: graph | flat | fractal | folded | none
+    # print_limit: 0 = no limit
+    # value: percent | period | count
+    # skip_first: --sort starting with sym: the trunk's first frame is the entry itself
+    # legacy: perf 3.4's layout (perf-formats.md §3): "--- name", "--0.95%-- name"
+    # left_margin: perf 3.4: comm column width - strlen(comm) when comm is the first key
+
+    def __new__(cls, mode: str = "graph", min_percent: float = 0.5, print_limit: int = 0, value: str = "percent",
+                skip_first: bool = False, legacy: bool = False, left_margin: int = 0):
+        return tuple.__new__(cls, (mode, min_percent, print_limit, value, skip_first, legacy, left_margin))
 
 
 def frame_text(frame, params: GraphParams, branch: bool) -> str:
@@ -62,7 +64,7 @@ def render(root: cc.CallchainRoot, params: GraphParams, total: int, parent_sampl
 
 
 def _graph(st: cc.SortedTree, params: GraphParams, total: int, parent_samples: int) -> str:
-    out: List[str] = []
+    out: list[str] = []
     node = st.root
     left_margin = params.left_margin
     first = st.children(node)
@@ -94,7 +96,7 @@ def _graph(st: cc.SortedTree, params: GraphParams, total: int, parent_samples: i
 
 
 def _graph_children(st: cc.SortedTree, parent: cc.Node, params: GraphParams, total: int, depth: int,
-                    depth_mask: int, left_margin: int, out: List[str]) -> None:
+                    depth_mask: int, left_margin: int, out: list[str]) -> None:
     """``__callchain__fprintf_graph`` (recursion depth = chain depth, a few hundred at most)."""
     children = st.children(parent)
     remaining = total
@@ -154,8 +156,8 @@ def _rem_prefix(depth: int, mask: int, remaining: int, count: int, total: int, p
     return "".join(parts)
 
 
-def _flat(nodes: List[cc.Node], params: GraphParams, total: int) -> str:
-    out: List[str] = []
+def _flat(nodes: list[cc.Node], params: GraphParams, total: int) -> str:
+    out: list[str] = []
     for n, node in enumerate(nodes):
         if params.legacy:  # 3.4: the node's own hits, "%6.2f%%"
             out.append("           %6.2f%%\n" % (node.hit * 100.0 / total if total else 0.0))
@@ -169,8 +171,8 @@ def _flat(nodes: List[cc.Node], params: GraphParams, total: int) -> str:
     return "".join(out)
 
 
-def _folded(nodes: List[cc.Node], params: GraphParams, total: int) -> str:
-    out: List[str] = []
+def _folded(nodes: list[cc.Node], params: GraphParams, total: int) -> str:
+    out: list[str] = []
     for n, node in enumerate(nodes):
         text = ";".join(f.chain_text for f in node.path_frames())
         out.append(value_text(node.hit, node.count, total, params) + " " + text + "\n")

@@ -12,7 +12,7 @@ the fields perf's comparisons use (``struct map_symbol`` + the callchain entry's
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 from pyperf_probe.callchain.tree import frame_key
 
@@ -26,7 +26,7 @@ class RFrame:
     __slots__ = ("name", "has_sym", "inlined", "dso_name", "dso_rank", "sym_start", "avma", "rip", "key",
                  "chain_text")
 
-    def __init__(self, *, name: Optional[str], inlined: bool, dso_name: Optional[str], dso_rank,
+    def __init__(self, *, name: str | None, inlined: bool, dso_name: str | None, dso_rank,
                  sym_start: int, avma: int, rip: int):
         self.has_sym = name is not None
         self.name = name if name is not None else ""
@@ -56,11 +56,11 @@ class FrameTable:
     ``build_id_files`` lists the section's file names in order."""
 
     def __init__(self, build_id_files: Sequence[str] = ()):
-        self._by_id: Dict[int, Tuple[object, RFrame]] = {}
+        self._by_id: dict[int, tuple[object, RFrame]] = {}
         self._header_rank = {name: i for i, name in enumerate(dict.fromkeys(build_id_files))}
-        self._seen_rank: Dict[str, int] = {}
+        self._seen_rank: dict[str, int] = {}
 
-    def dso_rank(self, long_name: Optional[str], session_order: Optional[int]) -> Tuple[int, int]:
+    def dso_rank(self, long_name: str | None, session_order: int | None) -> tuple[int, int]:
         if long_name is None:
             return (-1, -1)
         header = self._header_rank.get(long_name)

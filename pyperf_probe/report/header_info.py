@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import struct
 import time
-from typing import Callable, Dict, List
+from collections.abc import Callable
 
 from pyperf_probe.errors import PerfDataError
 from pyperf_probe.perfdata.format import Feature
@@ -33,7 +33,7 @@ def _bits(value: int, table) -> str:
     return "|".join(name for name, bit in table if value >> bit & 1)
 
 
-def attr_fields(attr) -> List[str]:
+def attr_fields(attr) -> list[str]:
     """``perf_event_attr__fprintf``: ``name = value`` of every non-zero field, in perf's order."""
     out = []
 
@@ -96,7 +96,7 @@ def _event_desc(data) -> str:
     return "".join(lines)
 
 
-def _printers(data) -> Dict[int, Callable[[], str]]:
+def _printers(data) -> dict[int, Callable[[], str]]:
     f = data.feature
     return {
         Feature.HOSTNAME: lambda: f"# hostname : {f(Feature.HOSTNAME)}\n",
@@ -132,13 +132,13 @@ def header_block(data) -> str:
         if not hdr.has_feature(bit):
             continue
         if bit in FULL_ONLY:
-            out.append(f"# {Feature(bit).name} info available, use -I to display\n")
+            out.append(f"# {Feature.name_of(bit)} info available, use -I to display\n")
         elif bit in printers:
             try:
                 out.append(printers[bit]())
             except (PerfDataError, struct.error, AttributeError, TypeError):
                 continue  # a damaged section prints nothing, as in perf
-    missing = [Feature(bit).name for bit in range(1, LAST_FEATURE) if not hdr.has_feature(bit)]
+    missing = [Feature.name_of(bit) for bit in range(1, LAST_FEATURE) if not hdr.has_feature(bit)]
     out.append("# missing features: " + "".join(m + " " for m in missing) + "\n")
     out.append("# ========\n#\n")
     return "".join(out)

@@ -13,7 +13,7 @@ used by the children tie rule) is that of the first sample that made it, as in p
 from __future__ import annotations
 
 import functools
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 from pyperf_probe.callchain.tree import CallchainRoot
 from pyperf_probe.report.rbtree import insertion_order
@@ -26,7 +26,7 @@ class HistEntry:
     __slots__ = ("ident", "comm", "tid", "thread_comm", "loc", "trace", "is_self", "period", "nr_events",
                  "period_acc", "thread", "callchain", "filtered")
 
-    def __init__(self, ident, comm: str, tid: int, loc, trace: Optional[str], is_self: bool, thread: int,
+    def __init__(self, ident, comm: str, tid: int, loc, trace: str | None, is_self: bool, thread: int,
                  with_callchain: bool, filtered: bool = False):
         self.ident = ident
         self.filtered = filtered  # hidden by --comms/--dsos/--symbols: as the sample that made it was
@@ -47,12 +47,12 @@ class Hists:
         self.caller_order = caller_order
         self.nr_samples = 0
         self.total_period = 0
-        self.entries: Dict[Tuple, HistEntry] = {}
+        self.entries: dict[tuple, HistEntry] = {}
         # (self ident, chain id) -> [period, count, tid, comm, loc, chain, trace, filtered]
-        self._groups: Dict[Tuple, list] = {}
-        self._thread_comm: Dict[int, str] = {}
+        self._groups: dict[tuple, list] = {}
+        self._thread_comm: dict[int, str] = {}
 
-    def identity(self, comm: str, tid: int, loc, trace: Optional[str], is_self: bool) -> Tuple:
+    def identity(self, comm: str, tid: int, loc, trace: str | None, is_self: bool) -> tuple:
         return tuple(k.identity(comm, tid, loc, trace, is_self) for k in self.keys)
 
     def count(self, period: int, samples: int = 1) -> None:
@@ -60,7 +60,7 @@ class Hists:
         self.nr_samples += samples
         self.total_period += period
 
-    def add(self, comm: str, tid: int, period: int, loc, chain: Sequence, chain_id, trace: Optional[str],
+    def add(self, comm: str, tid: int, period: int, loc, chain: Sequence, chain_id, trace: str | None,
             count: int = 1, filtered: bool = False):
         """``count`` samples with the same thread, location and chain, ``period`` in all: ``loc`` their own
         location, ``chain`` their RFrames leaf first, ``chain_id`` a key for the chain. ``filtered``: the
@@ -114,7 +114,7 @@ class Hists:
 
     # ---------------------------------------------------------------------------------------- output order
 
-    def _collapsed_order(self) -> List[HistEntry]:
+    def _collapsed_order(self) -> list[HistEntry]:
         """The order ``output_resort`` takes entries in: perf inserts them, as they were created, into
         ``entries_in`` and (when a key has a collapse function: comm) again into ``entries_collapsed``."""
         cmps = [ENTRY_CMP[k.name] for k in self.keys]
@@ -124,7 +124,7 @@ class Hists:
             order = insertion_order(order, goes_left)
         return order
 
-    def sorted_entries(self, show_callchain: bool, hidden=frozenset()) -> List[HistEntry]:
+    def sorted_entries(self, show_callchain: bool, hidden=frozenset()) -> list[HistEntry]:
         """``hists__output_resort``: collapse order first (ties keep it), then perf's output comparator,
         which skips elided columns (``perf_hpp__should_skip``)."""
         collapsed = self._collapsed_order()

@@ -6,10 +6,8 @@ optional argument (``-g``, ``-g flat``, ``-gflat``, ``--call-graph=fractal,5``),
 """
 from __future__ import annotations
 
-import dataclasses
-from typing import List, Optional, Tuple
-
 from pyperf_probe.errors import UsageError
+from pyperf_probe.perfdata.frozen import Frozen
 
 USAGE = """\
  Usage: pyperf report [<options>]
@@ -60,38 +58,43 @@ USAGE = """\
 CHAIN_MODES = ("graph", "flat", "fractal", "folded", "none")
 
 
-@dataclasses.dataclass
 class ReportOptions:
-    """Everything the command line says, before defaults that depend on the file are applied."""
+    """Everything the command line says, before defaults that depend on the file are applied: ``callgraph``
+    is the -g argument ("" for a bare -g), None where the option was not given (``children``, ``sort``,
+    ``comms``, ``dsos``, ``symbols``). Mutable: the parser fills it in, option by option."""
 
-    input: Optional[str] = None
-    callgraph: Optional[str] = None      # the -g argument ("" for a bare -g)
-    inverted: bool = False
-    children: Optional[bool] = None
-    sort: Optional[str] = None
-    show_nr_samples: bool = False
-    percent_limit: float = 0.0
-    quiet: bool = False
-    header: bool = False
-    header_only: bool = False
-    comms: Optional[List[str]] = None
-    dsos: Optional[List[str]] = None
-    symbols: Optional[List[str]] = None
-    force: bool = False
-    symfs: Optional[str] = None
-    inline: bool = True
-    style: str = "6.1"
+    __slots__ = ("input", "callgraph", "inverted", "children", "sort", "show_nr_samples", "percent_limit", "quiet",
+                 "header", "header_only", "comms", "dsos", "symbols", "force", "symfs", "inline", "style")
+
+    def __init__(self, input: str | None = None, callgraph: str | None = None, inverted: bool = False,
+                 children: bool | None = None, sort: str | None = None, show_nr_samples: bool = False,
+                 percent_limit: float = 0.0, quiet: bool = False, header: bool = False, header_only: bool = False,
+                 comms: list[str] | None = None, dsos: list[str] | None = None, symbols: list[str] | None = None,
+                 force: bool = False, symfs: str | None = None, inline: bool = True, style: str = "6.1"):
+        self.input, self.callgraph, self.inverted, self.children, self.sort = input, callgraph, inverted, children, sort
+        self.show_nr_samples, self.percent_limit, self.quiet = show_nr_samples, percent_limit, quiet
+        self.header, self.header_only, self.comms, self.dsos, self.symbols = header, header_only, comms, dsos, symbols
+        self.force, self.symfs, self.inline, self.style = force, symfs, inline, style
+
+    def __eq__(self, other):
+        return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # mutable
+
+    def __repr__(self) -> str:
+        return f"ReportOptions({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__slots__)})"
 
 
-@dataclasses.dataclass(frozen=True)
-class CallgraphSpec:
+class CallgraphSpec(Frozen):
     """A parsed ``-g`` argument (``parse_callchain_report_opt``)."""
 
-    mode: str = "graph"
-    threshold: float = 0.5
-    print_limit: int = 0
-    order: Optional[str] = None      # caller | callee | None (the default for the children mode)
-    value: str = "percent"
+    __slots__ = ()
+    _fields = ("mode", "threshold", "print_limit", "order", "value")
+    # order: caller | callee | None (the default for the children mode)
+
+    def __new__(cls, mode: str = "graph", threshold: float = 0.5, print_limit: int = 0, order: str | None = None,
+                value: str = "percent"):
+        return tuple.__new__(cls, (mode, threshold, print_limit, order, value))
 
 
 def parse_callgraph(text: str) -> CallgraphSpec:
@@ -133,7 +136,7 @@ _SHORT = {"i": "input", "g": "call-graph", "G": "inverted", "s": "sort", "n": "s
           "q": "quiet", "c": "comms", "d": "dsos", "S": "symbols", "f": "force", "h": "help"}
 
 
-def _lookup_long(name: str) -> Tuple[str, bool]:
+def _lookup_long(name: str) -> tuple[str, bool]:
     negated = False
     if name not in _LONG and name.startswith("no-"):
         name, negated = name[3:], True
@@ -150,7 +153,7 @@ def _looks_like_callgraph(arg: str) -> bool:
     return first in CHAIN_MODES or first in ("caller", "callee") or first.replace(".", "", 1).isdigit()
 
 
-def parse_args(argv: List[str]) -> ReportOptions:
+def parse_args(argv: list[str]) -> ReportOptions:
     opts = ReportOptions()
     i = 0
     while i < len(argv):
@@ -181,7 +184,7 @@ def parse_args(argv: List[str]) -> ReportOptions:
     return opts
 
 
-def _apply(opts: ReportOptions, long: str, negated: bool, value: Optional[str], argv: List[str], i: int) -> int:
+def _apply(opts: ReportOptions, long: str, negated: bool, value: str | None, argv: list[str], i: int) -> int:
     attr, kind = _LONG[long]
     if long == "help":
         raise UsageError("", usage=USAGE)

@@ -9,7 +9,7 @@ This module reproduces it: the classic insertion with the rebalancing of lib/rbt
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, List, Optional
+from collections.abc import Callable, Iterable
 
 
 class _Node:
@@ -21,9 +21,9 @@ class _Node:
         self.red = True
 
 
-def insertion_order(items: Iterable, goes_left: Callable[[object, object], bool]) -> List:
+def insertion_order(items: Iterable, goes_left: Callable[[object, object], bool]) -> list:
     """Insert ``items`` in turn (``goes_left(new, existing)`` picks the side), return the in-order walk."""
-    root: Optional[_Node] = None
+    root: _Node | None = None
     for item in items:
         parent, cur, left = None, root, False
         while cur is not None:
@@ -110,7 +110,7 @@ def _fixup(root, z):
     return root
 
 
-def _walk(root) -> List:
+def _walk(root) -> list:
     out, stack, cur = [], [], root
     while stack or cur is not None:
         while cur is not None:

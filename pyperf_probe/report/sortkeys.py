@@ -9,14 +9,14 @@ collapse order (``hists__collapse_resort`` walks its tree in order), i.e. identi
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Tuple
+from collections.abc import Callable
 
 from pyperf_probe.errors import UsageError
 
 UNRESOLVED_COL_WIDTH = 16  # BITS_PER_LONG / 4 (sort.c)
 
 
-def sym_identity(loc, is_self: bool) -> Tuple:
+def sym_identity(loc, is_self: bool) -> tuple:
     """``sort__sym_cmp``: unresolved entries by ip (the map-relative ip for a sample's own location, the
     raw address for a callchain entry, as perf's ``he->ip`` is), others by dso then symbol."""
     if not loc.has_sym:
@@ -116,7 +116,7 @@ def _thread_cell(entry, width: int) -> str:
     return "%7d:%s" % (entry.tid, _pad(entry.thread_comm or "", inner))
 
 
-KEYS: Dict[str, SortKey] = {
+KEYS: dict[str, SortKey] = {
     "comm": SortKey("comm", "Command", lambda comm, tid, loc, trace, s: comm, lambda e: (e.comm,),
                     lambda e, w: _pad(e.comm, w), lambda e: len(e.comm), True),
     "pid": SortKey("pid", "    Pid:Command", lambda comm, tid, loc, trace, s: tid, lambda e: (e.tid,),
@@ -135,9 +135,9 @@ KEYS: Dict[str, SortKey] = {
 ALIASES = {"symbol": "sym", "command": "comm", "shared_object": "dso", "thread": "pid"}
 
 
-def parse_sort(text: str) -> List[SortKey]:
+def parse_sort(text: str) -> list[SortKey]:
     """``--sort a,b``: perf's names (and its ``overhead``/``overhead_children``, which are implied)."""
-    keys: List[SortKey] = []
+    keys: list[SortKey] = []
     for raw in text.split(","):
         name = ALIASES.get(raw.strip(), raw.strip())
         if name in ("overhead", "overhead_children", ""):
@@ -152,7 +152,7 @@ _SORT_USAGE = (" Usage: pyperf report [<options>]\n\n    -s, --sort <key[,key2..
                "                          sort by key(s): comm, dso, sym, pid, trace")
 
 
-def column_widths(keys: List[SortKey], entries, unresolved_dso_min: bool) -> List[int]:
+def column_widths(keys: list[SortKey], entries, unresolved_dso_min: bool) -> list[int]:
     """``hists__calc_col_len``: header length, widened by every entry's value. An unresolved symbol widens
     the dso column to 16 unless a ``--dso`` list is given (``hists__set_unres_dso_col_len``)."""
     widths = [len(k.header) for k in keys]

@@ -4,9 +4,7 @@ Layout in perf-formats.md §2.1-2.2.
 """
 from __future__ import annotations
 
-import dataclasses
-from typing import List, Optional
-
+from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.report import callgraph_text
 from pyperf_probe.report.hist import HistEntry, Hists
 from pyperf_probe.report.sortkeys import column_widths
@@ -15,16 +13,18 @@ PERCENT_WIDTH = 8
 SAMPLES_WIDTH = 12
 
 
-@dataclasses.dataclass(frozen=True)
-class StdioOptions:
+class StdioOptions(Frozen):
     """What shapes the text: columns, graph parameters, limits."""
 
-    show_nr_samples: bool = False
-    percent_limit: float = 0.0
-    quiet: bool = False
-    graph: Optional[callgraph_text.GraphParams] = None   # None: no call graphs printed
-    dso_filter_given: bool = False
-    hidden: frozenset = frozenset()                      # sort keys elided from the columns
+    __slots__ = ()
+    _fields = ("show_nr_samples", "percent_limit", "quiet", "graph", "dso_filter_given", "hidden")
+    # graph: None: no call graphs printed
+    # hidden: sort keys elided from the columns
+
+    def __new__(cls, show_nr_samples: bool = False, percent_limit: float = 0.0, quiet: bool = False,
+                graph: callgraph_text.GraphParams | None = None, dso_filter_given: bool = False,
+                hidden: frozenset = frozenset()):
+        return tuple.__new__(cls, (show_nr_samples, percent_limit, quiet, graph, dso_filter_given, hidden))
 
 
 def visible_keys(hists: Hists, opts: StdioOptions):
@@ -60,7 +60,7 @@ def _columns(hists: Hists, opts: StdioOptions):
     return cols
 
 
-def header_lines(hists: Hists, opts: StdioOptions, entries: List[HistEntry]) -> str:
+def header_lines(hists: Hists, opts: StdioOptions, entries: list[HistEntry]) -> str:
     pct_cols = _columns(hists, opts)
     keys = visible_keys(hists, opts)
     widths = column_widths(keys, entries, not opts.dso_filter_given)
@@ -69,7 +69,7 @@ def header_lines(hists: Hists, opts: StdioOptions, entries: List[HistEntry]) -> 
     return "# " + "  ".join(heads) + "\n# " + "  ".join(dots) + "\n#\n"
 
 
-def entry_line(entry: HistEntry, hists: Hists, opts: StdioOptions, widths: List[int]) -> str:
+def entry_line(entry: HistEntry, hists: Hists, opts: StdioOptions, widths: list[int]) -> str:
     total = hists.total_period
     cells = []
     if hists.children:

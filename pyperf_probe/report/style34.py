@@ -10,9 +10,6 @@ Columns this layout never had (pid, trace) print as in 6.1.
 """
 from __future__ import annotations
 
-import dataclasses
-from typing import List
-
 from pyperf_probe.report import callgraph_text
 from pyperf_probe.report.hist import HistEntry, Hists
 from pyperf_probe.report.sortkeys import column_widths
@@ -28,7 +25,7 @@ def samples_block(hists: Hists, evname: str) -> str:
             f"# Event count (approx.): {hists.total_period}\n#\n")
 
 
-def header_lines(keys, widths: List[int]) -> str:
+def header_lines(keys, widths: list[int]) -> str:
     heads = "".join("  " + k.header.strip().rjust(w) for k, w in zip(keys, widths))
     dots = "".join("  " + "." * w for w in widths)
     return "# Overhead" + heads + "\n# ........" + dots + "\n#\n"
@@ -41,7 +38,7 @@ def _cell(key, entry: HistEntry, width: int) -> str:
     return text.ljust(width) if key.name == "sym" else text
 
 
-def entry_line(entry: HistEntry, hists: Hists, keys, widths: List[int]) -> str:
+def entry_line(entry: HistEntry, hists: Hists, keys, widths: list[int]) -> str:
     total = hists.total_period
     pct = entry.period * 100.0 / total if total else 0.0
     return "   %6.2f%%" % pct + "".join("  " + _cell(k, entry, w) for k, w in zip(keys, widths)) + "\n"
@@ -62,6 +59,6 @@ def render_hists(hists: Hists, opts: StdioOptions) -> str:
         out.append(entry_line(entry, hists, keys, widths))
         if show_graph:
             margin = widths[0] - len(entry.comm) if comm_first else 0
-            params = dataclasses.replace(opts.graph, legacy=True, left_margin=max(margin, 0))
+            params = opts.graph.replace(legacy=True, left_margin=max(margin, 0))
             out.append(callgraph_text.render(entry.callchain, params, total, entry.period, min_hit))
     return "".join(out)

@@ -1,15 +1,18 @@
 """The ``# (Tip: ...)`` line: a random line of perf's tips file (util/util.c ``perf_tip``), or perf's
-fallback sentence when the file is missing."""
+fallback sentence when the file is missing.
+
+Every report prints one, so the choice draws from ``os.urandom`` rather than importing ``random`` (about
+1 ms of start-up with its hash modules, bench/report); a test passes its own ``rng`` with a ``choice``.
+"""
 from __future__ import annotations
 
-import random
-from typing import Optional
+import os
 
 TIPS_FILE = "/usr/share/doc/linux-perf/tips.txt"
 FALLBACK = "Cannot load tips.txt file, please install perf!"
 
 
-def random_tip(path: str = TIPS_FILE, rng: Optional[random.Random] = None) -> str:
+def random_tip(path: str = TIPS_FILE, rng=None) -> str:
     """``Tip: <line>`` for a random non-empty line (perf loads them into a set: duplicates count once)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -18,4 +21,6 @@ def random_tip(path: str = TIPS_FILE, rng: Optional[random.Random] = None) -> st
         return FALLBACK
     if not lines:
         return FALLBACK
-    return "Tip: " + (rng or random).choice(lines)
+    if rng is not None:
+        return "Tip: " + rng.choice(lines)
+    return "Tip: " + lines[int.from_bytes(os.urandom(8), "little") % len(lines)]

@@ -48,13 +48,13 @@ part only.
 """
 from __future__ import annotations
 
-import dataclasses
-import logging
-from typing import Callable, Iterator, NamedTuple, Optional, Sequence, Tuple, Union
+from collections.abc import Callable, Iterator, Sequence
 
+from pyperf_probe import lazylog as log
 from pyperf_probe.perfdata.format import (MISC_CPUMODE_MASK, MISC_HYPERVISOR, MISC_KERNEL, MISC_USER,
                                           PERF_CONTEXT_HV, PERF_CONTEXT_KERNEL, PERF_CONTEXT_MAX,
                                           PERF_CONTEXT_USER, AttrType, EventAttr, Feature)
+from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.perfdata.reader import PerfDataFile
 from pyperf_probe.perfdata.records import (CommRecord, ExitRecord, ForkRecord, LostRecord, LostSamplesRecord,
                                            Mmap2Record, MmapRecord)
@@ -63,41 +63,39 @@ from pyperf_probe.session.dsos import Dsos, build_id_table
 from pyperf_probe.session.frames import Frame, FrameTable
 from pyperf_probe.session.machine import Machine, Thread, ThreadComm
 
-log = logging.getLogger("pyperf")
-
 DEFAULT_MAX_STACK = 127  # /proc/sys/kernel/perf_event_max_stack, perf report's default --max-stack
 CHAIN_CACHE_LIMIT = 1 << 16
 
 __all__ = ["Session", "Evsel", "ResolvedSample", "Frame", "ThreadComm"]
 
 
-@dataclasses.dataclass(frozen=True)
-class Evsel:
+class Evsel(Frozen):
     """One event of the session: its index in the file, name, attr and tracepoint format."""
 
-    index: int
-    name: Optional[str]
-    attr: EventAttr
-    tp_format: Optional[object] = None
+    __slots__ = ()
+    _fields = ("index", "name", "attr", "tp_format")
+
+    def __new__(cls, index: int, name: str | None, attr: EventAttr, tp_format: object | None = None):
+        return tuple.__new__(cls, (index, name, attr, tp_format))
 
 
-class ResolvedSample(NamedTuple):
+class ResolvedSample(Frozen):
     """One sample as report and script use it (see the module docstring)."""
 
-    evsel: int
-    thread: ThreadComm
-    period: int
-    raw: Optional[bytes]
-    location: Frame
-    chain: Tuple[Frame, ...]
-    sample: Sample
+    __slots__ = ()
+    _fields = ("evsel", "thread", "period", "raw", "location", "chain", "sample")
+    __eq__, __ne__, __hash__ = tuple.__eq__, tuple.__ne__, tuple.__hash__  # a NamedTuple's: values only
+
+    def __new__(cls, evsel: int, thread: ThreadComm, period: int, raw: bytes | None, location: Frame,
+                chain: tuple[Frame, ...], sample: Sample):
+        return tuple.__new__(cls, (evsel, thread, period, raw, location, chain, sample))
 
 
 class Session:
     """A perf.data file replayed into threads, maps and resolved samples (see the module docstring)."""
 
-    def __init__(self, data: Union[PerfDataFile, str, None], symfs: Optional[str] = None, inline: bool = True,
-                 force: bool = False, unwinder: Optional[Callable] = None, max_stack: int = DEFAULT_MAX_STACK):
+    def __init__(self, data: PerfDataFile | str | None, symfs: str | None = None, inline: bool = True,
+                 force: bool = False, unwinder: Callable | None = None, max_stack: int = DEFAULT_MAX_STACK):
         self.data = data if isinstance(data, PerfDataFile) else PerfDataFile.open(data, force=force)
         self.symfs = symfs
         self.unwinder = unwinder
@@ -220,7 +218,7 @@ class Session:
             return None
         return thread.maps.find(avma)
 
-    def _callchain(self, thread: Thread, callchain: Tuple[int, ...]) -> Tuple[Frame, ...]:
+    def _callchain(self, thread: Thread, callchain: tuple[int, ...]) -> tuple[Frame, ...]:
         """``thread__resolve_callchain_sample`` (callee order): markers switch the cpumode and are
         dropped, an unknown marker discards the chain, at most ``max_stack`` entries. Cached per
         (maps, their generation, the kernel maps' generation, chain): ``resolve`` looks there first."""
@@ -246,7 +244,7 @@ class Session:
         self._chains[key] = got
         return got
 
-    def user_chain(self, sample: Sample, thread: Thread) -> Tuple[Frame, ...]:
+    def user_chain(self, sample: Sample, thread: Thread) -> tuple[Frame, ...]:
         """The DWARF-unwound user part of a REGS_USER+STACK_USER sample (the unwinder hook)."""
         avmas: Sequence[int] = self.unwinder(sample, thread.maps)
         table, maps = self.frames, thread.maps

@@ -22,13 +22,10 @@ from the JIT's ``/tmp/perf-PID.map`` (short name ``[JIT] tid PID``).
 from __future__ import annotations
 
 import bisect
-import logging
 import os
-from typing import Dict, List, Optional
 
+from pyperf_probe import lazylog as log
 from pyperf_probe.errors import SymbolError
-
-log = logging.getLogger("pyperf")
 
 KERNEL_NAME = "[kernel.kallsyms]"
 VDSO_NAME = "[vdso]"
@@ -43,7 +40,7 @@ def buildid_cache_dir() -> str:
     return os.environ.get("PERF_BUILDID_DIR") or os.path.join(os.path.expanduser("~"), ".debug")
 
 
-def perf_map_pid(long_name: str) -> Optional[int]:
+def perf_map_pid(long_name: str) -> int | None:
     """The pid of a JIT symbol file ``/tmp/perf-PID.map`` (perf's ``perf_pid_map_tid``), else None."""
     if long_name.startswith("/tmp/perf-") and long_name.endswith(".map"):
         digits = long_name[len("/tmp/perf-"):-len(".map")]
@@ -79,7 +76,7 @@ class Dso:
     __slots__ = ("long_name", "short_name", "build_id", "order", "_symfs", "_loaded", "image", "symtab",
                  "_cache", "_dwarf", "_demangle", "_from_cache")
 
-    def __init__(self, long_name: str, order: int, build_id: Optional[str], symfs: Optional[str]):
+    def __init__(self, long_name: str, order: int, build_id: str | None, symfs: str | None):
         self.long_name = long_name
         self.short_name = short_name(long_name)
         self.build_id = build_id
@@ -88,7 +85,7 @@ class Dso:
         self._loaded = False
         self.image = None
         self.symtab = None
-        self._cache: Dict[int, Optional[Resolved]] = {}
+        self._cache: dict[int, Resolved | None] = {}
         self._dwarf = None  # False once looked for and not found
         self._demangle = None
         self._from_cache = False
@@ -101,7 +98,7 @@ class Dso:
         return not self.long_name.startswith("//") and (
             not self.long_name.startswith("[") or self.long_name == VDSO_NAME)
 
-    def resolve(self, file_offset: int) -> Optional[Resolved]:
+    def resolve(self, file_offset: int) -> Resolved | None:
         """The symbol at ``file_offset`` in this file (``map__map_ip`` of the avma), or None."""
         try:
             return self._cache[file_offset]
@@ -111,7 +108,7 @@ class Dso:
         self._cache[file_offset] = res
         return res
 
-    def _resolve(self, file_offset: int) -> Optional[Resolved]:
+    def _resolve(self, file_offset: int) -> Resolved | None:
         if not self._loaded:
             self._load()
         if self.symtab is None:
@@ -126,13 +123,13 @@ class Dso:
             return Resolved(sym, sym.name, sym.svma)
         return Resolved(sym, self._display_name(sym.name), sym.svma)
 
-    def svma(self, file_offset: int) -> Optional[int]:
+    def svma(self, file_offset: int) -> int | None:
         """The ELF address of a file offset (for inline info and CFI), None without the image."""
         if not self._loaded:
             self._load()
         return None if self.image is None else self.image.file_offset_to_svma(file_offset)
 
-    def inline_names(self, file_offset: int) -> List[str]:
+    def inline_names(self, file_offset: int) -> list[str]:
         """The function names DWARF gives at ``file_offset`` (innermost first, the containing function
         last), or [] without DWARF for it: perf runs ``addr2line -i`` on the dso (srcline.c
         ``dso__parse_addr_inlines``) at ``map__rip_2objdump``, the svma."""
@@ -187,9 +184,9 @@ class Dso:
                 log.debug(f"{self.long_name}: {exc}")
         log.debug(f"{self.long_name}: no symbols found")
 
-    def candidate_images(self) -> List[str]:
+    def candidate_images(self) -> list[str]:
         """The files that may be this dso, in the order tried (existing ones only)."""
-        out: List[str] = []
+        out: list[str] = []
         if self.long_name != VDSO_NAME and self.long_name.startswith("/"):
             path = os.path.join(self._symfs, self.long_name.lstrip("/")) if self._symfs else self.long_name
             out.append(path)
@@ -197,7 +194,7 @@ class Dso:
             out += self._cache_paths()
         return [p for p in out if os.path.isfile(p)]
 
-    def _cache_paths(self) -> List[str]:
+    def _cache_paths(self) -> list[str]:
         cache = buildid_cache_dir()
         base = "vdso" if self.long_name == VDSO_NAME else "elf"
         link = os.path.join(cache, ".build-id", self.build_id[:2], self.build_id[2:])
@@ -213,7 +210,7 @@ class PerfMapSymbols:
     ``START SIZE name`` (hex, no 0x) in the process's own addresses; a symbol covers [START, START+SIZE)
     and, unlike ELF symbols, is not stretched to the next one."""
 
-    def __init__(self, path: str, symbols: List):
+    def __init__(self, path: str, symbols: list):
         self.path = self.source = path
         self.symbols = sorted(symbols, key=lambda s: s.svma)
         self._starts = [s.svma for s in self.symbols]
@@ -227,7 +224,7 @@ class PerfMapSymbols:
         return None
 
 
-def load_perf_map(path: str) -> Optional[PerfMapSymbols]:
+def load_perf_map(path: str) -> PerfMapSymbols | None:
     """Read a JIT symbol file as is (perf does not look for it under --symfs); None when it cannot be
     read (perf then prints raw addresses)."""
     from pyperf_probe.symbols.symtab import STB_GLOBAL, STT_FUNC, Symbol
@@ -270,12 +267,12 @@ def _identity(name: str) -> str:
 class Dsos:
     """Every dso of a session, one per recorded path (``struct dsos``)."""
 
-    def __init__(self, build_ids: Dict[str, str], symfs: Optional[str]):
-        self._by_name: Dict[str, Dso] = {}
+    def __init__(self, build_ids: dict[str, str], symfs: str | None):
+        self._by_name: dict[str, Dso] = {}
         self._build_ids = build_ids
         self._symfs = symfs
 
-    def findnew(self, long_name: str, build_id: Optional[bytes] = None) -> Dso:
+    def findnew(self, long_name: str, build_id: bytes | None = None) -> Dso:
         if long_name.startswith(KERNEL_NAME):  # "[kernel.kallsyms]_text": perf's kernel dso is "[kernel.kallsyms]"
             long_name = KERNEL_NAME
         dso = self._by_name.get(long_name)
@@ -289,7 +286,7 @@ class Dsos:
         return iter(self._by_name.values())
 
 
-def build_id_table(entries) -> Dict[str, str]:
+def build_id_table(entries) -> dict[str, str]:
     """path -> hex build-id from the BUILD_ID feature's entries."""
     return {e.filename: e.build_id.hex() for e in entries or ()}
 

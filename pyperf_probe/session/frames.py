@@ -9,8 +9,6 @@ to order equal siblings (perf-formats.md §2.4).
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
-
 from pyperf_probe.session.dsos import UNKNOWN_NAME
 from pyperf_probe.session.maps import Map
 
@@ -28,8 +26,8 @@ class Frame:
 
     __slots__ = ("dso", "sym", "avma", "file_offset", "sym_start", "inlined", "dso_obj", "symbol")
 
-    def __init__(self, dso: str, sym: Optional[str], avma: int, file_offset: Optional[int],
-                 sym_start: Optional[int], inlined: bool, dso_obj, symbol):
+    def __init__(self, dso: str, sym: str | None, avma: int, file_offset: int | None,
+                 sym_start: int | None, inlined: bool, dso_obj, symbol):
         self.dso, self.sym, self.avma, self.file_offset = dso, sym, avma, file_offset
         self.sym_start, self.inlined, self.dso_obj, self.symbol = sym_start, inlined, dso_obj, symbol
 
@@ -52,14 +50,14 @@ class FrameTable:
     ELF symbol's name is the symbol's own frame, the others are inlined frames."""
 
     def __init__(self, inline_lookup=None):
-        self._frames: Dict[Tuple[Optional[Map], int], Tuple[Frame, ...]] = {}
-        self._inlined: Dict[Tuple[Optional[Map], int], Tuple[Frame, ...]] = {}
+        self._frames: dict[tuple[Map | None, int], tuple[Frame, ...]] = {}
+        self._inlined: dict[tuple[Map | None, int], tuple[Frame, ...]] = {}
         self._inline_lookup = inline_lookup
 
     def __len__(self) -> int:
         return len(self._frames) + len(self._inlined)
 
-    def frames(self, map_: Optional[Map], avma: int) -> Tuple[Frame, ...]:
+    def frames(self, map_: Map | None, avma: int) -> tuple[Frame, ...]:
         """The frame of an address, alone (frame-pointer chains: perf 6.1's ``add_callchain_ip`` does not
         expand inline frames)."""
         key = (map_, avma)
@@ -68,7 +66,7 @@ class FrameTable:
             got = self._frames[key] = (self._make(map_, avma),)
         return got
 
-    def frames_inlined(self, map_: Optional[Map], avma: int) -> Tuple[Frame, ...]:
+    def frames_inlined(self, map_: Map | None, avma: int) -> tuple[Frame, ...]:
         """The frames of an address with its inline frames expanded (DWARF-unwound chains: perf 6.1's
         ``unwind_entry`` calls ``append_inlines``)."""
         key = (map_, avma)
@@ -78,10 +76,10 @@ class FrameTable:
             got = self._inlined[key] = self._expand(map_, own) if self._inline_lookup else (own,)
         return got
 
-    def location(self, map_: Optional[Map], avma: int) -> Frame:
+    def location(self, map_: Map | None, avma: int) -> Frame:
         return self.frames(map_, avma)[0]
 
-    def _make(self, map_: Optional[Map], avma: int) -> Frame:
+    def _make(self, map_: Map | None, avma: int) -> Frame:
         if map_ is None:
             return Frame(UNKNOWN_NAME, None, avma, None, None, False, None, None)
         dso = map_.dso
@@ -91,7 +89,7 @@ class FrameTable:
             return Frame(dso.short_name, None, avma, file_offset, None, False, dso, None)
         return Frame(dso.short_name, res.name, avma, file_offset, res.start, False, dso, res.symbol)
 
-    def _expand(self, map_: Optional[Map], own: Frame) -> Tuple[Frame, ...]:
+    def _expand(self, map_: Map | None, own: Frame) -> tuple[Frame, ...]:
         if own.symbol is None:  # perf: no inline lookup without a map and a symbol
             return (own,)
         names = self._inline_lookup(own.dso_obj, own.file_offset)

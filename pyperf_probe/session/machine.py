@@ -16,8 +16,6 @@
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
-
 from pyperf_probe.perfdata.format import MISC_CPUMODE_MASK, MISC_KERNEL, MISC_MMAP_DATA
 from pyperf_probe.session.dsos import Dsos
 from pyperf_probe.session.maps import Map, Maps
@@ -47,7 +45,7 @@ class Thread:
         self.comm = f":{tid}"
         self.comm_set = False
         self.exited = False
-        self.state: Optional[ThreadComm] = None  # the interned (pid, tid, comm) for the current comm
+        self.state: ThreadComm | None = None  # the interned (pid, tid, comm) for the current comm
 
 
 class Machine:
@@ -55,9 +53,9 @@ class Machine:
 
     def __init__(self, dsos: Dsos):
         self.dsos = dsos
-        self.threads: Dict[int, Thread] = {}
+        self.threads: dict[int, Thread] = {}
         self.kernel_maps = Maps()
-        self._states: Dict[Tuple[int, int, str], ThreadComm] = {}
+        self._states: dict[tuple[int, int, str], ThreadComm] = {}
         self.pid_updates = 0  # threads whose unknown pid a sample made known (callers caching lookups)
 
     # --- threads ----------------------------------------------------------------------------------------

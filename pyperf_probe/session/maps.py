@@ -10,7 +10,6 @@ Lookup (``find``) is a bisect on the sorted starts: the per-frame hot path.
 from __future__ import annotations
 
 import bisect
-from typing import List, Optional
 
 
 class Map:
@@ -43,8 +42,8 @@ class Maps:
     __slots__ = ("_starts", "_maps", "generation")
 
     def __init__(self):
-        self._starts: List[int] = []
-        self._maps: List[Map] = []
+        self._starts: list[int] = []
+        self._maps: list[Map] = []
         self.generation = 0  # bumped on every change: callers may cache lookups per generation
 
     def __len__(self) -> int:
@@ -53,7 +52,7 @@ class Maps:
     def __iter__(self):
         return iter(self._maps)
 
-    def find(self, avma: int) -> Optional[Map]:
+    def find(self, avma: int) -> Map | None:
         """The map holding ``avma`` (``maps__find``), or None."""
         i = bisect.bisect_right(self._starts, avma) - 1
         if i >= 0:
@@ -69,7 +68,7 @@ class Maps:
         lo = bisect.bisect_right(self._starts, new.start) - 1
         lo = max(lo, 0)
         hi = bisect.bisect_left(self._starts, new.end)
-        kept: List[Map] = []
+        kept: list[Map] = []
         for old in self._maps[lo:hi]:
             if old.end <= new.start or old.start >= new.end:
                 kept.append(old)
