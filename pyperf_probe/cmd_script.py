@@ -5,7 +5,6 @@ Reads files from real ``perf record`` and from ``pyperf record`` through the sam
 from __future__ import annotations
 
 import sys
-from typing import List
 
 from pyperf_probe.cmdline import Parser
 from pyperf_probe.errors import UsageError
@@ -46,16 +45,24 @@ def _ints(text):
         raise UsageError(f"Invalid list of ids: '{text}'") from None
 
 
-def main(argv: List[str], opts) -> int:
+def main(argv: list[str], opts) -> int:
     args = build_parser().parse_args(argv)
-    from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder
+    from pyperf_probe.perfdata.format import SampleType
+    from pyperf_probe.perfdata.reader import PerfDataFile
     from pyperf_probe.report.script_text import ScriptOptions, ScriptPrinter, parse_fields
     from pyperf_probe.session import Session
 
     parse_fields(args.fields, False)  # bad -F is a usage error before any file is opened, as in perf
-    session = Session(args.input, symfs=args.symfs, inline=args.inline, force=args.force,
-                      unwinder=DwarfUnwinder(symfs=args.symfs))
-    has_callchain = any(ev.attr.sample_type & (1 << 5 | 1 << 13) for ev in session.evsels)
+    data = PerfDataFile.open(args.input, force=args.force)
+    sample_type = 0
+    for attr in data.attrs:
+        sample_type |= attr.attr.sample_type
+    unwinder = None
+    if sample_type & SampleType.REGS_USER and sample_type & SampleType.STACK_USER:  # --call-graph dwarf
+        from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder  # (its import is ~20 ms: only then)
+        unwinder = DwarfUnwinder(symfs=args.symfs)
+    session = Session(data, symfs=args.symfs, inline=args.inline, force=args.force, unwinder=unwinder)
+    has_callchain = bool(sample_type & (SampleType.CALLCHAIN | SampleType.STACK_USER))
     options = ScriptOptions(parse_fields(args.fields, has_callchain and not args.hide_call_graph), nanosecs=args.ns,
                             callchains=not args.hide_call_graph)
     printer = ScriptPrinter(session.evsels, options)

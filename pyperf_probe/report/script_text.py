@@ -9,10 +9,10 @@ offset of the avma), the sample ip without a call chain is the avma, as perf pri
 """
 from __future__ import annotations
 
-import dataclasses
-from typing import Iterable, Iterator, Optional, Sequence, Tuple
+from collections.abc import Iterable, Iterator, Sequence
 
 from pyperf_probe.errors import UsageError
+from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.report.tpformat import TracepointFormat
 
 # Fields `perf script -F` knows that pyperf prints, in perf's output order.
@@ -23,16 +23,17 @@ DEFAULT_FIELDS = ("comm", "tid", "cpu", "time", "event", "trace")
 CALLCHAIN_FIELDS = ("ip", "sym", "symoff", "dso")
 
 
-@dataclasses.dataclass(frozen=True)
-class ScriptOptions:
+class ScriptOptions(Frozen):
     """What to print: the -F field set, --ns, and whether call chains are printed (-G turns them off)."""
 
-    fields: frozenset
-    nanosecs: bool = False
-    callchains: bool = True
+    __slots__ = ()
+    _fields = ("fields", "nanosecs", "callchains")
+
+    def __new__(cls, fields: frozenset, nanosecs: bool = False, callchains: bool = True):
+        return tuple.__new__(cls, (fields, nanosecs, callchains))
 
 
-def parse_fields(spec: Optional[str], show_callchain: bool) -> frozenset:
+def parse_fields(spec: str | None, show_callchain: bool) -> frozenset:
     """``-F a,b,c`` (or perf's default). ``+x``/``-x`` add to or remove from the default, as perf's
     parse_output_fields does; a ``type:`` prefix is accepted for ``trace:`` only (pyperf reads tracepoints).
     Without -F, perf adds ip,sym,symoff,dso when call chains are shown (not with -G); with -F it does not."""
@@ -92,7 +93,7 @@ class ScriptPrinter:
 
     def __init__(self, evsels: Sequence, options: ScriptOptions):
         self.options = options
-        self.formats: Tuple[Optional[TracepointFormat], ...] = tuple(
+        self.formats: tuple[TracepointFormat | None, ...] = tuple(
             TracepointFormat.parse(ev.tp_format.text) if ev.tp_format is not None else None for ev in evsels)
         self.names = tuple(ev.name or "[unknown]" for ev in evsels)
         self.name_width = max((len(n) for n in self.names), default=0)
