@@ -55,3 +55,38 @@ def test_any_rules_and_stack_terminate(rules, words, rip):
     regs[16], regs[7], regs[6] = rip, sp, sp + 16
     frames, why = unwind_with_reason(regs, read_word, lookup, max_frames=50)
     assert 1 <= len(frames) <= 50 and isinstance(why, str)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(rows, min_size=1, max_size=4), st.lists(st.integers(0, 2**64 - 1), max_size=32),
+       st.integers(0, 2**64 - 1), st.sampled_from([0x7000, 0x7004]), st.booleans())
+def test_fast_paths_equal_the_general_evaluation(drawn, words, rip, sp, outside):
+    """The short path for common rows and the in-place stack reads give what the general rule evaluation
+    with an injected ``read_word`` gives, on any rules and stack (aligned or not, words beyond the copy
+    readable or not)."""
+    import pyperf_probe.callchain.unwind as unwind_mod
+    rules = [tuple(r[:4]) + ((r[4] % 2) + 1,) + r[5:10] + (r[10],) for r in drawn]  # rip at CFA+off
+    rules += [(1, 7, 8 * k, 0, 2, 0, -8, 0, 0, 0, 0) for k in range(1, 3)]  # plain rsp frames
+    rules += [(1, 6, 16, 0, 2, 0, -8, 2, 0, -16, 0)]  # rbp frame
+    stack = struct.pack(f"<{len(words)}Q", *words)
+    extra = {sp + len(stack) + 8 * i: 0x1000 + i for i in range(4)} if outside else {}
+
+    def read_word(avma):
+        off = avma - sp
+        if 0 <= off <= len(stack) - 8:
+            return struct.unpack_from("<Q", stack, off)[0]
+        return extra.get(avma)
+
+    def lookup(avma):
+        return rules[avma % len(rules)]
+
+    regs = [None] * NUM_REGS
+    regs[16], regs[7], regs[6] = rip, sp, sp + 16
+    fast = unwind_with_reason(regs, extra.get if outside else None, lookup, 50, stack, sp)
+    general = unwind_mod._plan
+    try:
+        unwind_mod._plan = lambda row: (0, row)
+        slow = unwind_with_reason(regs, read_word, lookup, 50)
+    finally:
+        unwind_mod._plan = general
+    assert fast == slow

@@ -245,13 +245,23 @@ class Session:
         return got
 
     def user_chain(self, sample: Sample, thread: Thread) -> tuple[Frame, ...]:
-        """The DWARF-unwound user part of a REGS_USER+STACK_USER sample (the unwinder hook)."""
-        avmas: Sequence[int] = self.unwinder(sample, thread.maps)
-        table, maps = self.frames, thread.maps
-        frames: list = []
-        for avma in avmas[:self.max_stack]:
-            frames.extend(table.frames_inlined(maps.find(avma), avma))
-        return tuple(frames)
+        """The DWARF-unwound user part of a REGS_USER+STACK_USER sample (the unwinder hook). The frames
+        of a chain are cached per (maps, their generation, avmas), in ``_chains`` beside ``_callchain``'s
+        (whose keys have four fields): samples that unwind to the same chain resolve it once."""
+        maps = thread.maps
+        avmas = tuple(self.unwinder(sample, maps)[:self.max_stack])
+        key = (maps, maps.generation, avmas)
+        got = self._chains.get(key)
+        if got is None:
+            table = self.frames
+            frames: list = []
+            for avma in avmas:
+                frames.extend(table.frames_inlined(maps.find(avma), avma))
+            got = tuple(frames)
+            if len(self._chains) >= CHAIN_CACHE_LIMIT:
+                self._chains.clear()
+            self._chains[key] = got
+        return got
 
 
 _new = tuple.__new__
