@@ -10,31 +10,33 @@ This is what perf's ``trace`` sort key shows (util/sort.c ``get_trace_output`` -
 Only what kernel probe events print is supported: ``REC->field`` and ``__get_str(field)`` arguments with
 the C conversions ``d i u x X o c s p`` and their flags, width and length modifiers. Anything else is shown
 as perf's libtraceevent does for a failed parse: the raw field list (``tep_print_fields``).
+
+The text is scanned line by line and character by character, without ``re``: the report's default sort
+key for tracepoint files is ``trace``, and ``import re`` (with the enum module it pulls in) is a few ms of
+``pyperf report``'s start-up (bench/report). tests/test_report_tpformat.py checks the scanners against
+the regular expressions they stand for.
 """
 from __future__ import annotations
 
-import dataclasses
-import re
 import struct
-from typing import List, Optional, Sequence, Tuple
 
-_FIELD = re.compile(r"^\s*field:(?P<decl>[^;]*);\s*offset:(?P<offset>\d+);\s*size:(?P<size>\d+);"
-                    r"\s*signed:(?P<signed>\d+);", re.M)
-_PRINT_FMT = re.compile(r'^print fmt:\s*"(?P<fmt>(?:[^"\\]|\\.)*)"(?P<args>.*)$', re.M)
-_CONV = re.compile(r"%(?P<flags>[-+ #0]*)(?P<width>\d+)?(?:\.(?P<prec>\d+))?(?P<len>hh|h|ll|l|L|z|j|t)?"
-                   r"(?P<conv>[diouxXcsp%])")
+from pyperf_probe.perfdata.frozen import Frozen
+
 _INT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
+_FLAGS = "-+ #0"
+_LENGTHS = ("hh", "h", "ll", "l", "L", "z", "j", "t")  # tried in this order, as C's longest match needs
+_CONVERSIONS = "diouxXcsp%"
 
 
-@dataclasses.dataclass(frozen=True)
-class Field:
+class Field(Frozen):
     """One ``field:`` line: C declaration, offset and size in the RAW record, signedness."""
 
-    name: str
-    offset: int
-    size: int
-    signed: bool
-    data_loc: bool  # ``__data_loc char[] x``: u32 = (len << 16) | offset of the bytes
+    __slots__ = ()
+    _fields = ("name", "offset", "size", "signed", "data_loc")
+    # data_loc: ``__data_loc char[] x``: u32 = (len << 16) | offset of the bytes
+
+    def __new__(cls, name: str, offset: int, size: int, signed: bool, data_loc: bool):
+        return tuple.__new__(cls, (name, offset, size, signed, data_loc))
 
     def value(self, raw: bytes) -> int:
         if self.offset + self.size > len(raw) or self.size not in _INT_CODES:
@@ -53,12 +55,113 @@ class Field:
         return data.split(b"\0", 1)[0].decode(errors="replace")
 
 
+def _is_number(text: str) -> bool:
+    """``\\d+``."""
+    return text.isdecimal()
+
+
+def _is_word(text: str) -> bool:
+    """``\\w+``."""
+    return bool(text) and all(ch.isalnum() or ch == "_" for ch in text)
+
+
+def _field_line(line: str) -> Field | None:
+    """``^\\s*field:DECL;\\s*offset:N;\\s*size:N;\\s*signed:N;`` (a ``field:`` line of the format text), else
+    None."""
+    parts = line.lstrip().split(";", 4)
+    if len(parts) < 5 or not parts[0].startswith("field:"):
+        return None
+    values = []
+    for part, key in zip(parts[1:4], ("offset:", "size:", "signed:")):
+        part = part.lstrip()
+        if not part.startswith(key) or not _is_number(part[len(key):]):
+            return None
+        values.append(part[len(key):])
+    decl = parts[0][len("field:"):].strip()
+    if not decl:  # nothing to name the field by
+        return None
+    return _parse_field(decl, int(values[0]), int(values[1]), values[2] == "1")
+
+
 def _parse_field(decl: str, offset: int, size: int, signed: bool) -> Field:
-    name = re.sub(r"\[.*\]$", "", decl.split()[-1])
+    name = decl.split()[-1]
+    if name.endswith("]") and "[" in name:  # an array: ``char comm[16]``
+        name = name[:name.index("[")]
     return Field(name, offset, size, signed, decl.startswith("__data_loc"))
 
 
-def _split_args(text: str) -> List[str]:
+def _print_fmt_line(line: str) -> tuple[str, str] | None:
+    """``^print fmt:\\s*"FMT"ARGS$``: the format string (escapes kept) and the text after it, else None."""
+    if not line.startswith("print fmt:"):
+        return None
+    rest = line[len("print fmt:"):].lstrip()
+    if not rest.startswith('"'):
+        return None
+    pos = 1
+    while pos < len(rest):
+        ch = rest[pos]
+        if ch == "\\":
+            pos += 2
+        elif ch == '"':
+            return rest[1:pos], rest[pos + 1:]
+        else:
+            pos += 1
+    return None
+
+
+def _line_word(text: str, key: str) -> str:
+    """``^KEY\\s*(\\S+)``: the word after ``key`` on the first line that starts with it and has one."""
+    for line in text.split("\n"):
+        if line.startswith(key):
+            words = line[len(key):].split(None, 1)
+            if words:
+                return words[0]
+    return ""
+
+
+def conversions(fmt: str):
+    """The printf conversions of ``fmt`` as ``(start, end, spec)``, ``spec`` a dict of flags, width, prec,
+    len, conv (None for an absent width/prec/len): what ``%[-+ #0]*(\\d+)?(\\.\\d+)?(hh|h|ll|l|L|z|j|t)?
+    [diouxXcsp%]`` finds, left to right. A ``%`` that starts no conversion is text."""
+    pos = fmt.find("%")
+    while pos >= 0:
+        spec = _conversion_at(fmt, pos + 1)
+        if spec is None:
+            pos = fmt.find("%", pos + 1)
+            continue
+        end, spec = spec
+        yield pos, end, spec
+        pos = fmt.find("%", end)
+
+
+def _conversion_at(fmt: str, pos: int):
+    """The conversion whose ``%`` is just before ``pos``: (its end, spec), or None."""
+    start = pos
+    while pos < len(fmt) and fmt[pos] in _FLAGS:
+        pos += 1
+    flags = fmt[start:pos]
+    width, pos = _digits_at(fmt, pos)
+    prec = None
+    if pos < len(fmt) and fmt[pos] == ".":
+        prec, after = _digits_at(fmt, pos + 1)
+        if prec is not None:
+            pos = after
+    for length in _LENGTHS + (None,):
+        at = pos + len(length or "")
+        if (length is None or fmt.startswith(length, pos)) and at < len(fmt) and fmt[at] in _CONVERSIONS:
+            return at + 1, {"flags": flags, "width": width, "prec": prec, "len": length, "conv": fmt[at]}
+    return None
+
+
+def _digits_at(fmt: str, pos: int):
+    """``\\d+`` at ``pos``: (the digits or None, the position after them)."""
+    end = pos
+    while end < len(fmt) and fmt[end].isdecimal():
+        end += 1
+    return (fmt[pos:end] or None), end
+
+
+def _split_args(text: str) -> list[str]:
     """The comma-separated arguments after the format string, commas inside parentheses kept."""
     args, depth, cur = [], 0, ""
     for ch in text:
@@ -79,26 +182,25 @@ def _unescape(fmt: str) -> str:
     return fmt.encode().decode("unicode_escape")
 
 
-@dataclasses.dataclass(frozen=True)
-class TracepointFormat:
+class TracepointFormat(Frozen):
     """A parsed format text: fields by name, the print fmt and its argument expressions."""
 
-    name: str
-    fields: Tuple[Field, ...]
-    print_fmt: Optional[str]
-    args: Tuple[str, ...]
+    __slots__ = ()
+    _fields = ("name", "fields", "print_fmt", "args")
+
+    def __new__(cls, name: str, fields: tuple[Field, ...], print_fmt: str | None, args: tuple[str, ...]):
+        return tuple.__new__(cls, (name, fields, print_fmt, args))
 
     @classmethod
-    def parse(cls, text: str) -> "TracepointFormat":
-        name_m = re.search(r"^name:\s*(\S+)", text, re.M)
-        fields = tuple(_parse_field(m["decl"].strip(), int(m["offset"]), int(m["size"]), m["signed"] == "1")
-                       for m in _FIELD.finditer(text))
-        pm = _PRINT_FMT.search(text)
-        fmt = _unescape(pm["fmt"]) if pm else None
-        args = tuple(_split_args(pm["args"].lstrip(","))) if pm else ()
-        return cls(name_m.group(1) if name_m else "", fields, fmt, args)
+    def parse(cls, text: str) -> TracepointFormat:
+        lines = text.split("\n")
+        fields = tuple(f for f in map(_field_line, lines) if f is not None)
+        pm = next((got for got in map(_print_fmt_line, lines) if got is not None), None)
+        fmt = _unescape(pm[0]) if pm else None
+        args = tuple(_split_args(pm[1].lstrip(","))) if pm else ()
+        return cls(_line_word(text, "name:"), fields, fmt, args)
 
-    def field(self, name: str) -> Optional[Field]:
+    def field(self, name: str) -> Field | None:
         for f in self.fields:
             if f.name == name:
                 return f
@@ -112,12 +214,17 @@ class TracepointFormat:
             return self.fields_text(raw)
 
     def _arg_value(self, expr: str, raw: bytes):
-        m = re.fullmatch(r"REC->(\w+)", expr) or re.fullmatch(r"__get_str\((\w+)\)", expr)
-        if not m:
+        if expr.startswith("REC->"):
+            name = expr[len("REC->"):]
+        elif expr.startswith("__get_str(") and expr.endswith(")"):
+            name = expr[len("__get_str("):-1]
+        else:
+            name = ""
+        if not _is_word(name):  # only REC->field and __get_str(field)
             raise ValueError(expr)
-        field = self.field(m.group(1))
+        field = self.field(name)
         if field is None:
-            raise KeyError(m.group(1))
+            raise KeyError(name)
         if expr.startswith("__get_str") or field.data_loc:
             return field.string(raw)
         return field.value(raw)
@@ -127,10 +234,10 @@ class TracepointFormat:
             raise ValueError("no print fmt")
         values = iter(self._arg_value(a, raw) for a in self.args)
         out, pos = [], 0
-        for m in _CONV.finditer(self.print_fmt):
-            out.append(self.print_fmt[pos:m.start()])
-            pos = m.end()
-            out.append("%" if m["conv"] == "%" else _convert(m, next(values)))
+        for start, end, spec in conversions(self.print_fmt):
+            out.append(self.print_fmt[pos:start])
+            pos = end
+            out.append("%" if spec["conv"] == "%" else _convert(spec, next(values)))
         out.append(self.print_fmt[pos:])
         return "".join(out)
 
@@ -144,7 +251,7 @@ class TracepointFormat:
         return " ".join(parts)
 
 
-def _convert(m: "re.Match[str]", value) -> str:
+def _convert(m: dict, value) -> str:
     conv, length = m["conv"], m["len"] or ""
     spec = "%" + m["flags"] + (m["width"] or "") + ("." + m["prec"] if m["prec"] else "")
     if conv == "s":
@@ -164,4 +271,4 @@ def _convert(m: "re.Match[str]", value) -> str:
     return (spec + conv) % value
 
 
-__all__: Sequence[str] = ("Field", "TracepointFormat")
+__all__ = ("Field", "TracepointFormat")
