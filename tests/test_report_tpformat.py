@@ -4,6 +4,7 @@ expressions they stand for, on generated texts and on the format texts of this m
 import glob
 import re
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from pyperf_probe.report import tpformat
@@ -65,7 +66,9 @@ def test_format_text_scan_matches_the_regexes(text):
 
 
 def test_tracefs_formats_match_the_regexes():
-    paths = sorted(glob.glob("/sys/kernel/tracing/events/*/*/format"))[:400]
+    paths = sorted(glob.glob("/sys/kernel/tracing/events/*/*/format"))
+    if not paths:
+        pytest.skip("no readable tracefs event formats")
     for path in paths:
         try:
             with open(path) as f:
