@@ -155,8 +155,10 @@ def test_perf_regs_and_stack_reader():
     assert dwarf[0] == 100 and dwarf[3] == 101 and dwarf[2] == 102 and dwarf[1] == 103  # rax rbx rcx rdx
     assert dwarf[6] == 106 and dwarf[7] == 107 and dwarf[16] == 108                     # rbp rsp rip
     assert dwarf[8] == 112 and dwarf[15] == 119                                         # r8, r15
-    assert perf_regs_to_dwarf(0x1C0, [1, 2, 3])[6:8] == [1, 2] and perf_regs_to_dwarf(0x1C0, [1, 2, 3])[16] == 3
+    assert perf_regs_to_dwarf(0x1C0, [1, 2, 3])[6:8] == (1, 2) and perf_regs_to_dwarf(0x1C0, [1, 2, 3])[16] == 3
     copy = struct.pack("<3Q", 11, 22, 33)  # the stack from sp upward
+    assert perf_regs_to_dwarf(0x1C0, [1, 2]) == (None,) * NUM_REGS  # fewer values than the mask: damaged
+    assert perf_regs_to_dwarf(0, []) == (None,) * NUM_REGS
     read = stack_reader(0x7000, copy)
     assert read(0x7000) == 11 and read(0x7010) == 33 and read(0x7008) == 22
     assert read(0x6FF8) is None and read(0x7018) is None and read(0x7011) is None  # outside the copy

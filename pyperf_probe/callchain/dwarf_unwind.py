@@ -14,6 +14,7 @@ frames", unless ``unw_is_signal_frame``; unwind-libdw.c does the same through ``
 from __future__ import annotations
 
 import functools
+import operator
 import os
 import struct
 from typing import Callable, Dict, List, NamedTuple, Optional, Protocol, Sequence, Tuple
@@ -46,30 +47,32 @@ class CodeMap(Protocol):
     pgoff: int
 
 
-def perf_regs_to_dwarf(mask: int, values: Sequence[int]) -> List[Optional[int]]:
+def perf_regs_to_dwarf(mask: int, values: Sequence[int]) -> Tuple[Optional[int], ...]:
     """REGS_USER values (one per set bit of ``sample_regs_user``, lowest bit first) indexed by DWARF
-    register number; None for registers not sampled."""
-    picks = _picks_for(mask)
-    if picks[1] and len(values) <= picks[1][-1]:  # fewer values than the mask says: a damaged record
-        return [None] * NUM_REGS
-    regs: List[Optional[int]] = [None] * NUM_REGS
-    for dwarf, index in zip(*picks):
-        regs[dwarf] = values[index]
-    return regs
+    register number; None for registers not sampled (and for all of them when the record holds fewer
+    values than its mask says: a damaged record)."""
+    getter, needed = _picks_for(mask)
+    if len(values) < needed:
+        return _NO_REGS
+    return getter((*values, None))  # index -1: the None of the registers the mask leaves out
+
+
+_NO_REGS = (None,) * NUM_REGS
 
 
 @functools.lru_cache(maxsize=16)
-def _picks_for(mask: int) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
-    """(DWARF register numbers, indexes into the REGS_USER values) for a ``sample_regs_user`` mask."""
-    dwarf, index = [], []
+def _picks_for(mask: int):
+    """``(getter, values needed)`` for a ``sample_regs_user`` mask: ``getter(values + (None,))`` is the
+    tuple of DWARF registers 0..16 (one C call per sample)."""
+    index = [-1] * NUM_REGS
     i = 0
     for bit in range(mask.bit_length()):
         if mask >> bit & 1:
             if bit in _PERF_TO_DWARF:
-                dwarf.append(_PERF_TO_DWARF[bit])
-                index.append(i)
+                index[_PERF_TO_DWARF[bit]] = i
             i += 1
-    return tuple(dwarf), tuple(index)
+    needed = max(index) + 1
+    return operator.itemgetter(*index), needed
 
 
 def stack_reader(sp: int, stack: bytes) -> Callable[[int], Optional[int]]:
