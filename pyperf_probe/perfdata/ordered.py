@@ -17,7 +17,7 @@ does when its queue outgrows ``report.queue-size`` (OE_FLUSH__HALF).
 
 The queue works on lists, not records: ``push(times, items, out)`` queues a run of records given as two
 parallel lists, and a flush is one stable sort of the queued timestamps (C-level: ``sorted`` over indices
-keyed by ``list.__getitem__``) and two ``map`` calls, or no sort at all when they are in order already
+keyed by ``list.__getitem__``) and one ``itemgetter`` gathering both lists, or no sort at all when they are in order already
 (one CPU, or rounds that do not overlap: 73 of the 90 flushes of bench/report's large file). Nothing
 runs Python code per record, which matters for files of millions of samples (bench/report). The items are
 opaque: the reader queues raw entries or sample keys (``perfdata.sample_keys``).
@@ -25,8 +25,7 @@ opaque: the reader queues raw entries or sample keys (``perfdata.sample_keys``).
 from __future__ import annotations
 
 from bisect import bisect_right
-from itertools import islice
-from operator import le
+from operator import itemgetter
 from typing import Iterable, Iterator, List, Optional
 
 FINISHED_ROUND = 68  # PERF_RECORD_FINISHED_ROUND
@@ -61,9 +60,11 @@ class OrderedQueue:
         if not times:
             return
         try:
-            low, high = min(times), max(times)
+            in_time_order = sorted(times)  # C-level: a sorted run (or a few, one per CPU) is merged in O(n)
         except TypeError:  # None among them
-            low = high = None
+            self._push_with_immediates(times, items, out)
+            return
+        low, high = in_time_order[0], in_time_order[-1]
         if not low or high == NO_TIME:
             self._push_with_immediates(times, items, out)
             return
@@ -73,7 +74,7 @@ class OrderedQueue:
             if start or stop < n:
                 self._append(times[start:stop], items[start:stop])
             else:
-                self._append(times, items, low, high)
+                self._append(times, items, low, high, in_time_order == times)
             if len(self._times) > self.max_queued:
                 self._flush_half(out)
             start = stop
@@ -96,19 +97,20 @@ class OrderedQueue:
                 start = i + 1
         self.push(times[start:], items[start:], out)
 
-    def _append(self, times: List[int], items: List, low: Optional[int] = None, top: Optional[int] = None) -> None:
-        """``queue_event`` for each record of a run (``low``, ``top``: its extremes, if known): perf's
-        counters, then the queue."""
+    def _append(self, times: List[int], items: List, low: Optional[int] = None, top: Optional[int] = None,
+                in_order: Optional[bool] = None) -> None:
+        """``queue_event`` for each record of a run (``low``, ``top``: its extremes, ``in_order``: whether
+        it is sorted, if known): perf's counters, then the queue."""
         if low is None:
-            low, top = min(times), max(times)
+            in_time_order = sorted(times)
+            low, top, in_order = in_time_order[0], in_time_order[-1], in_time_order == times
         last_flush = self._last_flush
         if last_flush and low < last_flush:
             self.out_of_order += sum(map(last_flush.__gt__, times))
         # per record perf sets max_timestamp = time if time >= the queue's tail or the queue is empty:
         # over a run that is the run's maximum, if it reaches the tail (or the queue was empty)
         if self._sorted:
-            self._sorted = (not self._times or low >= self._queue_max) and \
-                all(map(le, times, islice(times, 1, None)))
+            self._sorted = in_order and (not self._times or low >= self._queue_max)
         if top >= self._queue_max or not self._times:
             self._queue_max = self._max_timestamp = top
         self._times += times
@@ -120,9 +122,10 @@ class OrderedQueue:
         if not times or limit == 0:
             return
         if not self._sorted:
-            order = sorted(range(len(times)), key=times.__getitem__)  # stable: equal times keep arrival order
-            times = self._times = list(map(times.__getitem__, order))
-            items = self._queue = list(map(items.__getitem__, order))
+            # stable: equal times keep arrival order; itemgetter gathers in C without a call per item
+            gather = itemgetter(*sorted(range(len(times)), key=times.__getitem__))
+            times = self._times = list(gather(times))  # unsorted means at least two items: tuples
+            items = self._queue = list(gather(items))
             self._sorted = True
         cut = len(times) if limit is None else bisect_right(times, limit)
         if not cut:
