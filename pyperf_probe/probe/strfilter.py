@@ -101,6 +101,25 @@ def _glob_test(pattern: str):
     return re.compile(glob_to_regex(pattern), re.DOTALL).fullmatch
 
 
+def _glob_witness(pattern: str) -> str | None:
+    """A string that ``"\\0" + "\\0".join(names) + "\\0"`` contains whenever one of ``names`` matches
+    ``pattern``: "\\0HEAD" for a literal head, else "TAIL\\0" for a literal tail, else a literal piece.
+    Its absence (one search of the joined names, in C) then proves that no name matches, and the
+    per-name test is skipped: ``-F``'s default filter rejects "_*" and "*@plt", and most parts of a
+    symbol table have neither. None when there is no such string (``*``, or ``?[\\`` in the glob)."""
+    if any(c in pattern for c in "?[\\"):
+        return None
+    if "*" not in pattern:
+        return "\0" + pattern + "\0"
+    pieces = pattern.split("*")
+    if pieces[0]:
+        return "\0" + pieces[0]
+    if pieces[-1]:
+        return pieces[-1] + "\0"
+    longest = max(pieces, key=len)
+    return longest or None
+
+
 def _glob_on_prefix(pattern: str, prefix: str) -> bool | None:
     """Whether ``pattern`` matches every name starting with ``prefix`` (True), none of them (False), or
     some (None), judged from the pattern's literal head (the text before its first ``*?[\\``)."""
@@ -136,16 +155,18 @@ def is_glob(text: str) -> bool:
 class _Node:
     """``struct strfilter_node``: op is '|', '&', '!' or None for a glob (``p`` in perf)."""
 
-    __slots__ = ("op", "left", "right", "text", "test")
+    __slots__ = ("op", "left", "right", "text", "test", "witness")
 
     def __init__(self, op: str | None = None, left=None, right=None, text: str = ""):
         self.op, self.left, self.right, self.text = op, left, right, text
         self.test = None            # a glob's test, set by prepare()
+        self.witness = None         # _glob_witness of a glob, set by prepare()
 
     def prepare(self) -> None:
         """Compile the globs of the tree (once it is complete)."""
         if self.op is None:
             self.test = _glob_test(self.text)
+            self.witness = _glob_witness(self.text)
         for child in (self.left, self.right):
             if child is not None:
                 child.prepare()
@@ -164,18 +185,26 @@ class _Node:
         """The names this node accepts, in order (the same as ``compare`` on each, done a list at a time:
         equal names get equal answers, so sets of accepted names stand for the answers)."""
         if self.op is None:
-            return list(names) if self.test is None else list(filter(self.test, names))
+            if self.test is None:
+                return list(names)
+            return [] if self.none_match(names) else list(filter(self.test, names))
         if self.op == "&":
             return self.right.select(self.left.select(names))
         if self.op == "!":
             inner = self.right
             if inner.op is None:
-                return [] if inner.test is None else list(filterfalse(inner.test, names))
+                if inner.test is None:
+                    return []
+                return list(names) if inner.none_match(names) else list(filterfalse(inner.test, names))
             return list(filterfalse(set(inner.select(names)).__contains__, names))
         accepted = set(self.left.select(names))            # '|'
         others = list(filterfalse(accepted.__contains__, names))
         accepted.update(self.right.select(others))
         return list(filter(accepted.__contains__, names))
+
+    def none_match(self, names: list[str]) -> bool:
+        """True when this glob's witness proves that none of ``names`` matches (False: they may)."""
+        return self.witness is not None and self.witness not in "\0" + "\0".join(names) + "\0"
 
     def on_prefix(self, prefix: str) -> bool | None:
         """What this node answers for every name starting with ``prefix``: True (accepts them all), False

@@ -103,6 +103,7 @@ FUNCS = {
     "F_libc_mem": ["-x", LIBC, "-F", "mem*"],
     "F_libc_alloc_noplt": ["-x", LIBC, "--funcs=*alloc* & !_*"],
     "F_libc_plt": ["-x", LIBC, "-F*@plt"],
+    "F_libc_unloaded": ["-x", LIBC, "-F", "__evoke_link_warning_*|*inet6_option*"],   # .gnu.warning.*: no SHF_ALLOC
     "F_libc_or": ["-x", LIBC, "-F", "--filter", "__libc_m*"],
     "F_libc_class": ["-x", LIBC, "-F", "[st]ime*|!*[a-z]*"],
     "F_libc_paren": ["-x", LIBC, "-F", "!(str*|mem*)&[a-c]?t*"],
