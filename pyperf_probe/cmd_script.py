@@ -1,12 +1,16 @@
 """``pyperf script``: every sample of a perf.data file as perf script prints it (tools/perf/builtin-script.c).
 
 Reads files from real ``perf record`` and from ``pyperf record`` through the same session as ``report``.
+
+The options of an ordinary run (``-i FILE -F a,b --ns``...) are read by a small loop (:func:`parse_args`);
+anything else (``--help``, an unknown or abbreviated option, a missing value, ``-iFILE``) goes to the
+argparse parser of ``build_parser``, which reads the same options and words perf's usage errors. argparse
+imports re and gettext and measures the terminal: a few ms of start-up an ordinary run does without.
 """
 from __future__ import annotations
 
 import sys
 
-from pyperf_probe.cmdline import Parser
 from pyperf_probe.errors import UsageError
 
 EXAMPLES = """
@@ -18,7 +22,8 @@ EXAMPLES = """
 """
 
 
-def build_parser() -> Parser:
+def build_parser():
+    from pyperf_probe.cmdline import Parser
     p = Parser("pyperf script", description="Read perf.data and display its samples.", examples=EXAMPLES,
                dash_values=("-F", "--fields"))
     p.add_argument("-i", "--input", default=None, help="input file name (default: perf.data)")
@@ -38,6 +43,50 @@ def build_parser() -> Parser:
     return p
 
 
+# option -> (destination, what it takes): "value" (the next word, or --opt=VALUE), "count", or the constant
+# it stores. Must say what build_parser says (tests/test_script.py compares the two).
+FAST_OPTIONS = {
+    "-i": ("input", "value"), "--input": ("input", "value"),
+    "-F": ("fields", "value"), "--fields": ("fields", "value"),
+    "--ns": ("ns", True),
+    "-G": ("hide_call_graph", True), "--hide-call-graph": ("hide_call_graph", True),
+    "--symfs": ("symfs", "value"),
+    "-f": ("force", True), "--force": ("force", True),
+    "--no-inline": ("inline", False),
+    "--comm": ("comm", "value"), "--pid": ("pid", "value"), "--tid": ("tid", "value"),
+    "-v": ("verbose", "count"), "--verbose": ("verbose", "count"),
+}
+DEFAULTS = {"input": None, "fields": None, "ns": False, "hide_call_graph": False, "symfs": None, "force": False,
+            "inline": True, "comm": None, "pid": None, "tid": None, "verbose": 0}
+DASH_VALUES = ("fields",)  # -F -trace,+pid: perf takes a value starting with - (cmdline.Parser's dash_values)
+
+
+def parse_args(argv: list[str]):
+    """The options as ``build_parser().parse_args(argv)`` returns them, without argparse when every word
+    is one of FAST_OPTIONS in its plain form; argparse reads (and refuses) anything else."""
+    from types import SimpleNamespace
+    values = dict(DEFAULTS)
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        name, eq, attached = word.partition("=") if word.startswith("--") else (word, "", "")
+        dest, takes = FAST_OPTIONS.get(name, (None, None))
+        if dest is None or (eq and takes != "value"):
+            return build_parser().parse_args(argv)
+        if takes == "value":
+            if not eq:
+                i += 1
+                if i == len(argv) or (argv[i][:1] == "-" and dest not in DASH_VALUES):
+                    return build_parser().parse_args(argv)
+            values[dest] = attached if eq else argv[i]
+        elif takes == "count":
+            values[dest] += 1
+        else:
+            values[dest] = takes
+        i += 1
+    return SimpleNamespace(**values)
+
+
 def _ints(text):
     try:
         return None if text is None else {int(x) for x in text.split(",") if x}
@@ -46,7 +95,7 @@ def _ints(text):
 
 
 def main(argv: list[str], opts) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     from pyperf_probe.perfdata.format import SampleType
     from pyperf_probe.perfdata.reader import PerfDataFile
     from pyperf_probe.report.script_text import ScriptOptions, ScriptPrinter, parse_fields

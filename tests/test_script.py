@@ -7,6 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
+
+from pyperf_probe import cmd_script
+from pyperf_probe.errors import UsageError
 
 HERE = Path(__file__).parent / "golden" / "script"
 DATA = Path(__file__).parent / "golden" / "report" / "data"
@@ -45,3 +49,30 @@ def test_missing_file_as_perf(tmp_path):
     proc = pyperf("-i", str(tmp_path / "nosuch.data"), home=tmp_path)
     assert proc.returncode == 255
     assert proc.stderr == f"failed to open {tmp_path / 'nosuch.data'}: No such file or directory\n"
+
+
+OPTION_WORDS = ["-i", "--input", "-F", "--fields", "--ns", "-G", "--hide-call-graph", "--symfs", "-f", "--force",
+                "--no-inline", "--comm", "--pid", "--tid", "-v", "--verbose", "-vv", "--input=x.data", "--ns=1",
+                "--symf", "-ix.data", "--", "-", "x.data", "-trace,+pid", "+period", "comm,tid", "1,2", "-1", "-h"]
+
+
+@given(st.lists(st.sampled_from(OPTION_WORDS), max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_fast_option_loop_reads_as_argparse(argv):
+    """cmd_script.parse_args (argparse only for what its loop does not read) gives argparse's result."""
+    def outcome(parse):
+        try:
+            return "ok", vars(parse(argv))
+        except UsageError as exc:
+            return "usage", exc.message
+        except SystemExit as exc:  # --help
+            return "exit", exc.code
+    assert outcome(cmd_script.parse_args) == outcome(cmd_script.build_parser().parse_args)
+
+
+def test_ordinary_options_do_not_import_argparse():
+    code = ("import sys; from pyperf_probe import cmd_script; "
+            "a = cmd_script.parse_args(['-i', 'f.data', '-F', '-trace,+pid', '--ns', '-G', '--symfs', '/s', '-v']); "
+            "print('argparse' in sys.modules, a.input, a.fields, a.ns, a.hide_call_graph, a.symfs, a.verbose)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "False f.data -trace,+pid True True /s 1\n"
