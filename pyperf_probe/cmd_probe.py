@@ -276,13 +276,21 @@ def _require_target(params: Params, what: str) -> str:
 
 
 def cmd_funcs(params: Params) -> int:
+    """``-F``: the functions (and objects) perf lists as probe-able, filtered (probe-event.c
+    ``show_available_funcs``): every symbol perf loads, aliases included, sorted by name (strcmp order),
+    demangled, each name tested against the filter (default ``!_* & !*@plt``). The filter runs before the
+    sort (the result is the same: each name is tested on its own), so only the names it keeps are sorted
+    (symtab.SymbolTable.names)."""
     target = _require_target(params, "-F")
-    from pyperf_probe.probe.funcs import funcs_text
+    from pyperf_probe.symbols.symtab import load_symtab
     try:
-        text = funcs_text(target, params.filter, symfs=params.symfs)
+        table = load_symtab(target, params.symfs)
+        if not len(table):
+            raise ProbeError(f"Failed to load symbols in {target}", errno=errno_mod.EPERM)
+        names = table.names(params.filter)
     except (ProbeError, SymbolError) as err:
         raise _fail(params, err, _messages().FUNCS_FAILED) from None
-    sys.stdout.write(text)
+    sys.stdout.write("\n".join(names) + "\n" if names else "")
     return 0
 
 

@@ -1,15 +1,16 @@
 """ELF images: the file header, program headers (PT_LOAD), section headers, notes, ``.gnu_debuglink``.
 
-Read a table at a time from an ``mmap`` of the file (System V gABI, "ELF Header", "Program Header",
-"Sections"; the note layout of "Note Section"). Nothing here imports pyelftools: ``pyperf probe -F`` and the
-address lookups of ``report`` pay only for the headers they read.
+Read a table at a time with ``os.pread`` (System V gABI, "ELF Header", "Program Header", "Sections"; the
+note layout of "Note Section"); the whole file is mapped (``mmap``) only for a caller that asks for it
+(``ElfImage.data``). Nothing here imports pyelftools: ``pyperf probe -F`` and the address lookups of
+``report`` pay only for the headers and sections they read (``-F`` not even for importing mmap).
 
-``open_elf(path)`` is cached per (path, inode, mtime, size), so every layer shares one ``ElfImage`` per file.
+``open_elf(path)`` is cached per (device, inode, size, mtime), so every layer shares one ``ElfImage`` per file.
 """
 from __future__ import annotations
 
-import mmap
 import os
+import stat
 import sys
 from pyperf_probe.errors import SymbolError
 from pyperf_probe.records import Record, field
@@ -118,21 +119,27 @@ class SectionHeader(Record):
 
 
 class ElfImage:
-    """One ELF file, mapped read-only. Build with :func:`open_elf` (cached)."""
+    """One ELF file, read-only. Build with :func:`open_elf` (cached).
 
-    def __init__(self, path: str, data, header: ElfHeader):
+    ``data`` is the image's bytes (any buffer: bytes, an mmap), or None with ``file``, the open file, of
+    ``size`` bytes: its headers and sections are then read with ``os.pread``, and the file is mapped only
+    when :attr:`data` is first asked for."""
+
+    def __init__(self, path: str, data, header: ElfHeader, file=None, size: int | None = None):
         self.path = path
         self._data = data
+        self._file = file
+        self._size = len(data) if size is None else size
         self.header = header
         self.elf_type = header.e_type
         self.machine = header.e_machine
         self.is_64 = header.elf_class == ELFCLASS64
         self.endian = header.endian
-        self.program_headers = _read_program_headers(path, data, header)
+        self.program_headers = _read_program_headers(path, self.read, self._size, header)
         self.load_segments: tuple[LoadSegment, ...] = tuple(
             LoadSegment(vaddr, off, filesz, memsz, flags)
             for p_type, flags, off, vaddr, filesz, memsz in self.program_headers if p_type == PT_LOAD)
-        self.sections: tuple[SectionHeader, ...] = _read_section_headers(path, data, header)
+        self.sections: tuple[SectionHeader, ...] = _read_section_headers(path, self.read, self._size, header)
         self._by_name: dict[str, SectionHeader] = {}
         for shdr in self.sections:
             self._by_name.setdefault(shdr.name, shdr)
@@ -144,8 +151,17 @@ class ElfImage:
 
     @property
     def data(self):
-        """The whole file (an mmap; slice it, or wrap it in a memoryview)."""
+        """The whole file (an mmap, made on first use; slice it, or wrap it in a memoryview)."""
+        if self._data is None:
+            import mmap
+            self._data = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
         return self._data
+
+    def read(self, file_offset: int, size: int) -> bytes:
+        """``size`` bytes of the file from ``file_offset`` (fewer where the file ends)."""
+        if self._data is not None:
+            return self._data[file_offset:file_offset + size]
+        return _pread(self._file.fileno(), size, file_offset)
 
     def section(self, name: str) -> SectionHeader | None:
         return self._by_name.get(name)
@@ -158,10 +174,9 @@ class ElfImage:
         shdr = self.section(name_or_shdr) if isinstance(name_or_shdr, str) else name_or_shdr
         if shdr is None or shdr.sh_type == SHT_NOBITS:
             return b""
-        end = shdr.file_offset + shdr.size
-        if end > len(self._data):
+        if shdr.file_offset + shdr.size > self._size:
             raise SymbolError(f"{self.path}: section {shdr.name} runs past the end of the file (truncated?)")
-        return self._data[shdr.file_offset:end]
+        return self.read(shdr.file_offset, shdr.size)
 
     @property
     def build_id(self) -> str | None:
@@ -175,7 +190,7 @@ class ElfImage:
         areas = [(off, filesz) for p_type, _f, off, _v, filesz, _m in self.program_headers if p_type == PT_NOTE]
         areas += [(s.file_offset, s.size) for s in self.sections if s.sh_type == SHT_NOTE]
         for off, size in areas:
-            for n_type, name, desc in iter_notes(self._data[off:off + size], self.endian):
+            for n_type, name, desc in iter_notes(self.read(off, size), self.endian):
                 if n_type == NT_GNU_BUILD_ID and name == b"GNU":
                     return desc.hex()
         return None
@@ -217,7 +232,18 @@ class ElfImage:
         file_offset = self.svma_to_file_offset(svma)
         if file_offset is None:
             return b""
-        return self._data[file_offset:file_offset + size]
+        return self.read(file_offset, size)
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    """``os.pread`` until ``size`` bytes or the end of the file (one call for any section below 2 GiB)."""
+    data = os.pread(fd, size, offset) if size > 0 else b""
+    while 0 < len(data) < size:
+        more = os.pread(fd, size - len(data), offset + len(data))
+        if not more:
+            break
+        data += more
+    return data
 
 
 def iter_notes(raw: bytes, endian: str = "<"):
@@ -276,16 +302,19 @@ def _parse_header(path: str, data) -> ElfHeader:
                      e_shentsize, e_shnum, e_shstrndx)
 
 
-def _read_program_headers(path: str, data, hdr: ElfHeader) -> list[tuple[int, int, int, int, int, int]]:
-    """(p_type, p_flags, p_offset, p_vaddr, p_filesz, p_memsz) of every program header."""
+def _read_program_headers(path: str, read, file_size: int, hdr: ElfHeader
+                          ) -> list[tuple[int, int, int, int, int, int]]:
+    """(p_type, p_flags, p_offset, p_vaddr, p_filesz, p_memsz) of every program header (``read(offset,
+    size)`` reads the file)."""
     if hdr.e_phnum == 0:
         return []
     is64 = hdr.elf_class == ELFCLASS64
     fmt = hdr.endian + (LoadSegment.FORMAT64 if is64 else LoadSegment.FORMAT32)
-    if hdr.e_phentsize < _size(fmt) or hdr.e_phoff + hdr.e_phnum * hdr.e_phentsize > len(data):
+    table_size = hdr.e_phnum * hdr.e_phentsize
+    if hdr.e_phentsize < _size(fmt) or hdr.e_phoff + table_size > file_size:
         raise SymbolError(f"{path}: truncated ELF file (program headers past the end)")
     out = []
-    for f in unpack_table(fmt, data, hdr.e_phoff, hdr.e_phnum, hdr.e_phentsize):
+    for f in unpack_table(fmt, read(hdr.e_phoff, table_size), 0, hdr.e_phnum, hdr.e_phentsize):
         if is64:
             p_type, p_flags, off, vaddr, _paddr, filesz, memsz, _align = f
         else:
@@ -294,25 +323,27 @@ def _read_program_headers(path: str, data, hdr: ElfHeader) -> list[tuple[int, in
     return out
 
 
-def _read_section_headers(path: str, data, hdr: ElfHeader) -> tuple[SectionHeader, ...]:
+def _read_section_headers(path: str, read, file_size: int, hdr: ElfHeader) -> tuple[SectionHeader, ...]:
+    """Every section header, its name resolved (``read(offset, size)`` reads the file)."""
     if hdr.e_shoff == 0:
         return ()
     fmt = hdr.endian + SectionHeader.FORMAT[hdr.elf_class]
     shnum, shstrndx = hdr.e_shnum, hdr.e_shstrndx
-    if hdr.e_shoff + _size(fmt) > len(data):
+    if hdr.e_shoff + _size(fmt) > file_size:
         raise SymbolError(f"{path}: truncated ELF file (section headers past the end)")
-    first = unpack_table(fmt, data, hdr.e_shoff, 1, _size(fmt))[0]
-    if shnum == 0:          # gABI: the real count is in section 0's sh_size when >= SHN_LORESERVE
-        shnum = first[5]
-    if shstrndx == SHN_XINDEX:
-        shstrndx = first[6]
-    if hdr.e_shoff + shnum * hdr.e_shentsize > len(data) or (shnum and hdr.e_shentsize < _size(fmt)):
+    if shnum == 0 or shstrndx == SHN_XINDEX:
+        first = unpack_table(fmt, read(hdr.e_shoff, _size(fmt)), 0, 1, _size(fmt))[0]
+        if shnum == 0:          # gABI: the real count is in section 0's sh_size when >= SHN_LORESERVE
+            shnum = first[5]
+        if shstrndx == SHN_XINDEX:
+            shstrndx = first[6]
+    if hdr.e_shoff + shnum * hdr.e_shentsize > file_size or (shnum and hdr.e_shentsize < _size(fmt)):
         raise SymbolError(f"{path}: truncated ELF file (section headers past the end)")
-    raw = unpack_table(fmt, data, hdr.e_shoff, shnum, hdr.e_shentsize)
+    raw = unpack_table(fmt, read(hdr.e_shoff, shnum * hdr.e_shentsize), 0, shnum, hdr.e_shentsize)
     strtab = b""
     if 0 < shstrndx < shnum:
         s = raw[shstrndx]
-        strtab = data[s[4]:s[4] + s[5]]
+        strtab = read(s[4], s[5])
     out = []
     for i, (sh_name, sh_type, flags, svma, off, size, link, info, align, entsize) in enumerate(raw):
         end = strtab.find(b"\0", sh_name) if sh_name < len(strtab) else -1
@@ -336,20 +367,25 @@ def open_elf(path: str) -> ElfImage:
     key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)      # no realpath: a syscall per path part
     image = _CACHE.get(key)
     if image is None:
-        data = _map_file(path, st)
-        image = ElfImage(path, data, _parse_header(path, data))
+        file = _open_file(path, st)
+        try:
+            image = ElfImage(path, None, _parse_header(path, _pread(file.fileno(), 64, 0)), file, st.st_size)
+        except BaseException:
+            file.close()
+            raise
         _CACHE[key] = image
     return image
 
 
-def _map_file(path: str, st: os.stat_result):
-    if not os.path.isfile(path):
+def _open_file(path: str, st: os.stat_result):
+    """The file, open for reading (unbuffered: it is read with pread), once it is known to be a
+    non-empty regular file."""
+    if not stat.S_ISREG(st.st_mode):
         raise SymbolError(f"{path} is not a regular file")
     if st.st_size == 0:
         raise SymbolError(f"{path} is not an ELF file (empty)")
     try:
-        with open(path, "rb") as f:
-            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        return open(path, "rb", buffering=0)
     except PermissionError:
         raise SymbolError(f"{path}: Permission denied", errno=13) from None
     except OSError as exc:
