@@ -354,3 +354,13 @@ def test_restore_in_a_cie_program_is_ignored():
     cie, fde = _one_fde(b"", cie_extra=bytes([0xC6]))  # DW_CFA_restore rbp among the CIE's instructions
     assert cie.instructions.endswith(bytes([0xC6]))
     assert fde_rows(fde) == [(0x1000, (CFA_REG_OFF, 7, 8, 0, RULE_OFFSET, 0, -8, RULE_SAME, 0, 0, 0))]
+
+
+def test_overlapping_fdes_keep_the_first_by_start():
+    # FDEs sorted by start: one starting inside the previous one's range is dropped whole (its own tail too)
+    section = _eh_frame_multi([(0x2000, bytes([0x0E, 0x18])), (0x1008, bytes([0x0E, 0x20])),
+                               (0x1000, bytes([0x0E, 0x10]))])
+    table = compile_table(section, [])
+    assert list(table.fde_starts) == [0x1000, 0x2000]
+    assert table.row_for(0x100C)[2] == 16 and table.row_for(0x1014) == NO_CFI_ROW
+    assert table.row_for(0x2004)[2] == 24

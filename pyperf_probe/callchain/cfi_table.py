@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import operator
 import os
 import struct
 import sys
@@ -225,27 +226,35 @@ def build_table(sections: Sections, sections_fn: Callable[[], Sections]) -> CfiT
     """Index the FDEs of ``sections`` (``.eh_frame`` or None, then ``.debug_frame`` ones); the table asks
     ``sections_fn`` for them again when it compiles an FDE."""
     errors: List[str] = []
-    blocks: List[Tuple[int, int, int]] = []  # (start, end, ref)
+    starts: List[int] = []
+    ends: List[int] = []
+    refs: List[int] = []
     if sections and sections[0] is not None:
-        starts, ends, offsets = fde_index(sections[0], errors)
-        blocks = sorted(zip(starts, ends, offsets), key=lambda b: b[0])
-    covered = array("Q", (b[0] for b in blocks))
-    covered_ends = [b[1] for b in blocks]
-    extra = []
-    for n, section in enumerate(sections[1:], 1):
-        if section is None:
-            continue
-        for start, end, offset in zip(*fde_index(section, errors)):
-            i = bisect_right(covered, start) - 1
-            if not (i >= 0 and start < covered_ends[i]):
-                extra.append((start, end, n << _REF_SHIFT | offset))
-    if extra:
-        blocks = sorted(blocks + extra, key=lambda b: b[0])
+        starts, ends, refs = fde_index(sections[0], errors)
+    if len(sections) > 1:
+        order = sorted(range(len(starts)), key=starts.__getitem__)
+        covered = array("Q", map(starts.__getitem__, order))
+        covered_ends = list(map(ends.__getitem__, order))
+        for n, section in enumerate(sections[1:], 1):
+            if section is None:
+                continue
+            for start, end, offset in zip(*fde_index(section, errors)):
+                i = bisect_right(covered, start) - 1
+                if not (i >= 0 and start < covered_ends[i]):
+                    starts.append(start)
+                    ends.append(end)
+                    refs.append(n << _REF_SHIFT | offset)
     if errors:  # shown with -v: the unwinder stops in those functions, as perf's would
         log.debug(f"CFI: {len(errors)} entries skipped, first: {errors[0]}")
+    order = sorted(range(len(starts)), key=starts.__getitem__)  # stable: file order for equal starts
+    starts = list(map(starts.__getitem__, order))
+    ends = list(map(ends.__getitem__, order))
+    refs = list(map(refs.__getitem__, order))
+    if all(map(operator.le, ends, starts[1:])):  # disjoint (the usual case): nothing to drop
+        return CfiTable(array("Q", starts), array("Q", ends), array("Q", refs), sections_fn)
     starts_out, ends_out, refs_out = array("Q"), array("Q"), array("Q")
     last_end = -1
-    for start, end, ref in blocks:
+    for start, end, ref in zip(starts, ends, refs):
         if start < last_end:
             continue  # an FDE nested in the previous one's range: keep the first (sorted order)
         starts_out.append(start)
