@@ -34,7 +34,7 @@ _PERF_TO_DWARF = {0: 0, 3: 1, 2: 2, 1: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: REG_RIP,
                   16: 8, 17: 9, 18: 10, 19: 11, 20: 12, 21: 13, 22: 14, 23: 15}
 _U64 = struct.Struct("<Q")
 PT_GNU_EH_FRAME = 0x6474E550  # the program header of .eh_frame_hdr (LSB)
-PLANS_MEMO_PROCESSES = 256
+MEMO_PROCESSES = 256
 
 
 class CodeMap(Protocol):
@@ -106,7 +106,7 @@ class DwarfUnwinder:
         self.symfs = symfs
         self.max_stack = max_stack or DEFAULT_MAX_FRAMES
         self._maps: Dict[object, Optional[_Mapped]] = {}
-        self._plans: Dict[object, Tuple[Optional[int], Dict[int, tuple]]] = {}
+        self._memos: Dict[object, tuple] = {}  # Maps -> (generation, plans, lookup)
         self.last_stop = ""
 
     def __call__(self, sample, maps) -> List[int]:
@@ -120,18 +120,36 @@ class DwarfUnwinder:
             self.last_stop = STOP_UNSUPPORTED
             ip = perf_regs_to_dwarf(regs.mask, regs.values)[REG_RIP]
             return [] if ip is None else [ip]
-        return self.unwind(regs.mask, regs.values, sample.stack_user or b"", maps.find, self._plans_for(maps))
+        memo = self._memos.get(maps)
+        generation = getattr(maps, "generation", None)
+        if memo is None or memo[0] != generation:
+            if len(self._memos) >= MEMO_PROCESSES:
+                self._memos.clear()
+            memo = self._memos[maps] = (generation,) + self._new_memo(maps.find)
+        return self._unwind(regs.mask, regs.values, sample.stack_user or b"", memo)
 
     def unwind(self, mask: int, values: Sequence[int], stack: bytes,
-               find_map: Callable[[int], Optional[CodeMap]], plans: Optional[Dict[int, tuple]] = None) -> List[int]:
-        """The chain of one sample (perf's addresses, see the module docstring); ``[ip]`` at least when
-        the registers hold an ip. ``self.last_stop`` tells why it ended (``unwind.STOP_*``). ``plans`` is
-        the unwinder's pc memo for the address space ``find_map`` describes (``_plans_for``)."""
+               find_map: Callable[[int], Optional[CodeMap]]) -> List[int]:
+        """The chain of one sample (perf's addresses, see the module docstring) in the address space
+        ``find_map`` describes; ``[ip]`` at least when the registers hold an ip. ``self.last_stop`` tells
+        why it ended (``unwind.STOP_*``)."""
+        return self._unwind(mask, values, stack, (None,) + self._new_memo(find_map))
+
+    def _unwind(self, mask: int, values: Sequence[int], stack: bytes, memo: tuple) -> List[int]:
         regs = perf_regs_to_dwarf(mask, values)
         sp = regs[7]
         if regs[REG_RIP] is None or sp is None:
             self.last_stop = STOP_NO_REGS
             return []
+        frames, self.last_stop = unwind_with_reason(regs, None, memo[2], self.max_stack, stack, sp, memo[1])
+        return frames
+
+    def _new_memo(self, find_map: Callable[[int], Optional[CodeMap]]) -> tuple:
+        """``(plans, lookup)`` for an address space: ``plans`` is ``unwind_with_reason``'s pc -> rule
+        memo, ``lookup`` finds the rule of a pc through the map holding it. ``__call__`` keeps them per
+        process ``Maps`` while its ``generation`` (bumped by every mmap) stays, and drops them all past
+        ``MEMO_PROCESSES`` address spaces (a build runs thousands of short processes: memory stays
+        flat)."""
         entry_for = self._entry_for
 
         def lookup(avma: int) -> Optional[Row]:  # once per distinct pc of an address space
@@ -143,20 +161,7 @@ class DwarfUnwinder:
                 return None
             return ent.row_for(avma + ent.bias)
 
-        frames, self.last_stop = unwind_with_reason(regs, None, lookup, self.max_stack, stack, sp, plans)
-        return frames
-
-    def _plans_for(self, maps) -> Dict[int, tuple]:
-        """The pc -> rule memo (``unwind_with_reason``'s ``plans``) of a process's ``Maps``, valid while its ``generation`` (bumped by every
-        mmap) stays; all memos are dropped past ``PLANS_MEMO_PROCESSES`` address spaces (a build runs
-        thousands of short processes: memory stays flat)."""
-        generation = getattr(maps, "generation", None)
-        got = self._plans.get(maps)
-        if got is None or got[0] != generation:
-            if len(self._plans) >= PLANS_MEMO_PROCESSES:
-                self._plans.clear()
-            got = self._plans[maps] = (generation, {})
-        return got[1]
+        return {}, lookup
 
     def _entry_for(self, code_map: CodeMap) -> Optional[_Mapped]:
         """Table and avma -> svma bias of a map, once per map object (maps are immutable)."""
