@@ -224,8 +224,9 @@ def find_image(filename: str, build_id: Optional[str], symfs: Optional[str] = No
 
 def dso_table(image, symfs: Optional[str] = None) -> CfiTable:
     """The CFI table of an ELF image: ``.eh_frame`` plus ``.debug_frame`` of the image and of its separate
-    debug file; indexed once per build-id, each FDE compiled when first hit (memory and disk cache). The cache key says whether a debug
-    file's ``.debug_frame`` went in, so installing the debug file later compiles the table again."""
+    debug file; indexed once per build-id, each FDE compiled when first hit (memory and disk cache). The
+    cache key says whether a debug file's ``.debug_frame`` went in, so installing the debug file later
+    indexes the table again."""
     debug_frames = _debug_frames(image, symfs)
 
     def sections() -> List[Optional[CfiSection]]:

@@ -1,4 +1,5 @@
-"""DWARF pointer encodings (LEB128 itself is symbols.leb128) (DWARF 5 §7.6; LSB 5.0 "DWARF Extensions" for the DW_EH_PE_* values).
+"""DWARF pointer encodings (LEB128 itself is symbols.leb128) (DWARF 5 §7.6; LSB 5.0 "DWARF Extensions" for
+the DW_EH_PE_* values).
 
 Decoders take ``(data, pos)`` and return ``(value, new_pos)`` so that the CFI parser walks one ``bytes``
 object without slicing it.
