@@ -73,6 +73,27 @@ def test_libc_matches_readelf():
         [(s.vaddr, s.file_offset) for s in image.load_segments]
 
 
+def test_libc_sections_match_readelf():
+    """Every section header (name, type, flags, address, offset, size, link) as readelf -S shows it."""
+    image = open_elf(LIBC)
+    out = subprocess.run(["readelf", "-SW", LIBC], capture_output=True, text=True).stdout
+    rows = [line.split("]", 1)[1].split() for line in out.splitlines() if line.strip().startswith("[")]
+    rows = rows[2:]         # the "[Nr] Name ..." heading and section 0 (no name)
+    assert len(rows) == len(image.sections) - 1
+    for shdr, row in zip(image.sections[1:], rows):
+        assert (shdr.name, shdr.svma, shdr.file_offset, shdr.size) == \
+            (row[0], int(row[2], 16), int(row[3], 16), int(row[4], 16))
+        assert shdr.index == image.sections.index(shdr) and image.section(shdr.name).index <= shdr.index
+
+
+def test_section_names_odd_tables():
+    """.shstrtab names: "" past the table or without a NUL, undecodable bytes replaced; fast path equal."""
+    from pyperf_probe.symbols.elf import _section_names
+    assert _section_names(b"\0.text\0.data\0", (0, 1, 7, 3, 13)) == ["", ".text", ".data", "ext", ""]
+    assert _section_names(b"\0.text\0.da", (1, 7, 40)) == [".text", "", ""]
+    assert _section_names(b"\0\xe9t\xe9\0", (1,)) == ["\ufffdt\ufffd"]
+
+
 def test_debug_file_by_build_id():
     image = open_elf(LIBC)
     found = debuginfo.find_debug_file(image)

@@ -254,3 +254,11 @@ def test_filtered_names_equal_names_filtered(path, rules, monkeypatch):
     every = load_symtab(path).names()
     monkeypatch.setattr(symtab, "_CACHE", {})
     assert load_symtab(path).names(flt) == [n for n in every if flt.compare(n)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(strtab=st.binary(max_size=300).map(lambda b: bytes(b"_Z\0aZ"[x % 5] for x in b)))
+def test_mangled_search_equals_the_plain_one(strtab):
+    """The search for "_Z" from the "Z"s (with its fall-back after 64 lone "Z"s) answers as ``in``."""
+    from pyperf_probe.symbols.symtab import _mentions_mangled
+    assert _mentions_mangled(strtab) == (b"_Z" in strtab)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from itertools import repeat
 from pyperf_probe.errors import SymbolError
 from pyperf_probe.records import Record, field
 
@@ -344,12 +345,26 @@ def _read_section_headers(path: str, read, file_size: int, hdr: ElfHeader) -> tu
     if 0 < shstrndx < shnum:
         s = raw[shstrndx]
         strtab = read(s[4], s[5])
+    if not raw:
+        return ()
+    columns = list(zip(*raw))
+    names = _section_names(strtab, columns[0])
+    # SectionHeader(index, name, sh_type, ...) for every row, the tuples made and typed in C
+    return tuple(map(tuple.__new__, repeat(SectionHeader), zip(range(shnum), names, *columns[1:])))
+
+
+def _section_names(strtab: bytes, offsets) -> list[str]:
+    """The NUL-terminated names at ``offsets`` in ``.shstrtab``: "" for an offset past the table or a name
+    with no NUL after it, undecodable bytes replaced."""
+    if strtab.endswith(b"\0") and strtab.isascii() and max(offsets) < len(strtab):
+        text = strtab.decode("ascii")
+        index = text.index
+        return [text[o:index("\0", o)] for o in offsets]
     out = []
-    for i, (sh_name, sh_type, flags, svma, off, size, link, info, align, entsize) in enumerate(raw):
+    for sh_name in offsets:
         end = strtab.find(b"\0", sh_name) if sh_name < len(strtab) else -1
-        name = strtab[sh_name:end].decode("utf-8", "replace") if end >= 0 else ""
-        out.append(SectionHeader(i, name, sh_type, flags, svma, off, size, link, info, align, entsize))
-    return tuple(out)
+        out.append(strtab[sh_name:end].decode("utf-8", "replace") if end >= 0 else "")
+    return out
 
 
 _CACHE: dict[tuple[int, int, int, int], ElfImage] = {}

@@ -185,6 +185,20 @@ def _names_at(strtab: bytes, offsets) -> list[str]:
     return out
 
 
+def _mentions_mangled(strtab: bytes) -> bool:
+    """``b"_Z" in strtab``, searched from the "Z"s (rare in C string tables: memchr skips to them) rather
+    than from the "_"s (a third of libc's characters: 2 us instead of 125 us on its .strtab). After 64
+    "Z"s not preceded by "_", the plain search takes over for the rest."""
+    at = strtab.find(b"Z", 1)
+    for _ in range(64):
+        if at < 0:
+            return False
+        if strtab[at - 1] == 0x5F:          # "_"
+            return True
+        at = strtab.find(b"Z", at + 1)
+    return at >= 0 and b"_Z" in strtab[at - 1:]
+
+
 def _empty_rest() -> tuple[list, list, list, list]:
     return [], [], [], []
 
@@ -220,7 +234,7 @@ class SymbolNames:
         """False when no name needs demangling: not asked to, or no "_Z" anywhere in the string table
         (one search of the table, made once)."""
         if self._mangled is None:
-            self._mangled = self._demangle and b"_Z" in self._strtab
+            self._mangled = self._demangle and _mentions_mangled(self._strtab)
         return self._mangled
 
     def some(self, flt) -> list[str]:
