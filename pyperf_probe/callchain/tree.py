@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from collections.abc import Callable, Iterator, Sequence
 
 # A frame's match key (see ``frame_key``) and the frame object itself travel together.
-FrameKey = Tuple
+FrameKey = tuple
 
 
 class Node:
@@ -29,11 +29,11 @@ class Node:
 
     __slots__ = ("parent", "val", "keys", "children", "hit", "children_hit", "count", "children_count")
 
-    def __init__(self, parent: Optional["Node"], val: List, keys: List[FrameKey]):
+    def __init__(self, parent: Node | None, val: list, keys: list[FrameKey]):
         self.parent = parent
         self.val = val
         self.keys = keys
-        self.children: Dict[FrameKey, Node] = {}
+        self.children: dict[FrameKey, Node] = {}
         self.hit = 0
         self.children_hit = 0
         self.count = 0
@@ -47,14 +47,14 @@ class Node:
     def cumul_counts(self) -> int:
         return self.count + self.children_count
 
-    def ordered_children(self) -> List["Node"]:
+    def ordered_children(self) -> list[Node]:
         """The children in perf's ``rb_root_in`` order (match key descending)."""
         return sorted(self.children.values(), key=_CHILD_ORDER, reverse=True)
 
-    def path_frames(self) -> List:
+    def path_frames(self) -> list:
         """All frames from the tree's root down to (and including) this node."""
         runs = []
-        node: Optional[Node] = self
+        node: Node | None = self
         while node is not None:
             runs.append(node.val)
             node = node.parent
@@ -167,8 +167,8 @@ def sort_graph_rel(root: CallchainRoot, min_percent: float) -> "SortedTree":
     return SortedTree(root.node, _sorted_rel(root.node, min_percent / 100.0))
 
 
-def _sorted_abs(node: Node, min_hit: float) -> Dict[int, List[Node]]:
-    out: Dict[int, List[Node]] = {}
+def _sorted_abs(node: Node, min_hit: float) -> dict[int, list[Node]]:
+    out: dict[int, list[Node]] = {}
     stack = [node]
     while stack:
         cur = stack.pop()
@@ -178,8 +178,8 @@ def _sorted_abs(node: Node, min_hit: float) -> Dict[int, List[Node]]:
     return out
 
 
-def _sorted_rel(node: Node, fraction: float) -> Dict[int, List[Node]]:
-    out: Dict[int, List[Node]] = {}
+def _sorted_rel(node: Node, fraction: float) -> dict[int, list[Node]]:
+    out: dict[int, list[Node]] = {}
     stack = [node]
     while stack:
         cur = stack.pop()
@@ -190,7 +190,7 @@ def _sorted_rel(node: Node, fraction: float) -> Dict[int, List[Node]]:
     return out
 
 
-def _stable_desc(nodes: List[Node], value: Callable[[Node], int]) -> List[Node]:
+def _stable_desc(nodes: list[Node], value: Callable[[Node], int]) -> list[Node]:
     """``rb_insert_callchain``: larger values first, equal ones in the order given."""
     return sorted(nodes, key=lambda c: -value(c))
 
@@ -198,17 +198,17 @@ def _stable_desc(nodes: List[Node], value: Callable[[Node], int]) -> List[Node]:
 class SortedTree:
     """A tree after output sorting: ``children(node)`` are the kept children in print order."""
 
-    def __init__(self, root: Node, order: Dict[int, List[Node]]):
+    def __init__(self, root: Node, order: dict[int, list[Node]]):
         self.root = root
         self._order = order
 
-    def children(self, node: Node) -> List[Node]:
+    def children(self, node: Node) -> list[Node]:
         return self._order.get(id(node), [])
 
 
-def sort_flat(root: CallchainRoot, min_hit: float) -> List[Node]:
+def sort_flat(root: CallchainRoot, min_hit: float) -> list[Node]:
     """``sort_chain_flat``: every node with hits (post-order over ``rb_root_in``) by ``hit`` descending."""
-    found: List[Node] = []
+    found: list[Node] = []
     for node in _post_order(root.node):
         if node.hit and node.hit >= min_hit:
             found.append(node)
@@ -216,7 +216,7 @@ def sort_flat(root: CallchainRoot, min_hit: float) -> List[Node]:
 
 
 def _post_order(node: Node) -> Iterator[Node]:
-    stack: List[Tuple[Node, bool]] = [(node, False)]
+    stack: list[tuple[Node, bool]] = [(node, False)]
     while stack:
         cur, expanded = stack.pop()
         if expanded:

@@ -25,8 +25,8 @@ opaque: the reader queues raw entries or sample keys (``perfdata.sample_keys``).
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterable, Iterator
 from operator import itemgetter
-from typing import Iterable, Iterator, List, Optional
 
 FINISHED_ROUND = 68  # PERF_RECORD_FINISHED_ROUND
 DEFAULT_MAX_QUEUED = 1 << 20
@@ -42,8 +42,8 @@ class OrderedQueue:
     def __init__(self, max_queued: int = DEFAULT_MAX_QUEUED):
         self.max_queued = max_queued
         self.out_of_order = 0
-        self._times: List[int] = []  # queued timestamps: a sorted prefix, then arrivals in file order
-        self._queue: List = []  # the queued items, parallel to _times
+        self._times: list = []  # queued timestamps: a sorted prefix, then arrivals in file order
+        self._queue: list = []  # the queued items, parallel to _times
         self._queue_max = 0  # the queue's largest timestamp (perf: the time of its tail)
         self._max_timestamp = 0  # perf: oe->max_timestamp
         self._next_flush = 0
@@ -53,7 +53,7 @@ class OrderedQueue:
 
     # --- the list interface (the reader's hot path) -----------------------------------------------------
 
-    def push(self, times: List, items: List, out: List) -> None:
+    def push(self, times: list, items: list, out: list) -> None:
         """Queue ``items`` (file order) whose timestamps are ``times``; a timestamp that is falsy or
         NO_TIME delivers its item at once. What is delivered (at once, or by half flushes of an
         overfull queue) is appended to ``out``, in delivery order."""
@@ -79,16 +79,16 @@ class OrderedQueue:
                 self._flush_half(out)
             start = stop
 
-    def finish_round(self, out: List) -> None:
+    def finish_round(self, out: list) -> None:
         """A FINISHED_ROUND record: deliver up to the previous round's end (OE_FLUSH__ROUND)."""
         self._flush(self._next_flush, out)
         self._next_flush = self._max_timestamp
 
-    def finish(self, out: List) -> None:
+    def finish(self, out: list) -> None:
         """The end of the file: deliver everything (OE_FLUSH__FINAL)."""
         self._flush(None, out)
 
-    def _push_with_immediates(self, times: List, items: List, out: List) -> None:
+    def _push_with_immediates(self, times: list, items: list, out: list) -> None:
         start = 0
         for i, time in enumerate(times):
             if not time or time == NO_TIME:
@@ -97,8 +97,8 @@ class OrderedQueue:
                 start = i + 1
         self.push(times[start:], items[start:], out)
 
-    def _append(self, times: List[int], items: List, low: Optional[int] = None, top: Optional[int] = None,
-                in_order: Optional[bool] = None) -> None:
+    def _append(self, times: list, items: list, low: int | None = None, top: int | None = None,
+                in_order: bool | None = None) -> None:
         """``queue_event`` for each record of a run (``low``, ``top``: its extremes, ``in_order``: whether
         it is sorted, if known): perf's counters, then the queue."""
         if low is None:
@@ -116,7 +116,7 @@ class OrderedQueue:
         self._times += times
         self._queue += items
 
-    def _flush(self, limit, out: List) -> None:
+    def _flush(self, limit, out: list) -> None:
         """Deliver the queued items with ``time <= limit`` (all when limit is None), in time order."""
         times, items = self._times, self._queue
         if not times or limit == 0:
@@ -136,7 +136,7 @@ class OrderedQueue:
         self._queue = items[cut:]
         self._queue_max = self._times[-1] if self._times else 0
 
-    def _flush_half(self, out: List) -> None:
+    def _flush_half(self, out: list) -> None:
         times = self._times
         first, last = min(times), max(times)
         self._flush(first + (last - first) // 2, out)
@@ -149,12 +149,12 @@ class OrderedQueue:
         for batch in self.reorder_batches([entries]):
             yield from batch
 
-    def reorder_batches(self, batches: Iterable[Iterable]) -> Iterator[List]:
+    def reorder_batches(self, batches: Iterable[Iterable]) -> Iterator[list]:
         """The entries of ``batches`` (see ``reorder``), in perf's delivery order, as lists."""
         for batch in batches:
-            out: List = []
-            times: List = []
-            items: List = []
+            out: list = []
+            times: list = []
+            items: list = []
             for entry in batch:
                 if entry[1] == FINISHED_ROUND and not entry[0]:
                     self.push(times, items, out)

@@ -20,11 +20,10 @@ multiple of 8, a record that does not fit in the chunk) and the reader's careful
 """
 from __future__ import annotations
 
-import dataclasses
 import sys
-from typing import Callable, Optional
 
 from pyperf_probe.perfdata.format import EventAttr, SampleType
+from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.perfdata.sample import SampleDecoder
 
 # Fields that make (nearly) every record unique, or that need per-sample work (the DWARF unwinder).
@@ -35,28 +34,26 @@ _SAMPLE_WORD_MASK = 0x0007_0000_FFFF_FFFF
 MAX_RECORD_WORDS = 0xFFFF >> 3  # perf_event_header.size is a u16
 
 
-@dataclasses.dataclass(frozen=True)
-class KeyLayout:
+class KeyLayout(Frozen):
     """Where a sample type's TIME and CPU are, and what its key is (see the module docstring).
 
     Offsets are bytes from the record's start (header included): the key is ``record[4:head_end]`` +
     ``record[mid_start:mid_end]`` (ADDR, ID, STREAM_ID: empty when absent) + ``record[tail_start:]``;
     ``time_word`` is TIME's offset in u64 words; ``fixed_end`` the end of the fixed-size fields every
-    record of the type must hold."""
+    record of the type must hold; ``id_offset`` the sample id's offset in a key (IDENTIFIER, else ID) and
+    ``pid_offset`` the pid/tid pair's, None without one."""
 
-    sample_type: int
-    time_word: int
-    head_end: int
-    mid_start: int
-    mid_end: int
-    tail_start: int
-    fixed_end: int
-    key_type: int
-    id_offset: Optional[int]  # the sample id's offset in a key (IDENTIFIER, else ID), None without one
-    pid_offset: Optional[int]  # the pid/tid pair's offset in a key, None without TID
+    __slots__ = ()
+    _fields = ("sample_type", "time_word", "head_end", "mid_start", "mid_end", "tail_start", "fixed_end",
+               "key_type", "id_offset", "pid_offset")
+
+    def __new__(cls, sample_type: int, time_word: int, head_end: int, mid_start: int, mid_end: int,
+                tail_start: int, fixed_end: int, key_type: int, id_offset: int | None, pid_offset: int | None):
+        return tuple.__new__(cls, (sample_type, time_word, head_end, mid_start, mid_end, tail_start, fixed_end,
+                                   key_type, id_offset, pid_offset))
 
     @classmethod
-    def of(cls, sample_type: int) -> Optional["KeyLayout"]:
+    def of(cls, sample_type: int) -> KeyLayout | None:
         """The layout of ``sample_type``, or None when its samples are not keyed (no TIME, UNKEYED fields,
         or a big-endian host)."""
         if not sample_type & SampleType.TIME or sample_type & UNKEYED or sys.byteorder != "little":
@@ -83,13 +80,13 @@ class KeyLayout:
         """The key of one whole sample record (at least ``fixed_end`` bytes)."""
         return record[4:self.head_end] + record[self.mid_start:self.mid_end] + record[self.tail_start:]
 
-    def decoder(self, attr: EventAttr, evsel: int) -> Callable:
+    def decoder(self, attr: EventAttr, evsel: int):
         """``decode(key) -> Sample`` for the keys of event ``evsel`` (``time``, ``cpu`` and ``file_offset``
         None); raises ``sample.CorruptRecord`` as decoding the record would."""
         decode = SampleDecoder(attr.replace(sample_type=self.key_type), evsel).decode
         return lambda key: decode(key, 4, len(key), key[0] | key[1] << 8, None)
 
-    def scanner(self) -> Callable:
+    def scanner(self):
         """``scan(buf, words, i, nwords, times, keys) -> i``: from u64 word ``i`` of ``buf`` (``words`` its
         u64 view), append each sample's TIME to ``times`` and its key to ``keys``, up to the first record
         this loop does not take; return that record's word index (``nwords`` at the chunk's end)."""

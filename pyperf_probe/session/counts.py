@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import struct
 from collections import Counter
-from typing import Dict, List
 
 from pyperf_probe.perfdata.records import ExitRecord, LostRecord, LostSamplesRecord
 from pyperf_probe.perfdata.sample import Sample
@@ -29,11 +28,11 @@ CACHE_LIMIT = 1 << 16  # resolved keys kept: memory stays flat when keys are as 
 _STATELESS = (LostRecord, LostSamplesRecord, ExitRecord)
 
 
-def sample_groups(session, with_chain: bool = True, with_raw: bool = True) -> List[Dict[tuple, list]]:
+def sample_groups(session, with_chain: bool = True, with_raw: bool = True) -> list[dict[tuple, list]]:
     """Every sample of ``session``, counted per event and (thread, location, chain, raw) group: the
     ``ResolvedSample`` fields, ``chain`` () unless ``with_chain``, ``raw`` None unless ``with_raw``. Values
     are ``[period sum, sample count]``; ``session.nr_samples`` counts the samples as ``samples()`` does."""
-    groups: List[Dict[tuple, list]] = [{} for _ in session.evsels]
+    groups: list[dict[tuple, list]] = [{} for _ in session.evsels]
     batches = session.data.keyed_batches()
     if batches is None:  # samples that are unique anyway (user stacks, registers, ...): one by one
         for evsel, thread, period, raw, location, chain, _ in session.samples():
@@ -57,7 +56,7 @@ def sample_groups(session, with_chain: bool = True, with_raw: bool = True) -> Li
     return groups
 
 
-def _add(bucket: Dict[tuple, list], key: tuple, period: int, count: int) -> None:
+def _add(bucket: dict[tuple, list], key: tuple, period: int, count: int) -> None:
     got = bucket.get(key)
     if got is None:
         bucket[key] = [period, count]
@@ -70,7 +69,7 @@ class _KeyCounter:
     """Runs of sample keys -> the groups; ``cache`` maps a key to its (bucket, group key, period) while
     the machine stays as it was."""
 
-    def __init__(self, session, groups: List[Dict[tuple, list]], with_chain: bool, with_raw: bool):
+    def __init__(self, session, groups: list[dict[tuple, list]], with_chain: bool, with_raw: bool):
         self.session = session
         self.machine = session.machine
         self.groups = groups
@@ -79,9 +78,9 @@ class _KeyCounter:
         self.decode = session.data.decode_key
         self.pid_offset = session.data.key_layout.pid_offset
         self.pid_updates = self.machine.pid_updates
-        self.cache: Dict[bytes, tuple] = {}
+        self.cache: dict[bytes, tuple] = {}
 
-    def add_run(self, keys: List[bytes]) -> None:
+    def add_run(self, keys: list[bytes]) -> None:
         counts = Counter(keys)
         if self.pid_offset is not None and self._pid_may_change(counts):
             for key in keys:
