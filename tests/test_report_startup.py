@@ -1,10 +1,11 @@
-"""Start-up of ``pyperf report`` and ``pyperf script`` (bench/report): the perfdata, session and report
-modules import none of the costly stdlib modules (dataclasses, typing, enum, re, logging, random, argparse
-and what they pull in), on the report's flat, default (trace key) and ``-g none`` option sets and on script.
+"""Start-up of ``pyperf report`` and ``pyperf script`` (bench/report, bench/report_imports): nothing on the
+report's flat, default (trace key) and ``-g none`` paths, nor on script's, imports the costly stdlib
+modules (dataclasses, typing, enum, re, logging, random, argparse and what they pull in). With them, and
+the dataclass and enum classes they built, imports took ~47 ms of a report that perf prints in 70-150 ms;
+without them ~10 ms.
 
-The import tree comes from ``python -X importtime``: a module's importer is the next entry listed at a
-smaller depth (children are listed before their parent). importtime shows the first importer only: once
-the modules outside COVERED follow, COVERED can become every module and the check complete."""
+The import tree comes from ``python -X importtime``; a module's importer is the next entry listed at a
+smaller depth (children are listed before their parent), named in the failure."""
 import re
 import subprocess
 import sys
@@ -14,11 +15,6 @@ import pytest
 
 DATA = Path(__file__).parent / "golden" / "report" / "data" / "mt.data"
 COSTLY = {"dataclasses", "typing", "enum", "re", "logging", "random", "argparse", "inspect", "ast", "gettext"}
-NEVER = {"logging", "random", "argparse"}  # imported by no module on these paths
-# Modules this rule covers; perfdata.sample_keys, perfdata.ordered, session.counts and callchain/* have
-# their own owners and still import dataclasses/typing (bench/report: ~10 ms more).
-COVERED = re.compile(r"pyperf_probe\.(cmd_report|cmd_script|lazylog|perfdata(\.(?!sample_keys$|ordered$)\w+)?"
-                     r"|session(\.(?!counts$)\w+)?|report(\.\w+)?)$")
 LINE = re.compile(r"import time:\s+\d+ \|\s+\d+ \|( *)(\S+)")
 
 
@@ -44,7 +40,5 @@ def importers(argv):
 def test_no_costly_stdlib_imports(argv):
     imported = importers([*argv, "-i", str(DATA)])
     assert "pyperf_probe.perfdata.reader" in imported and "pyperf_probe.session" in imported
-    assert not NEVER & set(imported)
-    offenders = {name: parent for name, parent in imported.items()
-                 if name in COSTLY and parent is not None and COVERED.match(parent)}
+    offenders = {name: parent for name, parent in imported.items() if name in COSTLY}
     assert offenders == {}
