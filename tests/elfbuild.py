@@ -28,8 +28,9 @@ def build_elf(symbols, build_id=b"\x12\x34\x56\x78" * 5, debuglink=None, text_si
     def stname(s):
         if not s:
             return 0
+        at = len(strtab)
         strtab.extend(s.encode() + b"\0")
-        return len(strtab) - len(s) - 1
+        return at
 
     # sections: 0 null, 1 .text, 2 .note.gnu.build-id, 3 symtab, 4 .strtab, 5 .gnu_debuglink, 6 .shstrtab
     syms = SYM.pack(0, 0, 0, 0, 0, 0)

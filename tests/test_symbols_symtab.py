@@ -36,6 +36,18 @@ def test_filter_keeps_functions_objects_and_text_labels(tmp_path):
     assert t.by_name("ifn")[0].is_ifunc
 
 
+def test_names_in_strcmp_order_with_utf8(tmp_path):
+    """A non-ASCII name sorts by its UTF-8 bytes (strcmp), filtered or not."""
+    from pyperf_probe.probe.strfilter import StrFilter
+    t = table(tmp_path, [("\u00e9t\u00e9", T + 0x10, 4, STT_FUNC, STB_GLOBAL, "text"),
+                         ("z", T + 0x20, 4, STT_FUNC, STB_GLOBAL, "text"),
+                         ("_a", T + 0x30, 4, STT_FUNC, STB_GLOBAL, "text"),
+                         ("\uff21", T + 0x40, 4, STT_FUNC, STB_GLOBAL, "text"),
+                         ("a", T + 0x50, 4, STT_FUNC, STB_GLOBAL, "text")])
+    assert t.names() == ["_a", "a", "z", "\u00e9t\u00e9", "\uff21"]
+    assert t.names(StrFilter("!_*")) == ["a", "z", "\u00e9t\u00e9", "\uff21"]
+
+
 def test_zero_size_symbols_extend_to_next(tmp_path):
     t = table(tmp_path, [("a", T, 0, STT_FUNC, STB_GLOBAL, "text"),
                          ("b", T + 0x40, 0x10, STT_FUNC, STB_GLOBAL, "text"),

@@ -181,30 +181,40 @@ class _Node:
             return not self.right.compare(s)
         return self.test is None or bool(self.test(s))
 
-    def select(self, names: list[str]) -> list[str]:
+    def select(self, names: list[str], joined: list | None = None) -> list[str]:
         """The names this node accepts, in order (the same as ``compare`` on each, done a list at a time:
-        equal names get equal answers, so sets of accepted names stand for the answers)."""
+        equal names get equal answers, so sets of accepted names stand for the answers). The list itself
+        may come back when the node keeps every name. ``joined`` holds [a list, its names joined]: the
+        globs of one filter share that text while the list they test stays the same (none_match)."""
+        joined = [None, ""] if joined is None else joined
         if self.op is None:
             if self.test is None:
-                return list(names)
-            return [] if self.none_match(names) else list(filter(self.test, names))
+                return names
+            return [] if self.none_match(names, joined) else list(filter(self.test, names))
         if self.op == "&":
-            return self.right.select(self.left.select(names))
+            return self.right.select(self.left.select(names, joined), joined)
         if self.op == "!":
             inner = self.right
             if inner.op is None:
                 if inner.test is None:
                     return []
-                return list(names) if inner.none_match(names) else list(filterfalse(inner.test, names))
-            return list(filterfalse(set(inner.select(names)).__contains__, names))
-        accepted = set(self.left.select(names))            # '|'
+                return names if inner.none_match(names, joined) else list(filterfalse(inner.test, names))
+            return list(filterfalse(set(inner.select(names, joined)).__contains__, names))
+        accepted = set(self.left.select(names, joined))            # '|'
         others = list(filterfalse(accepted.__contains__, names))
-        accepted.update(self.right.select(others))
+        accepted.update(self.right.select(others, joined))
         return list(filter(accepted.__contains__, names))
 
-    def none_match(self, names: list[str]) -> bool:
-        """True when this glob's witness proves that none of ``names`` matches (False: they may)."""
-        return self.witness is not None and self.witness not in "\0" + "\0".join(names) + "\0"
+    def none_match(self, names: list[str], joined: list | None = None) -> bool:
+        """True when this glob's witness proves that none of ``names`` matches (False: they may).
+        ``joined``: [the list last joined, its text], reused while ``names`` is that list."""
+        if self.witness is None:
+            return False
+        if joined is None:
+            joined = [None, ""]
+        if joined[0] is not names:
+            joined[0], joined[1] = names, "\0" + "\0".join(names) + "\0"
+        return self.witness not in joined[1]
 
     def on_prefix(self, prefix: str) -> bool | None:
         """What this node answers for every name starting with ``prefix``: True (accepts them all), False
@@ -270,7 +280,9 @@ class StrFilter:
         return self.root.compare(text)
 
     def select(self, names: list[str]) -> list[str]:
-        return self.root.select(names)
+        """The names the filter accepts, in their order (a new list)."""
+        out = self.root.select(names)
+        return list(out) if out is names else out
 
     def rejects_prefix(self, prefix: str) -> bool:
         """True when the filter rejects every name that starts with ``prefix`` (``!_* & !*@plt`` does for

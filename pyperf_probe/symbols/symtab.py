@@ -185,6 +185,11 @@ def _names_at(strtab: bytes, offsets) -> list[str]:
     return out
 
 
+# The initials SymbolNames.some judges names by: ASCII characters (a name starting with another byte, or
+# empty, is always made).
+_ASCII_INITIALS = tuple(map(chr, range(1, 0x80)))
+
+
 def _mentions_mangled(strtab: bytes) -> bool:
     """``b"_Z" in strtab``, searched from the "Z"s (rare in C string tables: memchr skips to them) rather
     than from the "_"s (a third of libc's characters: 2 us instead of 125 us on its .strtab). After 64
@@ -230,6 +235,13 @@ class SymbolNames:
         names = _names_at(self._strtab, offsets)
         return demangled_names(names) if self._may_be_mangled() else names
 
+    def all_ascii(self, names: list[str]) -> bool:
+        """Whether ``names`` (made by this object) are all ASCII: one test of the string table when they
+        are its substrings (not demangled), else a test of each."""
+        if self._all is None and not self._may_be_mangled():
+            return self._strtab.isascii() or all(map(str.isascii, names))
+        return all(map(str.isascii, names))
+
     def _may_be_mangled(self) -> bool:
         """False when no name needs demangling: not asked to, or no "_Z" anywhere in the string table
         (one search of the table, made once)."""
@@ -244,15 +256,14 @@ class SymbolNames:
         character: they are shown demangled."""
         if self._all is not None or len(self._offsets) < 2:
             return self.all()
-        try:        # the first byte of every name, in one C call
-            firsts = bytes(itemgetter(*self._offsets)(self._strtab))
-        except IndexError:              # a name offset past the table: no shortcut
-            return self.all()
-        initials = {chr(c) for c in set(firsts) if 0 < c < 0x80}
-        rejected = {ord(c) for c in flt.rejected_initials(initials)}
+        rejected = {ord(c) for c in flt.rejected_initials(_ASCII_INITIALS)}
         if self._may_be_mangled():
             rejected.discard(ord("_"))
         if not rejected:
+            return self.all()
+        try:        # the first byte of every name, in one C call
+            firsts = bytes(itemgetter(*self._offsets)(self._strtab))
+        except IndexError:              # a name offset past the table: no shortcut
             return self.all()
         keep = firsts.translate(_table(lambda c: c not in rejected))
         return self._made(list(compress(self._offsets, keep)))
@@ -466,11 +477,12 @@ class SymbolTable:
             names = [r[0] for r in self._row_list]
             if flt is not None:
                 names = flt.select(names)
-        elif flt is None:
-            names = _joined(part.all() for part in self._columns[0])
+            ascii = all(map(str.isascii, names))
         else:
-            names = _joined(flt.select(part.some(flt)) for part in self._columns[0])
-        if all(map(str.isascii, names)):
+            made = [(part, part.all() if flt is None else flt.select(part.some(flt))) for part in self._columns[0]]
+            names = _joined(part_names for _, part_names in made)
+            ascii = all(part.all_ascii(part_names) for part, part_names in made)
+        if ascii:
             names.sort()
         else:
             names.sort(key=_strcmp_key)
