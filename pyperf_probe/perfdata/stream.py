@@ -253,6 +253,7 @@ class RecordStream:
         None): yields lists of sample keys (bytes, in delivery order) and, between them, every other record
         decoded. ``decode_key`` turns a key into a ``Sample``."""
         self._queue = OrderedQueue()
+        self._entries_out = 0  # entries (records other than keys) made and not yet delivered
         return self._keyed(self.key_layout, self.key_layout.scanner(), self._queue)
 
     def _keyed(self, layout: KeyLayout, scan, queue: OrderedQueue) -> Iterator:
@@ -320,6 +321,7 @@ class RecordStream:
         else:
             return self._skip_record(buf, off, size, rtype, pos, self.stats)
         entry = (time, rtype, misc, buf[off:off + size], pos + off)
+        self._entries_out += 1
         if time and time != NO_TIME:
             times.append(time)
             items.append(entry)
@@ -330,7 +332,12 @@ class RecordStream:
         return size
 
     def _segments(self, out: list) -> Iterator:
-        """Delivered items -> runs of sample keys (lists) and the other records, decoded."""
+        """Delivered items -> runs of sample keys (lists) and the other records, decoded. Most flushes
+        deliver keys only: when no entry is on its way (``_entries_out``), ``out`` is not searched."""
+        if not self._entries_out:
+            if out:
+                yield out
+            return
         types = list(map(type, out))
         start, n = 0, len(out)
         while start < n:
@@ -341,6 +348,7 @@ class RecordStream:
             if stop > start:
                 yield out[start:stop] if start or stop < n else out
             if stop < n:
+                self._entries_out -= 1
                 _time, rtype, misc, raw, file_offset = out[stop]
                 rec = self._decode(raw, 0, rtype, misc, len(raw), file_offset)
                 if rec is not None:
