@@ -274,3 +274,38 @@ def test_mangled_search_equals_the_plain_one(strtab):
     """The search for "_Z" from the "Z"s (with its fall-back after 64 lone "Z"s) answers as ``in``."""
     from pyperf_probe.symbols.symtab import _mentions_mangled
     assert _mentions_mangled(strtab) == (b"_Z" in strtab)
+
+
+def _reference_fixup_end(rows):
+    """symbols__fixup_end one row at a time: stable sort by start, a zero size ends at the next start (the
+    last one at the page after its own)."""
+    rows = sorted(rows, key=lambda r: r[1])
+    out = []
+    for i, (name, svma, size, stype, bind) in enumerate(rows):
+        end = svma + size
+        if size == 0:
+            end = rows[i + 1][1] if i + 1 < len(rows) else (svma + 4095) // 4096 * 4096 + 4096
+        out.append((name, svma, size, stype, bind, end))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["a", "_a", "__a", "bb", "c"]), st.integers(0, 40),
+                               st.sampled_from([0, 0, 1, 8]), st.sampled_from([STT_FUNC, STT_OBJECT]),
+                               st.sampled_from([STB_LOCAL, STB_GLOBAL, STB_WEAK])), max_size=30))
+def test_symbols_from_rows_and_columns_equal_a_per_row_fixup(rows):
+    """The column-at-a-time fixup (from rows or from a table's columns) equals the per-row rule, and the
+    de-duplicated list keeps choose_best_symbol's pick per start."""
+    from pyperf_probe.symbols.symtab import SymbolNames, SymbolTable, fixup_duplicate, fixup_end
+    expected = _reference_fixup_end(rows)
+    assert [tuple(s) for s in fixup_end(rows)] == expected
+    columns = [list(c) for c in zip(*rows)] if rows else [[], [], [], [], []]
+    table = SymbolTable.from_columns("x", [SymbolNames.ready(columns[0])], lambda: tuple(columns[1:]), "x", True)
+    assert [tuple(s) for s in table.symbols] == expected and all(type(s) is Symbol for s in table.symbols)
+    unique = []
+    for sym in table.symbols:
+        if unique and unique[-1].svma == sym.svma:
+            unique[-1] = choose_best_symbol(unique[-1], sym)
+        else:
+            unique.append(sym)
+    assert fixup_duplicate(table.symbols) == unique

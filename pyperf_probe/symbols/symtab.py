@@ -18,12 +18,12 @@ build-id.
 from __future__ import annotations
 
 import sys
-from itertools import compress
+from itertools import compress, repeat
 
 try:            # the C half of the operator module: a builtin, so free to import (operator.py is not)
-    from _operator import itemgetter
+    from _operator import add, itemgetter
 except ImportError:         # another Python implementation
-    from operator import itemgetter
+    from operator import add, itemgetter
 
 from pyperf_probe.errors import SymbolError
 from pyperf_probe.records import Record, field
@@ -383,30 +383,57 @@ def choose_best_symbol(a: Symbol, b: Symbol) -> Symbol:
 def fixup_end(rows: list[tuple[str, int, int, int, int]]) -> list[Symbol]:
     """Sort by start (stable: table order among equal starts, as perf's rb-tree insert) and give zero-size
     symbols the next start as their end (``symbols__fixup_end``)."""
-    rows = sorted(rows, key=_svma_of)
-    syms = []
-    n = len(rows)
-    make = Symbol
-    for i, (name, svma, size, stype, bind) in enumerate(rows):
-        end = svma + size
-        if size == 0:
-            end = rows[i + 1][1] if i + 1 < n else (svma + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE + PAGE_SIZE
-        syms.append(make(name, svma, size, stype, bind, end))
-    return syms
+    if not rows:
+        return []
+    return _fixed_up(*map(list, zip(*sorted(rows, key=_svma_of))))
 
 
-def _svma_of(row) -> int:
-    return row[1]
+def _fixed_up_columns(names: list[str], svmas: list[int], sizes: list[int], types: list[int],
+                      bindings: list[int]) -> list[Symbol]:
+    """:func:`fixup_end` of the rows these five columns (in table order) make, without making the rows:
+    the columns are put in svma order (a stable sort of the indexes) and the Symbols made from them."""
+    if len(svmas) < 2:
+        return fixup_end(list(zip(names, svmas, sizes, types, bindings)))
+    order = sorted(range(len(svmas)), key=svmas.__getitem__)
+    if any(map(int.__ne__, order, range(len(order)))):
+        take = itemgetter(*order)
+        names, svmas, sizes, types, bindings = (list(take(column))
+                                                for column in (names, svmas, sizes, types, bindings))
+    return _fixed_up(names, svmas, sizes, types, bindings)
+
+
+def _fixed_up(names: list[str], svmas: list[int], sizes: list[int], types: list[int],
+              bindings: list[int]) -> list[Symbol]:
+    """The Symbols of columns already in svma order: ``end`` is svma + size, or for a zero-size symbol the
+    next symbol's start (the last one: the page after its own). Made in C (tuple.__new__ over the zipped
+    columns); only the zero sizes are visited one by one."""
+    ends = list(map(add, svmas, sizes))
+    last = len(svmas) - 1
+    i = -1
+    while True:
+        try:
+            i = sizes.index(0, i + 1)
+        except ValueError:
+            break
+        svma = svmas[i]
+        ends[i] = svmas[i + 1] if i < last else (svma + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE + PAGE_SIZE
+    return list(map(tuple.__new__, repeat(Symbol), zip(names, svmas, sizes, types, bindings, ends)))
+
+
+_svma_of = itemgetter(1)            # a row's (or a Symbol's) start
 
 
 def fixup_duplicate(syms: list[Symbol]) -> list[Symbol]:
     """One symbol per start address, chosen by :func:`choose_best_symbol` (``symbols__fixup_duplicate``)."""
     out: list[Symbol] = []
+    append = out.append
+    last_svma = -1                  # no symbol starts there
     for sym in syms:
-        if out and out[-1].svma == sym.svma:
+        if sym[1] == last_svma:
             out[-1] = choose_best_symbol(out[-1], sym)
         else:
-            out.append(sym)
+            append(sym)
+            last_svma = sym[1]
     return out
 
 
@@ -454,7 +481,11 @@ class SymbolTable:
     def symbols(self) -> list[Symbol]:
         """Sorted by svma (table order among equal addresses), aliases kept, ends fixed up."""
         if self._symbols is None:
-            self._symbols = fixup_end(self._rows)
+            if self._row_list is not None:
+                self._symbols = fixup_end(self._row_list)
+            else:
+                parts, rest = self._columns
+                self._symbols = _fixed_up_columns(_joined(part.all() for part in parts), *rest())
         return self._symbols
 
     def __len__(self) -> int:
@@ -502,7 +533,7 @@ class SymbolTable:
             global _bisect_right
             from bisect import bisect_right as _bisect_right    # for lookup; not on -F's path
             self._unique = fixup_duplicate(self.symbols)
-            self._starts = [s.svma for s in self._unique]
+            self._starts = list(map(_svma_of, self._unique))
         return self._unique
 
     def lookup(self, svma: int) -> Symbol | None:
