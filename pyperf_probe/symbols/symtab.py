@@ -139,7 +139,8 @@ def _kept(image: ElfImage, raw: bytes, layout) -> tuple[bytes, list[int]]:
     per entry (1 to keep) and the st_name of the kept entries, in table order.
 
     The type and section tests run on whole columns; the rarer cases are read entry by entry where they
-    occur: NOTYPE entries (10 of libc's 10,015) for the label rule, and kept entries without a name (2)."""
+    occur: NOTYPE entries (10 of libc's 10,015) for the label rule, and kept entries without a name (none
+    in libc)."""
     entsize, endian = layout["entsize"], image.endian
     info = raw[layout["st_info"][0]::entsize]
     count = len(info)
