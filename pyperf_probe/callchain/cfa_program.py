@@ -15,7 +15,6 @@ attribute lookups.
 from __future__ import annotations
 
 import functools
-from typing import List, Optional, Tuple
 
 from ..errors import ReportError
 from .cfi import Cie, Fde
@@ -48,7 +47,7 @@ FLAG_SIGNAL = 1  # the CIE has the 'S' augmentation: a signal trampoline
 
 # (cfa_kind, cfa_reg, cfa_off, cfa_aux, ra_kind, ra_reg, ra_off, bp_kind, bp_reg, bp_off, flags)
 ROW_FIELDS = 11
-Row = Tuple[int, int, int, int, int, int, int, int, int, int, int]
+Row = tuple  # of ROW_FIELDS ints
 NO_CFI_ROW: Row = (CFA_NONE, 0, 0, 0, RULE_UNDEFINED, 0, 0, RULE_SAME, 0, 0, 0)
 
 # DW_OP_* used by the recognised expressions (DWARF 5 §7.7.1).
@@ -61,7 +60,7 @@ _OP_LIT0 = 0x30
 _OP_BREG0 = 0x70
 
 
-def _breg(expr: bytes, pos: int) -> Tuple[Optional[int], int, int]:
+def _breg(expr: bytes, pos: int) -> tuple[int | None, int, int]:
     """``DW_OP_bregN sleb`` at ``pos``: ``(N, offset, next_pos)``; N is None if the op is something else."""
     if pos < len(expr) and _OP_BREG0 <= expr[pos] <= _OP_BREG0 + 31:
         offset, end = sleb(expr, pos + 1)
@@ -69,7 +68,7 @@ def _breg(expr: bytes, pos: int) -> Tuple[Optional[int], int, int]:
     return None, 0, pos
 
 
-def cfa_expression_rule(expr: bytes) -> Tuple[int, int, int, int]:
+def cfa_expression_rule(expr: bytes) -> tuple[int, int, int, int]:
     """Recognise the CFA expressions compilers and linkers emit: ``(kind, reg, off, aux)``.
 
     * ``bregN off`` -> reg + off; ``bregN off; deref`` -> *(reg + off) (gcc's realigned ``main``,
@@ -96,7 +95,7 @@ def cfa_expression_rule(expr: bytes) -> Tuple[int, int, int, int]:
     return CFA_UNSUPPORTED, 0, 0, 0
 
 
-def reg_expression_rule(expr: bytes, is_value: bool) -> Tuple[int, int, int]:
+def reg_expression_rule(expr: bytes, is_value: bool) -> tuple[int, int, int]:
     """``DW_CFA_expression``/``DW_CFA_val_expression`` of the form ``bregN off``: ``(kind, reg, off)``."""
     reg, off, pos = _breg(expr, 0)
     if reg is None or pos != len(expr):
@@ -111,9 +110,9 @@ class _State:
     __slots__ = ("row", "initial", "stack")
 
     def __init__(self, flags: int):
-        self.row: List[int] = [CFA_UNSUPPORTED, 0, 0, 0, RULE_UNDEFINED, 0, 0, RULE_SAME, 0, 0, flags]
-        self.initial: List[int] = []
-        self.stack: List[List[int]] = []
+        self.row: list[int] = [CFA_UNSUPPORTED, 0, 0, 0, RULE_UNDEFINED, 0, 0, RULE_SAME, 0, 0, flags]
+        self.initial: list[int] = []
+        self.stack: list[list[int]] = []
 
     def set_reg(self, reg: int, kind: int, reg2: int, off: int) -> None:
         if reg == REG_RIP:
@@ -130,7 +129,7 @@ class _State:
             self.row[7:10] = self.initial[7:10]
 
 
-def _execute(program: bytes, cie: Cie, state: _State, loc: int, rows: List[Tuple[int, Row]]) -> None:
+def _execute(program: bytes, cie: Cie, state: _State, loc: int, rows: list[tuple[int, Row]]) -> None:
     """Run ``program`` from ``loc``, appending ``(svma, row)`` before every location advance."""
     data = program
     pos = 0
@@ -183,7 +182,7 @@ def _execute(program: bytes, cie: Cie, state: _State, loc: int, rows: List[Tuple
     rows.append((loc, tuple(row)))  # type: ignore[arg-type]
 
 
-def _advance(rows: List[Tuple[int, Row]], state: _State, loc: int, delta: int) -> int:
+def _advance(rows: list[tuple[int, Row]], state: _State, loc: int, delta: int) -> int:
     """Close the row valid at ``loc`` (DWARF 5 §6.4.2.1: a new row is created at loc + delta)."""
     if delta:
         rows.append((loc, tuple(state.row)))  # type: ignore[arg-type]
@@ -242,7 +241,7 @@ def _execute_rare(op: int, data: bytes, pos: int, state: _State, daf: int) -> in
     raise ReportError(f"unknown call frame instruction {op:#x}")
 
 
-def fde_rows(fde: Fde) -> List[Tuple[int, Row]]:
+def fde_rows(fde: Fde) -> list[tuple[int, Row]]:
     """The rows of one FDE, ``(start svma, row)`` in address order; the last row runs to ``fde.end``.
 
     The CIE's initial instructions run first (DWARF 5 §6.4.1 item 9); DW_CFA_restore goes back to what
@@ -254,10 +253,10 @@ def fde_rows(fde: Fde) -> List[Tuple[int, Row]]:
     state = _State(0)
     state.initial = list(_initial_row(cie.instructions, cie.code_align, cie.data_align, cie.signal_frame))
     state.row = list(state.initial)
-    rows: List[Tuple[int, Row]] = []
+    rows: list[tuple[int, Row]] = []
     _execute(fde.instructions, cie, state, fde.start, rows)
     # Rows past the FDE's end (a stray advance) cannot be looked up; rows with the same start keep the last.
-    out: List[Tuple[int, Row]] = []
+    out: list[tuple[int, Row]] = []
     for svma, row in rows:
         if svma >= fde.end:
             break

@@ -14,12 +14,12 @@ Differences between the two sections handled here (DWARF 5 §6.4.1 vs LSB):
 """
 from __future__ import annotations
 
-import dataclasses
 import struct
 from bisect import bisect_right
-from typing import Dict, Iterator, List, Optional, Tuple
+from collections.abc import Iterator
 
 from ..errors import ReportError
+from ..perfdata.frozen import Frozen
 from .leb128 import PE_ABSPTR, PE_OMIT, read_encoded, sleb, uleb
 
 _U32 = struct.Struct("<I")
@@ -27,8 +27,7 @@ _U64 = struct.Struct("<Q")
 _EH_HDR = struct.Struct("<BBBB")  # version, eh_frame_ptr_enc, fde_count_enc, table_enc
 
 
-@dataclasses.dataclass(frozen=True)
-class Cie:
+class Cie(Frozen):
     """A Common Information Entry (DWARF 5 §6.4.1 items 1-10 of the CIE; LSB "Common Information Entry").
 
     ``fde_encoding`` is the ``R`` augmentation (DW_EH_PE_*; absptr for ``.debug_frame``);
@@ -36,40 +35,38 @@ class Cie:
     caller address is *not* a return address (no ``ra - 1`` when looking it up).
     """
 
-    offset: int
-    version: int
-    augmentation: str
-    code_align: int
-    data_align: int
-    ra_register: int
-    fde_encoding: int
-    has_aug_data: bool
-    signal_frame: bool
-    instructions: bytes
+    __slots__ = ()
+    _fields = ("offset", "version", "augmentation", "code_align", "data_align", "ra_register", "fde_encoding",
+               "has_aug_data", "signal_frame", "instructions")
+
+    def __new__(cls, offset: int, version: int, augmentation: str, code_align: int, data_align: int,
+                ra_register: int, fde_encoding: int, has_aug_data: bool, signal_frame: bool, instructions: bytes):
+        return tuple.__new__(cls, (offset, version, augmentation, code_align, data_align, ra_register,
+                                   fde_encoding, has_aug_data, signal_frame, instructions))
 
 
-@dataclasses.dataclass(frozen=True)
-class Fde:
+class Fde(Frozen):
     """A Frame Description Entry: the svma range ``[start, end)`` and its CFA program (DWARF 5 §6.4.1)."""
 
-    offset: int
-    cie: Cie
-    start: int
-    end: int
-    instructions: bytes
+    __slots__ = ()
+    _fields = ("offset", "cie", "start", "end", "instructions")
+
+    def __new__(cls, offset: int, cie: Cie, start: int, end: int, instructions: bytes):
+        return tuple.__new__(cls, (offset, cie, start, end, instructions))
 
 
-@dataclasses.dataclass(frozen=True)
-class CfiSection:
+class CfiSection(Frozen):
     """The bytes of ``.eh_frame`` or ``.debug_frame`` with the svma they are mapped at (0 for
     ``.debug_frame``, which is not loaded) and which flavour they are."""
 
-    data: bytes
-    svma: int
-    is_eh_frame: bool
+    __slots__ = ()
+    _fields = ("data", "svma", "is_eh_frame")
+
+    def __new__(cls, data: bytes, svma: int, is_eh_frame: bool):
+        return tuple.__new__(cls, (data, svma, is_eh_frame))
 
 
-def _entry_header(data: bytes, pos: int) -> Tuple[int, int, int, bool]:
+def _entry_header(data: bytes, pos: int) -> tuple[int, int, int, bool]:
     """Initial length of an entry (DWARF 5 §7.4): ``(body_start, end, id_size, is_64bit)``."""
     (length,) = _U32.unpack_from(data, pos)
     if length == 0xFFFFFFFF:
@@ -115,7 +112,7 @@ def parse_cie(section: CfiSection, pos: int) -> Cie:
                has_aug_data, signal, bytes(data[p:end]))
 
 
-def _parse_augmentation(section: CfiSection, augmentation: str, pos: int) -> Tuple[int, bool]:
+def _parse_augmentation(section: CfiSection, augmentation: str, pos: int) -> tuple[int, bool]:
     """Walk the ``z`` augmentation data: L (LSDA encoding), P (personality encoding + pointer), R (FDE
     pointer encoding), S (signal frame), B (AArch64 BTI; no data). Returns ``(fde_encoding, signal)``."""
     data = section.data
@@ -156,7 +153,7 @@ def parse_fde(section: CfiSection, pos: int, cie: Cie) -> Fde:
     return Fde(pos, cie, start, start + size, bytes(data[p:end]))
 
 
-def _cie_offset(section: CfiSection, pos: int) -> Optional[int]:
+def _cie_offset(section: CfiSection, pos: int) -> int | None:
     """The section offset of the CIE an entry at ``pos`` refers to, or None if the entry is a CIE."""
     data = section.data
     body, _, id_size, is64 = _entry_header(data, pos)
@@ -166,7 +163,7 @@ def _cie_offset(section: CfiSection, pos: int) -> Optional[int]:
     return None if raw == (1 << (8 * id_size)) - 1 else raw
 
 
-def iter_fdes(section: CfiSection, errors: Optional[List[str]] = None) -> Iterator[Fde]:
+def iter_fdes(section: CfiSection, errors: list[str] | None = None) -> Iterator[Fde]:
     """Every FDE of the section in file order; CIEs are parsed once and shared.
 
     A zero length ends ``.eh_frame`` (LSB); a zero-sized FDE (a discarded function left by the linker) is
@@ -175,7 +172,7 @@ def iter_fdes(section: CfiSection, errors: Optional[List[str]] = None) -> Iterat
     ends the walk with a ``ReportError``, as nothing after it can be trusted.
     """
     data = section.data
-    cies: Dict[int, Optional[Cie]] = {}
+    cies: dict[int, Cie | None] = {}
     pos = 0
     limit = len(data)
     while pos + 4 <= limit:
@@ -201,7 +198,7 @@ def iter_fdes(section: CfiSection, errors: Optional[List[str]] = None) -> Iterat
 _PARSE_ERRORS = (ReportError, IndexError, ValueError, struct.error)
 
 
-def _fde_at(section: CfiSection, pos: int, cies: Dict[int, Optional[Cie]]) -> Optional[Fde]:
+def _fde_at(section: CfiSection, pos: int, cies: dict[int, Cie | None]) -> Fde | None:
     """The FDE at ``pos`` (None for a CIE), parsing its CIE on first use."""
     cie_pos = _cie_offset(section, pos)
     if cie_pos is None:
@@ -219,7 +216,7 @@ _FAST_EH = struct.Struct("<IIii")  # length, CIE pointer, pc_begin, pc_range (pc
 MASK64 = (1 << 64) - 1
 
 
-def fde_index(section: CfiSection, errors: Optional[List[str]] = None) -> Tuple[List[int], List[int], List[int]]:
+def fde_index(section: CfiSection, errors: list[str] | None = None) -> tuple[list, list, list]:
     """``(starts, ends, offsets)`` of the FDEs :func:`iter_fdes` yields, in the same (file) order, without
     reading their instructions: what a lazy table needs to find the FDE of an svma.
 
@@ -230,10 +227,10 @@ def fde_index(section: CfiSection, errors: Optional[List[str]] = None) -> Tuple[
     data = section.data
     svma = section.svma
     is_eh = section.is_eh_frame
-    cies: Dict[int, Optional[Cie]] = {}
-    starts: List[int] = []
-    ends: List[int] = []
-    offsets: List[int] = []
+    cies: dict[int, Cie | None] = {}
+    starts: list[int] = []
+    ends: list[int] = []
+    offsets: list[int] = []
     pos = 0
     limit = len(data)
     fast = _FAST_EH.unpack_from
@@ -273,8 +270,8 @@ def fde_index(section: CfiSection, errors: Optional[List[str]] = None) -> Tuple[
     return starts, ends, offsets
 
 
-def _index_slow(section: CfiSection, pos: int, cies: Dict[int, Optional[Cie]], errors: Optional[List[str]],
-                starts: List[int], ends: List[int], offsets: List[int]) -> None:
+def _index_slow(section: CfiSection, pos: int, cies: dict[int, Cie | None], errors: list[str] | None,
+                starts: list[int], ends: list[int], offsets: list[int]) -> None:
     """One entry of :func:`fde_index` the way ``iter_fdes`` reads it."""
     try:
         fde = _fde_at(section, pos, cies)
@@ -288,7 +285,7 @@ def _index_slow(section: CfiSection, pos: int, cies: Dict[int, Optional[Cie]], e
         offsets.append(pos)
 
 
-def fde_at(section: CfiSection, pos: int, cies: Dict[int, Optional[Cie]]) -> Optional[Fde]:
+def fde_at(section: CfiSection, pos: int, cies: dict[int, Cie | None]) -> Fde | None:
     """The FDE whose entry is at ``pos`` (an offset :func:`fde_index` gave); ``cies`` caches the CIEs
     parsed so far (shared by the calls on one section). Raises ``_PARSE_ERRORS`` on damaged bytes."""
     return _fde_at(section, pos, cies)
@@ -297,16 +294,17 @@ def fde_at(section: CfiSection, pos: int, cies: Dict[int, Optional[Cie]]) -> Opt
 PARSE_ERRORS = (ReportError, IndexError, ValueError, struct.error)
 
 
-@dataclasses.dataclass(frozen=True)
-class EhFrameHdr:
+class EhFrameHdr(Frozen):
     """``.eh_frame_hdr`` (LSB "The .eh_frame_hdr section"): a sorted table of ``(initial_location svma,
     FDE svma)`` pairs for binary search, as libunwind and libgcc use it."""
 
-    eh_frame_svma: int
-    starts: Tuple[int, ...]
-    fde_svmas: Tuple[int, ...]
+    __slots__ = ()
+    _fields = ("eh_frame_svma", "starts", "fde_svmas")
 
-    def fde_svma_for(self, svma: int) -> Optional[int]:
+    def __new__(cls, eh_frame_svma: int, starts: tuple[int, ...], fde_svmas: tuple[int, ...]):
+        return tuple.__new__(cls, (eh_frame_svma, starts, fde_svmas))
+
+    def fde_svma_for(self, svma: int) -> int | None:
         """The svma of the FDE whose range may hold ``svma`` (the caller checks the FDE's end)."""
         i = bisect_right(self.starts, svma) - 1
         return self.fde_svmas[i] if i >= 0 else None
@@ -327,8 +325,8 @@ def parse_eh_frame_hdr(data: bytes, svma: int) -> EhFrameHdr:
         flat = struct.unpack_from(f"<{2 * count}i", data, pos)
         return EhFrameHdr(eh_frame_svma, tuple(v + svma for v in flat[0::2]),
                           tuple(v + svma for v in flat[1::2]))
-    starts: List[int] = []
-    fdes: List[int] = []
+    starts: list[int] = []
+    fdes: list[int] = []
     for _ in range(count):
         start, pos = read_encoded(data, pos, table_enc, svma, svma)
         fde, pos = read_encoded(data, pos, table_enc, svma, svma)

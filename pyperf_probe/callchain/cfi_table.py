@@ -32,22 +32,20 @@ CRC do not match is ignored and rewritten.
 from __future__ import annotations
 
 import atexit
-import logging
 import operator
 import os
 import struct
 import sys
-import tempfile
 import zlib
 from array import array
 from bisect import bisect_right
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from collections.abc import Callable, Iterable, Sequence
 
+from .. import lazylog as log
 from ..errors import ReportError
 from .cfa_program import NO_CFI_ROW, ROW_FIELDS, Row, fde_rows
 from .cfi import PARSE_ERRORS, Cie, CfiSection, Fde, fde_at, fde_index
 
-log = logging.getLogger("pyperf")
 
 FORMAT_VERSION = 2
 _MAGIC = b"PYPFCFI\0"
@@ -55,8 +53,8 @@ _HEADER = struct.Struct("<8sIIIIII")  # magic, version, n_fdes, n_blocks, n_bloc
 _REF_SHIFT = 56  # fde_refs: section index << 56 | offset in the section
 
 # The sections a table compiles from: ``.eh_frame`` (or None) first, then the ``.debug_frame`` ones.
-Sections = List[Optional[CfiSection]]
-Block = Tuple[Sequence[int], Sequence[Row]]  # row start svmas (ascending) and their rows, for one FDE
+Sections = list[CfiSection | None]
+Block = tuple[Sequence[int], Sequence[Row]]  # row start svmas (ascending) and their rows, for one FDE
 
 
 class CfiTable:
@@ -69,19 +67,19 @@ class CfiTable:
                  "_cies", "_rows_of", "new_blocks", "key", "directory")
 
     def __init__(self, fde_starts: array, fde_ends: array, fde_refs: array,
-                 sections_fn: Callable[[], Sections], blocks: Optional[Dict[int, Block]] = None):
+                 sections_fn: Callable[[], Sections], blocks: dict[int, Block] | None = None):
         self.fde_starts = fde_starts
         self.fde_ends = fde_ends
         self.fde_refs = fde_refs
-        self._blocks: Dict[int, Block] = blocks if blocks is not None else {}
-        self._memo: Dict[int, Row] = {}
+        self._blocks: dict[int, Block] = blocks if blocks is not None else {}
+        self._memo: dict[int, Row] = {}
         self._sections_fn = sections_fn
-        self._sections: Optional[Sections] = None
-        self._cies: List[Dict[int, Optional[Cie]]] = []
+        self._sections: Sections | None = None
+        self._cies: list[dict[int, Cie | None]] = []
         self._rows_of = _RowsMemo()
         self.new_blocks = 0  # FDEs compiled by this process (the disk copy lacks them)
-        self.key: Optional[str] = None  # build-id key and cache directory, when the table is cached
-        self.directory: Optional[str] = None
+        self.key: str | None = None  # build-id key and cache directory, when the table is cached
+        self.directory: str | None = None
 
     def __len__(self) -> int:
         return len(self.fde_starts)
@@ -115,7 +113,7 @@ class CfiTable:
         ref = self.fde_refs[i]
         index, offset = ref >> _REF_SHIFT, ref & ((1 << _REF_SHIFT) - 1)
         section = self._sections[index] if index < len(self._sections) else None
-        rows: List[Tuple[int, Row]] = []
+        rows: list[tuple[int, Row]] = []
         if section is not None:
             try:
                 fde = fde_at(section, offset, self._cies[index])
@@ -128,12 +126,12 @@ class CfiTable:
         self.new_blocks += 1
         return block
 
-    def flatten(self) -> Tuple[List[int], List[Row]]:
+    def flatten(self) -> tuple[list[int], list[Row]]:
         """Every row of the table, compiling every FDE: ``(starts, rows)`` where ``rows[k]`` holds from
         ``starts[k]`` to ``starts[k + 1]``, a gap after each FDE that the next one does not start at
         (``NO_CFI_ROW``). For tests and tools: an unwind never needs it."""
-        starts: List[int] = []
-        rows: List[Row] = []
+        starts: list[int] = []
+        rows: list[Row] = []
         n = len(self.fde_starts)
         for i in range(n):
             block = self._blocks.get(i) or self._compile(i)
@@ -157,7 +155,7 @@ class CfiTable:
         lens = array("I", (len(self._blocks[i][0]) for i in block_ids))
         row_starts = array("Q")
         ids = array("I")
-        index: Dict[Row, int] = {}
+        index: dict[Row, int] = {}
         intern = index.setdefault
         for i in block_ids:
             starts, rows = self._blocks[i]
@@ -171,7 +169,7 @@ class CfiTable:
         return header + payload
 
     @classmethod
-    def from_bytes(cls, blob: bytes, sections_fn: Callable[[], Sections] = lambda: []) -> Optional["CfiTable"]:
+    def from_bytes(cls, blob: bytes, sections_fn: Callable[[], Sections] = lambda: []) -> "CfiTable" | None:
         """The table stored in ``blob``, or None if it is not a whole, current, intact table file."""
         if len(blob) < _HEADER.size:
             return None
@@ -192,7 +190,7 @@ class CfiTable:
         rows = [tuple(flat[i:i + ROW_FIELDS]) for i in range(0, len(flat), ROW_FIELDS)]
         if (ids and max(ids) >= n_rows) or sum(lens) != n_brows or (block_ids and max(block_ids) >= n_fdes):
             return None
-        blocks: Dict[int, Block] = {}
+        blocks: dict[int, Block] = {}
         at = 0
         for i, n in zip(block_ids, lens):
             blocks[i] = (row_starts[at:at + n], tuple(rows[k] for k in ids[at:at + n]))
@@ -215,7 +213,7 @@ def _from_le(typecode: str, raw) -> array:
     return values
 
 
-def compile_table(eh_frame: Optional[CfiSection], debug_frames: Iterable[CfiSection]) -> CfiTable:
+def compile_table(eh_frame: CfiSection | None, debug_frames: Iterable[CfiSection]) -> CfiTable:
     """The table of ``eh_frame`` and, for ranges it leaves uncovered, of the ``debug_frames``: the FDE
     index now, the rows on demand."""
     sections: Sections = [eh_frame] + list(debug_frames)
@@ -225,10 +223,10 @@ def compile_table(eh_frame: Optional[CfiSection], debug_frames: Iterable[CfiSect
 def build_table(sections: Sections, sections_fn: Callable[[], Sections]) -> CfiTable:
     """Index the FDEs of ``sections`` (``.eh_frame`` or None, then ``.debug_frame`` ones); the table asks
     ``sections_fn`` for them again when it compiles an FDE."""
-    errors: List[str] = []
-    starts: List[int] = []
-    ends: List[int] = []
-    refs: List[int] = []
+    errors: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    refs: list[int] = []
     if sections and sections[0] is not None:
         starts, ends, refs = fde_index(sections[0], errors)
     if len(sections) > 1:
@@ -270,9 +268,9 @@ class _RowsMemo:
     FDEs, a fraction of distinct programs), so most FDEs cost one dict lookup."""
 
     def __init__(self):
-        self._memo: Dict[Tuple[int, bytes, int], List[Tuple[int, Row]]] = {}
+        self._memo: dict[tuple[int, bytes, int], list[tuple[int, Row]]] = {}
 
-    def __call__(self, fde: Fde) -> List[Tuple[int, Row]]:
+    def __call__(self, fde: Fde) -> list[tuple[int, Row]]:
         key = (fde.cie.offset, fde.instructions, fde.end - fde.start)
         relative = self._memo.get(key)
         if relative is None:
@@ -286,7 +284,7 @@ class _RowsMemo:
 
 
 # -- the caches -----------------------------------------------------------------------------------------
-_TABLES: Dict[str, CfiTable] = {}
+_TABLES: dict[str, CfiTable] = {}
 
 
 def cache_dir() -> str:
@@ -298,7 +296,7 @@ def cache_dir() -> str:
     return os.path.join(base, f"cfi-v{FORMAT_VERSION}")
 
 
-def load_cached(build_id: str, sections_fn: Callable[[], Sections] = lambda: []) -> Optional[CfiTable]:
+def load_cached(build_id: str, sections_fn: Callable[[], Sections] = lambda: []) -> CfiTable | None:
     """The table of ``build_id`` from memory, else from disk (None if absent or damaged)."""
     table = _TABLES.get(build_id)
     if table is not None:
@@ -332,6 +330,7 @@ def _write(table: CfiTable, create: bool) -> None:
     try:
         if create:
             os.makedirs(directory, exist_ok=True)
+        import tempfile  # only to write: a warm report writes nothing
         fd, tmp = tempfile.mkstemp(prefix=f".{key}.", dir=directory)
         try:
             with os.fdopen(fd, "wb") as f:
@@ -354,7 +353,7 @@ def flush() -> None:
             _write(table, create=False)
 
 
-def table_for(build_id: Optional[str], sections_fn: Callable[[], Sections]) -> CfiTable:
+def table_for(build_id: str | None, sections_fn: Callable[[], Sections]) -> CfiTable:
     """The table of a DSO: cached by ``build_id`` when it has one (memory, then disk, else built and
     stored), else built. ``sections_fn()`` reads the DSO's sections: only for a table not on disk, or for
     an FDE the disk copy has not compiled."""

@@ -17,9 +17,10 @@ import functools
 import operator
 import os
 import struct
-from typing import Callable, Dict, List, NamedTuple, Optional, Protocol, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 from ..errors import SymbolError
+from ..records import Record, field
 from ..perfdata.format import PERF_SAMPLE_REGS_ABI_64
 from .cfa_program import NUM_REGS, REG_RIP, Row
 from .cfi import CfiSection, parse_eh_frame_hdr
@@ -37,17 +38,18 @@ PT_GNU_EH_FRAME = 0x6474E550  # the program header of .eh_frame_hdr (LSB)
 MEMO_PROCESSES = 256
 
 
-class CodeMap(Protocol):
-    """What the unwinder needs of a map: ``[start, end)`` avmas, ``pgoff`` (the file offset mapped at
-    ``start``) and either ``dso`` (a session ``Dso``: ``long_name``, ``build_id``, ``image`` once
-    ``svma()`` loaded it) or ``filename`` and ``build_id`` (lower-case hex or None)."""
+class CodeMap:
+    """What the unwinder needs of a map (a protocol, for annotations: session's ``Map`` is one):
+    ``[start, end)`` avmas, ``pgoff`` (the file offset mapped at ``start``) and either ``dso`` (a session
+    ``Dso``: ``long_name``, ``build_id``, ``image`` once ``svma()`` loaded it) or ``filename`` and
+    ``build_id`` (lower-case hex or None)."""
 
     start: int
     end: int
     pgoff: int
 
 
-def perf_regs_to_dwarf(mask: int, values: Sequence[int]) -> Tuple[Optional[int], ...]:
+def perf_regs_to_dwarf(mask: int, values: Sequence[int]) -> tuple[int | None, ...]:
     """REGS_USER values (one per set bit of ``sample_regs_user``, lowest bit first) indexed by DWARF
     register number; None for registers not sampled (and for all of them when the record holds fewer
     values than its mask says: a damaged record)."""
@@ -75,12 +77,12 @@ def _picks_for(mask: int):
     return operator.itemgetter(*index), needed
 
 
-def stack_reader(sp: int, stack: bytes) -> Callable[[int], Optional[int]]:
+def stack_reader(sp: int, stack: bytes) -> Callable[[int], int | None]:
     """``read_word`` over a STACK_USER copy that starts at ``sp`` (the sampled rsp)."""
     limit = len(stack) - 8
     unpack = _U64.unpack_from
 
-    def read_word(avma: int) -> Optional[int]:
+    def read_word(avma: int) -> int | None:
         offset = avma - sp
         if 0 <= offset <= limit:
             return unpack(stack, offset)[0]
@@ -89,11 +91,17 @@ def stack_reader(sp: int, stack: bytes) -> Callable[[int], Optional[int]]:
     return read_word
 
 
-class _Mapped(NamedTuple):
-    start: int
-    end: int
-    bias: int  # svma = avma + bias
-    row_for: Callable[[int], Row]
+class _Mapped(Record):
+    """A map's CFI: ``row_for(svma)`` of its DSO's table, and ``bias`` (svma = avma + bias)."""
+
+    __slots__ = ()
+    _fields = ("bias", "row_for")
+
+    def __new__(cls, bias: int, row_for: Callable[[int], Row]):
+        return tuple.__new__(cls, (bias, row_for))
+
+    bias = field(0)
+    row_for = field(1)
 
 
 class DwarfUnwinder:
@@ -102,14 +110,14 @@ class DwarfUnwinder:
     It is the session's unwinder hook: ``unwinder(sample, maps) -> avmas`` (``session/__init__.py``).
     """
 
-    def __init__(self, symfs: Optional[str] = None, max_stack: int = PERF_MAX_STACK):
+    def __init__(self, symfs: str | None = None, max_stack: int = PERF_MAX_STACK):
         self.symfs = symfs
         self.max_stack = max_stack or DEFAULT_MAX_FRAMES
-        self._maps: Dict[object, Optional[_Mapped]] = {}
-        self._memos: Dict[object, tuple] = {}  # Maps -> (generation, plans, lookup)
+        self._maps: dict[object, _Mapped | None] = {}
+        self._memos: dict[object, tuple] = {}  # Maps -> (generation, plans, lookup)
         self.last_stop = ""
 
-    def __call__(self, sample, maps) -> List[int]:
+    def __call__(self, sample, maps) -> list[int]:
         """The session hook: a ``perfdata.sample.Sample`` with REGS_USER and STACK_USER, and the sampled
         process's ``Maps`` (``find(avma) -> Map``)."""
         regs = sample.regs_user
@@ -129,13 +137,13 @@ class DwarfUnwinder:
         return self._unwind(regs.mask, regs.values, sample.stack_user or b"", memo)
 
     def unwind(self, mask: int, values: Sequence[int], stack: bytes,
-               find_map: Callable[[int], Optional[CodeMap]]) -> List[int]:
+               find_map: Callable[[int], CodeMap | None]) -> list[int]:
         """The chain of one sample (perf's addresses, see the module docstring) in the address space
         ``find_map`` describes; ``[ip]`` at least when the registers hold an ip. ``self.last_stop`` tells
         why it ended (``unwind.STOP_*``)."""
         return self._unwind(mask, values, stack, (None,) + self._new_memo(find_map))
 
-    def _unwind(self, mask: int, values: Sequence[int], stack: bytes, memo: tuple) -> List[int]:
+    def _unwind(self, mask: int, values: Sequence[int], stack: bytes, memo: tuple) -> list[int]:
         regs = perf_regs_to_dwarf(mask, values)
         sp = regs[7]
         if regs[REG_RIP] is None or sp is None:
@@ -144,7 +152,7 @@ class DwarfUnwinder:
         frames, self.last_stop = unwind_with_reason(regs, None, memo[2], self.max_stack, stack, sp, memo[1])
         return frames
 
-    def _new_memo(self, find_map: Callable[[int], Optional[CodeMap]]) -> tuple:
+    def _new_memo(self, find_map: Callable[[int], CodeMap | None]) -> tuple:
         """``(plans, lookup)`` for an address space: ``plans`` is ``unwind_with_reason``'s pc -> rule
         memo, ``lookup`` finds the rule of a pc through the map holding it. ``__call__`` keeps them per
         process ``Maps`` while its ``generation`` (bumped by every mmap) stays, and drops them all past
@@ -152,7 +160,7 @@ class DwarfUnwinder:
         flat)."""
         entry_for = self._entry_for
 
-        def lookup(avma: int) -> Optional[Row]:  # once per distinct pc of an address space
+        def lookup(avma: int) -> Row | None:  # once per distinct pc of an address space
             code_map = find_map(avma)
             if code_map is None:
                 return None
@@ -163,7 +171,7 @@ class DwarfUnwinder:
 
         return {}, lookup
 
-    def _entry_for(self, code_map: CodeMap) -> Optional[_Mapped]:
+    def _entry_for(self, code_map: CodeMap) -> _Mapped | None:
         """Table and avma -> svma bias of a map, once per map object (maps are immutable)."""
         try:
             return self._maps[code_map]
@@ -176,7 +184,7 @@ class DwarfUnwinder:
             if seg is not None:
                 table = dso_table(image, self.symfs)
                 bias = seg.vaddr - seg.file_offset + code_map.pgoff - code_map.start
-                ent = _Mapped(code_map.start, code_map.end, bias, table.row_for)
+                ent = _Mapped(bias, table.row_for)
         self._maps[code_map] = ent
         return ent
 
@@ -195,7 +203,7 @@ def _segment_for_offset(image, file_offset: int):
     return None
 
 
-def find_image(filename: str, build_id: Optional[str], symfs: Optional[str] = None):
+def find_image(filename: str, build_id: str | None, symfs: str | None = None):
     """The ELF image to unwind a map with: ``symfs + filename``, ``filename``, then the build-id cache
     (``~/.debug/.build-id/xx/rest/elf``), skipping files whose build-id differs from the map's."""
     from ..symbols.debuginfo import buildid_cache_dir
@@ -222,14 +230,14 @@ def find_image(filename: str, build_id: Optional[str], symfs: Optional[str] = No
     return None
 
 
-def dso_table(image, symfs: Optional[str] = None) -> CfiTable:
+def dso_table(image, symfs: str | None = None) -> CfiTable:
     """The CFI table of an ELF image: ``.eh_frame`` plus ``.debug_frame`` of the image and of its separate
     debug file; indexed once per build-id, each FDE compiled when first hit (memory and disk cache). The
     cache key says whether a debug file's ``.debug_frame`` went in, so installing the debug file later
     indexes the table again."""
     debug_frames = _debug_frames(image, symfs)
 
-    def sections() -> List[Optional[CfiSection]]:
+    def sections() -> list[CfiSection | None]:
         """Read when the table is built, or when it compiles an FDE its disk copy lacks."""
         return [_eh_frame(image)] + [CfiSection(bytes(img.section_bytes(".debug_frame")), 0, False)
                                      for _, img in debug_frames]
@@ -240,7 +248,7 @@ def dso_table(image, symfs: Optional[str] = None) -> CfiTable:
     return table_for(key, sections)
 
 
-def _eh_frame(image) -> Optional[CfiSection]:
+def _eh_frame(image) -> CfiSection | None:
     """``.eh_frame`` by its section header, else through ``PT_GNU_EH_FRAME`` (an image without section
     headers, as libgcc's and libunwind's runtime lookups find it): the segment is ``.eh_frame_hdr``, whose
     ``eh_frame_ptr`` gives the start of ``.eh_frame``; its zero terminator gives the end."""
@@ -259,7 +267,7 @@ def _eh_frame(image) -> Optional[CfiSection]:
     return None
 
 
-def _debug_frames(image, symfs: Optional[str]) -> List[Tuple[bool, object]]:
+def _debug_frames(image, symfs: str | None) -> list[tuple[bool, object]]:
     """``(is the separate debug file, ElfImage)`` for the image and its debug file (symbols.debuginfo's
     search: debuglink, build-id directories, ``~/.debug``) when they have a ``.debug_frame``."""
     from ..symbols.debuginfo import find_debug_file

@@ -7,7 +7,6 @@ object without slicing it.
 from __future__ import annotations
 
 import struct
-from typing import Tuple
 
 from ..errors import ReportError
 from ..symbols.leb128 import sleb, uleb  # noqa: F401  (re-exported for cfi and cfa_program)
@@ -41,7 +40,7 @@ MASK64 = (1 << 64) - 1
 
 
 def read_encoded(data: bytes, pos: int, encoding: int, section_svma: int,
-                 datarel_base: int = 0) -> Tuple[int, int]:
+                 datarel_base: int = 0) -> tuple[int, int]:
     """Decode a DW_EH_PE-encoded pointer at ``pos`` of a section mapped at ``section_svma``.
 
     ``pcrel`` is relative to the svma of the encoded value itself; ``datarel`` to ``datarel_base`` (the

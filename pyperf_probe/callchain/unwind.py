@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import functools
 import struct
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 from .cfa_program import (CFA_DEREF_REG_OFF, CFA_PLT, CFA_REG_OFF, FLAG_SIGNAL, NO_CFI_ROW, NUM_REGS, REG_RBP, REG_RIP,
                           REG_RSP, RULE_AT_REG_OFF, RULE_OFFSET, RULE_REGISTER, RULE_SAME, RULE_UNDEFINED,
                           RULE_VAL_OFFSET, RULE_VAL_REG_OFF, Row)
 
-ReadWord = Callable[[int], Optional[int]]
-Lookup = Callable[[int], Optional[Row]]
+ReadWord = Callable[[int], int | None]
+Lookup = Callable[[int], Row | None]
 
 # Why an unwind stopped (second element of ``unwind_with_reason``).
 STOP_ROOT = "root"  # the return address rule is undefined (``_start``, ``clone3``): a complete chain
@@ -52,8 +52,8 @@ def lookup_avma(pc: int, is_return_address: bool) -> int:
     return pc - 1 if is_return_address else pc
 
 
-def unwind(regs: Sequence[Optional[int]], read_word: ReadWord, lookup: Lookup,
-           max_frames: int = DEFAULT_MAX_FRAMES) -> List[int]:
+def unwind(regs: Sequence[int | None], read_word: ReadWord, lookup: Lookup,
+           max_frames: int = DEFAULT_MAX_FRAMES) -> list[int]:
     """The frame addresses of a stack, innermost first: the sampled ip, then ``ra - 1`` for each return
     address (``ra`` itself for a pc interrupted by a signal).
 
@@ -62,9 +62,9 @@ def unwind(regs: Sequence[Optional[int]], read_word: ReadWord, lookup: Lookup,
     return unwind_with_reason(regs, read_word, lookup, max_frames)[0]
 
 
-def unwind_with_reason(regs: Sequence[Optional[int]], read_word: Optional[ReadWord], lookup: Lookup,
+def unwind_with_reason(regs: Sequence[int | None], read_word: ReadWord | None, lookup: Lookup,
                        max_frames: int = DEFAULT_MAX_FRAMES, stack: bytes = b"", stack_avma: int = 0,
-                       plans: Optional[Dict[int, tuple]] = None) -> Tuple[List[int], str]:
+                       plans: dict[int, tuple] | None = None) -> tuple[list[int], str]:
     """:func:`unwind` plus the reason it stopped (``STOP_*``); ``STOP_ROOT`` means a complete chain.
 
     Two optional fast paths for the caller that unwinds many samples (``dwarf_unwind``), same results:
@@ -92,7 +92,7 @@ def unwind_with_reason(regs: Sequence[Optional[int]], read_word: Optional[ReadWo
     limit = len(stack) - 8
     unpack = _U64.unpack_from
 
-    def read(avma: int) -> Optional[int]:  # the rare reads (CFA deref, expression rules)
+    def read(avma: int) -> int | None:  # the rare reads (CFA deref, expression rules)
         off = avma - stack_avma
         if 0 <= off <= limit:
             return unpack(stack, off)[0]
@@ -191,8 +191,8 @@ def _plan(row: Row) -> tuple:
     return 0, row
 
 
-def _other_rule(kind: int, reg: int, off: int, cfa: int, rsp: int, rbp: Optional[int], pc: int,
-                first: Optional[List[Optional[int]]], read_word: ReadWord) -> Optional[int]:
+def _other_rule(kind: int, reg: int, off: int, cfa: int, rsp: int, rbp: int | None, pc: int,
+                first: list[int | None] | None, read_word: ReadWord) -> int | None:
     """The less common register rules (DWARF 5 §6.4.1): val_offset, expression/val_expression of the
     form ``bregN off``, register, same value. Registers other than rsp/rbp/rip are known only in the
     sampled frame."""
