@@ -85,7 +85,7 @@ def test_fast_paths_equal_the_general_evaluation(drawn, words, rip, sp, outside)
     fast = unwind_with_reason(regs, extra.get if outside else None, lookup, 50, stack, sp)
     general = unwind_mod._plan
     try:
-        unwind_mod._plan = lambda row: (0, row)
+        unwind_mod._plan = lambda row: (0, row, 0, 0)
         slow = unwind_with_reason(regs, read_word, lookup, 50)
     finally:
         unwind_mod._plan = general

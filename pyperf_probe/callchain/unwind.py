@@ -99,28 +99,33 @@ def unwind_with_reason(regs: Sequence[int | None], read_word: ReadWord | None, l
         return read_word(avma) if read_word is not None else None
 
     frames = [pc]
+    append = frames.append
+    mask = MASK64
+    plan_rsp, plan_rbp = _PLAN_RSP, _PLAN_RBP
     first = regs  # every register is known in the sampled frame only
-    while len(frames) < max_frames:
+    left = max_frames - 1
+    while left > 0:
+        left -= 1
         plan = plans_get(pc)
         if plan is None:
             plan = plans[pc] = _plan(lookup(pc) or NO_CFI_ROW)
-        code = plan[0]
+        code, coff, roff, boff = plan
         if code:  # -- the common rows ----------------------------------------------------------------
-            if code == _PLAN_RBP:
+            if code == plan_rbp:
                 if rbp is None:
                     return frames, STOP_UNSUPPORTED
-                cfa = (rbp + plan[1]) & MASK64
+                cfa = (rbp + coff) & mask
             else:
-                cfa = (rsp + plan[1]) & MASK64
-            off = ((cfa + plan[2]) & MASK64) - stack_avma
+                cfa = (rsp + coff) & mask
+            off = ((cfa + roff) & mask) - stack_avma
             if 0 <= off <= limit:
                 ra = unpack(stack, off)[0]
             else:
                 ra = read_word(off + stack_avma) if read_word is not None else None
                 if ra is None:
                     return frames, STOP_MEMORY
-            if code != _PLAN_RSP:  # rbp saved at CFA + off
-                off = ((cfa + plan[3]) & MASK64) - stack_avma
+            if code != plan_rsp:  # rbp saved at CFA + off
+                off = ((cfa + boff) & mask) - stack_avma
                 if 0 <= off <= limit:
                     rbp = unpack(stack, off)[0]
                 else:
@@ -131,7 +136,7 @@ def unwind_with_reason(regs: Sequence[int | None], read_word: ReadWord | None, l
                 return frames, STOP_ZERO
             pc = ra - 1  # a return address: the call is the byte before (lookup_avma)
         else:  # -- any row ---------------------------------------------------------------------------
-            ckind, creg, coff, caux, rkind, rreg, roff, bkind, breg, boff, flags = plan[1]
+            ckind, creg, coff, caux, rkind, rreg, roff, bkind, breg, boff, flags = coff  # the row
             if ckind == CFA_REG_OFF or ckind == CFA_DEREF_REG_OFF:
                 base = rsp if creg == REG_RSP else rbp if creg == REG_RBP else (
                     first[creg] if first and creg < NUM_REGS else None)
@@ -165,7 +170,7 @@ def unwind_with_reason(regs: Sequence[int | None], read_word: ReadWord | None, l
             if ra == 0:
                 return frames, STOP_ZERO
             pc = lookup_avma(ra, not signal)
-        frames.append(pc)
+        append(pc)
         rsp = cfa
         first = None
     return frames, STOP_MAX
@@ -181,14 +186,14 @@ _PLAN_RBP = 3  # cfa = rbp + off, rip and rbp at cfa + off
 def _plan(row: Row) -> tuple:
     """How the unwinder evaluates ``row``: ``(code, cfa off, rip off, rbp off)`` for the common forms
     (gcc's prologues: ``sub rsp`` / ``push`` frames and ``push rbp; mov rsp, rbp`` ones), else
-    ``(0, row)``. Rows are few distinct tuples (cc1: 652), so this is computed once per row."""
+    ``(0, row, 0, 0)``. Rows are few distinct tuples (cc1: 652), so this is computed once per row."""
     ckind, creg, coff, _aux, rkind, _rreg, roff, bkind, _breg, boff, flags = row
     if ckind == CFA_REG_OFF and rkind == RULE_OFFSET and not flags & FLAG_SIGNAL:
         if creg == REG_RSP and bkind == RULE_SAME:
             return _PLAN_RSP, coff, roff, 0
         if bkind == RULE_OFFSET and creg in (REG_RSP, REG_RBP):
             return (_PLAN_RSP_BP if creg == REG_RSP else _PLAN_RBP), coff, roff, boff
-    return 0, row
+    return 0, row, 0, 0
 
 
 def _other_rule(kind: int, reg: int, off: int, cfa: int, rsp: int, rbp: int | None, pc: int,
