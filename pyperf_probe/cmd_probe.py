@@ -290,7 +290,9 @@ def cmd_funcs(params: Params) -> int:
         names = table.names(params.filter)
     except (ProbeError, SymbolError) as err:
         raise _fail(params, err, _messages().FUNCS_FAILED) from None
-    sys.stdout.write("\n".join(names) + "\n" if names else "")
+    if names:
+        names.append("")            # the final newline, without a second copy of the joined text
+        sys.stdout.write("\n".join(names))
     return 0
 
 
