@@ -364,3 +364,12 @@ def test_overlapping_fdes_keep_the_first_by_start():
     assert list(table.fde_starts) == [0x1000, 0x2000]
     assert table.row_for(0x100C)[2] == 16 and table.row_for(0x1014) == NO_CFI_ROW
     assert table.row_for(0x2004)[2] == 24
+
+
+def test_a_negative_pc_range_does_not_break_the_table():
+    # pc_range sdata4 -16 reads as 2**64 - 16 (read_encoded masks it): the FDE runs to the end of the space
+    raw = bytearray(EH_FRAME)
+    raw[0x24:0x28] = struct.pack("<i", -16)
+    table = compile_table(eh_section(bytes(raw)), [])
+    assert list(table.fde_ends) == [2**64 - 1] and table.row_for(0x1003)[2] == 16
+    assert table.row_for(0x5000)[:3] == (CFA_REG_OFF, 7, 8)  # the FDE's last row, far past its real end

@@ -195,7 +195,7 @@ def iter_fdes(section: CfiSection, errors: list[str] | None = None) -> Iterator[
         pos = end
 
 
-_PARSE_ERRORS = (ReportError, IndexError, ValueError, struct.error)
+_PARSE_ERRORS = (ReportError, IndexError, ValueError, OverflowError, struct.error)
 
 
 def _fde_at(section: CfiSection, pos: int, cies: dict[int, Cie | None]) -> Fde | None:
@@ -259,7 +259,7 @@ def fde_index(section: CfiSection, errors: list[str] | None = None) -> tuple[lis
             _index_slow(section, pos, cies, errors, starts, ends, offsets)
         elif cie is not None and cie.fde_encoding == 0x1B:
             start = (svma + pos + 8 + begin) & MASK64
-            stop = start + (size & MASK64)
+            stop = min(start + (size & MASK64), MASK64)  # a damaged size: the range ends with the space
             if stop > start and start != 0:
                 starts.append(start)
                 ends.append(stop)
@@ -281,7 +281,7 @@ def _index_slow(section: CfiSection, pos: int, cies: dict[int, Cie | None], erro
         return
     if fde is not None and fde.end > fde.start and fde.start != 0:
         starts.append(fde.start)
-        ends.append(fde.end)
+        ends.append(min(fde.end, MASK64))
         offsets.append(pos)
 
 
@@ -291,7 +291,7 @@ def fde_at(section: CfiSection, pos: int, cies: dict[int, Cie | None]) -> Fde | 
     return _fde_at(section, pos, cies)
 
 
-PARSE_ERRORS = (ReportError, IndexError, ValueError, struct.error)
+PARSE_ERRORS = _PARSE_ERRORS  # what damaged CFI raises: cfi_table catches these
 
 
 class EhFrameHdr(Frozen):
