@@ -309,3 +309,6 @@ def test_symbols_from_rows_and_columns_equal_a_per_row_fixup(rows):
         else:
             unique.append(sym)
     assert fixup_duplicate(table.symbols) == unique
+    fresh = SymbolTable.from_columns("x", [SymbolNames.ready(columns[0])], lambda: tuple(columns[1:]), "x", True)
+    assert fresh.unique() == unique and all(type(s) is Symbol for s in fresh.unique())    # no alias list made
+    assert fresh._symbols is None
