@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from pyperf_probe import cmd_script
 from pyperf_probe.errors import UsageError
@@ -45,6 +45,13 @@ def test_bad_field_is_a_usage_error(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_double_dash_is_fields_value_as_perf(tmp_path):
+    """perf script -F -- prints "Invalid field requested." (parse-options takes ``--`` as the value)."""
+    proc = pyperf("-i", str(DATA / "mt.data"), "-F", "--", home=tmp_path)
+    assert proc.returncode == 129
+    assert proc.stderr.startswith("Invalid field requested.\n")
+
+
 def test_missing_file_as_perf(tmp_path):
     proc = pyperf("-i", str(tmp_path / "nosuch.data"), home=tmp_path)
     assert proc.returncode == 255
@@ -59,7 +66,11 @@ OPTION_WORDS = ["-i", "--input", "-F", "--fields", "--ns", "-G", "--hide-call-gr
 @given(st.lists(st.sampled_from(OPTION_WORDS), max_size=8))
 @settings(max_examples=300, deadline=None)
 def test_fast_option_loop_reads_as_argparse(argv):
-    """cmd_script.parse_args (argparse only for what its loop does not read) gives argparse's result."""
+    """cmd_script.parse_args (argparse only for what its loop does not read) gives argparse's result.
+
+    Except for ``-F --``: perf's parse-options takes ``--`` as -F's value ("Invalid field requested."), and
+    so does the loop, while argparse 3.11 drops a ``--`` that is an option's value and reads ``[]``."""
+    assume(not any(a in ("-F", "--fields") and b == "--" for a, b in zip(argv, argv[1:])))
     def outcome(parse):
         try:
             return "ok", vars(parse(argv))
