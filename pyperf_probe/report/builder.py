@@ -74,7 +74,7 @@ def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_o
             filtered = use_filters and filters.rejects(thread.comm, location, loc)
             rchain = chains.get(chain)
             if rchain is None:
-                rchain = chains[chain] = tuple(to_rframe(f) for f in chain)
+                rchain = chains[chain] = tuple(map(to_rframe, chain))
             trace = None
             if need_trace:
                 trace = traces.get((index, raw))

@@ -19,6 +19,8 @@ from pyperf_probe.callchain.tree import CallchainRoot
 from pyperf_probe.report.rbtree import insertion_order
 from pyperf_probe.report.sortkeys import ENTRY_CMP
 
+FRAME_KEYS = ("dso", "sym")  # the sort keys whose identity depends on the location (sortkeys.KEYS)
+
 
 class HistEntry:
     """``struct hist_entry``: the key values, self and cumulative period, sample count and call graph."""
@@ -51,6 +53,14 @@ class Hists:
         # (self ident, chain id) -> [period, count, tid, comm, loc, chain, trace, filtered]
         self._groups: dict[tuple, list] = {}
         self._thread_comm: dict[int, str] = {}
+        # The keys whose identity depends on the frame (dso, sym): without them every cumulative entry of
+        # a chain is the self entry (nothing to add); when they come last (comm,dso,sym) a frame's
+        # identity is the group's part for the others plus the frame's part, cached per frame.
+        loc_keys = [i for i, k in enumerate(keys) if k.name in FRAME_KEYS]
+        self._loc_dependent = bool(loc_keys)
+        self._loc_suffix = len(keys) - len(loc_keys) if loc_keys and \
+            loc_keys == list(range(len(keys) - len(loc_keys), len(keys))) else None
+        self._loc_parts: dict = {}  # RFrame -> identity part of the frame keys (is_self False)
 
     def identity(self, comm: str, tid: int, loc, trace: str | None, is_self: bool) -> tuple:
         return tuple(k.identity(comm, tid, loc, trace, is_self) for k in self.keys)
@@ -94,9 +104,22 @@ class Hists:
             entry.thread_comm = self._thread_comm.get(entry.tid, entry.comm)
 
     def _add_cumulative(self, self_ident, comm, tid, trace, frames, keys, period, count, filtered) -> None:
+        if not self._loc_dependent:  # every frame's identity is the self entry's
+            return
         seen = {self_ident}
+        at = self._loc_suffix
+        if at is not None:
+            head = self_ident[:at]  # the keys before the frame keys do not depend on the frame
+            parts = self._loc_parts
+            loc_keys = self.keys[at:]
         for i, frame in enumerate(frames):
-            ident = self.identity(comm, tid, frame, trace, False)
+            if at is None:
+                ident = self.identity(comm, tid, frame, trace, False)
+            else:
+                part = parts.get(frame)
+                if part is None:
+                    part = parts[frame] = tuple(k.identity(comm, tid, frame, trace, False) for k in loc_keys)
+                ident = head + part
             if ident in seen:
                 continue
             seen.add(ident)

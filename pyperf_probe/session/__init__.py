@@ -65,6 +65,7 @@ from pyperf_probe.session.machine import Machine, Thread, ThreadComm
 
 DEFAULT_MAX_STACK = 127  # /proc/sys/kernel/perf_event_max_stack, perf report's default --max-stack
 CHAIN_CACHE_LIMIT = 1 << 16
+MEMO_PROCESSES = 64  # processes whose avma -> frames memo is kept (user_chain)
 
 __all__ = ["Session", "Evsel", "ResolvedSample", "Frame", "ThreadComm"]
 
@@ -109,6 +110,7 @@ class Session:
         self.nr_lost_chunks = 0
         self.nr_samples = 0
         self._chains: dict = {}
+        self._avma_memos: dict = {}  # Maps -> (generation, {avma: frames}): user_chain
 
     def close(self) -> None:
         """Close the perf.data file (the session can still be inspected)."""
@@ -247,21 +249,39 @@ class Session:
     def user_chain(self, sample: Sample, thread: Thread) -> tuple[Frame, ...]:
         """The DWARF-unwound user part of a REGS_USER+STACK_USER sample (the unwinder hook). The frames
         of a chain are cached per (maps, their generation, avmas), in ``_chains`` beside ``_callchain``'s
-        (whose keys have four fields): samples that unwind to the same chain resolve it once."""
+        (whose keys have four fields): samples that unwind to the same chain resolve it once. A new
+        chain's addresses are looked up in a per-process avma -> frames memo (``_avma_memo``) before the
+        maps and the frame table: chains of one process share most of their frames."""
         maps = thread.maps
         avmas = tuple(self.unwinder(sample, maps)[:self.max_stack])
-        key = (maps, maps.generation, avmas)
+        generation = maps.generation
+        key = (maps, generation, avmas)
         got = self._chains.get(key)
         if got is None:
-            table = self.frames
+            memo = self._avma_memo(maps, generation)
+            memo_get = memo.get
             frames: list = []
             for avma in avmas:
-                frames.extend(table.frames_inlined(maps.find(avma), avma))
+                found = memo_get(avma)
+                if found is None:
+                    found = memo[avma] = self.frames.frames_inlined(maps.find(avma), avma)
+                frames += found
             got = tuple(frames)
             if len(self._chains) >= CHAIN_CACHE_LIMIT:
                 self._chains.clear()
             self._chains[key] = got
         return got
+
+    def _avma_memo(self, maps, generation: int) -> dict:
+        """avma -> inline-expanded frames of one process's maps at ``generation`` (a new dict once an
+        mmap changed them); dropped all at once past ``MEMO_PROCESSES`` processes, so that a build's
+        thousands of short processes keep memory flat."""
+        memo = self._avma_memos.get(maps)
+        if memo is None or memo[0] != generation:
+            if len(self._avma_memos) >= MEMO_PROCESSES:
+                self._avma_memos.clear()
+            memo = self._avma_memos[maps] = (generation, {})
+        return memo[1]
 
 
 _new = tuple.__new__

@@ -74,7 +74,7 @@ class Dso:
     """One file that maps point at (see the module docstring)."""
 
     __slots__ = ("long_name", "short_name", "build_id", "order", "_symfs", "_loaded", "image", "symtab",
-                 "_cache", "_dwarf", "_demangle", "_from_cache")
+                 "_cache", "_inlines", "_dwarf", "_demangle", "_from_cache")
 
     def __init__(self, long_name: str, order: int, build_id: str | None, symfs: str | None):
         self.long_name = long_name
@@ -86,6 +86,7 @@ class Dso:
         self.image = None
         self.symtab = None
         self._cache: dict[int, Resolved | None] = {}
+        self._inlines: dict[int, list[str]] = {}
         self._dwarf = None  # False once looked for and not found
         self._demangle = None
         self._from_cache = False
@@ -132,7 +133,17 @@ class Dso:
     def inline_names(self, file_offset: int) -> list[str]:
         """The function names DWARF gives at ``file_offset`` (innermost first, the containing function
         last), or [] without DWARF for it: perf runs ``addr2line -i`` on the dso (srcline.c
-        ``dso__parse_addr_inlines``) at ``map__rip_2objdump``, the svma."""
+        ``dso__parse_addr_inlines``) at ``map__rip_2objdump``, the svma. Cached per file offset, as
+        ``resolve``: the processes of a build map the same file at different avmas."""
+        try:
+            return self._inlines[file_offset]
+        except KeyError:
+            pass
+        names = self._inline_names(file_offset)
+        self._inlines[file_offset] = names
+        return names
+
+    def _inline_names(self, file_offset: int) -> list[str]:
         svma = self.svma(file_offset)
         if svma is None:
             return []
