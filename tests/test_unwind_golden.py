@@ -96,10 +96,14 @@ def _blocks(text):
 def test_pyperf_script_text_equals_perf_where_perf_reaches_the_root(name, variant, symfs, libc_symbols):
     """``pyperf script`` against perf's text, without (``--no-inline``) and with inline frames
     (``__libc_start_main_impl (inlined)``): the whole output for the workloads (perf unwinds every sample
-    of them), each rooted sample's block for the make file."""
+    of them), each rooted sample's block for the make file. Run twice: cold, then warm (symbols and inline
+    names from the disk cache the first run wrote, session/resolved_cache.py), same text."""
     argv = [sys.executable, "-m", "pyperf_probe", "script", "-i", os.path.join(HERE, "data", f"{name}.data"),
             "--symfs", symfs, "-F", "comm,pid,tid,ip,sym,dso"] + (["--no-inline"] if variant == "noinline" else [])
     ours = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ), check=True).stdout
+    assert os.listdir(os.path.join(os.environ["PYPERF_CACHE_DIR"], "resolved-v1"))
+    warm = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ), check=True).stdout
+    assert warm == ours
     with open(os.path.join(HERE, "expected", f"{name}.{variant}")) as f:
         perf = f.read()
     if name != "make":
@@ -117,10 +121,12 @@ def test_pyperf_script_text_equals_perf_where_perf_reaches_the_root(name, varian
 def test_pyperf_report_equals_perf_report(name, variant, args, symfs, libc_symbols):
     """``pyperf report`` on the dwarf files perf unwinds completely: perf's text byte for byte (its random
     ``# (Tip: ...)`` line aside). The make file is left out: perf's report there is built from the chains
-    it lost (README.md)."""
+    it lost (README.md). Cold, then warm from the disk caches the first run wrote."""
     argv = [sys.executable, "-m", "pyperf_probe", "report", "-i", os.path.join(HERE, "data", f"{name}.data"),
             "--symfs", symfs] + args
-    ours = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ), check=True).stdout
-    ours = "".join(line for line in ours.splitlines(True) if not line.startswith("# (Tip:"))
     with open(os.path.join(HERE, "expected", f"{name}.{variant}")) as f:
-        assert ours == f.read()
+        expected = f.read()
+    for _run in ("cold", "warm"):
+        ours = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ), check=True).stdout
+        ours = "".join(line for line in ours.splitlines(True) if not line.startswith("# (Tip:"))
+        assert ours == expected

@@ -62,19 +62,36 @@ def short_name(long_name: str) -> str:
 
 class Resolved:
     """What one file offset of a dso resolves to: the symbol (``symbols.symtab.Symbol``), the name report
-    prints (demangled), and the symbol's start svma."""
+    prints (demangled), and the symbol's start svma. An answer from the disk cache (``lazy``) has the
+    name and start only; its ``symbol`` is looked up in the symbol table when first asked for."""
 
-    __slots__ = ("symbol", "name", "start")
+    __slots__ = ("_symbol", "name", "start", "_dso", "_file_offset")
 
     def __init__(self, symbol, name: str, start: int):
-        self.symbol, self.name, self.start = symbol, name, start
+        self._symbol, self.name, self.start = symbol, name, start
+        self._dso = None
+
+    @classmethod
+    def lazy(cls, dso: "Dso", file_offset: int, name: str, start: int) -> "Resolved":
+        res = cls(None, name, start)
+        res._dso, res._file_offset = dso, file_offset
+        return res
+
+    @property
+    def symbol(self):
+        if self._symbol is None and self._dso is not None:
+            found = self._dso._resolve(self._file_offset)
+            self._symbol = found.symbol if found is not None else None
+            self._dso = None
+        return self._symbol
 
 
 class Dso:
     """One file that maps point at (see the module docstring)."""
 
     __slots__ = ("long_name", "short_name", "build_id", "order", "_symfs", "_loaded", "image", "symtab",
-                 "_cache", "_inlines", "_dwarf", "_demangle", "_from_cache")
+                 "_cache", "_inlines", "_dwarf", "_demangle", "_from_cache", "_disk", "_disk_resolved",
+                 "_disk_inlines")
 
     def __init__(self, long_name: str, order: int, build_id: str | None, symfs: str | None):
         self.long_name = long_name
@@ -87,6 +104,9 @@ class Dso:
         self.symtab = None
         self._cache: dict[int, Resolved | None] = {}
         self._inlines: dict[int, list[str]] = {}
+        self._disk = None  # resolved_cache.DsoCache once looked for (False: this dso is not cached)
+        self._disk_resolved: dict | None = None
+        self._disk_inlines: dict | None = None
         self._dwarf = None  # False once looked for and not found
         self._demangle = None
         self._from_cache = False
@@ -105,7 +125,17 @@ class Dso:
             return self._cache[file_offset]
         except KeyError:
             pass
-        res = self._resolve(file_offset)
+        disk = self._disk_resolved
+        if disk is None:
+            disk = self._disk_resolved = self._disk_part(True)
+        if disk is not False and file_offset in disk:
+            answer = disk[file_offset]
+            res = None if answer is None else Resolved.lazy(self, file_offset, answer[0], answer[1])
+        else:
+            res = self._resolve(file_offset)
+            if disk is not False:
+                disk[file_offset] = None if res is None else (res.name, res.start)
+                self._disk.changed()
         self._cache[file_offset] = res
         return res
 
@@ -139,9 +169,45 @@ class Dso:
             return self._inlines[file_offset]
         except KeyError:
             pass
-        names = self._inline_names(file_offset)
+        disk = self._disk_inlines
+        if disk is None:
+            disk = self._disk_inlines = self._disk_part(False)
+        if disk is not False and file_offset in disk:
+            names = disk[file_offset]
+        else:
+            names = self._inline_names(file_offset)
+            if disk is not False:
+                disk[file_offset] = list(names)
+                self._disk.changed()
         self._inlines[file_offset] = names
         return names
+
+    def _disk_part(self, symbols: bool):
+        """The disk cache's answers for symbols (or inline names) that hold for the files as they are
+        now (``session.resolved_cache``), or False for a dso it does not keep: no file, or a file without
+        a build-id (the recorded one, else the file's own: perf records only the dsos samples hit)."""
+        if not self._loaded:
+            self._load()
+        if self._disk is None:
+            build_id = self.image is not None and (self.build_id or self.image.build_id)
+            if build_id and self.symtab is not None and not isinstance(self.symtab, PerfMapSymbols):
+                from pyperf_probe.session import resolved_cache
+                self._disk = resolved_cache.DsoCache.load(build_id)
+            else:
+                self._disk = False
+        if self._disk is False:
+            return False
+        from pyperf_probe.session import resolved_cache as rc
+        if symbols:
+            return self._disk.resolved_for((self._symfs, rc.file_signature(self.image.path),
+                                            rc.file_signature(self.symtab.source)))
+        return self._disk.inlines_for(self._dwarf_signature(rc))
+
+    def _dwarf_signature(self, rc) -> tuple:
+        """The files ``_open_dwarf`` may read (``symbols.dwarf_open.candidates`` of the path it opens)."""
+        from pyperf_probe.symbols.dwarf_open import candidates
+        path, symfs = (self.image.path, None) if self._from_cache else (self.long_name, self._symfs)
+        return (path, symfs) + tuple(rc.file_signature(p) for p in candidates(path, self.image.build_id, symfs))
 
     def _inline_names(self, file_offset: int) -> list[str]:
         svma = self.svma(file_offset)

@@ -24,12 +24,18 @@ class Frame:
     * ``inlined``: an inlined function's frame (from DWARF inline info).
     """
 
-    __slots__ = ("dso", "sym", "avma", "file_offset", "sym_start", "inlined", "dso_obj", "symbol")
+    __slots__ = ("dso", "sym", "avma", "file_offset", "sym_start", "inlined", "dso_obj", "resolved")
 
     def __init__(self, dso: str, sym: str | None, avma: int, file_offset: int | None,
-                 sym_start: int | None, inlined: bool, dso_obj, symbol):
+                 sym_start: int | None, inlined: bool, dso_obj, resolved):
         self.dso, self.sym, self.avma, self.file_offset = dso, sym, avma, file_offset
-        self.sym_start, self.inlined, self.dso_obj, self.symbol = sym_start, inlined, dso_obj, symbol
+        self.sym_start, self.inlined, self.dso_obj, self.resolved = sym_start, inlined, dso_obj, resolved
+
+    @property
+    def symbol(self):
+        """The ``Symbol`` (None for an unresolved or inlined frame), from the symbol table when the
+        answer came from the disk cache (``dsos.Resolved``)."""
+        return None if self.resolved is None else self.resolved.symbol
 
     @property
     def dso_order(self) -> int:
@@ -87,10 +93,10 @@ class FrameTable:
         res = dso.resolve(file_offset)
         if res is None:
             return Frame(dso.short_name, None, avma, file_offset, None, False, dso, None)
-        return Frame(dso.short_name, res.name, avma, file_offset, res.start, False, dso, res.symbol)
+        return Frame(dso.short_name, res.name, avma, file_offset, res.start, False, dso, res)
 
     def _expand(self, map_: Map | None, own: Frame) -> tuple[Frame, ...]:
-        if own.symbol is None:  # perf: no inline lookup without a map and a symbol
+        if own.resolved is None:  # perf: no inline lookup without a map and a symbol
             return (own,)
         names = self._inline_lookup(own.dso_obj, own.file_offset)
         if not names:

@@ -1,0 +1,169 @@
+"""What a DSO's addresses resolved to, kept on disk so that the next report starts warm (as the CFI
+tables are: callchain/cfi_table.py).
+
+Resolving a file offset (``Dso.resolve``) makes the symbol layer sort and demangle the whole symbol
+table on first use, and an inline lookup (``Dso.inline_names``) opens the DWARF: ~0.25 s of a warm
+``report`` of a make build (bench/unwind), for a few thousand distinct addresses. This cache keeps, per
+build-id, ``file offset -> (printed name, symbol start svma)`` (or None: no symbol) and ``file offset ->
+inline names``, and answers them without loading either.
+
+Validity: an answer is a function of the files read and of pyperf's own code, so each part carries a
+signature that must equal the live one, else that part is ignored (and rewritten at exit):
+
+* resolved part: the image and the symbol source the symbol layer picks *now* (``Dso._load`` runs the
+  live selection; it is cheap: the expensive work is the lazy sort), each as (path, size, mtime_ns),
+  and the ``--symfs`` directory;
+* inline part: every path ``symbols.dwarf_open.candidates`` lists for the image (perf's debug file
+  order: which one holds the DWARF depends only on these files), as (path, size, mtime_ns) or
+  (path, None) when absent;
+* both: ``FORMAT_VERSION`` and the (name, size, mtime_ns) of the modules that compute the answers
+  (``pyperf_probe/symbols/*.py``, ``session/dsos.py`` and this file).
+
+Format (``<cache>/resolved-v<N>/<build-id>``): ``marshal`` of ``(FORMAT_VERSION, code, sym_signature,
+{offset: (name, start) | None}, dwarf_signature, {offset: [names]})``; a damaged file is ignored. Writes
+are atomic (temporary file + rename) and best effort, at exit, only for DSOs that resolved something new.
+"""
+from __future__ import annotations
+
+import atexit
+import marshal
+import os
+
+FORMAT_VERSION = 1
+_SESSION_DIR = os.path.dirname(os.path.abspath(__file__))
+_CODE_FILES = (os.path.join(_SESSION_DIR, "dsos.py"), os.path.abspath(__file__))
+_code_signature: tuple | None = None
+_LOADED: dict[str, "DsoCache"] = {}  # build-id -> this process's cache
+_PENDING: dict[str, "DsoCache"] = {}  # build-id -> cache with answers the disk lacks (written at exit)
+
+
+def cache_dir() -> str:
+    """``$PYPERF_CACHE_DIR`` or ``$XDG_CACHE_HOME/pyperf`` or ``~/.cache/pyperf`` (the CFI cache's base,
+    callchain/cfi_table.py; not imported from there: a report without dwarf chains needs none of it),
+    plus ``resolved-v<N>``."""
+    base = os.environ.get("PYPERF_CACHE_DIR")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        base = os.path.join(xdg, "pyperf")
+    return os.path.join(base, f"resolved-v{FORMAT_VERSION}")
+
+
+def file_signature(path: str | None) -> tuple:
+    """(path, size, mtime_ns), or (path, None) when it cannot be stat'ed."""
+    if not path:
+        return (path, None)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (path, None)
+    return (path, st.st_size, st.st_mtime_ns)
+
+
+def code_signature() -> tuple:
+    """The modules whose code computes the cached answers, by (name, size, mtime_ns): editing one
+    invalidates every entry."""
+    global _code_signature
+    if _code_signature is None:
+        symbols = os.path.join(os.path.dirname(_SESSION_DIR), "symbols")
+        try:
+            names = sorted(n for n in os.listdir(symbols) if n.endswith(".py"))
+        except OSError:
+            names = []
+        files = [os.path.join(symbols, n) for n in names] + list(_CODE_FILES)
+        _code_signature = (FORMAT_VERSION,) + tuple(file_signature(p) for p in files)
+    return _code_signature
+
+
+class DsoCache:
+    """The cached answers of one DSO (by build-id), shared by the sessions of a process (``load``).
+
+    ``resolved_for(signature)`` and ``inlines_for(signature)`` give the answer dict that holds for the
+    live signature; the caller adds its new answers to that dict and calls ``changed()``. The dicts of
+    the latest signature are the ones written at exit."""
+
+    __slots__ = ("build_id", "sym_signature", "resolved", "dwarf_signature", "inlines", "_stored", "dirty")
+
+    def __init__(self, build_id: str, stored: tuple | None):
+        self.build_id = build_id
+        self._stored = stored  # (sym_sig, resolved, dwarf_sig, inlines) as read, or None
+        self.sym_signature = self.dwarf_signature = None
+        self.resolved: dict | None = None
+        self.inlines: dict | None = None
+        self.dirty = False
+
+    @classmethod
+    def load(cls, build_id: str) -> "DsoCache":
+        """The cache of ``build_id``: this process's, else the file read (not yet validated), else empty."""
+        cache = _LOADED.get(build_id)
+        if cache is not None:
+            return cache
+        stored = None
+        try:
+            with open(os.path.join(cache_dir(), build_id), "rb") as f:
+                data = marshal.loads(f.read())
+            if type(data) is tuple and len(data) == 6 and data[0] == FORMAT_VERSION and \
+                    data[1] == code_signature() and type(data[3]) is dict and type(data[5]) is dict:
+                stored = data[2:]
+        except (OSError, EOFError, ValueError, TypeError):
+            stored = None
+        cache = _LOADED[build_id] = cls(build_id, stored)
+        return cache
+
+    def resolved_for(self, signature: tuple) -> dict:
+        """offset -> (name, start) | None, for the files as ``signature`` describes them now."""
+        if self.resolved is None or self.sym_signature != signature:
+            stored = self._stored
+            self.resolved = dict(stored[1]) if stored is not None and stored[0] == signature else {}
+            self.sym_signature = signature
+        return self.resolved
+
+    def inlines_for(self, signature: tuple) -> dict:
+        """offset -> inline names, for the DWARF candidates as ``signature`` describes them now."""
+        if self.inlines is None or self.dwarf_signature != signature:
+            stored = self._stored
+            self.inlines = dict(stored[3]) if stored is not None and stored[2] == signature else {}
+            self.dwarf_signature = signature
+        return self.inlines
+
+    def changed(self) -> None:
+        """New answers were added: write this cache at exit."""
+        if not self.dirty:
+            self.dirty = True
+            _PENDING[self.build_id] = self
+
+    def to_bytes(self) -> bytes:
+        """This cache as written: a part never asked for in this process keeps what the disk had."""
+        stored = self._stored or (None, {}, None, {})
+        sym = (self.sym_signature, self.resolved) if self.resolved is not None else stored[:2]
+        dwarf = (self.dwarf_signature, self.inlines) if self.inlines is not None else stored[2:]
+        return marshal.dumps((FORMAT_VERSION, code_signature(), sym[0], sym[1], dwarf[0], dwarf[1]))
+
+
+def write(cache: DsoCache) -> None:
+    """Write ``cache`` atomically (best effort: a read-only or full disk costs only the warm start)."""
+    directory = cache_dir()
+    # named by pid, which no other live process has (tempfile would import random and re into every cold
+    # report)
+    tmp = os.path.join(directory, f".{cache.build_id}.{os.getpid()}.tmp")
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(cache.to_bytes())
+            os.replace(tmp, os.path.join(directory, cache.build_id))
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        return
+    cache.dirty = False
+
+
+@atexit.register
+def flush() -> None:
+    """Write every cache that got new answers (at exit: the next report finds them on disk)."""
+    for cache in list(_PENDING.values()):
+        if cache.dirty:
+            write(cache)
+    _PENDING.clear()
