@@ -103,6 +103,8 @@ class CallchainRoot:
             return
         if n > self.max_depth:
             self.max_depth = n
+        if type(keys) is not list:  # node keys are lists: a run is matched by one list comparison
+            keys = list(keys)
         node, pos = self.node, 0
         while True:
             node.children_hit += period
@@ -111,13 +113,17 @@ class CallchainRoot:
             if child is None:
                 _add_child(node, keys[pos:], frames[pos:], period, count)
                 return
-            matched, vlen = 0, len(child.keys)
             ckeys = child.keys
-            while matched < vlen and pos < n and ckeys[matched] == keys[pos]:
-                matched += 1
-                pos += 1
-            if matched < vlen:
-                _split(child, matched, keys[pos:], frames[pos:], period, count)
+            vlen = len(ckeys)
+            end = pos + vlen
+            if end <= n and keys[pos:end] == ckeys:  # the whole run matches (the usual case): in C
+                pos = end
+            else:
+                matched = 0
+                while matched < vlen and pos < n and ckeys[matched] == keys[pos]:
+                    matched += 1
+                    pos += 1
+                _split(child, matched, keys[pos:], frames[pos:], period, count)  # matched < vlen here
                 return
             if pos == n:
                 child.hit += period

@@ -9,6 +9,7 @@ and in entries other samples made; only the entries they make are hidden.
 """
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 
 from pyperf_probe.perfdata.frozen import Frozen
@@ -53,7 +54,23 @@ class Built:
 
 def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_order: bool,
           filters: Filters) -> Built:
-    """Walk every sample of ``session`` into per-event hists (finished: entries and trees built)."""
+    """Walk every sample of ``session`` into per-event hists (finished: entries and trees built).
+
+    The cyclic garbage collector is paused meanwhile: building creates hundreds of thousands of
+    long-lived objects (frames, tree nodes with parent links) and no garbage cycles, and each full
+    collection walks all of them again: half of ``Hists.finish`` on a make build's dwarf chains sorted
+    by comm,dso,sym (0.75 -> 0.35 s), bench/unwind."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(session, keys, children, callchains, caller_order, filters)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(session, keys: Sequence, children: bool, callchains: bool, caller_order: bool,
+           filters: Filters) -> Built:
     evsels = session.evsels
     hists = [Hists(keys, children=children, callchains=callchains, caller_order=caller_order) for _ in evsels]
     need_trace = any(k.name == "trace" for k in keys)
@@ -74,7 +91,7 @@ def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_o
             filtered = use_filters and filters.rejects(thread.comm, location, loc)
             rchain = chains.get(chain)
             if rchain is None:
-                rchain = chains[chain] = tuple(map(to_rframe, chain))
+                rchain = chains[chain] = frames.chain(chain)
             trace = None
             if need_trace:
                 trace = traces.get((index, raw))

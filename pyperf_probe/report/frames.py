@@ -57,6 +57,7 @@ class FrameTable:
 
     def __init__(self, build_id_files: Sequence[str] = ()):
         self._by_id: dict[int, tuple[object, RFrame]] = {}
+        self._by_frame: dict = {}  # frame -> RFrame, for ``chain`` (session frames hash by identity)
         self._header_rank = {name: i for i, name in enumerate(dict.fromkeys(build_id_files))}
         self._seen_rank: dict[str, int] = {}
 
@@ -76,7 +77,20 @@ class FrameTable:
             return hit[1]
         rf = self._convert(frame)
         self._by_id[id(frame)] = (frame, rf)  # keeps the frame alive, so its id stays unique
+        if type(frame).__hash__ is object.__hash__:  # identity-hashed (session frames): ``chain`` may use it
+            self._by_frame[frame] = rf
         return rf
+
+    def chain(self, frames: Sequence) -> tuple[RFrame, ...]:
+        """``get`` of every frame of a chain: the session's frames hash by identity, so once each one is
+        known the whole chain is a C loop over one dict (``_by_frame``: 18 frames a chain in a make
+        build, 114K look-ups)."""
+        known = self._by_frame
+        try:
+            return tuple(map(known.__getitem__, frames))
+        except KeyError:  # a frame not converted yet, or not hashed by identity
+            get = self.get
+            return tuple([known.get(frame) or get(frame) for frame in frames])
 
     def _convert(self, frame) -> RFrame:
         """A ``session.frames.Frame`` (dso, sym, avma, file_offset, sym_start, inlined, dso_obj, dso_order),

@@ -87,7 +87,17 @@ class Hists:
             group[1] += count
 
     def finish(self) -> None:
-        """Build the entries and their trees from the aggregated samples, in first-sample order."""
+        """Build the entries and their trees from the aggregated samples, in first-sample order.
+
+        The cumulative entries' chains are appended last, once per distinct (entry, chain suffix) with
+        the summed period and count: chains of a build share most suffixes (make-malloc.data: 111,600
+        appends of 1.08M frames become 43,256 of 0.56M). A tree is the same whatever the order of its
+        appends (a radix tree of the chains, hits summed; siblings are ordered by key at output), and the
+        entries are still created in first-sample order here. Suffixes are told apart by ids interned
+        from the leaf end, (frame key, id of the rest) -> id: one dict look-up per frame."""
+        cumulative = self.children and self._loc_dependent
+        pending: dict[tuple, list] = {}
+        suffix_ids: dict[tuple, int] = {}
         for (ident, _), (period, count, tid, comm, loc, chain, trace, filtered) in self._groups.items():
             entry = self._entry(ident, comm, tid, loc, trace, True, filtered)
             entry.period += period
@@ -97,15 +107,19 @@ class Hists:
             keys = [f.key for f in frames]
             if entry.callchain is not None:
                 entry.callchain.append(keys, frames, period, count)
-            if self.children:
-                self._add_cumulative(ident, comm, tid, trace, frames, keys, period, count, filtered)
+            if cumulative:
+                ids = _suffix_ids(keys, suffix_ids) if self.callchains else None
+                self._add_cumulative(ident, comm, tid, trace, frames, keys, ids, period, count, filtered, pending)
+        for entry, keys, frames, i, period, count in pending.values():
+            entry.callchain.append(keys[i:], frames[i:], period, count)
         self._groups.clear()
         for entry in self.entries.values():
             entry.thread_comm = self._thread_comm.get(entry.tid, entry.comm)
 
-    def _add_cumulative(self, self_ident, comm, tid, trace, frames, keys, period, count, filtered) -> None:
-        if not self._loc_dependent:  # every frame's identity is the self entry's
-            return
+    def _add_cumulative(self, self_ident, comm, tid, trace, frames, keys, ids, period, count, filtered,
+                        pending: dict) -> None:
+        """The cumulative entries of one chain (``iter_add_next_cumulative_entry``): created (or found)
+        now, their chain suffix added to ``pending`` by (entry identity, suffix id)."""
         seen = {self_ident}
         at = self._loc_suffix
         if at is not None:
@@ -126,7 +140,12 @@ class Hists:
             entry = self._entry(ident, comm, tid, frame, trace, False, filtered)
             entry.period_acc += period
             if entry.callchain is not None:
-                entry.callchain.append(keys[i:], frames[i:], period, count)
+                got = pending.get((ident, ids[i]))
+                if got is None:
+                    pending[(ident, ids[i])] = [entry, keys, frames, i, period, count]
+                else:
+                    got[4] += period
+                    got[5] += count
 
     def _entry(self, ident, comm, tid, loc, trace, is_self, filtered) -> HistEntry:
         entry = self.entries.get(ident)
@@ -158,6 +177,19 @@ class Hists:
             # A total order: a stable sort gives what the rb-tree gives.
             return sorted(collapsed, key=functools.cmp_to_key(lambda a, b: -cmp(a, b)))
         return insertion_order(collapsed, lambda new, old: cmp(new, old) > 0)
+
+
+def _suffix_ids(keys: list, interned: dict[tuple, int]) -> list[int]:
+    """``ids[i]`` names the chain suffix ``keys[i:]``: equal suffixes (of any chain) get equal ids."""
+    ids = [0] * len(keys)
+    rest = -1
+    for i in range(len(keys) - 1, -1, -1):
+        pair = (keys[i], rest)
+        got = interned.get(pair)
+        if got is None:
+            got = interned[pair] = len(interned)
+        ids[i] = rest = got
+    return ids
 
 
 def _entry_cmp(new: HistEntry, old: HistEntry, cmps) -> int:
