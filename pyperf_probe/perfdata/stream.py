@@ -126,82 +126,89 @@ class RecordStream:
             end = self.file_size
         return end
 
-    def _file_batches(self) -> Iterator[list]:
-        """Decode records chunk by chunk (CHUNK_SIZE, more than any record), in file order: one list of
-        records per chunk.
-
-        The hot loop: samples of a one-event file go straight to its compiled decoder."""
-        pos, end = self.header.data.offset, self._data_end()
-        unpack_header = HEADER.unpack_from
-        decode_one = self._decoders[0].decode if len(self._decoders) == 1 else None
-        stats = self.stats
+    def _chunked(self, end: int, read_chunk, quiet: bool = False) -> Iterator:
+        """The one read loop of the data section (up to ``end``): ``read_chunk(buf, pos) -> (result, off)``
+        on each chunk (CHUNK_SIZE bytes at most, more than any record, read at file offset ``pos``), and
+        ``result`` yielded; the next chunk starts at the first record the last one did not hold whole
+        (``off``), unless ``_chunk_end_ok`` says the data stops there (``quiet``: a second pass)."""
+        pos = self.header.data.offset
         while pos < end:
             self._file.seek(pos)
             buf = self._file.read(min(CHUNK_SIZE, end - pos))
-            n, off = len(buf), 0
-            out: list = []
-            append = out.append
-            count = 0
-            while off + 8 <= n:
-                rtype, misc, size = unpack_header(buf, off)
-                if size < 8 or off + size > n:
-                    break
-                count += 1
-                if rtype == 9 and decode_one is not None:
-                    try:
-                        rec = decode_one(buf, off + 8, off + size, misc, pos + off)
-                    except CorruptRecord as exc:
-                        rec = self._corrupt(exc, rtype, pos + off)
-                else:
-                    rec = self._decode(buf, off, rtype, misc, size, pos + off)
-                    if rtype == RecordType.AUXTRACE and size >= 16:  # its payload follows the record
-                        size += struct.unpack_from("<Q", buf, off + 8)[0]
-                off += size
-                if rec is not None:
-                    append(rec)
-            stats.nr_records += count
-            yield out
+            result, off = read_chunk(buf, pos)
+            yield result
             pos += off
-            if pos >= end or not self._chunk_end_ok(buf, n, off, pos, end):
+            if pos >= end or not self._chunk_end_ok(buf, len(buf), off, pos, end, quiet):
                 return
+
+    def _file_batches(self) -> Iterator[list]:
+        """Decode records chunk by chunk, in file order: one list of records per chunk."""
+        yield from self._chunked(self._data_end(), self._decoded_chunk)
+
+    def _decoded_chunk(self, buf: bytes, pos: int) -> tuple[list, int]:
+        """The records of one chunk, decoded, and where its whole records end. The hot loop: samples of a
+        one-event file go straight to its compiled decoder."""
+        unpack_header = HEADER.unpack_from
+        decode_one = self._decoders[0].decode if len(self._decoders) == 1 else None
+        n, off = len(buf), 0
+        out: list = []
+        append = out.append
+        count = 0
+        while off + 8 <= n:
+            rtype, misc, size = unpack_header(buf, off)
+            if size < 8 or off + size > n:
+                break
+            count += 1
+            if rtype == 9 and decode_one is not None:
+                try:
+                    rec = decode_one(buf, off + 8, off + size, misc, pos + off)
+                except CorruptRecord as exc:
+                    rec = self._corrupt(exc, rtype, pos + off)
+            else:
+                rec = self._decode(buf, off, rtype, misc, size, pos + off)
+                if rtype == RecordType.AUXTRACE and size >= 16:  # its payload follows the record
+                    size += struct.unpack_from("<Q", buf, off + 8)[0]
+            off += size
+            if rec is not None:
+                append(rec)
+        self.stats.nr_records += count
+        return out, off
 
     def _entry_batches(self, quiet: bool = False) -> Iterator[list]:
         """The ordered path's scan, in file order: per chunk, one entry ``(time, type, misc, record bytes,
         file_offset)`` per record the reader decodes (``ordered.OrderedQueue``'s entries). Only the
         timestamp is read here (perf's ``evlist__parse_sample_timestamp``); records are decoded once
         delivered (``_decode_batches``). ``quiet``: a second pass (stats and warnings left alone)."""
-        pos, end = self.header.data.offset, self._data_end(quiet)
+        stats = ReadStats() if quiet else self.stats
+        yield from self._chunked(self._data_end(quiet),
+                                 lambda buf, pos: self._entry_chunk(buf, pos, stats, quiet), quiet)
+
+    def _entry_chunk(self, buf: bytes, pos: int, stats: ReadStats, quiet: bool) -> tuple[list, int]:
+        """The entries of one chunk (``_entry_batches``) and where its whole records end."""
         unpack_header = HEADER.unpack_from
         u64 = U64.unpack_from
         sample_time_pos = self._sample_time_pos
-        stats = ReadStats() if quiet else self.stats
-        while pos < end:
-            self._file.seek(pos)
-            buf = self._file.read(min(CHUNK_SIZE, end - pos))
-            n, off = len(buf), 0
-            out: list = []
-            append = out.append
-            count = 0
-            while off + 8 <= n:
-                rtype, misc, size = unpack_header(buf, off)
-                if size < 8 or off + size > n:
-                    break
-                count += 1
-                if rtype == 9:
-                    tp = sample_time_pos if sample_time_pos is not None else self._time_pos_of(buf, off, size)
-                    time = u64(buf, off + tp)[0] if tp is not None and tp + 8 <= size else None
-                elif rtype in DECODERS:
-                    time = self._entry_time(buf, off, size, rtype)
-                else:
-                    off += self._skip_record(buf, off, size, rtype, pos, stats, quiet)
-                    continue
-                append((time, rtype, misc, buf[off:off + size], pos + off))
-                off += size
-            stats.nr_records += count
-            yield out
-            pos += off
-            if pos >= end or not self._chunk_end_ok(buf, n, off, pos, end, quiet):
-                return
+        n, off = len(buf), 0
+        out: list = []
+        append = out.append
+        count = 0
+        while off + 8 <= n:
+            rtype, misc, size = unpack_header(buf, off)
+            if size < 8 or off + size > n:
+                break
+            count += 1
+            if rtype == 9:
+                tp = sample_time_pos if sample_time_pos is not None else self._time_pos_of(buf, off, size)
+                time = u64(buf, off + tp)[0] if tp is not None and tp + 8 <= size else None
+            elif rtype in DECODERS:
+                time = self._entry_time(buf, off, size, rtype)
+            else:
+                off += self._skip_record(buf, off, size, rtype, pos, stats, quiet)
+                continue
+            append((time, rtype, misc, buf[off:off + size], pos + off))
+            off += size
+        stats.nr_records += count
+        return out, off
 
     def _entry_time(self, buf, off: int, size: int, rtype: int) -> int | None:
         """The timestamp of a non-sample record: its sample_id trailer's TIME, or None."""
@@ -257,24 +264,17 @@ class RecordStream:
         return self._keyed(self.key_layout, self.key_layout.scanner(), self._queue)
 
     def _keyed(self, layout: KeyLayout, scan, queue: OrderedQueue) -> Iterator:
-        pos, end = self.header.data.offset, self._data_end()
-        while pos < end:
-            self._file.seek(pos)
-            buf = self._file.read(min(CHUNK_SIZE, end - pos))
-            n, out = len(buf), []
-            off = self._keyed_chunk(buf, pos, layout, scan, queue, out)
+        for out in self._chunked(self._data_end(), lambda buf, pos: self._keyed_chunk(buf, pos, layout, scan, queue)):
             yield from self._segments(out)
-            pos += off
-            if pos >= end or not self._chunk_end_ok(buf, n, off, pos, end):
-                break
-        out = []
+        out: list = []
         queue.finish(out)
         yield from self._segments(out)
 
-    def _keyed_chunk(self, buf: bytes, pos: int, layout: KeyLayout, scan, queue: OrderedQueue,
-                     out: list) -> int:
+    def _keyed_chunk(self, buf: bytes, pos: int, layout: KeyLayout, scan, queue: OrderedQueue) -> tuple[list, int]:
         """Queue the records of one chunk (samples as keys, by ``scan``; any other record, or a sample
-        ``scan`` stops at, one at a time by ``_keyed_record``); return where the chunk's whole records end."""
+        ``scan`` stops at, one at a time by ``_keyed_record``); return what the queue delivered meanwhile
+        and where the chunk's whole records end."""
+        out: list = []
         n = len(buf)
         nw = n >> 3
         times: list = []
@@ -295,7 +295,7 @@ class RecordStream:
                 off += size
         self.stats.nr_records += count
         queue.push(times, items, out)
-        return off
+        return out, off
 
     def _keyed_record(self, buf: bytes, off: int, pos: int, layout: KeyLayout, times: list, items: list,
                       queue: OrderedQueue, out: list) -> int:
