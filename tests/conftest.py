@@ -17,6 +17,9 @@ import time
 import pytest
 
 REQUIRE_UPROBES = os.environ.get("PYPERF_REQUIRE_UPROBES") == "1"
+# CI builds the optional C loops (setup.py, perfdata/_speedups.c) on a machine with gcc and Python's headers:
+# there they must be built.
+REQUIRE_SPEEDUPS = os.environ.get("PYPERF_REQUIRE_SPEEDUPS") == "1"
 _SCRATCH_HOME = None
 
 
@@ -38,6 +41,27 @@ def report_symfs(tmp_path_factory):
     with tarfile.open(os.path.join(os.path.dirname(__file__), "golden", "report", "symfs.tar.xz")) as tar:
         tar.extractall(root)
     return root
+
+
+def need_speedups():
+    """Skip (fail under PYPERF_REQUIRE_SPEEDUPS=1) when the C loops of perfdata/_speedups.c were not built."""
+    from pyperf_probe.perfdata.speedups import speedups
+    if speedups is None:
+        message = "the C loops (pyperf_probe/perfdata/_speedups.c) were not built"
+        (pytest.fail if REQUIRE_SPEEDUPS else pytest.skip)(message)
+
+
+@pytest.fixture(params=["c", "python"])
+def speedups_or_not(request, monkeypatch):
+    """Run the test with the C loops of perfdata/_speedups.c and again with the Python code they replace."""
+    from pyperf_probe.perfdata import ordered, sample_keys
+    if request.param == "c":
+        need_speedups()
+    else:
+        monkeypatch.setattr(sample_keys, "speedups", None)
+        monkeypatch.setattr(ordered, "_extremes", ordered._py_extremes)
+        monkeypatch.setattr(ordered, "_time_order", ordered._py_time_order)
+    return request.param
 
 
 @pytest.fixture

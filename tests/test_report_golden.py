@@ -49,7 +49,7 @@ def _expected(name: str, ext: str) -> str:
 
 
 @pytest.mark.parametrize("name,data,args", list(_cases()))
-def test_report_equals_perf(name, data, args, golden_env, monkeypatch, capsys, utc):
+def test_report_equals_perf(name, data, args, golden_env, monkeypatch, capsys, utc, speedups_or_not):
     monkeypatch.setenv("HOME", str(golden_env / "home"))
     if data == "none":
         path = str(golden_env / "does-not-exist.data")

@@ -74,7 +74,7 @@ def assert_same(path: str, caplog):
 
 
 @pytest.mark.parametrize("path", DATA_FILES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
-def test_golden_files(path, caplog):
+def test_golden_files(path, caplog, speedups_or_not):
     groups, counters, _ = assert_same(str(path), caplog)
     assert counters[0] == sum(v[1] for g in groups for *_, v in g)
 
@@ -88,7 +88,7 @@ def write(tmp_path, records, attrs=None) -> str:
 BIN = "/usr/bin/true"
 
 
-def test_rounds_out_of_order_and_time_zero(tmp_path, caplog):
+def test_rounds_out_of_order_and_time_zero(tmp_path, caplog, speedups_or_not):
     recs = [pb.comm(1, 1, "a", 0), pb.mmap2(1, 0x400000, 0x1000, 0, BIN, 0),
             pb.sample(0x400010, 1, 1, 10), pb.sample(0x400030, 1, 1, 30), pb.sample(0x400020, 1, 1, 0),
             pb.finished_round(), pb.sample(0x400015, 1, 1, 15), pb.comm(1, 1, "b", 16),
@@ -99,7 +99,7 @@ def test_rounds_out_of_order_and_time_zero(tmp_path, caplog):
     assert [t[2] for t, *_ in groups[0]][:2] == ["a", "a"]
 
 
-def test_pid_learnt_late(tmp_path, caplog):
+def test_pid_learnt_late(tmp_path, caplog, speedups_or_not):
     # a sample without a known pid (-1) makes the thread; later samples name its pid: perf updates it
     recs = [pb.sample(0x10, 0xFFFFFFFF, 5, 10), pb.sample(0x10, 3, 5, 11), pb.sample(0x10, 0xFFFFFFFF, 5, 12),
             pb.sample(0x20, 3, 3, 13), pb.finished_round(), pb.sample(0x10, 0xFFFFFFFF, 5, 14),
@@ -108,7 +108,7 @@ def test_pid_learnt_late(tmp_path, caplog):
     assert {t for t, *_ in groups[0]} >= {(-1, 5, ":5"), (3, 5, ":5"), (4, 6, ":6")}
 
 
-def test_short_sample_odd_sizes_and_unknown_types(tmp_path, caplog):
+def test_short_sample_odd_sizes_and_unknown_types(tmp_path, caplog, speedups_or_not):
     short = struct.pack("<IHH", RecordType.SAMPLE, 2, 24) + struct.pack("<QQ", 0x10, 1 | 1 << 32)
     odd = struct.pack("<IHH", RecordType.COMM, 0, 8 + 8 + 7) + struct.pack("<II", 1, 1) + b"odd\0\0\0\0"
     unknown = pb.record(200, 0, b"\0" * 8)
@@ -118,7 +118,7 @@ def test_short_sample_odd_sizes_and_unknown_types(tmp_path, caplog):
     assert counters[4].nr_corrupt == 3 and counters[0] == 4 and len(warnings) == 3
 
 
-def test_corrupt_callchain_warning_is_the_records(tmp_path, caplog):
+def test_corrupt_callchain_warning_is_the_records(tmp_path, caplog, speedups_or_not):
     attr = pb.sw_attr(pb.CC_SAMPLE_TYPE)
     bad = struct.pack("<QIIQIIQQ", 0x10, 1, 1, 20, 0, 0, 1, 1 << 60) + b"\0" * 8
     recs = [pb.sample_cc(0x10, 1, 1, 30, [0x10, 0x20]), pb.record(9, 2, bad),
@@ -127,7 +127,7 @@ def test_corrupt_callchain_warning_is_the_records(tmp_path, caplog):
     assert counters[4].nr_corrupt == 2 and "callchain overruns the record" in warnings[0]
 
 
-def test_two_events_and_an_unknown_id(tmp_path, caplog):
+def test_two_events_and_an_unknown_id(tmp_path, caplog, speedups_or_not):
     st_ = pb.SW_SAMPLE_TYPE | SampleType.ID
     attrs = [(pb.sw_attr(st_), (7,)), (pb.sw_attr(st_).replace(config=1), (8,))]
 
@@ -139,7 +139,7 @@ def test_two_events_and_an_unknown_id(tmp_path, caplog):
 
 
 @pytest.mark.parametrize("with_cpu", [True, False])
-def test_fields_between_time_and_cpu(tmp_path, caplog, with_cpu):
+def test_fields_between_time_and_cpu(tmp_path, caplog, with_cpu, speedups_or_not):
     st_ = (SampleType.IP | SampleType.TID | SampleType.TIME | SampleType.ADDR | SampleType.ID |
            SampleType.STREAM_ID | SampleType.PERIOD | (SampleType.CPU if with_cpu else 0))
     layout = KeyLayout.of(st_)
@@ -174,7 +174,7 @@ from test_reader_fuzz import corrupted  # noqa: E402
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=corrupted())
-def test_fuzzed_files(raw, tmp_path, caplog):
+def test_fuzzed_files(raw, tmp_path, caplog, speedups_or_not):
     path = tmp_path / "fuzz.data"
     path.write_bytes(raw)
     assert_same(str(path), caplog)
@@ -222,9 +222,9 @@ ENTRY = st.one_of(st.tuples(st.integers(0, 60), st.just(9)), st.tuples(st.none()
                   st.tuples(st.none(), st.just(3)))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(entries=st.lists(ENTRY, max_size=80), max_queued=st.integers(1, 12), split=st.integers(1, 20))
-def test_queue_is_perfs(entries, max_queued, split):
+def test_queue_is_perfs(entries, max_queued, split, speedups_or_not):
     entries = [(t, k, i) for i, (t, k) in enumerate(entries)]
     q = ordered.OrderedQueue(max_queued=max_queued)
     batches = [entries[i:i + split] for i in range(0, len(entries), split)]

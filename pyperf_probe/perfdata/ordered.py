@@ -16,9 +16,11 @@ it) would be queued whole; past ``max_queued`` records the queue delivers its ol
 does when its queue outgrows ``report.queue-size`` (OE_FLUSH__HALF).
 
 The queue works on lists, not records: ``push(times, items, out)`` queues a run of records given as two
-parallel lists, and a flush is one stable sort of the queued timestamps (C-level: ``sorted`` over indices
-keyed by ``list.__getitem__``) and one ``itemgetter`` gathering both lists, or no sort at all when they are in order already
-(one CPU, or rounds that do not overlap: 73 of the 90 flushes of bench/report's large file). Nothing
+parallel lists (one pass finds its extremes and whether it is in order), and a flush is one stable sort of
+the queued timestamps gathering both lists, or no sort at all when they are in order already (one CPU, or
+rounds that do not overlap: 73 of the 90 flushes of bench/report's large file). Both steps run in C: the
+``_speedups`` module's ``run_extremes`` and ``time_order`` (a natural merge sort: the queued times are a
+few sorted runs, one per CPU buffer) when it was built, else ``sorted`` and ``itemgetter`` gathers. Nothing
 runs Python code per record, which matters for files of millions of samples (bench/report). The items are
 opaque: the reader queues raw entries or sample keys (``perfdata.sample_keys``).
 """
@@ -28,9 +30,33 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from operator import itemgetter
 
+from pyperf_probe.perfdata.speedups import speedups
+
 FINISHED_ROUND = 68  # PERF_RECORD_FINISHED_ROUND
 DEFAULT_MAX_QUEUED = 1 << 20
 NO_TIME = 0xFFFFFFFFFFFFFFFF  # (u64)-1: perf's "no timestamp"
+
+
+def _py_extremes(times: list) -> tuple | None:
+    """(smallest, largest, non-decreasing?) of a non-empty list of timestamps; None if one is None."""
+    try:
+        in_time_order = sorted(times)  # C-level: a sorted run (or a few, one per CPU) is merged in O(n)
+    except TypeError:
+        return None
+    return in_time_order[0], in_time_order[-1], in_time_order == times
+
+
+def _py_time_order(times: list, items: list) -> tuple[list, list]:
+    """Both lists in the order of a stable sort of ``times`` (equal times keep arrival order)."""
+    if len(times) < 2:
+        return times[:], items[:]
+    gather = itemgetter(*sorted(range(len(times)), key=times.__getitem__))  # C-level gathers: tuples
+    return list(gather(times)), list(gather(items))
+
+
+# The C versions (perfdata/_speedups.c) when they were built: same results.
+_extremes = speedups.run_extremes if speedups is not None else _py_extremes
+_time_order = speedups.time_order if speedups is not None else _py_time_order
 
 
 class OrderedQueue:
@@ -59,12 +85,11 @@ class OrderedQueue:
         overfull queue) is appended to ``out``, in delivery order."""
         if not times:
             return
-        try:
-            in_time_order = sorted(times)  # C-level: a sorted run (or a few, one per CPU) is merged in O(n)
-        except TypeError:  # None among them
+        extremes = _extremes(times)
+        if extremes is None:  # None among them
             self._push_with_immediates(times, items, out)
             return
-        low, high = in_time_order[0], in_time_order[-1]
+        low, high, in_order = extremes
         if not low or high == NO_TIME:
             self._push_with_immediates(times, items, out)
             return
@@ -74,7 +99,7 @@ class OrderedQueue:
             if start or stop < n:
                 self._append(times[start:stop], items[start:stop])
             else:
-                self._append(times, items, low, high, in_time_order == times)
+                self._append(times, items, low, high, in_order)
             if len(self._times) > self.max_queued:
                 self._flush_half(out)
             start = stop
@@ -102,8 +127,7 @@ class OrderedQueue:
         """``queue_event`` for each record of a run (``low``, ``top``: its extremes, ``in_order``: whether
         it is sorted, if known): perf's counters, then the queue."""
         if low is None:
-            in_time_order = sorted(times)
-            low, top, in_order = in_time_order[0], in_time_order[-1], in_time_order == times
+            low, top, in_order = _extremes(times)
         last_flush = self._last_flush
         if last_flush and low < last_flush:
             self.out_of_order += sum(map(last_flush.__gt__, times))
@@ -122,10 +146,7 @@ class OrderedQueue:
         if not times or limit == 0:
             return
         if not self._sorted:
-            # stable: equal times keep arrival order; itemgetter gathers in C without a call per item
-            gather = itemgetter(*sorted(range(len(times)), key=times.__getitem__))
-            times = self._times = list(gather(times))  # unsorted means at least two items: tuples
-            items = self._queue = list(gather(items))
+            times, items = self._times, self._queue = _time_order(times, items)
             self._sorted = True
         cut = len(times) if limit is None else bisect_right(times, limit)
         if not cut:

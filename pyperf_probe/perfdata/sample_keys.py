@@ -26,6 +26,8 @@ from pyperf_probe.perfdata.format import EventAttr, SampleType
 from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.perfdata.sample import SampleDecoder
 
+from pyperf_probe.perfdata.speedups import speedups
+
 # Fields that make (nearly) every record unique, or that need per-sample work (the DWARF unwinder).
 UNKEYED = (SampleType.READ | SampleType.BRANCH_STACK | SampleType.REGS_USER | SampleType.STACK_USER |
            SampleType.REGS_INTR | SampleType.AUX)
@@ -89,7 +91,16 @@ class KeyLayout(Frozen):
     def scanner(self):
         """``scan(buf, words, i, nwords, times, keys) -> i``: from u64 word ``i`` of ``buf`` (``words`` its
         u64 view), append each sample's TIME to ``times`` and its key to ``keys``, up to the first record
-        this loop does not take; return that record's word index (``nwords`` at the chunk's end)."""
+        this loop does not take; return that record's word index (``nwords`` at the chunk's end). The C
+        scan (``_speedups.KeyScanner``: equal keys come back as one object) when it was built, else the
+        generated Python loop (``python_scanner``)."""
+        if speedups is None:
+            return self.python_scanner()
+        return speedups.KeyScanner(self.time_word, self.head_end, self.mid_start, self.mid_end, self.tail_start,
+                                   self.fixed_end)
+
+    def python_scanner(self):
+        """``scanner()`` as a Python loop generated for this layout, its offsets as constants."""
         mid = f" + buf[o + {self.mid_start}:o + {self.mid_end}]" if self.mid_end > self.mid_start else ""
         loop = f"""
     while i < LIMIT:

@@ -1,0 +1,449 @@
+/* pyperf_probe.perfdata._speedups: the per-record loops of the report's reading path, in C.
+ *
+ * Optional: setup.py builds it when a C compiler and Python's headers are there; perfdata.sample_keys and
+ * perfdata.ordered fall back to their Python code when it is not, or when PYPERF_PURE_PYTHON is set. Each
+ * function here gives exactly what that Python code gives (tests/test_speedups.py compares them on random
+ * input; the golden report tests run both).
+ *
+ * KeyScanner(time_word, head_end, mid_start, mid_end, tail_start, fixed_end)
+ *     sample_keys.KeyLayout's scan: scan(buf, words, i, nw, times, keys) -> i. From u64 word i of buf (a
+ *     bytes-like object of at least nw u64 words; `words`, the Python loop's u64 view, is not used), for
+ *     each PERF_RECORD_SAMPLE (perf_event_header: u32 type, u16 misc, u16 size, read as one little-endian
+ *     u64) that is whole in the first nw words, at least fixed_end bytes long and a multiple of 8 bytes:
+ *     append its TIME (u64 word i + time_word) to `times` and its key, record[4:head_end] +
+ *     record[mid_start:mid_end] + record[tail_start:size], to `keys`; stop at the first record that is
+ *     anything else and return its word index (nw at the end of the chunk).
+ *
+ *     A key seen before comes back as the same bytes object, found in the scanner's own hash table
+ *     without building a new one; the table keeps at most INTERN_KEYS keys and INTERN_BYTES bytes of
+ *     keys, then starts again, so memory stays flat in the number of samples. collections.Counter then
+ *     hashes each distinct key once (bytes cache their hash) and compares equal keys by identity.
+ *
+ * run_extremes(times) -> (low, high, in_order) | None
+ *     For ordered.OrderedQueue.push: the smallest and largest of a list of ints and whether it is
+ *     non-decreasing (what sorted(times) told it, without the copy); None when an item is not an int
+ *     below 2**64 (the caller's general path handles those).
+ *
+ * time_order(times, items) -> (times, items)
+ *     For ordered.OrderedQueue._flush: both lists reordered by a stable sort of `times` (equal times keep
+ *     their order), as sorted(range(n), key=times.__getitem__) and two gathers do. The queued times are a
+ *     few non-decreasing runs (one per CPU buffer and round), so this is a natural merge sort: O(n) per
+ *     merge level, log2(runs) levels. Raises TypeError (not an int) or OverflowError (an int outside
+ *     [0, 2**64)) for a time that is not a u64.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define SAMPLE_WORD_MASK 0x00070000FFFFFFFFULL /* type == PERF_RECORD_SAMPLE (9), size % 8 == 0 */
+#define INTERN_KEYS 65536
+#define INTERN_BYTES (16 << 20)
+
+static inline uint64_t load_u64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8); /* perf.data is little-endian: KeyLayout.of keys little-endian hosts only */
+    return v;
+}
+
+/* --- KeyScanner --------------------------------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t hash;
+    PyObject *key; /* NULL: empty slot */
+} Slot;
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t time_word, head_end, mid_start, mid_end, tail_start, fixed_words;
+    Slot *slots;
+    size_t mask; /* capacity - 1 (a power of two) */
+    size_t used;
+    size_t bytes;
+} KeyScanner;
+
+static void table_clear(KeyScanner *self)
+{
+    size_t i;
+    for (i = 0; i <= self->mask; i++) {
+        Py_CLEAR(self->slots[i].key);
+    }
+    self->used = 0;
+    self->bytes = 0;
+}
+
+static int table_grow(KeyScanner *self)
+{
+    size_t old_cap = self->mask + 1, cap = old_cap * 2, i;
+    Slot *slots = PyMem_Calloc(cap, sizeof(Slot));
+    if (slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (i = 0; i < old_cap; i++) {
+        Slot *s = &self->slots[i];
+        if (s->key != NULL) {
+            size_t j = (size_t)s->hash & (cap - 1);
+            while (slots[j].key != NULL)
+                j = (j + 1) & (cap - 1);
+            slots[j] = *s;
+        }
+    }
+    PyMem_Free(self->slots);
+    self->slots = slots;
+    self->mask = cap - 1;
+    return 0;
+}
+
+static inline uint64_t mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 29);
+}
+
+/* The key of the record at `rec` (size_words long): the same object as before, or a new one. */
+static PyObject *intern_key(KeyScanner *self, const unsigned char *rec, Py_ssize_t size_words)
+{
+    const Py_ssize_t head_len = self->head_end - 4, mid_len = self->mid_end - self->mid_start;
+    const Py_ssize_t tail_len = 8 * size_words - self->tail_start, len = head_len + mid_len + tail_len;
+    uint64_t h = mix(0, load_u64(rec) >> 32); /* misc and size */
+    Py_ssize_t w;
+    size_t j;
+    PyObject *key;
+    char *out;
+
+    for (w = 8; w < self->head_end; w += 8)
+        h = mix(h, load_u64(rec + w));
+    for (w = self->mid_start; w < self->mid_end; w += 8)
+        h = mix(h, load_u64(rec + w));
+    for (w = self->tail_start; w < 8 * size_words; w += 8)
+        h = mix(h, load_u64(rec + w));
+    for (j = (size_t)h & self->mask; self->slots[j].key != NULL; j = (j + 1) & self->mask) {
+        const char *known = PyBytes_AS_STRING(self->slots[j].key);
+        if (self->slots[j].hash == h && PyBytes_GET_SIZE(self->slots[j].key) == len &&
+            memcmp(known, rec + 4, head_len) == 0 && memcmp(known + head_len, rec + self->mid_start, mid_len) == 0 &&
+            memcmp(known + head_len + mid_len, rec + self->tail_start, tail_len) == 0) {
+            Py_INCREF(self->slots[j].key);
+            return self->slots[j].key;
+        }
+    }
+    key = PyBytes_FromStringAndSize(NULL, len);
+    if (key == NULL)
+        return NULL;
+    out = PyBytes_AS_STRING(key);
+    memcpy(out, rec + 4, head_len);
+    memcpy(out + head_len, rec + self->mid_start, mid_len);
+    memcpy(out + head_len + mid_len, rec + self->tail_start, tail_len);
+    if (self->used >= INTERN_KEYS || self->bytes + (size_t)len > INTERN_BYTES) {
+        table_clear(self); /* start again: the slot j found above is still empty */
+        j = (size_t)h & self->mask;
+    }
+    else if (2 * (self->used + 1) > self->mask + 1) {
+        if (table_grow(self) < 0) {
+            Py_DECREF(key);
+            return NULL;
+        }
+        for (j = (size_t)h & self->mask; self->slots[j].key != NULL; j = (j + 1) & self->mask)
+            ;
+    }
+    Py_INCREF(key);
+    self->slots[j].hash = h;
+    self->slots[j].key = key;
+    self->used++;
+    self->bytes += (size_t)len;
+    return key;
+}
+
+static int append_new(PyObject *list, PyObject *item)
+{
+    int rc;
+    if (item == NULL)
+        return -1;
+    rc = PyList_Append(list, item);
+    Py_DECREF(item);
+    return rc;
+}
+
+static PyObject *scanner_call(KeyScanner *self, PyObject *args, PyObject *kwargs)
+{
+    Py_buffer view;
+    PyObject *words, *times, *keys, *result = NULL;
+    Py_ssize_t i, nw;
+
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "scan() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "y*OnnO!O!:scan", &view, &words, &i, &nw, &PyList_Type, &times, &PyList_Type,
+                          &keys))
+        return NULL;
+    if (i < 0 || nw < 0 || nw > view.len / 8) {
+        PyErr_SetString(PyExc_ValueError, "scan: word range outside the buffer");
+        goto done;
+    }
+    while (i < nw) {
+        const unsigned char *rec = (const unsigned char *)view.buf + 8 * i;
+        const uint64_t header = load_u64(rec);
+        const Py_ssize_t size_words = (Py_ssize_t)(header >> 51);
+
+        if ((header & SAMPLE_WORD_MASK) != 9 || size_words < self->fixed_words || size_words > nw - i)
+            break;
+        if (append_new(keys, intern_key(self, rec, size_words)) < 0 ||
+            append_new(times, PyLong_FromUnsignedLongLong(load_u64(rec + 8 * self->time_word))) < 0)
+            goto done;
+        i += size_words;
+    }
+    result = PyLong_FromSsize_t(i);
+done:
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyObject *scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"time_word", "head_end", "mid_start", "mid_end", "tail_start", "fixed_end", NULL};
+    Py_ssize_t time_word, head_end, mid_start, mid_end, tail_start, fixed_end;
+    KeyScanner *self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "nnnnnn:KeyScanner", names, &time_word, &head_end, &mid_start,
+                                     &mid_end, &tail_start, &fixed_end))
+        return NULL;
+    /* The fixed fields hold every slice, all u64-aligned but the header's second half. */
+    if (time_word < 1 || head_end < 8 || head_end % 8 || mid_start % 8 || mid_end % 8 || tail_start % 8 ||
+        fixed_end % 8 || mid_start > mid_end || tail_start < mid_end || head_end > mid_start ||
+        8 * (time_word + 1) > fixed_end || tail_start > fixed_end) {
+        PyErr_SetString(PyExc_ValueError, "KeyScanner: inconsistent key layout");
+        return NULL;
+    }
+    self = (KeyScanner *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->slots = PyMem_Calloc(1024, sizeof(Slot));
+    if (self->slots == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    self->mask = 1023;
+    self->time_word = time_word;
+    self->head_end = head_end;
+    self->mid_start = mid_start;
+    self->mid_end = mid_end;
+    self->tail_start = tail_start;
+    self->fixed_words = fixed_end / 8;
+    return (PyObject *)self;
+}
+
+static void scanner_dealloc(KeyScanner *self)
+{
+    if (self->slots != NULL) {
+        table_clear(self);
+        PyMem_Free(self->slots);
+    }
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject KeyScannerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyperf_probe.perfdata._speedups.KeyScanner",
+    .tp_basicsize = sizeof(KeyScanner),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "KeyScanner(time_word, head_end, mid_start, mid_end, tail_start, fixed_end): "
+              "scan(buf, words, i, nw, times, keys) -> i (see the module's source).",
+    .tp_new = scanner_new,
+    .tp_dealloc = (destructor)scanner_dealloc,
+    .tp_call = (ternaryfunc)scanner_call,
+};
+
+/* --- the ordered queue's helpers --------------------------------------------------------------------- */
+
+/* An int in [0, 2**64) as a u64: 0 on success, -1 (no exception set) otherwise. PyLong_AsLongLongAndOverflow
+ * reads the digits directly; PyLong_AsUnsignedLongLong (3.11) goes through a byte array, 3x slower, so it
+ * is left for the times at or above 2**63, which perf's clocks do not reach. */
+static inline int as_u64(PyObject *item, uint64_t *out)
+{
+    int overflow;
+    long long v;
+    if (!PyLong_Check(item))
+        return -1;
+    v = PyLong_AsLongLongAndOverflow(item, &overflow);
+    if (!overflow && v >= 0) {
+        *out = (uint64_t)v;
+        return 0;
+    }
+    if (overflow <= 0) /* negative */
+        return -1;
+    *out = PyLong_AsUnsignedLongLong(item);
+    if (*out == (uint64_t)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *run_extremes(PyObject *Py_UNUSED(module), PyObject *times)
+{
+    Py_ssize_t n, i;
+    uint64_t low = UINT64_MAX, high = 0, prev = 0;
+    int in_order = 1;
+
+    if (!PyList_Check(times)) {
+        PyErr_SetString(PyExc_TypeError, "run_extremes() needs a list");
+        return NULL;
+    }
+    n = PyList_GET_SIZE(times);
+    if (n == 0)
+        Py_RETURN_NONE;
+    for (i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(times, i);
+        uint64_t t;
+        if (!PyLong_CheckExact(item) || as_u64(item, &t) < 0)
+            Py_RETURN_NONE; /* None, or not a u64 */
+        if (t < prev)
+            in_order = 0;
+        prev = t;
+        if (t < low)
+            low = t;
+        if (t > high)
+            high = t;
+    }
+    return Py_BuildValue("(KKO)", (unsigned long long)low, (unsigned long long)high, in_order ? Py_True : Py_False);
+}
+
+typedef struct {
+    uint64_t time;
+    Py_ssize_t index;
+} Timed;
+
+/* Merge the sorted runs src[lo:mid] and src[mid:hi] into dst[lo:hi], left first on ties (stable). */
+static void merge(const Timed *src, Timed *dst, Py_ssize_t lo, Py_ssize_t mid, Py_ssize_t hi)
+{
+    Py_ssize_t a = lo, b = mid, k = lo;
+    while (a < mid && b < hi)
+        dst[k++] = src[b].time < src[a].time ? src[b++] : src[a++];
+    while (a < mid)
+        dst[k++] = src[a++];
+    while (b < hi)
+        dst[k++] = src[b++];
+}
+
+/* Stable natural merge sort of v[0:n] (tmp: n more slots); returns the array holding the result. */
+static Timed *natural_sort(Timed *v, Timed *tmp, Py_ssize_t n, Py_ssize_t *starts)
+{
+    Py_ssize_t runs = 0, i;
+    starts[runs++] = 0;
+    for (i = 1; i < n; i++) {
+        if (v[i].time < v[i - 1].time)
+            starts[runs++] = i;
+    }
+    starts[runs] = n;
+    while (runs > 1) {
+        Py_ssize_t r, merged = 0;
+        for (r = 0; r + 1 < runs; r += 2) {
+            merge(v, tmp, starts[r], starts[r + 1], starts[r + 2]);
+            starts[merged++] = starts[r];
+        }
+        if (r < runs) { /* an odd run out: copied as it is */
+            memcpy(tmp + starts[r], v + starts[r], (size_t)(starts[r + 1] - starts[r]) * sizeof(Timed));
+            starts[merged++] = starts[r];
+        }
+        starts[merged] = n;
+        runs = merged;
+        {
+            Timed *swap = v;
+            v = tmp;
+            tmp = swap;
+        }
+    }
+    return v;
+}
+
+static PyObject *gather(PyObject *list, const Timed *order, Py_ssize_t n)
+{
+    PyObject *out = PyList_New(n);
+    Py_ssize_t i;
+    if (out == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(list, order[i].index);
+        Py_INCREF(item);
+        PyList_SET_ITEM(out, i, item);
+    }
+    return out;
+}
+
+static PyObject *time_order(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *times, *items, *sorted_times = NULL, *sorted_items = NULL, *result = NULL;
+    Timed *v = NULL, *tmp = NULL, *order;
+    Py_ssize_t *starts = NULL, n, i;
+
+    if (!PyArg_ParseTuple(args, "O!O!:time_order", &PyList_Type, &times, &PyList_Type, &items))
+        return NULL;
+    n = PyList_GET_SIZE(times);
+    if (PyList_GET_SIZE(items) != n) {
+        PyErr_SetString(PyExc_ValueError, "time_order: lists of different lengths");
+        return NULL;
+    }
+    v = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Timed));
+    tmp = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Timed));
+    starts = PyMem_Malloc((size_t)(n + 1) * sizeof(Py_ssize_t));
+    if (v == NULL || tmp == NULL || starts == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(times, i);
+        if (as_u64(item, &v[i].time) < 0) {
+            PyErr_SetString(PyLong_Check(item) ? PyExc_OverflowError : PyExc_TypeError,
+                            "time_order: a time that is not a u64 int");
+            goto done;
+        }
+        v[i].index = i;
+    }
+    order = n ? natural_sort(v, tmp, n, starts) : v;
+    sorted_times = gather(times, order, n);
+    sorted_items = sorted_times ? gather(items, order, n) : NULL;
+    if (sorted_items != NULL)
+        result = PyTuple_Pack(2, sorted_times, sorted_items);
+done:
+    Py_XDECREF(sorted_times);
+    Py_XDECREF(sorted_items);
+    PyMem_Free(v);
+    PyMem_Free(tmp);
+    PyMem_Free(starts);
+    return result;
+}
+
+static PyMethodDef speedups_methods[] = {
+    {"run_extremes", (PyCFunction)run_extremes, METH_O,
+     "run_extremes(times) -> (low, high, in_order) or None (see the module's source)"},
+    {"time_order", (PyCFunction)time_order, METH_VARARGS,
+     "time_order(times, items) -> (times, items), stably sorted by time (see the module's source)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "pyperf_probe.perfdata._speedups",
+    .m_doc = "The per-record loops of the report's reading path, in C (optional: see the source).",
+    .m_size = -1,
+    .m_methods = speedups_methods,
+};
+
+PyMODINIT_FUNC PyInit__speedups(void)
+{
+    PyObject *module;
+    if (PyType_Ready(&KeyScannerType) < 0)
+        return NULL;
+    module = PyModule_Create(&speedups_module);
+    if (module == NULL)
+        return NULL;
+    Py_INCREF(&KeyScannerType);
+    if (PyModule_AddObject(module, "KeyScanner", (PyObject *)&KeyScannerType) < 0) {
+        Py_DECREF(&KeyScannerType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

@@ -1,0 +1,239 @@
+"""perfdata/_speedups.c against the Python code each of its functions replaces:
+
+* ``KeyScanner`` against ``sample_keys.KeyLayout.python_scanner``: for every keyable sample type and any
+  bytes, the same stop word, timestamps and keys; equal keys come back as one object (the scanner's hash
+  table), also after the table starts again;
+* ``run_extremes`` and ``time_order`` against ``ordered._py_extremes`` and ``ordered._py_time_order``;
+* bad arguments raise, never crash.
+
+The golden report and session.counts tests run with and without them (conftest's ``speedups_or_not``)."""
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import need_speedups
+from pyperf_probe.perfdata import ordered
+from pyperf_probe.perfdata.format import SampleType
+from pyperf_probe.perfdata.reader import PerfDataFile
+from pyperf_probe.perfdata.sample_keys import KeyLayout
+
+from pyperf_probe.perfdata.speedups import speedups
+
+KEYABLE_BITS = (SampleType.IDENTIFIER, SampleType.IP, SampleType.TID, SampleType.ADDR, SampleType.ID,
+                SampleType.STREAM_ID, SampleType.CPU, SampleType.PERIOD, SampleType.CALLCHAIN, SampleType.RAW)
+
+
+@pytest.fixture(autouse=True)
+def built():
+    """These tests compare the C loops with the Python code: they need them built (CI requires them)."""
+    need_speedups()
+
+
+def both(layout: KeyLayout, buf: bytes, start: int = 0):
+    """(stop word, times, keys) of the C scan and of the Python loop over ``buf``."""
+    nw = len(buf) >> 3
+    results = []
+    c_scan = layout.scanner()
+    assert isinstance(c_scan, speedups.KeyScanner)
+    for scan in (c_scan, layout.python_scanner()):
+        times: list = []
+        keys: list = []
+        with memoryview(buf) as view, view[:nw << 3].cast("Q") as words:
+            stop = scan(buf, words, start, nw, times, keys)
+        results.append((stop, times, keys))
+    return results
+
+
+def sample_record(layout: KeyLayout, time: int, words: list[int], misc: int = 2) -> bytes:
+    """A PERF_RECORD_SAMPLE of ``layout``'s type: the header, then ``words`` (at least the fixed fields)
+    with TIME at its place."""
+    body = list(words)
+    body[layout.time_word - 1] = time
+    return struct.pack("<IHH", 9, misc, 8 + 8 * len(body)) + struct.pack(f"<{len(body)}Q", *body)
+
+
+@st.composite
+def layouts(draw):
+    bits = draw(st.lists(st.sampled_from(KEYABLE_BITS), unique=True))
+    sample_type = SampleType.TIME
+    for bit in bits:
+        sample_type |= bit
+    return KeyLayout.of(sample_type)
+
+
+@st.composite
+def chunks(draw):
+    """A layout and a chunk: samples (few distinct bodies, so keys repeat), other records, short or odd-sized
+    samples and raw junk, possibly cut anywhere."""
+    layout = draw(layouts())
+    fixed = layout.fixed_end // 8 - 1
+    bodies = draw(st.lists(st.lists(st.integers(0, 2**64 - 1), min_size=fixed, max_size=fixed + 6),
+                           min_size=1, max_size=4))
+    parts = []
+    for kind in draw(st.lists(st.sampled_from("sssssoxjc"), max_size=40)):
+        if kind == "s":
+            parts.append(sample_record(layout, draw(st.integers(0, 2**64 - 1)), draw(st.sampled_from(bodies)),
+                                       draw(st.integers(0, 0xFFFF))))
+        elif kind == "o":  # another record type
+            parts.append(struct.pack("<IHH", draw(st.integers(1, 80)), 0, 16) + b"\0" * 8)
+        elif kind == "x":  # a sample shorter than its fixed fields, or of a size that is not a multiple of 8
+            size = draw(st.sampled_from([8, layout.fixed_end - 8, layout.fixed_end + 4]))
+            parts.append(struct.pack("<IHH", 9, 0, size) + b"\xAA" * (max(size, 8) - 8))
+        elif kind == "j":
+            parts.append(draw(st.binary(min_size=8, max_size=40)))
+        else:  # a sample that claims more words than the chunk holds
+            parts.append(struct.pack("<IHH", 9, 0, 0xFFF8) + b"\0" * layout.fixed_end)
+    buf = b"".join(parts)
+    cut = draw(st.integers(0, len(buf)))
+    return layout, buf[:cut]
+
+
+@settings(max_examples=400, deadline=None)
+@given(chunks())
+def test_c_scan_is_the_python_loop(case):
+    layout, buf = case
+    c, python = both(layout, buf)
+    assert c == python
+    stop, _, keys = c
+    assert stop <= len(buf) >> 3
+    firsts = {}
+    for key in keys:  # equal keys are one object
+        assert firsts.setdefault(key, key) is key
+
+
+@given(chunks(), st.integers(0, 8))
+@settings(max_examples=100, deadline=None)
+def test_from_any_start_word(case, start):
+    layout, buf = case
+    start = min(start, len(buf) >> 3)
+    c, python = both(layout, buf, start)
+    assert c == python
+
+
+GOLDEN_DATA = os.path.join(os.path.dirname(__file__), "golden", "report", "data")
+
+
+@pytest.mark.parametrize("name", ["mt.data", "make.data", "cxx.data", "py.data", "two.data", "nocg.data"])
+def test_golden_files(name):
+    """The data section of real perf files, scanned from every record the loops stop at."""
+    path = os.path.join(GOLDEN_DATA, name)
+    with PerfDataFile.open(path, force=True) as data:
+        layout = data.key_layout
+        start, size = data.header.data.offset, data.header.data.size
+    if layout is None:  # two events of different sample types
+        layout = KeyLayout.of(SampleType.IDENTIFIER | SampleType.IP | SampleType.TID | SampleType.TIME |
+                              SampleType.PERIOD)
+    with open(path, "rb") as f:
+        f.seek(start)
+        buf = f.read(size)
+    word, total, nw = 0, 0, len(buf) >> 3
+    while word < nw:
+        c, python = both(layout, buf, word)
+        assert c == python
+        total += len(c[2])
+        word = c[0] + (max(struct.unpack_from("<HH", buf, 8 * c[0] + 4)[1] >> 3, 1) if c[0] < nw else 0)
+    assert total > 100
+
+
+def test_intern_table_starts_again():
+    """More distinct keys than the table holds (65,536): still right, and equal keys one object."""
+    layout = KeyLayout.of(SampleType.IP | SampleType.TID | SampleType.TIME | SampleType.PERIOD)
+    n = 70_000
+    buf = b"".join(sample_record(layout, t, [t % 66_000, 1, 0, 1]) for t in range(n))
+    c, python = both(layout, buf)
+    assert c == python and len(c[2]) == n
+    keys = c[2]
+    # keys 0 .. 65,535 filled the table; it started again at key 65,536, so the second key 0 is a new object
+    assert keys[66_000] == keys[0] and keys[66_000] is not keys[0]
+    assert keys[66_000] is not keys[66_001]
+
+
+def test_intern_table_bytes_bound():
+    """Large keys: the table starts again past 16 MiB of keys (memory stays bounded), and stays right."""
+    layout = KeyLayout.of(SampleType.IP | SampleType.TID | SampleType.TIME | SampleType.PERIOD |
+                          SampleType.CALLCHAIN)
+    big = [5000] + list(range(5000))  # a 5,000-entry call chain: a 40 KiB key
+    buf = b"".join(sample_record(layout, t, [t % 500, 1, 0, 1] + big) for t in range(1000))
+    c, python = both(layout, buf)
+    assert c == python and len(c[2]) == 1000
+    keys = c[2]
+    assert keys[500] == keys[0] and keys[500] is not keys[0]  # 500 keys of 40 KiB > 16 MiB: started again
+
+
+def test_bad_arguments_raise():
+    layout = KeyLayout.of(SampleType.IP | SampleType.TID | SampleType.TIME | SampleType.PERIOD)
+    scan = speedups.KeyScanner(layout.time_word, layout.head_end, layout.mid_start, layout.mid_end,
+                               layout.tail_start, layout.fixed_end)
+    with pytest.raises(ValueError):
+        scan(b"\0" * 16, None, 0, 3, [], [])
+    with pytest.raises(ValueError):
+        scan(b"\0" * 16, None, -1, 2, [], [])
+    with pytest.raises(TypeError):
+        scan("text", None, 0, 0, [], [])
+    with pytest.raises(TypeError):
+        scan(b"", None, 0, 0, (), [])
+    with pytest.raises(ValueError):
+        speedups.KeyScanner(2, 16, 24, 24, 24, 16)  # TIME past the fixed fields
+    with pytest.raises(ValueError):
+        speedups.KeyScanner(1, 12, 16, 16, 16, 24)  # a head that is not whole u64 words
+    with pytest.raises(TypeError):
+        speedups.run_extremes((1, 2))
+    with pytest.raises(TypeError):
+        speedups.time_order([1, None], [1, 2])
+    with pytest.raises(OverflowError):
+        speedups.time_order([1, 2**64], [1, 2])
+    with pytest.raises(OverflowError):
+        speedups.time_order([1, -1], [1, 2])
+    with pytest.raises(ValueError):
+        speedups.time_order([1, 2], [1])
+
+
+def test_pure_python_switch():
+    """PYPERF_PURE_PYTHON=1 keeps the Python code (and says nothing)."""
+    code = ("from pyperf_probe.perfdata import ordered, sample_keys; "
+            "print(sample_keys.speedups is None, ordered._time_order is ordered._py_time_order)")
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYPERF_PURE_PYTHON="1"),
+                         capture_output=True, text=True, check=True)
+    assert out.stdout == "True True\n" and out.stderr == ""
+
+
+U64S = st.integers(0, 2**64 - 1)
+
+
+@st.composite
+def queued_times(draw):
+    """What a queue holds: a few non-decreasing runs (one per CPU buffer and round), or anything, with
+    many equal times; sometimes None, 0, huge values."""
+    if draw(st.booleans()):
+        runs = draw(st.lists(st.lists(st.integers(0, 50), max_size=20).map(sorted), max_size=5))
+        return [t for run in runs for t in run]
+    return draw(st.lists(st.one_of(st.integers(0, 50), U64S), max_size=60))
+
+
+@settings(max_examples=500, deadline=None)
+@given(queued_times())
+def test_time_order_is_a_stable_sort(times):
+    items = [object() for _ in times]
+    got_times, got_items = speedups.time_order(times, items)
+    want_times, want_items = ordered._py_time_order(times, items)
+    assert got_times == want_times and all(a is b for a, b in zip(got_items, want_items))
+    assert len(got_items) == len(items)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(U64S, st.integers(0, 9), st.none(), st.integers(-5, -1), st.just(2**64)),
+                min_size=1, max_size=30))
+def test_run_extremes_is_sorted(times):
+    want = None if any(t is None for t in times) else ordered._py_extremes(times)
+    got = speedups.run_extremes(times)
+    if want is None or any(t < 0 or t >= 2**64 for t in times):
+        assert got is None  # the general path decides (None among them, or not a u64)
+    else:
+        assert got == want
