@@ -13,10 +13,13 @@ is itself a sample body for ``sample_type & ~(TIME | CPU)`` and the ordinary com
 (``KeyLayout.decoder``). Sample types whose records are unique anyway (READ values, branch stacks,
 registers, user stacks, AUX data) have no layout: the reader decodes those samples one by one.
 
-The scan loop is generated per sample type with its offsets as constants (as ``sample.SampleDecoder``
-is) and walks the chunk as u64 words (perf.data is little-endian, records are u64-aligned); it stops at
+The scan walks the chunk as u64 words (perf.data is little-endian, records are u64-aligned) and stops at
 anything else (another record type, a sample too short for its fixed fields, a size that is not a
-multiple of 8, a record that does not fit in the chunk) and the reader's careful path takes over.
+multiple of 8, a record that does not fit in the chunk), where the reader's careful path takes over. It
+is ``_speedups.KeyScanner`` (C) when setup.py built it: about 55 ns a sample instead of 420, and a key
+seen before comes back as the same bytes object, so ``Counter`` hashes each distinct key once. Otherwise
+it is a Python loop generated per sample type with its offsets as constants (as ``sample.SampleDecoder``
+is); both give the same keys (tests/test_speedups.py).
 """
 from __future__ import annotations
 

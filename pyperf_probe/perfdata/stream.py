@@ -12,9 +12,10 @@ any record), so memory does not depend on the file's size:
   holds about two rounds of raw records (bench/read_only: 37 MiB peak RSS for 360K samples with call
   chains, 1.07x that of a file with a third of them);
 * ``keyed_batches()`` (what report uses) delivers the same order, but samples as keys
-  (``perfdata.sample_keys``): a generated loop walks the chunk as u64 words and cuts each sample into its
-  timestamp and key, anything else goes through the careful per-record path (``_keyed_record``), and the
-  queue orders whole lists; runs of delivered keys come out as lists for the session to count.
+  (``perfdata.sample_keys``): a scan (in C when it was built, else a generated loop) walks the chunk as
+  u64 words and cuts each sample into its timestamp and key, anything else goes through the careful
+  per-record path (``_keyed_record``), and the queue orders whole lists; runs of delivered keys come out
+  as lists for the session to count.
 
 Sizes are checked before anything is allocated. Damage is a warning, once per kind, through the ``pyperf``
 logger, and the stream goes on: unknown record types are skipped; a corrupt record is skipped; a sample
