@@ -312,3 +312,40 @@ def test_symbols_from_rows_and_columns_equal_a_per_row_fixup(rows):
     fresh = SymbolTable.from_columns("x", [SymbolNames.ready(columns[0])], lambda: tuple(columns[1:]), "x", True)
     assert fresh.unique() == unique and all(type(s) is Symbol for s in fresh.unique())    # no alias list made
     assert fresh._symbols is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["a", "_a", "__a", "bb", "c"]), st.integers(0, 40),
+                               st.sampled_from([0, 0, 1, 8]), st.sampled_from([STT_FUNC, STT_OBJECT]),
+                               st.sampled_from([STB_LOCAL, STB_GLOBAL, STB_WEAK])), max_size=30))
+def test_lookup_without_the_unique_list_is_the_lookup_with_it(rows):
+    """report's lookups on a fresh table (no de-duplicated list made: each start's aliases judged alone)
+    answer what lookups on the de-duplicated list answer, at every address around every symbol."""
+    from pyperf_probe.symbols.symtab import SymbolNames, SymbolTable
+
+    def table():
+        columns = [list(c) for c in zip(*rows)] if rows else [[], [], [], [], []]
+        return SymbolTable.from_columns("x", [SymbolNames.ready(columns[0])], lambda: tuple(columns[1:]), "x",
+                                        True)
+    lazy, full = table(), table()
+    full.unique()
+    for svma in range(-1, 4200):
+        assert lazy.lookup(svma) == full.lookup(svma)
+    assert lazy._unique is None and lazy._symbols is None
+
+
+@pytest.mark.parametrize("path", ["/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"])
+def test_lazy_lookup_on_system_libraries(path):
+    """The same on real tables (libc: its debug file's .symtab, 8,166 symbols, 1,600 runs of aliases), at
+    each start and end and one byte either side."""
+    from pyperf_probe.symbols import symtab
+    if not os.path.exists(path):
+        pytest.skip(f"{path} is not installed")
+    lazy = symtab._load(symtab.open_elf(path), None)
+    full = symtab._load(symtab.open_elf(path), None)
+    full.unique()
+    _, svmas, _, _, _, ends = lazy._sorted()
+    for start, end in zip(svmas, ends):
+        for svma in (start - 1, start, start + 1, end - 1, end, end + 1):
+            assert lazy.lookup(svma) == full.lookup(svma)
+    assert lazy._unique is None

@@ -451,6 +451,21 @@ def _unique_of(names: list[str], svmas: list[int], sizes: list[int], types: list
                     compress(zip(names, svmas, sizes, types, bindings, ends), keep)))
 
 
+def _best_at(columns: tuple, last: int) -> Symbol:
+    """The symbol ``_unique_of`` keeps for the start of symbol ``last`` (sorted columns), the last of its
+    run of aliases: choose_best_symbol folded over the run in order, as fixup_duplicate does."""
+    names, svmas, sizes, types, bindings, ends = columns
+    start, first = svmas[last], last
+    while first and svmas[first - 1] == start:
+        first -= 1
+    best = (names[first], start, sizes[first], types[first], bindings[first], ends[first])
+    for j in range(first + 1, last + 1):
+        other = (names[j], start, sizes[j], types[j], bindings[j], ends[j])
+        if choose_best_symbol(best, other) is other:
+            best = other
+    return tuple.__new__(Symbol, best)
+
+
 _svma_of = itemgetter(1)            # a row's (or a Symbol's) start
 
 
@@ -491,6 +506,7 @@ class SymbolTable:
         self._unique: list[Symbol] | None = None
         self._starts: list[int] | None = None
         self._names: dict[str, list[Symbol]] | None = None
+        self._best: dict[int, Symbol] = {}      # lookup without unique(): start -> the symbol kept there
 
     @classmethod
     def from_columns(cls, path: str, names: list[SymbolNames], rest, source: str,
@@ -579,7 +595,12 @@ class SymbolTable:
         return self._unique
 
     def lookup(self, svma: int) -> Symbol | None:
-        """The symbol holding ``svma`` (start <= svma < end, or svma == start), as perf's ``symbols__find``."""
+        """The symbol holding ``svma`` (start <= svma < end, or svma == start), as perf's ``symbols__find``
+        on the de-duplicated list (``unique``). A table built from columns whose symbols nobody asked for
+        (report) answers without making that list: the run of aliases at the closest start at or below
+        ``svma`` is judged alone (``_best_at``: what ``_unique_of`` keeps for that start), once per start."""
+        if self._unique is None and self._symbols is None and self._row_list is None:
+            return self._lookup_sorted(svma)
         syms = self.unique()
         i = _bisect_right(self._starts, svma) - 1
         if i < 0:
@@ -587,6 +608,22 @@ class SymbolTable:
         sym = syms[i]
         if svma < sym.end or svma == sym.svma:
             return sym
+        return None
+
+    def _lookup_sorted(self, svma: int) -> Symbol | None:
+        global _bisect_right
+        if _bisect_right is None:
+            from bisect import bisect_right as _bisect_right
+        svmas = self._sorted()[1]
+        i = _bisect_right(svmas, svma) - 1
+        if i < 0:
+            return None
+        start = svmas[i]
+        best = self._best.get(start)
+        if best is None:
+            best = self._best[start] = _best_at(self._sorted(), i)
+        if svma < best.end or svma == start:
+            return best
         return None
 
 
