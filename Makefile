@@ -20,6 +20,12 @@ $(VENV)/.installed: setup.cfg setup.py pyproject.toml pyperf_probe/perfdata/_spe
 
 venv: $(VENV)/.installed
 
+# The C accelerator (setup.py) also needs the interpreter's Python.h: Debian's python3 has it in python3-dev.
+HAVE_PYTHON_H := $(shell $(PYTHON) -c "import os, sysconfig; print(int(os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h'))))" 2>/dev/null)
+ifneq ($(HAVE_PYTHON_H),1)
+APT_PACKAGES += python3-dev
+endif
+
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
