@@ -228,12 +228,13 @@ def test_time_order_is_a_stable_sort(times):
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.lists(st.one_of(U64S, st.integers(0, 9), st.none(), st.integers(-5, -1), st.just(2**64)),
+@given(st.lists(st.one_of(U64S, st.integers(0, 9), st.none(), st.integers(-5, -1), st.just(2**64), st.booleans()),
                 min_size=1, max_size=30))
 def test_run_extremes_is_sorted(times):
-    want = None if any(t is None for t in times) else ordered._py_extremes(times)
+    want = ordered._py_extremes(times)
+    assert ordered._c_extremes(times) == want
     got = speedups.run_extremes(times)
-    if want is None or any(t < 0 or t >= 2**64 for t in times):
-        assert got is None  # the general path decides (None among them, or not a u64)
+    if any(type(t) is not int or not 0 <= t < 2**64 for t in times):
+        assert got is None  # the Python version decides (None among them, or not a u64 int)
     else:
         assert got == want

@@ -54,8 +54,15 @@ def _py_time_order(times: list, items: list) -> tuple[list, list]:
     return list(gather(times)), list(gather(items))
 
 
+def _c_extremes(times: list) -> tuple | None:
+    """``_py_extremes`` by ``_speedups.run_extremes``, which reads u64 ints only: anything else (None,
+    which delivers at once, or ints no perf.data holds) goes to the Python version."""
+    got = speedups.run_extremes(times)
+    return got if got is not None else _py_extremes(times)
+
+
 # The C versions (perfdata/_speedups.c) when they were built: same results.
-_extremes = speedups.run_extremes if speedups is not None else _py_extremes
+_extremes = _c_extremes if speedups is not None else _py_extremes
 _time_order = speedups.time_order if speedups is not None else _py_time_order
 
 
