@@ -4,12 +4,15 @@ turns errors into exit codes.
 A subcommand is a module ``pyperf_probe.cmd_<name>`` with ``main(argv, opts) -> int``; it is imported only
 when it runs, so ``pyperf --help`` and ``pyperf probe -F`` pay for nothing else. A command module that sets
 ``NO_TEARDOWN = True`` (it closes what it writes and leaves no thread) lets the ``pyperf`` process end
-without the interpreter's teardown (:func:`_end_process`). This module itself imports
+without the interpreter's teardown (:func:`_end_process`), and one that sets ``NO_CYCLIC_GC = True``
+(it makes no garbage cycles) runs with the cyclic collector off from the start, its own lazy imports
+included; every command is imported with it off. This module itself imports
 nothing heavy for the same reason (no dataclasses, typing or logging: see bench/probe_funcs); ``logging``
 is set up only when it is needed (:func:`_setup_logging`).
 """
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -149,7 +152,6 @@ def _freeze_imports() -> None:
     libc.so.6``: about 2 ms of CPU less, a seventh of what pyperf adds to Python's own start-up
     (bench/probe_funcs). Not done when ``main`` is called with arguments (tests, embedding): the caller's
     objects are not ours to freeze."""
-    import gc
     gc.freeze()
 
 
@@ -210,10 +212,14 @@ def _main(argv: list[str], own_process: bool) -> int:
         name, cmd_argv = rest[0], rest[1:]
         if name not in COMMANDS:
             raise UsageError(f"pyperf: '{name}' is not a pyperf-command. See 'pyperf --help'.")
+        if own_process:
+            gc.disable()            # importing makes no garbage cycles: nothing for a collection to find
         module = _import(COMMANDS[name][0])
         if own_process:
             _freeze_imports()
             _no_teardown = getattr(module, "NO_TEARDOWN", False)
+            if not getattr(module, "NO_CYCLIC_GC", False):
+                gc.enable()
         _setup_logging(opts)
         status = module.main(cmd_argv, opts)
         if _no_teardown:

@@ -19,6 +19,7 @@ from pyperf_probe.report.options import USAGE, CallgraphSpec, ReportOptions, par
 # ~6 ms of a 132K-sample report's CPU, bench/report): report writes only to stdout (or to a pager it
 # waits for) and starts no thread; the CFI cache's exit function still runs.
 NO_TEARDOWN = True
+NO_CYCLIC_GC = True  # the report keeps the collector off anyway (main); cli turns it off before the imports
 
 HEADER_HINT = "# To display the perf.data header info, please use --header/--header-only options.\n#\n"
 NO_CALLCHAIN = ("Error:\nSelected -g or --branch-history.\nBut no callchain or branch data.\n"

@@ -106,3 +106,42 @@ def test_probe_funcs_output_whole_through_its_own_process(capsys):
     proc = run("probe", "-F", "*", "-x", "libc.so.6")
     assert (proc.returncode, proc.stdout) == (0, expected)
     assert len(expected) > 8192
+
+
+GC_COMMAND = """
+import gc, sys, types
+from pyperf_probe import cli
+fake = types.ModuleType("pyperf_probe.cmd_fake")
+if sys.argv[1] == "off":
+    fake.NO_CYCLIC_GC = True
+fake.main = lambda argv, opts: print(gc.isenabled()) or 0
+sys.modules[fake.__name__] = fake
+cli.COMMANDS["fake"] = (fake.__name__, "test")
+real_import = cli._import
+cli._import = lambda name: print("importing with the collector", gc.isenabled()) or real_import(name)
+sys.argv = ["pyperf", "fake"]
+sys.exit(cli.main())
+"""
+
+
+@pytest.mark.parametrize("declared,during_main", [("off", "False"), ("on", "True")])
+def test_collector_off_while_importing_and_for_commands_that_ask(declared, during_main):
+    """In pyperf's own process every command is imported with the cyclic collector off; it stays off for
+    a command declaring NO_CYCLIC_GC (report) and is back on for the others."""
+    proc = subprocess.run([sys.executable, "-c", GC_COMMAND, declared], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"importing with the collector False\n{during_main}\n"
+
+
+def test_collector_left_alone_when_called_with_arguments(monkeypatch):
+    """Tests and embedders call main(argv): their collector is not pyperf's to switch off."""
+    import gc
+    import types
+    fake = types.ModuleType("pyperf_probe.cmd_fake")
+    fake.NO_CYCLIC_GC = True
+    seen = []
+    fake.main = lambda argv, opts: seen.append(gc.isenabled()) or 0
+    monkeypatch.setitem(sys.modules, fake.__name__, fake)
+    monkeypatch.setitem(cli.COMMANDS, "fake", (fake.__name__, "test"))
+    assert gc.isenabled()
+    assert cli.main(["fake"]) == 0 and seen == [True] and gc.isenabled()
