@@ -437,33 +437,38 @@ def _unique_of(names: list[str], svmas: list[int], sizes: list[int], types: list
             i = alias.index(True, i + 1)                    # a run of aliases starts at i
         except ValueError:
             break
-        best = (names[i], svmas[i], sizes[i], types[i], bindings[i], ends[i])
-        at, j = i, i + 1
+        j = i + 1
         while j < len(svmas) and svmas[j] == svmas[i]:
-            other = (names[j], svmas[j], sizes[j], types[j], bindings[j], ends[j])
-            if choose_best_symbol(best, other) is other:
-                best, at = other, j
             j += 1
         keep[i:j] = bytes(j - i)
-        keep[at] = 1
+        keep[_best_of_run(names, svmas, sizes, types, bindings, ends, i, j)] = 1
         i = j - 1
     return list(map(tuple.__new__, repeat(Symbol),
                     compress(zip(names, svmas, sizes, types, bindings, ends), keep)))
 
 
+def _best_of_run(names: list, svmas: list, sizes: list, types: list, bindings: list, ends: list, first: int,
+                 stop: int) -> int:
+    """The index of the symbol kept for the run of aliases ``first .. stop - 1`` (sorted columns, one
+    start): choose_best_symbol folded over the run in order, as fixup_duplicate does."""
+    best = (names[first], svmas[first], sizes[first], types[first], bindings[first], ends[first])
+    at = first
+    for j in range(first + 1, stop):
+        other = (names[j], svmas[j], sizes[j], types[j], bindings[j], ends[j])
+        if choose_best_symbol(best, other) is other:
+            best, at = other, j
+    return at
+
+
 def _best_at(columns: tuple, last: int) -> Symbol:
     """The symbol ``_unique_of`` keeps for the start of symbol ``last`` (sorted columns), the last of its
-    run of aliases: choose_best_symbol folded over the run in order, as fixup_duplicate does."""
-    names, svmas, sizes, types, bindings, ends = columns
-    start, first = svmas[last], last
-    while first and svmas[first - 1] == start:
+    run of aliases."""
+    svmas = columns[1]
+    first = last
+    while first and svmas[first - 1] == svmas[last]:
         first -= 1
-    best = (names[first], start, sizes[first], types[first], bindings[first], ends[first])
-    for j in range(first + 1, last + 1):
-        other = (names[j], start, sizes[j], types[j], bindings[j], ends[j])
-        if choose_best_symbol(best, other) is other:
-            best = other
-    return tuple.__new__(Symbol, best)
+    at = _best_of_run(*columns, first, last + 1)
+    return tuple.__new__(Symbol, tuple(column[at] for column in columns))
 
 
 _svma_of = itemgetter(1)            # a row's (or a Symbol's) start
