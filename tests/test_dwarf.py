@@ -6,14 +6,14 @@ import pytest
 
 from pyperf_probe.errors import ProbeError
 from pyperf_probe.probe.show import format_line_range, format_vars, parse_line_desc
-from pyperf_probe.symbols.dwarf import VariableList
-from pyperf_probe.symbols.dwarf_aranges import ArangeIndex
-from pyperf_probe.symbols.dwarf_lineprobe import lazy_match
-from pyperf_probe.symbols.dwarf_lines import LineRow, LineTable, postprologue_svma
-from pyperf_probe.symbols.dwarf_linewalk import LineRange
-from pyperf_probe.symbols.dwarf_scan import TAG_INLINED_SUBROUTINE, TAG_SUBPROGRAM, UnitScanner, rnglist_v5
-from pyperf_probe.symbols.dwarf_units import AbbrevTable, UnitIndex, string_offsets, unit_offsets
-from pyperf_probe.symbols.dwarf_vars import Field, TraceArg, not_found_message, parse_var_expr
+from pyperf_probe.symbols.dwarf.info import VariableList
+from pyperf_probe.symbols.dwarf.aranges import ArangeIndex
+from pyperf_probe.symbols.dwarf.lineprobe import lazy_match
+from pyperf_probe.symbols.dwarf.lines import LineRow, LineTable, postprologue_svma
+from pyperf_probe.symbols.dwarf.linewalk import LineRange
+from pyperf_probe.symbols.dwarf.scan import TAG_INLINED_SUBROUTINE, TAG_SUBPROGRAM, UnitScanner, rnglist_v5
+from pyperf_probe.symbols.dwarf.units import AbbrevTable, UnitIndex, string_offsets, unit_offsets
+from pyperf_probe.symbols.dwarf.vars import Field, TraceArg, not_found_message, parse_var_expr
 
 # ---- a hand-made DWARF 5 unit --------------------------------------------------------------------------
 # .debug_str: "main\0helper\0" -> offsets 0 ("main") and 5 ("helper")
@@ -248,8 +248,8 @@ def test_format_line_range(tmp_path):
 def test_cfa_from_eh_frame_hdr_equals_full_scan():
     """The binary search table finds the FDE whose rules a scan of every entry finds, at every address."""
     import os
-    from pyperf_probe.symbols.dwarf import DwarfInfo
-    from pyperf_probe.symbols.dwarf_cfa import _rule_at
+    from pyperf_probe.symbols.dwarf.info import DwarfInfo
+    from pyperf_probe.symbols.dwarf.cfa import _rule_at
     path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "workloads",
                         "dwarf_demo_O0")
     if not os.path.exists(path):
@@ -270,7 +270,7 @@ def test_decode_line_program():
     """A hand-made line-number program (DWARFv5 6.2.5): special, standard and extended opcodes."""
     import io
     from types import SimpleNamespace
-    from pyperf_probe.symbols.dwarf_lines import decode_program
+    from pyperf_probe.symbols.dwarf.lines import decode_program
     program = bytes([
         0x00, 9, 0x02, *struct.pack("<Q", 0x1000),   # DW_LNE_set_address 0x1000
         0x05, 3,                                      # DW_LNS_set_column 3 (ignored)
@@ -302,8 +302,8 @@ def test_debug_file_found_under_symfs_and_stale_one_skipped(tmp_path):
     import os
     import shutil
     import subprocess
-    from pyperf_probe.symbols.dwarf import DwarfInfo
-    from pyperf_probe.symbols.dwarf_open import dwarf_file_for
+    from pyperf_probe.symbols.dwarf.info import DwarfInfo
+    from pyperf_probe.symbols.dwarf.open import dwarf_file_for
     src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "workloads",
                        "dwarf_demo_O2")
     if not os.path.exists(src) or shutil.which("objcopy") is None:

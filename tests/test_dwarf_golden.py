@@ -20,8 +20,8 @@ import pytest
 from pyperf_probe.errors import ProbeError
 from pyperf_probe.probe.show import format_vars, lines_text
 from pyperf_probe.symbols.demangle import demangle
-from pyperf_probe.symbols.dwarf import DwarfInfo
-from pyperf_probe.symbols.dwarf_inline import InlineIndex
+from pyperf_probe.symbols.dwarf.info import DwarfInfo
+from pyperf_probe.symbols.dwarf.inline import InlineIndex
 from pyperf_probe.symbols.elf import open_elf
 from pyperf_probe.symbols.symtab import read_elf_symbols
 

@@ -31,7 +31,7 @@ def no_debuginfo_message(target: str) -> str:
 
 def open_dwarf(target: str, symfs: Optional[str] = None):
     """symbols/dwarf.py's DwarfInfo for the target, or None (no DWARF, or not an ELF file with DWARF)."""
-    from pyperf_probe.symbols.dwarf import DwarfInfo
+    from pyperf_probe.symbols.dwarf.info import DwarfInfo
     try:
         return DwarfInfo.open(target, symfs)
     except ProbeError:

@@ -34,11 +34,11 @@ def format_vars(point_text: str, var_lists: Sequence, accept: Callable[[str], bo
 
 
 def format_line_range(line_range) -> str:
-    """``perf probe -L`` for a ``dwarf_linewalk.LineRange``: the ``<FUNC@PATH:N>`` / ``<PATH:N>`` header,
+    """``perf probe -L`` for a ``dwarf.linewalk.LineRange``: the ``<FUNC@PATH:N>`` / ``<PATH:N>`` header,
     then the source from the range's start, probe-able lines numbered (relative to the function), up to
     the range's end or two lines past the last probe-able one (perf's NR_ADDITIONAL_LINES)."""
     from pyperf_probe.errors import ProbeError
-    from pyperf_probe.symbols.dwarf_lineprobe import source_path
+    from pyperf_probe.symbols.dwarf.lineprobe import source_path
     lr = line_range
     path = source_path(lr.path, lr.comp_dir)
     out = [f"<{lr.function}@{path}:{lr.start - lr.offset}>\n" if lr.function else f"<{path}:{lr.start}>\n"]

@@ -204,8 +204,8 @@ class Dso:
         return self._disk.inlines_for(self._dwarf_signature(rc))
 
     def _dwarf_signature(self, rc) -> tuple:
-        """The files ``_open_dwarf`` may read (``symbols.dwarf_open.candidates`` of the path it opens)."""
-        from pyperf_probe.symbols.dwarf_open import candidates
+        """The files ``_open_dwarf`` may read (``symbols.dwarf.open.candidates`` of the path it opens)."""
+        from pyperf_probe.symbols.dwarf.open import candidates
         path, symfs = (self.image.path, None) if self._from_cache else (self.long_name, self._symfs)
         return (path, symfs) + tuple(rc.file_signature(p) for p in candidates(path, self.image.build_id, symfs))
 
@@ -219,7 +219,7 @@ class Dso:
         return dwarf.inline_frames(svma) if dwarf else []
 
     def _open_dwarf(self):
-        from pyperf_probe.symbols.dwarf import DwarfInfo
+        from pyperf_probe.symbols.dwarf.info import DwarfInfo
         try:
             if self._from_cache:  # the build-id cache's copy, or its debug file
                 return DwarfInfo.open(self.image.path)

@@ -13,11 +13,11 @@ signature that must equal the live one, else that part is ignored (and rewritten
 * resolved part: the image and the symbol source the symbol layer picks *now* (``Dso._load`` runs the
   live selection; it is cheap: the expensive work is the lazy sort), each as (path, size, mtime_ns),
   and the ``--symfs`` directory;
-* inline part: every path ``symbols.dwarf_open.candidates`` lists for the image (perf's debug file
+* inline part: every path ``symbols.dwarf.open.candidates`` lists for the image (perf's debug file
   order: which one holds the DWARF depends only on these files), as (path, size, mtime_ns) or
   (path, None) when absent;
 * both: ``FORMAT_VERSION`` and the (name, size, mtime_ns) of the modules that compute the answers
-  (``pyperf_probe/symbols/*.py``, ``session/dsos.py`` and this file).
+  (``pyperf_probe/symbols/*.py`` and ``symbols/dwarf/*.py``, ``session/dsos.py`` and this file).
 
 Format (``<cache>/resolved-v<N>/<build-id>``): ``marshal`` of ``(FORMAT_VERSION, code, sym_signature,
 {offset: (name, start) | None}, dwarf_signature, {offset: [names]})``; a damaged file is ignored. Writes
@@ -65,11 +65,13 @@ def code_signature() -> tuple:
     global _code_signature
     if _code_signature is None:
         symbols = os.path.join(os.path.dirname(_SESSION_DIR), "symbols")
-        try:
-            names = sorted(n for n in os.listdir(symbols) if n.endswith(".py"))
-        except OSError:
-            names = []
-        files = [os.path.join(symbols, n) for n in names] + list(_CODE_FILES)
+        files = []
+        for folder in (symbols, os.path.join(symbols, "dwarf")):
+            try:
+                files += sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".py"))
+            except OSError:
+                pass
+        files += _CODE_FILES
         _code_signature = (FORMAT_VERSION,) + tuple(file_signature(p) for p in files)
     return _code_signature
 

@@ -13,7 +13,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, List, Optional
 
-from pyperf_probe.symbols import dwarf_dies as D
+from pyperf_probe.symbols.dwarf import dies as D
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from pyperf_probe.errors import ProbeError
-from pyperf_probe.symbols import dwarf_dies as D
-from pyperf_probe.symbols import dwarf_vars as V
-from pyperf_probe.symbols.dwarf_unit import Unit
+from pyperf_probe.symbols.dwarf import dies as D
+from pyperf_probe.symbols.dwarf import vars as V
+from pyperf_probe.symbols.dwarf.unit import Unit
 
 # probe-finder.c: the value perf gives an argument that has no location at some of the probe sites
 MAGIC_NUM = 0xDEADE12D

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Tuple
 
-from pyperf_probe.symbols import dwarf_dies as D
-from pyperf_probe.symbols.dwarf_funcs import strtailcmp
+from pyperf_probe.symbols.dwarf import dies as D
+from pyperf_probe.symbols.dwarf.funcs import strtailcmp
 
 Walked = Tuple[str, int, int]  # (file, line, svma)
 

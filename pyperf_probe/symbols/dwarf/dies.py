@@ -2,7 +2,7 @@
 
 pyelftools parses the DIEs; these helpers answer the questions perf asks libdw (``dwarf_diename``,
 ``dwarf_entrypc``, ``dwarf_haspc``, ``dwarf_getlocation_addr``...) the way libdw answers them, so that the
-search in dwarf_funcs.py can follow tools/perf/util/probe-finder.c and dwarf-aux.c line by line.
+search in funcs.py can follow tools/perf/util/probe-finder.c and dwarf-aux.c line by line.
 """
 from __future__ import annotations
 
@@ -117,9 +117,9 @@ def _range_list(die, value, keep_empty: bool = False) -> List[Tuple[int, int]]:
 
 
 def _fast_range_list(cu, offset: int, keep_empty: bool) -> Optional[List[Tuple[int, int]]]:
-    """The list read straight from the section bytes (dwarf_scan's readers), or None to let pyelftools
+    """The list read straight from the section bytes (dwarf.scan's readers), or None to let pyelftools
     handle what they leave out (indexed entries, 32-bit addresses)."""
-    from pyperf_probe.symbols.dwarf_scan import Unsupported, ranges_v4, rnglist_v5
+    from pyperf_probe.symbols.dwarf.scan import Unsupported, ranges_v4, rnglist_v5
     dwarfinfo = cu.dwarfinfo
     if cu["address_size"] != 8:
         return None

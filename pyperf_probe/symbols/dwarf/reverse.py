@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Optional, Tuple
 
-from pyperf_probe.symbols import dwarf_dies as D
+from pyperf_probe.symbols.dwarf import dies as D
 
 
 def _top_inline(die, svma: int):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 from pyperf_probe.errors import ProbeError
-from pyperf_probe.symbols import dwarf_dies as D
+from pyperf_probe.symbols.dwarf import dies as D
 
 # tools/perf/arch/x86/util/dwarf-regs.c x86_64_regstr_tbl: DWARF register number -> fetcharg register
 X86_64_REGS = ("%ax", "%dx", "%cx", "%bx", "%si", "%di", "%bp", "%sp",

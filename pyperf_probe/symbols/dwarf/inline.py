@@ -22,9 +22,9 @@ from __future__ import annotations
 import bisect
 from typing import Callable, Dict, List, Optional, Tuple
 
-from pyperf_probe.symbols import dwarf_dies as D
+from pyperf_probe.symbols.dwarf import dies as D
 from pyperf_probe.symbols.demangle import demangle
-from pyperf_probe.symbols.dwarf_scan import TAG_INLINED_SUBROUTINE, TAG_SUBPROGRAM, FuncDie
+from pyperf_probe.symbols.dwarf.scan import TAG_INLINED_SUBROUTINE, TAG_SUBPROGRAM, FuncDie
 
 # binutils dwarf2.c non_mangled(): languages whose DW_AT_name is the symbol name
 _NON_MANGLED_LANGS = frozenset((0x01, 0x02, 0x03, 0x05, 0x06, 0x07, 0x09, 0x0C, 0x0D, 0x0F, 0x12, 0x1D, 0x8001))
@@ -55,7 +55,7 @@ class _FuncTree:
 
 
 class _UnitFuncs:
-    """The functions of one unit (from dwarf_scan, or pyelftools when the scanner cannot read the unit):
+    """The functions of one unit (from dwarf.scan, or pyelftools when the scanner cannot read the unit):
     sorted spans of the real functions, and their trees built on first use."""
 
     def __init__(self, lang: int, funcs: List[FuncDie], resolve_far):
@@ -118,7 +118,7 @@ class _UnitFuncs:
 
 
 def _pyelftools_funcs(unit) -> Tuple[int, List[FuncDie]]:
-    """The same records as dwarf_scan, read through pyelftools (the slow path)."""
+    """The same records as dwarf.scan, read through pyelftools (the slow path)."""
     lang = unit.die.attributes.get("DW_AT_language")
     funcs: List[FuncDie] = []
 

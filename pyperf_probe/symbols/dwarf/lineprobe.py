@@ -14,9 +14,9 @@ import os
 from typing import Iterable, List, Optional, Set
 
 from pyperf_probe.errors import ProbeError
-from pyperf_probe.symbols import dwarf_dies as D
-from pyperf_probe.symbols.dwarf_funcs import match_name, name_matcher, strtailcmp
-from pyperf_probe.symbols.dwarf_linewalk import walk_lines
+from pyperf_probe.symbols.dwarf import dies as D
+from pyperf_probe.symbols.dwarf.funcs import match_name, name_matcher, strtailcmp
+from pyperf_probe.symbols.dwarf.linewalk import walk_lines
 
 
 def scope_chain(unit, svma: int) -> List:

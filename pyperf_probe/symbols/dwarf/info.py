@@ -2,7 +2,7 @@
 lines, inline frames. One :class:`DwarfInfo` per debug file, cached by build-id.
 
 It answers what perf's probe-finder.c answers with libdw, in perf's order and with perf's messages, while
-parsing only the compilation units a question needs (see dwarf_units.py): ``pyperf probe -V -x libc.so.6
+parsing only the compilation units a question needs (see units.py): ``pyperf probe -V -x libc.so.6
 malloc`` reads one of libc's 4,000 units.
 
 The interface (probe/ and session/ use these names):
@@ -30,13 +30,13 @@ from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from pyperf_probe.errors import ProbeError, SymbolError
-from pyperf_probe.symbols import dwarf_dies as D
-from pyperf_probe.symbols import dwarf_scope as S
-from pyperf_probe.symbols import dwarf_vars as V
-from pyperf_probe.symbols.dwarf_scope import MAGIC_NUM, ResolvedArg  # noqa: F401 (part of the interface)
-from pyperf_probe.symbols.dwarf_funcs import FunctionSite, collect, instances, matching_funcs
-from pyperf_probe.symbols.dwarf_lines import postprologue_svma
-from pyperf_probe.symbols.dwarf_unit import Unit
+from pyperf_probe.symbols.dwarf import dies as D
+from pyperf_probe.symbols.dwarf import scope as S
+from pyperf_probe.symbols.dwarf import vars as V
+from pyperf_probe.symbols.dwarf.scope import MAGIC_NUM, ResolvedArg  # noqa: F401 (part of the interface)
+from pyperf_probe.symbols.dwarf.funcs import FunctionSite, collect, instances, matching_funcs
+from pyperf_probe.symbols.dwarf.lines import postprologue_svma
+from pyperf_probe.symbols.dwarf.unit import Unit
 
 PARAMS = "$params"
 OFFLINE_REDZONE = 0x10000  # elfutils libdwfl/offline.c: where dwfl_report_offline places the first module
@@ -72,8 +72,8 @@ class DwarfInfo:
     _by_build_id: Dict[Tuple[str, str], "DwarfInfo"] = {}
 
     def __init__(self, path: str, elffile, build_id: Optional[str]):
-        from pyperf_probe.symbols.dwarf_cfa import CfaFinder
-        from pyperf_probe.symbols.dwarf_units import UnitIndex
+        from pyperf_probe.symbols.dwarf.cfa import CfaFinder
+        from pyperf_probe.symbols.dwarf.units import UnitIndex
         self.path = path
         self.build_id = build_id
         self._elffile = elffile
@@ -100,7 +100,7 @@ class DwarfInfo:
     def open(cls, path: str, symfs: Optional[str] = None) -> Optional["DwarfInfo"]:
         """The DWARF for the ELF file at ``path``: its separate debug file when one matches its build-id
         (``/usr/lib/debug/.build-id/...``, ``.gnu_debuglink``), else the file itself; None without DWARF."""
-        from pyperf_probe.symbols.dwarf_open import dwarf_file_for
+        from pyperf_probe.symbols.dwarf.open import dwarf_file_for
         found = dwarf_file_for(path, symfs)
         if found is None:
             return None
@@ -134,7 +134,7 @@ class DwarfInfo:
         """The offset of the unit holding ``svma``: .debug_aranges, then the ranges of the unit DIEs that
         .debug_aranges does not list (read once, sorted)."""
         if self._aranges is None:
-            from pyperf_probe.symbols.dwarf_aranges import ArangeIndex
+            from pyperf_probe.symbols.dwarf.aranges import ArangeIndex
             sec = self.dwarfinfo.debug_aranges_sec
             self._aranges = ArangeIndex.parse(bytes(sec.stream.getbuffer()) if sec is not None else b"")
         cu_offset = self._aranges.unit_at(svma)
@@ -151,7 +151,7 @@ class DwarfInfo:
         return None
 
     def _unlisted_unit_spans(self):
-        from pyperf_probe.symbols.dwarf_scan import Unsupported
+        from pyperf_probe.symbols.dwarf.scan import Unsupported
         listed = self._aranges.listed
         scanner = self.unit_scanner()
         spans = []
@@ -228,8 +228,8 @@ class DwarfInfo:
         return (unit.die_at(f.offset) for f in scanned[1] if f.origin == abstract.offset)
 
     def scan_unit(self, cu_offset: int):
-        """``dwarf_scan`` records of a unit (language, [FuncDie]), cached; None when unreadable that way."""
-        from pyperf_probe.symbols.dwarf_scan import Unsupported
+        """``dwarf.scan`` records of a unit (language, [FuncDie]), cached; None when unreadable that way."""
+        from pyperf_probe.symbols.dwarf.scan import Unsupported
         if cu_offset not in self._scanned:
             if self._scanner is None:
                 self._scanner = self.unit_scanner()
@@ -316,7 +316,7 @@ class DwarfInfo:
         """``expr`` (``var``, ``var->field``, ``arr[2]``...) at a site (at ``svma`` when the probe moved,
         e.g. past the prologue or by +OFF) or at an address: (fetcharg, type or None).
 
-        Raises :class:`dwarf_vars.NoLocation` (perf's "Failed to find the location of..." text) when the
+        Raises :class:`dwarf.vars.NoLocation` (perf's "Failed to find the location of..." text) when the
         variable is not there, ProbeError with perf's message for the other failures."""
         scope = self._scope(where, svma)
         arg = self._convert(scope, expr, cast, warn)
@@ -425,7 +425,7 @@ class DwarfInfo:
         """Sites of ``FUNC:RLN`` (``line`` relative to the declaration), ``SRC:ALN``, ``FUNC;PTN`` and
         ``SRC;PTN``, in perf's order; the scope of each is the function perf names the probe after.
         Raises ProbeError with perf's "This line is sharing the address with other lines." text."""
-        from pyperf_probe.symbols import dwarf_lineprobe as LP
+        from pyperf_probe.symbols.dwarf import lineprobe as LP
         found = []
         for unit in self._line_units(function, file):
             if function:
@@ -442,7 +442,7 @@ class DwarfInfo:
         return collect([self._site_at(self.unit_for_die(die), die, svma) for svma, die in found])
 
     def _func_line_sites(self, unit: Unit, func, function: str, line: int, lazy: Optional[str]):
-        from pyperf_probe.symbols import dwarf_lineprobe as LP
+        from pyperf_probe.symbols.dwarf import lineprobe as LP
         fname = unit.decl_file(func)
         if lazy is None:
             return LP.sites_by_line(unit, fname, (unit.decl_line(func) or 0) + line, function)
@@ -470,10 +470,10 @@ class DwarfInfo:
     def line_range(self, function: Optional[str] = None, file: Optional[str] = None, start: int = 0,
                    end: Optional[int] = None):
         """``perf probe -L``: the probe-able lines of ``FUNC[:RLN[-RLN2]]`` (relative to the declaration)
-        or ``SRC:ALN[-ALN2]``, as a ``dwarf_linewalk.LineRange``; None when nothing is found
+        or ``SRC:ALN[-ALN2]``, as a ``dwarf.linewalk.LineRange``; None when nothing is found
         (perf: "Specified source line is not found.")."""
-        from pyperf_probe.symbols import dwarf_linewalk as LW
-        from pyperf_probe.symbols import dwarf_lineprobe as LP
+        from pyperf_probe.symbols.dwarf import linewalk as LW
+        from pyperf_probe.symbols.dwarf import lineprobe as LP
         for unit in self._line_units(function, file):
             if function:
                 func = next(iter(matching_funcs(unit.die, function, unit.decl_file, file)), None)
@@ -509,7 +509,7 @@ class DwarfInfo:
     def probe_point_at(self, svma: int) -> Optional[ProbePoint]:
         """perf's ``debuginfo__find_probe_point``: where ``svma`` is, as perf names a probe point
         (used for ``perf probe -l`` and to retry a function found only in the symbol table)."""
-        from pyperf_probe.symbols.dwarf_reverse import find_probe_point
+        from pyperf_probe.symbols.dwarf.reverse import find_probe_point
         unit = self.unit_at(svma)
         if unit is None:
             return None
@@ -517,8 +517,8 @@ class DwarfInfo:
         return ProbePoint(*found) if found else None
 
     def unit_scanner(self):
-        """A ``dwarf_scan.UnitScanner`` over this file's sections (the fast DIE reader of report)."""
-        from pyperf_probe.symbols.dwarf_scan import UnitScanner
+        """A ``dwarf.scan.UnitScanner`` over this file's sections (the fast DIE reader of report)."""
+        from pyperf_probe.symbols.dwarf.scan import UnitScanner
         dw = self.dwarfinfo
 
         def raw(sec):
@@ -554,7 +554,7 @@ class DwarfInfo:
         cached = self._inline_cache.get(svma)
         if cached is None:
             if self._inline_index is None:
-                from pyperf_probe.symbols.dwarf_inline import InlineIndex
+                from pyperf_probe.symbols.dwarf.inline import InlineIndex
                 self._inline_index = InlineIndex(self, self.elf_function_at)
             cached = self._inline_index.frames(svma)
             self._inline_cache[svma] = cached

@@ -4,8 +4,8 @@ from __future__ import annotations
 import bisect
 from typing import List, Optional
 
-from pyperf_probe.symbols import dwarf_dies as D
-from pyperf_probe.symbols.dwarf_lines import LineTable, file_names
+from pyperf_probe.symbols.dwarf import dies as D
+from pyperf_probe.symbols.dwarf.lines import LineTable, file_names
 
 
 class Unit:

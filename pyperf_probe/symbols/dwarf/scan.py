@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from pyperf_probe.symbols.dwarf_units import FIXED_FORM_SIZES
+from pyperf_probe.symbols.dwarf.units import FIXED_FORM_SIZES
 from pyperf_probe.symbols.leb128 import sleb, uleb
 
 TAG_COMPILE_UNIT = 0x11
