@@ -1,7 +1,9 @@
 """Shared fixtures.
 
 * Tests marked ``uprobes`` need root and tracefs; under CI (PYPERF_REQUIRE_UPROBES=1) a skip of such a test
-  is a failure, so a machine that can run them always does.
+  is a failure, so a machine that can run them always does. As root, tracefs is mounted before the test
+  modules are collected (their skip conditions look for ``uprobe_events``), the way pyperf mounts it
+  (``kernel.tracefs.root``): on a fresh machine nothing else has mounted it yet.
 * The whole run has HOME at a scratch directory: pyperf and real perf both write the build-id cache
   (``~/.debug``) and pyperf its CFI cache (``~/.cache/pyperf``); the user's own must not change. The
   directory is removed when the run ends.
@@ -28,6 +30,13 @@ def pytest_configure(config):
     _SCRATCH_HOME = tempfile.mkdtemp(prefix="pyperf-test-home-")
     os.environ["HOME"] = _SCRATCH_HOME
     os.environ.pop("PERF_BUILDID_DIR", None)
+    if os.geteuid() == 0:
+        from pyperf_probe.errors import KernelError
+        from pyperf_probe.kernel import tracefs
+        try:
+            tracefs.root()
+        except KernelError as e:       # no tracefs in this kernel: the uprobe tests say so when they skip
+            print(f"conftest: {e}")
 
 
 def pytest_unconfigure(config):
