@@ -46,6 +46,10 @@ def pytest_unconfigure(config):
 
 @pytest.fixture(scope="session")
 def report_symfs(tmp_path_factory):
+    """The report goldens' --symfs; their recorded paths must not exist (make_goldens.sh removes them),
+    so that no test reads a recorded path where perf, given --symfs, reads the symfs file."""
+    recorded = "/tmp/pyperf-golden-report"
+    assert not os.path.exists(recorded), f"{recorded} exists: remove it (left by make_goldens.sh?)"
     root = tmp_path_factory.mktemp("report_symfs")
     with tarfile.open(os.path.join(os.path.dirname(__file__), "golden", "report", "symfs.tar.xz")) as tar:
         tar.extractall(root)

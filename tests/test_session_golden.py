@@ -15,6 +15,7 @@ from pyperf_probe.session import Session
 from session_script_format import script_lines
 
 READER = Path(__file__).parent / "golden" / "reader"
+RECORDED_AT = "/tmp/pyperf-golden-reader"  # make_goldens.sh's WORK: the recordings' paths point there
 CASES = {p.stem: p for p in sorted((READER / "data").glob("*.data"))}
 
 
@@ -28,7 +29,9 @@ def symfs(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def no_buildid_cache(tmp_path, monkeypatch):
-    """As when the goldens were made: HOME at an empty directory, so no ~/.debug build-id cache."""
+    """As when the goldens were made: HOME at an empty directory, so no ~/.debug build-id cache. The
+    recorded paths must not exist (make_goldens.sh removes them): every file comes from the --symfs."""
+    assert not Path(RECORDED_AT).exists(), f"{RECORDED_AT} exists: remove it (left by make_goldens.sh?)"
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("PERF_BUILDID_DIR", raising=False)
 

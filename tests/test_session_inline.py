@@ -49,6 +49,8 @@ def buildid_cache(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def isolated_caches(tmp_path, monkeypatch, buildid_cache):
+    """The workloads come from the build-id cache only: their recorded paths must not exist."""
+    assert not os.path.exists(RECORDED_AT), f"{RECORDED_AT} exists: remove it (left by make_goldens.sh?)"
     monkeypatch.setenv("PERF_BUILDID_DIR", buildid_cache)
     monkeypatch.setenv("PYPERF_CACHE_DIR", str(tmp_path / "cache"))
 

@@ -54,7 +54,10 @@ def symfs(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def isolated_caches(tmp_path, monkeypatch):
-    """No ~/.debug build-id cache, and a cold CFI cache: the tables are compiled by this test."""
+    """No ~/.debug build-id cache, and a cold CFI cache: the tables are compiled by this test. The
+    workloads' recorded paths must not exist (make_goldens.sh removes them): every file comes from the
+    --symfs, or the test would pass only on the machine that made the goldens."""
+    assert not os.path.exists(RECORDED_AT), f"{RECORDED_AT} exists: remove it (left by make_goldens.sh?)"
     monkeypatch.setenv("PERF_BUILDID_DIR", str(tmp_path / "debug"))
     monkeypatch.setenv("PYPERF_CACHE_DIR", str(tmp_path / "cache"))
 

@@ -204,17 +204,16 @@ def _segment_for_offset(image, file_offset: int):
 
 
 def find_image(filename: str, build_id: str | None, symfs: str | None = None):
-    """The ELF image to unwind a map with: ``symfs + filename``, ``filename``, then the build-id cache
-    (``~/.debug/.build-id/xx/rest/elf``), skipping files whose build-id differs from the map's."""
+    """The ELF image to unwind a map with: ``filename`` (under ``--symfs`` when given: never the recorded
+    path itself then, as perf's ``dso__read_binary_type_filename`` joins every system path with the
+    symfs), then the build-id cache (``~/.debug/.build-id/xx/rest/elf``), skipping files whose build-id
+    differs from the map's."""
     from ..symbols.debuginfo import buildid_cache_dir
     from ..symbols.elf import open_elf
 
     if not filename.startswith("/"):
         return None  # [vdso], [heap], //anon: no file (the vdso's CFI is not in the recording)
-    candidates = []
-    if symfs:
-        candidates.append(os.path.join(symfs, filename.lstrip("/")))
-    candidates.append(filename)
+    candidates = [os.path.join(symfs, filename.lstrip("/")) if symfs else filename]
     if build_id:
         link = os.path.join(buildid_cache_dir(), ".build-id", build_id[:2], build_id[2:])
         candidates.append(os.path.join(os.path.dirname(link), os.readlink(link), "elf")

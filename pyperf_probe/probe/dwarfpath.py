@@ -68,7 +68,7 @@ def try_dwarf(spec: ProbeSpec, target: str, *, warn: Warn, max_probes: int, no_i
         from pyperf_probe.probe.convert import suggestion
         from pyperf_probe.symbols.symtab import load_symtab
         raise ProbeError(f"Probe point '{spec.point.text()}' not found."
-                         + suggestion(load_symtab(target), spec.point.function), errno=errno_mod.ENOENT)
+                         + suggestion(load_symtab(target, symfs), spec.point.function), errno=errno_mod.ENOENT)
     return defs
 
 

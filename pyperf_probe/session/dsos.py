@@ -204,10 +204,19 @@ class Dso:
         return self._disk.inlines_for(self._dwarf_signature(rc))
 
     def _dwarf_signature(self, rc) -> tuple:
-        """The files ``_open_dwarf`` may read (``symbols.dwarf.open.candidates`` of the path it opens)."""
+        """The files ``_open_dwarf`` may read (``symbols.dwarf.open.candidates`` of the path it opens), and
+        the file whose ELF symbols name inline frames (``_inline_symbols``)."""
         from pyperf_probe.symbols.dwarf.open import candidates
         path, symfs = (self.image.path, None) if self._from_cache else (self.long_name, self._symfs)
-        return (path, symfs) + tuple(rc.file_signature(p) for p in candidates(path, self.image.build_id, symfs))
+        return (path, symfs, rc.file_signature(self._inline_symbols())) + \
+            tuple(rc.file_signature(p) for p in candidates(path, self.image.build_id, symfs))
+
+    def _inline_symbols(self) -> str:
+        """The file addr2line names functions from: perf hands it ``dso->symsrc_filename`` (srcline.c
+        ``dso__name``), the first file ``dso__load`` found with a .symtab, here the symbol table's source.
+        Without a .symtab perf hands the recorded path (``long_name``), which under --symfs need not
+        exist; pyperf uses the image it loaded instead, whose .dynsym addr2line would read there."""
+        return self.symtab.source if self.symtab.has_symtab else self.image.path
 
     def _inline_names(self, file_offset: int) -> list[str]:
         svma = self.svma(file_offset)
@@ -221,9 +230,10 @@ class Dso:
     def _open_dwarf(self):
         from pyperf_probe.symbols.dwarf.info import DwarfInfo
         try:
+            symbols = self._inline_symbols()
             if self._from_cache:  # the build-id cache's copy, or its debug file
-                return DwarfInfo.open(self.image.path)
-            return DwarfInfo.open(self.long_name, self._symfs)
+                return DwarfInfo.open(self.image.path, symbols=symbols)
+            return DwarfInfo.open(self.long_name, self._symfs, symbols=symbols)
         except (SymbolError, OSError, ValueError) as exc:
             log.debug(f"{self.long_name}: no DWARF for inline frames: {exc}")
             return None

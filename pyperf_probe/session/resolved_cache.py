@@ -15,7 +15,8 @@ signature that must equal the live one, else that part is ignored (and rewritten
   and the ``--symfs`` directory;
 * inline part: every path ``symbols.dwarf.open.candidates`` lists for the image (perf's debug file
   order: which one holds the DWARF depends only on these files), as (path, size, mtime_ns) or
-  (path, None) when absent;
+  (path, None) when absent, and the file whose ELF symbols name the innermost frame (perf's
+  ``symsrc_filename``, ``Dso._inline_symbols``);
 * both: ``FORMAT_VERSION`` and the (name, size, mtime_ns) of the modules that compute the answers
   (``pyperf_probe/symbols/*.py`` and ``symbols/dwarf/*.py``, ``session/dsos.py`` and this file).
 

@@ -7,7 +7,7 @@ malloc`` reads one of libc's 4,000 units.
 
 The interface (probe/ and session/ use these names):
 
-* ``DwarfInfo.open(path, symfs=None)`` -> DwarfInfo | None
+* ``DwarfInfo.open(path, symfs=None, symbols=None)`` -> DwarfInfo | None
 * ``function_sites(name, file=None, no_inlines=False, warn=None, for_vars=False)`` -> [FunctionSite]
 * ``line_sites(function=None, file=None, line=0, lazy=None)`` -> [FunctionSite] (FUNC:RLN, SRC:ALN, ;PTN)
 * ``resolve_args(sites, [(expr, cast)], svmas=None, warn=None)`` -> [[ResolvedArg]] per site (perf's
@@ -29,6 +29,7 @@ import os
 from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from pyperf_probe import lazylog as log
 from pyperf_probe.errors import ProbeError, SymbolError
 from pyperf_probe.symbols.dwarf import dies as D
 from pyperf_probe.symbols.dwarf import scope as S
@@ -97,21 +98,29 @@ class DwarfInfo:
     # ---- opening -------------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str, symfs: Optional[str] = None) -> Optional["DwarfInfo"]:
-        """The DWARF for the ELF file at ``path``: its separate debug file when one matches its build-id
-        (``/usr/lib/debug/.build-id/...``, ``.gnu_debuglink``), else the file itself; None without DWARF."""
-        from pyperf_probe.symbols.dwarf.open import dwarf_file_for
+    def open(cls, path: str, symfs: Optional[str] = None,
+             symbols: Optional[str] = None) -> Optional["DwarfInfo"]:
+        """The DWARF for the ELF file at ``path`` (under ``symfs``): its separate debug file when one
+        matches its build-id (``/usr/lib/debug/.build-id/...``, ``.gnu_debuglink``), else the file itself;
+        None without DWARF.
+
+        ``symbols`` is the file whose ELF symbols name the innermost inline frame (:meth:`elf_function_at`):
+        perf hands addr2line ``dso->symsrc_filename``, the first file of ``dso__load`` with a .symtab
+        (srcline.c ``dso__name``, symbol.c ``dso__load``); report passes that. By default, the image as
+        found under ``symfs``: never the recorded path, which need not exist here."""
+        from pyperf_probe.symbols.dwarf.open import dwarf_file_for, symfs_path
         found = dwarf_file_for(path, symfs)
         if found is None:
             return None
         dpath, build_id, opener = found
+        image = os.path.abspath(symbols or symfs_path(symfs, os.path.abspath(path)))
         # keyed by the DWARF file too: a stripped copy's debug file (no .eh_frame) answers differently
-        # from the unstripped image with the same build-id
-        key = (build_id, os.path.realpath(dpath))
+        # from the unstripped image with the same build-id; and by the symbol file, which names frames
+        key = (build_id, os.path.realpath(dpath), image)
         if build_id and key in cls._by_build_id:
             return cls._by_build_id[key]
         info = cls(dpath, opener(), build_id)
-        info.image_path = os.path.abspath(path)
+        info.image_path = image
         if build_id:
             cls._by_build_id[key] = info
         return info
@@ -530,10 +539,7 @@ class DwarfInfo:
         """binutils' ``elf_find_function`` on the image's symbols: the FUNC symbol with the highest address
         at or below ``svma`` (the larger one among equals, then the first): (name, address)."""
         if self._func_syms is None:
-            try:
-                self._func_syms = _function_symbols(self.image_path)
-            except (SymbolError, OSError):
-                self._func_syms = ([], [])
+            self._func_syms = self._image_function_symbols()
         svmas, syms = self._func_syms
         i = bisect.bisect_right(svmas, svma) - 1
         if i < 0:
@@ -542,6 +548,20 @@ class DwarfInfo:
             i -= 1
         name, value, _size = syms[i]
         return name, value
+
+    def _image_function_symbols(self) -> Tuple[List[int], List[Tuple[str, int, int]]]:
+        """:func:`_function_symbols` of ``image_path`` when it is there and has the DWARF's build-id; else
+        none (the DWARF's own names are used), said under -v: a missing file must not pass silently."""
+        from pyperf_probe.symbols.elf import open_elf
+        try:
+            image = open_elf(self.image_path)
+            if self.build_id and image.build_id and image.build_id != self.build_id:
+                raise SymbolError(f"{self.image_path}: build id {image.build_id} is not the DWARF's "
+                                  f"({self.build_id})")
+            return _function_symbols(image)
+        except (SymbolError, OSError) as exc:
+            log.debug(f"no ELF symbols for inline frames of {self.path}, DWARF names used: {exc}")
+            return [], []
 
     # ---- inline frames ------------------------------------------------------------------------------
 
@@ -561,11 +581,9 @@ class DwarfInfo:
         return cached
 
 
-def _function_symbols(path: str) -> Tuple[List[int], List[Tuple[str, int, int]]]:
-    """FUNC symbols of ``path`` (.symtab, else .dynsym) sorted by address, for :meth:`elf_function_at`."""
-    from pyperf_probe.symbols.elf import open_elf
+def _function_symbols(image) -> Tuple[List[int], List[Tuple[str, int, int]]]:
+    """FUNC symbols of ``image`` (.symtab, else .dynsym) sorted by address, for :meth:`elf_function_at`."""
     from pyperf_probe.symbols.symtab import read_elf_symbols
-    image = open_elf(path)
     rows = read_elf_symbols(image, ".symtab") or read_elf_symbols(image, ".dynsym")
     funcs = [(value, -size, i, name) for i, (name, value, size, stype, _b) in enumerate(rows)
              if stype in (2, 10) and size]  # STT_FUNC, STT_GNU_IFUNC

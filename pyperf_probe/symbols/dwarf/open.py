@@ -14,7 +14,8 @@ from typing import Callable, Iterator, Optional, Tuple
 DEBUG_ROOT = "/usr/lib/debug"
 
 
-def _symfs(symfs: Optional[str], path: str) -> str:
+def symfs_path(symfs: Optional[str], path: str) -> str:
+    """``path`` under ``--symfs DIR`` (perf's ``__symbol__join_symfs``), or ``path`` without one."""
     return os.path.join(symfs, path.lstrip("/")) if symfs else path
 
 
@@ -30,12 +31,12 @@ def _build_id(path: str) -> Optional[str]:
 def candidates(path: str, build_id: Optional[str], symfs: Optional[str]) -> Iterator[str]:
     """perf's ``distro_dwarf_types`` paths for ``path``, then ``path`` itself."""
     path = os.path.abspath(path)
-    yield _symfs(symfs, DEBUG_ROOT + path + ".debug")
-    yield _symfs(symfs, DEBUG_ROOT + path)
-    yield _symfs(symfs, os.path.join(os.path.dirname(path), ".debug", os.path.basename(path)))
+    yield symfs_path(symfs, DEBUG_ROOT + path + ".debug")
+    yield symfs_path(symfs, DEBUG_ROOT + path)
+    yield symfs_path(symfs, os.path.join(os.path.dirname(path), ".debug", os.path.basename(path)))
     if build_id:
-        yield _symfs(symfs, f"{DEBUG_ROOT}/.build-id/{build_id[:2]}/{build_id[2:]}.debug")
-    yield _symfs(symfs, path)
+        yield symfs_path(symfs, f"{DEBUG_ROOT}/.build-id/{build_id[:2]}/{build_id[2:]}.debug")
+    yield symfs_path(symfs, path)
 
 
 def _opener(path: str) -> Optional[Callable]:
@@ -61,7 +62,7 @@ def _opener(path: str) -> Optional[Callable]:
 def dwarf_file_for(path: str, symfs: Optional[str] = None) -> Optional[Tuple[str, Optional[str], Callable]]:
     """(path of the file with the DWARF, the image's build-id, a factory of its pyelftools ELFFile), or None
     when neither a debug file nor the image has DWARF."""
-    image = _symfs(symfs, os.path.abspath(path))
+    image = symfs_path(symfs, os.path.abspath(path))
     build_id = _build_id(image)
     for cand in candidates(path, build_id, symfs):
         if not os.path.isfile(cand):

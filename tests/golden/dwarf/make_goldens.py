@@ -72,7 +72,11 @@ def dump(name, data):
 
 def main():
     os.makedirs(os.path.join(HERE, "expected"), exist_ok=True)
-    env = dict(os.environ, PERF_BUILDID_DIR=tempfile.mkdtemp(prefix="pyperf_dwarf_golden_"), PAGER="cat")
+    with tempfile.TemporaryDirectory(prefix="pyperf_dwarf_golden_") as cache:  # removed on every path
+        write_all(dict(os.environ, PERF_BUILDID_DIR=cache, PAGER="cat"))
+
+
+def write_all(env):
     dump("definitions.json", {n: run_perf(b, "-D", d, env) for n, (b, d) in cases.DEFINITIONS.items()})
     dump("vars.json", {n: run_perf(b, "-V", p, env) for n, (b, p) in cases.VARS.items()})
     dump("vars_options.json", {n: run_perf(b, "-V", p, env, extra)

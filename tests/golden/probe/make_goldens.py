@@ -5,7 +5,8 @@
 
 perf runs with PERF_BUILDID_DIR pointing to an empty directory, so no build-id cache changes its answers,
 and with the paths of this checkout replaced by @W@ / @T@ in what is stored. The live sequences add real
-uprobes under names no other test uses and remove them at the end (and on any failure).
+uprobes under names no other test uses; they, the cache directory and the live copy (cases.LIVE_DIR: the
+tests make their own) are removed at the end and on any failure.
 """
 import os
 import shutil
@@ -40,10 +41,10 @@ def main():
     os.makedirs(os.path.join(HERE, "expected"), exist_ok=True)
     cache = tempfile.mkdtemp(prefix="pyperf_golden_cache_")
     env = dict(os.environ, PERF_BUILDID_DIR=cache, PAGER="cat")
-    os.makedirs(cases.LIVE_DIR, exist_ok=True)
-    shutil.copy(os.path.join(cases.W, "probe_prog_nodbg"), cases.LIVE.replace("@T@", cases.LIVE_DIR))
     only = set(sys.argv[1:])        # case names to redo; all when none are given
     try:
+        os.makedirs(cases.LIVE_DIR, exist_ok=True)
+        shutil.copy(os.path.join(cases.W, "probe_prog_nodbg"), cases.LIVE.replace("@T@", cases.LIVE_DIR))
         for table in (cases.DEFINITIONS, cases.FUNCS, cases.VARS_LINES, cases.ERRORS):
             for name, argv in table.items():
                 if not only or name in only:
@@ -57,6 +58,7 @@ def main():
         for group in ("probe_pyperf_t_probe_gold", "pyperf_t_gold_g", "pyperf_t_gold_l"):
             subprocess.run(["perf", "probe", "-q", "-d", f"{group}:*"], env=env)
         shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(cases.LIVE_DIR, ignore_errors=True)
 
 
 if __name__ == "__main__":

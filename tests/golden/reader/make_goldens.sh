@@ -24,9 +24,15 @@ export TZ=UTC LC_ALL=C
 MTIME="2026-01-01 00:00:00"
 FIELDS=comm,pid,tid,time,ip,sym,dso
 
-cleanup() { "$PERF" probe -q -d "$GROUP:*" >/dev/null 2>&1 || true; }
-trap cleanup EXIT INT TERM
-cleanup
+# On every path out (end, error, ^C, kill): no probe of GROUP left, and no $WORK, so that no test can pass
+# by reading a recorded path (the tests assert that it does not exist).
+remove_probes() { "$PERF" probe -q -d "$GROUP:*" >/dev/null 2>&1 || true; }
+cleanup() { remove_probes; rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+remove_probes
 
 rm -rf "$WORK" && mkdir -p "$WORK/bin" "$WORK/home" "$WORK/symfs"
 make -s -C "$ROOT/workloads" >/dev/null
@@ -56,7 +62,7 @@ rec rd_nocg.data -e "$GROUP:rd_leaf" -- bin/rd_threads 100 2
 rec rd_make.data -e "$GROUP:rd_calloc" -g -- make -s -C mk
 rec rd_py.data -e "$GROUP:rd_getpid" -g -- python3 -c 'import os
 for i in range(200): os.getpid()'
-cleanup
+remove_probes
 
 SYMFS="$WORK/symfs"
 mkdir -p "$SYMFS$WORK/bin" "$SYMFS$(dirname "$LIBC")"

@@ -22,9 +22,15 @@ MTIME="2026-01-01 00:00:00"             # perf --header prints the file's mtime 
 REUSE=0
 [ "${1:-}" = "--reuse-data" ] && REUSE=1
 
-cleanup() { "$PERF" probe -q -d "$GROUP:*" >/dev/null 2>&1 || true; }
-trap cleanup EXIT INT TERM
-cleanup
+# On every path out (end, error, ^C, kill): no probe of GROUP left, and no $WORK, so that no test can pass
+# by reading a recorded path (the tests assert that it does not exist).
+remove_probes() { "$PERF" probe -q -d "$GROUP:*" >/dev/null 2>&1 || true; }
+cleanup() { remove_probes; rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+remove_probes
 
 rm -rf "$WORK" && mkdir -p "$WORK/bin" "$WORK/mk" "$WORK/home" "$HERE/data"
 make -s -C "$ROOT/workloads" >/dev/null
@@ -64,7 +70,7 @@ rec lost.data  -m 1 -e "$GROUP:rpt_leaf" -g -- bin/report_mt 6
 rec nosamples.data -e "$GROUP:rpt_mid" -g -- bin/report_cxx
 rec py.data    -e "$GROUP:rpt_getpid" -g -- python3 -c 'import os
 for i in range(200): os.getpid()'
-cleanup
+remove_probes
 
 # --- symfs: what the chains need, at their recorded paths ----------------------------------------------
 SYMFS="$WORK/symfs"

@@ -7,6 +7,9 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 mkdir "$tmp/symfs" "$tmp/home"
 tar -xJf "$here/../report/symfs.tar.xz" -C "$tmp/symfs"
 mkdir -p "$here/expected"

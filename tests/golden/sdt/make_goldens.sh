@@ -8,7 +8,11 @@ ROOT=$(cd "$HERE/../../.." && pwd)
 PERF=${PERF:-/usr/bin/perf}
 TICK_DIR=/tmp/pyperf_sdt_golden         # fixed path: it appears in the goldens
 SCRATCH=$(mktemp -d)
-trap 'rm -rf "$SCRATCH"' EXIT
+# on every path out: no scratch directory and no $TICK_DIR left (the tests put tick there themselves)
+trap 'rm -rf "$SCRATCH" "$TICK_DIR"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 # layout DIR: one line per path of a cache tree (type, path, link target / mode, md5 of files)
 layout() {
@@ -57,4 +61,3 @@ definitions system "-D sdt_python:*" "-D %sdt_libstdcxx:*" "-D %sdt_python:funct
   "-x /usr/bin/python3.11 -D %sdt_python:line" "-D %*:throw"
 HOME=$SCRATCH/system $PERF list 'sdt_libstdcxx:*' > "$HERE/system.list-glob"
 HOME=$SCRATCH/system $PERF list 'sdt_python:gc__*' 'sdt_*:*throw' > "$HERE/system.list-globs"
-rm -rf "$TICK_DIR"

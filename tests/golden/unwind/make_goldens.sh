@@ -31,8 +31,14 @@ PERF=${PERF:-/usr/bin/perf}
 export TZ=UTC LC_ALL=C
 MTIME="2026-01-01 00:00:00"
 
-cleanup() { "$PERF" probe -q -d "$GROUP:*" >/dev/null 2>&1 || true; }
-trap cleanup EXIT INT TERM
+# On every path out (end, error, ^C, kill): no probe of GROUP left, and no $WORK, so that no test can pass
+# by reading a recorded path (the tests assert that it does not exist).
+remove_probes() { "$PERF" probe -q -d "$GROUP:*" >/dev/null 2>&1 || true; }
+cleanup() { remove_probes; rm -rf "$WORK" "${tmp:-}"; }   # tmp: --outputs-only's unpacked symfs
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 # perf's outputs for one recording, run where it was recorded, with HOME at an empty directory
 outputs() {
@@ -52,7 +58,7 @@ if [ "${1:-}" = "--outputs-only" ]; then
   echo "make_goldens: outputs of $(ls "$HERE/data" | wc -l) files rewritten"
   exit 0
 fi
-cleanup
+remove_probes
 
 rm -rf "$WORK" && mkdir -p "$WORK/bin" "$WORK/mk" "$WORK/home"
 make -s -C "$ROOT/workloads" >/dev/null
@@ -73,7 +79,7 @@ rec cxx.data     -e "$GROUP:uw_cxx_leaf" -- bin/uw_cxx
 # A clean environment: make strdup()s every variable of it, which would only add make samples.
 rec make.data    -e "$GROUP:fwrite" -e "$GROUP:strdup" -- env -i PATH=/usr/bin:/bin make -s -j2 -C mk \
                  unit1.o unit2.o unit3.o
-cleanup
+remove_probes
 
 rm -rf "$HERE/data" "$HERE/expected" && mkdir -p "$HERE/data" "$HERE/expected"
 : > "$HERE/binaries.txt"
