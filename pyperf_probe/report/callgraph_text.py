@@ -126,6 +126,9 @@ def _graph_children(st: cc.SortedTree, parent: cc.Node, params: GraphParams, tot
             if rem_count <= 0:
                 return
         new_mask &= ~(1 << (depth - 1))
+        # perf mallocs this "[...]" symbol without zeroing it (hist.c init_rem_hits), so its `inlined` bit,
+        # and with it a " (inlined)" suffix, is whatever the reused heap chunk held: it changes with the
+        # options and perf's random tip, not with the data. We print the zeroed form (tests/golden/fractal).
         out.append(margin + _rem_prefix(depth, new_mask, remaining, rem_count, total, params) + "[...]\n")
 
 
