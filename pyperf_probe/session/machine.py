@@ -57,6 +57,8 @@ class Machine:
         self.kernel_maps = Maps()
         self._states: dict[tuple[int, int, str], ThreadComm] = {}
         self.pid_updates = 0  # threads whose unknown pid a sample made known (callers caching lookups)
+        # perf_session__register_idle_thread (report, script): thread 0 is "swapper" before any record
+        self._set_comm(self.findnew_thread(0, 0), "swapper")
 
     # --- threads ----------------------------------------------------------------------------------------
 
