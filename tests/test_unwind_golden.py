@@ -14,42 +14,19 @@ samples in the make file).
 import os
 import subprocess
 import sys
-import tarfile
 
 import pytest
 
-from pyperf_probe.callchain.dwarf_unwind import find_image
+from pyperf_probe.session import resolved_cache
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from unwind_compare import GOLDEN as HERE, RECORDED_AT, golden_symfs  # noqa: E402
 from unwind_compare import is_root_frame, perf_chains, pyperf_chains  # noqa: E402
-
-HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "unwind")
-RECORDED_AT = "/tmp/pyperf-golden-unwind"
 
 
 @pytest.fixture(scope="module")
 def symfs(tmp_path_factory):
-    """What perf saw when it made the expected output, under one --symfs: the workload binaries at their
-    recorded paths (from symfs.tar.xz), and links to the system files (which must be the recorded ones,
-    by build-id) and to their debug files in /usr/lib/debug/.build-id (libc6-dbg: libc's .symtab)."""
-    root = tmp_path_factory.mktemp("symfs")
-    with tarfile.open(os.path.join(HERE, "symfs.tar.xz")) as tar:
-        tar.extractall(root)
-    with open(os.path.join(HERE, "binaries.txt")) as f:
-        for line in f:
-            path, build_id = line.split()
-            if path.startswith(RECORDED_AT):
-                continue
-            image = find_image(path, None)
-            if image is None or image.build_id != build_id:
-                pytest.skip(f"{path} is not the file the goldens were recorded with (build-id {build_id})")
-            debug = f"/usr/lib/debug/.build-id/{build_id[:2]}/{build_id[2:]}.debug"
-            for target in (path, debug):
-                if os.path.exists(target):
-                    link = os.path.join(str(root), target.lstrip("/"))
-                    os.makedirs(os.path.dirname(link), exist_ok=True)
-                    os.symlink(os.path.realpath(target), link)
-    return str(root)
+    return golden_symfs(str(tmp_path_factory.mktemp("symfs")))
 
 
 @pytest.fixture(autouse=True)
@@ -104,7 +81,7 @@ def test_pyperf_script_text_equals_perf_where_perf_reaches_the_root(name, varian
     argv = [sys.executable, "-m", "pyperf_probe", "script", "-i", os.path.join(HERE, "data", f"{name}.data"),
             "--symfs", symfs, "-F", "comm,pid,tid,ip,sym,dso"] + (["--no-inline"] if variant == "noinline" else [])
     ours = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ), check=True).stdout
-    assert os.listdir(os.path.join(os.environ["PYPERF_CACHE_DIR"], "resolved-v1"))
+    assert os.listdir(resolved_cache.cache_dir())
     warm = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ), check=True).stdout
     assert warm == ours
     with open(os.path.join(HERE, "expected", f"{name}.{variant}")) as f:

@@ -15,41 +15,40 @@ ranges ``.eh_frame`` does not cover, as libunwind falls back to it. FDEs sorted 
 overlapping ones (an FDE nested in the previous one's range is dropped); an address between FDEs, or in an
 FDE whose program cannot be run, has ``NO_CFI_ROW``.
 
-On-disk format (``<cache>/cfi-v2/<build-id>``, ``<build-id>.debug`` when a separate debug file's
-``.debug_frame`` went in; ``cache_dir()`` says where), little-endian::
+On-disk format (``<cache>/cfi-v3/<build-id>``, ``<build-id>.debug`` when a separate debug file's
+``.debug_frame`` went in; ``cache_dir()`` says where): a ``cachefile`` entry (magic ``PYPFCFI``,
+FORMAT_VERSION, CRC-32 and length of the payload) whose payload is, little-endian::
 
-    magic b"PYPFCFI\\0"  version u32 (=FORMAT_VERSION)  n_fdes u32  n_blocks u32  n_block_rows u32
-    n_rows u32  crc32 u32 (of payload)
-    payload: fde_starts u64[n_fdes] . fde_ends u64[n_fdes] . fde_refs u64[n_fdes]
-             . block_fde u32[n_blocks] . block_len u32[n_blocks]        (the compiled FDEs, their row counts)
-             . row_starts u64[n_block_rows] . row_ids u32[n_block_rows] . rows i32[n_rows * ROW_FIELDS]
+    n_fdes u32  n_blocks u32  n_block_rows u32  n_rows u32
+    fde_starts u64[n_fdes] . fde_ends u64[n_fdes] . fde_refs u64[n_fdes]
+    . block_fde u32[n_blocks] . block_len u32[n_blocks]        (the compiled FDEs, their row counts)
+    . row_starts u64[n_block_rows] . row_ids u32[n_block_rows] . rows i32[n_rows * ROW_FIELDS]
 
 The index is written when it is built; a process that compiled new FDEs rewrites the file at exit with
 their rows (``flush``), so the next report on the same binaries compiles nothing. Files are written to a
-temporary name and renamed, so a reader sees a whole file or none; a file whose magic, version, sizes or
-CRC do not match is ignored and rewritten.
+unique temporary name and renamed (``cachefile.write``), so a reader sees a whole file or none; a file
+that is not an intact entry, or whose sizes do not match, is ignored and rewritten.
 """
 from __future__ import annotations
 
 import atexit
 import operator
-import os
 import struct
 import sys
-import zlib
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 
+from .. import cachefile
 from .. import lazylog as log
 from ..errors import ReportError
 from .cfa_program import NO_CFI_ROW, ROW_FIELDS, Row, fde_rows
 from .cfi import PARSE_ERRORS, Cie, CfiSection, Fde, fde_at, fde_index
 
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: the cachefile header, whose CRC covers the counts too
 _MAGIC = b"PYPFCFI\0"
-_HEADER = struct.Struct("<8sIIIIII")  # magic, version, n_fdes, n_blocks, n_block_rows, n_rows, crc32
+_COUNTS = struct.Struct("<IIII")  # n_fdes, n_blocks, n_block_rows, n_rows
 _REF_SHIFT = 56  # fde_refs: section index << 56 | offset in the section
 
 # The sections a table compiles from: ``.eh_frame`` (or None) first, then the ``.debug_frame`` ones.
@@ -162,27 +161,24 @@ class CfiTable:
             row_starts.extend(starts)
             ids.extend(intern(row, len(index)) for row in rows)
         flat = array("i", [v for row in index for v in row])
-        payload = b"".join(_le_bytes(a) for a in (self.fde_starts, self.fde_ends, self.fde_refs,
-                                                  array("I", block_ids), lens, row_starts, ids, flat))
-        header = _HEADER.pack(_MAGIC, FORMAT_VERSION, len(self.fde_starts), len(block_ids), len(row_starts),
-                              len(index), zlib.crc32(payload))
-        return header + payload
+        counts = _COUNTS.pack(len(self.fde_starts), len(block_ids), len(row_starts), len(index))
+        payload = b"".join([counts] + [_le_bytes(a) for a in (self.fde_starts, self.fde_ends, self.fde_refs,
+                                                              array("I", block_ids), lens, row_starts, ids, flat)])
+        return cachefile.seal(_MAGIC, FORMAT_VERSION, payload)
 
     @classmethod
     def from_bytes(cls, blob: bytes, sections_fn: Callable[[], Sections] = lambda: []) -> "CfiTable" | None:
         """The table stored in ``blob``, or None if it is not a whole, current, intact table file."""
-        if len(blob) < _HEADER.size:
+        payload = cachefile.unseal(_MAGIC, FORMAT_VERSION, blob)
+        if payload is None or len(payload) < _COUNTS.size:
             return None
-        magic, version, n_fdes, n_blocks, n_brows, n_rows, crc = _HEADER.unpack_from(blob, 0)
+        n_fdes, n_blocks, n_brows, n_rows = _COUNTS.unpack_from(payload, 0)
         sizes = (n_fdes * 8, n_fdes * 8, n_fdes * 8, n_blocks * 4, n_blocks * 4, n_brows * 8, n_brows * 4,
                  n_rows * ROW_FIELDS * 4)
-        if magic != _MAGIC or version != FORMAT_VERSION or len(blob) != _HEADER.size + sum(sizes):
-            return None
-        payload = memoryview(blob)[_HEADER.size:]
-        if zlib.crc32(payload) != crc:
+        if len(payload) != _COUNTS.size + sum(sizes):
             return None
         parts = []
-        pos = 0
+        pos = _COUNTS.size
         for typecode, size in zip("QQQIIQIi", sizes):
             parts.append(_from_le(typecode, payload[pos:pos + size]))
             pos += size
@@ -288,12 +284,8 @@ _TABLES: dict[str, CfiTable] = {}
 
 
 def cache_dir() -> str:
-    """``$PYPERF_CACHE_DIR`` or ``$XDG_CACHE_HOME/pyperf`` or ``~/.cache/pyperf``, plus ``cfi-v<N>``."""
-    base = os.environ.get("PYPERF_CACHE_DIR")
-    if not base:
-        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        base = os.path.join(xdg, "pyperf")
-    return os.path.join(base, f"cfi-v{FORMAT_VERSION}")
+    """``cachefile.base_dir()`` plus ``cfi-v<N>``."""
+    return cachefile.cache_dir("cfi", FORMAT_VERSION)
 
 
 def load_cached(build_id: str, sections_fn: Callable[[], Sections] = lambda: []) -> CfiTable | None:
@@ -302,11 +294,8 @@ def load_cached(build_id: str, sections_fn: Callable[[], Sections] = lambda: [])
     if table is not None:
         return table
     directory = cache_dir()
-    try:
-        with open(os.path.join(directory, build_id), "rb") as f:
-            table = CfiTable.from_bytes(f.read(), sections_fn)
-    except OSError:
-        return None
+    blob = cachefile.read(directory, build_id)
+    table = CfiTable.from_bytes(blob, sections_fn) if blob is not None else None
     if table is not None:
         table.key, table.directory = build_id, directory
         _TABLES[build_id] = table
@@ -325,23 +314,8 @@ def _write(table: CfiTable, create: bool) -> None:
     """Write ``table`` atomically under its key (best effort: a read-only or full disk, or a cache
     directory removed meanwhile, costs only the warm start)."""
     directory, key = table.directory, table.key
-    if not directory or not key:
-        return
-    try:
-        if create:
-            os.makedirs(directory, exist_ok=True)
-        import tempfile  # only to write: a warm report writes nothing
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(table.to_bytes())
-            os.replace(tmp, os.path.join(directory, key))
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError:
-        return
-    table.new_blocks = 0
+    if directory and key and cachefile.write(directory, key, table.to_bytes(), create):
+        table.new_blocks = 0
 
 
 @atexit.register

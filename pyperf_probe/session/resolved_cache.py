@@ -20,9 +20,12 @@ signature that must equal the live one, else that part is ignored (and rewritten
 * both: ``FORMAT_VERSION`` and the (name, size, mtime_ns) of the modules that compute the answers
   (``pyperf_probe/symbols/*.py`` and ``symbols/dwarf/*.py``, ``session/dsos.py`` and this file).
 
-Format (``<cache>/resolved-v<N>/<build-id>``): ``marshal`` of ``(FORMAT_VERSION, code, sym_signature,
-{offset: (name, start) | None}, dwarf_signature, {offset: [names]})``; a damaged file is ignored. Writes
-are atomic (temporary file + rename) and best effort, at exit, only for DSOs that resolved something new.
+Format (``<cache>/resolved-v<N>/<build-id>``): a ``cachefile`` entry (magic ``PYPFRES``, FORMAT_VERSION,
+CRC-32 and length of the payload) whose payload is the ``marshal`` of ``(code, sym_signature,
+{offset: (name, start) | None}, dwarf_signature, {offset: [names]})``. A file that is not a whole, intact
+entry of that shape is never used: its answers are computed again and the file rewritten. Writes are
+atomic (``cachefile.write``: a unique temporary name, then rename) and best effort, at exit, only for DSOs
+that resolved something new.
 """
 from __future__ import annotations
 
@@ -30,7 +33,10 @@ import atexit
 import marshal
 import os
 
-FORMAT_VERSION = 1
+from pyperf_probe import cachefile
+
+FORMAT_VERSION = 2  # 2: the cachefile header (1 had none: flipped bytes gave wrong names)
+_MAGIC = b"PYPFRES\0"
 _SESSION_DIR = os.path.dirname(os.path.abspath(__file__))
 _CODE_FILES = (os.path.join(_SESSION_DIR, "dsos.py"), os.path.abspath(__file__))
 _code_signature: tuple | None = None
@@ -39,14 +45,8 @@ _PENDING: dict[str, "DsoCache"] = {}  # build-id -> cache with answers the disk 
 
 
 def cache_dir() -> str:
-    """``$PYPERF_CACHE_DIR`` or ``$XDG_CACHE_HOME/pyperf`` or ``~/.cache/pyperf`` (the CFI cache's base,
-    callchain/cfi_table.py; not imported from there: a report without dwarf chains needs none of it),
-    plus ``resolved-v<N>``."""
-    base = os.environ.get("PYPERF_CACHE_DIR")
-    if not base:
-        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        base = os.path.join(xdg, "pyperf")
-    return os.path.join(base, f"resolved-v{FORMAT_VERSION}")
+    """``cachefile.base_dir()`` (the CFI cache's too) plus ``resolved-v<N>``."""
+    return cachefile.cache_dir("resolved", FORMAT_VERSION)
 
 
 def file_signature(path: str | None) -> tuple:
@@ -100,16 +100,7 @@ class DsoCache:
         cache = _LOADED.get(build_id)
         if cache is not None:
             return cache
-        stored = None
-        try:
-            with open(os.path.join(cache_dir(), build_id), "rb") as f:
-                data = marshal.loads(f.read())
-            if type(data) is tuple and len(data) == 6 and data[0] == FORMAT_VERSION and \
-                    data[1] == code_signature() and type(data[3]) is dict and type(data[5]) is dict:
-                stored = data[2:]
-        except (OSError, EOFError, ValueError, TypeError):
-            stored = None
-        cache = _LOADED[build_id] = cls(build_id, stored)
+        cache = _LOADED[build_id] = cls(build_id, stored_entry(cachefile.read(cache_dir(), build_id)))
         return cache
 
     def resolved_for(self, signature: tuple) -> dict:
@@ -139,28 +130,30 @@ class DsoCache:
         stored = self._stored or (None, {}, None, {})
         sym = (self.sym_signature, self.resolved) if self.resolved is not None else stored[:2]
         dwarf = (self.dwarf_signature, self.inlines) if self.inlines is not None else stored[2:]
-        return marshal.dumps((FORMAT_VERSION, code_signature(), sym[0], sym[1], dwarf[0], dwarf[1]))
+        payload = marshal.dumps((code_signature(), sym[0], sym[1], dwarf[0], dwarf[1]))
+        return cachefile.seal(_MAGIC, FORMAT_VERSION, payload)
+
+
+def stored_entry(blob: bytes | None) -> tuple | None:
+    """(sym_signature, resolved, dwarf_signature, inlines) of a cache file's bytes, or None unless they
+    are a whole, intact entry of this format written by this code."""
+    payload = cachefile.unseal(_MAGIC, FORMAT_VERSION, blob) if blob is not None else None
+    if payload is None:
+        return None
+    try:
+        data = marshal.loads(payload)
+    except (EOFError, ValueError, TypeError):
+        return None
+    if type(data) is tuple and len(data) == 5 and data[0] == code_signature() and \
+            type(data[2]) is dict and type(data[4]) is dict:
+        return data[1:]
+    return None
 
 
 def write(cache: DsoCache) -> None:
     """Write ``cache`` atomically (best effort: a read-only or full disk costs only the warm start)."""
-    directory = cache_dir()
-    # named by pid, which no other live process has (tempfile would import random and re into every cold
-    # report)
-    tmp = os.path.join(directory, f".{cache.build_id}.{os.getpid()}.tmp")
-    try:
-        os.makedirs(directory, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(cache.to_bytes())
-            os.replace(tmp, os.path.join(directory, cache.build_id))
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError:
-        return
-    cache.dirty = False
+    if cachefile.write(cache_dir(), cache.build_id, cache.to_bytes()):
+        cache.dirty = False
 
 
 @atexit.register
