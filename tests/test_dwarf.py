@@ -104,6 +104,61 @@ def test_abbrev_table_name_slots():
     slots = {(s.code, s.prefix, s.form, s.declaration) for s in table.slots}
     assert slots == {(2, 0, 0x0E, False), (3, 0, 0x0E, False), (5, 0, 0x0E, True)}
     assert not table.has_specification
+    assert not table.cross_unit_origin
+
+
+# ---- a GCC LTO link-time unit after the hand-made one: it names nothing itself ---------------------------
+LTO_ABBREV = bytes([
+    1, 0x11, 1,                 # 1: DW_TAG_compile_unit, has children
+    0x13, 0x0B,                 #    DW_AT_language, DW_FORM_data1
+    0, 0,
+    2, 0x2E, 0,                 # 2: DW_TAG_subprogram, no children
+    0x31, 0x10,                 #    DW_AT_abstract_origin, DW_FORM_ref_addr (a .debug_info offset)
+    0x11, 0x01,                 #    DW_AT_low_pc, DW_FORM_addr
+    0x12, 0x07,                 #    DW_AT_high_pc, DW_FORM_data8
+    0, 0,
+    0,
+])
+# an abbreviation whose code and tag read as the pair (0x31, 0x10) without being one: code 0x31,
+# DW_TAG_reference_type (0x10), and an abstract origin of the same unit (DW_FORM_ref4)
+DECOY_ABBREV = bytes([
+    0x31, 0x10, 0,              # 0x31: DW_TAG_reference_type, no children
+    0x49, 0x13,                 #    DW_AT_type, DW_FORM_ref4
+    0, 0,
+    2, 0x2E, 0,                 # 2: DW_TAG_subprogram, no children
+    0x31, 0x13,                 #    DW_AT_abstract_origin, DW_FORM_ref4
+    0, 0,
+    0,
+])
+
+
+def lto_unit_bytes(abbrev_offset: int, origin: int) -> bytes:
+    # (the index reads unit headers and abbreviations only, so DECOY_ABBREV can stand under these DIEs)
+    """A link-time unit: one subprogram at [0x3000, 0x3010) whose only name is its abstract origin."""
+    dies = bytes([1, 0x1D])                                          # CU: DW_LANG_C11
+    dies += bytes([2]) + struct.pack("<IQQ", origin, 0x3000, 0x10)   # origin (absolute), low, length
+    dies += bytes([0])                                               # end of the CU's children
+    return struct.pack("<IHBBI", 8 + len(dies), 5, 1, 8, abbrev_offset) + dies
+
+
+def test_units_naming_adds_units_that_name_through_another_unit():
+    info, _, helper_off = unit_bytes()
+    lto = info + lto_unit_bytes(len(ABBREV), helper_off)
+    index = UnitIndex(lto, STR, uses_strx=False, abbrev=ABBREV + LTO_ABBREV)
+    assert index.cross_unit_referrers() == {len(info)}
+    assert index.units_naming("helper") == [0, len(info)]
+    assert index.units_naming("main") == [0, len(info)]   # any named function may be defined there
+    assert index.units_naming("nothere") == []            # nobody names it: nothing to integrate
+    assert AbbrevTable.parse(LTO_ABBREV, 0).cross_unit_origin
+
+
+def test_cross_unit_referrers_check_the_abbreviation_behind_a_byte_hit():
+    info, _, helper_off = unit_bytes()
+    decoy = info + lto_unit_bytes(len(ABBREV), helper_off)
+    index = UnitIndex(decoy, STR, uses_strx=False, abbrev=ABBREV + DECOY_ABBREV)
+    assert index.cross_unit_referrers() == frozenset()
+    assert index.units_naming("helper") == [0]
+    assert UnitIndex(info, STR, uses_strx=False, abbrev=ABBREV).cross_unit_referrers() == frozenset()
 
 
 def test_scanner_reads_functions_and_inlined_copies():
@@ -241,6 +296,25 @@ def test_format_line_range(tmp_path):
                                      "         }\n"
                                      "         \n"
                                      "         int y;\n")
+
+
+def test_lto_function_is_found_in_the_link_time_unit_with_its_sources_file():
+    """gcc -flto (workloads/lto_*.c): the body is in "<artificial>", its name and DW_AT_decl_file in the DIE of
+    lto_util.c's unit; the file index counts in lto_util.c's file table (in "<artificial>"'s table the same
+    index names lto_main.c)."""
+    import os
+    from pyperf_probe.symbols.dwarf.info import DwarfInfo
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "workloads",
+                        "lto_prog_O2")
+    if not os.path.exists(path):
+        pytest.skip("run `make workloads`")
+    info = DwarfInfo.open(path)
+    sites = info.function_sites("lto_scale")
+    assert [(s.cu_name, s.is_inline, os.path.basename(s.decl_file), s.decl_line) for s in sites] == \
+        [("<artificial>", False, "lto_util.c", 14)]
+    unit = info.unit(sites[0].cu_offset)
+    assert os.path.basename(unit.files[2]) == "lto_main.c"
+    assert info.function_sites("atoi") == []     # inlined only in "<artificial>", abstract in lto_main.c's unit
 
 
 # ---- CFA through .eh_frame_hdr ------------------------------------------------------------------------------

@@ -31,10 +31,18 @@ def attr(die, name: str):
 
 def attr_integrate(die, name: str):
     """``dwarf_attr_integrate``: the attribute here or through DW_AT_abstract_origin / DW_AT_specification."""
+    found = attr_integrate_at(die, name)
+    return found[1] if found is not None else None
+
+
+def attr_integrate_at(die, name: str):
+    """``dwarf_attr_integrate`` with the DIE that holds the attribute, (die, value), or None. The holder
+    may be in another unit (DW_FORM_ref_addr: GCC's LTO units point into the units of the sources), and
+    a unit-relative value such as DW_AT_decl_file is read in the holder's unit, as libdw's ``attr->cu``."""
     for _ in range(16):
         value = die.attributes.get(name)
         if value is not None:
-            return value
+            return die, value
         for via in _INTEGRATE_VIA:
             if via in die.attributes:
                 die = die.get_DIE_from_attribute(via)

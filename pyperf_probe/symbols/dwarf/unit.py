@@ -32,8 +32,7 @@ class Unit:
     def files(self) -> List[Optional[str]]:
         """``dwarf_getsrcfiles``: file names by DW_AT_decl_file / DW_AT_call_file index."""
         if self._files is None:
-            prog = self.dwarfinfo.line_program_for_CU(self.cu)
-            self._files = file_names(prog, self.comp_dir) if prog is not None else []
+            self._files = unit_files(self.dwarfinfo, self.cu)
         return self._files
 
     @property
@@ -49,9 +48,18 @@ class Unit:
         return files[index] if 0 <= index < len(files) else None
 
     def decl_file(self, die) -> Optional[str]:
-        """``dwarf_decl_file``."""
-        value = D.attr_integrate(die, "DW_AT_decl_file")
-        return self.file_at(value.value) if value is not None else None
+        """``dwarf_decl_file``: the index counts in the file table of the unit that holds the attribute
+        (libdw 0.188 reads it there: asked through libdw.so.1, lto_prog_O2's lto_scale is declared in
+        lto_util.c), which for a DIE of GCC's LTO unit is the source's unit its DW_AT_abstract_origin points
+        into, not this one."""
+        found = D.attr_integrate_at(die, "DW_AT_decl_file")
+        if found is None:
+            return None
+        holder, value = found
+        if holder.cu.cu_offset == self.offset:
+            return self.file_at(value.value)
+        files = unit_files(self.dwarfinfo, holder.cu)
+        return files[value.value] if 0 <= value.value < len(files) else None
 
     @staticmethod
     def decl_file_index(die) -> Optional[int]:
@@ -104,3 +112,15 @@ class Unit:
 
     def die_at(self, offset: int):
         return self.cu.get_DIE_from_refaddr(offset)
+
+
+def unit_files(dwarfinfo, cu) -> List[Optional[str]]:
+    """The file names of a pyelftools CU's line program (``dwarf_getsrcfiles``), [] without one; kept on
+    the CU, which pyelftools keeps once per offset."""
+    files = getattr(cu, "_pyperf_files", None)
+    if files is None:
+        prog = dwarfinfo.line_program_for_CU(cu)
+        comp_dir = cu.get_top_DIE().attributes.get("DW_AT_comp_dir")
+        comp_dir = comp_dir.value.decode("utf-8", "replace") if comp_dir is not None else None
+        files = cu._pyperf_files = file_names(prog, comp_dir) if prog is not None else []
+    return files

@@ -10,6 +10,14 @@ takes several seconds, while perf (libdw, in C) walks them all in 0.1 s. pyperf 
   and the hits map to their CU by bisecting the CU header offsets. The candidates are then parsed for real,
   so a false hit costs time, never correctness. Units that name things through ``DW_FORM_strx``
   (``.debug_str_offsets``, clang's default) defeat the search: then every CU is a candidate.
+* by reference: a unit can define a function it never names. GCC's LTO writes each function body in a
+  link-time unit (``<artificial>``) whose subprogram has no DW_AT_name, only a DW_AT_abstract_origin in
+  ``DW_FORM_ref_addr`` (DWARFv5 7.5.5: an offset in ``.debug_info``, so into another unit) to the DIE the
+  compiler wrote, name included, in the unit of the source file. libdw's ``dwarf_diename`` follows that
+  reference (``dwarf_attr_integrate``), so perf finds the function while walking the link-time unit. Such
+  units are candidates for every name some unit holds: their abbreviation tables say they exist (a
+  subprogram abbreviation with DW_AT_abstract_origin or DW_AT_specification in ``DW_FORM_ref_addr``), and
+  a byte search for that pair of codes in ``.debug_abbrev`` finds them without parsing the tables.
 
 CU headers (DWARFv5 7.5.1.1) are read with ``struct`` only: ``unit_length`` (4 bytes, or ``0xffffffff`` and
 8 bytes for 64-bit DWARF) is enough to hop from one header to the next.
@@ -21,7 +29,7 @@ import fnmatch
 import re
 import struct
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from pyperf_probe.symbols.leb128 import uleb, uleb_size
 
@@ -80,6 +88,7 @@ class UnitIndex:
         self._uses_strx = uses_strx
         self._abbrev = abbrev
         self._tables: Dict[int, AbbrevTable] = {}
+        self._referrers: Optional[FrozenSet[int]] = None
         self.offsets = unit_offsets(info)
 
     def unit_containing(self, info_offset: int) -> Optional[int]:
@@ -99,7 +108,41 @@ class UnitIndex:
         for pos in _find_all(self._info, raw + b"\0"):
             hits.setdefault(self.unit_containing(pos), []).append((pos, FORM_STRING))
         hits.pop(None, None)
-        return sorted(cu for cu, where in hits.items() if self._may_define(cu, where))
+        naming = [cu for cu, where in hits.items() if self._may_define(cu, where)]
+        if not naming:
+            return []
+        return sorted(set(naming).union(self.cross_unit_referrers()))
+
+    def cross_unit_referrers(self) -> FrozenSet[int]:
+        """Units (header offsets) with a subprogram that may take its name from another unit: a subprogram
+        abbreviation with DW_AT_abstract_origin or DW_AT_specification in DW_FORM_ref_addr (GCC's LTO units).
+        The two-byte pairs are searched in ``.debug_abbrev`` first; only the tables holding one are parsed."""
+        if self._referrers is None:
+            self._referrers = frozenset(self._find_referrers())
+        return self._referrers
+
+    def _find_referrers(self) -> Iterable[int]:
+        pairs = [bytes((at, FORM_REF_ADDR)) for at in (AT_ABSTRACT_ORIGIN, AT_SPECIFICATION)]
+        hits = sorted(pos for pair in pairs for pos in _find_all(self._abbrev, pair))
+        if not hits:
+            return []
+        by_table: Dict[Optional[int], List[int]] = {}
+        for cu in self.offsets:
+            header = unit_header(self._info, cu)
+            by_table.setdefault(header.abbrev_offset if header else None, []).append(cu)
+        starts = sorted(t for t in by_table if t is not None)
+        tables = {starts[i] for i in (bisect.bisect_right(starts, pos) - 1 for pos in hits) if i >= 0}
+        found = list(by_table.get(None, ()))     # 64-bit units: not read here, kept as candidates
+        for start in tables:
+            if self._table(start).cross_unit_origin:
+                found.extend(by_table[start])
+        return found
+
+    def _table(self, abbrev_offset: int) -> "AbbrevTable":
+        table = self._tables.get(abbrev_offset)
+        if table is None:
+            table = self._tables[abbrev_offset] = AbbrevTable.parse(self._abbrev, abbrev_offset)
+        return table
 
     def units_matching(self, pattern: str) -> List[int]:
         """Units that may hold a DIE whose name matches the glob ``pattern``: the units naming any
@@ -120,22 +163,21 @@ class UnitIndex:
         header = unit_header(self._info, cu_offset)
         if header is None or not self._abbrev:
             return True
-        table = self._tables.get(header.abbrev_offset)
-        if table is None:
-            table = self._tables[header.abbrev_offset] = AbbrevTable.parse(self._abbrev, header.abbrev_offset)
+        table = self._table(header.abbrev_offset)
         return any(table.may_name_function(self._info, pos, form) for pos, form in where)
 
 
 # DWARFv5 7.5.6 form codes used below
 FORM_STRING = 0x08
 FORM_STRP = 0x0E
+FORM_REF_ADDR = 0x10
 FORM_IMPLICIT_CONST = 0x21
 # forms whose size does not depend on the data (64-bit addresses, 32-bit DWARF offsets)
 FIXED_FORM_SIZES = {0x01: 8, 0x05: 2, 0x06: 4, 0x07: 8, 0x0B: 1, 0x0C: 1, 0x0E: 4, 0x10: 4, 0x11: 1, 0x12: 2,
                     0x13: 4, 0x14: 8, 0x17: 4, 0x19: 0, 0x1C: 4, 0x1D: 4, 0x1E: 16, 0x1F: 4, 0x20: 8, 0x21: 0,
                     0x24: 8, 0x25: 1, 0x26: 2, 0x27: 3, 0x28: 4, 0x29: 1, 0x2A: 2, 0x2B: 3, 0x2C: 4}
 TAG_SUBPROGRAM = 0x2E
-AT_NAME, AT_DECLARATION, AT_SPECIFICATION = 0x03, 0x3C, 0x47
+AT_NAME, AT_DECLARATION, AT_SPECIFICATION, AT_ABSTRACT_ORIGIN = 0x03, 0x3C, 0x47, 0x31
 AT_LINKAGE_NAMES = (0x6E, 0x2007)  # DW_AT_linkage_name, DW_AT_MIPS_linkage_name
 
 
@@ -176,15 +218,18 @@ class AbbrevTable:
     """The subprogram abbreviations of one table, reduced to their name slots (DWARFv5 7.5.3).
 
     ``has_specification``: some subprogram abbreviation has DW_AT_specification (C++ member functions
-    defined outside their class), so a named declaration may stand for a definition."""
+    defined outside their class), so a named declaration may stand for a definition.
+    ``cross_unit_origin``: some subprogram abbreviation has DW_AT_abstract_origin or DW_AT_specification
+    in DW_FORM_ref_addr, so a subprogram may be named by a DIE of another unit (GCC's LTO units)."""
 
-    def __init__(self, slots: List[NameSlot], has_specification: bool):
+    def __init__(self, slots: List[NameSlot], has_specification: bool, cross_unit_origin: bool = False):
         self.slots = slots
         self.has_specification = has_specification
+        self.cross_unit_origin = cross_unit_origin
 
     @classmethod
     def parse(cls, data: bytes, offset: int) -> "AbbrevTable":
-        slots, has_spec, pos = [], False, offset
+        slots, has_spec, cross, pos = [], False, False, offset
         end = len(data)
         while pos < end:
             code, pos = uleb(data, pos)
@@ -203,8 +248,10 @@ class AbbrevTable:
                 attrs.append((name, form))
             if tag == TAG_SUBPROGRAM:
                 has_spec = has_spec or any(a == AT_SPECIFICATION for a, _ in attrs)
+                cross = cross or any(a in (AT_ABSTRACT_ORIGIN, AT_SPECIFICATION) and f == FORM_REF_ADDR
+                                     for a, f in attrs)
                 slots.extend(_name_slots(code, attrs))
-        return cls(slots, has_spec)
+        return cls(slots, has_spec, cross)
 
     def may_name_function(self, info: bytes, pos: int, form: int) -> bool:
         for slot in self.slots:
