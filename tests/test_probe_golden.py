@@ -95,7 +95,7 @@ def live_copy():
     os.makedirs(cases.LIVE_DIR, exist_ok=True)
     shutil.copy(os.path.join(cases.W, "probe_prog_nodbg"), cases.LIVE.replace("@T@", cases.LIVE_DIR))
     yield
-    for group in ("probe_pyperf_t_probe_gold", "pyperf_t_gold_g", "pyperf_t_gold_l"):
+    for group in cases.GROUPS:
         subprocess.run(PYPERF + ["probe", "-q", "-d", f"{group}:*"], capture_output=True, cwd=ROOT,
                        env=dict(os.environ, PYTHONPATH=ROOT))
 

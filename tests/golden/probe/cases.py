@@ -12,6 +12,8 @@ LIBSTDCXX = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.30"
 PYTHON = "/usr/bin/python3.11"          # large, stripped (.dynsym only), not PIE
 O0, O2 = "@W@/probe_prog_O0", "@W@/probe_prog_O2"
 NODBG, STRIPPED, CXX = "@W@/probe_prog_nodbg", "@W@/probe_prog_stripped", "@W@/probe_cxx"
+# gcc -flto: every body in the "<artificial>" unit, named through DW_AT_abstract_origin into other units
+LTO_O2, LTO_O0 = "@W@/lto_prog_O2", "@W@/lto_prog_O0"
 LIVE_DIR = "/tmp/pyperf_t_probe_golden"
 LIVE = "@T@/pyperf_t_probe_gold"        # group probe_pyperf_t_probe_gold
 
@@ -96,6 +98,29 @@ DEFINITIONS = {
     "cxx_mangled": ["-x", CXX, "-D", "_ZN6shapes8describeEi"],
     "cxx_named_glob": ["-x", CXX, "-D", "ev=*describe*"],
     "cxx_area": ["-x", CXX, "-D", "a=_ZNK6shapes6Circle4areaEv%return"],
+    # LTO: functions defined only in the link-time unit (global and static in the sources, all local after
+    # LTO, some renamed .constprop/.isra in the symbol table)
+    "lto_O2_global": ["-x", LTO_O2, "-D", "lto_scale"],
+    "lto_O2_static": ["-x", LTO_O2, "-D", "lto_clip"],
+    "lto_O2_main": ["-x", LTO_O2, "-D", "main"],
+    "lto_O2_arg": ["-x", LTO_O2, "-D", "lto_driver iters"],
+    "lto_O2_params": ["-x", LTO_O2, "-D", "lto_step $params"],
+    "lto_O2_optimized_out": ["-x", LTO_O2, "-D", "lto_scale value factor scaled"],
+    "lto_O2_return": ["-x", LTO_O2, "-D", "lto_driver%return $retval"],
+    "lto_O2_return_constprop": ["-x", LTO_O2, "-D", "lto_sum%return $retval"],
+    "lto_O2_glob": ["-x", LTO_O2, "-D", "lto_s*"],
+    "lto_O2_file": ["-x", LTO_O2, "-D", "lto_span@lto_util.c"],
+    "lto_O2_line_missing": ["-x", LTO_O2, "-D", "lto_sum:2"],
+    "lto_O2_inlined_elsewhere": ["-x", LTO_O2, "-D", "atoi"],
+    "lto_O0_args": ["-x", LTO_O0, "-D", "lto_scale value factor scaled"],
+    "lto_O0_string": ["-x", LTO_O0, "-D", "lto_step why:string"],
+    "lto_O0_field": ["-x", LTO_O0, "-D", "lto_span pair->hi"],
+    "lto_O0_return": ["-x", LTO_O0, "-D", "lto_sum%return $retval"],
+    "lto_O0_line": ["-x", LTO_O0, "-D", "lto_sum:2"],
+    "lto_O0_line_var": ["-x", LTO_O0, "-D", "lto_step:2 twice"],
+    "lto_O0_line_abs": ["-x", LTO_O0, "-D", "lto_util.c:23"],
+    "lto_O0_lazy": ["-x", LTO_O0, "-D", "lto_sum;total"],
+    "lto_O0_glob": ["-x", LTO_O0, "-D", "lto_s*"],
 }
 
 FUNCS = {
@@ -118,6 +143,7 @@ FUNCS = {
     "F_cxx_shapes": ["-x", CXX, "-F", "shapes*"],
     "F_stripped": ["-x", STRIPPED, "-F"],
     "F_filter_error": ["-x", LIBC, "-F", "--filter", "a b"],
+    "F_lto_O2_default": ["-x", LTO_O2, "-F"],
 }
 
 VARS_LINES = {
@@ -132,6 +158,14 @@ VARS_LINES = {
     "L_O0_leaf": ["-x", O0, "-L", "leaf"],
     "L_O2_mid_b": ["-x", O2, "-L", "mid_b"],
     "L_O0_range": ["-x", O0, "-L", "probe_prog.c:25-30"],
+    "V_lto_O2_scale": ["-x", LTO_O2, "-V", "lto_scale"],
+    "V_lto_O2_driver_externs": ["-x", LTO_O2, "-V", "lto_driver", "--externs"],
+    "V_lto_O0_sum_range": ["-x", LTO_O0, "-V", "lto_sum", "--range"],
+    "V_lto_O0_line": ["-x", LTO_O0, "-V", "lto_driver:8"],
+    "L_lto_O2_scale": ["-x", LTO_O2, "-L", "lto_scale"],
+    "L_lto_O0_driver": ["-x", LTO_O0, "-L", "lto_driver"],
+    "L_lto_O2_file": ["-x", LTO_O2, "-L", "lto_util.c"],
+    "L_lto_O2_range": ["-x", LTO_O2, "-L", "lto_main.c:10-20"],
 }
 
 ERRORS = {
@@ -192,7 +226,23 @@ SEQUENCES = {
         ["-x", LIVE, "pyperf_t_gold_g:one=mid_b"],
         ["-d", "pyperf_t_gold_g:one", "-d", "pyperf_t_gold_g:two"],
     ],
+    "seq_lto": [
+        ["-x", LTO_O2, "-a", "pyperf_t_gold_lto:scale=lto_scale value factor",
+         "-a", "pyperf_t_gold_lto:step=lto_step $params", "-a", "pyperf_t_gold_lto:drvr=lto_driver%return $retval",
+         "-a", "pyperf_t_gold_lto:clip=lto_clip+7"],
+        ["-x", LTO_O0, "-a", "pyperf_t_gold_lto:drv=lto_driver iters",
+         "-a", "pyperf_t_gold_lto:sumr=lto_sum%return $retval", "-a", "pyperf_t_gold_lto:line=lto_sum:2",
+         "-a", "pyperf_t_gold_lto:span=lto_span pair->hi", "-a", "pyperf_t_gold_lto:lz=lto_sum;total"],
+        ["-x", LTO_O2, "pyperf_t_gold_lto:main=main"],
+        ["-l", "pyperf_t_gold_lto:*"],
+        ["-d", "pyperf_t_gold_lto:s*", "-d", "pyperf_t_gold_lto:main"],
+        ["-l", "pyperf_t_gold_lto:*"],
+        ["-d", "pyperf_t_gold_lto:*"],
+    ],
 }
+
+# every group the sequences add probes to: removed at the end of make_goldens.py and of each live test
+GROUPS = ("probe_pyperf_t_probe_gold", "pyperf_t_gold_g", "pyperf_t_gold_l", "pyperf_t_gold_lto")
 
 # Where pyperf deliberately does not copy perf. perf -l reuses one perf_probe_point for every listed probe
 # and never resets its offset/line (probe-event.c __show_perf_probe_events: clear_perf_probe_event frees the

@@ -55,7 +55,7 @@ def main():
             for i, argv in enumerate(steps):
                 write(f"{name}.{i}", *run(argv, env, cases.LIVE_DIR))
     finally:
-        for group in ("probe_pyperf_t_probe_gold", "pyperf_t_gold_g", "pyperf_t_gold_l"):
+        for group in cases.GROUPS:
             subprocess.run(["perf", "probe", "-q", "-d", f"{group}:*"], env=env)
         shutil.rmtree(cache, ignore_errors=True)
         shutil.rmtree(cases.LIVE_DIR, ignore_errors=True)
