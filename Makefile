@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 # What the tests need from Debian: sdt.h for the SDT workloads, libc's debug symbols, real perf (the oracle),
-# and the compilers that build the bundled workloads.
-APT_PACKAGES := systemtap-sdt-dev libc6-dbg linux-perf gcc g++ make binutils
+# the compilers that build the bundled workloads, and libtraceevent (pyperf prints tracepoint fields with it).
+APT_PACKAGES := systemtap-sdt-dev libc6-dbg linux-perf gcc g++ make binutils libtraceevent1
 
 .PHONY: test demo apt venv compile workloads clean
 

@@ -119,7 +119,11 @@ def main(argv: list[str], opts) -> int:
     has_callchain = bool(sample_type & (SampleType.CALLCHAIN | SampleType.STACK_USER))
     options = ScriptOptions(parse_fields(args.fields, has_callchain and not args.hide_call_graph), nanosecs=args.ns,
                             callchains=not args.hide_call_graph)
-    printer = ScriptPrinter(session.evsels, options)
+    from pyperf_probe.traceevent.events import for_session
+    trace_events = for_session(session)
+    if trace_events is not None and (args.verbose or opts.verbose):
+        sys.stderr.write(trace_events.describe() + "\n")
+    printer = ScriptPrinter(session.evsels, options, trace_events)
     comms = None if args.comm is None else set(args.comm.split(","))
     pids, tids = _ints(args.pid), _ints(args.tid)
     out = sys.stdout

@@ -91,10 +91,14 @@ def _frame_text(frame, f: frozenset, address: int, lead: str) -> str:
 class ScriptPrinter:
     """Formats a session's samples as ``perf script`` does (see the module docstring)."""
 
-    def __init__(self, evsels: Sequence, options: ScriptOptions):
+    def __init__(self, evsels: Sequence, options: ScriptOptions, trace_events=None):
         self.options = options
-        self.formats: tuple[TracepointFormat | None, ...] = tuple(
+        # trace_events: a traceevent.TraceEvents of the file (perf's print of every tracepoint); without one,
+        # the uprobe-only TracepointFormat of each event.
+        self.trace_events = trace_events
+        self.formats: tuple[TracepointFormat | None, ...] = () if trace_events is not None else tuple(
             TracepointFormat.parse(ev.tp_format.text) if ev.tp_format is not None else None for ev in evsels)
+        self.tp_ids = tuple(ev.attr.config if ev.tp_format is not None else None for ev in evsels)
         self.names = tuple(ev.name or "[unknown]" for ev in evsels)
         self.name_width = max((len(n) for n in self.names), default=0)
 
@@ -110,8 +114,8 @@ class ScriptPrinter:
             out.append(f"{s.period:10d} ")
         if "event" in f:
             out.append(f"{self.names[s.evsel]:>{self.name_width}}: ")
-        if "trace" in f and s.raw is not None and self.formats[s.evsel] is not None:
-            out.append(self.formats[s.evsel].format(s.raw))
+        if "trace" in f and s.raw is not None:
+            out.append(self._trace(s))
         if "ip" in f:
             if with_chain:
                 out.append("\n")
@@ -121,6 +125,14 @@ class ScriptPrinter:
                 out.append(" " + _frame_text(s.location, f, s.sample.ip or 0, ""))
         out.append("\n")
         return "".join(out)
+
+    def _trace(self, s) -> str:
+        """builtin-script.c: ``event_format__fprintf`` (TEP_PRINT_INFO) of the sample's RAW data."""
+        if self.trace_events is not None:
+            event_id = self.tp_ids[s.evsel]
+            return "" if event_id is None else self.trace_events.info(event_id, s.raw, s.sample.cpu or 0)
+        fmt = self.formats[s.evsel]
+        return "" if fmt is None else fmt.format(s.raw)
 
     def _start(self, s, f: frozenset, with_chain: bool) -> str:
         t, out = s.thread, []

@@ -1,0 +1,128 @@
+"""A file's tracepoint formats and the renderer that prints their records as perf 6.1 does.
+
+Two renderers, one interface (``info``: ``tep_print_event(..., TEP_PRINT_INFO)``, ``raw_fields``:
+``tep_print_fields``):
+
+* ``libtraceevent``: the C library perf's own copy comes from, through ctypes (:mod:`.libtep`); chosen
+  whenever ``libtraceevent.so.1`` loads;
+* ``python``: :mod:`.printfmt`, an evaluator of the same ``print fmt`` grammar, where the library is missing
+  or ``PYPERF_NO_LIBTRACEEVENT=1`` is set.
+
+Each format is parsed once, when the file is opened; a record costs one call that renders it.
+``renderer`` names the one in use (``pyperf script -v`` prints it).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from pyperf_probe.perfdata.tracing_data import TracingData
+
+ENV_NO_LIBRARY = "PYPERF_NO_LIBTRACEEVENT"
+Resolver = Callable[[int], "tuple[str, int, str | None] | None"]
+
+
+class TraceEvents:
+    """The events of one TRACING_DATA section, rendered by the library or by Python (module docstring)."""
+
+    def __init__(self, tracing: TracingData, resolve: Resolver | None = None, use_library: bool | None = None):
+        self.tracing = tracing
+        self._python: dict[int, object] = {}
+        self._resolve = resolve
+        if use_library is None:
+            use_library = not os.environ.get(ENV_NO_LIBRARY)
+            self._why_python = f"{ENV_NO_LIBRARY} is set"
+        else:
+            self._why_python = "the library was not asked for"
+        self.tep = self._open_library(tracing, resolve) if use_library else None
+        if use_library and self.tep is None:
+            self._why_python = "libtraceevent.so.1 could not be loaded"
+        self.renderer = "libtraceevent" if self.tep is not None else "python"
+
+    @staticmethod
+    def _open_library(tracing: TracingData, resolve: Resolver | None):
+        from pyperf_probe.traceevent import libtep
+        lib = libtep.load()
+        if lib is None:
+            return None
+        tep = libtep.TepHandle(lib, long_size=tracing.long_size, page_size=tracing.page_size,
+                               big_endian=tracing.big_endian)
+        tep.parse_header_page(tracing.header_page.encode())
+        for text in tracing.ftrace_formats:
+            tep.parse_event(text.encode(), "ftrace")
+        for fmt in tracing.events.values():
+            tep.parse_event(fmt.text.encode(), fmt.system)
+        tep.register_printk(tracing.printk_formats)
+        tep.register_comms(tracing.saved_cmdlines)
+        if resolve is not None:
+            tep.set_resolver(resolve)
+        return tep
+
+    def describe(self) -> str:
+        """The -v line that says which renderer prints the tracepoint fields."""
+        if self.tep is not None:
+            from pyperf_probe.traceevent.libtep import LIBRARY
+            return f"tracepoint fields: printed by {LIBRARY} (libtraceevent through ctypes)"
+        why = self._why_python
+        return f"tracepoint fields: printed by pyperf's Python print-fmt renderer ({why})"
+
+    def python_event(self, event_id: int):
+        """The Python renderer's parsed event of this id (parsed on first use), or None."""
+        ev = self._python.get(event_id)
+        if ev is None and event_id in self.tracing.events:
+            from pyperf_probe.traceevent.printfmt import Event
+            fmt = self.tracing.events[event_id]
+            ev = self._python[event_id] = Event.parse(fmt.text, fmt.system, self.tracing.long_size,
+                                                      resolve=self._resolve,
+                                                      printk=self._printk_table())
+        return ev
+
+    def _printk_table(self) -> dict[int, str]:
+        table = getattr(self, "_printk", None)
+        if table is None:
+            from pyperf_probe.traceevent.printfmt import parse_printk_formats
+            table = self._printk = parse_printk_formats(self.tracing.printk_formats)
+        return table
+
+    def info(self, event_id: int, raw: bytes, cpu: int = 0) -> str:
+        """The event's ``print fmt`` applied to ``raw`` (what ``perf script`` prints after the event name)."""
+        if self.tep is not None:
+            return self.tep.print_info(raw, cpu)
+        ev = self.python_event(event_id)
+        return "" if ev is None else ev.info(raw)
+
+    def raw_fields(self, event_id: int, raw: bytes) -> str:
+        """Every field as `` name=value`` (``tep_print_fields``: ``perf report --raw-trace``). Python with either
+        renderer: perf 6.1's copy prints each field raw (``print_field_raw``), where libtraceevent >= 1.4 prints
+        a field through its conversion in the print fmt (``%x`` fields in hex)."""
+        ev = self.python_event(event_id)
+        return "" if ev is None else ev.fields_text(raw)
+
+
+def kernel_resolver(has_kernel_map: Callable[[], bool]) -> Resolver:
+    """A resolver for ``%pS`` that answers from /proc/kallsyms (loaded on first use) while
+    ``has_kernel_map()`` is true: perf resolves through the session's kernel map, which a file without a
+    kernel MMAP record does not have (its addresses then print as numbers)."""
+    state: list = []
+
+    def resolve(addr: int):
+        if not has_kernel_map():
+            return None
+        if not state:
+            from pyperf_probe.traceevent.kallsyms import KernelSymbols
+            state.append(KernelSymbols.load())
+        return state[0].resolve(addr)
+
+    return resolve
+
+
+def for_session(session, use_library: bool | None = None) -> TraceEvents | None:
+    """The TraceEvents of a session's file (None when no event of it is a tracepoint with a format), its
+    ``%pS`` names resolved while the session has a kernel map, as ``perf script``/``perf report`` set
+    libtraceevent's function resolver to ``machine__resolve_kernel_addr``."""
+    if not any(ev.tp_format is not None for ev in session.evsels):
+        return None
+    from pyperf_probe.perfdata.format import Feature
+    tracing = session.data.feature(Feature.TRACING_DATA)
+    kernel_maps = session.machine.kernel_maps
+    return TraceEvents(tracing, resolve=kernel_resolver(lambda: len(kernel_maps) > 0), use_library=use_library)
