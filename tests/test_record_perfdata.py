@@ -10,6 +10,7 @@ from pyperf_probe.errors import PerfDataError
 from pyperf_probe.perfdata import data_scan, feature_writer as fw, synth, tracing_data
 from pyperf_probe.perfdata.format import (AttrFlag, AttrType, EventAttr, Feature, FileHeader, RecordType,
                                           SampleType)
+from pyperf_probe.perfdata import writer as writer_mod
 from pyperf_probe.perfdata.writer import AttrEntry, PerfDataWriter
 
 ST = int(SampleType.IP | SampleType.TID | SampleType.TIME | SampleType.CPU | SampleType.PERIOD | SampleType.RAW)
@@ -167,21 +168,39 @@ def test_scan_fed_in_random_pieces_equals_one_pass():
 
 # ------------------------------------------------------------------------------------------- the writer
 
-def _write_file(path, data=b"", features=None):
-    attr = EventAttr(type=AttrType.TRACEPOINT, config=2326, sample_type=ST,
-                     flags=int(AttrFlag.SAMPLE_ID_ALL | AttrFlag.EXCLUDE_KERNEL))
+ATTR = EventAttr(type=AttrType.TRACEPOINT, config=2326, sample_type=ST,
+                 flags=int(AttrFlag.SAMPLE_ID_ALL | AttrFlag.EXCLUDE_KERNEL))
+
+
+# events/header_page and header_event as tracefs gives them (libtraceevent parses them)
+HEADER_PAGE = (b"\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n"
+               b"\tfield: local_t commit;\toffset:8;\tsize:8;\tsigned:1;\n"
+               b"\tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;\n"
+               b"\tfield: char data;\toffset:16;\tsize:4080;\tsigned:0;\n")
+HEADER_EVENT = (b"# compressed entry header\n\ttype_len    :    5 bits\n\ttime_delta  :   27 bits\n"
+                b"\tarray       :   32 bits\n\n\tpadding     : type == 29\n\ttime_extend : type == 30\n"
+                b"\ttime_stamp : type == 31\n\tdata max type_len  == 28\n")
+
+
+def _early():
+    """What the recorder knows at the start: perf needs TRACING_DATA to read the file at all."""
+    return {Feature.TRACING_DATA: tracing_data.encode(header_page=HEADER_PAGE, header_event=HEADER_EVENT,
+                                                      systems=[("probe_libfoo", [FMT.encode()])]),
+            Feature.HOSTNAME: fw.string("vm"),
+            Feature.EVENT_DESC: fw.event_desc([fw.EventDesc(ATTR, "a:b", (23, 24))])}
+
+
+def _write_file(path, data=b"", late=None):
     w = PerfDataWriter(str(path))
-    w.begin([AttrEntry(attr, (23, 24))])
+    w.begin([AttrEntry(ATTR, (23, 24))], _early())
     w.write(data)
     w.flush()
-    w.finish(features or {Feature.TRACING_DATA: tracing_data.encode(
-        header_page=b"HP", header_event=b"HE", systems=[("probe_libfoo", [FMT.encode()])]),
-        Feature.HOSTNAME: fw.string("vm"), Feature.EVENT_DESC: fw.event_desc([fw.EventDesc(attr, "a:b", (23, 24))])})
-    w.commit()
-    return attr
+    w.finish(late if late is not None else {Feature.SAMPLE_TIME: fw.sample_time(5, 9)})
+    return ATTR
 
 
 def test_writer_layout(tmp_path):
+    """header, ids, attrs, the early feature bodies, data, the table, the late bodies; no bit 0 at the end."""
     path = tmp_path / "perf.data"
     stream = synth.comm(10, 10, "prog", TRAILER, exec_=True) + _sample(10, 0x1100, 5)
     attr = _write_file(path, stream)
@@ -189,15 +208,19 @@ def test_writer_layout(tmp_path):
     hdr = FileHeader.unpack_from(raw)
     assert raw[:8] == b"PERFILE2" and hdr.size == 104 and hdr.attr_size == 144
     assert raw[104:120] == struct.pack("<QQ", 23, 24)  # the ids, right after the header (as perf 6.1)
-    assert (hdr.attrs.offset, hdr.attrs.size) == (120, 144) and hdr.data.offset == 264  # perf's 0x108
+    assert (hdr.attrs.offset, hdr.attrs.size) == (120, 144)
     assert raw[120:248] == attr.pack(128) and raw[248:264] == struct.pack("<QQ", 104, 16)
-    assert raw[264:264 + hdr.data.size] == stream
+    early = _early()
+    bodies = b"".join(early[bit] for bit in sorted(early))  # from 264 on, before the data
+    assert raw[264:264 + len(bodies)] == bodies and hdr.data.offset == (264 + len(bodies) + 7) // 8 * 8
+    assert raw[hdr.data.offset:hdr.data.offset + hdr.data.size] == stream
     bits = [b for b in range(256) if hdr.features >> b & 1]
-    assert bits == [Feature.TRACING_DATA, Feature.HOSTNAME, Feature.EVENT_DESC]
+    assert bits == [Feature.TRACING_DATA, Feature.HOSTNAME, Feature.EVENT_DESC, Feature.SAMPLE_TIME]
     table = hdr.data.offset + hdr.data.size
-    sections = [struct.unpack_from("<QQ", raw, table + 16 * i) for i in range(3)]
-    assert sections[0][0] == table + 48 and raw[sections[1][0]:sum(sections[1])] == fw.string("vm")
-    assert sum(sections[-1]) == len(raw)
+    sections = [struct.unpack_from("<QQ", raw, table + 16 * i) for i in range(4)]
+    assert sections[0] == (264, len(early[Feature.TRACING_DATA])) and raw[slice(sections[1][0], sum(sections[1]))] \
+        == fw.string("vm")
+    assert sections[3] == (table + 64, 16) and sum(sections[-1]) == len(raw)  # the late body after the table
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
 
 
@@ -209,20 +232,49 @@ def test_writer_output_reads_back_with_the_reader(tmp_path):
         assert [a.ids for a in f.attrs] == [(23, 24)]
         assert f.feature(Feature.HOSTNAME) == "vm"
         assert f.feature(Feature.EVENT_DESC)[0].name == "a:b"
+        assert f.feature(Feature.SAMPLE_TIME) is not None
         kinds = [type(r).__name__ for r in f.records()]
     assert kinds.count("CommRecord") == 1 and len(kinds) == 2
 
 
-def test_existing_file_becomes_old_and_abort_leaves_nothing(tmp_path):
+def test_round_marker_is_a_finished_round_and_a_feature_table():
+    """Its first 16 bytes are the entry of bit 0 (HEADER_RESERVED, which perf never reads): the record
+    header (type 68, size) and 8 zero bytes; the other entries follow."""
+    entries = struct.pack("<QQQQ", 264, 30, 294, 68)
+    marker = writer_mod.round_marker(entries)
+    assert marker == struct.pack("<IHH", 68, 0, 48) + bytes(8) + entries
+
+
+def test_existing_file_becomes_old_at_once_and_abort_puts_it_back(tmp_path):
+    """perf's check_backup when the writer opens; a recording that never began changes nothing, and one
+    that stops on an error (close) keeps its file."""
     path = tmp_path / "perf.data"
-    path.write_bytes(b"old")
-    _write_file(path)
-    assert (tmp_path / "perf.data.old").read_bytes() == b"old"
-    w = PerfDataWriter(str(tmp_path / "other.data"))
+    path.write_bytes(b"previous")
+    (tmp_path / "perf.data.old").write_bytes(b"older")
+    w = PerfDataWriter(str(path))
+    assert (tmp_path / "perf.data.old").read_bytes() == b"previous" and path.read_bytes() == b""
     w.begin([])
     w.write(b"x" * 8)
     w.abort()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["perf.data", "perf.data.old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["perf.data"] and path.read_bytes() == b"previous"
+    _write_file(path)
+    assert (tmp_path / "perf.data.old").read_bytes() == b"previous" and path.read_bytes()[:8] == b"PERFILE2"
+    w = PerfDataWriter(str(tmp_path / "other.data"))
+    w.begin([])
+    w.abort()
+    empty = tmp_path / "empty.data"
+    empty.write_bytes(b"")
+    w = PerfDataWriter(str(empty))  # an empty file is not backed up (perf: st_size 0), and stays
+    w.begin([])
+    w.abort()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.data", "perf.data", "perf.data.old"]
+    w = PerfDataWriter(str(tmp_path / "stopped.data"))
+    w.begin([AttrEntry(ATTR, (23, 24))], _early())
+    w.write(_sample(10, 0x1100, 5))
+    w.end_round()
+    w.flush()
+    w.close()
+    assert FileHeader.unpack_from((tmp_path / "stopped.data").read_bytes()).data.size == len(_sample(10, 0x1100, 5))
 
 
 def test_unwritable_directory():
@@ -243,10 +295,94 @@ def test_block_backlog_is_written_in_order(tmp_path):
     w.flush()
     assert w.backlog == 0
     w.finish({})
-    w.commit()
     raw = path.read_bytes()
     hdr = FileHeader.unpack_from(raw)
     assert raw[hdr.data.offset:hdr.data.offset + hdr.data.size] == b"".join(chunks) == b"".join(seen)
+
+
+def _killed_states(tmp_path, monkeypatch, seed):
+    """Write rounds of samples with pumps of random sizes, and copy the file after every pwrite (and in the
+    middle of every pwrite but the header's, as a kill during a write would leave it): the states a
+    SIGKILL could leave. Returns (states, rounds): rounds[i] = (marker offset, samples before it)."""
+    rnd = random.Random(seed)
+    path = tmp_path / "perf.data"
+    states = []
+    real_pwrite = os.pwrite
+
+    def pwrite(fd, data, offset):
+        view = memoryview(data)
+        if offset and len(view) > 1:  # not the header: a kill may cut it
+            half = real_pwrite(fd, view[:len(view) // 2], offset)
+            states.append(path.read_bytes())
+            return half
+        n = real_pwrite(fd, view, offset)
+        states.append(path.read_bytes())
+        return n
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    w = PerfDataWriter(str(path))
+    w.begin([AttrEntry(ATTR, (23, 24))], _early())
+    w.write(synth.comm(10, 10, "prog", TRAILER, exec_=True))
+    rounds, samples = [], 0
+    for _ in range(rnd.randrange(3, 12)):
+        for _ in range(rnd.randrange(1, 40)):
+            w.write(_sample(10, 0x1100, 1000 + samples))
+            samples += 1
+        rounds.append((w.data_end, samples))
+        w.end_round()
+        for _ in range(rnd.randrange(0, 3)):
+            w.pump(rnd.choice([7, 48, 100, 1000, 5000]))
+            # every round wholly on disk is readable as soon as pump returns
+            done = [off for off, _ in rounds if off + len(w._marker) <= w._data.offset]
+            assert w.committed == (done[-1] - w.data_offset if done else 0)
+    w.write(_sample(10, 0x1100, 1000 + samples))  # after the last round: only the complete file has it
+    w.flush()
+    w.finish({Feature.SAMPLE_TIME: fw.sample_time(1000, 1000 + samples)})
+    monkeypatch.setattr(os, "pwrite", real_pwrite)
+    return states, rounds, samples + 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_state_a_kill_can_leave_reads_as_the_rounds_flushed(tmp_path, monkeypatch, seed):
+    """No state of the file on disk is unreadable or invents a sample: each reads as exactly the samples
+    of the rounds its header commits (0 before the first), and the count never goes down."""
+    from pyperf_probe.perfdata.reader import PerfDataFile
+    states, rounds, total = _killed_states(tmp_path, monkeypatch, seed)
+    before = {off: n for off, n in rounds}
+    last = 0
+    for i, raw in enumerate(states):
+        hdr = FileHeader.unpack_from(raw) if len(raw) >= 104 and raw[:8] == b"PERFILE2" else None
+        if hdr is None or not hdr.data.size:
+            assert last == 0, i  # the header is only ever rewritten whole, never back to 0
+            continue
+        state = tmp_path / f"state{i}.data"
+        state.write_bytes(raw)
+        with PerfDataFile.open(str(state)) as f:
+            times = [r.time for r in f.records() if type(r).__name__ == "Sample"]
+            assert f.feature(Feature.EVENT_DESC)[0].name == "a:b"
+        expect = total if i == len(states) - 1 else before[hdr.data.offset + hdr.data.size]
+        assert times == list(range(1000, 1000 + expect)) and expect >= last, i
+        last = expect
+        state.unlink()
+    assert last == total
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/perf"), reason="needs /usr/bin/perf")
+def test_perf_reads_every_state_a_kill_can_leave(tmp_path, monkeypatch):
+    import subprocess
+    states, rounds, total = _killed_states(tmp_path, monkeypatch, 3)
+    before = {off: n for off, n in rounds}
+    for i, raw in enumerate(states):
+        hdr = FileHeader.unpack_from(raw) if len(raw) >= 104 else None
+        if hdr is None or not hdr.data.size:
+            continue
+        state = tmp_path / "state.data"
+        state.write_bytes(raw)
+        proc = subprocess.run(["/usr/bin/perf", "script", "-i", str(state), "-F", "time"], capture_output=True,
+                              text=True)
+        assert proc.returncode == 0 and proc.stderr == "", (i, proc.stderr)
+        expect = total if i == len(states) - 1 else before[hdr.data.offset + hdr.data.size]
+        assert len(proc.stdout.split()) == expect, i
 
 
 def test_synthesize_a_running_process_as_perf_does():

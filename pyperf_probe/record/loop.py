@@ -1,10 +1,13 @@
 """The drain loop of a recording (perf's builtin-record.c ``__cmd_record`` main loop): drain every ring
 buffer into the file until the workload exits, a signal stops us or every traced task is gone.
 
-After each pass that found data a FINISHED_ROUND is written (readers may sort by time between rounds). When
+After each pass that found data the round is ended (``PerfDataWriter.end_round``: a FINISHED_ROUND, so
+readers may sort by time between rounds, and the point up to which a killed recording stays readable). When
 nothing was pending the loop sleeps in poll(): the kernel wakes it when a buffer is half full
-(wakeup_events = 0) or a traced task exits; in dwarf mode it also wakes every few milliseconds. Copied data
-waits in the writer's memory backlog and goes to the disk when the rings are quiet.
+(wakeup_events = 0) or a traced task exits; in dwarf mode it also wakes every few milliseconds, otherwise at
+least every FLUSH_MS, so that a few hits a second still reach the file (perf waits for the half-full
+buffer: a recording killed after an hour of rare hits keeps none of them). Copied data waits in the
+writer's memory backlog and goes to the disk when the rings are quiet.
 """
 from __future__ import annotations
 
@@ -15,10 +18,10 @@ import signal
 from typing import Optional, Sequence
 
 from pyperf_probe.kernel import ringbuf
-from pyperf_probe.perfdata import synth
 from pyperf_probe.perfdata.writer import PerfDataWriter
 from pyperf_probe.record.fds import EventFds
 
+FLUSH_MS = 1000  # without a tick, the rings are drained (and the file made current) at least this often
 PUMP_BYTES = 1 << 20  # written to the disk per idle moment: ~3 ms, then the rings are checked again
 # With a tick (dwarf), the backlog goes to the disk only in ticks where the rings were empty, and in full at
 # the end: every moment spent writing is a moment the rings are not drained. Past this size (or an eighth
@@ -41,13 +44,15 @@ def backlog_limit() -> int:
 class LoopStats:
     wakeups: int = 0
     bytes: int = 0
-    signal: Optional[int] = None  # SIGINT/SIGTERM that stopped us
+    signal: Optional[int] = None  # SIGINT/SIGTERM/SIGHUP that stopped us
 
 
 class StopFlag:
-    """SIGINT/SIGTERM/SIGCHLD handlers that set flags and wake poll() through a self-pipe."""
+    """SIGINT/SIGTERM/SIGHUP/SIGCHLD handlers that set flags and wake poll() through a self-pipe. SIGHUP (a
+    lost terminal or SSH session) stops the recording as ^C does, with a complete file (perf would die of
+    it and leave its header unwritten); under ``nohup`` (SIGHUP ignored) it stays ignored."""
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
 
     def __init__(self):
         self.stop_signal: Optional[int] = None
@@ -62,7 +67,8 @@ class StopFlag:
             self.stop_signal = signum
 
     def install(self) -> None:
-        self._old = {s: signal.signal(s, self._handler) for s in self.SIGNALS}
+        self._old = {s: signal.signal(s, self._handler) for s in self.SIGNALS
+                     if s != signal.SIGHUP or signal.getsignal(s) != signal.SIG_IGN}
         self._old_wakeup = signal.set_wakeup_fd(self.write_fd, warn_on_full_buffer=False)
 
     def drain(self) -> None:
@@ -114,17 +120,19 @@ def drain_all(rings: Sequence[ringbuf.RingBuffer], writer: PerfDataWriter) -> in
     for ring in rings:
         total += ring.drain(writer.write)
     if total:
-        writer.write(synth.FINISHED_ROUND)
+        writer.end_round()
     return total
 
 
-def run_loop(fds: EventFds, writer: PerfDataWriter, stop: StopFlag, finished, tick_ms: int = -1) -> LoopStats:
+def run_loop(fds: EventFds, writer: PerfDataWriter, stop: StopFlag, finished, tick_ms: int = -1,
+             flush_ms: int = FLUSH_MS) -> LoopStats:
     """Drain until ``finished()`` (workload gone), a stop signal, or every buffer's fd hung up.
 
     With ``tick_ms`` >= 0, poll() also returns after that long, so the buffers are drained long before the
     kernel's half-full wakeup (dwarf samples are 8.5 KB: a busy CPU fills megabytes in milliseconds, and a
     recorder that waits for the watermark on a loaded machine finds a full buffer). Only poll() returns
-    that reported events count as wakeups, as in perf."""
+    that reported events count as wakeups, as in perf. Without a tick, poll() returns after ``flush_ms``
+    at most: whatever the rings hold then goes to the file."""
     stats = LoopStats()
     poller = select.poll()
     live = {}
@@ -147,7 +155,7 @@ def run_loop(fds: EventFds, writer: PerfDataWriter, stop: StopFlag, finished, ti
             if got:
                 continue
             break
-        timeout = tick_ms
+        timeout = tick_ms if tick_ms >= 0 else flush_ms
         over = writer.backlog > max_backlog
         if writer.backlog and (tick_ms < 0 or not got or over):
             writer.pump(PUMP_BYTES)  # the rings were empty (or memory is short): some backlog to the disk

@@ -1,11 +1,15 @@
-"""One ``pyperf record`` run, from a ``Plan`` (the parsed command line) to a committed perf.data.
+"""One ``pyperf record`` run, from a ``Plan`` (the parsed command line) to a complete perf.data.
 
 Order of operations (perf's ``__cmd_record``): resolve events (an unknown one fails before anything runs),
-create the output under a temporary name (an unwritable path fails before anything runs), fork the workload
-and hold it, open the fds and ring buffers, write the id index and the synthesized records, let the workload
-exec (or enable the fds), drain until the end, then the lost counts, the post-pass and the features; the file
-gets its name only when it is complete. Every failure path closes the fds, stops the workload and removes the
-temporary file.
+create the output under its name (an existing one becomes ``.old``; an unwritable path fails before anything
+runs), fork the workload and hold it, open the fds and ring buffers, write the attrs, the feature sections
+known at the start, the id index and the synthesized records, flush them, let the workload exec (or enable
+the fds), drain until the end, then the lost counts, the post-pass and the last features.
+
+From the first flush on the file is a valid perf.data that grows round by round (``perfdata.writer``): a
+recorder killed by SIGKILL leaves what it flushed, readable by perf and pyperf. SIGINT, SIGTERM and SIGHUP
+stop the recording with a complete file. A failure before the recording began closes the fds, stops the
+workload and undoes the file (``.old`` comes back); a failure after it keeps the file as last flushed.
 """
 from __future__ import annotations
 
@@ -150,7 +154,7 @@ def _open_with_fallback(fds: fdset.EventFds, plan: Plan, evs, cpus, threads, fil
 
 
 def record(plan: Plan) -> Outcome:
-    """Run one recording; on any failure (or ^C before the loop) nothing is left under the output name."""
+    """Run one recording; a failure (or ^C) before it began leaves the output name as it was."""
     target = _target(plan)
     pairs, evs = select_events(plan, target)
     run = Recording(plan, target, pairs, evs)
@@ -174,9 +178,10 @@ class Recording:
         self.filters = _filters_by_event(plan, pairs)
         self.cpus = _cpus(plan)
         self.threads = _threads(plan) if target.threads else []
-        self.writer = PerfDataWriter(plan.output)  # an unwritable path fails here, before anything runs
         self.fds, self.stop, self.workload = fdset.EventFds(), loop.StopFlag(), None
         self.scanner = self.stats = None
+        self.started = False  # events enabled: from then on the file keeps what was flushed
+        self.writer = PerfDataWriter(plan.output)  # an unwritable path fails here, before anything runs
 
     def start(self) -> None:
         """Fork the workload (held), open the fds, write the attrs and synthesized records, then go."""
@@ -188,11 +193,14 @@ class Recording:
             self.workload = Workload(plan.command)
         tasks = [-1] if target.system_wide else self.threads if target.threads else [self.workload.pid]
         _open_with_fallback(self.fds, plan, self.evs, self.cpus, tasks, self.filters)
-        self.writer.begin([AttrEntry(ev.attr, self.fds.ids_of(i)) for i, ev in enumerate(self.evs)])
+        self.writer.begin([AttrEntry(ev.attr, self.fds.ids_of(i)) for i, ev in enumerate(self.evs)],
+                          _early_features(plan, self.pairs, self.evs, self.fds))
         self.scanner = data_scan.Scanner(self.evs[0].attr.sample_type)
         self.writer.observe(self.scanner.feed)
         self.writer.write(_synthesized(plan, target, self.evs, self.fds,
                                        self.workload.pid if self.workload else None, self.threads))
+        self.writer.end_round()
+        self.writer.flush()  # a valid file before the first event can fire
         self.stop.install()
         if target.threads or target.system_wide:
             self.fds.enable()  # a workload's events are enabled by its exec (enable_on_exec)
@@ -200,6 +208,7 @@ class Recording:
             err = self.workload.start()
             if err is not None:
                 raise exec_failure(self.evs[0].name, plan.command, err)
+        self.started = True
 
     def drain(self) -> None:
         dwarf = self.plan.call_graph is not None and self.plan.call_graph.mode == "dwarf"
@@ -211,7 +220,7 @@ class Recording:
                                        tick_ms=DWARF_TICK_MS if dwarf else -1)
 
     def finish(self) -> Outcome:
-        """Reap the workload, add the lost counts, complete the post-pass and the features, rename."""
+        """Reap the workload, add the lost counts, complete the post-pass and the features."""
         status = _finish_workload(self.workload, self.stats.signal)
         lost_blob, lost_samples = fdset.lost_samples_records(self.fds, self.evs[0].attr.sample_type)
         if lost_blob:
@@ -219,15 +228,18 @@ class Recording:
         self.writer.flush()
         scan = self.scanner.result()
         size = self.writer.data_end
-        self.writer.finish(_features(self.plan, self.pairs, self.evs, self.fds, scan))
-        self.writer.commit()
+        self.writer.finish(_late_features(scan, _build_ids(scan)))
         if self.plan.buildid_cache:
             cache_hit_dsos(scan.hit_dsos)
         return Outcome(self.plan.output, self.stats.wakeups, size, scan.samples, scan.records, scan.lost_records,
                        lost_samples, status)
 
     def abort(self) -> None:
-        self.writer.abort()
+        if self.started:
+            self.writer.close()
+            log.warning("%s keeps the data flushed before the error", self.plan.output)
+        else:
+            self.writer.abort()
         if self.workload is not None:
             self.workload.stop()
 
@@ -265,16 +277,22 @@ def cache_hit_dsos(names: Sequence[str]) -> None:
             log.debug("could not add %s to the build-id cache: %s", name, exc)
 
 
-def _features(plan: Plan, pairs, evs, fds, scan) -> Dict[int, bytes]:
+def _build_ids(scan) -> List[Tuple[str, bytes]]:
+    from pyperf_probe.perfdata import build_ids
+    return build_ids.lookup(scan.hit_dsos)
+
+
+def _early_features(plan: Plan, pairs, evs, fds) -> Dict[int, bytes]:
+    """The feature sections known before the first event: written before the data, so that a recording
+    cut short (killed) has what perf needs to read it (TRACING_DATA) and shows (the rest)."""
     from pyperf_probe import __version__
-    from pyperf_probe.perfdata import build_ids, feature_writer as fw, tracing_data
+    from pyperf_probe.perfdata import feature_writer as fw, tracing_data
     from pyperf_probe.perfdata.format import Feature
     host, release, arch = fw.system_strings()
     avail, online = fw.cpu_counts()
     descs = [fw.EventDesc(ev.attr, ev.name, fds.ids_of(i)) for i, ev in enumerate(evs)]
-    features = {
+    return {
         Feature.TRACING_DATA: tracing_data.build(pairs, os.sysconf("SC_PAGE_SIZE")),
-        Feature.BUILD_ID: fw.build_ids(build_ids.lookup(scan.hit_dsos)),
         Feature.HOSTNAME: fw.string(host),
         Feature.OSRELEASE: fw.string(release),
         Feature.VERSION: fw.string(f"{__version__} (pyperf)"),
@@ -283,6 +301,13 @@ def _features(plan: Plan, pairs, evs, fds, scan) -> Dict[int, bytes]:
         Feature.CMDLINE: fw.cmdline(plan.cmdline),
         Feature.EVENT_DESC: fw.event_desc(descs),
     }
+
+
+def _late_features(scan, build_id_table) -> Dict[int, bytes]:
+    """The feature sections known at the end (the BUILD_ID table, the first and last sample times)."""
+    from pyperf_probe.perfdata import feature_writer as fw
+    from pyperf_probe.perfdata.format import Feature
+    features = {Feature.BUILD_ID: fw.build_ids(build_id_table)}
     if scan.samples:
         features[Feature.SAMPLE_TIME] = fw.sample_time(scan.first_time, scan.last_time)
     return features
