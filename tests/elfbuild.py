@@ -17,7 +17,7 @@ def note(name: bytes, n_type: int, desc: bytes) -> bytes:
 
 def build_elf(symbols, build_id=b"\x12\x34\x56\x78" * 5, debuglink=None, text_size=0x200, e_type=2,
               symtab_name=".symtab", rela_plt=None):
-    """symbols: (name, value, size, type, bind, section) with section 'text' / 'undef' / 'abs'."""
+    """symbols: (name, value, size, type, bind, section[, st_other]) with section 'text' / 'undef' / 'abs'."""
     text = b"\x90" * text_size
     shstr, strtab = bytearray(b"\0"), bytearray(b"\0")
 
@@ -35,10 +35,10 @@ def build_elf(symbols, build_id=b"\x12\x34\x56\x78" * 5, debuglink=None, text_si
     # sections: 0 null, 1 .text, 2 .note.gnu.build-id, 3 symtab, 4 .strtab, 5 .gnu_debuglink, 6 .shstrtab
     syms = SYM.pack(0, 0, 0, 0, 0, 0)
     shndx = {"text": 1, "undef": 0, "abs": 0xFFF1}
-    for name, value, size, stype, bind, sec in symbols:
+    for name, value, size, stype, bind, sec, *other in symbols:
         syms += SYM.pack(stname(name),              # st_name
                          (bind << 4) | stype,       # st_info
-                         0,                         # st_other
+                         other[0] if other else 0,  # st_other: the visibility (STV_*) in its low 2 bits
                          shndx[sec],                # st_shndx
                          value,                     # st_value
                          size)                      # st_size

@@ -5,8 +5,9 @@ else the first with a ``.dynsym`` ("runtime_ss"), and loads that file's ``.symta
 (a name in both is there twice, as ``perf probe -F`` shows). A separate debug file's ``.dynsym`` is
 SHT_NOBITS and does not count, so for glibc only the debug file's versioned ``.symtab`` names
 (``aio_cancel@@GLIBC_2.34``) are listed. It
-keeps FUNC, GNU_IFUNC and OBJECT symbols with a name and a section, plus zero-size NOTYPE labels in text
-sections, and adds one ``NAME@plt`` symbol per ``.rela.plt`` entry (``dso__synthesize_plt_symbols``).
+keeps FUNC, GNU_IFUNC and OBJECT symbols with a name and a section, plus NOTYPE labels of default or
+protected visibility in text and data sections (not annobin's hidden ``.annobin_*`` markers), and adds one
+``NAME@plt`` symbol per ``.rela.plt`` entry (``dso__synthesize_plt_symbols``).
 
 Then ``symbols__fixup_end``: a zero-size symbol extends to the next start (the last one to the next page),
 and, unless aliases are allowed (``perf probe`` allows them), ``symbols__fixup_duplicate`` keeps one
@@ -34,6 +35,7 @@ if TYPE_CHECKING:       # for annotations only: importing collections.abc costs 
     from collections.abc import Iterator
 
 STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_GNU_IFUNC = 0, 1, 2, 10
+STV_INTERNAL, STV_HIDDEN = 1, 2          # ELF64_ST_VISIBILITY(st_other) = st_other & 3
 STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
 SHN_LORESERVE, SHN_ABS = 0xFF00, 0xFFF1
 PAGE_SIZE = 4096
@@ -44,10 +46,10 @@ ELF64_SYM = "IBBHQQ"
 ELF32_SYM = "IIIBBH"
 # (offset, width) of the fields read in bulk, per ELF class (True: 64-bit): gABI "Symbol Table"
 SYM_LAYOUT = {
-    True: {"entsize": 24, "st_name": (0, 4), "st_info": (4, 1), "st_shndx": (6, 2), "st_value": (8, 8),
-           "st_size": (16, 8)},
+    True: {"entsize": 24, "st_name": (0, 4), "st_info": (4, 1), "st_other": (5, 1), "st_shndx": (6, 2),
+           "st_value": (8, 8), "st_size": (16, 8)},
     False: {"entsize": 16, "st_name": (0, 4), "st_value": (4, 4), "st_size": (8, 4), "st_info": (12, 1),
-            "st_shndx": (14, 2)},
+            "st_other": (13, 1), "st_shndx": (14, 2)},
 }
 
 
@@ -133,10 +135,13 @@ def _int_column(raw: bytes, offset: int, width: int, entsize: int, endian: str) 
 
 def _kept(image: ElfImage, raw: bytes, layout) -> tuple[bytes, list[int]]:
     """perf's ``elf_sym__filter`` and ``elf_sym__is_label`` on every entry: a name and a defined section;
-    FUNC, GNU_IFUNC and OBJECT in a real section (perf's ``elf_getscn`` fails for SHN_ABS & co), and
-    zero-size NOTYPE labels in a text or data section; the section must be SHF_ALLOC (``dso__load_sym``
-    skips symbols of sections that are not loaded, such as glibc's ``.gnu.warning.*``). Returns one byte
-    per entry (1 to keep) and the st_name of the kept entries, in table order.
+    FUNC, GNU_IFUNC and OBJECT in a real section (perf's ``elf_getscn`` fails for SHN_ABS & co) whatever
+    their visibility, and NOTYPE labels of any size in a text or data section (``elf_sec__filter``: the
+    section's name contains "text" or "data") unless their visibility is STV_HIDDEN or STV_INTERNAL
+    (``elf_sym__is_label``: annobin's ``.annobin_*`` markers are hidden NOTYPE symbols in .text); the
+    section must be SHF_ALLOC (``dso__load_sym`` skips symbols of sections that are not loaded, such as
+    glibc's ``.gnu.warning.*``). Returns one byte per entry (1 to keep) and the st_name of the kept
+    entries, in table order.
 
     The type and section tests run on whole columns; the rarer cases are read entry by entry where they
     occur: NOTYPE entries (10 of libc's 10,015) for the label rule, and kept entries without a name (none
@@ -151,12 +156,12 @@ def _kept(image: ElfImage, raw: bytes, layout) -> tuple[bytes, list[int]]:
     notype = info.translate(_NOTYPE)
     if 1 in notype:
         texts = {s.index for s in image.sections if "text" in s.name or "data" in s.name} & loaded
-        size_at, size_width = layout["st_size"]
+        other_at = layout["st_other"][0]
         order = "little" if endian == "<" else "big"
         i = notype.find(1)
         while i >= 0:
             at = i * entsize
-            if (not any(raw[at + size_at:at + size_at + size_width])
+            if (raw[at + other_at] & 3 not in (STV_HIDDEN, STV_INTERNAL)
                     and int.from_bytes(raw[at + shndx_at:at + shndx_at + 2], order) in texts):
                 keep[i] = 1
             i = notype.find(1, i + 1)
