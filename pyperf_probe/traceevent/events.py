@@ -6,7 +6,8 @@ Two renderers, one interface (``info``: ``tep_print_event(..., TEP_PRINT_INFO)``
 * ``libtraceevent``: the C library perf's own copy comes from, through ctypes (:mod:`.libtep`); chosen
   whenever ``libtraceevent.so.1`` loads;
 * ``python``: :mod:`.printfmt`, an evaluator of the same ``print fmt`` grammar, where the library is missing
-  or ``PYPERF_NO_LIBTRACEEVENT=1`` is set.
+  or ``PYPERF_NO_LIBTRACEEVENT=1`` is set, and for the few formats libtraceevent 1.7 prints otherwise than
+  perf 6.1's older copy (``printfmt.library_differs``: ``%zu``, tabs, helpers perf does not know).
 
 Each format is parsed once, when the file is opened; a record costs one call that renders it.
 ``renderer`` names the one in use (``pyperf script -v`` prints it).
@@ -28,6 +29,7 @@ class TraceEvents:
     def __init__(self, tracing: TracingData, resolve: Resolver | None = None, use_library: bool | None = None):
         self.tracing = tracing
         self._python: dict[int, object] = {}
+        self._python_only: dict[int, bool] = {}
         self._resolve = resolve
         if use_library is None:
             use_library = not os.environ.get(ENV_NO_LIBRARY)
@@ -84,9 +86,19 @@ class TraceEvents:
             table = self._printk = parse_printk_formats(self.tracing.printk_formats)
         return table
 
+    def _use_python(self, event_id: int) -> bool:
+        """Whether this event prints through Python although the library is loaded: its format is one
+        libtraceevent 1.7 prints otherwise than perf 6.1's copy (``printfmt.library_differs``)."""
+        use = self._python_only.get(event_id)
+        if use is None:
+            from pyperf_probe.traceevent.printfmt import library_differs
+            fmt = self.tracing.events.get(event_id)
+            use = self._python_only[event_id] = fmt is not None and library_differs(fmt.text)
+        return use
+
     def info(self, event_id: int, raw: bytes, cpu: int = 0) -> str:
         """The event's ``print fmt`` applied to ``raw`` (what ``perf script`` prints after the event name)."""
-        if self.tep is not None:
+        if self.tep is not None and not self._use_python(event_id):
             return self.tep.print_info(raw, cpu)
         ev = self.python_event(event_id)
         return "" if ev is None else ev.info(raw)

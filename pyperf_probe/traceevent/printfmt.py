@@ -8,17 +8,20 @@ functions they stand for, so a difference can be traced to one of them:
   adjacent ``"a" "b"`` joined);
 * :class:`FormatField` and :func:`parse_fields` are ``event_read_fields`` (type, name, array length,
   the ``TEP_FIELD_IS_*`` flags);
-* :class:`_Parser` is ``process_arg``/``process_op`` and the helpers (``__print_flags``,
-  ``__print_symbolic``, ``__print_hex[_str]``, ``__print_array``, ``__get_str``, ``__get_bitmask``,
-  ``__get_cpumask``, ``__get_dynamic_array[_len]``, ``__get_sockaddr``, ``sizeof``, ``__builtin_expect``,
-  casts, ``?:``, ``[]``, C's operators with libtraceevent's priorities and rotation);
+* :class:`_Parser` is ``process_arg``/``process_op`` and the helpers perf 6.1's copy knows
+  (``__print_flags``, ``__print_symbolic``, ``__print_hex[_str]``, ``__print_array``, ``__get_str``,
+  ``__get_bitmask``, ``__get_dynamic_array[_len]``, ``__builtin_expect``), casts, ``?:``, ``[]``, C's
+  operators with libtraceevent's priorities and rotation;
 * :meth:`Event.info` is ``pretty_print`` over the ``parse_args`` pieces of the format string
   (``print_arg_number``, ``print_arg_string``/``print_str_arg``, ``print_arg_pointer`` for ``%pS %pM %pI4
   %pI6 %pISpc %pU %ph``), ``eval_num_arg`` for numbers;
 * :meth:`Event.fields_text` is ``tep_print_fields`` as perf 6.1 prints it (``print_field_raw``).
 
 An event whose ``print fmt`` cannot be parsed prints ``[FAILED TO PARSE]`` and its fields, as perf does
-(a helper function only a libtraceevent plugin defines, such as ``jiffies_to_msecs``, makes that happen).
+(a helper function only a libtraceevent plugin defines, such as ``jiffies_to_msecs``, makes that happen, and
+so do the helpers newer than perf's copy: ``__get_cpumask``, ``__get_sockaddr``, ``__get_rel_*``,
+``sizeof``). Where perf's copy and libtraceevent 1.7 differ (:func:`library_differs`), this module follows
+perf, and :mod:`.events` prints those events with it even when the library is loaded.
 """
 from __future__ import annotations
 
@@ -120,7 +123,7 @@ class Tokens:
                     continue
                 if not ch:
                     return NONE, "".join(out)
-                if not ((ch != quote and ch.isprintable()) or last == "\\" or ch == "\n"):
+                if ch == quote and last != "\\":  # perf 6.1's copy: any byte up to the quote (tabs too)
                     break
                 out.append(ch)
             if kind != DQUOTE:
@@ -513,14 +516,13 @@ class _Parser:
             field, count, el_size = self.delim_arg(","), self.delim_arg(","), self.delim_arg(")")
             arg.become(Arg("int_array", field=field, count=count, el_size=el_size))
             return tok.item()
-        if name in ("__get_str", "__get_rel_str", "__get_bitmask", "__get_rel_bitmask", "__get_cpumask",
-                    "__get_rel_cpumask"):
+        if name in ("__get_str", "__get_bitmask"):
             what = tok.expect(ITEM)
             tok.expect(DELIM, ")")
-            kind = "string" if "str" in name else "bitmask" if "bitmask" in name else "cpumask"
+            kind = "string" if "str" in name else "bitmask"
             arg.become(Arg(kind, name=what, field=self.event.find_any_field(what)))
             return tok.read()
-        if name in ("__get_dynamic_array", "__get_rel_dynamic_array", "__get_sockaddr", "__get_sockaddr_rel"):
+        if name == "__get_dynamic_array":
             kind, text = tok.read()
             field = self.event.find_field(text) if kind == ITEM else None
             if field is None:
@@ -535,7 +537,7 @@ class _Parser:
             if kind == OP and text == "]":
                 kind, text = tok.item()
             return kind, text
-        if name in ("__get_dynamic_array_len", "__get_rel_dynamic_array_len"):
+        if name == "__get_dynamic_array_len":
             what = tok.expect(ITEM)
             field = self.event.find_field(what)
             if field is None:
@@ -550,41 +552,7 @@ class _Parser:
             tok.expect(ITEM)
             tok.expect(DELIM, ")")
             return tok.item()
-        if name == "sizeof":
-            return self.sizeof(arg)
         raise ParseError(f"function {name} not defined")
-
-    def sizeof(self, arg: Arg) -> tuple[int, str]:
-        tok = self.tok
-        kind, text = tok.item()
-        ok = False
-        if text == "unsigned":
-            kind, text = tok.item()
-            ok = kind != ITEM
-        if ok or text == "int":
-            atom = "4"
-        elif text == "long":
-            kind, text = tok.item()
-            if text == "long":
-                atom = "8"
-            else:
-                atom, ok = str(self.event.long_size), True
-        elif text == "REC":
-            kind, text = tok.item()
-            if kind != OP or text != "->":
-                raise ParseError("sizeof: expected '->'")
-            field = self.event.find_any_field(tok.expect(ITEM))
-            if field is None or field.flags & IS_ARRAY:
-                raise ParseError("sizeof: bad field")
-            atom = str(field.size)
-        else:
-            raise ParseError(f"sizeof({text})")
-        arg.become(Arg("atom", atom=atom))
-        if not ok:
-            kind, text = tok.item()
-        if kind != DELIM or text != ")":
-            raise ParseError("sizeof: expected ')'")
-        return tok.item()
 
     def fields_list(self) -> tuple[list[tuple[str, str]], tuple[int, str]]:
         """``process_fields``: ``{ value, "name" }, ...``."""
@@ -805,7 +773,7 @@ def _parse_conversion(fmt: str, start: int, args: list[Arg], pieces: list[_Piece
         elif ch == "L":
             ls = 2
         elif ch in "zZ":
-            ls = 1
+            pass  # perf 6.1's copy: %zu takes an int (libtraceevent >= 1.2 a long)
         elif ch == "*":
             if not args or len_arg is not None:
                 raise ParseError("no argument match")
@@ -1074,7 +1042,10 @@ class Event:
         val = self.num(piece.arg, data)
         bits = {-2: 8, -1: 16, 0: 32}.get(piece.ls, 64)
         conv = piece.format[-1]
-        val = _signed(val, bits) if conv in "di" else val & ((1 << bits) - 1)
+        if "z" in piece.format or "Z" in piece.format:  # an int read as a size_t: the zero-extended low half
+            val &= 0xFFFFFFFF
+        else:
+            val = _signed(val, bits) if conv in "di" else val & ((1 << bits) - 1)
         return cformat(piece.format, val, width)
 
     def _pointer(self, piece: _Piece, data: bytes, width: int | None) -> str:
@@ -1091,6 +1062,8 @@ class Event:
             return self._ip(spec, arg, data)
         if c == "h":
             return self._raw_buff(spec, arg, data, width)
+        if c == "U":
+            return self._uuid(spec, arg, data)
         val = self.num(arg, data)
         return "(nil)" if not val else "0x%x" % val
 
@@ -1172,7 +1145,25 @@ class Event:
             if have_p:
                 return "[" + text + "]:%d" % struct.unpack_from(">H", buf, 2)[0]
             return text
-        return "INVALIDIPv4"
+        return ""
+
+    def _uuid(self, spec: str, arg: Arg, data: bytes) -> str:
+        """``print_uuid_arg``: 16 bytes as 8-4-4-4-12 hex (``%pUl``/``%pUL``: the first three groups
+        little-endian; capitals for ``L``/``B``)."""
+        field = self._field_of(arg)
+        if field is None:
+            return "ARG TYPE NOT FIELD BUT 0"
+        if field.size != 16:
+            return "INVALIDUUID"
+        b = data[field.offset:field.offset + 16]
+        index = (3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15) if spec[1:2] in ("L", "l") else range(16)
+        fmt = "%02X" if spec[1:2] in ("L", "B") else "%02x"
+        out = ""
+        for n, i in enumerate(index):
+            out += fmt % b[i]
+            if n in (3, 5, 7, 9):
+                out += "-"
+        return out
 
     def _raw_buff(self, spec: str, arg: Arg, data: bytes, width: int | None) -> str:
         """``print_raw_buff_arg``: ``%*ph`` bytes of a dynamic array, separated per the suffix."""
@@ -1224,8 +1215,6 @@ class Event:
             return cformat(fmt, _cstr(data[offset:]), width)
         if k == "bitmask":
             return self._bitmask(arg, data, fmt, width)
-        if k == "cpumask":
-            return self._cpumask(arg, data, fmt, width)
         if k == "op" and arg.v["op"] == "?":
             branches = arg.v["right"]
             pick = branches.v["left"] if self.num(arg.v["left"], data) else branches.v["right"]
@@ -1285,22 +1274,6 @@ class Event:
         for i in range(0, size, 4):  # 32-bit groups, most significant first, comma-separated
             words.append("".join("%02x" % buf[j] for j in reversed(range(i, min(i + 4, size)))))
         return cformat(fmt, ",".join(reversed(words)), width)
-
-    def _cpumask(self, arg: Arg, data: bytes, fmt: str, width: int | None) -> str:
-        f = arg.v["field"]
-        if f is None:
-            return ""
-        offset, size = self._dyn(f, data)
-        value = int.from_bytes(data[offset:offset + size], "little")
-        ranges, bit, nbits = [], 0, size * 8
-        while bit < nbits:
-            if value >> bit & 1:
-                start = bit
-                while bit < nbits and value >> bit & 1:
-                    bit += 1
-                ranges.append(str(start) if bit - 1 == start else f"{start}-{bit - 1}")
-            bit += 1
-        return cformat(fmt, ",".join(ranges), width)
 
     # --- raw fields -------------------------------------------------------------------------------------
 
@@ -1383,3 +1356,28 @@ def parse_printk_formats(text: str) -> dict[int, str]:
         except ValueError:
             continue
     return out
+
+
+_NEWER_HELPERS = ("__get_cpumask", "__get_rel_", "__get_sockaddr", "sizeof")
+
+
+def library_differs(text: str) -> bool:
+    """Whether libtraceevent 1.7 prints this format's records otherwise than perf 6.1's copy: a ``%zu``-style
+    conversion (an int there, a long in 1.7), a tab in the format string (perf's tokenizer takes any byte
+    up to the quote, 1.7 stops), or a helper perf's copy does not know (1.7 prints it, perf prints
+    ``[FAILED TO PARSE]`` and the fields)."""
+    line = text[text.find("print fmt:"):]
+    if any(h in line for h in _NEWER_HELPERS):
+        return True
+    fmt = line.split('"', 2)[1] if line.count('"') >= 2 else ""
+    if "\t" in line or any(not ch.isprintable() and ch != "\n" for ch in fmt):
+        return True
+    pos = fmt.find("%")
+    while pos >= 0:
+        end = pos + 1
+        while end < len(fmt) and fmt[end] in "-+ #0123456789.*hlLzZjt":
+            end += 1
+        if "z" in fmt[pos + 1:end] or "Z" in fmt[pos + 1:end]:
+            return True
+        pos = fmt.find("%", end + 1 if end < len(fmt) and fmt[end] == "%" else end)
+    return False
