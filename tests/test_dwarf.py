@@ -234,6 +234,21 @@ def test_fetcharg_nesting_and_static_variables():
     assert TraceArg("@table", [16, 4]).fetcharg() == "+4(@table+16)"
 
 
+def test_block_constant_is_listed_but_not_fetched():
+    """An argument GCC's LTO propagated as a double (DW_AT_const_value, 8-byte block): perf -V lists it, perf -D
+    prints an uninitialized number for it; pyperf lists it and refuses to fetch it."""
+    from types import SimpleNamespace as NS
+    from pyperf_probe.symbols.dwarf.vars import convert_location
+    die = NS(tag="DW_TAG_formal_parameter", attributes={
+        "DW_AT_name": NS(form="DW_FORM_string", value=b"f"),
+        "DW_AT_const_value": NS(form="DW_FORM_block1", value=[0, 0, 0, 0, 0, 0, 0, 0x40])})   # 2.0
+    assert convert_location(die, 0x1000, None, None, check_only=True) is None
+    with pytest.raises(ProbeError, match="constant value of 'f' is a DW_FORM_block1 block"):
+        convert_location(die, 0x1000, None, None)
+    die.attributes["DW_AT_const_value"] = NS(form="DW_FORM_data1", value=0xFD)
+    assert convert_location(die, 0x1000, None, None).fetcharg() == "\\-3"
+
+
 def test_parse_var_expr():
     assert parse_var_expr("pt->weights[2]") == ("pt", [Field("weights", True), Field("[2]", False, 2)])
     assert parse_var_expr("n.as_long") == ("n", [Field("as_long", False)])

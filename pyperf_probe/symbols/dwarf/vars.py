@@ -98,8 +98,10 @@ def convert_location(var_die, svma: int, fb_ops, sp_die, check_only: bool = Fals
     if "DW_AT_external" in var_die.attributes:
         return TraceArg("@" + name, [0])
     const = var_die.attributes.get("DW_AT_const_value")
-    if const is not None and isinstance(const.value, int):
-        return TraceArg(f"\\{_signed(const)}")
+    if const is not None:
+        if isinstance(const.value, int):
+            return TraceArg(f"\\{_signed(const)}")
+        return _block_constant(name, const, check_only)
     ops = D.location_at(var_die, "DW_AT_location", svma)
     if ops is None:
         raise NoLocation(not_found_message(name), errno=E.EINVAL)
@@ -108,6 +110,17 @@ def convert_location(var_die, svma: int, fb_ops, sp_die, check_only: bool = Fals
     if not ops:
         raise NoLocation(not_found_message(name), errno=E.ENOENT)
     return _from_op(ops[0], name, fb_ops, check_only)
+
+
+def _block_constant(name: str, const, check_only: bool) -> Optional[TraceArg]:
+    """A DW_AT_const_value in a block form (GCC's LTO propagates a double argument so: 8 bytes). perf lists
+    the variable (-V stops before reading the value), then reads it with ``dwarf_formsdata``, which fails
+    on a block and leaves perf's ``snum`` uninitialized: -D prints whatever the stack held
+    (``f=\\-7429207989180078080``). pyperf refuses that argument rather than invent a number."""
+    if check_only:
+        return None
+    raise ProbeError(f"Sorry, the constant value of '{name}' is a {const.form} block, not an integer;\n"
+                     " perf 6.1 would record an undefined number for it.", errno=E.EINVAL)
 
 
 def _signed(const) -> int:
