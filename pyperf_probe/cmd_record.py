@@ -7,6 +7,7 @@ ring buffers -> synthesized records -> go -> drain loop -> lost counts, post-pas
 from __future__ import annotations
 
 import argparse
+import errno as errno_mod
 import os
 import sys
 from typing import List, Optional, Sequence
@@ -38,9 +39,10 @@ class _FilterAction(argparse.Action):
 def build_parser() -> Parser:
     p = Parser("pyperf record", examples=EXAMPLES,
                usage="pyperf record [<options>] [<command>]\n    or: pyperf record [<options>] -- <command> "
-                     "[<options>]", description="Run a command and record its tracefs events into perf.data.")
+                     "[<options>]", description="Run a command and record its events into perf.data.")
     p.add_argument("-e", "--event", dest="events", action="append", default=[], metavar="EVENT",
-                   help="event selector: GROUP:EVENT, globs, comma lists (probe events, tracepoints)")
+                   help="event selector, as perf's: cpu-clock, GROUP:EVENT (globs), PMU/terms/, {a,b}:S, "
+                        "modifiers and /terms/ (default: cycles, else cpu-clock)")
     p.add_argument("--filter", action=_FilterAction, help="tracepoint filter for the -e before it")
     p.add_argument("-g", dest="fp", action="store_true", help="record call chains (frame pointers)")
     p.add_argument("--call-graph", metavar="fp|dwarf[,SIZE]", help="call chain mode; dwarf copies SIZE bytes "
@@ -51,6 +53,8 @@ def build_parser() -> Parser:
     p.add_argument("-t", "--tid", help="record events on existing thread ids (comma separated)")
     p.add_argument("-C", "--cpu", help="list of CPUs to monitor (0-3,6)")
     p.add_argument("-c", "--count", type=int, help="event period to sample")
+    p.add_argument("-F", "--freq", help="profile at this frequency (Hz, or 'max'; default 4000 for events "
+                   "without a period of their own)")
     p.add_argument("-m", "--mmap-pages", help="number of mmap data pages (power of two) or size (512K, 16M)")
     p.add_argument("-R", "--raw-samples", action="store_true", help="collect raw sample records (always on "
                    "for tracepoints)")
@@ -110,12 +114,50 @@ def _call_graph(args):
     return CallGraph("fp") if args.fp else None
 
 
+def _max_sample_rate() -> Optional[int]:
+    try:
+        with open("/proc/sys/kernel/perf_event_max_sample_rate") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _freq(text: Optional[str], count: Optional[int], quiet: bool) -> Optional[int]:
+    """-F as perf's ``record__parse_freq`` and ``record_opts__config_freq`` take it: 'max' is the kernel's
+    limit, a higher rate is lowered to it with perf's warning; -F with -c, or a zero rate, is refused."""
+    if text is None:
+        return None
+    max_rate = _max_sample_rate()
+    if text == "max":
+        if max_rate is None:
+            raise UsageError("couldn't read /proc/sys/kernel/perf_event_max_sample_rate", errno=errno_mod.EINVAL)
+        if not quiet:
+            sys.stderr.write(f"info: Using a maximum frequency rate of {max_rate} Hz\n")
+        return max_rate
+    digits = ""
+    for ch in text.strip():  # strtoul: the leading digits
+        if not ch.isdigit():
+            break
+        digits += ch
+    freq = int(digits) if digits else 0
+    if count is not None:
+        raise UsageError("cannot set frequency and period at the same time", errno=errno_mod.EINVAL)
+    if not freq:
+        raise UsageError("frequency and count are zero, aborting", errno=errno_mod.EINVAL)
+    if max_rate is not None and freq > max_rate:
+        if not quiet:
+            sys.stderr.write(f"warning: Maximum frequency rate ({max_rate} Hz) exceeded, throttling from {freq} "
+                             f"Hz to {max_rate} Hz.\n         The limit can be raised via "
+                             "/proc/sys/kernel/perf_event_max_sample_rate.\n         The kernel will lower it "
+                             "when perf's interrupts take too long.\n         Use --strict-freq to disable "
+                             "this throttling, refusing to record.\n")
+        freq = max_rate
+    return freq
+
+
 def main(argv: Sequence[str], opts) -> int:
     args = build_parser().parse_args(list(argv))
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not args.events:
-        raise UsageError("  Error: pyperf record needs -e EVENT: it records tracefs events (probe events "
-                         "and tracepoints), e.g. -e probe_libc:malloc", usage=build_parser().format_usage())
     if args.output == "-":
         raise UsageError("  Error: pipe mode (-o -) is not supported: pyperf record writes a file",
                          usage=build_parser().format_usage())
@@ -132,7 +174,9 @@ def main(argv: Sequence[str], opts) -> int:
         period=args.count or 1, pages=_pages(args.mmap_pages, default_pages, args.quiet or opts.quiet),
         pages_given=args.mmap_pages is not None,
         cmdline=(os.path.abspath(sys.argv[0]), "record", *argv), realtime=args.realtime,
-        buildid_cache=not args.no_buildid_cache)
+        buildid_cache=not args.no_buildid_cache,
+        freq=_freq(args.freq, args.count, args.quiet or opts.quiet), count=args.count,
+        raw_samples=args.raw_samples, verbose=opts.verbose)
     from pyperf_probe.probe.sdt import temporary_sdt_events
     from pyperf_probe.record.events import syntax_error
     # cached SDT markers named with -e (sdt_tick:loop2) are added for the recording, removed after (issue 5)

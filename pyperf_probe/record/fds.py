@@ -40,16 +40,20 @@ class EventFds:
         """Open every (event, cpu, thread) fd. With ``ignore_missing_threads`` (-p) a thread that exited since
         it was listed is skipped, as perf's ``evsel->ignore_missing_thread``."""
         ring_by_cpu: Dict[int, int] = {}
+        opened: Dict[Tuple[int, int, int], int] = {}  # (event, cpu, tid) -> fd, for the group members
         for index, event in enumerate(events):
+            leader = getattr(event, "leader", -1)  # a group member opens with its leader's fd
             for cpu in cpus:
                 for tid in threads:
+                    group_fd = opened.get((leader, cpu, tid), -1) if leader >= 0 else -1
                     try:
-                        fd = perf_event.open_event(event.attr, tid, cpu, name=event.name)
+                        fd = perf_event.open_event(event.attr, tid, cpu, group_fd, name=event.name)
                     except KernelError as exc:
                         if exc.errno == errno_mod.ESRCH and ignore_missing_threads and tid > 0:
                             continue
                         raise
                     self.fds.append(OpenFd(fd, index, cpu, tid, 0))
+                    opened[(index, cpu, tid)] = fd
                     if index in filters:
                         perf_event.set_filter(fd, filters[index], name=event.name)
                     if cpu in ring_by_cpu:

@@ -48,6 +48,10 @@ class Plan:
     cmdline: Tuple[str, ...]
     realtime: Optional[int] = None
     buildid_cache: bool = True
+    freq: Optional[int] = None  # -F: the frequency asked for (None: 4000 Hz for events without a period)
+    count: Optional[int] = None  # -c: sample every N events (all events, tracepoints included)
+    raw_samples: bool = False  # -R
+    verbose: int = 0  # pyperf -v: the cycles -> cpu-clock fallback says so
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,21 +104,16 @@ def _target(plan: Plan) -> Target:
 
 
 def select_events(plan: Plan, target: Target) -> Tuple[List[Tuple[str, str]], List[Event]]:
-    from pyperf_probe.record import events
-    pairs = events.resolve(plan.event_specs)
-    ids = events.tracepoint_ids(pairs)
-    evs = events.build_attrs(pairs, ids, call_graph=plan.call_graph, target=target, period=plan.period)
-    return pairs, evs
+    """(the tracepoints, for TRACING_DATA; every event to open with perf's attr): record/selection.py."""
+    from pyperf_probe.record import selection
+    chosen = selection.select(plan.event_specs, selection.record_options(plan, target), plan.verbose)
+    return chosen.tracepoints, chosen.events
 
 
-def _filters_by_event(plan: Plan, pairs) -> Dict[int, str]:
-    """``--filter`` follows an ``-e``: it applies to every event that ``-e`` selected."""
-    from pyperf_probe.record import events
-    out: Dict[int, str] = {}
-    for spec_index, expr in plan.filters.items():
-        for pair in events.resolve([plan.event_specs[spec_index]]):
-            out[pairs.index(pair)] = expr
-    return out
+def _filters_by_event(plan: Plan, evs) -> Dict[int, str]:
+    """``--filter`` follows an ``-e``: it applies to every tracepoint that ``-e`` selected."""
+    from pyperf_probe.record import selection
+    return selection.filters(evs, plan.filters)
 
 
 def _synthesized(plan: Plan, target: Target, evs: Sequence[Event], fds: fdset.EventFds,
@@ -175,7 +174,7 @@ class Recording:
     def __init__(self, plan: Plan, target: Target, pairs, evs: Sequence[Event]):
         from pyperf_probe.perfdata.writer import PerfDataWriter
         self.plan, self.target, self.pairs, self.evs = plan, target, pairs, evs
-        self.filters = _filters_by_event(plan, pairs)
+        self.filters = _filters_by_event(plan, evs)
         self.cpus = _cpus(plan)
         self.threads = _threads(plan) if target.threads else []
         self.fds, self.stop, self.workload = fdset.EventFds(), loop.StopFlag(), None
@@ -291,8 +290,7 @@ def _early_features(plan: Plan, pairs, evs, fds) -> Dict[int, bytes]:
     host, release, arch = fw.system_strings()
     avail, online = fw.cpu_counts()
     descs = [fw.EventDesc(ev.attr, ev.name, fds.ids_of(i)) for i, ev in enumerate(evs)]
-    return {
-        Feature.TRACING_DATA: tracing_data.build(pairs, os.sysconf("SC_PAGE_SIZE")),
+    features = {
         Feature.HOSTNAME: fw.string(host),
         Feature.OSRELEASE: fw.string(release),
         Feature.VERSION: fw.string(f"{__version__} (pyperf)"),
@@ -301,6 +299,9 @@ def _early_features(plan: Plan, pairs, evs, fds) -> Dict[int, bytes]:
         Feature.CMDLINE: fw.cmdline(plan.cmdline),
         Feature.EVENT_DESC: fw.event_desc(descs),
     }
+    if pairs:  # perf writes the tracing data only for files with tracepoints
+        features[Feature.TRACING_DATA] = tracing_data.build(pairs, os.sysconf("SC_PAGE_SIZE"))
+    return features
 
 
 def _late_features(scan, build_id_table) -> Dict[int, bytes]:
