@@ -113,7 +113,8 @@ def test_exec_mmap_replaces_what_it_overlaps(tmp_path, binary):
 # --- call chains --------------------------------------------------------------------------------------
 
 
-def test_context_markers_and_unknown_frames(tmp_path, binary):
+def test_context_markers_and_unknown_frames(tmp_path, binary, monkeypatch):
+    monkeypatch.setenv("PYPERF_HOST_ROOT", str(tmp_path / "no-host"))  # no /proc/kallsyms: no kernel symbols
     leaf = file_offset_of(binary, "rd_leaf")
     kaddr = 0xFFFFFFFF81000100
     recs = [pb.kernel_mmap(0xFFFFFFFF81000000, 0x1000000), pb.mmap2(10, BASE, 0x10000, 0, binary, 1),

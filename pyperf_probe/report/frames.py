@@ -8,7 +8,8 @@ the fields perf's comparisons use (``struct map_symbol`` + the callchain entry's
 * ``dso_name``/``dso_rank``: the dso short name and its creation order (perf compares ``struct dso *``
   pointers; dsos are allocated in the order the session first meets them);
 * ``sym_start``: the symbol's start in the dso (perf's ``sym->start``), ``avma``: the address as sampled,
-  ``rip``: the map-relative address (``map__map_ip``) that the Symbol column shows when unresolved.
+  ``rip``: the map-relative address (``map__map_ip``) that the Symbol column shows when unresolved;
+* ``level``: ``k`` for a kernel map's address, ``.`` for a process's, else the lookup's (``al->level``).
 """
 from __future__ import annotations
 
@@ -24,10 +25,10 @@ class RFrame:
     """One resolved address as the report compares and prints it."""
 
     __slots__ = ("name", "has_sym", "inlined", "dso_name", "dso_rank", "sym_start", "avma", "rip", "key",
-                 "chain_text")
+                 "chain_text", "level", "mapped")
 
     def __init__(self, *, name: str | None, inlined: bool, dso_name: str | None, dso_rank,
-                 sym_start: int, avma: int, rip: int):
+                 sym_start: int, avma: int, rip: int, level: str = "."):
         self.has_sym = name is not None
         self.name = name if name is not None else ""
         self.inlined = bool(inlined) and self.has_sym
@@ -36,6 +37,8 @@ class RFrame:
         self.sym_start = sym_start
         self.avma = avma
         self.rip = rip
+        self.level = level              # perf's al->level ("k", ".", "H"), the Symbol column's "[k] "
+        self.mapped = dso_name is not None
         self.key = frame_key(self)
         if self.has_sym:
             text = self.name + (" (inlined)" if self.inlined else "")
@@ -104,4 +107,5 @@ class FrameTable:
         file_offset = getattr(frame, "file_offset", None)
         return RFrame(name=frame.sym, inlined=bool(frame.inlined), dso_name=dso_name, dso_rank=rank,
                       sym_start=frame.sym_start or 0, avma=frame.avma,
-                      rip=file_offset if file_offset is not None else frame.avma)
+                      rip=file_offset if file_offset is not None else frame.avma,
+                      level=getattr(frame, "level", "."))

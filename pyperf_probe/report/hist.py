@@ -26,11 +26,12 @@ class HistEntry:
     """``struct hist_entry``: the key values, self and cumulative period, sample count and call graph."""
 
     __slots__ = ("ident", "comm", "tid", "thread_comm", "loc", "trace", "is_self", "period", "nr_events",
-                 "period_acc", "thread", "callchain", "filtered")
+                 "period_acc", "thread", "callchain", "filtered", "level")
 
     def __init__(self, ident, comm: str, tid: int, loc, trace: str | None, is_self: bool, thread: int,
-                 with_callchain: bool, filtered: bool = False):
+                 with_callchain: bool, filtered: bool = False, level: str = "."):
         self.ident = ident
+        self.level = level  # he->level: al->level when the entry was made (the Symbol column's "[k] ")
         self.filtered = filtered  # hidden by --comms/--dsos/--symbols: as the sample that made it was
         self.comm, self.tid, self.loc, self.trace, self.is_self = comm, tid, loc, trace, is_self
         self.thread_comm = comm
@@ -99,7 +100,7 @@ class Hists:
         pending: dict[tuple, list] = {}
         suffix_ids: dict[tuple, int] = {}
         for (ident, _), (period, count, tid, comm, loc, chain, trace, filtered) in self._groups.items():
-            entry = self._entry(ident, comm, tid, loc, trace, True, filtered)
+            entry = self._entry(ident, comm, tid, loc, trace, True, filtered, loc.level)
             entry.period += period
             entry.nr_events += count
             entry.period_acc += period
@@ -109,7 +110,8 @@ class Hists:
                 entry.callchain.append(keys, frames, period, count)
             if cumulative:
                 ids = _suffix_ids(keys, suffix_ids) if self.callchains else None
-                self._add_cumulative(ident, comm, tid, trace, frames, keys, ids, period, count, filtered, pending)
+                self._add_cumulative(ident, comm, tid, trace, frames, keys, ids, period, count, filtered, pending,
+                                     loc.level)
         for entry, keys, frames, i, period, count in pending.values():
             entry.callchain.append(keys[i:], frames[i:], period, count)
         self._groups.clear()
@@ -117,9 +119,11 @@ class Hists:
             entry.thread_comm = self._thread_comm.get(entry.tid, entry.comm)
 
     def _add_cumulative(self, self_ident, comm, tid, trace, frames, keys, ids, period, count, filtered,
-                        pending: dict) -> None:
+                        pending: dict, level: str) -> None:
         """The cumulative entries of one chain (``iter_add_next_cumulative_entry``): created (or found)
-        now, their chain suffix added to ``pending`` by (entry identity, suffix id)."""
+        now, their chain suffix added to ``pending`` by (entry identity, suffix id). ``level`` follows
+        perf's ``fill_callchain_info`` on the one addr_location it reuses: a frame with a map sets it,
+        one without keeps the last (the sample's own at first)."""
         seen = {self_ident}
         at = self._loc_suffix
         if at is not None:
@@ -127,6 +131,8 @@ class Hists:
             parts = self._loc_parts
             loc_keys = self.keys[at:]
         for i, frame in enumerate(frames):
+            if frame.mapped:
+                level = frame.level
             if at is None:
                 ident = self.identity(comm, tid, frame, trace, False)
             else:
@@ -137,7 +143,7 @@ class Hists:
             if ident in seen:
                 continue
             seen.add(ident)
-            entry = self._entry(ident, comm, tid, frame, trace, False, filtered)
+            entry = self._entry(ident, comm, tid, frame, trace, False, filtered, level)
             entry.period_acc += period
             if entry.callchain is not None:
                 got = pending.get((ident, ids[i]))
@@ -147,11 +153,11 @@ class Hists:
                     got[4] += period
                     got[5] += count
 
-    def _entry(self, ident, comm, tid, loc, trace, is_self, filtered) -> HistEntry:
+    def _entry(self, ident, comm, tid, loc, trace, is_self, filtered, level=".") -> HistEntry:
         entry = self.entries.get(ident)
         if entry is None:
             entry = self.entries[ident] = HistEntry(ident, comm, tid, loc, trace, is_self, tid, self.callchains,
-                                                    filtered)
+                                                    filtered, level)
         return entry
 
     # ---------------------------------------------------------------------------------------- output order

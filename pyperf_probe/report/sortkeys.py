@@ -26,10 +26,10 @@ def sym_identity(loc, is_self: bool) -> tuple:
     return ("s", loc.dso_name or "", loc.sym_start, loc.name)
 
 
-def sym_cell(loc, is_self: bool) -> str:
-    """``_hist_entry__sym_snprintf``: ``[.] name`` or ``[.] 0x%016llx`` (``%-#.16llx``: 0 has no 0x);
-    ``[k]`` for the kernel's map (perf's al->level)."""
-    level = "[k] " if loc.dso_name is not None and loc.dso_name.startswith("[kernel.") else "[.] "
+def sym_cell(loc, is_self: bool, level: str | None = None) -> str:
+    """``_hist_entry__sym_snprintf``: ``[.] name`` or ``[.] 0x%016llx`` (``%-#.16llx``: 0 has no 0x), the
+    letter being the entry's level (``he->level``: ``k`` for the kernel's maps)."""
+    level = f"[{level if level is not None else getattr(loc, 'level', '.')}] "
     if loc.has_sym:
         return level + loc.name + (" (inlined)" if loc.inlined else "")
     ip = loc.rip if is_self else loc.avma
@@ -127,7 +127,7 @@ KEYS: dict[str, SortKey] = {
                    True),
     "sym": SortKey("sym", "Symbol", lambda comm, tid, loc, trace, s: sym_identity(loc, s),
                    lambda e: (not e.loc.has_sym, e.loc.name if e.loc.has_sym else ""),
-                   lambda e, w: sym_cell(e.loc, e.is_self),
+                   lambda e, w: sym_cell(e.loc, e.is_self, getattr(e, "level", None)),
                    lambda e: len(e.loc.name) + 4 if e.loc.has_sym else UNRESOLVED_COL_WIDTH + 6, False),
     "trace": SortKey("trace", "Trace output", lambda comm, tid, loc, trace, s: trace, lambda e: (e.trace,),
                      lambda e, w: e.trace or "", lambda e: len(e.trace or ""), False),

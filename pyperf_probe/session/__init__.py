@@ -59,7 +59,7 @@ from pyperf_probe.perfdata.reader import PerfDataFile
 from pyperf_probe.perfdata.records import (CommRecord, ExitRecord, ForkRecord, LostRecord, LostSamplesRecord,
                                            Mmap2Record, MmapRecord)
 from pyperf_probe.perfdata.sample import Sample
-from pyperf_probe.session.dsos import Dsos, build_id_table
+from pyperf_probe.session.dsos import build_id_table
 from pyperf_probe.session.frames import Frame, FrameTable
 from pyperf_probe.session.machine import Machine, Thread, ThreadComm
 
@@ -96,14 +96,17 @@ class Session:
     """A perf.data file replayed into threads, maps and resolved samples (see the module docstring)."""
 
     def __init__(self, data: PerfDataFile | str | None, symfs: str | None = None, inline: bool = True,
-                 force: bool = False, unwinder: Callable | None = None, max_stack: int = DEFAULT_MAX_STACK):
+                 force: bool = False, unwinder: Callable | None = None, max_stack: int = DEFAULT_MAX_STACK,
+                 kallsyms: str | None = None, quiet: bool = False, host=None):
         self.data = data if isinstance(data, PerfDataFile) else PerfDataFile.open(data, force=force)
         self.symfs = symfs
         self.unwinder = unwinder
         self.max_stack = max_stack
         self.evsels = tuple(Evsel(a.index, a.name, a.attr, self._tp_format(a.attr)) for a in self.data.attrs)
         build_ids = build_id_table(self._feature(Feature.BUILD_ID))
-        self.machine = Machine(Dsos(build_ids, symfs))
+        from pyperf_probe.session.kernel import KernelDsos, KernelOptions
+        self.machine = Machine(KernelDsos(build_ids, symfs),
+                               KernelOptions(kallsyms, symfs, host, show_errors=not quiet), self._arch)
         self.frames = FrameTable(_inline_lookup if inline else None)
         self.lost_samples = 0
         self.total_lost = 0
@@ -135,6 +138,11 @@ class Session:
                 raise
             log.warning(f"{exc}: ignored")
             return None
+
+    def _arch(self) -> str | None:
+        """The recording machine's arch (the ARCH feature), perf's ``perf_env__arch``."""
+        arch = self._feature(Feature.ARCH)
+        return arch if isinstance(arch, str) else None
 
     def _tp_format(self, attr: EventAttr):
         if attr.type != AttrType.TRACEPOINT:
@@ -204,7 +212,11 @@ class Session:
                 sample.misc & MISC_CPUMODE_MASK == MISC_USER:
             location = chain[0]  # the kernel put the ip first, resolved in the same maps
         else:
-            location = self.frames.location(self._map_for(thread, sample.misc & MISC_CPUMODE_MASK, ip), ip)
+            cpumode = sample.misc & MISC_CPUMODE_MASK
+            location = self.frames.location(self._map_for(thread, cpumode, ip), ip, _LEVELS.get(cpumode, "."))
+            if cpumode == MISC_KERNEL and location.dso_obj is not None and \
+                    location.dso_obj is machine.kernel._kernel_dso:
+                machine.kernel.hit = True
         if sample.stack_user and self.unwinder is not None and sample.regs_user is not None:
             chain += self.user_chain(sample, thread)
         return _new(ResolvedSample, (sample.evsel, thread.state or machine.thread_state(thread), sample.period,
@@ -215,7 +227,7 @@ class Session:
         if cpumode == MISC_USER:
             return thread.maps.find(avma)
         if cpumode == MISC_KERNEL:
-            return self.machine.kernel_maps.find(avma)
+            return self.machine.kernel.find(avma)
         if cpumode == MISC_HYPERVISOR:
             return None
         return thread.maps.find(avma)
@@ -239,7 +251,7 @@ class Session:
             if nr >= self.max_stack:
                 break
             nr += 1
-            frames.extend(table.frames(self._map_for(thread, cpumode, avma), avma))
+            frames.extend(table.frames(self._map_for(thread, cpumode, avma), avma, _LEVELS[cpumode]))
         got = tuple(frames)
         if len(self._chains) >= CHAIN_CACHE_LIMIT:
             self._chains.clear()
@@ -286,6 +298,8 @@ class Session:
 
 _new = tuple.__new__
 _MARKERS = {PERF_CONTEXT_HV: MISC_HYPERVISOR, PERF_CONTEXT_KERNEL: MISC_KERNEL, PERF_CONTEXT_USER: MISC_USER}
+# perf's al->level per cpumode (thread__find_map: "k" kernel, "." user, "H" anything else it can't place)
+_LEVELS = {MISC_KERNEL: "k", MISC_USER: ".", MISC_HYPERVISOR: "H"}
 
 
 def _inline_lookup(dso, file_offset: int) -> Sequence[str]:

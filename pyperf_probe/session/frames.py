@@ -21,15 +21,18 @@ class Frame:
     * ``sym``: the printed (demangled) name, or None; ``symbol``: the ``Symbol`` object, or None;
     * ``avma``; ``file_offset``: ``avma - map.start + map.pgoff`` (what ``perf script`` prints as ip),
       None without a map; ``sym_start``: the symbol's start svma;
-    * ``inlined``: an inlined function's frame (from DWARF inline info).
+    * ``inlined``: an inlined function's frame (from DWARF inline info);
+    * ``level``: perf's ``al->level``, ``k`` in a kernel map, ``.`` in a process's, and without a map the
+      cpumode's it was looked up for (``k``, ``.``, ``H``).
     """
 
-    __slots__ = ("dso", "sym", "avma", "file_offset", "sym_start", "inlined", "dso_obj", "resolved")
+    __slots__ = ("dso", "sym", "avma", "file_offset", "sym_start", "inlined", "dso_obj", "resolved", "level")
 
     def __init__(self, dso: str, sym: str | None, avma: int, file_offset: int | None,
-                 sym_start: int | None, inlined: bool, dso_obj, resolved):
+                 sym_start: int | None, inlined: bool, dso_obj, resolved, level: str = "."):
         self.dso, self.sym, self.avma, self.file_offset = dso, sym, avma, file_offset
         self.sym_start, self.inlined, self.dso_obj, self.resolved = sym_start, inlined, dso_obj, resolved
+        self.level = level
 
     @property
     def symbol(self):
@@ -63,13 +66,14 @@ class FrameTable:
     def __len__(self) -> int:
         return len(self._frames) + len(self._inlined)
 
-    def frames(self, map_: Map | None, avma: int) -> tuple[Frame, ...]:
+    def frames(self, map_: Map | None, avma: int, level: str = ".") -> tuple[Frame, ...]:
         """The frame of an address, alone (frame-pointer chains: perf 6.1's ``add_callchain_ip`` does not
-        expand inline frames)."""
-        key = (map_, avma)
+        expand inline frames). ``level`` is the lookup's (``k``, ``.``, ``H``): an address without a map
+        keeps it."""
+        key = (map_ if map_ is not None else level, avma)
         got = self._frames.get(key)
         if got is None:
-            got = self._frames[key] = (self._make(map_, avma),)
+            got = self._frames[key] = (self._make(map_, avma, level),)
         return got
 
     def frames_inlined(self, map_: Map | None, avma: int) -> tuple[Frame, ...]:
@@ -82,18 +86,19 @@ class FrameTable:
             got = self._inlined[key] = self._expand(map_, own) if self._inline_lookup else (own,)
         return got
 
-    def location(self, map_: Map | None, avma: int) -> Frame:
-        return self.frames(map_, avma)[0]
+    def location(self, map_: Map | None, avma: int, level: str = ".") -> Frame:
+        return self.frames(map_, avma, level)[0]
 
-    def _make(self, map_: Map | None, avma: int) -> Frame:
+    def _make(self, map_: Map | None, avma: int, level: str) -> Frame:
         if map_ is None:
-            return Frame(UNKNOWN_NAME, None, avma, None, None, False, None, None)
+            return Frame(UNKNOWN_NAME, None, avma, None, None, False, None, None, level)
         dso = map_.dso
+        level = "k" if getattr(dso, "is_kernel", False) else "."
         file_offset = map_.file_offset(avma)
         res = dso.resolve(file_offset)
         if res is None:
-            return Frame(dso.short_name, None, avma, file_offset, None, False, dso, None)
-        return Frame(dso.short_name, res.name, avma, file_offset, res.start, False, dso, res)
+            return Frame(dso.short_name, None, avma, file_offset, None, False, dso, None, level)
+        return Frame(dso.short_name, res.name, avma, file_offset, res.start, False, dso, res, level)
 
     def _expand(self, map_: Map | None, own: Frame) -> tuple[Frame, ...]:
         if own.resolved is None:  # perf: no inline lookup without a map and a symbol
@@ -103,5 +108,6 @@ class FrameTable:
             return (own,)
         # perf's new_inline_sym: a name equal to the ELF symbol's is that symbol, any other an inlined one
         return tuple(own if name == own.sym else
-                     Frame(own.dso, name, own.avma, own.file_offset, own.sym_start, True, own.dso_obj, None)
+                     Frame(own.dso, name, own.avma, own.file_offset, own.sym_start, True, own.dso_obj, None,
+                           own.level)
                      for name in names)

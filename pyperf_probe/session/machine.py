@@ -10,8 +10,8 @@
 * FORK: a tid seen before is a new thread now (the old one is dropped); the child takes the parent's comm
   and, when it is a new process (pid != ppid), a copy of the parent's maps (``thread__fork``); a new thread
   of the same process shares them.
-* MMAP/MMAP2 of user space go into the process's maps; kernel maps (cpumode KERNEL, pid -1) into the
-  kernel's. Anonymous memory (``//anon``, ``[heap]``, ``[stack]``...) maps addresses to themselves, and
+* MMAP/MMAP2 of user space go into the process's maps; kernel maps (cpumode KERNEL, pid -1) make the
+  kernel's image and modules (session.kernel). Anonymous memory (``//anon``, ``[heap]``, ``[stack]``...) maps addresses to themselves, and
   when it is executable its dso is the JIT's ``/tmp/perf-PID.map`` (perf's ``map__new``).
 """
 from __future__ import annotations
@@ -51,10 +51,14 @@ class Thread:
 class Machine:
     """The host seen through the records (see the module docstring)."""
 
-    def __init__(self, dsos: Dsos):
+    def __init__(self, dsos: Dsos, kernel_options=None, arch=None):
         self.dsos = dsos
         self.threads: dict[int, Thread] = {}
         self.kernel_maps = Maps()
+        from pyperf_probe.session.kernel import KernelOptions, KernelSpace
+        self.kernel = KernelSpace(self.kernel_maps, dsos, kernel_options or KernelOptions(), arch)
+        if hasattr(dsos, "space"):
+            dsos.space = self.kernel
         self._states: dict[tuple[int, int, str], ThreadComm] = {}
         self.pid_updates = 0  # threads whose unknown pid a sample made known (callers caching lookups)
         # perf_session__register_idle_thread (report, script): thread 0 is "swapper" before any record
@@ -132,8 +136,7 @@ class Machine:
             prot = PROT_READ if rec.misc & MISC_MMAP_DATA else PROT_EXEC
         flags = getattr(rec, "flags", 0)
         if rec.misc & MISC_CPUMODE_MASK == MISC_KERNEL:
-            dso = self.dsos.findnew(rec.filename, getattr(rec, "build_id", None))
-            self.kernel_maps.insert(Map(rec.start, rec.start + rec.length, rec.pgoff, dso, prot, flags))
+            self.kernel.process_mmap(rec)
             return
         filename, identity = rec.filename, _is_anon(rec.filename) or _is_no_dso(rec.filename)
         if identity and prot & PROT_EXEC:  # JIT code: perf looks for the JIT's /tmp/perf-PID.map

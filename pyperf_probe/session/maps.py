@@ -83,6 +83,16 @@ class Maps:
         self._starts[lo:hi] = [m.start for m in kept]
         self.generation += 1
 
+    def remove(self, old: Map) -> None:
+        """Take ``old`` (this very object) out, if it is here (``maps__remove``)."""
+        i = bisect.bisect_left(self._starts, old.start)
+        while i < len(self._maps) and self._starts[i] == old.start:
+            if self._maps[i] is old:
+                del self._maps[i], self._starts[i]
+                self.generation += 1
+                return
+            i += 1
+
     def copy(self) -> "Maps":
         """A new process's maps after fork (``maps__clone``): the same Map objects."""
         other = Maps()

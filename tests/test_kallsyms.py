@@ -1,0 +1,136 @@
+"""symbols/kallsyms.py: kallsyms files parsed and loaded as perf 6.1's __dso__load_kallsyms does (kept types,
+aliases, ends, modules, relocation), on hand-made text; the column parser against the line parser."""
+import random
+
+import pytest
+
+from pyperf_probe.symbols import kallsyms as K
+
+KALLSYMS = b"""\
+ffffffff81000000 T _stext
+ffffffff81000000 T _text
+ffffffff81000000 T first_alias
+ffffffff81000010 t local_fn
+ffffffff81000020 r some_rodata
+ffffffff81000030 W weak_fn
+ffffffff81000040 A absolute_sym
+ffffffff81000050 D data_sym
+ffffffff81000060 T _etext
+"""
+
+
+def load(text: bytes, ref=("_text", 0xFFFFFFFF81000000), modules=None):
+    parsed = K.parse(text)
+    return K.load(parsed, ref, (modules or {}).get, True, "test")
+
+
+def test_aliases_keep_the_last_of_the_file():
+    table = load(KALLSYMS)
+    sym = table.lookup(0xFFFFFFFF81000000)
+    assert (sym.name, sym.svma, sym.end) == ("first_alias", 0xFFFFFFFF81000000, 0xFFFFFFFF81000010)
+
+
+def test_dropped_types_extend_the_previous_symbol():
+    table = load(KALLSYMS)
+    # 'r' and 'A' lines are not kept: local_fn runs up to weak_fn
+    sym = table.lookup(0xFFFFFFFF81000025)
+    assert (sym.name, sym.end) == ("local_fn", 0xFFFFFFFF81000030)
+    assert table.lookup(0xFFFFFFFF81000045).name == "weak_fn"
+    assert table.lookup(0xFFFFFFFF81000055).name == "data_sym"
+
+
+def test_last_symbol_ends_a_page_after_its_page():
+    table = load(KALLSYMS)
+    assert table.lookup(0xFFFFFFFF81001FFF).name == "_etext"
+    assert table.lookup(0xFFFFFFFF81002000) is None
+    assert table.lookup(0xFFFFFFFF80FFFFFF) is None
+    assert (table.first_start(), table.last_end()) == (0xFFFFFFFF81000000, 0xFFFFFFFF81002000)
+
+
+def test_relocation_delta_and_missing_reference():
+    table = load(KALLSYMS, ref=("_text", 0xFFFFFFFF91000000))
+    sym = table.lookup(0xFFFFFFFF91000015)
+    assert (sym.name, sym.svma) == ("local_fn", 0xFFFFFFFF91000010)
+    assert load(KALLSYMS, ref=("_nope", 1)) is None
+    assert load(KALLSYMS, ref=None).lookup(0xFFFFFFFF81000012).name == "local_fn"
+
+
+def test_dollar_names_are_dropped():
+    table = load(b"ffffffff81000000 T _text\nffffffff81000010 t $x\nffffffff81000020 T next\n")
+    assert table.lookup(0xFFFFFFFF81000015).name == "_text"
+
+
+def test_modules_move_to_their_maps_and_unknown_ones_are_dropped():
+    text = KALLSYMS + b"ffffffffc0001000 t mod_fn\t[mymod]\nffffffffc0001100 t mod_fn2\t[mymod]\n" \
+                      b"ffffffffc0005000 t gone\t[nomap]\n"
+    got = {}
+    target = K.ModuleTarget(0xFFFFFFFFC0000000, False, lambda table: got.setdefault("mymod", table))
+    table = load(text, modules={"[mymod]": target})
+    # the last kernel symbol before a module's ends at roundup(start + 4096, 4096)
+    assert table.lookup(0xFFFFFFFF81001FFF).name == "_etext"
+    assert table.lookup(0xFFFFFFFF81002000) is None
+    assert table.lookup(0xFFFFFFFFC0001000) is None
+    mod = got["mymod"]
+    sym = mod.lookup(0x1050)
+    assert (sym.name, sym.svma, sym.end) == ("mod_fn", 0x1000, 0x1100)
+    # the last one before the dropped module's symbol: both have '[', so it ends at that symbol
+    assert mod.lookup(0x4FFF).name == "mod_fn2" and mod.lookup(0x5000) is None
+
+
+def test_loaded_module_loses_its_first_symbol_only():
+    text = KALLSYMS + b"ffffffffc0001000 t mod_fn\t[mymod]\nffffffffc0001100 t mod_fn2\t[mymod]\n"
+    got = {}
+    target = K.ModuleTarget(0xFFFFFFFFC0000000, True, lambda table: got.setdefault("mymod", table))
+    load(text, modules={"[mymod]": target})
+    assert [n for n in got["mymod"].names] == [b"mod_fn2"]
+
+
+def test_unsorted_module_tail_is_sorted():
+    text = KALLSYMS + b"ffffffffc0001100 t b_fn\t[m]\nffffffffc0001000 t a_fn\t[m]\n"
+    got = {}
+    load(text, modules={"[m]": K.ModuleTarget(0xFFFFFFFFC0000000, False, lambda t: got.setdefault("m", t))})
+    assert list(got["m"].names) == [b"a_fn", b"b_fn"]
+    assert got["m"].lookup(0x10FF).name == "a_fn"
+
+
+def test_function_start():
+    parsed = K.parse(KALLSYMS)
+    assert parsed.function_start("_text") == 0xFFFFFFFF81000000
+    assert parsed.function_start("absolute_sym") == 0xFFFFFFFF81000040      # 'A' counts
+    assert parsed.function_start("data_sym") is None                        # 'D' does not
+    assert parsed.function_start("_etex") is None
+
+
+def test_line_parser_quirks():
+    # a line without a space after the address is skipped; an empty line takes the next one with it
+    parsed = K.parse(b"ffffffff81000000 T a\nzzzz\nffffffff81000010T b\n\nffffffff81000020 T c\n"
+                     b"ffffffff81000030 T d")
+    assert [parsed.name(i) for i in range(len(parsed))] == [b"a", b"d"]
+
+
+def test_column_parser_equals_line_parser():
+    rng = random.Random(5)
+    lines = []
+    addr = 0xFFFFFFFF81000000
+    for i in range(2000):
+        addr += rng.choice((0, 0, 16, 32, 0x1000))
+        kind = rng.choice("TtWwDdBbRrAa")
+        name = f"sym_{i}" + (f"\t[mod{i % 3}]" if i > 1900 else "")
+        lines.append(f"{addr:016x} {kind} {name}")
+    data = ("\n".join(lines) + "\n").encode()
+    fast, slow = K._parse_columns(data), K._parse_lines(data)
+    assert fast is not None
+    assert list(fast.starts) == list(slow.starts) and fast.types == slow.types
+    assert fast.names() == slow.names()
+
+
+def test_proc_kallsyms_if_readable():
+    try:
+        parsed = K.read("/proc/kallsyms")
+    except OSError:
+        pytest.skip("no /proc/kallsyms")
+    text = parsed.function_start("_text")
+    if not text:
+        pytest.skip("kallsyms addresses hidden")
+    table = K.load(parsed, ("_text", text), lambda name: None, True, "/proc/kallsyms")
+    assert table.first_start() <= text < table.last_end()
