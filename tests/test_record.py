@@ -354,3 +354,90 @@ def test_no_permission_is_one_clear_error(tmp_path):
                                   "Error:\tNo permissions to read /sys/kernel/tracing/events/sched/sched_process_exec\n"
                                   "Hint:\tTry 'sudo mount -o remount,mode=755 /sys/kernel/tracing/'\n")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def ex_spin():
+    return rh.workload("ex_spin")
+
+
+EVENT_SETS = [
+    ["-e", "cpu-clock"], ["-e", "task-clock,page-faults"], ["-e", "cpu-clock", "-g"], ["-e", "cpu-clock", "-F", "1000"],
+    ["-e", "cpu-clock", "-c", "100000"], ["-e", "cpu-clock:u"], ["-e", "cpu-clock:k,task-clock:ppp"],
+    ["-e", "{cpu-clock,task-clock}:S"], ["-e", "{cpu-clock:k,task-clock}:uS"], ["-e", "{cpu-clock,cs}:D"],
+    ["-e", "cpu-clock/period=100000,call-graph=fp/u"], ["-e", "cpu-clock/freq=500,inherit=0/"],
+    ["-e", "cpu-clock/call-graph=dwarf,stack-size=4096/"], ["-e", "cpu-clock/max-stack=3/", "-g"],
+    ["-e", "cpu-clock/name=ticks/"], ["-e", "software/config=1/"], ["-e", "cycles:u"], ["-e", "dummy"],
+    ["-e", "cpu-clock", "-a"], ["-e", "cpu-clock", "-C", "0", "-g"], ["-e", "cpu-clock", "-R"], [],
+    ["-e", "cpu-clock", "-e", "sched:sched_process_exec"], ["-e", "{cpu-clock,PROBE}:S"],
+    ["-e", "PROBE/max-stack=3/"], ["-e", "PROBE/call-graph=dwarf/:u"], ["-e", "PROBE", "-e", "cpu-clock", "-g"],
+    ["-e", "PROBE", "-c", "3"],
+]
+
+
+@needs_perf
+@pytest.mark.parametrize("opts", EVENT_SETS, ids=lambda o: " ".join(o) or "default")
+def test_event_attrs_exactly_as_perf_writes_them(tmp_path, ex_spin, probe, opts):
+    """Software, hardware (falling back to cpu-clock here), PMU, probe and tracepoint events with modifiers,
+    terms, groups and the sampling options: perf evlist -v prints the same attrs for both recorders' files."""
+    opts = [probe if o == "PROBE" else o.replace("PROBE", probe) for o in opts]
+    out = {}
+    for tool, run in (("pyperf", rh.pyperf), ("perf", rh.perf)):
+        out[tool] = str(tmp_path / f"{tool}.data")
+        proc = run("record", "-q", "-o", out[tool], *opts, "--", ex_spin, "20")
+        assert proc.returncode == 0, proc.stderr
+    assert _evlist(out["pyperf"]) == _evlist(out["perf"])
+
+
+@needs_perf
+def test_default_event_and_cpu_clock_samples_read_by_perf(tmp_path, ex_spin):
+    """No -e: perf's cycles, which this machine's PMU lacks, becomes cpu-clock:ppp as in perf (the warning only
+    with -v); the samples carry ip and period, and perf report and perf script read them without a word."""
+    out = str(tmp_path / "perf.data")
+    proc = rh.pyperf("-v", "record", "-o", out, "-g", ex_spin, "200")
+    assert proc.returncode == 0, proc.stderr
+    if "cpu-clock" in _evlist(out)[0]:
+        assert "Warning:\nThe cycles event is not supported, trying to fall back to cpu-clock-ticks\n" in proc.stderr
+        assert _evlist(out)[0].startswith("cpu-clock:ppp: type: 1,")
+    report = rh.report_text(out, "--sort", "comm,dso,sym")
+    assert "ex_spin" in report and "[.] ex_" in report
+    script = rh.perf("script", "-i", out, "-F", "comm,period,event,ip,sym")
+    assert script.returncode == 0 and script.stderr == ""
+    head = [line for line in script.stdout.splitlines() if line and not line.startswith("\t")]
+    assert len(head) > 100 and all(" 250000 cpu-clock:ppp: " in line for line in head[1:5])
+
+
+@needs_perf
+def test_leader_sampling_with_a_probe(tmp_path, rec_calls, probe):
+    """{cpu-clock,PROBE}:S: the clock samples, each sample reads the group (the probe's hits so far)."""
+    out = str(tmp_path / "perf.data")
+    proc = rh.pyperf("record", "-e", f"{{cpu-clock,{probe}}}:S", "-o", out, "--", rec_calls, "1", "30000")
+    assert proc.returncode == 0, proc.stderr
+    script = rh.perf("script", "-i", out, "-F", "comm,event,period")
+    assert script.returncode == 0 and script.stderr == "", script.stderr
+    assert "cpu-clock" in script.stdout
+    assert rh.perf("report", "-i", out, "--stdio", "-T").returncode == 0
+
+
+@needs_perf
+def test_probe_with_max_stack_term(tmp_path, rec_calls, probe):
+    """perf's uprobe shell test form: -e PROBE/max-stack=3/ records call chains of at most 3 frames."""
+    out = str(tmp_path / "perf.data")
+    proc = rh.pyperf("record", "-e", f"{probe}/max-stack=3/", "-o", out, rec_calls)
+    assert proc.returncode == 0 and f"({CALLS} samples) ]" in proc.stderr, proc.stderr
+    script = rh.perf("script", "-i", out, "-F", "ip,sym")
+    chains = [c for c in script.stdout.split("\n\n") if c.strip()]
+    assert len(chains) == CALLS and all(1 <= len(c.strip().splitlines()) <= 3 for c in chains)
+    assert all("rec_leaf" in c.strip().splitlines()[0] for c in chains)
+
+
+def test_event_errors_and_freq_errors(tmp_path):
+    proc = rh.pyperf("record", "-e", "cpu-clock:uu", "-o", str(tmp_path / "x"), "true")
+    assert proc.returncode == 129
+    assert proc.stderr.startswith("event syntax error: 'cpu-clock:uu'\n" + " " * 31 + "\\___ Bad modifier\n"
+                                  "Run 'pyperf list' for a list of valid events\n\n Usage: pyperf record")
+    proc = rh.pyperf("record", "-F", "1000", "-c", "10", "-o", str(tmp_path / "x"), "true")
+    assert (proc.returncode, proc.stderr) == (234, "cannot set frequency and period at the same time\n")
+    proc = rh.pyperf("record", "-F", "0", "-o", str(tmp_path / "x"), "true")
+    assert (proc.returncode, proc.stderr) == (234, "frequency and count are zero, aborting\n")
+    assert list(tmp_path.iterdir()) == []
