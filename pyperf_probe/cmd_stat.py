@@ -166,12 +166,10 @@ def _ids(text: Optional[str]) -> Tuple[int, ...]:
     return tuple(int(x) for x in text.split(",")) if text else ()
 
 
-def _resolve(specs: List[str]) -> List[Tuple[str, int]]:
-    from pyperf_probe.kernel import tracefs
-    from pyperf_probe.record.events import resolve
+def _resolve(specs: List[str]) -> list:
+    """(name, Evsel) of every event the -e values name, through perf's event grammar (pyperf_probe/events);
+    a syntax error is perf's text with stat's usage."""
+    from pyperf_probe.record.selection import parse_specs
 
-    try:
-        pairs = resolve(specs)
-    except UsageError as exc:
-        raise UsageError(exc.message.replace("pyperf record", "pyperf stat"), usage=EVENT_USAGE) from None
-    return [(f"{g}:{e}", tracefs.event_id(g, e)) for g, e in pairs]
+    evsels = parse_specs(specs, "stat", "[<options>] [<command>]")
+    return [(ev.display_name(), ev) for ev in evsels]

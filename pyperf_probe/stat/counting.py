@@ -12,6 +12,7 @@ truncated, tools/lib/perf/evsel.c ``perf_counts_values__scale``), then the fds o
 from __future__ import annotations
 
 import dataclasses
+import errno as errno_mod
 import os
 from typing import List, Sequence, Tuple
 
@@ -29,6 +30,7 @@ class Reading:
     value: int
     ena: int
     run: int
+    supported: bool = True
 
 
 def counting_attr(config: int, enable_on_exec: bool) -> EventAttr:
@@ -59,20 +61,44 @@ def process_threads(pid: int) -> List[int]:
                           errno=3) from None
 
 
-class Counters:
-    """The fds of every event on one target: ``places`` are (pid, cpu) pairs opened for each event."""
+UNSUPPORTED_ERRNOS = (errno_mod.ENOENT, errno_mod.ENODEV, errno_mod.ENXIO, errno_mod.EOPNOTSUPP)
 
-    def __init__(self, events: Sequence[Tuple[str, int]], places: Sequence[Tuple[int, int]],
+
+class Counters:
+    """The fds of every event on one target: ``places`` are (pid, cpu) pairs opened for each event. An
+    event is an ``events.Evsel`` (any kind perf's grammar names) or, as before, a tracepoint id. An event the
+    kernel does not have (no PMU for cycles) has no fds and reads as not supported, as in perf stat."""
+
+    def __init__(self, events: Sequence[Tuple[str, object]], places: Sequence[Tuple[int, int]],
                  enable_on_exec: bool):
+        from pyperf_probe.events.config import stat_attr
         self.names = [name for name, _ in events]
         self._fds: List[List[int]] = []
+        self.supported: List[bool] = []
         try:
-            for name, config in events:
-                attr = counting_attr(config, enable_on_exec)
-                self._fds.append([perf_event.open_event(attr, pid, cpu, name=name) for pid, cpu in places])
+            for name, ev in events:
+                attr = counting_attr(ev, enable_on_exec) if isinstance(ev, int) else stat_attr(ev, enable_on_exec)
+                self._fds.append(self._open(attr, name, places))
+                self.supported.append(bool(self._fds[-1]) or not places)
         except KernelError:
             self.close()
             raise
+
+    @staticmethod
+    def _open(attr, name: str, places) -> List[int]:
+        fds: List[int] = []
+        for pid, cpu in places:
+            try:
+                fds.append(perf_event.open_event(attr, pid, cpu, name=name))
+            except KernelError as exc:
+                if exc.errno in UNSUPPORTED_ERRNOS and attr.type != 2:  # a missing tracepoint is an error
+                    for fd in fds:
+                        perf_event.close(fd)
+                    return []
+                for fd in fds:
+                    perf_event.close(fd)
+                raise
+        return fds
 
     def enable(self) -> None:
         for fds in self._fds:
@@ -86,7 +112,10 @@ class Counters:
 
     def read(self) -> List[Reading]:
         out = []
-        for fds in self._fds:
+        for fds, supported in zip(self._fds, self.supported):
+            if not supported:
+                out.append(Reading(0, 0, 0, False))
+                continue
             value = ena = run = 0
             for fd in fds:
                 c = perf_event.read_count(fd, int(READ_FORMAT))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import locale
 import math
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 NOT_COUNTED = "<not counted>"
 NOT_SUPPORTED = "<not supported>"
@@ -38,6 +38,8 @@ class CounterLine:
     noise_pct: Optional[float] = None
     supported: bool = True
     unit: str = ""
+    metric: Optional[Tuple[float, str]] = None  # perf's shadow metric: (value, "CPUs utilized" or "K/sec")
+    decimals: int = 0  # 2 for the clocks, shown in msec
 
     @property
     def counted(self) -> bool:
@@ -70,12 +72,16 @@ def target_text(argv: Sequence[str], system_wide: bool, pid: Optional[str], tid:
 
 def counter_line(c: CounterLine) -> str:
     if c.counted:
-        text = _fmt("%18.0f", c.value, grouping=True) + " "
+        text = _fmt(f"%18.{c.decimals}f", c.value, grouping=True) + " "
     else:
         text = "%18s " % (NOT_COUNTED if c.supported else NOT_SUPPORTED)
-    text += "%-*s " % (UNIT_WIDTH, c.unit)
+    text += "%-*s " % (UNIT_WIDTH, c.unit if c.counted else "")
     text += "%-*s" % (NAME_WIDTH if c.counted else NAME_WIDTH_NOT_COUNTED, c.name)
-    text += " " * METRIC_WIDTH
+    if c.counted and c.metric is not None:  # print_metric_std: " # ", "%8.3f", " %-*s" to METRIC_WIDTH
+        head = " # " + _fmt("%8.3f", c.metric[0])
+        text += head + " %-*s" % (METRIC_WIDTH - len(head) - 1, c.metric[1])
+    else:
+        text += " " * METRIC_WIDTH
     if c.noise_pct:
         text += "  ( +-" + _fmt("%6.2f", c.noise_pct) + "% )"
     if c.run != c.ena:
@@ -84,12 +90,14 @@ def counter_line(c: CounterLine) -> str:
 
 
 def counter_csv(c: CounterLine, sep: str) -> str:
-    value = _fmt("%.0f", c.value) if c.counted else (NOT_COUNTED if c.supported else NOT_SUPPORTED)
-    text = f"{value}{sep}{c.unit}{sep}{c.name}"
+    value = _fmt(f"%.{c.decimals}f", c.value) if c.counted else (NOT_COUNTED if c.supported else NOT_SUPPORTED)
+    text = f"{value}{sep}{c.unit if c.counted else ''}{sep}{c.name}"
     if c.noise_pct is not None:
         text += sep + _fmt("%.2f", c.noise_pct) + "%"
     enabled_pct = 100 * c.run // c.ena if c.run != c.ena and c.ena else 100
     text += f"{sep}{c.run}{sep}" + _fmt("%.2f", enabled_pct)
+    if c.counted and c.metric is not None:
+        return text + sep + _fmt("%.3f", c.metric[0]) + sep + c.metric[1] + "\n"
     return text + sep + sep + "\n"
 
 

@@ -52,7 +52,7 @@ class Result:
 
 
 def run(events: Sequence[Tuple[str, int]], target: Target, repeat: int = 1) -> Result:
-    """Count ``events`` ((name, tracepoint id) pairs) ``repeat`` times on ``target``."""
+    """Count ``events`` ((name, Evsel) pairs, or (name, tracepoint id)) ``repeat`` times on ``target``."""
     from pyperf_probe.stat.display import CounterLine
     from pyperf_probe.stat.stats import Stats, rel_stddev
 
@@ -65,13 +65,39 @@ def run(events: Sequence[Tuple[str, int]], target: Target, repeat: int = 1) -> R
         for s, r in zip(stats, last):
             s.update(r.value)
     lines = []
-    for (name, _), s, r in zip(events, stats, last):
+    values = [r.value if repeat == 1 else int(s.mean + 0.5) for s, r in zip(stats, last)]
+    clocks = [v for (_, ev), v, r in zip(events, values, last) if _is_clock(ev) and r.supported and r.run]
+    walltime_ns = 1e9 * sum(elapsed) / len(elapsed)
+    for (name, ev), s, r, value in zip(events, stats, last, values):
         # perf prints the mean rounded to a count, and the noise relative to that count
-        value = r.value if repeat == 1 else int(s.mean + 0.5)
         noise = None if repeat == 1 else rel_stddev(s.stddev(), value)
-        lines.append(CounterLine(name, value, r.ena, r.run, noise))
+        if _is_clock(ev):
+            metric = (value / walltime_ns, "CPUs utilized") if walltime_ns else None
+            lines.append(CounterLine(name, value / 1e6, r.ena, r.run, noise, r.supported, "msec", metric, 2))
+        else:
+            metric = _rate(value, sum(clocks) / len(clocks)) if clocks else None
+            lines.append(CounterLine(name, value, r.ena, r.run, noise, r.supported, metric=metric))
     show_rusage = repeat == 1 and bool(target.argv) and not target.system_wide and not target.attached
     return Result(status, lines, elapsed, rusage if show_rusage else None)
+
+
+def _is_clock(ev) -> bool:
+    """cpu-clock and task-clock (perf's ``evsel__is_clock``): counted in ns, shown in msec."""
+    return getattr(ev, "type", None) == 1 and getattr(ev, "config", None) in (0, 1) and ev.name not in (
+        "duration_time", "user_time", "system_time")
+
+
+def _rate(value: float, clock_ns: float):
+    """perf's "/sec" metric of an event counted beside a clock: events per second of the clocks' mean,
+    with perf's K/M/G (``convert_unit_double``)."""
+    if not clock_ns:
+        return (0.0, "/sec")
+    ratio, unit = 1e9 * value / clock_ns, ""
+    for scale, letter in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if ratio > scale:
+            ratio, unit = ratio / scale, letter
+            break
+    return (ratio, unit + "/sec")
 
 
 def _places(target: Target, workload) -> List[Tuple[int, int]]:
