@@ -79,7 +79,7 @@ def exit_code_for(exc: PyperfError) -> int:
 
 def usage_text() -> str:
     width = max(len(n) for n in COMMANDS)
-    lines = ["", " usage: pyperf [--version] [--help] [-v] [-q] COMMAND [ARGS]", "",
+    lines = ["", " usage: pyperf [--version] [--help] [-v] [-q] [--buildid-dir DIR] COMMAND [ARGS]", "",
              " The most commonly used pyperf commands are:"]
     lines += [f"   {name:<{width}}  {summary}" for name, (_, summary) in sorted(COMMANDS.items())]
     lines += ["", " See 'pyperf COMMAND --help' for more information on a specific command.", "",
@@ -88,15 +88,26 @@ def usage_text() -> str:
     return "\n".join(lines)
 
 
+PERF_USAGE = " Usage: pyperf [--version] [--help] [OPTIONS] COMMAND [ARGS]"
+
+
 def _split_globals(argv: list[str]):
-    verbose, quiet, i = 0, False, 0
+    """(GlobalOptions, or None for --help, or "version"; the rest of argv; the ``--buildid-dir`` given)."""
+    verbose, quiet, buildid_dir, i = 0, False, None, 0
     while i < len(argv) and argv[i].startswith("-"):
         arg = argv[i]
         if arg in ("-h", "--help"):
-            return None, argv[i:]
+            return None, argv[i:], buildid_dir
         if arg == "--version":
-            return "version", argv[i:]
-        if arg in ("-v", "--verbose"):
+            return "version", argv[i:], buildid_dir
+        if arg == "--buildid-dir":
+            if i + 1 >= len(argv):        # perf.c handle_options: its words, its short usage, 129
+                raise UsageError("No directory given for --buildid-dir.", usage=PERF_USAGE)
+            buildid_dir = argv[i + 1]
+            i += 1
+        elif arg.startswith("--buildid-dir="):   # perf knows only the two-word form; this one is unambiguous
+            buildid_dir = arg[len("--buildid-dir="):]
+        elif arg in ("-v", "--verbose"):
             verbose += 1
         elif arg.startswith("-v") and set(arg[1:]) == {"v"}:
             verbose += len(arg) - 1
@@ -105,7 +116,7 @@ def _split_globals(argv: list[str]):
         else:
             raise UsageError(f"Unknown option: {arg}", usage=usage_text())
         i += 1
-    return GlobalOptions(verbose=verbose, quiet=quiet), argv[i:]
+    return GlobalOptions(verbose=verbose, quiet=quiet), argv[i:], buildid_dir
 
 
 def _setup_logging(opts: GlobalOptions) -> None:
@@ -186,7 +197,19 @@ def main(argv: list[str] | None = None) -> int:
     pyperf_probe``) the process is pyperf's own: the collector is told so (:func:`_freeze_imports`), and a
     command that declares ``NO_TEARDOWN`` ends the process itself (:func:`_end_process`)."""
     own_process = argv is None
-    status = _main(sys.argv[1:] if own_process else argv, own_process)
+    if own_process:
+        status = _main(sys.argv[1:], own_process)
+    else:
+        # the caller's environment is theirs: PERF_BUILDID_DIR as it was before this run
+        from pyperf_probe.symbols.buildid_dir import ENV
+        saved = os.environ.get(ENV)
+        try:
+            status = _main(argv, own_process)
+        finally:
+            if saved is None:
+                os.environ.pop(ENV, None)
+            else:
+                os.environ[ENV] = saved
     if own_process and _no_teardown:
         _end_process(status)
     return status
@@ -200,7 +223,13 @@ def _main(argv: list[str], own_process: bool) -> int:
     argv = list(argv)
     opts = GlobalOptions()
     try:
-        opts, rest = _split_globals(argv)
+        opts, rest, buildid_dir = _split_globals(argv)
+        # perf's set_buildid_dir: the build-id cache of every command, exported to what they run
+        from pyperf_probe.symbols.buildid_dir import export
+        cache_dir = export(buildid_dir)
+        if buildid_dir and os.path.exists(cache_dir) and not os.path.isdir(cache_dir):
+            # perf goes on and caches nothing, silently (record) or file by file (buildid-cache)
+            raise UsageError(f"--buildid-dir {buildid_dir}: Not a directory")
         if opts == "version":
             print(f"pyperf version {__version__}")
             return 0

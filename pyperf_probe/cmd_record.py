@@ -23,6 +23,7 @@ EXAMPLES = """
   pyperf record -e 'probe_app:*' --call-graph dwarf -o app.data ./app
   pyperf record -e probe_libc:malloc -p 1234,1240 -- sleep 5
   pyperf record -e sched:sched_process_exec -a -- sleep 1
+  pyperf --buildid-dir /tmp/cache record -e probe_app:main --buildid-all --no-inherit ./app
 """
 
 
@@ -61,6 +62,10 @@ def build_parser() -> Parser:
     p.add_argument("-r", "--realtime", type=int, metavar="N", help="collect data with this RT SCHED_FIFO "
                    "priority (default: 1 with --call-graph dwarf when permitted, else none)")
     p.add_argument("-N", "--no-buildid-cache", action="store_true", help="do not update the buildid cache")
+    p.add_argument("--buildid-all", action="store_true", help="Record build-id of all DSOs regardless of hits")
+    p.add_argument("--no-buildid-all", dest="buildid_all", action="store_false", help=argparse.SUPPRESS)
+    p.add_argument("-i", "--no-inherit", action="store_true", help="child tasks do not inherit counters")
+    p.add_argument("--inherit", dest="no_inherit", action="store_false", help=argparse.SUPPRESS)
     p.add_argument("-q", "--quiet", action="store_true", help="don't print any message")
     p.add_argument("command", nargs=argparse.REMAINDER, help="command to run")
     p.set_defaults(filters={})
@@ -174,7 +179,7 @@ def main(argv: Sequence[str], opts) -> int:
         period=args.count or 1, pages=_pages(args.mmap_pages, default_pages, args.quiet or opts.quiet),
         pages_given=args.mmap_pages is not None,
         cmdline=(os.path.abspath(sys.argv[0]), "record", *argv), realtime=args.realtime,
-        buildid_cache=not args.no_buildid_cache,
+        buildid_cache=not args.no_buildid_cache, buildid_all=args.buildid_all, inherit=not args.no_inherit,
         freq=_freq(args.freq, args.count, args.quiet or opts.quiet), count=args.count,
         raw_samples=args.raw_samples, verbose=opts.verbose)
     from pyperf_probe.probe.sdt import temporary_sdt_events

@@ -13,7 +13,8 @@ from pyperf_probe import lazylog as log
 from pyperf_probe.errors import SymbolError
 
 
-def _vdso_bytes() -> bytes | None:
+def vdso_bytes() -> bytes | None:
+    """This process's vdso image (what perf copies out of its own memory), or None."""
     try:
         with open("/proc/self/maps") as f:
             line = next((ln for ln in f if ln.rstrip().endswith("[vdso]")), None)
@@ -30,7 +31,7 @@ def _vdso_bytes() -> bytes | None:
 
 def vdso_build_id() -> str | None:
     from pyperf_probe.symbols import elf
-    raw = _vdso_bytes()
+    raw = vdso_bytes()
     if not raw:
         return None
     try:

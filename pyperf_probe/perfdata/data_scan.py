@@ -28,6 +28,7 @@ class ScanResult:
     first_time: int = 0
     last_time: int = 0
     hit_dsos: Tuple[str, ...] = ()  # filenames of DSOs with sample hits, plus [vdso] when mapped
+    all_dsos: Tuple[str, ...] = ()  # every DSO perf's session would know, kernel first (record --buildid-all)
 
 
 def sample_head(sample_type: int) -> Tuple[struct.Struct, int, int, int]:
@@ -49,8 +50,9 @@ KERNEL_DSO = "[kernel.kallsyms]"
 class _Maps:
     """Executable maps per pid, in file order (few per process: a linear search from the newest is enough
     for the handful of distinct sample addresses a uprobe recording has). The kernel's maps (pid -1) serve
-    every process. DSO names are remembered in order of first appearance: perf writes its build-id table
-    in the order it met the DSOs."""
+    every process. DSO names are remembered in order of first appearance, data maps included
+    (``note``): perf writes its build-id table in the order its session created the DSOs, one per map
+    name whatever the map's protection."""
 
     def __init__(self):
         self.by_pid: Dict[int, List[Tuple[int, int, str]]] = {}
@@ -58,10 +60,14 @@ class _Maps:
         self.order: Dict[str, int] = {}
 
     def add(self, pid: int, start: int, length: int, name: str) -> None:
+        self.by_pid.setdefault(pid, []).append((start, start + length, self.note(name)))
+
+    def note(self, name: str) -> str:
+        """Remember the DSO a map names; returns the DSO's name."""
         if name.startswith(KERNEL_DSO):
             name = KERNEL_DSO  # "[kernel.kallsyms]_text": the map's name, not the DSO's
-        self.by_pid.setdefault(pid, []).append((start, start + length, name))
         self.order.setdefault(name, len(self.order))
+        return name
 
     def find(self, pid: int, avma: int) -> Optional[str]:
         seen = set()
@@ -155,6 +161,7 @@ class Scanner:
         if res.samples and self._i_time >= 0:
             res.first_time, res.last_time = self.first, self.last
         res.hit_dsos = _hit_dsos(self.pairs, self.maps, self._i_ip >= 0 and self._i_pid >= 0)
+        res.all_dsos = _all_dsos(self.maps)
         return res
 
 
@@ -169,7 +176,8 @@ def _add_map(buf, off: int, rtype: int, size: int, maps: _Maps) -> None:
     if rtype == RecordType.MMAP2:
         pid, _tid, start, length, _pgoff, *_rest, prot, _flags = MMAP2_HEAD.unpack_from(buf, off + 8)
         name_at = off + 8 + MMAP2_HEAD.size
-        if not prot & 4:  # PROT_EXEC: data maps never hold a sample ip
+        if not prot & 4:  # PROT_EXEC: data maps never hold a sample ip, but they make a DSO
+            maps.note(_filename(buf, name_at, off + size))
             return
     else:
         pid, _tid, start, length, _pgoff = MMAP_HEAD.unpack_from(buf, off + 8)
@@ -188,3 +196,13 @@ def _hit_dsos(pairs: Set[Tuple[int, int]], maps: _Maps, have_ips: bool) -> Tuple
         names.add("[vdso]")  # perf writes the vdso's build-id whether hit or not (__dsos__write_buildid_table)
     return tuple(sorted(names, key=maps.order.__getitem__))
 
+
+
+def _all_dsos(maps: _Maps) -> Tuple[str, ...]:
+    """``dsos__hit_all``: every DSO of the session, in the order it was created: the kernel's first (perf's
+    session makes it before reading any record), then each file and the ``[vdso]`` in the order their maps
+    came. Anonymous and special maps (``//anon``, ``[heap]``, ``[stack]``) have no build-id: left out."""
+    names = [n for n in maps.order if n[:1] == "/" and n[:2] != "//" or n in ("[vdso]", KERNEL_DSO)]
+    if KERNEL_DSO in names:
+        names.remove(KERNEL_DSO)
+    return (KERNEL_DSO, *names)

@@ -46,7 +46,7 @@ class Target:
 
     workload: bool = False
     threads: bool = False  # -p / -t
-    inherit: bool = True  # -t records only the threads named
+    inherit: bool = True  # False: -t (only the threads named) or -i/--no-inherit (child tasks not counted)
     system_wide: bool = False  # -a or -C
 
 

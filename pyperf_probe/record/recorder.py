@@ -48,6 +48,8 @@ class Plan:
     cmdline: Tuple[str, ...]
     realtime: Optional[int] = None
     buildid_cache: bool = True
+    buildid_all: bool = False  # --buildid-all: every DSO's build-id, not only those with hits
+    inherit: bool = True  # -i/--no-inherit: False, child tasks are not counted
     freq: Optional[int] = None  # -F: the frequency asked for (None: 4000 Hz for events without a period)
     count: Optional[int] = None  # -c: sample every N events (all events, tracepoints included)
     raw_samples: bool = False  # -R
@@ -99,7 +101,8 @@ def _threads(plan: Plan) -> List[int]:
 def _target(plan: Plan) -> Target:
     system_wide = plan.all_cpus or plan.cpu_list is not None
     threads = bool(plan.pids or plan.tids) and not system_wide
-    return Target(workload=bool(plan.command), threads=threads, inherit=not (plan.tids and not plan.pids),
+    return Target(workload=bool(plan.command), threads=threads,
+                  inherit=plan.inherit and not (plan.tids and not plan.pids),
                   system_wide=system_wide)
 
 
@@ -227,9 +230,10 @@ class Recording:
         self.writer.flush()
         scan = self.scanner.result()
         size = self.writer.data_end
-        self.writer.finish(_late_features(scan, _build_ids(scan)))
+        table = _build_ids(self.plan, scan)
+        self.writer.finish(_late_features(scan, table))
         if self.plan.buildid_cache:
-            cache_hit_dsos(scan.hit_dsos)
+            cache_build_ids(table)
         return Outcome(self.plan.output, self.stats.wakeups, size, scan.samples, scan.records, scan.lost_records,
                        lost_samples, status)
 
@@ -261,24 +265,44 @@ def _finish_workload(workload, stop_signal: Optional[int]) -> int:
     return 128 + stop_signal if stop_signal is not None else 0
 
 
-def cache_hit_dsos(names: Sequence[str]) -> None:
-    """Put the DSOs with hits into the build-id cache (~/.debug), as perf record does unless -N, so that the
-    file can still be reported after the binaries change. A failure is not the recording's failure."""
+def _build_ids(plan: Plan, scan) -> List[Tuple[str, bytes]]:
+    """The BUILD_ID table: the DSOs with hits (and the [vdso]), or with --buildid-all every DSO the
+    recording mapped, the kernel first (perf's ``dsos__hit_all``)."""
+    from pyperf_probe.perfdata import build_ids
+    return build_ids.lookup(scan.all_dsos if plan.buildid_all else scan.hit_dsos)
+
+
+def cache_build_ids(table: Sequence[Tuple[str, bytes]]) -> None:
+    """Put the DSOs of the BUILD_ID table into the build-id cache, as perf record does unless -N
+    (``perf_session__cache_build_ids``), so that the file can still be reported after the binaries change:
+    each file, the [vdso] image, and the running kernel's kallsyms whether it had hits or not (perf's
+    session reads the kernel's build-id when it starts). A failure is not the recording's failure."""
     from pyperf_probe.errors import SymbolError
+    from pyperf_probe.perfdata import build_ids
     from pyperf_probe.symbols.buildid_cache import BuildIdCache
     cache = BuildIdCache()
-    for name in names:
-        if not name.startswith("/"):
-            continue  # [vdso]: perf extracts it from its own memory; pyperf does not cache it
+    try:
+        os.makedirs(cache.root, mode=0o755, exist_ok=True)
+    except OSError as exc:
+        log.warning("Warning: no build-id cache in %s: %s", cache.root, exc.strerror)
+        return
+    entries = dict(table)
+    if "[kernel.kallsyms]" not in entries:
+        kernel = build_ids.kernel_build_id()
+        if kernel:
+            entries["[kernel.kallsyms]"] = bytes.fromhex(kernel)
+    for name, build_id in entries.items():
         try:
-            cache.add(name)
+            if name == "[kernel.kallsyms]":
+                cache.add_kernel(build_id.hex())
+            elif name == "[vdso]":
+                image = build_ids.vdso_bytes()
+                if image:
+                    cache.add_vdso(build_id.hex(), image)
+            elif name.startswith("/"):
+                cache.add(name)
         except (SymbolError, OSError) as exc:
             log.debug("could not add %s to the build-id cache: %s", name, exc)
-
-
-def _build_ids(scan) -> List[Tuple[str, bytes]]:
-    from pyperf_probe.perfdata import build_ids
-    return build_ids.lookup(scan.hit_dsos)
 
 
 def _early_features(plan: Plan, pairs, evs, fds) -> Dict[int, bytes]:

@@ -33,11 +33,10 @@ UNKNOWN_NAME = "[unknown]"
 
 
 def buildid_cache_dir() -> str:
-    """The build-id cache: ``$PERF_BUILDID_DIR``, else ``~/.debug``. perf 6.1 itself reads only
-    ``buildid.dir`` (perfconfig) or ``$HOME/.debug`` and merely exports PERF_BUILDID_DIR to the commands
-    it runs (checked: tests/test_session_live.py drives it through HOME); pyperf also honours the
-    variable, as symbols.debuginfo does, so one cache can be pointed at without moving HOME."""
-    return os.environ.get("PERF_BUILDID_DIR") or os.path.join(os.path.expanduser("~"), ".debug")
+    """The build-id cache: ``pyperf --buildid-dir DIR``, else ``$PERF_BUILDID_DIR``, else ``$HOME/.debug``
+    (symbols.buildid_dir says how that follows perf)."""
+    from pyperf_probe.symbols.buildid_dir import cache_dir
+    return cache_dir()
 
 
 def perf_map_pid(long_name: str) -> int | None:

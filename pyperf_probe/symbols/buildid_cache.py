@@ -5,7 +5,10 @@ perf and pyperf share it::
     ~/.debug/tmp/tick/e73f96ea98...51c9/elf        the binary (hard link, or a copy across file systems)
     ~/.debug/tmp/tick/e73f96ea98...51c9/debug      its separate debug file, when /usr/lib/debug has one
     ~/.debug/tmp/tick/e73f96ea98...51c9/probes     the probe cache: SDT markers (symbols/probe_cache.py)
+    ~/.debug/[kernel.kallsyms]/32a7f3ba...0e/kallsyms   the running kernel's /proc/kallsyms (perf record)
+    ~/.debug/[vdso]/9e188025...6d/{vdso,probes}         the vdso image perf record found mapped
 
+``~/.debug`` is the default root: ``pyperf --buildid-dir DIR`` moves it (symbols/buildid_dir.py).
 The per-path directory uses the real path of the file (symlinks resolved), as perf's ``nsinfo__realpath``.
 A cached build-id is *valid* when the file at its original path still has that build-id
 (``build_id_cache__valid_id``); ``--list``, ``perf list sdt`` and SDT lookups only use valid ones.
@@ -22,18 +25,19 @@ from typing import List, Optional
 from pyperf_probe.errors import SymbolError
 from pyperf_probe.symbols import probe_cache
 
-DEBUG_CACHE_DIR = ".debug"
 BUILD_ID_DIR = ".build-id"
 SYSTEM_DEBUG_DIR = "/usr/lib/debug/.build-id"
+KERNEL_NAME = "[kernel.kallsyms]"
+VDSO_NAME = "[vdso]"
 # SBUILD_ID_SIZE (20 bytes * 2 + 1) and SBUILD_ID_MIN_SIZE (8 bytes * 2 + 1): the lengths lsdir accepts
 _TAIL_MIN, _TAIL_MAX = 17 - 3, 41 - 3
 _HEX = frozenset(string.hexdigits)
 
 
 def default_root() -> str:
-    """perf's ``buildid_dir``: ``$HOME/.debug`` (``.debug`` in the current directory without HOME)."""
-    home = os.environ.get("HOME")
-    return os.path.join(home, DEBUG_CACHE_DIR) if home else DEBUG_CACHE_DIR
+    """perf's ``buildid_dir``: ``pyperf --buildid-dir DIR``, else ``$HOME/.debug`` (symbols.buildid_dir)."""
+    from pyperf_probe.symbols.buildid_dir import cache_dir
+    return cache_dir()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,10 +139,7 @@ class BuildIdCache:
         one, and its SDT markers in the probe cache. Adding a cached file again refreshes its markers."""
         build_id = file_build_id(path)
         realname = _realpath(path)
-        dir_name = self.cachedir(build_id, realname)
-        if os.path.isfile(dir_name):            # the old layout: a file where the directory goes
-            os.unlink(dir_name)
-        _makedirs(dir_name)
+        dir_name = self._new_dir(self.cachedir(build_id, realname))
         _link_or_copy(realname, os.path.join(dir_name, "elf"))
         debugfile = _system_debug_file(build_id)
         if debugfile and not realname.endswith(".ko"):
@@ -147,6 +148,39 @@ class BuildIdCache:
         cached = CachedFile(build_id, realname, dir_name)
         self._scan_sdt(cached, realname)
         return cached
+
+    def add_kernel(self, build_id: str, kallsyms: str = "/proc/kallsyms") -> str:
+        """What perf record caches for the running kernel: ``[kernel.kallsyms]/<build-id>/kallsyms``, a copy
+        of /proc/kallsyms (mode 0755, perf's ``copyfile``), no probe cache. Returns the directory."""
+        dir_name = self._new_dir(f"{self.root}/{KERNEL_NAME}/{build_id}")
+        _link_or_copy(kallsyms, os.path.join(dir_name, "kallsyms"))
+        self._link(build_id, dir_name)
+        return dir_name
+
+    def add_vdso(self, build_id: str, image: bytes) -> str:
+        """What perf record caches for the ``[vdso]``: ``[vdso]/<build-id>/vdso`` and an empty ``probes``.
+        perf writes the image it copied from its own memory to ``/tmp/perf-vdso.so-XXXXXX`` (util/vdso.c)
+        and links that file into the cache (a copy, mode 0755, across file systems); so does this.
+        Returns the directory."""
+        import tempfile
+        dir_name = self._new_dir(f"{self.root}/{VDSO_NAME}/{build_id}")
+        fd, tmp = tempfile.mkstemp(prefix="perf-vdso.so-", dir="/tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(image)
+            _link_or_copy(tmp, os.path.join(dir_name, "vdso"))
+            self._link(build_id, dir_name)
+            self._scan_sdt(CachedFile(build_id, VDSO_NAME, dir_name), tmp)
+        finally:
+            os.unlink(tmp)
+        return dir_name
+
+    @staticmethod
+    def _new_dir(dir_name: str) -> str:
+        if os.path.isfile(dir_name):            # the old layout: a file where the directory goes
+            os.unlink(dir_name)
+        _makedirs(dir_name)
+        return dir_name
 
     def _link(self, build_id: str, dir_name: str) -> None:
         link = self.linkname(build_id)

@@ -31,8 +31,9 @@ DEBUG_ROOT = "/usr/lib/debug"
 
 
 def buildid_cache_dir() -> str:
-    """perf's build-id cache (``buildid.dir`` in perfconfig; default ``~/.debug``)."""
-    return os.environ.get("PERF_BUILDID_DIR") or os.path.join(os.path.expanduser("~"), ".debug")
+    """perf's build-id cache (``--buildid-dir``; default ``~/.debug``: symbols.buildid_dir)."""
+    from pyperf_probe.symbols.buildid_dir import cache_dir
+    return cache_dir()
 
 
 def _join_symfs(symfs: str | None, path: str) -> str:
