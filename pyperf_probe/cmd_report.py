@@ -7,6 +7,7 @@ call graphs (``report.stdio``, or ``report.style34`` for ``--stdio-style=3.4``) 
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 from pyperf_probe.errors import ReportError
@@ -22,6 +23,7 @@ NO_TEARDOWN = True
 NO_CYCLIC_GC = True  # the report keeps the collector off anyway (main); cli turns it off before the imports
 
 HEADER_HINT = "# To display the perf.data header info, please use --header/--header-only options.\n#\n"
+INVALID_ARGUMENT = 234  # perf report's exit status for -EINVAL
 NO_CALLCHAIN = ("Error:\nSelected -g or --branch-history.\nBut no callchain or branch data.\n"
                 "Did you call 'perf record' without -g or -b?")
 
@@ -32,6 +34,9 @@ def main(argv: list[str], opts) -> int:
     if ropts.quiet:  # perf -q drops --header and --header-only altogether (the report is printed)
         ropts.header = ropts.header_only = False
     legacy = ropts.style == "3.4"
+    if ropts.kallsyms is not None and not os.access(ropts.kallsyms, os.R_OK):
+        sys.stderr.write(f"Invalid file: {ropts.kallsyms}\n")  # symbol__validate_sym_arguments
+        return INVALID_ARGUMENT
     from pyperf_probe.perfdata.reader import PerfDataFile
     data = PerfDataFile.open(ropts.input, force=ropts.force)
     out: list[str] = []
@@ -104,6 +109,7 @@ def _report(data, ropts: ReportOptions, out: list[str]) -> int:
                   caller_order=plan.caller, filters=_filters(ropts))
     if not ropts.quiet:  # perf -q silences its warnings
         _lost_warnings(session)
+        _kptr_warning(session)
     if session.nr_samples == 0:
         _emit([out[0]] if out and not ropts.quiet and not plan.legacy else [])
         sys.stderr.write(f"Error:\nThe {ropts.input or 'perf.data'} data has no samples!\n")
@@ -124,7 +130,8 @@ def _session(data, ropts: ReportOptions, sample_type: int):
     if sample_type & SampleType.REGS_USER and sample_type & SampleType.STACK_USER:  # --call-graph dwarf
         from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder
         unwinder = DwarfUnwinder(symfs=ropts.symfs)
-    return Session(data, symfs=ropts.symfs, inline=ropts.inline, force=ropts.force, unwinder=unwinder)
+    return Session(data, symfs=ropts.symfs, inline=ropts.inline, force=ropts.force, unwinder=unwinder,
+                   kallsyms=ropts.kallsyms, quiet=ropts.quiet)
 
 
 def _render_events(built, plan: Plan, ropts: ReportOptions, hidden: list[str], out: list[str]) -> None:
@@ -191,6 +198,17 @@ def _lost_warnings(session) -> None:
     if total and session.lost_samples / total > 0.05:
         sys.stderr.write(f"Warning:\nProcessed {total} samples and lost "
                          f"{session.lost_samples * 100.0 / total:3.2f}%!\n\n")
+
+
+def _kptr_warning(session) -> None:
+    """``report__warn_kptr_restrict``: samples in the kernel of a file recorded without its addresses
+    (unless every event excludes the kernel)."""
+    from pyperf_probe.perfdata.format import AttrFlag
+    if all(ev.attr.flags & AttrFlag.EXCLUDE_KERNEL for ev in session.evsels):
+        return
+    text = session.machine.kernel.restricted_warning()
+    if text:
+        sys.stderr.write("Warning:\n" + text)
 
 
 def _emit(out: list[str]) -> None:

@@ -9,6 +9,7 @@ imports re and gettext and measures the terminal: a few ms of start-up an ordina
 """
 from __future__ import annotations
 
+import os
 import sys
 
 from pyperf_probe.errors import UsageError
@@ -17,6 +18,7 @@ from pyperf_probe.errors import UsageError
 # ~6 ms of a 132K-sample report's CPU, bench/report): script writes only to stdout and
 # starts no thread; the CFI cache's exit function still runs.
 NO_TEARDOWN = True
+FAILED = 255  # perf script's exit status when it gives up (-1)
 
 EXAMPLES = """
   pyperf script                                  # every sample of ./perf.data, with call chains
@@ -33,12 +35,14 @@ def build_parser():
                dash_values=("-F", "--fields"))
     p.add_argument("-i", "--input", default=None, help="input file name (default: perf.data)")
     p.add_argument("-F", "--fields", default=None,
-                   help="comma separated output fields (comm,pid,tid,cpu,time,event,trace,period,ip,sym,symoff,"
-                        "dso); +FIELD/-FIELD adjust the default")
+                   help="comma separated output fields prepend with 'type:' (hw,sw,trace,raw,synth): comm,pid,tid,"
+                        "cpu,time,event,trace,period,ip,sym,symoff,dso; +FIELD/-FIELD adjust the defaults")
     p.add_argument("--ns", action="store_true", help="print times in nanoseconds")
     p.add_argument("-G", "--hide-call-graph", action="store_true", help="when printing symbols do not display "
                    "call chain")
     p.add_argument("--symfs", default=None, help="look for files with symbols relative to this directory")
+    p.add_argument("--kallsyms", default=None, help="kallsyms pathname")
+    p.add_argument("--show-kernel-path", action="store_true", help="Show the path of [kernel.kallsyms]")
     p.add_argument("-f", "--force", action="store_true", help="don't complain, do it")
     p.add_argument("--no-inline", dest="inline", action="store_false", help="do not show inline functions")
     p.add_argument("--comm", default=None, help="only show events for these comms (comma separated)")
@@ -56,13 +60,15 @@ FAST_OPTIONS = {
     "--ns": ("ns", True),
     "-G": ("hide_call_graph", True), "--hide-call-graph": ("hide_call_graph", True),
     "--symfs": ("symfs", "value"),
+    "--kallsyms": ("kallsyms", "value"), "--show-kernel-path": ("show_kernel_path", True),
     "-f": ("force", True), "--force": ("force", True),
     "--no-inline": ("inline", False),
     "--comm": ("comm", "value"), "--pid": ("pid", "value"), "--tid": ("tid", "value"),
     "-v": ("verbose", "count"), "--verbose": ("verbose", "count"),
 }
 DEFAULTS = {"input": None, "fields": None, "ns": False, "hide_call_graph": False, "symfs": None, "force": False,
-            "inline": True, "comm": None, "pid": None, "tid": None, "verbose": 0}
+            "inline": True, "comm": None, "pid": None, "tid": None, "verbose": 0, "kallsyms": None,
+            "show_kernel_path": False}
 DASH_VALUES = ("fields",)  # -F -trace,+pid: perf takes a value starting with - (cmdline.Parser's dash_values)
 
 
@@ -103,10 +109,16 @@ def main(argv: list[str], opts) -> int:
     args = parse_args(argv)
     from pyperf_probe.perfdata.format import SampleType
     from pyperf_probe.perfdata.reader import PerfDataFile
-    from pyperf_probe.report.script_text import ScriptOptions, ScriptPrinter, parse_fields
+    from pyperf_probe.report import script_fields
+    from pyperf_probe.report.script_text import ScriptOptions, ScriptPrinter
     from pyperf_probe.session import Session
 
-    parse_fields(args.fields, False)  # bad -F is a usage error before any file is opened, as in perf
+    table = script_fields.parse(args.fields)  # bad -F is a usage error before any file is opened, as in perf
+    for warning in table.warnings:
+        sys.stderr.write(warning + "\n")
+    if args.kallsyms is not None and not os.access(args.kallsyms, os.R_OK):
+        sys.stderr.write(f"Invalid file: {args.kallsyms}\n")  # symbol__validate_sym_arguments
+        return FAILED
     data = PerfDataFile.open(args.input, force=args.force)
     sample_type = 0
     for attr in data.attrs:
@@ -115,10 +127,14 @@ def main(argv: list[str], opts) -> int:
     if sample_type & SampleType.REGS_USER and sample_type & SampleType.STACK_USER:  # --call-graph dwarf
         from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder  # (its import is ~20 ms: only then)
         unwinder = DwarfUnwinder(symfs=args.symfs)
-    session = Session(data, symfs=args.symfs, inline=args.inline, force=args.force, unwinder=unwinder)
-    has_callchain = bool(sample_type & (SampleType.CALLCHAIN | SampleType.STACK_USER))
-    options = ScriptOptions(parse_fields(args.fields, has_callchain and not args.hide_call_graph), nanosecs=args.ns,
-                            callchains=not args.hide_call_graph)
+    session = Session(data, symfs=args.symfs, inline=args.inline, force=args.force, unwinder=unwinder,
+                      kallsyms=args.kallsyms)
+    try:
+        fields, use_callchain = script_fields.check(table, session.evsels, args.hide_call_graph)
+    except script_fields.FieldError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return FAILED
+    options = ScriptOptions(fields, nanosecs=args.ns, callchains=use_callchain, kernel_path=args.show_kernel_path)
     from pyperf_probe.traceevent.events import for_session
     trace_events = for_session(session)
     if trace_events is not None and (args.verbose or opts.verbose):

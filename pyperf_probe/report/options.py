@@ -44,6 +44,8 @@ USAGE = """\
     -f, --force           don't complain, do it
         --symfs <directory>
                           Look for files with symbols relative to this directory
+        --kallsyms <file>
+                          kallsyms pathname
         --inline          Show inline function
         --stdio           Use the stdio interface
         --stdio-style <3.4|6.1>
@@ -64,17 +66,19 @@ class ReportOptions:
     ``comms``, ``dsos``, ``symbols``). Mutable: the parser fills it in, option by option."""
 
     __slots__ = ("input", "callgraph", "inverted", "children", "sort", "show_nr_samples", "percent_limit", "quiet",
-                 "header", "header_only", "comms", "dsos", "symbols", "force", "symfs", "inline", "style")
+                 "header", "header_only", "comms", "dsos", "symbols", "force", "symfs", "inline", "style", "kallsyms")
 
     def __init__(self, input: str | None = None, callgraph: str | None = None, inverted: bool = False,
                  children: bool | None = None, sort: str | None = None, show_nr_samples: bool = False,
                  percent_limit: float = 0.0, quiet: bool = False, header: bool = False, header_only: bool = False,
                  comms: list[str] | None = None, dsos: list[str] | None = None, symbols: list[str] | None = None,
-                 force: bool = False, symfs: str | None = None, inline: bool = True, style: str = "6.1"):
+                 force: bool = False, symfs: str | None = None, inline: bool = True, style: str = "6.1",
+                 kallsyms: str | None = None):
         self.input, self.callgraph, self.inverted, self.children, self.sort = input, callgraph, inverted, children, sort
         self.show_nr_samples, self.percent_limit, self.quiet = show_nr_samples, percent_limit, quiet
         self.header, self.header_only, self.comms, self.dsos, self.symbols = header, header_only, comms, dsos, symbols
         self.force, self.symfs, self.inline, self.style = force, symfs, inline, style
+        self.kallsyms = kallsyms
 
     def __eq__(self, other):
         return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
@@ -129,6 +133,7 @@ _LONG = {
     "percent-limit": ("percent_limit", True), "quiet": ("quiet", False), "header": ("header", False),
     "header-only": ("header_only", False), "comms": ("comms", True), "dsos": ("dsos", True),
     "symbols": ("symbols", True), "force": ("force", False), "symfs": ("symfs", True),
+    "kallsyms": ("kallsyms", True),
     "inline": ("inline", False), "stdio": (None, False), "stdio-style": ("style", True), "tui": (None, False),
     "help": ("help", False),
 }

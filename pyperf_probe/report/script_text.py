@@ -2,63 +2,32 @@
 ``perf_sample__fprintf_start``, ``process_event``; util/evsel_fprintf.c: ``sample__fprintf_callchain``,
 ``sample__fprintf_sym``).
 
-One line per sample: the fields in perf's fixed order (comm, pid/tid, cpu, time, event, trace), then either
-the ip/sym/dso of the sample on the same line, or, when the sample has a call chain, one line per frame
-(``\\t%16x sym+0xOFF (dso)``) and a blank line. Frame addresses are map-relative (``map__map_ip``: the file
-offset of the avma), the sample ip without a call chain is the avma, as perf prints them.
+One line per sample: the fields in perf's fixed order (comm, pid/tid, cpu, time, period, event, trace),
+then either the ip/sym/dso of the sample on the same line, or, when the event has call chains, one line
+per frame (``\\t%16x sym+0xOFF (dso)``) and a blank line. A user frame's address is map-relative
+(``map__map_ip``: the file offset of the avma), a kernel frame's (kernel or module) and the sample ip
+without a call chain are the address itself, as perf prints them. Which fields each event prints comes
+from ``report.script_fields``.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from pyperf_probe.errors import UsageError
+from pyperf_probe.perfdata.format import SampleType
 from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.report.tpformat import TracepointFormat
 
-# Fields `perf script -F` knows that pyperf prints, in perf's output order.
-FIELDS = ("comm", "pid", "tid", "cpu", "time", "event", "trace", "period", "ip", "sym", "symoff", "dso")
-# perf's default for tracepoint events (output[PERF_TYPE_TRACEPOINT]); ip/sym/symoff/dso join when the
-# events have call chains.
-DEFAULT_FIELDS = ("comm", "tid", "cpu", "time", "event", "trace")
-CALLCHAIN_FIELDS = ("ip", "sym", "symoff", "dso")
-
 
 class ScriptOptions(Frozen):
-    """What to print: the -F field set, --ns, and whether call chains are printed (-G turns them off)."""
+    """What to print: each event's field set (``report.script_fields``), --ns, whether call chains are
+    printed (some event has them and -G was not given), and --show-kernel-path."""
 
     __slots__ = ()
-    _fields = ("fields", "nanosecs", "callchains")
+    _fields = ("fields", "nanosecs", "callchains", "kernel_path")
 
-    def __new__(cls, fields: frozenset, nanosecs: bool = False, callchains: bool = True):
-        return tuple.__new__(cls, (fields, nanosecs, callchains))
-
-
-def parse_fields(spec: str | None, show_callchain: bool) -> frozenset:
-    """``-F a,b,c`` (or perf's default). ``+x``/``-x`` add to or remove from the default, as perf's
-    parse_output_fields does; a ``type:`` prefix is accepted for ``trace:`` only (pyperf reads tracepoints).
-    Without -F, perf adds ip,sym,symoff,dso when call chains are shown (not with -G); with -F it does not."""
-    default = set(DEFAULT_FIELDS)
-    if not spec:
-        return frozenset(default | (set(CALLCHAIN_FIELDS) if show_callchain else set()))
-    if ":" in spec:
-        kind, _, spec = spec.partition(":")
-        if kind not in ("trace", "tracepoint"):
-            raise UsageError(f"Invalid event type in field string: '{kind}'")
-    items = [s.strip() for s in spec.split(",") if s.strip()]
-    if items and all(i[0] in "+-" for i in items):
-        chosen = default
-        for item in items:
-            _check_field(item[1:])
-            (chosen.add if item[0] == "+" else chosen.discard)(item[1:])
-        return frozenset(chosen)
-    for item in items:
-        _check_field(item)
-    return frozenset(items)
-
-
-def _check_field(name: str) -> None:
-    if name not in FIELDS:
-        raise UsageError("Invalid field requested.", usage="\n Usage: pyperf script [<options>]")
+    def __new__(cls, fields: Sequence[frozenset], nanosecs: bool = False, callchains: bool = True,
+                kernel_path: bool = False):
+        return tuple.__new__(cls, (tuple(fields), nanosecs, callchains, kernel_path))
 
 
 def _time(ns: int, nanosecs: bool) -> str:
@@ -68,23 +37,53 @@ def _time(ns: int, nanosecs: bool) -> str:
     return f"{f'{secs}.{rest // 1000:06d}':>12}: "
 
 
-def _symname(frame, symoff: bool) -> str:
+def _symname(frame, address: int, symoff: bool) -> str:
+    """``__symbol__fprintf_symname_offs``: the name, and with ``symoff`` ``+0x`` the offset of ``address``
+    (map-relative: ``al->addr``) in the symbol."""
     if frame.sym is None:
         return "[unknown]"
-    if not symoff or frame.dso_obj is None or frame.file_offset is None or frame.sym_start is None:
+    if not symoff or frame.sym_start is None:
         return frame.sym
-    svma = frame.dso_obj.svma(frame.file_offset)
-    return frame.sym if svma is None else f"{frame.sym}+{svma - frame.sym_start:#x}"
+    svma = frame.dso_obj.svma(address) if frame.dso_obj is not None else None
+    return frame.sym if svma is None else f"{frame.sym}+{(svma - frame.sym_start) & 0xFFFFFFFFFFFFFFFF:#x}"
 
 
-def _frame_text(frame, f: frozenset, address: int, lead: str) -> str:
-    out = f"{lead}{address:16x}" if "ip" in f else lead.strip(" ")
+def _dso_name(frame, kernel_path: bool) -> str:
+    """``map__fprintf_dsoname``: the dso's name (its long name with --show-kernel-path)."""
+    dso = frame.dso_obj
+    if dso is None:
+        return "[unknown]"
+    if kernel_path:
+        return dso.long_name
+    return getattr(dso, "script_name", dso.long_name)
+
+
+def _chain_line(frame, f: frozenset, kernel_path: bool) -> str:
+    """One node of ``sample__fprintf_callchain``: a user address map-relative, a kernel one as it is."""
+    dso = frame.dso_obj
+    addr = frame.file_offset if frame.file_offset is not None else 0
+    out = "\t"
+    if "ip" in f:
+        shown = frame.avma if dso is None or getattr(dso, "is_kernel", False) else addr
+        out += f"{shown:16x}"
     if "sym" in f:
-        out += " " + _symname(frame, "symoff" in f)
+        out += " " + _symname(frame, addr, "symoff" in f)
     if "dso" in f and not frame.inlined:
-        out += f" ({frame.dso_obj.long_name if frame.dso_obj is not None else '[unknown]'})"
-    if "sym" in f and frame.inlined:
+        out += f" ({_dso_name(frame, kernel_path)})"
+    if frame.inlined:
         out += " (inlined)"
+    return out + "\n"
+
+
+def _sample_line(s, f: frozenset, kernel_path: bool) -> str:
+    """``sample__fprintf_sym`` without a call chain: the sample's ip, its symbol and dso."""
+    loc = s.location
+    out = f"{s.sample.ip or 0:16x}" if "ip" in f else ""
+    if "sym" in f:
+        addr = loc.file_offset if loc.file_offset is not None else 0
+        out += " " + _symname(loc, addr, "symoff" in f)
+    if "dso" in f:
+        out += f" ({_dso_name(loc, kernel_path)})"
     return out
 
 
@@ -101,14 +100,20 @@ class ScriptPrinter:
         self.tp_ids = tuple(ev.attr.config if ev.tp_format is not None else None for ev in evsels)
         self.names = tuple(ev.name or "[unknown]" for ev in evsels)
         self.name_width = max((len(n) for n in self.names), default=0)
+        # per event: does it print a call chain (the ip field, call chains on, PERF_SAMPLE_CALLCHAIN)
+        self.chains = tuple(options.callchains and "ip" in f and bool(ev.attr.sample_type & SampleType.CALLCHAIN)
+                            for f, ev in zip(options.fields, evsels))
 
     def lines(self, samples: Iterable) -> Iterator[str]:
         for s in samples:
             yield self.format(s)
 
     def format(self, s) -> str:
-        f = self.options.fields
-        with_chain = "ip" in f and self.options.callchains and bool(s.chain)
+        """``process_event``: nothing for an event without fields."""
+        f = self.options.fields[s.evsel]
+        if not f:
+            return ""
+        with_chain = self.chains[s.evsel]
         out = [self._start(s, f, with_chain)]
         if "period" in f:
             out.append(f"{s.period:10d} ")
@@ -117,12 +122,12 @@ class ScriptPrinter:
         if "trace" in f and s.raw is not None:
             out.append(self._trace(s))
         if "ip" in f:
+            kernel_path = self.options.kernel_path
             if with_chain:
                 out.append("\n")
-                out.extend(_frame_text(fr, f, fr.file_offset if fr.file_offset is not None else fr.avma, "\t")
-                           + "\n" for fr in s.chain)
+                out.extend(_chain_line(fr, f, kernel_path) for fr in s.chain)
             else:
-                out.append(" " + _frame_text(s.location, f, s.sample.ip or 0, ""))
+                out.append(" " + _sample_line(s, f, kernel_path))
         out.append("\n")
         return "".join(out)
 
