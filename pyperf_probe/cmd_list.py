@@ -1,17 +1,18 @@
-"""``pyperf list``: the events pyperf can use, printed as ``perf list`` prints them.
+"""``pyperf list``: the events pyperf can use, printed as ``perf list`` 6.1 prints them.
 
-    pyperf list                      tracepoints (probe_*, sdt_* uprobe events included), then cached SDT markers
-    pyperf list tracepoint           tracepoints only
-    pyperf list sdt                  SDT markers of the build-id cache (``pyperf buildid-cache --add``)
-    pyperf list 'GROUP:EVENT'        both, filtered by globs on group and event (``probe_*:*``)
-    pyperf list WORD                 both, events whose name contains WORD
+    pyperf list                  every class: hardware, software, tool, hardware cache, kernel PMU events,
+                                 the raw and breakpoint descriptors, tracepoints, SDT markers
+    pyperf list hw|sw|cache|pmu|tracepoint|sdt     one class
+    pyperf list 'GROUP:EVENT'    tracepoints and SDT markers, by globs on group and event (``probe_*:*``)
+    pyperf list WORD             events named WORD (symbols, by name or alias) or containing it
 
-Lines are ``"  %-50s [%s]"`` sorted by ``group:event`` (tools/perf/util/print-events.c
-``print_tracepoint_events``, ``print_sdt_events``); ``--raw-dump`` prints the names separated by spaces. An SDT
-marker cached from two binaries (two build-ids) is shown as ``GROUP:EVENT@PATH(BUILDID12)``, as perf does.
+Lines are ``"  %-50s [%s]"`` (tools/perf/util/print-events.c); symbols as ``context-switches OR cs``, sorted,
+and only those this machine can count (perf opens each to see: a VM without a PMU lists no hardware or
+cache event); tracepoints sorted by ``group:event``. ``--raw-dump`` prints the names separated by spaces.
+An SDT marker cached from two binaries (two build-ids) is shown as ``GROUP:EVENT@PATH(BUILDID12)``, as perf does.
 
-Where perf differs: perf also lists hardware, software, cache and PMU events; pyperf counts and records
-tracepoints and uprobes only, so it lists those.
+Where perf differs: perf also prints the metric groups of its built-in CPU tables (pmu-events JSON), which
+pyperf does not carry.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from typing import List, Optional, Tuple
 from pyperf_probe.errors import UsageError
 
 USAGE = """
- Usage: pyperf list [<options>] [tracepoint|sdt|GROUP:EVENT|WORD]
+ Usage: pyperf list [<options>] [hw|sw|cache|tracepoint|pmu|sdt|event_glob]
 
         --raw-dump        Dump raw events
 
@@ -36,6 +37,14 @@ USAGE = """
 
 TRACEPOINT = "Tracepoint event"
 SDT = "SDT event"
+HARDWARE = "Hardware event"
+SOFTWARE = "Software event"
+TOOL = "Tool event"
+CACHE = "Hardware cache event"
+KERNEL_PMU = "Kernel PMU event"
+DESCRIPTORS = [("rNNN", "Raw hardware event descriptor"),
+               ("cpu/t1=v1[,t2=v2,t3 ...]/modifier", "Raw hardware event descriptor"),
+               ("mem:<addr>[/len][:access]", "Hardware breakpoint")]
 
 
 def _line(name: str, kind: str) -> str:
@@ -83,12 +92,81 @@ def sdt_lines(markers: List[Tuple[str, str]]) -> List[str]:
     return out
 
 
+def _supported(type_: int, config: int) -> bool:
+    """perf's ``is_event_supported``: the kernel opens the event on this process (user space only)."""
+    from pyperf_probe.events.evsel import Evsel
+    from pyperf_probe.record.selection import supported
+    return supported(Evsel(type=type_, config=config))
+
+
+def _glob_match(name: str, glob: Optional[str]) -> bool:
+    return glob is None or fnmatch.fnmatchcase(name, glob)
+
+
+def symbol_entries(type_: int, glob: Optional[str] = None) -> List[Tuple[str, str]]:
+    """(name as perf lists it, name for --raw-dump) of the supported hardware or software symbols, sorted
+    (``print_symbol_events``); a glob matches the name or its alias."""
+    from pyperf_probe.events import tables
+    names, aliases = (tables.HW_NAMES, tables.HW_ALIASES) if type_ == tables.HARDWARE else \
+        (tables.SW_NAMES, tables.SW_ALIASES)
+    out = []
+    for config, name in names.items():
+        alias = aliases.get(config)
+        if glob is not None and not (_glob_match(name, glob) or (alias and _glob_match(alias, glob))):
+            continue
+        if _supported(type_, config):
+            out.append((f"{name} OR {alias}" if alias else name, name))
+    return sorted(out)
+
+
+def cache_entries(glob: Optional[str] = None) -> List[str]:
+    from pyperf_probe.events import tables
+    return sorted(name for name, config in tables.all_cache_events()
+                  if _glob_match(name, glob) and _supported(tables.HW_CACHE, config))
+
+
+def pmu_entries(glob: Optional[str] = None) -> List[str]:
+    """``PMU/EVENT/`` of the kernel PMU events in sysfs; a word matches as part of the name."""
+    from pyperf_probe.events import pmu
+    return sorted(e for e in pmu.kernel_pmu_events() if glob is None or fnmatch.fnmatchcase(e, f"*{glob}*"))
+
+
+def _class_lines(word: Optional[str], raw: bool) -> List[str]:
+    """hw, sw, cache, pmu, or (None / a word) every class but the tracepoints and SDT markers."""
+    from pyperf_probe.events import tables
+    out: List[str] = []
+
+    def add(entries, kind):
+        out.extend(f"{dump} " if raw else _line(name, kind) for name, dump in entries)
+    glob = None if word in (None, "hw", "hardware", "sw", "software", "cache", "hwcache", "pmu") else word
+    if word in (None, "hw", "hardware") or glob:
+        add(symbol_entries(tables.HARDWARE, glob), HARDWARE)
+    if word in (None, "sw", "software") or glob:
+        add(symbol_entries(tables.SOFTWARE, glob), SOFTWARE)
+    if word in (None, "sw", "software"):
+        add([(t, t) for t in tables.TOOL_EVENTS], TOOL)
+    elif glob:
+        add([(t, t) for t in tables.TOOL_EVENTS if _glob_match(t, glob)], TOOL)
+    if word in (None, "cache", "hwcache") or glob:
+        add([(n, n) for n in cache_entries(glob)], CACHE)
+    if word in (None, "pmu") or glob:
+        add([(n, n) for n in pmu_entries(glob)], KERNEL_PMU)
+    if word is None and not raw:
+        out += [_line(name, kind) for name, kind in DESCRIPTORS]
+    return out
+
+
+CLASS_WORDS = ("hw", "hardware", "sw", "software", "cache", "hwcache", "pmu")
+
+
 def _sections(word: str) -> Tuple[bool, bool, Optional[str], Optional[str]]:
     """(tracepoints?, sdt?, group glob, event glob) for one command-line word, as builtin-list.c reads it."""
     if word == "tracepoint":
         return True, False, None, None
     if word == "sdt":
         return False, True, None, None
+    if word in CLASS_WORDS:
+        return False, False, None, None
     if ":" in word:
         group, _, event = word.partition(":")
         return True, True, group, event
@@ -106,6 +184,8 @@ def main(argv: List[str], opts) -> int:
         raise UsageError(f"  Error: unknown option `{bad[0].lstrip('-')}'", usage=USAGE.strip("\n"))
     out = []
     for word in words or [None]:
+        if word is None or word in CLASS_WORDS or (":" not in word and word not in ("tracepoint", "sdt")):
+            out += _class_lines(word, raw)
         tracepoints, sdt, group, event = (True, True, None, None) if word is None else _sections(word)
         if tracepoints:
             names = tracepoint_names(group, event)
