@@ -25,7 +25,7 @@ class Parser(argparse.ArgumentParser):
         self._dash_values = frozenset(dash_values)
 
     def error(self, message: str):
-        raise UsageError(f"  Error: {message}", usage=self.format_usage().rstrip())
+        raise UsageError(_perf_words(message), usage=self.format_usage().rstrip())
 
     def parse_args(self, args: Optional[Sequence[str]] = None, namespace=None):
         return super().parse_args(self._attach_dash_values(list(args or [])), namespace)
@@ -44,3 +44,14 @@ class Parser(argparse.ArgumentParser):
             out.append(arg)
             i += 1
         return out
+
+
+def _perf_words(message: str) -> str:
+    """argparse's error in perf's parse-options words where perf has its own: a value given to a flag
+    (``--no-inherit=1``) is " Error: option `no-inherit' takes no value"."""
+    head, sep, _ = message.partition(": ignored explicit argument ")
+    if sep and head.startswith("argument "):
+        longs = [o for o in head[len("argument "):].split("/") if o.startswith("--")]
+        if longs:
+            return f" Error: option `{longs[0][2:]}' takes no value"
+    return f"  Error: {message}"
