@@ -106,6 +106,9 @@ def _ints(text):
 
 
 def main(argv: list[str], opts) -> int:
+    if argv and argv[0] == "report":  # perf's report scripts: flamegraph, stackcollapse, export-to-sqlite
+        from pyperf_probe.cmd_script_report import main as report_main
+        return report_main(argv[1:], opts)
     args = parse_args(argv)
     from pyperf_probe.perfdata.format import SampleType
     from pyperf_probe.perfdata.reader import PerfDataFile
