@@ -29,6 +29,7 @@ COMMANDS = {
     "list": ("pyperf_probe.cmd_list", "List all symbolic event types"),
     "stat": ("pyperf_probe.cmd_stat", "Run a command and gather performance counter statistics"),
     "script": ("pyperf_probe.cmd_script", "Read perf.data (created by perf record) and display trace output"),
+    "data": ("pyperf_probe.cmd_data", "Data file related processing"),
     "tplist": ("pyperf_probe.cmd_tplist", "Display kernel tracepoints or USDT probes and their formats"),
 }
 
