@@ -179,3 +179,12 @@ def test_lexer_event_names_and_states():
 def test_pmu_formats_from_sysfs():
     ev = one("uprobe/retprobe/")
     assert (ev.type, ev.config) == (int(open("/sys/bus/event_source/devices/uprobe/type").read()), 1)
+
+
+def test_sdt_markers_named_inside_groups_and_terms(monkeypatch):
+    """The SDT markers record adds for a run are found as the grammar reads the -e value."""
+    from pyperf_probe.kernel import tracefs
+    from pyperf_probe.probe import sdt
+    monkeypatch.setattr(tracefs, "event_exists", lambda group, event: False)
+    assert sdt._missing(["{cpu-clock,sdt_tick:loop2}:S", "sdt_a:ev/max-stack=3/,sdt_c:*", "sched:x"]) == [
+        ("sdt_tick", "loop2"), ("sdt_a", "ev")]

@@ -440,4 +440,9 @@ def test_event_errors_and_freq_errors(tmp_path):
     assert (proc.returncode, proc.stderr) == (234, "cannot set frequency and period at the same time\n")
     proc = rh.pyperf("record", "-F", "0", "-o", str(tmp_path / "x"), "true")
     assert (proc.returncode, proc.stderr) == (234, "frequency and count are zero, aborting\n")
+    from pyperf_probe.events.evsel import Evsel
+    from pyperf_probe.record.selection import supported
+    if not supported(Evsel(type=0, config=1)):  # no PMU (a VM): perf's words and status
+        proc = rh.pyperf("record", "-e", "instructions", "-o", str(tmp_path / "x"), "true")
+        assert (proc.returncode, proc.stderr) == (255, "Error:\nThe instructions event is not supported.\n")
     assert list(tmp_path.iterdir()) == []

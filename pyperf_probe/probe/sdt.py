@@ -194,14 +194,19 @@ def _missing(specs: Sequence[str]) -> List[Tuple[str, str]]:
     """(group, event) of each plain ``sdt_G:E`` name in -e specs that tracefs does not have."""
     from pyperf_probe.kernel import tracefs
 
+    from pyperf_probe.events.lexer import tokenize
+
     missing = []
-    for spec in specs:
-        for part in (p.strip() for p in spec.split(",")):
-            group, colon, event = part.partition(":")
-            if not colon or not group.startswith("sdt_") or any(c in part for c in "*?["):
+    for spec in specs:  # tracepoint names as perf's grammar reads them: {a,sdt_G:E}:S, sdt_G:E/terms/
+        toks = tokenize(spec)
+        for i in range(len(toks) - 2):
+            group, colon, event = toks[i], toks[i + 1], toks[i + 2]
+            if (group.kind, colon.kind, event.kind) != ("NAME", ":", "NAME") or \
+                    not group.text.startswith("sdt_") or any(c in group.text + event.text for c in "*?["):
                 continue
-            if not tracefs.event_exists(group, event) and (group, event) not in missing:
-                missing.append((group, event))
+            pair = (group.text, event.text)
+            if not tracefs.event_exists(*pair) and pair not in missing:
+                missing.append(pair)
     return missing
 
 

@@ -19,6 +19,9 @@ from pyperf_probe.perfdata.format import ReadFormat, sample_id_fields, sample_id
 from pyperf_probe.record.events import Event
 
 
+UNSUPPORTED = (errno_mod.ENOENT, errno_mod.ENODEV, errno_mod.ENXIO, errno_mod.EOPNOTSUPP)
+
+
 @dataclasses.dataclass(frozen=True)
 class OpenFd:
     fd: int
@@ -51,6 +54,9 @@ class EventFds:
                     except KernelError as exc:
                         if exc.errno == errno_mod.ESRCH and ignore_missing_threads and tid > 0:
                             continue
+                        if exc.errno in UNSUPPORTED and event.attr.type != 2:
+                            # perf's words and status (255) for an event this machine lacks (no PMU)
+                            raise KernelError(f"Error:\nThe {event.name} event is not supported.") from None
                         raise
                     self.fds.append(OpenFd(fd, index, cpu, tid, 0))
                     opened[(index, cpu, tid)] = fd
