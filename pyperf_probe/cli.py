@@ -31,6 +31,7 @@ COMMANDS = {
     "script": ("pyperf_probe.cmd_script", "Read perf.data (created by perf record) and display trace output"),
     "data": ("pyperf_probe.cmd_data", "Data file related processing"),
     "tplist": ("pyperf_probe.cmd_tplist", "Display kernel tracepoints or USDT probes and their formats"),
+    "argdist": ("pyperf_probe.cmd_argdist", "Trace a function and display a summary of its parameter values"),
 }
 
 # Exit status when an error carries no errno. perf's own: usage 129, "cannot open the file" 255.

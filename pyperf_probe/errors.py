@@ -50,3 +50,11 @@ class PerfDataError(PyperfError):
 
 class ReportError(PyperfError):
     """session, report/, callchain/: a recording that cannot be turned into the asked-for output."""
+
+
+class BpfError(KernelError):
+    """bpf/: a map or program the kernel refused; ``log`` is the verifier's explanation, when it gave one."""
+
+    def __init__(self, message: str, *, log: str = "", **kw):
+        super().__init__(message, **kw)
+        self.log = log
