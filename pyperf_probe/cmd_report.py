@@ -104,6 +104,7 @@ def _report(data, ropts: ReportOptions, out: list[str]) -> int:
     if not ropts.quiet and not plan.legacy:
         out.append("#\n")
     session = _session(data, ropts, plan.sample_type)
+    session.caller_order = plan.caller  # callchain_param.order: the order perf looks a chain's addresses up in
     from pyperf_probe.report.builder import build
     built = build(session, keys, children=plan.children, callchains=plan.has_callchains,
                   caller_order=plan.caller, filters=_filters(ropts))

@@ -9,7 +9,8 @@ the fields perf's comparisons use (``struct map_symbol`` + the callchain entry's
   pointers; dsos are allocated in the order the session first meets them);
 * ``sym_start``: the symbol's start in the dso (perf's ``sym->start``), ``avma``: the address as sampled,
   ``rip``: the map-relative address (``map__map_ip``) that the Symbol column shows when unresolved;
-* ``level``: ``k`` for a kernel map's address, ``.`` for a process's, else the lookup's (``al->level``).
+* ``level``: ``k`` for a kernel map's address, ``.`` for a process's, else the lookup's (``al->level``);
+  ``object_sym``: a kernel data symbol, which the Symbol column prints with its offset.
 """
 from __future__ import annotations
 
@@ -25,10 +26,10 @@ class RFrame:
     """One resolved address as the report compares and prints it."""
 
     __slots__ = ("name", "has_sym", "inlined", "dso_name", "dso_rank", "sym_start", "avma", "rip", "key",
-                 "chain_text", "level", "mapped")
+                 "chain_text", "level", "mapped", "object_sym")
 
     def __init__(self, *, name: str | None, inlined: bool, dso_name: str | None, dso_rank,
-                 sym_start: int, avma: int, rip: int, level: str = "."):
+                 sym_start: int, avma: int, rip: int, level: str = ".", object_sym: bool = False):
         self.has_sym = name is not None
         self.name = name if name is not None else ""
         self.inlined = bool(inlined) and self.has_sym
@@ -38,6 +39,7 @@ class RFrame:
         self.avma = avma
         self.rip = rip
         self.level = level              # perf's al->level ("k", ".", "H"), the Symbol column's "[k] "
+        self.object_sym = object_sym and self.has_sym  # STT_OBJECT: the Symbol column adds "+0x<offset>"
         self.mapped = dso_name is not None
         self.key = frame_key(self)
         if self.has_sym:
@@ -48,6 +50,18 @@ class RFrame:
 
     def __repr__(self) -> str:
         return f"RFrame({self.chain_text!r}, dso={self.dso_name!r})"
+
+
+def _object_symbol(frame, dso_obj) -> bool:
+    """Is the frame's symbol a data object (a kallsyms D/B symbol: STT_OBJECT)? Asked of kernel dsos only:
+    a process's symbol type would cost its symbol table where the resolved-symbol cache answered."""
+    if not getattr(dso_obj, "is_kernel", False) or getattr(frame, "resolved", None) is None:
+        return False
+    symbol = frame.resolved.symbol
+    return symbol is not None and symbol.type == STT_OBJECT
+
+
+STT_OBJECT = 1
 
 
 class FrameTable:
@@ -108,4 +122,4 @@ class FrameTable:
         return RFrame(name=frame.sym, inlined=bool(frame.inlined), dso_name=dso_name, dso_rank=rank,
                       sym_start=frame.sym_start or 0, avma=frame.avma,
                       rip=file_offset if file_offset is not None else frame.avma,
-                      level=getattr(frame, "level", "."))
+                      level=getattr(frame, "level", "."), object_sym=_object_symbol(frame, dso_obj))

@@ -102,10 +102,13 @@ class Session:
         self.symfs = symfs
         self.unwinder = unwinder
         self.max_stack = max_stack
+        self.caller_order = False  # perf's callchain_param.order: report's caller graphs set it (_callchain)
         self.evsels = tuple(Evsel(a.index, a.name, a.attr, self._tp_format(a.attr)) for a in self.data.attrs)
-        build_ids = build_id_table(self._feature(Feature.BUILD_ID))
+        build_id_entries = self._feature(Feature.BUILD_ID)
+        build_ids = build_id_table(build_id_entries)
         from pyperf_probe.session.kernel import KernelDsos, KernelOptions
-        self.machine = Machine(KernelDsos(build_ids, symfs),
+        kernel_files = {e.filename for e in build_id_entries or () if e.cpumode == MISC_KERNEL}
+        self.machine = Machine(KernelDsos(build_ids, symfs, kernel_files),
                                KernelOptions(kallsyms, symfs, host, show_errors=not quiet), self._arch)
         self.frames = FrameTable(_inline_lookup if inline else None)
         self.lost_samples = 0
@@ -200,6 +203,12 @@ class Session:
         if thread is None or thread.pid == -1:
             thread = machine.findnew_thread(-1 if pid is None else pid, -1 if tid is None else tid)
         ip = sample.ip or 0
+        cpumode = sample.misc & MISC_CPUMODE_MASK
+        location = None
+        if cpumode != MISC_USER:    # machine__resolve before the chain: a kernel address may load the kernel
+            location = self.frames.location(self._map_for(thread, cpumode, ip), ip, _LEVELS.get(cpumode, "."))
+            if location.dso_obj is not None and location.dso_obj is machine.kernel._kernel_dso:
+                machine.kernel.hit = True
         callchain = sample.callchain
         if callchain:
             maps = thread.maps
@@ -208,15 +217,11 @@ class Session:
                 chain = self._callchain(thread, callchain)
         else:
             chain = ()
-        if chain and chain[0].avma == ip and chain[0].dso_obj is not None and \
-                sample.misc & MISC_CPUMODE_MASK == MISC_USER:
-            location = chain[0]  # the kernel put the ip first, resolved in the same maps
-        else:
-            cpumode = sample.misc & MISC_CPUMODE_MASK
-            location = self.frames.location(self._map_for(thread, cpumode, ip), ip, _LEVELS.get(cpumode, "."))
-            if cpumode == MISC_KERNEL and location.dso_obj is not None and \
-                    location.dso_obj is machine.kernel._kernel_dso:
-                machine.kernel.hit = True
+        if location is None:
+            if chain and chain[0].avma == ip and chain[0].dso_obj is not None:
+                location = chain[0]  # the kernel put the ip first, resolved in the same maps
+            else:
+                location = self.frames.location(thread.maps.find(ip), ip)
         if sample.stack_user and self.unwinder is not None and sample.regs_user is not None:
             chain += self.user_chain(sample, thread)
         return _new(ResolvedSample, (sample.evsel, thread.state or machine.thread_state(thread), sample.period,
@@ -233,25 +238,34 @@ class Session:
         return thread.maps.find(avma)
 
     def _callchain(self, thread: Thread, callchain: tuple[int, ...]) -> tuple[Frame, ...]:
-        """``thread__resolve_callchain_sample`` (callee order): markers switch the cpumode and are
-        dropped, an unknown marker discards the chain, at most ``max_stack`` entries. Cached per
+        """``thread__resolve_callchain_sample``: markers switch the cpumode and are dropped, an unknown
+        marker discards the chain, at most ``max_stack`` entries: the leaf's end of the chain, looked up
+        leaf first, or in ``caller_order`` (report's caller graphs) its root's end, looked up root first,
+        as perf does (which matters where the first kernel address loads the kernel). Frames come out leaf
+        first either way. Cached per
         (maps, their generation, the kernel maps' generation, chain): ``resolve`` looks there first."""
         maps = thread.maps
         key = (maps, maps.generation, self.machine.kernel_maps.generation, callchain)
-        frames: list = []
-        cpumode, nr = MISC_USER, 0
-        table = self.frames
+        entries: list = []              # (avma, cpumode) of the chain's addresses, leaf first
+        cpumode = MISC_USER
         for avma in callchain:
             if avma >= PERF_CONTEXT_MAX:
                 cpumode = _MARKERS.get(avma)
                 if cpumode is None:
-                    frames = []
+                    entries = []
                     break
                 continue
-            if nr >= self.max_stack:
-                break
-            nr += 1
-            frames.extend(table.frames(self._map_for(thread, cpumode, avma), avma, _LEVELS[cpumode]))
+            entries.append((avma, cpumode))
+        table, map_for = self.frames, self._map_for
+        if self.caller_order:           # perf walks the chain from its root: the root's end is kept
+            entries = entries[-self.max_stack:] if len(entries) > self.max_stack else entries
+            resolved = [table.frames(map_for(thread, mode, avma), avma, _LEVELS[mode])
+                        for avma, mode in reversed(entries)]
+            resolved.reverse()
+        else:
+            resolved = [table.frames(map_for(thread, mode, avma), avma, _LEVELS[mode])
+                        for avma, mode in entries[:self.max_stack]]
+        frames = [frame for got in resolved for frame in got]
         got = tuple(frames)
         if len(self._chains) >= CHAIN_CACHE_LIMIT:
             self._chains.clear()

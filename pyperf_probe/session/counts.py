@@ -10,9 +10,11 @@ thousand resolutions in Python.
 
 Why counting a run is the same as replaying it: between two records (COMM, MMAP, FORK, ...) a sample's
 resolution depends only on its key and the machine, and the only change a sample itself makes is to
-create its thread, which changes no other sample's answer. The one exception is a thread whose pid was
-unknown (-1) that a later sample names with its pid (``machine__update_thread_pid``); a run where that
-can happen is replayed key by key, in order.
+create its thread, which changes no other sample's answer. The exceptions: a thread whose pid was
+unknown (-1) that a later sample names with its pid (``machine__update_thread_pid``), and the first kernel
+address, which loads the kernel's symbols and may move the kernel map's bounds (session.kernel): a run
+where either can happen is replayed key by key, in order, and a key whose resolution changed the kernel
+is not kept.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from pyperf_probe.perfdata.records import ExitRecord, LostRecord, LostSamplesRec
 from pyperf_probe.perfdata.sample import Sample
 
 PID_TID = struct.Struct("<ii")
+KERNEL_MARK = struct.pack("<Q", 0xFFFFFFFFFFFFFF80)  # PERF_CONTEXT_KERNEL in a call chain
+MISC_KERNEL = 1
 CACHE_LIMIT = 1 << 16  # resolved keys kept: memory stays flat when keys are as many as the samples
 # Records after which cached resolutions still hold (an EXIT only marks the thread: resolve never reads it).
 _STATELESS = (LostRecord, LostSamplesRecord, ExitRecord)
@@ -56,6 +60,11 @@ def sample_groups(session, with_chain: bool = True, with_raw: bool = True) -> li
     return groups
 
 
+def _kernel_key(key: bytes) -> bool:
+    """Does a sample key reach the kernel: a kernel-mode sample, or a kernel part in its call chain."""
+    return key[0] & 7 == MISC_KERNEL or KERNEL_MARK in key
+
+
 def _add(bucket: dict[tuple, list], key: tuple, period: int, count: int) -> None:
     got = bucket.get(key)
     if got is None:
@@ -78,11 +87,14 @@ class _KeyCounter:
         self.decode = session.data.decode_key
         self.pid_offset = session.data.key_layout.pid_offset
         self.pid_updates = self.machine.pid_updates
+        self.kernel = self.machine.kernel
+        self.kernel_epoch = self.kernel.epoch
         self.cache: dict[bytes, tuple] = {}
 
     def add_run(self, keys: list[bytes]) -> None:
         counts = Counter(keys)
-        if self.pid_offset is not None and self._pid_may_change(counts):
+        if (self.pid_offset is not None and self._pid_may_change(counts)) or \
+                (not self.kernel.settled and any(_kernel_key(key) for key in counts)):
             for key in keys:
                 self._add_key(key, 1)
             return
@@ -103,10 +115,17 @@ class _KeyCounter:
             if sample is None:  # unknown id or corrupt: counted by the reader
                 return
             hit = self._resolve(sample)
-            self._machine_changed()
-            if len(self.cache) >= CACHE_LIMIT:  # keys that differ in every sample (e.g. tracepoint payloads)
-                self.cache.clear()
-            self.cache[key] = hit
+            if self._machine_changed():
+                if count > 1:   # the others of the run resolve in the machine as it is now
+                    bucket, group, period = hit
+                    self.session.nr_samples += 1
+                    _add(bucket, group, period, 1)
+                    self._add_key(key, count - 1)
+                    return
+            else:
+                if len(self.cache) >= CACHE_LIMIT:  # keys that differ in every sample (e.g. tracepoint payloads)
+                    self.cache.clear()
+                self.cache[key] = hit
         bucket, group, period = hit
         self.session.nr_samples += count
         _add(bucket, group, period * count, count)
@@ -116,11 +135,17 @@ class _KeyCounter:
         group = (thread, location, chain if self.with_chain else (), raw if self.with_raw else None)
         return self.groups[evsel], group, period
 
-    def _machine_changed(self) -> None:
-        """After a resolution: if it gave a thread its pid, what was cached no longer holds."""
+    def _machine_changed(self) -> bool:
+        """After a resolution: if it gave a thread its pid, or changed the kernel's maps or symbols, what was
+        cached no longer holds (and the kernel's change may not hold for the key just resolved either)."""
         if self.machine.pid_updates != self.pid_updates:
             self.pid_updates = self.machine.pid_updates
             self.cache.clear()
+        if self.kernel.epoch != self.kernel_epoch:
+            self.kernel_epoch = self.kernel.epoch
+            self.cache.clear()
+            return True
+        return False
 
     def _pid_may_change(self, keys) -> bool:
         """Could a sample of this run give a thread its pid? Only if a key names a thread (or its process)

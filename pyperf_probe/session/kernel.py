@@ -150,8 +150,14 @@ class KernelSpace:
         self.ref_reloc: tuple[str, int] | None = None
         self.modules: dict[str, Map] = {}
         self.hit = False                    # a sample's own address was in the kernel's dso
+        self.epoch = 0                      # bumped when an address may resolve otherwise than before
         self._running = False               # the kernel map is the running kernel's (no MMAP record)
         self._kernel_dso: KernelDso | None = None
+
+    @property
+    def settled(self) -> bool:
+        """The kernel's symbols are loaded (or found missing): lookups give the same answers from now on."""
+        return self._kernel_dso is not None and self._kernel_dso._loaded
 
     # --- records ----------------------------------------------------------------------------------------
 
@@ -201,9 +207,12 @@ class KernelSpace:
         load may move the map's bounds, and gives the modules their symbols)."""
         if self.kernel_map is None and not self._running:
             self._running_kernel_map()
+            self.epoch += 1
         found = self.maps.find(avma)
         if found is not None and not found.dso._loaded:
             found.dso._load()
+            if found.dso is self._kernel_dso:
+                self.epoch += 1
         return found
 
     def _running_kernel_map(self) -> None:
@@ -287,7 +296,21 @@ class KernelSpace:
         if mod_map is None:
             return None
         dso = mod_map.dso
-        return kallsyms.ModuleTarget(mod_map.start, dso._loaded, dso.add_symbols)
+        return kallsyms.ModuleTarget(mod_map.start, dso._loaded, lambda table: self._give_module(dso, table))
+
+    def _give_module(self, dso: ModuleDso, table) -> None:
+        """Symbols of the split for a module; one whose dso was loaded already (without them) gets new map
+        objects, so that what was resolved through the old ones is looked up again, as perf does."""
+        was_loaded = dso._loaded
+        dso.add_symbols(table)
+        if was_loaded:
+            for old in [m for m in self.maps if m.dso is dso]:
+                self.maps.remove(old)
+                fresh = Map(old.start, old.end, old.pgoff, dso)
+                self.maps.insert(fresh)
+                for name, mod_map in self.modules.items():
+                    if mod_map is old:
+                        self.modules[name] = fresh
 
     def _fixup_kernel_map(self, table) -> None:
         """``map__fixup_start``/``map__fixup_end``: the kernel map spans its symbols."""
@@ -319,9 +342,10 @@ class KernelSpace:
 class KernelDsos(Dsos):
     """``Dsos`` whose kernel image and modules are ``KernelDso``/``ModuleDso`` of one ``KernelSpace``."""
 
-    def __init__(self, build_ids: dict[str, str], symfs: str | None):
+    def __init__(self, build_ids: dict[str, str], symfs: str | None, kernel_files=frozenset()):
         super().__init__(build_ids, symfs)
         self.space: KernelSpace | None = None
+        self._kernel_files = kernel_files  # the BUILD_ID table's kernel-mode names (modules by path)
 
     def findnew(self, long_name: str, build_id: bytes | None = None) -> Dso:
         if not long_name.startswith(KERNEL_NAME):
@@ -335,12 +359,13 @@ class KernelDsos(Dsos):
 
     def findnew_module(self, filename: str, short: str, space: KernelSpace) -> ModuleDso:
         """``dsos__findnew_module_dso``: one dso per module name; perf names it after the path when the
-        BUILD_ID table made it, else ``[name]`` (what ``perf script`` prints)."""
+        BUILD_ID table made it (a kernel-mode entry), else ``[name]`` (what ``perf script`` prints)."""
         key = "\0module:" + short
         dso = self._by_name.get(key)
         if dso is None:
-            bid = self._build_ids.get(filename)
-            script_name = filename if bid is not None else short
+            header = filename in self._kernel_files
+            bid = self._build_ids.get(filename) if header else None
+            script_name = filename if header else short
             dso = ModuleDso(filename, short, len(self._by_name), bid, self._symfs, space, script_name)
             self._by_name[key] = dso
         return dso
