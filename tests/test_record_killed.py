@@ -246,3 +246,39 @@ def test_a_trickle_reaches_the_file_while_recording(tmp_path, rec_calls):
         theirs = rh.perf("script", "-i", str(out), "-F", "trace:comm,trace")
         assert theirs.returncode == 0 and theirs.stderr == ""
         assert len(theirs.stdout.splitlines()) == raw_samples(str(out)) >= 1
+
+
+def test_perfs_own_killed_file_is_read_by_pyperf(tmp_path, rec_calls, probe):
+    """perf record killed the same way leaves "data size field is 0", and perf refuses the file; pyperf
+    warns as perf does and reads every whole sample record in it (what it did before; on its own killed
+    files pyperf and perf both read what was flushed)."""
+    out = tmp_path / "perf.data"
+    proc = subprocess.Popen([rh.PERF, "record", "-e", probe, "-g", "-o", str(out), "--", "taskset", "-c", "0",
+                             rec_calls, str(SCALE)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not out.exists() or out.stat().st_size < 1 << 20:
+            assert proc.poll() is None and time.monotonic() < deadline, "perf record ended first"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert header(out)[1] == 0  # perf writes its header at the end
+    theirs = rh.perf("script", "-i", str(out))
+    assert theirs.returncode != 0 and "data size field is 0" in theirs.stderr
+    ours = rh.pyperf("script", "-i", str(out), "-F", "comm,tid")
+    assert ours.returncode == 0
+    assert "WARNING: The " in ours.stderr and "data size field is 0" in ours.stderr
+    offset = header(out)[0]
+    data, pos, whole = out.read_bytes()[offset:], 0, 0
+    while pos + 8 <= len(data):
+        rtype, _misc, rsize = struct.unpack_from("<IHH", data, pos)
+        if rsize < 8 or pos + rsize > len(data):
+            break
+        whole += rtype == 9
+        pos += rsize
+    assert 0 < len(ours.stdout.splitlines()) == whole

@@ -3,6 +3,7 @@ the post-pass scan and the file writer (read back with the project's own reader)
 import os
 import random
 import struct
+import time
 
 import pytest
 
@@ -245,6 +246,28 @@ def test_round_marker_is_a_finished_round_and_a_feature_table():
     assert marker == struct.pack("<IHH", 68, 0, 48) + bytes(8) + entries
 
 
+def test_markers_only_every_mark_bytes_or_seconds(tmp_path):
+    """A round ends with a marker when mark_bytes of stream passed since the last one (the first round
+    always), else with perf's 8-byte FINISHED_ROUND; mark_seconds does the same in time."""
+    w = PerfDataWriter(str(tmp_path / "perf.data"), mark_bytes=1000, mark_seconds=float("inf"))
+    w.begin([AttrEntry(ATTR, (23, 24))], _early())
+    last = None
+    for _ in range(30):
+        w.write(_sample(10, 0x1100, 5))
+        end = w.data_end
+        marked = w.end_round()
+        assert marked == (last is None or end - last >= 1000)
+        assert w.data_end - end == (len(w._marker) if marked else 8)
+        last = end if marked else last
+    w.abort()
+    w = PerfDataWriter(str(tmp_path / "perf.data"), mark_bytes=1 << 30, mark_seconds=0.01)
+    w.begin([])
+    assert w.end_round() and not w.end_round()
+    time.sleep(0.02)
+    assert w.end_round()
+    w.abort()
+
+
 def test_existing_file_becomes_old_at_once_and_abort_puts_it_back(tmp_path):
     """perf's check_backup when the writer opens; a recording that never began changes nothing, and one
     that stops on an error (close) keeps its file."""
@@ -303,7 +326,8 @@ def test_block_backlog_is_written_in_order(tmp_path):
 def _killed_states(tmp_path, monkeypatch, seed):
     """Write rounds of samples with pumps of random sizes, and copy the file after every pwrite (and in the
     middle of every pwrite but the header's, as a kill during a write would leave it): the states a
-    SIGKILL could leave. Returns (states, rounds): rounds[i] = (marker offset, samples before it)."""
+    SIGKILL could leave. Returns (states, rounds, samples): rounds[i] = (marker offset, samples before it)
+    for the rounds that ended with a marker (every one, or one per ``mark_bytes`` of stream)."""
     rnd = random.Random(seed)
     path = tmp_path / "perf.data"
     states = []
@@ -320,16 +344,17 @@ def _killed_states(tmp_path, monkeypatch, seed):
         return n
 
     monkeypatch.setattr(os, "pwrite", pwrite)
-    w = PerfDataWriter(str(path))
+    w = PerfDataWriter(str(path), mark_bytes=rnd.choice([0, 0, 500, 2000]), mark_seconds=float("inf"))
     w.begin([AttrEntry(ATTR, (23, 24))], _early())
     w.write(synth.comm(10, 10, "prog", TRAILER, exec_=True))
     rounds, samples = [], 0
-    for _ in range(rnd.randrange(3, 12)):
+    for _ in range(rnd.randrange(3, 16)):
         for _ in range(rnd.randrange(1, 40)):
             w.write(_sample(10, 0x1100, 1000 + samples))
             samples += 1
-        rounds.append((w.data_end, samples))
-        w.end_round()
+        end = w.data_end
+        if w.end_round():
+            rounds.append((end, samples))
         for _ in range(rnd.randrange(0, 3)):
             w.pump(rnd.choice([7, 48, 100, 1000, 5000]))
             # every round wholly on disk is readable as soon as pump returns
@@ -342,7 +367,7 @@ def _killed_states(tmp_path, monkeypatch, seed):
     return states, rounds, samples + 1
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(8))
 def test_every_state_a_kill_can_leave_reads_as_the_rounds_flushed(tmp_path, monkeypatch, seed):
     """No state of the file on disk is unreadable or invents a sample: each reads as exactly the samples
     of the rounds its header commits (0 before the first), and the count never goes down."""

@@ -17,15 +17,18 @@ perf finds the table at the end of the data and reads each body wherever its ent
 can sit before the data. That is what lets the file be readable while it grows: perf itself writes its
 header at the end, and a killed ``perf record`` leaves "data size field is 0", which perf then refuses.
 
-**How a killed recording stays readable.** Each round of the stream (every drain of the ring buffers) ends
-with a FINISHED_ROUND record that carries, as its body, a feature table: its own first 16 bytes stand for
-the entry of feature bit 0 (perf's HEADER_RESERVED, which perf never reads: no ``feat_ops`` entry), the
-rest are the entries of the bodies written before the data. While recording, the header's bitmap is those
-features plus bit 0, and its data size ends just before the last such record that is wholly on disk: the
-reader finds the table there, and the records before it. When the next round is on disk, one 8-byte
-``pwrite`` of data.size (in the first page: a signal cannot cut it) moves the end past the older marker,
-which becomes an ordinary FINISHED_ROUND (perf ignores a round's body), and onto the newer one. Nothing
-already committed is ever rewritten, so at every instant the file reads as the rounds flushed so far.
+**How a killed recording stays readable.** A round of the stream (a drain of the ring buffers) may end with
+a FINISHED_ROUND record that carries, as its body, a feature table (a *marker*): its own first 16 bytes
+stand for the entry of feature bit 0 (perf's HEADER_RESERVED, which perf never reads: no ``feat_ops``
+entry), the rest are the entries of the bodies written before the data. While recording, the header's
+bitmap is those features plus bit 0, and its data size ends just before the last marker wholly on disk:
+the reader finds the table there, and the records before it. When a later marker is on disk, one
+``pwrite`` of the header (in the first page: a signal cannot cut it) moves the end past the older one,
+which becomes an ordinary FINISHED_ROUND (perf ignores a round's body), and onto the newer. Nothing already
+committed is ever rewritten, so at every instant the file reads as the rounds flushed up to a marker. A
+round ends with a marker when MARK_BYTES of stream or MARK_SECONDS have passed since the last one (so a
+kill loses at most that much of what reached the disk), else with perf's 8-byte FINISHED_ROUND: a
+recorder that drains thousands of small rounds a second does not grow the file by a table each.
 ``finish`` writes the full table and the late bodies after the data, then the final header in one ``pwrite``.
 Alternatives considered: a record straddling data.size (perf 6.1 maps the data section exactly and loses or
 garbles the queued samples when it remaps), rewriting the table in place after each flush (a kill between
@@ -44,6 +47,7 @@ import collections
 import dataclasses
 import os
 import stat
+import time
 from typing import Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from pyperf_probe import lazylog as log
@@ -53,7 +57,8 @@ from pyperf_probe.perfdata.format import EventAttr, EventHeader, FileHeader, Fil
 HEADER_SIZE = 104
 ATTR_SIZE = 128  # perf 6.1 writes PERF_ATTR_SIZE_VER7 attrs
 RESERVED_FEATURE = 0  # perf's HEADER_RESERVED: set while recording, its table entry is a round's header
-DATA_SIZE_AT = 48  # offset of perf_file_header.data.size
+MARK_BYTES = 256 << 10  # a round ends with a marker (a commit point) after this much stream...
+MARK_SECONDS = 0.05  # ...or this long since the last marker
 BLOCK = 4 << 20  # data is copied into blocks of this size and written out when the rings are empty
 FREE_BLOCKS = 64  # written blocks kept for reuse (256 MB)
 
@@ -138,6 +143,9 @@ class BlockWriter:
 
 
 
+FINISHED_ROUND = EventHeader(RecordType.FINISHED_ROUND, 0, 8).pack()
+
+
 def round_marker(entries: bytes) -> bytes:
     """A FINISHED_ROUND whose bytes are a feature table: its header and 8 zero bytes make the entry of
     RESERVED_FEATURE, ``entries`` (16 bytes per feature) the others'. Its size fits the u16 header size:
@@ -171,8 +179,10 @@ class PerfDataWriter:
     recording that never began (the new file goes, ``.old`` comes back); ``w.close()`` leaves the file as
     last flushed (a recording stopped by an error keeps what it flushed, as a killed one does)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, mark_bytes: int = MARK_BYTES, mark_seconds: float = MARK_SECONDS):
         self.path = path
+        self._mark_bytes, self._mark_seconds = mark_bytes, mark_seconds
+        self._last_mark, self._last_mark_time = -mark_bytes, float("-inf")
         self.backup = _backup(path)
         self._existed = os.path.lexists(path)  # an empty file or a device: abort() leaves it there
         try:
@@ -234,11 +244,18 @@ class PerfDataWriter:
         self._data.write(chunk)
         self.data_size += len(chunk)
 
-    def end_round(self) -> None:
-        """End a round of the stream: a FINISHED_ROUND (nothing after it is older than what came before it,
-        so readers may sort by time up to it) that doubles as the feature table of a file cut here."""
-        self._marks.append(self.data_offset + self.data_size)
+    def end_round(self) -> bool:
+        """End a round of the stream with a FINISHED_ROUND (nothing after it is older than what came before
+        it, so readers may sort by time up to it); a marker (the feature table of a file cut here, True) when
+        ``mark_bytes`` or ``mark_seconds`` have passed since the last one."""
+        end, now = self.data_offset + self.data_size, time.monotonic()
+        if end - self._last_mark < self._mark_bytes and now - self._last_mark_time < self._mark_seconds:
+            self.write(FINISHED_ROUND)
+            return False
+        self._marks.append(end)
+        self._last_mark, self._last_mark_time = end, now
         self.write(self._marker)
+        return True
 
     @property
     def backlog(self) -> int:
