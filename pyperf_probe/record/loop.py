@@ -2,7 +2,8 @@
 buffer into the file until the workload exits, a signal stops us or every traced task is gone.
 
 After each pass that found data the round is ended (``PerfDataWriter.end_round``: a FINISHED_ROUND, so
-readers may sort by time between rounds, and the point up to which a killed recording stays readable). When
+readers may sort by time between rounds, and every so often a point up to which a killed recording stays
+readable). When
 nothing was pending the loop sleeps in poll(): the kernel wakes it when a buffer is half full
 (wakeup_events = 0) or a traced task exits; in dwarf mode it also wakes every few milliseconds, otherwise at
 least every FLUSH_MS, so that a few hits a second still reach the file (perf waits for the half-full
