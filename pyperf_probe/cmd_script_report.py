@@ -13,7 +13,7 @@ import sys
 
 from pyperf_probe.errors import UsageError
 
-SCRIPTS = ("flamegraph", "stackcollapse")
+SCRIPTS = ("flamegraph", "stackcollapse", "export-to-sqlite")
 
 EXAMPLES = {
     "flamegraph": """
