@@ -9,7 +9,7 @@ VPY := $(VENV)/bin/python
 APT_PACKAGES := systemtap-sdt-dev libc6-dbg linux-perf gcc g++ make binutils libtraceevent1 chromium sqlite3 golang-go \
 	bpftrace bpftool
 
-.PHONY: test demo apt venv compile workloads clean
+.PHONY: test demo apt venv compile workloads npm-tools clean
 
 # The venv has no setuptools (as Python >= 3.12's venvs and pipx's have none): its distutils-precedence.pth
 # imports _distutils_hack at every start of Python, 0.5-1 ms of each pyperf command (bench/probe_funcs). pip
@@ -45,8 +45,17 @@ apt:
 workloads:
 	$(MAKE) -s -C workloads
 
+# speedscope's importer (tests/test_export_speedscope.py) runs under node, from npm, in build/node. npm comes
+# with the machine's nodejs; where there is none, Debian's nodejs and npm.
+SPEEDSCOPE := speedscope@1.25.0
+build/node/node_modules/speedscope/package.json:
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm install --prefix build/node --no-audit --no-fund --silent $(SPEEDSCOPE)
+
+npm-tools: build/node/node_modules/speedscope/package.json
+
 # Both README commands install what they need (as root): the bundled workloads need <sys/sdt.h>.
-test: apt compile workloads
+test: apt compile workloads npm-tools
 	$(VPY) -m pytest -q -rs $(PYTEST_ARGS)
 
 demo: apt compile workloads
