@@ -13,7 +13,7 @@ import sys
 from pyperf_probe.errors import ReportError
 from pyperf_probe.perfdata.format import AttrType, SampleType
 from pyperf_probe.perfdata.frozen import Frozen
-from pyperf_probe.report import callgraph_text, sortkeys, stdio
+from pyperf_probe.report import callgraph_text, stdio
 from pyperf_probe.report.options import USAGE, CallgraphSpec, ReportOptions, parse_args, parse_callgraph
 
 # cli.py may end the process without the interpreter's teardown after this command (cli._end_process:
@@ -88,14 +88,17 @@ def _plan(data, ropts: ReportOptions) -> Plan:
     spec = parse_callgraph(ropts.callgraph) if ropts.callgraph else default_spec
     wants_children = False if legacy else (ropts.children if ropts.children is not None else True)
     children = has_cc and wants_children
-    sort_text = ropts.sort or (style34.DEFAULT_SORT if legacy else
-                               sortkeys.default_sort(all(a.type == AttrType.TRACEPOINT for a in attrs)))
+    sort_text = ropts.sort or (style34.DEFAULT_SORT if legacy else None)  # None: report.layout's default
     return Plan(legacy, has_cc, spec, children, _caller_order(spec, ropts, children), sort_text, sample_type)
 
 
 def _report(data, ropts: ReportOptions, out: list[str]) -> int:
     plan = _plan(data, ropts)
-    keys = sortkeys.parse_sort(plan.sort_text)
+    session = _session(data, ropts, plan.sample_type)
+    session.caller_order = plan.caller  # callchain_param.order: the order perf looks a chain's addresses up in
+    trace_events = _trace_events(session)
+    layout = _layout(session, trace_events, plan, ropts)
+    keys = layout.keys()
     hidden = _elided(keys, ropts, out)
     if ropts.callgraph is not None and plan.spec.mode != "none" and not plan.has_callchains:
         _emit(out)
@@ -103,11 +106,10 @@ def _report(data, ropts: ReportOptions, out: list[str]) -> int:
         return 0
     if not ropts.quiet and not plan.legacy:
         out.append("#\n")
-    session = _session(data, ropts, plan.sample_type)
-    session.caller_order = plan.caller  # callchain_param.order: the order perf looks a chain's addresses up in
     from pyperf_probe.report.builder import build
     built = build(session, keys, children=plan.children, callchains=plan.has_callchains,
-                  caller_order=plan.caller, filters=_filters(ropts))
+                  caller_order=plan.caller, filters=_filters(ropts), layout=layout, trace_events=trace_events,
+                  raw_trace=ropts.raw_trace)
     if not ropts.quiet:  # perf -q silences its warnings
         _lost_warnings(session)
         _kptr_warning(session)
@@ -133,6 +135,24 @@ def _session(data, ropts: ReportOptions, sample_type: int):
         unwinder = DwarfUnwinder(symfs=ropts.symfs)
     return Session(data, symfs=ropts.symfs, inline=ropts.inline, force=ropts.force, unwinder=unwinder,
                    kallsyms=ropts.kallsyms, quiet=ropts.quiet)
+
+
+def _trace_events(session):
+    """The file's tracepoint formats and their renderer (traceevent.TraceEvents), None without tracepoints."""
+    if not any(ev.tp_format is not None for ev in session.evsels):
+        return None
+    from pyperf_probe.traceevent.events import for_session
+    return for_session(session)
+
+
+def _layout(session, trace_events, plan: Plan, ropts: ReportOptions):
+    """``setup_sorting``: the sort list and columns (report.layout), tracepoint fields included."""
+    from pyperf_probe.report import dynamic, layout
+    events = dynamic.event_infos(session.evsels, trace_events.python_event if trace_events is not None else None)
+    all_tp = bool(session.evsels) and all(ev.attr.type == AttrType.TRACEPOINT for ev in session.evsels)
+    return layout.setup_sorting(plan.sort_text, None if plan.legacy else ropts.fields, children=plan.children,
+                                events=events, all_tracepoints=all_tp and not plan.legacy,
+                                raw_trace=ropts.raw_trace, show_nr_samples=ropts.show_nr_samples)
 
 
 def _render_events(built, plan: Plan, ropts: ReportOptions, hidden: list[str], out: list[str]) -> None:
@@ -175,6 +195,7 @@ def _elided(keys, ropts: ReportOptions, out: list[str]) -> list[str]:
     """``sort__setup_elide``: a column whose filter list has one entry is hidden, and said once as
     ``# comm: X``; if that would hide every column, none is hidden."""
     lists = {"comm": ("comm", ropts.comms), "dso": ("dso", ropts.dsos), "sym": ("symbol", ropts.symbols)}
+    keys = [k for k in keys if k.kind == "sort"]  # perf_hpp__is_sort_entry: not the tracepoint fields
     hidden = []
     for key in keys:
         label, values = lists.get(key.name, (None, None))

@@ -3,7 +3,10 @@
 
 The session counts the samples per (thread, location, chain, raw) group (``Session.sample_groups``); here
 frames are converted once per distinct session ``Frame``, chains once per distinct chain tuple, trace
-outputs once per distinct RAW payload; ``Hists.add`` then only aggregates. Samples that fail
+outputs once per distinct RAW payload; ``Hists.add`` then only aggregates. Trace outputs are perf's
+``get_trace_output``: the event's print fmt applied to the RAW record by :mod:`pyperf_probe.traceevent`
+(libtraceevent or its Python port, as ``pyperf script`` prints them), or with ``--raw-trace`` every field
+raw (``tep_print_fields``); ``N/A`` for an event that is not a tracepoint. Samples that fail
 ``--comms/--dsos/--symbols`` still count in the totals (perf's percentages and ``# Samples`` include them)
 and in entries other samples made; only the entries they make are hidden.
 """
@@ -53,38 +56,56 @@ class Built:
 
 
 def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_order: bool,
-          filters: Filters) -> Built:
+          filters: Filters, layout=None, trace_events=None, raw_trace: bool = False) -> Built:
     """Walk every sample of ``session`` into per-event hists (finished: entries and trees built).
 
     The cyclic garbage collector is paused meanwhile: building creates hundreds of thousands of
     long-lived objects (frames, tree nodes with parent links) and no garbage cycles, and each full
     collection walks all of them again: half of ``Hists.finish`` on a make build's dwarf chains sorted
-    by comm,dso,sym (0.75 -> 0.35 s), bench/unwind."""
+    by comm,dso,sym (0.75 -> 0.35 s), bench/unwind.
+
+    ``layout`` (report.layout) gives each event its keys and sort list (else ``keys`` and perf's default
+    list); ``trace_events`` (traceevent.TraceEvents) renders the tracepoint records."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _build(session, keys, children, callchains, caller_order, filters)
+        return _build(session, keys, children, callchains, caller_order, filters, layout, trace_events, raw_trace)
     finally:
         if enabled:
             gc.enable()
 
 
 def _build(session, keys: Sequence, children: bool, callchains: bool, caller_order: bool,
-           filters: Filters) -> Built:
+           filters: Filters, layout, trace_events, raw_trace: bool) -> Built:
     evsels = session.evsels
-    hists = [Hists(keys, children=children, callchains=callchains, caller_order=caller_order) for _ in evsels]
     need_trace = any(k.name == "trace" for k in keys)
-    formats = _trace_formats(evsels) if need_trace else [None] * len(evsels)
+    need_raw = need_trace or any(k.kind == "dynamic" for k in keys)
+    if trace_events is None and need_raw:
+        from pyperf_probe.traceevent.events import for_session
+        trace_events = for_session(session)
+    texts = [_trace_text(ev, trace_events, raw_trace) for ev in evsels]
+    hists = []
+    for index, text in enumerate(texts):
+        ev_keys = layout.for_event(keys, index) if layout is not None else keys
+        ev_sort = layout.for_event(layout.sort_list, index) if layout is not None else None
+        h = Hists(ev_keys, children=children, callchains=callchains, caller_order=caller_order,
+                  sort_list=ev_sort, trace_text=text)
+        h.final_comm = _final_comm(session)
+        if layout is not None:
+            h.columns = layout.for_event(layout.columns, index)
+            h.last_column = layout.columns[-1] if layout.columns else None
+        hists.append(h)
     use_filters = filters.any()
     # The session counts the samples per (thread, location, chain, raw), all interned (raw only when the
-    # trace key needs it), in first-sample order: identical samples are resolved once (session.counts).
-    groups = session.sample_groups(with_chain=callchains, with_raw=need_trace)
+    # trace or a tracepoint-field key needs it), in first-sample order: identical samples are resolved once
+    # (session.counts).
+    groups = session.sample_groups(with_chain=callchains, with_raw=need_raw)
     frames = FrameTable(_build_id_files(session))
     to_rframe = frames.get
     chains: dict[tuple, tuple] = {}
     traces: dict[tuple, str] = {}
     for index, bucket in enumerate(groups):
-        h, fmt = hists[index], formats[index]
+        h, text = hists[index], texts[index]
         for (thread, location, chain, raw), (period, count) in bucket.items():
             h.count(period, count)
             loc = to_rframe(location)
@@ -96,18 +117,33 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
             if need_trace:
                 trace = traces.get((index, raw))
                 if trace is None:
-                    trace = traces[(index, raw)] = fmt.format(raw or b"") if fmt is not None else "N/A"
-            h.add(thread.comm, thread.tid, period, loc, rchain, chain, trace, count, filtered)
+                    trace = traces[(index, raw)] = text(raw or b"") if text is not None else "N/A"
+            h.add(thread.comm, thread.tid, period, loc, rchain, chain, trace, count, filtered, raw)
         bucket.clear()
     for h in hists:
         h.finish()
     return Built(hists, [ev.name or "" for ev in evsels])
 
 
-def _trace_formats(evsels) -> list:
-    """Each event's parsed tracepoint format (None for other events): only the trace key needs them."""
-    from pyperf_probe.report.tpformat import TracepointFormat
-    return [TracepointFormat.parse(ev.tp_format.text) if ev.tp_format is not None else None for ev in evsels]
+def _final_comm(session):
+    """tid -> the comm of the session's thread after the last record (perf's ``thread__comm_str`` of
+    ``he->thread`` when it prints: the comm column's width, the pid column's text)."""
+    threads = session.machine.threads
+
+    def final(tid: int):
+        thread = threads.get(tid)
+        return None if thread is None else thread.comm
+    return final
+
+
+def _trace_text(evsel, trace_events, raw_trace: bool):
+    """``get_trace_output`` of one event: raw -> text (None for an event that is not a tracepoint)."""
+    if trace_events is None or evsel.tp_format is None:
+        return None
+    event_id = evsel.attr.config
+    if raw_trace:
+        return lambda raw: trace_events.raw_fields(event_id, raw)
+    return lambda raw: trace_events.info(event_id, raw)
 
 
 def _build_id_files(session) -> list[str]:

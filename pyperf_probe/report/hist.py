@@ -17,54 +17,80 @@ from collections.abc import Sequence
 
 from pyperf_probe.callchain.tree import CallchainRoot
 from pyperf_probe.report.rbtree import insertion_order
-from pyperf_probe.report.sortkeys import ENTRY_CMP
-
-FRAME_KEYS = ("dso", "sym")  # the sort keys whose identity depends on the location (sortkeys.KEYS)
 
 
 class HistEntry:
     """``struct hist_entry``: the key values, self and cumulative period, sample count and call graph."""
 
     __slots__ = ("ident", "comm", "tid", "thread_comm", "loc", "trace", "is_self", "period", "nr_events",
-                 "period_acc", "thread", "callchain", "filtered", "level")
+                 "period_acc", "thread", "callchain", "filtered", "level", "raw", "trace_output", "hits",
+                 "trace_known")
 
     def __init__(self, ident, comm: str, tid: int, loc, trace: str | None, is_self: bool, thread: int,
-                 with_callchain: bool, filtered: bool = False, level: str = "."):
+                 with_callchain: bool, filtered: bool = False, level: str = ".", raw: bytes | None = None):
         self.ident = ident
+        self.raw = raw  # he->raw_data: the RAW record of the sample that made the entry
+        self.trace_output = trace  # he->trace_output: the event's text of ``raw`` (tracepoint-field keys)
         self.level = level  # he->level: al->level when the entry was made (the Symbol column's "[k] ")
         self.filtered = filtered  # hidden by --comms/--dsos/--symbols: as the sample that made it was
         self.comm, self.tid, self.loc, self.trace, self.is_self = comm, tid, loc, trace, is_self
         self.thread_comm = comm
         self.period = self.nr_events = self.period_acc = 0
+        self.hits = 0  # samples that found or made the entry (self and cumulative): its in-tree look-ups
+        self.trace_known = False  # perf computed he->trace_output before the width pass (sortkeys._trace_cmp)
         self.thread = thread
         self.callchain = CallchainRoot() if with_callchain else None
 
 
 class Hists:
-    """The entries of one event (``struct hists``) with its totals."""
+    """The entries of one event (``struct hists``) with its totals.
 
-    def __init__(self, keys, *, children: bool, callchains: bool, caller_order: bool):
+    ``keys`` are the identity keys in sort order (report.sortkeys' and this event's report.dynamic ones);
+    ``sort_list`` is ``hist_entry__sort``'s list (report.layout: the hpp columns among the keys; by default
+    Children and Overhead first); ``trace_text(raw)`` is the event's ``get_trace_output``."""
+
+    def __init__(self, keys, *, children: bool, callchains: bool, caller_order: bool, sort_list=None,
+                 trace_text=None):
         self.keys = keys
+        self.sort_list = sort_list if sort_list is not None else _default_sort_list(keys, children)
+        self.trace_text = trace_text
+        self.columns = None       # report.layout's columns of this event (stdio's default when None)
+        self.last_column = None   # the last column of every event's list (hist_entry__snprintf_alignment)
+        # tid -> the thread's comm once every record is read (he->thread's, as the comm column's width and the
+        # pid column see it), or None: then the comm of the thread's last sample here
+        self.final_comm = None
+        self._se_keys = [k for k in keys if k.kind == "sort"]
+        self._dyn_keys = [k for k in keys if k.kind == "dynamic"]
+        # where the trace key is among the sort keys: a comparison that ties on the keys before it computes
+        # both entries' trace outputs (the tracepoint-field keys never differ between a sample's entries)
+        self._trace_at = next((i for i, k in enumerate(self._se_keys) if k.name == "trace"), None)
         self.children = children
         self.callchains = callchains
         self.caller_order = caller_order
         self.nr_samples = 0
         self.total_period = 0
         self.entries: dict[tuple, HistEntry] = {}
-        # (self ident, chain id) -> [period, count, tid, comm, loc, chain, trace, filtered]
+        # (self ident, chain id) -> [period, count, tid, comm, loc, chain, trace, filtered, raw]
         self._groups: dict[tuple, list] = {}
         self._thread_comm: dict[int, str] = {}
         # The keys whose identity depends on the frame (dso, sym): without them every cumulative entry of
-        # a chain is the self entry (nothing to add); when they come last (comm,dso,sym) a frame's
-        # identity is the group's part for the others plus the frame's part, cached per frame.
-        loc_keys = [i for i, k in enumerate(keys) if k.name in FRAME_KEYS]
+        # a chain is the self entry (nothing to add); when they come last among the sort keys
+        # (comm,dso,sym) a frame's identity is the group's part for the others plus the frame's part,
+        # cached per frame, plus the part of the tracepoint-field keys (the sample's, never the frame's).
+        se = self._se_keys
+        loc_keys = [i for i, k in enumerate(se) if k.frame_dependent]
         self._loc_dependent = bool(loc_keys)
-        self._loc_suffix = len(keys) - len(loc_keys) if loc_keys and \
-            loc_keys == list(range(len(keys) - len(loc_keys), len(keys))) else None
+        self._loc_suffix = len(se) - len(loc_keys) if loc_keys and \
+            loc_keys == list(range(len(se) - len(loc_keys), len(se))) else None
         self._loc_parts: dict = {}  # RFrame -> identity part of the frame keys (is_self False)
 
-    def identity(self, comm: str, tid: int, loc, trace: str | None, is_self: bool) -> tuple:
-        return tuple(k.identity(comm, tid, loc, trace, is_self) for k in self.keys)
+    def identity(self, comm: str, tid: int, loc, trace: str | None, is_self: bool, raw: bytes | None = None) \
+            -> tuple:
+        """The entry's key values: the sort keys' in order, then the tracepoint-field keys'."""
+        ident = tuple(k.identity(comm, tid, loc, trace, is_self) for k in self._se_keys)
+        if self._dyn_keys:
+            ident += tuple(k.identity(raw or b"") for k in self._dyn_keys)
+        return ident
 
     def count(self, period: int, samples: int = 1) -> None:
         """Samples that count in the totals (``# Samples``, percentages) even if filtered out."""
@@ -72,17 +98,17 @@ class Hists:
         self.total_period += period
 
     def add(self, comm: str, tid: int, period: int, loc, chain: Sequence, chain_id, trace: str | None,
-            count: int = 1, filtered: bool = False):
+            count: int = 1, filtered: bool = False, raw: bytes | None = None):
         """``count`` samples with the same thread, location and chain, ``period`` in all: ``loc`` their own
         location, ``chain`` their RFrames leaf first, ``chain_id`` a key for the chain. ``filtered``: the
         samples fail ``--comms/--dsos/--symbols``. As in perf (``hists__findnew_entry``), that only hides
         the entries these samples *create*: a filtered sample still adds to an entry made by another."""
         self._thread_comm[tid] = comm
-        ident = self.identity(comm, tid, loc, trace, True)
+        ident = self.identity(comm, tid, loc, trace, True, raw)
         gkey = (ident, chain_id)
         group = self._groups.get(gkey)
         if group is None:
-            self._groups[gkey] = [period, count, tid, comm, loc, chain, trace, filtered]
+            self._groups[gkey] = [period, count, tid, comm, loc, chain, trace, filtered, raw]
         else:
             group[0] += period
             group[1] += count
@@ -97,12 +123,14 @@ class Hists:
         entries are still created in first-sample order here. Suffixes are told apart by ids interned
         from the leaf end, (frame key, id of the rest) -> id: one dict look-up per frame."""
         cumulative = self.children and self._loc_dependent
+        trace_in_cache = self.children and self._trace_at is not None  # he_cache comparisons reach trace
         pending: dict[tuple, list] = {}
         suffix_ids: dict[tuple, int] = {}
-        for (ident, _), (period, count, tid, comm, loc, chain, trace, filtered) in self._groups.items():
-            entry = self._entry(ident, comm, tid, loc, trace, True, filtered, loc.level)
+        for (ident, _), (period, count, tid, comm, loc, chain, trace, filtered, raw) in self._groups.items():
+            entry = self._entry(ident, comm, tid, loc, trace, True, filtered, loc.level, raw)
             entry.period += period
             entry.nr_events += count
+            entry.hits += count
             entry.period_acc += period
             frames = list(reversed(chain)) if self.caller_order else list(chain)
             keys = [f.key for f in frames]
@@ -110,41 +138,61 @@ class Hists:
                 entry.callchain.append(keys, frames, period, count)
             if cumulative:
                 ids = _suffix_ids(keys, suffix_ids) if self.callchains else None
-                self._add_cumulative(ident, comm, tid, trace, frames, keys, ids, period, count, filtered, pending,
-                                     loc.level)
+                self._add_cumulative(ident, entry, comm, tid, trace, frames, keys, ids, period, count, filtered,
+                                     pending, loc.level, raw)
+            elif trace_in_cache and frames:
+                entry.trace_known = True  # every frame's entry is this one: compared, equal
         for entry, keys, frames, i, period, count in pending.values():
             entry.callchain.append(keys[i:], frames[i:], period, count)
         self._groups.clear()
         for entry in self.entries.values():
-            entry.thread_comm = self._thread_comm.get(entry.tid, entry.comm)
+            final = self.final_comm(entry.tid) if self.final_comm is not None else None
+            entry.thread_comm = final if final is not None else self._thread_comm.get(entry.tid, entry.comm)
 
-    def _add_cumulative(self, self_ident, comm, tid, trace, frames, keys, ids, period, count, filtered,
-                        pending: dict, level: str) -> None:
+    def _add_cumulative(self, self_ident, self_entry, comm, tid, trace, frames, keys, ids, period, count,
+                        filtered, pending: dict, level: str, raw: bytes | None) -> None:
         """The cumulative entries of one chain (``iter_add_next_cumulative_entry``): created (or found)
         now, their chain suffix added to ``pending`` by (entry identity, suffix id). ``level`` follows
         perf's ``fill_callchain_info`` on the one addr_location it reuses: a frame with a map sets it,
-        one without keeps the last (the sample's own at first)."""
+        one without keeps the last (the sample's own at first). A frame's entry is first compared with the
+        chain's entries so far (``he_cache``); those comparisons that reach the trace key compute the trace
+        outputs of both."""
         seen = {self_ident}
+        trace_at = self._trace_at
+        cache = [(self_ident, self_entry)] if trace_at is not None else None
         at = self._loc_suffix
         if at is not None:
             head = self_ident[:at]  # the keys before the frame keys do not depend on the frame
+            tail = self_ident[len(self._se_keys):]  # nor do the tracepoint-field keys
             parts = self._loc_parts
-            loc_keys = self.keys[at:]
+            loc_keys = self._se_keys[at:]
         for i, frame in enumerate(frames):
             if frame.mapped:
                 level = frame.level
             if at is None:
-                ident = self.identity(comm, tid, frame, trace, False)
+                ident = self.identity(comm, tid, frame, trace, False, raw)
             else:
                 part = parts.get(frame)
                 if part is None:
                     part = parts[frame] = tuple(k.identity(comm, tid, frame, trace, False) for k in loc_keys)
-                ident = head + part
+                ident = head + part + tail
+            marked = False
+            if cache is not None:
+                head_at = ident[:trace_at]
+                for cid, centry in cache:
+                    if cid[:trace_at] == head_at:
+                        centry.trace_known = marked = True
+                    if cid == ident:
+                        break
             if ident in seen:
                 continue
             seen.add(ident)
-            entry = self._entry(ident, comm, tid, frame, trace, False, filtered, level)
+            entry = self._entry(ident, comm, tid, frame, trace, False, filtered, level, raw)
+            if cache is not None:
+                entry.trace_known = entry.trace_known or marked
+                cache.append((ident, entry))
             entry.period_acc += period
+            entry.hits += count
             if entry.callchain is not None:
                 got = pending.get((ident, ids[i]))
                 if got is None:
@@ -153,11 +201,11 @@ class Hists:
                     got[4] += period
                     got[5] += count
 
-    def _entry(self, ident, comm, tid, loc, trace, is_self, filtered, level=".") -> HistEntry:
+    def _entry(self, ident, comm, tid, loc, trace, is_self, filtered, level=".", raw=None) -> HistEntry:
         entry = self.entries.get(ident)
         if entry is None:
             entry = self.entries[ident] = HistEntry(ident, comm, tid, loc, trace, is_self, tid, self.callchains,
-                                                    filtered, level)
+                                                    filtered, level, raw)
         return entry
 
     # ---------------------------------------------------------------------------------------- output order
@@ -165,7 +213,7 @@ class Hists:
     def _collapsed_order(self) -> list[HistEntry]:
         """The order ``output_resort`` takes entries in: perf inserts them, as they were created, into
         ``entries_in`` and (when a key has a collapse function: comm) again into ``entries_collapsed``."""
-        cmps = [ENTRY_CMP[k.name] for k in self.keys]
+        cmps = [k.entry_cmp for k in self.keys]
         goes_left = lambda new, old: _entry_cmp(new, old, cmps) < 0  # noqa: E731
         order = insertion_order(self.entries.values(), goes_left)
         if any(k.name == "comm" for k in self.keys):
@@ -174,15 +222,33 @@ class Hists:
 
     def sorted_entries(self, show_callchain: bool, hidden=frozenset()) -> list[HistEntry]:
         """``hists__output_resort``: collapse order first (ties keep it), then perf's output comparator,
-        which skips elided columns (``perf_hpp__should_skip``)."""
+        which skips elided columns (``perf_hpp__should_skip``); then each tracepoint-field key sees every
+        entry (``fmt->sort(fmt, he, NULL)``: its column width)."""
+        if self._dyn_keys and self.trace_text is not None:
+            for entry in self.entries.values():
+                if entry.trace_output is None:
+                    entry.trace_output = self.trace_text(entry.raw or b"")
+        for entry in self.entries.values():
+            if entry.hits > 1:  # a sample that joins an entry compares every key with it
+                for key in self.keys:
+                    if key.tracks_width:
+                        key.entry_cmp(entry, entry)
+        if any(not k.raw_trace for k in self._dyn_keys):
+            for entry in self.entries.values():  # update_dynamic_len computes every entry's trace output
+                entry.trace_known = True
         collapsed = self._collapsed_order()
-        keys = [k for k in self.keys if k.name not in hidden]
-        cmp = functools.partial(_output_cmp, keys=keys, children=self.children,
+        fmts = [f for f in self.sort_list if f.kind != "sort" or f.name not in hidden]
+        cmp = functools.partial(_output_cmp, fmts=fmts, children=self.children,
                                 depth_rule=show_callchain and self.callchains, caller=self.caller_order)
-        if not self.children:
-            # A total order: a stable sort gives what the rb-tree gives.
-            return sorted(collapsed, key=functools.cmp_to_key(lambda a, b: -cmp(a, b)))
-        return insertion_order(collapsed, lambda new, old: cmp(new, old) > 0)
+        if not self.children and not any(f.tracks_width for f in fmts):
+            # A total order, and no comparison with a side effect: a stable sort gives what the rb-tree gives.
+            ordered = sorted(collapsed, key=functools.cmp_to_key(lambda a, b: -cmp(a, b)))
+        else:
+            ordered = insertion_order(collapsed, lambda new, old: cmp(new, old) > 0)
+        for key in self._dyn_keys:
+            for entry in collapsed:
+                key.seen(entry)
+        return ordered
 
 
 def _suffix_ids(keys: list, interned: dict[tuple, int]) -> list[int]:
@@ -206,19 +272,41 @@ def _entry_cmp(new: HistEntry, old: HistEntry, cmps) -> int:
     return 0
 
 
-def _output_cmp(a: HistEntry, b: HistEntry, *, keys, children: bool, depth_rule: bool, caller: bool) -> int:
-    """``hist_entry__sort``: > 0 when ``a`` prints before ``b``."""
-    if children:
-        if a.period_acc != b.period_acc:
-            return 1 if a.period_acc > b.period_acc else -1
-        if depth_rule and a.thread == b.thread:
-            diff = b.callchain.max_depth - a.callchain.max_depth
-            if diff:
-                return -diff if caller else diff
-    if a.period != b.period:
-        return 1 if a.period > b.period else -1
-    for key in keys:
-        ka, kb = key.order(a), key.order(b)
-        if ka != kb:
-            return 1 if ka < kb else -1
+def _default_sort_list(keys, children: bool) -> list:
+    """perf's sort list without ``--sort``/``-F`` columns of its own: Children, Overhead, then the keys."""
+    from pyperf_probe.report.layout import hpp_column
+    return ([hpp_column("overhead_children")] if children else []) + [hpp_column("overhead")] + list(keys)
+
+
+def _output_cmp(a: HistEntry, b: HistEntry, *, fmts, children: bool, depth_rule: bool, caller: bool) -> int:
+    """``hist_entry__sort``: > 0 when ``a`` prints before ``b``. The hpp columns compare descending
+    (``__hpp__sort``; Children with the call-depth rule of ``__hpp__sort_acc``), the sort keys ascending
+    (``se_sort``/``se_cmp``), the tracepoint-field keys by their own comparator."""
+    for fmt in fmts:
+        kind = fmt.kind
+        if kind == "hpp":
+            name = fmt.name
+            if name == "overhead_children":
+                if not children:
+                    continue
+                if a.period_acc != b.period_acc:
+                    return 1 if a.period_acc > b.period_acc else -1
+                if depth_rule and a.thread == b.thread:
+                    diff = b.callchain.max_depth - a.callchain.max_depth
+                    if diff:
+                        return -diff if caller else diff
+                continue
+            va, vb = (a.nr_events, b.nr_events) if name == "sample" else (a.period, b.period)
+            if va != vb:
+                return 1 if va > vb else -1
+        elif kind == "sort":
+            if fmt.tracks_width and a.trace is not None and a.trace != "N/A":
+                a.trace_known = True  # sort__trace_cmp(he, iter): he's output, before its width counts
+            ka, kb = fmt.order(a), fmt.order(b)
+            if ka != kb:
+                return 1 if ka < kb else -1
+        else:
+            ret = fmt.sort_cmp(a, b)
+            if ret:
+                return ret
     return 0

@@ -28,7 +28,12 @@ USAGE = """\
         --children        Accumulate callchains of children and show total overhead as well. Enabled by
                           default, use --no-children to disable.
     -s, --sort <key[,key2...]>
-                          sort by key(s): comm, dso, sym, pid, trace
+                          sort by key(s): overhead overhead_children sample period pid comm dso symbol
+                          trace trace_fields EVENT.FIELD[/raw] FIELD EVENT.* (%N: the N-th event)
+    -F, --fields <key[,keys...]>
+                          output field(s): overhead overhead_children sample period pid comm dso symbol
+                          trace
+        --raw-trace       Show raw trace event output (do not use print fmt or plugins)
     -n, --show-nr-samples Show a column with the number of samples
         --percent-limit <percent>
                           Don't show entries under that percent
@@ -55,6 +60,7 @@ USAGE = """\
    pyperf report -g flat                       # perf's flat call-graph report of ./perf.data
    pyperf report -i lib.data --no-children --sort comm,dso,sym
    pyperf report --stdio-style=3.4 -g graph    # the layout of the 2012 uprobes announcement
+   pyperf report --sort sched:sched_switch.prev_comm,next_comm   # tracepoint fields as columns
 """
 
 CHAIN_MODES = ("graph", "flat", "fractal", "folded", "none")
@@ -66,19 +72,21 @@ class ReportOptions:
     ``comms``, ``dsos``, ``symbols``). Mutable: the parser fills it in, option by option."""
 
     __slots__ = ("input", "callgraph", "inverted", "children", "sort", "show_nr_samples", "percent_limit", "quiet",
-                 "header", "header_only", "comms", "dsos", "symbols", "force", "symfs", "inline", "style", "kallsyms")
+                 "header", "header_only", "comms", "dsos", "symbols", "force", "symfs", "inline", "style", "kallsyms",
+                 "fields", "raw_trace")
 
     def __init__(self, input: str | None = None, callgraph: str | None = None, inverted: bool = False,
                  children: bool | None = None, sort: str | None = None, show_nr_samples: bool = False,
                  percent_limit: float = 0.0, quiet: bool = False, header: bool = False, header_only: bool = False,
                  comms: list[str] | None = None, dsos: list[str] | None = None, symbols: list[str] | None = None,
                  force: bool = False, symfs: str | None = None, inline: bool = True, style: str = "6.1",
-                 kallsyms: str | None = None):
+                 kallsyms: str | None = None, fields: str | None = None, raw_trace: bool = False):
         self.input, self.callgraph, self.inverted, self.children, self.sort = input, callgraph, inverted, children, sort
         self.show_nr_samples, self.percent_limit, self.quiet = show_nr_samples, percent_limit, quiet
         self.header, self.header_only, self.comms, self.dsos, self.symbols = header, header_only, comms, dsos, symbols
         self.force, self.symfs, self.inline, self.style = force, symfs, inline, style
         self.kallsyms = kallsyms
+        self.fields, self.raw_trace = fields, raw_trace
 
     def __eq__(self, other):
         return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
@@ -133,11 +141,11 @@ _LONG = {
     "percent-limit": ("percent_limit", True), "quiet": ("quiet", False), "header": ("header", False),
     "header-only": ("header_only", False), "comms": ("comms", True), "dsos": ("dsos", True),
     "symbols": ("symbols", True), "force": ("force", False), "symfs": ("symfs", True),
-    "kallsyms": ("kallsyms", True),
+    "kallsyms": ("kallsyms", True), "fields": ("fields", True), "raw-trace": ("raw_trace", False),
     "inline": ("inline", False), "stdio": (None, False), "stdio-style": ("style", True), "tui": (None, False),
     "help": ("help", False),
 }
-_SHORT = {"i": "input", "g": "call-graph", "G": "inverted", "s": "sort", "n": "show-nr-samples",
+_SHORT = {"i": "input", "g": "call-graph", "G": "inverted", "s": "sort", "F": "fields", "n": "show-nr-samples",
           "q": "quiet", "c": "comms", "d": "dsos", "S": "symbols", "f": "force", "h": "help"}
 
 

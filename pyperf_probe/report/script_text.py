@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from pyperf_probe.perfdata.format import SampleType
 from pyperf_probe.perfdata.frozen import Frozen
-from pyperf_probe.report.tpformat import TracepointFormat
 
 
 class ScriptOptions(Frozen):
@@ -92,11 +91,9 @@ class ScriptPrinter:
 
     def __init__(self, evsels: Sequence, options: ScriptOptions, trace_events=None):
         self.options = options
-        # trace_events: a traceevent.TraceEvents of the file (perf's print of every tracepoint); without one,
-        # the uprobe-only TracepointFormat of each event.
+        # trace_events: a traceevent.TraceEvents of the file (perf's print of every tracepoint); None when no
+        # event of the file is a tracepoint with a format
         self.trace_events = trace_events
-        self.formats: tuple[TracepointFormat | None, ...] = () if trace_events is not None else tuple(
-            TracepointFormat.parse(ev.tp_format.text) if ev.tp_format is not None else None for ev in evsels)
         self.tp_ids = tuple(ev.attr.config if ev.tp_format is not None else None for ev in evsels)
         self.names = tuple(ev.name or "[unknown]" for ev in evsels)
         self.name_width = max((len(n) for n in self.names), default=0)
@@ -133,11 +130,10 @@ class ScriptPrinter:
 
     def _trace(self, s) -> str:
         """builtin-script.c: ``event_format__fprintf`` (TEP_PRINT_INFO) of the sample's RAW data."""
-        if self.trace_events is not None:
-            event_id = self.tp_ids[s.evsel]
-            return "" if event_id is None else self.trace_events.info(event_id, s.raw, s.sample.cpu or 0)
-        fmt = self.formats[s.evsel]
-        return "" if fmt is None else fmt.format(s.raw)
+        event_id = self.tp_ids[s.evsel]
+        if self.trace_events is None or event_id is None:
+            return ""
+        return self.trace_events.info(event_id, s.raw, s.sample.cpu or 0)
 
     def _start(self, s, f: frozenset, with_chain: bool) -> str:
         t, out = s.thread, []

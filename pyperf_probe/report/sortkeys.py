@@ -1,4 +1,5 @@
-"""perf report's sort keys (tools/perf/util/sort.c): ``comm``, ``pid``, ``dso``, ``sym``, ``trace``.
+"""perf report's sort keys (tools/perf/util/sort.c): ``comm``, ``pid``, ``dso``, ``sym``, ``trace``
+(tracepoint fields: report.dynamic; the sort list and columns: report.layout).
 
 Each key gives an entry's identity (``se_cmp``/``se_collapse``: samples with equal identities for every key
 merge into one entry), its output order (``se_sort``), its column header, width and cell text.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pyperf_probe.errors import UsageError
 
 UNRESOLVED_COL_WIDTH = 16  # BITS_PER_LONG / 4 (sort.c)
 
@@ -80,6 +80,20 @@ def _sym_cmp(new, old) -> int:
     return _strcmp(nl.name, ol.name)
 
 
+def _trace_cmp(new, old) -> int:
+    """``sort__trace_cmp``: strcmp of the trace outputs, which it computes for both entries (a tracepoint's
+    entry has its ``he->trace_output`` from then on, and only then does it widen the column)."""
+    if new.trace is None or old.trace is None or new.trace == "N/A":  # not a tracepoint: 0, nothing computed
+        return 0
+    new.trace_known = old.trace_known = True
+    return _strcmp(new.trace, old.trace)
+
+
+def _trace_width(entry) -> int:
+    """``hists__calc_col_len``: the trace output's length if the entry had it computed by then."""
+    return len(entry.trace) if entry.trace_known and entry.trace is not None else 0
+
+
 # ``he`` (new) against ``iter`` (old) in perf's input and collapse trees (``hist_entry__cmp``): < 0 puts
 # the new entry to the left. Mostly "new - old"; for unresolved addresses a wrapping s64 difference, which
 # is not a total order, so the trees are replayed (``rbtree``) rather than sorted.
@@ -88,12 +102,17 @@ ENTRY_CMP = {
     "pid": lambda new, old: _sign(new.tid - old.tid),
     "dso": _dso_cmp,
     "sym": _sym_cmp,
-    "trace": lambda new, old: _strcmp(new.trace or "", old.trace or ""),
+    "trace": lambda new, old: _trace_cmp(new, old),
 }
 
 
 class SortKey:
-    """One ``--sort`` key: header, identity, output order and cell text of an entry."""
+    """One ``--sort`` key (sort.c ``struct sort_entry``): header, identity, output order and cell text of an
+    entry."""
+
+    kind = "sort"
+    right_aligned = False
+    tracks_width = False  # no comparison changes a column width (report.dynamic's keys may)
 
     def __init__(self, name: str, header: str, identity: Callable, order: Callable, cell: Callable,
                  width: Callable, padded: bool):
@@ -104,6 +123,17 @@ class SortKey:
         self.cell = cell          # (entry, width) -> text
         self.width = width        # entry -> needed width
         self.padded = padded
+        self.entry_cmp = ENTRY_CMP[name]  # the entry trees' comparator: (new, old) -> < 0: new goes left
+        self.frame_dependent = name in ("dso", "sym")
+        # trace: which comparisons happen decides the column's width (_trace_cmp): perf's trees are replayed
+        self.tracks_width = name == "trace"
+
+    def __repr__(self) -> str:
+        return f"SortKey({self.name!r})"
+
+    def same_column(self, other) -> bool:
+        """``__sort__hpp_equal``: the same sort entry."""
+        return isinstance(other, SortKey) and other.name == self.name
 
 
 def _dso_text(entry) -> str:
@@ -121,7 +151,7 @@ def _thread_cell(entry, width: int) -> str:
 
 KEYS: dict[str, SortKey] = {
     "comm": SortKey("comm", "Command", lambda comm, tid, loc, trace, s: comm, lambda e: (e.comm,),
-                    lambda e, w: _pad(e.comm, w), lambda e: len(e.comm), True),
+                    lambda e, w: _pad(e.comm, w), lambda e: len(e.thread_comm or ""), True),
     "pid": SortKey("pid", "    Pid:Command", lambda comm, tid, loc, trace, s: tid, lambda e: (e.tid,),
                    _thread_cell, lambda e: len(e.thread_comm or "") + 8, True),
     "dso": SortKey("dso", "Shared Object", lambda comm, tid, loc, trace, s: loc.dso_name,
@@ -133,35 +163,28 @@ KEYS: dict[str, SortKey] = {
                    lambda e, w: sym_cell(e.loc, e.is_self, getattr(e, "level", None)),
                    lambda e: len(e.loc.name) + 4 if e.loc.has_sym else UNRESOLVED_COL_WIDTH + 6, False),
     "trace": SortKey("trace", "Trace output", lambda comm, tid, loc, trace, s: trace, lambda e: (e.trace,),
-                     lambda e, w: e.trace or "", lambda e: len(e.trace or ""), False),
+                     lambda e, w: (e.trace or "")[:w], _trace_width, False),
 }
-ALIASES = {"symbol": "sym", "command": "comm", "shared_object": "dso", "thread": "pid"}
 
 
 def parse_sort(text: str) -> list[SortKey]:
-    """``--sort a,b``: perf's names (and its ``overhead``/``overhead_children``, which are implied)."""
-    keys: list[SortKey] = []
-    for raw in text.split(","):
-        name = ALIASES.get(raw.strip(), raw.strip())
-        if name in ("overhead", "overhead_children", ""):
-            continue
-        if name not in KEYS:
-            raise UsageError(f"Error:\nUnknown --sort key: `{raw.strip()}'", usage=_SORT_USAGE)
-        keys.append(KEYS[name])
-    return keys
+    """``--sort a,b`` of these keys only (no tracepoint fields), as perf names them; ``overhead`` and
+    ``overhead_children`` are left out (report.layout places them)."""
+    from pyperf_probe.report.layout import setup_sorting
+    layout = setup_sorting(text, None, children=False, events=(), all_tracepoints=False, raw_trace=False,
+                           show_nr_samples=False)
+    return [k for k in layout.keys() if isinstance(k, SortKey)]
 
 
-_SORT_USAGE = (" Usage: pyperf report [<options>]\n\n    -s, --sort <key[,key2...]>\n"
-               "                          sort by key(s): comm, dso, sym, pid, trace")
-
-
-def column_widths(keys: list[SortKey], entries, unresolved_dso_min: bool) -> list[int]:
+def column_widths(keys: list, entries, unresolved_dso_min: bool) -> list[int]:
     """``hists__calc_col_len``: header length, widened by every entry's value. An unresolved symbol widens
-    the dso column to 16 unless a ``--dso`` list is given (``hists__set_unres_dso_col_len``)."""
-    widths = [len(k.header) for k in keys]
+    the dso column to 16 unless a ``--dso`` list is given (``hists__set_unres_dso_col_len``). The other
+    columns (report.layout's hpp columns, report.dynamic's keys) know their own width."""
+    sort_keys = [(i, k) for i, k in enumerate(keys) if k.kind == "sort"]
+    widths = [len(k.header) if k.kind == "sort" else k.width() for k in keys]
     need_unres = False
     for e in entries:
-        for i, k in enumerate(keys):
+        for i, k in sort_keys:
             w = k.width(e)
             if w > widths[i]:
                 widths[i] = w
@@ -174,6 +197,3 @@ def column_widths(keys: list[SortKey], entries, unresolved_dso_min: bool) -> lis
     return widths
 
 
-def default_sort(all_tracepoints: bool) -> str:
-    """perf's default: ``trace`` when every event is a tracepoint, else ``comm,dso,sym`` (§2.2)."""
-    return "trace" if all_tracepoints else "comm,dso,sym"

@@ -28,7 +28,21 @@ class StdioOptions(Frozen):
 
 
 def visible_keys(hists: Hists, opts: StdioOptions):
-    return [k for k in hists.keys if k.name not in opts.hidden]
+    return [k for k in hists.keys if k.kind != "sort" or k.name not in opts.hidden]
+
+
+def columns(hists: Hists, opts: StdioOptions) -> list:
+    """The event's columns in order (``hists__for_each_format`` less ``perf_hpp__should_skip``): those of
+    report.layout when it made the hists, else Children/Self or Overhead, Samples with -n, the keys."""
+    cols = getattr(hists, "columns", None)
+    if cols is None:
+        from pyperf_probe.report.layout import hpp_column
+        cols = [hpp_column("overhead_children")] if hists.children else []
+        cols.append(hpp_column("overhead", hists.children))
+        if opts.show_nr_samples:
+            cols.append(hpp_column("sample"))
+        cols += hists.keys
+    return [c for c in cols if c.kind != "sort" or c.name not in opts.hidden]
 
 
 def unit_count(n: int):
@@ -48,43 +62,49 @@ def samples_block(hists: Hists, evname: str) -> str:
             f"# Event count (approx.): {hists.total_period}\n#\n")
 
 
-def _columns(hists: Hists, opts: StdioOptions):
-    """(header, width, right_aligned) of the percent columns, then the sort keys' widths."""
-    cols = []
-    if hists.children:
-        cols += [("Children", PERCENT_WIDTH), ("Self", PERCENT_WIDTH)]
-    else:
-        cols += [("Overhead", PERCENT_WIDTH)]
-    if opts.show_nr_samples:
-        cols += [("Samples", SAMPLES_WIDTH)]
-    return cols
+def _widths(cols: list, entries: list[HistEntry], opts: StdioOptions) -> list[int]:
+    return column_widths(cols, entries, not opts.dso_filter_given)
 
 
-def header_lines(hists: Hists, opts: StdioOptions, entries: list[HistEntry]) -> str:
-    pct_cols = _columns(hists, opts)
-    keys = visible_keys(hists, opts)
-    widths = column_widths(keys, entries, not opts.dso_filter_given)
-    heads = [h.rjust(w) for h, w in pct_cols] + [k.header.ljust(w) for k, w in zip(keys, widths)]
-    dots = ["." * w for _, w in pct_cols] + ["." * w for w in widths]
+def header_lines(hists: Hists, opts: StdioOptions, entries: list[HistEntry], cols=None, widths=None) -> str:
+    """``hists__fprintf_headers``: each header in its width (``%-*.*s`` for the sort keys, right-aligned
+    for the numbers and the tracepoint fields), then the dots."""
+    cols = columns(hists, opts) if cols is None else cols
+    widths = _widths(cols, entries, opts) if widths is None else widths
+    heads = [(c.header[:w].rjust(w) if c.right_aligned else c.header.ljust(w)[:w]) for c, w in zip(cols, widths)]
+    dots = ["." * w for w in widths]
     return "# " + "  ".join(heads) + "\n# " + "  ".join(dots) + "\n#\n"
 
 
-def entry_line(entry: HistEntry, hists: Hists, opts: StdioOptions, widths: list[int]) -> str:
+def entry_line(entry: HistEntry, hists: Hists, opts: StdioOptions, widths: list[int], cols=None) -> str:
+    """``hist_entry__snprintf``: the cells, two spaces apart; a sort key's cell that does not fill its
+    column is padded unless its column is the last of the sort list (``hist_entry__snprintf_alignment``,
+    elided or other events' columns counted)."""
+    cols = columns(hists, opts) if cols is None else cols
+    last = _last_column(hists)
     total = hists.total_period
     cells = []
-    if hists.children:
-        cells.append(_pct(entry.period_acc, total))
-    cells.append(_pct(entry.period, total))
-    if opts.show_nr_samples:
-        cells.append("%*d" % (SAMPLES_WIDTH, entry.nr_events))
-    keys = visible_keys(hists, opts)
-    last = hists.keys[-1] if hists.keys else None
-    for key, width in zip(keys, widths):
-        text = key.cell(entry, width)
-        # sym and trace cells are not padded by their formats; hist_entry__snprintf_alignment pads every
-        # column but the last of the sort list, elided or not
-        cells.append(text if key.padded or key is last else text.ljust(width))
+    for col, width in zip(cols, widths):
+        kind = col.kind
+        if kind == "hpp":
+            name = col.name
+            if name == "overhead_children":
+                cells.append(_pct(entry.period_acc, total))
+            elif name == "overhead":
+                cells.append(_pct(entry.period, total))
+            else:
+                cells.append("%*d" % (width, entry.nr_events if name == "sample" else entry.period))
+            continue
+        text = col.cell(entry, width)
+        cells.append(text if col.padded or col is last else text.ljust(width))
     return "  " + "  ".join(cells) + "\n"
+
+
+def _last_column(hists: Hists):
+    last = getattr(hists, "last_column", None)
+    if last is None and getattr(hists, "columns", None) is None and hists.keys:
+        return hists.keys[-1]
+    return last
 
 
 def _pct(period: int, total: int) -> str:
@@ -95,14 +115,15 @@ def render_hists(hists: Hists, opts: StdioOptions) -> str:
     """Column header (unless quiet), then every entry above the percent limit with its call graph."""
     show_graph = opts.graph is not None and opts.graph.mode != "none" and hists.callchains
     entries = [e for e in hists.sorted_entries(show_callchain=show_graph, hidden=opts.hidden) if not e.filtered]
-    widths = column_widths(visible_keys(hists, opts), entries, not opts.dso_filter_given)
-    out = [] if opts.quiet else [header_lines(hists, opts, entries)]
+    cols = columns(hists, opts)
+    widths = _widths(cols, entries, opts)
+    out = [] if opts.quiet else [header_lines(hists, opts, entries, cols, widths)]
     total = hists.total_period
     min_hit = _graph_min_hit(total, opts)
     for entry in entries:
         if _entry_percent(entry, hists) < opts.percent_limit:
             continue
-        out.append(entry_line(entry, hists, opts, widths))
+        out.append(entry_line(entry, hists, opts, widths, cols))
         if show_graph:
             parent = entry.period_acc if hists.children else entry.period
             out.append(callgraph_text.render(entry.callchain, opts.graph, total, parent, min_hit))
