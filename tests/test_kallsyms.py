@@ -118,10 +118,29 @@ def test_column_parser_equals_line_parser():
         name = f"sym_{i}" + (f"\t[mod{i % 3}]" if i > 1900 else "")
         lines.append(f"{addr:016x} {kind} {name}")
     data = ("\n".join(lines) + "\n").encode()
-    fast, slow = K._parse_columns(data), K._parse_lines(data)
-    assert fast is not None
-    assert list(fast.starts) == list(slow.starts) and fast.types == slow.types
-    assert fast.names() == slow.names()
+    slow = K._parse_lines(data)
+    for fast in (K._parse_columns(data), K._parse_c(data)):
+        if fast is None and not K._parse_columns(data):
+            continue
+        assert fast is not None
+        assert list(fast.starts) == list(slow.starts) and fast.types == slow.types
+        assert fast.names() == slow.names()
+        for name in ("sym_7", "sym_1950", "nope"):
+            assert fast.function_start(name) == slow.function_start(name)
+        assert fast.lines_with(b"\t") == slow.lines_with(b"\t")
+
+
+def test_c_columns_refuse_what_the_line_parser_must_read():
+    from pyperf_probe.perfdata.speedups import speedups
+    if speedups is None or not hasattr(speedups, "kallsyms_columns"):
+        pytest.skip("the C accelerator is not built")
+    for data in (b"ffff T a\n\nffff T b\n", b"ffffT a\n", b"zz T a\n", b"1 T " + b"x" * 513 + b"\n",
+                 b"11112222333344445 T a\n", b"ffff \n"):
+        assert speedups.kallsyms_columns(data) is None, data
+    starts, types, ns, ne, in_order = speedups.kallsyms_columns(b"ff T a\n1F t bc")
+    assert (types, in_order) == (b"Tt", False)
+    parsed = K._parse_c(b"ff T a\n1F t bc")
+    assert (list(parsed.starts), parsed.names()) == ([0xFF, 0x1F], [b"a", b"bc"])
 
 
 def test_proc_kallsyms_if_readable():

@@ -29,7 +29,15 @@
  *     their order), as sorted(range(n), key=times.__getitem__) and two gathers do. The queued times are a
  *     few non-decreasing runs (one per CPU buffer and round), so this is a natural merge sort: O(n) per
  *     merge level, log2(runs) levels. Raises TypeError (not an int) or OverflowError (an int outside
- *     [0, 2**64)) for a time that is not a u64.
+ *     [0, 2**64)) for a time that is not a u64. *
+ * kallsyms_columns(data) -> (starts, types, name_starts, name_ends, in_order) | None
+ *     For symbols.kallsyms.parse: the columns of a kallsyms file whose every line is 1 to 16 hex digits,
+ *     a space, the type character, a space and a name of at most KSYM_NAME_LEN (512) bytes up to the
+ *     newline (the last line may lack it): `starts` the addresses as u64 (native order), `types` one byte
+ *     a line, `name_starts`/`name_ends` the names' byte offsets in `data` as u32, `in_order` whether the
+ *     addresses never decrease. None for anything else (an empty line, a longer name or address, no
+ *     space where one goes, a file of 4 GiB or more): the Python parser then reads it with
+ *     kallsyms__parse's quirks.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -415,11 +423,105 @@ done:
     return result;
 }
 
+
+/* --- kallsyms_columns -------------------------------------------------------------------------------- */
+
+#define KSYM_NAME_LEN 512
+
+static int hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static PyObject *kallsyms_columns(PyObject *self, PyObject *arg)
+{
+    Py_buffer view;
+    PyObject *result = NULL, *starts = NULL, *types = NULL, *nstarts = NULL, *nends = NULL;
+    const unsigned char *p, *end;
+    Py_ssize_t lines = 0, i = 0;
+    int in_order = 1;
+    uint64_t last = 0;
+
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    p = view.buf;
+    end = p + view.len;
+    if (view.len >= (Py_ssize_t)UINT32_MAX) {
+        PyBuffer_Release(&view);
+        Py_RETURN_NONE;
+    }
+    for (const unsigned char *q = p; q < end; q++) /* lines: the newlines, and a last line without one */
+        lines += *q == '\n';
+    if (view.len && end[-1] != '\n')
+        lines++;
+    starts = PyBytes_FromStringAndSize(NULL, lines * 8);
+    types = PyBytes_FromStringAndSize(NULL, lines);
+    nstarts = PyBytes_FromStringAndSize(NULL, lines * 4);
+    nends = PyBytes_FromStringAndSize(NULL, lines * 4);
+    if (!starts || !types || !nstarts || !nends)
+        goto done;
+    {
+        uint64_t *st = (uint64_t *)PyBytes_AS_STRING(starts);
+        unsigned char *ty = (unsigned char *)PyBytes_AS_STRING(types);
+        uint32_t *ns = (uint32_t *)PyBytes_AS_STRING(nstarts), *ne = (uint32_t *)PyBytes_AS_STRING(nends);
+        const unsigned char *base = p;
+        while (p < end) {
+            uint64_t value = 0;
+            int digits = 0, d;
+            const unsigned char *name, *nl;
+            while (p < end && (d = hex_digit(*p)) >= 0) {
+                value = (value << 4) | (uint64_t)d;
+                digits++;
+                p++;
+            }
+            if (digits == 0 || digits > 16 || end - p < 3 || p[0] != ' ' || p[1] == '\n' || p[2] != ' ')
+                goto refuse;
+            ty[i] = p[1];
+            name = p + 3;
+            nl = memchr(name, '\n', (size_t)(end - name));
+            if (nl == NULL)
+                nl = end;
+            if (nl - name > KSYM_NAME_LEN)
+                goto refuse;
+            st[i] = value;
+            ns[i] = (uint32_t)(name - base);
+            ne[i] = (uint32_t)(nl - base);
+            if (value < last)
+                in_order = 0;
+            last = value;
+            i++;
+            p = nl < end ? nl + 1 : end;
+        }
+    }
+    if (i != lines)
+        goto refuse;
+    result = Py_BuildValue("(OOOOO)", starts, types, nstarts, nends, in_order ? Py_True : Py_False);
+    goto done;
+refuse:
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    Py_XDECREF(starts);
+    Py_XDECREF(types);
+    Py_XDECREF(nstarts);
+    Py_XDECREF(nends);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"run_extremes", (PyCFunction)run_extremes, METH_O,
      "run_extremes(times) -> (low, high, in_order) or None (see the module's source)"},
     {"time_order", (PyCFunction)time_order, METH_VARARGS,
      "time_order(times, items) -> (times, items), stably sorted by time (see the module's source)"},
+    {"kallsyms_columns", (PyCFunction)kallsyms_columns, METH_O,
+     "kallsyms_columns(data) -> (starts, types, name_starts, name_ends, in_order) or None (see the source)"},
     {NULL, NULL, 0, NULL},
 };
 

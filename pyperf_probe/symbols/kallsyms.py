@@ -42,16 +42,23 @@ _KEEP = bytes(1 if c in b"TWDBtwdb" else 0 for c in range(256))  # symbol_type__
 class Kallsyms:
     """The parsed lines of one kallsyms file: per line its start, type letter and the bytes of its name
     (module suffix included), in file order; and whether any name has a ``$``, a tab (module symbols) or
-    a ``[``, so that the common file needs no pass over its names for them."""
+    a ``[``, so that the common file needs no pass over its names for them.
 
-    __slots__ = ("starts", "types", "lines", "name_at", "data", "dollar", "tab", "bracket", "trampoline")
+    Names are found one of three ways: byte offsets into the file (``name_starts``/``name_ends``, from the
+    C accelerator), the split lines and one name column (``name_at``), or a list of names (the line
+    parser's, ``lines`` with ``name_at`` None). ``in_order``: the starts are known not to decrease."""
 
-    def __init__(self, starts, types: bytes, lines: list, name_at: int | None, data: bytes):
+    __slots__ = ("starts", "types", "lines", "name_at", "data", "name_starts", "name_ends", "in_order", "dollar",
+                 "tab", "bracket", "trampoline")
+
+    def __init__(self, starts, types: bytes, lines: list | None, name_at: int | None, data: bytes,
+                 name_starts=None, name_ends=None, in_order: bool | None = None):
         self.starts = starts        # array('Q')
         self.types = types          # one byte per line
-        self.lines = lines          # the line bytes (name_at given) or the names themselves (name_at None)
+        self.lines = lines
         self.name_at = name_at
         self.data = data
+        self.name_starts, self.name_ends, self.in_order = name_starts, name_ends, in_order
         self.dollar, self.tab, self.bracket = b"$" in data, b"\t" in data, b"[" in data
         self.trampoline = _TRAMPOLINE in data
 
@@ -59,6 +66,8 @@ class Kallsyms:
         return len(self.types)
 
     def name(self, i: int) -> bytes:
+        if self.name_starts is not None:
+            return self.data[self.name_starts[i]:self.name_ends[i]]
         return self.lines[i] if self.name_at is None else self.lines[i][self.name_at:]
 
     def kept(self, i: int) -> bool:
@@ -66,16 +75,19 @@ class Kallsyms:
         return bool(_KEEP[self.types[i]]) and not (self.dollar and self.name(i).startswith(b"$"))
 
     def lines_with(self, needle: bytes) -> list:
-        """The indices of the lines whose name holds ``needle`` (found in the file's bytes, counting
-        newlines between hits, for the column-parsed file)."""
-        if self.name_at is None:
+        """The indices of the lines whose name holds ``needle`` (found in the file's bytes, then placed by
+        its offset: a bisect of the name offsets, or the newlines counted between hits)."""
+        if self.name_starts is None and self.name_at is None:
             return [i for i, name in enumerate(self.lines) if needle in name]
         data, out, line, last = self.data, [], 0, 0
         pos = data.find(needle)
         while pos >= 0:
-            line += data.count(b"\n", last, pos)
-            last = pos
-            if not out or out[-1] != line:
+            if self.name_starts is not None:
+                line = bisect_right(self.name_starts, pos) - 1
+            else:
+                line += data.count(b"\n", last, pos)
+                last = pos
+            if line >= 0 and (not out or out[-1] != line):
                 out.append(line)
             nl = data.find(b"\n", pos)
             if nl < 0:
@@ -85,6 +97,9 @@ class Kallsyms:
 
     def names(self, keep: bytes | None = None) -> list:
         """The names of the lines (of those ``keep`` flags), in order."""
+        if self.name_starts is not None:
+            indices = range(len(self)) if keep is None else compress(range(len(self)), keep)
+            return [self.name(i) for i in indices]
         lines = self.lines if keep is None else list(compress(self.lines, keep))
         if self.name_at is None:
             return lines
@@ -95,24 +110,38 @@ class Kallsyms:
         """``kallsyms__get_function_start``: the address of the first line naming ``name`` with a function
         type (T, W, either case) or A, else None."""
         want = name.encode()
-        if self.name_at is None:
+        if self.name_starts is None and self.name_at is None:
             for i, got in enumerate(self.lines):
                 if got == want and self.types[i] in b"TtWwA":
                     return self.starts[i]
             return None
-        data, at = self.data, self.name_at
+        for pos in self._name_hits(want):       # pos: where the name starts in the file
+            i = self._line_at(pos)
+            if i is not None and self.types[i] in b"TtWwA":
+                return self.starts[i]
+        return None
+
+    def _name_hits(self, want: bytes):
+        """Offsets in the file of ``want`` as a whole line's tail (after a space, before a newline or the
+        end), in file order."""
+        data = self.data
         needle = b" " + want + b"\n"
         pos = data.find(needle)
-        while pos >= 0 or data.endswith(needle[:-1]):
-            if pos < 0:                 # the last line, without a newline
-                pos = len(data) - len(needle) + 1
-            line_start = data.rfind(b"\n", 0, pos) + 1
-            if pos - line_start == at - 1 and data[pos - 1] in b"TtWwA":
-                return int(data[line_start:line_start + at - 3], 16)
-            if pos == len(data) - len(needle) + 1:
-                return None
+        while pos >= 0:
+            yield pos + 1
             pos = data.find(needle, pos + 1)
-        return None
+        if data.endswith(needle[:-1]):
+            yield len(data) - len(want)
+
+    def _line_at(self, pos: int) -> int | None:
+        """The line whose name starts at ``pos`` (and runs to its end), or None."""
+        if self.name_starts is not None:
+            i = bisect_right(self.name_starts, pos) - 1
+            return i if i >= 0 and self.name_starts[i] == pos else None
+        line_start = self.data.rfind(b"\n", 0, pos) + 1
+        if pos - line_start != self.name_at:
+            return None
+        return self.data.count(b"\n", 0, line_start)
 
 
 def read(path: str) -> Kallsyms:
@@ -123,8 +152,23 @@ def read(path: str) -> Kallsyms:
 
 
 def parse(data: bytes) -> Kallsyms:
-    """``kallsyms__parse`` of ``data``."""
-    return _parse_columns(data) or _parse_lines(data)
+    """``kallsyms__parse`` of ``data``: the C accelerator's columns when it is built and the file is
+    well-formed, else the column-wise Python parser, else the line parser."""
+    return _parse_c(data) or _parse_columns(data) or _parse_lines(data)
+
+
+def _parse_c(data: bytes) -> Kallsyms | None:
+    from pyperf_probe.perfdata.speedups import speedups
+    columns = getattr(speedups, "kallsyms_columns", None)
+    got = columns(data) if columns is not None else None
+    if got is None:
+        return None
+    raw_starts, types, raw_name_starts, raw_name_ends, in_order = got
+    starts, name_starts, name_ends = array("Q"), array("I"), array("I")
+    starts.frombytes(raw_starts)
+    name_starts.frombytes(raw_name_starts)
+    name_ends.frombytes(raw_name_ends)
+    return Kallsyms(starts, types, None, None, data, name_starts, name_ends, in_order)
 
 
 def _parse_columns(data: bytes) -> Kallsyms | None:
@@ -354,7 +398,7 @@ def load(parsed: Kallsyms, ref_reloc: tuple[str, int] | None, find_module, x86_6
         if addr is None:
             return None
         delta = (addr - ref_reloc[1]) & U64
-    starts, order = _sorted(parsed.starts)
+    starts, order = (parsed.starts, None) if parsed.in_order else _sorted(parsed.starts)
     table = KallsymsSymbols(parsed, starts, order, set(), delta, source)
     if x86_64 and parsed.trampoline:
         table.excluded.update(i for i in parsed.lines_with(_TRAMPOLINE) if parsed.name(i) == _TRAMPOLINE)
