@@ -48,6 +48,8 @@ class Params:
         self.filter = None
         self.line_desc: str | None = None
         self.notes: list[str] = []
+        self.ptrace = False         # --ptrace: probes stored for the ptrace backend (pyperf_probe/ptrace)
+        self.argv: list[str] = []
 
     # -- option callbacks -------------------------------------------------------------------------------
 
@@ -55,7 +57,7 @@ class Params:
         name = opt.long
         if name == "verbose":
             self.verbose += 1
-        elif name in ("quiet", "force", "dry-run", "no-inlines", "externs", "range"):
+        elif name in ("quiet", "force", "dry-run", "no-inlines", "externs", "range", "ptrace"):
             setattr(self, name.replace("-", "_"), True)
         elif name in ("list", "del", "funcs"):
             self.command = opt.short
@@ -151,6 +153,7 @@ def _debug_parse(spec) -> str:
 
 def main(argv: list[str], opts) -> int:
     params = Params()
+    params.argv = list(argv)
     try:
         rest = O.parse(argv, params.on_option)
     except O.HelpRequested:
@@ -229,7 +232,16 @@ def cmd_add(params: Params) -> int:
         if params.command == "D":
             sys.stdout.write(adding.definitions_text(plans))
             return 0
+        from pyperf_probe.ptrace import probe_cmd
+        if params.ptrace:
+            done = probe_cmd.add(plans, force=params.force, dry_run=params.dry_run)
+            params.warn(probe_cmd.added_text(done))
+            return 0
+        if not params.dry_run and not probe_cmd.uprobe_events_writable():
+            raise Failure(_quiet(params, probe_cmd.no_uprobes_line(params.argv)), errno_mod.EACCES)
         done = adding.apply(plans, force=params.force, dry_run=params.dry_run)
+    except Failure:
+        raise
     except (ProbeError, SymbolError, KernelError) as err:
         raise _fail(params, err, _messages().ADD_FAILED) from None
     params.warn(adding.added_text(done))
@@ -244,22 +256,34 @@ def cmd_list(params: Params) -> int:
         raise Failure("  Error: Don't use --list with --exec.\n" + O.option_usage(["l"])
                       + O.option_usage(["x"], header=False), errno_mod.EINVAL)
     from pyperf_probe.probe import events
+    from pyperf_probe.ptrace import probe_cmd
     try:
         text = events.list_text(params.filter)
     except (ProbeError, KernelError) as err:
-        raise _fail(params, err, _messages().LIST_FAILED) from None
-    sys.stdout.write(text)
+        if not probe_cmd.have_any():  # without root, the ptrace probes are what there is to list
+            raise _fail(params, err, _messages().LIST_FAILED) from None
+        text = ""
+    sys.stdout.write(text + probe_cmd.list_text(params.filter))
     return 0
 
 
 def cmd_del(params: Params) -> int:
     from pyperf_probe.probe import events
+    from pyperf_probe.ptrace import probe_cmd
     try:
-        names = events.events_to_delete(params.filter)
-        if not names:
+        traced = probe_cmd.names_to_delete(params.filter)
+        try:
+            names = events.events_to_delete(params.filter)
+        except (ProbeError, KernelError):
+            if not traced:
+                raise
+            names = []          # without root: only the ptrace probes
+        if not names and not traced:
             raise ProbeError(f'"{params.filter.text()}" does not hit any event.', errno=errno_mod.ENOENT)
-        params.warn(_messages().removed_text(names))
-        events.delete(names)
+        params.warn(_messages().removed_text(sorted(set(names) | set(traced), key=lambda s: s.encode())))
+        probe_cmd.delete(traced)
+        if names:
+            events.delete(names)
     except (ProbeError, KernelError) as err:
         raise _fail(params, err, _messages().DEL_FAILED) from None
     return 0

@@ -182,6 +182,13 @@ def main(argv: Sequence[str], opts) -> int:
         buildid_cache=not args.no_buildid_cache, buildid_all=args.buildid_all, inherit=not args.no_inherit,
         freq=_freq(args.freq, args.count, args.quiet or opts.quiet), count=args.count,
         raw_samples=args.raw_samples, verbose=opts.verbose)
+    from pyperf_probe.ptrace.store import names_ptrace_events
+    if names_ptrace_events(args.events):  # events of 'pyperf probe --ptrace': traced with breakpoints
+        from pyperf_probe.ptrace.record import record as ptrace_record
+        outcome = ptrace_record(plan)
+        if not (args.quiet or opts.quiet):
+            _print_summary(outcome)
+        return outcome.status
     from pyperf_probe.probe.sdt import temporary_sdt_events
     from pyperf_probe.record.events import syntax_error
     # cached SDT markers named with -e (sdt_tick:loop2) are added for the recording, removed after (issue 5)

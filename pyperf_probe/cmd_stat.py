@@ -135,10 +135,27 @@ def main(argv: List[str], opts) -> int:
         locale.setlocale(locale.LC_NUMERIC, "")
     except locale.Error:
         pass
-    from pyperf_probe.probe.sdt import temporary_sdt_events
-    from pyperf_probe.stat.runner import NoThreads, Target, run
+    from pyperf_probe.stat.runner import Target
 
     target = Target(argv=tuple(o.argv), system_wide=o.system_wide, pids=_ids(o.pid), tids=_ids(o.tid))
+    from pyperf_probe.ptrace.store import names_ptrace_events
+    if names_ptrace_events(o.events):  # events of 'pyperf probe --ptrace': counted with breakpoints
+        from pyperf_probe.ptrace.stat import run as ptrace_run
+        result = ptrace_run(o.events, target, o.repeat)
+    else:
+        result = _run_tracefs(o, target)
+    from pyperf_probe.stat.display import render, target_text
+
+    sys.stdout.flush()
+    sys.stderr.write(render(result.lines, target=target_text(o.argv, o.system_wide, o.pid, o.tid),
+                            runs=o.repeat, elapsed=result.elapsed, rusage=result.rusage, csv_sep=o.csv_sep))
+    return result.status
+
+
+def _run_tracefs(o: Options, target):
+    from pyperf_probe.probe.sdt import temporary_sdt_events
+    from pyperf_probe.stat.runner import NoThreads, run
+
     with temporary_sdt_events(o.events, usage_error=_event_error):
         events = _resolve(o.events)
         try:
@@ -146,12 +163,7 @@ def main(argv: List[str], opts) -> int:
         except NoThreads:
             raise UsageError("Problems finding threads of monitor", usage=PID_USAGE,
                              errno=errno_mod.EINVAL) from None
-    from pyperf_probe.stat.display import render, target_text
-
-    sys.stdout.flush()
-    sys.stderr.write(render(result.lines, target=target_text(o.argv, o.system_wide, o.pid, o.tid),
-                            runs=o.repeat, elapsed=result.elapsed, rusage=result.rusage, csv_sep=o.csv_sep))
-    return result.status
+    return result
 
 
 def _event_error(part: str, detail: str) -> UsageError:

@@ -46,6 +46,8 @@ class Progress:
         self.shown = False
 
     def update(self, nr_samples: int, file_offset: int) -> None:
+        if not self.enabled:
+            return
         now = time.monotonic()
         if now - self.last < PROGRESS_PERIOD:
             return

@@ -42,6 +42,7 @@ EXAMPLES = """
    pyperf probe -x /usr/bin/bash -D 'readline'           # show the uprobe_events line only
    pyperf probe -F -x libc.so.6 'mem*'                   # functions that can be probed
    pyperf probe -V -x ./prog leaf                        # variables at a probe point
+   pyperf probe --ptrace -x ./prog leaf                  # without root: record/stat trace it with ptrace
    pyperf probe -l                                       # list probes
    pyperf probe -d 'probe_libc:*'                        # delete them
 """
@@ -113,6 +114,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(None, "symfs", "str", "directory", "Look for files with symbols relative to this directory"),
     Option(None, "target-ns", "str", "pid", "target pid for namespace contexts"),
     Option(None, "bootconfig", "bool", help="Output probe definition with bootconfig format"),
+    Option(None, "ptrace", "bool", help="Add the probes for ptrace (no root): pyperf record/stat use breakpoints"),
 )
 
 
