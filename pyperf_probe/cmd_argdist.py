@@ -12,6 +12,7 @@ and ``-v`` says so.
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -105,18 +106,16 @@ def main(argv: list[str], opts) -> int:
     from pyperf_probe.argdist.probes import resolve
     probes = [resolve(spec, i, args.string_size) for i, spec in enumerate(specs)]
     verbose = _printer() if args.verbose or opts.verbose else None
-    from pyperf_probe.argdist.session import Session, remove_stale_groups
+    from pyperf_probe.argdist.session import remove_stale_groups
     remove_stale_groups()
-    session = Session(probes, pid=args.pid, tid=args.tid, verbose=verbose)
+    session = _session(probes, args, verbose, opts)
     workload, finished = None, False
     old = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         if args.command:
             from pyperf_probe.record.workload import Workload
             workload = Workload(args.command)
-            session.use_gate_map()
-            session.watch_exec(workload.pid)
-        session.setup(task=workload.pid if workload else args.pid)
+        session = _start(session, probes, args, verbose, workload)
         if workload:
             err = workload.start()
             if err is not None:
@@ -138,6 +137,48 @@ def main(argv: list[str], opts) -> int:
     return 0
 
 
+def _session(probes, args, verbose, opts, user: bool | None = None):
+    from pyperf_probe.argdist.userspace import ENV_NO_BPF, UserSession
+    from pyperf_probe.argdist.session import Session
+    if user is None:
+        user = bool(os.environ.get(ENV_NO_BPF))
+        if user and (args.verbose or opts.verbose):
+            sys.stderr.write(f"argdist: counting in user space from the ring buffer ({ENV_NO_BPF} is set)\n")
+    return (UserSession if user else Session)(probes, pid=args.pid, tid=args.tid, verbose=verbose)
+
+
+def _start(session, probes, args, verbose, workload):
+    """Maps, programs and events in the kernel; where BPF cannot be used (EPERM, ENOSYS), the same probes
+    counted in user space instead, said under -v."""
+    from pyperf_probe.argdist.userspace import UserSession
+    from pyperf_probe.errors import BpfError
+    try:
+        _setup(session, args, workload)
+        return session
+    except BpfError as exc:
+        if isinstance(session, UserSession) or exc.errno not in (errno.EPERM, errno.EACCES, errno.ENOSYS):
+            raise
+        for text in session.close():
+            sys.stderr.write(text + "\n")
+        if args.verbose or verbose:
+            sys.stderr.write(f"argdist: BPF is not available ({exc.message}): counting in user space from the "
+                             "ring buffer\n")
+        session = UserSession(probes, pid=args.pid, tid=args.tid, verbose=verbose)
+        try:
+            _setup(session, args, workload)
+        except BaseException:
+            session.close()
+            raise
+        return session
+
+
+def _setup(session, args, workload) -> None:
+    if workload is not None:
+        session.use_gate_map()
+        session.watch_exec(workload.pid)
+    session.setup(task=workload.pid if workload else args.pid)
+
+
 def _printer():
     def show(lines):
         sys.stdout.write("\n".join(lines) + "\n")
@@ -145,24 +186,36 @@ def _printer():
     return show
 
 
-def _wait(workload, seconds: float) -> bool:
-    """Sleep ``seconds``, or less if the command ends; whether it has ended."""
-    if workload is None:
-        time.sleep(seconds)
-        return False
+def _wait(session, workload, seconds: float) -> bool:
+    """Sleep ``seconds``, or less if the command ends; whether it has ended. A session counting in user space
+    drains its rings meanwhile."""
     import select
-    fd = getattr(workload, "_pidfd", None)
-    if fd is None:
-        fd = workload._pidfd = os.pidfd_open(workload.pid)
-    ready, _, _ = select.select([fd], [], [], seconds)
-    return bool(ready)
+    fd = None
+    if workload is not None:
+        fd = getattr(workload, "_pidfd", None)
+        if fd is None:
+            fd = workload._pidfd = os.pidfd_open(workload.pid)
+    pump = getattr(session, "pump", None)
+    end = time.monotonic() + seconds
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return False
+        if pump is not None:
+            pump(min(left, 0.05))
+        if fd is not None:
+            ready, _, _ = select.select([fd], [], [], 0 if pump is not None else left)
+            if ready:
+                return True
+        elif pump is None:
+            time.sleep(left)
 
 
 def _loop(session, probes, args, workload) -> None:
     from pyperf_probe.argdist import display as D
     count_so_far, seconds = 0, 0
     while True:
-        ended = _wait(workload, args.interval)
+        ended = _wait(session, workload, args.interval)
         seconds += args.interval
         lines = ["[%s]" % time.strftime("%H:%M:%S")]
         for probe in probes:

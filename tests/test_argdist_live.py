@@ -1,7 +1,9 @@
 """pyperf argdist against the kernel: exact counts on workloads/ad_work, checked three ways — the workload's
 own formulas, bpftrace 0.17's hist()/count() on the same command, and perf stat's count of the same event —
 for a uprobe, a return probe with $latency and $entry(), a tracepoint, an SDT marker with a semaphore,
-filters, and -p. Every run leaves no uprobe, BPF program or map behind (checked at the end of each test)."""
+filters, and -p. The numeric cases run twice: with BPF, and counted in user space from the ring buffer
+(``mode`` "user": PYPERF_NO_BPF=1), which must give the same numbers; one run has BPF really refused (no
+CAP_BPF). Every run leaves no uprobe, BPF program or map behind (checked at the end of each test)."""
 import os
 import re
 import shutil
@@ -48,10 +50,24 @@ def _progs():
     return {int(m.group(1)) for m in re.finditer(r"(?m)^(\d+):", out)}
 
 
-def argdist(*args, timeout=60):
-    proc = subprocess.run([sys.executable, "-m", "pyperf_probe", "argdist", *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=timeout)
+@pytest.fixture(params=["bpf", "user"])
+def mode(request):
+    return request.param
+
+
+def _env(mode):
+    env = dict(os.environ)
+    env.pop("PYPERF_NO_BPF", None)
+    if mode == "user":
+        env["PYPERF_NO_BPF"] = "1"
+    return env
+
+
+def argdist(*args, timeout=60, mode="bpf", prefix=()):
+    proc = subprocess.run([*prefix, sys.executable, "-m", "pyperf_probe", "argdist", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=timeout, env=_env(mode))
     assert proc.returncode == 0, proc.stderr
+    assert "reads of process memory failed" not in proc.stderr
     return proc.stdout
 
 
@@ -120,8 +136,8 @@ def perf_stat_count(event, cmd):
 N = 3000
 
 
-def test_tracepoint_histogram_against_formula_bpftrace_and_perf_stat(work):
-    out = argdist("-H", "t:syscalls:sys_enter_write():u64:args->count", "--", work, str(N))
+def test_tracepoint_histogram_against_formula_bpftrace_and_perf_stat(work, mode):
+    out = argdist("-H", "t:syscalls:sys_enter_write():u64:args->count", "--", work, str(N), mode=mode)
     got = hist_of(last_block(out))
     assert "     args->count         : count     distribution" in out
     assert got == expected_hist([i % 500 for i in range(N)])
@@ -130,9 +146,9 @@ def test_tracepoint_histogram_against_formula_bpftrace_and_perf_stat(work):
     assert perf_stat_count("syscalls:sys_enter_write", [work, str(N)]) == sum(got.values()) == N
 
 
-def test_tracepoint_fields_filter_and_comm(work):
+def test_tracepoint_fields_filter_and_comm(work, mode):
     out = argdist("-C", "t:syscalls:sys_enter_write():u64,char*:args->count,$COMM:args->count > 490", "--",
-                  work, str(N))
+                  work, str(N), mode=mode)
     want = {}
     for i in range(N):
         if i % 500 > 490:
@@ -141,8 +157,8 @@ def test_tracepoint_fields_filter_and_comm(work):
     assert table_of(last_block(out)) == want
 
 
-def test_uprobe_malloc_histogram_against_bpftrace(work):
-    out = argdist("-H", "p:c:malloc(size_t size):size_t:size", "--", work, str(N))
+def test_uprobe_malloc_histogram_against_bpftrace(work, mode):
+    out = argdist("-H", "p:c:malloc(size_t size):size_t:size", "--", work, str(N), mode=mode)
     got = hist_of(last_block(out))
     libc = subprocess.run([sys.executable, "-c", "from pyperf_probe.cmd_tplist import _library_path; "
                            "print(_library_path('c'))"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
@@ -169,10 +185,10 @@ def test_entry_arguments_and_strings(work):
     assert table_of(blocks[2]) == want2
 
 
-def test_return_probe_with_latency_and_entry(work):
+def test_return_probe_with_latency_and_entry(work, mode):
     out = argdist("-C", f"r:{work}:ad_call(int n):int,long:$entry(n),$retval:$entry(n) > 33",
                   "-H", f"r:{work}:ad_call(int n):u64:$latency",
-                  "-H", f"r:{work}:ad_call():int#results", "--", work, str(N))
+                  "-H", f"r:{work}:ad_call():int#results", "--", work, str(N), mode=mode)
     block = last_block(out)
     want = {}
     for i in range(N):
@@ -192,8 +208,9 @@ def test_return_probe_with_latency_and_entry(work):
     assert bt["@n"][None] == N
 
 
-def test_sdt_marker_with_semaphore(work):
-    out = argdist("-C", f"u:{work}:step():int:arg2", "-H", f"u:{work}:step():int:arg1#i", "--", work, str(N))
+def test_sdt_marker_with_semaphore(work, mode):
+    out = argdist("-C", f"u:{work}:step():int:arg2", "-H", f"u:{work}:step():int:arg1#i", "--", work, str(N),
+                  mode=mode)
     block = last_block(out)
     want = {f"arg2 = {k}": len([i for i in range(N) if i % 7 == k]) for k in range(7)}
     assert table_of(block.split("     i ")[0]) == want             # fires only with the semaphore raised
@@ -202,7 +219,7 @@ def test_sdt_marker_with_semaphore(work):
     assert {f"arg2 = {k}": v for k, v in bt["@"].items()} == want
 
 
-def test_per_pid_counts_only_that_process(work):
+def test_per_pid_counts_only_that_process(work, mode):
     """-p PID: a second copy of the workload running meanwhile is not counted."""
     gate = subprocess.Popen(["sh", "-c", f"read x; exec {work} {N}"], stdin=subprocess.PIPE)
     other = subprocess.Popen(["sh", "-c", f"read x; exec {work} {N // 2}"], stdin=subprocess.PIPE)
@@ -210,7 +227,7 @@ def test_per_pid_counts_only_that_process(work):
         proc = subprocess.Popen([sys.executable, "-m", "pyperf_probe", "argdist", "-p", str(gate.pid), "-c",
                                  "-i", "1", "-n", "3", "-C", f"p:{work}:ad_call(int n):u64:$PID",
                                  "-H", "t:syscalls:sys_enter_write():u64:args->count"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_env(mode))
         deadline = time.time() + 20
         while not any(f"pyperf_argdist_{proc.pid}/" in line for line in open("/sys/kernel/tracing/uprobe_events")):
             assert time.time() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() is not None else ""
@@ -238,3 +255,19 @@ def test_errors_point_into_the_specifier(work):
     assert lines[0] == f"error parsing probe '{spec}': unknown name 'nope'"
     assert lines[1] == "    " + spec
     assert lines[2] == "    " + " " * spec.index("nope") + "^^^^"
+
+
+def test_bpf_refused_counts_in_user_space(work):
+    """Without CAP_BPF (and CAP_SYS_ADMIN) the kernel refuses the maps: the same counts, from the ring buffer,
+    and -v says so."""
+    setpriv = need("setpriv")
+    drop = ["--inh-caps=-bpf,-sys_admin", "--bounding-set=-bpf,-sys_admin"]
+    proc = subprocess.run([setpriv, *drop, sys.executable, "-m", "pyperf_probe", "argdist", "-v",
+                           "-H", "t:syscalls:sys_enter_write():u64:args->count",
+                           "-C", f"p:{work}:ad_call(int n):int:n % 3", "--", work, str(N)],
+                          capture_output=True, text=True, cwd=ROOT, env=_env("bpf"))
+    assert proc.returncode == 0, proc.stderr
+    assert "argdist: BPF is not available (" in proc.stderr and "counting in user space" in proc.stderr
+    block = last_block(proc.stdout)
+    assert hist_of(block) == expected_hist([i % 500 for i in range(N)])
+    assert table_of(block) == {f"n % 3 = {k}": len([i for i in range(N) if i % 37 % 3 == k]) for k in range(3)}

@@ -178,7 +178,8 @@ def test_freq_table_text():
     k1 = (16).to_bytes(8, "little") + b"bash".ljust(16, b"\0")
     k2 = (32).to_bytes(8, "little") + b"sh".ljust(16, b"\0")
     assert D.freq_lines(spec, {k1: 3, k2: 10}, fields, None) == [
-        "allocs", "\tCOUNT      EVENT", "\t3          size = 16, $COMM = b'bash'", "\t10         size = 32, $COMM = b'sh'"]
+        "allocs", "\tCOUNT      EVENT", "\t3          size = 16, $COMM = b'bash'",
+        "\t10         size = 32, $COMM = b'sh'"]
     assert D.freq_lines(spec, {k1: 3, k2: 10}, fields, 1)[2:] == ["\t10         size = 32, $COMM = b'sh'"]
     r = parse_spec("r:c:read()", "freq")
     rf, _ = key_layout([C.INT], 80)

@@ -106,7 +106,8 @@ CASES = [
     "*(char *)args->buf", "*(unsigned char *)args->buf", "*(int *)args->buf", "*(long *)args->buf",
     "((char *)args->buf)[3]", "*((short *)args->buf + 1)", "*(unsigned int *)(args->buf + 4)",
     'STRCMP("hel", (char *)args->buf)', '(char *)args->buf == "hello"', '(char *)args->buf == "hell"',
-    '(char *)args->buf != "hello world, and more"', "$PID > 0", "$TID > 0", "$cpu < 4096", "(args->count + 1) * (args->count + 2) * (args->count + 3) * (args->count + 4)",
+    '(char *)args->buf != "hello world, and more"', "$PID > 0", "$TID > 0", "$cpu < 4096",
+    "(args->count + 1) * (args->count + 2) * (args->count + 3) * (args->count + 4)",
     "args->count - (args->count - (args->count - (args->count - (args->count - 1))))",
     "((args->count * 2) + (args->count * 3)) * ((args->count * 4) + (args->count * 5)) + "
     "((args->count * 6) + (args->count * 7)) * ((args->count * 8) + (args->count * 9))",
