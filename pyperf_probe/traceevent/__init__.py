@@ -3,5 +3,4 @@
 * ``events``    TraceEvents: a file's TRACING_DATA formats and the renderer in use (library or Python)
 * ``libtep``    libtraceevent.so.1 through ctypes: tep_parse_event, tep_print_event(TEP_PRINT_INFO)
 * ``printfmt``  the Python renderer: format fields, the print fmt's grammar, printf conversions, raw fields
-* ``kallsyms``  kernel symbol names for %pS, as perf's machine__resolve_kernel_addr finds them
 """

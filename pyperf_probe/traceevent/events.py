@@ -111,30 +111,38 @@ class TraceEvents:
         return "" if ev is None else ev.fields_text(raw)
 
 
-def kernel_resolver(has_kernel_map: Callable[[], bool]) -> Resolver:
-    """A resolver for ``%pS`` that answers from /proc/kallsyms (loaded on first use) while
-    ``has_kernel_map()`` is true: perf resolves through the session's kernel map, which a file without a
-    kernel MMAP record does not have (its addresses then print as numbers)."""
-    state: list = []
+def kernel_resolver(kernel, has_kernel_map: Callable[[], bool]) -> Resolver:
+    """``machine__resolve_kernel_addr`` for ``%pS``: the symbol of the session's kernel maps (``kernel``: a
+    session.kernel.KernelSpace, its symbols loaded as perf loads them: --kallsyms, the running kernel's
+    or the build-id cache's kallsyms, the relocation, the modules) as (name, start address, module or None);
+    nothing while ``has_kernel_map()`` is false: perf reading a file makes its kernel maps from the kernel
+    MMAP record only, so a file without one prints the addresses as numbers."""
 
     def resolve(addr: int):
         if not has_kernel_map():
             return None
-        if not state:
-            from pyperf_probe.traceevent.kallsyms import KernelSymbols
-            state.append(KernelSymbols.load())
-        return state[0].resolve(addr)
+        found = kernel.find(addr)
+        if found is None or found.dso is None:
+            return None
+        res = found.dso.resolve(found.file_offset(addr))
+        if res is None:
+            return None
+        start = res.start if found.identity else res.start - found.pgoff + found.start  # map->unmap_ip
+        module = None if found is kernel.kernel_map else found.dso.short_name
+        return res.name, start, module
 
     return resolve
 
 
 def for_session(session, use_library: bool | None = None) -> TraceEvents | None:
     """The TraceEvents of a session's file (None when no event of it is a tracepoint with a format), its
-    ``%pS`` names resolved while the session has a kernel map, as ``perf script``/``perf report`` set
+    ``%pS`` names resolved through the session's kernel maps, as ``perf script``/``perf report`` set
     libtraceevent's function resolver to ``machine__resolve_kernel_addr``."""
     if not any(ev.tp_format is not None for ev in session.evsels):
         return None
     from pyperf_probe.perfdata.format import Feature
     tracing = session.data.feature(Feature.TRACING_DATA)
-    kernel_maps = session.machine.kernel_maps
-    return TraceEvents(tracing, resolve=kernel_resolver(lambda: len(kernel_maps) > 0), use_library=use_library)
+    machine = session.machine
+    kernel_maps = machine.kernel_maps
+    resolver = kernel_resolver(machine.kernel, lambda: len(kernel_maps) > 0)
+    return TraceEvents(tracing, resolve=resolver, use_library=use_library)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Real perf 6.1's output on the recordings of this directory, with HOME at an empty directory (no ~/.debug):
 # * `perf script` for every case of cases.txt on data/system.data.xz (made by record.sh):
-#   expected/NAME.out.xz;
+#   expected/NAME.out.xz; and of callchain_script_cases.txt on data/callchain.data.xz (made by
+#   record_callchain.sh; KALLSYMS stands for data/callchain.kallsyms): expected/script_cc/NAME.out.xz;
 # * `perf report --stdio` for every case of report_cases.txt on data/system.data.xz or
 #   data/callchain.data.xz (made by record_callchain.sh; KALLSYMS stands for data/callchain.kallsyms):
 #   expected/report/NAME.out.xz (stdout), NAME.err (stderr, the input's path replaced by INPUT), NAME.rc.
@@ -24,6 +25,12 @@ grep -v '^#' "$here/cases.txt" | while IFS='|' read -r name args; do
   # shellcheck disable=SC2086
   HOME="$tmp/home" "$PERF" script -i "$tmp/system.data" $args 2>/dev/null | xz -9 >"$here/expected/$name.out.xz"
 done
+rm -rf "$here/expected/script_cc" && mkdir -p "$here/expected/script_cc"
+grep -v '^#' "$here/callchain_script_cases.txt" | while IFS='|' read -r name args; do
+  args=$(printf '%s' "$args" | sed "s#KALLSYMS#$here/data/callchain.kallsyms#g")
+  # shellcheck disable=SC2086
+  HOME="$tmp/home" "$PERF" script -i "$tmp/callchain.data" $args 2>/dev/null | xz -9 >"$here/expected/script_cc/$name.out.xz"
+done
 rm -rf "$here/expected/report" && mkdir -p "$here/expected/report"
 grep -v '^#' "$here/report_cases.txt" | while IFS='|' read -r name data args; do
   input="$tmp/$data.data"
@@ -35,5 +42,5 @@ grep -v '^#' "$here/report_cases.txt" | while IFS='|' read -r name data args; do
   sed "s#$input#INPUT#g" "$tmp/err" >"$here/expected/report/$name.err"
   echo "$rc" >"$here/expected/report/$name.rc"
 done
-echo "make_goldens: $(ls "$here/expected" | grep -c '\.out\.xz$') script and" \
+echo "make_goldens: $(ls "$here/expected" "$here/expected/script_cc" | grep -c '\.out\.xz$') script and" \
   "$(ls "$here/expected/report" | grep -c '\.rc$') report cases, $(du -sh "$here/expected" | cut -f1)"
