@@ -17,6 +17,7 @@ costs one dict lookup.
 from __future__ import annotations
 
 import os
+import re
 import time
 
 from pyperf_probe.perfdata.format import (MISC_CPUMODE_MASK, MISC_HYPERVISOR, MISC_KERNEL, MISC_USER,
@@ -24,7 +25,6 @@ from pyperf_probe.perfdata.format import (MISC_CPUMODE_MASK, MISC_HYPERVISOR, MI
                                           PERF_CONTEXT_USER, Feature, SampleType)
 
 MEMO_LIMIT = 1 << 16
-FLUSH_BYTES = 1 << 16
 _CONTEXTS = {PERF_CONTEXT_HV: MISC_HYPERVISOR, PERF_CONTEXT_KERNEL: MISC_KERNEL, PERF_CONTEXT_USER: MISC_USER}
 _ESCAPES = {0x22: b'\\"', 0x5C: b"\\\\", 0x08: b"\\b", 0x0C: b"\\f", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t"}
 
@@ -44,12 +44,15 @@ def _escape_table() -> list[bytes]:
 _TABLE = _escape_table()
 
 
+_NEEDS_ESCAPE = re.compile(rb'[\x00-\x1f"\\\x80-\xff]').search
+
+
 def json_string(text: str | None) -> bytes:
     """``output_json_string``: the quoted string (``""`` for NULL)."""
     if text is None:
         return b'""'
     raw = text.encode("utf-8", "surrogateescape")
-    if raw.isascii() and not any(b in _ESCAPES or b <= 0x1F for b in raw):
+    if _NEEDS_ESCAPE(raw) is None:
         return b'"' + raw + b'"'
     return b'"' + b"".join(_TABLE[b] for b in raw) + b'"'
 
@@ -122,15 +125,18 @@ def clock_data(data):
 
 
 class JsonConverter:
-    """Writes the document to a binary file, one sample at a time (see the module docstring)."""
+    """Writes the document to a binary file, one sample at a time (see the module docstring). The text of a
+    sample is one formatting of perf's layout: the parts that depend on the thread only (pid, tid, comm)
+    are kept per thread, the chain's per distinct chain."""
+
+    SAMPLE = b'%s\n\t\t{\n\t\t\t"timestamp": %d%s%s%s%s\n\t\t\t]\n\t\t}'
 
     def __init__(self, session, out):
         self.session, self.out = session, out
         self.nr_samples = 0
-        self._buf: list[bytes] = []
-        self._size = 0
-        self._written = 0
+        self.bytes_written = 0
         self._chains: dict = {}
+        self._threads: dict = {}
         self._cpu = any(e.attr.sample_type & SampleType.CPU for e in session.evsels)
 
     def begin(self) -> None:
@@ -139,38 +145,25 @@ class JsonConverter:
 
     def end(self) -> None:
         self._emit(_delim(False, 1) + b"]" + _delim(False, 0) + b"}\n")
-        self.flush()
-
-    @property
-    def bytes_written(self) -> int:
-        return self._written + self._size
+        self.out.flush()
 
     def _emit(self, chunk: bytes) -> None:
-        self._buf.append(chunk)
-        self._size += len(chunk)
-        if self._size >= FLUSH_BYTES:
-            self.flush()
-
-    def flush(self) -> None:
-        self.out.write(b"".join(self._buf))
-        self._written += self._size
-        self._buf.clear()
-        self._size = 0
+        self.out.write(chunk)
+        self.bytes_written += len(chunk)
 
     def add(self, sample) -> None:
         """``process_sample_event``."""
         s, t = sample.sample, sample.thread
-        parts = [b"," if self.nr_samples else b"", _delim(False, 2), b"{",
-                 _key_format(False, 3, "timestamp", -1 if s.time is None else s.time),
-                 _key_format(True, 3, "pid", t.pid), _key_format(True, 3, "tid", t.tid)]
-        if self._cpu:
-            parts.append(_key_format(True, 3, "cpu", -1 if s.cpu is None else s.cpu))
-        parts.append(_key_string(True, 3, "comm", t.comm))
-        parts.append(_key_format(True, 3, "callchain", "["))
-        parts.append(self._chain_text(sample))
-        parts.append(_delim(False, 3) + b"]" + _delim(False, 2) + b"}")
+        parts = self._threads.get(t)
+        if parts is None:
+            parts = self._threads[t] = (_key_format(True, 3, "pid", t.pid) + _key_format(True, 3, "tid", t.tid),
+                                        _key_string(True, 3, "comm", t.comm) + _key_format(True, 3, "callchain", "["))
+        cpu = b',\n\t\t\t"cpu": %d' % (-1 if s.cpu is None else s.cpu) if self._cpu else b""
+        text = self.SAMPLE % (b"," if self.nr_samples else b"", -1 if s.time is None else s.time, parts[0], cpu,
+                              parts[1], self._chain_text(sample))
         self.nr_samples += 1
-        self._emit(b"".join(parts))
+        self.out.write(text)
+        self.bytes_written += len(text)
 
     def _chain_text(self, sample) -> bytes:
         s = sample.sample

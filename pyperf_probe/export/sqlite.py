@@ -20,8 +20,9 @@ perf numbers every object the first time a sample needs it, and the tables keep 
   only with ``calls``); pyperf writes what the script writes with that line fixed. With ``calls`` perf
   exports calls and returns of branch samples only (Intel PT): here the tables keep their zero rows.
 
-Every value is bound as text, as the script binds it (``str(x)``), so sqlite's column affinities store
-the same values. Tracepoint and probe samples are exported too: perf hands them to the script's per-event
+The script binds every value as text (``str(x)``); pyperf binds the Python values, which the columns'
+affinities store the same way (a number in an integer, bigint or boolean column is an integer either way,
+a name in a varchar column text; no value is NULL or a float), without a string per value. Tracepoint and probe samples are exported too: perf hands them to the script's per-event
 handlers, never to the database export, so perf's database of a probe recording has no samples.
 """
 from __future__ import annotations
@@ -157,6 +158,9 @@ class Exporter:
         self.dso_ids: dict = {}
         self.symbol_ids: dict = {}
         self.call_paths: dict = {}            # (parent id, symbol key, ip) -> id
+        self.generation = 0                   # COMM and FORK records seen: the thread cache's key
+        self._thread_cache: dict = {}         # thread -> (generation, thread db id, exec comm id)
+        self._location_cache: dict = {}       # Frame -> (dso id, symbol id, offset)
         self.rows: dict = {name: [] for name in ("selected_events", "machines", "threads", "comms", "comm_threads",
                                                   "dsos", "symbols", "samples", "call_paths")}
         self.nr_rows = 0
@@ -177,6 +181,7 @@ class Exporter:
 
             def on_comm(rec):
                 comm_h(rec)
+                self.generation += 1
                 thread = self.machine.threads.get(rec.tid)
                 if thread is not None:
                     tdb = self.threads.get(thread)
@@ -186,6 +191,7 @@ class Exporter:
 
             def on_fork(rec):
                 fork_h(rec)
+                self.generation += 1
                 child = self.machine.threads.get(rec.tid)
                 if child is None:
                     return
@@ -208,7 +214,7 @@ class Exporter:
     # --- rows ---------------------------------------------------------------------------------------------
 
     def add_row(self, table: str, values) -> None:
-        self.rows[table].append(tuple(str(v) for v in values))
+        self.rows[table].append(values)
         self.nr_rows += 1
         if self.nr_rows >= BATCH:
             self.flush()
@@ -239,16 +245,25 @@ class Exporter:
             self.add_row("machines", (1, -1, ""))
         s = rs.sample
         thread = self.machine.threads.get(s.tid if s.tid is not None else -1)
-        comm = self._threads(thread) if thread is not None else None
+        thread_id = comm_id = 0
+        if thread is not None:
+            cached = self._thread_cache.get(thread)
+            if cached is None or cached[0] != self.generation:
+                comm = self._threads(thread)
+                cached = self._thread_cache[thread] = (self.generation, self.threads[thread].db_id,
+                                                       comm.db_id if comm is not None else 0)
+            thread_id, comm_id = cached[1], cached[2]
         sample_id = self._next("sample")
-        dso_id, sym_id, offset = self._location(rs.location)
+        location = self._location_cache.get(rs.location)
+        if location is None:
+            location = self._location_cache[rs.location] = self._location(rs.location)
         call_path_id = self._call_path(rs.chain) if self.opts.call_paths and rs.chain else 0
-        tdb = self.threads.get(thread) if thread is not None else None
+        ip, addr = s.ip or 0, s.addr or 0
         self.add_row("samples", (
-            sample_id, evsel_id, self.machine_id, tdb.db_id if tdb else 0, comm.db_id if comm else 0,
-            dso_id, sym_id, offset, _d64(s.ip or 0), _d64(_time(s.time)), -1 if s.cpu is None else s.cpu,
-            0, 0, 0, _d64(s.addr or 0), _d64(rs.period), _d64(s.weight or 0), _d64(s.transaction or 0),
-            _d64(DATA_SRC_NONE if s.data_src is None else s.data_src), 0, 0, call_path_id, 0, 0, 0))
+            sample_id, evsel_id, self.machine_id, thread_id, comm_id, location[0], location[1], location[2],
+            ip if ip < _SIGN else ip - _WRAP, _d64(_time(s.time)), -1 if s.cpu is None else s.cpu,
+            0, 0, 0, addr if addr < _SIGN else addr - _WRAP, rs.period, s.weight or 0, s.transaction or 0,
+            DATA_SRC_NONE if s.data_src is None else s.data_src, 0, 0, call_path_id, 0, 0, 0))
 
     def _threads(self, thread):
         """``db_export__threads``: the exec comm of the thread's main thread, or None."""
@@ -385,6 +400,9 @@ def _levels(chain) -> list:
     return out
 
 
+_SIGN, _WRAP = 1 << 63, 1 << 64
+
+
 def _time(t) -> int:
     return -1 if t is None else t
 
@@ -481,4 +499,4 @@ def _unknown_rows(conn, opts: Options) -> None:
     if opts.calls:
         rows.append(("calls", (0,) * 14))
     for table, values in rows + [("branch_types", bt) for bt in branch_types()]:
-        conn.execute(f"INSERT INTO {table} VALUES ({', '.join('?' * len(values))})", tuple(str(v) for v in values))
+        conn.execute(f"INSERT INTO {table} VALUES ({', '.join('?' * len(values))})", values)
