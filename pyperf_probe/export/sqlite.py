@@ -22,7 +22,8 @@ perf numbers every object the first time a sample needs it, and the tables keep 
 
 The script binds every value as text (``str(x)``); pyperf binds the Python values, which the columns'
 affinities store the same way (a number in an integer, bigint or boolean column is an integer either way,
-a name in a varchar column text; no value is NULL or a float), without a string per value. Tracepoint and probe samples are exported too: perf hands them to the script's per-event
+a name in a varchar column text; no value is NULL or a float), without a string per value.
+Tracepoint and probe samples are exported too: perf hands them to the script's per-event
 handlers, never to the database export, so perf's database of a probe recording has no samples.
 """
 from __future__ import annotations
