@@ -2,5 +2,8 @@
 
 * ``events``    TraceEvents: a file's TRACING_DATA formats and the renderer in use (library or Python)
 * ``libtep``    libtraceevent.so.1 through ctypes: tep_parse_event, tep_print_event(TEP_PRINT_INFO)
-* ``printfmt``  the Python renderer: format fields, the print fmt's grammar, printf conversions, raw fields
+* ``printfmt``  the Python renderer: ``Event.parse(format text)``, ``info(raw)``, ``fields_text(raw)``, made of
+  ``tokens`` (the tokenizer), ``fields`` (field declarations, values, raw printing), ``args`` (the print
+  fmt's arguments as expression trees), ``conversions`` (the format string's pieces, printf of one),
+  ``printer`` (evaluating and printing a record) and ``pointers`` (``%pM %pI %pIS %pU %ph``)
 """
