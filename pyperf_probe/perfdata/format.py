@@ -357,6 +357,7 @@ COMM_HEAD = struct.Struct("<ii")  # pid, tid; then comm NUL-padded to 8, sample_
 FORK_EXIT = struct.Struct("<IIIIQ")  # pid, ppid, tid, ptid, time; sample_id
 LOST = struct.Struct("<QQ")  # id, lost; sample_id
 LOST_SAMPLES = struct.Struct("<Q")  # lost; sample_id
+KSYMBOL_HEAD = struct.Struct("<QIHH")  # addr, len, ksym_type, flags; then name NUL-padded to 8, sample_id
 ID_INDEX_ENTRY = struct.Struct("<QQQQ")  # id, idx, cpu, tid (after u64 nr)
 BUILD_ID_RECORD_HEAD = struct.Struct("<IHHi20sB3x")  # header, pid, build_id[20], size; then filename (64-padded)
 U32 = struct.Struct("<I")

@@ -167,6 +167,28 @@ class LostSamplesRecord(Frozen):
         return cls(fmt.LOST_SAMPLES.unpack_from(buf, pos)[0], time)
 
 
+class KsymbolRecord(Frozen):
+    """PERF_RECORD_KSYMBOL: ``{u64 addr; u32 len; u16 ksym_type, flags; char name[];}``: kernel code that
+    appeared (a BPF program's JIT image, a trampoline) or, with ``flags & PERF_RECORD_KSYMBOL_FLAGS_UNREGISTER``,
+    went away."""
+
+    __slots__ = ()
+    _fields = ("addr", "len", "ksym_type", "flags", "name", "time")
+
+    def __new__(cls, addr: int, len: int, ksym_type: int, flags: int, name: str, time: int | None):
+        return tuple.__new__(cls, (addr, len, ksym_type, flags, name, time))
+
+    TYPE = RecordType.KSYMBOL
+    UNREGISTER = 1
+    TYPE_OOL = 2                        # PERF_RECORD_KSYMBOL_TYPE_OOL: out-of-line code
+
+    @classmethod
+    def decode(cls, buf, pos: int, end: int, misc: int, time: int | None) -> "KsymbolRecord":
+        _need(pos, fmt.KSYMBOL_HEAD.size, end, "KSYMBOL")
+        addr, length, ksym_type, flags = fmt.KSYMBOL_HEAD.unpack_from(buf, pos)
+        return cls(addr, length, ksym_type, flags, _cstring(buf, pos + fmt.KSYMBOL_HEAD.size, end), time)
+
+
 class FinishedRoundRecord(Frozen):
     """PERF_RECORD_FINISHED_ROUND (perf's own, no body): nothing after it is older than what came before
     the previous one, so the ordered queue may flush (tools/perf/util/ordered-events.c)."""
@@ -220,13 +242,14 @@ class IdIndexRecord(Frozen):
 
 # What the reader decodes; every other known type is skipped silently (IGNORED), unknown ones with a warning.
 DECODERS = {rec.TYPE: rec.decode for rec in (MmapRecord, Mmap2Record, CommRecord, ForkRecord, ExitRecord,
-                                              LostRecord, LostSamplesRecord, FinishedRoundRecord, IdIndexRecord)}
+                                              LostRecord, LostSamplesRecord, FinishedRoundRecord, IdIndexRecord,
+                                              KsymbolRecord)}
 
 # Known records a report does not need (perf report's tool callbacks for them are stubs or out of scope).
 IGNORED = frozenset({
     RecordType.THROTTLE, RecordType.UNTHROTTLE, RecordType.READ, RecordType.AUX, RecordType.ITRACE_START,
-    RecordType.SWITCH, RecordType.SWITCH_CPU_WIDE, RecordType.NAMESPACES, RecordType.KSYMBOL,
-    RecordType.BPF_EVENT, RecordType.CGROUP, RecordType.TEXT_POKE, RecordType.AUX_OUTPUT_HW_ID,
+    RecordType.SWITCH, RecordType.SWITCH_CPU_WIDE, RecordType.NAMESPACES, RecordType.BPF_EVENT,
+    RecordType.CGROUP, RecordType.TEXT_POKE, RecordType.AUX_OUTPUT_HW_ID,
     RecordType.THREAD_MAP, RecordType.CPU_MAP, RecordType.STAT_CONFIG, RecordType.STAT, RecordType.STAT_ROUND,
     RecordType.EVENT_UPDATE, RecordType.TIME_CONV, RecordType.FINISHED_INIT, RecordType.AUXTRACE_INFO,
     RecordType.AUXTRACE_ERROR, RecordType.AUXTRACE,

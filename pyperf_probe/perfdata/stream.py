@@ -93,7 +93,9 @@ class RecordStream:
         self._id_pos = _id_pos(self.attrs[0].attr.sample_type)
         self._sample_time_pos = self._common_time_pos()
         self._trailer_time = self._trailer_time_pos()
-        types = {a.attr.sample_type for a in self.attrs}
+        # The key layout of the events that sample: a dummy event (perf record -a adds one, with its own
+        # sample_type, for the side-band records) never does.
+        types = {a.attr.sample_type for a in self.attrs if not _never_samples(a.attr)}
         self.key_layout: KeyLayout | None = KeyLayout.of(types.pop()) if len(types) == 1 else None
         self._key_decoders: list | None = None
 
@@ -362,7 +364,8 @@ class RecordStream:
         with the reader's warning for the first)."""
         layout = self.key_layout
         if self._key_decoders is None:
-            self._key_decoders = [layout.decoder(a.attr, a.index) for a in self.attrs]
+            self._key_decoders = [layout.decoder(a.attr, a.index) if a.attr.sample_type == layout.sample_type
+                                  else None for a in self.attrs]
         evsel = 0
         if len(self.attrs) > 1 and layout.id_offset is not None:
             sample_id = U64.unpack_from(key, layout.id_offset)[0]
@@ -370,8 +373,14 @@ class RecordStream:
             if evsel is None:
                 self.stats.nr_unknown_id += count
                 return None
+        decode = self._key_decoders[evsel]
+        if decode is None:  # a sample of an event that was not expected to sample (dummy): not readable as a key
+            self.stats.nr_unknown_id += count
+            self._warn_once(("keyless", evsel), f"{self.path}: skipping samples of event {evsel}, which was "
+                                                "not expected to sample")
+            return None
         try:
-            return self._key_decoders[evsel](key)
+            return decode(key)
         except CorruptRecord:
             self.stats.nr_corrupt += count
             if ("corrupt", 9) not in self._warned:
@@ -560,3 +569,9 @@ def _id_pos(sample_type: int) -> int | None:
                                                     SampleType.ADDR))
 
 
+PERF_COUNT_SW_DUMMY = 9
+
+
+def _never_samples(attr) -> bool:
+    """A software dummy event (``PERF_COUNT_SW_DUMMY``) counts nothing, so it never overflows into a sample."""
+    return attr.type == 1 and attr.config == PERF_COUNT_SW_DUMMY

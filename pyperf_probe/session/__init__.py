@@ -56,8 +56,8 @@ from pyperf_probe.perfdata.format import (MISC_CPUMODE_MASK, MISC_HYPERVISOR, MI
                                           PERF_CONTEXT_USER, AttrType, EventAttr, Feature)
 from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.perfdata.reader import PerfDataFile
-from pyperf_probe.perfdata.records import (CommRecord, ExitRecord, ForkRecord, LostRecord, LostSamplesRecord,
-                                           Mmap2Record, MmapRecord)
+from pyperf_probe.perfdata.records import (CommRecord, ExitRecord, ForkRecord, KsymbolRecord, LostRecord,
+                                           LostSamplesRecord, Mmap2Record, MmapRecord)
 from pyperf_probe.perfdata.sample import Sample
 from pyperf_probe.session.dsos import build_id_table
 from pyperf_probe.session.frames import Frame, FrameTable
@@ -117,6 +117,8 @@ class Session:
         self.nr_samples = 0
         self._chains: dict = {}
         self._avma_memos: dict = {}  # Maps -> (generation, {avma: frames}): user_chain
+        self._fp_memos: dict = {}  # Maps -> (generation, {avma: frame}): _chain_frames
+        self._kernel_memo: tuple = (-1, {})  # (kernel maps' generation, {avma: frame}): _chain_frames
 
     def close(self) -> None:
         """Close the perf.data file (the session can still be inspected)."""
@@ -183,6 +185,7 @@ class Session:
             CommRecord: machine.process_comm, MmapRecord: machine.process_mmap,
             Mmap2Record: machine.process_mmap, ForkRecord: machine.process_fork,
             ExitRecord: machine.process_exit, LostRecord: self._lost, LostSamplesRecord: self._lost_samples,
+            KsymbolRecord: machine.kernel.process_ksymbol,
         }
 
     def _lost(self, rec: LostRecord) -> None:
@@ -256,21 +259,60 @@ class Session:
                     break
                 continue
             entries.append((avma, cpumode))
-        table, map_for = self.frames, self._map_for
         if self.caller_order:           # perf walks the chain from its root: the root's end is kept
-            entries = entries[-self.max_stack:] if len(entries) > self.max_stack else entries
-            resolved = [table.frames(map_for(thread, mode, avma), avma, _LEVELS[mode])
-                        for avma, mode in reversed(entries)]
-            resolved.reverse()
+            if len(entries) > self.max_stack:
+                entries = entries[-self.max_stack:]
+            frames = self._chain_frames(thread, reversed(entries))
+            frames.reverse()
         else:
-            resolved = [table.frames(map_for(thread, mode, avma), avma, _LEVELS[mode])
-                        for avma, mode in entries[:self.max_stack]]
-        frames = [frame for got in resolved for frame in got]
+            frames = self._chain_frames(thread, entries[:self.max_stack])
         got = tuple(frames)
         if len(self._chains) >= CHAIN_CACHE_LIMIT:
             self._chains.clear()
         self._chains[key] = got
         return got
+
+    def _chain_frames(self, thread: Thread, entries) -> list:
+        """The frames of (avma, cpumode) entries, in the order given (the order they are looked up in).
+        An address is looked up once per process (user) or once for all (kernel) while the maps stay as
+        they are: memos of avma -> frame beside the maps and the frame table (chains share most frames)."""
+        maps, table = thread.maps, self.frames
+        kernel, kernel_maps = self.machine.kernel, self.machine.kernel_maps
+        kmemo = self._kernel_memo
+        if kmemo[0] != kernel_maps.generation:
+            kmemo = self._kernel_memo = (kernel_maps.generation, {})
+        kget = kmemo[1].get
+        umemo = self._fp_memo(maps, maps.generation)
+        uget = umemo.get
+        out: list = []
+        for avma, mode in entries:
+            if mode == MISC_KERNEL:
+                frame = kget(avma)
+                if frame is None:
+                    frame = table.frames(kernel.find(avma), avma, "k")[0]
+                    if kmemo[0] == kernel_maps.generation:
+                        kmemo[1][avma] = frame
+                    else:               # the lookup loaded the kernel, or moved a module: start again
+                        kmemo = self._kernel_memo = (kernel_maps.generation, {})
+                        kget = kmemo[1].get
+            elif mode == MISC_USER:
+                frame = uget(avma)
+                if frame is None:
+                    frame = umemo[avma] = table.frames(maps.find(avma), avma)[0]
+            else:
+                frame = table.frames(None, avma, "H")[0]
+            out.append(frame)
+        return out
+
+    def _fp_memo(self, maps, generation: int) -> dict:
+        """avma -> frame of one process's maps at ``generation``, for frame-pointer chains (as
+        ``_avma_memo`` for unwound ones, dropped all at once past ``MEMO_PROCESSES`` processes)."""
+        memo = self._fp_memos.get(maps)
+        if memo is None or memo[0] != generation:
+            if len(self._fp_memos) >= MEMO_PROCESSES:
+                self._fp_memos.clear()
+            memo = self._fp_memos[maps] = (generation, {})
+        return memo[1]
 
     def user_chain(self, sample: Sample, thread: Thread) -> tuple[Frame, ...]:
         """The DWARF-unwound user part of a REGS_USER+STACK_USER sample (the unwinder hook). The frames

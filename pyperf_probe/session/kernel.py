@@ -96,6 +96,24 @@ class KernelDso(Dso):
         return []
 
 
+class BpfDso(KernelDso):
+    """Code a KSYMBOL record announced (a BPF program's JIT image, ...): named after it, one symbol of the
+    same name at its start, relative to its map (``machine__process_ksymbol_register``)."""
+
+    __slots__ = ()
+
+    def __init__(self, name: str, order: int, length: int, space):
+        super().__init__(name, order, None, None, space)
+        self.short_name = name
+        from array import array
+        from pyperf_probe.symbols.kallsyms import KernelSymbols
+        self.symtab = KernelSymbols(array("Q", [0]), array("Q", [length]), [name.encode()], b"t", name)  # a local function (symbol__new(.., 0, 0, ..)): no "+0x"
+        self._loaded = True
+
+    def _load(self) -> None:
+        self._loaded = True
+
+
 class ModuleDso(KernelDso):
     """A kernel module (short name ``[name]``): symbols relative to its map, from the kernel's kallsyms
     split (``add_symbols``), none of its own (see the module docstring)."""
@@ -153,6 +171,7 @@ class KernelSpace:
         self.epoch = 0                      # bumped when an address may resolve otherwise than before
         self._running = False               # the kernel map is the running kernel's (no MMAP record)
         self._kernel_dso: KernelDso | None = None
+        self._ksym_dsos: list = []          # dsos of KSYMBOL records (perf's dso__new: not in the dsos list)
 
     @property
     def settled(self) -> bool:
@@ -199,6 +218,23 @@ class KernelSpace:
         mod_map = Map(start, end, 0, dso)
         self.maps.insert(mod_map)
         self.modules.setdefault(short, mod_map)
+
+    def process_ksymbol(self, rec) -> None:
+        """``machine__process_ksymbol``: a new map and dso for code that appeared where no map was (a map
+        already there keeps its dso: pyperf does not add symbols to it), or the map taken away again
+        (not the kernel's own)."""
+        found = self.maps.find(rec.addr)
+        if rec.flags & rec.UNREGISTER:
+            if found is not None and found is not self.kernel_map:
+                self.maps.remove(found)
+                self.epoch += 1
+            return
+        if found is not None:
+            log.debug(f"ksymbol {rec.name} at {rec.addr:#x} inside {found!r}: its symbol is not added")
+            return
+        dso = BpfDso(rec.name, len(self.dsos._by_name) + len(self._ksym_dsos), rec.len, self)
+        self._ksym_dsos.append(dso)
+        self.maps.insert(Map(rec.addr, (rec.addr + rec.len) & U64_MAX, 0, dso))
 
     # --- lookups ----------------------------------------------------------------------------------------
 

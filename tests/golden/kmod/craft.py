@@ -14,6 +14,10 @@ a chain: PERF_CONTEXT_KERNEL, the addresses, PERF_CONTEXT_USER, one user address
 * names.data: a module MMAP named [mod1], a BUILD_ID table naming mod-two's path in kernel mode (perf script
   then prints the path), a user-space address in kernel mode, a hypervisor sample.
 * edges.data: one address after another through the made-up kernel, for the odd kallsyms files.
+* bpf.data: KSYMBOL records: a BPF program's code appears (its own map, dso and symbol), is sampled, and
+  goes away again (its addresses then have no map).
+* dummy.data: two events, cpu-clock and a dummy (another sample_type, as perf record -a adds), the
+  samples carrying PERF_SAMPLE_IDENTIFIER.
 * kallsyms: the made-up kernel (aliases, a dropped 'r' symbol, a weak and a data symbol, module symbols
   out of order, a module without a map); variants: notext (no _text: no kernel symbols), long (a
   600-character name), blank (a blank line, which takes the next line with it), upper (upper-case
@@ -31,7 +35,8 @@ sys.path[:0] = [os.path.join(HERE, "..", ".."), os.path.join(HERE, "..", "..", "
 import perfdata_build as pb  # noqa: E402
 from pyperf_probe.perfdata import feature_writer as fw  # noqa: E402
 from pyperf_probe.perfdata.format import (BUILD_ID_RECORD_HEAD, MISC_BUILD_ID_SIZE, MISC_KERNEL,  # noqa: E402
-                                          PERF_CONTEXT_KERNEL, PERF_CONTEXT_USER, AttrFlag, Feature, RecordType)
+                                          PERF_CONTEXT_KERNEL, PERF_CONTEXT_USER, AttrFlag, Feature, RecordType,
+                                          SampleType)
 
 K = 0xFFFFFFFF81000000                  # _text
 M1, M2 = 0xFFFFFFFFC0002000, 0xFFFFFFFFC0010000
@@ -95,6 +100,35 @@ def kernel_build_ids(entries) -> bytes:
     return b"".join(out)
 
 
+def ksymbol(addr: int, length: int, name: str, time: int, unregister: bool = False) -> bytes:
+    """PERF_RECORD_KSYMBOL: addr, len, ksym_type (1: BPF), flags (1: unregister), name; sample_id."""
+    raw = name.encode() + b"\0"
+    raw += b"\0" * (-len(raw) % 8)
+    return pb.record(RecordType.KSYMBOL, 0, struct.pack("<QIHH", addr, length, 1, 1 if unregister else 0) + raw
+                     + pb.trailer(0, 0, time))
+
+
+def write_dummy(name: str) -> None:
+    """cpu-clock (IDENTIFIER first in its samples) and a dummy event with another sample_type."""
+    ident = SampleType.IDENTIFIER
+    clock = pb.sw_attr(sample_type=pb.CC_SAMPLE_TYPE | ident, flags=AttrFlag.SAMPLE_ID_ALL)
+    dummy = pb.sw_attr(sample_type=(pb.CC_SAMPLE_TYPE | ident) & ~SampleType.PERIOD, flags=AttrFlag.SAMPLE_ID_ALL)
+    dummy = dummy.replace(config=9)
+    trailer = lambda time: struct.pack("<IIQIIQ", 0, 0, time, 0, 0, 7)   # noqa: E731 pid,tid,time,cpu,res,id
+    records = [pb.record(RecordType.MMAP, MISC_KERNEL, struct.pack("<iiQQQ", -1, 0, K, 0x1000, K)
+                         + b"[kernel.kallsyms]_text\0\0" + trailer(0)),
+               pb.record(RecordType.COMM, 0x2000, struct.pack("<II", 100, 100) + b"work\0\0\0\0" + trailer(1))]
+    for i, chain in enumerate([[CORE_A, CORE_B], [CORE_C, CORE_A], [CORE_A, CORE_B], [M1A, CORE_A]]):
+        body = struct.pack("<QQIIQIIQ", 7, chain[0], 100, 100, 11 + i, i % 2, 0, 1)
+        full = [PERF_CONTEXT_KERNEL, *chain, PERF_CONTEXT_USER, 0x400123]
+        records.append(pb.record(RecordType.SAMPLE, MISC_KERNEL, body + struct.pack(f"<Q{len(full)}Q", len(full),
+                                                                                      *full)))
+    feats = {Feature.EVENT_DESC: fw.event_desc([fw.EventDesc(clock, "cpu-clock", (7,)),
+                                                fw.EventDesc(dummy, "dummy:HG", (8,))])}
+    with open(os.path.join(HERE, "data", name), "wb") as f:
+        f.write(pb.perf_data(records, attrs=((clock, (7,)), (dummy, (8,))), features=feats))
+
+
 def write(name: str, maps, chains, extra=(), features=None) -> None:
     records = list(maps) + [pb.comm(100, 100, "work", 1, exec_=True)]
     records += [kernel_sample(11 + i, chain) for i, chain in enumerate(chains)] + list(extra)
@@ -122,6 +156,13 @@ def main() -> None:
           features={Feature.BUILD_ID: kernel_build_ids([(MOD2, b"\x22" * 20)])})
     write("edges.data", [kernel_mmap(K, 0x1000, K)],
           [[K + a] for a in (0x110, 0x404, 0x412, 0x520, 0x610, 0x650, 0x705, 0x712, 0xFFF, 0x2FFF, 0x3000)])
+    b = 0xFFFFFFFFA0001000          # where x86_64's BPF JIT puts programs: no kernel or module map there
+    bpf_name = "bpf_prog_0123456789abcdef_my_prog"
+    write("bpf.data", [kernel_mmap(K, 0x1000, K), ksymbol(b, 0x100, bpf_name, 5)],
+          [[b + 0x10, CORE_A], [b + 0x80, b + 0x10, CORE_B], [b + 0x100, CORE_C]],
+          extra=[ksymbol(b, 0x100, bpf_name, 20, unregister=True),
+                 kernel_sample(21, [b + 0x10, CORE_A]), kernel_sample(22, [b + 0x20, CORE_A])])
+    write_dummy("dummy.data")
     for name, text in [("kallsyms", KALLSYMS)] + list(VARIANTS.items()):
         with open(os.path.join(HERE, name), "w") as f:
             f.write(text)
