@@ -217,6 +217,8 @@ def _loop(session, probes, args, workload) -> None:
     while True:
         ended = _wait(session, workload, args.interval)
         seconds += args.interval
+        if ended:
+            session.ended = True
         lines = ["[%s]" % time.strftime("%H:%M:%S")]
         for probe in probes:
             counts = session.interval(probe, args.cumulative)

@@ -132,7 +132,7 @@ class Session:
         """The command's process is counted from its exec on (program.exec_gate_program)."""
         from pyperf_probe.kernel import tracefs
         insns = P.exec_gate_program(child_pid, self.gate_map)
-        fd = self.load(insns, S.PROG_TYPE_TRACEPOINT, "argdist_exec")
+        fd = self.load(insns, S.PROG_TYPE_TRACEPOINT, "ad_exec")
         self.attach(tracefs.event_id("sched", "sched_process_exec"), fd, task=None, name="sched:sched_process_exec")
 
     def setup(self, task: int | None = None) -> None:
@@ -158,18 +158,19 @@ class Session:
                 entry_map = self.create_map(S.MAP_TYPE_HASH, 4, 8 * len(site.entry_leaves), P.ENTRY_MAP_SIZE,
                                             f"entry{probe.index}")
                 insns = P.entry_program(site.entry_leaves, entry_map, gate)
-                fd = self.load(insns, S.PROG_TYPE_KPROBE, f"{base}_entry")
+                fd = self.load(insns, S.PROG_TYPE_KPROBE, f"ad{probe.index}e_{spec.function}")
                 event_id = self.add_uprobe(site.entry_uprobe, f"{base}_entry")
                 self.attach(event_id, fd, task=task, name=f"{self.group}:{base}_entry")
             insns = P.probe_program(typed_exprs=site.exprs, typed_filter=self._filter(site), kind=spec.type,
                                     count_map=count, gate=gate, key_fields=probe.key_fields,
                                     key_size=probe.key_size, entry_map=entry_map,
                                     saved_slots=len(site.entry_leaves), read=probe.read)
+            name = f"ad{probe.index}_{spec.function}"     # bpftool shows 15 characters of it
             if site.tracepoint:
-                fd = self.load(insns, S.PROG_TYPE_TRACEPOINT, base)
+                fd = self.load(insns, S.PROG_TYPE_TRACEPOINT, name)
                 self.attach(tracefs.event_id(*site.tracepoint), fd, task=None, name=":".join(site.tracepoint))
             else:
-                fd = self.load(insns, S.PROG_TYPE_KPROBE, base)
+                fd = self.load(insns, S.PROG_TYPE_KPROBE, name)
                 event_id = self.add_uprobe(site.uprobe, base + ("__return" if spec.probe_type == "r" else ""))
                 self.attach(event_id, fd, task=task, name=f"{self.group}:{base}")
 
@@ -219,7 +220,8 @@ class Session:
         """Close every fd and remove every uprobe this run added; returns the problems met (never raises)."""
         from pyperf_probe.kernel import tracefs
         problems = []
-        for fd in self.perf_fds + self.prog_fds + self.map_fds:
+        _close_together(self.perf_fds)
+        for fd in self.prog_fds + self.map_fds:
             S.close(fd)
         self.perf_fds, self.prog_fds, self.map_fds = [], [], []
         for event in reversed(self.uprobe_events):
@@ -230,3 +232,18 @@ class Session:
                     problems.append(f"Could not remove {self.group}:{event}: {exc.message.splitlines()[0]}")
         self.uprobe_events = []
         return problems
+
+
+def _close_together(fds: list) -> None:
+    """Close perf events at once: each close waits for the kernel's grace periods (a tracepoint's or uprobe's
+    unregistering), which overlap when the closes run in threads instead of one after another."""
+    if len(fds) < 2:
+        for fd in fds:
+            S.close(fd)
+        return
+    import threading
+    threads = [threading.Thread(target=S.close, args=(fd,)) for fd in fds]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()

@@ -13,10 +13,12 @@ Samples are processed in time order per drain, so an entry and its return pair u
 """
 from __future__ import annotations
 
+import bisect
 import errno as errno_mod
 import os
 import select
 import struct
+import time
 
 from pyperf_probe.argdist.session import PERF_TYPE_TRACEPOINT, Session
 from pyperf_probe.bpf.context import PT_REGS
@@ -36,6 +38,7 @@ RECORD_LOST, RECORD_SAMPLE = 2, 9
 CLOCK_MONOTONIC = 1
 FLAG_DISABLED, FLAG_INHERIT, FLAG_ENABLE_ON_EXEC, FLAG_USE_CLOCKID = 1 << 0, 1 << 1, 1 << 12, 1 << 25
 DATA_PAGES = 256
+HOLD_NS = 2_000_000         # samples younger than this when the rings are read wait for the next reading
 
 
 class ProcEnv(Env):
@@ -97,6 +100,8 @@ class UserSession(Session):
         self.saved: dict = {}            # (probe index, site number, tid) -> slot values
         self.lost = 0
         self.tgid = kw.get("pid")
+        self._pending: list = []
+        self.ended = False          # the command has ended: every sample is in the rings
 
     def use_gate_map(self) -> None:
         """No map: the command's events are its own and enabled at its exec."""
@@ -170,18 +175,24 @@ class UserSession(Session):
 
     # -- samples
 
-    def pump(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for samples, then process everything the rings hold."""
+    def pump(self, timeout: float, flush: bool = False) -> None:
+        """Wait up to ``timeout`` seconds for samples, then process, in time order, those older than a
+        moment before the rings were read: a younger one may still be on its way into another CPU's ring
+        with an older one of the same thread behind it (an entry behind its return). ``flush``: everything
+        (the traced command has ended)."""
         if timeout > 0:
             select.select([r.fd for r in self.rings], [], [], timeout)
-        samples = []
+        cutoff = time.clock_gettime_ns(time.CLOCK_MONOTONIC) - HOLD_NS
+        samples = self._pending
         for ring in self.rings:
             chunks = []
             ring.drain(lambda view: chunks.append(bytes(view)))
             if chunks:
                 self._parse(b"".join(chunks), samples)
         samples.sort(key=lambda s: s[0])
-        for sample in samples:
+        ready = len(samples) if flush else bisect.bisect_left([s[0] for s in samples], cutoff)
+        self._pending = samples[ready:]
+        for sample in samples[:ready]:
             self._process(*sample[1:])
 
     def _parse(self, data: bytes, out: list) -> None:
@@ -249,7 +260,7 @@ class UserSession(Session):
         counts[key] = counts.get(key, 0) + 1
 
     def totals(self, probe) -> dict:
-        self.pump(0)
+        self.pump(0, flush=self.ended)
         return dict(self.counts[probe.index])
 
     def close(self) -> list:
