@@ -49,6 +49,7 @@ def build_parser():
     p.add_argument("--to-json", default=None, metavar="FILE", help="Convert to JSON format")
     p.add_argument("--to-pprof", default=None, metavar="FILE", help="Convert to pprof's profile.proto (gzipped)")
     p.add_argument("--symfs", default=None, help="look for files with symbols relative to this directory")
+    p.add_argument("--kallsyms", default=None, help="kallsyms pathname (beyond perf's convert)")
     p.add_argument("--no-inline", dest="inline", action="store_false",
                    help="pprof: no inline frames (Line entries) from DWARF")
     p.add_argument("--tod", action="store_true", help="Convert time to wall clock time")
@@ -93,7 +94,8 @@ def _session(args):
     from pyperf_probe.errors import PerfDataError
     from pyperf_probe.export.walk import Walk
     try:
-        return Walk(args.input, symfs=args.symfs, force=args.force, inline=args.inline, what="data convert")
+        return Walk(args.input, symfs=args.symfs, force=args.force, inline=args.inline, what="data convert",
+                    kallsyms=args.kallsyms)
     except PerfDataError as exc:
         sys.stderr.write(f"{exc.message}\nError creating perf session!\n")
         return None

@@ -4,11 +4,12 @@
 perf runs them through its embedded Python (``perf script -s NAME.py``); each reads every sample and writes
 one output. pyperf computes the same from its session (``pyperf_probe.export``), tracepoint and probe
 samples included (perf's scripts never see those). The options are the script's own plus perf script's
-``-i``, ``--symfs``, ``--force`` and ``--no-inline``; with perf, ``perf script report flamegraph -i FILE``
-hands ``-i`` to the script, which ignores it, where pyperf reads FILE.
+``-i``, ``--symfs``, ``--kallsyms``, ``--force`` and ``--no-inline``; with perf, ``perf script report
+flamegraph -i FILE`` hands ``-i`` to the script, which ignores it, where pyperf reads FILE.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 from pyperf_probe.errors import UsageError
@@ -37,6 +38,7 @@ EXAMPLES = {
 def _common(p) -> None:
     p.add_argument("-i", "--input", default=None, help="input file name (default: perf.data)")
     p.add_argument("--symfs", default=None, help="look for files with symbols relative to this directory")
+    p.add_argument("--kallsyms", default=None, help="kallsyms pathname")
     p.add_argument("--no-inline", dest="inline", action="store_false", help="do not show inline functions")
     p.add_argument("-v", "--verbose", action="count", default=0, help="be more verbose")
 
@@ -92,7 +94,10 @@ def main(argv: list[str], opts) -> int:
 
 def _walk(args, what: str):
     from pyperf_probe.export.walk import Walk
-    return Walk(args.input, symfs=args.symfs, force=args.force, inline=args.inline, what=what)
+    if args.kallsyms is not None and not os.access(args.kallsyms, os.R_OK):
+        raise UsageError(f"Invalid file: {args.kallsyms}")
+    return Walk(args.input, symfs=args.symfs, force=args.force, inline=args.inline, what=what,
+                kallsyms=args.kallsyms)
 
 
 def _flamegraph(args) -> int:

@@ -14,7 +14,8 @@ GOLDEN = Path(__file__).parent / "golden"
 HERE = GOLDEN / "export"
 MTIME = 1767225600          # 2026-01-01 00:00:00 UTC: make_goldens.sh's MTIME (perf's "captured-on")
 RECORDED = {"export": "/tmp/pyperf-golden-export", "report": "/tmp/pyperf-golden-report",
-            "unwind": "/tmp/pyperf-golden-unwind"}
+            "unwind": "/tmp/pyperf-golden-unwind", "kernel": "/tmp/tmp.Qze2rWbTOY"}
+KALLSYMS = GOLDEN / "kernel" / "kallsyms"     # the kernel goldens' kallsyms copy (their recordings' boot)
 
 
 def cases(kind_prefix: str = "") -> list[list[str]]:
@@ -28,6 +29,8 @@ def source_of(data: str) -> tuple[str, Path]:
     if data.startswith(("report/", "unwind/")):
         group, name = data.split("/", 1)
         return group, GOLDEN / group / "data" / name
+    if data.startswith("kernel/"):
+        return "kernel", GOLDEN / "kernel" / "data" / (data.split("/", 1)[1] + ".xz")
     return "export", HERE / "data" / data
 
 
@@ -67,9 +70,19 @@ def input_copy(data: str, tmp_path: Path) -> Path:
     """A copy of the recording with make_goldens.sh's mtime (JSON's captured-on), owned by us."""
     _, src = source_of(data)
     dst = tmp_path / data.replace("/", "_")
-    shutil.copyfile(src, dst)
+    if src.suffix == ".xz":
+        dst.write_bytes(lzma.decompress(src.read_bytes()))
+    else:
+        shutil.copyfile(src, dst)
     os.utime(dst, (MTIME, MTIME))
     return dst
+
+
+def symbol_args(data: str, root: Path) -> list:
+    """--symfs (and for ../kernel's recordings --kallsyms) as make_goldens.sh gave perf."""
+    group, _ = source_of(data)
+    args = ["--symfs", unpack_symfs(group, root)]
+    return args + (["--kallsyms", KALLSYMS] if group == "kernel" else [])
 
 
 def expected(name: str, suffix: str) -> str:

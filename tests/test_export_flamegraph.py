@@ -1,5 +1,5 @@
 """`pyperf script report flamegraph` and `stackcollapse`: byte-equal to perf 6.1's scripts on cpu-clock files
-(goldens of tests/golden/export), tracepoint and probe samples included where perf's scripts drop them, and
+(goldens of tests/golden/export; kernel frames and swapper's samples from tests/golden/kernel), tracepoint and probe samples included where perf's scripts drop them, and
 the self-contained HTML page working in headless Chromium with the network off."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections import defaultdict
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from export_helpers import GOLDEN, cases, expected, input_copy, pyperf, source_of, unpack_symfs
+from export_helpers import GOLDEN, cases, expected, input_copy, pyperf, symbol_args, unpack_symfs
 from pyperf_probe.export.flamegraph import FlameTree, _child
 
 PERF_FLAMEGRAPH = "/usr/lib/perf-core/scripts/python/flamegraph.py"
@@ -25,9 +25,8 @@ def symfs_root(tmp_path_factory):
 
 
 def _run(data, symfs_root, tmp_path, *args):
-    group, _ = source_of(data)
     return pyperf("script", "report", *args[:1], "-i", input_copy(data, tmp_path),
-                  "--symfs", unpack_symfs(group, symfs_root), *args[1:], home=tmp_path)
+                  *symbol_args(data, symfs_root), *args[1:], home=tmp_path)
 
 
 @pytest.mark.parametrize("name, data, kind, args", cases("flamegraph"), ids=[c[0] for c in cases("flamegraph")])

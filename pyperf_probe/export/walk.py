@@ -1,9 +1,9 @@
 """The one pass every exporter makes over a perf.data file: the session (as ``pyperf script`` opens it, DWARF
 unwinding included), its samples in perf's order, and a progress line on stderr while it runs.
 
-``Walk(path, symfs=..., force=..., inline=...)`` opens the file; ``walk.samples(event=None)`` yields the
-session's ``ResolvedSample``s (only those of the event named ``event`` when given) and shows the progress
-line when stderr is a terminal; ``walk.close()`` (or ``with``) closes the file.
+``Walk(path, symfs=..., force=..., inline=..., kallsyms=...)`` opens the file; ``walk.samples(event=None)``
+yields the session's ``ResolvedSample``s (only those of the event named ``event`` when given) and shows the
+progress line when stderr is a terminal; ``walk.close()`` (or ``with``) closes the file.
 """
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ PROGRESS_EVERY = 4096      # samples between two looks at the clock
 PROGRESS_PERIOD = 0.25     # seconds between two progress lines
 
 
-def open_session(path: str | None, symfs: str | None = None, force: bool = False, inline: bool = True):
+def open_session(path: str | None, symfs: str | None = None, force: bool = False, inline: bool = True,
+                 kallsyms: str | None = None):
     """The session ``pyperf script`` makes of ``path``: with the DWARF unwinder when the samples carry
-    REGS_USER and STACK_USER (``--call-graph dwarf``)."""
+    REGS_USER and STACK_USER (``--call-graph dwarf``); ``kallsyms`` is perf's --kallsyms."""
     from pyperf_probe.perfdata.format import SampleType
     from pyperf_probe.perfdata.reader import PerfDataFile
     from pyperf_probe.session import Session
@@ -31,7 +32,7 @@ def open_session(path: str | None, symfs: str | None = None, force: bool = False
     if sample_type & SampleType.REGS_USER and sample_type & SampleType.STACK_USER:
         from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder
         unwinder = DwarfUnwinder(symfs=symfs)
-    return Session(data, symfs=symfs, inline=inline, force=force, unwinder=unwinder)
+    return Session(data, symfs=symfs, inline=inline, force=force, unwinder=unwinder, kallsyms=kallsyms)
 
 
 class Progress:
@@ -68,8 +69,8 @@ class Walk:
     """A perf.data file opened for one export pass (see the module docstring)."""
 
     def __init__(self, path: str | None, symfs: str | None = None, force: bool = False, inline: bool = True,
-                 what: str = "export"):
-        self.session = open_session(path, symfs, force, inline)
+                 what: str = "export", kallsyms: str | None = None):
+        self.session = open_session(path, symfs, force, inline, kallsyms)
         self.what = what
         self.nr_samples = 0
 

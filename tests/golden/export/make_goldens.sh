@@ -11,7 +11,9 @@
 # Recordings (data/, real `perf record -N` of workloads/ex_spin.c, cpu-clock:u, so perf's scripts see the
 # samples): cpu_fp (-g), cpu_nocg (no call chains), cpu_dwarf (--call-graph dwarf,4096: inline frames),
 # cpu_two (cpu-clock:u and task-clock:u, -g). The uprobe recordings of ../report/data and ../unwind/data are
-# converted to JSON too (perf's scripts never see their tracepoint samples; `data convert` does).
+# converted to JSON too (perf's scripts never see their tracepoint samples; `data convert` does), and the
+# cpu-clock recordings of ../kernel/data (kernel frames, swapper's samples) go through flamegraph.py and
+# stackcollapse.py with that directory's --symfs and --kallsyms.
 #
 # perf runs in a mount namespace of its own whose /tmp is an empty tmpfs: the recorded binaries are put back
 # at their recorded paths there (from this directory's, ../report's and ../unwind's symfs.tar.xz), and
@@ -41,8 +43,8 @@ MTIME="2026-01-01 00:00:00"
 if [ "${1:-}" = "--inside" ]; then
   # --- in the private mount namespace: perf's outputs for every case ----------------------------------
   mount -t tmpfs tmpfs /tmp
-  mkdir -p /tmp/home /tmp/symfs/export /tmp/symfs/report /tmp/symfs/unwind /tmp/data
-  for s in export report unwind; do
+  mkdir -p /tmp/home /tmp/symfs/export /tmp/symfs/report /tmp/symfs/unwind /tmp/symfs/kernel /tmp/data
+  for s in export report unwind kernel; do
     tar -xJf "$HERE/../$s/symfs.tar.xz" -C "/tmp/symfs/$s"
     cp -a "/tmp/symfs/$s/tmp/." /tmp/          # the binaries at their recorded paths
   done
@@ -53,25 +55,30 @@ if [ "${1:-}" = "--inside" ]; then
   n=0
   while IFS='|' read -r name data kind args; do
     [ -z "$name" ] || [ "${name:0:1}" = "#" ] && continue
+    given=""
     case "$data" in
       report/*) src="$HERE/../report/data/${data#report/}" ;;
       unwind/*) src="$HERE/../unwind/data/${data#unwind/}" ;;
+      # ../kernel's recordings: xz-compressed; kernel names from its kallsyms copy (KASLR), as its goldens
+      kernel/*) src="$HERE/../kernel/data/${data#kernel/}.xz"
+                given="--symfs /tmp/symfs/kernel --kallsyms $HERE/../kernel/kallsyms" ;;
       *) src="$HERE/data/$data" ;;
     esac
     input="/tmp/data/$(echo "$data" | tr / _)"
-    cp "$src" "$input" && touch -d "$MTIME" "$input"
+    case "$src" in *.xz) xz -dc "$src" > "$input" ;; *) cp "$src" "$input" ;; esac
+    touch -d "$MTIME" "$input"
     run() { (cd /tmp && HOME=/tmp/home "$PERF" "$@" </dev/null); }
     # shellcheck disable=SC2086
     case "$kind" in
-      flamegraph) run script -i "$input" -s "$SCRIPTS/flamegraph.py" -- -f json -o - $args \
+      flamegraph) run script -i "$input" $given -s "$SCRIPTS/flamegraph.py" -- -f json -o - $args \
                     > "$HERE/expected/$name.json" 2>/dev/null ;;
-      stackcollapse) run script -i "$input" -s "$SCRIPTS/stackcollapse.py" -- $args \
+      stackcollapse) run script -i "$input" $given -s "$SCRIPTS/stackcollapse.py" -- $args \
                     > "$HERE/expected/$name.txt" 2>/dev/null ;;
       json) rm -f /tmp/out.json; run data convert -i "$input" --to-json /tmp/out.json 2>/dev/null
             xz -9 < /tmp/out.json > "$HERE/expected/$name.json.xz" ;;
       sqlite|sqlite-fixed)
             script="$SCRIPTS/export-to-sqlite.py"; [ "$kind" = sqlite-fixed ] && script=/tmp/export-to-sqlite-fixed.py
-            rm -f /tmp/out.db; run script -i "$input" -s "$script" /tmp/out.db $args >/dev/null 2>&1
+            rm -f /tmp/out.db; run script -i "$input" $given -s "$script" /tmp/out.db $args >/dev/null 2>&1
             sqlite3 /tmp/out.db .dump > "$HERE/expected/$name.sql" ;;
       *) echo "make_goldens: unknown kind $kind" >&2; exit 1 ;;
     esac
