@@ -10,7 +10,8 @@
  *   pt_work args              pt_named("alpha", 1), pt_named("beta", -2), pt_named(NULL, 3)
  *   pt_work sdt N             N x the SDT marker pt_work:tick (with a semaphore; its argument is computed
  *                             only while the semaphore is non-zero: prints how often)
- *   pt_work spin MS           prints its pid, then pt_leaf every millisecond for MS milliseconds (-p tests)
+ *   pt_work spin MS           prints its pid, then pt_leaf (and the marker, while its semaphore is set) every
+ *                             millisecond for MS milliseconds, then "done traced=N" (-p and clean-up tests)
  *   pt_work loop N            N x pt_leaf in one thread, nothing else (bench)
  *   pt_work child             20 x pt_leaf (what forkexec execs)
  * Frame pointers (Makefile CFLAGS_FP), so FP call chains are complete.
@@ -182,12 +183,18 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "sdt"))
 		rc = run_sdt((int)a);
 	else if (!strcmp(mode, "spin")) {
+		int traced = 0;
 		printf("%d\n", getpid());
 		fflush(stdout);
 		for (long i = 0; i < a; i++) {
 			pt_leaf(i);
+			if (pt_work_tick_semaphore) {
+				traced++;
+				DTRACE_PROBE1(pt_work, tick, i);
+			}
 			sleep_ms(1);
 		}
+		printf("done traced=%d\n", traced);
 	} else if (!strcmp(mode, "loop"))
 		for (long i = 0; i < a; i++)
 			pt_leaf(i);

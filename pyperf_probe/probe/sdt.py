@@ -163,13 +163,14 @@ def sdt_plans(spec: SdtSpec, target: Optional[str]) -> list:
 def ref_ctr_supported() -> bool:
     """The kernel takes ``PATH:OFFSET(REF_CTR_OFFSET)`` (Linux 4.20+): its tracefs README says so (perf's
     ``uprobe_ref_ctr_is_supported``)."""
+    from pyperf_probe.errors import KernelError
     from pyperf_probe.kernel import tracefs
 
     try:
         with open(tracefs.path("README")) as f:
             return "ref_ctr_offset" in f.read()
-    except OSError:
-        return True         # no README to ask: let the kernel answer when the line is written
+    except (OSError, KernelError):  # no README to ask (or no tracefs for this user: pyperf probe --ptrace
+        return True                 # raises semaphores itself): let the kernel answer when the line is written
 
 
 def check_ref_ctr_support(defs) -> None:

@@ -33,7 +33,7 @@ _U64 = struct.Struct("<Q")
 _I32 = struct.Struct("<i")
 
 # capstone x86 instruction groups (capstone.x86_const)
-_GRP_JUMP, _GRP_CALL, _GRP_RET, _GRP_INT, _GRP_IRET = 1, 2, 3, 4, 5
+_GRP_JUMP, _GRP_CALL, _GRP_RET, _GRP_INT, _GRP_IRET, _GRP_BRANCH_RELATIVE = 1, 2, 3, 4, 5, 7
 
 _FLAG = {"CF": 0, "PF": 2, "ZF": 6, "SF": 7, "OF": 11}
 
@@ -187,7 +187,7 @@ def _branch(insn, groups, next_avma: int):
             mem.write_u64(regs.rsp, next_avma)
             regs.rip = dest
         return call
-    if _GRP_JUMP not in groups:
+    if _GRP_JUMP not in groups and _GRP_BRANCH_RELATIVE not in groups:  # loop* are only "relative"
         return None
     target = _target(insn, next_avma)
     if mn == "jmp" or mn == "ljmp":

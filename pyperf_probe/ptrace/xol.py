@@ -104,8 +104,8 @@ class XolArea:
 def free_page_near(maps: Sequence, near: int, taken: Sequence[int] = (), stack_limit: int = 8 << 20) -> List[int]:
     """Candidate page addresses in the gaps of ``maps`` (sorted /proc maps lines) within reach of ``near``:
     first the quiet place below the stack's growth limit (``stack_limit``: RLIMIT_STACK) when in reach,
-    then the rest, nearest first. Gaps right below [stack] and right above [heap] are left alone (they are
-    where those grow)."""
+    then the ends of the other gaps, nearest first; never the page right below [stack] or right above
+    [heap] (where those grow)."""
     out, first = [], []
     stack = next((m for m in maps if m.path == "[stack]"), None)
     if stack is not None and stack_limit:
@@ -116,9 +116,8 @@ def free_page_near(maps: Sequence, near: int, taken: Sequence[int] = (), stack_l
     spans = [(m.start, m.end, m.path) for m in maps if m.end <= MAX_ADDR]
     bounds = [(None, MIN_ADDR, "")] + spans + [(MAX_ADDR, None, "")]
     for (_, lo, lo_name), (hi, _, hi_name) in zip(bounds, bounds[1:]):
-        if lo is None or hi is None or hi - lo < PAGE or lo_name == "[heap]" or hi_name == "[stack]":
+        if lo is None or hi is None or hi - lo < PAGE:
             continue
-        for cand in (hi - PAGE, lo):
-            if abs(cand - near) <= REACH and cand not in taken:
-                out.append(cand)
+        ends = ([] if hi_name == "[stack]" else [hi - PAGE]) + ([] if lo_name == "[heap]" else [lo])
+        out += [cand for cand in ends if abs(cand - near) <= REACH and cand not in taken]
     return first + sorted(set(out) - set(first), key=lambda a: abs(a - near))
