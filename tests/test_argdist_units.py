@@ -185,3 +185,17 @@ def test_freq_table_text():
     rf, _ = key_layout([C.INT], 80)
     assert D.freq_lines(r, {(-1 & 0xFFFFFFFF).to_bytes(4, "little"): 2}, rf, None)[2] == "\t2          retval = -1"
     assert D.display_expr("$latency/$entry(size)") == "$latency/size"
+
+
+def test_exported_functions_found_as_the_probe_layer_finds_them():
+    """The .dynsym shortcut gives the probe layer's uprobe for an exported function of libc."""
+    from pyperf_probe.argdist.probes import exported_function_defs
+    from pyperf_probe.cmd_tplist import _library_path
+    from pyperf_probe.probe.convert import from_symbols
+    from pyperf_probe.probe.spec import ProbePoint, ProbeSpec
+    libc = _library_path("c")
+    for name in ("malloc", "write", "free"):
+        fast = exported_function_defs(libc, name)
+        full = from_symbols(ProbeSpec(point=ProbePoint(function=name)), libc, warn=lambda _: None)
+        assert [d.file_offset for d in fast] == [d.file_offset for d in full]
+    assert exported_function_defs(libc, "no_such_function_here") == []

@@ -136,9 +136,43 @@ def _tracepoint_site(spec: Spec, types: list) -> Site:
     return Site(ctx, exprs, filt, tracepoint=(spec.library, spec.function))
 
 
-def _function_sites(spec: Spec, path: str, types: list) -> list:
+STT_FUNC = 2
+
+
+def exported_function_defs(path: str, name: str) -> list:
+    """The uprobes at an exported function (``.dynsym``: libraries' malloc, write...), without loading the
+    whole symbol table; [] when ``.dynsym`` has no such function (a static one, an indirect function), for
+    the probe layer's full search to find or explain."""
+    from pyperf_probe.probe.tracedef import UprobeDef
+    from pyperf_probe.symbols.elf import open_elf
+    from pyperf_probe.symbols.symtab import symbol_columns
+    image = open_elf(path)
+    names, svmas, _, types, _ = symbol_columns(image, ".dynsym")
+    found = sorted({svma for n, svma, t in zip(names, svmas, types) if t == STT_FUNC and n.split("@", 1)[0] == name})
+    defs = []
+    for svma in found:
+        offset = image.svma_to_file_offset(svma)
+        defs.append(UprobeDef(path=path, file_offset=svma if offset is None else offset, realname=name, symbol=name))
+    return defs
+
+
+def function_defs(spec: Spec, path: str) -> list:
+    """Where ``spec.function`` is in ``path``, as ``pyperf probe -x PATH FUNCTION`` finds it (probe/convert.py
+    ``from_symbols``; an exported function by its ``.dynsym`` entry first, which is what that finds too)."""
+    plain = not any(c in spec.function for c in "*?[\\@")
+    defs = exported_function_defs(path, spec.function) if plain else []
+    if defs:
+        return defs
     from pyperf_probe.probe.convert import from_symbols
     from pyperf_probe.probe.spec import ProbePoint, ProbeSpec
+    try:
+        return from_symbols(ProbeSpec(point=ProbePoint(function=spec.function)), path, warn=lambda _: None)
+    except (ProbeError, SymbolError) as exc:
+        raise ProbeError(f"error attaching probe '{spec.raw}': {exc.message.strip()}",
+                         errno=exc.errno or errno_mod.ENOENT) from None
+
+
+def _function_sites(spec: Spec, path: str, types: list) -> list:
     try:
         params = parse_signature(spec.signature)
     except ValueError as exc:
@@ -146,11 +180,7 @@ def _function_sites(spec: Spec, path: str, types: list) -> list:
     retprobe = spec.probe_type == "r"
     ctx = FunctionContext(params, retprobe)
     exprs, filt = typed_trees(spec, ctx, types)
-    try:
-        defs = from_symbols(ProbeSpec(point=ProbePoint(function=spec.function)), path, warn=lambda _: None)
-    except (ProbeError, SymbolError) as exc:
-        raise ProbeError(f"error attaching probe '{spec.raw}': {exc.message.strip()}",
-                         errno=exc.errno or errno_mod.ENOENT) from None
+    defs = function_defs(spec, path)
     sites = []
     for d in defs:
         site = Site(ctx, exprs, filt, uprobe=dataclasses.replace(d, retprobe=retprobe))
