@@ -258,7 +258,7 @@ def test_types_read_back_from_uprobe_events_text():
     (arg,) = fetch.parse_args([TraceArg("+0(%di):string", "name")], False)
     assert arg.type.string and arg.kind == "memory"
     array = fetch.parse_args([TraceArg("+0(%di):x32[2]", "a")], False)[0]
-    assert array.field_line() == "\tfield:u32 a[2];\toffset:16;\tsize:8;\tsigned:0;\n"
+    assert array.field_line() == "\tfield:u32 a[];\toffset:16;\tsize:8;\tsigned:0;\n"
     assert fetch.print_fmt(False, [array]) == '"(%lx) a={0x%x,0x%x}", REC->__probe_ip, REC->a[0], REC->a[1]'
 
 

@@ -2,10 +2,11 @@
 trace_uprobe.c; Documentation/trace/uprobetracer.rst), so that a ptrace hit gives the same RAW bytes and
 the event the same ``format`` text as the uprobe would.
 
-FETCHARG: ``%REG``, ``@ADDR``, ``@+FILE_OFFSET``, ``$stackN``, ``$stack``, ``$retval``, ``$comm``, ``$argN``,
+FETCHARG: ``%REG``, ``@ADDR``, ``@+FILE_OFFSET``, ``$stackN``, ``$stack``, ``$retval``, ``$comm``,
 ``+|-[u]OFFS(FETCHARG)``, ``\\IMM``, ``\\"STR"``; TYPE: u8..u64, s8..s64, x8..x64 (the default: x64), char,
-string, ustring, ``b<width>@<offset>/<container>``, ``TYPE[N]``. What pyperf probe makes of DWARF variables
-(``n=-20(%bp):s32``, ``name=+0(%si):string``) is in this grammar.
+string, ustring, ``b<width>@<offset>/<container>``, ``TYPE[N]`` (not of strings). What this kernel refuses for
+a uprobe (``$argN``, symbol, symstr) is refused too, so that a definition is good for both or for neither.
+What pyperf probe makes of DWARF variables (``n=-20(%bp):s32``, ``name=+0(%si):string``) is in this grammar.
 
 The record (``uprobe_trace_entry_head`` + data, __uprobe_perf_func): common fields (type u16, flags u8,
 preempt_count u8, pid s32), then ``__probe_ip`` (entry) or ``__probe_func``/``__probe_ret_ip`` (return),
@@ -31,7 +32,6 @@ REGISTERS = {"ax": "rax", "bx": "rbx", "cx": "rcx", "dx": "rdx", "si": "rsi", "d
              "sp": "rsp", "ip": "rip", "flags": "eflags", "cs": "cs", "ss": "ss", "ds": "ds", "es": "es",
              "fs": "fs", "gs": "gs", "orig_ax": "orig_rax",
              **{f"r{n}": f"r{n}" for n in range(8, 16)}}
-ARG_REGISTERS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")  # x86-64 SysV: $arg1..$arg6
 
 
 class FetchType:
@@ -99,16 +99,8 @@ def _parse_fetch(text: str, retprobe: bool) -> Tuple[Fetcher, str]:
     if m:
         off = 8 * int(m.group(1))
         return (lambda ctx: ctx.regs.rsp + off), "stack"
-    m = re.fullmatch(r"\$arg(\d+)", text)
-    if m:
-        n = int(m.group(1))
-        if n < 1:
-            raise ProbeError(f"Invalid argument '{text}'")
-        if n <= len(ARG_REGISTERS):
-            reg = ARG_REGISTERS[n - 1]
-            return (lambda ctx: getattr(ctx.regs, reg)), "value"
-        off = 8 * (n - len(ARG_REGISTERS))  # past the return address
-        return (lambda ctx: ctx.regs.rsp + off), "stack"
+    if re.fullmatch(r"\$arg\d+", text):  # the kernel takes $argN for kprobes/fprobes, not uprobes
+        raise ProbeError(f"'{text}' is not available on uprobes (use %di, %si, %dx, %cx, %r8, %r9)")
     if text.startswith("@+"):
         off = _int(text[2:], text)
         return (lambda ctx: ctx.probe_avma - ctx.probe_file_offset + off), "memory"
@@ -164,7 +156,7 @@ class Arg:
 
     def field_line(self) -> str:
         t = self.type
-        name = f"{self.name}[{self.count}]" if self.count else self.name
+        name = f"{self.name}[]" if self.count else self.name  # the kernel's: "u32 a[];", size 12
         return (f"\tfield:{t.field} {name};\toffset:{self.offset};\tsize:{self.size};"
                 f"\tsigned:{int(t.signed)};\n")
 

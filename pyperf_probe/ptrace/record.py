@@ -22,7 +22,7 @@ from typing import Dict, List, Optional, Sequence
 
 from pyperf_probe.errors import KernelError, ProbeError, UsageError
 from pyperf_probe.perfdata.format import (COMM_HEAD, FORK_EXIT, MISC_COMM_EXEC, MISC_MMAP_DATA, MISC_USER,
-                                          MMAP2_HEAD, EventHeader, RecordType, SampleType, sample_id_struct)
+                                          MMAP2_HEAD, RecordType, SampleType, sample_id_struct)
 from pyperf_probe.ptrace import events as pev
 from pyperf_probe.ptrace import stack as pstack
 from pyperf_probe.ptrace import store
@@ -34,6 +34,7 @@ ROUND_RECORDS = 512  # a FINISHED_ROUND (and a chance to write to the disk) ever
 FLUSH_NS = 500_000_000  # and the file made current at least twice a second
 DATA_SRC_NA = 0x29080021  # PERF_MEM_NA: what the kernel writes for a tracepoint's data_src (perf_sample_data_init)
 _PROT = {"r": 1, "w": 2, "x": 4}
+_HEADER = struct.Struct("<IHH")  # struct perf_event_header
 DWARF_REGS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "rip", "eflags", "cs", "ss",
               "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15")  # PERF_REG_X86_* of mask 0xff0fff
 
@@ -98,7 +99,7 @@ class RecordSink(Sink):
         return self.trailer.pack(*values)
 
     def _emit(self, rtype: int, misc: int, body: bytes, tail: bytes) -> None:
-        self.writer.write(EventHeader(rtype, misc, 8 + len(body) + len(tail)).pack() + body + tail)
+        self.writer.write(_HEADER.pack(rtype, misc, 8 + len(body) + len(tail)) + body + tail)
         self.records += 1
         if self.records % ROUND_RECORDS == 0:
             self.end_round()
@@ -240,12 +241,16 @@ def record(plan, verbose: int = 0) -> Outcome:
             engine.spawn(workload.pid)
             head.append(synth.comm(workload.pid, workload.pid, "perf-exec", tail))
             writer.write(b"".join(head))
+            if not plan.inherit:  # -i: the workload's own thread only (its children are traced, not kept)
+                sink.only_tids = {workload.pid}
         else:
             writer.write(b"".join(head))
             sink.synthesizing = True
             for pid in pids:
                 engine.attach(pid)
             sink.synthesizing = False
+            if not plan.inherit:  # -i: the threads there were when attaching
+                sink.only_tids = set(engine.threads) & (sink.only_tids or set(engine.threads))
         sink.end_round(force=True)
         if workload is not None:
             err = workload.start()

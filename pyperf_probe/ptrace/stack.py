@@ -32,44 +32,43 @@ def max_stack() -> int:
         return 127
 
 
-class _Pages:
-    """Reads of the stack within one sample, a page at a time (frames sit close together)."""
-
-    __slots__ = ("mem", "pages")
-
-    def __init__(self, mem):
-        self.mem, self.pages = mem, {}
-
-    def read(self, avma: int, size: int):
-        page = avma & ~(PAGE - 1)
-        if avma + size <= page + PAGE:
-            data = self.pages.get(page)
-            if data is None:
-                data = self.pages[page] = self.mem.read(page, PAGE)
-            off = avma - page
-            return data[off:off + size] if off + size <= len(data) else None
-        data = self.mem.read(avma, size)
-        return data if len(data) == size else None
-
-
 def fp_chain(mem, regs, ip: int, at_func_entry: bool, limit: int, trampoline: int = 0,
              pending=()) -> List[int]:
     """The callchain entries (context marker first) of a sample at ``ip`` with these registers;
-    ``pending``: the original return addresses of the thread's pending return probes, innermost first."""
+    ``pending``: the original return addresses of the thread's pending return probes, innermost first.
+    The stack is read a page at a time (frames sit close together), the two pages from %rsp's in one
+    read, which holds most chains."""
     out = [PERF_CONTEXT_USER, ip]
-    pages = _Pages(mem)
-    if at_func_entry:
-        raw = pages.read(regs.rsp, 8)
-        if raw is not None and len(out) - 1 < limit:
+    base = regs.rsp & ~(PAGE - 1)
+    window = mem.read(base, 2 * PAGE)
+    end = base + len(window)
+    extra = {}
+
+    def read(avma: int, size: int):
+        if base <= avma and avma + size <= end:
+            return window[avma - base:avma - base + size]
+        page = avma & ~(PAGE - 1)
+        if avma + size > page + PAGE:
+            data = mem.read(avma, size)
+            return data if len(data) == size else None
+        data = extra.get(page)
+        if data is None:
+            data = extra[page] = mem.read(page, PAGE)
+        off = avma - page
+        return data[off:off + size] if off + size <= len(data) else None
+
+    if at_func_entry and limit > 1:
+        raw = read(regs.rsp, 8)
+        if raw is not None:
             out.append(_U64.unpack(raw)[0])
-    fp = regs.rbp
-    while len(out) - 1 < limit:
+    fp, unpack = regs.rbp, _FRAME.unpack
+    while len(out) <= limit:
         if fp > 0x7FFFFFFFF000 - 16:  # valid_user_frame: beyond user space
             break
-        raw = pages.read(fp, 16)
+        raw = read(fp, 16)
         if raw is None:
             break
-        fp, ret = _FRAME.unpack(raw)
+        fp, ret = unpack(raw)
         out.append(ret)
     if trampoline and pending:
         it = iter(pending)

@@ -1,15 +1,19 @@
 """The ptrace(2) requests the backend makes, over python-ptrace's binding (``ptrace.binding.func``).
 
 python-ptrace gives the raw ``ptrace()`` call with its error handling, the ``user_regs_struct`` layout and
-the GETREGS/SETREGS/CONT/SINGLESTEP/DETACH/SETOPTIONS wrappers; they are used as they are. Its higher layer
-(``ptrace.debugger.PtraceDebugger``) is not: with more than one traced task its ``waitProcessEvent`` polls
-each pid with WNOHANG and sleeps between rounds (1 ms doubling up to 0.5 s), which bench/ptrace measured as
-the whole per-hit cost on two processes; it attaches with PTRACE_ATTACH (a SIGSTOP each) and writes
-breakpoints a word at a time with POKETEXT. The backend keeps one blocking ``waitpid(-1, __WALL)`` for all
-tasks and the debugger/process/thread/breakpoint model of its own (engine.py, tracee.py), after the
-library's design. Added here: the requests python-ptrace 0.9 lacks (PTRACE_SEIZE, PTRACE_INTERRUPT,
-PTRACE_LISTEN, PTRACE_O_EXITKILL) and GETEVENTMSG into an unsigned long (the library's reads the kernel's
-``unsigned long`` into a C int).
+the GETREGS/SETREGS/CONT/SINGLESTEP/DETACH/SETOPTIONS wrappers; they are used as they are. Its debugger layer
+(``ptrace.debugger``: PtraceDebugger, PtraceProcess, Breakpoint) is not, for measured and structural
+reasons. Measured (bench/ptrace, "python-ptrace"): a hit handled through it, the classic way its Breakpoint
+offers (put the byte back, single-step, put the int3 back), costs several times this backend's per hit.
+Structural: that inline single-step loses the hits of every other thread while the byte is back (seed
+001's objection; a thread per process is all it handles correctly); with more than one traced task its
+``waitProcessEvent`` polls every pid with WNOHANG and sleeps between rounds (1 ms doubling to 0.5 s) where
+a blocking ``waitpid(-1, __WALL)`` wakes at once; it attaches with PTRACE_ATTACH (a SIGSTOP per task, no
+PTRACE_INTERRUPT to stop a running thread on the way out) and writes memory a word at a time with
+POKETEXT. So the backend keeps one blocking waitpid loop for all tasks and a debugger/process/thread/
+breakpoint model of its own (engine.py, tracee.py), after the library's design. Added here: the requests
+python-ptrace 0.9 lacks (PTRACE_SEIZE, PTRACE_INTERRUPT, PTRACE_LISTEN, PTRACE_O_EXITKILL) and GETEVENTMSG
+into an unsigned long (the library's reads the kernel's ``unsigned long`` into a C int).
 """
 from __future__ import annotations
 

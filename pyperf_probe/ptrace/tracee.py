@@ -126,8 +126,8 @@ class Thread:
         except OSError:
             return None, 0
         open_, close = data.find(b"("), data.rfind(b")")
-        fields = data[close + 2:].split()
-        cpu = int(fields[36]) if len(fields) > 36 else 0  # field 39, 'processor'
+        fields = data[close + 2:].split(b" ", 37)
+        cpu = int(fields[36]) if len(fields) > 37 else 0  # field 39, 'processor'
         return data[open_ + 1:close].decode(errors="replace"), cpu
 
     def close(self) -> None:
