@@ -143,14 +143,23 @@ def main(argv: list[str], opts) -> int:
     if trace_events is not None and (args.verbose or opts.verbose):
         sys.stderr.write(trace_events.describe() + "\n")
     printer = ScriptPrinter(session.evsels, options, trace_events)
-    comms = None if args.comm is None else set(args.comm.split(","))
-    pids, tids = _ints(args.pid), _ints(args.tid)
+    accept = _thread_filter(args)
     out = sys.stdout
-    for sample in session.samples():
-        t = sample.thread
-        if (comms is not None and t.comm not in comms) or (pids is not None and t.pid not in pids) or \
-                (tids is not None and t.tid not in tids):
-            continue
-        out.write(printer.format(sample))
+    from pyperf_probe.report.script_keys import write_samples
+    if unwinder is not None or not write_samples(session, printer, accept, out.write):
+        for sample in session.samples():    # one by one: DWARF chains, or samples that are not keyed
+            if accept(sample.thread):
+                out.write(printer.format(sample))
     out.flush()
     return 0
+
+
+def _thread_filter(args):
+    """--comm, --pid, --tid: ``accept(thread)`` for the samples printed."""
+    comms = None if args.comm is None else set(args.comm.split(","))
+    pids, tids = _ints(args.pid), _ints(args.tid)
+
+    def accept(t) -> bool:
+        return not ((comms is not None and t.comm not in comms) or (pids is not None and t.pid not in pids) or
+                    (tids is not None and t.tid not in tids))
+    return accept

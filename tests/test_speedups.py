@@ -1,8 +1,8 @@
 """perfdata/_speedups.c against the Python code each of its functions replaces:
 
 * ``KeyScanner`` against ``sample_keys.KeyLayout.python_scanner``: for every keyable sample type and any
-  bytes, the same stop word, timestamps and keys; equal keys come back as one object (the scanner's hash
-  table), also after the table starts again;
+  bytes, the same stop word, timestamps and keys (with a timed layout, script's: (key, time) pairs); equal
+  keys come back as one object (the scanner's hash table), also after the table starts again;
 * ``run_extremes`` and ``time_order`` against ``ordered._py_extremes`` and ``ordered._py_time_order``;
 * bad arguments raise, never crash.
 
@@ -65,7 +65,7 @@ def layouts(draw):
     sample_type = SampleType.TIME
     for bit in bits:
         sample_type |= bit
-    return KeyLayout.of(sample_type)
+    return KeyLayout.of(sample_type, timed=draw(st.booleans()))
 
 
 @st.composite
@@ -101,8 +101,11 @@ def test_c_scan_is_the_python_loop(case):
     layout, buf = case
     c, python = both(layout, buf)
     assert c == python
-    stop, _, keys = c
+    stop, times, keys = c
     assert stop <= len(buf) >> 3
+    if layout.timed:  # (key, time): the time is the object in `times`
+        assert all(pair[1] is time for pair, time in zip(keys, times))
+        keys = [pair[0] for pair in keys]
     firsts = {}
     for key in keys:  # equal keys are one object
         assert firsts.setdefault(key, key) is key
@@ -165,6 +168,23 @@ def test_intern_table_bytes_bound():
     assert c == python and len(c[2]) == 1000
     keys = c[2]
     assert keys[500] == keys[0] and keys[500] is not keys[0]  # 500 keys of 40 KiB > 16 MiB: started again
+
+
+def test_timed_keys_keep_cpu():
+    """A timed layout's key is the record without TIME (CPU kept) and comes with its time; its decoder
+    gives the sample with its cpu."""
+    st_ = SampleType.IP | SampleType.TID | SampleType.TIME | SampleType.ID | SampleType.CPU | SampleType.PERIOD
+    layout, plain = KeyLayout.of(st_, timed=True), KeyLayout.of(st_)
+    record = sample_record(layout, 77, [0x10, 5 | 6 << 32, 0, 9, 3, 1])
+    c, python = both(layout, record)
+    assert c == python
+    (key, time), = c[2]
+    assert time == 77 and key == record[4:24] + record[32:]
+    assert plain.key_of(record) == record[4:24] + record[32:40] + record[48:]
+    assert layout.key_type == st_ & ~SampleType.TIME
+    from pyperf_probe.perfdata.format import EventAttr
+    sample = layout.decoder(EventAttr(type=1, config=0, sample_type=st_), 0)(key)
+    assert (sample.ip, sample.pid, sample.tid, sample.id, sample.cpu, sample.time) == (0x10, 5, 6, 9, 3, None)
 
 
 def test_bad_arguments_raise():

@@ -5,14 +5,15 @@
  * function here gives exactly what that Python code gives (tests/test_speedups.py compares them on random
  * input; the golden report tests run both).
  *
- * KeyScanner(time_word, head_end, mid_start, mid_end, tail_start, fixed_end)
+ * KeyScanner(time_word, head_end, mid_start, mid_end, tail_start, fixed_end, timed=False)
  *     sample_keys.KeyLayout's scan: scan(buf, words, i, nw, times, keys) -> i. From u64 word i of buf (a
  *     bytes-like object of at least nw u64 words; `words`, the Python loop's u64 view, is not used), for
  *     each PERF_RECORD_SAMPLE (perf_event_header: u32 type, u16 misc, u16 size, read as one little-endian
  *     u64) that is whole in the first nw words, at least fixed_end bytes long and a multiple of 8 bytes:
  *     append its TIME (u64 word i + time_word) to `times` and its key, record[4:head_end] +
  *     record[mid_start:mid_end] + record[tail_start:size], to `keys`; stop at the first record that is
- *     anything else and return its word index (nw at the end of the chunk).
+ *     anything else and return its word index (nw at the end of the chunk). With `timed`, what goes to
+ *     `keys` is the pair (key, time), the time the same int object as in `times` (script's walk).
  *
  *     A key seen before comes back as the same bytes object, found in the scanner's own hash table
  *     without building a new one; the table keeps at most INTERN_KEYS keys and INTERN_BYTES bytes of
@@ -65,6 +66,7 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     Py_ssize_t time_word, head_end, mid_start, mid_end, tail_start, fixed_words;
+    int timed; /* append (key, time) pairs to `keys` (script's walk), not bare keys */
     Slot *slots;
     size_t mask; /* capacity - 1 (a power of two) */
     size_t used;
@@ -197,8 +199,31 @@ static PyObject *scanner_call(KeyScanner *self, PyObject *args, PyObject *kwargs
 
         if ((header & SAMPLE_WORD_MASK) != 9 || size_words < self->fixed_words || size_words > nw - i)
             break;
-        if (append_new(keys, intern_key(self, rec, size_words)) < 0 ||
-            append_new(times, PyLong_FromUnsignedLongLong(load_u64(rec + 8 * self->time_word))) < 0)
+        PyObject *key = intern_key(self, rec, size_words), *time;
+        if (key == NULL)
+            goto done;
+        time = PyLong_FromUnsignedLongLong(load_u64(rec + 8 * self->time_word));
+        if (time == NULL) {
+            Py_DECREF(key);
+            goto done;
+        }
+        if (self->timed) {
+            PyObject *pair = PyTuple_New(2);
+            if (pair == NULL) {
+                Py_DECREF(key);
+                Py_DECREF(time);
+                goto done;
+            }
+            Py_INCREF(time);
+            PyTuple_SET_ITEM(pair, 0, key);
+            PyTuple_SET_ITEM(pair, 1, time);
+            key = pair;
+        }
+        if (append_new(keys, key) < 0) {
+            Py_DECREF(time);
+            goto done;
+        }
+        if (append_new(times, time) < 0)
             goto done;
         i += size_words;
     }
@@ -210,12 +235,14 @@ done:
 
 static PyObject *scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *names[] = {"time_word", "head_end", "mid_start", "mid_end", "tail_start", "fixed_end", NULL};
+    static char *names[] = {"time_word", "head_end", "mid_start", "mid_end", "tail_start", "fixed_end", "timed",
+                            NULL};
     Py_ssize_t time_word, head_end, mid_start, mid_end, tail_start, fixed_end;
+    int timed = 0;
     KeyScanner *self;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "nnnnnn:KeyScanner", names, &time_word, &head_end, &mid_start,
-                                     &mid_end, &tail_start, &fixed_end))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "nnnnnn|p:KeyScanner", names, &time_word, &head_end, &mid_start,
+                                     &mid_end, &tail_start, &fixed_end, &timed))
         return NULL;
     /* The fixed fields hold every slice, all u64-aligned but the header's second half. */
     if (time_word < 1 || head_end < 8 || head_end % 8 || mid_start % 8 || mid_end % 8 || tail_start % 8 ||
@@ -239,6 +266,7 @@ static PyObject *scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
     self->mid_end = mid_end;
     self->tail_start = tail_start;
     self->fixed_words = fixed_end / 8;
+    self->timed = timed;
     return (PyObject *)self;
 }
 
@@ -256,7 +284,7 @@ static PyTypeObject KeyScannerType = {
     .tp_name = "pyperf_probe.perfdata._speedups.KeyScanner",
     .tp_basicsize = sizeof(KeyScanner),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "KeyScanner(time_word, head_end, mid_start, mid_end, tail_start, fixed_end): "
+    .tp_doc = "KeyScanner(time_word, head_end, mid_start, mid_end, tail_start, fixed_end, timed=False): "
               "scan(buf, words, i, nw, times, keys) -> i (see the module's source).",
     .tp_new = scanner_new,
     .tp_dealloc = (destructor)scanner_dealloc,

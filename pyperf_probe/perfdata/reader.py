@@ -92,11 +92,12 @@ class PerfDataFile:
         order, for consumers that loop over many records (one generator step per batch, not per record)."""
         return self._stream.batches(ordered)
 
-    def keyed_batches(self) -> Iterator | None:
+    def keyed_batches(self, timed: bool = False) -> Iterator | None:
         """The records as ``records()`` delivers them, but each run of samples as a list of sample keys
         (``perfdata.sample_keys``; ``decode_key`` reads one), for consumers that only count samples; None
-        when this file's samples are not keyed (their records are unique anyway: read them one by one)."""
-        return self._stream.keyed_batches() if self._stream.key_layout is not None else None
+        when this file's samples are not keyed (their records are unique anyway: read them one by one).
+        ``timed``: keys that keep CPU, each sample as the pair ``(key, time)`` (script's walk)."""
+        return self._stream.keyed_batches(timed) if self._stream.key_layout is not None else None
 
     def decode_key(self, key: bytes, count: int = 1):
         """The ``Sample`` of ``count`` delivered samples with this key, None if they are dropped (their id

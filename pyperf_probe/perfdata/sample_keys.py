@@ -46,21 +46,26 @@ class KeyLayout(Frozen):
     ``record[mid_start:mid_end]`` (ADDR, ID, STREAM_ID: empty when absent) + ``record[tail_start:]``;
     ``time_word`` is TIME's offset in u64 words; ``fixed_end`` the end of the fixed-size fields every
     record of the type must hold; ``id_offset`` the sample id's offset in a key (IDENTIFIER, else ID) and
-    ``pid_offset`` the pid/tid pair's, None without one."""
+    ``pid_offset`` the pid/tid pair's, None without one.
+
+    A ``timed`` layout (``of(sample_type, timed=True)``, script's walk: every sample is printed with its
+    own time and cpu) keeps CPU in the key, drops only TIME, and its scanner gives each sample as the pair
+    ``(key, time)``."""
 
     __slots__ = ()
     _fields = ("sample_type", "time_word", "head_end", "mid_start", "mid_end", "tail_start", "fixed_end",
-               "key_type", "id_offset", "pid_offset")
+               "key_type", "id_offset", "pid_offset", "timed")
 
     def __new__(cls, sample_type: int, time_word: int, head_end: int, mid_start: int, mid_end: int,
-                tail_start: int, fixed_end: int, key_type: int, id_offset: int | None, pid_offset: int | None):
+                tail_start: int, fixed_end: int, key_type: int, id_offset: int | None, pid_offset: int | None,
+                timed: bool = False):
         return tuple.__new__(cls, (sample_type, time_word, head_end, mid_start, mid_end, tail_start, fixed_end,
-                                   key_type, id_offset, pid_offset))
+                                   key_type, id_offset, pid_offset, timed))
 
     @classmethod
-    def of(cls, sample_type: int) -> KeyLayout | None:
+    def of(cls, sample_type: int, timed: bool = False) -> KeyLayout | None:
         """The layout of ``sample_type``, or None when its samples are not keyed (no TIME, UNKEYED fields,
-        or a big-endian host)."""
+        or a big-endian host); ``timed``: the layout whose keys keep CPU (see the class docstring)."""
         if not sample_type & SampleType.TIME or sample_type & UNKEYED or sys.byteorder != "little":
             return None
         has = lambda bit: 1 if sample_type & bit else 0  # noqa: E731
@@ -69,7 +74,7 @@ class KeyLayout(Frozen):
         mid_start = 8 * (time_word + 1)
         mid_end = mid_start + 8 * mid_words
         tail_start = mid_end + 8 * has(SampleType.CPU)
-        if not has(SampleType.CPU):  # TIME is the only field to drop: one slice after it
+        if not has(SampleType.CPU) or timed:  # TIME is the only field to drop: one slice after it
             mid_start = mid_end = tail_start = 8 * (time_word + 1)
         id_offset = None
         if sample_type & SampleType.IDENTIFIER:
@@ -78,8 +83,9 @@ class KeyLayout(Frozen):
             id_offset = 4 + 8 * (has(SampleType.IP) + has(SampleType.TID) + has(SampleType.ADDR))
         pid_offset = 4 + 8 * (has(SampleType.IDENTIFIER) + has(SampleType.IP)) if has(SampleType.TID) else None
         fixed_end = 8 * (time_word + 1 + mid_words + has(SampleType.CPU) + has(SampleType.PERIOD))
+        dropped = SampleType.TIME if timed else SampleType.TIME | SampleType.CPU
         return cls(sample_type, time_word, 8 * time_word, mid_start, mid_end, tail_start, fixed_end,
-                   sample_type & ~(SampleType.TIME | SampleType.CPU), id_offset, pid_offset)
+                   sample_type & ~dropped, id_offset, pid_offset, timed)
 
     def key_of(self, record: bytes) -> bytes:
         """The key of one whole sample record (at least ``fixed_end`` bytes)."""
@@ -93,18 +99,19 @@ class KeyLayout(Frozen):
 
     def scanner(self):
         """``scan(buf, words, i, nwords, times, keys) -> i``: from u64 word ``i`` of ``buf`` (``words`` its
-        u64 view), append each sample's TIME to ``times`` and its key to ``keys``, up to the first record
-        this loop does not take; return that record's word index (``nwords`` at the chunk's end). The C
-        scan (``_speedups.KeyScanner``: equal keys come back as one object) when it was built, else the
-        generated Python loop (``python_scanner``)."""
+        u64 view), append each sample's TIME to ``times`` and its key (a timed layout's: the pair
+        ``(key, time)``) to ``keys``, up to the first record this loop does not take; return that record's
+        word index (``nwords`` at the chunk's end). The C scan (``_speedups.KeyScanner``: equal keys come
+        back as one object) when it was built, else the generated Python loop (``python_scanner``)."""
         if speedups is None:
             return self.python_scanner()
         return speedups.KeyScanner(self.time_word, self.head_end, self.mid_start, self.mid_end, self.tail_start,
-                                   self.fixed_end)
+                                   self.fixed_end, self.timed)
 
     def python_scanner(self):
         """``scanner()`` as a Python loop generated for this layout, its offsets as constants."""
         mid = f" + buf[o + {self.mid_start}:o + {self.mid_end}]" if self.mid_end > self.mid_start else ""
+        key = f"buf[o + 4:o + {self.head_end}]{mid} + buf[o + {self.tail_start}:o + (s << 3)]"
         loop = f"""
     while i < LIMIT:
         h = w[i]
@@ -113,9 +120,10 @@ class KeyLayout(Frozen):
         s = h >> 51
         if s < {self.fixed_end >> 3}CHECK:
             break
-        ta(w[i + {self.time_word}])
+        t = w[i + {self.time_word}]
+        ta(t)
         o = i << 3
-        ka(buf[o + 4:o + {self.head_end}]{mid} + buf[o + {self.tail_start}:o + (s << 3)])
+        ka({f"({key}, t)" if self.timed else key})
         i += s"""
         # Records starting before nw - MAX_RECORD_WORDS end inside the chunk: that loop needs no bound check.
         source = ("def scan(buf, w, i, nw, times, keys):\n    ta = times.append\n    ka = keys.append\n"

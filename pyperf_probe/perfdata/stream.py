@@ -97,6 +97,7 @@ class RecordStream:
         # sample_type, for the side-band records) never does.
         types = {a.attr.sample_type for a in self.attrs if not _never_samples(a.attr)}
         self.key_layout: KeyLayout | None = KeyLayout.of(types.pop()) if len(types) == 1 else None
+        self._keyed_layout = self.key_layout  # the layout of the keys being delivered (timed or not)
         self._key_decoders: list | None = None
 
     def _compile_decoders(self) -> list[SampleDecoder]:
@@ -258,13 +259,19 @@ class RecordStream:
 
     # --- samples as keys (perfdata.sample_keys) --------------------------------------------------------
 
-    def keyed_batches(self) -> Iterator:
+    def keyed_batches(self, timed: bool = False) -> Iterator:
         """The records in perf's delivery order, with the samples as keys (``key_layout`` must not be
         None): yields lists of sample keys (bytes, in delivery order) and, between them, every other record
-        decoded. ``decode_key`` turns a key into a ``Sample``."""
+        decoded. ``decode_key`` turns a key into a ``Sample``. ``timed``: the keys keep CPU and each sample
+        comes as the pair ``(key, time)`` (``KeyLayout.of(..., timed=True)``: script's walk)."""
+        layout = self.key_layout
+        if timed:
+            layout = KeyLayout.of(layout.sample_type, timed=True)
+        if layout != self._keyed_layout:
+            self._keyed_layout, self._key_decoders = layout, None
         self._queue = OrderedQueue()
         self._entries_out = 0  # entries (records other than keys) made and not yet delivered
-        return self._keyed(self.key_layout, self.key_layout.scanner(), self._queue)
+        return self._keyed(layout, layout.scanner(), self._queue)
 
     def _keyed(self, layout: KeyLayout, scan, queue: OrderedQueue) -> Iterator:
         for out in self._chunked(self._data_end(), lambda buf, pos: self._keyed_chunk(buf, pos, layout, scan, queue)):
@@ -308,8 +315,10 @@ class RecordStream:
         if size < 8 or off + size > len(buf):
             return 0
         if rtype == 9 and size >= layout.fixed_end:
-            times.append(U64.unpack_from(buf, off + 8 * layout.time_word)[0])
-            items.append(layout.key_of(buf[off:off + size]))
+            time = U64.unpack_from(buf, off + 8 * layout.time_word)[0]
+            times.append(time)
+            key = layout.key_of(buf[off:off + size])
+            items.append((key, time) if layout.timed else key)
             return size
         if rtype == 9:  # too short for its fields: decoding it says so
             tp = 8 * layout.time_word
@@ -336,16 +345,20 @@ class RecordStream:
 
     def _segments(self, out: list) -> Iterator:
         """Delivered items -> runs of sample keys (lists) and the other records, decoded. Most flushes
-        deliver keys only: when no entry is on its way (``_entries_out``), ``out`` is not searched."""
+        deliver keys only: when no entry is on its way (``_entries_out``), ``out`` is not searched.
+        Entries are 5-tuples; a timed layout's samples are pairs, told apart by their length."""
         if not self._entries_out:
             if out:
                 yield out
             return
-        types = list(map(type, out))
+        if self._keyed_layout.timed:
+            types, mark = list(map(len, out)), 5
+        else:
+            types, mark = list(map(type, out)), tuple
         start, n = 0, len(out)
         while start < n:
             try:
-                stop = types.index(tuple, start)
+                stop = types.index(mark, start)
             except ValueError:
                 stop = n
             if stop > start:
@@ -362,7 +375,7 @@ class RecordStream:
         """The ``Sample`` (time, cpu and file_offset None) that ``count`` delivered samples share, or None
         when they are dropped: no event has their id, or they are corrupt (counted as perf counts them,
         with the reader's warning for the first)."""
-        layout = self.key_layout
+        layout = self._keyed_layout
         if self._key_decoders is None:
             self._key_decoders = [layout.decoder(a.attr, a.index) if a.attr.sample_type == layout.sample_type
                                   else None for a in self.attrs]
@@ -390,7 +403,7 @@ class RecordStream:
     def _warn_corrupt_key(self, key: bytes, evsel: int) -> None:
         """The reader's warning for the first corrupt sample delivered, which has this key: its offset
         and the decoder's words come from the record itself, found by a second (quiet) ordered pass."""
-        layout = self.key_layout
+        layout = self._keyed_layout
         for batch in OrderedQueue().reorder_batches(self._entry_batches(quiet=True)):
             for _time, rtype, misc, raw, file_offset in batch:
                 if rtype == 9 and len(raw) >= layout.fixed_end and layout.key_of(raw) == key:

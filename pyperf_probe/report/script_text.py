@@ -86,8 +86,16 @@ def _sample_line(s, f: frozenset, kernel_path: bool) -> str:
     return out
 
 
+# How many chains (and frames) the printer keeps the text of, per field set, before it starts again.
+TEXT_MEMO_LIMIT = 1 << 14
+
+
 class ScriptPrinter:
-    """Formats a session's samples as ``perf script`` does (see the module docstring)."""
+    """Formats a session's samples as ``perf script`` does (see the module docstring).
+
+    ``format(s)`` is one sample's text; ``template(s)`` the same text with ``%``-conversions where the time
+    goes, for samples that differ only by their time (``report.script_keys``). A chain's text is kept per
+    chain (an interned tuple of interned frames: ``session``) and field set, a frame's line per frame."""
 
     def __init__(self, evsels: Sequence, options: ScriptOptions, trace_events=None):
         self.options = options
@@ -100,6 +108,11 @@ class ScriptPrinter:
         # per event: does it print a call chain (the ip field, call chains on, PERF_SAMPLE_CALLCHAIN)
         self.chains = tuple(options.callchains and "ip" in f and bool(ev.attr.sample_type & SampleType.CALLCHAIN)
                             for f, ev in zip(options.fields, evsels))
+        # what replaces the time in a template: %5d.%06d (%5d.%09d with --ns) of (seconds, the rest in
+        # microseconds or nanoseconds); an event that prints no time takes the two numbers as nothing
+        self.time_conversion = "%5d.%09d: " if options.nanosecs else "%5d.%06d: "
+        self._chain_texts: dict[frozenset, dict] = {}
+        self._line_texts: dict[frozenset, dict] = {}
 
     def lines(self, samples: Iterable) -> Iterator[str]:
         for s in samples:
@@ -110,8 +123,27 @@ class ScriptPrinter:
         f = self.options.fields[s.evsel]
         if not f:
             return ""
+        head, tail = self._parts(s, f)
+        if "time" in f:
+            return head + _time(s.sample.time or 0, self.options.nanosecs) + tail
+        return head + tail
+
+    def template(self, s) -> str:
+        """``format(s)`` with ``time_conversion`` where the time goes (the rest's ``%`` doubled), to be
+        completed by ``template % (seconds, microseconds)`` (nanoseconds with --ns); "" for an event without
+        fields."""
+        f = self.options.fields[s.evsel]
+        if not f:
+            return ""
+        head, tail = self._parts(s, f)
+        time = self.time_conversion if "time" in f else "%.0s%.0s"
+        return head.replace("%", "%%") + time + tail.replace("%", "%%")
+
+    def _parts(self, s, f: frozenset) -> tuple[str, str]:
+        """The sample's text before its time and after it."""
         with_chain = self.chains[s.evsel]
-        out = [self._start(s, f, with_chain)]
+        head = self._start(s, f, with_chain)
+        out = []
         if "period" in f:
             out.append(f"{s.period:10d} ")
         if "event" in f:
@@ -119,14 +151,37 @@ class ScriptPrinter:
         if "trace" in f and s.raw is not None:
             out.append(self._trace(s))
         if "ip" in f:
-            kernel_path = self.options.kernel_path
             if with_chain:
                 out.append("\n")
-                out.extend(_chain_line(fr, f, kernel_path) for fr in s.chain)
+                out.append(self._chain_text(s.chain, f))
             else:
-                out.append(" " + _sample_line(s, f, kernel_path))
+                out.append(" " + _sample_line(s, f, self.options.kernel_path))
         out.append("\n")
-        return "".join(out)
+        return head, "".join(out)
+
+    def _chain_text(self, chain: tuple, f: frozenset) -> str:
+        """The lines of a chain (``sample__fprintf_callchain``), kept per chain and field set."""
+        texts = self._chain_texts.get(f)
+        if texts is None:
+            texts = self._chain_texts[f] = {}
+            self._line_texts[f] = {}
+        text = texts.get(chain)
+        if text is None:
+            lines = self._line_texts[f]
+            if len(lines) >= TEXT_MEMO_LIMIT:
+                lines.clear()
+            kernel_path = self.options.kernel_path
+            out = []
+            for frame in chain:
+                line = lines.get(frame)
+                if line is None:
+                    line = lines[frame] = _chain_line(frame, f, kernel_path)
+                out.append(line)
+            text = "".join(out)
+            if len(texts) >= TEXT_MEMO_LIMIT:
+                texts.clear()
+            texts[chain] = text
+        return text
 
     def _trace(self, s) -> str:
         """builtin-script.c: ``event_format__fprintf`` (TEP_PRINT_INFO) of the sample's RAW data."""
@@ -147,6 +202,4 @@ class ScriptPrinter:
             out.append(f"{t.tid:5d} ")
         if "cpu" in f:
             out.append(f"[{s.sample.cpu or 0:03d}] ")
-        if "time" in f:
-            out.append(_time(s.sample.time or 0, self.options.nanosecs))
         return "".join(out)

@@ -1,0 +1,144 @@
+"""report.script_keys: `pyperf script` printed from timed sample keys (each distinct sample rendered once)
+prints exactly what replaying ``Session.samples()`` one by one prints (stdout, stderr and exit status), with
+the C loops and with the Python code they replace: on every golden file with several field sets, on
+hand-made files that take the reader's careful paths and change the machine between samples (comm, mmap,
+fork, time 0, a pid learnt late, two events, unknown ids, corrupt records), and on fuzzed files.
+
+The golden tests (test_script.py, test_script_tracepoints.py, test_kmod_golden.py) hold the keyed path to
+perf's own text."""
+from __future__ import annotations
+
+import lzma
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import perfdata_build as pb
+from pyperf_probe import cli
+from pyperf_probe.perfdata.format import RecordType, SampleType
+from pyperf_probe.report import script_keys
+
+GOLDEN = Path(__file__).parent / "golden"
+DATA_FILES = sorted(p for d in ("report", "reader", "kmod") for p in (GOLDEN / d / "data").glob("*.data")
+                    if p.stat().st_size > 64)
+FIELD_SETS = ["", "-F comm,pid,tid,cpu,time,event,trace,ip,sym,dso,symoff,period", "-G", "--ns -F time,ip,dso",
+              "-F +period --ns", "--tid 1,5"]
+
+
+def run(argv: list[str], keyed: bool, monkeypatch, capsys) -> tuple:
+    """(status, stdout, stderr) of ``pyperf script ARGV`` by keys, or one by one."""
+    with monkeypatch.context() as m:
+        if not keyed:
+            m.setattr(script_keys, "write_samples", lambda *args: False)
+        status = cli.main(["script", *argv])
+        out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_same(argv: list[str], monkeypatch, capsys) -> str:
+    keyed = run(argv, True, monkeypatch, capsys)
+    assert keyed == run(argv, False, monkeypatch, capsys)
+    return keyed[1]
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("PERF_BUILDID_DIR", raising=False)
+
+
+@pytest.mark.parametrize("fields", FIELD_SETS, ids=lambda f: f or "default")
+@pytest.mark.parametrize("path", DATA_FILES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_golden_files(path, fields, home, monkeypatch, capsys, speedups_or_not, report_symfs):
+    kallsyms = ["--kallsyms", str(GOLDEN / "kmod" / "kallsyms")] if path.parent.parent.name == "kmod" else []
+    assert_same(["-f", "-i", str(path), "--symfs", str(report_symfs), *kallsyms, *fields.split()], monkeypatch,
+                capsys)
+
+
+@pytest.mark.parametrize("fields", ["", "-F trace:comm,tid,event,trace", "-G", "-F +period --ns"])
+@pytest.mark.parametrize("name", ["system.data.xz", "callchain.data.xz"])
+def test_tracepoint_files(name, fields, home, tmp_path, monkeypatch, capsys, speedups_or_not):
+    path = tmp_path / name[:-3]
+    path.write_bytes(lzma.decompress((GOLDEN / "tracepoints" / "data" / name).read_bytes()))
+    kallsyms = ["--kallsyms", str(GOLDEN / "tracepoints" / "data" / "callchain.kallsyms")]
+    out = assert_same(["-i", str(path), *kallsyms, *fields.split()], monkeypatch, capsys)
+    assert out.count("\n") > 100
+
+
+def write(tmp_path, records, attrs=None) -> str:
+    path = tmp_path / "t.data"
+    path.write_bytes(pb.perf_data(records, attrs) if attrs else pb.perf_data(records))
+    return str(path)
+
+
+BIN = "/usr/bin/true"
+
+
+def test_machine_changes_between_equal_samples(tmp_path, home, monkeypatch, capsys, speedups_or_not):
+    """Equal keys around COMM, MMAP and FORK records print each sample as the machine was then; a '%' in a
+    comm is text."""
+    recs = [pb.comm(1, 1, "a%d", 0), pb.mmap2(1, 0x400000, 0x1000, 0, BIN, 0),
+            pb.sample(0x400010, 1, 1, 10), pb.sample(0x400010, 1, 1, 11, cpu=1), pb.sample(0x400020, 1, 1, 0),
+            pb.finished_round(), pb.comm(1, 1, "b", 12), pb.sample(0x400010, 1, 1, 13),
+            pb.mmap2(1, 0x400000, 0x1000, 0x1000, BIN, 14), pb.sample(0x400010, 1, 1, 15),
+            pb.fork(2, 1, 2, 1, 16), pb.sample(0x400010, 2, 2, 17), pb.sample(0x400010, 1, 1, 1_500_000_000_123),
+            pb.finished_round(), pb.sample(0x400010, 1, 1, 5), pb.sample(0x400010, 2, 2, 1_500_000_000_124)]
+    path = write(tmp_path, recs)
+    for fields in ([], ["--ns"], ["-F", "comm,tid,ip,sym"], ["-F", "+period"]):
+        out = assert_same(["-i", path, *fields], monkeypatch, capsys)
+        assert out.count("\n") == 9
+    out = assert_same(["-i", path], monkeypatch, capsys)
+    assert "a%d" in out and "1500.000000:" in out
+
+
+def test_pid_learnt_late(tmp_path, home, monkeypatch, capsys, speedups_or_not):
+    recs = [pb.sample(0x10, 0xFFFFFFFF, 5, 10), pb.sample(0x10, 3, 5, 11), pb.sample(0x10, 0xFFFFFFFF, 5, 12),
+            pb.sample(0x20, 3, 3, 13), pb.finished_round(), pb.sample(0x10, 0xFFFFFFFF, 5, 14),
+            pb.sample(0x10, 0xFFFFFFFF, 6, 15), pb.sample(0x10, 4, 6, 16)]
+    out = assert_same(["-i", write(tmp_path, recs), "-F", "pid,tid,time,ip"], monkeypatch, capsys)
+    assert out.count("\n") == 7
+
+
+def test_short_sample_odd_sizes_and_unknown_types(tmp_path, home, monkeypatch, capsys, speedups_or_not):
+    short = struct.pack("<IHH", RecordType.SAMPLE, 2, 24) + struct.pack("<QQ", 0x10, 1 | 1 << 32)
+    odd = struct.pack("<IHH", RecordType.COMM, 0, 8 + 8 + 7) + struct.pack("<II", 1, 1) + b"odd\0\0\0\0"
+    unknown = pb.record(200, 0, b"\0" * 8)
+    recs = [pb.sample(0x10, 1, 1, 10), short, pb.sample(0x10, 1, 1, 11), odd, pb.sample(0x10, 1, 1, 12),
+            unknown, pb.sample(0x10, 1, 1, 13), short]
+    assert_same(["-i", write(tmp_path, recs)], monkeypatch, capsys)
+
+
+def test_corrupt_callchains(tmp_path, home, monkeypatch, capsys, speedups_or_not):
+    attr = pb.sw_attr(pb.CC_SAMPLE_TYPE)
+    bad = struct.pack("<QIIQIIQQ", 0x10, 1, 1, 20, 0, 0, 1, 1 << 60) + b"\0" * 8
+    recs = [pb.sample_cc(0x10, 1, 1, 30, [0x10, 0x20]), pb.record(9, 2, bad),
+            pb.sample_cc(0x10, 1, 1, 10, [0x10, 0x20]), pb.record(9, 2, bad)]
+    _, _, err = run(["-i", write(tmp_path, recs, [(attr, (7,))])], True, monkeypatch, capsys)
+    assert "callchain overruns the record" in err
+    assert_same(["-i", write(tmp_path, recs, [(attr, (7,))])], monkeypatch, capsys)
+
+
+def test_two_events_and_unknown_ids(tmp_path, home, monkeypatch, capsys, speedups_or_not):
+    st_ = pb.SW_SAMPLE_TYPE | SampleType.ID
+    attrs = [(pb.sw_attr(st_), (7,)), (pb.sw_attr(st_).replace(config=1), (8,))]
+
+    def smp(ip, time, sid, cpu=0):
+        return pb.record(9, 2, struct.pack("<QIIQQIIQ", ip, 1, 1, time, sid, cpu, 0, 1))
+    recs = [smp(0x10, 1, 7), smp(0x10, 2, 8), smp(0x10, 3, 9), smp(0x10, 4, 0), smp(0x20, 5, 8),
+            smp(0x10, 6, 9), smp(0x10, 7, 7, 1)]
+    _, out, err = run(["-i", write(tmp_path, recs, attrs)], True, monkeypatch, capsys)
+    assert "2 samples with id not present in the header" in err and out.count("\n") == 5
+    assert_same(["-i", write(tmp_path, recs, attrs)], monkeypatch, capsys)
+
+
+from test_reader_fuzz import corrupted  # noqa: E402
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=corrupted())
+def test_fuzzed_files(raw, tmp_path, home, monkeypatch, capsys, speedups_or_not):
+    path = tmp_path / "fuzz.data"
+    path.write_bytes(raw)
+    assert_same(["-f", "-i", str(path)], monkeypatch, capsys)
