@@ -17,6 +17,8 @@ builds it from the file's kernel MMAP records and symbol.c loads its symbols.
   ``/proc/kallsyms`` itself is refused. The kernel map then spans its first symbol's start to its last
   symbol's end (``map__fixup_start``/``map__fixup_end``), and the modules' symbols move to their dsos
   (``symbols.kallsyms``).
+* A KSYMBOL record (a BPF program's JIT image appearing) makes a map and a dso of that name with one symbol
+  of that name, where no map is; its unregister record takes the map away (``machine__process_ksymbol``).
 * Modules get no symbols of their own: perf would read the ``.ko`` (under /lib/modules or the build-id
   cache), which pyperf does not; a module's dso loaded before the kernel's therefore loses the first of
   its kallsyms symbols to perf's split, as in perf without the ``.ko``.
@@ -107,7 +109,8 @@ class BpfDso(KernelDso):
         self.short_name = name
         from array import array
         from pyperf_probe.symbols.kallsyms import KernelSymbols
-        self.symtab = KernelSymbols(array("Q", [0]), array("Q", [length]), [name.encode()], b"t", name)  # a local function (symbol__new(.., 0, 0, ..)): no "+0x"
+        # symbol__new(0, len, 0, 0, name): a local symbol, not a data object (report prints no "+0x")
+        self.symtab = KernelSymbols(array("Q", [0]), array("Q", [length]), [name.encode()], b"t", name)
         self._loaded = True
 
     def _load(self) -> None:
