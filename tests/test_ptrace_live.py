@@ -3,7 +3,8 @@ for the purpose, compared with perf 6.1 on uprobes (as root) for the same runs o
 
 * counts: ``pyperf stat`` of ptrace probes equals ``perf stat`` of uprobes at the same places, single-
   threaded, 8 threads on one probe, fork + vfork + exec, return probes 70 deep (the kernel's 64 limit),
-  a dlopen'd library, an SDT marker with its semaphore;
+  an exec from a second thread, signal handlers and a SIGSTOP/SIGCONT, a dlopen'd library, an SDT marker
+  with its semaphore;
 * reports: ``perf report`` and ``pyperf report`` of a ``--ptrace`` recording equal those of the uprobe
   recording of the same deterministic run (``setarch -R``), frame pointers and DWARF, perf script too;
 * the way out: after ^C, SIGTERM, SIGHUP, a full disk, the tracee's death and the workload's end, every
@@ -90,7 +91,7 @@ def test_probe_ptrace_add_list_delete(user, exe):
     assert proc.returncode == 0, proc.stderr
     assert "  probe_pt_work:pt_leaf (on pt_leaf in " + exe + ") [ptrace]\n" in proc.stderr
     stored = open(os.path.join(user.state, "pyperf", "ptrace_events")).read()
-    assert f"r:probe_pt_work/pt_rec__return {exe}:{off(exe, 'pt_rec'):#x} arg1=$retval\n" in stored
+    assert f"r:probe_pt_work/pt_rec__return {exe}:{off(exe, 'pt_rec'):#x} arg1=$retval # build-id " in stored
     listed = user.pyperf("probe", "-l")
     assert listed.returncode == 0 and listed.stderr == ""
     lines = listed.stdout.splitlines()
@@ -113,6 +114,8 @@ COUNT_CASES = {
     "8 threads": (["pt_leaf", "pt_mid"], ["threads", "8", "2000"]),
     "fork+vfork+exec": (["pt_leaf"], ["forkexec", "2"]),
     "return 70 deep": (["pt_rec", "pt_rec%return", "pt_leaf%return"], ["rec", "70", "3"]),
+    "exec from a thread": (["pt_leaf"], ["mtexec"]),
+    "signals and a stop": (["pt_leaf"], ["signals", "50"]),
 }
 
 
@@ -175,6 +178,8 @@ REPORT_CASES = {
     "threads -g": (["-g"], ["threads", "4", "50"]),
     "args -g": (["-g"], ["args"]),
     "forkexec dwarf": (["--call-graph", "dwarf"], ["forkexec", "1"]),
+    "mtexec -g": (["-g"], ["mtexec"]),
+    "signals -g": (["-g"], ["signals", "20"]),
 }
 REPORT_FUNCS = ["pt_leaf", "pt_mid", "pt_rec%return $retval", "pt_named name:string n"]
 
@@ -189,7 +194,7 @@ def test_report_equals_the_uprobe_recordings(user, exe, case):
     run = ["setarch", "-R", exe, *argv]  # no ASLR: the probed addresses are the same in both runs
     proc = user.pyperf("record", "-q", "-e", f"{ph.GROUP}:*", *opts, "-o", mine, "--", *run)
     assert proc.returncode == 0, proc.stderr
-    with ph.uprobes(stored):  # the very definitions the ptrace store holds
+    with ph.uprobes(stored):  # the very lines the ptrace store holds (the kernel drops the '# build-id')
         proc = subprocess.run([ph.PERF, "record", "-q", "-e", f"{ph.GROUP}:*", *opts, "-o", theirs, "--", *run],
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr

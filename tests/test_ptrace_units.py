@@ -386,3 +386,21 @@ def test_user_stack_copy_stops_at_unmapped_memory():
     data, dyn = stack.user_stack(mem, 0x8F00, 8192)
     assert len(data) == 8192 and dyn == 0x100 and data[:0x100] == b"\x01" * 0x100 and not any(data[0x100:])
     assert stack.user_stack(mem, 0, 64) == (bytes(64), 0)
+
+
+def test_store_refuses_probes_of_a_rebuilt_file(state, tmp_path):
+    """A definition keeps the build-id of its file: after a rebuild its offset may be mid-instruction, and
+    the backend refuses it rather than corrupt the program."""
+    import shutil
+    import record_helpers as rh
+    target = str(tmp_path / "app")
+    shutil.copy(rh.workload("pt_work"), target)
+    d = UprobeDef(path=target, file_offset=rh.file_offset(target, "pt_leaf"), group="g", event="leaf")
+    store.add([d])
+    assert open(store.path()).read().splitlines()[1].startswith(f"p:g/leaf {target}:0x")
+    assert " # build-id " in open(store.path()).read()
+    store.check_files(store.read_defs())  # unchanged: fine
+    shutil.copy(rh.workload("libpt_plugin.so"), target)  # "rebuilt"
+    with pytest.raises(ProbeError) as err:
+        store.check_files(store.read_defs())
+    assert err.value.errno == 116 and "changed since g:leaf was placed" in err.value.message

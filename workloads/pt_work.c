@@ -12,6 +12,10 @@
  *                             only while the semaphore is non-zero: prints how often)
  *   pt_work spin MS           prints its pid, then pt_leaf (and the marker, while its semaphore is set) every
  *                             millisecond for MS milliseconds, then "done traced=N" (-p and clean-up tests)
+ *   pt_work mtexec            5 x pt_leaf in each of 2 threads, then the second thread execs "pt_work child"
+ *                             while the first blocks (a multithreaded exec: 30 x pt_leaf in all)
+ *   pt_work signals N         N x (pt_leaf, then SIGUSR1 to itself, whose handler calls pt_leaf), then stops
+ *                             itself (SIGSTOP) until a child sends SIGCONT: 2N x pt_leaf, signals delivered
  *   pt_work loop N            N x pt_leaf in one thread, nothing else (bench)
  *   pt_work child             20 x pt_leaf (what forkexec execs)
  * Frame pointers (Makefile CFLAGS_FP), so FP call chains are complete.
@@ -20,6 +24,7 @@
 #define _SDT_HAS_SEMAPHORES 1
 #include <dlfcn.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +161,49 @@ static int run_sdt(int n)
 	return 0;
 }
 
+static void *exec_thread(void *arg)
+{
+	char *child_argv[] = { "pt_work", "child", NULL };
+	(void)arg;
+	for (int i = 0; i < 5; i++)
+		pt_leaf(i);
+	execv("/proc/self/exe", child_argv);
+	return NULL;
+}
+
+static int run_mtexec(void)
+{
+	pthread_t t;
+	for (int i = 0; i < 5; i++)
+		pt_leaf(i);
+	pthread_create(&t, NULL, exec_thread, NULL);
+	pthread_join(t, NULL);  /* never returns: the exec ends this image */
+	return 7;
+}
+
+static void on_usr1(int sig)
+{
+	pt_leaf(sig);
+}
+
+static int run_signals(int n)
+{
+	signal(SIGUSR1, on_usr1);
+	for (int i = 0; i < n; i++) {
+		pt_leaf(i);
+		kill(getpid(), SIGUSR1);
+	}
+	pid_t parent = getpid(), pid = fork();
+	if (pid == 0) {
+		struct timespec ts = { 0, 50 * 1000000L };
+		nanosleep(&ts, NULL);
+		kill(parent, SIGCONT);
+		_exit(0);
+	}
+	raise(SIGSTOP);
+	return wait_ok(pid) ? 0 : 8;
+}
+
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -198,6 +246,10 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "loop"))
 		for (long i = 0; i < a; i++)
 			pt_leaf(i);
+	else if (!strcmp(mode, "mtexec"))
+		rc = run_mtexec();
+	else if (!strcmp(mode, "signals"))
+		rc = run_signals((int)a);
 	else if (!strcmp(mode, "child"))
 		rc = run_child();
 	else {

@@ -33,7 +33,7 @@ import signal
 from typing import Callable, Dict, List, Optional, Sequence
 
 from pyperf_probe.errors import KernelError, ProbeError
-from pyperf_probe.ptrace import procfs
+from pyperf_probe.ptrace import inject, procfs
 from pyperf_probe.ptrace import syscalls as sc
 from pyperf_probe.ptrace.detach import Detach
 from pyperf_probe.ptrace.memory import MemoryError_
@@ -199,21 +199,27 @@ class Engine(Placement, Detach):
         th.state = "stopped"
         sig, event = os.WSTOPSIG(status), sc.stop_event(status)
         try:
-            if event == 0:
-                if sig == signal.SIGTRAP and self._trap(th):
-                    return
-                self._resume(th, sig)
-            elif event == sc.EVENT_STOP:
-                self._event_stop(th, sig)
-            elif event in (sc.EVENT_FORK, sc.EVENT_VFORK, sc.EVENT_CLONE):
-                self._new_task(th, event)
-            elif event == sc.EVENT_EXEC:
-                self._exec(th)
-            else:
-                self._resume(th)
+            self._handle(th, sig, event)
+        except inject.ThreadGone as gone:  # it died while waited for alone (a system call run in it)
+            self._gone(self.threads.get(gone.tid, th), gone.status)
         except sc.PtraceError as exc:
             if exc.errno != errno_mod.ESRCH:  # the thread died under us: its exit status comes next
                 raise
+
+    def _handle(self, th: Thread, sig: int, event: int) -> None:
+        """One stop of a known thread."""
+        if event == 0:
+            if sig == signal.SIGTRAP and self._trap(th):
+                return
+            self._resume(th, sig)  # a signal for the program: delivered
+        elif event == sc.EVENT_STOP:
+            self._event_stop(th, sig)
+        elif event in (sc.EVENT_FORK, sc.EVENT_VFORK, sc.EVENT_CLONE):
+            self._new_task(th, event)
+        elif event == sc.EVENT_EXEC:
+            self._exec(th)
+        else:
+            self._resume(th)
 
     def _resume(self, th: Thread, sig: int = 0) -> None:
         if self.stopping:
@@ -342,7 +348,11 @@ class Engine(Placement, Detach):
             child = Thread(child_tid, parent)
         else:
             shared = event == sc.EVENT_VFORK or (event == sc.EVENT_CLONE and procfs.same_vm(parent.pid, child_tid))
-            mm = parent.mm if shared else parent.mm.fork_copy(child_tid)
+            try:
+                mm = parent.mm if shared else parent.mm.fork_copy(child_tid)
+            except OSError:  # gone already (its memory with it): its exit status is all that comes
+                self._resume(th)
+                return
             proc = Process(child_tid, parent.pid, mm)
             proc.exe = parent.exe
             self.processes[child_tid] = proc
@@ -387,9 +397,7 @@ class Engine(Placement, Detach):
         rip = sc.getregs(th.tid).rip
         for _ in range(4):
             sc.singlestep(th.tid)
-            _, status = procfs.waitpid_tid(th.tid)
-            if not os.WIFSTOPPED(status):
-                raise KernelError(f"process {th.tid} ended at its exec")
+            status = inject.wait_stop(th.tid)
             if os.WSTOPSIG(status) == signal.SIGTRAP and not sc.stop_event(status):
                 if sc.getregs(th.tid).rip != rip:
                     raise KernelError(f"process {th.tid} ran past its entry point while pyperf set it up")

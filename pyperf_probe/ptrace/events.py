@@ -54,6 +54,8 @@ class PtraceEvent:
 
 
 def make_events(selected: Sequence[Tuple[str, List[UprobeDef]]]) -> List[PtraceEvent]:
+    from pyperf_probe.ptrace.store import check_files
+    check_files([d for _, defs in selected for d in defs])
     out = []
     for i, (name, defs) in enumerate(selected):
         first = defs[0]

@@ -23,6 +23,15 @@ MAP_PRIVATE, MAP_ANONYMOUS, MAP_FIXED_NOREPLACE = 0x02, 0x20, 0x100000
 _MAX_STEPS = 16
 
 
+class ThreadGone(Exception):
+    """The thread ended while the tracer waited for it alone: ``status`` is its exit status, which the
+    engine's own loop will not see again."""
+
+    def __init__(self, tid: int, status: int):
+        super().__init__(f"thread {tid} ended")
+        self.tid, self.status = tid, status
+
+
 def find_syscall_site(maps_lines, mem) -> Optional[int]:
     """The address of a ``syscall`` instruction (0f 05) in the process's [vdso]."""
     for m in maps_lines:
@@ -45,7 +54,7 @@ def syscall(tid: int, site: int, nr: int, args: List[int], pending: List[int]) -
     try:
         for _ in range(_MAX_STEPS):
             sc.singlestep(tid)
-            status = _wait(tid)
+            status = wait_stop(tid)
             sig = os.WSTOPSIG(status)
             if sig != signal.SIGTRAP or sc.stop_event(status):
                 if not sc.stop_event(status):
@@ -60,7 +69,7 @@ def syscall(tid: int, site: int, nr: int, args: List[int], pending: List[int]) -
         sc.setregs(tid, saved)
 
 
-def _wait(tid: int) -> int:
+def wait_stop(tid: int) -> int:
     while True:
         try:
             pid, status = os.waitpid(tid, sc.WALL)
@@ -68,7 +77,7 @@ def _wait(tid: int) -> int:
             continue
         if os.WIFSTOPPED(status):
             return status
-        raise KernelError(f"thread {tid} ended while pyperf ran a system call in it")
+        raise ThreadGone(tid, status)
 
 
 def mmap_xol(tid: int, site: int, hint: int, pending: List[int]) -> int:

@@ -121,7 +121,10 @@ class Placement:
         """A probe whose instruction cannot run out of line here: put its byte back, run it in place."""
         mm = th.process.mm
         self._warn(f"process {th.process.pid}: probe at {bp.avma:#x} removed: {why}")
-        mm.mem.write(bp.avma, bytes([bp.orig]))
+        try:
+            mm.mem.write(bp.avma, bytes([bp.orig]))
+        except MemoryError_:
+            pass
         mm.breakpoints.pop(bp.avma, None)
         mm.removed.add(bp.avma)
         regs.rip = bp.avma
