@@ -142,3 +142,17 @@ def test_fuzzed_files(raw, tmp_path, home, monkeypatch, capsys, speedups_or_not)
     path = tmp_path / "fuzz.data"
     path.write_bytes(raw)
     assert_same(["-f", "-i", str(path)], monkeypatch, capsys)
+
+
+def test_pid_and_tid_are_the_samples(tmp_path, home, monkeypatch, capsys, speedups_or_not):
+    """perf_sample__fprintf_start prints the sample's pid and tid, not its thread's: the thread of tid -1
+    (samples of tasks already gone, in system-wide recordings) keeps the pid it was made with. The expected
+    text is perf 6.1's on this file."""
+    recs = [pb.comm(7, 7, "seven", 1), pb.sample(0x10, 5, 0xFFFFFFFF, 10), pb.sample(0x10, 6, 0xFFFFFFFF, 11),
+            pb.sample(0x10, 0xFFFFFFFF, 0xFFFFFFFF, 12), pb.sample(0x10, 7, 7, 13), pb.sample(0x10, 8, 7, 14)]
+    out = assert_same(["-i", write(tmp_path, recs), "-F", "comm,pid,tid,time,ip"], monkeypatch, capsys)
+    assert out == ("             :-1     5/-1        0.000000:                10\n"
+                   "             :-1     6/-1        0.000000:                10\n"
+                   "             :-1    -1/-1        0.000000:                10\n"
+                   "           seven     7/7         0.000000:                10\n"
+                   "           seven     8/7         0.000000:                10\n")

@@ -191,15 +191,17 @@ class ScriptPrinter:
         return self.trace_events.info(event_id, s.raw, s.sample.cpu or 0)
 
     def _start(self, s, f: frozenset, with_chain: bool) -> str:
-        t, out = s.thread, []
+        """``perf_sample__fprintf_start`` up to the time: the thread's comm, the sample's own pid and tid
+        (the thread found by tid keeps the pid it was made with: a tid -1 names every dead task's samples)."""
+        t, sample, out = s.thread, s.sample, []
         if "comm" in f:
             out.append(f"{t.comm} " if with_chain else f"{t.comm:>16} ")
         if "pid" in f and "tid" in f:
-            out.append(f"{t.pid:5d}/{t.tid:<5d} ")
+            out.append(f"{sample.pid:5d}/{sample.tid:<5d} ")
         elif "pid" in f:
-            out.append(f"{t.pid:5d} ")
+            out.append(f"{sample.pid:5d} ")
         elif "tid" in f:
-            out.append(f"{t.tid:5d} ")
+            out.append(f"{sample.tid:5d} ")
         if "cpu" in f:
             out.append(f"[{s.sample.cpu or 0:03d}] ")
         return "".join(out)
