@@ -132,7 +132,15 @@ def _parse_conversion(fmt: str, start: int, args: list[Arg], pieces: list[Piece]
 def cformat(spec: str, value, width: int | None = None) -> str:
     """C's printf of one conversion (``%-08.3lx``, ``%*d``...) for an int or str value, in Python."""
     conv = spec[-1]
-    body = spec[1:-1].replace("*", str(width) if width is not None else "")
+    body = spec[1:-1]
+    if "*" in body:  # C: a negative * width is the - flag and its size; a negative * precision is none
+        before, _, after = body.partition("*")
+        if width is None:
+            body = before + after
+        elif before.endswith("."):
+            body = before + str(width) + after if width >= 0 else before[:-1] + after
+        else:
+            body = ("-" if width < 0 else "") + before + str(abs(width)) + after
     flags = ""
     while body and body[0] in "-+ #0":
         flags += body[0]

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pyperf_probe.perfdata.tracing_data import TracingData
 
 ENV_NO_LIBRARY = "PYPERF_NO_LIBTRACEEVENT"
+TEXT_CACHE_MAX = 16384  # records whose text info() keeps (then it starts again): a few MiB at most
+FUNCTION_CONVERSIONS = ("pS", "ps", "pF", "pf")  # %pS-style: the text depends on the kernel maps of the moment
 Resolver = Callable[[int], "tuple[str, int, str | None] | None"]
 
 
@@ -30,6 +32,8 @@ class TraceEvents:
         self.tracing = tracing
         self._python: dict[int, object] = {}
         self._python_only: dict[int, bool] = {}
+        self._routes: dict[int, tuple] = {}   # event id -> (render(raw, cpu), whether its texts are kept)
+        self._texts: dict[bytes, str] = {}    # RAW record (its common_type names the event) -> text
         self._resolve = resolve
         if use_library is None:
             use_library = not os.environ.get(ENV_NO_LIBRARY)
@@ -97,11 +101,39 @@ class TraceEvents:
         return use
 
     def info(self, event_id: int, raw: bytes, cpu: int = 0) -> str:
-        """The event's ``print fmt`` applied to ``raw`` (what ``perf script`` prints after the event name)."""
+        """The event's ``print fmt`` applied to ``raw`` (what ``perf script`` prints after the event name).
+
+        A record seen before gets the text it got then (records repeat: a loop's system calls, a task's
+        switches), unless the format prints kernel functions (``%pS``: named from the kernel maps, which
+        records change); the text does not depend on ``cpu`` (TEP_PRINT_INFO prints the fields only)."""
+        text = self._texts.get(raw)
+        if text is not None:
+            return text
+        route = self._routes.get(event_id)
+        if route is None:
+            route = self._routes[event_id] = self._route(event_id)
+        render, keep = route
+        text = render(raw, cpu)
+        if keep:
+            texts = self._texts
+            if len(texts) >= TEXT_CACHE_MAX:
+                texts.clear()
+            texts[raw] = text
+        return text
+
+    def _route(self, event_id: int) -> tuple:
+        """How an event's records print: the library's or the Python renderer's call, and whether a text
+        may be kept for the same record."""
+        fmt = self.tracing.events.get(event_id)
+        line = fmt.text[fmt.text.find("print fmt:"):] if fmt is not None else ""
+        keep = not any(conv in line for conv in FUNCTION_CONVERSIONS)
         if self.tep is not None and not self._use_python(event_id):
-            return self.tep.print_info(raw, cpu)
+            return self.tep.print_info, keep
         ev = self.python_event(event_id)
-        return "" if ev is None else ev.info(raw)
+        if ev is None:
+            return (lambda raw, cpu: ""), keep
+        info = ev.info
+        return (lambda raw, cpu: info(raw)), keep
 
     def raw_fields(self, event_id: int, raw: bytes) -> str:
         """Every field as `` name=value`` (``tep_print_fields``: ``perf report --raw-trace``). Python with either

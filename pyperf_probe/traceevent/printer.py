@@ -107,6 +107,16 @@ class Printer:
             self._print_piece(piece, data, out)
         return "".join(out)
 
+    def print_compiled(self, compiled: list, data: bytes) -> str:
+        """``pretty_print`` over pieces specialised by :func:`.compiled.compile_pieces` (same text)."""
+        return "".join([p if type(p) is str else p(data) for p in compiled])
+
+    def piece_text(self, piece: Piece, data: bytes) -> str:
+        """One piece's text."""
+        out: list = []
+        self._print_piece(piece, data, out)
+        return out[0]
+
     def _print_piece(self, piece: Piece, data: bytes, out: list) -> None:
         width = None
         if piece.len_arg is not None:

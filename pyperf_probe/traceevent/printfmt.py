@@ -12,7 +12,8 @@ stand for, so a difference can be traced to one of them:
 * :mod:`.args`        ``process_arg``/``process_op``: the print fmt's arguments as expression trees;
 * :mod:`.conversions` ``parse_args``: the format string cut into text and conversions; printf of one;
 * :mod:`.printer`     ``pretty_print``/``eval_num_arg``/``print_str_arg`` (:meth:`Event.info`), with
-                      :mod:`.pointers` for ``%pM %pI %pIS %pU %ph``.
+                      :mod:`.pointers` for ``%pM %pI %pIS %pU %ph``;
+* :mod:`.compiled`    the common pieces (numbers and strings of fields) made closures once per event.
 
 An event whose ``print fmt`` cannot be parsed prints ``[FAILED TO PARSE]`` and its fields, as perf does
 (a helper function only a libtraceevent plugin defines, such as ``jiffies_to_msecs``, makes that happen, and
@@ -49,6 +50,7 @@ class Event:
         self.resolve = resolve
         self.printk = printk or {}
         self.printer = Printer(long_size, resolve, self.printk)
+        self._compiled: list | None = None  # the pieces specialised (compiled.py), made at the first record
 
     # --- parsing ----------------------------------------------------------------------------------------
 
@@ -112,7 +114,11 @@ class Event:
         """``pretty_print`` (TEP_PRINT_INFO)."""
         if self.failed is not None:
             return "[FAILED TO PARSE]" + self.fields_text(data)
-        return self.printer.print_pieces(self.pieces, data)
+        compiled = self._compiled
+        if compiled is None:
+            from pyperf_probe.traceevent.compiled import compile_pieces
+            compiled = self._compiled = compile_pieces(self.pieces, self.printer)
+        return self.printer.print_compiled(compiled, data)
 
     def fields_text(self, data: bytes) -> str:
         """``tep_print_fields`` of perf 6.1: `` name=value`` for every non-common field."""

@@ -1,0 +1,157 @@
+"""The per-record fast paths of traceevent/ print what the reference paths print: the Python renderer's
+specialised pieces (traceevent/compiled.py) against its printer, TraceEvents.info's kept texts against a
+fresh rendering (and none kept for %pS formats, whose names follow the kernel maps), libtraceevent's
+trace_seq read through an array view when the library grows or moves its buffer."""
+from __future__ import annotations
+
+import glob
+import random
+import struct
+
+import pytest
+
+from pyperf_probe.traceevent.printfmt import IS_DYNAMIC, Event
+from tests.traceevent_synth import raw_record
+
+FORMATS = sorted(glob.glob("/sys/kernel/tracing/events/*/*/format"))
+
+SWITCH = """name: sched_switch
+ID: 316
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+\tfield:char prev_comm[16];\toffset:8;\tsize:16;\tsigned:0;
+\tfield:pid_t prev_pid;\toffset:24;\tsize:4;\tsigned:1;
+\tfield:int prev_prio;\toffset:28;\tsize:4;\tsigned:1;
+\tfield:long prev_state;\toffset:32;\tsize:8;\tsigned:1;
+\tfield:char next_comm[16];\toffset:40;\tsize:16;\tsigned:0;
+\tfield:pid_t next_pid;\toffset:56;\tsize:4;\tsigned:1;
+\tfield:int next_prio;\toffset:60;\tsize:4;\tsigned:1;
+
+print fmt: "prev_comm=%s prev_pid=%d prev_prio=%d prev_state=%s%s ==> next_comm=%s next_pid=%d next_prio=%d", \
+REC->prev_comm, REC->prev_pid, REC->prev_prio, (REC->prev_state & ((((0x00000000 | 0x00000001 | 0x00000002 | \
+0x00000004 | 0x00000008 | 0x00000010 | 0x00000020 | 0x00000040) + 1) << 1) - 1)) ? __print_flags(REC->prev_state \
+& ((((0x00000000 | 0x00000001 | 0x00000002 | 0x00000004 | 0x00000008 | 0x00000010 | 0x00000020 | 0x00000040) + 1) \
+<< 1) - 1), "|", { 0x00000001, "S" }, { 0x00000002, "D" }, { 0x00000004, "T" }, { 0x00000008, "t" }, \
+{ 0x00000010, "X" }, { 0x00000020, "Z" }, { 0x00000040, "P" }, { 0x00000080, "I" }) : "R", REC->prev_state & \
+(((0x00000000 | 0x00000001 | 0x00000002 | 0x00000004 | 0x00000008 | 0x00000010 | 0x00000020 | 0x00000040) + 1) \
+<< 1) ? "+" : "", REC->next_comm, REC->next_pid, REC->next_prio
+""".replace("\\\n", "")
+
+# One number of each kind the specialised pieces handle, and a long char array (a text that outgrows the
+# library's 4 KiB trace_seq buffer).
+KINDS = """name: kinds
+ID: 77
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+\tfield:u64 a;\toffset:8;\tsize:8;\tsigned:0;
+\tfield:s16 b;\toffset:16;\tsize:2;\tsigned:1;
+\tfield:unsigned int c;\toffset:18;\tsize:4;\tsigned:0;
+\tfield:void * p;\toffset:24;\tsize:8;\tsigned:0;
+\tfield:__data_loc char[] name;\toffset:32;\tsize:4;\tsigned:0;
+\tfield:char big[6000];\toffset:36;\tsize:6000;\tsigned:0;
+
+print fmt: "a=%llu a8=%hhx b=%d b16=%hd c=%08x c0=%#x p=%p cast=%d z=%zu name=%s lx=%-6lx|%5.3d big=%s", \
+REC->a, REC->a, REC->b, REC->b, REC->c, REC->c, REC->p, (s8)REC->a, REC->a, __get_str(name), REC->a, REC->b, \
+REC->big
+""".replace("\\\n", "")
+
+
+def _kinds_record(rng: random.Random, big: int) -> bytes:
+    name = b"eth%d\0" % rng.randrange(10)
+    head = struct.pack("<HBBiQHI2xQI", 77, 0, 0, 1, rng.getrandbits(64), rng.randrange(0, 1 << 16),
+                       rng.choice((0, rng.getrandbits(32))), rng.choice((0, rng.getrandbits(64))),
+                       (len(name) << 16) | 6036)
+    text = bytes(rng.choice(b"abcxyz") for _ in range(big)) + b"\0" * (6000 - big)
+    return head + text + name
+
+
+def _reference(ev: Event, raw: bytes) -> str:
+    """The printer's own text (the path compiled.py specialises)."""
+    if ev.failed is not None:
+        return "[FAILED TO PARSE]" + ev.fields_text(raw)
+    return ev.printer.print_pieces(ev.pieces, raw)
+
+
+def test_specialised_pieces_print_what_the_printer_prints():
+    rng = random.Random(5)
+    for text in (SWITCH, KINDS):
+        ev = Event.parse(text)
+        for _ in range(200):
+            raw = _kinds_record(rng, rng.randrange(0, 6000)) if ev.name == "kinds" else \
+                raw_record(ev, rng)
+            for cut in (len(raw), rng.randrange(0, len(raw) + 1)):  # whole, and cut short
+                assert ev.info(raw[:cut]) == _reference(ev, raw[:cut])
+
+
+@pytest.mark.skipif(len(FORMATS) < 100, reason="needs tracefs with the machine's event formats (as root)")
+def test_specialised_pieces_on_every_format_of_the_machine():
+    rng = random.Random(11)
+    for path in FORMATS:
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:  # a probe event someone removed meanwhile
+            continue
+        ev = Event.parse(text, path.split("/")[-3], resolve=lambda a: ("fn", a & ~0xF, None))
+        for i in range(4):
+            raw = bytearray(raw_record(ev, rng) if i < 2 else rng.randbytes(64 + 4 * len(ev.fields)))
+            for f in ev.fields:
+                if f.flags & IS_DYNAMIC and i == 3 and f.offset + 4 <= len(raw):
+                    struct.pack_into("<I", raw, f.offset, (rng.randrange(16) << 16) | rng.randrange(len(raw)))
+            raw = bytes(raw)
+            assert ev.info(raw) == _reference(ev, raw), path
+
+
+class _Tracing:
+    """What TraceEvents reads of a TRACING_DATA section, for one format."""
+
+    def __init__(self, text: str, event_id: int):
+        from types import SimpleNamespace
+        self.long_size, self.page_size, self.big_endian = 8, 4096, False
+        self.header_page = ("\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n"
+                            "\tfield: local_t commit;\toffset:8;\tsize:8;\tsigned:1;\n"
+                            "\tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;\n"
+                            "\tfield: char data;\toffset:16;\tsize:4080;\tsigned:1;\n")
+        self.ftrace_formats = []
+        self.events = {event_id: SimpleNamespace(text=text, system="test")}
+        self.printk_formats = ""
+        self.saved_cmdlines = ""
+
+
+@pytest.mark.parametrize("library", [False, True])
+def test_kept_texts_are_the_fresh_ones(library):
+    from pyperf_probe.traceevent import libtep
+    from pyperf_probe.traceevent.events import TraceEvents
+    if library and libtep.load() is None:
+        pytest.skip("libtraceevent.so.1 is not installed")
+    rng = random.Random(3)
+    kept = TraceEvents(_Tracing(KINDS, 77), use_library=library)
+    records = [_kinds_record(rng, rng.choice((3, 5000, 200))) for _ in range(30)]
+    first = [kept.info(77, raw) for raw in records]
+    again = [kept.info(77, raw) for raw in reversed(records)]
+    fresh = [TraceEvents(_Tracing(KINDS, 77), use_library=library).info(77, raw) for raw in records]
+    assert first == fresh and again == fresh[::-1]
+    assert any(len(t) > 4096 for t in first)  # the library's buffer grew (and the view with it)
+    if library:  # both renderers agree on these formats
+        assert first == [TraceEvents(_Tracing(KINDS, 77), use_library=False).info(77, raw) for raw in records]
+
+
+def test_function_names_are_not_kept():
+    """A %pS text follows the resolver's answers (the kernel maps of the moment): never kept."""
+    from pyperf_probe.traceevent.events import TraceEvents
+    text = KINDS.replace("p=%p ", "p=%pS ")
+    names = ["first"]
+    events = TraceEvents(_Tracing(text, 77), resolve=lambda addr: (names[0], addr, None), use_library=False)
+    raw = _kinds_record(random.Random(1), 3)
+    raw = raw[:24] + struct.pack("<Q", 0xFFFFFFFF81000000) + raw[32:]
+    assert "p=first+0x0 " in events.info(77, raw)
+    names[0] = "second"
+    assert "p=second+0x0 " in events.info(77, raw)
