@@ -3,8 +3,8 @@ for the purpose, compared with perf 6.1 on uprobes (as root) for the same runs o
 
 * counts: ``pyperf stat`` of ptrace probes equals ``perf stat`` of uprobes at the same places, single-
   threaded, 8 threads on one probe, fork + vfork + exec, return probes 70 deep (the kernel's 64 limit),
-  an exec from a second thread, signal handlers and a SIGSTOP/SIGCONT, a dlopen'd library, an SDT marker
-  with its semaphore;
+  signal handlers and a SIGSTOP/SIGCONT, a dlopen'd library, an SDT marker with its semaphore; an exec
+  from a second thread (where perf itself loses the new image's hits in some runs);
 * reports: ``perf report`` and ``pyperf report`` of a ``--ptrace`` recording equal those of the uprobe
   recording of the same deterministic run (``setarch -R``), frame pointers and DWARF, perf script too;
 * the way out: after ^C, SIGTERM, SIGHUP, a full disk, the tracee's death and the workload's end, every
@@ -114,7 +114,6 @@ COUNT_CASES = {
     "8 threads": (["pt_leaf", "pt_mid"], ["threads", "8", "2000"]),
     "fork+vfork+exec": (["pt_leaf"], ["forkexec", "2"]),
     "return 70 deep": (["pt_rec", "pt_rec%return", "pt_leaf%return"], ["rec", "70", "3"]),
-    "exec from a thread": (["pt_leaf"], ["mtexec"]),
     "signals and a stop": (["pt_leaf"], ["signals", "50"]),
 }
 
@@ -141,6 +140,31 @@ def test_counts_equal_perf_stat_with_uprobes(user, exe, case):
     with ph.uprobes(lines):
         theirs = ph.perf_counts(events, [exe, *argv])
     assert mine == theirs and any(theirs.values())
+
+
+@needs_root
+def test_exec_from_a_thread(user, exe):
+    """pt_work mtexec: 5 hits in each of two threads, then the second execs, and the new image hits 20
+    times. perf's own counters lose the new image's hits in some runs (the inherited counter of the thread
+    that execs stops with the old image: 10 instead of 30, both for perf stat and perf record), so the
+    kernel side is asked until it gives the true count, then both must agree, counts and reports."""
+    add_ptrace(user, f"{ph.GROUP}:pt_leaf=pt_leaf", exe_path=exe)
+    event, run = f"{ph.GROUP}:pt_leaf", ["setarch", "-R", exe, "mtexec"]
+    assert ph.pyperf_counts(user, [event], run) == {event: 30}
+    mine, theirs = user.path("ptrace.data"), user.path("uprobe.data")
+    proc = user.pyperf("record", "-q", "-e", event, "-g", "-o", mine, "--", *run)
+    assert proc.returncode == 0, proc.stderr
+    with ph.uprobes([_kernel_line(exe, "pt_leaf")]):
+        for _ in range(10):
+            subprocess.run([ph.PERF, "record", "-q", "-e", event, "-g", "-o", theirs, "--", *run],
+                           capture_output=True, timeout=300, check=True)
+            if "# Samples: 30 " in ph.perf_report(theirs):
+                break
+        else:
+            pytest.skip("perf recorded the exec'd image's hits in none of 10 runs")
+    for sort in ([], ["--sort", "comm,dso,sym"]):
+        assert ph.perf_report(mine, *sort) == ph.perf_report(theirs, *sort), sort
+        assert ph.pyperf_report(mine, *sort) == ph.pyperf_report(theirs, *sort), sort
 
 
 @needs_root
@@ -178,7 +202,6 @@ REPORT_CASES = {
     "threads -g": (["-g"], ["threads", "4", "50"]),
     "args -g": (["-g"], ["args"]),
     "forkexec dwarf": (["--call-graph", "dwarf"], ["forkexec", "1"]),
-    "mtexec -g": (["-g"], ["mtexec"]),
     "signals -g": (["-g"], ["signals", "20"]),
 }
 REPORT_FUNCS = ["pt_leaf", "pt_mid", "pt_rec%return $retval", "pt_named name:string n"]
@@ -414,3 +437,42 @@ def _data_offset(exe):
         if name == "pt_work_tick_semaphore":
             return image.svma_to_file_offset(svma)
     raise LookupError("pt_work_tick_semaphore")
+
+
+@needs_root
+@pytest.mark.parametrize("where", ["entry", "return"])
+def test_a_failure_in_the_middle_of_a_hit(exe, where):
+    """The consumer of hits fails while a thread sits on its int3 (or on the trampoline): the engine still
+    detaches cleanly, the thread goes on from where it trapped (the original instruction, or the original
+    return address), and the process runs to its end."""
+    from pyperf_probe.ptrace.engine import Engine, Sink
+    from pyperf_probe.ptrace.tracee import Site
+
+    class Failing(Sink):
+        def __init__(self):
+            self.hits = 0
+
+        def _count(self):
+            self.hits += 1
+            if self.hits == 30:
+                raise RuntimeError("the consumer failed")
+
+        def entry(self, *args):
+            self._count()
+
+        def ret(self, *args):
+            self._count()
+
+    spin = subprocess.Popen([exe, "spin", "2000"], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(ph.wait_for_line(spin.stdout).split()[0])
+        # pt_mid's first instruction is push %rbp: going on past it (at the int3's next byte) would unbalance
+        # the stack and crash the program at pt_mid's ret
+        site = Site(0, "t:mid", exe, off(exe, "pt_mid"), retprobe=where == "return")
+        engine = Engine([site], Failing())
+        engine.attach(pid)
+        with pytest.raises(RuntimeError):
+            engine.run(lambda: False)
+        _finish(spin, pid, exe, [off(exe, "pt_mid")])
+    finally:
+        ph.kill_quietly(spin)

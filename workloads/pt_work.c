@@ -10,7 +10,7 @@
  *   pt_work args              pt_named("alpha", 1), pt_named("beta", -2), pt_named(NULL, 3)
  *   pt_work sdt N             N x the SDT marker pt_work:tick (with a semaphore; its argument is computed
  *                             only while the semaphore is non-zero: prints how often)
- *   pt_work spin MS           prints its pid, then pt_leaf (and the marker, while its semaphore is set) every
+ *   pt_work spin MS           prints its pid, then pt_mid -> pt_leaf (and the marker, while its semaphore is set) every
  *                             millisecond for MS milliseconds, then "done traced=N" (-p and clean-up tests)
  *   pt_work mtexec            5 x pt_leaf in each of 2 threads, then the second thread execs "pt_work child"
  *                             while the first blocks (a multithreaded exec: 30 x pt_leaf in all)
@@ -235,7 +235,7 @@ int main(int argc, char **argv)
 		printf("%d\n", getpid());
 		fflush(stdout);
 		for (long i = 0; i < a; i++) {
-			pt_leaf(i);
+			pt_mid(i);
 			if (pt_work_tick_semaphore) {
 				traced++;
 				DTRACE_PROBE1(pt_work, tick, i);

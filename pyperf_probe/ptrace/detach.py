@@ -33,7 +33,12 @@ class Detach:
                 break
             except InterruptedError:
                 continue
-            self._dispatch(tid, status)
+            try:
+                self._dispatch(tid, status)
+            except Exception as exc:  # (the consumer failing, say) the thread is held all the same
+                self.log.warning("while detaching thread %d: %s", tid, exc)
+                if tid in self.threads and os.WIFSTOPPED(status):
+                    self.threads[tid].state = "stopped"
         spaces = {}
         for proc in self.processes.values():
             spaces.setdefault(id(proc.mm), (proc.mm, []))[1].append(proc)
@@ -69,10 +74,11 @@ class Detach:
                 except MemoryError_:
                     pass
             th.returns = []
-            if mm.xol.pages and regs.rip == mm.xol.trampoline() + 1:
-                pass  # cannot happen: a trampoline trap is always taken before a stop is held
+            if th.resume_at is not None:  # a hit whose handling failed: it goes on where it trapped
+                regs.rip, th.resume_at = th.resume_at, None
+                changed = True
             slot = mm.xol.slot_start(regs.rip)
-            if slot is not None:
+            if slot is not None:  # in a slot: the copy not run yet (its start), or run (its jump back)
                 bp = next((b for b in mm.breakpoints.values() if b.slot == slot), None)
                 if bp is not None:
                     regs.rip = bp.avma if regs.rip == slot else bp.step.next_avma

@@ -266,6 +266,7 @@ class Engine(Placement, Detach):
 
     def _hit(self, th: Thread, regs, bp: Breakpoint) -> None:
         regs.rip = bp.avma
+        th.resume_at = bp.avma  # until its registers are set: where the way out puts it if this fails
         mm = th.process.mm
         if bp.internal is not None:
             bp.internal(th)
@@ -287,6 +288,7 @@ class Engine(Placement, Detach):
             if bp.slot is not None:
                 regs.rip = bp.slot
         sc.setregs(th.tid, regs)
+        th.resume_at = None
         self._resume(th)
 
     def _prepare_return(self, th: Thread, regs, bp: Breakpoint) -> None:
@@ -324,7 +326,7 @@ class Engine(Placement, Detach):
             while group[-1].chained and stack:
                 group.append(stack.pop())
             valid = not stack or regs.rsp <= stack[-1].stack
-            regs.rip = group[0].orig_ret
+            regs.rip = th.resume_at = group[0].orig_ret
             if valid:
                 for ri in group:
                     for site in ri.bp.returns:
@@ -336,6 +338,7 @@ class Engine(Placement, Detach):
             self._resume(th, signal.SIGILL)
             return
         sc.setregs(th.tid, regs)
+        th.resume_at = None
         self._resume(th)
 
     # ---- tasks -------------------------------------------------------------------------------------

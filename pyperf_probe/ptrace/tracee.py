@@ -111,6 +111,7 @@ class Thread:
         self.returns: List[ReturnInstance] = []
         self.pending: List[int] = []  # signals to deliver when it goes on
         self.comm: Optional[str] = None
+        self.resume_at: Optional[int] = None  # a hit being handled: where it goes on if handling fails
         self._stat_fd = -1
         process.threads[tid] = self
 
