@@ -19,7 +19,7 @@ from pyperf_probe.events.errors import EventSyntaxError, usage_error
 from pyperf_probe.events.evsel import Evsel
 from pyperf_probe.record.events import Event
 
-RECORD_USAGE = "record [<options>] [<command>]\n    or: pyperf record [<options>] -- <command> [<options>]"
+RECORD_USAGE = "[<options>] [<command>]\n    or: pyperf record [<options>] -- <command> [<options>]"
 FALLBACK_ERRNOS = (errno_mod.ENOENT, errno_mod.ENXIO, errno_mod.ENODEV, errno_mod.EOPNOTSUPP)
 FALLBACK_WARNING = "Warning:\nThe cycles event is not supported, trying to fall back to cpu-clock-ticks\n"
 
