@@ -5,9 +5,10 @@ VPY := $(VENV)/bin/python
 # What the tests need from Debian: sdt.h for the SDT workloads, libc's debug symbols, real perf (the oracle),
 # the compilers that build the bundled workloads, and libtraceevent (pyperf prints tracepoint fields with it).
 # The exports' real consumers: chromium (flame graph page), sqlite3 (databases), golang-go (go tool pprof).
-# argdist's references: bpftrace (its counts), bpftool (no program left behind).
+# argdist's references: bpftrace (its counts), bpftool (no program left behind). ping: perf probe's classic
+# workflow (inet_pton of ping -6 ::1, tests/test_classic_workflow.py).
 APT_PACKAGES := systemtap-sdt-dev libc6-dbg linux-perf gcc g++ make binutils libtraceevent1 chromium sqlite3 golang-go \
-	bpftrace bpftool
+	bpftrace bpftool iputils-ping
 
 .PHONY: test demo apt venv compile workloads npm-tools clean
 
