@@ -205,11 +205,14 @@ def _with_sample_id(attr: EventAttr, identifier: bool) -> EventAttr:
     return _replace(attr, sample_type=int(st), read_format=attr.read_format | ReadFormat.ID)
 
 
-def stat_attr(ev: Evsel, enable_on_exec: bool, no_inherit: bool = False) -> EventAttr:
-    """``create_perf_stat_counter``: a counter (no sampling) read with its enabled and running times."""
+def stat_attr(ev: Evsel, enable_on_exec: bool, no_inherit: bool = False, group: bool = False) -> EventAttr:
+    """``create_perf_stat_counter``: a counter (no sampling) read with its enabled and running times; the
+    events of a group of two or more (``group``) are read together through their leader (ID|GROUP)."""
     flags = _bits(ev, not no_inherit, False, 3 if ev.precise_max else ev.precise_ip)
     if ev.leader < 0:
         flags |= AttrFlag.DISABLED | (AttrFlag.ENABLE_ON_EXEC if enable_on_exec else 0)
     rf = ReadFormat.TOTAL_TIME_ENABLED | ReadFormat.TOTAL_TIME_RUNNING
+    if group:
+        rf |= ReadFormat.ID | ReadFormat.GROUP
     return EventAttr(type=ev.type, config=ev.config, config1=ev.config1, config2=ev.config2, sample_period=0,
                      sample_type=int(SampleType.IDENTIFIER), read_format=int(rf), flags=int(flags))

@@ -3,13 +3,17 @@ binary): the header, one line per counter, the footer with elapsed, user and sys
 
 Default layout of a counter line (tracepoints have an empty unit)::
 
-    "%'18.0f " COUNT   "%-4s " UNIT   "%-32s" NAME   35 spaces (no metric)   ["  ( +-%6.2f%% )" NOISE]
-    (a counter that never ran: "%18s " "<not counted>", and the name padded to 25 only)
+    [TIME " "] [AGGR] "%'18.0f " COUNT   "%-4s " UNIT   "%-32s" NAME   35 spaces (no metric)   ["  ( +-%6.2f%% )" NOISE]
+    (a counter that never ran: "%18s " "<not counted>", its unit all the same, the name padded to 25 only)
     ["  (%.2f%%)" RUNNING, when the counter ran less than it was enabled]
 
-``-x SEP``: ``COUNT SEP UNIT SEP NAME [SEP NOISE%] SEP RUN_NS SEP PCT SEP SEP`` where PCT is
-``100 * run / ena`` in integer arithmetic, as perf computes it. Numbers follow the locale's LC_NUMERIC
+``-x SEP``: ``[TIME SEP] [AGGR SEP] COUNT SEP UNIT SEP NAME [SEP NOISE%] SEP RUN_NS SEP PCT SEP SEP`` where PCT
+is ``100 * run / ena`` in integer arithmetic, as perf computes it. Numbers follow the locale's LC_NUMERIC
 (perf calls ``setlocale(LC_ALL, "")`` and prints counts with ``%'``: thousands grouping where the locale has it).
+
+AGGR is the aggregate's column (stat/aggr.py: ``CPU0``, ``S0-D0-C1  1``, ``comm-pid``); TIME, under ``-I``, is
+print_interval's ``"%6lu.%09lu"`` of the time since the counting began, and each interval's lines come after
+the column header (standard layout only), which perf repeats every 25 intervals.
 """
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ import dataclasses
 import locale
 import math
 from typing import List, Optional, Sequence, Tuple
+
+from pyperf_probe.stat.aggr import INTERVAL_HEADERS, NO_LABEL, Label
 
 NOT_COUNTED = "<not counted>"
 NOT_SUPPORTED = "<not supported>"
@@ -40,6 +46,7 @@ class CounterLine:
     unit: str = ""
     metric: Optional[Tuple[float, str]] = None  # perf's shadow metric: (value, "CPUs utilized" or "K/sec")
     decimals: int = 0  # 2 for the clocks, shown in msec
+    aggr: Label = NO_LABEL  # the aggregate's column (a CPU, core, socket, thread), empty for the total
 
     @property
     def counted(self) -> bool:
@@ -70,12 +77,13 @@ def target_text(argv: Sequence[str], system_wide: bool, pid: Optional[str], tid:
     return "'" + " ".join(argv)
 
 
-def counter_line(c: CounterLine) -> str:
+def counter_line(c: CounterLine, prefix: str = "") -> str:
+    text = prefix + c.aggr.std
     if c.counted:
-        text = _fmt(f"%18.{c.decimals}f", c.value, grouping=True) + " "
+        text += _fmt(f"%18.{c.decimals}f", c.value, grouping=True) + " "
     else:
-        text = "%18s " % (NOT_COUNTED if c.supported else NOT_SUPPORTED)
-    text += "%-*s " % (UNIT_WIDTH, c.unit if c.counted else "")
+        text += "%18s " % (NOT_COUNTED if c.supported else NOT_SUPPORTED)
+    text += "%-*s " % (UNIT_WIDTH, c.unit)
     text += "%-*s" % (NAME_WIDTH if c.counted else NAME_WIDTH_NOT_COUNTED, c.name)
     if c.counted and c.metric is not None:  # print_metric_std: " # ", "%8.3f", " %-*s" to METRIC_WIDTH
         head = " # " + _fmt("%8.3f", c.metric[0])
@@ -89,9 +97,9 @@ def counter_line(c: CounterLine) -> str:
     return text + "\n"
 
 
-def counter_csv(c: CounterLine, sep: str) -> str:
+def counter_csv(c: CounterLine, sep: str, prefix: str = "") -> str:
     value = _fmt(f"%.{c.decimals}f", c.value) if c.counted else (NOT_COUNTED if c.supported else NOT_SUPPORTED)
-    text = f"{value}{sep}{c.unit if c.counted else ''}{sep}{c.name}"
+    text = f"{prefix}{c.aggr.csv_text(sep)}{value}{sep}{c.unit}{sep}{c.name}"
     if c.noise_pct is not None:
         text += sep + _fmt("%.2f", c.noise_pct) + "%"
     enabled_pct = 100 * c.run // c.ena if c.run != c.ena and c.ena else 100
@@ -143,3 +151,20 @@ def render(lines: List[CounterLine], *, target: str, runs: int, elapsed: Sequenc
     if csv_sep is not None:
         return "".join(counter_csv(c, csv_sep) for c in lines)
     return header(target, runs) + "".join(counter_line(c) for c in lines) + footer(elapsed, rusage)
+
+
+def interval_prefix(ns: int, sep: str) -> str:
+    """print_interval's ``"%6lu.%09lu%s"``: seconds and nanoseconds since the counting began."""
+    return "%6d.%09d%s" % (ns // 1_000_000_000, ns % 1_000_000_000, sep)
+
+
+def render_interval(lines: List[CounterLine], *, ns: int, aggr: str, csv_sep: Optional[str],
+                    header: bool) -> str:
+    """One interval of ``-I``: the column header when ``header`` (not under -x), then each line after the
+    time."""
+    if csv_sep is not None:
+        prefix = interval_prefix(ns, csv_sep)
+        return "".join(counter_csv(c, csv_sep, prefix) for c in lines)
+    prefix = interval_prefix(ns, " ")
+    text = INTERVAL_HEADERS[aggr].format(unit="%*s" % (UNIT_WIDTH, "unit")) if header else ""
+    return text + "".join(counter_line(c, prefix) for c in lines)
