@@ -48,6 +48,8 @@ def build_parser() -> Parser:
     p.add_argument("-g", dest="fp", action="store_true", help="record call chains (frame pointers)")
     p.add_argument("--call-graph", metavar="fp|dwarf[,SIZE]", help="call chain mode; dwarf copies SIZE bytes "
                    "(default 8192) of user stack per sample")
+    p.add_argument("--kernel-callchains", action="store_true", help="collect kernel callchains")
+    p.add_argument("--user-callchains", action="store_true", help="collect user callchains")
     p.add_argument("-o", "--output", default="perf.data", help="output file name")
     p.add_argument("-a", "--all-cpus", action="store_true", help="system-wide collection from all CPUs")
     p.add_argument("-p", "--pid", help="record events on existing process ids (comma separated)")
@@ -181,7 +183,8 @@ def main(argv: Sequence[str], opts) -> int:
         cmdline=(os.path.abspath(sys.argv[0]), "record", *argv), realtime=args.realtime,
         buildid_cache=not args.no_buildid_cache, buildid_all=args.buildid_all, inherit=not args.no_inherit,
         freq=_freq(args.freq, args.count, args.quiet or opts.quiet), count=args.count,
-        raw_samples=args.raw_samples, verbose=opts.verbose)
+        raw_samples=args.raw_samples, kernel_callchains=args.kernel_callchains,
+        user_callchains=args.user_callchains, verbose=opts.verbose)
     from pyperf_probe.ptrace.store import names_ptrace_events
     if names_ptrace_events(args.events):  # events of 'pyperf probe --ptrace': traced with breakpoints
         from pyperf_probe.ptrace.record import record as ptrace_record

@@ -372,6 +372,12 @@ EVENT_SETS = [
     ["-e", "cpu-clock", "-e", "sched:sched_process_exec"], ["-e", "{cpu-clock,PROBE}:S"],
     ["-e", "PROBE/max-stack=3/"], ["-e", "PROBE/call-graph=dwarf/:u"], ["-e", "PROBE", "-e", "cpu-clock", "-g"],
     ["-e", "PROBE", "-c", "3"],
+    # --kernel-callchains/--user-callchains: exclude_callchain_user/_kernel where chains are recorded, only there
+    ["-e", "cpu-clock", "-g", "--kernel-callchains"], ["-e", "cpu-clock", "-g", "--user-callchains"],
+    ["-e", "cpu-clock", "-g", "--kernel-callchains", "--user-callchains"], ["-e", "cpu-clock", "--user-callchains"],
+    ["-e", "cpu-clock", "--call-graph", "dwarf", "--user-callchains"],
+    ["-e", "PROBE/max-stack=4/", "-e", "cpu-clock", "--kernel-callchains"],
+    ["-e", "{cpu-clock,PROBE}:S", "-g", "--user-callchains"],
 ]
 
 

@@ -7,6 +7,8 @@ Record, per event:
 * the period: an event without one of its own (all but tracepoints and bpf-output), or any event when -F or -c
   was given, samples at ``--freq`` (default 4000 Hz, PERIOD sampled) or every ``--count`` events;
 * call chains (-g, --call-graph, or the event's call-graph/max-stack terms), CPU for -a/-C, RAW for -R;
+  --kernel-callchains / --user-callchains set exclude_callchain_user / _kernel on the events that record
+  call chains (``__evsel__config_callchain``), and only there;
 * the tracking bits (mmap, comm, task, ...) on the first event, or on the dummy event -a/-C adds;
 * disabled and (for a command perf starts) enable_on_exec on group leaders only;
 * the terms last: period, freq, call-graph, stack-size, max-stack, inherit;
@@ -53,6 +55,8 @@ class RecordOptions:
     system_wide: bool = False  # -a / -C
     no_inherit: bool = False  # --no-inherit, or -t
     raw_samples: bool = False  # -R
+    kernel_callchains: bool = False  # --kernel-callchains: the kernel's part of each chain only
+    user_callchains: bool = False  # --user-callchains: the user part only
 
 
 def dummy_evsel() -> Evsel:
@@ -138,6 +142,10 @@ def _record_attr(ev: Evsel, evsels: Sequence[Evsel], tracking: bool, opts: Recor
     if cg is not None:
         st |= SampleType.CALLCHAIN
         max_stack = cg.max_stack
+        if opts.kernel_callchains:
+            flags |= AttrFlag.EXCLUDE_CALLCHAIN_USER
+        if opts.user_callchains:
+            flags |= AttrFlag.EXCLUDE_CALLCHAIN_KERNEL
         if cg.mode == "dwarf":
             st |= DWARF_SAMPLE
             flags |= AttrFlag.EXCLUDE_CALLCHAIN_USER | (AttrFlag.MMAP_DATA if tracking else 0)

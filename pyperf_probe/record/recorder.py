@@ -53,6 +53,8 @@ class Plan:
     freq: Optional[int] = None  # -F: the frequency asked for (None: 4000 Hz for events without a period)
     count: Optional[int] = None  # -c: sample every N events (all events, tracepoints included)
     raw_samples: bool = False  # -R
+    kernel_callchains: bool = False  # --kernel-callchains
+    user_callchains: bool = False  # --user-callchains
     verbose: int = 0  # pyperf -v: the cycles -> cpu-clock fallback says so
 
 

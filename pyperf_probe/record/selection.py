@@ -109,10 +109,12 @@ def filters(events: Sequence[SelectedEvent], by_spec: Dict[int, str]) -> Dict[in
 
 
 def record_options(plan, target) -> config.RecordOptions:
-    """The attr-shaping options of a recorder Plan: -g/--call-graph, -F, -c, the target, -R."""
+    """The attr-shaping options of a recorder Plan: -g/--call-graph, -F, -c, the target, -R,
+    --kernel-callchains/--user-callchains."""
     cg = plan.call_graph
     return config.RecordOptions(
         call_graph=config.CallGraph(cg.mode, cg.stack_size) if cg is not None else None,
         freq=plan.freq if plan.freq is not None else config.DEFAULT_FREQ, user_freq=plan.freq,
         user_interval=plan.count, workload=target.workload, threads=target.threads,
-        system_wide=target.system_wide, no_inherit=not target.inherit, raw_samples=plan.raw_samples)
+        system_wide=target.system_wide, no_inherit=not target.inherit, raw_samples=plan.raw_samples,
+        kernel_callchains=plan.kernel_callchains, user_callchains=plan.user_callchains)
