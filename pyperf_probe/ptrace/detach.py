@@ -16,7 +16,14 @@ from pyperf_probe.ptrace.tracee import AddressSpace, Thread
 
 class Detach:
     def shutdown(self) -> None:
-        """Stop every remaining thread, restore every address space, detach."""
+        """Stop every remaining thread, restore every address space, detach; then the signal handlers of
+        before ``catch_signals``."""
+        try:
+            self._shutdown()
+        finally:
+            self._restore_signals()
+
+    def _shutdown(self) -> None:
         if not self.threads:
             return
         self.stopping = True

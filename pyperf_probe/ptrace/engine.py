@@ -95,7 +95,13 @@ class Engine(Placement, Detach):
     def attach(self, pid: int) -> None:
         """-p: trace every thread of a running process (threads created meanwhile included), place the
         breakpoints while all of them are stopped, let them go."""
-        proc = Process(pid, procfs.ppid(pid), AddressSpace(pid))
+        try:
+            mm = AddressSpace(pid)
+        except OSError as exc:
+            if exc.errno == errno_mod.ENOENT:  # perf's words for a pid that is not there
+                raise KernelError("Couldn't create thread/CPU maps: No such process", errno=errno_mod.ESRCH) from None
+            raise KernelError(f"Cannot trace process {pid}: {exc.strerror}", errno=exc.errno) from None
+        proc = Process(pid, procfs.ppid(pid), mm)
         self.processes[pid] = proc
         self.roots.append(pid)
         seen: set = set()
@@ -151,7 +157,7 @@ class Engine(Placement, Detach):
     def run(self, done: Callable[[], bool]) -> None:
         """Trace until ``done()`` (say, the workload has exited) or a stop signal; then detach from what
         is left. Always detaches, whatever ends the loop."""
-        self._install_signals()
+        self.catch_signals()
         try:
             while self.threads and self.stop_signal is None and not done():
                 try:
@@ -160,10 +166,13 @@ class Engine(Placement, Detach):
                     break
                 self._dispatch(tid, status)
         finally:
-            self._restore_signals()
             self.shutdown()
 
-    def _install_signals(self) -> None:
+    def catch_signals(self) -> None:
+        """SIGINT, SIGTERM and SIGHUP stop the tracing (from now: call it before attaching, so that ^C
+        never lands between two steps of placing a breakpoint); ``shutdown`` puts the old handlers back."""
+        if self._old_handlers:
+            return
         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             if s == signal.SIGHUP and signal.getsignal(s) == signal.SIG_IGN:
                 continue

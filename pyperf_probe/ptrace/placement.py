@@ -69,9 +69,9 @@ class Placement:
             raise ProbeError("there is already a breakpoint there (another debugger?)")
         step = insn.analyse(code, avma)
         bp = Breakpoint(avma, code[0], step, None, file_offset)
-        mm.mem.write(avma, bytes([insn.INT3]))
         mm.removed.discard(avma)
-        mm.breakpoints[avma] = bp
+        mm.breakpoints[avma] = bp  # known before it is written: whatever happens next, the way out undoes it
+        mm.mem.write(avma, bytes([insn.INT3]))
         return bp
 
     def _syscall_site(self, mm: AddressSpace, maps=None) -> int:

@@ -229,6 +229,7 @@ def record(plan, verbose: int = 0) -> Outcome:
     from pyperf_probe.perfdata.data_scan import Scanner
     scanner = Scanner(attrs[0].sample_type)
     try:
+        engine.catch_signals()
         writer.begin([AttrEntry(a, (i,)) for a, i in zip(attrs, ids)], _early_features(plan, events, attrs, ids))
         writer.observe(scanner.feed)
         tail = bytes(sink.trailer.size)

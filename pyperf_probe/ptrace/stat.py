@@ -73,6 +73,7 @@ def _run_once(selected, target):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     try:
+        engine.catch_signals()
         if target.argv:
             workload = Workload(list(target.argv))
             engine.spawn(workload.pid)
