@@ -15,7 +15,9 @@ The counters open on the shell's pid with ``enable_on_exec``: they start countin
 as perf's do. The shell searches PATH as ``execvp`` does; an exec that would fail (no such program, not
 executable) is found before the go, with the errno perf reports ("Workload failed: ..."), and the shell is
 told to exit instead. The signals Python ignores or handles go back to their defaults in the shell (and so
-in the command).
+in the command); glibc's posix_spawn leaves its two internal signals (32, 33) ignored, which a glibc
+program sets up again for itself. perf's own children start with SIGWINCH blocked (perf's quirk, not
+carried).
 """
 from __future__ import annotations
 
