@@ -119,7 +119,8 @@ def _report(data, ropts: ReportOptions, out: list[str]) -> int:
         return 0
     if not ropts.quiet and not plan.legacy:
         out.append(f"# Total Lost Samples: {session.lost_samples}\n#\n")
-    _render_events(built, plan, ropts, hidden, out)
+    groups = [] if plan.legacy else _groups(data, built, ropts)
+    _render_events(built, plan, ropts, hidden, out, groups)
     if not ropts.quiet and not plan.legacy:
         from pyperf_probe.report.tips import random_tip
         out.append(f"#\n# ({random_tip()})\n#\n")
@@ -155,8 +156,20 @@ def _layout(session, trace_events, plan: Plan, ropts: ReportOptions):
                                 raw_trace=ropts.raw_trace, show_nr_samples=ropts.show_nr_samples)
 
 
-def _render_events(built, plan: Plan, ropts: ReportOptions, hidden: list[str], out: list[str]) -> None:
-    """Per event with samples: ``# Samples`` block, columns, entries and graphs, then a blank pair."""
+def _groups(data, built, ropts: ReportOptions) -> list:
+    """The file's event groups (report.group), their members linked to their leaders in the group view."""
+    from pyperf_probe.report import group
+    groups = group.file_groups(data, len(built.hists), force=ropts.group is not None)
+    if ropts.group is not False:
+        for g in groups:
+            group.link(built.hists[g.leader], [built.hists[i] for i in g.members])
+    return groups
+
+
+def _render_events(built, plan: Plan, ropts: ReportOptions, hidden: list[str], out: list[str],
+                   groups: list = ()) -> None:
+    """Per event with samples: ``# Samples`` block, columns, entries and graphs, then a blank pair. In
+    the group view a group prints as its leader, under the group's description (report.group)."""
     use_graph = plan.has_callchains and plan.spec.mode != "none"
     params = _graph_params(plan.spec, ropts, plan.sort_text) if use_graph else None
     sopts = stdio.StdioOptions(show_nr_samples=ropts.show_nr_samples, percent_limit=ropts.percent_limit,
@@ -165,11 +178,19 @@ def _render_events(built, plan: Plan, ropts: ReportOptions, hidden: list[str], o
     render = stdio
     if plan.legacy:
         from pyperf_probe.report import style34 as render
-    for hists, name in zip(built.hists, built.names):
-        if not hists.nr_samples:
+    leaders = {g.leader: g for g in groups}
+    view = ropts.group is not False
+    members = {i for g in groups for i in g.members} if view else set()
+    for index, (hists, name) in enumerate(zip(built.hists, built.names)):
+        if index in members or not hists.nr_samples:
             continue
         if not ropts.quiet:
-            out.append(render.samples_block(hists, name))
+            if index not in leaders:
+                out.append(render.samples_block(hists, name))
+            else:
+                from pyperf_probe.report.group import description
+                text = description(leaders[index], built.names) if view else name
+                out.append(render.samples_block(hists, text, plural=True))
         out.append(render.render_hists(hists, sopts))
         out.append("\n\n")
 

@@ -51,6 +51,13 @@ def event_desc(events: Sequence[EventDesc], attr_size: int = 128) -> bytes:
     return b"".join(parts)
 
 
+def group_desc(groups: Sequence[Tuple[str, int, int]]) -> bytes:
+    """``write_group_desc``: u32 nr_groups, then per group of more than one event its name
+    (``{anon_group}`` when it has none), u32 leader_idx, u32 nr_members."""
+    return U32.pack(len(groups)) + b"".join(string(name) + struct.pack("<II", leader, nr)
+                                            for name, leader, nr in groups)
+
+
 def build_ids(entries: Iterable[Tuple[str, bytes]]) -> bytes:
     """``write_build_id``: one ``struct perf_record_header_build_id`` per DSO: header {type 0,
     misc cpumode|BUILD_ID_SIZE (KERNEL for ``[kernel.kallsyms]``, else USER), size}, pid -1, build_id[20],

@@ -81,6 +81,18 @@ class BuildIdEntry(Frozen):
         return tuple.__new__(cls, (pid, build_id, filename, cpumode))
 
 
+class GroupDesc(Frozen):
+    """One HEADER_GROUP_DESC entry: a group of more than one event (``write_group_desc``): its name
+    (``{anon_group}`` for ``{a,b}``, NAME for ``NAME{a,b}``), the leader's index among the attrs and the
+    number of events in the group, the leader included; the members are the attrs that follow the leader."""
+
+    __slots__ = ()
+    _fields = ("name", "leader_idx", "nr_members")
+
+    def __new__(cls, name: str, leader_idx: int, nr_members: int):
+        return tuple.__new__(cls, (name, leader_idx, nr_members))
+
+
 class SampleTime(Frozen):
     """HEADER_SAMPLE_TIME: ``{u64 first_sample_time, last_sample_time;}`` in ns."""
 
@@ -141,6 +153,12 @@ def _build_ids(data: bytes) -> tuple[BuildIdEntry, ...]:
     return tuple(entries)
 
 
+def _group_desc(data: bytes) -> tuple[GroupDesc, ...]:
+    """``u32 nr_groups; {string name, u32 leader_idx, u32 nr_members}[nr_groups]``."""
+    cur = Cursor(data, "GROUP_DESC")
+    return tuple(GroupDesc(cur.string(), cur.u32(), cur.u32()) for _ in range(cur.count(12)))
+
+
 def _sample_time(data: bytes) -> SampleTime:
     cur = Cursor(data, "SAMPLE_TIME")
     return SampleTime(first=cur.u64(), last=cur.u64())
@@ -169,6 +187,7 @@ DECODERS = {  # feature -> decoder(section bytes)
     Feature.TOTAL_MEM: _total_mem,
     Feature.CMDLINE: _cmdline,
     Feature.EVENT_DESC: _event_desc,
+    Feature.GROUP_DESC: _group_desc,
     Feature.SAMPLE_TIME: _sample_time,
 }
 

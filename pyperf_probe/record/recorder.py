@@ -325,9 +325,21 @@ def _early_features(plan: Plan, pairs, evs, fds) -> Dict[int, bytes]:
         Feature.CMDLINE: fw.cmdline(plan.cmdline),
         Feature.EVENT_DESC: fw.event_desc(descs),
     }
+    groups = _groups(evs)
+    if groups:  # perf writes GROUP_DESC only when a group has more than one event
+        features[Feature.GROUP_DESC] = fw.group_desc(groups)
     if pairs:  # perf writes the tracing data only for files with tracepoints
         features[Feature.TRACING_DATA] = tracing_data.build(pairs, os.sysconf("SC_PAGE_SIZE"))
     return features
+
+
+def _groups(evs) -> List[Tuple[str, int, int]]:
+    """(name, leader index, number of events) of each group of more than one event, in leader order."""
+    sizes: Dict[int, int] = {}
+    for ev in evs:
+        if ev.leader >= 0:
+            sizes[ev.leader] = sizes.get(ev.leader, 1) + 1
+    return [(evs[i].group_name or "{anon_group}", i, n) for i, n in sorted(sizes.items())]
 
 
 def _late_features(scan, build_id_table) -> Dict[int, bytes]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import errno as errno_mod
 import sys
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from pyperf_probe.errors import KernelError, UsageError
 from pyperf_probe.events import config, parser
@@ -31,6 +31,7 @@ class SelectedEvent(Event):
 
     leader: int = -1
     spec: int = -1
+    group_name: Optional[str] = None  # a leader's NAME of NAME{a,b}
 
 
 def parse_specs(specs: Sequence[str], command: str = "record", usage: str = RECORD_USAGE) -> List[Evsel]:
@@ -94,7 +95,8 @@ def select(specs: Sequence[str], opts: config.RecordOptions, verbose: int = 0) -
         evsels.append(config.dummy_evsel())
         spec_of.append(-1)
     attrs = config.record_attrs(evsels, opts)
-    events = [SelectedEvent(ev.display_name(), attr, ev.tp_group, ev.tp_event, leader=ev.leader, spec=spec)
+    events = [SelectedEvent(ev.display_name(), attr, ev.tp_group, ev.tp_event, leader=ev.leader, spec=spec,
+                            group_name=ev.group_name)
               for ev, attr, spec in zip(evsels, attrs, spec_of)]
     pairs: List[Tuple[str, str]] = []
     for ev in evsels:

@@ -111,8 +111,21 @@ def _printers(data) -> dict[int, Callable[[], str]]:
         Feature.CMDLINE: lambda: "# cmdline : " + "".join(a + " " for a in f(Feature.CMDLINE)) + "\n",
         Feature.EVENT_DESC: lambda: _event_desc(data),
         Feature.PMU_MAPPINGS: lambda: _pmu_mappings(data.feature_bytes(Feature.PMU_MAPPINGS) or b"\0" * 4),
+        Feature.GROUP_DESC: lambda: _group_desc(data),
         Feature.SAMPLE_TIME: lambda: _sample_time(f(Feature.SAMPLE_TIME)),
     }
+
+
+def _group_desc(data) -> str:
+    """``print_group_desc``: ``# group: NAME{leader,member,...}`` per group of more than one event."""
+    names = [a.name or "" for a in data.attrs]
+    lines = []
+    for desc in data.feature(Feature.GROUP_DESC) or ():
+        if desc.nr_members > 1 and desc.leader_idx < len(names):
+            name = "" if desc.name == "{anon_group}" else desc.name
+            events = names[desc.leader_idx:desc.leader_idx + desc.nr_members]
+            lines.append(f"# group: {name}{{{','.join(events)}}}\n")
+    return "".join(lines)
 
 
 def _sample_time(st) -> str:

@@ -24,7 +24,7 @@ class HistEntry:
 
     __slots__ = ("ident", "comm", "tid", "thread_comm", "loc", "trace", "is_self", "period", "nr_events",
                  "period_acc", "thread", "callchain", "filtered", "level", "raw", "trace_output", "hits",
-                 "trace_known")
+                 "trace_known", "pairs")
 
     def __init__(self, ident, comm: str, tid: int, loc, trace: str | None, is_self: bool, thread: int,
                  with_callchain: bool, filtered: bool = False, level: str = ".", raw: bytes | None = None):
@@ -40,6 +40,7 @@ class HistEntry:
         self.trace_known = False  # perf computed he->trace_output before the width pass (sortkeys._trace_cmp)
         self.thread = thread
         self.callchain = CallchainRoot() if with_callchain else None
+        self.pairs = None  # a group leader's entry: the members' entries of the same key (report.group)
 
 
 class Hists:
@@ -59,6 +60,7 @@ class Hists:
         # tid -> the thread's comm once every record is read (he->thread's, as the comm column's width and the
         # pid column see it), or None: then the comm of the thread's last sample here
         self.final_comm = None
+        self.group_members = None  # a group leader's, in the group view: its members' Hists (report.group)
         self._se_keys = [k for k in keys if k.kind == "sort"]
         self._dyn_keys = [k for k in keys if k.kind == "dynamic"]
         # where the trace key is among the sort keys: a comparison that ties on the keys before it computes
@@ -278,6 +280,9 @@ def _default_sort_list(keys, children: bool) -> list:
     return ([hpp_column("overhead_children")] if children else []) + [hpp_column("overhead")] + list(keys)
 
 
+_GROUP_FIELDS = {"sample": "nr_events", "period": "period", "overhead": "period"}
+
+
 def _output_cmp(a: HistEntry, b: HistEntry, *, fmts, children: bool, depth_rule: bool, caller: bool) -> int:
     """``hist_entry__sort``: > 0 when ``a`` prints before ``b``. The hpp columns compare descending
     (``__hpp__sort``; Children with the call-depth rule of ``__hpp__sort_acc``), the sort keys ascending
@@ -296,9 +301,15 @@ def _output_cmp(a: HistEntry, b: HistEntry, *, fmts, children: bool, depth_rule:
                     if diff:
                         return -diff if caller else diff
                 continue
-            va, vb = (a.nr_events, b.nr_events) if name == "sample" else (a.period, b.period)
+            field = _GROUP_FIELDS.get(name, "period")
+            va, vb = getattr(a, field), getattr(b, field)
             if va != vb:
                 return 1 if va > vb else -1
+            if a.pairs is not None:     # __hpp__sort: a group's members break the tie, in order
+                for pa, pb in zip(a.pairs, b.pairs):
+                    va, vb = getattr(pa, field, 0), getattr(pb, field, 0)
+                    if va != vb:
+                        return 1 if va > vb else -1
         elif kind == "sort":
             if fmt.tracks_width and a.trace is not None and a.trace != "N/A":
                 a.trace_known = True  # sort__trace_cmp(he, iter): he's output, before its width counts

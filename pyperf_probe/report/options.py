@@ -34,6 +34,7 @@ USAGE = """\
                           output field(s): overhead overhead_children sample period pid comm dso symbol
                           trace
         --raw-trace       Show raw trace event output (do not use print fmt or plugins)
+        --group           Show event group information together
     -n, --show-nr-samples Show a column with the number of samples
         --percent-limit <percent>
                           Don't show entries under that percent
@@ -73,7 +74,7 @@ class ReportOptions:
 
     __slots__ = ("input", "callgraph", "inverted", "children", "sort", "show_nr_samples", "percent_limit", "quiet",
                  "header", "header_only", "comms", "dsos", "symbols", "force", "symfs", "inline", "style", "kallsyms",
-                 "fields", "raw_trace")
+                 "fields", "raw_trace", "group")
 
     def __init__(self, input: str | None = None, callgraph: str | None = None, inverted: bool = False,
                  children: bool | None = None, sort: str | None = None, show_nr_samples: bool = False,
@@ -87,6 +88,9 @@ class ReportOptions:
         self.force, self.symfs, self.inline, self.style = force, symfs, inline, style
         self.kallsyms = kallsyms
         self.fields, self.raw_trace = fields, raw_trace
+        # --group / --no-group (None: not given): the group view is on unless --no-group; either option on
+        # a file without groups makes one of all its events (OPT_BOOLEAN_SET's report.group_set)
+        self.group: bool | None = None
 
     def __eq__(self, other):
         return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
@@ -141,7 +145,7 @@ _LONG = {
     "percent-limit": ("percent_limit", True), "quiet": ("quiet", False), "header": ("header", False),
     "header-only": ("header_only", False), "comms": ("comms", True), "dsos": ("dsos", True),
     "symbols": ("symbols", True), "force": ("force", False), "symfs": ("symfs", True),
-    "kallsyms": ("kallsyms", True), "fields": ("fields", True), "raw-trace": ("raw_trace", False),
+    "kallsyms": ("kallsyms", True), "fields": ("fields", True), "raw-trace": ("raw_trace", False), "group": ("group", False),
     "inline": ("inline", False), "stdio": (None, False), "stdio-style": ("style", True), "tui": (None, False),
     "help": ("help", False),
 }

@@ -55,22 +55,34 @@ def unit_count(n: int):
     return n, units[i]
 
 
-def samples_block(hists: Hists, evname: str) -> str:
-    """``hists__fprintf_nr_sample_events`` and the ``#`` after it."""
-    n, unit = unit_count(hists.nr_samples)
-    return (f"# Samples: {n}{unit} of event '{evname}'\n"
-            f"# Event count (approx.): {hists.total_period}\n#\n")
+def samples_block(hists: Hists, evname: str, plural: bool = False) -> str:
+    """``hists__fprintf_nr_sample_events`` and the ``#`` after it; ``plural``: the event leads a group of
+    several ("of events"). A group in the group view counts all its events, under its description."""
+    nr_samples, total = hists.nr_samples, hists.total_period
+    if hists.group_members is not None:
+        from pyperf_probe.report.group import totals
+        nr_samples, total = totals(hists, hists.group_members)
+    n, unit = unit_count(nr_samples)
+    return (f"# Samples: {n}{unit} of event{'s' if plural else ''} '{evname}'\n"
+            f"# Event count (approx.): {total}\n#\n")
 
 
-def _widths(cols: list, entries: list[HistEntry], opts: StdioOptions) -> list[int]:
-    return column_widths(cols, entries, not opts.dso_filter_given)
+def _widths(cols: list, entries: list[HistEntry], opts: StdioOptions, nr_members: int = 1) -> list[int]:
+    widths = column_widths(cols, entries, not opts.dso_filter_given)
+    if nr_members > 1:      # hpp__width_fn: a group's number columns hold one value per event
+        widths = [max(w, c.fixed * nr_members) if c.kind == "hpp" else w for c, w in zip(cols, widths)]
+    return widths
+
+
+def _nr_members(hists: Hists) -> int:
+    return 1 if hists.group_members is None else 1 + len(hists.group_members)
 
 
 def header_lines(hists: Hists, opts: StdioOptions, entries: list[HistEntry], cols=None, widths=None) -> str:
     """``hists__fprintf_headers``: each header in its width (``%-*.*s`` for the sort keys, right-aligned
     for the numbers and the tracepoint fields), then the dots."""
     cols = columns(hists, opts) if cols is None else cols
-    widths = _widths(cols, entries, opts) if widths is None else widths
+    widths = _widths(cols, entries, opts, _nr_members(hists)) if widths is None else widths
     heads = [(c.header[:w].rjust(w) if c.right_aligned else c.header.ljust(w)[:w]) for c, w in zip(cols, widths)]
     dots = ["." * w for w in widths]
     return "# " + "  ".join(heads) + "\n# " + "  ".join(dots) + "\n#\n"
@@ -84,9 +96,13 @@ def entry_line(entry: HistEntry, hists: Hists, opts: StdioOptions, widths: list[
     last = _last_column(hists)
     total = hists.total_period
     cells = []
+    members = hists.group_members
     for col, width in zip(cols, widths):
         kind = col.kind
         if kind == "hpp":
+            if members is not None:
+                cells.append(_group_cells(entry, hists, members, col))
+                continue
             name = col.name
             if name == "overhead_children":
                 cells.append(_pct(entry.period_acc, total))
@@ -98,6 +114,23 @@ def entry_line(entry: HistEntry, hists: Hists, opts: StdioOptions, widths: list[
         text = col.cell(entry, width)
         cells.append(text if col.padded or col is last else text.ljust(width))
     return "  " + "  ".join(cells) + "\n"
+
+
+def _group_cells(entry: HistEntry, hists: Hists, members: list, col) -> str:
+    """``__hpp__fmt`` of a group: the leader's value, then each member's (0 where it has no entry of
+    this key), each in the column's own width."""
+    field = _FIELDS[col.name]
+    out = []
+    for e, h in zip((entry, *entry.pairs), (hists, *members)):
+        value = getattr(e, field) if e is not None else 0
+        if col.name in ("overhead", "overhead_children"):
+            out.append(_pct(value, h.total_period))
+        else:
+            out.append("%*d" % (col.fixed, value))
+    return "".join(out)
+
+
+_FIELDS = {"overhead": "period", "overhead_children": "period_acc", "sample": "nr_events", "period": "period"}
 
 
 def _last_column(hists: Hists):
@@ -116,7 +149,7 @@ def render_hists(hists: Hists, opts: StdioOptions) -> str:
     show_graph = opts.graph is not None and opts.graph.mode != "none" and hists.callchains
     entries = [e for e in hists.sorted_entries(show_callchain=show_graph, hidden=opts.hidden) if not e.filtered]
     cols = columns(hists, opts)
-    widths = _widths(cols, entries, opts)
+    widths = _widths(cols, entries, opts, _nr_members(hists))
     out = [] if opts.quiet else [header_lines(hists, opts, entries, cols, widths)]
     total = hists.total_period
     min_hit = _graph_min_hit(total, opts)

@@ -119,6 +119,10 @@ class Session:
         self._avma_memos: dict = {}  # Maps -> (generation, {avma: frames}): user_chain
         self._fp_memos: dict = {}  # Maps -> (generation, {avma: frame}): _chain_frames
         self._kernel_memo: tuple = (-1, {})  # (kernel maps' generation, {avma: frame}): _chain_frames
+        self.sample_read = None  # session.sample_read.SampleRead of a file whose samples read counters
+        if any(a.attr.sample_type & _SAMPLE_READ for a in self.data.attrs):
+            from pyperf_probe.session.sample_read import SampleRead
+            self.sample_read = SampleRead(self.data.attrs)
 
     def close(self) -> None:
         """Close the perf.data file (the session can still be inspected)."""
@@ -158,7 +162,11 @@ class Session:
     # --- the record stream ------------------------------------------------------------------------------
 
     def samples(self) -> Iterator[ResolvedSample]:
-        """Process the file's records in perf's order; yield each sample resolved."""
+        """Process the file's records in perf's order; yield each sample resolved (a sample that reads
+        counters: one per counter that moved, ``session.sample_read``)."""
+        if self.sample_read is not None:
+            yield from self._read_samples()
+            return
         handlers = self.record_handlers()
         resolve = self.resolve
         for batch in self.data.record_batches():
@@ -170,6 +178,32 @@ class Session:
                 handler = handlers.get(type(rec))
                 if handler is not None:
                     handler(rec)
+        self.data.warn_summary()
+
+    def _read_samples(self) -> Iterator[ResolvedSample]:
+        """``samples`` for a file with PERF_SAMPLE_READ events (``evlist__deliver_sample``)."""
+        handlers = self.record_handlers()
+        resolve = self.resolve
+        reading = self.sample_read
+        for batch in self.data.record_batches():
+            for rec in batch:
+                if type(rec) is not Sample:
+                    handler = handlers.get(type(rec))
+                    if handler is not None:
+                        handler(rec)
+                    continue
+                if rec.read is None or not reading.reads(rec.evsel):
+                    self.nr_samples += 1
+                    yield resolve(rec)
+                    continue
+                resolved = None
+                for index, period, sid in reading.deliveries(rec.evsel, rec.read):
+                    if resolved is None:
+                        resolved = resolve(rec)
+                    self.nr_samples += 1
+                    sample = _new(Sample, (index, *rec[1:6], period, *rec[7:10], sid, *rec[11:]))
+                    yield _new(ResolvedSample, (index, resolved.thread, period, resolved.raw, resolved.location,
+                                                resolved.chain, sample))
         self.data.warn_summary()
 
     def sample_groups(self, with_chain: bool = True, with_raw: bool = True):
@@ -353,6 +387,7 @@ class Session:
 
 
 _new = tuple.__new__
+_SAMPLE_READ = 1 << 4  # PERF_SAMPLE_READ
 _MARKERS = {PERF_CONTEXT_HV: MISC_HYPERVISOR, PERF_CONTEXT_KERNEL: MISC_KERNEL, PERF_CONTEXT_USER: MISC_USER}
 # perf's al->level per cpumode (thread__find_map: "k" kernel, "." user, "H" anything else it can't place)
 _LEVELS = {MISC_KERNEL: "k", MISC_USER: ".", MISC_HYPERVISOR: "H"}
