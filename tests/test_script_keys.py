@@ -156,3 +156,45 @@ def test_pid_and_tid_are_the_samples(tmp_path, home, monkeypatch, capsys, speedu
                    "             :-1    -1/-1        0.000000:                10\n"
                    "           seven     7/7         0.000000:                10\n"
                    "           seven     8/7         0.000000:                10\n")
+
+
+RAW_TYPE = pb.SW_SAMPLE_TYPE | SampleType.RAW
+
+
+def raw_sample(ip: int, pid: int, tid: int, time: int, raw: bytes, cpu: int = 0, size: int | None = None) -> bytes:
+    """SAMPLE of RAW_TYPE: ip, pid/tid, time, cpu/res, period, u32 size + the RAW bytes (size: a lie)."""
+    body = struct.pack("<QIIQIIQI", ip, pid, tid, time, cpu, 0, 1, len(raw) if size is None else size) + raw
+    return pb.record(RecordType.SAMPLE, 2, body)
+
+
+def test_raw_offset():
+    from pyperf_probe.perfdata.sample_keys import KeyLayout
+    assert KeyLayout.of(RAW_TYPE, timed=True).raw_offset() == 4 + 8 * 4   # ip, pid/tid, cpu, period
+    assert KeyLayout.of(RAW_TYPE | SampleType.IDENTIFIER, timed=True).raw_offset() == 4 + 8 * 5
+    assert KeyLayout.of(RAW_TYPE, timed=False).raw_offset() == 4 + 8 * 3
+    assert KeyLayout.of(RAW_TYPE | SampleType.CALLCHAIN, timed=True).raw_offset() is None
+    assert KeyLayout.of(RAW_TYPE | SampleType.WEIGHT, timed=True).raw_offset() is None
+    assert KeyLayout.of(pb.SW_SAMPLE_TYPE, timed=True).raw_offset() is None
+
+
+def test_raw_records_cut_at_raw(tmp_path, home, monkeypatch, capsys, speedups_or_not):
+    """Samples whose keys differ by their RAW record only, around COMM, FORK and MMAP records of this thread
+    and of others, a RAW size that overruns its sample after the same head was seen whole, samples of
+    another cpu and of a pid learnt late."""
+    attr = pb.sw_attr(RAW_TYPE)
+    recs = [pb.comm(1, 1, "a", 0), pb.mmap2(1, 0x400000, 0x1000, 0, BIN, 0),
+            raw_sample(0x400010, 1, 1, 10, b"x" * 12), raw_sample(0x400010, 1, 1, 11, b"y" * 12),
+            raw_sample(0x400010, 1, 1, 12, b"x" * 12, cpu=1), raw_sample(0x400010, 2, 2, 13, b"x" * 12),
+            pb.comm(2, 2, "other", 14), raw_sample(0x400010, 1, 1, 15, b"z" * 12),
+            raw_sample(0x400010, 2, 2, 16, b"z" * 12), pb.comm(1, 1, "b", 17),
+            raw_sample(0x400010, 1, 1, 18, b"x" * 12), raw_sample(0x400010, 1, 1, 19, b"x" * 4, size=60),
+            raw_sample(0x400010, 1, 1, 20, b"w" * 12), pb.mmap2(2, 0x400000, 0x1000, 0x1000, BIN, 21),
+            raw_sample(0x400010, 1, 1, 22, b"x" * 12), raw_sample(0x400010, 2, 2, 23, b"x" * 12),
+            pb.fork(3, 1, 3, 1, 24), raw_sample(0x400010, 1, 1, 25, b"q" * 12),
+            raw_sample(0x400010, 0xFFFFFFFF, 7, 26, b"x" * 12), raw_sample(0x400010, 9, 7, 27, b"x" * 12),
+            raw_sample(0x400010, 0xFFFFFFFF, 7, 28, b"y" * 12)]
+    path = write(tmp_path, recs, [(attr, (7,))])
+    for fields in ([], ["-F", "comm,pid,tid,cpu,time,ip,sym,dso,period"], ["--comm", "b"]):
+        assert_same(["-i", path, *fields], monkeypatch, capsys)
+    _, out, err = run(["-i", path, "-F", "comm,tid,time"], True, monkeypatch, capsys)
+    assert out.count("\n") == 14 and "corrupt" in err  # 15 samples, one corrupt

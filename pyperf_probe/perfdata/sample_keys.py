@@ -87,6 +87,17 @@ class KeyLayout(Frozen):
         return cls(sample_type, time_word, 8 * time_word, mid_start, mid_end, tail_start, fixed_end,
                    sample_type & ~dropped, id_offset, pid_offset, timed)
 
+    def raw_offset(self) -> int | None:
+        """Where RAW's u32 size is in a key, when RAW ends the sample at a fixed place (no CALLCHAIN before
+        it, no field after it: tracepoint samples without call chains); else None."""
+        st = self.sample_type
+        after = st & ~((SampleType.RAW << 1) - 1) & ~SampleType.IDENTIFIER  # (IDENTIFIER comes first)
+        if not st & SampleType.RAW or st & SampleType.CALLCHAIN or after:
+            return None
+        before = (SampleType.IDENTIFIER, SampleType.IP, SampleType.TID, SampleType.ADDR, SampleType.ID,
+                  SampleType.STREAM_ID, SampleType.PERIOD) + ((SampleType.CPU,) if self.timed else ())
+        return 4 + 8 * sum(1 for bit in before if st & bit)
+
     def key_of(self, record: bytes) -> bytes:
         """The key of one whole sample record (at least ``fixed_end`` bytes)."""
         return record[4:self.head_end] + record[self.mid_start:self.mid_end] + record[self.tail_start:]

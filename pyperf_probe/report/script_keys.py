@@ -7,21 +7,32 @@ of a key is decoded, resolved and formatted as the one-by-one path does it (``Sc
 its text with the time left as ``%``-conversions); every later one costs a dictionary lookup and one
 string formatting. So the Python work grows with distinct keys, not samples.
 
+Tracepoint samples without call chains repeat less (their RAW record holds pids, addresses, counters),
+but the part before RAW (thread, cpu, ip, event) does: such a key is cut at its RAW record, the part before
+it resolved and formatted once (``ScriptPrinter.templates_around_trace``), and a new key costs the trace
+text of its record (``traceevent``, which keeps the texts of records it printed) and a concatenation.
+
 Why that prints what replaying ``session.samples()`` prints: between two records (COMM, MMAP, FORK, ...)
 a sample's text depends only on its key, its time and the machine, and the only changes a sample makes to
 the machine are the ones ``session.counts`` lists (a thread created, a pid learnt late, the kernel's
-symbols loaded). Every kept text is dropped at each record that changes the machine, and at a resolution
-that learnt a pid or changed the kernel; the text of a resolution that changed the kernel is not kept.
-Samples whose id no event has, or that are corrupt, are never kept: the reader counts each one.
+symbols loaded). A kept text depends on the thread its tid found and that thread's maps (and on the kernel's
+maps): a COMM drops the texts of its thread, a FORK those of the child's and the parent's tids, a user-space
+MMAP those of the threads sharing the maps it changed; a kernel MMAP, a KSYMBOL, any other record that
+changes the machine, a resolution (or a record) that learnt a pid and one that changed the kernel drop
+everything, and the text of a resolution that changed the kernel is not kept. Samples whose id no event
+has, or that are corrupt, are never kept: the reader counts each one.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from pyperf_probe.perfdata.records import ExitRecord, LostRecord, LostSamplesRecord
+from pyperf_probe.perfdata.format import MISC_CPUMODE_MASK, MISC_KERNEL
+from pyperf_probe.perfdata.records import (CommRecord, ExitRecord, ForkRecord, LostRecord, LostSamplesRecord,
+                                           Mmap2Record, MmapRecord)
 from pyperf_probe.perfdata.sample import Sample
+from pyperf_probe.perfdata.sample_keys import KeyLayout
 
-MEMO_LIMIT = 1 << 16  # texts kept: memory stays flat when keys are as many as the samples
+MEMO_LIMIT = 1 << 14  # texts kept: memory stays flat when keys are as many as the samples
 SECOND = 1_000_000_000
 # Records after which kept texts still hold (an EXIT only marks the thread: resolve never reads it).
 _STATELESS = (LostRecord, LostSamplesRecord, ExitRecord)
@@ -50,8 +61,7 @@ def write_samples(session, printer, accept: Callable, write: Callable[[str], obj
             handler = handlers.get(type(item))
             if handler is not None:
                 handler(item)
-            if not isinstance(item, _STATELESS):
-                walk.memo.clear()
+                walk.after_record(item)
     session.data.warn_summary()
     return True
 
@@ -72,6 +82,61 @@ class _Walk:
         self.memo: dict[bytes, str] = {}
         # --ns: the rest of the second in nanoseconds, else in microseconds
         self.divisor = 1 if printer.options.nanosecs else 1000
+        # keys cut at their RAW record (see the module docstring): where its size is, and the part before
+        # it -> (template before the trace text, after it, event to print it for or None, cpu), or "" for
+        # a sample that prints nothing
+        layout = session.data.key_layout
+        self.raw_at = KeyLayout.of(layout.sample_type, timed=True).raw_offset() if layout is not None else None
+        self.heads: dict[bytes, tuple | str] = {}
+        # what each kept key (of memo or heads) depends on: its thread (by tid) and that thread's maps
+        self.by_tid: dict[int, list[bytes]] = {}
+        self.by_maps: dict[object, list[bytes]] = {}
+
+    def forget(self) -> None:
+        """The machine changed: nothing kept holds."""
+        self.memo.clear()
+        self.heads.clear()
+        self.by_tid.clear()
+        self.by_maps.clear()
+
+    def after_record(self, rec) -> None:
+        """Drop what a record the machine has just processed made stale (see the module docstring)."""
+        kind = type(rec)
+        if kind in _STATELESS:
+            return
+        if self.machine.pid_updates != self.pid_updates:  # (findnew_thread of a thread of unknown pid)
+            self.pid_updates = self.machine.pid_updates
+            self.forget()
+        elif kind is CommRecord:
+            self._drop(self.by_tid.pop(rec.tid, ()))
+        elif kind is ForkRecord:
+            self._drop(self.by_tid.pop(rec.tid, ()))
+            self._drop(self.by_tid.pop(rec.ptid, ()))
+        elif (kind is MmapRecord or kind is Mmap2Record) and rec.misc & MISC_CPUMODE_MASK != MISC_KERNEL:
+            thread = self.machine.threads.get(rec.tid)
+            if thread is None:
+                self.forget()
+            else:
+                self._drop(self.by_maps.pop(thread.maps, ()))
+        else:
+            self.forget()
+
+    def _drop(self, keys) -> None:
+        memo, heads = self.memo, self.heads
+        for key in keys:
+            memo.pop(key, None)
+            heads.pop(key, None)
+
+    def _keep(self, table: dict, key: bytes, value, tid: int | None) -> None:
+        """Keep ``value`` for ``key`` in ``table`` (memo or heads), noting what it depends on."""
+        if len(table) >= MEMO_LIMIT:
+            self.forget()
+        table[key] = value
+        thread = self.machine.threads.get(-1 if tid is None else tid)
+        if thread is None:  # (not made by the resolution: a tid the reader did not decode)
+            return
+        self.by_tid.setdefault(thread.tid, []).append(key)
+        self.by_maps.setdefault(thread.maps, []).append(key)
 
     def run(self, items: list) -> str:
         """The text of a run of delivered samples."""
@@ -95,17 +160,53 @@ class _Walk:
     def miss(self, key: bytes) -> str | None:
         """The template of a key not kept: decoded, resolved, formatted (and kept while valid); None when
         the reader drops the sample."""
+        template, tid = self.miss_raw(key) if self.raw_at is not None else self.miss_whole(key)
+        if tid is not False:
+            self._keep(self.memo, key, template, tid)
+        return template
+
+    def miss_whole(self, key: bytes) -> tuple[str | None, int | None | bool]:
+        """(the template, the sample's tid, or False when it may not be kept) of a key resolved whole."""
         sample = self.decode(key)
         if sample is None:
-            return None
+            return None, False
         resolved = self.session.resolve(sample)
         template = self.printer.template(resolved) if self.accept(resolved.thread) else ""
-        if not self.machine_changed():
-            memo = self.memo
-            if len(memo) >= MEMO_LIMIT:
-                memo.clear()
-            memo[key] = template
-        return template
+        return template, False if self.machine_changed() else sample.tid
+
+    def miss_raw(self, key: bytes) -> tuple[str | None, int | None | bool]:
+        """``miss_whole`` for a key cut at its RAW record."""
+        at = self.raw_at
+        head = key[:at]
+        got = self.heads.get(head)
+        size = int.from_bytes(key[at:at + 4], "little")
+        if got is None or at + 4 + size > len(key):  # (a RAW record too long for its sample: decoding says so)
+            sample = self.decode(key)
+            if sample is None:
+                return None, False
+            resolved = self.session.resolve(sample)
+            part = ""
+            if self.accept(resolved.thread):
+                cut = self.printer.templates_around_trace(resolved)
+                if cut is not None:
+                    before, after, traced = cut
+                    part = (before, after, sample.evsel if traced else None, sample.cpu or 0)
+            template = self._join(part, key, at, size)
+            if self.machine_changed():
+                return template, False
+            self._keep(self.heads, head, (part, sample.tid), sample.tid)
+            return template, sample.tid
+        part, tid = got
+        template = self._join(part, key, at, size)  # (a %pS name may load the kernel's symbols)
+        return template, False if self.machine_changed() else tid
+
+    def _join(self, part, key: bytes, at: int, size: int) -> str:
+        if not part:
+            return ""
+        before, after, evsel, cpu = part
+        if evsel is None:
+            return before + after
+        return before + self.printer.trace_text(evsel, key[at + 4:at + 4 + size], cpu) + after
 
     def machine_changed(self) -> bool:
         """After a resolution: if it gave a thread its pid or changed the kernel's maps or symbols, what was
@@ -113,9 +214,9 @@ class _Walk:
         changed = False
         if self.machine.pid_updates != self.pid_updates:
             self.pid_updates = self.machine.pid_updates
-            self.memo.clear()
+            self.forget()
         if self.kernel.epoch != self.kernel_epoch:
             self.kernel_epoch = self.kernel.epoch
-            self.memo.clear()
+            self.forget()
             changed = True
         return changed

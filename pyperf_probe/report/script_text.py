@@ -123,10 +123,10 @@ class ScriptPrinter:
         f = self.options.fields[s.evsel]
         if not f:
             return ""
-        head, tail = self._parts(s, f)
+        head, mid, trace, tail = self._pieces(s, f)
         if "time" in f:
-            return head + _time(s.sample.time or 0, self.options.nanosecs) + tail
-        return head + tail
+            head += _time(s.sample.time or 0, self.options.nanosecs)
+        return head + mid + trace + tail
 
     def template(self, s) -> str:
         """``format(s)`` with ``time_conversion`` where the time goes (the rest's ``%`` doubled), to be
@@ -135,29 +135,41 @@ class ScriptPrinter:
         f = self.options.fields[s.evsel]
         if not f:
             return ""
-        head, tail = self._parts(s, f)
+        head, mid, trace, tail = self._pieces(s, f)
         time = self.time_conversion if "time" in f else "%.0s%.0s"
-        return head.replace("%", "%%") + time + tail.replace("%", "%%")
+        return head.replace("%", "%%") + time + (mid + trace + tail).replace("%", "%%")
 
-    def _parts(self, s, f: frozenset) -> tuple[str, str]:
-        """The sample's text before its time and after it."""
+    def templates_around_trace(self, s) -> tuple[str, str, bool] | None:
+        """``template(s)`` cut where the trace text goes, without making it: (before, after, whether the
+        trace text goes there: ``trace_text``); None for an event without fields. For samples that differ
+        by their RAW record only (``report.script_keys``)."""
+        f = self.options.fields[s.evsel]
+        if not f:
+            return None
+        head, mid, _, tail = self._pieces(s, f, with_trace=False)
+        time = self.time_conversion if "time" in f else "%.0s%.0s"
+        traced = "trace" in f and s.raw is not None and self.trace_events is not None and \
+            self.tp_ids[s.evsel] is not None
+        return head.replace("%", "%%") + time + mid.replace("%", "%%"), tail.replace("%", "%%"), traced
+
+    def _pieces(self, s, f: frozenset, with_trace: bool = True) -> tuple[str, str, str, str]:
+        """The sample's text before its time, from there to its trace text, the trace text ("" unless
+        ``with_trace``), and the rest."""
         with_chain = self.chains[s.evsel]
         head = self._start(s, f, with_chain)
-        out = []
+        mid = ""
         if "period" in f:
-            out.append(f"{s.period:10d} ")
+            mid += f"{s.period:10d} "
         if "event" in f:
-            out.append(f"{self.names[s.evsel]:>{self.name_width}}: ")
-        if "trace" in f and s.raw is not None:
-            out.append(self._trace(s))
+            mid += f"{self.names[s.evsel]:>{self.name_width}}: "
+        trace = self._trace(s) if with_trace and "trace" in f and s.raw is not None else ""
+        tail = "\n"
         if "ip" in f:
             if with_chain:
-                out.append("\n")
-                out.append(self._chain_text(s.chain, f))
+                tail = "\n" + self._chain_text(s.chain, f) + "\n"
             else:
-                out.append(" " + _sample_line(s, f, self.options.kernel_path))
-        out.append("\n")
-        return head, "".join(out)
+                tail = " " + _sample_line(s, f, self.options.kernel_path) + "\n"
+        return head, mid, trace, tail
 
     def _chain_text(self, chain: tuple, f: frozenset) -> str:
         """The lines of a chain (``sample__fprintf_callchain``), kept per chain and field set."""
@@ -189,6 +201,11 @@ class ScriptPrinter:
         if self.trace_events is None or event_id is None:
             return ""
         return self.trace_events.info(event_id, s.raw, s.sample.cpu or 0)
+
+    def trace_text(self, evsel: int, raw: bytes, cpu: int) -> str:
+        """``_trace`` of a sample of event ``evsel`` with this RAW record and cpu, as ``templates_around_trace``
+        expects it (its ``%`` doubled)."""
+        return self.trace_events.info(self.tp_ids[evsel], raw, cpu).replace("%", "%%")
 
     def _start(self, s, f: frozenset, with_chain: bool) -> str:
         """``perf_sample__fprintf_start`` up to the time: the thread's comm, the sample's own pid and tid
