@@ -15,9 +15,10 @@ text of its record (``traceevent``, which keeps the texts of records it printed)
 Why that prints what replaying ``session.samples()`` prints: between two records (COMM, MMAP, FORK, ...)
 a sample's text depends only on its key, its time and the machine, and the only changes a sample makes to
 the machine are the ones ``session.counts`` lists (a thread created, a pid learnt late, the kernel's
-symbols loaded). A kept text depends on the thread its tid found and that thread's maps (and on the kernel's
-maps): a COMM drops the texts of its thread, a FORK those of the child's and the parent's tids, a user-space
-MMAP those of the threads sharing the maps it changed; a kernel MMAP, a KSYMBOL, any other record that
+symbols loaded). A kept text depends on the thread its tid found and, unless the sample is in kernel mode
+without a call chain, that thread's maps (and on the kernel's maps): a COMM drops the texts of its thread, a
+FORK those of the child's and the parent's tids, a user-space MMAP those of the threads sharing the maps it
+changed (so a process starting does not drop the texts of tracepoint samples); a kernel MMAP, a KSYMBOL, any other record that
 changes the machine, a resolution (or a record) that learnt a pid and one that changed the kernel drop
 everything, and the text of a resolution that changed the kernel is not kept. Samples whose id no event
 has, or that are corrupt, are never kept: the reader counts each one.
@@ -67,8 +68,11 @@ def write_samples(session, printer, accept: Callable, write: Callable[[str], obj
 
 
 class _Walk:
-    """Runs of (key, time) pairs -> text; ``memo`` maps a key to its template while the machine stays as
-    it was ("" for a sample that prints nothing)."""
+    """Runs of (key, time) pairs -> text. ``memo`` maps a key to its template while the machine stays as it
+    was ("" for a sample that prints nothing). Keys cut at their RAW record (``raw_at``: where its size is)
+    also have ``heads``: the part before RAW -> ``[before, after, event id or None, cpu, keys]``, the
+    template around the trace text (``before`` None: the sample prints nothing), the event whose trace text
+    goes there and its cpu, and the memo keys made from it (dropped with it)."""
 
     def __init__(self, session, printer, accept: Callable):
         self.session = session
@@ -82,15 +86,15 @@ class _Walk:
         self.memo: dict[bytes, str] = {}
         # --ns: the rest of the second in nanoseconds, else in microseconds
         self.divisor = 1 if printer.options.nanosecs else 1000
-        # keys cut at their RAW record (see the module docstring): where its size is, and the part before
-        # it -> (template before the trace text, after it, event to print it for or None, cpu), or "" for
-        # a sample that prints nothing
         layout = session.data.key_layout
         self.raw_at = KeyLayout.of(layout.sample_type, timed=True).raw_offset() if layout is not None else None
-        self.heads: dict[bytes, tuple | str] = {}
-        # what each kept key (of memo or heads) depends on: its thread (by tid) and that thread's maps
+        self.heads: dict[bytes, list] = {}
+        self.info = printer.trace_events.info if printer.trace_events is not None else None
+        # what each kept key (of memo, or of heads when keys are cut) depends on: its thread (by tid) and that
+        # thread's maps
         self.by_tid: dict[int, list[bytes]] = {}
         self.by_maps: dict[object, list[bytes]] = {}
+        self.run = self.run_raw if self.raw_at is not None else self.run_whole
 
     def forget(self) -> None:
         """The machine changed: nothing kept holds."""
@@ -124,22 +128,29 @@ class _Walk:
     def _drop(self, keys) -> None:
         memo, heads = self.memo, self.heads
         for key in keys:
-            memo.pop(key, None)
-            heads.pop(key, None)
+            if memo.pop(key, None) is None:
+                head = heads.pop(key, None)
+                if head is not None:
+                    for made in head[4]:
+                        memo.pop(made, None)
 
-    def _keep(self, table: dict, key: bytes, value, tid: int | None) -> None:
-        """Keep ``value`` for ``key`` in ``table`` (memo or heads), noting what it depends on."""
+    def _keep(self, table: dict, key: bytes, value, sample) -> None:
+        """Keep ``value`` for ``key`` in ``table`` (memo, or heads when keys are cut), noting what it depends
+        on: the thread of ``sample``'s tid and, unless it is in kernel mode without a call chain, that
+        thread's maps."""
         if len(table) >= MEMO_LIMIT:
             self.forget()
         table[key] = value
+        tid = sample.tid
         thread = self.machine.threads.get(-1 if tid is None else tid)
         if thread is None:  # (not made by the resolution: a tid the reader did not decode)
             return
         self.by_tid.setdefault(thread.tid, []).append(key)
-        self.by_maps.setdefault(thread.maps, []).append(key)
+        if sample.misc & MISC_CPUMODE_MASK != MISC_KERNEL or sample.callchain:
+            self.by_maps.setdefault(thread.maps, []).append(key)
 
-    def run(self, items: list) -> str:
-        """The text of a run of delivered samples."""
+    def run_whole(self, items: list) -> str:
+        """The text of a run of delivered samples (keys resolved whole)."""
         memo_get = self.memo.get
         divisor = self.divisor
         out: list[str] = []
@@ -148,7 +159,7 @@ class _Walk:
         for key, time in items:
             template = memo_get(key)
             if template is None:
-                template = self.miss(key)
+                template = self.miss_whole(key)
                 if template is None:
                     dropped += 1
                     continue
@@ -157,56 +168,88 @@ class _Walk:
         self.session.nr_samples += len(items) - dropped
         return "".join(out)
 
-    def miss(self, key: bytes) -> str | None:
+    def miss_whole(self, key: bytes) -> str | None:
         """The template of a key not kept: decoded, resolved, formatted (and kept while valid); None when
         the reader drops the sample."""
-        template, tid = self.miss_raw(key) if self.raw_at is not None else self.miss_whole(key)
-        if tid is not False:
-            self._keep(self.memo, key, template, tid)
-        return template
-
-    def miss_whole(self, key: bytes) -> tuple[str | None, int | None | bool]:
-        """(the template, the sample's tid, or False when it may not be kept) of a key resolved whole."""
         sample = self.decode(key)
         if sample is None:
-            return None, False
+            return None
         resolved = self.session.resolve(sample)
         template = self.printer.template(resolved) if self.accept(resolved.thread) else ""
-        return template, False if self.machine_changed() else sample.tid
+        if not self.machine_changed():
+            self._keep(self.memo, key, template, sample)
+        return template
 
-    def miss_raw(self, key: bytes) -> tuple[str | None, int | None | bool]:
-        """``miss_whole`` for a key cut at its RAW record."""
+    def run_raw(self, items: list) -> str:
+        """``run_whole`` for keys cut at their RAW record: a key not kept whose head is known costs its
+        trace text (inline here: this is the loop of tracepoint files, whose RAW records rarely repeat)."""
+        memo = self.memo
+        memo_get, heads_get = memo.get, self.heads.get
         at = self.raw_at
-        head = key[:at]
-        got = self.heads.get(head)
-        size = int.from_bytes(key[at:at + 4], "little")
-        if got is None or at + 4 + size > len(key):  # (a RAW record too long for its sample: decoding says so)
-            sample = self.decode(key)
-            if sample is None:
-                return None, False
-            resolved = self.session.resolve(sample)
-            part = ""
-            if self.accept(resolved.thread):
-                cut = self.printer.templates_around_trace(resolved)
-                if cut is not None:
-                    before, after, traced = cut
-                    part = (before, after, sample.evsel if traced else None, sample.cpu or 0)
-            template = self._join(part, key, at, size)
-            if self.machine_changed():
-                return template, False
-            self._keep(self.heads, head, (part, sample.tid), sample.tid)
-            return template, sample.tid
-        part, tid = got
-        template = self._join(part, key, at, size)  # (a %pS name may load the kernel's symbols)
-        return template, False if self.machine_changed() else tid
+        at4 = at + 4
+        info, kernel, divisor = self.info, self.kernel, self.divisor
+        out: list[str] = []
+        append = out.append
+        dropped = 0
+        for key, time in items:
+            template = memo_get(key)
+            if template is None:
+                got = heads_get(key[:at])
+                end = at4 + int.from_bytes(key[at:at4], "little")
+                if got is None or end > len(key):  # (a RAW record too long for its sample: decoding says so)
+                    template = self.miss_raw(key, end)
+                    if template is None:
+                        dropped += 1
+                        continue
+                else:
+                    before, after, event_id, cpu, made = got
+                    if before is None:
+                        template = ""
+                    elif event_id is None:
+                        template = before + after
+                    else:
+                        epoch = kernel.epoch
+                        template = before + info(event_id, key[at4:end], cpu).replace("%", "%%") + after
+                        if kernel.epoch != epoch:  # a %pS name loaded the kernel's symbols: not kept
+                            self.machine_changed()
+                            append(template % (time // SECOND, time % SECOND // divisor))
+                            continue
+                    if len(memo) >= MEMO_LIMIT:
+                        self.forget()
+                    memo[key] = template
+                    made.append(key)
+            if template:
+                append(template % (time // SECOND, time % SECOND // divisor))
+        self.session.nr_samples += len(items) - dropped
+        return "".join(out)
 
-    def _join(self, part, key: bytes, at: int, size: int) -> str:
-        if not part:
-            return ""
-        before, after, evsel, cpu = part
-        if evsel is None:
-            return before + after
-        return before + self.printer.trace_text(evsel, key[at + 4:at + 4 + size], cpu) + after
+    def miss_raw(self, key: bytes, end: int) -> str | None:
+        """``miss_whole`` for a key whose head is not kept (or whose RAW size overruns it)."""
+        sample = self.decode(key)
+        if sample is None:
+            return None
+        resolved = self.session.resolve(sample)
+        head = [None, None, None, 0, []]
+        if self.accept(resolved.thread):
+            cut = self.printer.templates_around_trace(resolved)
+            if cut is not None:
+                before, after, traced = cut
+                head = [before, after, self.printer.tp_ids[sample.evsel] if traced else None, sample.cpu or 0, []]
+        before, after, event_id, cpu, made = head
+        if before is None:
+            template = ""
+        elif event_id is None:
+            template = before + after
+        else:
+            at4 = self.raw_at + 4
+            template = before + self.info(event_id, key[at4:end], cpu).replace("%", "%%") + after
+        if not self.machine_changed():
+            if len(self.memo) >= MEMO_LIMIT:
+                self.forget()
+            self._keep(self.heads, key[:self.raw_at], head, sample)
+            self.memo[key] = template
+            made.append(key)
+        return template
 
     def machine_changed(self) -> bool:
         """After a resolution: if it gave a thread its pid or changed the kernel's maps or symbols, what was

@@ -141,8 +141,9 @@ class ScriptPrinter:
 
     def templates_around_trace(self, s) -> tuple[str, str, bool] | None:
         """``template(s)`` cut where the trace text goes, without making it: (before, after, whether the
-        trace text goes there: ``trace_text``); None for an event without fields. For samples that differ
-        by their RAW record only (``report.script_keys``)."""
+        trace text goes there: ``trace_events.info`` of the event's ``tp_ids`` with its ``%`` doubled); None
+        for an event without fields. For samples that differ by their RAW record only
+        (``report.script_keys``)."""
         f = self.options.fields[s.evsel]
         if not f:
             return None
@@ -201,11 +202,6 @@ class ScriptPrinter:
         if self.trace_events is None or event_id is None:
             return ""
         return self.trace_events.info(event_id, s.raw, s.sample.cpu or 0)
-
-    def trace_text(self, evsel: int, raw: bytes, cpu: int) -> str:
-        """``_trace`` of a sample of event ``evsel`` with this RAW record and cpu, as ``templates_around_trace``
-        expects it (its ``%`` doubled)."""
-        return self.trace_events.info(self.tp_ids[evsel], raw, cpu).replace("%", "%%")
 
     def _start(self, s, f: frozenset, with_chain: bool) -> str:
         """``perf_sample__fprintf_start`` up to the time: the thread's comm, the sample's own pid and tid
