@@ -190,7 +190,7 @@ def test_concurrent_cold_reports_leave_whole_entries(cold, tmp_path):
         out, _ = proc.communicate()
         assert proc.returncode == 0
         assert "".join(line for line in out.splitlines(True) if not line.startswith("# (Tip:")) == PERF_TEXT
-    for kind in ("resolved-v2", "cfi-v3"):
+    for kind in (f"resolved-v{resolved_cache.FORMAT_VERSION}", "cfi-v3"):
         assert all(not name.startswith(".") for name in os.listdir(os.path.join(cache, kind)))  # no temp file
     assert report(cold[0], cache, home).stdout == PERF_TEXT
 

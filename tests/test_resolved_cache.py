@@ -151,7 +151,7 @@ def test_a_damaged_file_is_ignored(content, monkeypatch):
 def test_an_unwritable_cache_costs_only_the_warm_start(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    monkeypatch.setenv("PYPERF_CACHE_DIR", str(blocker))  # resolved-v2 cannot be made under a file
+    monkeypatch.setenv("PYPERF_CACHE_DIR", str(blocker))  # resolved-vN cannot be made under a file
     offsets = text_offsets(LIBZ)
     cold = answers(Dso(LIBZ, 0, None, None), offsets)
     next_process()

@@ -10,7 +10,7 @@ the fields perf's comparisons use (``struct map_symbol`` + the callchain entry's
 * ``sym_start``: the symbol's start in the dso (perf's ``sym->start``), ``avma``: the address as sampled,
   ``rip``: the map-relative address (``map__map_ip``) that the Symbol column shows when unresolved;
 * ``level``: ``k`` for a kernel map's address, ``.`` for a process's, else the lookup's (``al->level``);
-  ``object_sym``: a kernel data symbol, which the Symbol column prints with its offset.
+  ``object_sym``: a data symbol (STT_OBJECT), which the Symbol column prints with its offset.
 """
 from __future__ import annotations
 
@@ -26,10 +26,11 @@ class RFrame:
     """One resolved address as the report compares and prints it."""
 
     __slots__ = ("name", "has_sym", "inlined", "dso_name", "dso_rank", "sym_start", "avma", "rip", "key",
-                 "chain_text", "level", "mapped", "object_sym")
+                 "chain_text", "level", "mapped", "object_sym", "object_start")
 
     def __init__(self, *, name: str | None, inlined: bool, dso_name: str | None, dso_rank,
-                 sym_start: int, avma: int, rip: int, level: str = ".", object_sym: bool = False):
+                 sym_start: int, avma: int, rip: int, level: str = ".", object_sym: bool = False,
+                 object_start: int | None = None):
         self.has_sym = name is not None
         self.name = name if name is not None else ""
         self.inlined = bool(inlined) and self.has_sym
@@ -40,6 +41,8 @@ class RFrame:
         self.rip = rip
         self.level = level              # perf's al->level ("k", ".", "H"), the Symbol column's "[k] "
         self.object_sym = object_sym and self.has_sym  # STT_OBJECT: the Symbol column adds "+0x<offset>"
+        # the symbol's start as perf keeps it (sym->start): a process's symbols at file offsets
+        self.object_start = sym_start if object_start is None else object_start
         self.mapped = dso_name is not None
         self.key = frame_key(self)
         if self.has_sym:
@@ -53,15 +56,31 @@ class RFrame:
 
 
 def _object_symbol(frame, dso_obj) -> bool:
-    """Is the frame's symbol a data object (a kallsyms D/B symbol: STT_OBJECT)? Asked of kernel dsos only:
-    a process's symbol type would cost its symbol table where the resolved-symbol cache answered."""
-    if not getattr(dso_obj, "is_kernel", False) or getattr(frame, "resolved", None) is None:
+    """Is the frame's symbol a data object (STT_OBJECT: an ELF OBJECT symbol of a process's file, a kallsyms
+    D/B symbol)? perf's ``_hist_entry__sym_snprintf`` prints those with their offset, whatever the map.
+    A process's answer says so itself (``session.dsos.Resolved.object``, kept in the resolved-symbol cache
+    with the name), so that no symbol table is loaded for it."""
+    resolved = getattr(frame, "resolved", None)
+    if resolved is None:
         return False
-    symbol = frame.resolved.symbol
+    known = getattr(resolved, "object", None)
+    if known is not None:
+        return known
+    symbol = resolved.symbol
     return symbol is not None and symbol.type == STT_OBJECT
 
 
 STT_OBJECT = 1
+
+
+def _file_start(svma: int, dso_obj) -> int | None:
+    """Where perf keeps a process's symbol: at the file offset of its ELF address (``dso__load_sym``:
+    st_value less p_vaddr - p_offset of the PT_LOAD holding it). Kernel symbols stay where they are."""
+    image = None if getattr(dso_obj, "is_kernel", False) else getattr(dso_obj, "image", None)
+    if image is None:
+        return None
+    offset = image.svma_to_file_offset(svma)
+    return svma if offset is None else offset
 
 
 class FrameTable:
@@ -119,7 +138,9 @@ class FrameTable:
         long_name = getattr(dso_obj, "long_name", dso_name) if dso_obj is not None else None
         rank = self.dso_rank(long_name, getattr(frame, "dso_order", None))
         file_offset = getattr(frame, "file_offset", None)
+        object_sym = _object_symbol(frame, dso_obj)
+        object_start = _file_start(frame.sym_start or 0, dso_obj) if object_sym else None
         return RFrame(name=frame.sym, inlined=bool(frame.inlined), dso_name=dso_name, dso_rank=rank,
                       sym_start=frame.sym_start or 0, avma=frame.avma,
                       rip=file_offset if file_offset is not None else frame.avma,
-                      level=getattr(frame, "level", "."), object_sym=_object_symbol(frame, dso_obj))
+                      level=getattr(frame, "level", "."), object_sym=object_sym, object_start=object_start)

@@ -31,9 +31,11 @@ def sym_cell(loc, is_self: bool, level: str | None = None) -> str:
     letter being the entry's level (``he->level``: ``k`` for the kernel's maps)."""
     level = f"[{level if level is not None else getattr(loc, 'level', '.')}] "
     if loc.has_sym:
-        if loc.object_sym:  # a data symbol: "+0x%llx" of he->ip - map->unmap_ip(map, sym->start)
+        if loc.object_sym:  # a data symbol: "+0x%llx" of he->ip - map->unmap_ip(map, sym->start), which
+            # for a process (he->ip map-relative, the start mapped back into the process) is no real offset
+            # but is printed as perf prints it
             ip = loc.rip if is_self else loc.avma
-            return level + loc.name + "+0x%x" % ((ip - loc.sym_start - (loc.avma - loc.rip)) & 0xFFFFFFFFFFFFFFFF)
+            return level + loc.name + "+0x%x" % ((ip - loc.object_start - (loc.avma - loc.rip)) & 0xFFFFFFFFFFFFFFFF)
         return level + loc.name + (" (inlined)" if loc.inlined else "")
     ip = loc.rip if is_self else loc.avma
     return level + ("%#018x" % ip if ip else "0" * 16)

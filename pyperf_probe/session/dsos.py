@@ -27,6 +27,8 @@ import os
 from pyperf_probe import lazylog as log
 from pyperf_probe.errors import SymbolError
 
+STT_OBJECT = 1  # ELF st_info type of a data object (symbols.symtab.STT_OBJECT)
+
 KERNEL_NAME = "[kernel.kallsyms]"
 VDSO_NAME = "[vdso]"
 UNKNOWN_NAME = "[unknown]"
@@ -61,18 +63,19 @@ def short_name(long_name: str) -> str:
 
 class Resolved:
     """What one file offset of a dso resolves to: the symbol (``symbols.symtab.Symbol``), the name report
-    prints (demangled), and the symbol's start svma. An answer from the disk cache (``lazy``) has the
-    name and start only; its ``symbol`` is looked up in the symbol table when first asked for."""
+    prints (demangled), the symbol's start svma, and whether it is a data object (STT_OBJECT: report's
+    Symbol column adds its offset). An answer from the disk cache (``lazy``) has the name, start and kind
+    only; its ``symbol`` is looked up in the symbol table when first asked for."""
 
-    __slots__ = ("_symbol", "name", "start", "_dso", "_file_offset")
+    __slots__ = ("_symbol", "name", "start", "object", "_dso", "_file_offset")
 
-    def __init__(self, symbol, name: str, start: int):
-        self._symbol, self.name, self.start = symbol, name, start
+    def __init__(self, symbol, name: str, start: int, object: bool = False):
+        self._symbol, self.name, self.start, self.object = symbol, name, start, object
         self._dso = None
 
     @classmethod
-    def lazy(cls, dso: "Dso", file_offset: int, name: str, start: int) -> "Resolved":
-        res = cls(None, name, start)
+    def lazy(cls, dso: "Dso", file_offset: int, name: str, start: int, object: bool = False) -> "Resolved":
+        res = cls(None, name, start, object)
         res._dso, res._file_offset = dso, file_offset
         return res
 
@@ -129,11 +132,11 @@ class Dso:
             disk = self._disk_resolved = self._disk_part(True)
         if disk is not False and file_offset in disk:
             answer = disk[file_offset]
-            res = None if answer is None else Resolved.lazy(self, file_offset, answer[0], answer[1])
+            res = None if answer is None else Resolved.lazy(self, file_offset, *answer)
         else:
             res = self._resolve(file_offset)
             if disk is not False:
-                disk[file_offset] = None if res is None else (res.name, res.start)
+                disk[file_offset] = None if res is None else (res.name, res.start, res.object)
                 self._disk.changed()
         self._cache[file_offset] = res
         return res
@@ -143,21 +146,28 @@ class Dso:
             self._load()
         if self.symtab is None:
             return None
-        svma = self.image.file_offset_to_svma(file_offset) if self.image is not None else file_offset
-        if svma is None:
-            return None
+        image = self.image
+        svma = image.file_offset_to_svma(file_offset) if image is not None else file_offset
+        if svma is None:        # past a segment's file bytes: perf's symbols are at file offsets, still found
+            svma = image.file_offset_to_svma_past(file_offset)
+            if svma is None:
+                return None
         sym = self.symtab.lookup(svma)
         if sym is None:
             return None
         if isinstance(self.symtab, PerfMapSymbols):  # perf shows JIT names as written
             return Resolved(sym, sym.name, sym.svma)
-        return Resolved(sym, self._display_name(sym.name), sym.svma)
+        return Resolved(sym, self._display_name(sym.name), sym.svma, getattr(sym, "type", None) == STT_OBJECT)
 
     def svma(self, file_offset: int) -> int | None:
-        """The ELF address of a file offset (for inline info and CFI), None without the image."""
+        """The ELF address of a file offset (for inline info, CFI and script's symoff), None without the
+        image; past a segment's file bytes, as ``resolve`` finds the symbol there."""
         if not self._loaded:
             self._load()
-        return None if self.image is None else self.image.file_offset_to_svma(file_offset)
+        if self.image is None:
+            return None
+        svma = self.image.file_offset_to_svma(file_offset)
+        return svma if svma is not None else self.image.file_offset_to_svma_past(file_offset)
 
     def inline_names(self, file_offset: int) -> list[str]:
         """The function names DWARF gives at ``file_offset`` (innermost first, the containing function

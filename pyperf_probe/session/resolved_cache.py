@@ -4,7 +4,7 @@ tables are: callchain/cfi_table.py).
 Resolving a file offset (``Dso.resolve``) makes the symbol layer sort and demangle the whole symbol
 table on first use, and an inline lookup (``Dso.inline_names``) opens the DWARF: ~0.25 s of a warm
 ``report`` of a make build (bench/unwind), for a few thousand distinct addresses. This cache keeps, per
-build-id, ``file offset -> (printed name, symbol start svma)`` (or None: no symbol) and ``file offset ->
+build-id, ``file offset -> (printed name, symbol start svma, data object?)`` (or None: no symbol) and ``file offset ->
 inline names``, and answers them without loading either.
 
 Validity: an answer is a function of the files read and of pyperf's own code, so each part carries a
@@ -22,7 +22,7 @@ signature that must equal the live one, else that part is ignored (and rewritten
 
 Format (``<cache>/resolved-v<N>/<build-id>``): a ``cachefile`` entry (magic ``PYPFRES``, FORMAT_VERSION,
 CRC-32 and length of the payload) whose payload is the ``marshal`` of ``(code, sym_signature,
-{offset: (name, start) | None}, dwarf_signature, {offset: [names]})``. A file that is not a whole, intact
+{offset: (name, start, object) | None}, dwarf_signature, {offset: [names]})``. A file that is not a whole, intact
 entry of that shape is never used: its answers are computed again and the file rewritten. Writes are
 atomic (``cachefile.write``: a unique temporary name, then rename) and best effort, at exit, only for DSOs
 that resolved something new.
@@ -35,7 +35,7 @@ import os
 
 from pyperf_probe import cachefile
 
-FORMAT_VERSION = 2  # 2: the cachefile header (1 had none: flipped bytes gave wrong names)
+FORMAT_VERSION = 3  # 2: the cachefile header (1 had none: flipped bytes gave wrong names); 3: STT_OBJECT flag
 _MAGIC = b"PYPFRES\0"
 _SESSION_DIR = os.path.dirname(os.path.abspath(__file__))
 _CODE_FILES = (os.path.join(_SESSION_DIR, "dsos.py"), os.path.abspath(__file__))
@@ -104,7 +104,7 @@ class DsoCache:
         return cache
 
     def resolved_for(self, signature: tuple) -> dict:
-        """offset -> (name, start) | None, for the files as ``signature`` describes them now."""
+        """offset -> (name, start, object) | None, for the files as ``signature`` describes them now."""
         if self.resolved is None or self.sym_signature != signature:
             stored = self._stored
             self.resolved = dict(stored[1]) if stored is not None and stored[0] == signature else {}

@@ -228,6 +228,19 @@ class ElfImage:
                 return file_offset - seg.file_offset + seg.vaddr
         return None
 
+    def file_offset_to_svma_past(self, file_offset: int) -> int | None:
+        """The ELF address of a file offset that no PT_LOAD's file bytes hold (the rest of a segment's last
+        page, its .bss, the space before the next segment), through the PT_LOAD that starts last at or
+        before it. perf 6.1 keeps user symbols at file offsets (``dso__load_sym``: st_value less p_vaddr -
+        p_offset of the PT_LOAD holding it by max(p_memsz, p_filesz)) and looks a map-relative address up
+        there whether or not a segment's file bytes hold it: the last symbol before such an offset (a
+        zero-size one runs to the next symbol) still answers."""
+        best = None
+        for seg in self.load_segments:
+            if seg.file_offset <= file_offset and (best is None or seg.file_offset >= best.file_offset):
+                best = seg
+        return None if best is None else file_offset - best.file_offset + best.vaddr
+
     def read_at_svma(self, svma: int, size: int) -> bytes:
         """Bytes of the file that are loaded at ``svma`` (code for the disassembler)."""
         file_offset = self.svma_to_file_offset(svma)
