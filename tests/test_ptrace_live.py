@@ -142,6 +142,25 @@ def test_counts_equal_perf_stat_with_uprobes(user, exe, case):
     assert mine == theirs and any(theirs.values())
 
 
+LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+
+
+@needs_root
+@pytest.mark.skipif(not os.path.exists(LIBC), reason=f"needs {LIBC}")
+def test_libc_counts(user, exe):
+    """Probes in libc, mapped by ld.so before main (found at its _dl_debug_state hook): pt_work spin 200
+    sleeps 200 times through nanosleep -> clock_nanosleep."""
+    add_ptrace(user, f"{ph.GROUP}:pt_cns=clock_nanosleep", f"{ph.GROUP}:pt_ns=__nanosleep%return", exe_path=LIBC)
+    events = [f"{ph.GROUP}:pt_cns", f"{ph.GROUP}:pt_ns__return"]
+    argv = [exe, "spin", "200"]
+    mine = ph.pyperf_counts(user, events, argv)
+    lines = [f"p:{ph.GROUP}/pt_cns {LIBC}:{off(LIBC, 'clock_nanosleep'):#x}",
+             f"r:{ph.GROUP}/pt_ns__return {LIBC}:{off(LIBC, '__nanosleep'):#x}"]
+    with ph.uprobes(lines):
+        theirs = ph.perf_counts(events, argv)
+    assert mine == theirs and theirs[events[0]] >= 200
+
+
 @needs_root
 def test_exec_from_a_thread(user, exe):
     """pt_work mtexec: 5 hits in each of two threads, then the second execs, and the new image hits 20
