@@ -129,11 +129,14 @@ def usage_header() -> str:
     return "\n".join(lines) + "\n\n"
 
 
+PYPERF_ONLY = ("ptrace",)  # options perf has not: left out of perf's usage text, listed by --help after it
+
+
 def full_usage(error: str | None = None) -> str:
-    """``usage_with_options``: [``  Error: ...``], the usage lines and every option, sorted."""
+    """``usage_with_options``: [``  Error: ...``], the usage lines and every option of perf's, sorted."""
     text = f"  Error: {error}\n" if error is not None else ""
     text += usage_header()
-    text += "".join(o.usage_line() for o in sorted(OPTIONS, key=_sort_key))
+    text += "".join(o.usage_line() for o in sorted(OPTIONS, key=_sort_key) if o.long not in PYPERF_ONLY)
     return text + "\n"
 
 
@@ -163,7 +166,8 @@ class HelpRequested(Exception):
 
 
 def help_text() -> str:
-    return full_usage().lstrip("\n") + EXAMPLES.lstrip("\n")
+    own = "".join(o.usage_line() for o in OPTIONS if o.long in PYPERF_ONLY)
+    return full_usage().lstrip("\n") + " pyperf's own:\n" + own + "\n" + EXAMPLES.lstrip("\n")
 
 
 if TYPE_CHECKING:
