@@ -479,10 +479,12 @@ def test_lookup_without_the_unique_list_is_the_lookup_with_it(rows):
     assert lazy._unique is None and lazy._symbols is None
 
 
-@pytest.mark.parametrize("path", ["/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"])
+@pytest.mark.parametrize("path", ["/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6",
+                                  "/usr/lib/gcc/x86_64-linux-gnu/12/cc1"])
 def test_lazy_lookup_on_system_libraries(path):
-    """The same on real tables (libc: its debug file's .symtab, 8,166 symbols, 1,600 runs of aliases), at
-    each start and end and one byte either side."""
+    """The same on real tables (libc: its debug file's .symtab, 8,166 symbols, 1,600 runs of aliases; cc1:
+    27K mangled C++ names, demangled one by one when looked up), at each start and end and one byte either
+    side; and the names made one by one equal the names made all at once."""
     from pyperf_probe.symbols import symtab
     if not os.path.exists(path):
         pytest.skip(f"{path} is not installed")
@@ -494,3 +496,7 @@ def test_lazy_lookup_on_system_libraries(path):
         for svma in (start - 1, start, start + 1, end - 1, end, end + 1):
             assert lazy.lookup(svma) == full.lookup(svma)
     assert lazy._unique is None
+    names = symtab._load(symtab.open_elf(path), None)._sorted()[0]
+    assert isinstance(names, symtab.LazyNames)
+    one_by_one = [names[i] for i in range(len(names))]
+    assert one_by_one == list(names) == [s.name for s in full.symbols]

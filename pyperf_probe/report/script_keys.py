@@ -15,13 +15,14 @@ text of its record (``traceevent``, which keeps the texts of records it printed)
 Why that prints what replaying ``session.samples()`` prints: between two records (COMM, MMAP, FORK, ...)
 a sample's text depends only on its key, its time and the machine, and the only changes a sample makes to
 the machine are the ones ``session.counts`` lists (a thread created, a pid learnt late, the kernel's
-symbols loaded). A kept text depends on the thread its tid found and, unless the sample is in kernel mode
-without a call chain, that thread's maps (and on the kernel's maps): a COMM drops the texts of its thread, a
-FORK those of the child's and the parent's tids, a user-space MMAP those of the threads sharing the maps it
-changed (so a process starting does not drop the texts of tracepoint samples); a kernel MMAP, a KSYMBOL, any other record that
-changes the machine, a resolution (or a record) that learnt a pid and one that changed the kernel drop
-everything, and the text of a resolution that changed the kernel is not kept. Samples whose id no event
-has, or that are corrupt, are never kept: the reader counts each one.
+symbols loaded). A kept text depends on the thread its tid found and, when it prints the sample's ip (or
+chain) and the sample is not in kernel mode without a chain, on that thread's maps (and always on the
+kernel's maps): a COMM drops the texts of its thread, a FORK those of the child's tid (and the parent's if
+perf's fork made the parent again), a user-space MMAP those of the threads sharing the maps it changed (so
+a process starting does not drop the texts of tracepoint samples); a kernel MMAP, a KSYMBOL, any other
+record that changes the machine, a resolution (or a record) that learnt a pid and one that changed the
+kernel drop everything, and the text of a resolution that changed the kernel is not kept. Samples whose id
+no event has, or that are corrupt, are never kept: the reader counts each one.
 """
 from __future__ import annotations
 
@@ -90,10 +91,11 @@ class _Walk:
         self.raw_at = KeyLayout.of(layout.sample_type, timed=True).raw_offset() if layout is not None else None
         self.heads: dict[bytes, list] = {}
         self.info = printer.trace_events.info if printer.trace_events is not None else None
-        # what each kept key (of memo, or of heads when keys are cut) depends on: its thread (by tid) and that
-        # thread's maps
-        self.by_tid: dict[int, list[bytes]] = {}
+        # what each kept key (of memo, or of heads when keys are cut) depends on: its thread (by tid: the
+        # Thread and the keys) and that thread's maps; the events whose texts print an address
+        self.by_tid: dict[int, tuple] = {}
         self.by_maps: dict[object, list[bytes]] = {}
+        self.with_ip = tuple("ip" in f for f in printer.options.fields)
         self.run = self.run_raw if self.raw_at is not None else self.run_whole
 
     def forget(self) -> None:
@@ -112,10 +114,10 @@ class _Walk:
             self.pid_updates = self.machine.pid_updates
             self.forget()
         elif kind is CommRecord:
-            self._drop(self.by_tid.pop(rec.tid, ()))
+            self._drop_thread(rec.tid)
         elif kind is ForkRecord:
-            self._drop(self.by_tid.pop(rec.tid, ()))
-            self._drop(self.by_tid.pop(rec.ptid, ()))
+            self._drop_thread(rec.tid)
+            self._drop_thread(rec.ptid, unless_same=True)
         elif (kind is MmapRecord or kind is Mmap2Record) and rec.misc & MISC_CPUMODE_MASK != MISC_KERNEL:
             thread = self.machine.threads.get(rec.tid)
             if thread is None:
@@ -124,6 +126,14 @@ class _Walk:
                 self._drop(self.by_maps.pop(thread.maps, ()))
         else:
             self.forget()
+
+    def _drop_thread(self, tid: int, unless_same: bool = False) -> None:
+        """Drop the texts of thread ``tid``; ``unless_same``: only if it is not the Thread they were made
+        with (fork's parent: the same thread unless perf's fork made it again)."""
+        got = self.by_tid.get(tid)
+        if got is not None and not (unless_same and self.machine.threads.get(tid) is got[0]):
+            del self.by_tid[tid]
+            self._drop(got[1])
 
     def _drop(self, keys) -> None:
         memo, heads = self.memo, self.heads
@@ -136,8 +146,8 @@ class _Walk:
 
     def _keep(self, table: dict, key: bytes, value, sample) -> None:
         """Keep ``value`` for ``key`` in ``table`` (memo, or heads when keys are cut), noting what it depends
-        on: the thread of ``sample``'s tid and, unless it is in kernel mode without a call chain, that
-        thread's maps."""
+        on: the thread of ``sample``'s tid and, if its text prints the sample's ip or chain and the sample is
+        not in kernel mode without a chain, that thread's maps."""
         if len(table) >= MEMO_LIMIT:
             self.forget()
         table[key] = value
@@ -145,8 +155,13 @@ class _Walk:
         thread = self.machine.threads.get(-1 if tid is None else tid)
         if thread is None:  # (not made by the resolution: a tid the reader did not decode)
             return
-        self.by_tid.setdefault(thread.tid, []).append(key)
-        if sample.misc & MISC_CPUMODE_MASK != MISC_KERNEL or sample.callchain:
+        got = self.by_tid.get(thread.tid)
+        if got is None or got[0] is not thread:
+            if got is not None:  # (a thread made again under this tid without a record: its old texts go)
+                self._drop(got[1])
+            got = self.by_tid[thread.tid] = (thread, [])
+        got[1].append(key)
+        if self.with_ip[sample.evsel] and (sample.misc & MISC_CPUMODE_MASK != MISC_KERNEL or sample.callchain):
             self.by_maps.setdefault(thread.maps, []).append(key)
 
     def run_whole(self, items: list) -> str:

@@ -19,7 +19,7 @@ build-id.
 from __future__ import annotations
 
 import sys
-from itertools import compress, repeat
+from itertools import accumulate, compress, repeat
 
 try:            # the C half of the operator module: a builtin, so free to import (operator.py is not)
     from _operator import add, eq, itemgetter, ne
@@ -241,6 +241,17 @@ class SymbolNames:
         names = _names_at(self._strtab, offsets)
         return demangled_names(names) if self._may_be_mangled() else names
 
+    def name(self, index: int) -> str:
+        """``all()[index]``, made alone (report's lookups ask for the names of a few symbols of a table)."""
+        if self._all is not None:
+            return self._all[index]
+        strtab, at = self._strtab, self._offsets[index]
+        end = strtab.find(b"\0", at)
+        name = strtab[at:end if end >= 0 else len(strtab)].decode("utf-8", "replace")
+        if name.startswith("_Z") and self._may_be_mangled():
+            name = demangled_names([name])[0]
+        return name
+
     def all_ascii(self, names: list[str]) -> bool:
         """Whether ``names`` (made by this object) are all ASCII: one test of the string table when they
         are its substrings (not demangled), else a test of each."""
@@ -396,17 +407,54 @@ def fixup_end(rows: list[tuple[str, int, int, int, int]]) -> list[Symbol]:
     return _symbols_of(names, svmas, sizes, types, bindings, _ends(svmas, sizes))
 
 
-def _sorted_columns(names: list[str], svmas: list[int], sizes: list[int], types: list[int],
+def _sorted_columns(names, svmas: list[int], sizes: list[int], types: list[int],
                     bindings: list[int]) -> tuple[list, list, list, list, list, list]:
     """The five columns of a table's rows (in table order) put in svma order, as :func:`fixup_end` sorts
-    the rows (a stable sort of the indexes, no rows made), and a sixth: the ends."""
+    the rows (a stable sort of the indexes, no rows made), and a sixth: the ends. ``names`` is a list, or
+    :class:`LazyNames` (reordered, not made)."""
     if len(svmas) > 1:
         order = sorted(range(len(svmas)), key=svmas.__getitem__)
         if any(map(ne, order, range(len(order)))):
             take = itemgetter(*order)
-            names, svmas, sizes, types, bindings = (list(take(column))
-                                                    for column in (names, svmas, sizes, types, bindings))
+            svmas, sizes, types, bindings = (list(take(column)) for column in (svmas, sizes, types, bindings))
+            names = names.reordered(order) if isinstance(names, LazyNames) else list(take(names))
     return names, svmas, sizes, types, bindings, _ends(svmas, sizes)
+
+
+class LazyNames:
+    """The names of the parts (:class:`SymbolNames`) of a table, joined in table order, or in ``order`` (a
+    list of table-order indexes), each made when first asked for (``names[i]``): a report looks up the
+    symbols of a few hundred addresses of a table of tens of thousands, whose names are not all made
+    (nor demangled: cc1's 27K names took a quarter of a cold ``pyperf script``'s time). Iterating makes
+    them all."""
+
+    __slots__ = ("_parts", "_bases", "_order", "_made")
+
+    def __init__(self, parts: list[SymbolNames], order: list[int] | None = None):
+        self._parts = parts
+        self._bases = list(accumulate((len(part) for part in parts[:-1]), initial=0))
+        self._order = order
+        self._made: dict[int, str] = {}
+
+    def reordered(self, order: list[int]) -> LazyNames:
+        return LazyNames(self._parts, order)
+
+    def __len__(self) -> int:
+        return sum(map(len, self._parts))
+
+    def __getitem__(self, i: int) -> str:
+        k = self._order[i] if self._order is not None else i
+        name = self._made.get(k)
+        if name is None:
+            j = _bisect_right(self._bases, k) - 1  # (imported by unique() or _lookup_sorted, the callers)
+            name = self._made[k] = self._parts[j].name(k - self._bases[j])
+        return name
+
+    def __iter__(self) -> Iterator[str]:
+        names = _joined(part.all() for part in self._parts)
+        if self._order is None:
+            return iter(names)
+        return map(names.__getitem__, self._order)
 
 
 def _ends(svmas: list[int], sizes: list[int]) -> list[int]:
@@ -550,7 +598,7 @@ class SymbolTable:
         (_sorted_columns; made once)."""
         if self._sorted_columns is None:
             parts, rest = self._columns
-            self._sorted_columns = _sorted_columns(_joined(part.all() for part in parts), *rest())
+            self._sorted_columns = _sorted_columns(LazyNames(parts), *rest())
         return self._sorted_columns
 
     def __len__(self) -> int:
