@@ -34,8 +34,10 @@ class Site:
         self.layout = None
 
     def matches(self, m) -> bool:
-        """Whether a /proc maps line maps this probe's file."""
-        return m.ino == self.ino and (m.maj, m.min) == self.dev
+        """Whether a /proc maps line maps this probe's file: its inode on its device, as uprobes match;
+        else its path (an overlay file system shows the lower layer's device and inode in maps; a file
+        replaced since it was mapped shows as "PATH (deleted)")."""
+        return (m.ino == self.ino and (m.maj, m.min) == self.dev) or m.path == self.path
 
 
 class Breakpoint:
