@@ -10,7 +10,6 @@ device") and exits 0; pyperf says why (not an ELF file, no build-id, no such fil
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from typing import List
@@ -19,22 +18,7 @@ from pyperf_probe.errors import SymbolError, UsageError
 
 log = logging.getLogger("pyperf")
 
-USAGE = """
- Usage: pyperf buildid-cache [<options>]
-
-    -a, --add <file list>
-                          file(s) to add
-    -l, --list            list all cached files
-    -p, --purge <file list>
-                          file(s) to remove (remove old caches too)
-    -P, --purge-all       purge all cached files
-    -r, --remove <file list>
-                          file(s) to remove
-    -u, --update <file list>
-                          file(s) to update
-    -v, --verbose         be more verbose
-
- Examples:
+EXAMPLES = """
     pyperf buildid-cache --add /tmp/tick          # cache it, with its SDT markers
     pyperf list sdt                               # the cached markers
     pyperf probe sdt_tick:loop2                   # a uprobe on one of them
@@ -43,8 +27,11 @@ USAGE = """
 """
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pyperf buildid-cache", add_help=False)
+def _parser():
+    """perf buildid-cache's walk and texts (cmdline.Parser over perf 6.1's table); -k, -M, --debuginfod and
+    --target-ns are refused in perf's words."""
+    from pyperf_probe.cmdline import Parser
+    p = Parser("pyperf buildid-cache", perf="buildid-cache", examples=EXAMPLES)
     p.add_argument("-a", "--add")
     p.add_argument("-r", "--remove")
     p.add_argument("-p", "--purge")
@@ -53,14 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-l", "--list", action="store_true")
     p.add_argument("-f", "--force", action="store_true")
     p.add_argument("-v", "--verbose", action="count", default=0)
-    p.add_argument("-h", "--help", action="store_true")
     p.add_argument("rest", nargs="*")
-    p.error = _usage_error                          # type: ignore[assignment]
     return p
 
 
-def _usage_error(message: str):
-    raise UsageError(f"  Error: {message}", usage=USAGE.strip("\n"))
+def _usage(message: str = "") -> UsageError:
+    """perf's usage_with_options, after ``message`` when there is one."""
+    from pyperf_probe.parse_options import ParseError
+    return ParseError(message + _parser().perf_table().full_usage())
 
 
 def _file_list(text: str) -> List[str]:
@@ -70,14 +57,11 @@ def _file_list(text: str) -> List[str]:
 
 def main(argv: List[str], opts) -> int:
     args = _parser().parse_args(argv)
-    if args.help:
-        sys.stdout.write(USAGE)
-        return 0
     actions = [args.add, args.remove, args.purge, args.update, args.purge_all]
     if args.rest or not (args.list or any(actions)):
-        raise UsageError("", usage=USAGE.strip("\n"))
+        raise _usage()
     if args.list and any(actions):
-        raise UsageError("  Error: -l is exclusive.\n", usage=USAGE.strip("\n"))
+        raise _usage("  Error: -l is exclusive.\n\n")
     if args.verbose:
         log.setLevel(logging.DEBUG)
 

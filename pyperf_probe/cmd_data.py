@@ -14,20 +14,6 @@ import sys
 
 from pyperf_probe.errors import UsageError
 
-USAGE = """
- Usage: pyperf data convert [<options>]
-
-    -f, --force           don't complain, do it
-    -i, --input <file>    input file name
-    -v, --verbose         be more verbose
-        --all             Convert all events
-        --to-ctf ...      Convert to CTF format
-        --to-json ...     Convert to JSON format
-        --to-pprof ...    Convert to pprof's profile.proto (gzipped)
-        --symfs ...       Look for files with symbols relative to this directory
-        --tod             Convert time to wall clock time
-"""
-
 EXAMPLES = """
   pyperf data convert --to-json perf.json              # perf 6.1's JSON of ./perf.data
   pyperf data convert -i lib.data --to-pprof lib.pb.gz
@@ -40,36 +26,48 @@ EXIT_FAILED = 255
 def build_parser():
     from pyperf_probe.cmdline import Parser
     p = Parser("pyperf data convert", description="Convert a perf.data file to another format.",
-               examples=EXAMPLES)
+               examples=EXAMPLES, perf="data convert")
     p.add_argument("-f", "--force", action="store_true", help="don't complain, do it")
     p.add_argument("-i", "--input", default=None, help="input file name")
     p.add_argument("-v", "--verbose", action="count", default=0, help="be more verbose")
     p.add_argument("--all", action="store_true", help="Convert all events")
     p.add_argument("--to-ctf", default=None, metavar="FILE", help="Convert to CTF format (not by pyperf)")
     p.add_argument("--to-json", default=None, metavar="FILE", help="Convert to JSON format")
-    p.add_argument("--to-pprof", default=None, metavar="FILE", help="Convert to pprof's profile.proto (gzipped)")
-    p.add_argument("--symfs", default=None, help="look for files with symbols relative to this directory")
-    p.add_argument("--kallsyms", default=None, help="kallsyms pathname (beyond perf's convert)")
-    p.add_argument("--no-inline", dest="inline", action="store_false",
+    p.add_argument("--to-pprof", default=None, metavar="file", help="Convert to pprof's profile.proto (gzipped)",
+                   extension=True)
+    p.add_argument("--symfs", default=None, metavar="directory", extension=True,
+                   help="Look for files with symbols relative to this directory")
+    p.add_argument("--kallsyms", default=None, metavar="file", help="kallsyms pathname", extension=True)
+    p.add_argument("--no-inline", dest="inline", action="store_false", extension=True,
                    help="pprof: no inline frames (Line entries) from DWARF")
     p.add_argument("--tod", action="store_true", help="Convert time to wall clock time")
     return p
 
 
+def _convert_argv(argv: list[str]) -> list[str]:
+    """perf data's own walk (convert's options, up to the first other word), which must be ``convert``:
+    the words convert reads, the options before it included."""
+    from pyperf_probe import parse_options as po
+    parser = build_parser()
+    table = parser.perf_table()
+    rest = po.parse_command(po.Table(table.usage, table.options, stop_at_non_option=True), argv, lambda occ: None,
+                            parser.unsupported, parser.examples_text())
+    if not rest:
+        raise po.ParseError(table.full_usage())
+    if rest[0] != "convert":
+        raise po.ParseError(f"Unknown command: {rest[0]}\n" + table.full_usage())
+    return argv[:len(argv) - len(rest)] + rest[1:]
+
+
 def main(argv: list[str], opts) -> int:
-    if not argv or argv[0] != "convert":
-        if argv and not argv[0].startswith("-"):
-            sys.stderr.write(f"Unknown command: {argv[0]}\n")
-        sys.stderr.write(USAGE)
-        return 129
-    args = build_parser().parse_args(argv[1:])
+    args = build_parser().parse_args(_convert_argv(argv))
     targets = [t for t in (args.to_ctf, args.to_json, args.to_pprof) if t is not None]
     if len(targets) > 1:
         sys.stderr.write("You cannot specify both --to-ctf and --to-json.\n" if args.to_pprof is None else
                          "You can specify only one of --to-ctf, --to-json and --to-pprof.\n")
         return EXIT_FAILED
     if not targets:
-        sys.stderr.write("You must specify one of --to-ctf or --to-json.\n" + USAGE)
+        sys.stderr.write("You must specify one of --to-ctf or --to-json.\n" + build_parser().perf_table().full_usage())
         return EXIT_FAILED
     if args.to_ctf is not None:
         sys.stderr.write("pyperf data convert: --to-ctf is not supported (use --to-json or --to-pprof)\n")

@@ -21,14 +21,8 @@ import fnmatch
 import sys
 from typing import List, Optional, Tuple
 
-from pyperf_probe.errors import UsageError
 
-USAGE = """
- Usage: pyperf list [<options>] [hw|sw|cache|tracepoint|pmu|sdt|event_glob]
-
-        --raw-dump        Dump raw events
-
- Examples:
+EXAMPLES = """
     pyperf list                         # every tracepoint and cached SDT marker
     pyperf list 'probe_*:*'             # the uprobes added by pyperf probe / perf probe
     pyperf list sdt                     # SDT markers cached by 'pyperf buildid-cache --add FILE'
@@ -173,15 +167,25 @@ def _sections(word: str) -> Tuple[bool, bool, Optional[str], Optional[str]]:
     return True, True, None, f"*{word}*"
 
 
+def _parse(argv: List[str]) -> Tuple[bool, List[str]]:
+    """(--raw-dump?, the words) by perf's walk over perf list's table (STOP_AT_NON_OPTION: a word ends the
+    options). -d/--desc is perf's default and changes nothing here (pyperf prints no descriptions); the
+    other options are refused in perf's words."""
+    from pyperf_probe import parse_options as po
+    raw = [False]
+
+    def on_option(occ) -> None:
+        if occ.option.long == "raw-dump":
+            raw[0] = not occ.unset
+
+    words = po.parse_command(po.perf_table("list"), argv, on_option,
+                             lambda opt: None if opt.long in ("raw-dump", "desc") else po.NOT_IMPLEMENTED,
+                             " Examples:\n" + EXAMPLES.lstrip("\n"))
+    return raw[0], words
+
+
 def main(argv: List[str], opts) -> int:
-    raw = "--raw-dump" in argv
-    words = [a for a in argv if a != "--raw-dump"]
-    if any(w in ("-h", "--help") for w in words):
-        sys.stdout.write(USAGE)
-        return 0
-    bad = [w for w in words if w.startswith("-")]
-    if bad:
-        raise UsageError(f"  Error: unknown option `{bad[0].lstrip('-')}'", usage=USAGE.strip("\n"))
+    raw, words = _parse(argv)
     out = []
     for word in words or [None]:
         if word is None or word in CLASS_WORDS or (":" not in word and word not in ("tracepoint", "sdt")):

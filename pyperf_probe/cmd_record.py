@@ -38,7 +38,7 @@ class _FilterAction(argparse.Action):
 
 
 def build_parser() -> Parser:
-    p = Parser("pyperf record", examples=EXAMPLES,
+    p = Parser("pyperf record", examples=EXAMPLES, perf="record",
                usage="pyperf record [<options>] [<command>]\n    or: pyperf record [<options>] -- <command> "
                      "[<options>]", description="Run a command and record its events into perf.data.")
     p.add_argument("-e", "--event", dest="events", action="append", default=[], metavar="EVENT",

@@ -32,7 +32,7 @@ EXAMPLES = """
 def build_parser():
     from pyperf_probe.cmdline import Parser
     p = Parser("pyperf script", description="Read perf.data and display its samples.", examples=EXAMPLES,
-               dash_values=("-F", "--fields"))
+               perf="script", on_words=_no_script)
     p.add_argument("-i", "--input", default=None, help="input file name (default: perf.data)")
     p.add_argument("-F", "--fields", default=None,
                    help="comma separated output fields prepend with 'type:' (hw,sw,trace,raw,synth): comm,pid,tid,"
@@ -45,11 +45,19 @@ def build_parser():
     p.add_argument("--show-kernel-path", action="store_true", help="Show the path of [kernel.kallsyms]")
     p.add_argument("-f", "--force", action="store_true", help="don't complain, do it")
     p.add_argument("--no-inline", dest="inline", action="store_false", help="do not show inline functions")
-    p.add_argument("--comm", default=None, help="only show events for these comms (comma separated)")
+    p.add_argument("-c", "--comms", dest="comm", default=None, help="only show events for these comms (comma "
+                   "separated)")
     p.add_argument("--pid", default=None, help="only show events for these process ids (comma separated)")
     p.add_argument("--tid", default=None, help="only show events for these thread ids (comma separated)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="be more verbose")
     return p
+
+
+def _no_script(words, table):
+    """perf script's first word that is not an option names a script; pyperf runs none of perf's."""
+    from pyperf_probe.parse_options import ParseError
+    raise ParseError(f"  Error: Couldn't find script `{words[0]}'\n\n See perf script -l for available scripts.\n\n"
+                     + table.full_usage())
 
 
 # option -> (destination, what it takes): "value" (the next word, or --opt=VALUE), "count", or the constant

@@ -91,78 +91,54 @@ def _usage(msg: str = "") -> UsageError:
     return UsageError(msg, usage=USAGE.strip("\n").split("\n\n Examples:")[0])
 
 
-def _value_error(short: Optional[str], long: str, what: str) -> UsageError:
-    """parse-options' ``opterror`` for a bad value: the switch as typed, the usage line right under it, and
-    for a short switch its option's lines (perf finds none for a long one: a blank line ends the text)."""
-    text = (f" Error: switch `{short}' {what}" if short else f" Error: option `{long}' {what}") + "\n" + USAGE_LINE
-    text += "\n\n" + (OPTION_LINES[short] + "\n" if short else "")
-    err = UsageError(text)
-    err.verbatim = True
-    return err
-
-
 def parse_args(argv: List[str]) -> Options:
-    """perf's parse_options with PARSE_OPT_STOP_AT_NON_OPTION: options, then the command; a short option
-    takes its value attached (-x,) or as the next word, flags bundle (-aA); the last aggregation asked for
-    wins, as perf's OPT_SET_UINTs do."""
-    opts, i = Options(), 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            i += 1
-            break
-        if not arg.startswith("-") or arg == "-":
-            break
-        if arg in ("-h", "--help"):
-            raise _Help()
-        if arg.startswith("--"):
-            i = _long_option(opts, argv, i)
-        else:
-            i = _short_options(opts, argv, i)
-    opts.argv = argv[i:]
+    """perf's parse_options (parse_options.py, perf 6.1's stat table) with PARSE_OPT_STOP_AT_NON_OPTION:
+    options, then the command; a short option takes its value attached (-x,) or as the next word, flags
+    bundle (-aA); the last aggregation asked for wins, as perf's OPT_SET_UINTs do. The pid lists and -r's
+    range are checked once the walk is done, as perf checks its target after parse_options."""
+    from pyperf_probe import parse_options as po
+    opts = Options()
+    table = po.perf_table("stat")
+    opts.argv = po.parse_command(table, argv, lambda occ: _option(opts, occ), _unsupported,
+                                 USAGE[USAGE.index(" Examples:"):])
+    for what in ("pid", "tid"):
+        value = getattr(opts, what)
+        if value is not None and not all(p.isdigit() for p in value.split(",")):
+            raise _usage(f"  Error: invalid {what} list '{value}'")
+    if opts.repeat < 1 or opts.repeat > 100:
+        raise _usage("  Error: -r takes 1..100 runs (pyperf has no 'forever' mode).")
     if not opts.argv and opts.pid is None and opts.tid is None:
         opts.system_wide = True         # perf: no command and no target counts system wide until Ctrl-C
     _check_aggregation(opts)
     return opts
 
 
-def _long_option(opts: Options, argv: List[str], i: int) -> int:
-    name, eq, value = argv[i][2:].partition("=")
-    if name not in _LONG:
-        raise _usage(f"  Error: unknown option `{name}'")
-    short, kind = _LONG[name]
+def _unsupported(opt) -> Optional[str]:
+    from pyperf_probe.parse_options import NOT_IMPLEMENTED
+    return None if opt.short in _OPTIONS or opt.long in _LONG else NOT_IMPLEMENTED
+
+
+def _option(opts: Options, occ) -> None:
+    """One option from the walk; a bad number is perf's opterror (parse_options.OptionValueError)."""
+    opt = occ.option
+    name = opt.short if opt.short in _OPTIONS else opt.long
+    kind = _OPTIONS[name][1] if name in _OPTIONS else _LONG[name][1]
     if kind is None:
-        if eq:
-            raise _value_error(None, name, "takes no value")
-        _flag(opts, short or name)
-        return i + 1
-    if not eq:
-        if i + 1 >= len(argv):
-            raise _value_error(None, name, "requires a value")
-        i += 1
-        value = argv[i]
-    _set(opts, kind, value, None, name)
-    return i + 1
-
-
-def _short_options(opts: Options, argv: List[str], i: int) -> int:
-    letters = argv[i][1:]
-    while letters:
-        short, letters = letters[0], letters[1:]
-        if short not in _OPTIONS:
-            raise _usage(f"  Error: unknown switch `{short}'")
-        long, kind = _OPTIONS[short]
-        if kind is None:
-            _flag(opts, short)
-            continue
-        if not letters:
-            if i + 1 >= len(argv):
-                raise _value_error(short, long, "requires a value")
-            i += 1
-            letters = argv[i]
-        _set(opts, kind, letters, short, long)
-        break
-    return i + 1
+        if occ.unset:       # OPT_BOOLEAN -a: false; the OPT_SET_UINTs: 0, which is AGGR_NONE
+            if name == "a":
+                opts.system_wide = False
+            else:
+                opts.aggr = "none"
+        else:
+            _flag(opts, name)
+        return
+    if occ.unset:           # --no-pid, --no-field-separator, ...: unset (perf refuses --no-event)
+        defaults = Options()
+        attr = {"pid": "pid", "tid": "tid", "sep": "csv_sep", "uint": "interval_ms", "int": "repeat"}.get(kind)
+        if attr is not None:
+            setattr(opts, attr, 0 if kind in ("uint", "int") else getattr(defaults, attr))
+        return
+    _set(opts, kind, occ.value)
 
 
 def _flag(opts: Options, name: str) -> None:
@@ -183,41 +159,30 @@ def _check_aggregation(opts: Options) -> None:
                          usage=SYSTEM_WIDE_USAGE, errno=errno_mod.EINVAL)
 
 
-class _Help(Exception):
-    pass
-
-
-def _set(opts: Options, what: str, value: str, short: Optional[str], long: str) -> None:
+def _set(opts: Options, what: str, value: str) -> None:
+    from pyperf_probe.parse_options import OptionValueError
     if what == "event":
         opts.events.append(value)
     elif what in ("pid", "tid"):
-        if not all(p.isdigit() for p in value.split(",")):
-            raise _usage(f"  Error: invalid {what} list '{value}'")
         setattr(opts, what, value)
     elif what == "sep":
         opts.csv_sep = value
     elif what == "uint":   # OPTION_UINTEGER: a leading '-' first, then strtol's whole-string rule
         if value.startswith("-"):
-            raise _value_error(short, long, "expects an unsigned numerical value")
+            raise OptionValueError("expects an unsigned numerical value")
         digits = value.lstrip(" \t\n\v\f\r").lstrip("+")
         if digits and not digits.isdigit():
-            raise _value_error(short, long, "expects a numerical value")
+            raise OptionValueError("expects a numerical value")
         opts.interval_ms = int(digits or 0)
     else:
         try:
             opts.repeat = int(value)
         except ValueError:
-            raise _value_error(short, long, "expects a numerical value") from None
-        if opts.repeat < 1 or opts.repeat > 100:
-            raise _usage("  Error: -r takes 1..100 runs (pyperf has no 'forever' mode).")
+            raise OptionValueError("expects a numerical value") from None
 
 
 def main(argv: List[str], opts) -> int:
-    try:
-        o = parse_args(argv)
-    except _Help:
-        sys.stdout.write(USAGE)
-        return 0
+    o = parse_args(argv)
     try:
         locale.setlocale(locale.LC_NUMERIC, "")
     except locale.Error:

@@ -1,11 +1,14 @@
-"""``pyperf report`` options, parsed as perf's parse-options does for ``perf report`` (builtin-report.c).
+"""``pyperf report`` options, parsed by perf's parse-options walk (parse_options.py) over perf 6.1's table
+for ``perf report`` (builtin-report.c), with perf's texts for bad options.
 
-Long options may be abbreviated to any unambiguous prefix (``--comm`` for ``--comms``), ``-g`` takes an
-optional argument (``-g``, ``-g flat``, ``-gflat``, ``--call-graph=fractal,5``), short flags may be grouped
-(``-nq``).
+Long options may be abbreviated to any unambiguous prefix (``--comm`` for ``--comms``), ``-g`` takes the
+next word unless it starts with '-' (``-g``, ``-g flat``, ``-gflat``, ``--call-graph=fractal,5``), short
+flags may be grouped (``-nq``). ``--stdio-style`` is pyperf's (an extension); perf's options that pyperf
+does not have are refused in perf's words.
 """
 from __future__ import annotations
 
+from pyperf_probe import parse_options as po
 from pyperf_probe.errors import UsageError
 from pyperf_probe.perfdata.frozen import Frozen
 
@@ -63,6 +66,10 @@ USAGE = """\
    pyperf report --stdio-style=3.4 -g graph    # the layout of the 2012 uprobes announcement
    pyperf report --sort sched:sched_switch.prev_comm,next_comm   # tracepoint fields as columns
 """
+EXAMPLES = USAGE[USAGE.index(" Examples:\n"):]
+# pyperf's own option (parse_options.EXTENSION): listed with perf's, left out of comparisons with perf's text
+STDIO_STYLE = po.Option(None, "stdio-style", "str", "3.4|6.1",
+                        "text layout: perf 6.1's (default) or the 2012 perf 3.4 one", flags=po.EXTENSION)
 
 CHAIN_MODES = ("graph", "flat", "fractal", "folded", "none")
 
@@ -147,77 +154,44 @@ _LONG = {
     "symbols": ("symbols", True), "force": ("force", False), "symfs": ("symfs", True),
     "kallsyms": ("kallsyms", True), "fields": ("fields", True), "raw-trace": ("raw_trace", False), "group": ("group", False),
     "inline": ("inline", False), "stdio": (None, False), "stdio-style": ("style", True), "tui": (None, False),
-    "help": ("help", False),
 }
-_SHORT = {"i": "input", "g": "call-graph", "G": "inverted", "s": "sort", "F": "fields", "n": "show-nr-samples",
-          "q": "quiet", "c": "comms", "d": "dsos", "S": "symbols", "f": "force", "h": "help"}
 
 
-def _lookup_long(name: str) -> tuple[str, bool]:
-    negated = False
-    if name not in _LONG and name.startswith("no-"):
-        name, negated = name[3:], True
-    if name in _LONG:
-        return name, negated
-    hits = [n for n in _LONG if n.startswith(name)]
-    if len(hits) == 1:
-        return hits[0], negated
-    raise UsageError(f"  Error: {'Ambiguous' if hits else 'unknown'} option `{name}'", usage=USAGE)
+def table() -> po.Table:
+    """perf report's options and pyperf's."""
+    return po.perf_table("report", (STDIO_STYLE,))
 
 
-def _looks_like_callgraph(arg: str) -> bool:
-    first = arg.split(",")[0]
-    return first in CHAIN_MODES or first in ("caller", "callee") or first.replace(".", "", 1).isdigit()
+def _unsupported(opt: po.Option) -> str | None:
+    return None if opt.long in _LONG else po.NOT_IMPLEMENTED
 
 
 def parse_args(argv: list[str]) -> ReportOptions:
     opts = ReportOptions()
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        i += 1
-        if arg.startswith("--") and len(arg) > 2:
-            name, _, value = arg[2:].partition("=")
-            has_value = "=" in arg
-            long, negated = _lookup_long(name)
-            i = _apply(opts, long, negated, value if has_value else None, argv, i)
-        elif arg.startswith("-") and len(arg) > 1:
-            j = 1
-            while j < len(arg):
-                letter = arg[j]
-                if letter not in _SHORT:
-                    raise UsageError(f"  Error: unknown switch `{letter}'", usage=USAGE)
-                long = _SHORT[letter]
-                spec = _LONG[long][1]
-                if spec is False:
-                    _apply(opts, long, False, None, argv, i)
-                    j += 1
-                    continue
-                rest = arg[j + 1:]
-                i = _apply(opts, long, False, rest if rest else None, argv, i)
-                break
-        else:
-            raise UsageError(f"  Error: unexpected argument `{arg}'", usage=USAGE)
+    rest = po.parse_command(table(), argv, lambda occ: _on_option(opts, occ), _unsupported, EXAMPLES)
+    if rest:
+        raise UsageError(f"  Error: unexpected argument `{rest[0]}'", usage=USAGE)
     return opts
 
 
-def _apply(opts: ReportOptions, long: str, negated: bool, value: str | None, argv: list[str], i: int) -> int:
+def _on_option(opts: ReportOptions, occ: po.Occurrence) -> None:
+    long = occ.option.long
     attr, kind = _LONG[long]
-    if long == "help":
-        raise UsageError("", usage=USAGE)
+    if occ.unset and kind is True:      # --no-NAME of an option with a value: back to the default
+        setattr(opts, attr, getattr(ReportOptions(), attr))
+        return
+    _apply(opts, long, occ.unset, occ.value)
+
+
+def _apply(opts: ReportOptions, long: str, negated: bool, value: str | None) -> None:
+    attr, kind = _LONG[long]
     if kind is False:
         if attr is not None:
             setattr(opts, attr, not negated)
-        return i
-    if kind == "opt":
-        if value is None and i < len(argv) and _looks_like_callgraph(argv[i]):
-            value, i = argv[i], i + 1
+        return
+    if kind == "opt":       # -g: LASTARG_DEFAULT, None when it took no word
         opts.callgraph = "none" if negated else (value or "")
-        return i
-    if value is None:
-        if i >= len(argv):
-            raise UsageError(f"  Error: option `{long}' requires a value", usage=USAGE)
-        value, i = argv[i], i + 1
+        return
     if attr == "percent_limit":
         try:
             opts.percent_limit = float(value)
@@ -231,4 +205,3 @@ def _apply(opts: ReportOptions, long: str, negated: bool, value: str | None, arg
         opts.style = value
     else:
         setattr(opts, attr, value)
-    return i
