@@ -75,7 +75,7 @@ class Params:
         elif name == "line":
             self.on_line(value)
         elif name == "max-probes":
-            self.max_probes = int(value, 0)
+            self.max_probes = int(value or 0)      # parse-options checked it as strtol(value, 10) does
         elif name == "exec":
             self.set_target(value)
         elif name == "symfs":
@@ -85,6 +85,13 @@ class Params:
         else:
             raise UsageError(f"  Error: --{name} is for kernel probes, which pyperf does not make "
                              "(it probes user-space programs: use -x).")
+
+    def on_unset(self, opt: O.Option) -> None:
+        """--no-NAME: perf's booleans go back to false and -v's count to 0; its callbacks do nothing."""
+        if opt.long == "verbose":
+            self.verbose = 0
+        elif opt.long in ("quiet", "force", "dry-run", "no-inlines", "externs", "range", "ptrace", "demangle"):
+            setattr(self, opt.long.replace("-", "_"), False)
 
     def on_line(self, value: str) -> None:
         if self.command == "L":
@@ -155,9 +162,9 @@ def main(argv: list[str], opts) -> int:
     params = Params()
     params.argv = list(argv)
     try:
-        rest = O.parse(argv, params.on_option)
-    except O.HelpRequested:
-        sys.stdout.write(O.help_text())
+        rest = O.parse(argv, params.on_option, params.on_unset)
+    except O.HelpRequested as req:
+        sys.stdout.write(O.help_text(req))
         return 0
     if rest:
         positional(params, rest)

@@ -88,7 +88,7 @@ def test_every_command_has_cases():
     assert all(len(c) >= 4 for c in cases.CASES.values())
 
 
-@pytest.mark.parametrize("command", ["report", "data convert"])
+@pytest.mark.parametrize("command", ["probe", "report", "data convert"])
 def test_extensions_are_declared_and_not_perfs(command):
     """Each command with pyperf-only options marks them (EXTENSION), none is one of perf's names, and
     their lines are what the comparison drops."""

@@ -35,9 +35,16 @@ def as_pyperf(text: str) -> str:
 
 def without_additions(result):
     """pyperf's documented additions to perf's error text: ``  Hint: ...`` lines (close names, why a symbol
-    cannot be probed). perf's own hint (`` Hint: Remove existing event``) has one leading space."""
+    cannot be probed; perf's own hint, `` Hint: Remove existing event``, has one leading space), and the
+    usage lines of pyperf's own options (those marked parse_options.EXTENSION: --ptrace), which the usage
+    lists among perf's."""
+    from pyperf_probe.probe.options import TABLE
     out, err, rc = result
-    return out, "".join(line for line in err.splitlines(True) if not line.startswith("  Hint: ")), rc
+    err = "".join(line for line in err.splitlines(True) if not line.startswith("  Hint: "))
+    for opt in TABLE.options:
+        if opt.extension:
+            err = err.replace(opt.usage_line(True), "")
+    return out, err, rc
 
 
 
