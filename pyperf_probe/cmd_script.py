@@ -134,12 +134,7 @@ def main(argv: list[str], opts) -> int:
     sample_type = 0
     for attr in data.attrs:
         sample_type |= attr.attr.sample_type
-    unwinder = None
-    if sample_type & SampleType.REGS_USER and sample_type & SampleType.STACK_USER:  # --call-graph dwarf
-        from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder  # (its import is ~20 ms: only then)
-        unwinder = DwarfUnwinder(symfs=args.symfs)
-    session = Session(data, symfs=args.symfs, inline=args.inline, force=args.force, unwinder=unwinder,
-                      kallsyms=args.kallsyms)
+    session = Session(data, symfs=args.symfs, inline=args.inline, force=args.force, kallsyms=args.kallsyms)
     try:
         fields, use_callchain = script_fields.check(table, session.evsels, args.hide_call_graph)
     except script_fields.FieldError as exc:
@@ -151,6 +146,12 @@ def main(argv: list[str], opts) -> int:
     if trace_events is not None and (args.verbose or opts.verbose):
         sys.stderr.write(trace_events.describe() + "\n")
     printer = ScriptPrinter(session.evsels, options, trace_events)
+    session.use_callchain = use_callchain
+    unwinder = None
+    if sample_type & SampleType.REGS_USER and sample_type & SampleType.STACK_USER and any(printer.chains):
+        # --call-graph dwarf, and some event prints its chain (perf unwinds only then: -G, -F without ip)
+        from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder  # (its import is ~20 ms: only then)
+        unwinder = session.unwinder = DwarfUnwinder(symfs=args.symfs)
     accept = _thread_filter(args)
     out = sys.stdout
     from pyperf_probe.report.script_keys import write_samples

@@ -9,6 +9,7 @@ perf's own text."""
 from __future__ import annotations
 
 import lzma
+import os
 import struct
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from pyperf_probe.perfdata.format import RecordType, SampleType
 from pyperf_probe.report import script_keys
 
 GOLDEN = Path(__file__).parent / "golden"
-DATA_FILES = sorted(p for d in ("report", "reader", "kmod") for p in (GOLDEN / d / "data").glob("*.data")
+DATA_FILES = sorted(p for d in ("report", "reader", "kmod", "unwind") for p in (GOLDEN / d / "data").glob("*.data")
                     if p.stat().st_size > 64)
 FIELD_SETS = ["", "-F comm,pid,tid,cpu,time,event,trace,ip,sym,dso,symoff,period", "-G", "--ns -F time,ip,dso",
               "-F +period --ns", "--tid 1,5"]
@@ -198,3 +199,19 @@ def test_raw_records_cut_at_raw(tmp_path, home, monkeypatch, capsys, speedups_or
         assert_same(["-i", path, *fields], monkeypatch, capsys)
     _, out, err = run(["-i", path, "-F", "comm,tid,time"], True, monkeypatch, capsys)
     assert out.count("\n") == 14 and "corrupt" in err  # 15 samples, one corrupt
+
+
+@pytest.mark.parametrize("args", [["-G"], ["-F", "comm,tid,ip,sym,dso", "-G"]])
+def test_hidden_chains_are_not_resolved_as_perf(args, home, monkeypatch, capsys, speedups_or_not):
+    """-G: perf resolves no chain (symbol_conf.use_callchain is off), so nothing a chain's kernel addresses
+    would load is loaded before the samples' own: on the kmod names file, a module's symbols then stay
+    unknown, as in perf 6.1's text; keyed and one by one alike."""
+    import shutil
+    import subprocess
+    perf = shutil.which("perf") or "/usr/bin/perf"
+    argv = ["-f", "-i", str(GOLDEN / "kmod" / "data" / "names.data"), "--kallsyms",
+            str(GOLDEN / "kmod" / "kallsyms"), *args]
+    out = assert_same(argv, monkeypatch, capsys)
+    assert "ffffffffc0010010 [unknown] (/lib/modules/6.1.0/extra/mod-two.ko.xz)" in out
+    if os.path.exists(perf):
+        assert out == subprocess.run([perf, "script", *argv], capture_output=True, text=True).stdout

@@ -258,3 +258,105 @@ def test_run_extremes_is_sorted(times):
         assert got is None  # the Python version decides (None among them, or not a u64 int)
     else:
         assert got == want
+
+
+# --- walking layouts: keys of the fixed fields and RAW, past chains, branch stacks, registers, stacks -------
+
+WALK_BITS = (SampleType.CALLCHAIN, SampleType.RAW, SampleType.BRANCH_STACK, SampleType.REGS_USER,
+             SampleType.STACK_USER, SampleType.WEIGHT, SampleType.DATA_SRC, SampleType.REGS_INTR,
+             SampleType.PHYS_ADDR)
+
+
+@st.composite
+def walked_chunks(draw):
+    """A walking layout and a chunk of samples whose variable fields are well formed or not (sizes that
+    overrun, a dyn_size past the stack's size), possibly cut anywhere."""
+    fixed_bits = draw(st.lists(st.sampled_from(KEYABLE_BITS[:-2]), unique=True))
+    var_bits = draw(st.lists(st.sampled_from(WALK_BITS), unique=True, min_size=1))
+    sample_type = SampleType.TIME
+    for bit in fixed_bits + var_bits:
+        sample_type |= bit
+    walk = (draw(st.integers(0, 3)), draw(st.integers(0, 2)), draw(st.booleans()))
+    layout = KeyLayout.of(sample_type, timed=draw(st.booleans()), walk=walk)
+    fixed = layout.fixed_end // 8 - 1
+    parts = []
+    small = st.integers(0, 3)
+    for _ in range(draw(st.integers(0, 12))):
+        words = [draw(st.integers(0, 3)) for _ in range(fixed)]
+        body = struct.pack(f"<{fixed}Q", *words)
+        body = struct.pack("<IHH", 9, 2, 0) + body
+        body = bytearray(body)
+        struct.pack_into("<Q", body, 8 * layout.time_word, draw(st.integers(0, 99)))
+        tail = b""
+        for kind, param in layout.walk:
+            lie = draw(st.integers(0, 40)) == 0  # a size that overruns the record
+            if kind == 1:
+                n = draw(small)
+                tail += struct.pack("<Q", n + (1 << 20) * lie) + b"\1" * (8 * n)
+            elif kind == 2:
+                data = draw(st.binary(max_size=13))
+                tail += struct.pack("<I", len(data) + 64 * lie) + data + b"\0" * (-(4 + len(data)) % 8)
+            elif kind == 3:
+                n = draw(small)
+                tail += struct.pack("<Q", n + 99 * lie) + (b"\2" * 8 if param else b"") + b"\3" * (24 * n)
+            elif kind == 4:
+                abi = draw(st.integers(0, 2))
+                tail += struct.pack("<Q", abi) + (b"\4" * (8 * param) if abi else b"") + (b"\4" * 8 if lie else b"")
+                if lie and abi:
+                    tail = tail[:-16]
+            elif kind == 5:
+                size = draw(st.sampled_from([0, 8, 16]))
+                dyn = draw(st.integers(0, size + lie))
+                tail += struct.pack("<Q", size) + (b"\5" * size + struct.pack("<Q", dyn) if size else b"")
+            else:
+                tail += b"\6" * (8 * param) if not lie else b""
+        record = bytes(body) + tail
+        struct.pack_into("<H", record := bytearray(record), 6, len(record))
+        parts.append(bytes(record))
+    buf = b"".join(parts)
+    return layout, buf[:draw(st.integers(0, len(buf)))]
+
+
+@settings(max_examples=400, deadline=None)
+@given(walked_chunks())
+def test_c_walk_is_the_python_walk(case):
+    """Walking layouts: the C scan and the Python loop take the same records, stopping at the first whose
+    fields overrun it, with the same keys; a record is walked iff the decoder reads it, and its key decodes
+    to the fixed fields and RAW the decoder reads."""
+    layout, buf = case
+    c, python = both(layout, buf)
+    assert c == python
+    from pyperf_probe.perfdata.format import EventAttr
+    from pyperf_probe.perfdata.sample import BRANCH_HW_INDEX, CorruptRecord, SampleDecoder
+    from pyperf_probe.perfdata.sample_keys import STEP_BRANCH, STEP_REGS
+    regs = [param for kind, param in layout.walk if kind == STEP_REGS] + [0, 0]
+    users = regs[0] if layout.sample_type & SampleType.REGS_USER else 0
+    intrs = regs[1 if users or layout.sample_type & SampleType.REGS_USER else 0] \
+        if layout.sample_type & SampleType.REGS_INTR else 0
+    hw = any(kind == STEP_BRANCH and param for kind, param in layout.walk)
+    attr = EventAttr(type=1, config=0, sample_type=layout.sample_type, sample_regs_user=(1 << users) - 1,
+                     sample_regs_intr=(1 << intrs) - 1, branch_sample_type=BRANCH_HW_INDEX if hw else 0)
+    whole = SampleDecoder(attr, 0).decode
+    keyed = layout.decoder(attr, 0)
+    keys = [k[0] if layout.timed else k for k in c[2]]
+    off, taken = 0, 0
+    while off + 8 <= len(buf):
+        size = struct.unpack_from("<H", buf, off + 6)[0]
+        if size < 8 or off + size > len(buf):
+            break
+        record = buf[off:off + size]
+        key = layout.key_of(record) if size >= layout.fixed_end else None
+        try:
+            sample = whole(record, 8, size, 2, 0)
+        except CorruptRecord:
+            sample = None
+        assert (key is None) == (sample is None or size < layout.fixed_end)
+        if key is not None:
+            got = keyed(key)
+            assert (got.ip, got.pid, got.tid, got.id, got.period, got.raw) == \
+                (sample.ip, sample.pid, sample.tid, sample.id, sample.period, sample.raw)
+            if taken < len(keys) and off < c[0] << 3:
+                assert keys[taken] == key
+                taken += 1
+        off += size
+    assert taken == len(keys)

@@ -5,7 +5,7 @@
  * function here gives exactly what that Python code gives (tests/test_speedups.py compares them on random
  * input; the golden report tests run both).
  *
- * KeyScanner(time_word, head_end, mid_start, mid_end, tail_start, fixed_end, timed=False)
+ * KeyScanner(time_word, head_end, mid_start, mid_end, tail_start, fixed_end, timed=False, walk=())
  *     sample_keys.KeyLayout's scan: scan(buf, words, i, nw, times, keys) -> i. From u64 word i of buf (a
  *     bytes-like object of at least nw u64 words; `words`, the Python loop's u64 view, is not used), for
  *     each PERF_RECORD_SAMPLE (perf_event_header: u32 type, u16 misc, u16 size, read as one little-endian
@@ -14,6 +14,14 @@
  *     record[mid_start:mid_end] + record[tail_start:size], to `keys`; stop at the first record that is
  *     anything else and return its word index (nw at the end of the chunk). With `timed`, what goes to
  *     `keys` is the pair (key, time), the time the same int object as in `times` (script's walk).
+ *
+ *     With `walk` (a tuple of (kind, param) steps: sample_keys.KeyLayout's, for the variable fields after
+ *     fixed_end, in record order), the key ends with the fixed fields and RAW: record[4:head_end] +
+ *     record[mid_start:mid_end] + record[tail_start:fixed_end] + RAW's u32 size and data. The other fields
+ *     are walked past with the checks of perfdata.sample's decoder: a record one of them overruns is
+ *     not taken (the scan stops there and the reader's careful path decodes it). Kinds: 1 CALLCHAIN, 2 RAW,
+ *     3 BRANCH_STACK (param: hw_idx present), 4 REGS_USER/REGS_INTR (param: registers in the mask), 5
+ *     STACK_USER, 6 param fixed u64 words.
  *
  *     A key seen before comes back as the same bytes object, found in the scanner's own hash table
  *     without building a new one; the table keeps at most INTERN_KEYS keys and INTERN_BYTES bytes of
@@ -63,10 +71,24 @@ typedef struct {
     PyObject *key; /* NULL: empty slot */
 } Slot;
 
+#define MAX_STEPS 16
+enum { STEP_CALLCHAIN = 1, STEP_RAW, STEP_BRANCH, STEP_REGS, STEP_STACK, STEP_WORDS };
+
+typedef struct {
+    int kind;
+    Py_ssize_t param;
+} Step;
+
+typedef struct {
+    Py_ssize_t off, len;
+} Piece;
+
 typedef struct {
     PyObject_HEAD
     Py_ssize_t time_word, head_end, mid_start, mid_end, tail_start, fixed_words;
     int timed; /* append (key, time) pairs to `keys` (script's walk), not bare keys */
+    int nsteps; /* > 0: keys of the fixed fields and RAW (walk) */
+    Step steps[MAX_STEPS];
     Slot *slots;
     size_t mask; /* capacity - 1 (a power of two) */
     size_t used;
@@ -112,39 +134,56 @@ static inline uint64_t mix(uint64_t h, uint64_t w)
     return h ^ (h >> 29);
 }
 
-/* The key of the record at `rec` (size_words long): the same object as before, or a new one. */
-static PyObject *intern_key(KeyScanner *self, const unsigned char *rec, Py_ssize_t size_words)
+static inline uint64_t hash_bytes(uint64_t h, const unsigned char *p, Py_ssize_t len)
 {
-    const Py_ssize_t head_len = self->head_end - 4, mid_len = self->mid_end - self->mid_start;
-    const Py_ssize_t tail_len = 8 * size_words - self->tail_start, len = head_len + mid_len + tail_len;
-    uint64_t h = mix(0, load_u64(rec) >> 32); /* misc and size */
     Py_ssize_t w;
+    for (w = 0; w + 8 <= len; w += 8)
+        h = mix(h, load_u64(p + w));
+    if (w < len) {
+        uint64_t last = 0;
+        memcpy(&last, p + w, (size_t)(len - w));
+        h = mix(h, last ^ ((uint64_t)(len - w) << 56));
+    }
+    return h;
+}
+
+/* The key made of the pieces of the record at `rec`: the same object as before, or a new one. */
+static PyObject *intern_key(KeyScanner *self, const unsigned char *rec, const Piece *pieces, int npieces)
+{
+    Py_ssize_t len = 0;
+    uint64_t h = 0;
     size_t j;
+    int k;
     PyObject *key;
     char *out;
 
-    for (w = 8; w < self->head_end; w += 8)
-        h = mix(h, load_u64(rec + w));
-    for (w = self->mid_start; w < self->mid_end; w += 8)
-        h = mix(h, load_u64(rec + w));
-    for (w = self->tail_start; w < 8 * size_words; w += 8)
-        h = mix(h, load_u64(rec + w));
+    for (k = 0; k < npieces; k++) {
+        h = hash_bytes(h, rec + pieces[k].off, pieces[k].len);
+        len += pieces[k].len;
+    }
     for (j = (size_t)h & self->mask; self->slots[j].key != NULL; j = (j + 1) & self->mask) {
-        const char *known = PyBytes_AS_STRING(self->slots[j].key);
-        if (self->slots[j].hash == h && PyBytes_GET_SIZE(self->slots[j].key) == len &&
-            memcmp(known, rec + 4, head_len) == 0 && memcmp(known + head_len, rec + self->mid_start, mid_len) == 0 &&
-            memcmp(known + head_len + mid_len, rec + self->tail_start, tail_len) == 0) {
-            Py_INCREF(self->slots[j].key);
-            return self->slots[j].key;
+        if (self->slots[j].hash == h && PyBytes_GET_SIZE(self->slots[j].key) == len) {
+            const char *known = PyBytes_AS_STRING(self->slots[j].key);
+            Py_ssize_t at = 0;
+            for (k = 0; k < npieces; k++) {
+                if (memcmp(known + at, rec + pieces[k].off, (size_t)pieces[k].len) != 0)
+                    break;
+                at += pieces[k].len;
+            }
+            if (k == npieces) {
+                Py_INCREF(self->slots[j].key);
+                return self->slots[j].key;
+            }
         }
     }
     key = PyBytes_FromStringAndSize(NULL, len);
     if (key == NULL)
         return NULL;
     out = PyBytes_AS_STRING(key);
-    memcpy(out, rec + 4, head_len);
-    memcpy(out + head_len, rec + self->mid_start, mid_len);
-    memcpy(out + head_len + mid_len, rec + self->tail_start, tail_len);
+    for (k = 0; k < npieces; k++) {
+        memcpy(out, rec + pieces[k].off, (size_t)pieces[k].len);
+        out += pieces[k].len;
+    }
     if (self->used >= INTERN_KEYS || self->bytes + (size_t)len > INTERN_BYTES) {
         table_clear(self); /* start again: the slot j found above is still empty */
         j = (size_t)h & self->mask;
@@ -163,6 +202,86 @@ static PyObject *intern_key(KeyScanner *self, const unsigned char *rec, Py_ssize
     self->used++;
     self->bytes += (size_t)len;
     return key;
+}
+
+/* The variable fields of a record of `size` bytes walked as perfdata.sample's decoder reads them: 0 and
+ * where RAW's u32 size and data are (len 0 without RAW), or -1 when a field overruns the record. */
+static int walk_record(const KeyScanner *self, const unsigned char *rec, int64_t size, Piece *raw)
+{
+    int64_t pos = 8 * (int64_t)self->fixed_words, end = size;
+    int k;
+
+    raw->off = raw->len = 0;
+    for (k = 0; k < self->nsteps; k++) {
+        const Step *step = &self->steps[k];
+        uint64_t n;
+        int64_t rem;
+        switch (step->kind) {
+        case STEP_CALLCHAIN: /* u64 nr; u64 ips[nr] */
+            if (pos + 8 > end)
+                return -1;
+            n = load_u64(rec + pos);
+            pos += 8;
+            if (n > (uint64_t)((end - pos) >> 3))
+                return -1;
+            pos += 8 * (int64_t)n;
+            break;
+        case STEP_RAW: { /* u32 size; char data[size], the two u64-aligned */
+            uint32_t sz;
+            if (pos + 4 > end)
+                return -1;
+            memcpy(&sz, rec + pos, 4);
+            if ((int64_t)sz > end - pos - 4)
+                return -1;
+            raw->off = (Py_ssize_t)pos;
+            raw->len = 4 + (Py_ssize_t)sz;
+            pos += ((int64_t)sz + 11) & ~(int64_t)7;
+            break;
+        }
+        case STEP_BRANCH: /* u64 nr; [u64 hw_idx;] {from, to, flags}[nr] */
+            if (pos + 8 > end)
+                return -1;
+            n = load_u64(rec + pos);
+            pos += step->param ? 16 : 8;
+            rem = end - pos;
+            if (rem < 0 || n > (uint64_t)(rem >> 3) / 3)
+                return -1;
+            pos += 24 * (int64_t)n;
+            break;
+        case STEP_REGS: /* u64 abi; u64 regs[weight(mask)] when abi != 0 */
+            if (pos + 8 > end)
+                return -1;
+            if (load_u64(rec + pos) == 0) {
+                pos += 8;
+                break;
+            }
+            rem = end - pos - 8;
+            if (rem < 0 || (uint64_t)step->param > (uint64_t)(rem >> 3))
+                return -1;
+            pos += 8 + 8 * (int64_t)step->param;
+            break;
+        case STEP_STACK: /* u64 size; char data[size]; u64 dyn_size (when size != 0), dyn_size <= size */
+            if (pos + 8 > end)
+                return -1;
+            n = load_u64(rec + pos);
+            if (n == 0) {
+                pos += 8;
+                break;
+            }
+            rem = end - pos - 16;
+            if (rem < 0 || n > (uint64_t)rem)
+                return -1;
+            if (load_u64(rec + pos + 8 + (int64_t)n) > n)
+                return -1;
+            pos += 16 + (int64_t)n;
+            break;
+        default: /* STEP_WORDS */
+            if (pos + 8 * step->param > end)
+                return -1;
+            pos += 8 * step->param;
+        }
+    }
+    return 0;
 }
 
 static int append_new(PyObject *list, PyObject *item)
@@ -197,9 +316,19 @@ static PyObject *scanner_call(KeyScanner *self, PyObject *args, PyObject *kwargs
         const uint64_t header = load_u64(rec);
         const Py_ssize_t size_words = (Py_ssize_t)(header >> 51);
 
+        Piece pieces[4] = {{4, self->head_end - 4}, {self->mid_start, self->mid_end - self->mid_start},
+                           {self->tail_start, 8 * size_words - self->tail_start}, {0, 0}};
+        int npieces = 3;
+
         if ((header & SAMPLE_WORD_MASK) != 9 || size_words < self->fixed_words || size_words > nw - i)
             break;
-        PyObject *key = intern_key(self, rec, size_words), *time;
+        if (self->nsteps) {
+            if (walk_record(self, rec, 8 * (int64_t)size_words, &pieces[3]) < 0)
+                break;
+            pieces[2].len = 8 * self->fixed_words - self->tail_start;
+            npieces = 4;
+        }
+        PyObject *key = intern_key(self, rec, pieces, npieces), *time;
         if (key == NULL)
             goto done;
         time = PyLong_FromUnsignedLongLong(load_u64(rec + 8 * self->time_word));
@@ -236,14 +365,35 @@ done:
 static PyObject *scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"time_word", "head_end", "mid_start", "mid_end", "tail_start", "fixed_end", "timed",
-                            NULL};
-    Py_ssize_t time_word, head_end, mid_start, mid_end, tail_start, fixed_end;
+                            "walk", NULL};
+    Py_ssize_t time_word, head_end, mid_start, mid_end, tail_start, fixed_end, nsteps = 0, k;
     int timed = 0;
+    PyObject *walk = NULL;
+    Step steps[MAX_STEPS];
     KeyScanner *self;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "nnnnnn|p:KeyScanner", names, &time_word, &head_end, &mid_start,
-                                     &mid_end, &tail_start, &fixed_end, &timed))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "nnnnnn|pO!:KeyScanner", names, &time_word, &head_end, &mid_start,
+                                     &mid_end, &tail_start, &fixed_end, &timed, &PyTuple_Type, &walk))
         return NULL;
+    if (walk != NULL) {
+        nsteps = PyTuple_GET_SIZE(walk);
+        if (nsteps > MAX_STEPS) {
+            PyErr_SetString(PyExc_ValueError, "KeyScanner: too many walk steps");
+            return NULL;
+        }
+        for (k = 0; k < nsteps; k++) {
+            int kind;
+            Py_ssize_t param;
+            if (!PyArg_ParseTuple(PyTuple_GET_ITEM(walk, k), "in:walk step", &kind, &param))
+                return NULL;
+            if (kind < STEP_CALLCHAIN || kind > STEP_WORDS || param < 0 || param > 4096) {
+                PyErr_SetString(PyExc_ValueError, "KeyScanner: bad walk step");
+                return NULL;
+            }
+            steps[k].kind = kind;
+            steps[k].param = param;
+        }
+    }
     /* The fixed fields hold every slice, all u64-aligned but the header's second half. */
     if (time_word < 1 || head_end < 8 || head_end % 8 || mid_start % 8 || mid_end % 8 || tail_start % 8 ||
         fixed_end % 8 || mid_start > mid_end || tail_start < mid_end || head_end > mid_start ||
@@ -267,6 +417,8 @@ static PyObject *scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
     self->tail_start = tail_start;
     self->fixed_words = fixed_end / 8;
     self->timed = timed;
+    self->nsteps = (int)nsteps;
+    memcpy(self->steps, steps, sizeof(Step) * (size_t)nsteps);
     return (PyObject *)self;
 }
 
@@ -284,7 +436,7 @@ static PyTypeObject KeyScannerType = {
     .tp_name = "pyperf_probe.perfdata._speedups.KeyScanner",
     .tp_basicsize = sizeof(KeyScanner),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "KeyScanner(time_word, head_end, mid_start, mid_end, tail_start, fixed_end, timed=False): "
+    .tp_doc = "KeyScanner(time_word, head_end, mid_start, mid_end, tail_start, fixed_end, timed=False, walk=()): "
               "scan(buf, words, i, nw, times, keys) -> i (see the module's source).",
     .tp_new = scanner_new,
     .tp_dealloc = (destructor)scanner_dealloc,

@@ -23,6 +23,7 @@ is); both give the same keys (tests/test_speedups.py).
 """
 from __future__ import annotations
 
+import struct
 import sys
 
 from pyperf_probe.perfdata.format import EventAttr, SampleType
@@ -34,6 +35,13 @@ from pyperf_probe.perfdata.speedups import speedups
 # Fields that make (nearly) every record unique, or that need per-sample work (the DWARF unwinder).
 UNKEYED = (SampleType.READ | SampleType.BRANCH_STACK | SampleType.REGS_USER | SampleType.STACK_USER |
            SampleType.REGS_INTR | SampleType.AUX)
+# What a walking layout cannot walk past: READ values (the session delivers one sample per value: they are
+# its input) and AUX data.
+UNWALKED = SampleType.READ | SampleType.AUX
+# Walk steps (see KeyLayout): the kinds _speedups.KeyScanner knows.
+STEP_CALLCHAIN, STEP_RAW, STEP_BRANCH, STEP_REGS, STEP_STACK, STEP_WORDS = range(1, 7)
+_FIXED_BEFORE = (SampleType.IDENTIFIER | SampleType.IP | SampleType.TID | SampleType.TIME | SampleType.ADDR |
+                 SampleType.ID | SampleType.STREAM_ID | SampleType.CPU | SampleType.PERIOD)
 # Header word: type (bits 0-31) is PERF_RECORD_SAMPLE and size (bits 48-63) is a multiple of 8.
 _SAMPLE_WORD_MASK = 0x0007_0000_FFFF_FFFF
 MAX_RECORD_WORDS = 0xFFFF >> 3  # perf_event_header.size is a u16
@@ -50,23 +58,33 @@ class KeyLayout(Frozen):
 
     A ``timed`` layout (``of(sample_type, timed=True)``, script's walk: every sample is printed with its
     own time and cpu) keeps CPU in the key, drops only TIME, and its scanner gives each sample as the pair
-    ``(key, time)``."""
+    ``(key, time)``.
+
+    A walking layout (``of(sample_type, walk=(regs_user, regs_intr, hw_index))``: for a reader that uses
+    none of the variable fields but RAW, such as script without call chains) keys the fixed fields and RAW
+    alone: ``walk`` lists the fields after ``fixed_end`` as steps ``(kind, param)`` (STEP_*), walked past
+    with the decoder's checks (a record one of them overruns is not keyed: decoding it says what is
+    wrong), so that samples differing by their chain, user stack or registers share a key."""
 
     __slots__ = ()
     _fields = ("sample_type", "time_word", "head_end", "mid_start", "mid_end", "tail_start", "fixed_end",
-               "key_type", "id_offset", "pid_offset", "timed")
+               "key_type", "id_offset", "pid_offset", "timed", "walk")
 
     def __new__(cls, sample_type: int, time_word: int, head_end: int, mid_start: int, mid_end: int,
                 tail_start: int, fixed_end: int, key_type: int, id_offset: int | None, pid_offset: int | None,
-                timed: bool = False):
+                timed: bool = False, walk: tuple = ()):
         return tuple.__new__(cls, (sample_type, time_word, head_end, mid_start, mid_end, tail_start, fixed_end,
-                                   key_type, id_offset, pid_offset, timed))
+                                   key_type, id_offset, pid_offset, timed, walk))
 
     @classmethod
-    def of(cls, sample_type: int, timed: bool = False) -> KeyLayout | None:
+    def of(cls, sample_type: int, timed: bool = False, walk: tuple | None = None) -> KeyLayout | None:
         """The layout of ``sample_type``, or None when its samples are not keyed (no TIME, UNKEYED fields,
-        or a big-endian host); ``timed``: the layout whose keys keep CPU (see the class docstring)."""
-        if not sample_type & SampleType.TIME or sample_type & UNKEYED or sys.byteorder != "little":
+        or a big-endian host); ``timed``: the layout whose keys keep CPU; ``walk``: (registers in the user
+        mask, in the interrupt mask, whether branch stacks hold hw_idx) for a walking layout (see the class
+        docstring)."""
+        if not sample_type & SampleType.TIME or sys.byteorder != "little":
+            return None
+        if sample_type & (UNKEYED if walk is None else UNWALKED):
             return None
         has = lambda bit: 1 if sample_type & bit else 0  # noqa: E731
         time_word = 1 + has(SampleType.IDENTIFIER) + has(SampleType.IP) + has(SampleType.TID)
@@ -84,23 +102,35 @@ class KeyLayout(Frozen):
         pid_offset = 4 + 8 * (has(SampleType.IDENTIFIER) + has(SampleType.IP)) if has(SampleType.TID) else None
         fixed_end = 8 * (time_word + 1 + mid_words + has(SampleType.CPU) + has(SampleType.PERIOD))
         dropped = SampleType.TIME if timed else SampleType.TIME | SampleType.CPU
+        steps = _steps(sample_type, *walk) if walk is not None else ()
+        key_type = sample_type & ~dropped
+        if steps:
+            key_type &= _FIXED_BEFORE | SampleType.RAW
         return cls(sample_type, time_word, 8 * time_word, mid_start, mid_end, tail_start, fixed_end,
-                   sample_type & ~dropped, id_offset, pid_offset, timed)
+                   key_type, id_offset, pid_offset, timed, steps)
 
     def raw_offset(self) -> int | None:
-        """Where RAW's u32 size is in a key, when RAW ends the sample at a fixed place (no CALLCHAIN before
-        it, no field after it: tracepoint samples without call chains); else None."""
+        """Where RAW's u32 size is in a key, when RAW ends the key at a fixed place (no CALLCHAIN before it,
+        no field after it: tracepoint samples without call chains, or any key of a walking layout); else
+        None."""
         st = self.sample_type
         after = st & ~((SampleType.RAW << 1) - 1) & ~SampleType.IDENTIFIER  # (IDENTIFIER comes first)
-        if not st & SampleType.RAW or st & SampleType.CALLCHAIN or after:
+        if not st & SampleType.RAW or (not self.walk and (st & SampleType.CALLCHAIN or after)):
             return None
         before = (SampleType.IDENTIFIER, SampleType.IP, SampleType.TID, SampleType.ADDR, SampleType.ID,
                   SampleType.STREAM_ID, SampleType.PERIOD) + ((SampleType.CPU,) if self.timed else ())
         return 4 + 8 * sum(1 for bit in before if st & bit)
 
-    def key_of(self, record: bytes) -> bytes:
-        """The key of one whole sample record (at least ``fixed_end`` bytes)."""
-        return record[4:self.head_end] + record[self.mid_start:self.mid_end] + record[self.tail_start:]
+    def key_of(self, record: bytes) -> bytes | None:
+        """The key of one whole sample record (at least ``fixed_end`` bytes); None when a walking layout's
+        field overruns it."""
+        if not self.walk:
+            return record[4:self.head_end] + record[self.mid_start:self.mid_end] + record[self.tail_start:]
+        raw = walk_record(self.walk, record, self.fixed_end)
+        if raw is None:
+            return None
+        return (record[4:self.head_end] + record[self.mid_start:self.mid_end] +
+                record[self.tail_start:self.fixed_end] + record[raw[0]:raw[0] + raw[1]])
 
     def decoder(self, attr: EventAttr, evsel: int):
         """``decode(key) -> Sample`` for the keys of event ``evsel`` (``time``, ``cpu`` and ``file_offset``
@@ -117,12 +147,17 @@ class KeyLayout(Frozen):
         if speedups is None:
             return self.python_scanner()
         return speedups.KeyScanner(self.time_word, self.head_end, self.mid_start, self.mid_end, self.tail_start,
-                                   self.fixed_end, self.timed)
+                                   self.fixed_end, self.timed, self.walk)
 
     def python_scanner(self):
-        """``scanner()`` as a Python loop generated for this layout, its offsets as constants."""
+        """``scanner()`` as a Python loop generated for this layout, its offsets as constants (a walking
+        layout's: ``key_of`` on each record)."""
         mid = f" + buf[o + {self.mid_start}:o + {self.mid_end}]" if self.mid_end > self.mid_start else ""
         key = f"buf[o + 4:o + {self.head_end}]{mid} + buf[o + {self.tail_start}:o + (s << 3)]"
+        if self.walk:
+            key = "k"
+        take = "k = key_of(buf[o:o + (s << 3)])\n        if k is None:\n            break\n        " \
+            if self.walk else ""
         loop = f"""
     while i < LIMIT:
         h = w[i]
@@ -131,9 +166,9 @@ class KeyLayout(Frozen):
         s = h >> 51
         if s < {self.fixed_end >> 3}CHECK:
             break
-        t = w[i + {self.time_word}]
-        ta(t)
         o = i << 3
+        {take}t = w[i + {self.time_word}]
+        ta(t)
         ka({f"({key}, t)" if self.timed else key})
         i += s"""
         # Records starting before nw - MAX_RECORD_WORDS end inside the chunk: that loop needs no bound check.
@@ -141,6 +176,82 @@ class KeyLayout(Frozen):
                   f"    safe = nw - {MAX_RECORD_WORDS}" + loop.replace("LIMIT", "safe").replace("CHECK", "") +
                   "\n    if i < safe:\n        return i" +
                   loop.replace("LIMIT", "nw").replace("CHECK", " or i + s > nw") + "\n    return i\n")
-        namespace: dict = {}
+        namespace: dict = {"key_of": self.key_of}
         exec(compile(source, f"<sample key scan 0x{self.sample_type:x}>", "exec"), namespace)
         return namespace["scan"]
+
+
+def _steps(sample_type: int, regs_user: int, regs_intr: int, hw_index: bool) -> tuple:
+    """The walk steps of the fields after the fixed ones (perfdata.sample's order)."""
+    steps: list[tuple[int, int]] = []
+
+    def words(n: int) -> None:
+        if steps and steps[-1][0] == STEP_WORDS:
+            steps[-1] = (STEP_WORDS, steps[-1][1] + n)
+        else:
+            steps.append((STEP_WORDS, n))
+    for bit, step in ((SampleType.CALLCHAIN, (STEP_CALLCHAIN, 0)), (SampleType.RAW, (STEP_RAW, 0)),
+                      (SampleType.BRANCH_STACK, (STEP_BRANCH, int(hw_index))),
+                      (SampleType.REGS_USER, (STEP_REGS, regs_user)), (SampleType.STACK_USER, (STEP_STACK, 0)),
+                      (SampleType.WEIGHT | SampleType.WEIGHT_STRUCT, None), (SampleType.DATA_SRC, None),
+                      (SampleType.TRANSACTION, None), (SampleType.REGS_INTR, (STEP_REGS, regs_intr)),
+                      (SampleType.PHYS_ADDR, None), (SampleType.CGROUP, None), (SampleType.DATA_PAGE_SIZE, None),
+                      (SampleType.CODE_PAGE_SIZE, None)):
+        if sample_type & bit:
+            if step is None:
+                words(1)
+            else:
+                steps.append(step)
+    return tuple(steps)
+
+
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+
+
+def walk_record(steps: tuple, record: bytes, fixed_end: int) -> tuple[int, int] | None:
+    """_speedups.c's walk_record: (where RAW's u32 size is, its length with the data; (0, 0) without RAW)
+    past the variable fields of a whole record, or None when one of them overruns it (sample.py's checks)."""
+    pos, end, raw = fixed_end, len(record), (0, 0)
+    for kind, param in steps:
+        if kind == STEP_RAW:
+            if pos + 4 > end:
+                return None
+            size = _U32.unpack_from(record, pos)[0]
+            if size > end - pos - 4:
+                return None
+            raw = (pos, 4 + size)
+            pos += (size + 11) & ~7
+        elif kind == STEP_WORDS:
+            if pos + 8 * param > end:
+                return None
+            pos += 8 * param
+        else:
+            if pos + 8 > end:
+                return None
+            n = _U64.unpack_from(record, pos)[0]
+            if kind == STEP_CALLCHAIN:
+                pos += 8
+                if n > (end - pos) >> 3:
+                    return None
+                pos += 8 * n
+            elif kind == STEP_BRANCH:
+                pos += 16 if param else 8
+                if n * 3 > (end - pos) >> 3:
+                    return None
+                pos += 24 * n
+            elif kind == STEP_REGS:
+                if not n:
+                    pos += 8
+                elif param > (end - pos - 8) >> 3:
+                    return None
+                else:
+                    pos += 8 + 8 * param
+            else:  # STEP_STACK
+                if not n:
+                    pos += 8
+                elif n > end - pos - 16 or _U64.unpack_from(record, pos + 8 + n)[0] > n:
+                    return None
+                else:
+                    pos += 16 + n
+    return raw

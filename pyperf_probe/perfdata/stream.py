@@ -33,7 +33,7 @@ from pyperf_probe.errors import PerfDataError
 from pyperf_probe.perfdata.format import U64, AttrFlag, EventAttr, RecordType, SampleType, sample_id_struct
 from pyperf_probe.perfdata.ordered import NO_TIME, OrderedQueue
 from pyperf_probe.perfdata.records import DECODERS, IGNORED, USER_RECORD_TYPES_START
-from pyperf_probe.perfdata.sample import CorruptRecord, Sample, SampleDecoder
+from pyperf_probe.perfdata.sample import BRANCH_HW_INDEX, CorruptRecord, Sample, SampleDecoder
 from pyperf_probe.perfdata.sample_keys import KeyLayout
 
 INCOMPATIBLE = "incompatible file format (rerun with -v to learn more)"
@@ -95,8 +95,14 @@ class RecordStream:
         self._trailer_time = self._trailer_time_pos()
         # The key layout of the events that sample: a dummy event (perf record -a adds one, with its own
         # sample_type, for the side-band records) never does.
-        types = {a.attr.sample_type for a in self.attrs if not _never_samples(a.attr)}
-        self.key_layout: KeyLayout | None = KeyLayout.of(types.pop()) if len(types) == 1 else None
+        sampling = [a.attr for a in self.attrs if not _never_samples(a.attr)]
+        types = {attr.sample_type for attr in sampling}
+        self._keyed_type = types.pop() if len(types) == 1 else None  # the one sample_type of sampling events
+        # what a walking layout needs to know of those events: all the same, or no walking layout
+        walks = {(bin(attr.sample_regs_user).count("1"), bin(attr.sample_regs_intr).count("1"),
+                  bool(attr.branch_sample_type & BRANCH_HW_INDEX)) for attr in sampling}
+        self._walk = walks.pop() if len(walks) == 1 else None
+        self.key_layout: KeyLayout | None = KeyLayout.of(self._keyed_type) if self._keyed_type is not None else None
         self._keyed_layout = self.key_layout  # the layout of the keys being delivered (timed or not)
         self._key_decoders: list | None = None
 
@@ -259,14 +265,20 @@ class RecordStream:
 
     # --- samples as keys (perfdata.sample_keys) --------------------------------------------------------
 
-    def keyed_batches(self, timed: bool = False) -> Iterator:
-        """The records in perf's delivery order, with the samples as keys (``key_layout`` must not be
-        None): yields lists of sample keys (bytes, in delivery order) and, between them, every other record
-        decoded. ``decode_key`` turns a key into a ``Sample``. ``timed``: the keys keep CPU and each sample
-        comes as the pair ``(key, time)`` (``KeyLayout.of(..., timed=True)``: script's walk)."""
-        layout = self.key_layout
-        if timed:
-            layout = KeyLayout.of(layout.sample_type, timed=True)
+    def keyed_layout(self, timed: bool = False, walk: bool = False) -> KeyLayout | None:
+        """The layout ``keyed_batches(timed, walk)`` would key the samples with, or None."""
+        if self._keyed_type is None or (walk and self._walk is None):
+            return None
+        return KeyLayout.of(self._keyed_type, timed=timed, walk=self._walk if walk else None)
+
+    def keyed_batches(self, timed: bool = False, walk: bool = False) -> Iterator:
+        """The records in perf's delivery order, with the samples as keys (``keyed_layout(timed, walk)``
+        must not be None): yields lists of sample keys (bytes, in delivery order) and, between them, every
+        other record decoded. ``decode_key`` turns a key into a ``Sample``. ``timed``: the keys keep CPU and
+        each sample comes as the pair ``(key, time)`` (``KeyLayout.of(..., timed=True)``: script's walk);
+        ``walk``: the keys hold the fixed fields and RAW alone (a walking ``KeyLayout``: script without
+        call chains)."""
+        layout = self.keyed_layout(timed, walk)
         if layout != self._keyed_layout:
             self._keyed_layout, self._key_decoders = layout, None
         self._queue = OrderedQueue()
@@ -314,13 +326,13 @@ class RecordStream:
         rtype, misc, size = HEADER.unpack_from(buf, off)
         if size < 8 or off + size > len(buf):
             return 0
-        if rtype == 9 and size >= layout.fixed_end:
+        key = layout.key_of(buf[off:off + size]) if rtype == 9 and size >= layout.fixed_end else None
+        if key is not None:
             time = U64.unpack_from(buf, off + 8 * layout.time_word)[0]
             times.append(time)
-            key = layout.key_of(buf[off:off + size])
             items.append((key, time) if layout.timed else key)
             return size
-        if rtype == 9:  # too short for its fields: decoding it says so
+        if rtype == 9:  # too short for its fields (or a walked field overruns it): decoding it says so
             tp = 8 * layout.time_word
             time = U64.unpack_from(buf, off + tp)[0] if tp + 8 <= size else None
         elif rtype == FINISHED_ROUND:

@@ -32,7 +32,6 @@ from pyperf_probe.perfdata.format import MISC_CPUMODE_MASK, MISC_KERNEL
 from pyperf_probe.perfdata.records import (CommRecord, ExitRecord, ForkRecord, LostRecord, LostSamplesRecord,
                                            Mmap2Record, MmapRecord)
 from pyperf_probe.perfdata.sample import Sample
-from pyperf_probe.perfdata.sample_keys import KeyLayout
 
 MEMO_LIMIT = 1 << 14  # texts kept: memory stays flat when keys are as many as the samples
 SECOND = 1_000_000_000
@@ -43,10 +42,14 @@ _STATELESS = (LostRecord, LostSamplesRecord, ExitRecord)
 def write_samples(session, printer, accept: Callable, write: Callable[[str], object]) -> bool:
     """Write the text of every sample of ``session`` that ``accept(thread)`` takes, by keys; False (nothing
     read) when the file's samples are not keyed: the caller replays them one by one."""
-    batches = session.data.keyed_batches(timed=True)
+    # without chains (-G, or no event has them: perf resolves none), the keys hold the fixed fields and RAW
+    # alone (samples that differ by their chain or user stack share one), which also keys --call-graph
+    # dwarf samples
+    short = not session.use_callchain
+    batches = session.data.keyed_batches(timed=True, walk=short)
     if batches is None:
         return False
-    walk = _Walk(session, printer, accept)
+    walk = _Walk(session, printer, accept, session.data.keyed_layout(timed=True, walk=short))
     handlers = session.record_handlers()
     for item in batches:
         if type(item) is list:
@@ -75,7 +78,7 @@ class _Walk:
     template around the trace text (``before`` None: the sample prints nothing), the event whose trace text
     goes there and its cpu, and the memo keys made from it (dropped with it)."""
 
-    def __init__(self, session, printer, accept: Callable):
+    def __init__(self, session, printer, accept: Callable, layout):
         self.session = session
         self.printer = printer
         self.accept = accept
@@ -87,8 +90,7 @@ class _Walk:
         self.memo: dict[bytes, str] = {}
         # --ns: the rest of the second in nanoseconds, else in microseconds
         self.divisor = 1 if printer.options.nanosecs else 1000
-        layout = session.data.key_layout
-        self.raw_at = KeyLayout.of(layout.sample_type, timed=True).raw_offset() if layout is not None else None
+        self.raw_at = layout.raw_offset()
         self.heads: dict[bytes, list] = {}
         self.info = printer.trace_events.info if printer.trace_events is not None else None
         # what each kept key (of memo, or of heads when keys are cut) depends on: its thread (by tid: the
