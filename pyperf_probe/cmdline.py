@@ -45,6 +45,12 @@ class Parser(argparse.ArgumentParser):
             self._extensions.append(action)
         return action
 
+    def format_usage(self) -> str:
+        """perf mode: perf's usage lines (`` Usage: pyperf record ...`` and the ``or:`` lines)."""
+        if self._perf:
+            return self.perf_table().header().strip("\n") + "\n"
+        return super().format_usage()
+
     def error(self, message: str):
         raise UsageError(_perf_words(message), usage=self.format_usage().rstrip())
 
