@@ -146,7 +146,7 @@ def main(argv: list[str], opts) -> int:
     if trace_events is not None and (args.verbose or opts.verbose):
         sys.stderr.write(trace_events.describe() + "\n")
     printer = ScriptPrinter(session.evsels, options, trace_events)
-    session.use_callchain = use_callchain
+    session.chained_evsels = printer.chains
     unwinder = None
     if sample_type & SampleType.REGS_USER and sample_type & SampleType.STACK_USER and any(printer.chains):
         # --call-graph dwarf, and some event prints its chain (perf unwinds only then: -G, -F without ip)

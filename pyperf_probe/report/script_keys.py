@@ -42,10 +42,10 @@ _STATELESS = (LostRecord, LostSamplesRecord, ExitRecord)
 def write_samples(session, printer, accept: Callable, write: Callable[[str], object]) -> bool:
     """Write the text of every sample of ``session`` that ``accept(thread)`` takes, by keys; False (nothing
     read) when the file's samples are not keyed: the caller replays them one by one."""
-    # without chains (-G, or no event has them: perf resolves none), the keys hold the fixed fields and RAW
-    # alone (samples that differ by their chain or user stack share one), which also keys --call-graph
-    # dwarf samples
-    short = not session.use_callchain
+    # without chains to print (-G, no ip field, or no event has them: perf resolves none), the keys hold the
+    # fixed fields and RAW alone (samples that differ by their chain or user stack share one), which also
+    # keys --call-graph dwarf samples
+    short = not any(printer.chains)
     batches = session.data.keyed_batches(timed=True, walk=short)
     if batches is None:
         return False

@@ -103,9 +103,10 @@ class Session:
         self.unwinder = unwinder
         self.max_stack = max_stack
         self.caller_order = False  # perf's callchain_param.order: report's caller graphs set it (_callchain)
-        # perf's symbol_conf.use_callchain: False, samples resolve without their chains (script -G, or no
-        # event with chains: thread__resolve_callchain is not called, so nothing it would load is loaded)
-        self.use_callchain = True
+        # per event, whether its samples' chains are resolved (None: every event's): perf script resolves a
+        # chain only to print it (thread__resolve_callchain under PRINT_FIELD(IP) and use_callchain), so
+        # nothing the chain's addresses would load is loaded for the others
+        self.chained_evsels: tuple[bool, ...] | None = None
         self.evsels = tuple(Evsel(a.index, a.name, a.attr, self._tp_format(a.attr)) for a in self.data.attrs)
         build_id_entries = self._feature(Feature.BUILD_ID)
         build_ids = build_id_table(build_id_entries)
@@ -249,7 +250,9 @@ class Session:
             location = self.frames.location(self._map_for(thread, cpumode, ip), ip, _LEVELS.get(cpumode, "."))
             if location.dso_obj is not None and location.dso_obj is machine.kernel._kernel_dso:
                 machine.kernel.hit = True
-        callchain = sample.callchain if self.use_callchain else None
+        callchain = sample.callchain
+        if callchain and self.chained_evsels is not None and not self.chained_evsels[sample.evsel]:
+            callchain = None
         if callchain:
             maps = thread.maps
             chain = self._chains.get((maps, maps.generation, machine.kernel_maps.generation, callchain))
