@@ -51,8 +51,8 @@ USAGE_GAP = 2
 
 class Option(Record):
     """One entry of a ``struct option`` table. ``kind``: 'bool' and 'incr' take no value; 'str' and 'call'
-    take one; 'int' takes a number (strtol, base 10); 'optarg' takes one only as ``--name=VALUE`` (or
-    attached to its short letter). ``default``: the value of a LASTARG_DEFAULT option given without one
+    take one; 'int' takes a number (strtol, base 10), 'uint' an unsigned one (OPTION_UINTEGER/U64: a
+    leading '-' is refused first); 'optarg' takes one only as ``--name=VALUE`` (or attached to its letter). ``default``: the value of a LASTARG_DEFAULT option given without one
     (None: the consumer's own default). ``note``: why a NOBUILD option is not there (perf's build_opt)."""
 
     __slots__ = ()
@@ -66,7 +66,7 @@ class Option(Record):
 
     short = field(0, "the one-letter name, or None")
     long = field(1, "the long name, or None")
-    kind = field(2, "'bool', 'incr', 'str', 'call', 'int' or 'optarg'")
+    kind = field(2, "'bool', 'incr', 'str', 'call', 'int', 'uint' or 'optarg'")
     argh = field(3, "the argument's name in the usage text (None: '...')")
     help = field(4, "the help text")
     default = field(5, "the PARSE_OPT_LASTARG_DEFAULT value")
@@ -147,10 +147,20 @@ class Table:
             text += opt.usage_line(full)
         return text + "\n"
 
-    def option_usage(self, optstr: str, short: bool, header: bool = True) -> str:
+    def option_usage(self, optstr: str, short: bool, header: bool = True, after: str | None = None) -> str:
         """``parse_options_usage``: the usage lines and the options ``optstr`` names: the first with that
-        letter, or every one whose long name starts with it (as typed, ``=VALUE`` included)."""
+        letter, or every one whose long name starts with it (as typed, ``=VALUE`` included).
+
+        perf also lists, when ``optstr`` is a prefix of "no-", the options whose name starts with what is 3
+        bytes into it: for "no-" every option; for "n" and "no" that is past its end, in the next word of
+        the command line (``after``: argv's strings lie one after the other), and perf prints those too."""
         text = self.header() + "\n" if header else ""
+        negated = None
+        if not short and "no-".startswith(optstr):
+            if optstr == "no-":
+                negated = ""
+            elif after is not None:
+                negated = after[1:] if optstr == "n" else after
         for opt in self.options:
             if short:
                 if opt.short == optstr[:1]:
@@ -161,7 +171,7 @@ class Table:
                 continue
             if opt.long.startswith(optstr):
                 text += opt.usage_line()
-            if optstr == "no-":     # perf's test reads "optstr is a prefix of no-"; defined only for this
+            if negated is not None and opt.long.startswith(negated):
                 text += opt.usage_line()
         return text
 
@@ -257,7 +267,7 @@ class _Walk:
 
     def __init__(self, table: Table, argv: list[str], on_option, unsupported):
         self.table, self.argv, self.on_option, self.unsupported = table, argv, on_option, unsupported
-        self.i = 0
+        self.i = self.start = 0
         self.opt: str | None = None     # the rest of a short cluster, or a long option's =VALUE
         self.excl: Option | None = None
         self.out: list[str] = []
@@ -272,6 +282,7 @@ class _Walk:
                 self.out.append(arg)
                 self.i += 1
                 continue
+            self.start = self.i
             if not arg.startswith("--"):
                 self._short_cluster(arg)
             elif arg == "--":
@@ -357,7 +368,7 @@ class _Walk:
         if ambiguous is not None:
             text = (f" Error: Ambiguous option: {arg} (could be --{'no-' if ambiguous_unset else ''}"
                     f"{ambiguous.long} or --{'no-' if abbrev_unset else ''}{abbrev.long})\n")
-            raise ParseError(text + self.table.option_usage(arg, False))
+            raise ParseError(text + self.table.option_usage(arg, False, after=self._next_word()))
         if abbrev is not None:
             self._get_value(abbrev, False, abbrev_unset, arg)
             return
@@ -381,7 +392,11 @@ class _Walk:
             head = f" Error: option `no-{opt.long}' {reason}"
         else:
             head = f" Error: option `{opt.long}' {reason}"
-        return ParseError(head + self.table.option_usage(typed, as_short))
+        return ParseError(head + self.table.option_usage(typed, as_short, after=self._next_word()))
+
+    def _next_word(self) -> str | None:
+        """The word after the one being read (what perf's parse_options_usage may read past its text)."""
+        return self.argv[self.start + 1] if self.start + 1 < len(self.argv) else None
 
     def _get_value(self, opt: Option, as_short: bool, unset: bool, typed: str) -> None:
         flags, kind = opt.flags, opt.kind
@@ -407,7 +422,9 @@ class _Walk:
                 value, self.opt = self.opt, None
             else:
                 value = self._get_arg(opt, as_short, typed)
-            if kind == "int" and value is not None and not strtol_ok(value):
+            if kind == "uint" and value is not None and value.startswith("-"):
+                raise self._error(opt, "expects an unsigned numerical value", as_short, unset, typed)
+            if kind in ("int", "uint") and value is not None and not strtol_ok(value):
                 raise self._error(opt, "expects a numerical value", as_short, unset, typed)
         try:
             self.on_option(Occurrence(opt, value, unset, as_short))
@@ -416,7 +433,8 @@ class _Walk:
         except OptionValueError as err:
             raise self._error(opt, err.reason, as_short, unset, typed) from None
         except UsageError as err:
-            raise ParseError(err.message.rstrip("\n") + "\n" + self.table.option_usage(typed, as_short)) from None
+            raise ParseError(err.message.rstrip("\n") + "\n"
+                             + self.table.option_usage(typed, as_short, after=self._next_word())) from None
 
     def _skip(self, opt: Option, as_short: bool, unset: bool, typed: str) -> None:
         """A CANSKIP option: its value is taken, then perf's warning (no newline after it), and nothing else."""

@@ -16,5 +16,5 @@ OPTIONS = (
     ('u', 'update', 'str', 'file list', 'file(s) to update', 0, None),
     (None, 'debuginfod', 'optarg', 'debuginfod urls', 'Enable debuginfod data retrieval from DEBUGINFOD_URLS or specified urls', 0, None),
     ('v', 'verbose', 'bool', None, 'be more verbose', 0, None),
-    (None, 'target-ns', 'str', 'n', 'target pid for namespace context', 0, None),
+    (None, 'target-ns', 'int', 'n', 'target pid for namespace context', 0, None),
 )

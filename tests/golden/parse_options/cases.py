@@ -21,6 +21,7 @@ CASES = {
         "two_dashes": ["-all-cpus"],
         "count_not_a_number": ["-c", "abc", "true"],
         "count_not_a_number_long": ["--count=12x", "true"],
+        "count_negative": ["-c", "-5", "true"],
         "filter_before_event": ["--filter", "x", "true"],
         "unknown_after_options": ["-a", "-e", "cpu-clock", "--nosuch", "true"],
     },
@@ -47,6 +48,8 @@ CASES = {
         "no_such_script": ["foo"],
         "no_such_script_after_dashes": ["--", "-x"],
         "unknown_switch_in_cluster": ["-fQ"],
+        # parse_options_usage reads past "n" into the next word ("-c": the options named c...)
+        "ambiguous_n_reads_next_word": ["--n", "-c", "--show"],
     },
     "stat": {
         "unknown_option": ["--foo"],

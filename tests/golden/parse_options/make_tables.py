@@ -13,7 +13,8 @@ For each command, perf tells:
 * probes, each ended by an option no table has, so that perf stops at parsing and runs nothing:
   ``--OPT --zzzz --yyyy`` says whether an option takes the next word even when it starts with '-'
   (PARSE_OPT_LASTARG_DEFAULT takes its default instead: then ``zzzz`` is the unknown option), and
-  ``--no-OPT --yyyy`` whether it can be negated (PARSE_OPT_NONEG: "isn't available").
+  ``--no-OPT --yyyy`` whether it can be negated (PARSE_OPT_NONEG: "isn't available"), ``--OPT=-1 --yyyy``
+  and ``--OPT=1x --yyyy`` whether its value is a number, unsigned or not (``expects ... numerical value``).
 The table is rendered back with the engine and compared with both help texts before it is written.
 """
 import os
@@ -132,6 +133,17 @@ def probe_flags(words, entries, cwd):
     return flags
 
 
+def number_kind(words, short, long, cwd):
+    """'uint' (OPTION_UINTEGER, OPTION_U64: a leading '-' is refused first), 'int' (OPTION_INTEGER,
+    OPTION_LONG) or 'str', from what perf says of ``-1`` and of ``1x`` given to the option."""
+    def says(value):
+        word = f"--{long}={value}" if long else f"-{short}{value}"
+        return perf(words + [word, "--yyyy"], cwd)[1].split("\n")[0]
+    if says("-1").endswith("expects an unsigned numerical value"):
+        return "uint"
+    return "int" if says("1x").endswith("expects a numerical value") else "str"
+
+
 def stops_at_non_option(words, cwd):
     err = perf(words + ["someword", "--zzzz"], cwd)[1]
     return "unknown option `zzzz'" not in err
@@ -159,6 +171,8 @@ def build(command, cwd):
     flags = probe_flags(words, entries, cwd)
     table = []
     for short, long, kind, argh, help_, why in entries:
+        if kind == "str":
+            kind = number_kind(words, short, long, cwd)
         f = flags[(short, long)] | (0 if (short, long) in shown else HIDDEN)
         if why:     # ignored with a warning (CANSKIP), or refused
             name = f"--{long}" if long else f"-{short}"
