@@ -1,0 +1,253 @@
+"""What bench/script and bench/report share: recordings of several shapes made with real perf, compiled
+copies of pyperf, and interleaved side-by-side runs (imported by both: ``sys.path`` holds bench/).
+
+Recordings (made with real perf on first use, kept in build/bench-script/ and reused: delete a file, or pass
+--record, to make it again; uprobes of group pyperf_t_benchscript, removed on every path):
+
+  make   perf record -e GROUP:malloc -g -- make -s -B -j2 of workloads/uw_make_src (a copy): few distinct
+         chains, ~80K samples, 95% of them in cc1, a process per compiler step (issue 16's file)
+  spin   perf record -e cpu-clock:u -c 50000 -g -- ex_spin 5000: ~200K samples, nearly every one at
+         another ip (many distinct chains)
+  sys    perf record -a of 20 tracepoints of 9 subsystems (tests/golden/tracepoints/record.sh's list) while
+         a shell loop writes and syncs files, talks to itself over loopback TCP and signals itself: ~230K
+         tracepoint-only samples, no chains (whatever else runs on the machine is in it too)
+  dwarf  perf record -e cpu-clock:u -c 200000 --call-graph dwarf,4096 -- ex_spin 5000: ~35K samples whose
+         user stacks are unwound offline by both tools
+
+Each command runs in a fresh process (stdout to a file, stderr to /dev/null), through GNU time (CPU = user
++ sys, peak RSS: a child forked by this Python would inherit its maxrss). pyperf runs from a compiled copy
+(the working tree's pyperf_probe, or `git archive REV` with --rev, copied into a temporary directory, its
+bytecode written and its C accelerator built there, run with cwd there), so edits made in the tree while
+the bench runs do not change what is measured, and a before/after pair runs in one session. pyperf runs
+"cold" (a new, empty PYPERF_CACHE_DIR at every run: the first command after a recording) and "warm" (a
+cache filled by one run before). The commands of one file and option set run ``runs`` rounds,
+interleaved (perf, then each pyperf variant, round after round); medians are reported. The text
+compared is the warm run's, normalized by the caller's function (report's random tip line).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA_DIR = os.path.join(ROOT, "build", "bench-script")
+PERF = "/usr/bin/perf"
+TIME = "/usr/bin/time"  # GNU time
+GROUP = "pyperf_t_benchscript"
+LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
+SHAPES = ("make", "spin", "sys", "dwarf")
+TRACEPOINTS = ["sched:sched_switch", "sched:sched_wakeup", "sched:sched_process_fork", "sched:sched_process_exec",
+               "sched:sched_process_exit", "syscalls:sys_enter_openat", "syscalls:sys_exit_openat",
+               "--filter", "ret < 0", "irq:softirq_raise", "irq:softirq_entry", "irq:irq_handler_entry",
+               "block:block_rq_issue", "block:block_rq_complete", "net:net_dev_queue", "net:netif_receive_skb",
+               "signal:signal_generate", "signal:signal_deliver", "workqueue:workqueue_activate_work",
+               "writeback:writeback_dirty_inode", "kmem:mm_page_alloc", "--filter", "order > 0",
+               "syscalls:sys_exit_write", "--filter", "ret > 4096"]
+SYS_LOAD = r"""
+i=0
+while [ $i -lt 30 ]; do
+  dd if=/dev/zero of="$1/f" bs=64k count=16 conv=fsync 2>/dev/null
+  python3 -c "
+import os, signal, socket
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()
+c = socket.create_connection(s.getsockname()); a, _ = s.accept()
+for _ in range(200):
+    c.sendall(b'x' * 1000); a.recv(2000)
+signal.signal(signal.SIGUSR1, lambda *a: None); os.kill(os.getpid(), signal.SIGUSR1)
+"
+  cat "$1/f" >/dev/null
+  i=$((i+1))
+done
+"""
+
+
+# --- recordings ---------------------------------------------------------------------------------------------
+
+def _perf_record(args: list[str], cwd: str | None = None) -> None:
+    subprocess.run([PERF, "record", "-q"] + args, check=True, cwd=cwd, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def record(shape: str, path: str) -> None:
+    """Make ``path`` with real perf (see the module docstring)."""
+    if os.geteuid() != 0:
+        sys.exit(f"bench: {path} is missing and recording it needs root")
+    subprocess.run(["make", "-s", "-C", os.path.join(ROOT, "workloads")], check=True)
+    os.makedirs(DATA_DIR, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="pyperf-bench-shapes-")
+    tmp = path + ".tmp"
+    try:
+        if shape == "make":
+            src = os.path.join(work, "src")
+            shutil.copytree(os.path.join(ROOT, "workloads", "uw_make_src"), src)
+            subprocess.run([PERF, "probe", "-q", "-x", LIBC, "-a", f"{GROUP}:malloc=malloc"], check=True)
+            try:
+                _perf_record(["-e", f"{GROUP}:malloc", "-g", "-o", tmp, "--", "make", "-s", "-B", "-j2"], cwd=src)
+            finally:
+                subprocess.run([PERF, "probe", "-q", "-d", f"{GROUP}:*"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        elif shape in ("spin", "dwarf"):
+            spin = os.path.join(ROOT, "build", "workloads", "ex_spin")
+            chains = ["-c", "50000", "-g"] if shape == "spin" else ["-c", "200000", "--call-graph", "dwarf,4096"]
+            _perf_record(["-e", "cpu-clock:u"] + chains + ["-o", tmp, "--", spin, "5000"])
+        elif shape == "sys":
+            load = os.path.join(work, "load.sh")
+            with open(load, "w") as f:
+                f.write(SYS_LOAD)
+            events: list[str] = []
+            for word in TRACEPOINTS:
+                events += [word] if word == "--filter" or events[-1:] == ["--filter"] else ["-e", word]
+            _perf_record(["-a", "-o", tmp] + events + ["--", "sh", load, work])
+        else:
+            raise SystemExit(f"bench: unknown shape {shape}")
+        os.rename(tmp, path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def recordings(shapes: list[str], again: bool = False) -> list[tuple[str, str]]:
+    """(shape, path) of each shape's recording, made first where missing (or ``again``)."""
+    files = []
+    for shape in shapes:
+        path = os.path.join(DATA_DIR, f"{shape}.data")
+        if again or not os.path.exists(path):
+            record(shape, path)
+        files.append((shape, path))
+    return files
+
+
+def nr_samples(path: str) -> int:
+    """The samples of every event (perf report -n's column, summed)."""
+    out = subprocess.run([PERF, "report", "-i", path, "--stdio", "--no-children", "-n", "--sort", "pid", "-g",
+                          "none"], capture_output=True, text=True).stdout
+    return sum(int(line.split()[1]) for line in out.splitlines() if line.strip() and not line.startswith("#"))
+
+
+# --- the package under test -----------------------------------------------------------------------------------
+
+def build_copy(rev: str | None, pure: bool, where: str) -> str:
+    """A compiled copy of pyperf_probe (the tree's, or REV's) in ``where``: its directory for PYTHONPATH."""
+    os.makedirs(where)
+    if rev is None:
+        shutil.copytree(os.path.join(ROOT, "pyperf_probe"), os.path.join(where, "pyperf_probe"),
+                        ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    else:
+        archive = subprocess.run(["git", "-C", ROOT, "archive", rev, "pyperf_probe"], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", where], input=archive, check=True)
+    source = os.path.join(where, "pyperf_probe", "perfdata", "_speedups.c")
+    if os.path.exists(source) and not pure:
+        include = sysconfig.get_paths()["include"]
+        target = source[:-2] + sysconfig.get_config_var("EXT_SUFFIX")
+        subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-I", include, "-o", target, source], check=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-f", os.path.join(where, "pyperf_probe")],
+                   check=True, stdout=subprocess.DEVNULL)
+    return where
+
+
+def variants(revs: list[str | None], pure: bool, tmp: str) -> list[tuple[str, str]]:
+    """(label, package directory) of each compiled copy: None is the working tree."""
+    out = []
+    for i, rev in enumerate(revs):
+        label = "tree" if rev is None else subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", rev],
+                                                          capture_output=True, text=True).stdout.strip()
+        out.append((label, build_copy(rev, pure, os.path.join(tmp, f"pkg{i}"))))
+    return out
+
+
+# --- runs -----------------------------------------------------------------------------------------------------
+
+def run(argv: list[str], env: dict, out_path: str, check: bool = True) -> tuple[float, float, int]:
+    """(CPU s, peak RSS MiB, exit status) of one run, its stdout written to out_path (cwd: its directory)."""
+    fd, stats = tempfile.mkstemp()
+    os.close(fd)
+    try:
+        with open(out_path, "wb") as out:
+            status = subprocess.run([TIME, "-f", "%M %U %S", "-o", stats] + argv, env=env, stdout=out,
+                                    stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                    cwd=os.path.dirname(out_path)).returncode
+        with open(stats) as f:
+            rss, user, system = f.read().split()[-3:]
+    finally:
+        os.remove(stats)
+    if status != 0 and check:
+        raise SystemExit(f"bench: {' '.join(argv)} failed ({status})")
+    return float(user) + float(system), int(rss) / 1024, status
+
+
+def digest(path: str, normalize=None) -> str:
+    with open(path, "rb") as f:
+        data = f.read()
+    return hashlib.sha256(normalize(data) if normalize else data).hexdigest()
+
+
+def side_by_side(command: str, path: str, opts: list[str], pkgs: list[tuple[str, str]], runs: int, tmp: str,
+                 normalize=None) -> dict:
+    """``perf COMMAND -i PATH OPTS`` and each package's ``pyperf COMMAND ...`` (cold and warm), ``runs``
+    interleaved rounds: {name: (median CPU s, median peak RSS MiB, text equal to perf's)}. A command that
+    fails must fail as perf does (same status): then it is timed as it is."""
+    commands = [("perf", [PERF, command, "-i", path] + opts, dict(os.environ))]
+    out = os.path.join(tmp, "out")
+    for name, pkg in pkgs:
+        py = [sys.executable, "-c", "import sys; from pyperf_probe.cli import main; sys.exit(main())", command,
+              "-i", path] + opts
+        env = dict(os.environ, PYTHONPATH=pkg)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        warm = tempfile.mkdtemp(dir=tmp)
+        commands.append((f"{name} cold", py, dict(env, PYPERF_CACHE_DIR="cold")))
+        commands.append((f"{name} warm", py, dict(env, PYPERF_CACHE_DIR=warm)))
+        run(py, dict(env, PYPERF_CACHE_DIR=warm), out, check=False)  # fills the warm cache
+    cpu: dict[str, list] = {name: [] for name, _, _ in commands}
+    rss: dict[str, list] = {name: [] for name, _, _ in commands}
+    texts, statuses = {}, {}
+    for _ in range(runs):
+        for name, argv, env in commands:
+            cold = env.get("PYPERF_CACHE_DIR") == "cold"
+            if cold:
+                env = dict(env, PYPERF_CACHE_DIR=tempfile.mkdtemp(dir=tmp))
+            c, m, status = run(argv, env, out, check=False)
+            cpu[name].append(c)
+            rss[name].append(m)
+            texts[name] = digest(out, normalize)
+            statuses[name] = status
+            if cold:
+                shutil.rmtree(env["PYPERF_CACHE_DIR"], ignore_errors=True)
+    return {name: (statistics.median(cpu[name]), statistics.median(rss[name]),
+                   texts[name] == texts["perf"] and statuses[name] == statuses["perf"])
+            for name, _, _ in commands}
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def print_table(command: str, files: list[tuple[str, str]], sets: dict[str, list[str]], shape_sets, pkgs,
+                runs: int, tmp: str, normalize=None, pure: bool = False) -> None:
+    """The whole side-by-side table: one line per file and option set (see ``side_by_side``)."""
+    print(f"load average before: {load_average()} ({os.cpu_count()} CPUs); pyperf {'without' if pure else 'with'}"
+          f" its C accelerator; {runs} interleaved runs, medians; CPU s (user + sys), peak RSS MiB")
+    header = f"{'file':<6} {'samples':>8} {'set':<12} {'perf':>6} {'MiB':>5}"
+    for label, _ in pkgs:
+        header += f" | {label + ' cold':>12} {'warm':>6} {'ratio':>5} {'ratio':>5} {'MiB':>5} {'same':>4}"
+    print(header)
+    for shape, path in files:
+        n = nr_samples(path)
+        for set_name in shape_sets(shape):
+            res = side_by_side(command, path, sets[set_name], pkgs, runs, tmp, normalize)
+            pc, pm, _ = res["perf"]
+            line = f"{shape:<6} {n:>8} {set_name:<12} {pc:>6.2f} {pm:>5.1f}"
+            for label, _ in pkgs:
+                cc, _, _ = res[f"{label} cold"]
+                wc, wm, same = res[f"{label} warm"]
+                line += (f" | {cc:>12.2f} {wc:>6.2f} {cc / max(pc, 1e-3):>5.2f} {wc / max(pc, 1e-3):>5.2f} "
+                         f"{wm:>5.1f} {'yes' if same else 'NO':>4}")
+            print(line, flush=True)
+    print(f"load average after: {load_average()}")
