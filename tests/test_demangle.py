@@ -1,11 +1,12 @@
 """symbols/demangle.py: perf 6.1's C++ names (libiberty cplus_demangle without DMGL_PARAMS), checked against
 the names real ``perf probe -F --filter '*'`` printed for C++ binaries (tests/golden/dwarf/expected/funcs.json)
 and against known libiberty outputs."""
-import importlib.util
 import json
 import os
 
 import pytest
+
+import golden_module
 
 from pyperf_probe.symbols import demangle as dm
 from pyperf_probe.symbols.elf import open_elf
@@ -14,9 +15,7 @@ from pyperf_probe.symbols.symtab import read_elf_symbols
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "golden", "dwarf")
 W = os.path.join(os.path.dirname(HERE), "build", "workloads")
-_spec = importlib.util.spec_from_file_location("dwarf_golden_cases_dm", os.path.join(GOLDEN, "cases.py"))
-cases = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cases)
+cases = golden_module.load("dwarf")
 
 KNOWN = [
     # (mangled, perf's default, perf -v)

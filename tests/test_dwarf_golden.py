@@ -8,7 +8,6 @@
   same order through one InlineIndex, as perf runs one addr2line process per DSO.
 The same comparisons run live against /usr/bin/perf and addr2line when they are installed (marker perf).
 """
-import importlib.util
 import json
 import os
 import re
@@ -16,6 +15,8 @@ import shutil
 import subprocess
 
 import pytest
+
+import golden_module
 
 from pyperf_probe.errors import ProbeError
 from pyperf_probe.probe.show import format_vars, lines_text
@@ -30,12 +31,8 @@ GOLDEN = os.path.join(HERE, "golden", "dwarf")
 ROOT = os.path.dirname(HERE)
 W = os.path.join(ROOT, "build", "workloads")
 S = os.path.join(ROOT, "workloads")
-_spec = importlib.util.spec_from_file_location("dwarf_golden_cases", os.path.join(GOLDEN, "cases.py"))
-cases = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(cases)
-_gen_spec = importlib.util.spec_from_file_location("dwarf_make_goldens", os.path.join(GOLDEN, "make_goldens.py"))
-make_goldens = importlib.util.module_from_spec(_gen_spec)
-_gen_spec.loader.exec_module(make_goldens)
+cases = golden_module.load("dwarf")
+make_goldens = golden_module.load("dwarf", "make_goldens.py")
 ADD_FAILED = "  Error: Failed to add events.\n"
 SKIP_RE = re.compile(r"Target program is compiled without optimization\. Skipping prologue\.\n"
                      r"Probe on address 0x([0-9a-f]+) to force probing at the function entry\.\n\n")

@@ -9,20 +9,13 @@ import tempfile
 
 import pytest
 
+import golden_module
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "golden", "probe")
 ROOT = os.path.dirname(HERE)
 
-def _load_cases():
-    """tests/golden/probe/cases.py under a name of its own (other golden directories have a cases.py too)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("probe_golden_cases", os.path.join(GOLDEN, "cases.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-cases = _load_cases()
+cases = golden_module.load("probe")
 
 PYPERF = [sys.executable, "-m", "pyperf_probe"]
 

@@ -9,9 +9,10 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "golden", "stat"))
-import cases as golden  # noqa: E402
+import golden_module  # noqa: E402
 import stat_layout  # noqa: E402
+
+golden = golden_module.load("stat")
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root (system-wide and attached counting)"),
               pytest.mark.skipif(not os.path.exists(golden.EXPECTED), reason="no goldens")]
