@@ -138,3 +138,43 @@ def test_help_is_perfs_layout_of_what_pyperf_has(command, tmp_path):
     it = iter(perf_lines)
     missing = [line for line in listing.split("\n") if not any(line == p for p in it)]
     assert missing == []
+
+
+# Option words for random bad command lines: perf's names (abbreviated, negated, clustered, with values
+# attached) that pyperf implements, and unknown ones. Left out: values perf's callbacks check during the
+# walk (-e, -F, --call-graph, -m: pyperf checks them after it, so a later bad option may be reported
+# first), -h (pyperf's help goes to stdout) and pyperf's extensions.
+WORDS = {
+    "record": ["-a", "-g", "-q", "-R", "-N", "-i", "-o", "--out", "--output=x", "-c", "-c5", "-c-5", "--count=x",
+               "--no-inherit", "--inherit", "--no-inh", "--buildid-all", "--no-buildid-all", "--build", "-p",
+               "-t", "-C", "--cpu", "-r", "--all", "--no-all-cpus", "-Q", "--foo", "-aq", "-ag", "--no-", "--no",
+               "--n", "--kernel-callchains", "--user", "--us", "-ai"],
+    "stat": ["-a", "-A", "-x", "-x,", "-r", "-r3", "-rx", "-I", "-I5", "-I-1", "--per-core", "--per",
+             "--per-thread", "--no-aggr", "--aggr", "--no-per-core", "-p", "-t", "--pid=1", "--no-event", "-Q",
+             "--foo", "-aA", "--all", "--no-all-cpus", "--field-separator=:", "--int"],
+    "report": ["-i", "-G", "-n", "-q", "-f", "-s", "--sort=x", "--so", "--children", "--no-children", "--child",
+               "--no-child", "--header", "--head", "--header-only", "--stdio", "--std", "--tui", "--no-tui", "-c",
+               "--comm", "--comms=x", "-d", "-S", "--percent-limit=1", "--perc", "--inline", "--no-inline",
+               "--raw-trace", "--symfs", "--kallsyms", "-Q", "--foo", "-nq", "--no-", "--group"],
+    "script": ["-i", "--ns", "-G", "--symfs", "--kallsyms", "--show-kernel-path", "--show", "-f", "--no-inline",
+               "--inline", "--comm", "--comms", "-c", "--pid", "--tid", "-v", "-vv", "--verbose", "-Q", "--foo",
+               "-fG", "--no-ns", "--n"],
+}
+
+
+@pytest.mark.perf
+@pytest.mark.skipif(not os.path.exists(PERF), reason="needs /usr/bin/perf")
+@pytest.mark.parametrize("command", sorted(WORDS))
+def test_random_bad_command_lines_as_perf(command, tmp_path):
+    """Random option words, ended by two unknown options (so perf always stops in its walk: no command is
+    run and no file read), give perf's text and status."""
+    import random
+    rnd = random.Random(f"parse-options {command}")
+    for _ in range(25):
+        argv = rnd.sample(WORDS[command], rnd.randint(1, 4)) + ["--zzzz", "--yyyy"]
+        theirs = subprocess.run([PERF, command, *argv], capture_output=True, text=True, cwd=tmp_path,
+                                stdin=subprocess.DEVNULL)
+        assert theirs.returncode == 129, argv
+        ours = pyperf(command, *argv, cwd=tmp_path)
+        assert (ours.stdout, without_extensions(ours.stderr, command), ours.returncode) == \
+            (theirs.stdout, cases.pyperf_usage(theirs.stderr), 129), argv
