@@ -52,8 +52,9 @@ USAGE_GAP = 2
 class Option(Record):
     """One entry of a ``struct option`` table. ``kind``: 'bool' and 'incr' take no value; 'str' and 'call'
     take one; 'int' takes a number (strtol, base 10), 'uint' an unsigned one (OPTION_UINTEGER/U64: a
-    leading '-' is refused first); 'optarg' takes one only as ``--name=VALUE`` (or attached to its letter). ``default``: the value of a LASTARG_DEFAULT option given without one
-    (None: the consumer's own default). ``note``: why a NOBUILD option is not there (perf's build_opt)."""
+    leading '-' is refused first); 'optarg' takes one only as ``--name=VALUE`` (or attached to its letter).
+    ``default``: the value of a LASTARG_DEFAULT option given without one (None: the consumer's own
+    default). ``note``: why a NOBUILD option is not there (perf's build_opt)."""
 
     __slots__ = ()
     _fields = ("short", "long", "kind", "argh", "help", "default", "flags", "note")

@@ -45,8 +45,8 @@ NOBUILD = re.compile(r"^ {26}\(not built-in because (?P<why>.*)\)$")
 
 
 def perf(words, cwd):
-    proc = subprocess.run(["perf"] + words, capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL, cwd=cwd,
-                          timeout=30, env=dict(os.environ, PAGER="cat"))
+    proc = subprocess.run(["perf"] + words, capture_output=True, text=True, errors="replace",
+                          stdin=subprocess.DEVNULL, cwd=cwd, timeout=30, env=dict(os.environ, PAGER="cat"))
     return proc.stdout, proc.stderr, proc.returncode
 
 
