@@ -35,6 +35,7 @@ from pyperf_probe.perfdata.sample import Sample
 
 MEMO_LIMIT = 1 << 14  # texts kept: memory stays flat when keys are as many as the samples
 SECOND = 1_000_000_000
+WRITE_BATCH = 1024  # samples whose text is written at once: the text in memory stays small
 # Records after which kept texts still hold (an EXIT only marks the thread: resolve never reads it).
 _STATELESS = (LostRecord, LostSamplesRecord, ExitRecord)
 
@@ -53,9 +54,10 @@ def write_samples(session, printer, accept: Callable, write: Callable[[str], obj
     handlers = session.record_handlers()
     for item in batches:
         if type(item) is list:
-            text = walk.run(item)
-            if text:
-                write(text)
+            for start in range(0, len(item), WRITE_BATCH):  # (a flushed round may hold 100K samples)
+                text = walk.run(item[start:start + WRITE_BATCH] if len(item) > WRITE_BATCH else item)
+                if text:
+                    write(text)
         elif type(item) is Sample:  # a sample the reader decoded (not keyed: another event's layout)
             session.nr_samples += 1
             resolved = session.resolve(item)
