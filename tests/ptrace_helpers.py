@@ -200,6 +200,18 @@ def wait_for_line(stream, timeout: float = 10.0) -> str:
     return buf
 
 
+def wait_traced(pid: int, timeout: float = 30.0) -> None:
+    """Until pyperf has attached to ``pid`` (its TracerPid is set): a signal sent to pyperf before then
+    would find Python's default handlers, on a loaded machine."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with open(f"/proc/{pid}/status") as f:
+            if not re.search(r"^TracerPid:\s+0$", f.read(), re.M):
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"pyperf did not attach to {pid} within {timeout} s")
+
+
 def kill_quietly(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)

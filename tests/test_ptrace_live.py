@@ -276,10 +276,11 @@ def _hits(user, path):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_attach_and_stop_by_signal(user, exe, sig):
     add_ptrace(user, "pt_leaf", "pt_mid", "pt_rec%return", exe_path=exe)
-    spin, pid = _spin(user, 3000)
+    spin, pid = _spin(user, 5000)
     try:
         rec = user.popen_pyperf("record", "-e", "probe_pt_work:*", "-g", "-o", user.path("a.data"), "-p", str(pid))
-        time.sleep(1.0)
+        ph.wait_traced(pid)
+        time.sleep(0.5)
         rec.send_signal(sig)
         _, err = rec.communicate(timeout=60)
         assert rec.returncode == 128 + sig, err
@@ -294,10 +295,11 @@ def test_attach_and_stop_by_signal(user, exe, sig):
 def test_attach_sdt_semaphore_goes_back(user, exe):
     assert user.pyperf("buildid-cache", "--add", exe).returncode == 0
     add_ptrace(user, "sdt_pt_work:tick")
-    spin, pid = _spin(user, 2500)
+    spin, pid = _spin(user, 4000)
     try:
         rec = user.popen_pyperf("stat", "-x,", "-e", "sdt_pt_work:tick", "-p", str(pid))
-        time.sleep(1.0)
+        ph.wait_traced(pid)
+        time.sleep(0.5)
         rec.send_signal(signal.SIGINT)
         _, err = rec.communicate(timeout=60)
         counted = ph._csv_counts(err)["sdt_pt_work:tick"]
@@ -314,7 +316,8 @@ def test_attach_then_the_tracee_dies(user, exe):
     spin, pid = _spin(user, 30000)
     rec = user.popen_pyperf("record", "-e", "probe_pt_work:pt_leaf", "-o", user.path("k.data"), "-p", str(pid))
     try:
-        time.sleep(0.8)
+        ph.wait_traced(pid)
+        time.sleep(0.3)
         os.kill(pid, signal.SIGKILL)
         _, err = rec.communicate(timeout=60)
         assert rec.returncode == 0 and "Captured and wrote" in err
@@ -353,8 +356,11 @@ def test_workload_children_left_running_are_detached(user, exe):
     add_ptrace(user, "pt_leaf", exe_path=exe)
     out = user.path("spin.out")
     proc = user.pyperf("record", "-q", "-e", "probe_pt_work:pt_leaf", "-g", "-o", user.path("w.data"), "--",
-                       "sh", "-c", f"{exe} spin 1500 > {out} 2>/dev/null & sleep 0.5")
+                       "sh", "-c", f"{exe} spin 3000 > {out} 2>/dev/null & sleep 0.5")
     assert proc.returncode == 0, proc.stderr
+    deadline = time.monotonic() + 20
+    while not open(out).read().strip() and time.monotonic() < deadline:  # a loaded machine: not started yet
+        time.sleep(0.05)
     pid = int(open(out).read().split()[0])
     ph.untouched(pid, exe, [off(exe, "pt_leaf")])
     deadline = time.monotonic() + 30
