@@ -19,6 +19,7 @@ build-id.
 from __future__ import annotations
 
 import sys
+from array import array as _array
 from itertools import accumulate, compress, repeat
 
 try:            # the C half of the operator module: a builtin, so free to import (operator.py is not)
@@ -418,7 +419,17 @@ def _sorted_columns(names, svmas: list[int], sizes: list[int], types: list[int],
             take = itemgetter(*order)
             svmas, sizes, types, bindings = (list(take(column)) for column in (svmas, sizes, types, bindings))
             names = names.reordered(order) if isinstance(names, LazyNames) else list(take(names))
-    return names, svmas, sizes, types, bindings, _ends(svmas, sizes)
+    ends = _ends(svmas, sizes)
+    return names, _compact(svmas), _compact(sizes), bytes(types), bytes(bindings), _compact(ends)
+
+
+def _compact(column: list[int]):
+    """A column of u64 as an array (8 bytes an entry instead of an int object and a pointer: a cold report
+    keeps cc1's 27K-symbol table), or the list itself if a value does not fit."""
+    try:
+        return _array("Q", column)
+    except OverflowError:
+        return column
 
 
 class LazyNames:
