@@ -200,14 +200,9 @@ class Session:
                     self.nr_samples += 1
                     yield resolve(rec)
                     continue
-                resolved = None
                 for index, period, sid in reading.deliveries(rec.evsel, rec.read):
-                    if resolved is None:
-                        resolved = resolve(rec)
-                    self.nr_samples += 1
-                    sample = _new(Sample, (index, *rec[1:6], period, *rec[7:10], sid, *rec[11:]))
-                    yield _new(ResolvedSample, (index, resolved.thread, period, resolved.raw, resolved.location,
-                                                resolved.chain, sample))
+                    self.nr_samples += 1    # resolved as a sample of its own event (chained_evsels)
+                    yield resolve(_new(Sample, (index, *rec[1:6], period, *rec[7:10], sid, *rec[11:])))
         self.data.warn_summary()
 
     def sample_groups(self, with_chain: bool = True, with_raw: bool = True):
