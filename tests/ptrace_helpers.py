@@ -23,14 +23,24 @@ PERF = rh.PERF
 SITE = os.path.join(rh.ROOT, ".venv", "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}", "site-packages")
 
 
-def ensure_user() -> pwd.struct_passwd:
-    """The unprivileged test user (a system account without a home or a shell), created if missing."""
+@contextlib.contextmanager
+def test_user():
+    """The unprivileged test user (a system account without a home or a shell): created if missing, and
+    removed again when the block ends if it was created here, whatever happened in between."""
     try:
-        return pwd.getpwnam(USER)
+        existing = pwd.getpwnam(USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER],
-                       check=True, capture_output=True)
-        return pwd.getpwnam(USER)
+        existing = None
+    if existing is not None:
+        yield existing
+        return
+    subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER],
+                   check=True, capture_output=True)
+    try:
+        yield pwd.getpwnam(USER)
+    finally:
+        subprocess.run(["pkill", "-KILL", "-u", USER], capture_output=True)   # its leftovers, if a test failed
+        subprocess.run(["userdel", USER], capture_output=True)
 
 
 def user_python(pw) -> str | None:

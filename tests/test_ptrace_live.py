@@ -44,11 +44,11 @@ def lib():
 def account():
     if not rh.HAVE_UPROBES or not shutil.which("setpriv") or not shutil.which("setarch"):
         pytest.skip("needs root, setpriv and setarch")
-    pw = ph.ensure_user()
-    python = ph.user_python(pw)
-    if python is None:
-        pytest.skip(f"no Python {os.sys.version_info[0]}.{os.sys.version_info[1]} the test user can run")
-    return pw, python
+    with ph.test_user() as pw:
+        python = ph.user_python(pw)
+        if python is None:
+            pytest.skip(f"no Python {os.sys.version_info[0]}.{os.sys.version_info[1]} the test user can run")
+        yield pw, python
 
 
 @pytest.fixture
