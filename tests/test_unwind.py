@@ -187,3 +187,56 @@ def test_session_hook_without_registers_or_for_32_bit_processes():
     assert hook(_Sample(Regs(1, 0xFF0FFF, values), b""), _NoMaps) == [108] and hook.last_stop == STOP_UNSUPPORTED
     # 64-bit, no map for the ip: the ip alone, "no-cfi"
     assert hook(_Sample(Regs(2, 0xFF0FFF, values), b"\0" * 64), _NoMaps) == [108] and hook.last_stop == STOP_NO_CFI
+
+
+# --- the C accelerator's unwind_run against this loop ------------------------------------------------------
+
+import pytest  # noqa: E402
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from pyperf_probe.callchain import unwind as unwind_module  # noqa: E402
+
+_ROWS = [AT_ENTRY, FRAME_32, RBP_FRAME, ROOT, PLT, SIGRETURN,
+         (CFA_REG_OFF, 7, 16, 0, RULE_OFFSET, 0, -8, RULE_OFFSET, 0, -16, 0),          # push rbp frame (rsp)
+         (CFA_REG_OFF, 6, 24, 0, RULE_OFFSET, 0, -8, RULE_OFFSET, 0, -24, 0)]          # rbp + 24
+
+
+@st.composite
+def stacks(draw):
+    """Random code (rows over 16 functions of 0x100 bytes at 0x1000..), a stack of words that are mostly
+    return addresses into them or small values, and registers pointing around it."""
+    rows = [draw(st.sampled_from(_ROWS + _ROWS[:3] * 3 + [None])) for _ in range(16)]
+    code = Code(*[(0x1000 + 0x100 * i, 0x1100 + 0x100 * i, row) for i, row in enumerate(rows) if row])
+    base = 0x7000
+    nwords = draw(st.integers(0, 80))
+    ret = st.integers(0x1001, 0x1fff)  # mostly return addresses into the code, so that chains go on
+    word = st.one_of(ret, ret, ret, ret, st.integers(0, 0x10), st.integers(base, base + 8 * 48),
+                     st.integers(0, 2**64 - 1))
+    words = [draw(word) for _ in range(nwords)]
+    stack = struct.pack(f"<{nwords}Q", *words)
+    rsp = base + 8 * draw(st.integers(-2, 4))
+    rbp = draw(st.one_of(st.none(), st.integers(base - 16, base + 8 * 48)))
+    pc = draw(st.integers(0x1000, 0x1fff))
+    return code, stack, base, pc, rsp, rbp, draw(st.integers(1, 64))
+
+
+_C_UNWIND_RUN = unwind_module._unwind_run
+
+
+@settings(max_examples=500, deadline=None)
+@given(case=stacks(), read_outside=st.booleans())
+def test_c_unwind_run_is_the_python_loop(case, read_outside):
+    """With and without the C accelerator's unwind_run: the same frames and reason, every row kind (plans
+    made once, general rows, signal frames), reads outside the copy (a reader or none), rbp unknown."""
+    if _C_UNWIND_RUN is None:
+        pytest.skip("the C accelerator (pyperf_probe/perfdata/_speedups.c) was not built")
+    code, stack, base, pc, rsp, rbp, max_frames = case
+    outside = (lambda avma: avma & 0xFFFF) if read_outside else None
+    results = []
+    try:
+        for fast in (_C_UNWIND_RUN, None):
+            unwind_module._unwind_run = fast
+            results.append(unwind_with_reason(regs(pc, rsp, rbp), outside, code, max_frames, stack, base, {}))
+    finally:
+        unwind_module._unwind_run = _C_UNWIND_RUN
+    assert results[0] == results[1]

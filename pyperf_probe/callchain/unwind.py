@@ -77,7 +77,9 @@ def unwind_with_reason(regs: Sequence[int | None], read_word: ReadWord | None, l
       space: ``lookup`` is called once per distinct pc.
 
     One loop on purpose: it runs once per frame of every sample (270K frames for 15K samples of a
-    ``make`` build). The rows nearly every frame has (CFA = rsp or rbp + off, rip and maybe rbp saved at
+    ``make`` build). Where the C accelerator was built, its ``unwind_run`` takes the frames of the common
+    rows (below) as long as it can, and this loop the frame it stops at (the same steps: tests/test_unwind.py
+    compares the two). The rows nearly every frame has (CFA = rsp or rbp + off, rip and maybe rbp saved at
     CFA + off, no signal frame: ``_plan`` code > 0) take a short path with the stack reads inline; the
     others go through the general rule evaluation (``_other_rule`` for the rare register rules).
     """
@@ -104,7 +106,15 @@ def unwind_with_reason(regs: Sequence[int | None], read_word: ReadWord | None, l
     plan_rsp, plan_rbp = _PLAN_RSP, _PLAN_RBP
     first = regs  # every register is known in the sampled frame only
     left = max_frames - 1
+    fast = _unwind_run if isinstance(stack, bytes) else None
     while left > 0:
+        if fast is not None:
+            got = fast(stack, stack_avma, pc, rsp, rbp, plans, left, frames)
+            if got[3] != left:
+                pc, rsp, rbp, left = got
+                first = None
+                if not left:
+                    break
         left -= 1
         plan = plans_get(pc)
         if plan is None:
@@ -175,6 +185,14 @@ def unwind_with_reason(regs: Sequence[int | None], read_word: ReadWord | None, l
         first = None
     return frames, STOP_MAX
 
+
+def _c_unwind_run():
+    """``_speedups.unwind_run`` (the common rows' frames in C), or None without the accelerator."""
+    from pyperf_probe.perfdata.speedups import speedups
+    return getattr(speedups, "unwind_run", None)
+
+
+_unwind_run = _c_unwind_run()
 
 # ``_plan`` codes: 0 = evaluate the row in general; the common forms of the row, read without unpacking it.
 _PLAN_RSP = 1  # cfa = rsp + off, rip at cfa + off, rbp unchanged

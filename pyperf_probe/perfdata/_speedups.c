@@ -39,6 +39,16 @@
  *     few non-decreasing runs (one per CPU buffer and round), so this is a natural merge sort: O(n) per
  *     merge level, log2(runs) levels. Raises TypeError (not an int) or OverflowError (an int outside
  *     [0, 2**64)) for a time that is not a u64. *
+ * unwind_run(stack, stack_avma, pc, rsp, rbp, plans, left, frames) -> (pc, rsp, rbp, left)
+ *     For callchain.unwind.unwind_with_reason: its loop's frames of the common rows, while it can: with
+ *     plans[pc] known and of a code > 0 ((1, cfa off, rip off, 0): cfa = rsp + off, rip at cfa + off; 2:
+ *     and rbp at cfa + off; 3: cfa = rbp + off, rip and rbp at cfa + off), every read inside `stack`
+ *     (the words at stack_avma ...), rbp known where the row needs it, the cfa above rsp and the return
+ *     address not 0: append ra - 1 to `frames`, rsp = cfa, rbp as restored, left - 1. It returns at the
+ *     first frame it does not take (or left == 0), its state unchanged for that frame, which the Python
+ *     loop then takes as it does any frame (plans to make, other rows, reads outside the copy, stops).
+ *     rbp is None when unknown; registers and addresses are u64.
+ *
  * kallsyms_columns(data) -> (starts, types, name_starts, name_ends, in_order) | None
  *     For symbols.kallsyms.parse: the columns of a kallsyms file whose every line is 1 to 16 hex digits,
  *     a space, the type character, a space and a name of at most KSYM_NAME_LEN (512) bytes up to the
@@ -604,6 +614,117 @@ done:
 }
 
 
+/* --- unwind_run -------------------------------------------------------------------------------------- */
+
+#define PLAN_RSP 1
+#define PLAN_RSP_BP 2
+#define PLAN_RBP 3
+
+static int as_i64(PyObject *item, int64_t *out)
+{
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(item, &overflow);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow) {
+        PyErr_SetString(PyExc_OverflowError, "unwind_run: a plan offset outside int64");
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+static PyObject *unwind_run(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer view;
+    PyObject *pc_obj, *rsp_obj, *rbp_obj, *plans, *frames, *result = NULL;
+    unsigned long long stack_avma;
+    Py_ssize_t left;
+    uint64_t pc, rsp, rbp = 0;
+    int rbp_known;
+
+    if (!PyArg_ParseTuple(args, "y*KO!O!OO!nO!:unwind_run", &view, &stack_avma, &PyLong_Type, &pc_obj, &PyLong_Type,
+                          &rsp_obj, &rbp_obj, &PyDict_Type, &plans, &left, &PyList_Type, &frames))
+        return NULL;
+    pc = PyLong_AsUnsignedLongLong(pc_obj);
+    rsp = PyLong_AsUnsignedLongLong(rsp_obj);
+    rbp_known = rbp_obj != Py_None;
+    if (rbp_known)
+        rbp = PyLong_AsUnsignedLongLong(rbp_obj);
+    if (PyErr_Occurred())
+        goto done;
+    {
+        const unsigned char *stack = view.buf;
+        const int64_t limit = (int64_t)view.len - 8;
+        Py_INCREF(pc_obj);
+        while (left > 0) {
+            PyObject *plan = PyDict_GetItemWithError(plans, pc_obj), *next;
+            int64_t code, coff, roff, boff;
+            uint64_t cfa, addr, ra, new_rbp = rbp;
+            if (plan == NULL) {
+                if (PyErr_Occurred()) {
+                    Py_DECREF(pc_obj);
+                    goto done;
+                }
+                break;
+            }
+            if (!PyTuple_Check(plan) || PyTuple_GET_SIZE(plan) != 4 || !PyLong_Check(PyTuple_GET_ITEM(plan, 0)))
+                break;
+            if (as_i64(PyTuple_GET_ITEM(plan, 0), &code) < 0) {
+                Py_DECREF(pc_obj);
+                goto done;
+            }
+            if (code < PLAN_RSP || code > PLAN_RBP)
+                break;
+            if (as_i64(PyTuple_GET_ITEM(plan, 1), &coff) < 0 || as_i64(PyTuple_GET_ITEM(plan, 2), &roff) < 0 ||
+                as_i64(PyTuple_GET_ITEM(plan, 3), &boff) < 0) {
+                Py_DECREF(pc_obj);
+                goto done;
+            }
+            if (code == PLAN_RBP) {
+                if (!rbp_known)
+                    break;
+                cfa = rbp + (uint64_t)coff;
+            }
+            else
+                cfa = rsp + (uint64_t)coff;
+            addr = cfa + (uint64_t)roff;
+            if (addr < stack_avma || (int64_t)(addr - stack_avma) < 0 || (int64_t)(addr - stack_avma) > limit)
+                break;
+            ra = load_u64(stack + (addr - stack_avma));
+            if (code != PLAN_RSP) {
+                addr = cfa + (uint64_t)boff;
+                if (addr < stack_avma || (int64_t)(addr - stack_avma) < 0 || (int64_t)(addr - stack_avma) > limit)
+                    break;
+                new_rbp = load_u64(stack + (addr - stack_avma));
+            }
+            if (cfa <= rsp || ra == 0)
+                break;
+            next = PyLong_FromUnsignedLongLong(ra - 1);
+            if (next == NULL || PyList_Append(frames, next) < 0) {
+                Py_XDECREF(next);
+                Py_DECREF(pc_obj);
+                goto done;
+            }
+            Py_DECREF(pc_obj);
+            pc_obj = next; /* the list holds a reference; this one is the loop's */
+            pc = ra - 1;
+            rsp = cfa;
+            if (code != PLAN_RSP) {
+                rbp = new_rbp;
+                rbp_known = 1;
+            }
+            left--;
+        }
+        (void)pc;
+        result = Py_BuildValue("(NKNn)", pc_obj, (unsigned long long)rsp,
+                               rbp_known ? PyLong_FromUnsignedLongLong(rbp) : Py_NewRef(Py_None), left);
+    }
+done:
+    PyBuffer_Release(&view);
+    return result;
+}
+
 /* --- kallsyms_columns -------------------------------------------------------------------------------- */
 
 #define KSYM_NAME_LEN 512
@@ -700,6 +821,8 @@ static PyMethodDef speedups_methods[] = {
      "run_extremes(times) -> (low, high, in_order) or None (see the module's source)"},
     {"time_order", (PyCFunction)time_order, METH_VARARGS,
      "time_order(times, items) -> (times, items), stably sorted by time (see the module's source)"},
+    {"unwind_run", (PyCFunction)unwind_run, METH_VARARGS,
+     "unwind_run(stack, stack_avma, pc, rsp, rbp, plans, left, frames) -> (pc, rsp, rbp, left) (see the source)"},
     {"kallsyms_columns", (PyCFunction)kallsyms_columns, METH_O,
      "kallsyms_columns(data) -> (starts, types, name_starts, name_ends, in_order) or None (see the source)"},
     {NULL, NULL, 0, NULL},
