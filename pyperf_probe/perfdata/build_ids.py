@@ -45,15 +45,7 @@ def kernel_build_id() -> str | None:
     """The running kernel's build-id, from the ELF notes in /sys/kernel/notes (as perf's
     ``sysfs__read_build_id``)."""
     from pyperf_probe.symbols import elf
-    try:
-        with open("/sys/kernel/notes", "rb") as f:
-            raw = f.read()
-    except OSError:
-        return None
-    for n_type, name, desc in elf.iter_notes(raw):
-        if n_type == elf.NT_GNU_BUILD_ID and name == b"GNU":
-            return desc.hex()
-    return None
+    return elf.notes_build_id("/sys/kernel/notes")
 
 
 def lookup(names: Iterable[str]) -> list[tuple[str, bytes]]:

@@ -274,6 +274,20 @@ def iter_notes(raw: bytes, endian: str = "<"):
         pos = nxt
 
 
+def notes_build_id(path: str) -> str | None:
+    """NT_GNU_BUILD_ID of a file that holds bare notes, as perf's ``sysfs__read_build_id`` reads
+    /sys/kernel/notes and /sys/module/NAME/notes/.note.gnu.build-id; None when unreadable or absent."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    for n_type, name, desc in iter_notes(raw):
+        if n_type == NT_GNU_BUILD_ID and name == b"GNU":
+            return desc.hex()
+    return None
+
+
 _ORDER = {"<": "little", ">": "big"}
 _NATIVE = "<" if sys.byteorder == "little" else ">"
 _WIDTH = {"B": 1, "H": 2, "I": 4, "Q": 8}

@@ -520,15 +520,7 @@ class Host:
     def kernel_build_id(self) -> str | None:
         """``sysfs__read_build_id("/sys/kernel/notes")``."""
         from pyperf_probe.symbols import elf
-        try:
-            with open(self.notes, "rb") as f:
-                raw = f.read()
-        except OSError:
-            return None
-        for n_type, name, desc in elf.iter_notes(raw):
-            if n_type == elf.NT_GNU_BUILD_ID and name == b"GNU":
-                return desc.hex()
-        return None
+        return elf.notes_build_id(self.notes)
 
     def kptr_restrict(self) -> bool:
         """``symbol__read_kptr_restrict``: kptr_restrict >= 2 (>= 1 without CAP_SYSLOG) hides kernel
