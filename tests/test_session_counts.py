@@ -230,3 +230,31 @@ def test_queue_is_perfs(entries, max_queued, split, speedups_or_not):
     batches = [entries[i:i + split] for i in range(0, len(entries), split)]
     got = [e for batch in q.reorder_batches(batches) for e in batch]
     assert (got, q.out_of_order) == _reference(entries, max_queued)
+
+
+@pytest.mark.parametrize("name", ["system.data.xz", "callchain.data.xz"])
+def test_tracepoint_files(name, tmp_path, caplog, speedups_or_not):
+    """System-wide tracepoint samples (keys cut at their RAW record: the part before it resolved once) and
+    tracepoints with kernel chains, around the thousands of COMM/MMAP/FORK records of a busy machine."""
+    import lzma
+    path = tmp_path / name[:-3]
+    path.write_bytes(lzma.decompress((GOLDEN / "tracepoints" / "data" / name).read_bytes()))
+    groups, counters, _ = assert_same(str(path), caplog)
+    assert counters[0] > 100
+
+
+def test_raw_keys_around_records(tmp_path, caplog, speedups_or_not):
+    """RAW samples whose heads repeat, around COMM/MMAP/FORK records of their thread and of others, a RAW
+    size overrunning its sample after its head was seen, and a pid learnt late."""
+    from test_script_keys import RAW_TYPE, raw_sample
+    attr = pb.sw_attr(RAW_TYPE)
+    recs = [pb.comm(1, 1, "a", 0), pb.mmap2(1, 0x400000, 0x1000, 0, BIN, 0),
+            raw_sample(0x400010, 1, 1, 10, b"x" * 12), raw_sample(0x400010, 1, 1, 11, b"y" * 12),
+            raw_sample(0x400010, 2, 2, 13, b"x" * 12), pb.comm(2, 2, "other", 14),
+            raw_sample(0x400010, 1, 1, 15, b"z" * 12), raw_sample(0x400010, 2, 2, 16, b"z" * 12),
+            pb.comm(1, 1, "b", 17), raw_sample(0x400010, 1, 1, 18, b"x" * 12),
+            raw_sample(0x400010, 1, 1, 19, b"x" * 4, size=60), pb.mmap2(1, 0x400000, 0x1000, 0x1000, BIN, 21),
+            raw_sample(0x400010, 1, 1, 22, b"x" * 12), pb.fork(3, 1, 3, 1, 24), raw_sample(0x400010, 1, 1, 25, b"q" * 12),
+            raw_sample(0x400010, 0xFFFFFFFF, 7, 26, b"x" * 12), raw_sample(0x400010, 9, 7, 27, b"x" * 12)]
+    groups, counters, warnings = assert_same(write(tmp_path, recs, [(attr, (7,))]), caplog)
+    assert counters[4].nr_corrupt == 1

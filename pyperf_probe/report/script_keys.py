@@ -15,29 +15,21 @@ text of its record (``traceevent``, which keeps the texts of records it printed)
 Why that prints what replaying ``session.samples()`` prints: between two records (COMM, MMAP, FORK, ...)
 a sample's text depends only on its key, its time and the machine, and the only changes a sample makes to
 the machine are the ones ``session.counts`` lists (a thread created, a pid learnt late, the kernel's
-symbols loaded). A kept text depends on the thread its tid found and, when it prints the sample's ip (or
-chain) and the sample is not in kernel mode without a chain, on that thread's maps (and always on the
-kernel's maps): a COMM drops the texts of its thread, a FORK those of the child's tid (and the parent's if
-perf's fork made the parent again), a user-space MMAP those of the threads sharing the maps it changed (so
-a process starting does not drop the texts of tracepoint samples); a kernel MMAP, a KSYMBOL, any other
-record that changes the machine, a resolution (or a record) that learnt a pid and one that changed the
-kernel drop everything, and the text of a resolution that changed the kernel is not kept. Samples whose id
-no event has, or that are corrupt, are never kept: the reader counts each one.
+symbols loaded). Each record drops the texts it made stale (``session.kept``: those of its thread, of the
+maps it changed where the text prints an address, or everything); a resolution that learnt a pid or
+changed the kernel drops everything, and the text of one that changed the kernel is not kept. Samples
+whose id no event has, or that are corrupt, are never kept: the reader counts each one.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from pyperf_probe.perfdata.format import MISC_CPUMODE_MASK, MISC_KERNEL
-from pyperf_probe.perfdata.records import (CommRecord, ExitRecord, ForkRecord, LostRecord, LostSamplesRecord,
-                                           Mmap2Record, MmapRecord)
 from pyperf_probe.perfdata.sample import Sample
+from pyperf_probe.session.kept import Dependents
 
 MEMO_LIMIT = 1 << 14  # texts kept: memory stays flat when keys are as many as the samples
 SECOND = 1_000_000_000
 WRITE_BATCH = 1024  # samples whose text is written at once: the text in memory stays small
-# Records after which kept texts still hold (an EXIT only marks the thread: resolve never reads it).
-_STATELESS = (LostRecord, LostSamplesRecord, ExitRecord)
 
 
 def write_samples(session, printer, accept: Callable, write: Callable[[str], object]) -> bool:
@@ -68,7 +60,7 @@ def write_samples(session, printer, accept: Callable, write: Callable[[str], obj
             handler = handlers.get(type(item))
             if handler is not None:
                 handler(item)
-                walk.after_record(item)
+                walk.dependents.after_record(item)
     session.data.warn_summary()
     return True
 
@@ -86,7 +78,6 @@ class _Walk:
         self.accept = accept
         self.machine = session.machine
         self.kernel = self.machine.kernel
-        self.pid_updates = self.machine.pid_updates
         self.kernel_epoch = self.kernel.epoch
         self.decode = session.data.decode_key
         self.memo: dict[bytes, str] = {}
@@ -95,10 +86,9 @@ class _Walk:
         self.raw_at = layout.raw_offset()
         self.heads: dict[bytes, list] = {}
         self.info = printer.trace_events.info if printer.trace_events is not None else None
-        # what each kept key (of memo, or of heads when keys are cut) depends on: its thread (by tid: the
-        # Thread and the keys) and that thread's maps; the events whose texts print an address
-        self.by_tid: dict[int, tuple] = {}
-        self.by_maps: dict[object, list[bytes]] = {}
+        # what each kept key (of memo, or of heads when keys are cut) depends on; the events whose texts
+        # print an address (their keys depend on the maps)
+        self.dependents = Dependents(self.machine, self._drop, self.forget)
         self.with_ip = tuple("ip" in f for f in printer.options.fields)
         self.run = self.run_raw if self.raw_at is not None else self.run_whole
 
@@ -106,38 +96,7 @@ class _Walk:
         """The machine changed: nothing kept holds."""
         self.memo.clear()
         self.heads.clear()
-        self.by_tid.clear()
-        self.by_maps.clear()
-
-    def after_record(self, rec) -> None:
-        """Drop what a record the machine has just processed made stale (see the module docstring)."""
-        kind = type(rec)
-        if kind in _STATELESS:
-            return
-        if self.machine.pid_updates != self.pid_updates:  # (findnew_thread of a thread of unknown pid)
-            self.pid_updates = self.machine.pid_updates
-            self.forget()
-        elif kind is CommRecord:
-            self._drop_thread(rec.tid)
-        elif kind is ForkRecord:
-            self._drop_thread(rec.tid)
-            self._drop_thread(rec.ptid, unless_same=True)
-        elif (kind is MmapRecord or kind is Mmap2Record) and rec.misc & MISC_CPUMODE_MASK != MISC_KERNEL:
-            thread = self.machine.threads.get(rec.tid)
-            if thread is None:
-                self.forget()
-            else:
-                self._drop(self.by_maps.pop(thread.maps, ()))
-        else:
-            self.forget()
-
-    def _drop_thread(self, tid: int, unless_same: bool = False) -> None:
-        """Drop the texts of thread ``tid``; ``unless_same``: only if it is not the Thread they were made
-        with (fork's parent: the same thread unless perf's fork made it again)."""
-        got = self.by_tid.get(tid)
-        if got is not None and not (unless_same and self.machine.threads.get(tid) is got[0]):
-            del self.by_tid[tid]
-            self._drop(got[1])
+        self.dependents.clear()
 
     def _drop(self, keys) -> None:
         memo, heads = self.memo, self.heads
@@ -150,23 +109,11 @@ class _Walk:
 
     def _keep(self, table: dict, key: bytes, value, sample) -> None:
         """Keep ``value`` for ``key`` in ``table`` (memo, or heads when keys are cut), noting what it depends
-        on: the thread of ``sample``'s tid and, if its text prints the sample's ip or chain and the sample is
-        not in kernel mode without a chain, that thread's maps."""
+        on (the maps only where the event's text prints an address)."""
         if len(table) >= MEMO_LIMIT:
             self.forget()
         table[key] = value
-        tid = sample.tid
-        thread = self.machine.threads.get(-1 if tid is None else tid)
-        if thread is None:  # (not made by the resolution: a tid the reader did not decode)
-            return
-        got = self.by_tid.get(thread.tid)
-        if got is None or got[0] is not thread:
-            if got is not None:  # (a thread made again under this tid without a record: its old texts go)
-                self._drop(got[1])
-            got = self.by_tid[thread.tid] = (thread, [])
-        got[1].append(key)
-        if self.with_ip[sample.evsel] and (sample.misc & MISC_CPUMODE_MASK != MISC_KERNEL or sample.callchain):
-            self.by_maps.setdefault(thread.maps, []).append(key)
+        self.dependents.note(key, sample, self.with_ip[sample.evsel])
 
     def run_whole(self, items: list) -> str:
         """The text of a run of delivered samples (keys resolved whole)."""
@@ -274,9 +221,7 @@ class _Walk:
         """After a resolution: if it gave a thread its pid or changed the kernel's maps or symbols, what was
         kept no longer holds (nor, for the kernel, the text just made: it is not kept)."""
         changed = False
-        if self.machine.pid_updates != self.pid_updates:
-            self.pid_updates = self.machine.pid_updates
-            self.forget()
+        self.dependents.pid_learnt()
         if self.kernel.epoch != self.kernel_epoch:
             self.kernel_epoch = self.kernel.epoch
             self.forget()

@@ -14,22 +14,25 @@ create its thread, which changes no other sample's answer. The exceptions: a thr
 unknown (-1) that a later sample names with its pid (``machine__update_thread_pid``), and the first kernel
 address, which loads the kernel's symbols and may move the kernel map's bounds (session.kernel): a run
 where either can happen is replayed key by key, in order, and a key whose resolution changed the kernel
-is not kept.
+is not kept. A record drops only the resolutions it made stale (``session.kept``: its thread's, the
+maps' it changed, or everything).
+
+Tracepoint samples without chains repeat less (their RAW record holds pids, addresses, counters), but
+the part before RAW does: such a key is cut at its RAW record (``KeyLayout.raw_offset``), the part before
+it resolved once (thread, location, period), and a new key costs a slice and a tuple.
 """
 from __future__ import annotations
 
 import struct
 from collections import Counter
 
-from pyperf_probe.perfdata.records import ExitRecord, LostRecord, LostSamplesRecord
 from pyperf_probe.perfdata.sample import Sample
+from pyperf_probe.session.kept import Dependents
 
 PID_TID = struct.Struct("<ii")
 KERNEL_MARK = struct.pack("<Q", 0xFFFFFFFFFFFFFF80)  # PERF_CONTEXT_KERNEL in a call chain
 MISC_KERNEL = 1
 CACHE_LIMIT = 1 << 16  # resolved keys kept: memory stays flat when keys are as many as the samples
-# Records after which cached resolutions still hold (an EXIT only marks the thread: resolve never reads it).
-_STATELESS = (LostRecord, LostSamplesRecord, ExitRecord)
 
 
 def sample_groups(session, with_chain: bool = True, with_raw: bool = True) -> list[dict[tuple, list]]:
@@ -54,8 +57,7 @@ def sample_groups(session, with_chain: bool = True, with_raw: bool = True) -> li
             handler = handlers.get(type(item))
             if handler is not None:
                 handler(item)
-            if not isinstance(item, _STATELESS):
-                counter.cache.clear()
+                counter.dependents.after_record(item)
     session.data.warn_summary()
     return groups
 
@@ -76,7 +78,9 @@ def _add(bucket: dict[tuple, list], key: tuple, period: int, count: int) -> None
 
 class _KeyCounter:
     """Runs of sample keys -> the groups; ``cache`` maps a key to its (bucket, group key, period) while
-    the machine stays as it was."""
+    the machine stays as it was. Keys cut at their RAW record (``raw_at``: where its size is) also have
+    ``heads``: the part before RAW -> (bucket, thread, location, period, keys), the cache keys made from it
+    (dropped with it)."""
 
     def __init__(self, session, groups: list[dict[tuple, list]], with_chain: bool, with_raw: bool):
         self.session = session
@@ -86,10 +90,26 @@ class _KeyCounter:
         self.with_raw = with_raw
         self.decode = session.data.decode_key
         self.pid_offset = session.data.key_layout.pid_offset
-        self.pid_updates = self.machine.pid_updates
+        self.raw_at = session.data.key_layout.raw_offset()
         self.kernel = self.machine.kernel
         self.kernel_epoch = self.kernel.epoch
         self.cache: dict[bytes, tuple] = {}
+        self.heads: dict[bytes, tuple] = {}
+        self.dependents = Dependents(self.machine, self._drop, self._forget)
+
+    def _forget(self) -> None:
+        self.cache.clear()
+        self.heads.clear()
+        self.dependents.clear()
+
+    def _drop(self, keys) -> None:
+        cache, heads = self.cache, self.heads
+        for key in keys:
+            if cache.pop(key, None) is None:
+                head = heads.pop(key, None)
+                if head is not None:
+                    for made in head[4]:
+                        cache.pop(made, None)
 
     def add_run(self, keys: list[bytes]) -> None:
         counts = Counter(keys)
@@ -110,6 +130,8 @@ class _KeyCounter:
 
     def _add_key(self, key: bytes, count: int) -> None:
         hit = self.cache.get(key)
+        if hit is None and self.raw_at is not None:
+            hit = self._from_head(key)
         if hit is None:
             sample = self.decode(key, count)
             if sample is None:  # unknown id or corrupt: counted by the reader
@@ -123,12 +145,42 @@ class _KeyCounter:
                     self._add_key(key, count - 1)
                     return
             else:
-                if len(self.cache) >= CACHE_LIMIT:  # keys that differ in every sample (e.g. tracepoint payloads)
-                    self.cache.clear()
-                self.cache[key] = hit
+                self._keep(key, hit, sample)
         bucket, group, period = hit
         self.session.nr_samples += count
         _add(bucket, group, period * count, count)
+
+    def _keep(self, key: bytes, hit: tuple, sample: Sample) -> None:
+        """Keep the resolution of a key (and of its part before RAW, when keys are cut)."""
+        if len(self.cache) >= CACHE_LIMIT or len(self.heads) >= CACHE_LIMIT:  # (keys as many as samples)
+            self._forget()
+        self.cache[key] = hit
+        if self.raw_at is None:
+            self.dependents.note(key, sample)
+            return
+        bucket, (thread, location, _chain, _raw), period = hit
+        head = key[:self.raw_at]
+        self.heads[head] = (bucket, thread, location, period, [key])
+        self.dependents.note(head, sample)
+
+    def _from_head(self, key: bytes) -> tuple | None:
+        """The resolution of a key whose part before RAW was resolved (None otherwise, or when its RAW size
+        overruns it: decoding says so), kept with that part."""
+        at = self.raw_at
+        head = self.heads.get(key[:at])
+        if head is None:
+            return None
+        end = at + 4 + int.from_bytes(key[at:at + 4], "little")
+        if end > len(key):
+            return None
+        bucket, thread, location, period, made = head
+        hit = (bucket, (thread, location, (), key[at + 4:end] if self.with_raw else None), period)
+        if len(self.cache) >= CACHE_LIMIT:
+            self._forget()
+            return hit
+        self.cache[key] = hit
+        made.append(key)
+        return hit
 
     def _resolve(self, sample: Sample) -> tuple:
         evsel, thread, period, raw, location, chain, _ = self.session.resolve(sample)
@@ -138,12 +190,10 @@ class _KeyCounter:
     def _machine_changed(self) -> bool:
         """After a resolution: if it gave a thread its pid, or changed the kernel's maps or symbols, what was
         cached no longer holds (and the kernel's change may not hold for the key just resolved either)."""
-        if self.machine.pid_updates != self.pid_updates:
-            self.pid_updates = self.machine.pid_updates
-            self.cache.clear()
+        self.dependents.pid_learnt()
         if self.kernel.epoch != self.kernel_epoch:
             self.kernel_epoch = self.kernel.epoch
-            self.cache.clear()
+            self._forget()
             return True
         return False
 

@@ -1,0 +1,94 @@
+"""What a record makes stale among answers kept per sample key (``session.counts``, ``report.script_keys``).
+
+Between two records that change the machine, a sample's resolution depends only on its key; readers that
+keep answers per key would drop them all at every COMM, MMAP or FORK, and a system-wide recording has
+thousands of those (every process that starts maps a dozen files). An answer depends on less:
+
+* the thread its tid finds (its comm, its pid): a COMM changes its thread's comm; a FORK makes the child's
+  tid a new thread, and the parent's too when perf's fork finds a stale thread under that tid;
+* that thread's maps, unless the sample is in kernel mode without a call chain (or the reader does not
+  use the addresses): a user-space MMAP changes one process's maps;
+* the kernel's maps and symbols: a kernel MMAP, a KSYMBOL, or a resolution that loads the kernel.
+
+``Dependents`` notes, for each kept key, its thread and maps, and after each record tells which keys
+to drop (or that everything goes: any record it does not know, and a record that made a thread's
+unknown pid known). LOST, LOST_SAMPLES and EXIT records change nothing a resolution reads.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pyperf_probe.perfdata.format import MISC_CPUMODE_MASK, MISC_KERNEL
+from pyperf_probe.perfdata.records import (CommRecord, ExitRecord, ForkRecord, LostRecord, LostSamplesRecord,
+                                           Mmap2Record, MmapRecord)
+
+STATELESS = (LostRecord, LostSamplesRecord, ExitRecord)
+
+
+class Dependents:
+    """Kept keys by the thread (tid: the Thread and its keys) and the maps they depend on. ``drop(keys)``
+    is the owner's: it removes those keys from its tables; ``forget()`` there clears everything."""
+
+    def __init__(self, machine, drop: Callable[[list], None], forget: Callable[[], None]):
+        self.machine = machine
+        self.drop = drop
+        self.forget = forget
+        self.pid_updates = machine.pid_updates
+        self.by_tid: dict[int, tuple] = {}
+        self.by_maps: dict[object, list] = {}
+
+    def clear(self) -> None:
+        self.by_tid.clear()
+        self.by_maps.clear()
+
+    def note(self, key, sample, uses_maps: bool = True) -> None:
+        """``key`` was kept for ``sample`` (decoded, just resolved): it depends on the thread of its tid
+        and, if ``uses_maps`` and the sample is not in kernel mode without a chain, on its maps."""
+        tid = sample.tid
+        thread = self.machine.threads.get(-1 if tid is None else tid)
+        if thread is None:  # (not made by the resolution: a tid the reader did not decode)
+            return
+        got = self.by_tid.get(thread.tid)
+        if got is None or got[0] is not thread:
+            if got is not None:  # (a thread made again under this tid without a record: its old keys go)
+                self.drop(got[1])
+            got = self.by_tid[thread.tid] = (thread, [])
+        got[1].append(key)
+        if uses_maps and (sample.misc & MISC_CPUMODE_MASK != MISC_KERNEL or sample.callchain):
+            self.by_maps.setdefault(thread.maps, []).append(key)
+
+    def pid_learnt(self) -> bool:
+        """Whether a thread's unknown pid became known since the last look (then everything was forgotten):
+        after a resolution (perf's machine__update_thread_pid) or a record."""
+        if self.machine.pid_updates == self.pid_updates:
+            return False
+        self.pid_updates = self.machine.pid_updates
+        self.forget()
+        return True
+
+    def after_record(self, rec) -> None:
+        """Drop what a record the machine has just processed made stale (see the module docstring)."""
+        kind = type(rec)
+        if kind in STATELESS or self.pid_learnt():
+            return
+        if kind is CommRecord:
+            self._drop_thread(rec.tid)
+        elif kind is ForkRecord:
+            self._drop_thread(rec.tid)
+            self._drop_thread(rec.ptid, unless_same=True)
+        elif (kind is MmapRecord or kind is Mmap2Record) and rec.misc & MISC_CPUMODE_MASK != MISC_KERNEL:
+            thread = self.machine.threads.get(rec.tid)
+            if thread is None:
+                self.forget()
+            else:
+                self.drop(self.by_maps.pop(thread.maps, ()))
+        else:
+            self.forget()
+
+    def _drop_thread(self, tid: int, unless_same: bool = False) -> None:
+        """Drop the keys of thread ``tid``; ``unless_same``: only if it is not the Thread they were made
+        with (fork's parent: the same thread unless perf's fork made it again)."""
+        got = self.by_tid.get(tid)
+        if got is not None and not (unless_same and self.machine.threads.get(tid) is got[0]):
+            del self.by_tid[tid]
+            self.drop(got[1])
