@@ -154,11 +154,9 @@ def main(argv: list[str], opts) -> int:
         unwinder = session.unwinder = DwarfUnwinder(symfs=args.symfs)
     accept = _thread_filter(args)
     out = sys.stdout
-    from pyperf_probe.report.script_keys import write_samples
+    from pyperf_probe.report.script_keys import write_resolved, write_samples
     if unwinder is not None or not write_samples(session, printer, accept, out.write):
-        for sample in session.samples():    # one by one: DWARF chains, or samples that are not keyed
-            if accept(sample.thread):
-                out.write(printer.format(sample))
+        write_resolved(session, printer, accept, out.write)  # one by one: DWARF chains, or samples not keyed
     out.flush()
     return 0
 

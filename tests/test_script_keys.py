@@ -1,5 +1,6 @@
-"""report.script_keys: `pyperf script` printed from timed sample keys (each distinct sample rendered once)
-prints exactly what replaying ``Session.samples()`` one by one prints (stdout, stderr and exit status), with
+"""report.script_keys: `pyperf script` printed from timed sample keys (each distinct sample rendered once),
+and from resolved samples with their texts kept per resolution (``write_resolved``: DWARF chains), print
+exactly what formatting each sample of ``Session.samples()`` prints (stdout, stderr and exit status), with
 the C loops and with the Python code they replace: on every golden file with several field sets, on
 hand-made files that take the reader's careful paths and change the machine between samples (comm, mmap,
 fork, time 0, a pid learnt late, two events, unknown ids, corrupt records), and on fuzzed files.
@@ -28,11 +29,21 @@ FIELD_SETS = ["", "-F comm,pid,tid,cpu,time,event,trace,ip,sym,dso,symoff,period
               "-F +period --ns", "--tid 1,5"]
 
 
-def run(argv: list[str], keyed: bool, monkeypatch, capsys) -> tuple:
-    """(status, stdout, stderr) of ``pyperf script ARGV`` by keys, or one by one."""
+def _plain(session, printer, accept, write) -> None:
+    """The reference: every sample resolved and formatted on its own."""
+    for sample in session.samples():
+        if accept(sample.thread):
+            write(printer.format(sample))
+
+
+def run(argv: list[str], keyed, monkeypatch, capsys) -> tuple:
+    """(status, stdout, stderr) of ``pyperf script ARGV`` by keys (True), one by one with texts kept per
+    resolution ("resolved": write_resolved), or plainly one by one (False)."""
     with monkeypatch.context() as m:
-        if not keyed:
+        if keyed is not True:
             m.setattr(script_keys, "write_samples", lambda *args: False)
+        if keyed is False:
+            m.setattr(script_keys, "write_resolved", _plain)
         status = cli.main(["script", *argv])
         out, err = capsys.readouterr()
     return status, out, err
@@ -41,6 +52,7 @@ def run(argv: list[str], keyed: bool, monkeypatch, capsys) -> tuple:
 def assert_same(argv: list[str], monkeypatch, capsys) -> str:
     keyed = run(argv, True, monkeypatch, capsys)
     assert keyed == run(argv, False, monkeypatch, capsys)
+    assert keyed == run(argv, "resolved", monkeypatch, capsys)
     return keyed[1]
 
 

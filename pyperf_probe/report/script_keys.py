@@ -65,6 +65,42 @@ def write_samples(session, printer, accept: Callable, write: Callable[[str], obj
     return True
 
 
+def write_resolved(session, printer, accept: Callable, write: Callable[[str], object]) -> None:
+    """Write the text of every sample of ``session.samples()`` that ``accept(thread)`` takes: each sample
+    resolved (its DWARF chain unwound), its text made once per distinct resolution (event, thread, its own
+    pid, tid and cpu, period, RAW, location, chain) while the kernel stays as it is (a %pS name follows its
+    maps), then only its time per sample."""
+    kernel, kernel_maps = session.machine.kernel, session.machine.kernel_maps
+    divisor = 1 if printer.options.nanosecs else 1000
+    memo: dict[tuple, str] = {}
+    stamp = None
+    out: list[str] = []
+    for s in session.samples():
+        thread = s.thread
+        if not accept(thread):
+            continue
+        sample = s.sample
+        if stamp != (kernel.epoch, kernel_maps.generation):
+            stamp = (kernel.epoch, kernel_maps.generation)
+            memo.clear()
+        key = (s.evsel, thread, sample.pid, sample.tid, sample.cpu, s.period, s.raw, s.location, s.chain)
+        template = memo.get(key)
+        if template is None:
+            if len(memo) >= MEMO_LIMIT:
+                memo.clear()
+            template = memo[key] = printer.template(s)
+            if stamp != (kernel.epoch, kernel_maps.generation):  # (a %pS name loaded the kernel's symbols)
+                del memo[key]
+        if template:
+            time = sample.time or 0
+            out.append(template % (time // SECOND, time % SECOND // divisor))
+            if len(out) >= WRITE_BATCH:
+                write("".join(out))
+                out.clear()
+    if out:
+        write("".join(out))
+
+
 class _Walk:
     """Runs of (key, time) pairs -> text. ``memo`` maps a key to its template while the machine stays as it
     was ("" for a sample that prints nothing). Keys cut at their RAW record (``raw_at``: where its size is)

@@ -435,9 +435,8 @@ def _compact(column: list[int]):
 class LazyNames:
     """The names of the parts (:class:`SymbolNames`) of a table, joined in table order, or in ``order`` (a
     list of table-order indexes), each made when first asked for (``names[i]``): a report looks up the
-    symbols of a few hundred addresses of a table of tens of thousands, whose names are not all made
-    (nor demangled: cc1's 27K names took a quarter of a cold ``pyperf script``'s time). Iterating makes
-    them all."""
+    symbols of a few hundred addresses of a table of tens of thousands, whose names are then not all
+    made, nor demangled. Iterating makes them all."""
 
     __slots__ = ("_parts", "_bases", "_order", "_made")
 
