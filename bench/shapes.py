@@ -231,7 +231,8 @@ def load_average() -> str:
 
 def print_table(command: str, files: list[tuple[str, str]], sets: dict[str, list[str]], shape_sets, pkgs,
                 runs: int, tmp: str, normalize=None, pure: bool = False) -> None:
-    """The whole side-by-side table: one line per file and option set (see ``side_by_side``)."""
+    """The whole side-by-side table: one line per file and option set (see ``side_by_side``). "same" is yes
+    when both the cold and the warm run printed perf's text and exited with perf's status."""
     print(f"load average before: {load_average()} ({os.cpu_count()} CPUs); pyperf {'without' if pure else 'with'}"
           f" its C accelerator; {runs} interleaved runs, medians; CPU s (user + sys), peak RSS MiB")
     header = f"{'file':<6} {'samples':>8} {'set':<12} {'perf':>6} {'MiB':>5}"
@@ -245,8 +246,9 @@ def print_table(command: str, files: list[tuple[str, str]], sets: dict[str, list
             pc, pm, _ = res["perf"]
             line = f"{shape:<6} {n:>8} {set_name:<12} {pc:>6.2f} {pm:>5.1f}"
             for label, _ in pkgs:
-                cc, _, _ = res[f"{label} cold"]
+                cc, _, same_cold = res[f"{label} cold"]
                 wc, wm, same = res[f"{label} warm"]
+                same = same and same_cold
                 line += (f" | {cc:>12.2f} {wc:>6.2f} {cc / max(pc, 1e-3):>5.2f} {wc / max(pc, 1e-3):>5.2f} "
                          f"{wm:>5.1f} {'yes' if same else 'NO':>4}")
             print(line, flush=True)
