@@ -44,6 +44,31 @@ def pytest_unconfigure(config):
         shutil.rmtree(_SCRATCH_HOME, ignore_errors=True)
 
 
+def _uprobe_events() -> set[str]:
+    try:
+        with open("/sys/kernel/tracing/uprobe_events") as f:
+            return set(f.read().splitlines())
+    except OSError:
+        return set()
+
+
+@pytest.fixture(autouse=True)
+def no_uprobe_left_behind():
+    """A test that leaves a uprobe it added fails, and the uprobe is removed (a later test, the demo or the
+    user's own probes could otherwise meet it: one was found after a run, pyperf_t_record/ex_sort_PID).
+    Uprobes of a wider fixture (module or session) were there before the test began, and stay."""
+    if os.geteuid() != 0:
+        yield
+        return
+    before = _uprobe_events()
+    yield
+    left = sorted(_uprobe_events() - before)
+    if left:
+        from pyperf_probe.kernel import tracefs
+        tracefs.write_uprobe_events(["-:" + line.split()[0].split(":", 1)[1] for line in left])
+        pytest.fail(f"the test left uprobes behind (now removed): {left}")
+
+
 @pytest.fixture(scope="session")
 def report_symfs(tmp_path_factory):
     """The report goldens' --symfs; their recorded paths must not exist (make_goldens.sh removes them),

@@ -41,7 +41,25 @@ def uprobe(binary: str, function: str, event: str = ""):
     try:
         yield f"{GROUP}:{event}"
     finally:
-        tracefs.write_uprobe_events([f"-:{GROUP}/{event}"])
+        remove_uprobe(f"{GROUP}/{event}")
+
+
+def remove_uprobe(name: str, patience: float = 5.0) -> None:
+    """``-:GROUP/EVENT``, tried again while the kernel answers EBUSY (a perf event on it not yet
+    released by a process that has just exited) for up to ``patience`` seconds."""
+    import errno
+    import time
+    from pyperf_probe.errors import KernelError
+    from pyperf_probe.kernel import tracefs
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            tracefs.write_uprobe_events([f"-:{name}"])
+            return
+        except KernelError as e:
+            if e.errno != errno.EBUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def pyperf(*args, **kw) -> subprocess.CompletedProcess:
