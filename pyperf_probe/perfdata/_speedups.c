@@ -49,6 +49,17 @@
  *     loop then takes as it does any frame (plans to make, other rows, reads outside the copy, stops).
  *     rbp is None when unknown; registers and addresses are u64.
  *
+ * unwind_sample(values, ip_i, sp_i, bp_i, stack, plans, max_frames) -> (frames, stop) | None
+ *     For callchain.dwarf_unwind.DwarfUnwinder: a whole sample's unwind_with_reason (read_word None: nothing
+ *     but `stack` is readable) when every frame's plan is known and one of the codes above or 4 (cfa =
+ *     rsp + off, rip undefined: stop 1, root) or 5 (no CFI: stop 7). `values` are the REGS_USER values,
+ *     ip, rsp and rbp at values[ip_i], [sp_i], [bp_i] (bp_i -1: rbp not sampled); the stack copy starts
+ *     at the sampled rsp. frames: the tuple of the sampled ip and each ra - 1, at most max_frames; stop:
+ *     1 root, 2 memory (a return address outside the copy), 3 loop, 4 zero, 5 max-frames, 6 unsupported
+ *     (rbp unknown where the row needs it), 7 no-cfi. None, with nothing done, at the first frame whose
+ *     plan is missing or of another code (and for registers it cannot read): the Python loop then
+ *     unwinds the sample from its start (and makes the plans it lacked).
+ *
  * kallsyms_columns(data) -> (starts, types, name_starts, name_ends, in_order) | None
  *     For symbols.kallsyms.parse: the columns of a kallsyms file whose every line is 1 to 16 hex digits,
  *     a space, the type character, a space and a name of at most KSYM_NAME_LEN (512) bytes up to the
@@ -243,8 +254,10 @@ static int walk_record(const KeyScanner *self, const unsigned char *rec, int64_t
             memcpy(&sz, rec + pos, 4);
             if ((int64_t)sz > end - pos - 4)
                 return -1;
-            raw->off = (Py_ssize_t)pos;
-            raw->len = 4 + (Py_ssize_t)sz;
+            if (!step->param) { /* param 1: walked past, left out of the key */
+                raw->off = (Py_ssize_t)pos;
+                raw->len = 4 + (Py_ssize_t)sz;
+            }
             pos += ((int64_t)sz + 11) & ~(int64_t)7;
             break;
         }
@@ -725,6 +738,162 @@ done:
     return result;
 }
 
+/* --- unwind_sample ----------------------------------------------------------------------------------- */
+
+#define PLAN_ROOT 4   /* cfa = rsp + off, rip undefined: the outermost frame (STOP_ROOT) */
+#define PLAN_NO_CFI 5 /* no FDE covers the pc (STOP_NO_CFI) */
+#define UNWIND_STACK_FRAMES 256
+
+/* The stop reasons unwind_sample returns (callchain.dwarf_unwind._C_STOPS names them). */
+enum { US_ROOT = 1, US_MEMORY, US_LOOP, US_ZERO, US_MAX, US_UNSUPPORTED, US_NO_CFI };
+
+/* Whether the u64 at avma `addr` lies in the copy of `limit` + 8 bytes at `stack_avma` (u64 arithmetic). */
+static inline int in_copy(uint64_t addr, uint64_t stack_avma, int64_t limit)
+{
+    return limit >= 0 && addr >= stack_avma && addr - stack_avma <= (uint64_t)limit;
+}
+
+static int reg_at(PyObject *values, Py_ssize_t i, uint64_t *out)
+{
+    PyObject *item = PyTuple_GET_ITEM(values, i);
+    if (!PyLong_Check(item))
+        return -1;
+    *out = PyLong_AsUnsignedLongLong(item);
+    if (*out == (uint64_t)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *unwind_sample(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer view;
+    PyObject *values, *plans, *result = NULL;
+    PyObject *local[UNWIND_STACK_FRAMES], **pcs = local;
+    Py_ssize_t ip_i, sp_i, bp_i, max_frames, n = 0, i;
+    uint64_t pc, rsp, rbp = 0, stack_avma;
+    int rbp_known = 0, stop = 0;
+
+    if (!PyArg_ParseTuple(args, "O!nnny*O!n:unwind_sample", &PyTuple_Type, &values, &ip_i, &sp_i, &bp_i, &view,
+                          &PyDict_Type, &plans, &max_frames))
+        return NULL;
+    if (ip_i < 0 || sp_i < 0 || ip_i >= PyTuple_GET_SIZE(values) || sp_i >= PyTuple_GET_SIZE(values) ||
+        bp_i >= PyTuple_GET_SIZE(values) || max_frames < 1 || reg_at(values, ip_i, &pc) < 0 ||
+        reg_at(values, sp_i, &rsp) < 0) {
+        PyBuffer_Release(&view);
+        Py_RETURN_NONE; /* the Python path decides (missing registers, odd values) */
+    }
+    if (bp_i >= 0) {
+        if (reg_at(values, bp_i, &rbp) < 0) {
+            PyBuffer_Release(&view);
+            Py_RETURN_NONE;
+        }
+        rbp_known = 1;
+    }
+    if (max_frames > UNWIND_STACK_FRAMES) {
+        pcs = PyMem_Malloc(sizeof(PyObject *) * (size_t)max_frames);
+        if (pcs == NULL) {
+            PyBuffer_Release(&view);
+            return PyErr_NoMemory();
+        }
+    }
+    stack_avma = rsp;
+    pcs[n] = PyLong_FromUnsignedLongLong(pc);
+    if (pcs[n] == NULL)
+        goto done;
+    n++;
+    {
+        const unsigned char *stack = view.buf;
+        const int64_t limit = (int64_t)view.len - 8;
+        Py_ssize_t left = max_frames - 1;
+        while (left > 0) {
+            PyObject *plan = PyDict_GetItemWithError(plans, pcs[n - 1]);
+            int64_t code, coff, roff, boff;
+            uint64_t cfa, addr, ra;
+            left--;
+            if (plan == NULL) {
+                if (PyErr_Occurred())
+                    goto done;
+                goto python; /* a pc without its plan yet: the Python loop makes it */
+            }
+            if (!PyTuple_Check(plan) || PyTuple_GET_SIZE(plan) != 4 || !PyLong_Check(PyTuple_GET_ITEM(plan, 0)))
+                goto python;
+            if (as_i64(PyTuple_GET_ITEM(plan, 0), &code) < 0)
+                goto done;
+            if (code == PLAN_ROOT) {
+                stop = US_ROOT;
+                break;
+            }
+            if (code == PLAN_NO_CFI) {
+                stop = US_NO_CFI;
+                break;
+            }
+            if (code < PLAN_RSP || code > PLAN_RBP)
+                goto python; /* any other row */
+            if (as_i64(PyTuple_GET_ITEM(plan, 1), &coff) < 0 || as_i64(PyTuple_GET_ITEM(plan, 2), &roff) < 0 ||
+                as_i64(PyTuple_GET_ITEM(plan, 3), &boff) < 0)
+                goto done;
+            if (code == PLAN_RBP) {
+                if (!rbp_known) {
+                    stop = US_UNSUPPORTED;
+                    break;
+                }
+                cfa = rbp + (uint64_t)coff;
+            }
+            else
+                cfa = rsp + (uint64_t)coff;
+            addr = cfa + (uint64_t)roff;
+            if (!in_copy(addr, stack_avma, limit)) {
+                stop = US_MEMORY; /* nothing but the copy is readable */
+                break;
+            }
+            ra = load_u64(stack + (addr - stack_avma));
+            if (code != PLAN_RSP) {
+                addr = cfa + (uint64_t)boff;
+                rbp_known = in_copy(addr, stack_avma, limit);
+                if (rbp_known)
+                    rbp = load_u64(stack + (addr - stack_avma));
+            }
+            if (cfa <= rsp) {
+                stop = US_LOOP;
+                break;
+            }
+            if (ra == 0) {
+                stop = US_ZERO;
+                break;
+            }
+            pc = ra - 1;
+            pcs[n] = PyLong_FromUnsignedLongLong(pc);
+            if (pcs[n] == NULL)
+                goto done;
+            n++;
+            rsp = cfa;
+        }
+        if (!stop)
+            stop = US_MAX;
+    }
+    {
+        PyObject *frames = PyTuple_New(n);
+        if (frames == NULL)
+            goto done;
+        for (i = 0; i < n; i++)
+            PyTuple_SET_ITEM(frames, i, pcs[i]);
+        n = 0; /* the tuple holds them now */
+        result = Py_BuildValue("(Ni)", frames, stop);
+    }
+    goto done;
+python:
+    result = Py_NewRef(Py_None);
+done:
+    for (i = 0; i < n; i++)
+        Py_DECREF(pcs[i]);
+    if (pcs != local)
+        PyMem_Free(pcs);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 /* --- kallsyms_columns -------------------------------------------------------------------------------- */
 
 #define KSYM_NAME_LEN 512
@@ -823,6 +992,8 @@ static PyMethodDef speedups_methods[] = {
      "time_order(times, items) -> (times, items), stably sorted by time (see the module's source)"},
     {"unwind_run", (PyCFunction)unwind_run, METH_VARARGS,
      "unwind_run(stack, stack_avma, pc, rsp, rbp, plans, left, frames) -> (pc, rsp, rbp, left) (see the source)"},
+    {"unwind_sample", (PyCFunction)unwind_sample, METH_VARARGS,
+     "unwind_sample(values, ip_i, sp_i, bp_i, stack, plans, max_frames) -> (frames, stop) or None (see the source)"},
     {"kallsyms_columns", (PyCFunction)kallsyms_columns, METH_O,
      "kallsyms_columns(data) -> (starts, types, name_starts, name_ends, in_order) or None (see the source)"},
     {NULL, NULL, 0, NULL},

@@ -64,7 +64,9 @@ class KeyLayout(Frozen):
     none of the variable fields but RAW, such as script without call chains) keys the fixed fields and RAW
     alone: ``walk`` lists the fields after ``fixed_end`` as steps ``(kind, param)`` (STEP_*), walked past
     with the decoder's checks (a record one of them overruns is not keyed: decoding it says what is
-    wrong), so that samples differing by their chain, user stack or registers share a key."""
+    wrong), so that samples differing by their chain, user stack or registers share a key. With
+    ``raw=False`` its keys leave RAW out as well (report sorting tracepoint samples by comm, dso, sym: a
+    system-wide recording's RAW records hold pids and counters, nearly every one new)."""
 
     __slots__ = ()
     _fields = ("sample_type", "time_word", "head_end", "mid_start", "mid_end", "tail_start", "fixed_end",
@@ -77,11 +79,13 @@ class KeyLayout(Frozen):
                                    key_type, id_offset, pid_offset, timed, walk))
 
     @classmethod
-    def of(cls, sample_type: int, timed: bool = False, walk: tuple | None = None) -> KeyLayout | None:
+    def of(cls, sample_type: int, timed: bool = False, walk: tuple | None = None,
+           raw: bool = True) -> KeyLayout | None:
         """The layout of ``sample_type``, or None when its samples are not keyed (no TIME, UNKEYED fields,
         or a big-endian host); ``timed``: the layout whose keys keep CPU; ``walk``: (registers in the user
         mask, in the interrupt mask, whether branch stacks hold hw_idx) for a walking layout (see the class
-        docstring)."""
+        docstring); ``raw=False`` (with ``walk``): a walking layout whose keys leave RAW out too (RAW is
+        still walked past with its check), for a reader that uses none of the variable fields."""
         if not sample_type & SampleType.TIME or sys.byteorder != "little":
             return None
         if sample_type & (UNKEYED if walk is None else UNWALKED):
@@ -102,10 +106,10 @@ class KeyLayout(Frozen):
         pid_offset = 4 + 8 * (has(SampleType.IDENTIFIER) + has(SampleType.IP)) if has(SampleType.TID) else None
         fixed_end = 8 * (time_word + 1 + mid_words + has(SampleType.CPU) + has(SampleType.PERIOD))
         dropped = SampleType.TIME if timed else SampleType.TIME | SampleType.CPU
-        steps = _steps(sample_type, *walk) if walk is not None else ()
+        steps = _steps(sample_type, *walk, keep_raw=raw) if walk is not None else ()
         key_type = sample_type & ~dropped
         if steps:
-            key_type &= _FIXED_BEFORE | SampleType.RAW
+            key_type &= _FIXED_BEFORE | (SampleType.RAW if raw else 0)
         return cls(sample_type, time_word, 8 * time_word, mid_start, mid_end, tail_start, fixed_end,
                    key_type, id_offset, pid_offset, timed, steps)
 
@@ -115,7 +119,7 @@ class KeyLayout(Frozen):
         None."""
         st = self.sample_type
         after = st & ~((SampleType.RAW << 1) - 1) & ~SampleType.IDENTIFIER  # (IDENTIFIER comes first)
-        if not st & SampleType.RAW or (not self.walk and (st & SampleType.CALLCHAIN or after)):
+        if not self.key_type & SampleType.RAW or (not self.walk and (st & SampleType.CALLCHAIN or after)):
             return None
         before = (SampleType.IDENTIFIER, SampleType.IP, SampleType.TID, SampleType.ADDR, SampleType.ID,
                   SampleType.STREAM_ID, SampleType.PERIOD) + ((SampleType.CPU,) if self.timed else ())
@@ -181,8 +185,9 @@ class KeyLayout(Frozen):
         return namespace["scan"]
 
 
-def _steps(sample_type: int, regs_user: int, regs_intr: int, hw_index: bool) -> tuple:
-    """The walk steps of the fields after the fixed ones (perfdata.sample's order)."""
+def _steps(sample_type: int, regs_user: int, regs_intr: int, hw_index: bool, keep_raw: bool = True) -> tuple:
+    """The walk steps of the fields after the fixed ones (perfdata.sample's order); RAW's step has
+    param 1 when the key leaves it out (``keep_raw`` False)."""
     steps: list[tuple[int, int]] = []
 
     def words(n: int) -> None:
@@ -190,7 +195,7 @@ def _steps(sample_type: int, regs_user: int, regs_intr: int, hw_index: bool) -> 
             steps[-1] = (STEP_WORDS, steps[-1][1] + n)
         else:
             steps.append((STEP_WORDS, n))
-    for bit, step in ((SampleType.CALLCHAIN, (STEP_CALLCHAIN, 0)), (SampleType.RAW, (STEP_RAW, 0)),
+    for bit, step in ((SampleType.CALLCHAIN, (STEP_CALLCHAIN, 0)), (SampleType.RAW, (STEP_RAW, 0 if keep_raw else 1)),
                       (SampleType.BRANCH_STACK, (STEP_BRANCH, int(hw_index))),
                       (SampleType.REGS_USER, (STEP_REGS, regs_user)), (SampleType.STACK_USER, (STEP_STACK, 0)),
                       (SampleType.WEIGHT | SampleType.WEIGHT_STRUCT, None), (SampleType.DATA_SRC, None),
@@ -210,8 +215,9 @@ _U64 = struct.Struct("<Q")
 
 
 def walk_record(steps: tuple, record: bytes, fixed_end: int) -> tuple[int, int] | None:
-    """_speedups.c's walk_record: (where RAW's u32 size is, its length with the data; (0, 0) without RAW)
-    past the variable fields of a whole record, or None when one of them overruns it (sample.py's checks)."""
+    """_speedups.c's walk_record: (where RAW's u32 size is, its length with the data; (0, 0) without RAW,
+    or when its step's param says to leave it out) past the variable fields of a whole record, or None when
+    one of them overruns it (sample.py's checks)."""
     pos, end, raw = fixed_end, len(record), (0, 0)
     for kind, param in steps:
         if kind == STEP_RAW:
@@ -220,7 +226,8 @@ def walk_record(steps: tuple, record: bytes, fixed_end: int) -> tuple[int, int] 
             size = _U32.unpack_from(record, pos)[0]
             if size > end - pos - 4:
                 return None
-            raw = (pos, 4 + size)
+            if not param:
+                raw = (pos, 4 + size)
             pos += (size + 11) & ~7
         elif kind == STEP_WORDS:
             if pos + 8 * param > end:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import struct
 from collections import Counter
+from collections import _count_elements as count_into  # Counter.update's C loop: counts into any dict
 
 from pyperf_probe.perfdata.sample import Sample
 from pyperf_probe.session.kept import Dependents
@@ -32,6 +33,7 @@ from pyperf_probe.session.kept import Dependents
 PID_TID = struct.Struct("<ii")
 KERNEL_MARK = struct.pack("<Q", 0xFFFFFFFFFFFFFF80)  # PERF_CONTEXT_KERNEL in a call chain
 MISC_KERNEL = 1
+UNKNOWN_PID = struct.pack("<i", -1)
 CACHE_LIMIT = 1 << 16  # resolved keys kept: memory stays flat when keys are as many as the samples
 
 
@@ -40,13 +42,14 @@ def sample_groups(session, with_chain: bool = True, with_raw: bool = True) -> li
     ``ResolvedSample`` fields, ``chain`` () unless ``with_chain``, ``raw`` None unless ``with_raw``. Values
     are ``[period sum, sample count]``; ``session.nr_samples`` counts the samples as ``samples()`` does."""
     groups: list[dict[tuple, list]] = [{} for _ in session.evsels]
-    batches = session.data.keyed_batches()
+    keep_raw = with_raw or not _raw_ends_keys(session.data)
+    batches = session.data.keyed_batches(raw=keep_raw)
     if batches is None:  # samples that are unique anyway (user stacks, registers, ...): one by one
         for evsel, thread, period, raw, location, chain, _ in session.samples():
             _add(groups[evsel], (thread, location, chain if with_chain else (), raw if with_raw else None),
                  period, 1)
         return groups
-    counter = _KeyCounter(session, groups, with_chain, with_raw)
+    counter = _KeyCounter(session, groups, with_chain, with_raw, session.data.keyed_layout(raw=keep_raw))
     handlers = session.record_handlers()
     for item in batches:
         if type(item) is list:
@@ -58,8 +61,28 @@ def sample_groups(session, with_chain: bool = True, with_raw: bool = True) -> li
             if handler is not None:
                 handler(item)
                 counter.dependents.after_record(item)
+                if _names_unknown_pid(item):
+                    counter.unknown_pids = True
+    counter.flush()
     session.data.warn_summary()
     return groups
+
+
+def _raw_ends_keys(data) -> bool:
+    """Do the file's keys end with RAW (tracepoint samples without chains): then a reader that does not use
+    it keys the samples without it (``keyed_batches(raw=False)``), and samples that differ only there
+    (a system-wide recording's pids, addresses and counters) are counted as one key."""
+    layout = data.key_layout
+    return layout is not None and layout.raw_offset() is not None and \
+        data.keyed_layout(raw=False) is not None
+
+
+def _names_unknown_pid(rec) -> bool:
+    """Could the machine have made a thread of unknown pid (-1) for this record? Records that make threads
+    (COMM, FORK, user-space MMAP) with a pid of -1; a kernel MMAP's pid -1 makes none."""
+    if getattr(rec, "pid", 0) != -1 and getattr(rec, "ppid", 0) != -1:
+        return False
+    return not (hasattr(rec, "filename") and rec.misc & 7 == MISC_KERNEL)
 
 
 def _kernel_key(key: bytes) -> bool:
@@ -80,29 +103,55 @@ class _KeyCounter:
     """Runs of sample keys -> the groups; ``cache`` maps a key to its (bucket, group key, period) while
     the machine stays as it was. Keys cut at their RAW record (``raw_at``: where its size is) also have
     ``heads``: the part before RAW -> (bucket, thread, location, period, keys), the cache keys made from it
-    (dropped with it)."""
+    (dropped with it).
 
-    def __init__(self, session, groups: list[dict[tuple, list]], with_chain: bool, with_raw: bool):
+    A run whose keys are all cached resolves nothing, so nothing in it can change the machine: its keys
+    are only counted, into ``pending`` (key -> samples, by Counter's C loop), and added to the groups
+    (``flush``) before any of their cache entries goes. Their groups exist already (added when each key
+    was resolved), so the groups' order is that of replaying the runs one by one; what a system-wide
+    recording's runs cost is then a few C calls each (thousands of MMAP records cut them short)."""
+
+    def __init__(self, session, groups: list[dict[tuple, list]], with_chain: bool, with_raw: bool, layout):
         self.session = session
         self.machine = session.machine
         self.groups = groups
         self.with_chain = with_chain
         self.with_raw = with_raw
         self.decode = session.data.decode_key
-        self.pid_offset = session.data.key_layout.pid_offset
-        self.raw_at = session.data.key_layout.raw_offset()
+        self.pid_offset = layout.pid_offset
+        self.raw_at = layout.raw_offset()
         self.kernel = self.machine.kernel
         self.kernel_epoch = self.kernel.epoch
         self.cache: dict[bytes, tuple] = {}
         self.heads: dict[bytes, tuple] = {}
+        self.pending: dict[bytes, int] = {}
+        # False while no thread can have an unknown pid (-1): no key, sample or record has named one
+        self.unknown_pids = False
         self.dependents = Dependents(self.machine, self._drop, self._forget)
 
+    def flush(self) -> None:
+        """Add the pending counts to the groups, with the resolutions cached for their keys."""
+        pending, cache = self.pending, self.cache
+        if not pending:
+            return
+        total = 0
+        for key, count in pending.items():
+            bucket, group, period = cache[key]
+            total += count
+            got = bucket.get(group)
+            got[0] += period * count
+            got[1] += count
+        self.session.nr_samples += total
+        pending.clear()
+
     def _forget(self) -> None:
+        self.flush()
         self.cache.clear()
         self.heads.clear()
         self.dependents.clear()
 
     def _drop(self, keys) -> None:
+        self.flush()
         cache, heads = self.cache, self.heads
         for key in keys:
             if cache.pop(key, None) is None:
@@ -113,16 +162,28 @@ class _KeyCounter:
 
     def add_run(self, keys: list[bytes]) -> None:
         counts = Counter(keys)
-        if (self.pid_offset is not None and self._pid_may_change(counts)) or \
+        cache = self.cache
+        new = set(counts).difference(cache)  # (iterates the run's keys: ``keys() - keys()`` the cache's)
+        if not new:
+            count_into(self.pending, keys)
+            return
+        if (self.pid_offset is not None and self._pid_may_change(counts, new)) or \
                 (not self.kernel.settled and any(_kernel_key(key) for key in counts)):
             for key in keys:
                 self._add_key(key, 1)
             return
+        pending = self.pending
+        get = pending.get
         for key, count in counts.items():
-            self._add_key(key, count)
+            if key in cache:  # (counted with the resolution cached now: see the class docstring)
+                pending[key] = get(key, 0) + count
+            else:
+                self._add_key(key, count)
 
     def add_sample(self, sample: Sample) -> None:
         """A sample the reader delivered decoded (one the scan did not key)."""
+        if sample.pid == -1:
+            self.unknown_pids = True
         self.session.nr_samples += 1
         bucket, group, period = self._resolve(sample)
         self._machine_changed()
@@ -197,9 +258,16 @@ class _KeyCounter:
             return True
         return False
 
-    def _pid_may_change(self, keys) -> bool:
+    def _pid_may_change(self, keys, new) -> bool:
         """Could a sample of this run give a thread its pid? Only if a key names a thread (or its process)
-        whose pid is unknown, or the run mixes samples without a pid and samples with one."""
+        whose pid is unknown, or the run mixes samples without a pid and samples with one. While no
+        thread can have an unknown pid (``unknown_pids``), only a new key (``new``: not cached, so not
+        resolved since then) without a pid can make it so."""
+        if not self.unknown_pids:
+            at = self.pid_offset
+            if all(key[at:at + 4] != UNKNOWN_PID for key in new):
+                return False
+            self.unknown_pids = True
         threads = self.machine.threads
         unknown = known = False
         for key in keys:
