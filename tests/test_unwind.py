@@ -181,12 +181,14 @@ def test_session_hook_without_registers_or_for_32_bit_processes():
     from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder
     from pyperf_probe.perfdata.sample import Regs
     hook = DwarfUnwinder()
-    assert hook(_Sample(None, b""), _NoMaps) == [] and hook.last_stop == STOP_NO_REGS
-    assert hook(_Sample(Regs(0, 0xFF0FFF, ()), b""), _NoMaps) == []  # abi NONE: a kernel thread
+    assert hook(_Sample(None, b""), _NoMaps) == () and hook.last_stop == STOP_NO_REGS
+    assert hook(_Sample(Regs(0, 0xFF0FFF, ()), b""), _NoMaps) == ()  # abi NONE: a kernel thread
     values = tuple(range(100, 120))  # IP (perf reg 8) is the 9th value
-    assert hook(_Sample(Regs(1, 0xFF0FFF, values), b""), _NoMaps) == [108] and hook.last_stop == STOP_UNSUPPORTED
-    # 64-bit, no map for the ip: the ip alone, "no-cfi"
-    assert hook(_Sample(Regs(2, 0xFF0FFF, values), b"\0" * 64), _NoMaps) == [108] and hook.last_stop == STOP_NO_CFI
+    assert hook(_Sample(Regs(1, 0xFF0FFF, values), b""), _NoMaps) == (108,) and hook.last_stop == STOP_UNSUPPORTED
+    # 64-bit, no map for the ip: the ip alone, "no-cfi" (the Python loop, then C with the plan it made)
+    for _ in range(2):
+        assert hook(_Sample(Regs(2, 0xFF0FFF, values), b"\0" * 64), _NoMaps) == (108,)
+        assert hook.last_stop == STOP_NO_CFI
 
 
 # --- the C accelerator's unwind_run against this loop ------------------------------------------------------
@@ -240,3 +242,60 @@ def test_c_unwind_run_is_the_python_loop(case, read_outside):
     finally:
         unwind_module._unwind_run = _C_UNWIND_RUN
     assert results[0] == results[1]
+
+
+# --- the C accelerator's unwind_sample (a whole sample, DwarfUnwinder's fast path) against this loop --------
+
+from pyperf_probe.callchain import dwarf_unwind as dwarf_unwind_module  # noqa: E402
+
+_C_UNWIND_SAMPLE = dwarf_unwind_module._unwind_sample
+_MASK = 0xFF0FFF  # perf's x86_64 user registers (AX..R15 without the segment registers): IP is value 8
+
+
+def _perf_values(pc: int, rsp: int, rbp: int | None) -> tuple[tuple[int, ...], int]:
+    """REGS_USER values and the mask for these registers (others 0x5A); rbp None: BP not sampled."""
+    mask = _MASK if rbp is not None else _MASK & ~(1 << 6)
+    given = {6: rbp, 7: rsp, 8: pc}
+    return tuple(given.get(bit, 0x5A) for bit in range(24) if mask >> bit & 1), mask
+
+
+@settings(max_examples=500, deadline=None)
+@given(case=stacks())
+def test_c_unwind_sample_is_the_python_loop(case):
+    """Once the Python loop made the plans of a sample's frames, unwind_sample gives its frames and reason
+    (or None, leaving the sample to that loop, only at a frame of another row than the common ones)."""
+    if _C_UNWIND_SAMPLE is None:
+        pytest.skip("the C accelerator (pyperf_probe/perfdata/_speedups.c) was not built")
+    code, stack, base, pc, rsp, rbp, max_frames = case
+    plans: dict = {}
+    frames, stop = unwind_with_reason(regs(pc, rsp, rbp), None, code, max_frames, stack[rsp - base:] if rsp >= base
+                                      else b"", rsp, plans)
+    values, mask = _perf_values(pc, rsp, rbp)
+    ip_i, sp_i, bp_i, _needed = dwarf_unwind_module._c_indices(mask)
+    got = _C_UNWIND_SAMPLE(values, ip_i, sp_i, bp_i, stack[rsp - base:] if rsp >= base else b"", plans, max_frames)
+    if got is None:
+        assert any(plans[f][0] == 0 for f in frames if f in plans)
+    else:
+        assert got == (tuple(frames), dwarf_unwind_module._C_STOPS.index(stop))
+
+
+def test_c_unwind_sample_takes_the_common_chains():
+    """Chains of the common rows: to the root, cut by max_frames, ended outside the copy; C takes them
+    whole (the property test above would also pass if it never did)."""
+    if _C_UNWIND_SAMPLE is None:
+        pytest.skip("the C accelerator (pyperf_probe/perfdata/_speedups.c) was not built")
+    code = Code((0x1000, 0x1100, FRAME_32), (0x1100, 0x1200, RBP_FRAME), (0x1200, 0x1300, ROOT))
+    # rsp 0x7000 in the leaf (sub $24): ra at 0x7018 -> 0x1150; then cfa = rbp + 16: ra at rbp + 8 -> 0x1250
+    words = [0] * 16
+    words[3] = 0x1150
+    words[6], words[7] = 0x7100, 0x1250  # at rbp 0x7030: the saved rbp, the return address
+    stack = struct.pack("<16Q", *words)
+    cases = [(0x7030, 64, (0x1010, 0x114F, 0x124F), STOP_ROOT), (0x7030, 2, (0x1010, 0x114F), STOP_MAX),
+             (0x7100, 64, (0x1010, 0x114F), STOP_MEMORY)]  # rbp 0x7100: the caller's ra outside the copy
+    for rbp, max_frames, frames, stop in cases:
+        plans: dict = {}
+        assert unwind_with_reason(regs(0x1010, 0x7000, rbp), None, code, max_frames, stack, 0x7000, plans) == \
+            (list(frames), stop)
+        values, mask = _perf_values(0x1010, 0x7000, rbp)
+        got = _C_UNWIND_SAMPLE(values, *dwarf_unwind_module._c_indices(mask)[:3], stack, plans, max_frames)
+        assert got == (frames, dwarf_unwind_module._C_STOPS.index(stop))

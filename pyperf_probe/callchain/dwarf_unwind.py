@@ -25,7 +25,8 @@ from ..perfdata.format import PERF_SAMPLE_REGS_ABI_64
 from .cfa_program import NUM_REGS, REG_RIP, Row
 from .cfi import CfiSection, parse_eh_frame_hdr
 from .cfi_table import CfiTable, table_for
-from .unwind import DEFAULT_MAX_FRAMES, STOP_NO_REGS, STOP_UNSUPPORTED, unwind_with_reason
+from .unwind import (DEFAULT_MAX_FRAMES, STOP_LOOP, STOP_MAX, STOP_MEMORY, STOP_NO_CFI, STOP_NO_REGS, STOP_ROOT,
+                     STOP_UNSUPPORTED, STOP_ZERO, unwind_with_reason)
 
 # perf's default --max-stack (sysctl kernel.perf_event_max_stack = 127), which bounds its dwarf chains too.
 PERF_MAX_STACK = 127
@@ -77,6 +78,31 @@ def _picks_for(mask: int):
     return operator.itemgetter(*index), needed
 
 
+@functools.lru_cache(maxsize=16)
+def _c_indices(mask: int) -> tuple[int, int, int, int]:
+    """``unwind_sample``'s register indices for a ``sample_regs_user`` mask: where ip, sp and bp are among
+    the values (-1: not sampled), and the values ``perf_regs_to_dwarf`` needs."""
+    index = [-1] * (max(_PERF_TO_DWARF) + 1)
+    i = 0
+    for bit in range(mask.bit_length()):
+        if mask >> bit & 1:
+            if bit < len(index):
+                index[bit] = i
+            i += 1
+    return index[8], index[7], index[6], _picks_for(mask)[1]
+
+
+def _c_unwind_sample():
+    """``_speedups.unwind_sample`` (a whole sample's common frames in C), or None without the accelerator."""
+    from pyperf_probe.perfdata.speedups import speedups
+    return getattr(speedups, "unwind_sample", None)
+
+
+_unwind_sample = _c_unwind_sample()
+# unwind_sample's stop codes (see _speedups.c)
+_C_STOPS = (None, STOP_ROOT, STOP_MEMORY, STOP_LOOP, STOP_ZERO, STOP_MAX, STOP_UNSUPPORTED, STOP_NO_CFI)
+
+
 def stack_reader(sp: int, stack: bytes) -> Callable[[int], int | None]:
     """``read_word`` over a STACK_USER copy that starts at ``sp`` (the sampled rsp)."""
     limit = len(stack) - 8
@@ -117,40 +143,53 @@ class DwarfUnwinder:
         self._memos: dict[object, tuple] = {}  # Maps -> (generation, plans, lookup)
         self.last_stop = ""
 
-    def __call__(self, sample, maps) -> list[int]:
+    def __call__(self, sample, maps) -> tuple[int, ...]:
         """The session hook: a ``perfdata.sample.Sample`` with REGS_USER and STACK_USER, and the sampled
-        process's ``Maps`` (``find(avma) -> Map``)."""
+        process's ``Maps`` (``find(avma) -> Map``).
+
+        Where the C accelerator was built, a sample whose every frame has a known plan of the common
+        codes is unwound by one call (``_speedups.unwind_sample``: the steps of ``unwind_with_reason``'s
+        loop, tests/test_unwind.py compares them); any other goes through the Python loop from its start,
+        which also makes the plans that C call lacked."""
         regs = sample.regs_user
         if regs is None or not regs.values:
             self.last_stop = STOP_NO_REGS
-            return []
+            return ()
         if regs.abi != PERF_SAMPLE_REGS_ABI_64:  # a 32-bit process: i386 CFI numbers its registers apart
             self.last_stop = STOP_UNSUPPORTED
             ip = perf_regs_to_dwarf(regs.mask, regs.values)[REG_RIP]
-            return [] if ip is None else [ip]
+            return () if ip is None else (ip,)
         memo = self._memos.get(maps)
         generation = getattr(maps, "generation", None)
         if memo is None or memo[0] != generation:
             if len(self._memos) >= MEMO_PROCESSES:
                 self._memos.clear()
             memo = self._memos[maps] = (generation,) + self._new_memo(maps.find)
-        return self._unwind(regs.mask, regs.values, sample.stack_user or b"", memo)
+        values = regs.values
+        if _unwind_sample is not None:
+            ip_i, sp_i, bp_i, needed = _c_indices(regs.mask)
+            if len(values) >= needed:
+                got = _unwind_sample(values, ip_i, sp_i, bp_i, sample.stack_user or b"", memo[1], self.max_stack)
+                if got is not None:
+                    self.last_stop = _C_STOPS[got[1]]
+                    return got[0]
+        return self._unwind(regs.mask, values, sample.stack_user or b"", memo)
 
     def unwind(self, mask: int, values: Sequence[int], stack: bytes,
-               find_map: Callable[[int], CodeMap | None]) -> list[int]:
+               find_map: Callable[[int], CodeMap | None]) -> tuple[int, ...]:
         """The chain of one sample (perf's addresses, see the module docstring) in the address space
         ``find_map`` describes; ``[ip]`` at least when the registers hold an ip. ``self.last_stop`` tells
         why it ended (``unwind.STOP_*``)."""
         return self._unwind(mask, values, stack, (None,) + self._new_memo(find_map))
 
-    def _unwind(self, mask: int, values: Sequence[int], stack: bytes, memo: tuple) -> list[int]:
+    def _unwind(self, mask: int, values: Sequence[int], stack: bytes, memo: tuple) -> tuple[int, ...]:
         regs = perf_regs_to_dwarf(mask, values)
         sp = regs[7]
         if regs[REG_RIP] is None or sp is None:
             self.last_stop = STOP_NO_REGS
-            return []
+            return ()
         frames, self.last_stop = unwind_with_reason(regs, None, memo[2], self.max_stack, stack, sp, memo[1])
-        return frames
+        return tuple(frames)
 
     def _new_memo(self, find_map: Callable[[int], CodeMap | None]) -> tuple:
         """``(plans, lookup)`` for an address space: ``plans`` is ``unwind_with_reason``'s pc -> rule

@@ -24,9 +24,9 @@ import functools
 import struct
 from collections.abc import Callable, Sequence
 
-from .cfa_program import (CFA_DEREF_REG_OFF, CFA_PLT, CFA_REG_OFF, FLAG_SIGNAL, NO_CFI_ROW, NUM_REGS, REG_RBP, REG_RIP,
-                          REG_RSP, RULE_AT_REG_OFF, RULE_OFFSET, RULE_REGISTER, RULE_SAME, RULE_UNDEFINED,
-                          RULE_VAL_OFFSET, RULE_VAL_REG_OFF, Row)
+from .cfa_program import (CFA_DEREF_REG_OFF, CFA_NONE, CFA_PLT, CFA_REG_OFF, FLAG_SIGNAL, NO_CFI_ROW, NUM_REGS,
+                          REG_RBP, REG_RIP, REG_RSP, RULE_AT_REG_OFF, RULE_OFFSET, RULE_REGISTER, RULE_SAME,
+                          RULE_UNDEFINED, RULE_VAL_OFFSET, RULE_VAL_REG_OFF, Row)
 
 ReadWord = Callable[[int], int | None]
 Lookup = Callable[[int], Row | None]
@@ -120,6 +120,8 @@ def unwind_with_reason(regs: Sequence[int | None], read_word: ReadWord | None, l
         if plan is None:
             plan = plans[pc] = _plan(lookup(pc) or NO_CFI_ROW)
         code, coff, roff, boff = plan
+        if code > _PLAN_RBP:  # -- the rows that end every chain: the outermost frame, no CFI -----------
+            return frames, (STOP_ROOT if code == _PLAN_ROOT else STOP_NO_CFI)
         if code:  # -- the common rows ----------------------------------------------------------------
             if code == plan_rbp:
                 if rbp is None:
@@ -198,14 +200,22 @@ _unwind_run = _c_unwind_run()
 _PLAN_RSP = 1  # cfa = rsp + off, rip at cfa + off, rbp unchanged
 _PLAN_RSP_BP = 2  # cfa = rsp + off, rip and rbp at cfa + off
 _PLAN_RBP = 3  # cfa = rbp + off, rip and rbp at cfa + off
+_PLAN_ROOT = 4  # cfa = rsp + off, rip undefined: the outermost frame (``_start``, ``clone3``): STOP_ROOT
+_PLAN_NO_CFI = 5  # no map or no FDE for the pc: STOP_NO_CFI
 
 
 @functools.lru_cache(maxsize=4096)
 def _plan(row: Row) -> tuple:
     """How the unwinder evaluates ``row``: ``(code, cfa off, rip off, rbp off)`` for the common forms
-    (gcc's prologues: ``sub rsp`` / ``push`` frames and ``push rbp; mov rsp, rbp`` ones), else
-    ``(0, row, 0, 0)``. Rows are few distinct tuples (cc1: 652), so this is computed once per row."""
+    (gcc's prologues: ``sub rsp`` / ``push`` frames and ``push rbp; mov rsp, rbp`` ones), ``(code, 0, 0,
+    0)`` for the rows that end a chain whatever the registers (the outermost frame's, where the CFA is
+    rsp + off and so always computable; no CFI), else ``(0, row, 0, 0)``. Rows are few distinct tuples
+    (cc1: 652), so this is computed once per row."""
     ckind, creg, coff, _aux, rkind, _rreg, roff, bkind, _breg, boff, flags = row
+    if ckind == CFA_NONE:
+        return _PLAN_NO_CFI, 0, 0, 0
+    if ckind == CFA_REG_OFF and creg == REG_RSP and rkind == RULE_UNDEFINED:
+        return _PLAN_ROOT, 0, 0, 0
     if ckind == CFA_REG_OFF and rkind == RULE_OFFSET and not flags & FLAG_SIGNAL:
         if creg == REG_RSP and bkind == RULE_SAME:
             return _PLAN_RSP, coff, roff, 0
