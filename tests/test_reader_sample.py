@@ -91,3 +91,21 @@ def test_generated_source_is_readable():
     assert "ip, pid, tid, time, cpu, _, period, = _S0.unpack_from(buf, pos)" in src
     assert "callchain = (" in src and "raw = buf[pos + 4:pos + 4 + size]" in src  # written out, no calls
     assert "_callchain(" not in src and "_raw(" not in src
+
+
+def test_registers_and_stack_written_out():
+    """REGS_USER and STACK_USER are written out in the decoder (no helper call); abi NONE has no values,
+    size 0 no dyn_size, and an overrun in each is a corrupt record naming the field."""
+    st = S.IP | S.REGS_USER | S.STACK_USER
+    dec = SampleDecoder(EventAttr(type=1, sample_type=st, sample_regs_user=(1 << 6) | (1 << 7) | (1 << 8)), 0)
+    assert "_regs_user(" not in dec.source and "_stack_user(" not in dec.source
+    body = struct.pack("<QQQQQ", 1, 2, 0x10, 0x20, 0x30) + struct.pack("<Q", 16) + b"A" * 16 + struct.pack("<Q", 12)
+    s = dec.decode(body, 0, len(body), 2, 0)
+    assert tuple(s.regs_user) == (2, 0x1C0, (0x10, 0x20, 0x30)) and s.stack_user == b"A" * 12
+    body = struct.pack("<QQQ", 1, 0, 0)  # abi NONE, no stack
+    s = dec.decode(body, 0, len(body), 2, 0)
+    assert tuple(s.regs_user) == (0, 0x1C0, ()) and s.stack_user == b""
+    with pytest.raises(CorruptRecord, match="registers"):
+        dec.decode(struct.pack("<QQQ", 1, 2, 0x10), 0, 24, 2, 0)
+    with pytest.raises(CorruptRecord, match="user stack"):
+        dec.decode(struct.pack("<QQQQQQ", 1, 2, 0x10, 0x20, 0x30, 16), 0, 48, 2, 0)

@@ -10,9 +10,10 @@ order (perf-formats.md §1.4; perf's decoder is ``evsel__parse_sample()`` in too
 
 This is the reader's hot path (one call per sample), so the decoder for a given attr is compiled once:
 consecutive fixed-size fields are merged into one ``struct.Struct`` (one ``unpack_from`` for
-IP|TID|TIME|CPU|PERIOD), CALLCHAIN and RAW (in every ``-g`` uprobe sample) are written out inline, the
-rarer variable parts (REGS_USER, STACK_USER, READ, ...) are one helper call each, every length is checked
-against the record's end before anything is sliced, and the result is built with a single
+IP|TID|TIME|CPU|PERIOD), CALLCHAIN and RAW (in every ``-g`` uprobe sample) and REGS_USER and STACK_USER
+(in every ``--call-graph dwarf`` sample) are written out inline, the rarer variable parts (READ,
+BRANCH_STACK, ...) are one helper call each, every length is checked against the record's end before
+anything is sliced, and the result is built with a single
 ``tuple.__new__`` (``Sample`` is a tuple record, ``pyperf_probe.records.Record``, built as a NamedTuple
 is without ``typing``'s import: 0.16-0.3 us to build against 2.7-3.7 us for a frozen dataclass of the
 same fields, bench/read_only). The decoder's source is generated from the attr, the way
@@ -108,8 +109,8 @@ _VARIABLE = {
     SampleType.CALLCHAIN: ("callchain", None),  # inline: _INLINE
     SampleType.RAW: ("raw", None),
     SampleType.BRANCH_STACK: ("branch_stack", "_branch_stack"),
-    SampleType.REGS_USER: ("regs_user", "_regs_user"),
-    SampleType.STACK_USER: ("stack_user", "_stack_user"),
+    SampleType.REGS_USER: ("regs_user", None),  # inline: _regs_user_lines
+    SampleType.STACK_USER: ("stack_user", None),  # inline: _INLINE
     SampleType.REGS_INTR: ("regs_intr", "_regs_intr"),
     SampleType.AUX: ("aux", "_aux"),
 }
@@ -160,21 +161,6 @@ def _regs(buf, pos: int, end: int, mask: int):
         return Regs(0, mask, ()), pos + 8
     nr = bin(mask).count("1")
     return Regs(abi, mask, _u64_array(buf, pos + 8, end, nr, "registers")), pos + 8 + 8 * nr
-
-
-def _stack_user(buf, pos: int, end: int):
-    """``u64 size; char data[size]; u64 dyn_size`` (dyn_size only if size != 0): the valid bytes."""
-    if pos + 8 > end:
-        raise _corrupt("user stack", pos)
-    size = U64.unpack_from(buf, pos)[0]
-    if not size:
-        return b"", pos + 8
-    if size > end - pos - 16:
-        raise _corrupt("user stack", pos)
-    dyn_size = U64.unpack_from(buf, pos + 8 + size)[0]
-    if dyn_size > size:  # perf: WARN_ONCE "user stack dump failure", -EFAULT
-        raise _corrupt("user stack dump (dyn_size > size)", pos)
-    return bytes(buf[pos + 8:pos + 8 + dyn_size]), pos + 16 + size
 
 
 def _aux(buf, pos: int, end: int):
@@ -244,7 +230,40 @@ _INLINE = {
         "    raw = buf[pos + 4:pos + 4 + size]",
         "    pos += (size + 11) & ~7",
     ],
+    # STACK_USER (u64 size; char data[size]; u64 dyn_size when size != 0: the valid bytes), in every
+    # --call-graph dwarf sample
+    SampleType.STACK_USER: [
+        "    if pos + 8 > end: raise _corrupt('user stack', pos)",
+        "    stack_size = _u64(buf, pos)[0]",
+        "    if stack_size:",
+        "        if stack_size > end - pos - 16: raise _corrupt('user stack', pos)",
+        "        dyn_size = _u64(buf, pos + 8 + stack_size)[0]",
+        "        if dyn_size > stack_size: raise _corrupt('user stack dump (dyn_size > size)', pos)",
+        "        stack_user = buf[pos + 8:pos + 8 + dyn_size]",
+        "        pos += 16 + stack_size",
+        "    else:",
+        "        stack_user = b''",
+        "        pos += 8",
+    ],
 }
+
+
+def _regs_user_lines(mask: int, structs: dict[str, struct.Struct]) -> list[str]:
+    """REGS_USER written out (``_regs`` for this attr's mask: its register count and struct made once),
+    in every --call-graph dwarf sample."""
+    nr = bin(mask).count("1")
+    structs["_REGS_USER"] = struct.Struct(f"<{nr}Q")
+    return [
+        "    if pos + 8 > end: raise _corrupt('registers', pos)",
+        "    abi = _u64(buf, pos)[0]",
+        "    if abi:",
+        f"        if {nr} > (end - pos - 8) >> 3: raise _corrupt('registers', pos + 8)",
+        f"        regs_user = _new(Regs, (abi, {mask}, _REGS_USER.unpack_from(buf, pos + 8)))",
+        f"        pos += {8 + 8 * nr}",
+        "    else:",
+        f"        regs_user = _new(Regs, (0, {mask}, ()))",
+        "        pos += 8",
+    ]
 
 
 def _chain_struct(nr: int) -> struct.Struct:
@@ -258,11 +277,10 @@ def _namespace(attr: EventAttr) -> dict:
     hw_index = bool(attr.branch_sample_type & BRANCH_HW_INDEX)
     return {
         "_u64": U64.unpack_from, "_u32": U32.unpack_from, "_chains": _CHAIN_STRUCTS, "_chain_struct": _chain_struct,
-        "_new": tuple.__new__, "Sample": Sample, "_corrupt": _corrupt,
-        "_stack_user": _stack_user, "_aux": _aux,
+        "_new": tuple.__new__, "Sample": Sample, "Regs": Regs, "_corrupt": _corrupt,
+        "_aux": _aux,
         "_read": lambda b, p, e: _read_values(b, p, e, attr.read_format),
         "_branch_stack": lambda b, p, e: _branch_stack(b, p, e, hw_index),
-        "_regs_user": lambda b, p, e: _regs(b, p, e, attr.sample_regs_user),
         "_regs_intr": lambda b, p, e: _regs(b, p, e, attr.sample_regs_intr),
     }
 
@@ -294,7 +312,10 @@ def _generate(attr: EventAttr, evsel: int) -> tuple[str, dict[str, struct.Struct
         if bits in _VARIABLE:
             flush_run()
             field, helper = _VARIABLE[bits]
-            body.extend(_INLINE.get(bits) or [f"    {field}, pos = {helper}(buf, pos, end)"])
+            if bits == SampleType.REGS_USER:
+                body.extend(_regs_user_lines(attr.sample_regs_user, structs))
+            else:
+                body.extend(_INLINE.get(bits) or [f"    {field}, pos = {helper}(buf, pos, end)"])
             values[field] = field
         else:
             run.append(_FIXED[bit & -bit])  # WEIGHT and WEIGHT_STRUCT: one u64
