@@ -16,7 +16,8 @@ import functools
 from collections.abc import Sequence
 
 from pyperf_probe.callchain.tree import CallchainRoot
-from pyperf_probe.report.rbtree import insertion_order
+from pyperf_probe.report import order as exact_order
+from pyperf_probe.report.rbtree import insertion_order, replay_ranked
 
 
 class HistEntry:
@@ -214,7 +215,12 @@ class Hists:
 
     def _collapsed_order(self) -> list[HistEntry]:
         """The order ``output_resort`` takes entries in: perf inserts them, as they were created, into
-        ``entries_in`` and (when a key has a collapse function: comm) again into ``entries_collapsed``."""
+        ``entries_in`` and (when a key has a collapse function: comm) again into ``entries_collapsed``.
+        When the comparator is a total order on these entries (report.order says when), that is their sort."""
+        entries = list(self.entries.values())
+        keys = exact_order.entry_keys(entries, self.keys)
+        if keys is not None:
+            return [entries[i] for i in sorted(range(len(entries)), key=keys.__getitem__)]
         cmps = [k.entry_cmp for k in self.keys]
         goes_left = lambda new, old: _entry_cmp(new, old, cmps) < 0  # noqa: E731
         order = insertion_order(self.entries.values(), goes_left)
@@ -240,9 +246,16 @@ class Hists:
                 entry.trace_known = True
         collapsed = self._collapsed_order()
         fmts = [f for f in self.sort_list if f.kind != "sort" or f.name not in hidden]
-        cmp = functools.partial(_output_cmp, fmts=fmts, children=self.children,
-                                depth_rule=show_callchain and self.callchains, caller=self.caller_order)
-        if not self.children and not any(f.tracks_width for f in fmts):
+        depth_rule = show_callchain and self.callchains
+        cmp = functools.partial(_output_cmp, fmts=fmts, children=self.children, depth_rule=depth_rule,
+                                caller=self.caller_order)
+        fast = exact_order.output_order(collapsed, fmts, children=self.children, depth_rule=depth_rule,
+                                        caller=self.caller_order)
+        if type(fast) is list:
+            ordered = fast
+        elif fast is not None:
+            ordered = replay_ranked(collapsed, fast)
+        elif not self.children and not any(f.tracks_width for f in fmts):
             # A total order, and no comparison with a side effect: a stable sort gives what the rb-tree gives.
             ordered = sorted(collapsed, key=functools.cmp_to_key(lambda a, b: -cmp(a, b)))
         else:

@@ -41,6 +41,22 @@ def insertion_order(items: Iterable, goes_left: Callable[[object, object], bool]
     return _walk(root)
 
 
+def replay_ranked(items: list, ranks) -> list:
+    """``insertion_order`` of ``items`` under report.order's ``OutputRanks`` (integers per item, by index):
+    a new item goes left of an existing one if its ``group`` is lower; on equal groups, if both are of the
+    same ``thread`` and their ``depth`` differs, if its depth is lower; else if its ``rest`` is lower."""
+    group, thread, depth, rest = ranks.group, ranks.thread, ranks.depth, ranks.rest
+
+    def goes_left(new: int, old: int) -> bool:
+        gn, go = group[new], group[old]
+        if gn != go:
+            return gn < go
+        if thread[new] == thread[old] and depth[new] != depth[old]:
+            return depth[new] < depth[old]
+        return rest[new] < rest[old]
+    return [items[i] for i in insertion_order(range(len(items)), goes_left)]
+
+
 def _rotate_left(root, x):
     y = x.right
     x.right = y.left

@@ -1,0 +1,195 @@
+"""Sort keys computed once per entry that give, on a given set of entries, exactly the order perf's rb-trees give.
+
+perf orders report entries by inserting them one by one into rb-trees (``entries_in``, ``entries_collapsed``,
+then the output tree: report.rbtree replays that). A binary search tree whose ties go right lists its items,
+in order, as a *stable sort* of the insertion order whenever the comparator is a total preorder on the items
+inserted. perf's comparators are not total preorders in general, but they are on most sets of entries; this
+module builds, per entry, a tuple whose plain comparison equals the comparator's sign on *this* set, after
+checking what makes that true, and answers None when it cannot prove it (the caller then replays the trees).
+
+* ``hist_entry__cmp`` (report.sortkeys ``ENTRY_CMP``): ``comm`` (strcmp), ``pid`` (tid), ``dso`` (an entry
+  without a dso after those with one) are total orders. ``sym`` is not: two unresolved entries compare by
+  ``(int64_t)(r - l)`` of their addresses, consistent only among addresses that lie within a window narrower
+  than 2^63; an unresolved and a resolved entry compare by dso first (then the unresolved one goes after),
+  which is consistent only if, among the entries sym compares (those equal on the keys before it), the
+  unresolved ones share one dso or none is resolved; two resolved entries of one of which is inlined compare
+  by name first, the others by start first (starts of one dso lie within a window narrower than 2^63).
+  Comparing equal must also mean the same identity (``Hists`` merges by identity, perf by comparison).
+* ``hist_entry__sort`` (``_output_cmp``): the hpp columns and the sort keys' ``se_sort`` are total orders;
+  Children's call-depth rule orders two entries of equal Children by depth only when they are of the same
+  thread, which is a total preorder within a tie group of one thread (or of one depth).
+
+``output_ranks`` gives, where the depth rule makes the comparator intransitive, the integers an exact replay
+compares (``rbtree.replay_ranked``) instead of Python comparator calls.
+"""
+from __future__ import annotations
+
+_WINDOW = 1 << 63
+_EXACT_KEYS = ("comm", "pid", "dso", "sym")
+
+
+def _dso_key(loc) -> tuple:
+    name = loc.dso_name
+    return (True, "") if name is None else (False, name)
+
+
+def _unresolved_ip(entry) -> int:
+    loc = entry.loc
+    return loc.rip if entry.is_self else loc.avma
+
+
+def entry_keys(entries: list, keys) -> list[tuple] | None:
+    """Per entry (in the list's order) a tuple ordered as ``hist_entry__cmp`` orders the entries, comparing
+    equal only for equal identities; None if these entries' comparisons are not a total order."""
+    names = [k.name if k.kind == "sort" else None for k in keys]
+    if any(n not in _EXACT_KEYS for n in names):
+        return None  # trace (a comparison marks outputs computed), tracepoint fields: replayed
+    cols: list[list] = []
+    for i, name in enumerate(names):
+        if name == "comm":
+            cols.append([e.comm for e in entries])
+        elif name == "pid":
+            cols.append([e.tid for e in entries])
+        elif name == "dso":
+            cols.append([_dso_key(e.loc) for e in entries])
+        else:
+            prefixes = list(zip(*cols)) if cols else [()] * len(entries)
+            col = _sym_column(entries, prefixes)
+            if col is None:
+                return None
+            cols.append(col)
+    return list(zip(*cols)) if cols else [()] * len(entries)
+
+
+def _sym_column(entries: list, prefixes: list) -> list | None:
+    """``sort__sym_cmp`` as one tuple per entry, if it is a total order on the entries of each prefix (the
+    values of the keys before sym: only entries equal on those reach it)."""
+    classes: dict[tuple, list] = {}  # prefix -> [min ip, max ip, unresolved dsos, any resolved]
+    spans: dict[tuple, list] = {}    # (prefix, dso) -> [min start, max start, inlined seen, plain seen]
+    for entry, prefix in zip(entries, prefixes):
+        loc = entry.loc
+        cls = classes.get(prefix)
+        if cls is None:
+            cls = classes[prefix] = [None, None, set(), False]
+        if not loc.has_sym:
+            ip = _unresolved_ip(entry)
+            if cls[0] is None or ip < cls[0]:
+                cls[0] = ip
+            if cls[1] is None or ip > cls[1]:
+                cls[1] = ip
+            cls[2].add(loc.dso_name)
+            continue
+        cls[3] = True
+        span = spans.get((prefix, loc.dso_name))
+        if span is None:
+            span = spans[(prefix, loc.dso_name)] = [loc.sym_start, loc.sym_start, False, False]
+        span[0] = min(span[0], loc.sym_start)
+        span[1] = max(span[1], loc.sym_start)
+        span[2 if loc.inlined else 3] = True
+    for low, high, dsos, resolved in classes.values():
+        if low is not None and high - low >= _WINDOW:
+            return None  # (int64_t)(r - l) wraps between some of these addresses
+        if resolved and len(dsos) > 1:
+            return None  # unresolved entries of several dsos placed among resolved ones by dso: cycles
+    for low, high, inlined, plain in spans.values():
+        if high - low >= _WINDOW or (inlined and plain):
+            return None
+    col = []
+    for entry, prefix in zip(entries, prefixes):
+        loc = entry.loc
+        if not loc.has_sym:
+            col.append((_dso_key(loc), 1, _unresolved_ip(entry)) if classes[prefix][3]
+                       else (_unresolved_ip(entry),))
+        elif loc.inlined:
+            col.append((_dso_key(loc), 0, loc.name, loc.sym_start))
+        else:
+            col.append((_dso_key(loc), 0, loc.sym_start, loc.name))
+    return col
+
+
+_GROUP_FIELDS = {"sample": "nr_events", "period": "period", "overhead": "period"}
+
+
+class OutputRanks:
+    """The output comparator as integers, for a replay: ``group`` (ascending: prints first), then, between two
+    entries of the same ``thread`` whose ``depth`` differs, the depth (``depth_sign`` * depth ascending), then
+    ``rest`` ascending."""
+
+    __slots__ = ("group", "thread", "depth", "rest", "depth_sign")
+
+    def __init__(self, group, thread, depth, rest, depth_sign):
+        self.group, self.thread, self.depth, self.rest, self.depth_sign = group, thread, depth, rest, depth_sign
+
+
+def output_order(entries: list, fmts, *, children: bool, depth_rule: bool, caller: bool):
+    """``hist_entry__sort`` over ``entries`` (the collapsed order): the sorted list when its comparisons are
+    a total preorder on them, else ``OutputRanks`` for an exact replay, else None (a fmt this module does
+    not know: the caller replays with ``_output_cmp``)."""
+    before: list[list] = []  # the components up to Children (or all, without the depth rule)
+    after: list[list] = []
+    depth_at = None
+    for fmt in fmts:
+        kind = fmt.kind
+        if kind == "hpp":
+            name = fmt.name
+            if name == "overhead_children":
+                if not children:
+                    continue
+                (after if depth_at is not None else before).append([-e.period_acc for e in entries])
+                if depth_rule and depth_at is None:
+                    depth_at = len(before)
+                continue
+            field = _GROUP_FIELDS.get(name, "period")
+            col = _hpp_column(entries, field)
+            if col is None:
+                return None
+            (after if depth_at is not None else before).append(col)
+        elif kind == "sort" and not fmt.tracks_width:
+            order = fmt.order
+            (after if depth_at is not None else before).append([order(e) for e in entries])
+        else:
+            return None  # trace (a comparison marks its output computed), tracepoint fields
+    if depth_at is None:
+        keys = list(zip(*before)) if before else [()] * len(entries)
+        return [entries[i] for i in sorted(range(len(entries)), key=keys.__getitem__)]
+    heads = list(zip(*before))
+    rests = list(zip(*after)) if after else [()] * len(entries)
+    sign = -1 if caller else 1
+    depths = [e.callchain.max_depth for e in entries]
+    threads = [e.thread for e in entries]
+    ties: dict[tuple, list[int]] = {}
+    for i, head in enumerate(heads):
+        ties.setdefault(head, []).append(i)
+    dpart = [0] * len(entries)
+    consistent = True
+    for members in ties.values():
+        if len(members) == 1:
+            continue
+        first = threads[members[0]]
+        if all(threads[i] == first for i in members):
+            for i in members:
+                dpart[i] = sign * depths[i]
+        elif any(depths[i] != depths[members[0]] for i in members):
+            consistent = False
+            break
+    if consistent:
+        keys = [(h, d, r) for h, d, r in zip(heads, dpart, rests)]
+        return [entries[i] for i in sorted(range(len(entries)), key=keys.__getitem__)]
+    return OutputRanks(_dense_ranks(heads), threads, [sign * d for d in depths], _dense_ranks(rests), sign)
+
+
+def _hpp_column(entries: list, field: str) -> list | None:
+    """``__hpp__sort``: the field descending, then (a group's leaders) the members' fields in turn."""
+    values = [-getattr(e, field) for e in entries]
+    pairs = [e.pairs for e in entries]
+    if all(p is None for p in pairs):
+        return values
+    if any(p is None for p in pairs) or len({len(p) for p in pairs}) != 1:
+        return None  # zip() over lists of different lengths: not a tuple comparison
+    return [(v, tuple(-getattr(m, field, 0) for m in p)) for v, p in zip(values, pairs)]
+
+
+def _dense_ranks(values: list) -> list[int]:
+    """Each value's rank among the distinct values (equal values, equal ranks)."""
+    ranks = {v: r for r, v in enumerate(sorted(set(values)))}
+    return [ranks[v] for v in values]
