@@ -141,7 +141,21 @@ class DwarfUnwinder:
         self.max_stack = max_stack or DEFAULT_MAX_FRAMES
         self._maps: dict[object, _Mapped | None] = {}
         self._memos: dict[object, tuple] = {}  # Maps -> (generation, plans, lookup)
+        self._last_memo: tuple = (None, None, None, None)  # (Maps, generation, plans, lookup) last used
+        self._c_regs: tuple = (None,)  # (mask, ip, sp and bp indices, values needed) for unwind_sample
         self.last_stop = ""
+
+    def _memo_for(self, maps) -> tuple:
+        """``(maps, generation, plans, lookup)`` of an address space: the memos ``_new_memo`` makes, kept per
+        process ``Maps`` while its ``generation`` stays (dropped all at once past ``MEMO_PROCESSES``)."""
+        memo = self._memos.get(maps)
+        generation = getattr(maps, "generation", None)
+        if memo is None or memo[0] != generation:
+            if len(self._memos) >= MEMO_PROCESSES:
+                self._memos.clear()
+            memo = self._memos[maps] = (generation,) + self._new_memo(maps.find)
+        self._last_memo = (maps, generation) + memo[1:]
+        return self._last_memo
 
     def __call__(self, sample, maps) -> tuple[int, ...]:
         """The session hook: a ``perfdata.sample.Sample`` with REGS_USER and STACK_USER, and the sampled
@@ -155,25 +169,25 @@ class DwarfUnwinder:
         if regs is None or not regs.values:
             self.last_stop = STOP_NO_REGS
             return ()
-        if regs.abi != PERF_SAMPLE_REGS_ABI_64:  # a 32-bit process: i386 CFI numbers its registers apart
+        abi, mask, values = regs
+        if abi != PERF_SAMPLE_REGS_ABI_64:  # a 32-bit process: i386 CFI numbers its registers apart
             self.last_stop = STOP_UNSUPPORTED
-            ip = perf_regs_to_dwarf(regs.mask, regs.values)[REG_RIP]
+            ip = perf_regs_to_dwarf(mask, values)[REG_RIP]
             return () if ip is None else (ip,)
-        memo = self._memos.get(maps)
-        generation = getattr(maps, "generation", None)
-        if memo is None or memo[0] != generation:
-            if len(self._memos) >= MEMO_PROCESSES:
-                self._memos.clear()
-            memo = self._memos[maps] = (generation,) + self._new_memo(maps.find)
-        values = regs.values
+        memo = self._last_memo
+        if maps is not memo[0] or getattr(maps, "generation", None) != memo[1]:
+            memo = self._memo_for(maps)
         if _unwind_sample is not None:
-            ip_i, sp_i, bp_i, needed = _c_indices(regs.mask)
-            if len(values) >= needed:
-                got = _unwind_sample(values, ip_i, sp_i, bp_i, sample.stack_user or b"", memo[1], self.max_stack)
+            c_regs = self._c_regs
+            if c_regs[0] != mask:
+                c_regs = self._c_regs = (mask,) + _c_indices(mask)
+            if len(values) >= c_regs[4]:
+                got = _unwind_sample(values, c_regs[1], c_regs[2], c_regs[3], sample.stack_user or b"", memo[2],
+                                     self.max_stack)
                 if got is not None:
                     self.last_stop = _C_STOPS[got[1]]
                     return got[0]
-        return self._unwind(regs.mask, values, sample.stack_user or b"", memo)
+        return self._unwind(mask, values, sample.stack_user or b"", memo[1:])
 
     def unwind(self, mask: int, values: Sequence[int], stack: bytes,
                find_map: Callable[[int], CodeMap | None]) -> tuple[int, ...]:
