@@ -112,6 +112,15 @@ def test_pid_learnt_late(tmp_path, caplog, speedups_or_not):
     assert {t for t, *_ in groups[0]} >= {(-1, 5, ":5"), (3, 5, ":5"), (4, 6, ":6")}
 
 
+def test_pid_learnt_in_a_later_run(tmp_path, caplog, speedups_or_not):
+    # the key without a pid is cached from the first run (a COMM of another thread ends it); in the second,
+    # a sample naming the pid comes between two of it: the one after resolves in the thread as it is then
+    recs = [pb.sample(0x10, 0xFFFFFFFF, 5, 10), pb.comm(9, 9, "x", 11), pb.sample(0x10, 0xFFFFFFFF, 5, 12),
+            pb.sample(0x10, 3, 5, 13), pb.sample(0x10, 0xFFFFFFFF, 5, 14)]
+    groups, _, _ = assert_same(write(tmp_path, recs), caplog)
+    assert [(tuple(t), v) for t, *_, v in groups[0]] == [((-1, 5, ":5"), (2, 2)), ((3, 5, ":5"), (2, 2))]
+
+
 def test_short_sample_odd_sizes_and_unknown_types(tmp_path, caplog, speedups_or_not):
     short = struct.pack("<IHH", RecordType.SAMPLE, 2, 24) + struct.pack("<QQ", 0x10, 1 | 1 << 32)
     odd = struct.pack("<IHH", RecordType.COMM, 0, 8 + 8 + 7) + struct.pack("<II", 1, 1) + b"odd\0\0\0\0"
@@ -262,3 +271,42 @@ def test_raw_keys_around_records(tmp_path, caplog, speedups_or_not):
             raw_sample(0x400010, 0xFFFFFFFF, 7, 26, b"x" * 12), raw_sample(0x400010, 9, 7, 27, b"x" * 12)]
     groups, counters, warnings = assert_same(write(tmp_path, recs, [(attr, (7,))]), caplog)
     assert counters[4].nr_corrupt == 1
+
+
+def test_kernel_samples_keyed_without_raw(tmp_path, caplog, speedups_or_not):
+    """Kernel-mode samples of tracepoint-like events (IDENTIFIER, RAW) beside a dummy event, as perf record -a
+    writes them: keyed without RAW when the groups do not need it, resolved from the key's bytes
+    (counts._KernelKeys) once the kernel is loaded: periods other than 1, an unknown id, a pid learnt late,
+    user-mode samples among them, COMM and FORK of their threads, and a kernel MMAP that moves the kernel's
+    map after samples resolved in it."""
+    st_ = (SampleType.IDENTIFIER | SampleType.IP | SampleType.TID | SampleType.TIME | SampleType.CPU |
+           SampleType.PERIOD | SampleType.RAW)
+    dummy = pb.sw_attr(SampleType.IDENTIFIER | SampleType.IP | SampleType.TID | SampleType.TIME |
+                       SampleType.CPU | SampleType.PERIOD).replace(config=9)
+    attrs = [(pb.sw_attr(st_), (7,)), (pb.sw_attr(st_).replace(config=1), (8,)), (dummy, (9,))]
+    k = 0xFFFFFFFF81000000
+
+    def ided(rec: bytes) -> bytes:  # the sample_id trailer ends with IDENTIFIER
+        return pb.record(struct.unpack_from("<I", rec)[0], struct.unpack_from("<H", rec, 4)[0], rec[8:] + bytes(8))
+
+    def kmmap(start: int, time: int) -> bytes:
+        name = b"[kernel.kallsyms]_text\0"
+        name += b"\0" * (-len(name) % 8)
+        return ided(pb.record(RecordType.MMAP, 1, struct.pack("<iiQQQ", -1, 0, start, 0x1000000, start) + name +
+                              pb.trailer(0, 0, time)))
+
+    def smp(sid, ip, pid, tid, time, period=1, raw=b"abcd", misc=1):
+        body = struct.pack("<QQIIQIIQI", sid, ip, pid, tid, time, 0, 0, period, len(raw)) + raw
+        return pb.record(RecordType.SAMPLE, misc, body)
+    a, b = k + 0x10010, k + 0x20020
+    recs = [kmmap(k, 0), ided(pb.comm(1, 1, "a", 1)), ided(pb.mmap2(1, 0x400000, 0x1000, 0, BIN, 1)),
+            smp(7, a, 1, 1, 2, 3), smp(8, a, 1, 1, 3, raw=b"x" * 12), smp(7, a, 1, 1, 4, 3), smp(7, b, 2, 2, 5, 5),
+            smp(5, b, 2, 2, 6), smp(7, 0x400010, 1, 1, 7, misc=2), smp(7, a, 0xFFFFFFFF, 6, 8, 2),
+            smp(8, a, 0xFFFFFFFF, 6, 9), ided(pb.comm(1, 1, "b", 10)), smp(7, a, 1, 1, 11, 3), smp(7, a, 4, 6, 12, 2),
+            smp(7, a, 0xFFFFFFFF, 6, 13), ided(pb.fork(3, 1, 3, 1, 14)), smp(7, b, 3, 3, 15, 7),
+            smp(7, a, 1, 1, 16, 3), pb.finished_round(), kmmap(k + 0x20000, 17), smp(7, a, 1, 1, 18, 3),
+            smp(7, b, 3, 3, 19, 4), smp(0, b, 1, 1, 20, 9), smp(7, a, 3, 3, 21, 4)]
+    groups, counters, _ = assert_same(write(tmp_path, recs, attrs), caplog)
+    assert counters[4].nr_unknown_id == 1 and {t for t, *_ in groups[0]} >= {(4, 6, ":6"), (-1, 6, ":6")}
+    assert {v[0] for *_, v in groups[0]} >= {9, 5, 7}
+    assert len({loc for t, loc, *_ in groups[0] if loc[2] == a}) == 2  # (dso, sym, avma, ...): the map moved

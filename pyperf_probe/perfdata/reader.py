@@ -112,6 +112,10 @@ class PerfDataFile:
         is unknown, or they are corrupt: counted in ``stats`` and warned about as ``records()`` does)."""
         return self._stream.decode_key(key, count)
 
+    def key_evsel(self, key: bytes):
+        """The event of a key that ``decode_key`` would decode without a word, else None."""
+        return self._stream.key_evsel(key)
+
     @property
     def key_layout(self):
         """The ``sample_keys.KeyLayout`` of this file's samples, or None."""

@@ -384,6 +384,18 @@ class RecordStream:
                     yield rec
             start = stop + 1
 
+    def key_evsel(self, key: bytes) -> int | None:
+        """The event of a delivered key, when ``decode_key`` would decode it without a word (its id is an
+        event's, and that event samples); None otherwise (``decode_key`` then counts and warns)."""
+        evsel = 0
+        layout = self._keyed_layout
+        if len(self.attrs) > 1 and layout.id_offset is not None:
+            sample_id = U64.unpack_from(key, layout.id_offset)[0]
+            evsel = self._id_to_evsel.get(sample_id) if sample_id else 0
+            if evsel is None:
+                return None
+        return evsel if self.attrs[evsel].attr.sample_type == layout.sample_type else None
+
     def decode_key(self, key: bytes, count: int = 1) -> Sample | None:
         """The ``Sample`` (time, cpu and file_offset None) that ``count`` delivered samples share, or None
         when they are dropped: no event has their id, or they are corrupt (counted as perf counts them,

@@ -241,7 +241,9 @@ class Session:
         ip = sample.ip or 0
         cpumode = sample.misc & MISC_CPUMODE_MASK
         location = None
-        if cpumode != MISC_USER:    # machine__resolve before the chain: a kernel address may load the kernel
+        if cpumode == MISC_KERNEL:  # machine__resolve before the chain: a kernel address may load the kernel
+            location = self.kernel_location(ip)
+        elif cpumode != MISC_USER:
             location = self.frames.location(self._map_for(thread, cpumode, ip), ip, _LEVELS.get(cpumode, "."))
             if location.dso_obj is not None and location.dso_obj is machine.kernel._kernel_dso:
                 machine.kernel.hit = True
@@ -264,6 +266,14 @@ class Session:
             chain += self.user_chain(sample, thread)
         return _new(ResolvedSample, (sample.evsel, thread.state or machine.thread_state(thread), sample.period,
                                      sample.raw, location, chain, sample))
+
+    def kernel_location(self, ip: int) -> Frame:
+        """The location of a kernel-mode sample's ip (``resolve``'s, which depends on no thread)."""
+        kernel = self.machine.kernel
+        location = self.frames.location(kernel.find(ip), ip, "k")
+        if location.dso_obj is not None and location.dso_obj is kernel._kernel_dso:
+            kernel.hit = True
+        return location
 
     def _map_for(self, thread: Thread, cpumode: int, avma: int):
         """``thread__find_map``: kernel addresses in the kernel maps, hypervisor ones in none."""

@@ -27,12 +27,19 @@ import struct
 from collections import Counter
 from collections import _count_elements as count_into  # Counter.update's C loop: counts into any dict
 
+from pyperf_probe.perfdata.format import SampleType
 from pyperf_probe.perfdata.sample import Sample
 from pyperf_probe.session.kept import Dependents
 
 PID_TID = struct.Struct("<ii")
+U64 = struct.Struct("<Q")
+# The fields a key may hold for ``_FixedKeys`` (in this order after misc and size), and those it needs.
+_FIXED_KEY = (SampleType.IDENTIFIER, SampleType.IP, SampleType.TID, SampleType.ADDR, SampleType.ID,
+              SampleType.STREAM_ID, SampleType.CPU, SampleType.PERIOD)
+_NEEDED = SampleType.IP | SampleType.TID | SampleType.PERIOD
 KERNEL_MARK = struct.pack("<Q", 0xFFFFFFFFFFFFFF80)  # PERF_CONTEXT_KERNEL in a call chain
 MISC_KERNEL = 1
+MISC_USER = 2
 UNKNOWN_PID = struct.pack("<i", -1)
 CACHE_LIMIT = 1 << 16  # resolved keys kept: memory stays flat when keys are as many as the samples
 
@@ -62,7 +69,7 @@ def sample_groups(session, with_chain: bool = True, with_raw: bool = True) -> li
                 handler(item)
                 counter.dependents.after_record(item)
                 if _names_unknown_pid(item):
-                    counter.unknown_pids = True
+                    counter.unknown_tids.update((getattr(item, "tid", -1), getattr(item, "ptid", -1), -1))
     counter.flush()
     session.data.warn_summary()
     return groups
@@ -125,9 +132,10 @@ class _KeyCounter:
         self.cache: dict[bytes, tuple] = {}
         self.heads: dict[bytes, tuple] = {}
         self.pending: dict[bytes, int] = {}
-        # False while no thread can have an unknown pid (-1): no key, sample or record has named one
-        self.unknown_pids = False
+        # the tids of every thread that may have an unknown pid (-1): named so by a key, sample or record
+        self.unknown_tids: set[int] = set()
         self.dependents = Dependents(self.machine, self._drop, self._forget)
+        self.fixed_keys = _FixedKeys.of(session, layout, groups)
 
     def flush(self) -> None:
         """Add the pending counts to the groups, with the resolutions cached for their keys."""
@@ -146,6 +154,8 @@ class _KeyCounter:
 
     def _forget(self) -> None:
         self.flush()
+        if self.fixed_keys is not None:
+            self.fixed_keys.locations.clear()
         self.cache.clear()
         self.heads.clear()
         self.dependents.clear()
@@ -183,7 +193,7 @@ class _KeyCounter:
     def add_sample(self, sample: Sample) -> None:
         """A sample the reader delivered decoded (one the scan did not key)."""
         if sample.pid == -1:
-            self.unknown_pids = True
+            self.unknown_tids.add(-1 if sample.tid is None else sample.tid)
         self.session.nr_samples += 1
         bucket, group, period = self._resolve(sample)
         self._machine_changed()
@@ -194,10 +204,15 @@ class _KeyCounter:
         if hit is None and self.raw_at is not None:
             hit = self._from_head(key)
         if hit is None:
-            sample = self.decode(key, count)
-            if sample is None:  # unknown id or corrupt: counted by the reader
-                return
-            hit = self._resolve(sample)
+            fast = self.fixed_keys.resolve(key) if self.fixed_keys is not None and self.kernel.settled else None
+            if fast is not None:
+                hit, thread = fast
+                sample = None
+            else:
+                sample = self.decode(key, count)
+                if sample is None:  # unknown id or corrupt: counted by the reader
+                    return
+                hit = self._resolve(sample)
             if self._machine_changed():
                 if count > 1:   # the others of the run resolve in the machine as it is now
                     bucket, group, period = hit
@@ -205,6 +220,13 @@ class _KeyCounter:
                     _add(bucket, group, period, 1)
                     self._add_key(key, count - 1)
                     return
+            elif sample is None:
+                if len(self.cache) >= CACHE_LIMIT:
+                    self._forget()
+                self.cache[key] = hit
+                self.dependents.note_thread(key, thread)
+                if key[0] & 7 != MISC_KERNEL:
+                    self.dependents.note_maps(key, thread)
             else:
                 self._keep(key, hit, sample)
         bucket, group, period = hit
@@ -260,15 +282,23 @@ class _KeyCounter:
 
     def _pid_may_change(self, keys, new) -> bool:
         """Could a sample of this run give a thread its pid? Only if a key names a thread (or its process)
-        whose pid is unknown, or the run mixes samples without a pid and samples with one. While no
-        thread can have an unknown pid (``unknown_pids``), only a new key (``new``: not cached, so not
-        resolved since then) without a pid can make it so."""
-        if not self.unknown_pids:
-            at = self.pid_offset
-            if all(key[at:at + 4] != UNKNOWN_PID for key in new):
-                return False
-            self.unknown_pids = True
+        whose pid is unknown, or the run mixes samples without a pid and samples with one. None can when
+        no thread has an unknown pid (``unknown_tids``) and every new key (``new``: not cached, so to be
+        resolved) has a pid: then no resolution of this run learns a pid, and counting its keys gives what
+        replaying them gives whatever the keys cached (a cached key without a pid resolved to a thread that
+        still has the pid it had then)."""
         threads = self.machine.threads
+        at = self.pid_offset
+        if self.unknown_tids:
+            self.unknown_tids = {tid for tid in self.unknown_tids
+                                 if (thread := threads.get(tid)) is not None and thread.pid == -1}
+        for key in new:
+            if key[at:at + 4] == UNKNOWN_PID:
+                self.unknown_tids.add(PID_TID.unpack_from(key, at)[1])
+                break
+        else:
+            if not self.unknown_tids:
+                return False
         unknown = known = False
         for key in keys:
             pid, tid = PID_TID.unpack_from(key, self.pid_offset)
@@ -281,3 +311,58 @@ class _KeyCounter:
                 if thread is not None and thread.pid == -1:
                     return True
         return unknown and known
+
+
+class _FixedKeys:
+    """``Session.resolve`` for the keys of kernel- and user-mode samples made of fixed fields only
+    (tracepoint samples keyed without RAW), read from the key's bytes: the thread its pid and tid find
+    (made as resolve makes it), the location of its ip (a kernel one kept per ip in ``locations`` until
+    the counter forgets everything: only a record or a resolution that changes the kernel changes it; a
+    user one in the thread's maps), its event and period. None for any other key (another cpumode, an id
+    ``decode_key`` would count or warn about)."""
+
+    def __init__(self, session, groups: list, offsets: dict):
+        self.session = session
+        self.machine = session.machine
+        self.groups = groups
+        self.locations: dict[int, object] = {}
+        self.ip_at, self.pid_at, self.period_at = offsets[SampleType.IP], offsets[SampleType.TID], \
+            offsets[SampleType.PERIOD]
+        self.key_evsel = session.data.key_evsel
+        self.frames = session.frames
+
+    @classmethod
+    def of(cls, session, layout, groups: list) -> _FixedKeys | None:
+        """For keys of ``layout`` when they hold IP, TID, PERIOD and nothing but fixed fields."""
+        key_type = layout.key_type
+        if key_type & _NEEDED != _NEEDED or key_type & ~sum(_FIXED_KEY):
+            return None
+        offsets, at = {}, 4
+        for bit in _FIXED_KEY:
+            if key_type & bit:
+                offsets[bit] = at
+                at += 8
+        return cls(session, groups, offsets)
+
+    def resolve(self, key: bytes) -> tuple | None:
+        """((bucket, group, period), thread) for a key of a kernel- or user-mode sample, else None."""
+        cpumode = key[0] & 7
+        if cpumode != MISC_KERNEL and cpumode != MISC_USER:
+            return None
+        evsel = self.key_evsel(key)
+        if evsel is None:
+            return None
+        machine = self.machine
+        pid, tid = PID_TID.unpack_from(key, self.pid_at)
+        thread = machine.threads.get(tid)
+        if thread is None or thread.pid == -1:
+            thread = machine.findnew_thread(pid, tid)
+        ip = U64.unpack_from(key, self.ip_at)[0]
+        if cpumode == MISC_USER:
+            location = self.frames.location(thread.maps.find(ip), ip)
+        else:
+            location = self.locations.get(ip)
+            if location is None:
+                location = self.locations[ip] = self.session.kernel_location(ip)
+        group = (thread.state or machine.thread_state(thread), location, (), None)
+        return (self.groups[evsel], group, U64.unpack_from(key, self.period_at)[0]), thread

@@ -48,14 +48,22 @@ class Dependents:
         thread = self.machine.threads.get(-1 if tid is None else tid)
         if thread is None:  # (not made by the resolution: a tid the reader did not decode)
             return
+        self.note_thread(key, thread)
+        if uses_maps and (sample.misc & MISC_CPUMODE_MASK != MISC_KERNEL or sample.callchain):
+            self.note_maps(key, thread)
+
+    def note_maps(self, key, thread) -> None:
+        """``key`` was kept for a sample that used the maps of ``thread``."""
+        self.by_maps.setdefault(thread.maps, []).append(key)
+
+    def note_thread(self, key, thread) -> None:
+        """``key`` was kept for a sample of ``thread`` (the one its tid finds), which used no maps."""
         got = self.by_tid.get(thread.tid)
         if got is None or got[0] is not thread:
             if got is not None:  # (a thread made again under this tid without a record: its old keys go)
                 self.drop(got[1])
             got = self.by_tid[thread.tid] = (thread, [])
         got[1].append(key)
-        if uses_maps and (sample.misc & MISC_CPUMODE_MASK != MISC_KERNEL or sample.callchain):
-            self.by_maps.setdefault(thread.maps, []).append(key)
 
     def pid_learnt(self) -> bool:
         """Whether a thread's unknown pid became known since the last look (then everything was forgotten):
