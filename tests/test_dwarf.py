@@ -419,3 +419,24 @@ def test_debug_file_found_under_symfs_and_stale_one_skipped(tmp_path):
     subprocess.run(["gcc", "-g", "-o", str(tmp_path / "other"), str(other)], check=True)
     subprocess.run(["objcopy", "--only-keep-debug", str(tmp_path / "other"), str(debug)], check=True)
     assert dwarf_file_for(str(image), str(symfs)) is None
+
+
+def test_sections_beyond_the_unit_index_are_read_when_first_used():
+    """DwarfInfo reads .debug_info, .debug_abbrev and .debug_str at once and the other sections (here
+    .debug_line) when first used, with the bytes and size pyelftools reads itself."""
+    import os
+    from elftools.elf.elffile import ELFFile
+    from pyperf_probe.symbols.dwarf.info import DwarfInfo
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "build", "workloads", "ex_spin")
+    if not os.path.exists(path):
+        pytest.skip("build/workloads/ex_spin is not built (make workloads)")
+    from pyperf_probe.symbols.dwarf.open import dwarf_file_for
+    dpath, build_id, opener = dwarf_file_for(path)
+    info = DwarfInfo(dpath, opener(), build_id)  # a new one: DwarfInfo.open's may have been used already
+    line = info.dwarfinfo.debug_line_sec
+    assert line.stream._stream is None  # not read yet
+    with open(path, "rb") as f:
+        eager = ELFFile(f).get_dwarf_info(relocate_dwarf_sections=False).debug_line_sec
+        assert (line.size, line.global_offset, line.name) == (eager.size, eager.global_offset, eager.name)
+        assert bytes(line.stream.getbuffer()) == bytes(eager.stream.getbuffer())
+    assert line.stream._stream is not None

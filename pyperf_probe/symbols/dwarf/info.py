@@ -59,6 +59,50 @@ class ProbePoint:
     offset: int
 
 
+# The sections every DwarfInfo reads at once (its unit index); pyelftools' get_dwarf_info reads (and
+# decompresses) all the others too, which an inline-frame lookup mostly never touches: libc's debug file
+# spends ~14 of its ~55 ms of zlib on .debug_line and .debug_loclists alone.
+_READ_AT_ONCE = frozenset({".debug_info", ".debug_abbrev", ".debug_str", ".zdebug_info", ".zdebug_abbrev",
+                           ".zdebug_str"})
+
+
+class _SectionStream:
+    """A debug section's stream, read (and decompressed) when first used: the BytesIO that pyelftools'
+    ``_read_dwarf_section`` makes, behind the same methods."""
+
+    __slots__ = ("_read", "_stream")
+
+    def __init__(self, read: Callable):
+        self._read, self._stream = read, None
+
+    def __getattr__(self, name: str):
+        stream = self._stream
+        if stream is None:
+            stream = self._stream = self._read().stream
+        return getattr(stream, name)
+
+
+def _dwarf_info(elffile):
+    """``elffile.get_dwarf_info(relocate_dwarf_sections=False)``, with the sections other than
+    ``_READ_AT_ONCE`` read when first used. Their descriptors (size: the decompressed size from the
+    section's header, offsets, address) are what pyelftools makes; only the reading waits."""
+    from elftools.dwarf.dwarfinfo import DebugSectionDescriptor
+    read = elffile._read_dwarf_section
+
+    def read_later(section, relocate: bool):
+        if section.name in _READ_AT_ONCE:
+            return read(section, relocate)
+        return DebugSectionDescriptor(stream=_SectionStream(lambda: read(section, relocate)), name=section.name,
+                                      global_offset=section["sh_offset"], size=section.data_size,
+                                      address=section["sh_addr"])
+
+    elffile._read_dwarf_section = read_later
+    try:
+        return elffile.get_dwarf_info(relocate_dwarf_sections=False)
+    finally:
+        del elffile._read_dwarf_section
+
+
 @dataclass(frozen=True)
 class VariableList:
     """What ``perf probe -V`` shows for one site: ``@<symbol+offset>`` and "type\\tname" lines, sorted."""
@@ -78,7 +122,7 @@ class DwarfInfo:
         self.path = path
         self.build_id = build_id
         self._elffile = elffile
-        self.dwarfinfo = elffile.get_dwarf_info(relocate_dwarf_sections=False)
+        self.dwarfinfo = _dwarf_info(elffile)
         info = bytes(self.dwarfinfo.debug_info_sec.stream.getbuffer())
         strtab = bytes(self.dwarfinfo.debug_str_sec.stream.getbuffer()) if self.dwarfinfo.debug_str_sec else b""
         uses_strx = elffile.get_section_by_name(".debug_str_offsets") is not None
