@@ -131,6 +131,18 @@ class CallchainRoot:
                 return
             node = child
 
+    def merge(self, other: "CallchainRoot") -> None:
+        """``callchain_merge``: every chain of ``other`` (each node with hits, by its path) added here."""
+        stack = [(other.node, [], [])]
+        while stack:
+            node, keys, frames = stack.pop()
+            keys, frames = keys + node.keys, frames + node.val
+            if node.hit or node.count:
+                self.append(keys, frames, node.hit, node.count)
+            for child in node.children.values():
+                stack.append((child, keys, frames))
+        self.max_depth = max(self.max_depth, other.max_depth)
+
 
 def _add_child(parent: Node, keys: Sequence[FrameKey], frames: Sequence, period: int, count: int) -> Node:
     child = Node(parent, list(frames), list(keys))

@@ -985,6 +985,287 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------------------------------------------------
+ * report: perf's entries_in rb-tree replayed (report/findnew.py's replay; that module's docstring says what
+ * it computes, and its Python code is this loop's twin: tests/test_report_findnew.py compares them).
+ *
+ * findnew_replay(block, ip, sub, wraps, ev_made, ev_ident, collapse) -> (found, ident, order, merged)
+ *     Lists of ints: per identity its block (int64), ip (u64), sub (int64) and wraps (bool); per event the
+ *     number of entries made before it and the identity it looks up. Nodes are entries; an insertion is
+ *     lib/rbtree.c's (report.rbtree's _fixup: the CLRS rebalancing).
+ * ------------------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    Py_ssize_t *left, *right, *parent, *ident;
+    char *red;
+    Py_ssize_t root, size, cap;
+    const long long *block, *sub;
+    const unsigned long long *ip;
+    const char *wraps;
+} FnTree;
+
+static int fn_grow(FnTree *t)
+{
+    Py_ssize_t cap = t->cap ? t->cap * 2 : 64;
+    Py_ssize_t *l = PyMem_Realloc(t->left, cap * sizeof(Py_ssize_t));
+    if (!l) return -1;
+    t->left = l;
+    l = PyMem_Realloc(t->right, cap * sizeof(Py_ssize_t));
+    if (!l) return -1;
+    t->right = l;
+    l = PyMem_Realloc(t->parent, cap * sizeof(Py_ssize_t));
+    if (!l) return -1;
+    t->parent = l;
+    l = PyMem_Realloc(t->ident, cap * sizeof(Py_ssize_t));
+    if (!l) return -1;
+    t->ident = l;
+    char *r = PyMem_Realloc(t->red, cap);
+    if (!r) return -1;
+    t->red = r;
+    t->cap = cap;
+    return 0;
+}
+
+static void fn_free(FnTree *t)
+{
+    PyMem_Free(t->left);
+    PyMem_Free(t->right);
+    PyMem_Free(t->parent);
+    PyMem_Free(t->ident);
+    PyMem_Free(t->red);
+}
+
+static void fn_rotate_left(FnTree *t, Py_ssize_t x)
+{
+    Py_ssize_t y = t->right[x];
+    t->right[x] = t->left[y];
+    if (t->left[y] >= 0) t->parent[t->left[y]] = x;
+    t->parent[y] = t->parent[x];
+    if (t->parent[x] < 0) t->root = y;
+    else if (x == t->left[t->parent[x]]) t->left[t->parent[x]] = y;
+    else t->right[t->parent[x]] = y;
+    t->left[y] = x;
+    t->parent[x] = y;
+}
+
+static void fn_rotate_right(FnTree *t, Py_ssize_t x)
+{
+    Py_ssize_t y = t->left[x];
+    t->left[x] = t->right[y];
+    if (t->right[y] >= 0) t->parent[t->right[y]] = x;
+    t->parent[y] = t->parent[x];
+    if (t->parent[x] < 0) t->root = y;
+    else if (x == t->right[t->parent[x]]) t->right[t->parent[x]] = y;
+    else t->left[t->parent[x]] = y;
+    t->right[y] = x;
+    t->parent[x] = y;
+}
+
+static void fn_fixup(FnTree *t, Py_ssize_t z)
+{
+    while (t->parent[z] >= 0 && t->red[t->parent[z]]) {
+        Py_ssize_t parent = t->parent[z], grand = t->parent[parent];
+        if (parent == t->left[grand]) {
+            Py_ssize_t uncle = t->right[grand];
+            if (uncle >= 0 && t->red[uncle]) {
+                t->red[parent] = t->red[uncle] = 0;
+                t->red[grand] = 1;
+                z = grand;
+                continue;
+            }
+            if (z == t->right[parent]) {
+                z = parent;
+                fn_rotate_left(t, z);
+                parent = t->parent[z];
+            }
+            t->red[parent] = 0;
+            t->red[grand] = 1;
+            fn_rotate_right(t, grand);
+        } else {
+            Py_ssize_t uncle = t->left[grand];
+            if (uncle >= 0 && t->red[uncle]) {
+                t->red[parent] = t->red[uncle] = 0;
+                t->red[grand] = 1;
+                z = grand;
+                continue;
+            }
+            if (z == t->left[parent]) {
+                z = parent;
+                fn_rotate_right(t, z);
+                parent = t->parent[z];
+            }
+            t->red[parent] = 0;
+            t->red[grand] = 1;
+            fn_rotate_left(t, grand);
+        }
+    }
+    t->red[t->root] = 0;
+}
+
+/* The node (entry) equal to identity x, else -1 after inserting `entry` (of identity x) where the search
+ * ended. Nodes are numbered by entry: entry's slot must exist (size > entry). */
+static Py_ssize_t fn_lookup(FnTree *t, Py_ssize_t x, Py_ssize_t entry)
+{
+    long long bx = t->block[x], sx = t->sub[x];
+    unsigned long long ipx = t->ip[x];
+    int wraps = t->wraps[x];
+    Py_ssize_t parent = -1, cur = t->root;
+    int left = 0;
+    while (cur >= 0) {
+        Py_ssize_t y = t->ident[cur];
+        long long by = t->block[y];
+        if (bx != by)
+            left = bx < by;
+        else if (wraps) {
+            unsigned long long d = ipx - t->ip[y];
+            if (d)
+                left = d >= (1ULL << 63);
+            else if (sx != t->sub[y])
+                left = sx < t->sub[y];
+            else
+                return cur;
+        } else
+            return cur;
+        parent = cur;
+        cur = left ? t->left[cur] : t->right[cur];
+    }
+    t->left[entry] = t->right[entry] = -1;
+    t->parent[entry] = parent;
+    t->red[entry] = 1;
+    if (parent < 0) t->root = entry;
+    else if (left) t->left[parent] = entry;
+    else t->right[parent] = entry;
+    fn_fixup(t, entry);
+    return -1;
+}
+
+static PyObject *fn_walk(FnTree *t)
+{
+    PyObject *out = PyList_New(0);
+    Py_ssize_t *stack, top = 0, cur = t->root;
+    if (!out) return NULL;
+    stack = PyMem_Malloc((t->cap + 1) * sizeof(Py_ssize_t));
+    if (!stack) { Py_DECREF(out); return PyErr_NoMemory(); }
+    while (top || cur >= 0) {
+        while (cur >= 0) { stack[top++] = cur; cur = t->left[cur]; }
+        cur = stack[--top];
+        PyObject *v = PyLong_FromSsize_t(cur);
+        if (!v || PyList_Append(out, v) < 0) { Py_XDECREF(v); Py_DECREF(out); PyMem_Free(stack); return NULL; }
+        Py_DECREF(v);
+        cur = t->right[cur];
+    }
+    PyMem_Free(stack);
+    return out;
+}
+
+/* list of ints -> C array (signed or unsigned 64-bit, or chars); NULL with an exception set */
+static void *fn_array(PyObject *list, Py_ssize_t n, int kind)
+{
+    void *out;
+    if (!PyList_Check(list) || PyList_GET_SIZE(list) != n) {
+        PyErr_SetString(PyExc_ValueError, "findnew_replay: lists of the same length expected");
+        return NULL;
+    }
+    out = PyMem_Malloc((n ? n : 1) * (kind == 2 ? 1 : 8));
+    if (!out) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyList_GET_ITEM(list, i);
+        if (kind == 0) ((long long *)out)[i] = PyLong_AsLongLong(v);
+        else if (kind == 1) ((unsigned long long *)out)[i] = PyLong_AsUnsignedLongLong(v);
+        else ((char *)out)[i] = (char)PyObject_IsTrue(v);
+        if (PyErr_Occurred()) { PyMem_Free(out); return NULL; }
+    }
+    return out;
+}
+
+static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *lblock, *lip, *lsub, *lwraps, *lmade, *lident, *result = NULL;
+    PyObject *found = NULL, *ident = NULL, *order = NULL, *merged = NULL;
+    int collapse;
+    long long *block = NULL, *sub = NULL, *made = NULL, *evx = NULL;
+    unsigned long long *ip = NULL;
+    char *wraps = NULL;
+    FnTree t = {0}, c = {0};
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!p:findnew_replay", &PyList_Type, &lblock, &PyList_Type, &lip,
+                          &PyList_Type, &lsub, &PyList_Type, &lwraps, &PyList_Type, &lmade, &PyList_Type, &lident,
+                          &collapse))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(lblock), nev = PyList_GET_SIZE(lmade);
+    if (!(block = fn_array(lblock, n, 0)) || !(ip = fn_array(lip, n, 1)) || !(sub = fn_array(lsub, n, 0)) ||
+        !(wraps = fn_array(lwraps, n, 2)) || !(made = fn_array(lmade, nev, 0)) || !(evx = fn_array(lident, nev, 0)))
+        goto done;
+    for (Py_ssize_t e = 0; e < nev; e++)
+        if (evx[e] < 0 || evx[e] >= n || made[e] < 0) {
+            PyErr_SetString(PyExc_ValueError, "findnew_replay: an event's identity or count is out of range");
+            goto done;
+        }
+    t.root = -1;
+    t.block = block; t.ip = ip; t.sub = sub; t.wraps = wraps;
+    while (t.cap < n + 1)
+        if (fn_grow(&t) < 0) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < n; i++) t.ident[i] = i;
+    t.size = n;
+    if (!(found = PyList_New(nev))) goto done;
+    Py_ssize_t k = 0;
+    for (Py_ssize_t e = 0; e < nev; e++) {
+        for (; k < made[e] && k < n; k++) fn_lookup(&t, k, k);
+        if (t.size >= t.cap && fn_grow(&t) < 0) { PyErr_NoMemory(); goto done; }
+        t.ident[t.size] = evx[e];
+        Py_ssize_t got = fn_lookup(&t, evx[e], t.size);
+        if (got < 0) got = t.size++;
+        PyObject *v = PyLong_FromSsize_t(got);
+        if (!v) goto done;
+        PyList_SET_ITEM(found, e, v);
+    }
+    for (; k < n; k++) fn_lookup(&t, k, k);
+    if (!(order = fn_walk(&t))) goto done;
+    if (!(ident = PyList_New(t.size)) || !(merged = PyList_New(t.size))) goto done;
+    for (Py_ssize_t i = 0; i < t.size; i++) {
+        PyObject *v = PyLong_FromSsize_t(t.ident[i]), *m = PyLong_FromLong(-1);
+        if (!v || !m) { Py_XDECREF(v); Py_XDECREF(m); goto done; }
+        PyList_SET_ITEM(ident, i, v);
+        PyList_SET_ITEM(merged, i, m);
+    }
+    if (collapse) {
+        c.root = -1;
+        c.block = block; c.ip = ip; c.sub = sub; c.wraps = wraps;
+        while (c.cap < t.size + 1)
+            if (fn_grow(&c) < 0) { PyErr_NoMemory(); goto done; }
+        for (Py_ssize_t i = 0; i < t.size; i++) c.ident[i] = t.ident[i];
+        c.size = t.size;
+        Py_ssize_t norder = PyList_GET_SIZE(order);
+        for (Py_ssize_t i = 0; i < norder; i++) {
+            Py_ssize_t entry = PyLong_AsSsize_t(PyList_GET_ITEM(order, i));
+            Py_ssize_t got = fn_lookup(&c, c.ident[entry], entry);
+            if (got >= 0) {
+                PyObject *v = PyLong_FromSsize_t(got);
+                if (!v) goto done;
+                if (PyList_SetItem(merged, entry, v) < 0) goto done;
+            }
+        }
+        Py_SETREF(order, fn_walk(&c));
+        if (!order) goto done;
+    }
+    result = PyTuple_Pack(4, found, ident, order, merged);
+done:
+    Py_XDECREF(found);
+    Py_XDECREF(ident);
+    Py_XDECREF(order);
+    Py_XDECREF(merged);
+    PyMem_Free(block);
+    PyMem_Free(ip);
+    PyMem_Free(sub);
+    PyMem_Free(wraps);
+    PyMem_Free(made);
+    PyMem_Free(evx);
+    fn_free(&t);
+    fn_free(&c);
+    return result;
+}
+
+/* --------------------------------------------------------------------------- end of the report section */
+
 static PyMethodDef speedups_methods[] = {
     {"run_extremes", (PyCFunction)run_extremes, METH_O,
      "run_extremes(times) -> (low, high, in_order) or None (see the module's source)"},
@@ -996,6 +1277,8 @@ static PyMethodDef speedups_methods[] = {
      "unwind_sample(values, ip_i, sp_i, bp_i, stack, plans, max_frames) -> (frames, stop) or None (see the source)"},
     {"kallsyms_columns", (PyCFunction)kallsyms_columns, METH_O,
      "kallsyms_columns(data) -> (starts, types, name_starts, name_ends, in_order) or None (see the source)"},
+    {"findnew_replay", (PyCFunction)findnew_replay, METH_VARARGS,
+     "findnew_replay(block, ip, sub, wraps, ev_made, ev_ident, collapse) -> (found, ident, order, merged)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -16,7 +16,8 @@ import functools
 from collections.abc import Sequence
 
 from pyperf_probe.callchain.tree import CallchainRoot
-from pyperf_probe.report import order as exact_order
+from pyperf_probe.perfdata.speedups import speedups
+from pyperf_probe.report import findnew, order as exact_order
 from pyperf_probe.report.rbtree import insertion_order, replay_ranked
 
 
@@ -25,7 +26,7 @@ class HistEntry:
 
     __slots__ = ("ident", "comm", "tid", "thread_comm", "loc", "trace", "is_self", "period", "nr_events",
                  "period_acc", "thread", "callchain", "filtered", "level", "raw", "trace_output", "hits",
-                 "trace_known", "pairs")
+                 "trace_known", "pairs", "slot")
 
     def __init__(self, ident, comm: str, tid: int, loc, trace: str | None, is_self: bool, thread: int,
                  with_callchain: bool, filtered: bool = False, level: str = ".", raw: bytes | None = None):
@@ -42,6 +43,7 @@ class HistEntry:
         self.thread = thread
         self.callchain = CallchainRoot() if with_callchain else None
         self.pairs = None  # a group leader's entry: the members' entries of the same key (report.group)
+        self.slot = -1  # its identity's index among the hists' identities (report.findnew's replay)
 
 
 class Hists:
@@ -86,6 +88,12 @@ class Hists:
         self._loc_suffix = len(se) - len(loc_keys) if loc_keys and \
             loc_keys == list(range(len(se) - len(loc_keys), len(se))) else None
         self._loc_parts: dict = {}  # RFrame -> identity part of the frame keys (is_self False)
+        # keys whose comparisons report.order knows (no trace, no tracepoint field): entries found as perf's
+        # entries_in search finds them (report.findnew), their order computed once (``_in_order``)
+        self._by_lookups = not self._dyn_keys and all(k.name in ("comm", "pid", "dso", "sym") for k in se)
+        self._in_order = None  # (number of entries, the collapsed order) when finish knew it
+        self.sequence = None  # [(group key, period)] per sample in order, when the session kept it
+        self._merged = ()  # (entry, entry merged into it) of entries_collapsed (report.findnew)
 
     def identity(self, comm: str, tid: int, loc, trace: str | None, is_self: bool, raw: bytes | None = None) \
             -> tuple:
@@ -115,6 +123,7 @@ class Hists:
         else:
             group[0] += period
             group[1] += count
+        return gkey
 
     def finish(self) -> None:
         """Build the entries and their trees from the aggregated samples, in first-sample order.
@@ -125,6 +134,17 @@ class Hists:
         appends (a radix tree of the chains, hits summed; siblings are ordered by key at output), and the
         entries are still created in first-sample order here. Suffixes are told apart by ids interned
         from the leaf end, (frame key, id of the rest) -> id: one dict look-up per frame."""
+        if self._by_lookups:
+            self._finish_by_lookups()
+        else:
+            self._finish_merged()
+        for entry in self.entries.values():
+            final = self.final_comm(entry.tid) if self.final_comm is not None else None
+            entry.thread_comm = final if final is not None else self._thread_comm.get(entry.tid, entry.comm)
+
+    def _finish_merged(self) -> None:
+        """``finish`` with entries merged by identity (a dict: what perf's search finds when its comparator
+        is a total order), for the keys report.order does not know."""
         cumulative = self.children and self._loc_dependent
         trace_in_cache = self.children and self._trace_at is not None  # he_cache comparisons reach trace
         pending: dict[tuple, list] = {}
@@ -148,9 +168,169 @@ class Hists:
         for entry, keys, frames, i, period, count in pending.values():
             entry.callchain.append(keys[i:], frames[i:], period, count)
         self._groups.clear()
-        for entry in self.entries.values():
-            final = self.final_comm(entry.tid) if self.final_comm is not None else None
-            entry.thread_comm = final if final is not None else self._thread_comm.get(entry.tid, entry.comm)
+
+    def _finish_by_lookups(self) -> None:
+        """``finish`` as perf's look-ups: each group's (self entry, then its chain's cumulative entries) are
+        listed once, an entry made per new identity in first-sample order. If unresolved addresses straddle
+        2^63 (report.order ``EntryRanks``), the look-ups of those identities that made nothing are replayed
+        in perf's tree (report.findnew), in sample order (``sequence`` when the session kept it, else each
+        group's samples at its first), and may find or make another entry of the same identity, as perf's
+        do; every other look-up finds its identity's entry. Then each group's period and count go to the
+        entries its look-ups found, chains appended as in ``_finish_merged``."""
+        cumulative = self.children and self._loc_dependent
+        records = []
+        suffix_ids: dict[tuple, int] = {}
+        entries = self.entries
+        for (ident, _), (period, count, tid, comm, loc, chain, trace, filtered, raw) in self._groups.items():
+            frames = list(reversed(chain)) if self.caller_order else list(chain)
+            keys = [f.key for f in frames]
+            made = len(entries)
+            looks = [(self._entry(ident, comm, tid, loc, trace, True, filtered, loc.level, raw), -1, loc, loc.level)]
+            found = [] if loc.has_sym or len(entries) > made else [(0, made)]  # (look, entries made before)
+            ids = None
+            if cumulative:
+                ids = _suffix_ids(keys, suffix_ids) if self.callchains else None
+                self._cumulative_lookups(ident, comm, tid, trace, frames, filtered, loc.level, raw, looks, found)
+            records.append((period, count, tid, comm, trace, filtered, raw, frames, keys, ids, looks, found,
+                            len(entries)))
+        protos = list(entries.values())
+        for i, entry in enumerate(protos):
+            entry.slot = i
+        ordered = exact_order.entry_order(protos, self.keys)
+        pending: dict[tuple, list] = {}
+        if type(ordered) is exact_order.EntryRanks:
+            order = self._replay(ordered, protos, records, pending)
+            self._in_order = (None, order)
+        else:
+            for period, count, _, _, _, _, _, frames, keys, ids, looks, _, _ in records:
+                for entry, pos, _, _ in looks:
+                    _credit(entry, pos, period, count, frames, keys, ids, pending)
+            if ordered is not None:
+                self._in_order = (len(protos), [protos[i] for i in sorted(range(len(protos)),
+                                                                          key=ordered.__getitem__)])
+        self._groups.clear()
+        for entry, keys, frames, i, period, count in pending.values():
+            entry.callchain.append(keys[i:], frames[i:], period, count)
+        if type(ordered) is exact_order.EntryRanks:
+            self._in_order = (None, self._collapse(self._in_order[1]))
+
+    def _replay(self, ranks, protos: list, records: list, pending: dict) -> list:
+        """Replay the look-ups of straddling identities (report.findnew) and credit every group's look-ups;
+        the entries (second ones of an identity included) in ``entries_in``'s order, then, when comm is a
+        key, ``entries_collapsed``'s (``_collapse`` merges the equal ones after the chains are appended)."""
+        wraps = ranks.wraps
+        ev_made, ev_ident, ev_from = [], [], []  # per event: entries made before, identity, (record, look, p, c)
+        if self.sequence is None:
+            for r, rec in enumerate(records):
+                looks = rec[10]
+                for j, made in rec[11]:
+                    i = looks[j][0].slot
+                    if wraps[i]:
+                        ev_made.append(made)
+                        ev_ident.append(i)
+                        ev_from.append((r, j, rec[0], rec[1]))
+        else:
+            index = {gkey: r for r, gkey in enumerate(self._groups)}
+            first = [True] * len(records)
+            made = 0
+            unresolved: dict[int, list] = {}
+            for gkey, period in self.sequence:
+                r = index[gkey]
+                rec = records[r]
+                looks = rec[10]
+                if first[r]:
+                    first[r] = False
+                    for j, before in rec[11]:
+                        if wraps[looks[j][0].slot]:
+                            ev_made.append(before)
+                            ev_ident.append(looks[j][0].slot)
+                            ev_from.append((r, j, period, 1))
+                    made = rec[12]
+                    continue
+                js = unresolved.get(r)
+                if js is None:
+                    js = unresolved[r] = [j for j, look in enumerate(looks)
+                                          if not look[2].has_sym and wraps[look[0].slot]]
+                for j in js:
+                    ev_made.append(made)
+                    ev_ident.append(looks[j][0].slot)
+                    ev_from.append((r, j, period, 1))
+        found, ident, order, merged = _findnew_replay(ranks.block, ranks.ip, ranks.sub, wraps, ev_made, ev_ident,
+                                                      any(k.name == "comm" for k in self.keys))
+        n = len(protos)
+        instances = protos + [None] * (len(ident) - n)
+        moved: dict[tuple, dict] = {}  # (record, look) -> {entry number: [period, count]} other than its own
+        for got, (r, j, period, count) in zip(found, ev_from):
+            if got < n:
+                continue
+            if instances[got] is None:
+                rec = records[r]
+                proto, pos, loc, level = rec[10][j]
+                dup = instances[got] = HistEntry(proto.ident, rec[3], rec[2], loc, rec[4], pos < 0, rec[2],
+                                                 self.callchains, rec[5], level, rec[6])
+                dup.slot = proto.slot
+                self.entries[(_DUPLICATE, proto.ident, got)] = dup
+            share = moved.setdefault((r, j), {}).setdefault(got, [0, 0])
+            share[0] += period
+            share[1] += count
+        for r, (period, count, _, _, _, _, _, frames, keys, ids, looks, _, _) in enumerate(records):
+            for j, (entry, pos, _, _) in enumerate(looks):
+                shares = moved.get((r, j)) if moved else None
+                if shares is None:
+                    _credit(entry, pos, period, count, frames, keys, ids, pending)
+                    continue
+                left_p, left_c = period, count
+                for got, (p, c) in shares.items():
+                    _credit(instances[got], pos, p, c, frames, keys, ids, pending)
+                    left_p -= p
+                    left_c -= c
+                if left_c:
+                    _credit(entry, pos, left_p, left_c, frames, keys, ids, pending)
+        self._merged = [(instances[into], instances[e]) for e, into in enumerate(merged) if into >= 0]
+        return [instances[e] for e in order]
+
+    def _collapse(self, order: list) -> list:
+        """``hists__collapse_resort``'s merges (found by the replay): an entry equal to one before it in
+        ``entries_collapsed`` adds its stats and call graph to it and goes."""
+        if not self._merged:
+            return order
+        gone = set()
+        for into, entry in self._merged:
+            _merge(into, entry)
+            gone.add(id(entry))
+        for key in [k for k, v in self.entries.items() if id(v) in gone]:
+            del self.entries[key]
+        return [e for e in order if id(e) not in gone]
+
+    def _cumulative_lookups(self, self_ident, comm, tid, trace, frames, filtered, level: str, raw, looks: list,
+                            found: list):
+        """``_add_cumulative``'s look-ups (entries made for new identities), each as (entry, frame index,
+        frame, level) in ``looks``; those of unresolved frames that made nothing also in ``found``, as (look,
+        entries made before)."""
+        seen = {self_ident}
+        at = self._loc_suffix
+        entries = self.entries
+        if at is not None:
+            head = self_ident[:at]
+            parts = self._loc_parts
+            loc_keys = self._se_keys[at:]
+        for i, frame in enumerate(frames):
+            if frame.mapped:
+                level = frame.level
+            if at is None:
+                ident = self.identity(comm, tid, frame, trace, False, raw)
+            else:
+                part = parts.get(frame)
+                if part is None:
+                    part = parts[frame] = tuple(k.identity(comm, tid, frame, trace, False) for k in loc_keys)
+                ident = head + part
+            if ident in seen:
+                continue
+            seen.add(ident)
+            made = len(entries)
+            looks.append((self._entry(ident, comm, tid, frame, trace, False, filtered, level, raw), i, frame, level))
+            if not frame.has_sym and len(entries) == made:
+                found.append((len(looks) - 1, made))
 
     def _add_cumulative(self, self_ident, self_entry, comm, tid, trace, frames, keys, ids, period, count,
                         filtered, pending: dict, level: str, raw: bytes | None) -> None:
@@ -218,6 +398,9 @@ class Hists:
         ``entries_in`` and (when a key has a collapse function: comm) again into ``entries_collapsed``.
         When the comparator is a total order on these entries (report.order says when), that is their sort."""
         entries = list(self.entries.values())
+        if self._in_order is not None and self._in_order[0] in (None, len(entries)) and \
+                (self._in_order[0] is not None or len(self._in_order[1]) == len(entries)):
+            return self._in_order[1]  # (what finish found, unless report.group added entries since)
         keys = exact_order.entry_keys(entries, self.keys)
         if keys is not None:
             return [entries[i] for i in sorted(range(len(entries)), key=keys.__getitem__)]
@@ -264,6 +447,45 @@ class Hists:
             for entry in collapsed:
                 key.seen(entry)
         return ordered
+
+
+def _findnew_replay(*args):
+    """report.findnew's replay: the C loop (perfdata/_speedups.c) when built, else its Python twin."""
+    if speedups is not None and hasattr(speedups, "findnew_replay"):
+        return speedups.findnew_replay(*args)
+    return findnew.replay(*args)
+
+
+_DUPLICATE = object()  # self.entries' key of a second entry of one identity: (_DUPLICATE, identity, n)
+
+
+def _credit(entry: HistEntry, pos: int, period: int, count: int, frames, keys, ids, pending: dict) -> None:
+    """A group's samples found ``entry``: as its self entry (``pos`` -1: the whole chain) or as the
+    cumulative entry of frame ``pos`` (the chain from there, appended later once per entry and suffix)."""
+    entry.period_acc += period
+    entry.hits += count
+    if pos < 0:
+        entry.period += period
+        entry.nr_events += count
+        if entry.callchain is not None:
+            entry.callchain.append(keys, frames, period, count)
+    elif entry.callchain is not None:
+        got = pending.get((entry, ids[pos]))
+        if got is None:
+            pending[(entry, ids[pos])] = [entry, keys, frames, pos, period, count]
+        else:
+            got[4] += period
+            got[5] += count
+
+
+def _merge(into: HistEntry, other: HistEntry) -> None:
+    """``hists__collapse_insert_entry`` finding an equal entry: stats added, call graphs merged."""
+    into.period += other.period
+    into.nr_events += other.nr_events
+    into.period_acc += other.period_acc
+    into.hits += other.hits
+    if into.callchain is not None and other.callchain is not None:
+        into.callchain.merge(other.callchain)
 
 
 def _suffix_ids(keys: list, interned: dict[tuple, int]) -> list[int]:

@@ -33,6 +33,11 @@ def _dso_key(loc) -> tuple:
     return (True, "") if name is None else (False, name)
 
 
+def _dso_key_of(dsos: set) -> tuple:
+    (name,) = dsos
+    return (True, "") if name is None else (False, name)
+
+
 def _unresolved_ip(entry) -> int:
     loc = entry.loc
     return loc.rip if entry.is_self else loc.avma
@@ -41,10 +46,90 @@ def _unresolved_ip(entry) -> int:
 def entry_keys(entries: list, keys) -> list[tuple] | None:
     """Per entry (in the list's order) a tuple ordered as ``hist_entry__cmp`` orders the entries, comparing
     equal only for equal identities; None if these entries' comparisons are not a total order."""
+    got = _entry_columns(entries, keys)
+    if got is None or got[1]:
+        return None
+    cols = got[0]
+    return list(zip(*cols)) if cols else [()] * len(entries)
+
+
+class EntryRanks:
+    """``hist_entry__cmp`` as integers, for an exact replay of perf's ``entries_in`` tree when unresolved
+    addresses straddle 2^63 (report.findnew): per entry its ``block`` (ascending), and for the entries of a
+    straddling class (``wraps``, one block for the whole class) the ``ip`` (compared as ``(int64_t)(new -
+    old)``) then ``sub`` (the keys after sym)."""
+
+    __slots__ = ("block", "ip", "sub", "wraps")
+
+    def __init__(self, block, ip, sub, wraps):
+        self.block, self.ip, self.sub, self.wraps = block, ip, sub, wraps
+
+
+def entry_order(entries: list, keys):
+    """``entry_keys`` when the comparisons are a total order on ``entries``; ``EntryRanks`` when they are but
+    for classes of straddling addresses; None otherwise."""
+    got = _entry_columns(entries, keys)
+    if got is None:
+        return None
+    cols, straddling, at = got
+    if not straddling:
+        return list(zip(*cols)) if cols else [()] * len(entries)
+    return _ranks(entries, cols, at)
+
+
+def entry_ranks(entries: list, keys) -> EntryRanks | None:
+    """None when the comparisons are a total order on ``entries`` (``entry_keys`` answers) or are not one for
+    another reason than straddling addresses; else the ranks of an exact replay."""
+    got = entry_order(entries, keys)
+    return got if type(got) is EntryRanks else None
+
+
+def _ranks(entries: list, cols: list, at: int) -> EntryRanks:
+    n = len(entries)
+    wraps = [False] * n
+    heads: list = [None] * n
+    rows = list(zip(*cols))
+    for i, row in enumerate(rows):
+        if type(row[at]) is _Wraps:
+            wraps[i] = True
+            heads[i] = row[:at + 1]
+        else:
+            heads[i] = row
+    # a straddling class's block sorts where its unresolved entries would (after the class's resolved ones)
+    block_order = {h: r for r, h in enumerate(sorted(set(heads), key=_block_key))}
+    block = [block_order[h] for h in heads]
+    tails = [row[at + 1:] for row in rows]
+    sub_order = {t: r for r, t in enumerate(sorted(set(tails)))}
+    sub = [sub_order[t] for t in tails]
+    ip = [_unresolved_ip(e) if w else 0 for e, w in zip(entries, wraps)]
+    return EntryRanks(block, ip, sub, wraps)
+
+
+class _Wraps:
+    """The sym cell of an entry in a straddling class: ``key`` places the class among the resolved entries
+    of its prefix as an unresolved entry's cell would (by dso, then after them), without its address."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: tuple):
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"<wraps {self.key}>"
+
+
+def _block_key(head: tuple) -> tuple:
+    return tuple(v.key if type(v) is _Wraps else v for v in head)
+
+
+def _entry_columns(entries: list, keys):
+    """The key columns (one list per key), whether a class straddles (its sym cells then ``_Wraps``) and
+    sym's index; None when the comparisons are not a total order for another reason."""
     names = [k.name if k.kind == "sort" else None for k in keys]
     if any(n not in _EXACT_KEYS for n in names):
         return None  # trace (a comparison marks outputs computed), tracepoint fields: replayed
     cols: list[list] = []
+    straddling, at = False, None
     for i, name in enumerate(names):
         if name == "comm":
             cols.append([e.comm for e in entries])
@@ -54,16 +139,19 @@ def entry_keys(entries: list, keys) -> list[tuple] | None:
             cols.append([_dso_key(e.loc) for e in entries])
         else:
             prefixes = list(zip(*cols)) if cols else [()] * len(entries)
-            col = _sym_column(entries, prefixes)
-            if col is None:
+            got = _sym_column(entries, prefixes)
+            if got is None:
                 return None
+            col, straddling = got
+            at = i
             cols.append(col)
-    return list(zip(*cols)) if cols else [()] * len(entries)
+    return cols, straddling, at
 
 
-def _sym_column(entries: list, prefixes: list) -> list | None:
+def _sym_column(entries: list, prefixes: list):
     """``sort__sym_cmp`` as one tuple per entry, if it is a total order on the entries of each prefix (the
-    values of the keys before sym: only entries equal on those reach it)."""
+    values of the keys before sym: only entries equal on those reach it), but for the unresolved entries
+    of a class whose addresses straddle 2^63 (``_Wraps``); and whether there are such."""
     classes: dict[tuple, list] = {}  # prefix -> [min ip, max ip, unresolved dsos, any resolved]
     spans: dict[tuple, list] = {}    # (prefix, dso) -> [min start, max start, inlined seen, plain seen]
     for entry, prefix in zip(entries, prefixes):
@@ -86,11 +174,13 @@ def _sym_column(entries: list, prefixes: list) -> list | None:
         span[0] = min(span[0], loc.sym_start)
         span[1] = max(span[1], loc.sym_start)
         span[2 if loc.inlined else 3] = True
-    for low, high, dsos, resolved in classes.values():
-        if low is not None and high - low >= _WINDOW:
-            return None  # (int64_t)(r - l) wraps between some of these addresses
+    wrapping: dict[tuple, _Wraps] = {}
+    for prefix, (low, high, dsos, resolved) in classes.items():
         if resolved and len(dsos) > 1:
             return None  # unresolved entries of several dsos placed among resolved ones by dso: cycles
+        if low is not None and high - low >= _WINDOW:
+            # (int64_t)(r - l) wraps between some of these addresses
+            wrapping[prefix] = _Wraps((_dso_key_of(dsos), 1) if resolved else ())
     for low, high, inlined, plain in spans.values():
         if high - low >= _WINDOW or (inlined and plain):
             return None
@@ -98,13 +188,16 @@ def _sym_column(entries: list, prefixes: list) -> list | None:
     for entry, prefix in zip(entries, prefixes):
         loc = entry.loc
         if not loc.has_sym:
-            col.append((_dso_key(loc), 1, _unresolved_ip(entry)) if classes[prefix][3]
-                       else (_unresolved_ip(entry),))
+            if prefix in wrapping:
+                col.append(wrapping[prefix])
+            else:
+                col.append((_dso_key(loc), 1, _unresolved_ip(entry)) if classes[prefix][3]
+                           else (_unresolved_ip(entry),))
         elif loc.inlined:
             col.append((_dso_key(loc), 0, loc.name, loc.sym_start))
         else:
             col.append((_dso_key(loc), 0, loc.sym_start, loc.name))
-    return col
+    return col, bool(wrapping)
 
 
 _GROUP_FIELDS = {"sample": "nr_events", "period": "period", "overhead": "period"}

@@ -1,0 +1,104 @@
+"""perf's ``entries_in`` tree replayed where its comparator is not a total order: unresolved addresses that
+straddle 2^63 (tools/perf/util/hist.c ``hists__findnew_entry``, sort.c ``_sort__addr_cmp``).
+
+perf finds a sample's entry by searching the rb-tree ``entries_in`` with ``hist_entry__cmp``; two unresolved
+symbols compare by ``(int64_t)(right->ip - left->ip)``, which wraps when the addresses lie 2^63 or more apart
+(a garbage frame pointer such as 0x8b48..., beside small addresses). The search can then miss an entry of
+equal address and insert a second one: perf prints both, each with the samples that found it. Every other
+comparison is a total order (report.order), so an entry outside such a class is always found (its search
+compares consistently with every node, and the in-order walk stays sorted for it), and the classes sit as
+blocks in the walk. So only the look-ups of identities of those classes are replayed, in sample order,
+against the tree of every entry made so far.
+
+``replay`` takes the identities' ranks (report.order ``EntryRanks``: ``block``, ``ip``, ``sub``, ``wraps``;
+identity ``k`` is made, as entry ``k``, by the k-th insertion) and the other look-ups as events: the event
+``(made, identity)`` looks ``identity`` up after entries ``0 .. made-1`` were made. It returns, per event,
+the entry found or made (a second entry of an identity gets the next number from ``n``), each entry's
+identity, and the entries in the tree's order; with ``collapse`` (comm is a key:
+``hists__collapse_resort``) they are then inserted in that order into a new tree where an equal entry
+merges into the one found (``merged_into``, else -1), and the order is that tree's. The C loop
+(perfdata/_speedups.c ``findnew_replay``) does the same; this is its Python twin.
+"""
+from __future__ import annotations
+
+from pyperf_probe.report.rbtree import _Node, _fixup, _walk
+
+_M64 = (1 << 64) - 1
+_NEG = 1 << 63
+
+
+class Tree:
+    """An rb-tree of entries (numbers) ordered by their identities' ranks."""
+
+    def __init__(self, block, ip, sub, wraps):
+        self.block, self.ip, self.sub, self.wraps = block, ip, sub, wraps
+        self.root = None
+
+    def lookup(self, x: int, entry: int) -> int:
+        """The entry ``hist_entry__cmp`` finds equal to identity ``x``, else ``entry``, inserted where the
+        search ended (-1 then)."""
+        block, ip, sub, node_ident = self.block, self.ip, self.sub, self.node_ident
+        bx, ipx, sx, wraps = block[x], ip[x], sub[x], self.wraps[x]
+        parent, cur, left = None, self.root, False
+        while cur is not None:
+            y = node_ident[cur.item]
+            by = block[y]
+            if bx != by:
+                left = bx < by
+            elif wraps:
+                d = (ipx - ip[y]) & _M64
+                if d:
+                    left = d >= _NEG
+                elif sx != sub[y]:
+                    left = sx < sub[y]
+                else:
+                    return cur.item
+            else:
+                return cur.item
+            parent = cur
+            cur = cur.left if left else cur.right
+        node = _Node(entry, parent)
+        if parent is None:
+            self.root = node
+        elif left:
+            parent.left = node
+        else:
+            parent.right = node
+        self.root = _fixup(self.root, node)
+        return -1
+
+    def walk(self) -> list[int]:
+        return _walk(self.root)
+
+
+def replay(block, ip, sub, wraps, ev_made, ev_ident, collapse: bool):
+    """(entry per event, identity per entry, order, merged_into) as the module docstring says."""
+    n = len(block)
+    ident = list(range(n))
+    tree = Tree(block, ip, sub, wraps)
+    tree.node_ident = ident
+    found = []
+    k = 0
+    for made, x in zip(ev_made, ev_ident):
+        while k < made:
+            tree.lookup(k, k)
+            k += 1
+        got = tree.lookup(x, len(ident))
+        if got < 0:
+            got = len(ident)
+            ident.append(x)
+        found.append(got)
+    while k < n:
+        tree.lookup(k, k)
+        k += 1
+    order = tree.walk()
+    merged = [-1] * len(ident)
+    if collapse:
+        second = Tree(block, ip, sub, wraps)
+        second.node_ident = ident
+        for entry in order:
+            got = second.lookup(ident[entry], entry)
+            if got >= 0:
+                merged[entry] = got
+        order = second.walk()
+    return found, ident, order, merged
