@@ -155,3 +155,49 @@ def test_function_names_are_not_kept():
     assert "p=first+0x0 " in events.info(77, raw)
     names[0] = "second"
     assert "p=second+0x0 " in events.info(77, raw)
+
+
+# KINDS without its '#' conversion: every piece one a plan prints (traceevent/plan.py)
+FLAT_KINDS = KINDS.replace(" c0=%#x", "").replace("REC->c, REC->c, REC->p", "REC->c, REC->p")
+
+
+def test_plans_print_what_the_printer_prints():
+    from pyperf_probe.traceevent.plan import flat_plan
+    assert flat_plan(Event.parse(KINDS)) is None and flat_plan(Event.parse(SWITCH)) is None
+    ev = Event.parse(FLAT_KINDS)
+    plan = flat_plan(ev)
+    assert plan is not None
+    rng = random.Random(7)
+    for _ in range(300):
+        raw = _kinds_record(rng, rng.randrange(0, 6000))
+        for cut in (len(raw), rng.randrange(0, len(raw) + 1)):  # whole, and cut short (the printer's then)
+            assert plan(raw[:cut]) == _reference(ev, raw[:cut])
+    short = flat_plan(ev, slow=lambda data: "slow")
+    assert short(raw[:20]) == "slow" and short(raw) == plan(raw)
+
+
+@pytest.mark.skipif(len(FORMATS) < 100, reason="needs tracefs with the machine's event formats (as root)")
+def test_plans_on_every_format_of_the_machine():
+    from pyperf_probe.traceevent.plan import flat_plan
+    rng = random.Random(13)
+    planned = []
+    for path in FORMATS:
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:  # a probe event someone removed meanwhile
+            continue
+        ev = Event.parse(text, path.split("/")[-3], resolve=lambda a: ("fn", a & ~0xF, None))
+        plan = flat_plan(ev)
+        if plan is None:
+            continue
+        planned.append(f"{ev.system}:{ev.name}")
+        for i in range(6):
+            raw = bytearray(raw_record(ev, rng) if i < 3 else rng.randbytes(64 + 4 * len(ev.fields)))
+            for f in ev.fields:
+                if f.flags & IS_DYNAMIC and i == 5 and f.offset + 4 <= len(raw):
+                    struct.pack_into("<I", raw, f.offset, (rng.randrange(16) << 16) | rng.randrange(len(raw)))
+            raw = bytes(raw)
+            for cut in (len(raw), rng.randrange(0, len(raw) + 1)):
+                assert plan(raw[:cut]) == _reference(ev, raw[:cut]), path
+    assert len(planned) > len(FORMATS) // 4 and "syscalls:sys_enter_openat" in planned

@@ -22,11 +22,13 @@ whose id no event has, or that are corrupt, are never kept: the reader counts ea
 """
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 
 from pyperf_probe.perfdata.sample import Sample
 from pyperf_probe.session.kept import Dependents
 
+U32 = struct.Struct("<I")
 MEMO_LIMIT = 1 << 14  # texts kept: memory stays flat when keys are as many as the samples
 SECOND = 1_000_000_000
 WRITE_BATCH = 1024  # samples whose text is written at once: the text in memory stays small
@@ -104,9 +106,9 @@ def write_resolved(session, printer, accept: Callable, write: Callable[[str], ob
 class _Walk:
     """Runs of (key, time) pairs -> text. ``memo`` maps a key to its template while the machine stays as it
     was ("" for a sample that prints nothing). Keys cut at their RAW record (``raw_at``: where its size is)
-    also have ``heads``: the part before RAW -> ``[before, after, event id or None, cpu, keys]``, the
-    template around the trace text (``before`` None: the sample prints nothing), the event whose trace text
-    goes there and its cpu, and the memo keys made from it (dropped with it)."""
+    also have ``heads``: the part before RAW -> ``[before, after, info or None, cpu, keys]``, the template
+    around the trace text (``before`` None: the sample prints nothing), ``TraceEvents.info_of`` the event
+    whose trace text goes there and its cpu, and the memo keys made from it (dropped with it)."""
 
     def __init__(self, session, printer, accept: Callable, layout):
         self.session = session
@@ -121,7 +123,7 @@ class _Walk:
         self.divisor = 1 if printer.options.nanosecs else 1000
         self.raw_at = layout.raw_offset()
         self.heads: dict[bytes, list] = {}
-        self.info = printer.trace_events.info if printer.trace_events is not None else None
+        self.info_of = printer.trace_events.info_of if printer.trace_events is not None else None
         # what each kept key (of memo, or of heads when keys are cut) depends on; the events whose texts
         # print an address (their keys depend on the maps)
         self.dependents = Dependents(self.machine, self._drop, self.forget)
@@ -189,7 +191,8 @@ class _Walk:
         memo_get, heads_get = memo.get, self.heads.get
         at = self.raw_at
         at4 = at + 4
-        info, kernel, divisor = self.info, self.kernel, self.divisor
+        u32 = U32.unpack_from
+        kernel, divisor = self.kernel, self.divisor
         out: list[str] = []
         append = out.append
         dropped = 0
@@ -197,21 +200,21 @@ class _Walk:
             template = memo_get(key)
             if template is None:
                 got = heads_get(key[:at])
-                end = at4 + int.from_bytes(key[at:at4], "little")
+                end = at4 + u32(key, at)[0]
                 if got is None or end > len(key):  # (a RAW record too long for its sample: decoding says so)
                     template = self.miss_raw(key, end)
                     if template is None:
                         dropped += 1
                         continue
                 else:
-                    before, after, event_id, cpu, made = got
+                    before, after, info, cpu, made = got
                     if before is None:
                         template = ""
-                    elif event_id is None:
+                    elif info is None:
                         template = before + after
                     else:
                         epoch = kernel.epoch
-                        template = before + info(event_id, key[at4:end], cpu).replace("%", "%%") + after
+                        template = before + info(key[at4:end], cpu).replace("%", "%%") + after
                         if kernel.epoch != epoch:  # a %pS name loaded the kernel's symbols: not kept
                             self.machine_changed()
                             append(template % (time // SECOND, time % SECOND // divisor))
@@ -236,15 +239,16 @@ class _Walk:
             cut = self.printer.templates_around_trace(resolved)
             if cut is not None:
                 before, after, traced = cut
-                head = [before, after, self.printer.tp_ids[sample.evsel] if traced else None, sample.cpu or 0, []]
-        before, after, event_id, cpu, made = head
+                head = [before, after, self.info_of(self.printer.tp_ids[sample.evsel]) if traced else None,
+                        sample.cpu or 0, []]
+        before, after, info, cpu, made = head
         if before is None:
             template = ""
-        elif event_id is None:
+        elif info is None:
             template = before + after
         else:
             at4 = self.raw_at + 4
-            template = before + self.info(event_id, key[at4:end], cpu).replace("%", "%%") + after
+            template = before + info(key[at4:end], cpu).replace("%", "%%") + after
         if not self.machine_changed():
             if len(self.memo) >= MEMO_LIMIT:
                 self.forget()

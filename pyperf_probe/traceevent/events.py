@@ -9,7 +9,9 @@ Two renderers, one interface (``info``: ``tep_print_event(..., TEP_PRINT_INFO)``
   or ``PYPERF_NO_LIBTRACEEVENT=1`` is set, and for the few formats libtraceevent 1.7 prints otherwise than
   perf 6.1's older copy (``printfmt.library_differs``: ``%zu``, tabs, helpers perf does not know).
 
-Each format is parsed once, when the file is opened; a record costs one call that renders it.
+Each format is parsed once, when the file is opened; a record costs one call that renders it. Formats made
+only of numbers and strings of fields print through a plan (:mod:`.plan`: one unpack, one ``%``) with
+either renderer: the Python renderer's text, a fraction of a call into the library.
 ``renderer`` names the one in use (``pyperf script -v`` prints it).
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 from collections.abc import Callable
 
 from pyperf_probe.perfdata.tracing_data import TracingData
+from pyperf_probe.traceevent.plan import flat_plan
 
 ENV_NO_LIBRARY = "PYPERF_NO_LIBTRACEEVENT"
 TEXT_CACHE_MAX = 16384  # records whose text info() keeps (then it starts again): a few MiB at most
@@ -121,18 +124,43 @@ class TraceEvents:
             texts[raw] = text
         return text
 
+    def info_of(self, event_id: int) -> Callable[[bytes, int], str]:
+        """``info`` of one event as a function ``(raw, cpu) -> text`` (the route looked up once: the loop of
+        script's tracepoint samples)."""
+        route = self._routes.get(event_id)
+        if route is None:
+            route = self._routes[event_id] = self._route(event_id)
+        render, keep = route
+        if not keep:  # (a kept text is another event's record: its common_type differs)
+            return render
+        texts = self._texts
+
+        def info(raw: bytes, cpu: int = 0) -> str:
+            text = texts.get(raw)
+            if text is None:
+                text = render(raw, cpu)
+                if len(texts) >= TEXT_CACHE_MAX:
+                    texts.clear()
+                texts[raw] = text
+            return text
+        return info
+
     def _route(self, event_id: int) -> tuple:
         """How an event's records print: the library's or the Python renderer's call, and whether a text
         may be kept for the same record."""
         fmt = self.tracing.events.get(event_id)
         line = fmt.text[fmt.text.find("print fmt:"):] if fmt is not None else ""
         keep = not any(conv in line for conv in FUNCTION_CONVERSIONS)
-        if self.tep is not None and not self._use_python(event_id):
-            return self.tep.print_info, keep
         ev = self.python_event(event_id)
+        if self.tep is not None and not self._use_python(event_id):
+            print_info = self.tep.print_info
+            plan = flat_plan(ev, lambda raw: print_info(raw, 0)) if ev is not None else None
+            if plan is None:
+                return print_info, keep
+            return (lambda raw, cpu: plan(raw)), keep
         if ev is None:
             return (lambda raw, cpu: ""), keep
-        info = ev.info
+        info = flat_plan(ev) or ev.info
         return (lambda raw, cpu: info(raw)), keep
 
     def raw_fields(self, event_id: int, raw: bytes) -> str:
