@@ -99,14 +99,20 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
     # The session counts the samples per (thread, location, chain, raw), all interned (raw only when the
     # trace or a tracepoint-field key needs it), in first-sample order: identical samples are resolved once
     # (session.counts).
-    groups = session.sample_groups(with_chain=callchains, with_raw=need_raw)
+    # and their order (each sample's group: report.findnew's replay reads it where straddling addresses
+    # make it decide the entries)
+    order: list = []
+    groups = session.sample_groups(with_chain=callchains, with_raw=need_raw, order=order)
     frames = FrameTable(_build_id_files(session))
     to_rframe = frames.get
     chains: dict[tuple, tuple] = {}
     traces: dict[tuple, str] = {}
     for index, bucket in enumerate(groups):
         h, text = hists[index], texts[index]
-        for (thread, location, chain, raw), (period, count) in bucket.items():
+        gkeys: dict[tuple, tuple] = {}
+        h.sequence = _Sequence(order, bucket, gkeys)
+        for group, (period, count) in bucket.items():
+            thread, location, chain, raw = group
             h.count(period, count)
             loc = to_rframe(location)
             filtered = use_filters and filters.rejects(thread.comm, location, loc)
@@ -118,11 +124,24 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
                 trace = traces.get((index, raw))
                 if trace is None:
                     trace = traces[(index, raw)] = text(raw or b"") if text is not None else "N/A"
-            h.add(thread.comm, thread.tid, period, loc, rchain, chain, trace, count, filtered, raw)
+            gkeys[group] = h.add(thread.comm, thread.tid, period, loc, rchain, chain, trace, count, filtered, raw)
         bucket.clear()
     for h in hists:
         h.finish()
     return Built(hists, [ev.name or "" for ev in evsels])
+
+
+class _Sequence:
+    """A hists' samples in order, as (group key, period): read from the session's order only if asked."""
+
+    __slots__ = ("order", "bucket", "gkeys")
+
+    def __init__(self, order: list, bucket: dict, gkeys: dict):
+        self.order, self.bucket, self.gkeys = order, bucket, gkeys
+
+    def __iter__(self):
+        bucket, gkeys = self.bucket, self.gkeys
+        return ((gkeys[group], period) for b, group, period in self.order if b is bucket)
 
 
 def _final_comm(session):

@@ -205,11 +205,11 @@ class Session:
                     yield resolve(_new(Sample, (index, *rec[1:6], period, *rec[7:10], sid, *rec[11:])))
         self.data.warn_summary()
 
-    def sample_groups(self, with_chain: bool = True, with_raw: bool = True):
+    def sample_groups(self, with_chain: bool = True, with_raw: bool = True, order: list | None = None):
         """Process the file's records in perf's order; count the samples per event and (thread, location,
-        chain, raw) group, without resolving each one (``session.counts``)."""
+        chain, raw) group, without resolving each one (``session.counts``; ``order`` as there)."""
         from pyperf_probe.session.counts import sample_groups
-        return sample_groups(self, with_chain, with_raw)
+        return sample_groups(self, with_chain, with_raw, order)
 
     def record_handlers(self) -> dict:
         """Record type -> what processing it does to the machine and the counters."""

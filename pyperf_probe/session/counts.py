@@ -44,19 +44,25 @@ UNKNOWN_PID = struct.pack("<i", -1)
 CACHE_LIMIT = 1 << 16  # resolved keys kept: memory stays flat when keys are as many as the samples
 
 
-def sample_groups(session, with_chain: bool = True, with_raw: bool = True) -> list[dict[tuple, list]]:
+def sample_groups(session, with_chain: bool = True, with_raw: bool = True,
+                  order: list | None = None) -> list[dict[tuple, list]]:
     """Every sample of ``session``, counted per event and (thread, location, chain, raw) group: the
     ``ResolvedSample`` fields, ``chain`` () unless ``with_chain``, ``raw`` None unless ``with_raw``. Values
-    are ``[period sum, sample count]``; ``session.nr_samples`` counts the samples as ``samples()`` does."""
+    are ``[period sum, sample count]``; ``session.nr_samples`` counts the samples as ``samples()`` does.
+    ``order``, if given, gets each sample's (bucket, group, period) in perf's order (report.findnew's replay
+    needs it where the look-ups' order decides the entries)."""
     groups: list[dict[tuple, list]] = [{} for _ in session.evsels]
     keep_raw = with_raw or not _raw_ends_keys(session.data)
     batches = session.data.keyed_batches(raw=keep_raw)
     if batches is None:  # samples that are unique anyway (user stacks, registers, ...): one by one
         for evsel, thread, period, raw, location, chain, _ in session.samples():
-            _add(groups[evsel], (thread, location, chain if with_chain else (), raw if with_raw else None),
-                 period, 1)
+            group = (thread, location, chain if with_chain else (), raw if with_raw else None)
+            _add(groups[evsel], group, period, 1)
+            if order is not None:
+                order.append((groups[evsel], group, period))
         return groups
     counter = _KeyCounter(session, groups, with_chain, with_raw, session.data.keyed_layout(raw=keep_raw))
+    counter.order = order
     handlers = session.record_handlers()
     for item in batches:
         if type(item) is list:
@@ -106,6 +112,24 @@ def _add(bucket: dict[tuple, list], key: tuple, period: int, count: int) -> None
         got[1] += count
 
 
+_SPLIT = object()
+
+
+def _in_order(order: list, keys: list, hits: dict) -> None:
+    """Each key's resolution appended in the run's order (``_KeyCounter._add_key``'s answers: a split one's
+    first sample gets the first resolution, the others the next; a key that did not decode, nothing)."""
+    if all(type(hit) is tuple and hit[0] is not _SPLIT for hit in hits.values()):
+        order.extend(map(hits.__getitem__, keys))
+        return
+    for key in keys:
+        hit = hits[key]
+        while type(hit) is tuple and hit[0] is _SPLIT:
+            hits[key] = hit[2]
+            hit = hit[1]
+        if hit is not None:
+            order.append(hit)
+
+
 class _KeyCounter:
     """Runs of sample keys -> the groups; ``cache`` maps a key to its (bucket, group key, period) while
     the machine stays as it was. Keys cut at their RAW record (``raw_at``: where its size is) also have
@@ -136,6 +160,7 @@ class _KeyCounter:
         self.unknown_tids: set[int] = set()
         self.dependents = Dependents(self.machine, self._drop, self._forget)
         self.fixed_keys = _FixedKeys.of(session, layout, groups)
+        self.order: list | None = None  # each sample's (bucket, group, period) in order, when asked
 
     def flush(self) -> None:
         """Add the pending counts to the groups, with the resolutions cached for their keys."""
@@ -174,21 +199,30 @@ class _KeyCounter:
         counts = Counter(keys)
         cache = self.cache
         new = set(counts).difference(cache)  # (iterates the run's keys: ``keys() - keys()`` the cache's)
+        order = self.order
         if not new:
             count_into(self.pending, keys)
+            if order is not None:  # (the resolutions flush will count them with)
+                order.extend(map(cache.__getitem__, keys))
             return
         if (self.pid_offset is not None and self._pid_may_change(counts, new)) or \
                 (not self.kernel.settled and any(_kernel_key(key) for key in counts)):
             for key in keys:
-                self._add_key(key, 1)
+                hit = self._add_key(key, 1)
+                if order is not None and hit is not None:
+                    order.append(hit)
             return
         pending = self.pending
         get = pending.get
+        hits = {}
         for key, count in counts.items():
             if key in cache:  # (counted with the resolution cached now: see the class docstring)
                 pending[key] = get(key, 0) + count
+                hits[key] = cache[key]
             else:
-                self._add_key(key, count)
+                hits[key] = self._add_key(key, count)
+        if order is not None:
+            _in_order(order, keys, hits)
 
     def add_sample(self, sample: Sample) -> None:
         """A sample the reader delivered decoded (one the scan did not key)."""
@@ -198,8 +232,12 @@ class _KeyCounter:
         bucket, group, period = self._resolve(sample)
         self._machine_changed()
         _add(bucket, group, period, 1)
+        if self.order is not None:
+            self.order.append((bucket, group, period))
 
-    def _add_key(self, key: bytes, count: int) -> None:
+    def _add_key(self, key: bytes, count: int):
+        """Count ``count`` samples of ``key``; their resolution (bucket, group, period), None if the key does
+        not decode, or (``_SPLIT``, first's, the others') when the first changed the machine."""
         hit = self.cache.get(key)
         if hit is None and self.raw_at is not None:
             hit = self._from_head(key)
@@ -211,15 +249,14 @@ class _KeyCounter:
             else:
                 sample = self.decode(key, count)
                 if sample is None:  # unknown id or corrupt: counted by the reader
-                    return
+                    return None
                 hit = self._resolve(sample)
             if self._machine_changed():
                 if count > 1:   # the others of the run resolve in the machine as it is now
                     bucket, group, period = hit
                     self.session.nr_samples += 1
                     _add(bucket, group, period, 1)
-                    self._add_key(key, count - 1)
-                    return
+                    return (_SPLIT, hit, self._add_key(key, count - 1))
             elif sample is None:
                 if len(self.cache) >= CACHE_LIMIT:
                     self._forget()
@@ -232,6 +269,7 @@ class _KeyCounter:
         bucket, group, period = hit
         self.session.nr_samples += count
         _add(bucket, group, period * count, count)
+        return hit
 
     def _keep(self, key: bytes, hit: tuple, sample: Sample) -> None:
         """Keep the resolution of a key (and of its part before RAW, when keys are cut)."""
