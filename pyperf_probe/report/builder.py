@@ -13,6 +13,7 @@ and in entries other samples made; only the entries they make are hidden.
 from __future__ import annotations
 
 import gc
+from operator import itemgetter
 from collections.abc import Sequence
 
 from pyperf_probe.perfdata.frozen import Frozen
@@ -56,7 +57,7 @@ class Built:
 
 
 def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_order: bool,
-          filters: Filters, layout=None, trace_events=None, raw_trace: bool = False) -> Built:
+          filters: Filters, layout=None, trace_events=None, raw_trace: bool = False, graphs: bool = True) -> Built:
     """Walk every sample of ``session`` into per-event hists (finished: entries and trees built).
 
     The cyclic garbage collector is paused meanwhile: building creates hundreds of thousands of
@@ -69,14 +70,15 @@ def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_o
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _build(session, keys, children, callchains, caller_order, filters, layout, trace_events, raw_trace)
+        return _build(session, keys, children, callchains, caller_order, filters, layout, trace_events, raw_trace,
+                      graphs)
     finally:
         if enabled:
             gc.enable()
 
 
 def _build(session, keys: Sequence, children: bool, callchains: bool, caller_order: bool,
-           filters: Filters, layout, trace_events, raw_trace: bool) -> Built:
+           filters: Filters, layout, trace_events, raw_trace: bool, graphs: bool) -> Built:
     evsels = session.evsels
     need_trace = any(k.name == "trace" for k in keys)
     need_raw = need_trace or any(k.kind == "dynamic" for k in keys)
@@ -89,7 +91,7 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
         ev_keys = layout.for_event(keys, index) if layout is not None else keys
         ev_sort = layout.for_event(layout.sort_list, index) if layout is not None else None
         h = Hists(ev_keys, children=children, callchains=callchains, caller_order=caller_order,
-                  sort_list=ev_sort, trace_text=text)
+                  sort_list=ev_sort, trace_text=text, graphs=graphs)
         h.final_comm = _final_comm(session)
         if layout is not None:
             h.columns = layout.for_event(layout.columns, index)
@@ -142,6 +144,15 @@ class _Sequence:
     def __iter__(self):
         bucket, gkeys = self.bucket, self.gkeys
         return ((gkeys[group], period) for b, group, period in self.order if b is bucket)
+
+    def records(self, index: dict) -> tuple[list, list]:
+        """(index[group key] per sample, period per sample), by C loops where the file has one event."""
+        order = self.order
+        if any(b is not self.bucket for b in map(itemgetter(0), order)):
+            pairs = list(self)
+            return [index[g] for g, _ in pairs], [p for _, p in pairs]
+        to_record = {group: index[gkey] for group, gkey in self.gkeys.items()}
+        return list(map(to_record.__getitem__, map(itemgetter(1), order))), list(map(itemgetter(2), order))
 
 
 def _final_comm(session):

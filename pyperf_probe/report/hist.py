@@ -13,6 +13,7 @@ used by the children tie rule) is that of the first sample that made it, as in p
 from __future__ import annotations
 
 import functools
+from itertools import accumulate
 from collections.abc import Sequence
 
 from pyperf_probe.callchain.tree import CallchainRoot
@@ -54,7 +55,7 @@ class Hists:
     Children and Overhead first); ``trace_text(raw)`` is the event's ``get_trace_output``."""
 
     def __init__(self, keys, *, children: bool, callchains: bool, caller_order: bool, sort_list=None,
-                 trace_text=None):
+                 trace_text=None, graphs: bool = True):
         self.keys = keys
         self.sort_list = sort_list if sort_list is not None else _default_sort_list(keys, children)
         self.trace_text = trace_text
@@ -71,6 +72,8 @@ class Hists:
         self._trace_at = next((i for i, k in enumerate(self._se_keys) if k.name == "trace"), None)
         self.children = children
         self.callchains = callchains
+        # entries keep call-graph trees (not with -g none: nothing prints them, and the depth rule is off)
+        self.graphs = callchains and graphs
         self.caller_order = caller_order
         self.nr_samples = 0
         self.total_period = 0
@@ -160,7 +163,7 @@ class Hists:
             if entry.callchain is not None:
                 entry.callchain.append(keys, frames, period, count)
             if cumulative:
-                ids = _suffix_ids(keys, suffix_ids) if self.callchains else None
+                ids = _suffix_ids(keys, suffix_ids) if self.graphs else None
                 self._add_cumulative(ident, entry, comm, tid, trace, frames, keys, ids, period, count, filtered,
                                      pending, loc.level, raw)
             elif trace_in_cache and frames:
@@ -187,12 +190,14 @@ class Hists:
             made = len(entries)
             looks = [(self._entry(ident, comm, tid, loc, trace, True, filtered, loc.level, raw), -1, loc, loc.level)]
             found = [] if loc.has_sym or len(entries) > made else [(0, made)]  # (look, entries made before)
+            unresolved = [] if loc.has_sym else [0]
             ids = None
             if cumulative:
-                ids = _suffix_ids(keys, suffix_ids) if self.callchains else None
-                self._cumulative_lookups(ident, comm, tid, trace, frames, filtered, loc.level, raw, looks, found)
+                ids = _suffix_ids(keys, suffix_ids) if self.graphs else None
+                self._cumulative_lookups(ident, comm, tid, trace, frames, filtered, loc.level, raw, looks, found,
+                                         unresolved)
             records.append((period, count, tid, comm, trace, filtered, raw, frames, keys, ids, looks, found,
-                            len(entries)))
+                            len(entries), unresolved))
         protos = list(entries.values())
         for i, entry in enumerate(protos):
             entry.slot = i
@@ -202,7 +207,7 @@ class Hists:
             order = self._replay(ordered, protos, records, pending)
             self._in_order = (None, order)
         else:
-            for period, count, _, _, _, _, _, frames, keys, ids, looks, _, _ in records:
+            for period, count, _, _, _, _, _, frames, keys, ids, looks, _, _, _ in records:
                 for entry, pos, _, _ in looks:
                     _credit(entry, pos, period, count, frames, keys, ids, pending)
             if ordered is not None:
@@ -231,30 +236,32 @@ class Hists:
                         ev_from.append((r, j, rec[0], rec[1]))
         else:
             index = {gkey: r for r, gkey in enumerate(self._groups)}
-            first = [True] * len(records)
-            made = 0
-            unresolved: dict[int, list] = {}
-            for gkey, period in self.sequence:
-                r = index[gkey]
-                rec = records[r]
-                looks = rec[10]
-                if first[r]:
-                    first[r] = False
+            if hasattr(self.sequence, "records"):
+                rs, periods = self.sequence.records(index)
+            else:
+                rs, periods = [index[g] for g, _ in self.sequence], [p for _, p in self.sequence]
+            wrapjs = [[j for j in rec[13] if wraps[rec[10][j][0].slot]] for rec in records]
+            latest = list(accumulate(rs, max))  # the last group met so far: groups come in first-sample order
+            top = -1
+            for r, period, last in zip(rs, periods, latest):
+                if last > top:  # the group's first sample: the look-ups that made nothing then
+                    top = last
+                    rec = records[r]
+                    looks = rec[10]
                     for j, before in rec[11]:
                         if wraps[looks[j][0].slot]:
                             ev_made.append(before)
                             ev_ident.append(looks[j][0].slot)
                             ev_from.append((r, j, period, 1))
-                    made = rec[12]
                     continue
-                js = unresolved.get(r)
-                if js is None:
-                    js = unresolved[r] = [j for j, look in enumerate(looks)
-                                          if not look[2].has_sym and wraps[look[0].slot]]
-                for j in js:
-                    ev_made.append(made)
-                    ev_ident.append(looks[j][0].slot)
-                    ev_from.append((r, j, period, 1))
+                js = wrapjs[r]
+                if js:
+                    made = records[last][12]
+                    looks = records[r][10]
+                    for j in js:
+                        ev_made.append(made)
+                        ev_ident.append(looks[j][0].slot)
+                        ev_from.append((r, j, period, 1))
         found, ident, order, merged = _findnew_replay(ranks.block, ranks.ip, ranks.sub, wraps, ev_made, ev_ident,
                                                       any(k.name == "comm" for k in self.keys))
         n = len(protos)
@@ -267,13 +274,13 @@ class Hists:
                 rec = records[r]
                 proto, pos, loc, level = rec[10][j]
                 dup = instances[got] = HistEntry(proto.ident, rec[3], rec[2], loc, rec[4], pos < 0, rec[2],
-                                                 self.callchains, rec[5], level, rec[6])
+                                                 self.graphs, rec[5], level, rec[6])
                 dup.slot = proto.slot
                 self.entries[(_DUPLICATE, proto.ident, got)] = dup
             share = moved.setdefault((r, j), {}).setdefault(got, [0, 0])
             share[0] += period
             share[1] += count
-        for r, (period, count, _, _, _, _, _, frames, keys, ids, looks, _, _) in enumerate(records):
+        for r, (period, count, _, _, _, _, _, frames, keys, ids, looks, _, _, _) in enumerate(records):
             for j, (entry, pos, _, _) in enumerate(looks):
                 shares = moved.get((r, j)) if moved else None
                 if shares is None:
@@ -303,10 +310,10 @@ class Hists:
         return [e for e in order if id(e) not in gone]
 
     def _cumulative_lookups(self, self_ident, comm, tid, trace, frames, filtered, level: str, raw, looks: list,
-                            found: list):
+                            found: list, unresolved: list):
         """``_add_cumulative``'s look-ups (entries made for new identities), each as (entry, frame index,
-        frame, level) in ``looks``; those of unresolved frames that made nothing also in ``found``, as (look,
-        entries made before)."""
+        frame, level) in ``looks``; those of unresolved frames in ``unresolved`` (their indices) and, if they made
+        nothing, in ``found`` as (look, entries made before)."""
         seen = {self_ident}
         at = self._loc_suffix
         entries = self.entries
@@ -329,8 +336,10 @@ class Hists:
             seen.add(ident)
             made = len(entries)
             looks.append((self._entry(ident, comm, tid, frame, trace, False, filtered, level, raw), i, frame, level))
-            if not frame.has_sym and len(entries) == made:
-                found.append((len(looks) - 1, made))
+            if not frame.has_sym:
+                unresolved.append(len(looks) - 1)
+                if len(entries) == made:
+                    found.append((len(looks) - 1, made))
 
     def _add_cumulative(self, self_ident, self_entry, comm, tid, trace, frames, keys, ids, period, count,
                         filtered, pending: dict, level: str, raw: bytes | None) -> None:
@@ -387,7 +396,7 @@ class Hists:
     def _entry(self, ident, comm, tid, loc, trace, is_self, filtered, level=".", raw=None) -> HistEntry:
         entry = self.entries.get(ident)
         if entry is None:
-            entry = self.entries[ident] = HistEntry(ident, comm, tid, loc, trace, is_self, tid, self.callchains,
+            entry = self.entries[ident] = HistEntry(ident, comm, tid, loc, trace, is_self, tid, self.graphs,
                                                     filtered, level, raw)
         return entry
 
@@ -429,7 +438,7 @@ class Hists:
                 entry.trace_known = True
         collapsed = self._collapsed_order()
         fmts = [f for f in self.sort_list if f.kind != "sort" or f.name not in hidden]
-        depth_rule = show_callchain and self.callchains
+        depth_rule = show_callchain and self.graphs
         cmp = functools.partial(_output_cmp, fmts=fmts, children=self.children, depth_rule=depth_rule,
                                 caller=self.caller_order)
         fast = exact_order.output_order(collapsed, fmts, children=self.children, depth_rule=depth_rule,
