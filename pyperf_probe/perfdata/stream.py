@@ -93,6 +93,8 @@ class RecordStream:
         self._id_pos = _id_pos(self.attrs[0].attr.sample_type)
         self._sample_time_pos = self._common_time_pos()
         self._trailer_time = self._trailer_time_pos()
+        # events with different trailers: a known IDENTIFIER -> (trailer size, TIME's offset in it or None)
+        self._id_trailers: dict[int, tuple[int, int | None]] = {}
         # The key layout of the events that sample: a dummy event (perf record -a adds one, with its own
         # sample_type, for the side-band records) never does.
         sampling = [a.attr for a in self.attrs if not _never_samples(a.attr)]
@@ -226,7 +228,10 @@ class RecordStream:
         if rtype >= USER_RECORD_TYPES_START or trailer_time is None:
             return None
         if trailer_time == -1:  # events with different trailers
-            return self._record_time(buf, off, size, rtype)
+            got = self._id_trailer(buf, off, size)
+            if got is None or got[1] is None or got[0] > size - 8:
+                return self._record_time(buf, off, size, rtype)
+            return U64.unpack_from(buf, off + size - got[0] + got[1])[0]
         if size - 8 >= trailer_size:
             return U64.unpack_from(buf, off + size - trailer_size + trailer_time)[0]
         return None
@@ -540,8 +545,30 @@ class RecordStream:
         evsel = self._id_to_evsel.get(struct.unpack_from("<Q", buf, off + size - 8)[0], 0)
         return self.attrs[evsel].attr
 
+    def _id_trailer(self, buf, off: int, size: int) -> tuple[int, int | None] | None:
+        """Where the events' trailers differ: (trailer size, TIME's offset in it or None) of the event
+        whose IDENTIFIER ends this record, when the id is an event's (``_trailer_attr``'s answer, kept per
+        id); None otherwise."""
+        if size < 16:
+            return None
+        sample_id = U64.unpack_from(buf, off + size - 8)[0]
+        got = self._id_trailers.get(sample_id)
+        if got is None:
+            evsel = self._id_to_evsel.get(sample_id)
+            if evsel is None:  # (an id ID_INDEX may name later: not kept)
+                return None
+            attr = self.attrs[evsel].attr
+            has_time = attr.flags & AttrFlag.SAMPLE_ID_ALL and attr.sample_type & SampleType.TIME
+            time_at = (8 if attr.sample_type & SampleType.TID else 0) if has_time else None
+            got = self._id_trailers[sample_id] = (_trailer(attr.sample_type).size, time_at)
+        return got
+
     def _sample_id(self, buf, off: int, size: int, rtype: int) -> tuple[int, int | None]:
         """The body end (trailer excluded) and the trailer's time, for a non-sample record."""
+        if self._trailer_time[1] == -1 and rtype < USER_RECORD_TYPES_START:
+            got = self._id_trailer(buf, off, size)
+            if got is not None and got[1] is not None and got[0] <= size - 8:
+                return off + size - got[0], U64.unpack_from(buf, off + size - got[0] + got[1])[0]
         attr = self._trailer_attr(buf, off, size)
         if rtype >= USER_RECORD_TYPES_START or not attr.flags & AttrFlag.SAMPLE_ID_ALL:
             return off + size, None
