@@ -13,7 +13,7 @@ used by the children tie rule) is that of the first sample that made it, as in p
 from __future__ import annotations
 
 import functools
-from itertools import accumulate
+from itertools import accumulate, compress
 from collections.abc import Sequence
 
 from pyperf_probe.callchain.tree import CallchainRoot
@@ -173,126 +173,115 @@ class Hists:
         self._groups.clear()
 
     def _finish_by_lookups(self) -> None:
-        """``finish`` as perf's look-ups: each group's (self entry, then its chain's cumulative entries) are
-        listed once, an entry made per new identity in first-sample order. If unresolved addresses straddle
-        2^63 (report.order ``EntryRanks``), the look-ups of those identities that made nothing are replayed
-        in perf's tree (report.findnew), in sample order (``sequence`` when the session kept it, else each
-        group's samples at its first), and may find or make another entry of the same identity, as perf's
-        do; every other look-up finds its identity's entry. Then each group's period and count go to the
-        entries its look-ups found, chains appended as in ``_finish_merged``."""
+        """``finish`` as perf's look-ups: each group's look-ups (its self entry, then its chain's cumulative
+        entries) find or make the entry of their identity (in first-sample order) and get the group's period
+        and count. If unresolved addresses straddle 2^63 (report.order ``EntryRanks``), the look-ups of those
+        identities that made nothing are replayed in perf's tree (report.findnew), in sample order
+        (``sequence`` when the session kept it, else each group's samples at its first): one may find or make
+        another entry of the same identity, as perf's do, and its sample's share moves there. Chains are
+        appended last, once per (entry, chain suffix) as in ``_finish_merged``."""
         cumulative = self.children and self._loc_dependent
-        records = []
+        graphs = self.graphs
+        records = []  # per group: None, or what a replay needs of it (its unresolved look-ups)
+        made_after = []  # per group: the entries made once its first sample is done
         suffix_ids: dict[tuple, int] = {}
+        pending: dict[tuple, list] = {}
         entries = self.entries
         for (ident, _), (period, count, tid, comm, loc, chain, trace, filtered, raw) in self._groups.items():
             frames = list(reversed(chain)) if self.caller_order else list(chain)
-            keys = [f.key for f in frames]
+            keys = ids = None
+            if graphs and frames:
+                keys = [f.key for f in frames]
+                ids = _suffix_ids(keys, suffix_ids)
             made = len(entries)
-            looks = [(self._entry(ident, comm, tid, loc, trace, True, filtered, loc.level, raw), -1, loc, loc.level)]
-            found = [] if loc.has_sym or len(entries) > made else [(0, made)]  # (look, entries made before)
-            unresolved = [] if loc.has_sym else [0]
-            ids = None
+            entry = self._entry(ident, comm, tid, loc, trace, True, filtered, loc.level, raw)
+            sid = ids[0] if ids else None
+            _credit(entry, True, period, count, 0, sid, keys, frames, pending)
+            # unresolved look-ups: (entry, frame index or -1, frame, level, suffix id, entries made before it
+            # if it made nothing, else -1)
+            unresolved = None if loc.has_sym else [(entry, -1, loc, loc.level, sid,
+                                                    made if len(entries) == made else -1)]
             if cumulative:
-                ids = _suffix_ids(keys, suffix_ids) if self.graphs else None
-                self._cumulative_lookups(ident, comm, tid, trace, frames, filtered, loc.level, raw, looks, found,
-                                         unresolved)
-            records.append((period, count, tid, comm, trace, filtered, raw, frames, keys, ids, looks, found,
-                            len(entries), unresolved))
+                unresolved = self._cumulative_lookups(ident, comm, tid, trace, frames, filtered, loc.level, raw,
+                                                      period, count, keys, ids, pending, unresolved)
+            records.append(None if unresolved is None else (period, count, tid, comm, trace, filtered, raw,
+                                                            unresolved, keys, frames))
+            made_after.append(len(entries))
         protos = list(entries.values())
         for i, entry in enumerate(protos):
             entry.slot = i
         ordered = exact_order.entry_order(protos, self.keys)
-        pending: dict[tuple, list] = {}
         if type(ordered) is exact_order.EntryRanks:
-            order = self._replay(ordered, protos, records, pending)
-            self._in_order = (None, order)
-        else:
-            for period, count, _, _, _, _, _, frames, keys, ids, looks, _, _, _ in records:
-                for entry, pos, _, _ in looks:
-                    _credit(entry, pos, period, count, frames, keys, ids, pending)
-            if ordered is not None:
-                self._in_order = (len(protos), [protos[i] for i in sorted(range(len(protos)),
-                                                                          key=ordered.__getitem__)])
+            self._in_order = (None, self._replay(ordered, protos, records, made_after, pending))
+        elif ordered is not None:
+            self._in_order = (len(protos), [protos[i] for i in sorted(range(len(protos)), key=ordered.__getitem__)])
         self._groups.clear()
         for entry, keys, frames, i, period, count in pending.values():
             entry.callchain.append(keys[i:], frames[i:], period, count)
         if type(ordered) is exact_order.EntryRanks:
             self._in_order = (None, self._collapse(self._in_order[1]))
 
-    def _replay(self, ranks, protos: list, records: list, pending: dict) -> list:
-        """Replay the look-ups of straddling identities (report.findnew) and credit every group's look-ups;
-        the entries (second ones of an identity included) in ``entries_in``'s order, then, when comm is a
-        key, ``entries_collapsed``'s (``_collapse`` merges the equal ones after the chains are appended)."""
+    def _replay(self, ranks, protos: list, records: list, made_after: list, pending: dict) -> list:
+        """Replay the look-ups of straddling identities (report.findnew); move the share of each that found
+        another entry than its identity's first. The entries (second ones of an identity included) in
+        ``entries_in``'s order, or, when comm is a key, ``entries_collapsed``'s (``_collapse`` merges the
+        equal ones once the chains are appended)."""
         wraps = ranks.wraps
-        ev_made, ev_ident, ev_from = [], [], []  # per event: entries made before, identity, (record, look, p, c)
-        if self.sequence is None:
-            for r, rec in enumerate(records):
-                looks = rec[10]
-                for j, made in rec[11]:
-                    i = looks[j][0].slot
-                    if wraps[i]:
-                        ev_made.append(made)
-                        ev_ident.append(i)
-                        ev_from.append((r, j, rec[0], rec[1]))
+        # per event: entries made before it, its identity, and where it comes from: its sample's group and
+        # period (``rs``, ``periods``: without the session's order, a group's samples at its first) and look-up
+        ev_made, ev_ident, ev_group, ev_period, ev_look = [], [], [], [], []
+        wrapjs = [None if rec is None else [j for j, look in enumerate(rec[7]) if wraps[look[0].slot]] or None
+                  for rec in records]
+        whole = self.sequence is None  # then a group's samples count at its first, as one look-up
+        if whole:
+            rs = list(range(len(records)))
+            periods = [0 if rec is None else rec[0] for rec in records]
         else:
             index = {gkey: r for r, gkey in enumerate(self._groups)}
             if hasattr(self.sequence, "records"):
                 rs, periods = self.sequence.records(index)
             else:
                 rs, periods = [index[g] for g, _ in self.sequence], [p for _, p in self.sequence]
-            wrapjs = [[j for j in rec[13] if wraps[rec[10][j][0].slot]] for rec in records]
-            latest = list(accumulate(rs, max))  # the last group met so far: groups come in first-sample order
-            top = -1
-            for r, period, last in zip(rs, periods, latest):
-                if last > top:  # the group's first sample: the look-ups that made nothing then
-                    top = last
-                    rec = records[r]
-                    looks = rec[10]
-                    for j, before in rec[11]:
-                        if wraps[looks[j][0].slot]:
-                            ev_made.append(before)
-                            ev_ident.append(looks[j][0].slot)
-                            ev_from.append((r, j, period, 1))
-                    continue
-                js = wrapjs[r]
-                if js:
-                    made = records[last][12]
-                    looks = records[r][10]
-                    for j in js:
-                        ev_made.append(made)
-                        ev_ident.append(looks[j][0].slot)
-                        ev_from.append((r, j, period, 1))
+        done = bytearray(len(records))  # groups whose first sample was met
+        # the last group met so far (groups come in first-sample order): made_after of it is what was made
+        samples = zip(rs, periods, accumulate(rs, max))
+        for r, period, last in compress(samples, map(wrapjs.__getitem__, rs)):
+            looks = records[r][7]
+            first = not done[r]  # its group's first sample: the look-ups that made nothing then
+            done[r] = True
+            made = made_after[last]
+            for j in wrapjs[r]:
+                look = looks[j]
+                if first:
+                    if look[5] < 0:
+                        continue  # it made its identity's first entry
+                    ev_made.append(look[5])
+                else:
+                    ev_made.append(made)
+                ev_ident.append(look[0].slot)
+                ev_group.append(r)
+                ev_period.append(period)
+                ev_look.append(j)
+        del rs, periods, samples
         found, ident, order, merged = _findnew_replay(ranks.block, ranks.ip, ranks.sub, wraps, ev_made, ev_ident,
                                                       any(k.name == "comm" for k in self.keys))
+        del ev_made, ev_ident
         n = len(protos)
         instances = protos + [None] * (len(ident) - n)
-        moved: dict[tuple, dict] = {}  # (record, look) -> {entry number: [period, count]} other than its own
-        for got, (r, j, period, count) in zip(found, ev_from):
+        for got, r, period, j in zip(found, ev_group, ev_period, ev_look):
             if got < n:
                 continue
-            if instances[got] is None:
-                rec = records[r]
-                proto, pos, loc, level = rec[10][j]
+            rec = records[r]
+            count = rec[1] if whole else 1
+            proto, pos, loc, level, sid, _ = rec[7][j]
+            dup = instances[got]
+            if dup is None:
                 dup = instances[got] = HistEntry(proto.ident, rec[3], rec[2], loc, rec[4], pos < 0, rec[2],
                                                  self.graphs, rec[5], level, rec[6])
                 dup.slot = proto.slot
                 self.entries[(_DUPLICATE, proto.ident, got)] = dup
-            share = moved.setdefault((r, j), {}).setdefault(got, [0, 0])
-            share[0] += period
-            share[1] += count
-        for r, (period, count, _, _, _, _, _, frames, keys, ids, looks, _, _, _) in enumerate(records):
-            for j, (entry, pos, _, _) in enumerate(looks):
-                shares = moved.get((r, j)) if moved else None
-                if shares is None:
-                    _credit(entry, pos, period, count, frames, keys, ids, pending)
-                    continue
-                left_p, left_c = period, count
-                for got, (p, c) in shares.items():
-                    _credit(instances[got], pos, p, c, frames, keys, ids, pending)
-                    left_p -= p
-                    left_c -= c
-                if left_c:
-                    _credit(entry, pos, left_p, left_c, frames, keys, ids, pending)
+            _debit(proto, pos < 0, period, count, sid, pending)
+            _credit(dup, pos < 0, period, count, max(pos, 0), sid, rec[8], rec[9], pending)
         self._merged = [(instances[into], instances[e]) for e, into in enumerate(merged) if into >= 0]
         return [instances[e] for e in order]
 
@@ -309,11 +298,11 @@ class Hists:
             del self.entries[key]
         return [e for e in order if id(e) not in gone]
 
-    def _cumulative_lookups(self, self_ident, comm, tid, trace, frames, filtered, level: str, raw, looks: list,
-                            found: list, unresolved: list):
-        """``_add_cumulative``'s look-ups (entries made for new identities), each as (entry, frame index,
-        frame, level) in ``looks``; those of unresolved frames in ``unresolved`` (their indices) and, if they made
-        nothing, in ``found`` as (look, entries made before)."""
+    def _cumulative_lookups(self, self_ident, comm, tid, trace, frames, filtered, level: str, raw, period, count,
+                            keys, ids, pending: dict, unresolved: list | None) -> list | None:
+        """``_add_cumulative`` as look-ups: each new identity of the chain finds or makes its entry, credited
+        with the group's period and count; those of unresolved frames are added to ``unresolved`` (made
+        if needed) as ``_finish_by_lookups`` lists them."""
         seen = {self_ident}
         at = self._loc_suffix
         entries = self.entries
@@ -335,11 +324,14 @@ class Hists:
                 continue
             seen.add(ident)
             made = len(entries)
-            looks.append((self._entry(ident, comm, tid, frame, trace, False, filtered, level, raw), i, frame, level))
+            entry = self._entry(ident, comm, tid, frame, trace, False, filtered, level, raw)
+            sid = ids[i] if ids is not None else None
+            _credit(entry, False, period, count, i, sid, keys, frames, pending)
             if not frame.has_sym:
-                unresolved.append(len(looks) - 1)
-                if len(entries) == made:
-                    found.append((len(looks) - 1, made))
+                if unresolved is None:
+                    unresolved = []
+                unresolved.append((entry, i, frame, level, sid, made if len(entries) == made else -1))
+        return unresolved
 
     def _add_cumulative(self, self_ident, self_entry, comm, tid, trace, frames, keys, ids, period, count,
                         filtered, pending: dict, level: str, raw: bytes | None) -> None:
@@ -468,23 +460,37 @@ def _findnew_replay(*args):
 _DUPLICATE = object()  # self.entries' key of a second entry of one identity: (_DUPLICATE, identity, n)
 
 
-def _credit(entry: HistEntry, pos: int, period: int, count: int, frames, keys, ids, pending: dict) -> None:
-    """A group's samples found ``entry``: as its self entry (``pos`` -1: the whole chain) or as the
-    cumulative entry of frame ``pos`` (the chain from there, appended later once per entry and suffix)."""
+def _credit(entry: HistEntry, is_self: bool, period: int, count: int, i: int, sid, keys, frames,
+            pending: dict) -> None:
+    """Samples found ``entry``: as their self entry or as a cumulative one; their chain from frame ``i``
+    (suffix id ``sid``; None: no chain) appended later, once per entry and suffix."""
     entry.period_acc += period
     entry.hits += count
-    if pos < 0:
+    if is_self:
         entry.period += period
         entry.nr_events += count
-        if entry.callchain is not None:
-            entry.callchain.append(keys, frames, period, count)
-    elif entry.callchain is not None:
-        got = pending.get((entry, ids[pos]))
+    if sid is not None and entry.callchain is not None:
+        got = pending.get((entry, sid))
         if got is None:
-            pending[(entry, ids[pos])] = [entry, keys, frames, pos, period, count]
+            pending[(entry, sid)] = [entry, keys, frames, i, period, count]
         else:
             got[4] += period
             got[5] += count
+
+
+def _debit(entry: HistEntry, is_self: bool, period: int, count: int, sid, pending: dict) -> None:
+    """``_credit`` undone for samples that found another entry (report.findnew)."""
+    entry.period_acc -= period
+    entry.hits -= count
+    if is_self:
+        entry.period -= period
+        entry.nr_events -= count
+    if sid is not None and entry.callchain is not None:
+        got = pending[(entry, sid)]
+        got[4] -= period
+        got[5] -= count
+        if not got[5]:
+            del pending[(entry, sid)]
 
 
 def _merge(into: HistEntry, other: HistEntry) -> None:
