@@ -109,3 +109,11 @@ def test_registers_and_stack_written_out():
         dec.decode(struct.pack("<QQQ", 1, 2, 0x10), 0, 24, 2, 0)
     with pytest.raises(CorruptRecord, match="user stack"):
         dec.decode(struct.pack("<QQQQQQ", 1, 2, 0x10, 0x20, 0x30, 16), 0, 48, 2, 0)
+
+
+def test_decoders_of_one_sample_type_share_code_not_their_event():
+    attr = EventAttr(type=2, sample_type=S.IP | S.TID | S.TIME | S.PERIOD)
+    first, second = SampleDecoder(attr, 1), SampleDecoder(attr, 2)
+    body = struct.pack("<QIIQQ", 0x10, 3, 4, 5, 6)
+    assert first.decode.__code__ is second.decode.__code__
+    assert (first.decode(body, 0, len(body), 2, 0).evsel, second.decode(body, 0, len(body), 2, 0).evsel) == (1, 2)

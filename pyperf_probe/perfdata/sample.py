@@ -208,8 +208,15 @@ class SampleDecoder:
         self.source, structs = _generate(attr, evsel)
         namespace = _namespace(attr)
         namespace.update(structs)
-        exec(compile(self.source, f"<sample decoder 0x{attr.sample_type:x}>", "exec"), namespace)
+        namespace["_evsel"] = evsel
+        code = _CODE.get(self.source)
+        if code is None:  # (events of one sample_type share it: a system-wide recording has dozens)
+            code = _CODE[self.source] = compile(self.source, f"<sample decoder 0x{attr.sample_type:x}>", "exec")
+        exec(code, namespace)
         self.decode = namespace["decode"]
+
+
+_CODE: dict[str, object] = {}  # generated source -> its code object
 
 
 # CALLCHAIN (u64 nr; u64 ips[nr]: struct ip_callchain) and RAW (u32 size; char data[size], the two
@@ -287,7 +294,7 @@ def _namespace(attr: EventAttr) -> dict:
 
 def _generate(attr: EventAttr, evsel: int) -> tuple[str, dict[str, struct.Struct]]:
     """Python source of ``decode`` for this attr, and the structs it refers to (``_S0``, ``_S1``...)."""
-    values = {"evsel": str(evsel), "misc": "misc", "file_offset": "file_offset",
+    values = {"evsel": "_evsel", "misc": "misc", "file_offset": "file_offset",
               "period": str(attr.sample_period)}  # no PERIOD bit: perf uses attr.sample_period
     body: list[str] = []
     structs: dict[str, struct.Struct] = {}

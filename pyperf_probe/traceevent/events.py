@@ -43,10 +43,26 @@ class TraceEvents:
             self._why_python = f"{ENV_NO_LIBRARY} is set"
         else:
             self._why_python = "the library was not asked for"
-        self.tep = self._open_library(tracing, resolve) if use_library else None
-        if use_library and self.tep is None:
-            self._why_python = "libtraceevent.so.1 could not be loaded"
-        self.renderer = "libtraceevent" if self.tep is not None else "python"
+        self._use_library = use_library
+        self._tep = None
+        self._opened = False  # the library is loaded and the formats parsed on first use (a report that
+        # prints no trace text, or stops at an error, pays nothing for it)
+
+    @property
+    def tep(self):
+        """The library's handle (libtep.TepHandle, the file's formats parsed), None when it is not used."""
+        if not self._opened:
+            self._opened = True
+            if self._use_library:
+                self._tep = self._open_library(self.tracing, self._resolve)
+                if self._tep is None:
+                    self._why_python = "libtraceevent.so.1 could not be loaded"
+        return self._tep
+
+    @property
+    def renderer(self) -> str:
+        """"libtraceevent" or "python": the renderer in use."""
+        return "libtraceevent" if self.tep is not None else "python"
 
     @staticmethod
     def _open_library(tracing: TracingData, resolve: Resolver | None):
