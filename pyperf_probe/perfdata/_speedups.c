@@ -989,10 +989,13 @@ done:
  * report: perf's entries_in rb-tree replayed (report/findnew.py's replay; that module's docstring says what
  * it computes, and its Python code is this loop's twin: tests/test_report_findnew.py compares them).
  *
- * findnew_replay(block, ip, sub, wraps, ev_made, ev_ident, collapse) -> (found, ident, order, merged)
- *     Lists of ints: per identity its block (int64), ip (u64), sub (int64) and wraps (bool); per event the
- *     number of entries made before it and the identity it looks up. Nodes are entries; an insertion is
- *     lib/rbtree.c's (report.rbtree's _fixup: the CLRS rebalancing).
+ * findnew_replay(block, ip, sub, wraps, groups, periods, counts, looks, made_after, collapse)
+ *         -> (moves, ident, order, merged)
+ *     Per identity its block (int64), ip (u64), sub (int64) and wraps (bool); per sample its group and period
+ *     (u64) and count (None: 1 each); per group its replayed look-ups, None or a list of (look, identity,
+ *     entries made before it at the group's first sample, -1 if it made the identity's first entry then),
+ *     and the entries made once its first sample is done. Nodes are entries; an insertion is lib/rbtree.c's
+ *     (report.rbtree's _fixup: the CLRS rebalancing).
  * ------------------------------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -1180,24 +1183,33 @@ static void *fn_array(PyObject *list, Py_ssize_t n, int kind)
 
 static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    PyObject *lblock, *lip, *lsub, *lwraps, *lmade, *lident, *result = NULL;
-    PyObject *found = NULL, *ident = NULL, *order = NULL, *merged = NULL;
+    PyObject *lblock, *lip, *lsub, *lwraps, *lrs, *lperiods, *lcounts, *llooks, *lmade, *result = NULL;
+    PyObject *moves = NULL, *ident = NULL, *order = NULL, *merged = NULL;
     int collapse;
-    long long *block = NULL, *sub = NULL, *made = NULL, *evx = NULL;
-    unsigned long long *ip = NULL;
-    char *wraps = NULL;
+    long long *block = NULL, *sub = NULL, *rs = NULL, *counts = NULL, *made_after = NULL;
+    unsigned long long *ip = NULL, *periods = NULL;
+    char *wraps = NULL, *done = NULL;
     FnTree t = {0}, c = {0};
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!p:findnew_replay", &PyList_Type, &lblock, &PyList_Type, &lip,
-                          &PyList_Type, &lsub, &PyList_Type, &lwraps, &PyList_Type, &lmade, &PyList_Type, &lident,
-                          &collapse))
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!OO!O!p:findnew_replay", &PyList_Type, &lblock, &PyList_Type, &lip,
+                          &PyList_Type, &lsub, &PyList_Type, &lwraps, &PyList_Type, &lrs, &PyList_Type, &lperiods,
+                          &lcounts, &PyList_Type, &llooks, &PyList_Type, &lmade, &collapse))
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(lblock), nev = PyList_GET_SIZE(lmade);
+    Py_ssize_t n = PyList_GET_SIZE(lblock), ns = PyList_GET_SIZE(lrs), ng = PyList_GET_SIZE(llooks);
     if (!(block = fn_array(lblock, n, 0)) || !(ip = fn_array(lip, n, 1)) || !(sub = fn_array(lsub, n, 0)) ||
-        !(wraps = fn_array(lwraps, n, 2)) || !(made = fn_array(lmade, nev, 0)) || !(evx = fn_array(lident, nev, 0)))
+        !(wraps = fn_array(lwraps, n, 2)) || !(rs = fn_array(lrs, ns, 0)) || !(periods = fn_array(lperiods, ns, 1)) ||
+        !(made_after = fn_array(lmade, ng, 0)))
         goto done;
-    for (Py_ssize_t e = 0; e < nev; e++)
-        if (evx[e] < 0 || evx[e] >= n || made[e] < 0) {
-            PyErr_SetString(PyExc_ValueError, "findnew_replay: an event's identity or count is out of range");
+    if (lcounts != Py_None && !(counts = fn_array(lcounts, ns, 0)))
+        goto done;
+    if (!(done = PyMem_Calloc(ng ? ng : 1, 1))) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < ns; i++)
+        if (rs[i] < 0 || rs[i] >= ng) {
+            PyErr_SetString(PyExc_ValueError, "findnew_replay: a sample's group is out of range");
+            goto done;
+        }
+    for (Py_ssize_t g = 0; g < ng; g++)
+        if (made_after[g] < 0 || made_after[g] > n) {
+            PyErr_SetString(PyExc_ValueError, "findnew_replay: made_after out of range");
             goto done;
         }
     t.root = -1;
@@ -1206,17 +1218,48 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
         if (fn_grow(&t) < 0) { PyErr_NoMemory(); goto done; }
     for (Py_ssize_t i = 0; i < n; i++) t.ident[i] = i;
     t.size = n;
-    if (!(found = PyList_New(nev))) goto done;
-    Py_ssize_t k = 0;
-    for (Py_ssize_t e = 0; e < nev; e++) {
-        for (; k < made[e] && k < n; k++) fn_lookup(&t, k, k);
-        if (t.size >= t.cap && fn_grow(&t) < 0) { PyErr_NoMemory(); goto done; }
-        t.ident[t.size] = evx[e];
-        Py_ssize_t got = fn_lookup(&t, evx[e], t.size);
-        if (got < 0) got = t.size++;
-        PyObject *v = PyLong_FromSsize_t(got);
-        if (!v) goto done;
-        PyList_SET_ITEM(found, e, v);
+    if (!(moves = PyList_New(0))) goto done;
+    Py_ssize_t k = 0, top = -1;
+    for (Py_ssize_t i = 0; i < ns; i++) {
+        Py_ssize_t r = (Py_ssize_t)rs[i];
+        if (r > top) top = r;
+        PyObject *looks = PyList_GET_ITEM(llooks, r);
+        if (looks == Py_None) continue;
+        if (!PyList_Check(looks)) {
+            PyErr_SetString(PyExc_TypeError, "findnew_replay: a group's look-ups are a list or None");
+            goto done;
+        }
+        int first = !done[r];
+        done[r] = 1;
+        for (Py_ssize_t q = 0; q < PyList_GET_SIZE(looks); q++) {
+            PyObject *look = PyList_GET_ITEM(looks, q), *jo, *xo, *bo;
+            if (!PyTuple_Check(look) || PyTuple_GET_SIZE(look) != 3) {
+                PyErr_SetString(PyExc_TypeError, "findnew_replay: a look-up is (look, identity, made before)");
+                goto done;
+            }
+            jo = PyTuple_GET_ITEM(look, 0); xo = PyTuple_GET_ITEM(look, 1); bo = PyTuple_GET_ITEM(look, 2);
+            Py_ssize_t x = PyLong_AsSsize_t(xo), before = PyLong_AsSsize_t(bo), m;
+            if (PyErr_Occurred()) goto done;
+            if (x < 0 || x >= n || before > n) {
+                PyErr_SetString(PyExc_ValueError, "findnew_replay: a look-up is out of range");
+                goto done;
+            }
+            if (first) {
+                if (before < 0) continue;
+                m = before;
+            } else
+                m = (Py_ssize_t)made_after[top];
+            for (; k < m; k++) fn_lookup(&t, k, k);
+            if (t.size >= t.cap && fn_grow(&t) < 0) { PyErr_NoMemory(); goto done; }
+            t.ident[t.size] = x;
+            Py_ssize_t got = fn_lookup(&t, x, t.size);
+            if (got < 0) got = t.size++;
+            if (got >= n) {
+                PyObject *move = Py_BuildValue("(nOnKL)", r, jo, got, periods[i], counts ? counts[i] : 1LL);
+                if (!move || PyList_Append(moves, move) < 0) { Py_XDECREF(move); goto done; }
+                Py_DECREF(move);
+            }
+        }
     }
     for (; k < n; k++) fn_lookup(&t, k, k);
     if (!(order = fn_walk(&t))) goto done;
@@ -1247,9 +1290,9 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
         Py_SETREF(order, fn_walk(&c));
         if (!order) goto done;
     }
-    result = PyTuple_Pack(4, found, ident, order, merged);
+    result = PyTuple_Pack(4, moves, ident, order, merged);
 done:
-    Py_XDECREF(found);
+    Py_XDECREF(moves);
     Py_XDECREF(ident);
     Py_XDECREF(order);
     Py_XDECREF(merged);
@@ -1257,8 +1300,11 @@ done:
     PyMem_Free(ip);
     PyMem_Free(sub);
     PyMem_Free(wraps);
-    PyMem_Free(made);
-    PyMem_Free(evx);
+    PyMem_Free(rs);
+    PyMem_Free(periods);
+    PyMem_Free(counts);
+    PyMem_Free(made_after);
+    PyMem_Free(done);
     fn_free(&t);
     fn_free(&c);
     return result;
@@ -1278,7 +1324,8 @@ static PyMethodDef speedups_methods[] = {
     {"kallsyms_columns", (PyCFunction)kallsyms_columns, METH_O,
      "kallsyms_columns(data) -> (starts, types, name_starts, name_ends, in_order) or None (see the source)"},
     {"findnew_replay", (PyCFunction)findnew_replay, METH_VARARGS,
-     "findnew_replay(block, ip, sub, wraps, ev_made, ev_ident, collapse) -> (found, ident, order, merged)"},
+     "findnew_replay(block, ip, sub, wraps, groups, periods, counts, looks, made_after, collapse) -> "
+     "(moves, ident, order, merged) (see the source)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -112,7 +112,7 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
     for index, bucket in enumerate(groups):
         h, text = hists[index], texts[index]
         gkeys: dict[tuple, tuple] = {}
-        h.sequence = _Sequence(order, bucket, gkeys)
+        h.sequence = _Sequence(order, bucket, gkeys, len(groups) == 1)
         for group, (period, count) in bucket.items():
             thread, location, chain, raw = group
             h.count(period, count)
@@ -136,10 +136,11 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
 class _Sequence:
     """A hists' samples in order, as (group key, period): read from the session's order only if asked."""
 
-    __slots__ = ("order", "bucket", "gkeys")
+    __slots__ = ("order", "bucket", "gkeys", "alone")
 
-    def __init__(self, order: list, bucket: dict, gkeys: dict):
+    def __init__(self, order: list, bucket: dict, gkeys: dict, alone: bool):
         self.order, self.bucket, self.gkeys = order, bucket, gkeys
+        self.alone = alone  # the file's only event: every sample in the order is this hists'
 
     def __iter__(self):
         bucket, gkeys = self.bucket, self.gkeys
@@ -148,7 +149,7 @@ class _Sequence:
     def records(self, index: dict) -> tuple[list, list]:
         """(index[group key] per sample, period per sample), by C loops where the file has one event."""
         order = self.order
-        if any(b is not self.bucket for b in map(itemgetter(0), order)):
+        if not self.alone:
             pairs = list(self)
             return [index[g] for g, _ in pairs], [p for _, p in pairs]
         to_record = {group: index[gkey] for group, gkey in self.gkeys.items()}

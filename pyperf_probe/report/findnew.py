@@ -11,13 +11,15 @@ blocks in the walk. So only the look-ups of identities of those classes are repl
 against the tree of every entry made so far.
 
 ``replay`` takes the identities' ranks (report.order ``EntryRanks``: ``block``, ``ip``, ``sub``, ``wraps``;
-identity ``k`` is made, as entry ``k``, by the k-th insertion) and the other look-ups as events: the event
-``(made, identity)`` looks ``identity`` up after entries ``0 .. made-1`` were made. It returns, per event,
-the entry found or made (a second entry of an identity gets the next number from ``n``), each entry's
-identity, and the entries in the tree's order; with ``collapse`` (comm is a key:
-``hists__collapse_resort``) they are then inserted in that order into a new tree where an equal entry
-merges into the one found (``merged_into``, else -1), and the order is that tree's. The C loop
-(perfdata/_speedups.c ``findnew_replay``) does the same; this is its Python twin.
+identity ``k`` is made, as entry ``k``, by the k-th insertion), the samples in order (their groups and
+periods) and each group's look-ups to replay: at a group's first sample those that made nothing (after the
+entries made before them), at the others all of them (after the entries made by then: groups come in
+first-sample order). It returns the look-ups that found or made another entry than their identity's first
+(a second entry of an identity gets the next number from ``n``), each entry's identity, and the entries in
+the tree's order; with ``collapse`` (comm is a key: ``hists__collapse_resort``) they are then inserted in
+that order into a new tree where an equal entry merges into the one found (``merged``, else -1), and the
+order is that tree's. The C loop (perfdata/_speedups.c ``findnew_replay``) does the same; this is its
+Python twin.
 """
 from __future__ import annotations
 
@@ -71,23 +73,43 @@ class Tree:
         return _walk(self.root)
 
 
-def replay(block, ip, sub, wraps, ev_made, ev_ident, collapse: bool):
-    """(entry per event, identity per entry, order, merged_into) as the module docstring says."""
+def replay(block, ip, sub, wraps, groups, periods, counts, looks, made_after, collapse: bool):
+    """(moves, ident, order, merged): see the module docstring; ``groups``/``periods``/``counts`` (None: 1
+    each) per sample, ``looks`` per group (None, or (look, identity, entries made before it at the group's
+    first sample or -1 if it made that identity's first entry)), ``made_after`` per group (entries made once
+    its first sample is done). ``moves``: (group, look, entry, period, count) per look-up that found or made
+    another entry than its identity's first."""
     n = len(block)
     ident = list(range(n))
     tree = Tree(block, ip, sub, wraps)
     tree.node_ident = ident
-    found = []
-    k = 0
-    for made, x in zip(ev_made, ev_ident):
-        while k < made:
-            tree.lookup(k, k)
-            k += 1
-        got = tree.lookup(x, len(ident))
-        if got < 0:
-            got = len(ident)
-            ident.append(x)
-        found.append(got)
+    moves = []
+    done = bytearray(len(looks))
+    k, top = 0, -1
+    for s, r in enumerate(groups):
+        if r > top:
+            top = r
+        group_looks = looks[r]
+        if group_looks is None:
+            continue
+        first = not done[r]
+        done[r] = 1
+        for j, x, before in group_looks:
+            if first:
+                if before < 0:
+                    continue
+                made = before
+            else:
+                made = made_after[top]
+            while k < made:
+                tree.lookup(k, k)
+                k += 1
+            got = tree.lookup(x, len(ident))
+            if got < 0:
+                got = len(ident)
+                ident.append(x)
+            if got >= n:
+                moves.append((r, j, got, periods[s], 1 if counts is None else counts[s]))
     while k < n:
         tree.lookup(k, k)
         k += 1
@@ -101,4 +123,4 @@ def replay(block, ip, sub, wraps, ev_made, ev_ident, collapse: bool):
             if got >= 0:
                 merged[entry] = got
         order = second.walk()
-    return found, ident, order, merged
+    return moves, ident, order, merged

@@ -13,7 +13,6 @@ used by the children tie rule) is that of the first sample that made it, as in p
 from __future__ import annotations
 
 import functools
-from itertools import accumulate, compress
 from collections.abc import Sequence
 
 from pyperf_probe.callchain.tree import CallchainRoot
@@ -227,52 +226,35 @@ class Hists:
         ``entries_in``'s order, or, when comm is a key, ``entries_collapsed``'s (``_collapse`` merges the
         equal ones once the chains are appended)."""
         wraps = ranks.wraps
-        # per event: entries made before it, its identity, and where it comes from: its sample's group and
-        # period (``rs``, ``periods``: without the session's order, a group's samples at its first) and look-up
-        ev_made, ev_ident, ev_group, ev_period, ev_look = [], [], [], [], []
-        wrapjs = [None if rec is None else [j for j, look in enumerate(rec[7]) if wraps[look[0].slot]] or None
-                  for rec in records]
-        whole = self.sequence is None  # then a group's samples count at its first, as one look-up
-        if whole:
-            rs = list(range(len(records)))
+        looks = [None if rec is None else [(j, look[0].slot, look[5]) for j, look in enumerate(rec[7])
+                                           if wraps[look[0].slot]] or None for rec in records]
+        if self.sequence is None:  # a group's samples at its first, as one look-up
+            groups = list(range(len(records)))
             periods = [0 if rec is None else rec[0] for rec in records]
+            counts = [0 if rec is None else rec[1] for rec in records]
         else:
             index = {gkey: r for r, gkey in enumerate(self._groups)}
             if hasattr(self.sequence, "records"):
-                rs, periods = self.sequence.records(index)
+                groups, periods = self.sequence.records(index)
             else:
-                rs, periods = [index[g] for g, _ in self.sequence], [p for _, p in self.sequence]
-        done = bytearray(len(records))  # groups whose first sample was met
-        # the last group met so far (groups come in first-sample order): made_after of it is what was made
-        samples = zip(rs, periods, accumulate(rs, max))
-        for r, period, last in compress(samples, map(wrapjs.__getitem__, rs)):
-            looks = records[r][7]
-            first = not done[r]  # its group's first sample: the look-ups that made nothing then
-            done[r] = True
-            made = made_after[last]
-            for j in wrapjs[r]:
-                look = looks[j]
-                if first:
-                    if look[5] < 0:
-                        continue  # it made its identity's first entry
-                    ev_made.append(look[5])
-                else:
-                    ev_made.append(made)
-                ev_ident.append(look[0].slot)
-                ev_group.append(r)
-                ev_period.append(period)
-                ev_look.append(j)
-        del rs, periods, samples
-        found, ident, order, merged = _findnew_replay(ranks.block, ranks.ip, ranks.sub, wraps, ev_made, ev_ident,
+                groups, periods = [index[g] for g, _ in self.sequence], [p for _, p in self.sequence]
+            counts = None
+        moves, ident, order, merged = _findnew_replay(ranks.block, ranks.ip, ranks.sub, wraps, groups, periods,
+                                                      counts, looks, made_after,
                                                       any(k.name == "comm" for k in self.keys))
-        del ev_made, ev_ident
+        del groups, periods, counts
         n = len(protos)
         instances = protos + [None] * (len(ident) - n)
-        for got, r, period, j in zip(found, ev_group, ev_period, ev_look):
-            if got < n:
-                continue
+        shares: dict[tuple, list] = {}
+        for r, j, got, period, count in moves:
+            share = shares.get((r, j, got))
+            if share is None:
+                shares[(r, j, got)] = [period, count]
+            else:
+                share[0] += period
+                share[1] += count
+        for (r, j, got), (period, count) in shares.items():
             rec = records[r]
-            count = rec[1] if whole else 1
             proto, pos, loc, level, sid, _ = rec[7][j]
             dup = instances[got]
             if dup is None:
