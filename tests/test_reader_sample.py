@@ -102,6 +102,8 @@ def test_registers_and_stack_written_out():
     body = struct.pack("<QQQQQ", 1, 2, 0x10, 0x20, 0x30) + struct.pack("<Q", 16) + b"A" * 16 + struct.pack("<Q", 12)
     s = dec.decode(body, 0, len(body), 2, 0)
     assert tuple(s.regs_user) == (2, 0x1C0, (0x10, 0x20, 0x30)) and s.stack_user == b"A" * 12
+    assert isinstance(s.stack_user, memoryview) and s.stack_user.obj is body  # viewed in place, not copied
+    assert hash(s.stack_user) == hash(b"A" * 12) and s == s._replace(stack_user=b"A" * 12)
     body = struct.pack("<QQQ", 1, 0, 0)  # abi NONE, no stack
     s = dec.decode(body, 0, len(body), 2, 0)
     assert tuple(s.regs_user) == (0, 0x1C0, ()) and s.stack_user == b""

@@ -106,7 +106,7 @@ def unwind_with_reason(regs: Sequence[int | None], read_word: ReadWord | None, l
     plan_rsp, plan_rbp = _PLAN_RSP, _PLAN_RBP
     first = regs  # every register is known in the sampled frame only
     left = max_frames - 1
-    fast = _unwind_run if isinstance(stack, bytes) else None
+    fast = _unwind_run if isinstance(stack, (bytes, memoryview)) else None
     while left > 0:
         if fast is not None:
             got = fast(stack, stack_avma, pc, rsp, rbp, plans, left, frames)
