@@ -93,12 +93,13 @@ def need_speedups():
 def speedups_or_not(request, monkeypatch):
     """Run the test with the C loops of perfdata/_speedups.c and again with the Python code they replace."""
     from pyperf_probe.perfdata import ordered, sample_keys
-    from pyperf_probe.report import hist
+    from pyperf_probe.report import hist, rbtree
     if request.param == "c":
         need_speedups()
     else:
         monkeypatch.setattr(sample_keys, "speedups", None)
         monkeypatch.setattr(hist, "speedups", None)
+        monkeypatch.setattr(rbtree, "_USE_C", False)
         monkeypatch.setattr(ordered, "_extremes", ordered._py_extremes)
         monkeypatch.setattr(ordered, "_time_order", ordered._py_time_order)
     return request.param

@@ -167,3 +167,19 @@ def test_hists_find_and_make_entries_as_perfs_loop(names, children, speedups_or_
         assert got == want
         dups += len({g[0] for g in got}) < len(got)
     assert dups > 0 or names != ["dso", "sym"]  # (comm: the collapsed tree merges them again)
+
+
+@pytest.mark.parametrize("alone", [True, False])
+def test_sequence_records_keep_a_hists_own_samples(alone):
+    """builder._Sequence: the session's order mapped to one hists' groups (its bucket's samples only)."""
+    from pyperf_probe.report.builder import _Sequence
+    mine, other = {}, {}
+    groups = [("g%d" % i,) for i in range(4)]
+    order = [(mine, groups[0], 5), (other, groups[1], 6), (mine, groups[2], 7), (mine, groups[0], 8),
+             (other, groups[3], 9)]
+    if alone:
+        order = [o for o in order if o[0] is mine]
+    gkeys = {groups[0]: "k0", groups[2]: "k2"}
+    seq = _Sequence(order, mine, gkeys, alone)
+    assert seq.records({"k0": 0, "k2": 1}) == ([0, 1, 0], [5, 7, 8])
+    assert list(seq) == [("k0", 5), ("k2", 7), ("k0", 8)]

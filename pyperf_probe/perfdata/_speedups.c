@@ -1310,6 +1310,57 @@ done:
     return result;
 }
 
+/* rank_order(group, thread, depth, rest) -> order
+ *     report.rbtree.replay_ranked: items 0..n-1 inserted in turn into one rb-tree (a new item goes left of an
+ *     existing one if its group is lower; on equal groups, if both have the same thread and their depths
+ *     differ, if its depth is lower; else if its rest is lower), the in-order walk returned. Lists of ints
+ *     (int64). */
+static PyObject *rank_order(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *lgroup, *lthread, *ldepth, *lrest, *result = NULL;
+    long long *group = NULL, *thread = NULL, *depth = NULL, *rest = NULL;
+    FnTree t = {0};
+    if (!PyArg_ParseTuple(args, "O!O!O!O!:rank_order", &PyList_Type, &lgroup, &PyList_Type, &lthread,
+                          &PyList_Type, &ldepth, &PyList_Type, &lrest))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(lgroup);
+    if (!(group = fn_array(lgroup, n, 0)) || !(thread = fn_array(lthread, n, 0)) || !(depth = fn_array(ldepth, n, 0)) ||
+        !(rest = fn_array(lrest, n, 0)))
+        goto done;
+    t.root = -1;
+    while (t.cap < n + 1)
+        if (fn_grow(&t) < 0) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t x = 0; x < n; x++) {
+        Py_ssize_t parent = -1, cur = t.root;
+        int left = 0;
+        while (cur >= 0) {
+            if (group[x] != group[cur])
+                left = group[x] < group[cur];
+            else if (thread[x] == thread[cur] && depth[x] != depth[cur])
+                left = depth[x] < depth[cur];
+            else
+                left = rest[x] < rest[cur];
+            parent = cur;
+            cur = left ? t.left[cur] : t.right[cur];
+        }
+        t.left[x] = t.right[x] = -1;
+        t.parent[x] = parent;
+        t.red[x] = 1;
+        if (parent < 0) t.root = x;
+        else if (left) t.left[parent] = x;
+        else t.right[parent] = x;
+        fn_fixup(&t, x);
+    }
+    result = fn_walk(&t);
+done:
+    PyMem_Free(group);
+    PyMem_Free(thread);
+    PyMem_Free(depth);
+    PyMem_Free(rest);
+    fn_free(&t);
+    return result;
+}
+
 /* --------------------------------------------------------------------------- end of the report section */
 
 static PyMethodDef speedups_methods[] = {
@@ -1326,6 +1377,8 @@ static PyMethodDef speedups_methods[] = {
     {"findnew_replay", (PyCFunction)findnew_replay, METH_VARARGS,
      "findnew_replay(block, ip, sub, wraps, groups, periods, counts, looks, made_after, collapse) -> "
      "(moves, ident, order, merged) (see the source)"},
+    {"rank_order", (PyCFunction)rank_order, METH_VARARGS,
+     "rank_order(group, thread, depth, rest) -> order (see the source)"},
     {NULL, NULL, 0, NULL},
 };
 

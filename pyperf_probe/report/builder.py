@@ -13,7 +13,8 @@ and in entries other samples made; only the entries they make are hidden.
 from __future__ import annotations
 
 import gc
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import is_, itemgetter
 from collections.abc import Sequence
 
 from pyperf_probe.perfdata.frozen import Frozen
@@ -147,11 +148,10 @@ class _Sequence:
         return ((gkeys[group], period) for b, group, period in self.order if b is bucket)
 
     def records(self, index: dict) -> tuple[list, list]:
-        """(index[group key] per sample, period per sample), by C loops where the file has one event."""
+        """(index[group key] per sample, period per sample), by C loops."""
         order = self.order
-        if not self.alone:
-            pairs = list(self)
-            return [index[g] for g, _ in pairs], [p for _, p in pairs]
+        if not self.alone:  # this hists' samples: those of its bucket
+            order = list(compress(order, map(is_, map(itemgetter(0), order), repeat(self.bucket))))
         to_record = {group: index[gkey] for group, gkey in self.gkeys.items()}
         return list(map(to_record.__getitem__, map(itemgetter(1), order))), list(map(itemgetter(2), order))
 

@@ -90,6 +90,7 @@ class Hists:
         self._loc_suffix = len(se) - len(loc_keys) if loc_keys and \
             loc_keys == list(range(len(se) - len(loc_keys), len(se))) else None
         self._loc_parts: dict = {}  # RFrame -> identity part of the frame keys (is_self False)
+        self._frame_entries: dict = {}  # keys before the frame keys -> {RFrame: its cumulative entry}
         # keys whose comparisons report.order knows (no trace, no tracepoint field): entries found as perf's
         # entries_in search finds them (report.findnew), their order computed once (``_in_order``)
         self._by_lookups = not self._dyn_keys and all(k.name in ("comm", "pid", "dso", "sym") for k in se)
@@ -201,8 +202,8 @@ class Hists:
             unresolved = None if loc.has_sym else [(entry, -1, loc, loc.level, sid,
                                                     made if len(entries) == made else -1)]
             if cumulative:
-                unresolved = self._cumulative_lookups(ident, comm, tid, trace, frames, filtered, loc.level, raw,
-                                                      period, count, keys, ids, pending, unresolved)
+                unresolved = self._cumulative_lookups(ident, entry, comm, tid, trace, frames, filtered, loc.level,
+                                                      raw, period, count, keys, ids, pending, unresolved)
             records.append(None if unresolved is None else (period, count, tid, comm, trace, filtered, raw,
                                                             unresolved, keys, frames))
             made_after.append(len(entries))
@@ -280,28 +281,60 @@ class Hists:
             del self.entries[key]
         return [e for e in order if id(e) not in gone]
 
-    def _cumulative_lookups(self, self_ident, comm, tid, trace, frames, filtered, level: str, raw, period, count,
-                            keys, ids, pending: dict, unresolved: list | None) -> list | None:
+    def _cumulative_lookups(self, self_ident, self_entry, comm, tid, trace, frames, filtered, level: str, raw,
+                            period, count, keys, ids, pending: dict, unresolved: list | None) -> list | None:
         """``_add_cumulative`` as look-ups: each new identity of the chain finds or makes its entry, credited
         with the group's period and count; those of unresolved frames are added to ``unresolved`` (made
-        if needed) as ``_finish_by_lookups`` lists them."""
-        seen = {self_ident}
+        if needed) as ``_finish_by_lookups`` lists them. When the frame keys come last, a frame's entry is
+        kept per (keys before them, frame): one dict look-up by the frame's identity."""
         at = self._loc_suffix
+        if at is None:
+            return self._cumulative_lookups_by_identity(self_ident, comm, tid, trace, frames, filtered, level, raw,
+                                                        period, count, keys, ids, pending, unresolved)
+        seen = {self_entry}
         entries = self.entries
-        if at is not None:
-            head = self_ident[:at]
-            parts = self._loc_parts
-            loc_keys = self._se_keys[at:]
+        head = self_ident[:at]
+        known = self._frame_entries.get(head)
+        if known is None:
+            known = self._frame_entries[head] = {}
+        parts = self._loc_parts
+        loc_keys = self._se_keys[at:]
         for i, frame in enumerate(frames):
             if frame.mapped:
                 level = frame.level
-            if at is None:
-                ident = self.identity(comm, tid, frame, trace, False, raw)
-            else:
+            entry = known.get(frame)
+            made = -1
+            if entry is None:
                 part = parts.get(frame)
                 if part is None:
                     part = parts[frame] = tuple(k.identity(comm, tid, frame, trace, False) for k in loc_keys)
-                ident = head + part
+                before = len(entries)
+                entry = known[frame] = self._entry(head + part, comm, tid, frame, trace, False, filtered, level, raw)
+                if len(entries) == before:
+                    made = before
+            else:
+                made = len(entries)
+            if entry in seen:
+                continue
+            seen.add(entry)
+            sid = ids[i] if ids is not None else None
+            _credit(entry, False, period, count, i, sid, keys, frames, pending)
+            if not frame.has_sym:
+                if unresolved is None:
+                    unresolved = []
+                unresolved.append((entry, i, frame, level, sid, made))
+        return unresolved
+
+    def _cumulative_lookups_by_identity(self, self_ident, comm, tid, trace, frames, filtered, level: str, raw,
+                                        period, count, keys, ids, pending: dict,
+                                        unresolved: list | None) -> list | None:
+        """``_cumulative_lookups`` with each frame's identity made in full (keys after the frame keys)."""
+        seen = {self_ident}
+        entries = self.entries
+        for i, frame in enumerate(frames):
+            if frame.mapped:
+                level = frame.level
+            ident = self.identity(comm, tid, frame, trace, False, raw)
             if ident in seen:
                 continue
             seen.add(ident)

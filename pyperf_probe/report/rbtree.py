@@ -46,6 +46,9 @@ def replay_ranked(items: list, ranks) -> list:
     a new item goes left of an existing one if its ``group`` is lower; on equal groups, if both are of the
     same ``thread`` and their ``depth`` differs, if its depth is lower; else if its ``rest`` is lower."""
     group, thread, depth, rest = ranks.group, ranks.thread, ranks.depth, ranks.rest
+    c_loop = _c_loop()
+    if c_loop is not None:
+        return [items[i] for i in c_loop(list(group), list(thread), list(depth), list(rest))]
 
     def goes_left(new: int, old: int) -> bool:
         gn, go = group[new], group[old]
@@ -55,6 +58,15 @@ def replay_ranked(items: list, ranks) -> list:
             return depth[new] < depth[old]
         return rest[new] < rest[old]
     return [items[i] for i in insertion_order(range(len(items)), goes_left)]
+
+
+def _c_loop():
+    """perfdata/_speedups.c's ``rank_order`` (None when not built: the Python loop then)."""
+    from pyperf_probe.perfdata.speedups import speedups
+    return getattr(speedups, "rank_order", None) if speedups is not None and _USE_C else None
+
+
+_USE_C = True  # (tests turn it off to run the Python loop)
 
 
 def _rotate_left(root, x):
