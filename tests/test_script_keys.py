@@ -227,3 +227,32 @@ def test_hidden_chains_are_not_resolved_as_perf(args, home, monkeypatch, capsys,
     assert "ffffffffc0010010 [unknown] (/lib/modules/6.1.0/extra/mod-two.ko.xz)" in out
     if os.path.exists(perf):
         assert out == subprocess.run([perf, "script", *argv], capture_output=True, text=True).stdout
+
+
+def test_head_plans_print_what_the_pieces_print():
+    """ScriptPrinter.templates_around_trace's generated plan (fields without a location) = its general
+    path, for every set of the fields it takes, comms with '%' and padding, --ns, pids and cpus of any
+    width, with RAW or without."""
+    import itertools
+    from types import SimpleNamespace as NS
+    from pyperf_probe.report.script_text import ScriptOptions, ScriptPrinter
+    names = ("comm", "pid", "tid", "cpu", "time", "period", "event", "trace")
+    evs = [NS(attr=NS(config=5, sample_type=0), tp_format=object(), name="sched:sched_switch"),
+           NS(attr=NS(config=6, sample_type=0), tp_format=None, name="cpu-clock")]
+    samples = [NS(evsel=e, thread=NS(comm=comm), sample=NS(pid=pid, tid=tid, cpu=cpu), period=period, raw=raw)
+               for e, comm, pid, tid, cpu, period, raw in (
+                   (0, "kworker/0:1", 5, 6, 1, 1, b"x"), (1, "a%sb%%", -1, 123456, None, 10 ** 12, None),
+                   (0, "x" * 20, 0, 0, 1234, 3, None), (1, "", 99999, 7, 0, 0, b""))]
+    checked = 0
+    for n in range(len(names) + 1):
+        for fields in itertools.combinations(names, n):
+            for ns in (False, True):
+                printer = ScriptPrinter(evs, ScriptOptions([frozenset(fields)] * 2, nanosecs=ns, callchains=False),
+                                        trace_events=object())
+                general = ScriptPrinter(evs, ScriptOptions([frozenset(fields)] * 2, nanosecs=ns, callchains=False),
+                                        trace_events=object())
+                general._around_plans = {0: None, 1: None}
+                for s in samples:
+                    assert printer.templates_around_trace(s) == general.templates_around_trace(s), (fields, s)
+                    checked += 1
+    assert checked > 1000 and printer._around_plans[0] is not None

@@ -86,6 +86,8 @@ def _sample_line(s, f: frozenset, kernel_path: bool) -> str:
     return out
 
 
+_LOCATION_FIELDS = frozenset(("ip", "sym", "dso", "symoff"))  # the fields that print a sample's location
+
 # How many chains (and frames) the printer keeps the text of, per field set, before it starts again.
 TEXT_MEMO_LIMIT = 1 << 14
 
@@ -112,6 +114,7 @@ class ScriptPrinter:
         # microseconds or nanoseconds); an event that prints no time takes the two numbers as nothing
         self.time_conversion = "%5d.%09d: " if options.nanosecs else "%5d.%06d: "
         self._chain_texts: dict[frozenset, dict] = {}
+        self._around_plans: dict[int, object] = {}  # evsel -> templates_around_trace's plan (or None)
         self._line_texts: dict[frozenset, dict] = {}
 
     def lines(self, samples: Iterable) -> Iterator[str]:
@@ -144,6 +147,11 @@ class ScriptPrinter:
         trace text goes there: ``trace_events.info`` of the event's ``tp_ids`` with its ``%`` doubled); None
         for an event without fields. For samples that differ by their RAW record only
         (``report.script_keys``)."""
+        plan = self._around_plans.get(s.evsel, False)
+        if plan is False:
+            plan = self._around_plans[s.evsel] = self._around_plan(s.evsel)
+        if plan is not None:
+            return plan(s)
         f = self.options.fields[s.evsel]
         if not f:
             return None
@@ -152,6 +160,39 @@ class ScriptPrinter:
         traced = "trace" in f and s.raw is not None and self.trace_events is not None and \
             self.tp_ids[s.evsel] is not None
         return head.replace("%", "%%") + time + mid.replace("%", "%%"), tail.replace("%", "%%"), traced
+
+    def _around_plan(self, evsel: int):
+        """``templates_around_trace`` for one event as a generated function (one ``%`` formatting of the
+        line's head), when its fields print no location and no chain; None otherwise (or without fields)."""
+        f = self.options.fields[evsel]
+        if not f or f & _LOCATION_FIELDS or self.chains[evsel]:
+            return None
+        parts, values = [], []
+        if "comm" in f:
+            parts.append("%16s ")  # _start's f"{comm:>16} "
+            values.append("s.thread.comm")
+        if "pid" in f and "tid" in f:
+            parts.append("%5d/%-5d ")
+            values += ["sample.pid", "sample.tid"]
+        elif "pid" in f:
+            parts.append("%5d ")
+            values.append("sample.pid")
+        elif "tid" in f:
+            parts.append("%5d ")
+            values.append("sample.tid")
+        if "cpu" in f:
+            parts.append("[%03d] ")
+            values.append("(sample.cpu or 0)")
+        time = self.time_conversion if "time" in f else "%.0s%.0s"
+        event = f"{self.names[evsel]:>{self.name_width}}: ".replace("%", "%%") if "event" in f else ""
+        mid = "('%10d ' % s.period) + EVENT" if "period" in f else "EVENT"
+        traced = "trace" in f and self.trace_events is not None and self.tp_ids[evsel] is not None
+        head = f"(HEAD % ({', '.join(values)},)).replace('%', '%%')" if values else "''"
+        source = ("def around(s):\n    sample = s.sample\n"
+                  f"    return {head} + TIME + {mid}, '\\n', {'s.raw is not None' if traced else 'False'}\n")
+        namespace = {"HEAD": "".join(parts), "TIME": time, "EVENT": event}
+        exec(compile(source, f"<script head {evsel}>", "exec"), namespace)
+        return namespace["around"]
 
     def _pieces(self, s, f: frozenset, with_trace: bool = True) -> tuple[str, str, str, str]:
         """The sample's text before its time, from there to its trace text, the trace text ("" unless

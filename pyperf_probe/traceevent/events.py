@@ -37,6 +37,7 @@ class TraceEvents:
         self._python_only: dict[int, bool] = {}
         self._routes: dict[int, tuple] = {}   # event id -> (render(raw, cpu), whether its texts are kept)
         self._texts: dict[bytes, str] = {}    # RAW record (its common_type names the event) -> text
+        self._infos: dict[int, Callable] = {}  # event id -> info_of's function
         self._resolve = resolve
         if use_library is None:
             use_library = not os.environ.get(ENV_NO_LIBRARY)
@@ -143,6 +144,12 @@ class TraceEvents:
     def info_of(self, event_id: int) -> Callable[[bytes, int], str]:
         """``info`` of one event as a function ``(raw, cpu) -> text`` (the route looked up once: the loop of
         script's tracepoint samples)."""
+        info = self._infos.get(event_id)
+        if info is None:
+            info = self._infos[event_id] = self._info_of(event_id)
+        return info
+
+    def _info_of(self, event_id: int) -> Callable[[bytes, int], str]:
         route = self._routes.get(event_id)
         if route is None:
             route = self._routes[event_id] = self._route(event_id)
@@ -167,17 +174,27 @@ class TraceEvents:
         fmt = self.tracing.events.get(event_id)
         line = fmt.text[fmt.text.find("print fmt:"):] if fmt is not None else ""
         keep = not any(conv in line for conv in FUNCTION_CONVERSIONS)
-        ev = self.python_event(event_id)
         if self.tep is not None and not self._use_python(event_id):
             print_info = self.tep.print_info
+            ev = self._plannable(event_id)
             plan = flat_plan(ev, lambda raw: print_info(raw, 0)) if ev is not None else None
             if plan is None:
                 return print_info, keep
             return (lambda raw, cpu: plan(raw)), keep
+        ev = self.python_event(event_id)
         if ev is None:
             return (lambda raw, cpu: ""), keep
         info = flat_plan(ev) or ev.info
         return (lambda raw, cpu: info(raw)), keep
+
+    def _plannable(self, event_id: int):
+        """The Python renderer's event for a plan beside the library: None when its format does not parse
+        in Python (the library prints it, as it did before plans)."""
+        from pyperf_probe.traceevent.tokens import ParseError
+        try:
+            return self.python_event(event_id)
+        except (ParseError, ValueError, IndexError, KeyError, RecursionError):
+            return None
 
     def raw_fields(self, event_id: int, raw: bytes) -> str:
         """Every field as `` name=value`` (``tep_print_fields``: ``perf report --raw-trace``). Python with either
