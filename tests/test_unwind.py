@@ -299,3 +299,23 @@ def test_c_unwind_sample_takes_the_common_chains():
         values, mask = _perf_values(0x1010, 0x7000, rbp)
         got = _C_UNWIND_SAMPLE(values, *dwarf_unwind_module._c_indices(mask)[:3], stack, plans, max_frames)
         assert got == (frames, dwarf_unwind_module._C_STOPS.index(stop))
+
+
+# --- --call-graph dwarf samples read in place --------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["cxx", "threads"])
+def test_dwarf_samples_queued_as_views_decode_as_copies(name):
+    """The reader queues --call-graph dwarf samples (no RAW) as views of their chunk and their STACK_USER
+    as views of the record: the records delivered are those of copies, in the same order."""
+    import os
+    from pyperf_probe.perfdata.reader import PerfDataFile
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "unwind", "data", f"{name}.data")
+    viewed = PerfDataFile.open(path)
+    assert viewed._stream._view_samples
+    copied = PerfDataFile.open(path)
+    copied._stream._view_samples = False
+    a = [rec for batch in viewed.record_batches() for rec in batch]
+    b = [rec for batch in copied.record_batches() for rec in batch]
+    assert a == b and any(isinstance(getattr(r, "stack_user", None), memoryview) and
+                          isinstance(r.stack_user.obj, bytes) and len(r.stack_user.obj) > 65536 for r in a)
+    assert all(type(r.raw) is bytes for r in a if getattr(r, "raw", None) is not None)  # tracepoint data: bytes

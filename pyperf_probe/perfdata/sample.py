@@ -323,6 +323,10 @@ def _generate(attr: EventAttr, evsel: int) -> tuple[str, dict[str, struct.Struct
             field, helper = _VARIABLE[bits]
             if bits == SampleType.REGS_USER:
                 body.extend(_regs_user_lines(attr.sample_regs_user, structs))
+            elif bits == SampleType.RAW and attr.sample_type & SampleType.STACK_USER:
+                # the reader may hand these records as memoryviews (stream._view_samples): RAW as bytes
+                body.extend(line.replace("raw = buf[", "raw = bytes(buf[").replace("+ size]", "+ size])")
+                            if line.lstrip().startswith("raw =") else line for line in _INLINE[bits])
             else:
                 body.extend(_INLINE.get(bits) or [f"    {field}, pos = {helper}(buf, pos, end)"])
             values[field] = field

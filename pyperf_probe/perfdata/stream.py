@@ -39,6 +39,7 @@ from pyperf_probe.perfdata.sample_keys import KeyLayout
 INCOMPATIBLE = "incompatible file format (rerun with -v to learn more)"
 HEADER = struct.Struct("<IHH")
 DECODE_BATCH = 1024
+VIEWED_SAMPLE_SIZE = 1024  # samples this large are queued as views of their chunk (_view_samples)
 CHUNK_SIZE = 1 << 20  # > the largest record (perf_event_header.size is a u16)
 FINISHED_ROUND = RecordType.FINISHED_ROUND
 
@@ -92,6 +93,10 @@ class RecordStream:
         self._id_to_evsel = {i: a.index for a in self.attrs for i in a.ids}
         self._id_pos = _id_pos(self.attrs[0].attr.sample_type)
         self._sample_time_pos = self._common_time_pos()
+        # --call-graph dwarf samples (several KB each) are queued as views of the chunk, not copies
+        # (_entry_chunk): a copy per sample was a fresh page or two, dearer than decoding it. Their
+        # decoder copies RAW out of the view (sample.py), so that tracepoint data stays bytes.
+        self._view_samples = any(a.attr.sample_type & SampleType.STACK_USER for a in self.attrs)
         self._trailer_time = self._trailer_time_pos()
         # events with different trailers: a known IDENTIFIER -> (trailer size, TIME's offset in it or None)
         self._id_trailers: dict[int, tuple[int, int | None]] = {}
@@ -204,6 +209,7 @@ class RecordStream:
         out: list = []
         append = out.append
         count = 0
+        view = memoryview(buf) if self._view_samples and not quiet else None
         while off + 8 <= n:
             rtype, misc, size = unpack_header(buf, off)
             if size < 8 or off + size > n:
@@ -212,6 +218,10 @@ class RecordStream:
             if rtype == 9:
                 tp = sample_time_pos if sample_time_pos is not None else self._time_pos_of(buf, off, size)
                 time = u64(buf, off + tp)[0] if tp is not None and tp + 8 <= size else None
+                if view is not None and size >= VIEWED_SAMPLE_SIZE:
+                    append((time, rtype, misc, view[off:off + size], pos + off))
+                    off += size
+                    continue
             elif rtype in DECODERS:
                 time = self._entry_time(buf, off, size, rtype)
             else:
