@@ -81,6 +81,11 @@ def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_o
 def _build(session, keys: Sequence, children: bool, callchains: bool, caller_order: bool,
            filters: Filters, layout, trace_events, raw_trace: bool, graphs: bool) -> Built:
     evsels = session.evsels
+    if callchains and not children and not graphs:
+        # -g none --no-children: nothing uses a chain, and perf resolves none (sample__resolve_callchain runs
+        # for use_callchain or cumulate_callchain only): neither does the session
+        callchains = False
+        session.chained_evsels = tuple(False for _ in evsels)
     need_trace = any(k.name == "trace" for k in keys)
     need_raw = need_trace or any(k.kind == "dynamic" for k in keys)
     if trace_events is None and need_raw:
