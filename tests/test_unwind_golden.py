@@ -110,3 +110,25 @@ def test_pyperf_report_equals_perf_report(name, variant, args, symfs, libc_symbo
         ours = subprocess.run(argv, capture_output=True, text=True, env=dict(os.environ), check=True).stdout
         ours = "".join(line for line in ours.splitlines(True) if not line.startswith("# (Tip:"))
         assert ours == expected
+
+
+def test_kept_chains_stay_bounded_and_give_the_same_frames(symfs, monkeypatch):
+    """user_chain keeps the frames of unwound chains per process; past CHAIN_CACHE_LIMIT chains (or
+    MEMO_PROCESSES processes) it drops them all and resolves again: the same frames, memory bounded. On the
+    make file (a process per compiler step)."""
+    import pyperf_probe.session as session_module
+    from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder
+    from pyperf_probe.session import Session
+    path = os.path.join(HERE, "data", "make.data")
+
+    def chains():
+        session = Session(path, symfs=symfs, unwinder=DwarfUnwinder(symfs=symfs))
+        out = [tuple((f.dso, f.sym, f.avma, f.inlined) for f in s.chain) for s in session.samples()]
+        kept = sum(len(memo[3]) for memo in session._avma_memos.values())
+        return out, kept, session._unwound_chains
+    plenty, _, _ = chains()
+    monkeypatch.setattr(session_module, "CHAIN_CACHE_LIMIT", 3)
+    monkeypatch.setattr(session_module, "MEMO_PROCESSES", 2)
+    bounded, kept, counted = chains()
+    assert bounded == plenty and len(set(plenty)) > 3
+    assert kept <= 3 and counted <= 3

@@ -120,7 +120,10 @@ class Session:
         self.nr_lost_chunks = 0
         self.nr_samples = 0
         self._chains: dict = {}
-        self._avma_memos: dict = {}  # Maps -> (generation, {avma: frames}): user_chain
+        # Maps -> (maps, generation, {avma: frames}, {avmas: chain}): user_chain's, the last one at hand
+        self._avma_memos: dict = {}
+        self._unwound_memo: tuple = (None, None, None, None)
+        self._unwound_chains = 0  # chains kept in all of them (at most CHAIN_CACHE_LIMIT)
         self._fp_memos: dict = {}  # Maps -> (generation, {avma: frame}): _chain_frames
         self._kernel_memo: tuple = (-1, {})  # (kernel maps' generation, {avma: frame}): _chain_frames
         self.sample_read = None  # session.sample_read.SampleRead of a file whose samples read counters
@@ -351,7 +354,7 @@ class Session:
 
     def _fp_memo(self, maps, generation: int) -> dict:
         """avma -> frame of one process's maps at ``generation``, for frame-pointer chains (as
-        ``_avma_memo`` for unwound ones, dropped all at once past ``MEMO_PROCESSES`` processes)."""
+        ``_unwound_memo_for`` for unwound ones, dropped all at once past ``MEMO_PROCESSES`` processes)."""
         memo = self._fp_memos.get(maps)
         if memo is None or memo[0] != generation:
             if len(self._fp_memos) >= MEMO_PROCESSES:
@@ -361,40 +364,58 @@ class Session:
 
     def user_chain(self, sample: Sample, thread: Thread) -> tuple[Frame, ...]:
         """The DWARF-unwound user part of a REGS_USER+STACK_USER sample (the unwinder hook). The frames
-        of a chain are cached per (maps, their generation, avmas), in ``_chains`` beside ``_callchain``'s
-        (whose keys have four fields): samples that unwind to the same chain resolve it once. A new
-        chain's addresses are looked up in a per-process avma -> frames memo (``_avma_memo``) before the
-        maps and the frame table: chains of one process share most of their frames."""
+        of a chain are cached per process ``Maps`` while their generation stays (``_unwound_memo_for``):
+        samples that unwind to the same chain resolve it once, for a dictionary lookup of its addresses. A
+        new chain's addresses are looked up in the same process's avma -> frames memo before the maps and
+        the frame table: chains of one process share most of their frames."""
         maps = thread.maps
-        avmas = tuple(self.unwinder(sample, maps)[:self.max_stack])
-        generation = maps.generation
-        key = (maps, generation, avmas)
-        got = self._chains.get(key)
+        avmas = tuple(self.unwinder(sample, maps))
+        if len(avmas) > self.max_stack:
+            avmas = avmas[:self.max_stack]
+        memo = self._unwound_memo
+        if memo[0] is not maps or memo[1] != maps.generation:
+            memo = self._unwound_memo_for(maps)
+        got = memo[3].get(avmas)
         if got is None:
-            memo = self._avma_memo(maps, generation)
-            memo_get = memo.get
-            frames: list = []
-            for avma in avmas:
-                found = memo_get(avma)
-                if found is None:
-                    found = memo[avma] = self.frames.frames_inlined(maps.find(avma), avma)
-                frames += found
-            got = tuple(frames)
-            if len(self._chains) >= CHAIN_CACHE_LIMIT:
-                self._chains.clear()
-            self._chains[key] = got
+            got = self._unwound_frames(maps, memo, avmas)
         return got
 
-    def _avma_memo(self, maps, generation: int) -> dict:
-        """avma -> inline-expanded frames of one process's maps at ``generation`` (a new dict once an
-        mmap changed them); dropped all at once past ``MEMO_PROCESSES`` processes, so that a build's
-        thousands of short processes keep memory flat."""
+    def _unwound_frames(self, maps, memo: tuple, avmas: tuple[int, ...]) -> tuple[Frame, ...]:
+        """The frames of a chain not kept yet (``user_chain``), kept in ``memo``; past CHAIN_CACHE_LIMIT
+        chains in all processes' memos, all of them are dropped at once (memory stays flat)."""
+        frame_memo = memo[2]
+        memo_get = frame_memo.get
+        frames: list = []
+        for avma in avmas:
+            found = memo_get(avma)
+            if found is None:
+                found = frame_memo[avma] = self.frames.frames_inlined(maps.find(avma), avma)
+            frames += found
+        got = tuple(frames)
+        if self._unwound_chains >= CHAIN_CACHE_LIMIT:
+            for kept in self._avma_memos.values():
+                kept[3].clear()
+            memo[3].clear()
+            self._unwound_chains = 0
+        memo[3][avmas] = got
+        self._unwound_chains += 1
+        return got
+
+    def _unwound_memo_for(self, maps) -> tuple:
+        """``(maps, generation, {avma: inline-expanded frames}, {avmas: chain})`` of one process's maps at
+        their generation (new dicts once an mmap changed them); dropped all at once past
+        ``MEMO_PROCESSES`` processes, so that a build's thousands of short processes keep memory flat."""
+        generation = maps.generation
         memo = self._avma_memos.get(maps)
-        if memo is None or memo[0] != generation:
+        if memo is None or memo[1] != generation:
             if len(self._avma_memos) >= MEMO_PROCESSES:
                 self._avma_memos.clear()
-            memo = self._avma_memos[maps] = (generation, {})
-        return memo[1]
+                self._unwound_chains = 0
+            elif memo is not None:
+                self._unwound_chains -= len(memo[3])
+            memo = self._avma_memos[maps] = (maps, generation, {}, {})
+        self._unwound_memo = memo
+        return memo
 
 
 _new = tuple.__new__
