@@ -24,14 +24,19 @@ def _case(rng, high: bool = True):
     ip = [rng.choice(pool) + rng.randrange(0, 32, 8) for _ in range(n)]
     sub = [rng.randrange(3) for _ in range(n)]
     wraps = [b in wrapping for b in block]
-    # identities are distinct: a non-wrapping block holds one identity, a wrapping one distinct (ip, sub)
+    # a wrapping block of a whole class holds resolved identities too (their ip: the symbol's rank in its dso)
+    unres = [not w or not high or rng.random() < 0.7 for w in wraps]
+    dso = [rng.randrange(3) if w and high else 0 for w in wraps]
+    ip = [v if u else rng.randrange(4) for v, u in zip(ip, unres)]
+    # identities are distinct: a non-wrapping block holds one identity, a wrapping one distinct (kind, dso
+    # of a resolved one, ip, sub)
     seen, keep = set(), []
     for i in range(n):
-        key = (block[i], ip[i], sub[i]) if wraps[i] else (block[i],)
+        key = (block[i], unres[i], 0 if unres[i] else dso[i], ip[i], sub[i]) if wraps[i] else (block[i],)
         if key not in seen:
             seen.add(key)
             keep.append(i)
-    block, ip, sub, wraps = ([v[i] for i in keep] for v in (block, ip, sub, wraps))
+    block, ip, sub, wraps, unres, dso = ([v[i] for i in keep] for v in (block, ip, sub, wraps, unres, dso))
     n = len(keep)
     # groups in first-sample order, each making some identities in turn and looking others up
     looks, made_after, made = [], [], 0
@@ -53,7 +58,7 @@ def _case(rng, high: bool = True):
     groups += range(top + 1, len(looks))
     periods = [rng.choice([1, 7, 1 << 40]) for _ in groups]
     counts = None if rng.random() < 0.5 else [rng.randrange(1, 4) for _ in groups]
-    return block, ip, sub, wraps, groups, periods, counts, looks, made_after
+    return block, ip, sub, wraps, unres, dso, groups, periods, counts, looks, made_after
 
 
 @pytest.mark.parametrize("collapse", [False, True])
@@ -74,9 +79,9 @@ def test_c_loop_is_the_python_replay(collapse):
 def test_consistent_identities_are_always_found():
     rng = random.Random(7)
     for _ in range(300):
-        block, ip, sub, wraps, groups, periods, counts, looks, made_after = _case(rng, high=False)
-        moves, ident, order, merged = findnew.replay(block, ip, sub, wraps, groups, periods, counts, looks,
-                                                     made_after, True)
+        block, ip, sub, wraps, unres, dso, groups, periods, counts, looks, made_after = _case(rng, high=False)
+        moves, ident, order, merged = findnew.replay(block, ip, sub, wraps, unres, dso, groups, periods, counts,
+                                                     looks, made_after, True)
         assert moves == [] and ident == list(range(len(block))) and set(merged) <= {-1}
         keys = [(block[i], ip[i] if wraps[i] else 0, sub[i] if wraps[i] else 0) for i in range(len(block))]
         assert order == sorted(range(len(block)), key=keys.__getitem__)
@@ -138,7 +143,8 @@ def _frame(rng, avma):
                   dso_rank=(0, 0), sym_start=0, avma=avma, rip=avma)
 
 
-@pytest.mark.parametrize("names", [["dso", "sym"], ["comm", "dso", "sym"]], ids=",".join)
+@pytest.mark.parametrize("names", [["dso", "sym"], ["comm", "dso", "sym"], ["sym"], ["pid", "sym"],
+                                   ["sym", "comm"]], ids=",".join)
 @pytest.mark.parametrize("children", [False, True])
 def test_hists_find_and_make_entries_as_perfs_loop(names, children, speedups_or_not):
     """Hists with the sample sequence: the entries, their periods and order are those of perf's loop."""
@@ -166,7 +172,8 @@ def test_hists_find_and_make_entries_as_perfs_loop(names, children, speedups_or_
         want = _naive(samples, keys, children)
         assert got == want
         dups += len({g[0] for g in got}) < len(got)
-    assert dups > 0 or names != ["dso", "sym"]  # (comm: the collapsed tree merges them again)
+    # (comm: the collapsed tree merges them again; sym alone without children: too few entries for a miss)
+    assert dups > 0 or not (names == ["dso", "sym"] or (names == ["sym"] and children))
 
 
 @pytest.mark.parametrize("alone", [True, False])

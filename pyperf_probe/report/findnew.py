@@ -10,7 +10,8 @@ compares consistently with every node, and the in-order walk stays sorted for it
 blocks in the walk. So only the look-ups of identities of those classes are replayed, in sample order,
 against the tree of every entry made so far.
 
-``replay`` takes the identities' ranks (report.order ``EntryRanks``: ``block``, ``ip``, ``sub``, ``wraps``;
+``replay`` takes the identities' ranks (report.order ``EntryRanks``: ``block``, ``ip``, ``sub``, ``wraps``,
+``unres``, ``dso``;
 identity ``k`` is made, as entry ``k``, by the k-th insertion), the samples in order (their groups and
 periods) and each group's look-ups to replay: at a group's first sample those that made nothing (after the
 entries made before them), at the others all of them (after the entries made by then: groups come in
@@ -32,31 +33,38 @@ _NEG = 1 << 63
 class Tree:
     """An rb-tree of entries (numbers) ordered by their identities' ranks."""
 
-    def __init__(self, block, ip, sub, wraps):
-        self.block, self.ip, self.sub, self.wraps = block, ip, sub, wraps
+    def __init__(self, block, ip, sub, wraps, unres, dso):
+        self.block, self.ip, self.sub, self.wraps, self.unres, self.dso = block, ip, sub, wraps, unres, dso
         self.root = None
 
     def lookup(self, x: int, entry: int) -> int:
         """The entry ``hist_entry__cmp`` finds equal to identity ``x``, else ``entry``, inserted where the
         search ended (-1 then)."""
-        block, ip, sub, node_ident = self.block, self.ip, self.sub, self.node_ident
-        bx, ipx, sx, wraps = block[x], ip[x], sub[x], self.wraps[x]
+        block, ip, sub, node_ident, unres, dso = self.block, self.ip, self.sub, self.node_ident, self.unres, self.dso
+        bx, ipx, sx, wraps, ux, dx = block[x], ip[x], sub[x], self.wraps[x], unres[x], dso[x]
         parent, cur, left = None, self.root, False
         while cur is not None:
             y = node_ident[cur.item]
             by = block[y]
             if bx != by:
                 left = bx < by
-            elif wraps:
-                d = (ipx - ip[y]) & _M64
-                if d:
-                    left = d >= _NEG
-                elif sx != sub[y]:
-                    left = sx < sub[y]
-                else:
-                    return cur.item
-            else:
+            elif not wraps:
                 return cur.item
+            else:  # sort__sym_cmp, then the keys after sym
+                if ux and unres[y]:
+                    d = (ipx - ip[y]) & _M64
+                    order = 0 if not d else -1 if d >= _NEG else 1
+                elif dx != dso[y]:
+                    order = -1 if dx < dso[y] else 1
+                elif ux != unres[y]:
+                    order = 1 if ux else -1
+                else:
+                    order = (ipx > ip[y]) - (ipx < ip[y])
+                if not order:
+                    order = (sx > sub[y]) - (sx < sub[y])
+                if not order:
+                    return cur.item
+                left = order < 0
             parent = cur
             cur = cur.left if left else cur.right
         node = _Node(entry, parent)
@@ -73,7 +81,7 @@ class Tree:
         return _walk(self.root)
 
 
-def replay(block, ip, sub, wraps, groups, periods, counts, looks, made_after, collapse: bool):
+def replay(block, ip, sub, wraps, unres, dso, groups, periods, counts, looks, made_after, collapse: bool):
     """(moves, ident, order, merged): see the module docstring; ``groups``/``periods``/``counts`` (None: 1
     each) per sample, ``looks`` per group (None, or (look, identity, entries made before it at the group's
     first sample or -1 if it made that identity's first entry)), ``made_after`` per group (entries made once
@@ -81,7 +89,7 @@ def replay(block, ip, sub, wraps, groups, periods, counts, looks, made_after, co
     another entry than its identity's first."""
     n = len(block)
     ident = list(range(n))
-    tree = Tree(block, ip, sub, wraps)
+    tree = Tree(block, ip, sub, wraps, unres, dso)
     tree.node_ident = ident
     moves = []
     done = bytearray(len(looks))
@@ -116,7 +124,7 @@ def replay(block, ip, sub, wraps, groups, periods, counts, looks, made_after, co
     order = tree.walk()
     merged = [-1] * len(ident)
     if collapse:
-        second = Tree(block, ip, sub, wraps)
+        second = Tree(block, ip, sub, wraps, unres, dso)
         second.node_ident = ident
         for entry in order:
             got = second.lookup(ident[entry], entry)

@@ -180,10 +180,38 @@ class Hists:
         (``sequence`` when the session kept it, else each group's samples at its first): one may find or make
         another entry of the same identity, as perf's do, and its sample's share moves there. Chains are
         appended last, once per (entry, chain suffix) as in ``_finish_merged``."""
+        records, made_after, pending = self._lookups(False)
+        protos = list(self.entries.values())
+        for i, entry in enumerate(protos):
+            entry.slot = i
+        ordered = exact_order.entry_order(protos, self.keys)
+        if type(ordered) is exact_order.EntryRanks and ordered.resolved_replayed:
+            # resolved identities are replayed too: the look-ups again, each of them listed (the entries are
+            # made again in the same order, so the ranks stay)
+            self.entries.clear()
+            self._frame_entries.clear()
+            records, made_after, pending = self._lookups(True)
+            protos = list(self.entries.values())
+            for i, entry in enumerate(protos):
+                entry.slot = i
+        if type(ordered) is exact_order.EntryRanks:
+            self._in_order = (None, self._replay(ordered, protos, records, made_after, pending))
+        elif ordered is not None:
+            self._in_order = (len(protos), [protos[i] for i in sorted(range(len(protos)), key=ordered.__getitem__)])
+        self._groups.clear()
+        for entry, keys, frames, i, period, count in pending.values():
+            entry.callchain.append(keys[i:], frames[i:], period, count)
+        if type(ordered) is exact_order.EntryRanks:
+            self._in_order = (None, self._collapse(self._in_order[1]))
+
+    def _lookups(self, every: bool) -> tuple[list, list, dict]:
+        """Each group's look-ups, made or found and credited in first-sample order: (per group None or what a
+        replay needs of it: its unresolved look-ups, or with ``every`` all of them; per group the entries
+        made once its first sample is done; the pending chain appends)."""
         cumulative = self.children and self._loc_dependent
         graphs = self.graphs
-        records = []  # per group: None, or what a replay needs of it (its unresolved look-ups)
-        made_after = []  # per group: the entries made once its first sample is done
+        records = []
+        made_after = []
         suffix_ids: dict[tuple, int] = {}
         pending: dict[tuple, list] = {}
         entries = self.entries
@@ -197,29 +225,17 @@ class Hists:
             entry = self._entry(ident, comm, tid, loc, trace, True, filtered, loc.level, raw)
             sid = ids[0] if ids else None
             _credit(entry, True, period, count, 0, sid, keys, frames, pending)
-            # unresolved look-ups: (entry, frame index or -1, frame, level, suffix id, entries made before it
-            # if it made nothing, else -1)
-            unresolved = None if loc.has_sym else [(entry, -1, loc, loc.level, sid,
-                                                    made if len(entries) == made else -1)]
+            # listed look-ups: (entry, frame index or -1, frame, level, suffix id, entries made before it if it
+            # made nothing, else -1)
+            listed = None if loc.has_sym and not every else [(entry, -1, loc, loc.level, sid,
+                                                             made if len(entries) == made else -1)]
             if cumulative:
-                unresolved = self._cumulative_lookups(ident, entry, comm, tid, trace, frames, filtered, loc.level,
-                                                      raw, period, count, keys, ids, pending, unresolved)
-            records.append(None if unresolved is None else (period, count, tid, comm, trace, filtered, raw,
-                                                            unresolved, keys, frames))
+                listed = self._cumulative_lookups(ident, entry, comm, tid, trace, frames, filtered, loc.level,
+                                                  raw, period, count, keys, ids, pending, listed, every)
+            records.append(None if listed is None else (period, count, tid, comm, trace, filtered, raw, listed,
+                                                        keys, frames))
             made_after.append(len(entries))
-        protos = list(entries.values())
-        for i, entry in enumerate(protos):
-            entry.slot = i
-        ordered = exact_order.entry_order(protos, self.keys)
-        if type(ordered) is exact_order.EntryRanks:
-            self._in_order = (None, self._replay(ordered, protos, records, made_after, pending))
-        elif ordered is not None:
-            self._in_order = (len(protos), [protos[i] for i in sorted(range(len(protos)), key=ordered.__getitem__)])
-        self._groups.clear()
-        for entry, keys, frames, i, period, count in pending.values():
-            entry.callchain.append(keys[i:], frames[i:], period, count)
-        if type(ordered) is exact_order.EntryRanks:
-            self._in_order = (None, self._collapse(self._in_order[1]))
+        return records, made_after, pending
 
     def _replay(self, ranks, protos: list, records: list, made_after: list, pending: dict) -> list:
         """Replay the look-ups of straddling identities (report.findnew); move the share of each that found
@@ -240,8 +256,8 @@ class Hists:
             else:
                 groups, periods = [index[g] for g, _ in self.sequence], [p for _, p in self.sequence]
             counts = None
-        moves, ident, order, merged = _findnew_replay(ranks.block, ranks.ip, ranks.sub, wraps, groups, periods,
-                                                      counts, looks, made_after,
+        moves, ident, order, merged = _findnew_replay(ranks.block, ranks.ip, ranks.sub, wraps, ranks.unres,
+                                                      ranks.dso, groups, periods, counts, looks, made_after,
                                                       any(k.name == "comm" for k in self.keys))
         del groups, periods, counts
         n = len(protos)
@@ -282,7 +298,8 @@ class Hists:
         return [e for e in order if id(e) not in gone]
 
     def _cumulative_lookups(self, self_ident, self_entry, comm, tid, trace, frames, filtered, level: str, raw,
-                            period, count, keys, ids, pending: dict, unresolved: list | None) -> list | None:
+                            period, count, keys, ids, pending: dict, unresolved: list | None,
+                            every: bool = False) -> list | None:
         """``_add_cumulative`` as look-ups: each new identity of the chain finds or makes its entry, credited
         with the group's period and count; those of unresolved frames are added to ``unresolved`` (made
         if needed) as ``_finish_by_lookups`` lists them. When the frame keys come last, a frame's entry is
@@ -290,7 +307,7 @@ class Hists:
         at = self._loc_suffix
         if at is None:
             return self._cumulative_lookups_by_identity(self_ident, comm, tid, trace, frames, filtered, level, raw,
-                                                        period, count, keys, ids, pending, unresolved)
+                                                        period, count, keys, ids, pending, unresolved, every)
         seen = {self_entry}
         entries = self.entries
         head = self_ident[:at]
@@ -319,15 +336,15 @@ class Hists:
             seen.add(entry)
             sid = ids[i] if ids is not None else None
             _credit(entry, False, period, count, i, sid, keys, frames, pending)
-            if not frame.has_sym:
+            if every or not frame.has_sym:
                 if unresolved is None:
                     unresolved = []
                 unresolved.append((entry, i, frame, level, sid, made))
         return unresolved
 
     def _cumulative_lookups_by_identity(self, self_ident, comm, tid, trace, frames, filtered, level: str, raw,
-                                        period, count, keys, ids, pending: dict,
-                                        unresolved: list | None) -> list | None:
+                                        period, count, keys, ids, pending: dict, unresolved: list | None,
+                                        every: bool) -> list | None:
         """``_cumulative_lookups`` with each frame's identity made in full (keys after the frame keys)."""
         seen = {self_ident}
         entries = self.entries
@@ -342,7 +359,7 @@ class Hists:
             entry = self._entry(ident, comm, tid, frame, trace, False, filtered, level, raw)
             sid = ids[i] if ids is not None else None
             _credit(entry, False, period, count, i, sid, keys, frames, pending)
-            if not frame.has_sym:
+            if every or not frame.has_sym:
                 if unresolved is None:
                     unresolved = []
                 unresolved.append((entry, i, frame, level, sid, made if len(entries) == made else -1))

@@ -54,15 +54,20 @@ def entry_keys(entries: list, keys) -> list[tuple] | None:
 
 
 class EntryRanks:
-    """``hist_entry__cmp`` as integers, for an exact replay of perf's ``entries_in`` tree when unresolved
-    addresses straddle 2^63 (report.findnew): per entry its ``block`` (ascending), and for the entries of a
-    straddling class (``wraps``, one block for the whole class) the ``ip`` (compared as ``(int64_t)(new -
-    old)``) then ``sub`` (the keys after sym)."""
+    """``hist_entry__cmp`` as integers, for an exact replay of perf's ``entries_in`` tree where it is not a
+    total order (report.findnew): per entry its ``block`` (ascending). The entries of a class that needs
+    sym's own comparison (``wraps``: unresolved addresses that straddle 2^63, or unresolved entries of several
+    dsos among resolved ones) share one block, and compare as ``sort__sym_cmp`` does: two unresolved ones
+    (``unres``) by ``ip`` as ``(int64_t)(new - old)``; else by ``dso`` (rank), an unresolved one after a
+    resolved one, two resolved ones by ``ip`` (then their symbol's rank); then by ``sub`` (the keys after
+    sym). ``resolved_replayed``: some resolved entries are among those (their look-ups are replayed too)."""
 
-    __slots__ = ("block", "ip", "sub", "wraps")
+    __slots__ = ("block", "ip", "sub", "wraps", "unres", "dso", "resolved_replayed")
 
-    def __init__(self, block, ip, sub, wraps):
+    def __init__(self, block, ip, sub, wraps, unres, dso):
         self.block, self.ip, self.sub, self.wraps = block, ip, sub, wraps
+        self.unres, self.dso = unres, dso
+        self.resolved_replayed = any(w and not u for w, u in zip(wraps, unres))
 
 
 def entry_order(entries: list, keys):
@@ -92,34 +97,38 @@ def _ranks(entries: list, cols: list, at: int) -> EntryRanks:
     for i, row in enumerate(rows):
         if type(row[at]) is _Wraps:
             wraps[i] = True
-            heads[i] = row[:at + 1]
+            heads[i] = row[:at] + (row[at].key,)  # (one block per class: its cells' common key)
         else:
             heads[i] = row
     # a straddling class's block sorts where its unresolved entries would (after the class's resolved ones)
-    block_order = {h: r for r, h in enumerate(sorted(set(heads), key=_block_key))}
+    block_order = {h: r for r, h in enumerate(sorted(set(heads)))}
     block = [block_order[h] for h in heads]
     tails = [row[at + 1:] for row in rows]
     sub_order = {t: r for r, t in enumerate(sorted(set(tails)))}
     sub = [sub_order[t] for t in tails]
-    ip = [_unresolved_ip(e) if w else 0 for e, w in zip(entries, wraps)]
-    return EntryRanks(block, ip, sub, wraps)
+    cells = [row[at] if w else None for row, w in zip(rows, wraps)]
+    unres = [c is not None and c.unres for c in cells]
+    dso_order = {d: r for r, d in enumerate(sorted({c.dso for c in cells if c is not None}))}
+    sym_order = {d: r for r, d in enumerate(sorted({c.detail for c, u in zip(cells, unres)
+                                                   if c is not None and not u}))}
+    dso = [0 if c is None else dso_order[c.dso] for c in cells]
+    ip = [0 if c is None else c.detail if u else sym_order[c.detail] for c, u in zip(cells, unres)]
+    return EntryRanks(block, ip, sub, wraps, unres, dso)
 
 
 class _Wraps:
-    """The sym cell of an entry in a straddling class: ``key`` places the class among the resolved entries
-    of its prefix as an unresolved entry's cell would (by dso, then after them), without its address."""
+    """The sym cell of an entry whose class is replayed: ``key`` places the class's block among the other
+    entries of its prefix (a straddling class of unresolved entries among resolved ones: by dso, then after
+    them; a whole class: nothing to place), ``unres``, ``dso`` (its key) and ``detail`` (the address, or the
+    resolved symbol's order within its dso) as ``sort__sym_cmp`` compares them."""
 
-    __slots__ = ("key",)
+    __slots__ = ("key", "unres", "dso", "detail")
 
-    def __init__(self, key: tuple):
-        self.key = key
+    def __init__(self, key: tuple, unres: bool, dso: tuple, detail):
+        self.key, self.unres, self.dso, self.detail = key, unres, dso, detail
 
     def __repr__(self) -> str:
-        return f"<wraps {self.key}>"
-
-
-def _block_key(head: tuple) -> tuple:
-    return tuple(v.key if type(v) is _Wraps else v for v in head)
+        return f"<wraps {self.key} {self.unres} {self.dso} {self.detail}>"
 
 
 def _entry_columns(entries: list, keys):
@@ -150,8 +159,10 @@ def _entry_columns(entries: list, keys):
 
 def _sym_column(entries: list, prefixes: list):
     """``sort__sym_cmp`` as one tuple per entry, if it is a total order on the entries of each prefix (the
-    values of the keys before sym: only entries equal on those reach it), but for the unresolved entries
-    of a class whose addresses straddle 2^63 (``_Wraps``); and whether there are such."""
+    values of the keys before sym: only entries equal on those reach it), but for the unresolved entries of
+    a class whose addresses straddle 2^63 and every entry of a class with unresolved entries of several dsos
+    among resolved ones (``_Wraps``: replayed); and whether there are such. None when the resolved entries
+    of a dso are not a total order (starts 2^63 apart, inlined and plain symbols)."""
     classes: dict[tuple, list] = {}  # prefix -> [min ip, max ip, unresolved dsos, any resolved]
     spans: dict[tuple, list] = {}    # (prefix, dso) -> [min start, max start, inlined seen, plain seen]
     for entry, prefix in zip(entries, prefixes):
@@ -174,13 +185,15 @@ def _sym_column(entries: list, prefixes: list):
         span[0] = min(span[0], loc.sym_start)
         span[1] = max(span[1], loc.sym_start)
         span[2 if loc.inlined else 3] = True
-    wrapping: dict[tuple, _Wraps] = {}
+    wrapping: dict[tuple, tuple] = {}  # prefix -> the key that places its replayed block
     for prefix, (low, high, dsos, resolved) in classes.items():
         if resolved and len(dsos) > 1:
-            return None  # unresolved entries of several dsos placed among resolved ones by dso: cycles
-        if low is not None and high - low >= _WINDOW:
-            # (int64_t)(r - l) wraps between some of these addresses
-            wrapping[prefix] = _Wraps((_dso_key_of(dsos), 1) if resolved else ())
+            # unresolved entries of several dsos placed among resolved ones by dso: not a total order, the
+            # whole class replayed
+            wrapping[prefix] = ()
+        elif low is not None and high - low >= _WINDOW:
+            # (int64_t)(r - l) wraps between some of these addresses: its unresolved entries replayed
+            wrapping[prefix] = (_dso_key_of(dsos), 1) if resolved else ()
     for low, high, inlined, plain in spans.values():
         if high - low >= _WINDOW or (inlined and plain):
             return None
@@ -188,15 +201,20 @@ def _sym_column(entries: list, prefixes: list):
     for entry, prefix in zip(entries, prefixes):
         loc = entry.loc
         if not loc.has_sym:
-            if prefix in wrapping:
-                col.append(wrapping[prefix])
-            else:
-                col.append((_dso_key(loc), 1, _unresolved_ip(entry)) if classes[prefix][3]
-                           else (_unresolved_ip(entry),))
+            cell = (_unresolved_ip(entry),)
         elif loc.inlined:
-            col.append((_dso_key(loc), 0, loc.name, loc.sym_start))
+            cell = (_dso_key(loc), 0, loc.name, loc.sym_start)
         else:
-            col.append((_dso_key(loc), 0, loc.sym_start, loc.name))
+            cell = (_dso_key(loc), 0, loc.sym_start, loc.name)
+        place = wrapping.get(prefix)
+        if place is not None and (not loc.has_sym or place == ()):
+            # (a symbol's detail tagged by kind: only symbols of one kind meet within a class's dso)
+            col.append(_Wraps(place, not loc.has_sym, _dso_key(loc),
+                              cell[0] if not loc.has_sym else (int(loc.inlined),) + cell[2:]))
+        elif not loc.has_sym and classes[prefix][3]:
+            col.append((_dso_key(loc), 1, cell[0]))
+        else:
+            col.append(cell)
     return col, bool(wrapping)
 
 
