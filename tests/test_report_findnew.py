@@ -144,7 +144,7 @@ def _frame(rng, avma):
 
 
 @pytest.mark.parametrize("names", [["dso", "sym"], ["comm", "dso", "sym"], ["sym"], ["pid", "sym"],
-                                   ["sym", "comm"]], ids=",".join)
+                                   ["sym", "comm"], ["sym", "pid", "dso"]], ids=",".join)
 @pytest.mark.parametrize("children", [False, True])
 def test_hists_find_and_make_entries_as_perfs_loop(names, children, speedups_or_not):
     """Hists with the sample sequence: the entries, their periods and order are those of perf's loop."""
