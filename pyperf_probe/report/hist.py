@@ -215,15 +215,18 @@ class Hists:
         suffix_ids: dict[tuple, int] = {}
         pending: dict[tuple, list] = {}
         entries = self.entries
-        for (ident, _), (period, count, tid, comm, loc, chain, trace, filtered, raw) in self._groups.items():
+        for (ident, chain_id), (period, count, tid, comm, loc, chain, trace, filtered, raw) in self._groups.items():
             frames = list(reversed(chain)) if self.caller_order else list(chain)
-            keys = ids = None
+            keys = ids = sid = None
             if graphs and frames:
                 keys = [f.key for f in frames]
-                ids = _suffix_ids(keys, suffix_ids)
+                if cumulative:
+                    ids = _suffix_ids(keys, suffix_ids)
+                    sid = ids[0]
+                else:  # (the whole chain only: told apart by its own id)
+                    sid = (chain_id,)
             made = len(entries)
             entry = self._entry(ident, comm, tid, loc, trace, True, filtered, loc.level, raw)
-            sid = ids[0] if ids else None
             _credit(entry, True, period, count, 0, sid, keys, frames, pending)
             # listed look-ups: (entry, frame index or -1, frame, level, suffix id, entries made before it if it
             # made nothing, else -1)
