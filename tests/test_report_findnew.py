@@ -186,7 +186,7 @@ def test_sequence_records_keep_a_hists_own_samples(alone):
              (other, groups[3], 9)]
     if alone:
         order = [o for o in order if o[0] is mine]
-    gkeys = {groups[0]: "k0", groups[2]: "k2"}
-    seq = _Sequence(order, mine, gkeys, alone)
-    assert seq.records({"k0": 0, "k2": 1}) == ([0, 1, 0], [5, 7, 8])
-    assert list(seq) == [("k0", 5), ("k2", 7), ("k0", 8)]
+    numbers = {groups[0]: 0, groups[2]: 1}
+    seq = _Sequence(order, mine, numbers, alone)
+    assert seq.records() == ([0, 1, 0], [5, 7, 8])
+    assert list(seq) == [(0, 5), (1, 7), (0, 8)]

@@ -117,7 +117,7 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
     traces: dict[tuple, str] = {}
     for index, bucket in enumerate(groups):
         h, text = hists[index], texts[index]
-        gkeys: dict[tuple, tuple] = {}
+        gkeys: dict[tuple, int] = {}  # session group -> the hists' group number
         h.sequence = _Sequence(order, bucket, gkeys, len(groups) == 1)
         for group, (period, count) in bucket.items():
             thread, location, chain, raw = group
@@ -140,7 +140,7 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
 
 
 class _Sequence:
-    """A hists' samples in order, as (group key, period): read from the session's order only if asked."""
+    """A hists' samples in order, as (group number, period): read from the session's order only if asked."""
 
     __slots__ = ("order", "bucket", "gkeys", "alone")
 
@@ -152,13 +152,12 @@ class _Sequence:
         bucket, gkeys = self.bucket, self.gkeys
         return ((gkeys[group], period) for b, group, period in self.order if b is bucket)
 
-    def records(self, index: dict) -> tuple[list, list]:
-        """(index[group key] per sample, period per sample), by C loops."""
+    def records(self) -> tuple[list, list]:
+        """(group number per sample, period per sample), by C loops."""
         order = self.order
         if not self.alone:  # this hists' samples: those of its bucket
             order = list(compress(order, map(is_, map(itemgetter(0), order), repeat(self.bucket))))
-        to_record = {group: index[gkey] for group, gkey in self.gkeys.items()}
-        return list(map(to_record.__getitem__, map(itemgetter(1), order))), list(map(itemgetter(2), order))
+        return list(map(self.gkeys.__getitem__, map(itemgetter(1), order))), list(map(itemgetter(2), order))
 
 
 def _final_comm(session):

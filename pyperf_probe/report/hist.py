@@ -95,7 +95,7 @@ class Hists:
         # entries_in search finds them (report.findnew), their order computed once (``_in_order``)
         self._by_lookups = not self._dyn_keys and all(k.name in ("comm", "pid", "dso", "sym") for k in se)
         self._in_order = None  # (number of entries, the collapsed order) when finish knew it
-        self.sequence = None  # [(group key, period)] per sample in order, when the session kept it
+        self.sequence = None  # [(group number: add's answer, period)] per sample in order, if the session kept it
         self._merged = ()  # (entry, entry merged into it) of entries_collapsed (report.findnew)
 
     def identity(self, comm: str, tid: int, loc, trace: str | None, is_self: bool, raw: bytes | None = None) \
@@ -122,11 +122,12 @@ class Hists:
         gkey = (ident, chain_id)
         group = self._groups.get(gkey)
         if group is None:
-            self._groups[gkey] = [period, count, tid, comm, loc, chain, trace, filtered, raw]
-        else:
-            group[0] += period
-            group[1] += count
-        return gkey
+            number = len(self._groups)
+            self._groups[gkey] = [period, count, tid, comm, loc, chain, trace, filtered, raw, number]
+            return number
+        group[0] += period
+        group[1] += count
+        return group[9]
 
     def finish(self) -> None:
         """Build the entries and their trees from the aggregated samples, in first-sample order.
@@ -152,7 +153,7 @@ class Hists:
         trace_in_cache = self.children and self._trace_at is not None  # he_cache comparisons reach trace
         pending: dict[tuple, list] = {}
         suffix_ids: dict[tuple, int] = {}
-        for (ident, _), (period, count, tid, comm, loc, chain, trace, filtered, raw) in self._groups.items():
+        for (ident, _), (period, count, tid, comm, loc, chain, trace, filtered, raw, _) in self._groups.items():
             entry = self._entry(ident, comm, tid, loc, trace, True, filtered, loc.level, raw)
             entry.period += period
             entry.nr_events += count
@@ -215,7 +216,7 @@ class Hists:
         suffix_ids: dict[tuple, int] = {}
         pending: dict[tuple, list] = {}
         entries = self.entries
-        for (ident, chain_id), (period, count, tid, comm, loc, chain, trace, filtered, raw) in self._groups.items():
+        for (ident, chain_id), (period, count, tid, comm, loc, chain, trace, filtered, raw, _) in self._groups.items():
             frames = list(reversed(chain)) if self.caller_order else list(chain)
             keys = ids = sid = None
             if graphs and frames:
@@ -253,11 +254,10 @@ class Hists:
             periods = [0 if rec is None else rec[0] for rec in records]
             counts = [0 if rec is None else rec[1] for rec in records]
         else:
-            index = {gkey: r for r, gkey in enumerate(self._groups)}
             if hasattr(self.sequence, "records"):
-                groups, periods = self.sequence.records(index)
+                groups, periods = self.sequence.records()
             else:
-                groups, periods = [index[g] for g, _ in self.sequence], [p for _, p in self.sequence]
+                groups, periods = [g for g, _ in self.sequence], [p for _, p in self.sequence]
             counts = None
         moves, ident, order, merged = _findnew_replay(ranks.block, ranks.ip, ranks.sub, wraps, ranks.unres,
                                                       ranks.dso, groups, periods, counts, looks, made_after,
