@@ -319,30 +319,38 @@ class Hists:
             known = self._frame_entries[head] = {}
         parts = self._loc_parts
         loc_keys = self._se_keys[at:]
+        seen_add, pending_get = seen.add, pending.get
         for i, frame in enumerate(frames):
             if frame.mapped:
                 level = frame.level
             entry = known.get(frame)
-            made = -1
+            made = None  # entries made before this look-up, if it made none
             if entry is None:
                 part = parts.get(frame)
                 if part is None:
                     part = parts[frame] = tuple(k.identity(comm, tid, frame, trace, False) for k in loc_keys)
                 before = len(entries)
                 entry = known[frame] = self._entry(head + part, comm, tid, frame, trace, False, filtered, level, raw)
-                if len(entries) == before:
-                    made = before
-            else:
-                made = len(entries)
+                made = before if len(entries) == before else -1
             if entry in seen:
                 continue
-            seen.add(entry)
-            sid = ids[i] if ids is not None else None
-            _credit(entry, False, period, count, i, sid, keys, frames, pending)
+            seen_add(entry)
+            # _credit, inline (the hottest loop of a report with children)
+            entry.period_acc += period
+            entry.hits += count
+            sid = None
+            if ids is not None:  # (entries have trees: ids are made for them)
+                sid = ids[i]
+                got = pending_get((entry, sid))
+                if got is None:
+                    pending[(entry, sid)] = [entry, keys, frames, i, period, count]
+                else:
+                    got[4] += period
+                    got[5] += count
             if every or not frame.has_sym:
                 if unresolved is None:
                     unresolved = []
-                unresolved.append((entry, i, frame, level, sid, made))
+                unresolved.append((entry, i, frame, level, sid, len(entries) if made is None else made))
         return unresolved
 
     def _cumulative_lookups_by_identity(self, self_ident, comm, tid, trace, frames, filtered, level: str, raw,
