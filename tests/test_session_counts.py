@@ -300,7 +300,7 @@ def test_kernel_samples_keyed_without_raw(tmp_path, caplog, speedups_or_not):
         return pb.record(RecordType.SAMPLE, misc, body)
     a, b = k + 0x10010, k + 0x20020
     recs = [kmmap(k, 0), ided(pb.comm(1, 1, "a", 1)), ided(pb.mmap2(1, 0x400000, 0x1000, 0, BIN, 1)),
-            smp(7, a, 1, 1, 2, 3), smp(8, a, 1, 1, 3, raw=b"x" * 12), smp(7, a, 1, 1, 4, 3), smp(7, b, 2, 2, 5, 5),
+            smp(7, a, 1, 1, 2, 3), smp(8, a, 1, 1, 3, raw=b"x" * 12), smp(7, a, 1, 1, 4, 3), smp(7, b, 2, 2, 5, 5), smp(0, b, 9, 9, 5, 6),
             smp(5, b, 2, 2, 6), smp(7, 0x400010, 1, 1, 7, misc=2), smp(7, a, 0xFFFFFFFF, 6, 8, 2),
             smp(8, a, 0xFFFFFFFF, 6, 9), ided(pb.comm(1, 1, "b", 10)), smp(7, a, 1, 1, 11, 3), smp(7, a, 4, 6, 12, 2),
             smp(7, a, 0xFFFFFFFF, 6, 13), ided(pb.fork(3, 1, 3, 1, 14)), smp(7, b, 3, 3, 15, 7),
@@ -308,5 +308,5 @@ def test_kernel_samples_keyed_without_raw(tmp_path, caplog, speedups_or_not):
             smp(7, b, 3, 3, 19, 4), smp(0, b, 1, 1, 20, 9), smp(7, a, 3, 3, 21, 4)]
     groups, counters, _ = assert_same(write(tmp_path, recs, attrs), caplog)
     assert counters[4].nr_unknown_id == 1 and {t for t, *_ in groups[0]} >= {(4, 6, ":6"), (-1, 6, ":6")}
-    assert {v[0] for *_, v in groups[0]} >= {9, 5, 7}
+    assert {v[0] for *_, v in groups[0]} >= {9, 5, 7, 6} and len(groups[1]) >= 2  # (id 0: the first event)
     assert len({loc for t, loc, *_ in groups[0] if loc[2] == a}) == 2  # (dso, sym, avma, ...): the map moved

@@ -359,15 +359,30 @@ class _FixedKeys:
     user one in the thread's maps), its event and period. None for any other key (another cpumode, an id
     ``decode_key`` would count or warn about)."""
 
-    def __init__(self, session, groups: list, offsets: dict):
+    def __init__(self, session, groups: list, key_type: int):
         self.session = session
         self.machine = session.machine
         self.groups = groups
         self.locations: dict[int, object] = {}
-        self.ip_at, self.pid_at, self.period_at = offsets[SampleType.IP], offsets[SampleType.TID], \
-            offsets[SampleType.PERIOD]
         self.key_evsel = session.data.key_evsel
+        self.evsels: dict[int, int] = {}  # id (0 without one) -> key_evsel's answer (an id's event stays)
         self.frames = session.frames
+        # one unpack of the key's fields: (id or the pad's 0, ip, pid, tid, period)
+        codes, has_id = ["<4x"], False
+        for bit in _FIXED_KEY:
+            if not key_type & bit:
+                continue
+            if bit in (SampleType.IDENTIFIER, SampleType.ID) and not has_id:
+                codes.append("Q")
+                has_id = True
+            elif bit == SampleType.IP or bit == SampleType.PERIOD:
+                codes.append("Q")
+            elif bit == SampleType.TID:
+                codes.append("ii")
+            else:
+                codes.append("8x")
+        self.fields = struct.Struct("".join(codes)).unpack_from
+        self.has_id = has_id
 
     @classmethod
     def of(cls, session, layout, groups: list) -> _FixedKeys | None:
@@ -375,32 +390,33 @@ class _FixedKeys:
         key_type = layout.key_type
         if key_type & _NEEDED != _NEEDED or key_type & ~sum(_FIXED_KEY):
             return None
-        offsets, at = {}, 4
-        for bit in _FIXED_KEY:
-            if key_type & bit:
-                offsets[bit] = at
-                at += 8
-        return cls(session, groups, offsets)
+        return cls(session, groups, key_type)
 
     def resolve(self, key: bytes) -> tuple | None:
         """((bucket, group, period), thread) for a key of a kernel- or user-mode sample, else None."""
         cpumode = key[0] & 7
         if cpumode != MISC_KERNEL and cpumode != MISC_USER:
             return None
-        evsel = self.key_evsel(key)
+        if self.has_id:
+            sample_id, ip, pid, tid, period = self.fields(key)
+        else:
+            sample_id = 0
+            ip, pid, tid, period = self.fields(key)
+        evsel = self.evsels.get(sample_id)
         if evsel is None:
-            return None
+            evsel = self.key_evsel(key)
+            if evsel is None:
+                return None
+            self.evsels[sample_id] = evsel
         machine = self.machine
-        pid, tid = PID_TID.unpack_from(key, self.pid_at)
         thread = machine.threads.get(tid)
         if thread is None or thread.pid == -1:
             thread = machine.findnew_thread(pid, tid)
-        ip = U64.unpack_from(key, self.ip_at)[0]
         if cpumode == MISC_USER:
             location = self.frames.location(thread.maps.find(ip), ip)
         else:
             location = self.locations.get(ip)
             if location is None:
                 location = self.locations[ip] = self.session.kernel_location(ip)
-        group = (thread.state or machine.thread_state(thread), location, (), None)
-        return (self.groups[evsel], group, U64.unpack_from(key, self.period_at)[0]), thread
+        return (self.groups[evsel], (thread.state or machine.thread_state(thread), location, (), None), period), \
+            thread
