@@ -109,7 +109,9 @@ def _report(data, ropts: ReportOptions, out: list[str]) -> int:
     from pyperf_probe.report.builder import build
     built = build(session, keys, children=plan.children, callchains=plan.has_callchains,
                   caller_order=plan.caller, filters=_filters(ropts), layout=layout, trace_events=trace_events,
-                  raw_trace=ropts.raw_trace, graphs=plan.spec.mode != "none")
+                  raw_trace=ropts.raw_trace, graphs=plan.spec.mode != "none",
+                  graph_min_percent=_graph_params(plan.spec, ropts, plan.sort_text).min_percent
+                  if plan.spec.mode in ("graph", "flat", "folded") else None)
     if not ropts.quiet:  # perf -q silences its warnings
         _lost_warnings(session)
         _kptr_warning(session)

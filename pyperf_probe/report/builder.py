@@ -58,7 +58,8 @@ class Built:
 
 
 def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_order: bool,
-          filters: Filters, layout=None, trace_events=None, raw_trace: bool = False, graphs: bool = True) -> Built:
+          filters: Filters, layout=None, trace_events=None, raw_trace: bool = False, graphs: bool = True,
+          graph_min_percent: float | None = None) -> Built:
     """Walk every sample of ``session`` into per-event hists (finished: entries and trees built).
 
     The cyclic garbage collector is paused meanwhile: building creates hundreds of thousands of
@@ -72,14 +73,15 @@ def build(session, keys: Sequence, *, children: bool, callchains: bool, caller_o
     gc.disable()
     try:
         return _build(session, keys, children, callchains, caller_order, filters, layout, trace_events, raw_trace,
-                      graphs)
+                      graphs, graph_min_percent)
     finally:
         if enabled:
             gc.enable()
 
 
 def _build(session, keys: Sequence, children: bool, callchains: bool, caller_order: bool,
-           filters: Filters, layout, trace_events, raw_trace: bool, graphs: bool) -> Built:
+           filters: Filters, layout, trace_events, raw_trace: bool, graphs: bool,
+           graph_min_percent: float | None) -> Built:
     evsels = session.evsels
     if callchains and not children and not graphs:
         # -g none --no-children: nothing uses a chain, and perf resolves none (sample__resolve_callchain runs
@@ -98,6 +100,7 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
         ev_sort = layout.for_event(layout.sort_list, index) if layout is not None else None
         h = Hists(ev_keys, children=children, callchains=callchains, caller_order=caller_order,
                   sort_list=ev_sort, trace_text=text, graphs=graphs)
+        h.graph_min_percent = graph_min_percent
         h.final_comm = _final_comm(session)
         if layout is not None:
             h.columns = layout.for_event(layout.columns, index)

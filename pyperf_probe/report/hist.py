@@ -97,6 +97,9 @@ class Hists:
         self._in_order = None  # (number of entries, the collapsed order) when finish knew it
         self.sequence = None  # [(group number: add's answer, period)] per sample in order, if the session kept it
         self._merged = ()  # (entry, entry merged into it) of entries_collapsed (report.findnew)
+        # graph, flat, folded: nodes below (u64)(total period * this / 100) never print (stdio's min_hit), so
+        # an entry whose whole tree is below it keeps no tree, only its depth (None: every tree built)
+        self.graph_min_percent: float | None = None
 
     def identity(self, comm: str, tid: int, loc, trace: str | None, is_self: bool, raw: bytes | None = None) \
             -> tuple:
@@ -200,10 +203,25 @@ class Hists:
         elif ordered is not None:
             self._in_order = (len(protos), [protos[i] for i in sorted(range(len(protos)), key=ordered.__getitem__)])
         self._groups.clear()
-        for entry, keys, frames, i, period, count in pending.values():
-            entry.callchain.append(keys[i:], frames[i:], period, count)
+        self._append_pending(pending)
         if type(ordered) is exact_order.EntryRanks:
             self._in_order = (None, self._collapse(self._in_order[1]))
+
+    def _append_pending(self, pending: dict) -> None:
+        """The chains appended, once per (entry, suffix). An entry whose tree would print nothing (its total,
+        period_acc, below the graph threshold: every node below it) gets only the tree's depth, unless
+        entries_collapsed merges it."""
+        skip_below, merging = 0, set()
+        if self.graph_min_percent is not None:
+            skip_below = int(self.total_period * (self.graph_min_percent / 100))
+            merging = {id(e) for pair in self._merged for e in pair}
+        for entry, keys, frames, i, period, count in pending.values():
+            if entry.period_acc < skip_below and id(entry) not in merging:
+                depth = len(keys) - i
+                if depth > entry.callchain.max_depth:
+                    entry.callchain.max_depth = depth
+                continue
+            entry.callchain.append(keys[i:], frames[i:], period, count)
 
     def _lookups(self, every: bool) -> tuple[list, list, dict]:
         """Each group's look-ups, made or found and credited in first-sample order: (per group None or what a
