@@ -190,3 +190,43 @@ def test_sequence_records_keep_a_hists_own_samples(alone):
     seq = _Sequence(order, mine, numbers, alone)
     assert seq.records() == ([0, 1, 0], [5, 7, 8])
     assert list(seq) == [(0, 5), (1, 7), (0, 8)]
+
+
+@pytest.mark.parametrize("mode", ["graph", "flat", "folded"])
+@pytest.mark.parametrize("children", [False, True])
+def test_trees_below_the_graph_threshold_print_as_built_ones(mode, children):
+    """Hists.graph_min_percent: entries whose whole tree is below the threshold keep none, and print the same
+    call-graph text (nothing) and order (their depth kept for the Children depth rule) as with every tree."""
+    from pyperf_probe.report import callgraph_text
+    keys = [KEYS[n] for n in ("comm", "dso", "sym")]
+    rng = random.Random(mode + str(children))
+    frames = [_frame(rng, a) for a in (0x10, 0x18, 0x400000, 0x8B48000000000000, 0x7F0000001000)]
+    named = [RFrame(name=n, inlined=False, dso_name="libc.so.6", dso_rank=(0, 0), sym_start=s, avma=s + 5,
+                    rip=s + 5) for n, s in (("malloc", 0x1000), ("free", 0x2000), ("main", 0x3000))]
+    params = callgraph_text.GraphParams(mode=mode, min_percent=5.0)
+    skipped = 0
+    for _ in range(40):
+        samples = []
+        for _ in range(rng.randrange(1, 80)):
+            chain = tuple(rng.choice(frames + named) for _ in range(rng.randrange(0, 6)))
+            samples.append((rng.choice(["make", "cc1"]), 1, rng.choice(frames + named), chain,
+                            rng.choice([1, 1, 2, 30])))
+        texts = []
+        for threshold in (None, 5.0):
+            h = Hists(keys, children=children, callchains=True, caller_order=False)
+            h.graph_min_percent = threshold
+            for comm, tid, loc, chain, period in samples:
+                h.count(period)
+                h.add(comm, tid, period, loc, chain, chain, None)
+            h.finish()
+            total = h.total_period
+            min_hit = int(total * 5.0 / 100)
+            out = []
+            for e in h.sorted_entries(show_callchain=True):
+                parent = e.period_acc if children else e.period
+                out.append((e.ident, callgraph_text.render(e.callchain, params, total, parent, min_hit)))
+                if threshold is not None and e.callchain.node.children == {} and e.period_acc:
+                    skipped += 1
+            texts.append(out)
+        assert texts[0] == texts[1]
+    assert skipped > 20
