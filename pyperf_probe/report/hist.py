@@ -9,6 +9,12 @@ the cumulative entry's frame for the others.
 For speed and flat memory, samples are first aggregated by (self entry, chain): identical chains are
 appended to the trees once, with their summed period and count. The entry's thread (perf's ``he->thread``,
 used by the children tie rule) is that of the first sample that made it, as in perf.
+
+perf finds an entry by searching its ``entries_in`` rb-tree, which is a dict look-up only where the
+comparator is a total order on the entries (report.order checks that, and then gives the trees' order as
+a sort); where it is not (unresolved addresses 2^63 apart, unresolved entries of several dsos among resolved
+ones), the look-ups of those classes are replayed in sample order (report.findnew), and may make a second
+entry of one identity, as perf's do.
 """
 from __future__ import annotations
 
