@@ -440,3 +440,13 @@ def test_sections_beyond_the_unit_index_are_read_when_first_used():
         assert (line.size, line.global_offset, line.name) == (eager.size, eager.global_offset, eager.name)
         assert bytes(line.stream.getbuffer()) == bytes(eager.stream.getbuffer())
     assert line.stream._stream is not None
+
+
+@pytest.mark.parametrize("name", ["_ZNSt6vectorIiSaIiEE9push_backERKi", "_GLOBAL__sub_I_main", "main", "foo__3Bar",
+                                  "_RNvCs1234_7mycrate3foo", "__GI___qsort_r", "_dl_start", "_Z", "operator new"])
+def test_inline_names_demangled_as_the_demangler_does(name):
+    """Inline frames load the demangler only for names it may change (C programs never load it): the name
+    is the demangler's for every name, mangled or not."""
+    from pyperf_probe.symbols.demangle import demangle
+    from pyperf_probe.symbols.dwarf.inline import _demangled
+    assert _demangled(name) == demangle(name)

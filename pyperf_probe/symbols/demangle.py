@@ -12,7 +12,6 @@ qualifiers are cut off to get libiberty's no-options form. Results are cached: r
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import glob
 from typing import Callable, Optional
@@ -56,6 +55,7 @@ def _load_cplus_demangle() -> Optional[Callable[[bytes, int], Optional[str]]]:
 
 
 def _load_cxa_demangle() -> Optional[Callable[[bytes, int], Optional[str]]]:
+    import ctypes.util  # (subprocess, shutil, tempfile: ~20 ms, only without libbfd)
     path = ctypes.util.find_library("stdc++")
     if path is None:
         return None

@@ -23,7 +23,6 @@ import bisect
 from typing import Callable, Dict, List, Optional, Tuple
 
 from pyperf_probe.symbols.dwarf import dies as D
-from pyperf_probe.symbols.demangle import demangle
 from pyperf_probe.symbols.dwarf.scan import TAG_INLINED_SUBROUTINE, TAG_SUBPROGRAM, FuncDie
 
 # binutils dwarf2.c non_mangled(): languages whose DW_AT_name is the symbol name
@@ -152,6 +151,20 @@ def _func_die(die, parent: int) -> FuncDie:
                    text("DW_AT_linkage_name") or text("DW_AT_MIPS_linkage_name"), origin, D.ranges(die))
 
 
+# What libiberty's cplus_demangle (auto style) may change: GNU v3 and legacy Rust (_Z), Rust v0 (_R), and
+# the _GLOBAL_ constructor/destructor names; any other name comes back as it is.
+_MANGLED_PREFIXES = ("_Z", "_R", "_GLOBAL_")
+
+
+def _demangled(name: str) -> str:
+    """perf's demangling of a DWARF name; the demangler (ctypes, libbfd: ~20 ms to import and load) is
+    loaded only for a name it may change, so a C program's inline frames never load it."""
+    if not name.startswith(_MANGLED_PREFIXES):
+        return name
+    from pyperf_probe.symbols.demangle import demangle
+    return demangle(name)
+
+
 class InlineIndex:
     """Inline frames of one DWARF file, by svma, with the state of one addr2line process."""
 
@@ -190,7 +203,7 @@ class InlineIndex:
         while index >= 0:
             names.append(tree.records[index].name or "??")
             index = tree.records[index].parent
-        return [demangle(n) for n in names]
+        return [_demangled(n) for n in names]
 
     def _innermost_name(self, record: _Record, svma: int) -> str:
         if record.is_linkage or self._symbol_at is None:
