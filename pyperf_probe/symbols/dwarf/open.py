@@ -9,17 +9,17 @@ skipped (a stale libc6-dbg would otherwise give wrong addresses without a word).
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterator, Optional, Tuple
+from collections.abc import Callable, Iterator  # not typing: ~5 ms that a warm DWARF report need not import
 
 DEBUG_ROOT = "/usr/lib/debug"
 
 
-def symfs_path(symfs: Optional[str], path: str) -> str:
+def symfs_path(symfs: str | None, path: str) -> str:
     """``path`` under ``--symfs DIR`` (perf's ``__symbol__join_symfs``), or ``path`` without one."""
     return os.path.join(symfs, path.lstrip("/")) if symfs else path
 
 
-def _build_id(path: str) -> Optional[str]:
+def _build_id(path: str) -> str | None:
     from pyperf_probe.errors import SymbolError
     from pyperf_probe.symbols.elf import open_elf
     try:
@@ -28,7 +28,7 @@ def _build_id(path: str) -> Optional[str]:
         return None
 
 
-def candidates(path: str, build_id: Optional[str], symfs: Optional[str]) -> Iterator[str]:
+def candidates(path: str, build_id: str | None, symfs: str | None) -> Iterator[str]:
     """perf's ``distro_dwarf_types`` paths for ``path``, then ``path`` itself."""
     path = os.path.abspath(path)
     yield symfs_path(symfs, DEBUG_ROOT + path + ".debug")
@@ -39,7 +39,7 @@ def candidates(path: str, build_id: Optional[str], symfs: Optional[str]) -> Iter
     yield symfs_path(symfs, path)
 
 
-def _opener(path: str) -> Optional[Callable]:
+def _opener(path: str) -> Callable | None:
     """An ELFFile factory for ``path`` when it is an ELF file with a non-empty ``.debug_info``."""
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
@@ -59,7 +59,7 @@ def _opener(path: str) -> Optional[Callable]:
     return lambda: elf
 
 
-def dwarf_file_for(path: str, symfs: Optional[str] = None) -> Optional[Tuple[str, Optional[str], Callable]]:
+def dwarf_file_for(path: str, symfs: str | None = None) -> tuple[str, str | None, Callable] | None:
     """(path of the file with the DWARF, the image's build-id, a factory of its pyelftools ELFFile), or None
     when neither a debug file nor the image has DWARF."""
     image = symfs_path(symfs, os.path.abspath(path))
