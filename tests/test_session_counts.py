@@ -273,21 +273,26 @@ def test_raw_keys_around_records(tmp_path, caplog, speedups_or_not):
     assert counters[4].nr_corrupt == 1
 
 
-def test_kernel_samples_keyed_without_raw(tmp_path, caplog, speedups_or_not):
+@pytest.mark.parametrize("id_bit", ["IDENTIFIER", "ID"])
+def test_kernel_samples_keyed_without_raw(tmp_path, caplog, speedups_or_not, id_bit):
     """Kernel-mode samples of tracepoint-like events (IDENTIFIER, RAW) beside a dummy event, as perf record -a
     writes them: keyed without RAW when the groups do not need it, resolved from the key's bytes
     (counts._KernelKeys) once the kernel is loaded: periods other than 1, an unknown id, a pid learnt late,
     user-mode samples among them, COMM and FORK of their threads, and a kernel MMAP that moves the kernel's
-    map after samples resolved in it."""
-    st_ = (SampleType.IDENTIFIER | SampleType.IP | SampleType.TID | SampleType.TIME | SampleType.CPU |
+    map after samples resolved in it. With ID instead of IDENTIFIER (and no dummy event) the id is a key's
+    third field, not its first."""
+    identifier = id_bit == "IDENTIFIER"
+    st_ = (getattr(SampleType, id_bit) | SampleType.IP | SampleType.TID | SampleType.TIME | SampleType.CPU |
            SampleType.PERIOD | SampleType.RAW)
     dummy = pb.sw_attr(SampleType.IDENTIFIER | SampleType.IP | SampleType.TID | SampleType.TIME |
                        SampleType.CPU | SampleType.PERIOD).replace(config=9)
-    attrs = [(pb.sw_attr(st_), (7,)), (pb.sw_attr(st_).replace(config=1), (8,)), (dummy, (9,))]
+    attrs = [(pb.sw_attr(st_), (7,)), (pb.sw_attr(st_).replace(config=1), (8,))] + \
+        ([(dummy, (9,))] if identifier else [])
     k = 0xFFFFFFFF81000000
 
-    def ided(rec: bytes) -> bytes:  # the sample_id trailer ends with IDENTIFIER
-        return pb.record(struct.unpack_from("<I", rec)[0], struct.unpack_from("<H", rec, 4)[0], rec[8:] + bytes(8))
+    def ided(rec: bytes) -> bytes:  # the sample_id trailer: IDENTIFIER at its end, or ID before cpu
+        body = rec[8:] + bytes(8) if identifier else rec[8:-8] + bytes(8) + rec[-8:]
+        return pb.record(struct.unpack_from("<I", rec)[0], struct.unpack_from("<H", rec, 4)[0], body)
 
     def kmmap(start: int, time: int) -> bytes:
         name = b"[kernel.kallsyms]_text\0"
@@ -296,7 +301,10 @@ def test_kernel_samples_keyed_without_raw(tmp_path, caplog, speedups_or_not):
                               pb.trailer(0, 0, time)))
 
     def smp(sid, ip, pid, tid, time, period=1, raw=b"abcd", misc=1):
-        body = struct.pack("<QQIIQIIQI", sid, ip, pid, tid, time, 0, 0, period, len(raw)) + raw
+        if identifier:
+            body = struct.pack("<QQIIQIIQI", sid, ip, pid, tid, time, 0, 0, period, len(raw)) + raw
+        else:
+            body = struct.pack("<QIIQQIIQI", ip, pid, tid, time, sid, 0, 0, period, len(raw)) + raw
         return pb.record(RecordType.SAMPLE, misc, body)
     a, b = k + 0x10010, k + 0x20020
     recs = [kmmap(k, 0), ided(pb.comm(1, 1, "a", 1)), ided(pb.mmap2(1, 0x400000, 0x1000, 0, BIN, 1)),

@@ -26,6 +26,8 @@ import struct
 from collections.abc import Callable
 
 from pyperf_probe.perfdata.sample import Sample
+from pyperf_probe.session import ResolvedSample
+from pyperf_probe.session.fixed_keys import FixedKeys
 from pyperf_probe.session.kept import Dependents
 
 U32 = struct.Struct("<I")
@@ -129,9 +131,13 @@ class _Walk:
         self.dependents = Dependents(self.machine, self._drop, self.forget)
         self.with_ip = tuple("ip" in f for f in printer.options.fields)
         self.run = self.run_raw if self.raw_at is not None else self.run_whole
+        # keys of fixed fields and RAW resolved from their bytes (session.fixed_keys)
+        self.fixed = FixedKeys.of(session, layout, raw=True) if self.raw_at is not None else None
 
     def forget(self) -> None:
         """The machine changed: nothing kept holds."""
+        if self.fixed is not None:
+            self.fixed.forget()
         self.memo.clear()
         self.heads.clear()
         self.dependents.clear()
@@ -229,11 +235,25 @@ class _Walk:
         return "".join(out)
 
     def miss_raw(self, key: bytes, end: int) -> str | None:
-        """``miss_whole`` for a key whose head is not kept (or whose RAW size overruns it)."""
-        sample = self.decode(key)
-        if sample is None:
-            return None
-        resolved = self.session.resolve(sample)
+        """``miss_whole`` for a key whose head is not kept (or whose RAW size overruns it). A key of fixed
+        fields is resolved from its bytes (``FixedKeys``); its event's head plan, when it has one, prints
+        from what that gives (``_Sampled``), else the sample is decoded to print it."""
+        fast = self.fixed.resolve(key) if self.fixed is not None and end <= len(key) and \
+            self.kernel.settled else None
+        if fast is None:
+            sample = self.decode(key)
+            if sample is None:
+                return None
+            resolved = self.session.resolve(sample)
+        else:
+            evsel, thread, location, period, cpu, pid, tid = fast
+            state = thread.state or self.machine.thread_state(thread)
+            raw = key[self.raw_at + 4:end]
+            if self.printer.around_plan(evsel) is not None:
+                sample = resolved = _Sampled(evsel, state, period, raw, pid, tid, cpu, key[0] | key[1] << 8)
+            else:
+                sample = self.decode(key)
+                resolved = ResolvedSample(evsel, state, period, raw, location, (), sample)
         head = [None, None, None, 0, []]
         if self.accept(resolved.thread):
             cut = self.printer.templates_around_trace(resolved)
@@ -267,3 +287,19 @@ class _Walk:
             self.forget()
             changed = True
         return changed
+
+
+class _Sampled:
+    """A sample resolved from its key's bytes, as a head plan and ``Dependents.note`` read it: the
+    ``ResolvedSample`` fields they use and, as its own ``sample``, the ``Sample`` fields."""
+
+    __slots__ = ("evsel", "thread", "period", "raw", "pid", "tid", "cpu", "misc")
+    callchain = None
+
+    def __init__(self, evsel: int, thread, period: int, raw: bytes, pid: int, tid: int, cpu, misc: int):
+        self.evsel, self.thread, self.period, self.raw = evsel, thread, period, raw
+        self.pid, self.tid, self.cpu, self.misc = pid, tid, cpu, misc
+
+    @property
+    def sample(self):
+        return self

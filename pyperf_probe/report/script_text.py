@@ -147,9 +147,7 @@ class ScriptPrinter:
         trace text goes there: ``trace_events.info`` of the event's ``tp_ids`` with its ``%`` doubled); None
         for an event without fields. For samples that differ by their RAW record only
         (``report.script_keys``)."""
-        plan = self._around_plans.get(s.evsel, False)
-        if plan is False:
-            plan = self._around_plans[s.evsel] = self._around_plan(s.evsel)
+        plan = self.around_plan(s.evsel)
         if plan is not None:
             return plan(s)
         f = self.options.fields[s.evsel]
@@ -160,6 +158,14 @@ class ScriptPrinter:
         traced = "trace" in f and s.raw is not None and self.trace_events is not None and \
             self.tp_ids[s.evsel] is not None
         return head.replace("%", "%%") + time + mid.replace("%", "%%"), tail.replace("%", "%%"), traced
+
+    def around_plan(self, evsel: int):
+        """The event's generated ``templates_around_trace`` (``_around_plan``, made once), or None: it reads
+        only ``evsel``, ``thread.comm``, ``period``, ``raw`` and ``sample``'s pid, tid and cpu."""
+        plan = self._around_plans.get(evsel, False)
+        if plan is False:
+            plan = self._around_plans[evsel] = self._around_plan(evsel)
+        return plan
 
     def _around_plan(self, evsel: int):
         """``templates_around_trace`` for one event as a generated function (one ``%`` formatting of the

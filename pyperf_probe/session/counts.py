@@ -27,19 +27,13 @@ import struct
 from collections import Counter
 from collections import _count_elements as count_into  # Counter.update's C loop: counts into any dict
 
-from pyperf_probe.perfdata.format import SampleType
 from pyperf_probe.perfdata.sample import Sample
+from pyperf_probe.session.fixed_keys import FixedKeys
 from pyperf_probe.session.kept import Dependents
 
 PID_TID = struct.Struct("<ii")
-U64 = struct.Struct("<Q")
-# The fields a key may hold for ``_FixedKeys`` (in this order after misc and size), and those it needs.
-_FIXED_KEY = (SampleType.IDENTIFIER, SampleType.IP, SampleType.TID, SampleType.ADDR, SampleType.ID,
-              SampleType.STREAM_ID, SampleType.CPU, SampleType.PERIOD)
-_NEEDED = SampleType.IP | SampleType.TID | SampleType.PERIOD
 KERNEL_MARK = struct.pack("<Q", 0xFFFFFFFFFFFFFF80)  # PERF_CONTEXT_KERNEL in a call chain
 MISC_KERNEL = 1
-MISC_USER = 2
 UNKNOWN_PID = struct.pack("<i", -1)
 CACHE_LIMIT = 1 << 16  # resolved keys kept: memory stays flat when keys are as many as the samples
 
@@ -159,7 +153,7 @@ class _KeyCounter:
         # the tids of every thread that may have an unknown pid (-1): named so by a key, sample or record
         self.unknown_tids: set[int] = set()
         self.dependents = Dependents(self.machine, self._drop, self._forget)
-        self.fixed_keys = _FixedKeys.of(session, layout, groups)
+        self.fixed_keys = FixedKeys.of(session, layout)
         self.order: list | None = None  # each sample's (bucket, group, period) in order, when asked
 
     def flush(self) -> None:
@@ -180,7 +174,7 @@ class _KeyCounter:
     def _forget(self) -> None:
         self.flush()
         if self.fixed_keys is not None:
-            self.fixed_keys.locations.clear()
+            self.fixed_keys.forget()
         self.cache.clear()
         self.heads.clear()
         self.dependents.clear()
@@ -244,7 +238,9 @@ class _KeyCounter:
         if hit is None:
             fast = self.fixed_keys.resolve(key) if self.fixed_keys is not None and self.kernel.settled else None
             if fast is not None:
-                hit, thread = fast
+                evsel, thread, location, period = fast[:4]
+                hit = (self.groups[evsel], (thread.state or self.machine.thread_state(thread), location, (), None),
+                       period)
                 sample = None
             else:
                 sample = self.decode(key, count)
@@ -349,74 +345,3 @@ class _KeyCounter:
                 if thread is not None and thread.pid == -1:
                     return True
         return unknown and known
-
-
-class _FixedKeys:
-    """``Session.resolve`` for the keys of kernel- and user-mode samples made of fixed fields only
-    (tracepoint samples keyed without RAW), read from the key's bytes: the thread its pid and tid find
-    (made as resolve makes it), the location of its ip (a kernel one kept per ip in ``locations`` until
-    the counter forgets everything: only a record or a resolution that changes the kernel changes it; a
-    user one in the thread's maps), its event and period. None for any other key (another cpumode, an id
-    ``decode_key`` would count or warn about)."""
-
-    def __init__(self, session, groups: list, key_type: int):
-        self.session = session
-        self.machine = session.machine
-        self.groups = groups
-        self.locations: dict[int, object] = {}
-        self.key_evsel = session.data.key_evsel
-        self.evsels: dict[int, int] = {}  # id (0 without one) -> key_evsel's answer (an id's event stays)
-        self.frames = session.frames
-        # one unpack of the key's fields: (id or the pad's 0, ip, pid, tid, period)
-        codes, has_id = ["<4x"], False
-        for bit in _FIXED_KEY:
-            if not key_type & bit:
-                continue
-            if bit in (SampleType.IDENTIFIER, SampleType.ID) and not has_id:
-                codes.append("Q")
-                has_id = True
-            elif bit == SampleType.IP or bit == SampleType.PERIOD:
-                codes.append("Q")
-            elif bit == SampleType.TID:
-                codes.append("ii")
-            else:
-                codes.append("8x")
-        self.fields = struct.Struct("".join(codes)).unpack_from
-        self.has_id = has_id
-
-    @classmethod
-    def of(cls, session, layout, groups: list) -> _FixedKeys | None:
-        """For keys of ``layout`` when they hold IP, TID, PERIOD and nothing but fixed fields."""
-        key_type = layout.key_type
-        if key_type & _NEEDED != _NEEDED or key_type & ~sum(_FIXED_KEY):
-            return None
-        return cls(session, groups, key_type)
-
-    def resolve(self, key: bytes) -> tuple | None:
-        """((bucket, group, period), thread) for a key of a kernel- or user-mode sample, else None."""
-        cpumode = key[0] & 7
-        if cpumode != MISC_KERNEL and cpumode != MISC_USER:
-            return None
-        if self.has_id:
-            sample_id, ip, pid, tid, period = self.fields(key)
-        else:
-            sample_id = 0
-            ip, pid, tid, period = self.fields(key)
-        evsel = self.evsels.get(sample_id)
-        if evsel is None:
-            evsel = self.key_evsel(key)
-            if evsel is None:
-                return None
-            self.evsels[sample_id] = evsel
-        machine = self.machine
-        thread = machine.threads.get(tid)
-        if thread is None or thread.pid == -1:
-            thread = machine.findnew_thread(pid, tid)
-        if cpumode == MISC_USER:
-            location = self.frames.location(thread.maps.find(ip), ip)
-        else:
-            location = self.locations.get(ip)
-            if location is None:
-                location = self.locations[ip] = self.session.kernel_location(ip)
-        return (self.groups[evsel], (thread.state or machine.thread_state(thread), location, (), None), period), \
-            thread
