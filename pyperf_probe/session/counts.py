@@ -180,14 +180,28 @@ class _KeyCounter:
         self.dependents.clear()
 
     def _drop(self, keys) -> None:
-        self.flush()
-        cache, heads = self.cache, self.heads
+        """Drop these keys' resolutions (a key of ``heads``: the keys made from it), their pending counts
+        added first."""
+        cache, heads, pending = self.cache, self.heads, self.pending
         for key in keys:
+            if pending and key in pending:
+                self._settle(key)
             if cache.pop(key, None) is None:
                 head = heads.pop(key, None)
                 if head is not None:
                     for made in head[4]:
+                        if pending and made in pending:
+                            self._settle(made)
                         cache.pop(made, None)
+
+    def _settle(self, key: bytes) -> None:
+        """Add one key's pending count to its group (``flush`` for one key)."""
+        count = self.pending.pop(key)
+        bucket, group, period = self.cache[key]
+        got = bucket[group]
+        got[0] += period * count
+        got[1] += count
+        self.session.nr_samples += count
 
     def add_run(self, keys: list[bytes]) -> None:
         counts = Counter(keys)
