@@ -11,7 +11,7 @@ import pytest
 from pyperf_probe.report import findnew, rbtree
 from pyperf_probe.report.frames import RFrame
 from pyperf_probe.report.hist import HistEntry, Hists, _entry_cmp
-from pyperf_probe.report.sortkeys import KEYS
+from pyperf_probe.report.sortkeys import KEYS, entry_cmps
 
 
 def _case(rng, high: bool = True):
@@ -91,7 +91,7 @@ def _naive(samples, keys, children):
     """perf's loop, literally: per sample its self entry then each new cumulative one, found or made by
     searching one rb-tree with the entries' comparator (report.sortkeys ENTRY_CMP); comm: collapsed again,
     equal entries merged. Returns (identity, period, period_acc, nr_events) in the final order."""
-    cmps = [k.entry_cmp for k in keys]
+    cmps = entry_cmps(keys)
     root = [None]
 
     def findnew(tree, probe):

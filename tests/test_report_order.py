@@ -13,7 +13,7 @@ from pyperf_probe.report import order, rbtree
 from pyperf_probe.report.frames import RFrame
 from pyperf_probe.report.hist import HistEntry, _entry_cmp, _output_cmp
 from pyperf_probe.report.layout import hpp_column
-from pyperf_probe.report.sortkeys import KEYS, sym_identity
+from pyperf_probe.report.sortkeys import KEYS, entry_cmps, sym_identity
 
 DSOS = [None, "libc.so.6", "cc1", "[kernel.kallsyms]"]
 LOW = [0x0, 0x10, 0x401000, 0x7F0000001000, 0x5F73736170002D61]
@@ -60,7 +60,7 @@ SORTS = [["comm", "dso", "sym"], ["dso", "sym"], ["sym"], ["sym", "comm"], ["pid
 def test_entry_keys_order_is_the_trees_order(names):
     rng = random.Random(",".join(names))
     keys = [KEYS[n] for n in names]
-    cmps = [k.entry_cmp for k in keys]
+    cmps = entry_cmps(keys)
     answered = 0
     for case in range(300):
         entries = _entries(rng, rng.randrange(1, 60), keys, straddle=case % 3 == 0, inlined=case % 5 == 0,

@@ -25,6 +25,7 @@ from pyperf_probe.callchain.tree import CallchainRoot
 from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.report import findnew, order as exact_order
 from pyperf_probe.report.rbtree import insertion_order, replay_ranked
+from pyperf_probe.report.sortkeys import entry_cmps
 
 
 class HistEntry:
@@ -472,7 +473,7 @@ class Hists:
         keys = exact_order.entry_keys(entries, self.keys)
         if keys is not None:
             return [entries[i] for i in sorted(range(len(entries)), key=keys.__getitem__)]
-        cmps = [k.entry_cmp for k in self.keys]
+        cmps = entry_cmps(self.keys)
         goes_left = lambda new, old: _entry_cmp(new, old, cmps) < 0  # noqa: E731
         order = insertion_order(self.entries.values(), goes_left)
         if any(k.name == "comm" for k in self.keys):

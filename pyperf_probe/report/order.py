@@ -148,7 +148,7 @@ def _entry_columns(entries: list, keys):
             cols.append([_dso_key(e.loc) for e in entries])
         else:
             prefixes = list(zip(*cols)) if cols else [()] * len(entries)
-            got = _sym_column(entries, prefixes)
+            got = _sym_column(entries, prefixes) if "dso" not in names else _sym_column_dso_key(entries, prefixes)
             if got is None:
                 return None
             col, straddling = got
@@ -215,6 +215,46 @@ def _sym_column(entries: list, prefixes: list):
             col.append((_dso_key(loc), 1, cell[0]))
         else:
             col.append(cell)
+    return col, bool(wrapping)
+
+
+def _sym_column_dso_key(entries: list, prefixes: list):
+    """``_sym_column`` where dso is a sort key: ``sort__sym_cmp`` then compares no dsos (an unresolved entry
+    after a resolved one, two resolved ones by start: a total order if their starts lie within a window
+    narrower than 2^63 and no inlined and plain symbols meet), only straddling unresolved addresses."""
+    classes: dict[tuple, list] = {}  # prefix -> [min ip, max ip, min start, max start, inlined, plain]
+    for entry, prefix in zip(entries, prefixes):
+        loc = entry.loc
+        cls = classes.get(prefix)
+        if cls is None:
+            cls = classes[prefix] = [None, None, None, None, False, False]
+        if not loc.has_sym:
+            ip = _unresolved_ip(entry)
+            cls[0] = ip if cls[0] is None else min(cls[0], ip)
+            cls[1] = ip if cls[1] is None else max(cls[1], ip)
+            continue
+        start = loc.sym_start
+        cls[2] = start if cls[2] is None else min(cls[2], start)
+        cls[3] = start if cls[3] is None else max(cls[3], start)
+        cls[4 if loc.inlined else 5] = True
+    wrapping: dict[tuple, tuple] = {}
+    for prefix, (low, high, first, last, inlined, plain) in classes.items():
+        if (first is not None and last - first >= _WINDOW) or (inlined and plain):
+            return None
+        if low is not None and high - low >= _WINDOW:
+            wrapping[prefix] = (1,) if first is not None else ()
+    col = []
+    for entry, prefix in zip(entries, prefixes):
+        loc = entry.loc
+        if loc.has_sym:
+            col.append((0, loc.name, loc.sym_start) if loc.inlined else (0, loc.sym_start, loc.name))
+            continue
+        place = wrapping.get(prefix)
+        ip = _unresolved_ip(entry)
+        if place is not None:
+            col.append(_Wraps(place, True, _dso_key(loc), ip))
+        else:
+            col.append((1, ip) if classes[prefix][2] is not None else (ip,))
     return col, bool(wrapping)
 
 

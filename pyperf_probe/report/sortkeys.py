@@ -63,14 +63,17 @@ def _dso_cmp(new, old) -> int:
     return _strcmp(nd, od)
 
 
-def _sym_cmp(new, old) -> int:
-    """``sort__sym_cmp(iter, he)`` as a sign for ``he`` (new) against ``iter`` (old)."""
+def _sym_cmp(new, old, with_dso: bool = True) -> int:
+    """``sort__sym_cmp(iter, he)`` as a sign for ``he`` (new) against ``iter`` (old). It compares the dsos
+    first only when dso is not a sort key (``if (!hists__has(left->hists, dso))``: 6.1.y stable's fix of
+    the condition, in perf 6.1.192; ``entry_cmps`` picks the form)."""
     nl, ol = new.loc, old.loc
     if not nl.has_sym and not ol.has_sym:
         return _sign(_s64((nl.rip if new.is_self else nl.avma) - (ol.rip if old.is_self else ol.avma)))
-    ret = _dso_cmp(new, old)
-    if ret:
-        return ret
+    if with_dso:
+        ret = _dso_cmp(new, old)
+        if ret:
+            return ret
     if not nl.has_sym or not ol.has_sym:
         return 1 if not nl.has_sym else -1
     if nl.inlined or ol.inlined:
@@ -106,6 +109,17 @@ ENTRY_CMP = {
     "sym": _sym_cmp,
     "trace": lambda new, old: _trace_cmp(new, old),
 }
+
+
+def _sym_cmp_dso_key(new, old) -> int:
+    """``sort__sym_cmp`` where dso is a sort key: no dso comparison."""
+    return _sym_cmp(new, old, False)
+
+
+def entry_cmps(keys) -> list:
+    """The keys' ``hist_entry__cmp`` comparators, sym's in the form the sort list asks for."""
+    dso_key = any(k.kind == "sort" and k.name == "dso" for k in keys)
+    return [_sym_cmp_dso_key if dso_key and k.kind == "sort" and k.name == "sym" else k.entry_cmp for k in keys]
 
 
 class SortKey:
