@@ -178,13 +178,14 @@ class TraceEvents:
             print_info = self.tep.print_info
             ev = self._plannable(event_id)
             plan = flat_plan(ev, lambda raw: print_info(raw, 0)) if ev is not None else None
-            if plan is None:
-                return print_info, keep
-            return (lambda raw, cpu: plan(raw)), keep
+            return plan or print_info, keep
         ev = self.python_event(event_id)
         if ev is None:
             return (lambda raw, cpu: ""), keep
-        info = flat_plan(ev) or ev.info
+        plan = flat_plan(ev)
+        if plan is not None:
+            return plan, keep
+        info = ev.info
         return (lambda raw, cpu: info(raw)), keep
 
     def _plannable(self, event_id: int):

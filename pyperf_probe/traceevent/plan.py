@@ -55,8 +55,9 @@ class _Plan:
         return name
 
 
-def flat_plan(event, slow: Callable[[bytes], str] | None = None) -> Callable[[bytes], str] | None:
-    """``render(data)`` printing what ``event.info(data)`` prints, or None (see the module docstring);
+def flat_plan(event, slow: Callable[[bytes], str] | None = None) -> Callable[..., str] | None:
+    """``render(data, cpu=0)`` printing what ``event.info(data)`` prints (the cpu is not printed: it makes
+    the function a renderer ``TraceEvents`` routes to as it is), or None (see the module docstring);
     ``slow(data)`` prints a record too short for the fields (``event.info`` unless given)."""
     if event.failed is not None:
         return None
@@ -175,8 +176,8 @@ def _compile(plan: _Plan, event, slow: Callable[[bytes], str]) -> Callable[[byte
     namespace: dict = {"cstr": cstr, "slow": slow, **plan.helpers}
     if not plan.values:
         text = fmt % ()
-        return lambda data: text
-    lines = ["def render(data):", f"    if len(data) < {plan.end}:", "        return slow(data)"]
+        return lambda data, cpu=0: text
+    lines = ["def render(data, cpu=0):", f"    if len(data) < {plan.end}:", "        return slow(data)"]
     if plan.fields:
         codes, names, at = ["<"], [], 0
         for offset in sorted(plan.fields):
