@@ -200,6 +200,7 @@ def test_raw_records_cut_at_raw(tmp_path, home, monkeypatch, capsys, speedups_or
             raw_sample(0x400010, 1, 1, 12, b"x" * 12, cpu=1), raw_sample(0x400010, 2, 2, 13, b"x" * 12),
             pb.comm(2, 2, "other", 14), raw_sample(0x400010, 1, 1, 15, b"z" * 12),
             raw_sample(0x400010, 2, 2, 16, b"z" * 12), pb.comm(1, 1, "b", 17),
+            raw_sample(0x400010, 1, 1, 17, b"z" * 12),  # (its text kept at 15, from a known head: dropped)
             raw_sample(0x400010, 1, 1, 18, b"x" * 12), raw_sample(0x400010, 1, 1, 19, b"x" * 4, size=60),
             raw_sample(0x400010, 1, 1, 20, b"w" * 12), pb.mmap2(2, 0x400000, 0x1000, 0x1000, BIN, 21),
             raw_sample(0x400010, 1, 1, 22, b"x" * 12), raw_sample(0x400010, 2, 2, 23, b"x" * 12),
@@ -210,7 +211,7 @@ def test_raw_records_cut_at_raw(tmp_path, home, monkeypatch, capsys, speedups_or
     for fields in ([], ["-F", "comm,pid,tid,cpu,time,ip,sym,dso,period"], ["--comm", "b"]):
         assert_same(["-i", path, *fields], monkeypatch, capsys)
     _, out, err = run(["-i", path, "-F", "comm,tid,time"], True, monkeypatch, capsys)
-    assert out.count("\n") == 14 and "corrupt" in err  # 15 samples, one corrupt
+    assert out.count("\n") == 15 and "corrupt" in err  # 16 samples, one corrupt
 
 
 @pytest.mark.parametrize("args", [["-G"], ["-F", "comm,tid,ip,sym,dso", "-G"]])

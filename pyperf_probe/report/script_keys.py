@@ -26,6 +26,7 @@ import struct
 from collections.abc import Callable
 
 from pyperf_probe.perfdata.sample import Sample
+from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.session import ResolvedSample
 from pyperf_probe.session.fixed_keys import FixedKeys
 from pyperf_probe.session.kept import Dependents
@@ -130,7 +131,9 @@ class _Walk:
         # print an address (their keys depend on the maps)
         self.dependents = Dependents(self.machine, self._drop, self.forget)
         self.with_ip = tuple("ip" in f for f in printer.options.fields)
-        self.run = self.run_raw if self.raw_at is not None else self.run_whole
+        self.run = self.run_whole
+        if self.raw_at is not None:
+            self.run = self.run_raw_c if getattr(speedups, "script_raw_run", None) is not None else self.run_raw
         # keys of fixed fields and RAW resolved from their bytes (session.fixed_keys)
         self.fixed = FixedKeys.of(session, layout, raw=True) if self.raw_at is not None else None
 
@@ -193,13 +196,41 @@ class _Walk:
     def run_raw(self, items: list) -> str:
         """``run_whole`` for keys cut at their RAW record: a key not kept whose head is known costs its
         trace text (inline here: this is the loop of tracepoint files, whose RAW records rarely repeat)."""
+        out: list[str] = []
+        dropped = self._raw_items(items, out)
+        self.session.nr_samples += len(items) - dropped
+        return "".join(out)
+
+    def run_raw_c(self, items: list) -> str:
+        """``run_raw`` with its loop in C (``_speedups.script_raw_run``: the same texts, kept the same way);
+        the samples it leaves (a head not kept, a %pS text that loaded the kernel's symbols, the memo
+        full) are made here, one at a time, by ``run_raw``'s loop."""
+        out: list[str] = []
+        memo, heads, at, divisor, kernel = self.memo, self.heads, self.raw_at, self.divisor, self.kernel
+        raw_run = speedups.script_raw_run
+        n, i, dropped = len(items), 0, 0
+        while True:
+            i, status, template = raw_run(items, i, memo, heads, at, divisor, kernel, out, MEMO_LIMIT)
+            if status == 0:
+                break
+            if status == 2:  # a %pS name loaded the kernel's symbols: the text is not kept
+                self.machine_changed()
+                time = items[i][1]
+                out.append(template % (time // SECOND, time % SECOND // divisor))
+            else:
+                dropped += self._raw_items(items[i:i + 1], out)
+            i += 1
+        self.session.nr_samples += n - dropped
+        return "".join(out)
+
+    def _raw_items(self, items: list, out: list) -> int:
+        """``run_raw``'s loop: the texts of ``items`` appended to ``out``; how many samples were dropped."""
         memo = self.memo
         memo_get, heads_get = memo.get, self.heads.get
         at = self.raw_at
         at4 = at + 4
         u32 = U32.unpack_from
         kernel, divisor = self.kernel, self.divisor
-        out: list[str] = []
         append = out.append
         dropped = 0
         for key, time in items:
@@ -231,8 +262,7 @@ class _Walk:
                     made.append(key)
             if template:
                 append(template % (time // SECOND, time % SECOND // divisor))
-        self.session.nr_samples += len(items) - dropped
-        return "".join(out)
+        return dropped
 
     def miss_raw(self, key: bytes, end: int) -> str | None:
         """``miss_whole`` for a key whose head is not kept (or whose RAW size overruns it). A key of fixed
