@@ -52,11 +52,16 @@ def _uprobe_events() -> set[str]:
         return set()
 
 
+_LEFT_BEHIND: set[str] = set()
+
+
 @pytest.fixture(autouse=True)
 def no_uprobe_left_behind():
-    """A test that leaves a uprobe it added fails, and the uprobe is removed (a later test, the demo or the
-    user's own probes could otherwise meet it: one was found after a run, pyperf_t_record/ex_sort_PID).
-    Uprobes of a wider fixture (module or session) were there before the test began, and stay."""
+    """A test that leaves a uprobe it added fails (one was found on the machine after a run,
+    pyperf_t_record/ex_sort_PID). Uprobes of a wider fixture (module or session) were there before the test
+    began, and stay. The uprobes found are removed when the session ends (``pytest_sessionfinish``), not
+    here: another test run on the machine meanwhile adds uprobes of its own, which this one must not
+    remove under it (it would only fail this test)."""
     if os.geteuid() != 0:
         yield
         return
@@ -64,9 +69,15 @@ def no_uprobe_left_behind():
     yield
     left = sorted(_uprobe_events() - before)
     if left:
+        _LEFT_BEHIND.update(left)
+        pytest.fail(f"the test left uprobes behind (removed when the session ends): {left}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    left = sorted(_LEFT_BEHIND & _uprobe_events())
+    if left:
         from pyperf_probe.kernel import tracefs
         tracefs.write_uprobe_events(["-:" + line.split()[0].split(":", 1)[1] for line in left])
-        pytest.fail(f"the test left uprobes behind (now removed): {left}")
 
 
 @pytest.fixture(scope="session")
