@@ -9,9 +9,9 @@ from __future__ import annotations
 import struct
 from typing import Iterator, List, Optional, Tuple
 
-from elftools.dwarf.dwarf_expr import DWARFExprParser
-from elftools.dwarf.locationlists import BaseAddressEntry, LocationEntry
-from elftools.dwarf.ranges import BaseAddressEntry as RangeBase, RangeEntry
+# pyelftools (elftools.dwarf: ~15 ms, construct with it) is imported where a list or expression needs it:
+# the inline frames of report and script read DIEs without it (dwarf.scan).
+
 
 # DWARFv5 7.5.4: forms of the reference class that point inside the same unit
 _ADDR_FORMS = ("DW_FORM_addr", "DW_FORM_addrx", "DW_FORM_addrx1", "DW_FORM_addrx2", "DW_FORM_addrx3",
@@ -111,6 +111,7 @@ def _range_list(die, value, keep_empty: bool = False) -> List[Tuple[int, int]]:
     fast = _fast_range_list(cu, offset, keep_empty)
     if fast is not None:
         return fast
+    from elftools.dwarf.ranges import BaseAddressEntry as RangeBase, RangeEntry
     entries = cu.dwarfinfo.range_lists().get_range_list_at_offset(offset, cu=cu)
     base = cu_base(cu)
     out = []
@@ -261,6 +262,7 @@ def location_list(die, value) -> List[Tuple[int, int, list]]:
     offset = value.value
     if value.form == "DW_FORM_loclistx":
         offset = _indexed_offset(cu, "DW_AT_loclists_base", offset, cu.dwarfinfo.debug_loclists_sec)
+    from elftools.dwarf.locationlists import BaseAddressEntry, LocationEntry
     entries = cu.dwarfinfo.location_lists().get_location_list_at_offset(offset, die=die)
     base = cu_base(cu)
     out = []
@@ -285,6 +287,7 @@ def parse_expr(cu, expr) -> list:
     """A DWARF expression as pyelftools ``DWARFExprOp`` items (op_name, args)."""
     parser = getattr(cu, "_pyperf_expr_parser", None)
     if parser is None:
+        from elftools.dwarf.dwarf_expr import DWARFExprParser
         parser = DWARFExprParser(cu.structs)
         cu._pyperf_expr_parser = parser
     return parser.parse_expr(expr)

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import bisect
 import errno as E
+import functools
 import os
+import struct
 from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -103,6 +105,70 @@ def _dwarf_info(elffile):
         del elffile._read_dwarf_section
 
 
+_SHF_COMPRESSED = 0x800
+_ELFCOMPRESS_ZLIB = 1
+_CHDR64 = (24, "<IIQQ")   # Elf64_Chdr: ch_type, ch_reserved, ch_size, ch_addralign
+
+
+class _RawSections:
+    """Debug sections' bytes read by pyperf's ELF reader (symbols.elf), SHF_COMPRESSED zlib sections
+    inflated: the bytes pyelftools' ``_read_dwarf_section`` gives (relocate_dwarf_sections=False) for
+    a 64-bit little-endian file. ``of`` gives None (pyelftools then reads them) for any other file, GNU
+    ``.zdebug_*`` sections, or another compression."""
+
+    def __init__(self, image):
+        self._image = image
+
+    @classmethod
+    def of(cls, image) -> Optional["_RawSections"]:
+        if image is None or not image.is_64 or image.endian != "<":
+            return None
+        for shdr in image.sections:
+            if shdr.name.startswith(".zdebug"):
+                return None
+            if shdr.name.startswith(".debug") and shdr.flags & _SHF_COMPRESSED:
+                (ch_type,) = struct.unpack("<I", image.read(shdr.file_offset, 4))
+                if ch_type != _ELFCOMPRESS_ZLIB:
+                    return None
+        return cls(image)
+
+    def has(self, name: str) -> bool:
+        return self._image.section(name) is not None
+
+    def read(self, name: str) -> bytes:
+        """The section's (inflated) bytes, b"" without it."""
+        shdr = self._image.section(name)
+        if shdr is None:
+            return b""
+        data = self._image.section_bytes(shdr)
+        if shdr.flags & _SHF_COMPRESSED and data:
+            import zlib
+            size, fmt = _CHDR64
+            _type, _reserved, ch_size, _align = struct.unpack_from(fmt, data)
+            data = zlib.decompress(data[size:])
+            if len(data) != ch_size:
+                raise ValueError(f"{self._image.path}: {name} inflates to {len(data)} bytes, not {ch_size}")
+        return bytes(data)
+
+
+class _PyelftoolsSections:
+    """The same reads through pyelftools' DWARFInfo (a file ``_RawSections`` does not read)."""
+
+    _ATTRS = {".debug_info": "debug_info_sec", ".debug_str": "debug_str_sec", ".debug_abbrev": "debug_abbrev_sec",
+              ".debug_aranges": "debug_aranges_sec", ".debug_ranges": "debug_ranges_sec",
+              ".debug_rnglists": "debug_rnglists_sec"}
+
+    def __init__(self, owner: "DwarfInfo"):
+        self._owner = owner
+
+    def has(self, name: str) -> bool:
+        return self._owner._elffile.get_section_by_name(name) is not None
+
+    def read(self, name: str) -> bytes:
+        sec = getattr(self._owner.dwarfinfo, self._ATTRS[name])
+        return bytes(sec.stream.getbuffer()) if sec is not None else b""
+
+
 @dataclass(frozen=True)
 class VariableList:
     """What ``perf probe -V`` shows for one site: ``@<symbol+offset>`` and "type\\tname" lines, sorted."""
@@ -117,18 +183,20 @@ class DwarfInfo:
     _by_build_id: Dict[Tuple[str, str], "DwarfInfo"] = {}
 
     def __init__(self, path: str, elffile, build_id: Optional[str]):
-        from pyperf_probe.symbols.dwarf.cfa import CfaFinder
+        """``elffile``: the pyelftools ELFFile, or a factory of it (``open.ElfOpener``, as ``open`` passes):
+        then the sections that inline frames read come from pyperf's own ELF reader (``_RawSections``) and
+        pyelftools is imported only for what needs it (probe's questions, a unit the scanner cannot read)."""
         from pyperf_probe.symbols.dwarf.units import UnitIndex
         self.path = path
         self.build_id = build_id
-        self._elffile = elffile
-        self.dwarfinfo = _dwarf_info(elffile)
-        info = bytes(self.dwarfinfo.debug_info_sec.stream.getbuffer())
-        strtab = bytes(self.dwarfinfo.debug_str_sec.stream.getbuffer()) if self.dwarfinfo.debug_str_sec else b""
-        uses_strx = elffile.get_section_by_name(".debug_str_offsets") is not None
-        abbrev = bytes(self.dwarfinfo.debug_abbrev_sec.stream.getbuffer())
+        self._elffile_of = elffile if callable(elffile) else (lambda: elffile)
+        raw = _RawSections.of(getattr(elffile, "image", None))
+        self._raw = raw if raw is not None else _PyelftoolsSections(self)
+        info = self._raw.read(".debug_info")
+        strtab = self._raw.read(".debug_str")
+        uses_strx = self._raw.has(".debug_str_offsets")
+        abbrev = self._raw.read(".debug_abbrev")
         self.units = UnitIndex(info, strtab, uses_strx, abbrev)
-        self.cfa = CfaFinder(elffile, self.dwarfinfo)
         self._unit_cache: Dict[int, Unit] = {}
         self._aranges = None
         self._inline_cache: Dict[int, List[str]] = {}
@@ -138,6 +206,20 @@ class DwarfInfo:
         self._scanned: Dict[int, object] = {}
         self.image_path = path
         self._func_syms = None
+
+    @functools.cached_property
+    def _elffile(self):
+        return self._elffile_of()
+
+    @functools.cached_property
+    def dwarfinfo(self):
+        """pyelftools' DWARFInfo of the file (made on first use)."""
+        return _dwarf_info(self._elffile)
+
+    @functools.cached_property
+    def cfa(self):
+        from pyperf_probe.symbols.dwarf.cfa import CfaFinder
+        return CfaFinder(self._elffile, self.dwarfinfo)
 
     # ---- opening -------------------------------------------------------------------------------------
 
@@ -163,7 +245,7 @@ class DwarfInfo:
         key = (build_id, os.path.realpath(dpath), image)
         if build_id and key in cls._by_build_id:
             return cls._by_build_id[key]
-        info = cls(dpath, opener(), build_id)
+        info = cls(dpath, opener, build_id)
         info.image_path = image
         if build_id:
             cls._by_build_id[key] = info
@@ -188,8 +270,7 @@ class DwarfInfo:
         .debug_aranges does not list (read once, sorted)."""
         if self._aranges is None:
             from pyperf_probe.symbols.dwarf.aranges import ArangeIndex
-            sec = self.dwarfinfo.debug_aranges_sec
-            self._aranges = ArangeIndex.parse(bytes(sec.stream.getbuffer()) if sec is not None else b"")
+            self._aranges = ArangeIndex.parse(self._raw.read(".debug_aranges"))
         cu_offset = self._aranges.unit_at(svma)
         if cu_offset is not None:
             return cu_offset
@@ -572,12 +653,9 @@ class DwarfInfo:
     def unit_scanner(self):
         """A ``dwarf.scan.UnitScanner`` over this file's sections (the fast DIE reader of report)."""
         from pyperf_probe.symbols.dwarf.scan import UnitScanner
-        dw = self.dwarfinfo
-
-        def raw(sec):
-            return bytes(sec.stream.getbuffer()) if sec is not None else b""
-        return UnitScanner(self.units.info, raw(dw.debug_abbrev_sec), self.units.strtab,
-                           raw(dw.debug_ranges_sec), raw(dw.debug_rnglists_sec))
+        read = self._raw.read
+        return UnitScanner(self.units.info, read(".debug_abbrev"), self.units.strtab, read(".debug_ranges"),
+                           read(".debug_rnglists"))
 
     def elf_function_at(self, svma: int) -> Optional[Tuple[str, int]]:
         """binutils' ``elf_find_function`` on the image's symbols: the FUNC symbol with the highest address
