@@ -989,9 +989,10 @@ done:
  * report: perf's entries_in rb-tree replayed (report/findnew.py's replay; that module's docstring says what
  * it computes, and its Python code is this loop's twin: tests/test_report_findnew.py compares them).
  *
- * findnew_replay(block, ip, sub, wraps, unres, dso, groups, periods, counts, looks, made_after, collapse)
+ * findnew_replay(block, ip, sub, wraps, unres, dso, inl, groups, periods, counts, looks, made_after, collapse)
  *         -> (moves, ident, order, merged)
- *     Per identity its block (int64), ip (u64), sub (int64), wraps and unres (bool), dso (int64); per sample its group and period
+ *     Per identity its block (int64), ip (u64: a resolved symbol's name rank in the high 32 bits, its
+ *     (start, name) rank in the low ones), sub (int64), wraps, unres and inl (bool), dso (int64); per sample its group and period
  *     (u64) and count (None: 1 each); per group its replayed look-ups, None or a list of (look, identity,
  *     entries made before it at the group's first sample, -1 if it made the identity's first entry then),
  *     and the entries made once its first sample is done. Nodes are entries; an insertion is lib/rbtree.c's
@@ -1004,7 +1005,7 @@ typedef struct {
     Py_ssize_t root, size, cap;
     const long long *block, *sub, *dso;
     const unsigned long long *ip;
-    const char *wraps, *unres;
+    const char *wraps, *unres, *inl;
 } FnTree;
 
 static int fn_grow(FnTree *t)
@@ -1111,7 +1112,7 @@ static Py_ssize_t fn_lookup(FnTree *t, Py_ssize_t x, Py_ssize_t entry)
 {
     long long bx = t->block[x], sx = t->sub[x], dx = t->dso[x];
     unsigned long long ipx = t->ip[x];
-    int wraps = t->wraps[x], ux = t->unres[x];
+    int wraps = t->wraps[x], ux = t->unres[x], ix = t->inl[x];
     Py_ssize_t parent = -1, cur = t->root;
     int left = 0;
     while (cur >= 0) {
@@ -1130,8 +1131,18 @@ static Py_ssize_t fn_lookup(FnTree *t, Py_ssize_t x, Py_ssize_t entry)
                 order = dx < t->dso[y] ? -1 : 1;
             else if (ux != t->unres[y])
                 order = ux ? 1 : -1;
-            else
-                order = (ipx > t->ip[y]) - (ipx < t->ip[y]);
+            else {  /* two resolved symbols: by name (strcmp(old, new)) if one is inlined, then by start */
+                unsigned long long ipy = t->ip[y];
+                order = 0;
+                if (ix || t->inl[y]) {
+                    unsigned long long nx = ipx >> 32, ny = ipy >> 32;
+                    order = (ny > nx) - (ny < nx);
+                }
+                if (!order) {
+                    unsigned long long lx = ipx & 0xFFFFFFFFULL, ly = ipy & 0xFFFFFFFFULL;
+                    order = (lx > ly) - (lx < ly);
+                }
+            }
             if (!order)
                 order = (sx > t->sub[y]) - (sx < t->sub[y]);
             if (!order)
@@ -1192,21 +1203,23 @@ static void *fn_array(PyObject *list, Py_ssize_t n, int kind)
 
 static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    PyObject *lblock, *lip, *lsub, *lwraps, *lunres, *ldso, *lrs, *lperiods, *lcounts, *llooks, *lmade;
+    PyObject *lblock, *lip, *lsub, *lwraps, *lunres, *ldso, *linl, *lrs, *lperiods, *lcounts, *llooks, *lmade;
     PyObject *result = NULL, *moves = NULL, *ident = NULL, *order = NULL, *merged = NULL;
     int collapse;
     long long *block = NULL, *sub = NULL, *dso = NULL, *rs = NULL, *counts = NULL, *made_after = NULL;
     unsigned long long *ip = NULL, *periods = NULL;
-    char *wraps = NULL, *unres = NULL, *done = NULL;
+    char *wraps = NULL, *unres = NULL, *inl = NULL, *done = NULL;
     FnTree t = {0}, c = {0};
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!OO!O!p:findnew_replay", &PyList_Type, &lblock, &PyList_Type, &lip,
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!O!OO!O!p:findnew_replay", &PyList_Type, &lblock, &PyList_Type, &lip,
                           &PyList_Type, &lsub, &PyList_Type, &lwraps, &PyList_Type, &lunres, &PyList_Type, &ldso,
+                          &PyList_Type, &linl,
                           &PyList_Type, &lrs, &PyList_Type, &lperiods, &lcounts, &PyList_Type, &llooks,
                           &PyList_Type, &lmade, &collapse))
         return NULL;
     Py_ssize_t n = PyList_GET_SIZE(lblock), ns = PyList_GET_SIZE(lrs), ng = PyList_GET_SIZE(llooks);
     if (!(block = fn_array(lblock, n, 0)) || !(ip = fn_array(lip, n, 1)) || !(sub = fn_array(lsub, n, 0)) ||
         !(wraps = fn_array(lwraps, n, 2)) || !(unres = fn_array(lunres, n, 2)) || !(dso = fn_array(ldso, n, 0)) ||
+        !(inl = fn_array(linl, n, 2)) ||
         !(rs = fn_array(lrs, ns, 0)) || !(periods = fn_array(lperiods, ns, 1)) || !(made_after = fn_array(lmade, ng, 0)))
         goto done;
     if (lcounts != Py_None && !(counts = fn_array(lcounts, ns, 0)))
@@ -1223,7 +1236,7 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
             goto done;
         }
     t.root = -1;
-    t.block = block; t.ip = ip; t.sub = sub; t.wraps = wraps; t.unres = unres; t.dso = dso;
+    t.block = block; t.ip = ip; t.sub = sub; t.wraps = wraps; t.unres = unres; t.dso = dso; t.inl = inl;
     while (t.cap < n + 1)
         if (fn_grow(&t) < 0) { PyErr_NoMemory(); goto done; }
     for (Py_ssize_t i = 0; i < n; i++) t.ident[i] = i;
@@ -1282,7 +1295,7 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
     }
     if (collapse) {
         c.root = -1;
-        c.block = block; c.ip = ip; c.sub = sub; c.wraps = wraps; c.unres = unres; c.dso = dso;
+        c.block = block; c.ip = ip; c.sub = sub; c.wraps = wraps; c.unres = unres; c.dso = dso; c.inl = inl;
         while (c.cap < t.size + 1)
             if (fn_grow(&c) < 0) { PyErr_NoMemory(); goto done; }
         for (Py_ssize_t i = 0; i < t.size; i++) c.ident[i] = t.ident[i];
@@ -1311,6 +1324,7 @@ done:
     PyMem_Free(sub);
     PyMem_Free(wraps);
     PyMem_Free(unres);
+    PyMem_Free(inl);
     PyMem_Free(dso);
     PyMem_Free(rs);
     PyMem_Free(periods);
@@ -1550,7 +1564,7 @@ static PyMethodDef speedups_methods[] = {
     {"kallsyms_columns", (PyCFunction)kallsyms_columns, METH_O,
      "kallsyms_columns(data) -> (starts, types, name_starts, name_ends, in_order) or None (see the source)"},
     {"findnew_replay", (PyCFunction)findnew_replay, METH_VARARGS,
-     "findnew_replay(block, ip, sub, wraps, unres, dso, groups, periods, counts, looks, made_after, collapse) -> "
+     "findnew_replay(block, ip, sub, wraps, unres, dso, inl, groups, periods, counts, looks, made_after, collapse) -> "
      "(moves, ident, order, merged) (see the source)"},
     {"rank_order", (PyCFunction)rank_order, METH_VARARGS,
      "rank_order(group, thread, depth, rest) -> order (see the source)"},

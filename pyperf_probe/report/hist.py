@@ -285,7 +285,8 @@ class Hists:
                 groups, periods = [g for g, _ in self.sequence], [p for _, p in self.sequence]
             counts = None
         moves, ident, order, merged = _findnew_replay(ranks.block, ranks.ip, ranks.sub, wraps, ranks.unres,
-                                                      ranks.dso, groups, periods, counts, looks, made_after,
+                                                      ranks.dso, ranks.inl, groups, periods, counts, looks,
+                                                      made_after,
                                                       any(k.name == "comm" for k in self.keys))
         del groups, periods, counts
         n = len(protos)

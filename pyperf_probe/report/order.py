@@ -59,14 +59,17 @@ class EntryRanks:
     sym's own comparison (``wraps``: unresolved addresses that straddle 2^63, or unresolved entries of several
     dsos among resolved ones) share one block, and compare as ``sort__sym_cmp`` does: two unresolved ones
     (``unres``) by ``ip`` as ``(int64_t)(new - old)``; else by ``dso`` (rank), an unresolved one after a
-    resolved one, two resolved ones by ``ip`` (then their symbol's rank); then by ``sub`` (the keys after
-    sym). ``resolved_replayed``: some resolved entries are among those (their look-ups are replayed too)."""
+    resolved one, two resolved ones by name (``ip``'s high half, descending: ``strcmp(old, new)``) if one of
+    them is inlined (``inl``), then by (start, name) (``ip``'s low half); then by ``sub`` (the keys after
+    sym). A class where inlined and plain symbols meet (in one dso, or where dso is a sort key in the class)
+    is such a class too. ``resolved_replayed``: some resolved entries are among those (their look-ups are
+    replayed too)."""
 
-    __slots__ = ("block", "ip", "sub", "wraps", "unres", "dso", "resolved_replayed")
+    __slots__ = ("block", "ip", "sub", "wraps", "unres", "dso", "inl", "resolved_replayed")
 
-    def __init__(self, block, ip, sub, wraps, unres, dso):
+    def __init__(self, block, ip, sub, wraps, unres, dso, inl):
         self.block, self.ip, self.sub, self.wraps = block, ip, sub, wraps
-        self.unres, self.dso = unres, dso
+        self.unres, self.dso, self.inl = unres, dso, inl
         self.resolved_replayed = any(w and not u for w, u in zip(wraps, unres))
 
 
@@ -109,11 +112,15 @@ def _ranks(entries: list, cols: list, at: int) -> EntryRanks:
     cells = [row[at] if w else None for row, w in zip(rows, wraps)]
     unres = [c is not None and c.unres for c in cells]
     dso_order = {d: r for r, d in enumerate(sorted({c.dso for c in cells if c is not None}))}
-    sym_order = {d: r for r, d in enumerate(sorted({c.detail for c, u in zip(cells, unres)
-                                                   if c is not None and not u}))}
+    details = [c.detail for c, u in zip(cells, unres) if c is not None and not u]
+    # a resolved symbol's ip: its name's rank (high half) and its (start, name) rank (low half)
+    sym_order = {d: r for r, d in enumerate(sorted({d[:2] for d in details}))}
+    name_order = {d: r for r, d in enumerate(sorted({d[1] for d in details}))}
     dso = [0 if c is None else dso_order[c.dso] for c in cells]
-    ip = [0 if c is None else c.detail if u else sym_order[c.detail] for c, u in zip(cells, unres)]
-    return EntryRanks(block, ip, sub, wraps, unres, dso)
+    ip = [0 if c is None else c.detail if u else (name_order[c.detail[1]] << 32) | sym_order[c.detail[:2]]
+          for c, u in zip(cells, unres)]
+    inl = [c is not None and not u and c.detail[2] for c, u in zip(cells, unres)]
+    return EntryRanks(block, ip, sub, wraps, unres, dso, inl)
 
 
 class _Wraps:
@@ -161,8 +168,8 @@ def _sym_column(entries: list, prefixes: list):
     """``sort__sym_cmp`` as one tuple per entry, if it is a total order on the entries of each prefix (the
     values of the keys before sym: only entries equal on those reach it), but for the unresolved entries of
     a class whose addresses straddle 2^63 and every entry of a class with unresolved entries of several dsos
-    among resolved ones (``_Wraps``: replayed); and whether there are such. None when the resolved entries
-    of a dso are not a total order (starts 2^63 apart, inlined and plain symbols)."""
+    among resolved ones, or with inlined and plain symbols of one dso (``_Wraps``: replayed); and whether
+    there are such. None when the resolved entries of a dso have starts 2^63 apart."""
     classes: dict[tuple, list] = {}  # prefix -> [min ip, max ip, unresolved dsos, any resolved]
     spans: dict[tuple, list] = {}    # (prefix, dso) -> [min start, max start, inlined seen, plain seen]
     for entry, prefix in zip(entries, prefixes):
@@ -194,23 +201,28 @@ def _sym_column(entries: list, prefixes: list):
         elif low is not None and high - low >= _WINDOW:
             # (int64_t)(r - l) wraps between some of these addresses: its unresolved entries replayed
             wrapping[prefix] = (_dso_key_of(dsos), 1) if resolved else ()
-    for low, high, inlined, plain in spans.values():
-        if high - low >= _WINDOW or (inlined and plain):
+    for (prefix, _), (low, high, inlined, plain) in spans.items():
+        if high - low >= _WINDOW:
             return None
+        if inlined and plain:
+            # an inlined symbol compares by name first, two plain ones by start: not a total order, the
+            # whole class replayed
+            wrapping[prefix] = ()
+    descending = _descending(entries)
     col = []
     for entry, prefix in zip(entries, prefixes):
         loc = entry.loc
         if not loc.has_sym:
             cell = (_unresolved_ip(entry),)
-        elif loc.inlined:
-            cell = (_dso_key(loc), 0, loc.name, loc.sym_start)
+        elif loc.inlined:  # names compared as strcmp(old, new): descending
+            cell = (_dso_key(loc), 0, descending[loc.name], loc.sym_start)
         else:
             cell = (_dso_key(loc), 0, loc.sym_start, loc.name)
         place = wrapping.get(prefix)
         if place is not None and (not loc.has_sym or place == ()):
             # (a symbol's detail tagged by kind: only symbols of one kind meet within a class's dso)
             col.append(_Wraps(place, not loc.has_sym, _dso_key(loc),
-                              cell[0] if not loc.has_sym else (int(loc.inlined),) + cell[2:]))
+                              cell[0] if not loc.has_sym else (loc.sym_start, loc.name, loc.inlined)))
         elif not loc.has_sym and classes[prefix][3]:
             col.append((_dso_key(loc), 1, cell[0]))
         else:
@@ -218,10 +230,18 @@ def _sym_column(entries: list, prefixes: list):
     return col, bool(wrapping)
 
 
+def _descending(entries: list) -> dict:
+    """Inlined symbols' names as integers in descending name order (``_sort__sym_cmp`` compares them as
+    ``strcmp(sym_l->name, sym_r->name)``, the old entry's first: the greater name goes left)."""
+    names = sorted({e.loc.name for e in entries if e.loc.has_sym and e.loc.inlined})
+    return {name: -i for i, name in enumerate(names)}
+
+
 def _sym_column_dso_key(entries: list, prefixes: list):
     """``_sym_column`` where dso is a sort key: ``sort__sym_cmp`` then compares no dsos (an unresolved entry
     after a resolved one, two resolved ones by start: a total order if their starts lie within a window
-    narrower than 2^63 and no inlined and plain symbols meet), only straddling unresolved addresses."""
+    narrower than 2^63 and no inlined and plain symbols meet), only straddling unresolved addresses and
+    classes where inlined and plain symbols meet (replayed whole, no dso compared)."""
     classes: dict[tuple, list] = {}  # prefix -> [min ip, max ip, min start, max start, inlined, plain]
     for entry, prefix in zip(entries, prefixes):
         loc = entry.loc
@@ -239,20 +259,27 @@ def _sym_column_dso_key(entries: list, prefixes: list):
         cls[4 if loc.inlined else 5] = True
     wrapping: dict[tuple, tuple] = {}
     for prefix, (low, high, first, last, inlined, plain) in classes.items():
-        if (first is not None and last - first >= _WINDOW) or (inlined and plain):
+        if first is not None and last - first >= _WINDOW:
             return None
-        if low is not None and high - low >= _WINDOW:
+        if inlined and plain:
+            wrapping[prefix] = ()  # inlined and plain symbols: the whole class replayed
+        elif low is not None and high - low >= _WINDOW:
             wrapping[prefix] = (1,) if first is not None else ()
+    descending = _descending(entries)
     col = []
     for entry, prefix in zip(entries, prefixes):
         loc = entry.loc
-        if loc.has_sym:
-            col.append((0, loc.name, loc.sym_start) if loc.inlined else (0, loc.sym_start, loc.name))
-            continue
         place = wrapping.get(prefix)
+        if loc.has_sym:
+            if place == ():
+                # (no dso: sort__sym_cmp compares none where dso is a sort key)
+                col.append(_Wraps(place, False, (False, ""), (loc.sym_start, loc.name, loc.inlined)))
+            else:
+                col.append((0, descending[loc.name], loc.sym_start) if loc.inlined else (0, loc.sym_start, loc.name))
+            continue
         ip = _unresolved_ip(entry)
         if place is not None:
-            col.append(_Wraps(place, True, _dso_key(loc), ip))
+            col.append(_Wraps(place, True, (False, ""), ip))
         else:
             col.append((1, ip) if classes[prefix][2] is not None else (ip,))
     return col, bool(wrapping)

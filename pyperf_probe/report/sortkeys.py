@@ -76,8 +76,8 @@ def _sym_cmp(new, old, with_dso: bool = True) -> int:
             return ret
     if not nl.has_sym or not ol.has_sym:
         return 1 if not nl.has_sym else -1
-    if nl.inlined or ol.inlined:
-        ret = _strcmp(nl.name, ol.name)
+    if nl.inlined or ol.inlined:  # strcmp(sym_l->name, sym_r->name): the old entry's name first
+        ret = _strcmp(ol.name, nl.name)
         if ret:
             return ret
     if nl.sym_start != ol.sym_start:
