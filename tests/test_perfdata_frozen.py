@@ -58,3 +58,77 @@ def test_lazylog_imports_logging_only_to_show_a_message():
             "from pyperf_probe import lazylog as log; log.debug('d %s', 1); log.error('e')")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stderr == "DEBUG d 1\nERROR e\n"
+
+
+def test_cstring_in_place_equals_the_copying_form():
+    """records._cstring searches bytes in place; bytearray and memoryview are copied first: both give what
+    decoding the copied range up to its first NUL gives, for every range of strings with and without NULs,
+    and bytes that are not UTF-8."""
+    from pyperf_probe.perfdata.records import _cstring
+
+    def copied(buf, pos, end):
+        raw = bytes(buf[pos:end])
+        nul = raw.find(b"\0")
+        return (raw if nul < 0 else raw[:nul]).decode("utf-8", "replace")
+
+    for data in (b"", b"\0", b"abc", b"abc\0\0\0\0def", b"\0abc\0", b"/usr/lib/x\xff\xfe.so\0\0\0", b"a\0b\0c"):
+        for pos in range(len(data) + 2):
+            for end in range(len(data) + 3):
+                want = copied(data, pos, end)
+                for buf in (data, bytearray(data), memoryview(data)):
+                    assert _cstring(buf, pos, end) == want, (data, pos, end, type(buf))
+
+
+def test_record_decoders_build_what_the_constructors_build():
+    """MMAP, MMAP2 (with and without a build-id), COMM (exec or not), FORK and EXIT decode to the records
+    their constructors make from the fields (class, values, defaults), whatever precedes them in the buffer;
+    a body too short for the fixed fields is a CorruptRecord."""
+    import random
+
+    from pyperf_probe.perfdata import format as fmt
+    from pyperf_probe.perfdata.records import CommRecord, CorruptRecord, Mmap2Record, MmapRecord
+
+    rng = random.Random(16)
+    for _ in range(200):
+        pad = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 24)))
+        name = rng.choice([b"/usr/lib/libc.so.6", b"//anon", b"", b"x" * 40, b"caf\xc3\xa9\xff"])
+        tail = name + b"\0" * rng.randrange(0, 9)
+        misc, time = rng.randrange(1 << 16), rng.choice([None, rng.randrange(1 << 64)])
+        pid, tid = rng.randrange(-1, 1 << 31), rng.randrange(-1, 1 << 31)
+        start, length, pgoff = (rng.randrange(1 << 64) for _ in range(3))
+        text = (name if b"\0" not in name else name[:name.index(b"\0")]).decode("utf-8", "replace")
+
+        body = fmt.MMAP_HEAD.pack(pid, tid, start, length, pgoff) + tail
+        got = MmapRecord.decode(pad + body, len(pad), len(pad) + len(body), misc, time)
+        assert type(got) is MmapRecord and got == MmapRecord(pid, tid, start, length, pgoff, text, misc, time)
+
+        rest = [rng.randrange(1 << 32), rng.randrange(1 << 32), rng.randrange(1 << 64), rng.randrange(1 << 64),
+                rng.randrange(1 << 32), rng.randrange(1 << 32)]
+        body = fmt.MMAP2_HEAD.pack(pid, tid, start, length, pgoff, *rest) + tail
+        got = Mmap2Record.decode(pad + body, len(pad), len(pad) + len(body), misc & ~fmt.MISC_MMAP_BUILD_ID, time)
+        assert type(got) is Mmap2Record and got.build_id is None
+        assert got == Mmap2Record(pid, tid, start, length, pgoff, *rest, text, misc & ~fmt.MISC_MMAP_BUILD_ID, time)
+        bid = bytes(rng.randrange(256) for _ in range(20))
+        body = fmt.MMAP2_BUILD_ID_HEAD.pack(pid, tid, start, length, pgoff, 20, bid, rest[4], rest[5]) + tail
+        got = Mmap2Record.decode(pad + body, len(pad), len(pad) + len(body), misc | fmt.MISC_MMAP_BUILD_ID, time)
+        assert got == Mmap2Record(pid, tid, start, length, pgoff, 0, 0, 0, 0, rest[4], rest[5], text,
+                                  misc | fmt.MISC_MMAP_BUILD_ID, time, bid)
+
+        body = fmt.COMM_HEAD.pack(pid, tid) + tail
+        got = CommRecord.decode(pad + body, len(pad), len(pad) + len(body), misc, time)
+        assert type(got) is CommRecord
+        assert got == CommRecord(pid, tid, text, bool(misc & fmt.MISC_COMM_EXEC), time)
+        assert type(got.exec) is bool
+
+        fields = [rng.randrange(1 << 32) for _ in range(4)] + [rng.randrange(1 << 64)]
+        for cls in (ForkRecord, ExitRecord):
+            body = fmt.FORK_EXIT.pack(*fields)
+            got = cls.decode(pad + body + b"\0" * 8, len(pad), len(pad) + len(body), misc, time)
+            assert type(got) is cls and got == cls(*fields, misc, time)
+
+    for cls, head in ((MmapRecord, fmt.MMAP_HEAD), (Mmap2Record, fmt.MMAP2_HEAD), (CommRecord, fmt.COMM_HEAD),
+                      (ForkRecord, fmt.FORK_EXIT), (ExitRecord, fmt.FORK_EXIT)):
+        buf = bytes(head.size + 16)
+        with pytest.raises(CorruptRecord):
+            cls.decode(buf, 4, 4 + head.size - 1, 0, None)
+        cls.decode(buf, 4, 4 + head.size, 0, None)

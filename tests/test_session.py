@@ -65,6 +65,48 @@ def test_maps_insert_trims_and_splits_overlapped_maps():
     assert maps.find(0x3000).dso == "a" and copy.find(0x3000).dso == "d"
 
 
+def test_maps_insert_fast_path_equals_the_general_path():
+    """``insert``'s one-bisect path for a map that overlaps none gives the list the general path
+    (``_insert_overlapping``) gives, on random maps that touch, nest, overlap or stay apart; and it is
+    taken (a wrong slot or an overlap taken for none fails the comparison)."""
+    import random
+    rng = random.Random(16)
+    fast_taken = 0
+    for _ in range(300):
+        fast, exact = Maps(), Maps()
+        for n in range(rng.randrange(1, 25)):
+            start = rng.randrange(0, 64) * 0x100
+            new = Map(start, start + rng.randrange(0, 12) * 0x100, rng.randrange(0, 8) * 0x1000, f"d{n}")
+            before = len(fast)
+            generation = fast.generation
+            fast.insert(new)
+            exact._insert_overlapping(new)
+            fast_taken += len(fast) == before + 1 and fast.generation == generation + 1
+            assert [(m.start, m.end, m.pgoff, m.dso) for m in fast] == \
+                [(m.start, m.end, m.pgoff, m.dso) for m in exact]
+            assert fast._starts == [m.start for m in fast] == exact._starts
+    assert fast_taken > 500
+
+
+def test_mmap_identity_test_is_perfs_anon_or_no_dso():
+    """process_mmap's one test of a map's identity (anonymous or no-dso memory) is perf's is_anon_memory
+    or is_no_dso_memory (machine._is_anon, machine._is_no_dso) on every kind of name."""
+    from pyperf_probe.perfdata.records import Mmap2Record
+    from pyperf_probe.session import machine
+    from pyperf_probe.session.kernel import KernelDsos
+    names = ["//anon", "//anonx", "/anon", "/dev/zero", "/dev/zero (deleted)", "/dev/zer", "/anon_hugepage",
+             "/anon_hugepage (deleted)", "[stack]", "[stack:123]", "[stac", "/SYSV00000000 (deleted)", "/SYSV",
+             "[heap]", "[heap] ", "[vdso]", "/usr/lib/libc.so.6", "", "anon", "[kernel.kallsyms]"]
+    for name in names:
+        want = machine._is_anon(name) or machine._is_no_dso(name)
+        got = name in machine._IDENTITY_NAMES or name.startswith(machine._IDENTITY_PREFIXES)
+        assert got == want, name
+        m = machine.Machine(KernelDsos({}, None))
+        m.process_mmap(Mmap2Record(7, 7, 0x1000, 0x1000, 0, 0, 0, 0, 0, 1, 2, name, 2, None))  # (PROT_READ)
+        assert m.threads[7].maps.find(0x1000).identity == want, name
+    assert sum(machine._is_anon(n) or machine._is_no_dso(n) for n in names) == 10
+
+
 # --- threads and comm ---------------------------------------------------------------------------------
 
 

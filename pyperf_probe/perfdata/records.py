@@ -18,16 +18,30 @@ from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.perfdata.sample import CorruptRecord, Regs, Sample, SampleDecoder  # noqa: F401 (re-export)
 
 
+# The decoders of the records a session sees by the thousand (MMAP2, MMAP, COMM, FORK, EXIT) build their
+# tuple at once, with their structs and flags bound here (no ``cls(...)`` call, no ``fmt.`` look-ups):
+# tests/test_perfdata_frozen.py checks them against the records built field by field.
+_new = tuple.__new__
+_MMAP_SIZE, _MMAP_UNPACK = fmt.MMAP_HEAD.size, fmt.MMAP_HEAD.unpack_from
+_MMAP2_SIZE, _MMAP2_UNPACK = fmt.MMAP2_HEAD.size, fmt.MMAP2_HEAD.unpack_from
+_COMM_SIZE, _COMM_UNPACK = fmt.COMM_HEAD.size, fmt.COMM_HEAD.unpack_from
+_FORK_EXIT_SIZE, _FORK_EXIT_UNPACK = fmt.FORK_EXIT.size, fmt.FORK_EXIT.unpack_from
+_MISC_MMAP_BUILD_ID, _MISC_COMM_EXEC = fmt.MISC_MMAP_BUILD_ID, fmt.MISC_COMM_EXEC
+
+
 def _need(pos: int, size: int, end: int, what: str) -> None:
     if pos + size > end:
         raise CorruptRecord(f"corrupt {what} record: {size} bytes of fields do not fit in the record")
 
 
 def _cstring(buf, pos: int, end: int) -> str:
-    """A NUL-terminated (and NUL-padded) string in [pos, end); an unterminated one ends at ``end``."""
-    raw = bytes(buf[pos:end])
-    nul = raw.find(b"\0")
-    return (raw if nul < 0 else raw[:nul]).decode("utf-8", "replace")
+    """A NUL-terminated (and NUL-padded) string in [pos, end); an unterminated one ends at ``end``. (bytes,
+    as the reader's records are, are searched in place; anything else is copied first.)"""
+    if type(buf) is not bytes:
+        buf = bytes(buf[pos:end])
+        pos, end = 0, len(buf)
+    nul = buf.find(b"\0", pos, end)
+    return buf[pos:end if nul < 0 else nul].decode("utf-8", "replace")
 
 
 class MmapRecord(Frozen):
@@ -47,9 +61,10 @@ class MmapRecord(Frozen):
 
     @classmethod
     def decode(cls, buf, pos: int, end: int, misc: int, time: int | None) -> "MmapRecord":
-        _need(pos, fmt.MMAP_HEAD.size, end, "MMAP")
-        pid, tid, start, length, pgoff = fmt.MMAP_HEAD.unpack_from(buf, pos)
-        return cls(pid, tid, start, length, pgoff, _cstring(buf, pos + fmt.MMAP_HEAD.size, end), misc, time)
+        at = pos + _MMAP_SIZE
+        if at > end:
+            _need(pos, _MMAP_SIZE, end, "MMAP")
+        return _new(cls, (*_MMAP_UNPACK(buf, pos), _cstring(buf, at, end), misc, time))
 
     @property
     def is_data(self) -> bool:
@@ -75,15 +90,15 @@ class Mmap2Record(Frozen):
 
     @classmethod
     def decode(cls, buf, pos: int, end: int, misc: int, time: int | None) -> "Mmap2Record":
-        _need(pos, fmt.MMAP2_HEAD.size, end, "MMAP2")
-        filename = _cstring(buf, pos + fmt.MMAP2_HEAD.size, end)
-        if misc & fmt.MISC_MMAP_BUILD_ID:
-            pid, tid, start, length, pgoff, bid_size, bid, prot, flags = \
-                fmt.MMAP2_BUILD_ID_HEAD.unpack_from(buf, pos)
-            return cls(pid, tid, start, length, pgoff, 0, 0, 0, 0, prot, flags, filename, misc, time,
-                       bid[:min(bid_size, 20)])
-        fields = fmt.MMAP2_HEAD.unpack_from(buf, pos)
-        return cls(*fields, filename, misc, time)
+        at = pos + _MMAP2_SIZE
+        if at > end:
+            _need(pos, _MMAP2_SIZE, end, "MMAP2")
+        filename = _cstring(buf, at, end)
+        if not misc & _MISC_MMAP_BUILD_ID:
+            return _new(cls, (*_MMAP2_UNPACK(buf, pos), filename, misc, time, None))
+        pid, tid, start, length, pgoff, bid_size, bid, prot, flags = fmt.MMAP2_BUILD_ID_HEAD.unpack_from(buf, pos)
+        return cls(pid, tid, start, length, pgoff, 0, 0, 0, 0, prot, flags, filename, misc, time,
+                   bid[:min(bid_size, 20)])
 
     @property
     def is_data(self) -> bool:
@@ -103,9 +118,10 @@ class CommRecord(Frozen):
 
     @classmethod
     def decode(cls, buf, pos: int, end: int, misc: int, time: int | None) -> "CommRecord":
-        _need(pos, fmt.COMM_HEAD.size, end, "COMM")
-        pid, tid = fmt.COMM_HEAD.unpack_from(buf, pos)
-        return cls(pid, tid, _cstring(buf, pos + 8, end), bool(misc & fmt.MISC_COMM_EXEC), time)
+        if pos + _COMM_SIZE > end:
+            _need(pos, _COMM_SIZE, end, "COMM")
+        pid, tid = _COMM_UNPACK(buf, pos)
+        return _new(cls, (pid, tid, _cstring(buf, pos + 8, end), bool(misc & _MISC_COMM_EXEC), time))
 
 
 class ForkRecord(Frozen):
@@ -121,8 +137,9 @@ class ForkRecord(Frozen):
 
     @classmethod
     def decode(cls, buf, pos: int, end: int, misc: int, time: int | None):
-        _need(pos, fmt.FORK_EXIT.size, end, cls.__name__)
-        return cls(*fmt.FORK_EXIT.unpack_from(buf, pos), misc, time)
+        if pos + _FORK_EXIT_SIZE > end:
+            _need(pos, _FORK_EXIT_SIZE, end, cls.__name__)
+        return _new(cls, (*_FORK_EXIT_UNPACK(buf, pos), misc, time))
 
 
 class ExitRecord(ForkRecord):

@@ -58,16 +58,18 @@ def sample_groups(session, with_chain: bool = True, with_raw: bool = True,
     counter = _KeyCounter(session, groups, with_chain, with_raw, session.data.keyed_layout(raw=keep_raw))
     counter.order = order
     handlers = session.record_handlers()
+    add_run, after_record = counter.add_run, counter.dependents.after_record
     for item in batches:
-        if type(item) is list:
-            counter.add_run(item)
-        elif type(item) is Sample:
+        kind = type(item)
+        if kind is list:
+            add_run(item)
+        elif kind is Sample:
             counter.add_sample(item)
         else:
-            handler = handlers.get(type(item))
+            handler = handlers.get(kind)
             if handler is not None:
                 handler(item)
-                counter.dependents.after_record(item)
+                after_record(item)
                 if _names_unknown_pid(item):
                     counter.unknown_tids.update((getattr(item, "tid", -1), getattr(item, "ptid", -1), -1))
     counter.flush()

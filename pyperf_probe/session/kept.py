@@ -79,17 +79,22 @@ class Dependents:
         kind = type(rec)
         if kind in STATELESS or self.pid_learnt():
             return
-        if kind is CommRecord:
+        if kind is Mmap2Record or kind is MmapRecord:  # (the most frequent: a process's every image)
+            if rec.misc & MISC_CPUMODE_MASK == MISC_KERNEL:
+                self.forget()
+                return
+            thread = self.machine.threads.get(rec.tid)
+            if thread is None:
+                self.forget()
+                return
+            keys = self.by_maps.pop(thread.maps, None)
+            if keys:
+                self.drop(keys)
+        elif kind is CommRecord:
             self._drop_thread(rec.tid)
         elif kind is ForkRecord:
             self._drop_thread(rec.tid)
             self._drop_thread(rec.ptid, unless_same=True)
-        elif (kind is MmapRecord or kind is Mmap2Record) and rec.misc & MISC_CPUMODE_MASK != MISC_KERNEL:
-            thread = self.machine.threads.get(rec.tid)
-            if thread is None:
-                self.forget()
-            else:
-                self.drop(self.by_maps.pop(thread.maps, ()))
         else:
             self.forget()
 

@@ -138,7 +138,8 @@ class Machine:
         if rec.misc & MISC_CPUMODE_MASK == MISC_KERNEL:
             self.kernel.process_mmap(rec)
             return
-        filename, identity = rec.filename, _is_anon(rec.filename) or _is_no_dso(rec.filename)
+        filename = rec.filename
+        identity = filename in _IDENTITY_NAMES or filename.startswith(_IDENTITY_PREFIXES)
         if identity and prot & PROT_EXEC:  # JIT code: perf looks for the JIT's /tmp/perf-PID.map
             filename = f"/tmp/perf-{rec.pid}.map"
         dso = self.dsos.findnew(filename, getattr(rec, "build_id", None))
@@ -147,6 +148,10 @@ class Machine:
 
 
 PROT_READ, PROT_EXEC = 0x1, 0x4
+
+
+_IDENTITY_NAMES = ("//anon", "[heap]")  # _is_anon or _is_no_dso, by one test each (process_mmap's per MMAP)
+_IDENTITY_PREFIXES = ("/dev/zero", "/anon_hugepage", "[stack", "/SYSV")
 
 
 def _is_anon(filename: str) -> bool:

@@ -62,7 +62,23 @@ class Maps:
         return None
 
     def insert(self, new: Map) -> None:
-        """Add ``new``, trimming or splitting the maps it overlaps (``maps__fixup_overlappings``)."""
+        """Add ``new``, trimming or splitting the maps it overlaps (``maps__fixup_overlappings``). A map
+        that overlaps none (a new process's images, most MMAPs of a system-wide recording) goes in at its
+        place by one bisect; ``_insert_overlapping`` is the general path (and gives the same list)."""
+        start, end = new.start, new.end
+        if end <= start:
+            return
+        starts = self._starts
+        i = bisect.bisect_right(starts, start)
+        if (i == 0 or self._maps[i - 1].end <= start) and (i == len(starts) or starts[i] >= end):
+            starts.insert(i, start)
+            self._maps.insert(i, new)
+            self.generation += 1
+            return
+        self._insert_overlapping(new)
+
+    def _insert_overlapping(self, new: Map) -> None:
+        """``insert``'s general path: trim or split every map in the range ``new`` may touch."""
         if new.end <= new.start:
             return
         lo = bisect.bisect_right(self._starts, new.start) - 1
