@@ -450,3 +450,90 @@ def test_inline_names_demangled_as_the_demangler_does(name):
     from pyperf_probe.symbols.demangle import demangle
     from pyperf_probe.symbols.dwarf.inline import _demangled
     assert _demangled(name) == demangle(name)
+
+
+@pytest.mark.parametrize("image", ["build/workloads/ex_spin", "/lib/x86_64-linux-gnu/libc.so.6"])
+def test_raw_sections_are_the_bytes_pyelftools_reads(image):
+    """The sections inline frames read through pyperf's ELF reader (info._RawSections: libc6-dbg's debug
+    file has SHF_COMPRESSED zlib sections) are byte for byte pyelftools' (info._PyelftoolsSections), and a
+    DwarfInfo built either way indexes the same units and answers the same inline frames."""
+    import os
+    from elftools.elf.elffile import ELFFile
+    from pyperf_probe.symbols.dwarf.info import DwarfInfo, _PyelftoolsSections, _RawSections
+    from pyperf_probe.symbols.dwarf.open import dwarf_file_for
+    if not image.startswith("/"):
+        image = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), image)
+    found = os.path.exists(image) and dwarf_file_for(image)
+    if not found:
+        pytest.skip(f"no DWARF for {image}")
+    dpath, build_id, opener = found
+    raw = _RawSections.of(opener.image)
+    assert raw is not None
+    with open(dpath, "rb") as f:
+        slow_info = DwarfInfo(dpath, ELFFile(f), build_id)  # an ELFFile, not a factory: pyelftools' reads
+        assert isinstance(slow_info._raw, _PyelftoolsSections)
+        for name in _PyelftoolsSections._ATTRS:
+            assert raw.read(name) == slow_info._raw.read(name), name
+        assert raw.has(".debug_str_offsets") == slow_info._raw.has(".debug_str_offsets")
+        fast_info = DwarfInfo(dpath, opener, build_id)
+        assert isinstance(fast_info._raw, _RawSections)
+        assert fast_info.units.offsets == slow_info.units.offsets
+        fast_info.image_path = slow_info.image_path = image
+        fast_info.unit_offset_at(0)  # reads .debug_aranges
+        lows = list(fast_info._aranges._starts)[:700:7]
+        assert lows
+        for svma in lows:
+            assert fast_info.inline_frames(svma + 1) == slow_info.inline_frames(svma + 1)
+
+
+def test_unit_ranges_from_a_partial_abbreviation_table_are_the_full_tables():
+    """UnitScanner.unit_ranges parses a unit's abbreviation table only up to the unit DIE's code when the
+    table is not cached: the same abbreviation, and the same ranges, as the full table (libc's units)."""
+    from pyperf_probe.symbols.dwarf.info import DwarfInfo
+    from pyperf_probe.symbols.dwarf.scan import Unsupported, parse_abbrevs
+    info = DwarfInfo.open("/lib/x86_64-linux-gnu/libc.so.6")
+    if info is None:
+        pytest.skip("no DWARF for libc (libc6-dbg)")
+    partial = info.unit_scanner()
+    full = info.unit_scanner()
+    checked = 0
+    for cu in info.units.offsets[::5]:
+        try:
+            full._header(cu)  # caches the whole table in ``full`` only
+            expected = full.unit_ranges(cu)
+        except Unsupported:
+            continue
+        assert partial.unit_ranges(cu) == expected
+        checked += 1
+    assert checked > 100 and not partial._tables
+    whole = parse_abbrevs(full.abbrev, 0)
+    for code, abbrev in whole.items():
+        cut = parse_abbrevs(full.abbrev, 0, until=code)
+        assert max(cut) == code
+        got = cut[code]
+        assert (got.tag, got.children, got.attrs, got.fixed) == (abbrev.tag, abbrev.children, abbrev.attrs,
+                                                                  abbrev.fixed)
+
+
+def test_inline_frames_import_neither_pyelftools_nor_dataclasses():
+    """Report's inline frames read libc's DWARF with pyperf's readers: a fresh interpreter answers them
+    without importing pyelftools or dataclasses (~75 ms of a cold report), and probe's names stay offered."""
+    import subprocess
+    import sys
+    code = ("import sys\n"
+            "from pyperf_probe.symbols.dwarf.info import DwarfInfo\n"
+            "d = DwarfInfo.open('/lib/x86_64-linux-gnu/libc.so.6')\n"
+            "if d is None: print('skip'); sys.exit(0)\n"
+            "d.unit_offset_at(0)\n"
+            "names = [d.inline_frames(s + 1) for s in list(d._aranges._starts)[:200:10]]\n"
+            "assert any(names), names\n"
+            "bad = [m for m in sys.modules if m.startswith('elftools') or m == 'dataclasses']\n"
+            "assert not bad, bad\n"
+            "from pyperf_probe.symbols.dwarf.info import VariableList, ProbePoint, MAGIC_NUM, FunctionSite\n"
+            "assert 'dataclasses' in sys.modules\n"
+            "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    if out.stdout.strip() == "skip":
+        pytest.skip("no DWARF for libc (libc6-dbg)")
+    assert out.stdout.strip() == "ok"

@@ -28,37 +28,52 @@ import errno as E
 import functools
 import os
 import struct
-from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from pyperf_probe import lazylog as log
 from pyperf_probe.errors import ProbeError, SymbolError
 from pyperf_probe.symbols.dwarf import dies as D
-from pyperf_probe.symbols.dwarf import scope as S
-from pyperf_probe.symbols.dwarf import vars as V
-from pyperf_probe.symbols.dwarf.scope import MAGIC_NUM, ResolvedArg  # noqa: F401 (part of the interface)
-from pyperf_probe.symbols.dwarf.funcs import FunctionSite, collect, instances, matching_funcs
-from pyperf_probe.symbols.dwarf.lines import postprologue_svma
-from pyperf_probe.symbols.dwarf.unit import Unit
+
+class _Lazy:
+    """A module imported on its first attribute access, then bound in this module's globals in its place:
+    report's inline frames use none of probe's modules (scope, vars, funcs, lines, unit) nor the
+    dataclasses they are made of (~25 ms of imports in a cold report)."""
+
+    def __init__(self, alias: str, name: str):
+        self._alias, self._name = alias, name
+
+    def __getattr__(self, attr: str):
+        import importlib
+        module = importlib.import_module(self._name)
+        globals()[self._alias] = module
+        return getattr(module, attr)
+
+
+S = _Lazy("S", "pyperf_probe.symbols.dwarf.scope")
+V = _Lazy("V", "pyperf_probe.symbols.dwarf.vars")
+F = _Lazy("F", "pyperf_probe.symbols.dwarf.funcs")
+L = _Lazy("L", "pyperf_probe.symbols.dwarf.lines")
+U = _Lazy("U", "pyperf_probe.symbols.dwarf.unit")
+P = _Lazy("P", "pyperf_probe.symbols.dwarf.points")
+_INTERFACE = {"MAGIC_NUM": "S", "ResolvedArg": "S", "FunctionSite": "F", "ProbePoint": "P", "VariableList": "P"}
+
+
+def __getattr__(name: str):
+    """The names this module's interface has always offered (``from ...info import VariableList``),
+    imported when asked for (PEP 562)."""
+    if name in _INTERFACE:
+        return getattr(globals()[_INTERFACE[name]], name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 PARAMS = "$params"
 OFFLINE_REDZONE = 0x10000  # elfutils libdwfl/offline.c: where dwfl_report_offline places the first module
 VARS = "$vars"
-Where = Union[FunctionSite, int]
+Where = Union["FunctionSite", int]
 
 
 class TracePointError(ProbeError):
     """perf cannot name the probe point of a concrete function ("Failed to find symbol at 0x...")."""
-
-
-@dataclass(frozen=True)
-class ProbePoint:
-    """perf's ``debuginfo__find_probe_point``: the function (and its file) holding an address, with either
-    a line relative to the function's declaration or, failing that, an offset from its entry."""
-    function: Optional[str]
-    file: Optional[str]
-    line: int
-    offset: int
 
 
 # The sections every DwarfInfo reads at once (its unit index); pyelftools' get_dwarf_info reads (and
@@ -118,6 +133,7 @@ class _RawSections:
 
     def __init__(self, image):
         self._image = image
+        self._read: Dict[str, bytes] = {}  # each section inflated once (the unit index and the scanner share)
 
     @classmethod
     def of(cls, image) -> Optional["_RawSections"]:
@@ -137,6 +153,12 @@ class _RawSections:
 
     def read(self, name: str) -> bytes:
         """The section's (inflated) bytes, b"" without it."""
+        data = self._read.get(name)
+        if data is None:
+            data = self._read[name] = self._inflated(name)
+        return data
+
+    def _inflated(self, name: str) -> bytes:
         shdr = self._image.section(name)
         if shdr is None:
             return b""
@@ -167,14 +189,6 @@ class _PyelftoolsSections:
     def read(self, name: str) -> bytes:
         sec = getattr(self._owner.dwarfinfo, self._ATTRS[name])
         return bytes(sec.stream.getbuffer()) if sec is not None else b""
-
-
-@dataclass(frozen=True)
-class VariableList:
-    """What ``perf probe -V`` shows for one site: ``@<symbol+offset>`` and "type\\tname" lines, sorted."""
-    symbol: str
-    offset: int
-    variables: Tuple[str, ...]
 
 
 class DwarfInfo:
@@ -256,7 +270,7 @@ class DwarfInfo:
     def unit(self, cu_offset: int) -> Unit:
         unit = self._unit_cache.get(cu_offset)
         if unit is None:
-            unit = Unit(self.dwarfinfo, self.dwarfinfo.get_CU_at(cu_offset))
+            unit = U.Unit(self.dwarfinfo, self.dwarfinfo.get_CU_at(cu_offset))
             self._unit_cache[cu_offset] = unit
         return unit
 
@@ -287,7 +301,9 @@ class DwarfInfo:
     def _unlisted_unit_spans(self):
         from pyperf_probe.symbols.dwarf.scan import Unsupported
         listed = self._aranges.listed
-        scanner = self.unit_scanner()
+        if self._scanner is None:
+            self._scanner = self.unit_scanner()
+        scanner = self._scanner
         spans = []
         for cu_offset in self.units.offsets:
             if cu_offset in listed:
@@ -315,9 +331,9 @@ class DwarfInfo:
         sites: List[FunctionSite] = []
         for cu_offset in self._units_for_name(name):
             unit = self.unit(cu_offset)
-            for func in matching_funcs(unit.die, name, unit.decl_file, file):
+            for func in F.matching_funcs(unit.die, name, unit.decl_file, file):
                 sites.extend(self._sites_of(unit, func, no_inlines, warn, for_vars))
-        return collect(sites)
+        return F.collect(sites)
 
     def _units_for_name(self, name: str) -> List[int]:
         if any(c in name for c in "*?["):
@@ -336,7 +352,7 @@ class DwarfInfo:
         if no_inlines:
             return []
         out = []
-        for inst in instances(unit.die, func, unit.decl_file_index, self._referring(unit, func)):
+        for inst in F.instances(unit.die, func, unit.decl_file_index, self._referring(unit, func)):
             entry = D.die_entrypc(inst)
             if not entry:
                 break  # perf: "Failed to get entry address" / "no valid entry address" ends the walk
@@ -348,7 +364,8 @@ class DwarfInfo:
                 if warn is not None:
                     warn(failure + "\n")
                 if for_vars:
-                    out.append(replace(self._site(unit, inst, entry, None), trace_ok=False))
+                    from dataclasses import replace as dataclass_replace
+                    out.append(dataclass_replace(self._site(unit, inst, entry, None), trace_ok=False))
                 break
             out.append(self._site(unit, inst, entry, None))
         return out
@@ -384,7 +401,7 @@ class DwarfInfo:
         return None
 
     def _site(self, unit: Unit, die, entry: int, prologue_end: Optional[int]) -> FunctionSite:
-        return FunctionSite(name=D.diename(die) or "", entry_svma=entry, prologue_end_svma=prologue_end,
+        return F.FunctionSite(name=D.diename(die) or "", entry_svma=entry, prologue_end_svma=prologue_end,
                             is_inline=die.tag == "DW_TAG_inlined_subroutine", decl_file=unit.decl_file(die),
                             decl_line=unit.decl_line(die), cu_name=unit.name, cu_offset=unit.offset,
                             die_offset=die.offset)
@@ -397,7 +414,7 @@ class DwarfInfo:
         high = D.highpc(func)
         if high is None:
             return entry
-        moved = postprologue_svma(unit.lines, entry, high)
+        moved = L.postprologue_svma(unit.lines, entry, high)
         return entry if moved is None else moved
 
     def _real_func(self, unit: Unit, svma: int):
@@ -406,7 +423,7 @@ class DwarfInfo:
     # ---- scopes and variables -----------------------------------------------------------------------
 
     def _scope(self, where: Where, svma: Optional[int]) -> S.Scope:
-        if isinstance(where, FunctionSite):
+        if isinstance(where, F.FunctionSite):
             unit = self.unit(where.cu_offset)
             sc_die = unit.die_at(where.die_offset)
             svma = where.entry_svma if svma is None else svma
@@ -510,8 +527,8 @@ class DwarfInfo:
         """``perf probe -V``: the variables with a location at the site (``add_available_vars``);
         ``externs`` adds the unit's globals (``--externs``), ``ranges`` gives ``--range``'s lines:
         ``[VAL]``/``[INV]``/``[EXT]``, "type<TAB>name" and the location range ``@<func+[a-b,...]>``."""
-        if isinstance(where, FunctionSite) and not where.trace_ok:
-            return VariableList("(null)", 0, ())
+        if isinstance(where, F.FunctionSite) and not where.trace_ok:
+            return P.VariableList("(null)", 0, ())
         scope = self._scope(where, svma)
         if ranges:
             names = S.range_lines(scope, externs)
@@ -520,7 +537,7 @@ class DwarfInfo:
             if externs:
                 names |= {V.var_line(d) for d in S.unit_globals(scope)}
         symbol, offset = self.trace_point(scope)
-        return VariableList(symbol, offset, tuple(sorted(names)))
+        return P.VariableList(symbol, offset, tuple(sorted(names)))
 
     def trace_point(self, scope_or_site, svma: Optional[int] = None) -> Tuple[str, int]:
         """``convert_to_trace_point``: the real function holding the probe and the offset from its entry."""
@@ -563,7 +580,7 @@ class DwarfInfo:
         found = []
         for unit in self._line_units(function, file):
             if function:
-                for func in matching_funcs(unit.die, function, unit.decl_file, file):
+                for func in F.matching_funcs(unit.die, function, unit.decl_file, file):
                     found += self._func_line_sites(unit, func, function, line, lazy)
             else:
                 fname = LP.realpath_in_unit(unit, file)
@@ -573,7 +590,7 @@ class DwarfInfo:
                     found += LP.sites_by_lazy(unit, None, fname, LP.lazy_lines(unit, fname, lazy), None)
                 else:
                     found += LP.sites_by_line(unit, fname, line, None)
-        return collect([self._site_at(self.unit_for_die(die), die, svma) for svma, die in found])
+        return F.collect([self._site_at(self.unit_for_die(die), die, svma) for svma, die in found])
 
     def _func_line_sites(self, unit: Unit, func, function: str, line: int, lazy: Optional[str]):
         from pyperf_probe.symbols.dwarf import lineprobe as LP
@@ -584,7 +601,7 @@ class DwarfInfo:
         if D.is_func_instance(func):
             return LP.sites_by_lazy(unit, func, fname, wanted, function)
         out = []
-        for inst in instances(unit.die, func, unit.decl_file_index):
+        for inst in F.instances(unit.die, func, unit.decl_file_index):
             out += LP.sites_by_lazy(unit, inst, fname, wanted, function)
         return out
 
@@ -610,14 +627,14 @@ class DwarfInfo:
         from pyperf_probe.symbols.dwarf import lineprobe as LP
         for unit in self._line_units(function, file):
             if function:
-                func = next(iter(matching_funcs(unit.die, function, unit.decl_file, file)), None)
+                func = next(iter(F.matching_funcs(unit.die, function, unit.decl_file, file)), None)
                 if func is None:
                     continue
                 offset = unit.decl_line(func) or 0
                 fname = unit.decl_file(func)
                 lo, hi = offset + start, None if end is None else offset + end
                 scopes = [func] if D.is_func_instance(func) else \
-                    list(instances(unit.die, func, unit.decl_file_index))
+                    list(F.instances(unit.die, func, unit.decl_file_index))
             else:
                 fname = LP.realpath_in_unit(unit, file)
                 if fname is None:
@@ -648,7 +665,7 @@ class DwarfInfo:
         if unit is None:
             return None
         found = find_probe_point(unit, svma)
-        return ProbePoint(*found) if found else None
+        return P.ProbePoint(*found) if found else None
 
     def unit_scanner(self):
         """A ``dwarf.scan.UnitScanner`` over this file's sections (the fast DIE reader of report)."""
