@@ -87,7 +87,11 @@ class FrameTable:
         return got
 
     def location(self, map_: Map | None, avma: int, level: str = ".") -> Frame:
-        return self.frames(map_, avma, level)[0]
+        """``frames(map_, avma, level)[0]``; a kept frame is found without that call (once per sample)."""
+        got = self._frames.get((map_ if map_ is not None else level, avma))
+        if got is None:
+            got = self.frames(map_, avma, level)
+        return got[0]
 
     def _make(self, map_: Map | None, avma: int, level: str) -> Frame:
         if map_ is None:
