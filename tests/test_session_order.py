@@ -62,3 +62,21 @@ def test_order_through_a_pid_learnt_late_and_comm(tmp_path, speedups_or_not):
     path.write_bytes(pb.perf_data(recs[:5] + [short] + recs[5:]))
     got, want = _orders(str(path))
     assert got == want
+
+
+def test_order_of_a_counted_run_with_keys_that_do_not_decode(tmp_path, speedups_or_not):
+    """A run counted by key (pids known, no kernel key) whose new keys include one of an unknown id: its
+    samples add nothing to the order, the others' resolutions keep their places (add_run tells _in_order
+    that not every hit is a resolution; fails when it says they all are)."""
+    from pyperf_probe.perfdata.format import SampleType
+    st_ = pb.SW_SAMPLE_TYPE | SampleType.ID
+    attrs = [(pb.sw_attr(st_), (7,)), (pb.sw_attr(st_).replace(config=1), (8,))]
+
+    def smp(ip, time, sid):
+        return pb.record(9, 2, struct.pack("<QIIQQIIQ", ip, 1, 1, time, sid, 0, 0, 1))
+    recs = [smp(0x10, 1, 7), pb.finished_round(), smp(0x10, 2, 7), smp(0x10, 3, 9), smp(0x20, 4, 8),
+            smp(0x10, 5, 9), smp(0x10, 6, 7), smp(0x20, 7, 8)]
+    path = tmp_path / "t.data"
+    path.write_bytes(pb.perf_data(recs, attrs))
+    got, want = _orders(str(path))
+    assert got == want and len(got) == 5

@@ -110,10 +110,13 @@ def _add(bucket: dict[tuple, list], key: tuple, period: int, count: int) -> None
 _SPLIT = object()
 
 
-def _in_order(order: list, keys: list, hits: dict) -> None:
+def _in_order(order: list, keys: list, hits: dict, plain: bool | None = None) -> None:
     """Each key's resolution appended in the run's order (``_KeyCounter._add_key``'s answers: a split one's
-    first sample gets the first resolution, the others the next; a key that did not decode, nothing)."""
-    if all(type(hit) is tuple and hit[0] is not _SPLIT for hit in hits.values()):
+    first sample gets the first resolution, the others the next; a key that did not decode, nothing).
+    ``plain``: the caller knows whether every hit is a resolution (no None, no split); None: look."""
+    if plain is None:
+        plain = all(type(hit) is tuple and hit[0] is not _SPLIT for hit in hits.values())
+    if plain:
         order.extend(map(hits.__getitem__, keys))
         return
     for key in keys:
@@ -225,14 +228,17 @@ class _KeyCounter:
         pending = self.pending
         get = pending.get
         hits = {}
+        plain = True  # (no key that did not decode, none split: _in_order need not look)
         for key, count in counts.items():
             if key in cache:  # (counted with the resolution cached now: see the class docstring)
                 pending[key] = get(key, 0) + count
                 hits[key] = cache[key]
             else:
-                hits[key] = self._add_key(key, count)
+                hit = hits[key] = self._add_key(key, count)
+                if hit is None or hit[0] is _SPLIT:
+                    plain = False
         if order is not None:
-            _in_order(order, keys, hits)
+            _in_order(order, keys, hits, plain)
 
     def add_sample(self, sample: Sample) -> None:
         """A sample the reader delivered decoded (one the scan did not key)."""
