@@ -65,6 +65,39 @@ def _case(rng, high: bool = True):
     return block, ip, sub, wraps, unres, dso, inl, groups, periods, counts, looks, made_after
 
 
+
+def _with_stand_ins(rng, case):
+    """A case whose later identities (copies of unresolved ones under another dso) are only searched with:
+    some look-ups that made nothing search with one of them (report.hist ``_dso_variants``)."""
+    block, ip, sub, wraps, unres, dso, inl, groups, periods, counts, looks, made_after = case
+    n = len(block)
+    stand = [i for i in range(n) if wraps[i] and unres[i]]
+    extra = [rng.choice(stand) for _ in range(rng.randrange(1, 4))] if stand else []
+    ranks = [v + [v[i] for i in extra] for v in (block, ip, sub, wraps, unres, inl)]
+    dso = dso + [dso[i] + rng.randrange(1, 3) for i in extra]
+    looks = [None if g is None else
+             [(j, n + extra.index(x) if x in extra and b >= 0 and rng.random() < 0.6 else x, b) for j, x, b in g]
+             for g in looks]
+    block, ip, sub, wraps, unres, inl = ranks
+    return (block, ip, sub, wraps, unres, dso, inl, groups, periods, counts, looks, made_after), n
+
+
+@pytest.mark.parametrize("collapse", [False, True])
+def test_c_loop_is_the_python_replay_with_stand_ins(collapse):
+    """``entries``: identities past it are searched with, made as entries only where their search finds none."""
+    from pyperf_probe.perfdata.speedups import speedups
+    if speedups is None or not hasattr(speedups, "findnew_replay"):
+        pytest.skip("the C loops were not built")
+    rng = random.Random(61 + collapse)
+    made = 0
+    for _ in range(400):
+        case, n = _with_stand_ins(rng, _case(rng))
+        args = case + (collapse, n)
+        want = findnew.replay(*args)
+        assert speedups.findnew_replay(*args) == want
+        made += any(want[1][e] >= n for e in range(n, len(want[1])))
+    assert made > 20  # a stand-in's search found nothing: its entry made
+
 @pytest.mark.parametrize("collapse", [False, True])
 def test_c_loop_is_the_python_replay(collapse):
     from pyperf_probe.perfdata.speedups import speedups
@@ -275,3 +308,60 @@ def test_inlined_and_plain_symbols_as_perfs_loop(names, caller, speedups_or_not)
         assert got == _naive(looked, keys, True)
         dups += len({g[0] for g in got}) < len(got)
     assert dups > 0 or names[0] == "comm"  # (comm: the collapsed tree merges them again)
+
+
+def _unresolved(dso_name, avma):
+    return RFrame(name=None, inlined=False, dso_name=dso_name, dso_rank=(0, 0), sym_start=0, avma=avma, rip=avma)
+
+
+def _run_hists(keys, samples, children):
+    h = Hists(keys, children=children, callchains=True, caller_order=False)
+    h.sequence = []
+    for comm, tid, loc, chain, period in samples:
+        gkey = h.add(comm, tid, period, loc, chain, chain, None)
+        h.sequence.append((gkey, period))
+    h.finish()
+    return [(e.ident, e.period, e.period_acc, e.nr_events) for e in h._collapsed_order()]
+
+
+def test_one_unresolved_address_of_two_dsos_among_symbols(speedups_or_not):
+    """sym without dso: an unresolved identity names no dso, but sort__sym_cmp compares an unresolved entry
+    with a resolved one by dso first. A resolved entry of m.so at the root, 0x418e of a.so goes left of it,
+    0x418e of z.so goes right and misses the first: perf makes a second entry (sys.data's sys_exit_openat:
+    0x418e of go and of pprof among libc's symbols, 0.08% + 0.01%). Hists merged them while their samples
+    shared one group."""
+    keys = [KEYS["sym"]]
+    sym = RFrame(name="open", inlined=False, dso_name="m.so", dso_rank=(0, 0), sym_start=0x1000, avma=0x1005,
+                 rip=0x1005)
+    a, z = _unresolved("a.so", 0x418E), _unresolved("z.so", 0x418E)
+    samples = [("go", 1, sym, (), 5), ("go", 1, a, (), 3), ("pprof", 2, z, (), 2), ("go", 1, a, (), 1),
+               ("pprof", 2, z, (), 4)]
+    got = _run_hists(keys, samples, False)
+    assert got == _naive(samples, keys, False)
+    assert [(g[0][0][0], g[1]) for g in got] == [("a", 4), ("s", 5), ("a", 6)]  # (entries_in's order)
+
+
+@pytest.mark.parametrize("names", [["sym"], ["pid", "sym"], ["comm", "sym"], ["sym", "comm"], ["sym", "pid"]],
+                         ids=",".join)
+@pytest.mark.parametrize("children", [False, True])
+def test_unresolved_addresses_of_several_dsos_as_perfs_loop(names, children, speedups_or_not):
+    """Unresolved addresses shared by several dsos among resolved symbols of others, sym a key and dso not:
+    Hists with the sample sequence give perf's literal loop's entries, periods and order."""
+    keys = [KEYS[n] for n in names]
+    rng = random.Random(",".join(names) + str(children))
+    syms = [RFrame(name=n, inlined=False, dso_name=d, dso_rank=(0, 0), sym_start=s, avma=s + 5, rip=s + 5)
+            for n, d, s in (("open", "m.so", 0x1000), ("close", "m.so", 0x2000), ("read", "c.so", 0x1000),
+                            ("write", "x.so", 0x3000))]
+    unres = [_unresolved(d, ip) for d in ("a.so", "n.so", "z.so", None) for ip in (0x418E, 0x50)]
+    pool = syms + unres
+    dups = 0
+    for _ in range(60):
+        groups = []
+        for _ in range(rng.randrange(1, 12)):
+            chain = tuple(rng.choice(pool) for _ in range(rng.randrange(0, 4))) if children else ()
+            groups.append((rng.choice(["go", "pprof"]), rng.randrange(1, 3), rng.choice(pool), chain))
+        samples = [rng.choice(groups) + (rng.randrange(1, 4),) for _ in range(rng.randrange(1, 120))]
+        got = _run_hists(keys, samples, children)
+        assert got == _naive(samples, keys, children)
+        dups += len({g[0] for g in got}) < len(got)
+    assert dups > 0 or "comm" in names  # (comm: the collapsed tree merges them again)

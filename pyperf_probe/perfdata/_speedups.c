@@ -989,14 +989,15 @@ done:
  * report: perf's entries_in rb-tree replayed (report/findnew.py's replay; that module's docstring says what
  * it computes, and its Python code is this loop's twin: tests/test_report_findnew.py compares them).
  *
- * findnew_replay(block, ip, sub, wraps, unres, dso, inl, groups, periods, counts, looks, made_after, collapse)
- *         -> (moves, ident, order, merged)
+ * findnew_replay(block, ip, sub, wraps, unres, dso, inl, groups, periods, counts, looks, made_after, collapse
+ *                [, entries]) -> (moves, ident, order, merged)
  *     Per identity its block (int64), ip (u64: a resolved symbol's name rank in the high 32 bits, its
  *     (start, name) rank in the low ones), sub (int64), wraps, unres and inl (bool), dso (int64); per sample its group and period
  *     (u64) and count (None: 1 each); per group its replayed look-ups, None or a list of (look, identity,
  *     entries made before it at the group's first sample, -1 if it made the identity's first entry then),
  *     and the entries made once its first sample is done. Nodes are entries; an insertion is lib/rbtree.c's
- *     (report.rbtree's _fixup: the CLRS rebalancing).
+ *     (report.rbtree's _fixup: the CLRS rebalancing). `entries` (default: all identities): the first ones
+ *     are made as entries, the others are only searched with (and make an entry where nothing is found).
  * ------------------------------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -1206,20 +1207,27 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
     PyObject *lblock, *lip, *lsub, *lwraps, *lunres, *ldso, *linl, *lrs, *lperiods, *lcounts, *llooks, *lmade;
     PyObject *result = NULL, *moves = NULL, *ident = NULL, *order = NULL, *merged = NULL;
     int collapse;
+    Py_ssize_t nentries = -1;
     long long *block = NULL, *sub = NULL, *dso = NULL, *rs = NULL, *counts = NULL, *made_after = NULL;
     unsigned long long *ip = NULL, *periods = NULL;
     char *wraps = NULL, *unres = NULL, *inl = NULL, *done = NULL;
     FnTree t = {0}, c = {0};
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!O!OO!O!p:findnew_replay", &PyList_Type, &lblock, &PyList_Type, &lip,
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!O!OO!O!p|n:findnew_replay", &PyList_Type, &lblock, &PyList_Type, &lip,
                           &PyList_Type, &lsub, &PyList_Type, &lwraps, &PyList_Type, &lunres, &PyList_Type, &ldso,
                           &PyList_Type, &linl,
                           &PyList_Type, &lrs, &PyList_Type, &lperiods, &lcounts, &PyList_Type, &llooks,
-                          &PyList_Type, &lmade, &collapse))
+                          &PyList_Type, &lmade, &collapse, &nentries))
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(lblock), ns = PyList_GET_SIZE(lrs), ng = PyList_GET_SIZE(llooks);
-    if (!(block = fn_array(lblock, n, 0)) || !(ip = fn_array(lip, n, 1)) || !(sub = fn_array(lsub, n, 0)) ||
-        !(wraps = fn_array(lwraps, n, 2)) || !(unres = fn_array(lunres, n, 2)) || !(dso = fn_array(ldso, n, 0)) ||
-        !(inl = fn_array(linl, n, 2)) ||
+    Py_ssize_t nr = PyList_GET_SIZE(lblock), ns = PyList_GET_SIZE(lrs), ng = PyList_GET_SIZE(llooks);
+    if (nentries < 0) nentries = nr;
+    if (nentries > nr) {
+        PyErr_SetString(PyExc_ValueError, "findnew_replay: more entries than identities");
+        return NULL;
+    }
+    Py_ssize_t n = nentries;  /* identities made as entries; nr ranked */
+    if (!(block = fn_array(lblock, nr, 0)) || !(ip = fn_array(lip, nr, 1)) || !(sub = fn_array(lsub, nr, 0)) ||
+        !(wraps = fn_array(lwraps, nr, 2)) || !(unres = fn_array(lunres, nr, 2)) || !(dso = fn_array(ldso, nr, 0)) ||
+        !(inl = fn_array(linl, nr, 2)) ||
         !(rs = fn_array(lrs, ns, 0)) || !(periods = fn_array(lperiods, ns, 1)) || !(made_after = fn_array(lmade, ng, 0)))
         goto done;
     if (lcounts != Py_None && !(counts = fn_array(lcounts, ns, 0)))
@@ -1263,7 +1271,7 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
             jo = PyTuple_GET_ITEM(look, 0); xo = PyTuple_GET_ITEM(look, 1); bo = PyTuple_GET_ITEM(look, 2);
             Py_ssize_t x = PyLong_AsSsize_t(xo), before = PyLong_AsSsize_t(bo), m;
             if (PyErr_Occurred()) goto done;
-            if (x < 0 || x >= n || before > n) {
+            if (x < 0 || x >= nr || before > n) {
                 PyErr_SetString(PyExc_ValueError, "findnew_replay: a look-up is out of range");
                 goto done;
             }

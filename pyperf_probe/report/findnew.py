@@ -96,13 +96,16 @@ class Tree:
         return _walk(self.root)
 
 
-def replay(block, ip, sub, wraps, unres, dso, inl, groups, periods, counts, looks, made_after, collapse: bool):
+def replay(block, ip, sub, wraps, unres, dso, inl, groups, periods, counts, looks, made_after, collapse: bool,
+           entries: int | None = None):
     """(moves, ident, order, merged): see the module docstring; ``groups``/``periods``/``counts`` (None: 1
     each) per sample, ``looks`` per group (None, or (look, identity, entries made before it at the group's
     first sample or -1 if it made that identity's first entry)), ``made_after`` per group (entries made once
     its first sample is done). ``moves``: (group, look, entry, period, count) per look-up that found or made
-    another entry than its identity's first."""
-    n = len(block)
+    another entry than its identity's first. ``entries``: how many of the identities are made as entries
+    (the first ``entries``; None: all); the others are only searched with (a look-up of another dso than its
+    entry's, report.hist ``_dso_variants``) and make an entry only where their search finds none."""
+    n = len(block) if entries is None else entries
     ident = list(range(n))
     tree = Tree(block, ip, sub, wraps, unres, dso, inl)
     tree.node_ident = ident

@@ -84,7 +84,8 @@ class Hists:
         self.nr_samples = 0
         self.total_period = 0
         self.entries: dict[tuple, HistEntry] = {}
-        # (self ident, chain id) -> [period, count, tid, comm, loc, chain, trace, filtered, raw]
+        # (self ident, chain id[, dso: _dso_apart]) -> [period, count, tid, comm, loc, chain, trace, filtered, raw,
+        # number]
         self._groups: dict[tuple, list] = {}
         self._thread_comm: dict[int, str] = {}
         # The keys whose identity depends on the frame (dso, sym): without them every cumulative entry of
@@ -101,6 +102,10 @@ class Hists:
         # keys whose comparisons report.order knows (no trace, no tracepoint field): entries found as perf's
         # entries_in search finds them (report.findnew), their order computed once (``_in_order``)
         self._by_lookups = not self._dyn_keys and all(k.name in ("comm", "pid", "dso", "sym") for k in se)
+        # sym a key, dso not: an unresolved location's identity names no dso, but perf's search compares it
+        # with resolved entries by dso (``_dso_variants``): its groups are kept apart per dso
+        names = [k.name for k in se]
+        self._dso_apart = self._by_lookups and "sym" in names and "dso" not in names
         self._in_order = None  # (number of entries, the collapsed order) when finish knew it
         self.sequence = None  # [(group number: add's answer, period)] per sample in order, if the session kept it
         self._merged = ()  # (entry, entry merged into it) of entries_collapsed (report.findnew)
@@ -129,7 +134,7 @@ class Hists:
         the entries these samples *create*: a filtered sample still adds to an entry made by another."""
         self._thread_comm[tid] = comm
         ident = self.identity(comm, tid, loc, trace, True, raw)
-        gkey = (ident, chain_id)
+        gkey = (ident, chain_id) if not self._dso_apart or loc.has_sym else (ident, chain_id, loc.dso_name)
         group = self._groups.get(gkey)
         if group is None:
             number = len(self._groups)
@@ -195,18 +200,21 @@ class Hists:
         protos = list(self.entries.values())
         for i, entry in enumerate(protos):
             entry.slot = i
-        ordered = exact_order.entry_order(protos, self.keys)
+        variants, variant_of = self._dso_variants(protos, records)
+        ordered = exact_order.entry_order(protos + variants, self.keys)
         if type(ordered) is exact_order.EntryRanks and ordered.resolved_replayed:
             # resolved identities are replayed too: the look-ups again, each of them listed (the entries are
-            # made again in the same order, so the ranks stay)
+            # made again in the same order, so the ranks stay, and so do the variants: the unresolved
+            # look-ups are listed in both passes)
             self.entries.clear()
             self._frame_entries.clear()
             records, made_after, pending = self._lookups(True)
             protos = list(self.entries.values())
             for i, entry in enumerate(protos):
                 entry.slot = i
+            variants, variant_of = self._dso_variants(protos, records)
         if type(ordered) is exact_order.EntryRanks:
-            self._in_order = (None, self._replay(ordered, protos, records, made_after, pending))
+            self._in_order = (None, self._replay(ordered, protos, records, made_after, pending, variant_of))
         elif ordered is not None:
             self._in_order = (len(protos), [protos[i] for i in sorted(range(len(protos)), key=ordered.__getitem__)])
         self._groups.clear()
@@ -241,7 +249,8 @@ class Hists:
         suffix_ids: dict[tuple, int] = {}
         pending: dict[tuple, list] = {}
         entries = self.entries
-        for (ident, chain_id), (period, count, tid, comm, loc, chain, trace, filtered, raw, _) in self._groups.items():
+        for (ident, chain_id, *_), group in self._groups.items():
+            period, count, tid, comm, loc, chain, trace, filtered, raw, _ = group
             frames = list(reversed(chain)) if self.caller_order else list(chain)
             keys = ids = sid = None
             if graphs and frames:
@@ -266,14 +275,51 @@ class Hists:
             made_after.append(len(entries))
         return records, made_after, pending
 
-    def _replay(self, ranks, protos: list, records: list, made_after: list, pending: dict) -> list:
+    def _dso_variants(self, protos: list, records: list) -> tuple[list, dict]:
+        """The look-ups of an unresolved identity whose frame is of another dso than its entry's (sym a key,
+        dso not): the identity names no dso, but ``sort__sym_cmp`` compares an unresolved entry with a
+        resolved one by dso first, so such a look-up walks perf's tree by its own dso (on sys.data,
+        ``0x418e`` of go and of pprof among libc's symbols: perf makes a second entry). One stand-in entry
+        per (identity, dso), after ``protos``, ranked with them (its class is then one of several dsos) and
+        searched with by those look-ups; it makes an entry only when its search finds none. Answers the
+        stand-ins and (identity's slot, dso) -> the stand-in's index."""
+        if not self._dso_apart:
+            return [], {}
+        variants: list = []
+        variant_of: dict[tuple, int] = {}
+        n = len(protos)
+        for rec in records:
+            if rec is None:
+                continue
+            for look in rec[7]:
+                entry, pos, loc = look[0], look[1], look[2]
+                if loc.has_sym or loc.dso_name == entry.loc.dso_name:
+                    continue
+                key = (entry.slot, loc.dso_name)
+                if key not in variant_of:
+                    variant_of[key] = n + len(variants)
+                    stand_in = HistEntry(entry.ident, rec[3], rec[2], loc, rec[4], pos < 0, rec[2], False,
+                                         rec[5], look[3], rec[6])
+                    stand_in.slot = variant_of[key]
+                    variants.append(stand_in)
+        return variants, variant_of
+
+    def _replay(self, ranks, protos: list, records: list, made_after: list, pending: dict,
+                variant_of: dict | None = None) -> list:
         """Replay the look-ups of straddling identities (report.findnew); move the share of each that found
         another entry than its identity's first. The entries (second ones of an identity included) in
         ``entries_in``'s order, or, when comm is a key, ``entries_collapsed``'s (``_collapse`` merges the
-        equal ones once the chains are appended)."""
+        equal ones once the chains are appended). ``variant_of``: the stand-ins (``_dso_variants``) a
+        look-up of another dso than its entry's searches with."""
         wraps = ranks.wraps
-        looks = [None if rec is None else [(j, look[0].slot, look[5]) for j, look in enumerate(rec[7])
-                                           if wraps[look[0].slot]] or None for rec in records]
+        if variant_of:
+            get = variant_of.get
+            looks = [None if rec is None else
+                     [(j, get((look[0].slot, look[2].dso_name), look[0].slot), look[5])
+                      for j, look in enumerate(rec[7]) if wraps[look[0].slot]] or None for rec in records]
+        else:
+            looks = [None if rec is None else [(j, look[0].slot, look[5]) for j, look in enumerate(rec[7])
+                                               if wraps[look[0].slot]] or None for rec in records]
         if self.sequence is None:  # a group's samples at its first, as one look-up
             groups = list(range(len(records)))
             periods = [0 if rec is None else rec[0] for rec in records]
@@ -284,10 +330,10 @@ class Hists:
             else:
                 groups, periods = [g for g, _ in self.sequence], [p for _, p in self.sequence]
             counts = None
-        moves, ident, order, merged = _findnew_replay(ranks.block, ranks.ip, ranks.sub, wraps, ranks.unres,
-                                                      ranks.dso, ranks.inl, groups, periods, counts, looks,
-                                                      made_after,
-                                                      any(k.name == "comm" for k in self.keys))
+        args = (ranks.block, ranks.ip, ranks.sub, wraps, ranks.unres, ranks.dso, ranks.inl, groups, periods,
+                counts, looks, made_after, any(k.name == "comm" for k in self.keys))
+        # (with stand-ins the ranks go past the entries: the replay is told how many entries there are)
+        moves, ident, order, merged = _findnew_replay(*args, len(protos)) if variant_of else _findnew_replay(*args)
         del groups, periods, counts
         n = len(protos)
         instances = protos + [None] * (len(ident) - n)
