@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import perfdata_build as pb
-from pyperf_probe.perfdata.format import PERF_CONTEXT_GUEST, PERF_CONTEXT_KERNEL, PERF_CONTEXT_USER
+from pyperf_probe.perfdata.format import MISC_USER, PERF_CONTEXT_GUEST, PERF_CONTEXT_KERNEL, PERF_CONTEXT_USER
 from pyperf_probe.perfdata.reader import PerfDataFile
 from pyperf_probe.session import Session
 from pyperf_probe.session.maps import Map, Maps
@@ -333,3 +333,43 @@ def test_anonymous_and_jit_maps_as_perf(tmp_path, perf_map):
                          capture_output=True, text=True, check=True).stdout
     assert [line.strip() for line in out.splitlines() if line.strip()] == \
         [line.format(pid=perf_map) for line in JIT_EXPECTED]
+
+
+@pytest.mark.parametrize("caller_order", [False, True])
+@pytest.mark.parametrize("max_stack", [2, 127])
+def test_user_only_chain_one_pass_equals_generic_walk(tmp_path, binary, caller_order, max_stack):
+    """A chain of user addresses only (with or without its leading PERF_CONTEXT_USER) takes the one-pass
+    memo look-up: the same frames, and its misses looked up in the generic walk's order (leaf first, or
+    root first in caller order), each address once, as ``_chain_frames`` over the marker-parsed entries."""
+    leaf = file_offset_of(binary, "rd_leaf")
+    addrs = (BASE + leaf, 0x1234, BASE + leaf + 1, 0x1234, 0x777, BASE + leaf)
+    recs = [pb.mmap2(10, BASE, 0x10000, 0, binary, 1), pb.sample_cc(BASE + leaf, 10, 10, 2, [])]
+    results = []
+    for chain, generic in (((PERF_CONTEXT_USER,) + addrs, False), (addrs, False), (addrs, True)):
+        s = session(tmp_path, recs, max_stack=max_stack)
+        s.caller_order = caller_order
+        (r,) = s.samples()
+        thread = s.machine.threads[10]
+        looked: list = []
+        real = s.frames.frames
+
+        def spy(m, avma, *a, real=real, looked=looked):
+            looked.append(avma)
+            return real(m, avma, *a)
+
+        s.frames.frames = spy
+        if generic:
+            entries = [(a, MISC_USER) for a in addrs]
+            if caller_order:
+                frames = s._chain_frames(thread, reversed(entries[-max_stack:]))
+                frames.reverse()
+            else:
+                frames = s._chain_frames(thread, entries[:max_stack])
+            got = tuple(frames)
+        else:
+            got = s._callchain(thread, chain)
+        results.append(([(f.dso, f.sym, f.avma) for f in got], looked))
+    kept = addrs[-max_stack:] if caller_order else addrs[:max_stack]
+    assert [f[2] for f in results[0][0]] == list(kept)
+    assert results[0] == results[1] == results[2]
+    assert results[2][1] == list(dict.fromkeys(reversed(kept) if caller_order else kept))

@@ -297,6 +297,15 @@ class Session:
         (maps, their generation, the kernel maps' generation, chain): ``resolve`` looks there first."""
         maps = thread.maps
         key = (maps, maps.generation, self.machine.kernel_maps.generation, callchain)
+        # A user-only chain (no marker, or only the leading PERF_CONTEXT_USER: a uprobe's or a user
+        # sample's) is looked up in one pass over the memo, its misses after in lookup order.
+        start = 1 if callchain and callchain[0] == PERF_CONTEXT_USER else 0
+        if len(callchain) == start or max(callchain[start:] if start else callchain) < PERF_CONTEXT_MAX:
+            got = self._user_chain_frames(thread, callchain[start:])
+            if len(self._chains) >= CHAIN_CACHE_LIMIT:
+                self._chains.clear()
+            self._chains[key] = got
+            return got
         entries: list = []              # (avma, cpumode) of the chain's addresses, leaf first
         cpumode = MISC_USER
         for avma in callchain:
@@ -351,6 +360,28 @@ class Session:
                 frame = table.frames(None, avma, "H")[0]
             out.append(frame)
         return out
+
+    def _user_chain_frames(self, thread: Thread, avmas: tuple[int, ...]) -> tuple[Frame, ...]:
+        """``_chain_frames`` of user addresses only (no marker among them), leaf first: the kept end
+        (``max_stack``: the leaf's, or in ``caller_order`` the root's) found in the process's memo at
+        once, the addresses it lacks then looked up as ``_chain_frames`` would, leaf first or root first."""
+        max_stack = self.max_stack
+        if len(avmas) > max_stack:
+            avmas = avmas[-max_stack:] if self.caller_order else avmas[:max_stack]
+        maps = thread.maps
+        umemo = self._fp_memo(maps, maps.generation)
+        frames = list(map(umemo.get, avmas))
+        if None in frames:
+            table = self.frames
+            order = range(len(avmas) - 1, -1, -1) if self.caller_order else range(len(avmas))
+            for i in order:
+                if frames[i] is None:
+                    avma = avmas[i]
+                    frame = umemo.get(avma)  # (an address twice in the chain is looked up once)
+                    if frame is None:
+                        frame = umemo[avma] = table.frames(maps.find(avma), avma)[0]
+                    frames[i] = frame
+        return tuple(frames)
 
     def _fp_memo(self, maps, generation: int) -> dict:
         """avma -> frame of one process's maps at ``generation``, for frame-pointer chains (as
