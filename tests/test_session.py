@@ -373,3 +373,22 @@ def test_user_only_chain_one_pass_equals_generic_walk(tmp_path, binary, caller_o
     assert [f[2] for f in results[0][0]] == list(kept)
     assert results[0] == results[1] == results[2]
     assert results[2][1] == list(dict.fromkeys(reversed(kept) if caller_order else kept))
+
+
+def test_sample_groups_drops_chain_memos_and_resolution_stays(tmp_path, binary):
+    """Once sample_groups has read the samples the chain memos go (they would only hold their keys through
+    the report's peak); a chain resolved after that gets the same frames, made again by the frame table."""
+    leaf = file_offset_of(binary, "rd_leaf")
+    chain = [PERF_CONTEXT_USER, BASE + leaf, 0x1234, BASE + leaf + 1]
+    recs = [pb.mmap2(10, BASE, 0x10000, 0, binary, 1), pb.sample_cc(BASE + leaf, 10, 10, 2, chain),
+            pb.sample_cc(BASE + leaf, 10, 10, 3, chain)]
+    s = session(tmp_path, recs)
+    (groups,) = s.sample_groups()
+    assert sum(count for _, count in groups.values()) == 2
+    (grouped,) = [group[2] for group in groups]
+    assert s._chains == {} and s._fp_memos == {} and s._kernel_memo[1] == {}
+    again = s._callchain(s.machine.threads[10], tuple(chain))
+    assert [(f.dso, f.sym, f.avma) for f in again] == [(f.dso, f.sym, f.avma) for f in grouped] == [
+        ("rd_threads", "rd_leaf", BASE + leaf), ("[unknown]", None, 0x1234),
+        ("rd_threads", "rd_leaf", BASE + leaf + 1)]
+    assert s._chains  # made again

@@ -212,7 +212,18 @@ class Session:
         """Process the file's records in perf's order; count the samples per event and (thread, location,
         chain, raw) group, without resolving each one (``session.counts``; ``order`` as there)."""
         from pyperf_probe.session.counts import sample_groups
-        return sample_groups(self, with_chain, with_raw, order)
+        groups = sample_groups(self, with_chain, with_raw, order)
+        self.drop_chain_memos()
+        return groups
+
+    def drop_chain_memos(self) -> None:
+        """Let go of the frame-pointer chains' memos (resolved chains, avma -> frame per process and for
+        the kernel) once the samples are read: the groups keep the chains and frames they use, the memos
+        would only hold their keys and dicts through the report's peak (make.data: 5K chains). A later
+        look-up makes them again (the frames are interned by the frame table)."""
+        self._chains = {}
+        self._fp_memos = {}
+        self._kernel_memo = (-1, {})
 
     def record_handlers(self) -> dict:
         """Record type -> what processing it does to the machine and the counters."""
