@@ -15,7 +15,7 @@ APT_PACKAGES := systemtap-sdt-dev libc6-dbg linux-perf gcc g++ make binutils lib
 # The venv has no setuptools (as Python >= 3.12's venvs and pipx's have none): its distutils-precedence.pth
 # imports _distutils_hack at every start of Python, 0.5-1 ms of each pyperf command (bench/probe_funcs). pip
 # builds the package with a setuptools of its own, in an isolated environment (pyproject.toml's build-system).
-$(VENV)/.installed: setup.cfg setup.py pyproject.toml pyperf_probe/perfdata/_speedups.c
+$(VENV)/.installed: setup.cfg setup.py pyproject.toml $(wildcard pyperf_probe/perfdata/_speedups*.[ch])
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip uninstall -q -y setuptools

@@ -26,6 +26,7 @@ compared is the warm run's, normalized by the caller's function (report's random
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
@@ -147,7 +148,8 @@ def build_copy(rev: str | None, pure: bool, where: str) -> str:
     if os.path.exists(source) and not pure:
         include = sysconfig.get_paths()["include"]
         target = source[:-2] + sysconfig.get_config_var("EXT_SUFFIX")
-        subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-I", include, "-o", target, source], check=True)
+        sources = sorted(glob.glob(source[:-2] + "*.c"))  # the module's files, one per area (setup.py)
+        subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-I", include, "-o", target, *sources], check=True)
     subprocess.run([sys.executable, "-m", "compileall", "-q", "-f", os.path.join(where, "pyperf_probe")],
                    check=True, stdout=subprocess.DEVNULL)
     return where

@@ -1,0 +1,30 @@
+/* pyperf_probe.perfdata._speedups: what its C files share (see _speedups.c for the module and its contract).
+ *
+ * The module is one extension built from several files, one per area, so that each area's loops are kept
+ * (and changed) apart: _speedups.c (the reading path: KeyScanner, the ordered queue, kallsyms) with the
+ * module's init, _speedups_unwind.c, _speedups_report.c, _speedups_script.c. Each area file exports a
+ * METH table, added to the module by PyInit__speedups (PyModule_AddFunctions).
+ */
+#ifndef PYPERF_SPEEDUPS_H
+#define PYPERF_SPEEDUPS_H
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define SAMPLE_WORD_MASK 0x00070000FFFFFFFFULL /* type == PERF_RECORD_SAMPLE (9), size % 8 == 0 */
+#define INTERN_KEYS 65536
+#define INTERN_BYTES (16 << 20)
+
+static inline uint64_t load_u64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8); /* perf.data is little-endian: KeyLayout.of keys little-endian hosts only */
+    return v;
+}
+
+extern PyMethodDef speedups_unwind_methods[];
+extern PyMethodDef speedups_report_methods[];
+extern PyMethodDef speedups_script_methods[];
+
+#endif

@@ -1,0 +1,424 @@
+/* pyperf_probe.perfdata._speedups, report's loops (the contract of each function: its comment here, and _speedups.c's
+ * module comment for the whole module). */
+#include "_speedups.h"
+
+/* ---------------------------------------------------------------------------------------------------------
+ * report: perf's entries_in rb-tree replayed (report/findnew.py's replay; that module's docstring says what
+ * it computes, and its Python code is this loop's twin: tests/test_report_findnew.py compares them).
+ *
+ * findnew_replay(block, ip, sub, wraps, unres, dso, inl, groups, periods, counts, looks, made_after, collapse
+ *                [, entries]) -> (moves, ident, order, merged)
+ *     Per identity its block (int64), ip (u64: a resolved symbol's name rank in the high 32 bits, its
+ *     (start, name) rank in the low ones), sub (int64), wraps, unres and inl (bool), dso (int64); per sample its group and period
+ *     (u64) and count (None: 1 each); per group its replayed look-ups, None or a list of (look, identity,
+ *     entries made before it at the group's first sample, -1 if it made the identity's first entry then),
+ *     and the entries made once its first sample is done. Nodes are entries; an insertion is lib/rbtree.c's
+ *     (report.rbtree's _fixup: the CLRS rebalancing). `entries` (default: all identities): the first ones
+ *     are made as entries, the others are only searched with (and make an entry where nothing is found).
+ * ------------------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    Py_ssize_t *left, *right, *parent, *ident;
+    char *red;
+    Py_ssize_t root, size, cap;
+    const long long *block, *sub, *dso;
+    const unsigned long long *ip;
+    const char *wraps, *unres, *inl;
+} FnTree;
+
+static int fn_grow(FnTree *t)
+{
+    Py_ssize_t cap = t->cap ? t->cap * 2 : 64;
+    Py_ssize_t *l = PyMem_Realloc(t->left, cap * sizeof(Py_ssize_t));
+    if (!l) return -1;
+    t->left = l;
+    l = PyMem_Realloc(t->right, cap * sizeof(Py_ssize_t));
+    if (!l) return -1;
+    t->right = l;
+    l = PyMem_Realloc(t->parent, cap * sizeof(Py_ssize_t));
+    if (!l) return -1;
+    t->parent = l;
+    l = PyMem_Realloc(t->ident, cap * sizeof(Py_ssize_t));
+    if (!l) return -1;
+    t->ident = l;
+    char *r = PyMem_Realloc(t->red, cap);
+    if (!r) return -1;
+    t->red = r;
+    t->cap = cap;
+    return 0;
+}
+
+static void fn_free(FnTree *t)
+{
+    PyMem_Free(t->left);
+    PyMem_Free(t->right);
+    PyMem_Free(t->parent);
+    PyMem_Free(t->ident);
+    PyMem_Free(t->red);
+}
+
+static void fn_rotate_left(FnTree *t, Py_ssize_t x)
+{
+    Py_ssize_t y = t->right[x];
+    t->right[x] = t->left[y];
+    if (t->left[y] >= 0) t->parent[t->left[y]] = x;
+    t->parent[y] = t->parent[x];
+    if (t->parent[x] < 0) t->root = y;
+    else if (x == t->left[t->parent[x]]) t->left[t->parent[x]] = y;
+    else t->right[t->parent[x]] = y;
+    t->left[y] = x;
+    t->parent[x] = y;
+}
+
+static void fn_rotate_right(FnTree *t, Py_ssize_t x)
+{
+    Py_ssize_t y = t->left[x];
+    t->left[x] = t->right[y];
+    if (t->right[y] >= 0) t->parent[t->right[y]] = x;
+    t->parent[y] = t->parent[x];
+    if (t->parent[x] < 0) t->root = y;
+    else if (x == t->right[t->parent[x]]) t->right[t->parent[x]] = y;
+    else t->left[t->parent[x]] = y;
+    t->right[y] = x;
+    t->parent[x] = y;
+}
+
+static void fn_fixup(FnTree *t, Py_ssize_t z)
+{
+    while (t->parent[z] >= 0 && t->red[t->parent[z]]) {
+        Py_ssize_t parent = t->parent[z], grand = t->parent[parent];
+        if (parent == t->left[grand]) {
+            Py_ssize_t uncle = t->right[grand];
+            if (uncle >= 0 && t->red[uncle]) {
+                t->red[parent] = t->red[uncle] = 0;
+                t->red[grand] = 1;
+                z = grand;
+                continue;
+            }
+            if (z == t->right[parent]) {
+                z = parent;
+                fn_rotate_left(t, z);
+                parent = t->parent[z];
+            }
+            t->red[parent] = 0;
+            t->red[grand] = 1;
+            fn_rotate_right(t, grand);
+        } else {
+            Py_ssize_t uncle = t->left[grand];
+            if (uncle >= 0 && t->red[uncle]) {
+                t->red[parent] = t->red[uncle] = 0;
+                t->red[grand] = 1;
+                z = grand;
+                continue;
+            }
+            if (z == t->left[parent]) {
+                z = parent;
+                fn_rotate_right(t, z);
+                parent = t->parent[z];
+            }
+            t->red[parent] = 0;
+            t->red[grand] = 1;
+            fn_rotate_left(t, grand);
+        }
+    }
+    t->red[t->root] = 0;
+}
+
+/* The node (entry) equal to identity x, else -1 after inserting `entry` (of identity x) where the search
+ * ended. Nodes are numbered by entry: entry's slot must exist (size > entry). */
+static Py_ssize_t fn_lookup(FnTree *t, Py_ssize_t x, Py_ssize_t entry)
+{
+    long long bx = t->block[x], sx = t->sub[x], dx = t->dso[x];
+    unsigned long long ipx = t->ip[x];
+    int wraps = t->wraps[x], ux = t->unres[x], ix = t->inl[x];
+    Py_ssize_t parent = -1, cur = t->root;
+    int left = 0;
+    while (cur >= 0) {
+        Py_ssize_t y = t->ident[cur];
+        long long by = t->block[y];
+        if (bx != by)
+            left = bx < by;
+        else if (!wraps)
+            return cur;
+        else {  /* sort__sym_cmp, then the keys after sym */
+            int order;
+            if (ux && t->unres[y]) {
+                unsigned long long d = ipx - t->ip[y];
+                order = !d ? 0 : d >= (1ULL << 63) ? -1 : 1;
+            } else if (dx != t->dso[y])
+                order = dx < t->dso[y] ? -1 : 1;
+            else if (ux != t->unres[y])
+                order = ux ? 1 : -1;
+            else {  /* two resolved symbols: by name (strcmp(old, new)) if one is inlined, then by start */
+                unsigned long long ipy = t->ip[y];
+                order = 0;
+                if (ix || t->inl[y]) {
+                    unsigned long long nx = ipx >> 32, ny = ipy >> 32;
+                    order = (ny > nx) - (ny < nx);
+                }
+                if (!order) {
+                    unsigned long long lx = ipx & 0xFFFFFFFFULL, ly = ipy & 0xFFFFFFFFULL;
+                    order = (lx > ly) - (lx < ly);
+                }
+            }
+            if (!order)
+                order = (sx > t->sub[y]) - (sx < t->sub[y]);
+            if (!order)
+                return cur;
+            left = order < 0;
+        }
+        parent = cur;
+        cur = left ? t->left[cur] : t->right[cur];
+    }
+    t->left[entry] = t->right[entry] = -1;
+    t->parent[entry] = parent;
+    t->red[entry] = 1;
+    if (parent < 0) t->root = entry;
+    else if (left) t->left[parent] = entry;
+    else t->right[parent] = entry;
+    fn_fixup(t, entry);
+    return -1;
+}
+
+static PyObject *fn_walk(FnTree *t)
+{
+    PyObject *out = PyList_New(0);
+    Py_ssize_t *stack, top = 0, cur = t->root;
+    if (!out) return NULL;
+    stack = PyMem_Malloc((t->cap + 1) * sizeof(Py_ssize_t));
+    if (!stack) { Py_DECREF(out); return PyErr_NoMemory(); }
+    while (top || cur >= 0) {
+        while (cur >= 0) { stack[top++] = cur; cur = t->left[cur]; }
+        cur = stack[--top];
+        PyObject *v = PyLong_FromSsize_t(cur);
+        if (!v || PyList_Append(out, v) < 0) { Py_XDECREF(v); Py_DECREF(out); PyMem_Free(stack); return NULL; }
+        Py_DECREF(v);
+        cur = t->right[cur];
+    }
+    PyMem_Free(stack);
+    return out;
+}
+
+/* list of ints -> C array (signed or unsigned 64-bit, or chars); NULL with an exception set */
+static void *fn_array(PyObject *list, Py_ssize_t n, int kind)
+{
+    void *out;
+    if (!PyList_Check(list) || PyList_GET_SIZE(list) != n) {
+        PyErr_SetString(PyExc_ValueError, "findnew_replay: lists of the same length expected");
+        return NULL;
+    }
+    out = PyMem_Malloc((n ? n : 1) * (kind == 2 ? 1 : 8));
+    if (!out) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyList_GET_ITEM(list, i);
+        if (kind == 0) ((long long *)out)[i] = PyLong_AsLongLong(v);
+        else if (kind == 1) ((unsigned long long *)out)[i] = PyLong_AsUnsignedLongLong(v);
+        else ((char *)out)[i] = (char)PyObject_IsTrue(v);
+        if (PyErr_Occurred()) { PyMem_Free(out); return NULL; }
+    }
+    return out;
+}
+
+static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *lblock, *lip, *lsub, *lwraps, *lunres, *ldso, *linl, *lrs, *lperiods, *lcounts, *llooks, *lmade;
+    PyObject *result = NULL, *moves = NULL, *ident = NULL, *order = NULL, *merged = NULL;
+    int collapse;
+    Py_ssize_t nentries = -1;
+    long long *block = NULL, *sub = NULL, *dso = NULL, *rs = NULL, *counts = NULL, *made_after = NULL;
+    unsigned long long *ip = NULL, *periods = NULL;
+    char *wraps = NULL, *unres = NULL, *inl = NULL, *done = NULL;
+    FnTree t = {0}, c = {0};
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!O!OO!O!p|n:findnew_replay", &PyList_Type, &lblock, &PyList_Type, &lip,
+                          &PyList_Type, &lsub, &PyList_Type, &lwraps, &PyList_Type, &lunres, &PyList_Type, &ldso,
+                          &PyList_Type, &linl,
+                          &PyList_Type, &lrs, &PyList_Type, &lperiods, &lcounts, &PyList_Type, &llooks,
+                          &PyList_Type, &lmade, &collapse, &nentries))
+        return NULL;
+    Py_ssize_t nr = PyList_GET_SIZE(lblock), ns = PyList_GET_SIZE(lrs), ng = PyList_GET_SIZE(llooks);
+    if (nentries < 0) nentries = nr;
+    if (nentries > nr) {
+        PyErr_SetString(PyExc_ValueError, "findnew_replay: more entries than identities");
+        return NULL;
+    }
+    Py_ssize_t n = nentries;  /* identities made as entries; nr ranked */
+    if (!(block = fn_array(lblock, nr, 0)) || !(ip = fn_array(lip, nr, 1)) || !(sub = fn_array(lsub, nr, 0)) ||
+        !(wraps = fn_array(lwraps, nr, 2)) || !(unres = fn_array(lunres, nr, 2)) || !(dso = fn_array(ldso, nr, 0)) ||
+        !(inl = fn_array(linl, nr, 2)) ||
+        !(rs = fn_array(lrs, ns, 0)) || !(periods = fn_array(lperiods, ns, 1)) || !(made_after = fn_array(lmade, ng, 0)))
+        goto done;
+    if (lcounts != Py_None && !(counts = fn_array(lcounts, ns, 0)))
+        goto done;
+    if (!(done = PyMem_Calloc(ng ? ng : 1, 1))) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < ns; i++)
+        if (rs[i] < 0 || rs[i] >= ng) {
+            PyErr_SetString(PyExc_ValueError, "findnew_replay: a sample's group is out of range");
+            goto done;
+        }
+    for (Py_ssize_t g = 0; g < ng; g++)
+        if (made_after[g] < 0 || made_after[g] > n) {
+            PyErr_SetString(PyExc_ValueError, "findnew_replay: made_after out of range");
+            goto done;
+        }
+    t.root = -1;
+    t.block = block; t.ip = ip; t.sub = sub; t.wraps = wraps; t.unres = unres; t.dso = dso; t.inl = inl;
+    while (t.cap < n + 1)
+        if (fn_grow(&t) < 0) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < n; i++) t.ident[i] = i;
+    t.size = n;
+    if (!(moves = PyList_New(0))) goto done;
+    Py_ssize_t k = 0, top = -1;
+    for (Py_ssize_t i = 0; i < ns; i++) {
+        Py_ssize_t r = (Py_ssize_t)rs[i];
+        if (r > top) top = r;
+        PyObject *looks = PyList_GET_ITEM(llooks, r);
+        if (looks == Py_None) continue;
+        if (!PyList_Check(looks)) {
+            PyErr_SetString(PyExc_TypeError, "findnew_replay: a group's look-ups are a list or None");
+            goto done;
+        }
+        int first = !done[r];
+        done[r] = 1;
+        for (Py_ssize_t q = 0; q < PyList_GET_SIZE(looks); q++) {
+            PyObject *look = PyList_GET_ITEM(looks, q), *jo, *xo, *bo;
+            if (!PyTuple_Check(look) || PyTuple_GET_SIZE(look) != 3) {
+                PyErr_SetString(PyExc_TypeError, "findnew_replay: a look-up is (look, identity, made before)");
+                goto done;
+            }
+            jo = PyTuple_GET_ITEM(look, 0); xo = PyTuple_GET_ITEM(look, 1); bo = PyTuple_GET_ITEM(look, 2);
+            Py_ssize_t x = PyLong_AsSsize_t(xo), before = PyLong_AsSsize_t(bo), m;
+            if (PyErr_Occurred()) goto done;
+            if (x < 0 || x >= nr || before > n) {
+                PyErr_SetString(PyExc_ValueError, "findnew_replay: a look-up is out of range");
+                goto done;
+            }
+            if (first) {
+                if (before < 0) continue;
+                m = before;
+            } else
+                m = (Py_ssize_t)made_after[top];
+            for (; k < m; k++) fn_lookup(&t, k, k);
+            if (t.size >= t.cap && fn_grow(&t) < 0) { PyErr_NoMemory(); goto done; }
+            t.ident[t.size] = x;
+            Py_ssize_t got = fn_lookup(&t, x, t.size);
+            if (got < 0) got = t.size++;
+            if (got >= n) {
+                PyObject *move = Py_BuildValue("(nOnKL)", r, jo, got, periods[i], counts ? counts[i] : 1LL);
+                if (!move || PyList_Append(moves, move) < 0) { Py_XDECREF(move); goto done; }
+                Py_DECREF(move);
+            }
+        }
+    }
+    for (; k < n; k++) fn_lookup(&t, k, k);
+    if (!(order = fn_walk(&t))) goto done;
+    if (!(ident = PyList_New(t.size)) || !(merged = PyList_New(t.size))) goto done;
+    for (Py_ssize_t i = 0; i < t.size; i++) {
+        PyObject *v = PyLong_FromSsize_t(t.ident[i]), *m = PyLong_FromLong(-1);
+        if (!v || !m) { Py_XDECREF(v); Py_XDECREF(m); goto done; }
+        PyList_SET_ITEM(ident, i, v);
+        PyList_SET_ITEM(merged, i, m);
+    }
+    if (collapse) {
+        c.root = -1;
+        c.block = block; c.ip = ip; c.sub = sub; c.wraps = wraps; c.unres = unres; c.dso = dso; c.inl = inl;
+        while (c.cap < t.size + 1)
+            if (fn_grow(&c) < 0) { PyErr_NoMemory(); goto done; }
+        for (Py_ssize_t i = 0; i < t.size; i++) c.ident[i] = t.ident[i];
+        c.size = t.size;
+        Py_ssize_t norder = PyList_GET_SIZE(order);
+        for (Py_ssize_t i = 0; i < norder; i++) {
+            Py_ssize_t entry = PyLong_AsSsize_t(PyList_GET_ITEM(order, i));
+            Py_ssize_t got = fn_lookup(&c, c.ident[entry], entry);
+            if (got >= 0) {
+                PyObject *v = PyLong_FromSsize_t(got);
+                if (!v) goto done;
+                if (PyList_SetItem(merged, entry, v) < 0) goto done;
+            }
+        }
+        Py_SETREF(order, fn_walk(&c));
+        if (!order) goto done;
+    }
+    result = PyTuple_Pack(4, moves, ident, order, merged);
+done:
+    Py_XDECREF(moves);
+    Py_XDECREF(ident);
+    Py_XDECREF(order);
+    Py_XDECREF(merged);
+    PyMem_Free(block);
+    PyMem_Free(ip);
+    PyMem_Free(sub);
+    PyMem_Free(wraps);
+    PyMem_Free(unres);
+    PyMem_Free(inl);
+    PyMem_Free(dso);
+    PyMem_Free(rs);
+    PyMem_Free(periods);
+    PyMem_Free(counts);
+    PyMem_Free(made_after);
+    PyMem_Free(done);
+    fn_free(&t);
+    fn_free(&c);
+    return result;
+}
+
+/* rank_order(group, thread, depth, rest) -> order
+ *     report.rbtree.replay_ranked: items 0..n-1 inserted in turn into one rb-tree (a new item goes left of an
+ *     existing one if its group is lower; on equal groups, if both have the same thread and their depths
+ *     differ, if its depth is lower; else if its rest is lower), the in-order walk returned. Lists of ints
+ *     (int64). */
+static PyObject *rank_order(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *lgroup, *lthread, *ldepth, *lrest, *result = NULL;
+    long long *group = NULL, *thread = NULL, *depth = NULL, *rest = NULL;
+    FnTree t = {0};
+    if (!PyArg_ParseTuple(args, "O!O!O!O!:rank_order", &PyList_Type, &lgroup, &PyList_Type, &lthread,
+                          &PyList_Type, &ldepth, &PyList_Type, &lrest))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(lgroup);
+    if (!(group = fn_array(lgroup, n, 0)) || !(thread = fn_array(lthread, n, 0)) || !(depth = fn_array(ldepth, n, 0)) ||
+        !(rest = fn_array(lrest, n, 0)))
+        goto done;
+    t.root = -1;
+    while (t.cap < n + 1)
+        if (fn_grow(&t) < 0) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t x = 0; x < n; x++) {
+        Py_ssize_t parent = -1, cur = t.root;
+        int left = 0;
+        while (cur >= 0) {
+            if (group[x] != group[cur])
+                left = group[x] < group[cur];
+            else if (thread[x] == thread[cur] && depth[x] != depth[cur])
+                left = depth[x] < depth[cur];
+            else
+                left = rest[x] < rest[cur];
+            parent = cur;
+            cur = left ? t.left[cur] : t.right[cur];
+        }
+        t.left[x] = t.right[x] = -1;
+        t.parent[x] = parent;
+        t.red[x] = 1;
+        if (parent < 0) t.root = x;
+        else if (left) t.left[parent] = x;
+        else t.right[parent] = x;
+        fn_fixup(&t, x);
+    }
+    result = fn_walk(&t);
+done:
+    PyMem_Free(group);
+    PyMem_Free(thread);
+    PyMem_Free(depth);
+    PyMem_Free(rest);
+    fn_free(&t);
+    return result;
+}
+
+/* --------------------------------------------------------------------------- end of the report section */
+
+PyMethodDef speedups_report_methods[] = {
+    {"findnew_replay", (PyCFunction)findnew_replay, METH_VARARGS,
+     "findnew_replay(block, ip, sub, wraps, unres, dso, inl, groups, periods, counts, looks, made_after, collapse) -> "
+     "(moves, ident, order, merged) (see the source)"},
+    {"rank_order", (PyCFunction)rank_order, METH_VARARGS,
+     "rank_order(group, thread, depth, rest) -> order (see the source)"},
+    {NULL, NULL, 0, NULL},
+};

@@ -1,0 +1,173 @@
+/* pyperf_probe.perfdata._speedups, script's loops (the contract of each function: its comment here, and _speedups.c's
+ * module comment for the whole module). */
+#include "_speedups.h"
+
+/* --- script_raw_run (script section: report.script_keys' loop of tracepoint samples) -------------------- */
+
+/* script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit) -> (i, status, template)
+ *     report.script_keys._Walk.run_raw's loop over items[start:] (pairs (key, time): key bytes cut at its RAW
+ *     record, whose u32 size is at byte `at`), for the samples whose text it can make as that loop does: a
+ *     key kept in `memo` (dict key -> template), or a key whose part before RAW is in `heads` (dict
+ *     key[:at] -> [before, after, info, cpu, made]) and whose RAW fits in it: its template is "" (before
+ *     None), before + after (info None) or before + info(raw, cpu).replace("%", "%%") + after, kept in
+ *     `memo` and appended to `made`. Each sample's text, template % (time // 10**9, time % 10**9 // divisor),
+ *     is appended to `out` (none for ""). Returns at the first sample it leaves to Python, with its index:
+ *     status 0 at the end (i == len(items)); 1 for a sample Python makes the text of (a key whose head is
+ *     not kept or whose RAW overruns it, `memo` holding memo_limit keys, a time that is not a u64); 2 when
+ *     the info call changed kernel.epoch (a %pS name loaded the kernel's symbols): `template` is the
+ *     sample's template, neither kept nor printed. */
+static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *items, *memo, *heads, *kernel, *out, *pct = NULL, *pctpct = NULL, *epoch_name = NULL;
+    Py_ssize_t i, n, at, memo_limit;
+    unsigned long long divisor;
+    int status = 0;
+    PyObject *changed_template = NULL, *result = NULL;
+
+    if (!PyArg_ParseTuple(args, "O!nO!O!nKOO!n:script_raw_run", &PyList_Type, &items, &i, &PyDict_Type, &memo,
+                          &PyDict_Type, &heads, &at, &divisor, &kernel, &PyList_Type, &out, &memo_limit))
+        return NULL;
+    if (at < 0 || divisor == 0) {
+        PyErr_SetString(PyExc_ValueError, "script_raw_run: bad offset or divisor");
+        return NULL;
+    }
+    pct = PyUnicode_FromString("%");
+    pctpct = PyUnicode_FromString("%%");
+    epoch_name = PyUnicode_FromString("epoch");
+    if (pct == NULL || pctpct == NULL || epoch_name == NULL)
+        goto done;
+    n = PyList_GET_SIZE(items);
+    for (; i < n; i++) {
+        PyObject *pair = PyList_GET_ITEM(items, i), *key, *template, *line, *numbers;
+        unsigned long long time;
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(pair, 0)) ||
+            !PyLong_Check(PyTuple_GET_ITEM(pair, 1))) {
+            status = 1;
+            break;
+        }
+        key = PyTuple_GET_ITEM(pair, 0);
+        time = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(pair, 1));
+        if (time == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            status = 1;
+            break;
+        }
+        template = PyDict_GetItemWithError(memo, key); /* borrowed */
+        if (template == NULL) {
+            PyObject *head_key, *got, *before, *after, *info, *cpu, *made;
+            const char *kb = PyBytes_AS_STRING(key);
+            Py_ssize_t klen = PyBytes_GET_SIZE(key), end;
+            uint32_t raw_size;
+            if (PyErr_Occurred())
+                goto done;
+            if (PyDict_GET_SIZE(memo) >= memo_limit || klen < at + 4) {
+                status = 1;
+                break;
+            }
+            memcpy(&raw_size, kb + at, 4);
+            end = at + 4 + (Py_ssize_t)raw_size;
+            head_key = PyBytes_FromStringAndSize(kb, at);
+            if (head_key == NULL)
+                goto done;
+            got = PyDict_GetItemWithError(heads, head_key); /* borrowed */
+            Py_DECREF(head_key);
+            if (got == NULL && PyErr_Occurred())
+                goto done;
+            if (got == NULL || end > klen || !PyList_Check(got) || PyList_GET_SIZE(got) != 5) {
+                status = 1;
+                break;
+            }
+            before = PyList_GET_ITEM(got, 0);
+            after = PyList_GET_ITEM(got, 1);
+            info = PyList_GET_ITEM(got, 2);
+            cpu = PyList_GET_ITEM(got, 3);
+            made = PyList_GET_ITEM(got, 4);
+            if (!PyList_Check(made)) {
+                status = 1;
+                break;
+            }
+            if (before == Py_None) {
+                template = PyUnicode_FromString("");
+            } else if (info == Py_None) {
+                template = PyUnicode_Concat(before, after);
+            } else {
+                PyObject *epoch, *raw, *text, *escaped, *left, *epoch_after;
+                int same;
+                epoch = PyObject_GetAttr(kernel, epoch_name);
+                if (epoch == NULL)
+                    goto done;
+                raw = PyBytes_FromStringAndSize(kb + at + 4, (Py_ssize_t)raw_size);
+                if (raw == NULL) {
+                    Py_DECREF(epoch);
+                    goto done;
+                }
+                text = PyObject_CallFunctionObjArgs(info, raw, cpu, NULL);
+                Py_DECREF(raw);
+                if (text == NULL) {
+                    Py_DECREF(epoch);
+                    goto done;
+                }
+                escaped = PyUnicode_Replace(text, pct, pctpct, -1);
+                Py_DECREF(text);
+                left = escaped == NULL ? NULL : PyUnicode_Concat(before, escaped);
+                Py_XDECREF(escaped);
+                template = left == NULL ? NULL : PyUnicode_Concat(left, after);
+                Py_XDECREF(left);
+                if (template == NULL) {
+                    Py_DECREF(epoch);
+                    goto done;
+                }
+                epoch_after = PyObject_GetAttr(kernel, epoch_name);
+                same = epoch_after == NULL ? -1 : PyObject_RichCompareBool(epoch, epoch_after, Py_EQ);
+                Py_DECREF(epoch);
+                Py_XDECREF(epoch_after);
+                if (same < 0) {
+                    Py_DECREF(template);
+                    goto done;
+                }
+                if (!same) { /* not kept: Python forgets what was kept, then prints it */
+                    changed_template = template;
+                    status = 2;
+                    break;
+                }
+            }
+            if (template == NULL)
+                goto done;
+            if (PyDict_SetItem(memo, key, template) < 0 || PyList_Append(made, key) < 0) {
+                Py_DECREF(template);
+                goto done;
+            }
+            Py_DECREF(template); /* memo holds it */
+        }
+        if (PyUnicode_Check(template) && PyUnicode_GET_LENGTH(template) == 0)
+            continue;
+        numbers = Py_BuildValue("(KK)", time / 1000000000ULL, time % 1000000000ULL / divisor);
+        if (numbers == NULL)
+            goto done;
+        line = PyUnicode_Format(template, numbers);
+        Py_DECREF(numbers);
+        if (line == NULL)
+            goto done;
+        if (PyList_Append(out, line) < 0) {
+            Py_DECREF(line);
+            goto done;
+        }
+        Py_DECREF(line);
+    }
+    result = Py_BuildValue("(niO)", i, status, changed_template != NULL ? changed_template : Py_None);
+done:
+    Py_XDECREF(changed_template);
+    Py_XDECREF(pct);
+    Py_XDECREF(pctpct);
+    Py_XDECREF(epoch_name);
+    return result;
+}
+
+/* ----------------------------------------------------------------------------- end of the script section */
+
+PyMethodDef speedups_script_methods[] = {
+    {"script_raw_run", (PyCFunction)script_raw_run, METH_VARARGS,
+     "script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit) -> (i, status, template) "
+     "(see the source)"},
+    {NULL, NULL, 0, NULL},
+};
