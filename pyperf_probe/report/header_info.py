@@ -113,6 +113,8 @@ def _printers(data) -> dict[int, Callable[[], str]]:
         Feature.PMU_MAPPINGS: lambda: _pmu_mappings(data.feature_bytes(Feature.PMU_MAPPINGS) or b"\0" * 4),
         Feature.GROUP_DESC: lambda: _group_desc(data),
         Feature.SAMPLE_TIME: lambda: _sample_time(f(Feature.SAMPLE_TIME)),
+        Feature.BPF_PROG_INFO: lambda: _bpf_prog_info(data),
+        Feature.BPF_BTF: lambda: _bpf_btf(data),
     }
 
 
@@ -126,6 +128,57 @@ def _group_desc(data) -> str:
             events = names[desc.leader_idx:desc.leader_idx + desc.nr_members]
             lines.append(f"# group: {name}{{{','.join(events)}}}\n")
     return "".join(lines)
+
+
+def _bpf_prog_info(data) -> str:
+    """``print_bpf_prog_info``: each program by id (``bpf_event__print_bpf_prog_info``, util/bpf-event.c)."""
+    from pyperf_probe.perfdata.bpf_prog_info import read_btfs, read_prog_infos
+    progs = read_prog_infos(data.feature_bytes(Feature.BPF_PROG_INFO) or b"")
+    btfs = read_btfs(data.feature_bytes(Feature.BPF_BTF)) if any(p.btf_id for p in progs) else {}
+    return "".join(_one_prog(prog, btfs) for prog in progs)
+
+
+def _one_prog(prog, btfs: dict) -> str:
+    """One program: a line, or a line per sub-program when it has several; nothing when its arrays'
+    counts disagree. The BTF (``perf_env__find_btf`` by the program's btf_id) names the sub-programs."""
+    count = prog.nr_jited_ksyms
+    if count != prog.nr_prog_tags or count != prog.nr_jited_func_lens:
+        return ""
+    btf = None
+    if prog.btf_id and prog.btf_id in btfs:
+        from pyperf_probe.bpf.btf import Btf
+        btf = Btf.parse(btfs[prog.btf_id])
+    if count == 1:
+        return "# bpf_prog_info %u: %s addr %#x size %u\n" % (prog.id, _prog_name(prog, btf, 0),
+                                                              _at(prog.ksyms, 0), _at(prog.func_lens, 0))
+    return "# bpf_prog_info %u:\n" % prog.id + "".join(
+        "# \tsub_prog %u: %s addr %#x size %u\n" % (i, _prog_name(prog, btf, i), _at(prog.ksyms, i),
+                                                    _at(prog.func_lens, i)) for i in range(count))
+
+
+def _at(values: tuple, i: int) -> int:
+    return values[i] if i < len(values) else 0
+
+
+def _prog_name(prog, btf, sub_id: int) -> str:
+    """``synthesize_bpf_prog_name`` (util/bpf-event.c): ``bpf_prog_<tag>``, then ``_<name>``: the BTF FUNC
+    of the sub-program's func_info record, else the program's name if it is its only sub-program and has
+    one, else ``F``."""
+    tag = prog.tags[sub_id].hex() if sub_id < len(prog.tags) else ""
+    if btf is not None:
+        type_id = prog.func_type_ids[sub_id] if sub_id < len(prog.func_type_ids) else 0
+        short = btf.name_of(type_id)
+    elif sub_id == 0 and prog.nr_jited_ksyms == 1:
+        short = prog.name or None
+    else:
+        short = "F"
+    return "bpf_prog_" + tag + ("_" + short if short is not None else "")
+
+
+def _bpf_btf(data) -> str:
+    """``print_bpf_btf``: a line per BTF object, by id."""
+    from pyperf_probe.perfdata.bpf_prog_info import read_btfs
+    return "".join("# btf info of id %u\n" % i for i in sorted(read_btfs(data.feature_bytes(Feature.BPF_BTF))))
 
 
 def _sample_time(st) -> str:
