@@ -96,7 +96,11 @@ def test_pyperf_script_text_equals_perf_where_perf_reaches_the_root(name, varian
     assert [ours_blocks[i] for i in rooted] == [perf_blocks[i] for i in rooted]
 
 
-@pytest.mark.parametrize("variant,args", [("report", ["--stdio"]), ("flat", ["--stdio", "--no-children", "-g", "flat"])])
+@pytest.mark.parametrize("variant,args", [
+    ("report", ["--stdio"]), ("flat", ["--stdio", "--no-children", "-g", "flat"]),
+    ("dsosym", ["--stdio", "--sort", "dso,sym"]), ("dsosym_none", ["--stdio", "--sort", "dso,sym", "-g", "none"]),
+    ("dsosym_flat", ["--stdio", "--sort", "dso,sym", "-g", "flat"]),
+    ("dsosym_folded", ["--stdio", "--sort", "dso,sym", "-g", "folded"])])
 @pytest.mark.parametrize("name", ["threads", "cxx"])
 def test_pyperf_report_equals_perf_report(name, variant, args, symfs, libc_symbols):
     """``pyperf report`` on the dwarf files perf unwinds completely: perf's text byte for byte (its random

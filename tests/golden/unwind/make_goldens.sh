@@ -19,6 +19,9 @@
 #   expected/NAME.script     perf script -F comm,pid,tid,ip,sym,dso              (with inline frames)
 #   expected/NAME.report     perf report --stdio                                 (children, graph)
 #   expected/NAME.flat       perf report --stdio --no-children -g flat
+#   expected/NAME.dsosym     perf report --stdio --sort dso,sym                  (inlined and plain symbols
+#   expected/NAME.dsosym_none   ... -g none, NAME.dsosym_flat ... -g flat,        side by side: perf's
+#   expected/NAME.dsosym_folded ... -g folded                                     sort__sym_cmp order)
 #   binaries.txt       path and build-id of every ELF file the chains go through (checked by the tests)
 #   symfs.tar.xz       the two workload binaries at their recorded paths (the system ones are not copied:
 #                      their build-ids are checked instead)
@@ -49,6 +52,11 @@ outputs() {
   run script -i "$f" -F comm,pid,tid,ip,sym,dso > "$HERE/expected/$name.script"
   run report -i "$f" --stdio | grep -v '^# (Tip:' > "$HERE/expected/$name.report"
   run report -i "$f" --stdio --no-children -g flat | grep -v '^# (Tip:' > "$HERE/expected/$name.flat"
+  run report -i "$f" --stdio --sort dso,sym | grep -v '^# (Tip:' > "$HERE/expected/$name.dsosym"
+  local g
+  for g in none flat folded; do
+    run report -i "$f" --stdio --sort dso,sym -g $g | grep -v '^# (Tip:' > "$HERE/expected/$name.dsosym_$g"
+  done
 }
 
 if [ "${1:-}" = "--outputs-only" ]; then
