@@ -18,6 +18,10 @@ from pyperf_probe.errors import UsageError
 # ~6 ms of a 132K-sample report's CPU, bench/report): script writes only to stdout and
 # starts no thread; the CFI cache's exit function still runs.
 NO_TEARDOWN = True
+# cli keeps the cyclic collector off for the whole command: script's texts, memos and the session's threads
+# and maps are long-lived objects without garbage cycles, and each collection walked them again (sys.data,
+# perf record of pyperf script: gc_collect_main, visit_decref, visit_reachable ~7% of the CPU)
+NO_CYCLIC_GC = True
 FAILED = 255  # perf script's exit status when it gives up (-1)
 
 EXAMPLES = """
