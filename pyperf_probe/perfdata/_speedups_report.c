@@ -412,6 +412,299 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------------------------------------------------
+ * hist_lookups(groups, caller_order, graphs, cumulative, every, at, entries, frame_entries, make_self,
+ *              make_frame) -> (records, made_after, pending)
+ *     report/hist.py's Hists._lookups (its Python twin: that method without this module, and
+ *     _cumulative_lookups' path where the frame keys come last, `at` being where they start): each group of
+ *     `groups` ((ident, chain id, ...) -> [period, count, tid, comm, loc, chain, trace, filtered, raw, n]), in
+ *     order, finds or makes its self entry (entries.get(ident), else make_self(ident, comm, tid, loc, trace,
+ *     filtered, raw)) and, with `cumulative`, each of its chain's frames its cumulative entry
+ *     (frame_entries[ident[:at]].get(frame), else make_frame(head, frame, comm, tid, trace, filtered, level,
+ *     raw), kept there), an entry met twice in a chain once; each found entry credited (period_acc, hits; the
+ *     self entry's period and nr_events too) and, with `graphs`, its chain suffix added to `pending` by
+ *     (entry, suffix id) (suffix ids interned from the leaf end, as hist._suffix_ids; without `cumulative`
+ *     the whole chain's id is (chain id,)). A group's listed look-ups (unresolved ones, all with `every`)
+ *     and the records, made_after and pending answered are hist._lookups' own.
+ * ------------------------------------------------------------------------------------------------------ */
+
+static PyObject *hl_s_period_acc, *hl_s_hits, *hl_s_period, *hl_s_nr_events, *hl_s_callchain, *hl_s_key,
+    *hl_s_mapped, *hl_s_level, *hl_s_has_sym, *hl_minus_one;
+
+static int hl_strings(void)
+{
+    if (hl_minus_one) return 0;
+    if (!(hl_s_period_acc = PyUnicode_InternFromString("period_acc")) ||
+        !(hl_s_hits = PyUnicode_InternFromString("hits")) ||
+        !(hl_s_period = PyUnicode_InternFromString("period")) ||
+        !(hl_s_nr_events = PyUnicode_InternFromString("nr_events")) ||
+        !(hl_s_callchain = PyUnicode_InternFromString("callchain")) ||
+        !(hl_s_key = PyUnicode_InternFromString("key")) ||
+        !(hl_s_mapped = PyUnicode_InternFromString("mapped")) ||
+        !(hl_s_level = PyUnicode_InternFromString("level")) ||
+        !(hl_s_has_sym = PyUnicode_InternFromString("has_sym")) ||
+        !(hl_minus_one = PyLong_FromLong(-1)))
+        return -1;
+    return 0;
+}
+
+/* obj.name += v */
+static int hl_add(PyObject *obj, PyObject *name, PyObject *v)
+{
+    PyObject *cur = PyObject_GetAttr(obj, name), *sum;
+    if (!cur) return -1;
+    sum = PyNumber_Add(cur, v);
+    Py_DECREF(cur);
+    if (!sum) return -1;
+    int r = PyObject_SetAttr(obj, name, sum);
+    Py_DECREF(sum);
+    return r;
+}
+
+/* pending[(entry, sid)] gets period and count, or is [entry, keys, frames, i, period, count] */
+static int hl_pend(PyObject *pending, PyObject *entry, PyObject *sid, PyObject *keys, PyObject *frames,
+                   Py_ssize_t i, PyObject *period, PyObject *count)
+{
+    PyObject *key = PyTuple_Pack(2, entry, sid), *got, *val;
+    if (!key) return -1;
+    got = PyDict_GetItemWithError(pending, key);
+    if (got) {
+        Py_DECREF(key);
+        if (!PyList_Check(got) || PyList_GET_SIZE(got) != 6) {
+            PyErr_SetString(PyExc_TypeError, "hist_lookups: a pending value is a list of 6");
+            return -1;
+        }
+        PyObject *p = PyNumber_Add(PyList_GET_ITEM(got, 4), period);
+        if (!p) return -1;
+        PyList_SetItem(got, 4, p);
+        PyObject *c = PyNumber_Add(PyList_GET_ITEM(got, 5), count);
+        if (!c) return -1;
+        PyList_SetItem(got, 5, c);
+        return 0;
+    }
+    if (PyErr_Occurred()) { Py_DECREF(key); return -1; }
+    val = Py_BuildValue("[OOOnOO]", entry, keys, frames, i, period, count);
+    if (!val) { Py_DECREF(key); return -1; }
+    int r = PyDict_SetItem(pending, key, val);
+    Py_DECREF(key);
+    Py_DECREF(val);
+    return r;
+}
+
+/* a listed look-up (entry, i, frame, level, sid or None, made) appended to *listed (made if NULL) */
+static int hl_list(PyObject **listed, PyObject *entry, Py_ssize_t i, PyObject *frame, PyObject *level,
+                   PyObject *sid, Py_ssize_t made)
+{
+    if (!*listed && !(*listed = PyList_New(0))) return -1;
+    PyObject *look = Py_BuildValue("(OnOOOn)", entry, i, frame, level, sid ? sid : Py_None, made);
+    if (!look) return -1;
+    int r = PyList_Append(*listed, look);
+    Py_DECREF(look);
+    return r;
+}
+
+static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *groups, *entries, *frame_entries, *make_self, *make_frame;
+    int caller, graphs, cumulative, every;
+    Py_ssize_t at;
+    PyObject *records = NULL, *made_after = NULL, *pending = NULL, *interned = NULL, *result = NULL;
+    PyObject **ids = NULL, **seen = NULL;
+    Py_ssize_t cap = 0;
+    if (!PyArg_ParseTuple(args, "O!ppppnO!O!OO:hist_lookups", &PyDict_Type, &groups, &caller, &graphs, &cumulative,
+                          &every, &at, &PyDict_Type, &entries, &PyDict_Type, &frame_entries, &make_self, &make_frame))
+        return NULL;
+    if (hl_strings() < 0) return NULL;
+    if (!(records = PyList_New(0)) || !(made_after = PyList_New(0)) || !(pending = PyDict_New()) ||
+        !(interned = PyDict_New()))
+        goto done;
+    Py_ssize_t gpos = 0;
+    PyObject *gk, *gv;
+    while (PyDict_Next(groups, &gpos, &gk, &gv)) {
+        PyObject *frames = NULL, *keys = NULL, *sid = NULL, *entry = NULL, *listed = NULL, *level = NULL;
+        PyObject *head = NULL, *known = NULL, *rec = NULL;
+        Py_ssize_t n = 0, nids = 0;
+        int ok = 0;
+        if (!PyTuple_Check(gk) || PyTuple_GET_SIZE(gk) < 2 || !PyList_Check(gv) || PyList_GET_SIZE(gv) < 9) {
+            PyErr_SetString(PyExc_TypeError, "hist_lookups: groups of (ident, chain id, ...) -> [period, ...]");
+            goto done;
+        }
+        PyObject *ident = PyTuple_GET_ITEM(gk, 0), *chain_id = PyTuple_GET_ITEM(gk, 1);
+        PyObject *period = PyList_GET_ITEM(gv, 0), *count = PyList_GET_ITEM(gv, 1), *tid = PyList_GET_ITEM(gv, 2);
+        PyObject *comm = PyList_GET_ITEM(gv, 3), *loc = PyList_GET_ITEM(gv, 4), *chain = PyList_GET_ITEM(gv, 5);
+        PyObject *trace = PyList_GET_ITEM(gv, 6), *filtered = PyList_GET_ITEM(gv, 7), *raw = PyList_GET_ITEM(gv, 8);
+        Py_INCREF(period); Py_INCREF(count); Py_INCREF(tid); Py_INCREF(comm); Py_INCREF(loc);
+        Py_INCREF(trace); Py_INCREF(filtered); Py_INCREF(raw);
+        if (!(frames = PySequence_List(chain))) goto group_done;
+        if (caller && PyList_Reverse(frames) < 0) goto group_done;
+        n = PyList_GET_SIZE(frames);
+        if (n >= cap) {
+            Py_ssize_t ncap = n * 2 + 16;
+            PyObject **a = PyMem_Realloc(ids, ncap * sizeof(PyObject *));
+            if (!a) { PyErr_NoMemory(); goto group_done; }
+            ids = a;
+            a = PyMem_Realloc(seen, (ncap + 1) * sizeof(PyObject *));
+            if (!a) { PyErr_NoMemory(); goto group_done; }
+            seen = a;
+            cap = ncap;
+        }
+        if (graphs && n) {
+            if (!(keys = PyList_New(n))) goto group_done;
+            for (Py_ssize_t i = 0; i < n; i++) {
+                PyObject *k = PyObject_GetAttr(PyList_GET_ITEM(frames, i), hl_s_key);
+                if (!k) goto group_done;
+                PyList_SET_ITEM(keys, i, k);
+            }
+            if (cumulative) {  /* hist._suffix_ids */
+                PyObject *rest = hl_minus_one;
+                for (Py_ssize_t i = n - 1; i >= 0; i--) {
+                    PyObject *pair = PyTuple_Pack(2, PyList_GET_ITEM(keys, i), rest), *got;
+                    if (!pair) goto group_done;
+                    got = PyDict_GetItemWithError(interned, pair);
+                    if (got) Py_INCREF(got);
+                    else if (PyErr_Occurred() || !(got = PyLong_FromSsize_t(PyDict_GET_SIZE(interned))) ||
+                             PyDict_SetItem(interned, pair, got) < 0) {
+                        Py_XDECREF(got);
+                        Py_DECREF(pair);
+                        goto group_done;
+                    }
+                    Py_DECREF(pair);
+                    ids[i] = rest = got;
+                    nids++;
+                }
+                sid = ids[0];
+                Py_INCREF(sid);
+            } else if (!(sid = PyTuple_Pack(1, chain_id)))
+                goto group_done;
+        }
+        Py_ssize_t before = PyDict_GET_SIZE(entries);
+        entry = PyDict_GetItemWithError(entries, ident);
+        if (entry) Py_INCREF(entry);
+        else if (PyErr_Occurred() ||
+                 !(entry = PyObject_CallFunctionObjArgs(make_self, ident, comm, tid, loc, trace, filtered, raw, NULL)))
+            goto group_done;
+        int made_self = PyDict_GET_SIZE(entries) != before;
+        if (hl_add(entry, hl_s_period_acc, period) < 0 || hl_add(entry, hl_s_hits, count) < 0 ||
+            hl_add(entry, hl_s_period, period) < 0 || hl_add(entry, hl_s_nr_events, count) < 0)
+            goto group_done;
+        if (sid) {
+            PyObject *cc = PyObject_GetAttr(entry, hl_s_callchain);
+            if (!cc) goto group_done;
+            int has = cc != Py_None;
+            Py_DECREF(cc);
+            if (has && hl_pend(pending, entry, sid, keys, frames, 0, period, count) < 0) goto group_done;
+        }
+        if (!(level = PyObject_GetAttr(loc, hl_s_level))) goto group_done;
+        int loc_sym = 1;
+        if (!every) {
+            PyObject *hs = PyObject_GetAttr(loc, hl_s_has_sym);
+            if (!hs) goto group_done;
+            loc_sym = PyObject_IsTrue(hs);
+            Py_DECREF(hs);
+            if (loc_sym < 0) goto group_done;
+        }
+        if ((every || !loc_sym) &&
+            hl_list(&listed, entry, -1, loc, level, sid, made_self ? -1 : PyDict_GET_SIZE(entries)) < 0)
+            goto group_done;
+        if (cumulative) {
+            Py_ssize_t nseen = 1, lvl_upto = 0;  /* level: that of frames[:lvl_upto] */
+            if (!(head = PyTuple_GetSlice(ident, 0, at))) goto group_done;
+            known = PyDict_GetItemWithError(frame_entries, head);
+            if (known) Py_INCREF(known);
+            else if (PyErr_Occurred() || !(known = PyDict_New()) || PyDict_SetItem(frame_entries, head, known) < 0)
+                goto group_done;
+            if (!PyDict_Check(known)) {
+                PyErr_SetString(PyExc_TypeError, "hist_lookups: frame_entries' values are dicts");
+                goto group_done;
+            }
+            seen[0] = entry;
+            for (Py_ssize_t i = 0; i < n; i++) {
+                PyObject *frame = PyList_GET_ITEM(frames, i), *fe;
+                int made = 0, sym = 1;
+                if (!every) {
+                    PyObject *hs = PyObject_GetAttr(frame, hl_s_has_sym);
+                    if (!hs) goto group_done;
+                    sym = PyObject_IsTrue(hs);
+                    Py_DECREF(hs);
+                    if (sym < 0) goto group_done;
+                }
+                fe = PyDict_GetItemWithError(known, frame);
+                if (!fe && PyErr_Occurred()) goto group_done;
+                if (!fe || every || !sym) {  /* the level (perf's al->level) is needed: frames up to this one */
+                    for (; lvl_upto <= i; lvl_upto++) {
+                        PyObject *f = PyList_GET_ITEM(frames, lvl_upto), *mp = PyObject_GetAttr(f, hl_s_mapped);
+                        if (!mp) goto group_done;
+                        int m = PyObject_IsTrue(mp);
+                        Py_DECREF(mp);
+                        if (m < 0) goto group_done;
+                        if (m) {
+                            PyObject *lv = PyObject_GetAttr(f, hl_s_level);
+                            if (!lv) goto group_done;
+                            Py_SETREF(level, lv);
+                        }
+                    }
+                }
+                if (fe) Py_INCREF(fe);
+                else {
+                    Py_ssize_t b = PyDict_GET_SIZE(entries);
+                    fe = PyObject_CallFunctionObjArgs(make_frame, head, frame, comm, tid, trace, filtered, level, raw,
+                                                      NULL);
+                    if (!fe) goto group_done;
+                    if (PyDict_SetItem(known, frame, fe) < 0) { Py_DECREF(fe); goto group_done; }
+                    made = PyDict_GET_SIZE(entries) != b;
+                }
+                Py_ssize_t s = 0;
+                while (s < nseen && seen[s] != fe) s++;
+                if (s < nseen) { Py_DECREF(fe); continue; }
+                seen[nseen++] = fe;  /* (kept alive by `known`) */
+                if (hl_add(fe, hl_s_period_acc, period) < 0 || hl_add(fe, hl_s_hits, count) < 0) {
+                    Py_DECREF(fe);
+                    goto group_done;
+                }
+                PyObject *fsid = nids ? ids[i] : NULL;
+                if (fsid && hl_pend(pending, fe, fsid, keys, frames, i, period, count) < 0) {
+                    Py_DECREF(fe);
+                    goto group_done;
+                }
+                if ((every || !sym) &&
+                    hl_list(&listed, fe, i, frame, level, fsid, made ? -1 : PyDict_GET_SIZE(entries)) < 0) {
+                    Py_DECREF(fe);
+                    goto group_done;
+                }
+                Py_DECREF(fe);
+            }
+        }
+        if (listed)
+            rec = PyTuple_Pack(10, period, count, tid, comm, trace, filtered, raw, listed, keys ? keys : Py_None,
+                               frames);
+        else {
+            rec = Py_None;
+            Py_INCREF(rec);
+        }
+        if (!rec || PyList_Append(records, rec) < 0) goto group_done;
+        PyObject *m = PyLong_FromSsize_t(PyDict_GET_SIZE(entries));
+        if (!m) goto group_done;
+        ok = PyList_Append(made_after, m) == 0;
+        Py_DECREF(m);
+    group_done:
+        for (Py_ssize_t i = 0; i < nids; i++) Py_DECREF(ids[n - 1 - i]);
+        Py_XDECREF(frames); Py_XDECREF(keys); Py_XDECREF(sid); Py_XDECREF(entry); Py_XDECREF(listed);
+        Py_XDECREF(level); Py_XDECREF(head); Py_XDECREF(known); Py_XDECREF(rec);
+        Py_DECREF(period); Py_DECREF(count); Py_DECREF(tid); Py_DECREF(comm); Py_DECREF(loc);
+        Py_DECREF(trace); Py_DECREF(filtered); Py_DECREF(raw);
+        if (!ok) goto done;
+    }
+    result = PyTuple_Pack(3, records, made_after, pending);
+done:
+    Py_XDECREF(records);
+    Py_XDECREF(made_after);
+    Py_XDECREF(pending);
+    Py_XDECREF(interned);
+    PyMem_Free(ids);
+    PyMem_Free(seen);
+    return result;
+}
+
 /* --------------------------------------------------------------------------- end of the report section */
 
 PyMethodDef speedups_report_methods[] = {
@@ -420,5 +713,8 @@ PyMethodDef speedups_report_methods[] = {
      "(moves, ident, order, merged) (see the source)"},
     {"rank_order", (PyCFunction)rank_order, METH_VARARGS,
      "rank_order(group, thread, depth, rest) -> order (see the source)"},
+    {"hist_lookups", (PyCFunction)hist_lookups, METH_VARARGS,
+     "hist_lookups(groups, caller_order, graphs, cumulative, every, at, entries, frame_entries, make_self, "
+     "make_frame) -> (records, made_after, pending) (see the source)"},
     {NULL, NULL, 0, NULL},
 };

@@ -244,6 +244,12 @@ class Hists:
         made once its first sample is done; the pending chain appends)."""
         cumulative = self.children and self._loc_dependent
         graphs = self.graphs
+        if speedups is not None and (not cumulative or self._loc_suffix is not None) and \
+                hasattr(speedups, "hist_lookups"):
+            # the loop below and _cumulative_lookups' frame-keys-last path in C (perfdata/_speedups_report.c)
+            return speedups.hist_lookups(self._groups, self.caller_order, graphs, cumulative, every,
+                                         self._loc_suffix or 0, self.entries,
+                                         self._frame_entries, self._make_self, self._make_frame)
         records = []
         made_after = []
         suffix_ids: dict[tuple, int] = {}
@@ -274,6 +280,18 @@ class Hists:
                                                         keys, frames))
             made_after.append(len(entries))
         return records, made_after, pending
+
+    def _make_self(self, ident, comm, tid, loc, trace, filtered, raw) -> HistEntry:
+        """hist_lookups' self entry of an identity not in ``entries`` yet (``_entry``)."""
+        return self._entry(ident, comm, tid, loc, trace, True, filtered, loc.level, raw)
+
+    def _make_frame(self, head, frame, comm, tid, trace, filtered, level, raw) -> HistEntry:
+        """hist_lookups' cumulative entry of a frame not yet kept for ``head`` (``_cumulative_lookups``)."""
+        part = self._loc_parts.get(frame)
+        if part is None:
+            part = self._loc_parts[frame] = tuple(k.identity(comm, tid, frame, trace, False)
+                                                  for k in self._se_keys[self._loc_suffix:])
+        return self._entry(head + part, comm, tid, frame, trace, False, filtered, level, raw)
 
     def _dso_variants(self, protos: list, records: list) -> tuple[list, dict]:
         """The look-ups of an unresolved identity whose frame is of another dso than its entry's (sym a key,

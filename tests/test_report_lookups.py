@@ -1,0 +1,84 @@
+"""report.hist's look-ups (Hists._lookups) in C (perfdata/_speedups_report.c hist_lookups) and in Python: the
+same entries (identity, periods, counts, hits, level, comm, thread), the same listed look-ups, made_after
+and pending chain appends, on random groups of random chains (resolved, inlined and unresolved frames, mapped
+or not, repeated functions), for each kind of key list, children or not, trees or not, caller order or not."""
+import random
+
+import pytest
+
+from conftest import need_speedups
+from pyperf_probe.report import hist
+from pyperf_probe.report.frames import RFrame
+from pyperf_probe.report.hist import Hists
+from pyperf_probe.report.sortkeys import KEYS
+
+
+def _frames(rng):
+    out = []
+    for i in range(14):
+        kind = rng.random()
+        dso = rng.choice([None, "libc.so.6", "cc1", "[kernel.kallsyms]"])
+        rank = (-1, -1) if dso is None else (0, ["libc.so.6", "cc1", "[kernel.kallsyms]"].index(dso))
+        if kind < 0.5 and dso is not None:
+            start = rng.choice([0x1000, 0x2000, 0x3000])
+            out.append(RFrame(name="f%x" % start, inlined=rng.random() < 0.2, dso_name=dso, dso_rank=rank,
+                              sym_start=start, avma=start + i, rip=start + i, level=rng.choice([".", "k"])))
+        else:
+            avma = rng.choice([0x10, 0x400000 + i, 0x7F0000001000, 0xC000000000000000 + i])
+            out.append(RFrame(name=None, inlined=False, dso_name=dso, dso_rank=rank, sym_start=0, avma=avma,
+                              rip=avma, level=rng.choice([".", "k", "H"])))
+    return out
+
+
+def _state(h: Hists, answer) -> tuple:
+    """The look-ups' answer and the hists' entries, entries named by their position in ``h.entries``."""
+    entries = list(h.entries.values())
+    pos = {id(e): i for i, e in enumerate(entries)}
+
+    def name(obj):
+        return ("E", pos[id(obj)]) if id(obj) in pos else obj
+
+    records, made_after, pending = answer
+    recs = [None if r is None else r[:7] + ([tuple(map(name, look)) for look in r[7]], r[8], r[9])
+            for r in records]
+    pend = [((name(k[0]), k[1]), [name(v[0])] + v[1:]) for k, v in pending.items()]
+    ents = [(e.ident, e.comm, e.tid, e.loc, e.trace, e.is_self, e.period, e.nr_events, e.period_acc, e.hits,
+             e.level, e.filtered, e.raw, e.callchain is None) for e in entries]
+    known = {head: {f: pos[id(e)] for f, e in d.items()} for head, d in h._frame_entries.items()}
+    return recs, made_after, pend, ents, known
+
+
+@pytest.mark.parametrize("names", [["dso", "sym"], ["comm", "dso", "sym"], ["sym"], ["pid", "sym"], ["comm"],
+                                   ["sym", "comm"]], ids=",".join)
+@pytest.mark.parametrize("children", [False, True])
+@pytest.mark.parametrize("graphs", [False, True])
+def test_c_lookups_equal_pythons(names, children, graphs):
+    need_speedups()
+    keys = [KEYS[n] for n in names]
+    rng = random.Random(hash((tuple(names), children, graphs)) & 0xFFFF)
+    compared = 0
+    for _ in range(40):
+        frames = _frames(rng)
+        caller, every = rng.random() < 0.5, rng.random() < 0.3
+        adds = []
+        for _ in range(rng.randrange(1, 30)):
+            chain = tuple(rng.choice(frames) for _ in range(rng.randrange(0, 9)))
+            group = (rng.choice(["make", "cc1"]), rng.randrange(1, 4), rng.choice(frames), chain, rng.random() < 0.1)
+            adds += [group + (rng.choice([1, 3, 1 << 40]), rng.randrange(1, 3)) for _ in range(rng.randrange(1, 3))]
+        rng.shuffle(adds)
+        states = []
+        for use_c in (True, False):
+            h = Hists(keys, children=children, callchains=True, caller_order=caller, graphs=graphs)
+            for comm, tid, loc, chain, filtered, period, count in adds:
+                h.add(comm, tid, period, loc, chain, chain, None, count, filtered)
+            saved = hist.speedups
+            if not use_c:
+                hist.speedups = None
+            try:
+                answer = h._lookups(every)
+            finally:
+                hist.speedups = saved
+            states.append(_state(h, answer))
+        assert states[0] == states[1]
+        compared += 1
+    assert compared == 40
