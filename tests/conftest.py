@@ -105,10 +105,12 @@ def speedups_or_not(request, monkeypatch):
     """Run the test with the C loops of perfdata/_speedups.c and again with the Python code they replace."""
     from pyperf_probe.perfdata import ordered, sample_keys
     from pyperf_probe.report import hist, rbtree
+    from pyperf_probe.session import fixed_keys
     if request.param == "c":
         need_speedups()
     else:
         monkeypatch.setattr(sample_keys, "speedups", None)
+        monkeypatch.setattr(fixed_keys, "user_chain", fixed_keys._user_chain)
         monkeypatch.setattr(hist, "speedups", None)
         monkeypatch.setattr(rbtree, "_USE_C", False)
         monkeypatch.setattr(ordered, "_extremes", ordered._py_extremes)

@@ -163,3 +163,54 @@ def test_a_dso_without_a_file_is_not_cached():
     dso = Dso("//anon", 0, None, None)
     assert dso.resolve(0x1000) is None
     assert dso._disk is False and not resolved_cache._PENDING
+
+
+def test_a_warm_answer_loads_no_symbol_table(monkeypatch):
+    """The files a warm answer holds for are picked without reading their symbols (Dso._pick): the
+    symbol table is loaded only for a new answer, and then from the files that were picked."""
+    offsets = text_offsets(LIBC, 0x2f1)
+    cold_dso = Dso(LIBC, 0, None, None)
+    cold = answers(cold_dso, offsets)
+    files = cold_dso._files()
+    next_process()
+    load = Counting(monkeypatch, "_load")
+    warm_dso = Dso(LIBC, 0, None, None)
+    assert answers(warm_dso, offsets) == cold
+    assert load.calls == 0 and warm_dso.symtab is None
+    assert warm_dso._files() == files and warm_dso.image is files[0]
+    warm_dso.resolve(offsets[0] + 1)  # a new answer: the table is loaded, from the same files
+    assert load.calls == 1 and warm_dso._files() == files
+
+
+def test_a_picked_image_whose_symbols_fail_is_not_the_cached_one(tmp_path, monkeypatch):
+    """When reading the first candidate's symbols fails (``_load`` then takes the next one, as perf's
+    dso__load goes on), the answers are stored under the files actually read, not the ones picked."""
+    from pyperf_probe.errors import SymbolError
+    from pyperf_probe.symbols import symtab
+    first, second = tmp_path / "a.so", tmp_path / "b.so"
+    shutil.copy(LIBZ, first)
+    shutil.copy(LIBZ, second)
+    offsets = text_offsets(LIBZ)
+    monkeypatch.setattr(Dso, "candidate_images", lambda self: [str(second)])
+    cold = answers(Dso(LIBZ, 0, None, None), offsets)
+    next_process()
+    symtab._CACHE.clear()
+    load_symtab = symtab.load_symtab
+
+    def failing(path, symfs=None):
+        if path == str(first):
+            raise SymbolError(f"{path}: damaged")
+        return load_symtab(path, symfs)
+    monkeypatch.setattr(symtab, "load_symtab", failing)
+    monkeypatch.setattr(Dso, "candidate_images", lambda self: [str(first), str(second)])
+    dso = Dso(LIBZ, 0, None, None)
+    assert dso._files()[0].path == str(first)  # picked before any symbol is read
+    assert answers(dso, offsets) == cold
+    assert dso.image.path == str(second) and dso._disk.sym_signature[1][0] == str(second)
+    resolve = Counting(monkeypatch, "_resolve")
+    next_process()
+    symtab._CACHE.clear()
+    assert answers(Dso(LIBZ, 0, None, None), offsets) == cold
+    # the first answer is not stored for the picked image: resolving it loads the symbols, finds the
+    # files actually read, and the others are theirs
+    assert resolve.calls == 1

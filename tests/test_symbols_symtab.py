@@ -500,3 +500,23 @@ def test_lazy_lookup_on_system_libraries(path):
     assert isinstance(names, symtab.LazyNames)
     one_by_one = [names[i] for i in range(len(names))]
     assert one_by_one == list(names) == [s.name for s in full.symbols]
+
+
+def test_ready_names_are_demangled_when_asked_for(monkeypatch):
+    """The PLT's ``NAME@plt`` of a C++ program are demangled (as perf's dso__synthesize_plt_symbols does)
+    when a name is first asked for, not when the table is loaded: a report whose addresses hit no PLT
+    entry never loads the demangler."""
+    from pyperf_probe.symbols import symtab
+    raw = ["_ZNSt6vectorIiSaIiEE9push_backERKi@plt", "malloc@plt", "_ZdlPv@plt", "@plt"]
+    want = symtab.demangled_names(raw)
+    assert want[0] != raw[0] and want[1:] == [symtab.demangled_names([n])[0] for n in raw[1:]]
+    calls = []
+    real = symtab.demangled_names
+    monkeypatch.setattr(symtab, "demangled_names", lambda names: calls.append(list(names)) or real(names))
+    names = symtab.SymbolNames.ready(raw, demangle=True)
+    assert calls == [] and len(names) == len(raw)
+    assert [names.name(i) for i in range(len(raw))] == want
+    assert calls == [[raw[0]], [raw[2]]]  # one at a time, the mangled ones only
+    assert names.all() == want and names.all_ascii(names.all())
+    plain = symtab.SymbolNames.ready(raw, demangle=False)
+    assert plain.all() == raw and plain.name(0) == raw[0]

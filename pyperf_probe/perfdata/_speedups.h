@@ -26,5 +26,6 @@ static inline uint64_t load_u64(const unsigned char *p)
 extern PyMethodDef speedups_unwind_methods[];
 extern PyMethodDef speedups_report_methods[];
 extern PyMethodDef speedups_script_methods[];
+extern PyMethodDef speedups_session_methods[];
 
 #endif

@@ -394,6 +394,21 @@ class Session:
                     frames[i] = frame
         return tuple(frames)
 
+    def chain_misses(self, maps, memo: dict, frames: list, caller_order: bool) -> tuple[Frame, ...]:
+        """A user-only chain's frames (leaf first) from ``fixed_keys.user_chain``'s list, where each frame
+        not in ``memo`` (the process's, ``_fp_memo``) is its address: those looked up as
+        ``_user_chain_frames`` looks them up (leaf first, or root first in ``caller_order``; an address
+        twice in the chain once), and kept in ``memo``."""
+        table = self.frames
+        for i in range(len(frames) - 1, -1, -1) if caller_order else range(len(frames)):
+            avma = frames[i]
+            if type(avma) is int:
+                frame = memo.get(avma)
+                if frame is None:
+                    frame = memo[avma] = table.frames(maps.find(avma), avma)[0]
+                frames[i] = frame
+        return tuple(frames)
+
     def _fp_memo(self, maps, generation: int) -> dict:
         """avma -> frame of one process's maps at ``generation``, for frame-pointer chains (as
         ``_unwound_memo_for`` for unwound ones, dropped all at once past ``MEMO_PROCESSES`` processes)."""

@@ -158,6 +158,9 @@ class _KeyCounter:
         self.unknown_tids: set[int] = set()
         self.dependents = Dependents(self.machine, self._drop, self._forget)
         self.fixed_keys = FixedKeys.of(session, layout)
+        # keys with a call chain (every -g uprobe's, a user program's cpu-clock samples'): their user-only
+        # chains are read from the key and resolved in one pass (FixedKeys.resolve_chained)
+        self.chain_keys = FixedKeys.chained(session, layout) if self.fixed_keys is None else None
         self.order: list | None = None  # each sample's (bucket, group, period) in order, when asked
 
     def flush(self) -> None:
@@ -258,8 +261,15 @@ class _KeyCounter:
         if hit is None and self.raw_at is not None:
             hit = self._from_head(key)
         if hit is None:
+            chained = self.chain_keys.resolve_chained(key) if self.chain_keys is not None else None
             fast = self.fixed_keys.resolve(key) if self.fixed_keys is not None and self.kernel.settled else None
-            if fast is not None:
+            if chained is not None:
+                evsel, thread, location, chain, raw, period = chained
+                hit = (self.groups[evsel], (thread.state or self.machine.thread_state(thread), location,
+                                            chain if self.with_chain else (), raw if self.with_raw else None),
+                       period)
+                sample = None
+            elif fast is not None:
                 evsel, thread, location, period = fast[:4]
                 hit = (self.groups[evsel], (thread.state or self.machine.thread_state(thread), location, (), None),
                        period)

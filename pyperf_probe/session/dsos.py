@@ -91,9 +91,9 @@ class Resolved:
 class Dso:
     """One file that maps point at (see the module docstring)."""
 
-    __slots__ = ("long_name", "short_name", "build_id", "order", "_symfs", "_loaded", "image", "symtab",
+    __slots__ = ("long_name", "short_name", "build_id", "order", "_symfs", "_loaded", "_image", "symtab",
                  "_cache", "_inlines", "_dwarf", "_demangle", "_from_cache", "_disk", "_disk_resolved",
-                 "_disk_inlines")
+                 "_disk_inlines", "_picked")
 
     def __init__(self, long_name: str, order: int, build_id: str | None, symfs: str | None):
         self.long_name = long_name
@@ -102,7 +102,7 @@ class Dso:
         self.order = order  # creation order: report's stand-in for perf's dso pointer order
         self._symfs = symfs
         self._loaded = False
-        self.image = None
+        self._image = None
         self.symtab = None
         self._cache: dict[int, Resolved | None] = {}
         self._inlines: dict[int, list[str]] = {}
@@ -112,9 +112,18 @@ class Dso:
         self._dwarf = None  # False once looked for and not found
         self._demangle = None
         self._from_cache = False
+        self._picked = None  # _pick's answer before _load: (image, symbol source, has .symtab, from cache)
 
     def __repr__(self) -> str:
         return f"Dso({self.long_name!r})"
+
+    @property
+    def image(self):
+        """The ``ElfImage`` the symbols come from (None without one): ``_load``'s, or before it ran
+        ``_pick``'s, the same file (an answer from the disk cache loads no symbols)."""
+        if self._image is None and self._picked and not self._loaded:
+            return self._picked[0]
+        return self._image
 
     @property
     def has_symbols(self) -> bool:
@@ -135,6 +144,9 @@ class Dso:
             res = None if answer is None else Resolved.lazy(self, file_offset, *answer)
         else:
             res = self._resolve(file_offset)
+            disk = self._disk_resolved  # (_resolve's load may have found other files than _pick: again)
+            if disk is None:
+                disk = self._disk_resolved = self._disk_part(True)
             if disk is not False:
                 disk[file_offset] = None if res is None else (res.name, res.start, res.object)
                 self._disk.changed()
@@ -185,6 +197,9 @@ class Dso:
             names = disk[file_offset]
         else:
             names = self._inline_names(file_offset)
+            disk = self._disk_inlines  # (as in resolve)
+            if disk is None:
+                disk = self._disk_inlines = self._disk_part(False)
             if disk is not False:
                 disk[file_offset] = list(names)
                 self._disk.changed()
@@ -194,38 +209,77 @@ class Dso:
     def _disk_part(self, symbols: bool):
         """The disk cache's answers for symbols (or inline names) that hold for the files as they are
         now (``session.resolved_cache``), or False for a dso it does not keep: no file, or a file without
-        a build-id (the recorded one, else the file's own: perf records only the dsos samples hit)."""
-        if not self._loaded:
-            self._load()
-        if self._disk is None:
-            build_id = self.image is not None and (self.build_id or self.image.build_id)
-            if build_id and self.symtab is not None and not isinstance(self.symtab, PerfMapSymbols):
+        a build-id (the recorded one, else the file's own: perf records only the dsos samples hit).
+
+        The files are those ``_load`` picks (``_files``): before it runs, ``_pick`` finds them without
+        reading the symbols (cc1's table, its PLT: ~6 ms), which an answer from the disk does not need.
+        ``_load`` can only pick another file where reading the picked one's symbols fails; the cache then
+        holds no answers for it (it is written only after such a read succeeded on files of the same
+        size and mtime), and ``resolve`` asks again after loading."""
+        files = self._files()
+        if self._disk is None or (self._disk is not False and files is None):
+            build_id = files is not None and (self.build_id or files[0].build_id)
+            if build_id:
                 from pyperf_probe.session import resolved_cache
                 self._disk = resolved_cache.DsoCache.load(build_id)
             else:
                 self._disk = False
-        if self._disk is False:
+        if self._disk is False or files is None:
             return False
         from pyperf_probe.session import resolved_cache as rc
         if symbols:
-            return self._disk.resolved_for((self._symfs, rc.file_signature(self.image.path),
-                                            rc.file_signature(self.symtab.source)))
-        return self._disk.inlines_for(self._dwarf_signature(rc))
+            return self._disk.resolved_for((self._symfs, rc.file_signature(files[0].path),
+                                            rc.file_signature(files[1])))
+        return self._disk.inlines_for(self._dwarf_signature(rc, files))
 
-    def _dwarf_signature(self, rc) -> tuple:
+    def _files(self) -> tuple | None:
+        """(image, symbol source path, has .symtab, from the build-id cache) of the files the symbols
+        come from (or come from once loaded: ``_pick``), None without an ELF symbol table."""
+        if self._loaded:
+            if self.image is None or self.symtab is None or isinstance(self.symtab, PerfMapSymbols):
+                return None
+            return self.image, self.symtab.source, self.symtab.has_symtab, self._from_cache
+        if self._picked is None:
+            self._picked = self._pick()
+        return self._picked or None
+
+    def _pick(self):
+        """``_load``'s choice of files made without reading any symbols: the first candidate image that
+        opens with the recorded build-id, and ``symbols.symtab.symbol_source``'s choice among its debug
+        files; False where ``_load`` would load no ELF table (JIT maps, special maps, no file)."""
+        if perf_map_pid(self.long_name) is not None or not self.has_symbols:
+            return False
+        from pyperf_probe.symbols.elf import open_elf
+        from pyperf_probe.symbols.symtab import symbol_source
+        cached = set(self._cache_paths()) if self.build_id else set()
+        for path in self.candidate_images():
+            try:
+                image = open_elf(path)
+                if self.build_id and image.build_id and image.build_id != self.build_id:
+                    continue
+                source, has_symtab = symbol_source(image, self._symfs)
+                return image, source, has_symtab, path in cached
+            except SymbolError:
+                continue
+        return False
+
+    def _dwarf_signature(self, rc, files: tuple) -> tuple:
         """The files ``_open_dwarf`` may read (``symbols.dwarf.open.candidates`` of the path it opens), and
         the file whose ELF symbols name inline frames (``_inline_symbols``)."""
         from pyperf_probe.symbols.dwarf.open import candidates
-        path, symfs = (self.image.path, None) if self._from_cache else (self.long_name, self._symfs)
+        image, _source, _has_symtab, from_cache = files
+        path, symfs = (image.path, None) if from_cache else (self.long_name, self._symfs)
         return (path, symfs, rc.file_signature(self._inline_symbols())) + \
-            tuple(rc.file_signature(p) for p in candidates(path, self.image.build_id, symfs))
+            tuple(rc.file_signature(p) for p in candidates(path, image.build_id, symfs))
 
     def _inline_symbols(self) -> str:
         """The file addr2line names functions from: perf hands it ``dso->symsrc_filename`` (srcline.c
         ``dso__name``), the first file ``dso__load`` found with a .symtab, here the symbol table's source.
         Without a .symtab perf hands the recorded path (``long_name``), which under --symfs need not
-        exist; pyperf uses the image it loaded instead, whose .dynsym addr2line would read there."""
-        return self.symtab.source if self.symtab.has_symtab else self.image.path
+        exist; pyperf uses the image it loaded instead, whose .dynsym addr2line would read there.
+        (The files ``_files`` gives: picked, when the symbols are not loaded yet.)"""
+        image, source, has_symtab, _from_cache = self._files()
+        return source if has_symtab else image.path
 
     def _inline_names(self, file_offset: int) -> list[str]:
         svma = self.svma(file_offset)
@@ -273,12 +327,21 @@ class Dso:
                     log.debug(f"{path}: build id mismatch for {self.long_name}")
                     continue
                 self.symtab = load_symtab(path, self._symfs)
-                self.image = image
+                self._image = image
                 self._from_cache = path in cached
+                self._repick()
                 return
             except SymbolError as exc:
                 log.debug(f"{self.long_name}: {exc}")
         log.debug(f"{self.long_name}: no symbols found")
+        self._repick()
+
+    def _repick(self) -> None:
+        """After ``_load``: if ``_pick`` chose other files (reading the picked one's symbols failed), the
+        disk cache's parts taken for them go (``resolve`` and ``inline_names`` take them again)."""
+        picked = self._picked
+        if picked is not None and self._files() != (picked or None):
+            self._disk = self._disk_resolved = self._disk_inlines = None
 
     def candidate_images(self) -> list[str]:
         """The files that may be this dso, in the order tried (existing ones only)."""

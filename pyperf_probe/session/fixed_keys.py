@@ -8,14 +8,25 @@ chain needs only its event, ip, pid and tid, cpu and period, all at fixed offset
 (the thread its tid finds, or makes, with perf's update of an unknown pid; a kernel ip's location through
 ``Session.kernel_location``, kept per ip until ``forget()``; a user ip's in the thread's maps). Other
 keys (another cpumode, an id ``decode_key`` would count or warn about) get None: decode and resolve them.
+
+Keys with a call chain after those fields (and RAW after it: every ``-g`` uprobe sample) have
+``FixedKeys.chained``: ``resolve_chained(key)`` does the same for a user-mode sample whose chain is
+user-only (``Session._callchain``'s one-pass case: a make build's malloc uprobe, a user program's
+cpu-clock samples), its chain's addresses read from the key and found in the process's avma -> frame
+memo in one C call (``user_chain``, ``_speedups_session.c``), the others looked up as
+``Session._user_chain_frames`` does. A chain with a kernel part, or a key that does not decode, gets None.
 """
 from __future__ import annotations
 
 import struct
 
-from pyperf_probe.perfdata.format import SampleType
+from pyperf_probe.perfdata.format import PERF_CONTEXT_MAX, PERF_CONTEXT_USER, SampleType
+from pyperf_probe.perfdata.speedups import speedups
 
 MISC_KERNEL, MISC_USER = 1, 2
+_U64 = struct.Struct("<Q").unpack_from
+_U32 = struct.Struct("<I").unpack_from
+_CHAIN_STRUCTS: dict[int, struct.Struct] = {}
 # The fields a key may hold (in this order after misc and size) and those it must hold.
 _FIXED = (SampleType.IDENTIFIER, SampleType.IP, SampleType.TID, SampleType.ADDR, SampleType.ID,
           SampleType.STREAM_ID, SampleType.CPU, SampleType.PERIOD)
@@ -33,6 +44,10 @@ class FixedKeys:
         self.key_evsel = session.data.key_evsel
         self.locations: dict[int, object] = {}
         self.evsels: dict[int, int] = {}  # id (0 without one) -> key_evsel's answer (an id's event stays)
+        self.chain_at: int | None = None  # where CALLCHAIN's nr is (``chained``)
+        self.raw = bool(key_type & SampleType.RAW)
+        # without PERIOD a sample's period is its event's sample_period (sample.SampleDecoder)
+        self.periods = tuple(attr.attr.sample_period for attr in session.data.attrs)
         # one unpack of the key's fields, in the key's order; where each value is in what it gives
         codes, at = ["<4x"], {}
         for bit in _FIXED:
@@ -52,9 +67,10 @@ class FixedKeys:
                 codes.append("I4x")
             else:
                 codes.append("8x")
-        self.fields = struct.Struct("".join(codes)).unpack_from
+        fields = struct.Struct("".join(codes))
+        self.fields, self.fields_size = fields.unpack_from, fields.size
         self.id_at, self.cpu_at = at.get("id"), at.get("cpu")
-        self.ip_at, self.pid_at, self.tid_at, self.period_at = at["ip"], at["pid"], at["tid"], at["period"]
+        self.ip_at, self.pid_at, self.tid_at, self.period_at = at["ip"], at["pid"], at["tid"], at.get("period")
 
     @classmethod
     def of(cls, session, layout, raw: bool = False) -> FixedKeys | None:
@@ -65,8 +81,72 @@ class FixedKeys:
             return None
         return cls(session, key_type)
 
+    @classmethod
+    def chained(cls, session, layout) -> FixedKeys | None:
+        """For the keys of ``layout`` when they hold IP and TID, then fixed fields, CALLCHAIN, and RAW or
+        nothing after it (``resolve_chained``)."""
+        key_type = layout.key_type
+        needed = SampleType.IP | SampleType.TID | SampleType.CALLCHAIN
+        if key_type & needed != needed or key_type & ~(sum(_FIXED) | SampleType.CALLCHAIN | SampleType.RAW):
+            return None
+        made = cls(session, key_type)
+        made.chain_at = made.fields_size
+        return made
+
     def forget(self) -> None:
         self.locations.clear()
+
+    def resolve_chained(self, key: bytes) -> tuple | None:
+        """(evsel, thread, location, chain, raw, period) of a user-mode sample's key whose call chain is
+        user-only, as ``Session.resolve`` makes them (``chained`` keys); None for any other key."""
+        if key[0] & 7 != MISC_USER:
+            return None
+        values = self.fields(key)
+        sample_id = values[self.id_at] if self.id_at is not None else 0
+        evsel = self.evsels.get(sample_id)
+        if evsel is None:
+            evsel = self.key_evsel(key)
+            if evsel is None:
+                return None
+            self.evsels[sample_id] = evsel
+        at = self.chain_at
+        nr = _U64(key, at)[0] if len(key) >= at + 8 else -1
+        if not 0 <= nr <= (len(key) - at - 8) >> 3:
+            return None  # (decoding says what is wrong)
+        raw = None
+        if self.raw:
+            end = at + 8 + 8 * nr
+            if end + 4 > len(key):
+                return None
+            size = _U32(key, end)[0]
+            if size > len(key) - end - 4:
+                return None
+            raw = key[end + 4:end + 4 + size]
+        session = self.session
+        machine = self.machine
+        ip, tid = values[self.ip_at], values[self.tid_at]
+        thread = machine.threads.get(tid)
+        if thread is None or thread.pid == -1:
+            thread = machine.findnew_thread(values[self.pid_at], tid)
+        maps = thread.maps
+        chained = session.chained_evsels
+        if nr and (chained is None or chained[evsel]):
+            caller_order = session.caller_order
+            memo = session._fp_memo(maps, maps.generation)
+            got = user_chain(key, at, memo, session.max_stack, caller_order)
+            if got is None:
+                return None
+            if type(got) is list:
+                got = session.chain_misses(maps, memo, got, caller_order)
+            if got and got[0].avma == ip and got[0].dso_obj is not None:
+                location = got[0]
+            else:
+                location = self.frames.location(maps.find(ip), ip)
+        else:
+            got = ()
+            location = self.frames.location(maps.find(ip), ip)
+        period = values[self.period_at] if self.period_at is not None else self.periods[evsel]
+        return evsel, thread, location, got, raw, period
 
     def resolve(self, key: bytes) -> tuple | None:
         """(evsel, thread, location, period, cpu or None, pid, tid) of a kernel- or user-mode sample's key,
@@ -95,3 +175,33 @@ class FixedKeys:
                 location = self.locations[ip] = self.session.kernel_location(ip)
         return (evsel, thread, location, values[self.period_at],
                 values[self.cpu_at] if self.cpu_at is not None else None, pid, tid)
+
+
+def _user_chain(key: bytes, at: int, memo: dict, max_stack: int, caller_order: bool):
+    """The Python twin of ``_speedups.user_chain`` (``_speedups_session.c`` says what it gives): the
+    user-only call chain at ``at`` of ``key``, its frames found in ``memo`` (a list with the missing
+    ones' addresses in their place), or None."""
+    if at < 0 or at > len(key) - 8 or max_stack < 1:
+        return None
+    nr = _U64(key, at)[0]
+    if nr > (len(key) - at - 8) >> 3:
+        return None
+    chain = _CHAIN_STRUCTS.get(nr)
+    if chain is None:
+        chain = struct.Struct(f"<{nr}Q")
+        if len(_CHAIN_STRUCTS) < 4096:
+            _CHAIN_STRUCTS[nr] = chain
+    avmas = chain.unpack_from(key, at + 8)
+    if avmas and avmas[0] == PERF_CONTEXT_USER:
+        avmas = avmas[1:]
+    if avmas and max(avmas) >= PERF_CONTEXT_MAX:
+        return None
+    if len(avmas) > max_stack:
+        avmas = avmas[-max_stack:] if caller_order else avmas[:max_stack]
+    frames = list(map(memo.get, avmas))
+    if None not in frames:
+        return tuple(frames)
+    return [avma if frame is None else frame for frame, avma in zip(frames, avmas)]
+
+
+user_chain = speedups.user_chain if speedups is not None and hasattr(speedups, "user_chain") else _user_chain

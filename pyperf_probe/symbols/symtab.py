@@ -222,20 +222,29 @@ class SymbolNames:
     def __init__(self, strtab: bytes, offsets: list[int], demangle: bool):
         self._strtab, self._offsets, self._demangle = strtab, offsets, demangle
         self._all: list[str] | None = None
+        self._raw: list[str] | None = None  # ready names still to demangle (``ready(names, True)``)
         self._mangled: bool | None = None
 
     @classmethod
-    def ready(cls, names: list[str]) -> SymbolNames:
+    def ready(cls, names: list[str], demangle: bool = False) -> SymbolNames:
+        """Names already made; with ``demangle``, those of them that are mangled are demangled when first
+        asked for (``demangled_names``: the PLT's ``NAME@plt`` of a C++ program, which a report whose
+        addresses hit none of them never needs, nor the demangler: ~10 ms for cc1's)."""
         made = cls(b"", [], False)
-        made._all = names
+        if demangle and any(name.startswith("_Z") for name in names):
+            made._raw, made._demangle, made._mangled = names, True, True
+        else:
+            made._all = names
         return made
 
     def __len__(self) -> int:
-        return len(self._all) if self._all is not None else len(self._offsets)
+        if self._all is not None:
+            return len(self._all)
+        return len(self._raw) if self._raw is not None else len(self._offsets)
 
     def all(self) -> list[str]:
         if self._all is None:
-            self._all = self._made(self._offsets)
+            self._all = demangled_names(self._raw) if self._raw is not None else self._made(self._offsets)
         return self._all
 
     def _made(self, offsets) -> list[str]:
@@ -246,6 +255,9 @@ class SymbolNames:
         """``all()[index]``, made alone (report's lookups ask for the names of a few symbols of a table)."""
         if self._all is not None:
             return self._all[index]
+        if self._raw is not None:
+            name = self._raw[index]
+            return demangled_names([name])[0] if name.startswith("_Z") else name
         strtab, at = self._strtab, self._offsets[index]
         end = strtab.find(b"\0", at)
         name = strtab[at:end if end >= 0 else len(strtab)].decode("utf-8", "replace")
@@ -737,6 +749,16 @@ def load_symtab(path: str, symfs: str | None = None) -> SymbolTable:
     return table
 
 
+def symbol_source(image: ElfImage, symfs: str | None = None) -> tuple[str, bool]:
+    """(the path ``load_symtab(image.path, symfs)`` reads the symbols from, whether it has a .symtab):
+    the table's ``source`` and ``has_symtab``, found without reading any symbol."""
+    table = _CACHE.get((image.build_id or ("path", image.path), symfs))
+    if table is not None:
+        return table.source, table.has_symtab
+    syms_ss = select_sources(image, symfs)[0]
+    return syms_ss.path, _has_table(syms_ss, ".symtab", SHT_SYMTAB)
+
+
 def _load(image: ElfImage, symfs: str | None) -> SymbolTable:
     syms_ss, runtime_ss = select_sources(image, symfs)
     has_symtab = _has_table(syms_ss, ".symtab", SHT_SYMTAB)
@@ -748,7 +770,7 @@ def _load(image: ElfImage, symfs: str | None) -> SymbolTable:
         plt = plt_symbols(runtime_ss)
         if plt:
             columns = tuple(map(list, zip(*plt)))
-            parts.append((SymbolNames.ready(demangled_names(columns[0])), lambda: columns[1:]))
+            parts.append((SymbolNames.ready(columns[0], demangle=True), lambda: columns[1:]))
 
     def rest():
         fields = [part_rest() for _, part_rest in parts]

@@ -1,0 +1,92 @@
+"""_speedups_session.c against its Python twin (session/fixed_keys.py), and the session's per-key path for
+keys with call chains (``FixedKeys.resolve_chained``) against the generic one (decode, ``Session.resolve``)
+on the golden files with chains, in both lookup orders and with a short --max-stack."""
+from __future__ import annotations
+
+import random
+import struct
+from pathlib import Path
+
+import pytest
+
+from conftest import need_speedups
+from pyperf_probe.perfdata.format import PERF_CONTEXT_KERNEL, PERF_CONTEXT_MAX, PERF_CONTEXT_USER
+from pyperf_probe.session import Session, fixed_keys
+from test_session_counts import _plain
+
+DATA = Path(__file__).parent / "golden" / "report" / "data"
+CHAINED = [DATA / name for name in ("make.data", "mt.data", "cxx.data", "py.data", "ret.data")]
+MARKERS = [PERF_CONTEXT_USER, PERF_CONTEXT_KERNEL, PERF_CONTEXT_MAX, (1 << 64) - 1]
+
+
+def _random_key(rng: random.Random, pool: list[int]) -> tuple[bytes, int]:
+    """(key, where its chain starts): a few head bytes, a chain of pool addresses (now and then a marker:
+    leading PERF_CONTEXT_USER mostly), some tail bytes, and now and then a chain that overruns the key."""
+    head = bytes(rng.randrange(256) for _ in range(rng.choice((0, 4, 12))))
+    entries = [rng.choice(pool) for _ in range(rng.randrange(0, 12))]
+    if entries and rng.random() < 0.4:
+        entries[0] = PERF_CONTEXT_USER
+    if entries and rng.random() < 0.15:
+        entries[rng.randrange(len(entries))] = rng.choice(MARKERS)
+    nr = len(entries)
+    if rng.random() < 0.1:
+        nr += rng.randrange(1, 4)
+    key = head + struct.pack(f"<Q{len(entries)}Q", nr, *entries) + bytes(rng.randrange(0, 9))
+    if rng.random() < 0.05:
+        key = key[:rng.randrange(len(key) + 1)]
+    return key, len(head)
+
+
+def test_user_chain_equals_its_python_twin():
+    need_speedups()
+    from pyperf_probe.perfdata.speedups import speedups
+    rng = random.Random(16)
+    shapes = {"tuple": 0, "list": 0, "None": 0}
+    for _ in range(4000):
+        pool = [rng.randrange(1 << 47) for _ in range(rng.randrange(1, 9))] + [rng.randrange(1 << 64)]
+        memo = {avma: object() for avma in pool if rng.random() < 0.7}
+        key, at = _random_key(rng, pool)
+        if rng.random() < 0.05:
+            at = rng.choice((-1, len(key), len(key) - 7))
+        max_stack = rng.choice((0, 1, 2, 3, 127))
+        caller_order = rng.random() < 0.5
+        want = fixed_keys._user_chain(key, at, memo, max_stack, caller_order)
+        got = speedups.user_chain(key, at, memo, max_stack, caller_order)
+        assert type(got) is type(want)
+        if want is not None:
+            assert len(got) == len(want) and all(a is b or (type(a) is int and a == b) for a, b in zip(got, want))
+        shapes[type(want).__name__ if want is not None else "None"] += 1
+    assert min(shapes.values()) > 200, shapes
+
+
+def _groups(path: Path, caller_order: bool, max_stack: int, fast: bool, monkeypatch):
+    session = Session(str(path), force=True, max_stack=max_stack)
+    session.caller_order = caller_order
+    if not fast:
+        monkeypatch.setattr(fixed_keys.FixedKeys, "chained", classmethod(lambda cls, session, layout: None))
+    hits = []
+    real = fixed_keys.FixedKeys.resolve_chained
+    monkeypatch.setattr(fixed_keys.FixedKeys, "resolve_chained",
+                        lambda self, key: hits.append(1) or real(self, key))
+    looked: list = []  # every address the frame table made a frame for, in order (the look-ups' order)
+    real_frames = session.frames.frames
+    session.frames.frames = lambda m, avma, *a: looked.append(avma) or real_frames(m, avma, *a)
+    order: list = []
+    groups = session.sample_groups(order=order)
+    monkeypatch.undo()
+    plain_order = [(groups.index(bucket), group[0].tid, group[2] and group[2][0].avma, period)
+                   for bucket, group, period in order]
+    return _plain(groups), plain_order, session.nr_samples, looked, len(hits)
+
+
+@pytest.mark.parametrize("path", CHAINED, ids=lambda p: p.name)
+@pytest.mark.parametrize("caller_order,max_stack", [(False, 127), (True, 127), (False, 2), (True, 3)])
+def test_chained_keys_resolve_as_the_generic_path(path, caller_order, max_stack, monkeypatch, speedups_or_not):
+    fast = _groups(path, caller_order, max_stack, True, monkeypatch)
+    if speedups_or_not == "python":
+        monkeypatch.setattr(fixed_keys, "user_chain", fixed_keys._user_chain)
+    generic = _groups(path, caller_order, max_stack, False, monkeypatch)
+    assert fast[:4] == generic[:4]
+    assert generic[4] == 0
+    if path.name in ("make.data", "mt.data"):  # (user-only chains: the fast path takes their keys)
+        assert fast[4] > 0
