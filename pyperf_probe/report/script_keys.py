@@ -74,12 +74,15 @@ def write_resolved(session, printer, accept: Callable, write: Callable[[str], ob
     """Write the text of every sample of ``session.samples()`` that ``accept(thread)`` takes: each sample
     resolved (its DWARF chain unwound), its text made once per distinct resolution (event, thread, its own
     pid, tid and cpu, period, RAW, location, chain) while the kernel stays as it is (a %pS name follows its
-    maps), then only its time per sample."""
+    maps), then only its time per sample: the text before and after the time (``template_parts``) around
+    the time's own few characters, so that a long chain's text is copied, not formatted again."""
     kernel, kernel_maps = session.machine.kernel, session.machine.kernel_maps
     divisor = 1 if printer.options.nanosecs else 1000
-    memo: dict[tuple, str] = {}
+    conversion = printer.time_conversion
+    memo: dict[tuple, tuple | None] = {}
     stamp = None
     out: list[str] = []
+    append = out.append
     for s in session.samples():
         thread = s.thread
         if not accept(thread):
@@ -89,16 +92,22 @@ def write_resolved(session, printer, accept: Callable, write: Callable[[str], ob
             stamp = (kernel.epoch, kernel_maps.generation)
             memo.clear()
         key = (s.evsel, thread, sample.pid, sample.tid, sample.cpu, s.period, s.raw, s.location, s.chain)
-        template = memo.get(key)
-        if template is None:
+        parts = memo.get(key, False)
+        if parts is False:
             if len(memo) >= MEMO_LIMIT:
                 memo.clear()
-            template = memo[key] = printer.template(s)
+            parts = memo[key] = printer.template_parts(s)
             if stamp != (kernel.epoch, kernel_maps.generation):  # (a %pS name loaded the kernel's symbols)
                 del memo[key]
-        if template:
-            time = sample.time or 0
-            out.append(template % (time // SECOND, time % SECOND // divisor))
+        if parts is not None:
+            before, after = parts
+            if after is None:
+                append(before)
+            else:
+                time = sample.time or 0
+                append(before)
+                append(conversion % (time // SECOND, time % SECOND // divisor))
+                append(after)
             if len(out) >= WRITE_BATCH:
                 write("".join(out))
                 out.clear()

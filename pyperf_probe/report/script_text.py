@@ -142,6 +142,19 @@ class ScriptPrinter:
         time = self.time_conversion if "time" in f else "%.0s%.0s"
         return head.replace("%", "%%") + time + (mid + trace + tail).replace("%", "%%")
 
+    def template_parts(self, s) -> tuple[str, str | None] | None:
+        """``format(s)`` cut where the time goes, for samples that differ only by their time: (the text before
+        it, the text after it), completed by ``before + time_conversion % (seconds, rest) + after`` (no ``%``
+        doubled: a long chain's text is copied, not parsed by a ``%`` formatting); (the whole text, None) for
+        an event that prints no time; None for an event without fields."""
+        f = self.options.fields[s.evsel]
+        if not f:
+            return None
+        head, mid, trace, tail = self._pieces(s, f)
+        if "time" in f:
+            return head, mid + trace + tail
+        return head + mid + trace + tail, None
+
     def templates_around_trace(self, s) -> tuple[str, str, bool] | None:
         """``template(s)`` cut where the trace text goes, without making it: (before, after, whether the
         trace text goes there: ``trace_events.info`` of the event's ``tp_ids`` with its ``%`` doubled); None
