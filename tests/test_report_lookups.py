@@ -82,3 +82,25 @@ def test_c_lookups_equal_pythons(names, children, graphs):
         assert states[0] == states[1]
         compared += 1
     assert compared == 40
+
+
+def test_c_frame_cmp_equals_compare_frames():
+    """callchain.tree's sibling order: the C comparator (frame_cmp) and compare_frames agree on random pairs of
+    resolved, inlined and unresolved frames, and so do the sibling orders sorted with each."""
+    need_speedups()
+    import functools
+    from pyperf_probe.callchain.tree import compare_frames
+    from pyperf_probe.perfdata.speedups import speedups
+    rng = random.Random(7)
+    signs = set()
+    for _ in range(200):
+        frames = _frames(rng)
+        for a in frames:
+            for b in frames:
+                want = compare_frames(a, b)
+                assert speedups.frame_cmp(a, b) == want
+                signs.add(want)
+        rng.shuffle(frames)
+        assert sorted(frames, key=functools.cmp_to_key(speedups.frame_cmp)) == \
+            sorted(frames, key=functools.cmp_to_key(compare_frames))
+    assert signs == {-1, 0, 1}

@@ -49,7 +49,10 @@ class Node:
 
     def ordered_children(self) -> list[Node]:
         """The children in perf's ``rb_root_in`` order (match key descending)."""
-        return sorted(self.children.values(), key=_CHILD_ORDER, reverse=True)
+        children = self.children
+        if len(children) < 2:  # (most nodes of a chain tree)
+            return list(children.values())
+        return sorted(children.values(), key=_CHILD_ORDER, reverse=True)
 
     def path_frames(self) -> list:
         """All frames from the tree's root down to (and including) this node."""
@@ -84,7 +87,14 @@ def frame_key(frame) -> FrameKey:
     return ("a", frame.dso_rank, frame.avma)
 
 
-_CHILD_ORDER = functools.cmp_to_key(lambda a, b: compare_frames(a.val[0], b.val[0]))
+def _frame_order():
+    """cmp_to_key of compare_frames, or of its C twin (perfdata/_speedups_report.c frame_cmp) when built."""
+    from pyperf_probe.perfdata.speedups import speedups
+    return functools.cmp_to_key(getattr(speedups, "frame_cmp", compare_frames))
+
+
+_FRAME_ORDER = _frame_order()
+_CHILD_ORDER = lambda child: _FRAME_ORDER(child.val[0])  # noqa: E731
 
 
 class CallchainRoot:
@@ -185,12 +195,21 @@ def sort_graph_rel(root: CallchainRoot, min_percent: float) -> "SortedTree":
     return SortedTree(root.node, _sorted_rel(root.node, min_percent / 100.0))
 
 
+def _kept_children(node: Node, min_hit: float) -> list[Node]:
+    """The children at or above ``min_hit``, in ``rb_root_in`` order: the order is only computed (over all
+    the children, as the rb-tree holds them) when two or more are kept."""
+    kept = [c for c in node.children.values() if c.hit + c.children_hit >= min_hit]
+    if len(kept) < 2:
+        return kept
+    return [c for c in node.ordered_children() if c.hit + c.children_hit >= min_hit]
+
+
 def _sorted_abs(node: Node, min_hit: float) -> dict[int, list[Node]]:
     out: dict[int, list[Node]] = {}
     stack = [node]
     while stack:
         cur = stack.pop()
-        kept = [c for c in cur.ordered_children() if c.cumul_hits >= min_hit]
+        kept = _kept_children(cur, min_hit)
         out[id(cur)] = _stable_desc(kept, lambda c: c.cumul_hits)
         stack.extend(kept)
     return out
@@ -201,8 +220,7 @@ def _sorted_rel(node: Node, fraction: float) -> dict[int, list[Node]]:
     stack = [node]
     while stack:
         cur = stack.pop()
-        min_hit = math.ceil(cur.children_hit * fraction)
-        kept = [c for c in cur.ordered_children() if c.cumul_hits >= min_hit]
+        kept = _kept_children(cur, math.ceil(cur.children_hit * fraction))
         out[id(cur)] = _stable_desc(kept, lambda c: c.cumul_hits)
         stack.extend(kept)
     return out
@@ -210,6 +228,8 @@ def _sorted_rel(node: Node, fraction: float) -> dict[int, list[Node]]:
 
 def _stable_desc(nodes: list[Node], value: Callable[[Node], int]) -> list[Node]:
     """``rb_insert_callchain``: larger values first, equal ones in the order given."""
+    if len(nodes) < 2:
+        return nodes
     return sorted(nodes, key=lambda c: -value(c))
 
 

@@ -705,6 +705,68 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------------------------------------------------
+ * frame_cmp(left, right) -> -1, 0 or 1
+ *     callchain/tree.py's compare_frames (its Python twin; tests/test_report_lookups.py compares them): perf's
+ *     match_chain order of two frames, by name when both are resolved and one is inlined, by (dso_rank,
+ *     sym_start) when both are resolved, else by (dso_rank, avma), each compared as Python compares them.
+ * ------------------------------------------------------------------------------------------------------ */
+
+static PyObject *fc_s_name, *fc_s_inlined, *fc_s_dso_rank, *fc_s_sym_start, *fc_s_avma;
+
+/* Python's (a > b) - (a < b) of two attributes' values; -2 on an error */
+static int fc_attr_cmp(PyObject *left, PyObject *right, PyObject *name)
+{
+    PyObject *a = PyObject_GetAttr(left, name), *b;
+    int r = -2;
+    if (!a) return -2;
+    if (!(b = PyObject_GetAttr(right, name))) { Py_DECREF(a); return -2; }
+    int gt = PyObject_RichCompareBool(a, b, Py_GT);
+    int lt = gt < 0 ? -1 : PyObject_RichCompareBool(a, b, Py_LT);
+    if (gt >= 0 && lt >= 0) r = gt - lt;
+    Py_DECREF(a);
+    Py_DECREF(b);
+    return r;
+}
+
+static int fc_true(PyObject *obj, PyObject *name)
+{
+    PyObject *v = PyObject_GetAttr(obj, name);
+    if (!v) return -1;
+    int r = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return r;
+}
+
+static PyObject *frame_cmp(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "frame_cmp(left, right)");
+        return NULL;
+    }
+    if (hl_strings() < 0) return NULL;
+    if (!fc_s_avma && (!(fc_s_name = PyUnicode_InternFromString("name")) ||
+                       !(fc_s_inlined = PyUnicode_InternFromString("inlined")) ||
+                       !(fc_s_dso_rank = PyUnicode_InternFromString("dso_rank")) ||
+                       !(fc_s_sym_start = PyUnicode_InternFromString("sym_start")) ||
+                       !(fc_s_avma = PyUnicode_InternFromString("avma"))))
+        return NULL;
+    PyObject *left = args[0], *right = args[1];
+    int ls = fc_true(left, hl_s_has_sym), rs, c;
+    if (ls < 0 || (rs = fc_true(right, hl_s_has_sym)) < 0) return NULL;
+    if (ls && rs) {
+        int li = fc_true(left, fc_s_inlined), ri;
+        if (li < 0 || (ri = fc_true(right, fc_s_inlined)) < 0) return NULL;
+        if (li || ri)
+            c = fc_attr_cmp(left, right, fc_s_name);
+        else if ((c = fc_attr_cmp(left, right, fc_s_dso_rank)) == 0)
+            c = fc_attr_cmp(left, right, fc_s_sym_start);
+    } else if ((c = fc_attr_cmp(left, right, fc_s_dso_rank)) == 0)
+        c = fc_attr_cmp(left, right, fc_s_avma);
+    if (c == -2) return NULL;
+    return PyLong_FromLong(c);
+}
+
 /* --------------------------------------------------------------------------- end of the report section */
 
 PyMethodDef speedups_report_methods[] = {
@@ -713,6 +775,8 @@ PyMethodDef speedups_report_methods[] = {
      "(moves, ident, order, merged) (see the source)"},
     {"rank_order", (PyCFunction)rank_order, METH_VARARGS,
      "rank_order(group, thread, depth, rest) -> order (see the source)"},
+    {"frame_cmp", (PyCFunction)(void (*)(void))frame_cmp, METH_FASTCALL,
+     "frame_cmp(left, right) -> -1, 0 or 1 (callchain.tree.compare_frames; see the source)"},
     {"hist_lookups", (PyCFunction)hist_lookups, METH_VARARGS,
      "hist_lookups(groups, caller_order, graphs, cumulative, every, at, entries, frame_entries, make_self, "
      "make_frame) -> (records, made_after, pending) (see the source)"},

@@ -12,6 +12,8 @@ the sample_id trailer) and raises ``CorruptRecord`` when a field does not fit.
 """
 from __future__ import annotations
 
+import struct
+
 from pyperf_probe.perfdata import format as fmt
 from pyperf_probe.perfdata.format import RecordType
 from pyperf_probe.perfdata.frozen import Frozen
@@ -274,3 +276,37 @@ IGNORED = frozenset({
 
 # Kernel records (< 64) carry the sample_id trailer when attr.sample_id_all is set; perf's own do not.
 USER_RECORD_TYPES_START = 64
+
+# The records the key scan decodes as it goes (``side_record``; _speedups_records.c in C), in the order of
+# the classes of its spec: the ones a session meets by the thousand.
+SIDE_CLASSES = (MmapRecord, Mmap2Record, CommRecord, ForkRecord, ExitRecord)
+_SIDE_BY_TYPE = {cls.TYPE: cls for cls in SIDE_CLASSES}
+_NO_TIME = 0xFFFFFFFFFFFFFFFF
+_TYPE_MISC = struct.Struct("<IH")  # perf_event_header's type and misc
+
+
+def side_spec(trailer_size: int, time_at: int) -> tuple:
+    """The spec of ``side_record`` (and of ``_speedups.KeyScanner``'s ``side``) for a file whose events
+    share a sample_id trailer of ``trailer_size`` bytes with TIME at ``time_at`` in it."""
+    return trailer_size, time_at, SIDE_CLASSES
+
+
+def side_record(spec: tuple, buf, off: int, size: int) -> tuple | None:
+    """``(time, record)`` for the whole record of ``size`` bytes at ``off`` in ``buf`` when it is one of
+    SIDE_CLASSES' types, its size a multiple of 8 holding the trailer, its trailer's TIME neither 0 nor
+    (u64)-1, and its fields fit (the record its decoder gives, with that time); None otherwise, for the
+    reader's careful path (which queues an untimed record to be delivered at once, and warns about a
+    corrupt one). _speedups.side_record gives the same (tests/test_speedups.py)."""
+    trailer_size, time_at, _classes = spec
+    rtype, misc = _TYPE_MISC.unpack_from(buf, off)
+    cls = _SIDE_BY_TYPE.get(rtype)
+    if cls is None or size & 7 or size - 8 < trailer_size:
+        return None
+    end = off + size - trailer_size
+    time = fmt.U64.unpack_from(buf, end + time_at)[0]
+    if not time or time == _NO_TIME:
+        return None
+    try:
+        return time, cls.decode(buf, off + 8, end, misc, time)
+    except CorruptRecord:
+        return None

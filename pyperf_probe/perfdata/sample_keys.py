@@ -45,6 +45,7 @@ _FIXED_BEFORE = (SampleType.IDENTIFIER | SampleType.IP | SampleType.TID | Sample
 # Header word: type (bits 0-31) is PERF_RECORD_SAMPLE and size (bits 48-63) is a multiple of 8.
 _SAMPLE_WORD_MASK = 0x0007_0000_FFFF_FFFF
 MAX_RECORD_WORDS = 0xFFFF >> 3  # perf_event_header.size is a u16
+_SIZE_LOW_BITS = 7 << 48  # a header word's size is not a multiple of 8
 
 
 class KeyLayout(Frozen):
@@ -142,20 +143,45 @@ class KeyLayout(Frozen):
         decode = SampleDecoder(attr.replace(sample_type=self.key_type), evsel).decode
         return lambda key: decode(key, 4, len(key), key[0] | key[1] << 8, None)
 
-    def scanner(self):
+    def scanner(self, side: tuple | None = None):
         """``scan(buf, words, i, nwords, times, keys) -> i``: from u64 word ``i`` of ``buf`` (``words`` its
         u64 view), append each sample's TIME to ``times`` and its key (a timed layout's: the pair
         ``(key, time)``) to ``keys``, up to the first record this loop does not take; return that record's
-        word index (``nwords`` at the chunk's end). The C scan (``_speedups.KeyScanner``: equal keys come
-        back as one object) when it was built, else the generated Python loop (``python_scanner``)."""
+        word index (``nwords`` at the chunk's end). With ``side`` (``records.side_spec``), the MMAP, MMAP2,
+        COMM, FORK and EXIT records ``records.side_record`` takes are taken too: their time to ``times``,
+        the record itself to ``keys``. The C scan (``_speedups.KeyScanner``: equal keys come back as one
+        object) when it was built, else the generated Python loop (``python_scanner``)."""
         if speedups is None:
-            return self.python_scanner()
+            return self.python_scanner(side)
         return speedups.KeyScanner(self.time_word, self.head_end, self.mid_start, self.mid_end, self.tail_start,
-                                   self.fixed_end, self.timed, self.walk)
+                                   self.fixed_end, self.timed, self.walk, side)
 
-    def python_scanner(self):
-        """``scanner()`` as a Python loop generated for this layout, its offsets as constants (a walking
-        layout's: ``key_of`` on each record)."""
+    def python_scanner(self, side: tuple | None = None):
+        """``scanner(side)`` as a Python loop generated for this layout, its offsets as constants (a walking
+        layout's: ``key_of`` on each record); the side records by ``records.side_record``."""
+        scan = self._python_sample_scanner()
+        if side is None:
+            return scan
+        from pyperf_probe.perfdata.records import side_record
+
+        def scan_side(buf, w, i, nw, times, keys):
+            while True:
+                i = scan(buf, w, i, nw, times, keys)
+                if i >= nw:
+                    return i
+                h = w[i]
+                s = h >> 51
+                if h & _SIZE_LOW_BITS or not s or s > nw - i:
+                    return i
+                got = side_record(side, buf, i << 3, s << 3)
+                if got is None:
+                    return i
+                times.append(got[0])
+                keys.append(got[1])
+                i += s
+        return scan_side
+
+    def _python_sample_scanner(self):
         mid = f" + buf[o + {self.mid_start}:o + {self.mid_end}]" if self.mid_end > self.mid_start else ""
         key = f"buf[o + 4:o + {self.head_end}]{mid} + buf[o + {self.tail_start}:o + (s << 3)]"
         if self.walk:

@@ -32,9 +32,10 @@ from pyperf_probe import lazylog as log
 from pyperf_probe.errors import PerfDataError
 from pyperf_probe.perfdata.format import U64, AttrFlag, EventAttr, RecordType, SampleType, sample_id_struct
 from pyperf_probe.perfdata.ordered import NO_TIME, OrderedQueue
-from pyperf_probe.perfdata.records import DECODERS, IGNORED, USER_RECORD_TYPES_START
+from pyperf_probe.perfdata.records import DECODERS, IGNORED, USER_RECORD_TYPES_START, side_spec
 from pyperf_probe.perfdata.sample import BRANCH_HW_INDEX, CorruptRecord, Sample, SampleDecoder
 from pyperf_probe.perfdata.sample_keys import KeyLayout
+from pyperf_probe.perfdata.speedups import speedups
 
 INCOMPATIBLE = "incompatible file format (rerun with -v to learn more)"
 HEADER = struct.Struct("<IHH")
@@ -299,7 +300,11 @@ class RecordStream:
             self._keyed_layout, self._key_decoders = layout, None
         self._queue = OrderedQueue()
         self._entries_out = 0  # entries (records other than keys) made and not yet delivered
-        return self._keyed(layout, layout.scanner(), self._queue)
+        trailer_size, time_at = self._trailer_time
+        # with one trailer for every event, the scan decodes the MMAP, MMAP2, COMM, FORK and EXIT records too
+        # (records.side_record): they are queued decoded, among the keys
+        self._side = side_spec(trailer_size, time_at) if time_at is not None and time_at >= 0 else None
+        return self._keyed(layout, layout.scanner(self._side), self._queue)
 
     def _keyed(self, layout: KeyLayout, scan, queue: OrderedQueue) -> Iterator:
         for out in self._chunked(self._data_end(), lambda buf, pos: self._keyed_chunk(buf, pos, layout, scan, queue)):
@@ -373,31 +378,29 @@ class RecordStream:
 
     def _segments(self, out: list) -> Iterator:
         """Delivered items -> runs of sample keys (lists) and the other records, decoded. Most flushes
-        deliver keys only: when no entry is on its way (``_entries_out``), ``out`` is not searched.
-        Entries are 5-tuples; a timed layout's samples are pairs, told apart by their length."""
-        if not self._entries_out:
+        deliver keys only: when no entry is on its way (``_entries_out``) and the scan decodes no records
+        (``_side``), ``out`` is not searched. Keys are bytes, a timed layout's the pairs (key, time); the
+        rest are entries (5-tuples, decoded here) and the records the scan decoded."""
+        if not self._entries_out and self._side is None:
             if out:
                 yield out
             return
-        if self._keyed_layout.timed:
-            types, mark = list(map(len, out)), 5
-        else:
-            types, mark = list(map(type, out)), tuple
         start, n = 0, len(out)
-        while start < n:
-            try:
-                stop = types.index(mark, start)
-            except ValueError:
-                stop = n
+        for stop in _nonkey_positions(out, self._keyed_layout.timed):
             if stop > start:
-                yield out[start:stop] if start or stop < n else out
-            if stop < n:
+                yield out[start:stop]
+            item = out[stop]
+            if type(item) is tuple:
                 self._entries_out -= 1
-                _time, rtype, misc, raw, file_offset = out[stop]
-                rec = self._decode(raw, 0, rtype, misc, len(raw), file_offset)
-                if rec is not None:
-                    yield rec
+                _time, rtype, misc, raw, file_offset = item
+                item = self._decode(raw, 0, rtype, misc, len(raw), file_offset)
+                if item is not None:
+                    yield item
+            else:
+                yield item
             start = stop + 1
+        if start < n:
+            yield out[start:] if start else out
 
     def key_evsel(self, key: bytes) -> int | None:
         """The event of a delivered key, when ``decode_key`` would decode it without a word (its id is an
@@ -539,8 +542,12 @@ class RecordStream:
     def _trailer_time_pos(self) -> tuple[int, int | None]:
         """(sample_id trailer size, offset of its TIME in it) for non-sample records; TIME None without
         sample_id_all or TIME (those records are delivered at once, as perf does). (0, -1) when the
-        events' trailers differ: each record's own IDENTIFIER then says which attr it follows."""
-        if len({a.attr.sample_type for a in self.attrs}) > 1:
+        events' trailers differ: each record's own IDENTIFIER then says which attr it follows. Events whose
+        sample_types differ only outside the trailer (``format.sample_id_fields``: a system-wide recording's
+        tracepoints and its dummy event, which has no RAW) share one trailer: which of them a record
+        follows (perf's ``evlist__event2evsel``) does not change where its TIME is."""
+        if len({(a.attr.sample_type & TRAILER_BITS, a.attr.flags & AttrFlag.SAMPLE_ID_ALL)
+                for a in self.attrs}) > 1:
             return 0, -1
         attr = self.attrs[0].attr
         if not attr.flags & AttrFlag.SAMPLE_ID_ALL or not attr.sample_type & SampleType.TIME:
@@ -611,6 +618,9 @@ def _trailer(sample_type: int) -> struct.Struct:
     return st
 
 
+# The sample_type bits of the sample_id trailer (format.sample_id_fields).
+TRAILER_BITS = (SampleType.TID | SampleType.TIME | SampleType.ID | SampleType.STREAM_ID | SampleType.CPU |
+                SampleType.IDENTIFIER)
 GC_THRESHOLD0 = 50000
 
 
@@ -625,6 +635,17 @@ def _fewer_collections(batches: Iterator[list]) -> Iterator[list]:
         yield from batches
     finally:
         gc.set_threshold(*old)
+
+
+def _py_nonkey_positions(items: list, timed: bool) -> list[int]:
+    """The indices of ``items`` that are not sample keys (bytes; with ``timed``, (key, time) pairs)."""
+    if timed:
+        return [i for i, item in enumerate(items) if type(item) is not tuple or len(item) != 2]
+    return [i for i, kind in enumerate(map(type, items)) if kind is not bytes]
+
+
+# _speedups.nonkey_positions (C) when it was built: the same list.
+_nonkey_positions = speedups.nonkey_positions if speedups is not None else _py_nonkey_positions
 
 
 def _sample_time_pos(sample_type: int) -> int | None:

@@ -51,6 +51,10 @@ def value_text(node_period: int, node_count: int, total: int, params: GraphParam
 def render(root: cc.CallchainRoot, params: GraphParams, total: int, parent_samples: int,
            min_hit: float) -> str:
     """The text below one entry line (may be empty)."""
+    if root.node.children_hit < min_hit and not params.legacy and params.mode in ("graph", "flat", "folded"):
+        # every node is below the threshold (a node's hits are at most its parent's children_hit): graph
+        # keeps no child of the root, flat and folded no node (most of a children report's entries)
+        return ""
     if params.mode in ("graph", "fractal"):
         if params.mode == "graph":
             sorted_tree = cc.sort_graph_abs(root, min_hit)
