@@ -8,7 +8,7 @@
  * function here gives exactly what that Python code gives (tests/test_speedups.py compares them on random
  * input; the golden report tests run both).
  *
- * KeyScanner(time_word, head_end, mid_start, mid_end, tail_start, fixed_end, timed=False, walk=())
+ * KeyScanner(time_word, head_end, mid_start, mid_end, tail_start, fixed_end, timed=False, walk=(), side=None)
  *     sample_keys.KeyLayout's scan: scan(buf, words, i, nw, times, keys) -> i. From u64 word i of buf (a
  *     bytes-like object of at least nw u64 words; `words`, the Python loop's u64 view, is not used), for
  *     each PERF_RECORD_SAMPLE (perf_event_header: u32 type, u16 misc, u16 size, read as one little-endian
@@ -25,6 +25,13 @@
  *     not taken (the scan stops there and the reader's careful path decodes it). Kinds: 1 CALLCHAIN, 2 RAW,
  *     3 BRANCH_STACK (param: hw_idx present), 4 REGS_USER/REGS_INTR (param: registers in the mask), 5
  *     STACK_USER, 6 param fixed u64 words.
+ *
+ *     With `side` (records.side_spec: the sample_id trailer every event shares and the record classes), the
+ *     scan also takes the MMAP, MMAP2, COMM, FORK and EXIT records that _speedups_records.c's side_record
+ *     takes (a record in u64 words, whole in the first nw, with a TIME neither 0 nor (u64)-1, its fields
+ *     fitting): their TIME to `times` and the decoded record itself to `keys`, in file order among the
+ *     keys; anything else still stops the scan (FINISHED_ROUND, untimed or corrupt records: the reader's
+ *     careful path).
  *
  *     A key seen before comes back as the same bytes object, found in the scanner's own hash table
  *     without building a new one; the table keeps at most INTERN_KEYS keys and INTERN_BYTES bytes of
@@ -103,6 +110,7 @@ typedef struct {
     size_t mask; /* capacity - 1 (a power of two) */
     size_t used;
     size_t bytes;
+    SideSpec side; /* on: MMAP, MMAP2, COMM, FORK and EXIT records are taken too (_speedups_records.c) */
 } KeyScanner;
 
 static void table_clear(KeyScanner *self)
@@ -332,7 +340,26 @@ static PyObject *scanner_call(KeyScanner *self, PyObject *args, PyObject *kwargs
                            {self->tail_start, 8 * size_words - self->tail_start}, {0, 0}};
         int npieces = 3;
 
-        if ((header & SAMPLE_WORD_MASK) != 9 || size_words < self->fixed_words || size_words > nw - i)
+        if ((header & SAMPLE_WORD_MASK) != 9) {
+            PyObject *side_time, *side_rec;
+            int got;
+            if (!self->side.on || size_words < 1 || size_words > nw - i || header & (7ULL << 48))
+                break;
+            got = side_record(&self->side, rec, 8 * size_words, &side_time, &side_rec);
+            if (got < 0)
+                goto done;
+            if (got == 0)
+                break;
+            if (append_new(keys, side_rec) < 0) {
+                Py_DECREF(side_time);
+                goto done;
+            }
+            if (append_new(times, side_time) < 0)
+                goto done;
+            i += size_words;
+            continue;
+        }
+        if (size_words < self->fixed_words || size_words > nw - i)
             break;
         if (self->nsteps) {
             if (walk_record(self, rec, 8 * (int64_t)size_words, &pieces[3]) < 0)
@@ -377,15 +404,15 @@ done:
 static PyObject *scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"time_word", "head_end", "mid_start", "mid_end", "tail_start", "fixed_end", "timed",
-                            "walk", NULL};
+                            "walk", "side", NULL};
     Py_ssize_t time_word, head_end, mid_start, mid_end, tail_start, fixed_end, nsteps = 0, k;
     int timed = 0;
-    PyObject *walk = NULL;
+    PyObject *walk = NULL, *side = NULL;
     Step steps[MAX_STEPS];
     KeyScanner *self;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "nnnnnn|pO!:KeyScanner", names, &time_word, &head_end, &mid_start,
-                                     &mid_end, &tail_start, &fixed_end, &timed, &PyTuple_Type, &walk))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "nnnnnn|pO!O:KeyScanner", names, &time_word, &head_end, &mid_start,
+                                     &mid_end, &tail_start, &fixed_end, &timed, &PyTuple_Type, &walk, &side))
         return NULL;
     if (walk != NULL) {
         nsteps = PyTuple_GET_SIZE(walk);
@@ -422,6 +449,10 @@ static PyObject *scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
         return PyErr_NoMemory();
     }
     self->mask = 1023;
+    if (side_spec_parse(side, &self->side) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
     self->time_word = time_word;
     self->head_end = head_end;
     self->mid_start = mid_start;
@@ -440,6 +471,7 @@ static void scanner_dealloc(KeyScanner *self)
         table_clear(self);
         PyMem_Free(self->slots);
     }
+    side_spec_clear(&self->side);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -448,7 +480,8 @@ static PyTypeObject KeyScannerType = {
     .tp_name = "pyperf_probe.perfdata._speedups.KeyScanner",
     .tp_basicsize = sizeof(KeyScanner),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "KeyScanner(time_word, head_end, mid_start, mid_end, tail_start, fixed_end, timed=False, walk=()): "
+    .tp_doc = "KeyScanner(time_word, head_end, mid_start, mid_end, tail_start, fixed_end, timed=False, walk=(), "
+              "side=None): "
               "scan(buf, words, i, nw, times, keys) -> i (see the module's source).",
     .tp_new = scanner_new,
     .tp_dealloc = (destructor)scanner_dealloc,
@@ -744,6 +777,7 @@ PyMODINIT_FUNC PyInit__speedups(void)
     if (PyModule_AddFunctions(module, speedups_unwind_methods) < 0 ||
         PyModule_AddFunctions(module, speedups_report_methods) < 0 ||
         PyModule_AddFunctions(module, speedups_script_methods) < 0 ||
+        PyModule_AddFunctions(module, speedups_records_methods) < 0 ||
         PyModule_AddFunctions(module, speedups_session_methods) < 0) {
         Py_DECREF(module);
         return NULL;

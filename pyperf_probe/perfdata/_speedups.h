@@ -2,7 +2,8 @@
  *
  * The module is one extension built from several files, one per area, so that each area's loops are kept
  * (and changed) apart: _speedups.c (the reading path: KeyScanner, the ordered queue, kallsyms) with the
- * module's init, _speedups_unwind.c, _speedups_report.c, _speedups_script.c. Each area file exports a
+ * module's init, _speedups_records.c (the non-sample records the scan decodes), _speedups_unwind.c,
+ * _speedups_report.c, _speedups_script.c. Each area file exports a
  * METH table, added to the module by PyInit__speedups (PyModule_AddFunctions).
  */
 #ifndef PYPERF_SPEEDUPS_H
@@ -23,6 +24,20 @@ static inline uint64_t load_u64(const unsigned char *p)
     return v;
 }
 
+/* _speedups_records.c: the non-sample records KeyScanner decodes as it scans (its `side` spec). */
+typedef struct {
+    int on;
+    Py_ssize_t trailer_size, time_at;
+    PyObject *classes[5]; /* MmapRecord, Mmap2Record, CommRecord, ForkRecord, ExitRecord */
+} SideSpec;
+
+int side_spec_parse(PyObject *obj, SideSpec *spec);
+void side_spec_clear(SideSpec *spec);
+/* 1: the record (whole, `size` bytes) was taken (*time_out, *rec_out new references); 0: not taken; -1: error */
+int side_record(const SideSpec *spec, const unsigned char *rec, Py_ssize_t size, PyObject **time_out,
+                PyObject **rec_out);
+
+extern PyMethodDef speedups_records_methods[];
 extern PyMethodDef speedups_unwind_methods[];
 extern PyMethodDef speedups_report_methods[];
 extern PyMethodDef speedups_script_methods[];
