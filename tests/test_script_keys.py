@@ -257,3 +257,29 @@ def test_head_plans_print_what_the_pieces_print():
                     assert printer.templates_around_trace(s) == general.templates_around_trace(s), (fields, s)
                     checked += 1
     assert checked > 1000 and printer._around_plans[0] is not None
+
+
+@pytest.mark.skipif(getattr(__import__("pyperf_probe.perfdata.speedups", fromlist=["speedups"]).speedups,
+                            "script_raw_run", None) is None, reason="the C accelerator is not built")
+def test_c_lines_are_python_percent_formatting():
+    """_speedups.script_raw_run writes the lines of kept templates itself (LineBuf, not PyUnicode_Format):
+    each line is ``template % (seconds, rest)`` as Python prints it, for the time conversions of every field
+    set (%5d.%06d, %5d.%09d --ns, %.0s%.0s without time), '%%' anywhere, numbers wider than their width,
+    non-ASCII texts and conversions it leaves to PyUnicode_Format (widths, '-', '%x'), in the same order."""
+    import random
+    from pyperf_probe.perfdata.speedups import speedups
+    rng = random.Random(16)
+    conversions = ["%5d.%06d: ", "%5d.%09d: ", "%.0s%.0s", "%d%d", "%-7d|%3d", "%08d %x", "%010d.%1d", "%.0s%5s"]
+    texts = ["", "a", "%%", "100%% of x%%y", "comm=é ", "  kworker/0:1 ", "\n\t7f00 f+0x1 (/lib/l.so)\n", "€%%"]
+    for _ in range(300):
+        templates = [rng.choice(texts) + rng.choice(conversions) + rng.choice(texts) + rng.choice(texts)
+                     for _ in range(rng.randint(1, 6))]
+        memo = {b"k%d" % i: t for i, t in enumerate(templates)}
+        items = [(b"k%d" % rng.randrange(len(templates)), rng.choice([0, 1, 999, 10 ** 9 - 1, 10 ** 9,
+                  rng.randrange(1 << 64), 4546821583123, 10 ** 19])) for _ in range(rng.randint(1, 40))]
+        for divisor in (1, 1000):
+            out: list = []
+            got = speedups.script_raw_run(items, 0, memo, {}, 1, divisor, None, out, 1 << 14)
+            assert got == (len(items), 0, None)
+            want = "".join(memo[k] % (t // 10 ** 9, t % 10 ** 9 // divisor) for k, t in items if memo[k])
+            assert "".join(out) == want

@@ -2,6 +2,150 @@
  * module comment for the whole module). */
 #include "_speedups.h"
 
+/* --- a template's line, without PyUnicode_Format -------------------------------------------------------- */
+
+/* The lines of a run are written into one buffer of ASCII bytes (LineBuf) and handed to Python as one str:
+ * a template (report.script_text: its text with every '%' doubled, and the time's two conversions,
+ * "%5d.%06d: ", "%5d.%09d: ", or "%.0s%.0s" for an event without time) is copied with "%%" made '%' and its
+ * conversions printed as Python's % prints them for two non-negative ints (flags '-' and '0', a width, a
+ * precision of 0 for %s). A template that is not ASCII, or has any other conversion, is formatted by
+ * PyUnicode_Format (the buffer flushed first: the order of the lines stays). */
+typedef struct {
+    char *data;
+    Py_ssize_t len, cap;
+} LineBuf;
+
+static int linebuf_reserve(LineBuf *b, Py_ssize_t more)
+{
+    if (b->len + more <= b->cap)
+        return 0;
+    Py_ssize_t cap = b->cap ? b->cap : 65536;
+    while (cap < b->len + more)
+        cap *= 2;
+    char *data = PyMem_Realloc(b->data, (size_t)cap);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+/* Append the buffer's text to `out` as one str and empty it. */
+static int linebuf_flush(LineBuf *b, PyObject *out)
+{
+    PyObject *text;
+    if (b->len == 0)
+        return 0;
+    text = PyUnicode_New(b->len, 127);
+    if (text == NULL)
+        return -1;
+    memcpy(PyUnicode_1BYTE_DATA(text), b->data, (size_t)b->len);
+    b->len = 0;
+    if (PyList_Append(out, text) < 0) {
+        Py_DECREF(text);
+        return -1;
+    }
+    Py_DECREF(text);
+    return 0;
+}
+
+/* template % (a, b) appended to the buffer: 1 done, 0 not a template this knows (nothing appended), -1 error. */
+static int linebuf_format(LineBuf *b, PyObject *template, unsigned long long a, unsigned long long bb)
+{
+    const char *t;
+    Py_ssize_t n, i, start;
+    unsigned long long args[2];
+    int used = 0;
+    if (!PyUnicode_Check(template) || !PyUnicode_IS_ASCII(template))
+        return 0;
+    t = (const char *)PyUnicode_1BYTE_DATA(template);
+    n = PyUnicode_GET_LENGTH(template);
+    args[0] = a;
+    args[1] = bb;
+    /* every conversion adds at most 24 bytes beyond the template's own length */
+    if (linebuf_reserve(b, n + 2 * 48) < 0)
+        return -1;
+    Py_ssize_t mark = b->len;
+    i = 0;
+    while (i < n) {
+        const char *pct = memchr(t + i, '%', (size_t)(n - i));
+        start = i;
+        if (pct == NULL) {
+            memcpy(b->data + b->len, t + start, (size_t)(n - start));
+            b->len += n - start;
+            break;
+        }
+        i = pct - t;
+        memcpy(b->data + b->len, t + start, (size_t)(i - start));
+        b->len += i - start;
+        i++;
+        if (i < n && t[i] == '%') {
+            b->data[b->len++] = '%';
+            i++;
+            continue;
+        }
+        {
+            int left = 0, zero = 0, width = 0, prec = -1;
+            char digits[24];
+            int nd = 0;
+            unsigned long long v;
+            while (i < n && (t[i] == '-' || t[i] == '0')) {
+                if (t[i] == '-')
+                    left = 1;
+                else
+                    zero = 1;
+                i++;
+            }
+            while (i < n && t[i] >= '0' && t[i] <= '9' && width < 1000)
+                width = width * 10 + (t[i++] - '0');
+            if (i < n && t[i] == '.') {
+                prec = 0;
+                i++;
+                while (i < n && t[i] >= '0' && t[i] <= '9' && prec < 1000)
+                    prec = prec * 10 + (t[i++] - '0');
+            }
+            if (i >= n || used >= 2 || width > 40) {
+                b->len = mark;
+                return 0;
+            }
+            v = args[used++];
+            if (t[i] == 's' && prec == 0) { /* "%.0s": nothing (width pads the empty text) */
+                nd = 0;
+            } else if (t[i] == 'd' && prec < 0) {
+                do {
+                    digits[nd++] = (char)('0' + v % 10);
+                    v /= 10;
+                } while (v);
+            } else {
+                b->len = mark;
+                return 0;
+            }
+            i++;
+            if (left) {
+                int k;
+                for (k = nd - 1; k >= 0; k--)
+                    b->data[b->len++] = digits[k];
+                for (k = nd; k < width; k++)
+                    b->data[b->len++] = ' ';
+            } else {
+                int k;
+                char pad = (zero && t[i - 1] == 'd') ? '0' : ' ';
+                for (k = nd; k < width; k++)
+                    b->data[b->len++] = pad;
+                for (k = nd - 1; k >= 0; k--)
+                    b->data[b->len++] = digits[k];
+            }
+        }
+    }
+    if (used != 2) { /* (Python's % would refuse: "not all arguments converted") */
+        b->len = mark;
+        return 0;
+    }
+    return 1;
+}
+
 /* --- script_raw_run (script section: report.script_keys' loop of tracepoint samples) -------------------- */
 
 /* script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit) -> (i, status, template)
@@ -11,7 +155,7 @@
  *     key[:at] -> [before, after, info, cpu, made]) and whose RAW fits in it: its template is "" (before
  *     None), before + after (info None) or before + info(raw, cpu).replace("%", "%%") + after, kept in
  *     `memo` and appended to `made`. Each sample's text, template % (time // 10**9, time % 10**9 // divisor),
- *     is appended to `out` (none for ""). Returns at the first sample it leaves to Python, with its index:
+ *     is appended to `out` (none for ""; consecutive texts as one str, written by LineBuf). Returns at the first sample it leaves to Python, with its index:
  *     status 0 at the end (i == len(items)); 1 for a sample Python makes the text of (a key whose head is
  *     not kept or whose RAW overruns it, `memo` holding memo_limit keys, a time that is not a u64); 2 when
  *     the info call changed kernel.epoch (a %pS name loaded the kernel's symbols): `template` is the
@@ -23,6 +167,7 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
     unsigned long long divisor;
     int status = 0;
     PyObject *changed_template = NULL, *result = NULL;
+    LineBuf buf = {NULL, 0, 0};
 
     if (!PyArg_ParseTuple(args, "O!nO!O!nKOO!n:script_raw_run", &PyList_Type, &items, &i, &PyDict_Type, &memo,
                           &PyDict_Type, &heads, &at, &divisor, &kernel, &PyList_Type, &out, &memo_limit))
@@ -141,6 +286,15 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
         }
         if (PyUnicode_Check(template) && PyUnicode_GET_LENGTH(template) == 0)
             continue;
+        {
+            int done = linebuf_format(&buf, template, time / 1000000000ULL, time % 1000000000ULL / divisor);
+            if (done < 0)
+                goto done;
+            if (done)
+                continue;
+            if (linebuf_flush(&buf, out) < 0)
+                goto done;
+        }
         numbers = Py_BuildValue("(KK)", time / 1000000000ULL, time % 1000000000ULL / divisor);
         if (numbers == NULL)
             goto done;
@@ -154,8 +308,11 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
         }
         Py_DECREF(line);
     }
+    if (linebuf_flush(&buf, out) < 0)
+        goto done;
     result = Py_BuildValue("(niO)", i, status, changed_template != NULL ? changed_template : Py_None);
 done:
+    PyMem_Free(buf.data);
     Py_XDECREF(changed_template);
     Py_XDECREF(pct);
     Py_XDECREF(pctpct);
