@@ -104,3 +104,18 @@ def test_c_frame_cmp_equals_compare_frames():
         assert sorted(frames, key=functools.cmp_to_key(speedups.frame_cmp)) == \
             sorted(frames, key=functools.cmp_to_key(compare_frames))
     assert signs == {-1, 0, 1}
+
+
+def test_rframe_by_position_equals_keywords():
+    """report.frames: FrameTable's positional RFrame._of sets every field as RFrame(...) does."""
+    rng = random.Random(3)
+    for _ in range(5000):
+        args = dict(name=rng.choice([None, "malloc", "x" * 1030, "f"]), inlined=rng.choice([0, 1, True, False]),
+                    dso_name=rng.choice([None, "libc.so.6"]), dso_rank=(0, rng.randrange(3)),
+                    sym_start=rng.randrange(5), avma=rng.choice([0, 5, 1 << 63]), rip=rng.randrange(9),
+                    level=rng.choice([".", "k"]), object_sym=rng.choice([False, True, None, 0]),
+                    object_start=rng.choice([None, 7]))
+        want, got = RFrame(**args), RFrame._of(*args.values())
+        for field in RFrame.__slots__:
+            assert (getattr(got, field), type(getattr(got, field))) == \
+                (getattr(want, field), type(getattr(want, field))), (field, args)

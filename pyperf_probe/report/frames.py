@@ -54,6 +54,32 @@ class RFrame:
     def __repr__(self) -> str:
         return f"RFrame({self.chain_text!r}, dso={self.dso_name!r})"
 
+    @classmethod
+    def _of(cls, name, inlined: bool, dso_name, dso_rank, sym_start: int, avma: int, rip: int, level: str,
+            object_sym: bool, object_start) -> "RFrame":
+        """``RFrame(...)`` by position, its fields set in place (FrameTable's conversion of every distinct
+        frame; the same fields as ``__init__``)."""
+        self = cls.__new__(cls)
+        has_sym = self.has_sym = name is not None
+        self.dso_name, self.dso_rank, self.sym_start, self.avma, self.rip, self.level = \
+            dso_name, dso_rank, sym_start, avma, rip, level
+        self.mapped = dso_name is not None
+        if has_sym:
+            self.name = name
+            inlined = self.inlined = bool(inlined)
+            self.object_sym = object_sym and True
+            self.key = ("i", name) if inlined else ("s", dso_rank, sym_start)
+            text = name + " (inlined)" if inlined else name
+            self.chain_text = text if len(text) <= SYM_NAME_MAX else text[:SYM_NAME_MAX]
+        else:
+            self.name = ""
+            self.inlined = False
+            self.object_sym = object_sym and False
+            self.key = ("a", dso_rank, avma)
+            self.chain_text = ("%#x" % avma)[:SYM_NAME_MAX] if avma else "0"
+        self.object_start = sym_start if object_start is None else object_start
+        return self
+
 
 def _object_symbol(frame, dso_obj) -> bool:
     """Is the frame's symbol a data object (STT_OBJECT: an ELF OBJECT symbol of a process's file, a kallsyms
@@ -122,11 +148,12 @@ class FrameTable:
         known the whole chain is a C loop over one dict (``_by_frame``: 18 frames a chain in a make
         build, 114K look-ups)."""
         known = self._by_frame
-        try:
-            return tuple(map(known.__getitem__, frames))
-        except KeyError:  # a frame not converted yet, or not hashed by identity
-            get = self.get
-            return tuple([known.get(frame) or get(frame) for frame in frames])
+        got = tuple(map(known.get, frames))
+        if None not in got:  # (RFrames compare by identity: a C scan)
+            return got
+        # a frame not converted yet, or not hashed by identity
+        get = self.get
+        return tuple([rf if rf is not None else get(frame) for rf, frame in zip(got, frames)])
 
     def _convert(self, frame) -> RFrame:
         """A ``session.frames.Frame`` (dso, sym, avma, file_offset, sym_start, inlined, dso_obj, dso_order),
@@ -138,9 +165,11 @@ class FrameTable:
         long_name = getattr(dso_obj, "long_name", dso_name) if dso_obj is not None else None
         rank = self.dso_rank(long_name, getattr(frame, "dso_order", None))
         file_offset = getattr(frame, "file_offset", None)
-        object_sym = _object_symbol(frame, dso_obj)
-        object_start = _file_start(frame.sym_start or 0, dso_obj) if object_sym else None
-        return RFrame(name=frame.sym, inlined=bool(frame.inlined), dso_name=dso_name, dso_rank=rank,
-                      sym_start=frame.sym_start or 0, avma=frame.avma,
-                      rip=file_offset if file_offset is not None else frame.avma,
-                      level=getattr(frame, "level", "."), object_sym=object_sym, object_start=object_start)
+        name = frame.sym
+        object_sym = name is not None and _object_symbol(frame, dso_obj)
+        sym_start = frame.sym_start or 0
+        object_start = _file_start(sym_start, dso_obj) if object_sym else None
+        avma = frame.avma
+        return RFrame._of(name, frame.inlined, dso_name, rank, sym_start, avma,
+                          file_offset if file_offset is not None else avma, getattr(frame, "level", "."),
+                          object_sym, object_start)

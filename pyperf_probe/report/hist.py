@@ -98,6 +98,12 @@ class Hists:
         self._loc_suffix = len(se) - len(loc_keys) if loc_keys and \
             loc_keys == list(range(len(se) - len(loc_keys), len(se))) else None
         self._loc_parts: dict = {}  # RFrame -> identity part of the frame keys (is_self False)
+        # add's: where the frame keys start when they come last and no tracepoint-field key follows, the
+        # frame keys' part of a sample's own location (is_self True) per location, and whether comm alone
+        # comes before them
+        self._self_at = self._loc_suffix if not self._dyn_keys else None
+        self._self_parts: dict = {}
+        self._comm_head = [k.name for k in se[:self._self_at or 0]] == ["comm"]
         self._frame_entries: dict = {}  # keys before the frame keys -> {RFrame: its cumulative entry}
         # keys whose comparisons report.order knows (no trace, no tracepoint field): entries found as perf's
         # entries_in search finds them (report.findnew), their order computed once (``_in_order``)
@@ -133,7 +139,20 @@ class Hists:
         samples fail ``--comms/--dsos/--symbols``. As in perf (``hists__findnew_entry``), that only hides
         the entries these samples *create*: a filtered sample still adds to an entry made by another."""
         self._thread_comm[tid] = comm
-        ident = self.identity(comm, tid, loc, trace, True, raw)
+        at = self._self_at
+        if at is None:
+            ident = self.identity(comm, tid, loc, trace, True, raw)
+        else:  # the frame keys last: their part of a location's identity is kept per location
+            part = self._self_parts.get(loc)
+            if part is None:
+                part = self._self_parts[loc] = tuple(k.identity(comm, tid, loc, trace, True)
+                                                     for k in self._se_keys[at:])
+            if at == 0:
+                ident = part
+            elif self._comm_head:
+                ident = (comm,) + part
+            else:
+                ident = tuple(k.identity(comm, tid, loc, trace, True) for k in self._se_keys[:at]) + part
         gkey = (ident, chain_id) if not self._dso_apart or loc.has_sym else (ident, chain_id, loc.dso_name)
         group = self._groups.get(gkey)
         if group is None:
