@@ -6,12 +6,19 @@
 * a number (``%d %u %x %lu %08lx``...) of a field, or of casts of a field (``(unsigned long)(REC->x)``),
 * a plain ``%s`` of a char array field (``REC->comm``) or of ``__get_str(field)``, or a plain ``%p`` of
   such a number,
+* numbers computed from fields and constants (``eval_num_arg``'s operators, ``?:``, casts: the device
+  numbers of block events, ``REC->pfn != -1UL ? ... : 0``), and, through a plain ``%s``, constant strings,
+  ``cond ? "a" : "b"``, ``__print_flags`` and ``__print_symbolic`` of such numbers (``print_str_arg``:
+  sched_switch's ``prev_state``, softirq's ``action``), each written as a Python expression that computes
+  what the printer computes (a name list for flags, a dict for symbols),
 
 into ``render(data) -> str``: one ``struct`` unpack of the fields (little-endian, at their fixed offsets)
 and one ``%`` formatting of the whole line, with each value masked and signed as :mod:`.compiled` (and
-the printer) compute it. A record too short for its fields gets ``slow(data)``: the caller's renderer
-(the printer's text, which reads a missing field as 0, unless another is given). Anything else (helpers, flags and symbols, ``%pS``, a ``*``
-width, ``#``, dynamic arrays, overlapping fields) has no plan: None, and the event prints as before.
+the printer: :mod:`.printer`'s ``num``, ``str_arg`` and ``_flags``, libtraceevent's ``eval_num_arg`` and
+``print_str_arg``) compute it. A record too short for its fields gets ``slow(data)``: the caller's renderer
+(the printer's text, which reads a missing field as 0, unless another is given). Anything else (helpers,
+``%pS``, a ``*`` width, ``#``, dynamic arrays, array indexes, overlapping fields) has no plan: None, and the
+event prints as before.
 
 This is the path of the records of a system-wide recording (``sys_enter_*``, ``sched_wakeup``...: a
 RAW record is rarely seen twice), where a call into libtraceevent costs several times the formatting;
@@ -25,7 +32,7 @@ import struct
 from collections.abc import Callable
 
 from pyperf_probe.traceevent.fields import IS_ARRAY, cstr, dynamic_span
-from pyperf_probe.traceevent.tokens import MASK64
+from pyperf_probe.traceevent.tokens import MASK64, strtoull, to_s64
 
 _CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
 _INT_CONVERSIONS = {"d": "d", "i": "d", "u": "d", "x": "x", "X": "X", "o": "o"}
@@ -79,20 +86,65 @@ def flat_plan(event, slow: Callable[[bytes], str] | None = None) -> Callable[...
     return _compile(plan, event, slow or event.info)
 
 
+# Printer._num_op's operators over unsigned 64-bit values, as Python expressions of a and b; those whose
+# result may leave 64 bits are masked (MASK64), as num() masks every operator's result.
+_OPS = {"|": ("({a} | {b})", False), "&": ("({a} & {b})", False), "^": ("({a} ^ {b})", False),
+        "||": ("(1 if ({a} or {b}) else 0)", False), "&&": ("(1 if ({a} and {b}) else 0)", False),
+        "<": ("(1 if {a} < {b} else 0)", False), "<=": ("(1 if {a} <= {b} else 0)", False),
+        ">": ("(1 if {a} > {b} else 0)", False), ">=": ("(1 if {a} >= {b} else 0)", False),
+        "==": ("(1 if {a} == {b} else 0)", False), "!=": ("(1 if {a} != {b} else 0)", False),
+        "<<": ("({a} << ({b} & 63))", True), ">>": ("({a} >> ({b} & 63))", False),
+        "-": ("({a} - {b})", True), "+": ("({a} + {b})", True), "*": ("({a} * {b})", True),
+        "/": ("(({a} // {b}) if {b} else 0)", False), "%": ("(({a} % {b}) if {b} else 0)", False)}
+
+
 def _number(arg, plan: _Plan) -> tuple[str, int] | None:
-    """The expression of a field or of casts of one (compiled._number) and how many bits its value may
-    have (a mask as wide is left out); None for anything else."""
+    """The expression of ``Printer.num(arg)`` (an unsigned 64-bit value: a field, a cast of one, a constant,
+    an operator or ``?:`` of those) and how many bits its value may have (a mask as wide is left out);
+    None for anything else (an index, a dynamic array's length...)."""
     from pyperf_probe.traceevent.printer import eval_type
-    if arg.kind == "field":
+    kind = arg.kind
+    if kind == "field":
         name = plan.field(arg.v["field"])
         return None if name is None else (name, 8 * arg.v["field"].size)
-    if arg.kind == "type":
+    if kind == "type":
         inner = _number(arg.v["item"], plan)
         if inner is None:
             return None
         mask = eval_type(MASK64, arg.v["type"], False)  # eval_type_str masks (or keeps) the value
         return _masked(inner, mask.bit_length())
-    return None
+    if kind == "atom":
+        value = strtoull(arg.v["atom"])  # (names of kernel symbols count 0, as in the printer)
+        return f"{value:#x}", value.bit_length()
+    if kind == "null":
+        return "0", 0
+    if kind != "op":
+        return None
+    op = arg.v["op"]
+    if op == "?":
+        cond = _number(arg.v["left"], plan)
+        branches = arg.v["right"]
+        if cond is None or branches is None or branches.kind != "op":
+            return None
+        yes, no = _number(branches.v["left"], plan), _number(branches.v["right"], plan)
+        if yes is None or no is None:
+            return None
+        return f"({yes[0]} if {cond[0]} else {no[0]})", max(yes[1], no[1])
+    left = _number(arg.v["left"], plan) if arg.v["left"] is not None else ("0", 0)
+    right = _number(arg.v["right"], plan) if arg.v["right"] is not None else ("0", 0)
+    if left is None or right is None:
+        return None
+    if op == "!":
+        return f"(0 if {right[0]} else 1)", 1
+    if op == "~":
+        return f"({right[0]} ^ {MASK64:#x})", 64
+    got = _OPS.get(op)
+    if got is None:
+        return None  # ("[" and anything _num_op does not know)
+    text, wide = got
+    expr = text.format(a=left[0], b=right[0])
+    return (f"({expr} & {MASK64:#x})", 64) if wide else (expr, 64 if op in ("|", "&", "^", ">>", "/", "%")
+                                                          else 1)
 
 
 def _masked(value: tuple[str, int], bits: int) -> tuple[str, int]:
@@ -132,28 +184,110 @@ def _digit(piece, plan: _Plan) -> bool:
 
 
 def _string(piece, plan: _Plan) -> bool:
-    """A plain ``%s`` of a char array field, or of a dynamic string (compiled._string)."""
-    if piece.format != "%s" or piece.arg.kind not in ("field", "string"):
+    """A plain ``%s`` of what ``_text`` prints."""
+    if piece.format != "%s":
         return False
-    f = piece.arg.v.get("field")
+    value = _text(piece.arg, plan)
+    if value is None:
+        return False
+    plan.text.append("%s")
+    plan.values.append(value)
+    return True
+
+
+def _text(arg, plan: _Plan) -> str | None:
+    """The expression of ``Printer.str_arg(arg, data, "%s", None)`` for a char array field, a dynamic
+    string (compiled._string), a constant, ``cond ? x : y`` of those, ``__print_flags`` and
+    ``__print_symbolic``; None for anything else."""
+    kind = arg.kind
+    if kind == "atom":
+        return repr(arg.v["atom"])
+    if kind == "op":
+        if arg.v["op"] != "?":
+            return None
+        cond = _number(arg.v["left"], plan)
+        branches = arg.v["right"]
+        if cond is None or branches is None or branches.kind != "op":
+            return None
+        yes, no = _text(branches.v["left"], plan), _text(branches.v["right"], plan)
+        if yes is None or no is None:
+            return None
+        return f"({yes} if {cond[0]} else {no})"
+    if kind == "flags" or kind == "symbol":
+        value = _number(arg.v["field"], plan)
+        if value is None:
+            return None
+        name = f"s{len(plan.helpers)}"
+        plan.helpers[name] = _flags(arg.v["flags"], arg.v["delim"]) if kind == "flags" else \
+            _symbolic(arg.v["symbols"])
+        return f"{name}({value[0]})"
+    f = arg.v.get("field")
     if f is None:
-        return False
-    if piece.arg.kind == "string":
+        return None
+    if kind == "string":
         name = f"s{len(plan.helpers)}"
 
         def dynamic(data: bytes, f=f) -> str:
             offset, length = dynamic_span(f, data)
             return cstr(data[offset:]) if length else ""
         plan.helpers[name] = dynamic
-        plan.text.append("%s")
-        plan.values.append(f"{name}(data)")
-        return True
-    if not f.flags & IS_ARRAY or not f.size:
-        return False
+        return f"{name}(data)"
+    if kind != "field" or not f.flags & IS_ARRAY or not f.size:
+        return None
     plan.end = max(plan.end, f.offset + f.size)
-    plan.text.append("%s")
-    plan.values.append(f"cstr(data[{f.offset}:{f.offset + f.size}])")
-    return True
+    return f"cstr(data[{f.offset}:{f.offset + f.size}])"
+
+
+KEPT_NAMES = 4096  # flag texts a plan keeps per value (then it computes the others each time)
+
+
+def _flags(pairs: list, delim: str | None) -> Callable[[int], str]:
+    """``Printer._flags`` of an unsigned value with the pairs' values evaluated once (``eval_flag``), the
+    text kept per value (flags take few values: a task's state)."""
+    from pyperf_probe.traceevent.printer import eval_flag
+    table = [(eval_flag(value), name) for value, name in pairs]
+    kept: dict[int, str] = {}
+
+    def flags(value: int) -> str:
+        text = kept.get(value)
+        if text is not None:
+            return text
+        val = to_s64(value)
+        out, printed = [], False
+        for fval, name in table:
+            if not val and fval < 0:
+                out.append(name)
+                break
+            if fval > 0 and (val & fval) == fval:
+                if printed and delim:
+                    out.append(delim)
+                out.append(name)
+                printed = True
+                val &= ~fval
+        if val:
+            if printed and delim:
+                out.append(delim)
+            out.append("0x%x" % (val & MASK64))
+        text = "".join(out)
+        if len(kept) < KEPT_NAMES:
+            kept[value] = text
+        return text
+    return flags
+
+
+def _symbolic(pairs: list) -> Callable[[int], str]:
+    """``str_arg``'s ``__print_symbolic``: the name of the first pair whose value (``eval_flag``) is the
+    value read as signed, else the value in hex."""
+    from pyperf_probe.traceevent.printer import eval_flag
+    names: dict[int, str] = {}
+    for value, name in pairs:
+        names.setdefault(eval_flag(value), name)
+    get = names.get
+
+    def symbolic(value: int) -> str:
+        name = get(to_s64(value))
+        return name if name is not None else "0x%x" % value
+    return symbolic
 
 
 def _pointer(piece, plan: _Plan) -> bool:
