@@ -274,8 +274,14 @@ class Session:
         if location is None:
             if chain and chain[0].avma == ip and chain[0].dso_obj is not None:
                 location = chain[0]  # the kernel put the ip first, resolved in the same maps
-            else:
-                location = self.frames.location(thread.maps.find(ip), ip)
+            else:  # (the process's avma -> frame memo: a DWARF sample's ip is not in its chain)
+                maps = thread.maps
+                memo = self._fp_memos.get(maps)
+                if memo is None or memo[0] != maps.generation:
+                    memo = (None, self._fp_memo(maps, maps.generation))
+                location = memo[1].get(ip)
+                if location is None:
+                    location = memo[1][ip] = self.frames.location(maps.find(ip), ip)
         if sample.stack_user and self.unwinder is not None and sample.regs_user is not None:
             chain += self.user_chain(sample, thread)
         return _new(ResolvedSample, (sample.evsel, thread.state or machine.thread_state(thread), sample.period,

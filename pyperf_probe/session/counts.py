@@ -49,10 +49,16 @@ def sample_groups(session, with_chain: bool = True, with_raw: bool = True,
     batches = session.data.keyed_batches(raw=keep_raw)
     if batches is None:  # samples that are unique anyway (user stacks, registers, ...): one by one
         for evsel, thread, period, raw, location, chain, _ in session.samples():
+            bucket = groups[evsel]
             group = (thread, location, chain if with_chain else (), raw if with_raw else None)
-            _add(groups[evsel], group, period, 1)
+            got = bucket.get(group)  # (_add, written out: a call per sample)
+            if got is None:
+                bucket[group] = [period, 1]
+            else:
+                got[0] += period
+                got[1] += 1
             if order is not None:
-                order.append((groups[evsel], group, period))
+                order.append((bucket, group, period))
         return groups
     counter = _KeyCounter(session, groups, with_chain, with_raw, session.data.keyed_layout(raw=keep_raw))
     counter.order = order

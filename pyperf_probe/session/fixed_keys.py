@@ -129,22 +129,23 @@ class FixedKeys:
         if thread is None or thread.pid == -1:
             thread = machine.findnew_thread(values[self.pid_at], tid)
         maps = thread.maps
+        memo = session._fp_memo(maps, maps.generation)
         chained = session.chained_evsels
         if nr and (chained is None or chained[evsel]):
             caller_order = session.caller_order
-            memo = session._fp_memo(maps, maps.generation)
             got = user_chain(key, at, memo, session.max_stack, caller_order)
             if got is None:
                 return None
             if type(got) is list:
                 got = session.chain_misses(maps, memo, got, caller_order)
-            if got and got[0].avma == ip and got[0].dso_obj is not None:
-                location = got[0]
-            else:
-                location = self.frames.location(maps.find(ip), ip)
         else:
             got = ()
-            location = self.frames.location(maps.find(ip), ip)
+        if got and got[0].avma == ip and got[0].dso_obj is not None:
+            location = got[0]
+        else:  # (as Session.resolve: from the process's memo)
+            location = memo.get(ip)
+            if location is None:
+                location = memo[ip] = self.frames.location(maps.find(ip), ip)
         period = values[self.period_at] if self.period_at is not None else self.periods[evsel]
         return evsel, thread, location, got, raw, period
 
