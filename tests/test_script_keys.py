@@ -231,32 +231,38 @@ def test_hidden_chains_are_not_resolved_as_perf(args, home, monkeypatch, capsys,
 
 
 def test_head_plans_print_what_the_pieces_print():
-    """ScriptPrinter.templates_around_trace's generated plan (fields without a location) = its general
-    path, for every set of the fields it takes, comms with '%' and padding, --ns, pids and cpus of any
-    width, with RAW or without."""
+    """ScriptPrinter.templates_around_trace's generated plan = its general path, for every set of the
+    fields (the location's too: ip, sym, symoff, dso), comms and symbols with '%' and padding, --ns,
+    --show-kernel-path, pids and cpus of any width, with RAW or without, locations with and without a
+    symbol or a dso."""
     import itertools
     from types import SimpleNamespace as NS
     from pyperf_probe.report.script_text import ScriptOptions, ScriptPrinter
-    names = ("comm", "pid", "tid", "cpu", "time", "period", "event", "trace")
+    names = ("comm", "pid", "tid", "cpu", "time", "period", "event", "trace", "ip", "sym", "symoff", "dso")
+    dso = NS(svma=lambda addr: addr + 0x1000, long_name="/usr/lib/l%d.so", script_name="l%d.so")
+    locations = [NS(avma=0xffffffff813b4dc5, file_offset=0x3b4dc5, sym="ttwu%s", sym_start=0x3b4c50, dso_obj=dso),
+                 NS(avma=0x7f00, file_offset=None, sym=None, sym_start=None, dso_obj=None),
+                 NS(avma=0, file_offset=0x10, sym="f", sym_start=None, dso_obj=dso)]
     evs = [NS(attr=NS(config=5, sample_type=0), tp_format=object(), name="sched:sched_switch"),
            NS(attr=NS(config=6, sample_type=0), tp_format=None, name="cpu-clock")]
-    samples = [NS(evsel=e, thread=NS(comm=comm), sample=NS(pid=pid, tid=tid, cpu=cpu), period=period, raw=raw)
+    samples = [NS(evsel=e, thread=NS(comm=comm), sample=NS(pid=pid, tid=tid, cpu=cpu, ip=locations[e].avma),
+                  period=period, raw=raw, location=locations[e])
                for e, comm, pid, tid, cpu, period, raw in (
                    (0, "kworker/0:1", 5, 6, 1, 1, b"x"), (1, "a%sb%%", -1, 123456, None, 10 ** 12, None),
-                   (0, "x" * 20, 0, 0, 1234, 3, None), (1, "", 99999, 7, 0, 0, b""))]
+                   (0, "x" * 20, 0, 0, 1234, 3, None), (1, "", 99999, 7, 0, 0, b""), (2, "c", 1, 2, 3, 4, b""))]
     checked = 0
+    evs.append(evs[0])
     for n in range(len(names) + 1):
         for fields in itertools.combinations(names, n):
-            for ns in (False, True):
-                printer = ScriptPrinter(evs, ScriptOptions([frozenset(fields)] * 2, nanosecs=ns, callchains=False),
-                                        trace_events=object())
-                general = ScriptPrinter(evs, ScriptOptions([frozenset(fields)] * 2, nanosecs=ns, callchains=False),
-                                        trace_events=object())
-                general._around_plans = {0: None, 1: None}
+            for ns, kernel_path in ((False, False), (True, True)):
+                printer, general = (ScriptPrinter(evs, ScriptOptions([frozenset(fields)] * 3, nanosecs=ns,
+                                                                     callchains=False, kernel_path=kernel_path),
+                                                  trace_events=object()) for _ in range(2))
+                general._around_plans = {0: None, 1: None, 2: None}
                 for s in samples:
                     assert printer.templates_around_trace(s) == general.templates_around_trace(s), (fields, s)
                     checked += 1
-    assert checked > 1000 and printer._around_plans[0] is not None
+    assert checked > 20000 and printer._around_plans[0] is not None
 
 
 @pytest.mark.skipif(getattr(__import__("pyperf_probe.perfdata.speedups", fromlist=["speedups"]).speedups,

@@ -289,7 +289,8 @@ class _Walk:
             state = thread.state or self.machine.thread_state(thread)
             raw = key[self.raw_at + 4:end]
             if self.printer.around_plan(evsel) is not None:
-                sample = resolved = _Sampled(evsel, state, period, raw, pid, tid, cpu, key[0] | key[1] << 8)
+                sample = resolved = _Sampled(evsel, state, period, raw, pid, tid, cpu, key[0] | key[1] << 8,
+                                             location)
             else:
                 sample = self.decode(key)
                 resolved = ResolvedSample(evsel, state, period, raw, location, (), sample)
@@ -330,15 +331,20 @@ class _Walk:
 
 class _Sampled:
     """A sample resolved from its key's bytes, as a head plan and ``Dependents.note`` read it: the
-    ``ResolvedSample`` fields they use and, as its own ``sample``, the ``Sample`` fields."""
+    ``ResolvedSample`` fields they use and, as its own ``sample``, the ``Sample`` fields (the ip: the
+    location's address, the frame ``FixedKeys`` looked it up as)."""
 
-    __slots__ = ("evsel", "thread", "period", "raw", "pid", "tid", "cpu", "misc")
+    __slots__ = ("evsel", "thread", "period", "raw", "pid", "tid", "cpu", "misc", "location")
     callchain = None
 
-    def __init__(self, evsel: int, thread, period: int, raw: bytes, pid: int, tid: int, cpu, misc: int):
+    def __init__(self, evsel: int, thread, period: int, raw: bytes, pid: int, tid: int, cpu, misc: int, location):
         self.evsel, self.thread, self.period, self.raw = evsel, thread, period, raw
-        self.pid, self.tid, self.cpu, self.misc = pid, tid, cpu, misc
+        self.pid, self.tid, self.cpu, self.misc, self.location = pid, tid, cpu, misc, location
 
     @property
     def sample(self):
         return self
+
+    @property
+    def ip(self) -> int:
+        return self.location.avma

@@ -174,7 +174,8 @@ class ScriptPrinter:
 
     def around_plan(self, evsel: int):
         """The event's generated ``templates_around_trace`` (``_around_plan``, made once), or None: it reads
-        only ``evsel``, ``thread.comm``, ``period``, ``raw`` and ``sample``'s pid, tid and cpu."""
+        only ``evsel``, ``thread.comm``, ``period``, ``raw``, ``location`` (with the ip field) and
+        ``sample``'s pid, tid, cpu and ip (with the ip field)."""
         plan = self._around_plans.get(evsel, False)
         if plan is False:
             plan = self._around_plans[evsel] = self._around_plan(evsel)
@@ -182,9 +183,10 @@ class ScriptPrinter:
 
     def _around_plan(self, evsel: int):
         """``templates_around_trace`` for one event as a generated function (one ``%`` formatting of the
-        line's head), when its fields print no location and no chain; None otherwise (or without fields)."""
+        line's head, and the sample's location line after the trace text when the fields print the ip),
+        when its fields print no chain; None otherwise (or without fields)."""
         f = self.options.fields[evsel]
-        if not f or f & _LOCATION_FIELDS or self.chains[evsel]:
+        if not f or self.chains[evsel]:
             return None
         parts, values = [], []
         if "comm" in f:
@@ -207,9 +209,12 @@ class ScriptPrinter:
         mid = "('%10d ' % s.period) + EVENT" if "period" in f else "EVENT"
         traced = "trace" in f and self.trace_events is not None and self.tp_ids[evsel] is not None
         head = f"(HEAD % ({', '.join(values)},)).replace('%', '%%')" if values else "''"
+        # _pieces' tail: the location line (sample__fprintf_sym) with the ip field, else the end of the line
+        tail = "' ' + LINE(s, F, KERNEL_PATH).replace('%', '%%') + '\\n'" if "ip" in f else "'\\n'"
         source = ("def around(s):\n    sample = s.sample\n"
-                  f"    return {head} + TIME + {mid}, '\\n', {'s.raw is not None' if traced else 'False'}\n")
-        namespace = {"HEAD": "".join(parts), "TIME": time, "EVENT": event}
+                  f"    return {head} + TIME + {mid}, {tail}, {'s.raw is not None' if traced else 'False'}\n")
+        namespace = {"HEAD": "".join(parts), "TIME": time, "EVENT": event, "LINE": _sample_line, "F": f,
+                     "KERNEL_PATH": self.options.kernel_path}
         exec(compile(source, f"<script head {evsel}>", "exec"), namespace)
         return namespace["around"]
 
