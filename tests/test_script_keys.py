@@ -239,10 +239,13 @@ def test_head_plans_print_what_the_pieces_print():
     from types import SimpleNamespace as NS
     from pyperf_probe.report.script_text import ScriptOptions, ScriptPrinter
     names = ("comm", "pid", "tid", "cpu", "time", "period", "event", "trace", "ip", "sym", "symoff", "dso")
+    class Frame(NS):  # (hashable by identity, as session.frames' interned frames)
+        __hash__ = object.__hash__
     dso = NS(svma=lambda addr: addr + 0x1000, long_name="/usr/lib/l%d.so", script_name="l%d.so")
-    locations = [NS(avma=0xffffffff813b4dc5, file_offset=0x3b4dc5, sym="ttwu%s", sym_start=0x3b4c50, dso_obj=dso),
-                 NS(avma=0x7f00, file_offset=None, sym=None, sym_start=None, dso_obj=None),
-                 NS(avma=0, file_offset=0x10, sym="f", sym_start=None, dso_obj=dso)]
+    locations = [Frame(avma=0xffffffff813b4dc5, file_offset=0x3b4dc5, sym="ttwu%s", sym_start=0x3b4c50,
+                       dso_obj=dso),
+                 Frame(avma=0x7f00, file_offset=None, sym=None, sym_start=None, dso_obj=None),
+                 Frame(avma=0, file_offset=0x10, sym="f", sym_start=None, dso_obj=dso)]
     evs = [NS(attr=NS(config=5, sample_type=0), tp_format=object(), name="sched:sched_switch"),
            NS(attr=NS(config=6, sample_type=0), tp_format=None, name="cpu-clock")]
     samples = [NS(evsel=e, thread=NS(comm=comm), sample=NS(pid=pid, tid=tid, cpu=cpu, ip=locations[e].avma),

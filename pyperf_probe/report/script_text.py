@@ -209,12 +209,19 @@ class ScriptPrinter:
         mid = "('%10d ' % s.period) + EVENT" if "period" in f else "EVENT"
         traced = "trace" in f and self.trace_events is not None and self.tp_ids[evsel] is not None
         head = f"(HEAD % ({', '.join(values)},)).replace('%', '%%')" if values else "''"
-        # _pieces' tail: the location line (sample__fprintf_sym) with the ip field, else the end of the line
-        tail = "' ' + LINE(s, F, KERNEL_PATH).replace('%', '%%') + '\\n'" if "ip" in f else "'\\n'"
-        source = ("def around(s):\n    sample = s.sample\n"
+        # _pieces' tail: the location line (sample__fprintf_sym) with the ip field, kept per location (an
+        # interned frame: its address is the sample's ip), else the end of the line
+        tail = "'\\n'"
+        lines = ""
+        if "ip" in f:
+            tail = "tail"
+            lines = ("    tail = TAILS.get(s.location)\n    if tail is None:\n"
+                     "        if len(TAILS) >= TEXT_MEMO_LIMIT:\n            TAILS.clear()\n"
+                     "        tail = TAILS[s.location] = ' ' + LINE(s, F, KERNEL_PATH).replace('%', '%%') + '\\n'\n")
+        source = ("def around(s):\n    sample = s.sample\n" + lines +
                   f"    return {head} + TIME + {mid}, {tail}, {'s.raw is not None' if traced else 'False'}\n")
         namespace = {"HEAD": "".join(parts), "TIME": time, "EVENT": event, "LINE": _sample_line, "F": f,
-                     "KERNEL_PATH": self.options.kernel_path}
+                     "KERNEL_PATH": self.options.kernel_path, "TAILS": {}, "TEXT_MEMO_LIMIT": TEXT_MEMO_LIMIT}
         exec(compile(source, f"<script head {evsel}>", "exec"), namespace)
         return namespace["around"]
 
