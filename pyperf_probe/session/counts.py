@@ -64,6 +64,7 @@ def sample_groups(session, with_chain: bool = True, with_raw: bool = True,
     counter.order = order
     handlers = session.record_handlers()
     add_run, after_record = counter.add_run, counter.dependents.after_record
+    followers = counter.dependents.followers()  # (after_record per record type)
     for item in batches:
         kind = type(item)
         if kind is list:
@@ -74,9 +75,12 @@ def sample_groups(session, with_chain: bool = True, with_raw: bool = True,
             handler = handlers.get(kind)
             if handler is not None:
                 handler(item)
-                after_record(item)
-                if _names_unknown_pid(item):
-                    counter.unknown_tids.update((getattr(item, "tid", -1), getattr(item, "ptid", -1), -1))
+                follow = followers.get(kind, after_record)
+                if follow is not None:
+                    follow(item)
+                if getattr(item, "pid", 0) == -1 or getattr(item, "ppid", 0) == -1:
+                    if _names_unknown_pid(item):
+                        counter.unknown_tids.update((getattr(item, "tid", -1), getattr(item, "ptid", -1), -1))
     counter.flush()
     session.data.warn_summary()
     return groups

@@ -36,6 +36,8 @@ class Dependents:
         self.pid_updates = machine.pid_updates
         self.by_tid: dict[int, tuple] = {}
         self.by_maps: dict[object, list] = {}
+        self._followers = {**dict.fromkeys(STATELESS), MmapRecord: self._after_mmap, Mmap2Record: self._after_mmap,
+                           CommRecord: self._after_comm, ForkRecord: self._after_fork}
 
     def clear(self) -> None:
         self.by_tid.clear()
@@ -77,26 +79,43 @@ class Dependents:
     def after_record(self, rec) -> None:
         """Drop what a record the machine has just processed made stale (see the module docstring)."""
         kind = type(rec)
-        if kind in STATELESS or self.pid_learnt():
+        if kind in STATELESS:
             return
-        if kind is Mmap2Record or kind is MmapRecord:  # (the most frequent: a process's every image)
-            if rec.misc & MISC_CPUMODE_MASK == MISC_KERNEL:
-                self.forget()
-                return
-            thread = self.machine.threads.get(rec.tid)
-            if thread is None:
-                self.forget()
-                return
-            keys = self.by_maps.pop(thread.maps, None)
-            if keys:
-                self.drop(keys)
-        elif kind is CommRecord:
-            self._drop_thread(rec.tid)
-        elif kind is ForkRecord:
-            self._drop_thread(rec.tid)
-            self._drop_thread(rec.ptid, unless_same=True)
-        else:
+        after = self._followers.get(kind)
+        if after is not None:
+            after(rec)
+        elif not self.pid_learnt():
             self.forget()
+
+    def followers(self) -> dict:
+        """Record type -> ``after_record`` for records of that type (None: nothing to drop), for a caller
+        that dispatches on the type anyway (``counts.sample_groups``); a type not in it: ``after_record``."""
+        return self._followers
+
+    def _after_mmap(self, rec) -> None:  # (the most frequent: a process's every image)
+        if self.machine.pid_updates != self.pid_updates and self.pid_learnt():
+            return
+        if rec.misc & MISC_CPUMODE_MASK == MISC_KERNEL:
+            self.forget()
+            return
+        thread = self.machine.threads.get(rec.tid)
+        if thread is None:
+            self.forget()
+            return
+        keys = self.by_maps.pop(thread.maps, None)
+        if keys:
+            self.drop(keys)
+
+    def _after_comm(self, rec) -> None:
+        if self.machine.pid_updates != self.pid_updates and self.pid_learnt():
+            return
+        self._drop_thread(rec.tid)
+
+    def _after_fork(self, rec) -> None:
+        if self.machine.pid_updates != self.pid_updates and self.pid_learnt():
+            return
+        self._drop_thread(rec.tid)
+        self._drop_thread(rec.ptid, unless_same=True)
 
     def _drop_thread(self, tid: int, unless_same: bool = False) -> None:
         """Drop the keys of thread ``tid``; ``unless_same``: only if it is not the Thread they were made
