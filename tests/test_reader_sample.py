@@ -117,5 +117,5 @@ def test_decoders_of_one_sample_type_share_code_not_their_event():
     attr = EventAttr(type=2, sample_type=S.IP | S.TID | S.TIME | S.PERIOD)
     first, second = SampleDecoder(attr, 1), SampleDecoder(attr, 2)
     body = struct.pack("<QIIQQ", 0x10, 3, 4, 5, 6)
-    assert first.decode.__code__ is second.decode.__code__
+    assert first.python_decode.__code__ is second.python_decode.__code__
     assert (first.decode(body, 0, len(body), 2, 0).evsel, second.decode(body, 0, len(body), 2, 0).evsel) == (1, 2)

@@ -190,3 +190,175 @@ def test_keyed_batches_same_with_side(name, kwargs, monkeypatch):
     assert side == plain
     assert side_stats == plain_stats
     assert any(kind in ("Mmap2Record", "MmapRecord", "CommRecord") for kind, _ in side)
+
+
+# --- SampleCodec: sample.SampleDecoder's C loop -----------------------------------------------------------
+
+C_BITS = (SampleType.IDENTIFIER, SampleType.IP, SampleType.TID, SampleType.TIME, SampleType.ADDR, SampleType.ID,
+          SampleType.STREAM_ID, SampleType.CPU, SampleType.PERIOD, SampleType.CALLCHAIN, SampleType.RAW,
+          SampleType.REGS_USER, SampleType.STACK_USER, SampleType.WEIGHT, SampleType.DATA_SRC,
+          SampleType.TRANSACTION, SampleType.PHYS_ADDR, SampleType.CGROUP, SampleType.DATA_PAGE_SIZE,
+          SampleType.CODE_PAGE_SIZE, SampleType.WEIGHT_STRUCT)
+
+
+@st.composite
+def codec_cases(draw):
+    """An attr of C-decodable fields and a record body: well formed (fields drawn per sample_type) or cut,
+    padded or garbled."""
+    from pyperf_probe.perfdata.format import EventAttr
+    bits = draw(st.lists(st.sampled_from(C_BITS), unique=True, max_size=8))
+    sample_type = 0
+    for bit in bits:
+        sample_type |= bit
+    mask = draw(st.sampled_from([0, 1, 0xFF0FFF, 2**64 - 1]))
+    attr = EventAttr(type=1, sample_type=sample_type, sample_regs_user=mask,
+                     sample_period=draw(st.integers(0, 2**64 - 1)))
+    body = b""
+    u64 = st.integers(0, 2**64 - 1)
+    for bit in (SampleType.IDENTIFIER, SampleType.IP, SampleType.TID, SampleType.TIME, SampleType.ADDR,
+                SampleType.ID, SampleType.STREAM_ID, SampleType.CPU, SampleType.PERIOD):
+        if sample_type & bit:
+            body += struct.pack("<Q", draw(u64))
+    if sample_type & SampleType.CALLCHAIN:
+        chain = draw(st.lists(u64, max_size=5))
+        body += struct.pack(f"<Q{len(chain)}Q", len(chain), *chain)
+    if sample_type & SampleType.RAW:
+        data = draw(st.binary(max_size=20))
+        raw = struct.pack("<I", len(data)) + data
+        body += raw + b"\0" * (-len(raw) % 8)
+    if sample_type & SampleType.REGS_USER:
+        abi = draw(st.sampled_from([0, 2]))
+        body += struct.pack("<Q", abi)
+        if abi:
+            body += struct.pack(f"<{bin(mask).count('1')}Q", *[draw(u64) for _ in range(bin(mask).count("1"))])
+    if sample_type & SampleType.STACK_USER:
+        size = draw(st.sampled_from([0, 8, 16]))
+        body += struct.pack("<Q", size)
+        if size:
+            body += draw(st.binary(min_size=size, max_size=size)) + struct.pack("<Q", draw(st.integers(0, size + 1)))
+    for bit in (SampleType.WEIGHT | SampleType.WEIGHT_STRUCT, SampleType.DATA_SRC, SampleType.TRANSACTION,
+                SampleType.PHYS_ADDR, SampleType.CGROUP, SampleType.DATA_PAGE_SIZE, SampleType.CODE_PAGE_SIZE):
+        if sample_type & bit:
+            body += struct.pack("<Q", draw(u64))
+    damage = draw(st.sampled_from(["none", "none", "cut", "pad", "garble"]))
+    if damage == "cut":
+        body = body[:draw(st.integers(0, len(body)))]
+    elif damage == "pad":
+        body += draw(st.binary(max_size=16))
+    elif damage == "garble" and body:
+        at = draw(st.integers(0, len(body) - 1))
+        body = body[:at] + bytes([draw(st.integers(0, 255))]) + body[at + 1:]
+    record = struct.pack("<IHH", 9, 0, (8 + len(body)) & 0xFFFF) + body
+    return attr, record, draw(st.integers(0, 0xFFFF)), draw(st.sampled_from([None, 0, 12345]))
+
+
+def outcome(decode, *args):
+    from pyperf_probe.perfdata.sample import CorruptRecord
+    try:
+        sample = decode(*args)
+    except CorruptRecord as exc:
+        return "corrupt", str(exc)
+    return type(sample), tuple(sample), [type(v) for v in sample], \
+        [type(v) for v in sample.regs_user] if sample.regs_user is not None else None
+
+
+@settings(max_examples=600, deadline=None)
+@given(codec_cases())
+def test_sample_codec_is_the_python_decoder(case):
+    from pyperf_probe.perfdata.sample import SampleDecoder
+    attr, record, misc, file_offset = case
+    decoder = SampleDecoder(attr, 3)
+    assert isinstance(decoder.decode, speedups.SampleCodec)
+    args = (record, 8, len(record), misc, file_offset)
+    assert outcome(decoder.decode, *args) == outcome(decoder.python_decode, *args)
+    if attr.sample_type & SampleType.STACK_USER:  # the reader's viewed samples
+        view = memoryview(record)
+        args = (view, 8, len(record), misc, file_offset)
+        assert outcome(decoder.decode, *args) == outcome(decoder.python_decode, *args)
+    # decode_run: the entries of those records (and a decoded record between them) as _decode_batches has them
+    entries = [(1, 9, misc, record, file_offset), records.FINISHED_ROUND, (2, 9, misc, record, 7),
+               (3, 3, 0, b"", 9), (4, 9, misc, record, 8)]
+    out: list = []
+    stop = decoder.decode_run(entries, 0, out)
+    expected: list = []
+    for entry in entries:
+        if type(entry) is not tuple:
+            expected.append(entry)
+            continue
+        if entry[1] != 9 or outcome(decoder.python_decode, entry[3], 8, len(entry[3]), entry[2], entry[4])[0] \
+                == "corrupt":
+            break
+        expected.append(decoder.python_decode(entry[3], 8, len(entry[3]), entry[2], entry[4]))
+    assert out == expected
+    assert stop == len(expected)
+
+
+@st.composite
+def entry_chunks(draw):
+    spec = draw(specs())
+    time_word = draw(st.integers(0, 3))
+    parts = []
+    for kind in draw(st.lists(st.sampled_from("ssrjx"), max_size=20)):
+        if kind == "s":
+            words = draw(st.lists(st.integers(0, 2**64 - 1), min_size=0, max_size=6))
+            if time_word and len(words) >= time_word and draw(st.booleans()):
+                words[time_word - 1] = draw(st.sampled_from([0, NO_TIME, 5]))
+            parts.append(struct.pack("<IHH", 9, draw(st.integers(0, 0xFFFF)), 8 + 8 * len(words)) +
+                         struct.pack(f"<{len(words)}Q", *words))
+        elif kind == "r":
+            parts.append(draw(side_records(spec)))
+        elif kind == "x":
+            parts.append(struct.pack("<IHH", 9, 0, draw(st.integers(0, 40))) + bytes(8))
+        else:
+            parts.append(draw(st.binary(min_size=8, max_size=24)))
+    buf = b"".join(parts)
+    return buf[:draw(st.integers(0, len(buf)))], spec, time_word
+
+
+@settings(max_examples=400, deadline=None)
+@given(entry_chunks(), st.integers(0, 3), st.booleans(), st.sampled_from([0, 16, 1024]), st.booleans())
+def test_c_entry_scan_is_the_python_one(case, start, viewed, view_min, with_side):
+    buf, spec, time_word = case
+    nw = len(buf) >> 3
+    start = min(start, nw)
+    side = full_spec(spec) if with_side else None
+    results = []
+    for scan in (speedups.entry_scan, stream._py_entry_scan):
+        view = memoryview(buf) if viewed else None
+        times: list = []
+        items: list = []
+        stop = scan(buf, view, start, nw, 4096, time_word, view_min, side, times, items)
+        results.append((stop, times, [tuple(bytes(v) if isinstance(v, memoryview) else v for v in item)
+                                      if type(item) is tuple else item for item in items],
+                        [type(item[3]) if type(item) is tuple else type(item) for item in items]))
+    assert results[0] == results[1]
+
+
+def batches_of(path: Path, monkeypatch, c: bool) -> tuple:
+    """record_batches' records (memoryviews as bytes) and stats, with the C loops or with the Python code."""
+    from pyperf_probe.perfdata import sample
+    if not c:
+        monkeypatch.setattr(sample, "speedups", None)
+        monkeypatch.setattr(stream, "_entry_scan", stream._py_entry_scan)
+    out = []
+    with PerfDataFile.open(str(path)) as data:
+        if c:
+            assert isinstance(data._stream._decoders[0].decode, speedups.SampleCodec) or \
+                len(data._stream._decoders) > 1
+        for batch in data.record_batches():
+            out.append([(type(rec).__name__, tuple(bytes(v) if isinstance(v, memoryview) else v for v in rec))
+                        for rec in batch])
+        stats = data.stats
+    monkeypatch.undo()
+    return out, stats
+
+
+@pytest.mark.parametrize("name", ["make.data", "mt.data", "two.data", "lost.data", "cxx.data", "py.data"])
+def test_record_batches_same_with_c(name, monkeypatch):
+    """The ordered path with the C scan and decoder delivers what the Python code delivers (fails if a
+    record is lost, moved or decoded differently)."""
+    path = DATA / name
+    c, c_stats = batches_of(path, monkeypatch, True)
+    python, python_stats = batches_of(path, monkeypatch, False)
+    assert c == python
+    assert c_stats == python_stats

@@ -777,7 +777,7 @@ PyMODINIT_FUNC PyInit__speedups(void)
     if (PyModule_AddFunctions(module, speedups_unwind_methods) < 0 ||
         PyModule_AddFunctions(module, speedups_report_methods) < 0 ||
         PyModule_AddFunctions(module, speedups_script_methods) < 0 ||
-        PyModule_AddFunctions(module, speedups_records_methods) < 0 ||
+        PyModule_AddFunctions(module, speedups_records_methods) < 0 || speedups_records_init(module) < 0 ||
         PyModule_AddFunctions(module, speedups_session_methods) < 0) {
         Py_DECREF(module);
         return NULL;

@@ -38,6 +38,7 @@ int side_record(const SideSpec *spec, const unsigned char *rec, Py_ssize_t size,
                 PyObject **rec_out);
 
 extern PyMethodDef speedups_records_methods[];
+int speedups_records_init(PyObject *module); /* adds _speedups_records.c's types */
 extern PyMethodDef speedups_unwind_methods[];
 extern PyMethodDef speedups_report_methods[];
 extern PyMethodDef speedups_script_methods[];

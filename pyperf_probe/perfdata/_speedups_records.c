@@ -14,6 +14,29 @@
  *     read them (FORK/EXIT's u32, MMAP's i32 pid/tid), strings up to their NUL or the trailer, decoded as
  *     UTF-8 with "replace", MMAP2's build id (PERF_RECORD_MISC_MMAP_BUILD_ID) its first min(size, 20) bytes.
  *
+ * entry_scan(buf, view, i, nw, pos, time_word, view_min, side, times, items) -> i
+ *     stream._py_entry_scan's twin: the ordered (unkeyed) path's scan of a chunk (`buf`, read at file offset
+ *     `pos`; nw its whole u64 words) from word i. A PERF_RECORD_SAMPLE whose size is a multiple of 8,
+ *     whole in the chunk, with its TIME at word time_word (time_word 0: samples are not taken) neither 0 nor
+ *     (u64)-1: TIME to `times` and the entry (time, 9, misc, record, file offset) to `items`, the record
+ *     a slice of `view` (a memoryview of buf) when view is not None and the record is at least view_min
+ *     bytes, else a bytes copy. With `side` (as side_record's spec), the records side_record takes: TIME
+ *     to `times`, the record to `items`. It stops at anything else and returns its word index.
+ *
+ * SampleCodec(sample_type, evsel, period, regs_user_mask, sample_cls, regs_cls, fallback)
+ *     sample.SampleDecoder's decode in C for the sample types without READ, BRANCH_STACK, REGS_INTR or AUX
+ *     (their generated Python decoder is the twin, and the fallback): codec(buf, pos, end, misc, file_offset)
+ *     -> the same Sample (ints as the structs read them: TID's pid/tid i32, CPU u32; CALLCHAIN a tuple;
+ *     RAW bytes; REGS_USER a Regs (abi, mask, values); STACK_USER memoryview(buf)[...] of its dyn_size
+ *     bytes, b'' when empty; `period` where there is no PERIOD), from bytes, or from a memoryview when the
+ *     type has STACK_USER (the reader's viewed samples: the Python decoder copies RAW out of those). A
+ *     field that does not fit, or any other argument, goes to `fallback` (the Python decoder), which
+ *     raises what it raises. codec.decode_run(entries, start, out) -> index: stream._decode_batches'
+ *     loop from entries[start]: an item that is not exactly a tuple (a record the scan decoded) is
+ *     appended to `out` as it is, a sample entry (time, 9, misc, record, file_offset) decoded from
+ *     record[8:] and its Sample appended; it returns the index of the first entry it does not take
+ *     (another record type, a sample the C loop does not take), len(entries) at the end.
+ *
  * nonkey_positions(items, timed) -> list of ints
  *     stream._segments' search (its Python twin _py_nonkey_positions): the indices of the items that are not
  *     sample keys: not exactly bytes, or with `timed`, not exactly a tuple of two (a (key, time) pair).
@@ -273,7 +296,504 @@ static PyObject *nonkey_positions(PyObject *Py_UNUSED(module), PyObject *args)
     return out;
 }
 
+/* entry_scan(buf, view, i, nw, pos, time_word, view_min, side, times, items) -> i: see the top comment. */
+static PyObject *entry_scan(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer chunk;
+    PyObject *view, *side_obj, *times, *items, *result = NULL, *nine = NULL;
+    Py_ssize_t i, nw, pos, time_word, view_min;
+    SideSpec side;
+
+    if (!PyArg_ParseTuple(args, "y*OnnnnnOO!O!:entry_scan", &chunk, &view, &i, &nw, &pos, &time_word, &view_min,
+                          &side_obj, &PyList_Type, &times, &PyList_Type, &items))
+        return NULL;
+    if (side_spec_parse(side_obj, &side) < 0) {
+        PyBuffer_Release(&chunk);
+        return NULL;
+    }
+    if (i < 0 || nw < 0 || nw > chunk.len / 8 || time_word < 0 || (view != Py_None && !PyMemoryView_Check(view))) {
+        PyErr_SetString(PyExc_ValueError, "entry_scan: bad arguments");
+        goto done;
+    }
+    nine = PyLong_FromLong(9);
+    if (nine == NULL)
+        goto done;
+    while (i < nw) {
+        const unsigned char *rec = (const unsigned char *)chunk.buf + 8 * i;
+        const uint64_t header = load_u64(rec);
+        const Py_ssize_t size_words = (Py_ssize_t)(header >> 51);
+        PyObject *time, *item;
+
+        if ((header & SAMPLE_WORD_MASK) == 9) {
+            PyObject *raw, *misc, *offset;
+            uint64_t t;
+            if (!time_word || size_words < time_word + 1 || size_words > nw - i)
+                break;
+            t = load_u64(rec + 8 * time_word);
+            if (t == 0 || t == NO_TIME_U64)
+                break;
+            if (view != Py_None && 8 * size_words >= view_min)
+                raw = PySequence_GetSlice(view, 8 * i, 8 * (i + size_words));
+            else
+                raw = PyBytes_FromStringAndSize((const char *)rec, 8 * size_words);
+            time = PyLong_FromUnsignedLongLong(t);
+            misc = PyLong_FromLong((long)((header >> 32) & 0xFFFF));
+            offset = PyLong_FromSsize_t(pos + 8 * i);
+            if (raw == NULL || time == NULL || misc == NULL || offset == NULL) {
+                Py_XDECREF(raw);
+                Py_XDECREF(time);
+                Py_XDECREF(misc);
+                Py_XDECREF(offset);
+                goto done;
+            }
+            item = PyTuple_New(5);
+            if (item == NULL) {
+                Py_DECREF(raw);
+                Py_DECREF(time);
+                Py_DECREF(misc);
+                Py_DECREF(offset);
+                goto done;
+            }
+            Py_INCREF(time);
+            Py_INCREF(nine);
+            PyTuple_SET_ITEM(item, 0, time);
+            PyTuple_SET_ITEM(item, 1, nine);
+            PyTuple_SET_ITEM(item, 2, misc);
+            PyTuple_SET_ITEM(item, 3, raw);
+            PyTuple_SET_ITEM(item, 4, offset);
+        }
+        else {
+            int got;
+            if (!side.on || size_words < 1 || size_words > nw - i || header & (7ULL << 48))
+                break;
+            got = side_record(&side, rec, 8 * size_words, &time, &item);
+            if (got < 0)
+                goto done;
+            if (got == 0)
+                break;
+        }
+        if (PyList_Append(items, item) < 0 || PyList_Append(times, time) < 0) {
+            /* (a failed second append leaves items one longer: the caller gets the exception) */
+            Py_DECREF(item);
+            Py_DECREF(time);
+            goto done;
+        }
+        Py_DECREF(item);
+        Py_DECREF(time);
+        i += size_words;
+    }
+    result = PyLong_FromSsize_t(i);
+done:
+    Py_XDECREF(nine);
+    side_spec_clear(&side);
+    PyBuffer_Release(&chunk);
+    return result;
+}
+
+/* --- SampleCodec ----------------------------------------------------------------------------------- */
+
+#define ST_IP (1u << 0)
+#define ST_TID (1u << 1)
+#define ST_TIME (1u << 2)
+#define ST_ADDR (1u << 3)
+#define ST_READ (1u << 4)
+#define ST_CALLCHAIN (1u << 5)
+#define ST_ID (1u << 6)
+#define ST_CPU (1u << 7)
+#define ST_PERIOD (1u << 8)
+#define ST_STREAM_ID (1u << 9)
+#define ST_RAW (1u << 10)
+#define ST_BRANCH_STACK (1u << 11)
+#define ST_REGS_USER (1u << 12)
+#define ST_STACK_USER (1u << 13)
+#define ST_WEIGHT (1u << 14)
+#define ST_DATA_SRC (1u << 15)
+#define ST_IDENTIFIER (1u << 16)
+#define ST_TRANSACTION (1u << 17)
+#define ST_REGS_INTR (1u << 18)
+#define ST_PHYS_ADDR (1u << 19)
+#define ST_AUX (1u << 20)
+#define ST_CGROUP (1u << 21)
+#define ST_DATA_PAGE_SIZE (1u << 22)
+#define ST_CODE_PAGE_SIZE (1u << 23)
+#define ST_WEIGHT_STRUCT (1u << 24)
+#define ST_UNSUPPORTED (ST_READ | ST_BRANCH_STACK | ST_REGS_INTR | ST_AUX | ~((ST_WEIGHT_STRUCT << 1) - 1))
+
+/* Sample's fields (perfdata.sample.Sample._fields) */
+enum { F_EVSEL, F_MISC, F_TIME, F_PID, F_TID, F_IP, F_PERIOD, F_CPU, F_CALLCHAIN, F_RAW, F_ID, F_STREAM_ID, F_ADDR,
+       F_READ, F_BRANCH_STACK, F_REGS_USER, F_STACK_USER, F_WEIGHT, F_DATA_SRC, F_TRANSACTION, F_REGS_INTR,
+       F_PHYS_ADDR, F_CGROUP, F_DATA_PAGE_SIZE, F_CODE_PAGE_SIZE, F_AUX, F_FILE_OFFSET, N_FIELDS };
+
+typedef struct {
+    PyObject_HEAD
+    uint32_t sample_type;
+    Py_ssize_t nregs;
+    PyObject *evsel, *period, *mask, *sample_cls, *regs_cls, *fallback;
+} SampleCodec;
+
+/* The Sample of one record body [pos, end) of `data` (`owner`: the object data belongs to, bytes or a
+ * memoryview, for STACK_USER's view), or NULL with no exception when the C loop does not take it
+ * (a field that does not fit: the Python decoder then raises what it raises). -1 in *err on error. */
+static PyObject *codec_decode(SampleCodec *self, PyObject *owner, const unsigned char *data, Py_ssize_t pos,
+                              Py_ssize_t end, PyObject *misc, PyObject *file_offset, int *err)
+{
+    const uint32_t st = self->sample_type;
+    PyObject *f[N_FIELDS] = {NULL};
+    PyObject *rec;
+    int k;
+
+#define NEED(n)                                                                                               \
+    do {                                                                                                      \
+        if ((n) > end - pos)                                                                                  \
+            goto not_taken;                                                                                   \
+    } while (0)
+#define TAKE_U64(field)                                                                                       \
+    do {                                                                                                      \
+        NEED(8);                                                                                              \
+        Py_XDECREF(f[field]);                                                                                 \
+        if ((f[field] = PyLong_FromUnsignedLongLong(load_u64(data + pos))) == NULL)                           \
+            goto error;                                                                                       \
+        pos += 8;                                                                                             \
+    } while (0)
+
+    *err = 0;
+    if (st & ST_IDENTIFIER)
+        TAKE_U64(F_ID);
+    if (st & ST_IP)
+        TAKE_U64(F_IP);
+    if (st & ST_TID) {
+        NEED(8);
+        if ((f[F_PID] = PyLong_FromLong((long)load_i32(data + pos))) == NULL ||
+            (f[F_TID] = PyLong_FromLong((long)load_i32(data + pos + 4))) == NULL)
+            goto error;
+        pos += 8;
+    }
+    if (st & ST_TIME)
+        TAKE_U64(F_TIME);
+    if (st & ST_ADDR)
+        TAKE_U64(F_ADDR);
+    if (st & ST_ID)
+        TAKE_U64(F_ID);
+    if (st & ST_STREAM_ID)
+        TAKE_U64(F_STREAM_ID);
+    if (st & ST_CPU) {
+        NEED(8);
+        if ((f[F_CPU] = PyLong_FromUnsignedLong((unsigned long)load_u32(data + pos))) == NULL)
+            goto error;
+        pos += 8;
+    }
+    if (st & ST_PERIOD)
+        TAKE_U64(F_PERIOD);
+    if (st & ST_CALLCHAIN) {
+        uint64_t nr;
+        Py_ssize_t j;
+        NEED(8);
+        nr = load_u64(data + pos);
+        pos += 8;
+        if (nr > (uint64_t)((end - pos) >> 3))
+            goto not_taken;
+        if ((f[F_CALLCHAIN] = PyTuple_New((Py_ssize_t)nr)) == NULL)
+            goto error;
+        for (j = 0; j < (Py_ssize_t)nr; j++) {
+            PyObject *ip = PyLong_FromUnsignedLongLong(load_u64(data + pos + 8 * j));
+            if (ip == NULL)
+                goto error;
+            PyTuple_SET_ITEM(f[F_CALLCHAIN], j, ip);
+        }
+        pos += 8 * (Py_ssize_t)nr;
+    }
+    if (st & ST_RAW) {
+        uint32_t size;
+        NEED(4);
+        size = load_u32(data + pos);
+        if ((Py_ssize_t)size > end - pos - 4)
+            goto not_taken;
+        if ((f[F_RAW] = PyBytes_FromStringAndSize((const char *)data + pos + 4, (Py_ssize_t)size)) == NULL)
+            goto error;
+        pos += ((Py_ssize_t)size + 11) & ~(Py_ssize_t)7;
+    }
+    if (st & ST_REGS_USER) {
+        uint64_t abi;
+        PyObject *values, *regs;
+        Py_ssize_t j;
+        NEED(8);
+        abi = load_u64(data + pos);
+        if (abi) {
+            if (self->nregs > (end - pos - 8) >> 3)
+                goto not_taken;
+            values = PyTuple_New(self->nregs);
+            if (values == NULL)
+                goto error;
+            for (j = 0; j < self->nregs; j++) {
+                PyObject *v = PyLong_FromUnsignedLongLong(load_u64(data + pos + 8 + 8 * j));
+                if (v == NULL) {
+                    Py_DECREF(values);
+                    goto error;
+                }
+                PyTuple_SET_ITEM(values, j, v);
+            }
+            pos += 8 + 8 * self->nregs;
+        }
+        else {
+            values = PyTuple_New(0);
+            if (values == NULL)
+                goto error;
+            pos += 8;
+        }
+        regs = ((PyTypeObject *)self->regs_cls)->tp_alloc((PyTypeObject *)self->regs_cls, 3);
+        if (regs == NULL) {
+            Py_DECREF(values);
+            goto error;
+        }
+        PyTuple_SET_ITEM(regs, 0, PyLong_FromUnsignedLongLong(abi));
+        Py_INCREF(self->mask);
+        PyTuple_SET_ITEM(regs, 1, self->mask);
+        PyTuple_SET_ITEM(regs, 2, values);
+        f[F_REGS_USER] = regs;
+        if (PyTuple_GET_ITEM(regs, 0) == NULL)
+            goto error;
+    }
+    if (st & ST_STACK_USER) {
+        uint64_t size, dyn;
+        NEED(8);
+        size = load_u64(data + pos);
+        if (size) {
+            PyObject *view;
+            if (end - pos - 16 < 0 || size > (uint64_t)(end - pos - 16))
+                goto not_taken;
+            dyn = load_u64(data + pos + 8 + (Py_ssize_t)size);
+            if (dyn > size)
+                goto not_taken;
+            view = PyMemoryView_FromObject(owner);
+            if (view == NULL)
+                goto error;
+            f[F_STACK_USER] = PySequence_GetSlice(view, pos + 8, pos + 8 + (Py_ssize_t)dyn);
+            Py_DECREF(view);
+            if (f[F_STACK_USER] == NULL)
+                goto error;
+            pos += 16 + (Py_ssize_t)size;
+        }
+        else {
+            if ((f[F_STACK_USER] = PyBytes_FromStringAndSize(NULL, 0)) == NULL)
+                goto error;
+            pos += 8;
+        }
+    }
+    if (st & (ST_WEIGHT | ST_WEIGHT_STRUCT))
+        TAKE_U64(F_WEIGHT);
+    if (st & ST_DATA_SRC)
+        TAKE_U64(F_DATA_SRC);
+    if (st & ST_TRANSACTION)
+        TAKE_U64(F_TRANSACTION);
+    if (st & ST_PHYS_ADDR)
+        TAKE_U64(F_PHYS_ADDR);
+    if (st & ST_CGROUP)
+        TAKE_U64(F_CGROUP);
+    if (st & ST_DATA_PAGE_SIZE)
+        TAKE_U64(F_DATA_PAGE_SIZE);
+    if (st & ST_CODE_PAGE_SIZE)
+        TAKE_U64(F_CODE_PAGE_SIZE);
+#undef TAKE_U64
+#undef NEED
+    if (!(st & ST_PERIOD)) {
+        Py_INCREF(self->period);
+        f[F_PERIOD] = self->period;
+    }
+    Py_INCREF(self->evsel);
+    f[F_EVSEL] = self->evsel;
+    Py_INCREF(misc);
+    f[F_MISC] = misc;
+    Py_INCREF(file_offset);
+    f[F_FILE_OFFSET] = file_offset;
+    rec = ((PyTypeObject *)self->sample_cls)->tp_alloc((PyTypeObject *)self->sample_cls, N_FIELDS);
+    if (rec == NULL)
+        goto error;
+    for (k = 0; k < N_FIELDS; k++) {
+        if (f[k] == NULL) {
+            Py_INCREF(Py_None);
+            f[k] = Py_None;
+        }
+        PyTuple_SET_ITEM(rec, k, f[k]);
+    }
+    return rec;
+error:
+    *err = -1;
+not_taken:
+    for (k = 0; k < N_FIELDS; k++)
+        Py_XDECREF(f[k]);
+    return NULL;
+}
+
+/* May the C loop read `buf` as the Python decoder would? bytes, or a memoryview when the decoder makes RAW
+ * bytes (STACK_USER files: stream._view_samples); a C-contiguous byte buffer either way. */
+static int codec_buffer(SampleCodec *self, PyObject *buf, Py_buffer *view)
+{
+    if (!PyBytes_CheckExact(buf) && !(PyMemoryView_Check(buf) && self->sample_type & ST_STACK_USER))
+        return 0;
+    if (PyObject_GetBuffer(buf, view, PyBUF_C_CONTIGUOUS) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (view->itemsize != 1) {
+        PyBuffer_Release(view);
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *codec_call(SampleCodec *self, PyObject *args, PyObject *kwargs)
+{
+    PyObject *buf, *misc, *file_offset, *rec = NULL;
+    Py_ssize_t pos, end;
+    Py_buffer view;
+    int err = 0;
+
+    if (kwargs == NULL && PyTuple_GET_SIZE(args) == 5 &&
+        PyArg_ParseTuple(args, "OnnOO", &buf, &pos, &end, &misc, &file_offset) && PyLong_CheckExact(misc) &&
+        codec_buffer(self, buf, &view)) {
+        if (pos >= 0 && pos <= end && end <= view.len)
+            rec = codec_decode(self, buf, view.buf, pos, end, misc, file_offset, &err);
+        PyBuffer_Release(&view);
+        if (rec != NULL || err)
+            return rec;
+    }
+    PyErr_Clear();
+    return PyObject_Call(self->fallback, args, kwargs);
+}
+
+/* decode_run(entries, start, out) -> index: see the top comment. */
+static PyObject *codec_decode_run(SampleCodec *self, PyObject *args)
+{
+    PyObject *entries, *out;
+    Py_ssize_t i, n;
+
+    if (!PyArg_ParseTuple(args, "O!nO!:decode_run", &PyList_Type, &entries, &i, &PyList_Type, &out))
+        return NULL;
+    n = PyList_GET_SIZE(entries);
+    if (i < 0)
+        i = 0;
+    for (; i < n; i++) {
+        PyObject *entry = PyList_GET_ITEM(entries, i), *raw, *rec = NULL;
+        Py_buffer view;
+        int err = 0;
+
+        if (!PyTuple_CheckExact(entry)) { /* a record the scan decoded */
+            if (PyList_Append(out, entry) < 0)
+                return NULL;
+            continue;
+        }
+        if (PyTuple_GET_SIZE(entry) != 5 || !PyLong_CheckExact(PyTuple_GET_ITEM(entry, 1)) ||
+            PyLong_AsLong(PyTuple_GET_ITEM(entry, 1)) != 9 || !PyLong_CheckExact(PyTuple_GET_ITEM(entry, 2)))
+            break;
+        raw = PyTuple_GET_ITEM(entry, 3);
+        if (!codec_buffer(self, raw, &view))
+            break;
+        if (view.len >= 8)
+            rec = codec_decode(self, raw, view.buf, 8, view.len, PyTuple_GET_ITEM(entry, 2),
+                               PyTuple_GET_ITEM(entry, 4), &err);
+        PyBuffer_Release(&view);
+        if (err)
+            return NULL;
+        if (rec == NULL)
+            break;
+        if (PyList_Append(out, rec) < 0) {
+            Py_DECREF(rec);
+            return NULL;
+        }
+        Py_DECREF(rec);
+    }
+    return PyLong_FromSsize_t(i);
+}
+
+static PyObject *codec_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"sample_type", "evsel", "period", "regs_user_mask", "sample_cls", "regs_cls", "fallback",
+                            NULL};
+    unsigned long long sample_type, mask;
+    PyObject *evsel, *period, *sample_cls, *regs_cls, *fallback;
+    SampleCodec *self;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "KOOKOOO:SampleCodec", names, &sample_type, &evsel, &period, &mask,
+                                     &sample_cls, &regs_cls, &fallback))
+        return NULL;
+    if (sample_type & ST_UNSUPPORTED || sample_type >> 32) {
+        PyErr_SetString(PyExc_ValueError, "SampleCodec: sample_type with fields it does not read");
+        return NULL;
+    }
+    if (!PyType_Check(sample_cls) || !PyType_IsSubtype((PyTypeObject *)sample_cls, &PyTuple_Type) ||
+        !PyType_Check(regs_cls) || !PyType_IsSubtype((PyTypeObject *)regs_cls, &PyTuple_Type) ||
+        !PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_TypeError, "SampleCodec: bad classes or fallback");
+        return NULL;
+    }
+    self = (SampleCodec *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->sample_type = (uint32_t)sample_type;
+    self->nregs = __builtin_popcountll(mask);
+    self->mask = PyLong_FromUnsignedLongLong(mask);
+    if (self->mask == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    Py_INCREF(evsel);
+    self->evsel = evsel;
+    Py_INCREF(period);
+    self->period = period;
+    Py_INCREF(sample_cls);
+    self->sample_cls = sample_cls;
+    Py_INCREF(regs_cls);
+    self->regs_cls = regs_cls;
+    Py_INCREF(fallback);
+    self->fallback = fallback;
+    return (PyObject *)self;
+}
+
+static void codec_dealloc(SampleCodec *self)
+{
+    Py_XDECREF(self->evsel);
+    Py_XDECREF(self->period);
+    Py_XDECREF(self->mask);
+    Py_XDECREF(self->sample_cls);
+    Py_XDECREF(self->regs_cls);
+    Py_XDECREF(self->fallback);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef codec_methods[] = {
+    {"decode_run", (PyCFunction)codec_decode_run, METH_VARARGS,
+     "decode_run(entries, start, out) -> index (see _speedups_records.c)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject SampleCodecType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyperf_probe.perfdata._speedups.SampleCodec",
+    .tp_basicsize = sizeof(SampleCodec),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "SampleCodec(sample_type, evsel, period, regs_user_mask, sample_cls, regs_cls, fallback): "
+              "decode(buf, pos, end, misc, file_offset) -> Sample; decode_run(entries, start, out) -> index",
+    .tp_new = codec_new,
+    .tp_dealloc = (destructor)codec_dealloc,
+    .tp_call = (ternaryfunc)codec_call,
+    .tp_methods = codec_methods,
+};
+
+int speedups_records_init(PyObject *module)
+{
+    if (PyType_Ready(&SampleCodecType) < 0)
+        return -1;
+    Py_INCREF(&SampleCodecType);
+    if (PyModule_AddObject(module, "SampleCodec", (PyObject *)&SampleCodecType) < 0) {
+        Py_DECREF(&SampleCodecType);
+        return -1;
+    }
+    return 0;
+}
+
 PyMethodDef speedups_records_methods[] = {
+    {"entry_scan", (PyCFunction)entry_scan, METH_VARARGS,
+     "entry_scan(buf, view, i, nw, pos, time_word, view_min, side, times, items) -> i (see _speedups_records.c)"},
     {"side_record", (PyCFunction)py_side_record, METH_VARARGS,
      "side_record(spec, record) -> (time, rec) or None (see _speedups_records.c)"},
     {"nonkey_positions", (PyCFunction)nonkey_positions, METH_VARARGS,

@@ -26,6 +26,7 @@ import struct
 from pyperf_probe.errors import PerfDataError
 from pyperf_probe.perfdata.format import EventAttr, ReadFormat, SampleType
 from pyperf_probe.perfdata.frozen import Frozen
+from pyperf_probe.perfdata.speedups import speedups
 
 U64 = struct.Struct("<Q")
 U32 = struct.Struct("<I")
@@ -193,11 +194,16 @@ def _read_values(buf, pos: int, end: int, read_format: int):
 
 
 KNOWN_SAMPLE_TYPE = (SampleType.WEIGHT_STRUCT << 1) - 1
+# What _speedups.SampleCodec leaves to the Python decoder: the rarer variable-size fields.
+_NOT_IN_C = SampleType.READ | SampleType.BRANCH_STACK | SampleType.REGS_INTR | SampleType.AUX
 
 
 class SampleDecoder:
     """The compiled decoder of one attr: ``decode(buf, pos, end, misc, file_offset) -> Sample`` reads the
-    body that starts at ``pos`` (just after the record header) and must end by ``end``.
+    body that starts at ``pos`` (just after the record header) and must end by ``end``. ``decode`` is
+    ``_speedups.SampleCodec`` (C) when it was built and reads every field of the type, else the generated
+    Python decoder (``python_decode``, its twin); ``decode_run`` is the C loop over delivered entries
+    (``stream._decode_batches``), or None.
 
     A sample_type with bits this decoder does not know is refused (PerfDataError): their fields' sizes,
     and so the place of every field after them, are unknown."""
@@ -215,7 +221,14 @@ class SampleDecoder:
         if code is None:  # (events of one sample_type share it: a system-wide recording has dozens)
             code = _CODE[self.source] = compile(self.source, f"<sample decoder 0x{attr.sample_type:x}>", "exec")
         exec(code, namespace)
-        self.decode = namespace["decode"]
+        self.python_decode = self.decode = namespace["decode"]
+        self.decode_run = None
+        # the C loop (_speedups.SampleCodec: this decoder is its twin and its fallback) where it reads
+        # every field of the type
+        if speedups is not None and hasattr(speedups, "SampleCodec") and not attr.sample_type & _NOT_IN_C:
+            codec = speedups.SampleCodec(attr.sample_type, evsel, attr.sample_period, attr.sample_regs_user,
+                                         Sample, Regs, self.python_decode)
+            self.decode, self.decode_run = codec, codec.decode_run
 
 
 _CODE: dict[str, object] = {}  # generated source -> its code object

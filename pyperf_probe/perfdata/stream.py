@@ -32,7 +32,7 @@ from pyperf_probe import lazylog as log
 from pyperf_probe.errors import PerfDataError
 from pyperf_probe.perfdata.format import U64, AttrFlag, EventAttr, RecordType, SampleType, sample_id_struct
 from pyperf_probe.perfdata.ordered import NO_TIME, OrderedQueue
-from pyperf_probe.perfdata.records import DECODERS, IGNORED, USER_RECORD_TYPES_START, side_spec
+from pyperf_probe.perfdata.records import DECODERS, IGNORED, USER_RECORD_TYPES_START, side_record, side_spec
 from pyperf_probe.perfdata.sample import BRANCH_HW_INDEX, CorruptRecord, Sample, SampleDecoder
 from pyperf_probe.perfdata.sample_keys import KeyLayout
 from pyperf_probe.perfdata.speedups import speedups
@@ -125,7 +125,7 @@ class RecordStream:
         if not ordered:
             return _fewer_collections(self._file_batches())
         self._queue = OrderedQueue()
-        return _fewer_collections(self._decode_batches(self._queue.reorder_batches(self._entry_batches())))
+        return _fewer_collections(self._decode_batches(self._ordered_batches(self._queue)))
 
     @property
     def out_of_order(self) -> int:
@@ -233,6 +233,79 @@ class RecordStream:
         stats.nr_records += count
         return out, off
 
+    def _ordered_batches(self, queue: OrderedQueue) -> Iterator[list]:
+        """The ordered path: what ``queue`` delivers, chunk by chunk, then at the end (entries, and the
+        records the scan decoded). The same as reordering ``_entry_batches``' entries (``reorder_batches``),
+        without a Python step per record: ``_ordered_chunk`` queues each chunk as two lists."""
+        trailer_size, time_at = self._trailer_time
+        side = side_spec(trailer_size, time_at) if time_at is not None and time_at >= 0 else None
+        time_word = (self._sample_time_pos or 0) >> 3
+        view_min = VIEWED_SAMPLE_SIZE if self._view_samples else 0
+        for out in self._chunked(self._data_end(),
+                                 lambda buf, pos: self._ordered_chunk(buf, pos, queue, time_word, view_min, side)):
+            if out:
+                yield out
+        out: list = []
+        queue.finish(out)
+        yield out
+
+    def _ordered_chunk(self, buf: bytes, pos: int, queue: OrderedQueue, time_word: int, view_min: int,
+                       side: tuple | None) -> tuple[list, int]:
+        """Queue the records of one chunk: runs of samples (and with ``side``, of the records it decodes) by
+        ``_entry_scan``, any other record one at a time as ``_entry_chunk`` makes its entry, a
+        FINISHED_ROUND by flushing, a record without a time delivered at once (``reorder_batches``'s
+        rules); return what the queue delivered meanwhile and where the chunk's whole records end."""
+        unpack_header = HEADER.unpack_from
+        scan = _entry_scan
+        n = len(buf)
+        nw = n >> 3
+        out: list = []
+        times: list = []
+        items: list = []
+        off = count = 0
+        view = memoryview(buf) if view_min else None
+        while True:
+            if not off & 7:
+                before = len(items)
+                off = scan(buf, view, off >> 3, nw, pos, time_word, view_min, side, times, items) << 3
+                count += len(items) - before
+            if off + 8 > n:
+                break
+            rtype, misc, size = unpack_header(buf, off)
+            if size < 8 or off + size > n:
+                break
+            count += 1
+            if rtype == 9:
+                tp = self._sample_time_pos
+                if tp is None:
+                    tp = self._time_pos_of(buf, off, size)
+                time = U64.unpack_from(buf, off + tp)[0] if tp is not None and tp + 8 <= size else None
+                raw = view[off:off + size] if view is not None and size >= view_min else buf[off:off + size]
+            elif rtype == FINISHED_ROUND:
+                queue.push(times, items, out)
+                del times[:], items[:]
+                queue.finish_round(out)
+                off += size
+                continue
+            elif rtype in DECODERS:
+                time = self._entry_time(buf, off, size, rtype)
+                raw = buf[off:off + size]
+            else:
+                off += self._skip_record(buf, off, size, rtype, pos, self.stats)
+                continue
+            entry = (time, rtype, misc, raw, pos + off)
+            if time and time != NO_TIME:
+                times.append(time)
+                items.append(entry)
+            else:  # delivered at once, after what was queued before it
+                queue.push(times, items, out)
+                del times[:], items[:]
+                out.append(entry)
+            off += size
+        self.stats.nr_records += count
+        queue.push(times, items, out)
+        return out, off
+
     def _entry_time(self, buf, off: int, size: int, rtype: int) -> int | None:
         """The timestamp of a non-sample record: its sample_id trailer's TIME, or None."""
         trailer_size, trailer_time = self._trailer_time
@@ -259,14 +332,29 @@ class RecordStream:
 
     def _decode_batches(self, batches: Iterator[list]) -> Iterator[list]:
         """Delivered entries -> records (the samples of a one-event file straight to its decoder), at most
-        DECODE_BATCH at a time: a flushed round stays in its compact queued form until it is consumed."""
-        decode_one = self._decoders[0].decode if len(self._decoders) == 1 else None
+        DECODE_BATCH at a time: a flushed round stays in its compact queued form until it is consumed.
+        With the decoder's C loop (``SampleDecoder.decode_run``), the runs of samples and of records the
+        scan decoded go through it, the rest (and what it does not take) one by one."""
+        decoder = self._decoders[0] if len(self._decoders) == 1 else None
+        decode_one = decoder.decode if decoder is not None else None
+        decode_run = decoder.decode_run if decoder is not None else None
         for batch in batches:
             for start in range(0, len(batch), DECODE_BATCH):
                 entries = batch[start:start + DECODE_BATCH]
                 out: list = []
                 append = out.append
-                for _time, rtype, misc, raw, file_offset in entries:
+                i, n = 0, len(entries)
+                while i < n:
+                    if decode_run is not None:
+                        i = decode_run(entries, i, out)
+                        if i >= n:
+                            break
+                    entry = entries[i]
+                    i += 1
+                    if type(entry) is not tuple:  # a record the scan decoded
+                        append(entry)
+                        continue
+                    _time, rtype, misc, raw, file_offset = entry
                     if rtype == 9 and decode_one is not None:
                         try:
                             append(decode_one(raw, 8, len(raw), misc, file_offset))
@@ -646,6 +734,44 @@ def _py_nonkey_positions(items: list, timed: bool) -> list[int]:
 
 # _speedups.nonkey_positions (C) when it was built: the same list.
 _nonkey_positions = speedups.nonkey_positions if speedups is not None else _py_nonkey_positions
+
+
+def _py_entry_scan(buf, view, i: int, nw: int, pos: int, time_word: int, view_min: int, side: tuple | None,
+                   times: list, items: list) -> int:
+    """The ordered path's scan of a chunk (``buf``, read at file offset ``pos``, ``nw`` its whole u64 words)
+    from word ``i``: a sample whose size is a multiple of 8, whole in the chunk, with its TIME at word
+    ``time_word`` (0: samples are not taken) neither 0 nor (u64)-1 goes to ``times`` and ``items`` as
+    its entry ``(time, 9, misc, record, file_offset)``, the record a slice of ``view`` when ``view`` is
+    given and the record is at least ``view_min`` bytes, else bytes; with ``side``, the records
+    ``records.side_record`` takes go as (time, record). Stops at anything else; returns its word
+    index. _speedups.entry_scan (C) gives the same."""
+    while i < nw:
+        off = i << 3
+        rtype, misc, size = HEADER.unpack_from(buf, off)
+        words = size >> 3
+        if rtype == 9 and not size & 7:
+            if not time_word or words < time_word + 1 or words > nw - i:
+                break
+            time = U64.unpack_from(buf, off + 8 * time_word)[0]
+            if not time or time == NO_TIME:
+                break
+            raw = view[off:off + size] if view is not None and size >= view_min else buf[off:off + size]
+            times.append(time)
+            items.append((time, 9, misc, raw, pos + off))
+        else:
+            if side is None or not words or words > nw - i or size & 7:
+                break
+            got = side_record(side, buf, off, size)
+            if got is None:
+                break
+            times.append(got[0])
+            items.append(got[1])
+        i += words
+    return i
+
+
+# _speedups.entry_scan (C) when it was built: the same entries.
+_entry_scan = getattr(speedups, "entry_scan", None) or _py_entry_scan
 
 
 def _sample_time_pos(sample_type: int) -> int | None:
