@@ -107,12 +107,16 @@ class Hists:
         self._frame_entries: dict = {}  # keys before the frame keys -> {RFrame: its cumulative entry}
         # keys whose comparisons report.order knows (no trace, no tracepoint field): entries found as perf's
         # entries_in search finds them (report.findnew), their order computed once (``_in_order``)
-        self._by_lookups = not self._dyn_keys and all(k.name in ("comm", "pid", "dso", "sym") for k in se)
+        # (trace as the first key too: a total order, strcmp of the outputs, each entry's computed by the
+        # comparisons of its insertion or the next one's: report.order.trace_column)
+        self._by_lookups = not self._dyn_keys and all(k.name in ("comm", "pid", "dso", "sym") or
+                                                      (k.name == "trace" and i == 0) for i, k in enumerate(se))
         # sym a key, dso not: an unresolved location's identity names no dso, but perf's search compares it
         # with resolved entries by dso (``_dso_variants``): its groups are kept apart per dso
         names = [k.name for k in se]
         self._dso_apart = self._by_lookups and "sym" in names and "dso" not in names
         self._in_order = None  # (number of entries, the collapsed order) when finish knew it
+        self._chained = False  # _finish_by_lookups: trace first, children, some group has a chain
         self.sequence = None  # [(group number: add's answer, period)] per sample in order, if the session kept it
         self._merged = ()  # (entry, entry merged into it) of entries_collapsed (report.findnew)
         # graph, flat, folded: nodes below (u64)(total period * this / 100) never print (stdio's min_hit), so
@@ -215,6 +219,9 @@ class Hists:
         (``sequence`` when the session kept it, else each group's samples at its first): one may find or make
         another entry of the same identity, as perf's do, and its sample's share moves there. Chains are
         appended last, once per (entry, chain suffix) as in ``_finish_merged``."""
+        # (children: a chain's cumulative look-ups compare each entry with the chain's he_cache, the sample's
+        # own entry first: every comparison reaches trace when it is the first key)
+        self._chained = self.children and self._trace_at == 0 and any(g[5] for g in self._groups.values())
         records, made_after, pending = self._lookups(False)
         protos = list(self.entries.values())
         for i, entry in enumerate(protos):
@@ -240,6 +247,16 @@ class Hists:
         self._append_pending(pending)
         if type(ordered) is exact_order.EntryRanks:
             self._in_order = (None, self._collapse(self._in_order[1]))
+        self._mark_traces()
+
+    def _mark_traces(self) -> None:
+        """trace the first key: each insertion into ``entries_in`` compares the new entry with the root first
+        (``sort__trace_cmp`` computes both outputs), so with two entries or more every output is computed;
+        so is a lone entry's if a chain's cumulative look-ups compared it (``_finish_merged``'s he_cache)."""
+        if self._trace_at == 0 and (len(self.entries) > 1 or self._chained):
+            for entry in self.entries.values():
+                if entry.trace is not None and entry.trace != "N/A":
+                    entry.trace_known = True
 
     def _append_pending(self, pending: dict) -> None:
         """The chains appended, once per (entry, suffix). An entry whose tree would print nothing (its total,
@@ -255,7 +272,8 @@ class Hists:
                 if depth > entry.callchain.max_depth:
                     entry.callchain.max_depth = depth
                 continue
-            entry.callchain.append(keys[i:], frames[i:], period, count)
+            # (append copies what it keeps: a whole chain goes unsliced)
+            entry.callchain.append(keys[i:] if i else keys, frames[i:] if i else frames, period, count)
 
     def _lookups(self, every: bool) -> tuple[list, list, dict]:
         """Each group's look-ups, made or found and credited in first-sample order: (per group None or what a
@@ -556,6 +574,7 @@ class Hists:
             return self._in_order[1]  # (what finish found, unless report.group added entries since)
         keys = exact_order.entry_keys(entries, self.keys)
         if keys is not None:
+            self._mark_traces()
             return [entries[i] for i in sorted(range(len(entries)), key=keys.__getitem__)]
         cmps = entry_cmps(self.keys)
         goes_left = lambda new, old: _entry_cmp(new, old, cmps) < 0  # noqa: E731

@@ -142,12 +142,19 @@ def _entry_columns(entries: list, keys):
     """The key columns (one list per key), whether a class straddles (its sym cells then ``_Wraps``) and
     sym's index; None when the comparisons are not a total order for another reason."""
     names = [k.name if k.kind == "sort" else None for k in keys]
-    if any(n not in _EXACT_KEYS for n in names):
-        return None  # trace (a comparison marks outputs computed), tracepoint fields: replayed
+    if any(n not in _EXACT_KEYS and (n != "trace" or i) for i, n in enumerate(names)):
+        # trace after another key (which of its comparisons happen marks outputs computed), tracepoint
+        # fields: replayed
+        return None
     cols: list[list] = []
     straddling, at = False, None
     for i, name in enumerate(names):
-        if name == "comm":
+        if name == "trace":  # the first key: sort__trace_cmp, strcmp of the outputs (see trace_first)
+            col = trace_column(entries)
+            if col is None:
+                return None
+            cols.append(col)
+        elif name == "comm":
             cols.append([e.comm for e in entries])
         elif name == "pid":
             cols.append([e.tid for e in entries])
@@ -162,6 +169,19 @@ def _entry_columns(entries: list, keys):
             at = i
             cols.append(col)
     return cols, straddling, at
+
+
+def trace_column(entries: list) -> list | None:
+    """``sort__trace_cmp`` as a column: strcmp of the trace outputs (Python's str order is UTF-8's byte
+    order), all equal for an event that is not a tracepoint (no output: it answers 0). None when outputs and
+    no outputs meet (the comparison then depends on which entry is the new one). Where trace is the first
+    key every comparison computes both outputs (``trace_known``): with two entries or more, every entry's
+    is computed by its insertion or the next one's (Hists marks them)."""
+    col = [e.trace for e in entries]
+    missing = sum(1 for t in col if t is None or t == "N/A")
+    if not missing:
+        return col
+    return [""] * len(col) if missing == len(col) else None
 
 
 def _sym_column(entries: list, prefixes: list):
