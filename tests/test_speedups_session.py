@@ -90,3 +90,58 @@ def test_chained_keys_resolve_as_the_generic_path(path, caller_order, max_stack,
     assert generic[4] == 0
     if path.name in ("make.data", "mt.data"):  # (user-only chains: the fast path takes their keys)
         assert fast[4] > 0
+
+
+def _random_table(rng: random.Random, n: int):
+    """Columns of a symbol table in table order: starts with repeats (aliases), zero sizes, now and then
+    values near the top of the u64 range (ends that overflow it), sorted or not."""
+    top = rng.random() < 0.15
+    base = (1 << 64) - (1 << 14) if top else rng.randrange(1 << 40)
+    svmas = [base + rng.randrange(0, 1 << 13) for _ in range(n)]
+    if rng.random() < 0.3:
+        svmas.sort()
+    for _ in range(rng.randrange(n // 4 + 1)):  # aliases
+        svmas[rng.randrange(n)] = svmas[rng.randrange(n)]
+    sizes = [rng.choice((0, 0, 1, 8, 64, 4096, rng.randrange(1 << 16))) for _ in range(n)]
+    types = [rng.randrange(16) for _ in range(n)]
+    bindings = [rng.randrange(3) for _ in range(n)]
+    names = [f"s{i}" for i in range(n)]
+    return names, svmas, sizes, types, bindings
+
+
+def test_symtab_sort_equals_its_python_twin():
+    need_speedups()
+    from pyperf_probe.symbols import symtab
+    rng = random.Random(4096)
+    shapes = {"sorted": 0, "reordered": 0, "python": 0}
+    for _ in range(1500):
+        columns = _random_table(rng, rng.randrange(2, 60))
+        want = symtab._py_sorted_columns(*columns)
+        got = symtab._sorted_columns(*columns)
+        assert [list(c) for c in got] == [list(c) for c in want]
+        assert [type(c) for c in got[1:]] == [type(c) for c in want[1:]]
+        raw = symtab._c_symtab_sort()(columns[1], columns[2], bytes(columns[3]), bytes(columns[4]), symtab.PAGE_SIZE)
+        shapes["python" if raw is None else "sorted" if raw[0] is None else "reordered"] += 1
+    assert min(shapes.values()) > 50, shapes
+
+
+def test_symtab_lookups_equal_with_and_without_the_c_sort(monkeypatch):
+    """Every address of libc and cc1 (a stride through each table) resolves to the same symbol with the
+    columns sorted in C and in Python."""
+    need_speedups()
+    from pyperf_probe.symbols import symtab
+    for path in ("/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/gcc/x86_64-linux-gnu/12/cc1"):
+        if not Path(path).exists():
+            continue
+        answers = []
+        for c_sort in (True, False):
+            symtab._CACHE.clear()
+            if not c_sort:
+                monkeypatch.setattr(symtab, "_c_symtab_sort", lambda: None)
+            table = symtab.load_symtab(path)
+            svmas = table._sorted()[1]
+            probes = range(svmas[0] - 16, svmas[-1] + 64, max(1, (svmas[-1] - svmas[0]) // 20000))
+            answers.append([table.lookup(a) for a in probes])
+            monkeypatch.undo()
+        assert answers[0] == answers[1] and sum(a is not None for a in answers[0]) > 1000
+    symtab._CACHE.clear()
