@@ -173,4 +173,6 @@ def _thread_filter(args):
     def accept(t) -> bool:
         return not ((comms is not None and t.comm not in comms) or (pids is not None and t.pid not in pids) or
                     (tids is not None and t.tid not in tids))
+    # without a filter, the per-sample loops need not call it (report.script_keys.write_resolved)
+    accept.takes_every_thread = comms is None and pids is None and tids is None
     return accept

@@ -71,6 +71,8 @@ def _groups(path: Path, caller_order: bool, max_stack: int, fast: bool, monkeypa
     looked: list = []  # every address the frame table made a frame for, in order (the look-ups' order)
     real_frames = session.frames.frames
     session.frames.frames = lambda m, avma, *a: looked.append(avma) or real_frames(m, avma, *a)
+    real_frame = session.frames.frame
+    session.frames.frame = lambda m, avma: looked.append(avma) or real_frame(m, avma)
     order: list = []
     groups = session.sample_groups(order=order)
     monkeypatch.undo()

@@ -136,3 +136,28 @@ def test_kept_chains_stay_bounded_and_give_the_same_frames(symfs, monkeypatch):
     bounded, kept, counted = chains()
     assert bounded == plenty and len(set(plenty)) > 3
     assert kept <= 3 and counted <= 3
+
+
+@pytest.mark.parametrize("name", ["make", "threads", "cxx"])
+def test_unwinder_shortcut_is_the_full_call(name, symfs):
+    """DwarfUnwinder.__call__'s shortcut (the process, generation and register mask of the last sample it
+    unwound in C) gives what its full path gives, sample after sample, on recordings of many processes (the
+    make file: a process per compiler step, mmaps between samples) and threads; the shortcut is taken."""
+    import pyperf_probe.callchain.dwarf_unwind as dwarf_unwind
+    from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder
+    from pyperf_probe.session import Session
+    if dwarf_unwind._unwind_sample is None:
+        pytest.skip("the C accelerator is not built")
+    hook, full = DwarfUnwinder(symfs=symfs), DwarfUnwinder(symfs=symfs)
+    shortcuts = 0
+
+    def both(sample, maps):
+        nonlocal shortcuts
+        before = hook._fast
+        got = hook(sample, maps)
+        shortcuts += before[0] is maps and hook._fast is before
+        assert got == full._call(sample, sample.regs_user, maps) and hook.last_stop == full.last_stop
+        return got
+    session = Session(os.path.join(HERE, "data", f"{name}.data"), symfs=symfs, unwinder=both)
+    samples = sum(1 for _ in session.samples())
+    assert samples > 50 and shortcuts > samples // 2

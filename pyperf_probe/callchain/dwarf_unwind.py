@@ -143,6 +143,9 @@ class DwarfUnwinder:
         self._memos: dict[object, tuple] = {}  # Maps -> (generation, plans, lookup)
         self._last_memo: tuple = (None, None, None, None)  # (Maps, generation, plans, lookup) last used
         self._c_regs: tuple = (None,)  # (mask, ip, sp and bp indices, values needed) for unwind_sample
+        # what the last sample unwound in C used, for the next one of the same process and mask (__call__'s
+        # first test): (maps, generation, plans, mask, ip, sp and bp indices, values needed)
+        self._fast: tuple = (None,) * 8
         self.last_stop = ""
 
     def _memo_for(self, maps) -> tuple:
@@ -166,6 +169,20 @@ class DwarfUnwinder:
         loop, tests/test_unwind.py compares them); any other goes through the Python loop from its start,
         which also makes the plans that C call lacked."""
         regs = sample.regs_user
+        fast = self._fast
+        if fast[0] is maps and regs is not None and regs[1] == fast[3] and regs[0] == PERF_SAMPLE_REGS_ABI_64 \
+                and maps.generation == fast[1] and len(regs[2]) >= fast[7]:
+            # (the same process at the same generation and the same register mask as the last sample unwound
+            # in C: the test and the call of the general path below, without its steps)
+            got = _unwind_sample(regs[2], fast[4], fast[5], fast[6], sample.stack_user or b"", fast[2],
+                                 self.max_stack)
+            if got is not None:
+                self.last_stop = _C_STOPS[got[1]]
+                return got[0]
+        return self._call(sample, regs, maps)
+
+    def _call(self, sample, regs, maps) -> tuple[int, ...]:
+        """``__call__`` in full."""
         if regs is None or not regs.values:
             self.last_stop = STOP_NO_REGS
             return ()
@@ -185,6 +202,8 @@ class DwarfUnwinder:
                 got = _unwind_sample(values, c_regs[1], c_regs[2], c_regs[3], sample.stack_user or b"", memo[2],
                                      self.max_stack)
                 if got is not None:
+                    if memo[1] is not None and c_regs[4] > 0:  # (the next sample's shortcut)
+                        self._fast = (maps, memo[1], memo[2]) + c_regs
                     self.last_stop = _C_STOPS[got[1]]
                     return got[0]
         return self._unwind(mask, values, sample.stack_user or b"", memo[1:])

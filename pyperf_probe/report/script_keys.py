@@ -79,17 +79,18 @@ def write_resolved(session, printer, accept: Callable, write: Callable[[str], ob
     kernel, kernel_maps = session.machine.kernel, session.machine.kernel_maps
     divisor = 1 if printer.options.nanosecs else 1000
     conversion = printer.time_conversion
+    every = getattr(accept, "takes_every_thread", False)  # (no --comm, --pid, --tid: no call a sample)
     memo: dict[tuple, tuple | None] = {}
-    stamp = None
+    epoch = generation = None
     out: list[str] = []
     append = out.append
     for s in session.samples():
         thread = s.thread
-        if not accept(thread):
+        if not every and not accept(thread):
             continue
         sample = s.sample
-        if stamp != (kernel.epoch, kernel_maps.generation):
-            stamp = (kernel.epoch, kernel_maps.generation)
+        if kernel.epoch != epoch or kernel_maps.generation != generation:
+            epoch, generation = kernel.epoch, kernel_maps.generation
             memo.clear()
         key = (s.evsel, thread, sample.pid, sample.tid, sample.cpu, s.period, s.raw, s.location, s.chain)
         parts = memo.get(key, False)
@@ -97,7 +98,7 @@ def write_resolved(session, printer, accept: Callable, write: Callable[[str], ob
             if len(memo) >= MEMO_LIMIT:
                 memo.clear()
             parts = memo[key] = printer.template_parts(s)
-            if stamp != (kernel.epoch, kernel_maps.generation):  # (a %pS name loaded the kernel's symbols)
+            if kernel.epoch != epoch or kernel_maps.generation != generation:  # (a %pS name loaded the kernel)
                 del memo[key]
         if parts is not None:
             before, after = parts

@@ -281,7 +281,7 @@ class Session:
                     memo = (None, self._fp_memo(maps, maps.generation))
                 location = memo[1].get(ip)
                 if location is None:
-                    location = memo[1][ip] = self.frames.location(maps.find(ip), ip)
+                    location = memo[1][ip] = self.frames.frame(maps.find(ip), ip)
         if sample.stack_user and self.unwinder is not None and sample.regs_user is not None:
             chain += self.user_chain(sample, thread)
         return _new(ResolvedSample, (sample.evsel, thread.state or machine.thread_state(thread), sample.period,
@@ -372,7 +372,7 @@ class Session:
             elif mode == MISC_USER:
                 frame = uget(avma)
                 if frame is None:
-                    frame = umemo[avma] = table.frames(maps.find(avma), avma)[0]
+                    frame = umemo[avma] = table.frame(maps.find(avma), avma)
             else:
                 frame = table.frames(None, avma, "H")[0]
             out.append(frame)
@@ -396,7 +396,7 @@ class Session:
                     avma = avmas[i]
                     frame = umemo.get(avma)  # (an address twice in the chain is looked up once)
                     if frame is None:
-                        frame = umemo[avma] = table.frames(maps.find(avma), avma)[0]
+                        frame = umemo[avma] = table.frame(maps.find(avma), avma)
                     frames[i] = frame
         return tuple(frames)
 
@@ -405,13 +405,13 @@ class Session:
         not in ``memo`` (the process's, ``_fp_memo``) is its address: those looked up as
         ``_user_chain_frames`` looks them up (leaf first, or root first in ``caller_order``; an address
         twice in the chain once), and kept in ``memo``."""
-        table = self.frames
+        frame_of, find = self.frames.frame, maps.find
         for i in range(len(frames) - 1, -1, -1) if caller_order else range(len(frames)):
             avma = frames[i]
             if type(avma) is int:
                 frame = memo.get(avma)
                 if frame is None:
-                    frame = memo[avma] = table.frames(maps.find(avma), avma)[0]
+                    frame = memo[avma] = frame_of(find(avma), avma)
                 frames[i] = frame
         return tuple(frames)
 

@@ -94,6 +94,7 @@ class Dso:
     __slots__ = ("long_name", "short_name", "build_id", "order", "_symfs", "_loaded", "_image", "symtab",
                  "_cache", "_inlines", "_dwarf", "_demangle", "_from_cache", "_disk", "_disk_resolved",
                  "_disk_inlines", "_picked")
+    is_kernel = False  # (KernelDso's is True: frame tables ask every dso, getattr's default would raise inside)
 
     def __init__(self, long_name: str, order: int, build_id: str | None, symfs: str | None):
         self.long_name = long_name

@@ -145,7 +145,7 @@ class FixedKeys:
         else:  # (as Session.resolve: from the process's memo)
             location = memo.get(ip)
             if location is None:
-                location = memo[ip] = self.frames.location(maps.find(ip), ip)
+                location = memo[ip] = self.frames.frame(maps.find(ip), ip)
         period = values[self.period_at] if self.period_at is not None else self.periods[evsel]
         return evsel, thread, location, got, raw, period
 

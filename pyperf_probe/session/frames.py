@@ -86,6 +86,14 @@ class FrameTable:
             got = self._inlined[key] = self._expand(map_, own) if self._inline_lookup else (own,)
         return got
 
+    def frame(self, map_: Map | None, avma: int) -> Frame:
+        """``frames(map_, avma)[0]`` (a user address's frame: frame-pointer chains' misses, locations)."""
+        key = (map_ if map_ is not None else ".", avma)
+        got = self._frames.get(key)
+        if got is None:
+            got = self._frames[key] = (self._make(map_, avma, "."),)
+        return got[0]
+
     def location(self, map_: Map | None, avma: int, level: str = ".") -> Frame:
         """``frames(map_, avma, level)[0]``; a kept frame is found without that call (once per sample)."""
         got = self._frames.get((map_ if map_ is not None else level, avma))
@@ -97,7 +105,7 @@ class FrameTable:
         if map_ is None:
             return Frame(UNKNOWN_NAME, None, avma, None, None, False, None, None, level)
         dso = map_.dso
-        level = "k" if getattr(dso, "is_kernel", False) else "."
+        level = "k" if dso.is_kernel else "."
         file_offset = map_.file_offset(avma)
         res = dso.resolve(file_offset)
         if res is None:
