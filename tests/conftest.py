@@ -103,15 +103,21 @@ def need_speedups():
 @pytest.fixture(params=["c", "python"])
 def speedups_or_not(request, monkeypatch):
     """Run the test with the C loops of perfdata/_speedups.c and again with the Python code they replace."""
-    from pyperf_probe.perfdata import ordered, sample_keys
+    from pyperf_probe.perfdata import ordered, sample, sample_keys, stream
     from pyperf_probe.report import hist, rbtree
     from pyperf_probe.session import fixed_keys
     if request.param == "c":
         need_speedups()
     else:
         monkeypatch.setattr(sample_keys, "speedups", None)
+        monkeypatch.setattr(sample, "speedups", None)  # (the decoders made after this: the Python ones)
+        monkeypatch.setattr(stream, "_entry_scan", stream._py_entry_scan)
+        monkeypatch.setattr(stream, "_nonkey_positions", stream._py_nonkey_positions)
         monkeypatch.setattr(fixed_keys, "user_chain", fixed_keys._user_chain)
         monkeypatch.setattr(hist, "speedups", None)
+        from pyperf_probe.callchain import tree
+        monkeypatch.setattr(tree, "_c_append", None)
+        monkeypatch.setattr(tree, "_FRAME_ORDER", __import__("functools").cmp_to_key(tree.compare_frames))
         monkeypatch.setattr(rbtree, "_USE_C", False)
         monkeypatch.setattr(ordered, "_extremes", ordered._py_extremes)
         monkeypatch.setattr(ordered, "_time_order", ordered._py_time_order)

@@ -119,3 +119,43 @@ def test_rframe_by_position_equals_keywords():
         for field in RFrame.__slots__:
             assert (getattr(got, field), type(getattr(got, field))) == \
                 (getattr(want, field), type(getattr(want, field))), (field, args)
+
+
+def _tree_shape(node, parent=None):
+    """A call-graph tree as nested tuples: runs, hits, counts, children in dict order; parents checked."""
+    assert node.parent is parent
+    return (tuple(map(id, node.val)), tuple(node.keys), node.hit, node.children_hit, node.count,
+            node.children_count, tuple((k, _tree_shape(c, node)) for k, c in node.children.items()))
+
+
+def test_c_callchain_append_equals_pythons():
+    """callchain.tree: the C append (callchain_append) and CallchainRoot.py_append build the same trees (runs,
+    splits, hits, counts, children order, parents) from random chains sharing prefixes, merged trees too."""
+    need_speedups()
+    from pyperf_probe.callchain import tree
+    rng = random.Random(11)
+    for _ in range(300):
+        frames = _frames(rng)[:rng.randrange(2, 8)]
+        chains = []
+        for _ in range(rng.randrange(1, 25)):
+            base = rng.choice(chains)[0] if chains and rng.random() < 0.6 else []
+            chain = base[:rng.randrange(len(base) + 1)] + [rng.choice(frames) for _ in range(rng.randrange(0, 6))]
+            chains.append((chain, rng.choice([1, 5, 1 << 40]), rng.randrange(1, 4)))
+        roots = []
+        for use_c in (True, False):
+            root, other = tree.CallchainRoot(), tree.CallchainRoot()
+            for i, (chain, period, count) in enumerate(chains):
+                keys = [f.key for f in chain]
+                target = other if i % 3 == 2 else root
+                if use_c:
+                    target.append(keys if i % 2 else tuple(keys), tuple(chain), period, count)
+                else:
+                    target.py_append(keys, tuple(chain), period, count)
+            saved = tree._c_append
+            tree._c_append = tree._c_append if use_c else None
+            try:
+                root.merge(other)
+            finally:
+                tree._c_append = saved
+            roots.append((root.max_depth, _tree_shape(root.node)))
+        assert roots[0] == roots[1]

@@ -94,6 +94,14 @@ def _frame_order():
 
 
 _FRAME_ORDER = _frame_order()
+
+
+def _c_appender():
+    from pyperf_probe.perfdata.speedups import speedups
+    return getattr(speedups, "callchain_append", None)
+
+
+_c_append = _c_appender()
 _CHILD_ORDER = lambda child: _FRAME_ORDER(child.val[0])  # noqa: E731
 
 
@@ -107,7 +115,15 @@ class CallchainRoot:
         self.max_depth = 0
 
     def append(self, keys: Sequence[FrameKey], frames: Sequence, period: int, count: int = 1) -> None:
-        """``callchain_append``: add one chain (in print order) with its period, ``count`` samples' worth."""
+        """``callchain_append``: add one chain (in print order) with its period, ``count`` samples' worth
+        (perfdata/_speedups_report.c callchain_append when built: this is its twin)."""
+        if _c_append is not None:
+            _c_append(self, keys, frames, period, count)
+            return
+        self.py_append(keys, frames, period, count)
+
+    def py_append(self, keys: Sequence[FrameKey], frames: Sequence, period: int, count: int = 1) -> None:
+        """``append`` in Python."""
         n = len(keys)
         if n == 0:
             return

@@ -1,6 +1,7 @@
 /* pyperf_probe.perfdata._speedups, report's loops (the contract of each function: its comment here, and _speedups.c's
  * module comment for the whole module). */
 #include "_speedups.h"
+#include "structmember.h"
 
 /* ---------------------------------------------------------------------------------------------------------
  * report: perf's entries_in rb-tree replayed (report/findnew.py's replay; that module's docstring says what
@@ -767,6 +768,256 @@ static PyObject *frame_cmp(PyObject *Py_UNUSED(module), PyObject *const *args, P
     return PyLong_FromLong(c);
 }
 
+/* ---------------------------------------------------------------------------------------------------------
+ * callchain_append(root, keys, frames, period, count) -> None
+ *     callchain/tree.py's CallchainRoot.append (its Python twin; tests/test_report_lookups.py compares the
+ *     trees they build): one chain (keys and frames in print order) added to the radix tree of
+ *     root.node, root.max_depth raised to its length. The nodes are tree.Node objects (their class: that of
+ *     root.node), read and written through their slots' member descriptors; a new node is allocated as
+ *     Node's own __init__ would leave it (children {}, hits and counts 0).
+ * ------------------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t parent, val, keys, children, hit, children_hit, count, children_count;
+} NodeSlots;
+
+static NodeSlots ca_slots;
+static PyObject *ca_s_node, *ca_s_max_depth;
+
+#define CA_SLOT(o, off) (*(PyObject **)((char *)(o) + (off)))
+
+static int ca_offset(PyTypeObject *type, const char *name, Py_ssize_t *off)
+{
+    PyObject *d = PyDict_GetItemString(type->tp_dict, name);
+    if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type) || ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
+        PyErr_Format(PyExc_TypeError, "callchain_append: node class without the slot %s", name);
+        return -1;
+    }
+    *off = ((PyMemberDescrObject *)d)->d_member->offset;
+    return 0;
+}
+
+static int ca_setup(PyTypeObject *type)
+{
+    if (ca_slots.type == type) return 0;
+    if (!ca_s_node && (!(ca_s_node = PyUnicode_InternFromString("node")) ||
+                       !(ca_s_max_depth = PyUnicode_InternFromString("max_depth"))))
+        return -1;
+    NodeSlots s = {type};
+    if (ca_offset(type, "parent", &s.parent) < 0 || ca_offset(type, "val", &s.val) < 0 ||
+        ca_offset(type, "keys", &s.keys) < 0 || ca_offset(type, "children", &s.children) < 0 ||
+        ca_offset(type, "hit", &s.hit) < 0 || ca_offset(type, "children_hit", &s.children_hit) < 0 ||
+        ca_offset(type, "count", &s.count) < 0 || ca_offset(type, "children_count", &s.children_count) < 0)
+        return -1;
+    Py_INCREF(type);
+    Py_XDECREF(ca_slots.type);
+    ca_slots = s;
+    return 0;
+}
+
+/* the slot's value (borrowed), an AttributeError if unset */
+static PyObject *ca_get(PyObject *o, Py_ssize_t off)
+{
+    PyObject *v = CA_SLOT(o, off);
+    if (!v) PyErr_SetString(PyExc_AttributeError, "callchain_append: a node slot is unset");
+    return v;
+}
+
+static void ca_set(PyObject *o, Py_ssize_t off, PyObject *v)  /* v: a new reference, stolen */
+{
+    PyObject *old = CA_SLOT(o, off);
+    CA_SLOT(o, off) = v;
+    Py_XDECREF(old);
+}
+
+static int ca_add(PyObject *o, Py_ssize_t off, PyObject *v)
+{
+    PyObject *cur = ca_get(o, off), *sum;
+    if (!cur || !(sum = PyNumber_Add(cur, v))) return -1;
+    ca_set(o, off, sum);
+    return 0;
+}
+
+/* Node(parent, val, keys): val and keys new references, stolen */
+static PyObject *ca_node(PyObject *parent, PyObject *val, PyObject *keys)
+{
+    PyTypeObject *type = ca_slots.type;
+    PyObject *node = type->tp_alloc(type, 0), *children, *zero;
+    if (!node || !(children = PyDict_New())) {
+        Py_XDECREF(node);
+        Py_DECREF(val);
+        Py_DECREF(keys);
+        return NULL;
+    }
+    zero = PyLong_FromLong(0);
+    Py_INCREF(parent);
+    ca_set(node, ca_slots.parent, parent);
+    ca_set(node, ca_slots.val, val);
+    ca_set(node, ca_slots.keys, keys);
+    ca_set(node, ca_slots.children, children);
+    Py_INCREF(zero); ca_set(node, ca_slots.hit, zero);
+    Py_INCREF(zero); ca_set(node, ca_slots.children_hit, zero);
+    Py_INCREF(zero); ca_set(node, ca_slots.count, zero);
+    ca_set(node, ca_slots.children_count, zero);
+    return node;
+}
+
+/* tree._add_child: a child of `parent` with keys[pos:] and frames[pos:], period and count its hits */
+static int ca_add_child(PyObject *parent, PyObject *keys, PyObject *frames, Py_ssize_t pos, PyObject *period,
+                        PyObject *count)
+{
+    PyObject *k = PyList_GetSlice(keys, pos, PyList_GET_SIZE(keys)), *fs, *f, *child;
+    if (!k) return -1;
+    if (!(fs = PySequence_GetSlice(frames, pos, PY_SSIZE_T_MAX))) { Py_DECREF(k); return -1; }
+    f = PySequence_List(fs);
+    Py_DECREF(fs);
+    if (!f) { Py_DECREF(k); return -1; }
+    if (!(child = ca_node(parent, f, k))) return -1;
+    Py_INCREF(period); ca_set(child, ca_slots.hit, period);
+    Py_INCREF(count); ca_set(child, ca_slots.count, count);
+    PyObject *children = ca_get(parent, ca_slots.children);
+    int r = children && PyList_GET_SIZE(k) ? PyDict_SetItem(children, PyList_GET_ITEM(k, 0), child) : -1;
+    Py_DECREF(child);
+    return r;
+}
+
+/* tree._split: `node` keeps its first `at` frames, the rest moves to a new child with its children and hits;
+ * then keys[pos:] (if any) is added beside it */
+static int ca_split(PyObject *node, Py_ssize_t at, PyObject *keys, PyObject *frames, Py_ssize_t pos,
+                    PyObject *period, PyObject *count)
+{
+    PyObject *val = ca_get(node, ca_slots.val), *nkeys = ca_get(node, ca_slots.keys), *tail, *tv, *tk;
+    if (!val || !nkeys || !PyList_Check(val) || !PyList_Check(nkeys)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "callchain_append: node runs are lists");
+        return -1;
+    }
+    if (!(tv = PyList_GetSlice(val, at, PyList_GET_SIZE(val)))) return -1;
+    if (!(tk = PyList_GetSlice(nkeys, at, PyList_GET_SIZE(nkeys)))) { Py_DECREF(tv); return -1; }
+    if (!(tail = ca_node(node, tv, tk))) return -1;
+    Py_ssize_t moved[] = {ca_slots.children, ca_slots.hit, ca_slots.children_hit, ca_slots.count,
+                          ca_slots.children_count};
+    for (int i = 0; i < 5; i++) {
+        PyObject *v = ca_get(node, moved[i]);
+        if (!v) { Py_DECREF(tail); return -1; }
+        Py_INCREF(v);
+        ca_set(tail, moved[i], v);
+    }
+    PyObject *gchildren = CA_SLOT(tail, ca_slots.children), *gk, *gv;
+    Py_ssize_t gpos = 0;
+    if (!PyDict_Check(gchildren)) { Py_DECREF(tail); PyErr_SetString(PyExc_TypeError, "callchain_append: children"); return -1; }
+    while (PyDict_Next(gchildren, &gpos, &gk, &gv)) {
+        if (Py_TYPE(gv) != ca_slots.type) { Py_DECREF(tail); PyErr_SetString(PyExc_TypeError, "callchain_append: a child is no Node"); return -1; }
+        Py_INCREF(tail);
+        ca_set(gv, ca_slots.parent, tail);
+    }
+    if (PyList_SetSlice(val, at, PyList_GET_SIZE(val), NULL) < 0 ||
+        PyList_SetSlice(nkeys, at, PyList_GET_SIZE(nkeys), NULL) < 0) {
+        Py_DECREF(tail);
+        return -1;
+    }
+    PyObject *children = PyDict_New();
+    if (!children || PyDict_SetItem(children, PyList_GET_ITEM(tk, 0), tail) < 0) {
+        Py_XDECREF(children);
+        Py_DECREF(tail);
+        return -1;
+    }
+    ca_set(node, ca_slots.children, children);
+    PyObject *ch = PyNumber_Add(CA_SLOT(tail, ca_slots.hit), CA_SLOT(tail, ca_slots.children_hit));
+    PyObject *cc = ch ? PyNumber_Add(CA_SLOT(tail, ca_slots.count), CA_SLOT(tail, ca_slots.children_count)) : NULL;
+    Py_DECREF(tail);
+    if (!ch || !cc) { Py_XDECREF(ch); return -1; }
+    ca_set(node, ca_slots.children_hit, ch);
+    ca_set(node, ca_slots.children_count, cc);
+    if (pos < PyList_GET_SIZE(keys)) {
+        PyObject *zero = PyLong_FromLong(0);
+        Py_INCREF(zero);
+        ca_set(node, ca_slots.hit, zero);
+        ca_set(node, ca_slots.count, zero);
+        if (ca_add(node, ca_slots.children_hit, period) < 0 || ca_add(node, ca_slots.children_count, count) < 0)
+            return -1;
+        return ca_add_child(node, keys, frames, pos, period, count);
+    }
+    Py_INCREF(period);
+    ca_set(node, ca_slots.hit, period);
+    Py_INCREF(count);
+    ca_set(node, ca_slots.count, count);
+    return 0;
+}
+
+static PyObject *callchain_append(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "callchain_append(root, keys, frames, period, count)");
+        return NULL;
+    }
+    PyObject *root = args[0], *keys = args[1], *frames = args[2], *period = args[3], *count = args[4];
+    PyObject *node = NULL, *result = NULL;
+    Py_ssize_t n = PySequence_Length(keys), pos = 0;
+    if (n < 0) return NULL;
+    if (n == 0) Py_RETURN_NONE;
+    if (!ca_s_node && (!(ca_s_node = PyUnicode_InternFromString("node")) ||
+                       !(ca_s_max_depth = PyUnicode_InternFromString("max_depth"))))
+        return NULL;
+    PyObject *depth = PyObject_GetAttr(root, ca_s_max_depth);
+    if (!depth) return NULL;
+    Py_ssize_t d = PyLong_AsSsize_t(depth);
+    Py_DECREF(depth);
+    if (d == -1 && PyErr_Occurred()) return NULL;
+    if (n > d) {
+        PyObject *v = PyLong_FromSsize_t(n);
+        if (!v || PyObject_SetAttr(root, ca_s_max_depth, v) < 0) { Py_XDECREF(v); return NULL; }
+        Py_DECREF(v);
+    }
+    if (PyList_Check(keys)) Py_INCREF(keys);
+    else if (!(keys = PySequence_List(keys))) return NULL;
+    if (!(node = PyObject_GetAttr(root, ca_s_node))) goto done;
+    if (ca_setup(Py_TYPE(node)) < 0) goto done;
+    for (;;) {
+        if (ca_add(node, ca_slots.children_hit, period) < 0 || ca_add(node, ca_slots.children_count, count) < 0)
+            goto done;
+        PyObject *children = ca_get(node, ca_slots.children), *child, *ckeys;
+        if (!children) goto done;
+        if (!PyDict_Check(children)) { PyErr_SetString(PyExc_TypeError, "callchain_append: children"); goto done; }
+        child = PyDict_GetItemWithError(children, PyList_GET_ITEM(keys, pos));
+        if (!child) {
+            if (PyErr_Occurred() || ca_add_child(node, keys, frames, pos, period, count) < 0) goto done;
+            break;
+        }
+        if (Py_TYPE(child) != ca_slots.type) { PyErr_SetString(PyExc_TypeError, "callchain_append: a child is no Node"); goto done; }
+        if (!(ckeys = ca_get(child, ca_slots.keys))) goto done;
+        if (!PyList_Check(ckeys)) { PyErr_SetString(PyExc_TypeError, "callchain_append: node keys are lists"); goto done; }
+        Py_ssize_t vlen = PyList_GET_SIZE(ckeys), matched = 0;
+        /* (the run compared key by key as list equality compares: identity first, then ==) */
+        while (matched < vlen && pos < n) {
+            int eq = PyObject_RichCompareBool(PyList_GET_ITEM(ckeys, matched), PyList_GET_ITEM(keys, pos), Py_EQ);
+            if (eq < 0) goto done;
+            if (!eq) break;
+            matched++;
+            pos++;
+        }
+        if (matched < vlen) {
+            Py_INCREF(child);
+            int r = ca_split(child, matched, keys, frames, pos, period, count);
+            Py_DECREF(child);
+            if (r < 0) goto done;
+            break;
+        }
+        if (pos == n) {
+            if (ca_add(child, ca_slots.hit, period) < 0 || ca_add(child, ca_slots.count, count) < 0) goto done;
+            break;
+        }
+        Py_INCREF(child);
+        Py_SETREF(node, child);
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    Py_XDECREF(node);
+    Py_DECREF(keys);
+    return result;
+}
+
 /* --------------------------------------------------------------------------- end of the report section */
 
 PyMethodDef speedups_report_methods[] = {
@@ -775,6 +1026,8 @@ PyMethodDef speedups_report_methods[] = {
      "(moves, ident, order, merged) (see the source)"},
     {"rank_order", (PyCFunction)rank_order, METH_VARARGS,
      "rank_order(group, thread, depth, rest) -> order (see the source)"},
+    {"callchain_append", (PyCFunction)(void (*)(void))callchain_append, METH_FASTCALL,
+     "callchain_append(root, keys, frames, period, count) (callchain.tree.CallchainRoot.append; see the source)"},
     {"frame_cmp", (PyCFunction)(void (*)(void))frame_cmp, METH_FASTCALL,
      "frame_cmp(left, right) -> -1, 0 or 1 (callchain.tree.compare_frames; see the source)"},
     {"hist_lookups", (PyCFunction)hist_lookups, METH_VARARGS,
