@@ -146,6 +146,10 @@ class _Walk:
             self.run = self.run_raw_c if getattr(speedups, "script_raw_run", None) is not None else self.run_raw
         # keys of fixed fields and RAW resolved from their bytes (session.fixed_keys)
         self.fixed = FixedKeys.of(session, layout, raw=True) if self.raw_at is not None else None
+        # per event: its head plan (False: none; None: not looked up yet) and its trace text's function
+        self.plans: list = [None] * len(printer.options.fields)
+        self.infos: list = [None] * len(printer.options.fields)
+        self.every = getattr(accept, "takes_every_thread", False)
 
     def forget(self) -> None:
         """The machine changed: nothing kept holds."""
@@ -280,6 +284,12 @@ class _Walk:
         from what that gives (``_Sampled``), else the sample is decoded to print it."""
         fast = self.fixed.resolve(key) if self.fixed is not None and end <= len(key) and \
             self.kernel.settled else None
+        if fast is not None:
+            plan = self.plans[fast[0]]
+            if plan is None:
+                plan = self.plans[fast[0]] = self.printer.around_plan(fast[0]) or False
+            if plan is not False:
+                return self._miss_planned(key, end, fast, plan)
         if fast is None:
             sample = self.decode(key)
             if sample is None:
@@ -316,6 +326,38 @@ class _Walk:
             self._keep(self.heads, key[:self.raw_at], head, sample)
             self.memo[key] = template
             made.append(key)
+        return template
+
+    def _miss_planned(self, key: bytes, end: int, fast: tuple, plan) -> str:
+        """``miss_raw`` for a key of fixed fields whose event has a head plan (``around_plan``): the same
+        steps, without the general path's look-ups (the system-wide recording's 20K heads: a thread, cpu
+        and event each)."""
+        evsel, thread, location, period, cpu, pid, tid = fast
+        at = self.raw_at
+        at4 = at + 4
+        state = thread.state or self.machine.thread_state(thread)
+        sample = _Sampled(evsel, state, period, key[at4:end], pid, tid, cpu, key[0] | key[1] << 8, location)
+        if self.every or self.accept(state):
+            before, after, traced = plan(sample)
+            if traced:
+                info = self.infos[evsel]
+                if info is None:
+                    info = self.infos[evsel] = self.info_of(self.printer.tp_ids[evsel])
+                head = [before, after, info, cpu or 0, []]
+                template = before + info(sample.raw, cpu or 0).replace("%", "%%") + after
+            else:
+                head = [before, after, None, cpu or 0, []]
+                template = before + after
+        else:
+            head = [None, None, None, 0, []]
+            template = ""
+        if not self.machine_changed():
+            memo = self.memo
+            if len(memo) >= MEMO_LIMIT:
+                self.forget()
+            self._keep(self.heads, key[:at], head, sample)
+            memo[key] = template
+            head[4].append(key)
         return template
 
     def machine_changed(self) -> bool:

@@ -38,6 +38,7 @@ class TraceEvents:
         self._routes: dict[int, tuple] = {}   # event id -> (render(raw, cpu), whether its texts are kept)
         self._texts: dict[bytes, str] = {}    # RAW record (its common_type names the event) -> text
         self._infos: dict[int, Callable] = {}  # event id -> info_of's function
+        self._planned: set[int] = set()  # event ids whose route is a plan (plan.flat_plan)
         self._resolve = resolve
         if use_library is None:
             use_library = not os.environ.get(ENV_NO_LIBRARY)
@@ -154,7 +155,9 @@ class TraceEvents:
         if route is None:
             route = self._routes[event_id] = self._route(event_id)
         render, keep = route
-        if not keep:  # (a kept text is another event's record: its common_type differs)
+        if not keep or event_id in self._planned:
+            # (a plan prints a record in about the time a kept text is looked up and kept: script's loop keeps
+            # its texts per sample key anyway. A kept text is another event's record: its common_type differs)
             return render
         texts = self._texts
 
@@ -178,12 +181,15 @@ class TraceEvents:
             print_info = self.tep.print_info
             ev = self._plannable(event_id)
             plan = flat_plan(ev, lambda raw: print_info(raw, 0)) if ev is not None else None
+            if plan is not None:
+                self._planned.add(event_id)
             return plan or print_info, keep
         ev = self.python_event(event_id)
         if ev is None:
             return (lambda raw, cpu: ""), keep
         plan = flat_plan(ev)
         if plan is not None:
+            self._planned.add(event_id)
             return plan, keep
         info = ev.info
         return (lambda raw, cpu: info(raw)), keep
