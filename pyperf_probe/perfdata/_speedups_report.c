@@ -449,17 +449,80 @@ static int hl_strings(void)
     return 0;
 }
 
-/* obj.name += v */
-static int hl_add(PyObject *obj, PyObject *name, PyObject *v)
+
+/* Slot attributes read and written in place: a (type, offset) cache per attribute name, filled from the type's
+ * member descriptor (a __slots__ entry) the first time an object of that type is met; any other attribute
+ * (a property, a dict entry) goes through PyObject_GetAttr / SetAttr. */
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t off;
+} SlotCache;
+
+static int sa_find(PyObject *o, PyObject *name, SlotCache *c)
 {
-    PyObject *cur = PyObject_GetAttr(obj, name), *sum;
+    PyTypeObject *type = Py_TYPE(o);
+    if (c->type == type) return 1;
+    PyObject *d = _PyType_Lookup(type, name);
+    if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type)) return 0;
+    PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+    if (m->type != T_OBJECT_EX || (m->flags & READONLY)) return 0;
+    Py_INCREF(type);
+    Py_XDECREF(c->type);
+    c->type = type;
+    c->off = m->offset;
+    return 1;
+}
+
+#define SA_SLOT(o, c) (*(PyObject **)((char *)(o) + (c)->off))
+
+/* o.name, a new reference */
+static PyObject *sa_get(PyObject *o, PyObject *name, SlotCache *c)
+{
+    if (sa_find(o, name, c)) {
+        PyObject *v = SA_SLOT(o, c);
+        if (v) {
+            Py_INCREF(v);
+            return v;
+        }
+    }
+    return PyObject_GetAttr(o, name);
+}
+
+/* o.name = v (v stolen) */
+static int sa_set(PyObject *o, PyObject *name, SlotCache *c, PyObject *v)
+{
+    if (sa_find(o, name, c)) {
+        PyObject *old = SA_SLOT(o, c);
+        SA_SLOT(o, c) = v;
+        Py_XDECREF(old);
+        return 0;
+    }
+    int r = PyObject_SetAttr(o, name, v);
+    Py_DECREF(v);
+    return r;
+}
+
+static int sa_true(PyObject *o, PyObject *name, SlotCache *c)
+{
+    PyObject *v = sa_get(o, name, c);
+    if (!v) return -1;
+    int r = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return r;
+}
+
+static SlotCache hl_c_period_acc, hl_c_hits, hl_c_period, hl_c_nr_events, hl_c_callchain, hl_c_key, hl_c_mapped,
+    hl_c_level, hl_c_has_sym;
+
+/* obj.name += v */
+static int hl_add(PyObject *obj, PyObject *name, SlotCache *c, PyObject *v)
+{
+    PyObject *cur = sa_get(obj, name, c), *sum;
     if (!cur) return -1;
     sum = PyNumber_Add(cur, v);
     Py_DECREF(cur);
     if (!sum) return -1;
-    int r = PyObject_SetAttr(obj, name, sum);
-    Py_DECREF(sum);
-    return r;
+    return sa_set(obj, name, c, sum);
 }
 
 /* pending[(entry, sid)] gets period and count, or is [entry, keys, frames, i, period, count] */
@@ -552,7 +615,7 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
         if (graphs && n) {
             if (!(keys = PyList_New(n))) goto group_done;
             for (Py_ssize_t i = 0; i < n; i++) {
-                PyObject *k = PyObject_GetAttr(PyList_GET_ITEM(frames, i), hl_s_key);
+                PyObject *k = sa_get(PyList_GET_ITEM(frames, i), hl_s_key, &hl_c_key);
                 if (!k) goto group_done;
                 PyList_SET_ITEM(keys, i, k);
             }
@@ -585,20 +648,20 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
                  !(entry = PyObject_CallFunctionObjArgs(make_self, ident, comm, tid, loc, trace, filtered, raw, NULL)))
             goto group_done;
         int made_self = PyDict_GET_SIZE(entries) != before;
-        if (hl_add(entry, hl_s_period_acc, period) < 0 || hl_add(entry, hl_s_hits, count) < 0 ||
-            hl_add(entry, hl_s_period, period) < 0 || hl_add(entry, hl_s_nr_events, count) < 0)
+        if (hl_add(entry, hl_s_period_acc, &hl_c_period_acc, period) < 0 || hl_add(entry, hl_s_hits, &hl_c_hits, count) < 0 ||
+            hl_add(entry, hl_s_period, &hl_c_period, period) < 0 || hl_add(entry, hl_s_nr_events, &hl_c_nr_events, count) < 0)
             goto group_done;
         if (sid) {
-            PyObject *cc = PyObject_GetAttr(entry, hl_s_callchain);
+            PyObject *cc = sa_get(entry, hl_s_callchain, &hl_c_callchain);
             if (!cc) goto group_done;
             int has = cc != Py_None;
             Py_DECREF(cc);
             if (has && hl_pend(pending, entry, sid, keys, frames, 0, period, count) < 0) goto group_done;
         }
-        if (!(level = PyObject_GetAttr(loc, hl_s_level))) goto group_done;
+        if (!(level = sa_get(loc, hl_s_level, &hl_c_level))) goto group_done;
         int loc_sym = 1;
         if (!every) {
-            PyObject *hs = PyObject_GetAttr(loc, hl_s_has_sym);
+            PyObject *hs = sa_get(loc, hl_s_has_sym, &hl_c_has_sym);
             if (!hs) goto group_done;
             loc_sym = PyObject_IsTrue(hs);
             Py_DECREF(hs);
@@ -623,7 +686,7 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
                 PyObject *frame = PyList_GET_ITEM(frames, i), *fe;
                 int made = 0, sym = 1;
                 if (!every) {
-                    PyObject *hs = PyObject_GetAttr(frame, hl_s_has_sym);
+                    PyObject *hs = sa_get(frame, hl_s_has_sym, &hl_c_has_sym);
                     if (!hs) goto group_done;
                     sym = PyObject_IsTrue(hs);
                     Py_DECREF(hs);
@@ -633,13 +696,13 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
                 if (!fe && PyErr_Occurred()) goto group_done;
                 if (!fe || every || !sym) {  /* the level (perf's al->level) is needed: frames up to this one */
                     for (; lvl_upto <= i; lvl_upto++) {
-                        PyObject *f = PyList_GET_ITEM(frames, lvl_upto), *mp = PyObject_GetAttr(f, hl_s_mapped);
+                        PyObject *f = PyList_GET_ITEM(frames, lvl_upto), *mp = sa_get(f, hl_s_mapped, &hl_c_mapped);
                         if (!mp) goto group_done;
                         int m = PyObject_IsTrue(mp);
                         Py_DECREF(mp);
                         if (m < 0) goto group_done;
                         if (m) {
-                            PyObject *lv = PyObject_GetAttr(f, hl_s_level);
+                            PyObject *lv = sa_get(f, hl_s_level, &hl_c_level);
                             if (!lv) goto group_done;
                             Py_SETREF(level, lv);
                         }
@@ -658,7 +721,7 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
                 while (s < nseen && seen[s] != fe) s++;
                 if (s < nseen) { Py_DECREF(fe); continue; }
                 seen[nseen++] = fe;  /* (kept alive by `known`) */
-                if (hl_add(fe, hl_s_period_acc, period) < 0 || hl_add(fe, hl_s_hits, count) < 0) {
+                if (hl_add(fe, hl_s_period_acc, &hl_c_period_acc, period) < 0 || hl_add(fe, hl_s_hits, &hl_c_hits, count) < 0) {
                     Py_DECREF(fe);
                     goto group_done;
                 }
@@ -715,13 +778,26 @@ done:
 
 static PyObject *fc_s_name, *fc_s_inlined, *fc_s_dso_rank, *fc_s_sym_start, *fc_s_avma;
 
+static SlotCache fc_c_has_sym, fc_c_inlined, fc_c_name, fc_c_dso_rank, fc_c_sym_start, fc_c_avma;
+
+static SlotCache *fc_cache(PyObject *name)
+{
+    return name == fc_s_name ? &fc_c_name : name == fc_s_inlined ? &fc_c_inlined : name == fc_s_dso_rank ?
+        &fc_c_dso_rank : name == fc_s_sym_start ? &fc_c_sym_start : name == fc_s_avma ? &fc_c_avma : &fc_c_has_sym;
+}
+
+static int fc_true(PyObject *obj, PyObject *name)
+{
+    return sa_true(obj, name, fc_cache(name));
+}
+
 /* Python's (a > b) - (a < b) of two attributes' values; -2 on an error */
 static int fc_attr_cmp(PyObject *left, PyObject *right, PyObject *name)
 {
-    PyObject *a = PyObject_GetAttr(left, name), *b;
+    PyObject *a = sa_get(left, name, fc_cache(name)), *b;
     int r = -2;
     if (!a) return -2;
-    if (!(b = PyObject_GetAttr(right, name))) { Py_DECREF(a); return -2; }
+    if (!(b = sa_get(right, name, fc_cache(name)))) { Py_DECREF(a); return -2; }
     int gt = PyObject_RichCompareBool(a, b, Py_GT);
     int lt = gt < 0 ? -1 : PyObject_RichCompareBool(a, b, Py_LT);
     if (gt >= 0 && lt >= 0) r = gt - lt;
@@ -730,14 +806,6 @@ static int fc_attr_cmp(PyObject *left, PyObject *right, PyObject *name)
     return r;
 }
 
-static int fc_true(PyObject *obj, PyObject *name)
-{
-    PyObject *v = PyObject_GetAttr(obj, name);
-    if (!v) return -1;
-    int r = PyObject_IsTrue(v);
-    Py_DECREF(v);
-    return r;
-}
 
 static PyObject *frame_cmp(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
