@@ -289,6 +289,32 @@ def test_c_lines_are_python_percent_formatting():
         for divisor in (1, 1000):
             out: list = []
             got = speedups.script_raw_run(items, 0, memo, {}, 1, divisor, None, out, 1 << 14)
-            assert got == (len(items), 0, None)
+            assert got == (len(items), 0, None, 0)
             want = "".join(memo[k] % (t // 10 ** 9, t % 10 ** 9 // divisor) for k, t in items if memo[k])
             assert "".join(out) == want
+
+
+@pytest.mark.skipif(getattr(__import__("pyperf_probe.perfdata.speedups", fromlist=["speedups"]).speedups,
+                            "script_raw_run", None) is None, reason="the C accelerator is not built")
+def test_c_loop_asks_miss_for_new_heads():
+    """script_raw_run's `miss`: a key whose head is not kept and whose RAW fits is handed to miss(key, end)
+    (end: where its RAW ends) in its turn, its template printed as a kept one's, None counted as dropped; a
+    RAW that overruns its key still returns to Python (status 1); a kept key does not call it."""
+    from pyperf_probe.perfdata.speedups import speedups
+    at = 2
+
+    def key(head: bytes, raw: bytes, size: int | None = None) -> bytes:
+        return head + struct.pack("<I", len(raw) if size is None else size) + raw
+    calls = []
+
+    def miss(k, end):
+        calls.append((k, end))
+        return None if k[:at] == b"dr" else {b"h1": "one %d.%d\n", b"h2": ""}.get(k[:at], "%d-%d other\n")
+    kept = key(b"kk", b"x")
+    items = [(key(b"h1", b"abc"), 5 * 10 ** 9 + 7000), (kept, 1), (key(b"dr", b""), 2), (key(b"h2", b"z"), 3),
+             (key(b"h9", b"q"), 4), (key(b"ov", b"r", size=9), 5), (key(b"h1", b"abc"), 6)]
+    out: list = []
+    got = speedups.script_raw_run(items, 0, {kept: "kept %d %d\n"}, {}, at, 1000, None, out, 1 << 14, miss)
+    assert got == (5, 1, None, 1)
+    assert "".join(out) == "one 5.7\nkept 0 0\n0-0 other\n"
+    assert calls == [(items[0][0], 2 + 4 + 3), (items[2][0], 6), (items[3][0], 7), (items[4][0], 7)]

@@ -146,9 +146,40 @@ static int linebuf_format(LineBuf *b, PyObject *template, unsigned long long a, 
     return 1;
 }
 
+/* A sample's text, template % (time // 10**9, time % 10**9 // divisor), written to the buffer (or, for a
+ * template LineBuf does not know, formatted by PyUnicode_Format and appended to `out` after the buffer's
+ * text); nothing for "". 0, or -1 with an exception. */
+static int emit_line(LineBuf *buf, PyObject *out, PyObject *template, unsigned long long time,
+                     unsigned long long divisor)
+{
+    PyObject *numbers, *line;
+    int done;
+    if (PyUnicode_Check(template) && PyUnicode_GET_LENGTH(template) == 0)
+        return 0;
+    done = linebuf_format(buf, template, time / 1000000000ULL, time % 1000000000ULL / divisor);
+    if (done != 0)
+        return done < 0 ? -1 : 0;
+    if (linebuf_flush(buf, out) < 0)
+        return -1;
+    numbers = Py_BuildValue("(KK)", time / 1000000000ULL, time % 1000000000ULL / divisor);
+    if (numbers == NULL)
+        return -1;
+    line = PyUnicode_Format(template, numbers);
+    Py_DECREF(numbers);
+    if (line == NULL)
+        return -1;
+    if (PyList_Append(out, line) < 0) {
+        Py_DECREF(line);
+        return -1;
+    }
+    Py_DECREF(line);
+    return 0;
+}
+
 /* --- script_raw_run (script section: report.script_keys' loop of tracepoint samples) -------------------- */
 
-/* script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit) -> (i, status, template)
+/* script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit, miss=None)
+ *     -> (i, status, template, dropped)
  *     report.script_keys._Walk.run_raw's loop over items[start:] (pairs (key, time): key bytes cut at its RAW
  *     record, whose u32 size is at byte `at`), for the samples whose text it can make as that loop does: a
  *     key kept in `memo` (dict key -> template), or a key whose part before RAW is in `heads` (dict
@@ -159,18 +190,22 @@ static int linebuf_format(LineBuf *b, PyObject *template, unsigned long long a, 
  *     status 0 at the end (i == len(items)); 1 for a sample Python makes the text of (a key whose head is
  *     not kept or whose RAW overruns it, `memo` holding memo_limit keys, a time that is not a u64); 2 when
  *     the info call changed kernel.epoch (a %pS name loaded the kernel's symbols): `template` is the
- *     sample's template, neither kept nor printed. */
+ *     sample's template, neither kept nor printed. With `miss` (_Walk.miss_raw), a key whose head is not
+ *     kept and whose RAW fits is not left to Python: miss(key, end) (end: where its RAW ends) gives its
+ *     template, printed as a kept one's, or None for a sample the reader drops (counted in `dropped`). */
 static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *items, *memo, *heads, *kernel, *out, *pct = NULL, *pctpct = NULL, *epoch_name = NULL;
-    Py_ssize_t i, n, at, memo_limit;
+    PyObject *miss = Py_None;
+    Py_ssize_t i, n, at, memo_limit, dropped = 0;
     unsigned long long divisor;
     int status = 0;
     PyObject *changed_template = NULL, *result = NULL;
     LineBuf buf = {NULL, 0, 0};
 
-    if (!PyArg_ParseTuple(args, "O!nO!O!nKOO!n:script_raw_run", &PyList_Type, &items, &i, &PyDict_Type, &memo,
-                          &PyDict_Type, &heads, &at, &divisor, &kernel, &PyList_Type, &out, &memo_limit))
+    if (!PyArg_ParseTuple(args, "O!nO!O!nKOO!n|O:script_raw_run", &PyList_Type, &items, &i, &PyDict_Type,
+                          &memo, &PyDict_Type, &heads, &at, &divisor, &kernel, &PyList_Type, &out, &memo_limit,
+                          &miss))
         return NULL;
     if (at < 0 || divisor == 0) {
         PyErr_SetString(PyExc_ValueError, "script_raw_run: bad offset or divisor");
@@ -183,7 +218,7 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
         goto done;
     n = PyList_GET_SIZE(items);
     for (; i < n; i++) {
-        PyObject *pair = PyList_GET_ITEM(items, i), *key, *template, *line, *numbers;
+        PyObject *pair = PyList_GET_ITEM(items, i), *key, *template;
         unsigned long long time;
         if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(pair, 0)) ||
             !PyLong_Check(PyTuple_GET_ITEM(pair, 1))) {
@@ -218,6 +253,22 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
             Py_DECREF(head_key);
             if (got == NULL && PyErr_Occurred())
                 goto done;
+            if (got == NULL && end <= klen && miss != Py_None) { /* a new head: Python makes it */
+                PyObject *made_template = PyObject_CallFunction(miss, "On", key, end);
+                int failed;
+                if (made_template == NULL)
+                    goto done;
+                if (made_template == Py_None) {
+                    Py_DECREF(made_template);
+                    dropped++;
+                    continue;
+                }
+                failed = emit_line(&buf, out, made_template, time, divisor);
+                Py_DECREF(made_template);
+                if (failed)
+                    goto done;
+                continue;
+            }
             if (got == NULL || end > klen || !PyList_Check(got) || PyList_GET_SIZE(got) != 5) {
                 status = 1;
                 break;
@@ -284,33 +335,12 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
             }
             Py_DECREF(template); /* memo holds it */
         }
-        if (PyUnicode_Check(template) && PyUnicode_GET_LENGTH(template) == 0)
-            continue;
-        {
-            int done = linebuf_format(&buf, template, time / 1000000000ULL, time % 1000000000ULL / divisor);
-            if (done < 0)
-                goto done;
-            if (done)
-                continue;
-            if (linebuf_flush(&buf, out) < 0)
-                goto done;
-        }
-        numbers = Py_BuildValue("(KK)", time / 1000000000ULL, time % 1000000000ULL / divisor);
-        if (numbers == NULL)
+        if (emit_line(&buf, out, template, time, divisor) < 0)
             goto done;
-        line = PyUnicode_Format(template, numbers);
-        Py_DECREF(numbers);
-        if (line == NULL)
-            goto done;
-        if (PyList_Append(out, line) < 0) {
-            Py_DECREF(line);
-            goto done;
-        }
-        Py_DECREF(line);
     }
     if (linebuf_flush(&buf, out) < 0)
         goto done;
-    result = Py_BuildValue("(niO)", i, status, changed_template != NULL ? changed_template : Py_None);
+    result = Py_BuildValue("(niOn)", i, status, changed_template != NULL ? changed_template : Py_None, dropped);
 done:
     PyMem_Free(buf.data);
     Py_XDECREF(changed_template);
@@ -324,7 +354,7 @@ done:
 
 PyMethodDef speedups_script_methods[] = {
     {"script_raw_run", (PyCFunction)script_raw_run, METH_VARARGS,
-     "script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit) -> (i, status, template) "
-     "(see the source)"},
+     "script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit, miss=None) -> "
+     "(i, status, template, dropped) (see the source)"},
     {NULL, NULL, 0, NULL},
 };

@@ -216,15 +216,18 @@ class _Walk:
         return "".join(out)
 
     def run_raw_c(self, items: list) -> str:
-        """``run_raw`` with its loop in C (``_speedups.script_raw_run``: the same texts, kept the same way);
-        the samples it leaves (a head not kept, a %pS text that loaded the kernel's symbols, the memo
-        full) are made here, one at a time, by ``run_raw``'s loop."""
+        """``run_raw`` with its loop in C (``_speedups.script_raw_run``: the same texts, kept the same way; a
+        head not kept is made by its call of ``miss_raw``, as ``run_raw``'s loop calls it); the samples it
+        leaves (a %pS text that loaded the kernel's symbols, the memo full, a RAW record that overruns its
+        key) are made here, one at a time, by ``run_raw``'s loop."""
         out: list[str] = []
         memo, heads, at, divisor, kernel = self.memo, self.heads, self.raw_at, self.divisor, self.kernel
         raw_run = speedups.script_raw_run
+        miss = self.miss_raw
         n, i, dropped = len(items), 0, 0
         while True:
-            i, status, template = raw_run(items, i, memo, heads, at, divisor, kernel, out, MEMO_LIMIT)
+            i, status, template, missed = raw_run(items, i, memo, heads, at, divisor, kernel, out, MEMO_LIMIT, miss)
+            dropped += missed
             if status == 0:
                 break
             if status == 2:  # a %pS name loaded the kernel's symbols: the text is not kept
