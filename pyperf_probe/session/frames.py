@@ -59,7 +59,7 @@ class FrameTable:
     ELF symbol's name is the symbol's own frame, the others are inlined frames."""
 
     def __init__(self, inline_lookup=None):
-        self._frames: dict[tuple[Map | None, int], tuple[Frame, ...]] = {}
+        self._frames: dict[tuple[Map | None, int], Frame] = {}  # (the frame itself: no 1-tuple each)
         self._inlined: dict[tuple[Map | None, int], tuple[Frame, ...]] = {}
         self._inline_lookup = inline_lookup
 
@@ -73,8 +73,8 @@ class FrameTable:
         key = (map_ if map_ is not None else level, avma)
         got = self._frames.get(key)
         if got is None:
-            got = self._frames[key] = (self._make(map_, avma, level),)
-        return got
+            got = self._frames[key] = self._make(map_, avma, level)
+        return (got,)
 
     def frames_inlined(self, map_: Map | None, avma: int) -> tuple[Frame, ...]:
         """The frames of an address with its inline frames expanded (DWARF-unwound chains: perf 6.1's
@@ -91,15 +91,15 @@ class FrameTable:
         key = (map_ if map_ is not None else ".", avma)
         got = self._frames.get(key)
         if got is None:
-            got = self._frames[key] = (self._make(map_, avma, "."),)
-        return got[0]
+            got = self._frames[key] = self._make(map_, avma, ".")
+        return got
 
     def location(self, map_: Map | None, avma: int, level: str = ".") -> Frame:
         """``frames(map_, avma, level)[0]``; a kept frame is found without that call (once per sample)."""
         got = self._frames.get((map_ if map_ is not None else level, avma))
         if got is None:
-            got = self.frames(map_, avma, level)
-        return got[0]
+            got = self.frames(map_, avma, level)[0]
+        return got
 
     def _make(self, map_: Map | None, avma: int, level: str) -> Frame:
         if map_ is None:
