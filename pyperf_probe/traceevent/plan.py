@@ -235,7 +235,7 @@ def _text(arg, plan: _Plan) -> str | None:
     if kind != "field" or not f.flags & IS_ARRAY or not f.size:
         return None
     plan.end = max(plan.end, f.offset + f.size)
-    return f"cstr(data[{f.offset}:{f.offset + f.size}])"
+    return f"data[{f.offset}:{f.offset + f.size}].partition(b'\\0')[0].decode('utf-8', 'replace')"  # (cstr)
 
 
 KEPT_NAMES = 4096  # flag texts a plan keeps per value (then it computes the others each time)
