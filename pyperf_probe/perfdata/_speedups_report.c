@@ -567,12 +567,65 @@ static int hl_list(PyObject **listed, PyObject *entry, Py_ssize_t i, PyObject *f
     return r;
 }
 
+/* A u64 -> i64 open-addressing table (key 0 marks a free slot: keys are stored + 1; no key is 2^64 - 1). */
+typedef struct {
+    uint64_t *keys;
+    int64_t *vals;
+    size_t cap, n;
+} U64Map;
+
+static uint64_t um_hash(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ULL;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+/* the value slot of `key`, made if absent (*found then 0); NULL when out of memory */
+static int64_t *um_slot(U64Map *m, uint64_t key, int *found)
+{
+    uint64_t stored = key + 1;
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 1024;
+        uint64_t *keys = PyMem_Calloc(cap, sizeof(uint64_t));
+        int64_t *vals = PyMem_Malloc(cap * sizeof(int64_t));
+        if (!keys || !vals) { PyMem_Free(keys); PyMem_Free(vals); return NULL; }
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i]) {
+                size_t j = um_hash(m->keys[i] - 1) & (cap - 1);
+                while (keys[j]) j = (j + 1) & (cap - 1);
+                keys[j] = m->keys[i];
+                vals[j] = m->vals[i];
+            }
+        PyMem_Free(m->keys);
+        PyMem_Free(m->vals);
+        m->keys = keys;
+        m->vals = vals;
+        m->cap = cap;
+    }
+    size_t j = um_hash(key) & (m->cap - 1);
+    while (m->keys[j]) {
+        if (m->keys[j] == stored) { *found = 1; return &m->vals[j]; }
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->keys[j] = stored;
+    m->vals[j] = 0;
+    m->n++;
+    *found = 0;
+    return &m->vals[j];
+}
+
 static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *groups, *entries, *frame_entries, *make_self, *make_frame;
     int caller, graphs, cumulative, every;
     Py_ssize_t at;
-    PyObject *records = NULL, *made_after = NULL, *pending = NULL, *interned = NULL, *result = NULL;
+    PyObject *records = NULL, *made_after = NULL, *pending = NULL, *key_ids = NULL, *held = NULL, *result = NULL;
+    U64Map ptr_ids = {0}, pair_ids = {0};
+    int64_t npairs = 0;
+    PyObject **idobjs = NULL;
+    Py_ssize_t nidobjs = 0;
     PyObject **ids = NULL, **seen = NULL;
     Py_ssize_t cap = 0;
     if (!PyArg_ParseTuple(args, "O!ppppnO!O!OO:hist_lookups", &PyDict_Type, &groups, &caller, &graphs, &cumulative,
@@ -580,7 +633,7 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
         return NULL;
     if (hl_strings() < 0) return NULL;
     if (!(records = PyList_New(0)) || !(made_after = PyList_New(0)) || !(pending = PyDict_New()) ||
-        !(interned = PyDict_New()))
+        !(key_ids = PyDict_New()) || !(held = PyList_New(0)))
         goto done;
     Py_ssize_t gpos = 0;
     PyObject *gk, *gv;
@@ -619,22 +672,51 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
                 if (!k) goto group_done;
                 PyList_SET_ITEM(keys, i, k);
             }
-            if (cumulative) {  /* hist._suffix_ids */
-                PyObject *rest = hl_minus_one;
+            if (cumulative) {  /* hist._suffix_ids: (key, rest) interned as (key's id, rest) in a C table */
+                int64_t rest = -1;
                 for (Py_ssize_t i = n - 1; i >= 0; i--) {
-                    PyObject *pair = PyTuple_Pack(2, PyList_GET_ITEM(keys, i), rest), *got;
-                    if (!pair) goto group_done;
-                    got = PyDict_GetItemWithError(interned, pair);
-                    if (got) Py_INCREF(got);
-                    else if (PyErr_Occurred() || !(got = PyLong_FromSsize_t(PyDict_GET_SIZE(interned))) ||
-                             PyDict_SetItem(interned, pair, got) < 0) {
-                        Py_XDECREF(got);
-                        Py_DECREF(pair);
+                    PyObject *key = PyList_GET_ITEM(keys, i);
+                    int found;
+                    int64_t *kid = um_slot(&ptr_ids, (uint64_t)(uintptr_t)key, &found), id;
+                    if (!kid) { PyErr_NoMemory(); goto group_done; }
+                    if (!found) {  /* a key object not met yet: its id by value */
+                        PyObject *got = PyDict_GetItemWithError(key_ids, key);
+                        if (got) *kid = PyLong_AsLongLong(got);
+                        else if (PyErr_Occurred()) goto group_done;
+                        else {
+                            PyObject *v = PyLong_FromSsize_t(PyDict_GET_SIZE(key_ids));
+                            if (!v || PyDict_SetItem(key_ids, key, v) < 0) {
+                                Py_XDECREF(v);
+                                goto group_done;
+                            }
+                            *kid = PyDict_GET_SIZE(key_ids) - 1;
+                            Py_DECREF(v);
+                        }
+                        /* (the key object is held to the end: its address stays its own) */
+                        if (PyList_Append(held, key) < 0) goto group_done;
+                    }
+                    if (*kid >= ((int64_t)1 << 31) || rest + 1 >= ((int64_t)1 << 32)) {
+                        PyErr_SetString(PyExc_OverflowError, "hist_lookups: too many chain keys");
                         goto group_done;
                     }
-                    Py_DECREF(pair);
-                    ids[i] = rest = got;
+                    int64_t *pid = um_slot(&pair_ids, ((uint64_t)*kid << 32) | (uint64_t)(rest + 1), &found);
+                    if (!pid) { PyErr_NoMemory(); goto group_done; }
+                    if (!found) *pid = npairs++;
+                    id = *pid;
+                    if (id >= nidobjs) {
+                        Py_ssize_t ncap = nidobjs ? nidobjs * 2 : 1024;
+                        while (ncap <= id) ncap *= 2;
+                        PyObject **a = PyMem_Realloc(idobjs, ncap * sizeof(PyObject *));
+                        if (!a) { PyErr_NoMemory(); goto group_done; }
+                        memset(a + nidobjs, 0, (ncap - nidobjs) * sizeof(PyObject *));
+                        idobjs = a;
+                        nidobjs = ncap;
+                    }
+                    if (!idobjs[id] && !(idobjs[id] = PyLong_FromLongLong(id))) goto group_done;
+                    ids[i] = idobjs[id];
+                    Py_INCREF(ids[i]);
                     nids++;
+                    rest = id;
                 }
                 sid = ids[0];
                 Py_INCREF(sid);
@@ -763,7 +845,14 @@ done:
     Py_XDECREF(records);
     Py_XDECREF(made_after);
     Py_XDECREF(pending);
-    Py_XDECREF(interned);
+    Py_XDECREF(key_ids);
+    Py_XDECREF(held);
+    for (Py_ssize_t i = 0; i < nidobjs; i++) Py_XDECREF(idobjs[i]);
+    PyMem_Free(idobjs);
+    PyMem_Free(ptr_ids.keys);
+    PyMem_Free(ptr_ids.vals);
+    PyMem_Free(pair_ids.keys);
+    PyMem_Free(pair_ids.vals);
     PyMem_Free(ids);
     PyMem_Free(seen);
     return result;
