@@ -147,3 +147,18 @@ def test_symtab_lookups_equal_with_and_without_the_c_sort(monkeypatch):
             monkeypatch.undo()
         assert answers[0] == answers[1] and sum(a is not None for a in answers[0]) > 1000
     symtab._CACHE.clear()
+
+
+def test_any_kernel_key_is_any_kernel_key():
+    """counts._any_kernel_key (C loops over a run's keys) = any(_kernel_key(key)) on random keys: kernel
+    misc values, the PERF_CONTEXT_KERNEL mark anywhere, or neither."""
+    from pyperf_probe.session import counts
+    rng = random.Random(7)
+    answers = set()
+    for _ in range(5000):
+        keys = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 24))) +
+                (counts.KERNEL_MARK if rng.random() < 0.04 else b"") for _ in range(rng.randrange(1, 5))]
+        want = any(map(counts._kernel_key, keys))
+        assert counts._any_kernel_key(keys) == want
+        answers.add(want)
+    assert answers == {True, False}

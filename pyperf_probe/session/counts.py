@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import struct
 from collections import _count_elements as count_into  # Counter.update's C loop: counts into any dict
+from itertools import repeat
+from operator import contains, itemgetter
 
 from pyperf_probe.perfdata.sample import Sample
 from pyperf_probe.session.fixed_keys import FixedKeys
@@ -107,6 +109,17 @@ def _names_unknown_pid(rec) -> bool:
 def _kernel_key(key: bytes) -> bool:
     """Does a sample key reach the kernel: a kernel-mode sample, or a kernel part in its call chain."""
     return key[0] & 7 == MISC_KERNEL or KERNEL_MARK in key
+
+
+_KERNEL_MISC = frozenset(misc for misc in range(256) if misc & 7 == MISC_KERNEL)
+_first_byte = itemgetter(0)
+
+
+def _any_kernel_key(keys) -> bool:
+    """``any(map(_kernel_key, keys))`` in C loops (a file without kernel samples, such as a make build's
+    uprobe, never settles the kernel: every run with a new key asks)."""
+    return any(map(_KERNEL_MISC.__contains__, map(_first_byte, keys))) or \
+        any(map(contains, keys, repeat(KERNEL_MARK)))
 
 
 def _add(bucket: dict[tuple, list], key: tuple, period: int, count: int) -> None:
@@ -240,7 +253,7 @@ class _KeyCounter:
                 order.extend(map(cache.__getitem__, keys))
             return
         if (self.pid_offset is not None and self._pid_may_change(counts, new)) or \
-                (not self.kernel.settled and any(_kernel_key(key) for key in counts)):
+                (not self.kernel.settled and _any_kernel_key(counts)):
             for key in keys:
                 hit = self._add_key(key, 1)
                 if order is not None and hit is not None:
@@ -250,12 +263,13 @@ class _KeyCounter:
         get = pending.get
         hits = {}
         plain = True  # (no key that did not decode, none split: _in_order need not look)
+        add_key = self._add_chained if self.chain_keys is not None else self._add_key
         for key, count in counts.items():
             if key in cache:  # (counted with the resolution cached now: see the class docstring)
                 pending[key] = get(key, 0) + count
                 hits[key] = cache[key]
             else:
-                hit = hits[key] = self._add_key(key, count)
+                hit = hits[key] = add_key(key, count)
                 if hit is None or hit[0] is _SPLIT:
                     plain = False
         if order is not None:
@@ -272,14 +286,49 @@ class _KeyCounter:
         if self.order is not None:
             self.order.append((bucket, group, period))
 
-    def _add_key(self, key: bytes, count: int):
+    def _add_chained(self, key: bytes, count: int):
+        """``_add_key`` for a key of ``chain_keys`` that is not cached (add_run's new keys; such keys have
+        no RAW head): a user-only chain resolved from its bytes (``FixedKeys.resolve_chained``) and kept
+        here without the generic path's steps; any other key by ``_add_key``."""
+        chained = self.chain_keys.resolve_chained(key)
+        if chained is None:
+            return self._add_key(key, count, False)
+        evsel, thread, location, chain, raw, period = chained
+        bucket = self.groups[evsel]
+        group = (thread.state or self.machine.thread_state(thread), location, chain if self.with_chain else (),
+                 raw if self.with_raw else None)
+        hit = (bucket, group, period)
+        if self._machine_changed():
+            if count > 1:   # (as _add_key)
+                self.session.nr_samples += 1
+                _add(bucket, group, period, 1)
+                return (_SPLIT, hit, self._add_key(key, count - 1))
+        else:
+            cache = self.cache
+            if len(cache) >= CACHE_LIMIT:
+                self._forget()
+            cache[key] = hit
+            dependents = self.dependents
+            dependents.note_thread(key, thread)
+            dependents.by_maps.setdefault(thread.maps, []).append(key)  # (note_maps: a user-mode key)
+        self.session.nr_samples += count
+        got = bucket.get(group)
+        if got is None:
+            bucket[group] = [period * count, count]
+        else:
+            got[0] += period * count
+            got[1] += count
+        return hit
+
+    def _add_key(self, key: bytes, count: int, chained_first: bool = True):
         """Count ``count`` samples of ``key``; their resolution (bucket, group, period), None if the key does
-        not decode, or (``_SPLIT``, first's, the others') when the first changed the machine."""
+        not decode, or (``_SPLIT``, first's, the others') when the first changed the machine.
+        ``chained_first``: try ``chain_keys`` (False: _add_chained did)."""
         hit = self.cache.get(key)
         if hit is None and self.raw_at is not None:
             hit = self._from_head(key)
         if hit is None:
-            chained = self.chain_keys.resolve_chained(key) if self.chain_keys is not None else None
+            chained = self.chain_keys.resolve_chained(key) if self.chain_keys is not None and chained_first else None
             fast = self.fixed_keys.resolve(key) if self.fixed_keys is not None and self.kernel.settled else None
             if chained is not None:
                 evsel, thread, location, chain, raw, period = chained
