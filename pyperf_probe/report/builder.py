@@ -122,9 +122,10 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
         h, text = hists[index], texts[index]
         gkeys: dict[tuple, int] = {}  # session group -> the hists' group number
         h.sequence = _Sequence(order, bucket, gkeys, len(groups) == 1)
+        # (the totals once per event: the sum of every group's period and count)
+        h.count(sum(map(itemgetter(0), bucket.values())), sum(map(itemgetter(1), bucket.values())))
         for group, (period, count) in bucket.items():
             thread, location, chain, raw = group
-            h.count(period, count)
             loc = to_rframe(location)
             filtered = use_filters and filters.rejects(thread.comm, location, loc)
             rchain = chains.get(chain)

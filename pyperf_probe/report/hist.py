@@ -180,9 +180,15 @@ class Hists:
             self._finish_by_lookups()
         else:
             self._finish_merged()
+        finals: dict = {}  # tid -> the thread's final comm (None: none known)
+        final_comm = self.final_comm
         for entry in self.entries.values():
-            final = self.final_comm(entry.tid) if self.final_comm is not None else None
-            entry.thread_comm = final if final is not None else self._thread_comm.get(entry.tid, entry.comm)
+            tid = entry.tid
+            if tid in finals:
+                final = finals[tid]
+            else:
+                final = finals[tid] = final_comm(tid) if final_comm is not None else None
+            entry.thread_comm = final if final is not None else self._thread_comm.get(tid, entry.comm)
 
     def _finish_merged(self) -> None:
         """``finish`` with entries merged by identity (a dict: what perf's search finds when its comparator

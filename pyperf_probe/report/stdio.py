@@ -116,6 +116,33 @@ def entry_line(entry: HistEntry, hists: Hists, opts: StdioOptions, widths: list[
     return "  " + "  ".join(cells) + "\n"
 
 
+def _row_cells(hists: Hists, opts: StdioOptions, widths: list[int], cols: list):
+    """``entry_line``'s cells as one function per column, chosen once per event: entry -> text."""
+    last = _last_column(hists)
+    total = hists.total_period
+    pct = "%" + str(PERCENT_WIDTH - 1) + ".2f%%"  # (_pct's, with its expression: the same rounding)
+    fns = []
+    for col, width in zip(cols, widths):
+        kind = col.kind
+        if kind == "hpp":
+            name = col.name
+            if hists.group_members is not None:
+                return None  # (a group's cells: entry_line's own loop)
+            if name == "overhead_children":
+                fns.append(lambda e: pct % (e.period_acc * 100.0 / total if total else 0.0))
+            elif name == "overhead":
+                fns.append(lambda e: pct % (e.period * 100.0 / total if total else 0.0))
+            elif name == "sample":
+                fns.append(lambda e, w=width: "%*d" % (w, e.nr_events))
+            else:
+                fns.append(lambda e, w=width: "%*d" % (w, e.period))
+        elif col.padded or col is last:
+            fns.append(lambda e, cell=col.cell, w=width: cell(e, w))
+        else:
+            fns.append(lambda e, cell=col.cell, w=width: cell(e, w).ljust(w))
+    return fns
+
+
 def _group_cells(entry: HistEntry, hists: Hists, members: list, col) -> str:
     """``__hpp__fmt`` of a group: the leader's value, then each member's (0 where it has no entry of
     this key), each in the column's own width."""
@@ -153,10 +180,14 @@ def render_hists(hists: Hists, opts: StdioOptions) -> str:
     out = [] if opts.quiet else [header_lines(hists, opts, entries, cols, widths)]
     total = hists.total_period
     min_hit = _graph_min_hit(total, opts)
+    cells = _row_cells(hists, opts, widths, cols)
     for entry in entries:
         if _entry_percent(entry, hists) < opts.percent_limit:
             continue
-        out.append(entry_line(entry, hists, opts, widths, cols))
+        if cells is None:
+            out.append(entry_line(entry, hists, opts, widths, cols))
+        else:
+            out.append("  " + "  ".join([cell(entry) for cell in cells]) + "\n")
         if show_graph:
             parent = entry.period_acc if hists.children else entry.period
             out.append(callgraph_text.render(entry.callchain, opts.graph, total, parent, min_hit))
