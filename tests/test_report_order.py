@@ -113,5 +113,19 @@ def test_output_order_is_the_trees_order(names, children, caller, speedups_or_no
 
 
 def test_output_order_leaves_the_trace_key_to_the_replay():
+    """trace: a comparison marks the new entry's output computed, so the trees are replayed, unless every
+    entry's output is computed already (then the comparisons are those of the sorted order)."""
     fmts = [hpp_column("overhead"), KEYS["trace"]]
-    assert order.output_order([], fmts, children=False, depth_rule=False, caller=False) is None
+    loc = RFrame(name="f", inlined=False, dso_name="a.so", dso_rank=(0, 0), sym_start=1, avma=2, rip=2)
+    entries = []
+    for trace, period in (("b", 5), ("a", 5), ("c", 9)):
+        entry = HistEntry(("x",), "comm", 1, loc, trace, True, 1, False)
+        entry.period = period
+        entries.append(entry)
+    assert order.output_order(entries, fmts, children=False, depth_rule=False, caller=False) is None
+    for entry in entries:
+        entry.trace_known = True
+    got = order.output_order(entries, fmts, children=False, depth_rule=False, caller=False)
+    want = rbtree.insertion_order(entries, lambda new, old: _output_cmp(new, old, fmts=fmts, children=False,
+                                                                         depth_rule=False, caller=False) > 0)
+    assert [e.trace for e in got] == [e.trace for e in want] == ["c", "a", "b"]

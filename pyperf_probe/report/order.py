@@ -342,7 +342,10 @@ def output_order(entries: list, fmts, *, children: bool, depth_rule: bool, calle
             if col is None:
                 return None
             (after if depth_at is not None else before).append(col)
-        elif kind == "sort" and not fmt.tracks_width:
+        elif kind == "sort" and (not fmt.tracks_width or all(e.trace_known or e.trace is None or e.trace == "N/A"
+                                                             for e in entries)):
+            # (trace: a comparison marks the new entry's output computed, which changes nothing once every
+            # entry's is: report.hist marks them all where trace is the first key)
             order = fmt.order
             (after if depth_at is not None else before).append([order(e) for e in entries])
         else:
