@@ -9,7 +9,6 @@ from __future__ import annotations
 import bisect
 import struct
 from array import array
-from typing import List, Optional, Tuple
 
 _HEADER = struct.Struct("<IHIBB")   # 32-bit DWARF: unit_length, version, debug_info_offset, sizes
 
@@ -23,7 +22,7 @@ class ArangeIndex:
 
     @classmethod
     def parse(cls, data: bytes) -> "ArangeIndex":
-        rows: List[Tuple[int, int, int]] = []
+        rows: list[tuple[int, int, int]] = []
         pos = 0
         while pos + _HEADER.size <= len(data):
             length, _version, info_offset, addr_size, seg_size = _HEADER.unpack_from(data, pos)
@@ -42,7 +41,7 @@ class ArangeIndex:
         return cls(array("Q", (r[0] for r in rows)), array("Q", (r[1] for r in rows)),
                    array("Q", (r[2] for r in rows)))
 
-    def unit_at(self, svma: int) -> Optional[int]:
+    def unit_at(self, svma: int) -> int | None:
         i = bisect.bisect_right(self._starts, svma) - 1
         if i >= 0 and svma < self._ends[i]:
             return self._units[i]

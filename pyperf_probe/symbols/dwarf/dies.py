@@ -7,7 +7,7 @@ search in funcs.py can follow tools/perf/util/probe-finder.c and dwarf-aux.c lin
 from __future__ import annotations
 
 import struct
-from typing import Iterator, List, Optional, Tuple
+from collections.abc import Iterator
 
 # pyelftools (elftools.dwarf: ~15 ms, construct with it) is imported where a list or expression needs it:
 # the inline frames of report and script read DIEs without it (dwarf.scan).
@@ -52,19 +52,19 @@ def attr_integrate_at(die, name: str):
     return None
 
 
-def _text(value) -> Optional[str]:
+def _text(value) -> str | None:
     if value is None:
         return None
     raw = value.value
     return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else None
 
 
-def diename(die) -> Optional[str]:
+def diename(die) -> str | None:
     """``dwarf_diename``: DW_AT_name, integrated through abstract origins and specifications."""
     return _text(attr_integrate(die, "DW_AT_name"))
 
 
-def linkage_name(die) -> Optional[str]:
+def linkage_name(die) -> str | None:
     """DW_AT_linkage_name (or the pre-DWARF4 DW_AT_MIPS_linkage_name), integrated."""
     return _text(attr_integrate(die, "DW_AT_linkage_name") or attr_integrate(die, "DW_AT_MIPS_linkage_name"))
 
@@ -74,7 +74,7 @@ def ref(die, name: str):
     return die.get_DIE_from_attribute(name) if name in die.attributes else None
 
 
-def entrypc(die) -> Optional[int]:
+def entrypc(die) -> int | None:
     """``dwarf_entrypc``: DW_AT_entry_pc, else DW_AT_low_pc, when given as an address."""
     value = die.attributes.get("DW_AT_entry_pc") or die.attributes.get("DW_AT_low_pc")
     if value is None or value.form not in _ADDR_FORMS:
@@ -82,7 +82,7 @@ def entrypc(die) -> Optional[int]:
     return value.value
 
 
-def ranges(die) -> List[Tuple[int, int]]:
+def ranges(die) -> list[tuple[int, int]]:
     """``dwarf_ranges``: [low, high) pairs in the order the DIE lists them (DWARFv5 2.17), empty ones
     left out; computed once per DIE (pyelftools keeps one DIE object per offset)."""
     cached = getattr(die, "_pyperf_ranges", None)
@@ -91,7 +91,7 @@ def ranges(die) -> List[Tuple[int, int]]:
     return cached
 
 
-def _ranges(die) -> List[Tuple[int, int]]:
+def _ranges(die) -> list[tuple[int, int]]:
     low = die.attributes.get("DW_AT_low_pc")
     high = die.attributes.get("DW_AT_high_pc")
     if low is not None and high is not None:
@@ -103,7 +103,7 @@ def _ranges(die) -> List[Tuple[int, int]]:
     return _range_list(die, value)
 
 
-def _range_list(die, value, keep_empty: bool = False) -> List[Tuple[int, int]]:
+def _range_list(die, value, keep_empty: bool = False) -> list[tuple[int, int]]:
     cu = die.cu
     offset = value.value
     if value.form == "DW_FORM_rnglistx":
@@ -125,7 +125,7 @@ def _range_list(die, value, keep_empty: bool = False) -> List[Tuple[int, int]]:
     return out
 
 
-def _fast_range_list(cu, offset: int, keep_empty: bool) -> Optional[List[Tuple[int, int]]]:
+def _fast_range_list(cu, offset: int, keep_empty: bool) -> list[tuple[int, int]] | None:
     """The list read straight from the section bytes (dwarf.scan's readers), or None to let pyelftools
     handle what they leave out (indexed entries, 32-bit addresses)."""
     from pyperf_probe.symbols.dwarf.scan import Unsupported, ranges_v4, rnglist_v5
@@ -169,7 +169,7 @@ def haspc(die, svma: int) -> bool:
     return any(low <= svma < high for low, high in ranges(die))
 
 
-def highpc(die) -> Optional[int]:
+def highpc(die) -> int | None:
     """``dwarf_highpc``: only from DW_AT_high_pc (not from DW_AT_ranges), as libdw does."""
     low = die.attributes.get("DW_AT_low_pc")
     high = die.attributes.get("DW_AT_high_pc")
@@ -178,7 +178,7 @@ def highpc(die) -> Optional[int]:
     return high.value if high.form in _ADDR_FORMS else low.value + high.value
 
 
-def die_entrypc(die) -> Optional[int]:
+def die_entrypc(die) -> int | None:
     """perf's ``die_entrypc``: dwarf_entrypc, else the start of the first range of DW_AT_ranges."""
     pc = entrypc(die)
     if pc is not None:
@@ -239,7 +239,7 @@ def _scoped_funcs(die) -> Iterator:
             yield from _scoped_funcs(child)
 
 
-def location_at(die, name: str, svma: int) -> Optional[list]:
+def location_at(die, name: str, svma: int) -> list | None:
     """``dwarf_getlocation_addr`` with one result: the operations of an expression or of the location
     list entry covering ``svma``; None when the DIE has no such attribute, [] when nothing covers svma."""
     value = die.attributes.get(name)
@@ -256,7 +256,7 @@ def location_at(die, name: str, svma: int) -> Optional[list]:
     return []
 
 
-def location_list(die, value) -> List[Tuple[int, int, list]]:
+def location_list(die, value) -> list[tuple[int, int, list]]:
     """The entries of a location list as absolute [low, high) with their raw expression bytes."""
     cu = die.cu
     offset = value.value

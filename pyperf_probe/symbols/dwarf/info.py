@@ -28,7 +28,7 @@ import errno as E
 import functools
 import os
 import struct
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from collections.abc import Callable, Sequence
 
 from pyperf_probe import lazylog as log
 from pyperf_probe.errors import ProbeError, SymbolError
@@ -69,7 +69,7 @@ def __getattr__(name: str):
 PARAMS = "$params"
 OFFLINE_REDZONE = 0x10000  # elfutils libdwfl/offline.c: where dwfl_report_offline places the first module
 VARS = "$vars"
-Where = Union["FunctionSite", int]
+Where = "FunctionSite | int"  # (an alias for annotations, which are never evaluated)
 
 
 class TracePointError(ProbeError):
@@ -133,10 +133,10 @@ class _RawSections:
 
     def __init__(self, image):
         self._image = image
-        self._read: Dict[str, bytes] = {}  # each section inflated once (the unit index and the scanner share)
+        self._read: dict[str, bytes] = {}  # each section inflated once (the unit index and the scanner share)
 
     @classmethod
-    def of(cls, image) -> Optional["_RawSections"]:
+    def of(cls, image) -> "_RawSections" | None:
         if image is None or not image.is_64 or image.endian != "<":
             return None
         for shdr in image.sections:
@@ -194,9 +194,9 @@ class _PyelftoolsSections:
 class DwarfInfo:
     """The DWARF of one ELF file (the file itself or its separate debug file)."""
 
-    _by_build_id: Dict[Tuple[str, str], "DwarfInfo"] = {}
+    _by_build_id: dict[tuple[str, str], "DwarfInfo"] = {}
 
-    def __init__(self, path: str, elffile, build_id: Optional[str]):
+    def __init__(self, path: str, elffile, build_id: str | None):
         """``elffile``: the pyelftools ELFFile, or a factory of it (``open.ElfOpener``, as ``open`` passes):
         then the sections that inline frames read come from pyperf's own ELF reader (``_RawSections``) and
         pyelftools is imported only for what needs it (probe's questions, a unit the scanner cannot read)."""
@@ -211,13 +211,13 @@ class DwarfInfo:
         uses_strx = self._raw.has(".debug_str_offsets")
         abbrev = self._raw.read(".debug_abbrev")
         self.units = UnitIndex(info, strtab, uses_strx, abbrev)
-        self._unit_cache: Dict[int, Unit] = {}
+        self._unit_cache: dict[int, Unit] = {}
         self._aranges = None
-        self._inline_cache: Dict[int, List[str]] = {}
+        self._inline_cache: dict[int, list[str]] = {}
         self._inline_index = None
         self._unlisted = None
         self._scanner = None
-        self._scanned: Dict[int, object] = {}
+        self._scanned: dict[int, object] = {}
         self.image_path = path
         self._func_syms = None
 
@@ -238,8 +238,8 @@ class DwarfInfo:
     # ---- opening -------------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str, symfs: Optional[str] = None,
-             symbols: Optional[str] = None) -> Optional["DwarfInfo"]:
+    def open(cls, path: str, symfs: str | None = None,
+             symbols: str | None = None) -> "DwarfInfo" | None:
         """The DWARF for the ELF file at ``path`` (under ``symfs``): its separate debug file when one
         matches its build-id (``/usr/lib/debug/.build-id/...``, ``.gnu_debuglink``), else the file itself;
         None without DWARF.
@@ -274,12 +274,12 @@ class DwarfInfo:
             self._unit_cache[cu_offset] = unit
         return unit
 
-    def unit_at(self, svma: int) -> Optional[Unit]:
+    def unit_at(self, svma: int) -> Unit | None:
         """``dwarf_addrdie``: the unit whose ranges hold ``svma``."""
         cu_offset = self.unit_offset_at(svma)
         return self.unit(cu_offset) if cu_offset is not None else None
 
-    def unit_offset_at(self, svma: int) -> Optional[int]:
+    def unit_offset_at(self, svma: int) -> int | None:
         """The offset of the unit holding ``svma``: .debug_aranges, then the ranges of the unit DIEs that
         .debug_aranges does not list (read once, sorted)."""
         if self._aranges is None:
@@ -318,8 +318,8 @@ class DwarfInfo:
 
     # ---- functions -----------------------------------------------------------------------------------
 
-    def function_sites(self, name: str, file: Optional[str] = None, no_inlines: bool = False,
-                       warn: Optional[Callable[[str], None]] = None, for_vars: bool = False) -> List[FunctionSite]:
+    def function_sites(self, name: str, file: str | None = None, no_inlines: bool = False,
+                       warn: Callable[[str], None] | None = None, for_vars: bool = False) -> list[FunctionSite]:
         """Every place perf would probe for ``FUNC[@SRC]``: each concrete function and each inlined instance,
         unit by unit in ``.debug_info`` order (perf's ``debuginfo__find_probe_location``).
 
@@ -328,19 +328,19 @@ class DwarfInfo:
         function, :class:`TracePointError`; for an inlined copy, ``warn("Failed to find symbol at 0x...")``
         and the end of that function's instance walk - the failed site kept with ``trace_ok=False`` when
         ``for_vars`` (``perf probe -V`` lists it as ``@<(null)+0>``), dropped otherwise."""
-        sites: List[FunctionSite] = []
+        sites: list[FunctionSite] = []
         for cu_offset in self._units_for_name(name):
             unit = self.unit(cu_offset)
             for func in F.matching_funcs(unit.die, name, unit.decl_file, file):
                 sites.extend(self._sites_of(unit, func, no_inlines, warn, for_vars))
         return F.collect(sites)
 
-    def _units_for_name(self, name: str) -> List[int]:
+    def _units_for_name(self, name: str) -> list[int]:
         if any(c in name for c in "*?["):
             return self.units.units_matching(name)
         return self.units.units_naming(name)
 
-    def _sites_of(self, unit: Unit, func, no_inlines: bool, warn, for_vars: bool) -> List[FunctionSite]:
+    def _sites_of(self, unit: Unit, func, no_inlines: bool, warn, for_vars: bool) -> list[FunctionSite]:
         if D.is_func_instance(func):
             entry = D.die_entrypc(func)
             if not entry:
@@ -390,7 +390,7 @@ class DwarfInfo:
                 self._scanned[cu_offset] = None
         return self._scanned[cu_offset]
 
-    def _trace_point_failure(self, sp_die, svma: int) -> Optional[str]:
+    def _trace_point_failure(self, sp_die, svma: int) -> str | None:
         """perf's ``convert_to_trace_point`` failure text for a probe at ``svma`` in ``sp_die``, or None."""
         if D.entrypc(sp_die) is not None:
             return None
@@ -400,14 +400,14 @@ class DwarfInfo:
             return err.message
         return None
 
-    def _site(self, unit: Unit, die, entry: int, prologue_end: Optional[int]) -> FunctionSite:
+    def _site(self, unit: Unit, die, entry: int, prologue_end: int | None) -> FunctionSite:
         return F.FunctionSite(name=D.diename(die) or "", entry_svma=entry, prologue_end_svma=prologue_end,
                             is_inline=die.tag == "DW_TAG_inlined_subroutine", decl_file=unit.decl_file(die),
                             decl_line=unit.decl_line(die), cu_name=unit.name, cu_offset=unit.offset,
                             die_offset=die.offset)
 
     @staticmethod
-    def _prologue_end(unit: Unit, func, entry: int) -> Optional[int]:
+    def _prologue_end(unit: Unit, func, entry: int) -> int | None:
         """perf's ``skip_prologue`` conditions that depend on DWARF (the rest depend on the probe)."""
         if unit.optimized:
             return None
@@ -422,7 +422,7 @@ class DwarfInfo:
 
     # ---- scopes and variables -----------------------------------------------------------------------
 
-    def _scope(self, where: Where, svma: Optional[int]) -> S.Scope:
+    def _scope(self, where: Where, svma: int | None) -> S.Scope:
         if isinstance(where, F.FunctionSite):
             unit = self.unit(where.cu_offset)
             sc_die = unit.die_at(where.die_offset)
@@ -461,9 +461,9 @@ class DwarfInfo:
             return ("bregx", rule[0], rule[1])
         return ops
 
-    def resolve_variable(self, where: Where, expr: str, cast: Optional[str] = None,
-                         svma: Optional[int] = None, warn: Optional[Callable[[str], None]] = None
-                         ) -> Tuple[str, Optional[str]]:
+    def resolve_variable(self, where: Where, expr: str, cast: str | None = None,
+                         svma: int | None = None, warn: Callable[[str], None] | None = None
+                         ) -> tuple[str, str | None]:
         """``expr`` (``var``, ``var->field``, ``arr[2]``...) at a site (at ``svma`` when the probe moved,
         e.g. past the prologue or by +OFF) or at an address: (fetcharg, type or None).
 
@@ -473,7 +473,7 @@ class DwarfInfo:
         arg = self._convert(scope, expr, cast, warn)
         return arg.fetcharg(), arg.type
 
-    def _convert(self, scope: S.Scope, expr: str, cast: Optional[str], warn=None) -> V.TraceArg:
+    def _convert(self, scope: S.Scope, expr: str, cast: str | None, warn=None) -> V.TraceArg:
         var, fields = V.parse_var_expr(expr)
         var_die = S.find_variable(scope.sc_die, var, scope.svma)
         if var_die is None:
@@ -488,13 +488,13 @@ class DwarfInfo:
         V.convert_type(type_die, arg, cast, warn)
         return arg
 
-    def params_at(self, where: Where, svma: Optional[int] = None) -> List[str]:
+    def params_at(self, where: Where, svma: int | None = None) -> list[str]:
         """``$params``: the parameters that have a location at the site (``expand_probe_args``)."""
         return S.param_names(self._scope(where, svma))
 
-    def resolve_args(self, sites: Sequence[Where], args: Sequence[Tuple[str, Optional[str]]],
-                     svmas: Optional[Sequence[int]] = None,
-                     warn: Optional[Callable[[str], None]] = None) -> List[List[ResolvedArg]]:
+    def resolve_args(self, sites: Sequence[Where], args: Sequence[tuple[str, str | None]],
+                     svmas: Sequence[int] | None = None,
+                     warn: Callable[[str], None] | None = None) -> list[list[ResolvedArg]]:
         """perf's argument search over all sites of one probe: ``$params`` expanded per site; an argument
         missing at some sites gets ``\\deade12d`` there with the type found elsewhere
         (``fill_empty_trace_arg``); missing everywhere, perf's "Failed to find the location" error; no site
@@ -515,14 +515,14 @@ class DwarfInfo:
             per_site.append(row)
         return S.fill_empty(per_site, args)
 
-    def _try(self, scope: S.Scope, expr: str, cast: Optional[str], warn=None):
+    def _try(self, scope: S.Scope, expr: str, cast: str | None, warn=None):
         try:
             arg = self._convert(scope, expr, cast, warn)
         except V.NoLocation:
             return (expr, None, None)
         return (expr, arg.fetcharg(), arg.type)
 
-    def variables_at(self, where: Where, externs: bool = False, svma: Optional[int] = None,
+    def variables_at(self, where: Where, externs: bool = False, svma: int | None = None,
                      ranges: bool = False) -> VariableList:
         """``perf probe -V``: the variables with a location at the site (``add_available_vars``);
         ``externs`` adds the unit's globals (``--externs``), ``ranges`` gives ``--range``'s lines:
@@ -539,7 +539,7 @@ class DwarfInfo:
         symbol, offset = self.trace_point(scope)
         return P.VariableList(symbol, offset, tuple(sorted(names)))
 
-    def trace_point(self, scope_or_site, svma: Optional[int] = None) -> Tuple[str, int]:
+    def trace_point(self, scope_or_site, svma: int | None = None) -> tuple[str, int]:
         """``convert_to_trace_point``: the real function holding the probe and the offset from its entry."""
         scope = scope_or_site if isinstance(scope_or_site, S.Scope) else self._scope(scope_or_site, svma)
         sp_die = scope.sp_die
@@ -550,7 +550,7 @@ class DwarfInfo:
             return D.diename(sp_die) or "", scope.svma - entry
         return self._addrsym(scope.svma)
 
-    def _addrsym(self, svma: int) -> Tuple[str, int]:
+    def _addrsym(self, svma: int) -> tuple[str, int]:
         """perf's fallback for a function known only by DW_AT_ranges: ``dwfl_module_addrsym`` on the DWARF
         file's symbols. perf opens that file with libdwfl offline, which places an ET_DYN module at
         OFFLINE_REDZONE (0x10000), and passes the unbiased address: the symbol found is the one 0x10000
@@ -571,8 +571,8 @@ class DwarfInfo:
 
     # ---- source lines --------------------------------------------------------------------------------
 
-    def line_sites(self, function: Optional[str] = None, file: Optional[str] = None, line: int = 0,
-                   lazy: Optional[str] = None) -> List[FunctionSite]:
+    def line_sites(self, function: str | None = None, file: str | None = None, line: int = 0,
+                   lazy: str | None = None) -> list[FunctionSite]:
         """Sites of ``FUNC:RLN`` (``line`` relative to the declaration), ``SRC:ALN``, ``FUNC;PTN`` and
         ``SRC;PTN``, in perf's order; the scope of each is the function perf names the probe after.
         Raises ProbeError with perf's "This line is sharing the address with other lines." text."""
@@ -592,7 +592,7 @@ class DwarfInfo:
                     found += LP.sites_by_line(unit, fname, line, None)
         return F.collect([self._site_at(self.unit_for_die(die), die, svma) for svma, die in found])
 
-    def _func_line_sites(self, unit: Unit, func, function: str, line: int, lazy: Optional[str]):
+    def _func_line_sites(self, unit: Unit, func, function: str, line: int, lazy: str | None):
         from pyperf_probe.symbols.dwarf import lineprobe as LP
         fname = unit.decl_file(func)
         if lazy is None:
@@ -605,7 +605,7 @@ class DwarfInfo:
             out += LP.sites_by_lazy(unit, inst, fname, wanted, function)
         return out
 
-    def _line_units(self, function: Optional[str], file: Optional[str]) -> List[Unit]:
+    def _line_units(self, function: str | None, file: str | None) -> list[Unit]:
         if function:
             return [self.unit(off) for off in self._units_for_name(function)]
         if file is None:
@@ -618,8 +618,8 @@ class DwarfInfo:
     def _site_at(self, unit: Unit, die, svma: int) -> FunctionSite:
         return self._site(unit, die, svma, None)
 
-    def line_range(self, function: Optional[str] = None, file: Optional[str] = None, start: int = 0,
-                   end: Optional[int] = None):
+    def line_range(self, function: str | None = None, file: str | None = None, start: int = 0,
+                   end: int | None = None):
         """``perf probe -L``: the probe-able lines of ``FUNC[:RLN[-RLN2]]`` (relative to the declaration)
         or ``SRC:ALN[-ALN2]``, as a ``dwarf.linewalk.LineRange``; None when nothing is found
         (perf: "Specified source line is not found.")."""
@@ -650,14 +650,14 @@ class DwarfInfo:
                 return LW.LineRange(function, path, lo, hi, offset, tuple(sorted(lines)), unit.comp_dir)
         return None
 
-    def lines_of(self, function: Optional[str] = None, file: Optional[str] = None, start: int = 0,
-                 end: Optional[int] = None):
+    def lines_of(self, function: str | None = None, file: str | None = None, start: int = 0,
+                 end: int | None = None):
         """The name the first design gave :meth:`line_range`."""
         return self.line_range(function, file, start, end)
 
     # ---- reverse lookup -----------------------------------------------------------------------------
 
-    def probe_point_at(self, svma: int) -> Optional[ProbePoint]:
+    def probe_point_at(self, svma: int) -> ProbePoint | None:
         """perf's ``debuginfo__find_probe_point``: where ``svma`` is, as perf names a probe point
         (used for ``perf probe -l`` and to retry a function found only in the symbol table)."""
         from pyperf_probe.symbols.dwarf.reverse import find_probe_point
@@ -674,7 +674,7 @@ class DwarfInfo:
         return UnitScanner(self.units.info, read(".debug_abbrev"), self.units.strtab, read(".debug_ranges"),
                            read(".debug_rnglists"))
 
-    def elf_function_at(self, svma: int) -> Optional[Tuple[str, int]]:
+    def elf_function_at(self, svma: int) -> tuple[str, int] | None:
         """binutils' ``elf_find_function`` on the image's symbols: the FUNC symbol with the highest address
         at or below ``svma`` (the larger one among equals, then the first): (name, address)."""
         if self._func_syms is None:
@@ -688,7 +688,7 @@ class DwarfInfo:
         name, value, _size = syms[i]
         return name, value
 
-    def _image_function_symbols(self) -> Tuple[List[int], List[Tuple[str, int, int]]]:
+    def _image_function_symbols(self) -> tuple[list[int], list[tuple[str, int, int]]]:
         """:func:`_function_symbols` of ``image_path`` when it is there and has the DWARF's build-id; else
         none (the DWARF's own names are used), said under -v: a missing file must not pass silently."""
         from pyperf_probe.symbols.elf import open_elf
@@ -704,7 +704,7 @@ class DwarfInfo:
 
     # ---- inline frames ------------------------------------------------------------------------------
 
-    def inline_frames(self, svma: int) -> List[str]:
+    def inline_frames(self, svma: int) -> list[str]:
         """The function names at ``svma`` as addr2line -i reports them, innermost first, the outermost
         (non-inlined) function last, demangled as perf does. ``[]`` when no DWARF covers ``svma``.
 
@@ -720,7 +720,7 @@ class DwarfInfo:
         return cached
 
 
-def _function_symbols(image) -> Tuple[List[int], List[Tuple[str, int, int]]]:
+def _function_symbols(image) -> tuple[list[int], list[tuple[str, int, int]]]:
     """FUNC symbols of ``image`` (.symtab, else .dynsym) sorted by address, for :meth:`elf_function_at`."""
     from pyperf_probe.symbols.symtab import read_elf_symbols
     rows = read_elf_symbols(image, ".symtab") or read_elf_symbols(image, ".dynsym")

@@ -20,21 +20,21 @@ tree is flattened once into intervals. Lookups are cached per address by the cal
 from __future__ import annotations
 
 import bisect
-from typing import Callable, Dict, List, Optional, Tuple
+from collections.abc import Callable
 
 from pyperf_probe.symbols.dwarf import dies as D
 from pyperf_probe.symbols.dwarf.scan import TAG_INLINED_SUBROUTINE, TAG_SUBPROGRAM, FuncDie
 
 # binutils dwarf2.c non_mangled(): languages whose DW_AT_name is the symbol name
 _NON_MANGLED_LANGS = frozenset((0x01, 0x02, 0x03, 0x05, 0x06, 0x07, 0x09, 0x0C, 0x0D, 0x0F, 0x12, 0x1D, 0x8001))
-SymbolAt = Callable[[int], Optional[Tuple[str, int]]]
+SymbolAt = Callable[[int], tuple[str, int] | None]
 
 
 class _Record:
     """bfd's ``struct funcinfo`` for one DIE: its name, whether it counts as a linkage name, first range."""
     __slots__ = ("name", "is_linkage", "low", "parent")
 
-    def __init__(self, name: Optional[str], is_linkage: bool, low: int, parent: int):
+    def __init__(self, name: str | None, is_linkage: bool, low: int, parent: int):
         self.name, self.is_linkage, self.low, self.parent = name, is_linkage, low, parent
 
 
@@ -42,8 +42,8 @@ class _FuncTree:
     """One real function: record 0 is the function, the others its inlined copies, with their intervals."""
 
     def __init__(self):
-        self.records: List[_Record] = []
-        self.spans: List[Tuple[int, int, int]] = []
+        self.records: list[_Record] = []
+        self.spans: list[tuple[int, int, int]] = []
 
     def innermost(self, svma: int) -> int:
         best = 0
@@ -57,12 +57,12 @@ class _UnitFuncs:
     """The functions of one unit (from dwarf.scan, or pyelftools when the scanner cannot read the unit):
     sorted spans of the real functions, and their trees built on first use."""
 
-    def __init__(self, lang: int, funcs: List[FuncDie], resolve_far):
+    def __init__(self, lang: int, funcs: list[FuncDie], resolve_far):
         self.c_unit = lang in _NON_MANGLED_LANGS
         self.funcs = funcs
         self._by_offset = {f.offset: f for f in funcs}
         self._resolve_far = resolve_far
-        self._children: Dict[int, List[int]] = {}
+        self._children: dict[int, list[int]] = {}
         spans = []
         for i, func in enumerate(funcs):
             if func.tag == TAG_INLINED_SUBROUTINE:
@@ -72,9 +72,9 @@ class _UnitFuncs:
         spans.sort()
         self.lows = [s[0] for s in spans]
         self.spans = spans
-        self.trees: Dict[int, _FuncTree] = {}
+        self.trees: dict[int, _FuncTree] = {}
 
-    def tree_at(self, svma: int) -> Optional[_FuncTree]:
+    def tree_at(self, svma: int) -> _FuncTree | None:
         i = bisect.bisect_right(self.lows, svma) - 1
         # the nearest span starting at or before svma holds it, unless ranges overlap: look a little further
         for j in range(i, max(i - 8, -1), -1):
@@ -100,7 +100,7 @@ class _UnitFuncs:
             todo[0:0] = [(child, me) for child in self._children.get(index, [])]
         return tree
 
-    def _name(self, func: FuncDie) -> Tuple[Optional[str], bool]:
+    def _name(self, func: FuncDie) -> tuple[str | None, bool]:
         """binutils: DW_AT_linkage_name wins, else DW_AT_name (a linkage name in C units), through origins."""
         name = None
         for _ in range(16):
@@ -116,10 +116,10 @@ class _UnitFuncs:
         return name, name is not None and self.c_unit
 
 
-def _pyelftools_funcs(unit) -> Tuple[int, List[FuncDie]]:
+def _pyelftools_funcs(unit) -> tuple[int, list[FuncDie]]:
     """The same records as dwarf.scan, read through pyelftools (the slow path)."""
     lang = unit.die.attributes.get("DW_AT_language")
-    funcs: List[FuncDie] = []
+    funcs: list[FuncDie] = []
 
     def visit(die, parent: int) -> None:
         for child in die.iter_children():
@@ -168,10 +168,10 @@ def _demangled(name: str) -> str:
 class InlineIndex:
     """Inline frames of one DWARF file, by svma, with the state of one addr2line process."""
 
-    def __init__(self, dwarf, symbol_at: Optional[SymbolAt] = None):
+    def __init__(self, dwarf, symbol_at: SymbolAt | None = None):
         self._dwarf = dwarf
         self._symbol_at = symbol_at
-        self._units: Dict[int, _UnitFuncs] = {}
+        self._units: dict[int, _UnitFuncs] = {}
 
     def _unit_funcs(self, cu_offset: int) -> _UnitFuncs:
         funcs = self._units.get(cu_offset)
@@ -181,7 +181,7 @@ class InlineIndex:
             funcs = self._units[cu_offset] = _UnitFuncs(lang, records, self._far)
         return funcs
 
-    def _far(self, offset: int) -> Optional[FuncDie]:
+    def _far(self, offset: int) -> FuncDie | None:
         """A DIE of another unit (DW_FORM_ref_addr), through pyelftools."""
         try:
             die = self._dwarf.dwarfinfo.get_DIE_from_refaddr(offset)
@@ -189,7 +189,7 @@ class InlineIndex:
             return None
         return _func_die(die, -1)
 
-    def frames(self, svma: int) -> List[str]:
+    def frames(self, svma: int) -> list[str]:
         """Names innermost first, the real function last; [] when no DWARF function holds ``svma``."""
         cu_offset = self._dwarf.unit_offset_at(svma)
         if cu_offset is None:

@@ -11,7 +11,6 @@ caller falls back to pyelftools.
 from __future__ import annotations
 
 import struct
-from typing import Dict, List, Optional, Tuple
 
 from pyperf_probe.symbols.dwarf.units import FIXED_FORM_SIZES
 from pyperf_probe.symbols.leb128 import sleb, uleb
@@ -49,7 +48,7 @@ class _Abbrev:
     dataclasses: report's inline frames never import dataclasses (~15 ms)."""
     __slots__ = ("tag", "children", "attrs", "fixed")
 
-    def __init__(self, tag: int, children: bool, attrs: List[Tuple[int, int, int]], fixed: Optional[int]):
+    def __init__(self, tag: int, children: bool, attrs: list[tuple[int, int, int]], fixed: int | None):
         self.tag, self.children, self.attrs, self.fixed = tag, children, attrs, fixed
 
 
@@ -59,9 +58,9 @@ class FuncDie:
     DW_AT_specification."""
     __slots__ = ("offset", "tag", "parent", "name", "linkage", "origin", "ranges")
 
-    def __init__(self, offset: int, tag: int, parent: int, name: Optional[str] = None,
-                 linkage: Optional[str] = None, origin: Optional[int] = None,
-                 ranges: Optional[List[Tuple[int, int]]] = None):
+    def __init__(self, offset: int, tag: int, parent: int, name: str | None = None,
+                 linkage: str | None = None, origin: int | None = None,
+                 ranges: list[tuple[int, int]] | None = None):
         self.offset, self.tag, self.parent, self.name, self.linkage, self.origin = \
             offset, tag, parent, name, linkage, origin
         self.ranges = [] if ranges is None else ranges
@@ -80,11 +79,11 @@ class FuncDie:
         return "FuncDie(" + ", ".join(f"{k}={v!r}" for k, v in zip(self.__slots__, self._fields())) + ")"
 
 
-def parse_abbrevs(data: bytes, offset: int, until: Optional[int] = None) -> Dict[int, _Abbrev]:
+def parse_abbrevs(data: bytes, offset: int, until: int | None = None) -> dict[int, _Abbrev]:
     """The abbreviation table at ``offset`` (DWARFv5 7.5.3). Almost every number in it fits one byte:
     that case is read inline (this runs for each unit report touches). With ``until``, the table only up
     to the abbreviation of that code (the unit DIE's, for ``UnitScanner.unit_ranges``)."""
-    table: Dict[int, _Abbrev] = {}
+    table: dict[int, _Abbrev] = {}
     pos = offset
     end = len(data)
     sizes = FIXED_FORM_SIZES
@@ -133,14 +132,14 @@ class UnitScanner:
     def __init__(self, info: bytes, abbrev: bytes, strtab: bytes, ranges: bytes, rnglists: bytes):
         self.info, self.abbrev, self.strtab = info, abbrev, strtab
         self.ranges, self.rnglists = ranges, rnglists
-        self._tables: Dict[int, Dict[int, _Abbrev]] = {}
+        self._tables: dict[int, dict[int, _Abbrev]] = {}
 
-    def scan(self, cu_offset: int) -> Tuple[int, List[FuncDie]]:
+    def scan(self, cu_offset: int) -> tuple[int, list[FuncDie]]:
         """(DW_AT_language of the unit or 0, its function DIEs in DIE order)."""
         pos, end, table, version = self._header(cu_offset)
         return self._walk(cu_offset, pos, end, table, version)
 
-    def unit_ranges(self, cu_offset: int) -> List[Tuple[int, int]]:
+    def unit_ranges(self, cu_offset: int) -> list[tuple[int, int]]:
         """The ranges of the unit DIE itself (DW_AT_low_pc/high_pc or DW_AT_ranges)."""
         pos, _end, abbrev_offset, version = self._unit_header(cu_offset)
         code, pos = uleb(self.info, pos)
@@ -181,11 +180,11 @@ class UnitScanner:
 
     def _walk(self, cu_offset: int, pos: int, end: int, table, version: int):
         info = self.info
-        funcs: List[FuncDie] = []
-        stack: List[int] = []     # FuncDie index (or -1) of each open parent DIE
+        funcs: list[FuncDie] = []
+        stack: list[int] = []     # FuncDie index (or -1) of each open parent DIE
         lang, base = 0, 0
         current = -1
-        pending: List[Tuple[FuncDie, dict]] = []
+        pending: list[tuple[FuncDie, dict]] = []
         while pos < end:
             die_offset = pos
             code = info[pos]
@@ -236,7 +235,7 @@ class UnitScanner:
         elif AT_RANGES in values:
             func.ranges = self._range_list(values[AT_RANGES], base, version)
 
-    def _read_attrs(self, abbrev: _Abbrev, pos: int, cu_offset: int) -> Tuple[dict, int]:
+    def _read_attrs(self, abbrev: _Abbrev, pos: int, cu_offset: int) -> tuple[dict, int]:
         info = self.info
         values = {}
         for name, form, const in abbrev.attrs:
@@ -276,7 +275,7 @@ class UnitScanner:
             pos = _skip_form(info, form, pos)
         return pos
 
-    def _range_list(self, offset: int, base: int, version: int) -> List[Tuple[int, int]]:
+    def _range_list(self, offset: int, base: int, version: int) -> list[tuple[int, int]]:
         return rnglist_v5(self.rnglists, offset, base) if version >= 5 else ranges_v4(self.ranges, offset, base)
 
 
@@ -284,7 +283,7 @@ def _cstr(data: bytes, offset: int) -> str:
     return data[offset:data.index(b"\0", offset)].decode("utf-8", "replace")
 
 
-def _read_const(info: bytes, form: int, pos: int) -> Tuple[int, int]:
+def _read_const(info: bytes, form: int, pos: int) -> tuple[int, int]:
     if form in (F_DATA1, F_REF1):
         return info[pos], pos + 1
     if form in (F_DATA2, F_REF2):
@@ -315,7 +314,7 @@ def _skip_form(info: bytes, form: int, pos: int) -> int:
     raise Unsupported(f"form 0x{form:x}")
 
 
-def ranges_v4(data: bytes, offset: int, base: int, keep_empty: bool = False) -> List[Tuple[int, int]]:
+def ranges_v4(data: bytes, offset: int, base: int, keep_empty: bool = False) -> list[tuple[int, int]]:
     """.debug_ranges (DWARFv4 2.17.3): address pairs, a (-1, base) selection, (0, 0) at the end."""
     out, pos = [], offset
     while pos + 16 <= len(data):
@@ -330,7 +329,7 @@ def ranges_v4(data: bytes, offset: int, base: int, keep_empty: bool = False) -> 
     return out
 
 
-def rnglist_v5(data: bytes, offset: int, base: int, keep_empty: bool = False) -> List[Tuple[int, int]]:
+def rnglist_v5(data: bytes, offset: int, base: int, keep_empty: bool = False) -> list[tuple[int, int]]:
     """.debug_rnglists entries (DWARFv5 2.17.3, 7.25) without the indexed (``x``) kinds."""
     out, pos = [], offset
     while pos < len(data):

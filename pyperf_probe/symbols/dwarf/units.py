@@ -25,10 +25,9 @@ CU headers (DWARFv5 7.5.1.1) are read with ``struct`` only: ``unit_length`` (4 b
 from __future__ import annotations
 
 import bisect
-import fnmatch
-import re
 import struct
-from typing import Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Tuple
+from collections import namedtuple
+from collections.abc import Iterable
 
 from pyperf_probe.symbols.leb128 import uleb, uleb_size
 
@@ -36,7 +35,7 @@ _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 
 
-def unit_offsets(info: bytes) -> List[int]:
+def unit_offsets(info: bytes) -> list[int]:
     """Offsets of every unit header in ``.debug_info``, ascending."""
     offsets = []
     pos, end = 0, len(info)
@@ -51,7 +50,7 @@ def unit_offsets(info: bytes) -> List[int]:
     return offsets
 
 
-def string_offsets(strtab: bytes, name: bytes) -> List[int]:
+def string_offsets(strtab: bytes, name: bytes) -> list[int]:
     """Every offset in a string section at which the NUL-terminated string ``name`` can be read.
 
     Linkers merge strings by tails, so ``"get"`` may be read from inside ``"tcache_get"``: every occurrence
@@ -68,6 +67,7 @@ def string_offsets(strtab: bytes, name: bytes) -> List[int]:
 
 def _min_glob_length(pattern: str) -> int:
     """The shortest string a glob can match: each ``?`` and ``[...]`` is one character, ``*`` none."""
+    import re  # (probe's globs only: report's inline frames import neither re nor fnmatch)
     return len(re.sub(r"\[[^\]]*\]", "?", pattern).replace("*", ""))
 
 
@@ -86,21 +86,21 @@ class UnitIndex:
         self._strtab = self.strtab = strtab
         self._uses_strx = uses_strx
         self._abbrev = abbrev
-        self._tables: Dict[int, AbbrevTable] = {}
-        self._referrers: Optional[FrozenSet[int]] = None
+        self._tables: dict[int, AbbrevTable] = {}
+        self._referrers: frozenset[int] | None = None
         self.offsets = unit_offsets(info)
 
-    def unit_containing(self, info_offset: int) -> Optional[int]:
+    def unit_containing(self, info_offset: int) -> int | None:
         """Header offset of the unit holding the byte at ``info_offset``."""
         i = bisect.bisect_right(self.offsets, info_offset) - 1
         return self.offsets[i] if i >= 0 else None
 
-    def units_naming(self, name: str) -> List[int]:
+    def units_naming(self, name: str) -> list[int]:
         """Header offsets, ascending, of the units that may hold a DIE called ``name``."""
         if self._uses_strx:
             return list(self.offsets)
         raw = name.encode()
-        hits: Dict[int, List[Tuple[int, int]]] = {}
+        hits: dict[int, list[tuple[int, int]]] = {}
         for str_offset in string_offsets(self._strtab, raw):
             for pos in _find_all(self._info, _U32.pack(str_offset)):
                 hits.setdefault(self.unit_containing(pos), []).append((pos, FORM_STRP))
@@ -112,7 +112,7 @@ class UnitIndex:
             return []
         return sorted(set(naming).union(self.cross_unit_referrers()))
 
-    def cross_unit_referrers(self) -> FrozenSet[int]:
+    def cross_unit_referrers(self) -> frozenset[int]:
         """Units (header offsets) with a subprogram that may take its name from another unit: a subprogram
         abbreviation with DW_AT_abstract_origin or DW_AT_specification in DW_FORM_ref_addr (GCC's LTO units).
         The two-byte pairs are searched in ``.debug_abbrev`` first; only the tables holding one are parsed."""
@@ -125,7 +125,7 @@ class UnitIndex:
         hits = sorted(pos for pair in pairs for pos in _find_all(self._abbrev, pair))
         if not hits:
             return []
-        by_table: Dict[Optional[int], List[int]] = {}
+        by_table: dict[int | None, list[int]] = {}
         for cu in self.offsets:
             header = unit_header(self._info, cu)
             by_table.setdefault(header.abbrev_offset if header else None, []).append(cu)
@@ -143,12 +143,14 @@ class UnitIndex:
             table = self._tables[abbrev_offset] = AbbrevTable.parse(self._abbrev, abbrev_offset)
         return table
 
-    def units_matching(self, pattern: str) -> List[int]:
+    def units_matching(self, pattern: str) -> list[int]:
         """Units that may hold a DIE whose name matches the glob ``pattern``: the units naming any
         ``.debug_str`` string it matches. GCC writes names shorter than 4 bytes inline (DW_FORM_string),
         so a glob that can match such a short name makes every unit a candidate."""
         if self._uses_strx or _min_glob_length(pattern) < 4:
             return list(self.offsets)
+        import fnmatch
+        import re
         regex = re.compile(fnmatch.translate(pattern).encode())
         names = {m for m in self._strtab.split(b"\0") if regex.match(m)}
         found = set()
@@ -156,7 +158,7 @@ class UnitIndex:
             found.update(self.units_naming(name.decode("utf-8", "replace")))
         return sorted(found)
 
-    def _may_define(self, cu_offset: int, where: List[Tuple[int, int]]) -> bool:
+    def _may_define(self, cu_offset: int, where: list[tuple[int, int]]) -> bool:
         """Whether one of the hits can be the name of a subprogram definition (or, in a unit that uses
         DW_AT_specification, of the declaration a definition refers to), judging by the unit's abbrevs."""
         header = unit_header(self._info, cu_offset)
@@ -180,13 +182,14 @@ AT_NAME, AT_DECLARATION, AT_SPECIFICATION, AT_ABSTRACT_ORIGIN = 0x03, 0x3C, 0x47
 AT_LINKAGE_NAMES = (0x6E, 0x2007)  # DW_AT_linkage_name, DW_AT_MIPS_linkage_name
 
 
-class UnitHeader(NamedTuple):  # not a dataclass: report's inline frames never import dataclasses (~15 ms)
-    """The fields of a DWARF 2-5 unit header (DWARFv5 7.5.1.1) needed to read its abbreviations."""
-    version: int
-    abbrev_offset: int
+# (namedtuples, not dataclasses nor typing.NamedTuple: report's inline frames import neither dataclasses
+# (~15 ms) nor typing, re and enum (~5-15 ms))
+UnitHeader = namedtuple("UnitHeader", "version abbrev_offset")
+UnitHeader.__doc__ = """The fields of a DWARF 2-5 unit header (DWARFv5 7.5.1.1) needed to read its abbreviations:
+version (int), abbrev_offset (int)."""
 
 
-def unit_header(info: bytes, offset: int) -> Optional[UnitHeader]:
+def unit_header(info: bytes, offset: int) -> UnitHeader | None:
     """Version and abbreviation offset of the 32-bit unit at ``offset`` (None for 64-bit DWARF)."""
     (length,) = _U32.unpack_from(info, offset)
     if length == 0xFFFFFFFF:
@@ -202,13 +205,10 @@ def unit_header(info: bytes, offset: int) -> Optional[UnitHeader]:
 
 
 
-class NameSlot(NamedTuple):
-    """Where a name-like attribute of a subprogram abbreviation sits: bytes after the DIE's code (None
-    when an earlier attribute has a variable size), its form, and whether the DIE is a declaration."""
-    code: int
-    prefix: Optional[int]
-    form: int
-    declaration: bool
+NameSlot = namedtuple("NameSlot", "code prefix form declaration")
+NameSlot.__doc__ = """Where a name-like attribute of a subprogram abbreviation sits: bytes after the DIE's code
+(prefix: None when an earlier attribute has a variable size), its form, and whether the DIE is a declaration
+(code int, prefix int | None, form int, declaration bool)."""
 
 
 class AbbrevTable:
@@ -219,7 +219,7 @@ class AbbrevTable:
     ``cross_unit_origin``: some subprogram abbreviation has DW_AT_abstract_origin or DW_AT_specification
     in DW_FORM_ref_addr, so a subprogram may be named by a DIE of another unit (GCC's LTO units)."""
 
-    def __init__(self, slots: List[NameSlot], has_specification: bool, cross_unit_origin: bool = False):
+    def __init__(self, slots: list[NameSlot], has_specification: bool, cross_unit_origin: bool = False):
         self.slots = slots
         self.has_specification = has_specification
         self.cross_unit_origin = cross_unit_origin
@@ -266,9 +266,9 @@ class AbbrevTable:
         return False
 
 
-def _name_slots(code: int, attrs: List[Tuple[int, int]]) -> Iterable[NameSlot]:
+def _name_slots(code: int, attrs: list[tuple[int, int]]) -> Iterable[NameSlot]:
     declaration = any(a == AT_DECLARATION for a, _ in attrs)
-    prefix: Optional[int] = 0
+    prefix: int | None = 0
     for name, form in attrs:
         if name == AT_NAME or name in AT_LINKAGE_NAMES:
             yield NameSlot(code, prefix, form, declaration)
