@@ -231,3 +231,46 @@ def test_plans_of_computed_values_flags_and_symbols():
             raw = bytes(raw)
             for cut in (len(raw), rng.randrange(0, len(raw) + 1)):
                 assert plan(raw[:cut]) == _reference(ev, raw[:cut]), (text[-60:], raw[:cut])
+
+
+def test_c_plans_print_what_the_python_plans_print():
+    """_speedups.TracePlan (plans of numbers, pointers and char arrays printed in C) = the Python plan it
+    wraps (its ``fallback``) = the printer: every integer conversion and flag C and Python print alike, on
+    fields of 1, 2, 4 and 8 bytes, signed and unsigned, through casts, at their extreme values and at random,
+    char arrays with and without a NUL and with bytes >= 0x80, records cut short."""
+    from pyperf_probe.traceevent.plan import _trace_plan_type, flat_plan
+    if _trace_plan_type() is None:
+        pytest.skip("the C accelerator is not built")
+    head = SWITCH.split("\nfield:char prev_comm")[0].split("format:")[0] + "format:\n" + \
+        "".join(line + "\n" for line in SWITCH.split("\n") if "common_" in line) + "\n"
+    fields = ("\tfield:s8 a;\toffset:8;\tsize:1;\tsigned:1;\n\tfield:u8 b;\toffset:9;\tsize:1;\tsigned:0;\n"
+              "\tfield:s16 c;\toffset:10;\tsize:2;\tsigned:1;\n\tfield:int d;\toffset:12;\tsize:4;\tsigned:1;\n"
+              "\tfield:unsigned int e;\toffset:16;\tsize:4;\tsigned:0;\n\tfield:long f;\toffset:24;\tsize:8;\tsigned:1;\n"
+              "\tfield:u64 g;\toffset:32;\tsize:8;\tsigned:0;\n\tfield:char s[8];\toffset:40;\tsize:8;\tsigned:0;\n"
+              "\tfield:void * p;\toffset:48;\tsize:8;\tsigned:0;\n\n")
+    formats = ['"%d %5d %-5d|%05d %+d % d %i", REC->a, REC->b, REC->c, REC->d, REC->e, REC->f, REC->g',
+               '"%u %x %X %o %08lx %-8x|%lu %llu %zu", REC->a, REC->b, REC->c, REC->d, REC->e, REC->f, REC->g, '
+               'REC->f, REC->d',
+               '"%hhd %hd %ld %lld %hhu %hu %hx", REC->g, REC->g, REC->e, REC->d, REC->f, REC->c, REC->a',
+               '"[%s] %p %d %u %x", REC->s, REC->p, (u8)REC->f, (int)REC->g, (unsigned short)REC->d',
+               '"%3d%-3u%03x%%%s.", (s8)REC->e, (u16)REC->f, (unsigned char)REC->g, REC->s']
+    rng = random.Random(161)
+    extremes = [0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 1 << 63, (1 << 64) - 1]
+    for body in formats:
+        ev = Event.parse(head + fields + "print fmt: " + body + "\n")
+        plan = flat_plan(ev)
+        assert plan is not None and type(plan) is _trace_plan_type(), body
+        for i in range(400):
+            raw = bytearray(rng.randbytes(56))
+            if i < 2 * len(extremes):
+                value = extremes[i % len(extremes)]
+                for offset, size in ((8, 1), (9, 1), (10, 2), (12, 4), (16, 4), (24, 8), (32, 8), (48, 8)):
+                    raw[offset:offset + size] = (value & ((1 << 8 * size) - 1)).to_bytes(size, "little")
+            if i % 3 == 0:
+                raw[40 + rng.randrange(8)] = 0
+            if i % 7 == 0:
+                raw[40] = 0xC3
+            raw = bytes(raw)
+            for cut in (len(raw), rng.randrange(0, len(raw) + 1)):
+                want = _reference(ev, raw[:cut])
+                assert plan(raw[:cut]) == want == plan.fallback(raw[:cut]), (body, raw[:cut].hex())

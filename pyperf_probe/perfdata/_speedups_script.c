@@ -350,11 +350,304 @@ done:
     return result;
 }
 
+/* --- TracePlan (script section: traceevent.plan's plans of numbers and char arrays, printed in C) --------- */
+
+/* TracePlan(end, pieces, fallback): a callable (raw, cpu=0) -> str printing what traceevent.plan's render
+ * function `fallback` prints, for the plans whose pieces are all (plan.py makes the pieces; it is their twin):
+ *     (0, text)                                   literal text (ASCII)
+ *     (1, offset, size, mask_bits, sign_bits, cfmt) a number: the field's unsigned little-endian value of `size`
+ *                                                 bytes at `offset`, its low mask_bits kept, read as signed
+ *                                                 at sign_bits (0: unsigned), printed by snprintf(cfmt)
+ *                                                 (cfmt: bytes, "%...lld" or "%...llu/x/X/o")
+ *     (2, offset, size)                           a char array: its bytes up to the first NUL
+ *     (3, offset, size, mask_bits)                %p of a number: "(nil)" for 0, else 0x%llx
+ * A record shorter than `end`, or a char array with a byte >= 0x80 (UTF-8 decoding with replacement), is
+ * printed by `fallback(raw)`. */
+typedef struct {
+    int kind;                  /* 0 text, 1 number, 2 char array, 3 pointer */
+    Py_ssize_t offset, size;   /* the field's bytes (kind 0: the text's, in `text`) */
+    int mask_bits, sign_bits;  /* (kind 1, 3) */
+    int left, zero, plus, space, width; /* kind 1: cfmt parsed: flags - 0 + space, a width (no precision) */
+    char conv;                 /* 'd', 'u', 'x', 'X', 'o' */
+    const char *text;          /* kind 0: the text's ASCII bytes (in `pieces`) */
+} TracePiece;
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t end;
+    PyObject *pieces;   /* tuple of tuples */
+    PyObject *fallback; /* the Python render function */
+    Py_ssize_t n;
+    TracePiece *parsed;
+} TracePlanObject;
+
+static void traceplan_dealloc(TracePlanObject *self)
+{
+    Py_XDECREF(self->pieces);
+    Py_XDECREF(self->fallback);
+    PyMem_Free(self->parsed);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *traceplan_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    Py_ssize_t end, i;
+    PyObject *pieces, *fallback;
+    TracePlanObject *self;
+    if (!PyArg_ParseTuple(args, "nO!O:TracePlan", &end, &PyTuple_Type, &pieces, &fallback))
+        return NULL;
+    for (i = 0; i < PyTuple_GET_SIZE(pieces); i++) { /* checked once here, read without checks per record */
+        PyObject *p = PyTuple_GET_ITEM(pieces, i);
+        long kind;
+        Py_ssize_t n;
+        if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) < 2 || !PyLong_Check(PyTuple_GET_ITEM(p, 0)))
+            goto bad;
+        kind = PyLong_AsLong(PyTuple_GET_ITEM(p, 0));
+        n = PyTuple_GET_SIZE(p);
+        if (kind == 0) {
+            if (n != 2 || !PyUnicode_Check(PyTuple_GET_ITEM(p, 1)) || !PyUnicode_IS_ASCII(PyTuple_GET_ITEM(p, 1)))
+                goto bad;
+        } else if (kind >= 1 && kind <= 3) {
+            Py_ssize_t want = kind == 1 ? 6 : kind == 2 ? 3 : 4, k;
+            if (n != want)
+                goto bad;
+            for (k = 1; k < (kind == 1 ? 5 : n); k++) {
+                Py_ssize_t v;
+                if (!PyLong_Check(PyTuple_GET_ITEM(p, k)))
+                    goto bad;
+                v = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, k));
+                if (v < 0 || (k == 1 && v > end))
+                    goto bad;
+                if (k == 2 && kind != 2 && v != 1 && v != 2 && v != 4 && v != 8)
+                    goto bad;
+                if (k >= 3 && v > 64)
+                    goto bad;
+            }
+            if (kind == 1 && (!PyBytes_Check(PyTuple_GET_ITEM(p, 5)) || PyBytes_GET_SIZE(PyTuple_GET_ITEM(p, 5)) > 30))
+                goto bad;
+            if (PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 1)) + PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 2)) > end)
+                goto bad;
+        } else {
+            goto bad;
+        }
+    }
+    self = (TracePlanObject *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->n = PyTuple_GET_SIZE(pieces);
+    self->parsed = PyMem_Calloc((size_t)(self->n ? self->n : 1), sizeof(TracePiece));
+    if (self->parsed == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    for (i = 0; i < self->n; i++) {
+        PyObject *p = PyTuple_GET_ITEM(pieces, i);
+        TracePiece *t = &self->parsed[i];
+        t->kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(p, 0));
+        if (t->kind == 0) {
+            t->text = (const char *)PyUnicode_1BYTE_DATA(PyTuple_GET_ITEM(p, 1));
+            t->size = PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(p, 1));
+            continue;
+        }
+        t->offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 1));
+        t->size = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 2));
+        if (t->kind == 3)
+            t->mask_bits = (int)PyLong_AsLong(PyTuple_GET_ITEM(p, 3));
+        if (t->kind == 1) {
+            const char *f = PyBytes_AS_STRING(PyTuple_GET_ITEM(p, 5));
+            t->mask_bits = (int)PyLong_AsLong(PyTuple_GET_ITEM(p, 3));
+            t->sign_bits = (int)PyLong_AsLong(PyTuple_GET_ITEM(p, 4));
+            if (*f++ != '%')
+                goto bad_fmt;
+            for (; *f == '-' || *f == '0' || *f == '+' || *f == ' '; f++) {
+                if (*f == '-')
+                    t->left = 1;
+                else if (*f == '0')
+                    t->zero = 1;
+                else if (*f == '+')
+                    t->plus = 1;
+                else
+                    t->space = 1;
+            }
+            for (; *f >= '0' && *f <= '9'; f++)
+                t->width = t->width * 10 + (*f - '0');
+            if (f[0] != 'l' || f[1] != 'l' || t->width > 64)
+                goto bad_fmt;
+            t->conv = f[2];
+            if (f[3] != 0 || !(t->conv == 'd' || t->conv == 'u' || t->conv == 'x' || t->conv == 'X' ||
+                               t->conv == 'o') || (t->conv != 'd' && t->sign_bits > 0))
+                goto bad_fmt;
+        }
+    }
+    self->end = end;
+    Py_INCREF(pieces);
+    self->pieces = pieces;
+    Py_INCREF(fallback);
+    self->fallback = fallback;
+    return (PyObject *)self;
+bad:
+    if (!PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "TracePlan: a piece it does not know");
+    return NULL;
+bad_fmt:
+    Py_DECREF(self);
+    PyErr_SetString(PyExc_ValueError, "TracePlan: a number's conversion it does not know");
+    return NULL;
+}
+
+/* printf's text of one integer (flags - 0 + space, a width; conv d with a signed value, u x X o unsigned) into
+ * `out` (room for at least 90 bytes); its length. */
+static int format_int(char *out, const TracePiece *t, uint64_t v, int negative)
+{
+    char digits[24], sign = 0;
+    int nd = 0, len = 0, pad, k;
+    unsigned base = t->conv == 'o' ? 8 : (t->conv == 'x' || t->conv == 'X') ? 16 : 10;
+    const char *alphabet = t->conv == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+    if (negative)
+        sign = '-';
+    else if (t->conv == 'd' && t->plus)
+        sign = '+';
+    else if (t->conv == 'd' && t->space)
+        sign = ' ';
+    do {
+        digits[nd++] = alphabet[v % base];
+        v /= base;
+    } while (v);
+    pad = t->width - nd - (sign ? 1 : 0);
+    if (!t->left && !t->zero)
+        for (k = 0; k < pad; k++)
+            out[len++] = ' ';
+    if (sign)
+        out[len++] = sign;
+    if (!t->left && t->zero)
+        for (k = 0; k < pad; k++)
+            out[len++] = '0';
+    for (k = nd - 1; k >= 0; k--)
+        out[len++] = digits[k];
+    if (t->left)
+        for (k = 0; k < pad; k++)
+            out[len++] = ' ';
+    return len;
+}
+
+static uint64_t read_le(const unsigned char *p, Py_ssize_t size)
+{
+    uint64_t v = 0;
+    Py_ssize_t k;
+    for (k = size - 1; k >= 0; k--)
+        v = (v << 8) | p[k];
+    return v;
+}
+
+#define TRACEPLAN_TEXT 2048 /* a longer text is the fallback's */
+
+static PyObject *traceplan_call(TracePlanObject *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *data, *cpu = NULL, *result = NULL;
+    Py_buffer view;
+    char out[TRACEPLAN_TEXT];
+    Py_ssize_t i, len = 0;
+    const unsigned char *d;
+    int fallback = 0;
+    if (!PyArg_UnpackTuple(args, "TracePlan", 1, 2, &data, &cpu))
+        return NULL;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    d = (const unsigned char *)view.buf;
+    if (view.len < self->end) {
+        PyBuffer_Release(&view);
+        return PyObject_CallOneArg(self->fallback, data);
+    }
+    for (i = 0; i < self->n; i++) {
+        const TracePiece *t = &self->parsed[i];
+        if (t->kind == 0) {
+            if (len + t->size > TRACEPLAN_TEXT) {
+                fallback = 1;
+                break;
+            }
+            memcpy(out + len, t->text, (size_t)t->size);
+            len += t->size;
+        } else if (t->kind == 2) {
+            const unsigned char *s = d + t->offset;
+            const unsigned char *nul = memchr(s, 0, (size_t)t->size);
+            Py_ssize_t k = nul != NULL ? nul - s : t->size, j;
+            for (j = 0; j < k; j++)
+                if (s[j] >= 0x80) /* (UTF-8 decoding with replacement: the fallback's) */
+                    break;
+            if (j < k || len + k > TRACEPLAN_TEXT) {
+                fallback = 1;
+                break;
+            }
+            memcpy(out + len, s, (size_t)k);
+            len += k;
+        } else {
+            uint64_t v = read_le(d + t->offset, t->size);
+            if (len + 96 > TRACEPLAN_TEXT) {
+                fallback = 1;
+                break;
+            }
+            if (t->mask_bits < 64)
+                v &= (((uint64_t)1) << t->mask_bits) - 1;
+            if (t->kind == 3) {
+                len += v ? snprintf(out + len, 96, "0x%llx", (unsigned long long)v) : snprintf(out + len, 96, "(nil)");
+            } else if (t->sign_bits > 0 && (v >> (t->sign_bits - 1)) & 1) { /* negative: its magnitude */
+                uint64_t magnitude = t->sign_bits < 64 ? (((uint64_t)1) << t->sign_bits) - v : (uint64_t)0 - v;
+                len += format_int(out + len, t, magnitude, 1);
+            } else {
+                len += format_int(out + len, t, v, 0);
+            }
+        }
+    }
+    if (fallback) {
+        result = PyObject_CallOneArg(self->fallback, data);
+    } else {
+        result = PyUnicode_New(len, 127);
+        if (result != NULL)
+            memcpy(PyUnicode_1BYTE_DATA(result), out, (size_t)len);
+    }
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyObject *traceplan_get_fallback(TracePlanObject *self, void *closure)
+{
+    Py_INCREF(self->fallback);
+    return self->fallback;
+}
+
+static PyGetSetDef traceplan_getset[] = {
+    {"fallback", (getter)traceplan_get_fallback, NULL, "the Python render function this plan prints as", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject TracePlanType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyperf_probe.perfdata._speedups.TracePlan",
+    .tp_basicsize = sizeof(TracePlanObject),
+    .tp_dealloc = (destructor)traceplan_dealloc,
+    .tp_call = (ternaryfunc)traceplan_call,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "TracePlan(end, pieces, fallback): a plan's render function in C (see _speedups_script.c)",
+    .tp_new = traceplan_new,
+    .tp_getset = traceplan_getset,
+};
+
+/* The module's TracePlan type, made ready on first use (trace_plan_type()). */
+static PyObject *trace_plan_type(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(args))
+{
+    if (PyType_Ready(&TracePlanType) < 0)
+        return NULL;
+    Py_INCREF(&TracePlanType);
+    return (PyObject *)&TracePlanType;
+}
+
 /* ----------------------------------------------------------------------------- end of the script section */
 
 PyMethodDef speedups_script_methods[] = {
     {"script_raw_run", (PyCFunction)script_raw_run, METH_VARARGS,
      "script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit, miss=None) -> "
      "(i, status, template, dropped) (see the source)"},
+    {"trace_plan_type", (PyCFunction)trace_plan_type, METH_NOARGS,
+     "trace_plan_type() -> the TracePlan type (see the source)"},
     {NULL, NULL, 0, NULL},
 };

@@ -48,6 +48,10 @@ class _Plan:
         self.text: list[str] = []
         self.helpers: dict[str, Callable] = {}
         self.end = 0
+        # the pieces as _speedups.TracePlan prints them (None: some piece it does not print), and the
+        # expressions that are a field's value with low-bit masks only: expression -> (offset, size)
+        self.c: list | None = []
+        self.simple: dict[str, tuple[int, int]] = {}
 
     def field(self, f) -> str | None:
         """The variable holding the unsigned value of field ``f`` (None: not a plain number field)."""
@@ -59,7 +63,16 @@ class _Plan:
         name = f"v{len(self.fields)}"
         self.fields[f.offset] = (f.size, name)
         self.end = max(self.end, f.offset + f.size)
+        self.simple[name] = (f.offset, f.size)
         return name
+
+    def c_piece(self, piece: tuple | None) -> None:
+        """The C pieces go on with ``piece``, or stop (None: TracePlan does not print this one)."""
+        if self.c is not None:
+            if piece is None:
+                self.c = None
+            else:
+                self.c.append(piece)
 
 
 def flat_plan(event, slow: Callable[[bytes], str] | None = None) -> Callable[..., str] | None:
@@ -72,6 +85,7 @@ def flat_plan(event, slow: Callable[[bytes], str] | None = None) -> Callable[...
     for piece in event.pieces:
         if piece.type == "string":
             plan.text.append(piece.format.replace("%", "%%"))
+            plan.c_piece((0, piece.format) if piece.format.isascii() else None)
             continue
         if piece.len_arg is not None:
             return None
@@ -112,7 +126,10 @@ def _number(arg, plan: _Plan) -> tuple[str, int] | None:
         if inner is None:
             return None
         mask = eval_type(MASK64, arg.v["type"], False)  # eval_type_str masks (or keeps) the value
-        return _masked(inner, mask.bit_length())
+        got = _masked(inner, mask.bit_length())
+        if inner[0] in plan.simple:
+            plan.simple[got[0]] = plan.simple[inner[0]]
+        return got
     if kind == "atom":
         value = strtoull(arg.v["atom"])  # (names of kernel symbols count 0, as in the printer)
         return f"{value:#x}", value.bit_length()
@@ -170,16 +187,26 @@ def _digit(piece, plan: _Plan) -> bool:
     number = _number(piece.arg, plan)
     if number is None:
         return False
+    field = plan.simple.get(number[0])
+    sign = 0
     if "z" in spec or "Z" in spec:  # an int read as a size_t: the zero-extended low half
-        value = _masked(number, 32)[0]
+        value, width = _masked(number, 32)
     else:
         bits = {-2: 8, -1: 16, 0: 32}.get(piece.ls, 64)
         value, width = _masked(number, bits)
         if conv in "di" and width == bits:  # (narrower: its top bit is 0, the value is its own)
             top = 1 << (bits - 1)
             value = f"(({value} ^ {top:#x}) - {top:#x})"
+            sign = bits
     plan.text.append("%" + flags + body + _INT_CONVERSIONS[conv])
     plan.values.append(value)
+    # C's printf prints what Python's % prints but for a precision (C prints no digit for %.0d of 0) and
+    # the + and space flags of unsigned conversions (Python's %d of a %u honours them)
+    if field is None or "." in body or (conv not in "di" and ("+" in flags or " " in flags)):
+        plan.c_piece(None)
+    else:
+        cfmt = "%" + flags + body + ("lld" if conv in "di" else "ll" + conv)
+        plan.c_piece((1, field[0], field[1], width, sign, cfmt.encode()))
     return True
 
 
@@ -192,6 +219,8 @@ def _string(piece, plan: _Plan) -> bool:
         return False
     plan.text.append("%s")
     plan.values.append(value)
+    f = piece.arg.v.get("field") if piece.arg.kind == "field" else None
+    plan.c_piece((2, f.offset, f.size) if f is not None else None)  # (a char array: _text took it)
     return True
 
 
@@ -300,6 +329,8 @@ def _pointer(piece, plan: _Plan) -> bool:
     value = number[0]
     plan.text.append("%s")
     plan.values.append(f"(('0x%x' % {value}) if {value} else '(nil)')")
+    field = plan.simple.get(value)
+    plan.c_piece((3, field[0], field[1], number[1]) if field is not None else None)
     return True
 
 
@@ -327,4 +358,16 @@ def _compile(plan: _Plan, event, slow: Callable[[bytes], str]) -> Callable[[byte
     namespace["FMT"] = fmt
     lines.append(f"    return FMT % ({', '.join(plan.values)},)")
     exec(compile("\n".join(lines) + "\n", f"<print fmt plan {event.system}:{event.name}>", "exec"), namespace)
-    return namespace["render"]
+    render = namespace["render"]
+    trace_plan = _trace_plan_type()
+    if plan.c is not None and trace_plan is not None:
+        return trace_plan(plan.end, tuple(plan.c), render)  # (render: its twin, and its short records)
+    return render
+
+
+def _trace_plan_type():
+    """``_speedups.TracePlan`` (the plans of numbers and char arrays printed in C), or None without the
+    accelerator."""
+    from pyperf_probe.perfdata.speedups import speedups
+    get = getattr(speedups, "trace_plan_type", None)
+    return None if get is None else get()
