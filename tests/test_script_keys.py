@@ -318,3 +318,26 @@ def test_c_loop_asks_miss_for_new_heads():
     assert got == (5, 1, None, 1)
     assert "".join(out) == "one 5.7\nkept 0 0\n0-0 other\n"
     assert calls == [(items[0][0], 2 + 4 + 3), (items[2][0], 6), (items[3][0], 7), (items[4][0], 7)]
+
+
+@pytest.mark.skipif(getattr(__import__("pyperf_probe.perfdata.speedups", fromlist=["speedups"]).speedups,
+                            "script_whole_run", None) is None, reason="the C accelerator is not built")
+def test_c_whole_loop_is_run_whole():
+    """_speedups.script_whole_run = _Walk.run_whole's loop: kept templates printed, miss(key) asked in turn
+    for the others (what it keeps is found by the next samples), None counted as dropped, "" printing
+    nothing; the lines in order, through LineBuf and through PyUnicode_Format (non-ASCII, other conversions)."""
+    from pyperf_probe.perfdata.speedups import speedups
+    memo = {b"a": "a %d.%06d\n", b"e": "", b"u": "é %d-%d\n"}
+    calls = []
+
+    def miss(key):
+        calls.append(key)
+        if key == b"drop":
+            return None
+        memo[key] = f"new {key.decode()} %5d.%06d: %%\n"
+        return memo[key]
+    items = [(b"a", 1), (b"n", 2 * 10 ** 9 + 5000), (b"e", 3), (b"drop", 4), (b"n", 5), (b"u", 6), (b"a", 7)]
+    out: list = []
+    assert speedups.script_whole_run(items, memo, 1000, out, miss) == 1
+    want = "".join(memo[k] % (t // 10 ** 9, t % 10 ** 9 // 1000) for k, t in items if k != b"drop" and memo[k])
+    assert "".join(out) == want and calls == [b"n", b"drop"]

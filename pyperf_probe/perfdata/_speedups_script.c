@@ -350,6 +350,64 @@ done:
     return result;
 }
 
+/* script_whole_run(items, memo, divisor, out, miss) -> dropped
+ *     report.script_keys._Walk.run_whole's loop: for each pair (key, time) of `items`, the key's template is
+ *     memo[key], or miss(key) for a key not kept (_Walk.miss_whole: it keeps what holds; None for a sample
+ *     the reader drops, counted in the result); each sample's text, template % (time // 10**9,
+ *     time % 10**9 // divisor), is appended to `out` (none for ""; consecutive texts as one str, LineBuf). */
+static PyObject *script_whole_run(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *items, *memo, *out, *miss;
+    Py_ssize_t i, n, dropped = 0;
+    unsigned long long divisor;
+    LineBuf buf = {NULL, 0, 0};
+    if (!PyArg_ParseTuple(args, "O!O!KO!O:script_whole_run", &PyList_Type, &items, &PyDict_Type, &memo, &divisor,
+                          &PyList_Type, &out, &miss))
+        return NULL;
+    if (divisor == 0) {
+        PyErr_SetString(PyExc_ValueError, "script_whole_run: bad divisor");
+        return NULL;
+    }
+    n = PyList_GET_SIZE(items);
+    for (i = 0; i < n; i++) {
+        PyObject *pair = PyList_GET_ITEM(items, i), *key, *template, *owned = NULL;
+        unsigned long long time;
+        int failed;
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyLong_Check(PyTuple_GET_ITEM(pair, 1))) {
+            PyErr_SetString(PyExc_TypeError, "script_whole_run: items are (key, time) pairs");
+            goto error;
+        }
+        key = PyTuple_GET_ITEM(pair, 0);
+        time = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(pair, 1));
+        if (time == (unsigned long long)-1 && PyErr_Occurred())
+            goto error;
+        template = PyDict_GetItemWithError(memo, key); /* borrowed */
+        if (template == NULL) {
+            if (PyErr_Occurred())
+                goto error;
+            owned = template = PyObject_CallOneArg(miss, key);
+            if (template == NULL)
+                goto error;
+            if (template == Py_None) {
+                Py_DECREF(owned);
+                dropped++;
+                continue;
+            }
+        }
+        failed = emit_line(&buf, out, template, time, divisor);
+        Py_XDECREF(owned);
+        if (failed)
+            goto error;
+    }
+    if (linebuf_flush(&buf, out) < 0)
+        goto error;
+    PyMem_Free(buf.data);
+    return PyLong_FromSsize_t(dropped);
+error:
+    PyMem_Free(buf.data);
+    return NULL;
+}
+
 /* --- TracePlan (script section: traceevent.plan's plans of numbers and char arrays, printed in C) --------- */
 
 /* TracePlan(end, pieces, fallback): a callable (raw, cpu=0) -> str printing what traceevent.plan's render
@@ -647,6 +705,8 @@ PyMethodDef speedups_script_methods[] = {
     {"script_raw_run", (PyCFunction)script_raw_run, METH_VARARGS,
      "script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit, miss=None) -> "
      "(i, status, template, dropped) (see the source)"},
+    {"script_whole_run", (PyCFunction)script_whole_run, METH_VARARGS,
+     "script_whole_run(items, memo, divisor, out, miss) -> dropped (see the source)"},
     {"trace_plan_type", (PyCFunction)trace_plan_type, METH_NOARGS,
      "trace_plan_type() -> the TracePlan type (see the source)"},
     {NULL, NULL, 0, NULL},
