@@ -95,6 +95,7 @@ def test_c_loop_is_the_python_replay_with_stand_ins(collapse):
         args = case + (collapse, n)
         want = findnew.replay(*args)
         assert speedups.findnew_replay(*args) == want
+        assert speedups.findnew_replay(*args, True) == (findnew.aggregate_moves(want[0]),) + want[1:]
         made += any(want[1][e] >= n for e in range(n, len(want[1])))
     assert made > 20  # a stand-in's search found nothing: its entry made
 
@@ -104,13 +105,17 @@ def test_c_loop_is_the_python_replay(collapse):
     if speedups is None or not hasattr(speedups, "findnew_replay"):
         pytest.skip("the C loops were not built")
     rng = random.Random(16 + collapse)
-    dups = 0
+    dups = merged_moves = 0
     for _ in range(400):
         args = _case(rng) + (collapse,)
         want = findnew.replay(*args)
         assert speedups.findnew_replay(*args) == want
+        summed = findnew.aggregate_moves(want[0])
+        assert speedups.findnew_replay(*args, -1, True) == (summed,) + want[1:]
         dups += bool(want[0])
+        merged_moves += len(summed) < len(want[0])
     assert dups > 20  # cases where a search missed an entry of its identity
+    assert merged_moves > 5  # moves of one (group, look-up, entry) summed
 
 
 def test_consistent_identities_are_always_found():

@@ -8,7 +8,7 @@
  * it computes, and its Python code is this loop's twin: tests/test_report_findnew.py compares them).
  *
  * findnew_replay(block, ip, sub, wraps, unres, dso, inl, groups, periods, counts, looks, made_after, collapse
- *                [, entries]) -> (moves, ident, order, merged)
+ *                [, entries[, aggregate]]) -> (moves, ident, order, merged)
  *     Per identity its block (int64), ip (u64: a resolved symbol's name rank in the high 32 bits, its
  *     (start, name) rank in the low ones), sub (int64), wraps, unres and inl (bool), dso (int64); per sample its group and period
  *     (u64) and count (None: 1 each); per group its replayed look-ups, None or a list of (look, identity,
@@ -16,6 +16,8 @@
  *     and the entries made once its first sample is done. Nodes are entries; an insertion is lib/rbtree.c's
  *     (report.rbtree's _fixup: the CLRS rebalancing). `entries` (default: all identities): the first ones
  *     are made as entries, the others are only searched with (and make an entry where nothing is found).
+ *     `aggregate`: the moves summed per (group, look, entry), in the order of each one's first move
+ *     (report/findnew.py's aggregate_moves of the moves).
  * ------------------------------------------------------------------------------------------------------ */
 
 typedef struct {
@@ -220,21 +222,76 @@ static void *fn_array(PyObject *list, Py_ssize_t n, int kind)
     return out;
 }
 
+/* A u64 -> i64 open-addressing table (key 0 marks a free slot: keys are stored + 1; no key is 2^64 - 1). */
+typedef struct {
+    uint64_t *keys;
+    int64_t *vals;
+    size_t cap, n;
+} U64Map;
+
+static uint64_t um_hash(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ULL;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+/* the value slot of `key`, made if absent (*found then 0); NULL when out of memory */
+static int64_t *um_slot(U64Map *m, uint64_t key, int *found)
+{
+    uint64_t stored = key + 1;
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 1024;
+        uint64_t *keys = PyMem_Calloc(cap, sizeof(uint64_t));
+        int64_t *vals = PyMem_Malloc(cap * sizeof(int64_t));
+        if (!keys || !vals) { PyMem_Free(keys); PyMem_Free(vals); return NULL; }
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->keys[i]) {
+                size_t j = um_hash(m->keys[i] - 1) & (cap - 1);
+                while (keys[j]) j = (j + 1) & (cap - 1);
+                keys[j] = m->keys[i];
+                vals[j] = m->vals[i];
+            }
+        PyMem_Free(m->keys);
+        PyMem_Free(m->vals);
+        m->keys = keys;
+        m->vals = vals;
+        m->cap = cap;
+    }
+    size_t j = um_hash(key) & (m->cap - 1);
+    while (m->keys[j]) {
+        if (m->keys[j] == stored) { *found = 1; return &m->vals[j]; }
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->keys[j] = stored;
+    m->vals[j] = 0;
+    m->n++;
+    *found = 0;
+    return &m->vals[j];
+}
+
 static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *lblock, *lip, *lsub, *lwraps, *lunres, *ldso, *linl, *lrs, *lperiods, *lcounts, *llooks, *lmade;
     PyObject *result = NULL, *moves = NULL, *ident = NULL, *order = NULL, *merged = NULL;
-    int collapse;
+    int collapse, aggregate = 0;
     Py_ssize_t nentries = -1;
+    /* aggregate: moves summed per (group, look, entry), in first-move order (mv_* arrays; by (group, look) in
+     * `firsts`, then along `next` for another entry) */
+    U64Map firsts = {0};
+    Py_ssize_t nmv = 0, capmv = 0, *mv_r = NULL, *mv_j = NULL, *mv_got = NULL, *mv_next = NULL;
+    unsigned long long *mv_period = NULL;
+    long long *mv_count = NULL;
     long long *block = NULL, *sub = NULL, *dso = NULL, *rs = NULL, *counts = NULL, *made_after = NULL;
     unsigned long long *ip = NULL, *periods = NULL;
     char *wraps = NULL, *unres = NULL, *inl = NULL, *done = NULL;
     FnTree t = {0}, c = {0};
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!O!OO!O!p|n:findnew_replay", &PyList_Type, &lblock, &PyList_Type, &lip,
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!O!OO!O!p|np:findnew_replay", &PyList_Type, &lblock, &PyList_Type, &lip,
                           &PyList_Type, &lsub, &PyList_Type, &lwraps, &PyList_Type, &lunres, &PyList_Type, &ldso,
                           &PyList_Type, &linl,
                           &PyList_Type, &lrs, &PyList_Type, &lperiods, &lcounts, &PyList_Type, &llooks,
-                          &PyList_Type, &lmade, &collapse, &nentries))
+                          &PyList_Type, &lmade, &collapse, &nentries, &aggregate))
         return NULL;
     Py_ssize_t nr = PyList_GET_SIZE(lblock), ns = PyList_GET_SIZE(lrs), ng = PyList_GET_SIZE(llooks);
     if (nentries < 0) nentries = nr;
@@ -303,7 +360,43 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
             t.ident[t.size] = x;
             Py_ssize_t got = fn_lookup(&t, x, t.size);
             if (got < 0) got = t.size++;
-            if (got >= n) {
+            if (got >= n && aggregate) {
+                Py_ssize_t j = PyLong_AsSsize_t(jo);
+                if (j == -1 && PyErr_Occurred()) goto done;
+                if (j < 0 || j >= ((Py_ssize_t)1 << 32) || r >= ((Py_ssize_t)1 << 31)) {
+                    PyErr_SetString(PyExc_ValueError, "findnew_replay: a look-up index out of range");
+                    goto done;
+                }
+                int found;
+                int64_t *first = um_slot(&firsts, ((uint64_t)r << 32) | (uint64_t)j, &found), at = -1;
+                if (!first) { PyErr_NoMemory(); goto done; }
+                if (found)
+                    for (at = *first; at >= 0 && mv_got[at] != got; at = mv_next[at]) ;
+                if (at >= 0) {
+                    mv_period[at] += periods[i];
+                    mv_count[at] += counts ? counts[i] : 1LL;
+                } else {
+                    if (nmv == capmv) {
+                        capmv = capmv ? capmv * 2 : 256;
+                        if (!(mv_r = PyMem_Realloc(mv_r, capmv * sizeof(Py_ssize_t))) ||
+                            !(mv_j = PyMem_Realloc(mv_j, capmv * sizeof(Py_ssize_t))) ||
+                            !(mv_got = PyMem_Realloc(mv_got, capmv * sizeof(Py_ssize_t))) ||
+                            !(mv_next = PyMem_Realloc(mv_next, capmv * sizeof(Py_ssize_t))) ||
+                            !(mv_period = PyMem_Realloc(mv_period, capmv * sizeof(unsigned long long))) ||
+                            !(mv_count = PyMem_Realloc(mv_count, capmv * sizeof(long long)))) {
+                            PyErr_NoMemory();
+                            goto done;
+                        }
+                    }
+                    mv_r[nmv] = r;
+                    mv_j[nmv] = j;
+                    mv_got[nmv] = got;
+                    mv_period[nmv] = periods[i];
+                    mv_count[nmv] = counts ? counts[i] : 1LL;
+                    mv_next[nmv] = found ? *first : -1;  /* (the chain's order does not matter: got differs) */
+                    *first = nmv++;
+                }
+            } else if (got >= n) {
                 PyObject *move = Py_BuildValue("(nOnKL)", r, jo, got, periods[i], counts ? counts[i] : 1LL);
                 if (!move || PyList_Append(moves, move) < 0) { Py_XDECREF(move); goto done; }
                 Py_DECREF(move);
@@ -311,6 +404,11 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
         }
     }
     for (; k < n; k++) fn_lookup(&t, k, k);
+    for (Py_ssize_t m = 0; m < nmv; m++) {
+        PyObject *move = Py_BuildValue("(nnnKL)", mv_r[m], mv_j[m], mv_got[m], mv_period[m], mv_count[m]);
+        if (!move || PyList_Append(moves, move) < 0) { Py_XDECREF(move); goto done; }
+        Py_DECREF(move);
+    }
     if (!(order = fn_walk(&t))) goto done;
     if (!(ident = PyList_New(t.size)) || !(merged = PyList_New(t.size))) goto done;
     for (Py_ssize_t i = 0; i < t.size; i++) {
@@ -357,6 +455,14 @@ done:
     PyMem_Free(counts);
     PyMem_Free(made_after);
     PyMem_Free(done);
+    PyMem_Free(firsts.keys);
+    PyMem_Free(firsts.vals);
+    PyMem_Free(mv_r);
+    PyMem_Free(mv_j);
+    PyMem_Free(mv_got);
+    PyMem_Free(mv_next);
+    PyMem_Free(mv_period);
+    PyMem_Free(mv_count);
     fn_free(&t);
     fn_free(&c);
     return result;
@@ -565,55 +671,6 @@ static int hl_list(PyObject **listed, PyObject *entry, Py_ssize_t i, PyObject *f
     int r = PyList_Append(*listed, look);
     Py_DECREF(look);
     return r;
-}
-
-/* A u64 -> i64 open-addressing table (key 0 marks a free slot: keys are stored + 1; no key is 2^64 - 1). */
-typedef struct {
-    uint64_t *keys;
-    int64_t *vals;
-    size_t cap, n;
-} U64Map;
-
-static uint64_t um_hash(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ULL;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-    return x ^ (x >> 31);
-}
-
-/* the value slot of `key`, made if absent (*found then 0); NULL when out of memory */
-static int64_t *um_slot(U64Map *m, uint64_t key, int *found)
-{
-    uint64_t stored = key + 1;
-    if ((m->n + 1) * 2 > m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 1024;
-        uint64_t *keys = PyMem_Calloc(cap, sizeof(uint64_t));
-        int64_t *vals = PyMem_Malloc(cap * sizeof(int64_t));
-        if (!keys || !vals) { PyMem_Free(keys); PyMem_Free(vals); return NULL; }
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->keys[i]) {
-                size_t j = um_hash(m->keys[i] - 1) & (cap - 1);
-                while (keys[j]) j = (j + 1) & (cap - 1);
-                keys[j] = m->keys[i];
-                vals[j] = m->vals[i];
-            }
-        PyMem_Free(m->keys);
-        PyMem_Free(m->vals);
-        m->keys = keys;
-        m->vals = vals;
-        m->cap = cap;
-    }
-    size_t j = um_hash(key) & (m->cap - 1);
-    while (m->keys[j]) {
-        if (m->keys[j] == stored) { *found = 1; return &m->vals[j]; }
-        j = (j + 1) & (m->cap - 1);
-    }
-    m->keys[j] = stored;
-    m->vals[j] = 0;
-    m->n++;
-    *found = 0;
-    return &m->vals[j];
 }
 
 static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
@@ -1175,6 +1232,158 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------------------------------------------------
+ * other_dso_looks(records) -> [(record index, look index)]
+ *     report/hist.py's _other_dso_looks (its Python twin): the listed look-ups (records[r][7][j], as
+ *     hist_lookups lists them) of an unresolved frame (not frame.has_sym) whose dso_name differs from its
+ *     entry's location's (look[0].loc.dso_name, compared with ==).
+ * replay_looks(records, wraps, variant_of) -> looks
+ *     report/hist.py's _replay_looks (its Python twin): per record None, or its look-ups of an identity
+ *     that wraps (wraps[look[0].slot]) as (look index, identity, look[5]), the identity being
+ *     variant_of.get((slot, look[2].dso_name), slot) when variant_of is a dict, else the slot; None when
+ *     none wraps.
+ * ------------------------------------------------------------------------------------------------------ */
+
+static PyObject *rl_s_slot, *rl_s_loc, *rl_s_dso_name;
+static SlotCache rl_c_slot, rl_c_loc, rl_c_dso_name, rl_c_has_sym;
+
+static int rl_strings(void)
+{
+    if (rl_s_dso_name) return 0;
+    if (hl_strings() < 0 || !(rl_s_slot = PyUnicode_InternFromString("slot")) ||
+        !(rl_s_loc = PyUnicode_InternFromString("loc")) || !(rl_s_dso_name = PyUnicode_InternFromString("dso_name")))
+        return -1;
+    return 0;
+}
+
+/* records[r][7] (a list), or NULL with *none set for a None record; NULL with an exception on a bad shape */
+static PyObject *rl_looks_of(PyObject *rec, int *none)
+{
+    *none = rec == Py_None;
+    if (*none) return NULL;
+    if (!PyTuple_Check(rec) || PyTuple_GET_SIZE(rec) < 8 || !PyList_Check(PyTuple_GET_ITEM(rec, 7))) {
+        PyErr_SetString(PyExc_TypeError, "replay: a record is None or a tuple whose [7] is a list");
+        return NULL;
+    }
+    return PyTuple_GET_ITEM(rec, 7);
+}
+
+static PyObject *other_dso_looks(PyObject *Py_UNUSED(module), PyObject *records)
+{
+    if (!PyList_Check(records)) {
+        PyErr_SetString(PyExc_TypeError, "other_dso_looks(records: list)");
+        return NULL;
+    }
+    if (rl_strings() < 0) return NULL;
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    for (Py_ssize_t r = 0; r < PyList_GET_SIZE(records); r++) {
+        int none;
+        PyObject *looks = rl_looks_of(PyList_GET_ITEM(records, r), &none);
+        if (!looks) {
+            if (none) continue;
+            goto fail;
+        }
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(looks); j++) {
+            PyObject *look = PyList_GET_ITEM(looks, j);
+            if (!PyTuple_Check(look) || PyTuple_GET_SIZE(look) < 6) {
+                PyErr_SetString(PyExc_TypeError, "other_dso_looks: a look-up is a tuple of 6");
+                goto fail;
+            }
+            PyObject *frame = PyTuple_GET_ITEM(look, 2);
+            int sym = sa_true(frame, hl_s_has_sym, &rl_c_has_sym);
+            if (sym < 0) goto fail;
+            if (sym) continue;
+            PyObject *loc = sa_get(PyTuple_GET_ITEM(look, 0), rl_s_loc, &rl_c_loc), *a, *b;
+            if (!loc) goto fail;
+            a = sa_get(frame, rl_s_dso_name, &rl_c_dso_name);
+            b = a ? sa_get(loc, rl_s_dso_name, &rl_c_dso_name) : NULL;
+            Py_DECREF(loc);
+            if (!b) { Py_XDECREF(a); goto fail; }
+            int eq = PyObject_RichCompareBool(a, b, Py_EQ);
+            Py_DECREF(a);
+            Py_DECREF(b);
+            if (eq < 0) goto fail;
+            if (eq) continue;
+            PyObject *pair = Py_BuildValue("(nn)", r, j);
+            if (!pair || PyList_Append(out, pair) < 0) { Py_XDECREF(pair); goto fail; }
+            Py_DECREF(pair);
+        }
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyObject *replay_looks(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *records, *wraps, *variant_of;
+    if (!PyArg_ParseTuple(args, "O!O!O:replay_looks", &PyList_Type, &records, &PyList_Type, &wraps, &variant_of))
+        return NULL;
+    if (variant_of != Py_None && !PyDict_Check(variant_of)) {
+        PyErr_SetString(PyExc_TypeError, "replay_looks: variant_of is a dict or None");
+        return NULL;
+    }
+    if (rl_strings() < 0) return NULL;
+    Py_ssize_t nr = PyList_GET_SIZE(records), nw = PyList_GET_SIZE(wraps);
+    PyObject *out = PyList_New(nr);
+    if (!out) return NULL;
+    for (Py_ssize_t r = 0; r < nr; r++) {
+        int none;
+        PyObject *looks = rl_looks_of(PyList_GET_ITEM(records, r), &none), *mine = NULL;
+        if (!looks && !none) goto fail;
+        for (Py_ssize_t j = 0; looks && j < PyList_GET_SIZE(looks); j++) {
+            PyObject *look = PyList_GET_ITEM(looks, j), *so, *x, *t;
+            if (!PyTuple_Check(look) || PyTuple_GET_SIZE(look) < 6) {
+                PyErr_SetString(PyExc_TypeError, "replay_looks: a look-up is a tuple of 6");
+                Py_XDECREF(mine);
+                goto fail;
+            }
+            if (!(so = sa_get(PyTuple_GET_ITEM(look, 0), rl_s_slot, &rl_c_slot))) { Py_XDECREF(mine); goto fail; }
+            Py_ssize_t slot = PyLong_AsSsize_t(so);
+            if (slot == -1 && PyErr_Occurred()) { Py_DECREF(so); Py_XDECREF(mine); goto fail; }
+            if (slot < 0 || slot >= nw) {
+                Py_DECREF(so);
+                Py_XDECREF(mine);
+                PyErr_SetString(PyExc_IndexError, "replay_looks: a slot out of wraps");
+                goto fail;
+            }
+            int w = PyObject_IsTrue(PyList_GET_ITEM(wraps, slot));
+            if (w <= 0) {
+                Py_DECREF(so);
+                if (w < 0) { Py_XDECREF(mine); goto fail; }
+                continue;
+            }
+            x = so;
+            if (variant_of != Py_None) {
+                PyObject *dso = sa_get(PyTuple_GET_ITEM(look, 2), rl_s_dso_name, &rl_c_dso_name), *key, *got;
+                key = dso ? PyTuple_Pack(2, so, dso) : NULL;
+                Py_XDECREF(dso);
+                if (!key) { Py_DECREF(so); Py_XDECREF(mine); goto fail; }
+                got = PyDict_GetItemWithError(variant_of, key);
+                Py_DECREF(key);
+                if (got) {
+                    Py_INCREF(got);
+                    Py_SETREF(x, got);
+                } else if (PyErr_Occurred()) { Py_DECREF(so); Py_XDECREF(mine); goto fail; }
+            }
+            t = Py_BuildValue("(nNO)", j, x, PyTuple_GET_ITEM(look, 5));
+            if (!t || (!mine && !(mine = PyList_New(0))) || PyList_Append(mine, t) < 0) {
+                Py_XDECREF(t);
+                Py_XDECREF(mine);
+                goto fail;
+            }
+            Py_DECREF(t);
+        }
+        PyList_SET_ITEM(out, r, mine ? mine : (Py_INCREF(Py_None), Py_None));
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
 /* --------------------------------------------------------------------------- end of the report section */
 
 PyMethodDef speedups_report_methods[] = {
@@ -1185,6 +1394,10 @@ PyMethodDef speedups_report_methods[] = {
      "rank_order(group, thread, depth, rest) -> order (see the source)"},
     {"callchain_append", (PyCFunction)(void (*)(void))callchain_append, METH_FASTCALL,
      "callchain_append(root, keys, frames, period, count) (callchain.tree.CallchainRoot.append; see the source)"},
+    {"other_dso_looks", (PyCFunction)other_dso_looks, METH_O,
+     "other_dso_looks(records) -> [(record, look)] (report.hist._other_dso_looks; see the source)"},
+    {"replay_looks", (PyCFunction)replay_looks, METH_VARARGS,
+     "replay_looks(records, wraps, variant_of) -> looks (report.hist._replay_looks; see the source)"},
     {"frame_cmp", (PyCFunction)(void (*)(void))frame_cmp, METH_FASTCALL,
      "frame_cmp(left, right) -> -1, 0 or 1 (callchain.tree.compare_frames; see the source)"},
     {"hist_lookups", (PyCFunction)hist_lookups, METH_VARARGS,

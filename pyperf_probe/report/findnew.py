@@ -150,3 +150,17 @@ def replay(block, ip, sub, wraps, unres, dso, inl, groups, periods, counts, look
                 merged[entry] = got
         order = second.walk()
     return moves, ident, order, merged
+
+
+def aggregate_moves(moves: list) -> list:
+    """``replay``'s moves summed per (group, look-up, entry), in the order of each one's first move (the C
+    replay's ``aggregate`` answer)."""
+    shares: dict[tuple, list] = {}
+    for r, j, got, period, count in moves:
+        share = shares.get((r, j, got))
+        if share is None:
+            shares[(r, j, got)] = [period, count]
+        else:
+            share[0] += period
+            share[1] += count
+    return [(r, j, got, period, count) for (r, j, got), (period, count) in shares.items()]

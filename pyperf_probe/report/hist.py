@@ -349,20 +349,19 @@ class Hists:
         variants: list = []
         variant_of: dict[tuple, int] = {}
         n = len(protos)
-        for rec in records:
-            if rec is None:
-                continue
-            for look in rec[7]:
-                entry, pos, loc = look[0], look[1], look[2]
-                if loc.has_sym or loc.dso_name == entry.loc.dso_name:
-                    continue
-                key = (entry.slot, loc.dso_name)
-                if key not in variant_of:
-                    variant_of[key] = n + len(variants)
-                    stand_in = HistEntry(entry.ident, rec[3], rec[2], loc, rec[4], pos < 0, rec[2], False,
-                                         rec[5], look[3], rec[6])
-                    stand_in.slot = variant_of[key]
-                    variants.append(stand_in)
+        other = speedups.other_dso_looks if speedups is not None and hasattr(speedups, "other_dso_looks") \
+            else _other_dso_looks
+        for r, j in other(records):
+            rec = records[r]
+            look = rec[7][j]
+            entry, pos, loc = look[0], look[1], look[2]
+            key = (entry.slot, loc.dso_name)
+            if key not in variant_of:
+                variant_of[key] = n + len(variants)
+                stand_in = HistEntry(entry.ident, rec[3], rec[2], loc, rec[4], pos < 0, rec[2], False,
+                                     rec[5], look[3], rec[6])
+                stand_in.slot = variant_of[key]
+                variants.append(stand_in)
         return variants, variant_of
 
     def _replay(self, ranks, protos: list, records: list, made_after: list, pending: dict,
@@ -373,14 +372,10 @@ class Hists:
         equal ones once the chains are appended). ``variant_of``: the stand-ins (``_dso_variants``) a
         look-up of another dso than its entry's searches with."""
         wraps = ranks.wraps
-        if variant_of:
-            get = variant_of.get
-            looks = [None if rec is None else
-                     [(j, get((look[0].slot, look[2].dso_name), look[0].slot), look[5])
-                      for j, look in enumerate(rec[7]) if wraps[look[0].slot]] or None for rec in records]
+        if speedups is not None and hasattr(speedups, "replay_looks"):
+            looks = speedups.replay_looks(records, wraps if type(wraps) is list else list(wraps), variant_of or None)
         else:
-            looks = [None if rec is None else [(j, look[0].slot, look[5]) for j, look in enumerate(rec[7])
-                                               if wraps[look[0].slot]] or None for rec in records]
+            looks = _replay_looks(records, wraps, variant_of or None)
         if self.sequence is None:  # a group's samples at its first, as one look-up
             groups = list(range(len(records)))
             periods = [0 if rec is None else rec[0] for rec in records]
@@ -394,19 +389,11 @@ class Hists:
         args = (ranks.block, ranks.ip, ranks.sub, wraps, ranks.unres, ranks.dso, ranks.inl, groups, periods,
                 counts, looks, made_after, any(k.name == "comm" for k in self.keys))
         # (with stand-ins the ranks go past the entries: the replay is told how many entries there are)
-        moves, ident, order, merged = _findnew_replay(*args, len(protos)) if variant_of else _findnew_replay(*args)
+        moves, ident, order, merged = _findnew_replay(*args, entries=len(protos) if variant_of else -1)
         del groups, periods, counts
         n = len(protos)
         instances = protos + [None] * (len(ident) - n)
-        shares: dict[tuple, list] = {}
-        for r, j, got, period, count in moves:
-            share = shares.get((r, j, got))
-            if share is None:
-                shares[(r, j, got)] = [period, count]
-            else:
-                share[0] += period
-                share[1] += count
-        for (r, j, got), (period, count) in shares.items():
+        for r, j, got, period, count in moves:  # (summed per group, look-up and entry)
             rec = records[r]
             proto, pos, loc, level, sid, _ = rec[7][j]
             dup = instances[got]
@@ -627,11 +614,32 @@ class Hists:
         return ordered
 
 
-def _findnew_replay(*args):
-    """report.findnew's replay: the C loop (perfdata/_speedups.c) when built, else its Python twin."""
+def _findnew_replay(*args, entries: int = -1):
+    """report.findnew's replay, its moves summed per (group, look-up, entry) (``findnew.aggregate_moves``):
+    the C loop (perfdata/_speedups_report.c) when built, else its Python twin."""
     if speedups is not None and hasattr(speedups, "findnew_replay"):
-        return speedups.findnew_replay(*args)
-    return findnew.replay(*args)
+        return speedups.findnew_replay(*args, entries, True)
+    moves, ident, order, merged = findnew.replay(*args, None if entries < 0 else entries)
+    return findnew.aggregate_moves(moves), ident, order, merged
+
+
+def _other_dso_looks(records: list) -> list[tuple[int, int]]:
+    """(record, look-up) of each listed look-up of an unresolved frame whose dso is not its entry's (the C
+    twin: perfdata/_speedups_report.c other_dso_looks)."""
+    return [(r, j) for r, rec in enumerate(records) if rec is not None for j, look in enumerate(rec[7])
+            if not look[2].has_sym and not look[2].dso_name == look[0].loc.dso_name]
+
+
+def _replay_looks(records: list, wraps, variant_of: dict | None) -> list:
+    """Per record its look-ups of wrapping identities as report.findnew's replay takes them, (look-up,
+    identity searched with, entries made before), or None (the C twin: _speedups_report.c replay_looks)."""
+    if variant_of is not None:
+        get = variant_of.get
+        return [None if rec is None else
+                [(j, get((look[0].slot, look[2].dso_name), look[0].slot), look[5])
+                 for j, look in enumerate(rec[7]) if wraps[look[0].slot]] or None for rec in records]
+    return [None if rec is None else [(j, look[0].slot, look[5]) for j, look in enumerate(rec[7])
+                                      if wraps[look[0].slot]] or None for rec in records]
 
 
 _DUPLICATE = object()  # self.entries' key of a second entry of one identity: (_DUPLICATE, identity, n)
