@@ -159,3 +159,32 @@ def test_c_callchain_append_equals_pythons():
                 tree._c_append = saved
             roots.append((root.max_depth, _tree_shape(root.node)))
         assert roots[0] == roots[1]
+
+
+@pytest.mark.parametrize("names", [["sym"], ["comm", "sym"], ["dso", "sym"]], ids=",".join)
+def test_c_replay_looks_equal_pythons(names):
+    """report.hist's replay inputs: the C replay_looks and other_dso_looks answer as _replay_looks and
+    _other_dso_looks on the listed look-ups of random groups, with random wrapping identities and stand-ins."""
+    need_speedups()
+    from pyperf_probe.perfdata.speedups import speedups
+    keys = [KEYS[n] for n in names]
+    rng = random.Random(len(names) * 7)
+    others = 0
+    for _ in range(60):
+        frames = _frames(rng)
+        h = Hists(keys, children=True, callchains=True, caller_order=rng.random() < 0.5, graphs=True)
+        for _ in range(rng.randrange(1, 30)):
+            chain = tuple(rng.choice(frames) for _ in range(rng.randrange(0, 9)))
+            h.add(rng.choice(["make", "cc1"]), 1, 1, rng.choice(frames), chain, chain, None)
+        records, _, _ = h._lookups(rng.random() < 0.5)
+        for i, entry in enumerate(h.entries.values()):
+            entry.slot = i
+        wraps = [rng.random() < 0.6 for _ in h.entries]
+        dsos = sorted({f.dso_name for f in frames}, key=str)
+        variant_of = {(rng.randrange(len(wraps)), rng.choice(dsos)): len(wraps) + k for k in range(4)}
+        for variants in (None, variant_of):
+            assert speedups.replay_looks(records, wraps, variants) == hist._replay_looks(records, wraps, variants)
+        got = speedups.other_dso_looks(records)
+        assert got == hist._other_dso_looks(records)
+        others += bool(got)
+    assert others > 5 or "dso" in names  # (dso a key: a look-up's entry is of its own dso)
