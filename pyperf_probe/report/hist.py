@@ -228,13 +228,17 @@ class Hists:
         # (children: a chain's cumulative look-ups compare each entry with the chain's he_cache, the sample's
         # own entry first: every comparison reaches trace when it is the first key)
         self._chained = self.children and self._trace_at == 0 and any(g[5] for g in self._groups.values())
-        records, made_after, pending = self._lookups(False)
+        # sym a key and dso not: resolved identities are mostly replayed (unresolved entries of several dsos
+        # among resolved ones make the whole class one), so every look-up is listed at once (more listed
+        # look-ups change no answer: the replay takes those of wrapping identities only)
+        every = self._dso_apart
+        records, made_after, pending = self._lookups(every)
         protos = list(self.entries.values())
         for i, entry in enumerate(protos):
             entry.slot = i
         variants, variant_of = self._dso_variants(protos, records)
         ordered = exact_order.entry_order(protos + variants, self.keys)
-        if type(ordered) is exact_order.EntryRanks and ordered.resolved_replayed:
+        if type(ordered) is exact_order.EntryRanks and ordered.resolved_replayed and not every:
             # resolved identities are replayed too: the look-ups again, each of them listed (the entries are
             # made again in the same order, so the ranks stay, and so do the variants: the unresolved
             # look-ups are listed in both passes)
