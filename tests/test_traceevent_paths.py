@@ -217,11 +217,14 @@ def test_plans_of_computed_values_flags_and_symbols():
         '"yes" : REC->prev_prio ? "prio" : "no", (unsigned long)(REC->prev_state - REC->next_pid), '
         '!REC->next_prio, ~REC->prev_prio, (unsigned long long)(REC->prev_state / REC->next_prio), '
         'REC->prev_pid * REC->next_pid + (REC->next_prio << 40)\n')
+    from pyperf_probe.traceevent.plan import _trace_plan_type
     rng = random.Random(16)
     for text in (SWITCH, ops):
         ev = Event.parse(text)
         plan = flat_plan(ev)
         assert plan is not None, text
+        if text is SWITCH and _trace_plan_type() is not None:  # (its C plan: ?: of flags and of texts)
+            assert type(plan) is _trace_plan_type()
         for i in range(600):
             raw = bytearray(raw_record(ev, rng) if i % 2 else rng.randbytes(64 + 4 * len(ev.fields)))
             state = ev.find_field("prev_state")

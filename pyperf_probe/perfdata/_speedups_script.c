@@ -411,23 +411,29 @@ error:
 /* --- TracePlan (script section: traceevent.plan's plans of numbers and char arrays, printed in C) --------- */
 
 /* TracePlan(end, pieces, fallback): a callable (raw, cpu=0) -> str printing what traceevent.plan's render
- * function `fallback` prints, for the plans whose pieces are all (plan.py makes the pieces; it is their twin):
- *     (0, text)                                   literal text (ASCII)
- *     (1, offset, size, mask_bits, sign_bits, cfmt) a number: the field's unsigned little-endian value of `size`
- *                                                 bytes at `offset`, its low mask_bits kept, read as signed
- *                                                 at sign_bits (0: unsigned), printed by snprintf(cfmt)
- *                                                 (cfmt: bytes, "%...lld" or "%...llu/x/X/o")
- *     (2, offset, size)                           a char array: its bytes up to the first NUL
- *     (3, offset, size, mask_bits)                %p of a number: "(nil)" for 0, else 0x%llx
- * A record shorter than `end`, or a char array with a byte >= 0x80 (UTF-8 decoding with replacement), is
- * printed by `fallback(raw)`. */
+ * function `fallback` prints, for the plans whose pieces are all (plan.py makes the pieces; it is their twin;
+ * a value is the field's unsigned little-endian `size` bytes at `offset` under an AND `mask`):
+ *     (0, text)                                     literal text (ASCII)
+ *     (1, offset, size, mask, sign_bits, cfmt)      a number: the value read as signed at sign_bits (0:
+ *                                                   unsigned), printed as printf's cfmt ("%...lld" or
+ *                                                   "%...llu/x/X/o": flags - 0 + space, a width)
+ *     (2, offset, size)                             a char array: its bytes up to the first NUL
+ *     (3, offset, size, mask)                       %p of a value: "(nil)" for 0, else 0x%llx
+ *     (4, offset, size, mask, yes, no)              the text yes for a value other than 0, else no (ASCII)
+ *     (5, offset, size, mask, fn, table, zero)      zero (ASCII) for a value of 0 unless zero is None, else
+ *                                                   table[value] (a dict of texts), else fn(value) (which
+ *                                                   fills the table: __print_flags, __print_symbolic)
+ * A record shorter than `end`, a char array with a byte >= 0x80 (UTF-8 decoding with replacement) or a
+ * text that is not ASCII is printed by `fallback(raw)`. */
 typedef struct {
-    int kind;                  /* 0 text, 1 number, 2 char array, 3 pointer */
-    Py_ssize_t offset, size;   /* the field's bytes (kind 0: the text's, in `text`) */
-    int mask_bits, sign_bits;  /* (kind 1, 3) */
+    int kind;                  /* 0 text, 1 number, 2 char array, 3 pointer, 4 ?: of texts, 5 names */
+    Py_ssize_t offset, size;   /* the field's bytes (kind 0: the text's length) */
+    uint64_t mask;
+    int sign_bits;             /* kind 1 */
     int left, zero, plus, space, width; /* kind 1: cfmt parsed: flags - 0 + space, a width (no precision) */
     char conv;                 /* 'd', 'u', 'x', 'X', 'o' */
-    const char *text;          /* kind 0: the text's ASCII bytes (in `pieces`) */
+    PyObject *text, *other;    /* kind 0: the text; kind 4: yes, no; kind 5: zero (or NULL) (borrowed) */
+    PyObject *fn, *table;      /* kind 5 (borrowed: `pieces` holds them) */
 } TracePiece;
 
 typedef struct {
@@ -447,76 +453,83 @@ static void traceplan_dealloc(TracePlanObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+static int ascii_text(PyObject *o)
+{
+    return o != NULL && PyUnicode_Check(o) && PyUnicode_IS_ASCII(o);
+}
+
 static PyObject *traceplan_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    Py_ssize_t end, i;
+    Py_ssize_t end, i, n;
     PyObject *pieces, *fallback;
     TracePlanObject *self;
     if (!PyArg_ParseTuple(args, "nO!O:TracePlan", &end, &PyTuple_Type, &pieces, &fallback))
         return NULL;
-    for (i = 0; i < PyTuple_GET_SIZE(pieces); i++) { /* checked once here, read without checks per record */
-        PyObject *p = PyTuple_GET_ITEM(pieces, i);
-        long kind;
-        Py_ssize_t n;
-        if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) < 2 || !PyLong_Check(PyTuple_GET_ITEM(p, 0)))
-            goto bad;
-        kind = PyLong_AsLong(PyTuple_GET_ITEM(p, 0));
-        n = PyTuple_GET_SIZE(p);
-        if (kind == 0) {
-            if (n != 2 || !PyUnicode_Check(PyTuple_GET_ITEM(p, 1)) || !PyUnicode_IS_ASCII(PyTuple_GET_ITEM(p, 1)))
-                goto bad;
-        } else if (kind >= 1 && kind <= 3) {
-            Py_ssize_t want = kind == 1 ? 6 : kind == 2 ? 3 : 4, k;
-            if (n != want)
-                goto bad;
-            for (k = 1; k < (kind == 1 ? 5 : n); k++) {
-                Py_ssize_t v;
-                if (!PyLong_Check(PyTuple_GET_ITEM(p, k)))
-                    goto bad;
-                v = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, k));
-                if (v < 0 || (k == 1 && v > end))
-                    goto bad;
-                if (k == 2 && kind != 2 && v != 1 && v != 2 && v != 4 && v != 8)
-                    goto bad;
-                if (k >= 3 && v > 64)
-                    goto bad;
-            }
-            if (kind == 1 && (!PyBytes_Check(PyTuple_GET_ITEM(p, 5)) || PyBytes_GET_SIZE(PyTuple_GET_ITEM(p, 5)) > 30))
-                goto bad;
-            if (PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 1)) + PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 2)) > end)
-                goto bad;
-        } else {
-            goto bad;
-        }
-    }
     self = (TracePlanObject *)type->tp_alloc(type, 0);
     if (self == NULL)
         return NULL;
-    self->n = PyTuple_GET_SIZE(pieces);
-    self->parsed = PyMem_Calloc((size_t)(self->n ? self->n : 1), sizeof(TracePiece));
+    n = PyTuple_GET_SIZE(pieces);
+    self->end = end;
+    Py_INCREF(pieces);
+    self->pieces = pieces;
+    Py_INCREF(fallback);
+    self->fallback = fallback;
+    self->n = n;
+    self->parsed = PyMem_Calloc((size_t)(n ? n : 1), sizeof(TracePiece));
     if (self->parsed == NULL) {
         Py_DECREF(self);
         return PyErr_NoMemory();
     }
-    for (i = 0; i < self->n; i++) {
+    for (i = 0; i < n; i++) { /* checked once here, read without checks per record */
         PyObject *p = PyTuple_GET_ITEM(pieces, i);
         TracePiece *t = &self->parsed[i];
+        Py_ssize_t len;
+        if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) < 2 || !PyLong_Check(PyTuple_GET_ITEM(p, 0)))
+            goto bad;
+        len = PyTuple_GET_SIZE(p);
         t->kind = (int)PyLong_AsLong(PyTuple_GET_ITEM(p, 0));
         if (t->kind == 0) {
-            t->text = (const char *)PyUnicode_1BYTE_DATA(PyTuple_GET_ITEM(p, 1));
-            t->size = PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(p, 1));
+            if (len != 2 || !ascii_text(PyTuple_GET_ITEM(p, 1)))
+                goto bad;
+            t->text = PyTuple_GET_ITEM(p, 1);
+            t->size = PyUnicode_GET_LENGTH(t->text);
             continue;
         }
+        if (t->kind < 1 || t->kind > 5 || len != (Py_ssize_t[]){0, 6, 3, 4, 6, 7}[t->kind] ||
+            !PyLong_Check(PyTuple_GET_ITEM(p, 1)) || !PyLong_Check(PyTuple_GET_ITEM(p, 2)))
+            goto bad;
         t->offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 1));
         t->size = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 2));
-        if (t->kind == 3)
-            t->mask_bits = (int)PyLong_AsLong(PyTuple_GET_ITEM(p, 3));
-        if (t->kind == 1) {
-            const char *f = PyBytes_AS_STRING(PyTuple_GET_ITEM(p, 5));
-            t->mask_bits = (int)PyLong_AsLong(PyTuple_GET_ITEM(p, 3));
+        if (t->offset < 0 || t->size < 0 || t->offset + t->size > end)
+            goto bad;
+        if (t->kind == 2)
+            continue;
+        if (t->size != 1 && t->size != 2 && t->size != 4 && t->size != 8)
+            goto bad;
+        if (!PyLong_Check(PyTuple_GET_ITEM(p, 3)))
+            goto bad;
+        t->mask = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(p, 3));
+        if (PyErr_Occurred())
+            goto bad;
+        if (t->kind == 4) {
+            if (!ascii_text(PyTuple_GET_ITEM(p, 4)) || !ascii_text(PyTuple_GET_ITEM(p, 5)))
+                goto bad;
+            t->text = PyTuple_GET_ITEM(p, 4);
+            t->other = PyTuple_GET_ITEM(p, 5);
+        } else if (t->kind == 5) {
+            t->fn = PyTuple_GET_ITEM(p, 4);
+            t->table = PyTuple_GET_ITEM(p, 5);
+            t->other = PyTuple_GET_ITEM(p, 6) == Py_None ? NULL : PyTuple_GET_ITEM(p, 6);
+            if (!PyCallable_Check(t->fn) || !PyDict_Check(t->table) || (t->other != NULL && !ascii_text(t->other)))
+                goto bad;
+        } else if (t->kind == 1) {
+            const char *f;
+            if (!PyLong_Check(PyTuple_GET_ITEM(p, 4)) || !PyBytes_Check(PyTuple_GET_ITEM(p, 5)))
+                goto bad;
             t->sign_bits = (int)PyLong_AsLong(PyTuple_GET_ITEM(p, 4));
-            if (*f++ != '%')
-                goto bad_fmt;
+            f = PyBytes_AS_STRING(PyTuple_GET_ITEM(p, 5));
+            if (t->sign_bits < 0 || t->sign_bits > 64 || *f++ != '%')
+                goto bad;
             for (; *f == '-' || *f == '0' || *f == '+' || *f == ' '; f++) {
                 if (*f == '-')
                     t->left = 1;
@@ -527,29 +540,21 @@ static PyObject *traceplan_new(PyTypeObject *type, PyObject *args, PyObject *kwd
                 else
                     t->space = 1;
             }
-            for (; *f >= '0' && *f <= '9'; f++)
+            for (; *f >= '0' && *f <= '9' && t->width <= 64; f++)
                 t->width = t->width * 10 + (*f - '0');
             if (f[0] != 'l' || f[1] != 'l' || t->width > 64)
-                goto bad_fmt;
+                goto bad;
             t->conv = f[2];
             if (f[3] != 0 || !(t->conv == 'd' || t->conv == 'u' || t->conv == 'x' || t->conv == 'X' ||
                                t->conv == 'o') || (t->conv != 'd' && t->sign_bits > 0))
-                goto bad_fmt;
+                goto bad;
         }
     }
-    self->end = end;
-    Py_INCREF(pieces);
-    self->pieces = pieces;
-    Py_INCREF(fallback);
-    self->fallback = fallback;
     return (PyObject *)self;
 bad:
+    Py_DECREF(self);
     if (!PyErr_Occurred())
         PyErr_SetString(PyExc_ValueError, "TracePlan: a piece it does not know");
-    return NULL;
-bad_fmt:
-    Py_DECREF(self);
-    PyErr_SetString(PyExc_ValueError, "TracePlan: a number's conversion it does not know");
     return NULL;
 }
 
@@ -623,8 +628,46 @@ static PyObject *traceplan_call(TracePlanObject *self, PyObject *args, PyObject 
                 fallback = 1;
                 break;
             }
-            memcpy(out + len, t->text, (size_t)t->size);
+            memcpy(out + len, PyUnicode_1BYTE_DATA(t->text), (size_t)t->size);
             len += t->size;
+        } else if (t->kind == 4 || t->kind == 5) {
+            uint64_t v = read_le(d + t->offset, t->size) & t->mask;
+            PyObject *text, *made = NULL;
+            Py_ssize_t k;
+            if (t->kind == 4) {
+                text = v ? t->text : t->other;
+            } else if (v == 0 && t->other != NULL) {
+                text = t->other;
+            } else {
+                PyObject *key = PyLong_FromUnsignedLongLong(v);
+                if (key == NULL)
+                    goto error;
+                text = PyDict_GetItemWithError(t->table, key); /* borrowed */
+                if (text == NULL) {
+                    if (PyErr_Occurred()) {
+                        Py_DECREF(key);
+                        goto error;
+                    }
+                    text = made = PyObject_CallOneArg(t->fn, key);
+                }
+                Py_DECREF(key);
+                if (text == NULL)
+                    goto error;
+                if (!ascii_text(text)) {
+                    Py_XDECREF(made);
+                    fallback = 1;
+                    break;
+                }
+            }
+            k = PyUnicode_GET_LENGTH(text);
+            if (len + k > TRACEPLAN_TEXT) {
+                Py_XDECREF(made);
+                fallback = 1;
+                break;
+            }
+            memcpy(out + len, PyUnicode_1BYTE_DATA(text), (size_t)k);
+            len += k;
+            Py_XDECREF(made);
         } else if (t->kind == 2) {
             const unsigned char *s = d + t->offset;
             const unsigned char *nul = memchr(s, 0, (size_t)t->size);
@@ -644,8 +687,7 @@ static PyObject *traceplan_call(TracePlanObject *self, PyObject *args, PyObject 
                 fallback = 1;
                 break;
             }
-            if (t->mask_bits < 64)
-                v &= (((uint64_t)1) << t->mask_bits) - 1;
+            v &= t->mask;
             if (t->kind == 3) {
                 len += v ? snprintf(out + len, 96, "0x%llx", (unsigned long long)v) : snprintf(out + len, 96, "(nil)");
             } else if (t->sign_bits > 0 && (v >> (t->sign_bits - 1)) & 1) { /* negative: its magnitude */
@@ -663,6 +705,7 @@ static PyObject *traceplan_call(TracePlanObject *self, PyObject *args, PyObject 
         if (result != NULL)
             memcpy(PyUnicode_1BYTE_DATA(result), out, (size_t)len);
     }
+error:
     PyBuffer_Release(&view);
     return result;
 }

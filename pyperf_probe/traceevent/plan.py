@@ -51,7 +51,9 @@ class _Plan:
         # the pieces as _speedups.TracePlan prints them (None: some piece it does not print), and the
         # expressions that are a field's value with low-bit masks only: expression -> (offset, size)
         self.c: list | None = []
-        self.simple: dict[str, tuple[int, int]] = {}
+        self.simple: dict[str, tuple[int, int, int]] = {}  # expression -> (offset, size, AND mask)
+        self.consts: dict[str, int] = {}  # constant expressions -> value
+        self.arg_helpers: dict[int, Callable] = {}  # id(flags or symbol Arg) -> its helper
 
     def field(self, f) -> str | None:
         """The variable holding the unsigned value of field ``f`` (None: not a plain number field)."""
@@ -63,7 +65,7 @@ class _Plan:
         name = f"v{len(self.fields)}"
         self.fields[f.offset] = (f.size, name)
         self.end = max(self.end, f.offset + f.size)
-        self.simple[name] = (f.offset, f.size)
+        self.simple[name] = (f.offset, f.size, (1 << 8 * f.size) - 1)
         return name
 
     def c_piece(self, piece: tuple | None) -> None:
@@ -127,11 +129,13 @@ def _number(arg, plan: _Plan) -> tuple[str, int] | None:
             return None
         mask = eval_type(MASK64, arg.v["type"], False)  # eval_type_str masks (or keeps) the value
         got = _masked(inner, mask.bit_length())
-        if inner[0] in plan.simple:
-            plan.simple[got[0]] = plan.simple[inner[0]]
+        field = plan.simple.get(inner[0])
+        if field is not None:
+            plan.simple[got[0]] = field[:2] + (field[2] & ((1 << got[1]) - 1),)
         return got
     if kind == "atom":
         value = strtoull(arg.v["atom"])  # (names of kernel symbols count 0, as in the printer)
+        plan.consts[f"{value:#x}"] = value
         return f"{value:#x}", value.bit_length()
     if kind == "null":
         return "0", 0
@@ -152,16 +156,31 @@ def _number(arg, plan: _Plan) -> tuple[str, int] | None:
     if left is None or right is None:
         return None
     if op == "!":
-        return f"(0 if {right[0]} else 1)", 1
+        return _const(f"(0 if {right[0]} else 1)", 1, plan, right[0])
     if op == "~":
-        return f"({right[0]} ^ {MASK64:#x})", 64
+        return _const(f"({right[0]} ^ {MASK64:#x})", 64, plan, right[0])
     got = _OPS.get(op)
     if got is None:
         return None  # ("[" and anything _num_op does not know)
     text, wide = got
     expr = text.format(a=left[0], b=right[0])
+    if left[0] in plan.consts and right[0] in plan.consts:  # (a constant: known to TracePlan's masks)
+        return _const(f"({expr} & {MASK64:#x})" if wide else expr, 64, plan, left[0], right[0])
+    if op == "&":  # a field's value under an AND mask (sched_switch's prev_state & 0xff)
+        for one, other in ((left[0], right[0]), (right[0], left[0])):
+            if one in plan.simple and other in plan.consts:
+                field = plan.simple[one]
+                plan.simple[expr] = field[:2] + (field[2] & plan.consts[other],)
     return (f"({expr} & {MASK64:#x})", 64) if wide else (expr, 64 if op in ("|", "&", "^", ">>", "/", "%")
                                                           else 1)
+
+
+def _const(expr: str, width: int, plan: _Plan, *operands: str) -> tuple[str, int]:
+    """An operator's (expression, width); noted as a constant when its operands are (the expression holds
+    only literals and operators)."""
+    if all(operand in plan.consts for operand in operands):
+        plan.consts[expr] = eval(expr, {"__builtins__": {}})
+    return expr, width
 
 
 def _masked(value: tuple[str, int], bits: int) -> tuple[str, int]:
@@ -206,7 +225,7 @@ def _digit(piece, plan: _Plan) -> bool:
         plan.c_piece(None)
     else:
         cfmt = "%" + flags + body + ("lld" if conv in "di" else "ll" + conv)
-        plan.c_piece((1, field[0], field[1], width, sign, cfmt.encode()))
+        plan.c_piece((1, field[0], field[1], field[2] & ((1 << width) - 1), sign, cfmt.encode()))
     return True
 
 
@@ -219,9 +238,43 @@ def _string(piece, plan: _Plan) -> bool:
         return False
     plan.text.append("%s")
     plan.values.append(value)
-    f = piece.arg.v.get("field") if piece.arg.kind == "field" else None
-    plan.c_piece((2, f.offset, f.size) if f is not None else None)  # (a char array: _text took it)
+    plan.c_piece(_c_text(piece.arg, plan))
     return True
+
+
+def _c_text(arg, plan: _Plan) -> tuple | None:
+    """``_text``'s piece as TracePlan prints it (see _speedups_script.c), or None: a char array, constant
+    text, ``cond ? "a" : "b"``, __print_flags or __print_symbolic of a field's value under a mask, and
+    ``v ? flags(v) : "text"`` of one such value (sched_switch's prev_state)."""
+    kind = arg.kind
+    if kind == "field":
+        f = arg.v["field"]
+        return (2, f.offset, f.size)  # (a char array: _text took it)
+    if kind == "atom":
+        return (0, arg.v["atom"]) if arg.v["atom"].isascii() else None
+    if kind == "flags" or kind == "symbol":
+        value = _number(arg.v["field"], plan)
+        field = plan.simple.get(value[0]) if value is not None else None
+        helper = plan.arg_helpers.get(id(arg))
+        if field is None or helper is None:
+            return None
+        return (5, field[0], field[1], field[2] & ((1 << value[1]) - 1) if value[1] < 64 else field[2], helper,
+                helper.kept, None)
+    if kind == "op" and arg.v["op"] == "?":
+        cond = _number(arg.v["left"], plan)
+        field = plan.simple.get(cond[0]) if cond is not None else None
+        branches = arg.v["right"]
+        if field is None:
+            return None
+        yes, no = _c_text(branches.v["left"], plan), _c_text(branches.v["right"], plan)
+        if yes is None or no is None or no[0] != 0:
+            return None
+        mask = field[2] & ((1 << cond[1]) - 1) if cond[1] < 64 else field[2]
+        if yes[0] == 0:
+            return (4, field[0], field[1], mask, yes[1], no[1])
+        if yes[0] == 5 and yes[1:4] == (field[0], field[1], mask) and yes[6] is None:
+            return yes[:6] + (no[1],)  # (the value is the condition: 0 prints the other text)
+    return None
 
 
 def _text(arg, plan: _Plan) -> str | None:
@@ -247,8 +300,8 @@ def _text(arg, plan: _Plan) -> str | None:
         if value is None:
             return None
         name = f"s{len(plan.helpers)}"
-        plan.helpers[name] = _flags(arg.v["flags"], arg.v["delim"]) if kind == "flags" else \
-            _symbolic(arg.v["symbols"])
+        plan.helpers[name] = plan.arg_helpers[id(arg)] = _flags(arg.v["flags"], arg.v["delim"]) \
+            if kind == "flags" else _symbolic(arg.v["symbols"])
         return f"{name}({value[0]})"
     f = arg.v.get("field")
     if f is None:
@@ -301,6 +354,7 @@ def _flags(pairs: list, delim: str | None) -> Callable[[int], str]:
         if len(kept) < KEPT_NAMES:
             kept[value] = text
         return text
+    flags.kept = kept  # (what _speedups.TracePlan looks up first)
     return flags
 
 
@@ -312,10 +366,15 @@ def _symbolic(pairs: list) -> Callable[[int], str]:
     for value, name in pairs:
         names.setdefault(eval_flag(value), name)
     get = names.get
+    kept: dict[int, str] = {}
 
     def symbolic(value: int) -> str:
         name = get(to_s64(value))
-        return name if name is not None else "0x%x" % value
+        text = name if name is not None else "0x%x" % value
+        if len(kept) < KEPT_NAMES:
+            kept[value] = text
+        return text
+    symbolic.kept = kept  # (what _speedups.TracePlan looks up first)
     return symbolic
 
 
@@ -330,7 +389,7 @@ def _pointer(piece, plan: _Plan) -> bool:
     plan.text.append("%s")
     plan.values.append(f"(('0x%x' % {value}) if {value} else '(nil)')")
     field = plan.simple.get(value)
-    plan.c_piece((3, field[0], field[1], number[1]) if field is not None else None)
+    plan.c_piece((3, field[0], field[1], field[2] & ((1 << number[1]) - 1)) if field is not None else None)
     return True
 
 
