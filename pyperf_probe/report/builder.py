@@ -139,6 +139,7 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
             gkeys[group] = h.add(thread.comm, thread.tid, period, loc, rchain, chain, trace, count, filtered, raw)
         bucket.clear()
     for h in hists:
+        h.inlined_seen = frames.inlined_seen
         h.finish()
     return Built(hists, [ev.name or "" for ev in evsels])
 

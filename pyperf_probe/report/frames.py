@@ -122,6 +122,7 @@ class FrameTable:
         self._by_frame: dict = {}  # frame -> RFrame, for ``chain`` (session frames hash by identity)
         self._header_rank = {name: i for i, name in enumerate(dict.fromkeys(build_id_files))}
         self._seen_rank: dict[str, int] = {}
+        self.inlined_seen = False  # some frame converted is an inlined function's (report.hist lists more)
 
     def dso_rank(self, long_name: str | None, session_order: int | None) -> tuple[int, int]:
         if long_name is None:
@@ -170,6 +171,8 @@ class FrameTable:
         sym_start = frame.sym_start or 0
         object_start = _file_start(sym_start, dso_obj) if object_sym else None
         avma = frame.avma
+        if name is not None and frame.inlined:
+            self.inlined_seen = True
         return RFrame._of(name, frame.inlined, dso_name, rank, sym_start, avma,
                           file_offset if file_offset is not None else avma, getattr(frame, "level", "."),
                           object_sym, object_start)

@@ -117,6 +117,7 @@ class Hists:
         self._dso_apart = self._by_lookups and "sym" in names and "dso" not in names
         self._in_order = None  # (number of entries, the collapsed order) when finish knew it
         self._chained = False  # _finish_by_lookups: trace first, children, some group has a chain
+        self.inlined_seen = False  # the builder's: some frame of these samples is an inlined function's
         self.sequence = None  # [(group number: add's answer, period)] per sample in order, if the session kept it
         self._merged = ()  # (entry, entry merged into it) of entries_collapsed (report.findnew)
         # graph, flat, folded: nodes below (u64)(total period * this / 100) never print (stdio's min_hit), so
@@ -231,7 +232,8 @@ class Hists:
         # sym a key and dso not: resolved identities are mostly replayed (unresolved entries of several dsos
         # among resolved ones make the whole class one), so every look-up is listed at once (more listed
         # look-ups change no answer: the replay takes those of wrapping identities only)
-        every = self._dso_apart
+        # So are they where inlined and plain symbols meet (DWARF chains: the builder says when it saw any).
+        every = self._dso_apart or self.inlined_seen
         records, made_after, pending = self._lookups(every)
         protos = list(self.entries.values())
         for i, entry in enumerate(protos):
