@@ -136,20 +136,28 @@ def _graph_children(st: cc.SortedTree, parent: cc.Node, params: GraphParams, tot
         out.append(margin + _rem_prefix(depth, new_mask, remaining, rem_count, total, params) + "[...]\n")
 
 
+_PIPES: dict[tuple[int, int], str] = {}  # (depth, mask) -> _pipes' text (a tree's lines repeat a few)
+_LEADS: dict[tuple[int, int], str] = {}  # (depth, mask) -> a node's first line before its value
+
+
 def _pipes(depth: int, mask: int) -> str:
-    return "".join("|          " if mask & (1 << i) else "           " for i in range(depth))
+    got = _PIPES.get((depth, mask))
+    if got is None:
+        got = _PIPES[(depth, mask)] = "".join("|          " if mask & (1 << i) else "           "
+                                              for i in range(depth))
+    return got
 
 
 def _prefix(depth: int, mask: int, first: bool, node: cc.Node, total: int, params: GraphParams) -> str:
-    parts = []
-    for i in range(depth):
-        parts.append("|" if mask & (1 << i) else " ")
-        if first and i == depth - 1:
-            parts.append("--" + value_text(node.cumul_hits, node.cumul_counts, total, params)
-                         + ("-- " if params.legacy else "--"))
-        else:
-            parts.append("          ")
-    return "".join(parts)
+    """The columns before a frame of a node: pipes (``_pipes``' text but for the last column), then on its
+    first line "--value--" in the last column."""
+    if not first:
+        return _pipes(depth, mask)
+    lead = _LEADS.get((depth, mask))
+    if lead is None:
+        lead = _LEADS[(depth, mask)] = _pipes(depth - 1, mask) + ("|" if mask & (1 << (depth - 1)) else " ")
+    return (lead + "--" + value_text(node.cumul_hits, node.cumul_counts, total, params)
+            + ("-- " if params.legacy else "--"))
 
 
 def _rem_prefix(depth: int, mask: int, remaining: int, count: int, total: int, params: GraphParams) -> str:
