@@ -341,3 +341,27 @@ def test_c_whole_loop_is_run_whole():
     assert speedups.script_whole_run(items, memo, 1000, out, miss) == 1
     want = "".join(memo[k] % (t // 10 ** 9, t % 10 ** 9 // 1000) for k, t in items if k != b"drop" and memo[k])
     assert "".join(out) == want and calls == [b"n", b"drop"]
+
+
+def test_c_loop_prints_trace_plans_itself():
+    """script_raw_run prints a head's TracePlan from the key's bytes (no call): the texts its Python plan
+    prints, '%' doubled in the template, for whole records and records too short for the plan (its fallback)."""
+    from pyperf_probe.perfdata.speedups import speedups
+    from pyperf_probe.traceevent.plan import _trace_plan_type, flat_plan
+    from pyperf_probe.traceevent.printfmt import Event
+    if _trace_plan_type() is None or getattr(speedups, "script_raw_run", None) is None:
+        pytest.skip("the C accelerator is not built")
+    ev = Event.parse("name: t\nID: 9\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+                     "\tfield:unsigned short common_flags;\toffset:2;\tsize:2;\tsigned:0;\n\n"
+                     "\tfield:int x;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:char c[4];\toffset:8;\tsize:4;\tsigned:0;\n\n"
+                     'print fmt: "x=%d%% c=%s", REC->x, REC->c\n')
+    plan = flat_plan(ev)
+    assert type(plan) is _trace_plan_type()
+    at = 2
+    raws = [struct.pack("<HxxiI", 9, -5, 0x41424344), struct.pack("<Hxxi", 9, 7), b"\x09\x00\x01"]
+    items = [(b"hh" + struct.pack("<I", len(raw)) + raw, 10 ** 9 + 1000 * n) for n, raw in enumerate(raws)]
+    out: list = []
+    heads = {b"hh": ["<", "|%d.%06d\n", plan, 0, []]}
+    assert speedups.script_raw_run(items, 0, {}, heads, at, 1000, None, out, 1 << 14) == (3, 0, None, 0)
+    assert "".join(out) == "".join(f"<{plan.fallback(raw)}|1.00000{n}\n" for n, raw in enumerate(raws))
+    assert "x=-5% c=DCBA" in out[0]

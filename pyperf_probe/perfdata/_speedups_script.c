@@ -176,180 +176,6 @@ static int emit_line(LineBuf *buf, PyObject *out, PyObject *template, unsigned l
     return 0;
 }
 
-/* --- script_raw_run (script section: report.script_keys' loop of tracepoint samples) -------------------- */
-
-/* script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit, miss=None)
- *     -> (i, status, template, dropped)
- *     report.script_keys._Walk.run_raw's loop over items[start:] (pairs (key, time): key bytes cut at its RAW
- *     record, whose u32 size is at byte `at`), for the samples whose text it can make as that loop does: a
- *     key kept in `memo` (dict key -> template), or a key whose part before RAW is in `heads` (dict
- *     key[:at] -> [before, after, info, cpu, made]) and whose RAW fits in it: its template is "" (before
- *     None), before + after (info None) or before + info(raw, cpu).replace("%", "%%") + after, kept in
- *     `memo` and appended to `made`. Each sample's text, template % (time // 10**9, time % 10**9 // divisor),
- *     is appended to `out` (none for ""; consecutive texts as one str, written by LineBuf). Returns at the first sample it leaves to Python, with its index:
- *     status 0 at the end (i == len(items)); 1 for a sample Python makes the text of (a key whose head is
- *     not kept or whose RAW overruns it, `memo` holding memo_limit keys, a time that is not a u64); 2 when
- *     the info call changed kernel.epoch (a %pS name loaded the kernel's symbols): `template` is the
- *     sample's template, neither kept nor printed. With `miss` (_Walk.miss_raw), a key whose head is not
- *     kept and whose RAW fits is not left to Python: miss(key, end) (end: where its RAW ends) gives its
- *     template, printed as a kept one's, or None for a sample the reader drops (counted in `dropped`). */
-static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
-{
-    PyObject *items, *memo, *heads, *kernel, *out, *pct = NULL, *pctpct = NULL, *epoch_name = NULL;
-    PyObject *miss = Py_None;
-    Py_ssize_t i, n, at, memo_limit, dropped = 0;
-    unsigned long long divisor;
-    int status = 0;
-    PyObject *changed_template = NULL, *result = NULL;
-    LineBuf buf = {NULL, 0, 0};
-
-    if (!PyArg_ParseTuple(args, "O!nO!O!nKOO!n|O:script_raw_run", &PyList_Type, &items, &i, &PyDict_Type,
-                          &memo, &PyDict_Type, &heads, &at, &divisor, &kernel, &PyList_Type, &out, &memo_limit,
-                          &miss))
-        return NULL;
-    if (at < 0 || divisor == 0) {
-        PyErr_SetString(PyExc_ValueError, "script_raw_run: bad offset or divisor");
-        return NULL;
-    }
-    pct = PyUnicode_FromString("%");
-    pctpct = PyUnicode_FromString("%%");
-    epoch_name = PyUnicode_FromString("epoch");
-    if (pct == NULL || pctpct == NULL || epoch_name == NULL)
-        goto done;
-    n = PyList_GET_SIZE(items);
-    for (; i < n; i++) {
-        PyObject *pair = PyList_GET_ITEM(items, i), *key, *template;
-        unsigned long long time;
-        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(pair, 0)) ||
-            !PyLong_Check(PyTuple_GET_ITEM(pair, 1))) {
-            status = 1;
-            break;
-        }
-        key = PyTuple_GET_ITEM(pair, 0);
-        time = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(pair, 1));
-        if (time == (unsigned long long)-1 && PyErr_Occurred()) {
-            PyErr_Clear();
-            status = 1;
-            break;
-        }
-        template = PyDict_GetItemWithError(memo, key); /* borrowed */
-        if (template == NULL) {
-            PyObject *head_key, *got, *before, *after, *info, *cpu, *made;
-            const char *kb = PyBytes_AS_STRING(key);
-            Py_ssize_t klen = PyBytes_GET_SIZE(key), end;
-            uint32_t raw_size;
-            if (PyErr_Occurred())
-                goto done;
-            if (PyDict_GET_SIZE(memo) >= memo_limit || klen < at + 4) {
-                status = 1;
-                break;
-            }
-            memcpy(&raw_size, kb + at, 4);
-            end = at + 4 + (Py_ssize_t)raw_size;
-            head_key = PyBytes_FromStringAndSize(kb, at);
-            if (head_key == NULL)
-                goto done;
-            got = PyDict_GetItemWithError(heads, head_key); /* borrowed */
-            Py_DECREF(head_key);
-            if (got == NULL && PyErr_Occurred())
-                goto done;
-            if (got == NULL && end <= klen && miss != Py_None) { /* a new head: Python makes it */
-                PyObject *made_template = PyObject_CallFunction(miss, "On", key, end);
-                int failed;
-                if (made_template == NULL)
-                    goto done;
-                if (made_template == Py_None) {
-                    Py_DECREF(made_template);
-                    dropped++;
-                    continue;
-                }
-                failed = emit_line(&buf, out, made_template, time, divisor);
-                Py_DECREF(made_template);
-                if (failed)
-                    goto done;
-                continue;
-            }
-            if (got == NULL || end > klen || !PyList_Check(got) || PyList_GET_SIZE(got) != 5) {
-                status = 1;
-                break;
-            }
-            before = PyList_GET_ITEM(got, 0);
-            after = PyList_GET_ITEM(got, 1);
-            info = PyList_GET_ITEM(got, 2);
-            cpu = PyList_GET_ITEM(got, 3);
-            made = PyList_GET_ITEM(got, 4);
-            if (!PyList_Check(made)) {
-                status = 1;
-                break;
-            }
-            if (before == Py_None) {
-                template = PyUnicode_FromString("");
-            } else if (info == Py_None) {
-                template = PyUnicode_Concat(before, after);
-            } else {
-                PyObject *epoch, *raw, *text, *escaped, *left, *epoch_after;
-                int same;
-                epoch = PyObject_GetAttr(kernel, epoch_name);
-                if (epoch == NULL)
-                    goto done;
-                raw = PyBytes_FromStringAndSize(kb + at + 4, (Py_ssize_t)raw_size);
-                if (raw == NULL) {
-                    Py_DECREF(epoch);
-                    goto done;
-                }
-                text = PyObject_CallFunctionObjArgs(info, raw, cpu, NULL);
-                Py_DECREF(raw);
-                if (text == NULL) {
-                    Py_DECREF(epoch);
-                    goto done;
-                }
-                escaped = PyUnicode_Replace(text, pct, pctpct, -1);
-                Py_DECREF(text);
-                left = escaped == NULL ? NULL : PyUnicode_Concat(before, escaped);
-                Py_XDECREF(escaped);
-                template = left == NULL ? NULL : PyUnicode_Concat(left, after);
-                Py_XDECREF(left);
-                if (template == NULL) {
-                    Py_DECREF(epoch);
-                    goto done;
-                }
-                epoch_after = PyObject_GetAttr(kernel, epoch_name);
-                same = epoch_after == NULL ? -1 : PyObject_RichCompareBool(epoch, epoch_after, Py_EQ);
-                Py_DECREF(epoch);
-                Py_XDECREF(epoch_after);
-                if (same < 0) {
-                    Py_DECREF(template);
-                    goto done;
-                }
-                if (!same) { /* not kept: Python forgets what was kept, then prints it */
-                    changed_template = template;
-                    status = 2;
-                    break;
-                }
-            }
-            if (template == NULL)
-                goto done;
-            if (PyDict_SetItem(memo, key, template) < 0 || PyList_Append(made, key) < 0) {
-                Py_DECREF(template);
-                goto done;
-            }
-            Py_DECREF(template); /* memo holds it */
-        }
-        if (emit_line(&buf, out, template, time, divisor) < 0)
-            goto done;
-    }
-    if (linebuf_flush(&buf, out) < 0)
-        goto done;
-    result = Py_BuildValue("(niOn)", i, status, changed_template != NULL ? changed_template : Py_None, dropped);
-done:
-    PyMem_Free(buf.data);
-    Py_XDECREF(changed_template);
-    Py_XDECREF(pct);
-    Py_XDECREF(pctpct);
-    Py_XDECREF(epoch_name);
-    return result;
-}
-
 /* script_whole_run(items, memo, divisor, out, miss) -> dropped
  *     report.script_keys._Walk.run_whole's loop: for each pair (key, time) of `items`, the key's template is
  *     memo[key], or miss(key) for a key not kept (_Walk.miss_whole: it keeps what holds; None for a sample
@@ -604,23 +430,29 @@ static uint64_t read_le(const unsigned char *p, Py_ssize_t size)
 
 #define TRACEPLAN_TEXT 2048 /* a longer text is the fallback's */
 
-static PyObject *traceplan_call(TracePlanObject *self, PyObject *args, PyObject *kwds)
+/* The fallback's text of the record d[:size] (`data`: the record as an object, or NULL: made here). */
+static PyObject *traceplan_fallback(TracePlanObject *self, const unsigned char *d, Py_ssize_t size, PyObject *data)
 {
-    PyObject *data, *cpu = NULL, *result = NULL;
-    Py_buffer view;
+    PyObject *made, *result;
+    if (data != NULL)
+        return PyObject_CallOneArg(self->fallback, data);
+    made = PyBytes_FromStringAndSize((const char *)d, size);
+    if (made == NULL)
+        return NULL;
+    result = PyObject_CallOneArg(self->fallback, made);
+    Py_DECREF(made);
+    return result;
+}
+
+/* The plan's text of the record d[:size] (`data`: the record as an object for the fallback, or NULL). */
+static PyObject *traceplan_render(TracePlanObject *self, const unsigned char *d, Py_ssize_t size, PyObject *data)
+{
+    PyObject *result = NULL;
     char out[TRACEPLAN_TEXT];
     Py_ssize_t i, len = 0;
-    const unsigned char *d;
     int fallback = 0;
-    if (!PyArg_UnpackTuple(args, "TracePlan", 1, 2, &data, &cpu))
-        return NULL;
-    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    d = (const unsigned char *)view.buf;
-    if (view.len < self->end) {
-        PyBuffer_Release(&view);
-        return PyObject_CallOneArg(self->fallback, data);
-    }
+    if (size < self->end)
+        return traceplan_fallback(self, d, size, data);
     for (i = 0; i < self->n; i++) {
         const TracePiece *t = &self->parsed[i];
         if (t->kind == 0) {
@@ -699,13 +531,25 @@ static PyObject *traceplan_call(TracePlanObject *self, PyObject *args, PyObject 
         }
     }
     if (fallback) {
-        result = PyObject_CallOneArg(self->fallback, data);
+        result = traceplan_fallback(self, d, size, data);
     } else {
         result = PyUnicode_New(len, 127);
         if (result != NULL)
             memcpy(PyUnicode_1BYTE_DATA(result), out, (size_t)len);
     }
 error:
+    return result;
+}
+
+static PyObject *traceplan_call(TracePlanObject *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *data, *cpu = NULL, *result;
+    Py_buffer view;
+    if (!PyArg_UnpackTuple(args, "TracePlan", 1, 2, &data, &cpu))
+        return NULL;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    result = traceplan_render(self, (const unsigned char *)view.buf, view.len, data);
     PyBuffer_Release(&view);
     return result;
 }
@@ -740,6 +584,193 @@ static PyObject *trace_plan_type(PyObject *Py_UNUSED(module), PyObject *Py_UNUSE
         return NULL;
     Py_INCREF(&TracePlanType);
     return (PyObject *)&TracePlanType;
+}
+
+/* --- script_raw_run (script section: report.script_keys' loop of tracepoint samples) -------------------- */
+
+/* script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit, miss=None)
+ *     -> (i, status, template, dropped)
+ *     report.script_keys._Walk.run_raw's loop over items[start:] (pairs (key, time): key bytes cut at its RAW
+ *     record, whose u32 size is at byte `at`), for the samples whose text it can make as that loop does: a
+ *     key kept in `memo` (dict key -> template), or a key whose part before RAW is in `heads` (dict
+ *     key[:at] -> [before, after, info, cpu, made]) and whose RAW fits in it: its template is "" (before
+ *     None), before + after (info None) or before + info(raw, cpu).replace("%", "%%") + after, kept in
+ *     `memo` and appended to `made`. Each sample's text, template % (time // 10**9, time % 10**9 // divisor),
+ *     is appended to `out` (none for ""; consecutive texts as one str, written by LineBuf). Returns at the first sample it leaves to Python, with its index:
+ *     status 0 at the end (i == len(items)); 1 for a sample Python makes the text of (a key whose head is
+ *     not kept or whose RAW overruns it, `memo` holding memo_limit keys, a time that is not a u64); 2 when
+ *     the info call changed kernel.epoch (a %pS name loaded the kernel's symbols): `template` is the
+ *     sample's template, neither kept nor printed. With `miss` (_Walk.miss_raw), a key whose head is not
+ *     kept and whose RAW fits is not left to Python: miss(key, end) (end: where its RAW ends) gives its
+ *     template, printed as a kept one's, or None for a sample the reader drops (counted in `dropped`). */
+static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *items, *memo, *heads, *kernel, *out, *pct = NULL, *pctpct = NULL, *epoch_name = NULL;
+    PyObject *miss = Py_None;
+    Py_ssize_t i, n, at, memo_limit, dropped = 0;
+    unsigned long long divisor;
+    int status = 0;
+    PyObject *changed_template = NULL, *result = NULL;
+    LineBuf buf = {NULL, 0, 0};
+
+    if (!PyArg_ParseTuple(args, "O!nO!O!nKOO!n|O:script_raw_run", &PyList_Type, &items, &i, &PyDict_Type,
+                          &memo, &PyDict_Type, &heads, &at, &divisor, &kernel, &PyList_Type, &out, &memo_limit,
+                          &miss))
+        return NULL;
+    if (at < 0 || divisor == 0) {
+        PyErr_SetString(PyExc_ValueError, "script_raw_run: bad offset or divisor");
+        return NULL;
+    }
+    pct = PyUnicode_FromString("%");
+    pctpct = PyUnicode_FromString("%%");
+    epoch_name = PyUnicode_FromString("epoch");
+    if (pct == NULL || pctpct == NULL || epoch_name == NULL)
+        goto done;
+    n = PyList_GET_SIZE(items);
+    for (; i < n; i++) {
+        PyObject *pair = PyList_GET_ITEM(items, i), *key, *template;
+        unsigned long long time;
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyBytes_Check(PyTuple_GET_ITEM(pair, 0)) ||
+            !PyLong_Check(PyTuple_GET_ITEM(pair, 1))) {
+            status = 1;
+            break;
+        }
+        key = PyTuple_GET_ITEM(pair, 0);
+        time = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(pair, 1));
+        if (time == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            status = 1;
+            break;
+        }
+        template = PyDict_GetItemWithError(memo, key); /* borrowed */
+        if (template == NULL) {
+            PyObject *head_key, *got, *before, *after, *info, *cpu, *made;
+            const char *kb = PyBytes_AS_STRING(key);
+            Py_ssize_t klen = PyBytes_GET_SIZE(key), end;
+            uint32_t raw_size;
+            if (PyErr_Occurred())
+                goto done;
+            if (PyDict_GET_SIZE(memo) >= memo_limit || klen < at + 4) {
+                status = 1;
+                break;
+            }
+            memcpy(&raw_size, kb + at, 4);
+            end = at + 4 + (Py_ssize_t)raw_size;
+            head_key = PyBytes_FromStringAndSize(kb, at);
+            if (head_key == NULL)
+                goto done;
+            got = PyDict_GetItemWithError(heads, head_key); /* borrowed */
+            Py_DECREF(head_key);
+            if (got == NULL && PyErr_Occurred())
+                goto done;
+            if (got == NULL && end <= klen && miss != Py_None) { /* a new head: Python makes it */
+                PyObject *made_template = PyObject_CallFunction(miss, "On", key, end);
+                int failed;
+                if (made_template == NULL)
+                    goto done;
+                if (made_template == Py_None) {
+                    Py_DECREF(made_template);
+                    dropped++;
+                    continue;
+                }
+                failed = emit_line(&buf, out, made_template, time, divisor);
+                Py_DECREF(made_template);
+                if (failed)
+                    goto done;
+                continue;
+            }
+            if (got == NULL || end > klen || !PyList_Check(got) || PyList_GET_SIZE(got) != 5) {
+                status = 1;
+                break;
+            }
+            before = PyList_GET_ITEM(got, 0);
+            after = PyList_GET_ITEM(got, 1);
+            info = PyList_GET_ITEM(got, 2);
+            cpu = PyList_GET_ITEM(got, 3);
+            made = PyList_GET_ITEM(got, 4);
+            if (!PyList_Check(made)) {
+                status = 1;
+                break;
+            }
+            if (before == Py_None) {
+                template = PyUnicode_FromString("");
+            } else if (info == Py_None) {
+                template = PyUnicode_Concat(before, after);
+            } else if (Py_TYPE(info) == &TracePlanType) { /* (prints no kernel name: the epoch stays) */
+                PyObject *text = traceplan_render((TracePlanObject *)info, (const unsigned char *)kb + at + 4,
+                                                  (Py_ssize_t)raw_size, NULL), *escaped, *left;
+                if (text == NULL)
+                    goto done;
+                escaped = PyUnicode_Replace(text, pct, pctpct, -1);
+                Py_DECREF(text);
+                left = escaped == NULL ? NULL : PyUnicode_Concat(before, escaped);
+                Py_XDECREF(escaped);
+                template = left == NULL ? NULL : PyUnicode_Concat(left, after);
+                Py_XDECREF(left);
+                if (template == NULL)
+                    goto done;
+            } else {
+                PyObject *epoch, *raw, *text, *escaped, *left, *epoch_after;
+                int same;
+                epoch = PyObject_GetAttr(kernel, epoch_name);
+                if (epoch == NULL)
+                    goto done;
+                raw = PyBytes_FromStringAndSize(kb + at + 4, (Py_ssize_t)raw_size);
+                if (raw == NULL) {
+                    Py_DECREF(epoch);
+                    goto done;
+                }
+                text = PyObject_CallFunctionObjArgs(info, raw, cpu, NULL);
+                Py_DECREF(raw);
+                if (text == NULL) {
+                    Py_DECREF(epoch);
+                    goto done;
+                }
+                escaped = PyUnicode_Replace(text, pct, pctpct, -1);
+                Py_DECREF(text);
+                left = escaped == NULL ? NULL : PyUnicode_Concat(before, escaped);
+                Py_XDECREF(escaped);
+                template = left == NULL ? NULL : PyUnicode_Concat(left, after);
+                Py_XDECREF(left);
+                if (template == NULL) {
+                    Py_DECREF(epoch);
+                    goto done;
+                }
+                epoch_after = PyObject_GetAttr(kernel, epoch_name);
+                same = epoch_after == NULL ? -1 : PyObject_RichCompareBool(epoch, epoch_after, Py_EQ);
+                Py_DECREF(epoch);
+                Py_XDECREF(epoch_after);
+                if (same < 0) {
+                    Py_DECREF(template);
+                    goto done;
+                }
+                if (!same) { /* not kept: Python forgets what was kept, then prints it */
+                    changed_template = template;
+                    status = 2;
+                    break;
+                }
+            }
+            if (template == NULL)
+                goto done;
+            if (PyDict_SetItem(memo, key, template) < 0 || PyList_Append(made, key) < 0) {
+                Py_DECREF(template);
+                goto done;
+            }
+            Py_DECREF(template); /* memo holds it */
+        }
+        if (emit_line(&buf, out, template, time, divisor) < 0)
+            goto done;
+    }
+    if (linebuf_flush(&buf, out) < 0)
+        goto done;
+    result = Py_BuildValue("(niOn)", i, status, changed_template != NULL ? changed_template : Py_None, dropped);
+done:
+    PyMem_Free(buf.data);
+    Py_XDECREF(changed_template);
+    Py_XDECREF(pct);
+    Py_XDECREF(pctpct);
+    Py_XDECREF(epoch_name);
+    return result;
 }
 
 /* ----------------------------------------------------------------------------- end of the script section */
