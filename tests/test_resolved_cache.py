@@ -214,3 +214,21 @@ def test_a_picked_image_whose_symbols_fail_is_not_the_cached_one(tmp_path, monke
     # the first answer is not stored for the picked image: resolving it loads the symbols, finds the
     # files actually read, and the others are theirs
     assert resolve.calls == 1
+
+
+def test_svma_of_a_warm_dso_reads_no_symbol_table(monkeypatch):
+    """svma (the unwinder's and script's symoff) needs the image alone: with answers on disk for the
+    picked files it is the picked image's, as the loaded one's; without answers it loads, as before."""
+    offsets = text_offsets(LIBZ)
+    cold_dso = Dso(LIBZ, 0, None, None)
+    answers(cold_dso, offsets)
+    cold = [cold_dso.svma(off) for off in offsets]
+    next_process()
+    load = Counting(monkeypatch, "_load")
+    warm_dso = Dso(LIBZ, 0, None, None)
+    assert [warm_dso.svma(off) for off in offsets] == cold and None not in cold[:-2]
+    assert load.calls == 0 and warm_dso.symtab is None
+    monkeypatch.setenv("PYPERF_CACHE_DIR", str(resolved_cache.cache_dir()) + "-empty")
+    resolved_cache._LOADED.clear()
+    fresh = Dso(LIBZ, 0, None, None)
+    assert [fresh.svma(off) for off in offsets] == cold and load.calls == 1

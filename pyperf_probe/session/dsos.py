@@ -174,9 +174,15 @@ class Dso:
 
     def svma(self, file_offset: int) -> int | None:
         """The ELF address of a file offset (for inline info, CFI and script's symoff), None without the
-        image; past a segment's file bytes, as ``resolve`` finds the symbol there."""
+        image; past a segment's file bytes, as ``resolve`` finds the symbol there. The image ``_load``
+        would read: the picked one without loading the symbols once the disk cache holds answers for
+        the picked files (written after a load of the same files succeeded: _disk_part), else loaded."""
         if not self._loaded:
-            self._load()
+            disk = self._disk_resolved
+            if disk is None:
+                disk = self._disk_resolved = self._disk_part(True)
+            if not disk:
+                self._load()
         if self.image is None:
             return None
         svma = self.image.file_offset_to_svma(file_offset)
@@ -295,7 +301,7 @@ class Dso:
         from pyperf_probe.symbols.dwarf.info import DwarfInfo
         try:
             symbols = self._inline_symbols()
-            if self._from_cache:  # the build-id cache's copy, or its debug file
+            if self._files()[3]:  # the build-id cache's copy, or its debug file (picked or loaded)
                 return DwarfInfo.open(self.image.path, symbols=symbols)
             return DwarfInfo.open(self.long_name, self._symfs, symbols=symbols)
         except (SymbolError, OSError, ValueError) as exc:
