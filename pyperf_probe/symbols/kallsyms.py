@@ -418,11 +418,12 @@ def _sorted(starts):
     if first is None:
         return starts, None
     head_max = max(islice(starts, 0, first))
+    # (the permutation as u32, its sorted head never a list: 121K ints are 4.7 MiB, kept with the table)
     if min(islice(starts, first, None)) >= head_max:
-        tail = sorted(range(first, len(starts)), key=starts.__getitem__)
-        order = list(range(first)) + tail
+        order = array("I", range(first))
+        order.extend(sorted(range(first, len(starts)), key=starts.__getitem__))
     else:
-        order = sorted(range(len(starts)), key=starts.__getitem__)
+        order = array("I", sorted(range(len(starts)), key=starts.__getitem__))
     return array("Q", map(starts.__getitem__, order)), order
 
 
