@@ -44,7 +44,9 @@ def _state(h: Hists, answer) -> tuple:
     pend = [((name(k[0]), k[1]), [name(v[0])] + v[1:]) for k, v in pending.items()]
     ents = [(e.ident, e.comm, e.tid, e.loc, e.trace, e.is_self, e.period, e.nr_events, e.period_acc, e.hits,
              e.level, e.filtered, e.raw, e.callchain is None) for e in entries]
-    known = {head: {f: pos[id(e)] for f, e in d.items()} for head, d in h._frame_entries.items()}
+    # (the frames' entries kept per head: the Python loop keeps them only where the frame keys come last)
+    known = {head: {f: pos[id(e)] for f, e in d.items()} for head, d in h._frame_entries.items()} \
+        if h._loc_suffix is not None else None
     return recs, made_after, pend, ents, known
 
 

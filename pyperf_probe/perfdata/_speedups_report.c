@@ -520,14 +520,14 @@ done:
 }
 
 /* ---------------------------------------------------------------------------------------------------------
- * hist_lookups(groups, caller_order, graphs, cumulative, every, at, entries, frame_entries, make_self,
+ * hist_lookups(groups, caller_order, graphs, cumulative, every, heads, entries, frame_entries, make_self,
  *              make_frame) -> (records, made_after, pending)
  *     report/hist.py's Hists._lookups (its Python twin: that method without this module, and
- *     _cumulative_lookups' path where the frame keys come last, `at` being where they start): each group of
+ *     _cumulative_lookups, `heads` the indices of the keys that do not depend on the frame): each group of
  *     `groups` ((ident, chain id, ...) -> [period, count, tid, comm, loc, chain, trace, filtered, raw, n]), in
  *     order, finds or makes its self entry (entries.get(ident), else make_self(ident, comm, tid, loc, trace,
  *     filtered, raw)) and, with `cumulative`, each of its chain's frames its cumulative entry
- *     (frame_entries[ident[:at]].get(frame), else make_frame(head, frame, comm, tid, trace, filtered, level,
+ *     (frame_entries[head].get(frame), head the identity's values at the indices `heads`, else make_frame(head, frame, comm, tid, trace, filtered, level,
  *     raw), kept there), an entry met twice in a chain once; each found entry credited (period_acc, hits; the
  *     self entry's period and nr_events too) and, with `graphs`, its chain suffix added to `pending` by
  *     (entry, suffix id) (suffix ids interned from the leaf end, as hist._suffix_ids; without `cumulative`
@@ -677,7 +677,7 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *groups, *entries, *frame_entries, *make_self, *make_frame;
     int caller, graphs, cumulative, every;
-    Py_ssize_t at;
+    PyObject *heads;
     PyObject *records = NULL, *made_after = NULL, *pending = NULL, *key_ids = NULL, *held = NULL, *result = NULL;
     U64Map ptr_ids = {0}, pair_ids = {0};
     int64_t npairs = 0;
@@ -685,8 +685,9 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
     Py_ssize_t nidobjs = 0;
     PyObject **ids = NULL, **seen = NULL;
     Py_ssize_t cap = 0;
-    if (!PyArg_ParseTuple(args, "O!ppppnO!O!OO:hist_lookups", &PyDict_Type, &groups, &caller, &graphs, &cumulative,
-                          &every, &at, &PyDict_Type, &entries, &PyDict_Type, &frame_entries, &make_self, &make_frame))
+    if (!PyArg_ParseTuple(args, "O!ppppO!O!O!OO:hist_lookups", &PyDict_Type, &groups, &caller, &graphs, &cumulative,
+                          &every, &PyTuple_Type, &heads, &PyDict_Type, &entries, &PyDict_Type, &frame_entries, &make_self,
+                          &make_frame))
         return NULL;
     if (hl_strings() < 0) return NULL;
     if (!(records = PyList_New(0)) || !(made_after = PyList_New(0)) || !(pending = PyDict_New()) ||
@@ -811,7 +812,19 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
             goto group_done;
         if (cumulative) {
             Py_ssize_t nseen = 1, lvl_upto = 0;  /* level: that of frames[:lvl_upto] */
-            if (!(head = PyTuple_GetSlice(ident, 0, at))) goto group_done;
+            Py_ssize_t nh = PyTuple_GET_SIZE(heads);
+            if (!PyTuple_Check(ident)) { PyErr_SetString(PyExc_TypeError, "hist_lookups: identities are tuples"); goto group_done; }
+            if (!(head = PyTuple_New(nh))) goto group_done;
+            for (Py_ssize_t h = 0; h < nh; h++) {
+                Py_ssize_t at = PyLong_AsSsize_t(PyTuple_GET_ITEM(heads, h));
+                if (at < 0 || at >= PyTuple_GET_SIZE(ident)) {
+                    if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "hist_lookups: a head index out of the identity");
+                    goto group_done;
+                }
+                PyObject *v = PyTuple_GET_ITEM(ident, at);
+                Py_INCREF(v);
+                PyTuple_SET_ITEM(head, h, v);
+            }
             known = PyDict_GetItemWithError(frame_entries, head);
             if (known) Py_INCREF(known);
             else if (PyErr_Occurred() || !(known = PyDict_New()) || PyDict_SetItem(frame_entries, head, known) < 0)

@@ -98,6 +98,7 @@ class Hists:
         self._loc_suffix = len(se) - len(loc_keys) if loc_keys and \
             loc_keys == list(range(len(se) - len(loc_keys), len(se))) else None
         self._loc_parts: dict = {}  # RFrame -> identity part of the frame keys (is_self False)
+        self._head_at = tuple(i for i, k in enumerate(se) if not k.frame_dependent)  # (hist_lookups' heads)
         # add's: where the frame keys start when they come last and no tracepoint-field key follows, the
         # frame keys' part of a sample's own location (is_self True) per location, and whether comm alone
         # comes before them
@@ -293,12 +294,12 @@ class Hists:
         made once its first sample is done; the pending chain appends)."""
         cumulative = self.children and self._loc_dependent
         graphs = self.graphs
-        if speedups is not None and (not cumulative or self._loc_suffix is not None) and \
-                hasattr(speedups, "hist_lookups"):
-            # the loop below and _cumulative_lookups' frame-keys-last path in C (perfdata/_speedups_report.c)
+        if speedups is not None and not self._dyn_keys and hasattr(speedups, "hist_lookups"):
+            # the loop below and _cumulative_lookups in C (perfdata/_speedups_report.c), a frame's entry kept per
+            # (values of the keys that do not depend on the frame, frame)
             return speedups.hist_lookups(self._groups, self.caller_order, graphs, cumulative, every,
-                                         self._loc_suffix or 0, self.entries,
-                                         self._frame_entries, self._make_self, self._make_frame)
+                                         self._head_at, self.entries, self._frame_entries, self._make_self,
+                                         self._make_frame)
         records = []
         made_after = []
         suffix_ids: dict[tuple, int] = {}
@@ -335,12 +336,18 @@ class Hists:
         return self._entry(ident, comm, tid, loc, trace, True, filtered, loc.level, raw)
 
     def _make_frame(self, head, frame, comm, tid, trace, filtered, level, raw) -> HistEntry:
-        """hist_lookups' cumulative entry of a frame not yet kept for ``head`` (``_cumulative_lookups``)."""
+        """hist_lookups' cumulative entry of a frame not yet kept for ``head`` (the values of the keys that do
+        not depend on the frame: ``_cumulative_lookups``, ``_cumulative_lookups_by_identity``)."""
         part = self._loc_parts.get(frame)
         if part is None:
             part = self._loc_parts[frame] = tuple(k.identity(comm, tid, frame, trace, False)
-                                                  for k in self._se_keys[self._loc_suffix:])
-        return self._entry(head + part, comm, tid, frame, trace, False, filtered, level, raw)
+                                                  for k in self._se_keys if k.frame_dependent)
+        if self._loc_suffix is not None:
+            ident = head + part
+        else:  # (frame keys among the others: the identity in key order)
+            heads, parts = iter(head), iter(part)
+            ident = tuple(next(parts) if k.frame_dependent else next(heads) for k in self._se_keys)
+        return self._entry(ident, comm, tid, frame, trace, False, filtered, level, raw)
 
     def _dso_variants(self, protos: list, records: list) -> tuple[list, dict]:
         """The look-ups of an unresolved identity whose frame is of another dso than its entry's (sym a key,
