@@ -116,6 +116,8 @@ def speedups_or_not(request, monkeypatch):
         monkeypatch.setattr(fixed_keys, "user_chain", fixed_keys._user_chain)
         monkeypatch.setattr(hist, "speedups", None)
         from pyperf_probe.callchain import tree
+        from pyperf_probe.report import builder
+        monkeypatch.setattr(builder, "speedups", None)
         monkeypatch.setattr(tree, "_c_append", None)
         monkeypatch.setattr(tree, "_FRAME_ORDER", __import__("functools").cmp_to_key(tree.compare_frames))
         monkeypatch.setattr(rbtree, "_USE_C", False)

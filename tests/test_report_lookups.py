@@ -190,3 +190,28 @@ def test_c_replay_looks_equal_pythons(names):
         assert got == hist._other_dso_looks(records)
         others += bool(got)
     assert others > 5 or "dso" in names  # (dso a key: a look-up's entry is of its own dso)
+
+
+def test_c_sequence_records_equal_pythons():
+    """report.builder._Sequence.records: the C sequence_records answers as py_records on random sample orders
+    of several buckets (alone or not), groups met as gkeys' own objects and as equal copies."""
+    need_speedups()
+    from pyperf_probe.perfdata.speedups import speedups
+    from pyperf_probe.report.builder import _Sequence
+    rng = random.Random(5)
+    for _ in range(200):
+        buckets = [{} for _ in range(rng.randrange(1, 4))]
+        groups = [("t", rng.randrange(9), (rng.randrange(3),)) for _ in range(rng.randrange(1, 12))]
+        order = []
+        for _ in range(rng.randrange(0, 60)):
+            group = rng.choice(groups)
+            if rng.random() < 0.2:
+                group = tuple(list(group))  # an equal group, another object
+            order.append((rng.choice(buckets), group, rng.choice([1, 7, 1 << 40])))
+        mine = buckets[0]
+        alone = len(buckets) == 1
+        gkeys = {g: i for i, g in enumerate(dict.fromkeys(groups))}
+        seq = _Sequence(order, mine, gkeys, alone)
+        assert speedups.sequence_records(order, None if alone else mine, gkeys) == seq.py_records()
+    with pytest.raises(KeyError):
+        speedups.sequence_records([({}, ("missing",), 1)], None, {("g",): 0})

@@ -1397,6 +1397,71 @@ fail:
     return NULL;
 }
 
+/* ---------------------------------------------------------------------------------------------------------
+ * sequence_records(order, bucket, gkeys) -> (numbers, periods)
+ *     report/builder.py's _Sequence.records (its Python twin): of the session's samples in order, (bucket,
+ *     group, period) each, those of `bucket` (all when bucket is None), their group's number (gkeys[group],
+ *     found by the group object's address first: the session's groups are interned, gkeys holds its keys)
+ *     and their period.
+ * ------------------------------------------------------------------------------------------------------ */
+
+static PyObject *sequence_records(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *order, *bucket, *gkeys, *numbers = NULL, *periods = NULL, *result = NULL;
+    U64Map by_addr = {0};
+    if (!PyArg_ParseTuple(args, "O!OO!:sequence_records", &PyList_Type, &order, &bucket, &PyDict_Type, &gkeys))
+        return NULL;
+    Py_ssize_t pos = 0, n = PyList_GET_SIZE(order), k = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(gkeys, &pos, &key, &value)) {
+        int found;
+        int64_t *slot = um_slot(&by_addr, (uint64_t)(uintptr_t)key, &found);
+        if (!slot) { PyErr_NoMemory(); goto done; }
+        long long v = PyLong_AsLongLong(value);
+        if (v == -1 && PyErr_Occurred()) goto done;
+        *slot = v;
+    }
+    if (!(numbers = PyList_New(n)) || !(periods = PyList_New(n))) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(order, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 3) {
+            PyErr_SetString(PyExc_TypeError, "sequence_records: samples are (bucket, group, period)");
+            goto done;
+        }
+        if (bucket != Py_None && PyTuple_GET_ITEM(item, 0) != bucket) continue;
+        PyObject *group = PyTuple_GET_ITEM(item, 1), *num;
+        int found;
+        int64_t *slot = um_slot(&by_addr, (uint64_t)(uintptr_t)group, &found);
+        if (!slot) { PyErr_NoMemory(); goto done; }
+        if (found)
+            num = PyLong_FromLongLong(*slot);
+        else {  /* not one of gkeys' own objects: by equality (a KeyError if none) */
+            by_addr.n--;  /* (the slot just made is left empty: undone below) */
+            by_addr.keys[slot - by_addr.vals] = 0;
+            num = PyDict_GetItemWithError(gkeys, group);
+            if (!num) {
+                if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, group);
+                goto done;
+            }
+            Py_INCREF(num);
+        }
+        if (!num) goto done;
+        PyList_SET_ITEM(numbers, k, num);
+        PyObject *period = PyTuple_GET_ITEM(item, 2);
+        Py_INCREF(period);
+        PyList_SET_ITEM(periods, k, period);
+        k++;
+    }
+    if (PyList_SetSlice(numbers, k, n, NULL) < 0 || PyList_SetSlice(periods, k, n, NULL) < 0) goto done;
+    result = PyTuple_Pack(2, numbers, periods);
+done:
+    Py_XDECREF(numbers);
+    Py_XDECREF(periods);
+    PyMem_Free(by_addr.keys);
+    PyMem_Free(by_addr.vals);
+    return result;
+}
+
 /* --------------------------------------------------------------------------- end of the report section */
 
 PyMethodDef speedups_report_methods[] = {
@@ -1411,6 +1476,8 @@ PyMethodDef speedups_report_methods[] = {
      "other_dso_looks(records) -> [(record, look)] (report.hist._other_dso_looks; see the source)"},
     {"replay_looks", (PyCFunction)replay_looks, METH_VARARGS,
      "replay_looks(records, wraps, variant_of) -> looks (report.hist._replay_looks; see the source)"},
+    {"sequence_records", (PyCFunction)sequence_records, METH_VARARGS,
+     "sequence_records(order, bucket, gkeys) -> (numbers, periods) (report.builder._Sequence.records; see the source)"},
     {"frame_cmp", (PyCFunction)(void (*)(void))frame_cmp, METH_FASTCALL,
      "frame_cmp(left, right) -> -1, 0 or 1 (callchain.tree.compare_frames; see the source)"},
     {"hist_lookups", (PyCFunction)hist_lookups, METH_VARARGS,

@@ -18,6 +18,7 @@ from operator import is_, itemgetter
 from collections.abc import Sequence
 
 from pyperf_probe.perfdata.frozen import Frozen
+from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.report.frames import FrameTable
 from pyperf_probe.report.hist import Hists
 
@@ -158,7 +159,14 @@ class _Sequence:
         return ((gkeys[group], period) for b, group, period in self.order if b is bucket)
 
     def records(self) -> tuple[list, list]:
-        """(group number per sample, period per sample), by C loops."""
+        """(group number per sample, period per sample), by C loops (perfdata/_speedups_report.c
+        sequence_records when built: this is its twin)."""
+        if speedups is not None and hasattr(speedups, "sequence_records") and type(self.order) is list:
+            return speedups.sequence_records(self.order, None if self.alone else self.bucket, self.gkeys)
+        return self.py_records()
+
+    def py_records(self) -> tuple[list, list]:
+        """``records`` in Python."""
         order = self.order
         if not self.alone:  # this hists' samples: those of its bucket
             order = list(compress(order, map(is_, map(itemgetter(0), order), repeat(self.bucket))))
