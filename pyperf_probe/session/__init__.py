@@ -248,12 +248,12 @@ class Session:
         """Thread, location and chain of a sample, against the machine's current state (the per-sample
         hot path: the thread, its interned comm and the resolved chain come from dicts)."""
         machine = self.machine
-        pid, tid = sample.pid, sample.tid
+        evsel, misc, _time, pid, tid, ip, period, _cpu, callchain, raw = sample[:10]  # (one unpack, not 10 reads)
         thread = machine.threads.get(tid)
         if thread is None or thread.pid == -1:
             thread = machine.findnew_thread(-1 if pid is None else pid, -1 if tid is None else tid)
-        ip = sample.ip or 0
-        cpumode = sample.misc & MISC_CPUMODE_MASK
+        ip = ip or 0
+        cpumode = misc & MISC_CPUMODE_MASK
         location = None
         if cpumode == MISC_KERNEL:  # machine__resolve before the chain: a kernel address may load the kernel
             location = self.kernel_location(ip)
@@ -261,8 +261,7 @@ class Session:
             location = self.frames.location(self._map_for(thread, cpumode, ip), ip, _LEVELS.get(cpumode, "."))
             if location.dso_obj is not None and location.dso_obj is machine.kernel._kernel_dso:
                 machine.kernel.hit = True
-        callchain = sample.callchain
-        if callchain and self.chained_evsels is not None and not self.chained_evsels[sample.evsel]:
+        if callchain and self.chained_evsels is not None and not self.chained_evsels[evsel]:
             callchain = None
         if callchain:
             maps = thread.maps
@@ -282,10 +281,10 @@ class Session:
                 location = memo[1].get(ip)
                 if location is None:
                     location = memo[1][ip] = self.frames.frame(maps.find(ip), ip)
-        if sample.stack_user and self.unwinder is not None and sample.regs_user is not None:
+        if sample[_STACK_USER] and self.unwinder is not None and sample[_REGS_USER] is not None:
             chain += self.user_chain(sample, thread)
-        return _new(ResolvedSample, (sample.evsel, thread.state or machine.thread_state(thread), sample.period,
-                                     sample.raw, location, chain, sample))
+        return _new(ResolvedSample, (evsel, thread.state or machine.thread_state(thread), period, raw, location,
+                                     chain, sample))
 
     def kernel_location(self, ip: int) -> Frame:
         """The location of a kernel-mode sample's ip (``resolve``'s, which depends on no thread)."""
@@ -482,6 +481,8 @@ class Session:
 
 
 _new = tuple.__new__
+_STACK_USER, _REGS_USER = Sample._fields.index("stack_user"), Sample._fields.index("regs_user")
+assert Sample._fields[:10] == ("evsel", "misc", "time", "pid", "tid", "ip", "period", "cpu", "callchain", "raw")
 _SAMPLE_READ = 1 << 4  # PERF_SAMPLE_READ
 _MARKERS = {PERF_CONTEXT_HV: MISC_HYPERVISOR, PERF_CONTEXT_KERNEL: MISC_KERNEL, PERF_CONTEXT_USER: MISC_USER}
 # perf's al->level per cpumode (thread__find_map: "k" kernel, "." user, "H" anything else it can't place)
