@@ -249,6 +249,8 @@ error:
  *     (5, offset, size, mask, fn, table, zero)      zero (ASCII) for a value of 0 unless zero is None, else
  *                                                   table[value] (a dict of texts), else fn(value) (which
  *                                                   fills the table: __print_flags, __print_symbolic)
+ *     (6, offset, size, relative)                   __get_str: the string a __data_loc field of 2 or 4 bytes
+ *                                                   locates (fields.dynamic_span, then its bytes up to NUL)
  * A record shorter than `end`, a char array with a byte >= 0x80 (UTF-8 decoding with replacement) or a
  * text that is not ASCII is printed by `fallback(raw)`. */
 typedef struct {
@@ -321,11 +323,17 @@ static PyObject *traceplan_new(PyTypeObject *type, PyObject *args, PyObject *kwd
             t->size = PyUnicode_GET_LENGTH(t->text);
             continue;
         }
-        if (t->kind < 1 || t->kind > 5 || len != (Py_ssize_t[]){0, 6, 3, 4, 6, 7}[t->kind] ||
+        if (t->kind < 1 || t->kind > 6 || len != (Py_ssize_t[]){0, 6, 3, 4, 6, 7, 4}[t->kind] ||
             !PyLong_Check(PyTuple_GET_ITEM(p, 1)) || !PyLong_Check(PyTuple_GET_ITEM(p, 2)))
             goto bad;
         t->offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 1));
         t->size = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 2));
+        if (t->kind == 6) { /* (its own bounds: dynamic_span reads it only when the record holds it) */
+            if (t->offset < 0 || (t->size != 2 && t->size != 4) || !PyLong_Check(PyTuple_GET_ITEM(p, 3)))
+                goto bad;
+            t->sign_bits = PyObject_IsTrue(PyTuple_GET_ITEM(p, 3)); /* (relative) */
+            continue;
+        }
         if (t->offset < 0 || t->size < 0 || t->offset + t->size > end)
             goto bad;
         if (t->kind == 2)
@@ -500,6 +508,34 @@ static PyObject *traceplan_render(TracePlanObject *self, const unsigned char *d,
             memcpy(out + len, PyUnicode_1BYTE_DATA(text), (size_t)k);
             len += k;
             Py_XDECREF(made);
+        } else if (t->kind == 6) { /* fields.dynamic_span, then cstr(data[offset:]) when its length is not 0 */
+            Py_ssize_t o, slen, off, k, j;
+            const unsigned char *s, *nul;
+            uint64_t v;
+            if (t->offset + t->size > size)
+                continue;
+            v = read_le(d + t->offset, t->size);
+            o = (Py_ssize_t)(v & 0xFFFF);
+            slen = t->size == 2 ? size - o : (Py_ssize_t)((v >> 16) & 0xFFFF);
+            off = o > size ? 0 : o;
+            if (o + slen > size)
+                slen = 0;
+            if (t->sign_bits)
+                off += t->offset + t->size;
+            if (slen == 0 || off >= size)
+                continue;
+            s = d + off;
+            nul = memchr(s, 0, (size_t)(size - off));
+            k = nul != NULL ? nul - s : size - off;
+            for (j = 0; j < k; j++)
+                if (s[j] >= 0x80)
+                    break;
+            if (j < k || len + k > TRACEPLAN_TEXT) {
+                fallback = 1;
+                break;
+            }
+            memcpy(out + len, s, (size_t)k);
+            len += k;
         } else if (t->kind == 2) {
             const unsigned char *s = d + t->offset;
             const unsigned char *nul = memchr(s, 0, (size_t)t->size);

@@ -31,7 +31,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from pyperf_probe.traceevent.fields import IS_ARRAY, cstr, dynamic_span
+from pyperf_probe.traceevent.fields import IS_ARRAY, IS_RELATIVE, cstr, dynamic_span
 from pyperf_probe.traceevent.tokens import MASK64, strtoull, to_s64
 
 _CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
@@ -250,6 +250,9 @@ def _c_text(arg, plan: _Plan) -> tuple | None:
     if kind == "field":
         f = arg.v["field"]
         return (2, f.offset, f.size)  # (a char array: _text took it)
+    if kind == "string":  # __get_str: fields.dynamic_span's string (a __data_loc of 4 or 2 bytes)
+        f = arg.v["field"]
+        return (6, f.offset, f.size, 1 if f.flags & IS_RELATIVE else 0) if f.size in (2, 4) else None
     if kind == "atom":
         return (0, arg.v["atom"]) if arg.v["atom"].isascii() else None
     if kind == "flags" or kind == "symbol":
