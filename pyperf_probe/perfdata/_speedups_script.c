@@ -642,7 +642,7 @@ static PyObject *trace_plan_type(PyObject *Py_UNUSED(module), PyObject *Py_UNUSE
 static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *items, *memo, *heads, *kernel, *out, *pct = NULL, *pctpct = NULL, *epoch_name = NULL;
-    PyObject *miss = Py_None;
+    PyObject *miss = Py_None, *last_head = NULL, *last_got = NULL; /* the last head found, its key's bytes */
     Py_ssize_t i, n, at, memo_limit, dropped = 0;
     unsigned long long divisor;
     int status = 0;
@@ -692,16 +692,29 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
             }
             memcpy(&raw_size, kb + at, 4);
             end = at + 4 + (Py_ssize_t)raw_size;
-            head_key = PyBytes_FromStringAndSize(kb, at);
-            if (head_key == NULL)
-                goto done;
-            got = PyDict_GetItemWithError(heads, head_key); /* borrowed */
-            Py_DECREF(head_key);
-            if (got == NULL && PyErr_Occurred())
-                goto done;
+            if (last_head != NULL && memcmp(PyBytes_AS_STRING(last_head), kb, (size_t)at) == 0) {
+                got = last_got; /* the previous sample's head (consecutive samples of a thread share it) */
+            } else {
+                head_key = PyBytes_FromStringAndSize(kb, at);
+                if (head_key == NULL)
+                    goto done;
+                got = PyDict_GetItemWithError(heads, head_key); /* borrowed */
+                if (got == NULL && PyErr_Occurred()) {
+                    Py_DECREF(head_key);
+                    goto done;
+                }
+                Py_XSETREF(last_head, got != NULL ? head_key : NULL);
+                if (got == NULL)
+                    Py_DECREF(head_key);
+                Py_XINCREF(got);
+                Py_XSETREF(last_got, got);
+            }
             if (got == NULL && end <= klen && miss != Py_None) { /* a new head: Python makes it */
-                PyObject *made_template = PyObject_CallFunction(miss, "On", key, end);
+                PyObject *made_template;
                 int failed;
+                Py_CLEAR(last_head); /* (Python may drop or make heads: look them up again) */
+                Py_CLEAR(last_got);
+                made_template = PyObject_CallFunction(miss, "On", key, end);
                 if (made_template == NULL)
                     goto done;
                 if (made_template == Py_None) {
@@ -801,6 +814,8 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
         goto done;
     result = Py_BuildValue("(niOn)", i, status, changed_template != NULL ? changed_template : Py_None, dropped);
 done:
+    Py_XDECREF(last_head);
+    Py_XDECREF(last_got);
     PyMem_Free(buf.data);
     Py_XDECREF(changed_template);
     Py_XDECREF(pct);
