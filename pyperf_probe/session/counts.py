@@ -296,7 +296,8 @@ class _KeyCounter:
         get = pending.get
         hits = {}
         plain = True  # (no key that did not decode, none split: _in_order need not look)
-        add_key = self._add_chained if self.chain_keys is not None else self._add_key
+        add_key = self._add_chained if self.chain_keys is not None else \
+            self._add_fixed if self.fixed_keys is not None and self.kernel.settled else self._add_key
         for key, count in counts.items():
             if key in cache:  # (counted with the resolution cached now: see the class docstring)
                 pending[key] = get(key, 0) + count
@@ -344,6 +345,51 @@ class _KeyCounter:
             dependents = self.dependents
             dependents.note_thread(key, thread)
             dependents.by_maps.setdefault(thread.maps, []).append(key)  # (note_maps: a user-mode key)
+        self.session.nr_samples += count
+        got = bucket.get(group)
+        if got is None:
+            bucket[group] = [period * count, count]
+        else:
+            got[0] += period * count
+            got[1] += count
+        return hit
+
+    def _add_fixed(self, key: bytes, count: int):
+        """``_add_key`` for a key of ``fixed_keys`` that is not cached, the kernel settled (add_run's new keys
+        of a system-wide recording: ~26K of sys.data's 235K samples): ``FixedKeys.resolve`` and the
+        generic path's steps inline (``_machine_changed``, ``Dependents.note_thread``/``note_maps``,
+        ``_add``); a key it does not resolve goes to ``_add_key``."""
+        fast = self.fixed_keys.resolve(key)
+        if fast is None:
+            return self._add_key(key, count)
+        evsel, thread, location, period = fast[:4]
+        bucket = self.groups[evsel]
+        group = (thread.state or self.machine.thread_state(thread), location, (), None)
+        hit = (bucket, group, period)
+        dependents = self.dependents
+        if self.machine.pid_updates != dependents.pid_updates:
+            dependents.pid_learnt()
+        if self.kernel.epoch != self.kernel_epoch:  # (as _machine_changed, then _add_key)
+            self.kernel_epoch = self.kernel.epoch
+            self._forget()
+            if count > 1:
+                self.session.nr_samples += 1
+                _add(bucket, group, period, 1)
+                return (_SPLIT, hit, self._add_key(key, count - 1))
+        else:
+            cache = self.cache
+            if len(cache) >= CACHE_LIMIT:
+                self._forget()
+            cache[key] = hit
+            tid = thread.tid  # (Dependents.note_thread)
+            got = dependents.by_tid.get(tid)
+            if got is None or got[0] is not thread:
+                if got is not None:
+                    dependents.drop(got[1])
+                got = dependents.by_tid[tid] = (thread, [])
+            got[1].append(key)
+            if key[0] & 7 != MISC_KERNEL:  # (note_maps)
+                dependents.by_maps.setdefault(thread.maps, []).append(key)
         self.session.nr_samples += count
         got = bucket.get(group)
         if got is None:
