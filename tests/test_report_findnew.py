@@ -232,6 +232,11 @@ def test_sequence_records_keep_a_hists_own_samples(alone):
     seq = _Sequence(order, mine, numbers, alone)
     assert seq.records() == ([0, 1, 0], [5, 7, 8])
     assert list(seq) == [(0, 5), (1, 7), (0, 8)]
+    seq.compact()  # (arrays kept: the order and groups let go)
+    order.clear()
+    numbers.clear()
+    assert seq.records() == seq.py_records() == ([0, 1, 0], [5, 7, 8])
+    assert list(seq) == [(0, 5), (1, 7), (0, 8)]
 
 
 @pytest.mark.parametrize("mode", ["graph", "flat", "folded"])

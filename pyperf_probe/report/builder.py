@@ -13,6 +13,7 @@ and in entries other samples made; only the entries they make are hidden.
 from __future__ import annotations
 
 import gc
+from array import array
 from itertools import compress, repeat
 from operator import is_, itemgetter
 from collections.abc import Sequence
@@ -139,6 +140,11 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
                     trace = traces[(index, raw)] = text(raw or b"") if text is not None else "N/A"
             gkeys[group] = h.add(thread.comm, thread.tid, period, loc, rchain, chain, trace, count, filtered, raw)
         bucket.clear()
+        if need_raw:  # (groups as many as the RAW payloads: see _Sequence.compact)
+            h.sequence.compact()
+    if need_raw:
+        order.clear()
+    traces.clear()  # (the payloads' texts by payload: the entries keep theirs, through Hists.finish's peak)
     for h in hists:
         h.inlined_seen = frames.inlined_seen
         h.finish()
@@ -146,27 +152,46 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
 
 
 class _Sequence:
-    """A hists' samples in order, as (group number, period): read from the session's order only if asked."""
+    """A hists' samples in order, as (group number, period): read from the session's order only if asked,
+    or kept as arrays once ``compact`` made them."""
 
-    __slots__ = ("order", "bucket", "gkeys", "alone")
+    __slots__ = ("order", "bucket", "gkeys", "alone", "numbers", "periods")
 
     def __init__(self, order: list, bucket: dict, gkeys: dict, alone: bool):
         self.order, self.bucket, self.gkeys = order, bucket, gkeys
         self.alone = alone  # the file's only event: every sample in the order is this hists'
+        self.numbers = self.periods = None  # (compact's arrays)
+
+    def compact(self) -> None:
+        """Read this hists' samples now and keep them as arrays (group number: 'I', period: 'Q'), letting go
+        of the order and the groups: a system-wide tracepoint recording sorted by trace has a group per RAW
+        payload (sys.data: 208K of 235K samples), which the order's (bucket, group, period) tuples and
+        ``gkeys`` would keep, with their payloads, through Hists.finish and the output (~8 MiB)."""
+        if self.numbers is not None:
+            return
+        numbers, periods = self.records()
+        self.numbers, self.periods = array("I", numbers), array("Q", periods)
+        self.order = self.bucket = self.gkeys = None
 
     def __iter__(self):
+        if self.numbers is not None:
+            return zip(self.numbers, self.periods)
         bucket, gkeys = self.bucket, self.gkeys
         return ((gkeys[group], period) for b, group, period in self.order if b is bucket)
 
     def records(self) -> tuple[list, list]:
         """(group number per sample, period per sample), by C loops (perfdata/_speedups_report.c
         sequence_records when built: this is its twin)."""
+        if self.numbers is not None:
+            return list(self.numbers), list(self.periods)
         if speedups is not None and hasattr(speedups, "sequence_records") and type(self.order) is list:
             return speedups.sequence_records(self.order, None if self.alone else self.bucket, self.gkeys)
         return self.py_records()
 
     def py_records(self) -> tuple[list, list]:
         """``records`` in Python."""
+        if self.numbers is not None:
+            return list(self.numbers), list(self.periods)
         order = self.order
         if not self.alone:  # this hists' samples: those of its bucket
             order = list(compress(order, map(is_, map(itemgetter(0), order), repeat(self.bucket))))
