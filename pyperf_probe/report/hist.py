@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
+from pyperf_probe.callchain import rbreplay
 from pyperf_probe.callchain.tree import CallchainRoot
 from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.report import findnew, order as exact_order
@@ -178,10 +179,18 @@ class Hists:
         appends (a radix tree of the chains, hits summed; siblings are ordered by key at output), and the
         entries are still created in first-sample order here. Suffixes are told apart by ids interned
         from the leaf end, (frame key, id of the rest) -> id: one dict look-up per frame."""
+        # (--no-children: each group's chain goes to its self entry; kept for ``_replay_trees``)
+        # (each group's chain goes to its self entry and, with children, to its cumulative entries: kept for
+        # ``_replay_trees``)
+        kept = list(self._groups.items()) if self.graphs and self.sequence is not None else None
+        self._every_records = None
         if self._by_lookups:
             self._finish_by_lookups()
         else:
             self._finish_merged()
+        if kept and rbreplay.ENABLED:
+            self._replay_trees(kept)
+        self._every_records = None
         finals: dict = {}  # tid -> the thread's final comm (None: none known)
         final_comm = self.final_comm
         for entry in self.entries.values():
@@ -191,6 +200,63 @@ class Hists:
             else:
                 final = finals[tid] = final_comm(tid) if final_comm is not None else None
             entry.thread_comm = final if final is not None else self._thread_comm.get(tid, entry.comm)
+
+    def _replay_trees(self, kept: list) -> None:
+        """The trees whose children perf searches with a comparison that is not a total order
+        (callchain.rbreplay ``needs_replay``) built again as perf builds them: each sample's chain appended
+        to its self entry's tree in sample order (``sequence``). Entries perf made twice (report.findnew) or
+        merged (entries_collapsed) keep the tree built by key."""
+        entries = self.entries
+        records = None
+        if self.children and self._loc_dependent:  # cumulative entries: the look-ups each group made
+            records = self._every_records
+            if records is None:
+                return
+        skip = {k[1] for k in entries if type(k) is tuple and len(k) == 3 and k[0] is _DUPLICATE}
+        skipped = {id(e) for pair in self._merged for e in pair}
+        todo: dict[int, list] = {}
+        for entry in entries.values():
+            cc = entry.callchain
+            if cc is None or not cc.node.children or entry.ident in skip or id(entry) in skipped:
+                continue
+            if rbreplay.needs_replay(cc):
+                todo[id(entry)] = []
+        if not todo:
+            return
+        # per group: (the tree's sample list, the chain's keys and frames from where it is appended)
+        per_group: list = []
+        caller = self.caller_order
+        for g, ((ident, *_), group) in enumerate(kept):
+            if records is None:
+                looks = ((entries.get(ident), 0),)
+            else:
+                rec = records[g]
+                if rec is None:  # (not listed: cannot happen when every look-up is)
+                    return
+                looks = [(look[0], max(look[1], 0)) for look in rec[7]]
+            chain = frames = keys = None
+            these = []
+            for entry, i in looks:
+                chains = todo.get(id(entry)) if entry is not None else None
+                if chains is None:
+                    continue
+                if frames is None:
+                    chain = group[5]
+                    frames = list(reversed(chain)) if caller else list(chain)
+                    keys = [f.key for f in frames]
+                these.append((chains, keys[i:], frames[i:]))
+            per_group.append(these)
+        if hasattr(self.sequence, "records"):
+            groups, periods = self.sequence.records()
+        else:
+            groups, periods = [g for g, _ in self.sequence], [p for _, p in self.sequence]
+        for g, period in zip(groups, periods):
+            for chains, keys, frames in per_group[g]:
+                chains.append((keys, frames, period))
+        for entry in list(entries.values()):
+            chains = todo.get(id(entry))
+            if chains is not None:
+                entry.callchain = rbreplay.replay(chains)
 
     def _finish_merged(self) -> None:
         """``finish`` with entries merged by identity (a dict: what perf's search finds when its comparator
@@ -252,6 +318,8 @@ class Hists:
             for i, entry in enumerate(protos):
                 entry.slot = i
             variants, variant_of = self._dso_variants(protos, records)
+        if every or self.inlined_seen:
+            self._every_records = records  # (every look-up of each group: ``_replay_trees``)
         if type(ordered) is exact_order.EntryRanks:
             self._in_order = (None, self._replay(ordered, protos, records, made_after, pending, variant_of))
         elif ordered is not None:
