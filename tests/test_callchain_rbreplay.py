@@ -41,9 +41,9 @@ def test_one_class_replay_is_the_tree_by_key(cmp):
         for _ in range(rng.randrange(1, 60)):
             n = rng.randrange(1, 8)
             frames = [rng.choice(plain[:rng.randrange(2, 12)]) for _ in range(n)]
-            chains.append(([f.key for f in frames], frames, rng.randrange(1, 1000)))
+            chains.append(([f.key for f in frames], frames, rng.randrange(1, 1000), 1))
         by_key = CallchainRoot()
-        for keys, frames, period in chains:
+        for keys, frames, period, _ in chains:
             by_key.py_append(keys, frames, period, 1)
         replayed = rbreplay.replay(chains)
         assert shape(replayed.node) == shape(by_key.node)
@@ -54,9 +54,9 @@ def test_one_class_replay_is_the_tree_by_key(cmp):
 def test_inlined_frame_matches_plain_frame_of_its_name(cmp):
     """match_chain_strings: ``foo (inlined)`` and plain ``foo`` are one run in perf (two siblings by key)."""
     foo, foo_inl, bar = frame("foo", 0x100), frame("foo", 0x300, inlined=True), frame("bar", 0x200)
-    chains = [([f.key for f in c], c, p) for c, p in (([foo, bar], 10), ([foo_inl, bar], 5))]
+    chains = [([f.key for f in c], c, p, 1) for c, p in (([foo, bar], 10), ([foo_inl, bar], 5))]
     by_key = CallchainRoot()
-    for keys, frames, period in chains:
+    for keys, frames, period, _ in chains:
         by_key.py_append(keys, frames, period, 1)
     assert rbreplay.needs_replay(by_key)
     top = rbreplay.replay(chains).node
@@ -71,7 +71,7 @@ def test_mixed_siblings_search_can_miss_an_equal_child(cmp):
     fs = {n: frame(n, s) for n, s in starts.items()}
     fs["M"], fs["K"] = frame("m", 0x999, inlined=True), frame("c2", 0x998, inlined=True)
     order = ["K", "f", "b", "M", "d", "g", "h", "e", "c", "b"]
-    top = rbreplay.replay([([fs[x].key], [fs[x]], 1) for x in order]).node
+    top = rbreplay.replay([([fs[x].key], [fs[x]], 1, 1) for x in order]).node
     names = [c.val[0].chain_text for c in top.ordered_children()]
     assert names == ["m (inlined)", "c", "f", "b", "g", "h", "d", "e", "c2 (inlined)", "b"]
     assert [c.count for c in top.ordered_children()] == [1] * 10

@@ -68,8 +68,12 @@ def _report(golden, args, monkeypatch, capsys) -> str:
     return "".join(line for line in out.splitlines(True) if not line.startswith("# (Tip:"))
 
 
+@pytest.mark.parametrize("mix_all", [False, True], ids=["mixed", "mix_all"])
 @pytest.mark.parametrize("name,args", list(_cases()))
-def test_report_equals_perf(name, args, golden, monkeypatch, capsys, utc, speedups_or_not):
+def test_report_equals_perf(name, args, mix_all, golden, monkeypatch, capsys, utc, speedups_or_not):
+    """(mix_all: every node whose children are of several classes replayed, not only those rbreplay._mixed
+    finds not totally ordered: the same text)"""
+    monkeypatch.setattr(rbreplay, "MIX_ALL", mix_all)
     with open(os.path.join(GOLDEN, "expected", f"{name}.out")) as f:
         expected = f.read()
     assert _report(golden, args, monkeypatch, capsys) == expected

@@ -30,17 +30,27 @@ def _cmp():
 
 _CMP = _cmp() or compare_frames
 ENABLED = True  # (tests turn it off: the trees by key)
+# With children, every cumulative entry's tree replayed too (each sample appends its chain's suffixes to
+# ~depth entries): on the bench's dwarf.data (35K samples) the default report goes from 0.33 to 1.4 s, and
+# no text there or in tests/golden/rbreplay changes with it yet (the comm,dso,sym callee sets differ from
+# perf in entry order only), so it is off until it is fast (report.hist ``_replay_trees``).
+CHILDREN = False
+MIX_ALL = False  # (tests: every node with children of several classes taken as mixed)
 
 
 class RNode(Node):
     """A node whose children are in perf's ``rb_root_in`` (``rb``: the root rb node, items the children);
     once replayed, ``children`` holds them in that tree's order (numbered keys: equal frames may repeat)."""
 
-    __slots__ = ("rb",)
+    __slots__ = ("rb", "bykey", "cls")
 
     def __init__(self, parent, val: list, keys: list):
         Node.__init__(self, parent, val, keys)
         self.rb = None
+        # while every child's first frame is of one class (``cls``: its key's tag), match_chain is a total
+        # order among them and a frame of that class finds its equal by key (``bykey``); None once mixed
+        self.bykey: dict | None = {}
+        self.cls = None
 
     def ordered_children(self) -> list[Node]:
         return list(self.children.values())
@@ -50,73 +60,144 @@ def _class(frame) -> int:
     return (2 if frame.inlined else 1) if frame.has_sym else 0
 
 
-def needs_replay(root: CallchainRoot) -> bool:
-    """Whether some node's children (by their first frames) mix inlined, plain and unresolved frames: the
-    classes between which ``match_chain`` is not a total order. A tree without such a node is what perf
-    builds (every search finds the equal child), so it needs no replay. (An inlined ``x`` beside a plain
-    ``x`` that perf would have matched into one run shows up here too: pyperf splits them into siblings.)"""
+def mixed_nodes(root: CallchainRoot) -> set[int]:
+    """The nodes (ids) whose children (by their first frames) mix inlined, plain and unresolved frames: the
+    classes between which ``match_chain`` is not a total order. Below other nodes the tree by key is what
+    perf builds (every search finds the equal child). (An inlined ``x`` beside a plain ``x`` that perf would
+    have matched into one run shows up here too: pyperf splits them into siblings.)"""
+    found = set()
     stack = [root.node]
     while stack:
         node = stack.pop()
         children = node.children
         if len(children) > 1:
-            first = None
-            for child in children.values():
-                c = _class(child.val[0])
-                if first is None:
-                    first = c
-                elif c != first:
-                    return True
+            if MIX_ALL:
+                if len({key[0] for key in children}) > 1:
+                    found.add(id(node))
+            elif _mixed(children):
+                found.add(id(node))
         stack.extend(children.values())
+    return found
+
+
+def _mixed(children: dict) -> bool:
+    """Whether match_chain is not a total order among these children (keys: frame_key): an inlined frame
+    (by name with plain ones, by dso and address with unresolved ones) beside any other, or a plain and an
+    unresolved frame of one dso (by symbol start between plain ones, by address otherwise; frames of
+    different dsos are ordered by their dso first either way)."""
+    plain = unres = None
+    inlined = other = False
+    for key in children:
+        tag = key[0]
+        if tag == "i":
+            inlined = True
+            continue
+        other = True
+        if tag == "s":
+            if plain is None:
+                plain = set()
+            plain.add(key[1])
+        else:
+            if unres is None:
+                unres = set()
+            unres.add(key[1])
+    if inlined:
+        return other
+    return plain is not None and unres is not None and not plain.isdisjoint(unres)
+
+
+def needs_replay(root: CallchainRoot) -> bool:
+    """Whether some node of the tree by key is mixed (``mixed_nodes``)."""
+    return bool(mixed_nodes(root))
+
+
+def touches(root: CallchainRoot, mixed: set[int], keys) -> bool:
+    """Whether appending ``keys`` (a chain of the tree by key ``root``) searches the children of a mixed
+    node. A chain that does not is order-free: it meets only nodes whose searches are exact, and no chain
+    that does search a mixed node goes below the nodes it makes or finds, so it may be appended at once with
+    its samples' summed period and count."""
+    node, pos, n = root.node, 0, len(keys)
+    while pos < n:
+        if id(node) in mixed:
+            return True
+        child = node.children.get(keys[pos])
+        if child is None:  # (not a chain of this tree)
+            return True
+        pos += len(child.keys)
+        node = child
     return False
 
 
-def replay(chains: Iterable[tuple[list, list, int]]) -> CallchainRoot:
-    """``callchain_append`` of each (keys, frames, period) in order, one sample each, into perf's rb-trees;
-    the tree as a CallchainRoot of RNodes (children in ``rb_root_in`` order)."""
+def replay(chains: Iterable[tuple[list, list, int, int]]) -> CallchainRoot:
+    """``callchain_append`` of each (keys, frames, period, count) in order (count samples at once: one, but
+    for ``touches``-free chains), into perf's rb-trees; the tree as a CallchainRoot of RNodes (children in
+    ``rb_root_in`` order)."""
     root = CallchainRoot()
     top = root.node = RNode(None, [], [])
     cmp = _CMP
     max_depth = 0
-    for keys, frames, period in chains:
+    # A chain (list object) that ended on a node with no node made since walks the same path again (every
+    # search meets the same trees): its end node, kept per list with the number of nodes made then. Each
+    # node's children_hit and children_count are summed from its children at the end (_finalize).
+    made = 0
+    ends: dict[int, tuple] = {}
+    ends_get = ends.get
+    for keys, frames, period, count in chains:
         n = len(frames)
         if n == 0:
+            continue
+        got = ends_get(id(keys))
+        if got is not None and got[1] == made and got[0] is keys:
+            end = got[2]
+            end.hit += period
+            end.count += count
             continue
         if n > max_depth:
             max_depth = n
         node, pos = top, 0
         while True:
             # append_chain_children(node)
-            frame = frames[pos]
-            parent, cur, left, found = None, node.rb, False, None
-            while cur is not None:
-                child = cur.item
-                c = cmp(child.val[0], frame)
-                if c == 0:
-                    found = child
-                    break
-                parent, left = cur, c < 0
-                cur = cur.left if left else cur.right
-            node.children_hit += period
-            node.children_count += 1
+            frame, key = frames[pos], keys[pos]
+            bykey = node.bykey
+            found = None
+            if bykey is not None and (node.cls is None or node.cls == key[0]):
+                found = bykey.get(key)  # (one class: what the search below finds)
+            if found is None:
+                parent, cur, left = None, node.rb, False
+                while cur is not None:
+                    child = cur.item
+                    c = cmp(child.val[0], frame)
+                    if c == 0:
+                        found = child
+                        break
+                    parent, left = cur, c < 0
+                    cur = cur.left if left else cur.right
             if found is None:
                 new = RNode(node, list(frames[pos:]), list(keys[pos:]))
-                new.hit, new.count = period, 1
+                new.hit, new.count = period, count
                 _link(node, new, parent, left)
+                made += 1
                 break
-            # append_chain(found): its frames while match_chain says equal
+            # append_chain(found): its frames while match_chain says equal (equal keys are equal frames)
             val = found.val
-            vlen, m = len(val), 1
-            pos += 1
-            while m < vlen and pos < n and cmp(val[m], frames[pos]) == 0:
-                m += 1
+            vlen = len(val)
+            end = pos + vlen
+            if end <= n and keys[pos + 1:end] == found.keys[1:]:
+                m, pos = vlen, end
+            else:
+                m = 1
                 pos += 1
+                while m < vlen and pos < n and cmp(val[m], frames[pos]) == 0:
+                    m += 1
+                    pos += 1
             if m < vlen:
-                _split(found, m, keys[pos:], frames[pos:], period)
+                _split(found, m, keys[pos:], frames[pos:], period, count)
+                made += 1
                 break
             if pos == n:
                 found.hit += period
-                found.count += 1
+                found.count += count
+                ends[id(keys)] = (keys, made, found)
                 break
             node = found
     root.max_depth = max_depth
@@ -125,6 +206,14 @@ def replay(chains: Iterable[tuple[list, list, int]]) -> CallchainRoot:
 
 
 def _link(node: RNode, new: RNode, parent, left: bool) -> None:
+    bykey = node.bykey
+    if bykey is not None:
+        tag = new.keys[0][0]
+        if node.cls is None or node.cls == tag:
+            node.cls = tag
+            bykey.setdefault(new.keys[0], new)
+        else:
+            node.bykey = None
     rb = _Node(new, parent)
     if parent is None:
         node.rb = rb
@@ -135,10 +224,11 @@ def _link(node: RNode, new: RNode, parent, left: bool) -> None:
     node.rb = _fixup(node.rb, rb)
 
 
-def _split(node: RNode, at: int, rest_keys, rest_frames, period: int) -> None:
+def _split(node: RNode, at: int, rest_keys, rest_frames, period: int, count: int) -> None:
     """``split_add_child``: the tail takes the node's children tree and hits, the new branch goes beside it."""
     tail = RNode(node, node.val[at:], node.keys[at:])
-    tail.rb = node.rb
+    tail.rb, tail.bykey, tail.cls = node.rb, node.bykey, node.cls
+    node.bykey, node.cls = {}, None
     tail.hit, tail.children_hit = node.hit, node.children_hit
     tail.count, tail.children_count = node.count, node.children_count
     del node.val[at:], node.keys[at:]
@@ -149,25 +239,34 @@ def _split(node: RNode, at: int, rest_keys, rest_frames, period: int) -> None:
     if rest_frames:
         node.hit = node.count = 0
         node.children_hit += period
-        node.children_count += 1
+        node.children_count += count
         new = RNode(node, list(rest_frames), list(rest_keys))
-        new.hit, new.count = period, 1
+        new.hit, new.count = period, count
         left = _CMP(tail.val[0], rest_frames[0]) < 0  # match_chain(new, tail's first) == MATCH_LT
         _link(node, new, node.rb, left)
     else:
-        node.hit, node.count = period, 1
+        node.hit, node.count = period, count
 
 
 def _finalize(top: RNode) -> None:
-    """Each node's children (and their parents) from its rb-tree, in order."""
+    """Each node's children (and their parents) from its rb-tree, in order; its children_hit and
+    children_count the sums of its children's (what append_chain_children's increments add up to)."""
     stack = [top]
+    order = []
     while stack:
         node = stack.pop()
+        order.append(node)
         if node.rb is None:
             continue
         kids = _walk(node.rb)
-        node.rb = None
+        node.rb = node.bykey = None
         node.children = dict(enumerate(kids))
         for child in kids:
             child.parent = node
         stack.extend(kids)
+    for node in reversed(order):  # (children before their parents)
+        hit = count = 0
+        for child in node.children.values():
+            hit += child.hit + child.children_hit
+            count += child.count + child.children_count
+        node.children_hit, node.children_count = hit, count

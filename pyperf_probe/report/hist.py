@@ -210,20 +210,24 @@ class Hists:
         records = None
         if self.children and self._loc_dependent:  # cumulative entries: the look-ups each group made
             records = self._every_records
-            if records is None:
+            if records is None or not rbreplay.CHILDREN:
                 return
         skip = {k[1] for k in entries if type(k) is tuple and len(k) == 3 and k[0] is _DUPLICATE}
         skipped = {id(e) for pair in self._merged for e in pair}
-        todo: dict[int, list] = {}
+        todo: dict[int, list] = {}  # entry -> its chains in append order
+        mixed: dict[int, set] = {}  # entry -> its tree's mixed nodes
         for entry in entries.values():
             cc = entry.callchain
             if cc is None or not cc.node.children or entry.ident in skip or id(entry) in skipped:
                 continue
-            if rbreplay.needs_replay(cc):
+            found = rbreplay.mixed_nodes(cc)
+            if found:
                 todo[id(entry)] = []
+                mixed[id(entry)] = found
         if not todo:
             return
-        # per group: (the tree's sample list, the chain's keys and frames from where it is appended)
+        # per group: (the tree's sample list, the chain's keys and frames from where it is appended) for the
+        # chains whose appends touch a mixed node; the others go first, each at once (rbreplay.touches)
         per_group: list = []
         caller = self.caller_order
         for g, ((ident, *_), group) in enumerate(kept):
@@ -244,7 +248,10 @@ class Hists:
                     chain = group[5]
                     frames = list(reversed(chain)) if caller else list(chain)
                     keys = [f.key for f in frames]
-                these.append((chains, keys[i:], frames[i:]))
+                if rbreplay.touches(entry.callchain, mixed[id(entry)], keys[i:]):
+                    these.append((chains, keys[i:], frames[i:]))
+                else:
+                    chains.append((keys[i:], frames[i:], group[0], group[1]))
             per_group.append(these)
         if hasattr(self.sequence, "records"):
             groups, periods = self.sequence.records()
@@ -252,7 +259,7 @@ class Hists:
             groups, periods = [g for g, _ in self.sequence], [p for _, p in self.sequence]
         for g, period in zip(groups, periods):
             for chains, keys, frames in per_group[g]:
-                chains.append((keys, frames, period))
+                chains.append((keys, frames, period, 1))
         for entry in list(entries.values()):
             chains = todo.get(id(entry))
             if chains is not None:
