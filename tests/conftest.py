@@ -123,6 +123,9 @@ def speedups_or_not(request, monkeypatch):
         monkeypatch.setattr(rbtree, "_USE_C", False)
         monkeypatch.setattr(ordered, "_extremes", ordered._py_extremes)
         monkeypatch.setattr(ordered, "_time_order", ordered._py_time_order)
+        from pyperf_probe.callchain import rbreplay
+        monkeypatch.setattr(rbreplay, "_C_REPLAY", None)
+        monkeypatch.setattr(rbreplay, "_CMP", tree.compare_frames)
     return request.param
 
 

@@ -14,6 +14,10 @@ entry whose tree has such a node is built again here from its samples in perf's 
 ``inherit_children``), which becomes the only node of the parent's tree; the new branch is then linked to its
 left if ``match_chain(new, tail) == MATCH_LT``, else to its right. The rebalancing is lib/rbtree.c's
 (report.rbtree ``_fixup``), so every search walks the path it walks in perf.
+
+The loops run in C when perfdata/_speedups_report.c is built (``rb_replay``, ``rb_replay_groups``; their
+twins here are ``py_replay`` and ``py_replay_groups``, compared on random trees by
+tests/test_callchain_rbreplay_c.py).
 """
 from __future__ import annotations
 
@@ -28,7 +32,16 @@ def _cmp():
     return getattr(speedups, "frame_cmp", None) if speedups is not None else None
 
 
+def _c_replay(name: str = "rb_replay"):
+    """perfdata/_speedups_report.c's ``rb_replay`` (or ``name``; None when not built or PYPERF_PURE_PYTHON is
+    set)."""
+    from pyperf_probe.perfdata.speedups import speedups
+    return getattr(speedups, name, None) if speedups is not None else None
+
+
 _CMP = _cmp() or compare_frames
+_C_REPLAY = _c_replay()  # (tests set it to None: the Python loops, ``py_replay``/``py_replay_groups``, twins)
+_C_GROUPS = _c_replay("rb_replay_groups")  # (used while _C_REPLAY is set)
 ENABLED = True  # (tests turn it off: the trees by key)
 # With children, every cumulative entry's tree replayed too (each sample appends its chain's suffixes to
 # ~depth entries): on the bench's dwarf.data (35K samples) the default report goes from 0.33 to 1.4 s, and
@@ -128,10 +141,75 @@ def touches(root: CallchainRoot, mixed: set[int], keys) -> bool:
     return False
 
 
-def replay(chains: Iterable[tuple[list, list, int, int]]) -> CallchainRoot:
+def replay(chains: list[tuple[list, list, int, int]]) -> CallchainRoot:
     """``callchain_append`` of each (keys, frames, period, count) in order (count samples at once: one, but
     for ``touches``-free chains), into perf's rb-trees; the tree as a CallchainRoot of RNodes (children in
-    ``rb_root_in`` order)."""
+    ``rb_root_in`` order). perfdata/_speedups_report.c ``rb_replay`` when built (``py_replay``: its twin)."""
+    c_replay = _C_REPLAY
+    if c_replay is None:
+        return py_replay(chains)
+    if type(chains) is not list:
+        chains = list(chains)
+    try:
+        return _built(c_replay(chains))
+    except OverflowError:  # (a period or a sum above 64 bits)
+        return py_replay(chains)
+
+
+def replay_groups(fixed: list[list], per_group: list[list], groups, periods) -> list[CallchainRoot]:
+    """``replay`` of each entry's chains (report.hist ``_replay_trees``): entry e's are ``fixed[e]`` (chain
+    tuples, first), then for each sample i in order, (keys, frames, ``periods[i]``, 1) for each (e, keys,
+    frames) of ``per_group[groups[i]]``. perfdata/_speedups_report.c ``rb_replay_groups`` when built
+    (``py_replay_groups``: its twin)."""
+    c_groups = _C_GROUPS if _C_REPLAY is not None else None
+    if c_groups is None:
+        return py_replay_groups(fixed, per_group, groups, periods)
+    groups = groups if type(groups) is list else list(groups)
+    periods = periods if type(periods) is list else list(periods)
+    out = c_groups(fixed, per_group, groups, periods)
+    for e, got in enumerate(out):
+        if got is None:  # (a sum above 64 bits: Python's integers)
+            chains = list(fixed[e])
+            for g, period in zip(groups, periods):
+                chains.extend((keys, frames, period, 1) for x, keys, frames in per_group[g] if x == e)
+            out[e] = py_replay(chains)
+        else:
+            out[e] = _built(got)
+    return out
+
+
+def py_replay_groups(fixed: list[list], per_group: list[list], groups, periods) -> list[CallchainRoot]:
+    """``replay_groups`` in Python (the C loop's twin)."""
+    chains = [list(f) for f in fixed]
+    for g, period in zip(groups, periods):
+        for e, keys, frames in per_group[g]:
+            chains[e].append((keys, frames, period, 1))
+    return [py_replay(c) for c in chains]
+
+
+def _built(got: tuple) -> CallchainRoot:
+    """The CallchainRoot of RNodes of rb_replay's (max_depth, top_hit, top_count, nodes)."""
+    max_depth, top_hit, top_count, nodes = got
+    root = CallchainRoot()
+    top = root.node = RNode(None, [], [])
+    top.bykey = None
+    top.children_hit, top.children_count = top_hit, top_count
+    made = [top]
+    append = made.append
+    for parent, val, keys, hit, count, children_hit, children_count in nodes:
+        up = made[parent + 1]
+        node = RNode(up, val, keys)
+        node.bykey = None
+        node.hit, node.count, node.children_hit, node.children_count = hit, count, children_hit, children_count
+        kids = up.children
+        kids[len(kids)] = node
+        append(node)
+    root.max_depth = max_depth
+    return root
+
+
+def py_replay(chains: Iterable[tuple[list, list, int, int]]) -> CallchainRoot:
+    """``replay`` in Python (the C loop's twin)."""
     root = CallchainRoot()
     top = root.node = RNode(None, [], [])
     cmp = _CMP

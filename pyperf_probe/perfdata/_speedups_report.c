@@ -966,31 +966,43 @@ static int fc_attr_cmp(PyObject *left, PyObject *right, PyObject *name)
 }
 
 
-static PyObject *frame_cmp(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+static int fc_init(void)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "frame_cmp(left, right)");
-        return NULL;
-    }
-    if (hl_strings() < 0) return NULL;
+    if (hl_strings() < 0) return -1;
     if (!fc_s_avma && (!(fc_s_name = PyUnicode_InternFromString("name")) ||
                        !(fc_s_inlined = PyUnicode_InternFromString("inlined")) ||
                        !(fc_s_dso_rank = PyUnicode_InternFromString("dso_rank")) ||
                        !(fc_s_sym_start = PyUnicode_InternFromString("sym_start")) ||
                        !(fc_s_avma = PyUnicode_InternFromString("avma"))))
-        return NULL;
-    PyObject *left = args[0], *right = args[1];
+        return -1;
+    return 0;
+}
+
+/* -1, 0 or 1; -2 on an error (fc_init done) */
+static int fc_cmp(PyObject *left, PyObject *right)
+{
     int ls = fc_true(left, hl_s_has_sym), rs, c;
-    if (ls < 0 || (rs = fc_true(right, hl_s_has_sym)) < 0) return NULL;
+    if (ls < 0 || (rs = fc_true(right, hl_s_has_sym)) < 0) return -2;
     if (ls && rs) {
         int li = fc_true(left, fc_s_inlined), ri;
-        if (li < 0 || (ri = fc_true(right, fc_s_inlined)) < 0) return NULL;
+        if (li < 0 || (ri = fc_true(right, fc_s_inlined)) < 0) return -2;
         if (li || ri)
             c = fc_attr_cmp(left, right, fc_s_name);
         else if ((c = fc_attr_cmp(left, right, fc_s_dso_rank)) == 0)
             c = fc_attr_cmp(left, right, fc_s_sym_start);
     } else if ((c = fc_attr_cmp(left, right, fc_s_dso_rank)) == 0)
         c = fc_attr_cmp(left, right, fc_s_avma);
+    return c;
+}
+
+static PyObject *frame_cmp(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "frame_cmp(left, right)");
+        return NULL;
+    }
+    if (fc_init() < 0) return NULL;
+    int c = fc_cmp(args[0], args[1]);
     if (c == -2) return NULL;
     return PyLong_FromLong(c);
 }
@@ -1462,6 +1474,587 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------------------------------------------------
+ * rb_replay(chains) -> (max_depth, top_hit, top_count, nodes)
+ *     callchain/rbreplay.py's replay loop (its Python twin; tests/test_callchain_rbreplay_c.py compares them on
+ *     random trees and sample orders): each (keys, frames, period, count) of `chains` appended in turn as perf's
+ *     callchain.c append_chain_children / append_chain / split_add_child do, every node's children in an rb-tree
+ *     searched with match_chain (frame_cmp's order) and rebalanced as lib/rbtree.c does (rn_fixup: the CLRS
+ *     rebalancing, report.rbtree._fixup). A node is a run (chain, start, len) of one chain's frames. `nodes`: one
+ *     (parent, val, keys, hit, count, children_hit, children_count) per node, parents first (parent: the index
+ *     in `nodes`, -1 for the root), each node's children in their rb-tree's order. (The twin's shortcuts, the
+ *     look-up by key while a node's children are of one class and the end kept per chain, find what this
+ *     search finds: equal keys are equal frames.) OverflowError when a sum does not fit 64 bits.
+ * ------------------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    Py_ssize_t chain, start, len, base, first;  /* base: its frames' place in rn_run's fidx; first: fidx[base] */
+    unsigned long long hit, count, chit, ccount;
+    Py_ssize_t left, right, parent, root;  /* rb links in the parent's children tree; root of its own */
+    char red;
+} RnNode;
+
+typedef struct {
+    RnNode *n;
+    Py_ssize_t size, cap;
+} RnArena;
+
+static Py_ssize_t rn_new(RnArena *a, Py_ssize_t chain, Py_ssize_t start, Py_ssize_t len)
+{
+    if (a->size == a->cap) {
+        Py_ssize_t cap = a->cap ? a->cap * 2 : 256;
+        RnNode *n = PyMem_Realloc(a->n, cap * sizeof(RnNode));
+        if (!n) { PyErr_NoMemory(); return -1; }
+        a->n = n;
+        a->cap = cap;
+    }
+    RnNode *x = &a->n[a->size];
+    x->chain = chain;
+    x->start = start;
+    x->len = len;
+    x->hit = x->count = x->chit = x->ccount = 0;
+    x->left = x->right = x->parent = x->root = -1;
+    x->red = 1;
+    return a->size++;
+}
+
+static void rn_rotate_left(RnNode *n, Py_ssize_t *root, Py_ssize_t x)
+{
+    Py_ssize_t y = n[x].right;
+    n[x].right = n[y].left;
+    if (n[y].left >= 0) n[n[y].left].parent = x;
+    n[y].parent = n[x].parent;
+    if (n[x].parent < 0) *root = y;
+    else if (x == n[n[x].parent].left) n[n[x].parent].left = y;
+    else n[n[x].parent].right = y;
+    n[y].left = x;
+    n[x].parent = y;
+}
+
+static void rn_rotate_right(RnNode *n, Py_ssize_t *root, Py_ssize_t x)
+{
+    Py_ssize_t y = n[x].left;
+    n[x].left = n[y].right;
+    if (n[y].right >= 0) n[n[y].right].parent = x;
+    n[y].parent = n[x].parent;
+    if (n[x].parent < 0) *root = y;
+    else if (x == n[n[x].parent].right) n[n[x].parent].right = y;
+    else n[n[x].parent].left = y;
+    n[y].right = x;
+    n[x].parent = y;
+}
+
+static void rn_fixup(RnNode *n, Py_ssize_t *root, Py_ssize_t z)
+{
+    while (n[z].parent >= 0 && n[n[z].parent].red) {
+        Py_ssize_t parent = n[z].parent, grand = n[parent].parent;
+        if (parent == n[grand].left) {
+            Py_ssize_t uncle = n[grand].right;
+            if (uncle >= 0 && n[uncle].red) {
+                n[parent].red = n[uncle].red = 0;
+                n[grand].red = 1;
+                z = grand;
+                continue;
+            }
+            if (z == n[parent].right) {
+                z = parent;
+                rn_rotate_left(n, root, z);
+                parent = n[z].parent;
+            }
+            n[parent].red = 0;
+            n[grand].red = 1;
+            rn_rotate_right(n, root, grand);
+        } else {
+            Py_ssize_t uncle = n[grand].left;
+            if (uncle >= 0 && n[uncle].red) {
+                n[parent].red = n[uncle].red = 0;
+                n[grand].red = 1;
+                z = grand;
+                continue;
+            }
+            if (z == n[parent].left) {
+                z = parent;
+                rn_rotate_right(n, root, z);
+                parent = n[z].parent;
+            }
+            n[parent].red = 0;
+            n[grand].red = 1;
+            rn_rotate_left(n, root, grand);
+        }
+    }
+    n[*root].red = 0;
+}
+
+/* `x` linked below `parent` (-1: the first) of `owner`'s children tree, on the left if `left` */
+static void rn_link(RnNode *n, Py_ssize_t owner, Py_ssize_t x, Py_ssize_t parent, int left)
+{
+    n[x].parent = parent;
+    if (parent < 0) n[owner].root = x;
+    else if (left) n[parent].left = x;
+    else n[parent].right = x;
+    rn_fixup(n, &n[owner].root, x);
+}
+
+/* a frame's match_chain fields read once per rb_replay call (ok: its fields are exact ints and its name an exact
+ * str, compared here as Python compares them; else fc_cmp on the objects) */
+typedef struct {
+    PyObject *obj, *name;  /* borrowed: the frames live in the chains' lists, their names in the frames */
+    long long dso, dso2, start, avma;  /* dso, dso2: dso_rank, an int (dso2 0) or a pair of ints */
+    char ok, has_sym, inlined, dso_kind;  /* dso_kind 1: an int, 2: a pair (compared as Python compares them) */
+} RnFrame;
+
+static int rn_ll(PyObject *obj, PyObject *attr, long long *out)
+{
+    PyObject *v = sa_get(obj, attr, fc_cache(attr));
+    int overflow = 0, ok = 0;
+    if (!v) return -1;
+    if (PyLong_CheckExact(v)) {
+        *out = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (*out == -1 && PyErr_Occurred()) { Py_DECREF(v); return -1; }
+        ok = !overflow;
+    }
+    Py_DECREF(v);
+    return ok;
+}
+
+static int rn_frame(RnFrame *f, PyObject *obj)
+{
+    int r;
+    f->obj = obj;
+    f->name = NULL;
+    f->ok = 0;
+    if ((r = fc_true(obj, hl_s_has_sym)) < 0) return -1;
+    f->has_sym = (char)r;
+    f->inlined = 0;
+    PyObject *rank = sa_get(obj, fc_s_dso_rank, fc_cache(fc_s_dso_rank));
+    if (!rank) return -1;
+    f->dso2 = 0;
+    f->dso_kind = 0;
+    if (PyLong_CheckExact(rank) || (PyTuple_CheckExact(rank) && PyTuple_GET_SIZE(rank) == 2 &&
+                                    PyLong_CheckExact(PyTuple_GET_ITEM(rank, 0)) &&
+                                    PyLong_CheckExact(PyTuple_GET_ITEM(rank, 1)))) {
+        int o1 = 0, o2 = 0;
+        if (PyLong_CheckExact(rank)) {
+            f->dso = PyLong_AsLongLongAndOverflow(rank, &o1);
+            f->dso_kind = 1;
+        } else {
+            f->dso = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(rank, 0), &o1);
+            f->dso2 = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(rank, 1), &o2);
+            f->dso_kind = 2;
+        }
+        if (o1 || o2) f->dso_kind = 0;
+    }
+    Py_DECREF(rank);
+    if (!f->dso_kind) return 0;
+    if ((r = rn_ll(obj, fc_s_avma, &f->avma)) <= 0) return r;
+    if (f->has_sym) {
+        if ((r = fc_true(obj, fc_s_inlined)) < 0) return -1;
+        f->inlined = (char)r;
+        PyObject *name = sa_get(obj, fc_s_name, fc_cache(fc_s_name));
+        if (!name) return -1;
+        int exact = PyUnicode_CheckExact(name);
+        f->name = name;
+        Py_DECREF(name);
+        if (!exact) return 0;
+        if ((r = rn_ll(obj, fc_s_sym_start, &f->start)) <= 0) return r;
+    }
+    f->ok = 1;
+    return 0;
+}
+
+/* fc_cmp of two frames read by rn_frame: -1, 0 or 1; -2 on an error */
+static int rn_cmp(const RnFrame *l, const RnFrame *r)
+{
+    if (l == r) return 0;
+    if (!l->ok || !r->ok || l->dso_kind != r->dso_kind) return fc_cmp(l->obj, r->obj);
+    long long a, b;
+    if (l->has_sym && r->has_sym) {
+        if (l->inlined || r->inlined) {
+            int c = PyUnicode_Compare(l->name, r->name);
+            if (c == -1 && PyErr_Occurred()) return -2;
+            return c;
+        }
+        a = l->start, b = r->start;
+    } else
+        a = l->avma, b = r->avma;
+    if (l->dso != r->dso) return l->dso < r->dso ? -1 : 1;
+    if (l->dso2 != r->dso2) return l->dso2 < r->dso2 ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+typedef struct {
+    PyObject *keys, *frames;  /* borrowed */
+    unsigned long long period, count;
+} RnSpec;
+
+/* one chain tuple (keys: list, frames: list, period, count) read into *spec; -1 on an error */
+static int rn_spec(PyObject *item, RnSpec *spec)
+{
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 4 || !PyList_Check(PyTuple_GET_ITEM(item, 0)) ||
+        !PyList_Check(PyTuple_GET_ITEM(item, 1))) {
+        PyErr_SetString(PyExc_TypeError, "rb_replay: chains of (keys: list, frames: list, period, count)");
+        return -1;
+    }
+    spec->keys = PyTuple_GET_ITEM(item, 0);
+    spec->frames = PyTuple_GET_ITEM(item, 1);
+    spec->period = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(item, 2));
+    if (spec->period == (unsigned long long)-1 && PyErr_Occurred()) return -1;
+    spec->count = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(item, 3));
+    if (spec->count == (unsigned long long)-1 && PyErr_Occurred()) return -1;
+    if (PyList_GET_SIZE(spec->keys) != PyList_GET_SIZE(spec->frames)) {
+        PyErr_SetString(PyExc_ValueError, "rb_replay: keys and frames of different lengths");
+        return -1;
+    }
+    return 0;
+}
+
+/* a frames list met by rn_run: its frames' RnFrames at fidx[off...]; the node its last append ended on (end,
+ * -1: none) when `made` nodes had been made (the twin's `ends`) */
+typedef struct {
+    Py_ssize_t off, end, made;
+} RnList;
+
+/* the replay of `nchains` specs in order: (max_depth, top_hit, top_count, nodes) (fc_init done) */
+static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains)
+{
+    Py_ssize_t max_depth = 0;
+    int ovf = 0;  /* a sum wrapped (the caller then runs the Python loop: Python's integers do not) */
+    Py_ssize_t cap1 = nchains ? nchains : 1;
+    PyObject **frames_of = PyMem_Calloc(cap1, 2 * sizeof(PyObject *)), **keys_of;
+    Py_ssize_t *fidx = NULL, nfidx = 0, capfidx = 0;  /* per distinct frames list, its frames' RnFrame */
+    RnFrame *F = NULL;
+    Py_ssize_t nF = 0, capF = 0;
+    U64Map lists = {0}, objs = {0};  /* frames list -> its RnList; frame -> its RnFrame */
+    RnList *L = NULL;
+    Py_ssize_t nL = 0, capL = 0, made = 0;  /* made: nodes made or split so far */
+    RnArena a = {NULL, 0, 0};
+    PyObject *result = NULL, *out = NULL;
+    Py_ssize_t *order = NULL, *outpar = NULL;
+    if (!frames_of) { PyErr_NoMemory(); goto done; }
+    keys_of = frames_of + cap1;
+    Py_ssize_t top = rn_new(&a, -1, 0, 0);
+    if (top < 0) goto done;
+    for (Py_ssize_t ci = 0; ci < nchains; ci++) {
+        PyObject *keys = specs[ci].keys, *frames = specs[ci].frames;
+        unsigned long long period = specs[ci].period, count = specs[ci].count;
+        keys_of[ci] = keys;
+        frames_of[ci] = frames;
+        Py_ssize_t n = PyList_GET_SIZE(frames), pos = 0, node = top;
+        if (n == 0) continue;
+        if (n > max_depth) max_depth = n;
+        PyObject **fr = ((PyListObject *)frames)->ob_item;
+        /* the list's frames read once per list object (the chains' lists do not change during the call) */
+        int found_list;
+        int64_t *lslot = um_slot(&lists, (uint64_t)(uintptr_t)frames, &found_list);
+        if (!lslot) { PyErr_NoMemory(); goto done; }
+        if (found_list) {
+            RnList *l = &L[*lslot];
+            if (l->end >= 0 && l->made == made) {
+                /* it ended on a node with no node made since: every search meets the same trees */
+                ovf |= __builtin_add_overflow(a.n[l->end].hit, period, &a.n[l->end].hit);
+                ovf |= __builtin_add_overflow(a.n[l->end].count, count, &a.n[l->end].count);
+                continue;
+            }
+        } else {
+            if (nL == capL) {
+                Py_ssize_t cap = capL ? capL * 2 : 256;
+                RnList *l2 = PyMem_Realloc(L, cap * sizeof(RnList));
+                if (!l2) { PyErr_NoMemory(); goto done; }
+                L = l2;
+                capL = cap;
+            }
+            L[nL].end = -1;
+            L[nL].made = 0;
+            *lslot = nL++;
+            if (nfidx + n > capfidx) {
+                Py_ssize_t cap = capfidx ? capfidx * 2 : 1024;
+                while (cap < nfidx + n) cap *= 2;
+                Py_ssize_t *f2 = PyMem_Realloc(fidx, cap * sizeof(Py_ssize_t));
+                if (!f2) { PyErr_NoMemory(); goto done; }
+                fidx = f2;
+                capfidx = cap;
+            }
+            for (Py_ssize_t j = 0; j < n; j++) {
+                int found_obj;
+                int64_t *oslot = um_slot(&objs, (uint64_t)(uintptr_t)fr[j], &found_obj);
+                if (!oslot) { PyErr_NoMemory(); goto done; }
+                if (!found_obj) {
+                    if (nF == capF) {
+                        Py_ssize_t cap = capF ? capF * 2 : 256;
+                        RnFrame *f2 = PyMem_Realloc(F, cap * sizeof(RnFrame));
+                        if (!f2) { PyErr_NoMemory(); goto done; }
+                        F = f2;
+                        capF = cap;
+                    }
+                    if (rn_frame(&F[nF], fr[j]) < 0) goto done;
+                    *oslot = nF++;
+                }
+                fidx[nfidx + j] = *oslot;
+            }
+            L[*lslot].off = nfidx;
+            nfidx += n;
+        }
+        RnList *li = &L[*lslot];
+        Py_ssize_t *fi = fidx + li->off;
+        for (;;) {
+            /* append_chain_children(node): its rb-tree searched with match_chain */
+            const RnFrame *frame = &F[fi[pos]];
+            Py_ssize_t parent = -1, cur = a.n[node].root, found = -1;
+            int left = 0;
+            while (cur >= 0) {
+                RnNode *c = &a.n[cur];
+                int r = c->first == fi[pos] ? 0 : rn_cmp(&F[c->first], frame);
+                if (r == -2) goto done;
+                if (r == 0) { found = cur; break; }
+                parent = cur;
+                left = r < 0;
+                cur = left ? c->left : c->right;
+            }
+            if (found < 0) {
+                Py_ssize_t x = rn_new(&a, ci, pos, n - pos);
+                if (x < 0) goto done;
+                a.n[x].hit = period;
+                a.n[x].count = count;
+                a.n[x].base = li->off + pos;
+                a.n[x].first = fi[pos];
+                rn_link(a.n, node, x, parent, left);
+                made++;
+                break;
+            }
+            /* append_chain(found): its frames while match_chain says equal */
+            Py_ssize_t vlen = a.n[found].len, m = 1;
+            const Py_ssize_t *val = fidx + a.n[found].base;
+            pos++;
+            while (m < vlen && pos < n) {
+                int r = val[m] == fi[pos] ? 0 : rn_cmp(&F[val[m]], &F[fi[pos]]);
+                if (r == -2) goto done;
+                if (r != 0) break;
+                m++;
+                pos++;
+            }
+            if (m < vlen) {
+                /* split_add_child: the tail takes the node's children tree and hits, the new branch beside it */
+                Py_ssize_t tail = rn_new(&a, a.n[found].chain, a.n[found].start + m, vlen - m);
+                if (tail < 0) goto done;
+                RnNode *f = &a.n[found], *t = &a.n[tail];
+                t->base = f->base + m;
+                t->first = val[m];
+                t->root = f->root;
+                t->hit = f->hit;
+                t->count = f->count;
+                f->len = m;
+                f->root = -1;
+                rn_link(a.n, found, tail, -1, 0);
+                if (pos < n) {
+                    f->hit = f->count = 0;
+                    int r = rn_cmp(&F[val[m]], &F[fi[pos]]);
+                    if (r == -2) goto done;
+                    Py_ssize_t x = rn_new(&a, ci, pos, n - pos);
+                    if (x < 0) goto done;
+                    a.n[x].hit = period;
+                    a.n[x].count = count;
+                    a.n[x].base = li->off + pos;
+                    a.n[x].first = fi[pos];
+                    rn_link(a.n, found, x, tail, r < 0);
+                } else {
+                    f->hit = period;
+                    f->count = count;
+                }
+                made++;
+                break;
+            }
+            if (pos == n) {
+                ovf |= __builtin_add_overflow(a.n[found].hit, period, &a.n[found].hit);
+                ovf |= __builtin_add_overflow(a.n[found].count, count, &a.n[found].count);
+                li->end = found;
+                li->made = made;
+                break;
+            }
+            node = found;
+        }
+    }
+    /* the nodes parents first, each one's children in order; children_hit/count summed from the leaves */
+    Py_ssize_t total = a.size, nout = 0, sp;
+    order = PyMem_Malloc(2 * total * sizeof(Py_ssize_t));
+    if (!order) { PyErr_NoMemory(); goto done; }
+    outpar = order + total;
+    order[nout] = top;
+    outpar[nout++] = -1;
+    for (Py_ssize_t i = 0; i < nout; i++) {
+        /* in-order walk of order[i]'s children tree (rb parent links lead back up) */
+        Py_ssize_t cur = a.n[order[i]].root;
+        if (cur < 0) continue;
+        while (a.n[cur].left >= 0) cur = a.n[cur].left;
+        while (cur >= 0) {
+            order[nout] = cur;
+            outpar[nout++] = i;
+            if (a.n[cur].right >= 0) {
+                cur = a.n[cur].right;
+                while (a.n[cur].left >= 0) cur = a.n[cur].left;
+            } else {
+                Py_ssize_t up = a.n[cur].parent;
+                while (up >= 0 && cur == a.n[up].right) { cur = up; up = a.n[up].parent; }
+                cur = up;
+            }
+        }
+    }
+    for (sp = nout - 1; sp > 0; sp--) {
+        RnNode *x = &a.n[order[sp]], *p = &a.n[order[outpar[sp]]];
+        unsigned long long h, c;
+        ovf |= __builtin_add_overflow(x->hit, x->chit, &h) | __builtin_add_overflow(p->chit, h, &p->chit);
+        ovf |= __builtin_add_overflow(x->count, x->ccount, &c) | __builtin_add_overflow(p->ccount, c, &p->ccount);
+    }
+    if (ovf) {
+        PyErr_SetString(PyExc_OverflowError, "rb_replay: a sum above 2**64 - 1");
+        goto done;
+    }
+    if (!(out = PyList_New(nout - 1))) goto done;
+    for (Py_ssize_t i = 1; i < nout; i++) {
+        RnNode *x = &a.n[order[i]];
+        PyObject *val = PyList_GetSlice(frames_of[x->chain], x->start, x->start + x->len);
+        PyObject *keys = val ? PyList_GetSlice(keys_of[x->chain], x->start, x->start + x->len) : NULL;
+        PyObject *t = keys ? Py_BuildValue("nNNKKKK", outpar[i] - 1, val, keys, x->hit, x->count, x->chit,
+                                           x->ccount) : NULL;
+        if (!t) {
+            Py_XDECREF(val);
+            goto done;
+        }
+        PyList_SET_ITEM(out, i - 1, t);
+    }
+    result = Py_BuildValue("nKKO", max_depth, a.n[top].chit, a.n[top].ccount, out);
+done:
+    Py_XDECREF(out);
+    PyMem_Free(order);
+    PyMem_Free(a.n);
+    PyMem_Free(frames_of);
+    PyMem_Free(fidx);
+    PyMem_Free(F);
+    PyMem_Free(L);
+    PyMem_Free(lists.keys);
+    PyMem_Free(lists.vals);
+    PyMem_Free(objs.keys);
+    PyMem_Free(objs.vals);
+    return result;
+}
+
+static PyObject *rb_replay(PyObject *Py_UNUSED(module), PyObject *chains)
+{
+    if (!PyList_Check(chains)) {
+        PyErr_SetString(PyExc_TypeError, "rb_replay(chains: list)");
+        return NULL;
+    }
+    if (fc_init() < 0) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(chains);
+    RnSpec *specs = PyMem_Malloc((n ? n : 1) * sizeof(RnSpec));
+    PyObject *result = NULL;
+    if (!specs) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (rn_spec(PyList_GET_ITEM(chains, i), &specs[i]) < 0) goto done;
+    result = rn_run(specs, n);
+done:
+    PyMem_Free(specs);
+    return result;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * rb_replay_groups(fixed, per_group, groups, periods) -> [rb_replay's result or None per entry]
+ *     report.hist._replay_trees's sample loop and its rb_replay calls (the Python code there is the twin):
+ *     entry e's chains are fixed[e] (chain tuples, appended first), then, for each sample i in order (group
+ *     groups[i], period periods[i]), (keys, frames, periods[i], 1) for every (e, keys, frames) of
+ *     per_group[groups[i]]. None for an entry whose sums do not fit 64 bits (the caller replays it in Python).
+ * ------------------------------------------------------------------------------------------------------ */
+
+static PyObject *rb_replay_groups(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *fixed, *per_group, *groups, *periods, *result = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!", &PyList_Type, &fixed, &PyList_Type, &per_group, &PyList_Type, &groups,
+                          &PyList_Type, &periods))
+        return NULL;
+    if (fc_init() < 0) return NULL;
+    Py_ssize_t nent = PyList_GET_SIZE(fixed), ngroups = PyList_GET_SIZE(per_group), nsamples = PyList_GET_SIZE(groups);
+    if (PyList_GET_SIZE(periods) != nsamples) {
+        PyErr_SetString(PyExc_ValueError, "rb_replay_groups: groups and periods of different lengths");
+        return NULL;
+    }
+    RnSpec **specs = PyMem_Calloc(nent ? nent : 1, sizeof(RnSpec *));
+    Py_ssize_t *len = PyMem_Calloc(nent ? nent : 1, 2 * sizeof(Py_ssize_t)), *cap;
+    if (!specs || !len) { PyErr_NoMemory(); goto done; }
+    cap = len + (nent ? nent : 1);
+    for (Py_ssize_t e = 0; e < nent; e++) {
+        PyObject *list = PyList_GET_ITEM(fixed, e);
+        if (!PyList_Check(list)) {
+            PyErr_SetString(PyExc_TypeError, "rb_replay_groups: fixed is a list of lists");
+            goto done;
+        }
+        Py_ssize_t n = PyList_GET_SIZE(list);
+        cap[e] = n + 16;
+        if (!(specs[e] = PyMem_Malloc(cap[e] * sizeof(RnSpec)))) { PyErr_NoMemory(); goto done; }
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (rn_spec(PyList_GET_ITEM(list, i), &specs[e][i]) < 0) goto done;
+        len[e] = n;
+    }
+    for (Py_ssize_t i = 0; i < nsamples; i++) {
+        Py_ssize_t g = PyLong_AsSsize_t(PyList_GET_ITEM(groups, i));
+        if (g == -1 && PyErr_Occurred()) goto done;
+        if (g < 0 || g >= ngroups) {
+            PyErr_SetString(PyExc_IndexError, "rb_replay_groups: a group number out of range");
+            goto done;
+        }
+        PyObject *these = PyList_GET_ITEM(per_group, g);
+        if (!PyList_Check(these)) {
+            PyErr_SetString(PyExc_TypeError, "rb_replay_groups: per_group is a list of lists");
+            goto done;
+        }
+        Py_ssize_t nthese = PyList_GET_SIZE(these);
+        if (!nthese) continue;
+        unsigned long long period = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(periods, i));
+        if (period == (unsigned long long)-1 && PyErr_Occurred()) goto done;
+        for (Py_ssize_t j = 0; j < nthese; j++) {
+            PyObject *t = PyList_GET_ITEM(these, j);
+            Py_ssize_t e;
+            if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3 || !PyList_Check(PyTuple_GET_ITEM(t, 1)) ||
+                !PyList_Check(PyTuple_GET_ITEM(t, 2)) ||
+                PyList_GET_SIZE(PyTuple_GET_ITEM(t, 1)) != PyList_GET_SIZE(PyTuple_GET_ITEM(t, 2))) {
+                PyErr_SetString(PyExc_TypeError, "rb_replay_groups: per_group items are (entry, keys, frames)");
+                goto done;
+            }
+            e = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0));
+            if (e == -1 && PyErr_Occurred()) goto done;
+            if (e < 0 || e >= nent) {
+                PyErr_SetString(PyExc_IndexError, "rb_replay_groups: an entry number out of range");
+                goto done;
+            }
+            if (len[e] == cap[e]) {
+                RnSpec *s2 = PyMem_Realloc(specs[e], cap[e] * 2 * sizeof(RnSpec));
+                if (!s2) { PyErr_NoMemory(); goto done; }
+                specs[e] = s2;
+                cap[e] *= 2;
+            }
+            RnSpec *sp = &specs[e][len[e]++];
+            sp->keys = PyTuple_GET_ITEM(t, 1);
+            sp->frames = PyTuple_GET_ITEM(t, 2);
+            sp->period = period;
+            sp->count = 1;
+        }
+    }
+    if (!(result = PyList_New(nent))) goto done;
+    for (Py_ssize_t e = 0; e < nent; e++) {
+        PyObject *r = rn_run(specs[e], len[e]);
+        if (!r) {
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError)) { Py_CLEAR(result); goto done; }
+            PyErr_Clear();
+            r = Py_NewRef(Py_None);
+        }
+        PyList_SET_ITEM(result, e, r);
+    }
+done:
+    if (specs)
+        for (Py_ssize_t e = 0; e < nent; e++) PyMem_Free(specs[e]);
+    PyMem_Free(specs);
+    PyMem_Free(len);
+    return result;
+}
+
 /* --------------------------------------------------------------------------- end of the report section */
 
 PyMethodDef speedups_report_methods[] = {
@@ -1480,6 +2073,10 @@ PyMethodDef speedups_report_methods[] = {
      "sequence_records(order, bucket, gkeys) -> (numbers, periods) (report.builder._Sequence.records; see the source)"},
     {"frame_cmp", (PyCFunction)(void (*)(void))frame_cmp, METH_FASTCALL,
      "frame_cmp(left, right) -> -1, 0 or 1 (callchain.tree.compare_frames; see the source)"},
+    {"rb_replay", (PyCFunction)rb_replay, METH_O,
+     "rb_replay(chains) -> (max_depth, top_hit, top_count, nodes) (callchain.rbreplay.replay; see the source)"},
+    {"rb_replay_groups", (PyCFunction)rb_replay_groups, METH_VARARGS,
+     "rb_replay_groups(fixed, per_group, groups, periods) -> [result or None] (report.hist._replay_trees; see the source)"},
     {"hist_lookups", (PyCFunction)hist_lookups, METH_VARARGS,
      "hist_lookups(groups, caller_order, graphs, cumulative, every, at, entries, frame_entries, make_self, "
      "make_frame) -> (records, made_after, pending) (see the source)"},

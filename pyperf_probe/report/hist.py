@@ -214,7 +214,9 @@ class Hists:
                 return
         skip = {k[1] for k in entries if type(k) is tuple and len(k) == 3 and k[0] is _DUPLICATE}
         skipped = {id(e) for pair in self._merged for e in pair}
-        todo: dict[int, list] = {}  # entry -> its chains in append order
+        todo: dict[int, int] = {}  # entry -> its number in fixed
+        fixed: list[list] = []  # per entry, its touches-free chains (appended first)
+        replayed: list = []  # the entries
         mixed: dict[int, set] = {}  # entry -> its tree's mixed nodes
         for entry in entries.values():
             cc = entry.callchain
@@ -222,7 +224,9 @@ class Hists:
                 continue
             found = rbreplay.mixed_nodes(cc)
             if found:
-                todo[id(entry)] = []
+                todo[id(entry)] = len(fixed)
+                fixed.append([])
+                replayed.append(entry)
                 mixed[id(entry)] = found
         if not todo:
             return
@@ -241,29 +245,24 @@ class Hists:
             chain = frames = keys = None
             these = []
             for entry, i in looks:
-                chains = todo.get(id(entry)) if entry is not None else None
-                if chains is None:
+                e = todo.get(id(entry)) if entry is not None else None
+                if e is None:
                     continue
                 if frames is None:
                     chain = group[5]
                     frames = list(reversed(chain)) if caller else list(chain)
                     keys = [f.key for f in frames]
                 if rbreplay.touches(entry.callchain, mixed[id(entry)], keys[i:]):
-                    these.append((chains, keys[i:], frames[i:]))
+                    these.append((e, keys[i:], frames[i:]))
                 else:
-                    chains.append((keys[i:], frames[i:], group[0], group[1]))
+                    fixed[e].append((keys[i:], frames[i:], group[0], group[1]))
             per_group.append(these)
         if hasattr(self.sequence, "records"):
             groups, periods = self.sequence.records()
         else:
             groups, periods = [g for g, _ in self.sequence], [p for _, p in self.sequence]
-        for g, period in zip(groups, periods):
-            for chains, keys, frames in per_group[g]:
-                chains.append((keys, frames, period, 1))
-        for entry in list(entries.values()):
-            chains = todo.get(id(entry))
-            if chains is not None:
-                entry.callchain = rbreplay.replay(chains)
+        for entry, tree in zip(replayed, rbreplay.replay_groups(fixed, per_group, groups, periods)):
+            entry.callchain = tree
 
     def _finish_merged(self) -> None:
         """``finish`` with entries merged by identity (a dict: what perf's search finds when its comparator
