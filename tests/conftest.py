@@ -41,6 +41,12 @@ def pytest_configure(config):
 
 def pytest_unconfigure(config):
     if _SCRATCH_HOME:
+        # Tests that run report in this process leave resolved-symbol caches to write at exit (atexit), which
+        # would come after this and make the scratch HOME again: write them now, then remove it.
+        import sys
+        cache = sys.modules.get("pyperf_probe.session.resolved_cache")
+        if cache is not None:
+            cache.flush()
         shutil.rmtree(_SCRATCH_HOME, ignore_errors=True)
 
 
