@@ -13,7 +13,6 @@ import sys
 from pyperf_probe.errors import ReportError
 from pyperf_probe.perfdata.format import AttrType, SampleType
 from pyperf_probe.perfdata.frozen import Frozen
-from pyperf_probe.report import callgraph_text, stdio
 from pyperf_probe.report.options import USAGE, CallgraphSpec, ReportOptions, parse_args, parse_callgraph
 
 # cli.py may end the process without the interpreter's teardown after this command (cli._end_process:
@@ -94,16 +93,21 @@ def _plan(data, ropts: ReportOptions) -> Plan:
 
 def _report(data, ropts: ReportOptions, out: list[str]) -> int:
     plan = _plan(data, ropts)
+    if ropts.callgraph is not None and plan.spec.mode != "none" and not plan.has_callchains:
+        # perf: setup_sorting (its errors, the elided columns' lines), then report__setup_sample_type's error.
+        # No session is made and no sample read; a tracepoint's format is parsed only if a key names one of
+        # its fields (perf prints this in no measurable CPU time; the session and its imports: ~10 ms)
+        layout = _setup_sorting(_lazy_events(data, ropts, plan), data.attrs, plan, ropts)
+        _elided(layout.keys(), ropts, out)
+        _emit(out)
+        sys.stderr.write(NO_CALLCHAIN + "\n")
+        return 0
     session = _session(data, ropts, plan.sample_type)
     session.caller_order = plan.caller  # callchain_param.order: the order perf looks a chain's addresses up in
     trace_events = _trace_events(session)
     layout = _layout(session, trace_events, plan, ropts)
     keys = layout.keys()
     hidden = _elided(keys, ropts, out)
-    if ropts.callgraph is not None and plan.spec.mode != "none" and not plan.has_callchains:
-        _emit(out)
-        sys.stderr.write(NO_CALLCHAIN + "\n")
-        return 0
     if not ropts.quiet and not plan.legacy:
         out.append("#\n")
     from pyperf_probe.report.builder import build
@@ -150,9 +154,36 @@ def _trace_events(session):
 
 def _layout(session, trace_events, plan: Plan, ropts: ReportOptions):
     """``setup_sorting``: the sort list and columns (report.layout), tracepoint fields included."""
-    from pyperf_probe.report import dynamic, layout
+    from pyperf_probe.report import dynamic
     events = dynamic.event_infos(session.evsels, trace_events.python_event if trace_events is not None else None)
-    all_tp = bool(session.evsels) and all(ev.attr.type == AttrType.TRACEPOINT for ev in session.evsels)
+    return _setup_sorting(events, session.evsels, plan, ropts)
+
+
+def _lazy_events(data, ropts: ReportOptions, plan: Plan) -> list:
+    """``dynamic.event_infos`` of the file's events without a session: a tracepoint's format is loaded (the
+    session and its TraceEvents made, once) when a sort key first asks for it; None for an event without
+    one, as event_infos gives."""
+    from pyperf_probe.report.dynamic import EventInfo
+    made: list = []
+
+    def load(index: int, config: int):
+        if not made:
+            session = _session(data, ropts, plan.sample_type)
+            made.append((session, _trace_events(session)))
+        session, trace_events = made[0]
+        if trace_events is None or session.evsels[index].tp_format is None:
+            return None
+        return trace_events.python_event(config)
+
+    return [EventInfo(a.index, a.name or "", a.attr.type == AttrType.TRACEPOINT,
+                      (lambda index, config: lambda: load(index, config))(a.index, a.attr.config)
+                      if a.attr.type == AttrType.TRACEPOINT else None) for a in data.attrs]
+
+
+def _setup_sorting(events: list, evsels, plan: Plan, ropts: ReportOptions):
+    """report.layout's ``setup_sorting`` for these events (``evsels``: the file's events, attr each)."""
+    from pyperf_probe.report import layout
+    all_tp = bool(evsels) and all(ev.attr.type == AttrType.TRACEPOINT for ev in evsels)
     return layout.setup_sorting(plan.sort_text, None if plan.legacy else ropts.fields, children=plan.children,
                                 events=events, all_tracepoints=all_tp and not plan.legacy,
                                 raw_trace=ropts.raw_trace, show_nr_samples=ropts.show_nr_samples)
@@ -172,6 +203,7 @@ def _render_events(built, plan: Plan, ropts: ReportOptions, hidden: list[str], o
                    groups: list = ()) -> None:
     """Per event with samples: ``# Samples`` block, columns, entries and graphs, then a blank pair. In
     the group view a group prints as its leader, under the group's description (report.group)."""
+    from pyperf_probe.report import stdio
     use_graph = plan.has_callchains and plan.spec.mode != "none"
     params = _graph_params(plan.spec, ropts, plan.sort_text) if use_graph else None
     sopts = stdio.StdioOptions(show_nr_samples=ropts.show_nr_samples, percent_limit=ropts.percent_limit,
@@ -207,7 +239,9 @@ def _caller_order(spec: CallgraphSpec, ropts: ReportOptions, children: bool) -> 
     return children
 
 
-def _graph_params(spec: CallgraphSpec, ropts: ReportOptions, sort_text: str) -> callgraph_text.GraphParams:
+def _graph_params(spec: CallgraphSpec, ropts: ReportOptions, sort_text: str):
+    """report.callgraph_text's ``GraphParams`` of the options."""
+    from pyperf_probe.report import callgraph_text
     threshold = ropts.percent_limit if ropts.percent_limit else spec.threshold
     skip_first = ropts.sort is not None and sort_text.startswith("sym")
     return callgraph_text.GraphParams(mode=spec.mode, min_percent=threshold, print_limit=spec.print_limit,

@@ -42,3 +42,56 @@ def test_no_costly_stdlib_imports(argv):
     assert "pyperf_probe.perfdata.reader" in imported and "pyperf_probe.session" in imported
     offenders = {name: parent for name, parent in imported.items() if name in COSTLY}
     assert offenders == {}
+
+
+NOCG = Path(__file__).parent / "golden" / "report" / "data" / "nocg.data"
+SYSTEM = Path(__file__).parent / "golden" / "tracepoints" / "data" / "system.data.xz"  # tracepoints, no chains
+# what a report reads samples with; none of it is needed to say that a file has no call chains
+SESSION_MODULES = {"pyperf_probe.session", "pyperf_probe.traceevent.events", "pyperf_probe.report.hist",
+                   "pyperf_probe.report.builder", "pyperf_probe.callchain.tree", "pyperf_probe.report.stdio"}
+
+
+@pytest.mark.parametrize("argv", [
+    ["report", "--stdio", "-g", "flat"],
+    ["report", "--stdio", "--sort", "dso,comm", "-g", "graph", "--dso", "[unknown]"],
+], ids=["flat", "elided"])
+def test_no_callchain_error_makes_no_session(argv):
+    """perf's "Selected -g ... But no callchain" error (report__setup_sample_type, after setup_sorting): the
+    sort keys are set up from the file's events, no session is made, nothing reads samples."""
+    imported = importers([*argv, "-i", str(NOCG)])
+    assert "pyperf_probe.perfdata.reader" in imported and "pyperf_probe.report.layout" in imported
+    assert {name: parent for name, parent in imported.items() if name in SESSION_MODULES | COSTLY} == {}
+
+
+@pytest.fixture(scope="module")
+def system_data(tmp_path_factory):
+    import lzma
+    path = tmp_path_factory.mktemp("startup") / "system.data"
+    with lzma.open(SYSTEM) as src:
+        path.write_bytes(src.read())
+    return path
+
+
+@pytest.mark.parametrize("args", [
+    "-g flat",
+    "-g flat --sort prev_comm",              # a tracepoint field: formats loaded (the session made) for it
+    "-g graph --sort sched:sched_switch.next_pid,comm",
+    "-g flat --sort trace_fields",
+    "-g caller --sort comm,pid --comm swapper/0",
+    "-g flat -q",
+])
+def test_no_callchain_error_equals_perf(args, system_data, tmp_path):
+    """The error and what precedes it on stdout, as real perf prints them for a file of tracepoints without
+    call chains (run here: perf is the golden)."""
+    import os
+    import shutil
+    perf = shutil.which("perf") or "/usr/bin/perf"
+    if not os.access(perf, os.X_OK):
+        pytest.skip("no perf")
+    env = dict(os.environ, HOME=str(tmp_path), PAGER="cat")
+    got = subprocess.run([sys.executable, "-m", "pyperf_probe", "report", "-i", str(system_data), "--stdio",
+                          *args.split()], capture_output=True, text=True, env=env)
+    want = subprocess.run([perf, "report", "-i", str(system_data), "--stdio", *args.split()],
+                          capture_output=True, text=True, env=env)
+    assert "But no callchain" in want.stderr
+    assert (got.returncode, got.stdout, got.stderr) == (want.returncode, want.stdout, want.stderr)

@@ -158,16 +158,21 @@ class CallchainRoot:
             node = child
 
     def merge(self, other: "CallchainRoot") -> None:
-        """``callchain_merge``: every chain of ``other`` (each node with hits, by its path) added here."""
+        """``callchain_merge``: every chain of ``other`` (each node with hits, by its path) added here. The
+        depth stays this tree's own: merge_chain_branch appends with append_chain_children, not
+        callchain_append, so perf's ``max_depth`` (Children's tie rule) ignores the merged chains; and each
+        merged node with hits is one append there: it counts one sample (``-g ...,count``), whatever its
+        count."""
+        depth = self.max_depth
         stack = [(other.node, [], [])]
         while stack:
             node, keys, frames = stack.pop()
             keys, frames = keys + node.keys, frames + node.val
             if node.hit or node.count:
-                self.append(keys, frames, node.hit, node.count)
+                self.append(keys, frames, node.hit, 1)
             for child in node.children.values():
                 stack.append((child, keys, frames))
-        self.max_depth = max(self.max_depth, other.max_depth)
+        self.max_depth = depth
 
 
 def _add_child(parent: Node, keys: Sequence[FrameKey], frames: Sequence, period: int, count: int) -> Node:

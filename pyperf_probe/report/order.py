@@ -73,10 +73,11 @@ class EntryRanks:
         self.resolved_replayed = any(w and not u for w, u in zip(wraps, unres))
 
 
-def entry_order(entries: list, keys):
+def entry_order(entries: list, keys, trace_after: bool = False):
     """``entry_keys`` when the comparisons are a total order on ``entries``; ``EntryRanks`` when they are but
-    for classes of straddling addresses; None otherwise."""
-    got = _entry_columns(entries, keys)
+    for classes of straddling addresses; None otherwise. ``trace_after``: the caller marks the trace outputs
+    perf computes where trace follows other keys (``trace_marks``); without it such keys answer None."""
+    got = _entry_columns(entries, keys, trace_after)
     if got is None:
         return None
     cols, straddling, at = got
@@ -138,18 +139,18 @@ class _Wraps:
         return f"<wraps {self.key} {self.unres} {self.dso} {self.detail}>"
 
 
-def _entry_columns(entries: list, keys):
+def _entry_columns(entries: list, keys, trace_after: bool = False):
     """The key columns (one list per key), whether a class straddles (its sym cells then ``_Wraps``) and
     sym's index; None when the comparisons are not a total order for another reason."""
     names = [k.name if k.kind == "sort" else None for k in keys]
-    if any(n not in _EXACT_KEYS and (n != "trace" or i) for i, n in enumerate(names)):
+    if any(n not in _EXACT_KEYS and (n != "trace" or (i and not trace_after)) for i, n in enumerate(names)):
         # trace after another key (which of its comparisons happen marks outputs computed), tracepoint
         # fields: replayed
         return None
     cols: list[list] = []
     straddling, at = False, None
     for i, name in enumerate(names):
-        if name == "trace":  # the first key: sort__trace_cmp, strcmp of the outputs (see trace_first)
+        if name == "trace":  # sort__trace_cmp, strcmp of the outputs (trace_column; after other keys: trace_marks)
             col = trace_column(entries)
             if col is None:
                 return None
@@ -182,6 +183,22 @@ def trace_column(entries: list) -> list | None:
     if not missing:
         return col
     return [""] * len(col) if missing == len(col) else None
+
+
+def trace_marks(entries: list, at: int) -> list[bool]:
+    """Where trace follows ``at`` other keys: per entry whether perf's ``entries_in`` computed its trace
+    output (``sort__trace_cmp`` computes both entries' when the keys before it tie). Inserting an entry
+    compares it with its in-order neighbours (both lie on a binary search tree's search path), so with a
+    comparator that is a total order every entry whose keys before trace equal another entry's has its
+    output computed: the first of them by the second's insertion, the others by their own; as has an entry
+    a later sample found (every key compared: ``Hists.sorted_entries`` marks those). Where the comparator
+    is not a total order (``EntryRanks``: perf's search may miss an entry of equal keys) this is the same rule,
+    not a replay of the comparisons perf made."""
+    sizes: dict = {}
+    heads = [e.ident[:at] for e in entries]
+    for head in heads:
+        sizes[head] = sizes.get(head, 0) + 1
+    return [sizes[head] > 1 or e.hits > 1 for e, head in zip(entries, heads)]
 
 
 def _sym_column(entries: list, prefixes: list):
