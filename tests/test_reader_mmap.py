@@ -1,5 +1,5 @@
-"""The data section read through mapped chunks (perfdata.stream ``_map_chunk``) gives exactly what reading
-the chunks gives: the same records, keys, order, stats and warnings, whatever the chunk size (chunks then
+"""The data section read through mapped chunks (perfdata.stream ``_map_chunk``: the keyed path's, and with
+``map_all`` every path's) gives exactly what reading the chunks gives: the same records, keys, order, stats and warnings, whatever the chunk size (chunks then
 start at many page offsets), on real recordings (call chains, DWARF user stacks, tracepoints, lost
 records, two events) whole or cut short."""
 from __future__ import annotations
@@ -29,6 +29,7 @@ def _read_all(path: Path, mapped: bool) -> tuple:
         data = PerfDataFile.open(str(path))
         try:
             data._stream._mappable = mapped and data._stream._mappable
+            data._stream.map_all = mapped  # (by default only the keyed path maps: the others too here)
             if how == "ordered":
                 got = list(data.records())
             elif how == "file":
@@ -109,3 +110,12 @@ def test_unmappable_file_objects_are_read(tmp_path):
     assert data._stream._mappable is False
     with PerfDataFile.open(str(FILES[0])) as plain:
         assert list(data.records()) == list(plain.records())
+
+
+def test_only_the_keyed_path_maps_by_default(monkeypatch):
+    calls = _mapped_chunks(monkeypatch)
+    with PerfDataFile.open(str(FILES[2])) as data:
+        assert list(data.records()) and list(data.records(ordered=False))
+        assert not calls
+        assert list(data.keyed_batches())
+        assert calls and all(calls)
