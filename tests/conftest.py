@@ -132,6 +132,8 @@ def speedups_or_not(request, monkeypatch):
         from pyperf_probe.callchain import rbreplay
         monkeypatch.setattr(rbreplay, "_C_REPLAY", None)
         monkeypatch.setattr(rbreplay, "_CMP", tree.compare_frames)
+        from pyperf_probe.symbols.dwarf import info
+        monkeypatch.setattr(info, "_C_INFLATE", None)
     return request.param
 
 

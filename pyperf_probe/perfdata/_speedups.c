@@ -78,8 +78,15 @@
  *     addresses never decrease. None for anything else (an empty line, a longer name or address, no
  *     space where one goes, a file of 4 GiB or more): the Python parser then reads it with
  *     kallsyms__parse's quirks.
+ *
+ * inflate_zlib(data, offset, size) -> bytes | None
+ *     For symbols.dwarf.info's SHF_COMPRESSED sections: zlib.decompress(data[offset:]) by libdeflate
+ *     (dlopen'ed on first use, not linked), when that is a whole zlib stream (checksum checked) of exactly
+ *     `size` bytes. None, with nothing done, without libdeflate, for bad arguments, a damaged stream or
+ *     another size: the caller then inflates with zlib, which gives the same bytes or its error.
  */
 #include "_speedups.h"
+#include <dlfcn.h>
 
 /* --- KeyScanner --------------------------------------------------------------------------------------- */
 
@@ -741,6 +748,61 @@ done:
     return result;
 }
 
+/* --- inflate_zlib ------------------------------------------------------------------------------------- */
+
+/* libdeflate (libdeflate.so.0), loaded on first use: its whole-buffer zlib inflate is 2-3x zlib's
+ * (libc6-dbg's .debug_info: 2.3 MB -> 5.8 MB in 17 ms, zlib.decompress 41 ms). Not linked: where it is
+ * not installed, inflate_zlib gives None and the caller uses zlib. */
+typedef void *(*deflate_alloc_fn)(void);
+typedef int (*deflate_zlib_fn)(void *, const void *, size_t, void *, size_t, size_t *);
+
+static int deflate_state; /* 0: not tried, 1: loaded, -1: not there */
+static void *deflate_decompressor;
+static deflate_zlib_fn deflate_zlib;
+
+static int deflate_load(void)
+{
+    if (deflate_state == 0) {
+        void *lib = dlopen("libdeflate.so.0", RTLD_NOW | RTLD_LOCAL);
+        deflate_alloc_fn alloc = lib != NULL ? (deflate_alloc_fn)dlsym(lib, "libdeflate_alloc_decompressor") : NULL;
+        deflate_zlib = lib != NULL ? (deflate_zlib_fn)dlsym(lib, "libdeflate_zlib_decompress") : NULL;
+        deflate_decompressor = alloc != NULL && deflate_zlib != NULL ? alloc() : NULL;
+        deflate_state = deflate_decompressor != NULL ? 1 : -1;
+    }
+    return deflate_state > 0;
+}
+
+static PyObject *inflate_zlib(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t offset, size;
+    PyObject *out = NULL;
+    size_t got = 0;
+    int rc;
+
+    if (!PyArg_ParseTuple(args, "y*nn:inflate_zlib", &view, &offset, &size))
+        return NULL;
+    if (offset < 0 || offset > view.len || size < 0 || !deflate_load()) {
+        PyBuffer_Release(&view);
+        Py_RETURN_NONE;
+    }
+    out = PyBytes_FromStringAndSize(NULL, size);
+    if (out == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    rc = deflate_zlib(deflate_decompressor, (const char *)view.buf + offset, (size_t)(view.len - offset),
+                      PyBytes_AS_STRING(out), (size_t)size, &got);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    if (rc != 0 || got != (size_t)size) { /* LIBDEFLATE_SUCCESS is 0; anything else: zlib says what is wrong */
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    return out;
+}
+
 
 static PyMethodDef speedups_methods[] = {
     {"run_extremes", (PyCFunction)run_extremes, METH_O,
@@ -749,6 +811,9 @@ static PyMethodDef speedups_methods[] = {
      "time_order(times, items) -> (times, items), stably sorted by time (see the module's source)"},
     {"kallsyms_columns", (PyCFunction)kallsyms_columns, METH_O,
      "kallsyms_columns(data) -> (starts, types, name_starts, name_ends, in_order) or None (see the source)"},
+    {"inflate_zlib", (PyCFunction)inflate_zlib, METH_VARARGS,
+     "inflate_zlib(data, offset, size) -> bytes or None: zlib.decompress(data[offset:]) when it is `size` bytes "
+     "(see the source)"},
     {NULL, NULL, 0, NULL},
 };
 
