@@ -42,6 +42,7 @@
  *     sample keys: not exactly bytes, or with `timed`, not exactly a tuple of two (a (key, time) pair).
  */
 #include "_speedups.h"
+#include "structmember.h"
 
 #define NO_TIME_U64 0xFFFFFFFFFFFFFFFFULL
 #define MISC_COMM_EXEC 0x2000
@@ -791,7 +792,215 @@ int speedups_records_init(PyObject *module)
     return 0;
 }
 
+/* mmap_handle(fallback, file_dsos, threads, map_cls, mmap2_cls, rec)
+ *
+ * session.machine.Machine's MMAP/MMAP2 handler (its Machine.process_mmap, bound by functools.partial to
+ * the machine's fallback, _file_dsos, threads and the Map and Mmap2Record classes). The common case is
+ * done here, the whole of it or nothing: an Mmap2Record (exactly) of user space whose file name is in
+ * `file_dsos` with its dso found ([identity, dso], dso not None, and not identity memory mapped
+ * executable), whose thread is in `threads` (and is not one of unknown pid that the record names), and
+ * whose range overlaps no map of the thread's Maps: a Map(start, start + length, pgoff, dso, prot,
+ * flags, identity) is inserted at its place in the Maps' _starts and _maps (bisect_right on the starts)
+ * and the Maps' generation goes up by one, as Maps.insert does; a range with end <= start changes nothing.
+ * Anything else is `fallback(rec)` (Machine._process_mmap, the Python twin, which makes the same change:
+ * tests/test_machine_mmap.py compares the two on random records). The Thread, Maps and Map fields are
+ * their __slots__, found once per class. */
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t off[7];
+} MmSlots;
+
+static MmSlots mm_thread, mm_maps, mm_map;
+
+#define MM_SLOT(o, off) (*(PyObject **)((char *)(o) + (off)))
+
+/* 1: the offsets of `names` in `type` (each a __slots__ member) are in *c; 0: the type lacks one */
+static int mm_slots(PyTypeObject *type, MmSlots *c, const char *const *names, int n)
+{
+    if (c->type == type)
+        return 1;
+    Py_ssize_t off[7];
+    for (int k = 0; k < n; k++) {
+        PyObject *name = PyUnicode_InternFromString(names[k]);
+        if (name == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        PyObject *d = _PyType_Lookup(type, name);
+        Py_DECREF(name);
+        if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type))
+            return 0;
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        if (m->type != T_OBJECT_EX || (m->flags & READONLY))
+            return 0;
+        off[k] = m->offset;
+    }
+    Py_INCREF(type);
+    Py_XDECREF(c->type);
+    c->type = type;
+    memcpy(c->off, off, sizeof(off));
+    return 1;
+}
+
+static const char *const mm_thread_names[] = {"pid", "maps"};
+static const char *const mm_maps_names[] = {"_starts", "_maps", "generation"};
+static const char *const mm_map_names[] = {"start", "end", "pgoff", "dso", "prot", "flags", "identity"};
+
+/* 1: done; 0: the fallback's case; -1: error */
+static int mmap_fast(PyObject *file_dsos, PyObject *threads, PyTypeObject *map_cls, PyObject *rec)
+{
+    PyObject *pid = PyTuple_GET_ITEM(rec, 0), *tid = PyTuple_GET_ITEM(rec, 1);
+    PyObject *start = PyTuple_GET_ITEM(rec, 2), *length = PyTuple_GET_ITEM(rec, 3);
+    PyObject *pgoff = PyTuple_GET_ITEM(rec, 4), *prot = PyTuple_GET_ITEM(rec, 9);
+    PyObject *flags = PyTuple_GET_ITEM(rec, 10), *filename = PyTuple_GET_ITEM(rec, 11);
+    PyObject *misc = PyTuple_GET_ITEM(rec, 12);
+    if (!PyLong_CheckExact(misc) || !PyLong_CheckExact(prot) || !PyLong_CheckExact(pid) ||
+        !PyLong_CheckExact(start) || !PyLong_CheckExact(length) || !PyUnicode_CheckExact(filename))
+        return 0;
+    long misc_v = PyLong_AsLong(misc);
+    if (misc_v == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    if ((misc_v & 7) == 1) /* PERF_RECORD_MISC_KERNEL */
+        return 0;
+    PyObject *got = PyDict_GetItemWithError(file_dsos, filename);
+    if (got == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!PyList_CheckExact(got) || PyList_GET_SIZE(got) != 2)
+        return 0;
+    PyObject *identity = PyList_GET_ITEM(got, 0), *dso = PyList_GET_ITEM(got, 1);
+    if (dso == Py_None || !PyBool_Check(identity))
+        return 0;
+    if (identity == Py_True) {
+        long prot_v = PyLong_AsLong(prot);
+        if (prot_v == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return 0;
+        }
+        if (prot_v & 4) /* PROT_EXEC: the JIT's /tmp/perf-PID.map */
+            return 0;
+    }
+    PyObject *thread = PyDict_GetItemWithError(threads, tid);
+    if (thread == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!mm_slots(Py_TYPE(thread), &mm_thread, mm_thread_names, 2))
+        return 0;
+    PyObject *thread_pid = MM_SLOT(thread, mm_thread.off[0]), *maps = MM_SLOT(thread, mm_thread.off[1]);
+    if (thread_pid == NULL || maps == NULL || !PyLong_CheckExact(thread_pid))
+        return 0;
+    long tp = PyLong_AsLong(thread_pid), pv = PyLong_AsLong(pid);
+    if ((tp == -1 || pv == -1) && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (tp == -1 && pv != -1)
+        return 0;
+    if (!mm_slots(Py_TYPE(maps), &mm_maps, mm_maps_names, 3) ||
+        !mm_slots(map_cls, &mm_map, mm_map_names, 7))
+        return 0;
+    PyObject *starts = MM_SLOT(maps, mm_maps.off[0]), *list = MM_SLOT(maps, mm_maps.off[1]);
+    PyObject *generation = MM_SLOT(maps, mm_maps.off[2]);
+    if (!starts || !list || !generation || !PyList_CheckExact(starts) || !PyList_CheckExact(list) ||
+        PyList_GET_SIZE(starts) != PyList_GET_SIZE(list))
+        return 0;
+    PyObject *end = PyNumber_Add(start, length);
+    if (end == NULL)
+        return -1;
+    int r = PyObject_RichCompareBool(end, start, Py_LE);
+    if (r != 0) {
+        Py_DECREF(end);
+        return r < 0 ? -1 : 1; /* an empty range: Maps.insert ignores it */
+    }
+    /* bisect_right(starts, start) */
+    Py_ssize_t lo = 0, hi = PyList_GET_SIZE(starts);
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        r = PyObject_RichCompareBool(start, PyList_GET_ITEM(starts, mid), Py_LT);
+        if (r < 0)
+            goto fail;
+        if (r)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    Py_ssize_t i = lo, n = PyList_GET_SIZE(starts);
+    if (i > 0) { /* the map before must end at or before start */
+        PyObject *prev = PyList_GET_ITEM(list, i - 1);
+        if (Py_TYPE(prev) != map_cls || MM_SLOT(prev, mm_map.off[1]) == NULL)
+            goto general;
+        r = PyObject_RichCompareBool(MM_SLOT(prev, mm_map.off[1]), start, Py_LE);
+        if (r < 0)
+            goto fail;
+        if (!r)
+            goto general;
+    }
+    if (i < n) { /* the map after must start at or after end */
+        r = PyObject_RichCompareBool(PyList_GET_ITEM(starts, i), end, Py_GE);
+        if (r < 0)
+            goto fail;
+        if (!r)
+            goto general;
+    }
+    PyObject *one = PyLong_FromLong(1);
+    PyObject *next_gen = one ? PyNumber_Add(generation, one) : NULL;
+    Py_XDECREF(one);
+    if (next_gen == NULL)
+        goto fail;
+    PyObject *map = map_cls->tp_alloc(map_cls, 0);
+    if (map == NULL) {
+        Py_DECREF(next_gen);
+        goto fail;
+    }
+    PyObject *fields[7] = {start, end, pgoff, dso, prot, flags, identity};
+    for (int k = 0; k < 7; k++) {
+        Py_INCREF(fields[k]);
+        MM_SLOT(map, mm_map.off[k]) = fields[k];
+    }
+    Py_DECREF(end);
+    if (PyList_Insert(starts, i, start) < 0) {
+        Py_DECREF(map);
+        Py_DECREF(next_gen);
+        return -1;
+    }
+    r = PyList_Insert(list, i, map);
+    Py_DECREF(map);
+    if (r < 0) {
+        Py_DECREF(next_gen);
+        return -1;
+    }
+    PyObject *old_gen = MM_SLOT(maps, mm_maps.off[2]);
+    MM_SLOT(maps, mm_maps.off[2]) = next_gen;
+    Py_XDECREF(old_gen);
+    return 1;
+general: /* it overlaps a map: Maps._insert_overlapping's case */
+    Py_DECREF(end);
+    return 0;
+fail:
+    Py_DECREF(end);
+    return -1;
+}
+
+static PyObject *mmap_handle(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyDict_CheckExact(args[1]) || !PyDict_CheckExact(args[2]) || !PyType_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "mmap_handle(fallback, file_dsos, threads, map_cls, mmap2_cls, rec)");
+        return NULL;
+    }
+    PyObject *rec = args[5];
+    if ((PyObject *)Py_TYPE(rec) == args[4] && PyTuple_GET_SIZE(rec) == 15) {
+        int r = mmap_fast(args[1], args[2], (PyTypeObject *)args[3], rec);
+        if (r < 0)
+            return NULL;
+        if (r)
+            Py_RETURN_NONE;
+    }
+    return PyObject_CallOneArg(args[0], rec);
+}
+
 PyMethodDef speedups_records_methods[] = {
+    {"mmap_handle", (PyCFunction)(void (*)(void))mmap_handle, METH_FASTCALL,
+     "mmap_handle(fallback, file_dsos, threads, map_cls, mmap2_cls, rec): Machine.process_mmap (see _speedups_records.c)"},
     {"entry_scan", (PyCFunction)entry_scan, METH_VARARGS,
      "entry_scan(buf, view, i, nw, pos, time_word, view_min, side, times, items) -> i (see _speedups_records.c)"},
     {"side_record", (PyCFunction)py_side_record, METH_VARARGS,

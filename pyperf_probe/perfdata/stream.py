@@ -30,6 +30,7 @@ import os
 import stat
 import struct
 from collections.abc import Iterator
+from itertools import chain
 
 from pyperf_probe import lazylog as log
 from pyperf_probe.errors import PerfDataError
@@ -433,13 +434,20 @@ class RecordStream:
         return self._keyed(layout, layout.scanner(self._side), self._queue)
 
     def _keyed(self, layout: KeyLayout, scan, queue: OrderedQueue) -> Iterator:
-        for out in self._chunked(self._data_end(),
-                                 lambda buf, pos, start: self._keyed_chunk(buf, pos, layout, scan, queue, start),
-                                 mapped=True):
-            yield from self._segments(out)
+        """``keyed_batches``' iterator: each chunk's delivered items as ``_segments`` cuts them, chained by
+        ``itertools.chain`` (C), so an item costs the consumer's loop no generator step of ours (sys.data:
+        24K items)."""
+        chunks = self._chunked(self._data_end(),
+                               lambda buf, pos, start: self._keyed_chunk(buf, pos, layout, scan, queue, start),
+                               mapped=True)
+        return chain.from_iterable(chain(map(self._segments, chunks), self._keyed_tail(queue)))
+
+    def _keyed_tail(self, queue: OrderedQueue) -> Iterator:
+        """What the queue still holds once the chunks are read, cut by ``_segments`` (one item, made when
+        the chunks are done)."""
         out: list = []
         queue.finish(out)
-        yield from self._segments(out)
+        yield self._segments(out)
 
     def _keyed_chunk(self, buf: bytes, pos: int, layout: KeyLayout, scan, queue: OrderedQueue,
                      start: int = 0) -> tuple[list, int]:
@@ -507,17 +515,39 @@ class RecordStream:
             out.append(entry)
         return size
 
-    def _segments(self, out: list) -> Iterator:
+    def _segments(self, out: list):
         """Delivered items -> runs of sample keys (lists) and the other records, decoded. Most flushes
         deliver keys only: when no entry is on its way (``_entries_out``) and the scan decodes no records
         (``_side``), ``out`` is not searched. Keys are bytes, a timed layout's the pairs (key, time); the
-        rest are entries (5-tuples, decoded here) and the records the scan decoded."""
+        rest are entries (5-tuples, decoded here) and the records the scan decoded. A list when ``out``
+        holds no entry (nothing to decode: cutting it now or when delivered is the same), else a generator
+        that decodes each entry when it is delivered (a record's decoding may warn, or learn ids that
+        ``decode_key`` uses: not before the items ahead of it are handled)."""
         if not self._entries_out and self._side is None:
-            if out:
-                yield out
-            return
+            return [out] if out else []
+        positions = _nonkey_positions(out, self._keyed_layout.timed)
+        if self._entries_out:
+            for stop in positions:
+                if type(out[stop]) is tuple:
+                    return self._decoding_segments(out, positions)
+        if not positions:
+            return [out] if out else []
+        segments: list = []
+        append = segments.append
+        start = 0
+        for stop in positions:
+            if stop > start:
+                append(out[start:stop])
+            append(out[stop])
+            start = stop + 1
+        if start < len(out):
+            append(out[start:])
+        return segments
+
+    def _decoding_segments(self, out: list, positions: list) -> Iterator:
+        """``_segments`` of items among which are entries, decoded one by one as they are delivered."""
         start, n = 0, len(out)
-        for stop in _nonkey_positions(out, self._keyed_layout.timed):
+        for stop in positions:
             if stop > start:
                 yield out[start:stop]
             item = out[stop]

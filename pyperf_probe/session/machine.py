@@ -16,8 +16,11 @@
 """
 from __future__ import annotations
 
+from functools import partial
+
 from pyperf_probe.perfdata.format import MISC_CPUMODE_MASK, MISC_KERNEL, MISC_MMAP_DATA
 from pyperf_probe.perfdata.records import Mmap2Record
+from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.session.dsos import Dsos
 from pyperf_probe.session.maps import Map, Maps
 
@@ -63,6 +66,9 @@ class Machine:
         self._states: dict[tuple[int, int, str], ThreadComm] = {}
         self._file_dsos: dict[str, list] = {}  # a user-space mmap's file name -> [identity, its dso or None]
         self.pid_updates = 0  # threads whose unknown pid a sample made known (callers caching lookups)
+        if _mmap_handle is not None:  # the C handler: the common MMAP2 in C, the rest by _process_mmap
+            self.process_mmap = partial(_mmap_handle, self._process_mmap, self._file_dsos, self.threads, Map,
+                                        Mmap2Record)
         # perf_session__register_idle_thread (report, script): thread 0 is "swapper" before any record
         self._set_comm(self.findnew_thread(0, 0), "swapper")
 
@@ -136,7 +142,11 @@ class Machine:
         memory is anonymous are found once per name (``_file_dsos``: ``Dsos.findnew`` keeps one dso per
         name for good, made with the build id of its first MMAP2, so later answers for the name are that
         dso whatever the build id); a system-wide recording maps the same files thousands of times
-        (sys.data: 9.4K MMAP2 of 119 names)."""
+        (sys.data: 9.4K MMAP2 of 119 names). With the C accelerator, an instance's ``process_mmap`` is
+        ``_speedups.mmap_handle`` bound to the machine (``__init__``): it makes the common MMAP2's change
+        itself (a known name's dso, a known thread, a range that overlaps no map: the Map inserted as
+        ``Maps.insert`` does) and gives any other record to this method, ``_process_mmap``, its twin
+        (tests/test_machine_mmap.py)."""
         if type(rec) is Mmap2Record:
             pid, tid, start, length, pgoff, _, _, _, _, prot, flags, filename, misc, _, build_id = rec
         else:  # MMAP has no prot: perf takes code unless MMAP_DATA says data
@@ -160,8 +170,13 @@ class Machine:
             thread = self.findnew_thread(pid, tid)
         thread.maps.insert(Map(start, start + length, pgoff, dso, prot, flags, identity))
 
+    _process_mmap = process_mmap  # (the C handler's fallback, whatever an instance's process_mmap is)
+
 
 PROT_READ, PROT_EXEC = 0x1, 0x4
+
+# _speedups.mmap_handle (C) when it was built: Machine.process_mmap's common case (see there).
+_mmap_handle = getattr(speedups, "mmap_handle", None)
 
 
 _IDENTITY_NAMES = ("//anon", "[heap]")  # _is_anon or _is_no_dso, by one test each (process_mmap's per MMAP)
