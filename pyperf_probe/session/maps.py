@@ -111,10 +111,14 @@ class Maps:
 
     def copy(self) -> "Maps":
         """A new process's maps after fork (``maps__clone``): the same Map objects."""
-        other = Maps()
-        other._starts = list(self._starts)
-        other._maps = list(self._maps)
+        other = _new(Maps)
+        other._starts = self._starts[:]
+        other._maps = self._maps[:]
+        other.generation = 0
         return other
+
+
+_new = object.__new__
 
 
 def _start(m: Map) -> int:
