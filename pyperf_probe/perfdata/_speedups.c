@@ -164,10 +164,21 @@ static inline uint64_t hash_bytes(uint64_t h, const unsigned char *p, Py_ssize_t
     Py_ssize_t w;
     for (w = 0; w + 8 <= len; w += 8)
         h = mix(h, load_u64(p + w));
-    if (w < len) {
+    if (w < len) { /* the last 1..7 bytes, as a little-endian u64 (what memcpy into a zeroed u64 gives) read
+                      by fixed-size loads: a memcpy of variable size here stalled the scan (a walked key's
+                      first piece, from offset 4, always ends with 4 bytes) */
+        const unsigned char *q = p + w;
+        Py_ssize_t rem = len - w, at = 0;
         uint64_t last = 0;
-        memcpy(&last, p + w, (size_t)(len - w));
-        h = mix(h, last ^ ((uint64_t)(len - w) << 56));
+        if (rem >= 4) {
+            uint32_t x;
+            memcpy(&x, q, 4);
+            last = x;
+            at = 4;
+        }
+        for (; at < rem; at++)
+            last |= (uint64_t)q[at] << (8 * at);
+        h = mix(h, last ^ ((uint64_t)rem << 56));
     }
     return h;
 }
