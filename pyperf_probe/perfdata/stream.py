@@ -437,10 +437,15 @@ class RecordStream:
         """``keyed_batches``' iterator: each chunk's delivered items as ``_segments`` cuts them, chained by
         ``itertools.chain`` (C), so an item costs the consumer's loop no generator step of ours (sys.data:
         24K items)."""
-        chunks = self._chunked(self._data_end(),
-                               lambda buf, pos, start: self._keyed_chunk(buf, pos, layout, scan, queue, start),
-                               mapped=True)
-        return chain.from_iterable(chain(map(self._segments, chunks), self._keyed_tail(queue)))
+        return chain.from_iterable(chain(map(self._segments, self._keyed_chunks(layout, scan, queue)),
+                                         self._keyed_tail(queue)))
+
+    def _keyed_chunks(self, layout: KeyLayout, scan, queue: OrderedQueue) -> Iterator:
+        """What the queue delivers chunk by chunk (the data section's end found, and warned about, when the
+        iteration starts, as before)."""
+        yield from self._chunked(self._data_end(),
+                                 lambda buf, pos, start: self._keyed_chunk(buf, pos, layout, scan, queue, start),
+                                 mapped=True)
 
     def _keyed_tail(self, queue: OrderedQueue) -> Iterator:
         """What the queue still holds once the chunks are read, cut by ``_segments`` (one item, made when
