@@ -29,6 +29,7 @@ from itertools import repeat
 from operator import contains, itemgetter
 
 from pyperf_probe.perfdata.sample import Sample
+from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.session.fixed_keys import FixedKeys
 from pyperf_probe.session.kept import Dependents
 
@@ -185,6 +186,46 @@ def _in_order(order: list, keys: list, hits: dict, plain: bool | None = None) ->
             order.append(hit)
 
 
+def _py_count_run(keys: list, cache: dict, pending: dict, order: list | None, fixed: tuple | None):
+    """The Python twin of ``_speedups.count_run`` (``_speedups_session.c`` says what it does): a run's keys
+    counted per distinct key; all cached: their counts into ``pending``, their resolutions into ``order``,
+    0; else, without ``fixed`` or with a new key of unknown pid: (counts, new keys), nothing done; else each
+    new key added by ``fixed``'s add_fixed (``_KeyCounter._add_fixed``, whose work the C loop does itself
+    for keys whose answers are all kept), the cached ones' counts into ``pending``, ``order`` as above: the
+    samples counted into groups here (0: add_fixed counts its own)."""
+    counts: dict = {}  # (Counter(keys) without Counter's Python __init__ and update: ~1 us a run)
+    count_into(counts, keys)
+    if all(map(cache.__contains__, counts)):
+        count_into(pending, keys)
+        if order is not None:  # (the resolutions flush will count them with)
+            order.extend(map(cache.__getitem__, keys))
+        return 0
+    pid_at = fixed[FX_PID_AT] if fixed is not None else None
+    if fixed is None or (pid_at is not None and any(key[pid_at:pid_at + 4] == UNKNOWN_PID
+                                                    for key in counts if key not in cache)):
+        return counts, [key for key in counts if key not in cache]
+    add_fixed = fixed[FX_ADD_FIXED]
+    plain = True  # (no key that did not decode, none split: _in_order need not look)
+    get = pending.get
+    for key, count in counts.items():
+        hit = cache.get(key)
+        if hit is not None:  # (counted with the resolution cached now: see _KeyCounter's docstring)
+            pending[key] = get(key, 0) + count
+        else:
+            hit = add_fixed(key, count)
+            if hit is None or hit[0] is _SPLIT:
+                plain = False
+        counts[key] = hit
+    if order is not None:
+        _in_order(order, keys, counts, plain)
+    return 0
+
+
+# count_run's ``fixed``: what the C loop reads to resolve a new key of fixed fields (_KeyCounter.__init__)
+FX_ADD_FIXED, FX_PID_AT = 0, 21
+count_run = speedups.count_run if speedups is not None and hasattr(speedups, "count_run") else _py_count_run
+
+
 class _KeyCounter:
     """Runs of sample keys -> the groups; ``cache`` maps a key to its (bucket, group key, period) while
     the machine stays as it was. Keys cut at their RAW record (``raw_at``: where its size is) also have
@@ -219,6 +260,14 @@ class _KeyCounter:
         # chains are read from the key and resolved in one pass (FixedKeys.resolve_chained)
         self.chain_keys = FixedKeys.chained(session, layout) if self.fixed_keys is None else None
         self.order: list | None = None  # each sample's (bucket, group, period) in order, when asked
+        self.fixed: tuple | None = None  # count_run's tables for keys of fixed fields (FX_*)
+        if self.fixed_keys is not None:
+            at = self.fixed_keys.offsets
+            self.fixed = (self._add_fixed, _in_order, _SPLIT, groups, self.fixed_keys.evsels, self.machine.threads,
+                          self.fixed_keys.locations, self.dependents.by_tid, self.dependents.by_maps, session,
+                          self.machine, self.dependents, self.kernel, self, CACHE_LIMIT, self.fixed_keys.fields_size,
+                          at.get("id"), at["ip"], at["tid"], at.get("period"), self.fixed_keys.periods,
+                          self.pid_offset, self.fixed_keys.frames)
 
     def flush(self) -> None:
         """Add the pending counts to the groups, with the resolutions cached for their keys."""
@@ -240,7 +289,7 @@ class _KeyCounter:
         Dependents hold each other (drop, forget), a cycle the report's paused collector would keep to
         the end with every key of the file (make.data: ~0.9 MB through Hists.finish, the peak)."""
         self._forget()
-        self.dependents = None
+        self.dependents = self.fixed = None
 
     def _forget(self) -> None:
         self.flush()
@@ -275,16 +324,18 @@ class _KeyCounter:
         self.session.nr_samples += count
 
     def add_run(self, keys: list[bytes]) -> None:
-        counts: dict = {}  # (Counter(keys) without Counter's Python __init__ and update: ~1 us a run)
-        count_into(counts, keys)
-        cache = self.cache
-        new = set(counts).difference(cache)  # (iterates the run's keys: ``keys() - keys()`` the cache's)
-        order = self.order
-        if not new:
-            count_into(self.pending, keys)
-            if order is not None:  # (the resolutions flush will count them with)
-                order.extend(map(cache.__getitem__, keys))
+        """Count a run of sample keys (``count_run``: runs whose keys are all cached, and runs of fixed-field
+        keys while the kernel is settled and no thread has an unknown pid, are done there)."""
+        fixed = self.fixed
+        if fixed is not None and (self.unknown_tids or not self.kernel.settled):
+            fixed = None
+        cache, order = self.cache, self.order
+        got = count_run(keys, cache, self.pending, order, fixed)
+        if type(got) is int:
+            if got:
+                self.session.nr_samples += got
             return
+        counts, new = got
         if (self.pid_offset is not None and self._pid_may_change(counts, new)) or \
                 (not self.kernel.settled and _any_kernel_key(counts)):
             for key in keys:
