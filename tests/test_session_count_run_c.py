@@ -1,13 +1,15 @@
 """_speedups.count_run (_speedups_session.c) against its Python twin (session.counts._py_count_run): on random
 runs of keys with random caches (its counting, pending and order paths, and what it gives back), and through
 sample_groups on random system-wide-like files (kernel- and user-mode samples of fixed fields, ids known and
-unknown, pids unknown and learnt, COMM/FORK/MMAP records between runs, a kernel MMAP), where the C loop
-resolves new keys itself: the groups, their order, each sample's resolution and the counters are the Python
-twin's, and both are samples()'s (test_session_counts.assert_same)."""
+unknown, pids unknown and learnt, COMM/FORK/MMAP records between runs, a kernel MMAP) and on the golden and
+random files whose keys have user call chains, where the C loop resolves new keys itself: the groups, their
+order, each sample's resolution, the counters and (chains) the frame table's look-ups in order are the
+Python twin's, and both are samples()'s (test_session_counts.assert_same)."""
 from __future__ import annotations
 
 import random
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,8 @@ from conftest import need_speedups
 from pyperf_probe.perfdata.format import RecordType, SampleType
 from pyperf_probe.session import Session, counts
 from test_session_counts import BIN, _frame, _plain, assert_same, write
+
+GOLDEN_DATA = Path(__file__).parent / "golden" / "report" / "data"
 
 
 def _c():
@@ -175,3 +179,114 @@ def test_random_files_resolve_in_c(tmp_path, monkeypatch):
         session.sample_groups(with_raw=False)
         calls["keys"] += session.nr_samples
     assert calls["add_fixed"] < calls["keys"] / 4, calls
+
+
+CHAINED = [GOLDEN_DATA / name for name in ("make.data", "mt.data", "cxx.data", "py.data", "ret.data")]
+
+
+def _chained_groups(path: str, python: bool, caller_order: bool, max_stack: int, monkeypatch):
+    """sample_groups with chains: groups, each sample's resolution in order, the counters, and every address
+    the frame table was asked for, in order (the look-ups' order decides which dso loads first)."""
+    if python:
+        monkeypatch.setattr(counts, "count_run", counts._py_count_run)
+    session = Session(path, force=True, max_stack=max_stack)
+    session.caller_order = caller_order
+    looked: list = []
+    real_frame, real_frames = session.frames.frame, session.frames.frames
+    session.frames.frame = lambda m, avma: looked.append(avma) or real_frame(m, avma)
+    session.frames.frames = lambda m, avma, *a: looked.append(avma) or real_frames(m, avma, *a)
+    order: list = []
+    groups = session.sample_groups(order=order)
+    monkeypatch.undo()
+    buckets = [id(b) for b in groups]
+    plain_order = [(buckets.index(id(bucket)), tuple(group[0]), _frame(group[1]), tuple(map(_frame, group[2])),
+                    group[3], period) for bucket, group, period in order]
+    return _plain(groups), plain_order, session.nr_samples, looked
+
+
+@pytest.mark.parametrize("path", CHAINED, ids=lambda p: p.name)
+@pytest.mark.parametrize("caller_order,max_stack", [(False, 127), (True, 127), (False, 2), (True, 3)])
+def test_chained_golden_files_c_equals_python(path, caller_order, max_stack, monkeypatch):
+    _c()
+    c = _chained_groups(str(path), False, caller_order, max_stack, monkeypatch)
+    py = _chained_groups(str(path), True, caller_order, max_stack, monkeypatch)
+    assert c == py
+
+
+LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+
+
+def _random_chained_file(rng: random.Random) -> list[bytes]:
+    """Processes running /usr/bin/true and libc (maps at a few places, moved by later MMAP2s), threads forked
+    from them, samples whose user chains (a leading PERF_CONTEXT_USER now and then, addresses in the maps and
+    outside them, repeats) repeat from run to run, COMMs, a sample with a kernel part or an unknown pid now
+    and then."""
+    from pyperf_probe.perfdata.format import PERF_CONTEXT_KERNEL, PERF_CONTEXT_USER
+    pids = list(range(10, 10 + rng.randrange(1, 4)))
+    recs, time = [], 1
+    spots = {}
+    for pid in pids:
+        recs.append(pb.comm(pid, pid, f"p{pid}", time))
+        recs.append(pb.mmap2(pid, 0x400000, 0x4000, 0, BIN, time))
+        recs.append(pb.mmap2(pid, 0x7F0000000000, 0x1C0000, 0x26000, LIBC, time))
+        spots[pid] = [0x400010 + 0x30 * i for i in range(4)] + [0x7F0000000000 + 0x1000 * i + 0x40 for i in range(6)] + \
+            [0x900000 + 8 * i for i in range(2)]
+    threads = [(pid, pid) for pid in pids]
+    chains = []
+    for _ in range(rng.randrange(3, 12)):
+        pid = rng.choice(pids)
+        chain = [rng.choice(spots[pid]) for _ in range(rng.randrange(0, 9))]
+        if chain and rng.random() < 0.5:
+            chain = [PERF_CONTEXT_USER] + chain
+        chains.append((pid, chain))
+    for _ in range(rng.randrange(30, 200)):
+        time += 1
+        r = rng.random()
+        if r < 0.82:
+            pid, chain = rng.choice(chains)
+            tid = rng.choice([t for p, t in threads if p == pid])
+            ip = chain[1] if chain and chain[0] == PERF_CONTEXT_USER and len(chain) > 1 else \
+                chain[0] if chain and rng.random() < 0.8 else rng.choice(spots[pid])
+            if rng.random() < 0.03:
+                chain = [PERF_CONTEXT_KERNEL, 0xFFFFFFFF81000010] + chain
+            recs.append(pb.sample_cc(ip, 0xFFFFFFFF if rng.random() < 0.02 else pid, tid, time, chain))
+        elif r < 0.88:
+            pid = rng.choice(pids)
+            recs.append(pb.comm(pid, pid, rng.choice(("a", "b")), time))
+        elif r < 0.93:
+            pid = rng.choice(pids)
+            recs.append(pb.mmap2(pid, rng.choice((0x400000, 0x401000, 0x7F0000001000)), 0x1000, 0x1000, BIN, time))
+        elif r < 0.97:
+            pid = rng.choice(pids)
+            tid = max(t for _, t in threads) + 1
+            recs.append(pb.fork(pid, pid, tid, pid, time))
+            threads.append((pid, tid))
+        else:
+            recs.append(pb.finished_round())
+    return recs
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_random_chained_files_c_equals_python(seed, tmp_path, caplog, monkeypatch):
+    _c()
+    rng = random.Random(1000 + seed)
+    path = write(tmp_path, _random_chained_file(rng), [(pb.sw_attr(pb.CC_SAMPLE_TYPE), (7,))])
+    caller_order, max_stack = rng.choice([(False, 127), (True, 127), (False, 2), (True, 3)])
+    c = _chained_groups(path, False, caller_order, max_stack, monkeypatch)
+    py = _chained_groups(path, True, caller_order, max_stack, monkeypatch)
+    assert c == py
+    assert c[2] == len(c[1]) and c[2] == sum(v[1] for g in c[0] for *_, v in g)
+    if seed % 5 == 0:  # (and both are samples()'s)
+        assert_same(path, caplog)
+
+
+def test_chained_keys_resolve_in_c(monkeypatch):
+    """make.data's keys (user-only chains) are resolved in C: _add_chained, the Python path, for few."""
+    _c()
+    calls = []
+    real = counts._KeyCounter._add_chained
+    monkeypatch.setattr(counts._KeyCounter, "_add_chained",
+                        lambda self, key, count, *a: calls.append(1) or real(self, key, count, *a))
+    session = Session(str(GOLDEN_DATA / "make.data"), force=True)
+    groups = session.sample_groups()
+    assert sum(len(g) for g in groups) > 50 and len(calls) < 5, len(calls)

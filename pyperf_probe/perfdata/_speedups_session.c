@@ -14,17 +14,10 @@
  * found: the tuple of frames, leaf first. Some not: a list where each missing frame is its address (an
  * int). None: the chain overruns the key, holds another marker, or max_stack < 1 (the caller's
  * generic path decides). fixed_keys.user_chain is the Python twin. */
-static PyObject *session_user_chain(PyObject *self, PyObject *args)
+static PyObject *user_chain_of(const unsigned char *buf, Py_ssize_t len, Py_ssize_t at, PyObject *memo,
+                               Py_ssize_t max_stack, int caller_order)
 {
-    Py_buffer key;
-    Py_ssize_t at, max_stack;
-    PyObject *memo, *out = NULL;
-    int caller_order;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "y*nO!np", &key, &at, &PyDict_Type, &memo, &max_stack, &caller_order))
-        return NULL;
-    const unsigned char *buf = key.buf;
-    Py_ssize_t len = key.len;
+    PyObject *out = NULL;
     if (at < 0 || at > len - 8 || max_stack < 1)
         goto none;
     uint64_t nr = load_u64(buf + at);
@@ -43,7 +36,7 @@ static PyObject *session_user_chain(PyObject *self, PyObject *args)
     }
     out = PyTuple_New(n);
     if (out == NULL)
-        goto done;
+        return NULL;
     int missing = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *avma = PyLong_FromUnsignedLongLong(load_u64(ips + 8 * (start + i)));
@@ -74,14 +67,24 @@ static PyObject *session_user_chain(PyObject *self, PyObject *args)
         Py_DECREF(out);
         out = list;
     }
-    goto done;
+    return out;
 fail:
-    Py_CLEAR(out);
-    goto done;
+    Py_XDECREF(out);
+    return NULL;
 none:
-    out = Py_None;
-    Py_INCREF(out);
-done:
+    Py_RETURN_NONE;
+}
+
+static PyObject *session_user_chain(PyObject *self, PyObject *args)
+{
+    Py_buffer key;
+    Py_ssize_t at, max_stack;
+    PyObject *memo, *out;
+    int caller_order;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nO!np", &key, &at, &PyDict_Type, &memo, &max_stack, &caller_order))
+        return NULL;
+    out = user_chain_of(key.buf, key.len, at, memo, max_stack, caller_order);
     PyBuffer_Release(&key);
     return out;
 }
@@ -221,36 +224,43 @@ done:
     return out;
 }
 
-/* count_run(keys, cache, pending, order, fixed) -> int | (counts, new)
+/* count_run(keys, cache, pending, order, fixed, kernel_check=False) -> int | (counts, new)
  *
  * session.counts._KeyCounter.add_run's loop over one run of sample keys (bytes, in order). The run's keys are
  * counted per distinct key (first-occurrence order, as collections' count_into). If every distinct key is in
  * `cache` (key -> (bucket, group, period)), each one's count is added to `pending` (key -> samples) and, when
  * `order` is a list, each sample's cached resolution is appended to it, in the run's order: 0.
- * Otherwise, with `fixed` None, or a new key whose pid (at `fixed`'s pid_at) is -1: (counts, new), counts the
- * dict key -> count and new the list of distinct keys not cached, nothing changed (the caller's own path).
- * Otherwise (keys of fixed fields, the kernel settled, no thread of unknown pid: the caller says so by
- * passing `fixed`, a tuple, see FX_* below), each distinct key in order: a cached one's count added to
- * `pending`; a new one resolved here as FixedKeys.resolve and _KeyCounter._add_fixed do it, when its event's
- * index is kept per id, its thread found by tid with its pid known, a kernel ip's location kept in
- * `locations`, no other thread noted under its tid, the cache below its limit, and the machine's pid
- * updates and the kernel's epoch as the counter last saw them (also after the Python calls this makes: a
- * user ip's location from its process's avma -> frame memo, session._fp_memo's when the maps moved on,
- * memo[ip] = frames.frame(maps.find(ip), ip) when it lacks it; the thread's state by
- * machine.thread_state when it has none): the key cached, noted under its tid and, for a user-mode key,
- * its maps, counted into its group. Any other new key: add_fixed(key, count), the Python path (what this
- * looked up is kept where the Python path looks, so it finds the same).
+ * Otherwise, with `fixed` None, a new key whose pid (at `fixed`'s pid_at) is -1, or with `kernel_check` a key
+ * that reaches the kernel (counts._kernel_key): (counts, new), counts the dict key -> count and new the list
+ * of distinct keys not cached, nothing changed (the caller's own path).
+ * Otherwise (no thread of unknown pid; keys of fixed fields with the kernel settled, or keys with a call
+ * chain (MODE_CHAINED): the caller says so by passing `fixed`, a tuple, see FX_* below), each distinct key
+ * in order: a cached one's count added to `pending`; a new one resolved here as FixedKeys.resolve (or
+ * resolve_chained) and _KeyCounter._add_fixed (or _add_chained) do it, when its event's index is kept per
+ * id, its thread found by tid with its pid known, a kernel ip's location kept in `locations`, no other
+ * thread noted under its tid, the cache below its limit, and the machine's pid updates and the kernel's
+ * epoch as the counter last saw them (also after the Python calls this makes: a user ip's location from its
+ * process's avma -> frame memo, session._fp_memo's when the maps moved on, memo[ip] =
+ * frames.frame(maps.find(ip), ip) when it lacks it; a chain's frames found in that memo by user_chain, the
+ * missing ones as session.chain_misses finds them; the thread's state by machine.thread_state when it has none): the
+ * key cached, noted under its tid and, for a user-mode key, its maps, counted into its group. Any other
+ * new key: add(key, count) (FX_ADD: the Python path; what this looked up is kept where that path looks, so
+ * it finds the same).
  * Then `order` as above (every key's hit: in C when every hit is a plain resolution, else in_order(order,
  * keys, hits, False)). Returns the samples counted into groups here (the caller adds them to nr_samples).
- * counts._py_count_run is the Python twin (add_fixed for every new key). */
+ * counts._py_count_run is the Python twin (add for every new key). */
 enum {
-    FX_ADD_FIXED, FX_IN_ORDER, FX_SPLIT, FX_GROUPS, FX_EVSELS, FX_THREADS, FX_LOCATIONS, FX_BY_TID, FX_BY_MAPS,
+    FX_ADD, FX_IN_ORDER, FX_SPLIT, FX_GROUPS, FX_EVSELS, FX_THREADS, FX_LOCATIONS, FX_BY_TID, FX_BY_MAPS,
     FX_SESSION, FX_MACHINE, FX_DEPENDENTS, FX_KERNEL, FX_COUNTER, FX_CACHE_LIMIT, FX_MIN_LEN, FX_ID_AT, FX_IP_AT,
-    FX_TID_AT, FX_PERIOD_AT, FX_PERIODS, FX_PID_AT, FX_FRAMES, FX_SIZE
+    FX_TID_AT, FX_PERIOD_AT, FX_PERIODS, FX_PID_AT, FX_FRAMES, FX_MODE, FX_CHAIN_AT, FX_RAW, FX_WITH_CHAIN,
+    FX_WITH_RAW, FX_SIZE
+};
+enum { MODE_FIXED, MODE_CHAINED
 };
 
 static PyObject *s_pid, *s_state, *s_maps, *s_generation, *s_fp_memos, *s_pid_updates, *s_epoch, *s_kernel_epoch,
-    *s_fp_memo, *s_find, *s_frame, *s_thread_state;
+    *s_fp_memo, *s_find, *s_frame, *s_thread_state, *s_chained_evsels, *s_max_stack, *s_caller_order, *s_avma,
+    *s_dso_obj;
 
 static int intern_names(void)
 {
@@ -267,7 +277,13 @@ static int intern_names(void)
     s_find = PyUnicode_InternFromString("find");
     s_frame = PyUnicode_InternFromString("frame");
     s_thread_state = PyUnicode_InternFromString("thread_state");
-    if (!s_fp_memo || !s_find || !s_frame || !s_thread_state)
+    s_chained_evsels = PyUnicode_InternFromString("chained_evsels");
+    s_max_stack = PyUnicode_InternFromString("max_stack");
+    s_caller_order = PyUnicode_InternFromString("caller_order");
+    s_avma = PyUnicode_InternFromString("avma");
+    s_dso_obj = PyUnicode_InternFromString("dso_obj");
+    if (!s_fp_memo || !s_find || !s_frame || !s_thread_state || !s_chained_evsels || !s_max_stack || !s_caller_order ||
+        !s_avma || !s_dso_obj)
         return -1;
     if (!s_state || !s_maps || !s_generation || !s_fp_memos || !s_pid_updates || !s_epoch || !s_kernel_epoch)
         return -1;
@@ -359,6 +375,40 @@ static int pending_add(PyObject *pending, PyObject *key, PyObject *count)
     return rc;
 }
 
+/* Session.chain_misses (its Python twin): the frames of user_chain_of's list, each address in it (an int) found
+ * in `memo` or, failing that, memo[avma] = frames.frame(maps.find(avma), avma), leaf first (root first in
+ * caller order); the tuple of frames. */
+static PyObject *chain_misses(PyObject *list, PyObject *memo, PyObject *maps, PyObject *frames, int caller_order)
+{
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_ssize_t i = caller_order ? n - 1 - k : k;
+        PyObject *avma = PyList_GET_ITEM(list, i);
+        if (!PyLong_CheckExact(avma))
+            continue;
+        PyObject *frame = PyDict_GetItemWithError(memo, avma);
+        if (frame != NULL) {
+            Py_INCREF(frame);
+        } else {
+            if (PyErr_Occurred())
+                return NULL;
+            PyObject *map = PyObject_CallMethodOneArg(maps, s_find, avma);
+            if (map == NULL)
+                return NULL;
+            frame = PyObject_CallMethodObjArgs(frames, s_frame, map, avma, NULL);
+            Py_DECREF(map);
+            if (frame == NULL)
+                return NULL;
+            if (PyDict_SetItem(memo, avma, frame) < 0) {
+                Py_DECREF(frame);
+                return NULL;
+            }
+        }
+        PyList_SetItem(list, i, frame); /* (steals frame; avma released) */
+    }
+    return PyList_AsTuple(list);
+}
+
 /* Is the machine as the counter last saw it (no pid learnt, the kernel's epoch the same)? 1, 0, -1 error */
 static int fixed_in_step(PyObject *fixed)
 {
@@ -384,14 +434,18 @@ static int fixed_resolve(PyObject *fixed, PyObject *key, Py_ssize_t count, PyObj
         return -1;
     if (len < min_len || len < 1)
         return 0;
+    Py_ssize_t mode = fx_ssize(fixed, FX_MODE), chain_at = fx_ssize(fixed, FX_CHAIN_AT);
+    int keep_raw = PyTuple_GET_ITEM(fixed, FX_RAW) == Py_True;
     int cpumode = buf[0] & 7;
-    if (cpumode != 1 && cpumode != 2) /* MISC_KERNEL, MISC_USER */
+    if (cpumode != 2 && (cpumode != 1 || mode == MODE_CHAINED)) /* MISC_USER, MISC_KERNEL */
         return 0;
     if (PyDict_GET_SIZE(cache) >= limit)
         return 0;
     int rc = -1;
     PyObject *id = NULL, *tid = NULL, *ip = NULL, *thread = NULL, *state = NULL, *maps = NULL, *location = NULL;
-    PyObject *period = NULL, *group = NULL, *by_tid_got = NULL, *memos = NULL;
+    PyObject *period = NULL, *group = NULL, *by_tid_got = NULL, *memos = NULL, *raw = NULL, *chain = NULL;
+    PyObject *memo_dict = NULL;
+    uint64_t nr = 0;
     id = PyLong_FromUnsignedLongLong(id_at >= 0 ? load_u64(buf + id_at) : 0);
     if (id == NULL)
         goto done;
@@ -405,6 +459,25 @@ static int fixed_resolve(PyObject *fixed, PyObject *key, Py_ssize_t count, PyObj
     if (index < 0 || index >= PyList_GET_SIZE(groups))
         goto miss_clear;
     PyObject *bucket = PyList_GET_ITEM(groups, index);
+    if (mode == MODE_CHAINED) { /* (FixedKeys.resolve_chained: the chain's size, RAW after it) */
+        if (chain_at < 0 || len < chain_at + 8)
+            goto miss;
+        nr = load_u64(buf + chain_at);
+        if (nr > (uint64_t)(len - chain_at - 8) >> 3)
+            goto miss;
+        if (keep_raw) {
+            Py_ssize_t end = chain_at + 8 + 8 * (Py_ssize_t)nr;
+            if (end + 4 > len)
+                goto miss;
+            uint32_t size;
+            memcpy(&size, buf + end, 4);
+            if ((Py_ssize_t)size > len - end - 4)
+                goto miss;
+            raw = PyBytes_FromStringAndSize((const char *)buf + end + 4, size);
+            if (raw == NULL)
+                goto done;
+        }
+    }
     int32_t tid_value;
     memcpy(&tid_value, buf + tid_at, 4);
     tid = PyLong_FromLong(tid_value);
@@ -431,7 +504,7 @@ static int fixed_resolve(PyObject *fixed, PyObject *key, Py_ssize_t count, PyObj
             goto miss;
         Py_INCREF(location);
     } else { /* (FixedKeys.resolve: the process's memo, _fp_memo's when not at the maps' generation) */
-        PyObject *session = PyTuple_GET_ITEM(fixed, FX_SESSION), *memo_dict;
+        PyObject *session = PyTuple_GET_ITEM(fixed, FX_SESSION);
         maps = PyObject_GetAttr(thread, s_maps);
         if (maps == NULL)
             goto done;
@@ -466,26 +539,91 @@ static int fixed_resolve(PyObject *fixed, PyObject *key, Py_ssize_t count, PyObj
         Py_DECREF(generation);
         if (memo_dict == NULL)
             goto done;
-        if (!PyDict_Check(memo_dict)) {
-            Py_DECREF(memo_dict);
+        if (!PyDict_Check(memo_dict))
             goto miss;
-        }
-        location = PyDict_GetItemWithError(memo_dict, ip);
-        if (location != NULL) {
-            Py_INCREF(location);
-        } else if (!PyErr_Occurred()) { /* memo[ip] = frames.frame(maps.find(ip), ip) */
-            PyObject *map = PyObject_CallMethodOneArg(maps, s_find, ip);
-            if (map != NULL) {
-                location = PyObject_CallMethodObjArgs(PyTuple_GET_ITEM(fixed, FX_FRAMES), s_frame, map, ip, NULL);
-                Py_DECREF(map);
+        if (mode == MODE_CHAINED) { /* the chain (user_chain, its misses by session.chain_misses) */
+            PyObject *chained = PyObject_GetAttr(session, s_chained_evsels);
+            if (chained == NULL)
+                goto done;
+            int use = nr != 0;
+            if (use && chained != Py_None) {
+                PyObject *flag = PySequence_GetItem(chained, index);
+                use = flag == NULL ? -1 : PyObject_IsTrue(flag);
+                Py_XDECREF(flag);
             }
-            *called = 1;
-            if (location != NULL && PyDict_SetItem(memo_dict, ip, location) < 0)
-                Py_CLEAR(location);
+            Py_DECREF(chained);
+            if (use < 0)
+                goto done;
+            if (use) {
+                PyObject *stack = PyObject_GetAttr(session, s_max_stack);
+                if (stack == NULL)
+                    goto done;
+                Py_ssize_t max_stack = PyLong_AsSsize_t(stack);
+                Py_DECREF(stack);
+                if (max_stack == -1 && PyErr_Occurred())
+                    goto done;
+                PyObject *caller = PyObject_GetAttr(session, s_caller_order);
+                if (caller == NULL)
+                    goto done;
+                int caller_order = PyObject_IsTrue(caller);
+                if (caller_order < 0) {
+                    Py_DECREF(caller);
+                    goto done;
+                }
+                chain = user_chain_of(buf, len, chain_at, memo_dict, max_stack, caller_order);
+                if (chain != NULL && PyList_Check(chain)) {
+                    Py_SETREF(chain, chain_misses(chain, memo_dict, maps, PyTuple_GET_ITEM(fixed, FX_FRAMES),
+                                                  caller_order));
+                    *called = 1;
+                }
+                Py_DECREF(caller);
+                if (chain == NULL)
+                    goto done;
+                if (chain == Py_None || !PyTuple_Check(chain))
+                    goto miss;
+            } else {
+                chain = PyTuple_New(0);
+                if (chain == NULL)
+                    goto done;
+            }
+            if (PyTuple_GET_SIZE(chain) > 0) { /* (the leaf's frame is the location when it is the ip's, in a dso) */
+                PyObject *leaf = PyTuple_GET_ITEM(chain, 0);
+                PyObject *avma = PyObject_GetAttr(leaf, s_avma);
+                if (avma == NULL)
+                    goto done;
+                int same = PyObject_RichCompareBool(avma, ip, Py_EQ);
+                Py_DECREF(avma);
+                if (same < 0)
+                    goto done;
+                if (same) {
+                    PyObject *dso = PyObject_GetAttr(leaf, s_dso_obj);
+                    if (dso == NULL)
+                        goto done;
+                    if (dso != Py_None) {
+                        location = leaf;
+                        Py_INCREF(location);
+                    }
+                    Py_DECREF(dso);
+                }
+            }
         }
-        Py_DECREF(memo_dict);
-        if (location == NULL)
-            goto done;
+        if (location == NULL) { /* (the ip's from the memo) */
+            location = PyDict_GetItemWithError(memo_dict, ip);
+            if (location != NULL) {
+                Py_INCREF(location);
+            } else if (!PyErr_Occurred()) { /* memo[ip] = frames.frame(maps.find(ip), ip) */
+                PyObject *map = PyObject_CallMethodOneArg(maps, s_find, ip);
+                if (map != NULL) {
+                    location = PyObject_CallMethodObjArgs(PyTuple_GET_ITEM(fixed, FX_FRAMES), s_frame, map, ip, NULL);
+                    Py_DECREF(map);
+                }
+                *called = 1;
+                if (location != NULL && PyDict_SetItem(memo_dict, ip, location) < 0)
+                    Py_CLEAR(location);
+            }
+            if (location == NULL)
+                goto done;
+        }
     }
     state = PyObject_GetAttr(thread, s_state); /* (thread.state or machine.thread_state(thread)) */
     if (state == NULL)
@@ -533,7 +671,9 @@ static int fixed_resolve(PyObject *fixed, PyObject *key, Py_ssize_t count, PyObj
         PyObject *empty = PyTuple_New(0); /* (the empty tuple: a group without a chain) */
         if (empty == NULL)
             goto done;
-        group = PyTuple_Pack(4, state, location, empty, Py_None);
+        int with_chain = chain != NULL && PyTuple_GET_ITEM(fixed, FX_WITH_CHAIN) == Py_True;
+        int with_raw = raw != NULL && PyTuple_GET_ITEM(fixed, FX_WITH_RAW) == Py_True;
+        group = PyTuple_Pack(4, state, location, with_chain ? chain : empty, with_raw ? raw : Py_None);
         Py_DECREF(empty);
         if (group == NULL)
             goto done;
@@ -604,7 +744,26 @@ done:
     Py_XDECREF(period);
     Py_XDECREF(group);
     Py_XDECREF(by_tid_got);
+    Py_XDECREF(raw);
+    Py_XDECREF(chain);
+    Py_XDECREF(memo_dict);
     return rc;
+}
+
+/* counts._kernel_key: a kernel-mode key, or one holding PERF_CONTEXT_KERNEL's bytes anywhere */
+static int key_reaches_kernel(PyObject *key)
+{
+    static const unsigned char mark[8] = {0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    if (!PyBytes_Check(key))
+        return 1; /* (not a key the C loop knows: the caller's path) */
+    const unsigned char *buf = (const unsigned char *)PyBytes_AS_STRING(key);
+    Py_ssize_t len = PyBytes_GET_SIZE(key);
+    if (len > 0 && (buf[0] & 7) == 1)
+        return 1;
+    for (Py_ssize_t i = 0; i + 8 <= len; i++)
+        if (buf[i] == 0x80 && memcmp(buf + i, mark, 8) == 0)
+            return 1;
+    return 0;
 }
 
 typedef struct {
@@ -634,9 +793,10 @@ static PyObject *run_dict(const RunKey *u, Py_ssize_t nu, int as_counts)
 static PyObject *session_count_run(PyObject *self, PyObject *args)
 {
     PyObject *keys, *cache, *pending, *order, *fixed;
+    int kernel_check = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "O!O!O!OO", &PyList_Type, &keys, &PyDict_Type, &cache, &PyDict_Type, &pending, &order,
-                          &fixed))
+    if (!PyArg_ParseTuple(args, "O!O!O!OO|p", &PyList_Type, &keys, &PyDict_Type, &cache, &PyDict_Type, &pending, &order,
+                          &fixed, &kernel_check))
         return NULL;
     if (order != Py_None && !PyList_Check(order)) {
         PyErr_SetString(PyExc_TypeError, "count_run: order must be a list or None");
@@ -736,6 +896,8 @@ static PyObject *session_count_run(PyObject *self, PyObject *args)
                         memcmp(PyBytes_AS_STRING(key) + pid_at, "\xff\xff\xff\xff", 4) == 0;
         }
     }
+    for (Py_ssize_t j = 0; kernel_check && j < nu && !give_back; j++) /* (counts._any_kernel_key) */
+        give_back = key_reaches_kernel(u[j].key);
     if (give_back) {
         PyObject *counts = run_dict(u, nu, 1), *new = PyList_New(0);
         if (counts != NULL && new != NULL) {
@@ -750,7 +912,7 @@ static PyObject *session_count_run(PyObject *self, PyObject *args)
         goto done;
     }
     /* the new keys resolved (here or by add_fixed), the cached ones counted into pending */
-    PyObject *split = PyTuple_GET_ITEM(fixed, FX_SPLIT), *add_fixed = PyTuple_GET_ITEM(fixed, FX_ADD_FIXED);
+    PyObject *split = PyTuple_GET_ITEM(fixed, FX_SPLIT), *add_fixed = PyTuple_GET_ITEM(fixed, FX_ADD);
     int plain = 1, check = 1, in_step = 0, python_ran = 0;
     Py_ssize_t counted = 0;
     for (Py_ssize_t j = 0; j < nu; j++) {

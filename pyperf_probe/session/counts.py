@@ -186,13 +186,15 @@ def _in_order(order: list, keys: list, hits: dict, plain: bool | None = None) ->
             order.append(hit)
 
 
-def _py_count_run(keys: list, cache: dict, pending: dict, order: list | None, fixed: tuple | None):
+def _py_count_run(keys: list, cache: dict, pending: dict, order: list | None, fixed: tuple | None,
+                  kernel_check: bool = False):
     """The Python twin of ``_speedups.count_run`` (``_speedups_session.c`` says what it does): a run's keys
     counted per distinct key; all cached: their counts into ``pending``, their resolutions into ``order``,
-    0; else, without ``fixed`` or with a new key of unknown pid: (counts, new keys), nothing done; else each
-    new key added by ``fixed``'s add_fixed (``_KeyCounter._add_fixed``, whose work the C loop does itself
-    for keys whose answers are all kept), the cached ones' counts into ``pending``, ``order`` as above: the
-    samples counted into groups here (0: add_fixed counts its own)."""
+    0; else, without ``fixed``, with a new key of unknown pid, or with ``kernel_check`` and a key that reaches
+    the kernel: (counts, new keys), nothing done; else each new key added by ``fixed``'s add
+    (``_KeyCounter._add_fixed`` or ``_add_chained``, whose work the C loop does itself for keys whose answers
+    are all kept), the cached ones' counts into ``pending``, ``order`` as above: the samples counted into
+    groups here (0: add counts its own)."""
     counts: dict = {}  # (Counter(keys) without Counter's Python __init__ and update: ~1 us a run)
     count_into(counts, keys)
     if all(map(cache.__contains__, counts)):
@@ -202,9 +204,10 @@ def _py_count_run(keys: list, cache: dict, pending: dict, order: list | None, fi
         return 0
     pid_at = fixed[FX_PID_AT] if fixed is not None else None
     if fixed is None or (pid_at is not None and any(key[pid_at:pid_at + 4] == UNKNOWN_PID
-                                                    for key in counts if key not in cache)):
+                                                    for key in counts if key not in cache)) or \
+            (kernel_check and _any_kernel_key(counts)):
         return counts, [key for key in counts if key not in cache]
-    add_fixed = fixed[FX_ADD_FIXED]
+    add = fixed[FX_ADD]
     plain = True  # (no key that did not decode, none split: _in_order need not look)
     get = pending.get
     for key, count in counts.items():
@@ -212,7 +215,7 @@ def _py_count_run(keys: list, cache: dict, pending: dict, order: list | None, fi
         if hit is not None:  # (counted with the resolution cached now: see _KeyCounter's docstring)
             pending[key] = get(key, 0) + count
         else:
-            hit = add_fixed(key, count)
+            hit = add(key, count)
             if hit is None or hit[0] is _SPLIT:
                 plain = False
         counts[key] = hit
@@ -221,8 +224,9 @@ def _py_count_run(keys: list, cache: dict, pending: dict, order: list | None, fi
     return 0
 
 
-# count_run's ``fixed``: what the C loop reads to resolve a new key of fixed fields (_KeyCounter.__init__)
-FX_ADD_FIXED, FX_PID_AT = 0, 21
+# count_run's ``fixed``: what the C loop reads to resolve a new key (_KeyCounter.__init__, _speedups_session.c)
+FX_ADD, FX_PID_AT = 0, 21
+MODE_FIXED, MODE_CHAINED = 0, 1
 count_run = speedups.count_run if speedups is not None and hasattr(speedups, "count_run") else _py_count_run
 
 
@@ -260,14 +264,17 @@ class _KeyCounter:
         # chains are read from the key and resolved in one pass (FixedKeys.resolve_chained)
         self.chain_keys = FixedKeys.chained(session, layout) if self.fixed_keys is None else None
         self.order: list | None = None  # each sample's (bucket, group, period) in order, when asked
-        self.fixed: tuple | None = None  # count_run's tables for keys of fixed fields (FX_*)
-        if self.fixed_keys is not None:
-            at = self.fixed_keys.offsets
-            self.fixed = (self._add_fixed, _in_order, _SPLIT, groups, self.fixed_keys.evsels, self.machine.threads,
-                          self.fixed_keys.locations, self.dependents.by_tid, self.dependents.by_maps, session,
-                          self.machine, self.dependents, self.kernel, self, CACHE_LIMIT, self.fixed_keys.fields_size,
-                          at.get("id"), at["ip"], at["tid"], at.get("period"), self.fixed_keys.periods,
-                          self.pid_offset, self.fixed_keys.frames)
+        self.fixed: tuple | None = None  # count_run's tables for keys of fixed fields or with chains (FX_*)
+        keys = self.fixed_keys or self.chain_keys
+        if keys is not None:
+            at = keys.offsets
+            chained = self.chain_keys is not None
+            self.fixed = (self._add_chained if chained else self._add_fixed, _in_order, _SPLIT, groups, keys.evsels,
+                          self.machine.threads, keys.locations, self.dependents.by_tid, self.dependents.by_maps,
+                          session, self.machine, self.dependents, self.kernel, self, CACHE_LIMIT, keys.fields_size,
+                          at.get("id"), at["ip"], at["tid"], at.get("period"), keys.periods, self.pid_offset,
+                          keys.frames, MODE_CHAINED if chained else MODE_FIXED, keys.chain_at, keys.raw,
+                          bool(with_chain), bool(with_raw))
 
     def flush(self) -> None:
         """Add the pending counts to the groups, with the resolutions cached for their keys."""
@@ -324,13 +331,17 @@ class _KeyCounter:
         self.session.nr_samples += count
 
     def add_run(self, keys: list[bytes]) -> None:
-        """Count a run of sample keys (``count_run``: runs whose keys are all cached, and runs of fixed-field
-        keys while the kernel is settled and no thread has an unknown pid, are done there)."""
-        fixed = self.fixed
-        if fixed is not None and (self.unknown_tids or not self.kernel.settled):
-            fixed = None
+        """Count a run of sample keys (``count_run``: runs whose keys are all cached, and, while no thread has an
+        unknown pid, runs of fixed-field keys once the kernel is settled and runs of chained keys that do not
+        reach the kernel until it is, are done there)."""
+        fixed, kernel_check = self.fixed, False
+        if fixed is not None:
+            if self.unknown_tids:
+                fixed = None
+            elif not self.kernel.settled:  # (keys of fixed fields: _add_key; chained keys: if none is the kernel's)
+                fixed, kernel_check = (fixed, True) if self.chain_keys is not None else (None, False)
         cache, order = self.cache, self.order
-        got = count_run(keys, cache, self.pending, order, fixed)
+        got = count_run(keys, cache, self.pending, order, fixed, kernel_check)
         if type(got) is int:
             if got:
                 self.session.nr_samples += got
