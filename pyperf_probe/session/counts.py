@@ -3,10 +3,12 @@
 ``sample_groups(session)`` gives, per event, ``{(thread, location, chain, raw): [period, count]}`` in the
 order of each group's first sample: exactly what aggregating ``session.samples()`` gives, for a fraction
 of the work. The reader delivers runs of samples as keys (``perfdata.sample_keys``: the record without
-TIME and CPU) between the records that change the machine; Counter's C loop (``count_into``) counts a
-run's keys (in first-occurrence order) and each distinct key is decoded and resolved once, then cached
-until the machine changes. So a file of 10 million samples costs 10 million dictionary updates in C and a few
-thousand resolutions in Python.
+TIME and CPU) between the records that change the machine; a C loop (``count_run``, _speedups_session.c;
+``_py_count_run`` its Python twin) counts a run's keys (in first-occurrence order) and each distinct key is
+resolved once, then cached until the machine changes. So a file of 10 million samples costs 10 million
+dictionary updates in C and a resolution per distinct key: in that loop too for keys of fixed fields and
+keys with user-only chains (what ``FixedKeys`` reads from their bytes, where every answer it needs is kept),
+decoded and resolved in Python otherwise.
 
 Why counting a run is the same as replaying it: between two records (COMM, MMAP, FORK, ...) a sample's
 resolution depends only on its key and the machine, and the only change a sample itself makes is to

@@ -15,6 +15,10 @@ user-only (``Session._callchain``'s one-pass case: a make build's malloc uprobe,
 cpu-clock samples), its chain's addresses read from the key and found in the process's avma -> frame
 memo in one C call (``user_chain``, ``_speedups_session.c``), the others looked up as
 ``Session._user_chain_frames`` does. A chain with a kernel part, or a key that does not decode, gets None.
+
+``session.counts``' C loop (``count_run``) does what ``resolve`` and ``resolve_chained`` do for most new
+keys itself, from the same tables (``evsels``, ``locations``, the byte ``offsets`` of the fields, the
+process's memo): these are their Python twins, and what it calls when an answer is not kept.
 """
 from __future__ import annotations
 
