@@ -251,6 +251,18 @@ error:
  *                                                   fills the table: __print_flags, __print_symbolic)
  *     (6, offset, size, relative)                   __get_str: the string a __data_loc field of 2 or 4 bytes
  *                                                   locates (fields.dynamic_span, then its bytes up to NUL)
+ *     (7, offset, size, mask, fn)                   fn(value) (%ps and the like: a kernel symbol's name, never
+ *                                                   kept; the plan's `calls_out`: script_raw_run checks the
+ *                                                   kernel's epoch around it)
+ * In kinds 1, 3, 4, 5 and 7 `offset` may be a program (a tuple of ints; then size is 0): the value is computed
+ * from fields and constants (traceevent.plan's PROG_*: postfix, on a stack of unsigned 64-bit values; its
+ * Python twin is plan.eval_prog):
+ *     1 offset size   a field's unsigned little-endian bytes (within `end`)
+ *     2 value         a constant
+ *     3 op            the operator PROG_OPS[op] of the two values on top (a, b: b on top): | & ^ || && < <= > >=
+ *                     == != << >> - + * / %  (64-bit wrapping; shifts by b & 63; / and % by 0 give 0)
+ *     4 / 5           !a / ~a
+ *     6               c ? a : b of the three on top (c deepest)
  * A record shorter than `end`, a char array with a byte >= 0x80 (UTF-8 decoding with replacement) or a
  * text that is not ASCII is printed by `fallback(raw)`. */
 typedef struct {
@@ -261,7 +273,9 @@ typedef struct {
     int left, zero, plus, space, width; /* kind 1: cfmt parsed: flags - 0 + space, a width (no precision) */
     char conv;                 /* 'd', 'u', 'x', 'X', 'o' */
     PyObject *text, *other;    /* kind 0: the text; kind 4: yes, no; kind 5: zero (or NULL) (borrowed) */
-    PyObject *fn, *table;      /* kind 5 (borrowed: `pieces` holds them) */
+    PyObject *fn, *table;      /* kind 5 (borrowed: `pieces` holds them); kind 7: fn */
+    uint64_t *prog;            /* the value's program (see above), or NULL: the field's bytes */
+    Py_ssize_t nprog;
 } TracePiece;
 
 typedef struct {
@@ -271,12 +285,18 @@ typedef struct {
     PyObject *fallback; /* the Python render function */
     Py_ssize_t n;
     TracePiece *parsed;
+    int calls_out;      /* a piece calls Python (kind 7): it may change the kernel's epoch */
 } TracePlanObject;
+
+#define PROG_STACK 32
 
 static void traceplan_dealloc(TracePlanObject *self)
 {
+    Py_ssize_t i;
     Py_XDECREF(self->pieces);
     Py_XDECREF(self->fallback);
+    for (i = 0; self->parsed != NULL && i < self->n; i++)
+        PyMem_Free(self->parsed[i].prog);
     PyMem_Free(self->parsed);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -284,6 +304,127 @@ static void traceplan_dealloc(TracePlanObject *self)
 static int ascii_text(PyObject *o)
 {
     return o != NULL && PyUnicode_Check(o) && PyUnicode_IS_ASCII(o);
+}
+
+/* A program's ops read into t->prog, checked: known ops with their operands, fields within `end`, the stack
+ * within PROG_STACK and one value left. 0 done, -1 not a program this knows. */
+static int parse_prog(TracePiece *t, PyObject *prog, Py_ssize_t end)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(prog), k, depth = 0;
+    t->prog = PyMem_Calloc((size_t)(n ? n : 1), sizeof(uint64_t));
+    if (t->prog == NULL)
+        return -1;
+    t->nprog = n;
+    for (k = 0; k < n; k++) {
+        PyObject *o = PyTuple_GET_ITEM(prog, k);
+        if (!PyLong_Check(o))
+            return -1;
+        t->prog[k] = PyLong_AsUnsignedLongLong(o);
+        if (PyErr_Occurred()) {
+            PyErr_Clear();
+            return -1;
+        }
+    }
+    for (k = 0; k < n;) {
+        uint64_t op = t->prog[k++];
+        if (op == 1) {
+            uint64_t offset, size;
+            if (k + 2 > n)
+                return -1;
+            offset = t->prog[k++];
+            size = t->prog[k++];
+            if ((size != 1 && size != 2 && size != 4 && size != 8) || offset > (uint64_t)end ||
+                offset + size > (uint64_t)end)
+                return -1;
+            depth++;
+        } else if (op == 2) {
+            if (k + 1 > n)
+                return -1;
+            k++;
+            depth++;
+        } else if (op == 3) {
+            if (k + 1 > n || t->prog[k++] > 17 || depth < 2)
+                return -1;
+            depth--;
+        } else if (op == 4 || op == 5) {
+            if (depth < 1)
+                return -1;
+        } else if (op == 6) {
+            if (depth < 3)
+                return -1;
+            depth -= 2;
+        } else {
+            return -1;
+        }
+        if (depth > PROG_STACK)
+            return -1;
+    }
+    return depth == 1 ? 0 : -1;
+}
+
+static uint64_t read_le(const unsigned char *p, Py_ssize_t size);
+
+/* The value of a checked program on the record d (which holds every field it reads: `end`). */
+static uint64_t eval_prog(const uint64_t *prog, Py_ssize_t n, const unsigned char *d)
+{
+    uint64_t stack[PROG_STACK], a, b;
+    Py_ssize_t k = 0;
+    int sp = 0;
+    while (k < n) {
+        uint64_t op = prog[k++];
+        switch (op) {
+        case 1:
+            stack[sp++] = read_le(d + prog[k], (Py_ssize_t)prog[k + 1]);
+            k += 2;
+            break;
+        case 2:
+            stack[sp++] = prog[k++];
+            break;
+        case 3:
+            b = stack[--sp];
+            a = stack[sp - 1];
+            switch (prog[k++]) {
+            case 0: a = a | b; break;
+            case 1: a = a & b; break;
+            case 2: a = a ^ b; break;
+            case 3: a = (a || b) ? 1 : 0; break;
+            case 4: a = (a && b) ? 1 : 0; break;
+            case 5: a = a < b; break;
+            case 6: a = a <= b; break;
+            case 7: a = a > b; break;
+            case 8: a = a >= b; break;
+            case 9: a = a == b; break;
+            case 10: a = a != b; break;
+            case 11: a = a << (b & 63); break;
+            case 12: a = a >> (b & 63); break;
+            case 13: a = a - b; break;
+            case 14: a = a + b; break;
+            case 15: a = a * b; break;
+            case 16: a = b ? a / b : 0; break;
+            default: a = b ? a % b : 0; break;
+            }
+            stack[sp - 1] = a;
+            break;
+        case 4:
+            stack[sp - 1] = stack[sp - 1] ? 0 : 1;
+            break;
+        case 5:
+            stack[sp - 1] = ~stack[sp - 1];
+            break;
+        default: /* 6 */
+            b = stack[--sp];
+            a = stack[--sp];
+            stack[sp - 1] = stack[sp - 1] ? a : b;
+            break;
+        }
+    }
+    return stack[0];
+}
+
+/* A number piece's value (before its mask): its program's, or its field's bytes. */
+static inline uint64_t piece_value(const TracePiece *t, const unsigned char *d)
+{
+    return t->prog != NULL ? eval_prog(t->prog, t->nprog, d) : read_le(d + t->offset, t->size);
 }
 
 static PyObject *traceplan_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
@@ -323,18 +464,27 @@ static PyObject *traceplan_new(PyTypeObject *type, PyObject *args, PyObject *kwd
             t->size = PyUnicode_GET_LENGTH(t->text);
             continue;
         }
-        if (t->kind < 1 || t->kind > 6 || len != (Py_ssize_t[]){0, 6, 3, 4, 6, 7, 4}[t->kind] ||
-            !PyLong_Check(PyTuple_GET_ITEM(p, 1)) || !PyLong_Check(PyTuple_GET_ITEM(p, 2)))
+        if (t->kind < 1 || t->kind > 7 || len != (Py_ssize_t[]){0, 6, 3, 4, 6, 7, 4, 5}[t->kind] ||
+            !PyLong_Check(PyTuple_GET_ITEM(p, 2)))
             goto bad;
-        t->offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 1));
-        t->size = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 2));
+        if (PyTuple_Check(PyTuple_GET_ITEM(p, 1)) && t->kind != 2 && t->kind != 6) {
+            if (parse_prog(t, PyTuple_GET_ITEM(p, 1), end) < 0)
+                goto bad;
+            t->offset = 0;
+            t->size = 8; /* (its checks below: a value of 8 bytes at 0) */
+        } else if (!PyLong_Check(PyTuple_GET_ITEM(p, 1))) {
+            goto bad;
+        } else {
+            t->offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 1));
+            t->size = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 2));
+        }
         if (t->kind == 6) { /* (its own bounds: dynamic_span reads it only when the record holds it) */
             if (t->offset < 0 || (t->size != 2 && t->size != 4) || !PyLong_Check(PyTuple_GET_ITEM(p, 3)))
                 goto bad;
             t->sign_bits = PyObject_IsTrue(PyTuple_GET_ITEM(p, 3)); /* (relative) */
             continue;
         }
-        if (t->offset < 0 || t->size < 0 || t->offset + t->size > end)
+        if (t->prog == NULL && (t->offset < 0 || t->size < 0 || t->offset + t->size > end))
             goto bad;
         if (t->kind == 2)
             continue;
@@ -350,6 +500,11 @@ static PyObject *traceplan_new(PyTypeObject *type, PyObject *args, PyObject *kwd
                 goto bad;
             t->text = PyTuple_GET_ITEM(p, 4);
             t->other = PyTuple_GET_ITEM(p, 5);
+        } else if (t->kind == 7) {
+            t->fn = PyTuple_GET_ITEM(p, 4);
+            if (!PyCallable_Check(t->fn))
+                goto bad;
+            self->calls_out = 1;
         } else if (t->kind == 5) {
             t->fn = PyTuple_GET_ITEM(p, 4);
             t->table = PyTuple_GET_ITEM(p, 5);
@@ -470,12 +625,25 @@ static PyObject *traceplan_render(TracePlanObject *self, const unsigned char *d,
             }
             memcpy(out + len, PyUnicode_1BYTE_DATA(t->text), (size_t)t->size);
             len += t->size;
-        } else if (t->kind == 4 || t->kind == 5) {
-            uint64_t v = read_le(d + t->offset, t->size) & t->mask;
+        } else if (t->kind == 4 || t->kind == 5 || t->kind == 7) {
+            uint64_t v = piece_value(t, d) & t->mask;
             PyObject *text, *made = NULL;
             Py_ssize_t k;
             if (t->kind == 4) {
                 text = v ? t->text : t->other;
+            } else if (t->kind == 7) {
+                PyObject *key = PyLong_FromUnsignedLongLong(v);
+                if (key == NULL)
+                    goto error;
+                text = made = PyObject_CallOneArg(t->fn, key);
+                Py_DECREF(key);
+                if (text == NULL)
+                    goto error;
+                if (!ascii_text(text)) {
+                    Py_DECREF(made);
+                    fallback = 1;
+                    break;
+                }
             } else if (v == 0 && t->other != NULL) {
                 text = t->other;
             } else {
@@ -550,7 +718,7 @@ static PyObject *traceplan_render(TracePlanObject *self, const unsigned char *d,
             memcpy(out + len, s, (size_t)k);
             len += k;
         } else {
-            uint64_t v = read_le(d + t->offset, t->size);
+            uint64_t v = piece_value(t, d);
             if (len + 96 > TRACEPLAN_TEXT) {
                 fallback = 1;
                 break;
@@ -745,7 +913,8 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
                 template = PyUnicode_FromString("");
             } else if (info == Py_None) {
                 template = PyUnicode_Concat(before, after);
-            } else if (Py_TYPE(info) == &TracePlanType) { /* (prints no kernel name: the epoch stays) */
+            } else if (Py_TYPE(info) == &TracePlanType && !((TracePlanObject *)info)->calls_out) {
+                /* (prints no kernel name: the epoch stays) */
                 PyObject *text = traceplan_render((TracePlanObject *)info, (const unsigned char *)kb + at + 4,
                                                   (Py_ssize_t)raw_size, NULL), *escaped, *left;
                 if (text == NULL)
