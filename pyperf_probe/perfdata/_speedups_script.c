@@ -792,7 +792,275 @@ static PyObject *trace_plan_type(PyObject *Py_UNUSED(module), PyObject *Py_UNUSE
 
 /* --- script_raw_run (script section: report.script_keys' loop of tracepoint samples) -------------------- */
 
-/* script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit, miss=None)
+/* The heads script_raw_run makes itself (`fast`, from report.script_keys._Walk.fast_heads):
+ *     (id_off, ip_off, pid_off, cpu_off, period_off, evsels, specs, threads, by_tid, locations, by_maps,
+ *      thread_state, user_location, kernel_location)
+ * byte offsets of the key's fixed fields (id_off, cpu_off -1: none; the tid follows the pid), evsels (dict id
+ * -> event index), specs (per event: None, or (comm, pidtid, cpu, period, time, event, info, tails, tail_of):
+ * what its head prints, ScriptPrinter.around_spec), machine.threads, Dependents.by_tid, FixedKeys.locations
+ * (kernel ip -> location), Dependents.by_maps, machine.thread_state, user_location(thread, ip) and
+ * kernel_location(ip) -> an ip's location (FixedKeys.resolve's; a kernel one kept in `locations`).
+ * make_head is the C twin of _Walk.miss_raw's planned path (FixedKeys.resolve, then _miss_planned) for a key
+ * whose event and thread (pid known) are found; anything else is left to Python. */
+typedef struct {
+    Py_ssize_t id_off, ip_off, pid_off, cpu_off, period_off;
+    PyObject *evsels, *specs, *threads, *by_tid, *locations, *by_maps, *thread_state, *user_location;
+    PyObject *kernel_location;
+    PyObject *pid_name, *state_name, *comm_name, *maps_name, *newline;
+} FastHeads;
+
+static int fastheads_init(FastHeads *f, PyObject *fast, Py_ssize_t at)
+{
+    memset(f, 0, sizeof(*f));
+    if (fast == NULL || fast == Py_None)
+        return 0;
+    if (!PyArg_ParseTuple(fast, "nnnnnO!O!O!O!O!O!OOO:fast_heads", &f->id_off, &f->ip_off, &f->pid_off,
+                          &f->cpu_off, &f->period_off, &PyDict_Type, &f->evsels, &PyList_Type, &f->specs,
+                          &PyDict_Type, &f->threads, &PyDict_Type, &f->by_tid, &PyDict_Type, &f->locations,
+                          &PyDict_Type, &f->by_maps, &f->thread_state, &f->user_location, &f->kernel_location))
+        return -1;
+    if (f->id_off < -1 || f->id_off + 8 > at || f->ip_off < 0 || f->ip_off + 8 > at || f->pid_off < 0 ||
+        f->pid_off + 8 > at || f->cpu_off < -1 || f->cpu_off + 4 > at || f->period_off < 0 ||
+        f->period_off + 8 > at) {
+        PyErr_SetString(PyExc_ValueError, "script_raw_run: bad fast_heads offsets");
+        return -1;
+    }
+    f->pid_name = PyUnicode_InternFromString("pid");
+    f->state_name = PyUnicode_InternFromString("state");
+    f->comm_name = PyUnicode_InternFromString("comm");
+    f->maps_name = PyUnicode_InternFromString("maps");
+    f->newline = PyUnicode_FromString("\n");
+    if (f->pid_name == NULL || f->state_name == NULL || f->comm_name == NULL || f->maps_name == NULL ||
+        f->newline == NULL)
+        return -1;
+    return 1;
+}
+
+static void fastheads_clear(FastHeads *f)
+{
+    Py_CLEAR(f->pid_name);
+    Py_CLEAR(f->state_name);
+    Py_CLEAR(f->comm_name);
+    Py_CLEAR(f->maps_name);
+    Py_CLEAR(f->newline);
+}
+
+#define HEAD_TEXT 512
+
+/* The head of key kb (its part before RAW: head_key) made, kept in `heads` and noted in by_tid: a new
+ * reference to the list [before, after, info, cpu, []]; NULL without an error: Python makes it; NULL with an
+ * error: an error. */
+static PyObject *make_head(FastHeads *f, const char *kb, PyObject *head_key, PyObject *heads, Py_ssize_t memo_limit)
+{
+    unsigned misc = (unsigned char)kb[0] | ((unsigned)(unsigned char)kb[1] << 8), cpumode = misc & 7;
+    uint64_t id = 0, ip, period;
+    int32_t pid, tid;
+    uint32_t cpu = 0;
+    PyObject *o, *evsel_obj, *spec, *thread, *state = NULL, *got, *after, *info, *head = NULL, *made = NULL;
+    PyObject *before = NULL, *cpu_obj = NULL, *time_text, *event_text;
+    char text[HEAD_TEXT];
+    Py_ssize_t len = 0, evsel, k;
+    long comm, pidtid, with_cpu, with_period;
+    int user_maps = 0; /* Dependents.note_maps: a user-mode sample whose text prints its location */
+    if (cpumode != 1 && cpumode != 2)
+        return NULL;
+    if (PyDict_GET_SIZE(heads) >= memo_limit)
+        return NULL;
+    if (f->id_off >= 0)
+        memcpy(&id, kb + f->id_off, 8);
+    o = PyLong_FromUnsignedLongLong(id);
+    if (o == NULL)
+        return NULL;
+    evsel_obj = PyDict_GetItemWithError(f->evsels, o); /* borrowed */
+    Py_DECREF(o);
+    if (evsel_obj == NULL || !PyLong_Check(evsel_obj))
+        return NULL;
+    evsel = PyLong_AsSsize_t(evsel_obj);
+    if (evsel < 0 || evsel >= PyList_GET_SIZE(f->specs)) {
+        PyErr_Clear();
+        return NULL;
+    }
+    spec = PyList_GET_ITEM(f->specs, evsel);
+    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 9)
+        return NULL;
+    comm = PyLong_AsLong(PyTuple_GET_ITEM(spec, 0));
+    pidtid = PyLong_AsLong(PyTuple_GET_ITEM(spec, 1));
+    with_cpu = PyLong_AsLong(PyTuple_GET_ITEM(spec, 2));
+    with_period = PyLong_AsLong(PyTuple_GET_ITEM(spec, 3));
+    time_text = PyTuple_GET_ITEM(spec, 4);
+    event_text = PyTuple_GET_ITEM(spec, 5);
+    info = PyTuple_GET_ITEM(spec, 6);
+    if (PyErr_Occurred() || !ascii_text(time_text) || !ascii_text(event_text))
+        return NULL;
+    memcpy(&ip, kb + f->ip_off, 8);
+    memcpy(&pid, kb + f->pid_off, 4);
+    memcpy(&tid, kb + f->pid_off + 4, 4);
+    memcpy(&period, kb + f->period_off, 8);
+    if (f->cpu_off >= 0)
+        memcpy(&cpu, kb + f->cpu_off, 4);
+    o = PyLong_FromLong(tid);
+    if (o == NULL)
+        return NULL;
+    thread = PyDict_GetItemWithError(f->threads, o); /* borrowed */
+    got = thread == NULL ? NULL : PyDict_GetItemWithError(f->by_tid, o); /* borrowed */
+    Py_DECREF(o);
+    if (thread == NULL || PyErr_Occurred())
+        return NULL;
+    if (got != NULL && (!PyTuple_Check(got) || PyTuple_GET_SIZE(got) != 2 || PyTuple_GET_ITEM(got, 0) != thread ||
+                        !PyList_Check(PyTuple_GET_ITEM(got, 1))))
+        return NULL; /* (a thread made again under this tid: Dependents drops the old one's keys) */
+    o = PyObject_GetAttr(thread, f->pid_name);
+    if (o == NULL)
+        return NULL;
+    k = PyLong_Check(o) ? PyLong_AsSsize_t(o) : -1;
+    Py_DECREF(o);
+    if (k == -1) {
+        PyErr_Clear();
+        return NULL;
+    }
+    state = PyObject_GetAttr(thread, f->state_name);
+    if (state == Py_None) { /* machine.thread_state: the interned comm */
+        Py_DECREF(state);
+        state = PyObject_CallOneArg(f->thread_state, thread);
+    }
+    if (state == NULL)
+        goto fallback;
+    if (PyTuple_GET_ITEM(spec, 7) == Py_None) {
+        after = f->newline;
+    } else { /* the ip's line: the sample's location found, its tail made (else Python) */
+        PyObject *location;
+        if (!PyDict_Check(PyTuple_GET_ITEM(spec, 7)))
+            goto fallback;
+        o = PyLong_FromUnsignedLongLong(ip);
+        if (o == NULL)
+            goto fallback;
+        if (cpumode == 1) {
+            location = PyDict_GetItemWithError(f->locations, o); /* borrowed */
+            Py_XINCREF(location);
+            if (location == NULL && !PyErr_Occurred())
+                location = PyObject_CallOneArg(f->kernel_location, o);
+        } else {
+            location = PyObject_CallFunctionObjArgs(f->user_location, thread, o, NULL);
+            user_maps = 1;
+        }
+        Py_DECREF(o);
+        if (location == NULL)
+            goto fallback;
+        after = PyDict_GetItemWithError(PyTuple_GET_ITEM(spec, 7), location); /* borrowed */
+        if (after == NULL && !PyErr_Occurred()) { /* tail_of(location): made and kept in tails */
+            after = PyObject_CallOneArg(PyTuple_GET_ITEM(spec, 8), location);
+            Py_XDECREF(after); /* (tails holds it; borrowed from here on) */
+            if (after != NULL && PyDict_GetItemWithError(PyTuple_GET_ITEM(spec, 7), location) != after)
+                after = NULL; /* (tails was full: Python makes this one) */
+        }
+        Py_DECREF(location);
+        if (after == NULL || !PyUnicode_Check(after))
+            goto fallback;
+    }
+    if (comm) { /* "%16s " of an ASCII comm without '%' */
+        Py_ssize_t n;
+        o = PyObject_GetAttr(state, f->comm_name);
+        if (o == NULL)
+            goto fallback;
+        if (!ascii_text(o) || (n = PyUnicode_GET_LENGTH(o)) > 255 ||
+            memchr(PyUnicode_1BYTE_DATA(o), '%', (size_t)n) != NULL) {
+            Py_DECREF(o);
+            goto fallback;
+        }
+        for (; len + n < 16; len++)
+            text[len] = ' ';
+        memcpy(text + len, PyUnicode_1BYTE_DATA(o), (size_t)n);
+        len += n;
+        text[len++] = ' ';
+        Py_DECREF(o);
+    }
+    if (pidtid == 3)
+        len += snprintf(text + len, 32, "%5d/%-5d ", (int)pid, (int)tid);
+    else if (pidtid == 1 || pidtid == 2)
+        len += snprintf(text + len, 32, "%5d ", (int)(pidtid == 1 ? pid : tid));
+    if (with_cpu)
+        len += snprintf(text + len, 32, "[%03u] ", (unsigned)cpu);
+    if (len + PyUnicode_GET_LENGTH(time_text) + 32 + PyUnicode_GET_LENGTH(event_text) > HEAD_TEXT)
+        goto fallback;
+    memcpy(text + len, PyUnicode_1BYTE_DATA(time_text), (size_t)PyUnicode_GET_LENGTH(time_text));
+    len += PyUnicode_GET_LENGTH(time_text);
+    if (with_period)
+        len += snprintf(text + len, 32, "%10llu ", (unsigned long long)period);
+    memcpy(text + len, PyUnicode_1BYTE_DATA(event_text), (size_t)PyUnicode_GET_LENGTH(event_text));
+    len += PyUnicode_GET_LENGTH(event_text);
+    Py_CLEAR(state);
+    before = PyUnicode_New(len, 127);
+    cpu_obj = PyLong_FromUnsignedLong(cpu);
+    made = PyList_New(0);
+    head = PyList_New(5);
+    if (before == NULL || cpu_obj == NULL || made == NULL || head == NULL)
+        goto error;
+    memcpy(PyUnicode_1BYTE_DATA(before), text, (size_t)len);
+    PyList_SET_ITEM(head, 0, before);
+    Py_INCREF(after);
+    PyList_SET_ITEM(head, 1, after);
+    Py_INCREF(info);
+    PyList_SET_ITEM(head, 2, info);
+    PyList_SET_ITEM(head, 3, cpu_obj);
+    PyList_SET_ITEM(head, 4, made);
+    before = cpu_obj = made = NULL;
+    if (PyDict_SetItem(heads, head_key, head) < 0)
+        goto error;
+    if (got != NULL) {
+        if (PyList_Append(PyTuple_GET_ITEM(got, 1), head_key) < 0)
+            goto error;
+    } else {
+        PyObject *keys = PyList_New(1), *pair;
+        if (keys == NULL)
+            goto error;
+        Py_INCREF(head_key);
+        PyList_SET_ITEM(keys, 0, head_key);
+        pair = PyTuple_Pack(2, thread, keys);
+        Py_DECREF(keys);
+        o = pair == NULL ? NULL : PyLong_FromLong(tid);
+        if (o == NULL || PyDict_SetItem(f->by_tid, o, pair) < 0) {
+            Py_XDECREF(o);
+            Py_XDECREF(pair);
+            goto error;
+        }
+        Py_DECREF(o);
+        Py_DECREF(pair);
+    }
+    if (user_maps) { /* by_maps.setdefault(thread.maps, []).append(head_key) */
+        PyObject *maps = PyObject_GetAttr(thread, f->maps_name), *keys;
+        if (maps == NULL)
+            goto error;
+        keys = PyDict_GetItemWithError(f->by_maps, maps); /* borrowed */
+        if (keys == NULL) {
+            if (PyErr_Occurred() || (keys = PyList_New(0)) == NULL || PyDict_SetItem(f->by_maps, maps, keys) < 0) {
+                Py_XDECREF(keys);
+                Py_DECREF(maps);
+                goto error;
+            }
+            Py_DECREF(keys); /* (the dict holds it) */
+        }
+        Py_DECREF(maps);
+        if (!PyList_Check(keys) || PyList_Append(keys, head_key) < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "make_head: by_maps holds a list per maps");
+            goto error;
+        }
+    }
+    return head;
+fallback:
+    Py_XDECREF(state);
+    PyErr_Clear();
+    return NULL;
+error:
+    Py_XDECREF(state);
+    Py_XDECREF(before);
+    Py_XDECREF(cpu_obj);
+    Py_XDECREF(made);
+    Py_XDECREF(head);
+    return NULL;
+}
+
+/* script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit, miss=None, fast=None)
  *     -> (i, status, template, dropped)
  *     report.script_keys._Walk.run_raw's loop over items[start:] (pairs (key, time): key bytes cut at its RAW
  *     record, whose u32 size is at byte `at`), for the samples whose text it can make as that loop does: a
@@ -806,21 +1074,31 @@ static PyObject *trace_plan_type(PyObject *Py_UNUSED(module), PyObject *Py_UNUSE
  *     the info call changed kernel.epoch (a %pS name loaded the kernel's symbols): `template` is the
  *     sample's template, neither kept nor printed. With `miss` (_Walk.miss_raw), a key whose head is not
  *     kept and whose RAW fits is not left to Python: miss(key, end) (end: where its RAW ends) gives its
- *     template, printed as a kept one's, or None for a sample the reader drops (counted in `dropped`). */
+ *     template, printed as a kept one's, or None for a sample the reader drops (counted in `dropped`); with
+ *     `fast` (see FastHeads), make_head makes such a head first where it can, and the key is then printed as
+ *     one whose head was kept. */
 static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *items, *memo, *heads, *kernel, *out, *pct = NULL, *pctpct = NULL, *epoch_name = NULL;
     PyObject *miss = Py_None, *last_head = NULL, *last_got = NULL; /* the last head found, its key's bytes */
+    PyObject *fast = NULL;
+    FastHeads fh;
+    int with_fast;
     Py_ssize_t i, n, at, memo_limit, dropped = 0;
     unsigned long long divisor;
     int status = 0;
     PyObject *changed_template = NULL, *result = NULL;
     LineBuf buf = {NULL, 0, 0};
 
-    if (!PyArg_ParseTuple(args, "O!nO!O!nKOO!n|O:script_raw_run", &PyList_Type, &items, &i, &PyDict_Type,
+    if (!PyArg_ParseTuple(args, "O!nO!O!nKOO!n|OO:script_raw_run", &PyList_Type, &items, &i, &PyDict_Type,
                           &memo, &PyDict_Type, &heads, &at, &divisor, &kernel, &PyList_Type, &out, &memo_limit,
-                          &miss))
+                          &miss, &fast))
         return NULL;
+    with_fast = fastheads_init(&fh, fast, at);
+    if (with_fast < 0) {
+        fastheads_clear(&fh);
+        return NULL;
+    }
     if (at < 0 || divisor == 0) {
         PyErr_SetString(PyExc_ValueError, "script_raw_run: bad offset or divisor");
         return NULL;
@@ -876,6 +1154,22 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
                     Py_DECREF(head_key);
                 Py_XINCREF(got);
                 Py_XSETREF(last_got, got);
+            }
+            if (got == NULL && end <= klen && with_fast) { /* a new head C makes (else Python does) */
+                PyObject *made_head;
+                head_key = PyBytes_FromStringAndSize(kb, at);
+                if (head_key == NULL)
+                    goto done;
+                made_head = make_head(&fh, kb, head_key, heads, memo_limit);
+                if (made_head == NULL) {
+                    Py_DECREF(head_key);
+                    if (PyErr_Occurred())
+                        goto done;
+                } else {
+                    Py_XSETREF(last_head, head_key);
+                    Py_XSETREF(last_got, made_head);
+                    got = made_head;
+                }
             }
             if (got == NULL && end <= klen && miss != Py_None) { /* a new head: Python makes it */
                 PyObject *made_template;
@@ -983,6 +1277,7 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
         goto done;
     result = Py_BuildValue("(niOn)", i, status, changed_template != NULL ? changed_template : Py_None, dropped);
 done:
+    fastheads_clear(&fh);
     Py_XDECREF(last_head);
     Py_XDECREF(last_got);
     PyMem_Free(buf.data);
@@ -997,7 +1292,7 @@ done:
 
 PyMethodDef speedups_script_methods[] = {
     {"script_raw_run", (PyCFunction)script_raw_run, METH_VARARGS,
-     "script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit, miss=None) -> "
+     "script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit, miss=None, fast=None) -> "
      "(i, status, template, dropped) (see the source)"},
     {"script_whole_run", (PyCFunction)script_whole_run, METH_VARARGS,
      "script_whole_run(items, memo, divisor, out, miss) -> dropped (see the source)"},
