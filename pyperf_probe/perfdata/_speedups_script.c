@@ -856,7 +856,7 @@ static PyObject *make_head(FastHeads *f, const char *kb, PyObject *head_key, PyO
     uint64_t id = 0, ip, period;
     int32_t pid, tid;
     uint32_t cpu = 0;
-    PyObject *o, *evsel_obj, *spec, *thread, *state = NULL, *got, *after, *info, *head = NULL, *made = NULL;
+    PyObject *o, *evsel_obj, *spec, *thread, *state = NULL, *got, *after = NULL, *info, *head = NULL, *made = NULL;
     PyObject *before = NULL, *cpu_obj = NULL, *time_text, *event_text;
     char text[HEAD_TEXT];
     Py_ssize_t len = 0, evsel, k;
@@ -909,15 +909,15 @@ static PyObject *make_head(FastHeads *f, const char *kb, PyObject *head_key, PyO
     if (got != NULL && (!PyTuple_Check(got) || PyTuple_GET_SIZE(got) != 2 || PyTuple_GET_ITEM(got, 0) != thread ||
                         !PyList_Check(PyTuple_GET_ITEM(got, 1))))
         return NULL; /* (a thread made again under this tid: Dependents drops the old one's keys) */
+    Py_INCREF(thread); /* (held: the Python calls below must not free them) */
+    Py_XINCREF(got);
     o = PyObject_GetAttr(thread, f->pid_name);
     if (o == NULL)
-        return NULL;
+        goto fallback;
     k = PyLong_Check(o) ? PyLong_AsSsize_t(o) : -1;
     Py_DECREF(o);
-    if (k == -1) {
-        PyErr_Clear();
-        return NULL;
-    }
+    if (k == -1)
+        goto fallback;
     state = PyObject_GetAttr(thread, f->state_name);
     if (state == Py_None) { /* machine.thread_state: the interned comm */
         Py_DECREF(state);
@@ -954,9 +954,12 @@ static PyObject *make_head(FastHeads *f, const char *kb, PyObject *head_key, PyO
                 after = NULL; /* (tails was full: Python makes this one) */
         }
         Py_DECREF(location);
-        if (after == NULL || !PyUnicode_Check(after))
+        if (after == NULL || !PyUnicode_Check(after)) {
+            after = NULL;
             goto fallback;
+        }
     }
+    Py_INCREF(after); /* (held until the head takes it) */
     if (comm) { /* "%16s " of an ASCII comm without '%' */
         Py_ssize_t n;
         o = PyObject_GetAttr(state, f->comm_name);
@@ -997,13 +1000,12 @@ static PyObject *make_head(FastHeads *f, const char *kb, PyObject *head_key, PyO
         goto error;
     memcpy(PyUnicode_1BYTE_DATA(before), text, (size_t)len);
     PyList_SET_ITEM(head, 0, before);
-    Py_INCREF(after);
     PyList_SET_ITEM(head, 1, after);
     Py_INCREF(info);
     PyList_SET_ITEM(head, 2, info);
     PyList_SET_ITEM(head, 3, cpu_obj);
     PyList_SET_ITEM(head, 4, made);
-    before = cpu_obj = made = NULL;
+    before = cpu_obj = made = after = NULL;
     if (PyDict_SetItem(heads, head_key, head) < 0)
         goto error;
     if (got != NULL) {
@@ -1031,28 +1033,38 @@ static PyObject *make_head(FastHeads *f, const char *kb, PyObject *head_key, PyO
         if (maps == NULL)
             goto error;
         keys = PyDict_GetItemWithError(f->by_maps, maps); /* borrowed */
+        Py_XINCREF(keys);
         if (keys == NULL) {
             if (PyErr_Occurred() || (keys = PyList_New(0)) == NULL || PyDict_SetItem(f->by_maps, maps, keys) < 0) {
                 Py_XDECREF(keys);
                 Py_DECREF(maps);
                 goto error;
             }
-            Py_DECREF(keys); /* (the dict holds it) */
         }
         Py_DECREF(maps);
         if (!PyList_Check(keys) || PyList_Append(keys, head_key) < 0) {
             if (!PyErr_Occurred())
                 PyErr_SetString(PyExc_TypeError, "make_head: by_maps holds a list per maps");
+            Py_DECREF(keys);
             goto error;
         }
+        Py_DECREF(keys);
     }
+    Py_DECREF(thread);
+    Py_XDECREF(got);
     return head;
 fallback:
     Py_XDECREF(state);
+    Py_XDECREF(after);
+    Py_DECREF(thread);
+    Py_XDECREF(got);
     PyErr_Clear();
     return NULL;
 error:
+    Py_DECREF(thread);
+    Py_XDECREF(got);
     Py_XDECREF(state);
+    Py_XDECREF(after);
     Py_XDECREF(before);
     Py_XDECREF(cpu_obj);
     Py_XDECREF(made);
