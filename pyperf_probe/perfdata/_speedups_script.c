@@ -607,15 +607,15 @@ static PyObject *traceplan_fallback(TracePlanObject *self, const unsigned char *
     return result;
 }
 
-/* The plan's text of the record d[:size] (`data`: the record as an object for the fallback, or NULL). */
-static PyObject *traceplan_render(TracePlanObject *self, const unsigned char *d, Py_ssize_t size, PyObject *data)
+/* The plan's text of the record d[:size] written to out (TRACEPLAN_TEXT bytes: ASCII), its length to *out_len:
+ * 0; 1: the fallback prints this record; -1: an error. */
+static int traceplan_fill(TracePlanObject *self, const unsigned char *d, Py_ssize_t size, char *out,
+                          Py_ssize_t *out_len)
 {
-    PyObject *result = NULL;
-    char out[TRACEPLAN_TEXT];
     Py_ssize_t i, len = 0;
     int fallback = 0;
     if (size < self->end)
-        return traceplan_fallback(self, d, size, data);
+        return 1;
     for (i = 0; i < self->n; i++) {
         const TracePiece *t = &self->parsed[i];
         if (t->kind == 0) {
@@ -734,14 +734,26 @@ static PyObject *traceplan_render(TracePlanObject *self, const unsigned char *d,
             }
         }
     }
-    if (fallback) {
-        result = traceplan_fallback(self, d, size, data);
-    } else {
-        result = PyUnicode_New(len, 127);
-        if (result != NULL)
-            memcpy(PyUnicode_1BYTE_DATA(result), out, (size_t)len);
-    }
+    *out_len = len;
+    return fallback;
 error:
+    return -1;
+}
+
+/* The plan's text of the record d[:size] (`data`: the record as an object for the fallback, or NULL). */
+static PyObject *traceplan_render(TracePlanObject *self, const unsigned char *d, Py_ssize_t size, PyObject *data)
+{
+    PyObject *result;
+    char out[TRACEPLAN_TEXT];
+    Py_ssize_t len = 0;
+    int got = traceplan_fill(self, d, size, out, &len);
+    if (got < 0)
+        return NULL;
+    if (got > 0)
+        return traceplan_fallback(self, d, size, data);
+    result = PyUnicode_New(len, 127);
+    if (result != NULL)
+        memcpy(PyUnicode_1BYTE_DATA(result), out, (size_t)len);
     return result;
 }
 
@@ -1072,6 +1084,48 @@ error:
     return NULL;
 }
 
+/* before + the plan's text of the record with every '%' doubled + after, as one str (a new reference); None
+ * (not a new reference) where the plan's fallback prints the record or before or after is not ASCII; NULL:
+ * an error. */
+static PyObject *plan_template(TracePlanObject *plan, const unsigned char *d, Py_ssize_t size, PyObject *before,
+                               PyObject *after)
+{
+    char out[TRACEPLAN_TEXT];
+    Py_ssize_t len = 0, nb, na, npct = 0, k;
+    PyObject *result;
+    unsigned char *w;
+    int got;
+    if (!ascii_text(before) || !ascii_text(after))
+        return Py_None;
+    got = traceplan_fill(plan, d, size, out, &len);
+    if (got < 0)
+        return NULL;
+    if (got > 0)
+        return Py_None;
+    for (k = 0; k < len; k++)
+        npct += out[k] == '%';
+    nb = PyUnicode_GET_LENGTH(before);
+    na = PyUnicode_GET_LENGTH(after);
+    result = PyUnicode_New(nb + len + npct + na, 127);
+    if (result == NULL)
+        return NULL;
+    w = PyUnicode_1BYTE_DATA(result);
+    memcpy(w, PyUnicode_1BYTE_DATA(before), (size_t)nb);
+    w += nb;
+    if (npct == 0) {
+        memcpy(w, out, (size_t)len);
+        w += len;
+    } else {
+        for (k = 0; k < len; k++) {
+            *w++ = (unsigned char)out[k];
+            if (out[k] == '%')
+                *w++ = '%';
+        }
+    }
+    memcpy(w, PyUnicode_1BYTE_DATA(after), (size_t)na);
+    return result;
+}
+
 /* script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit, miss=None, fast=None)
  *     -> (i, status, template, dropped)
  *     report.script_keys._Walk.run_raw's loop over items[start:] (pairs (key, time): key bytes cut at its RAW
@@ -1219,8 +1273,13 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
                 template = PyUnicode_FromString("");
             } else if (info == Py_None) {
                 template = PyUnicode_Concat(before, after);
+            } else if (Py_TYPE(info) == &TracePlanType && !((TracePlanObject *)info)->calls_out &&
+                       (template = plan_template((TracePlanObject *)info, (const unsigned char *)kb + at + 4,
+                                                 (Py_ssize_t)raw_size, before, after)) != Py_None) {
+                /* (prints no kernel name: the epoch stays) before + its text with '%' doubled + after, at once */
+                if (template == NULL)
+                    goto done;
             } else if (Py_TYPE(info) == &TracePlanType && !((TracePlanObject *)info)->calls_out) {
-                /* (prints no kernel name: the epoch stays) */
                 PyObject *text = traceplan_render((TracePlanObject *)info, (const unsigned char *)kb + at + 4,
                                                   (Py_ssize_t)raw_size, NULL), *escaped, *left;
                 if (text == NULL)

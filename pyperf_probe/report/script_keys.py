@@ -36,7 +36,8 @@ from pyperf_probe.session.kept import Dependents
 U32 = struct.Struct("<I")
 MEMO_LIMIT = 1 << 14  # texts kept: memory stays flat when keys are as many as the samples
 SECOND = 1_000_000_000
-WRITE_BATCH = 1024  # samples whose text is written at once: the text in memory stays small
+WRITE_BATCH = 1024  # samples whose text is made at once: the text in memory stays small
+WRITE_SIZE = 1 << 16  # characters of text written at once
 C_HEADS = True  # script_raw_run makes the heads it can (make_head: the C twin of miss_raw's planned path)
 
 
@@ -52,23 +53,39 @@ def write_samples(session, printer, accept: Callable, write: Callable[[str], obj
         return False
     walk = _Walk(session, printer, accept, session.data.keyed_layout(timed=True, walk=short))
     handlers = session.record_handlers()
-    for item in batches:
-        if type(item) is list:
-            for start in range(0, len(item), WRITE_BATCH):  # (a flushed round may hold 100K samples)
-                text = walk.run(item[start:start + WRITE_BATCH] if len(item) > WRITE_BATCH else item)
-                if text:
-                    write(text)
-        elif type(item) is Sample:  # a sample the reader decoded (not keyed: another event's layout)
-            session.nr_samples += 1
-            resolved = session.resolve(item)
-            walk.machine_changed()
-            if accept(resolved.thread):
-                write(printer.format(resolved))
-        else:
-            handler = handlers.get(type(item))
-            if handler is not None:
-                handler(item)
-                walk.dependents.after_record(item)
+    # the texts of the runs between records, written WRITE_SIZE characters at a time (a system-wide recording
+    # has a record every ~25 samples: one write each would cost more than their text)
+    pending: list[str] = []
+    size = 0
+    try:
+        for item in batches:
+            if type(item) is list:
+                for start in range(0, len(item), WRITE_BATCH):  # (a flushed round may hold 100K samples)
+                    text = walk.run(item[start:start + WRITE_BATCH] if len(item) > WRITE_BATCH else item)
+                    if text:
+                        pending.append(text)
+                        size += len(text)
+                        if size >= WRITE_SIZE:
+                            text = "".join(pending)
+                            pending.clear()
+                            size = 0
+                            write(text)
+            elif type(item) is Sample:  # a sample the reader decoded (not keyed: another event's layout)
+                session.nr_samples += 1
+                resolved = session.resolve(item)
+                walk.machine_changed()
+                if accept(resolved.thread):
+                    pending.append(printer.format(resolved))
+            else:
+                handler = handlers.get(type(item))
+                if handler is not None:
+                    handler(item)
+                    walk.dependents.after_record(item)
+    finally:
+        if pending:  # (also before an error: what was made so far is printed, as perf prints it)
+            text = "".join(pending)
+            pending.clear()
+            write(text)
     session.data.warn_summary()
     return True
 
