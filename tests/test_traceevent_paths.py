@@ -365,3 +365,38 @@ def test_programs_compute_what_the_expressions_compute():
             names = {name: int.from_bytes(raw[offset:offset + size], "little")
                      for offset, (size, name) in made.fields.items()}
             assert plans.eval_prog(prog, raw) == eval(got[0], {}, names), got[0]
+
+
+def _reference_raw(tokens) -> tuple[int, str]:
+    """Tokens.raw one character at a time (``__read_token``'s loop): the reference of its runs."""
+    from pyperf_probe.traceevent import tokens as tk
+    ch = tokens._char()
+    if not ch:
+        return tk.NONE, ""
+    kind = tk._ctype(ch)
+    if kind in (tk.NONE, tk.NEWLINE, tk.DELIM):
+        return kind, ch
+    if kind == tk.OP:
+        return kind, tokens._op(ch)
+    if kind in (tk.DQUOTE, tk.SQUOTE):
+        return tokens._quoted(ch, kind)
+    out = ch
+    while tokens._peek() and tk._ctype(tokens._peek()) == kind:
+        out += tokens._char()
+    return kind, out
+
+
+def test_tokens_read_runs_as_one_character_at_a_time():
+    """Tokens.raw's runs of word and space characters (matched at once over ASCII, then one character at a
+    time) are the reference loop's, on random texts of ASCII, non-ASCII letters and spaces, control bytes."""
+    from pyperf_probe.traceevent.tokens import NONE, Tokens
+    rng = random.Random(52)
+    alphabet = "aZ09_ \t\r\n\x0b\x0c\x1c\x1f\x00\x7f(),-><=|&!\"'\\éß\u00a0\u2003\u0663x"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        fast, slow = Tokens(text), Tokens(text)
+        while True:
+            got = fast.raw()
+            assert got == _reference_raw(slow) and fast.pos == slow.pos, repr(text)
+            if got[0] == NONE and fast.pos >= len(text):
+                break

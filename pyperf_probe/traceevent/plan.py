@@ -221,7 +221,8 @@ def _const(expr: str, width: int, plan: _Plan, *operands: str) -> tuple[str, int
     """An operator's (expression, width); noted as a constant when its operands are (the expression holds
     only literals and operators)."""
     if all(operand in plan.consts for operand in operands):
-        plan.consts[expr] = eval(expr, {"__builtins__": {}})
+        prog = plan.progs.get(expr)  # (its program: the value without compiling the expression)
+        plan.consts[expr] = eval_prog(prog, b"") if prog is not None else eval(expr, {"__builtins__": {}})
     return expr, width
 
 
@@ -504,9 +505,7 @@ def eval_prog(prog: tuple, data: bytes) -> int:
             k += 2
         elif op == PROG_OP:
             b = stack.pop()
-            a = stack.pop()
-            text = _OPS[PROG_OPS[prog[k + 1]]][0]
-            stack.append(eval(text.format(a="a", b="b"), {"__builtins__": {}}, {"a": a, "b": b}) & MASK64)
+            stack.append(_OP_FUNCS[prog[k + 1]](stack.pop(), b) & MASK64)
             k += 2
         elif op == PROG_NOT:
             stack.append(0 if stack.pop() else 1)
@@ -519,6 +518,15 @@ def eval_prog(prog: tuple, data: bytes) -> int:
             stack.append(yes if cond else no)
             k += 1
     return stack[0]
+
+
+# PROG_OPS's operators on unsigned 64-bit values (eval_prog masks what they give to 64 bits)
+_OP_FUNCS = (lambda a, b: a | b, lambda a, b: a & b, lambda a, b: a ^ b, lambda a, b: 1 if a or b else 0,
+             lambda a, b: 1 if a and b else 0, lambda a, b: 1 if a < b else 0, lambda a, b: 1 if a <= b else 0,
+             lambda a, b: 1 if a > b else 0, lambda a, b: 1 if a >= b else 0, lambda a, b: 1 if a == b else 0,
+             lambda a, b: 1 if a != b else 0, lambda a, b: a << (b & 63), lambda a, b: a >> (b & 63),
+             lambda a, b: a - b, lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a // b if b else 0,
+             lambda a, b: a % b if b else 0)
 
 
 def _trace_plan_type():

@@ -6,6 +6,8 @@ delimiters ``( ) ,``, double- and single-quoted strings (adjacent ``"a" "b"`` jo
 """
 from __future__ import annotations
 
+import re
+
 NONE, ITEM, OP, DELIM, DQUOTE, SQUOTE, NEWLINE, SPACE, ERROR = range(9)
 MASK64 = (1 << 64) - 1
 
@@ -33,6 +35,14 @@ def _ctype(ch: str) -> int:
     return OP
 
 
+_TYPES = {chr(i): _ctype(chr(i)) for i in range(128)}  # (the ASCII characters' types, looked up)
+# the ASCII characters of a run of ITEM or SPACE characters (those _ctype gives that type), matched at once;
+# a non-ASCII character ends the match and the run goes on one character at a time
+_RUNS = {ITEM: re.compile(r"[A-Za-z0-9_]*").match, SPACE: re.compile(r"[ \t\r\x0b\x0c\x1c-\x1f]*").match}
+assert all((_TYPES[ch] == ITEM) == bool(_RUNS[ITEM](ch).end()) and (_TYPES[ch] == SPACE) == bool(_RUNS[SPACE](ch).end())
+           for ch in _TYPES)
+
+
 class Tokens:
     """``__read_token``/``read_token``/``read_token_item`` over one text."""
 
@@ -50,19 +60,26 @@ class Tokens:
         return self.text[self.pos] if self.pos < len(self.text) else ""
 
     def raw(self) -> tuple[int, str]:
-        ch = self._char()
-        if not ch:
+        text, pos = self.text, self.pos
+        if pos >= len(text):
             return NONE, ""
-        kind = _ctype(ch)
+        ch = text[pos]
+        self.pos = pos + 1
+        kind = _TYPES.get(ch)
+        if kind is None:
+            kind = _ctype(ch)
         if kind in (NONE, NEWLINE, DELIM):
             return kind, ch
         if kind == OP:
             return kind, self._op(ch)
         if kind in (DQUOTE, SQUOTE):
             return self._quoted(ch, kind)
-        out = ch
-        while self._peek() and _ctype(self._peek()) == kind:
-            out += self._char()
+        end = _RUNS[kind](text, pos + 1).end()
+        out = text[pos:end]
+        self.pos = end
+        if end < len(text) and text[end] >= "\x80":  # (the run goes on past an ASCII character)
+            while self._peek() and _ctype(self._peek()) == kind:
+                out += self._char()
         return kind, out
 
     def _op(self, ch: str) -> str:
