@@ -20,7 +20,6 @@ import os
 from collections.abc import Callable
 
 from pyperf_probe.perfdata.tracing_data import TracingData
-from pyperf_probe.traceevent.plan import flat_plan
 
 ENV_NO_LIBRARY = "PYPERF_NO_LIBTRACEEVENT"
 TEXT_CACHE_MAX = 16384  # records whose text info() keeps (then it starts again): a few MiB at most
@@ -174,6 +173,7 @@ class TraceEvents:
     def _route(self, event_id: int) -> tuple:
         """How an event's records print: the library's or the Python renderer's call, and whether a text
         may be kept for the same record."""
+        from pyperf_probe.traceevent.plan import flat_plan  # (its import: only for a file with formats)
         fmt = self.tracing.events.get(event_id)
         line = fmt.text[fmt.text.find("print fmt:"):] if fmt is not None else ""
         keep = not any(conv in line for conv in FUNCTION_CONVERSIONS)

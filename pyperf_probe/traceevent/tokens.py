@@ -6,8 +6,6 @@ delimiters ``( ) ,``, double- and single-quoted strings (adjacent ``"a" "b"`` jo
 """
 from __future__ import annotations
 
-import re
-
 NONE, ITEM, OP, DELIM, DQUOTE, SQUOTE, NEWLINE, SPACE, ERROR = range(9)
 MASK64 = (1 << 64) - 1
 
@@ -36,11 +34,20 @@ def _ctype(ch: str) -> int:
 
 
 _TYPES = {chr(i): _ctype(chr(i)) for i in range(128)}  # (the ASCII characters' types, looked up)
-# the ASCII characters of a run of ITEM or SPACE characters (those _ctype gives that type), matched at once;
-# a non-ASCII character ends the match and the run goes on one character at a time
-_RUNS = {ITEM: re.compile(r"[A-Za-z0-9_]*").match, SPACE: re.compile(r"[ \t\r\x0b\x0c\x1c-\x1f]*").match}
-assert all((_TYPES[ch] == ITEM) == bool(_RUNS[ITEM](ch).end()) and (_TYPES[ch] == SPACE) == bool(_RUNS[SPACE](ch).end())
-           for ch in _TYPES)
+_RUNS: dict = {}  # _runs()
+
+
+def _runs() -> dict:
+    """Per type, the match of the ASCII characters of a run of ITEM or SPACE characters (those _ctype gives
+    that type), read at once; a non-ASCII character ends the match and the run goes on one character at a
+    time. Made on first use (``re``'s import is a few ms a run without formats does without)."""
+    if not _RUNS:
+        import re
+        runs = {ITEM: re.compile(r"[A-Za-z0-9_]*").match, SPACE: re.compile(r"[ \t\r\x0b\x0c\x1c-\x1f]*").match}
+        assert all((_TYPES[ch] == ITEM) == bool(runs[ITEM](ch).end()) and
+                   (_TYPES[ch] == SPACE) == bool(runs[SPACE](ch).end()) for ch in _TYPES)
+        _RUNS.update(runs)
+    return _RUNS
 
 
 class Tokens:
@@ -74,7 +81,7 @@ class Tokens:
             return kind, self._op(ch)
         if kind in (DQUOTE, SQUOTE):
             return self._quoted(ch, kind)
-        end = _RUNS[kind](text, pos + 1).end()
+        end = (_RUNS or _runs())[kind](text, pos + 1).end()
         out = text[pos:end]
         self.pos = end
         if end < len(text) and text[end] >= "\x80":  # (the run goes on past an ASCII character)
