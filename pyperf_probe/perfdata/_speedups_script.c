@@ -821,6 +821,29 @@ typedef struct {
     PyObject *pid_name, *state_name, *comm_name, *maps_name, *newline;
 } FastHeads;
 
+/* The strings script_raw_run uses, made once (the module's for its lifetime). 0, or -1 with an exception. */
+static PyObject *s_pid, *s_state, *s_comm, *s_maps, *s_newline, *s_pct, *s_pctpct, *s_epoch;
+
+static int script_strings(void)
+{
+    if (s_epoch != NULL)
+        return 0;
+    s_pid = PyUnicode_InternFromString("pid");
+    s_state = PyUnicode_InternFromString("state");
+    s_comm = PyUnicode_InternFromString("comm");
+    s_maps = PyUnicode_InternFromString("maps");
+    s_newline = PyUnicode_FromString("\n");
+    s_pct = PyUnicode_FromString("%");
+    s_pctpct = PyUnicode_FromString("%%");
+    s_epoch = PyUnicode_InternFromString("epoch");
+    if (s_pid == NULL || s_state == NULL || s_comm == NULL || s_maps == NULL || s_newline == NULL || s_pct == NULL ||
+        s_pctpct == NULL || s_epoch == NULL) {
+        Py_CLEAR(s_epoch); /* (made again next time) */
+        return -1;
+    }
+    return 0;
+}
+
 static int fastheads_init(FastHeads *f, PyObject *fast, Py_ssize_t at)
 {
     memset(f, 0, sizeof(*f));
@@ -837,24 +860,19 @@ static int fastheads_init(FastHeads *f, PyObject *fast, Py_ssize_t at)
         PyErr_SetString(PyExc_ValueError, "script_raw_run: bad fast_heads offsets");
         return -1;
     }
-    f->pid_name = PyUnicode_InternFromString("pid");
-    f->state_name = PyUnicode_InternFromString("state");
-    f->comm_name = PyUnicode_InternFromString("comm");
-    f->maps_name = PyUnicode_InternFromString("maps");
-    f->newline = PyUnicode_FromString("\n");
-    if (f->pid_name == NULL || f->state_name == NULL || f->comm_name == NULL || f->maps_name == NULL ||
-        f->newline == NULL)
+    if (script_strings() < 0)
         return -1;
+    f->pid_name = s_pid; /* (borrowed) */
+    f->state_name = s_state;
+    f->comm_name = s_comm;
+    f->maps_name = s_maps;
+    f->newline = s_newline;
     return 1;
 }
 
 static void fastheads_clear(FastHeads *f)
 {
-    Py_CLEAR(f->pid_name);
-    Py_CLEAR(f->state_name);
-    Py_CLEAR(f->comm_name);
-    Py_CLEAR(f->maps_name);
-    Py_CLEAR(f->newline);
+    memset(f, 0, sizeof(*f)); /* (nothing of its own: its strings are script_strings') */
 }
 
 #define HEAD_TEXT 512
@@ -1169,11 +1187,11 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
         PyErr_SetString(PyExc_ValueError, "script_raw_run: bad offset or divisor");
         return NULL;
     }
-    pct = PyUnicode_FromString("%");
-    pctpct = PyUnicode_FromString("%%");
-    epoch_name = PyUnicode_FromString("epoch");
-    if (pct == NULL || pctpct == NULL || epoch_name == NULL)
+    if (script_strings() < 0)
         goto done;
+    pct = s_pct; /* (borrowed) */
+    pctpct = s_pctpct;
+    epoch_name = s_epoch;
     n = PyList_GET_SIZE(items);
     for (; i < n; i++) {
         PyObject *pair = PyList_GET_ITEM(items, i), *key, *template;
@@ -1353,9 +1371,6 @@ done:
     Py_XDECREF(last_got);
     PyMem_Free(buf.data);
     Py_XDECREF(changed_template);
-    Py_XDECREF(pct);
-    Py_XDECREF(pctpct);
-    Py_XDECREF(epoch_name);
     return result;
 }
 
