@@ -25,11 +25,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
+from pyperf_probe.perfdata.format import SampleType
 from pyperf_probe.perfdata.sample import Sample
 from pyperf_probe.perfdata.speedups import speedups
-from pyperf_probe.perfdata.format import SampleType
-from pyperf_probe.session import ResolvedSample
-from pyperf_probe.session import fixed_keys
+from pyperf_probe.session import ResolvedSample, fixed_keys
 from pyperf_probe.session.fixed_keys import FixedKeys
 from pyperf_probe.session.kept import Dependents
 

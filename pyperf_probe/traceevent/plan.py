@@ -11,14 +11,18 @@
   ``cond ? "a" : "b"``, ``__print_flags`` and ``__print_symbolic`` of such numbers (``print_str_arg``:
   sched_switch's ``prev_state``, softirq's ``action``), each written as a Python expression that computes
   what the printer computes (a name list for flags, a dict for symbols),
+* ``%ps %pS %pf %pF`` of such a number: the printer's ``_function`` (the kernel symbol its resolver finds
+  then: workqueue_activate_work's ``function``),
 
 into ``render(data) -> str``: one ``struct`` unpack of the fields (little-endian, at their fixed offsets)
 and one ``%`` formatting of the whole line, with each value masked and signed as :mod:`.compiled` (and
 the printer: :mod:`.printer`'s ``num``, ``str_arg`` and ``_flags``, libtraceevent's ``eval_num_arg`` and
-``print_str_arg``) compute it. A record too short for its fields gets ``slow(data)``: the caller's renderer
+``print_str_arg``) compute it. Where every piece is one it prints, the plan is a ``_speedups.TracePlan``
+(C) with that function as its twin and fallback; a computed value is a program there (``PROG_*``, its
+Python twin ``eval_prog``). A record too short for its fields gets ``slow(data)``: the caller's renderer
 (the printer's text, which reads a missing field as 0, unless another is given). Anything else (helpers,
-``%pS``, a ``*`` width, ``#``, dynamic arrays, array indexes, overlapping fields) has no plan: None, and the
-event prints as before.
+``%pS`` of what is no number, a ``*`` width, ``#``, dynamic arrays, array indexes, overlapping fields) has
+no plan: None, and the event prints as before.
 
 This is the path of the records of a system-wide recording (``sys_enter_*``, ``sched_wakeup``...: a
 RAW record is rarely seen twice), where a call into libtraceevent costs several times the formatting;
