@@ -104,14 +104,13 @@ def write_resolved(session, printer, accept: Callable, write: Callable[[str], ob
     out: list[str] = []
     append = out.append
     for s in session.samples():
-        thread = s.thread
+        evsel, thread, period, raw, location, chain, sample = s  # (a ResolvedSample: one unpack, no accessors)
         if not every and not accept(thread):
             continue
-        sample = s.sample
         if kernel.epoch != epoch or kernel_maps.generation != generation:
             epoch, generation = kernel.epoch, kernel_maps.generation
             memo.clear()
-        key = (s.evsel, thread, sample.pid, sample.tid, sample.cpu, s.period, s.raw, s.location, s.chain)
+        key = (evsel, thread, sample.pid, sample.tid, sample.cpu, period, raw, location, chain)
         parts = memo.get(key, False)
         if parts is False:
             if len(memo) >= MEMO_LIMIT:
