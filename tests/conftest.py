@@ -129,6 +129,8 @@ def speedups_or_not(request, monkeypatch):
         monkeypatch.setattr(tree, "_c_append", None)
         monkeypatch.setattr(tree, "_FRAME_ORDER", __import__("functools").cmp_to_key(tree.compare_frames))
         monkeypatch.setattr(rbtree, "_USE_C", False)
+        from pyperf_probe.report import script_keys
+        monkeypatch.setattr(script_keys, "C_HEADS", False)
         monkeypatch.setattr(ordered, "_extremes", ordered._py_extremes)
         monkeypatch.setattr(ordered, "_time_order", ordered._py_time_order)
         from pyperf_probe.callchain import rbreplay
