@@ -120,6 +120,8 @@ def speedups_or_not(request, monkeypatch):
         monkeypatch.setattr(stream, "_entry_scan", stream._py_entry_scan)
         monkeypatch.setattr(stream, "_nonkey_positions", stream._py_nonkey_positions)
         monkeypatch.setattr(fixed_keys, "user_chain", fixed_keys._user_chain)
+        from pyperf_probe.session import counts
+        monkeypatch.setattr(counts, "count_run", counts._py_count_run)
         monkeypatch.setattr(hist, "speedups", None)
         from pyperf_probe.callchain import tree
         from pyperf_probe.report import builder
@@ -127,6 +129,8 @@ def speedups_or_not(request, monkeypatch):
         monkeypatch.setattr(tree, "_c_append", None)
         monkeypatch.setattr(tree, "_FRAME_ORDER", __import__("functools").cmp_to_key(tree.compare_frames))
         monkeypatch.setattr(rbtree, "_USE_C", False)
+        from pyperf_probe.report import script_keys
+        monkeypatch.setattr(script_keys, "C_HEADS", False)
         monkeypatch.setattr(ordered, "_extremes", ordered._py_extremes)
         monkeypatch.setattr(ordered, "_time_order", ordered._py_time_order)
         from pyperf_probe.callchain import rbreplay

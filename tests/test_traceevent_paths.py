@@ -5,6 +5,7 @@ trace_seq read through an array view when the library grows or moves its buffer.
 from __future__ import annotations
 
 import glob
+import os
 import random
 import struct
 
@@ -277,3 +278,125 @@ def test_c_plans_print_what_the_python_plans_print():
             for cut in (len(raw), rng.randrange(0, len(raw) + 1)):
                 want = _reference(ev, raw[:cut])
                 assert plan(raw[:cut]) == want == plan.fallback(raw[:cut]), (body, raw[:cut].hex())
+
+
+# the events of a system-wide recording whose formats compute their values (perf script's text of them:
+# tests/test_traceevent_formats.py): the page of mm_page_alloc (a ?: of a sum), __print_flags of its gfp names
+# behind a test, the block events' device numbers and ioprio (shifts and masks, __print_symbolic of one), %ps
+SYSTEM_WIDE = ("kmem/mm_page_alloc", "block/block_rq_issue", "block/block_rq_complete",
+               "workqueue/workqueue_activate_work")
+
+
+def _resolve(addr: int):
+    """A kernel resolver for %ps: a name for most addresses, none for some."""
+    return None if addr % 3 == 0 else ("fn_%x" % (addr & 0xFF), addr & ~0xF, None)
+
+
+@pytest.mark.skipif(not all(os.path.exists(f"/sys/kernel/tracing/events/{e}/format") for e in SYSTEM_WIDE),
+                    reason="needs tracefs with the machine's event formats (as root)")
+def test_c_plans_of_computed_values_and_functions():
+    """The system-wide events' formats have C plans (TracePlan: programs of computed values, names of a
+    computed value, %ps through the resolver), which print what their Python plan and the printer print on
+    random records, whole and cut short, with the values their tests and masks pick out (pfn -1, gfp_flags 0,
+    every ioprio class, addresses the resolver names or not)."""
+    from pyperf_probe.traceevent.plan import _trace_plan_type, flat_plan
+    if _trace_plan_type() is None:
+        pytest.skip("the C accelerator is not built")
+    rng = random.Random(1616)
+    for name in SYSTEM_WIDE:
+        with open(f"/sys/kernel/tracing/events/{name}/format") as f:
+            ev = Event.parse(f.read(), name.split("/")[0], resolve=_resolve)
+        plan = flat_plan(ev)
+        assert type(plan) is _trace_plan_type(), name
+        for i in range(1500):
+            raw = bytearray(raw_record(ev, rng) if i % 2 else rng.randbytes(64 + 4 * len(ev.fields)))
+            for f in ev.fields:
+                if f.offset + f.size > len(raw) or f.size not in (2, 4, 8) or i % 5 == 0:
+                    continue
+                value = rng.choice((0, (1 << 8 * f.size) - 1, rng.getrandbits(8 * f.size), rng.getrandbits(16),
+                                    rng.randrange(8) << 13 | rng.randrange(1024) << 3 | rng.randrange(8)))
+                raw[f.offset:f.offset + f.size] = value.to_bytes(f.size, "little")
+            raw = bytes(raw)
+            for cut in (len(raw), rng.randrange(0, len(raw) + 1)):
+                want = _reference(ev, raw[:cut])
+                assert plan(raw[:cut]) == want == plan.fallback(raw[:cut]), (name, raw[:cut].hex())
+
+
+def test_programs_compute_what_the_expressions_compute():
+    """traceevent.plan's programs (what TracePlan computes a value with) and their Python twin eval_prog
+    give each expression's value, and a plan of computed values, names and texts of them is a TracePlan
+    printing what the Python plan and the printer print."""
+    from pyperf_probe.traceevent import plan as plans
+    ops = SWITCH.split("print fmt:")[0] + (
+        'print fmt: "%d,%d %s %u %lu %d %x %llu %u %p %s|%ps %x %d", ((unsigned int) ((REC->prev_pid) >> 20)), '
+        '((unsigned int) ((REC->prev_pid) & ((1U << 20) - 1))), __print_symbolic(((REC->prev_prio >> 3) & 7), '
+        '{ 0, "HI" }, { 1, "TIMER" }, { HRTIMER_SOFTIRQ, "HRT" }, { -1, "MINUS" }, { 1, "AGAIN" }), '
+        'REC->prev_pid != -1 ? REC->next_pid : 0, (unsigned long)(REC->prev_state - REC->next_pid), '
+        '!REC->next_prio, ~REC->prev_prio, (unsigned long long)(REC->prev_state / REC->next_prio), '
+        'REC->prev_pid * REC->next_pid + (REC->next_prio << 40), REC->prev_state != -1UL ? ((void *)8 + '
+        'REC->prev_state) : ((void *)0), (REC->next_prio % 3) ? __print_flags(REC->next_prio % 3, "|", { 1, "A" }, '
+        '{ 2, "B" }) : "none", REC->prev_state + 4, (REC->prev_prio || REC->next_pid) ^ (REC->next_prio >= 7), '
+        '(s16)(REC->prev_prio <= REC->next_prio ? REC->prev_state % REC->next_pid : REC->next_pid >> 65)\n')
+    ev = Event.parse(ops, resolve=_resolve)
+    plan = plans.flat_plan(ev)
+    if plans._trace_plan_type() is not None:
+        assert type(plan) is plans._trace_plan_type()
+    rng = random.Random(61)
+    numbers = [piece.arg for piece in ev.pieces if piece.type != "string"]
+    for i in range(800):
+        raw = bytearray(raw_record(ev, rng) if i % 2 else rng.randbytes(64 + 4 * len(ev.fields)))
+        if i % 4 == 0:
+            for name in ("prev_pid", "next_prio", "prev_state"):
+                f = ev.find_field(name)
+                raw[f.offset:f.offset + f.size] = rng.choice((0, 1, 3, -1 & ((1 << 8 * f.size) - 1))).to_bytes(
+                    f.size, "little")
+        raw = bytes(raw)
+        for cut in (len(raw), rng.randrange(0, len(raw) + 1)):
+            want = _reference(ev, raw[:cut])
+            assert plan(raw[:cut]) == want, raw[:cut].hex()
+            if hasattr(plan, "fallback"):
+                assert plan.fallback(raw[:cut]) == want
+        for arg in numbers:
+            made = plans._Plan()
+            got = plans._number(arg, made)
+            if got is None or arg.kind in ("symbol", "flags"):
+                continue
+            prog = made.progs[got[0]]
+            names = {name: int.from_bytes(raw[offset:offset + size], "little")
+                     for offset, (size, name) in made.fields.items()}
+            assert plans.eval_prog(prog, raw) == eval(got[0], {}, names), got[0]
+
+
+def _reference_raw(tokens) -> tuple[int, str]:
+    """Tokens.raw one character at a time (``__read_token``'s loop): the reference of its runs."""
+    from pyperf_probe.traceevent import tokens as tk
+    ch = tokens._char()
+    if not ch:
+        return tk.NONE, ""
+    kind = tk._ctype(ch)
+    if kind in (tk.NONE, tk.NEWLINE, tk.DELIM):
+        return kind, ch
+    if kind == tk.OP:
+        return kind, tokens._op(ch)
+    if kind in (tk.DQUOTE, tk.SQUOTE):
+        return tokens._quoted(ch, kind)
+    out = ch
+    while tokens._peek() and tk._ctype(tokens._peek()) == kind:
+        out += tokens._char()
+    return kind, out
+
+
+def test_tokens_read_runs_as_one_character_at_a_time():
+    """Tokens.raw's runs of word and space characters (matched at once over ASCII, then one character at a
+    time) are the reference loop's, on random texts of ASCII, non-ASCII letters and spaces, control bytes."""
+    from pyperf_probe.traceevent.tokens import NONE, Tokens
+    rng = random.Random(52)
+    alphabet = "aZ09_ \t\r\n\x0b\x0c\x1c\x1f\x00\x7f(),-><=|&!\"'\\éß\u00a0\u2003\u0663x"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        fast, slow = Tokens(text), Tokens(text)
+        while True:
+            got = fast.raw()
+            assert got == _reference_raw(slow) and fast.pos == slow.pos, repr(text)
+            if got[0] == NONE and fast.pos >= len(text):
+                break

@@ -251,6 +251,18 @@ error:
  *                                                   fills the table: __print_flags, __print_symbolic)
  *     (6, offset, size, relative)                   __get_str: the string a __data_loc field of 2 or 4 bytes
  *                                                   locates (fields.dynamic_span, then its bytes up to NUL)
+ *     (7, offset, size, mask, fn)                   fn(value) (%ps and the like: a kernel symbol's name, never
+ *                                                   kept; the plan's `calls_out`: script_raw_run checks the
+ *                                                   kernel's epoch around it)
+ * In kinds 1, 3, 4, 5 and 7 `offset` may be a program (a tuple of ints; then size is 0): the value is computed
+ * from fields and constants (traceevent.plan's PROG_*: postfix, on a stack of unsigned 64-bit values; its
+ * Python twin is plan.eval_prog):
+ *     1 offset size   a field's unsigned little-endian bytes (within `end`)
+ *     2 value         a constant
+ *     3 op            the operator PROG_OPS[op] of the two values on top (a, b: b on top): | & ^ || && < <= > >=
+ *                     == != << >> - + * / %  (64-bit wrapping; shifts by b & 63; / and % by 0 give 0)
+ *     4 / 5           !a / ~a
+ *     6               c ? a : b of the three on top (c deepest)
  * A record shorter than `end`, a char array with a byte >= 0x80 (UTF-8 decoding with replacement) or a
  * text that is not ASCII is printed by `fallback(raw)`. */
 typedef struct {
@@ -261,7 +273,9 @@ typedef struct {
     int left, zero, plus, space, width; /* kind 1: cfmt parsed: flags - 0 + space, a width (no precision) */
     char conv;                 /* 'd', 'u', 'x', 'X', 'o' */
     PyObject *text, *other;    /* kind 0: the text; kind 4: yes, no; kind 5: zero (or NULL) (borrowed) */
-    PyObject *fn, *table;      /* kind 5 (borrowed: `pieces` holds them) */
+    PyObject *fn, *table;      /* kind 5 (borrowed: `pieces` holds them); kind 7: fn */
+    uint64_t *prog;            /* the value's program (see above), or NULL: the field's bytes */
+    Py_ssize_t nprog;
 } TracePiece;
 
 typedef struct {
@@ -271,12 +285,18 @@ typedef struct {
     PyObject *fallback; /* the Python render function */
     Py_ssize_t n;
     TracePiece *parsed;
+    int calls_out;      /* a piece calls Python (kind 7): it may change the kernel's epoch */
 } TracePlanObject;
+
+#define PROG_STACK 32
 
 static void traceplan_dealloc(TracePlanObject *self)
 {
+    Py_ssize_t i;
     Py_XDECREF(self->pieces);
     Py_XDECREF(self->fallback);
+    for (i = 0; self->parsed != NULL && i < self->n; i++)
+        PyMem_Free(self->parsed[i].prog);
     PyMem_Free(self->parsed);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -284,6 +304,127 @@ static void traceplan_dealloc(TracePlanObject *self)
 static int ascii_text(PyObject *o)
 {
     return o != NULL && PyUnicode_Check(o) && PyUnicode_IS_ASCII(o);
+}
+
+/* A program's ops read into t->prog, checked: known ops with their operands, fields within `end`, the stack
+ * within PROG_STACK and one value left. 0 done, -1 not a program this knows. */
+static int parse_prog(TracePiece *t, PyObject *prog, Py_ssize_t end)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(prog), k, depth = 0;
+    t->prog = PyMem_Calloc((size_t)(n ? n : 1), sizeof(uint64_t));
+    if (t->prog == NULL)
+        return -1;
+    t->nprog = n;
+    for (k = 0; k < n; k++) {
+        PyObject *o = PyTuple_GET_ITEM(prog, k);
+        if (!PyLong_Check(o))
+            return -1;
+        t->prog[k] = PyLong_AsUnsignedLongLong(o);
+        if (PyErr_Occurred()) {
+            PyErr_Clear();
+            return -1;
+        }
+    }
+    for (k = 0; k < n;) {
+        uint64_t op = t->prog[k++];
+        if (op == 1) {
+            uint64_t offset, size;
+            if (k + 2 > n)
+                return -1;
+            offset = t->prog[k++];
+            size = t->prog[k++];
+            if ((size != 1 && size != 2 && size != 4 && size != 8) || offset > (uint64_t)end ||
+                offset + size > (uint64_t)end)
+                return -1;
+            depth++;
+        } else if (op == 2) {
+            if (k + 1 > n)
+                return -1;
+            k++;
+            depth++;
+        } else if (op == 3) {
+            if (k + 1 > n || t->prog[k++] > 17 || depth < 2)
+                return -1;
+            depth--;
+        } else if (op == 4 || op == 5) {
+            if (depth < 1)
+                return -1;
+        } else if (op == 6) {
+            if (depth < 3)
+                return -1;
+            depth -= 2;
+        } else {
+            return -1;
+        }
+        if (depth > PROG_STACK)
+            return -1;
+    }
+    return depth == 1 ? 0 : -1;
+}
+
+static uint64_t read_le(const unsigned char *p, Py_ssize_t size);
+
+/* The value of a checked program on the record d (which holds every field it reads: `end`). */
+static uint64_t eval_prog(const uint64_t *prog, Py_ssize_t n, const unsigned char *d)
+{
+    uint64_t stack[PROG_STACK], a, b;
+    Py_ssize_t k = 0;
+    int sp = 0;
+    while (k < n) {
+        uint64_t op = prog[k++];
+        switch (op) {
+        case 1:
+            stack[sp++] = read_le(d + prog[k], (Py_ssize_t)prog[k + 1]);
+            k += 2;
+            break;
+        case 2:
+            stack[sp++] = prog[k++];
+            break;
+        case 3:
+            b = stack[--sp];
+            a = stack[sp - 1];
+            switch (prog[k++]) {
+            case 0: a = a | b; break;
+            case 1: a = a & b; break;
+            case 2: a = a ^ b; break;
+            case 3: a = (a || b) ? 1 : 0; break;
+            case 4: a = (a && b) ? 1 : 0; break;
+            case 5: a = a < b; break;
+            case 6: a = a <= b; break;
+            case 7: a = a > b; break;
+            case 8: a = a >= b; break;
+            case 9: a = a == b; break;
+            case 10: a = a != b; break;
+            case 11: a = a << (b & 63); break;
+            case 12: a = a >> (b & 63); break;
+            case 13: a = a - b; break;
+            case 14: a = a + b; break;
+            case 15: a = a * b; break;
+            case 16: a = b ? a / b : 0; break;
+            default: a = b ? a % b : 0; break;
+            }
+            stack[sp - 1] = a;
+            break;
+        case 4:
+            stack[sp - 1] = stack[sp - 1] ? 0 : 1;
+            break;
+        case 5:
+            stack[sp - 1] = ~stack[sp - 1];
+            break;
+        default: /* 6 */
+            b = stack[--sp];
+            a = stack[--sp];
+            stack[sp - 1] = stack[sp - 1] ? a : b;
+            break;
+        }
+    }
+    return stack[0];
+}
+
+/* A number piece's value (before its mask): its program's, or its field's bytes. */
+static inline uint64_t piece_value(const TracePiece *t, const unsigned char *d)
+{
+    return t->prog != NULL ? eval_prog(t->prog, t->nprog, d) : read_le(d + t->offset, t->size);
 }
 
 static PyObject *traceplan_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
@@ -323,18 +464,27 @@ static PyObject *traceplan_new(PyTypeObject *type, PyObject *args, PyObject *kwd
             t->size = PyUnicode_GET_LENGTH(t->text);
             continue;
         }
-        if (t->kind < 1 || t->kind > 6 || len != (Py_ssize_t[]){0, 6, 3, 4, 6, 7, 4}[t->kind] ||
-            !PyLong_Check(PyTuple_GET_ITEM(p, 1)) || !PyLong_Check(PyTuple_GET_ITEM(p, 2)))
+        if (t->kind < 1 || t->kind > 7 || len != (Py_ssize_t[]){0, 6, 3, 4, 6, 7, 4, 5}[t->kind] ||
+            !PyLong_Check(PyTuple_GET_ITEM(p, 2)))
             goto bad;
-        t->offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 1));
-        t->size = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 2));
+        if (PyTuple_Check(PyTuple_GET_ITEM(p, 1)) && t->kind != 2 && t->kind != 6) {
+            if (parse_prog(t, PyTuple_GET_ITEM(p, 1), end) < 0)
+                goto bad;
+            t->offset = 0;
+            t->size = 8; /* (its checks below: a value of 8 bytes at 0) */
+        } else if (!PyLong_Check(PyTuple_GET_ITEM(p, 1))) {
+            goto bad;
+        } else {
+            t->offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 1));
+            t->size = PyLong_AsSsize_t(PyTuple_GET_ITEM(p, 2));
+        }
         if (t->kind == 6) { /* (its own bounds: dynamic_span reads it only when the record holds it) */
             if (t->offset < 0 || (t->size != 2 && t->size != 4) || !PyLong_Check(PyTuple_GET_ITEM(p, 3)))
                 goto bad;
             t->sign_bits = PyObject_IsTrue(PyTuple_GET_ITEM(p, 3)); /* (relative) */
             continue;
         }
-        if (t->offset < 0 || t->size < 0 || t->offset + t->size > end)
+        if (t->prog == NULL && (t->offset < 0 || t->size < 0 || t->offset + t->size > end))
             goto bad;
         if (t->kind == 2)
             continue;
@@ -350,6 +500,11 @@ static PyObject *traceplan_new(PyTypeObject *type, PyObject *args, PyObject *kwd
                 goto bad;
             t->text = PyTuple_GET_ITEM(p, 4);
             t->other = PyTuple_GET_ITEM(p, 5);
+        } else if (t->kind == 7) {
+            t->fn = PyTuple_GET_ITEM(p, 4);
+            if (!PyCallable_Check(t->fn))
+                goto bad;
+            self->calls_out = 1;
         } else if (t->kind == 5) {
             t->fn = PyTuple_GET_ITEM(p, 4);
             t->table = PyTuple_GET_ITEM(p, 5);
@@ -452,15 +607,15 @@ static PyObject *traceplan_fallback(TracePlanObject *self, const unsigned char *
     return result;
 }
 
-/* The plan's text of the record d[:size] (`data`: the record as an object for the fallback, or NULL). */
-static PyObject *traceplan_render(TracePlanObject *self, const unsigned char *d, Py_ssize_t size, PyObject *data)
+/* The plan's text of the record d[:size] written to out (TRACEPLAN_TEXT bytes: ASCII), its length to *out_len:
+ * 0; 1: the fallback prints this record; -1: an error. */
+static int traceplan_fill(TracePlanObject *self, const unsigned char *d, Py_ssize_t size, char *out,
+                          Py_ssize_t *out_len)
 {
-    PyObject *result = NULL;
-    char out[TRACEPLAN_TEXT];
     Py_ssize_t i, len = 0;
     int fallback = 0;
     if (size < self->end)
-        return traceplan_fallback(self, d, size, data);
+        return 1;
     for (i = 0; i < self->n; i++) {
         const TracePiece *t = &self->parsed[i];
         if (t->kind == 0) {
@@ -470,12 +625,25 @@ static PyObject *traceplan_render(TracePlanObject *self, const unsigned char *d,
             }
             memcpy(out + len, PyUnicode_1BYTE_DATA(t->text), (size_t)t->size);
             len += t->size;
-        } else if (t->kind == 4 || t->kind == 5) {
-            uint64_t v = read_le(d + t->offset, t->size) & t->mask;
+        } else if (t->kind == 4 || t->kind == 5 || t->kind == 7) {
+            uint64_t v = piece_value(t, d) & t->mask;
             PyObject *text, *made = NULL;
             Py_ssize_t k;
             if (t->kind == 4) {
                 text = v ? t->text : t->other;
+            } else if (t->kind == 7) {
+                PyObject *key = PyLong_FromUnsignedLongLong(v);
+                if (key == NULL)
+                    goto error;
+                text = made = PyObject_CallOneArg(t->fn, key);
+                Py_DECREF(key);
+                if (text == NULL)
+                    goto error;
+                if (!ascii_text(text)) {
+                    Py_DECREF(made);
+                    fallback = 1;
+                    break;
+                }
             } else if (v == 0 && t->other != NULL) {
                 text = t->other;
             } else {
@@ -550,7 +718,7 @@ static PyObject *traceplan_render(TracePlanObject *self, const unsigned char *d,
             memcpy(out + len, s, (size_t)k);
             len += k;
         } else {
-            uint64_t v = read_le(d + t->offset, t->size);
+            uint64_t v = piece_value(t, d);
             if (len + 96 > TRACEPLAN_TEXT) {
                 fallback = 1;
                 break;
@@ -566,14 +734,26 @@ static PyObject *traceplan_render(TracePlanObject *self, const unsigned char *d,
             }
         }
     }
-    if (fallback) {
-        result = traceplan_fallback(self, d, size, data);
-    } else {
-        result = PyUnicode_New(len, 127);
-        if (result != NULL)
-            memcpy(PyUnicode_1BYTE_DATA(result), out, (size_t)len);
-    }
+    *out_len = len;
+    return fallback;
 error:
+    return -1;
+}
+
+/* The plan's text of the record d[:size] (`data`: the record as an object for the fallback, or NULL). */
+static PyObject *traceplan_render(TracePlanObject *self, const unsigned char *d, Py_ssize_t size, PyObject *data)
+{
+    PyObject *result;
+    char out[TRACEPLAN_TEXT];
+    Py_ssize_t len = 0;
+    int got = traceplan_fill(self, d, size, out, &len);
+    if (got < 0)
+        return NULL;
+    if (got > 0)
+        return traceplan_fallback(self, d, size, data);
+    result = PyUnicode_New(len, 127);
+    if (result != NULL)
+        memcpy(PyUnicode_1BYTE_DATA(result), out, (size_t)len);
     return result;
 }
 
@@ -624,7 +804,347 @@ static PyObject *trace_plan_type(PyObject *Py_UNUSED(module), PyObject *Py_UNUSE
 
 /* --- script_raw_run (script section: report.script_keys' loop of tracepoint samples) -------------------- */
 
-/* script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit, miss=None)
+/* The heads script_raw_run makes itself (`fast`, from report.script_keys._Walk.fast_heads):
+ *     (id_off, ip_off, pid_off, cpu_off, period_off, evsels, specs, threads, by_tid, locations, by_maps,
+ *      thread_state, user_location, kernel_location)
+ * byte offsets of the key's fixed fields (id_off, cpu_off -1: none; the tid follows the pid), evsels (dict id
+ * -> event index), specs (per event: None, or (comm, pidtid, cpu, period, time, event, info, tails, tail_of):
+ * what its head prints, ScriptPrinter.around_spec), machine.threads, Dependents.by_tid, FixedKeys.locations
+ * (kernel ip -> location), Dependents.by_maps, machine.thread_state, user_location(thread, ip) and
+ * kernel_location(ip) -> an ip's location (FixedKeys.resolve's; a kernel one kept in `locations`).
+ * make_head is the C twin of _Walk.miss_raw's planned path (FixedKeys.resolve, then _miss_planned) for a key
+ * whose event and thread (pid known) are found; anything else is left to Python. */
+typedef struct {
+    Py_ssize_t id_off, ip_off, pid_off, cpu_off, period_off;
+    PyObject *evsels, *specs, *threads, *by_tid, *locations, *by_maps, *thread_state, *user_location;
+    PyObject *kernel_location;
+    PyObject *pid_name, *state_name, *comm_name, *maps_name, *newline;
+} FastHeads;
+
+/* The strings script_raw_run uses, made once (the module's for its lifetime). 0, or -1 with an exception. */
+static PyObject *s_pid, *s_state, *s_comm, *s_maps, *s_newline, *s_pct, *s_pctpct, *s_epoch;
+
+static int script_strings(void)
+{
+    if (s_epoch != NULL)
+        return 0;
+    s_pid = PyUnicode_InternFromString("pid");
+    s_state = PyUnicode_InternFromString("state");
+    s_comm = PyUnicode_InternFromString("comm");
+    s_maps = PyUnicode_InternFromString("maps");
+    s_newline = PyUnicode_FromString("\n");
+    s_pct = PyUnicode_FromString("%");
+    s_pctpct = PyUnicode_FromString("%%");
+    s_epoch = PyUnicode_InternFromString("epoch");
+    if (s_pid == NULL || s_state == NULL || s_comm == NULL || s_maps == NULL || s_newline == NULL || s_pct == NULL ||
+        s_pctpct == NULL || s_epoch == NULL) {
+        Py_CLEAR(s_epoch); /* (made again next time) */
+        return -1;
+    }
+    return 0;
+}
+
+static int fastheads_init(FastHeads *f, PyObject *fast, Py_ssize_t at)
+{
+    memset(f, 0, sizeof(*f));
+    if (fast == NULL || fast == Py_None)
+        return 0;
+    if (!PyArg_ParseTuple(fast, "nnnnnO!O!O!O!O!O!OOO:fast_heads", &f->id_off, &f->ip_off, &f->pid_off,
+                          &f->cpu_off, &f->period_off, &PyDict_Type, &f->evsels, &PyList_Type, &f->specs,
+                          &PyDict_Type, &f->threads, &PyDict_Type, &f->by_tid, &PyDict_Type, &f->locations,
+                          &PyDict_Type, &f->by_maps, &f->thread_state, &f->user_location, &f->kernel_location))
+        return -1;
+    if (f->id_off < -1 || f->id_off + 8 > at || f->ip_off < 0 || f->ip_off + 8 > at || f->pid_off < 0 ||
+        f->pid_off + 8 > at || f->cpu_off < -1 || f->cpu_off + 4 > at || f->period_off < 0 ||
+        f->period_off + 8 > at) {
+        PyErr_SetString(PyExc_ValueError, "script_raw_run: bad fast_heads offsets");
+        return -1;
+    }
+    if (script_strings() < 0)
+        return -1;
+    f->pid_name = s_pid; /* (borrowed) */
+    f->state_name = s_state;
+    f->comm_name = s_comm;
+    f->maps_name = s_maps;
+    f->newline = s_newline;
+    return 1;
+}
+
+static void fastheads_clear(FastHeads *f)
+{
+    memset(f, 0, sizeof(*f)); /* (nothing of its own: its strings are script_strings') */
+}
+
+#define HEAD_TEXT 512
+
+/* The head of key kb (its part before RAW: head_key) made, kept in `heads` and noted in by_tid: a new
+ * reference to the list [before, after, info, cpu, []]; NULL without an error: Python makes it; NULL with an
+ * error: an error. */
+static PyObject *make_head(FastHeads *f, const char *kb, PyObject *head_key, PyObject *heads, Py_ssize_t memo_limit)
+{
+    unsigned misc = (unsigned char)kb[0] | ((unsigned)(unsigned char)kb[1] << 8), cpumode = misc & 7;
+    uint64_t id = 0, ip, period;
+    int32_t pid, tid;
+    uint32_t cpu = 0;
+    PyObject *o, *evsel_obj, *spec, *thread, *state = NULL, *got, *after = NULL, *info, *head = NULL, *made = NULL;
+    PyObject *before = NULL, *cpu_obj = NULL, *time_text, *event_text;
+    char text[HEAD_TEXT];
+    Py_ssize_t len = 0, evsel, k;
+    long comm, pidtid, with_cpu, with_period;
+    int user_maps = 0; /* Dependents.note_maps: a user-mode sample whose text prints its location */
+    if (cpumode != 1 && cpumode != 2)
+        return NULL;
+    if (PyDict_GET_SIZE(heads) >= memo_limit)
+        return NULL;
+    if (f->id_off >= 0)
+        memcpy(&id, kb + f->id_off, 8);
+    o = PyLong_FromUnsignedLongLong(id);
+    if (o == NULL)
+        return NULL;
+    evsel_obj = PyDict_GetItemWithError(f->evsels, o); /* borrowed */
+    Py_DECREF(o);
+    if (evsel_obj == NULL || !PyLong_Check(evsel_obj))
+        return NULL;
+    evsel = PyLong_AsSsize_t(evsel_obj);
+    if (evsel < 0 || evsel >= PyList_GET_SIZE(f->specs)) {
+        PyErr_Clear();
+        return NULL;
+    }
+    spec = PyList_GET_ITEM(f->specs, evsel);
+    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 9)
+        return NULL;
+    comm = PyLong_AsLong(PyTuple_GET_ITEM(spec, 0));
+    pidtid = PyLong_AsLong(PyTuple_GET_ITEM(spec, 1));
+    with_cpu = PyLong_AsLong(PyTuple_GET_ITEM(spec, 2));
+    with_period = PyLong_AsLong(PyTuple_GET_ITEM(spec, 3));
+    time_text = PyTuple_GET_ITEM(spec, 4);
+    event_text = PyTuple_GET_ITEM(spec, 5);
+    info = PyTuple_GET_ITEM(spec, 6);
+    if (PyErr_Occurred() || !ascii_text(time_text) || !ascii_text(event_text))
+        return NULL;
+    memcpy(&ip, kb + f->ip_off, 8);
+    memcpy(&pid, kb + f->pid_off, 4);
+    memcpy(&tid, kb + f->pid_off + 4, 4);
+    memcpy(&period, kb + f->period_off, 8);
+    if (f->cpu_off >= 0)
+        memcpy(&cpu, kb + f->cpu_off, 4);
+    o = PyLong_FromLong(tid);
+    if (o == NULL)
+        return NULL;
+    thread = PyDict_GetItemWithError(f->threads, o); /* borrowed */
+    got = thread == NULL ? NULL : PyDict_GetItemWithError(f->by_tid, o); /* borrowed */
+    Py_DECREF(o);
+    if (thread == NULL || PyErr_Occurred())
+        return NULL;
+    if (got != NULL && (!PyTuple_Check(got) || PyTuple_GET_SIZE(got) != 2 || PyTuple_GET_ITEM(got, 0) != thread ||
+                        !PyList_Check(PyTuple_GET_ITEM(got, 1))))
+        return NULL; /* (a thread made again under this tid: Dependents drops the old one's keys) */
+    Py_INCREF(thread); /* (held: the Python calls below must not free them) */
+    Py_XINCREF(got);
+    o = PyObject_GetAttr(thread, f->pid_name);
+    if (o == NULL)
+        goto fallback;
+    k = PyLong_Check(o) ? PyLong_AsSsize_t(o) : -1;
+    Py_DECREF(o);
+    if (k == -1)
+        goto fallback;
+    state = PyObject_GetAttr(thread, f->state_name);
+    if (state == Py_None) { /* machine.thread_state: the interned comm */
+        Py_DECREF(state);
+        state = PyObject_CallOneArg(f->thread_state, thread);
+    }
+    if (state == NULL)
+        goto fallback;
+    if (PyTuple_GET_ITEM(spec, 7) == Py_None) {
+        after = f->newline;
+    } else { /* the ip's line: the sample's location found, its tail made (else Python) */
+        PyObject *location;
+        if (!PyDict_Check(PyTuple_GET_ITEM(spec, 7)))
+            goto fallback;
+        o = PyLong_FromUnsignedLongLong(ip);
+        if (o == NULL)
+            goto fallback;
+        if (cpumode == 1) {
+            location = PyDict_GetItemWithError(f->locations, o); /* borrowed */
+            Py_XINCREF(location);
+            if (location == NULL && !PyErr_Occurred())
+                location = PyObject_CallOneArg(f->kernel_location, o);
+        } else {
+            location = PyObject_CallFunctionObjArgs(f->user_location, thread, o, NULL);
+            user_maps = 1;
+        }
+        Py_DECREF(o);
+        if (location == NULL)
+            goto fallback;
+        after = PyDict_GetItemWithError(PyTuple_GET_ITEM(spec, 7), location); /* borrowed */
+        if (after == NULL && !PyErr_Occurred()) { /* tail_of(location): made and kept in tails */
+            after = PyObject_CallOneArg(PyTuple_GET_ITEM(spec, 8), location);
+            Py_XDECREF(after); /* (tails holds it; borrowed from here on) */
+            if (after != NULL && PyDict_GetItemWithError(PyTuple_GET_ITEM(spec, 7), location) != after)
+                after = NULL; /* (tails was full: Python makes this one) */
+        }
+        Py_DECREF(location);
+        if (after == NULL || !PyUnicode_Check(after)) {
+            after = NULL;
+            goto fallback;
+        }
+    }
+    Py_INCREF(after); /* (held until the head takes it) */
+    if (comm) { /* "%16s " of an ASCII comm without '%' */
+        Py_ssize_t n;
+        o = PyObject_GetAttr(state, f->comm_name);
+        if (o == NULL)
+            goto fallback;
+        if (!ascii_text(o) || (n = PyUnicode_GET_LENGTH(o)) > 255 ||
+            memchr(PyUnicode_1BYTE_DATA(o), '%', (size_t)n) != NULL) {
+            Py_DECREF(o);
+            goto fallback;
+        }
+        for (; len + n < 16; len++)
+            text[len] = ' ';
+        memcpy(text + len, PyUnicode_1BYTE_DATA(o), (size_t)n);
+        len += n;
+        text[len++] = ' ';
+        Py_DECREF(o);
+    }
+    if (pidtid == 3)
+        len += snprintf(text + len, 32, "%5d/%-5d ", (int)pid, (int)tid);
+    else if (pidtid == 1 || pidtid == 2)
+        len += snprintf(text + len, 32, "%5d ", (int)(pidtid == 1 ? pid : tid));
+    if (with_cpu)
+        len += snprintf(text + len, 32, "[%03u] ", (unsigned)cpu);
+    if (len + PyUnicode_GET_LENGTH(time_text) + 32 + PyUnicode_GET_LENGTH(event_text) > HEAD_TEXT)
+        goto fallback;
+    memcpy(text + len, PyUnicode_1BYTE_DATA(time_text), (size_t)PyUnicode_GET_LENGTH(time_text));
+    len += PyUnicode_GET_LENGTH(time_text);
+    if (with_period)
+        len += snprintf(text + len, 32, "%10llu ", (unsigned long long)period);
+    memcpy(text + len, PyUnicode_1BYTE_DATA(event_text), (size_t)PyUnicode_GET_LENGTH(event_text));
+    len += PyUnicode_GET_LENGTH(event_text);
+    Py_CLEAR(state);
+    before = PyUnicode_New(len, 127);
+    cpu_obj = PyLong_FromUnsignedLong(cpu);
+    made = PyList_New(0);
+    head = PyList_New(5);
+    if (before == NULL || cpu_obj == NULL || made == NULL || head == NULL)
+        goto error;
+    memcpy(PyUnicode_1BYTE_DATA(before), text, (size_t)len);
+    PyList_SET_ITEM(head, 0, before);
+    PyList_SET_ITEM(head, 1, after);
+    Py_INCREF(info);
+    PyList_SET_ITEM(head, 2, info);
+    PyList_SET_ITEM(head, 3, cpu_obj);
+    PyList_SET_ITEM(head, 4, made);
+    before = cpu_obj = made = after = NULL;
+    if (PyDict_SetItem(heads, head_key, head) < 0)
+        goto error;
+    if (got != NULL) {
+        if (PyList_Append(PyTuple_GET_ITEM(got, 1), head_key) < 0)
+            goto error;
+    } else {
+        PyObject *keys = PyList_New(1), *pair;
+        if (keys == NULL)
+            goto error;
+        Py_INCREF(head_key);
+        PyList_SET_ITEM(keys, 0, head_key);
+        pair = PyTuple_Pack(2, thread, keys);
+        Py_DECREF(keys);
+        o = pair == NULL ? NULL : PyLong_FromLong(tid);
+        if (o == NULL || PyDict_SetItem(f->by_tid, o, pair) < 0) {
+            Py_XDECREF(o);
+            Py_XDECREF(pair);
+            goto error;
+        }
+        Py_DECREF(o);
+        Py_DECREF(pair);
+    }
+    if (user_maps) { /* by_maps.setdefault(thread.maps, []).append(head_key) */
+        PyObject *maps = PyObject_GetAttr(thread, f->maps_name), *keys;
+        if (maps == NULL)
+            goto error;
+        keys = PyDict_GetItemWithError(f->by_maps, maps); /* borrowed */
+        Py_XINCREF(keys);
+        if (keys == NULL) {
+            if (PyErr_Occurred() || (keys = PyList_New(0)) == NULL || PyDict_SetItem(f->by_maps, maps, keys) < 0) {
+                Py_XDECREF(keys);
+                Py_DECREF(maps);
+                goto error;
+            }
+        }
+        Py_DECREF(maps);
+        if (!PyList_Check(keys) || PyList_Append(keys, head_key) < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "make_head: by_maps holds a list per maps");
+            Py_DECREF(keys);
+            goto error;
+        }
+        Py_DECREF(keys);
+    }
+    Py_DECREF(thread);
+    Py_XDECREF(got);
+    return head;
+fallback:
+    Py_XDECREF(state);
+    Py_XDECREF(after);
+    Py_DECREF(thread);
+    Py_XDECREF(got);
+    PyErr_Clear();
+    return NULL;
+error:
+    Py_DECREF(thread);
+    Py_XDECREF(got);
+    Py_XDECREF(state);
+    Py_XDECREF(after);
+    Py_XDECREF(before);
+    Py_XDECREF(cpu_obj);
+    Py_XDECREF(made);
+    Py_XDECREF(head);
+    return NULL;
+}
+
+/* before + the plan's text of the record with every '%' doubled + after, as one str (a new reference); None
+ * (not a new reference) where the plan's fallback prints the record or before or after is not ASCII; NULL:
+ * an error. */
+static PyObject *plan_template(TracePlanObject *plan, const unsigned char *d, Py_ssize_t size, PyObject *before,
+                               PyObject *after)
+{
+    char out[TRACEPLAN_TEXT];
+    Py_ssize_t len = 0, nb, na, npct = 0, k;
+    PyObject *result;
+    unsigned char *w;
+    int got;
+    if (!ascii_text(before) || !ascii_text(after))
+        return Py_None;
+    got = traceplan_fill(plan, d, size, out, &len);
+    if (got < 0)
+        return NULL;
+    if (got > 0)
+        return Py_None;
+    for (k = 0; k < len; k++)
+        npct += out[k] == '%';
+    nb = PyUnicode_GET_LENGTH(before);
+    na = PyUnicode_GET_LENGTH(after);
+    result = PyUnicode_New(nb + len + npct + na, 127);
+    if (result == NULL)
+        return NULL;
+    w = PyUnicode_1BYTE_DATA(result);
+    memcpy(w, PyUnicode_1BYTE_DATA(before), (size_t)nb);
+    w += nb;
+    if (npct == 0) {
+        memcpy(w, out, (size_t)len);
+        w += len;
+    } else {
+        for (k = 0; k < len; k++) {
+            *w++ = (unsigned char)out[k];
+            if (out[k] == '%')
+                *w++ = '%';
+        }
+    }
+    memcpy(w, PyUnicode_1BYTE_DATA(after), (size_t)na);
+    return result;
+}
+
+/* script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit, miss=None, fast=None)
  *     -> (i, status, template, dropped)
  *     report.script_keys._Walk.run_raw's loop over items[start:] (pairs (key, time): key bytes cut at its RAW
  *     record, whose u32 size is at byte `at`), for the samples whose text it can make as that loop does: a
@@ -638,30 +1158,40 @@ static PyObject *trace_plan_type(PyObject *Py_UNUSED(module), PyObject *Py_UNUSE
  *     the info call changed kernel.epoch (a %pS name loaded the kernel's symbols): `template` is the
  *     sample's template, neither kept nor printed. With `miss` (_Walk.miss_raw), a key whose head is not
  *     kept and whose RAW fits is not left to Python: miss(key, end) (end: where its RAW ends) gives its
- *     template, printed as a kept one's, or None for a sample the reader drops (counted in `dropped`). */
+ *     template, printed as a kept one's, or None for a sample the reader drops (counted in `dropped`); with
+ *     `fast` (see FastHeads), make_head makes such a head first where it can, and the key is then printed as
+ *     one whose head was kept. */
 static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *items, *memo, *heads, *kernel, *out, *pct = NULL, *pctpct = NULL, *epoch_name = NULL;
     PyObject *miss = Py_None, *last_head = NULL, *last_got = NULL; /* the last head found, its key's bytes */
+    PyObject *fast = NULL;
+    FastHeads fh;
+    int with_fast;
     Py_ssize_t i, n, at, memo_limit, dropped = 0;
     unsigned long long divisor;
     int status = 0;
     PyObject *changed_template = NULL, *result = NULL;
     LineBuf buf = {NULL, 0, 0};
 
-    if (!PyArg_ParseTuple(args, "O!nO!O!nKOO!n|O:script_raw_run", &PyList_Type, &items, &i, &PyDict_Type,
+    if (!PyArg_ParseTuple(args, "O!nO!O!nKOO!n|OO:script_raw_run", &PyList_Type, &items, &i, &PyDict_Type,
                           &memo, &PyDict_Type, &heads, &at, &divisor, &kernel, &PyList_Type, &out, &memo_limit,
-                          &miss))
+                          &miss, &fast))
         return NULL;
+    with_fast = fastheads_init(&fh, fast, at);
+    if (with_fast < 0) {
+        fastheads_clear(&fh);
+        return NULL;
+    }
     if (at < 0 || divisor == 0) {
         PyErr_SetString(PyExc_ValueError, "script_raw_run: bad offset or divisor");
         return NULL;
     }
-    pct = PyUnicode_FromString("%");
-    pctpct = PyUnicode_FromString("%%");
-    epoch_name = PyUnicode_FromString("epoch");
-    if (pct == NULL || pctpct == NULL || epoch_name == NULL)
+    if (script_strings() < 0)
         goto done;
+    pct = s_pct; /* (borrowed) */
+    pctpct = s_pctpct;
+    epoch_name = s_epoch;
     n = PyList_GET_SIZE(items);
     for (; i < n; i++) {
         PyObject *pair = PyList_GET_ITEM(items, i), *key, *template;
@@ -709,6 +1239,22 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
                 Py_XINCREF(got);
                 Py_XSETREF(last_got, got);
             }
+            if (got == NULL && end <= klen && with_fast) { /* a new head C makes (else Python does) */
+                PyObject *made_head;
+                head_key = PyBytes_FromStringAndSize(kb, at);
+                if (head_key == NULL)
+                    goto done;
+                made_head = make_head(&fh, kb, head_key, heads, memo_limit);
+                if (made_head == NULL) {
+                    Py_DECREF(head_key);
+                    if (PyErr_Occurred())
+                        goto done;
+                } else {
+                    Py_XSETREF(last_head, head_key);
+                    Py_XSETREF(last_got, made_head);
+                    got = made_head;
+                }
+            }
             if (got == NULL && end <= klen && miss != Py_None) { /* a new head: Python makes it */
                 PyObject *made_template;
                 int failed;
@@ -745,7 +1291,13 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
                 template = PyUnicode_FromString("");
             } else if (info == Py_None) {
                 template = PyUnicode_Concat(before, after);
-            } else if (Py_TYPE(info) == &TracePlanType) { /* (prints no kernel name: the epoch stays) */
+            } else if (Py_TYPE(info) == &TracePlanType && !((TracePlanObject *)info)->calls_out &&
+                       (template = plan_template((TracePlanObject *)info, (const unsigned char *)kb + at + 4,
+                                                 (Py_ssize_t)raw_size, before, after)) != Py_None) {
+                /* (prints no kernel name: the epoch stays) before + its text with '%' doubled + after, at once */
+                if (template == NULL)
+                    goto done;
+            } else if (Py_TYPE(info) == &TracePlanType && !((TracePlanObject *)info)->calls_out) {
                 PyObject *text = traceplan_render((TracePlanObject *)info, (const unsigned char *)kb + at + 4,
                                                   (Py_ssize_t)raw_size, NULL), *escaped, *left;
                 if (text == NULL)
@@ -814,13 +1366,11 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
         goto done;
     result = Py_BuildValue("(niOn)", i, status, changed_template != NULL ? changed_template : Py_None, dropped);
 done:
+    fastheads_clear(&fh);
     Py_XDECREF(last_head);
     Py_XDECREF(last_got);
     PyMem_Free(buf.data);
     Py_XDECREF(changed_template);
-    Py_XDECREF(pct);
-    Py_XDECREF(pctpct);
-    Py_XDECREF(epoch_name);
     return result;
 }
 
@@ -828,7 +1378,7 @@ done:
 
 PyMethodDef speedups_script_methods[] = {
     {"script_raw_run", (PyCFunction)script_raw_run, METH_VARARGS,
-     "script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit, miss=None) -> "
+     "script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit, miss=None, fast=None) -> "
      "(i, status, template, dropped) (see the source)"},
     {"script_whole_run", (PyCFunction)script_whole_run, METH_VARARGS,
      "script_whole_run(items, memo, divisor, out, miss) -> dropped (see the source)"},

@@ -14,17 +14,10 @@
  * found: the tuple of frames, leaf first. Some not: a list where each missing frame is its address (an
  * int). None: the chain overruns the key, holds another marker, or max_stack < 1 (the caller's
  * generic path decides). fixed_keys.user_chain is the Python twin. */
-static PyObject *session_user_chain(PyObject *self, PyObject *args)
+static PyObject *user_chain_of(const unsigned char *buf, Py_ssize_t len, Py_ssize_t at, PyObject *memo,
+                               Py_ssize_t max_stack, int caller_order)
 {
-    Py_buffer key;
-    Py_ssize_t at, max_stack;
-    PyObject *memo, *out = NULL;
-    int caller_order;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "y*nO!np", &key, &at, &PyDict_Type, &memo, &max_stack, &caller_order))
-        return NULL;
-    const unsigned char *buf = key.buf;
-    Py_ssize_t len = key.len;
+    PyObject *out = NULL;
     if (at < 0 || at > len - 8 || max_stack < 1)
         goto none;
     uint64_t nr = load_u64(buf + at);
@@ -43,7 +36,7 @@ static PyObject *session_user_chain(PyObject *self, PyObject *args)
     }
     out = PyTuple_New(n);
     if (out == NULL)
-        goto done;
+        return NULL;
     int missing = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *avma = PyLong_FromUnsignedLongLong(load_u64(ips + 8 * (start + i)));
@@ -74,14 +67,24 @@ static PyObject *session_user_chain(PyObject *self, PyObject *args)
         Py_DECREF(out);
         out = list;
     }
-    goto done;
+    return out;
 fail:
-    Py_CLEAR(out);
-    goto done;
+    Py_XDECREF(out);
+    return NULL;
 none:
-    out = Py_None;
-    Py_INCREF(out);
-done:
+    Py_RETURN_NONE;
+}
+
+static PyObject *session_user_chain(PyObject *self, PyObject *args)
+{
+    Py_buffer key;
+    Py_ssize_t at, max_stack;
+    PyObject *memo, *out;
+    int caller_order;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nO!np", &key, &at, &PyDict_Type, &memo, &max_stack, &caller_order))
+        return NULL;
+    out = user_chain_of(key.buf, key.len, at, memo, max_stack, caller_order);
     PyBuffer_Release(&key);
     return out;
 }
@@ -221,6 +224,776 @@ done:
     return out;
 }
 
+/* count_run(keys, cache, pending, order, fixed, kernel_check=False) -> int | (counts, new)
+ *
+ * session.counts._KeyCounter.add_run's loop over one run of sample keys (bytes, in order). The run's keys are
+ * counted per distinct key (first-occurrence order, as collections' count_into). If every distinct key is in
+ * `cache` (key -> (bucket, group, period)), each one's count is added to `pending` (key -> samples) and, when
+ * `order` is a list, each sample's cached resolution is appended to it, in the run's order: 0.
+ * Otherwise, with `fixed` None, a new key whose pid (at `fixed`'s pid_at) is -1, or with `kernel_check` a key
+ * that reaches the kernel (counts._kernel_key): (counts, new), counts the dict key -> count and new the list
+ * of distinct keys not cached, nothing changed (the caller's own path).
+ * Otherwise (no thread of unknown pid; keys of fixed fields with the kernel settled, or keys with a call
+ * chain (MODE_CHAINED): the caller says so by passing `fixed`, a tuple, see FX_* below), each distinct key
+ * in order: a cached one's count added to `pending`; a new one resolved here as FixedKeys.resolve (or
+ * resolve_chained) and _KeyCounter._add_fixed (or _add_chained) do it, when its event's index is kept per
+ * id, its thread found by tid with its pid known, a kernel ip's location kept in `locations`, no other
+ * thread noted under its tid, the cache below its limit, and the machine's pid updates and the kernel's
+ * epoch as the counter last saw them (also after the Python calls this makes: a user ip's location from its
+ * process's avma -> frame memo, session._fp_memo's when the maps moved on, memo[ip] =
+ * frames.frame(maps.find(ip), ip) when it lacks it; a chain's frames found in that memo by user_chain, the
+ * missing ones as session.chain_misses finds them; the thread's state by machine.thread_state when it has none): the
+ * key cached, noted under its tid and, for a user-mode key, its maps, counted into its group. Any other
+ * new key: add(key, count) (FX_ADD: the Python path; what this looked up is kept where that path looks, so
+ * it finds the same).
+ * Then `order` as above (every key's hit: in C when every hit is a plain resolution, else in_order(order,
+ * keys, hits, False)). Returns the samples counted into groups here (the caller adds them to nr_samples).
+ * counts._py_count_run is the Python twin (add for every new key). */
+enum {
+    FX_ADD, FX_IN_ORDER, FX_SPLIT, FX_GROUPS, FX_EVSELS, FX_THREADS, FX_LOCATIONS, FX_BY_TID, FX_BY_MAPS,
+    FX_SESSION, FX_MACHINE, FX_DEPENDENTS, FX_KERNEL, FX_COUNTER, FX_CACHE_LIMIT, FX_MIN_LEN, FX_ID_AT, FX_IP_AT,
+    FX_TID_AT, FX_PERIOD_AT, FX_PERIODS, FX_PID_AT, FX_FRAMES, FX_MODE, FX_CHAIN_AT, FX_RAW, FX_WITH_CHAIN,
+    FX_WITH_RAW, FX_SIZE
+};
+enum { MODE_FIXED, MODE_CHAINED
+};
+
+static PyObject *s_pid, *s_state, *s_maps, *s_generation, *s_fp_memos, *s_pid_updates, *s_epoch, *s_kernel_epoch,
+    *s_fp_memo, *s_find, *s_frame, *s_thread_state, *s_chained_evsels, *s_max_stack, *s_caller_order, *s_avma,
+    *s_dso_obj;
+
+static int intern_names(void)
+{
+    if (s_pid != NULL)
+        return 0;
+    s_state = PyUnicode_InternFromString("state");
+    s_maps = PyUnicode_InternFromString("maps");
+    s_generation = PyUnicode_InternFromString("generation");
+    s_fp_memos = PyUnicode_InternFromString("_fp_memos");
+    s_pid_updates = PyUnicode_InternFromString("pid_updates");
+    s_epoch = PyUnicode_InternFromString("epoch");
+    s_kernel_epoch = PyUnicode_InternFromString("kernel_epoch");
+    s_fp_memo = PyUnicode_InternFromString("_fp_memo");
+    s_find = PyUnicode_InternFromString("find");
+    s_frame = PyUnicode_InternFromString("frame");
+    s_thread_state = PyUnicode_InternFromString("thread_state");
+    s_chained_evsels = PyUnicode_InternFromString("chained_evsels");
+    s_max_stack = PyUnicode_InternFromString("max_stack");
+    s_caller_order = PyUnicode_InternFromString("caller_order");
+    s_avma = PyUnicode_InternFromString("avma");
+    s_dso_obj = PyUnicode_InternFromString("dso_obj");
+    if (!s_fp_memo || !s_find || !s_frame || !s_thread_state || !s_chained_evsels || !s_max_stack || !s_caller_order ||
+        !s_avma || !s_dso_obj)
+        return -1;
+    if (!s_state || !s_maps || !s_generation || !s_fp_memos || !s_pid_updates || !s_epoch || !s_kernel_epoch)
+        return -1;
+    s_pid = PyUnicode_InternFromString("pid");
+    return s_pid == NULL ? -1 : 0;
+}
+
+/* 1: a.name == b.name2; 0: not; -1: error */
+static int attrs_equal(PyObject *a, PyObject *name, PyObject *b, PyObject *name2)
+{
+    PyObject *x = PyObject_GetAttr(a, name);
+    if (x == NULL)
+        return -1;
+    PyObject *y = PyObject_GetAttr(b, name2);
+    if (y == NULL) {
+        Py_DECREF(x);
+        return -1;
+    }
+    int same = PyObject_RichCompareBool(x, y, Py_EQ);
+    Py_DECREF(x);
+    Py_DECREF(y);
+    return same;
+}
+
+static Py_ssize_t fx_ssize(PyObject *fixed, int at)
+{
+    PyObject *v = PyTuple_GET_ITEM(fixed, at);
+    return v == Py_None ? -1 : PyLong_AsSsize_t(v);
+}
+
+/* Add count samples of (bucket, group, period) to the bucket: _KeyCounter._add_fixed's last step. */
+static int group_add(PyObject *bucket, PyObject *group, PyObject *period, Py_ssize_t count)
+{
+    PyObject *n = PyLong_FromSsize_t(count);
+    if (n == NULL)
+        return -1;
+    PyObject *sum = PyNumber_Multiply(period, n);
+    if (sum == NULL) {
+        Py_DECREF(n);
+        return -1;
+    }
+    int rc = -1;
+    PyObject *got = PyDict_GetItemWithError(bucket, group);
+    if (got != NULL) {
+        if (!PyList_Check(got) || PyList_GET_SIZE(got) < 2) {
+            PyErr_SetString(PyExc_TypeError, "count_run: a group's value is not a [period, count] list");
+            goto done;
+        }
+        PyObject *a = PyNumber_Add(PyList_GET_ITEM(got, 0), sum);
+        if (a == NULL)
+            goto done;
+        PyList_SetItem(got, 0, a);
+        PyObject *b = PyNumber_Add(PyList_GET_ITEM(got, 1), n);
+        if (b == NULL)
+            goto done;
+        PyList_SetItem(got, 1, b);
+        rc = 0;
+    } else if (!PyErr_Occurred()) {
+        PyObject *value = PyList_New(2);
+        if (value == NULL)
+            goto done;
+        Py_INCREF(sum);
+        PyList_SET_ITEM(value, 0, sum);
+        Py_INCREF(n);
+        PyList_SET_ITEM(value, 1, n);
+        rc = PyDict_SetItem(bucket, group, value);
+        Py_DECREF(value);
+    }
+done:
+    Py_DECREF(sum);
+    Py_DECREF(n);
+    return rc;
+}
+
+/* pending[key] += count */
+static int pending_add(PyObject *pending, PyObject *key, PyObject *count)
+{
+    PyObject *got = PyDict_GetItemWithError(pending, key);
+    if (got == NULL) {
+        if (PyErr_Occurred())
+            return -1;
+        return PyDict_SetItem(pending, key, count);
+    }
+    PyObject *sum = PyNumber_Add(got, count);
+    if (sum == NULL)
+        return -1;
+    int rc = PyDict_SetItem(pending, key, sum);
+    Py_DECREF(sum);
+    return rc;
+}
+
+/* Session.chain_misses (its Python twin): the frames of user_chain_of's list, each address in it (an int) found
+ * in `memo` or, failing that, memo[avma] = frames.frame(maps.find(avma), avma), leaf first (root first in
+ * caller order); the tuple of frames. */
+static PyObject *chain_misses(PyObject *list, PyObject *memo, PyObject *maps, PyObject *frames, int caller_order)
+{
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_ssize_t i = caller_order ? n - 1 - k : k;
+        PyObject *avma = PyList_GET_ITEM(list, i);
+        if (!PyLong_CheckExact(avma))
+            continue;
+        PyObject *frame = PyDict_GetItemWithError(memo, avma);
+        if (frame != NULL) {
+            Py_INCREF(frame);
+        } else {
+            if (PyErr_Occurred())
+                return NULL;
+            PyObject *map = PyObject_CallMethodOneArg(maps, s_find, avma);
+            if (map == NULL)
+                return NULL;
+            frame = PyObject_CallMethodObjArgs(frames, s_frame, map, avma, NULL);
+            Py_DECREF(map);
+            if (frame == NULL)
+                return NULL;
+            if (PyDict_SetItem(memo, avma, frame) < 0) {
+                Py_DECREF(frame);
+                return NULL;
+            }
+        }
+        PyList_SetItem(list, i, frame); /* (steals frame; avma released) */
+    }
+    return PyList_AsTuple(list);
+}
+
+/* Is the machine as the counter last saw it (no pid learnt, the kernel's epoch the same)? 1, 0, -1 error */
+static int fixed_in_step(PyObject *fixed)
+{
+    int same = attrs_equal(PyTuple_GET_ITEM(fixed, FX_MACHINE), s_pid_updates, PyTuple_GET_ITEM(fixed, FX_DEPENDENTS),
+                           s_pid_updates);
+    if (same != 1)
+        return same;
+    return attrs_equal(PyTuple_GET_ITEM(fixed, FX_KERNEL), s_epoch, PyTuple_GET_ITEM(fixed, FX_COUNTER), s_kernel_epoch);
+}
+
+/* The resolution of a new key of fixed fields when everything it needs is kept (see count_run): 1 and the
+ * key cached, noted, counted (*hit a new reference, *counted += count); 0: not resolvable here (nothing
+ * changed); -1: error. *called is set when Python code ran (what it looked up is kept). */
+static int fixed_resolve(PyObject *fixed, PyObject *key, Py_ssize_t count, PyObject *cache, PyObject **hit,
+                         int *called)
+{
+    const unsigned char *buf = (const unsigned char *)PyBytes_AS_STRING(key);
+    Py_ssize_t len = PyBytes_GET_SIZE(key);
+    Py_ssize_t min_len = fx_ssize(fixed, FX_MIN_LEN), id_at = fx_ssize(fixed, FX_ID_AT);
+    Py_ssize_t ip_at = fx_ssize(fixed, FX_IP_AT), tid_at = fx_ssize(fixed, FX_TID_AT);
+    Py_ssize_t period_at = fx_ssize(fixed, FX_PERIOD_AT), limit = fx_ssize(fixed, FX_CACHE_LIMIT);
+    if (PyErr_Occurred())
+        return -1;
+    if (len < min_len || len < 1)
+        return 0;
+    Py_ssize_t mode = fx_ssize(fixed, FX_MODE), chain_at = fx_ssize(fixed, FX_CHAIN_AT);
+    int keep_raw = PyTuple_GET_ITEM(fixed, FX_RAW) == Py_True;
+    int cpumode = buf[0] & 7;
+    if (cpumode != 2 && (cpumode != 1 || mode == MODE_CHAINED)) /* MISC_USER, MISC_KERNEL */
+        return 0;
+    if (PyDict_GET_SIZE(cache) >= limit)
+        return 0;
+    int rc = -1;
+    PyObject *id = NULL, *tid = NULL, *ip = NULL, *thread = NULL, *state = NULL, *maps = NULL, *location = NULL;
+    PyObject *period = NULL, *group = NULL, *by_tid_got = NULL, *memos = NULL, *raw = NULL, *chain = NULL;
+    PyObject *memo_dict = NULL;
+    uint64_t nr = 0;
+    id = PyLong_FromUnsignedLongLong(id_at >= 0 ? load_u64(buf + id_at) : 0);
+    if (id == NULL)
+        goto done;
+    PyObject *evsel = PyDict_GetItemWithError(PyTuple_GET_ITEM(fixed, FX_EVSELS), id);
+    if (evsel == NULL)
+        goto miss;
+    PyObject *groups = PyTuple_GET_ITEM(fixed, FX_GROUPS);
+    Py_ssize_t index = PyLong_AsSsize_t(evsel);
+    if (index == -1 && PyErr_Occurred())
+        goto done;
+    if (index < 0 || index >= PyList_GET_SIZE(groups))
+        goto miss_clear;
+    PyObject *bucket = PyList_GET_ITEM(groups, index);
+    if (mode == MODE_CHAINED) { /* (FixedKeys.resolve_chained: the chain's size, RAW after it) */
+        if (chain_at < 0 || len < chain_at + 8)
+            goto miss;
+        nr = load_u64(buf + chain_at);
+        if (nr > (uint64_t)(len - chain_at - 8) >> 3)
+            goto miss;
+        if (keep_raw) {
+            Py_ssize_t end = chain_at + 8 + 8 * (Py_ssize_t)nr;
+            if (end + 4 > len)
+                goto miss;
+            uint32_t size;
+            memcpy(&size, buf + end, 4);
+            if ((Py_ssize_t)size > len - end - 4)
+                goto miss;
+            raw = PyBytes_FromStringAndSize((const char *)buf + end + 4, size);
+            if (raw == NULL)
+                goto done;
+        }
+    }
+    int32_t tid_value;
+    memcpy(&tid_value, buf + tid_at, 4);
+    tid = PyLong_FromLong(tid_value);
+    if (tid == NULL)
+        goto done;
+    thread = PyDict_GetItemWithError(PyTuple_GET_ITEM(fixed, FX_THREADS), tid);
+    if (thread == NULL)
+        goto miss;
+    Py_INCREF(thread);
+    PyObject *pid = PyObject_GetAttr(thread, s_pid);
+    if (pid == NULL)
+        goto done;
+    long pid_value = PyLong_AsLong(pid);
+    Py_DECREF(pid);
+    if (pid_value == -1) /* (unknown pid, or not an int: the Python path) */
+        goto miss_clear;
+    ip = PyLong_FromUnsignedLongLong(load_u64(buf + ip_at));
+    if (ip == NULL)
+        goto done;
+    /* (*called: Python code ran; the machine is checked again before anything is kept) */
+    if (cpumode == 1) {
+        location = PyDict_GetItemWithError(PyTuple_GET_ITEM(fixed, FX_LOCATIONS), ip);
+        if (location == NULL)
+            goto miss;
+        Py_INCREF(location);
+    } else { /* (FixedKeys.resolve: the process's memo, _fp_memo's when not at the maps' generation) */
+        PyObject *session = PyTuple_GET_ITEM(fixed, FX_SESSION);
+        maps = PyObject_GetAttr(thread, s_maps);
+        if (maps == NULL)
+            goto done;
+        PyObject *generation = PyObject_GetAttr(maps, s_generation);
+        if (generation == NULL)
+            goto done;
+        memos = PyObject_GetAttr(session, s_fp_memos);
+        if (memos == NULL) {
+            Py_DECREF(generation);
+            goto done;
+        }
+        PyObject *memo = PyDict_Check(memos) ? PyDict_GetItemWithError(memos, maps) : NULL;
+        int same = 0;
+        if (memo != NULL && PyTuple_Check(memo) && PyTuple_GET_SIZE(memo) == 2 &&
+            PyDict_Check(PyTuple_GET_ITEM(memo, 1))) {
+            same = PyObject_RichCompareBool(PyTuple_GET_ITEM(memo, 0), generation, Py_EQ);
+            if (same < 0) {
+                Py_DECREF(generation);
+                goto done;
+            }
+        } else if (PyErr_Occurred()) {
+            Py_DECREF(generation);
+            goto done;
+        }
+        if (same) {
+            memo_dict = PyTuple_GET_ITEM(memo, 1);
+            Py_INCREF(memo_dict);
+        } else {
+            memo_dict = PyObject_CallMethodObjArgs(session, s_fp_memo, maps, generation, NULL);
+            *called = 1;
+        }
+        Py_DECREF(generation);
+        if (memo_dict == NULL)
+            goto done;
+        if (!PyDict_Check(memo_dict))
+            goto miss;
+        if (mode == MODE_CHAINED) { /* the chain (user_chain, its misses by session.chain_misses) */
+            PyObject *chained = PyObject_GetAttr(session, s_chained_evsels);
+            if (chained == NULL)
+                goto done;
+            int use = nr != 0;
+            if (use && chained != Py_None) {
+                PyObject *flag = PySequence_GetItem(chained, index);
+                use = flag == NULL ? -1 : PyObject_IsTrue(flag);
+                Py_XDECREF(flag);
+            }
+            Py_DECREF(chained);
+            if (use < 0)
+                goto done;
+            if (use) {
+                PyObject *stack = PyObject_GetAttr(session, s_max_stack);
+                if (stack == NULL)
+                    goto done;
+                Py_ssize_t max_stack = PyLong_AsSsize_t(stack);
+                Py_DECREF(stack);
+                if (max_stack == -1 && PyErr_Occurred())
+                    goto done;
+                PyObject *caller = PyObject_GetAttr(session, s_caller_order);
+                if (caller == NULL)
+                    goto done;
+                int caller_order = PyObject_IsTrue(caller);
+                if (caller_order < 0) {
+                    Py_DECREF(caller);
+                    goto done;
+                }
+                chain = user_chain_of(buf, len, chain_at, memo_dict, max_stack, caller_order);
+                if (chain != NULL && PyList_Check(chain)) {
+                    Py_SETREF(chain, chain_misses(chain, memo_dict, maps, PyTuple_GET_ITEM(fixed, FX_FRAMES),
+                                                  caller_order));
+                    *called = 1;
+                }
+                Py_DECREF(caller);
+                if (chain == NULL)
+                    goto done;
+                if (chain == Py_None || !PyTuple_Check(chain))
+                    goto miss;
+            } else {
+                chain = PyTuple_New(0);
+                if (chain == NULL)
+                    goto done;
+            }
+            if (PyTuple_GET_SIZE(chain) > 0) { /* (the leaf's frame is the location when it is the ip's, in a dso) */
+                PyObject *leaf = PyTuple_GET_ITEM(chain, 0);
+                PyObject *avma = PyObject_GetAttr(leaf, s_avma);
+                if (avma == NULL)
+                    goto done;
+                int same = PyObject_RichCompareBool(avma, ip, Py_EQ);
+                Py_DECREF(avma);
+                if (same < 0)
+                    goto done;
+                if (same) {
+                    PyObject *dso = PyObject_GetAttr(leaf, s_dso_obj);
+                    if (dso == NULL)
+                        goto done;
+                    if (dso != Py_None) {
+                        location = leaf;
+                        Py_INCREF(location);
+                    }
+                    Py_DECREF(dso);
+                }
+            }
+        }
+        if (location == NULL) { /* (the ip's from the memo) */
+            location = PyDict_GetItemWithError(memo_dict, ip);
+            if (location != NULL) {
+                Py_INCREF(location);
+            } else if (!PyErr_Occurred()) { /* memo[ip] = frames.frame(maps.find(ip), ip) */
+                PyObject *map = PyObject_CallMethodOneArg(maps, s_find, ip);
+                if (map != NULL) {
+                    location = PyObject_CallMethodObjArgs(PyTuple_GET_ITEM(fixed, FX_FRAMES), s_frame, map, ip, NULL);
+                    Py_DECREF(map);
+                }
+                *called = 1;
+                if (location != NULL && PyDict_SetItem(memo_dict, ip, location) < 0)
+                    Py_CLEAR(location);
+            }
+            if (location == NULL)
+                goto done;
+        }
+    }
+    state = PyObject_GetAttr(thread, s_state); /* (thread.state or machine.thread_state(thread)) */
+    if (state == NULL)
+        goto done;
+    if (state == Py_None) {
+        Py_DECREF(state);
+        state = PyObject_CallMethodOneArg(PyTuple_GET_ITEM(fixed, FX_MACHINE), s_thread_state, thread);
+        if (state == NULL)
+            goto done;
+        *called = 1;
+    }
+    if (*called) {
+        int in_step = fixed_in_step(fixed);
+        if (in_step <= 0)
+            goto miss;
+        if (PyDict_GET_SIZE(cache) >= limit)
+            goto miss;
+    }
+    PyObject *by_tid = PyTuple_GET_ITEM(fixed, FX_BY_TID);
+    by_tid_got = PyDict_GetItemWithError(by_tid, tid);
+    if (by_tid_got == NULL) {
+        if (PyErr_Occurred())
+            goto done;
+    } else {
+        if (!PyTuple_Check(by_tid_got) || PyTuple_GET_SIZE(by_tid_got) != 2 ||
+            PyTuple_GET_ITEM(by_tid_got, 0) != thread || !PyList_Check(PyTuple_GET_ITEM(by_tid_got, 1))) {
+            by_tid_got = NULL; /* (borrowed) */
+            goto miss; /* (another thread under this tid: the Python path drops its keys) */
+        }
+        Py_INCREF(by_tid_got);
+    }
+    if (period_at >= 0) {
+        period = PyLong_FromUnsignedLongLong(load_u64(buf + period_at));
+    } else {
+        PyObject *periods = PyTuple_GET_ITEM(fixed, FX_PERIODS);
+        if (index >= PyTuple_GET_SIZE(periods))
+            goto miss;
+        period = PyTuple_GET_ITEM(periods, index);
+        Py_INCREF(period);
+    }
+    if (period == NULL)
+        goto done;
+    /* everything is there: cache, note, count (as _add_fixed) */
+    {
+        PyObject *empty = PyTuple_New(0); /* (the empty tuple: a group without a chain) */
+        if (empty == NULL)
+            goto done;
+        int with_chain = chain != NULL && PyTuple_GET_ITEM(fixed, FX_WITH_CHAIN) == Py_True;
+        int with_raw = raw != NULL && PyTuple_GET_ITEM(fixed, FX_WITH_RAW) == Py_True;
+        group = PyTuple_Pack(4, state, location, with_chain ? chain : empty, with_raw ? raw : Py_None);
+        Py_DECREF(empty);
+        if (group == NULL)
+            goto done;
+    }
+    *hit = PyTuple_Pack(3, bucket, group, period);
+    if (*hit == NULL)
+        goto done;
+    if (PyDict_SetItem(cache, key, *hit) < 0)
+        goto fail_hit;
+    if (by_tid_got == NULL) {
+        PyObject *list = PyList_New(1);
+        if (list == NULL)
+            goto fail_hit;
+        Py_INCREF(key);
+        PyList_SET_ITEM(list, 0, key);
+        PyObject *entry = PyTuple_Pack(2, thread, list);
+        Py_DECREF(list);
+        if (entry == NULL)
+            goto fail_hit;
+        int bad = PyDict_SetItem(by_tid, tid, entry);
+        Py_DECREF(entry);
+        if (bad < 0)
+            goto fail_hit;
+    } else if (PyList_Append(PyTuple_GET_ITEM(by_tid_got, 1), key) < 0) {
+        goto fail_hit;
+    }
+    if (cpumode != 1) { /* (note_maps) */
+        PyObject *by_maps = PyTuple_GET_ITEM(fixed, FX_BY_MAPS);
+        PyObject *list = PyDict_GetItemWithError(by_maps, maps);
+        if (list == NULL) {
+            if (PyErr_Occurred())
+                goto fail_hit;
+            list = PyList_New(0);
+            if (list == NULL)
+                goto fail_hit;
+            int bad = PyDict_SetItem(by_maps, maps, list);
+            Py_DECREF(list);
+            if (bad < 0)
+                goto fail_hit;
+        }
+        if (!PyList_Check(list)) {
+            PyErr_SetString(PyExc_TypeError, "count_run: by_maps holds a non-list");
+            goto fail_hit;
+        }
+        if (PyList_Append(list, key) < 0)
+            goto fail_hit;
+    }
+    if (group_add(bucket, group, period, count) < 0)
+        goto fail_hit;
+    rc = 1;
+    goto done;
+fail_hit:
+    Py_CLEAR(*hit);
+    goto done;
+miss_clear:
+    PyErr_Clear();
+miss:
+    rc = PyErr_Occurred() ? -1 : 0;
+done:
+    Py_XDECREF(id);
+    Py_XDECREF(tid);
+    Py_XDECREF(ip);
+    Py_XDECREF(thread);
+    Py_XDECREF(state);
+    Py_XDECREF(maps);
+    Py_XDECREF(memos);
+    Py_XDECREF(location);
+    Py_XDECREF(period);
+    Py_XDECREF(group);
+    Py_XDECREF(by_tid_got);
+    Py_XDECREF(raw);
+    Py_XDECREF(chain);
+    Py_XDECREF(memo_dict);
+    return rc;
+}
+
+/* counts._kernel_key: a kernel-mode key, or one holding PERF_CONTEXT_KERNEL's bytes anywhere */
+static int key_reaches_kernel(PyObject *key)
+{
+    static const unsigned char mark[8] = {0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    if (!PyBytes_Check(key))
+        return 1; /* (not a key the C loop knows: the caller's path) */
+    const unsigned char *buf = (const unsigned char *)PyBytes_AS_STRING(key);
+    Py_ssize_t len = PyBytes_GET_SIZE(key);
+    if (len > 0 && (buf[0] & 7) == 1)
+        return 1;
+    for (Py_ssize_t i = 0; i + 8 <= len; i++)
+        if (buf[i] == 0x80 && memcmp(buf + i, mark, 8) == 0)
+            return 1;
+    return 0;
+}
+
+typedef struct {
+    PyObject *key;   /* (borrowed from keys) */
+    Py_ssize_t count;
+    PyObject *hit;   /* the cached or new resolution, or NULL */
+} RunKey;
+
+/* {key: value of each distinct key} in first-occurrence order: counts (as_counts) or hits */
+static PyObject *run_dict(const RunKey *u, Py_ssize_t nu, int as_counts)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    for (Py_ssize_t j = 0; j < nu; j++) {
+        PyObject *v = as_counts ? PyLong_FromSsize_t(u[j].count) : (Py_INCREF(u[j].hit), u[j].hit);
+        if (v == NULL || PyDict_SetItem(d, u[j].key, v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(d);
+            return NULL;
+        }
+        Py_DECREF(v);
+    }
+    return d;
+}
+
+static PyObject *session_count_run(PyObject *self, PyObject *args)
+{
+    PyObject *keys, *cache, *pending, *order, *fixed;
+    int kernel_check = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!O!O!OO|p", &PyList_Type, &keys, &PyDict_Type, &cache, &PyDict_Type, &pending, &order,
+                          &fixed, &kernel_check))
+        return NULL;
+    if (order != Py_None && !PyList_Check(order)) {
+        PyErr_SetString(PyExc_TypeError, "count_run: order must be a list or None");
+        return NULL;
+    }
+    if (fixed != Py_None && (!PyTuple_Check(fixed) || PyTuple_GET_SIZE(fixed) != FX_SIZE)) {
+        PyErr_SetString(PyExc_TypeError, "count_run: fixed must be None or a tuple of its fields");
+        return NULL;
+    }
+    if (fixed != Py_None) {
+        static const int dicts[] = {FX_EVSELS, FX_THREADS, FX_LOCATIONS, FX_BY_TID, FX_BY_MAPS};
+        for (size_t i = 0; i < sizeof(dicts) / sizeof(dicts[0]); i++)
+            if (!PyDict_Check(PyTuple_GET_ITEM(fixed, dicts[i]))) {
+                PyErr_SetString(PyExc_TypeError, "count_run: fixed's tables must be dicts");
+                return NULL;
+            }
+        if (!PyList_Check(PyTuple_GET_ITEM(fixed, FX_GROUPS)) || !PyTuple_Check(PyTuple_GET_ITEM(fixed, FX_PERIODS))) {
+            PyErr_SetString(PyExc_TypeError, "count_run: fixed's groups must be a list, its periods a tuple");
+            return NULL;
+        }
+        if (intern_names() < 0)
+            return NULL;
+    }
+    keys = PyList_GetSlice(keys, 0, PyList_GET_SIZE(keys)); /* (its own list: Python code may run below) */
+    if (keys == NULL)
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(keys), nu = 0;
+    PyObject *index = PyDict_New(), *out = NULL;
+    RunKey *u = PyMem_Malloc((n ? n : 1) * sizeof(RunKey));
+    Py_ssize_t *at = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
+    if (index == NULL || u == NULL || at == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    /* the run counted per distinct key (count_into), each sample's distinct key noted */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *key = PyList_GET_ITEM(keys, i);
+        PyObject *got = PyDict_GetItemWithError(index, key);
+        if (got != NULL) {
+            Py_ssize_t j = PyLong_AsSsize_t(got);
+            u[j].count++;
+            at[i] = j;
+            continue;
+        }
+        if (PyErr_Occurred())
+            goto done;
+        PyObject *j = PyLong_FromSsize_t(nu);
+        if (j == NULL)
+            goto done;
+        int bad = PyDict_SetItem(index, key, j);
+        Py_DECREF(j);
+        if (bad < 0)
+            goto done;
+        u[nu].key = key;
+        u[nu].count = 1;
+        u[nu].hit = NULL;
+        at[i] = nu++;
+    }
+    int any_new = 0;
+    for (Py_ssize_t j = 0; j < nu; j++) {
+        PyObject *hit = PyDict_GetItemWithError(cache, u[j].key);
+        if (hit == NULL) {
+            if (PyErr_Occurred())
+                goto done;
+            any_new = 1;
+        } else {
+            Py_INCREF(hit);
+            u[j].hit = hit;
+        }
+    }
+    if (!any_new) { /* every key cached: counted into pending, ordered by the cache */
+        for (Py_ssize_t j = 0; j < nu; j++) {
+            PyObject *count = PyLong_FromSsize_t(u[j].count);
+            if (count == NULL)
+                goto done;
+            int bad = pending_add(pending, u[j].key, count);
+            Py_DECREF(count);
+            if (bad < 0)
+                goto done;
+        }
+        if (order != Py_None)
+            for (Py_ssize_t i = 0; i < n; i++)
+                if (PyList_Append(order, u[at[i]].hit) < 0)
+                    goto done;
+        out = PyLong_FromLong(0);
+        goto done;
+    }
+    int give_back = fixed == Py_None;
+    if (!give_back) {
+        Py_ssize_t pid_at = fx_ssize(fixed, FX_PID_AT);
+        if (pid_at == -1 && PyErr_Occurred())
+            goto done;
+        for (Py_ssize_t j = 0; pid_at >= 0 && j < nu && !give_back; j++) {
+            PyObject *key = u[j].key;
+            give_back = u[j].hit == NULL && PyBytes_Check(key) && PyBytes_GET_SIZE(key) >= pid_at + 4 &&
+                        memcmp(PyBytes_AS_STRING(key) + pid_at, "\xff\xff\xff\xff", 4) == 0;
+        }
+    }
+    for (Py_ssize_t j = 0; kernel_check && j < nu && !give_back; j++) /* (counts._any_kernel_key) */
+        give_back = key_reaches_kernel(u[j].key);
+    if (give_back) {
+        PyObject *counts = run_dict(u, nu, 1), *new = PyList_New(0);
+        if (counts != NULL && new != NULL) {
+            for (Py_ssize_t j = 0; j < nu; j++)
+                if (u[j].hit == NULL && PyList_Append(new, u[j].key) < 0)
+                    goto give_back_done;
+            out = PyTuple_Pack(2, counts, new);
+        }
+    give_back_done:
+        Py_XDECREF(counts);
+        Py_XDECREF(new);
+        goto done;
+    }
+    /* the new keys resolved (here or by add_fixed), the cached ones counted into pending */
+    PyObject *split = PyTuple_GET_ITEM(fixed, FX_SPLIT), *add_fixed = PyTuple_GET_ITEM(fixed, FX_ADD);
+    int plain = 1, check = 1, in_step = 0, python_ran = 0;
+    Py_ssize_t counted = 0;
+    for (Py_ssize_t j = 0; j < nu; j++) {
+        PyObject *key = u[j].key;
+        if (python_ran) { /* (what is cached now: a forget may have cleared it) */
+            Py_CLEAR(u[j].hit);
+            PyObject *hit = PyDict_GetItemWithError(cache, key);
+            if (hit == NULL && PyErr_Occurred())
+                goto done;
+            Py_XINCREF(hit);
+            u[j].hit = hit;
+        }
+        if (u[j].hit != NULL) {
+            PyObject *count = PyLong_FromSsize_t(u[j].count);
+            if (count == NULL)
+                goto done;
+            int bad = pending_add(pending, key, count);
+            Py_DECREF(count);
+            if (bad < 0)
+                goto done;
+            continue;
+        }
+        int got = 0, called = 0;
+        if (check) {
+            in_step = fixed_in_step(fixed);
+            if (in_step < 0)
+                goto done;
+            check = 0;
+        }
+        if (in_step && PyBytes_CheckExact(key)) {
+            got = fixed_resolve(fixed, key, u[j].count, cache, &u[j].hit, &called);
+            if (got < 0)
+                goto done;
+        }
+        if (called)
+            python_ran = check = 1;
+        if (got) {
+            counted += u[j].count;
+            continue;
+        }
+        PyObject *count = PyLong_FromSsize_t(u[j].count);
+        if (count == NULL)
+            goto done;
+        PyObject *hit = PyObject_CallFunctionObjArgs(add_fixed, key, count, NULL);
+        Py_DECREF(count);
+        if (hit == NULL)
+            goto done;
+        u[j].hit = hit;
+        python_ran = check = 1;
+        if (hit == Py_None || (PyTuple_Check(hit) && PyTuple_GET_SIZE(hit) > 0 && PyTuple_GET_ITEM(hit, 0) == split))
+            plain = 0;
+    }
+    if (order != Py_None) {
+        if (plain) {
+            for (Py_ssize_t i = 0; i < n; i++)
+                if (PyList_Append(order, u[at[i]].hit) < 0)
+                    goto done;
+        } else {
+            PyObject *hits = run_dict(u, nu, 0);
+            if (hits == NULL)
+                goto done;
+            PyObject *r = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(fixed, FX_IN_ORDER), order, keys, hits, Py_False,
+                                                       NULL);
+            Py_DECREF(hits);
+            if (r == NULL)
+                goto done;
+            Py_DECREF(r);
+        }
+    }
+    out = PyLong_FromSsize_t(counted);
+done:
+    if (u != NULL)
+        for (Py_ssize_t j = 0; j < nu; j++)
+            Py_XDECREF(u[j].hit);
+    PyMem_Free(u);
+    PyMem_Free(at);
+    Py_XDECREF(index);
+    Py_DECREF(keys);
+    return out;
+}
+
 /* ---------------------------------------------------------------------------- end of the session section */
 
 PyMethodDef speedups_session_methods[] = {
@@ -229,5 +1002,7 @@ PyMethodDef speedups_session_methods[] = {
     {"symtab_sort", (PyCFunction)session_symtab_sort, METH_VARARGS,
      "symtab_sort(svmas, sizes, types, bindings, page_size) -> (order, svmas, sizes, types, bindings, ends) | None "
      "(see the source)"},
+    {"count_run", (PyCFunction)session_count_run, METH_VARARGS,
+     "count_run(keys, cache, pending, order, fixed) -> int | (counts, new) (see the source)"},
     {NULL, NULL, 0, NULL},
 };

@@ -25,16 +25,19 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
+from pyperf_probe.perfdata.format import SampleType
 from pyperf_probe.perfdata.sample import Sample
 from pyperf_probe.perfdata.speedups import speedups
-from pyperf_probe.session import ResolvedSample
+from pyperf_probe.session import ResolvedSample, fixed_keys
 from pyperf_probe.session.fixed_keys import FixedKeys
 from pyperf_probe.session.kept import Dependents
 
 U32 = struct.Struct("<I")
 MEMO_LIMIT = 1 << 14  # texts kept: memory stays flat when keys are as many as the samples
 SECOND = 1_000_000_000
-WRITE_BATCH = 1024  # samples whose text is written at once: the text in memory stays small
+WRITE_BATCH = 1024  # samples whose text is made at once: the text in memory stays small
+WRITE_SIZE = 1 << 16  # characters of text written at once
+C_HEADS = True  # script_raw_run makes the heads it can (make_head: the C twin of miss_raw's planned path)
 
 
 def write_samples(session, printer, accept: Callable, write: Callable[[str], object]) -> bool:
@@ -49,23 +52,39 @@ def write_samples(session, printer, accept: Callable, write: Callable[[str], obj
         return False
     walk = _Walk(session, printer, accept, session.data.keyed_layout(timed=True, walk=short))
     handlers = session.record_handlers()
-    for item in batches:
-        if type(item) is list:
-            for start in range(0, len(item), WRITE_BATCH):  # (a flushed round may hold 100K samples)
-                text = walk.run(item[start:start + WRITE_BATCH] if len(item) > WRITE_BATCH else item)
-                if text:
-                    write(text)
-        elif type(item) is Sample:  # a sample the reader decoded (not keyed: another event's layout)
-            session.nr_samples += 1
-            resolved = session.resolve(item)
-            walk.machine_changed()
-            if accept(resolved.thread):
-                write(printer.format(resolved))
-        else:
-            handler = handlers.get(type(item))
-            if handler is not None:
-                handler(item)
-                walk.dependents.after_record(item)
+    # the texts of the runs between records, written WRITE_SIZE characters at a time (a system-wide recording
+    # has a record every ~25 samples: one write each would cost more than their text)
+    pending: list[str] = []
+    size = 0
+    try:
+        for item in batches:
+            if type(item) is list:
+                for start in range(0, len(item), WRITE_BATCH):  # (a flushed round may hold 100K samples)
+                    text = walk.run(item[start:start + WRITE_BATCH] if len(item) > WRITE_BATCH else item)
+                    if text:
+                        pending.append(text)
+                        size += len(text)
+                        if size >= WRITE_SIZE:
+                            text = "".join(pending)
+                            pending.clear()
+                            size = 0
+                            write(text)
+            elif type(item) is Sample:  # a sample the reader decoded (not keyed: another event's layout)
+                session.nr_samples += 1
+                resolved = session.resolve(item)
+                walk.machine_changed()
+                if accept(resolved.thread):
+                    pending.append(printer.format(resolved))
+            else:
+                handler = handlers.get(type(item))
+                if handler is not None:
+                    handler(item)
+                    walk.dependents.after_record(item)
+    finally:
+        if pending:  # (also before an error: what was made so far is printed, as perf prints it)
+            text = "".join(pending)
+            pending.clear()
+            write(text)
     session.data.warn_summary()
     return True
 
@@ -85,14 +104,13 @@ def write_resolved(session, printer, accept: Callable, write: Callable[[str], ob
     out: list[str] = []
     append = out.append
     for s in session.samples():
-        thread = s.thread
+        evsel, thread, period, raw, location, chain, sample = s  # (a ResolvedSample: one unpack, no accessors)
         if not every and not accept(thread):
             continue
-        sample = s.sample
         if kernel.epoch != epoch or kernel_maps.generation != generation:
             epoch, generation = kernel.epoch, kernel_maps.generation
             memo.clear()
-        key = (s.evsel, thread, sample.pid, sample.tid, sample.cpu, s.period, s.raw, s.location, s.chain)
+        key = (evsel, thread, sample.pid, sample.tid, sample.cpu, period, raw, location, chain)
         parts = memo.get(key, False)
         if parts is False:
             if len(memo) >= MEMO_LIMIT:
@@ -135,6 +153,7 @@ class _Walk:
         # --ns: the rest of the second in nanoseconds, else in microseconds
         self.divisor = 1 if printer.options.nanosecs else 1000
         self.raw_at = layout.raw_offset()
+        self.key_type, self.pid_offset = layout.key_type, layout.pid_offset
         self.heads: dict[bytes, list] = {}
         self.info_of = printer.trace_events.info_of if printer.trace_events is not None else None
         # what each kept key (of memo, or of heads when keys are cut) depends on; the events whose texts
@@ -150,6 +169,7 @@ class _Walk:
         self.plans: list = [None] * len(printer.options.fields)
         self.infos: list = [None] * len(printer.options.fields)
         self.every = getattr(accept, "takes_every_thread", False)
+        self._fast: tuple | None | bool = False  # fast_heads' answer (False: not asked yet)
 
     def forget(self) -> None:
         """The machine changed: nothing kept holds."""
@@ -234,7 +254,9 @@ class _Walk:
         miss = self.miss_raw
         n, i, dropped = len(items), 0, 0
         while True:
-            i, status, template, missed = raw_run(items, i, memo, heads, at, divisor, kernel, out, MEMO_LIMIT, miss)
+            fast = self.fast_heads()
+            i, status, template, missed = raw_run(items, i, memo, heads, at, divisor, kernel, out, MEMO_LIMIT, miss,
+                                                  fast)
             dropped += missed
             if status == 0:
                 break
@@ -247,6 +269,63 @@ class _Walk:
             i += 1
         self.session.nr_samples += n - dropped
         return "".join(out)
+
+    def fast_heads(self) -> tuple | None:
+        """script_raw_run's ``fast`` (_speedups_script.c's FastHeads: the heads it makes itself, as ``miss_raw``
+        makes them from a key of fixed fields with a head plan: ``FixedKeys.resolve`` then ``_miss_planned``),
+        or None: not with C_HEADS off, keys not of fixed fields, a sample filter, or while the kernel's
+        symbols are not loaded (a resolution may load them: Python's, which forgets what was kept)."""
+        if not C_HEADS or self.fixed is None or not self.every or not self.kernel.settled:
+            return None
+        if self._fast is False:
+            self._fast = self._fast_heads()
+        return self._fast
+
+    def _fast_heads(self) -> tuple | None:
+        fixed = self.fixed
+        # the fixed fields' byte offsets, in FixedKeys' order (its struct: misc and size, then 8 bytes each)
+        key_type = self.key_type
+        offsets, at = {}, 4
+        for bit in fixed_keys._FIXED:
+            if not key_type & bit:
+                continue
+            if bit in (SampleType.IDENTIFIER, SampleType.ID) and "id" not in offsets:
+                offsets["id"] = at
+            elif bit in (SampleType.IP, SampleType.TID, SampleType.CPU, SampleType.PERIOD):
+                offsets[{SampleType.IP: "ip", SampleType.TID: "pid", SampleType.CPU: "cpu",
+                         SampleType.PERIOD: "period"}[bit]] = at
+            at += 8
+        if at != fixed.fields_size or at != self.raw_at or "period" not in offsets or \
+                offsets["pid"] != self.pid_offset:
+            return None
+        specs = []
+        for evsel in range(len(self.printer.options.fields)):
+            spec = self.printer.around_spec(evsel)
+            if spec is not None:
+                comm, pidtid, cpu, period, time, event, traced, tails, tail_of = spec
+                info = None
+                if traced:
+                    info = self.infos[evsel]
+                    if info is None:
+                        info = self.infos[evsel] = self.info_of(self.printer.tp_ids[evsel])
+                spec = (int(comm), pidtid, int(cpu), int(period), time, event, info, tails, tail_of)
+            specs.append(spec)
+        return (offsets.get("id", -1), offsets["ip"], offsets["pid"], offsets.get("cpu", -1), offsets["period"],
+                fixed.evsels, specs, self.machine.threads, self.dependents.by_tid, fixed.locations,
+                self.dependents.by_maps, self.machine.thread_state, self._user_location, self._kernel_location)
+
+    def _kernel_location(self, ip: int):
+        """A kernel-mode ip's location, as ``FixedKeys.resolve`` finds it and keeps it (make_head's
+        kernel_location, for an ip not in ``FixedKeys.locations``); None when finding it changed the kernel
+        (Python's path then makes the head: its machine_changed forgets what was kept)."""
+        location = self.fixed.locations.get(ip)
+        if location is None:
+            location = self.fixed.locations[ip] = self.session.kernel_location(ip)
+        return location if self.kernel.epoch == self.kernel_epoch else None
+
+    def _user_location(self, thread, ip: int):
+        """A user-mode ip's location, as ``FixedKeys.resolve`` finds it (make_head's user_location)."""
+        return self.session.frames.location(thread.maps.find(ip), ip)
 
     def _raw_items(self, items: list, out: list) -> int:
         """``run_raw``'s loop: the texts of ``items`` appended to ``out``; how many samples were dropped."""

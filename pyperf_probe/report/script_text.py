@@ -86,6 +86,23 @@ def _sample_line(s, f: frozenset, kernel_path: bool) -> str:
     return out
 
 
+class _Located:
+    """A sample at a location, as _sample_line reads it (its ip: the location's avma)."""
+
+    __slots__ = ("location",)
+
+    def __init__(self, location):
+        self.location = location
+
+    @property
+    def sample(self):
+        return self
+
+    @property
+    def ip(self) -> int:
+        return self.location.avma
+
+
 _LOCATION_FIELDS = frozenset(("ip", "sym", "dso", "symoff"))  # the fields that print a sample's location
 
 # How many chains (and frames) the printer keeps the text of, per field set, before it starts again.
@@ -220,10 +237,35 @@ class ScriptPrinter:
                      "        tail = TAILS[s.location] = ' ' + LINE(s, F, KERNEL_PATH).replace('%', '%%') + '\\n'\n")
         source = ("def around(s):\n    sample = s.sample\n" + lines +
                   f"    return {head} + TIME + {mid}, {tail}, {'s.raw is not None' if traced else 'False'}\n")
+        # the tail of a location (its avma: the sample's ip), as around() makes it (around_spec's tail_of)
+        source += ("def tail_of(location):\n    tail = TAILS.get(location)\n    if tail is None:\n"
+                   "        if len(TAILS) >= TEXT_MEMO_LIMIT:\n            TAILS.clear()\n"
+                   "        tail = TAILS[location] = ' ' + LINE(_Located(location), F, KERNEL_PATH).replace('%', '%%')"
+                   " + '\\n'\n    return tail\n")
         namespace = {"HEAD": "".join(parts), "TIME": time, "EVENT": event, "LINE": _sample_line, "F": f,
+                     "_Located": _Located,
                      "KERNEL_PATH": self.options.kernel_path, "TAILS": {}, "TEXT_MEMO_LIMIT": TEXT_MEMO_LIMIT}
         exec(compile(source, f"<script head {evsel}>", "exec"), namespace)
         return namespace["around"]
+
+    def around_spec(self, evsel: int) -> tuple | None:
+        """What ``around_plan(evsel)`` prints, for a C head maker (``_speedups.script_raw_run``'s make_head):
+        (comm, pidtid, cpu, period, time, event, traced, tails, tail_of): whether the comm ("%16s "), the cpu
+        ("[%03d] ") and the period ("%10d ") are printed, pidtid 0 (neither), 1 (pid: "%5d "), 2 (tid) or 3
+        ("%5d/%-5d "), the time conversion and the event's text (their ``%`` doubled), whether a trace text
+        goes after them, the around plan's tails (location -> the ip field's line; None without the ip
+        field: the tail is "\\n") and its function making one (kept there); None where there is no around
+        plan."""
+        plan = self.around_plan(evsel)
+        if plan is None:
+            return None
+        f = self.options.fields[evsel]
+        pidtid = (1 if "pid" in f else 0) | (2 if "tid" in f else 0)
+        time = self.time_conversion if "time" in f else "%.0s%.0s"
+        event = f"{self.names[evsel]:>{self.name_width}}: ".replace("%", "%%") if "event" in f else ""
+        traced = "trace" in f and self.trace_events is not None and self.tp_ids[evsel] is not None
+        return ("comm" in f, pidtid, "cpu" in f, "period" in f, time, event, traced,
+                plan.__globals__["TAILS"] if "ip" in f else None, plan.__globals__["tail_of"])
 
     def _pieces(self, s, f: frozenset, with_trace: bool = True) -> tuple[str, str, str, str]:
         """The sample's text before its time, from there to its trace text, the trace text ("" unless

@@ -3,10 +3,12 @@
 ``sample_groups(session)`` gives, per event, ``{(thread, location, chain, raw): [period, count]}`` in the
 order of each group's first sample: exactly what aggregating ``session.samples()`` gives, for a fraction
 of the work. The reader delivers runs of samples as keys (``perfdata.sample_keys``: the record without
-TIME and CPU) between the records that change the machine; Counter's C loop (``count_into``) counts a
-run's keys (in first-occurrence order) and each distinct key is decoded and resolved once, then cached
-until the machine changes. So a file of 10 million samples costs 10 million dictionary updates in C and a few
-thousand resolutions in Python.
+TIME and CPU) between the records that change the machine; a C loop (``count_run``, _speedups_session.c;
+``_py_count_run`` its Python twin) counts a run's keys (in first-occurrence order) and each distinct key is
+resolved once, then cached until the machine changes. So a file of 10 million samples costs 10 million
+dictionary updates in C and a resolution per distinct key: in that loop too for keys of fixed fields and
+keys with user-only chains (what ``FixedKeys`` reads from their bytes, where every answer it needs is kept),
+decoded and resolved in Python otherwise.
 
 Why counting a run is the same as replaying it: between two records (COMM, MMAP, FORK, ...) a sample's
 resolution depends only on its key and the machine, and the only change a sample itself makes is to
@@ -29,6 +31,7 @@ from itertools import repeat
 from operator import contains, itemgetter
 
 from pyperf_probe.perfdata.sample import Sample
+from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.session.fixed_keys import FixedKeys
 from pyperf_probe.session.kept import Dependents
 
@@ -185,6 +188,50 @@ def _in_order(order: list, keys: list, hits: dict, plain: bool | None = None) ->
             order.append(hit)
 
 
+def _py_count_run(keys: list, cache: dict, pending: dict, order: list | None, fixed: tuple | None,
+                  kernel_check: bool = False):
+    """The Python twin of ``_speedups.count_run`` (``_speedups_session.c`` says what it does): a run's keys
+    counted per distinct key; all cached: their counts into ``pending``, their resolutions into ``order``,
+    0; else, without ``fixed``, with a new key of unknown pid, or with ``kernel_check`` and a key that reaches
+    the kernel: (counts, new keys), nothing done; else each new key added by ``fixed``'s add
+    (``_KeyCounter._add_fixed`` or ``_add_chained``, whose work the C loop does itself for keys whose answers
+    are all kept), the cached ones' counts into ``pending``, ``order`` as above: the samples counted into
+    groups here (0: add counts its own)."""
+    counts: dict = {}  # (Counter(keys) without Counter's Python __init__ and update: ~1 us a run)
+    count_into(counts, keys)
+    if all(map(cache.__contains__, counts)):
+        count_into(pending, keys)
+        if order is not None:  # (the resolutions flush will count them with)
+            order.extend(map(cache.__getitem__, keys))
+        return 0
+    pid_at = fixed[FX_PID_AT] if fixed is not None else None
+    if fixed is None or (pid_at is not None and any(key[pid_at:pid_at + 4] == UNKNOWN_PID
+                                                    for key in counts if key not in cache)) or \
+            (kernel_check and _any_kernel_key(counts)):
+        return counts, [key for key in counts if key not in cache]
+    add = fixed[FX_ADD]
+    plain = True  # (no key that did not decode, none split: _in_order need not look)
+    get = pending.get
+    for key, count in counts.items():
+        hit = cache.get(key)
+        if hit is not None:  # (counted with the resolution cached now: see _KeyCounter's docstring)
+            pending[key] = get(key, 0) + count
+        else:
+            hit = add(key, count)
+            if hit is None or hit[0] is _SPLIT:
+                plain = False
+        counts[key] = hit
+    if order is not None:
+        _in_order(order, keys, counts, plain)
+    return 0
+
+
+# count_run's ``fixed``: what the C loop reads to resolve a new key (_KeyCounter.__init__, _speedups_session.c)
+FX_ADD, FX_PID_AT = 0, 21
+MODE_FIXED, MODE_CHAINED = 0, 1
+count_run = speedups.count_run if speedups is not None and hasattr(speedups, "count_run") else _py_count_run
+
+
 class _KeyCounter:
     """Runs of sample keys -> the groups; ``cache`` maps a key to its (bucket, group key, period) while
     the machine stays as it was. Keys cut at their RAW record (``raw_at``: where its size is) also have
@@ -219,6 +266,17 @@ class _KeyCounter:
         # chains are read from the key and resolved in one pass (FixedKeys.resolve_chained)
         self.chain_keys = FixedKeys.chained(session, layout) if self.fixed_keys is None else None
         self.order: list | None = None  # each sample's (bucket, group, period) in order, when asked
+        self.fixed: tuple | None = None  # count_run's tables for keys of fixed fields or with chains (FX_*)
+        keys = self.fixed_keys or self.chain_keys
+        if keys is not None:
+            at = keys.offsets
+            chained = self.chain_keys is not None
+            self.fixed = (self._add_chained if chained else self._add_fixed, _in_order, _SPLIT, groups, keys.evsels,
+                          self.machine.threads, keys.locations, self.dependents.by_tid, self.dependents.by_maps,
+                          session, self.machine, self.dependents, self.kernel, self, CACHE_LIMIT, keys.fields_size,
+                          at.get("id"), at["ip"], at["tid"], at.get("period"), keys.periods, self.pid_offset,
+                          keys.frames, MODE_CHAINED if chained else MODE_FIXED, keys.chain_at, keys.raw,
+                          bool(with_chain), bool(with_raw))
 
     def flush(self) -> None:
         """Add the pending counts to the groups, with the resolutions cached for their keys."""
@@ -240,7 +298,7 @@ class _KeyCounter:
         Dependents hold each other (drop, forget), a cycle the report's paused collector would keep to
         the end with every key of the file (make.data: ~0.9 MB through Hists.finish, the peak)."""
         self._forget()
-        self.dependents = None
+        self.dependents = self.fixed = None
 
     def _forget(self) -> None:
         self.flush()
@@ -275,16 +333,22 @@ class _KeyCounter:
         self.session.nr_samples += count
 
     def add_run(self, keys: list[bytes]) -> None:
-        counts: dict = {}  # (Counter(keys) without Counter's Python __init__ and update: ~1 us a run)
-        count_into(counts, keys)
-        cache = self.cache
-        new = set(counts).difference(cache)  # (iterates the run's keys: ``keys() - keys()`` the cache's)
-        order = self.order
-        if not new:
-            count_into(self.pending, keys)
-            if order is not None:  # (the resolutions flush will count them with)
-                order.extend(map(cache.__getitem__, keys))
+        """Count a run of sample keys (``count_run``: runs whose keys are all cached, and, while no thread has an
+        unknown pid, runs of fixed-field keys once the kernel is settled and runs of chained keys that do not
+        reach the kernel until it is, are done there)."""
+        fixed, kernel_check = self.fixed, False
+        if fixed is not None:
+            if self.unknown_tids:
+                fixed = None
+            elif not self.kernel.settled:  # (keys of fixed fields: _add_key; chained keys: if none is the kernel's)
+                fixed, kernel_check = (fixed, True) if self.chain_keys is not None else (None, False)
+        cache, order = self.cache, self.order
+        got = count_run(keys, cache, self.pending, order, fixed, kernel_check)
+        if type(got) is int:
+            if got:
+                self.session.nr_samples += got
             return
+        counts, new = got
         if (self.pid_offset is not None and self._pid_may_change(counts, new)) or \
                 (not self.kernel.settled and _any_kernel_key(counts)):
             for key in keys:

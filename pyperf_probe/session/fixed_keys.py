@@ -15,6 +15,10 @@ user-only (``Session._callchain``'s one-pass case: a make build's malloc uprobe,
 cpu-clock samples), its chain's addresses read from the key and found in the process's avma -> frame
 memo in one C call (``user_chain``, ``_speedups_session.c``), the others looked up as
 ``Session._user_chain_frames`` does. A chain with a kernel part, or a key that does not decode, gets None.
+
+``session.counts``' C loop (``count_run``) does what ``resolve`` and ``resolve_chained`` do for most new
+keys itself, from the same tables (``evsels``, ``locations``, the byte ``offsets`` of the fields, the
+process's memo): these are their Python twins, and what it calls when an answer is not kept.
 """
 from __future__ import annotations
 
@@ -49,21 +53,25 @@ class FixedKeys:
         # without PERIOD a sample's period is its event's sample_period (sample.SampleDecoder)
         self.periods = tuple(attr.attr.sample_period for attr in session.data.attrs)
         # one unpack of the key's fields, in the key's order; where each value is in what it gives
-        codes, at = ["<4x"], {}
+        # (and ``offsets``: each value's byte offset in the key, for count_run's C loop)
+        codes, at, self.offsets = ["<4x"], {}, {}
         for bit in _FIXED:
             if not key_type & bit:
                 continue
+            offset = 4 + 8 * (len(codes) - 1)  # (every field is 8 bytes, after misc and size)
             if bit in (SampleType.IDENTIFIER, SampleType.ID) and "id" not in at:  # (IDENTIFIER first)
-                at["id"] = len(at)
+                at["id"], self.offsets["id"] = len(at), offset
                 codes.append("Q")
             elif bit == SampleType.IP or bit == SampleType.PERIOD:
-                at["ip" if bit == SampleType.IP else "period"] = len(at)
+                name = "ip" if bit == SampleType.IP else "period"
+                at[name], self.offsets[name] = len(at), offset
                 codes.append("Q")
             elif bit == SampleType.TID:
                 at["pid"], at["tid"] = len(at), len(at) + 1
+                self.offsets["pid"], self.offsets["tid"] = offset, offset + 4
                 codes.append("ii")
             elif bit == SampleType.CPU:
-                at["cpu"] = len(at)
+                at["cpu"], self.offsets["cpu"] = len(at), offset
                 codes.append("I4x")
             else:
                 codes.append("8x")
@@ -168,8 +176,12 @@ class FixedKeys:
         thread = machine.threads.get(tid)
         if thread is None or thread.pid == -1:
             thread = machine.findnew_thread(pid, tid)
-        if cpumode == MISC_USER:
-            location = self.frames.location(thread.maps.find(ip), ip)
+        if cpumode == MISC_USER:  # (as Session.resolve: from the process's memo, where count_run's C loop looks)
+            maps = thread.maps
+            memo = self.session._fp_memo(maps, maps.generation)
+            location = memo.get(ip)
+            if location is None:
+                location = memo[ip] = self.frames.frame(maps.find(ip), ip)
         else:
             location = self.locations.get(ip)
             if location is None:

@@ -20,7 +20,6 @@ import os
 from collections.abc import Callable
 
 from pyperf_probe.perfdata.tracing_data import TracingData
-from pyperf_probe.traceevent.plan import flat_plan
 
 ENV_NO_LIBRARY = "PYPERF_NO_LIBTRACEEVENT"
 TEXT_CACHE_MAX = 16384  # records whose text info() keeps (then it starts again): a few MiB at most
@@ -174,9 +173,19 @@ class TraceEvents:
     def _route(self, event_id: int) -> tuple:
         """How an event's records print: the library's or the Python renderer's call, and whether a text
         may be kept for the same record."""
+        from pyperf_probe.traceevent.plan import flat_plan  # (its import: only for a file with formats)
         fmt = self.tracing.events.get(event_id)
         line = fmt.text[fmt.text.find("print fmt:"):] if fmt is not None else ""
         keep = not any(conv in line for conv in FUNCTION_CONVERSIONS)
+        if self._use_library and not self._opened and not self._use_python(event_id):
+            # a plan without loading the library (it parses every format of the file): the library only for
+            # the records the plan leaves to it (too short for its fields), loaded then; the Python
+            # renderer's where it does not load
+            ev = self._plannable(event_id)
+            plan = flat_plan(ev, lambda raw: self._slow_info(ev, raw)) if ev is not None else None
+            if plan is not None:
+                self._planned.add(event_id)
+                return plan, keep
         if self.tep is not None and not self._use_python(event_id):
             print_info = self.tep.print_info
             ev = self._plannable(event_id)
@@ -193,6 +202,11 @@ class TraceEvents:
             return plan, keep
         info = ev.info
         return (lambda raw, cpu: info(raw)), keep
+
+    def _slow_info(self, ev, raw: bytes) -> str:
+        """The text of a record a plan made before the library was loaded leaves to the renderer."""
+        tep = self.tep
+        return tep.print_info(raw, 0) if tep is not None else ev.info(raw)
 
     def _plannable(self, event_id: int):
         """The Python renderer's event for a plan beside the library: None when its format does not parse

@@ -11,14 +11,18 @@
   ``cond ? "a" : "b"``, ``__print_flags`` and ``__print_symbolic`` of such numbers (``print_str_arg``:
   sched_switch's ``prev_state``, softirq's ``action``), each written as a Python expression that computes
   what the printer computes (a name list for flags, a dict for symbols),
+* ``%ps %pS %pf %pF`` of such a number: the printer's ``_function`` (the kernel symbol its resolver finds
+  then: workqueue_activate_work's ``function``),
 
 into ``render(data) -> str``: one ``struct`` unpack of the fields (little-endian, at their fixed offsets)
 and one ``%`` formatting of the whole line, with each value masked and signed as :mod:`.compiled` (and
 the printer: :mod:`.printer`'s ``num``, ``str_arg`` and ``_flags``, libtraceevent's ``eval_num_arg`` and
-``print_str_arg``) compute it. A record too short for its fields gets ``slow(data)``: the caller's renderer
+``print_str_arg``) compute it. Where every piece is one it prints, the plan is a ``_speedups.TracePlan``
+(C) with that function as its twin and fallback; a computed value is a program there (``PROG_*``, its
+Python twin ``eval_prog``). A record too short for its fields gets ``slow(data)``: the caller's renderer
 (the printer's text, which reads a missing field as 0, unless another is given). Anything else (helpers,
-``%pS``, a ``*`` width, ``#``, dynamic arrays, array indexes, overlapping fields) has no plan: None, and the
-event prints as before.
+``%pS`` of what is no number, a ``*`` width, ``#``, dynamic arrays, array indexes, overlapping fields) has
+no plan: None, and the event prints as before.
 
 This is the path of the records of a system-wide recording (``sys_enter_*``, ``sched_wakeup``...: a
 RAW record is rarely seen twice), where a call into libtraceevent costs several times the formatting;
@@ -35,6 +39,11 @@ from pyperf_probe.traceevent.fields import IS_ARRAY, IS_RELATIVE, cstr, dynamic_
 from pyperf_probe.traceevent.tokens import MASK64, strtoull, to_s64
 
 _CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
+# TracePlan's programs (a tuple of ints, postfix, on a stack of unsigned 64-bit values: _speedups_script.c's
+# eval_prog is their twin with plan_value below): a field's bytes, a constant, an operator of _OPS (its index
+# in PROG_OPS) on the top two values, !, ~, and cond ? yes : no of the top three
+PROG_FIELD, PROG_CONST, PROG_OP, PROG_NOT, PROG_INV, PROG_SELECT = 1, 2, 3, 4, 5, 6
+PROG_OPS = ("|", "&", "^", "||", "&&", "<", "<=", ">", ">=", "==", "!=", "<<", ">>", "-", "+", "*", "/", "%")
 _INT_CONVERSIONS = {"d": "d", "i": "d", "u": "d", "x": "x", "X": "X", "o": "o"}
 
 
@@ -53,6 +62,9 @@ class _Plan:
         self.c: list | None = []
         self.simple: dict[str, tuple[int, int, int]] = {}  # expression -> (offset, size, AND mask)
         self.consts: dict[str, int] = {}  # constant expressions -> value
+        # every number expression as TracePlan computes it (a program: see prog_of), for the values that are
+        # no field's bits under a mask (computed values: the block events' device numbers)
+        self.progs: dict[str, tuple] = {}
         self.arg_helpers: dict[int, Callable] = {}  # id(flags or symbol Arg) -> its helper
 
     def field(self, f) -> str | None:
@@ -66,7 +78,31 @@ class _Plan:
         self.fields[f.offset] = (f.size, name)
         self.end = max(self.end, f.offset + f.size)
         self.simple[name] = (f.offset, f.size, (1 << 8 * f.size) - 1)
+        self.progs[name] = (PROG_FIELD, f.offset, f.size)
         return name
+
+    def source(self, expr: str) -> tuple | None:
+        """Where TracePlan reads the value of ``expr``: (offset, size, AND mask) of a field's bits, or (program,
+        0, AND mask) of a computed value (see ``PROG_*``); None where it cannot compute it."""
+        field = self.simple.get(expr)
+        if field is not None:
+            return field
+        prog = self.progs.get(expr)
+        return None if prog is None else (prog, 0, MASK64)
+
+    def derive(self, expr: str, *parts) -> None:
+        """Note the program of ``expr``: the programs of the operand expressions among ``parts`` (strings)
+        followed by the ops among them (tuples), unless an operand has none (then ``expr`` has none)."""
+        prog: tuple = ()
+        for part in parts:
+            if isinstance(part, str):
+                got = self.progs.get(part)
+                if got is None:
+                    return
+                prog += got
+            else:
+                prog += part
+        self.progs.setdefault(expr, prog)
 
     def c_piece(self, piece: tuple | None) -> None:
         """The C pieces go on with ``piece``, or stop (None: TracePlan does not print this one)."""
@@ -96,7 +132,7 @@ def flat_plan(event, slow: Callable[[bytes], str] | None = None) -> Callable[...
         elif piece.type == "str":
             ok = _string(piece, plan)
         else:
-            ok = _pointer(piece, plan)
+            ok = _pointer(piece, plan, event.printer)
         if not ok:
             return None
     return _compile(plan, event, slow or event.info)
@@ -128,7 +164,7 @@ def _number(arg, plan: _Plan) -> tuple[str, int] | None:
         if inner is None:
             return None
         mask = eval_type(MASK64, arg.v["type"], False)  # eval_type_str masks (or keeps) the value
-        got = _masked(inner, mask.bit_length())
+        got = _masked(inner, mask.bit_length(), plan)
         field = plan.simple.get(inner[0])
         if field is not None:
             plan.simple[got[0]] = field[:2] + (field[2] & ((1 << got[1]) - 1),)
@@ -136,8 +172,10 @@ def _number(arg, plan: _Plan) -> tuple[str, int] | None:
     if kind == "atom":
         value = strtoull(arg.v["atom"])  # (names of kernel symbols count 0, as in the printer)
         plan.consts[f"{value:#x}"] = value
+        plan.progs[f"{value:#x}"] = (PROG_CONST, value)
         return f"{value:#x}", value.bit_length()
     if kind == "null":
+        plan.progs["0"] = (PROG_CONST, 0)
         return "0", 0
     if kind != "op":
         return None
@@ -150,20 +188,28 @@ def _number(arg, plan: _Plan) -> tuple[str, int] | None:
         yes, no = _number(branches.v["left"], plan), _number(branches.v["right"], plan)
         if yes is None or no is None:
             return None
-        return f"({yes[0]} if {cond[0]} else {no[0]})", max(yes[1], no[1])
+        expr = f"({yes[0]} if {cond[0]} else {no[0]})"
+        plan.derive(expr, cond[0], yes[0], no[0], (PROG_SELECT,))
+        return expr, max(yes[1], no[1])
+    plan.progs["0"] = (PROG_CONST, 0)
     left = _number(arg.v["left"], plan) if arg.v["left"] is not None else ("0", 0)
     right = _number(arg.v["right"], plan) if arg.v["right"] is not None else ("0", 0)
     if left is None or right is None:
         return None
     if op == "!":
+        plan.derive(f"(0 if {right[0]} else 1)", right[0], (PROG_NOT,))
         return _const(f"(0 if {right[0]} else 1)", 1, plan, right[0])
     if op == "~":
+        plan.derive(f"({right[0]} ^ {MASK64:#x})", right[0], (PROG_INV,))
         return _const(f"({right[0]} ^ {MASK64:#x})", 64, plan, right[0])
     got = _OPS.get(op)
     if got is None:
         return None  # ("[" and anything _num_op does not know)
     text, wide = got
     expr = text.format(a=left[0], b=right[0])
+    plan.derive(expr, left[0], right[0], (PROG_OP, PROG_OPS.index(op)))
+    if wide:  # (64-bit arithmetic wraps in C: the mask is the program's own)
+        plan.derive(f"({expr} & {MASK64:#x})", expr)
     if left[0] in plan.consts and right[0] in plan.consts:  # (a constant: known to TracePlan's masks)
         return _const(f"({expr} & {MASK64:#x})" if wide else expr, 64, plan, left[0], right[0])
     if op == "&":  # a field's value under an AND mask (sched_switch's prev_state & 0xff)
@@ -179,14 +225,21 @@ def _const(expr: str, width: int, plan: _Plan, *operands: str) -> tuple[str, int
     """An operator's (expression, width); noted as a constant when its operands are (the expression holds
     only literals and operators)."""
     if all(operand in plan.consts for operand in operands):
-        plan.consts[expr] = eval(expr, {"__builtins__": {}})
+        prog = plan.progs.get(expr)  # (its program: the value without compiling the expression)
+        plan.consts[expr] = eval_prog(prog, b"") if prog is not None else eval(expr, {"__builtins__": {}})
     return expr, width
 
 
-def _masked(value: tuple[str, int], bits: int) -> tuple[str, int]:
-    """``value & ((1 << bits) - 1)`` (bits: the mask's width; the masks here are all low bits)."""
+def _masked(value: tuple[str, int], bits: int, plan: _Plan | None = None) -> tuple[str, int]:
+    """``value & ((1 << bits) - 1)`` (bits: the mask's width; the masks here are all low bits); its program
+    noted in ``plan``."""
     expr, width = value
-    return value if width <= bits else (f"({expr} & {(1 << bits) - 1:#x})", bits)
+    if width <= bits:
+        return value
+    masked = f"({expr} & {(1 << bits) - 1:#x})"
+    if plan is not None:
+        plan.derive(masked, expr, (PROG_CONST, (1 << bits) - 1, PROG_OP, PROG_OPS.index("&")))
+    return masked, bits
 
 
 def _digit(piece, plan: _Plan) -> bool:
@@ -206,7 +259,7 @@ def _digit(piece, plan: _Plan) -> bool:
     number = _number(piece.arg, plan)
     if number is None:
         return False
-    field = plan.simple.get(number[0])
+    field = plan.source(number[0])
     sign = 0
     if "z" in spec or "Z" in spec:  # an int read as a size_t: the zero-extended low half
         value, width = _masked(number, 32)
@@ -257,7 +310,7 @@ def _c_text(arg, plan: _Plan) -> tuple | None:
         return (0, arg.v["atom"]) if arg.v["atom"].isascii() else None
     if kind == "flags" or kind == "symbol":
         value = _number(arg.v["field"], plan)
-        field = plan.simple.get(value[0]) if value is not None else None
+        field = plan.source(value[0]) if value is not None else None
         helper = plan.arg_helpers.get(id(arg))
         if field is None or helper is None:
             return None
@@ -265,7 +318,7 @@ def _c_text(arg, plan: _Plan) -> tuple | None:
                 helper.kept, None)
     if kind == "op" and arg.v["op"] == "?":
         cond = _number(arg.v["left"], plan)
-        field = plan.simple.get(cond[0]) if cond is not None else None
+        field = plan.source(cond[0]) if cond is not None else None
         branches = arg.v["right"]
         if field is None:
             return None
@@ -381,18 +434,29 @@ def _symbolic(pairs: list) -> Callable[[int], str]:
     return symbolic
 
 
-def _pointer(piece, plan: _Plan) -> bool:
-    """A plain ``%p`` of a number: ``(nil)`` or ``0x...``."""
-    if piece.format != "%p" or piece.arg.kind == "bstring":
+def _pointer(piece, plan: _Plan, printer=None) -> bool:
+    """A plain ``%p`` of a number: ``(nil)`` or ``0x...``; ``%ps %pS %pf %pF`` of a number: the printer's
+    ``_function`` (the kernel symbol the resolver of the moment finds, else the number; never kept)."""
+    function = piece.format in ("%ps", "%pS", "%pf", "%pF") and printer is not None
+    if (piece.format != "%p" and not function) or piece.arg.kind == "bstring":
         return False
     number = _number(piece.arg, plan)
     if number is None:
         return False
     value = number[0]
     plan.text.append("%s")
+    field = plan.source(value)
+    mask = field[2] & ((1 << number[1]) - 1) if field is not None and number[1] < 64 else \
+        (field[2] if field is not None else 0)
+    if function:
+        name = f"s{len(plan.helpers)}"
+        spec, name_of = piece.format[2:], printer._function
+        plan.helpers[name] = helper = lambda val, spec=spec: name_of(spec, val)
+        plan.values.append(f"{name}({value})")
+        plan.c_piece((7, field[0], field[1], mask, helper) if field is not None else None)
+        return True
     plan.values.append(f"(('0x%x' % {value}) if {value} else '(nil)')")
-    field = plan.simple.get(value)
-    plan.c_piece((3, field[0], field[1], field[2] & ((1 << number[1]) - 1)) if field is not None else None)
+    plan.c_piece((3, field[0], field[1], mask) if field is not None else None)
     return True
 
 
@@ -423,8 +487,50 @@ def _compile(plan: _Plan, event, slow: Callable[[bytes], str]) -> Callable[[byte
     render = namespace["render"]
     trace_plan = _trace_plan_type()
     if plan.c is not None and trace_plan is not None:
-        return trace_plan(plan.end, tuple(plan.c), render)  # (render: its twin, and its short records)
+        try:
+            return trace_plan(plan.end, tuple(plan.c), render)  # (render: its twin, and its short records)
+        except ValueError:  # (a program TracePlan does not take: a constant past 64 bits, a deep stack)
+            return render
     return render
+
+
+def eval_prog(prog: tuple, data: bytes) -> int:
+    """The value of a TracePlan program (``PROG_*``) on ``data`` (which holds its fields): the Python twin of
+    _speedups_script.c's eval_prog (tests/test_traceevent_paths.py checks both against the expressions)."""
+    stack: list[int] = []
+    k = 0
+    while k < len(prog):
+        op = prog[k]
+        if op == PROG_FIELD:
+            stack.append(int.from_bytes(data[prog[k + 1]:prog[k + 1] + prog[k + 2]], "little"))
+            k += 3
+        elif op == PROG_CONST:
+            stack.append(prog[k + 1])
+            k += 2
+        elif op == PROG_OP:
+            b = stack.pop()
+            stack.append(_OP_FUNCS[prog[k + 1]](stack.pop(), b) & MASK64)
+            k += 2
+        elif op == PROG_NOT:
+            stack.append(0 if stack.pop() else 1)
+            k += 1
+        elif op == PROG_INV:
+            stack.append(stack.pop() ^ MASK64)
+            k += 1
+        else:
+            no, yes, cond = stack.pop(), stack.pop(), stack.pop()
+            stack.append(yes if cond else no)
+            k += 1
+    return stack[0]
+
+
+# PROG_OPS's operators on unsigned 64-bit values (eval_prog masks what they give to 64 bits)
+_OP_FUNCS = (lambda a, b: a | b, lambda a, b: a & b, lambda a, b: a ^ b, lambda a, b: 1 if a or b else 0,
+             lambda a, b: 1 if a and b else 0, lambda a, b: 1 if a < b else 0, lambda a, b: 1 if a <= b else 0,
+             lambda a, b: 1 if a > b else 0, lambda a, b: 1 if a >= b else 0, lambda a, b: 1 if a == b else 0,
+             lambda a, b: 1 if a != b else 0, lambda a, b: a << (b & 63), lambda a, b: a >> (b & 63),
+             lambda a, b: a - b, lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a // b if b else 0,
+             lambda a, b: a % b if b else 0)
 
 
 def _trace_plan_type():

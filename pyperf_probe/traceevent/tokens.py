@@ -33,6 +33,23 @@ def _ctype(ch: str) -> int:
     return OP
 
 
+_TYPES = {chr(i): _ctype(chr(i)) for i in range(128)}  # (the ASCII characters' types, looked up)
+_RUNS: dict = {}  # _runs()
+
+
+def _runs() -> dict:
+    """Per type, the match of the ASCII characters of a run of ITEM or SPACE characters (those _ctype gives
+    that type), read at once; a non-ASCII character ends the match and the run goes on one character at a
+    time. Made on first use (``re``'s import is a few ms a run without formats does without)."""
+    if not _RUNS:
+        import re
+        runs = {ITEM: re.compile(r"[A-Za-z0-9_]*").match, SPACE: re.compile(r"[ \t\r\x0b\x0c\x1c-\x1f]*").match}
+        assert all((_TYPES[ch] == ITEM) == bool(runs[ITEM](ch).end()) and
+                   (_TYPES[ch] == SPACE) == bool(runs[SPACE](ch).end()) for ch in _TYPES)
+        _RUNS.update(runs)
+    return _RUNS
+
+
 class Tokens:
     """``__read_token``/``read_token``/``read_token_item`` over one text."""
 
@@ -50,19 +67,26 @@ class Tokens:
         return self.text[self.pos] if self.pos < len(self.text) else ""
 
     def raw(self) -> tuple[int, str]:
-        ch = self._char()
-        if not ch:
+        text, pos = self.text, self.pos
+        if pos >= len(text):
             return NONE, ""
-        kind = _ctype(ch)
+        ch = text[pos]
+        self.pos = pos + 1
+        kind = _TYPES.get(ch)
+        if kind is None:
+            kind = _ctype(ch)
         if kind in (NONE, NEWLINE, DELIM):
             return kind, ch
         if kind == OP:
             return kind, self._op(ch)
         if kind in (DQUOTE, SQUOTE):
             return self._quoted(ch, kind)
-        out = ch
-        while self._peek() and _ctype(self._peek()) == kind:
-            out += self._char()
+        end = (_RUNS or _runs())[kind](text, pos + 1).end()
+        out = text[pos:end]
+        self.pos = end
+        if end < len(text) and text[end] >= "\x80":  # (the run goes on past an ASCII character)
+            while self._peek() and _ctype(self._peek()) == kind:
+                out += self._char()
         return kind, out
 
     def _op(self, ch: str) -> str:
