@@ -133,6 +133,7 @@ def speedups_or_not(request, monkeypatch):
         monkeypatch.setattr(script_keys, "C_HEADS", False)
         monkeypatch.setattr(ordered, "_extremes", ordered._py_extremes)
         monkeypatch.setattr(ordered, "_time_order", ordered._py_time_order)
+        monkeypatch.setattr(ordered, "_time_cut", ordered._py_time_cut)
         from pyperf_probe.callchain import rbreplay
         monkeypatch.setattr(rbreplay, "_C_REPLAY", None)
         monkeypatch.setattr(rbreplay, "_CMP", tree.compare_frames)

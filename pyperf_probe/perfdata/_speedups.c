@@ -48,7 +48,13 @@
  *     their order), as sorted(range(n), key=times.__getitem__) and two gathers do. The queued times are a
  *     few non-decreasing runs (one per CPU buffer and round), so this is a natural merge sort: O(n) per
  *     merge level, log2(runs) levels. Raises TypeError (not an int) or OverflowError (an int outside
- *     [0, 2**64)) for a time that is not a u64. *
+ *     [0, 2**64)) for a time that is not a u64.
+ *
+ * time_cut(times, items, limit) -> (delivered, rest_times, rest_items, last)
+ *     For ordered.OrderedQueue._flush of an unsorted queue: time_order's sort, then the cut at
+ *     bisect_right(sorted times, limit) (all with limit None): the items up to the cut, the times and
+ *     items after it, and the last delivered time (None when nothing is). ordered._py_time_cut is the
+ *     twin (tests/test_speedups.py); the sorted lists are not made whole only to be sliced. *
  * unwind_run(stack, stack_avma, pc, rsp, rbp, plans, left, frames) -> (pc, rsp, rbp, left)
  *     For callchain.unwind.unwind_with_reason: its loop's frames of the common rows, while it can: with
  *     plans[pc] known and of a code > 0 ((1, cfa off, rip off, 0): cfa = rsp + off, rip at cfa + off; 2:
@@ -668,6 +674,97 @@ done:
 
 
 
+/* The stable order of `times` (n u64s) in *v_out (v_out and tmp freed by the caller), or -1 with the error set. */
+static Timed *sort_times(PyObject *times, Py_ssize_t n, Timed **v_out, Timed **tmp_out, const char *what)
+{
+    Timed *v = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Timed));
+    Timed *tmp = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Timed));
+    Py_ssize_t *starts = PyMem_Malloc((size_t)(n + 1) * sizeof(Py_ssize_t)), i;
+    Timed *order = NULL;
+    *v_out = v;
+    *tmp_out = tmp;
+    if (v == NULL || tmp == NULL || starts == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(times, i);
+        if (as_u64(item, &v[i].time) < 0) {
+            PyErr_Format(PyLong_Check(item) ? PyExc_OverflowError : PyExc_TypeError,
+                         "%s: a time that is not a u64 int", what);
+            goto done;
+        }
+        v[i].index = i;
+    }
+    order = n ? natural_sort(v, tmp, n, starts) : v;
+done:
+    PyMem_Free(starts);
+    return order;
+}
+
+static PyObject *gather_range(PyObject *list, const Timed *order, Py_ssize_t lo, Py_ssize_t hi)
+{
+    PyObject *out = PyList_New(hi - lo);
+    Py_ssize_t i;
+    if (out == NULL)
+        return NULL;
+    for (i = lo; i < hi; i++) {
+        PyObject *item = PyList_GET_ITEM(list, order[i].index);
+        Py_INCREF(item);
+        PyList_SET_ITEM(out, i - lo, item);
+    }
+    return out;
+}
+
+static PyObject *time_cut(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *times, *items, *limit_obj, *delivered = NULL, *rest_times = NULL, *rest_items = NULL;
+    PyObject *result = NULL, *last = NULL;
+    Timed *v = NULL, *tmp = NULL, *order;
+    Py_ssize_t n, cut;
+
+    if (!PyArg_ParseTuple(args, "O!O!O:time_cut", &PyList_Type, &times, &PyList_Type, &items, &limit_obj))
+        return NULL;
+    n = PyList_GET_SIZE(times);
+    if (PyList_GET_SIZE(items) != n) {
+        PyErr_SetString(PyExc_ValueError, "time_cut: lists of different lengths");
+        return NULL;
+    }
+    order = sort_times(times, n, &v, &tmp, "time_cut");
+    if (order == NULL)
+        goto done;
+    if (limit_obj == Py_None) {
+        cut = n;
+    } else { /* bisect_right on the sorted times, compared as Python compares the ints */
+        Py_ssize_t lo = 0, hi = n;
+        while (lo < hi) {
+            Py_ssize_t mid = (lo + hi) / 2;
+            int r = PyObject_RichCompareBool(limit_obj, PyList_GET_ITEM(times, order[mid].index), Py_LT);
+            if (r < 0)
+                goto done;
+            if (r)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        cut = lo;
+    }
+    delivered = gather_range(items, order, 0, cut);
+    rest_times = delivered ? gather_range(times, order, cut, n) : NULL;
+    rest_items = rest_times ? gather_range(items, order, cut, n) : NULL;
+    if (rest_items == NULL)
+        goto done;
+    last = cut ? PyList_GET_ITEM(times, order[cut - 1].index) : Py_None;
+    result = PyTuple_Pack(4, delivered, rest_times, rest_items, last);
+done:
+    Py_XDECREF(delivered);
+    Py_XDECREF(rest_times);
+    Py_XDECREF(rest_items);
+    PyMem_Free(v);
+    PyMem_Free(tmp);
+    return result;
+}
+
 /* --- kallsyms_columns -------------------------------------------------------------------------------- */
 
 #define KSYM_NAME_LEN 512
@@ -818,6 +915,8 @@ static PyObject *inflate_zlib(PyObject *Py_UNUSED(module), PyObject *args)
 static PyMethodDef speedups_methods[] = {
     {"run_extremes", (PyCFunction)run_extremes, METH_O,
      "run_extremes(times) -> (low, high, in_order) or None (see the module's source)"},
+    {"time_cut", (PyCFunction)time_cut, METH_VARARGS,
+     "time_cut(times, items, limit) -> (delivered, rest_times, rest_items, last) (see the module's source)"},
     {"time_order", (PyCFunction)time_order, METH_VARARGS,
      "time_order(times, items) -> (times, items), stably sorted by time (see the module's source)"},
     {"kallsyms_columns", (PyCFunction)kallsyms_columns, METH_O,

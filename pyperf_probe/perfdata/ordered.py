@@ -54,6 +54,15 @@ def _py_time_order(times: list, items: list) -> tuple[list, list]:
     return list(gather(times)), list(gather(items))
 
 
+def _py_time_cut(times: list, items: list, limit) -> tuple[list, list, list, int | None]:
+    """``_flush``'s sort and cut of an unsorted queue: the items up to ``bisect_right(sorted times,
+    limit)`` (all with ``limit`` None), the times and items after, and the last delivered time (None if
+    none is)."""
+    times, items = _time_order(times, items)
+    cut = len(times) if limit is None else bisect_right(times, limit)
+    return items[:cut], times[cut:], items[cut:], times[cut - 1] if cut else None
+
+
 def _c_extremes(times: list) -> tuple | None:
     """``_py_extremes`` by ``_speedups.run_extremes``, which reads u64 ints only: anything else (None,
     which delivers at once, or ints no perf.data holds) goes to the Python version."""
@@ -64,6 +73,7 @@ def _c_extremes(times: list) -> tuple | None:
 # The C versions (perfdata/_speedups.c) when they were built: same results.
 _extremes = _c_extremes if speedups is not None else _py_extremes
 _time_order = speedups.time_order if speedups is not None else _py_time_order
+_time_cut = getattr(speedups, "time_cut", None) or _py_time_cut  # (C: no whole sorted lists made to be cut)
 
 
 class OrderedQueue:
@@ -152,9 +162,14 @@ class OrderedQueue:
         times, items = self._times, self._queue
         if not times or limit == 0:
             return
-        if not self._sorted:
-            times, items = self._times, self._queue = _time_order(times, items)
+        if not self._sorted:  # sorted and cut at once
+            delivered, self._times, self._queue, last = _time_cut(times, items, limit)
             self._sorted = True
+            if delivered:
+                out += delivered
+                self._last_flush = last
+                self._queue_max = self._times[-1] if self._times else 0
+            return
         cut = len(times) if limit is None else bisect_right(times, limit)
         if not cut:
             return
