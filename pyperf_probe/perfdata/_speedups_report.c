@@ -203,9 +203,91 @@ static PyObject *fn_walk(FnTree *t)
 }
 
 /* list of ints -> C array (signed or unsigned 64-bit, or chars); NULL with an exception set */
+/* ---------------------------------------------------------------------------------------------------------
+ * A sequence of unsigned ints read in C: a list of ints, or a C-contiguous buffer of format 'I' or 'Q' (the
+ * arrays of report/builder.py's _Sequence.arrays: 4 or 8 bytes a sample where a list holds an int object).
+ * ------------------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    PyObject *list;   /* the list, or NULL: `view` holds the buffer */
+    Py_buffer view;
+    int size;         /* the buffer's item size: 4 ('I') or 8 ('Q') */
+    Py_ssize_t n;
+} USeq;
+
+static int useq_open(PyObject *o, USeq *s, const char *what)
+{
+    s->list = NULL;
+    s->view.obj = NULL;
+    if (PyList_Check(o)) {
+        s->list = o;
+        s->n = PyList_GET_SIZE(o);
+        return 0;
+    }
+    if (PyObject_GetBuffer(o, &s->view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
+        PyErr_Format(PyExc_TypeError, "%s: a list or an array of format 'I' or 'Q' expected", what);
+        return -1;
+    }
+    const char *fmt = s->view.format ? s->view.format : "B";
+    if (fmt[0] == '@' || fmt[0] == '=') fmt++;
+    if ((fmt[0] == 'I' && fmt[1] == 0 && s->view.itemsize == 4) ||
+        (fmt[0] == 'Q' && fmt[1] == 0 && s->view.itemsize == 8)) {
+        s->size = (int)s->view.itemsize;
+        s->n = s->view.len / s->view.itemsize;
+        return 0;
+    }
+    PyBuffer_Release(&s->view);
+    PyErr_Format(PyExc_TypeError, "%s: a list or an array of format 'I' or 'Q' expected", what);
+    return -1;
+}
+
+/* item i (< s->n): 0 and *v set, or -1 with an exception (a list item that is not an int of 64 bits) */
+static inline int useq_get(const USeq *s, Py_ssize_t i, unsigned long long *v)
+{
+    if (s->list) {
+        *v = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(s->list, i));
+        return (*v == (unsigned long long)-1 && PyErr_Occurred()) ? -1 : 0;
+    }
+    if (s->size == 4)
+        *v = ((const uint32_t *)s->view.buf)[i];
+    else
+        *v = ((const uint64_t *)s->view.buf)[i];
+    return 0;
+}
+
+static void useq_close(USeq *s)
+{
+    if (!s->list && s->view.obj) PyBuffer_Release(&s->view);
+    s->view.obj = NULL;
+}
+
 static void *fn_array(PyObject *list, Py_ssize_t n, int kind)
 {
     void *out;
+    if (!PyList_Check(list) && kind != 2 && PyObject_CheckBuffer(list)) {  /* (an 'I' or 'Q' array) */
+        USeq s;
+        if (useq_open(list, &s, "findnew_replay") < 0) return NULL;
+        if (s.n != n) {
+            useq_close(&s);
+            PyErr_SetString(PyExc_ValueError, "findnew_replay: lists of the same length expected");
+            return NULL;
+        }
+        out = PyMem_Malloc((n ? n : 1) * 8);
+        if (!out) { useq_close(&s); return PyErr_NoMemory(); }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            unsigned long long v;
+            useq_get(&s, i, &v);
+            if (kind == 0 && v > (unsigned long long)LLONG_MAX) {
+                useq_close(&s);
+                PyMem_Free(out);
+                PyErr_SetString(PyExc_OverflowError, "findnew_replay: a value above int64");
+                return NULL;
+            }
+            ((unsigned long long *)out)[i] = v;
+        }
+        useq_close(&s);
+        return out;
+    }
     if (!PyList_Check(list) || PyList_GET_SIZE(list) != n) {
         PyErr_SetString(PyExc_ValueError, "findnew_replay: lists of the same length expected");
         return NULL;
@@ -287,13 +369,21 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
     unsigned long long *ip = NULL, *periods = NULL;
     char *wraps = NULL, *unres = NULL, *inl = NULL, *done = NULL;
     FnTree t = {0}, c = {0};
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!O!OO!O!p|np:findnew_replay", &PyList_Type, &lblock, &PyList_Type, &lip,
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!OOOO!O!p|np:findnew_replay", &PyList_Type, &lblock, &PyList_Type, &lip,
                           &PyList_Type, &lsub, &PyList_Type, &lwraps, &PyList_Type, &lunres, &PyList_Type, &ldso,
                           &PyList_Type, &linl,
-                          &PyList_Type, &lrs, &PyList_Type, &lperiods, &lcounts, &PyList_Type, &llooks,
+                          &lrs, &lperiods, &lcounts, &PyList_Type, &llooks,
                           &PyList_Type, &lmade, &collapse, &nentries, &aggregate))
         return NULL;
-    Py_ssize_t nr = PyList_GET_SIZE(lblock), ns = PyList_GET_SIZE(lrs), ng = PyList_GET_SIZE(llooks);
+    /* (groups and periods: lists, or report/builder.py _Sequence.arrays' 'I' and 'Q' arrays) */
+    Py_ssize_t ns;
+    {
+        USeq q;
+        if (useq_open(lrs, &q, "findnew_replay") < 0) return NULL;
+        ns = q.n;
+        useq_close(&q);
+    }
+    Py_ssize_t nr = PyList_GET_SIZE(lblock), ng = PyList_GET_SIZE(llooks);
     if (nentries < 0) nentries = nr;
     if (nentries > nr) {
         PyErr_SetString(PyExc_ValueError, "findnew_replay: more entries than identities");
@@ -1028,7 +1118,10 @@ static PyObject *ca_s_node, *ca_s_max_depth;
 
 static int ca_offset(PyTypeObject *type, const char *name, Py_ssize_t *off)
 {
-    PyObject *d = PyDict_GetItemString(type->tp_dict, name);
+    PyObject *n = PyUnicode_FromString(name), *d;
+    if (!n) return -1;
+    d = _PyType_Lookup(type, n);  /* (along the MRO: a subclass's, e.g. callchain.rbreplay.RNode, too) */
+    Py_DECREF(n);
     if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type) || ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
         PyErr_Format(PyExc_TypeError, "callchain_append: node class without the slot %s", name);
         return -1;
@@ -1469,6 +1562,98 @@ static PyObject *sequence_records(PyObject *Py_UNUSED(module), PyObject *args)
 done:
     Py_XDECREF(numbers);
     Py_XDECREF(periods);
+    PyMem_Free(by_addr.keys);
+    PyMem_Free(by_addr.vals);
+    return result;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * sequence_fill(order, bucket, gkeys, numbers, periods) -> k
+ *     report/builder.py's _Sequence.arrays (py_arrays is its twin): sequence_records' answers written into
+ *     `numbers` (a writable 'I' array) and `periods` (a writable 'Q' array) of len(order) items or more, and
+ *     their number: 4 + 8 bytes a sample instead of two list slots and an int object (make.data: 78K
+ *     samples, ~3 MiB less at the report's peak). OverflowError for a number above 32 bits or a period
+ *     above 64 (nothing then is written past the sample before it).
+ * ------------------------------------------------------------------------------------------------------ */
+
+static int sf_writable(PyObject *o, Py_buffer *v, char fmt, Py_ssize_t size, Py_ssize_t n)
+{
+    if (PyObject_GetBuffer(o, v, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) return -1;
+    const char *f = v->format ? v->format : "B";
+    if (f[0] == '@' || f[0] == '=') f++;
+    if (f[0] != fmt || f[1] || v->itemsize != size || v->len / size < n) {
+        PyBuffer_Release(v);
+        PyErr_Format(PyExc_TypeError, "sequence_fill: a writable '%c' array of len(order) items expected", fmt);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *sequence_fill(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *order, *bucket, *gkeys, *onum, *oper, *result = NULL;
+    Py_buffer vn = {0}, vp = {0};
+    U64Map by_addr = {0};
+    if (!PyArg_ParseTuple(args, "O!OO!OO:sequence_fill", &PyList_Type, &order, &bucket, &PyDict_Type, &gkeys,
+                          &onum, &oper))
+        return NULL;
+    Py_ssize_t pos = 0, n = PyList_GET_SIZE(order), k = 0;
+    if (sf_writable(onum, &vn, 'I', 4, n) < 0) return NULL;
+    if (sf_writable(oper, &vp, 'Q', 8, n) < 0) { PyBuffer_Release(&vn); return NULL; }
+    uint32_t *numbers = vn.buf;
+    uint64_t *periods = vp.buf;
+    PyObject *key, *value;
+    while (PyDict_Next(gkeys, &pos, &key, &value)) {
+        int found;
+        int64_t *slot = um_slot(&by_addr, (uint64_t)(uintptr_t)key, &found);
+        if (!slot) { PyErr_NoMemory(); goto done; }
+        long long v = PyLong_AsLongLong(value);
+        if (v == -1 && PyErr_Occurred()) goto done;
+        *slot = v;
+    }
+    /* (the order's list may not change under the loop: nothing here calls back into Python but a group's
+     * __eq__/__hash__ when it is not one of gkeys' own objects, and a dict look-up does not touch the order) */
+    for (Py_ssize_t i = 0; i < n && i < PyList_GET_SIZE(order); i++) {
+        PyObject *item = PyList_GET_ITEM(order, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 3) {
+            PyErr_SetString(PyExc_TypeError, "sequence_fill: samples are (bucket, group, period)");
+            goto done;
+        }
+        if (bucket != Py_None && PyTuple_GET_ITEM(item, 0) != bucket) continue;
+        PyObject *group = PyTuple_GET_ITEM(item, 1);
+        long long num;
+        int found;
+        int64_t *slot = um_slot(&by_addr, (uint64_t)(uintptr_t)group, &found);
+        if (!slot) { PyErr_NoMemory(); goto done; }
+        if (found)
+            num = *slot;
+        else {  /* not one of gkeys' own objects: by equality (a KeyError if none) */
+            by_addr.n--;  /* (the slot just made is left empty) */
+            by_addr.keys[slot - by_addr.vals] = 0;
+            Py_INCREF(group);
+            PyObject *got = PyDict_GetItemWithError(gkeys, group);
+            Py_DECREF(group);
+            if (!got) {
+                if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, group);
+                goto done;
+            }
+            num = PyLong_AsLongLong(got);
+            if (num == -1 && PyErr_Occurred()) goto done;
+        }
+        if (num < 0 || num > (long long)UINT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "sequence_fill: a group number outside 32 bits");
+            goto done;
+        }
+        unsigned long long period = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(item, 2));
+        if (period == (unsigned long long)-1 && PyErr_Occurred()) goto done;
+        numbers[k] = (uint32_t)num;
+        periods[k] = period;
+        k++;
+    }
+    result = PyLong_FromSsize_t(k);
+done:
+    PyBuffer_Release(&vn);
+    PyBuffer_Release(&vp);
     PyMem_Free(by_addr.keys);
     PyMem_Free(by_addr.vals);
     return result;
@@ -1967,12 +2152,17 @@ done:
 static PyObject *rb_replay_groups(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *fixed, *per_group, *groups, *periods, *result = NULL;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!", &PyList_Type, &fixed, &PyList_Type, &per_group, &PyList_Type, &groups,
-                          &PyList_Type, &periods))
+    USeq gq = {0}, pq = {0};
+    if (!PyArg_ParseTuple(args, "O!O!OO", &PyList_Type, &fixed, &PyList_Type, &per_group, &groups, &periods))
         return NULL;
     if (fc_init() < 0) return NULL;
-    Py_ssize_t nent = PyList_GET_SIZE(fixed), ngroups = PyList_GET_SIZE(per_group), nsamples = PyList_GET_SIZE(groups);
-    if (PyList_GET_SIZE(periods) != nsamples) {
+    /* (groups and periods: lists, or report/builder.py _Sequence.arrays' 'I' and 'Q' arrays) */
+    if (useq_open(groups, &gq, "rb_replay_groups") < 0) return NULL;
+    if (useq_open(periods, &pq, "rb_replay_groups") < 0) { useq_close(&gq); return NULL; }
+    Py_ssize_t nent = PyList_GET_SIZE(fixed), ngroups = PyList_GET_SIZE(per_group), nsamples = gq.n;
+    if (pq.n != nsamples) {
+        useq_close(&gq);
+        useq_close(&pq);
         PyErr_SetString(PyExc_ValueError, "rb_replay_groups: groups and periods of different lengths");
         return NULL;
     }
@@ -1994,8 +2184,15 @@ static PyObject *rb_replay_groups(PyObject *Py_UNUSED(module), PyObject *args)
         len[e] = n;
     }
     for (Py_ssize_t i = 0; i < nsamples; i++) {
-        Py_ssize_t g = PyLong_AsSsize_t(PyList_GET_ITEM(groups, i));
-        if (g == -1 && PyErr_Occurred()) goto done;
+        unsigned long long gu;
+        if (useq_get(&gq, i, &gu) < 0) {
+            if (PyErr_ExceptionMatches(PyExc_OverflowError)) {  /* (a negative int: out of range) */
+                PyErr_Clear();
+                gu = (unsigned long long)-1;
+            } else
+                goto done;
+        }
+        Py_ssize_t g = gu > (unsigned long long)PY_SSIZE_T_MAX ? -1 : (Py_ssize_t)gu;
         if (g < 0 || g >= ngroups) {
             PyErr_SetString(PyExc_IndexError, "rb_replay_groups: a group number out of range");
             goto done;
@@ -2007,8 +2204,8 @@ static PyObject *rb_replay_groups(PyObject *Py_UNUSED(module), PyObject *args)
         }
         Py_ssize_t nthese = PyList_GET_SIZE(these);
         if (!nthese) continue;
-        unsigned long long period = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(periods, i));
-        if (period == (unsigned long long)-1 && PyErr_Occurred()) goto done;
+        unsigned long long period;
+        if (useq_get(&pq, i, &period) < 0) goto done;
         for (Py_ssize_t j = 0; j < nthese; j++) {
             PyObject *t = PyList_GET_ITEM(these, j);
             Py_ssize_t e;
@@ -2052,6 +2249,221 @@ done:
         for (Py_ssize_t e = 0; e < nent; e++) PyMem_Free(specs[e]);
     PyMem_Free(specs);
     PyMem_Free(len);
+    useq_close(&gq);
+    useq_close(&pq);
+    return result;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * replay_plan(kept, entries, records, todo, roots, mixed, caller) -> (fixed, per_group) or None
+ *     callchain/rbreplay.py's replay_plan (py_replay_plan is its twin; tests/test_report_replay_plan_c.py
+ *     compares them): per group of `kept` ((group key, group) items: group[0] its period, [1] its count, [5]
+ *     its chain), its look-ups (its self entry entries[key[0]] from frame 0 when records is None, else
+ *     (look[0], max(look[1], 0)) of each look of records[g][7]; None answered for a group whose record is
+ *     None); a look-up of an entry of `todo` (entry -> e) appends the chain (a list of the chain, reversed
+ *     with `caller`, and the list of its frames' .key) from its frame: (keys, frames, period, count) to
+ *     fixed[e] when the walk of keys down roots[e] (tree.Node objects: children by key, keys) meets no node
+ *     whose id is in the set mixed[e] and finds every child, else (e, keys, frames) to per_group[g]. A chain
+ *     from frame 0 is the group's own two lists.
+ * ------------------------------------------------------------------------------------------------------ */
+
+static PyObject *rp_s_key;
+
+/* 1: the walk meets a mixed node or a missing child; 0: not; -1: an error */
+static int rp_touches(PyObject *node, const U64Map *mixed, PyObject *keys, Py_ssize_t from)
+{
+    Py_ssize_t pos = from, n = PyList_GET_SIZE(keys);
+    while (pos < n) {
+        if (mixed->cap) {
+            uint64_t stored = (uint64_t)(uintptr_t)node + 1;
+            size_t j = um_hash((uint64_t)(uintptr_t)node) & (mixed->cap - 1);
+            while (mixed->keys[j]) {
+                if (mixed->keys[j] == stored) return 1;
+                j = (j + 1) & (mixed->cap - 1);
+            }
+        }
+        if (Py_TYPE(node) != ca_slots.type && ca_setup(Py_TYPE(node)) < 0) return -1;
+        PyObject *children = ca_get(node, ca_slots.children);
+        if (!children) return -1;
+        if (!PyDict_Check(children)) {
+            PyErr_SetString(PyExc_TypeError, "replay_plan: a node's children are a dict");
+            return -1;
+        }
+        PyObject *child = PyDict_GetItemWithError(children, PyList_GET_ITEM(keys, pos));
+        if (!child) return PyErr_Occurred() ? -1 : 1;
+        if (Py_TYPE(child) != ca_slots.type && ca_setup(Py_TYPE(child)) < 0) return -1;
+        PyObject *ckeys = ca_get(child, ca_slots.keys);
+        if (!ckeys) return -1;
+        Py_ssize_t len = PyObject_Length(ckeys);
+        if (len < 0) return -1;
+        pos += len;
+        node = child;
+    }
+    return 0;
+}
+
+static PyObject *replay_plan(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *kept, *entries, *records, *todo, *roots, *mixed, *fixed = NULL, *per_group = NULL, *result = NULL;
+    int caller;
+    U64Map *mx = NULL;
+    Py_ssize_t ne = 0;
+    if (!PyArg_ParseTuple(args, "O!O!OO!O!O!p:replay_plan", &PyList_Type, &kept, &PyDict_Type, &entries, &records,
+                          &PyDict_Type, &todo, &PyList_Type, &roots, &PyList_Type, &mixed, &caller))
+        return NULL;
+    if (records != Py_None && !PyList_Check(records)) {
+        PyErr_SetString(PyExc_TypeError, "replay_plan: records is a list or None");
+        return NULL;
+    }
+    if (!rp_s_key && !(rp_s_key = PyUnicode_InternFromString("key"))) return NULL;
+    ne = PyList_GET_SIZE(roots);
+    if (PyList_GET_SIZE(mixed) != ne) {
+        PyErr_SetString(PyExc_ValueError, "replay_plan: roots and mixed of different lengths");
+        return NULL;
+    }
+    Py_ssize_t ng = PyList_GET_SIZE(kept);
+    if (records != Py_None && PyList_GET_SIZE(records) < ng) {
+        PyErr_SetString(PyExc_ValueError, "replay_plan: fewer records than groups");
+        return NULL;
+    }
+    if (!(mx = PyMem_Calloc(ne ? ne : 1, sizeof(U64Map)))) return PyErr_NoMemory();
+    for (Py_ssize_t e = 0; e < ne; e++) {  /* each mixed set's ids, as a table of addresses */
+        PyObject *set = PyList_GET_ITEM(mixed, e), *it, *id;
+        if (!(it = PyObject_GetIter(set))) goto done;
+        while ((id = PyIter_Next(it))) {
+            unsigned long long v = PyLong_AsUnsignedLongLong(id);
+            Py_DECREF(id);
+            if (v == (unsigned long long)-1 && PyErr_Occurred()) { Py_DECREF(it); goto done; }
+            int found;
+            if (!um_slot(&mx[e], (uint64_t)v, &found)) { Py_DECREF(it); PyErr_NoMemory(); goto done; }
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) goto done;
+    }
+    if (!(fixed = PyList_New(ne)) || !(per_group = PyList_New(ng))) goto done;
+    for (Py_ssize_t e = 0; e < ne; e++) {
+        PyObject *l = PyList_New(0);
+        if (!l) goto done;
+        PyList_SET_ITEM(fixed, e, l);
+    }
+    for (Py_ssize_t g = 0; g < ng; g++) {
+        PyObject *item = PyList_GET_ITEM(kept, g), *gkey, *group, *looks = NULL, *these = NULL;
+        PyObject *frames = NULL, *keys = NULL;
+        Py_ssize_t nlooks;
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 || !PyTuple_Check(PyTuple_GET_ITEM(item, 0)) ||
+            PyTuple_GET_SIZE(PyTuple_GET_ITEM(item, 0)) < 1 || !PyList_Check(PyTuple_GET_ITEM(item, 1)) ||
+            PyList_GET_SIZE(PyTuple_GET_ITEM(item, 1)) < 6) {
+            PyErr_SetString(PyExc_TypeError, "replay_plan: kept holds (group key, group) items");
+            goto done;
+        }
+        gkey = PyTuple_GET_ITEM(item, 0);
+        group = PyTuple_GET_ITEM(item, 1);
+        if (records != Py_None) {
+            PyObject *rec = PyList_GET_ITEM(records, g);
+            if (rec == Py_None) {
+                result = Py_NewRef(Py_None);
+                goto done;
+            }
+            if (!PyTuple_Check(rec) || PyTuple_GET_SIZE(rec) < 8 || !PyList_Check(PyTuple_GET_ITEM(rec, 7))) {
+                PyErr_SetString(PyExc_TypeError, "replay_plan: a record's looks are a list");
+                goto done;
+            }
+            looks = PyTuple_GET_ITEM(rec, 7);
+            nlooks = PyList_GET_SIZE(looks);
+        } else
+            nlooks = 1;
+        if (!(these = PyList_New(0))) goto done;
+        PyList_SET_ITEM(per_group, g, these);
+        for (Py_ssize_t q = 0; q < nlooks; q++) {
+            PyObject *entry, *eo;
+            Py_ssize_t i = 0;
+            if (looks) {
+                PyObject *look = PyList_GET_ITEM(looks, q);
+                if (!PyTuple_Check(look) || PyTuple_GET_SIZE(look) < 2) {
+                    PyErr_SetString(PyExc_TypeError, "replay_plan: a look-up is (entry, frame index, ...)");
+                    goto group_fail;
+                }
+                entry = PyTuple_GET_ITEM(look, 0);
+                i = PyLong_AsSsize_t(PyTuple_GET_ITEM(look, 1));
+                if (i == -1 && PyErr_Occurred()) goto group_fail;
+                if (i < 0) i = 0;
+            } else {
+                entry = PyDict_GetItemWithError(entries, PyTuple_GET_ITEM(gkey, 0));
+                if (!entry) {
+                    if (PyErr_Occurred()) goto group_fail;
+                    continue;
+                }
+            }
+            if (entry == Py_None) continue;
+            Py_INCREF(entry);
+            eo = PyDict_GetItemWithError(todo, entry);
+            Py_DECREF(entry);
+            if (!eo) {
+                if (PyErr_Occurred()) goto group_fail;
+                continue;
+            }
+            Py_ssize_t e = PyLong_AsSsize_t(eo);
+            if (e == -1 && PyErr_Occurred()) goto group_fail;
+            if (e < 0 || e >= ne) {
+                PyErr_SetString(PyExc_IndexError, "replay_plan: an entry number out of range");
+                goto group_fail;
+            }
+            if (!frames) {
+                PyObject *chain = PyList_GET_ITEM(group, 5);
+                if (!(frames = PySequence_List(chain))) goto group_fail;
+                if (caller && PyList_Reverse(frames) < 0) goto group_fail;
+                Py_ssize_t n = PyList_GET_SIZE(frames);
+                if (!(keys = PyList_New(n))) goto group_fail;
+                for (Py_ssize_t f = 0; f < n; f++) {
+                    PyObject *k = PyObject_GetAttr(PyList_GET_ITEM(frames, f), rp_s_key);
+                    if (!k) goto group_fail;
+                    PyList_SET_ITEM(keys, f, k);
+                }
+            }
+            Py_ssize_t n = PyList_GET_SIZE(frames);
+            if (i > n) i = n;
+            PyObject *ks, *fs;
+            if (i) {
+                ks = PyList_GetSlice(keys, i, n);
+                fs = ks ? PyList_GetSlice(frames, i, n) : NULL;
+                if (!fs) { Py_XDECREF(ks); goto group_fail; }
+            } else {
+                ks = Py_NewRef(keys);
+                fs = Py_NewRef(frames);
+            }
+            int t = rp_touches(PyList_GET_ITEM(roots, e), &mx[e], ks, 0);
+            PyObject *tup = NULL;
+            if (t == 1)
+                tup = PyTuple_Pack(3, eo, ks, fs);
+            else if (t == 0)
+                tup = PyTuple_Pack(4, ks, fs, PyList_GET_ITEM(group, 0), PyList_GET_ITEM(group, 1));
+            Py_DECREF(ks);
+            Py_DECREF(fs);
+            if (!tup) goto group_fail;
+            if (PyList_Append(t == 1 ? these : PyList_GET_ITEM(fixed, e), tup) < 0) {
+                Py_DECREF(tup);
+                goto group_fail;
+            }
+            Py_DECREF(tup);
+        }
+        Py_XDECREF(frames);
+        Py_XDECREF(keys);
+        continue;
+    group_fail:
+        Py_XDECREF(frames);
+        Py_XDECREF(keys);
+        goto done;
+    }
+    result = PyTuple_Pack(2, fixed, per_group);
+done:
+    Py_XDECREF(fixed);
+    Py_XDECREF(per_group);
+    if (mx)
+        for (Py_ssize_t e = 0; e < ne; e++) {
+            PyMem_Free(mx[e].keys);
+            PyMem_Free(mx[e].vals);
+        }
+    PyMem_Free(mx);
     return result;
 }
 
@@ -2071,12 +2483,17 @@ PyMethodDef speedups_report_methods[] = {
      "replay_looks(records, wraps, variant_of) -> looks (report.hist._replay_looks; see the source)"},
     {"sequence_records", (PyCFunction)sequence_records, METH_VARARGS,
      "sequence_records(order, bucket, gkeys) -> (numbers, periods) (report.builder._Sequence.records; see the source)"},
+    {"sequence_fill", (PyCFunction)sequence_fill, METH_VARARGS,
+     "sequence_fill(order, bucket, gkeys, numbers, periods) -> k (report.builder._Sequence.arrays; see the source)"},
     {"frame_cmp", (PyCFunction)(void (*)(void))frame_cmp, METH_FASTCALL,
      "frame_cmp(left, right) -> -1, 0 or 1 (callchain.tree.compare_frames; see the source)"},
     {"rb_replay", (PyCFunction)rb_replay, METH_O,
      "rb_replay(chains) -> (max_depth, top_hit, top_count, nodes) (callchain.rbreplay.replay; see the source)"},
     {"rb_replay_groups", (PyCFunction)rb_replay_groups, METH_VARARGS,
      "rb_replay_groups(fixed, per_group, groups, periods) -> [result or None] (report.hist._replay_trees; see the source)"},
+    {"replay_plan", (PyCFunction)replay_plan, METH_VARARGS,
+     "replay_plan(kept, entries, records, todo, roots, mixed, caller) -> (fixed, per_group) or None "
+     "(callchain.rbreplay.replay_plan; see the source)"},
     {"hist_lookups", (PyCFunction)hist_lookups, METH_VARARGS,
      "hist_lookups(groups, caller_order, graphs, cumulative, every, at, entries, frame_entries, make_self, "
      "make_frame) -> (records, made_after, pending) (see the source)"},

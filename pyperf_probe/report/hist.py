@@ -217,55 +217,32 @@ class Hists:
                 return
         skip = {k[1] for k in entries if type(k) is tuple and len(k) == 3 and k[0] is _DUPLICATE}
         skipped = {id(e) for pair in self._merged for e in pair}
-        todo: dict[int, int] = {}  # entry -> its number in fixed
-        fixed: list[list] = []  # per entry, its touches-free chains (appended first)
+        todo: dict = {}  # entry -> its number among the replayed
+        roots: list = []  # per replayed entry, its tree by key's root node
         replayed: list = []  # the entries
-        mixed: dict[int, set] = {}  # entry -> its tree's mixed nodes
+        mixed: list[set] = []  # per replayed entry, its tree's mixed nodes
         for entry in entries.values():
             cc = entry.callchain
             if cc is None or not cc.node.children or entry.ident in skip or id(entry) in skipped:
                 continue
             found = rbreplay.mixed_nodes(cc)
             if found:
-                todo[id(entry)] = len(fixed)
-                fixed.append([])
+                todo[entry] = len(replayed)
                 replayed.append(entry)
-                mixed[id(entry)] = found
+                roots.append(cc.node)
+                mixed.append(found)
         if not todo:
             return
-        # per group: (the tree's sample list, the chain's keys and frames from where it is appended) for the
-        # chains whose appends touch a mixed node; the others go first, each at once (rbreplay.touches)
-        per_group: list = []
-        caller = self.caller_order
-        for g, ((ident, *_), group) in enumerate(kept):
-            if records is None:
-                looks = ((entries.get(ident), 0),)
-            else:
-                rec = records[g]
-                if rec is None:  # (not listed: cannot happen when every look-up is)
-                    return
-                looks = [(look[0], max(look[1], 0)) for look in rec[7]]
-            chain = frames = keys = None
-            these = []
-            for entry, i in looks:
-                e = todo.get(id(entry)) if entry is not None else None
-                if e is None:
-                    continue
-                if frames is None:
-                    chain = group[5]
-                    frames = list(reversed(chain)) if caller else list(chain)
-                    keys = [f.key for f in frames]
-                if rbreplay.touches(entry.callchain, mixed[id(entry)], keys[i:]):
-                    these.append((e, keys[i:], frames[i:]))
-                else:
-                    fixed[e].append((keys[i:], frames[i:], group[0], group[1]))
-            per_group.append(these)
-        if hasattr(self.sequence, "records"):
-            groups, periods = self.sequence.records()
-        else:
-            groups, periods = [g for g, _ in self.sequence], [p for _, p in self.sequence]
-        for entry, tree in zip(replayed, rbreplay.replay_groups(fixed, per_group, groups, periods)):
-            entry.callchain = tree
+        # per entry the chains whose appends touch no mixed node, appended first, each at once
+        # (rbreplay.touches); per group (replayed entry, the chain's keys and frames from where it is appended)
+        # for the others, appended per sample
+        plan = rbreplay.replay_plan(kept, entries, records, todo, roots, mixed, self.caller_order)
+        if plan is None:
+            return
+        fixed, per_group = plan
+        del plan, roots, mixed, todo
+        groups, periods = _sequence_arrays(self.sequence)
+        rbreplay.replay_groups(fixed, per_group, groups, periods, into=replayed)
 
     def _finish_merged(self) -> None:
         """``finish`` with entries merged by identity (a dict: what perf's search finds when its comparator
@@ -471,10 +448,7 @@ class Hists:
             periods = [0 if rec is None else rec[0] for rec in records]
             counts = [0 if rec is None else rec[1] for rec in records]
         else:
-            if hasattr(self.sequence, "records"):
-                groups, periods = self.sequence.records()
-            else:
-                groups, periods = [g for g, _ in self.sequence], [p for _, p in self.sequence]
+            groups, periods = _sequence_arrays(self.sequence)
             counts = None
         args = (ranks.block, ranks.ip, ranks.sub, wraps, ranks.unres, ranks.dso, ranks.inl, groups, periods,
                 counts, looks, made_after, any(k.name == "comm" for k in self.keys))
@@ -702,6 +676,14 @@ class Hists:
             for entry in collapsed:
                 key.seen(entry)
         return ordered
+
+
+def _sequence_arrays(sequence) -> tuple:
+    """(group number, period) per sample of ``sequence``: report.builder's _Sequence's arrays (4 + 8 bytes a
+    sample), or lists from any other iterable of pairs."""
+    if hasattr(sequence, "arrays"):
+        return sequence.arrays()
+    return [g for g, _ in sequence], [p for _, p in sequence]
 
 
 def _findnew_replay(*args, entries: int = -1):
