@@ -118,6 +118,7 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
     groups = session.sample_groups(with_chain=callchains, with_raw=need_raw, order=order)
     frames = FrameTable(_build_id_files(session))
     to_rframe = frames.get
+    known_frame = frames.known_get  # (a session frame converted already: one dict look-up)
     chains: dict[tuple, tuple] = {}
     traces: dict[tuple, str] = {}
     for index, bucket in enumerate(groups):
@@ -128,7 +129,9 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
         h.count(sum(map(itemgetter(0), bucket.values())), sum(map(itemgetter(1), bucket.values())))
         for group, (period, count) in bucket.items():
             thread, location, chain, raw = group
-            loc = to_rframe(location)
+            loc = known_frame(location)
+            if loc is None:
+                loc = to_rframe(location)
             filtered = use_filters and filters.rejects(thread.comm, location, loc)
             rchain = chains.get(chain)
             if rchain is None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pyperf_probe.callchain.tree import frame_key
+from pyperf_probe.session.frames import Frame as _SessionFrame
 
 # perf formats a callchain entry into a 1024-byte buffer (callchain_list__sym_name): longer names are cut.
 SYM_NAME_MAX = 1023
@@ -120,8 +121,10 @@ class FrameTable:
     def __init__(self, build_id_files: Sequence[str] = ()):
         self._by_id: dict[int, tuple[object, RFrame]] = {}
         self._by_frame: dict = {}  # frame -> RFrame, for ``chain`` (session frames hash by identity)
+        self.known_get = self._by_frame.get  # (a frame converted already, or None)
         self._header_rank = {name: i for i, name in enumerate(dict.fromkeys(build_id_files))}
         self._seen_rank: dict[str, int] = {}
+        self._dso_ranks: dict = {}  # session Dso -> its dso_rank (``_convert``)
         self.inlined_seen = False  # some frame converted is an inlined function's (report.hist lists more)
 
     def dso_rank(self, long_name: str | None, session_order: int | None) -> tuple[int, int]:
@@ -135,6 +138,11 @@ class FrameTable:
         return (1, session_order)
 
     def get(self, frame) -> RFrame:
+        if type(frame) is _SessionFrame:  # (hashed by identity: kept by the frame itself, in one dict)
+            rf = self._by_frame.get(frame)
+            if rf is None:
+                rf = self._by_frame[frame] = self._convert(frame)
+            return rf
         hit = self._by_id.get(id(frame))
         if hit is not None and hit[0] is frame:
             return hit[1]
@@ -159,6 +167,32 @@ class FrameTable:
     def _convert(self, frame) -> RFrame:
         """A ``session.frames.Frame`` (dso, sym, avma, file_offset, sym_start, inlined, dso_obj, dso_order),
         or any object with those names."""
+        if type(frame) is _SessionFrame:  # (its fields read at once, its dso's rank found once per dso)
+            dso_obj = frame.dso_obj
+            if dso_obj is None:
+                dso_name, rank = None, (-1, -1)
+            else:
+                dso_name = frame.dso
+                rank = self._dso_ranks.get(dso_obj)
+                if rank is None:
+                    rank = self._dso_ranks[dso_obj] = self.dso_rank(getattr(dso_obj, "long_name", dso_name),
+                                                                    dso_obj.order)
+            name, inlined, avma, file_offset = frame.sym, frame.inlined, frame.avma, frame.file_offset
+            object_sym = object_start = None
+            sym_start = frame.sym_start or 0
+            if name is not None:
+                if inlined:
+                    self.inlined_seen = True
+                resolved = frame.resolved
+                if resolved is not None:
+                    object_sym = getattr(resolved, "object", None)
+                    if object_sym is None:
+                        object_sym = _object_symbol(frame, dso_obj)
+                    if object_sym:
+                        object_start = _file_start(sym_start, dso_obj)
+            return RFrame._of(name, inlined, dso_name, rank, sym_start, avma,
+                              file_offset if file_offset is not None else avma, frame.level, bool(object_sym),
+                              object_start)
         if isinstance(frame, RFrame):
             return frame
         dso_obj = getattr(frame, "dso_obj", None)
