@@ -763,6 +763,185 @@ static int hl_list(PyObject **listed, PyObject *entry, Py_ssize_t i, PyObject *f
     return r;
 }
 
+/* hist_lookups' sums, kept in C until the end: each found entry's period_acc, hits, period and nr_events, and
+ * with cumulative entries each pending (entry, suffix id)'s period and count, added to the Python objects once
+ * (an entry's attributes, the pending lists) instead of one Python addition per look-up. A sum that would pass
+ * 64 bits (or a value that is not a u64) is carried in a Python int: the answers are Python's, exactly. */
+typedef struct {
+    PyObject *obj;           /* the entry (a new reference) */
+    uint64_t v[4];           /* period_acc, hits, period, nr_events */
+    PyObject *carry[4];      /* the part past 64 bits: a Python int, or NULL */
+} HlEntrySum;
+
+typedef struct {
+    Py_ssize_t entry;        /* its entry's HlEntrySum */
+    int64_t sid;             /* the suffix id */
+    PyObject *keys, *frames; /* the first look-up's (new references) */
+    Py_ssize_t i;
+    uint64_t v[2];           /* period, count */
+    PyObject *carry[2];
+} HlPend;
+
+typedef struct {
+    U64Map by_ptr, by_pair;  /* entry address -> its index; (entry index << 32 | sid) -> pending index */
+    HlEntrySum *e;
+    Py_ssize_t ne, cape;
+    HlPend *p;
+    Py_ssize_t np, capp;
+} HlSums;
+
+/* the value of a group's period or count: *ok 1 with *u its u64 value, else 0 (carried as a Python int) */
+static int hl_u64(PyObject *o, uint64_t *u)
+{
+    if (!PyLong_Check(o)) return 0;
+    unsigned long long v = PyLong_AsUnsignedLongLong(o);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    *u = v;
+    return 1;
+}
+
+/* *v += value (u: its u64 value when ok), the overflow carried in *carry */
+static int hl_sum(uint64_t *v, PyObject **carry, PyObject *value, uint64_t u, int ok)
+{
+    uint64_t r;
+    if (ok && !__builtin_add_overflow(*v, u, &r)) {
+        *v = r;
+        return 0;
+    }
+    PyObject *sum = *carry ? Py_NewRef(*carry) : PyLong_FromLong(0), *t;
+    if (!sum) return -1;
+    if (!(t = PyNumber_Add(sum, value))) { Py_DECREF(sum); return -1; }
+    Py_SETREF(sum, t);
+    if (!(t = PyLong_FromUnsignedLongLong(*v))) { Py_DECREF(sum); return -1; }
+    Py_SETREF(sum, PyNumber_Add(sum, t));
+    Py_DECREF(t);
+    if (!sum) return -1;
+    Py_XSETREF(*carry, sum);
+    *v = 0;
+    return 0;
+}
+
+/* the sum index of an entry (made, with the entry held, if new); -1 on error */
+static Py_ssize_t hl_entry(HlSums *S, PyObject *entry)
+{
+    int found;
+    int64_t *slot = um_slot(&S->by_ptr, (uint64_t)(uintptr_t)entry, &found);
+    if (!slot) { PyErr_NoMemory(); return -1; }
+    if (found) return (Py_ssize_t)*slot;
+    if (S->ne == S->cape) {
+        Py_ssize_t cap = S->cape ? S->cape * 2 : 256;
+        HlEntrySum *a = PyMem_Realloc(S->e, cap * sizeof(HlEntrySum));
+        if (!a) { S->by_ptr.keys[slot - S->by_ptr.vals] = 0; S->by_ptr.n--; PyErr_NoMemory(); return -1; }
+        S->e = a;
+        S->cape = cap;
+    }
+    HlEntrySum *e = &S->e[S->ne];
+    memset(e, 0, sizeof(*e));
+    e->obj = Py_NewRef(entry);
+    *slot = S->ne;
+    return S->ne++;
+}
+
+/* pending (entry, sid) gets period and count, or is made with keys, frames, i */
+static int hl_pend_sum(HlSums *S, Py_ssize_t entry, int64_t sid, PyObject *keys, PyObject *frames, Py_ssize_t i,
+                       PyObject *period, uint64_t pu, int pok, PyObject *count, uint64_t cu, int cok)
+{
+    int found;
+    if (entry >= ((Py_ssize_t)1 << 31) || sid < 0 || sid >= ((int64_t)1 << 32)) {
+        PyErr_SetString(PyExc_OverflowError, "hist_lookups: too many entries or chain suffixes");
+        return -1;
+    }
+    int64_t *slot = um_slot(&S->by_pair, ((uint64_t)entry << 32) | (uint64_t)sid, &found);
+    if (!slot) { PyErr_NoMemory(); return -1; }
+    HlPend *p;
+    if (found)
+        p = &S->p[*slot];
+    else {
+        if (S->np == S->capp) {
+            Py_ssize_t cap = S->capp ? S->capp * 2 : 1024;
+            HlPend *a = PyMem_Realloc(S->p, cap * sizeof(HlPend));
+            if (!a) { S->by_pair.keys[slot - S->by_pair.vals] = 0; S->by_pair.n--; PyErr_NoMemory(); return -1; }
+            S->p = a;
+            S->capp = cap;
+        }
+        p = &S->p[S->np];
+        memset(p, 0, sizeof(*p));
+        p->entry = entry;
+        p->sid = sid;
+        p->keys = Py_NewRef(keys);
+        p->frames = Py_NewRef(frames);
+        p->i = i;
+        *slot = S->np++;
+    }
+    if (hl_sum(&p->v[0], &p->carry[0], period, pu, pok) < 0 || hl_sum(&p->v[1], &p->carry[1], count, cu, cok) < 0)
+        return -1;
+    return 0;
+}
+
+/* v (+ carry) as a Python int, a new reference */
+static PyObject *hl_total(uint64_t v, PyObject *carry)
+{
+    PyObject *t = PyLong_FromUnsignedLongLong(v);
+    if (!t || !carry) return t;
+    Py_SETREF(t, PyNumber_Add(t, carry));
+    return t;
+}
+
+/* the entries' sums added to their attributes; with `idobjs`, the pending chains into `pending` */
+static int hl_flush(HlSums *S, PyObject *pending, PyObject **idobjs)
+{
+    static PyObject **names[4] = {&hl_s_period_acc, &hl_s_hits, &hl_s_period, &hl_s_nr_events};
+    SlotCache *caches[4] = {&hl_c_period_acc, &hl_c_hits, &hl_c_period, &hl_c_nr_events};
+    for (Py_ssize_t x = 0; x < S->ne; x++) {
+        HlEntrySum *e = &S->e[x];
+        for (int k = 0; k < 4; k++) {
+            if (!e->v[k] && !e->carry[k]) continue;
+            PyObject *t = hl_total(e->v[k], e->carry[k]);
+            if (!t) return -1;
+            int r = hl_add(e->obj, *names[k], caches[k], t);
+            Py_DECREF(t);
+            if (r < 0) return -1;
+        }
+    }
+    for (Py_ssize_t x = 0; x < S->np; x++) {
+        HlPend *p = &S->p[x];
+        PyObject *entry = S->e[p->entry].obj, *period = hl_total(p->v[0], p->carry[0]), *count, *key, *val;
+        if (!period) return -1;
+        if (!(count = hl_total(p->v[1], p->carry[1]))) { Py_DECREF(period); return -1; }
+        val = Py_BuildValue("[OOOnNN]", entry, p->keys, p->frames, p->i, period, count);
+        if (!val) return -1;
+        if (!(key = PyTuple_Pack(2, entry, idobjs[p->sid]))) { Py_DECREF(val); return -1; }
+        int r = PyDict_SetItem(pending, key, val);
+        Py_DECREF(key);
+        Py_DECREF(val);
+        if (r < 0) return -1;
+    }
+    return 0;
+}
+
+static void hl_sums_free(HlSums *S)
+{
+    for (Py_ssize_t x = 0; x < S->ne; x++) {
+        Py_DECREF(S->e[x].obj);
+        for (int k = 0; k < 4; k++) Py_XDECREF(S->e[x].carry[k]);
+    }
+    for (Py_ssize_t x = 0; x < S->np; x++) {
+        Py_DECREF(S->p[x].keys);
+        Py_DECREF(S->p[x].frames);
+        Py_XDECREF(S->p[x].carry[0]);
+        Py_XDECREF(S->p[x].carry[1]);
+    }
+    PyMem_Free(S->e);
+    PyMem_Free(S->p);
+    PyMem_Free(S->by_ptr.keys);
+    PyMem_Free(S->by_ptr.vals);
+    PyMem_Free(S->by_pair.keys);
+    PyMem_Free(S->by_pair.vals);
+}
+
 static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *groups, *entries, *frame_entries, *make_self, *make_frame;
@@ -774,7 +953,9 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
     PyObject **idobjs = NULL;
     Py_ssize_t nidobjs = 0;
     PyObject **ids = NULL, **seen = NULL;
+    int64_t *idnums = NULL;
     Py_ssize_t cap = 0;
+    HlSums S = {0};
     if (!PyArg_ParseTuple(args, "O!ppppO!O!O!OO:hist_lookups", &PyDict_Type, &groups, &caller, &graphs, &cumulative,
                           &every, &PyTuple_Type, &heads, &PyDict_Type, &entries, &PyDict_Type, &frame_entries, &make_self,
                           &make_frame))
@@ -800,6 +981,8 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
         PyObject *trace = PyList_GET_ITEM(gv, 6), *filtered = PyList_GET_ITEM(gv, 7), *raw = PyList_GET_ITEM(gv, 8);
         Py_INCREF(period); Py_INCREF(count); Py_INCREF(tid); Py_INCREF(comm); Py_INCREF(loc);
         Py_INCREF(trace); Py_INCREF(filtered); Py_INCREF(raw);
+        uint64_t pu = 0, cu = 0;
+        int pok = hl_u64(period, &pu), cok = hl_u64(count, &cu);
         if (!(frames = PySequence_List(chain))) goto group_done;
         if (caller && PyList_Reverse(frames) < 0) goto group_done;
         n = PyList_GET_SIZE(frames);
@@ -811,6 +994,9 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
             a = PyMem_Realloc(seen, (ncap + 1) * sizeof(PyObject *));
             if (!a) { PyErr_NoMemory(); goto group_done; }
             seen = a;
+            int64_t *b = PyMem_Realloc(idnums, ncap * sizeof(int64_t));
+            if (!b) { PyErr_NoMemory(); goto group_done; }
+            idnums = b;
             cap = ncap;
         }
         if (graphs && n) {
@@ -862,6 +1048,7 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
                     }
                     if (!idobjs[id] && !(idobjs[id] = PyLong_FromLongLong(id))) goto group_done;
                     ids[i] = idobjs[id];
+                    idnums[i] = id;
                     Py_INCREF(ids[i]);
                     nids++;
                     rest = id;
@@ -878,15 +1065,26 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
                  !(entry = PyObject_CallFunctionObjArgs(make_self, ident, comm, tid, loc, trace, filtered, raw, NULL)))
             goto group_done;
         int made_self = PyDict_GET_SIZE(entries) != before;
-        if (hl_add(entry, hl_s_period_acc, &hl_c_period_acc, period) < 0 || hl_add(entry, hl_s_hits, &hl_c_hits, count) < 0 ||
-            hl_add(entry, hl_s_period, &hl_c_period, period) < 0 || hl_add(entry, hl_s_nr_events, &hl_c_nr_events, count) < 0)
-            goto group_done;
+        Py_ssize_t ex = hl_entry(&S, entry);
+        if (ex < 0) goto group_done;
+        {
+            HlEntrySum *es = &S.e[ex];
+            if (hl_sum(&es->v[0], &es->carry[0], period, pu, pok) < 0 || hl_sum(&es->v[1], &es->carry[1], count, cu, cok) < 0 ||
+                hl_sum(&es->v[2], &es->carry[2], period, pu, pok) < 0 || hl_sum(&es->v[3], &es->carry[3], count, cu, cok) < 0)
+                goto group_done;
+        }
         if (sid) {
             PyObject *cc = sa_get(entry, hl_s_callchain, &hl_c_callchain);
             if (!cc) goto group_done;
             int has = cc != Py_None;
             Py_DECREF(cc);
-            if (has && hl_pend(pending, entry, sid, keys, frames, 0, period, count) < 0) goto group_done;
+            if (has) {
+                if (nids) {
+                    if (hl_pend_sum(&S, ex, idnums[0], keys, frames, 0, period, pu, pok, count, cu, cok) < 0)
+                        goto group_done;
+                } else if (hl_pend(pending, entry, sid, keys, frames, 0, period, count) < 0)
+                    goto group_done;
+            }
         }
         if (!(level = sa_get(loc, hl_s_level, &hl_c_level))) goto group_done;
         int loc_sym = 1;
@@ -963,12 +1161,14 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
                 while (s < nseen && seen[s] != fe) s++;
                 if (s < nseen) { Py_DECREF(fe); continue; }
                 seen[nseen++] = fe;  /* (kept alive by `known`) */
-                if (hl_add(fe, hl_s_period_acc, &hl_c_period_acc, period) < 0 || hl_add(fe, hl_s_hits, &hl_c_hits, count) < 0) {
+                Py_ssize_t fx = hl_entry(&S, fe);
+                if (fx < 0 || hl_sum(&S.e[fx].v[0], &S.e[fx].carry[0], period, pu, pok) < 0 ||
+                    hl_sum(&S.e[fx].v[1], &S.e[fx].carry[1], count, cu, cok) < 0) {
                     Py_DECREF(fe);
                     goto group_done;
                 }
                 PyObject *fsid = nids ? ids[i] : NULL;
-                if (fsid && hl_pend(pending, fe, fsid, keys, frames, i, period, count) < 0) {
+                if (fsid && hl_pend_sum(&S, fx, idnums[i], keys, frames, i, period, pu, pok, count, cu, cok) < 0) {
                     Py_DECREF(fe);
                     goto group_done;
                 }
@@ -1000,8 +1200,11 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
         Py_DECREF(trace); Py_DECREF(filtered); Py_DECREF(raw);
         if (!ok) goto done;
     }
+    if (hl_flush(&S, pending, idobjs) < 0) goto done;
     result = PyTuple_Pack(3, records, made_after, pending);
 done:
+    hl_sums_free(&S);
+    PyMem_Free(idnums);
     Py_XDECREF(records);
     Py_XDECREF(made_after);
     Py_XDECREF(pending);
