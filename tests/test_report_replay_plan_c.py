@@ -127,7 +127,8 @@ def _orders(rng: random.Random):
         group = rng.choice(groups)
         if rng.random() < 0.2:
             group = tuple(list(group))  # an equal group, another object
-        order.append((rng.choice(buckets), group, rng.choice([1, 7, 1 << 40, (1 << 64) - 1])))
+        order.append((rng.choice(buckets), group, rng.choice([1, 7, (1 << 32) - 1, 1 << 32, 1 << 40, (1 << 64) - 1]
+                                                             if rng.random() < 0.5 else [1, 7, (1 << 32) - 1])))
     mine = buckets[0]
     gkeys = {g: i * rng.choice((1, 1, 1000)) for i, g in enumerate(dict.fromkeys(groups))}
     return _Sequence(order, mine, gkeys, len(buckets) == 1)
@@ -141,7 +142,8 @@ def test_c_sequence_fill_equals_python():
         seq = _orders(rng)
         got, want = seq.arrays(), seq.py_arrays()
         assert [type(a) for a in got] == [array, array]
-        assert [a.typecode for a in got] == ["I", "Q"]
+        assert [a.typecode for a in got] == [a.typecode for a in want]
+        assert got[1].typecode == ("I" if all(p < 1 << 32 for p in seq.records()[1]) else "Q")
         assert got == want
         assert [list(a) for a in got] == list(seq.records())
 
@@ -160,6 +162,10 @@ def test_sequence_fill_past_its_sizes_gives_lists():
         speedups.sequence_fill([(None, ("g",), 1)] * 3, None, {("g",): 0}, n, array("Q", [0]) * 3)
     with pytest.raises(TypeError):
         speedups.sequence_fill([(None, ("g",), 1)], None, {("g",): 0}, array("L", [0]), array("Q", [0]))
+    with pytest.raises(TypeError):
+        speedups.sequence_fill([(None, ("g",), 1)], None, {("g",): 0}, array("Q", [0]), array("Q", [0]))
+    with pytest.raises(OverflowError):  # (a period past 'I': the caller retries with 'Q')
+        speedups.sequence_fill([(None, ("g",), 1 << 32)], None, {("g",): 0}, array("I", [0]), array("I", [0]))
 
 
 def test_c_replay_groups_reads_arrays(monkeypatch):
@@ -177,6 +183,10 @@ def test_c_replay_groups_reads_arrays(monkeypatch):
         periods = [rng.randrange(1, 1 << 62) for _ in groups]
         want = rbreplay.py_replay_groups(fixed, per_group, groups, periods)
         got = rbreplay.replay_groups(fixed, per_group, array("I", groups), array("Q", periods))
+        assert [_shape(t.node) for t in got] == [_shape(t.node) for t in want]
+        small = [p & 0xFFFFFFFF for p in periods]
+        assert [_shape(t.node) for t in rbreplay.replay_groups(fixed, per_group, array("Q", groups), array("I", small))] \
+            == [_shape(t.node) for t in rbreplay.py_replay_groups(fixed, per_group, groups, small)]
         assert [_shape(t.node) for t in got] == [_shape(t.node) for t in want]
         into = [_Tree() for e in range(nent)]
         assert rbreplay.replay_groups(fixed, per_group, array("I", groups), array("Q", periods), into=into) is None
@@ -204,6 +214,9 @@ def test_c_findnew_replay_reads_arrays(collapse):
         case[7], case[8] = array("I", case[7]), array("Q", case[8])
         assert findnew.replay(*case, collapse) == want
         assert speedups.findnew_replay(*case, collapse) == want
+        if all(p < 1 << 32 for p in case[8]):
+            case[7], case[8] = array("Q", case[7]), array("I", case[8])
+            assert speedups.findnew_replay(*case, collapse) == want
     case = list(_case(rng))
     case[7] = array("I", case[7][:-1])
     with pytest.raises(ValueError):

@@ -353,6 +353,59 @@ static int64_t *um_slot(U64Map *m, uint64_t key, int *found)
     return &m->vals[j];
 }
 
+/* findnew_replay's per-sample groups and periods: a list's copy (8 bytes an item), or an 'I' or 'Q' array's own
+ * buffer, read in place (no copy of 78K samples' worth at the report's peak) */
+typedef struct {
+    const void *p;
+    int size;            /* 4 or 8 */
+    void *owned;         /* the copy of a list */
+    USeq seq;            /* the array's view */
+} UView;
+
+static inline uint64_t uv_at(const UView *v, Py_ssize_t i)
+{
+    return v->size == 4 ? ((const uint32_t *)v->p)[i] : ((const uint64_t *)v->p)[i];
+}
+
+/* n < 0: any length (*n set) */
+static int uv_open(PyObject *o, Py_ssize_t *n, int kind, UView *v)
+{
+    v->owned = NULL;
+    v->seq.list = NULL;
+    v->seq.view.obj = NULL;
+    if (PyList_Check(o)) {
+        if (*n < 0) *n = PyList_GET_SIZE(o);
+        if (!(v->owned = fn_array(o, *n, kind))) return -1;
+        v->p = v->owned;
+        v->size = 8;
+        return 0;
+    }
+    if (useq_open(o, &v->seq, "findnew_replay") < 0) return -1;
+    if (*n < 0) *n = v->seq.n;
+    if (v->seq.n != *n) {
+        useq_close(&v->seq);
+        PyErr_SetString(PyExc_ValueError, "findnew_replay: lists of the same length expected");
+        return -1;
+    }
+    v->p = v->seq.view.buf;
+    v->size = v->seq.size;
+    if (kind == 0 && v->size == 8)  /* (a 'Q' array of groups: each one an int64) */
+        for (Py_ssize_t i = 0; i < *n; i++)
+            if (((const uint64_t *)v->p)[i] > (uint64_t)LLONG_MAX) {
+                useq_close(&v->seq);
+                PyErr_SetString(PyExc_OverflowError, "findnew_replay: a value above int64");
+                return -1;
+            }
+    return 0;
+}
+
+static void uv_close(UView *v)
+{
+    PyMem_Free(v->owned);
+    v->owned = NULL;
+    useq_close(&v->seq);
+}
+
 static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *lblock, *lip, *lsub, *lwraps, *lunres, *ldso, *linl, *lrs, *lperiods, *lcounts, *llooks, *lmade;
@@ -365,8 +418,9 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
     Py_ssize_t nmv = 0, capmv = 0, *mv_r = NULL, *mv_j = NULL, *mv_got = NULL, *mv_next = NULL;
     unsigned long long *mv_period = NULL;
     long long *mv_count = NULL;
-    long long *block = NULL, *sub = NULL, *dso = NULL, *rs = NULL, *counts = NULL, *made_after = NULL;
-    unsigned long long *ip = NULL, *periods = NULL;
+    long long *block = NULL, *sub = NULL, *dso = NULL, *counts = NULL, *made_after = NULL;
+    unsigned long long *ip = NULL;
+    UView rs = {0}, periods = {0};
     char *wraps = NULL, *unres = NULL, *inl = NULL, *done = NULL;
     FnTree t = {0}, c = {0};
     if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!OOOO!O!p|np:findnew_replay", &PyList_Type, &lblock, &PyList_Type, &lip,
@@ -376,13 +430,7 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
                           &PyList_Type, &lmade, &collapse, &nentries, &aggregate))
         return NULL;
     /* (groups and periods: lists, or report/builder.py _Sequence.arrays' 'I' and 'Q' arrays) */
-    Py_ssize_t ns;
-    {
-        USeq q;
-        if (useq_open(lrs, &q, "findnew_replay") < 0) return NULL;
-        ns = q.n;
-        useq_close(&q);
-    }
+    Py_ssize_t ns = -1;
     Py_ssize_t nr = PyList_GET_SIZE(lblock), ng = PyList_GET_SIZE(llooks);
     if (nentries < 0) nentries = nr;
     if (nentries > nr) {
@@ -393,13 +441,14 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
     if (!(block = fn_array(lblock, nr, 0)) || !(ip = fn_array(lip, nr, 1)) || !(sub = fn_array(lsub, nr, 0)) ||
         !(wraps = fn_array(lwraps, nr, 2)) || !(unres = fn_array(lunres, nr, 2)) || !(dso = fn_array(ldso, nr, 0)) ||
         !(inl = fn_array(linl, nr, 2)) ||
-        !(rs = fn_array(lrs, ns, 0)) || !(periods = fn_array(lperiods, ns, 1)) || !(made_after = fn_array(lmade, ng, 0)))
+        uv_open(lrs, &ns, 0, &rs) < 0 || uv_open(lperiods, &ns, 1, &periods) < 0 ||
+        !(made_after = fn_array(lmade, ng, 0)))
         goto done;
     if (lcounts != Py_None && !(counts = fn_array(lcounts, ns, 0)))
         goto done;
     if (!(done = PyMem_Calloc(ng ? ng : 1, 1))) { PyErr_NoMemory(); goto done; }
     for (Py_ssize_t i = 0; i < ns; i++)
-        if (rs[i] < 0 || rs[i] >= ng) {
+        if (uv_at(&rs, i) >= (uint64_t)ng) {  /* (a list's negative int: above any group, as u64) */
             PyErr_SetString(PyExc_ValueError, "findnew_replay: a sample's group is out of range");
             goto done;
         }
@@ -417,7 +466,7 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
     if (!(moves = PyList_New(0))) goto done;
     Py_ssize_t k = 0, top = -1;
     for (Py_ssize_t i = 0; i < ns; i++) {
-        Py_ssize_t r = (Py_ssize_t)rs[i];
+        Py_ssize_t r = (Py_ssize_t)uv_at(&rs, i);
         if (r > top) top = r;
         PyObject *looks = PyList_GET_ITEM(llooks, r);
         if (looks == Py_None) continue;
@@ -463,7 +512,7 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
                 if (found)
                     for (at = *first; at >= 0 && mv_got[at] != got; at = mv_next[at]) ;
                 if (at >= 0) {
-                    mv_period[at] += periods[i];
+                    mv_period[at] += uv_at(&periods, i);
                     mv_count[at] += counts ? counts[i] : 1LL;
                 } else {
                     if (nmv == capmv) {
@@ -481,13 +530,14 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
                     mv_r[nmv] = r;
                     mv_j[nmv] = j;
                     mv_got[nmv] = got;
-                    mv_period[nmv] = periods[i];
+                    mv_period[nmv] = uv_at(&periods, i);
                     mv_count[nmv] = counts ? counts[i] : 1LL;
                     mv_next[nmv] = found ? *first : -1;  /* (the chain's order does not matter: got differs) */
                     *first = nmv++;
                 }
             } else if (got >= n) {
-                PyObject *move = Py_BuildValue("(nOnKL)", r, jo, got, periods[i], counts ? counts[i] : 1LL);
+                PyObject *move = Py_BuildValue("(nOnKL)", r, jo, got, (unsigned long long)uv_at(&periods, i),
+                                               counts ? counts[i] : 1LL);
                 if (!move || PyList_Append(moves, move) < 0) { Py_XDECREF(move); goto done; }
                 Py_DECREF(move);
             }
@@ -540,8 +590,8 @@ done:
     PyMem_Free(unres);
     PyMem_Free(inl);
     PyMem_Free(dso);
-    PyMem_Free(rs);
-    PyMem_Free(periods);
+    uv_close(&rs);
+    uv_close(&periods);
     PyMem_Free(counts);
     PyMem_Free(made_after);
     PyMem_Free(done);
@@ -1182,7 +1232,7 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
         }
         if (listed)
             rec = PyTuple_Pack(10, period, count, tid, comm, trace, filtered, raw, listed, keys ? keys : Py_None,
-                               frames);
+                               graphs ? frames : Py_None);  /* (without trees no look-up appends the chain) */
         else {
             rec = Py_None;
             Py_INCREF(rec);
@@ -1773,20 +1823,23 @@ done:
 /* ---------------------------------------------------------------------------------------------------------
  * sequence_fill(order, bucket, gkeys, numbers, periods) -> k
  *     report/builder.py's _Sequence.arrays (py_arrays is its twin): sequence_records' answers written into
- *     `numbers` (a writable 'I' array) and `periods` (a writable 'Q' array) of len(order) items or more, and
- *     their number: 4 + 8 bytes a sample instead of two list slots and an int object (make.data: 78K
- *     samples, ~3 MiB less at the report's peak). OverflowError for a number above 32 bits or a period
- *     above 64 (nothing then is written past the sample before it).
+ *     `numbers` (a writable 'I' array) and `periods` (a writable 'I' or 'Q' array) of len(order) items or
+ *     more, and their number: 4 + 4 or 8 bytes a sample instead of two list slots and an int object
+ *     (make.data: 78K samples, ~3 MiB less at the report's peak). OverflowError for a number above 32 bits
+ *     or a period above the periods' item (nothing then is written past the sample before it).
  * ------------------------------------------------------------------------------------------------------ */
 
-static int sf_writable(PyObject *o, Py_buffer *v, char fmt, Py_ssize_t size, Py_ssize_t n)
+/* fmt 'I' (4 bytes), 'Q' (8) or 'P' (periods: either) */
+static int sf_writable(PyObject *o, Py_buffer *v, char fmt, Py_ssize_t n)
 {
     if (PyObject_GetBuffer(o, v, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) return -1;
     const char *f = v->format ? v->format : "B";
     if (f[0] == '@' || f[0] == '=') f++;
-    if (f[0] != fmt || f[1] || v->itemsize != size || v->len / size < n) {
+    int ok = !f[1] && ((f[0] == 'I' && v->itemsize == 4 && fmt != 'Q') || (f[0] == 'Q' && v->itemsize == 8 && fmt != 'I'));
+    if (!ok || v->len / v->itemsize < n) {
         PyBuffer_Release(v);
-        PyErr_Format(PyExc_TypeError, "sequence_fill: a writable '%c' array of len(order) items expected", fmt);
+        PyErr_Format(PyExc_TypeError, "sequence_fill: a writable %s array of len(order) items expected",
+                     fmt == 'I' ? "'I'" : fmt == 'Q' ? "'Q'" : "'I' or 'Q'");
         return -1;
     }
     return 0;
@@ -1801,10 +1854,10 @@ static PyObject *sequence_fill(PyObject *Py_UNUSED(module), PyObject *args)
                           &onum, &oper))
         return NULL;
     Py_ssize_t pos = 0, n = PyList_GET_SIZE(order), k = 0;
-    if (sf_writable(onum, &vn, 'I', 4, n) < 0) return NULL;
-    if (sf_writable(oper, &vp, 'Q', 8, n) < 0) { PyBuffer_Release(&vn); return NULL; }
+    if (sf_writable(onum, &vn, 'I', n) < 0) return NULL;
+    if (sf_writable(oper, &vp, 'P', n) < 0) { PyBuffer_Release(&vn); return NULL; }
     uint32_t *numbers = vn.buf;
-    uint64_t *periods = vp.buf;
+    int wide = vp.itemsize == 8;
     PyObject *key, *value;
     while (PyDict_Next(gkeys, &pos, &key, &value)) {
         int found;
@@ -1849,8 +1902,15 @@ static PyObject *sequence_fill(PyObject *Py_UNUSED(module), PyObject *args)
         }
         unsigned long long period = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(item, 2));
         if (period == (unsigned long long)-1 && PyErr_Occurred()) goto done;
+        if (!wide && period > UINT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "sequence_fill: a period outside 32 bits");
+            goto done;
+        }
         numbers[k] = (uint32_t)num;
-        periods[k] = period;
+        if (wide)
+            ((uint64_t *)vp.buf)[k] = period;
+        else
+            ((uint32_t *)vp.buf)[k] = (uint32_t)period;
         k++;
     }
     result = PyLong_FromSsize_t(k);

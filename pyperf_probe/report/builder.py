@@ -166,7 +166,7 @@ class _Sequence:
         self.numbers = self.periods = None  # (compact's arrays)
 
     def compact(self) -> None:
-        """Read this hists' samples now and keep them as arrays (group number: 'I', period: 'Q'), letting go
+        """Read this hists' samples now and keep them as arrays (group number: 'I', period: 'I' or 'Q'), letting go
         of the order and the groups: a system-wide tracepoint recording sorted by trace has a group per RAW
         payload (sys.data: 208K of 235K samples), which the order's (bucket, group, period) tuples and
         ``gkeys`` would keep, with their payloads, through Hists.finish and the output (~8 MiB)."""
@@ -174,7 +174,12 @@ class _Sequence:
             return
         numbers, periods = self.arrays()
         self.numbers = numbers if type(numbers) is array else array("I", numbers)
-        self.periods = periods if type(periods) is array else array("Q", periods)
+        if type(periods) is not array:
+            try:
+                periods = array("I", periods)
+            except OverflowError:
+                periods = array("Q", periods)
+        self.periods = periods
         self.order = self.bucket = self.gkeys = None
 
     def __iter__(self):
@@ -193,20 +198,25 @@ class _Sequence:
         return self.py_records()
 
     def arrays(self) -> tuple:
-        """``records`` as arrays, group number 'I' and period 'Q' (4 + 8 bytes a sample where the lists hold a
-        slot and an int object each: make.data's 78K samples, ~3 MiB less at the report's peak), filled by C
+        """``records`` as arrays, group number 'I' and period 'I' or 'Q' (4 + 4 or 8 bytes a sample where the
+        lists hold a slot and an int object each: make.data's 78K samples, ~3 MiB less at the report's peak), filled by C
         (perfdata/_speedups_report.c sequence_fill when built: ``py_arrays`` is its twin); ``records``' lists
         for a number or period past those sizes."""
         if self.numbers is not None:
             return self.numbers, self.periods
         if speedups is not None and hasattr(speedups, "sequence_fill") and type(self.order) is list:
             n = len(self.order)
-            numbers, periods = array("I", _ZEROS_I) * n, array("Q", _ZEROS_Q) * n
-            try:
-                k = speedups.sequence_fill(self.order, None if self.alone else self.bucket, self.gkeys, numbers,
-                                           periods)
-            except OverflowError:
-                return self.records()
+            numbers = array("I", _ZERO) * n
+            for code in "IQ":  # (periods of 32 bits: 4 bytes a sample, as most recordings' are)
+                periods = array(code, _ZERO) * n
+                try:
+                    k = speedups.sequence_fill(self.order, None if self.alone else self.bucket, self.gkeys,
+                                               numbers, periods)
+                    break
+                except OverflowError:
+                    del periods
+                    if code == "Q":
+                        return self.records()
             if k < n:
                 del numbers[k:], periods[k:]
             return numbers, periods
@@ -216,9 +226,14 @@ class _Sequence:
         """``arrays`` in Python."""
         numbers, periods = self.py_records()
         try:
-            return array("I", numbers), array("Q", periods)
-        except OverflowError:
+            numbers = array("I", numbers)
+            try:
+                periods = array("I", periods)
+            except OverflowError:
+                periods = array("Q", periods)
             return numbers, periods
+        except OverflowError:
+            return self.py_records()
 
     def py_records(self) -> tuple[list, list]:
         """``records`` in Python."""
@@ -230,7 +245,7 @@ class _Sequence:
         return list(map(self.gkeys.__getitem__, map(itemgetter(1), order))), list(map(itemgetter(2), order))
 
 
-_ZEROS_I, _ZEROS_Q = (0,), (0,)  # (arrays' one item, repeated)
+_ZERO = (0,)  # (arrays' one item, repeated)
 
 
 def _final_comm(session):

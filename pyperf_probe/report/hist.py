@@ -380,8 +380,9 @@ class Hists:
             if cumulative:
                 listed = self._cumulative_lookups(ident, entry, comm, tid, trace, frames, filtered, loc.level,
                                                   raw, period, count, keys, ids, pending, listed, every)
+            # (the chain's keys and frames: what a moved look-up appends; without trees, nothing: None)
             records.append(None if listed is None else (period, count, tid, comm, trace, filtered, raw, listed,
-                                                        keys, frames))
+                                                        keys, frames if graphs else None))
             made_after.append(len(entries))
         return records, made_after, pending
 
