@@ -237,7 +237,7 @@ def replay_groups(fixed: list[list], per_group: list[list], groups, periods, int
         # (lists, or the 'I' and 'Q' arrays of report.builder's _Sequence.arrays: C reads both)
         groups = groups if type(groups) is list or _u_array(groups) else list(groups)
         periods = periods if type(periods) is list or _u_array(periods) else list(periods)
-        out = c_groups(fixed, per_group, groups, periods)
+        out = c_groups(fixed, per_group, groups, periods, RNode)  # (the RNodes made in C: no node tuples)
         for e, got in enumerate(out):
             if got is None:  # (a sum above 64 bits: Python's integers)
                 chains = list(fixed[e])
@@ -245,7 +245,9 @@ def replay_groups(fixed: list[list], per_group: list[list], groups, periods, int
                     chains.extend((keys, frames, period, 1) for x, keys, frames in per_group[g] if x == e)
                 got = py_replay(chains)
             else:
-                got = _built(got)
+                root = CallchainRoot()
+                root.max_depth, root.node = got
+                got = root
             if into is not None:
                 into[e].callchain = got
                 out[e] = None

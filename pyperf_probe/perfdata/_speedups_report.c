@@ -2163,7 +2163,63 @@ typedef struct {
 } RnList;
 
 /* the replay of `nchains` specs in order: (max_depth, top_hit, top_count, nodes) (fc_init done) */
-static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains)
+/* callchain/rbreplay.py's RNode made in C (rb_replay_groups with a node class): its slots' offsets, Node's
+ * (ca_offset: along the MRO) and its own */
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t parent, val, keys, children, hit, children_hit, count, children_count, rb, bykey, cls;
+} RNodeSlots;
+
+static RNodeSlots rn_slots;
+
+static int rn_setup(PyTypeObject *type)
+{
+    if (rn_slots.type == type) return 0;
+    RNodeSlots s = {type};
+    if (ca_offset(type, "parent", &s.parent) < 0 || ca_offset(type, "val", &s.val) < 0 ||
+        ca_offset(type, "keys", &s.keys) < 0 || ca_offset(type, "children", &s.children) < 0 ||
+        ca_offset(type, "hit", &s.hit) < 0 || ca_offset(type, "children_hit", &s.children_hit) < 0 ||
+        ca_offset(type, "count", &s.count) < 0 || ca_offset(type, "children_count", &s.children_count) < 0 ||
+        ca_offset(type, "rb", &s.rb) < 0 || ca_offset(type, "bykey", &s.bykey) < 0 || ca_offset(type, "cls", &s.cls) < 0)
+        return -1;
+    Py_INCREF(type);
+    Py_XDECREF(rn_slots.type);
+    rn_slots = s;
+    return 0;
+}
+
+/* an RNode as rbreplay._built leaves one: parent, val and keys given (val and keys stolen), children {}, rb,
+ * bykey and cls None, the four sums */
+static PyObject *rn_object(PyObject *parent, PyObject *val, PyObject *keys, unsigned long long hit,
+                           unsigned long long count, unsigned long long chit, unsigned long long ccount)
+{
+    PyTypeObject *type = rn_slots.type;
+    PyObject *node = type->tp_alloc(type, 0), *children = NULL, *h = NULL, *c = NULL, *ch = NULL, *cc = NULL;
+    if (!node || !(children = PyDict_New()) || !(h = PyLong_FromUnsignedLongLong(hit)) ||
+        !(c = PyLong_FromUnsignedLongLong(count)) || !(ch = PyLong_FromUnsignedLongLong(chit)) ||
+        !(cc = PyLong_FromUnsignedLongLong(ccount))) {
+        Py_XDECREF(node); Py_XDECREF(children); Py_XDECREF(h); Py_XDECREF(c); Py_XDECREF(ch);
+        Py_DECREF(val);
+        Py_DECREF(keys);
+        return NULL;
+    }
+    CA_SLOT(node, rn_slots.parent) = Py_NewRef(parent);
+    CA_SLOT(node, rn_slots.val) = val;
+    CA_SLOT(node, rn_slots.keys) = keys;
+    CA_SLOT(node, rn_slots.children) = children;
+    CA_SLOT(node, rn_slots.hit) = h;
+    CA_SLOT(node, rn_slots.count) = c;
+    CA_SLOT(node, rn_slots.children_hit) = ch;
+    CA_SLOT(node, rn_slots.children_count) = cc;
+    CA_SLOT(node, rn_slots.rb) = Py_NewRef(Py_None);
+    CA_SLOT(node, rn_slots.bykey) = Py_NewRef(Py_None);
+    CA_SLOT(node, rn_slots.cls) = Py_NewRef(Py_None);
+    return node;
+}
+
+/* ntype NULL: (max_depth, top_hit, top_count, [node tuples]); else (max_depth, the top RNode of the tree,
+ * every node an RNode of rn_slots' class, children numbered in order) */
+static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains, PyTypeObject *ntype)
 {
     Py_ssize_t max_depth = 0;
     int ovf = 0;  /* a sum wrapped (the caller then runs the Python loop: Python's integers do not) */
@@ -2356,6 +2412,29 @@ static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains)
         PyErr_SetString(PyExc_OverflowError, "rb_replay: a sum above 2**64 - 1");
         goto done;
     }
+    if (ntype) {  /* the RNodes themselves, parents first (made[i]: order[i]'s) */
+        PyObject **made = PyMem_Calloc(nout, sizeof(PyObject *)), *none = Py_None;
+        if (!made) { PyErr_NoMemory(); goto done; }
+        PyObject *v0 = PyList_New(0), *k0 = v0 ? PyList_New(0) : NULL;
+        if (!k0) { Py_XDECREF(v0); PyMem_Free(made); goto done; }
+        made[0] = rn_object(none, v0, k0, 0, 0, a.n[top].chit, a.n[top].ccount);
+        int ok = made[0] != NULL;
+        for (Py_ssize_t i = 1; ok && i < nout; i++) {
+            RnNode *x = &a.n[order[i]];
+            PyObject *up = made[outpar[i]];
+            PyObject *val = PyList_GetSlice(frames_of[x->chain], x->start, x->start + x->len);
+            PyObject *keys = val ? PyList_GetSlice(keys_of[x->chain], x->start, x->start + x->len) : NULL;
+            if (!keys) { Py_XDECREF(val); ok = 0; break; }
+            if (!(made[i] = rn_object(up, val, keys, x->hit, x->count, x->chit, x->ccount))) { ok = 0; break; }
+            PyObject *kids = CA_SLOT(up, rn_slots.children), *num = PyLong_FromSsize_t(PyDict_GET_SIZE(kids));
+            if (!num || PyDict_SetItem(kids, num, made[i]) < 0) { Py_XDECREF(num); ok = 0; break; }
+            Py_DECREF(num);
+        }
+        if (ok) result = Py_BuildValue("nO", max_depth, made[0]);
+        for (Py_ssize_t i = 0; i < nout; i++) Py_XDECREF(made[i]);  /* (children held by their parents' dicts) */
+        PyMem_Free(made);
+        goto done;
+    }
     if (!(out = PyList_New(nout - 1))) goto done;
     for (Py_ssize_t i = 1; i < nout; i++) {
         RnNode *x = &a.n[order[i]];
@@ -2398,27 +2477,32 @@ static PyObject *rb_replay(PyObject *Py_UNUSED(module), PyObject *chains)
     if (!specs) return PyErr_NoMemory();
     for (Py_ssize_t i = 0; i < n; i++)
         if (rn_spec(PyList_GET_ITEM(chains, i), &specs[i]) < 0) goto done;
-    result = rn_run(specs, n);
+    result = rn_run(specs, n, NULL);
 done:
     PyMem_Free(specs);
     return result;
 }
 
 /* ---------------------------------------------------------------------------------------------------------
- * rb_replay_groups(fixed, per_group, groups, periods) -> [rb_replay's result or None per entry]
+ * rb_replay_groups(fixed, per_group, groups, periods[, node_class]) -> [rb_replay's result or None per entry]
  *     report.hist._replay_trees's sample loop and its rb_replay calls (the Python code there is the twin):
  *     entry e's chains are fixed[e] (chain tuples, appended first), then, for each sample i in order (group
  *     groups[i], period periods[i]), (keys, frames, periods[i], 1) for every (e, keys, frames) of
  *     per_group[groups[i]]. None for an entry whose sums do not fit 64 bits (the caller replays it in Python).
+ *     With node_class (callchain/rbreplay.py's RNode), an entry's result is (max_depth, its tree's top node):
+ *     the nodes made here as rbreplay._built makes them from rb_replay's tuples (none of those tuples made).
  * ------------------------------------------------------------------------------------------------------ */
 
 static PyObject *rb_replay_groups(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *fixed, *per_group, *groups, *periods, *result = NULL;
     USeq gq = {0}, pq = {0};
-    if (!PyArg_ParseTuple(args, "O!O!OO", &PyList_Type, &fixed, &PyList_Type, &per_group, &groups, &periods))
+    PyTypeObject *ntype = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!OO|O!", &PyList_Type, &fixed, &PyList_Type, &per_group, &groups, &periods,
+                          &PyType_Type, &ntype))
         return NULL;
     if (fc_init() < 0) return NULL;
+    if (ntype && rn_setup(ntype) < 0) return NULL;
     /* (groups and periods: lists, or report/builder.py _Sequence.arrays' 'I' and 'Q' arrays) */
     if (useq_open(groups, &gq, "rb_replay_groups") < 0) return NULL;
     if (useq_open(periods, &pq, "rb_replay_groups") < 0) { useq_close(&gq); return NULL; }
@@ -2499,7 +2583,7 @@ static PyObject *rb_replay_groups(PyObject *Py_UNUSED(module), PyObject *args)
     }
     if (!(result = PyList_New(nent))) goto done;
     for (Py_ssize_t e = 0; e < nent; e++) {
-        PyObject *r = rn_run(specs[e], len[e]);
+        PyObject *r = rn_run(specs[e], len[e], ntype);
         if (!r) {
             if (!PyErr_ExceptionMatches(PyExc_OverflowError)) { Py_CLEAR(result); goto done; }
             PyErr_Clear();
@@ -2753,7 +2837,8 @@ PyMethodDef speedups_report_methods[] = {
     {"rb_replay", (PyCFunction)rb_replay, METH_O,
      "rb_replay(chains) -> (max_depth, top_hit, top_count, nodes) (callchain.rbreplay.replay; see the source)"},
     {"rb_replay_groups", (PyCFunction)rb_replay_groups, METH_VARARGS,
-     "rb_replay_groups(fixed, per_group, groups, periods) -> [result or None] (report.hist._replay_trees; see the source)"},
+     "rb_replay_groups(fixed, per_group, groups, periods[, node_class]) -> [result or None] (report.hist._replay_trees; "
+     "see the source)"},
     {"replay_plan", (PyCFunction)replay_plan, METH_VARARGS,
      "replay_plan(kept, entries, records, todo, roots, mixed, caller) -> (fixed, per_group) or None "
      "(callchain.rbreplay.replay_plan; see the source)"},
