@@ -2814,6 +2814,127 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------------------------------------------------
+ * builder_adds(bucket, known, to_rframe, chains, chain_of, self_parts, make_part, comm_head, groups,
+ *              thread_comm, gkeys) -> None
+ *     report/builder.py's per-group loop with Hists.add on its plain path (builder._py_adds is its twin;
+ *     tests/test_hist_builder_adds_c.py compares them): for each (thread, location, chain, raw) -> (period,
+ *     count) of `bucket`, in order: loc = known.get(location) or to_rframe(location); rchain =
+ *     chains.get(chain), else chains[chain] = chain_of(chain), or with chain_of None the tuple of each frame's
+ *     known.get(frame) or to_rframe(frame); thread_comm[thread.tid] = thread.comm; the
+ *     location's part self_parts.get(loc), else self_parts[loc] = make_part(comm, tid, loc); the identity
+ *     that part, or (comm,) + part with comm_head; the group (identity, chain) of `groups` made ([period,
+ *     count, tid, comm, loc, rchain, None, False, raw, its number]) or added to; gkeys[group] its number.
+ * ------------------------------------------------------------------------------------------------------ */
+
+static PyObject *ba_s_comm, *ba_s_tid;
+
+static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *bucket, *known, *to_rframe, *chains, *chain_of, *self_parts, *make_part, *groups, *thread_comm, *gkeys;
+    int comm_head;
+    if (!PyArg_ParseTuple(args, "O!O!OO!OO!OpO!O!O!:builder_adds", &PyDict_Type, &bucket, &PyDict_Type, &known,
+                          &to_rframe, &PyDict_Type, &chains, &chain_of, &PyDict_Type, &self_parts, &make_part,
+                          &comm_head, &PyDict_Type, &groups, &PyDict_Type, &thread_comm, &PyDict_Type, &gkeys))
+        return NULL;
+    if (!ba_s_comm && (!(ba_s_comm = PyUnicode_InternFromString("comm")) || !(ba_s_tid = PyUnicode_InternFromString("tid"))))
+        return NULL;
+    /* (the bucket's items listed first: the callbacks may not change it under the loop) */
+    PyObject *items = PyDict_Items(bucket);
+    if (!items) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(items);
+    for (Py_ssize_t x = 0; x < n; x++) {
+        PyObject *item = PyList_GET_ITEM(items, x), *group = PyTuple_GET_ITEM(item, 0), *value = PyTuple_GET_ITEM(item, 1);
+        PyObject *period = NULL, *count = NULL, *loc = NULL, *rchain = NULL, *comm = NULL, *tid = NULL, *part = NULL;
+        PyObject *ident = NULL, *gkey = NULL, *num = NULL;
+        int ok = 0;
+        if (!PyTuple_Check(group) || PyTuple_GET_SIZE(group) != 4) {
+            PyErr_SetString(PyExc_TypeError, "builder_adds: groups are (thread, location, chain, raw)");
+            goto next;
+        }
+        PyObject *thread = PyTuple_GET_ITEM(group, 0), *location = PyTuple_GET_ITEM(group, 1);
+        PyObject *chain = PyTuple_GET_ITEM(group, 2), *raw = PyTuple_GET_ITEM(group, 3);
+        if (PySequence_Size(value) != 2) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "builder_adds: values are (period, count)");
+            goto next;
+        }
+        if (!(period = PySequence_GetItem(value, 0)) || !(count = PySequence_GetItem(value, 1))) goto next;
+        loc = PyDict_GetItemWithError(known, location);
+        if (loc) Py_INCREF(loc);
+        else if (PyErr_Occurred() || !(loc = PyObject_CallOneArg(to_rframe, location))) goto next;
+        rchain = PyDict_GetItemWithError(chains, chain);
+        if (rchain) Py_INCREF(rchain);
+        else if (PyErr_Occurred())
+            goto next;
+        else if (chain_of != Py_None) {
+            if (!(rchain = PyObject_CallOneArg(chain_of, chain)) || PyDict_SetItem(chains, chain, rchain) < 0) goto next;
+        } else {  /* each frame as the location: known, else to_rframe */
+            PyObject *seq = PySequence_Fast(chain, "builder_adds: a chain is a sequence");
+            if (!seq) goto next;
+            Py_ssize_t nf = PySequence_Fast_GET_SIZE(seq);
+            if (!(rchain = PyTuple_New(nf))) { Py_DECREF(seq); goto next; }
+            for (Py_ssize_t f = 0; f < nf; f++) {
+                PyObject *frame = PySequence_Fast_GET_ITEM(seq, f), *rf = PyDict_GetItemWithError(known, frame);
+                if (rf) Py_INCREF(rf);
+                else if (PyErr_Occurred() || !(rf = PyObject_CallOneArg(to_rframe, frame))) { Py_DECREF(seq); goto next; }
+                PyTuple_SET_ITEM(rchain, f, rf);
+            }
+            Py_DECREF(seq);
+            if (PyDict_SetItem(chains, chain, rchain) < 0) goto next;
+        }
+        if (!(comm = PyObject_GetAttr(thread, ba_s_comm)) || !(tid = PyObject_GetAttr(thread, ba_s_tid))) goto next;
+        if (PyDict_SetItem(thread_comm, tid, comm) < 0) goto next;
+        part = PyDict_GetItemWithError(self_parts, loc);
+        if (part) Py_INCREF(part);
+        else if (PyErr_Occurred() || !(part = PyObject_CallFunctionObjArgs(make_part, comm, tid, loc, NULL)) ||
+                 PyDict_SetItem(self_parts, loc, part) < 0)
+            goto next;
+        if (comm_head) {
+            if (!PyTuple_Check(part)) {
+                PyErr_SetString(PyExc_TypeError, "builder_adds: a location's part is a tuple");
+                goto next;
+            }
+            Py_ssize_t np = PyTuple_GET_SIZE(part);
+            if (!(ident = PyTuple_New(np + 1))) goto next;
+            PyTuple_SET_ITEM(ident, 0, Py_NewRef(comm));
+            for (Py_ssize_t i = 0; i < np; i++) PyTuple_SET_ITEM(ident, i + 1, Py_NewRef(PyTuple_GET_ITEM(part, i)));
+        } else
+            ident = Py_NewRef(part);
+        if (!(gkey = PyTuple_Pack(2, ident, chain))) goto next;
+        PyObject *got = PyDict_GetItemWithError(groups, gkey);
+        if (got) {
+            if (!PyList_Check(got) || PyList_GET_SIZE(got) < 10) {
+                PyErr_SetString(PyExc_TypeError, "builder_adds: a group is a list of 10");
+                goto next;
+            }
+            PyObject *sum = PyNumber_Add(PyList_GET_ITEM(got, 0), period);
+            if (!sum) goto next;
+            PyList_SetItem(got, 0, sum);
+            if (!(sum = PyNumber_Add(PyList_GET_ITEM(got, 1), count))) goto next;
+            PyList_SetItem(got, 1, sum);
+            num = Py_NewRef(PyList_GET_ITEM(got, 9));
+        } else {
+            if (PyErr_Occurred() || !(num = PyLong_FromSsize_t(PyDict_GET_SIZE(groups)))) goto next;
+            PyObject *g = Py_BuildValue("[OOOOOOOOOO]", period, count, tid, comm, loc, rchain, Py_None, Py_False, raw, num);
+            if (!g) goto next;
+            int r = PyDict_SetItem(groups, gkey, g);
+            Py_DECREF(g);
+            if (r < 0) goto next;
+        }
+        if (PyDict_SetItem(gkeys, group, num) < 0) goto next;
+        ok = 1;
+    next:
+        Py_XDECREF(period); Py_XDECREF(count); Py_XDECREF(loc); Py_XDECREF(rchain); Py_XDECREF(comm);
+        Py_XDECREF(tid); Py_XDECREF(part); Py_XDECREF(ident); Py_XDECREF(gkey); Py_XDECREF(num);
+        if (!ok) {
+            Py_DECREF(items);
+            return NULL;
+        }
+    }
+    Py_DECREF(items);
+    Py_RETURN_NONE;
+}
+
 /* --------------------------------------------------------------------------- end of the report section */
 
 PyMethodDef speedups_report_methods[] = {
@@ -2842,6 +2963,9 @@ PyMethodDef speedups_report_methods[] = {
     {"replay_plan", (PyCFunction)replay_plan, METH_VARARGS,
      "replay_plan(kept, entries, records, todo, roots, mixed, caller) -> (fixed, per_group) or None "
      "(callchain.rbreplay.replay_plan; see the source)"},
+    {"builder_adds", (PyCFunction)builder_adds, METH_VARARGS,
+     "builder_adds(bucket, known, to_rframe, chains, chain_of, self_parts, make_part, comm_head, groups, thread_comm, "
+     "gkeys) (report.builder._py_adds; see the source)"},
     {"hist_lookups", (PyCFunction)hist_lookups, METH_VARARGS,
      "hist_lookups(groups, caller_order, graphs, cumulative, every, at, entries, frame_entries, make_self, "
      "make_frame) -> (records, made_after, pending) (see the source)"},

@@ -127,6 +127,16 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
         h.sequence = _Sequence(order, bucket, gkeys, len(groups) == 1)
         # (the totals once per event: the sum of every group's period and count)
         h.count(sum(map(itemgetter(0), bucket.values())), sum(map(itemgetter(1), bucket.values())))
+        if not use_filters and not need_trace and h.plain_adds():
+            # the loop below with Hists.add's plain path, in C (perfdata/_speedups_report.c builder_adds) when built
+            adds = speedups.builder_adds if speedups is not None and hasattr(speedups, "builder_adds") else _py_adds
+            # (a chain's frames converted there, each one as a location is: FrameTable.chain's answers)
+            adds(bucket, frames.known, to_rframe, chains, None, h._self_parts, h._self_part, h._comm_head,
+                 h._groups, h._thread_comm, gkeys)
+            bucket.clear()
+            if need_raw:
+                h.sequence.compact()
+            continue
         for group, (period, count) in bucket.items():
             thread, location, chain, raw = group
             loc = known_frame(location)
@@ -152,6 +162,43 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
         h.inlined_seen = frames.inlined_seen
         h.finish()
     return Built(hists, [ev.name or "" for ev in evsels])
+
+
+def _py_adds(bucket: dict, known: dict, to_rframe, chains: dict, chain_of, self_parts: dict, make_part,
+             comm_head: bool, groups: dict, thread_comm: dict, gkeys: dict) -> None:
+    """``_build``'s per-group loop and ``Hists.add`` on its plain path (no filter, no trace, the frame keys last
+    after nothing or comm: ``Hists.plain_adds``), the twin of perfdata/_speedups_report.c builder_adds: each
+    group's location and chain converted (``known``/``to_rframe``, ``chains``/``chain_of``; without chain_of,
+    each frame as a location), its thread's comm
+    noted, its identity made from the location's part (``self_parts``/``make_part``), its hists group made or
+    added to, its number in ``gkeys``."""
+    for group, (period, count) in list(bucket.items()):
+        thread, location, chain, raw = group
+        loc = known.get(location)
+        if loc is None:
+            loc = to_rframe(location)
+        rchain = chains.get(chain)
+        if rchain is None:
+            if chain_of is not None:
+                rchain = chains[chain] = chain_of(chain)
+            else:  # (each frame as the location)
+                rchain = chains[chain] = tuple([rf if rf is not None else to_rframe(frame)
+                                                for frame, rf in zip(chain, map(known.get, chain))])
+        comm, tid = thread.comm, thread.tid
+        thread_comm[tid] = comm
+        part = self_parts.get(loc)
+        if part is None:
+            part = self_parts[loc] = make_part(comm, tid, loc)
+        gkey = ((comm,) + part if comm_head else part, chain)
+        got = groups.get(gkey)
+        if got is None:
+            number = len(groups)
+            groups[gkey] = [period, count, tid, comm, loc, rchain, None, False, raw, number]
+        else:
+            got[0] += period
+            got[1] += count
+            number = got[9]
+        gkeys[group] = number
 
 
 class _Sequence:

@@ -121,6 +121,7 @@ class FrameTable:
     def __init__(self, build_id_files: Sequence[str] = ()):
         self._by_id: dict[int, tuple[object, RFrame]] = {}
         self._by_frame: dict = {}  # frame -> RFrame, for ``chain`` (session frames hash by identity)
+        self.known = self._by_frame  # (session frames converted already)
         self.known_get = self._by_frame.get  # (a frame converted already, or None)
         self._header_rank = {name: i for i, name in enumerate(dict.fromkeys(build_id_files))}
         self._seen_rank: dict[str, int] = {}

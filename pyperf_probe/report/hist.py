@@ -152,8 +152,7 @@ class Hists:
         else:  # the frame keys last: their part of a location's identity is kept per location
             part = self._self_parts.get(loc)
             if part is None:
-                part = self._self_parts[loc] = tuple(k.identity(comm, tid, loc, trace, True)
-                                                     for k in self._se_keys[at:])
+                part = self._self_parts[loc] = self._self_part(comm, tid, loc, trace)
             if at == 0:
                 ident = part
             elif self._comm_head:
@@ -169,6 +168,15 @@ class Hists:
         group[0] += period
         group[1] += count
         return group[9]
+
+    def _self_part(self, comm: str, tid: int, loc, trace: str | None = None) -> tuple:
+        """The frame keys' part of a sample's own identity (``add``'s, kept per location)."""
+        return tuple(k.identity(comm, tid, loc, trace, True) for k in self._se_keys[self._self_at:])
+
+    def plain_adds(self) -> bool:
+        """Whether ``add`` of samples without a filter or trace takes its plain path: the frame keys last, after
+        no other key or comm alone, and no group kept apart per dso (report.builder's builder_adds does it)."""
+        return self._self_at is not None and (self._self_at == 0 or self._comm_head) and not self._dso_apart
 
     def finish(self) -> None:
         """Build the entries and their trees from the aggregated samples, in first-sample order.
