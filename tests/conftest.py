@@ -132,6 +132,8 @@ def speedups_or_not(request, monkeypatch):
         from pyperf_probe.callchain import rbreplay
         monkeypatch.setattr(rbreplay, "_C_REPLAY", None)
         monkeypatch.setattr(rbreplay, "_CMP", tree.compare_frames)
+        from pyperf_probe.report import frames
+        monkeypatch.setattr(frames, "_C_CONVERT", None)
     return request.param
 
 

@@ -2935,6 +2935,171 @@ static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* ---------------------------------------------------------------------------------------------------------
+ * rframe_convert(frame, rframe_class, ranks, rank_of, object_of, file_start_of) -> RFrame
+ *     report/frames.py's FrameTable._convert of a session frame (session.frames.Frame; its Python code there
+ *     is the twin, tests/test_report_rframe_c.py compares them): the frame's dso_obj (None: no dso, rank
+ *     (-1, -1)), else its dso short name (frame.dso) and rank (ranks.get(dso_obj), else ranks[dso_obj] =
+ *     rank_of(dso_obj, frame.dso)); with a symbol (frame.sym not None) and frame.resolved not None, whether
+ *     it is a data object (resolved.object, or object_of(frame, dso_obj) when that is None) and then its
+ *     start as perf keeps it (file_start_of(sym_start, dso_obj)); the RFrame made as RFrame._of makes it
+ *     (its slots set in place: name, has_sym, inlined, dso_name, dso_rank, sym_start, avma, rip, key,
+ *     chain_text, level, mapped, object_sym, object_start).
+ * ------------------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t name, has_sym, inlined, dso_name, dso_rank, sym_start, avma, rip, key, chain_text, level, mapped,
+        object_sym, object_start;
+} RFrameSlots;
+
+static RFrameSlots rf_slots;
+static PyObject *rf_s_dso_obj, *rf_s_dso, *rf_s_sym, *rf_s_inlined, *rf_s_avma, *rf_s_file_offset, *rf_s_sym_start,
+    *rf_s_resolved, *rf_s_level, *rf_s_object, *rf_s_i, *rf_s_s, *rf_s_a, *rf_s_inl_suffix, *rf_s_zero, *rf_s_empty,
+    *rf_minus_pair;
+static SlotCache rf_c_dso_obj, rf_c_dso, rf_c_sym, rf_c_inlined, rf_c_avma, rf_c_file_offset, rf_c_sym_start,
+    rf_c_resolved, rf_c_level;
+
+#define RF_SYM_NAME_MAX 1023  /* report/frames.py SYM_NAME_MAX */
+
+static int rf_setup(PyTypeObject *type)
+{
+    if (!rf_s_dso_obj) {
+        if (!(rf_s_dso_obj = PyUnicode_InternFromString("dso_obj")) || !(rf_s_dso = PyUnicode_InternFromString("dso")) ||
+            !(rf_s_sym = PyUnicode_InternFromString("sym")) || !(rf_s_inlined = PyUnicode_InternFromString("inlined")) ||
+            !(rf_s_avma = PyUnicode_InternFromString("avma")) ||
+            !(rf_s_file_offset = PyUnicode_InternFromString("file_offset")) ||
+            !(rf_s_sym_start = PyUnicode_InternFromString("sym_start")) ||
+            !(rf_s_resolved = PyUnicode_InternFromString("resolved")) ||
+            !(rf_s_level = PyUnicode_InternFromString("level")) || !(rf_s_object = PyUnicode_InternFromString("object")) ||
+            !(rf_s_i = PyUnicode_InternFromString("i")) || !(rf_s_s = PyUnicode_InternFromString("s")) ||
+            !(rf_s_a = PyUnicode_InternFromString("a")) || !(rf_s_inl_suffix = PyUnicode_FromString(" (inlined)")) ||
+            !(rf_s_zero = PyUnicode_InternFromString("0")) || !(rf_s_empty = PyUnicode_InternFromString("")) ||
+            !(rf_minus_pair = Py_BuildValue("(ii)", -1, -1)))
+            return -1;
+    }
+    if (rf_slots.type == type) return 0;
+    RFrameSlots s = {type};
+    if (ca_offset(type, "name", &s.name) < 0 || ca_offset(type, "has_sym", &s.has_sym) < 0 ||
+        ca_offset(type, "inlined", &s.inlined) < 0 || ca_offset(type, "dso_name", &s.dso_name) < 0 ||
+        ca_offset(type, "dso_rank", &s.dso_rank) < 0 || ca_offset(type, "sym_start", &s.sym_start) < 0 ||
+        ca_offset(type, "avma", &s.avma) < 0 || ca_offset(type, "rip", &s.rip) < 0 || ca_offset(type, "key", &s.key) < 0 ||
+        ca_offset(type, "chain_text", &s.chain_text) < 0 || ca_offset(type, "level", &s.level) < 0 ||
+        ca_offset(type, "mapped", &s.mapped) < 0 || ca_offset(type, "object_sym", &s.object_sym) < 0 ||
+        ca_offset(type, "object_start", &s.object_start) < 0)
+        return -1;
+    Py_INCREF(type);
+    Py_XDECREF(rf_slots.type);
+    rf_slots = s;
+    return 0;
+}
+
+/* text[:RF_SYM_NAME_MAX] (text stolen) */
+static PyObject *rf_cut(PyObject *text)
+{
+    if (!text || PyUnicode_GET_LENGTH(text) <= RF_SYM_NAME_MAX) return text;
+    PyObject *cut = PyUnicode_Substring(text, 0, RF_SYM_NAME_MAX);
+    Py_DECREF(text);
+    return cut;
+}
+
+static PyObject *rframe_convert(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *frame, *ranks, *rank_of, *object_of, *file_start_of;
+    PyTypeObject *type;
+    if (!PyArg_ParseTuple(args, "OO!O!OOO:rframe_convert", &frame, &PyType_Type, &type, &PyDict_Type, &ranks, &rank_of,
+                          &object_of, &file_start_of))
+        return NULL;
+    if (rf_setup(type) < 0) return NULL;
+    PyObject *dso_obj = NULL, *dso_name = NULL, *rank = NULL, *name = NULL, *inlined = NULL, *avma = NULL,
+        *file_offset = NULL, *sym_start = NULL, *level = NULL, *resolved = NULL, *object_start = NULL, *key = NULL,
+        *text = NULL, *node = NULL, *result = NULL;
+    int object_sym = 0, inl = 0;
+    if (!(dso_obj = sa_get(frame, rf_s_dso_obj, &rf_c_dso_obj))) goto done;
+    if (dso_obj == Py_None) {
+        dso_name = Py_NewRef(Py_None);
+        rank = Py_NewRef(rf_minus_pair);
+    } else {
+        if (!(dso_name = sa_get(frame, rf_s_dso, &rf_c_dso))) goto done;
+        rank = PyDict_GetItemWithError(ranks, dso_obj);
+        if (rank) Py_INCREF(rank);
+        else if (PyErr_Occurred() || !(rank = PyObject_CallFunctionObjArgs(rank_of, dso_obj, dso_name, NULL)) ||
+                 PyDict_SetItem(ranks, dso_obj, rank) < 0)
+            goto done;
+    }
+    if (!(name = sa_get(frame, rf_s_sym, &rf_c_sym)) || !(inlined = sa_get(frame, rf_s_inlined, &rf_c_inlined)) ||
+        !(avma = sa_get(frame, rf_s_avma, &rf_c_avma)) || !(file_offset = sa_get(frame, rf_s_file_offset, &rf_c_file_offset)) ||
+        !(sym_start = sa_get(frame, rf_s_sym_start, &rf_c_sym_start)) || !(level = sa_get(frame, rf_s_level, &rf_c_level)))
+        goto done;
+    {   /* frame.sym_start or 0 */
+        int t = PyObject_IsTrue(sym_start);
+        if (t < 0) goto done;
+        if (!t) Py_SETREF(sym_start, PyLong_FromLong(0));
+        if (!sym_start) goto done;
+    }
+    int has_sym = name != Py_None;
+    if (has_sym) {
+        if ((inl = PyObject_IsTrue(inlined)) < 0) goto done;
+        if (!(resolved = sa_get(frame, rf_s_resolved, &rf_c_resolved))) goto done;
+        if (resolved != Py_None) {
+            PyObject *known = PyObject_GetAttr(resolved, rf_s_object);
+            if (!known) {
+                if (!PyErr_ExceptionMatches(PyExc_AttributeError)) goto done;
+                PyErr_Clear();
+                known = Py_NewRef(Py_None);
+            }
+            if (known == Py_None) {
+                Py_DECREF(known);
+                if (!(known = PyObject_CallFunctionObjArgs(object_of, frame, dso_obj, NULL))) goto done;
+            }
+            object_sym = PyObject_IsTrue(known);
+            Py_DECREF(known);
+            if (object_sym < 0) goto done;
+            if (object_sym && !(object_start = PyObject_CallFunctionObjArgs(file_start_of, sym_start, dso_obj, NULL)))
+                goto done;
+            if (object_start == Py_None) Py_CLEAR(object_start);  /* (no file offset known: the start) */
+        }
+        if (!PyUnicode_Check(name)) {
+            PyErr_SetString(PyExc_TypeError, "rframe_convert: a symbol name is a str");
+            goto done;
+        }
+        key = inl ? PyTuple_Pack(2, rf_s_i, name) : PyTuple_Pack(3, rf_s_s, rank, sym_start);
+        text = rf_cut(inl ? PyUnicode_Concat(name, rf_s_inl_suffix) : Py_NewRef(name));
+    } else {
+        key = PyTuple_Pack(3, rf_s_a, rank, avma);
+        int nz = PyObject_IsTrue(avma);
+        if (nz < 0) goto done;
+        if (nz) {
+            PyObject *hex = PyNumber_ToBase(avma, 16);  /* "%#x" % avma: 0x... (a negative one: -0x...) */
+            text = rf_cut(hex);
+        } else
+            text = Py_NewRef(rf_s_zero);
+    }
+    if (!key || !text) goto done;
+    if (!object_start) object_start = Py_NewRef(sym_start);
+    if (!(node = type->tp_alloc(type, 0))) goto done;
+    CA_SLOT(node, rf_slots.name) = Py_NewRef(has_sym ? name : rf_s_empty);
+    CA_SLOT(node, rf_slots.has_sym) = Py_NewRef(has_sym ? Py_True : Py_False);
+    CA_SLOT(node, rf_slots.inlined) = Py_NewRef(inl ? Py_True : Py_False);
+    CA_SLOT(node, rf_slots.dso_name) = Py_NewRef(dso_name);
+    CA_SLOT(node, rf_slots.dso_rank) = Py_NewRef(rank);
+    CA_SLOT(node, rf_slots.sym_start) = Py_NewRef(sym_start);
+    CA_SLOT(node, rf_slots.avma) = Py_NewRef(avma);
+    CA_SLOT(node, rf_slots.rip) = Py_NewRef(file_offset != Py_None ? file_offset : avma);
+    CA_SLOT(node, rf_slots.key) = Py_NewRef(key);
+    CA_SLOT(node, rf_slots.chain_text) = Py_NewRef(text);
+    CA_SLOT(node, rf_slots.level) = Py_NewRef(level);
+    CA_SLOT(node, rf_slots.mapped) = Py_NewRef(dso_name != Py_None ? Py_True : Py_False);
+    CA_SLOT(node, rf_slots.object_sym) = Py_NewRef(has_sym && object_sym ? Py_True : Py_False);
+    CA_SLOT(node, rf_slots.object_start) = Py_NewRef(object_start);
+    result = node;
+done:
+    Py_XDECREF(dso_obj); Py_XDECREF(dso_name); Py_XDECREF(rank); Py_XDECREF(name); Py_XDECREF(inlined);
+    Py_XDECREF(avma); Py_XDECREF(file_offset); Py_XDECREF(sym_start); Py_XDECREF(level); Py_XDECREF(resolved);
+    Py_XDECREF(object_start); Py_XDECREF(key); Py_XDECREF(text);
+    return result;
+}
+
 /* --------------------------------------------------------------------------- end of the report section */
 
 PyMethodDef speedups_report_methods[] = {
@@ -2966,6 +3131,9 @@ PyMethodDef speedups_report_methods[] = {
     {"builder_adds", (PyCFunction)builder_adds, METH_VARARGS,
      "builder_adds(bucket, known, to_rframe, chains, chain_of, self_parts, make_part, comm_head, groups, thread_comm, "
      "gkeys) (report.builder._py_adds; see the source)"},
+    {"rframe_convert", (PyCFunction)rframe_convert, METH_VARARGS,
+     "rframe_convert(frame, rframe_class, ranks, rank_of, object_of, file_start_of) -> RFrame "
+     "(report.frames.FrameTable._convert; see the source)"},
     {"hist_lookups", (PyCFunction)hist_lookups, METH_VARARGS,
      "hist_lookups(groups, caller_order, graphs, cumulative, every, at, entries, frame_entries, make_self, "
      "make_frame) -> (records, made_after, pending) (see the source)"},

@@ -99,6 +99,7 @@ class Hists:
         self._loc_suffix = len(se) - len(loc_keys) if loc_keys and \
             loc_keys == list(range(len(se) - len(loc_keys), len(se))) else None
         self._loc_parts: dict = {}  # RFrame -> identity part of the frame keys (is_self False)
+        self._frame_identities = [k.identity for k in se if k.frame_dependent]  # (_make_frame's)
         self._head_at = tuple(i for i, k in enumerate(se) if not k.frame_dependent)  # (hist_lookups' heads)
         # add's: where the frame keys start when they come last and no tracepoint-field key follows, the
         # frame keys' part of a sample's own location (is_self True) per location, and whether comm alone
@@ -403,14 +404,18 @@ class Hists:
         not depend on the frame: ``_cumulative_lookups``, ``_cumulative_lookups_by_identity``)."""
         part = self._loc_parts.get(frame)
         if part is None:
-            part = self._loc_parts[frame] = tuple(k.identity(comm, tid, frame, trace, False)
-                                                  for k in self._se_keys if k.frame_dependent)
+            part = self._loc_parts[frame] = tuple([identity(comm, tid, frame, trace, False)
+                                                   for identity in self._frame_identities])
         if self._loc_suffix is not None:
             ident = head + part
         else:  # (frame keys among the others: the identity in key order)
             heads, parts = iter(head), iter(part)
             ident = tuple(next(parts) if k.frame_dependent else next(heads) for k in self._se_keys)
-        return self._entry(ident, comm, tid, frame, trace, False, filtered, level, raw)
+        entry = self.entries.get(ident)  # (_entry, inline: once per distinct frame and head)
+        if entry is None:
+            entry = self.entries[ident] = HistEntry(ident, comm, tid, frame, trace, False, tid, self.graphs,
+                                                    filtered, level, raw)
+        return entry
 
     def _dso_variants(self, protos: list, records: list) -> tuple[list, dict]:
         """The look-ups of an unresolved identity whose frame is of another dso than its entry's (sym a key,
