@@ -197,6 +197,10 @@ def test_c_replay_groups_reads_arrays(monkeypatch):
         speedups.rb_replay_groups([], [[]], array("I", [1]), array("Q", [1]))
     with pytest.raises(ValueError):
         speedups.rb_replay_groups([], [[]], array("I", [0]), array("Q", [1, 2]))
+    with pytest.raises(IndexError):  # (lists: a negative group)
+        speedups.rb_replay_groups([], [[]], [-1], [1])
+    with pytest.raises(TypeError):
+        speedups.rb_replay_groups([[]], [[(0, [], [])], [("x",)]], [0, 1], [1, 1])
 
 
 class _Tree:

@@ -2156,10 +2156,36 @@ static int rn_spec(PyObject *item, RnSpec *spec)
     return 0;
 }
 
+/* rn_run's chains: `nspecs` specs, then `nitems` per-sample ones, each an (e, keys, frames) tuple with its sample's
+ * number (its period: periods' item; its count 1): 12 bytes a sample instead of a 32-byte spec */
+typedef struct {
+    const RnSpec *specs;
+    Py_ssize_t nspecs;
+    PyObject *const *items;
+    const uint32_t *samples;
+    const UView *periods;
+} RnSource;
+
+static inline void rn_at(const RnSource *s, Py_ssize_t ci, RnSpec *out)
+{
+    if (ci < s->nspecs) {
+        *out = s->specs[ci];
+        return;
+    }
+    ci -= s->nspecs;
+    PyObject *t = s->items[ci];
+    out->keys = PyTuple_GET_ITEM(t, 1);
+    out->frames = PyTuple_GET_ITEM(t, 2);
+    out->period = uv_at(s->periods, s->samples[ci]);
+    out->count = 1;
+}
+
 /* a frames list met by rn_run: its frames' RnFrames at fidx[off...]; the node its last append ended on (end,
  * -1: none) when `made` nodes had been made (the twin's `ends`) */
 typedef struct {
     Py_ssize_t off, end, made;
+    PyObject *frames, *keys;  /* (borrowed: the specs' first with this frames list; nodes' val and keys sliced
+                               * from them, a node naming its list) */
 } RnList;
 
 /* the replay of `nchains` specs in order: (max_depth, top_hit, top_count, nodes) (fc_init done) */
@@ -2219,12 +2245,10 @@ static PyObject *rn_object(PyObject *parent, PyObject *val, PyObject *keys, unsi
 
 /* ntype NULL: (max_depth, top_hit, top_count, [node tuples]); else (max_depth, the top RNode of the tree,
  * every node an RNode of rn_slots' class, children numbered in order) */
-static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains, PyTypeObject *ntype)
+static PyObject *rn_run(const RnSource *src, Py_ssize_t nchains, PyTypeObject *ntype)
 {
     Py_ssize_t max_depth = 0;
     int ovf = 0;  /* a sum wrapped (the caller then runs the Python loop: Python's integers do not) */
-    Py_ssize_t cap1 = nchains ? nchains : 1;
-    PyObject **frames_of = PyMem_Calloc(cap1, 2 * sizeof(PyObject *)), **keys_of;
     Py_ssize_t *fidx = NULL, nfidx = 0, capfidx = 0;  /* per distinct frames list, its frames' RnFrame */
     RnFrame *F = NULL;
     Py_ssize_t nF = 0, capF = 0;
@@ -2234,15 +2258,13 @@ static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains, PyTypeObject *n
     RnArena a = {NULL, 0, 0};
     PyObject *result = NULL, *out = NULL;
     Py_ssize_t *order = NULL, *outpar = NULL;
-    if (!frames_of) { PyErr_NoMemory(); goto done; }
-    keys_of = frames_of + cap1;
     Py_ssize_t top = rn_new(&a, -1, 0, 0);
     if (top < 0) goto done;
     for (Py_ssize_t ci = 0; ci < nchains; ci++) {
-        PyObject *keys = specs[ci].keys, *frames = specs[ci].frames;
-        unsigned long long period = specs[ci].period, count = specs[ci].count;
-        keys_of[ci] = keys;
-        frames_of[ci] = frames;
+        RnSpec spec;
+        rn_at(src, ci, &spec);
+        PyObject *keys = spec.keys, *frames = spec.frames;
+        unsigned long long period = spec.period, count = spec.count;
         Py_ssize_t n = PyList_GET_SIZE(frames), pos = 0, node = top;
         if (n == 0) continue;
         if (n > max_depth) max_depth = n;
@@ -2269,6 +2291,8 @@ static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains, PyTypeObject *n
             }
             L[nL].end = -1;
             L[nL].made = 0;
+            L[nL].frames = frames;
+            L[nL].keys = keys;
             *lslot = nL++;
             if (nfidx + n > capfidx) {
                 Py_ssize_t cap = capfidx ? capfidx * 2 : 1024;
@@ -2298,7 +2322,8 @@ static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains, PyTypeObject *n
             L[*lslot].off = nfidx;
             nfidx += n;
         }
-        RnList *li = &L[*lslot];
+        Py_ssize_t lx = *lslot;
+        RnList *li = &L[lx];
         Py_ssize_t *fi = fidx + li->off;
         for (;;) {
             /* append_chain_children(node): its rb-tree searched with match_chain */
@@ -2315,7 +2340,7 @@ static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains, PyTypeObject *n
                 cur = left ? c->left : c->right;
             }
             if (found < 0) {
-                Py_ssize_t x = rn_new(&a, ci, pos, n - pos);
+                Py_ssize_t x = rn_new(&a, lx, pos, n - pos);
                 if (x < 0) goto done;
                 a.n[x].hit = period;
                 a.n[x].count = count;
@@ -2353,7 +2378,7 @@ static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains, PyTypeObject *n
                     f->hit = f->count = 0;
                     int r = rn_cmp(&F[val[m]], &F[fi[pos]]);
                     if (r == -2) goto done;
-                    Py_ssize_t x = rn_new(&a, ci, pos, n - pos);
+                    Py_ssize_t x = rn_new(&a, lx, pos, n - pos);
                     if (x < 0) goto done;
                     a.n[x].hit = period;
                     a.n[x].count = count;
@@ -2422,8 +2447,8 @@ static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains, PyTypeObject *n
         for (Py_ssize_t i = 1; ok && i < nout; i++) {
             RnNode *x = &a.n[order[i]];
             PyObject *up = made[outpar[i]];
-            PyObject *val = PyList_GetSlice(frames_of[x->chain], x->start, x->start + x->len);
-            PyObject *keys = val ? PyList_GetSlice(keys_of[x->chain], x->start, x->start + x->len) : NULL;
+            PyObject *val = PyList_GetSlice(L[x->chain].frames, x->start, x->start + x->len);
+            PyObject *keys = val ? PyList_GetSlice(L[x->chain].keys, x->start, x->start + x->len) : NULL;
             if (!keys) { Py_XDECREF(val); ok = 0; break; }
             if (!(made[i] = rn_object(up, val, keys, x->hit, x->count, x->chit, x->ccount))) { ok = 0; break; }
             PyObject *kids = CA_SLOT(up, rn_slots.children), *num = PyLong_FromSsize_t(PyDict_GET_SIZE(kids));
@@ -2438,8 +2463,8 @@ static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains, PyTypeObject *n
     if (!(out = PyList_New(nout - 1))) goto done;
     for (Py_ssize_t i = 1; i < nout; i++) {
         RnNode *x = &a.n[order[i]];
-        PyObject *val = PyList_GetSlice(frames_of[x->chain], x->start, x->start + x->len);
-        PyObject *keys = val ? PyList_GetSlice(keys_of[x->chain], x->start, x->start + x->len) : NULL;
+        PyObject *val = PyList_GetSlice(L[x->chain].frames, x->start, x->start + x->len);
+        PyObject *keys = val ? PyList_GetSlice(L[x->chain].keys, x->start, x->start + x->len) : NULL;
         PyObject *t = keys ? Py_BuildValue("nNNKKKK", outpar[i] - 1, val, keys, x->hit, x->count, x->chit,
                                            x->ccount) : NULL;
         if (!t) {
@@ -2453,7 +2478,6 @@ done:
     Py_XDECREF(out);
     PyMem_Free(order);
     PyMem_Free(a.n);
-    PyMem_Free(frames_of);
     PyMem_Free(fidx);
     PyMem_Free(F);
     PyMem_Free(L);
@@ -2477,7 +2501,8 @@ static PyObject *rb_replay(PyObject *Py_UNUSED(module), PyObject *chains)
     if (!specs) return PyErr_NoMemory();
     for (Py_ssize_t i = 0; i < n; i++)
         if (rn_spec(PyList_GET_ITEM(chains, i), &specs[i]) < 0) goto done;
-    result = rn_run(specs, n, NULL);
+    RnSource src = {specs, n, NULL, NULL, NULL};
+    result = rn_run(&src, n, NULL);
 done:
     PyMem_Free(specs);
     return result;
@@ -2496,27 +2521,28 @@ done:
 static PyObject *rb_replay_groups(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *fixed, *per_group, *groups, *periods, *result = NULL;
-    USeq gq = {0}, pq = {0};
+    UView gv = {0}, pv = {0};
     PyTypeObject *ntype = NULL;
     if (!PyArg_ParseTuple(args, "O!O!OO|O!", &PyList_Type, &fixed, &PyList_Type, &per_group, &groups, &periods,
                           &PyType_Type, &ntype))
         return NULL;
     if (fc_init() < 0) return NULL;
     if (ntype && rn_setup(ntype) < 0) return NULL;
-    /* (groups and periods: lists, or report/builder.py _Sequence.arrays' 'I' and 'Q' arrays) */
-    if (useq_open(groups, &gq, "rb_replay_groups") < 0) return NULL;
-    if (useq_open(periods, &pq, "rb_replay_groups") < 0) { useq_close(&gq); return NULL; }
-    Py_ssize_t nent = PyList_GET_SIZE(fixed), ngroups = PyList_GET_SIZE(per_group), nsamples = gq.n;
-    if (pq.n != nsamples) {
-        useq_close(&gq);
-        useq_close(&pq);
-        PyErr_SetString(PyExc_ValueError, "rb_replay_groups: groups and periods of different lengths");
-        return NULL;
+    /* (groups and periods: lists, copied, or report/builder.py _Sequence.arrays' 'I' and 'Q' arrays, read in
+     * place; of one length, else a ValueError) */
+    Py_ssize_t nsamples = -1;
+    if (uv_open(groups, &nsamples, 0, &gv) < 0) return NULL;
+    if (uv_open(periods, &nsamples, 1, &pv) < 0) { uv_close(&gv); return NULL; }
+    Py_ssize_t nent = PyList_GET_SIZE(fixed), ngroups = PyList_GET_SIZE(per_group), z = nent ? nent : 1;
+    RnSpec **specs = PyMem_Calloc(z, sizeof(RnSpec *));
+    PyObject ***items = PyMem_Calloc(z, sizeof(PyObject **));
+    uint32_t **samples = PyMem_Calloc(z, sizeof(uint32_t *));
+    Py_ssize_t *len = PyMem_Calloc(z, 2 * sizeof(Py_ssize_t)), *cnt = len ? len + z : NULL;
+    if (!specs || !items || !samples || !len) { PyErr_NoMemory(); goto done; }
+    if (nsamples >= ((Py_ssize_t)1 << 32)) {
+        PyErr_SetString(PyExc_OverflowError, "rb_replay_groups: more than 2**32 samples");
+        goto done;
     }
-    RnSpec **specs = PyMem_Calloc(nent ? nent : 1, sizeof(RnSpec *));
-    Py_ssize_t *len = PyMem_Calloc(nent ? nent : 1, 2 * sizeof(Py_ssize_t)), *cap;
-    if (!specs || !len) { PyErr_NoMemory(); goto done; }
-    cap = len + (nent ? nent : 1);
     for (Py_ssize_t e = 0; e < nent; e++) {
         PyObject *list = PyList_GET_ITEM(fixed, e);
         if (!PyList_Check(list)) {
@@ -2524,80 +2550,84 @@ static PyObject *rb_replay_groups(PyObject *Py_UNUSED(module), PyObject *args)
             goto done;
         }
         Py_ssize_t n = PyList_GET_SIZE(list);
-        cap[e] = n + 16;
-        if (!(specs[e] = PyMem_Malloc(cap[e] * sizeof(RnSpec)))) { PyErr_NoMemory(); goto done; }
+        if (!(specs[e] = PyMem_Malloc((n ? n : 1) * sizeof(RnSpec)))) { PyErr_NoMemory(); goto done; }
         for (Py_ssize_t i = 0; i < n; i++)
             if (rn_spec(PyList_GET_ITEM(list, i), &specs[e][i]) < 0) goto done;
         len[e] = n;
     }
-    for (Py_ssize_t i = 0; i < nsamples; i++) {
-        unsigned long long gu;
-        if (useq_get(&gq, i, &gu) < 0) {
-            if (PyErr_ExceptionMatches(PyExc_OverflowError)) {  /* (a negative int: out of range) */
-                PyErr_Clear();
-                gu = (unsigned long long)-1;
-            } else
-                goto done;
-        }
-        Py_ssize_t g = gu > (unsigned long long)PY_SSIZE_T_MAX ? -1 : (Py_ssize_t)gu;
-        if (g < 0 || g >= ngroups) {
-            PyErr_SetString(PyExc_IndexError, "rb_replay_groups: a group number out of range");
-            goto done;
-        }
-        PyObject *these = PyList_GET_ITEM(per_group, g);
-        if (!PyList_Check(these)) {
-            PyErr_SetString(PyExc_TypeError, "rb_replay_groups: per_group is a list of lists");
-            goto done;
-        }
-        Py_ssize_t nthese = PyList_GET_SIZE(these);
-        if (!nthese) continue;
-        unsigned long long period;
-        if (useq_get(&pq, i, &period) < 0) goto done;
-        for (Py_ssize_t j = 0; j < nthese; j++) {
-            PyObject *t = PyList_GET_ITEM(these, j);
-            Py_ssize_t e;
-            if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3 || !PyList_Check(PyTuple_GET_ITEM(t, 1)) ||
-                !PyList_Check(PyTuple_GET_ITEM(t, 2)) ||
-                PyList_GET_SIZE(PyTuple_GET_ITEM(t, 1)) != PyList_GET_SIZE(PyTuple_GET_ITEM(t, 2))) {
-                PyErr_SetString(PyExc_TypeError, "rb_replay_groups: per_group items are (entry, keys, frames)");
+    /* pass 0 checks every sample's items and counts them per entry; pass 1 lists them */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            for (Py_ssize_t e = 0; e < nent; e++) {
+                if (!(items[e] = PyMem_Malloc((cnt[e] ? cnt[e] : 1) * sizeof(PyObject *))) ||
+                    !(samples[e] = PyMem_Malloc((cnt[e] ? cnt[e] : 1) * sizeof(uint32_t)))) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                cnt[e] = 0;
+            }
+        for (Py_ssize_t i = 0; i < nsamples; i++) {
+            uint64_t gu = uv_at(&gv, i);  /* (a list's negative int: above any group, as u64) */
+            if (gu >= (uint64_t)ngroups) {
+                PyErr_SetString(PyExc_IndexError, "rb_replay_groups: a group number out of range");
                 goto done;
             }
-            e = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0));
-            if (e == -1 && PyErr_Occurred()) goto done;
-            if (e < 0 || e >= nent) {
-                PyErr_SetString(PyExc_IndexError, "rb_replay_groups: an entry number out of range");
+            PyObject *these = PyList_GET_ITEM(per_group, (Py_ssize_t)gu);
+            if (!PyList_Check(these)) {
+                PyErr_SetString(PyExc_TypeError, "rb_replay_groups: per_group is a list of lists");
                 goto done;
             }
-            if (len[e] == cap[e]) {
-                RnSpec *s2 = PyMem_Realloc(specs[e], cap[e] * 2 * sizeof(RnSpec));
-                if (!s2) { PyErr_NoMemory(); goto done; }
-                specs[e] = s2;
-                cap[e] *= 2;
+            Py_ssize_t nthese = PyList_GET_SIZE(these);
+            for (Py_ssize_t j = 0; j < nthese; j++) {
+                PyObject *t = PyList_GET_ITEM(these, j);
+                Py_ssize_t e;
+                if (pass == 0 && (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3 ||
+                                  !PyList_Check(PyTuple_GET_ITEM(t, 1)) || !PyList_Check(PyTuple_GET_ITEM(t, 2)) ||
+                                  PyList_GET_SIZE(PyTuple_GET_ITEM(t, 1)) != PyList_GET_SIZE(PyTuple_GET_ITEM(t, 2)))) {
+                    PyErr_SetString(PyExc_TypeError, "rb_replay_groups: per_group items are (entry, keys, frames)");
+                    goto done;
+                }
+                e = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0));
+                if (e == -1 && PyErr_Occurred()) goto done;
+                if (e < 0 || e >= nent) {
+                    PyErr_SetString(PyExc_IndexError, "rb_replay_groups: an entry number out of range");
+                    goto done;
+                }
+                if (pass == 1) {
+                    items[e][cnt[e]] = t;
+                    samples[e][cnt[e]] = (uint32_t)i;
+                }
+                cnt[e]++;
             }
-            RnSpec *sp = &specs[e][len[e]++];
-            sp->keys = PyTuple_GET_ITEM(t, 1);
-            sp->frames = PyTuple_GET_ITEM(t, 2);
-            sp->period = period;
-            sp->count = 1;
         }
     }
     if (!(result = PyList_New(nent))) goto done;
     for (Py_ssize_t e = 0; e < nent; e++) {
-        PyObject *r = rn_run(specs[e], len[e], ntype);
+        RnSource src = {specs[e], len[e], items[e], samples[e], &pv};
+        PyObject *r = rn_run(&src, len[e] + cnt[e], ntype);
         if (!r) {
             if (!PyErr_ExceptionMatches(PyExc_OverflowError)) { Py_CLEAR(result); goto done; }
             PyErr_Clear();
             r = Py_NewRef(Py_None);
         }
         PyList_SET_ITEM(result, e, r);
+        PyMem_Free(items[e]);  /* (this entry's lists let go before the next tree is made) */
+        PyMem_Free(samples[e]);
+        items[e] = NULL;
+        samples[e] = NULL;
     }
 done:
-    if (specs)
-        for (Py_ssize_t e = 0; e < nent; e++) PyMem_Free(specs[e]);
+    for (Py_ssize_t e = 0; e < nent; e++) {
+        if (specs) PyMem_Free(specs[e]);
+        if (items) PyMem_Free(items[e]);
+        if (samples) PyMem_Free(samples[e]);
+    }
     PyMem_Free(specs);
+    PyMem_Free(items);
+    PyMem_Free(samples);
     PyMem_Free(len);
-    useq_close(&gq);
-    useq_close(&pq);
+    uv_close(&gv);
+    uv_close(&pv);
     return result;
 }
 

@@ -250,6 +250,8 @@ class Hists:
             return
         fixed, per_group = plan
         del plan, roots, mixed, todo
+        for entry in replayed:  # (the trees by key are done with: let go before the replayed ones are made)
+            entry.callchain = None
         groups, periods = _sequence_arrays(self.sequence)
         rbreplay.replay_groups(fixed, per_group, groups, periods, into=replayed)
 
