@@ -664,10 +664,11 @@ class Hists:
             for entry in self.entries.values():
                 if entry.trace_output is None:
                     entry.trace_output = self.trace_text(entry.raw or b"")
-        for entry in self.entries.values():
-            if entry.hits > 1:  # a sample that joins an entry compares every key with it
-                for key in self.keys:
-                    if key.tracks_width:
+        tracking = [key for key in self.keys if key.tracks_width]
+        if tracking:
+            for entry in self.entries.values():
+                if entry.hits > 1:  # a sample that joins an entry compares every key with it
+                    for key in tracking:
                         key.entry_cmp(entry, entry)
         if any(not k.raw_trace for k in self._dyn_keys):
             for entry in self.entries.values():  # update_dynamic_len computes every entry's trace output
