@@ -992,6 +992,132 @@ static void hl_sums_free(HlSums *S)
     PyMem_Free(S->by_pair.vals);
 }
 
+/* hist_lookups' make_frame in C (report/hist.py's Hists._make_frame is the twin) where the frame keys come last
+ * and are dso and sym in some order (`spec`: "d", "s", "ds" or "sd"): the part loc.dso_name per "d" and
+ * sortkeys.sym_identity(loc, False) per "s", after head; the entry of that identity in `entries`, else a
+ * HistEntry made as its __init__ makes one (callchain: chain_class() or None) and added. */
+static int ca_offset(PyTypeObject *type, const char *name, Py_ssize_t *off);  /* (below: callchain_append's) */
+#define HE_SLOT(o, off) (*(PyObject **)((char *)(o) + (off)))
+
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t ident, raw, trace_output, level, filtered, comm, tid, loc, trace, is_self, thread_comm, period, nr_events,
+        period_acc, hits, trace_known, thread, callchain, pairs, slot;
+} HistEntrySlots;
+
+static HistEntrySlots he_slots;
+static PyObject *mf_s_has_sym, *mf_s_inlined, *mf_s_avma, *mf_s_dso_name, *mf_s_name, *mf_s_sym_start, *mf_s_a,
+    *mf_s_i, *mf_s_s, *mf_s_empty, *mf_zero, *mf_minus_one;
+static SlotCache mf_c_has_sym, mf_c_inlined, mf_c_avma, mf_c_dso_name, mf_c_name, mf_c_sym_start;
+
+static int he_setup(PyTypeObject *type)
+{
+    if (!mf_s_has_sym) {
+        if (!(mf_s_has_sym = PyUnicode_InternFromString("has_sym")) ||
+            !(mf_s_inlined = PyUnicode_InternFromString("inlined")) || !(mf_s_avma = PyUnicode_InternFromString("avma")) ||
+            !(mf_s_dso_name = PyUnicode_InternFromString("dso_name")) ||
+            !(mf_s_name = PyUnicode_InternFromString("name")) ||
+            !(mf_s_sym_start = PyUnicode_InternFromString("sym_start")) ||
+            !(mf_s_a = PyUnicode_InternFromString("a")) || !(mf_s_i = PyUnicode_InternFromString("i")) ||
+            !(mf_s_s = PyUnicode_InternFromString("s")) || !(mf_s_empty = PyUnicode_InternFromString("")) ||
+            !(mf_zero = PyLong_FromLong(0)) || !(mf_minus_one = PyLong_FromLong(-1)))
+            return -1;
+    }
+    if (he_slots.type == type) return 0;
+    HistEntrySlots s = {type};
+    if (ca_offset(type, "ident", &s.ident) < 0 || ca_offset(type, "raw", &s.raw) < 0 ||
+        ca_offset(type, "trace_output", &s.trace_output) < 0 || ca_offset(type, "level", &s.level) < 0 ||
+        ca_offset(type, "filtered", &s.filtered) < 0 || ca_offset(type, "comm", &s.comm) < 0 ||
+        ca_offset(type, "tid", &s.tid) < 0 || ca_offset(type, "loc", &s.loc) < 0 || ca_offset(type, "trace", &s.trace) < 0 ||
+        ca_offset(type, "is_self", &s.is_self) < 0 || ca_offset(type, "thread_comm", &s.thread_comm) < 0 ||
+        ca_offset(type, "period", &s.period) < 0 || ca_offset(type, "nr_events", &s.nr_events) < 0 ||
+        ca_offset(type, "period_acc", &s.period_acc) < 0 || ca_offset(type, "hits", &s.hits) < 0 ||
+        ca_offset(type, "trace_known", &s.trace_known) < 0 || ca_offset(type, "thread", &s.thread) < 0 ||
+        ca_offset(type, "callchain", &s.callchain) < 0 || ca_offset(type, "pairs", &s.pairs) < 0 ||
+        ca_offset(type, "slot", &s.slot) < 0)
+        return -1;
+    Py_INCREF(type);
+    Py_XDECREF(he_slots.type);
+    he_slots = s;
+    return 0;
+}
+
+/* sortkeys.sym_identity(loc, False), a new reference */
+static PyObject *mf_sym_identity(PyObject *loc)
+{
+    int has = sa_true(loc, mf_s_has_sym, &mf_c_has_sym);
+    if (has < 0) return NULL;
+    if (!has) {
+        PyObject *avma = sa_get(loc, mf_s_avma, &mf_c_avma);
+        if (!avma) return NULL;
+        PyObject *t = PyTuple_Pack(3, mf_s_a, mf_s_empty, avma);
+        Py_DECREF(avma);
+        return t;
+    }
+    int inl = sa_true(loc, mf_s_inlined, &mf_c_inlined);
+    if (inl < 0) return NULL;
+    PyObject *dso = sa_get(loc, mf_s_dso_name, &mf_c_dso_name), *name = NULL, *start = NULL, *t = NULL;
+    if (!dso) return NULL;
+    int dt = PyObject_IsTrue(dso);  /* loc.dso_name or "" */
+    if (dt < 0) goto out;
+    if (!dt) Py_SETREF(dso, Py_NewRef(mf_s_empty));
+    if (!(name = sa_get(loc, mf_s_name, &mf_c_name)) || !(start = sa_get(loc, mf_s_sym_start, &mf_c_sym_start))) goto out;
+    t = inl ? PyTuple_Pack(4, mf_s_i, dso, name, start) : PyTuple_Pack(4, mf_s_s, dso, start, name);
+out:
+    Py_XDECREF(dso);
+    Py_XDECREF(name);
+    Py_XDECREF(start);
+    return t;
+}
+
+static PyObject *mf_make(const char *spec, PyObject *entries, PyObject *chain_class, PyObject *head, PyObject *frame,
+                         PyObject *comm, PyObject *tid, PyObject *trace, PyObject *filtered, PyObject *level,
+                         PyObject *raw)
+{
+    Py_ssize_t nh = PyTuple_GET_SIZE(head), np = (Py_ssize_t)strlen(spec);
+    PyObject *ident = PyTuple_New(nh + np), *entry;
+    if (!ident) return NULL;
+    for (Py_ssize_t h = 0; h < nh; h++) PyTuple_SET_ITEM(ident, h, Py_NewRef(PyTuple_GET_ITEM(head, h)));
+    for (Py_ssize_t k = 0; k < np; k++) {
+        PyObject *v = spec[k] == 'd' ? sa_get(frame, mf_s_dso_name, &mf_c_dso_name) : mf_sym_identity(frame);
+        if (!v) { Py_DECREF(ident); return NULL; }
+        PyTuple_SET_ITEM(ident, nh + k, v);
+    }
+    entry = PyDict_GetItemWithError(entries, ident);
+    if (entry || PyErr_Occurred()) {
+        Py_DECREF(ident);
+        return Py_XNewRef(entry);
+    }
+    PyObject *cc = chain_class != Py_None ? PyObject_CallNoArgs(chain_class) : Py_NewRef(Py_None);
+    if (!cc) { Py_DECREF(ident); return NULL; }
+    PyTypeObject *type = he_slots.type;
+    if (!(entry = type->tp_alloc(type, 0))) { Py_DECREF(cc); Py_DECREF(ident); return NULL; }
+    HE_SLOT(entry, he_slots.ident) = Py_NewRef(ident);
+    HE_SLOT(entry, he_slots.raw) = Py_NewRef(raw);
+    HE_SLOT(entry, he_slots.trace_output) = Py_NewRef(trace);
+    HE_SLOT(entry, he_slots.level) = Py_NewRef(level);
+    HE_SLOT(entry, he_slots.filtered) = Py_NewRef(filtered);
+    HE_SLOT(entry, he_slots.comm) = Py_NewRef(comm);
+    HE_SLOT(entry, he_slots.tid) = Py_NewRef(tid);
+    HE_SLOT(entry, he_slots.loc) = Py_NewRef(frame);
+    HE_SLOT(entry, he_slots.trace) = Py_NewRef(trace);
+    HE_SLOT(entry, he_slots.is_self) = Py_NewRef(Py_False);
+    HE_SLOT(entry, he_slots.thread_comm) = Py_NewRef(comm);
+    HE_SLOT(entry, he_slots.period) = Py_NewRef(mf_zero);
+    HE_SLOT(entry, he_slots.nr_events) = Py_NewRef(mf_zero);
+    HE_SLOT(entry, he_slots.period_acc) = Py_NewRef(mf_zero);
+    HE_SLOT(entry, he_slots.hits) = Py_NewRef(mf_zero);
+    HE_SLOT(entry, he_slots.trace_known) = Py_NewRef(Py_False);
+    HE_SLOT(entry, he_slots.thread) = Py_NewRef(tid);
+    HE_SLOT(entry, he_slots.callchain) = cc;
+    HE_SLOT(entry, he_slots.pairs) = Py_NewRef(Py_None);
+    HE_SLOT(entry, he_slots.slot) = Py_NewRef(mf_minus_one);
+    int r = PyDict_SetItem(entries, ident, entry);
+    Py_DECREF(ident);
+    if (r < 0) { Py_DECREF(entry); return NULL; }
+    return entry;
+}
+
 static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *groups, *entries, *frame_entries, *make_self, *make_frame;
@@ -1006,10 +1132,22 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
     int64_t *idnums = NULL;
     Py_ssize_t cap = 0;
     HlSums S = {0};
-    if (!PyArg_ParseTuple(args, "O!ppppO!O!O!OO:hist_lookups", &PyDict_Type, &groups, &caller, &graphs, &cumulative,
+    PyObject *fast = NULL;  /* (spec, HistEntry class, CallchainRoot or None): make_frame in C (mf_make) */
+    const char *spec = NULL;
+    PyObject *chain_class = NULL;
+    if (!PyArg_ParseTuple(args, "O!ppppO!O!O!OO|O:hist_lookups", &PyDict_Type, &groups, &caller, &graphs, &cumulative,
                           &every, &PyTuple_Type, &heads, &PyDict_Type, &entries, &PyDict_Type, &frame_entries, &make_self,
-                          &make_frame))
+                          &make_frame, &fast))
         return NULL;
+    if (fast && fast != Py_None) {
+        PyObject *cls;
+        if (!PyArg_ParseTuple(fast, "sO!O:hist_lookups' fast", &spec, &PyType_Type, &cls, &chain_class)) return NULL;
+        if (strspn(spec, "ds") != strlen(spec) || !*spec) {
+            PyErr_SetString(PyExc_ValueError, "hist_lookups: the fast spec is of 'd' and 's'");
+            return NULL;
+        }
+        if (he_setup((PyTypeObject *)cls) < 0) return NULL;
+    }
     if (hl_strings() < 0) return NULL;
     if (!(records = PyList_New(0)) || !(made_after = PyList_New(0)) || !(pending = PyDict_New()) ||
         !(key_ids = PyDict_New()) || !(held = PyList_New(0)))
@@ -1201,8 +1339,9 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
                 if (fe) Py_INCREF(fe);
                 else {
                     Py_ssize_t b = PyDict_GET_SIZE(entries);
-                    fe = PyObject_CallFunctionObjArgs(make_frame, head, frame, comm, tid, trace, filtered, level, raw,
-                                                      NULL);
+                    fe = spec ? mf_make(spec, entries, chain_class, head, frame, comm, tid, trace, filtered, level, raw) :
+                                PyObject_CallFunctionObjArgs(make_frame, head, frame, comm, tid, trace, filtered, level,
+                                                             raw, NULL);
                     if (!fe) goto group_done;
                     if (PyDict_SetItem(known, frame, fe) < 0) { Py_DECREF(fe); goto group_done; }
                     made = PyDict_GET_SIZE(entries) != b;

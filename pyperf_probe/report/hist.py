@@ -26,7 +26,7 @@ from pyperf_probe.callchain.tree import CallchainRoot
 from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.report import findnew, order as exact_order
 from pyperf_probe.report.rbtree import insertion_order, replay_ranked
-from pyperf_probe.report.sortkeys import entry_cmps
+from pyperf_probe.report.sortkeys import KEYS as _KEYS, entry_cmps
 
 
 class HistEntry:
@@ -364,7 +364,7 @@ class Hists:
             # (values of the keys that do not depend on the frame, frame)
             return speedups.hist_lookups(self._groups, self.caller_order, graphs, cumulative, every,
                                          self._head_at, self.entries, self._frame_entries, self._make_self,
-                                         self._make_frame)
+                                         self._make_frame, self._fast_frames())
         records = []
         made_after = []
         suffix_ids: dict[tuple, int] = {}
@@ -396,6 +396,17 @@ class Hists:
                                                         keys, frames if graphs else None))
             made_after.append(len(entries))
         return records, made_after, pending
+
+    def _fast_frames(self):
+        """hist_lookups' make_frame in C (``_make_frame``'s twin there) where the frame keys come last and are
+        dso and sym: (their letters in order, HistEntry, CallchainRoot or None); else None."""
+        if self._loc_suffix is None:
+            return None
+        names = [k.name for k in self._se_keys[self._loc_suffix:]]
+        if not names or any(k.kind != "sort" or k.identity is not KEYS_BY_NAME.get(k.name) for k in
+                            self._se_keys[self._loc_suffix:]) or not set(names) <= {"dso", "sym"}:
+            return None
+        return "".join(n[0] for n in names), HistEntry, CallchainRoot if self.graphs else None
 
     def _make_self(self, ident, comm, tid, loc, trace, filtered, raw) -> HistEntry:
         """hist_lookups' self entry of an identity not in ``entries`` yet (``_entry``)."""
@@ -730,6 +741,8 @@ def _replay_looks(records: list, wraps, variant_of: dict | None) -> list:
     return [None if rec is None else [(j, look[0].slot, look[5]) for j, look in enumerate(rec[7])
                                       if wraps[look[0].slot]] or None for rec in records]
 
+
+KEYS_BY_NAME = {name: key.identity for name, key in _KEYS.items()}  # (_fast_frames: sortkeys' own identities)
 
 _DUPLICATE = object()  # self.entries' key of a second entry of one identity: (_DUPLICATE, identity, n)
 
