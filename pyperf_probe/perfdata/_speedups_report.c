@@ -1669,32 +1669,34 @@ static int ca_split(PyObject *node, Py_ssize_t at, PyObject *keys, PyObject *fra
     return 0;
 }
 
-static PyObject *callchain_append(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+/* the chain keys[start:], frames[start:] appended to root's tree (callchain_append's body): 0, or -1 on an error */
+static int ca_append(PyObject *root, PyObject *keys, PyObject *frames, Py_ssize_t start, PyObject *period,
+                     PyObject *count)
 {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "callchain_append(root, keys, frames, period, count)");
-        return NULL;
+    PyObject *node = NULL;
+    int result = -1;
+    Py_ssize_t n = PySequence_Length(keys), pos = start;
+    if (n < 0) return -1;
+    if (start < 0) {
+        PyErr_SetString(PyExc_ValueError, "callchain_append: a negative start");
+        return -1;
     }
-    PyObject *root = args[0], *keys = args[1], *frames = args[2], *period = args[3], *count = args[4];
-    PyObject *node = NULL, *result = NULL;
-    Py_ssize_t n = PySequence_Length(keys), pos = 0;
-    if (n < 0) return NULL;
-    if (n == 0) Py_RETURN_NONE;
+    if (n <= start) return 0;
     if (!ca_s_node && (!(ca_s_node = PyUnicode_InternFromString("node")) ||
                        !(ca_s_max_depth = PyUnicode_InternFromString("max_depth"))))
-        return NULL;
+        return -1;
     PyObject *depth = PyObject_GetAttr(root, ca_s_max_depth);
-    if (!depth) return NULL;
+    if (!depth) return -1;
     Py_ssize_t d = PyLong_AsSsize_t(depth);
     Py_DECREF(depth);
-    if (d == -1 && PyErr_Occurred()) return NULL;
-    if (n > d) {
-        PyObject *v = PyLong_FromSsize_t(n);
-        if (!v || PyObject_SetAttr(root, ca_s_max_depth, v) < 0) { Py_XDECREF(v); return NULL; }
+    if (d == -1 && PyErr_Occurred()) return -1;
+    if (n - start > d) {
+        PyObject *v = PyLong_FromSsize_t(n - start);
+        if (!v || PyObject_SetAttr(root, ca_s_max_depth, v) < 0) { Py_XDECREF(v); return -1; }
         Py_DECREF(v);
     }
     if (PyList_Check(keys)) Py_INCREF(keys);
-    else if (!(keys = PySequence_List(keys))) return NULL;
+    else if (!(keys = PySequence_List(keys))) return -1;
     if (!(node = PyObject_GetAttr(root, ca_s_node))) goto done;
     if (ca_setup(Py_TYPE(node)) < 0) goto done;
     for (;;) {
@@ -1734,12 +1736,94 @@ static PyObject *callchain_append(PyObject *Py_UNUSED(module), PyObject *const *
         Py_INCREF(child);
         Py_SETREF(node, child);
     }
-    result = Py_None;
-    Py_INCREF(result);
+    result = 0;
 done:
     Py_XDECREF(node);
     Py_DECREF(keys);
     return result;
+}
+
+static PyObject *callchain_append(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "callchain_append(root, keys, frames, period, count)");
+        return NULL;
+    }
+    if (ca_append(args[0], args[1], args[2], 0, args[3], args[4]) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * append_pending(items, skip_below, merging) -> None
+ *     report/hist.py's Hists._append_pending loop (its Python code is the twin; tests/test_hist_append_pending_c.py
+ *     compares them): each [entry, keys, frames, i, period, count] of `items` in order; an entry whose
+ *     period_acc is below skip_below and whose id is not in the set `merging` only raises its tree's
+ *     max_depth to len(keys) - i; the others get keys[i:], frames[i:] appended (callchain_append, read from
+ *     offset i: no slices made).
+ * ------------------------------------------------------------------------------------------------------ */
+
+static PyObject *ap_s_period_acc, *ap_s_callchain, *ap_s_max_depth;
+
+static PyObject *append_pending(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *items, *skip_below, *merging;
+    if (!PyArg_ParseTuple(args, "O!OO!:append_pending", &PyList_Type, &items, &skip_below, &PySet_Type, &merging))
+        return NULL;
+    if (!ap_s_period_acc && (!(ap_s_period_acc = PyUnicode_InternFromString("period_acc")) ||
+                             !(ap_s_callchain = PyUnicode_InternFromString("callchain")) ||
+                             !(ap_s_max_depth = PyUnicode_InternFromString("max_depth"))))
+        return NULL;
+    int skipping = PyObject_IsTrue(skip_below);  /* (0: no entry's period_acc is below it) */
+    if (skipping < 0) return NULL;
+    for (Py_ssize_t x = 0; x < PyList_GET_SIZE(items); x++) {
+        PyObject *item = PyList_GET_ITEM(items, x);
+        if (!PyList_Check(item) || PyList_GET_SIZE(item) != 6) {
+            PyErr_SetString(PyExc_TypeError, "append_pending: items are [entry, keys, frames, i, period, count]");
+            return NULL;
+        }
+        Py_INCREF(item);
+        PyObject *entry = PyList_GET_ITEM(item, 0), *keys = PyList_GET_ITEM(item, 1), *frames = PyList_GET_ITEM(item, 2);
+        PyObject *cc = NULL;
+        int ok = 0;
+        Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(item, 3));
+        if (i == -1 && PyErr_Occurred()) goto next;
+        if (!(cc = PyObject_GetAttr(entry, ap_s_callchain))) goto next;
+        if (skipping) {
+            PyObject *acc = PyObject_GetAttr(entry, ap_s_period_acc);
+            if (!acc) goto next;
+            int below = PyObject_RichCompareBool(acc, skip_below, Py_LT);
+            Py_DECREF(acc);
+            if (below < 0) goto next;
+            if (below) {
+                PyObject *id = PyLong_FromVoidPtr(entry);
+                int in = id ? PySet_Contains(merging, id) : -1;
+                Py_XDECREF(id);
+                if (in < 0) goto next;
+                if (!in) {
+                    Py_ssize_t n = PySequence_Length(keys);
+                    if (n < 0) goto next;
+                    PyObject *md = PyObject_GetAttr(cc, ap_s_max_depth);
+                    if (!md) goto next;
+                    Py_ssize_t d = PyLong_AsSsize_t(md);
+                    Py_DECREF(md);
+                    if (d == -1 && PyErr_Occurred()) goto next;
+                    if (n - i > d) {
+                        PyObject *v = PyLong_FromSsize_t(n - i);
+                        if (!v || PyObject_SetAttr(cc, ap_s_max_depth, v) < 0) { Py_XDECREF(v); goto next; }
+                        Py_DECREF(v);
+                    }
+                    ok = 1;
+                    goto next;
+                }
+            }
+        }
+        ok = ca_append(cc, keys, frames, i, PyList_GET_ITEM(item, 4), PyList_GET_ITEM(item, 5)) == 0;
+    next:
+        Py_XDECREF(cc);
+        Py_DECREF(item);
+        if (!ok) return NULL;
+    }
+    Py_RETURN_NONE;
 }
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -3303,6 +3387,8 @@ PyMethodDef speedups_report_methods[] = {
     {"rframe_convert", (PyCFunction)rframe_convert, METH_VARARGS,
      "rframe_convert(frame, rframe_class, ranks, rank_of, object_of, file_start_of) -> RFrame "
      "(report.frames.FrameTable._convert; see the source)"},
+    {"append_pending", (PyCFunction)append_pending, METH_VARARGS,
+     "append_pending(items, skip_below, merging) (report.hist.Hists._append_pending; see the source)"},
     {"hist_lookups", (PyCFunction)hist_lookups, METH_VARARGS,
      "hist_lookups(groups, caller_order, graphs, cumulative, every, at, entries, frame_entries, make_self, "
      "make_frame) -> (records, made_after, pending) (see the source)"},

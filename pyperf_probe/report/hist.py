@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from pyperf_probe.callchain import rbreplay
+from pyperf_probe.callchain import rbreplay, tree as _tree
 from pyperf_probe.callchain.tree import CallchainRoot
 from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.report import findnew, order as exact_order
@@ -344,6 +344,11 @@ class Hists:
         if self.graph_min_percent is not None:
             skip_below = int(self.total_period * (self.graph_min_percent / 100))
             merging = {id(e) for pair in self._merged for e in pair}
+        if speedups is not None and hasattr(speedups, "append_pending") and _tree._c_append is not None:
+            # this loop in C (perfdata/_speedups_report.c append_pending: each chain read from its offset, no
+            # slices), where the trees' appends are C's too (callchain.tree's callchain_append)
+            speedups.append_pending(list(pending.values()), skip_below, merging)
+            return
         for entry, keys, frames, i, period, count in pending.values():
             if entry.period_acc < skip_below and id(entry) not in merging:
                 depth = len(keys) - i
