@@ -125,6 +125,8 @@ def speedups_or_not(request, monkeypatch):
         from pyperf_probe.report import builder
         monkeypatch.setattr(builder, "speedups", None)
         monkeypatch.setattr(tree, "_c_append", None)
+        from pyperf_probe.report import frames
+        monkeypatch.setattr(frames, "_C_CONVERT", None)
         monkeypatch.setattr(tree, "_FRAME_ORDER", __import__("functools").cmp_to_key(tree.compare_frames))
         monkeypatch.setattr(rbtree, "_USE_C", False)
         monkeypatch.setattr(ordered, "_extremes", ordered._py_extremes)
@@ -132,8 +134,6 @@ def speedups_or_not(request, monkeypatch):
         from pyperf_probe.callchain import rbreplay
         monkeypatch.setattr(rbreplay, "_C_REPLAY", None)
         monkeypatch.setattr(rbreplay, "_CMP", tree.compare_frames)
-        from pyperf_probe.report import frames
-        monkeypatch.setattr(frames, "_C_CONVERT", None)
     return request.param
 
 
