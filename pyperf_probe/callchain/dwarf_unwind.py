@@ -116,10 +116,10 @@ _unwind_sample = _c_unwind_sample()
 # unwind_sample's stop codes (see _speedups.c)
 _C_STOPS = (None, STOP_ROOT, STOP_MEMORY, STOP_LOOP, STOP_ZERO, STOP_MAX, STOP_UNSUPPORTED, STOP_NO_CFI)
 _C_ZERO = _C_STOPS.index(STOP_ZERO)
-# unwind_sample's chains that are perf's as they are, by stop code: not STOP_ZERO (perf adds its 0 - 1 frame),
+# unwind_sample's stop codes whose chains are perf's as they are (their STOP_*; None for the others): not STOP_ZERO (perf adds its 0 - 1 frame),
 # nor the stops where a word outside the copy was wanted (the return address; the saved rbp a CFA needs),
 # which perf reads through its maps (module docstring): the Python loop unwinds those again with that reader
-_C_AS_IS = tuple(stop not in (STOP_ZERO, STOP_MEMORY, STOP_UNSUPPORTED) for stop in _C_STOPS)
+_C_AS_IS = tuple(None if stop in (STOP_ZERO, STOP_MEMORY, STOP_UNSUPPORTED) else stop for stop in _C_STOPS)
 PERF_ZERO_FRAME = MASK64  # a zero return address as perf stores it (0 - 1)
 
 
@@ -205,11 +205,11 @@ class DwarfUnwinder:
             got = _unwind_sample(regs[2], fast[4], fast[5], fast[6], stack[:-1] if stack else b"", fast[2],
                                  self.max_stack)
             if got is not None:
-                stop = got[1]
-                if _C_AS_IS[stop]:
-                    self.last_stop = _C_STOPS[stop]
+                last = _C_AS_IS[got[1]]
+                if last is not None:
+                    self.last_stop = last
                     return got[0]
-                if stop == _C_ZERO:
+                if got[1] == _C_ZERO:
                     self.last_stop = STOP_ZERO
                     return got[0] + (PERF_ZERO_FRAME,)
         return self._call(sample, regs, maps)
@@ -237,11 +237,11 @@ class DwarfUnwinder:
                 if got is not None:
                     if memo[1] is not None and c_regs[4] > 0:  # (the next sample's shortcut)
                         self._fast = (maps, memo[1], memo[2]) + c_regs
-                    stop = got[1]
-                    if _C_AS_IS[stop]:
-                        self.last_stop = _C_STOPS[stop]
+                    last = _C_AS_IS[got[1]]
+                    if last is not None:
+                        self.last_stop = last
                         return got[0]
-                    if stop == _C_ZERO:
+                    if got[1] == _C_ZERO:
                         self.last_stop = STOP_ZERO
                         return got[0] + (PERF_ZERO_FRAME,)
         return self._unwind(mask, values, stack, memo[1:], maps.find)
