@@ -2,8 +2,8 @@
 word outside the stack copy through the maps (tools/perf/util/unwind-libunwind-local.c access_mem,
 access_dso_mem) and gets 0 for one in ``[stack]`` or anonymous memory, a return address that perf stores as
 ``0 - 1`` (get_entries); the copy's last word is never read from the copy (``addr + 8 >= end``). pyperf:
-callchain/dwarf_unwind.py. The texts are real perf's on the recording of tests/golden/rbreplay and on one of 512-byte
-copies (tests/golden/unwind_zero/make_goldens.sh makes both), with the C unwinder and without it."""
+callchain/dwarf_unwind.py. The texts are real perf's on the recording of tests/golden/rbreplay and on one
+of 512-byte copies (tests/golden/unwind_zero/make_goldens.sh makes both), with the C unwinder and without."""
 from __future__ import annotations
 
 import lzma

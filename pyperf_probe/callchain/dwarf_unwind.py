@@ -116,9 +116,10 @@ _unwind_sample = _c_unwind_sample()
 # unwind_sample's stop codes (see _speedups.c)
 _C_STOPS = (None, STOP_ROOT, STOP_MEMORY, STOP_LOOP, STOP_ZERO, STOP_MAX, STOP_UNSUPPORTED, STOP_NO_CFI)
 _C_ZERO = _C_STOPS.index(STOP_ZERO)
-# unwind_sample's stop codes whose chains are perf's as they are (their STOP_*; None for the others): not STOP_ZERO (perf adds its 0 - 1 frame),
-# nor the stops where a word outside the copy was wanted (the return address; the saved rbp a CFA needs),
-# which perf reads through its maps (module docstring): the Python loop unwinds those again with that reader
+# unwind_sample's stop codes whose chains are perf's as they are (their STOP_*; None for the others): not
+# STOP_ZERO (perf adds its 0 - 1 frame), nor the stops where a word outside the copy was wanted (the return
+# address; the saved rbp a CFA needs), which perf reads through its maps (module docstring): the Python loop
+# unwinds those again with that reader
 _C_AS_IS = tuple(None if stop in (STOP_ZERO, STOP_MEMORY, STOP_UNSUPPORTED) else stop for stop in _C_STOPS)
 PERF_ZERO_FRAME = MASK64  # a zero return address as perf stores it (0 - 1)
 
