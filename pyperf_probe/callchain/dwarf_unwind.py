@@ -28,6 +28,7 @@ libunwind 1.6, not libdw, for this), which ends some chains with ``fffffffffffff
 from __future__ import annotations
 
 import functools
+import mmap
 import operator
 import os
 import struct
@@ -318,8 +319,8 @@ class DwarfUnwinder:
             path = os.path.join(self.symfs, name.lstrip("/")) if self.symfs else name
             try:
                 with open(path, "rb") as f:
-                    data = f.read()
-            except OSError:
+                    data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # (locale-archive: 3 MB)
+            except (OSError, ValueError):  # (ValueError: an empty file)
                 data = None
         self._files[name] = data
         return data
