@@ -112,8 +112,12 @@ class Hists:
         # entries_in search finds them (report.findnew), their order computed once (``_in_order``)
         # (trace as the first key too: a total order, strcmp of the outputs, each entry's computed by the
         # comparisons of its insertion or the next one's: report.order.trace_column)
-        self._by_lookups = not self._dyn_keys and all(k.name in ("comm", "pid", "dso", "sym") or
-                                                      (k.name == "trace" and i == 0) for i, k in enumerate(se))
+        # (trace after other keys, without --children: report.order ranks it at any place, strcmp of the
+        # outputs where the keys before it tie, and ``trace_marks`` says whose outputs perf computed; with
+        # --children the he_cache comparisons of the cumulative look-ups mark outputs hist_lookups does not see)
+        self._by_lookups = not self._dyn_keys and all(
+            k.name in ("comm", "pid", "dso", "sym") or (k.name == "trace" and (i == 0 or not children))
+            for i, k in enumerate(se))
         # sym a key, dso not: an unresolved location's identity names no dso, but perf's search compares it
         # with resolved entries by dso (``_dso_variants``): its groups are kept apart per dso
         names = [k.name for k in se]
@@ -303,7 +307,7 @@ class Hists:
         for i, entry in enumerate(protos):
             entry.slot = i
         variants, variant_of = self._dso_variants(protos, records)
-        ordered = exact_order.entry_order(protos + variants, self.keys)
+        ordered = exact_order.entry_order(protos + variants, self.keys, trace_after=True)
         if type(ordered) is exact_order.EntryRanks and ordered.resolved_replayed and not every:
             # resolved identities are replayed too: the look-ups again, each of them listed (the entries are
             # made again in the same order, so the ranks stay, and so do the variants: the unresolved
@@ -334,6 +338,12 @@ class Hists:
         if self._trace_at == 0 and (len(self.entries) > 1 or self._chained):
             for entry in self.entries.values():
                 if entry.trace is not None and entry.trace != "N/A":
+                    entry.trace_known = True
+        elif self._trace_at and self._by_lookups:
+            # trace after other keys: outputs computed where the keys before it tied (report.order.trace_marks)
+            entries = list(self.entries.values())
+            for entry, marked in zip(entries, exact_order.trace_marks(entries, self._trace_at)):
+                if marked and entry.trace is not None and entry.trace != "N/A":
                     entry.trace_known = True
 
     def _append_pending(self, pending: dict) -> None:
