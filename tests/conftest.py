@@ -127,6 +127,8 @@ def speedups_or_not(request, monkeypatch):
         from pyperf_probe.report import builder
         monkeypatch.setattr(builder, "speedups", None)
         monkeypatch.setattr(tree, "_c_append", None)
+        from pyperf_probe.report import frames
+        monkeypatch.setattr(frames, "_C_CONVERT", None)
         monkeypatch.setattr(tree, "_FRAME_ORDER", __import__("functools").cmp_to_key(tree.compare_frames))
         monkeypatch.setattr(rbtree, "_USE_C", False)
         from pyperf_probe.report import script_keys

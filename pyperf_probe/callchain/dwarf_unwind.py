@@ -10,10 +10,25 @@ The chain it returns is what perf 6.1 stores for a dwarf sample: the sampled ip,
 (tools/perf/util/unwind-libunwind-local.c ``get_entries``: "Decrement the IP for any non-activation
 frames", unless ``unw_is_signal_frame``; unwind-libdw.c does the same through ``dwfl_frame_pc``'s
 ``isactivation``). These are also the addresses to resolve symbols and inline frames at.
+
+Memory as perf 6.1's libunwind reads it (``access_mem`` in unwind-libunwind-local.c; Debian's perf links
+libunwind 1.6, not libdw, for this), which ends some chains with ``ffffffffffffffff [unknown]``:
+
+* a word comes from the stack copy only when ``sp <= addr`` and ``addr + 8 < sp + dyn_size``: the copy's
+  last word is not read from it (the unwinders get the copy less its last byte);
+* any other address goes to ``access_dso_mem``: no map holds it (perf's maps include the data maps:
+  ``--call-graph dwarf`` records with ``mmap_data``) -> the read fails and the chain ends; a map holds it
+  -> the word of the map's file at ``map__map_ip(addr)``, and 0 when that file cannot be read there
+  (``[stack]``, ``//anon``, past its end) -- which libunwind takes as a successful read (access_dso_mem
+  returns 1, not a negative error);
+* a return address read as 0 is a frame for libunwind (``unw_step`` returns 1), which perf stores as
+  ``0 - 1`` (get_entries' decrement): the chain ends with ``0xffffffffffffffff`` (the next step finds no
+  map for it). After a signal frame the 0 is stored as is and get_entries skips it.
 """
 from __future__ import annotations
 
 import functools
+import mmap
 import operator
 import os
 import struct
@@ -25,8 +40,8 @@ from ..perfdata.format import PERF_SAMPLE_REGS_ABI_64
 from .cfa_program import NUM_REGS, REG_RIP, Row
 from .cfi import CfiSection, parse_eh_frame_hdr
 from .cfi_table import CfiTable, table_for
-from .unwind import (DEFAULT_MAX_FRAMES, STOP_LOOP, STOP_MAX, STOP_MEMORY, STOP_NO_CFI, STOP_NO_REGS, STOP_ROOT,
-                     STOP_UNSUPPORTED, STOP_ZERO, unwind_with_reason)
+from .unwind import (DEFAULT_MAX_FRAMES, MASK64, STOP_LOOP, STOP_MAX, STOP_MEMORY, STOP_NO_CFI, STOP_NO_REGS,
+                     STOP_ROOT, STOP_UNSUPPORTED, STOP_ZERO, unwind_with_reason)
 
 # perf's default --max-stack (sysctl kernel.perf_event_max_stack = 127), which bounds its dwarf chains too.
 PERF_MAX_STACK = 127
@@ -101,6 +116,19 @@ def _c_unwind_sample():
 _unwind_sample = _c_unwind_sample()
 # unwind_sample's stop codes (see _speedups.c)
 _C_STOPS = (None, STOP_ROOT, STOP_MEMORY, STOP_LOOP, STOP_ZERO, STOP_MAX, STOP_UNSUPPORTED, STOP_NO_CFI)
+_C_ZERO = _C_STOPS.index(STOP_ZERO)
+# unwind_sample's stop codes whose chains are perf's as they are (their STOP_*; None for the others): not
+# STOP_ZERO (perf adds its 0 - 1 frame), nor the stops where a word outside the copy was wanted (the return
+# address; the saved rbp a CFA needs), which perf reads through its maps (module docstring): the Python loop
+# unwinds those again with that reader
+_C_AS_IS = tuple(None if stop in (STOP_ZERO, STOP_MEMORY, STOP_UNSUPPORTED) else stop for stop in _C_STOPS)
+PERF_ZERO_FRAME = MASK64  # a zero return address as perf stores it (0 - 1)
+
+
+def perf_copy(stack) -> bytes | memoryview:
+    """The part of a STACK_USER copy perf's ``access_mem`` reads words from: all but its last byte (a word
+    at ``addr`` is read from the copy when ``addr + 8 < end``), without copying a memoryview."""
+    return stack[:-1] if stack else b""
 
 
 def stack_reader(sp: int, stack: bytes) -> Callable[[int], int | None]:
@@ -147,6 +175,7 @@ class DwarfUnwinder:
         # first test): (maps, generation, plans, mask, ip, sp and bp indices, values needed)
         self._fast: tuple = (None,) * 8
         self.last_stop = ""
+        self._files: dict[str | None, object] = {}  # file name -> its bytes (_file_data), for perf's reads
 
     def _memo_for(self, maps) -> tuple:
         """``(maps, generation, plans, lookup)`` of an address space: the memos ``_new_memo`` makes, kept per
@@ -174,11 +203,17 @@ class DwarfUnwinder:
                 and maps.generation == fast[1] and len(regs[2]) >= fast[7]:
             # (the same process at the same generation and the same register mask as the last sample unwound
             # in C: the test and the call of the general path below, without its steps)
-            got = _unwind_sample(regs[2], fast[4], fast[5], fast[6], sample.stack_user or b"", fast[2],
+            stack = sample.stack_user  # (perf_copy's part, inline)
+            got = _unwind_sample(regs[2], fast[4], fast[5], fast[6], stack[:-1] if stack else b"", fast[2],
                                  self.max_stack)
             if got is not None:
-                self.last_stop = _C_STOPS[got[1]]
-                return got[0]
+                last = _C_AS_IS[got[1]]
+                if last is not None:
+                    self.last_stop = last
+                    return got[0]
+                if got[1] == _C_ZERO:
+                    self.last_stop = STOP_ZERO
+                    return got[0] + (PERF_ZERO_FRAME,)
         return self._call(sample, regs, maps)
 
     def _call(self, sample, regs, maps) -> tuple[int, ...]:
@@ -194,35 +229,101 @@ class DwarfUnwinder:
         memo = self._last_memo
         if maps is not memo[0] or getattr(maps, "generation", None) != memo[1]:
             memo = self._memo_for(maps)
+        stack = perf_copy(sample.stack_user)
         if _unwind_sample is not None:
             c_regs = self._c_regs
             if c_regs[0] != mask:
                 c_regs = self._c_regs = (mask,) + _c_indices(mask)
             if len(values) >= c_regs[4]:
-                got = _unwind_sample(values, c_regs[1], c_regs[2], c_regs[3], sample.stack_user or b"", memo[2],
-                                     self.max_stack)
+                got = _unwind_sample(values, c_regs[1], c_regs[2], c_regs[3], stack, memo[2], self.max_stack)
                 if got is not None:
                     if memo[1] is not None and c_regs[4] > 0:  # (the next sample's shortcut)
                         self._fast = (maps, memo[1], memo[2]) + c_regs
-                    self.last_stop = _C_STOPS[got[1]]
-                    return got[0]
-        return self._unwind(mask, values, sample.stack_user or b"", memo[1:])
+                    last = _C_AS_IS[got[1]]
+                    if last is not None:
+                        self.last_stop = last
+                        return got[0]
+                    if got[1] == _C_ZERO:
+                        self.last_stop = STOP_ZERO
+                        return got[0] + (PERF_ZERO_FRAME,)
+        return self._unwind(mask, values, stack, memo[1:], maps.find)
 
     def unwind(self, mask: int, values: Sequence[int], stack: bytes,
                find_map: Callable[[int], CodeMap | None]) -> tuple[int, ...]:
         """The chain of one sample (perf's addresses, see the module docstring) in the address space
         ``find_map`` describes; ``[ip]`` at least when the registers hold an ip. ``self.last_stop`` tells
-        why it ended (``unwind.STOP_*``)."""
-        return self._unwind(mask, values, stack, (None,) + self._new_memo(find_map))
+        why it ended (``unwind.STOP_*``). ``stack`` is the whole STACK_USER copy (``dyn_size`` bytes)."""
+        return self._unwind(mask, values, perf_copy(stack), (None,) + self._new_memo(find_map), find_map)
 
-    def _unwind(self, mask: int, values: Sequence[int], stack: bytes, memo: tuple) -> tuple[int, ...]:
+    def _unwind(self, mask: int, values: Sequence[int], stack, memo: tuple,
+                find_map: Callable[[int], CodeMap | None]) -> tuple[int, ...]:
+        """The Python loop (``unwind_with_reason``) over ``stack`` (``perf_copy``'s part of the copy), the
+        other words read as perf reads them (``_perf_reader``); a zero return address ends the chain with
+        perf's ``PERF_ZERO_FRAME``."""
         regs = perf_regs_to_dwarf(mask, values)
         sp = regs[7]
         if regs[REG_RIP] is None or sp is None:
             self.last_stop = STOP_NO_REGS
             return ()
-        frames, self.last_stop = unwind_with_reason(regs, None, memo[2], self.max_stack, stack, sp, memo[1])
+        frames, self.last_stop = unwind_with_reason(regs, self._perf_reader(find_map), memo[2], self.max_stack,
+                                                    stack, sp, memo[1])
+        if self.last_stop == STOP_ZERO:
+            frames.append(PERF_ZERO_FRAME)
         return tuple(frames)
+
+    def _perf_reader(self, find_map: Callable[[int], CodeMap | None]) -> Callable[[int], int | None]:
+        """``read_word`` for the words outside the copy, as perf's ``access_dso_mem`` reads them: None (a
+        failed read) when no map holds the word (or ``addr + 8`` overflows), else the word of the map's file
+        at its ``map__map_ip`` offset, 0 when the file has none there or cannot be read."""
+        file_word = self._file_word
+
+        def read_word(avma: int) -> int | None:
+            if avma < 0 or avma + 8 > MASK64:
+                return None
+            code_map = find_map(avma)
+            if code_map is None:
+                return None
+            return file_word(code_map, avma)
+
+        return read_word
+
+    def _file_word(self, code_map, avma: int) -> int:
+        """The word perf's ``dso__data_read_addr`` reads at ``avma`` of ``code_map``, 0 when it reads none."""
+        if getattr(code_map, "identity", False):
+            return 0  # anonymous memory, [stack], [heap]: perf's dso of that name opens no file
+        data = self._file_data(code_map)
+        if data is None:
+            return 0
+        offset = avma - code_map.start + code_map.pgoff
+        if offset + 8 > len(data):
+            return 0
+        return _U64.unpack_from(data, offset)[0]
+
+    def _file_data(self, code_map):
+        """The bytes of a map's file (the ELF image the unwinder uses, else the raw file at the path perf
+        opens: the recorded path under ``--symfs``), once per file name; None when there is none."""
+        dso = getattr(code_map, "dso", None)
+        name = dso.long_name if dso is not None else getattr(code_map, "filename", None)
+        try:
+            return self._files[name]
+        except KeyError:
+            pass
+        data = None
+        try:
+            image = self._image_for(code_map)
+        except SymbolError:
+            image = None
+        if image is not None:
+            data = image.data
+        elif name and name.startswith("/"):
+            path = os.path.join(self.symfs, name.lstrip("/")) if self.symfs else name
+            try:
+                with open(path, "rb") as f:
+                    data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # (locale-archive: 3 MB)
+            except (OSError, ValueError):  # (ValueError: an empty file)
+                data = None
+        self._files[name] = data
+        return data
 
     def _new_memo(self, find_map: Callable[[int], CodeMap | None]) -> tuple:
         """``(plans, lookup)`` for an address space: ``plans`` is ``unwind_with_reason``'s pc -> rule

@@ -21,6 +21,7 @@ tests/test_callchain_rbreplay_c.py).
 """
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
 
 from pyperf_probe.callchain.tree import CallchainRoot, Node, compare_frames
@@ -42,6 +43,7 @@ def _c_replay(name: str = "rb_replay"):
 _CMP = _cmp() or compare_frames
 _C_REPLAY = _c_replay()  # (tests set it to None: the Python loops, ``py_replay``/``py_replay_groups``, twins)
 _C_GROUPS = _c_replay("rb_replay_groups")  # (used while _C_REPLAY is set)
+_C_PLAN = _c_replay("replay_plan")  # (used while _C_REPLAY is set)
 ENABLED = True  # (tests turn it off: the trees by key)
 # With children, every cumulative entry's tree replayed too (each sample appends its chain's suffixes to
 # ~depth entries): on the bench's dwarf.data (35K samples) the default report goes from 0.33 to 1.4 s, and
@@ -141,6 +143,70 @@ def touches(root: CallchainRoot, mixed: set[int], keys) -> bool:
     return False
 
 
+def replay_plan(kept: list, entries: dict, records: list | None, todo: dict, roots: list, mixed: list,
+                caller: bool):
+    """report.hist ``_replay_trees``'s inputs for ``replay_groups``: (fixed, per_group), or None when some group
+    has no listed look-ups in ``records``. ``kept``: the hists' (group key, group) items (group[0] its period,
+    [1] its count, [5] its chain, leaf first); each group's look-ups are its self entry (``entries[key[0]]``,
+    from frame 0) when ``records`` is None, else (look[0], max(look[1], 0)) of each look of ``records[g][7]``.
+    ``todo``: entry -> its number e among the replayed; ``roots[e]``: its tree by key's root node, ``mixed[e]``
+    the ids of that tree's mixed nodes. A look-up of a replayed entry appends the chain from its frame (in
+    print order: reversed with ``caller``): at once, with the group's period and count, to ``fixed[e]`` when
+    it ``touches`` no mixed node, else per sample, as (e, keys, frames) in ``per_group[g]``. The lists of a
+    chain from frame 0 are the chain's own (one object per group). perfdata/_speedups_report.c replay_plan
+    when built (this is its twin)."""
+    c_plan = _C_PLAN if _C_REPLAY is not None else None
+    if c_plan is not None:
+        return c_plan(kept, entries, records, todo, roots, mixed, caller)
+    return py_replay_plan(kept, entries, records, todo, roots, mixed, caller)
+
+
+def py_replay_plan(kept: list, entries: dict, records: list | None, todo: dict, roots: list, mixed: list,
+                   caller: bool):
+    """``replay_plan`` in Python."""
+    fixed: list[list] = [[] for _ in roots]
+    per_group: list = []
+    todo_get = todo.get
+    for g, (gkey, group) in enumerate(kept):
+        if records is None:
+            looks = ((entries.get(gkey[0]), 0),)
+        else:
+            rec = records[g]
+            if rec is None:  # (not listed: cannot happen when every look-up is)
+                return None
+            looks = [(look[0], max(look[1], 0)) for look in rec[7]]
+        frames = keys = None
+        these = []
+        for entry, i in looks:
+            e = todo_get(entry) if entry is not None else None
+            if e is None:
+                continue
+            if frames is None:
+                chain = group[5]
+                frames = list(reversed(chain)) if caller else list(chain)
+                keys = [f.key for f in frames]
+            ks, fs = (keys[i:], frames[i:]) if i else (keys, frames)
+            if _touches(roots[e], mixed[e], ks):
+                these.append((e, ks, fs))
+            else:
+                fixed[e].append((ks, fs, group[0], group[1]))
+        per_group.append(these)
+    return fixed, per_group
+
+
+def _touches(node, mixed: set[int], keys) -> bool:
+    """``touches`` from the root node."""
+    pos, n = 0, len(keys)
+    while pos < n:
+        if id(node) in mixed:
+            return True
+        node = node.children.get(keys[pos])
+        if node is None:  # (not a chain of this tree)
+            return True
+        pos += len(node.keys)
+    return False
+
+
 def replay(chains: list[tuple[list, list, int, int]]) -> CallchainRoot:
     """``callchain_append`` of each (keys, frames, period, count) in order (count samples at once: one, but
     for ``touches``-free chains), into perf's rb-trees; the tree as a CallchainRoot of RNodes (children in
@@ -156,26 +222,50 @@ def replay(chains: list[tuple[list, list, int, int]]) -> CallchainRoot:
         return py_replay(chains)
 
 
-def replay_groups(fixed: list[list], per_group: list[list], groups, periods) -> list[CallchainRoot]:
+def replay_groups(fixed: list[list], per_group: list[list], groups, periods, into: list | None = None) \
+        -> list[CallchainRoot] | None:
     """``replay`` of each entry's chains (report.hist ``_replay_trees``): entry e's are ``fixed[e]`` (chain
     tuples, first), then for each sample i in order, (keys, frames, ``periods[i]``, 1) for each (e, keys,
     frames) of ``per_group[groups[i]]``. perfdata/_speedups_report.c ``rb_replay_groups`` when built
-    (``py_replay_groups``: its twin)."""
+    (``py_replay_groups``: its twin). With ``into`` (entries, one per tree), each tree becomes
+    ``into[e].callchain`` as soon as it is built (the old tree and the C loop's node tuples let go one entry
+    at a time), and None is answered."""
     c_groups = _C_GROUPS if _C_REPLAY is not None else None
     if c_groups is None:
-        return py_replay_groups(fixed, per_group, groups, periods)
-    groups = groups if type(groups) is list else list(groups)
-    periods = periods if type(periods) is list else list(periods)
-    out = c_groups(fixed, per_group, groups, periods)
-    for e, got in enumerate(out):
-        if got is None:  # (a sum above 64 bits: Python's integers)
-            chains = list(fixed[e])
-            for g, period in zip(groups, periods):
-                chains.extend((keys, frames, period, 1) for x, keys, frames in per_group[g] if x == e)
-            out[e] = py_replay(chains)
-        else:
-            out[e] = _built(got)
+        out = py_replay_groups(fixed, per_group, groups, periods)
+    else:
+        # (lists, or the 'I' and 'Q' arrays of report.builder's _Sequence.arrays: C reads both)
+        groups = groups if type(groups) is list or _u_array(groups) else list(groups)
+        periods = periods if type(periods) is list or _u_array(periods) else list(periods)
+        out = c_groups(fixed, per_group, groups, periods, RNode)  # (the RNodes made in C: no node tuples)
+        for e, got in enumerate(out):
+            if got is None:  # (a sum above 64 bits: Python's integers)
+                chains = list(fixed[e])
+                for g, period in zip(groups, periods):
+                    chains.extend((keys, frames, period, 1) for x, keys, frames in per_group[g] if x == e)
+                got = py_replay(chains)
+            else:
+                root = CallchainRoot()
+                root.max_depth, root.node = got
+                got = root
+            if into is not None:
+                into[e].callchain = got
+                out[e] = None
+            else:
+                out[e] = got
+        if into is not None:
+            return None
+        return out
+    if into is not None:
+        for entry, tree in zip(into, out):
+            entry.callchain = tree
+        return None
     return out
+
+
+def _u_array(seq) -> bool:
+    """An array.array of format 'I' or 'Q' (what rb_replay_groups reads besides lists)."""
+    return type(seq) is array and seq.typecode in ("I", "Q")
 
 
 def py_replay_groups(fixed: list[list], per_group: list[list], groups, periods) -> list[CallchainRoot]:

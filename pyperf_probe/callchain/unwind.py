@@ -38,7 +38,9 @@ STOP_UNSUPPORTED = "unsupported"  # a CFA or register rule this unwinder cannot 
 STOP_MEMORY = "memory"  # a word outside the captured stack (the usual end of a truncated copy)
 STOP_LOOP = "loop"  # the stack pointer did not move up: corrupt stack or CFI
 STOP_MAX = "max-frames"
-STOP_ZERO = "zero-pc"  # a zero return address (some runtimes end their chains this way)
+STOP_ZERO = "zero-pc"  # a zero return address (some runtimes end their chains this way; perf 6.1 stores it
+# as 0 - 1: dwarf_unwind adds that frame)
+STOP_ZERO_SIGNAL = "zero-pc-signal"  # a zero pc interrupted by a signal (perf stores 0 and prints nothing)
 STOP_NO_REGS = "no-regs"  # the sample has no ip or sp (REGS_USER with abi NONE: a kernel thread)
 
 MASK64 = (1 << 64) - 1
@@ -180,7 +182,7 @@ def unwind_with_reason(regs: Sequence[int | None], read_word: ReadWord | None, l
             if cfa <= rsp and not signal:
                 return frames, STOP_LOOP
             if ra == 0:
-                return frames, STOP_ZERO
+                return frames, (STOP_ZERO_SIGNAL if signal else STOP_ZERO)
             pc = lookup_avma(ra, not signal)
         append(pc)
         rsp = cfa

@@ -203,9 +203,91 @@ static PyObject *fn_walk(FnTree *t)
 }
 
 /* list of ints -> C array (signed or unsigned 64-bit, or chars); NULL with an exception set */
+/* ---------------------------------------------------------------------------------------------------------
+ * A sequence of unsigned ints read in C: a list of ints, or a C-contiguous buffer of format 'I' or 'Q' (the
+ * arrays of report/builder.py's _Sequence.arrays: 4 or 8 bytes a sample where a list holds an int object).
+ * ------------------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    PyObject *list;   /* the list, or NULL: `view` holds the buffer */
+    Py_buffer view;
+    int size;         /* the buffer's item size: 4 ('I') or 8 ('Q') */
+    Py_ssize_t n;
+} USeq;
+
+static int useq_open(PyObject *o, USeq *s, const char *what)
+{
+    s->list = NULL;
+    s->view.obj = NULL;
+    if (PyList_Check(o)) {
+        s->list = o;
+        s->n = PyList_GET_SIZE(o);
+        return 0;
+    }
+    if (PyObject_GetBuffer(o, &s->view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
+        PyErr_Format(PyExc_TypeError, "%s: a list or an array of format 'I' or 'Q' expected", what);
+        return -1;
+    }
+    const char *fmt = s->view.format ? s->view.format : "B";
+    if (fmt[0] == '@' || fmt[0] == '=') fmt++;
+    if ((fmt[0] == 'I' && fmt[1] == 0 && s->view.itemsize == 4) ||
+        (fmt[0] == 'Q' && fmt[1] == 0 && s->view.itemsize == 8)) {
+        s->size = (int)s->view.itemsize;
+        s->n = s->view.len / s->view.itemsize;
+        return 0;
+    }
+    PyBuffer_Release(&s->view);
+    PyErr_Format(PyExc_TypeError, "%s: a list or an array of format 'I' or 'Q' expected", what);
+    return -1;
+}
+
+/* item i (< s->n): 0 and *v set, or -1 with an exception (a list item that is not an int of 64 bits) */
+static inline int useq_get(const USeq *s, Py_ssize_t i, unsigned long long *v)
+{
+    if (s->list) {
+        *v = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(s->list, i));
+        return (*v == (unsigned long long)-1 && PyErr_Occurred()) ? -1 : 0;
+    }
+    if (s->size == 4)
+        *v = ((const uint32_t *)s->view.buf)[i];
+    else
+        *v = ((const uint64_t *)s->view.buf)[i];
+    return 0;
+}
+
+static void useq_close(USeq *s)
+{
+    if (!s->list && s->view.obj) PyBuffer_Release(&s->view);
+    s->view.obj = NULL;
+}
+
 static void *fn_array(PyObject *list, Py_ssize_t n, int kind)
 {
     void *out;
+    if (!PyList_Check(list) && kind != 2 && PyObject_CheckBuffer(list)) {  /* (an 'I' or 'Q' array) */
+        USeq s;
+        if (useq_open(list, &s, "findnew_replay") < 0) return NULL;
+        if (s.n != n) {
+            useq_close(&s);
+            PyErr_SetString(PyExc_ValueError, "findnew_replay: lists of the same length expected");
+            return NULL;
+        }
+        out = PyMem_Malloc((n ? n : 1) * 8);
+        if (!out) { useq_close(&s); return PyErr_NoMemory(); }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            unsigned long long v;
+            useq_get(&s, i, &v);
+            if (kind == 0 && v > (unsigned long long)LLONG_MAX) {
+                useq_close(&s);
+                PyMem_Free(out);
+                PyErr_SetString(PyExc_OverflowError, "findnew_replay: a value above int64");
+                return NULL;
+            }
+            ((unsigned long long *)out)[i] = v;
+        }
+        useq_close(&s);
+        return out;
+    }
     if (!PyList_Check(list) || PyList_GET_SIZE(list) != n) {
         PyErr_SetString(PyExc_ValueError, "findnew_replay: lists of the same length expected");
         return NULL;
@@ -271,6 +353,59 @@ static int64_t *um_slot(U64Map *m, uint64_t key, int *found)
     return &m->vals[j];
 }
 
+/* findnew_replay's per-sample groups and periods: a list's copy (8 bytes an item), or an 'I' or 'Q' array's own
+ * buffer, read in place (no copy of 78K samples' worth at the report's peak) */
+typedef struct {
+    const void *p;
+    int size;            /* 4 or 8 */
+    void *owned;         /* the copy of a list */
+    USeq seq;            /* the array's view */
+} UView;
+
+static inline uint64_t uv_at(const UView *v, Py_ssize_t i)
+{
+    return v->size == 4 ? ((const uint32_t *)v->p)[i] : ((const uint64_t *)v->p)[i];
+}
+
+/* n < 0: any length (*n set) */
+static int uv_open(PyObject *o, Py_ssize_t *n, int kind, UView *v)
+{
+    v->owned = NULL;
+    v->seq.list = NULL;
+    v->seq.view.obj = NULL;
+    if (PyList_Check(o)) {
+        if (*n < 0) *n = PyList_GET_SIZE(o);
+        if (!(v->owned = fn_array(o, *n, kind))) return -1;
+        v->p = v->owned;
+        v->size = 8;
+        return 0;
+    }
+    if (useq_open(o, &v->seq, "findnew_replay") < 0) return -1;
+    if (*n < 0) *n = v->seq.n;
+    if (v->seq.n != *n) {
+        useq_close(&v->seq);
+        PyErr_SetString(PyExc_ValueError, "findnew_replay: lists of the same length expected");
+        return -1;
+    }
+    v->p = v->seq.view.buf;
+    v->size = v->seq.size;
+    if (kind == 0 && v->size == 8)  /* (a 'Q' array of groups: each one an int64) */
+        for (Py_ssize_t i = 0; i < *n; i++)
+            if (((const uint64_t *)v->p)[i] > (uint64_t)LLONG_MAX) {
+                useq_close(&v->seq);
+                PyErr_SetString(PyExc_OverflowError, "findnew_replay: a value above int64");
+                return -1;
+            }
+    return 0;
+}
+
+static void uv_close(UView *v)
+{
+    PyMem_Free(v->owned);
+    v->owned = NULL;
+    useq_close(&v->seq);
+}
+
 static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *lblock, *lip, *lsub, *lwraps, *lunres, *ldso, *linl, *lrs, *lperiods, *lcounts, *llooks, *lmade;
@@ -283,17 +418,20 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
     Py_ssize_t nmv = 0, capmv = 0, *mv_r = NULL, *mv_j = NULL, *mv_got = NULL, *mv_next = NULL;
     unsigned long long *mv_period = NULL;
     long long *mv_count = NULL;
-    long long *block = NULL, *sub = NULL, *dso = NULL, *rs = NULL, *counts = NULL, *made_after = NULL;
-    unsigned long long *ip = NULL, *periods = NULL;
+    long long *block = NULL, *sub = NULL, *dso = NULL, *counts = NULL, *made_after = NULL;
+    unsigned long long *ip = NULL;
+    UView rs = {0}, periods = {0};
     char *wraps = NULL, *unres = NULL, *inl = NULL, *done = NULL;
     FnTree t = {0}, c = {0};
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!O!OO!O!p|np:findnew_replay", &PyList_Type, &lblock, &PyList_Type, &lip,
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!OOOO!O!p|np:findnew_replay", &PyList_Type, &lblock, &PyList_Type, &lip,
                           &PyList_Type, &lsub, &PyList_Type, &lwraps, &PyList_Type, &lunres, &PyList_Type, &ldso,
                           &PyList_Type, &linl,
-                          &PyList_Type, &lrs, &PyList_Type, &lperiods, &lcounts, &PyList_Type, &llooks,
+                          &lrs, &lperiods, &lcounts, &PyList_Type, &llooks,
                           &PyList_Type, &lmade, &collapse, &nentries, &aggregate))
         return NULL;
-    Py_ssize_t nr = PyList_GET_SIZE(lblock), ns = PyList_GET_SIZE(lrs), ng = PyList_GET_SIZE(llooks);
+    /* (groups and periods: lists, or report/builder.py _Sequence.arrays' 'I' and 'Q' arrays) */
+    Py_ssize_t ns = -1;
+    Py_ssize_t nr = PyList_GET_SIZE(lblock), ng = PyList_GET_SIZE(llooks);
     if (nentries < 0) nentries = nr;
     if (nentries > nr) {
         PyErr_SetString(PyExc_ValueError, "findnew_replay: more entries than identities");
@@ -303,13 +441,14 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
     if (!(block = fn_array(lblock, nr, 0)) || !(ip = fn_array(lip, nr, 1)) || !(sub = fn_array(lsub, nr, 0)) ||
         !(wraps = fn_array(lwraps, nr, 2)) || !(unres = fn_array(lunres, nr, 2)) || !(dso = fn_array(ldso, nr, 0)) ||
         !(inl = fn_array(linl, nr, 2)) ||
-        !(rs = fn_array(lrs, ns, 0)) || !(periods = fn_array(lperiods, ns, 1)) || !(made_after = fn_array(lmade, ng, 0)))
+        uv_open(lrs, &ns, 0, &rs) < 0 || uv_open(lperiods, &ns, 1, &periods) < 0 ||
+        !(made_after = fn_array(lmade, ng, 0)))
         goto done;
     if (lcounts != Py_None && !(counts = fn_array(lcounts, ns, 0)))
         goto done;
     if (!(done = PyMem_Calloc(ng ? ng : 1, 1))) { PyErr_NoMemory(); goto done; }
     for (Py_ssize_t i = 0; i < ns; i++)
-        if (rs[i] < 0 || rs[i] >= ng) {
+        if (uv_at(&rs, i) >= (uint64_t)ng) {  /* (a list's negative int: above any group, as u64) */
             PyErr_SetString(PyExc_ValueError, "findnew_replay: a sample's group is out of range");
             goto done;
         }
@@ -327,7 +466,7 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
     if (!(moves = PyList_New(0))) goto done;
     Py_ssize_t k = 0, top = -1;
     for (Py_ssize_t i = 0; i < ns; i++) {
-        Py_ssize_t r = (Py_ssize_t)rs[i];
+        Py_ssize_t r = (Py_ssize_t)uv_at(&rs, i);
         if (r > top) top = r;
         PyObject *looks = PyList_GET_ITEM(llooks, r);
         if (looks == Py_None) continue;
@@ -373,7 +512,7 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
                 if (found)
                     for (at = *first; at >= 0 && mv_got[at] != got; at = mv_next[at]) ;
                 if (at >= 0) {
-                    mv_period[at] += periods[i];
+                    mv_period[at] += uv_at(&periods, i);
                     mv_count[at] += counts ? counts[i] : 1LL;
                 } else {
                     if (nmv == capmv) {
@@ -391,13 +530,14 @@ static PyObject *findnew_replay(PyObject *Py_UNUSED(module), PyObject *args)
                     mv_r[nmv] = r;
                     mv_j[nmv] = j;
                     mv_got[nmv] = got;
-                    mv_period[nmv] = periods[i];
+                    mv_period[nmv] = uv_at(&periods, i);
                     mv_count[nmv] = counts ? counts[i] : 1LL;
                     mv_next[nmv] = found ? *first : -1;  /* (the chain's order does not matter: got differs) */
                     *first = nmv++;
                 }
             } else if (got >= n) {
-                PyObject *move = Py_BuildValue("(nOnKL)", r, jo, got, periods[i], counts ? counts[i] : 1LL);
+                PyObject *move = Py_BuildValue("(nOnKL)", r, jo, got, (unsigned long long)uv_at(&periods, i),
+                                               counts ? counts[i] : 1LL);
                 if (!move || PyList_Append(moves, move) < 0) { Py_XDECREF(move); goto done; }
                 Py_DECREF(move);
             }
@@ -450,8 +590,8 @@ done:
     PyMem_Free(unres);
     PyMem_Free(inl);
     PyMem_Free(dso);
-    PyMem_Free(rs);
-    PyMem_Free(periods);
+    uv_close(&rs);
+    uv_close(&periods);
     PyMem_Free(counts);
     PyMem_Free(made_after);
     PyMem_Free(done);
@@ -673,6 +813,311 @@ static int hl_list(PyObject **listed, PyObject *entry, Py_ssize_t i, PyObject *f
     return r;
 }
 
+/* hist_lookups' sums, kept in C until the end: each found entry's period_acc, hits, period and nr_events, and
+ * with cumulative entries each pending (entry, suffix id)'s period and count, added to the Python objects once
+ * (an entry's attributes, the pending lists) instead of one Python addition per look-up. A sum that would pass
+ * 64 bits (or a value that is not a u64) is carried in a Python int: the answers are Python's, exactly. */
+typedef struct {
+    PyObject *obj;           /* the entry (a new reference) */
+    uint64_t v[4];           /* period_acc, hits, period, nr_events */
+    PyObject *carry[4];      /* the part past 64 bits: a Python int, or NULL */
+} HlEntrySum;
+
+typedef struct {
+    Py_ssize_t entry;        /* its entry's HlEntrySum */
+    int64_t sid;             /* the suffix id */
+    PyObject *keys, *frames; /* the first look-up's (new references) */
+    Py_ssize_t i;
+    uint64_t v[2];           /* period, count */
+    PyObject *carry[2];
+} HlPend;
+
+typedef struct {
+    U64Map by_ptr, by_pair;  /* entry address -> its index; (entry index << 32 | sid) -> pending index */
+    HlEntrySum *e;
+    Py_ssize_t ne, cape;
+    HlPend *p;
+    Py_ssize_t np, capp;
+} HlSums;
+
+/* the value of a group's period or count: *ok 1 with *u its u64 value, else 0 (carried as a Python int) */
+static int hl_u64(PyObject *o, uint64_t *u)
+{
+    if (!PyLong_Check(o)) return 0;
+    unsigned long long v = PyLong_AsUnsignedLongLong(o);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    *u = v;
+    return 1;
+}
+
+/* *v += value (u: its u64 value when ok), the overflow carried in *carry */
+static int hl_sum(uint64_t *v, PyObject **carry, PyObject *value, uint64_t u, int ok)
+{
+    uint64_t r;
+    if (ok && !__builtin_add_overflow(*v, u, &r)) {
+        *v = r;
+        return 0;
+    }
+    PyObject *sum = *carry ? Py_NewRef(*carry) : PyLong_FromLong(0), *t;
+    if (!sum) return -1;
+    if (!(t = PyNumber_Add(sum, value))) { Py_DECREF(sum); return -1; }
+    Py_SETREF(sum, t);
+    if (!(t = PyLong_FromUnsignedLongLong(*v))) { Py_DECREF(sum); return -1; }
+    Py_SETREF(sum, PyNumber_Add(sum, t));
+    Py_DECREF(t);
+    if (!sum) return -1;
+    Py_XSETREF(*carry, sum);
+    *v = 0;
+    return 0;
+}
+
+/* the sum index of an entry (made, with the entry held, if new); -1 on error */
+static Py_ssize_t hl_entry(HlSums *S, PyObject *entry)
+{
+    int found;
+    int64_t *slot = um_slot(&S->by_ptr, (uint64_t)(uintptr_t)entry, &found);
+    if (!slot) { PyErr_NoMemory(); return -1; }
+    if (found) return (Py_ssize_t)*slot;
+    if (S->ne == S->cape) {
+        Py_ssize_t cap = S->cape ? S->cape * 2 : 256;
+        HlEntrySum *a = PyMem_Realloc(S->e, cap * sizeof(HlEntrySum));
+        if (!a) { S->by_ptr.keys[slot - S->by_ptr.vals] = 0; S->by_ptr.n--; PyErr_NoMemory(); return -1; }
+        S->e = a;
+        S->cape = cap;
+    }
+    HlEntrySum *e = &S->e[S->ne];
+    memset(e, 0, sizeof(*e));
+    e->obj = Py_NewRef(entry);
+    *slot = S->ne;
+    return S->ne++;
+}
+
+/* pending (entry, sid) gets period and count, or is made with keys, frames, i */
+static int hl_pend_sum(HlSums *S, Py_ssize_t entry, int64_t sid, PyObject *keys, PyObject *frames, Py_ssize_t i,
+                       PyObject *period, uint64_t pu, int pok, PyObject *count, uint64_t cu, int cok)
+{
+    int found;
+    if (entry >= ((Py_ssize_t)1 << 31) || sid < 0 || sid >= ((int64_t)1 << 32)) {
+        PyErr_SetString(PyExc_OverflowError, "hist_lookups: too many entries or chain suffixes");
+        return -1;
+    }
+    int64_t *slot = um_slot(&S->by_pair, ((uint64_t)entry << 32) | (uint64_t)sid, &found);
+    if (!slot) { PyErr_NoMemory(); return -1; }
+    HlPend *p;
+    if (found)
+        p = &S->p[*slot];
+    else {
+        if (S->np == S->capp) {
+            Py_ssize_t cap = S->capp ? S->capp * 2 : 1024;
+            HlPend *a = PyMem_Realloc(S->p, cap * sizeof(HlPend));
+            if (!a) { S->by_pair.keys[slot - S->by_pair.vals] = 0; S->by_pair.n--; PyErr_NoMemory(); return -1; }
+            S->p = a;
+            S->capp = cap;
+        }
+        p = &S->p[S->np];
+        memset(p, 0, sizeof(*p));
+        p->entry = entry;
+        p->sid = sid;
+        p->keys = Py_NewRef(keys);
+        p->frames = Py_NewRef(frames);
+        p->i = i;
+        *slot = S->np++;
+    }
+    if (hl_sum(&p->v[0], &p->carry[0], period, pu, pok) < 0 || hl_sum(&p->v[1], &p->carry[1], count, cu, cok) < 0)
+        return -1;
+    return 0;
+}
+
+/* v (+ carry) as a Python int, a new reference */
+static PyObject *hl_total(uint64_t v, PyObject *carry)
+{
+    PyObject *t = PyLong_FromUnsignedLongLong(v);
+    if (!t || !carry) return t;
+    Py_SETREF(t, PyNumber_Add(t, carry));
+    return t;
+}
+
+/* the entries' sums added to their attributes; with `idobjs`, the pending chains into `pending` */
+static int hl_flush(HlSums *S, PyObject *pending, PyObject **idobjs)
+{
+    static PyObject **names[4] = {&hl_s_period_acc, &hl_s_hits, &hl_s_period, &hl_s_nr_events};
+    SlotCache *caches[4] = {&hl_c_period_acc, &hl_c_hits, &hl_c_period, &hl_c_nr_events};
+    for (Py_ssize_t x = 0; x < S->ne; x++) {
+        HlEntrySum *e = &S->e[x];
+        for (int k = 0; k < 4; k++) {
+            if (!e->v[k] && !e->carry[k]) continue;
+            PyObject *t = hl_total(e->v[k], e->carry[k]);
+            if (!t) return -1;
+            int r = hl_add(e->obj, *names[k], caches[k], t);
+            Py_DECREF(t);
+            if (r < 0) return -1;
+        }
+    }
+    for (Py_ssize_t x = 0; x < S->np; x++) {
+        HlPend *p = &S->p[x];
+        PyObject *entry = S->e[p->entry].obj, *period = hl_total(p->v[0], p->carry[0]), *count, *key, *val;
+        if (!period) return -1;
+        if (!(count = hl_total(p->v[1], p->carry[1]))) { Py_DECREF(period); return -1; }
+        val = Py_BuildValue("[OOOnNN]", entry, p->keys, p->frames, p->i, period, count);
+        if (!val) return -1;
+        if (!(key = PyTuple_Pack(2, entry, idobjs[p->sid]))) { Py_DECREF(val); return -1; }
+        int r = PyDict_SetItem(pending, key, val);
+        Py_DECREF(key);
+        Py_DECREF(val);
+        if (r < 0) return -1;
+    }
+    return 0;
+}
+
+static void hl_sums_free(HlSums *S)
+{
+    for (Py_ssize_t x = 0; x < S->ne; x++) {
+        Py_DECREF(S->e[x].obj);
+        for (int k = 0; k < 4; k++) Py_XDECREF(S->e[x].carry[k]);
+    }
+    for (Py_ssize_t x = 0; x < S->np; x++) {
+        Py_DECREF(S->p[x].keys);
+        Py_DECREF(S->p[x].frames);
+        Py_XDECREF(S->p[x].carry[0]);
+        Py_XDECREF(S->p[x].carry[1]);
+    }
+    PyMem_Free(S->e);
+    PyMem_Free(S->p);
+    PyMem_Free(S->by_ptr.keys);
+    PyMem_Free(S->by_ptr.vals);
+    PyMem_Free(S->by_pair.keys);
+    PyMem_Free(S->by_pair.vals);
+}
+
+/* hist_lookups' make_frame in C (report/hist.py's Hists._make_frame is the twin) where the frame keys come last
+ * and are dso and sym in some order (`spec`: "d", "s", "ds" or "sd"): the part loc.dso_name per "d" and
+ * sortkeys.sym_identity(loc, False) per "s", after head; the entry of that identity in `entries`, else a
+ * HistEntry made as its __init__ makes one (callchain: chain_class() or None) and added. */
+static int ca_offset(PyTypeObject *type, const char *name, Py_ssize_t *off);  /* (below: callchain_append's) */
+#define HE_SLOT(o, off) (*(PyObject **)((char *)(o) + (off)))
+
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t ident, raw, trace_output, level, filtered, comm, tid, loc, trace, is_self, thread_comm, period, nr_events,
+        period_acc, hits, trace_known, thread, callchain, pairs, slot;
+} HistEntrySlots;
+
+static HistEntrySlots he_slots;
+static PyObject *mf_s_has_sym, *mf_s_inlined, *mf_s_avma, *mf_s_dso_name, *mf_s_name, *mf_s_sym_start, *mf_s_a,
+    *mf_s_i, *mf_s_s, *mf_s_empty, *mf_zero, *mf_minus_one;
+static SlotCache mf_c_has_sym, mf_c_inlined, mf_c_avma, mf_c_dso_name, mf_c_name, mf_c_sym_start;
+
+static int he_setup(PyTypeObject *type)
+{
+    if (!mf_s_has_sym) {
+        if (!(mf_s_has_sym = PyUnicode_InternFromString("has_sym")) ||
+            !(mf_s_inlined = PyUnicode_InternFromString("inlined")) || !(mf_s_avma = PyUnicode_InternFromString("avma")) ||
+            !(mf_s_dso_name = PyUnicode_InternFromString("dso_name")) ||
+            !(mf_s_name = PyUnicode_InternFromString("name")) ||
+            !(mf_s_sym_start = PyUnicode_InternFromString("sym_start")) ||
+            !(mf_s_a = PyUnicode_InternFromString("a")) || !(mf_s_i = PyUnicode_InternFromString("i")) ||
+            !(mf_s_s = PyUnicode_InternFromString("s")) || !(mf_s_empty = PyUnicode_InternFromString("")) ||
+            !(mf_zero = PyLong_FromLong(0)) || !(mf_minus_one = PyLong_FromLong(-1)))
+            return -1;
+    }
+    if (he_slots.type == type) return 0;
+    HistEntrySlots s = {type};
+    if (ca_offset(type, "ident", &s.ident) < 0 || ca_offset(type, "raw", &s.raw) < 0 ||
+        ca_offset(type, "trace_output", &s.trace_output) < 0 || ca_offset(type, "level", &s.level) < 0 ||
+        ca_offset(type, "filtered", &s.filtered) < 0 || ca_offset(type, "comm", &s.comm) < 0 ||
+        ca_offset(type, "tid", &s.tid) < 0 || ca_offset(type, "loc", &s.loc) < 0 || ca_offset(type, "trace", &s.trace) < 0 ||
+        ca_offset(type, "is_self", &s.is_self) < 0 || ca_offset(type, "thread_comm", &s.thread_comm) < 0 ||
+        ca_offset(type, "period", &s.period) < 0 || ca_offset(type, "nr_events", &s.nr_events) < 0 ||
+        ca_offset(type, "period_acc", &s.period_acc) < 0 || ca_offset(type, "hits", &s.hits) < 0 ||
+        ca_offset(type, "trace_known", &s.trace_known) < 0 || ca_offset(type, "thread", &s.thread) < 0 ||
+        ca_offset(type, "callchain", &s.callchain) < 0 || ca_offset(type, "pairs", &s.pairs) < 0 ||
+        ca_offset(type, "slot", &s.slot) < 0)
+        return -1;
+    Py_INCREF(type);
+    Py_XDECREF(he_slots.type);
+    he_slots = s;
+    return 0;
+}
+
+/* sortkeys.sym_identity(loc, False), a new reference */
+static PyObject *mf_sym_identity(PyObject *loc)
+{
+    int has = sa_true(loc, mf_s_has_sym, &mf_c_has_sym);
+    if (has < 0) return NULL;
+    if (!has) {
+        PyObject *avma = sa_get(loc, mf_s_avma, &mf_c_avma);
+        if (!avma) return NULL;
+        PyObject *t = PyTuple_Pack(3, mf_s_a, mf_s_empty, avma);
+        Py_DECREF(avma);
+        return t;
+    }
+    int inl = sa_true(loc, mf_s_inlined, &mf_c_inlined);
+    if (inl < 0) return NULL;
+    PyObject *dso = sa_get(loc, mf_s_dso_name, &mf_c_dso_name), *name = NULL, *start = NULL, *t = NULL;
+    if (!dso) return NULL;
+    int dt = PyObject_IsTrue(dso);  /* loc.dso_name or "" */
+    if (dt < 0) goto out;
+    if (!dt) Py_SETREF(dso, Py_NewRef(mf_s_empty));
+    if (!(name = sa_get(loc, mf_s_name, &mf_c_name)) || !(start = sa_get(loc, mf_s_sym_start, &mf_c_sym_start))) goto out;
+    t = inl ? PyTuple_Pack(4, mf_s_i, dso, name, start) : PyTuple_Pack(4, mf_s_s, dso, start, name);
+out:
+    Py_XDECREF(dso);
+    Py_XDECREF(name);
+    Py_XDECREF(start);
+    return t;
+}
+
+static PyObject *mf_make(const char *spec, PyObject *entries, PyObject *chain_class, PyObject *head, PyObject *frame,
+                         PyObject *comm, PyObject *tid, PyObject *trace, PyObject *filtered, PyObject *level,
+                         PyObject *raw)
+{
+    Py_ssize_t nh = PyTuple_GET_SIZE(head), np = (Py_ssize_t)strlen(spec);
+    PyObject *ident = PyTuple_New(nh + np), *entry;
+    if (!ident) return NULL;
+    for (Py_ssize_t h = 0; h < nh; h++) PyTuple_SET_ITEM(ident, h, Py_NewRef(PyTuple_GET_ITEM(head, h)));
+    for (Py_ssize_t k = 0; k < np; k++) {
+        PyObject *v = spec[k] == 'd' ? sa_get(frame, mf_s_dso_name, &mf_c_dso_name) : mf_sym_identity(frame);
+        if (!v) { Py_DECREF(ident); return NULL; }
+        PyTuple_SET_ITEM(ident, nh + k, v);
+    }
+    entry = PyDict_GetItemWithError(entries, ident);
+    if (entry || PyErr_Occurred()) {
+        Py_DECREF(ident);
+        return Py_XNewRef(entry);
+    }
+    PyObject *cc = chain_class != Py_None ? PyObject_CallNoArgs(chain_class) : Py_NewRef(Py_None);
+    if (!cc) { Py_DECREF(ident); return NULL; }
+    PyTypeObject *type = he_slots.type;
+    if (!(entry = type->tp_alloc(type, 0))) { Py_DECREF(cc); Py_DECREF(ident); return NULL; }
+    HE_SLOT(entry, he_slots.ident) = Py_NewRef(ident);
+    HE_SLOT(entry, he_slots.raw) = Py_NewRef(raw);
+    HE_SLOT(entry, he_slots.trace_output) = Py_NewRef(trace);
+    HE_SLOT(entry, he_slots.level) = Py_NewRef(level);
+    HE_SLOT(entry, he_slots.filtered) = Py_NewRef(filtered);
+    HE_SLOT(entry, he_slots.comm) = Py_NewRef(comm);
+    HE_SLOT(entry, he_slots.tid) = Py_NewRef(tid);
+    HE_SLOT(entry, he_slots.loc) = Py_NewRef(frame);
+    HE_SLOT(entry, he_slots.trace) = Py_NewRef(trace);
+    HE_SLOT(entry, he_slots.is_self) = Py_NewRef(Py_False);
+    HE_SLOT(entry, he_slots.thread_comm) = Py_NewRef(comm);
+    HE_SLOT(entry, he_slots.period) = Py_NewRef(mf_zero);
+    HE_SLOT(entry, he_slots.nr_events) = Py_NewRef(mf_zero);
+    HE_SLOT(entry, he_slots.period_acc) = Py_NewRef(mf_zero);
+    HE_SLOT(entry, he_slots.hits) = Py_NewRef(mf_zero);
+    HE_SLOT(entry, he_slots.trace_known) = Py_NewRef(Py_False);
+    HE_SLOT(entry, he_slots.thread) = Py_NewRef(tid);
+    HE_SLOT(entry, he_slots.callchain) = cc;
+    HE_SLOT(entry, he_slots.pairs) = Py_NewRef(Py_None);
+    HE_SLOT(entry, he_slots.slot) = Py_NewRef(mf_minus_one);
+    int r = PyDict_SetItem(entries, ident, entry);
+    Py_DECREF(ident);
+    if (r < 0) { Py_DECREF(entry); return NULL; }
+    return entry;
+}
+
 static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *groups, *entries, *frame_entries, *make_self, *make_frame;
@@ -684,11 +1129,25 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
     PyObject **idobjs = NULL;
     Py_ssize_t nidobjs = 0;
     PyObject **ids = NULL, **seen = NULL;
+    int64_t *idnums = NULL;
     Py_ssize_t cap = 0;
-    if (!PyArg_ParseTuple(args, "O!ppppO!O!O!OO:hist_lookups", &PyDict_Type, &groups, &caller, &graphs, &cumulative,
+    HlSums S = {0};
+    PyObject *fast = NULL;  /* (spec, HistEntry class, CallchainRoot or None): make_frame in C (mf_make) */
+    const char *spec = NULL;
+    PyObject *chain_class = NULL;
+    if (!PyArg_ParseTuple(args, "O!ppppO!O!O!OO|O:hist_lookups", &PyDict_Type, &groups, &caller, &graphs, &cumulative,
                           &every, &PyTuple_Type, &heads, &PyDict_Type, &entries, &PyDict_Type, &frame_entries, &make_self,
-                          &make_frame))
+                          &make_frame, &fast))
         return NULL;
+    if (fast && fast != Py_None) {
+        PyObject *cls;
+        if (!PyArg_ParseTuple(fast, "sO!O:hist_lookups' fast", &spec, &PyType_Type, &cls, &chain_class)) return NULL;
+        if (strspn(spec, "ds") != strlen(spec) || !*spec) {
+            PyErr_SetString(PyExc_ValueError, "hist_lookups: the fast spec is of 'd' and 's'");
+            return NULL;
+        }
+        if (he_setup((PyTypeObject *)cls) < 0) return NULL;
+    }
     if (hl_strings() < 0) return NULL;
     if (!(records = PyList_New(0)) || !(made_after = PyList_New(0)) || !(pending = PyDict_New()) ||
         !(key_ids = PyDict_New()) || !(held = PyList_New(0)))
@@ -710,6 +1169,8 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
         PyObject *trace = PyList_GET_ITEM(gv, 6), *filtered = PyList_GET_ITEM(gv, 7), *raw = PyList_GET_ITEM(gv, 8);
         Py_INCREF(period); Py_INCREF(count); Py_INCREF(tid); Py_INCREF(comm); Py_INCREF(loc);
         Py_INCREF(trace); Py_INCREF(filtered); Py_INCREF(raw);
+        uint64_t pu = 0, cu = 0;
+        int pok = hl_u64(period, &pu), cok = hl_u64(count, &cu);
         if (!(frames = PySequence_List(chain))) goto group_done;
         if (caller && PyList_Reverse(frames) < 0) goto group_done;
         n = PyList_GET_SIZE(frames);
@@ -721,6 +1182,9 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
             a = PyMem_Realloc(seen, (ncap + 1) * sizeof(PyObject *));
             if (!a) { PyErr_NoMemory(); goto group_done; }
             seen = a;
+            int64_t *b = PyMem_Realloc(idnums, ncap * sizeof(int64_t));
+            if (!b) { PyErr_NoMemory(); goto group_done; }
+            idnums = b;
             cap = ncap;
         }
         if (graphs && n) {
@@ -772,6 +1236,7 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
                     }
                     if (!idobjs[id] && !(idobjs[id] = PyLong_FromLongLong(id))) goto group_done;
                     ids[i] = idobjs[id];
+                    idnums[i] = id;
                     Py_INCREF(ids[i]);
                     nids++;
                     rest = id;
@@ -788,15 +1253,26 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
                  !(entry = PyObject_CallFunctionObjArgs(make_self, ident, comm, tid, loc, trace, filtered, raw, NULL)))
             goto group_done;
         int made_self = PyDict_GET_SIZE(entries) != before;
-        if (hl_add(entry, hl_s_period_acc, &hl_c_period_acc, period) < 0 || hl_add(entry, hl_s_hits, &hl_c_hits, count) < 0 ||
-            hl_add(entry, hl_s_period, &hl_c_period, period) < 0 || hl_add(entry, hl_s_nr_events, &hl_c_nr_events, count) < 0)
-            goto group_done;
+        Py_ssize_t ex = hl_entry(&S, entry);
+        if (ex < 0) goto group_done;
+        {
+            HlEntrySum *es = &S.e[ex];
+            if (hl_sum(&es->v[0], &es->carry[0], period, pu, pok) < 0 || hl_sum(&es->v[1], &es->carry[1], count, cu, cok) < 0 ||
+                hl_sum(&es->v[2], &es->carry[2], period, pu, pok) < 0 || hl_sum(&es->v[3], &es->carry[3], count, cu, cok) < 0)
+                goto group_done;
+        }
         if (sid) {
             PyObject *cc = sa_get(entry, hl_s_callchain, &hl_c_callchain);
             if (!cc) goto group_done;
             int has = cc != Py_None;
             Py_DECREF(cc);
-            if (has && hl_pend(pending, entry, sid, keys, frames, 0, period, count) < 0) goto group_done;
+            if (has) {
+                if (nids) {
+                    if (hl_pend_sum(&S, ex, idnums[0], keys, frames, 0, period, pu, pok, count, cu, cok) < 0)
+                        goto group_done;
+                } else if (hl_pend(pending, entry, sid, keys, frames, 0, period, count) < 0)
+                    goto group_done;
+            }
         }
         if (!(level = sa_get(loc, hl_s_level, &hl_c_level))) goto group_done;
         int loc_sym = 1;
@@ -863,8 +1339,9 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
                 if (fe) Py_INCREF(fe);
                 else {
                     Py_ssize_t b = PyDict_GET_SIZE(entries);
-                    fe = PyObject_CallFunctionObjArgs(make_frame, head, frame, comm, tid, trace, filtered, level, raw,
-                                                      NULL);
+                    fe = spec ? mf_make(spec, entries, chain_class, head, frame, comm, tid, trace, filtered, level, raw) :
+                                PyObject_CallFunctionObjArgs(make_frame, head, frame, comm, tid, trace, filtered, level,
+                                                             raw, NULL);
                     if (!fe) goto group_done;
                     if (PyDict_SetItem(known, frame, fe) < 0) { Py_DECREF(fe); goto group_done; }
                     made = PyDict_GET_SIZE(entries) != b;
@@ -873,12 +1350,14 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
                 while (s < nseen && seen[s] != fe) s++;
                 if (s < nseen) { Py_DECREF(fe); continue; }
                 seen[nseen++] = fe;  /* (kept alive by `known`) */
-                if (hl_add(fe, hl_s_period_acc, &hl_c_period_acc, period) < 0 || hl_add(fe, hl_s_hits, &hl_c_hits, count) < 0) {
+                Py_ssize_t fx = hl_entry(&S, fe);
+                if (fx < 0 || hl_sum(&S.e[fx].v[0], &S.e[fx].carry[0], period, pu, pok) < 0 ||
+                    hl_sum(&S.e[fx].v[1], &S.e[fx].carry[1], count, cu, cok) < 0) {
                     Py_DECREF(fe);
                     goto group_done;
                 }
                 PyObject *fsid = nids ? ids[i] : NULL;
-                if (fsid && hl_pend(pending, fe, fsid, keys, frames, i, period, count) < 0) {
+                if (fsid && hl_pend_sum(&S, fx, idnums[i], keys, frames, i, period, pu, pok, count, cu, cok) < 0) {
                     Py_DECREF(fe);
                     goto group_done;
                 }
@@ -892,7 +1371,7 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
         }
         if (listed)
             rec = PyTuple_Pack(10, period, count, tid, comm, trace, filtered, raw, listed, keys ? keys : Py_None,
-                               frames);
+                               graphs ? frames : Py_None);  /* (without trees no look-up appends the chain) */
         else {
             rec = Py_None;
             Py_INCREF(rec);
@@ -910,8 +1389,11 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
         Py_DECREF(trace); Py_DECREF(filtered); Py_DECREF(raw);
         if (!ok) goto done;
     }
+    if (hl_flush(&S, pending, idobjs) < 0) goto done;
     result = PyTuple_Pack(3, records, made_after, pending);
 done:
+    hl_sums_free(&S);
+    PyMem_Free(idnums);
     Py_XDECREF(records);
     Py_XDECREF(made_after);
     Py_XDECREF(pending);
@@ -1028,7 +1510,10 @@ static PyObject *ca_s_node, *ca_s_max_depth;
 
 static int ca_offset(PyTypeObject *type, const char *name, Py_ssize_t *off)
 {
-    PyObject *d = PyDict_GetItemString(type->tp_dict, name);
+    PyObject *n = PyUnicode_FromString(name), *d;
+    if (!n) return -1;
+    d = _PyType_Lookup(type, n);  /* (along the MRO: a subclass's, e.g. callchain.rbreplay.RNode, too) */
+    Py_DECREF(n);
     if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type) || ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
         PyErr_Format(PyExc_TypeError, "callchain_append: node class without the slot %s", name);
         return -1;
@@ -1184,32 +1669,34 @@ static int ca_split(PyObject *node, Py_ssize_t at, PyObject *keys, PyObject *fra
     return 0;
 }
 
-static PyObject *callchain_append(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+/* the chain keys[start:], frames[start:] appended to root's tree (callchain_append's body): 0, or -1 on an error */
+static int ca_append(PyObject *root, PyObject *keys, PyObject *frames, Py_ssize_t start, PyObject *period,
+                     PyObject *count)
 {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "callchain_append(root, keys, frames, period, count)");
-        return NULL;
+    PyObject *node = NULL;
+    int result = -1;
+    Py_ssize_t n = PySequence_Length(keys), pos = start;
+    if (n < 0) return -1;
+    if (start < 0) {
+        PyErr_SetString(PyExc_ValueError, "callchain_append: a negative start");
+        return -1;
     }
-    PyObject *root = args[0], *keys = args[1], *frames = args[2], *period = args[3], *count = args[4];
-    PyObject *node = NULL, *result = NULL;
-    Py_ssize_t n = PySequence_Length(keys), pos = 0;
-    if (n < 0) return NULL;
-    if (n == 0) Py_RETURN_NONE;
+    if (n <= start) return 0;
     if (!ca_s_node && (!(ca_s_node = PyUnicode_InternFromString("node")) ||
                        !(ca_s_max_depth = PyUnicode_InternFromString("max_depth"))))
-        return NULL;
+        return -1;
     PyObject *depth = PyObject_GetAttr(root, ca_s_max_depth);
-    if (!depth) return NULL;
+    if (!depth) return -1;
     Py_ssize_t d = PyLong_AsSsize_t(depth);
     Py_DECREF(depth);
-    if (d == -1 && PyErr_Occurred()) return NULL;
-    if (n > d) {
-        PyObject *v = PyLong_FromSsize_t(n);
-        if (!v || PyObject_SetAttr(root, ca_s_max_depth, v) < 0) { Py_XDECREF(v); return NULL; }
+    if (d == -1 && PyErr_Occurred()) return -1;
+    if (n - start > d) {
+        PyObject *v = PyLong_FromSsize_t(n - start);
+        if (!v || PyObject_SetAttr(root, ca_s_max_depth, v) < 0) { Py_XDECREF(v); return -1; }
         Py_DECREF(v);
     }
     if (PyList_Check(keys)) Py_INCREF(keys);
-    else if (!(keys = PySequence_List(keys))) return NULL;
+    else if (!(keys = PySequence_List(keys))) return -1;
     if (!(node = PyObject_GetAttr(root, ca_s_node))) goto done;
     if (ca_setup(Py_TYPE(node)) < 0) goto done;
     for (;;) {
@@ -1249,12 +1736,94 @@ static PyObject *callchain_append(PyObject *Py_UNUSED(module), PyObject *const *
         Py_INCREF(child);
         Py_SETREF(node, child);
     }
-    result = Py_None;
-    Py_INCREF(result);
+    result = 0;
 done:
     Py_XDECREF(node);
     Py_DECREF(keys);
     return result;
+}
+
+static PyObject *callchain_append(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "callchain_append(root, keys, frames, period, count)");
+        return NULL;
+    }
+    if (ca_append(args[0], args[1], args[2], 0, args[3], args[4]) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * append_pending(items, skip_below, merging) -> None
+ *     report/hist.py's Hists._append_pending loop (its Python code is the twin; tests/test_hist_append_pending_c.py
+ *     compares them): each [entry, keys, frames, i, period, count] of `items` in order; an entry whose
+ *     period_acc is below skip_below and whose id is not in the set `merging` only raises its tree's
+ *     max_depth to len(keys) - i; the others get keys[i:], frames[i:] appended (callchain_append, read from
+ *     offset i: no slices made).
+ * ------------------------------------------------------------------------------------------------------ */
+
+static PyObject *ap_s_period_acc, *ap_s_callchain, *ap_s_max_depth;
+
+static PyObject *append_pending(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *items, *skip_below, *merging;
+    if (!PyArg_ParseTuple(args, "O!OO!:append_pending", &PyList_Type, &items, &skip_below, &PySet_Type, &merging))
+        return NULL;
+    if (!ap_s_period_acc && (!(ap_s_period_acc = PyUnicode_InternFromString("period_acc")) ||
+                             !(ap_s_callchain = PyUnicode_InternFromString("callchain")) ||
+                             !(ap_s_max_depth = PyUnicode_InternFromString("max_depth"))))
+        return NULL;
+    int skipping = PyObject_IsTrue(skip_below);  /* (0: no entry's period_acc is below it) */
+    if (skipping < 0) return NULL;
+    for (Py_ssize_t x = 0; x < PyList_GET_SIZE(items); x++) {
+        PyObject *item = PyList_GET_ITEM(items, x);
+        if (!PyList_Check(item) || PyList_GET_SIZE(item) != 6) {
+            PyErr_SetString(PyExc_TypeError, "append_pending: items are [entry, keys, frames, i, period, count]");
+            return NULL;
+        }
+        Py_INCREF(item);
+        PyObject *entry = PyList_GET_ITEM(item, 0), *keys = PyList_GET_ITEM(item, 1), *frames = PyList_GET_ITEM(item, 2);
+        PyObject *cc = NULL;
+        int ok = 0;
+        Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(item, 3));
+        if (i == -1 && PyErr_Occurred()) goto next;
+        if (!(cc = PyObject_GetAttr(entry, ap_s_callchain))) goto next;
+        if (skipping) {
+            PyObject *acc = PyObject_GetAttr(entry, ap_s_period_acc);
+            if (!acc) goto next;
+            int below = PyObject_RichCompareBool(acc, skip_below, Py_LT);
+            Py_DECREF(acc);
+            if (below < 0) goto next;
+            if (below) {
+                PyObject *id = PyLong_FromVoidPtr(entry);
+                int in = id ? PySet_Contains(merging, id) : -1;
+                Py_XDECREF(id);
+                if (in < 0) goto next;
+                if (!in) {
+                    Py_ssize_t n = PySequence_Length(keys);
+                    if (n < 0) goto next;
+                    PyObject *md = PyObject_GetAttr(cc, ap_s_max_depth);
+                    if (!md) goto next;
+                    Py_ssize_t d = PyLong_AsSsize_t(md);
+                    Py_DECREF(md);
+                    if (d == -1 && PyErr_Occurred()) goto next;
+                    if (n - i > d) {
+                        PyObject *v = PyLong_FromSsize_t(n - i);
+                        if (!v || PyObject_SetAttr(cc, ap_s_max_depth, v) < 0) { Py_XDECREF(v); goto next; }
+                        Py_DECREF(v);
+                    }
+                    ok = 1;
+                    goto next;
+                }
+            }
+        }
+        ok = ca_append(cc, keys, frames, i, PyList_GET_ITEM(item, 4), PyList_GET_ITEM(item, 5)) == 0;
+    next:
+        Py_XDECREF(cc);
+        Py_DECREF(item);
+        if (!ok) return NULL;
+    }
+    Py_RETURN_NONE;
 }
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -1469,6 +2038,108 @@ static PyObject *sequence_records(PyObject *Py_UNUSED(module), PyObject *args)
 done:
     Py_XDECREF(numbers);
     Py_XDECREF(periods);
+    PyMem_Free(by_addr.keys);
+    PyMem_Free(by_addr.vals);
+    return result;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * sequence_fill(order, bucket, gkeys, numbers, periods) -> k
+ *     report/builder.py's _Sequence.arrays (py_arrays is its twin): sequence_records' answers written into
+ *     `numbers` (a writable 'I' array) and `periods` (a writable 'I' or 'Q' array) of len(order) items or
+ *     more, and their number: 4 + 4 or 8 bytes a sample instead of two list slots and an int object
+ *     (make.data: 78K samples, ~3 MiB less at the report's peak). OverflowError for a number above 32 bits
+ *     or a period above the periods' item (nothing then is written past the sample before it).
+ * ------------------------------------------------------------------------------------------------------ */
+
+/* fmt 'I' (4 bytes), 'Q' (8) or 'P' (periods: either) */
+static int sf_writable(PyObject *o, Py_buffer *v, char fmt, Py_ssize_t n)
+{
+    if (PyObject_GetBuffer(o, v, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) return -1;
+    const char *f = v->format ? v->format : "B";
+    if (f[0] == '@' || f[0] == '=') f++;
+    int ok = !f[1] && ((f[0] == 'I' && v->itemsize == 4 && fmt != 'Q') || (f[0] == 'Q' && v->itemsize == 8 && fmt != 'I'));
+    if (!ok || v->len / v->itemsize < n) {
+        PyBuffer_Release(v);
+        PyErr_Format(PyExc_TypeError, "sequence_fill: a writable %s array of len(order) items expected",
+                     fmt == 'I' ? "'I'" : fmt == 'Q' ? "'Q'" : "'I' or 'Q'");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *sequence_fill(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *order, *bucket, *gkeys, *onum, *oper, *result = NULL;
+    Py_buffer vn = {0}, vp = {0};
+    U64Map by_addr = {0};
+    if (!PyArg_ParseTuple(args, "O!OO!OO:sequence_fill", &PyList_Type, &order, &bucket, &PyDict_Type, &gkeys,
+                          &onum, &oper))
+        return NULL;
+    Py_ssize_t pos = 0, n = PyList_GET_SIZE(order), k = 0;
+    if (sf_writable(onum, &vn, 'I', n) < 0) return NULL;
+    if (sf_writable(oper, &vp, 'P', n) < 0) { PyBuffer_Release(&vn); return NULL; }
+    uint32_t *numbers = vn.buf;
+    int wide = vp.itemsize == 8;
+    PyObject *key, *value;
+    while (PyDict_Next(gkeys, &pos, &key, &value)) {
+        int found;
+        int64_t *slot = um_slot(&by_addr, (uint64_t)(uintptr_t)key, &found);
+        if (!slot) { PyErr_NoMemory(); goto done; }
+        long long v = PyLong_AsLongLong(value);
+        if (v == -1 && PyErr_Occurred()) goto done;
+        *slot = v;
+    }
+    /* (the order's list may not change under the loop: nothing here calls back into Python but a group's
+     * __eq__/__hash__ when it is not one of gkeys' own objects, and a dict look-up does not touch the order) */
+    for (Py_ssize_t i = 0; i < n && i < PyList_GET_SIZE(order); i++) {
+        PyObject *item = PyList_GET_ITEM(order, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 3) {
+            PyErr_SetString(PyExc_TypeError, "sequence_fill: samples are (bucket, group, period)");
+            goto done;
+        }
+        if (bucket != Py_None && PyTuple_GET_ITEM(item, 0) != bucket) continue;
+        PyObject *group = PyTuple_GET_ITEM(item, 1);
+        long long num;
+        int found;
+        int64_t *slot = um_slot(&by_addr, (uint64_t)(uintptr_t)group, &found);
+        if (!slot) { PyErr_NoMemory(); goto done; }
+        if (found)
+            num = *slot;
+        else {  /* not one of gkeys' own objects: by equality (a KeyError if none) */
+            by_addr.n--;  /* (the slot just made is left empty) */
+            by_addr.keys[slot - by_addr.vals] = 0;
+            Py_INCREF(group);
+            PyObject *got = PyDict_GetItemWithError(gkeys, group);
+            Py_DECREF(group);
+            if (!got) {
+                if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, group);
+                goto done;
+            }
+            num = PyLong_AsLongLong(got);
+            if (num == -1 && PyErr_Occurred()) goto done;
+        }
+        if (num < 0 || num > (long long)UINT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "sequence_fill: a group number outside 32 bits");
+            goto done;
+        }
+        unsigned long long period = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(item, 2));
+        if (period == (unsigned long long)-1 && PyErr_Occurred()) goto done;
+        if (!wide && period > UINT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "sequence_fill: a period outside 32 bits");
+            goto done;
+        }
+        numbers[k] = (uint32_t)num;
+        if (wide)
+            ((uint64_t *)vp.buf)[k] = period;
+        else
+            ((uint32_t *)vp.buf)[k] = (uint32_t)period;
+        k++;
+    }
+    result = PyLong_FromSsize_t(k);
+done:
+    PyBuffer_Release(&vn);
+    PyBuffer_Release(&vp);
     PyMem_Free(by_addr.keys);
     PyMem_Free(by_addr.vals);
     return result;
@@ -1708,19 +2379,99 @@ static int rn_spec(PyObject *item, RnSpec *spec)
     return 0;
 }
 
+/* rn_run's chains: `nspecs` specs, then `nitems` per-sample ones, each an (e, keys, frames) tuple with its sample's
+ * number (its period: periods' item; its count 1): 12 bytes a sample instead of a 32-byte spec */
+typedef struct {
+    const RnSpec *specs;
+    Py_ssize_t nspecs;
+    PyObject *const *items;
+    const uint32_t *samples;
+    const UView *periods;
+} RnSource;
+
+static inline void rn_at(const RnSource *s, Py_ssize_t ci, RnSpec *out)
+{
+    if (ci < s->nspecs) {
+        *out = s->specs[ci];
+        return;
+    }
+    ci -= s->nspecs;
+    PyObject *t = s->items[ci];
+    out->keys = PyTuple_GET_ITEM(t, 1);
+    out->frames = PyTuple_GET_ITEM(t, 2);
+    out->period = uv_at(s->periods, s->samples[ci]);
+    out->count = 1;
+}
+
 /* a frames list met by rn_run: its frames' RnFrames at fidx[off...]; the node its last append ended on (end,
  * -1: none) when `made` nodes had been made (the twin's `ends`) */
 typedef struct {
     Py_ssize_t off, end, made;
+    PyObject *frames, *keys;  /* (borrowed: the specs' first with this frames list; nodes' val and keys sliced
+                               * from them, a node naming its list) */
 } RnList;
 
 /* the replay of `nchains` specs in order: (max_depth, top_hit, top_count, nodes) (fc_init done) */
-static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains)
+/* callchain/rbreplay.py's RNode made in C (rb_replay_groups with a node class): its slots' offsets, Node's
+ * (ca_offset: along the MRO) and its own */
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t parent, val, keys, children, hit, children_hit, count, children_count, rb, bykey, cls;
+} RNodeSlots;
+
+static RNodeSlots rn_slots;
+
+static int rn_setup(PyTypeObject *type)
+{
+    if (rn_slots.type == type) return 0;
+    RNodeSlots s = {type};
+    if (ca_offset(type, "parent", &s.parent) < 0 || ca_offset(type, "val", &s.val) < 0 ||
+        ca_offset(type, "keys", &s.keys) < 0 || ca_offset(type, "children", &s.children) < 0 ||
+        ca_offset(type, "hit", &s.hit) < 0 || ca_offset(type, "children_hit", &s.children_hit) < 0 ||
+        ca_offset(type, "count", &s.count) < 0 || ca_offset(type, "children_count", &s.children_count) < 0 ||
+        ca_offset(type, "rb", &s.rb) < 0 || ca_offset(type, "bykey", &s.bykey) < 0 || ca_offset(type, "cls", &s.cls) < 0)
+        return -1;
+    Py_INCREF(type);
+    Py_XDECREF(rn_slots.type);
+    rn_slots = s;
+    return 0;
+}
+
+/* an RNode as rbreplay._built leaves one: parent, val and keys given (val and keys stolen), children {}, rb,
+ * bykey and cls None, the four sums */
+static PyObject *rn_object(PyObject *parent, PyObject *val, PyObject *keys, unsigned long long hit,
+                           unsigned long long count, unsigned long long chit, unsigned long long ccount)
+{
+    PyTypeObject *type = rn_slots.type;
+    PyObject *node = type->tp_alloc(type, 0), *children = NULL, *h = NULL, *c = NULL, *ch = NULL, *cc = NULL;
+    if (!node || !(children = PyDict_New()) || !(h = PyLong_FromUnsignedLongLong(hit)) ||
+        !(c = PyLong_FromUnsignedLongLong(count)) || !(ch = PyLong_FromUnsignedLongLong(chit)) ||
+        !(cc = PyLong_FromUnsignedLongLong(ccount))) {
+        Py_XDECREF(node); Py_XDECREF(children); Py_XDECREF(h); Py_XDECREF(c); Py_XDECREF(ch);
+        Py_DECREF(val);
+        Py_DECREF(keys);
+        return NULL;
+    }
+    CA_SLOT(node, rn_slots.parent) = Py_NewRef(parent);
+    CA_SLOT(node, rn_slots.val) = val;
+    CA_SLOT(node, rn_slots.keys) = keys;
+    CA_SLOT(node, rn_slots.children) = children;
+    CA_SLOT(node, rn_slots.hit) = h;
+    CA_SLOT(node, rn_slots.count) = c;
+    CA_SLOT(node, rn_slots.children_hit) = ch;
+    CA_SLOT(node, rn_slots.children_count) = cc;
+    CA_SLOT(node, rn_slots.rb) = Py_NewRef(Py_None);
+    CA_SLOT(node, rn_slots.bykey) = Py_NewRef(Py_None);
+    CA_SLOT(node, rn_slots.cls) = Py_NewRef(Py_None);
+    return node;
+}
+
+/* ntype NULL: (max_depth, top_hit, top_count, [node tuples]); else (max_depth, the top RNode of the tree,
+ * every node an RNode of rn_slots' class, children numbered in order) */
+static PyObject *rn_run(const RnSource *src, Py_ssize_t nchains, PyTypeObject *ntype)
 {
     Py_ssize_t max_depth = 0;
     int ovf = 0;  /* a sum wrapped (the caller then runs the Python loop: Python's integers do not) */
-    Py_ssize_t cap1 = nchains ? nchains : 1;
-    PyObject **frames_of = PyMem_Calloc(cap1, 2 * sizeof(PyObject *)), **keys_of;
     Py_ssize_t *fidx = NULL, nfidx = 0, capfidx = 0;  /* per distinct frames list, its frames' RnFrame */
     RnFrame *F = NULL;
     Py_ssize_t nF = 0, capF = 0;
@@ -1730,15 +2481,13 @@ static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains)
     RnArena a = {NULL, 0, 0};
     PyObject *result = NULL, *out = NULL;
     Py_ssize_t *order = NULL, *outpar = NULL;
-    if (!frames_of) { PyErr_NoMemory(); goto done; }
-    keys_of = frames_of + cap1;
     Py_ssize_t top = rn_new(&a, -1, 0, 0);
     if (top < 0) goto done;
     for (Py_ssize_t ci = 0; ci < nchains; ci++) {
-        PyObject *keys = specs[ci].keys, *frames = specs[ci].frames;
-        unsigned long long period = specs[ci].period, count = specs[ci].count;
-        keys_of[ci] = keys;
-        frames_of[ci] = frames;
+        RnSpec spec;
+        rn_at(src, ci, &spec);
+        PyObject *keys = spec.keys, *frames = spec.frames;
+        unsigned long long period = spec.period, count = spec.count;
         Py_ssize_t n = PyList_GET_SIZE(frames), pos = 0, node = top;
         if (n == 0) continue;
         if (n > max_depth) max_depth = n;
@@ -1765,6 +2514,8 @@ static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains)
             }
             L[nL].end = -1;
             L[nL].made = 0;
+            L[nL].frames = frames;
+            L[nL].keys = keys;
             *lslot = nL++;
             if (nfidx + n > capfidx) {
                 Py_ssize_t cap = capfidx ? capfidx * 2 : 1024;
@@ -1794,7 +2545,8 @@ static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains)
             L[*lslot].off = nfidx;
             nfidx += n;
         }
-        RnList *li = &L[*lslot];
+        Py_ssize_t lx = *lslot;
+        RnList *li = &L[lx];
         Py_ssize_t *fi = fidx + li->off;
         for (;;) {
             /* append_chain_children(node): its rb-tree searched with match_chain */
@@ -1811,7 +2563,7 @@ static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains)
                 cur = left ? c->left : c->right;
             }
             if (found < 0) {
-                Py_ssize_t x = rn_new(&a, ci, pos, n - pos);
+                Py_ssize_t x = rn_new(&a, lx, pos, n - pos);
                 if (x < 0) goto done;
                 a.n[x].hit = period;
                 a.n[x].count = count;
@@ -1849,7 +2601,7 @@ static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains)
                     f->hit = f->count = 0;
                     int r = rn_cmp(&F[val[m]], &F[fi[pos]]);
                     if (r == -2) goto done;
-                    Py_ssize_t x = rn_new(&a, ci, pos, n - pos);
+                    Py_ssize_t x = rn_new(&a, lx, pos, n - pos);
                     if (x < 0) goto done;
                     a.n[x].hit = period;
                     a.n[x].count = count;
@@ -1908,11 +2660,34 @@ static PyObject *rn_run(const RnSpec *specs, Py_ssize_t nchains)
         PyErr_SetString(PyExc_OverflowError, "rb_replay: a sum above 2**64 - 1");
         goto done;
     }
+    if (ntype) {  /* the RNodes themselves, parents first (made[i]: order[i]'s) */
+        PyObject **made = PyMem_Calloc(nout, sizeof(PyObject *)), *none = Py_None;
+        if (!made) { PyErr_NoMemory(); goto done; }
+        PyObject *v0 = PyList_New(0), *k0 = v0 ? PyList_New(0) : NULL;
+        if (!k0) { Py_XDECREF(v0); PyMem_Free(made); goto done; }
+        made[0] = rn_object(none, v0, k0, 0, 0, a.n[top].chit, a.n[top].ccount);
+        int ok = made[0] != NULL;
+        for (Py_ssize_t i = 1; ok && i < nout; i++) {
+            RnNode *x = &a.n[order[i]];
+            PyObject *up = made[outpar[i]];
+            PyObject *val = PyList_GetSlice(L[x->chain].frames, x->start, x->start + x->len);
+            PyObject *keys = val ? PyList_GetSlice(L[x->chain].keys, x->start, x->start + x->len) : NULL;
+            if (!keys) { Py_XDECREF(val); ok = 0; break; }
+            if (!(made[i] = rn_object(up, val, keys, x->hit, x->count, x->chit, x->ccount))) { ok = 0; break; }
+            PyObject *kids = CA_SLOT(up, rn_slots.children), *num = PyLong_FromSsize_t(PyDict_GET_SIZE(kids));
+            if (!num || PyDict_SetItem(kids, num, made[i]) < 0) { Py_XDECREF(num); ok = 0; break; }
+            Py_DECREF(num);
+        }
+        if (ok) result = Py_BuildValue("nO", max_depth, made[0]);
+        for (Py_ssize_t i = 0; i < nout; i++) Py_XDECREF(made[i]);  /* (children held by their parents' dicts) */
+        PyMem_Free(made);
+        goto done;
+    }
     if (!(out = PyList_New(nout - 1))) goto done;
     for (Py_ssize_t i = 1; i < nout; i++) {
         RnNode *x = &a.n[order[i]];
-        PyObject *val = PyList_GetSlice(frames_of[x->chain], x->start, x->start + x->len);
-        PyObject *keys = val ? PyList_GetSlice(keys_of[x->chain], x->start, x->start + x->len) : NULL;
+        PyObject *val = PyList_GetSlice(L[x->chain].frames, x->start, x->start + x->len);
+        PyObject *keys = val ? PyList_GetSlice(L[x->chain].keys, x->start, x->start + x->len) : NULL;
         PyObject *t = keys ? Py_BuildValue("nNNKKKK", outpar[i] - 1, val, keys, x->hit, x->count, x->chit,
                                            x->ccount) : NULL;
         if (!t) {
@@ -1926,7 +2701,6 @@ done:
     Py_XDECREF(out);
     PyMem_Free(order);
     PyMem_Free(a.n);
-    PyMem_Free(frames_of);
     PyMem_Free(fidx);
     PyMem_Free(F);
     PyMem_Free(L);
@@ -1950,36 +2724,48 @@ static PyObject *rb_replay(PyObject *Py_UNUSED(module), PyObject *chains)
     if (!specs) return PyErr_NoMemory();
     for (Py_ssize_t i = 0; i < n; i++)
         if (rn_spec(PyList_GET_ITEM(chains, i), &specs[i]) < 0) goto done;
-    result = rn_run(specs, n);
+    RnSource src = {specs, n, NULL, NULL, NULL};
+    result = rn_run(&src, n, NULL);
 done:
     PyMem_Free(specs);
     return result;
 }
 
 /* ---------------------------------------------------------------------------------------------------------
- * rb_replay_groups(fixed, per_group, groups, periods) -> [rb_replay's result or None per entry]
+ * rb_replay_groups(fixed, per_group, groups, periods[, node_class]) -> [rb_replay's result or None per entry]
  *     report.hist._replay_trees's sample loop and its rb_replay calls (the Python code there is the twin):
  *     entry e's chains are fixed[e] (chain tuples, appended first), then, for each sample i in order (group
  *     groups[i], period periods[i]), (keys, frames, periods[i], 1) for every (e, keys, frames) of
  *     per_group[groups[i]]. None for an entry whose sums do not fit 64 bits (the caller replays it in Python).
+ *     With node_class (callchain/rbreplay.py's RNode), an entry's result is (max_depth, its tree's top node):
+ *     the nodes made here as rbreplay._built makes them from rb_replay's tuples (none of those tuples made).
  * ------------------------------------------------------------------------------------------------------ */
 
 static PyObject *rb_replay_groups(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *fixed, *per_group, *groups, *periods, *result = NULL;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!", &PyList_Type, &fixed, &PyList_Type, &per_group, &PyList_Type, &groups,
-                          &PyList_Type, &periods))
+    UView gv = {0}, pv = {0};
+    PyTypeObject *ntype = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!OO|O!", &PyList_Type, &fixed, &PyList_Type, &per_group, &groups, &periods,
+                          &PyType_Type, &ntype))
         return NULL;
     if (fc_init() < 0) return NULL;
-    Py_ssize_t nent = PyList_GET_SIZE(fixed), ngroups = PyList_GET_SIZE(per_group), nsamples = PyList_GET_SIZE(groups);
-    if (PyList_GET_SIZE(periods) != nsamples) {
-        PyErr_SetString(PyExc_ValueError, "rb_replay_groups: groups and periods of different lengths");
-        return NULL;
+    if (ntype && rn_setup(ntype) < 0) return NULL;
+    /* (groups and periods: lists, copied, or report/builder.py _Sequence.arrays' 'I' and 'Q' arrays, read in
+     * place; of one length, else a ValueError) */
+    Py_ssize_t nsamples = -1;
+    if (uv_open(groups, &nsamples, 0, &gv) < 0) return NULL;
+    if (uv_open(periods, &nsamples, 1, &pv) < 0) { uv_close(&gv); return NULL; }
+    Py_ssize_t nent = PyList_GET_SIZE(fixed), ngroups = PyList_GET_SIZE(per_group), z = nent ? nent : 1;
+    RnSpec **specs = PyMem_Calloc(z, sizeof(RnSpec *));
+    PyObject ***items = PyMem_Calloc(z, sizeof(PyObject **));
+    uint32_t **samples = PyMem_Calloc(z, sizeof(uint32_t *));
+    Py_ssize_t *len = PyMem_Calloc(z, 2 * sizeof(Py_ssize_t)), *cnt = len ? len + z : NULL;
+    if (!specs || !items || !samples || !len) { PyErr_NoMemory(); goto done; }
+    if (nsamples >= ((Py_ssize_t)1 << 32)) {
+        PyErr_SetString(PyExc_OverflowError, "rb_replay_groups: more than 2**32 samples");
+        goto done;
     }
-    RnSpec **specs = PyMem_Calloc(nent ? nent : 1, sizeof(RnSpec *));
-    Py_ssize_t *len = PyMem_Calloc(nent ? nent : 1, 2 * sizeof(Py_ssize_t)), *cap;
-    if (!specs || !len) { PyErr_NoMemory(); goto done; }
-    cap = len + (nent ? nent : 1);
     for (Py_ssize_t e = 0; e < nent; e++) {
         PyObject *list = PyList_GET_ITEM(fixed, e);
         if (!PyList_Check(list)) {
@@ -1987,71 +2773,583 @@ static PyObject *rb_replay_groups(PyObject *Py_UNUSED(module), PyObject *args)
             goto done;
         }
         Py_ssize_t n = PyList_GET_SIZE(list);
-        cap[e] = n + 16;
-        if (!(specs[e] = PyMem_Malloc(cap[e] * sizeof(RnSpec)))) { PyErr_NoMemory(); goto done; }
+        if (!(specs[e] = PyMem_Malloc((n ? n : 1) * sizeof(RnSpec)))) { PyErr_NoMemory(); goto done; }
         for (Py_ssize_t i = 0; i < n; i++)
             if (rn_spec(PyList_GET_ITEM(list, i), &specs[e][i]) < 0) goto done;
         len[e] = n;
     }
-    for (Py_ssize_t i = 0; i < nsamples; i++) {
-        Py_ssize_t g = PyLong_AsSsize_t(PyList_GET_ITEM(groups, i));
-        if (g == -1 && PyErr_Occurred()) goto done;
-        if (g < 0 || g >= ngroups) {
-            PyErr_SetString(PyExc_IndexError, "rb_replay_groups: a group number out of range");
-            goto done;
-        }
-        PyObject *these = PyList_GET_ITEM(per_group, g);
-        if (!PyList_Check(these)) {
-            PyErr_SetString(PyExc_TypeError, "rb_replay_groups: per_group is a list of lists");
-            goto done;
-        }
-        Py_ssize_t nthese = PyList_GET_SIZE(these);
-        if (!nthese) continue;
-        unsigned long long period = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(periods, i));
-        if (period == (unsigned long long)-1 && PyErr_Occurred()) goto done;
-        for (Py_ssize_t j = 0; j < nthese; j++) {
-            PyObject *t = PyList_GET_ITEM(these, j);
-            Py_ssize_t e;
-            if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3 || !PyList_Check(PyTuple_GET_ITEM(t, 1)) ||
-                !PyList_Check(PyTuple_GET_ITEM(t, 2)) ||
-                PyList_GET_SIZE(PyTuple_GET_ITEM(t, 1)) != PyList_GET_SIZE(PyTuple_GET_ITEM(t, 2))) {
-                PyErr_SetString(PyExc_TypeError, "rb_replay_groups: per_group items are (entry, keys, frames)");
+    /* pass 0 checks every sample's items and counts them per entry; pass 1 lists them */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            for (Py_ssize_t e = 0; e < nent; e++) {
+                if (!(items[e] = PyMem_Malloc((cnt[e] ? cnt[e] : 1) * sizeof(PyObject *))) ||
+                    !(samples[e] = PyMem_Malloc((cnt[e] ? cnt[e] : 1) * sizeof(uint32_t)))) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                cnt[e] = 0;
+            }
+        for (Py_ssize_t i = 0; i < nsamples; i++) {
+            uint64_t gu = uv_at(&gv, i);  /* (a list's negative int: above any group, as u64) */
+            if (gu >= (uint64_t)ngroups) {
+                PyErr_SetString(PyExc_IndexError, "rb_replay_groups: a group number out of range");
                 goto done;
             }
-            e = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0));
-            if (e == -1 && PyErr_Occurred()) goto done;
-            if (e < 0 || e >= nent) {
-                PyErr_SetString(PyExc_IndexError, "rb_replay_groups: an entry number out of range");
+            PyObject *these = PyList_GET_ITEM(per_group, (Py_ssize_t)gu);
+            if (!PyList_Check(these)) {
+                PyErr_SetString(PyExc_TypeError, "rb_replay_groups: per_group is a list of lists");
                 goto done;
             }
-            if (len[e] == cap[e]) {
-                RnSpec *s2 = PyMem_Realloc(specs[e], cap[e] * 2 * sizeof(RnSpec));
-                if (!s2) { PyErr_NoMemory(); goto done; }
-                specs[e] = s2;
-                cap[e] *= 2;
+            Py_ssize_t nthese = PyList_GET_SIZE(these);
+            for (Py_ssize_t j = 0; j < nthese; j++) {
+                PyObject *t = PyList_GET_ITEM(these, j);
+                Py_ssize_t e;
+                if (pass == 0 && (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3 ||
+                                  !PyList_Check(PyTuple_GET_ITEM(t, 1)) || !PyList_Check(PyTuple_GET_ITEM(t, 2)) ||
+                                  PyList_GET_SIZE(PyTuple_GET_ITEM(t, 1)) != PyList_GET_SIZE(PyTuple_GET_ITEM(t, 2)))) {
+                    PyErr_SetString(PyExc_TypeError, "rb_replay_groups: per_group items are (entry, keys, frames)");
+                    goto done;
+                }
+                e = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0));
+                if (e == -1 && PyErr_Occurred()) goto done;
+                if (e < 0 || e >= nent) {
+                    PyErr_SetString(PyExc_IndexError, "rb_replay_groups: an entry number out of range");
+                    goto done;
+                }
+                if (pass == 1) {
+                    items[e][cnt[e]] = t;
+                    samples[e][cnt[e]] = (uint32_t)i;
+                }
+                cnt[e]++;
             }
-            RnSpec *sp = &specs[e][len[e]++];
-            sp->keys = PyTuple_GET_ITEM(t, 1);
-            sp->frames = PyTuple_GET_ITEM(t, 2);
-            sp->period = period;
-            sp->count = 1;
         }
     }
     if (!(result = PyList_New(nent))) goto done;
     for (Py_ssize_t e = 0; e < nent; e++) {
-        PyObject *r = rn_run(specs[e], len[e]);
+        RnSource src = {specs[e], len[e], items[e], samples[e], &pv};
+        PyObject *r = rn_run(&src, len[e] + cnt[e], ntype);
         if (!r) {
             if (!PyErr_ExceptionMatches(PyExc_OverflowError)) { Py_CLEAR(result); goto done; }
             PyErr_Clear();
             r = Py_NewRef(Py_None);
         }
         PyList_SET_ITEM(result, e, r);
+        PyMem_Free(items[e]);  /* (this entry's lists let go before the next tree is made) */
+        PyMem_Free(samples[e]);
+        items[e] = NULL;
+        samples[e] = NULL;
     }
 done:
-    if (specs)
-        for (Py_ssize_t e = 0; e < nent; e++) PyMem_Free(specs[e]);
+    for (Py_ssize_t e = 0; e < nent; e++) {
+        if (specs) PyMem_Free(specs[e]);
+        if (items) PyMem_Free(items[e]);
+        if (samples) PyMem_Free(samples[e]);
+    }
     PyMem_Free(specs);
+    PyMem_Free(items);
+    PyMem_Free(samples);
     PyMem_Free(len);
+    uv_close(&gv);
+    uv_close(&pv);
+    return result;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * replay_plan(kept, entries, records, todo, roots, mixed, caller) -> (fixed, per_group) or None
+ *     callchain/rbreplay.py's replay_plan (py_replay_plan is its twin; tests/test_report_replay_plan_c.py
+ *     compares them): per group of `kept` ((group key, group) items: group[0] its period, [1] its count, [5]
+ *     its chain), its look-ups (its self entry entries[key[0]] from frame 0 when records is None, else
+ *     (look[0], max(look[1], 0)) of each look of records[g][7]; None answered for a group whose record is
+ *     None); a look-up of an entry of `todo` (entry -> e) appends the chain (a list of the chain, reversed
+ *     with `caller`, and the list of its frames' .key) from its frame: (keys, frames, period, count) to
+ *     fixed[e] when the walk of keys down roots[e] (tree.Node objects: children by key, keys) meets no node
+ *     whose id is in the set mixed[e] and finds every child, else (e, keys, frames) to per_group[g]. A chain
+ *     from frame 0 is the group's own two lists.
+ * ------------------------------------------------------------------------------------------------------ */
+
+static PyObject *rp_s_key;
+
+/* 1: the walk meets a mixed node or a missing child; 0: not; -1: an error */
+static int rp_touches(PyObject *node, const U64Map *mixed, PyObject *keys, Py_ssize_t from)
+{
+    Py_ssize_t pos = from, n = PyList_GET_SIZE(keys);
+    while (pos < n) {
+        if (mixed->cap) {
+            uint64_t stored = (uint64_t)(uintptr_t)node + 1;
+            size_t j = um_hash((uint64_t)(uintptr_t)node) & (mixed->cap - 1);
+            while (mixed->keys[j]) {
+                if (mixed->keys[j] == stored) return 1;
+                j = (j + 1) & (mixed->cap - 1);
+            }
+        }
+        if (Py_TYPE(node) != ca_slots.type && ca_setup(Py_TYPE(node)) < 0) return -1;
+        PyObject *children = ca_get(node, ca_slots.children);
+        if (!children) return -1;
+        if (!PyDict_Check(children)) {
+            PyErr_SetString(PyExc_TypeError, "replay_plan: a node's children are a dict");
+            return -1;
+        }
+        PyObject *child = PyDict_GetItemWithError(children, PyList_GET_ITEM(keys, pos));
+        if (!child) return PyErr_Occurred() ? -1 : 1;
+        if (Py_TYPE(child) != ca_slots.type && ca_setup(Py_TYPE(child)) < 0) return -1;
+        PyObject *ckeys = ca_get(child, ca_slots.keys);
+        if (!ckeys) return -1;
+        Py_ssize_t len = PyObject_Length(ckeys);
+        if (len < 0) return -1;
+        pos += len;
+        node = child;
+    }
+    return 0;
+}
+
+static PyObject *replay_plan(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *kept, *entries, *records, *todo, *roots, *mixed, *fixed = NULL, *per_group = NULL, *result = NULL;
+    int caller;
+    U64Map *mx = NULL;
+    Py_ssize_t ne = 0;
+    if (!PyArg_ParseTuple(args, "O!O!OO!O!O!p:replay_plan", &PyList_Type, &kept, &PyDict_Type, &entries, &records,
+                          &PyDict_Type, &todo, &PyList_Type, &roots, &PyList_Type, &mixed, &caller))
+        return NULL;
+    if (records != Py_None && !PyList_Check(records)) {
+        PyErr_SetString(PyExc_TypeError, "replay_plan: records is a list or None");
+        return NULL;
+    }
+    if (!rp_s_key && !(rp_s_key = PyUnicode_InternFromString("key"))) return NULL;
+    ne = PyList_GET_SIZE(roots);
+    if (PyList_GET_SIZE(mixed) != ne) {
+        PyErr_SetString(PyExc_ValueError, "replay_plan: roots and mixed of different lengths");
+        return NULL;
+    }
+    Py_ssize_t ng = PyList_GET_SIZE(kept);
+    if (records != Py_None && PyList_GET_SIZE(records) < ng) {
+        PyErr_SetString(PyExc_ValueError, "replay_plan: fewer records than groups");
+        return NULL;
+    }
+    if (!(mx = PyMem_Calloc(ne ? ne : 1, sizeof(U64Map)))) return PyErr_NoMemory();
+    for (Py_ssize_t e = 0; e < ne; e++) {  /* each mixed set's ids, as a table of addresses */
+        PyObject *set = PyList_GET_ITEM(mixed, e), *it, *id;
+        if (!(it = PyObject_GetIter(set))) goto done;
+        while ((id = PyIter_Next(it))) {
+            unsigned long long v = PyLong_AsUnsignedLongLong(id);
+            Py_DECREF(id);
+            if (v == (unsigned long long)-1 && PyErr_Occurred()) { Py_DECREF(it); goto done; }
+            int found;
+            if (!um_slot(&mx[e], (uint64_t)v, &found)) { Py_DECREF(it); PyErr_NoMemory(); goto done; }
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) goto done;
+    }
+    if (!(fixed = PyList_New(ne)) || !(per_group = PyList_New(ng))) goto done;
+    for (Py_ssize_t e = 0; e < ne; e++) {
+        PyObject *l = PyList_New(0);
+        if (!l) goto done;
+        PyList_SET_ITEM(fixed, e, l);
+    }
+    for (Py_ssize_t g = 0; g < ng; g++) {
+        PyObject *item = PyList_GET_ITEM(kept, g), *gkey, *group, *looks = NULL, *these = NULL;
+        PyObject *frames = NULL, *keys = NULL;
+        Py_ssize_t nlooks;
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 || !PyTuple_Check(PyTuple_GET_ITEM(item, 0)) ||
+            PyTuple_GET_SIZE(PyTuple_GET_ITEM(item, 0)) < 1 || !PyList_Check(PyTuple_GET_ITEM(item, 1)) ||
+            PyList_GET_SIZE(PyTuple_GET_ITEM(item, 1)) < 6) {
+            PyErr_SetString(PyExc_TypeError, "replay_plan: kept holds (group key, group) items");
+            goto done;
+        }
+        gkey = PyTuple_GET_ITEM(item, 0);
+        group = PyTuple_GET_ITEM(item, 1);
+        if (records != Py_None) {
+            PyObject *rec = PyList_GET_ITEM(records, g);
+            if (rec == Py_None) {
+                result = Py_NewRef(Py_None);
+                goto done;
+            }
+            if (!PyTuple_Check(rec) || PyTuple_GET_SIZE(rec) < 8 || !PyList_Check(PyTuple_GET_ITEM(rec, 7))) {
+                PyErr_SetString(PyExc_TypeError, "replay_plan: a record's looks are a list");
+                goto done;
+            }
+            looks = PyTuple_GET_ITEM(rec, 7);
+            nlooks = PyList_GET_SIZE(looks);
+        } else
+            nlooks = 1;
+        if (!(these = PyList_New(0))) goto done;
+        PyList_SET_ITEM(per_group, g, these);
+        for (Py_ssize_t q = 0; q < nlooks; q++) {
+            PyObject *entry, *eo;
+            Py_ssize_t i = 0;
+            if (looks) {
+                PyObject *look = PyList_GET_ITEM(looks, q);
+                if (!PyTuple_Check(look) || PyTuple_GET_SIZE(look) < 2) {
+                    PyErr_SetString(PyExc_TypeError, "replay_plan: a look-up is (entry, frame index, ...)");
+                    goto group_fail;
+                }
+                entry = PyTuple_GET_ITEM(look, 0);
+                i = PyLong_AsSsize_t(PyTuple_GET_ITEM(look, 1));
+                if (i == -1 && PyErr_Occurred()) goto group_fail;
+                if (i < 0) i = 0;
+            } else {
+                entry = PyDict_GetItemWithError(entries, PyTuple_GET_ITEM(gkey, 0));
+                if (!entry) {
+                    if (PyErr_Occurred()) goto group_fail;
+                    continue;
+                }
+            }
+            if (entry == Py_None) continue;
+            Py_INCREF(entry);
+            eo = PyDict_GetItemWithError(todo, entry);
+            Py_DECREF(entry);
+            if (!eo) {
+                if (PyErr_Occurred()) goto group_fail;
+                continue;
+            }
+            Py_ssize_t e = PyLong_AsSsize_t(eo);
+            if (e == -1 && PyErr_Occurred()) goto group_fail;
+            if (e < 0 || e >= ne) {
+                PyErr_SetString(PyExc_IndexError, "replay_plan: an entry number out of range");
+                goto group_fail;
+            }
+            if (!frames) {
+                PyObject *chain = PyList_GET_ITEM(group, 5);
+                if (!(frames = PySequence_List(chain))) goto group_fail;
+                if (caller && PyList_Reverse(frames) < 0) goto group_fail;
+                Py_ssize_t n = PyList_GET_SIZE(frames);
+                if (!(keys = PyList_New(n))) goto group_fail;
+                for (Py_ssize_t f = 0; f < n; f++) {
+                    PyObject *k = PyObject_GetAttr(PyList_GET_ITEM(frames, f), rp_s_key);
+                    if (!k) goto group_fail;
+                    PyList_SET_ITEM(keys, f, k);
+                }
+            }
+            Py_ssize_t n = PyList_GET_SIZE(frames);
+            if (i > n) i = n;
+            PyObject *ks, *fs;
+            if (i) {
+                ks = PyList_GetSlice(keys, i, n);
+                fs = ks ? PyList_GetSlice(frames, i, n) : NULL;
+                if (!fs) { Py_XDECREF(ks); goto group_fail; }
+            } else {
+                ks = Py_NewRef(keys);
+                fs = Py_NewRef(frames);
+            }
+            int t = rp_touches(PyList_GET_ITEM(roots, e), &mx[e], ks, 0);
+            PyObject *tup = NULL;
+            if (t == 1)
+                tup = PyTuple_Pack(3, eo, ks, fs);
+            else if (t == 0)
+                tup = PyTuple_Pack(4, ks, fs, PyList_GET_ITEM(group, 0), PyList_GET_ITEM(group, 1));
+            Py_DECREF(ks);
+            Py_DECREF(fs);
+            if (!tup) goto group_fail;
+            if (PyList_Append(t == 1 ? these : PyList_GET_ITEM(fixed, e), tup) < 0) {
+                Py_DECREF(tup);
+                goto group_fail;
+            }
+            Py_DECREF(tup);
+        }
+        Py_XDECREF(frames);
+        Py_XDECREF(keys);
+        continue;
+    group_fail:
+        Py_XDECREF(frames);
+        Py_XDECREF(keys);
+        goto done;
+    }
+    result = PyTuple_Pack(2, fixed, per_group);
+done:
+    Py_XDECREF(fixed);
+    Py_XDECREF(per_group);
+    if (mx)
+        for (Py_ssize_t e = 0; e < ne; e++) {
+            PyMem_Free(mx[e].keys);
+            PyMem_Free(mx[e].vals);
+        }
+    PyMem_Free(mx);
+    return result;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * builder_adds(bucket, known, to_rframe, chains, chain_of, self_parts, make_part, comm_head, groups,
+ *              thread_comm, gkeys) -> None
+ *     report/builder.py's per-group loop with Hists.add on its plain path (builder._py_adds is its twin;
+ *     tests/test_hist_builder_adds_c.py compares them): for each (thread, location, chain, raw) -> (period,
+ *     count) of `bucket`, in order: loc = known.get(location) or to_rframe(location); rchain =
+ *     chains.get(chain), else chains[chain] = chain_of(chain), or with chain_of None the tuple of each frame's
+ *     known.get(frame) or to_rframe(frame); thread_comm[thread.tid] = thread.comm; the
+ *     location's part self_parts.get(loc), else self_parts[loc] = make_part(comm, tid, loc); the identity
+ *     that part, or (comm,) + part with comm_head; the group (identity, chain) of `groups` made ([period,
+ *     count, tid, comm, loc, rchain, None, False, raw, its number]) or added to; gkeys[group] its number.
+ * ------------------------------------------------------------------------------------------------------ */
+
+static PyObject *ba_s_comm, *ba_s_tid;
+
+static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *bucket, *known, *to_rframe, *chains, *chain_of, *self_parts, *make_part, *groups, *thread_comm, *gkeys;
+    int comm_head;
+    if (!PyArg_ParseTuple(args, "O!O!OO!OO!OpO!O!O!:builder_adds", &PyDict_Type, &bucket, &PyDict_Type, &known,
+                          &to_rframe, &PyDict_Type, &chains, &chain_of, &PyDict_Type, &self_parts, &make_part,
+                          &comm_head, &PyDict_Type, &groups, &PyDict_Type, &thread_comm, &PyDict_Type, &gkeys))
+        return NULL;
+    if (!ba_s_comm && (!(ba_s_comm = PyUnicode_InternFromString("comm")) || !(ba_s_tid = PyUnicode_InternFromString("tid"))))
+        return NULL;
+    /* (the bucket's items listed first: the callbacks may not change it under the loop) */
+    PyObject *items = PyDict_Items(bucket);
+    if (!items) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(items);
+    for (Py_ssize_t x = 0; x < n; x++) {
+        PyObject *item = PyList_GET_ITEM(items, x), *group = PyTuple_GET_ITEM(item, 0), *value = PyTuple_GET_ITEM(item, 1);
+        PyObject *period = NULL, *count = NULL, *loc = NULL, *rchain = NULL, *comm = NULL, *tid = NULL, *part = NULL;
+        PyObject *ident = NULL, *gkey = NULL, *num = NULL;
+        int ok = 0;
+        if (!PyTuple_Check(group) || PyTuple_GET_SIZE(group) != 4) {
+            PyErr_SetString(PyExc_TypeError, "builder_adds: groups are (thread, location, chain, raw)");
+            goto next;
+        }
+        PyObject *thread = PyTuple_GET_ITEM(group, 0), *location = PyTuple_GET_ITEM(group, 1);
+        PyObject *chain = PyTuple_GET_ITEM(group, 2), *raw = PyTuple_GET_ITEM(group, 3);
+        if (PySequence_Size(value) != 2) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "builder_adds: values are (period, count)");
+            goto next;
+        }
+        if (!(period = PySequence_GetItem(value, 0)) || !(count = PySequence_GetItem(value, 1))) goto next;
+        loc = PyDict_GetItemWithError(known, location);
+        if (loc) Py_INCREF(loc);
+        else if (PyErr_Occurred() || !(loc = PyObject_CallOneArg(to_rframe, location))) goto next;
+        rchain = PyDict_GetItemWithError(chains, chain);
+        if (rchain) Py_INCREF(rchain);
+        else if (PyErr_Occurred())
+            goto next;
+        else if (chain_of != Py_None) {
+            if (!(rchain = PyObject_CallOneArg(chain_of, chain)) || PyDict_SetItem(chains, chain, rchain) < 0) goto next;
+        } else {  /* each frame as the location: known, else to_rframe */
+            PyObject *seq = PySequence_Fast(chain, "builder_adds: a chain is a sequence");
+            if (!seq) goto next;
+            Py_ssize_t nf = PySequence_Fast_GET_SIZE(seq);
+            if (!(rchain = PyTuple_New(nf))) { Py_DECREF(seq); goto next; }
+            for (Py_ssize_t f = 0; f < nf; f++) {
+                PyObject *frame = PySequence_Fast_GET_ITEM(seq, f), *rf = PyDict_GetItemWithError(known, frame);
+                if (rf) Py_INCREF(rf);
+                else if (PyErr_Occurred() || !(rf = PyObject_CallOneArg(to_rframe, frame))) { Py_DECREF(seq); goto next; }
+                PyTuple_SET_ITEM(rchain, f, rf);
+            }
+            Py_DECREF(seq);
+            if (PyDict_SetItem(chains, chain, rchain) < 0) goto next;
+        }
+        if (!(comm = PyObject_GetAttr(thread, ba_s_comm)) || !(tid = PyObject_GetAttr(thread, ba_s_tid))) goto next;
+        if (PyDict_SetItem(thread_comm, tid, comm) < 0) goto next;
+        part = PyDict_GetItemWithError(self_parts, loc);
+        if (part) Py_INCREF(part);
+        else if (PyErr_Occurred() || !(part = PyObject_CallFunctionObjArgs(make_part, comm, tid, loc, NULL)) ||
+                 PyDict_SetItem(self_parts, loc, part) < 0)
+            goto next;
+        if (comm_head) {
+            if (!PyTuple_Check(part)) {
+                PyErr_SetString(PyExc_TypeError, "builder_adds: a location's part is a tuple");
+                goto next;
+            }
+            Py_ssize_t np = PyTuple_GET_SIZE(part);
+            if (!(ident = PyTuple_New(np + 1))) goto next;
+            PyTuple_SET_ITEM(ident, 0, Py_NewRef(comm));
+            for (Py_ssize_t i = 0; i < np; i++) PyTuple_SET_ITEM(ident, i + 1, Py_NewRef(PyTuple_GET_ITEM(part, i)));
+        } else
+            ident = Py_NewRef(part);
+        if (!(gkey = PyTuple_Pack(2, ident, chain))) goto next;
+        PyObject *got = PyDict_GetItemWithError(groups, gkey);
+        if (got) {
+            if (!PyList_Check(got) || PyList_GET_SIZE(got) < 10) {
+                PyErr_SetString(PyExc_TypeError, "builder_adds: a group is a list of 10");
+                goto next;
+            }
+            PyObject *sum = PyNumber_Add(PyList_GET_ITEM(got, 0), period);
+            if (!sum) goto next;
+            PyList_SetItem(got, 0, sum);
+            if (!(sum = PyNumber_Add(PyList_GET_ITEM(got, 1), count))) goto next;
+            PyList_SetItem(got, 1, sum);
+            num = Py_NewRef(PyList_GET_ITEM(got, 9));
+        } else {
+            if (PyErr_Occurred() || !(num = PyLong_FromSsize_t(PyDict_GET_SIZE(groups)))) goto next;
+            PyObject *g = Py_BuildValue("[OOOOOOOOOO]", period, count, tid, comm, loc, rchain, Py_None, Py_False, raw, num);
+            if (!g) goto next;
+            int r = PyDict_SetItem(groups, gkey, g);
+            Py_DECREF(g);
+            if (r < 0) goto next;
+        }
+        if (PyDict_SetItem(gkeys, group, num) < 0) goto next;
+        ok = 1;
+    next:
+        Py_XDECREF(period); Py_XDECREF(count); Py_XDECREF(loc); Py_XDECREF(rchain); Py_XDECREF(comm);
+        Py_XDECREF(tid); Py_XDECREF(part); Py_XDECREF(ident); Py_XDECREF(gkey); Py_XDECREF(num);
+        if (!ok) {
+            Py_DECREF(items);
+            return NULL;
+        }
+    }
+    Py_DECREF(items);
+    Py_RETURN_NONE;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * rframe_convert(frame, rframe_class, ranks, rank_of, object_of, file_start_of) -> RFrame
+ *     report/frames.py's FrameTable._convert of a session frame (session.frames.Frame; its Python code there
+ *     is the twin, tests/test_report_rframe_c.py compares them): the frame's dso_obj (None: no dso, rank
+ *     (-1, -1)), else its dso short name (frame.dso) and rank (ranks.get(dso_obj), else ranks[dso_obj] =
+ *     rank_of(dso_obj, frame.dso)); with a symbol (frame.sym not None) and frame.resolved not None, whether
+ *     it is a data object (resolved.object, or object_of(frame, dso_obj) when that is None) and then its
+ *     start as perf keeps it (file_start_of(sym_start, dso_obj)); the RFrame made as RFrame._of makes it
+ *     (its slots set in place: name, has_sym, inlined, dso_name, dso_rank, sym_start, avma, rip, key,
+ *     chain_text, level, mapped, object_sym, object_start).
+ * ------------------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t name, has_sym, inlined, dso_name, dso_rank, sym_start, avma, rip, key, chain_text, level, mapped,
+        object_sym, object_start;
+} RFrameSlots;
+
+static RFrameSlots rf_slots;
+static PyObject *rf_s_dso_obj, *rf_s_dso, *rf_s_sym, *rf_s_inlined, *rf_s_avma, *rf_s_file_offset, *rf_s_sym_start,
+    *rf_s_resolved, *rf_s_level, *rf_s_object, *rf_s_i, *rf_s_s, *rf_s_a, *rf_s_inl_suffix, *rf_s_zero, *rf_s_empty,
+    *rf_minus_pair;
+static SlotCache rf_c_dso_obj, rf_c_dso, rf_c_sym, rf_c_inlined, rf_c_avma, rf_c_file_offset, rf_c_sym_start,
+    rf_c_resolved, rf_c_level;
+
+#define RF_SYM_NAME_MAX 1023  /* report/frames.py SYM_NAME_MAX */
+
+static int rf_setup(PyTypeObject *type)
+{
+    if (!rf_s_dso_obj) {
+        if (!(rf_s_dso_obj = PyUnicode_InternFromString("dso_obj")) || !(rf_s_dso = PyUnicode_InternFromString("dso")) ||
+            !(rf_s_sym = PyUnicode_InternFromString("sym")) || !(rf_s_inlined = PyUnicode_InternFromString("inlined")) ||
+            !(rf_s_avma = PyUnicode_InternFromString("avma")) ||
+            !(rf_s_file_offset = PyUnicode_InternFromString("file_offset")) ||
+            !(rf_s_sym_start = PyUnicode_InternFromString("sym_start")) ||
+            !(rf_s_resolved = PyUnicode_InternFromString("resolved")) ||
+            !(rf_s_level = PyUnicode_InternFromString("level")) || !(rf_s_object = PyUnicode_InternFromString("object")) ||
+            !(rf_s_i = PyUnicode_InternFromString("i")) || !(rf_s_s = PyUnicode_InternFromString("s")) ||
+            !(rf_s_a = PyUnicode_InternFromString("a")) || !(rf_s_inl_suffix = PyUnicode_FromString(" (inlined)")) ||
+            !(rf_s_zero = PyUnicode_InternFromString("0")) || !(rf_s_empty = PyUnicode_InternFromString("")) ||
+            !(rf_minus_pair = Py_BuildValue("(ii)", -1, -1)))
+            return -1;
+    }
+    if (rf_slots.type == type) return 0;
+    RFrameSlots s = {type};
+    if (ca_offset(type, "name", &s.name) < 0 || ca_offset(type, "has_sym", &s.has_sym) < 0 ||
+        ca_offset(type, "inlined", &s.inlined) < 0 || ca_offset(type, "dso_name", &s.dso_name) < 0 ||
+        ca_offset(type, "dso_rank", &s.dso_rank) < 0 || ca_offset(type, "sym_start", &s.sym_start) < 0 ||
+        ca_offset(type, "avma", &s.avma) < 0 || ca_offset(type, "rip", &s.rip) < 0 || ca_offset(type, "key", &s.key) < 0 ||
+        ca_offset(type, "chain_text", &s.chain_text) < 0 || ca_offset(type, "level", &s.level) < 0 ||
+        ca_offset(type, "mapped", &s.mapped) < 0 || ca_offset(type, "object_sym", &s.object_sym) < 0 ||
+        ca_offset(type, "object_start", &s.object_start) < 0)
+        return -1;
+    Py_INCREF(type);
+    Py_XDECREF(rf_slots.type);
+    rf_slots = s;
+    return 0;
+}
+
+/* text[:RF_SYM_NAME_MAX] (text stolen) */
+static PyObject *rf_cut(PyObject *text)
+{
+    if (!text || PyUnicode_GET_LENGTH(text) <= RF_SYM_NAME_MAX) return text;
+    PyObject *cut = PyUnicode_Substring(text, 0, RF_SYM_NAME_MAX);
+    Py_DECREF(text);
+    return cut;
+}
+
+static PyObject *rframe_convert(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *frame, *ranks, *rank_of, *object_of, *file_start_of;
+    PyTypeObject *type;
+    if (!PyArg_ParseTuple(args, "OO!O!OOO:rframe_convert", &frame, &PyType_Type, &type, &PyDict_Type, &ranks, &rank_of,
+                          &object_of, &file_start_of))
+        return NULL;
+    if (rf_setup(type) < 0) return NULL;
+    PyObject *dso_obj = NULL, *dso_name = NULL, *rank = NULL, *name = NULL, *inlined = NULL, *avma = NULL,
+        *file_offset = NULL, *sym_start = NULL, *level = NULL, *resolved = NULL, *object_start = NULL, *key = NULL,
+        *text = NULL, *node = NULL, *result = NULL;
+    int object_sym = 0, inl = 0;
+    if (!(dso_obj = sa_get(frame, rf_s_dso_obj, &rf_c_dso_obj))) goto done;
+    if (dso_obj == Py_None) {
+        dso_name = Py_NewRef(Py_None);
+        rank = Py_NewRef(rf_minus_pair);
+    } else {
+        if (!(dso_name = sa_get(frame, rf_s_dso, &rf_c_dso))) goto done;
+        rank = PyDict_GetItemWithError(ranks, dso_obj);
+        if (rank) Py_INCREF(rank);
+        else if (PyErr_Occurred() || !(rank = PyObject_CallFunctionObjArgs(rank_of, dso_obj, dso_name, NULL)) ||
+                 PyDict_SetItem(ranks, dso_obj, rank) < 0)
+            goto done;
+    }
+    if (!(name = sa_get(frame, rf_s_sym, &rf_c_sym)) || !(inlined = sa_get(frame, rf_s_inlined, &rf_c_inlined)) ||
+        !(avma = sa_get(frame, rf_s_avma, &rf_c_avma)) || !(file_offset = sa_get(frame, rf_s_file_offset, &rf_c_file_offset)) ||
+        !(sym_start = sa_get(frame, rf_s_sym_start, &rf_c_sym_start)) || !(level = sa_get(frame, rf_s_level, &rf_c_level)))
+        goto done;
+    {   /* frame.sym_start or 0 */
+        int t = PyObject_IsTrue(sym_start);
+        if (t < 0) goto done;
+        if (!t) Py_SETREF(sym_start, PyLong_FromLong(0));
+        if (!sym_start) goto done;
+    }
+    int has_sym = name != Py_None;
+    if (has_sym) {
+        if ((inl = PyObject_IsTrue(inlined)) < 0) goto done;
+        if (!(resolved = sa_get(frame, rf_s_resolved, &rf_c_resolved))) goto done;
+        if (resolved != Py_None) {
+            PyObject *known = PyObject_GetAttr(resolved, rf_s_object);
+            if (!known) {
+                if (!PyErr_ExceptionMatches(PyExc_AttributeError)) goto done;
+                PyErr_Clear();
+                known = Py_NewRef(Py_None);
+            }
+            if (known == Py_None) {
+                Py_DECREF(known);
+                if (!(known = PyObject_CallFunctionObjArgs(object_of, frame, dso_obj, NULL))) goto done;
+            }
+            object_sym = PyObject_IsTrue(known);
+            Py_DECREF(known);
+            if (object_sym < 0) goto done;
+            if (object_sym && !(object_start = PyObject_CallFunctionObjArgs(file_start_of, sym_start, dso_obj, NULL)))
+                goto done;
+            if (object_start == Py_None) Py_CLEAR(object_start);  /* (no file offset known: the start) */
+        }
+        if (!PyUnicode_Check(name)) {
+            PyErr_SetString(PyExc_TypeError, "rframe_convert: a symbol name is a str");
+            goto done;
+        }
+        key = inl ? PyTuple_Pack(2, rf_s_i, name) : PyTuple_Pack(3, rf_s_s, rank, sym_start);
+        text = rf_cut(inl ? PyUnicode_Concat(name, rf_s_inl_suffix) : Py_NewRef(name));
+    } else {
+        key = PyTuple_Pack(3, rf_s_a, rank, avma);
+        int nz = PyObject_IsTrue(avma);
+        if (nz < 0) goto done;
+        if (nz) {
+            PyObject *hex = PyNumber_ToBase(avma, 16);  /* "%#x" % avma: 0x... (a negative one: -0x...) */
+            text = rf_cut(hex);
+        } else
+            text = Py_NewRef(rf_s_zero);
+    }
+    if (!key || !text) goto done;
+    if (!object_start) object_start = Py_NewRef(sym_start);
+    if (!(node = type->tp_alloc(type, 0))) goto done;
+    CA_SLOT(node, rf_slots.name) = Py_NewRef(has_sym ? name : rf_s_empty);
+    CA_SLOT(node, rf_slots.has_sym) = Py_NewRef(has_sym ? Py_True : Py_False);
+    CA_SLOT(node, rf_slots.inlined) = Py_NewRef(inl ? Py_True : Py_False);
+    CA_SLOT(node, rf_slots.dso_name) = Py_NewRef(dso_name);
+    CA_SLOT(node, rf_slots.dso_rank) = Py_NewRef(rank);
+    CA_SLOT(node, rf_slots.sym_start) = Py_NewRef(sym_start);
+    CA_SLOT(node, rf_slots.avma) = Py_NewRef(avma);
+    CA_SLOT(node, rf_slots.rip) = Py_NewRef(file_offset != Py_None ? file_offset : avma);
+    CA_SLOT(node, rf_slots.key) = Py_NewRef(key);
+    CA_SLOT(node, rf_slots.chain_text) = Py_NewRef(text);
+    CA_SLOT(node, rf_slots.level) = Py_NewRef(level);
+    CA_SLOT(node, rf_slots.mapped) = Py_NewRef(dso_name != Py_None ? Py_True : Py_False);
+    CA_SLOT(node, rf_slots.object_sym) = Py_NewRef(has_sym && object_sym ? Py_True : Py_False);
+    CA_SLOT(node, rf_slots.object_start) = Py_NewRef(object_start);
+    result = node;
+done:
+    Py_XDECREF(dso_obj); Py_XDECREF(dso_name); Py_XDECREF(rank); Py_XDECREF(name); Py_XDECREF(inlined);
+    Py_XDECREF(avma); Py_XDECREF(file_offset); Py_XDECREF(sym_start); Py_XDECREF(level); Py_XDECREF(resolved);
+    Py_XDECREF(object_start); Py_XDECREF(key); Py_XDECREF(text);
     return result;
 }
 
@@ -2071,12 +3369,26 @@ PyMethodDef speedups_report_methods[] = {
      "replay_looks(records, wraps, variant_of) -> looks (report.hist._replay_looks; see the source)"},
     {"sequence_records", (PyCFunction)sequence_records, METH_VARARGS,
      "sequence_records(order, bucket, gkeys) -> (numbers, periods) (report.builder._Sequence.records; see the source)"},
+    {"sequence_fill", (PyCFunction)sequence_fill, METH_VARARGS,
+     "sequence_fill(order, bucket, gkeys, numbers, periods) -> k (report.builder._Sequence.arrays; see the source)"},
     {"frame_cmp", (PyCFunction)(void (*)(void))frame_cmp, METH_FASTCALL,
      "frame_cmp(left, right) -> -1, 0 or 1 (callchain.tree.compare_frames; see the source)"},
     {"rb_replay", (PyCFunction)rb_replay, METH_O,
      "rb_replay(chains) -> (max_depth, top_hit, top_count, nodes) (callchain.rbreplay.replay; see the source)"},
     {"rb_replay_groups", (PyCFunction)rb_replay_groups, METH_VARARGS,
-     "rb_replay_groups(fixed, per_group, groups, periods) -> [result or None] (report.hist._replay_trees; see the source)"},
+     "rb_replay_groups(fixed, per_group, groups, periods[, node_class]) -> [result or None] (report.hist._replay_trees; "
+     "see the source)"},
+    {"replay_plan", (PyCFunction)replay_plan, METH_VARARGS,
+     "replay_plan(kept, entries, records, todo, roots, mixed, caller) -> (fixed, per_group) or None "
+     "(callchain.rbreplay.replay_plan; see the source)"},
+    {"builder_adds", (PyCFunction)builder_adds, METH_VARARGS,
+     "builder_adds(bucket, known, to_rframe, chains, chain_of, self_parts, make_part, comm_head, groups, thread_comm, "
+     "gkeys) (report.builder._py_adds; see the source)"},
+    {"rframe_convert", (PyCFunction)rframe_convert, METH_VARARGS,
+     "rframe_convert(frame, rframe_class, ranks, rank_of, object_of, file_start_of) -> RFrame "
+     "(report.frames.FrameTable._convert; see the source)"},
+    {"append_pending", (PyCFunction)append_pending, METH_VARARGS,
+     "append_pending(items, skip_below, merging) (report.hist.Hists._append_pending; see the source)"},
     {"hist_lookups", (PyCFunction)hist_lookups, METH_VARARGS,
      "hist_lookups(groups, caller_order, graphs, cumulative, every, at, entries, frame_entries, make_self, "
      "make_frame) -> (records, made_after, pending) (see the source)"},

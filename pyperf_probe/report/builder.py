@@ -118,6 +118,7 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
     groups = session.sample_groups(with_chain=callchains, with_raw=need_raw, order=order)
     frames = FrameTable(_build_id_files(session))
     to_rframe = frames.get
+    known_frame = frames.known_get  # (a session frame converted already: one dict look-up)
     chains: dict[tuple, tuple] = {}
     traces: dict[tuple, str] = {}
     for index, bucket in enumerate(groups):
@@ -126,9 +127,21 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
         h.sequence = _Sequence(order, bucket, gkeys, len(groups) == 1)
         # (the totals once per event: the sum of every group's period and count)
         h.count(sum(map(itemgetter(0), bucket.values())), sum(map(itemgetter(1), bucket.values())))
+        if not use_filters and not need_trace and h.plain_adds():
+            # the loop below with Hists.add's plain path, in C (perfdata/_speedups_report.c builder_adds) when built
+            adds = speedups.builder_adds if speedups is not None and hasattr(speedups, "builder_adds") else _py_adds
+            # (a chain's frames converted there, each one as a location is: FrameTable.chain's answers)
+            adds(bucket, frames.known, to_rframe, chains, None, h._self_parts, h._self_part, h._comm_head,
+                 h._groups, h._thread_comm, gkeys)
+            bucket.clear()
+            if need_raw:
+                h.sequence.compact()
+            continue
         for group, (period, count) in bucket.items():
             thread, location, chain, raw = group
-            loc = to_rframe(location)
+            loc = known_frame(location)
+            if loc is None:
+                loc = to_rframe(location)
             filtered = use_filters and filters.rejects(thread.comm, location, loc)
             rchain = chains.get(chain)
             if rchain is None:
@@ -151,6 +164,43 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
     return Built(hists, [ev.name or "" for ev in evsels])
 
 
+def _py_adds(bucket: dict, known: dict, to_rframe, chains: dict, chain_of, self_parts: dict, make_part,
+             comm_head: bool, groups: dict, thread_comm: dict, gkeys: dict) -> None:
+    """``_build``'s per-group loop and ``Hists.add`` on its plain path (no filter, no trace, the frame keys last
+    after nothing or comm: ``Hists.plain_adds``), the twin of perfdata/_speedups_report.c builder_adds: each
+    group's location and chain converted (``known``/``to_rframe``, ``chains``/``chain_of``; without chain_of,
+    each frame as a location), its thread's comm
+    noted, its identity made from the location's part (``self_parts``/``make_part``), its hists group made or
+    added to, its number in ``gkeys``."""
+    for group, (period, count) in list(bucket.items()):
+        thread, location, chain, raw = group
+        loc = known.get(location)
+        if loc is None:
+            loc = to_rframe(location)
+        rchain = chains.get(chain)
+        if rchain is None:
+            if chain_of is not None:
+                rchain = chains[chain] = chain_of(chain)
+            else:  # (each frame as the location)
+                rchain = chains[chain] = tuple([rf if rf is not None else to_rframe(frame)
+                                                for frame, rf in zip(chain, map(known.get, chain))])
+        comm, tid = thread.comm, thread.tid
+        thread_comm[tid] = comm
+        part = self_parts.get(loc)
+        if part is None:
+            part = self_parts[loc] = make_part(comm, tid, loc)
+        gkey = ((comm,) + part if comm_head else part, chain)
+        got = groups.get(gkey)
+        if got is None:
+            number = len(groups)
+            groups[gkey] = [period, count, tid, comm, loc, rchain, None, False, raw, number]
+        else:
+            got[0] += period
+            got[1] += count
+            number = got[9]
+        gkeys[group] = number
+
+
 class _Sequence:
     """A hists' samples in order, as (group number, period): read from the session's order only if asked,
     or kept as arrays once ``compact`` made them."""
@@ -163,14 +213,20 @@ class _Sequence:
         self.numbers = self.periods = None  # (compact's arrays)
 
     def compact(self) -> None:
-        """Read this hists' samples now and keep them as arrays (group number: 'I', period: 'Q'), letting go
+        """Read this hists' samples now and keep them as arrays (group number: 'I', period: 'I' or 'Q'), letting go
         of the order and the groups: a system-wide tracepoint recording sorted by trace has a group per RAW
         payload (sys.data: 208K of 235K samples), which the order's (bucket, group, period) tuples and
         ``gkeys`` would keep, with their payloads, through Hists.finish and the output (~8 MiB)."""
         if self.numbers is not None:
             return
-        numbers, periods = self.records()
-        self.numbers, self.periods = array("I", numbers), array("Q", periods)
+        numbers, periods = self.arrays()
+        self.numbers = numbers if type(numbers) is array else array("I", numbers)
+        if type(periods) is not array:
+            try:
+                periods = array("I", periods)
+            except OverflowError:
+                periods = array("Q", periods)
+        self.periods = periods
         self.order = self.bucket = self.gkeys = None
 
     def __iter__(self):
@@ -188,6 +244,44 @@ class _Sequence:
             return speedups.sequence_records(self.order, None if self.alone else self.bucket, self.gkeys)
         return self.py_records()
 
+    def arrays(self) -> tuple:
+        """``records`` as arrays, group number 'I' and period 'I' or 'Q' (4 + 4 or 8 bytes a sample where the
+        lists hold a slot and an int object each: make.data's 78K samples, ~3 MiB less at the report's peak), filled by C
+        (perfdata/_speedups_report.c sequence_fill when built: ``py_arrays`` is its twin); ``records``' lists
+        for a number or period past those sizes."""
+        if self.numbers is not None:
+            return self.numbers, self.periods
+        if speedups is not None and hasattr(speedups, "sequence_fill") and type(self.order) is list:
+            n = len(self.order)
+            numbers = array("I", _ZERO) * n
+            for code in "IQ":  # (periods of 32 bits: 4 bytes a sample, as most recordings' are)
+                periods = array(code, _ZERO) * n
+                try:
+                    k = speedups.sequence_fill(self.order, None if self.alone else self.bucket, self.gkeys,
+                                               numbers, periods)
+                    break
+                except OverflowError:
+                    del periods
+                    if code == "Q":
+                        return self.records()
+            if k < n:
+                del numbers[k:], periods[k:]
+            return numbers, periods
+        return self.py_arrays()
+
+    def py_arrays(self) -> tuple:
+        """``arrays`` in Python."""
+        numbers, periods = self.py_records()
+        try:
+            numbers = array("I", numbers)
+            try:
+                periods = array("I", periods)
+            except OverflowError:
+                periods = array("Q", periods)
+            return numbers, periods
+        except OverflowError:
+            return self.py_records()
+
     def py_records(self) -> tuple[list, list]:
         """``records`` in Python."""
         if self.numbers is not None:
@@ -196,6 +290,9 @@ class _Sequence:
         if not self.alone:  # this hists' samples: those of its bucket
             order = list(compress(order, map(is_, map(itemgetter(0), order), repeat(self.bucket))))
         return list(map(self.gkeys.__getitem__, map(itemgetter(1), order))), list(map(itemgetter(2), order))
+
+
+_ZERO = (0,)  # (arrays' one item, repeated)
 
 
 def _final_comm(session):

@@ -7,6 +7,7 @@ Layout details, with examples, in perf-formats.md §2.4-2.5.
 from __future__ import annotations
 
 from pyperf_probe.callchain import tree as cc
+from pyperf_probe.perfdata.format import PERF_CONTEXT_MAX
 from pyperf_probe.perfdata.frozen import Frozen
 
 MARGIN = " " * 12
@@ -179,7 +180,8 @@ def _flat(nodes: list[cc.Node], params: GraphParams, total: int) -> str:
         else:
             out.append("           " + value_text(node.cumul_hits, node.cumul_counts, total, params) + "\n")
         for frame in node.path_frames():
-            out.append("                " + frame_text(frame, params, False) + "\n")
+            if frame.avma < PERF_CONTEXT_MAX:  # (perf skips these: a dwarf chain's 0 - 1 frame, dwarf_unwind)
+                out.append("                " + frame_text(frame, params, False) + "\n")
         out.append("\n")
         if n + 1 == params.print_limit:
             break
@@ -189,7 +191,7 @@ def _flat(nodes: list[cc.Node], params: GraphParams, total: int) -> str:
 def _folded(nodes: list[cc.Node], params: GraphParams, total: int) -> str:
     out: list[str] = []
     for n, node in enumerate(nodes):
-        text = ";".join(f.chain_text for f in node.path_frames())
+        text = ";".join(f.chain_text for f in node.path_frames() if f.avma < PERF_CONTEXT_MAX)  # (as _flat)
         out.append(value_text(node.hit, node.count, total, params) + " " + text + "\n")
         if n + 1 == params.print_limit:
             break

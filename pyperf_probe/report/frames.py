@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pyperf_probe.callchain.tree import frame_key
+from pyperf_probe.session.frames import Frame as _SessionFrame
 
 # perf formats a callchain entry into a 1024-byte buffer (callchain_list__sym_name): longer names are cut.
 SYM_NAME_MAX = 1023
@@ -99,6 +100,14 @@ def _object_symbol(frame, dso_obj) -> bool:
 STT_OBJECT = 1
 
 
+def _c_convert():
+    from pyperf_probe.perfdata.speedups import speedups
+    return getattr(speedups, "rframe_convert", None) if speedups is not None else None
+
+
+_C_CONVERT = _c_convert()  # (None: PYPERF_PURE_PYTHON or not built; tests set it to None for the Python code)
+
+
 def _file_start(svma: int, dso_obj) -> int | None:
     """Where perf keeps a process's symbol: at the file offset of its ELF address (``dso__load_sym``:
     st_value less p_vaddr - p_offset of the PT_LOAD holding it). Kernel symbols stay where they are."""
@@ -120,8 +129,12 @@ class FrameTable:
     def __init__(self, build_id_files: Sequence[str] = ()):
         self._by_id: dict[int, tuple[object, RFrame]] = {}
         self._by_frame: dict = {}  # frame -> RFrame, for ``chain`` (session frames hash by identity)
+        self.known = self._by_frame  # (session frames converted already)
+        self.known_get = self._by_frame.get  # (a frame converted already, or None)
         self._header_rank = {name: i for i, name in enumerate(dict.fromkeys(build_id_files))}
         self._seen_rank: dict[str, int] = {}
+        self._dso_ranks: dict = {}  # session Dso -> its dso_rank (``_convert``)
+        self._rank_of = lambda dso_obj, dso_name: self.dso_rank(getattr(dso_obj, "long_name", dso_name), dso_obj.order)
         self.inlined_seen = False  # some frame converted is an inlined function's (report.hist lists more)
 
     def dso_rank(self, long_name: str | None, session_order: int | None) -> tuple[int, int]:
@@ -135,6 +148,11 @@ class FrameTable:
         return (1, session_order)
 
     def get(self, frame) -> RFrame:
+        if type(frame) is _SessionFrame:  # (hashed by identity: kept by the frame itself, in one dict)
+            rf = self._by_frame.get(frame)
+            if rf is None:
+                rf = self._by_frame[frame] = self._convert(frame)
+            return rf
         hit = self._by_id.get(id(frame))
         if hit is not None and hit[0] is frame:
             return hit[1]
@@ -159,6 +177,36 @@ class FrameTable:
     def _convert(self, frame) -> RFrame:
         """A ``session.frames.Frame`` (dso, sym, avma, file_offset, sym_start, inlined, dso_obj, dso_order),
         or any object with those names."""
+        if type(frame) is _SessionFrame:  # (its fields read at once, its dso's rank found once per dso)
+            if _C_CONVERT is not None:  # (perfdata/_speedups_report.c rframe_convert: this code's C twin)
+                rf = _C_CONVERT(frame, RFrame, self._dso_ranks, self._rank_of, _object_symbol, _file_start)
+                if rf.inlined:
+                    self.inlined_seen = True
+                return rf
+            dso_obj = frame.dso_obj
+            if dso_obj is None:
+                dso_name, rank = None, (-1, -1)
+            else:
+                dso_name = frame.dso
+                rank = self._dso_ranks.get(dso_obj)
+                if rank is None:
+                    rank = self._dso_ranks[dso_obj] = self._rank_of(dso_obj, dso_name)
+            name, inlined, avma, file_offset = frame.sym, frame.inlined, frame.avma, frame.file_offset
+            object_sym = object_start = None
+            sym_start = frame.sym_start or 0
+            if name is not None:
+                if inlined:
+                    self.inlined_seen = True
+                resolved = frame.resolved
+                if resolved is not None:
+                    object_sym = getattr(resolved, "object", None)
+                    if object_sym is None:
+                        object_sym = _object_symbol(frame, dso_obj)
+                    if object_sym:
+                        object_start = _file_start(sym_start, dso_obj)
+            return RFrame._of(name, inlined, dso_name, rank, sym_start, avma,
+                              file_offset if file_offset is not None else avma, frame.level, bool(object_sym),
+                              object_start)
         if isinstance(frame, RFrame):
             return frame
         dso_obj = getattr(frame, "dso_obj", None)

@@ -21,12 +21,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from pyperf_probe.callchain import rbreplay
+from pyperf_probe.callchain import rbreplay, tree as _tree
 from pyperf_probe.callchain.tree import CallchainRoot
 from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.report import findnew, order as exact_order
 from pyperf_probe.report.rbtree import insertion_order, replay_ranked
-from pyperf_probe.report.sortkeys import entry_cmps
+from pyperf_probe.report.sortkeys import KEYS as _KEYS, entry_cmps
 
 
 class HistEntry:
@@ -99,6 +99,7 @@ class Hists:
         self._loc_suffix = len(se) - len(loc_keys) if loc_keys and \
             loc_keys == list(range(len(se) - len(loc_keys), len(se))) else None
         self._loc_parts: dict = {}  # RFrame -> identity part of the frame keys (is_self False)
+        self._frame_identities = [k.identity for k in se if k.frame_dependent]  # (_make_frame's)
         self._head_at = tuple(i for i, k in enumerate(se) if not k.frame_dependent)  # (hist_lookups' heads)
         # add's: where the frame keys start when they come last and no tracepoint-field key follows, the
         # frame keys' part of a sample's own location (is_self True) per location, and whether comm alone
@@ -111,8 +112,12 @@ class Hists:
         # entries_in search finds them (report.findnew), their order computed once (``_in_order``)
         # (trace as the first key too: a total order, strcmp of the outputs, each entry's computed by the
         # comparisons of its insertion or the next one's: report.order.trace_column)
-        self._by_lookups = not self._dyn_keys and all(k.name in ("comm", "pid", "dso", "sym") or
-                                                      (k.name == "trace" and i == 0) for i, k in enumerate(se))
+        # (trace after other keys, without --children: report.order ranks it at any place, strcmp of the
+        # outputs where the keys before it tie, and ``trace_marks`` says whose outputs perf computed; with
+        # --children the he_cache comparisons of the cumulative look-ups mark outputs hist_lookups does not see)
+        self._by_lookups = not self._dyn_keys and all(
+            k.name in ("comm", "pid", "dso", "sym") or (k.name == "trace" and (i == 0 or not children))
+            for i, k in enumerate(se))
         # sym a key, dso not: an unresolved location's identity names no dso, but perf's search compares it
         # with resolved entries by dso (``_dso_variants``): its groups are kept apart per dso
         names = [k.name for k in se]
@@ -152,8 +157,7 @@ class Hists:
         else:  # the frame keys last: their part of a location's identity is kept per location
             part = self._self_parts.get(loc)
             if part is None:
-                part = self._self_parts[loc] = tuple(k.identity(comm, tid, loc, trace, True)
-                                                     for k in self._se_keys[at:])
+                part = self._self_parts[loc] = self._self_part(comm, tid, loc, trace)
             if at == 0:
                 ident = part
             elif self._comm_head:
@@ -169,6 +173,15 @@ class Hists:
         group[0] += period
         group[1] += count
         return group[9]
+
+    def _self_part(self, comm: str, tid: int, loc, trace: str | None = None) -> tuple:
+        """The frame keys' part of a sample's own identity (``add``'s, kept per location)."""
+        return tuple(k.identity(comm, tid, loc, trace, True) for k in self._se_keys[self._self_at:])
+
+    def plain_adds(self) -> bool:
+        """Whether ``add`` of samples without a filter or trace takes its plain path: the frame keys last, after
+        no other key or comm alone, and no group kept apart per dso (report.builder's builder_adds does it)."""
+        return self._self_at is not None and (self._self_at == 0 or self._comm_head) and not self._dso_apart
 
     def finish(self) -> None:
         """Build the entries and their trees from the aggregated samples, in first-sample order.
@@ -217,55 +230,34 @@ class Hists:
                 return
         skip = {k[1] for k in entries if type(k) is tuple and len(k) == 3 and k[0] is _DUPLICATE}
         skipped = {id(e) for pair in self._merged for e in pair}
-        todo: dict[int, int] = {}  # entry -> its number in fixed
-        fixed: list[list] = []  # per entry, its touches-free chains (appended first)
+        todo: dict = {}  # entry -> its number among the replayed
+        roots: list = []  # per replayed entry, its tree by key's root node
         replayed: list = []  # the entries
-        mixed: dict[int, set] = {}  # entry -> its tree's mixed nodes
+        mixed: list[set] = []  # per replayed entry, its tree's mixed nodes
         for entry in entries.values():
             cc = entry.callchain
             if cc is None or not cc.node.children or entry.ident in skip or id(entry) in skipped:
                 continue
             found = rbreplay.mixed_nodes(cc)
             if found:
-                todo[id(entry)] = len(fixed)
-                fixed.append([])
+                todo[entry] = len(replayed)
                 replayed.append(entry)
-                mixed[id(entry)] = found
+                roots.append(cc.node)
+                mixed.append(found)
         if not todo:
             return
-        # per group: (the tree's sample list, the chain's keys and frames from where it is appended) for the
-        # chains whose appends touch a mixed node; the others go first, each at once (rbreplay.touches)
-        per_group: list = []
-        caller = self.caller_order
-        for g, ((ident, *_), group) in enumerate(kept):
-            if records is None:
-                looks = ((entries.get(ident), 0),)
-            else:
-                rec = records[g]
-                if rec is None:  # (not listed: cannot happen when every look-up is)
-                    return
-                looks = [(look[0], max(look[1], 0)) for look in rec[7]]
-            chain = frames = keys = None
-            these = []
-            for entry, i in looks:
-                e = todo.get(id(entry)) if entry is not None else None
-                if e is None:
-                    continue
-                if frames is None:
-                    chain = group[5]
-                    frames = list(reversed(chain)) if caller else list(chain)
-                    keys = [f.key for f in frames]
-                if rbreplay.touches(entry.callchain, mixed[id(entry)], keys[i:]):
-                    these.append((e, keys[i:], frames[i:]))
-                else:
-                    fixed[e].append((keys[i:], frames[i:], group[0], group[1]))
-            per_group.append(these)
-        if hasattr(self.sequence, "records"):
-            groups, periods = self.sequence.records()
-        else:
-            groups, periods = [g for g, _ in self.sequence], [p for _, p in self.sequence]
-        for entry, tree in zip(replayed, rbreplay.replay_groups(fixed, per_group, groups, periods)):
-            entry.callchain = tree
+        # per entry the chains whose appends touch no mixed node, appended first, each at once
+        # (rbreplay.touches); per group (replayed entry, the chain's keys and frames from where it is appended)
+        # for the others, appended per sample
+        plan = rbreplay.replay_plan(kept, entries, records, todo, roots, mixed, self.caller_order)
+        if plan is None:
+            return
+        fixed, per_group = plan
+        del plan, roots, mixed, todo
+        for entry in replayed:  # (the trees by key are done with: let go before the replayed ones are made)
+            entry.callchain = None
+        groups, periods = _sequence_arrays(self.sequence)
+        rbreplay.replay_groups(fixed, per_group, groups, periods, into=replayed)
 
     def _finish_merged(self) -> None:
         """``finish`` with entries merged by identity (a dict: what perf's search finds when its comparator
@@ -315,7 +307,7 @@ class Hists:
         for i, entry in enumerate(protos):
             entry.slot = i
         variants, variant_of = self._dso_variants(protos, records)
-        ordered = exact_order.entry_order(protos + variants, self.keys)
+        ordered = exact_order.entry_order(protos + variants, self.keys, trace_after=True)
         if type(ordered) is exact_order.EntryRanks and ordered.resolved_replayed and not every:
             # resolved identities are replayed too: the look-ups again, each of them listed (the entries are
             # made again in the same order, so the ranks stay, and so do the variants: the unresolved
@@ -347,6 +339,12 @@ class Hists:
             for entry in self.entries.values():
                 if entry.trace is not None and entry.trace != "N/A":
                     entry.trace_known = True
+        elif self._trace_at and self._by_lookups:
+            # trace after other keys: outputs computed where the keys before it tied (report.order.trace_marks)
+            entries = list(self.entries.values())
+            for entry, marked in zip(entries, exact_order.trace_marks(entries, self._trace_at)):
+                if marked and entry.trace is not None and entry.trace != "N/A":
+                    entry.trace_known = True
 
     def _append_pending(self, pending: dict) -> None:
         """The chains appended, once per (entry, suffix). An entry whose tree would print nothing (its total,
@@ -356,6 +354,11 @@ class Hists:
         if self.graph_min_percent is not None:
             skip_below = int(self.total_period * (self.graph_min_percent / 100))
             merging = {id(e) for pair in self._merged for e in pair}
+        if speedups is not None and hasattr(speedups, "append_pending") and _tree._c_append is not None:
+            # this loop in C (perfdata/_speedups_report.c append_pending: each chain read from its offset, no
+            # slices), where the trees' appends are C's too (callchain.tree's callchain_append)
+            speedups.append_pending(list(pending.values()), skip_below, merging)
+            return
         for entry, keys, frames, i, period, count in pending.values():
             if entry.period_acc < skip_below and id(entry) not in merging:
                 depth = len(keys) - i
@@ -376,7 +379,7 @@ class Hists:
             # (values of the keys that do not depend on the frame, frame)
             return speedups.hist_lookups(self._groups, self.caller_order, graphs, cumulative, every,
                                          self._head_at, self.entries, self._frame_entries, self._make_self,
-                                         self._make_frame)
+                                         self._make_frame, self._fast_frames())
         records = []
         made_after = []
         suffix_ids: dict[tuple, int] = {}
@@ -403,10 +406,22 @@ class Hists:
             if cumulative:
                 listed = self._cumulative_lookups(ident, entry, comm, tid, trace, frames, filtered, loc.level,
                                                   raw, period, count, keys, ids, pending, listed, every)
+            # (the chain's keys and frames: what a moved look-up appends; without trees, nothing: None)
             records.append(None if listed is None else (period, count, tid, comm, trace, filtered, raw, listed,
-                                                        keys, frames))
+                                                        keys, frames if graphs else None))
             made_after.append(len(entries))
         return records, made_after, pending
+
+    def _fast_frames(self):
+        """hist_lookups' make_frame in C (``_make_frame``'s twin there) where the frame keys come last and are
+        dso and sym: (their letters in order, HistEntry, CallchainRoot or None); else None."""
+        if self._loc_suffix is None:
+            return None
+        names = [k.name for k in self._se_keys[self._loc_suffix:]]
+        if not names or any(k.kind != "sort" or k.identity is not KEYS_BY_NAME.get(k.name) for k in
+                            self._se_keys[self._loc_suffix:]) or not set(names) <= {"dso", "sym"}:
+            return None
+        return "".join(n[0] for n in names), HistEntry, CallchainRoot if self.graphs else None
 
     def _make_self(self, ident, comm, tid, loc, trace, filtered, raw) -> HistEntry:
         """hist_lookups' self entry of an identity not in ``entries`` yet (``_entry``)."""
@@ -417,14 +432,18 @@ class Hists:
         not depend on the frame: ``_cumulative_lookups``, ``_cumulative_lookups_by_identity``)."""
         part = self._loc_parts.get(frame)
         if part is None:
-            part = self._loc_parts[frame] = tuple(k.identity(comm, tid, frame, trace, False)
-                                                  for k in self._se_keys if k.frame_dependent)
+            part = self._loc_parts[frame] = tuple([identity(comm, tid, frame, trace, False)
+                                                   for identity in self._frame_identities])
         if self._loc_suffix is not None:
             ident = head + part
         else:  # (frame keys among the others: the identity in key order)
             heads, parts = iter(head), iter(part)
             ident = tuple(next(parts) if k.frame_dependent else next(heads) for k in self._se_keys)
-        return self._entry(ident, comm, tid, frame, trace, False, filtered, level, raw)
+        entry = self.entries.get(ident)  # (_entry, inline: once per distinct frame and head)
+        if entry is None:
+            entry = self.entries[ident] = HistEntry(ident, comm, tid, frame, trace, False, tid, self.graphs,
+                                                    filtered, level, raw)
+        return entry
 
     def _dso_variants(self, protos: list, records: list) -> tuple[list, dict]:
         """The look-ups of an unresolved identity whose frame is of another dso than its entry's (sym a key,
@@ -471,10 +490,7 @@ class Hists:
             periods = [0 if rec is None else rec[0] for rec in records]
             counts = [0 if rec is None else rec[1] for rec in records]
         else:
-            if hasattr(self.sequence, "records"):
-                groups, periods = self.sequence.records()
-            else:
-                groups, periods = [g for g, _ in self.sequence], [p for _, p in self.sequence]
+            groups, periods = _sequence_arrays(self.sequence)
             counts = None
         args = (ranks.block, ranks.ip, ranks.sub, wraps, ranks.unres, ranks.dso, ranks.inl, groups, periods,
                 counts, looks, made_after, any(k.name == "comm" for k in self.keys))
@@ -674,10 +690,11 @@ class Hists:
             for entry in self.entries.values():
                 if entry.trace_output is None:
                     entry.trace_output = self.trace_text(entry.raw or b"")
-        for entry in self.entries.values():
-            if entry.hits > 1:  # a sample that joins an entry compares every key with it
-                for key in self.keys:
-                    if key.tracks_width:
+        tracking = [key for key in self.keys if key.tracks_width]
+        if tracking:
+            for entry in self.entries.values():
+                if entry.hits > 1:  # a sample that joins an entry compares every key with it
+                    for key in tracking:
                         key.entry_cmp(entry, entry)
         if any(not k.raw_trace for k in self._dyn_keys):
             for entry in self.entries.values():  # update_dynamic_len computes every entry's trace output
@@ -702,6 +719,14 @@ class Hists:
             for entry in collapsed:
                 key.seen(entry)
         return ordered
+
+
+def _sequence_arrays(sequence) -> tuple:
+    """(group number, period) per sample of ``sequence``: report.builder's _Sequence's arrays (4 + 8 bytes a
+    sample), or lists from any other iterable of pairs."""
+    if hasattr(sequence, "arrays"):
+        return sequence.arrays()
+    return [g for g, _ in sequence], [p for _, p in sequence]
 
 
 def _findnew_replay(*args, entries: int = -1):
@@ -731,6 +756,8 @@ def _replay_looks(records: list, wraps, variant_of: dict | None) -> list:
     return [None if rec is None else [(j, look[0].slot, look[5]) for j, look in enumerate(rec[7])
                                       if wraps[look[0].slot]] or None for rec in records]
 
+
+KEYS_BY_NAME = {name: key.identity for name, key in _KEYS.items()}  # (_fast_frames: sortkeys' own identities)
 
 _DUPLICATE = object()  # self.entries' key of a second entry of one identity: (_DUPLICATE, identity, n)
 

@@ -198,14 +198,12 @@ def column_widths(keys: list, entries, unresolved_dso_min: bool) -> list[int]:
     columns (report.layout's hpp columns, report.dynamic's keys) know their own width."""
     sort_keys = [(i, k) for i, k in enumerate(keys) if k.kind == "sort"]
     widths = [len(k.header) if k.kind == "sort" else k.width() for k in keys]
-    need_unres = False
-    for e in entries:
+    if entries:  # (each key's widths by one map: the width functions have no side effect)
         for i, k in sort_keys:
-            w = k.width(e)
+            w = max(map(k.width, entries))
             if w > widths[i]:
                 widths[i] = w
-        if not e.loc.has_sym:
-            need_unres = True
+    need_unres = not all(e.loc.has_sym for e in entries)
     if need_unres and unresolved_dso_min:
         for i, k in enumerate(keys):
             if k.name == "dso" and widths[i] < UNRESOLVED_COL_WIDTH:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.report import callgraph_text
 from pyperf_probe.report.hist import HistEntry, Hists
-from pyperf_probe.report.sortkeys import column_widths
+from pyperf_probe.report.sortkeys import column_widths, sym_cell
 
 PERCENT_WIDTH = 8
 SAMPLES_WIDTH = 12
@@ -136,6 +136,12 @@ def _row_cells(hists: Hists, opts: StdioOptions, widths: list[int], cols: list):
                 fns.append(lambda e, w=width: "%*d" % (w, e.nr_events))
             else:
                 fns.append(lambda e, w=width: "%*d" % (w, e.period))
+        elif kind == "sort" and col.name == "comm" and col.padded:  # (sortkeys' cells, one call less)
+            fns.append(lambda e, w=width: e.comm[:w].ljust(w))
+        elif kind == "sort" and col.name == "dso" and col.padded:
+            fns.append(lambda e, w=width: (e.loc.dso_name if e.loc.dso_name is not None else "[unknown]")[:w].ljust(w))
+        elif kind == "sort" and col.name == "sym" and col is last:
+            fns.append(lambda e: sym_cell(e.loc, e.is_self, e.level))
         elif col.padded or col is last:
             fns.append(lambda e, cell=col.cell, w=width: cell(e, w))
         else:
@@ -181,16 +187,26 @@ def render_hists(hists: Hists, opts: StdioOptions) -> str:
     total = hists.total_period
     min_hit = _graph_min_hit(total, opts)
     cells = _row_cells(hists, opts, widths, cols)
-    for entry in entries:
-        if _entry_percent(entry, hists) < opts.percent_limit:
+    if opts.percent_limit > 0:
+        entries = [e for e in entries if _entry_percent(e, hists) >= opts.percent_limit]
+    if cells is None:
+        lines = [entry_line(entry, hists, opts, widths, cols) for entry in entries]
+    else:  # (column by column: one map per column, then the rows joined)
+        lines = list(map("  ".join, zip(*[list(map(cell, entries)) for cell in cells]))) if cells else \
+            [""] * len(entries)
+        lines = ["  " + line + "\n" for line in lines]
+    if not show_graph:
+        out.extend(lines)
+        return "".join(out)
+    graph, children = opts.graph, hists.children
+    # (callgraph_text.render's first test, here: most of a children report's entries print no graph)
+    below = not graph.legacy and graph.mode in ("graph", "flat", "folded")
+    for entry, line in zip(entries, lines):
+        out.append(line)
+        if below and entry.callchain.node.children_hit < min_hit:
             continue
-        if cells is None:
-            out.append(entry_line(entry, hists, opts, widths, cols))
-        else:
-            out.append("  " + "  ".join([cell(entry) for cell in cells]) + "\n")
-        if show_graph:
-            parent = entry.period_acc if hists.children else entry.period
-            out.append(callgraph_text.render(entry.callchain, opts.graph, total, parent, min_hit))
+        parent = entry.period_acc if children else entry.period
+        out.append(callgraph_text.render(entry.callchain, graph, total, parent, min_hit))
     return "".join(out)
 
 

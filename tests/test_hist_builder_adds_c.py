@@ -1,0 +1,116 @@
+"""perfdata/_speedups_report.c builder_adds against its twin report.builder._py_adds, and both against the
+builder's own loop with Hists.add: on random buckets (threads, locations, chains, raw payloads; some
+locations and chains converted already), for each key list whose adds take the plain path, the same hists
+groups (identity, chain, values), group numbers, threads' comms, location parts and conversions."""
+import random
+
+import pytest
+
+from conftest import need_speedups
+from pyperf_probe.perfdata.speedups import speedups
+from pyperf_probe.report import builder
+from pyperf_probe.report.frames import RFrame
+from pyperf_probe.report.hist import Hists
+from pyperf_probe.report.sortkeys import KEYS
+
+
+class _Thread(tuple):
+    __slots__ = ()
+    tid = property(lambda self: self[0])
+    comm = property(lambda self: self[1])
+
+
+class _Loc:
+    """A session frame as the builder sees one: hashed by identity."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n):
+        self.n = n
+
+
+def _case(rng):
+    rframes = [RFrame(name=rng.choice(["f%d" % i, None]), inlined=False, dso_name=rng.choice(["a", "b", None]),
+                      dso_rank=(0, i % 3), sym_start=16 * i, avma=16 * i + 3, rip=16 * i + 3) for i in range(12)]
+    locs = [_Loc(i) for i in range(12)]
+    threads = [_Thread((rng.randrange(1, 4), rng.choice(["make", "cc1", "as"]))) for _ in range(5)]
+    chains = [tuple(rng.choice(locs) for _ in range(rng.randrange(0, 6))) for _ in range(8)]
+    bucket = {}
+    for _ in range(rng.randrange(0, 40)):
+        group = (rng.choice(threads), rng.choice(locs), rng.choice(chains), rng.choice([None, b"r1", b"r2"]))
+        bucket[group] = [rng.choice([1, 5, 1 << 40, 1 << 70]), rng.randrange(1, 4)]
+    known = {loc: rframes[loc.n] for loc in locs if rng.random() < 0.3}
+    done = {ch: tuple(rframes[f.n] for f in ch) for ch in chains if rng.random() < 0.3}
+    return rframes, bucket, known, done
+
+
+def _run(keys, rng_seed, how, per_frame=False):
+    rng = random.Random(rng_seed)
+    rframes, bucket, known, done = _case(rng)
+    h = Hists(keys, children=False, callchains=True, caller_order=False)
+    assert h.plain_adds()
+    known, chains, gkeys, calls = dict(known), dict(done), {}, []
+
+    def to_rframe(loc):
+        calls.append(("loc", loc.n))
+        known[loc] = rframes[loc.n]
+        return rframes[loc.n]
+
+    def chain_of(chain):
+        calls.append(("chain", tuple(f.n for f in chain)))
+        return tuple(rframes[f.n] for f in chain)
+    if how == "add":  # the builder's general loop
+        for group, (period, count) in bucket.items():
+            thread, location, chain, raw = group
+            loc = known.get(location)
+            if loc is None:
+                loc = to_rframe(location)
+            rchain = chains.get(chain)
+            if rchain is None:
+                if per_frame:  # (each frame as the location)
+                    rchain = []
+                    for frame in chain:
+                        rf = known.get(frame)
+                        rchain.append(rf if rf is not None else to_rframe(frame))
+                    rchain = chains[chain] = tuple(rchain)
+                else:
+                    rchain = chains[chain] = chain_of(chain)
+            gkeys[group] = h.add(thread.comm, thread.tid, period, loc, rchain, chain, None, count, False, raw)
+    else:
+        adds = speedups.builder_adds if how == "c" else builder._py_adds
+        adds(bucket, known, to_rframe, chains, None if per_frame else chain_of, h._self_parts, h._self_part, h._comm_head, h._groups,
+             h._thread_comm, gkeys)
+    index = {id(rf): i for i, rf in enumerate(rframes)}
+
+    def plain(obj):  # (run-own objects by their numbers)
+        if isinstance(obj, _Loc):
+            return ("L", obj.n)
+        if isinstance(obj, RFrame):
+            return ("R", index[id(obj)])
+        if isinstance(obj, (tuple, list)):
+            return type(obj)(map(plain, obj)) if type(obj) in (tuple, list) else tuple(map(plain, obj))
+        return obj
+    return plain((list(h._groups.items()), list(gkeys.items()), list(h._thread_comm.items()),
+                  list(h._self_parts.items()), list(chains.items()), calls))
+
+
+@pytest.mark.parametrize("names", [["comm", "dso", "sym"], ["dso", "sym"], ["comm", "sym", "dso"], ["dso"]],
+                         ids=",".join)
+def test_c_builder_adds_equal_pythons(names):
+    need_speedups()
+    keys = [KEYS[n] for n in names]
+    for seed in range(150):
+        per_frame = seed % 2 == 0
+        want = _run(keys, seed, "add", per_frame)
+        assert _run(keys, seed, "py", per_frame) == want
+        assert _run(keys, seed, "c", per_frame) == want
+
+
+def test_c_builder_adds_rejects_bad_input():
+    need_speedups()
+    h = Hists([KEYS["dso"], KEYS["sym"]], children=False, callchains=True, caller_order=False)
+    args = ({}, lambda x: x, {}, lambda c: c, h._self_parts, h._self_part, False, h._groups, h._thread_comm, {})
+    with pytest.raises(TypeError):
+        speedups.builder_adds({("not", "four"): [1, 1]}, *args)
+    with pytest.raises(TypeError):
+        speedups.builder_adds({(_Thread((1, "a")), _Loc(0), (), None): [1]}, *args)
