@@ -34,20 +34,13 @@ def _ctype(ch: str) -> int:
 
 
 _TYPES = {chr(i): _ctype(chr(i)) for i in range(128)}  # (the ASCII characters' types, looked up)
-_RUNS: dict = {}  # _runs()
-
-
-def _runs() -> dict:
-    """Per type, the match of the ASCII characters of a run of ITEM or SPACE characters (those _ctype gives
-    that type), read at once; a non-ASCII character ends the match and the run goes on one character at a
-    time. Made on first use (``re``'s import is a few ms a run without formats does without)."""
-    if not _RUNS:
-        import re
-        runs = {ITEM: re.compile(r"[A-Za-z0-9_]*").match, SPACE: re.compile(r"[ \t\r\x0b\x0c\x1c-\x1f]*").match}
-        assert all((_TYPES[ch] == ITEM) == bool(runs[ITEM](ch).end()) and
-                   (_TYPES[ch] == SPACE) == bool(runs[SPACE](ch).end()) for ch in _TYPES)
-        _RUNS.update(runs)
-    return _RUNS
+# Runs of ITEM or SPACE characters are read at once: the text translated, once per text, into a string where
+# the run's characters are "a" and every other ASCII character "b", and the run's end found by str.find("b")
+# (C speed, no per-character Python; not ``re``, whose import is ~4 ms of every report and script run that
+# parses formats: tests/test_report_startup.py). A text with non-ASCII characters reads its runs one
+# character at a time (such characters are not in the tables).
+_RUN_TABLES = {kind: str.maketrans({ch: ("a" if t == kind else "b") for ch, t in _TYPES.items()})
+               for kind in (ITEM, SPACE)}
 
 
 class Tokens:
@@ -55,6 +48,18 @@ class Tokens:
 
     def __init__(self, text: str):
         self.text, self.pos = text, 0
+        self._classes: dict = {}  # ITEM/SPACE -> the text translated by _RUN_TABLES[kind] (``_run_end``)
+
+    def _run_end(self, kind: int, pos: int) -> int:
+        """The end of the run of ``kind`` characters from ``pos`` (its ASCII part: see ``raw``)."""
+        classes = self._classes.get(kind)
+        if classes is None:
+            text = self.text
+            classes = self._classes[kind] = text.translate(_RUN_TABLES[kind]) if text.isascii() else ""
+        if not classes:
+            return pos
+        end = classes.find("b", pos)
+        return len(classes) if end < 0 else end
 
     def _char(self) -> str:
         if self.pos >= len(self.text):
@@ -81,10 +86,10 @@ class Tokens:
             return kind, self._op(ch)
         if kind in (DQUOTE, SQUOTE):
             return self._quoted(ch, kind)
-        end = (_RUNS or _runs())[kind](text, pos + 1).end()
+        end = self._run_end(kind, pos + 1)
         out = text[pos:end]
         self.pos = end
-        if end < len(text) and text[end] >= "\x80":  # (the run goes on past an ASCII character)
+        if not self._classes[kind]:  # (non-ASCII text: the run read a character at a time)
             while self._peek() and _ctype(self._peek()) == kind:
                 out += self._char()
         return kind, out
