@@ -304,6 +304,8 @@ class _KeyCounter:
         self.flush()
         if self.fixed_keys is not None:
             self.fixed_keys.forget()
+        if self.chain_keys is not None:  # (its kernel-mode keys' locations)
+            self.chain_keys.forget()
         self.cache.clear()
         self.heads.clear()
         self.dependents.clear()
@@ -500,7 +502,7 @@ class _KeyCounter:
                     self._forget()
                 self.cache[key] = hit
                 self.dependents.note_thread(key, thread)
-                if key[0] & 7 != MISC_KERNEL:
+                if key[0] & 7 != MISC_KERNEL or chained is not None:  # (a chain: its user part's maps)
                     self.dependents.note_maps(key, thread)
             else:
                 self._keep(key, hit, sample)
