@@ -341,7 +341,7 @@ enum { MODE_FIXED, MODE_CHAINED
 
 static PyObject *s_pid, *s_state, *s_maps, *s_generation, *s_fp_memos, *s_pid_updates, *s_epoch, *s_kernel_epoch,
     *s_fp_memo, *s_find, *s_frame, *s_thread_state, *s_chained_evsels, *s_max_stack, *s_caller_order, *s_avma,
-    *s_dso_obj, *s_kernel_memo, *s_kernel_maps;
+    *s_dso_obj, *s_kernel_memo, *s_kernel_maps, *s_chains, *s_callchain, *s_kernel_location;
 
 static int intern_names(void)
 {
@@ -365,7 +365,10 @@ static int intern_names(void)
     s_dso_obj = PyUnicode_InternFromString("dso_obj");
     s_kernel_memo = PyUnicode_InternFromString("_kernel_memo");
     s_kernel_maps = PyUnicode_InternFromString("kernel_maps");
-    if (!s_kernel_memo || !s_kernel_maps)
+    s_chains = PyUnicode_InternFromString("_chains");
+    s_callchain = PyUnicode_InternFromString("_callchain");
+    s_kernel_location = PyUnicode_InternFromString("kernel_location");
+    if (!s_kernel_memo || !s_kernel_maps || !s_chains || !s_callchain || !s_kernel_location)
         return -1;
     if (!s_fp_memo || !s_find || !s_frame || !s_thread_state || !s_chained_evsels || !s_max_stack || !s_caller_order ||
         !s_avma || !s_dso_obj)
@@ -494,6 +497,50 @@ static PyObject *chain_misses(PyObject *list, PyObject *memo, PyObject *maps, Py
     return PyList_AsTuple(list);
 }
 
+/* A chain the memos do not hold (fixed_keys.FixedKeys.resolve_chained's way): session._chains[(maps, maps'
+ * generation, kernel maps' generation, the chain's nr entries)], else session._callchain(thread, entries). */
+static PyObject *chain_by_session(PyObject *session, PyObject *machine, PyObject *thread, PyObject *maps,
+                                  const unsigned char *ips, Py_ssize_t nr)
+{
+    PyObject *entries = PyTuple_New(nr), *look = NULL, *chains = NULL, *out = NULL;
+    PyObject *mgen = NULL, *kmaps = NULL, *kgen = NULL;
+    if (entries == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < nr; i++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(load_u64(ips + 8 * i));
+        if (v == NULL)
+            goto done;
+        PyTuple_SET_ITEM(entries, i, v);
+    }
+    mgen = PyObject_GetAttr(maps, s_generation);
+    kmaps = mgen == NULL ? NULL : PyObject_GetAttr(machine, s_kernel_maps);
+    kgen = kmaps == NULL ? NULL : PyObject_GetAttr(kmaps, s_generation);
+    chains = kgen == NULL ? NULL : PyObject_GetAttr(session, s_chains);
+    if (chains == NULL)
+        goto done;
+    if (PyDict_Check(chains)) {
+        look = PyTuple_Pack(4, maps, mgen, kgen, entries);
+        if (look == NULL)
+            goto done;
+        out = PyDict_GetItemWithError(chains, look);
+        if (out != NULL) {
+            Py_INCREF(out);
+            goto done;
+        }
+        if (PyErr_Occurred())
+            goto done;
+    }
+    out = PyObject_CallMethodObjArgs(session, s_callchain, thread, entries, NULL);
+done:
+    Py_DECREF(entries);
+    Py_XDECREF(look);
+    Py_XDECREF(chains);
+    Py_XDECREF(mgen);
+    Py_XDECREF(kmaps);
+    Py_XDECREF(kgen);
+    return out;
+}
+
 /* Is the machine as the counter last saw it (no pid learnt, the kernel's epoch the same)? 1, 0, -1 error */
 static int fixed_in_step(PyObject *fixed)
 {
@@ -585,9 +632,18 @@ static int fixed_resolve(PyObject *fixed, PyObject *key, Py_ssize_t count, PyObj
     /* (*called: Python code ran; the machine is checked again before anything is kept) */
     if (cpumode == 1) { /* (a kernel-mode key's location first, as Session.resolve) */
         location = PyDict_GetItemWithError(PyTuple_GET_ITEM(fixed, FX_LOCATIONS), ip);
-        if (location == NULL)
+        if (location != NULL) {
+            Py_INCREF(location);
+        } else if (PyErr_Occurred() || mode != MODE_CHAINED) {
             goto miss;
-        Py_INCREF(location);
+        } else { /* (resolve_chained: locations[ip] = session.kernel_location(ip)) */
+            location = PyObject_CallMethodOneArg(PyTuple_GET_ITEM(fixed, FX_SESSION), s_kernel_location, ip);
+            *called = 1;
+            if (location == NULL)
+                goto done;
+            if (PyDict_SetItem(PyTuple_GET_ITEM(fixed, FX_LOCATIONS), ip, location) < 0)
+                goto done;
+        }
     }
     if (cpumode != 1 || mode == MODE_CHAINED) {
         /* (FixedKeys.resolve: the process's memo, _fp_memo's when not at the maps' generation) */
@@ -683,6 +739,12 @@ static int fixed_resolve(PyObject *fixed, PyObject *key, Py_ssize_t count, PyObj
                     else if (same == 0)
                         chain = Py_None, Py_INCREF(Py_None);
                     Py_XDECREF(kmemo);
+                    if (chain == Py_None) { /* (a frame not in the memos: the chain cache, or _callchain) */
+                        Py_CLEAR(chain);
+                        chain = chain_by_session(session, PyTuple_GET_ITEM(fixed, FX_MACHINE), thread, maps,
+                                                 buf + chain_at + 8, (Py_ssize_t)nr);
+                        *called = 1;
+                    }
                 }
                 Py_DECREF(caller);
                 if (chain == NULL)
