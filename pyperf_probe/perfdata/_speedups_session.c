@@ -322,9 +322,12 @@ done:
  * thread noted under its tid, the cache below its limit, and the machine's pid updates and the kernel's
  * epoch as the counter last saw them (also after the Python calls this makes: a user ip's location from its
  * process's avma -> frame memo, session._fp_memo's when the maps moved on, memo[ip] =
- * frames.frame(maps.find(ip), ip) when it lacks it; a chain's frames found in that memo by user_chain, the
- * missing ones as session.chain_misses finds them; the thread's state by machine.thread_state when it has none): the
- * key cached, noted under its tid and, for a user-mode key, its maps, counted into its group. Any other
+ * frames.frame(maps.find(ip), ip) when it lacks it; a user-only chain's frames found in that memo by user_chain, the
+ * missing ones as session.chain_misses finds them; a chain with a kernel part (MODE_CHAINED: kernel-mode keys too,
+ * their ip's location from `locations` or session.kernel_location) by kernel_chain from session._kernel_memo at the
+ * kernel maps' generation and that memo, else session._chains' entry or session._callchain; the thread's state by
+ * machine.thread_state when it has none): the
+ * key cached, noted under its tid and, for a user-mode or chained key, its maps, counted into its group. Any other
  * new key: add(key, count) (FX_ADD: the Python path; what this looked up is kept where that path looks, so
  * it finds the same).
  * Then `order` as above (every key's hit: in C when every hit is a plain resolution, else in_order(order,

@@ -10,11 +10,14 @@ chain needs only its event, ip, pid and tid, cpu and period, all at fixed offset
 keys (another cpumode, an id ``decode_key`` would count or warn about) get None: decode and resolve them.
 
 Keys with a call chain after those fields (and RAW after it: every ``-g`` uprobe sample) have
-``FixedKeys.chained``: ``resolve_chained(key)`` does the same for a user-mode sample whose chain is
-user-only (``Session._callchain``'s one-pass case: a make build's malloc uprobe, a user program's
-cpu-clock samples), its chain's addresses read from the key and found in the process's avma -> frame
-memo in one C call (``user_chain``, ``_speedups_session.c``), the others looked up as
-``Session._user_chain_frames`` does. A chain with a kernel part, or a key that does not decode, gets None.
+``FixedKeys.chained``: ``resolve_chained(key)`` does the same for a user- or kernel-mode sample. A
+user-only chain (``Session._callchain``'s one-pass case: a make build's malloc uprobe, a user program's
+cpu-clock samples) has its addresses read from the key and found in the process's avma -> frame memo in
+one C call (``user_chain``, ``_speedups_session.c``), the others looked up as
+``Session._user_chain_frames`` does. A chain with kernel and user parts (cpu-clock -g samples that cross
+into the kernel) is found in the kernel's and the process's memos (``kernel_chain``: the markers switch
+memo) when they hold every frame, else in the chain cache or by ``Session._callchain``; a kernel-mode
+sample's ip by ``Session.kernel_location``, kept per ip. A key that does not decode gets None.
 
 ``session.counts``' C loop (``count_run``) does what ``resolve`` and ``resolve_chained`` do for most new
 keys itself, from the same tables (``evsels``, ``locations``, the byte ``offsets`` of the fields, the
