@@ -15,7 +15,7 @@ import pytest
 
 import perfdata_build as pb
 from conftest import need_speedups
-from pyperf_probe.perfdata.format import RecordType, SampleType
+from pyperf_probe.perfdata.format import AttrFlag, RecordType, SampleType
 from pyperf_probe.session import Session, counts
 from test_session_counts import BIN, _frame, _plain, assert_same, write
 
@@ -216,14 +216,19 @@ def test_chained_golden_files_c_equals_python(path, caller_order, max_stack, mon
 LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
 
 
-def _random_chained_file(rng: random.Random) -> list[bytes]:
+def _random_chained_file(rng: random.Random, kernel: float = 0.03) -> list[bytes]:
     """Processes running /usr/bin/true and libc (maps at a few places, moved by later MMAP2s), threads forked
     from them, samples whose user chains (a leading PERF_CONTEXT_USER now and then, addresses in the maps and
-    outside them, repeats) repeat from run to run, COMMs, a sample with a kernel part or an unknown pid now
-    and then."""
+    outside them, repeats) repeat from run to run, COMMs, an unknown pid now and then, and (``kernel``: how
+    often) a kernel part: a kernel-mode sample whose chain starts with PERF_CONTEXT_KERNEL and kernel
+    addresses, then PERF_CONTEXT_USER and the user chain (or none), kernel addresses repeating too."""
     from pyperf_probe.perfdata.format import PERF_CONTEXT_KERNEL, PERF_CONTEXT_USER
     pids = list(range(10, 10 + rng.randrange(1, 4)))
     recs, time = [], 1
+    if kernel > 0.1:  # (the kernel's map, as perf synthesizes it)
+        recs.append(pb.kernel_mmap(0xFFFFFFFF81000000, 0x1000000))
+    kspots = [0xFFFFFFFF81000010 + 0x1230 * i for i in range(6)]
+    kchains = [[rng.choice(kspots) for _ in range(rng.randrange(1, 6))] for _ in range(4)]
     spots = {}
     for pid in pids:
         recs.append(pb.comm(pid, pid, f"p{pid}", time))
@@ -247,9 +252,15 @@ def _random_chained_file(rng: random.Random) -> list[bytes]:
             tid = rng.choice([t for p, t in threads if p == pid])
             ip = chain[1] if chain and chain[0] == PERF_CONTEXT_USER and len(chain) > 1 else \
                 chain[0] if chain and rng.random() < 0.8 else rng.choice(spots[pid])
-            if rng.random() < 0.03:
-                chain = [PERF_CONTEXT_KERNEL, 0xFFFFFFFF81000010] + chain
-            recs.append(pb.sample_cc(ip, 0xFFFFFFFF if rng.random() < 0.02 else pid, tid, time, chain))
+            misc = 2
+            if rng.random() < kernel:
+                kchain = rng.choice(kchains)
+                if chain and chain[0] != PERF_CONTEXT_USER:
+                    chain = [PERF_CONTEXT_USER] + chain
+                chain = [PERF_CONTEXT_KERNEL] + kchain + (chain if rng.random() < 0.9 else [])
+                if rng.random() < 0.9:
+                    ip, misc = kchain[0], 1
+            recs.append(pb.sample_cc(ip, 0xFFFFFFFF if rng.random() < 0.02 else pid, tid, time, chain, misc))
         elif r < 0.88:
             pid = rng.choice(pids)
             recs.append(pb.comm(pid, pid, rng.choice(("a", "b")), time))
@@ -290,3 +301,83 @@ def test_chained_keys_resolve_in_c(monkeypatch):
     session = Session(str(GOLDEN_DATA / "make.data"), force=True)
     groups = session.sample_groups()
     assert sum(len(g) for g in groups) > 50 and len(calls) < 5, len(calls)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_random_kernel_chained_files_c_equals_python(seed, tmp_path, caplog, monkeypatch):
+    """Chains with kernel and user parts (kernel- and user-mode samples): count_run resolves their new keys in
+    C from the kernel's and the process's memos (kernel_chain), as the Python twin does."""
+    _c()
+    rng = random.Random(2000 + seed)
+    path = write(tmp_path, _random_chained_file(rng, kernel=0.6),
+                 [(pb.sw_attr(pb.CC_SAMPLE_TYPE, flags=AttrFlag.SAMPLE_ID_ALL), (7,))])
+    caller_order, max_stack = rng.choice([(False, 127), (True, 127), (False, 2), (True, 3)])
+    c = _chained_groups(path, False, caller_order, max_stack, monkeypatch)
+    py = _chained_groups(path, True, caller_order, max_stack, monkeypatch)
+    assert c == py
+    assert c[2] == len(c[1]) and c[2] == sum(v[1] for g in c[0] for *_, v in g)
+    if seed % 5 == 0:  # (and both are samples()'s)
+        assert_same(path, caplog)
+
+
+def test_kernel_chained_keys_resolve_in_c(tmp_path, monkeypatch):
+    """Keys whose chains reach the kernel are resolved in C once their frames are in the memos: the Python
+    path (_add_chained) is called for few of them."""
+    _c()
+    calls = []
+    real = counts._KeyCounter._add_chained
+    monkeypatch.setattr(counts._KeyCounter, "_add_chained",
+                        lambda self, key, count, *a: calls.append(1) or real(self, key, count, *a))
+    new = 0
+    for seed in range(5):
+        path = write(tmp_path, _random_chained_file(random.Random(3000 + seed), kernel=0.6),
+                     [(pb.sw_attr(pb.CC_SAMPLE_TYPE, flags=AttrFlag.SAMPLE_ID_ALL), (7,))])
+        session = Session(path, force=True)
+        counter_keys = set()
+        real_add = counts._KeyCounter.add_run
+        monkeypatch.setattr(counts._KeyCounter, "add_run",
+                            lambda self, keys: counter_keys.update(keys) or real_add(self, keys))
+        session.sample_groups()
+        monkeypatch.setattr(counts._KeyCounter, "add_run", real_add)
+        new += len(counter_keys)
+    assert new > 100 and len(calls) < new / 2, (len(calls), new)
+
+
+def _kernel_chain_key(rng: random.Random, kspots: list, uspots: list) -> tuple[bytes, int]:
+    from pyperf_probe.perfdata.format import PERF_CONTEXT_HV, PERF_CONTEXT_KERNEL, PERF_CONTEXT_USER
+    chain = []
+    for _ in range(rng.randrange(0, 4)):
+        mark = rng.choice((PERF_CONTEXT_KERNEL, PERF_CONTEXT_USER, PERF_CONTEXT_KERNEL, PERF_CONTEXT_USER,
+                           PERF_CONTEXT_HV) if rng.random() < 0.1 else (PERF_CONTEXT_KERNEL, PERF_CONTEXT_USER))
+        spots = kspots if mark == PERF_CONTEXT_KERNEL else uspots
+        chain += [mark] + [rng.choice(spots) for _ in range(rng.randrange(0, 5))]
+    if rng.random() < 0.2:
+        chain = [rng.choice(uspots) for _ in range(rng.randrange(0, 3))] + chain
+    at = rng.randrange(0, 3) * 8
+    nr = len(chain) + (rng.randrange(1, 3) if rng.random() < 0.05 else 0)
+    key = bytes(at) + struct.pack(f"<Q{len(chain)}Q", nr, *chain) + bytes(rng.randrange(0, 9))
+    return key, (at if rng.random() < 0.97 else rng.choice((-1, len(key) - 4, len(key) + 8)))
+
+
+def test_kernel_chain_c_equals_python():
+    """_speedups.kernel_chain = fixed_keys._kernel_chain on random keys: chains of kernel and user parts (a
+    marker that is neither now and then, addresses before any marker), frames in the memos or missing,
+    max_stack and caller order, nr past the key's end, bad offsets."""
+    need_speedups()
+    from pyperf_probe.perfdata.speedups import speedups
+    from pyperf_probe.session import fixed_keys
+    rng = random.Random(77)
+    kspots = [0xFFFFFFFF81000000 + 0x40 * i for i in range(8)]
+    uspots = [0x400000 + 0x10 * i for i in range(8)]
+    seen = {"tuple": 0, "none": 0}
+    for _ in range(4000):
+        kmemo = {a: ("k", a) for a in kspots if rng.random() < 0.9}
+        umemo = {a: ("u", a) for a in uspots if rng.random() < 0.9}
+        key, at = _kernel_chain_key(rng, kspots, uspots)
+        max_stack = rng.choice((0, 1, 2, 3, 127))
+        caller_order = rng.random() < 0.5
+        want = fixed_keys._kernel_chain(key, at, kmemo, umemo, max_stack, caller_order)
+        got = speedups.kernel_chain(key, at, kmemo, umemo, max_stack, caller_order)
+        assert got == want, (key.hex(), at, max_stack, caller_order)
+        seen["none" if want is None else "tuple"] += 1
+    assert min(seen.values()) > 500, seen

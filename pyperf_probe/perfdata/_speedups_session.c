@@ -89,6 +89,87 @@ static PyObject *session_user_chain(PyObject *self, PyObject *args)
     return out;
 }
 
+#define CONTEXT_KERNEL 0xFFFFFFFFFFFFFF80ULL /* PERF_CONTEXT_KERNEL */
+
+/* kernel_chain(key, at, kmemo, umemo, max_stack, caller_order) -> tuple | None
+ *
+ * The call chain at byte `at` of a sample key with PERF_CONTEXT_KERNEL / PERF_CONTEXT_USER markers, as
+ * Session._callchain makes its entries (a marker switches the cpumode, which starts as user's, and is
+ * dropped; `max_stack` entries kept: the leaf's end, or with `caller_order` the root's), when every kept
+ * kernel address is in `kmemo` and every user one in `umemo` (avma -> frame): the tuple of frames, leaf
+ * first. None: a frame missing, another marker, the chain overruns the key, or max_stack < 1
+ * (Session._callchain decides, in perf's look-up order). fixed_keys.kernel_chain is the Python twin. */
+static PyObject *kernel_chain_of(const unsigned char *buf, Py_ssize_t len, Py_ssize_t at, PyObject *kmemo,
+                                 PyObject *umemo, Py_ssize_t max_stack, int caller_order)
+{
+    if (at < 0 || at > len - 8 || max_stack < 1)
+        Py_RETURN_NONE;
+    uint64_t nr = load_u64(buf + at);
+    if (nr > (uint64_t)(len - at - 8) >> 3)
+        Py_RETURN_NONE;
+    const unsigned char *ips = buf + at + 8;
+    Py_ssize_t n = 0; /* the entries: addresses, not markers */
+    for (Py_ssize_t i = 0; i < (Py_ssize_t)nr; i++) {
+        uint64_t v = load_u64(ips + 8 * i);
+        if (v < CONTEXT_MAX)
+            n++;
+        else if (v != CONTEXT_KERNEL && v != CONTEXT_USER)
+            Py_RETURN_NONE;
+    }
+    Py_ssize_t lo = 0, kept = n;
+    if (n > max_stack) {
+        if (caller_order)
+            lo = n - max_stack;
+        kept = max_stack;
+    }
+    PyObject *out = PyTuple_New(kept);
+    if (out == NULL)
+        return NULL;
+    PyObject *memo = umemo;
+    Py_ssize_t e = 0;
+    for (Py_ssize_t i = 0; i < (Py_ssize_t)nr && e < lo + kept; i++) {
+        uint64_t v = load_u64(ips + 8 * i);
+        if (v >= CONTEXT_MAX) {
+            memo = v == CONTEXT_KERNEL ? kmemo : umemo;
+            continue;
+        }
+        if (e++ < lo)
+            continue;
+        PyObject *avma = PyLong_FromUnsignedLongLong(v);
+        if (avma == NULL)
+            goto fail;
+        PyObject *frame = PyDict_GetItemWithError(memo, avma);
+        Py_DECREF(avma);
+        if (frame == NULL) {
+            if (PyErr_Occurred())
+                goto fail;
+            Py_DECREF(out);
+            Py_RETURN_NONE;
+        }
+        Py_INCREF(frame);
+        PyTuple_SET_ITEM(out, e - 1 - lo, frame);
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyObject *session_kernel_chain(PyObject *self, PyObject *args)
+{
+    Py_buffer key;
+    Py_ssize_t at, max_stack;
+    PyObject *kmemo, *umemo, *out;
+    int caller_order;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nO!O!np", &key, &at, &PyDict_Type, &kmemo, &PyDict_Type, &umemo, &max_stack,
+                          &caller_order))
+        return NULL;
+    out = kernel_chain_of(key.buf, key.len, at, kmemo, umemo, max_stack, caller_order);
+    PyBuffer_Release(&key);
+    return out;
+}
+
 typedef struct {
     uint64_t svma;
     Py_ssize_t index;
@@ -241,9 +322,12 @@ done:
  * thread noted under its tid, the cache below its limit, and the machine's pid updates and the kernel's
  * epoch as the counter last saw them (also after the Python calls this makes: a user ip's location from its
  * process's avma -> frame memo, session._fp_memo's when the maps moved on, memo[ip] =
- * frames.frame(maps.find(ip), ip) when it lacks it; a chain's frames found in that memo by user_chain, the
- * missing ones as session.chain_misses finds them; the thread's state by machine.thread_state when it has none): the
- * key cached, noted under its tid and, for a user-mode key, its maps, counted into its group. Any other
+ * frames.frame(maps.find(ip), ip) when it lacks it; a user-only chain's frames found in that memo by user_chain, the
+ * missing ones as session.chain_misses finds them; a chain with a kernel part (MODE_CHAINED: kernel-mode keys too,
+ * their ip's location from `locations` or session.kernel_location) by kernel_chain from session._kernel_memo at the
+ * kernel maps' generation and that memo, else session._chains' entry or session._callchain; the thread's state by
+ * machine.thread_state when it has none): the
+ * key cached, noted under its tid and, for a user-mode or chained key, its maps, counted into its group. Any other
  * new key: add(key, count) (FX_ADD: the Python path; what this looked up is kept where that path looks, so
  * it finds the same).
  * Then `order` as above (every key's hit: in C when every hit is a plain resolution, else in_order(order,
@@ -260,7 +344,7 @@ enum { MODE_FIXED, MODE_CHAINED
 
 static PyObject *s_pid, *s_state, *s_maps, *s_generation, *s_fp_memos, *s_pid_updates, *s_epoch, *s_kernel_epoch,
     *s_fp_memo, *s_find, *s_frame, *s_thread_state, *s_chained_evsels, *s_max_stack, *s_caller_order, *s_avma,
-    *s_dso_obj;
+    *s_dso_obj, *s_kernel_memo, *s_kernel_maps, *s_chains, *s_callchain, *s_kernel_location;
 
 static int intern_names(void)
 {
@@ -282,6 +366,13 @@ static int intern_names(void)
     s_caller_order = PyUnicode_InternFromString("caller_order");
     s_avma = PyUnicode_InternFromString("avma");
     s_dso_obj = PyUnicode_InternFromString("dso_obj");
+    s_kernel_memo = PyUnicode_InternFromString("_kernel_memo");
+    s_kernel_maps = PyUnicode_InternFromString("kernel_maps");
+    s_chains = PyUnicode_InternFromString("_chains");
+    s_callchain = PyUnicode_InternFromString("_callchain");
+    s_kernel_location = PyUnicode_InternFromString("kernel_location");
+    if (!s_kernel_memo || !s_kernel_maps || !s_chains || !s_callchain || !s_kernel_location)
+        return -1;
     if (!s_fp_memo || !s_find || !s_frame || !s_thread_state || !s_chained_evsels || !s_max_stack || !s_caller_order ||
         !s_avma || !s_dso_obj)
         return -1;
@@ -409,6 +500,50 @@ static PyObject *chain_misses(PyObject *list, PyObject *memo, PyObject *maps, Py
     return PyList_AsTuple(list);
 }
 
+/* A chain the memos do not hold (fixed_keys.FixedKeys.resolve_chained's way): session._chains[(maps, maps'
+ * generation, kernel maps' generation, the chain's nr entries)], else session._callchain(thread, entries). */
+static PyObject *chain_by_session(PyObject *session, PyObject *machine, PyObject *thread, PyObject *maps,
+                                  const unsigned char *ips, Py_ssize_t nr)
+{
+    PyObject *entries = PyTuple_New(nr), *look = NULL, *chains = NULL, *out = NULL;
+    PyObject *mgen = NULL, *kmaps = NULL, *kgen = NULL;
+    if (entries == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < nr; i++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(load_u64(ips + 8 * i));
+        if (v == NULL)
+            goto done;
+        PyTuple_SET_ITEM(entries, i, v);
+    }
+    mgen = PyObject_GetAttr(maps, s_generation);
+    kmaps = mgen == NULL ? NULL : PyObject_GetAttr(machine, s_kernel_maps);
+    kgen = kmaps == NULL ? NULL : PyObject_GetAttr(kmaps, s_generation);
+    chains = kgen == NULL ? NULL : PyObject_GetAttr(session, s_chains);
+    if (chains == NULL)
+        goto done;
+    if (PyDict_Check(chains)) {
+        look = PyTuple_Pack(4, maps, mgen, kgen, entries);
+        if (look == NULL)
+            goto done;
+        out = PyDict_GetItemWithError(chains, look);
+        if (out != NULL) {
+            Py_INCREF(out);
+            goto done;
+        }
+        if (PyErr_Occurred())
+            goto done;
+    }
+    out = PyObject_CallMethodObjArgs(session, s_callchain, thread, entries, NULL);
+done:
+    Py_DECREF(entries);
+    Py_XDECREF(look);
+    Py_XDECREF(chains);
+    Py_XDECREF(mgen);
+    Py_XDECREF(kmaps);
+    Py_XDECREF(kgen);
+    return out;
+}
+
 /* Is the machine as the counter last saw it (no pid learnt, the kernel's epoch the same)? 1, 0, -1 error */
 static int fixed_in_step(PyObject *fixed)
 {
@@ -437,7 +572,7 @@ static int fixed_resolve(PyObject *fixed, PyObject *key, Py_ssize_t count, PyObj
     Py_ssize_t mode = fx_ssize(fixed, FX_MODE), chain_at = fx_ssize(fixed, FX_CHAIN_AT);
     int keep_raw = PyTuple_GET_ITEM(fixed, FX_RAW) == Py_True;
     int cpumode = buf[0] & 7;
-    if (cpumode != 2 && (cpumode != 1 || mode == MODE_CHAINED)) /* MISC_USER, MISC_KERNEL */
+    if (cpumode != 2 && cpumode != 1) /* MISC_USER, MISC_KERNEL */
         return 0;
     if (PyDict_GET_SIZE(cache) >= limit)
         return 0;
@@ -498,12 +633,23 @@ static int fixed_resolve(PyObject *fixed, PyObject *key, Py_ssize_t count, PyObj
     if (ip == NULL)
         goto done;
     /* (*called: Python code ran; the machine is checked again before anything is kept) */
-    if (cpumode == 1) {
+    if (cpumode == 1) { /* (a kernel-mode key's location first, as Session.resolve) */
         location = PyDict_GetItemWithError(PyTuple_GET_ITEM(fixed, FX_LOCATIONS), ip);
-        if (location == NULL)
+        if (location != NULL) {
+            Py_INCREF(location);
+        } else if (PyErr_Occurred() || mode != MODE_CHAINED) {
             goto miss;
-        Py_INCREF(location);
-    } else { /* (FixedKeys.resolve: the process's memo, _fp_memo's when not at the maps' generation) */
+        } else { /* (resolve_chained: locations[ip] = session.kernel_location(ip)) */
+            location = PyObject_CallMethodOneArg(PyTuple_GET_ITEM(fixed, FX_SESSION), s_kernel_location, ip);
+            *called = 1;
+            if (location == NULL)
+                goto done;
+            if (PyDict_SetItem(PyTuple_GET_ITEM(fixed, FX_LOCATIONS), ip, location) < 0)
+                goto done;
+        }
+    }
+    if (cpumode != 1 || mode == MODE_CHAINED) {
+        /* (FixedKeys.resolve: the process's memo, _fp_memo's when not at the maps' generation) */
         PyObject *session = PyTuple_GET_ITEM(fixed, FX_SESSION);
         maps = PyObject_GetAttr(thread, s_maps);
         if (maps == NULL)
@@ -576,6 +722,33 @@ static int fixed_resolve(PyObject *fixed, PyObject *key, Py_ssize_t count, PyObj
                                                   caller_order));
                     *called = 1;
                 }
+                if (chain == Py_None) { /* a kernel part: kernel_chain from the kernel's memo at its generation */
+                    Py_CLEAR(chain);
+                    PyObject *kmemo = PyObject_GetAttr(session, s_kernel_memo);
+                    PyObject *kmaps = kmemo == NULL ? NULL :
+                        PyObject_GetAttr(PyTuple_GET_ITEM(fixed, FX_MACHINE), s_kernel_maps);
+                    PyObject *kgen = kmaps == NULL ? NULL : PyObject_GetAttr(kmaps, s_generation);
+                    Py_XDECREF(kmaps);
+                    int same = -1;
+                    if (kgen != NULL) {
+                        same = PyTuple_Check(kmemo) && PyTuple_GET_SIZE(kmemo) == 2 &&
+                            PyDict_Check(PyTuple_GET_ITEM(kmemo, 1)) ?
+                            PyObject_RichCompareBool(PyTuple_GET_ITEM(kmemo, 0), kgen, Py_EQ) : 0;
+                        Py_DECREF(kgen);
+                    }
+                    if (same > 0)
+                        chain = kernel_chain_of(buf, len, chain_at, PyTuple_GET_ITEM(kmemo, 1), memo_dict, max_stack,
+                                                caller_order);
+                    else if (same == 0)
+                        chain = Py_None, Py_INCREF(Py_None);
+                    Py_XDECREF(kmemo);
+                    if (chain == Py_None) { /* (a frame not in the memos: the chain cache, or _callchain) */
+                        Py_CLEAR(chain);
+                        chain = chain_by_session(session, PyTuple_GET_ITEM(fixed, FX_MACHINE), thread, maps,
+                                                 buf + chain_at + 8, (Py_ssize_t)nr);
+                        *called = 1;
+                    }
+                }
                 Py_DECREF(caller);
                 if (chain == NULL)
                     goto done;
@@ -586,7 +759,7 @@ static int fixed_resolve(PyObject *fixed, PyObject *key, Py_ssize_t count, PyObj
                 if (chain == NULL)
                     goto done;
             }
-            if (PyTuple_GET_SIZE(chain) > 0) { /* (the leaf's frame is the location when it is the ip's, in a dso) */
+            if (location == NULL && PyTuple_GET_SIZE(chain) > 0) { /* (the leaf's frame is the location when it is the ip's, in a dso) */
                 PyObject *leaf = PyTuple_GET_ITEM(chain, 0);
                 PyObject *avma = PyObject_GetAttr(leaf, s_avma);
                 if (avma == NULL)
@@ -700,7 +873,7 @@ static int fixed_resolve(PyObject *fixed, PyObject *key, Py_ssize_t count, PyObj
     } else if (PyList_Append(PyTuple_GET_ITEM(by_tid_got, 1), key) < 0) {
         goto fail_hit;
     }
-    if (cpumode != 1) { /* (note_maps) */
+    if (cpumode != 1 || mode == MODE_CHAINED) { /* (note_maps; a chain's: its user part's maps) */
         PyObject *by_maps = PyTuple_GET_ITEM(fixed, FX_BY_MAPS);
         PyObject *list = PyDict_GetItemWithError(by_maps, maps);
         if (list == NULL) {
@@ -999,6 +1172,8 @@ done:
 PyMethodDef speedups_session_methods[] = {
     {"user_chain", (PyCFunction)session_user_chain, METH_VARARGS,
      "user_chain(key, at, memo, max_stack, caller_order) -> tuple | list | None (see the source)"},
+    {"kernel_chain", (PyCFunction)session_kernel_chain, METH_VARARGS,
+     "kernel_chain(key, at, kmemo, umemo, max_stack, caller_order) -> tuple | None (see the source)"},
     {"symtab_sort", (PyCFunction)session_symtab_sort, METH_VARARGS,
      "symtab_sort(svmas, sizes, types, bindings, page_size) -> (order, svmas, sizes, types, bindings, ends) | None "
      "(see the source)"},

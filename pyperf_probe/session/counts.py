@@ -7,8 +7,9 @@ TIME and CPU) between the records that change the machine; a C loop (``count_run
 ``_py_count_run`` its Python twin) counts a run's keys (in first-occurrence order) and each distinct key is
 resolved once, then cached until the machine changes. So a file of 10 million samples costs 10 million
 dictionary updates in C and a resolution per distinct key: in that loop too for keys of fixed fields and
-keys with user-only chains (what ``FixedKeys`` reads from their bytes, where every answer it needs is kept),
-decoded and resolved in Python otherwise.
+keys with call chains, user-only or with kernel parts (what ``FixedKeys`` reads from their bytes: the
+frames from the memos where they are kept, the others by the session's Python calls), decoded and
+resolved in Python otherwise.
 
 Why counting a run is the same as replaying it: between two records (COMM, MMAP, FORK, ...) a sample's
 resolution depends only on its key and the machine, and the only change a sample itself makes is to
@@ -304,6 +305,8 @@ class _KeyCounter:
         self.flush()
         if self.fixed_keys is not None:
             self.fixed_keys.forget()
+        if self.chain_keys is not None:  # (its kernel-mode keys' locations)
+            self.chain_keys.forget()
         self.cache.clear()
         self.heads.clear()
         self.dependents.clear()
@@ -386,8 +389,9 @@ class _KeyCounter:
 
     def _add_chained(self, key: bytes, count: int):
         """``_add_key`` for a key of ``chain_keys`` that is not cached (add_run's new keys; such keys have
-        no RAW head): a user-only chain resolved from its bytes (``FixedKeys.resolve_chained``) and kept
-        here without the generic path's steps; any other key by ``_add_key``."""
+        no RAW head): a user- or kernel-mode key's chain, user-only or with kernel parts, resolved from its
+        bytes (``FixedKeys.resolve_chained``) and kept here without the generic path's steps (noted under its
+        maps: a kernel-mode key's chain may have a user part); any other key by ``_add_key``."""
         chained = self.chain_keys.resolve_chained(key)
         if chained is None:
             return self._add_key(key, count, False)
@@ -500,7 +504,7 @@ class _KeyCounter:
                     self._forget()
                 self.cache[key] = hit
                 self.dependents.note_thread(key, thread)
-                if key[0] & 7 != MISC_KERNEL:
+                if key[0] & 7 != MISC_KERNEL or chained is not None:  # (a chain: its user part's maps)
                     self.dependents.note_maps(key, thread)
             else:
                 self._keep(key, hit, sample)

@@ -10,11 +10,14 @@ chain needs only its event, ip, pid and tid, cpu and period, all at fixed offset
 keys (another cpumode, an id ``decode_key`` would count or warn about) get None: decode and resolve them.
 
 Keys with a call chain after those fields (and RAW after it: every ``-g`` uprobe sample) have
-``FixedKeys.chained``: ``resolve_chained(key)`` does the same for a user-mode sample whose chain is
-user-only (``Session._callchain``'s one-pass case: a make build's malloc uprobe, a user program's
-cpu-clock samples), its chain's addresses read from the key and found in the process's avma -> frame
-memo in one C call (``user_chain``, ``_speedups_session.c``), the others looked up as
-``Session._user_chain_frames`` does. A chain with a kernel part, or a key that does not decode, gets None.
+``FixedKeys.chained``: ``resolve_chained(key)`` does the same for a user- or kernel-mode sample. A
+user-only chain (``Session._callchain``'s one-pass case: a make build's malloc uprobe, a user program's
+cpu-clock samples) has its addresses read from the key and found in the process's avma -> frame memo in
+one C call (``user_chain``, ``_speedups_session.c``), the others looked up as
+``Session._user_chain_frames`` does. A chain with kernel and user parts (cpu-clock -g samples that cross
+into the kernel) is found in the kernel's and the process's memos (``kernel_chain``: the markers switch
+memo) when they hold every frame, else in the chain cache or by ``Session._callchain``; a kernel-mode
+sample's ip by ``Session.kernel_location``, kept per ip. A key that does not decode gets None.
 
 ``session.counts``' C loop (``count_run``) does what ``resolve`` and ``resolve_chained`` do for most new
 keys itself, from the same tables (``evsels``, ``locations``, the byte ``offsets`` of the fields, the
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import struct
 
-from pyperf_probe.perfdata.format import PERF_CONTEXT_MAX, PERF_CONTEXT_USER, SampleType
+from pyperf_probe.perfdata.format import PERF_CONTEXT_KERNEL, PERF_CONTEXT_MAX, PERF_CONTEXT_USER, SampleType
 from pyperf_probe.perfdata.speedups import speedups
 
 MISC_KERNEL, MISC_USER = 1, 2
@@ -105,9 +108,13 @@ class FixedKeys:
         self.locations.clear()
 
     def resolve_chained(self, key: bytes) -> tuple | None:
-        """(evsel, thread, location, chain, raw, period) of a user-mode sample's key whose call chain is
-        user-only, as ``Session.resolve`` makes them (``chained`` keys); None for any other key."""
-        if key[0] & 7 != MISC_USER:
+        """(evsel, thread, location, chain, raw, period) of a user- or kernel-mode sample's key, as
+        ``Session.resolve`` makes them (``chained`` keys); None for any other key. A user-only chain is found
+        in one pass (``user_chain``); one with a kernel part in the kernel's and the process's memos
+        (``kernel_chain``), or when they lack a frame by ``Session._callchain`` (the chain cache, then its
+        look-ups in perf's order)."""
+        cpumode = key[0] & 7
+        if cpumode != MISC_USER and cpumode != MISC_KERNEL:
             return None
         values = self.fields(key)
         sample_id = values[self.id_at] if self.id_at is not None else 0
@@ -136,24 +143,37 @@ class FixedKeys:
         thread = machine.threads.get(tid)
         if thread is None or thread.pid == -1:
             thread = machine.findnew_thread(values[self.pid_at], tid)
+        location = None
+        if cpumode == MISC_KERNEL:  # (as Session.resolve: before the chain, which it may load the kernel for)
+            location = self.locations.get(ip)
+            if location is None:
+                location = self.locations[ip] = session.kernel_location(ip)
         maps = thread.maps
         memo = session._fp_memo(maps, maps.generation)
         chained = session.chained_evsels
         if nr and (chained is None or chained[evsel]):
             caller_order = session.caller_order
             got = user_chain(key, at, memo, session.max_stack, caller_order)
-            if got is None:
-                return None
-            if type(got) is list:
+            if got is None:  # (a kernel part: from the memos, else as Session.resolve does it)
+                kmemo = session._kernel_memo
+                got = kernel_chain(key, at, kmemo[1], memo, session.max_stack, caller_order) \
+                    if kmemo[0] == machine.kernel_maps.generation else None
+                if got is None:
+                    callchain = _chain_of(key, at, nr)
+                    got = session._chains.get((maps, maps.generation, machine.kernel_maps.generation, callchain))
+                    if got is None:
+                        got = session._callchain(thread, callchain)
+            elif type(got) is list:
                 got = session.chain_misses(maps, memo, got, caller_order)
         else:
             got = ()
-        if got and got[0].avma == ip and got[0].dso_obj is not None:
-            location = got[0]
-        else:  # (as Session.resolve: from the process's memo)
-            location = memo.get(ip)
-            if location is None:
-                location = memo[ip] = self.frames.frame(maps.find(ip), ip)
+        if location is None:
+            if got and got[0].avma == ip and got[0].dso_obj is not None:
+                location = got[0]
+            else:  # (as Session.resolve: from the process's memo)
+                location = memo.get(ip)
+                if location is None:
+                    location = memo[ip] = self.frames.frame(maps.find(ip), ip)
         period = values[self.period_at] if self.period_at is not None else self.periods[evsel]
         return evsel, thread, location, got, raw, period
 
@@ -217,4 +237,50 @@ def _user_chain(key: bytes, at: int, memo: dict, max_stack: int, caller_order: b
     return [avma if frame is None else frame for frame, avma in zip(frames, avmas)]
 
 
+def _chain_of(key: bytes, at: int, nr: int) -> tuple[int, ...]:
+    """The ``nr`` entries of the call chain at ``at`` of ``key`` (markers too), as the decoder gives them."""
+    chain = _CHAIN_STRUCTS.get(nr)
+    if chain is None:
+        chain = struct.Struct(f"<{nr}Q")
+        if len(_CHAIN_STRUCTS) < 4096:
+            _CHAIN_STRUCTS[nr] = chain
+    return chain.unpack_from(key, at + 8)
+
+
+def _kernel_chain(key: bytes, at: int, kmemo: dict, umemo: dict, max_stack: int, caller_order: bool):
+    """The Python twin of ``_speedups.kernel_chain`` (``_speedups_session.c`` says what it gives): the call
+    chain at ``at`` of ``key`` with PERF_CONTEXT_KERNEL/USER markers (``Session._callchain``'s entries: the
+    markers switch the cpumode and are dropped, ``max_stack`` of them kept, the leaf's end or in
+    ``caller_order`` the root's), when every kept kernel address is in ``kmemo`` and every user one in
+    ``umemo``: the tuple of frames, leaf first; None otherwise (a frame missing, another marker, the chain
+    overrunning the key, max_stack < 1: ``Session._callchain`` decides)."""
+    if at < 0 or at > len(key) - 8 or max_stack < 1:
+        return None
+    nr = _U64(key, at)[0]
+    if nr > (len(key) - at - 8) >> 3:
+        return None
+    entries = []
+    get = umemo.get
+    for avma in _chain_of(key, at, nr):
+        if avma >= PERF_CONTEXT_MAX:
+            if avma == PERF_CONTEXT_KERNEL:
+                get = kmemo.get
+            elif avma == PERF_CONTEXT_USER:
+                get = umemo.get
+            else:
+                return None
+            continue
+        entries.append((get, avma))
+    if len(entries) > max_stack:
+        entries = entries[-max_stack:] if caller_order else entries[:max_stack]
+    frames = []
+    for get, avma in entries:
+        frame = get(avma)
+        if frame is None:
+            return None
+        frames.append(frame)
+    return tuple(frames)
+
+
+kernel_chain = speedups.kernel_chain if speedups is not None and hasattr(speedups, "kernel_chain") else _kernel_chain
 user_chain = speedups.user_chain if speedups is not None and hasattr(speedups, "user_chain") else _user_chain
