@@ -39,6 +39,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_DIR = os.path.join(ROOT, "build", "bench-script")
 PERF = "/usr/bin/perf"
+TIME = "/usr/bin/time"  # GNU time: the peak RSS of the command alone (``measure``)
 GROUP = "pyperf_t_benchscript"
 LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 SHAPES = ("make", "spin", "sys", "dwarf")
@@ -166,18 +167,36 @@ def variants(revs: list[str | None], pure: bool, tmp: str) -> list[tuple[str, st
 
 # --- runs -----------------------------------------------------------------------------------------------------
 
-def run(argv: list[str], env: dict, out_path: str, check: bool = True) -> tuple[float, float, int]:
-    """(CPU s, peak RSS MiB, exit status) of one run, its stdout written to out_path (cwd: its directory).
-    The child's rusage comes from wait4(2) (microseconds), not GNU time's %U/%S, which round to 10 ms: perf's
-    cheapest sets take 0.07 s, where 10 ms is a 15% step in a ratio."""
-    with open(out_path, "wb") as out:
-        child = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                                 cwd=os.path.dirname(out_path))
+def measure(argv: list[str], env: dict | None, stdout, cwd: str) -> tuple[float, float, int]:
+    """(CPU s, peak RSS MiB, exit status) of one run of ``argv``. CPU: the rusage wait4(2) gives (microseconds,
+    not GNU time's %U/%S in 10 ms steps: perf's cheapest sets take 0.07 s, where 10 ms is a 15% step in a
+    ratio). Peak RSS: GNU time's %M, not wait4's ru_maxrss: Python starts a child with vfork, and exec folds
+    the parent's high-water RSS into the child's maxrss (exec_mmap's setmax_mm_hiwater_rss), so wait4 would
+    report the bench's own RSS for any command smaller than it. The command runs under GNU time (forked from
+    that small process, its peak is its own); wait4's CPU is then time's and its child's, time's own being
+    well under a millisecond."""
+    fd, stats = tempfile.mkstemp()
+    os.close(fd)
+    try:
+        child = subprocess.Popen([TIME, "-f", "%M", "-o", stats] + argv, env=env, stdout=stdout,
+                                 stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, cwd=cwd)
         _, wstatus, usage = os.wait4(child.pid, 0)
         child.returncode = status = os.waitstatus_to_exitcode(wstatus)
+        with open(stats) as f:
+            rss = int(f.read().split()[-1])
+    finally:
+        os.remove(stats)
+    return usage.ru_utime + usage.ru_stime, rss / 1024, status
+
+
+def run(argv: list[str], env: dict, out_path: str, check: bool = True) -> tuple[float, float, int]:
+    """(CPU s, peak RSS MiB, exit status) of one run (``measure``), its stdout written to out_path (cwd: its
+    directory)."""
+    with open(out_path, "wb") as out:
+        cpu, rss, status = measure(argv, env, out, os.path.dirname(out_path))
     if status != 0 and check:
         raise SystemExit(f"bench: {' '.join(argv)} failed ({status})")
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, status
+    return cpu, rss, status
 
 
 def digest(path: str, normalize=None) -> str:
