@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import lzma
 import os
-import shutil
 import struct
-import tarfile
 
 import pytest
 
-from pyperf_probe import cli
+import symfs_golden  # tests/symfs_golden.py
+
 from pyperf_probe.callchain import dwarf_unwind, unwind
-from pyperf_probe.callchain.dwarf_unwind import PERF_ZERO_FRAME, DwarfUnwinder, find_image, perf_copy
+from pyperf_probe.callchain.dwarf_unwind import PERF_ZERO_FRAME, DwarfUnwinder, perf_copy
 from pyperf_probe.callchain.unwind import STOP_MEMORY, STOP_ZERO, STOP_ZERO_SIGNAL, unwind_with_reason
 from pyperf_probe.callchain.cfa_program import CFA_REG_OFF, FLAG_SIGNAL, RULE_OFFSET, RULE_SAME
 
@@ -25,48 +24,18 @@ GOLDEN = os.path.join(HERE, "golden", "unwind_zero")
 SOURCE = os.path.join(HERE, "golden", "rbreplay")
 RECORDED_AT = "/tmp/pyperf-golden-rbreplay"  # where ex_spin was recorded (the symfs holds it there)
 RECORDED_512_AT = "/tmp/pyperf-golden-unwind-zero"  # the same for this directory's own recording
-MTIME = 1767225600  # 2026-01-01 00:00:00 UTC
-
-
-def _unpack(root, source, name, recorded_at):
-    """(a recording, unpacked; a --symfs with ex_spin at its recorded path and links to the system files,
-    which must be the recorded ones by build-id, and their debug files: as make_goldens.sh makes it)."""
-    assert not os.path.exists(recorded_at)
-    data = root / f"{name}.data"
-    with lzma.open(os.path.join(source, "data", f"{name}.data.xz")) as src, open(data, "wb") as dst:
-        shutil.copyfileobj(src, dst)
-    os.utime(data, (MTIME, MTIME))
-    symfs = root / "symfs"
-    with tarfile.open(os.path.join(source, "symfs.tar.xz")) as tar:
-        tar.extractall(symfs)
-    with open(os.path.join(source, "binaries.txt")) as f:
-        for line in f:
-            path, build_id = line.split()
-            if path.startswith(recorded_at):
-                continue
-            image = find_image(path, None)
-            if image is None or image.build_id != build_id:
-                pytest.skip(f"{path} is not the file the goldens were recorded with (build-id {build_id})")
-            debug = f"/usr/lib/debug/.build-id/{build_id[:2]}/{build_id[2:]}.debug"
-            for target in (path, debug):
-                if os.path.exists(target):
-                    link = symfs / target.lstrip("/")
-                    link.parent.mkdir(parents=True, exist_ok=True)
-                    link.symlink_to(os.path.realpath(target))
-    (root / "home").mkdir()
-    return root
 
 
 @pytest.fixture(scope="module")
 def golden(tmp_path_factory):
     """tests/golden/rbreplay's recording (2 KB copies)."""
-    return _unpack(tmp_path_factory.mktemp("unwind_zero"), SOURCE, "spin", RECORDED_AT)
+    return symfs_golden.unpack(tmp_path_factory.mktemp("unwind_zero"), SOURCE, "spin", RECORDED_AT)
 
 
 @pytest.fixture(scope="module")
 def golden512(tmp_path_factory):
     """tests/golden/unwind_zero's recording (512-byte copies)."""
-    return _unpack(tmp_path_factory.mktemp("unwind_zero512"), GOLDEN, "spin512", RECORDED_512_AT)
+    return symfs_golden.unpack(tmp_path_factory.mktemp("unwind_zero512"), GOLDEN, "spin512", RECORDED_512_AT)
 
 
 @pytest.fixture
@@ -79,12 +48,7 @@ def unwinder_c_or_not(monkeypatch, speedups_or_not):
 
 
 def _run(golden, args, monkeypatch, capsys, name="spin") -> str:
-    monkeypatch.setenv("HOME", str(golden / "home"))
-    monkeypatch.setenv("PYPERF_CACHE_DIR", str(golden / "cache"))
-    rc = cli.main([args[0], "-i", str(golden / f"{name}.data"), "--symfs", str(golden / "symfs")] + args[1:])
-    out, _err = capsys.readouterr()
-    assert rc == 0
-    return out
+    return symfs_golden.run(golden, args, monkeypatch, capsys, name, cache=True)
 
 
 def test_script_equals_perf(golden, monkeypatch, capsys, utc, unwinder_c_or_not):
@@ -103,15 +67,7 @@ def test_script_equals_perf_on_short_copies(golden512, monkeypatch, capsys, utc,
     assert _run(golden512, ["script"], monkeypatch, capsys, "spin512") == expected
 
 
-def _cases():
-    with open(os.path.join(GOLDEN, "cases.txt")) as f:
-        for line in f:
-            if line.strip() and not line.startswith("#"):
-                name, args = line.rstrip("\n").split("|")
-                yield pytest.param(name, args, id=name)
-
-
-@pytest.mark.parametrize("name,args", list(_cases()))
+@pytest.mark.parametrize("name,args", symfs_golden.cases(GOLDEN))
 def test_report_equals_perf(name, args, golden, monkeypatch, capsys, utc, unwinder_c_or_not):
     """perf prints the frame in graph mode and as a --children entry; flat and folded skip it (every ip at
     or above PERF_CONTEXT_MAX: hist.c __callchain__fprintf_flat / _folded)."""
