@@ -102,7 +102,9 @@ def _report(data, ropts: ReportOptions, out: list[str]) -> int:
         _emit(out)
         sys.stderr.write(NO_CALLCHAIN + "\n")
         return 0
-    session = _session(data, ropts, plan.sample_type)
+    # perf unwinds DWARF stacks only when the report uses chains (sample__resolve_callchain: use_callchain,
+    # which -g none clears, or cumulate_callchain, --children): with neither, the chains are not needed
+    session = _session(data, ropts, plan.sample_type, unwind=plan.children or plan.spec.mode != "none")
     session.caller_order = plan.caller  # callchain_param.order: the order perf looks a chain's addresses up in
     trace_events = _trace_events(session)
     layout = _layout(session, trace_events, plan, ropts)
@@ -134,10 +136,10 @@ def _report(data, ropts: ReportOptions, out: list[str]) -> int:
     return 0
 
 
-def _session(data, ropts: ReportOptions, sample_type: int):
+def _session(data, ropts: ReportOptions, sample_type: int, unwind: bool = True):
     from pyperf_probe.session import Session
     unwinder = None
-    if sample_type & SampleType.REGS_USER and sample_type & SampleType.STACK_USER:  # --call-graph dwarf
+    if unwind and sample_type & SampleType.REGS_USER and sample_type & SampleType.STACK_USER:  # --call-graph dwarf
         from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder
         unwinder = DwarfUnwinder(symfs=ropts.symfs)
     return Session(data, symfs=ropts.symfs, inline=ropts.inline, force=ropts.force, unwinder=unwinder,

@@ -100,7 +100,8 @@ def test_pyperf_script_text_equals_perf_where_perf_reaches_the_root(name, varian
     ("report", ["--stdio"]), ("flat", ["--stdio", "--no-children", "-g", "flat"]),
     ("dsosym", ["--stdio", "--sort", "dso,sym"]), ("dsosym_none", ["--stdio", "--sort", "dso,sym", "-g", "none"]),
     ("dsosym_flat", ["--stdio", "--sort", "dso,sym", "-g", "flat"]),
-    ("dsosym_folded", ["--stdio", "--sort", "dso,sym", "-g", "folded"])])
+    ("dsosym_folded", ["--stdio", "--sort", "dso,sym", "-g", "folded"]),
+    ("nochildren_none", ["--stdio", "--no-children", "--sort", "dso,sym", "-g", "none"])])
 @pytest.mark.parametrize("name", ["threads", "cxx"])
 def test_pyperf_report_equals_perf_report(name, variant, args, symfs, libc_symbols):
     """``pyperf report`` on the dwarf files perf unwinds completely: perf's text byte for byte (its random
@@ -161,3 +162,25 @@ def test_unwinder_shortcut_is_the_full_call(name, symfs):
     session = Session(os.path.join(HERE, "data", f"{name}.data"), symfs=symfs, unwinder=both)
     samples = sum(1 for _ in session.samples())
     assert samples > 50 and shortcuts > samples // 2
+
+
+@pytest.mark.parametrize("name", ["threads", "cxx", "make"])
+def test_no_children_g_none_unwinds_nothing(name, symfs, libc_symbols, monkeypatch, capsys, utc):
+    """``--no-children -g none`` uses no chain, so perf does not unwind (sample__resolve_callchain runs for
+    use_callchain, which -g none clears, or cumulate_callchain): pyperf makes no DWARF unwinder then (an
+    unwinder that fails if built or called) and prints perf's text, make.data's too (whose chains perf
+    partly loses: its entries do not depend on them)."""
+    from pyperf_probe import cli
+    from pyperf_probe.callchain import dwarf_unwind
+
+    class NoUnwinder:
+        def __init__(self, *args, **kwargs):
+            raise AssertionError("a DWARF unwinder was made for a report that uses no chain")
+
+    monkeypatch.setattr(dwarf_unwind, "DwarfUnwinder", NoUnwinder)
+    rc = cli.main(["report", "-i", os.path.join(HERE, "data", f"{name}.data"), "--symfs", symfs, "--stdio",
+                   "--no-children", "--sort", "dso,sym", "-g", "none"])
+    out, _err = capsys.readouterr()
+    assert rc == 0
+    with open(os.path.join(HERE, "expected", f"{name}.nochildren_none")) as f:
+        assert "".join(line for line in out.splitlines(True) if not line.startswith("# (Tip:")) == f.read()

@@ -22,6 +22,8 @@
 #   expected/NAME.dsosym     perf report --stdio --sort dso,sym                  (inlined and plain symbols
 #   expected/NAME.dsosym_none   ... -g none, NAME.dsosym_flat ... -g flat,        side by side: perf's
 #   expected/NAME.dsosym_folded ... -g folded                                     sort__sym_cmp order)
+#   expected/NAME.nochildren_none  perf report --stdio --no-children --sort dso,sym -g none  (no chain used:
+#                      perf does not unwind)
 #   binaries.txt       path and build-id of every ELF file the chains go through (checked by the tests)
 #   symfs.tar.xz       the two workload binaries at their recorded paths (the system ones are not copied:
 #                      their build-ids are checked instead)
@@ -53,6 +55,8 @@ outputs() {
   run report -i "$f" --stdio | grep -v '^# (Tip:' > "$HERE/expected/$name.report"
   run report -i "$f" --stdio --no-children -g flat | grep -v '^# (Tip:' > "$HERE/expected/$name.flat"
   run report -i "$f" --stdio --sort dso,sym | grep -v '^# (Tip:' > "$HERE/expected/$name.dsosym"
+  run report -i "$f" --stdio --no-children --sort dso,sym -g none | grep -v '^# (Tip:' \
+    > "$HERE/expected/$name.nochildren_none"
   local g
   for g in none flat folded; do
     run report -i "$f" --stdio --sort dso,sym -g $g | grep -v '^# (Tip:' > "$HERE/expected/$name.dsosym_$g"
