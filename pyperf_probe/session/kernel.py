@@ -263,8 +263,8 @@ class KernelSpace:
         start, end, ref = 0, U64_MAX, None
         restricted = host.kptr_restrict()
         if not host.restricted_filename(host.kallsyms, "/proc/kallsyms", restricted):
-            try:
-                parsed = kallsyms.read(host.kallsyms)
+            try:   # (only the kernel's own lines are looked at: a copy of them does)
+                parsed = self._running_core(for_load=False) or kallsyms.read(host.kallsyms)
             except OSError:
                 parsed = None
             if parsed is not None:
@@ -297,8 +297,10 @@ class KernelSpace:
         host = self.options.host
         if host.restricted_filename(path, "/proc/kallsyms", host.kptr_restrict()):
             return None
+        parsed = self._running_core() if path == host.kallsyms and self.options.kallsyms is None else None
         try:
-            parsed = kallsyms.read(path)
+            if parsed is None:
+                parsed = kallsyms.read(path)
         except OSError as exc:
             log.debug(f"{path}: {exc.strerror}")
             return None
@@ -311,6 +313,27 @@ class KernelSpace:
         log.debug(f"Using {path} for symbols")
         self._fixup_kernel_map(table)
         return table
+
+    def _running_core(self, for_load: bool = True):
+        """The running kernel's /proc/kallsyms as its copy in the build-id cache gives it, where that is the
+        same load (``symbols.kallsyms.running_core`` says when the copy holds the same lines), else None.
+        Only the kernel's own lines are taken from the copy: its dynamic lines (modules, BPF programs, ftrace
+        and kprobe trampolines) are the recording's, not the running system's. They change nothing here when
+        no module has a map (the split then drops every one of them) and they lie above every kernel symbol,
+        as on x86_64 (the module area, where all of them are allocated, is above the kernel image; the last
+        kernel symbol then ends at the same page boundary with or without them). Not ``for_load``: only
+        names of the kernel's own symbols are looked up (``_running_kernel_map``), which no dynamic line has."""
+        if for_load and (self.modules or os.uname().machine != "x86_64"):
+            return None
+        from pyperf_probe.symbols import kallsyms
+        build_id = self.options.host.kernel_build_id()     # (the running kernel's copy, whatever was recorded)
+        if not build_id:
+            return None
+        cache = os.path.join(buildid_cache_dir(), KERNEL_NAME, build_id)
+        parsed = kallsyms.running_core(self.options.host, (os.path.join(cache, "kallsyms"), cache))
+        if parsed is not None:
+            log.debug(f"{self.options.host.kallsyms}: the kernel's lines from {cache}")
+        return parsed
 
     def _kallsyms_path(self, dso: KernelDso) -> str | None:
         options = self.options

@@ -483,6 +483,77 @@ def _positions(order: list, lines: list) -> list:
     return [pos for pos, line in enumerate(order) if line in wanted]
 
 
+# ------------------------------------------------------------------- a copy standing for /proc/kallsyms
+
+RELOC_LINES = (b" _text\n", b" _stext\n")   # machine.c's ref_reloc_sym_names, as whole names
+HEAD_LIMIT = 1 << 16
+
+
+def running_core(host: "Host", copies) -> Kallsyms | None:
+    """The running kernel's own symbols (``/proc/kallsyms`` up to its first module line) parsed from a copy
+    of that file which perf record (or pyperf record) kept in the build-id cache, when the copy is known to
+    hold the same lines: None otherwise (the caller then reads ``/proc/kallsyms``, 5 MB of text the kernel
+    formats at every read: ~36 ms of system time, the largest part of a system-wide report's kernel side).
+
+    Reading /proc/kallsyms gives the kernel's own symbols, then the dynamic ones (every line with a tab:
+    modules, ``[__builtin__ftrace]``, ``[bpf]``, ``[__builtin__kprobes]``). The first part is fixed for a
+    boot but for the addresses' visibility; ``copies`` (paths, the first existing one taken) are the
+    build-id cache's names for the running kernel's build-id. A copy stands for the file when:
+
+    * it was written during this boot (its mtime not before ``Host.boot_time``): the kernel image is the
+      same one (the build-id) and so is its relocation, whatever randomizes it at boot;
+    * its first bytes equal /proc/kallsyms' first bytes through the relocation symbol's line (``_text`` or
+      ``_stext``; one or two 4 KiB reads the kernel formats cheaply): the same addresses are shown the
+      same way (kptr_restrict, credentials);
+    * it has the shape /proc/kallsyms has: lines with a tab only after every line without one.
+
+    The dynamic lines are left out, for the copy's are those of the recording's time: the caller uses this
+    only where they cannot change what the load gives (``session.kernel``: x86_64, no module maps)."""
+    copy = next((path for path in copies if os.path.isfile(path)), None)
+    if copy is None:
+        return None
+    booted = host.boot_time()
+    try:
+        if booted is None or os.stat(copy).st_mtime < booted:
+            return None
+        head = _head(host.kallsyms)
+        if head is None:
+            return None
+        with open(copy, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if not data.startswith(head) or not data.endswith(b"\n"):
+        return None
+    tab = data.find(b"\t")
+    if tab >= 0:
+        cut = data.rfind(b"\n", 0, tab) + 1
+        rest = data[cut:]
+        if not all(b"\t" in line for line in rest.split(b"\n")[:-1]):
+            return None
+        data = data[:cut]
+    return parse(data)
+
+
+def _head(path: str) -> bytes | None:
+    """The first bytes of a kallsyms file through its ``_text`` line (else its ``_stext`` line: perf's
+    relocation symbols, in its order), at most HEAD_LIMIT bytes; None without either."""
+    head = b""
+    with open(path, "rb", buffering=0) as f:
+        while len(head) < HEAD_LIMIT:
+            got = f.read(4096)
+            if not got:
+                break
+            head += got
+            if RELOC_LINES[0] in head:
+                break
+    for line in RELOC_LINES:
+        end = head.find(line)
+        if end >= 0:
+            return head[:end + len(line)]
+    return None
+
+
 # ------------------------------------------------------------------------------- the running system
 
 class Host:
@@ -515,6 +586,16 @@ class Host:
         try:
             with open(self.path(absolute)) as f:
                 return int(f.readline().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def boot_time(self) -> float | None:
+        """When the running kernel booted (seconds since the epoch): now less ``/proc/uptime``'s first
+        number; None when it cannot be read."""
+        import time
+        try:
+            with open(self.path("/proc/uptime"), "rb") as f:
+                return time.time() - float(f.read(64).split()[0])
         except (OSError, ValueError, IndexError):
             return None
 
