@@ -137,8 +137,15 @@ def test_c_columns_refuse_what_the_line_parser_must_read():
     for data in (b"ffff T a\n\nffff T b\n", b"ffffT a\n", b"zz T a\n", b"1 T " + b"x" * 513 + b"\n",
                  b"11112222333344445 T a\n", b"ffff \n"):
         assert speedups.kallsyms_columns(data) is None, data
-    starts, types, ns, ne, in_order = speedups.kallsyms_columns(b"ff T a\n1F t bc")
-    assert (types, in_order) == (b"Tt", False)
+    starts, types, ns, ne, in_order, trampoline = speedups.kallsyms_columns(b"ff T a\n1F t bc")
+    assert (types, in_order, trampoline) == (b"Tt", False, False)
+    for data, found in ((b"1 T __entry_SYSCALL_64_trampoline\n2 T b\n", True),
+                        (b"1 T __entry_SYSCALL_64_trampoline", True),
+                        (b"1 T __entry_SYSCALL_64_trampoline\t[m]\n", False),
+                        (b"1 T x__entry_SYSCALL_64_trampoline\n", False)):
+        assert speedups.kallsyms_columns(data)[5] is found
+        parsed = K._parse_c(data)
+        assert [i for i in parsed.lines_with(K._TRAMPOLINE) if parsed.name(i) == K._TRAMPOLINE] == ([0] if found else [])
     parsed = K._parse_c(b"ff T a\n1F t bc")
     assert (list(parsed.starts), parsed.names()) == ([0xFF, 0x1F], [b"a", b"bc"])
 

@@ -76,12 +76,13 @@
  *     plan is missing or of another code (and for registers it cannot read): the Python loop then
  *     unwinds the sample from its start (and makes the plans it lacked).
  *
- * kallsyms_columns(data) -> (starts, types, name_starts, name_ends, in_order) | None
+ * kallsyms_columns(data) -> (starts, types, name_starts, name_ends, in_order, trampoline) | None
  *     For symbols.kallsyms.parse: the columns of a kallsyms file whose every line is 1 to 16 hex digits,
  *     a space, the type character, a space and a name of at most KSYM_NAME_LEN (512) bytes up to the
  *     newline (the last line may lack it): `starts` the addresses as u64 (native order), `types` one byte
  *     a line, `name_starts`/`name_ends` the names' byte offsets in `data` as u32, `in_order` whether the
- *     addresses never decrease. None for anything else (an empty line, a longer name or address, no
+ *     addresses never decrease, `trampoline` whether a line's whole name is __entry_SYSCALL_64_trampoline.
+ *     None for anything else (an empty line, a longer name or address, no
  *     space where one goes, a file of 4 GiB or more): the Python parser then reads it with
  *     kallsyms__parse's quirks.
  *
@@ -780,25 +781,37 @@ static int hex_digit(unsigned char c)
     return -1;
 }
 
+#define TRAMPOLINE "__entry_SYSCALL_64_trampoline" /* symbols.kallsyms.ENTRY_TRAMPOLINE_NAME */
+
+static signed char hex_value[256]; /* hex_digit of every byte, filled on first use */
+
 static PyObject *kallsyms_columns(PyObject *self, PyObject *arg)
 {
     Py_buffer view;
     PyObject *result = NULL, *starts = NULL, *types = NULL, *nstarts = NULL, *nends = NULL;
     const unsigned char *p, *end;
     Py_ssize_t lines = 0, i = 0;
-    int in_order = 1;
+    int in_order = 1, trampoline = 0;
     uint64_t last = 0;
 
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
         return NULL;
+    if (hex_value['f'] == 0) {
+        for (int c = 0; c < 256; c++)
+            hex_value[c] = (signed char)hex_digit((unsigned char)c);
+    }
     p = view.buf;
     end = p + view.len;
     if (view.len >= (Py_ssize_t)UINT32_MAX) {
         PyBuffer_Release(&view);
         Py_RETURN_NONE;
     }
-    for (const unsigned char *q = p; q < end; q++) /* lines: the newlines, and a last line without one */
-        lines += *q == '\n';
+    for (const unsigned char *q = p; q < end; q++) { /* lines: the newlines, and a last line without one */
+        q = memchr(q, '\n', (size_t)(end - q));
+        if (q == NULL)
+            break;
+        lines++;
+    }
     if (view.len && end[-1] != '\n')
         lines++;
     starts = PyBytes_FromStringAndSize(NULL, lines * 8);
@@ -816,10 +829,17 @@ static PyObject *kallsyms_columns(PyObject *self, PyObject *arg)
             uint64_t value = 0;
             int digits = 0, d;
             const unsigned char *name, *nl;
-            while (p < end && (d = hex_digit(*p)) >= 0) {
-                value = (value << 4) | (uint64_t)d;
-                digits++;
-                p++;
+            if (end - p > 16 && p[16] == ' ') { /* the usual 16 digits: no test of p < end a digit */
+                for (; digits < 16 && (d = hex_value[p[digits]]) >= 0; digits++)
+                    value = (value << 4) | (uint64_t)d;
+                p += digits;
+            }
+            if (digits == 0 || p[0] != ' ') {
+                while (p < end && (d = hex_value[*p]) >= 0) {
+                    value = (value << 4) | (uint64_t)d;
+                    digits++;
+                    p++;
+                }
             }
             if (digits == 0 || digits > 16 || end - p < 3 || p[0] != ' ' || p[1] == '\n' || p[2] != ' ')
                 goto refuse;
@@ -830,6 +850,8 @@ static PyObject *kallsyms_columns(PyObject *self, PyObject *arg)
                 nl = end;
             if (nl - name > KSYM_NAME_LEN)
                 goto refuse;
+            if (nl - name == (Py_ssize_t)sizeof(TRAMPOLINE) - 1 && memcmp(name, TRAMPOLINE, sizeof(TRAMPOLINE) - 1) == 0)
+                trampoline = 1;
             st[i] = value;
             ns[i] = (uint32_t)(name - base);
             ne[i] = (uint32_t)(nl - base);
@@ -842,7 +864,8 @@ static PyObject *kallsyms_columns(PyObject *self, PyObject *arg)
     }
     if (i != lines)
         goto refuse;
-    result = Py_BuildValue("(OOOOO)", starts, types, nstarts, nends, in_order ? Py_True : Py_False);
+    result = Py_BuildValue("(OOOOOO)", starts, types, nstarts, nends, in_order ? Py_True : Py_False,
+                           trampoline ? Py_True : Py_False);
     goto done;
 refuse:
     result = Py_None;

@@ -52,7 +52,7 @@ class Kallsyms:
                  "tab", "bracket", "trampoline")
 
     def __init__(self, starts, types: bytes, lines: list | None, name_at: int | None, data: bytes,
-                 name_starts=None, name_ends=None, in_order: bool | None = None):
+                 name_starts=None, name_ends=None, in_order: bool | None = None, trampoline: bool | None = None):
         self.starts = starts        # array('Q')
         self.types = types          # one byte per line
         self.lines = lines
@@ -60,7 +60,8 @@ class Kallsyms:
         self.data = data
         self.name_starts, self.name_ends, self.in_order = name_starts, name_ends, in_order
         self.dollar, self.tab, self.bracket = b"$" in data, b"\t" in data, b"[" in data
-        self.trampoline = _TRAMPOLINE in data
+        # (whether lines_with(_TRAMPOLINE) may find a line named so: the C parser knows without a search)
+        self.trampoline = _TRAMPOLINE in data if trampoline is None else trampoline
 
     def __len__(self) -> int:
         return len(self.types)
@@ -163,12 +164,11 @@ def _parse_c(data: bytes) -> Kallsyms | None:
     got = columns(data) if columns is not None else None
     if got is None:
         return None
-    raw_starts, types, raw_name_starts, raw_name_ends, in_order = got
-    starts, name_starts, name_ends = array("Q"), array("I"), array("I")
-    starts.frombytes(raw_starts)
-    name_starts.frombytes(raw_name_starts)
-    name_ends.frombytes(raw_name_ends)
-    return Kallsyms(starts, types, None, None, data, name_starts, name_ends, in_order)
+    raw_starts, types, raw_name_starts, raw_name_ends, in_order, trampoline = got
+    # (the columns read in place, as sequences of ints: no copy into arrays)
+    starts = memoryview(raw_starts).cast("Q")
+    name_starts, name_ends = memoryview(raw_name_starts).cast("I"), memoryview(raw_name_ends).cast("I")
+    return Kallsyms(starts, types, None, None, data, name_starts, name_ends, in_order, trampoline)
 
 
 def _parse_columns(data: bytes) -> Kallsyms | None:
