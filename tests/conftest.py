@@ -119,6 +119,7 @@ def speedups_or_not(request, monkeypatch):
         monkeypatch.setattr(sample, "speedups", None)  # (the decoders made after this: the Python ones)
         monkeypatch.setattr(stream, "_entry_scan", stream._py_entry_scan)
         monkeypatch.setattr(stream, "_nonkey_positions", stream._py_nonkey_positions)
+        monkeypatch.setattr(stream, "_TimeQueue", None)  # (the scan into the C queue: OrderedQueue instead)
         monkeypatch.setattr(fixed_keys, "user_chain", fixed_keys._user_chain)
         monkeypatch.setattr(fixed_keys, "kernel_chain", fixed_keys._kernel_chain)
         from pyperf_probe.session import counts

@@ -94,6 +94,7 @@
  */
 #include "_speedups.h"
 #include <dlfcn.h>
+#include <structmember.h>
 
 /* --- KeyScanner --------------------------------------------------------------------------------------- */
 
@@ -426,6 +427,113 @@ done:
     return result;
 }
 
+/* The ordered queue in C (TimeQueue, below): what queue_scan hands each record to. */
+typedef struct TimeQueue TimeQueue;
+static PyTypeObject TimeQueueType;
+static int tq_add(TimeQueue *q, uint64_t time, PyObject *item, PyObject *out); /* steals item */
+static int tq_finish_round(TimeQueue *q, PyObject *out);
+
+/* scan.queue_scan(buf, i, nw, queue, out) -> (i, records): scan()'s loop with each record's (time, item)
+ * given to a TimeQueue (queue.push of one record: OrderedQueue's rules, which hold record by record), no
+ * times or keys lists made; a FINISHED_ROUND record (u64-aligned, whole) is queue.finish_round(out) here.
+ * What the queue delivers meanwhile is appended to `out`. Returns where it stopped and how many records it
+ * took (the reader's count). */
+static PyObject *scanner_queue_scan(KeyScanner *self, PyObject *args)
+{
+    Py_buffer view;
+    PyObject *queue_obj, *out, *result = NULL;
+    Py_ssize_t i, nw, taken = 0;
+
+    if (!PyArg_ParseTuple(args, "y*nnO!O!:queue_scan", &view, &i, &nw, &TimeQueueType, &queue_obj, &PyList_Type,
+                          &out))
+        return NULL;
+    TimeQueue *queue = (TimeQueue *)queue_obj;
+    if (i < 0 || nw < 0 || nw > view.len / 8) {
+        PyErr_SetString(PyExc_ValueError, "queue_scan: word range outside the buffer");
+        goto done;
+    }
+    while (i < nw) {
+        const unsigned char *rec = (const unsigned char *)view.buf + 8 * i;
+        const uint64_t header = load_u64(rec);
+        const Py_ssize_t size_words = (Py_ssize_t)(header >> 51);
+
+        Piece pieces[4] = {{4, self->head_end - 4}, {self->mid_start, self->mid_end - self->mid_start},
+                           {self->tail_start, 8 * size_words - self->tail_start}, {0, 0}};
+        int npieces = 3;
+
+        if ((header & SAMPLE_WORD_MASK) != 9) {
+            PyObject *side_time, *side_rec;
+            uint64_t t;
+            int got;
+            if (size_words < 1 || size_words > nw - i || header & (7ULL << 48))
+                break;
+            if ((header & 0xFFFFFFFFULL) == 68) { /* PERF_RECORD_FINISHED_ROUND */
+                if (tq_finish_round(queue, out) < 0)
+                    goto done;
+                taken++;
+                i += size_words;
+                continue;
+            }
+            if (!self->side.on)
+                break;
+            got = side_record(&self->side, rec, 8 * size_words, &side_time, &side_rec);
+            if (got < 0)
+                goto done;
+            if (got == 0)
+                break;
+            t = PyLong_AsUnsignedLongLong(side_time);
+            Py_DECREF(side_time);
+            if (t == (uint64_t)-1 && PyErr_Occurred()) {
+                Py_DECREF(side_rec);
+                goto done;
+            }
+            if (tq_add(queue, t, side_rec, out) < 0)
+                goto done;
+            taken++;
+            i += size_words;
+            continue;
+        }
+        if (size_words < self->fixed_words || size_words > nw - i)
+            break;
+        if (self->nsteps) {
+            if (walk_record(self, rec, 8 * (int64_t)size_words, &pieces[3]) < 0)
+                break;
+            pieces[2].len = 8 * self->fixed_words - self->tail_start;
+            npieces = 4;
+        }
+        PyObject *key = intern_key(self, rec, pieces, npieces);
+        if (key == NULL)
+            goto done;
+        uint64_t t = load_u64(rec + 8 * self->time_word);
+        if (self->timed) {
+            PyObject *pair = PyTuple_New(2), *time = PyLong_FromUnsignedLongLong(t);
+            if (pair == NULL || time == NULL) {
+                Py_XDECREF(pair);
+                Py_XDECREF(time);
+                Py_DECREF(key);
+                goto done;
+            }
+            PyTuple_SET_ITEM(pair, 0, key);
+            PyTuple_SET_ITEM(pair, 1, time);
+            key = pair;
+        }
+        if (tq_add(queue, t, key, out) < 0)
+            goto done;
+        taken++;
+        i += size_words;
+    }
+    result = Py_BuildValue("(nn)", i, taken);
+done:
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyMethodDef scanner_methods[] = {
+    {"queue_scan", (PyCFunction)scanner_queue_scan, METH_VARARGS,
+     "queue_scan(buf, i, nw, queue, out) -> (i, records): the scan into a TimeQueue (see the module's source)"},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyObject *scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"time_word", "head_end", "mid_start", "mid_end", "tail_start", "fixed_end", "timed",
@@ -511,6 +619,7 @@ static PyTypeObject KeyScannerType = {
     .tp_new = scanner_new,
     .tp_dealloc = (destructor)scanner_dealloc,
     .tp_call = (ternaryfunc)scanner_call,
+    .tp_methods = scanner_methods,
 };
 
 /* --- the ordered queue's helpers --------------------------------------------------------------------- */
@@ -766,6 +875,264 @@ done:
     return result;
 }
 
+/* --- TimeQueue --------------------------------------------------------------------------------------- */
+
+#define NO_TIME UINT64_MAX
+
+struct TimeQueue {
+    PyObject_HEAD
+    Timed *v; /* the queued records, v[head:head + len]: (time, item), the item a strong reference */
+    Py_ssize_t head, len, cap, max_queued, out_of_order;
+    uint64_t queue_max, max_timestamp, next_flush, last_flush;
+    int sorted;
+};
+
+#define TQ_ITEM(e) ((PyObject *)(e).index)
+
+/* Move v[head:head + n] to the end of `out` (the queue's references become the list's). */
+static int tq_deliver(TimeQueue *q, Py_ssize_t n, PyObject *out)
+{
+    Py_ssize_t k;
+    for (k = 0; k < n; k++) {
+        PyObject *item = TQ_ITEM(q->v[q->head]);
+        int rc = PyList_Append(out, item);
+        if (rc < 0)
+            return -1;
+        Py_DECREF(item);
+        q->head++;
+        q->len--;
+    }
+    return 0;
+}
+
+/* bisect_right of `limit` on the (sorted) queued times */
+static Py_ssize_t tq_bisect(const TimeQueue *q, uint64_t limit)
+{
+    Py_ssize_t lo = 0, hi = q->len;
+    const Timed *v = q->v + q->head;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (limit < v[mid].time)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* OrderedQueue._flush: deliver the records with time <= limit (all without has_limit), in time order. */
+static int tq_flush(TimeQueue *q, int has_limit, uint64_t limit, PyObject *out)
+{
+    Py_ssize_t cut;
+    if (q->len == 0 || (has_limit && limit == 0))
+        return 0;
+    if (!q->sorted) { /* sorted (stably), then cut */
+        Timed *tmp, *order;
+        Py_ssize_t *starts;
+        if (q->head) {
+            memmove(q->v, q->v + q->head, (size_t)q->len * sizeof(Timed));
+            q->head = 0;
+        }
+        tmp = PyMem_Malloc((size_t)q->len * sizeof(Timed));
+        starts = PyMem_Malloc((size_t)(q->len + 1) * sizeof(Py_ssize_t));
+        if (tmp == NULL || starts == NULL) {
+            PyMem_Free(tmp);
+            PyMem_Free(starts);
+            PyErr_NoMemory();
+            return -1;
+        }
+        order = natural_sort(q->v, tmp, q->len, starts);
+        if (order != q->v)
+            memcpy(q->v, order, (size_t)q->len * sizeof(Timed));
+        PyMem_Free(tmp);
+        PyMem_Free(starts);
+        q->sorted = 1;
+        cut = has_limit ? tq_bisect(q, limit) : q->len;
+        if (cut) {
+            q->last_flush = q->v[q->head + cut - 1].time;
+            if (tq_deliver(q, cut, out) < 0)
+                return -1;
+            q->queue_max = q->len ? q->v[q->head + q->len - 1].time : 0;
+        }
+        return 0;
+    }
+    cut = has_limit ? tq_bisect(q, limit) : q->len;
+    if (!cut)
+        return 0;
+    q->last_flush = q->v[q->head + cut - 1].time;
+    if (tq_deliver(q, cut, out) < 0)
+        return -1;
+    q->queue_max = q->len ? q->v[q->head + q->len - 1].time : 0;
+    return 0;
+}
+
+static int tq_flush_half(TimeQueue *q, PyObject *out)
+{
+    uint64_t first = UINT64_MAX, last = 0;
+    Py_ssize_t k;
+    for (k = q->head; k < q->head + q->len; k++) {
+        if (q->v[k].time < first)
+            first = q->v[k].time;
+        if (q->v[k].time > last)
+            last = q->v[k].time;
+    }
+    return tq_flush(q, 1, first + (last - first) / 2, out);
+}
+
+/* OrderedQueue.push of one record (its rules hold record by record: ordered.py's _append): steals `item`. */
+static int tq_add(TimeQueue *q, uint64_t time, PyObject *item, PyObject *out)
+{
+    if (time == 0 || time == NO_TIME) { /* delivered at once */
+        int rc = PyList_Append(out, item);
+        Py_DECREF(item);
+        return rc;
+    }
+    if (q->last_flush && time < q->last_flush)
+        q->out_of_order++;
+    if (q->len && q->sorted && time < q->queue_max)
+        q->sorted = 0;
+    if (!q->len || time >= q->queue_max)
+        q->queue_max = q->max_timestamp = time;
+    if (q->head + q->len == q->cap) {
+        if (q->head && q->head >= q->cap / 2) {
+            memmove(q->v, q->v + q->head, (size_t)q->len * sizeof(Timed));
+            q->head = 0;
+        } else {
+            Py_ssize_t cap = q->cap ? 2 * q->cap : 1024;
+            Timed *v = PyMem_Realloc(q->v, (size_t)cap * sizeof(Timed));
+            if (v == NULL) {
+                Py_DECREF(item);
+                PyErr_NoMemory();
+                return -1;
+            }
+            q->v = v;
+            q->cap = cap;
+        }
+    }
+    q->v[q->head + q->len].time = time;
+    q->v[q->head + q->len].index = (Py_ssize_t)item;
+    q->len++;
+    if (q->len > q->max_queued)
+        return tq_flush_half(q, out);
+    return 0;
+}
+
+static int tq_finish_round(TimeQueue *q, PyObject *out)
+{
+    if (tq_flush(q, 1, q->next_flush, out) < 0)
+        return -1;
+    q->next_flush = q->max_timestamp;
+    return 0;
+}
+
+static PyObject *tq_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"max_queued", NULL};
+    Py_ssize_t max_queued = 1 << 20; /* ordered.DEFAULT_MAX_QUEUED */
+    TimeQueue *q;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|n:TimeQueue", names, &max_queued))
+        return NULL;
+    if (max_queued < 1) {
+        PyErr_SetString(PyExc_ValueError, "TimeQueue: max_queued < 1");
+        return NULL;
+    }
+    q = (TimeQueue *)type->tp_alloc(type, 0);
+    if (q == NULL)
+        return NULL;
+    q->max_queued = max_queued;
+    q->sorted = 1;
+    return (PyObject *)q;
+}
+
+static void tq_dealloc(TimeQueue *q)
+{
+    Py_ssize_t k;
+    for (k = q->head; k < q->head + q->len; k++)
+        Py_DECREF(TQ_ITEM(q->v[k]));
+    PyMem_Free(q->v);
+    Py_TYPE(q)->tp_free((PyObject *)q);
+}
+
+static PyObject *tq_push(TimeQueue *q, PyObject *args)
+{
+    PyObject *times, *items, *out;
+    Py_ssize_t n, k;
+    if (!PyArg_ParseTuple(args, "O!O!O!:push", &PyList_Type, &times, &PyList_Type, &items, &PyList_Type, &out))
+        return NULL;
+    n = PyList_GET_SIZE(times);
+    if (PyList_GET_SIZE(items) != n) {
+        PyErr_SetString(PyExc_ValueError, "push: lists of different lengths");
+        return NULL;
+    }
+    for (k = 0; k < n; k++) {
+        PyObject *t = PyList_GET_ITEM(times, k), *item = PyList_GET_ITEM(items, k);
+        uint64_t time = 0; /* None: delivered at once, as a time of 0 */
+        if (t != Py_None && as_u64(t, &time) < 0) {
+            PyErr_SetString(PyLong_Check(t) ? PyExc_OverflowError : PyExc_TypeError,
+                            "push: a time that is not None or a u64 int");
+            return NULL;
+        }
+        Py_INCREF(item);
+        if (tq_add(q, time, item, out) < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *tq_py_finish_round(TimeQueue *q, PyObject *out)
+{
+    if (!PyList_Check(out)) {
+        PyErr_SetString(PyExc_TypeError, "finish_round(out): a list");
+        return NULL;
+    }
+    if (tq_finish_round(q, out) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *tq_finish(TimeQueue *q, PyObject *out)
+{
+    if (!PyList_Check(out)) {
+        PyErr_SetString(PyExc_TypeError, "finish(out): a list");
+        return NULL;
+    }
+    if (tq_flush(q, 0, 0, out) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *tq_len(TimeQueue *q, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSsize_t(q->len);
+}
+
+static PyMethodDef tq_methods[] = {
+    {"push", (PyCFunction)tq_push, METH_VARARGS, "push(times, items, out): OrderedQueue.push"},
+    {"finish_round", (PyCFunction)tq_py_finish_round, METH_O, "finish_round(out): OrderedQueue.finish_round"},
+    {"finish", (PyCFunction)tq_finish, METH_O, "finish(out): OrderedQueue.finish"},
+    {"queued", (PyCFunction)tq_len, METH_NOARGS, "queued() -> the number of records queued"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef tq_members[] = {
+    {"out_of_order", T_PYSSIZET, offsetof(TimeQueue, out_of_order), READONLY,
+     "records older than what was delivered already (perf's nr_unordered_events)"},
+    {"max_queued", T_PYSSIZET, offsetof(TimeQueue, max_queued), READONLY, "the half flush's threshold"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject TimeQueueType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "pyperf_probe.perfdata._speedups.TimeQueue",
+    .tp_basicsize = sizeof(TimeQueue),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "TimeQueue(max_queued=1 << 20): ordered.OrderedQueue's list interface in C (see the module's source).",
+    .tp_new = tq_new,
+    .tp_dealloc = (destructor)tq_dealloc,
+    .tp_methods = tq_methods,
+    .tp_members = tq_members,
+};
+
 /* --- kallsyms_columns -------------------------------------------------------------------------------- */
 
 #define KSYM_NAME_LEN 512
@@ -961,7 +1328,7 @@ static struct PyModuleDef speedups_module = {
 PyMODINIT_FUNC PyInit__speedups(void)
 {
     PyObject *module;
-    if (PyType_Ready(&KeyScannerType) < 0)
+    if (PyType_Ready(&KeyScannerType) < 0 || PyType_Ready(&TimeQueueType) < 0)
         return NULL;
     module = PyModule_Create(&speedups_module);
     if (module == NULL)
@@ -969,6 +1336,12 @@ PyMODINIT_FUNC PyInit__speedups(void)
     Py_INCREF(&KeyScannerType);
     if (PyModule_AddObject(module, "KeyScanner", (PyObject *)&KeyScannerType) < 0) {
         Py_DECREF(&KeyScannerType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    Py_INCREF(&TimeQueueType);
+    if (PyModule_AddObject(module, "TimeQueue", (PyObject *)&TimeQueueType) < 0) {
+        Py_DECREF(&TimeQueueType);
         Py_DECREF(module);
         return NULL;
     }

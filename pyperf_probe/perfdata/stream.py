@@ -42,6 +42,7 @@ from pyperf_probe.perfdata.sample_keys import KeyLayout
 from pyperf_probe.perfdata.speedups import speedups
 
 INCOMPATIBLE = "incompatible file format (rerun with -v to learn more)"
+_TimeQueue = getattr(speedups, "TimeQueue", None)  # (C: ordered.OrderedQueue's list interface, fed by the scan)
 HEADER = struct.Struct("<IHH")
 DECODE_BATCH = 1024
 VIEWED_SAMPLE_SIZE = 1024  # samples this large are queued as views of their chunk (_view_samples)
@@ -425,13 +426,17 @@ class RecordStream:
         layout = self.keyed_layout(timed, walk, raw)
         if layout != self._keyed_layout:
             self._keyed_layout, self._key_decoders = layout, None
-        self._queue = OrderedQueue()
         self._entries_out = 0  # entries (records other than keys) made and not yet delivered
         trailer_size, time_at = self._trailer_time
         # with one trailer for every event, the scan decodes the MMAP, MMAP2, COMM, FORK and EXIT records too
         # (records.side_record): they are queued decoded, among the keys
         self._side = side_spec(trailer_size, time_at) if time_at is not None and time_at >= 0 else None
-        return self._keyed(layout, layout.scanner(self._side), self._queue)
+        scan = layout.scanner(self._side)
+        # The C scan queues each record itself into the C queue (_TimeQueue: no times list, no Python step a
+        # round); else the scan's lists go to ordered.OrderedQueue, its Python twin
+        fused = _TimeQueue is not None and hasattr(scan, "queue_scan")
+        self._queue = _TimeQueue() if fused else OrderedQueue()
+        return self._keyed(layout, scan, self._queue)
 
     def _keyed(self, layout: KeyLayout, scan, queue: OrderedQueue) -> Iterator:
         """``keyed_batches``' iterator: each chunk's delivered items as ``_segments`` cuts them, chained by
@@ -467,6 +472,24 @@ class RecordStream:
         items: list = []
         off, count = start, 0
         pos -= start  # the file offset of buf[0]
+        if type(queue) is not OrderedQueue:  # (the C scan into the C queue)
+            queue_scan = scan.queue_scan
+            while True:
+                if not off & 7:
+                    i, taken = queue_scan(buf, off >> 3, nw, queue, out)
+                    off, count = i << 3, count + taken
+                if off + 8 > n:
+                    break
+                size = self._keyed_record(buf, off, pos, layout, times, items, queue, out)
+                if not size:
+                    break
+                if times:  # (queued now, before the records the scan takes next)
+                    queue.push(times, items, out)
+                    del times[:], items[:]
+                count += 1
+                off += size
+            self.stats.nr_records += count
+            return out, off - start
         with memoryview(buf) as view, view[:nw << 3].cast("Q") as words:
             while True:
                 if not off & 7:
