@@ -120,6 +120,7 @@ def speedups_or_not(request, monkeypatch):
         monkeypatch.setattr(stream, "_entry_scan", stream._py_entry_scan)
         monkeypatch.setattr(stream, "_nonkey_positions", stream._py_nonkey_positions)
         monkeypatch.setattr(stream, "_TimeQueue", None)  # (the scan into the C queue: OrderedQueue instead)
+        monkeypatch.setattr(stream, "_key_segments", None)
         monkeypatch.setattr(fixed_keys, "user_chain", fixed_keys._user_chain)
         monkeypatch.setattr(fixed_keys, "kernel_chain", fixed_keys._kernel_chain)
         from pyperf_probe.session import counts

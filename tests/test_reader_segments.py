@@ -2,7 +2,7 @@
 records, now a list when nothing needs decoding, chained in C by itertools.chain) delivers what the
 generator it replaced delivered, in the same order, with each entry decoded when it is reached (after
 the items ahead of it are consumed), on random item lists, timed or not, with the C and the Python
-nonkey_positions."""
+nonkey_positions (and the C cut, key_segments, against the Python one)."""
 from __future__ import annotations
 
 import random
@@ -85,6 +85,7 @@ def _consume(iterable, log: list) -> list:
 def test_segments_deliver_what_the_generator_did(seed, python_positions, monkeypatch):
     if python_positions:
         monkeypatch.setattr(stream, "_nonkey_positions", stream._py_nonkey_positions)
+        monkeypatch.setattr(stream, "_key_segments", None)
     rng = random.Random(seed)
     timed = rng.random() < 0.5
     side = rng.choice([None, (16, 8, ())])
@@ -100,3 +101,22 @@ def test_segments_deliver_what_the_generator_did(seed, python_positions, monkeyp
         got = _consume(chain.from_iterable(map(lambda out: segments(s, out), chunks)), log)
         results.append((got, log, s._entries_out))
     assert results[1] == results[0]
+
+
+@pytest.mark.skipif(stream._key_segments is None, reason="no C accelerator")
+@pytest.mark.parametrize("seed", range(200))
+def test_c_key_segments_is_the_python_cut(seed, monkeypatch):
+    rng = random.Random(seed)
+    timed = rng.random() < 0.5
+    out = _items(rng, timed, rng.random() < 0.5)
+    entries = rng.choice([0, 1, 3])
+    results = []
+    for c in (True, False):
+        if not c:
+            monkeypatch.setattr(stream, "_key_segments", None)
+        log: list = []
+        s = _stream(timed, (16, 8, ()), entries, log)
+        got = s._segments(out)
+        results.append((type(got) is list, [x if type(x) is not list else (list(x), x is out) for x in got]
+                        if type(got) is list else None))
+    assert results[0] == results[1]

@@ -40,6 +40,12 @@
  * nonkey_positions(items, timed) -> list of ints
  *     stream._segments' search (its Python twin _py_nonkey_positions): the indices of the items that are not
  *     sample keys: not exactly bytes, or with `timed`, not exactly a tuple of two (a (key, time) pair).
+ *
+ * key_segments(items, timed, entries) -> list | None
+ *     stream._segments' cut (its Python twin: that method's loop over nonkey_positions): the runs of sample
+ *     keys of `items` as lists (slices) and every other item by itself, in order; [items] itself when all
+ *     are keys, [] for no item. None, with `entries`, when a non-key item is exactly a tuple (an entry the
+ *     reader decodes when it is delivered: _decoding_segments' case).
  */
 #include "_speedups.h"
 #include "structmember.h"
@@ -998,7 +1004,63 @@ static PyObject *mmap_handle(PyObject *Py_UNUSED(module), PyObject *const *args,
     return PyObject_CallOneArg(args[0], rec);
 }
 
+static PyObject *key_segments(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *items, *out, *run;
+    int timed, entries;
+    Py_ssize_t i, n, start = 0;
+
+    if (!PyArg_ParseTuple(args, "O!pp:key_segments", &PyList_Type, &items, &timed, &entries))
+        return NULL;
+    n = PyList_GET_SIZE(items);
+    if (entries) {
+        for (i = 0; i < n; i++) {
+            PyObject *item = PyList_GET_ITEM(items, i);
+            int key = timed ? (PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 2) : PyBytes_CheckExact(item);
+            if (!key && PyTuple_CheckExact(item))
+                Py_RETURN_NONE;
+        }
+    }
+    out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        int key = timed ? (PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 2) : PyBytes_CheckExact(item);
+        if (key)
+            continue;
+        if (i > start) {
+            run = PyList_GetSlice(items, start, i);
+            if (run == NULL || PyList_Append(out, run) < 0) {
+                Py_XDECREF(run);
+                goto fail;
+            }
+            Py_DECREF(run);
+        }
+        if (PyList_Append(out, item) < 0)
+            goto fail;
+        start = i + 1;
+    }
+    if (start == 0 && n) { /* all keys: the list itself */
+        if (PyList_Append(out, items) < 0)
+            goto fail;
+    } else if (start < n) {
+        run = PyList_GetSlice(items, start, n);
+        if (run == NULL || PyList_Append(out, run) < 0) {
+            Py_XDECREF(run);
+            goto fail;
+        }
+        Py_DECREF(run);
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
 PyMethodDef speedups_records_methods[] = {
+    {"key_segments", (PyCFunction)key_segments, METH_VARARGS,
+     "key_segments(items, timed, entries) -> the runs of keys and the other items, or None (see the source)"},
     {"mmap_handle", (PyCFunction)(void (*)(void))mmap_handle, METH_FASTCALL,
      "mmap_handle(fallback, file_dsos, threads, map_cls, mmap2_cls, rec): Machine.process_mmap (see _speedups_records.c)"},
     {"entry_scan", (PyCFunction)entry_scan, METH_VARARGS,

@@ -553,6 +553,10 @@ class RecordStream:
         ``decode_key`` uses: not before the items ahead of it are handled)."""
         if not self._entries_out and self._side is None:
             return [out] if out else []
+        if _key_segments is not None:  # (C: the cut below in one call; None: an entry is among them)
+            got = _key_segments(out, self._keyed_layout.timed, bool(self._entries_out))
+            if got is not None:
+                return got
         positions = _nonkey_positions(out, self._keyed_layout.timed)
         if self._entries_out:
             for stop in positions:
@@ -846,6 +850,8 @@ def _py_nonkey_positions(items: list, timed: bool) -> list[int]:
 
 # _speedups.nonkey_positions (C) when it was built: the same list.
 _nonkey_positions = speedups.nonkey_positions if speedups is not None else _py_nonkey_positions
+# _speedups.key_segments (C): _segments' cut, when no entry is to be decoded among the items (None: Python's)
+_key_segments = getattr(speedups, "key_segments", None)
 
 
 def _py_entry_scan(buf, view, i: int, nw: int, pos: int, time_word: int, view_min: int, side: tuple | None,
