@@ -1058,7 +1058,92 @@ fail:
     return NULL;
 }
 
+/* mmap_follow(dependents, machine, threads, by_maps, drop, fallback, mmap2_cls, rec)
+ *
+ * session.kept.Dependents' follower of an MMAP2 (Dependents._after_mmap, bound by functools.partial): for an
+ * Mmap2Record (exactly) of user space, when the machine's pid_updates equals the dependents' (no thread's pid
+ * learnt since their last look) and the record's tid finds a thread: the keys kept for that thread's Maps
+ * are popped from `by_maps` and, if any, given to `drop`. Anything else is `fallback(rec)` (_after_mmap, the
+ * Python twin: tests/test_kept_mmap.py compares the two). */
+static PyObject *str_pid_updates;
+
+static PyObject *mmap_follow(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 8 || !PyDict_CheckExact(args[2]) || !PyDict_CheckExact(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "mmap_follow(dependents, machine, threads, by_maps, drop, fallback, "
+                                         "mmap2_cls, rec)");
+        return NULL;
+    }
+    PyObject *deps = args[0], *machine = args[1], *threads = args[2], *by_maps = args[3], *drop = args[4];
+    PyObject *fallback = args[5], *rec = args[7];
+    if ((PyObject *)Py_TYPE(rec) != args[6] || PyTuple_GET_SIZE(rec) != 15)
+        return PyObject_CallOneArg(fallback, rec);
+    if (str_pid_updates == NULL && (str_pid_updates = PyUnicode_InternFromString("pid_updates")) == NULL)
+        return NULL;
+    PyObject *seen = PyObject_GetAttr(machine, str_pid_updates);
+    if (seen == NULL)
+        return NULL;
+    PyObject *known = PyObject_GetAttr(deps, str_pid_updates);
+    if (known == NULL) {
+        Py_DECREF(seen);
+        return NULL;
+    }
+    int same = PyObject_RichCompareBool(seen, known, Py_EQ);
+    Py_DECREF(seen);
+    Py_DECREF(known);
+    if (same < 0)
+        return NULL;
+    PyObject *misc = PyTuple_GET_ITEM(rec, 12);
+    if (!same || !PyLong_CheckExact(misc))
+        return PyObject_CallOneArg(fallback, rec);
+    long misc_v = PyLong_AsLong(misc);
+    if (misc_v == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return PyObject_CallOneArg(fallback, rec);
+    }
+    if ((misc_v & 7) == 1) /* PERF_RECORD_MISC_KERNEL: everything goes (the fallback's forget) */
+        return PyObject_CallOneArg(fallback, rec);
+    PyObject *thread = PyDict_GetItemWithError(threads, PyTuple_GET_ITEM(rec, 1));
+    if (thread == NULL) {
+        if (PyErr_Occurred())
+            return NULL;
+        return PyObject_CallOneArg(fallback, rec);
+    }
+    if (!mm_slots(Py_TYPE(thread), &mm_thread, mm_thread_names, 2))
+        return PyObject_CallOneArg(fallback, rec);
+    PyObject *maps = MM_SLOT(thread, mm_thread.off[1]);
+    if (maps == NULL)
+        return PyObject_CallOneArg(fallback, rec);
+    PyObject *keys = PyDict_GetItemWithError(by_maps, maps);
+    if (keys == NULL) {
+        if (PyErr_Occurred())
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    Py_INCREF(keys);
+    if (PyDict_DelItem(by_maps, maps) < 0) {
+        Py_DECREF(keys);
+        return NULL;
+    }
+    int truth = PyObject_IsTrue(keys);
+    PyObject *got = NULL;
+    if (truth > 0)
+        got = PyObject_CallOneArg(drop, keys);
+    Py_DECREF(keys);
+    if (truth < 0)
+        return NULL;
+    if (truth > 0) {
+        if (got == NULL)
+            return NULL;
+        Py_DECREF(got);
+    }
+    Py_RETURN_NONE;
+}
+
 PyMethodDef speedups_records_methods[] = {
+    {"mmap_follow", (PyCFunction)(void (*)(void))mmap_follow, METH_FASTCALL,
+     "mmap_follow(dependents, machine, threads, by_maps, drop, fallback, mmap2_cls, rec): Dependents._after_mmap "
+     "(see _speedups_records.c)"},
     {"key_segments", (PyCFunction)key_segments, METH_VARARGS,
      "key_segments(items, timed, entries) -> the runs of keys and the other items, or None (see the source)"},
     {"mmap_handle", (PyCFunction)(void (*)(void))mmap_handle, METH_FASTCALL,

@@ -17,12 +17,16 @@ unknown pid known). LOST, LOST_SAMPLES and EXIT records change nothing a resolut
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from pyperf_probe.perfdata.format import MISC_CPUMODE_MASK, MISC_KERNEL
 from pyperf_probe.perfdata.records import (CommRecord, ExitRecord, ForkRecord, LostRecord, LostSamplesRecord,
                                            Mmap2Record, MmapRecord)
+from pyperf_probe.perfdata.speedups import speedups
 
 STATELESS = (LostRecord, LostSamplesRecord, ExitRecord)
+# _speedups.mmap_follow (C) when it was built: _after_mmap for the common MMAP2 (see Dependents.__init__)
+_mmap_follow = getattr(speedups, "mmap_follow", None)
 
 
 class Dependents:
@@ -38,6 +42,9 @@ class Dependents:
         self.by_maps: dict[object, list] = {}
         self._followers = {**dict.fromkeys(STATELESS), MmapRecord: self._after_mmap, Mmap2Record: self._after_mmap,
                            CommRecord: self._after_comm, ForkRecord: self._after_fork}
+        if _mmap_follow is not None:  # (C: _after_mmap's common case, the most frequent record of all)
+            self._followers[Mmap2Record] = partial(_mmap_follow, self, machine, machine.threads, self.by_maps,
+                                                   drop, self._after_mmap, Mmap2Record)
 
     def clear(self) -> None:
         self.by_tid.clear()
