@@ -520,19 +520,31 @@ def running_core(host: "Host", copies) -> Kallsyms | None:
         if head is None:
             return None
         with open(copy, "rb") as f:
-            data = f.read()
-    except OSError:
+            data = _kernel_part(f, head)
+    except (OSError, ValueError):
         return None
-    if not data.startswith(head) or not data.endswith(b"\n"):
+    return parse(data) if data else None
+
+
+def _kernel_part(f, head: bytes) -> bytes | None:
+    """The lines of an open kallsyms copy up to its first line with a tab, when it starts with ``head``,
+    ends with a newline and has no line without a tab after that one; else None. The file is mapped to
+    find the cut and only the part kept is read (one copy of it in memory, not two: 5 MB of fresh pages
+    cost ~1 ms of page faults)."""
+    import mmap
+    size = os.fstat(f.fileno()).st_size
+    if size < len(head) or not size:
         return None
-    tab = data.find(b"\t")
-    if tab >= 0:
-        cut = data.rfind(b"\n", 0, tab) + 1
-        rest = data[cut:]
-        if not all(b"\t" in line for line in rest.split(b"\n")[:-1]):
+    with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as m:
+        if m[:len(head)] != head or m[size - 1:] != b"\n":
             return None
-        data = data[:cut]
-    return parse(data)
+        tab = m.find(b"\t")
+        cut = size if tab < 0 else m.rfind(b"\n", 0, tab) + 1
+        if not all(b"\t" in line for line in m[cut:].split(b"\n")[:-1]):
+            return None
+    f.seek(0)
+    data = f.read(cut)
+    return data if len(data) == cut else None
 
 
 def _head(path: str) -> bytes | None:
