@@ -436,6 +436,8 @@ static int tq_finish_round(TimeQueue *q, PyObject *out);
 /* scan.queue_scan(buf, i, nw, queue, out) -> (i, records): scan()'s loop with each record's (time, item)
  * given to a TimeQueue (queue.push of one record: OrderedQueue's rules, which hold record by record), no
  * times or keys lists made; a FINISHED_ROUND record (u64-aligned, whole) is queue.finish_round(out) here.
+ * The side records are taken untimed too (TIME 0 or (u64)-1: perf's synthesized ones), which the queue
+ * delivers at once, where the reader's careful path would put them (decoded here, as the timed ones are).
  * What the queue delivers meanwhile is appended to `out`. Returns where it stopped and how many records it
  * took (the reader's count). */
 static PyObject *scanner_queue_scan(KeyScanner *self, PyObject *args)
@@ -476,7 +478,7 @@ static PyObject *scanner_queue_scan(KeyScanner *self, PyObject *args)
             }
             if (!self->side.on)
                 break;
-            got = side_record(&self->side, rec, 8 * size_words, &side_time, &side_rec);
+            got = side_record_timed(&self->side, rec, 8 * size_words, 1, &side_time, &side_rec);
             if (got < 0)
                 goto done;
             if (got == 0)

@@ -36,6 +36,10 @@ void side_spec_clear(SideSpec *spec);
 /* 1: the record (whole, `size` bytes) was taken (*time_out, *rec_out new references); 0: not taken; -1: error */
 int side_record(const SideSpec *spec, const unsigned char *rec, Py_ssize_t size, PyObject **time_out,
                 PyObject **rec_out);
+/* side_record, and with `untimed` a record whose TIME is 0 or (u64)-1 too (KeyScanner.queue_scan: its queue
+ * delivers those at once, where the reader's careful path puts them) */
+int side_record_timed(const SideSpec *spec, const unsigned char *rec, Py_ssize_t size, int untimed,
+                      PyObject **time_out, PyObject **rec_out);
 
 extern PyMethodDef speedups_records_methods[];
 int speedups_records_init(PyObject *module); /* adds _speedups_records.c's types */

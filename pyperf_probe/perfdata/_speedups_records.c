@@ -143,6 +143,12 @@ fail:
 int side_record(const SideSpec *spec, const unsigned char *rec, Py_ssize_t size, PyObject **time_out,
                 PyObject **rec_out)
 {
+    return side_record_timed(spec, rec, size, 0, time_out, rec_out);
+}
+
+int side_record_timed(const SideSpec *spec, const unsigned char *rec, Py_ssize_t size, int untimed,
+                      PyObject **time_out, PyObject **rec_out)
+{
     const uint64_t header = load_u64(rec);
     const unsigned type = (unsigned)(header & 0xFFFFFFFFu), misc = (unsigned)((header >> 32) & 0xFFFF);
     const unsigned char *body = rec + 8, *end;
@@ -155,7 +161,7 @@ int side_record(const SideSpec *spec, const unsigned char *rec, Py_ssize_t size,
         return 0;
     end = rec + size - spec->trailer_size;
     time = load_u64(end + spec->time_at);
-    if (time == 0 || time == NO_TIME_U64)
+    if (!untimed && (time == 0 || time == NO_TIME_U64))
         return 0;
     switch (type) {
     case T_MMAP:
