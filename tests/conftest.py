@@ -111,7 +111,7 @@ def speedups_or_not(request, monkeypatch):
     """Run the test with the C loops of perfdata/_speedups.c and again with the Python code they replace."""
     from pyperf_probe.perfdata import ordered, sample, sample_keys, stream
     from pyperf_probe.report import hist, rbtree
-    from pyperf_probe.session import fixed_keys, kept
+    from pyperf_probe.session import fixed_keys, kept, machine
     if request.param == "c":
         need_speedups()
     else:
@@ -122,6 +122,7 @@ def speedups_or_not(request, monkeypatch):
         monkeypatch.setattr(stream, "_TimeQueue", None)  # (the scan into the C queue: OrderedQueue instead)
         monkeypatch.setattr(stream, "_key_segments", None)
         monkeypatch.setattr(kept, "_mmap_follow", None)
+        monkeypatch.setattr(machine, "_fork_handle", None)
         monkeypatch.setattr(fixed_keys, "user_chain", fixed_keys._user_chain)
         monkeypatch.setattr(fixed_keys, "kernel_chain", fixed_keys._kernel_chain)
         from pyperf_probe.session import counts

@@ -50,14 +50,19 @@ def _state(m: machine.Machine) -> tuple:
     threads = []
     for tid, t in sorted(m.threads.items()):
         maps = [(x.start, x.end, x.pgoff, x.dso.long_name, x.prot, x.flags, x.identity, type(x)) for x in t.maps]
-        threads.append((tid, t.pid, t.ppid, t.comm, t.exited, t.maps.generation, maps, t.maps._starts,
+        threads.append((tid, t.pid, t.ppid, t.comm, t.comm_set, t.state, t.exited, t.maps.generation, maps,
+                        t.maps._starts,
                         len({id(x) for x in t.maps}) == len(t.maps)))
     kernel = [(x.start, x.end, x.pgoff, x.prot) for x in m.kernel_maps]
     return threads, sorted(d.long_name for d in m.dsos), kernel, sorted(m._file_dsos)
 
 
-def _replay(recs: list, with_c: bool, monkeypatch) -> tuple:
+_C_FORK = machine._fork_handle
+
+
+def _replay(recs: list, with_c: bool, monkeypatch, fork_c: bool = False) -> tuple:
     monkeypatch.setattr(machine, "_mmap_handle", machine._mmap_handle if with_c else None)
+    monkeypatch.setattr(machine, "_fork_handle", _C_FORK if fork_c else None)
     m = machine.Machine(KernelDsos({}, None))
     handlers = {MmapRecord: m.process_mmap, Mmap2Record: m.process_mmap, ForkRecord: m.process_fork,
                 CommRecord: m.process_comm, ExitRecord: m.process_exit}
@@ -91,3 +96,37 @@ def test_c_mmap_handler_takes_the_common_case(monkeypatch):
     assert [x.start for x in m.threads[7].maps] == [r.start for r in recs]
     assert m.threads[7].maps.generation == 10
     assert m.threads[7].maps.find(0x3800).file_offset(0x3800) == 0x800
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_c_fork_handler_is_python(seed, monkeypatch):
+    """_speedups.fork_handle (a new process's FORK in C) against Machine._process_fork: the same threads
+    (pids, ppids, comms, maps and their generations) after random record sequences."""
+    if _C_FORK is None:
+        pytest.skip("no C accelerator")
+    rng = random.Random(seed)
+    recs = _records(rng, rng.choice([20, 200, 800]))
+    assert _replay(recs, True, monkeypatch, fork_c=True) == _replay(recs, True, monkeypatch)
+    assert _replay(recs, False, monkeypatch, fork_c=True) == _replay(recs, False, monkeypatch)
+
+
+def test_c_fork_handler_takes_a_new_process(monkeypatch):
+    if _C_FORK is None:
+        pytest.skip("no C accelerator")
+    calls = []
+    real = machine.Machine._process_fork
+    monkeypatch.setattr(machine.Machine, "_process_fork", lambda self, rec: (calls.append(rec), real(self, rec)))
+    m = machine.Machine(KernelDsos({}, None))
+    m.process_comm(CommRecord(7, 7, "bash", False, None))
+    m.process_mmap(Mmap2Record(7, 7, 0x1000, 0x1000, 0, 0, 0, 0, 0, 5, 2, "/usr/lib/libc.so.6", 2, None, None))
+    fork = ForkRecord(8, 7, 8, 7, 0, 0, None)
+    m.process_fork(fork)
+    assert calls == []
+    child = m.threads[8]
+    assert (child.pid, child.tid, child.ppid, child.comm, child.comm_set, child.exited, child.state) == \
+        (8, 8, 7, "bash", True, False, None)
+    assert list(child.maps) == list(m.threads[7].maps) and child.maps is not m.threads[7].maps
+    assert child.maps.generation == 0
+    m.process_fork(ForkRecord(7, 7, 9, 7, 0, 0, None))      # a thread of the same process: Python's
+    m.process_fork(ForkRecord(10, 99, 10, 99, 0, 0, None))  # an unknown parent: Python's
+    assert len(calls) == 2 and m.threads[10].comm == ":10"

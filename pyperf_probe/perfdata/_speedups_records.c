@@ -1064,6 +1064,143 @@ fail:
     return NULL;
 }
 
+/* fork_handle(fallback, threads, thread_cls, maps_cls, fork_cls, rec)
+ *
+ * session.machine.Machine's FORK handler (Machine.process_fork, bound by functools.partial to the machine's
+ * fallback, threads and the Thread, Maps and ForkRecord classes). The common case is done here, the whole of
+ * it or nothing: a ForkRecord (exactly) whose parent (ptid) is a known Thread (exactly) of pid ppid, and
+ * whose child is a new process (pid == tid, pid != ppid): the tid's old thread, if any, is dropped, and the
+ * child is Thread(pid, tid, a copy of the parent's Maps (Maps.copy: the same Map objects, generation 0)),
+ * with the parent's comm when the parent's was set, and ppid the parent's tid. Anything else is
+ * `fallback(rec)` (Machine._process_fork, the Python twin: tests/test_machine_mmap.py compares the two). */
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t off[8];
+} ThreadSlots;
+
+static ThreadSlots fk_thread;
+static MmSlots fk_maps;
+static const char *const fk_thread_names[] = {"pid", "tid", "ppid", "maps", "comm", "comm_set", "exited", "state"};
+
+static int fk_thread_slots(PyTypeObject *type)
+{
+    if (fk_thread.type == type)
+        return 1;
+    Py_ssize_t off[8];
+    for (int k = 0; k < 8; k++) {
+        PyObject *name = PyUnicode_InternFromString(fk_thread_names[k]);
+        if (name == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        PyObject *d = _PyType_Lookup(type, name);
+        Py_DECREF(name);
+        if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type))
+            return 0;
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        if (m->type != T_OBJECT_EX || (m->flags & READONLY))
+            return 0;
+        off[k] = m->offset;
+    }
+    Py_INCREF(type);
+    Py_XDECREF(fk_thread.type);
+    fk_thread.type = type;
+    memcpy(fk_thread.off, off, sizeof(off));
+    return 1;
+}
+
+/* 1: done; 0: the fallback's case; -1: error */
+static int fork_fast(PyObject *threads, PyTypeObject *thread_cls, PyTypeObject *maps_cls, PyObject *rec)
+{
+    PyObject *pid = PyTuple_GET_ITEM(rec, 0), *ppid = PyTuple_GET_ITEM(rec, 1);
+    PyObject *tid = PyTuple_GET_ITEM(rec, 2), *ptid = PyTuple_GET_ITEM(rec, 3);
+    if (!PyLong_CheckExact(pid) || !PyLong_CheckExact(ppid) || !PyLong_CheckExact(tid) || !PyLong_CheckExact(ptid))
+        return 0;
+    if (!fk_thread_slots(thread_cls) || !mm_slots(maps_cls, &fk_maps, mm_maps_names, 3))
+        return 0;
+    PyObject *parent = PyDict_GetItemWithError(threads, ptid);
+    if (parent == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (Py_TYPE(parent) != thread_cls)
+        return 0;
+    PyObject *parent_pid = MM_SLOT(parent, fk_thread.off[0]), *parent_tid = MM_SLOT(parent, fk_thread.off[1]);
+    PyObject *maps = MM_SLOT(parent, fk_thread.off[3]), *comm_set = MM_SLOT(parent, fk_thread.off[5]);
+    PyObject *comm = MM_SLOT(parent, fk_thread.off[4]);
+    if (!parent_pid || !parent_tid || !maps || !comm_set || !comm || !PyLong_CheckExact(parent_pid) ||
+        Py_TYPE(maps) != maps_cls || !PyBool_Check(comm_set))
+        return 0;
+    int r = PyObject_RichCompareBool(parent_pid, ppid, Py_EQ);
+    if (r <= 0)
+        return r;
+    r = PyObject_RichCompareBool(pid, tid, Py_EQ); /* a new process */
+    if (r <= 0)
+        return r;
+    r = PyObject_RichCompareBool(pid, parent_pid, Py_EQ);
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    PyObject *starts = MM_SLOT(maps, fk_maps.off[0]), *list = MM_SLOT(maps, fk_maps.off[1]);
+    if (!starts || !list || !PyList_CheckExact(starts) || !PyList_CheckExact(list))
+        return 0;
+    /* the child's Maps: Maps.copy */
+    PyObject *copy = maps_cls->tp_alloc(maps_cls, 0);
+    if (copy == NULL)
+        return -1;
+    PyObject *fields[3] = {PyList_GetSlice(starts, 0, PyList_GET_SIZE(starts)),
+                           PyList_GetSlice(list, 0, PyList_GET_SIZE(list)), PyLong_FromLong(0)};
+    for (int k = 0; k < 3; k++)
+        MM_SLOT(copy, fk_maps.off[k]) = fields[k];
+    if (!fields[0] || !fields[1] || !fields[2]) {
+        Py_DECREF(copy);
+        return -1;
+    }
+    /* the child: Thread(pid, tid, copy), then the parent's comm if it was set, then ppid */
+    PyObject *child = thread_cls->tp_alloc(thread_cls, 0);
+    if (child == NULL) {
+        Py_DECREF(copy);
+        return -1;
+    }
+    int set = comm_set == Py_True;
+    PyObject *child_comm = set ? (Py_INCREF(comm), comm) : PyUnicode_FromFormat(":%S", tid);
+    if (child_comm == NULL) {
+        Py_DECREF(copy);
+        Py_DECREF(child);
+        return -1;
+    }
+    PyObject *values[8] = {pid, tid, parent_tid, copy, child_comm, set ? Py_True : Py_False, Py_False, Py_None};
+    for (int k = 0; k < 8; k++) {
+        if (k != 3 && k != 4)
+            Py_INCREF(values[k]);
+        MM_SLOT(child, fk_thread.off[k]) = values[k];
+    }
+    if (PyDict_DelItem(threads, tid) < 0) { /* threads.pop(tid, None) */
+        if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+            Py_DECREF(child);
+            return -1;
+        }
+        PyErr_Clear();
+    }
+    r = PyDict_SetItem(threads, tid, child);
+    Py_DECREF(child);
+    return r < 0 ? -1 : 1;
+}
+
+static PyObject *fork_handle(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyDict_CheckExact(args[1]) || !PyType_Check(args[2]) || !PyType_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "fork_handle(fallback, threads, thread_cls, maps_cls, fork_cls, rec)");
+        return NULL;
+    }
+    PyObject *rec = args[5];
+    if ((PyObject *)Py_TYPE(rec) == args[4] && PyTuple_GET_SIZE(rec) >= 4) {
+        int r = fork_fast(args[1], (PyTypeObject *)args[2], (PyTypeObject *)args[3], rec);
+        if (r < 0)
+            return NULL;
+        if (r)
+            Py_RETURN_NONE;
+    }
+    return PyObject_CallOneArg(args[0], rec);
+}
+
 /* mmap_follow(dependents, machine, threads, by_maps, drop, fallback, mmap2_cls, rec)
  *
  * session.kept.Dependents' follower of an MMAP2 (Dependents._after_mmap, bound by functools.partial): for an
@@ -1147,6 +1284,9 @@ static PyObject *mmap_follow(PyObject *Py_UNUSED(module), PyObject *const *args,
 }
 
 PyMethodDef speedups_records_methods[] = {
+    {"fork_handle", (PyCFunction)(void (*)(void))fork_handle, METH_FASTCALL,
+     "fork_handle(fallback, threads, thread_cls, maps_cls, fork_cls, rec): Machine.process_fork (see "
+     "_speedups_records.c)"},
     {"mmap_follow", (PyCFunction)(void (*)(void))mmap_follow, METH_FASTCALL,
      "mmap_follow(dependents, machine, threads, by_maps, drop, fallback, mmap2_cls, rec): Dependents._after_mmap "
      "(see _speedups_records.c)"},

@@ -19,7 +19,7 @@ from __future__ import annotations
 from functools import partial
 
 from pyperf_probe.perfdata.format import MISC_CPUMODE_MASK, MISC_KERNEL, MISC_MMAP_DATA
-from pyperf_probe.perfdata.records import Mmap2Record
+from pyperf_probe.perfdata.records import ForkRecord, Mmap2Record
 from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.records import field
 from pyperf_probe.session.dsos import Dsos
@@ -70,6 +70,8 @@ class Machine:
         if _mmap_handle is not None:  # the C handler: the common MMAP2 in C, the rest by _process_mmap
             self.process_mmap = partial(_mmap_handle, self._process_mmap, self._file_dsos, self.threads, Map,
                                         Mmap2Record)
+        if _fork_handle is not None:  # the C handler: a new process's FORK in C, the rest by _process_fork
+            self.process_fork = partial(_fork_handle, self._process_fork, self.threads, Thread, Maps, ForkRecord)
         # perf_session__register_idle_thread (report, script): thread 0 is "swapper" before any record
         self._set_comm(self.findnew_thread(0, 0), "swapper")
 
@@ -124,7 +126,9 @@ class Machine:
 
     def process_fork(self, rec) -> None:
         """``machine__process_fork_event`` (the fields unpacked once and a known parent found by one
-        look-up: a system-wide recording has thousands of FORKs, sys.data 1.8K)."""
+        look-up: a system-wide recording has thousands of FORKs, sys.data 1.8K). With the C accelerator an
+        instance's ``process_fork`` is ``_speedups.fork_handle`` (``__init__``): a new process's FORK made
+        there, any other given to this method, ``_process_fork``, its twin (tests/test_machine_mmap.py)."""
         pid, ppid, tid, ptid = rec[:4]
         threads = self.threads
         parent = threads.get(ptid)
@@ -144,6 +148,8 @@ class Machine:
             child.comm_set = True
             child.state = None
         child.ppid = parent.tid
+
+    _process_fork = process_fork  # (the C handler's fallback, whatever an instance's process_fork is)
 
     def process_exit(self, rec) -> None:
         thread = self.threads.get(rec.tid)
@@ -190,6 +196,8 @@ PROT_READ, PROT_EXEC = 0x1, 0x4
 
 # _speedups.mmap_handle (C) when it was built: Machine.process_mmap's common case (see there).
 _mmap_handle = getattr(speedups, "mmap_handle", None)
+# _speedups.fork_handle (C): Machine.process_fork's common case (a new process), Machine._process_fork its twin
+_fork_handle = getattr(speedups, "fork_handle", None)
 
 
 _IDENTITY_NAMES = ("//anon", "[heap]")  # _is_anon or _is_no_dso, by one test each (process_mmap's per MMAP)
