@@ -38,6 +38,17 @@
  *     keys, then starts again, so memory stays flat in the number of samples. collections.Counter then
  *     hashes each distinct key once (bytes cache their hash) and compares equal keys by identity.
  *
+ *     scan.queue_scan(buf, i, nw, queue, out) -> (i, records): the same scan, each record handed to a
+ *     TimeQueue as it is read (no times or keys lists), FINISHED_ROUND flushed there, untimed side records
+ *     taken too (delivered at once); see the function.
+ *
+ * TimeQueue(max_queued=1 << 20)
+ *     ordered.OrderedQueue's list interface (push(times, items, out), finish_round(out), finish(out),
+ *     out_of_order) with the times kept as u64 in C: OrderedQueue's rules applied record by record, which
+ *     is what they are (ordered._append's per-run extremes give the same queue_max, sorted flag and
+ *     out_of_order counts). stream's keyed path uses it with queue_scan; OrderedQueue is the twin
+ *     (tests/test_reader_time_queue.py).
+ *
  * run_extremes(times) -> (low, high, in_order) | None
  *     For ordered.OrderedQueue.push: the smallest and largest of a list of ints and whether it is
  *     non-decreasing (what sorted(times) told it, without the copy); None when an item is not an int
