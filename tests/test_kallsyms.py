@@ -160,3 +160,27 @@ def test_proc_kallsyms_if_readable():
         pytest.skip("kallsyms addresses hidden")
     table = K.load(parsed, ("_text", text), lambda name: None, True, "/proc/kallsyms")
     assert table.first_start() <= text < table.last_end()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_lookups_kept_per_position_answer_as_fresh_ones(seed):
+    """KallsymsSymbols.lookup keeps what follows its bisection per position: the answers of one table asked
+    many times equal those of a new table asked once (random files: unsorted tails, module lines, $ names,
+    ignored types, a relocation)."""
+    rng = random.Random(seed)
+    lines, addr = [], 0xFFFFFFFF81000000
+    for i in range(rng.randrange(5, 200)):
+        addr += rng.choice([0, 0x10, 0x40, 0x1000, 0x3000])
+        kind = rng.choice("TtWwDdBbAaRr")
+        name = rng.choice(["f", "$x", "g", "data"]) + str(i) + (f"\t[mod{i % 2}]" if rng.random() < 0.1 else "")
+        lines.append(f"{addr:016x} {kind} {name}")
+    if rng.random() < 0.3:
+        rng.shuffle(lines)
+    text = ("\n".join(["ffffffff81000000 T _text"] + lines) + "\n").encode()
+    ref = ("_text", 0xFFFFFFFF81000000 - rng.choice([0, 0x200000]))
+    starts = sorted({int(line.split()[0], 16) for line in lines})
+    probes = [a + d for a in starts for d in (-1, 0, 1, 0x20, 0x1000)] + [0, 2**64 - 1]
+    probes = [(p - 0xFFFFFFFF81000000 + ref[1]) & (2**64 - 1) for p in probes]
+    shared = load(text, ref)
+    for probe in probes * 2:
+        assert shared.lookup(probe) == load(text, ref).lookup(probe), hex(probe)
