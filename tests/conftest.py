@@ -142,6 +142,7 @@ def speedups_or_not(request, monkeypatch):
         monkeypatch.setattr(rbreplay, "_CMP", tree.compare_frames)
         from pyperf_probe.symbols.dwarf import info
         monkeypatch.setattr(info, "_C_INFLATE", None)
+        monkeypatch.setattr(__import__("pyperf_probe.symbols.dwarf.scan").symbols.dwarf.scan, "_C_WALK", None)
         monkeypatch.setattr(__import__("pyperf_probe.session.machine").session.machine, "_mmap_handle", None)
     return request.param
 
