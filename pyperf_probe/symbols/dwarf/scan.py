@@ -6,7 +6,8 @@ abbreviation whose attributes all have fixed sizes is skipped in one step, and o
 inlined subroutines are decoded, for the attributes that name and place them (DWARFv5 7.5: unit headers,
 abbreviations, forms; 2.17: ranges). Units it cannot read alone (64-bit DWARF, ``DW_FORM_strx``/``addrx``
 which need .debug_str_offsets/.debug_addr, ``DW_FORM_indirect``) raise :class:`Unsupported`, and the
-caller falls back to pyelftools.
+caller falls back to pyelftools. With the C accelerator the DIEs themselves are walked in C
+(``_speedups.dwarf_walk``), only the function DIEs' attributes here.
 """
 from __future__ import annotations
 
@@ -174,7 +175,7 @@ class UnitScanner:
     def scan(self, cu_offset: int) -> tuple[int, list[FuncDie]]:
         """(DW_AT_language of the unit or 0, its function DIEs in DIE order): the DIEs walked by
         ``_speedups.dwarf_walk`` (C) when it takes the unit, their attributes read here, else by ``_walk``
-        (its Python twin, tests/test_dwarf_scan.py)."""
+        (its Python twin: tests/test_dwarf.py compares them)."""
         pos, end, table, version = self._header(cu_offset)
         if _C_WALK is not None:
             abbrev_offset = self._unit_header(cu_offset)[2]
