@@ -28,7 +28,9 @@ replayed node by node.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable, Sequence
 
 from pyperf_probe.perfdata.format import AttrType
 

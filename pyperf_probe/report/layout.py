@@ -16,7 +16,9 @@
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Sequence
 
 from pyperf_probe.errors import UsageError
 from pyperf_probe.report import dynamic
