@@ -32,7 +32,9 @@ import mmap
 import operator
 import os
 import struct
-from collections.abc import Callable, Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable, Sequence
 
 from ..errors import SymbolError
 from ..records import Record, field

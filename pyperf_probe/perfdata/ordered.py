@@ -27,7 +27,9 @@ opaque: the reader queues raw entries or sample keys (``perfdata.sample_keys``).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Iterable, Iterator
 from operator import itemgetter
 
 from pyperf_probe.perfdata.speedups import speedups

@@ -16,7 +16,9 @@ bytes back into a ``TracingData`` (event format texts by id) for the report side
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Iterable, Sequence
 
 from pyperf_probe.errors import PerfDataError
 from pyperf_probe.perfdata.frozen import Frozen

@@ -16,7 +16,9 @@ import gc
 from array import array
 from itertools import compress, repeat
 from operator import is_, itemgetter
-from collections.abc import Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Sequence
 
 from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.perfdata.speedups import speedups

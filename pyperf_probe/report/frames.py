@@ -14,7 +14,9 @@ the fields perf's comparisons use (``struct map_symbol`` + the callchain entry's
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Sequence
 
 from pyperf_probe.callchain.tree import frame_key
 from pyperf_probe.session.frames import Frame as _SessionFrame

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import struct
 import time
-from collections.abc import Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
 
 from pyperf_probe.errors import PerfDataError
 from pyperf_probe.perfdata.format import Feature

@@ -23,7 +23,9 @@ whose id no event has, or that are corrupt, are never kept: the reader counts ea
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
 
 from pyperf_probe.perfdata.format import SampleType
 from pyperf_probe.perfdata.sample import Sample

@@ -11,7 +11,9 @@ from ``report.script_fields``.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Iterable, Iterator, Sequence
 
 from pyperf_probe.perfdata.format import SampleType
 from pyperf_probe.perfdata.frozen import Frozen

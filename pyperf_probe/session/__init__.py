@@ -48,7 +48,9 @@ part only.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable, Iterator, Sequence
 
 from pyperf_probe import lazylog as log
 from pyperf_probe.perfdata.format import (MISC_CPUMODE_MASK, MISC_HYPERVISOR, MISC_KERNEL, MISC_USER,

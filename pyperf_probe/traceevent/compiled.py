@@ -16,7 +16,9 @@ Anything else (a ``*`` width, flags and symbols, helpers, ``%pS``...) is a call 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
 
 from pyperf_probe.traceevent.args import Arg
 from pyperf_probe.traceevent.conversions import Piece

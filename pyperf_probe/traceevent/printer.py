@@ -7,7 +7,9 @@ One :class:`Printer` per event holds what the values need besides the record: th
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
 
 from pyperf_probe.traceevent import pointers
 from pyperf_probe.traceevent.args import Arg

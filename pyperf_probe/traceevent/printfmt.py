@@ -22,7 +22,9 @@ so do the helpers newer than perf's copy: ``__get_cpumask``, ``__get_sockaddr``,
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
 
 from pyperf_probe.traceevent.args import Arg, read_print_args
 from pyperf_probe.traceevent.conversions import Piece, parse_pieces

@@ -28,7 +28,9 @@ import errno as E
 import functools
 import os
 import struct
-from collections.abc import Callable, Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable, Sequence
 
 from pyperf_probe import lazylog as log
 from pyperf_probe.errors import ProbeError, SymbolError

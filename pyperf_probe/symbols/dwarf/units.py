@@ -27,7 +27,9 @@ from __future__ import annotations
 import bisect
 import struct
 from collections import namedtuple
-from collections.abc import Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Iterable
 
 from pyperf_probe.symbols.leb128 import uleb, uleb_size
 
