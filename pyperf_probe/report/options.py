@@ -157,8 +157,8 @@ _LONG = {
     "percent-limit": ("percent_limit", True), "quiet": ("quiet", False), "header": ("header", False),
     "header-only": ("header_only", False), "comms": ("comms", True), "dsos": ("dsos", True),
     "symbols": ("symbols", True), "force": ("force", False), "symfs": ("symfs", True),
-    "kallsyms": ("kallsyms", True), "fields": ("fields", True), "raw-trace": ("raw_trace", False), "group": ("group", False),
-    "max-stack": ("max_stack", True),
+    "kallsyms": ("kallsyms", True), "fields": ("fields", True), "raw-trace": ("raw_trace", False),
+    "group": ("group", False), "max-stack": ("max_stack", True),
     "inline": ("inline", False), "stdio": (None, False), "stdio-style": ("style", True), "tui": (None, False),
 }
 
