@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from _functools import cmp_to_key  # functools' own C code, without functools' imports
 import math
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
     from collections.abc import Callable, Iterator, Sequence

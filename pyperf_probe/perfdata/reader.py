@@ -34,6 +34,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
     from collections.abc import Iterator
 
+
 DEFAULT_PATH = "perf.data"
 
 

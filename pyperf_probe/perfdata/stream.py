@@ -41,15 +41,15 @@ from pyperf_probe.perfdata.sample import BRANCH_HW_INDEX, CorruptRecord, Sample,
 from pyperf_probe.perfdata.sample_keys import KeyLayout
 from pyperf_probe.perfdata.speedups import speedups
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Iterator
+
 HEADER = struct.Struct("<IHH")
 DECODE_BATCH = 1024
 VIEWED_SAMPLE_SIZE = 1024  # samples this large are queued as views of their chunk (_view_samples)
 CHUNK_SIZE = 1 << 20  # > the largest record (perf_event_header.size is a u16)
 FINISHED_ROUND = RecordType.FINISHED_ROUND
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
-    from collections.abc import Iterator
 
 
 class ReadStats:

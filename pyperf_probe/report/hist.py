@@ -19,9 +19,6 @@ entry of one identity, as perf's do.
 from __future__ import annotations
 
 from _functools import cmp_to_key, partial  # functools' own C code, without functools' imports
-TYPE_CHECKING = False
-if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
-    from collections.abc import Sequence
 
 from pyperf_probe.callchain import rbreplay, tree as _tree
 from pyperf_probe.callchain.tree import CallchainRoot
@@ -29,6 +26,10 @@ from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.report import findnew, order as exact_order
 from pyperf_probe.report.rbtree import insertion_order, replay_ranked
 from pyperf_probe.report.sortkeys import KEYS as _KEYS, entry_cmps
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Sequence
 
 
 class HistEntry:

@@ -16,13 +16,13 @@
 """
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
-    from collections.abc import Sequence
-
 from pyperf_probe.errors import UsageError
 from pyperf_probe.report import dynamic
 from pyperf_probe.report.sortkeys import KEYS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Sequence
 
 # util/sort.c's tables, in perf 6.1's order; pyperf implements the names that map to KEYS / HPP_COLUMNS.
 COMMON_DIMENSIONS = ("pid", "comm", "dso", "symbol", "parent", "cpu", "socket", "srcline", "srcfile",

@@ -48,10 +48,6 @@ part only.
 """
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
-    from collections.abc import Callable, Iterator, Sequence
-
 from pyperf_probe import lazylog as log
 from pyperf_probe.perfdata.format import (MISC_CPUMODE_MASK, MISC_HYPERVISOR, MISC_KERNEL, MISC_USER,
                                           PERF_CONTEXT_HV, PERF_CONTEXT_KERNEL, PERF_CONTEXT_MAX,
@@ -64,6 +60,10 @@ from pyperf_probe.perfdata.sample import Sample
 from pyperf_probe.session.dsos import build_id_table
 from pyperf_probe.session.frames import Frame, FrameTable
 from pyperf_probe.session.machine import Machine, Thread, ThreadComm
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable, Iterator, Sequence
 
 DEFAULT_MAX_STACK = 127  # /proc/sys/kernel/perf_event_max_stack, perf report's default --max-stack
 CHAIN_CACHE_LIMIT = 1 << 16

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
     from collections.abc import Callable

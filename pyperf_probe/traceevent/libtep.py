@@ -19,6 +19,7 @@ perf loads no plugins here (``strace perf script`` opens no plugin directory), s
 from __future__ import annotations
 
 import ctypes
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
     from collections.abc import Callable

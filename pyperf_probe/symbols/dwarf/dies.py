@@ -7,6 +7,7 @@ search in funcs.py can follow tools/perf/util/probe-finder.c and dwarf-aux.c lin
 from __future__ import annotations
 
 import struct
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
     from collections.abc import Iterator
