@@ -16,12 +16,15 @@ import gc
 from array import array
 from itertools import compress, repeat
 from operator import is_, itemgetter
-from collections.abc import Sequence
 
 from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.report.frames import FrameTable
 from pyperf_probe.report.hist import Hists
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Sequence
 
 
 class Filters(Frozen):

@@ -18,8 +18,7 @@ entry of one identity, as perf's do.
 """
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
+from _functools import cmp_to_key, partial  # functools' own C code, without functools' imports
 
 from pyperf_probe.callchain import rbreplay, tree as _tree
 from pyperf_probe.callchain.tree import CallchainRoot
@@ -27,6 +26,10 @@ from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.report import findnew, order as exact_order
 from pyperf_probe.report.rbtree import insertion_order, replay_ranked
 from pyperf_probe.report.sortkeys import KEYS as _KEYS, entry_cmps
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Sequence
 
 
 class HistEntry:
@@ -702,7 +705,7 @@ class Hists:
         collapsed = self._collapsed_order()
         fmts = [f for f in self.sort_list if f.kind != "sort" or f.name not in hidden]
         depth_rule = show_callchain and self.graphs
-        cmp = functools.partial(_output_cmp, fmts=fmts, children=self.children, depth_rule=depth_rule,
+        cmp = partial(_output_cmp, fmts=fmts, children=self.children, depth_rule=depth_rule,
                                 caller=self.caller_order)
         fast = exact_order.output_order(collapsed, fmts, children=self.children, depth_rule=depth_rule,
                                         caller=self.caller_order)
@@ -712,7 +715,7 @@ class Hists:
             ordered = replay_ranked(collapsed, fast)
         elif not self.children and not any(f.tracks_width for f in fmts):
             # A total order, and no comparison with a side effect: a stable sort gives what the rb-tree gives.
-            ordered = sorted(collapsed, key=functools.cmp_to_key(lambda a, b: -cmp(a, b)))
+            ordered = sorted(collapsed, key=cmp_to_key(lambda a, b: -cmp(a, b)))
         else:
             ordered = insertion_order(collapsed, lambda new, old: cmp(new, old) > 0)
         for key in self._dyn_keys:

@@ -27,7 +27,8 @@ it resolved once (thread, location, period), and a new key costs a slice and a t
 from __future__ import annotations
 
 import struct
-from collections import _count_elements as count_into  # Counter.update's C loop: counts into any dict
+from _collections import _count_elements as count_into  # Counter.update's C loop: counts into any dict
+# (from _collections, where collections takes it: importing collections costs start-up time)
 from itertools import repeat
 from operator import contains, itemgetter
 

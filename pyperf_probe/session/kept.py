@@ -16,11 +16,13 @@ unknown pid known). LOST, LOST_SAMPLES and EXIT records change nothing a resolut
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pyperf_probe.perfdata.format import MISC_CPUMODE_MASK, MISC_KERNEL
 from pyperf_probe.perfdata.records import (CommRecord, ExitRecord, ForkRecord, LostRecord, LostSamplesRecord,
                                            Mmap2Record, MmapRecord)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
 
 STATELESS = (LostRecord, LostSamplesRecord, ExitRecord)
 

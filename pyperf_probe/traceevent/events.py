@@ -17,14 +17,17 @@ either renderer: the Python renderer's text, a fraction of a call into the libra
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 from pyperf_probe.perfdata.tracing_data import TracingData
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
+    Resolver = Callable[[int], "tuple[str, int, str | None] | None"]
 
 ENV_NO_LIBRARY = "PYPERF_NO_LIBTRACEEVENT"
 TEXT_CACHE_MAX = 16384  # records whose text info() keeps (then it starts again): a few MiB at most
 FUNCTION_CONVERSIONS = ("pS", "ps", "pF", "pf")  # %pS-style: the text depends on the kernel maps of the moment
-Resolver = Callable[[int], "tuple[str, int, str | None] | None"]
 
 
 class TraceEvents:
