@@ -116,7 +116,7 @@ class Hists:
         # outputs where the keys before it tie, and ``trace_marks`` says whose outputs perf computed; with
         # --children the he_cache comparisons of the cumulative look-ups mark outputs hist_lookups does not see)
         self._by_lookups = not self._dyn_keys and all(
-            k.name in ("comm", "pid", "dso", "sym") or (k.name == "trace" and (i == 0 or not children))
+            k.name in ("comm", "pid", "dso", "sym") or k.name == "trace"
             for i, k in enumerate(se))
         # sym a key, dso not: an unresolved location's identity names no dso, but perf's search compares it
         # with resolved entries by dso (``_dso_variants``): its groups are kept apart per dso
@@ -127,6 +127,7 @@ class Hists:
         self.inlined_seen = False  # the builder's: some frame of these samples is an inlined function's
         self.sequence = None  # [(group number: add's answer, period)] per sample in order, if the session kept it
         self._merged = ()  # (entry, entry merged into it) of entries_collapsed (report.findnew)
+        self._cache_marked = frozenset()  # identities the he_cache comparisons marked (report.order.cache_marks)
         # graph, flat, folded: nodes below (u64)(total period * this / 100) never print (stdio's min_hit), so
         # an entry whose whole tree is below it keeps no tree, only its depth (None: every tree built)
         self.graph_min_percent: float | None = None
@@ -325,6 +326,9 @@ class Hists:
             self._in_order = (None, self._replay(ordered, protos, records, made_after, pending, variant_of))
         elif ordered is not None:
             self._in_order = (len(protos), [protos[i] for i in sorted(range(len(protos)), key=ordered.__getitem__)])
+        if self.children and self._trace_at:  # (trace after other keys: the he_cache comparisons' marks)
+            self._cache_marked = exact_order.cache_marks(self._groups.items(), self._se_keys, self._trace_at,
+                                                         self.caller_order)
         self._groups.clear()
         self._append_pending(pending)
         if type(ordered) is exact_order.EntryRanks:
@@ -342,8 +346,9 @@ class Hists:
         elif self._trace_at and self._by_lookups:
             # trace after other keys: outputs computed where the keys before it tied (report.order.trace_marks)
             entries = list(self.entries.values())
+            cached = self._cache_marked
             for entry, marked in zip(entries, exact_order.trace_marks(entries, self._trace_at)):
-                if marked and entry.trace is not None and entry.trace != "N/A":
+                if (marked or entry.ident in cached) and entry.trace is not None and entry.trace != "N/A":
                     entry.trace_known = True
 
     def _append_pending(self, pending: dict) -> None:

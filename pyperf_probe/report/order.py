@@ -201,6 +201,49 @@ def trace_marks(entries: list, at: int) -> list[bool]:
     return [sizes[head] > 1 or e.hits > 1 for e, head in zip(entries, heads)]
 
 
+def cache_marks(groups, keys, at: int, caller_order: bool) -> set:
+    """Where trace follows ``at`` other keys, with --children: the identities of the entries whose trace
+    output the ``he_cache`` comparisons of perf's cumulative look-ups computed (``iter_add_next_cumulative_entry``
+    compares each frame's entry, before looking it up, with the chain's entries made so far, the sample's own
+    first, ``hist_entry__cmp(he_cache[i], &he_tmp)``, until one is equal: each comparison that ties on the keys
+    before trace computes ``he_cache[i]``'s output; ``he_tmp``'s is the frame's own, thrown away). ``groups``:
+    Hists' groups, ((identity, ...), [.., tid, comm, loc, chain, trace, ..]) each; a frame's identity is its
+    group's but for the frame keys' (dso, sym: those of a callchain entry, ``is_self`` False)."""
+    marked: set = set()
+    frame_at = [i for i, k in enumerate(keys) if k.frame_dependent]
+    identities = [keys[i].identity for i in frame_at]
+    parts: dict = {}  # frame -> its frame keys' values
+    for gkey, group in groups:
+        chain = group[5]
+        if not chain:
+            continue
+        ident, tid, comm, trace = gkey[0], group[2], group[3], group[6]
+        cache = {ident[:at]: [ident]}  # the chain's entries so far, by their keys before trace
+        for frame in (reversed(chain) if caller_order else chain):
+            if frame_at:
+                part = parts.get(frame)
+                if part is None:
+                    part = parts[frame] = [identity(comm, tid, frame, trace, False) for identity in identities]
+                fid = list(ident)
+                for i, value in zip(frame_at, part):
+                    fid[i] = value
+                fid = tuple(fid)
+            else:
+                fid = ident
+            head = fid[:at]
+            tied = cache.get(head)
+            if tied is None:
+                cache[head] = [fid]
+                continue
+            for cid in tied:  # (the others compare unequal before trace: nothing computed)
+                marked.add(cid)
+                if cid == fid:
+                    break
+            else:
+                tied.append(fid)
+    return marked
+
+
 def _sym_column(entries: list, prefixes: list):
     """``sort__sym_cmp`` as one tuple per entry, if it is a total order on the entries of each prefix (the
     values of the keys before sym: only entries equal on those reach it), but for the unresolved entries of
