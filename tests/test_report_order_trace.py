@@ -93,3 +93,38 @@ def _tree(entries: list, cmps) -> list:
     finally:
         for e, known in zip(entries, marks):
             e.trace_known = known
+
+
+@pytest.mark.parametrize("names", SORTS + [["comm", "trace", "sym"], ["sym", "trace", "dso"]], ids=",".join)
+@pytest.mark.parametrize("caller", [False, True], ids=["callee", "caller"])
+def test_cache_marks(names, caller):
+    """``cache_marks`` = the outputs perf's he_cache comparisons compute: per chain, each frame's entry
+    compared (``hist_entry__cmp(he_cache[i], &he_tmp)``, sortkeys' comparators, whose trace comparison marks
+    both) with the chain's entries so far until one is equal, then added if none was (as another entry:
+    ``he_tmp``'s output is not kept)."""
+    rng = random.Random("cache," + ",".join(names))
+    keys = [KEYS[n] for n in names]
+    cmps = entry_cmps(keys)
+    at = names.index("trace")
+    marked_total = 0
+    for _ in range(100):
+        pool = [_loc(rng) for _ in range(rng.randrange(1, 8))]
+        groups, want = [], set()
+        for _ in range(rng.randrange(1, 6)):
+            comm, tid, trace = rng.choice(["make", "cc1"]), rng.randrange(1, 3), rng.choice(TRACES)
+            loc = rng.choice(pool)
+            chain = tuple(rng.choice(pool) for _ in range(rng.randrange(0, 6)))
+            ident = tuple(k.identity(comm, tid, loc, trace, True) for k in keys)
+            groups.append(((ident, chain), [1, 1, tid, comm, loc, chain, trace, False, None, len(groups)]))
+            cache = [HistEntry(ident, comm, tid, loc, trace, True, tid, False)]
+            for frame in (reversed(chain) if caller else chain):
+                tmp = HistEntry(tuple(k.identity(comm, tid, frame, trace, False) for k in keys), comm, tid, frame,
+                                trace, False, tid, False)
+                if all(_entry_cmp(c, tmp, cmps) for c in cache):
+                    tmp.trace_known = False  # (he_tmp's output is thrown away: hists__add_entry makes another)
+                    cache.append(tmp)
+            want |= {c.ident for c in cache if c.trace_known}
+        got = order.cache_marks(groups, keys, at, caller)
+        assert got == want
+        marked_total += len(got)
+    assert marked_total > 20

@@ -112,9 +112,9 @@ class Hists:
         # entries_in search finds them (report.findnew), their order computed once (``_in_order``)
         # (trace as the first key too: a total order, strcmp of the outputs, each entry's computed by the
         # comparisons of its insertion or the next one's: report.order.trace_column)
-        # (trace after other keys, without --children: report.order ranks it at any place, strcmp of the
-        # outputs where the keys before it tie, and ``trace_marks`` says whose outputs perf computed; with
-        # --children the he_cache comparisons of the cumulative look-ups mark outputs hist_lookups does not see)
+        # (trace after other keys: report.order ranks it at any place, strcmp of the outputs where the keys
+        # before it tie, and ``trace_marks`` says whose outputs perf computed; with --children so does
+        # ``cache_marks`` of the he_cache comparisons of the cumulative look-ups)
         self._by_lookups = not self._dyn_keys and all(
             k.name in ("comm", "pid", "dso", "sym") or k.name == "trace"
             for i, k in enumerate(se))

@@ -211,6 +211,9 @@ def cache_marks(groups, keys, at: int, caller_order: bool) -> set:
     group's but for the frame keys' (dso, sym: those of a callchain entry, ``is_self`` False)."""
     marked: set = set()
     frame_at = [i for i, k in enumerate(keys) if k.frame_dependent]
+    names = [k.name for k in keys]
+    # where dso is a key, sort__sym_cmp compares no dsos: symbols of one start and name in two dsos tie on sym
+    sym_at = names.index("sym") if "sym" in names[:at] and "dso" in names else None
     identities = [keys[i].identity for i in frame_at]
     parts: dict = {}  # frame -> its frame keys' values
     for gkey, group in groups:
@@ -218,7 +221,7 @@ def cache_marks(groups, keys, at: int, caller_order: bool) -> set:
         if not chain:
             continue
         ident, tid, comm, trace = gkey[0], group[2], group[3], group[6]
-        cache = {ident[:at]: [ident]}  # the chain's entries so far, by their keys before trace
+        cache = {_tie_key(ident, at, sym_at): [ident]}  # the chain's entries so far, by their keys before trace
         for frame in (reversed(chain) if caller_order else chain):
             if frame_at:
                 part = parts.get(frame)
@@ -230,7 +233,7 @@ def cache_marks(groups, keys, at: int, caller_order: bool) -> set:
                 fid = tuple(fid)
             else:
                 fid = ident
-            head = fid[:at]
+            head = _tie_key(fid, at, sym_at)
             tied = cache.get(head)
             if tied is None:
                 cache[head] = [fid]
@@ -242,6 +245,16 @@ def cache_marks(groups, keys, at: int, caller_order: bool) -> set:
             else:
                 tied.append(fid)
     return marked
+
+
+def _tie_key(ident: tuple, at: int, sym_at: int | None) -> tuple:
+    """The values of the keys before trace as ``hist_entry__cmp`` ties them: a resolved symbol's without its
+    dso where ``sym_at`` says dso is a key (``sym_identity``'s kind, dso, then start and name)."""
+    head = ident[:at]
+    if sym_at is None or head[sym_at][0] == "a":
+        return head
+    sym = head[sym_at]
+    return head[:sym_at] + ((sym[0],) + sym[2:],) + head[sym_at + 1:]
 
 
 def _sym_column(entries: list, prefixes: list):
