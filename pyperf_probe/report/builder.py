@@ -22,6 +22,7 @@ from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.report.frames import FrameTable
 from pyperf_probe.report.hist import Hists
+from pyperf_probe.report.trace_adds import spec_of as trace_spec, trace_adds
 
 
 class Filters(Frozen):
@@ -136,6 +137,13 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
             bucket.clear()
             if need_raw:
                 h.sequence.compact()
+            continue
+        spec = trace_spec(h) if need_trace and not use_filters else None
+        if spec is not None:  # (report.trace_adds: every key trace, comm or pid; the outputs once per payload)
+            trace_adds(bucket, frames.known, to_rframe, chains, frames.chain, spec, text, {}, h._groups,
+                       h._thread_comm, gkeys)
+            bucket.clear()
+            h.sequence.compact()
             continue
         for group, (period, count) in bucket.items():
             thread, location, chain, raw = group
@@ -310,10 +318,7 @@ def _trace_text(evsel, trace_events, raw_trace: bool):
     """``get_trace_output`` of one event: raw -> text (None for an event that is not a tracepoint)."""
     if trace_events is None or evsel.tp_format is None:
         return None
-    event_id = evsel.attr.config
-    if raw_trace:
-        return lambda raw: trace_events.raw_fields(event_id, raw)
-    return lambda raw: trace_events.info(event_id, raw)
+    return trace_events.text_of(evsel.attr.config, raw_trace)
 
 
 def _build_id_files(session) -> list[str]:
