@@ -1383,7 +1383,8 @@ done:
  *     texts.get(raw), else texts[raw] = text(raw or b"") ("N/A" with text None: not a tracepoint);
  *     thread_comm[thread.tid] = thread.comm; the identity, one value per letter of `spec` ('t' the trace
  *     output, 'c' the comm, 'p' the tid); the group (identity, chain) of `groups` made ([period, count, tid,
- *     comm, loc, rchain, trace output, False, raw, its number]) or added to; gkeys[group] its number.
+ *     comm, loc, rchain, trace output, False, raw, its number]) or added to; gkeys[group] its number (gkeys
+ *     None: nothing kept).
  * ------------------------------------------------------------------------------------------------------ */
 
 static PyObject *ta_s_comm, *ta_s_tid, *ta_s_na, *ta_empty_bytes;
@@ -1391,10 +1392,15 @@ static PyObject *ta_s_comm, *ta_s_tid, *ta_s_na, *ta_empty_bytes;
 static PyObject *trace_adds(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *bucket, *known, *to_rframe, *chains, *chain_of, *spec, *text, *texts, *groups, *thread_comm, *gkeys;
-    if (!PyArg_ParseTuple(args, "O!O!OO!OUOO!O!O!O!:trace_adds", &PyDict_Type, &bucket, &PyDict_Type, &known,
+    PyObject *last_thread = NULL; /* (borrowed: the bucket holds it) the thread whose comm was noted last */
+    if (!PyArg_ParseTuple(args, "O!O!OO!OUOO!O!O!O:trace_adds", &PyDict_Type, &bucket, &PyDict_Type, &known,
                           &to_rframe, &PyDict_Type, &chains, &chain_of, &spec, &text, &PyDict_Type, &texts,
-                          &PyDict_Type, &groups, &PyDict_Type, &thread_comm, &PyDict_Type, &gkeys))
+                          &PyDict_Type, &groups, &PyDict_Type, &thread_comm, &gkeys))
         return NULL;
+    if (gkeys != Py_None && !PyDict_Check(gkeys)) {
+        PyErr_SetString(PyExc_TypeError, "trace_adds: gkeys is a dict or None");
+        return NULL;
+    }
     if (!ta_s_comm && (!(ta_s_comm = PyUnicode_InternFromString("comm")) || !(ta_s_tid = PyUnicode_InternFromString("tid")) ||
                        !(ta_s_na = PyUnicode_InternFromString("N/A")) || !(ta_empty_bytes = PyBytes_FromStringAndSize("", 0))))
         return NULL;
@@ -1446,7 +1452,10 @@ static PyObject *trace_adds(PyObject *Py_UNUSED(module), PyObject *args)
             if (PyDict_SetItem(texts, raw, trace) < 0) goto next;
         }
         if (!(comm = PyObject_GetAttr(thread, ta_s_comm)) || !(tid = PyObject_GetAttr(thread, ta_s_tid))) goto next;
-        if (PyDict_SetItem(thread_comm, tid, comm) < 0) goto next;
+        if (thread != last_thread) { /* (a bucket's groups come mostly by thread) */
+            if (PyDict_SetItem(thread_comm, tid, comm) < 0) goto next;
+            last_thread = thread;
+        }
         if (!(ident = PyTuple_New(nkeys))) goto next;
         for (Py_ssize_t k = 0; k < nkeys; k++) {
             Py_UCS4 c = PyUnicode_READ_CHAR(spec, k);
@@ -1473,7 +1482,7 @@ static PyObject *trace_adds(PyObject *Py_UNUSED(module), PyObject *args)
             Py_DECREF(g);
             if (r < 0) goto next;
         }
-        if (PyDict_SetItem(gkeys, group, num) < 0) goto next;
+        if (gkeys != Py_None && PyDict_SetItem(gkeys, group, num) < 0) goto next;
         ok = 1;
     next:
         Py_XDECREF(period); Py_XDECREF(count); Py_XDECREF(loc); Py_XDECREF(rchain); Py_XDECREF(comm);

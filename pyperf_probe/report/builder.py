@@ -115,7 +115,8 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
     # (session.counts).
     # and their order (each sample's group: report.findnew's replay reads it where straddling addresses
     # make it decide the entries)
-    order: list = []
+    # (not asked where nothing replays: no chain, no sym or tracepoint-field key: entry_order's sort alone)
+    order: list | None = [] if callchains or any(k.kind != "sort" or k.name == "sym" for k in keys) else None
     groups = session.sample_groups(with_chain=callchains, with_raw=need_raw, order=order)
     frames = FrameTable(_build_id_files(session))
     to_rframe = frames.get
@@ -125,7 +126,7 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
     for index, bucket in enumerate(groups):
         h, text = hists[index], texts[index]
         gkeys: dict[tuple, int] = {}  # session group -> the hists' group number
-        h.sequence = _Sequence(order, bucket, gkeys, len(groups) == 1)
+        h.sequence = _Sequence(order, bucket, gkeys, len(groups) == 1) if order is not None else None
         # (the totals once per event: the sum of every group's period and count)
         h.count(sum(map(itemgetter(0), bucket.values())), sum(map(itemgetter(1), bucket.values())))
         if not use_filters and not need_trace and h.plain_adds():
@@ -135,15 +136,16 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
             adds(bucket, frames.known, to_rframe, chains, None, h._self_parts, h._self_part, h._comm_head,
                  h._groups, h._thread_comm, gkeys)
             bucket.clear()
-            if need_raw:
+            if need_raw and order is not None:
                 h.sequence.compact()
             continue
         spec = trace_spec(h) if need_trace and not use_filters else None
         if spec is not None:  # (report.trace_adds: every key trace, comm or pid; the outputs once per payload)
             trace_adds(bucket, frames.known, to_rframe, chains, frames.chain, spec, text, {}, h._groups,
-                       h._thread_comm, gkeys)
+                       h._thread_comm, gkeys if order is not None else None)
             bucket.clear()
-            h.sequence.compact()
+            if order is not None:
+                h.sequence.compact()
             continue
         for group, (period, count) in bucket.items():
             thread, location, chain, raw = group
@@ -161,9 +163,9 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
                     trace = traces[(index, raw)] = text(raw or b"") if text is not None else "N/A"
             gkeys[group] = h.add(thread.comm, thread.tid, period, loc, rchain, chain, trace, count, filtered, raw)
         bucket.clear()
-        if need_raw:  # (groups as many as the RAW payloads: see _Sequence.compact)
+        if need_raw and order is not None:  # (groups as many as the RAW payloads: see _Sequence.compact)
             h.sequence.compact()
-    if need_raw:
+    if need_raw and order is not None:
         order.clear()
     traces.clear()  # (the payloads' texts by payload: the entries keep theirs, through Hists.finish's peak)
     for h in hists:

@@ -25,12 +25,14 @@ def spec_of(hists) -> str | None:
 
 
 def py_trace_adds(bucket: dict, known: dict, to_rframe, chains: dict, chain_of, spec: str, text, texts: dict,
-                  groups: dict, thread_comm: dict, gkeys: dict) -> None:
+                  groups: dict, thread_comm: dict, gkeys: dict | None) -> None:
     """The twin of _speedups.trace_adds: ``Hists.add`` of each (thread, location, chain, raw) -> (period,
     count) of ``bucket`` as report.builder's loop calls it without filters: the location and chain converted
     (``known``/``to_rframe``, ``chains``/``chain_of``), the trace output of the payload (``texts``, else
     ``text(raw)``, "N/A" without ``text``), the thread's comm noted, the identity of ``spec``'s values, the
-    group made or added to (``groups``: Hists' groups) and its number in ``gkeys``."""
+    group made or added to (``groups``: Hists' groups) and its number in ``gkeys`` (None: the caller keeps no
+    sample order, report.builder's ``_Sequence``)."""
+    last = None
     for group, (period, count) in list(bucket.items()):
         thread, location, chain, raw = group
         loc = known.get(location)
@@ -43,7 +45,9 @@ def py_trace_adds(bucket: dict, known: dict, to_rframe, chains: dict, chain_of, 
         if trace is None:
             trace = texts[raw] = text(raw or b"") if text is not None else "N/A"
         comm, tid = thread.comm, thread.tid
-        thread_comm[tid] = comm
+        if thread is not last:  # (a bucket's groups come mostly by thread)
+            thread_comm[tid] = comm
+            last = thread
         ident = tuple([trace if c == "t" else comm if c == "c" else tid for c in spec])
         gkey = (ident, chain)
         got = groups.get(gkey)
@@ -54,7 +58,8 @@ def py_trace_adds(bucket: dict, known: dict, to_rframe, chains: dict, chain_of, 
             got[0] += period
             got[1] += count
             number = got[9]
-        gkeys[group] = number
+        if gkeys is not None:
+            gkeys[group] = number
 
 
 trace_adds = speedups.trace_adds if speedups is not None and hasattr(speedups, "trace_adds") else py_trace_adds
