@@ -128,3 +128,41 @@ def test_cache_marks(names, caller):
         assert got == want
         marked_total += len(got)
     assert marked_total > 20
+
+
+def test_width_decided_output_order():
+    """Where ``order.width_decided`` holds (the longest output that prints is computed already), the output
+    sort's replay (``_output_cmp``, whose trace comparisons mark the new entry's output) gives the order
+    ``output_order`` sorts and leaves the column's width (the longest computed output that prints) as it was;
+    where it does not, ``output_order`` leaves the trace key to the replay."""
+    from pyperf_probe.report import rbtree
+    from pyperf_probe.report.hist import _output_cmp
+    from pyperf_probe.report.layout import hpp_column
+    rng = random.Random("width")
+    fmts = [hpp_column("overhead"), KEYS["pid"], KEYS["trace"]]
+    loc = RFrame(name="f", inlined=False, dso_name="a.so", dso_rank=(0, 0), sym_start=1, avma=2, rip=2)
+    seen = {True: 0, False: 0}
+    for _ in range(300):
+        entries = []
+        for _ in range(rng.randrange(1, 30)):
+            trace = "x" * rng.randrange(1, 6) + rng.choice("abc")
+            entry = HistEntry(("x",), "comm", rng.randrange(1, 4), loc, trace, True, 1, False)
+            entry.period = rng.randrange(1, 4)
+            entry.trace_known = rng.random() < 0.5
+            entry.filtered = rng.random() < 0.2
+            entries.append(entry)
+
+        def width():
+            return max([len(e.trace) for e in entries if e.trace_known and not e.filtered], default=0)
+        decided = order.width_decided(entries)
+        seen[decided] += 1
+        got = order.output_order(entries, fmts, children=False, depth_rule=False, caller=False)
+        before = width()
+        want = rbtree.insertion_order(entries, lambda new, old: _output_cmp(new, old, fmts=fmts, children=False,
+                                                                             depth_rule=False, caller=False) > 0)
+        if decided:
+            assert got == want
+            assert width() == before
+        else:
+            assert got is None
+    assert seen[True] > 50 and seen[False] > 50

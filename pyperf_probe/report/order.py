@@ -415,10 +415,9 @@ def output_order(entries: list, fmts, *, children: bool, depth_rule: bool, calle
             if col is None:
                 return None
             (after if depth_at is not None else before).append(col)
-        elif kind == "sort" and (not fmt.tracks_width or all(e.trace_known or e.trace is None or e.trace == "N/A"
-                                                             for e in entries)):
+        elif kind == "sort" and (not fmt.tracks_width or width_decided(entries)):
             # (trace: a comparison marks the new entry's output computed, which changes nothing once every
-            # entry's is: report.hist marks them all where trace is the first key)
+            # entry's is, report.hist marks them all where trace is the first key, or once the longest is)
             order = fmt.order
             (after if depth_at is not None else before).append([order(e) for e in entries])
         else:
@@ -450,6 +449,24 @@ def output_order(entries: list, fmts, *, children: bool, depth_rule: bool, calle
         keys = [(h, d, r) for h, d, r in zip(heads, dpart, rests)]
         return [entries[i] for i in sorted(range(len(entries)), key=keys.__getitem__)]
     return OutputRanks(_dense_ranks(heads), threads, [sign * d for d in depths], _dense_ranks(rests), sign)
+
+
+def width_decided(entries: list) -> bool:
+    """Whether the Trace output column's width is what it will be whatever the output sort's comparisons
+    compute (``sort__trace_cmp`` marks outputs computed, and only those widen the column:
+    sortkeys._trace_width): every output of the entries that print (not filtered) is computed, or one as long
+    as the longest is. Then only the order is left, and the sort gives it."""
+    known = longest = 0
+    for entry in entries:
+        trace = entry.trace
+        if trace is None or trace == "N/A" or entry.filtered:
+            continue
+        size = len(trace)
+        if size > longest:
+            longest = size
+        if size > known and entry.trace_known:
+            known = size
+    return known >= longest
 
 
 def _hpp_column(entries: list, field: str) -> list | None:
