@@ -46,7 +46,7 @@ def _case(rng):
     return rframes, bucket, known, done
 
 
-def _run(names, seed, how, tracepoint=True, no_gkeys=False):
+def _run(names, seed, how, tracepoint=True, no_gkeys=False, filters=False):
     rng = random.Random(seed)
     rframes, bucket, known, done = _case(rng)
     h = Hists([KEYS[n] for n in names], children=False, callchains=True, caller_order=False)
@@ -67,6 +67,11 @@ def _run(names, seed, how, tracepoint=True, no_gkeys=False):
         calls.append(("text", raw))
         return "t%d" % (raw[0] % 3) if raw else "empty"  # (payloads of one text: the entries merge)
     text = text if tracepoint else None
+
+    def rejects(comm, location, loc):  # (report.builder's Filters.rejects: the sample's comm and location)
+        calls.append(("rejects", comm, location.n))
+        return comm == "cc1" or location.n % 3 == 0
+    rejects = rejects if filters else None
     if how == "add":  # the builder's general loop
         traces = {}
         for group, (period, count) in bucket.items():
@@ -80,11 +85,12 @@ def _run(names, seed, how, tracepoint=True, no_gkeys=False):
             trace = traces.get(raw)
             if trace is None:
                 trace = traces[raw] = text(raw or b"") if text is not None else "N/A"
-            gkeys[group] = h.add(thread.comm, thread.tid, period, loc, rchain, chain, trace, count, False, raw)
+            filtered = rejects is not None and rejects(thread.comm, location, loc)
+            gkeys[group] = h.add(thread.comm, thread.tid, period, loc, rchain, chain, trace, count, filtered, raw)
     else:
         adds = speedups.trace_adds if how == "c" else trace_adds.py_trace_adds
         adds(bucket, known, to_rframe, chains, chain_of, spec, text, {}, h._groups, h._thread_comm,
-             None if no_gkeys else gkeys)
+             None if no_gkeys else gkeys, rejects)
     index = {id(rf): i for i, rf in enumerate(rframes)}
 
     def plain(obj):  # (run-own objects by their numbers)
@@ -95,8 +101,9 @@ def _run(names, seed, how, tracepoint=True, no_gkeys=False):
         if isinstance(obj, (tuple, list)):
             return type(obj)(map(plain, obj)) if type(obj) in (tuple, list) else tuple(map(plain, obj))
         return obj
+    # (rejects has no side effect: the builder's loop asks it per group, trace_adds per group it makes)
     return plain((list(h._groups.items()), None if no_gkeys else list(gkeys.items()),
-                  list(h._thread_comm.items()), list(chains.items()), calls))
+                  list(h._thread_comm.items()), list(chains.items()), [c for c in calls if c[0] != "rejects"]))
 
 
 @pytest.mark.parametrize("names", [["trace"], ["trace", "comm"], ["comm", "trace"], ["pid", "trace"],
@@ -105,12 +112,13 @@ def test_c_trace_adds_equal_pythons(names):
     need_speedups()
     for seed in range(150):
         tracepoint = seed % 5 != 0
-        want = _run(names, seed, "add", tracepoint)
-        assert _run(names, seed, "py", tracepoint) == want
-        assert _run(names, seed, "c", tracepoint) == want
+        filters = seed % 3 == 1
+        want = _run(names, seed, "add", tracepoint, filters=filters)
+        assert _run(names, seed, "py", tracepoint, filters=filters) == want
+        assert _run(names, seed, "c", tracepoint, filters=filters) == want
         want = want[:1] + (None,) + want[2:]  # (no gkeys kept: the rest the same)
-        assert _run(names, seed, "py", tracepoint, True) == want
-        assert _run(names, seed, "c", tracepoint, True) == want
+        assert _run(names, seed, "py", tracepoint, True, filters) == want
+        assert _run(names, seed, "c", tracepoint, True, filters) == want
 
 
 def test_spec_of():

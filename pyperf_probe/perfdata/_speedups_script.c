@@ -1375,7 +1375,8 @@ done:
 }
 
 /* ---------------------------------------------------------------------------------------------------------
- * trace_adds(bucket, known, to_rframe, chains, chain_of, spec, text, texts, groups, thread_comm, gkeys) -> None
+ * trace_adds(bucket, known, to_rframe, chains, chain_of, spec, text, texts, groups, thread_comm, gkeys,
+ *            rejects=None) -> None
  *     report/builder.py's per-group loop with Hists.add where every sort key is trace, comm or pid (report/
  *     trace_adds.py: py_trace_adds is its twin, tests/test_report_trace_adds.py compares them): for each
  *     (thread, location, chain, raw) -> (period, count) of `bucket`, in order: loc = known.get(location) or
@@ -1383,7 +1384,8 @@ done:
  *     texts.get(raw), else texts[raw] = text(raw or b"") ("N/A" with text None: not a tracepoint);
  *     thread_comm[thread.tid] = thread.comm; the identity, one value per letter of `spec` ('t' the trace
  *     output, 'c' the comm, 'p' the tid); the group (identity, chain) of `groups` made ([period, count, tid,
- *     comm, loc, rchain, trace output, False, raw, its number]) or added to; gkeys[group] its number (gkeys
+ *     comm, loc, rchain, trace output, filtered, raw, its number]; filtered: whether rejects(comm, location,
+ *     loc) is true, False without rejects) or added to; gkeys[group] its number (gkeys
  *     None: nothing kept).
  * ------------------------------------------------------------------------------------------------------ */
 
@@ -1392,10 +1394,11 @@ static PyObject *ta_s_comm, *ta_s_tid, *ta_s_na, *ta_empty_bytes;
 static PyObject *trace_adds(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *bucket, *known, *to_rframe, *chains, *chain_of, *spec, *text, *texts, *groups, *thread_comm, *gkeys;
+    PyObject *rejects = Py_None;
     PyObject *last_thread = NULL; /* (borrowed: the bucket holds it) the thread whose comm was noted last */
-    if (!PyArg_ParseTuple(args, "O!O!OO!OUOO!O!O!O:trace_adds", &PyDict_Type, &bucket, &PyDict_Type, &known,
+    if (!PyArg_ParseTuple(args, "O!O!OO!OUOO!O!O!O|O:trace_adds", &PyDict_Type, &bucket, &PyDict_Type, &known,
                           &to_rframe, &PyDict_Type, &chains, &chain_of, &spec, &text, &PyDict_Type, &texts,
-                          &PyDict_Type, &groups, &PyDict_Type, &thread_comm, &gkeys))
+                          &PyDict_Type, &groups, &PyDict_Type, &thread_comm, &gkeys, &rejects))
         return NULL;
     if (gkeys != Py_None && !PyDict_Check(gkeys)) {
         PyErr_SetString(PyExc_TypeError, "trace_adds: gkeys is a dict or None");
@@ -1476,7 +1479,16 @@ static PyObject *trace_adds(PyObject *Py_UNUSED(module), PyObject *args)
             num = Py_NewRef(PyList_GET_ITEM(got, 9));
         } else {
             if (PyErr_Occurred() || !(num = PyLong_FromSsize_t(PyDict_GET_SIZE(groups)))) goto next;
-            PyObject *g = Py_BuildValue("[OOOOOOOOOO]", period, count, tid, comm, loc, rchain, trace, Py_False, raw, num);
+            PyObject *filtered = Py_False;
+            if (rejects != Py_None) {
+                PyObject *r = PyObject_CallFunctionObjArgs(rejects, comm, location, loc, NULL);
+                if (!r) goto next;
+                int t = PyObject_IsTrue(r);
+                Py_DECREF(r);
+                if (t < 0) goto next;
+                filtered = t ? Py_True : Py_False;
+            }
+            PyObject *g = Py_BuildValue("[OOOOOOOOOO]", period, count, tid, comm, loc, rchain, trace, filtered, raw, num);
             if (!g) goto next;
             int r = PyDict_SetItem(groups, gkey, g);
             Py_DECREF(g);
@@ -1505,7 +1517,8 @@ PyMethodDef speedups_script_methods[] = {
     {"script_whole_run", (PyCFunction)script_whole_run, METH_VARARGS,
      "script_whole_run(items, memo, divisor, out, miss) -> dropped (see the source)"},
     {"trace_adds", (PyCFunction)trace_adds, METH_VARARGS,
-     "trace_adds(bucket, known, to_rframe, chains, chain_of, spec, text, texts, groups, thread_comm, gkeys) -> None "
+     "trace_adds(bucket, known, to_rframe, chains, chain_of, spec, text, texts, groups, thread_comm, gkeys, "
+     "rejects=None) -> None "
      "(see the source)"},
     {"trace_plan_type", (PyCFunction)trace_plan_type, METH_NOARGS,
      "trace_plan_type() -> the TracePlan type (see the source)"},

@@ -139,10 +139,10 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
             if need_raw and order is not None:
                 h.sequence.compact()
             continue
-        spec = trace_spec(h) if need_trace and not use_filters else None
+        spec = trace_spec(h) if need_trace else None
         if spec is not None:  # (report.trace_adds: every key trace, comm or pid; the outputs once per payload)
             trace_adds(bucket, frames.known, to_rframe, chains, frames.chain, spec, text, {}, h._groups,
-                       h._thread_comm, gkeys if order is not None else None)
+                       h._thread_comm, gkeys if order is not None else None, filters.rejects if use_filters else None)
             bucket.clear()
             if order is not None:
                 h.sequence.compact()

@@ -25,12 +25,12 @@ def spec_of(hists) -> str | None:
 
 
 def py_trace_adds(bucket: dict, known: dict, to_rframe, chains: dict, chain_of, spec: str, text, texts: dict,
-                  groups: dict, thread_comm: dict, gkeys: dict | None) -> None:
+                  groups: dict, thread_comm: dict, gkeys: dict | None, rejects=None) -> None:
     """The twin of _speedups.trace_adds: ``Hists.add`` of each (thread, location, chain, raw) -> (period,
     count) of ``bucket`` as report.builder's loop calls it without filters: the location and chain converted
     (``known``/``to_rframe``, ``chains``/``chain_of``), the trace output of the payload (``texts``, else
     ``text(raw)``, "N/A" without ``text``), the thread's comm noted, the identity of ``spec``'s values, the
-    group made or added to (``groups``: Hists' groups) and its number in ``gkeys`` (None: the caller keeps no
+    group made (filtered if ``rejects(comm, location, loc)``: report.builder's Filters) or added to (``groups``: Hists' groups) and its number in ``gkeys`` (None: the caller keeps no
     sample order, report.builder's ``_Sequence``)."""
     last = None
     for group, (period, count) in list(bucket.items()):
@@ -53,7 +53,8 @@ def py_trace_adds(bucket: dict, known: dict, to_rframe, chains: dict, chain_of, 
         got = groups.get(gkey)
         if got is None:
             number = len(groups)
-            groups[gkey] = [period, count, tid, comm, loc, rchain, trace, False, raw, number]
+            filtered = rejects is not None and bool(rejects(comm, location, loc))
+            groups[gkey] = [period, count, tid, comm, loc, rchain, trace, filtered, raw, number]
         else:
             got[0] += period
             got[1] += count
