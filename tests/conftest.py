@@ -127,6 +127,7 @@ def speedups_or_not(request, monkeypatch):
         from pyperf_probe.callchain import tree
         from pyperf_probe.report import builder
         monkeypatch.setattr(builder, "speedups", None)
+        monkeypatch.setattr(builder, "trace_adds", __import__("pyperf_probe.report.trace_adds").report.trace_adds.py_trace_adds)
         monkeypatch.setattr(tree, "_c_append", None)
         from pyperf_probe.report import frames
         monkeypatch.setattr(frames, "_C_CONVERT", None)
