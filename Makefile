@@ -13,14 +13,17 @@ APT_PACKAGES := systemtap-sdt-dev libc6-dbg linux-perf gcc g++ make binutils lib
 
 .PHONY: test demo apt venv compile workloads npm-tools clean
 
+# pip's `pyperf` script is then rewritten by entry_script.py to run with `python -S` (no site module: the
+# paths site would add are in the script): ~0.5 ms of each command.
 # The venv has no setuptools (as Python >= 3.12's venvs and pipx's have none): its distutils-precedence.pth
 # imports _distutils_hack at every start of Python, 0.5-1 ms of each pyperf command (bench/probe_funcs). pip
 # builds the package with a setuptools of its own, in an isolated environment (pyproject.toml's build-system).
-$(VENV)/.installed: setup.cfg setup.py pyproject.toml $(wildcard pyperf_probe/perfdata/_speedups*.[ch])
+$(VENV)/.installed: setup.cfg setup.py pyproject.toml entry_script.py $(wildcard pyperf_probe/perfdata/_speedups*.[ch])
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip uninstall -q -y setuptools
 	$(VPY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
+	$(VPY) entry_script.py $(VENV)/bin/pyperf
 	touch $@
 
 venv: $(VENV)/.installed

@@ -154,7 +154,7 @@ def _report(exc: PyperfError, opts: GlobalOptions) -> int:
     if exc.hint:
         text += "\n" + exc.hint
     if isinstance(exc, UsageError) and exc.usage:
-        text += "\n\n" + exc.usage
+        text += exc.gap + exc.usage
     sys.stderr.write(text.rstrip("\n") + "\n")
     return exit_code_for(exc)
 

@@ -141,8 +141,9 @@ def _session(data, ropts: ReportOptions, sample_type: int, unwind: bool = True):
     unwinder = None
     if unwind and sample_type & SampleType.REGS_USER and sample_type & SampleType.STACK_USER:  # --call-graph dwarf
         from pyperf_probe.callchain.dwarf_unwind import DwarfUnwinder
-        unwinder = DwarfUnwinder(symfs=ropts.symfs)
+        unwinder = DwarfUnwinder(symfs=ropts.symfs, max_stack=ropts.max_stack)
     return Session(data, symfs=ropts.symfs, inline=ropts.inline, force=ropts.force, unwinder=unwinder,
+                   max_stack=ropts.max_stack,
                    kallsyms=ropts.kallsyms, quiet=ropts.quiet)
 
 

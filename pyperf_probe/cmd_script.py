@@ -87,7 +87,7 @@ DASH_VALUES = ("fields",)  # -F -trace,+pid: perf takes a value starting with - 
 def parse_args(argv: list[str]):
     """The options as ``build_parser().parse_args(argv)`` returns them, without argparse when every word
     is one of FAST_OPTIONS in its plain form; argparse reads (and refuses) anything else."""
-    from types import SimpleNamespace
+    SimpleNamespace = type(sys.implementation)  # types.SimpleNamespace, without importing types
     values = dict(DEFAULTS)
     i = 0
     while i < len(argv):

@@ -25,11 +25,14 @@ class PyperfError(Exception):
 
 
 class UsageError(PyperfError):
-    """Bad command line: perf prints the message and the usage text, and exits 129."""
+    """Bad command line: perf prints the message and the usage text, and exits 129. ``gap``: what perf prints
+    between them (a blank line for most; a bare line end after a message that perf's ``parse_options_usage``
+    follows with its "\n Usage:", as setup_sorting's errors)."""
 
-    def __init__(self, message: str, *, usage: str = "", **kw):
+    def __init__(self, message: str, *, usage: str = "", gap: str = "\n\n", **kw):
         super().__init__(message, **kw)
         self.usage = usage
+        self.gap = gap
 
 
 class SymbolError(PyperfError):

@@ -131,6 +131,7 @@ def speedups_or_not(request, monkeypatch):
         from pyperf_probe.callchain import tree
         from pyperf_probe.report import builder
         monkeypatch.setattr(builder, "speedups", None)
+        monkeypatch.setattr(builder, "trace_adds", __import__("pyperf_probe.report.trace_adds").report.trace_adds.py_trace_adds)
         monkeypatch.setattr(tree, "_c_append", None)
         from pyperf_probe.report import frames
         monkeypatch.setattr(frames, "_C_CONVERT", None)
@@ -146,6 +147,7 @@ def speedups_or_not(request, monkeypatch):
         monkeypatch.setattr(rbreplay, "_CMP", tree.compare_frames)
         from pyperf_probe.symbols.dwarf import info
         monkeypatch.setattr(info, "_C_INFLATE", None)
+        monkeypatch.setattr(__import__("pyperf_probe.symbols.dwarf.scan").symbols.dwarf.scan, "_C_WALK", None)
         monkeypatch.setattr(__import__("pyperf_probe.session.machine").session.machine, "_mmap_handle", None)
     return request.param
 

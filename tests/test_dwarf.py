@@ -537,3 +537,77 @@ def test_inline_frames_import_neither_pyelftools_nor_dataclasses():
     if out.stdout.strip() == "skip":
         pytest.skip("no DWARF for libc (libc6-dbg)")
     assert out.stdout.strip() == "ok"
+
+
+# --- the C walk of a unit's DIEs (_speedups.dwarf_walk) against the Python walk -----------------------------
+
+def _scans(scanner, cu_offset):
+    """(scan with dwarf_walk, scan with the Python walk), each the result or the exception's type and text."""
+    from pyperf_probe.symbols.dwarf import scan as scan_module
+    results = []
+    for c_walk in (scan_module._C_WALK, None):
+        saved, scan_module._C_WALK = scan_module._C_WALK, c_walk
+        scanner._c_tables.clear()
+        try:
+            lang, funcs = scanner.scan(cu_offset)
+            results.append((lang, [f._fields() for f in funcs]))
+        except Exception as exc:  # (a damaged unit: the same error either way)
+            results.append((type(exc), str(exc)))
+        finally:
+            scan_module._C_WALK = saved
+    return results
+
+
+@pytest.mark.parametrize("path", ["/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"])
+def test_c_walk_is_the_python_walk_on_system_units(path):
+    """Every unit of libc's and ld.so's debug files: dwarf_walk's DIEs, their attributes read in Python,
+    give the Python walk's functions (names, origins, ranges, parents)."""
+    from pyperf_probe.symbols.dwarf import scan as scan_module
+    from pyperf_probe.symbols.dwarf.info import DwarfInfo
+    if scan_module._C_WALK is None:
+        pytest.skip("the C accelerator (pyperf_probe/perfdata/_speedups.c) was not built")
+    info = DwarfInfo.open(path)
+    if info is None:
+        pytest.skip(f"no DWARF for {path}")
+    scanner = info.unit_scanner()
+    funcs = walked = 0
+    for cu in info.units.offsets:
+        c_result, py_result = _scans(scanner, cu)
+        assert c_result == py_result
+        funcs += len(c_result[1]) if type(c_result[0]) is int else 0
+        pos, end, table, _version = scanner._header(cu)
+        walked += scan_module._C_WALK(scanner.info, pos, end, scan_module.c_table(table)) is not None
+    assert funcs > 1000 and walked > 0.9 * len(info.units.offsets)  # (C takes nearly every unit)
+
+
+def test_c_walk_is_the_python_walk_on_the_test_unit():
+    from pyperf_probe.symbols.dwarf import scan as scan_module
+    if scan_module._C_WALK is None:
+        pytest.skip("the C accelerator (pyperf_probe/perfdata/_speedups.c) was not built")
+    info, _main_off, _helper_off = unit_bytes()
+    c_result, py_result = _scans(UnitScanner(info, ABBREV, STR, b"", RNGLISTS), 0)
+    assert c_result == py_result and len(c_result[1]) == 4
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(edits=st.lists(st.tuples(st.integers(11, 80), st.integers(0, 255)), min_size=1, max_size=4),
+       cut=st.one_of(st.none(), st.integers(12, 80)))
+def test_c_walk_is_the_python_walk_on_damaged_units(edits, cut):
+    """The test unit with bytes changed (codes, forms' values, lengths, strings) and maybe cut short: the
+    same functions, or the same error, with dwarf_walk as without it (it leaves what it does not take to
+    the Python walk)."""
+    from pyperf_probe.symbols.dwarf import scan as scan_module
+    if scan_module._C_WALK is None:
+        pytest.skip("the C accelerator (pyperf_probe/perfdata/_speedups.c) was not built")
+    info, _main_off, _helper_off = unit_bytes()
+    data = bytearray(info)
+    for at, value in edits:
+        if at < len(data):  # (the unit header's length, version and abbreviation offset kept)
+            data[at] = value
+    if cut is not None:
+        del data[cut:]
+    c_result, py_result = _scans(UnitScanner(bytes(data), ABBREV, STR, b"", RNGLISTS), 0)
+    assert c_result == py_result

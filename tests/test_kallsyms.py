@@ -145,7 +145,8 @@ def test_c_columns_refuse_what_the_line_parser_must_read():
                         (b"1 T x__entry_SYSCALL_64_trampoline\n", False)):
         assert speedups.kallsyms_columns(data)[5] is found
         parsed = K._parse_c(data)
-        assert [i for i in parsed.lines_with(K._TRAMPOLINE) if parsed.name(i) == K._TRAMPOLINE] == ([0] if found else [])
+        named = [i for i in parsed.lines_with(K._TRAMPOLINE) if parsed.name(i) == K._TRAMPOLINE]
+        assert named == ([0] if found else [])
     parsed = K._parse_c(b"ff T a\n1F t bc")
     assert (list(parsed.starts), parsed.names()) == ([0xFF, 0x1F], [b"a", b"bc"])
 

@@ -93,3 +93,76 @@ def _tree(entries: list, cmps) -> list:
     finally:
         for e, known in zip(entries, marks):
             e.trace_known = known
+
+
+@pytest.mark.parametrize("names", SORTS + [["comm", "trace", "sym"], ["sym", "trace", "dso"]], ids=",".join)
+@pytest.mark.parametrize("caller", [False, True], ids=["callee", "caller"])
+def test_cache_marks(names, caller):
+    """``cache_marks`` = the outputs perf's he_cache comparisons compute: per chain, each frame's entry
+    compared (``hist_entry__cmp(he_cache[i], &he_tmp)``, sortkeys' comparators, whose trace comparison marks
+    both) with the chain's entries so far until one is equal, then added if none was (as another entry:
+    ``he_tmp``'s output is not kept)."""
+    rng = random.Random("cache," + ",".join(names))
+    keys = [KEYS[n] for n in names]
+    cmps = entry_cmps(keys)
+    at = names.index("trace")
+    marked_total = 0
+    for _ in range(100):
+        pool = [_loc(rng) for _ in range(rng.randrange(1, 8))]
+        groups, want = [], set()
+        for _ in range(rng.randrange(1, 6)):
+            comm, tid, trace = rng.choice(["make", "cc1"]), rng.randrange(1, 3), rng.choice(TRACES)
+            loc = rng.choice(pool)
+            chain = tuple(rng.choice(pool) for _ in range(rng.randrange(0, 6)))
+            ident = tuple(k.identity(comm, tid, loc, trace, True) for k in keys)
+            groups.append(((ident, chain), [1, 1, tid, comm, loc, chain, trace, False, None, len(groups)]))
+            cache = [HistEntry(ident, comm, tid, loc, trace, True, tid, False)]
+            for frame in (reversed(chain) if caller else chain):
+                tmp = HistEntry(tuple(k.identity(comm, tid, frame, trace, False) for k in keys), comm, tid, frame,
+                                trace, False, tid, False)
+                if all(_entry_cmp(c, tmp, cmps) for c in cache):
+                    tmp.trace_known = False  # (he_tmp's output is thrown away: hists__add_entry makes another)
+                    cache.append(tmp)
+            want |= {c.ident for c in cache if c.trace_known}
+        got = order.cache_marks(groups, keys, at, caller)
+        assert got == want
+        marked_total += len(got)
+    assert marked_total > 20
+
+
+def test_width_decided_output_order():
+    """Where ``order.width_decided`` holds (the longest output that prints is computed already), the output
+    sort's replay (``_output_cmp``, whose trace comparisons mark the new entry's output) gives the order
+    ``output_order`` sorts and leaves the column's width (the longest computed output that prints) as it was;
+    where it does not, ``output_order`` leaves the trace key to the replay."""
+    from pyperf_probe.report import rbtree
+    from pyperf_probe.report.hist import _output_cmp
+    from pyperf_probe.report.layout import hpp_column
+    rng = random.Random("width")
+    fmts = [hpp_column("overhead"), KEYS["pid"], KEYS["trace"]]
+    loc = RFrame(name="f", inlined=False, dso_name="a.so", dso_rank=(0, 0), sym_start=1, avma=2, rip=2)
+    seen = {True: 0, False: 0}
+    for _ in range(300):
+        entries = []
+        for _ in range(rng.randrange(1, 30)):
+            trace = "x" * rng.randrange(1, 6) + rng.choice("abc")
+            entry = HistEntry(("x",), "comm", rng.randrange(1, 4), loc, trace, True, 1, False)
+            entry.period = rng.randrange(1, 4)
+            entry.trace_known = rng.random() < 0.5
+            entry.filtered = rng.random() < 0.2
+            entries.append(entry)
+
+        def width():
+            return max([len(e.trace) for e in entries if e.trace_known and not e.filtered], default=0)
+        decided = order.width_decided(entries)
+        seen[decided] += 1
+        got = order.output_order(entries, fmts, children=False, depth_rule=False, caller=False)
+        before = width()
+        want = rbtree.insertion_order(entries, lambda new, old: _output_cmp(new, old, fmts=fmts, children=False,
+                                                                             depth_rule=False, caller=False) > 0)
+        if decided:
+            assert got == want
+            assert width() == before
+        else:
+            assert got is None
+    assert seen[True] > 50 and seen[False] > 50

@@ -318,3 +318,123 @@ def test_kernel_samples_keyed_without_raw(tmp_path, caplog, speedups_or_not, id_
     assert counters[4].nr_unknown_id == 1 and {t for t, *_ in groups[0]} >= {(4, 6, ":6"), (-1, 6, ":6")}
     assert {v[0] for *_, v in groups[0]} >= {9, 5, 7, 6} and len(groups[1]) >= 2  # (id 0: the first event)
     assert len({loc for t, loc, *_ in groups[0] if loc[2] == a}) == 2  # (dso, sym, avma, ...): the map moved
+
+
+# --- --call-graph dwarf samples when nothing reads their chains ---------------------------------------------
+
+UNWIND_FILES = sorted((GOLDEN / "unwind" / "data").glob("*.data"))
+# what `perf record --call-graph dwarf` writes for cpu-clock (bench/shapes.py's dwarf.data)
+DWARF_TYPE = (SampleType.IP | SampleType.TID | SampleType.TIME | SampleType.ADDR | SampleType.CALLCHAIN |
+              SampleType.REGS_USER | SampleType.STACK_USER | SampleType.DATA_SRC)
+
+
+def _unchained(path: str, caplog, how: str):
+    """(groups, counters, warnings) of report's -g none --no-children on ``path``: no unwinder, no chain
+    resolved (builder._build's chained_evsels), by samples() or by sample_groups(with_chain=False)."""
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pyperf"):
+        session = Session(path, force=True)
+        session.chained_evsels = tuple(False for _ in session.evsels)
+        if how == "samples":
+            groups = [{} for _ in session.evsels]
+            for evsel, thread, period, raw, loc, chain, _ in session.samples():
+                got = groups[evsel].setdefault((thread, loc, chain, raw), [0, 0])
+                got[0] += period
+                got[1] += 1
+        else:
+            groups = session.sample_groups(with_chain=False)
+    counters = (session.nr_samples, session.lost_samples, session.total_lost, session.nr_lost_chunks,
+                session.data.stats, session.data.out_of_order)
+    return _plain(groups), counters, list(caplog.messages)
+
+
+def assert_dwarf_keyed(path: str, caplog, monkeypatch):
+    """sample_groups counts the file's DWARF samples by walking keys (none decoded one by one) and gets what
+    samples() counted gets."""
+    from pyperf_probe.session import counts
+
+    def unkeyed(*args):
+        raise AssertionError("DWARF samples read one by one although no chain is used")
+    by_samples = _unchained(path, caplog, "samples")
+    with monkeypatch.context() as m:
+        m.setattr(counts, "_count_samples", unkeyed)
+        by_keys = _unchained(path, caplog, "groups")
+    assert by_keys == by_samples
+    return by_keys
+
+
+@pytest.mark.parametrize("path", UNWIND_FILES, ids=lambda p: p.name)
+def test_dwarf_files_keyed_without_their_stacks(path, caplog, monkeypatch, speedups_or_not):
+    groups, counters, _ = assert_dwarf_keyed(str(path), caplog, monkeypatch)
+    assert counters[0] == sum(v[1] for g in groups for *_, v in g) > 50
+    assert all(chain == () for g in groups for _t, _loc, chain, *_ in g)
+
+
+def _dwarf_sample(ip: int, pid: int, tid: int, time: int, stack: bytes = b"", dyn: int | None = None,
+                  regs: tuple = (0x1, 0x2), chain: tuple = (0xFFFFFFFFFFFFFE00, 0x10), misc: int = 2,
+                  addr: int = 0) -> bytes:
+    """A DWARF_TYPE sample: ip, pid/tid, time, addr, callchain, regs_user (abi 2 and the attr's 2 registers,
+    or abi 0 alone for ``regs=()``), stack_user (size, data, dyn_size), data_src."""
+    body = struct.pack("<QIIQQQ", ip, pid, tid, time, addr, len(chain)) + struct.pack(f"<{len(chain)}Q", *chain)
+    body += struct.pack("<Q", 2 if regs else 0) + struct.pack(f"<{len(regs)}Q", *regs)
+    body += struct.pack("<Q", len(stack)) + (stack + struct.pack("<Q", len(stack) if dyn is None else dyn)
+                                             if stack else b"")
+    return pb.record(RecordType.SAMPLE, misc, body + struct.pack("<Q", 0x42))
+
+
+def test_dwarf_samples_keyed_around_records_and_corrupt_stacks(tmp_path, caplog, monkeypatch, speedups_or_not):
+    """Hand-made DWARF samples: equal but for their stacks, registers or chains (one key), between COMM,
+    MMAP and FORK records, out of order, without registers or stack, and with a dyn_size past the copy and
+    a stack size past the record (corrupt: counted and warned about as decoding them does)."""
+    attr = pb.sw_attr(DWARF_TYPE, sample_regs_user=0x3, sample_stack_user=64).replace(sample_period=7)
+    bad_dyn = _dwarf_sample(0x400010, 1, 1, 14, b"s" * 16, dyn=24)
+    bad_size = bytearray(_dwarf_sample(0x400010, 1, 1, 15, b"s" * 16))
+    struct.pack_into("<Q", bad_size, 8 + 40 + 16 + 24, 1 << 20)  # (after the fields, chain and registers)
+    recs = [pb.comm(1, 1, "a", 0), pb.mmap2(1, 0x400000, 0x1000, 0, BIN, 0),
+            _dwarf_sample(0x400010, 1, 1, 10, b"x" * 32), _dwarf_sample(0x400010, 1, 1, 11, b"y" * 64, dyn=40),
+            _dwarf_sample(0x400010, 1, 1, 12, regs=(), chain=()), _dwarf_sample(0x400020, 1, 1, 9, b"z" * 8),
+            bad_dyn, bytes(bad_size), pb.finished_round(), pb.comm(1, 1, "b", 16),
+            _dwarf_sample(0x400010, 1, 1, 17, b"x" * 32, addr=5), pb.fork(2, 1, 2, 1, 18),
+            _dwarf_sample(0x400010, 2, 2, 19, b"x" * 16), _dwarf_sample(0x400010, 0xFFFFFFFF, 3, 20),
+            _dwarf_sample(0x400010, 3, 3, 21, b"w" * 8), pb.mmap2(1, 0x400000, 0x1000, 0x1000, BIN, 22),
+            _dwarf_sample(0x400010, 1, 1, 23, b"x" * 32, misc=1)]
+    groups, counters, warnings = assert_dwarf_keyed(write(tmp_path, recs, [(attr, (7,))]), caplog, monkeypatch)
+    assert counters[4].nr_corrupt == 2 and "user stack dump" in warnings[0]
+    assert (28, 4) in [v for *_, v in groups[0]]  # thread 1 at 0x400010: t10, t11, t12 (no stack), t17
+
+
+def _dwarf_file() -> bytes:
+    attr = pb.sw_attr(DWARF_TYPE, sample_regs_user=0x3, sample_stack_user=64)
+    recs = [pb.comm(1, 1, "a", 0), pb.mmap2(1, 0x400000, 0x1000, 0, BIN, 0)]
+    for i in range(12):
+        recs.append(_dwarf_sample(0x400010 + 16 * (i % 3), 1 + i % 2, 1 + i % 2, 10 + (i * 7) % 12,
+                                  bytes([i]) * (8 * (i % 5)), regs=() if i == 4 else (i, 2 * i)))
+        if i == 6:
+            recs.append(pb.finished_round())
+    return pb.perf_data(recs, [(attr, (7,))])
+
+
+DWARF_FILE = _dwarf_file()
+DWARF_DATA = struct.unpack_from("<Q", DWARF_FILE, 40)[0]  # (FileHeader.data.offset)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.integers(0, (len(DWARF_FILE) - DWARF_DATA) // 8 - 1),
+                                st.sampled_from([0, 1, 8, 0x40, 0xFFFF, 1 << 20, 1 << 63, (1 << 64) - 1])),
+                      min_size=1, max_size=3),
+       cut=st.one_of(st.none(), st.integers(DWARF_DATA, len(DWARF_FILE))))
+def test_fuzzed_dwarf_files(edits, cut, tmp_path, caplog, speedups_or_not):
+    """Words of the DWARF samples (sizes, chain and register counts, stack sizes) set to edge values, the
+    file maybe cut short: walking keys count what decoding every sample counts."""
+    raw = bytearray(DWARF_FILE)
+    for word, value in edits:
+        struct.pack_into("<Q", raw, DWARF_DATA + 8 * word, value)
+    path = tmp_path / "fuzz.data"
+    path.write_bytes(bytes(raw[:cut]))
+    results = []
+    for how in ("samples", "groups"):
+        try:
+            results.append(_unchained(str(path), caplog, how))
+        except PerfDataError as exc:  # (a header the cut made unreadable)
+            results.append(("error", str(exc)))
+    assert results[1] == results[0]

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import struct
 from bisect import bisect_right
-from collections.abc import Iterator
 
 from ..errors import ReportError
 from ..perfdata.frozen import Frozen
 from .leb128 import PE_ABSPTR, PE_OMIT, read_encoded, sleb, uleb
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Iterator
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")

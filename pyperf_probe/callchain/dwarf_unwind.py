@@ -32,7 +32,6 @@ import mmap
 import operator
 import os
 import struct
-from collections.abc import Callable, Sequence
 
 from ..errors import SymbolError
 from ..records import Record, field
@@ -42,6 +41,10 @@ from .cfi import CfiSection, parse_eh_frame_hdr
 from .cfi_table import CfiTable, table_for
 from .unwind import (DEFAULT_MAX_FRAMES, MASK64, STOP_LOOP, STOP_MAX, STOP_MEMORY, STOP_NO_CFI, STOP_NO_REGS,
                      STOP_ROOT, STOP_UNSUPPORTED, STOP_ZERO, unwind_with_reason)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable, Sequence
 
 # perf's default --max-stack (sysctl kernel.perf_event_max_stack = 127), which bounds its dwarf chains too.
 PERF_MAX_STACK = 127

@@ -22,10 +22,13 @@ tests/test_callchain_rbreplay_c.py).
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
 
 from pyperf_probe.callchain.tree import CallchainRoot, Node, compare_frames
 from pyperf_probe.report.rbtree import _Node, _fixup, _walk
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Iterable
 
 
 def _cmp():

@@ -16,9 +16,12 @@ identical chains first and append each distinct chain once.
 """
 from __future__ import annotations
 
-import functools
+from _functools import cmp_to_key  # functools' own C code, without functools' imports
 import math
-from collections.abc import Callable, Iterator, Sequence
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable, Iterator, Sequence
 
 # A frame's match key (see ``frame_key``) and the frame object itself travel together.
 FrameKey = tuple
@@ -90,7 +93,7 @@ def frame_key(frame) -> FrameKey:
 def _frame_order():
     """cmp_to_key of compare_frames, or of its C twin (perfdata/_speedups_report.c frame_cmp) when built."""
     from pyperf_probe.perfdata.speedups import speedups
-    return functools.cmp_to_key(getattr(speedups, "frame_cmp", compare_frames))
+    return cmp_to_key(getattr(speedups, "frame_cmp", compare_frames))
 
 
 _FRAME_ORDER = _frame_order()

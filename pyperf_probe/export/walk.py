@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
 
 from pyperf_probe.errors import UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Iterator
 
 PROGRESS_EVERY = 4096      # samples between two looks at the clock
 PROGRESS_PERIOD = 0.25     # seconds between two progress lines

@@ -1374,6 +1374,140 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------------------------------------------------
+ * trace_adds(bucket, known, to_rframe, chains, chain_of, spec, text, texts, groups, thread_comm, gkeys,
+ *            rejects=None) -> None
+ *     report/builder.py's per-group loop with Hists.add where every sort key is trace, comm or pid (report/
+ *     trace_adds.py: py_trace_adds is its twin, tests/test_report_trace_adds.py compares them): for each
+ *     (thread, location, chain, raw) -> (period, count) of `bucket`, in order: loc = known.get(location) or
+ *     to_rframe(location); rchain = chains.get(chain), else chains[chain] = chain_of(chain); the trace output
+ *     texts.get(raw), else texts[raw] = text(raw or b"") ("N/A" with text None: not a tracepoint);
+ *     thread_comm[thread.tid] = thread.comm; the identity, one value per letter of `spec` ('t' the trace
+ *     output, 'c' the comm, 'p' the tid); the group (identity, chain) of `groups` made ([period, count, tid,
+ *     comm, loc, rchain, trace output, filtered, raw, its number]; filtered: whether rejects(comm, location,
+ *     loc) is true, False without rejects) or added to; gkeys[group] its number (gkeys
+ *     None: nothing kept).
+ * ------------------------------------------------------------------------------------------------------ */
+
+static PyObject *ta_s_comm, *ta_s_tid, *ta_s_na, *ta_empty_bytes;
+
+static PyObject *trace_adds(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *bucket, *known, *to_rframe, *chains, *chain_of, *spec, *text, *texts, *groups, *thread_comm, *gkeys;
+    PyObject *rejects = Py_None;
+    PyObject *last_thread = NULL; /* (borrowed: the bucket holds it) the thread whose comm was noted last */
+    if (!PyArg_ParseTuple(args, "O!O!OO!OUOO!O!O!O|O:trace_adds", &PyDict_Type, &bucket, &PyDict_Type, &known,
+                          &to_rframe, &PyDict_Type, &chains, &chain_of, &spec, &text, &PyDict_Type, &texts,
+                          &PyDict_Type, &groups, &PyDict_Type, &thread_comm, &gkeys, &rejects))
+        return NULL;
+    if (gkeys != Py_None && !PyDict_Check(gkeys)) {
+        PyErr_SetString(PyExc_TypeError, "trace_adds: gkeys is a dict or None");
+        return NULL;
+    }
+    if (!ta_s_comm && (!(ta_s_comm = PyUnicode_InternFromString("comm")) || !(ta_s_tid = PyUnicode_InternFromString("tid")) ||
+                       !(ta_s_na = PyUnicode_InternFromString("N/A")) || !(ta_empty_bytes = PyBytes_FromStringAndSize("", 0))))
+        return NULL;
+    Py_ssize_t nkeys = PyUnicode_GET_LENGTH(spec);
+    for (Py_ssize_t k = 0; k < nkeys; k++) {
+        Py_UCS4 c = PyUnicode_READ_CHAR(spec, k);
+        if (c != 't' && c != 'c' && c != 'p') {
+            PyErr_SetString(PyExc_ValueError, "trace_adds: spec letters are t, c and p");
+            return NULL;
+        }
+    }
+    /* (the bucket's items listed first: the callbacks may not change it under the loop) */
+    PyObject *items = PyDict_Items(bucket);
+    if (!items) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(items);
+    for (Py_ssize_t x = 0; x < n; x++) {
+        PyObject *item = PyList_GET_ITEM(items, x), *group = PyTuple_GET_ITEM(item, 0), *value = PyTuple_GET_ITEM(item, 1);
+        PyObject *period = NULL, *count = NULL, *loc = NULL, *rchain = NULL, *comm = NULL, *tid = NULL, *trace = NULL;
+        PyObject *ident = NULL, *gkey = NULL, *num = NULL;
+        int ok = 0;
+        if (!PyTuple_Check(group) || PyTuple_GET_SIZE(group) != 4) {
+            PyErr_SetString(PyExc_TypeError, "trace_adds: groups are (thread, location, chain, raw)");
+            goto next;
+        }
+        PyObject *thread = PyTuple_GET_ITEM(group, 0), *location = PyTuple_GET_ITEM(group, 1);
+        PyObject *chain = PyTuple_GET_ITEM(group, 2), *raw = PyTuple_GET_ITEM(group, 3);
+        if (PySequence_Size(value) != 2) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "trace_adds: values are (period, count)");
+            goto next;
+        }
+        if (!(period = PySequence_GetItem(value, 0)) || !(count = PySequence_GetItem(value, 1))) goto next;
+        loc = PyDict_GetItemWithError(known, location);
+        if (loc) Py_INCREF(loc);
+        else if (PyErr_Occurred() || !(loc = PyObject_CallOneArg(to_rframe, location))) goto next;
+        rchain = PyDict_GetItemWithError(chains, chain);
+        if (rchain) Py_INCREF(rchain);
+        else if (PyErr_Occurred() || !(rchain = PyObject_CallOneArg(chain_of, chain)) ||
+                 PyDict_SetItem(chains, chain, rchain) < 0)
+            goto next;
+        trace = PyDict_GetItemWithError(texts, raw);
+        if (trace) Py_INCREF(trace);
+        else if (PyErr_Occurred())
+            goto next;
+        else {
+            if (text == Py_None)
+                trace = Py_NewRef(ta_s_na);
+            else if (!(trace = PyObject_CallOneArg(text, PyObject_IsTrue(raw) ? raw : ta_empty_bytes)))
+                goto next;
+            if (PyDict_SetItem(texts, raw, trace) < 0) goto next;
+        }
+        if (!(comm = PyObject_GetAttr(thread, ta_s_comm)) || !(tid = PyObject_GetAttr(thread, ta_s_tid))) goto next;
+        if (thread != last_thread) { /* (a bucket's groups come mostly by thread) */
+            if (PyDict_SetItem(thread_comm, tid, comm) < 0) goto next;
+            last_thread = thread;
+        }
+        if (!(ident = PyTuple_New(nkeys))) goto next;
+        for (Py_ssize_t k = 0; k < nkeys; k++) {
+            Py_UCS4 c = PyUnicode_READ_CHAR(spec, k);
+            PyTuple_SET_ITEM(ident, k, Py_NewRef(c == 't' ? trace : c == 'c' ? comm : tid));
+        }
+        if (!(gkey = PyTuple_Pack(2, ident, chain))) goto next;
+        PyObject *got = PyDict_GetItemWithError(groups, gkey);
+        if (got) {
+            if (!PyList_Check(got) || PyList_GET_SIZE(got) < 10) {
+                PyErr_SetString(PyExc_TypeError, "trace_adds: a group is a list of 10");
+                goto next;
+            }
+            PyObject *sum = PyNumber_Add(PyList_GET_ITEM(got, 0), period);
+            if (!sum) goto next;
+            PyList_SetItem(got, 0, sum);
+            if (!(sum = PyNumber_Add(PyList_GET_ITEM(got, 1), count))) goto next;
+            PyList_SetItem(got, 1, sum);
+            num = Py_NewRef(PyList_GET_ITEM(got, 9));
+        } else {
+            if (PyErr_Occurred() || !(num = PyLong_FromSsize_t(PyDict_GET_SIZE(groups)))) goto next;
+            PyObject *filtered = Py_False;
+            if (rejects != Py_None) {
+                PyObject *r = PyObject_CallFunctionObjArgs(rejects, comm, location, loc, NULL);
+                if (!r) goto next;
+                int t = PyObject_IsTrue(r);
+                Py_DECREF(r);
+                if (t < 0) goto next;
+                filtered = t ? Py_True : Py_False;
+            }
+            PyObject *g = Py_BuildValue("[OOOOOOOOOO]", period, count, tid, comm, loc, rchain, trace, filtered, raw, num);
+            if (!g) goto next;
+            int r = PyDict_SetItem(groups, gkey, g);
+            Py_DECREF(g);
+            if (r < 0) goto next;
+        }
+        if (gkeys != Py_None && PyDict_SetItem(gkeys, group, num) < 0) goto next;
+        ok = 1;
+    next:
+        Py_XDECREF(period); Py_XDECREF(count); Py_XDECREF(loc); Py_XDECREF(rchain); Py_XDECREF(comm);
+        Py_XDECREF(tid); Py_XDECREF(trace); Py_XDECREF(ident); Py_XDECREF(gkey); Py_XDECREF(num);
+        if (!ok) {
+            Py_DECREF(items);
+            return NULL;
+        }
+    }
+    Py_DECREF(items);
+    Py_RETURN_NONE;
+}
+
 /* ----------------------------------------------------------------------------- end of the script section */
 
 PyMethodDef speedups_script_methods[] = {
@@ -1382,6 +1516,10 @@ PyMethodDef speedups_script_methods[] = {
      "(i, status, template, dropped) (see the source)"},
     {"script_whole_run", (PyCFunction)script_whole_run, METH_VARARGS,
      "script_whole_run(items, memo, divisor, out, miss) -> dropped (see the source)"},
+    {"trace_adds", (PyCFunction)trace_adds, METH_VARARGS,
+     "trace_adds(bucket, known, to_rframe, chains, chain_of, spec, text, texts, groups, thread_comm, gkeys, "
+     "rejects=None) -> None "
+     "(see the source)"},
     {"trace_plan_type", (PyCFunction)trace_plan_type, METH_NOARGS,
      "trace_plan_type() -> the TracePlan type (see the source)"},
     {NULL, NULL, 0, NULL},

@@ -1,5 +1,5 @@
-/* pyperf_probe.perfdata._speedups, the DWARF unwinder's loops (the contract of each function: its comment here, and _speedups.c's
- * module comment for the whole module). */
+/* pyperf_probe.perfdata._speedups, the DWARF unwinder's loops and the DIE walk of report's inline frames (the
+ * contract of each function: its comment here, and _speedups.c's module comment for the whole module). */
 #include "_speedups.h"
 
 /* --- unwind_run -------------------------------------------------------------------------------------- */
@@ -270,10 +270,224 @@ done:
 }
 
 
+/* --- dwarf_walk (symbols.dwarf.scan.UnitScanner._walk's loop) ----------------------------------------- */
+
+/* dwarf_walk(info, pos, end, abbrevs) -> list | None
+ *     The DIE walk of one unit's DIEs (DWARFv5 7.5.2) from `pos` while pos < end: `abbrevs[code]` is None
+ *     or the bytes of an abbreviation: kind u8 (0 any DIE, 1 a subprogram or inlined subroutine, 2 the
+ *     compile unit), has-children u8, the attributes' fixed size as i32 (-1: some form is variable), the
+ *     form count u16 and the forms, u16 each (0xFFFF: a form this walk does not know). The walk skips
+ *     every DIE's attributes by their forms (FIXED_FORM_SIZES, the LEB128 forms, DW_FORM_string, the
+ *     blocks and exprloc) and gives, for each DIE of kind 1 or 2 in DIE order, four ints in one flat list:
+ *     its offset, its code, the offset of its attributes and the index (among the DIEs of kind 1 before
+ *     it) of the kind-1 DIE that encloses it, -1 at the top. None, with nothing done, at anything the
+ *     Python walk would raise at or read otherwise: a code without an abbreviation, an unknown form, a
+ *     read past the end of `info`, a LEB128 of more than 63 bits; that walk then reads the unit. */
+#define DW_KIND_FUNC 1
+#define DW_KIND_UNIT 2
+
+static int dw_uleb(const unsigned char *buf, Py_ssize_t len, Py_ssize_t *pos, uint64_t *out)
+{
+    uint64_t result = 0;
+    int shift = 0;
+    while (*pos < len) {
+        unsigned char byte = buf[(*pos)++];
+        if (shift > 56 && (byte & 0x7F) >> (63 - shift))
+            return -1;
+        result |= (uint64_t)(byte & 0x7F) << shift;
+        if (byte < 0x80) {
+            *out = result;
+            return 0;
+        }
+        shift += 7;
+        if (shift > 63)
+            return -1;
+    }
+    return -1;
+}
+
+/* The size of a fixed-size form (FIXED_FORM_SIZES), -1 for any other. */
+static int dw_fixed_size(unsigned form)
+{
+    switch (form) {
+    case 0x19: case 0x21: return 0;                                             /* flag_present, implicit_const */
+    case 0x0B: case 0x0C: case 0x11: case 0x25: case 0x29: return 1;
+    case 0x05: case 0x12: case 0x26: case 0x2A: return 2;
+    case 0x27: case 0x2B: return 3;
+    case 0x06: case 0x0E: case 0x10: case 0x13: case 0x17: case 0x1C: case 0x1D: case 0x1F: case 0x28:
+    case 0x2C: return 4;
+    case 0x01: case 0x07: case 0x14: case 0x20: case 0x24: return 8;
+    case 0x1E: return 16;
+    default: return -1;
+    }
+}
+
+/* Skip one attribute of `form` at *pos (symbols.dwarf.scan._skip_form); -1 where that would raise. */
+static int dw_skip_form(const unsigned char *buf, Py_ssize_t len, Py_ssize_t *pos, unsigned form)
+{
+    int size = dw_fixed_size(form);
+    uint64_t n;
+    if (size >= 0) {
+        *pos += size;
+        return 0;
+    }
+    switch (form) {
+    case 0x0F: case 0x15: case 0x22: case 0x23: case 0x0D:   /* udata, ref_udata, loclistx, rnglistx, sdata */
+        while (*pos < len && buf[*pos] & 0x80)
+            (*pos)++;
+        if (*pos >= len)
+            return -1;
+        (*pos)++;
+        return 0;
+    case 0x08: {                                             /* string */
+        const unsigned char *nul;
+        if (*pos < 0 || *pos >= len)
+            return -1;
+        nul = memchr(buf + *pos, 0, (size_t)(len - *pos));
+        if (nul == NULL)
+            return -1;
+        *pos = nul - buf + 1;
+        return 0;
+    }
+    case 0x18: case 0x09:                                    /* exprloc, block */
+        if (dw_uleb(buf, len, pos, &n) < 0 || n > (uint64_t)PY_SSIZE_T_MAX - (uint64_t)*pos)
+            return -1;
+        *pos += (Py_ssize_t)n;
+        return 0;
+    case 0x0A: case 0x03: case 0x04: {                       /* block1, block2, block4 */
+        int width = form == 0x0A ? 1 : form == 0x03 ? 2 : 4, i;
+        if (*pos < 0 || *pos + width > len)
+            return -1;
+        n = 0;
+        for (i = 0; i < width; i++)
+            n |= (uint64_t)buf[*pos + i] << (8 * i);
+        *pos += width + (Py_ssize_t)n;
+        return 0;
+    }
+    default:
+        return -1;
+    }
+}
+
+static int dw_append(PyObject *out, Py_ssize_t value)
+{
+    PyObject *item = PyLong_FromSsize_t(value);
+    int rc = item == NULL ? -1 : PyList_Append(out, item);
+    Py_XDECREF(item);
+    return rc;
+}
+
+static PyObject *dwarf_walk(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer view;
+    PyObject *abbrevs, *out = NULL;
+    Py_ssize_t pos, end, depth = 0, cap = 64, nfuncs = 0, current = -1;
+    Py_ssize_t *stack = NULL;
+    int bail = 0;
+
+    if (!PyArg_ParseTuple(args, "y*nnO!:dwarf_walk", &view, &pos, &end, &PyList_Type, &abbrevs))
+        return NULL;
+    stack = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)cap);
+    out = PyList_New(0);
+    if (stack == NULL || out == NULL) {
+        if (stack == NULL)
+            PyErr_NoMemory();
+        goto error;
+    }
+    {
+        const unsigned char *buf = view.buf;
+        const Py_ssize_t len = view.len;
+        while (pos < end) {
+            Py_ssize_t die_offset = pos, index, i;
+            uint64_t code;
+            PyObject *abbrev;
+            const unsigned char *a;
+            unsigned kind, children, nforms;
+            int32_t fixed;
+            if (pos < 0 || dw_uleb(buf, len, &pos, &code) < 0) {
+                bail = 1;
+                break;
+            }
+            if (code == 0) {
+                if (depth == 0)
+                    break;
+                current = stack[--depth];
+                continue;
+            }
+            if (code >= (uint64_t)PyList_GET_SIZE(abbrevs)) {
+                bail = 1;
+                break;
+            }
+            abbrev = PyList_GET_ITEM(abbrevs, (Py_ssize_t)code);
+            if (!PyBytes_Check(abbrev) || PyBytes_GET_SIZE(abbrev) < 8) {
+                bail = 1;
+                break;
+            }
+            a = (const unsigned char *)PyBytes_AS_STRING(abbrev);
+            kind = a[0];
+            children = a[1];
+            fixed = (int32_t)((uint32_t)a[2] | (uint32_t)a[3] << 8 | (uint32_t)a[4] << 16 | (uint32_t)a[5] << 24);
+            nforms = (unsigned)a[6] | (unsigned)a[7] << 8;
+            if (PyBytes_GET_SIZE(abbrev) < 8 + 2 * (Py_ssize_t)nforms) {
+                bail = 1;
+                break;
+            }
+            index = current;
+            if (kind == DW_KIND_FUNC || kind == DW_KIND_UNIT) {
+                if (dw_append(out, die_offset) < 0 || dw_append(out, (Py_ssize_t)code) < 0 ||
+                    dw_append(out, pos) < 0 || dw_append(out, current) < 0)
+                    goto error;
+                if (kind == DW_KIND_FUNC)
+                    index = nfuncs++;
+            }
+            if (fixed >= 0)
+                pos += fixed;
+            else
+                for (i = 0; i < (Py_ssize_t)nforms; i++) {
+                    unsigned form = (unsigned)a[8 + 2 * i] | (unsigned)a[9 + 2 * i] << 8;
+                    if (form == 0xFFFF || dw_skip_form(buf, len, &pos, form) < 0) {
+                        bail = 1;
+                        break;
+                    }
+                }
+            if (bail)
+                break;
+            if (children) {
+                if (depth == cap) {
+                    Py_ssize_t *grown = PyMem_Realloc(stack, sizeof(Py_ssize_t) * (size_t)(cap * 2));
+                    if (grown == NULL) {
+                        PyErr_NoMemory();
+                        goto error;
+                    }
+                    stack = grown;
+                    cap *= 2;
+                }
+                stack[depth++] = current;
+                current = index;
+            }
+        }
+    }
+    PyMem_Free(stack);
+    PyBuffer_Release(&view);
+    if (bail) {
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    return out;
+error:
+    PyMem_Free(stack);
+    Py_XDECREF(out);
+    PyBuffer_Release(&view);
+    return NULL;
+}
+
+
 PyMethodDef speedups_unwind_methods[] = {
     {"unwind_run", (PyCFunction)unwind_run, METH_VARARGS,
      "unwind_run(stack, stack_avma, pc, rsp, rbp, plans, left, frames) -> (pc, rsp, rbp, left) (see the source)"},
     {"unwind_sample", (PyCFunction)unwind_sample, METH_VARARGS,
      "unwind_sample(values, ip_i, sp_i, bp_i, stack, plans, max_frames) -> (frames, stop) or None (see the source)"},
+    {"dwarf_walk", (PyCFunction)dwarf_walk, METH_VARARGS,
+     "dwarf_walk(info, pos, end, abbrevs) -> list or None (see the source)"},
     {NULL, NULL, 0, NULL},
 };

@@ -7,10 +7,12 @@ Files are read through ``symbols.elf`` (NT_GNU_BUILD_ID); the kernel's comes fro
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from pyperf_probe import lazylog as log
 from pyperf_probe.errors import SymbolError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Iterable
 
 
 def vdso_bytes() -> bytes | None:

@@ -14,7 +14,6 @@ import struct
 from pyperf_probe.perfdata.format import (BUILD_ID_RECORD_HEAD, MISC_BUILD_ID_SIZE, U32, U64, EventAttr,
                                           Feature)
 from pyperf_probe.perfdata.frozen import Frozen
-from pyperf_probe.perfdata.sample import CorruptRecord
 
 
 class Cursor:
@@ -25,7 +24,7 @@ class Cursor:
 
     def take(self, size: int) -> bytes:
         if size < 0 or self.pos + size > len(self.data):
-            raise CorruptRecord(f"corrupt {self.what} feature section: {size} bytes at {self.pos} "
+            raise _corrupt_record(f"corrupt {self.what} feature section: {size} bytes at {self.pos} "
                                 f"overrun its {len(self.data)} bytes")
         chunk = self.data[self.pos:self.pos + size]
         self.pos += size
@@ -46,7 +45,7 @@ class Cursor:
         """A u32 item count, refused if that many items of ``per_item_min`` bytes cannot fit."""
         nr = self.u32()
         if nr * per_item_min > len(self.data) - self.pos:
-            raise CorruptRecord(f"corrupt {self.what} feature section: {nr} entries cannot fit")
+            raise _corrupt_record(f"corrupt {self.what} feature section: {nr} entries cannot fit")
         return nr
 
 
@@ -126,7 +125,7 @@ def _event_desc(data: bytes) -> tuple[EventDesc, ...]:
     cur = Cursor(data, "EVENT_DESC")
     nr, attr_size = cur.count(8), cur.u32()
     if attr_size < EventAttr.SIZE_VER0:
-        raise CorruptRecord(f"corrupt EVENT_DESC feature section: attr size {attr_size}")
+        raise _corrupt_record(f"corrupt EVENT_DESC feature section: attr size {attr_size}")
     events: list[EventDesc] = []
     for _ in range(nr):
         attr = EventAttr.unpack_from(cur.take(attr_size), 0, attr_size)
@@ -145,7 +144,7 @@ def _build_ids(data: bytes) -> tuple[BuildIdEntry, ...]:
     while pos + BUILD_ID_RECORD_HEAD.size <= len(data):
         _type, misc, size, pid, bid, bid_size = BUILD_ID_RECORD_HEAD.unpack_from(data, pos)
         if size < BUILD_ID_RECORD_HEAD.size or pos + size > len(data):
-            raise CorruptRecord(f"corrupt BUILD_ID feature section: record size {size} at {pos}")
+            raise _corrupt_record(f"corrupt BUILD_ID feature section: record size {size} at {pos}")
         name = data[pos + BUILD_ID_RECORD_HEAD.size:pos + size].split(b"\0", 1)[0].decode("utf-8", "replace")
         length = bid_size if misc & MISC_BUILD_ID_SIZE and 0 < bid_size <= 20 else 20
         entries.append(BuildIdEntry(pid, bid[:length], name, misc & 7))
@@ -196,3 +195,10 @@ def decode(feature: int, data: bytes) -> object | None:
     """The decoded section, or the raw bytes for a feature without a decoder here."""
     decoder = DECODERS.get(feature)
     return decoder(data) if decoder else data
+
+
+def _corrupt_record(message: str):
+    """A ``sample.CorruptRecord``, imported when one is raised: opening a file needs nothing else of the
+    sample decoder's module."""
+    from pyperf_probe.perfdata.sample import CorruptRecord
+    return CorruptRecord(message)

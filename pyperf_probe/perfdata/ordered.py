@@ -27,10 +27,13 @@ opaque: the reader queues raw entries or sample keys (``perfdata.sample_keys``).
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
 from operator import itemgetter
 
 from pyperf_probe.perfdata.speedups import speedups
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Iterable, Iterator
 
 FINISHED_ROUND = 68  # PERF_RECORD_FINISHED_ROUND
 DEFAULT_MAX_QUEUED = 1 << 20

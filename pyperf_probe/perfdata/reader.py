@@ -20,7 +20,6 @@ import errno as errno_mod
 import itertools
 import os
 import struct
-from collections.abc import Iterator
 
 from pyperf_probe import lazylog as log
 from pyperf_probe.errors import PerfDataError
@@ -28,8 +27,13 @@ from pyperf_probe.perfdata import features as feat
 from pyperf_probe.perfdata.format import (MAGIC, MAGIC_SWAPPED, AttrType, EventAttr, FileHeader, FileSection,
                                           SampleType)
 from pyperf_probe.perfdata.frozen import Frozen
-from pyperf_probe.perfdata.stream import INCOMPATIBLE, ReadStats, RecordStream  # noqa: F401 (ReadStats: API)
-from pyperf_probe.perfdata.stream import incompatible as _incompatible
+from pyperf_probe.perfdata import INCOMPATIBLE  # noqa: F401 (API)
+from pyperf_probe.perfdata import incompatible as _incompatible
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Iterator
+
 
 DEFAULT_PATH = "perf.data"
 
@@ -72,13 +76,24 @@ class PerfDataFile:
         self.path = path
         self._file = fileobj
         self.file_size = file_size
-        self.stats = ReadStats()
         self._warned: set = set()
         self._features: dict[int, object] = {}
         self.header = self._read_header()
         self._sections = self._read_feature_table()
         self.attrs = self._read_attrs()
+        _check_decodable(self.attrs, path)
+        # ``stats`` and ``_stream`` are made when first used (__getattr__)
+
+    def __getattr__(self, name: str):
+        """``stats`` (a ``stream.ReadStats``) and ``_stream`` (the ``stream.RecordStream``: its imports and
+        its compiled sample decoders) are made at their first use: a command that stops before reading
+        records (report's "no callchain" error, ``--header-only``) needs neither."""
+        if name not in ("stats", "_stream") or "_file" not in self.__dict__:
+            raise AttributeError(name)
+        from pyperf_probe.perfdata.stream import ReadStats, RecordStream
+        self.stats = ReadStats()
         self._stream = RecordStream(self)
+        return self.__dict__[name]
 
     # --- records (perfdata.stream) ---------------------------------------------------------------------
 
@@ -295,6 +310,16 @@ class PerfDataFile:
         ``perf_session__warn_about_errors``)."""
         if self.stats.nr_unknown_id:
             log.warning(f"{self.stats.nr_unknown_id} samples with id not present in the header")
+
+
+def _check_decodable(attrs, path: str) -> None:
+    """What the stream's sample decoders refuse (perfdata.sample.SampleDecoder), said at open as they were
+    when made there: sample_type bits above WEIGHT_STRUCT (sample.KNOWN_SAMPLE_TYPE)."""
+    known = (SampleType.WEIGHT_STRUCT << 1) - 1
+    for a in attrs:
+        if a.attr.sample_type & ~known:
+            raise _incompatible(f"{path}: unsupported sample_type bits {a.attr.sample_type & ~known:#x} "
+                                f"in event {a.index}")
 
 
 def _check_sample_types(attrs: list[EventAttr], path: str) -> None:

@@ -29,11 +29,11 @@ import mmap
 import os
 import stat
 import struct
-from collections.abc import Iterator
 from itertools import chain
 
 from pyperf_probe import lazylog as log
 from pyperf_probe.errors import PerfDataError
+from pyperf_probe.perfdata import INCOMPATIBLE, incompatible  # noqa: F401 (INCOMPATIBLE: API)
 from pyperf_probe.perfdata.format import U64, AttrFlag, EventAttr, RecordType, SampleType, sample_id_struct
 from pyperf_probe.perfdata.ordered import NO_TIME, OrderedQueue
 from pyperf_probe.perfdata.records import DECODERS, IGNORED, USER_RECORD_TYPES_START, side_record, side_spec
@@ -41,19 +41,16 @@ from pyperf_probe.perfdata.sample import BRANCH_HW_INDEX, CorruptRecord, Sample,
 from pyperf_probe.perfdata.sample_keys import KeyLayout
 from pyperf_probe.perfdata.speedups import speedups
 
-INCOMPATIBLE = "incompatible file format (rerun with -v to learn more)"
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Iterator
+
 _TimeQueue = getattr(speedups, "TimeQueue", None)  # (C: ordered.OrderedQueue's list interface, fed by the scan)
 HEADER = struct.Struct("<IHH")
 DECODE_BATCH = 1024
 VIEWED_SAMPLE_SIZE = 1024  # samples this large are queued as views of their chunk (_view_samples)
 CHUNK_SIZE = 1 << 20  # > the largest record (perf_event_header.size is a u16)
 FINISHED_ROUND = RecordType.FINISHED_ROUND
-
-
-def incompatible(reason: str) -> PerfDataError:
-    """perf's message for a file it cannot use; the reason goes to the debug log (perf's -v)."""
-    log.debug(reason)
-    return PerfDataError(INCOMPATIBLE)
 
 
 class ReadStats:

@@ -16,10 +16,13 @@ bytes back into a ``TracingData`` (event format texts by id) for the report side
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
 
 from pyperf_probe.errors import PerfDataError
 from pyperf_probe.perfdata.frozen import Frozen
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Iterable, Sequence
 
 MAGIC = b"\x17\x08\x44tracing"
 VERSION = b"0.6"

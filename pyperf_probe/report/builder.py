@@ -16,12 +16,16 @@ import gc
 from array import array
 from itertools import compress, repeat
 from operator import is_, itemgetter
-from collections.abc import Sequence
 
 from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.report.frames import FrameTable
 from pyperf_probe.report.hist import Hists
+from pyperf_probe.report.trace_adds import spec_of as trace_spec, trace_adds
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Sequence
 
 
 class Filters(Frozen):
@@ -114,7 +118,8 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
     # (session.counts).
     # and their order (each sample's group: report.findnew's replay reads it where straddling addresses
     # make it decide the entries)
-    order: list = []
+    # (not asked where nothing replays: no chain, no sym or tracepoint-field key: entry_order's sort alone)
+    order: list | None = [] if callchains or any(k.kind != "sort" or k.name == "sym" for k in keys) else None
     groups = session.sample_groups(with_chain=callchains, with_raw=need_raw, order=order)
     frames = FrameTable(_build_id_files(session))
     to_rframe = frames.get
@@ -124,7 +129,7 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
     for index, bucket in enumerate(groups):
         h, text = hists[index], texts[index]
         gkeys: dict[tuple, int] = {}  # session group -> the hists' group number
-        h.sequence = _Sequence(order, bucket, gkeys, len(groups) == 1)
+        h.sequence = _Sequence(order, bucket, gkeys, len(groups) == 1) if order is not None else None
         # (the totals once per event: the sum of every group's period and count)
         h.count(sum(map(itemgetter(0), bucket.values())), sum(map(itemgetter(1), bucket.values())))
         if not use_filters and not need_trace and h.plain_adds():
@@ -134,7 +139,15 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
             adds(bucket, frames.known, to_rframe, chains, None, h._self_parts, h._self_part, h._comm_head,
                  h._groups, h._thread_comm, gkeys)
             bucket.clear()
-            if need_raw:
+            if need_raw and order is not None:
+                h.sequence.compact()
+            continue
+        spec = trace_spec(h) if need_trace else None
+        if spec is not None:  # (report.trace_adds: every key trace, comm or pid; the outputs once per payload)
+            trace_adds(bucket, frames.known, to_rframe, chains, frames.chain, spec, text, {}, h._groups,
+                       h._thread_comm, gkeys if order is not None else None, filters.rejects if use_filters else None)
+            bucket.clear()
+            if order is not None:
                 h.sequence.compact()
             continue
         for group, (period, count) in bucket.items():
@@ -153,9 +166,9 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
                     trace = traces[(index, raw)] = text(raw or b"") if text is not None else "N/A"
             gkeys[group] = h.add(thread.comm, thread.tid, period, loc, rchain, chain, trace, count, filtered, raw)
         bucket.clear()
-        if need_raw:  # (groups as many as the RAW payloads: see _Sequence.compact)
+        if need_raw and order is not None:  # (groups as many as the RAW payloads: see _Sequence.compact)
             h.sequence.compact()
-    if need_raw:
+    if need_raw and order is not None:
         order.clear()
     traces.clear()  # (the payloads' texts by payload: the entries keep theirs, through Hists.finish's peak)
     for h in hists:
@@ -310,10 +323,7 @@ def _trace_text(evsel, trace_events, raw_trace: bool):
     """``get_trace_output`` of one event: raw -> text (None for an event that is not a tracepoint)."""
     if trace_events is None or evsel.tp_format is None:
         return None
-    event_id = evsel.attr.config
-    if raw_trace:
-        return lambda raw: trace_events.raw_fields(event_id, raw)
-    return lambda raw: trace_events.info(event_id, raw)
+    return trace_events.text_of(evsel.attr.config, raw_trace)
 
 
 def _build_id_files(session) -> list[str]:

@@ -28,9 +28,11 @@ replayed node by node.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 from pyperf_probe.perfdata.format import AttrType
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable, Sequence
 
 IS_STRING = 8      # TEP_FIELD_IS_STRING
 IS_DYNAMIC = 16    # TEP_FIELD_IS_DYNAMIC

@@ -14,10 +14,12 @@ the fields perf's comparisons use (``struct map_symbol`` + the callchain entry's
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from pyperf_probe.callchain.tree import frame_key
 from pyperf_probe.session.frames import Frame as _SessionFrame
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Sequence
 
 # perf formats a callchain entry into a 1024-byte buffer (callchain_list__sym_name): longer names are cut.
 SYM_NAME_MAX = 1023

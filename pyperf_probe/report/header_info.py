@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import struct
 import time
-from collections.abc import Callable
 
 from pyperf_probe.errors import PerfDataError
 from pyperf_probe.perfdata.format import Feature
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
 
 LAST_FEATURE = 32  # HEADER_LAST_FEATURE in perf 6.1: bits 1..31 are features
 # Features perf shows only with -I (feat_ops[].full_only).

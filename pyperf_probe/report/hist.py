@@ -18,8 +18,7 @@ entry of one identity, as perf's do.
 """
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
+from _functools import cmp_to_key, partial  # functools' own C code, without functools' imports
 
 from pyperf_probe.callchain import rbreplay, tree as _tree
 from pyperf_probe.callchain.tree import CallchainRoot
@@ -27,6 +26,10 @@ from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.report import findnew, order as exact_order
 from pyperf_probe.report.rbtree import insertion_order, replay_ranked
 from pyperf_probe.report.sortkeys import KEYS as _KEYS, entry_cmps
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Sequence
 
 
 class HistEntry:
@@ -112,11 +115,11 @@ class Hists:
         # entries_in search finds them (report.findnew), their order computed once (``_in_order``)
         # (trace as the first key too: a total order, strcmp of the outputs, each entry's computed by the
         # comparisons of its insertion or the next one's: report.order.trace_column)
-        # (trace after other keys, without --children: report.order ranks it at any place, strcmp of the
-        # outputs where the keys before it tie, and ``trace_marks`` says whose outputs perf computed; with
-        # --children the he_cache comparisons of the cumulative look-ups mark outputs hist_lookups does not see)
+        # (trace after other keys: report.order ranks it at any place, strcmp of the outputs where the keys
+        # before it tie, and ``trace_marks`` says whose outputs perf computed; with --children so does
+        # ``cache_marks`` of the he_cache comparisons of the cumulative look-ups)
         self._by_lookups = not self._dyn_keys and all(
-            k.name in ("comm", "pid", "dso", "sym") or (k.name == "trace" and (i == 0 or not children))
+            k.name in ("comm", "pid", "dso", "sym") or k.name == "trace"
             for i, k in enumerate(se))
         # sym a key, dso not: an unresolved location's identity names no dso, but perf's search compares it
         # with resolved entries by dso (``_dso_variants``): its groups are kept apart per dso
@@ -127,6 +130,7 @@ class Hists:
         self.inlined_seen = False  # the builder's: some frame of these samples is an inlined function's
         self.sequence = None  # [(group number: add's answer, period)] per sample in order, if the session kept it
         self._merged = ()  # (entry, entry merged into it) of entries_collapsed (report.findnew)
+        self._cache_marked = frozenset()  # identities the he_cache comparisons marked (report.order.cache_marks)
         # graph, flat, folded: nodes below (u64)(total period * this / 100) never print (stdio's min_hit), so
         # an entry whose whole tree is below it keeps no tree, only its depth (None: every tree built)
         self.graph_min_percent: float | None = None
@@ -325,6 +329,9 @@ class Hists:
             self._in_order = (None, self._replay(ordered, protos, records, made_after, pending, variant_of))
         elif ordered is not None:
             self._in_order = (len(protos), [protos[i] for i in sorted(range(len(protos)), key=ordered.__getitem__)])
+        if self.children and self._trace_at:  # (trace after other keys: the he_cache comparisons' marks)
+            self._cache_marked = exact_order.cache_marks(self._groups.items(), self._se_keys, self._trace_at,
+                                                         self.caller_order)
         self._groups.clear()
         self._append_pending(pending)
         if type(ordered) is exact_order.EntryRanks:
@@ -342,8 +349,9 @@ class Hists:
         elif self._trace_at and self._by_lookups:
             # trace after other keys: outputs computed where the keys before it tied (report.order.trace_marks)
             entries = list(self.entries.values())
+            cached = self._cache_marked
             for entry, marked in zip(entries, exact_order.trace_marks(entries, self._trace_at)):
-                if marked and entry.trace is not None and entry.trace != "N/A":
+                if (marked or entry.ident in cached) and entry.trace is not None and entry.trace != "N/A":
                     entry.trace_known = True
 
     def _append_pending(self, pending: dict) -> None:
@@ -702,7 +710,7 @@ class Hists:
         collapsed = self._collapsed_order()
         fmts = [f for f in self.sort_list if f.kind != "sort" or f.name not in hidden]
         depth_rule = show_callchain and self.graphs
-        cmp = functools.partial(_output_cmp, fmts=fmts, children=self.children, depth_rule=depth_rule,
+        cmp = partial(_output_cmp, fmts=fmts, children=self.children, depth_rule=depth_rule,
                                 caller=self.caller_order)
         fast = exact_order.output_order(collapsed, fmts, children=self.children, depth_rule=depth_rule,
                                         caller=self.caller_order)
@@ -712,7 +720,7 @@ class Hists:
             ordered = replay_ranked(collapsed, fast)
         elif not self.children and not any(f.tracks_width for f in fmts):
             # A total order, and no comparison with a side effect: a stable sort gives what the rb-tree gives.
-            ordered = sorted(collapsed, key=functools.cmp_to_key(lambda a, b: -cmp(a, b)))
+            ordered = sorted(collapsed, key=cmp_to_key(lambda a, b: -cmp(a, b)))
         else:
             ordered = insertion_order(collapsed, lambda new, old: cmp(new, old) > 0)
         for key in self._dyn_keys:

@@ -16,11 +16,13 @@
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from pyperf_probe.errors import UsageError
 from pyperf_probe.report import dynamic
 from pyperf_probe.report.sortkeys import KEYS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Sequence
 
 # util/sort.c's tables, in perf 6.1's order; pyperf implements the names that map to KEYS / HPP_COLUMNS.
 COMMON_DIMENSIONS = ("pid", "comm", "dso", "symbol", "parent", "cpu", "socket", "srcline", "srcfile",
@@ -95,7 +97,7 @@ def setup_sorting(sort_text: str | None, field_text: str | None, *, children: bo
     default = (RAW_TRACEPOINT_SORT if raw_trace else TRACEPOINT_SORT) if all_tracepoints else DEFAULT_SORT
     if sort_text is not None and sort_text.startswith("+"):
         if sort_text == "+":
-            raise UsageError("Error:\nInvalid --sort key: `+'", usage=SORT_USAGE)
+            raise UsageError("Error:\nInvalid --sort key: `+'", usage=SORT_USAGE, gap="\n")
         sort_text = default + "," + sort_text[1:]
     if sort_text is None and not strict_fields:
         sort_text = default
@@ -176,10 +178,10 @@ def _sort_list(text: str, events: Sequence, raw_trace: bool, children: bool, str
                 out.append(hpp_column(name, children, strict_fields))
             continue
         if _prefix_of(word, BRANCH_DIMENSIONS) or _prefix_of(word, MEMORY_DIMENSIONS):
-            raise UsageError(f"Error:\nInvalid --sort key: `{word}'", usage=SORT_USAGE)
+            raise UsageError(f"Error:\nInvalid --sort key: `{word}'", usage=SORT_USAGE, gap="\n")
         keys = dynamic.parse(word, events, raw_trace)
         if keys is None:
-            raise UsageError(f"Error:\nUnknown --sort key: `{word}'", usage=SORT_USAGE)
+            raise UsageError(f"Error:\nUnknown --sort key: `{word}'", usage=SORT_USAGE, gap="\n")
         out.extend(keys)
     return out
 
@@ -193,8 +195,8 @@ def _field_list(text: str, children: bool, strict_fields: bool) -> list:
         hpp = _prefix_of(word, HPP_DIMENSIONS) if name is None else None
         if name is None and hpp is None:
             if _prefix_of(word, BRANCH_DIMENSIONS) or _prefix_of(word, MEMORY_DIMENSIONS):
-                raise UsageError(f"Error:\nInvalid --fields key: `{word}'", usage=FIELDS_USAGE)
-            raise UsageError(f"Error:\nUnknown --fields key: `{word}'", usage=FIELDS_USAGE)
+                raise UsageError(f"Error:\nInvalid --fields key: `{word}'", usage=FIELDS_USAGE, gap="\n")
+            raise UsageError(f"Error:\nUnknown --fields key: `{word}'", usage=FIELDS_USAGE, gap="\n")
         if name is not None and name not in SORT_NAMES:
             raise _unsupported(word, name, "--fields")
         if hpp is not None and hpp not in ("overhead", "overhead_children", "sample", "period"):
@@ -209,7 +211,7 @@ def _field_list(text: str, children: bool, strict_fields: bool) -> list:
 
 def _unsupported(word: str, name: str, option: str = "--sort") -> UsageError:
     return UsageError(f"Error:\n{option} key `{word}' ({name}) is not supported by pyperf report",
-                      usage=SORT_USAGE if option == "--sort" else FIELDS_USAGE)
+                      usage=SORT_USAGE if option == "--sort" else FIELDS_USAGE, gap="\n")
 
 
 SORT_USAGE = (" Usage: pyperf report [<options>]\n\n    -s, --sort <key[,key2...]>\n"

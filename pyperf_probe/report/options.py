@@ -30,6 +30,8 @@ USAGE = """\
     -G, --inverted        alias for inverted call graph
         --children        Accumulate callchains of children and show total overhead as well. Enabled by
                           default, use --no-children to disable.
+        --max-stack <n>   Set the maximum stack depth when parsing the callchain, anything beyond the specified
+                          depth will be ignored. Default: kernel.perf_event_max_stack or 127
     -s, --sort <key[,key2...]>
                           sort by key(s): overhead overhead_children sample period pid comm dso symbol
                           trace trace_fields EVENT.FIELD[/raw] FIELD EVENT.* (%N: the N-th event)
@@ -71,6 +73,7 @@ EXAMPLES = USAGE[USAGE.index(" Examples:\n"):]
 STDIO_STYLE = po.Option(None, "stdio-style", "str", "3.4|6.1",
                         "text layout: perf 6.1's (default) or the 2012 perf 3.4 one", flags=po.EXTENSION)
 
+DEFAULT_MAX_STACK = 127  # perf report's default --max-stack (PERF_MAX_STACK_DEPTH), session's too
 CHAIN_MODES = ("graph", "flat", "fractal", "folded", "none")
 
 
@@ -81,7 +84,7 @@ class ReportOptions:
 
     __slots__ = ("input", "callgraph", "inverted", "children", "sort", "show_nr_samples", "percent_limit", "quiet",
                  "header", "header_only", "comms", "dsos", "symbols", "force", "symfs", "inline", "style", "kallsyms",
-                 "fields", "raw_trace", "group")
+                 "fields", "raw_trace", "group", "max_stack")
 
     def __init__(self, input: str | None = None, callgraph: str | None = None, inverted: bool = False,
                  children: bool | None = None, sort: str | None = None, show_nr_samples: bool = False,
@@ -98,6 +101,8 @@ class ReportOptions:
         # --group / --no-group (None: not given): the group view is on unless --no-group; either option on
         # a file without groups makes one of all its events (OPT_BOOLEAN_SET's report.group_set)
         self.group: bool | None = None
+        # --max-stack: the chain entries a sample's chain is cut to (perf report's PERF_MAX_STACK_DEPTH default)
+        self.max_stack = DEFAULT_MAX_STACK
 
     def __eq__(self, other):
         return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
@@ -152,7 +157,8 @@ _LONG = {
     "percent-limit": ("percent_limit", True), "quiet": ("quiet", False), "header": ("header", False),
     "header-only": ("header_only", False), "comms": ("comms", True), "dsos": ("dsos", True),
     "symbols": ("symbols", True), "force": ("force", False), "symfs": ("symfs", True),
-    "kallsyms": ("kallsyms", True), "fields": ("fields", True), "raw-trace": ("raw_trace", False), "group": ("group", False),
+    "kallsyms": ("kallsyms", True), "fields": ("fields", True), "raw-trace": ("raw_trace", False),
+    "group": ("group", False), "max-stack": ("max_stack", True),
     "inline": ("inline", False), "stdio": (None, False), "stdio-style": ("style", True), "tui": (None, False),
 }
 
@@ -177,6 +183,9 @@ def parse_args(argv: list[str]) -> ReportOptions:
 def _on_option(opts: ReportOptions, occ: po.Occurrence) -> None:
     long = occ.option.long
     attr, kind = _LONG[long]
+    if occ.unset and long == "max-stack":   # OPT_INTEGER's --no-NAME stores 0
+        opts.max_stack = 0
+        return
     if occ.unset and kind is True:      # --no-NAME of an option with a value: back to the default
         setattr(opts, attr, getattr(ReportOptions(), attr))
         return
@@ -197,6 +206,8 @@ def _apply(opts: ReportOptions, long: str, negated: bool, value: str | None) -> 
             opts.percent_limit = float(value)
         except ValueError:
             raise UsageError(f"  Error: invalid percent limit: {value}", usage=USAGE) from None
+    elif attr == "max_stack":    # OPT_INTEGER: parse_options checked the number (strtol, base 10)
+        opts.max_stack = _c_int(value)
     elif attr in ("comms", "dsos", "symbols"):
         setattr(opts, attr, [v for v in value.split(",") if v])
     elif attr == "style":
@@ -205,3 +216,10 @@ def _apply(opts: ReportOptions, long: str, negated: bool, value: str | None) -> 
         opts.style = value
     else:
         setattr(opts, attr, value)
+
+
+def _c_int(text: str) -> int:
+    """``(int)strtol(text, NULL, 10)``: clamped to a long, then the low 32 bits as a signed int."""
+    value = max(-(1 << 63), min((1 << 63) - 1, int(text.strip() or 0)))
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value & 0x80000000 else value

@@ -201,6 +201,62 @@ def trace_marks(entries: list, at: int) -> list[bool]:
     return [sizes[head] > 1 or e.hits > 1 for e, head in zip(entries, heads)]
 
 
+def cache_marks(groups, keys, at: int, caller_order: bool) -> set:
+    """Where trace follows ``at`` other keys, with --children: the identities of the entries whose trace
+    output the ``he_cache`` comparisons of perf's cumulative look-ups computed (``iter_add_next_cumulative_entry``
+    compares each frame's entry, before looking it up, with the chain's entries made so far, the sample's own
+    first, ``hist_entry__cmp(he_cache[i], &he_tmp)``, until one is equal: each comparison that ties on the keys
+    before trace computes ``he_cache[i]``'s output; ``he_tmp``'s is the frame's own, thrown away). ``groups``:
+    Hists' groups, ((identity, ...), [.., tid, comm, loc, chain, trace, ..]) each; a frame's identity is its
+    group's but for the frame keys' (dso, sym: those of a callchain entry, ``is_self`` False)."""
+    marked: set = set()
+    frame_at = [i for i, k in enumerate(keys) if k.frame_dependent]
+    names = [k.name for k in keys]
+    # where dso is a key, sort__sym_cmp compares no dsos: symbols of one start and name in two dsos tie on sym
+    sym_at = names.index("sym") if "sym" in names[:at] and "dso" in names else None
+    identities = [keys[i].identity for i in frame_at]
+    parts: dict = {}  # frame -> its frame keys' values
+    for gkey, group in groups:
+        chain = group[5]
+        if not chain:
+            continue
+        ident, tid, comm, trace = gkey[0], group[2], group[3], group[6]
+        cache = {_tie_key(ident, at, sym_at): [ident]}  # the chain's entries so far, by their keys before trace
+        for frame in (reversed(chain) if caller_order else chain):
+            if frame_at:
+                part = parts.get(frame)
+                if part is None:
+                    part = parts[frame] = [identity(comm, tid, frame, trace, False) for identity in identities]
+                fid = list(ident)
+                for i, value in zip(frame_at, part):
+                    fid[i] = value
+                fid = tuple(fid)
+            else:
+                fid = ident
+            head = _tie_key(fid, at, sym_at)
+            tied = cache.get(head)
+            if tied is None:
+                cache[head] = [fid]
+                continue
+            for cid in tied:  # (the others compare unequal before trace: nothing computed)
+                marked.add(cid)
+                if cid == fid:
+                    break
+            else:
+                tied.append(fid)
+    return marked
+
+
+def _tie_key(ident: tuple, at: int, sym_at: int | None) -> tuple:
+    """The values of the keys before trace as ``hist_entry__cmp`` ties them: a resolved symbol's without its
+    dso where ``sym_at`` says dso is a key (``sym_identity``'s kind, dso, then start and name)."""
+    head = ident[:at]
+    if sym_at is None or head[sym_at][0] == "a":
+        return head
+    sym = head[sym_at]
+    return head[:sym_at] + ((sym[0],) + sym[2:],) + head[sym_at + 1:]
+
+
 def _sym_column(entries: list, prefixes: list):
     """``sort__sym_cmp`` as one tuple per entry, if it is a total order on the entries of each prefix (the
     values of the keys before sym: only entries equal on those reach it), but for the unresolved entries of
@@ -359,10 +415,9 @@ def output_order(entries: list, fmts, *, children: bool, depth_rule: bool, calle
             if col is None:
                 return None
             (after if depth_at is not None else before).append(col)
-        elif kind == "sort" and (not fmt.tracks_width or all(e.trace_known or e.trace is None or e.trace == "N/A"
-                                                             for e in entries)):
+        elif kind == "sort" and (not fmt.tracks_width or width_decided(entries)):
             # (trace: a comparison marks the new entry's output computed, which changes nothing once every
-            # entry's is: report.hist marks them all where trace is the first key)
+            # entry's is, report.hist marks them all where trace is the first key, or once the longest is)
             order = fmt.order
             (after if depth_at is not None else before).append([order(e) for e in entries])
         else:
@@ -394,6 +449,24 @@ def output_order(entries: list, fmts, *, children: bool, depth_rule: bool, calle
         keys = [(h, d, r) for h, d, r in zip(heads, dpart, rests)]
         return [entries[i] for i in sorted(range(len(entries)), key=keys.__getitem__)]
     return OutputRanks(_dense_ranks(heads), threads, [sign * d for d in depths], _dense_ranks(rests), sign)
+
+
+def width_decided(entries: list) -> bool:
+    """Whether the Trace output column's width is what it will be whatever the output sort's comparisons
+    compute (``sort__trace_cmp`` marks outputs computed, and only those widen the column:
+    sortkeys._trace_width): every output of the entries that print (not filtered) is computed, or one as long
+    as the longest is. Then only the order is left, and the sort gives it."""
+    known = longest = 0
+    for entry in entries:
+        trace = entry.trace
+        if trace is None or trace == "N/A" or entry.filtered:
+            continue
+        size = len(trace)
+        if size > longest:
+            longest = size
+        if size > known and entry.trace_known:
+            known = size
+    return known >= longest
 
 
 def _hpp_column(entries: list, field: str) -> list | None:

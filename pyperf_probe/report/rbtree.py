@@ -9,7 +9,9 @@ This module reproduces it: the classic insertion with the rebalancing of lib/rbt
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable, Iterable
 
 
 class _Node:

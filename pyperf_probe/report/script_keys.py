@@ -23,7 +23,6 @@ whose id no event has, or that are corrupt, are never kept: the reader counts ea
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 
 from pyperf_probe.perfdata.format import SampleType
 from pyperf_probe.perfdata.sample import Sample
@@ -31,6 +30,10 @@ from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.session import ResolvedSample, fixed_keys
 from pyperf_probe.session.fixed_keys import FixedKeys
 from pyperf_probe.session.kept import Dependents
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
 
 U32 = struct.Struct("<I")
 MEMO_LIMIT = 1 << 14  # texts kept: memory stays flat when keys are as many as the samples

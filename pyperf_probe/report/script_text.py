@@ -11,10 +11,12 @@ from ``report.script_fields``.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-
 from pyperf_probe.perfdata.format import SampleType
 from pyperf_probe.perfdata.frozen import Frozen
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Iterable, Iterator, Sequence
 
 
 class ScriptOptions(Frozen):

@@ -10,7 +10,9 @@ collapse order (``hists__collapse_resort`` walks its tree in order), i.e. identi
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
 
 
 UNRESOLVED_COL_WIDTH = 16  # BITS_PER_LONG / 4 (sort.c)

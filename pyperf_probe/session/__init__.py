@@ -48,8 +48,6 @@ part only.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-
 from pyperf_probe import lazylog as log
 from pyperf_probe.perfdata.format import (MISC_CPUMODE_MASK, MISC_HYPERVISOR, MISC_KERNEL, MISC_USER,
                                           PERF_CONTEXT_HV, PERF_CONTEXT_KERNEL, PERF_CONTEXT_MAX,
@@ -62,6 +60,10 @@ from pyperf_probe.perfdata.sample import Sample
 from pyperf_probe.session.dsos import build_id_table
 from pyperf_probe.session.frames import Frame, FrameTable
 from pyperf_probe.session.machine import Machine, Thread, ThreadComm
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable, Iterator, Sequence
 
 DEFAULT_MAX_STACK = 127  # /proc/sys/kernel/perf_event_max_stack, perf report's default --max-stack
 CHAIN_CACHE_LIMIT = 1 << 16
@@ -101,7 +103,7 @@ class Session:
         self.data = data if isinstance(data, PerfDataFile) else PerfDataFile.open(data, force=force)
         self.symfs = symfs
         self.unwinder = unwinder
-        self.max_stack = max_stack
+        self.max_stack = max(max_stack, 0)  # perf's walk keeps no entry for any max_stack below 1
         self.caller_order = False  # perf's callchain_param.order: report's caller graphs set it (_callchain)
         # per event, whether its samples' chains are resolved (None: every event's): perf script resolves a
         # chain only to print it (thread__resolve_callchain under PRINT_FIELD(IP) and use_callchain), so
@@ -322,23 +324,12 @@ class Session:
                 self._chains.clear()
             self._chains[key] = got
             return got
-        entries: list = []              # (avma, cpumode) of the chain's addresses, leaf first
-        cpumode = MISC_USER
-        for avma in callchain:
-            if avma >= PERF_CONTEXT_MAX:
-                cpumode = _MARKERS.get(avma)
-                if cpumode is None:
-                    entries = []
-                    break
-                continue
-            entries.append((avma, cpumode))
+        entries = _kept_entries(callchain, self.max_stack, self.caller_order)
         if self.caller_order:           # perf walks the chain from its root: the root's end is kept
-            if len(entries) > self.max_stack:
-                entries = entries[-self.max_stack:]
             frames = self._chain_frames(thread, reversed(entries))
             frames.reverse()
         else:
-            frames = self._chain_frames(thread, entries[:self.max_stack])
+            frames = self._chain_frames(thread, entries)
         got = tuple(frames)
         if len(self._chains) >= CHAIN_CACHE_LIMIT:
             self._chains.clear()
@@ -383,7 +374,7 @@ class Session:
         once, the addresses it lacks then looked up as ``_chain_frames`` would, leaf first or root first."""
         max_stack = self.max_stack
         if len(avmas) > max_stack:
-            avmas = avmas[-max_stack:] if self.caller_order else avmas[:max_stack]
+            avmas = avmas[len(avmas) - max_stack:] if self.caller_order else avmas[:max_stack]
         maps = thread.maps
         umemo = self._fp_memo(maps, maps.generation)
         frames = list(map(umemo.get, avmas))
@@ -485,6 +476,50 @@ _STACK_USER, _REGS_USER = Sample._fields.index("stack_user"), Sample._fields.ind
 assert Sample._fields[:10] == ("evsel", "misc", "time", "pid", "tid", "ip", "period", "cpu", "callchain", "raw")
 _SAMPLE_READ = 1 << 4  # PERF_SAMPLE_READ
 _MARKERS = {PERF_CONTEXT_HV: MISC_HYPERVISOR, PERF_CONTEXT_KERNEL: MISC_KERNEL, PERF_CONTEXT_USER: MISC_USER}
+
+
+def _kept_entries(callchain: tuple[int, ...], max_stack: int, caller_order: bool) -> list:
+    """``thread__resolve_callchain_sample``'s walk: the (avma, cpumode) entries it keeps, leaf first, at most
+    ``max_stack`` of them; [] when it meets a marker it does not know (perf discards the chain). It walks
+    from the leaf, or in ``caller_order`` from the root, and stops once ``max_stack`` entries are kept, so
+    a bad marker past that point is never seen. From the root, the cpumode of the entries after the last
+    marker comes from that marker (read first), and each marker met gives its place to the one before it
+    (``find_prev_cpumode``)."""
+    entries: list = []
+    if not caller_order:
+        cpumode = MISC_USER
+        for avma in callchain:
+            if len(entries) >= max_stack:
+                break
+            if avma >= PERF_CONTEXT_MAX:
+                cpumode = _MARKERS.get(avma)
+                if cpumode is None:
+                    return []
+                continue
+            entries.append((avma, cpumode))
+        return entries
+    cpumode = _prev_cpumode(callchain, len(callchain))
+    for j in range(len(callchain) - 1, -1, -1):
+        if len(entries) >= max_stack or cpumode is None:
+            break
+        avma = callchain[j]
+        if avma >= PERF_CONTEXT_MAX:
+            cpumode = _prev_cpumode(callchain, j, cpumode)
+            continue
+        entries.append((avma, cpumode))
+    if cpumode is None:
+        return []
+    entries.reverse()
+    return entries
+
+
+def _prev_cpumode(callchain: tuple[int, ...], end: int, cpumode: int | None = MISC_USER) -> int | None:
+    """``find_prev_cpumode``: the cpumode of the last marker before ``end`` (None: a marker perf does not
+    know), ``cpumode`` when there is none."""
+    for j in range(end - 1, -1, -1):
+        if callchain[j] >= PERF_CONTEXT_MAX:
+            return _MARKERS.get(callchain[j])
+    return cpumode
 # perf's al->level per cpumode (thread__find_map: "k" kernel, "." user, "H" anything else it can't place)
 _LEVELS = {MISC_KERNEL: "k", MISC_USER: ".", MISC_HYPERVISOR: "H"}
 

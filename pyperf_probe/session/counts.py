@@ -27,7 +27,8 @@ it resolved once (thread, location, period), and a new key costs a slice and a t
 from __future__ import annotations
 
 import struct
-from collections import _count_elements as count_into  # Counter.update's C loop: counts into any dict
+from _collections import _count_elements as count_into  # Counter.update's C loop: counts into any dict
+# (from _collections, where collections takes it: importing collections costs start-up time)
 from itertools import repeat
 from operator import contains, itemgetter
 
@@ -52,11 +53,12 @@ def sample_groups(session, with_chain: bool = True, with_raw: bool = True,
     needs it where the look-ups' order decides the entries)."""
     groups: list[dict[tuple, list]] = [{} for _ in session.evsels]
     keep_raw = with_raw or not _raw_ends_keys(session.data)
-    batches = session.data.keyed_batches(raw=keep_raw)
+    walk = _walks_past_stacks(session, with_chain)
+    batches = session.data.keyed_batches(walk=walk, raw=keep_raw)
     if batches is None:  # samples that are unique anyway (user stacks, registers, ...): one by one
         _count_samples(session, groups, with_chain, with_raw, order)
         return groups
-    counter = _KeyCounter(session, groups, with_chain, with_raw, session.data.keyed_layout(raw=keep_raw))
+    counter = _KeyCounter(session, groups, with_chain, with_raw, session.data.keyed_layout(walk=walk, raw=keep_raw))
     counter.order = order
     handlers = session.record_handlers()
     add_run, after_record = counter.add_run, counter.dependents.after_record
@@ -124,6 +126,18 @@ def _count_samples(session, groups: list[dict], with_chain: bool, with_raw: bool
     for bucket in groups:
         for value in bucket.values():
             del value[2]
+
+
+def _walks_past_stacks(session, with_chain: bool) -> bool:
+    """Are the file's samples keyed by a walking layout (``KeyLayout.of(..., walk=...)``: the fixed fields and
+    RAW, the call chain, registers and user stack walked past by their sizes)? For ``--call-graph dwarf``
+    samples (REGS_USER and STACK_USER: no ordinary layout) when nothing reads their chains: no unwinder
+    (report's -g none --no-children, as perf's sample__resolve_callchain) and no call chain resolved."""
+    data = session.data
+    if data.key_layout is not None or session.unwinder is not None:
+        return False
+    chained = session.chained_evsels
+    return not with_chain and chained is not None and not any(chained)
 
 
 def _raw_ends_keys(data) -> bool:

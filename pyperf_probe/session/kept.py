@@ -16,13 +16,16 @@ unknown pid known). LOST, LOST_SAMPLES and EXIT records change nothing a resolut
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
+from _functools import partial  # functools' own (the C type it re-exports), without functools' imports
 
 from pyperf_probe.perfdata.format import MISC_CPUMODE_MASK, MISC_KERNEL
 from pyperf_probe.perfdata.records import (CommRecord, ExitRecord, ForkRecord, LostRecord, LostSamplesRecord,
                                            Mmap2Record, MmapRecord)
 from pyperf_probe.perfdata.speedups import speedups
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
 
 STATELESS = (LostRecord, LostSamplesRecord, ExitRecord)
 # _speedups.mmap_follow (C) when it was built: _after_mmap for the common MMAP2 (see Dependents.__init__)

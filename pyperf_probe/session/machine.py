@@ -16,7 +16,7 @@
 """
 from __future__ import annotations
 
-from functools import partial
+from _functools import partial  # functools' own (the C type it re-exports), without functools' imports
 
 from pyperf_probe.perfdata.format import MISC_CPUMODE_MASK, MISC_KERNEL, MISC_MMAP_DATA
 from pyperf_probe.perfdata.records import ForkRecord, Mmap2Record

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
 
 DMGL_NO_OPTS = 0
 DMGL_PARAMS = 1 << 0

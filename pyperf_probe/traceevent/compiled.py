@@ -16,12 +16,15 @@ Anything else (a ``*`` width, flags and symbols, helpers, ``%pS``...) is a call 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 
 from pyperf_probe.traceevent.args import Arg
 from pyperf_probe.traceevent.conversions import Piece
 from pyperf_probe.traceevent.fields import IS_ARRAY, cstr, dynamic_span
 from pyperf_probe.traceevent.tokens import MASK64
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
 
 _STRUCTS = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"), 8: struct.Struct("<Q")}
 _INT_CONVERSIONS = {"d": "d", "i": "d", "u": "d", "x": "x", "X": "X", "o": "o"}

@@ -17,14 +17,17 @@ either renderer: the Python renderer's text, a fraction of a call into the libra
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 from pyperf_probe.perfdata.tracing_data import TracingData
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
+    Resolver = Callable[[int], "tuple[str, int, str | None] | None"]
 
 ENV_NO_LIBRARY = "PYPERF_NO_LIBTRACEEVENT"
 TEXT_CACHE_MAX = 16384  # records whose text info() keeps (then it starts again): a few MiB at most
 FUNCTION_CONVERSIONS = ("pS", "ps", "pF", "pf")  # %pS-style: the text depends on the kernel maps of the moment
-Resolver = Callable[[int], "tuple[str, int, str | None] | None"]
 
 
 class TraceEvents:
@@ -148,6 +151,18 @@ class TraceEvents:
         if info is None:
             info = self._infos[event_id] = self._info_of(event_id)
         return info
+
+    def text_of(self, event_id: int, raw_fields: bool = False) -> Callable[[bytes], str]:
+        """``raw -> text`` of one event for perf report's trace key (``get_trace_output``): ``info`` (or with
+        ``raw_fields`` ``raw_fields``) as a function of the record alone, the route looked up once: a plan
+        itself where the event has one (in C: TracePlan), so that report's loop over payloads calls it
+        directly (report.trace_adds keeps the texts per payload)."""
+        if raw_fields:
+            return lambda raw: self.raw_fields(event_id, raw)
+        info = self.info_of(event_id)
+        if event_id in self._planned:  # (render(data, cpu=0): the record alone will do)
+            return info
+        return lambda raw: info(raw, 0)
 
     def _info_of(self, event_id: int) -> Callable[[bytes, int], str]:
         route = self._routes.get(event_id)

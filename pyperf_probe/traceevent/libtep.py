@@ -19,7 +19,10 @@ perf loads no plugins here (``strace perf script`` opens no plugin directory), s
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
 
 LIBRARY = "libtraceevent.so.1"
 TEP_NSEC_OUTPUT = 1

@@ -33,10 +33,13 @@ prints on every format with the plans in use.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 
 from pyperf_probe.traceevent.fields import IS_ARRAY, IS_RELATIVE, cstr, dynamic_span
 from pyperf_probe.traceevent.tokens import MASK64, strtoull, to_s64
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
 
 _CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
 # TracePlan's programs (a tuple of ints, postfix, on a stack of unsigned 64-bit values: _speedups_script.c's

@@ -7,14 +7,16 @@ One :class:`Printer` per event holds what the values need besides the record: th
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pyperf_probe.traceevent import pointers
 from pyperf_probe.traceevent.args import Arg
 from pyperf_probe.traceevent.conversions import Piece, cformat
 from pyperf_probe.traceevent.fields import IS_ARRAY, cstr, dynamic_span, read_number, signed
 from pyperf_probe.traceevent.pointers import field_of
 from pyperf_probe.traceevent.tokens import MASK64, strtoull, to_s64
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
 
 _SOFTIRQ_FLAGS = {"HI_SOFTIRQ": 0, "TIMER_SOFTIRQ": 1, "NET_TX_SOFTIRQ": 2, "NET_RX_SOFTIRQ": 3,
                   "BLOCK_SOFTIRQ": 4, "IRQ_POLL_SOFTIRQ": 5, "TASKLET_SOFTIRQ": 6, "SCHED_SOFTIRQ": 7,

@@ -22,14 +22,16 @@ so do the helpers newer than perf's copy: ``__get_cpumask``, ``__get_sockaddr``,
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pyperf_probe.traceevent.args import Arg, read_print_args
 from pyperf_probe.traceevent.conversions import Piece, parse_pieces
 from pyperf_probe.traceevent.fields import (IS_ARRAY, IS_DYNAMIC, IS_LONG, IS_POINTER, IS_RELATIVE, IS_SIGNED,
                                             IS_STRING, FormatField, field_raw, fields_text, parse_fields)
 from pyperf_probe.traceevent.printer import Printer
 from pyperf_probe.traceevent.tokens import DELIM, DQUOTE, ITEM, NEWLINE, NONE, OP, ParseError, Tokens, strtoul
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable
 
 __all__ = ["Event", "FormatField", "ParseError", "library_differs", "parse_printk_formats", "IS_ARRAY",
            "IS_POINTER", "IS_SIGNED", "IS_STRING", "IS_DYNAMIC", "IS_LONG", "IS_RELATIVE"]

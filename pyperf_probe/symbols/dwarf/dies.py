@@ -7,7 +7,10 @@ search in funcs.py can follow tools/perf/util/probe-finder.c and dwarf-aux.c lin
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Iterator
 
 # pyelftools (elftools.dwarf: ~15 ms, construct with it) is imported where a list or expression needs it:
 # the inline frames of report and script read DIEs without it (dwarf.scan).

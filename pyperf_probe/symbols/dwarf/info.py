@@ -28,11 +28,14 @@ import errno as E
 import functools
 import os
 import struct
-from collections.abc import Callable, Sequence
 
 from pyperf_probe import lazylog as log
 from pyperf_probe.errors import ProbeError, SymbolError
 from pyperf_probe.symbols.dwarf import dies as D
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable, Sequence
 
 class _Lazy:
     """A module imported on its first attribute access, then bound in this module's globals in its place:

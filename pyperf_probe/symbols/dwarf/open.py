@@ -9,7 +9,10 @@ skipped (a stale libc6-dbg would otherwise give wrong addresses without a word).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator  # not typing: ~5 ms that a warm DWARF report need not import
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Callable, Iterator  # not typing: ~5 ms that a warm DWARF report need not import
 
 DEBUG_ROOT = "/usr/lib/debug"
 

@@ -6,11 +6,14 @@ abbreviation whose attributes all have fixed sizes is skipped in one step, and o
 inlined subroutines are decoded, for the attributes that name and place them (DWARFv5 7.5: unit headers,
 abbreviations, forms; 2.17: ranges). Units it cannot read alone (64-bit DWARF, ``DW_FORM_strx``/``addrx``
 which need .debug_str_offsets/.debug_addr, ``DW_FORM_indirect``) raise :class:`Unsupported`, and the
-caller falls back to pyelftools.
+caller falls back to pyelftools. With the C accelerator the DIEs themselves are walked in C
+(``_speedups.dwarf_walk``), only the function DIEs' attributes here.
 """
 from __future__ import annotations
 
 import struct
+import sys
+from array import array
 
 from pyperf_probe.symbols.dwarf.units import FIXED_FORM_SIZES
 from pyperf_probe.symbols.leb128 import sleb, uleb
@@ -126,6 +129,40 @@ def parse_abbrevs(data: bytes, offset: int, until: int | None = None) -> dict[in
 
 
 
+_C_WALK_MAX_CODE = 1 << 16  # (abbreviation codes beyond: the Python walk)
+
+
+def c_table(table: dict[int, _Abbrev]) -> list | None:
+    """``_speedups.dwarf_walk``'s form of an abbreviation table (its comment in _speedups_unwind.c): per
+    code, None or the bytes kind, has-children, fixed size, the forms; None for codes past
+    ``_C_WALK_MAX_CODE`` or without the C accelerator."""
+    if _C_WALK is None or not table or max(table) >= _C_WALK_MAX_CODE:
+        return None
+    out: list = [None] * (max(table) + 1)
+    head = _C_ABBREV_HEAD.pack
+    for code, abbrev in table.items():
+        tag, attrs, fixed = abbrev.tag, abbrev.attrs, abbrev.fixed
+        if len(attrs) >= 0x10000:
+            continue
+        forms = array("H", [form if form < 0xFFFF else 0xFFFF for _name, form, _const in attrs])
+        if sys.byteorder != "little":
+            forms.byteswap()
+        out[code] = head(2 if tag == TAG_COMPILE_UNIT else 1 if tag in _FUNC_TAGS else 0, abbrev.children,
+                         -1 if fixed is None or fixed > 0x7FFFFFFF else fixed, len(attrs)) + forms.tobytes()
+    return out
+
+
+_C_ABBREV_HEAD = struct.Struct("<BBiH")  # (dwarf_walk's abbreviation: kind, has-children, fixed size, form count)
+
+
+def _c_walk():
+    from pyperf_probe.perfdata.speedups import speedups
+    return getattr(speedups, "dwarf_walk", None)
+
+
+_C_WALK = _c_walk()  # (tests set None: the Python walk)
+
+
 class UnitScanner:
     """Reads the FuncDies of units of one file (sections as bytes; abbreviation tables cached)."""
 
@@ -133,11 +170,43 @@ class UnitScanner:
         self.info, self.abbrev, self.strtab = info, abbrev, strtab
         self.ranges, self.rnglists = ranges, rnglists
         self._tables: dict[int, dict[int, _Abbrev]] = {}
+        self._c_tables: dict[int, list | None] = {}  # abbreviation offset -> c_table of its table
 
     def scan(self, cu_offset: int) -> tuple[int, list[FuncDie]]:
-        """(DW_AT_language of the unit or 0, its function DIEs in DIE order)."""
+        """(DW_AT_language of the unit or 0, its function DIEs in DIE order): the DIEs walked by
+        ``_speedups.dwarf_walk`` (C) when it takes the unit, their attributes read here, else by ``_walk``
+        (its Python twin: tests/test_dwarf.py compares them)."""
         pos, end, table, version = self._header(cu_offset)
+        if _C_WALK is not None:
+            abbrev_offset = self._unit_header(cu_offset)[2]
+            c_abbrevs = self._c_tables.get(abbrev_offset, False)
+            if c_abbrevs is False:
+                c_abbrevs = self._c_tables[abbrev_offset] = c_table(table)
+            walked = _C_WALK(self.info, pos, end, c_abbrevs) if c_abbrevs is not None else None
+            if walked is not None:
+                return self._walked(cu_offset, walked, table, version)
         return self._walk(cu_offset, pos, end, table, version)
+
+    def _walked(self, cu_offset: int, walked: list[int], table, version: int):
+        """``_walk``'s result from ``dwarf_walk``'s list (offset, code, attributes' offset, enclosing
+        function's index of each function or unit DIE)."""
+        funcs: list[FuncDie] = []
+        pending: list[tuple[FuncDie, dict]] = []
+        lang, base = 0, 0
+        read_attrs = self._read_attrs
+        for i in range(0, len(walked), 4):
+            abbrev = table[walked[i + 1]]
+            values, _ = read_attrs(abbrev, walked[i + 2], cu_offset)
+            if abbrev.tag == TAG_COMPILE_UNIT:
+                lang = values.get(AT_LANGUAGE, 0)
+                base = values.get(AT_LOW_PC, 0)
+            else:
+                func = FuncDie(walked[i], abbrev.tag, walked[i + 3])
+                funcs.append(func)
+                pending.append((func, values))
+        for func, values in pending:
+            self._fill(func, values, base, version)
+        return lang, funcs
 
     def unit_ranges(self, cu_offset: int) -> list[tuple[int, int]]:
         """The ranges of the unit DIE itself (DW_AT_low_pc/high_pc or DW_AT_ranges)."""

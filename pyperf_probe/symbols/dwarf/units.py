@@ -27,9 +27,12 @@ from __future__ import annotations
 import bisect
 import struct
 from collections import namedtuple
-from collections.abc import Iterable
 
 from pyperf_probe.symbols.leb128 import uleb, uleb_size
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
+    from collections.abc import Iterable
 
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
@@ -200,9 +203,6 @@ def unit_header(info: bytes, offset: int) -> UnitHeader | None:
     else:
         (abbrev_offset,) = _U32.unpack_from(info, offset + 6)
     return UnitHeader(version, abbrev_offset)
-
-
-
 
 
 NameSlot = namedtuple("NameSlot", "code prefix form declaration")
