@@ -44,11 +44,11 @@ def _case(rng):
     return rframes, bucket, known, done
 
 
-def _run(keys, rng_seed, how, per_frame=False):
+def _run(keys, rng_seed, how, per_frame=False, whole=False):
     rng = random.Random(rng_seed)
     rframes, bucket, known, done = _case(rng)
     h = Hists(keys, children=False, callchains=True, caller_order=False)
-    assert h.plain_adds()
+    assert h.whole_adds() if whole else h.plain_adds()
     known, chains, gkeys, calls = dict(known), dict(done), {}, []
 
     def to_rframe(loc):
@@ -78,8 +78,12 @@ def _run(keys, rng_seed, how, per_frame=False):
             gkeys[group] = h.add(thread.comm, thread.tid, period, loc, rchain, chain, None, count, False, raw)
     else:
         adds = speedups.builder_adds if how == "c" else builder._py_adds
-        adds(bucket, known, to_rframe, chains, None if per_frame else chain_of, h._self_parts, h._self_part, h._comm_head, h._groups,
-             h._thread_comm, gkeys)
+        if whole:  # (report.builder's WHOLE adds: each (thread, location)'s whole identity)
+            adds(bucket, known, to_rframe, chains, None if per_frame else chain_of, h._self_idents, h._self_ident,
+                 builder.WHOLE_DSO_APART if h._dso_apart else builder.WHOLE, h._groups, h._thread_comm, gkeys)
+        else:
+            adds(bucket, known, to_rframe, chains, None if per_frame else chain_of, h._self_parts, h._self_part,
+                 h._comm_head, h._groups, h._thread_comm, gkeys)
     index = {id(rf): i for i, rf in enumerate(rframes)}
 
     def plain(obj):  # (run-own objects by their numbers)
@@ -90,6 +94,9 @@ def _run(keys, rng_seed, how, per_frame=False):
         if isinstance(obj, (tuple, list)):
             return type(obj)(map(plain, obj)) if type(obj) in (tuple, list) else tuple(map(plain, obj))
         return obj
+    if whole:  # (the identities kept: per location what add would make, whatever the thread)
+        return plain((list(h._groups.items()), list(gkeys.items()), list(h._thread_comm.items()),
+                      list(chains.items()), calls))
     return plain((list(h._groups.items()), list(gkeys.items()), list(h._thread_comm.items()),
                   list(h._self_parts.items()), list(chains.items()), calls))
 
@@ -104,6 +111,19 @@ def test_c_builder_adds_equal_pythons(names):
         want = _run(keys, seed, "add", per_frame)
         assert _run(keys, seed, "py", per_frame) == want
         assert _run(keys, seed, "c", per_frame) == want
+
+
+@pytest.mark.parametrize("names", [["comm"], ["dso", "comm"], ["sym", "comm"], ["pid", "sym"], ["comm", "dso", "sym"],
+                                   ["dso", "sym"], ["dso"]], ids=",".join)
+def test_c_builder_adds_whole_equal_pythons(names):
+    """The WHOLE mode (any keys but tracepoint fields, no group kept apart per dso): the groups Hists.add makes."""
+    need_speedups()
+    keys = [KEYS[n] for n in names]
+    for seed in range(150):
+        per_frame = seed % 2 == 0
+        want = _run(keys, seed, "add", per_frame, True)
+        assert _run(keys, seed, "py", per_frame, True) == want
+        assert _run(keys, seed, "c", per_frame, True) == want
 
 
 def test_c_builder_adds_rejects_bad_input():

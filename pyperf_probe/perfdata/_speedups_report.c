@@ -3078,7 +3078,15 @@ done:
  *     location's part self_parts.get(loc), else self_parts[loc] = make_part(comm, tid, loc); the identity
  *     that part, or (comm,) + part with comm_head; the group (identity, chain) of `groups` made ([period,
  *     count, tid, comm, loc, rchain, None, False, raw, its number]) or added to; gkeys[group] its number.
+ *     comm_head 2 (BA_WHOLE: any keys but tracepoint fields): make_part gives the whole identity, kept per
+ *     thread and location (self_parts[thread][loc]; the thread is the group's, one object per (pid, tid,
+ *     comm)); 3 (BA_WHOLE_DSO_APART): the same, and the group of a location without a symbol (not
+ *     loc.has_sym) is (identity, chain, loc.dso_name) (Hists._dso_apart).
  * ------------------------------------------------------------------------------------------------------ */
+
+#define BA_WHOLE 2
+#define BA_WHOLE_DSO_APART 3
+static PyObject *ba_s_has_sym, *ba_s_dso_name;
 
 static PyObject *ba_s_comm, *ba_s_tid;
 
@@ -3086,12 +3094,18 @@ static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *bucket, *known, *to_rframe, *chains, *chain_of, *self_parts, *make_part, *groups, *thread_comm, *gkeys;
     int comm_head;
-    if (!PyArg_ParseTuple(args, "O!O!OO!OO!OpO!O!O!:builder_adds", &PyDict_Type, &bucket, &PyDict_Type, &known,
+    if (!PyArg_ParseTuple(args, "O!O!OO!OO!OiO!O!O!:builder_adds", &PyDict_Type, &bucket, &PyDict_Type, &known,
                           &to_rframe, &PyDict_Type, &chains, &chain_of, &PyDict_Type, &self_parts, &make_part,
                           &comm_head, &PyDict_Type, &groups, &PyDict_Type, &thread_comm, &PyDict_Type, &gkeys))
         return NULL;
-    if (!ba_s_comm && (!(ba_s_comm = PyUnicode_InternFromString("comm")) || !(ba_s_tid = PyUnicode_InternFromString("tid"))))
+    if (!ba_s_comm && (!(ba_s_comm = PyUnicode_InternFromString("comm")) || !(ba_s_tid = PyUnicode_InternFromString("tid")) ||
+                       !(ba_s_has_sym = PyUnicode_InternFromString("has_sym")) ||
+                       !(ba_s_dso_name = PyUnicode_InternFromString("dso_name"))))
         return NULL;
+    if (comm_head < 0 || comm_head > BA_WHOLE_DSO_APART) {
+        PyErr_SetString(PyExc_ValueError, "builder_adds: comm_head is 0, 1, 2 or 3");
+        return NULL;
+    }
     /* (the bucket's items listed first: the callbacks may not change it under the loop) */
     PyObject *items = PyDict_Items(bucket);
     if (!items) return NULL;
@@ -3137,12 +3151,25 @@ static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
         }
         if (!(comm = PyObject_GetAttr(thread, ba_s_comm)) || !(tid = PyObject_GetAttr(thread, ba_s_tid))) goto next;
         if (PyDict_SetItem(thread_comm, tid, comm) < 0) goto next;
-        part = PyDict_GetItemWithError(self_parts, loc);
+        PyObject *parts = self_parts;
+        if (comm_head >= BA_WHOLE) {  /* (the thread's identities by location) */
+            parts = PyDict_GetItemWithError(self_parts, thread);
+            if (!parts) {
+                if (PyErr_Occurred() || !(parts = PyDict_New())) goto next;
+                int bad = PyDict_SetItem(self_parts, thread, parts);
+                Py_DECREF(parts);  /* (self_parts keeps it) */
+                if (bad < 0) goto next;
+            } else if (!PyDict_Check(parts)) {
+                PyErr_SetString(PyExc_TypeError, "builder_adds: a thread's identities are a dict");
+                goto next;
+            }
+        }
+        part = PyDict_GetItemWithError(parts, loc);
         if (part) Py_INCREF(part);
         else if (PyErr_Occurred() || !(part = PyObject_CallFunctionObjArgs(make_part, comm, tid, loc, NULL)) ||
-                 PyDict_SetItem(self_parts, loc, part) < 0)
+                 PyDict_SetItem(parts, loc, part) < 0)
             goto next;
-        if (comm_head) {
+        if (comm_head == 1) {
             if (!PyTuple_Check(part)) {
                 PyErr_SetString(PyExc_TypeError, "builder_adds: a location's part is a tuple");
                 goto next;
@@ -3153,7 +3180,20 @@ static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
             for (Py_ssize_t i = 0; i < np; i++) PyTuple_SET_ITEM(ident, i + 1, Py_NewRef(PyTuple_GET_ITEM(part, i)));
         } else
             ident = Py_NewRef(part);
-        if (!(gkey = PyTuple_Pack(2, ident, chain))) goto next;
+        if (comm_head == BA_WHOLE_DSO_APART) {
+            PyObject *has_sym = PyObject_GetAttr(loc, ba_s_has_sym);
+            int resolved = has_sym ? PyObject_IsTrue(has_sym) : -1;
+            Py_XDECREF(has_sym);
+            if (resolved < 0) goto next;
+            if (!resolved) {
+                PyObject *dso_name = PyObject_GetAttr(loc, ba_s_dso_name);
+                if (!dso_name) goto next;
+                gkey = PyTuple_Pack(3, ident, chain, dso_name);
+                Py_DECREF(dso_name);
+                if (!gkey) goto next;
+            }
+        }
+        if (!gkey && !(gkey = PyTuple_Pack(2, ident, chain))) goto next;
         PyObject *got = PyDict_GetItemWithError(groups, gkey);
         if (got) {
             if (!PyList_Check(got) || PyList_GET_SIZE(got) < 10) {
@@ -3168,8 +3208,10 @@ static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
             num = Py_NewRef(PyList_GET_ITEM(got, 9));
         } else {
             if (PyErr_Occurred() || !(num = PyLong_FromSsize_t(PyDict_GET_SIZE(groups)))) goto next;
-            PyObject *g = Py_BuildValue("[OOOOOOOOOO]", period, count, tid, comm, loc, rchain, Py_None, Py_False, raw, num);
+            PyObject *g = PyList_New(10);
             if (!g) goto next;
+            PyObject *fields[10] = {period, count, tid, comm, loc, rchain, Py_None, Py_False, raw, num};
+            for (int i = 0; i < 10; i++) PyList_SET_ITEM(g, i, Py_NewRef(fields[i]));
             int r = PyDict_SetItem(groups, gkey, g);
             Py_DECREF(g);
             if (r < 0) goto next;
