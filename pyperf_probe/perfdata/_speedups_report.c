@@ -3397,7 +3397,118 @@ done:
 
 /* --------------------------------------------------------------------------- end of the report section */
 
+/* ---------------------------------------------------------------------------------------------------------
+ * mixed_nodes(node, mix_all) -> set of ints
+ *     callchain/rbreplay.py mixed_nodes (its Python twin, from the root's node; tests/test_report_mixed_c.py
+ *     compares them): the id() of every node below and including `node` (children: a dict of frame_key ->
+ *     node) with two children or more whose keys mix the classes match_chain does not order totally: an
+ *     inlined key ('i', name) beside any other, or a plain ('s', rank, start) and an unresolved ('a', rank,
+ *     avma) key of one rank; with mix_all, any two tags.
+ * ------------------------------------------------------------------------------------------------------ */
+
+static PyObject *mn_s_children;
+
+/* 1 when the children keys mix (rbreplay._mixed, or any two tags with mix_all), 0 not, -1 error */
+static int mn_mixed(PyObject *children, int mix_all)
+{
+    PyObject *key, *value, *plain = NULL, *unres = NULL;
+    Py_ssize_t pos = 0;
+    int inlined = 0, other = 0, rc = -1;
+    Py_UCS4 first = 0;
+    while (PyDict_Next(children, &pos, &key, &value)) {
+        if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) < 1 || !PyUnicode_Check(PyTuple_GET_ITEM(key, 0)) ||
+            PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(key, 0)) != 1) {
+            PyErr_SetString(PyExc_TypeError, "mixed_nodes: children keys are (tag, ...) tuples");
+            goto done;
+        }
+        Py_UCS4 tag = PyUnicode_READ_CHAR(PyTuple_GET_ITEM(key, 0), 0);
+        if (mix_all) {
+            if (first && tag != first) { rc = 1; goto done; }
+            first = tag;
+            continue;
+        }
+        if (tag == 'i') {
+            inlined = 1;
+            continue;
+        }
+        other = 1;
+        if (PyTuple_GET_SIZE(key) < 2) {
+            PyErr_SetString(PyExc_TypeError, "mixed_nodes: a plain or unresolved key has a rank");
+            goto done;
+        }
+        PyObject **set = tag == 's' ? &plain : &unres;
+        if (!*set && !(*set = PySet_New(NULL))) goto done;
+        if (PySet_Add(*set, PyTuple_GET_ITEM(key, 1)) < 0) goto done;
+    }
+    if (mix_all) { rc = 0; goto done; }
+    if (inlined) { rc = other; goto done; }
+    rc = 0;
+    if (plain && unres) {  /* (not plain.isdisjoint(unres)) */
+        PyObject *item;
+        Py_ssize_t spos = 0;
+        Py_hash_t hash;
+        PyObject *small = PySet_GET_SIZE(plain) <= PySet_GET_SIZE(unres) ? plain : unres;
+        PyObject *big = small == plain ? unres : plain;
+        while (_PySet_NextEntry(small, &spos, &item, &hash)) {
+            int in = PySet_Contains(big, item);
+            if (in != 0) { rc = in; break; }
+        }
+    }
+done:
+    Py_XDECREF(plain);
+    Py_XDECREF(unres);
+    return rc;
+}
+
+static PyObject *mixed_nodes(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *node, *found = NULL, *stack = NULL;
+    int mix_all;
+    if (!PyArg_ParseTuple(args, "Op:mixed_nodes", &node, &mix_all))
+        return NULL;
+    if (!mn_s_children && !(mn_s_children = PyUnicode_InternFromString("children")))
+        return NULL;
+    if (!(found = PySet_New(NULL)) || !(stack = PyList_New(0)) || PyList_Append(stack, node) < 0)
+        goto fail;
+    while (PyList_GET_SIZE(stack)) {
+        Py_ssize_t n = PyList_GET_SIZE(stack);
+        PyObject *cur = Py_NewRef(PyList_GET_ITEM(stack, n - 1));
+        if (PyList_SetSlice(stack, n - 1, n, NULL) < 0) { Py_DECREF(cur); goto fail; }
+        PyObject *children = PyObject_GetAttr(cur, mn_s_children);
+        if (!children) { Py_DECREF(cur); goto fail; }
+        if (!PyDict_Check(children)) {
+            PyErr_SetString(PyExc_TypeError, "mixed_nodes: a node's children are a dict");
+            Py_DECREF(children); Py_DECREF(cur);
+            goto fail;
+        }
+        if (PyDict_GET_SIZE(children) > 1) {
+            int mixed = mn_mixed(children, mix_all);
+            if (mixed > 0) {
+                PyObject *id = PyLong_FromVoidPtr(cur);
+                int bad = !id || PySet_Add(found, id) < 0;
+                Py_XDECREF(id);
+                if (bad) mixed = -1;
+            }
+            if (mixed < 0) { Py_DECREF(children); Py_DECREF(cur); goto fail; }
+        }
+        PyObject *key, *child;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(children, &pos, &key, &child))
+            if (PyList_Append(stack, child) < 0) { Py_DECREF(children); Py_DECREF(cur); goto fail; }
+        Py_DECREF(children);
+        Py_DECREF(cur);
+    }
+    Py_DECREF(stack);
+    return found;
+fail:
+    Py_XDECREF(found);
+    Py_XDECREF(stack);
+    return NULL;
+}
+
 PyMethodDef speedups_report_methods[] = {
+    {"mixed_nodes", (PyCFunction)mixed_nodes, METH_VARARGS,
+     "mixed_nodes(node, mix_all) -> set of node ids (callchain.rbreplay.mixed_nodes; see the source)"},
     {"findnew_replay", (PyCFunction)findnew_replay, METH_VARARGS,
      "findnew_replay(block, ip, sub, wraps, unres, dso, inl, groups, periods, counts, looks, made_after, collapse) -> "
      "(moves, ident, order, merged) (see the source)"},

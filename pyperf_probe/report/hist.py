@@ -249,7 +249,7 @@ class Hists:
             cc = entry.callchain
             if cc is None or not cc.node.children or entry.ident in skip or id(entry) in skipped:
                 continue
-            found = rbreplay.mixed_nodes(cc)
+            found = _mixed_nodes(cc)
             if found:
                 todo[entry] = len(replayed)
                 replayed.append(entry)
@@ -738,6 +738,13 @@ def _sequence_arrays(sequence) -> tuple:
     if hasattr(sequence, "arrays"):
         return sequence.arrays()
     return [g for g, _ in sequence], [p for _, p in sequence]
+
+
+def _mixed_nodes(root: CallchainRoot) -> set[int]:
+    """callchain.rbreplay ``mixed_nodes``: perfdata/_speedups_report.c's mixed_nodes when built (its twin)."""
+    if speedups is not None and hasattr(speedups, "mixed_nodes"):
+        return speedups.mixed_nodes(root.node, rbreplay.MIX_ALL)
+    return rbreplay.mixed_nodes(root)
 
 
 def _findnew_replay(*args, entries: int = -1):
