@@ -501,6 +501,256 @@ static int pending_add(PyObject *pending, PyObject *key, PyObject *count)
     return rc;
 }
 
+/* ---- a process's frame of an address (FrameTable.frame(maps.find(avma), avma)) without Python calls ----
+ * For the session's own classes (exactly: session.maps.Maps and Map, session.frames.FrameTable and Frame,
+ * session.dsos.Dso), what those methods do: the map by a bisect of maps._starts (Maps.find), the frame
+ * interned in frames._frames under (map, avma) or (".", avma) without a map (FrameTable.frame), else made as
+ * FrameTable._make makes it, its symbol from the dso's answers (dso._cache; Dso.resolve for an offset not
+ * there yet). Anything else, or a value that is not a u64: the Python methods. */
+static PyTypeObject *cm_Maps, *cm_Map, *cm_FrameTable, *cm_Frame, *cm_Dso;
+static PyObject *cm_unknown, *cm_dot, *cm_s_starts, *cm_s_maps, *cm_s_frames, *cm_s_start, *cm_s_end, *cm_s_pgoff,
+    *cm_s_dso, *cm_s_identity, *cm_s_cache, *cm_s_resolve, *cm_s_short_name, *cm_s_name, *cm_s_sym_start_attr;
+static PyObject *cm_find_fn, *cm_frame_fn, *cm_make_fn, *cm_s_find_name, *cm_s_frame_name, *cm_s_make_name;
+static int cm_ready;  /* 1 set up, -1 not possible (the Python methods) */
+
+/* obj.name is still the class's own function `fn` (no instance or class attribute put in its place: tests
+ * watch the look-ups that way): 1, else 0 (no error set) */
+static int cm_own(PyObject *obj, PyObject *name, PyObject *fn)
+{
+    PyObject *bound = PyObject_GetAttr(obj, name);
+    int own = bound && PyMethod_Check(bound) && PyMethod_GET_FUNCTION(bound) == fn && PyMethod_GET_SELF(bound) == obj;
+    Py_XDECREF(bound);
+    PyErr_Clear();
+    return own;
+}
+
+static PyObject *cm_class_fn(PyTypeObject *type, const char *name)
+{
+    PyObject *fn = type ? PyDict_GetItemString(type->tp_dict, name) : NULL;
+    Py_XINCREF(fn);
+    return fn;
+}
+
+static PyTypeObject *cm_type(const char *module, const char *name)
+{
+    PyObject *mod = PyImport_ImportModule(module);
+    PyObject *t = mod ? PyObject_GetAttrString(mod, name) : NULL;
+    Py_XDECREF(mod);
+    if (t && !PyType_Check(t)) Py_CLEAR(t);
+    return (PyTypeObject *)t;
+}
+
+static int cm_setup(void)
+{
+    if (cm_ready)
+        return cm_ready > 0;
+    cm_ready = -1;
+    if (!(cm_s_starts = PyUnicode_InternFromString("_starts")) || !(cm_s_maps = PyUnicode_InternFromString("_maps")) ||
+        !(cm_s_frames = PyUnicode_InternFromString("_frames")) || !(cm_s_start = PyUnicode_InternFromString("start")) ||
+        !(cm_s_end = PyUnicode_InternFromString("end")) || !(cm_s_pgoff = PyUnicode_InternFromString("pgoff")) ||
+        !(cm_s_dso = PyUnicode_InternFromString("dso")) || !(cm_s_identity = PyUnicode_InternFromString("identity")) ||
+        !(cm_s_cache = PyUnicode_InternFromString("_cache")) || !(cm_s_resolve = PyUnicode_InternFromString("resolve")) ||
+        !(cm_s_short_name = PyUnicode_InternFromString("short_name")) ||
+        !(cm_s_name = PyUnicode_InternFromString("name")) || !(cm_dot = PyUnicode_InternFromString(".")))
+        return -1;
+    cm_s_sym_start_attr = cm_s_start;
+    cm_Maps = cm_type("pyperf_probe.session.maps", "Maps");
+    cm_Map = cm_type("pyperf_probe.session.maps", "Map");
+    cm_FrameTable = cm_type("pyperf_probe.session.frames", "FrameTable");
+    cm_Frame = cm_type("pyperf_probe.session.frames", "Frame");
+    cm_Dso = cm_type("pyperf_probe.session.dsos", "Dso");
+    cm_find_fn = cm_class_fn(cm_Maps, "find");
+    cm_frame_fn = cm_class_fn(cm_FrameTable, "frame");
+    cm_make_fn = cm_class_fn(cm_FrameTable, "_make");
+    if (!(cm_s_find_name = PyUnicode_InternFromString("find")) || !(cm_s_frame_name = PyUnicode_InternFromString("frame")) ||
+        !(cm_s_make_name = PyUnicode_InternFromString("_make")))
+        return -1;
+    PyObject *dsos = PyImport_ImportModule("pyperf_probe.session.dsos");
+    cm_unknown = dsos ? PyObject_GetAttrString(dsos, "UNKNOWN_NAME") : NULL;
+    Py_XDECREF(dsos);
+    if (!cm_Maps || !cm_Map || !cm_FrameTable || !cm_Frame || !cm_Dso || !cm_unknown || !PyUnicode_Check(cm_unknown) ||
+        !cm_find_fn || !cm_frame_fn || !cm_make_fn) {
+        PyErr_Clear();
+        return 0;
+    }
+    cm_ready = 1;
+    return 1;
+}
+
+/* a u64 attribute (0 and *ok = 0 when it is not one, no error set) */
+static uint64_t cm_u64(PyObject *obj, PyObject *name, int *ok)
+{
+    PyObject *v = PyObject_GetAttr(obj, name);
+    uint64_t out = 0;
+    if (v && PyLong_CheckExact(v)) {
+        out = PyLong_AsUnsignedLongLong(v);
+        if (out == (uint64_t)-1 && PyErr_Occurred())
+            *ok = 0;
+    } else {
+        *ok = 0;
+    }
+    Py_XDECREF(v);
+    PyErr_Clear();
+    return out;
+}
+
+/* the map of `maps` holding avma a (Maps.find): a new reference, Py_None without one, NULL (no error set) when
+ * maps is not as expected */
+static PyObject *cm_find(PyObject *maps, uint64_t a)
+{
+    PyObject *starts = PyObject_GetAttr(maps, cm_s_starts), *list = PyObject_GetAttr(maps, cm_s_maps), *out = NULL;
+    if (!starts || !list || !PyList_CheckExact(starts) || !PyList_CheckExact(list) ||
+        PyList_GET_SIZE(starts) != PyList_GET_SIZE(list))
+        goto done;
+    Py_ssize_t lo = 0, hi = PyList_GET_SIZE(starts);
+    while (lo < hi) {  /* bisect_right */
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        PyObject *v = PyList_GET_ITEM(starts, mid);
+        if (!PyLong_CheckExact(v))
+            goto done;
+        uint64_t start = PyLong_AsUnsignedLongLong(v);
+        if (start == (uint64_t)-1 && PyErr_Occurred())
+            goto done;
+        if (a < start)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    out = Py_None;
+    if (lo > 0) {
+        PyObject *m = PyList_GET_ITEM(list, lo - 1);
+        int ok = 1;
+        if (Py_TYPE(m) != cm_Map)
+            goto done_none;
+        uint64_t end = cm_u64(m, cm_s_end, &ok);
+        if (!ok)
+            goto done_none;
+        if (a < end)
+            out = m;
+    }
+    Py_INCREF(out);
+    goto done;
+done_none:
+    out = NULL;
+done:
+    Py_XDECREF(starts);
+    Py_XDECREF(list);
+    PyErr_Clear();
+    return out;
+}
+
+/* FrameTable._make(map_, avma, ".") for a Map of a Dso (or no map): the new Frame, NULL with an error set, or
+ * NULL without one (not the classes expected: the caller's Python path) */
+static PyObject *cm_make(PyObject *map, PyObject *avma, uint64_t a)
+{
+    if (map == Py_None)
+        return PyObject_CallFunctionObjArgs((PyObject *)cm_Frame, cm_unknown, Py_None, avma, Py_None, Py_None, Py_False,
+                                           Py_None, Py_None, cm_dot, NULL);
+    PyObject *dso = PyObject_GetAttr(map, cm_s_dso), *ident = NULL, *file_offset = NULL, *cache = NULL, *res = NULL;
+    PyObject *short_name = NULL, *name = NULL, *start = NULL, *out = NULL;
+    int fail = 0;
+    if (!dso || Py_TYPE(dso) != cm_Dso)
+        goto done;
+    if (!(ident = PyObject_GetAttr(map, cm_s_identity)))
+        goto done;
+    int is_ident = PyObject_IsTrue(ident);
+    if (is_ident < 0)
+        goto done;
+    if (is_ident) {
+        file_offset = Py_NewRef(avma);
+    } else {
+        int ok = 1;
+        uint64_t mstart = cm_u64(map, cm_s_start, &ok), pgoff = cm_u64(map, cm_s_pgoff, &ok);
+        if (!ok || a < mstart || a - mstart > UINT64_MAX - pgoff)
+            goto done;
+        if (!(file_offset = PyLong_FromUnsignedLongLong(a - mstart + pgoff))) { fail = 1; goto done; }
+    }
+    if (!(cache = PyObject_GetAttr(dso, cm_s_cache)) || !PyDict_CheckExact(cache))
+        goto done;
+    res = PyDict_GetItemWithError(cache, file_offset);
+    if (res) {
+        Py_INCREF(res);
+    } else if (PyErr_Occurred()) {
+        fail = 1;
+        goto done;
+    } else if (!(res = PyObject_CallMethodOneArg(dso, cm_s_resolve, file_offset))) {
+        fail = 1;
+        goto done;
+    }
+    if (!(short_name = PyObject_GetAttr(dso, cm_s_short_name))) { fail = 1; goto done; }
+    if (res == Py_None) {
+        out = PyObject_CallFunctionObjArgs((PyObject *)cm_Frame, short_name, Py_None, avma, file_offset, Py_None, Py_False,
+                                           dso, Py_None, cm_dot, NULL);
+    } else {
+        if (!(name = PyObject_GetAttr(res, cm_s_name)) || !(start = PyObject_GetAttr(res, cm_s_sym_start_attr))) {
+            fail = 1;
+            goto done;
+        }
+        out = PyObject_CallFunctionObjArgs((PyObject *)cm_Frame, short_name, name, avma, file_offset, start, Py_False,
+                                           dso, res, cm_dot, NULL);
+    }
+    if (!out) fail = 1;
+done:
+    if (!fail)
+        PyErr_Clear();
+    Py_XDECREF(dso);
+    Py_XDECREF(ident);
+    Py_XDECREF(file_offset);
+    Py_XDECREF(cache);
+    Py_XDECREF(res);
+    Py_XDECREF(short_name);
+    Py_XDECREF(name);
+    Py_XDECREF(start);
+    return out;
+}
+
+/* frames.frame(maps.find(avma), avma): in C for the session's classes (above), else by those methods */
+static PyObject *cm_frame(PyObject *maps, PyObject *frames, PyObject *avma)
+{
+    int ready = cm_setup();
+    if (ready < 0)
+        return NULL;
+    if (ready && Py_TYPE(maps) == cm_Maps && Py_TYPE(frames) == cm_FrameTable && PyLong_CheckExact(avma) &&
+        cm_own(maps, cm_s_find_name, cm_find_fn) && cm_own(frames, cm_s_frame_name, cm_frame_fn) &&
+        cm_own(frames, cm_s_make_name, cm_make_fn)) {
+        uint64_t a = PyLong_AsUnsignedLongLong(avma);
+        PyObject *map = NULL, *table = NULL, *key = NULL, *frame = NULL;
+        if (a == (uint64_t)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            goto python;
+        }
+        if (!(map = cm_find(maps, a)))
+            goto python;
+        table = PyObject_GetAttr(frames, cm_s_frames);
+        if (!table || !PyDict_CheckExact(table)) {
+            PyErr_Clear();
+            goto c_done;
+        }
+        if (!(key = PyTuple_Pack(2, map == Py_None ? cm_dot : map, avma)))
+            goto c_done;
+        frame = PyDict_GetItemWithError(table, key);
+        if (frame) {
+            Py_INCREF(frame);
+        } else if (!PyErr_Occurred() && (frame = cm_make(map, avma, a)) != NULL) {
+            if (PyDict_SetItem(table, key, frame) < 0)
+                Py_CLEAR(frame);
+        }
+    c_done:
+        Py_XDECREF(map);
+        Py_XDECREF(table);
+        Py_XDECREF(key);
+        if (frame || PyErr_Occurred())
+            return frame;
+    }
+python:;
+    PyObject *map = PyObject_CallMethodOneArg(maps, s_find, avma);
+    if (map == NULL)
+        return NULL;
+    PyObject *frame = PyObject_CallMethodObjArgs(frames, s_frame, map, avma, NULL);
+    Py_DECREF(map);
+    return frame;
+}
+
 /* Session.chain_misses (its Python twin): the frames of user_chain_of's list, each address in it (an int) found
  * in `memo` or, failing that, memo[avma] = frames.frame(maps.find(avma), avma), leaf first (root first in
  * caller order); the tuple of frames. */
@@ -518,11 +768,7 @@ static PyObject *chain_misses(PyObject *list, PyObject *memo, PyObject *maps, Py
         } else {
             if (PyErr_Occurred())
                 return NULL;
-            PyObject *map = PyObject_CallMethodOneArg(maps, s_find, avma);
-            if (map == NULL)
-                return NULL;
-            frame = PyObject_CallMethodObjArgs(frames, s_frame, map, avma, NULL);
-            Py_DECREF(map);
+            frame = cm_frame(maps, frames, avma);
             if (frame == NULL)
                 return NULL;
             if (PyDict_SetItem(memo, avma, frame) < 0) {
@@ -820,11 +1066,7 @@ static int fixed_resolve(PyObject *fixed, PyObject *key, Py_ssize_t count, PyObj
             if (location != NULL) {
                 Py_INCREF(location);
             } else if (!PyErr_Occurred()) { /* memo[ip] = frames.frame(maps.find(ip), ip) */
-                PyObject *map = PyObject_CallMethodOneArg(maps, s_find, ip);
-                if (map != NULL) {
-                    location = PyObject_CallMethodObjArgs(PyTuple_GET_ITEM(fixed, FX_FRAMES), s_frame, map, ip, NULL);
-                    Py_DECREF(map);
-                }
+                location = cm_frame(maps, PyTuple_GET_ITEM(fixed, FX_FRAMES), ip);
                 *called = 1;
                 if (location != NULL && PyDict_SetItem(memo_dict, ip, location) < 0)
                     Py_CLEAR(location);
