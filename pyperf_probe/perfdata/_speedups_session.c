@@ -2,6 +2,7 @@
  * which PYPERF_PURE_PYTHON selects; tests/test_speedups_session.py compares the two on random keys).
  */
 #include "_speedups.h"
+#include "structmember.h"
 
 #define CONTEXT_USER 0xFFFFFFFFFFFFFE00ULL /* PERF_CONTEXT_USER */
 #define CONTEXT_MAX 0xFFFFFFFFFFFFF001ULL  /* entries at or above it are context markers */
@@ -503,33 +504,22 @@ static int pending_add(PyObject *pending, PyObject *key, PyObject *count)
 
 /* ---- a process's frame of an address (FrameTable.frame(maps.find(avma), avma)) without Python calls ----
  * For the session's own classes (exactly: session.maps.Maps and Map, session.frames.FrameTable and Frame,
- * session.dsos.Dso), what those methods do: the map by a bisect of maps._starts (Maps.find), the frame
- * interned in frames._frames under (map, avma) or (".", avma) without a map (FrameTable.frame), else made as
- * FrameTable._make makes it, its symbol from the dso's answers (dso._cache; Dso.resolve for an offset not
- * there yet). Anything else, or a value that is not a u64: the Python methods. */
-static PyTypeObject *cm_Maps, *cm_Map, *cm_FrameTable, *cm_Frame, *cm_Dso;
-static PyObject *cm_unknown, *cm_dot, *cm_s_starts, *cm_s_maps, *cm_s_frames, *cm_s_start, *cm_s_end, *cm_s_pgoff,
-    *cm_s_dso, *cm_s_identity, *cm_s_cache, *cm_s_resolve, *cm_s_short_name, *cm_s_name, *cm_s_sym_start_attr;
-static PyObject *cm_find_fn, *cm_frame_fn, *cm_make_fn, *cm_s_find_name, *cm_s_frame_name, *cm_s_make_name;
+ * session.dsos.Dso and Resolved, their methods not replaced), what those methods do: the map by a bisect of
+ * maps._starts (Maps.find), the frame interned in frames._frames under (map, avma) or (".", avma) without a
+ * map (FrameTable.frame), else made as FrameTable._make makes it (Frame.__init__'s slots set in place), its
+ * symbol from the dso's answers (dso._cache; Dso.resolve for an offset not there yet). Anything else, or a
+ * value that is not an int in [0, 2**63): the Python methods. */
+static PyTypeObject *cm_Maps, *cm_Map, *cm_FrameTable, *cm_Frame, *cm_Dso, *cm_Resolved;
+static PyObject *cm_unknown, *cm_dot, *cm_s_frames, *cm_s_resolve, *cm_find_fn, *cm_frame_fn, *cm_make_fn,
+    *cm_s_make_name;
+static Py_ssize_t cm_o_starts, cm_o_maps, cm_o_start, cm_o_end, cm_o_pgoff, cm_o_dso, cm_o_identity, cm_o_cache,
+    cm_o_short_name, cm_o_res_name, cm_o_res_start;
+/* Frame's slots, in Frame.__init__'s order: dso, sym, avma, file_offset, sym_start, inlined, dso_obj, resolved,
+ * level */
+static Py_ssize_t cm_o_frame[9];
 static int cm_ready;  /* 1 set up, -1 not possible (the Python methods) */
-
-/* obj.name is still the class's own function `fn` (no instance or class attribute put in its place: tests
- * watch the look-ups that way): 1, else 0 (no error set) */
-static int cm_own(PyObject *obj, PyObject *name, PyObject *fn)
-{
-    PyObject *bound = PyObject_GetAttr(obj, name);
-    int own = bound && PyMethod_Check(bound) && PyMethod_GET_FUNCTION(bound) == fn && PyMethod_GET_SELF(bound) == obj;
-    Py_XDECREF(bound);
-    PyErr_Clear();
-    return own;
-}
-
-static PyObject *cm_class_fn(PyTypeObject *type, const char *name)
-{
-    PyObject *fn = type ? PyDict_GetItemString(type->tp_dict, name) : NULL;
-    Py_XINCREF(fn);
-    return fn;
-}
+static PyObject *cm_checked;  /* (the FrameTable whose methods count_run checked in this call: compared only) */
+static int cm_checked_own;
 
 static PyTypeObject *cm_type(const char *module, const char *name)
 {
@@ -540,167 +530,178 @@ static PyTypeObject *cm_type(const char *module, const char *name)
     return (PyTypeObject *)t;
 }
 
+/* the offset of a writable object slot (a __slots__ entry) of type: 1, else 0 */
+static int cm_off(PyTypeObject *type, const char *name, Py_ssize_t *off)
+{
+    PyObject *n = PyUnicode_InternFromString(name);
+    PyObject *d = n ? _PyType_Lookup(type, n) : NULL;
+    Py_XDECREF(n);
+    if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type) || ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX ||
+        (((PyMemberDescrObject *)d)->d_member->flags & READONLY))
+        return 0;
+    *off = ((PyMemberDescrObject *)d)->d_member->offset;
+    return 1;
+}
+
+static PyObject *cm_class_fn(PyTypeObject *type, const char *name)
+{
+    PyObject *fn = type ? PyDict_GetItemString(type->tp_dict, name) : NULL;
+    Py_XINCREF(fn);
+    return fn;
+}
+
 static int cm_setup(void)
 {
     if (cm_ready)
         return cm_ready > 0;
     cm_ready = -1;
-    if (!(cm_s_starts = PyUnicode_InternFromString("_starts")) || !(cm_s_maps = PyUnicode_InternFromString("_maps")) ||
-        !(cm_s_frames = PyUnicode_InternFromString("_frames")) || !(cm_s_start = PyUnicode_InternFromString("start")) ||
-        !(cm_s_end = PyUnicode_InternFromString("end")) || !(cm_s_pgoff = PyUnicode_InternFromString("pgoff")) ||
-        !(cm_s_dso = PyUnicode_InternFromString("dso")) || !(cm_s_identity = PyUnicode_InternFromString("identity")) ||
-        !(cm_s_cache = PyUnicode_InternFromString("_cache")) || !(cm_s_resolve = PyUnicode_InternFromString("resolve")) ||
-        !(cm_s_short_name = PyUnicode_InternFromString("short_name")) ||
-        !(cm_s_name = PyUnicode_InternFromString("name")) || !(cm_dot = PyUnicode_InternFromString(".")))
+    if (!(cm_s_frames = PyUnicode_InternFromString("_frames")) || !(cm_s_resolve = PyUnicode_InternFromString("resolve")) ||
+        !(cm_s_make_name = PyUnicode_InternFromString("_make")) || !(cm_dot = PyUnicode_InternFromString(".")))
         return -1;
-    cm_s_sym_start_attr = cm_s_start;
     cm_Maps = cm_type("pyperf_probe.session.maps", "Maps");
     cm_Map = cm_type("pyperf_probe.session.maps", "Map");
     cm_FrameTable = cm_type("pyperf_probe.session.frames", "FrameTable");
     cm_Frame = cm_type("pyperf_probe.session.frames", "Frame");
     cm_Dso = cm_type("pyperf_probe.session.dsos", "Dso");
+    cm_Resolved = cm_type("pyperf_probe.session.dsos", "Resolved");
     cm_find_fn = cm_class_fn(cm_Maps, "find");
     cm_frame_fn = cm_class_fn(cm_FrameTable, "frame");
     cm_make_fn = cm_class_fn(cm_FrameTable, "_make");
-    if (!(cm_s_find_name = PyUnicode_InternFromString("find")) || !(cm_s_frame_name = PyUnicode_InternFromString("frame")) ||
-        !(cm_s_make_name = PyUnicode_InternFromString("_make")))
-        return -1;
     PyObject *dsos = PyImport_ImportModule("pyperf_probe.session.dsos");
     cm_unknown = dsos ? PyObject_GetAttrString(dsos, "UNKNOWN_NAME") : NULL;
     Py_XDECREF(dsos);
-    if (!cm_Maps || !cm_Map || !cm_FrameTable || !cm_Frame || !cm_Dso || !cm_unknown || !PyUnicode_Check(cm_unknown) ||
-        !cm_find_fn || !cm_frame_fn || !cm_make_fn) {
-        PyErr_Clear();
+    PyErr_Clear();
+    if (!cm_Maps || !cm_Map || !cm_FrameTable || !cm_Frame || !cm_Dso || !cm_Resolved || !cm_unknown ||
+        !PyUnicode_Check(cm_unknown) || !cm_find_fn || !cm_frame_fn || !cm_make_fn)
         return 0;
-    }
+    static const char *frame_slots[9] = {"dso", "sym", "avma", "file_offset", "sym_start", "inlined", "dso_obj",
+                                         "resolved", "level"};
+    for (int i = 0; i < 9; i++)
+        if (!cm_off(cm_Frame, frame_slots[i], &cm_o_frame[i]))
+            return 0;
+    if (!cm_off(cm_Maps, "_starts", &cm_o_starts) || !cm_off(cm_Maps, "_maps", &cm_o_maps) ||
+        !cm_off(cm_Map, "start", &cm_o_start) || !cm_off(cm_Map, "end", &cm_o_end) ||
+        !cm_off(cm_Map, "pgoff", &cm_o_pgoff) || !cm_off(cm_Map, "dso", &cm_o_dso) ||
+        !cm_off(cm_Map, "identity", &cm_o_identity) || !cm_off(cm_Dso, "_cache", &cm_o_cache) ||
+        !cm_off(cm_Dso, "short_name", &cm_o_short_name) || !cm_off(cm_Resolved, "name", &cm_o_res_name) ||
+        !cm_off(cm_Resolved, "start", &cm_o_res_start))
+        return 0;
+    PyErr_Clear();
     cm_ready = 1;
     return 1;
 }
 
-/* a u64 attribute (0 and *ok = 0 when it is not one, no error set) */
-static uint64_t cm_u64(PyObject *obj, PyObject *name, int *ok)
+#define CM_SLOT(o, off) (*(PyObject **)((char *)(o) + (off)))
+
+/* an int in [0, 2**63) as a u64: 1, else 0 (no error set) */
+static int cm_u64(PyObject *v, uint64_t *out)
 {
-    PyObject *v = PyObject_GetAttr(obj, name);
-    uint64_t out = 0;
-    if (v && PyLong_CheckExact(v)) {
-        out = PyLong_AsUnsignedLongLong(v);
-        if (out == (uint64_t)-1 && PyErr_Occurred())
-            *ok = 0;
-    } else {
-        *ok = 0;
+    int overflow;
+    if (!v || !PyLong_CheckExact(v))
+        return 0;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow || x < 0) {
+        PyErr_Clear();
+        return 0;
     }
-    Py_XDECREF(v);
-    PyErr_Clear();
-    return out;
+    *out = (uint64_t)x;
+    return 1;
 }
 
-/* the map of `maps` holding avma a (Maps.find): a new reference, Py_None without one, NULL (no error set) when
- * maps is not as expected */
+/* obj.name is still the class's own function fn (no instance or class attribute put in its place: tests watch
+ * the look-ups that way): 1, else 0 (no error set) */
+static int cm_own(PyObject *obj, PyObject *name, PyObject *fn)
+{
+    PyObject *bound = PyObject_GetAttr(obj, name);
+    int own = bound && PyMethod_Check(bound) && PyMethod_GET_FUNCTION(bound) == fn && PyMethod_GET_SELF(bound) == obj;
+    Py_XDECREF(bound);
+    PyErr_Clear();
+    return own;
+}
+
+/* the map of `maps` holding avma a (Maps.find): borrowed, Py_None without one, NULL when maps is not as
+ * expected */
 static PyObject *cm_find(PyObject *maps, uint64_t a)
 {
-    PyObject *starts = PyObject_GetAttr(maps, cm_s_starts), *list = PyObject_GetAttr(maps, cm_s_maps), *out = NULL;
+    PyObject *starts = CM_SLOT(maps, cm_o_starts), *list = CM_SLOT(maps, cm_o_maps);
     if (!starts || !list || !PyList_CheckExact(starts) || !PyList_CheckExact(list) ||
         PyList_GET_SIZE(starts) != PyList_GET_SIZE(list))
-        goto done;
+        return NULL;
     Py_ssize_t lo = 0, hi = PyList_GET_SIZE(starts);
     while (lo < hi) {  /* bisect_right */
         Py_ssize_t mid = lo + (hi - lo) / 2;
-        PyObject *v = PyList_GET_ITEM(starts, mid);
-        if (!PyLong_CheckExact(v))
-            goto done;
-        uint64_t start = PyLong_AsUnsignedLongLong(v);
-        if (start == (uint64_t)-1 && PyErr_Occurred())
-            goto done;
+        uint64_t start;
+        if (!cm_u64(PyList_GET_ITEM(starts, mid), &start))
+            return NULL;
         if (a < start)
             hi = mid;
         else
             lo = mid + 1;
     }
-    out = Py_None;
-    if (lo > 0) {
-        PyObject *m = PyList_GET_ITEM(list, lo - 1);
-        int ok = 1;
-        if (Py_TYPE(m) != cm_Map)
-            goto done_none;
-        uint64_t end = cm_u64(m, cm_s_end, &ok);
-        if (!ok)
-            goto done_none;
-        if (a < end)
-            out = m;
-    }
-    Py_INCREF(out);
-    goto done;
-done_none:
-    out = NULL;
-done:
-    Py_XDECREF(starts);
-    Py_XDECREF(list);
-    PyErr_Clear();
-    return out;
+    if (lo == 0)
+        return Py_None;
+    PyObject *m = PyList_GET_ITEM(list, lo - 1);
+    uint64_t end;
+    if (Py_TYPE(m) != cm_Map || !cm_u64(CM_SLOT(m, cm_o_end), &end))
+        return NULL;
+    return a < end ? m : Py_None;
+}
+
+/* a Frame made with Frame.__init__'s values (a new reference; NULL and an error without memory) */
+static PyObject *cm_new_frame(PyObject *const values[9])
+{
+    PyObject *frame = cm_Frame->tp_alloc(cm_Frame, 0);
+    if (!frame)
+        return NULL;
+    for (int i = 0; i < 9; i++)
+        CM_SLOT(frame, cm_o_frame[i]) = Py_NewRef(values[i]);
+    return frame;
 }
 
 /* FrameTable._make(map_, avma, ".") for a Map of a Dso (or no map): the new Frame, NULL with an error set, or
  * NULL without one (not the classes expected: the caller's Python path) */
 static PyObject *cm_make(PyObject *map, PyObject *avma, uint64_t a)
 {
-    if (map == Py_None)
-        return PyObject_CallFunctionObjArgs((PyObject *)cm_Frame, cm_unknown, Py_None, avma, Py_None, Py_None, Py_False,
-                                           Py_None, Py_None, cm_dot, NULL);
-    PyObject *dso = PyObject_GetAttr(map, cm_s_dso), *ident = NULL, *file_offset = NULL, *cache = NULL, *res = NULL;
-    PyObject *short_name = NULL, *name = NULL, *start = NULL, *out = NULL;
-    int fail = 0;
-    if (!dso || Py_TYPE(dso) != cm_Dso)
-        goto done;
-    if (!(ident = PyObject_GetAttr(map, cm_s_identity)))
-        goto done;
+    if (map == Py_None) {
+        PyObject *const values[9] = {cm_unknown, Py_None, avma, Py_None, Py_None, Py_False, Py_None, Py_None, cm_dot};
+        return cm_new_frame(values);
+    }
+    PyObject *dso = CM_SLOT(map, cm_o_dso), *ident = CM_SLOT(map, cm_o_identity), *file_offset = NULL, *res = NULL;
+    PyObject *out = NULL;
+    if (!dso || Py_TYPE(dso) != cm_Dso || !ident)
+        return NULL;
     int is_ident = PyObject_IsTrue(ident);
     if (is_ident < 0)
-        goto done;
+        return NULL;
     if (is_ident) {
         file_offset = Py_NewRef(avma);
     } else {
-        int ok = 1;
-        uint64_t mstart = cm_u64(map, cm_s_start, &ok), pgoff = cm_u64(map, cm_s_pgoff, &ok);
-        if (!ok || a < mstart || a - mstart > UINT64_MAX - pgoff)
-            goto done;
-        if (!(file_offset = PyLong_FromUnsignedLongLong(a - mstart + pgoff))) { fail = 1; goto done; }
+        uint64_t mstart, pgoff;
+        if (!cm_u64(CM_SLOT(map, cm_o_start), &mstart) || !cm_u64(CM_SLOT(map, cm_o_pgoff), &pgoff) || a < mstart ||
+            a - mstart > UINT64_MAX - pgoff)
+            return NULL;
+        if (!(file_offset = PyLong_FromUnsignedLongLong(a - mstart + pgoff)))
+            return NULL;
     }
-    if (!(cache = PyObject_GetAttr(dso, cm_s_cache)) || !PyDict_CheckExact(cache))
+    PyObject *cache = CM_SLOT(dso, cm_o_cache), *short_name = CM_SLOT(dso, cm_o_short_name);
+    if (!cache || !PyDict_CheckExact(cache) || !short_name)
         goto done;
     res = PyDict_GetItemWithError(cache, file_offset);
-    if (res) {
+    if (res)
         Py_INCREF(res);
-    } else if (PyErr_Occurred()) {
-        fail = 1;
+    else if (PyErr_Occurred() || !(res = PyObject_CallMethodOneArg(dso, cm_s_resolve, file_offset)))
         goto done;
-    } else if (!(res = PyObject_CallMethodOneArg(dso, cm_s_resolve, file_offset))) {
-        fail = 1;
-        goto done;
-    }
-    if (!(short_name = PyObject_GetAttr(dso, cm_s_short_name))) { fail = 1; goto done; }
     if (res == Py_None) {
-        out = PyObject_CallFunctionObjArgs((PyObject *)cm_Frame, short_name, Py_None, avma, file_offset, Py_None, Py_False,
-                                           dso, Py_None, cm_dot, NULL);
-    } else {
-        if (!(name = PyObject_GetAttr(res, cm_s_name)) || !(start = PyObject_GetAttr(res, cm_s_sym_start_attr))) {
-            fail = 1;
-            goto done;
-        }
-        out = PyObject_CallFunctionObjArgs((PyObject *)cm_Frame, short_name, name, avma, file_offset, start, Py_False,
-                                           dso, res, cm_dot, NULL);
+        PyObject *const values[9] = {short_name, Py_None, avma, file_offset, Py_None, Py_False, dso, Py_None, cm_dot};
+        out = cm_new_frame(values);
+    } else if (Py_TYPE(res) == cm_Resolved && CM_SLOT(res, cm_o_res_name) && CM_SLOT(res, cm_o_res_start)) {
+        PyObject *const values[9] = {short_name, CM_SLOT(res, cm_o_res_name), avma, file_offset,
+                                     CM_SLOT(res, cm_o_res_start), Py_False, dso, res, cm_dot};
+        out = cm_new_frame(values);
     }
-    if (!out) fail = 1;
 done:
-    if (!fail)
-        PyErr_Clear();
-    Py_XDECREF(dso);
-    Py_XDECREF(ident);
     Py_XDECREF(file_offset);
-    Py_XDECREF(cache);
     Py_XDECREF(res);
-    Py_XDECREF(short_name);
-    Py_XDECREF(name);
-    Py_XDECREF(start);
     return out;
 }
 
@@ -710,16 +711,15 @@ static PyObject *cm_frame(PyObject *maps, PyObject *frames, PyObject *avma)
     int ready = cm_setup();
     if (ready < 0)
         return NULL;
-    if (ready && Py_TYPE(maps) == cm_Maps && Py_TYPE(frames) == cm_FrameTable && PyLong_CheckExact(avma) &&
-        cm_own(maps, cm_s_find_name, cm_find_fn) && cm_own(frames, cm_s_frame_name, cm_frame_fn) &&
-        cm_own(frames, cm_s_make_name, cm_make_fn)) {
-        uint64_t a = PyLong_AsUnsignedLongLong(avma);
-        PyObject *map = NULL, *table = NULL, *key = NULL, *frame = NULL;
-        if (a == (uint64_t)-1 && PyErr_Occurred()) {
-            PyErr_Clear();
-            goto python;
-        }
-        if (!(map = cm_find(maps, a)))
+    uint64_t a;
+    if (ready && frames != cm_checked) {  /* (once per count_run call and frame table) */
+        cm_checked = frames;
+        cm_checked_own = Py_TYPE(frames) == cm_FrameTable && cm_own(frames, s_frame, cm_frame_fn) &&
+                         cm_own(frames, cm_s_make_name, cm_make_fn) && _PyType_Lookup(cm_Maps, s_find) == cm_find_fn;
+    }
+    if (ready && cm_checked_own && Py_TYPE(maps) == cm_Maps && cm_u64(avma, &a)) {
+        PyObject *table = NULL, *key = NULL, *frame = NULL, *map = cm_find(maps, a);
+        if (!map)
             goto python;
         table = PyObject_GetAttr(frames, cm_s_frames);
         if (!table || !PyDict_CheckExact(table)) {
@@ -736,7 +736,6 @@ static PyObject *cm_frame(PyObject *maps, PyObject *frames, PyObject *avma)
                 Py_CLEAR(frame);
         }
     c_done:
-        Py_XDECREF(map);
         Py_XDECREF(table);
         Py_XDECREF(key);
         if (frame || PyErr_Occurred())
@@ -1270,6 +1269,7 @@ static PyObject *session_count_run(PyObject *self, PyObject *args)
         if (intern_names() < 0)
             return NULL;
     }
+    cm_checked = NULL; /* (cm_frame checks the frame table's methods again) */
     keys = PyList_GetSlice(keys, 0, PyList_GET_SIZE(keys)); /* (its own list: Python code may run below) */
     if (keys == NULL)
         return NULL;
