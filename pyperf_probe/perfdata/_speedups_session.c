@@ -1275,6 +1275,7 @@ static PyObject *session_count_run(PyObject *self, PyObject *args)
         return NULL;
     Py_ssize_t n = PyList_GET_SIZE(keys), nu = 0;
     PyObject *index = PyDict_New(), *out = NULL;
+    struct { PyObject *key; Py_ssize_t j; } *by_addr = NULL; /* (the keys' list holds them: addresses stay) */
     RunKey *u = PyMem_Malloc((n ? n : 1) * sizeof(RunKey));
     Py_ssize_t *at = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
     if (index == NULL || u == NULL || at == NULL) {
@@ -1282,18 +1283,41 @@ static PyObject *session_count_run(PyObject *self, PyObject *args)
             PyErr_NoMemory();
         goto done;
     }
-    /* the run counted per distinct key (count_into), each sample's distinct key noted */
+    /* the run counted per distinct key (count_into), each sample's distinct key noted: by the key object's
+     * address first (the reader hands one object per distinct key: a probe of `by_addr`), by equality in
+     * `index` for an object met first */
+    Py_ssize_t cap = 16;
+    while (cap < 2 * n)
+        cap <<= 1;
+    by_addr = PyMem_Calloc(cap, sizeof(*by_addr));
+    if (by_addr == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *key = PyList_GET_ITEM(keys, i);
+        size_t h = ((size_t)(uintptr_t)key >> 4) * 0x9E3779B97F4A7C15ull, mask = (size_t)cap - 1;
+        size_t at_slot = (h >> 17) & mask;
+        while (by_addr[at_slot].key != NULL && by_addr[at_slot].key != key)
+            at_slot = (at_slot + 1) & mask;
+        if (by_addr[at_slot].key == key) {
+            Py_ssize_t j = by_addr[at_slot].j;
+            u[j].count++;
+            at[i] = j;
+            continue;
+        }
+        by_addr[at_slot].key = key;
         PyObject *got = PyDict_GetItemWithError(index, key);
         if (got != NULL) {
             Py_ssize_t j = PyLong_AsSsize_t(got);
+            by_addr[at_slot].j = j;
             u[j].count++;
             at[i] = j;
             continue;
         }
         if (PyErr_Occurred())
             goto done;
+        by_addr[at_slot].j = nu;
         PyObject *j = PyLong_FromSsize_t(nu);
         if (j == NULL)
             goto done;
@@ -1439,6 +1463,7 @@ done:
             Py_XDECREF(u[j].hit);
     PyMem_Free(u);
     PyMem_Free(at);
+    PyMem_Free(by_addr);
     Py_XDECREF(index);
     Py_DECREF(keys);
     return out;
