@@ -757,6 +757,27 @@ static int sa_true(PyObject *o, PyObject *name, SlotCache *c)
     return r;
 }
 
+
+/* [entry, keys, frames, i, period, count] (a pending append's list: Py_BuildValue's "[OOOnOO]" without parsing a
+ * format), period and count stolen when steal; NULL and an error */
+static PyObject *pend_list(PyObject *entry, PyObject *keys, PyObject *frames, Py_ssize_t i, PyObject *period,
+                           PyObject *count, int steal)
+{
+    PyObject *val = PyList_New(6), *io = val ? PyLong_FromSsize_t(i) : NULL;
+    if (!io) {
+        Py_XDECREF(val);
+        if (steal) { Py_DECREF(period); Py_DECREF(count); }
+        return NULL;
+    }
+    PyList_SET_ITEM(val, 0, Py_NewRef(entry));
+    PyList_SET_ITEM(val, 1, Py_NewRef(keys));
+    PyList_SET_ITEM(val, 2, Py_NewRef(frames));
+    PyList_SET_ITEM(val, 3, io);
+    PyList_SET_ITEM(val, 4, steal ? period : Py_NewRef(period));
+    PyList_SET_ITEM(val, 5, steal ? count : Py_NewRef(count));
+    return val;
+}
+
 static SlotCache hl_c_period_acc, hl_c_hits, hl_c_period, hl_c_nr_events, hl_c_callchain, hl_c_key, hl_c_mapped,
     hl_c_level, hl_c_has_sym;
 
@@ -793,7 +814,7 @@ static int hl_pend(PyObject *pending, PyObject *entry, PyObject *sid, PyObject *
         return 0;
     }
     if (PyErr_Occurred()) { Py_DECREF(key); return -1; }
-    val = Py_BuildValue("[OOOnOO]", entry, keys, frames, i, period, count);
+    val = pend_list(entry, keys, frames, i, period, count, 0);
     if (!val) { Py_DECREF(key); return -1; }
     int r = PyDict_SetItem(pending, key, val);
     Py_DECREF(key);
@@ -806,7 +827,10 @@ static int hl_list(PyObject **listed, PyObject *entry, Py_ssize_t i, PyObject *f
                    PyObject *sid, Py_ssize_t made)
 {
     if (!*listed && !(*listed = PyList_New(0))) return -1;
-    PyObject *look = Py_BuildValue("(OnOOOn)", entry, i, frame, level, sid ? sid : Py_None, made);
+    PyObject *io = PyLong_FromSsize_t(i), *mo = io ? PyLong_FromSsize_t(made) : NULL, *look = NULL;
+    if (mo) look = PyTuple_Pack(6, entry, io, frame, level, sid ? sid : Py_None, mo);
+    Py_XDECREF(io);
+    Py_XDECREF(mo);
     if (!look) return -1;
     int r = PyList_Append(*listed, look);
     Py_DECREF(look);
@@ -961,7 +985,7 @@ static int hl_flush(HlSums *S, PyObject *pending, PyObject **idobjs)
         PyObject *entry = S->e[p->entry].obj, *period = hl_total(p->v[0], p->carry[0]), *count, *key, *val;
         if (!period) return -1;
         if (!(count = hl_total(p->v[1], p->carry[1]))) { Py_DECREF(period); return -1; }
-        val = Py_BuildValue("[OOOnNN]", entry, p->keys, p->frames, p->i, period, count);
+        val = pend_list(entry, p->keys, p->frames, p->i, period, count, 1);
         if (!val) return -1;
         if (!(key = PyTuple_Pack(2, entry, idobjs[p->sid]))) { Py_DECREF(val); return -1; }
         int r = PyDict_SetItem(pending, key, val);
