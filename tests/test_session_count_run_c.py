@@ -418,3 +418,23 @@ def test_chained_golden_files_c_frames_equal_python(path, caller_order, max_stac
     py = _frames_made(str(path), True, caller_order, max_stack, monkeypatch)
     assert c == py
     assert c[1] > 0
+
+
+def test_count_run_equal_keys_of_distinct_objects():
+    """A run's keys counted per distinct value whether the reader handed one object per key or several equal
+    ones (count_run's table: by address, else by hash and bytes): the counts and order the Python twin gives,
+    cached or not."""
+    _c()
+    from pyperf_probe.perfdata.speedups import speedups
+    rng = random.Random(5)
+    for _ in range(300):
+        values = [bytes([rng.randrange(4)]) * rng.randrange(1, 4) for _ in range(rng.randrange(1, 12))]
+        keys = [bytes(bytearray(rng.choice(values))) for _ in range(rng.randrange(1, 200))]  # (new objects)
+        cached = {v: ("hit", v) for v in values if rng.random() < 0.5}
+        for fn in (speedups.count_run, counts._py_count_run):
+            pending, order = {}, []
+            got = fn(keys, dict(cached), pending, order, None)
+            if fn is speedups.count_run:
+                c = (got, pending, order)
+            else:
+                assert (got, pending, order) == c

@@ -1221,6 +1221,12 @@ typedef struct {
     PyObject *hit;   /* the cached or new resolution, or NULL */
 } RunKey;
 
+typedef struct {
+    PyObject *key;   /* (borrowed from keys; NULL: an empty slot) */
+    Py_hash_t hash;
+    Py_ssize_t j;    /* its RunKey */
+} RunSlot;
+
 /* {key: value of each distinct key} in first-occurrence order: counts (as_counts) or hits */
 static PyObject *run_dict(const RunKey *u, Py_ssize_t nu, int as_counts)
 {
@@ -1274,61 +1280,77 @@ static PyObject *session_count_run(PyObject *self, PyObject *args)
     if (keys == NULL)
         return NULL;
     Py_ssize_t n = PyList_GET_SIZE(keys), nu = 0;
-    PyObject *index = PyDict_New(), *out = NULL;
-    struct { PyObject *key; Py_ssize_t j; } *by_addr = NULL; /* (the keys' list holds them: addresses stay) */
+    PyObject *out = NULL;
+    RunSlot *table = NULL; /* (the keys' list holds them: the addresses stay) */
+    size_t cap = 64;
     RunKey *u = PyMem_Malloc((n ? n : 1) * sizeof(RunKey));
     Py_ssize_t *at = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
-    if (index == NULL || u == NULL || at == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
-        goto done;
-    }
-    /* the run counted per distinct key (count_into), each sample's distinct key noted: by the key object's
-     * address first (the reader hands one object per distinct key: a probe of `by_addr`), by equality in
-     * `index` for an object met first */
-    Py_ssize_t cap = 16;
-    while (cap < 2 * n)
-        cap <<= 1;
-    by_addr = PyMem_Calloc(cap, sizeof(*by_addr));
-    if (by_addr == NULL) {
+    table = PyMem_Calloc(cap, sizeof(RunSlot));
+    if (u == NULL || at == NULL || table == NULL) {
         PyErr_NoMemory();
         goto done;
     }
+    /* the run counted per distinct key (count_into), each sample's distinct key noted: a table of the
+     * distinct keys by hash (a bytes object keeps its own), the same object found at once, an equal one
+     * by its bytes (or ==, for a key of another type) */
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *key = PyList_GET_ITEM(keys, i);
-        size_t h = ((size_t)(uintptr_t)key >> 4) * 0x9E3779B97F4A7C15ull, mask = (size_t)cap - 1;
-        size_t at_slot = (h >> 17) & mask;
-        while (by_addr[at_slot].key != NULL && by_addr[at_slot].key != key)
-            at_slot = (at_slot + 1) & mask;
-        if (by_addr[at_slot].key == key) {
-            Py_ssize_t j = by_addr[at_slot].j;
+        Py_hash_t h = PyObject_Hash(key);
+        if (h == -1)
+            goto done;
+        size_t mask = cap - 1, slot = ((size_t)h * 0x9E3779B97F4A7C15ull >> 20) & mask;
+        Py_ssize_t j = -1;
+        while (table[slot].key != NULL) {
+            PyObject *other = table[slot].key;
+            if (other == key) {
+                j = table[slot].j;
+                break;
+            }
+            if (table[slot].hash == h) {
+                int eq;
+                if (PyBytes_CheckExact(key) && PyBytes_CheckExact(other))
+                    eq = PyBytes_GET_SIZE(key) == PyBytes_GET_SIZE(other) &&
+                         memcmp(PyBytes_AS_STRING(key), PyBytes_AS_STRING(other), PyBytes_GET_SIZE(key)) == 0;
+                else if ((eq = PyObject_RichCompareBool(other, key, Py_EQ)) < 0)
+                    goto done;
+                if (eq) {
+                    j = table[slot].j;
+                    break;
+                }
+            }
+            slot = (slot + 1) & mask;
+        }
+        if (j >= 0) {
             u[j].count++;
             at[i] = j;
             continue;
         }
-        by_addr[at_slot].key = key;
-        PyObject *got = PyDict_GetItemWithError(index, key);
-        if (got != NULL) {
-            Py_ssize_t j = PyLong_AsSsize_t(got);
-            by_addr[at_slot].j = j;
-            u[j].count++;
-            at[i] = j;
-            continue;
-        }
-        if (PyErr_Occurred())
-            goto done;
-        by_addr[at_slot].j = nu;
-        PyObject *j = PyLong_FromSsize_t(nu);
-        if (j == NULL)
-            goto done;
-        int bad = PyDict_SetItem(index, key, j);
-        Py_DECREF(j);
-        if (bad < 0)
-            goto done;
+        table[slot].key = key;
+        table[slot].hash = h;
+        table[slot].j = nu;
         u[nu].key = key;
         u[nu].count = 1;
         u[nu].hit = NULL;
         at[i] = nu++;
+        if ((size_t)nu * 2 > cap) { /* (half full: twice the size, the keys placed again by their hashes) */
+            size_t bigger = cap * 2;
+            RunSlot *grown = PyMem_Calloc(bigger, sizeof(RunSlot));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            for (size_t k = 0; k < cap; k++) {
+                if (table[k].key == NULL)
+                    continue;
+                size_t to = ((size_t)table[k].hash * 0x9E3779B97F4A7C15ull >> 20) & (bigger - 1);
+                while (grown[to].key != NULL)
+                    to = (to + 1) & (bigger - 1);
+                grown[to] = table[k];
+            }
+            PyMem_Free(table);
+            table = grown;
+            cap = bigger;
+        }
     }
     int any_new = 0;
     for (Py_ssize_t j = 0; j < nu; j++) {
@@ -1463,8 +1485,7 @@ done:
             Py_XDECREF(u[j].hit);
     PyMem_Free(u);
     PyMem_Free(at);
-    PyMem_Free(by_addr);
-    Py_XDECREF(index);
+    PyMem_Free(table);
     Py_DECREF(keys);
     return out;
 }
