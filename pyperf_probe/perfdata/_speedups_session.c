@@ -1447,6 +1447,8 @@ static PyObject *session_count_run(PyObject *self, PyObject *args)
             python_ran = check = 1;
         if (got) {
             counted += u[j].count;
+            if (called) /* (fixed_resolve found the machine in step after its Python calls, and ran none since) */
+                check = 0, in_step = 1;
             continue;
         }
         PyObject *count = PyLong_FromSsize_t(u[j].count);
