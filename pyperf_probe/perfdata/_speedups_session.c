@@ -1245,13 +1245,22 @@ static PyObject *run_dict(const RunKey *u, Py_ssize_t nu, int as_counts)
     return d;
 }
 
-static PyObject *session_count_run(PyObject *self, PyObject *args)
+static PyObject *session_count_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *keys, *cache, *pending, *order, *fixed;
     int kernel_check = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "O!O!O!OO|p", &PyList_Type, &keys, &PyDict_Type, &cache, &PyDict_Type, &pending, &order,
-                          &fixed, &kernel_check))
+    /* (called once a run, 9.4K times on sys.data: the arguments read without PyArg_ParseTuple's format) */
+    if (nargs < 5 || nargs > 6) {
+        PyErr_SetString(PyExc_TypeError, "count_run takes 5 or 6 arguments");
+        return NULL;
+    }
+    keys = args[0], cache = args[1], pending = args[2], order = args[3], fixed = args[4];
+    if (!PyList_Check(keys) || !PyDict_Check(cache) || !PyDict_Check(pending)) {
+        PyErr_SetString(PyExc_TypeError, "count_run: keys a list, cache and pending dicts");
+        return NULL;
+    }
+    if (nargs == 6 && (kernel_check = PyObject_IsTrue(args[5])) < 0)
         return NULL;
     if (order != Py_None && !PyList_Check(order)) {
         PyErr_SetString(PyExc_TypeError, "count_run: order must be a list or None");
@@ -1282,7 +1291,9 @@ static PyObject *session_count_run(PyObject *self, PyObject *args)
     Py_ssize_t n = PyList_GET_SIZE(keys), nu = 0;
     PyObject *out = NULL;
     RunSlot *table = NULL; /* (the keys' list holds them: the addresses stay) */
-    size_t cap = 64;
+    size_t cap = 8;
+    while (cap < 64 && cap < 2 * (size_t)n) /* (grown below past 64: a system-wide file's runs are short) */
+        cap <<= 1;
     RunKey *u = PyMem_Malloc((n ? n : 1) * sizeof(RunKey));
     Py_ssize_t *at = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
     table = PyMem_Calloc(cap, sizeof(RunSlot));
@@ -1502,7 +1513,7 @@ PyMethodDef speedups_session_methods[] = {
     {"symtab_sort", (PyCFunction)session_symtab_sort, METH_VARARGS,
      "symtab_sort(svmas, sizes, types, bindings, page_size) -> (order, svmas, sizes, types, bindings, ends) | None "
      "(see the source)"},
-    {"count_run", (PyCFunction)session_count_run, METH_VARARGS,
+    {"count_run", (PyCFunction)(void (*)(void))session_count_run, METH_FASTCALL,
      "count_run(keys, cache, pending, order, fixed) -> int | (counts, new) (see the source)"},
     {NULL, NULL, 0, NULL},
 };
