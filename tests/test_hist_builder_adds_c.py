@@ -134,3 +134,52 @@ def test_c_builder_adds_rejects_bad_input():
         speedups.builder_adds({("not", "four"): [1, 1]}, *args)
     with pytest.raises(TypeError):
         speedups.builder_adds({(_Thread((1, "a")), _Loc(0), (), None): [1]}, *args)
+
+
+def test_c_builder_adds_converts_session_frames_as_frame_table_does():
+    """With FrameTable.c_convert, builder_adds converts session frames itself (rframe_convert's work): the same
+    RFrames (by every field the report reads), groups and kept conversions as FrameTable.get's, and whether an
+    inlined frame was met."""
+    need_speedups()
+    from pyperf_probe.report.frames import FrameTable
+    from pyperf_probe.session.frames import Frame
+
+    class _Dso:
+        def __init__(self, name, order):
+            self.long_name, self.order = "/lib/" + name, order
+
+    dsos = [_Dso("a.so", 0), _Dso("b.so", 1)]
+    rng = random.Random(3)
+
+    def frames():
+        out = []
+        for i in range(14):
+            dso = rng.choice(dsos + [None])
+            sym = rng.choice([None, "f%d" % i, "g"]) if dso is not None else None
+            out.append(Frame(dso.long_name[5:] if dso else "[unknown]", sym, 0x1000 + 16 * i, 16 * i if dso else None,
+                             8 * i if sym else None, bool(sym) and rng.random() < 0.2, dso, None, "."))
+        return out
+
+    fields = ("name", "has_sym", "inlined", "dso_name", "dso_rank", "sym_start", "avma", "rip", "key", "chain_text",
+              "level", "mapped", "object_sym", "object_start")
+    for seed in range(60):
+        rng.seed(seed)
+        pool = frames()
+        threads = [_Thread((rng.randrange(1, 4), rng.choice(["make", "cc1"]))) for _ in range(3)]
+        bucket = {}
+        for _ in range(rng.randrange(1, 30)):
+            chain = tuple(rng.choice(pool) for _ in range(rng.randrange(0, 5)))
+            bucket[(rng.choice(threads), rng.choice(pool), chain, None)] = [rng.randrange(1, 9), rng.randrange(1, 3)]
+        got = []
+        for c_side in (True, False):
+            table = FrameTable([])
+            h = Hists([KEYS["comm"], KEYS["dso"], KEYS["sym"]], children=False, callchains=True, caller_order=False)
+            gkeys = {}
+            adds = speedups.builder_adds if c_side else builder._py_adds
+            inlined = adds(dict(bucket), table.known, table.get, {}, None, h._self_parts, h._self_part,
+                           h._comm_head, h._groups, h._thread_comm, gkeys, table.c_convert())
+            rframes = lambda objs: tuple(tuple(getattr(rf, f) for f in fields) for rf in objs)  # noqa: E731
+            got.append(([(k[0], len(k[1]), v[:4], rframes([v[4]]), rframes(v[5])) for k, v in h._groups.items()],
+                        sorted(gkeys.values()), sorted(map(repr, rframes(table.known.values()))),
+                        bool(inlined) or table.inlined_seen))
+        assert got[0] == got[1]

@@ -3114,14 +3114,53 @@ static PyObject *ba_s_has_sym, *ba_s_dso_name;
 
 static PyObject *ba_s_comm, *ba_s_tid;
 
+/* a frame not known yet as an RFrame: with `convert` (FrameTable's conversion of a session frame: (its class,
+ * RFrame, ranks, rank_of, object_of, file_start_of)) a frame of that class converted here (rframe_convert's
+ * work) and kept in `known` (FrameTable.get's _by_frame), *inlined set for an inlined one; else to_rframe(frame) */
+static PyObject *rf_convert_one(PyObject *frame, PyTypeObject *type, PyObject *ranks, PyObject *rank_of,
+                                PyObject *object_of, PyObject *file_start_of);
+static SlotCache ba_c_inlined;
+static PyObject *ba_s_inlined;
+
+static PyObject *ba_rframe(PyObject *frame, PyObject *to_rframe, PyObject *convert, PyObject *known, int *inlined)
+{
+    if (convert == Py_None || (PyObject *)Py_TYPE(frame) != PyTuple_GET_ITEM(convert, 0))
+        return PyObject_CallOneArg(to_rframe, frame);
+    PyObject *rf = rf_convert_one(frame, (PyTypeObject *)PyTuple_GET_ITEM(convert, 1), PyTuple_GET_ITEM(convert, 2),
+                                  PyTuple_GET_ITEM(convert, 3), PyTuple_GET_ITEM(convert, 4), PyTuple_GET_ITEM(convert, 5));
+    if (!rf)
+        return NULL;
+    if (!ba_s_inlined && !(ba_s_inlined = PyUnicode_InternFromString("inlined"))) {
+        Py_DECREF(rf);
+        return NULL;
+    }
+    int inl = sa_true(rf, ba_s_inlined, &ba_c_inlined);
+    if (inl < 0 || PyDict_SetItem(known, frame, rf) < 0) {
+        Py_DECREF(rf);
+        return NULL;
+    }
+    if (inl)
+        *inlined = 1;
+    return rf;
+}
+
 static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *bucket, *known, *to_rframe, *chains, *chain_of, *self_parts, *make_part, *groups, *thread_comm, *gkeys;
     int comm_head;
-    if (!PyArg_ParseTuple(args, "O!O!OO!OO!OiO!O!O!:builder_adds", &PyDict_Type, &bucket, &PyDict_Type, &known,
+    PyObject *convert = Py_None;
+    if (!PyArg_ParseTuple(args, "O!O!OO!OO!OiO!O!O!|O:builder_adds", &PyDict_Type, &bucket, &PyDict_Type, &known,
                           &to_rframe, &PyDict_Type, &chains, &chain_of, &PyDict_Type, &self_parts, &make_part,
-                          &comm_head, &PyDict_Type, &groups, &PyDict_Type, &thread_comm, &PyDict_Type, &gkeys))
+                          &comm_head, &PyDict_Type, &groups, &PyDict_Type, &thread_comm, &PyDict_Type, &gkeys, &convert))
         return NULL;
+    if (convert != Py_None && (!PyTuple_Check(convert) || PyTuple_GET_SIZE(convert) != 6 ||
+                               !PyType_Check(PyTuple_GET_ITEM(convert, 0)) || !PyType_Check(PyTuple_GET_ITEM(convert, 1)) ||
+                               !PyDict_Check(PyTuple_GET_ITEM(convert, 2)))) {
+        PyErr_SetString(PyExc_TypeError, "builder_adds: convert is (frame class, RFrame, ranks, rank_of, object_of, "
+                        "file_start_of) or None");
+        return NULL;
+    }
+    int inlined_seen = 0;
     if (!ba_s_comm && (!(ba_s_comm = PyUnicode_InternFromString("comm")) || !(ba_s_tid = PyUnicode_InternFromString("tid")) ||
                        !(ba_s_has_sym = PyUnicode_InternFromString("has_sym")) ||
                        !(ba_s_dso_name = PyUnicode_InternFromString("dso_name"))))
@@ -3152,7 +3191,7 @@ static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
         if (!(period = PySequence_GetItem(value, 0)) || !(count = PySequence_GetItem(value, 1))) goto next;
         loc = PyDict_GetItemWithError(known, location);
         if (loc) Py_INCREF(loc);
-        else if (PyErr_Occurred() || !(loc = PyObject_CallOneArg(to_rframe, location))) goto next;
+        else if (PyErr_Occurred() || !(loc = ba_rframe(location, to_rframe, convert, known, &inlined_seen))) goto next;
         rchain = PyDict_GetItemWithError(chains, chain);
         if (rchain) Py_INCREF(rchain);
         else if (PyErr_Occurred())
@@ -3167,7 +3206,10 @@ static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
             for (Py_ssize_t f = 0; f < nf; f++) {
                 PyObject *frame = PySequence_Fast_GET_ITEM(seq, f), *rf = PyDict_GetItemWithError(known, frame);
                 if (rf) Py_INCREF(rf);
-                else if (PyErr_Occurred() || !(rf = PyObject_CallOneArg(to_rframe, frame))) { Py_DECREF(seq); goto next; }
+                else if (PyErr_Occurred() || !(rf = ba_rframe(frame, to_rframe, convert, known, &inlined_seen))) {
+                    Py_DECREF(seq);
+                    goto next;
+                }
                 PyTuple_SET_ITEM(rchain, f, rf);
             }
             Py_DECREF(seq);
@@ -3251,7 +3293,7 @@ static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
         }
     }
     Py_DECREF(items);
-    Py_RETURN_NONE;
+    return PyBool_FromLong(inlined_seen);
 }
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -3322,6 +3364,9 @@ static PyObject *rf_cut(PyObject *text)
     return cut;
 }
 
+static PyObject *rf_convert_one(PyObject *frame, PyTypeObject *type, PyObject *ranks, PyObject *rank_of,
+                                PyObject *object_of, PyObject *file_start_of);
+
 static PyObject *rframe_convert(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *frame, *ranks, *rank_of, *object_of, *file_start_of;
@@ -3329,6 +3374,13 @@ static PyObject *rframe_convert(PyObject *Py_UNUSED(module), PyObject *args)
     if (!PyArg_ParseTuple(args, "OO!O!OOO:rframe_convert", &frame, &PyType_Type, &type, &PyDict_Type, &ranks, &rank_of,
                           &object_of, &file_start_of))
         return NULL;
+    return rf_convert_one(frame, type, ranks, rank_of, object_of, file_start_of);
+}
+
+/* rframe_convert's work (ranks a dict) */
+static PyObject *rf_convert_one(PyObject *frame, PyTypeObject *type, PyObject *ranks, PyObject *rank_of,
+                                PyObject *object_of, PyObject *file_start_of)
+{
     if (rf_setup(type) < 0) return NULL;
     PyObject *dso_obj = NULL, *dso_name = NULL, *rank = NULL, *name = NULL, *inlined = NULL, *avma = NULL,
         *file_offset = NULL, *sym_start = NULL, *level = NULL, *resolved = NULL, *object_start = NULL, *key = NULL,

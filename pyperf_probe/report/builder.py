@@ -134,12 +134,16 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
             # whole identity is kept instead of each location's part (WHOLE: make.data's 5K groups have 13 pairs)
             adds = speedups.builder_adds if speedups is not None and hasattr(speedups, "builder_adds") else _py_adds
             # (a chain's frames converted there, each one as a location is: FrameTable.chain's answers)
+            # (C: a session frame's RFrame made there, FrameTable's conversion without its Python calls: c_convert)
             if plain:
-                adds(bucket, frames.known, to_rframe, chains, None, h._self_parts, h._self_part, h._comm_head,
-                     h._groups, h._thread_comm, gkeys)
+                inlined = adds(bucket, frames.known, to_rframe, chains, None, h._self_parts, h._self_part, h._comm_head,
+                               h._groups, h._thread_comm, gkeys, frames.c_convert())
             else:
-                adds(bucket, frames.known, to_rframe, chains, None, h._self_idents, h._self_ident,
-                     WHOLE_DSO_APART if h._dso_apart else WHOLE, h._groups, h._thread_comm, gkeys)
+                inlined = adds(bucket, frames.known, to_rframe, chains, None, h._self_idents, h._self_ident,
+                               WHOLE_DSO_APART if h._dso_apart else WHOLE, h._groups, h._thread_comm, gkeys,
+                               frames.c_convert())
+            if inlined:
+                frames.inlined_seen = True
             bucket.clear()
             if need_raw:
                 h.sequence.compact()
@@ -177,7 +181,7 @@ WHOLE, WHOLE_DSO_APART = 2, 3
 
 
 def _py_adds(bucket: dict, known: dict, to_rframe, chains: dict, chain_of, self_parts: dict, make_part,
-             comm_head: int, groups: dict, thread_comm: dict, gkeys: dict) -> None:
+             comm_head: int, groups: dict, thread_comm: dict, gkeys: dict, convert=None) -> bool:
     """``_build``'s per-group loop and ``Hists.add`` on its plain path (no filter, no trace, the frame keys last
     after nothing or comm: ``Hists.plain_adds``), the twin of perfdata/_speedups_report.c builder_adds: each
     group's location and chain converted (``known``/``to_rframe``, ``chains``/``chain_of``; without chain_of,
@@ -185,7 +189,9 @@ def _py_adds(bucket: dict, known: dict, to_rframe, chains: dict, chain_of, self_
     noted, its identity made from the location's part (``self_parts``/``make_part``), its hists group made or
     added to, its number in ``gkeys``. ``comm_head`` ``WHOLE`` (``Hists.whole_adds``): ``make_part`` gives the
     whole identity, kept in ``self_parts[thread][loc]`` (the group's thread: one object per pid, tid and comm);
-    ``WHOLE_DSO_APART``: the same, a location without a symbol's group kept apart by its dso (``Hists.add``)."""
+    ``WHOLE_DSO_APART``: the same, a location without a symbol's group kept apart by its dso (``Hists.add``).
+    ``convert`` (``FrameTable.c_convert``: the C loop converts session frames itself, and answers whether one was
+    inlined) is not used here: ``to_rframe`` converts them, and notes that; False."""
     for group, (period, count) in list(bucket.items()):
         thread, location, chain, raw = group
         loc = known.get(location)
@@ -220,6 +226,7 @@ def _py_adds(bucket: dict, known: dict, to_rframe, chains: dict, chain_of, self_
             got[1] += count
             number = got[9]
         gkeys[group] = number
+    return False
 
 
 class _Sequence:
