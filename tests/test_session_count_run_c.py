@@ -381,3 +381,60 @@ def test_kernel_chain_c_equals_python():
         assert got == want, (key.hex(), at, max_stack, caller_order)
         seen["none" if want is None else "tuple"] += 1
     assert min(seen.values()) > 500, seen
+
+
+def _full_frame(f):
+    return (f.dso, f.sym, f.avma, f.file_offset, f.sym_start, f.inlined, f.level,
+            None if f.dso_obj is None else f.dso_obj.long_name, f.resolved is None)
+
+
+def _frames_made(path: str, python: bool, caller_order: bool, max_stack: int, monkeypatch):
+    """sample_groups with chains, the frame table not watched (count_run's C loop makes the frames itself:
+    _speedups_session.c cm_frame): every group's frames in full, and the dsos in the order they loaded."""
+    from pyperf_probe.session import dsos
+    if python:
+        monkeypatch.setattr(counts, "count_run", counts._py_count_run)
+    loaded: list = []
+    real_load = dsos.Dso._load
+    monkeypatch.setattr(dsos.Dso, "_load", lambda self: loaded.append(self.long_name) or real_load(self))
+    session = Session(path, force=True, max_stack=max_stack)
+    session.caller_order = caller_order
+    groups = session.sample_groups()
+    monkeypatch.undo()
+    return [[(tuple(t), _full_frame(loc), tuple(map(_full_frame, chain)), raw, tuple(v))
+             for (t, loc, chain, raw), v in g.items()] for g in groups], session.nr_samples, loaded
+
+
+@pytest.mark.parametrize("path", CHAINED, ids=lambda p: p.name)
+@pytest.mark.parametrize("caller_order,max_stack", [(False, 127), (True, 3)])
+def test_chained_golden_files_c_frames_equal_python(path, caller_order, max_stack, monkeypatch):
+    """The frames count_run's C loop makes for addresses its processes' memos lack (Maps.find and
+    FrameTable.frame in C) are those the Python path makes, field by field, and the dsos load in the same order."""
+    _c()
+    from pyperf_probe.session.dsos import Dso
+    monkeypatch.setattr(Dso, "_disk_part", lambda self, symbols: False)  # (no cache answers: every dso loads)
+    c = _frames_made(str(path), False, caller_order, max_stack, monkeypatch)
+    monkeypatch.setattr(Dso, "_disk_part", lambda self, symbols: False)
+    py = _frames_made(str(path), True, caller_order, max_stack, monkeypatch)
+    assert c == py
+    assert c[1] > 0
+
+
+def test_count_run_equal_keys_of_distinct_objects():
+    """A run's keys counted per distinct value whether the reader handed one object per key or several equal
+    ones (count_run's table: by address, else by hash and bytes): the counts and order the Python twin gives,
+    cached or not."""
+    _c()
+    from pyperf_probe.perfdata.speedups import speedups
+    rng = random.Random(5)
+    for _ in range(300):
+        values = [bytes([rng.randrange(4)]) * rng.randrange(1, 4) for _ in range(rng.randrange(1, 12))]
+        keys = [bytes(bytearray(rng.choice(values))) for _ in range(rng.randrange(1, 200))]  # (new objects)
+        cached = {v: ("hit", v) for v in values if rng.random() < 0.5}
+        for fn in (speedups.count_run, counts._py_count_run):
+            pending, order = {}, []
+            got = fn(keys, dict(cached), pending, order, None)
+            if fn is speedups.count_run:
+                c = (got, pending, order)
+            else:
+                assert (got, pending, order) == c

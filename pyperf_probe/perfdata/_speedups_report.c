@@ -757,6 +757,27 @@ static int sa_true(PyObject *o, PyObject *name, SlotCache *c)
     return r;
 }
 
+
+/* [entry, keys, frames, i, period, count] (a pending append's list: Py_BuildValue's "[OOOnOO]" without parsing a
+ * format), period and count stolen when steal; NULL and an error */
+static PyObject *pend_list(PyObject *entry, PyObject *keys, PyObject *frames, Py_ssize_t i, PyObject *period,
+                           PyObject *count, int steal)
+{
+    PyObject *val = PyList_New(6), *io = val ? PyLong_FromSsize_t(i) : NULL;
+    if (!io) {
+        Py_XDECREF(val);
+        if (steal) { Py_DECREF(period); Py_DECREF(count); }
+        return NULL;
+    }
+    PyList_SET_ITEM(val, 0, Py_NewRef(entry));
+    PyList_SET_ITEM(val, 1, Py_NewRef(keys));
+    PyList_SET_ITEM(val, 2, Py_NewRef(frames));
+    PyList_SET_ITEM(val, 3, io);
+    PyList_SET_ITEM(val, 4, steal ? period : Py_NewRef(period));
+    PyList_SET_ITEM(val, 5, steal ? count : Py_NewRef(count));
+    return val;
+}
+
 static SlotCache hl_c_period_acc, hl_c_hits, hl_c_period, hl_c_nr_events, hl_c_callchain, hl_c_key, hl_c_mapped,
     hl_c_level, hl_c_has_sym;
 
@@ -793,7 +814,7 @@ static int hl_pend(PyObject *pending, PyObject *entry, PyObject *sid, PyObject *
         return 0;
     }
     if (PyErr_Occurred()) { Py_DECREF(key); return -1; }
-    val = Py_BuildValue("[OOOnOO]", entry, keys, frames, i, period, count);
+    val = pend_list(entry, keys, frames, i, period, count, 0);
     if (!val) { Py_DECREF(key); return -1; }
     int r = PyDict_SetItem(pending, key, val);
     Py_DECREF(key);
@@ -806,7 +827,10 @@ static int hl_list(PyObject **listed, PyObject *entry, Py_ssize_t i, PyObject *f
                    PyObject *sid, Py_ssize_t made)
 {
     if (!*listed && !(*listed = PyList_New(0))) return -1;
-    PyObject *look = Py_BuildValue("(OnOOOn)", entry, i, frame, level, sid ? sid : Py_None, made);
+    PyObject *io = PyLong_FromSsize_t(i), *mo = io ? PyLong_FromSsize_t(made) : NULL, *look = NULL;
+    if (mo) look = PyTuple_Pack(6, entry, io, frame, level, sid ? sid : Py_None, mo);
+    Py_XDECREF(io);
+    Py_XDECREF(mo);
     if (!look) return -1;
     int r = PyList_Append(*listed, look);
     Py_DECREF(look);
@@ -961,7 +985,7 @@ static int hl_flush(HlSums *S, PyObject *pending, PyObject **idobjs)
         PyObject *entry = S->e[p->entry].obj, *period = hl_total(p->v[0], p->carry[0]), *count, *key, *val;
         if (!period) return -1;
         if (!(count = hl_total(p->v[1], p->carry[1]))) { Py_DECREF(period); return -1; }
-        val = Py_BuildValue("[OOOnNN]", entry, p->keys, p->frames, p->i, period, count);
+        val = pend_list(entry, p->keys, p->frames, p->i, period, count, 1);
         if (!val) return -1;
         if (!(key = PyTuple_Pack(2, entry, idobjs[p->sid]))) { Py_DECREF(val); return -1; }
         int r = PyDict_SetItem(pending, key, val);
@@ -3078,20 +3102,73 @@ done:
  *     location's part self_parts.get(loc), else self_parts[loc] = make_part(comm, tid, loc); the identity
  *     that part, or (comm,) + part with comm_head; the group (identity, chain) of `groups` made ([period,
  *     count, tid, comm, loc, rchain, None, False, raw, its number]) or added to; gkeys[group] its number.
+ *     comm_head 2 (BA_WHOLE: any keys but tracepoint fields): make_part gives the whole identity, kept per
+ *     thread and location (self_parts[thread][loc]; the thread is the group's, one object per (pid, tid,
+ *     comm)); 3 (BA_WHOLE_DSO_APART): the same, and the group of a location without a symbol (not
+ *     loc.has_sym) is (identity, chain, loc.dso_name) (Hists._dso_apart).
  * ------------------------------------------------------------------------------------------------------ */
 
+#define BA_WHOLE 2
+#define BA_WHOLE_DSO_APART 3
+static PyObject *ba_s_has_sym, *ba_s_dso_name;
+
 static PyObject *ba_s_comm, *ba_s_tid;
+
+/* a frame not known yet as an RFrame: with `convert` (FrameTable's conversion of a session frame: (its class,
+ * RFrame, ranks, rank_of, object_of, file_start_of)) a frame of that class converted here (rframe_convert's
+ * work) and kept in `known` (FrameTable.get's _by_frame), *inlined set for an inlined one; else to_rframe(frame) */
+static PyObject *rf_convert_one(PyObject *frame, PyTypeObject *type, PyObject *ranks, PyObject *rank_of,
+                                PyObject *object_of, PyObject *file_start_of);
+static SlotCache ba_c_inlined;
+static PyObject *ba_s_inlined;
+
+static PyObject *ba_rframe(PyObject *frame, PyObject *to_rframe, PyObject *convert, PyObject *known, int *inlined)
+{
+    if (convert == Py_None || (PyObject *)Py_TYPE(frame) != PyTuple_GET_ITEM(convert, 0))
+        return PyObject_CallOneArg(to_rframe, frame);
+    PyObject *rf = rf_convert_one(frame, (PyTypeObject *)PyTuple_GET_ITEM(convert, 1), PyTuple_GET_ITEM(convert, 2),
+                                  PyTuple_GET_ITEM(convert, 3), PyTuple_GET_ITEM(convert, 4), PyTuple_GET_ITEM(convert, 5));
+    if (!rf)
+        return NULL;
+    if (!ba_s_inlined && !(ba_s_inlined = PyUnicode_InternFromString("inlined"))) {
+        Py_DECREF(rf);
+        return NULL;
+    }
+    int inl = sa_true(rf, ba_s_inlined, &ba_c_inlined);
+    if (inl < 0 || PyDict_SetItem(known, frame, rf) < 0) {
+        Py_DECREF(rf);
+        return NULL;
+    }
+    if (inl)
+        *inlined = 1;
+    return rf;
+}
 
 static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *bucket, *known, *to_rframe, *chains, *chain_of, *self_parts, *make_part, *groups, *thread_comm, *gkeys;
     int comm_head;
-    if (!PyArg_ParseTuple(args, "O!O!OO!OO!OpO!O!O!:builder_adds", &PyDict_Type, &bucket, &PyDict_Type, &known,
+    PyObject *convert = Py_None;
+    if (!PyArg_ParseTuple(args, "O!O!OO!OO!OiO!O!O!|O:builder_adds", &PyDict_Type, &bucket, &PyDict_Type, &known,
                           &to_rframe, &PyDict_Type, &chains, &chain_of, &PyDict_Type, &self_parts, &make_part,
-                          &comm_head, &PyDict_Type, &groups, &PyDict_Type, &thread_comm, &PyDict_Type, &gkeys))
+                          &comm_head, &PyDict_Type, &groups, &PyDict_Type, &thread_comm, &PyDict_Type, &gkeys, &convert))
         return NULL;
-    if (!ba_s_comm && (!(ba_s_comm = PyUnicode_InternFromString("comm")) || !(ba_s_tid = PyUnicode_InternFromString("tid"))))
+    if (convert != Py_None && (!PyTuple_Check(convert) || PyTuple_GET_SIZE(convert) != 6 ||
+                               !PyType_Check(PyTuple_GET_ITEM(convert, 0)) || !PyType_Check(PyTuple_GET_ITEM(convert, 1)) ||
+                               !PyDict_Check(PyTuple_GET_ITEM(convert, 2)))) {
+        PyErr_SetString(PyExc_TypeError, "builder_adds: convert is (frame class, RFrame, ranks, rank_of, object_of, "
+                        "file_start_of) or None");
         return NULL;
+    }
+    int inlined_seen = 0;
+    if (!ba_s_comm && (!(ba_s_comm = PyUnicode_InternFromString("comm")) || !(ba_s_tid = PyUnicode_InternFromString("tid")) ||
+                       !(ba_s_has_sym = PyUnicode_InternFromString("has_sym")) ||
+                       !(ba_s_dso_name = PyUnicode_InternFromString("dso_name"))))
+        return NULL;
+    if (comm_head < 0 || comm_head > BA_WHOLE_DSO_APART) {
+        PyErr_SetString(PyExc_ValueError, "builder_adds: comm_head is 0, 1, 2 or 3");
+        return NULL;
+    }
     /* (the bucket's items listed first: the callbacks may not change it under the loop) */
     PyObject *items = PyDict_Items(bucket);
     if (!items) return NULL;
@@ -3114,7 +3191,7 @@ static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
         if (!(period = PySequence_GetItem(value, 0)) || !(count = PySequence_GetItem(value, 1))) goto next;
         loc = PyDict_GetItemWithError(known, location);
         if (loc) Py_INCREF(loc);
-        else if (PyErr_Occurred() || !(loc = PyObject_CallOneArg(to_rframe, location))) goto next;
+        else if (PyErr_Occurred() || !(loc = ba_rframe(location, to_rframe, convert, known, &inlined_seen))) goto next;
         rchain = PyDict_GetItemWithError(chains, chain);
         if (rchain) Py_INCREF(rchain);
         else if (PyErr_Occurred())
@@ -3129,7 +3206,10 @@ static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
             for (Py_ssize_t f = 0; f < nf; f++) {
                 PyObject *frame = PySequence_Fast_GET_ITEM(seq, f), *rf = PyDict_GetItemWithError(known, frame);
                 if (rf) Py_INCREF(rf);
-                else if (PyErr_Occurred() || !(rf = PyObject_CallOneArg(to_rframe, frame))) { Py_DECREF(seq); goto next; }
+                else if (PyErr_Occurred() || !(rf = ba_rframe(frame, to_rframe, convert, known, &inlined_seen))) {
+                    Py_DECREF(seq);
+                    goto next;
+                }
                 PyTuple_SET_ITEM(rchain, f, rf);
             }
             Py_DECREF(seq);
@@ -3137,12 +3217,25 @@ static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
         }
         if (!(comm = PyObject_GetAttr(thread, ba_s_comm)) || !(tid = PyObject_GetAttr(thread, ba_s_tid))) goto next;
         if (PyDict_SetItem(thread_comm, tid, comm) < 0) goto next;
-        part = PyDict_GetItemWithError(self_parts, loc);
+        PyObject *parts = self_parts;
+        if (comm_head >= BA_WHOLE) {  /* (the thread's identities by location) */
+            parts = PyDict_GetItemWithError(self_parts, thread);
+            if (!parts) {
+                if (PyErr_Occurred() || !(parts = PyDict_New())) goto next;
+                int bad = PyDict_SetItem(self_parts, thread, parts);
+                Py_DECREF(parts);  /* (self_parts keeps it) */
+                if (bad < 0) goto next;
+            } else if (!PyDict_Check(parts)) {
+                PyErr_SetString(PyExc_TypeError, "builder_adds: a thread's identities are a dict");
+                goto next;
+            }
+        }
+        part = PyDict_GetItemWithError(parts, loc);
         if (part) Py_INCREF(part);
         else if (PyErr_Occurred() || !(part = PyObject_CallFunctionObjArgs(make_part, comm, tid, loc, NULL)) ||
-                 PyDict_SetItem(self_parts, loc, part) < 0)
+                 PyDict_SetItem(parts, loc, part) < 0)
             goto next;
-        if (comm_head) {
+        if (comm_head == 1) {
             if (!PyTuple_Check(part)) {
                 PyErr_SetString(PyExc_TypeError, "builder_adds: a location's part is a tuple");
                 goto next;
@@ -3153,7 +3246,20 @@ static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
             for (Py_ssize_t i = 0; i < np; i++) PyTuple_SET_ITEM(ident, i + 1, Py_NewRef(PyTuple_GET_ITEM(part, i)));
         } else
             ident = Py_NewRef(part);
-        if (!(gkey = PyTuple_Pack(2, ident, chain))) goto next;
+        if (comm_head == BA_WHOLE_DSO_APART) {
+            PyObject *has_sym = PyObject_GetAttr(loc, ba_s_has_sym);
+            int resolved = has_sym ? PyObject_IsTrue(has_sym) : -1;
+            Py_XDECREF(has_sym);
+            if (resolved < 0) goto next;
+            if (!resolved) {
+                PyObject *dso_name = PyObject_GetAttr(loc, ba_s_dso_name);
+                if (!dso_name) goto next;
+                gkey = PyTuple_Pack(3, ident, chain, dso_name);
+                Py_DECREF(dso_name);
+                if (!gkey) goto next;
+            }
+        }
+        if (!gkey && !(gkey = PyTuple_Pack(2, ident, chain))) goto next;
         PyObject *got = PyDict_GetItemWithError(groups, gkey);
         if (got) {
             if (!PyList_Check(got) || PyList_GET_SIZE(got) < 10) {
@@ -3168,8 +3274,10 @@ static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
             num = Py_NewRef(PyList_GET_ITEM(got, 9));
         } else {
             if (PyErr_Occurred() || !(num = PyLong_FromSsize_t(PyDict_GET_SIZE(groups)))) goto next;
-            PyObject *g = Py_BuildValue("[OOOOOOOOOO]", period, count, tid, comm, loc, rchain, Py_None, Py_False, raw, num);
+            PyObject *g = PyList_New(10);
             if (!g) goto next;
+            PyObject *fields[10] = {period, count, tid, comm, loc, rchain, Py_None, Py_False, raw, num};
+            for (int i = 0; i < 10; i++) PyList_SET_ITEM(g, i, Py_NewRef(fields[i]));
             int r = PyDict_SetItem(groups, gkey, g);
             Py_DECREF(g);
             if (r < 0) goto next;
@@ -3185,7 +3293,7 @@ static PyObject *builder_adds(PyObject *Py_UNUSED(module), PyObject *args)
         }
     }
     Py_DECREF(items);
-    Py_RETURN_NONE;
+    return PyBool_FromLong(inlined_seen);
 }
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -3256,6 +3364,9 @@ static PyObject *rf_cut(PyObject *text)
     return cut;
 }
 
+static PyObject *rf_convert_one(PyObject *frame, PyTypeObject *type, PyObject *ranks, PyObject *rank_of,
+                                PyObject *object_of, PyObject *file_start_of);
+
 static PyObject *rframe_convert(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *frame, *ranks, *rank_of, *object_of, *file_start_of;
@@ -3263,6 +3374,13 @@ static PyObject *rframe_convert(PyObject *Py_UNUSED(module), PyObject *args)
     if (!PyArg_ParseTuple(args, "OO!O!OOO:rframe_convert", &frame, &PyType_Type, &type, &PyDict_Type, &ranks, &rank_of,
                           &object_of, &file_start_of))
         return NULL;
+    return rf_convert_one(frame, type, ranks, rank_of, object_of, file_start_of);
+}
+
+/* rframe_convert's work (ranks a dict) */
+static PyObject *rf_convert_one(PyObject *frame, PyTypeObject *type, PyObject *ranks, PyObject *rank_of,
+                                PyObject *object_of, PyObject *file_start_of)
+{
     if (rf_setup(type) < 0) return NULL;
     PyObject *dso_obj = NULL, *dso_name = NULL, *rank = NULL, *name = NULL, *inlined = NULL, *avma = NULL,
         *file_offset = NULL, *sym_start = NULL, *level = NULL, *resolved = NULL, *object_start = NULL, *key = NULL,
@@ -3355,7 +3473,118 @@ done:
 
 /* --------------------------------------------------------------------------- end of the report section */
 
+/* ---------------------------------------------------------------------------------------------------------
+ * mixed_nodes(node, mix_all) -> set of ints
+ *     callchain/rbreplay.py mixed_nodes (its Python twin, from the root's node; tests/test_report_mixed_c.py
+ *     compares them): the id() of every node below and including `node` (children: a dict of frame_key ->
+ *     node) with two children or more whose keys mix the classes match_chain does not order totally: an
+ *     inlined key ('i', name) beside any other, or a plain ('s', rank, start) and an unresolved ('a', rank,
+ *     avma) key of one rank; with mix_all, any two tags.
+ * ------------------------------------------------------------------------------------------------------ */
+
+static PyObject *mn_s_children;
+
+/* 1 when the children keys mix (rbreplay._mixed, or any two tags with mix_all), 0 not, -1 error */
+static int mn_mixed(PyObject *children, int mix_all)
+{
+    PyObject *key, *value, *plain = NULL, *unres = NULL;
+    Py_ssize_t pos = 0;
+    int inlined = 0, other = 0, rc = -1;
+    Py_UCS4 first = 0;
+    while (PyDict_Next(children, &pos, &key, &value)) {
+        if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) < 1 || !PyUnicode_Check(PyTuple_GET_ITEM(key, 0)) ||
+            PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(key, 0)) != 1) {
+            PyErr_SetString(PyExc_TypeError, "mixed_nodes: children keys are (tag, ...) tuples");
+            goto done;
+        }
+        Py_UCS4 tag = PyUnicode_READ_CHAR(PyTuple_GET_ITEM(key, 0), 0);
+        if (mix_all) {
+            if (first && tag != first) { rc = 1; goto done; }
+            first = tag;
+            continue;
+        }
+        if (tag == 'i') {
+            inlined = 1;
+            continue;
+        }
+        other = 1;
+        if (PyTuple_GET_SIZE(key) < 2) {
+            PyErr_SetString(PyExc_TypeError, "mixed_nodes: a plain or unresolved key has a rank");
+            goto done;
+        }
+        PyObject **set = tag == 's' ? &plain : &unres;
+        if (!*set && !(*set = PySet_New(NULL))) goto done;
+        if (PySet_Add(*set, PyTuple_GET_ITEM(key, 1)) < 0) goto done;
+    }
+    if (mix_all) { rc = 0; goto done; }
+    if (inlined) { rc = other; goto done; }
+    rc = 0;
+    if (plain && unres) {  /* (not plain.isdisjoint(unres)) */
+        PyObject *item;
+        Py_ssize_t spos = 0;
+        Py_hash_t hash;
+        PyObject *small = PySet_GET_SIZE(plain) <= PySet_GET_SIZE(unres) ? plain : unres;
+        PyObject *big = small == plain ? unres : plain;
+        while (_PySet_NextEntry(small, &spos, &item, &hash)) {
+            int in = PySet_Contains(big, item);
+            if (in != 0) { rc = in; break; }
+        }
+    }
+done:
+    Py_XDECREF(plain);
+    Py_XDECREF(unres);
+    return rc;
+}
+
+static PyObject *mixed_nodes(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *node, *found = NULL, *stack = NULL;
+    int mix_all;
+    if (!PyArg_ParseTuple(args, "Op:mixed_nodes", &node, &mix_all))
+        return NULL;
+    if (!mn_s_children && !(mn_s_children = PyUnicode_InternFromString("children")))
+        return NULL;
+    if (!(found = PySet_New(NULL)) || !(stack = PyList_New(0)) || PyList_Append(stack, node) < 0)
+        goto fail;
+    while (PyList_GET_SIZE(stack)) {
+        Py_ssize_t n = PyList_GET_SIZE(stack);
+        PyObject *cur = Py_NewRef(PyList_GET_ITEM(stack, n - 1));
+        if (PyList_SetSlice(stack, n - 1, n, NULL) < 0) { Py_DECREF(cur); goto fail; }
+        PyObject *children = PyObject_GetAttr(cur, mn_s_children);
+        if (!children) { Py_DECREF(cur); goto fail; }
+        if (!PyDict_Check(children)) {
+            PyErr_SetString(PyExc_TypeError, "mixed_nodes: a node's children are a dict");
+            Py_DECREF(children); Py_DECREF(cur);
+            goto fail;
+        }
+        if (PyDict_GET_SIZE(children) > 1) {
+            int mixed = mn_mixed(children, mix_all);
+            if (mixed > 0) {
+                PyObject *id = PyLong_FromVoidPtr(cur);
+                int bad = !id || PySet_Add(found, id) < 0;
+                Py_XDECREF(id);
+                if (bad) mixed = -1;
+            }
+            if (mixed < 0) { Py_DECREF(children); Py_DECREF(cur); goto fail; }
+        }
+        PyObject *key, *child;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(children, &pos, &key, &child))
+            if (PyList_Append(stack, child) < 0) { Py_DECREF(children); Py_DECREF(cur); goto fail; }
+        Py_DECREF(children);
+        Py_DECREF(cur);
+    }
+    Py_DECREF(stack);
+    return found;
+fail:
+    Py_XDECREF(found);
+    Py_XDECREF(stack);
+    return NULL;
+}
+
 PyMethodDef speedups_report_methods[] = {
+    {"mixed_nodes", (PyCFunction)mixed_nodes, METH_VARARGS,
+     "mixed_nodes(node, mix_all) -> set of node ids (callchain.rbreplay.mixed_nodes; see the source)"},
     {"findnew_replay", (PyCFunction)findnew_replay, METH_VARARGS,
      "findnew_replay(block, ip, sub, wraps, unres, dso, inl, groups, periods, counts, looks, made_after, collapse) -> "
      "(moves, ident, order, merged) (see the source)"},

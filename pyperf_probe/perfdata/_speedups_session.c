@@ -2,6 +2,7 @@
  * which PYPERF_PURE_PYTHON selects; tests/test_speedups_session.py compares the two on random keys).
  */
 #include "_speedups.h"
+#include "structmember.h"
 
 #define CONTEXT_USER 0xFFFFFFFFFFFFFE00ULL /* PERF_CONTEXT_USER */
 #define CONTEXT_MAX 0xFFFFFFFFFFFFF001ULL  /* entries at or above it are context markers */
@@ -175,12 +176,45 @@ typedef struct {
     Py_ssize_t index;
 } SymStart;
 
-static int symstart_cmp(const void *a, const void *b)
+/* A stable sort of starts by svma (table order among equal starts), as a least-significant-digit radix sort
+ * on the svma's bytes, a digit every key shares skipped: a few linear passes where qsort's comparisons were
+ * most of a cold report's symbol-table sort (cc1's 28.9K symbols: ~20M instructions -> ~3M).
+ * 0, or -1 without memory (nothing moved). */
+static int symstarts_radix(SymStart *starts, Py_ssize_t n)
 {
-    const SymStart *x = a, *y = b;
-    if (x->svma != y->svma)
-        return x->svma < y->svma ? -1 : 1;
-    return x->index < y->index ? -1 : x->index > y->index; /* stable: table order among equal starts */
+    SymStart *tmp = PyMem_Malloc(n * sizeof(SymStart));
+    Py_ssize_t (*count)[256] = PyMem_Calloc(8, sizeof(*count));
+    if (!tmp || !count) {
+        PyMem_Free(tmp);
+        PyMem_Free(count);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t v = starts[i].svma;
+        for (int d = 0; d < 8; d++)
+            count[d][(v >> (8 * d)) & 255]++;
+    }
+    SymStart *src = starts, *dst = tmp;
+    for (int d = 0; d < 8; d++) {
+        Py_ssize_t *c = count[d], at = 0;
+        if (c[(src[0].svma >> (8 * d)) & 255] == n) /* (every key has this digit: the pass would move nothing) */
+            continue;
+        for (int b = 0; b < 256; b++) {
+            Py_ssize_t k = c[b];
+            c[b] = at;
+            at += k;
+        }
+        for (Py_ssize_t i = 0; i < n; i++)
+            dst[c[(src[i].svma >> (8 * d)) & 255]++] = src[i];
+        SymStart *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != starts)
+        memcpy(starts, src, n * sizeof(SymStart));
+    PyMem_Free(tmp);
+    PyMem_Free(count);
+    return 0;
 }
 
 static int u64_column(PyObject *list, uint64_t *out, Py_ssize_t n)
@@ -245,8 +279,10 @@ static PyObject *session_symtab_sort(PyObject *self, PyObject *args)
         if (i && sv[i] < sv[i - 1])
             sorted = 0;
     }
-    if (!sorted)
-        qsort(starts, n, sizeof(SymStart), symstart_cmp);
+    if (!sorted && symstarts_radix(starts, n) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
     const unsigned char *ty = types.buf, *bi = bindings.buf;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t k = starts[i].index;
@@ -466,6 +502,254 @@ static int pending_add(PyObject *pending, PyObject *key, PyObject *count)
     return rc;
 }
 
+/* ---- a process's frame of an address (FrameTable.frame(maps.find(avma), avma)) without Python calls ----
+ * For the session's own classes (exactly: session.maps.Maps and Map, session.frames.FrameTable and Frame,
+ * session.dsos.Dso and Resolved, their methods not replaced), what those methods do: the map by a bisect of
+ * maps._starts (Maps.find), the frame interned in frames._frames under (map, avma) or (".", avma) without a
+ * map (FrameTable.frame), else made as FrameTable._make makes it (Frame.__init__'s slots set in place), its
+ * symbol from the dso's answers (dso._cache; Dso.resolve for an offset not there yet). Anything else, or a
+ * value that is not an int in [0, 2**63): the Python methods. */
+static PyTypeObject *cm_Maps, *cm_Map, *cm_FrameTable, *cm_Frame, *cm_Dso, *cm_Resolved;
+static PyObject *cm_unknown, *cm_dot, *cm_s_frames, *cm_s_resolve, *cm_find_fn, *cm_frame_fn, *cm_make_fn,
+    *cm_s_make_name;
+static Py_ssize_t cm_o_starts, cm_o_maps, cm_o_start, cm_o_end, cm_o_pgoff, cm_o_dso, cm_o_identity, cm_o_cache,
+    cm_o_short_name, cm_o_res_name, cm_o_res_start;
+/* Frame's slots, in Frame.__init__'s order: dso, sym, avma, file_offset, sym_start, inlined, dso_obj, resolved,
+ * level */
+static Py_ssize_t cm_o_frame[9];
+static int cm_ready;  /* 1 set up, -1 not possible (the Python methods) */
+static PyObject *cm_checked;  /* (the FrameTable whose methods count_run checked in this call: compared only) */
+static int cm_checked_own;
+
+static PyTypeObject *cm_type(const char *module, const char *name)
+{
+    PyObject *mod = PyImport_ImportModule(module);
+    PyObject *t = mod ? PyObject_GetAttrString(mod, name) : NULL;
+    Py_XDECREF(mod);
+    if (t && !PyType_Check(t)) Py_CLEAR(t);
+    return (PyTypeObject *)t;
+}
+
+/* the offset of a writable object slot (a __slots__ entry) of type: 1, else 0 */
+static int cm_off(PyTypeObject *type, const char *name, Py_ssize_t *off)
+{
+    PyObject *n = PyUnicode_InternFromString(name);
+    PyObject *d = n ? _PyType_Lookup(type, n) : NULL;
+    Py_XDECREF(n);
+    if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type) || ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX ||
+        (((PyMemberDescrObject *)d)->d_member->flags & READONLY))
+        return 0;
+    *off = ((PyMemberDescrObject *)d)->d_member->offset;
+    return 1;
+}
+
+static PyObject *cm_class_fn(PyTypeObject *type, const char *name)
+{
+    PyObject *fn = type ? PyDict_GetItemString(type->tp_dict, name) : NULL;
+    Py_XINCREF(fn);
+    return fn;
+}
+
+static int cm_setup(void)
+{
+    if (cm_ready)
+        return cm_ready > 0;
+    cm_ready = -1;
+    if (!(cm_s_frames = PyUnicode_InternFromString("_frames")) || !(cm_s_resolve = PyUnicode_InternFromString("resolve")) ||
+        !(cm_s_make_name = PyUnicode_InternFromString("_make")) || !(cm_dot = PyUnicode_InternFromString(".")))
+        return -1;
+    cm_Maps = cm_type("pyperf_probe.session.maps", "Maps");
+    cm_Map = cm_type("pyperf_probe.session.maps", "Map");
+    cm_FrameTable = cm_type("pyperf_probe.session.frames", "FrameTable");
+    cm_Frame = cm_type("pyperf_probe.session.frames", "Frame");
+    cm_Dso = cm_type("pyperf_probe.session.dsos", "Dso");
+    cm_Resolved = cm_type("pyperf_probe.session.dsos", "Resolved");
+    cm_find_fn = cm_class_fn(cm_Maps, "find");
+    cm_frame_fn = cm_class_fn(cm_FrameTable, "frame");
+    cm_make_fn = cm_class_fn(cm_FrameTable, "_make");
+    PyObject *dsos = PyImport_ImportModule("pyperf_probe.session.dsos");
+    cm_unknown = dsos ? PyObject_GetAttrString(dsos, "UNKNOWN_NAME") : NULL;
+    Py_XDECREF(dsos);
+    PyErr_Clear();
+    if (!cm_Maps || !cm_Map || !cm_FrameTable || !cm_Frame || !cm_Dso || !cm_Resolved || !cm_unknown ||
+        !PyUnicode_Check(cm_unknown) || !cm_find_fn || !cm_frame_fn || !cm_make_fn)
+        return 0;
+    static const char *frame_slots[9] = {"dso", "sym", "avma", "file_offset", "sym_start", "inlined", "dso_obj",
+                                         "resolved", "level"};
+    for (int i = 0; i < 9; i++)
+        if (!cm_off(cm_Frame, frame_slots[i], &cm_o_frame[i]))
+            return 0;
+    if (!cm_off(cm_Maps, "_starts", &cm_o_starts) || !cm_off(cm_Maps, "_maps", &cm_o_maps) ||
+        !cm_off(cm_Map, "start", &cm_o_start) || !cm_off(cm_Map, "end", &cm_o_end) ||
+        !cm_off(cm_Map, "pgoff", &cm_o_pgoff) || !cm_off(cm_Map, "dso", &cm_o_dso) ||
+        !cm_off(cm_Map, "identity", &cm_o_identity) || !cm_off(cm_Dso, "_cache", &cm_o_cache) ||
+        !cm_off(cm_Dso, "short_name", &cm_o_short_name) || !cm_off(cm_Resolved, "name", &cm_o_res_name) ||
+        !cm_off(cm_Resolved, "start", &cm_o_res_start))
+        return 0;
+    PyErr_Clear();
+    cm_ready = 1;
+    return 1;
+}
+
+#define CM_SLOT(o, off) (*(PyObject **)((char *)(o) + (off)))
+
+/* an int in [0, 2**63) as a u64: 1, else 0 (no error set) */
+static int cm_u64(PyObject *v, uint64_t *out)
+{
+    int overflow;
+    if (!v || !PyLong_CheckExact(v))
+        return 0;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow || x < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    *out = (uint64_t)x;
+    return 1;
+}
+
+/* obj.name is still the class's own function fn (no instance or class attribute put in its place: tests watch
+ * the look-ups that way): 1, else 0 (no error set) */
+static int cm_own(PyObject *obj, PyObject *name, PyObject *fn)
+{
+    PyObject *bound = PyObject_GetAttr(obj, name);
+    int own = bound && PyMethod_Check(bound) && PyMethod_GET_FUNCTION(bound) == fn && PyMethod_GET_SELF(bound) == obj;
+    Py_XDECREF(bound);
+    PyErr_Clear();
+    return own;
+}
+
+/* the map of `maps` holding avma a (Maps.find): borrowed, Py_None without one, NULL when maps is not as
+ * expected */
+static PyObject *cm_find(PyObject *maps, uint64_t a)
+{
+    PyObject *starts = CM_SLOT(maps, cm_o_starts), *list = CM_SLOT(maps, cm_o_maps);
+    if (!starts || !list || !PyList_CheckExact(starts) || !PyList_CheckExact(list) ||
+        PyList_GET_SIZE(starts) != PyList_GET_SIZE(list))
+        return NULL;
+    Py_ssize_t lo = 0, hi = PyList_GET_SIZE(starts);
+    while (lo < hi) {  /* bisect_right */
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        uint64_t start;
+        if (!cm_u64(PyList_GET_ITEM(starts, mid), &start))
+            return NULL;
+        if (a < start)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    if (lo == 0)
+        return Py_None;
+    PyObject *m = PyList_GET_ITEM(list, lo - 1);
+    uint64_t end;
+    if (Py_TYPE(m) != cm_Map || !cm_u64(CM_SLOT(m, cm_o_end), &end))
+        return NULL;
+    return a < end ? m : Py_None;
+}
+
+/* a Frame made with Frame.__init__'s values (a new reference; NULL and an error without memory) */
+static PyObject *cm_new_frame(PyObject *const values[9])
+{
+    PyObject *frame = cm_Frame->tp_alloc(cm_Frame, 0);
+    if (!frame)
+        return NULL;
+    for (int i = 0; i < 9; i++)
+        CM_SLOT(frame, cm_o_frame[i]) = Py_NewRef(values[i]);
+    return frame;
+}
+
+/* FrameTable._make(map_, avma, ".") for a Map of a Dso (or no map): the new Frame, NULL with an error set, or
+ * NULL without one (not the classes expected: the caller's Python path) */
+static PyObject *cm_make(PyObject *map, PyObject *avma, uint64_t a)
+{
+    if (map == Py_None) {
+        PyObject *const values[9] = {cm_unknown, Py_None, avma, Py_None, Py_None, Py_False, Py_None, Py_None, cm_dot};
+        return cm_new_frame(values);
+    }
+    PyObject *dso = CM_SLOT(map, cm_o_dso), *ident = CM_SLOT(map, cm_o_identity), *file_offset = NULL, *res = NULL;
+    PyObject *out = NULL;
+    if (!dso || Py_TYPE(dso) != cm_Dso || !ident)
+        return NULL;
+    int is_ident = PyObject_IsTrue(ident);
+    if (is_ident < 0)
+        return NULL;
+    if (is_ident) {
+        file_offset = Py_NewRef(avma);
+    } else {
+        uint64_t mstart, pgoff;
+        if (!cm_u64(CM_SLOT(map, cm_o_start), &mstart) || !cm_u64(CM_SLOT(map, cm_o_pgoff), &pgoff) || a < mstart ||
+            a - mstart > UINT64_MAX - pgoff)
+            return NULL;
+        if (!(file_offset = PyLong_FromUnsignedLongLong(a - mstart + pgoff)))
+            return NULL;
+    }
+    PyObject *cache = CM_SLOT(dso, cm_o_cache), *short_name = CM_SLOT(dso, cm_o_short_name);
+    if (!cache || !PyDict_CheckExact(cache) || !short_name)
+        goto done;
+    res = PyDict_GetItemWithError(cache, file_offset);
+    if (res)
+        Py_INCREF(res);
+    else if (PyErr_Occurred() || !(res = PyObject_CallMethodOneArg(dso, cm_s_resolve, file_offset)))
+        goto done;
+    if (res == Py_None) {
+        PyObject *const values[9] = {short_name, Py_None, avma, file_offset, Py_None, Py_False, dso, Py_None, cm_dot};
+        out = cm_new_frame(values);
+    } else if (Py_TYPE(res) == cm_Resolved && CM_SLOT(res, cm_o_res_name) && CM_SLOT(res, cm_o_res_start)) {
+        PyObject *const values[9] = {short_name, CM_SLOT(res, cm_o_res_name), avma, file_offset,
+                                     CM_SLOT(res, cm_o_res_start), Py_False, dso, res, cm_dot};
+        out = cm_new_frame(values);
+    }
+done:
+    Py_XDECREF(file_offset);
+    Py_XDECREF(res);
+    return out;
+}
+
+/* frames.frame(maps.find(avma), avma): in C for the session's classes (above), else by those methods */
+static PyObject *cm_frame(PyObject *maps, PyObject *frames, PyObject *avma)
+{
+    int ready = cm_setup();
+    if (ready < 0)
+        return NULL;
+    uint64_t a;
+    if (ready && frames != cm_checked) {  /* (once per count_run call and frame table) */
+        cm_checked = frames;
+        cm_checked_own = Py_TYPE(frames) == cm_FrameTable && cm_own(frames, s_frame, cm_frame_fn) &&
+                         cm_own(frames, cm_s_make_name, cm_make_fn) && _PyType_Lookup(cm_Maps, s_find) == cm_find_fn;
+    }
+    if (ready && cm_checked_own && Py_TYPE(maps) == cm_Maps && cm_u64(avma, &a)) {
+        PyObject *table = NULL, *key = NULL, *frame = NULL, *map = cm_find(maps, a);
+        if (!map)
+            goto python;
+        table = PyObject_GetAttr(frames, cm_s_frames);
+        if (!table || !PyDict_CheckExact(table)) {
+            PyErr_Clear();
+            goto c_done;
+        }
+        if (!(key = PyTuple_Pack(2, map == Py_None ? cm_dot : map, avma)))
+            goto c_done;
+        frame = PyDict_GetItemWithError(table, key);
+        if (frame) {
+            Py_INCREF(frame);
+        } else if (!PyErr_Occurred() && (frame = cm_make(map, avma, a)) != NULL) {
+            if (PyDict_SetItem(table, key, frame) < 0)
+                Py_CLEAR(frame);
+        }
+    c_done:
+        Py_XDECREF(table);
+        Py_XDECREF(key);
+        if (frame || PyErr_Occurred())
+            return frame;
+    }
+python:;
+    PyObject *map = PyObject_CallMethodOneArg(maps, s_find, avma);
+    if (map == NULL)
+        return NULL;
+    PyObject *frame = PyObject_CallMethodObjArgs(frames, s_frame, map, avma, NULL);
+    Py_DECREF(map);
+    return frame;
+}
+
 /* Session.chain_misses (its Python twin): the frames of user_chain_of's list, each address in it (an int) found
  * in `memo` or, failing that, memo[avma] = frames.frame(maps.find(avma), avma), leaf first (root first in
  * caller order); the tuple of frames. */
@@ -483,11 +767,7 @@ static PyObject *chain_misses(PyObject *list, PyObject *memo, PyObject *maps, Py
         } else {
             if (PyErr_Occurred())
                 return NULL;
-            PyObject *map = PyObject_CallMethodOneArg(maps, s_find, avma);
-            if (map == NULL)
-                return NULL;
-            frame = PyObject_CallMethodObjArgs(frames, s_frame, map, avma, NULL);
-            Py_DECREF(map);
+            frame = cm_frame(maps, frames, avma);
             if (frame == NULL)
                 return NULL;
             if (PyDict_SetItem(memo, avma, frame) < 0) {
@@ -785,11 +1065,7 @@ static int fixed_resolve(PyObject *fixed, PyObject *key, Py_ssize_t count, PyObj
             if (location != NULL) {
                 Py_INCREF(location);
             } else if (!PyErr_Occurred()) { /* memo[ip] = frames.frame(maps.find(ip), ip) */
-                PyObject *map = PyObject_CallMethodOneArg(maps, s_find, ip);
-                if (map != NULL) {
-                    location = PyObject_CallMethodObjArgs(PyTuple_GET_ITEM(fixed, FX_FRAMES), s_frame, map, ip, NULL);
-                    Py_DECREF(map);
-                }
+                location = cm_frame(maps, PyTuple_GET_ITEM(fixed, FX_FRAMES), ip);
                 *called = 1;
                 if (location != NULL && PyDict_SetItem(memo_dict, ip, location) < 0)
                     Py_CLEAR(location);
@@ -945,6 +1221,12 @@ typedef struct {
     PyObject *hit;   /* the cached or new resolution, or NULL */
 } RunKey;
 
+typedef struct {
+    PyObject *key;   /* (borrowed from keys; NULL: an empty slot) */
+    Py_hash_t hash;
+    Py_ssize_t j;    /* its RunKey */
+} RunSlot;
+
 /* {key: value of each distinct key} in first-occurrence order: counts (as_counts) or hits */
 static PyObject *run_dict(const RunKey *u, Py_ssize_t nu, int as_counts)
 {
@@ -963,13 +1245,22 @@ static PyObject *run_dict(const RunKey *u, Py_ssize_t nu, int as_counts)
     return d;
 }
 
-static PyObject *session_count_run(PyObject *self, PyObject *args)
+static PyObject *session_count_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject *keys, *cache, *pending, *order, *fixed;
     int kernel_check = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "O!O!O!OO|p", &PyList_Type, &keys, &PyDict_Type, &cache, &PyDict_Type, &pending, &order,
-                          &fixed, &kernel_check))
+    /* (called once a run, 9.4K times on sys.data: the arguments read without PyArg_ParseTuple's format) */
+    if (nargs < 5 || nargs > 6) {
+        PyErr_SetString(PyExc_TypeError, "count_run takes 5 or 6 arguments");
+        return NULL;
+    }
+    keys = args[0], cache = args[1], pending = args[2], order = args[3], fixed = args[4];
+    if (!PyList_Check(keys) || !PyDict_Check(cache) || !PyDict_Check(pending)) {
+        PyErr_SetString(PyExc_TypeError, "count_run: keys a list, cache and pending dicts");
+        return NULL;
+    }
+    if (nargs == 6 && (kernel_check = PyObject_IsTrue(args[5])) < 0)
         return NULL;
     if (order != Py_None && !PyList_Check(order)) {
         PyErr_SetString(PyExc_TypeError, "count_run: order must be a list or None");
@@ -993,41 +1284,84 @@ static PyObject *session_count_run(PyObject *self, PyObject *args)
         if (intern_names() < 0)
             return NULL;
     }
+    cm_checked = NULL; /* (cm_frame checks the frame table's methods again) */
     keys = PyList_GetSlice(keys, 0, PyList_GET_SIZE(keys)); /* (its own list: Python code may run below) */
     if (keys == NULL)
         return NULL;
     Py_ssize_t n = PyList_GET_SIZE(keys), nu = 0;
-    PyObject *index = PyDict_New(), *out = NULL;
+    PyObject *out = NULL;
+    RunSlot *table = NULL; /* (the keys' list holds them: the addresses stay) */
+    size_t cap = 8;
+    while (cap < 64 && cap < 2 * (size_t)n) /* (grown below past 64: a system-wide file's runs are short) */
+        cap <<= 1;
     RunKey *u = PyMem_Malloc((n ? n : 1) * sizeof(RunKey));
     Py_ssize_t *at = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
-    if (index == NULL || u == NULL || at == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
+    table = PyMem_Calloc(cap, sizeof(RunSlot));
+    if (u == NULL || at == NULL || table == NULL) {
+        PyErr_NoMemory();
         goto done;
     }
-    /* the run counted per distinct key (count_into), each sample's distinct key noted */
+    /* the run counted per distinct key (count_into), each sample's distinct key noted: a table of the
+     * distinct keys by hash (a bytes object keeps its own), the same object found at once, an equal one
+     * by its bytes (or ==, for a key of another type) */
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *key = PyList_GET_ITEM(keys, i);
-        PyObject *got = PyDict_GetItemWithError(index, key);
-        if (got != NULL) {
-            Py_ssize_t j = PyLong_AsSsize_t(got);
+        Py_hash_t h = PyObject_Hash(key);
+        if (h == -1)
+            goto done;
+        size_t mask = cap - 1, slot = ((size_t)h * 0x9E3779B97F4A7C15ull >> 20) & mask;
+        Py_ssize_t j = -1;
+        while (table[slot].key != NULL) {
+            PyObject *other = table[slot].key;
+            if (other == key) {
+                j = table[slot].j;
+                break;
+            }
+            if (table[slot].hash == h) {
+                int eq;
+                if (PyBytes_CheckExact(key) && PyBytes_CheckExact(other))
+                    eq = PyBytes_GET_SIZE(key) == PyBytes_GET_SIZE(other) &&
+                         memcmp(PyBytes_AS_STRING(key), PyBytes_AS_STRING(other), PyBytes_GET_SIZE(key)) == 0;
+                else if ((eq = PyObject_RichCompareBool(other, key, Py_EQ)) < 0)
+                    goto done;
+                if (eq) {
+                    j = table[slot].j;
+                    break;
+                }
+            }
+            slot = (slot + 1) & mask;
+        }
+        if (j >= 0) {
             u[j].count++;
             at[i] = j;
             continue;
         }
-        if (PyErr_Occurred())
-            goto done;
-        PyObject *j = PyLong_FromSsize_t(nu);
-        if (j == NULL)
-            goto done;
-        int bad = PyDict_SetItem(index, key, j);
-        Py_DECREF(j);
-        if (bad < 0)
-            goto done;
+        table[slot].key = key;
+        table[slot].hash = h;
+        table[slot].j = nu;
         u[nu].key = key;
         u[nu].count = 1;
         u[nu].hit = NULL;
         at[i] = nu++;
+        if ((size_t)nu * 2 > cap) { /* (half full: twice the size, the keys placed again by their hashes) */
+            size_t bigger = cap * 2;
+            RunSlot *grown = PyMem_Calloc(bigger, sizeof(RunSlot));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            for (size_t k = 0; k < cap; k++) {
+                if (table[k].key == NULL)
+                    continue;
+                size_t to = ((size_t)table[k].hash * 0x9E3779B97F4A7C15ull >> 20) & (bigger - 1);
+                while (grown[to].key != NULL)
+                    to = (to + 1) & (bigger - 1);
+                grown[to] = table[k];
+            }
+            PyMem_Free(table);
+            table = grown;
+            cap = bigger;
+        }
     }
     int any_new = 0;
     for (Py_ssize_t j = 0; j < nu; j++) {
@@ -1124,6 +1458,8 @@ static PyObject *session_count_run(PyObject *self, PyObject *args)
             python_ran = check = 1;
         if (got) {
             counted += u[j].count;
+            if (called) /* (fixed_resolve found the machine in step after its Python calls, and ran none since) */
+                check = 0, in_step = 1;
             continue;
         }
         PyObject *count = PyLong_FromSsize_t(u[j].count);
@@ -1162,7 +1498,7 @@ done:
             Py_XDECREF(u[j].hit);
     PyMem_Free(u);
     PyMem_Free(at);
-    Py_XDECREF(index);
+    PyMem_Free(table);
     Py_DECREF(keys);
     return out;
 }
@@ -1177,7 +1513,7 @@ PyMethodDef speedups_session_methods[] = {
     {"symtab_sort", (PyCFunction)session_symtab_sort, METH_VARARGS,
      "symtab_sort(svmas, sizes, types, bindings, page_size) -> (order, svmas, sizes, types, bindings, ends) | None "
      "(see the source)"},
-    {"count_run", (PyCFunction)session_count_run, METH_VARARGS,
+    {"count_run", (PyCFunction)(void (*)(void))session_count_run, METH_FASTCALL,
      "count_run(keys, cache, pending, order, fixed) -> int | (counts, new) (see the source)"},
     {NULL, NULL, 0, NULL},
 };

@@ -132,12 +132,23 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
         h.sequence = _Sequence(order, bucket, gkeys, len(groups) == 1) if order is not None else None
         # (the totals once per event: the sum of every group's period and count)
         h.count(sum(map(itemgetter(0), bucket.values())), sum(map(itemgetter(1), bucket.values())))
-        if not use_filters and not need_trace and h.plain_adds():
-            # the loop below with Hists.add's plain path, in C (perfdata/_speedups_report.c builder_adds) when built
+        plain = not use_filters and not need_trace and h.plain_adds()
+        if plain or (not use_filters and not need_trace and h.whole_adds()):
+            # the loop below with Hists.add's plain path, in C (perfdata/_speedups_report.c builder_adds) when built;
+            # for other keys (no trace, no tracepoint field, no group kept apart per dso) each (thread, location)'s
+            # whole identity is kept instead of each location's part (WHOLE: make.data's 5K groups have 13 pairs)
             adds = speedups.builder_adds if speedups is not None and hasattr(speedups, "builder_adds") else _py_adds
             # (a chain's frames converted there, each one as a location is: FrameTable.chain's answers)
-            adds(bucket, frames.known, to_rframe, chains, None, h._self_parts, h._self_part, h._comm_head,
-                 h._groups, h._thread_comm, gkeys)
+            # (C: a session frame's RFrame made there, FrameTable's conversion without its Python calls: c_convert)
+            if plain:
+                inlined = adds(bucket, frames.known, to_rframe, chains, None, h._self_parts, h._self_part, h._comm_head,
+                               h._groups, h._thread_comm, gkeys, frames.c_convert())
+            else:
+                inlined = adds(bucket, frames.known, to_rframe, chains, None, h._self_idents, h._self_ident,
+                               WHOLE_DSO_APART if h._dso_apart else WHOLE, h._groups, h._thread_comm, gkeys,
+                               frames.c_convert())
+            if inlined:
+                frames.inlined_seen = True
             bucket.clear()
             if need_raw and order is not None:
                 h.sequence.compact()
@@ -177,14 +188,23 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
     return Built(hists, [ev.name or "" for ev in evsels])
 
 
+# _py_adds' comm_head: make_part gives the whole identity, kept per (thread, location); and, with DSO_APART, the
+# group of a location without a symbol told apart by its dso (Hists._dso_apart)
+WHOLE, WHOLE_DSO_APART = 2, 3
+
+
 def _py_adds(bucket: dict, known: dict, to_rframe, chains: dict, chain_of, self_parts: dict, make_part,
-             comm_head: bool, groups: dict, thread_comm: dict, gkeys: dict) -> None:
+             comm_head: int, groups: dict, thread_comm: dict, gkeys: dict, convert=None) -> bool:
     """``_build``'s per-group loop and ``Hists.add`` on its plain path (no filter, no trace, the frame keys last
     after nothing or comm: ``Hists.plain_adds``), the twin of perfdata/_speedups_report.c builder_adds: each
     group's location and chain converted (``known``/``to_rframe``, ``chains``/``chain_of``; without chain_of,
     each frame as a location), its thread's comm
     noted, its identity made from the location's part (``self_parts``/``make_part``), its hists group made or
-    added to, its number in ``gkeys``."""
+    added to, its number in ``gkeys``. ``comm_head`` ``WHOLE`` (``Hists.whole_adds``): ``make_part`` gives the
+    whole identity, kept in ``self_parts[thread][loc]`` (the group's thread: one object per pid, tid and comm);
+    ``WHOLE_DSO_APART``: the same, a location without a symbol's group kept apart by its dso (``Hists.add``).
+    ``convert`` (``FrameTable.c_convert``: the C loop converts session frames itself, and answers whether one was
+    inlined) is not used here: ``to_rframe`` converts them, and notes that; False."""
     for group, (period, count) in list(bucket.items()):
         thread, location, chain, raw = group
         loc = known.get(location)
@@ -199,10 +219,17 @@ def _py_adds(bucket: dict, known: dict, to_rframe, chains: dict, chain_of, self_
                                                 for frame, rf in zip(chain, map(known.get, chain))])
         comm, tid = thread.comm, thread.tid
         thread_comm[tid] = comm
-        part = self_parts.get(loc)
+        parts = self_parts
+        if comm_head >= WHOLE:
+            parts = self_parts.get(thread)
+            if parts is None:
+                parts = self_parts[thread] = {}
+        part = parts.get(loc)
         if part is None:
-            part = self_parts[loc] = make_part(comm, tid, loc)
-        gkey = ((comm,) + part if comm_head else part, chain)
+            part = parts[loc] = make_part(comm, tid, loc)
+        gkey = ((comm,) + part if comm_head == 1 else part, chain)
+        if comm_head == WHOLE_DSO_APART and not loc.has_sym:
+            gkey += (loc.dso_name,)
         got = groups.get(gkey)
         if got is None:
             number = len(groups)
@@ -212,6 +239,7 @@ def _py_adds(bucket: dict, known: dict, to_rframe, chains: dict, chain_of, self_
             got[1] += count
             number = got[9]
         gkeys[group] = number
+    return False
 
 
 class _Sequence:

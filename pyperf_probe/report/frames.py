@@ -139,6 +139,14 @@ class FrameTable:
         self._rank_of = lambda dso_obj, dso_name: self.dso_rank(getattr(dso_obj, "long_name", dso_name), dso_obj.order)
         self.inlined_seen = False  # some frame converted is an inlined function's (report.hist lists more)
 
+    def c_convert(self) -> tuple | None:
+        """What report.builder's C loop (perfdata/_speedups_report.c builder_adds) needs to convert a session frame
+        as ``get`` does, with rframe_convert's work: (session frame class, RFrame, dso ranks, rank_of, object_of,
+        file_start_of); None without the C conversion (``_C_CONVERT``)."""
+        if _C_CONVERT is None:
+            return None
+        return _SessionFrame, RFrame, self._dso_ranks, self._rank_of, _object_symbol, _file_start
+
     def dso_rank(self, long_name: str | None, session_order: int | None) -> tuple[int, int]:
         if long_name is None:
             return (-1, -1)

@@ -109,6 +109,7 @@ class Hists:
         # comes before them
         self._self_at = self._loc_suffix if not self._dyn_keys else None
         self._self_parts: dict = {}
+        self._self_idents: dict = {}  # (builder's WHOLE adds) group's thread -> {location: its whole identity}
         self._comm_head = [k.name for k in se[:self._self_at or 0]] == ["comm"]
         self._frame_entries: dict = {}  # keys before the frame keys -> {RFrame: its cumulative entry}
         # keys whose comparisons report.order knows (no trace, no tracepoint field): entries found as perf's
@@ -187,6 +188,16 @@ class Hists:
         no other key or comm alone, and no group kept apart per dso (report.builder's builder_adds does it)."""
         return self._self_at is not None and (self._self_at == 0 or self._comm_head) and not self._dso_apart
 
+    def whole_adds(self) -> bool:
+        """Whether ``add`` of samples without a filter or trace makes an identity that depends only on the thread
+        and the location (``_self_ident``): no tracepoint-field key (report.builder's builder_adds keeps one per
+        thread and location)."""
+        return not self._dyn_keys
+
+    def _self_ident(self, comm: str, tid: int, loc) -> tuple:
+        """A sample's own identity without trace and raw (``whole_adds``)."""
+        return self.identity(comm, tid, loc, None, True)
+
     def finish(self) -> None:
         """Build the entries and their trees from the aggregated samples, in first-sample order.
 
@@ -242,7 +253,7 @@ class Hists:
             cc = entry.callchain
             if cc is None or not cc.node.children or entry.ident in skip or id(entry) in skipped:
                 continue
-            found = rbreplay.mixed_nodes(cc)
+            found = _mixed_nodes(cc)
             if found:
                 todo[entry] = len(replayed)
                 replayed.append(entry)
@@ -735,6 +746,13 @@ def _sequence_arrays(sequence) -> tuple:
     if hasattr(sequence, "arrays"):
         return sequence.arrays()
     return [g for g, _ in sequence], [p for _, p in sequence]
+
+
+def _mixed_nodes(root: CallchainRoot) -> set[int]:
+    """callchain.rbreplay ``mixed_nodes``: perfdata/_speedups_report.c's mixed_nodes when built (its twin)."""
+    if speedups is not None and hasattr(speedups, "mixed_nodes"):
+        return speedups.mixed_nodes(root.node, rbreplay.MIX_ALL)
+    return rbreplay.mixed_nodes(root)
 
 
 def _findnew_replay(*args, entries: int = -1):
