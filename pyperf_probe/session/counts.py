@@ -267,6 +267,7 @@ class _KeyCounter:
         # chains are read from the key and resolved in one pass (FixedKeys.resolve_chained)
         self.chain_keys = FixedKeys.chained(session, layout) if self.fixed_keys is None else None
         self.order: list | None = None  # each sample's (bucket, group, period) in order, when asked
+        self.interned: dict | None = {}  # group -> its one hit (_one_hit), None once given up (_forget)
         self.fixed: tuple | None = None  # count_run's tables for keys of fixed fields or with chains (FX_*)
         keys = self.fixed_keys or self.chain_keys
         if keys is not None:
@@ -303,6 +304,10 @@ class _KeyCounter:
 
     def _forget(self) -> None:
         self.flush()
+        interned = self.interned
+        if interned is not None and (len(interned) > CACHE_LIMIT or
+                                     (len(self.cache) >= CACHE_LIMIT and len(interned) * 2 > len(self.cache))):
+            self.interned = None  # (groups nearly as many as the keys: interning saves nothing)
         if self.fixed_keys is not None:
             self.fixed_keys.forget()
         if self.chain_keys is not None:  # (its kernel-mode keys' locations)
@@ -310,6 +315,19 @@ class _KeyCounter:
         self.cache.clear()
         self.heads.clear()
         self.dependents.clear()
+
+    def _one_hit(self, bucket: dict, group: tuple, period: int) -> tuple:
+        """(bucket, group, period), the one hit made for an equal group if there is one (as count_run's C loop):
+        keys that are all new (a probe argument's RAW in every key: bench/shapes.py's big.data, 1M keys of
+        11K groups) would each make one, which the order keeps to the end (~150 bytes a sample)."""
+        interned = self.interned
+        same = interned.get(group) if interned is not None else None
+        if same is not None and same[0] is bucket and same[2] == period:
+            return same
+        hit = (bucket, group, period)
+        if interned is not None and same is None:
+            interned[group] = hit
+        return hit
 
     def _drop(self, keys) -> None:
         """Drop these keys' resolutions (a key of ``heads``: the keys made from it), their pending counts
@@ -399,7 +417,7 @@ class _KeyCounter:
         bucket = self.groups[evsel]
         group = (thread.state or self.machine.thread_state(thread), location, chain if self.with_chain else (),
                  raw if self.with_raw else None)
-        hit = (bucket, group, period)
+        hit = self._one_hit(bucket, group, period)
         if self._machine_changed():
             if count > 1:   # (as _add_key)
                 self.session.nr_samples += 1
@@ -433,7 +451,7 @@ class _KeyCounter:
         evsel, thread, location, period = fast[:4]
         bucket = self.groups[evsel]
         group = (thread.state or self.machine.thread_state(thread), location, (), None)
-        hit = (bucket, group, period)
+        hit = self._one_hit(bucket, group, period)
         dependents = self.dependents
         if self.machine.pid_updates != dependents.pid_updates:
             dependents.pid_learnt()
