@@ -31,6 +31,7 @@ from collections import _count_elements as count_into  # Counter.update's C loop
 from itertools import repeat
 from operator import contains, itemgetter
 
+from pyperf_probe.perfdata.format import SampleType
 from pyperf_probe.perfdata.sample import Sample
 from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.session.fixed_keys import FixedKeys
@@ -52,11 +53,18 @@ def sample_groups(session, with_chain: bool = True, with_raw: bool = True,
     needs it where the look-ups' order decides the entries)."""
     groups: list[dict[tuple, list]] = [{} for _ in session.evsels]
     keep_raw = with_raw or not _raw_ends_keys(session.data)
-    batches = session.data.keyed_batches(raw=keep_raw)
+    # chains no event resolves (report --no-children -g none) and no RAW: keys of the fixed fields alone, which
+    # repeat where chains and payloads do not (big.data: a probe argument makes 1M keys of 1M samples)
+    layout = session.data.key_layout
+    walk = not with_chain and not with_raw and layout is not None and bool(layout.key_type & SampleType.CALLCHAIN) \
+        and session.chained_evsels is not None and not any(session.chained_evsels) \
+        and session.data.keyed_layout(walk=True, raw=False) is not None
+    keep_raw = keep_raw and not walk
+    batches = session.data.keyed_batches(walk=walk, raw=keep_raw)
     if batches is None:  # samples that are unique anyway (user stacks, registers, ...): one by one
         _count_samples(session, groups, with_chain, with_raw, order)
         return groups
-    counter = _KeyCounter(session, groups, with_chain, with_raw, session.data.keyed_layout(raw=keep_raw))
+    counter = _KeyCounter(session, groups, with_chain, with_raw, session.data.keyed_layout(walk=walk, raw=keep_raw))
     counter.order = order
     handlers = session.record_handlers()
     add_run, after_record = counter.add_run, counter.dependents.after_record
