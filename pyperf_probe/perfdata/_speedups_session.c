@@ -380,7 +380,7 @@ enum { MODE_FIXED, MODE_CHAINED
 
 static PyObject *s_pid, *s_state, *s_maps, *s_generation, *s_fp_memos, *s_pid_updates, *s_epoch, *s_kernel_epoch,
     *s_fp_memo, *s_find, *s_frame, *s_thread_state, *s_chained_evsels, *s_max_stack, *s_caller_order, *s_avma,
-    *s_dso_obj, *s_kernel_memo, *s_kernel_maps, *s_chains, *s_callchain, *s_kernel_location;
+    *s_dso_obj, *s_kernel_memo, *s_kernel_maps, *s_chains, *s_callchain, *s_kernel_location, *s_interned;
 
 static int intern_names(void)
 {
@@ -407,7 +407,8 @@ static int intern_names(void)
     s_chains = PyUnicode_InternFromString("_chains");
     s_callchain = PyUnicode_InternFromString("_callchain");
     s_kernel_location = PyUnicode_InternFromString("kernel_location");
-    if (!s_kernel_memo || !s_kernel_maps || !s_chains || !s_callchain || !s_kernel_location)
+    s_interned = PyUnicode_InternFromString("interned");
+    if (!s_interned || !s_kernel_memo || !s_kernel_maps || !s_chains || !s_callchain || !s_kernel_location)
         return -1;
     if (!s_fp_memo || !s_find || !s_frame || !s_thread_state || !s_chained_evsels || !s_max_stack || !s_caller_order ||
         !s_avma || !s_dso_obj)
@@ -1127,9 +1128,25 @@ static int fixed_resolve(PyObject *fixed, PyObject *key, Py_ssize_t count, PyObj
         if (group == NULL)
             goto done;
     }
-    *hit = PyTuple_Pack(3, bucket, group, period);
-    if (*hit == NULL)
-        goto done;
+    { /* one hit per equal group (counts.py _KeyCounter._one_hit: the order keeps every key's) */
+        PyObject *interned = PyObject_GetAttr(PyTuple_GET_ITEM(fixed, FX_COUNTER), s_interned);
+        if (interned == NULL)
+            goto done;
+        PyObject *same = PyDict_Check(interned) ? PyDict_GetItemWithError(interned, group) : NULL;
+        int eq = same != NULL && PyTuple_GET_ITEM(same, 0) == bucket ?
+            PyObject_RichCompareBool(PyTuple_GET_ITEM(same, 2), period, Py_EQ) : 0;
+        if (eq == 1) {
+            Py_INCREF(same);
+            *hit = same;
+        } else if (eq == 0 && !PyErr_Occurred()) {
+            *hit = PyTuple_Pack(3, bucket, group, period);
+            if (*hit != NULL && same == NULL && PyDict_Check(interned) && PyDict_SetItem(interned, group, *hit) < 0)
+                Py_CLEAR(*hit);
+        }
+        Py_DECREF(interned);
+        if (*hit == NULL)
+            goto done;
+    }
     if (PyDict_SetItem(cache, key, *hit) < 0)
         goto fail_hit;
     if (by_tid_got == NULL) {

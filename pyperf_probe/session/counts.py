@@ -32,6 +32,7 @@ from _collections import _count_elements as count_into  # Counter.update's C loo
 from itertools import repeat
 from operator import contains, itemgetter
 
+from pyperf_probe.perfdata.format import SampleType
 from pyperf_probe.perfdata.sample import Sample
 from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.session.fixed_keys import FixedKeys
@@ -53,7 +54,11 @@ def sample_groups(session, with_chain: bool = True, with_raw: bool = True,
     needs it where the look-ups' order decides the entries)."""
     groups: list[dict[tuple, list]] = [{} for _ in session.evsels]
     keep_raw = with_raw or not _raw_ends_keys(session.data)
-    walk = _walks_past_stacks(session, with_chain)
+    if _walks_past_stacks(session, with_chain):
+        walk = True
+    else:
+        walk = _walks_past_chains(session, with_chain, with_raw)
+        keep_raw = keep_raw and not walk
     batches = session.data.keyed_batches(walk=walk, raw=keep_raw)
     if batches is None:  # samples that are unique anyway (user stacks, registers, ...): one by one
         _count_samples(session, groups, with_chain, with_raw, order)
@@ -126,6 +131,17 @@ def _count_samples(session, groups: list[dict], with_chain: bool, with_raw: bool
     for bucket in groups:
         for value in bucket.values():
             del value[2]
+
+
+def _walks_past_chains(session, with_chain: bool, with_raw: bool) -> bool:
+    """Are chained samples keyed by their fixed fields alone (the walking layout without RAW)? When no event
+    resolves its chains (report --no-children -g none) and no RAW is wanted: such keys repeat where chains and
+    payloads do not (bench's big.data: a probe argument makes 1M keys of 1M samples)."""
+    layout = session.data.key_layout
+    if with_chain or with_raw or layout is None or not layout.key_type & SampleType.CALLCHAIN:
+        return False
+    chained = session.chained_evsels
+    return chained is not None and not any(chained) and session.data.keyed_layout(walk=True, raw=False) is not None
 
 
 def _walks_past_stacks(session, with_chain: bool) -> bool:
@@ -281,6 +297,7 @@ class _KeyCounter:
         # chains are read from the key and resolved in one pass (FixedKeys.resolve_chained)
         self.chain_keys = FixedKeys.chained(session, layout) if self.fixed_keys is None else None
         self.order: list | None = None  # each sample's (bucket, group, period) in order, when asked
+        self.interned: dict | None = {}  # group -> its one hit (_one_hit), None once given up (_forget)
         self.fixed: tuple | None = None  # count_run's tables for keys of fixed fields or with chains (FX_*)
         keys = self.fixed_keys or self.chain_keys
         if keys is not None:
@@ -317,6 +334,10 @@ class _KeyCounter:
 
     def _forget(self) -> None:
         self.flush()
+        interned = self.interned
+        if interned is not None and (len(interned) > CACHE_LIMIT or
+                                     (len(self.cache) >= CACHE_LIMIT and len(interned) * 2 > len(self.cache))):
+            self.interned = None  # (groups nearly as many as the keys: interning saves nothing)
         if self.fixed_keys is not None:
             self.fixed_keys.forget()
         if self.chain_keys is not None:  # (its kernel-mode keys' locations)
@@ -324,6 +345,19 @@ class _KeyCounter:
         self.cache.clear()
         self.heads.clear()
         self.dependents.clear()
+
+    def _one_hit(self, bucket: dict, group: tuple, period: int) -> tuple:
+        """(bucket, group, period), the one hit made for an equal group if there is one (as count_run's C loop):
+        keys that are all new (a probe argument's RAW in every key: bench/shapes.py's big.data, 1M keys of
+        11K groups) would each make one, which the order keeps to the end (~150 bytes a sample)."""
+        interned = self.interned
+        same = interned.get(group) if interned is not None else None
+        if same is not None and same[0] is bucket and same[2] == period:
+            return same
+        hit = (bucket, group, period)
+        if interned is not None and same is None:
+            interned[group] = hit
+        return hit
 
     def _drop(self, keys) -> None:
         """Drop these keys' resolutions (a key of ``heads``: the keys made from it), their pending counts
@@ -413,7 +447,7 @@ class _KeyCounter:
         bucket = self.groups[evsel]
         group = (thread.state or self.machine.thread_state(thread), location, chain if self.with_chain else (),
                  raw if self.with_raw else None)
-        hit = (bucket, group, period)
+        hit = self._one_hit(bucket, group, period)
         if self._machine_changed():
             if count > 1:   # (as _add_key)
                 self.session.nr_samples += 1
@@ -447,7 +481,7 @@ class _KeyCounter:
         evsel, thread, location, period = fast[:4]
         bucket = self.groups[evsel]
         group = (thread.state or self.machine.thread_state(thread), location, (), None)
-        hit = (bucket, group, period)
+        hit = self._one_hit(bucket, group, period)
         dependents = self.dependents
         if self.machine.pid_updates != dependents.pid_updates:
             dependents.pid_learnt()
