@@ -438,3 +438,29 @@ def test_fuzzed_dwarf_files(edits, cut, tmp_path, caplog, speedups_or_not):
         except PerfDataError as exc:  # (a header the cut made unreadable)
             results.append(("error", str(exc)))
     assert results[1] == results[0]
+
+
+@pytest.mark.parametrize("name", ["make.data", "mt.data", "two.data"])
+def test_chained_uprobe_samples_keyed_without_raw(name, caplog, monkeypatch, speedups_or_not):
+    """Report without RAW (--no-children, --sort comm,dso,sym) on -g uprobe files: the samples are keyed by
+    their fixed fields and chain (RAW walked past: a probe argument makes every RAW new), and the groups are
+    samples()' counted."""
+    from pyperf_probe.session import counts
+    path = str(GOLDEN / "report" / "data" / name)
+    session = Session(path, force=True)
+    assert counts._drops_raw_after_chains(session, True, False)
+    assert not counts._drops_raw_after_chains(session, True, True)
+    assert not counts._drops_raw_after_chains(session, False, False)
+    layouts = []
+    real = type(session.data).keyed_layout
+
+    def spy(self, *args, **kwargs):
+        got = real(self, *args, **kwargs)
+        layouts.append(got)
+        return got
+    monkeypatch.setattr(type(session.data), "keyed_layout", spy)
+    groups, counters, _ = assert_same(path, caplog)
+    keyed = [layout for layout in layouts if layout is not None and layout.walk]
+    assert keyed and all(layout.key_type & SampleType.CALLCHAIN and not layout.key_type & SampleType.RAW
+                         for layout in keyed)
+    assert counters[0] == sum(v[1] for g in groups for *_, v in g)

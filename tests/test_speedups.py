@@ -277,7 +277,8 @@ def walked_chunks(draw):
     for bit in fixed_bits + var_bits:
         sample_type |= bit
     walk = (draw(st.integers(0, 3)), draw(st.integers(0, 2)), draw(st.booleans()))
-    layout = KeyLayout.of(sample_type, timed=draw(st.booleans()), walk=walk, raw=draw(st.booleans()))
+    layout = KeyLayout.of(sample_type, timed=draw(st.booleans()), walk=walk, raw=draw(st.booleans()),
+                          chain=draw(st.booleans()))
     fixed = layout.fixed_end // 8 - 1
     parts = []
     small = st.integers(0, 3)
@@ -322,7 +323,7 @@ def walked_chunks(draw):
 def test_c_walk_is_the_python_walk(case):
     """Walking layouts: the C scan and the Python loop take the same records, stopping at the first whose
     fields overrun it, with the same keys; a record is walked iff the decoder reads it, and its key decodes
-    to the fixed fields and RAW the decoder reads."""
+    to the fixed fields, RAW and call chain (each where the layout keeps it) the decoder reads."""
     layout, buf = case
     c, python = both(layout, buf)
     assert c == python
@@ -354,8 +355,10 @@ def test_c_walk_is_the_python_walk(case):
         if key is not None:
             got = keyed(key)
             kept_raw = layout.key_type & SampleType.RAW
-            assert (got.ip, got.pid, got.tid, got.id, got.period, got.raw) == \
-                (sample.ip, sample.pid, sample.tid, sample.id, sample.period, sample.raw if kept_raw else None)
+            kept_chain = layout.key_type & SampleType.CALLCHAIN
+            assert (got.ip, got.pid, got.tid, got.id, got.period, got.raw, got.callchain) == \
+                (sample.ip, sample.pid, sample.tid, sample.id, sample.period, sample.raw if kept_raw else None,
+                 sample.callchain if kept_chain else None)
             if taken < len(keys) and off < c[0] << 3:
                 assert keys[taken] == key
                 taken += 1

@@ -20,7 +20,8 @@
  *
  *     With `walk` (a tuple of (kind, param) steps: sample_keys.KeyLayout's, for the variable fields after
  *     fixed_end, in record order), the key ends with the fixed fields and RAW: record[4:head_end] +
- *     record[mid_start:mid_end] + record[tail_start:fixed_end] + RAW's u32 size and data. The other fields
+ *     record[mid_start:mid_end] + record[tail_start:fixed_end] + RAW's u32 size and data (the call chain's
+ *     u64 nr and ips too, before RAW, when its step's param is 1; RAW left out when its param is 1). The other fields
  *     are walked past with the checks of perfdata.sample's decoder: a record one of them overruns is
  *     not taken (the scan stops there and the reader's careful path decodes it). Kinds: 1 CALLCHAIN, 2 RAW,
  *     3 BRANCH_STACK (param: hw_idx present), 4 REGS_USER/REGS_INTR (param: registers in the mask), 5
@@ -259,14 +260,18 @@ static PyObject *intern_key(KeyScanner *self, const unsigned char *rec, const Pi
     return key;
 }
 
-/* The variable fields of a record of `size` bytes walked as perfdata.sample's decoder reads them: 0 and
- * where RAW's u32 size and data are (len 0 without RAW), or -1 when a field overruns the record. */
-static int walk_record(const KeyScanner *self, const unsigned char *rec, int64_t size, Piece *raw)
+/* The variable fields of a record of `size` bytes walked as perfdata.sample's decoder reads them: 0, where
+ * RAW's u32 size and data are (len 0 without RAW) and in *kept the end of the key's fixed part (the fixed
+ * fields, then the call chain when its step's param is 1: it follows them in the record), or -1 when a field
+ * overruns the record. */
+static int walk_record(const KeyScanner *self, const unsigned char *rec, int64_t size, Piece *raw,
+                       Py_ssize_t *kept)
 {
     int64_t pos = 8 * (int64_t)self->fixed_words, end = size;
     int k;
 
     raw->off = raw->len = 0;
+    *kept = (Py_ssize_t)pos;
     for (k = 0; k < self->nsteps; k++) {
         const Step *step = &self->steps[k];
         uint64_t n;
@@ -280,6 +285,8 @@ static int walk_record(const KeyScanner *self, const unsigned char *rec, int64_t
             if (n > (uint64_t)((end - pos) >> 3))
                 return -1;
             pos += 8 * (int64_t)n;
+            if (step->param) /* param 1: kept in the key (it directly follows the fixed fields) */
+                *kept = (Py_ssize_t)pos;
             break;
         case STEP_RAW: { /* u32 size; char data[size], the two u64-aligned */
             uint32_t sz;
@@ -399,9 +406,10 @@ static PyObject *scanner_call(KeyScanner *self, PyObject *args, PyObject *kwargs
         if (size_words < self->fixed_words || size_words > nw - i)
             break;
         if (self->nsteps) {
-            if (walk_record(self, rec, 8 * (int64_t)size_words, &pieces[3]) < 0)
+            Py_ssize_t kept;
+            if (walk_record(self, rec, 8 * (int64_t)size_words, &pieces[3], &kept) < 0)
                 break;
-            pieces[2].len = 8 * self->fixed_words - self->tail_start;
+            pieces[2].len = kept - self->tail_start;
             npieces = 4;
         }
         PyObject *key = intern_key(self, rec, pieces, npieces), *time;
@@ -509,9 +517,10 @@ static PyObject *scanner_queue_scan(KeyScanner *self, PyObject *args)
         if (size_words < self->fixed_words || size_words > nw - i)
             break;
         if (self->nsteps) {
-            if (walk_record(self, rec, 8 * (int64_t)size_words, &pieces[3]) < 0)
+            Py_ssize_t kept;
+            if (walk_record(self, rec, 8 * (int64_t)size_words, &pieces[3], &kept) < 0)
                 break;
-            pieces[2].len = 8 * self->fixed_words - self->tail_start;
+            pieces[2].len = kept - self->tail_start;
             npieces = 4;
         }
         PyObject *key = intern_key(self, rec, pieces, npieces);

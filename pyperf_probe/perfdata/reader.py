@@ -107,20 +107,22 @@ class PerfDataFile:
         order, for consumers that loop over many records (one generator step per batch, not per record)."""
         return self._stream.batches(ordered)
 
-    def keyed_batches(self, timed: bool = False, walk: bool = False, raw: bool = True) -> Iterator | None:
+    def keyed_batches(self, timed: bool = False, walk: bool = False, raw: bool = True,
+                      chain: bool = False) -> Iterator | None:
         """The records as ``records()`` delivers them, but each run of samples as a list of sample keys
         (``perfdata.sample_keys``; ``decode_key`` reads one), for consumers that only count samples; None
         when this file's samples are not keyed (their records are unique anyway: read them one by one).
         ``timed``: keys that keep CPU, each sample as the pair ``(key, time)`` (script's walk); ``walk``:
         keys of the fixed fields and RAW alone, which also keys samples with user stacks or registers (for
-        a reader that uses no other field); ``raw=False``: walking keys without RAW either."""
-        if self._stream.keyed_layout(timed, walk, raw) is None:
+        a reader that uses no other field); ``raw=False``: walking keys without RAW either; ``chain=True``:
+        walking keys that keep the call chain (after the fixed fields)."""
+        if self._stream.keyed_layout(timed, walk, raw, chain) is None:
             return None
-        return self._stream.keyed_batches(timed, walk, raw)
+        return self._stream.keyed_batches(timed, walk, raw, chain)
 
-    def keyed_layout(self, timed: bool = False, walk: bool = False, raw: bool = True):
-        """The ``sample_keys.KeyLayout`` of ``keyed_batches(timed, walk, raw)``'s keys, or None."""
-        return self._stream.keyed_layout(timed, walk, raw)
+    def keyed_layout(self, timed: bool = False, walk: bool = False, raw: bool = True, chain: bool = False):
+        """The ``sample_keys.KeyLayout`` of ``keyed_batches(timed, walk, raw, chain)``'s keys, or None."""
+        return self._stream.keyed_layout(timed, walk, raw, chain)
 
     def decode_key(self, key: bytes, count: int = 1):
         """The ``Sample`` of ``count`` delivered samples with this key, None if they are dropped (their id

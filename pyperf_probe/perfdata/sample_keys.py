@@ -67,7 +67,8 @@ class KeyLayout(Frozen):
     with the decoder's checks (a record one of them overruns is not keyed: decoding it says what is
     wrong), so that samples differing by their chain, user stack or registers share a key. With
     ``raw=False`` its keys leave RAW out as well (report sorting tracepoint samples by comm, dso, sym: a
-    system-wide recording's RAW records hold pids and counters, nearly every one new)."""
+    system-wide recording's RAW records hold pids and counters, nearly every one new); with ``chain=True``
+    they keep the call chain, which follows the fixed fields (``key_type`` says which fields a key holds)."""
 
     __slots__ = ()
     _fields = ("sample_type", "time_word", "head_end", "mid_start", "mid_end", "tail_start", "fixed_end",
@@ -81,12 +82,14 @@ class KeyLayout(Frozen):
 
     @classmethod
     def of(cls, sample_type: int, timed: bool = False, walk: tuple | None = None,
-           raw: bool = True) -> KeyLayout | None:
+           raw: bool = True, chain: bool = False) -> KeyLayout | None:
         """The layout of ``sample_type``, or None when its samples are not keyed (no TIME, UNKEYED fields,
         or a big-endian host); ``timed``: the layout whose keys keep CPU; ``walk``: (registers in the user
         mask, in the interrupt mask, whether branch stacks hold hw_idx) for a walking layout (see the class
         docstring); ``raw=False`` (with ``walk``): a walking layout whose keys leave RAW out too (RAW is
-        still walked past with its check), for a reader that uses none of the variable fields."""
+        still walked past with its check), for a reader that uses none of the variable fields; ``chain=True``
+        (with ``walk``): its keys keep the call chain after the fixed fields (report --no-children of chained
+        uprobe samples with an argument: the chains repeat, the arguments do not)."""
         if not sample_type & SampleType.TIME or sys.byteorder != "little":
             return None
         if sample_type & (UNKEYED if walk is None else UNWALKED):
@@ -107,10 +110,10 @@ class KeyLayout(Frozen):
         pid_offset = 4 + 8 * (has(SampleType.IDENTIFIER) + has(SampleType.IP)) if has(SampleType.TID) else None
         fixed_end = 8 * (time_word + 1 + mid_words + has(SampleType.CPU) + has(SampleType.PERIOD))
         dropped = SampleType.TIME if timed else SampleType.TIME | SampleType.CPU
-        steps = _steps(sample_type, *walk, keep_raw=raw) if walk is not None else ()
+        steps = _steps(sample_type, *walk, keep_raw=raw, keep_chain=chain) if walk is not None else ()
         key_type = sample_type & ~dropped
         if steps:
-            key_type &= _FIXED_BEFORE | (SampleType.RAW if raw else 0)
+            key_type &= _FIXED_BEFORE | (SampleType.RAW if raw else 0) | (SampleType.CALLCHAIN if chain else 0)
         return cls(sample_type, time_word, 8 * time_word, mid_start, mid_end, tail_start, fixed_end,
                    key_type, id_offset, pid_offset, timed, steps)
 
@@ -120,7 +123,8 @@ class KeyLayout(Frozen):
         None."""
         st = self.sample_type
         after = st & ~((SampleType.RAW << 1) - 1) & ~SampleType.IDENTIFIER  # (IDENTIFIER comes first)
-        if not self.key_type & SampleType.RAW or (not self.walk and (st & SampleType.CALLCHAIN or after)):
+        chained = st & SampleType.CALLCHAIN if not self.walk else self.key_type & SampleType.CALLCHAIN
+        if not self.key_type & SampleType.RAW or chained or (not self.walk and after):
             return None
         before = (SampleType.IDENTIFIER, SampleType.IP, SampleType.TID, SampleType.ADDR, SampleType.ID,
                   SampleType.STREAM_ID, SampleType.PERIOD) + ((SampleType.CPU,) if self.timed else ())
@@ -131,11 +135,12 @@ class KeyLayout(Frozen):
         field overruns it."""
         if not self.walk:
             return record[4:self.head_end] + record[self.mid_start:self.mid_end] + record[self.tail_start:]
-        raw = walk_record(self.walk, record, self.fixed_end)
-        if raw is None:
+        walked = walk_record(self.walk, record, self.fixed_end)
+        if walked is None:
             return None
+        raw_at, raw_len, kept = walked
         return (record[4:self.head_end] + record[self.mid_start:self.mid_end] +
-                record[self.tail_start:self.fixed_end] + record[raw[0]:raw[0] + raw[1]])
+                record[self.tail_start:kept] + record[raw_at:raw_at + raw_len])
 
     def decoder(self, attr: EventAttr, evsel: int):
         """``decode(key) -> Sample`` for the keys of event ``evsel`` (``time``, ``cpu`` and ``file_offset``
@@ -211,9 +216,11 @@ class KeyLayout(Frozen):
         return namespace["scan"]
 
 
-def _steps(sample_type: int, regs_user: int, regs_intr: int, hw_index: bool, keep_raw: bool = True) -> tuple:
+def _steps(sample_type: int, regs_user: int, regs_intr: int, hw_index: bool, keep_raw: bool = True,
+           keep_chain: bool = False) -> tuple:
     """The walk steps of the fields after the fixed ones (perfdata.sample's order); RAW's step has
-    param 1 when the key leaves it out (``keep_raw`` False)."""
+    param 1 when the key leaves it out (``keep_raw`` False), CALLCHAIN's when the key keeps it
+    (``keep_chain``: it directly follows the fixed fields, READ being unwalked)."""
     steps: list[tuple[int, int]] = []
 
     def words(n: int) -> None:
@@ -221,7 +228,7 @@ def _steps(sample_type: int, regs_user: int, regs_intr: int, hw_index: bool, kee
             steps[-1] = (STEP_WORDS, steps[-1][1] + n)
         else:
             steps.append((STEP_WORDS, n))
-    for bit, step in ((SampleType.CALLCHAIN, (STEP_CALLCHAIN, 0)), (SampleType.RAW, (STEP_RAW, 0 if keep_raw else 1)),
+    for bit, step in ((SampleType.CALLCHAIN, (STEP_CALLCHAIN, int(keep_chain))), (SampleType.RAW, (STEP_RAW, 0 if keep_raw else 1)),
                       (SampleType.BRANCH_STACK, (STEP_BRANCH, int(hw_index))),
                       (SampleType.REGS_USER, (STEP_REGS, regs_user)), (SampleType.STACK_USER, (STEP_STACK, 0)),
                       (SampleType.WEIGHT | SampleType.WEIGHT_STRUCT, None), (SampleType.DATA_SRC, None),
@@ -240,11 +247,12 @@ _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 
 
-def walk_record(steps: tuple, record: bytes, fixed_end: int) -> tuple[int, int] | None:
-    """_speedups.c's walk_record: (where RAW's u32 size is, its length with the data; (0, 0) without RAW,
-    or when its step's param says to leave it out) past the variable fields of a whole record, or None when
-    one of them overruns it (sample.py's checks)."""
-    pos, end, raw = fixed_end, len(record), (0, 0)
+def walk_record(steps: tuple, record: bytes, fixed_end: int) -> tuple[int, int, int] | None:
+    """_speedups.c's walk_record: (where RAW's u32 size is, its length with the data -- 0, 0 without RAW, or
+    when its step's param says to leave it out --, the end of the key's fixed part: ``fixed_end``, or the
+    call chain's end when its step's param says to keep it) past the variable fields of a whole record, or
+    None when one of them overruns it (sample.py's checks)."""
+    pos, end, raw, kept = fixed_end, len(record), (0, 0), fixed_end
     for kind, param in steps:
         if kind == STEP_RAW:
             if pos + 4 > end:
@@ -268,6 +276,8 @@ def walk_record(steps: tuple, record: bytes, fixed_end: int) -> tuple[int, int] 
                 if n > (end - pos) >> 3:
                     return None
                 pos += 8 * n
+                if param:
+                    kept = pos
             elif kind == STEP_BRANCH:
                 pos += 16 if param else 8
                 if n * 3 > (end - pos) >> 3:
@@ -287,4 +297,4 @@ def walk_record(steps: tuple, record: bytes, fixed_end: int) -> tuple[int, int] 
                     return None
                 else:
                     pos += 16 + n
-    return raw
+    return raw + (kept,)

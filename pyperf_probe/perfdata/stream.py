@@ -406,21 +406,24 @@ class RecordStream:
 
     # --- samples as keys (perfdata.sample_keys) --------------------------------------------------------
 
-    def keyed_layout(self, timed: bool = False, walk: bool = False, raw: bool = True) -> KeyLayout | None:
-        """The layout ``keyed_batches(timed, walk, raw)`` would key the samples with, or None."""
-        walk = walk or not raw
+    def keyed_layout(self, timed: bool = False, walk: bool = False, raw: bool = True,
+                     chain: bool = False) -> KeyLayout | None:
+        """The layout ``keyed_batches(timed, walk, raw, chain)`` would key the samples with, or None."""
+        walk = walk or not raw or chain
         if self._keyed_type is None or (walk and self._walk is None):
             return None
-        return KeyLayout.of(self._keyed_type, timed=timed, walk=self._walk if walk else None, raw=raw)
+        return KeyLayout.of(self._keyed_type, timed=timed, walk=self._walk if walk else None, raw=raw, chain=chain)
 
-    def keyed_batches(self, timed: bool = False, walk: bool = False, raw: bool = True) -> Iterator:
+    def keyed_batches(self, timed: bool = False, walk: bool = False, raw: bool = True,
+                      chain: bool = False) -> Iterator:
         """The records in perf's delivery order, with the samples as keys (``keyed_layout(timed, walk)``
         must not be None): yields lists of sample keys (bytes, in delivery order) and, between them, every
         other record decoded. ``decode_key`` turns a key into a ``Sample``. ``timed``: the keys keep CPU and
         each sample comes as the pair ``(key, time)`` (``KeyLayout.of(..., timed=True)``: script's walk);
         ``walk``: the keys hold the fixed fields and RAW alone (a walking ``KeyLayout``: script without
-        call chains); ``raw=False``: a walking layout whose keys leave RAW out too."""
-        layout = self.keyed_layout(timed, walk, raw)
+        call chains); ``raw=False``: a walking layout whose keys leave RAW out too; ``chain=True``: a walking
+        layout whose keys keep the call chain."""
+        layout = self.keyed_layout(timed, walk, raw, chain)
         if layout != self._keyed_layout:
             self._keyed_layout, self._key_decoders = layout, None
         self._entries_out = 0  # entries (records other than keys) made and not yet delivered
