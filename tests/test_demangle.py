@@ -77,3 +77,38 @@ def test_perf_funcs_are_demangled_symbols(key):
     mangled = {dm.demangle(n) for n in names if n.startswith("_Z")}
     listed = mangled & perf_names
     assert len(listed) >= 0.9 * len(mangled) and len(listed) >= 8
+
+
+def test_accelerator_is_the_ctypes_call(monkeypatch):
+    """The C accelerator's cplus_demangle (libbfd dlopen'ed in C, no ctypes import) and the ctypes call of
+    the same library give the same names, with and without parameters; a library without the function is
+    an OSError, and the loader then goes on to the next candidate."""
+    speedups = dm.speedups
+    if speedups is None or not hasattr(speedups, "cplus_demangle"):
+        pytest.skip("C accelerator not built")
+    with_c = dm._load_cplus_demangle()
+    if with_c is None:
+        pytest.skip("needs libbfd")
+    monkeypatch.setattr(dm, "speedups", None)
+    with_ctypes = dm._load_cplus_demangle()
+    names = [m.encode() for m, *_ in KNOWN] + [b"_ZN3foo3barEv", b"_Zbogus", b"", b"\xff_Z"]
+    for flags in (dm.DMGL_NO_OPTS, dm.DMGL_PARAMS | dm.DMGL_ANSI):
+        assert [with_c(n, flags) for n in names] == [with_ctypes(n, flags) for n in names]
+    with pytest.raises(OSError):  # (a library without cplus_demangle)
+        speedups.cplus_demangle("libc.so.6", [b"_Z1fv"], 0)
+    with pytest.raises(OSError):
+        speedups.cplus_demangle("/nonexistent/libbfd.so", [b"_Z1fv"], 0)
+    with pytest.raises(TypeError):
+        speedups.cplus_demangle(with_c.__defaults__[1], ["_Z1fv"], 0)
+
+
+def test_cold_report_path_does_not_import_ctypes():
+    """Demangling through the accelerator leaves ctypes unimported (its import is ~4 ms of a cold report)."""
+    import subprocess
+    import sys
+    if dm.speedups is None or not hasattr(dm.speedups, "cplus_demangle") or dm._load_cplus_demangle() is None:
+        pytest.skip("needs the C accelerator and libbfd")
+    code = ("import sys; from pyperf_probe.symbols.demangle import demangle; "
+            "assert demangle('_Z3maxIiET_S0_S0_') == 'max<int>'; print('ctypes' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

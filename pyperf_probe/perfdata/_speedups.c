@@ -1323,6 +1323,66 @@ static PyObject *inflate_zlib(PyObject *Py_UNUSED(module), PyObject *args)
     return out;
 }
 
+/* --- cplus_demangle ----------------------------------------------------------------------------------- */
+
+/* libiberty's cplus_demangle, as perf 6.1 calls it (symbols/demangle.py): exported by binutils' shared
+ * libbfd, dlopen'ed here by the path the caller found (not linked). The same call through ctypes costs the
+ * first cold report of a C++ program its import of ctypes (~4 ms of ~90, make.data) and a ctypes call a
+ * name; demangle.py keeps the ctypes path for a build without this accelerator. */
+typedef char *(*cplus_demangle_fn)(const char *, int);
+
+static char *demangle_path;             /* the library dlopen'ed (strdup), NULL before */
+static cplus_demangle_fn demangle_fn;
+
+static PyObject *cplus_demangle(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    const char *path;
+    PyObject *names, *out;
+    int flags;
+    Py_ssize_t i, n;
+
+    if (!PyArg_ParseTuple(args, "sO!i:cplus_demangle", &path, &PyList_Type, &names, &flags))
+        return NULL;
+    if (demangle_path == NULL || strcmp(demangle_path, path) != 0) {
+        void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        cplus_demangle_fn fn = lib != NULL ? (cplus_demangle_fn)dlsym(lib, "cplus_demangle") : NULL;
+        if (fn == NULL) {
+            PyErr_Format(PyExc_OSError, "%s: no cplus_demangle", path);
+            return NULL;
+        }
+        free(demangle_path);
+        demangle_path = strdup(path);
+        demangle_fn = fn;
+    }
+    n = PyList_GET_SIZE(names);
+    out = PyList_New(n);
+    if (out == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        PyObject *name = PyList_GET_ITEM(names, i), *got;
+        char *text;
+        if (!PyBytes_Check(name)) {
+            Py_DECREF(out);
+            PyErr_SetString(PyExc_TypeError, "cplus_demangle: names must be bytes");
+            return NULL;
+        }
+        text = demangle_fn(PyBytes_AS_STRING(name), flags);
+        if (text == NULL) {
+            got = Py_None;
+            Py_INCREF(got);
+        } else {
+            got = PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
+            free(text);
+            if (got == NULL) {
+                Py_DECREF(out);
+                return NULL;
+            }
+        }
+        PyList_SET_ITEM(out, i, got);
+    }
+    return out;
+}
+
 
 static PyMethodDef speedups_methods[] = {
     {"run_extremes", (PyCFunction)run_extremes, METH_O,
@@ -1336,6 +1396,9 @@ static PyMethodDef speedups_methods[] = {
     {"inflate_zlib", (PyCFunction)inflate_zlib, METH_VARARGS,
      "inflate_zlib(data, offset, size) -> bytes or None: zlib.decompress(data[offset:]) when it is `size` bytes "
      "(see the source)"},
+    {"cplus_demangle", (PyCFunction)cplus_demangle, METH_VARARGS,
+     "cplus_demangle(library_path, names, flags) -> [str or None]: libiberty's cplus_demangle(name, flags) of "
+     "each bytes name, from the library (libbfd) at library_path; OSError when it has none (see the source)"},
     {NULL, NULL, 0, NULL},
 };
 

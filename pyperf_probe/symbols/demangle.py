@@ -5,14 +5,17 @@ Debian's perf 6.1 is built without libbfd and links libiberty's ``cplus_demangle
 unless -v is given (``DMGL_PARAMS | DMGL_ANSI``): ``perf probe -F`` and ``perf report`` show
 ``std::vector<int, std::allocator<int> >::push_back``, without the parameter list.
 
-The same libiberty function is exported by binutils' shared ``libbfd-*.so``; pyperf calls it through ctypes.
-Without libbfd, libstdc++'s ``__cxa_demangle`` (always with parameters) is used and the parameters and
-qualifiers are cut off to get libiberty's no-options form. Results are cached: report calls this per symbol.
+The same libiberty function is exported by binutils' shared ``libbfd-*.so``; pyperf calls it through the C
+accelerator (``_speedups.cplus_demangle``: dlopen'ed there, so the first cold report of a C++ program does not
+import ctypes, ~4 ms of it), or through ctypes where the accelerator is not built. Without libbfd,
+libstdc++'s ``__cxa_demangle`` (always with parameters) is used and the parameters and qualifiers are cut
+off to get libiberty's no-options form. Results are cached: report calls this per symbol.
 """
 from __future__ import annotations
 
-import ctypes
 import os
+
+from pyperf_probe.perfdata.speedups import speedups
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
@@ -25,6 +28,7 @@ _LIBBFD_GLOBS = ("/usr/lib/x86_64-linux-gnu/libbfd-*.so", "/usr/lib64/libbfd-*.s
 
 
 def _load_libc_free() -> Callable:
+    import ctypes
     libc = ctypes.CDLL(None)
     free = libc.free
     free.argtypes = [ctypes.c_void_p]
@@ -46,8 +50,19 @@ def _matching(pattern: str) -> list[str]:
 
 
 def _load_cplus_demangle() -> Callable[[bytes, int], str | None] | None:
+    c_demangle = getattr(speedups, "cplus_demangle", None)
     for pattern in _LIBBFD_GLOBS:
         for path in _matching(pattern):
+            if c_demangle is not None:
+                try:
+                    c_demangle(path, [], 0)  # (loads it, or OSError)
+                except OSError:
+                    continue
+
+                def c_call(name: bytes, flags: int, _f=c_demangle, _path=path) -> str | None:
+                    return _f(_path, [name], flags)[0]
+                return c_call
+            import ctypes
             try:
                 lib = ctypes.CDLL(path)
                 func = lib.cplus_demangle
@@ -70,6 +85,7 @@ def _load_cplus_demangle() -> Callable[[bytes, int], str | None] | None:
 
 
 def _load_cxa_demangle() -> Callable[[bytes, int], str | None] | None:
+    import ctypes
     import ctypes.util  # (subprocess, shutil, tempfile: ~20 ms, only without libbfd)
     path = ctypes.util.find_library("stdc++")
     if path is None:
