@@ -3,8 +3,11 @@ keys with call chains (``FixedKeys.resolve_chained``) against the generic one (d
 on the golden files with chains, in both lookup orders and with a short --max-stack."""
 from __future__ import annotations
 
+import glob
+import os
 import random
 import struct
+from array import array
 from pathlib import Path
 
 import pytest
@@ -122,8 +125,14 @@ def test_symtab_sort_equals_its_python_twin():
         got = symtab._sorted_columns(*columns)
         assert [list(c) for c in got] == [list(c) for c in want]
         assert [type(c) for c in got[1:]] == [type(c) for c in want[1:]]
-        raw = symtab._c_symtab_sort()(columns[1], columns[2], bytes(columns[3]), bytes(columns[4]), symtab.PAGE_SIZE)
+        sort = symtab._c_speedup("symtab_sort")
+        raw = sort(columns[1], columns[2], bytes(columns[3]), bytes(columns[4]), symtab.PAGE_SIZE)
         shapes["python" if raw is None else "sorted" if raw[0] is None else "reordered"] += 1
+        # (u64 arrays, as symtab_keep's columns come: the same answer)
+        assert sort(array("Q", columns[1]), array("Q", columns[2]), bytes(columns[3]), bytes(columns[4]),
+                    symtab.PAGE_SIZE) == raw
+        got = symtab._sorted_columns(columns[0], array("Q", columns[1]), array("Q", columns[2]), *columns[3:])
+        assert [list(c) for c in got] == [list(c) for c in want]
     assert min(shapes.values()) > 50, shapes
 
 
@@ -146,7 +155,7 @@ def test_symtab_sort_any_svma_bytes():
 
 def test_symtab_lookups_equal_with_and_without_the_c_sort(monkeypatch):
     """Every address of libc and cc1 (a stride through each table) resolves to the same symbol with the
-    columns sorted in C and in Python."""
+    columns filtered and sorted in C and in Python."""
     need_speedups()
     from pyperf_probe.symbols import symtab
     for path in ("/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/gcc/x86_64-linux-gnu/12/cc1"):
@@ -156,7 +165,7 @@ def test_symtab_lookups_equal_with_and_without_the_c_sort(monkeypatch):
         for c_sort in (True, False):
             symtab._CACHE.clear()
             if not c_sort:
-                monkeypatch.setattr(symtab, "_c_symtab_sort", lambda: None)
+                monkeypatch.setattr(symtab, "_c_speedup", lambda name: None)
             table = symtab.load_symtab(path)
             svmas = table._sorted()[1]
             probes = range(svmas[0] - 16, svmas[-1] + 64, max(1, (svmas[-1] - svmas[0]) // 20000))
@@ -164,6 +173,78 @@ def test_symtab_lookups_equal_with_and_without_the_c_sort(monkeypatch):
             monkeypatch.undo()
         assert answers[0] == answers[1] and sum(a is not None for a in answers[0]) > 1000
     symtab._CACHE.clear()
+
+
+def _elf_files() -> list[str]:
+    """ELF files of this machine of several kinds: libraries (with and without a .symtab), executables,
+    a debug file, 32-bit objects where there are any."""
+    found = []
+    for pattern in ("/usr/lib/x86_64-linux-gnu/*.so*", "/usr/bin/*", "/usr/lib/gcc/x86_64-linux-gnu/*/cc1*",
+                    "/usr/lib/debug/.build-id/*/*.debug", "/usr/lib32/*.so*", "/usr/lib/x86_64-linux-gnu/*.o"):
+        found += sorted(glob.glob(pattern))[:80]
+    return [p for p in found if os.path.isfile(p) and open(p, "rb").read(4) == b"\x7fELF"]
+
+
+def test_symtab_keep_equals_its_python_twin(monkeypatch):
+    """symtab_keep (C: perf's symbol filter and the kept entries' columns in one pass) = _kept and the
+    strided columns (Python), table by table, on the .symtab and .dynsym of this machine's ELF files."""
+    need_speedups()
+    from pyperf_probe.symbols import symtab
+    from pyperf_probe.symbols.elf import open_elf
+    tables = 0
+    for path in _elf_files():
+        try:
+            image = open_elf(path)
+        except Exception:  # (not a file open_elf reads: not what is tested here)
+            continue
+        for section in (".symtab", ".dynsym"):
+            names, rest = symtab.symbol_names(image, section)
+            with monkeypatch.context() as m:
+                m.setattr(symtab, "_c_speedup", lambda name: None)
+                py_names, py_rest = symtab.symbol_names(image, section)
+            assert list(names._offsets) == list(py_names._offsets), (path, section)
+            assert [list(c) for c in rest()] == [list(c) for c in py_rest()], (path, section)
+            tables += len(names) > 0
+    assert tables > 50
+
+
+def test_symtab_keep_corner_entries():
+    """Entries each rule keeps or drops, in 64- and 32-bit tables of both byte orders: types, an unnamed
+    entry, section indexes past the table and special ones, NOTYPE labels by visibility and section."""
+    need_speedups()
+    from pyperf_probe.perfdata.speedups import speedups
+    import struct as st
+    loaded, texts = bytes([0, 1, 1, 1]), bytes([0, 1, 0, 0])  # 1: .text, 2: .rodata, 3: another
+    rows = [  # (name, info, other, shndx, value, size, kept)
+        (1, 0x12, 0, 1, 0x1000, 16, 1),      # GLOBAL FUNC in .text
+        (2, 0x01, 0, 2, 0x2000, 8, 1),       # LOCAL OBJECT in .rodata
+        (3, 0x1a, 0, 1, 0x1010, 4, 1),       # GNU_IFUNC
+        (4, 0x03, 0, 1, 0x1020, 0, 0),       # SECTION
+        (5, 0x04, 0, 1, 0x1030, 0, 0),       # FILE
+        (0, 0x12, 0, 1, 0x1040, 8, 0),       # no name
+        (6, 0x12, 0, 0, 0, 0, 0),            # undefined
+        (7, 0x12, 0, 0xfff1, 5, 0, 0),       # SHN_ABS
+        (8, 0x12, 0, 9, 0x1050, 8, 0),       # a section index past the table
+        (9, 0x10, 0, 1, 0x1060, 0, 1),       # NOTYPE label in .text, default visibility
+        (10, 0x10, 2, 1, 0x1070, 0, 0),      # hidden label
+        (11, 0x10, 1, 1, 0x1080, 0, 0),      # internal label
+        (12, 0x10, 3, 1, 0x1090, 0, 1),      # protected label
+        (13, 0x10, 0, 2, 0x2010, 0, 0),      # label outside text and data
+        (14, 0x22, 0, 3, 0x3000, 1 << 40, 1),  # WEAK FUNC, a big size
+    ]
+    for is64 in (True, False):
+        for little in (True, False):
+            e = "<" if little else ">"
+            raw = b"".join(st.pack(e + "IBBHQQ", n, i, o, sh, v, sz) if is64 else
+                           st.pack(e + "IIIBBH", n, v, sz & 0xFFFFFFFF, i, o, sh)
+                           for n, i, o, sh, v, sz, _ in rows)
+            keep, names, svmas, sizes, info = speedups.symtab_keep(raw + b"\0" * 3, is64, little, loaded, texts)
+            assert list(keep) == [r[6] for r in rows]
+            kept = [r for r in rows if r[6]]
+            assert list(array("I", names)) == [r[0] for r in kept]
+            assert list(array("Q", svmas)) == [r[4] for r in kept]
+            assert list(array("Q", sizes)) == [r[5] if is64 else r[5] & 0xFFFFFFFF for r in kept]
+            assert list(info) == [r[1] for r in kept]
 
 
 def test_any_kernel_key_is_any_kernel_key():

@@ -234,7 +234,7 @@ static int u64_column(PyObject *list, uint64_t *out, Py_ssize_t n)
 
 /* symtab_sort(svmas, sizes, types, bindings, page_size) -> (order, svmas, sizes, types, bindings, ends) | None
  *
- * symbols.symtab._sorted_columns for a table of n >= 2 symbols (svmas, sizes: lists of int; types,
+ * symbols.symtab._sorted_columns for a table of n >= 2 symbols (svmas, sizes: lists of int or u64 arrays; types,
  * bindings: bytes, all in table order): a stable sort by svma; `order` the table-order index of each
  * sorted symbol (bytes of u32: array('I') contents), or None when the table was in order; the columns in
  * svma order as bytes (u64 values for svmas, sizes and ends: array('Q') contents); ends as
@@ -242,19 +242,48 @@ static int u64_column(PyObject *list, uint64_t *out, Py_ssize_t n)
  * at the page after its own). None when a value or an end does not fit in a u64 (the Python path, whose
  * columns then stay lists).
  * symbols.symtab._py_sorted_columns is the Python twin. */
+/* A column of n u64 values: a list of int (u64_column), or a buffer of n u64 values (array('Q') contents:
+ * symtab_keep's columns). 1 when read, 0 when a value is not a u64 (no exception), -1 on a wrong column. */
+static int u64_column_any(PyObject *column, uint64_t *out, Py_ssize_t n)
+{
+    if (PyList_Check(column))
+        return PyList_GET_SIZE(column) == n ? u64_column(column, out, n) : -1;
+    Py_buffer view;
+    if (PyObject_GetBuffer(column, &view, PyBUF_SIMPLE) < 0)
+        return -1;
+    int ok = view.len == n * 8;
+    if (ok)
+        memcpy(out, view.buf, n * 8);
+    PyBuffer_Release(&view);
+    return ok ? 1 : -1;
+}
+
+static Py_ssize_t column_len(PyObject *column)
+{
+    if (PyList_Check(column))
+        return PyList_GET_SIZE(column);
+    Py_buffer view;
+    if (PyObject_GetBuffer(column, &view, PyBUF_SIMPLE) < 0)
+        return -1;
+    Py_ssize_t n = view.len % 8 ? -1 : view.len / 8;
+    PyBuffer_Release(&view);
+    return n;
+}
+
 static PyObject *session_symtab_sort(PyObject *self, PyObject *args)
 {
     PyObject *svmas, *sizes, *out = NULL, *order = NULL;
     Py_buffer types, bindings;
     unsigned long long page;
     (void)self;
-    if (!PyArg_ParseTuple(args, "O!O!y*y*K", &PyList_Type, &svmas, &PyList_Type, &sizes, &types, &bindings, &page))
+    if (!PyArg_ParseTuple(args, "OOy*y*K", &svmas, &sizes, &types, &bindings, &page))
         return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(svmas);
+    Py_ssize_t n = column_len(svmas);
     uint64_t *sv = NULL, *sz = NULL, *osv = NULL, *osz = NULL, *oend = NULL;
     SymStart *starts = NULL;
     unsigned char *oty = NULL, *obi = NULL;
-    if (n < 2 || PyList_GET_SIZE(sizes) != n || types.len != n || bindings.len != n || page == 0) {
+    if (n < 2 || column_len(sizes) != n || types.len != n || bindings.len != n || page == 0) {
+        PyErr_Clear();
         PyErr_SetString(PyExc_ValueError, "symtab_sort: columns of unequal lengths, fewer than 2, or no page");
         goto done;
     }
@@ -270,7 +299,12 @@ static PyObject *session_symtab_sort(PyObject *self, PyObject *args)
         PyErr_NoMemory();
         goto done;
     }
-    if (!u64_column(svmas, sv, n) || !u64_column(sizes, sz, n))
+    int got_sv = u64_column_any(svmas, sv, n), got_sz = got_sv > 0 ? u64_column_any(sizes, sz, n) : 0;
+    if (got_sv < 0 || got_sz < 0) {
+        PyErr_SetString(PyExc_ValueError, "symtab_sort: columns of unequal lengths, fewer than 2, or no page");
+        goto done;
+    }
+    if (!got_sv || !got_sz)
         goto none;
     int sorted = 1;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -338,6 +372,102 @@ done:
     PyMem_Free(obi);
     PyBuffer_Release(&types);
     PyBuffer_Release(&bindings);
+    return out;
+}
+
+/* An unsigned field of `width` bytes (2, 4 or 8) in the given byte order. */
+static inline uint64_t read_uint(const unsigned char *p, int width, int little)
+{
+    uint64_t v = 0;
+    if (little)
+        for (int b = width - 1; b >= 0; b--)
+            v = (v << 8) | p[b];
+    else
+        for (int b = 0; b < width; b++)
+            v = (v << 8) | p[b];
+    return v;
+}
+
+/* symtab_keep(raw, is_64, little, loaded, texts) -> (keep, name_offsets, svmas, sizes, info)
+ *
+ * symbols.symtab._kept and the columns of its kept entries, in one pass over an ELF symbol table's bytes
+ * (Elf64_Sym or Elf32_Sym entries, in the file's byte order; a partial last entry ignored): perf's
+ * elf_sym__filter and elf_sym__is_label. An entry is kept when its st_name is not 0 and its st_shndx is a
+ * loaded section (loaded[shndx] != 0; indexes past `loaded` are not), and either its type is FUNC,
+ * GNU_IFUNC or OBJECT, or its type is NOTYPE, its visibility is neither HIDDEN nor INTERNAL and its section
+ * is a text or data one (texts[shndx] != 0). keep: a byte per entry (1 kept); name_offsets: the kept
+ * entries' st_name (u32 values: array('I') contents); svmas, sizes (u64 values: array('Q') contents) and
+ * info (a byte each) theirs too. _kept and symbol_names' rest are the Python twins (tests/test_symtab_c.py). */
+static PyObject *session_symtab_keep(PyObject *self, PyObject *args)
+{
+    Py_buffer raw, loaded, texts;
+    int is64, little;
+    PyObject *out = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*ppy*y*", &raw, &is64, &little, &loaded, &texts))
+        return NULL;
+    Py_ssize_t entsize = is64 ? 24 : 16, count = raw.len / entsize, kept = 0;
+    const unsigned char *base = raw.buf, *load = loaded.buf, *text = texts.buf;
+    PyObject *keep = PyBytes_FromStringAndSize(NULL, count);
+    uint32_t *names = PyMem_Malloc((count ? count : 1) * 4);
+    uint64_t *svmas = PyMem_Malloc((count ? count : 1) * 8), *sizes = PyMem_Malloc((count ? count : 1) * 8);
+    unsigned char *infos = PyMem_Malloc(count ? count : 1);
+    if (keep == NULL || !names || !svmas || !sizes || !infos) {
+        if (keep != NULL)
+            PyErr_NoMemory();
+        goto done;
+    }
+    unsigned char *k = (unsigned char *)PyBytes_AS_STRING(keep);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const unsigned char *e = base + i * entsize;
+        uint64_t name, value, size, shndx;
+        unsigned info, other;
+        /* Elf64_Sym: name u32, info u8, other u8, shndx u16, value u64, size u64;
+         * Elf32_Sym: name u32, value u32, size u32, info u8, other u8, shndx u16 */
+        if (is64) {
+            name = read_uint(e, 4, little);
+            info = e[4];
+            other = e[5];
+            shndx = read_uint(e + 6, 2, little);
+            value = read_uint(e + 8, 8, little);
+            size = read_uint(e + 16, 8, little);
+        } else {
+            name = read_uint(e, 4, little);
+            value = read_uint(e + 4, 4, little);
+            size = read_uint(e + 8, 4, little);
+            info = e[12];
+            other = e[13];
+            shndx = read_uint(e + 14, 2, little);
+        }
+        unsigned type = info & 0xf;
+        int in_loaded = shndx < (uint64_t)loaded.len && load[shndx];
+        int take = 0;
+        if (in_loaded && name) {
+            if (type == 2 || type == 10 || type == 1) /* STT_FUNC, STT_GNU_IFUNC, STT_OBJECT */
+                take = 1;
+            else if (type == 0 && (other & 3) != 2 && (other & 3) != 1 && shndx < (uint64_t)texts.len && text[shndx])
+                take = 1; /* a NOTYPE label (STV_HIDDEN 2, STV_INTERNAL 1 left out) */
+        }
+        k[i] = (unsigned char)take;
+        if (take) {
+            names[kept] = (uint32_t)name;
+            svmas[kept] = value;
+            sizes[kept] = size;
+            infos[kept] = (unsigned char)info;
+            kept++;
+        }
+    }
+    out = Py_BuildValue("(Oy#y#y#y#)", keep, (const char *)names, kept * 4, (const char *)svmas, kept * 8,
+                        (const char *)sizes, kept * 8, (const char *)infos, kept);
+done:
+    Py_XDECREF(keep);
+    PyMem_Free(names);
+    PyMem_Free(svmas);
+    PyMem_Free(sizes);
+    PyMem_Free(infos);
+    PyBuffer_Release(&raw);
+    PyBuffer_Release(&loaded);
+    PyBuffer_Release(&texts);
     return out;
 }
 
@@ -1527,6 +1657,8 @@ PyMethodDef speedups_session_methods[] = {
      "user_chain(key, at, memo, max_stack, caller_order) -> tuple | list | None (see the source)"},
     {"kernel_chain", (PyCFunction)session_kernel_chain, METH_VARARGS,
      "kernel_chain(key, at, kmemo, umemo, max_stack, caller_order) -> tuple | None (see the source)"},
+    {"symtab_keep", (PyCFunction)session_symtab_keep, METH_VARARGS,
+     "symtab_keep(raw, is_64, little, loaded, texts) -> (keep, name_offsets, svmas, sizes, info) (see the source)"},
     {"symtab_sort", (PyCFunction)session_symtab_sort, METH_VARARGS,
      "symtab_sort(svmas, sizes, types, bindings, page_size) -> (order, svmas, sizes, types, bindings, ends) | None "
      "(see the source)"},

@@ -314,6 +314,20 @@ def symbol_names(image: ElfImage, section_name: str, demangle: bool = False) -> 
     entsize, endian = layout["entsize"], image.endian
     raw = image.section_bytes(shdr)
     raw = raw[:len(raw) - len(raw) % entsize]
+    strtab = image.section_bytes(strtab_hdr)
+    keep_in_c = _c_speedup("symtab_keep")
+    if keep_in_c is not None:
+        # _kept and the kept entries' columns in one C pass (cc1's 28.9K symbols: the first cold report's
+        # ~4 ms of big-integer filters, strided views and int lists -> ~0.3 ms); the code below is its twin
+        loaded, texts = _section_flags(image)
+        _keep, offsets_raw, svmas_raw, sizes_raw, info = keep_in_c(raw, image.is_64, endian == "<", loaded, texts)
+        offsets = _array("I")
+        offsets.frombytes(offsets_raw)
+
+        def fast_rest():
+            return (_from_bytes(svmas_raw), _from_bytes(sizes_raw), list(info.translate(_TYPE_OF)),
+                    list(info.translate(_BINDING_OF)))
+        return SymbolNames(strtab, offsets, demangle), fast_rest
     keep, name_offsets = _kept(image, raw, layout)
 
     def column(name):
@@ -324,7 +338,19 @@ def symbol_names(image: ElfImage, section_name: str, demangle: bool = False) -> 
         return (column("st_value"), column("st_size"), list(info.translate(_TYPE_OF)),
                 list(info.translate(_BINDING_OF)))
     # (the kept entries' st_name, u32 values: an array holds cc1's 28.9K in 116 KiB instead of 1 MiB)
-    return SymbolNames(image.section_bytes(strtab_hdr), _array("I", name_offsets), demangle), rest
+    return SymbolNames(strtab, _array("I", name_offsets), demangle), rest
+
+
+def _section_flags(image: ElfImage) -> tuple[bytes, bytes]:
+    """(loaded, texts): a byte per section index, 1 for the sections ``_kept`` keeps symbols of (SHF_ALLOC,
+    not index 0) and for those of them whose name has "text" or "data" (where NOTYPE labels are kept)."""
+    loaded, texts = bytearray(len(image.sections)), bytearray(len(image.sections))
+    for i, sec in enumerate(image.sections):
+        if i and sec.flags & SHF_ALLOC:
+            loaded[i] = 1
+            if "text" in sec.name or "data" in sec.name:
+                texts[i] = 1
+    return bytes(loaded), bytes(texts)
 
 
 def symbol_columns(image: ElfImage, section_name: str) -> tuple[list, list, list, list, list]:
@@ -428,8 +454,8 @@ def _sorted_columns(names, svmas: list[int], sizes: list[int], types: list[int],
     :class:`LazyNames` (reordered, not made). The C accelerator's ``symtab_sort`` sorts and makes the
     columns when it is built (cc1's 28.9K symbols: ~15 ms of a cold report, ~2 ms in C); the Python
     twin (``_py_sorted_columns``) gives the same columns."""
-    sort = _c_symtab_sort()
-    if sort is not None and len(svmas) > 1 and type(svmas) is list and type(sizes) is list:
+    sort = _c_speedup("symtab_sort")
+    if sort is not None and len(svmas) > 1 and type(svmas) in _COLUMN_TYPES and type(sizes) in _COLUMN_TYPES:
         got = sort(svmas, sizes, bytes(types), bytes(bindings), PAGE_SIZE)
         if got is not None:
             order_raw, svmas_raw, sizes_raw, types, bindings, ends_raw = got
@@ -441,9 +467,13 @@ def _sorted_columns(names, svmas: list[int], sizes: list[int], types: list[int],
     return _py_sorted_columns(names, svmas, sizes, types, bindings)
 
 
-def _c_symtab_sort():
+_COLUMN_TYPES = (list, _array)  # (what symtab_sort reads: lists of int, u64 arrays)
+
+
+def _c_speedup(name: str):
+    """The C accelerator's ``name`` (symtab_sort, symtab_keep), None when it is not built."""
     from pyperf_probe.perfdata.speedups import speedups
-    return getattr(speedups, "symtab_sort", None)
+    return getattr(speedups, name, None)
 
 
 def _from_bytes(raw: bytes):
@@ -803,6 +833,14 @@ def _load(image: ElfImage, symfs: str | None) -> SymbolTable:
 
 
 def _joined(lists) -> list:
+    """The parts' items in one list, or in one u64 array when a part is one (symtab_keep's svmas and sizes:
+    the C sort reads them as they are)."""
+    lists = list(lists)
+    if any(type(items) is _array for items in lists):
+        column = _array("Q")
+        for items in lists:
+            column.extend(items)
+        return column
     out: list = []
     for items in lists:
         out += items
