@@ -112,3 +112,21 @@ def test_cold_report_path_does_not_import_ctypes():
             "assert demangle('_Z3maxIiET_S0_S0_') == 'max<int>'; print('ctypes' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_libbfd_found_in_the_loader_cache(tmp_path):
+    """The loader cache's libbfd paths (what ldconfig lists) come first, sorted, existing ones only; a
+    missing cache gives none (the folders' listings then); the real cache's entry is one the folder glob
+    finds too (the same library, maybe through the /lib link)."""
+    lib = tmp_path / "libbfd-9.9-system.so"
+    lib.write_bytes(b"")
+    cache = tmp_path / "ld.so.cache"
+    cache.write_bytes(b"glibc-ld.so.cache1.1\0libbfd-9.9-system.so\0" + str(lib).encode() + b"\0/nonexistent/libbfd-1.so\0"
+                      + str(tmp_path / "libbfd-9.9-system.so.1").encode() + b"\0libc.so.6\0/lib/libc.so.6")
+    assert dm._ld_cache_matching(str(cache)) == [str(lib)]
+    assert dm._ld_cache_matching(str(tmp_path / "none")) == []
+    real = dm._ld_cache_matching()
+    globbed = [p for pattern in dm._LIBBFD_GLOBS for p in dm._matching(pattern)]
+    if not real or not globbed:
+        pytest.skip("no libbfd in the loader cache or the folders")
+    assert {os.path.realpath(p) for p in real} <= {os.path.realpath(p) for p in globbed}

@@ -49,38 +49,64 @@ def _matching(pattern: str) -> list[str]:
                   if n.startswith(prefix) and n.endswith(suffix) and len(n) >= len(prefix) + len(suffix))
 
 
+def _ld_cache_matching(cache: str = "/etc/ld.so.cache") -> list[str]:
+    """The libbfd-*.so paths the dynamic loader's cache lists (ldconfig's: every library of the trusted
+    folders), sorted by name: found in its 40 KB (~0.1 ms) where listing /usr/lib/x86_64-linux-gnu takes
+    ~0.7 ms. Only paths that exist are given; none when there is no cache (then _matching's listings)."""
+    try:
+        with open(cache, "rb") as f:
+            data = f.read()
+    except OSError:
+        return []
+    found = set()
+    at = data.find(b"/libbfd-")
+    while at >= 0:
+        start, end = data.rfind(b"\0", 0, at) + 1, data.find(b"\0", at)
+        path = data[start:end if end >= 0 else len(data)].decode("utf-8", "replace")
+        if path.startswith("/") and path.endswith(".so") and os.path.exists(path):
+            found.add(path)
+        at = data.find(b"/libbfd-", at + 1)
+    return sorted(found, key=lambda path: (os.path.basename(path), path))
+
+
+def _candidates():
+    """Where libbfd may be: the loader cache's entries, then the folders' (_LIBBFD_GLOBS)."""
+    yield from _ld_cache_matching()
+    for pattern in _LIBBFD_GLOBS:
+        yield from _matching(pattern)
+
+
 def _load_cplus_demangle() -> Callable[[bytes, int], str | None] | None:
     c_demangle = getattr(speedups, "cplus_demangle", None)
-    for pattern in _LIBBFD_GLOBS:
-        for path in _matching(pattern):
-            if c_demangle is not None:
-                try:
-                    c_demangle(path, [], 0)  # (loads it, or OSError)
-                except OSError:
-                    continue
-
-                def c_call(name: bytes, flags: int, _f=c_demangle, _path=path) -> str | None:
-                    return _f(_path, [name], flags)[0]
-                return c_call
-            import ctypes
+    for path in _candidates():
+        if c_demangle is not None:
             try:
-                lib = ctypes.CDLL(path)
-                func = lib.cplus_demangle
-            except (OSError, AttributeError):
+                c_demangle(path, [], 0)  # (loads it, or OSError)
+            except OSError:
                 continue
-            func.argtypes = [ctypes.c_char_p, ctypes.c_int]
-            func.restype = ctypes.c_void_p
-            free = _load_libc_free()
 
-            def call(name: bytes, flags: int, _f=func, _free=free) -> str | None:
-                ptr = _f(name, flags)
-                if not ptr:
-                    return None
-                try:
-                    return ctypes.string_at(ptr).decode("utf-8", "replace")
-                finally:
-                    _free(ptr)
-            return call
+            def c_call(name: bytes, flags: int, _f=c_demangle, _path=path) -> str | None:
+                return _f(_path, [name], flags)[0]
+            return c_call
+        import ctypes
+        try:
+            lib = ctypes.CDLL(path)
+            func = lib.cplus_demangle
+        except (OSError, AttributeError):
+            continue
+        func.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        func.restype = ctypes.c_void_p
+        free = _load_libc_free()
+
+        def call(name: bytes, flags: int, _f=func, _free=free) -> str | None:
+            ptr = _f(name, flags)
+            if not ptr:
+                return None
+            try:
+                return ctypes.string_at(ptr).decode("utf-8", "replace")
+            finally:
+                _free(ptr)
+        return call
     return None
 
 
