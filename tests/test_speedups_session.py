@@ -247,6 +247,55 @@ def test_symtab_keep_corner_entries():
             assert list(info) == [r[1] for r in kept]
 
 
+def test_plt_names_equal_their_python_twin(monkeypatch):
+    """plt_names (C) = _py_plt_names on this machine's ELF files (the PLT symbols as plt_symbols gives them)
+    and on made tables: symbol index 0, an index past .dynsym, a name without NUL at the table's end,
+    bytes that are not UTF-8, a name longer than the C buffer, 32-bit Rel entries, big-endian."""
+    need_speedups()
+    from pyperf_probe.perfdata.speedups import speedups
+    from pyperf_probe.symbols import symtab
+    from pyperf_probe.symbols.elf import open_elf
+    tables = 0
+    for path in _elf_files():
+        try:
+            image = open_elf(path)
+        except Exception:  # (not a file open_elf reads: not what is tested here)
+            continue
+        got = symtab.plt_symbols(image)
+        with monkeypatch.context() as m:
+            m.setattr(symtab, "_c_speedup", lambda name: None)
+            assert symtab.plt_symbols(image) == got, path
+        tables += len(got) > 0
+    assert tables > 20
+
+    class Image:  # (what _py_plt_names reads of an image)
+        def __init__(self, is_64, endian):
+            self.is_64, self.endian = is_64, endian
+    strtab = b"\0malloc\0\xff\xfebad\0" + b"x" * 600 + b"\0tail"
+    offsets = [1, 8, strtab.index(b"x"), strtab.index(b"tail")]
+    for is64 in (True, False):
+        for little in (True, False):
+            e = "<" if little else ">"
+            entry = "IBBHQQ" if is64 else "IIIBBH"
+            syms = st_pack(e + entry, 0, *([0] * 5))
+            for off in offsets:
+                syms += st_pack(e + entry, off, *([0] * 5))
+            shift = 32 if is64 else 8
+            indexes = [0, 1, 2, 3, 4, 99, 1]
+            for rel_size in ((24, 16) if is64 else (12, 8)):
+                width = 8 if is64 else 4
+                raw = b"".join(st_pack(e + ("Q" if is64 else "I") * (rel_size // width), 0, (i << shift) | 7,
+                                       *([0] * (rel_size // width - 2))) for i in indexes)
+                want = symtab._py_plt_names(raw, rel_size, Image(is64, e), syms, strtab)
+                assert speedups.plt_names(raw, rel_size, is64, little, syms, strtab) == want
+                assert want[0] == "@plt" and want[1] == "malloc@plt" and want[5] == "@plt"
+                assert want[4] == "tail@plt" and len(want[3]) == 604
+
+
+def st_pack(fmt: str, *values) -> bytes:
+    return struct.pack(fmt, *values)
+
+
 def test_any_kernel_key_is_any_kernel_key():
     """counts._any_kernel_key (C loops over a run's keys) = any(_kernel_key(key)) on random keys: kernel
     misc values, the PERF_CONTEXT_KERNEL mark anywhere, or neither."""

@@ -471,6 +471,71 @@ done:
     return out;
 }
 
+/* plt_names(rel, rel_size, is_64, little, dynsym, strtab) -> [str]
+ *
+ * symbols.symtab.plt_symbols' names, in relocation order: for each .rela.plt/.rel.plt entry of `rel_size`
+ * bytes (r_info the second field: ELF64_R_SYM its high 32 bits, ELF32_R_SYM its bits 8 and up), the
+ * .dynsym entry's name from `strtab` + "@plt" ("@plt" for symbol index 0 or an index past the table; a
+ * name without NUL ends with the table), decoded as UTF-8 with replacement (perf's
+ * dso__synthesize_plt_symbols). Its Python loop is the twin (tests/test_speedups_session.py). */
+static PyObject *session_plt_names(PyObject *self, PyObject *args)
+{
+    Py_buffer rel, sym, str;
+    Py_ssize_t rel_size;
+    int is64, little;
+    PyObject *out = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nppy*y*", &rel, &rel_size, &is64, &little, &sym, &str))
+        return NULL;
+    int width = is64 ? 8 : 4;
+    Py_ssize_t sym_size = is64 ? 24 : 16;
+    if (rel_size < 2 * width) {
+        PyErr_SetString(PyExc_ValueError, "plt_names: relocation entries too small");
+        goto done;
+    }
+    Py_ssize_t n = rel.len / rel_size;
+    const unsigned char *r = rel.buf, *syms = sym.buf, *strs = str.buf;
+    out = PyList_New(n);
+    if (out == NULL)
+        goto done;
+    char buf[512];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t r_info = read_uint(r + i * rel_size + width, width, little);
+        uint64_t index = is64 ? r_info >> 32 : r_info >> 8;
+        const char *name = "";
+        Py_ssize_t len = 0;
+        if (index && (uint64_t)(index + 1) * sym_size <= (uint64_t)sym.len) {
+            uint64_t st_name = read_uint(syms + index * sym_size, 4, little);
+            if (st_name <= (uint64_t)str.len) {
+                const char *start = (const char *)strs + st_name;
+                const char *nul = memchr(start, 0, str.len - st_name);
+                name = start;
+                len = nul != NULL ? nul - start : str.len - (Py_ssize_t)st_name;
+            }
+        }
+        PyObject *text;
+        if (len + 4 <= (Py_ssize_t)sizeof(buf)) {
+            memcpy(buf, name, len);
+            memcpy(buf + len, "@plt", 4);
+            text = PyUnicode_DecodeUTF8(buf, len + 4, "replace");
+        } else {
+            PyObject *head = PyUnicode_DecodeUTF8(name, len, "replace");
+            text = head != NULL ? PyUnicode_FromFormat("%U@plt", head) : NULL;
+            Py_XDECREF(head);
+        }
+        if (text == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, i, text);
+    }
+done:
+    PyBuffer_Release(&rel);
+    PyBuffer_Release(&sym);
+    PyBuffer_Release(&str);
+    return out;
+}
+
 /* count_run(keys, cache, pending, order, fixed, kernel_check=False) -> int | (counts, new)
  *
  * session.counts._KeyCounter.add_run's loop over one run of sample keys (bytes, in order). The run's keys are
@@ -1657,6 +1722,8 @@ PyMethodDef speedups_session_methods[] = {
      "user_chain(key, at, memo, max_stack, caller_order) -> tuple | list | None (see the source)"},
     {"kernel_chain", (PyCFunction)session_kernel_chain, METH_VARARGS,
      "kernel_chain(key, at, kmemo, umemo, max_stack, caller_order) -> tuple | None (see the source)"},
+    {"plt_names", (PyCFunction)session_plt_names, METH_VARARGS,
+     "plt_names(rel, rel_size, is_64, little, dynsym, strtab) -> [name + '@plt'] (see the source)"},
     {"symtab_keep", (PyCFunction)session_symtab_keep, METH_VARARGS,
      "symtab_keep(raw, is_64, little, loaded, texts) -> (keep, name_offsets, svmas, sizes, info) (see the source)"},
     {"symtab_sort", (PyCFunction)session_symtab_sort, METH_VARARGS,

@@ -299,7 +299,8 @@ class SymbolNames:
         return self._made(list(compress(self._offsets, keep)))
 
 
-def symbol_names(image: ElfImage, section_name: str, demangle: bool = False) -> tuple[SymbolNames, object]:
+def symbol_names(image: ElfImage, section_name: str, demangle: bool = False,
+                 memo: dict | None = None) -> tuple[SymbolNames, object]:
     """(names, rest): the names of the symbols of ``section_name`` (``.symtab``/``.dynsym``) that perf
     keeps, in table order (demangled with ``demangle``; made on demand, :class:`SymbolNames`), and a
     function that returns their other fields when called: (svmas, sizes, types, bindings), one list per
@@ -312,9 +313,9 @@ def symbol_names(image: ElfImage, section_name: str, demangle: bool = False) -> 
         raise SymbolError(f"{image.path}: {section_name} has no string table")
     layout = SYM_LAYOUT[image.is_64]
     entsize, endian = layout["entsize"], image.endian
-    raw = image.section_bytes(shdr)
+    raw = _section_bytes(image, shdr, memo)
     raw = raw[:len(raw) - len(raw) % entsize]
-    strtab = image.section_bytes(strtab_hdr)
+    strtab = _section_bytes(image, strtab_hdr, memo)
     keep_in_c = _c_speedup("symtab_keep")
     if keep_in_c is not None:
         # _kept and the kept entries' columns in one C pass (cc1's 28.9K symbols: the first cold report's
@@ -366,7 +367,19 @@ def read_elf_symbols(image: ElfImage, section_name: str) -> list[tuple[str, int,
     return list(zip(*symbol_columns(image, section_name)))
 
 
-def plt_symbols(image: ElfImage) -> list[tuple[str, int, int, int, int]]:
+def _section_bytes(image: ElfImage, shdr, memo: dict | None) -> bytes:
+    """``image.section_bytes(shdr)``, read once per ``memo`` (``_load``'s: a binary without .symtab has
+    its .dynsym and .dynstr read for its symbols and for its PLT's names, cc1's 2 MB)."""
+    if memo is None:
+        return image.section_bytes(shdr)
+    key = (image.path, shdr.file_offset, shdr.size)
+    got = memo.get(key)
+    if got is None:
+        got = memo[key] = image.section_bytes(shdr)
+    return got
+
+
+def plt_symbols(image: ElfImage, memo: dict | None = None) -> list[tuple[str, int, int, int, int]]:
     """``NAME@plt`` per ``.rela.plt``/``.rel.plt`` entry, in relocation order, at the PLT entry's svma
     (perf's ``dso__synthesize_plt_symbols``: entries follow the PLT header in ``.plt``, or start at
     ``.plt.sec`` when the binary has one; an entry whose symbol index is 0 is named ``@plt``)."""
@@ -381,26 +394,38 @@ def plt_symbols(image: ElfImage) -> list[tuple[str, int, int, int, int]]:
     rel_size = width * (3 if rel.name == ".rela.plt" else 2)
     raw = image.section_bytes(rel)
     raw = raw[:len(raw) - len(raw) % rel_size]
-    r_infos = _int_column(raw, width, width, rel_size, image.endian)
-    sym_indexes = [r_info >> (32 if image.is_64 else 8) for r_info in r_infos]
-    strtab = image.section_bytes(image.section_by_index(dynsym.link))
-    symraw = image.section_bytes(dynsym)
-    sym_size = SYM_LAYOUT[image.is_64]["entsize"]
-    order = "little" if image.endian == "<" else "big"
+    strtab = _section_bytes(image, image.section_by_index(dynsym.link), memo)
+    symraw = _section_bytes(image, dynsym, memo)
     plt_sec = image.section(".plt.sec")
     entry_size = 16 if image.machine in (62, 3) else (plt.entsize or 16)
     if plt_sec is not None:
         svma = plt_sec.svma
     else:
         svma = plt.svma + entry_size          # skip the PLT0 header
+    names_in_c = _c_speedup("plt_names")
+    if names_in_c is not None:  # (cc1's 490 entries: ~1 ms of the first cold report in Python)
+        names = names_in_c(raw, rel_size, image.is_64, image.endian == "<", symraw, strtab)
+    else:
+        names = _py_plt_names(raw, rel_size, image, symraw, strtab)
+    return [(name, svma + i * entry_size, entry_size, STT_FUNC, STB_GLOBAL) for i, name in enumerate(names)]
+
+
+def _py_plt_names(raw: bytes, rel_size: int, image: ElfImage, symraw: bytes, strtab: bytes) -> list[str]:
+    """``NAME@plt`` of each relocation entry of ``raw`` (its symbol's .dynsym name; "@plt" for index 0 or
+    one past the table; a name without NUL ends with the table): _speedups_session.c plt_names' twin."""
+    width = 8 if image.is_64 else 4
+    r_infos = _int_column(raw, width, width, rel_size, image.endian)
+    sym_size = SYM_LAYOUT[image.is_64]["entsize"]
+    order = "little" if image.endian == "<" else "big"
     out = []
-    for sym_index in sym_indexes:
+    for r_info in r_infos:
+        sym_index = r_info >> (32 if image.is_64 else 8)
         name = ""
         if sym_index and (sym_index + 1) * sym_size <= len(symraw):
             st_name = int.from_bytes(symraw[sym_index * sym_size:sym_index * sym_size + 4], order)
-            name = strtab[st_name:strtab.find(b"\0", st_name)].decode("utf-8", "replace")
-        out.append((name + "@plt", svma, entry_size, STT_FUNC, STB_GLOBAL))
-        svma += entry_size
+            end = strtab.find(b"\0", st_name)
+            name = strtab[st_name:end if end >= 0 else len(strtab)].decode("utf-8", "replace")
+        out.append(name + "@plt")
     return out
 
 
@@ -816,12 +841,13 @@ def symbol_source(image: ElfImage, symfs: str | None = None) -> tuple[str, bool]
 def _load(image: ElfImage, symfs: str | None) -> SymbolTable:
     syms_ss, runtime_ss = select_sources(image, symfs)
     has_symtab = _has_table(syms_ss, ".symtab", SHT_SYMTAB)
-    parts = [symbol_names(syms_ss, ".symtab", demangle=True)] if has_symtab else []
+    memo: dict = {}  # (sections read once: see _section_bytes)
+    parts = [symbol_names(syms_ss, ".symtab", demangle=True, memo=memo)] if has_symtab else []
     if _has_table(syms_ss, ".dynsym", SHT_DYNSYM):
         # dso__load_sym: the .dynsym of the symbol source is loaded as well (again, for names in both)
-        parts.append(symbol_names(syms_ss, ".dynsym", demangle=True))
+        parts.append(symbol_names(syms_ss, ".dynsym", demangle=True, memo=memo))
     if any(len(names) for names, _ in parts):
-        plt = plt_symbols(runtime_ss)
+        plt = plt_symbols(runtime_ss, memo)
         if plt:
             columns = tuple(map(list, zip(*plt)))
             parts.append((SymbolNames.ready(columns[0], demangle=True), lambda: columns[1:]))
