@@ -325,9 +325,8 @@ def symbol_names(image: ElfImage, section_name: str, demangle: bool = False,
         offsets = _array("I")
         offsets.frombytes(offsets_raw)
 
-        def fast_rest():
-            return (_from_bytes(svmas_raw), _from_bytes(sizes_raw), list(info.translate(_TYPE_OF)),
-                    list(info.translate(_BINDING_OF)))
+        def fast_rest():  # (types and bindings as bytes: what the C sort takes)
+            return _from_bytes(svmas_raw), _from_bytes(sizes_raw), info.translate(_TYPE_OF), info.translate(_BINDING_OF)
         return SymbolNames(strtab, offsets, demangle), fast_rest
     keep, name_offsets = _kept(image, raw, layout)
 
@@ -860,8 +859,10 @@ def _load(image: ElfImage, symfs: str | None) -> SymbolTable:
 
 def _joined(lists) -> list:
     """The parts' items in one list, or in one u64 array when a part is one (symtab_keep's svmas and sizes:
-    the C sort reads them as they are)."""
+    the C sort reads them as they are), or in bytes when a part is bytes (its types and bindings)."""
     lists = list(lists)
+    if any(type(items) is bytes for items in lists):
+        return b"".join(map(bytes, lists))
     if any(type(items) is _array for items in lists):
         column = _array("Q")
         for items in lists:
