@@ -11,6 +11,10 @@ Tracepoint samples without call chains repeat less (their RAW record holds pids,
 but the part before RAW (thread, cpu, ip, event) does: such a key is cut at its RAW record, the part before
 it resolved and formatted once (``ScriptPrinter.templates_around_trace``), and a new key costs the trace
 text of its record (``traceevent``, which keeps the texts of records it printed) and a concatenation.
+So is a key whose call chain comes right before RAW (a uprobe with an argument, recorded with -g): its
+head holds the chain, whose text it keeps, and RAW is found past the chain (``KeyLayout.chain_offset``).
+There the whole keys rarely repeat (an argument per sample), so a full memo forgets nothing: the line of a
+new key is written from its head, its template not kept.
 
 Why that prints what replaying ``session.samples()`` prints: between two records (COMM, MMAP, FORK, ...)
 a sample's text depends only on its key, its time and the machine, and the only changes a sample makes to
