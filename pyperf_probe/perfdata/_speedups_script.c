@@ -1192,8 +1192,8 @@ static PyObject *plan_template(TracePlanObject *plan, const unsigned char *d, Py
  *     one whose head was kept. With `chained` (_Walk._chain_items: keys whose call chain comes before RAW),
  *     `at` is the chain's u64 nr, RAW's u32 size follows the chain (at + 8 + 8 * nr; a chain that overruns the
  *     key is left to Python as a RAW that does), the head is the key up to there, and a full `memo` is not
- *     left to Python: the sample's line is then written from its head (its template neither made nor kept:
- *     keys with a probe's argument in RAW are nearly all new). */
+ *     left to Python: it is then not looked up, and each sample's line is written from its head (its
+ *     template neither made nor kept: keys with a probe's argument in RAW are nearly all new). */
 static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *items, *memo, *heads, *kernel, *out, *pct = NULL, *pctpct = NULL, *epoch_name = NULL;
@@ -1243,8 +1243,10 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
             status = 1;
             break;
         }
-        template = PyDict_GetItemWithError(memo, key); /* borrowed */
-        if (template == NULL) {
+        /* (chained with a full memo: not looked up, a kept key's line is its head's; hashing a new key costs
+         * as much as its head's look-up) */
+        template = chained && PyDict_GET_SIZE(memo) >= memo_limit ? NULL : PyDict_GetItemWithError(memo, key);
+        if (template == NULL) { /* (template borrowed) */
             PyObject *head_key, *got, *before, *after, *info, *cpu, *made;
             const char *kb = PyBytes_AS_STRING(key);
             Py_ssize_t klen = PyBytes_GET_SIZE(key), end, kat = at; /* kat: where this key's RAW is */

@@ -389,7 +389,8 @@ class _Walk:
         """``_raw_items`` for keys whose call chain comes before RAW (``chain_at``): the head is the key up to
         its RAW record, chain included. A full memo is not a reason to forget the heads: a probe's argument
         in RAW makes nearly every key new (bench's big.data: 1M samples, 690K distinct keys, 11K heads), so
-        once the memo is full a new key costs its head's look-up and its trace text, its template not kept."""
+        once the memo is full a key costs its head's look-up and its trace text (the memo is not looked up:
+        hashing a new key would cost as much), its template not kept."""
         memo = self.memo
         memo_get, heads_get = memo.get, self.heads.get
         kernel, divisor = self.kernel, self.divisor
@@ -397,7 +398,7 @@ class _Walk:
         append = out.append
         dropped = 0
         for key, time in items:
-            template = memo_get(key)
+            template = memo_get(key) if len(memo) < MEMO_LIMIT else None
             if template is None:
                 at, end = span(key)
                 got = heads_get(key[:at]) if end <= len(key) else None
