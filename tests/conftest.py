@@ -139,6 +139,7 @@ def speedups_or_not(request, monkeypatch):
         monkeypatch.setattr(rbtree, "_USE_C", False)
         from pyperf_probe.report import script_keys
         monkeypatch.setattr(script_keys, "C_HEADS", False)
+        monkeypatch.setattr(script_keys, "speedups", None)  # (_Walk's loops: run_whole, run_raw, not their C twins)
         monkeypatch.setattr(ordered, "_extremes", ordered._py_extremes)
         monkeypatch.setattr(ordered, "_time_order", ordered._py_time_order)
         monkeypatch.setattr(ordered, "_time_cut", ordered._py_time_cut)

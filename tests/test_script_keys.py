@@ -214,6 +214,65 @@ def test_raw_records_cut_at_raw(tmp_path, home, monkeypatch, capsys, speedups_or
     assert out.count("\n") == 15 and "corrupt" in err  # 16 samples, one corrupt
 
 
+CHAIN_RAW_TYPE = RAW_TYPE | SampleType.CALLCHAIN
+
+
+def chain_raw_sample(ip: int, pid: int, tid: int, time: int, chain: list, raw: bytes, cpu: int = 0,
+                     nr: int | None = None, size: int | None = None) -> bytes:
+    """SAMPLE of CHAIN_RAW_TYPE: ip, pid/tid, time, cpu/res, period, u64 nr + the chain, u32 size + the RAW
+    bytes (nr, size: lies)."""
+    body = struct.pack("<QIIQIIQQ", ip, pid, tid, time, cpu, 0, 1, len(chain) if nr is None else nr)
+    body += struct.pack(f"<{len(chain)}QI", *chain, len(raw) if size is None else size) + raw
+    return pb.record(RecordType.SAMPLE, 2, body)
+
+
+def test_chain_offset():
+    from pyperf_probe.perfdata.sample_keys import KeyLayout
+    assert KeyLayout.of(CHAIN_RAW_TYPE, timed=True).chain_offset() == 4 + 8 * 4   # ip, pid/tid, cpu, period
+    assert KeyLayout.of(CHAIN_RAW_TYPE | SampleType.IDENTIFIER, timed=True).chain_offset() == 4 + 8 * 5
+    assert KeyLayout.of(CHAIN_RAW_TYPE, timed=False).chain_offset() == 4 + 8 * 3
+    assert KeyLayout.of(CHAIN_RAW_TYPE, timed=True).raw_offset() is None
+    assert KeyLayout.of(RAW_TYPE, timed=True).chain_offset() is None
+    assert KeyLayout.of(pb.CC_SAMPLE_TYPE, timed=True).chain_offset() is None
+    assert KeyLayout.of(CHAIN_RAW_TYPE | SampleType.WEIGHT, timed=True).chain_offset() is None
+
+
+def test_chains_before_raw_cut_at_raw(tmp_path, home, monkeypatch, capsys, speedups_or_not):
+    """Samples whose keys hold a call chain, then RAW (a uprobe's argument, with -g): cut at RAW, the chain in
+    the head, whole keys not kept. Equal heads with other RAW records, around COMM, MMAP and FORK records of
+    this thread and of others, chains of other lengths (none too), a chain and a RAW size that overrun their
+    sample, another cpu, a pid learnt late."""
+    attr = pb.sw_attr(CHAIN_RAW_TYPE)
+    a, b = [0x400010, 0x400020, 0x400030], [0x400010, 0x400040]
+    recs = [pb.comm(1, 1, "a", 0), pb.mmap2(1, 0x400000, 0x1000, 0, BIN, 0),
+            chain_raw_sample(0x400010, 1, 1, 10, a, b"x" * 12), chain_raw_sample(0x400010, 1, 1, 11, a, b"y" * 12),
+            chain_raw_sample(0x400010, 1, 1, 12, b, b"x" * 12), chain_raw_sample(0x400010, 1, 1, 12, a, b"x" * 12,
+                                                                                 cpu=1),
+            chain_raw_sample(0x400010, 2, 2, 13, a, b"x" * 12), pb.comm(2, 2, "other", 14),
+            chain_raw_sample(0x400010, 1, 1, 15, a, b"z" * 12), chain_raw_sample(0x400010, 2, 2, 16, a, b"z" * 12),
+            pb.comm(1, 1, "b", 17), chain_raw_sample(0x400010, 1, 1, 17, a, b"z" * 12),
+            chain_raw_sample(0x400010, 1, 1, 18, [], b"x" * 5), chain_raw_sample(0x400010, 1, 1, 19, a, b"x" * 4,
+                                                                                 size=60),
+            chain_raw_sample(0x400010, 1, 1, 19, a, b"x" * 4, nr=1 << 40), chain_raw_sample(0x400010, 1, 1, 19, a,
+                                                                                          b"x" * 4, nr=4),
+            chain_raw_sample(0x400010, 1, 1, 20, b, b"w" * 12), pb.mmap2(2, 0x400000, 0x1000, 0x1000, BIN, 21),
+            chain_raw_sample(0x400010, 1, 1, 22, a, b"x" * 12), chain_raw_sample(0x400010, 2, 2, 23, a, b"x" * 12),
+            pb.mmap2(1, 0x400000, 0x1000, 0x1000, BIN, 24), chain_raw_sample(0x400010, 1, 1, 25, a, b"x" * 12),
+            pb.fork(3, 1, 3, 1, 26), chain_raw_sample(0x400010, 1, 1, 27, a, b"q" * 12),
+            chain_raw_sample(0x400010, 3, 3, 28, a, b"q" * 12),
+            chain_raw_sample(0x400010, 0xFFFFFFFF, 7, 29, b, b"x" * 12), chain_raw_sample(0x400010, 9, 7, 30, b,
+                                                                                         b"x" * 12),
+            chain_raw_sample(0x400010, 0xFFFFFFFF, 7, 31, b, b"y" * 12)]
+    path = write(tmp_path, recs, [(attr, (7,))])
+    for fields in ([], ["-F", "comm,pid,tid,cpu,time,ip,sym,dso,period"], ["--comm", "b"], ["--ns"], ["-G"]):
+        assert_same(["-i", path, *fields], monkeypatch, capsys)
+    with monkeypatch.context() as m:  # (the memo full from its fourth key on: lines written from their heads)
+        m.setattr(script_keys, "MEMO_LIMIT", 4)
+        assert_same(["-i", path], monkeypatch, capsys)
+    _, out, err = run(["-i", path, "-F", "comm,tid,time,ip"], True, monkeypatch, capsys)
+    assert out.count(": \n") == 18 and "corrupt" in err  # 21 samples, three corrupt
+
+
 @pytest.mark.parametrize("args", [["-G"], ["-F", "comm,tid,ip,sym,dso", "-G"]])
 def test_hidden_chains_are_not_resolved_as_perf(args, home, monkeypatch, capsys, speedups_or_not):
     """-G: perf resolves no chain (symbol_conf.use_callchain is off), so nothing a chain's kernel addresses
@@ -365,3 +424,90 @@ def test_c_loop_prints_trace_plans_itself():
     assert speedups.script_raw_run(items, 0, {}, heads, at, 1000, None, out, 1 << 14) == (3, 0, None, 0)
     assert "".join(out) == "".join(f"<{plan.fallback(raw)}|1.00000{n}\n" for n, raw in enumerate(raws))
     assert "x=-5% c=DCBA" in out[0]
+
+
+@pytest.mark.skipif(getattr(__import__("pyperf_probe.perfdata.speedups", fromlist=["speedups"]).speedups,
+                            "script_raw_run", None) is None, reason="the C accelerator is not built")
+def test_c_loop_of_chained_keys():
+    """script_raw_run's `chained`: RAW found past each key's chain (`at`: the chain's nr), the head is the key up
+    to RAW, chain included; a key kept in `memo` printed from there, a new one's template kept while `memo` is
+    not full (and noted in its head's `made`); once it is full, `memo` is not looked up and each line is
+    written from its head without being kept (no return to Python); a head not kept handed to miss(key, end); a chain or RAW that overruns its key
+    returned to Python (status 1)."""
+    from pyperf_probe.perfdata.speedups import speedups
+    at = 2
+
+    def key(head: bytes, chain: list, raw: bytes, nr: int | None = None) -> bytes:
+        return (head + struct.pack(f"<Q{len(chain)}Q", len(chain) if nr is None else nr, *chain) +
+                struct.pack("<I", len(raw)) + raw)
+    k1, k2, k3 = key(b"hh", [1, 2], b"abc"), key(b"hh", [1], b"abc"), key(b"hh", [1, 2], b"abd")
+    calls = []
+
+    def miss(k, end):
+        calls.append((k, end))
+        return None if k[:at] == b"dr" else "new %d %d\n"
+    items = [(k1, 5 * 10 ** 9 + 7000), (k2, 1), (key(b"hh", [], b"q"), 2), (key(b"hh", [3], b"z"), 3),
+             (key(b"dr", [], b""), 4), (k3, 6), (k2, 7), (key(b"hh", [1], b"", nr=9), 8), (k2, 9)]
+    for limit in (1 << 14, 1):
+        heads = {k1[:at + 24]: ["one %d.%06d ", "|1,2%%\n", None, 0, []], k2[:at + 16]: ["two %d.%d ", "|1\n", None, 0, []],
+                 key(b"hh", [], b"")[:at + 8]: [None, None, None, 0, []]}
+        memo = {k1: "memo %d %d\n"}
+        calls.clear()
+        out: list = []
+        got = speedups.script_raw_run(items, 0, memo, heads, at, 1000, None, out, limit, miss, None, True)
+        assert got == (7, 1, None, 1)
+        first = "memo 5 7\n" if limit > 1 else "one 5.000007 |1,2%\n"  # (a full memo is not looked up)
+        assert "".join(out) == first + "two 0.0 |1\nnew 0 0\none 0.000000 |1,2%\ntwo 0.0 |1\n"
+        assert calls == [(items[3][0], at + 16 + 4 + 1), (items[4][0], at + 8 + 4)]
+        if limit > 1:
+            assert memo == {k1: "memo %d %d\n", k2: "two %d.%d |1\n", items[2][0]: "", k3: "one %d.%06d |1,2%%\n"}
+            assert [h[4] for h in heads.values()] == [[k3], [k2], [items[2][0]]]
+        else:
+            assert memo == {k1: "memo %d %d\n"} and all(not h[4] for h in heads.values())
+        out = []
+        assert speedups.script_raw_run(items, 8, memo, heads, at, 1000, None, out, limit, miss, None, True) == \
+            (9, 0, None, 0)
+        assert "".join(out) == "two 0.0 |1\n"
+
+
+def test_c_chained_loop_writes_trace_plans_itself():
+    """script_raw_run with `chained` and a full memo writes a line at once (the head's before with the time, the
+    TracePlan's text, its after): the text of the template before + text with '%' doubled + after (which it
+    keeps while the memo is not full), for '%' in the plan's
+    text and in the chain's, records too short for the plan (its fallback), heads without a trace text, and
+    texts that are not ASCII (the template path)."""
+    from pyperf_probe.perfdata.speedups import speedups
+    from pyperf_probe.traceevent.plan import _trace_plan_type, flat_plan
+    from pyperf_probe.traceevent.printfmt import Event
+    if _trace_plan_type() is None or getattr(speedups, "script_raw_run", None) is None:
+        pytest.skip("the C accelerator is not built")
+    ev = Event.parse("name: t\nID: 9\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+                     "\tfield:unsigned short common_flags;\toffset:2;\tsize:2;\tsigned:0;\n\n"
+                     "\tfield:int x;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:char c[4];\toffset:8;\tsize:4;\tsigned:0;\n\n"
+                     'print fmt: "x=%d%% c=%s", REC->x, REC->c\n')
+    plan = flat_plan(ev)
+    assert type(plan) is _trace_plan_type()
+    at = 2
+    heads = {b"aa": ["a %5d.%06d: ", "\n\t1 f%%s (/l%%)\n\n", plan, 0, []],
+             b"bb": ["b %.0s%.0s", "\n\t2 é\n\n", plan, 0, []], b"cc": ["c %5d.%09d: ", "|%%\n", None, 0, []]}
+    raws = [struct.pack("<HxxiI", 9, -5, 0x41424344), struct.pack("<Hxxi", 9, 7), b"\x09\x00\x01"]
+    items = []
+    for n, raw in enumerate(raws):
+        for head, chain in ((b"aa", [1]), (b"bb", [2, 3]), (b"cc", [])):
+            key = head + struct.pack(f"<Q{len(chain)}QI", len(chain), *chain, len(raw)) + raw
+            heads[key[:at + 8 + 8 * len(chain)]] = heads[head]
+            items.append((key, 10 ** 9 + 1000 * n + 7))
+    out: list = []
+    assert speedups.script_raw_run(items, 0, {}, heads, at, 1000, None, out, 0, None, None, True) == \
+        (len(items), 0, None, 0)  # (a full memo: each line written from its head)
+    kept: list = []
+    assert speedups.script_raw_run(items, 0, {}, heads, at, 1000, None, kept, 1 << 14, None, None, True) == \
+        (len(items), 0, None, 0)
+    assert "".join(kept) == "".join(out)
+    want = ""
+    for key, time in items:
+        before, after, info, _, _ = heads[key[:at]]
+        text = info.fallback(key[at + 8 + 8 * key[at] + 4:]).replace("%", "%%") if info is not None else ""
+        want += (before + text + after) % (time // 10 ** 9, time % 10 ** 9 // 1000)
+    assert "".join(out) == want
+    assert "x=-5% c=DCBA" in want and "f%s (/l%)" in want and "é" in want

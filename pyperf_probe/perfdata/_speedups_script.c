@@ -146,6 +146,35 @@ static int linebuf_format(LineBuf *b, PyObject *template, unsigned long long a, 
     return 1;
 }
 
+/* The text of a template without conversions (every '%' doubled) appended to the buffer, "%%" made '%': 1
+ * done, 0 not ASCII or holding a conversion (nothing appended), -1 error. */
+static int linebuf_literal(LineBuf *b, PyObject *text)
+{
+    const char *t;
+    Py_ssize_t n, i = 0, mark = b->len;
+    if (!PyUnicode_Check(text) || !PyUnicode_IS_ASCII(text))
+        return 0;
+    t = (const char *)PyUnicode_1BYTE_DATA(text);
+    n = PyUnicode_GET_LENGTH(text);
+    if (linebuf_reserve(b, n) < 0)
+        return -1;
+    while (i < n) {
+        const char *pct = memchr(t + i, '%', (size_t)(n - i));
+        Py_ssize_t stop = pct == NULL ? n : pct - t;
+        memcpy(b->data + b->len, t + i, (size_t)(stop - i));
+        b->len += stop - i;
+        if (pct == NULL)
+            break;
+        if (stop + 1 >= n || t[stop + 1] != '%') {
+            b->len = mark;
+            return 0;
+        }
+        b->data[b->len++] = '%';
+        i = stop + 2;
+    }
+    return 1;
+}
+
 /* A sample's text, template % (time // 10**9, time % 10**9 // divisor), written to the buffer (or, for a
  * template LineBuf does not know, formatted by PyUnicode_Format and appended to `out` after the buffer's
  * text); nothing for "". 0, or -1 with an exception. */
@@ -1144,8 +1173,8 @@ static PyObject *plan_template(TracePlanObject *plan, const unsigned char *d, Py
     return result;
 }
 
-/* script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit, miss=None, fast=None)
- *     -> (i, status, template, dropped)
+/* script_raw_run(items, start, memo, heads, at, divisor, kernel, out, memo_limit, miss=None, fast=None,
+ *                chained=False) -> (i, status, template, dropped)
  *     report.script_keys._Walk.run_raw's loop over items[start:] (pairs (key, time): key bytes cut at its RAW
  *     record, whose u32 size is at byte `at`), for the samples whose text it can make as that loop does: a
  *     key kept in `memo` (dict key -> template), or a key whose part before RAW is in `heads` (dict
@@ -1160,24 +1189,30 @@ static PyObject *plan_template(TracePlanObject *plan, const unsigned char *d, Py
  *     kept and whose RAW fits is not left to Python: miss(key, end) (end: where its RAW ends) gives its
  *     template, printed as a kept one's, or None for a sample the reader drops (counted in `dropped`); with
  *     `fast` (see FastHeads), make_head makes such a head first where it can, and the key is then printed as
- *     one whose head was kept. */
+ *     one whose head was kept. With `chained` (_Walk._chain_items: keys whose call chain comes before RAW),
+ *     `at` is the chain's u64 nr, RAW's u32 size follows the chain (at + 8 + 8 * nr; a chain that overruns the
+ *     key is left to Python as a RAW that does), the head is the key up to there, and a full `memo` is not
+ *     left to Python: it is then not looked up, and each sample's line is written from its head (its
+ *     template neither made nor kept: keys with a probe's argument in RAW are nearly all new). */
 static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *items, *memo, *heads, *kernel, *out, *pct = NULL, *pctpct = NULL, *epoch_name = NULL;
     PyObject *miss = Py_None, *last_head = NULL, *last_got = NULL; /* the last head found, its key's bytes */
     PyObject *fast = NULL;
     FastHeads fh;
-    int with_fast;
+    int with_fast, chained = 0;
     Py_ssize_t i, n, at, memo_limit, dropped = 0;
     unsigned long long divisor;
     int status = 0;
     PyObject *changed_template = NULL, *result = NULL;
     LineBuf buf = {NULL, 0, 0};
 
-    if (!PyArg_ParseTuple(args, "O!nO!O!nKOO!n|OO:script_raw_run", &PyList_Type, &items, &i, &PyDict_Type,
+    if (!PyArg_ParseTuple(args, "O!nO!O!nKOO!n|OOp:script_raw_run", &PyList_Type, &items, &i, &PyDict_Type,
                           &memo, &PyDict_Type, &heads, &at, &divisor, &kernel, &PyList_Type, &out, &memo_limit,
-                          &miss, &fast))
+                          &miss, &fast, &chained))
         return NULL;
+    if (chained)
+        fast = NULL; /* (FastHeads makes heads of fixed fields: not of chains) */
     with_fast = fastheads_init(&fh, fast, at);
     if (with_fast < 0) {
         fastheads_clear(&fh);
@@ -1208,24 +1243,44 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
             status = 1;
             break;
         }
-        template = PyDict_GetItemWithError(memo, key); /* borrowed */
-        if (template == NULL) {
+        /* (chained with a full memo: not looked up, a kept key's line is its head's; hashing a new key costs
+         * as much as its head's look-up) */
+        template = chained && PyDict_GET_SIZE(memo) >= memo_limit ? NULL : PyDict_GetItemWithError(memo, key);
+        if (template == NULL) { /* (template borrowed) */
             PyObject *head_key, *got, *before, *after, *info, *cpu, *made;
             const char *kb = PyBytes_AS_STRING(key);
-            Py_ssize_t klen = PyBytes_GET_SIZE(key), end;
+            Py_ssize_t klen = PyBytes_GET_SIZE(key), end, kat = at; /* kat: where this key's RAW is */
             uint32_t raw_size;
+            int full = PyDict_GET_SIZE(memo) >= memo_limit;
             if (PyErr_Occurred())
                 goto done;
-            if (PyDict_GET_SIZE(memo) >= memo_limit || klen < at + 4) {
+            if (chained) {
+                uint64_t nr;
+                if (klen < at + 8) {
+                    status = 1;
+                    break;
+                }
+                memcpy(&nr, kb + at, 8);
+                if (nr > (uint64_t)(klen - at - 8) / 8) {
+                    status = 1;
+                    break;
+                }
+                kat = at + 8 + 8 * (Py_ssize_t)nr;
+            } else if (full) {
                 status = 1;
                 break;
             }
-            memcpy(&raw_size, kb + at, 4);
-            end = at + 4 + (Py_ssize_t)raw_size;
-            if (last_head != NULL && memcmp(PyBytes_AS_STRING(last_head), kb, (size_t)at) == 0) {
+            if (klen < kat + 4) {
+                status = 1;
+                break;
+            }
+            memcpy(&raw_size, kb + kat, 4);
+            end = kat + 4 + (Py_ssize_t)raw_size;
+            if (last_head != NULL && PyBytes_GET_SIZE(last_head) == kat &&
+                memcmp(PyBytes_AS_STRING(last_head), kb, (size_t)kat) == 0) {
                 got = last_got; /* the previous sample's head (consecutive samples of a thread share it) */
             } else {
-                head_key = PyBytes_FromStringAndSize(kb, at);
+                head_key = PyBytes_FromStringAndSize(kb, kat);
                 if (head_key == NULL)
                     goto done;
                 got = PyDict_GetItemWithError(heads, head_key); /* borrowed */
@@ -1241,7 +1296,7 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
             }
             if (got == NULL && end <= klen && with_fast) { /* a new head C makes (else Python does) */
                 PyObject *made_head;
-                head_key = PyBytes_FromStringAndSize(kb, at);
+                head_key = PyBytes_FromStringAndSize(kb, kat);
                 if (head_key == NULL)
                     goto done;
                 made_head = make_head(&fh, kb, head_key, heads, memo_limit);
@@ -1287,18 +1342,49 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
                 status = 1;
                 break;
             }
+            if (chained && full && before == Py_None)
+                continue; /* (a sample that prints nothing) */
+            if (chained && full && (info == Py_None || (Py_TYPE(info) == &TracePlanType &&
+                                                !((TracePlanObject *)info)->calls_out))) {
+                /* written at once: before % (the time's numbers), the plan's text, after with "%%" made '%'
+                 * (what emit_line writes for the template before + text with '%' doubled + after); else
+                 * (not ASCII, the plan's fallback) the template is made below */
+                Py_ssize_t mark = buf.len;
+                int wrote = linebuf_format(&buf, before, time / 1000000000ULL, time % 1000000000ULL / divisor);
+                if (wrote > 0 && info != Py_None) {
+                    char text[TRACEPLAN_TEXT];
+                    Py_ssize_t tlen = 0;
+                    int fell = traceplan_fill((TracePlanObject *)info, (const unsigned char *)kb + kat + 4,
+                                              (Py_ssize_t)raw_size, text, &tlen);
+                    if (fell < 0 || (fell == 0 && linebuf_reserve(&buf, tlen) < 0))
+                        goto done;
+                    if (fell == 0) {
+                        memcpy(buf.data + buf.len, text, (size_t)tlen);
+                        buf.len += tlen;
+                    } else {
+                        wrote = 0;
+                    }
+                }
+                if (wrote > 0)
+                    wrote = linebuf_literal(&buf, after);
+                if (wrote < 0)
+                    goto done;
+                if (wrote > 0)
+                    continue;
+                buf.len = mark;
+            }
             if (before == Py_None) {
                 template = PyUnicode_FromString("");
             } else if (info == Py_None) {
                 template = PyUnicode_Concat(before, after);
             } else if (Py_TYPE(info) == &TracePlanType && !((TracePlanObject *)info)->calls_out &&
-                       (template = plan_template((TracePlanObject *)info, (const unsigned char *)kb + at + 4,
+                       (template = plan_template((TracePlanObject *)info, (const unsigned char *)kb + kat + 4,
                                                  (Py_ssize_t)raw_size, before, after)) != Py_None) {
                 /* (prints no kernel name: the epoch stays) before + its text with '%' doubled + after, at once */
                 if (template == NULL)
                     goto done;
             } else if (Py_TYPE(info) == &TracePlanType && !((TracePlanObject *)info)->calls_out) {
-                PyObject *text = traceplan_render((TracePlanObject *)info, (const unsigned char *)kb + at + 4,
+                PyObject *text = traceplan_render((TracePlanObject *)info, (const unsigned char *)kb + kat + 4,
                                                   (Py_ssize_t)raw_size, NULL), *escaped, *left;
                 if (text == NULL)
                     goto done;
@@ -1316,7 +1402,7 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
                 epoch = PyObject_GetAttr(kernel, epoch_name);
                 if (epoch == NULL)
                     goto done;
-                raw = PyBytes_FromStringAndSize(kb + at + 4, (Py_ssize_t)raw_size);
+                raw = PyBytes_FromStringAndSize(kb + kat + 4, (Py_ssize_t)raw_size);
                 if (raw == NULL) {
                     Py_DECREF(epoch);
                     goto done;
@@ -1353,6 +1439,13 @@ static PyObject *script_raw_run(PyObject *Py_UNUSED(module), PyObject *args)
             }
             if (template == NULL)
                 goto done;
+            if (chained && full) { /* printed, not kept */
+                int failed = emit_line(&buf, out, template, time, divisor);
+                Py_DECREF(template);
+                if (failed)
+                    goto done;
+                continue;
+            }
             if (PyDict_SetItem(memo, key, template) < 0 || PyList_Append(made, key) < 0) {
                 Py_DECREF(template);
                 goto done;

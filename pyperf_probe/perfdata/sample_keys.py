@@ -130,6 +130,20 @@ class KeyLayout(Frozen):
                   SampleType.STREAM_ID, SampleType.PERIOD) + ((SampleType.CPU,) if self.timed else ())
         return 4 + 8 * sum(1 for bit in before if st & bit)
 
+    def chain_offset(self) -> int | None:
+        """Where the call chain's u64 ``nr`` is in a key whose chain is followed by RAW, which ends the key
+        (frame-pointer chains of uprobe or tracepoint samples: CALLCHAIN and RAW are adjacent in the record,
+        sample.py's field order): RAW's u32 size is then at that offset + 8 + 8 * nr; else None (the key
+        has no chain, no RAW, or fields after RAW)."""
+        st = self.sample_type
+        after = st & ~((SampleType.RAW << 1) - 1) & ~SampleType.IDENTIFIER
+        chained = st & SampleType.CALLCHAIN if not self.walk else self.key_type & SampleType.CALLCHAIN
+        if not self.key_type & SampleType.RAW or not chained or (not self.walk and after):
+            return None
+        before = (SampleType.IDENTIFIER, SampleType.IP, SampleType.TID, SampleType.ADDR, SampleType.ID,
+                  SampleType.STREAM_ID, SampleType.PERIOD) + ((SampleType.CPU,) if self.timed else ())
+        return 4 + 8 * sum(1 for bit in before if st & bit)
+
     def key_of(self, record: bytes) -> bytes | None:
         """The key of one whole sample record (at least ``fixed_end`` bytes); None when a walking layout's
         field overruns it."""

@@ -11,6 +11,10 @@ Tracepoint samples without call chains repeat less (their RAW record holds pids,
 but the part before RAW (thread, cpu, ip, event) does: such a key is cut at its RAW record, the part before
 it resolved and formatted once (``ScriptPrinter.templates_around_trace``), and a new key costs the trace
 text of its record (``traceevent``, which keeps the texts of records it printed) and a concatenation.
+So is a key whose call chain comes right before RAW (a uprobe with an argument, recorded with -g): its
+head holds the chain, whose text it keeps, and RAW is found past the chain (``KeyLayout.chain_offset``).
+There the whole keys rarely repeat (an argument per sample), so a full memo forgets nothing: the line of a
+new key is written from its head, its template not kept.
 
 Why that prints what replaying ``session.samples()`` prints: between two records (COMM, MMAP, FORK, ...)
 a sample's text depends only on its key, its time and the machine, and the only changes a sample makes to
@@ -36,6 +40,7 @@ if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up t
     from collections.abc import Callable
 
 U32 = struct.Struct("<I")
+U64 = struct.Struct("<Q")
 MEMO_LIMIT = 1 << 14  # texts kept: memory stays flat when keys are as many as the samples
 SECOND = 1_000_000_000
 WRITE_BATCH = 1024  # samples whose text is made at once: the text in memory stays small
@@ -156,6 +161,9 @@ class _Walk:
         # --ns: the rest of the second in nanoseconds, else in microseconds
         self.divisor = 1 if printer.options.nanosecs else 1000
         self.raw_at = layout.raw_offset()
+        # keys whose call chain comes before RAW (uprobe and tracepoint samples with -g): cut at RAW too, the
+        # chain in the head (its RAW is found past the chain: raw_span)
+        self.chain_at = layout.chain_offset() if self.raw_at is None else None
         self.key_type, self.pid_offset = layout.key_type, layout.pid_offset
         self.heads: dict[bytes, list] = {}
         self.info_of = printer.trace_events.info_of if printer.trace_events is not None else None
@@ -164,7 +172,10 @@ class _Walk:
         self.dependents = Dependents(self.machine, self._drop, self.forget)
         self.with_ip = tuple("ip" in f for f in printer.options.fields)
         self.run = self.run_whole if getattr(speedups, "script_whole_run", None) is None else self.run_whole_c
-        if self.raw_at is not None:
+        self._items = self._raw_items
+        if self.chain_at is not None:
+            self._items = self._chain_items
+        if self.raw_at is not None or self.chain_at is not None:
             self.run = self.run_raw_c if getattr(speedups, "script_raw_run", None) is not None else self.run_raw
         # keys of fixed fields and RAW resolved from their bytes (session.fixed_keys)
         self.fixed = FixedKeys.of(session, layout, raw=True) if self.raw_at is not None else None
@@ -242,7 +253,7 @@ class _Walk:
         """``run_whole`` for keys cut at their RAW record: a key not kept whose head is known costs its
         trace text (inline here: this is the loop of tracepoint files, whose RAW records rarely repeat)."""
         out: list[str] = []
-        dropped = self._raw_items(items, out)
+        dropped = self._items(items, out)
         self.session.nr_samples += len(items) - dropped
         return "".join(out)
 
@@ -250,16 +261,19 @@ class _Walk:
         """``run_raw`` with its loop in C (``_speedups.script_raw_run``: the same texts, kept the same way; a
         head not kept is made by its call of ``miss_raw``, as ``run_raw``'s loop calls it); the samples it
         leaves (a %pS text that loaded the kernel's symbols, the memo full, a RAW record that overruns its
-        key) are made here, one at a time, by ``run_raw``'s loop."""
+        key) are made here, one at a time, by ``run_raw``'s loop. Keys with a chain before RAW: ``chained``,
+        ``at`` the chain's offset."""
         out: list[str] = []
-        memo, heads, at, divisor, kernel = self.memo, self.heads, self.raw_at, self.divisor, self.kernel
+        memo, heads, divisor, kernel = self.memo, self.heads, self.divisor, self.kernel
+        chained = self.chain_at is not None
+        at = self.chain_at if chained else self.raw_at
         raw_run = speedups.script_raw_run
         miss = self.miss_raw
         n, i, dropped = len(items), 0, 0
         while True:
             fast = self.fast_heads()
             i, status, template, missed = raw_run(items, i, memo, heads, at, divisor, kernel, out, MEMO_LIMIT, miss,
-                                                  fast)
+                                                  fast, chained)
             dropped += missed
             if status == 0:
                 break
@@ -268,7 +282,7 @@ class _Walk:
                 time = items[i][1]
                 out.append(template % (time // SECOND, time % SECOND // divisor))
             else:
-                dropped += self._raw_items(items[i:i + 1], out)
+                dropped += self._items(items[i:i + 1], out)
             i += 1
         self.session.nr_samples += n - dropped
         return "".join(out)
@@ -371,6 +385,62 @@ class _Walk:
                 append(template % (time // SECOND, time % SECOND // divisor))
         return dropped
 
+    def _chain_items(self, items: list, out: list) -> int:
+        """``_raw_items`` for keys whose call chain comes before RAW (``chain_at``): the head is the key up to
+        its RAW record, chain included. A full memo is not a reason to forget the heads: a probe's argument
+        in RAW makes nearly every key new (bench's big.data: 1M samples, 690K distinct keys, 11K heads), so
+        once the memo is full a key costs its head's look-up and its trace text (the memo is not looked up:
+        hashing a new key would cost as much), its template not kept."""
+        memo = self.memo
+        memo_get, heads_get = memo.get, self.heads.get
+        kernel, divisor = self.kernel, self.divisor
+        span = self.raw_span
+        append = out.append
+        dropped = 0
+        for key, time in items:
+            template = memo_get(key) if len(memo) < MEMO_LIMIT else None
+            if template is None:
+                at, end = span(key)
+                got = heads_get(key[:at]) if end <= len(key) else None
+                if got is None:  # (a new head, or a chain or RAW record too long for its sample)
+                    template = self.miss_raw(key, end)
+                    if template is None:
+                        dropped += 1
+                        continue
+                else:
+                    before, after, info, cpu, made = got
+                    if before is None:
+                        template = ""
+                    elif info is None:
+                        template = before + after
+                    else:
+                        epoch = kernel.epoch
+                        template = before + info(key[at + 4:end], cpu).replace("%", "%%") + after
+                        if kernel.epoch != epoch:  # a %pS name loaded the kernel's symbols: not kept
+                            self.machine_changed()
+                            append(template % (time // SECOND, time % SECOND // divisor))
+                            continue
+                    if len(memo) < MEMO_LIMIT:
+                        memo[key] = template
+                        made.append(key)
+            if template:
+                append(template % (time // SECOND, time % SECOND // divisor))
+        return dropped
+
+    def raw_span(self, key: bytes) -> tuple[int, int]:
+        """(where RAW's u32 size is, where RAW ends) in ``key``; an end past the key where the chain or RAW
+        overruns it (decoding the key then says what is wrong)."""
+        if self.chain_at is None:
+            at = self.raw_at
+        else:
+            at = self.chain_at + 8
+            if at > len(key):
+                return at, len(key) + 1
+            at += 8 * U64.unpack_from(key, at - 8)[0]
+        if at + 4 > len(key):
+            return at, len(key) + 1
+        return at, at + 4 + U32.unpack_from(key, at)[0]
+
     def miss_raw(self, key: bytes, end: int) -> str | None:
         """``miss_whole`` for a key whose head is not kept (or whose RAW size overruns it). A key of fixed
         fields is resolved from its bytes (``FixedKeys``); its event's head plan, when it has one, prints
@@ -405,18 +475,25 @@ class _Walk:
                 before, after, traced = cut
                 head = [before, after, self.info_of(self.printer.tp_ids[sample.evsel]) if traced else None,
                         sample.cpu or 0, []]
+        at = self.raw_at if self.chain_at is None else self.raw_span(key)[0]
         before, after, info, cpu, made = head
         if before is None:
             template = ""
         elif info is None:
             template = before + after
         else:
-            at4 = self.raw_at + 4
-            template = before + info(key[at4:end], cpu).replace("%", "%%") + after
+            template = before + info(key[at + 4:end], cpu).replace("%", "%%") + after
         if not self.machine_changed():
+            if self.chain_at is not None:  # (a full memo forgets nothing: _chain_items)
+                if end <= len(key):
+                    self._keep(self.heads, key[:at], head, sample)
+                    if len(self.memo) < MEMO_LIMIT:
+                        self.memo[key] = template
+                        made.append(key)
+                return template
             if len(self.memo) >= MEMO_LIMIT:
                 self.forget()
-            self._keep(self.heads, key[:self.raw_at], head, sample)
+            self._keep(self.heads, key[:at], head, sample)
             self.memo[key] = template
             made.append(key)
         return template
