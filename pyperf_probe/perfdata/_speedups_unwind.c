@@ -145,9 +145,30 @@ static int reg_at(PyObject *values, Py_ssize_t i, uint64_t *out)
  * `max_frames` pcs into `pcs` (the ip first, then ra - 1 per caller), their number in *n and the stop reason
  * in *stop (US_*). 1: done; 0: a frame the Python loop must take (a pc without its plan yet, a row other than
  * the common codes, or registers the values lack); -1: an error (set). */
+/* A plan of `plans` decoded (code 0: an empty slot): count_dwarf_run's memo of the plans dict it was given
+ * last (plan_memo_owner, held), so that a frame whose pc was seen costs no int object, dict look-up or
+ * tuple decoding (a plans dict only gains entries: pc -> plan never changes once made). */
+typedef struct {
+    uint64_t pc;
+    int64_t code, coff, roff, boff;
+} PlanSlot;
+#define PLAN_MEMO_BITS 12
+static PlanSlot plan_memo[1 << PLAN_MEMO_BITS];
+static PyObject *plan_memo_owner;
+
+/* plan_memo, emptied unless it holds `plans`' plans. */
+static PlanSlot *plan_memo_for(PyObject *plans)
+{
+    if (plan_memo_owner != plans) {
+        memset(plan_memo, 0, sizeof(plan_memo));
+        Py_XSETREF(plan_memo_owner, Py_NewRef(plans));
+    }
+    return plan_memo;
+}
+
 static int unwind_core(PyObject *values, Py_ssize_t ip_i, Py_ssize_t sp_i, Py_ssize_t bp_i, const unsigned char *stack,
                        Py_ssize_t len, PyObject *plans, Py_ssize_t max_frames, uint64_t *pcs, Py_ssize_t *n,
-                       int *stop)
+                       int *stop, PlanSlot *memo)
 {
     uint64_t pc, rsp, rbp = 0, stack_avma;
     int rbp_known = 0;
@@ -168,20 +189,41 @@ static int unwind_core(PyObject *values, Py_ssize_t ip_i, Py_ssize_t sp_i, Py_ss
     stack_avma = rsp;
     pcs[(*n)++] = pc;
     while (left > 0) {
-        PyObject *key = PyLong_FromUnsignedLongLong(pc), *plan;
-        int64_t code, coff, roff, boff;
+        PyObject *key, *plan;
+        PlanSlot *slot = memo != NULL ? &memo[(pc * 0x9E3779B97F4A7C15ULL) >> (64 - PLAN_MEMO_BITS)] : NULL;
+        int64_t code, coff = 0, roff = 0, boff = 0;
         uint64_t cfa, addr, ra;
-        if (key == NULL)
-            return -1;
-        plan = PyDict_GetItemWithError(plans, key); /* (borrowed: the dict keeps it) */
-        Py_DECREF(key);
         left--;
-        if (plan == NULL)
-            return PyErr_Occurred() ? -1 : 0; /* a pc without its plan yet: the Python loop makes it */
-        if (!PyTuple_Check(plan) || PyTuple_GET_SIZE(plan) != 4 || !PyLong_Check(PyTuple_GET_ITEM(plan, 0)))
-            return 0;
-        if (as_i64(PyTuple_GET_ITEM(plan, 0), &code) < 0)
-            return -1;
+        if (slot != NULL && slot->code != 0 && slot->pc == pc) {
+            code = slot->code;
+            coff = slot->coff;
+            roff = slot->roff;
+            boff = slot->boff;
+        }
+        else {
+            key = PyLong_FromUnsignedLongLong(pc);
+            if (key == NULL)
+                return -1;
+            plan = PyDict_GetItemWithError(plans, key); /* (borrowed: the dict keeps it) */
+            Py_DECREF(key);
+            if (plan == NULL)
+                return PyErr_Occurred() ? -1 : 0; /* a pc without its plan yet: the Python loop makes it */
+            if (!PyTuple_Check(plan) || PyTuple_GET_SIZE(plan) != 4 || !PyLong_Check(PyTuple_GET_ITEM(plan, 0)))
+                return 0;
+            if (as_i64(PyTuple_GET_ITEM(plan, 0), &code) < 0)
+                return -1;
+            if (code >= PLAN_RSP && code <= PLAN_RBP &&
+                (as_i64(PyTuple_GET_ITEM(plan, 1), &coff) < 0 || as_i64(PyTuple_GET_ITEM(plan, 2), &roff) < 0 ||
+                 as_i64(PyTuple_GET_ITEM(plan, 3), &boff) < 0))
+                return -1;
+            if (slot != NULL && code >= PLAN_RSP && code <= PLAN_NO_CFI) {
+                slot->pc = pc;
+                slot->code = code;
+                slot->coff = coff;
+                slot->roff = roff;
+                slot->boff = boff;
+            }
+        }
         if (code == PLAN_ROOT) {
             *stop = US_ROOT;
             return 1;
@@ -192,9 +234,6 @@ static int unwind_core(PyObject *values, Py_ssize_t ip_i, Py_ssize_t sp_i, Py_ss
         }
         if (code < PLAN_RSP || code > PLAN_RBP)
             return 0; /* any other row */
-        if (as_i64(PyTuple_GET_ITEM(plan, 1), &coff) < 0 || as_i64(PyTuple_GET_ITEM(plan, 2), &roff) < 0 ||
-            as_i64(PyTuple_GET_ITEM(plan, 3), &boff) < 0)
-            return -1;
         if (code == PLAN_RBP) {
             if (!rbp_known) {
                 *stop = US_UNSUPPORTED;
@@ -250,7 +289,7 @@ static PyObject *unwind_sample(PyObject *Py_UNUSED(module), PyObject *args)
             return PyErr_NoMemory();
         }
     }
-    got = unwind_core(values, ip_i, sp_i, bp_i, view.buf, view.len, plans, max_frames, pcs, &n, &stop);
+    got = unwind_core(values, ip_i, sp_i, bp_i, view.buf, view.len, plans, max_frames, pcs, &n, &stop, NULL);
     if (got == 0)
         result = Py_NewRef(Py_None);
     else if (got > 0) {
@@ -416,7 +455,7 @@ static PyObject *dwarf_key(PyObject *rec, PyObject *threads, PyObject *ctx, uint
         Py_RETURN_NONE;
     }
     got = unwind_core(values, ip_i, sp_i, bp_i, view.buf, view.len - 1, PyTuple_GET_ITEM(ctx, 2), max_frames, pcs,
-                      &n, &stop);
+                      &n, &stop, plan_memo_for(PyTuple_GET_ITEM(ctx, 2)));
     PyBuffer_Release(&view);
     if (got < 0)
         return NULL;
