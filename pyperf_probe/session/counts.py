@@ -20,6 +20,9 @@ where either can happen is replayed key by key, in order, and a key whose resolu
 is not kept. A record drops only the resolutions it made stale (``session.kept``: its thread's, the
 maps' it changed, or everything).
 
+DWARF samples (REGS_USER + STACK_USER) have no such key: each is unwound first, then counted by the key of
+its fields and unwound chain while the machine stays (``_count_records``, ``count_dwarf_run``).
+
 Tracepoint samples without chains repeat less (their RAW record holds pids, addresses, counters), but
 the part before RAW does: such a key is cut at its RAW record (``KeyLayout.raw_offset``), the part before
 it resolved once (thread, location, period), and a new key costs a slice and a tuple.
