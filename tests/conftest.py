@@ -127,6 +127,7 @@ def speedups_or_not(request, monkeypatch):
         monkeypatch.setattr(fixed_keys, "kernel_chain", fixed_keys._kernel_chain)
         from pyperf_probe.session import counts
         monkeypatch.setattr(counts, "count_run", counts._py_count_run)
+        monkeypatch.setattr(counts, "count_dwarf_run", counts._py_count_dwarf_run)
         monkeypatch.setattr(hist, "speedups", None)
         from pyperf_probe.callchain import tree
         from pyperf_probe.report import builder

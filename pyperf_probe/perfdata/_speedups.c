@@ -88,6 +88,13 @@
  *     plan is missing or of another code (and for registers it cannot read): the Python loop then
  *     unwinds the sample from its start (and makes the plans it lacked).
  *
+ * count_dwarf_run(batch, start, sample_type, threads, ctx, cache, order) -> (index, counted, key)
+ *     For session.counts._count_records: from batch[start], the DWARF samples of the process last unwound
+ *     that unwind_sample's loop finishes, keyed by (fields, unwound chain, RAW) and counted into the cached
+ *     group of their key, up to the first record that is not such a hit (its index, the samples counted,
+ *     its key or None). _speedups_unwind.c gives the conditions and the key's bytes;
+ *     session.counts._py_count_dwarf_run is the twin (tests/test_session_count_dwarf.py).
+ *
  * kallsyms_columns(data) -> (starts, types, name_starts, name_ends, in_order, trampoline) | None
  *     For symbols.kallsyms.parse: the columns of a kallsyms file whose every line is 1 to 16 hex digits,
  *     a space, the type character, a space and a name of at most KSYM_NAME_LEN (512) bytes up to the

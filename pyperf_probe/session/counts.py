@@ -20,6 +20,9 @@ where either can happen is replayed key by key, in order, and a key whose resolu
 is not kept. A record drops only the resolutions it made stale (``session.kept``: its thread's, the
 maps' it changed, or everything).
 
+DWARF samples (REGS_USER + STACK_USER) have no such key: each is unwound first, then counted by the key of
+its fields and unwound chain while the machine stays (``_count_records``, ``count_dwarf_run``).
+
 Tracepoint samples without chains repeat less (their RAW record holds pids, addresses, counters), but
 the part before RAW does: such a key is cut at its RAW record (``KeyLayout.raw_offset``), the part before
 it resolved once (thread, location, period), and a new key costs a slice and a tuple.
@@ -32,7 +35,7 @@ from _collections import _count_elements as count_into  # Counter.update's C loo
 from itertools import repeat
 from operator import contains, itemgetter
 
-from pyperf_probe.perfdata.format import SampleType
+from pyperf_probe.perfdata.format import PERF_SAMPLE_REGS_ABI_64, SampleType
 from pyperf_probe.perfdata.sample import Sample
 from pyperf_probe.perfdata.speedups import speedups
 from pyperf_probe.session.fixed_keys import FixedKeys
@@ -41,6 +44,7 @@ from pyperf_probe.session.kept import Dependents
 PID_TID = struct.Struct("<ii")
 KERNEL_MARK = struct.pack("<Q", 0xFFFFFFFFFFFFFF80)  # PERF_CONTEXT_KERNEL in a call chain
 MISC_KERNEL = 1
+MISC_USER = 2
 UNKNOWN_PID = struct.pack("<i", -1)
 CACHE_LIMIT = 1 << 16  # resolved keys kept: memory stays flat when keys are as many as the samples
 
@@ -111,30 +115,143 @@ def _count_samples(session, groups: list[dict], with_chain: bool, with_raw: bool
             if order is not None:
                 order.append((bucket, got[2], period))
     else:
-        handlers = session.record_handlers()
-        resolve = session.resolve
-        for batch in session.data.record_batches():
-            for rec in batch:
-                if type(rec) is not Sample:
-                    handler = handlers.get(type(rec))
-                    if handler is not None:
-                        handler(rec)
-                    continue
-                session.nr_samples += 1
-                evsel, thread, period, raw, location, chain, _ = resolve(rec)
-                bucket = groups[evsel]
-                group = (thread, location, chain if with_chain else (), raw if with_raw else None)
-                got = bucket.get(group)
-                if got is None:
-                    got = bucket[group] = [0, 0, group]
-                got[0] += period
-                got[1] += 1
-                if order is not None:
-                    order.append((bucket, got[2], period))
+        _count_records(session, groups, with_chain, with_raw, order)
         session.data.warn_summary()
     for bucket in groups:
         for value in bucket.values():
             del value[2]
+
+
+def _count_records(session, groups: list[dict], with_chain: bool, with_raw: bool, order: list | None) -> None:
+    """``_count_samples``'s loop over the file's records. A DWARF sample (REGS_USER + STACK_USER) is unwound
+    before anything else can be known of it, so it cannot be keyed by its bytes as other samples are
+    (its stack copy differs from sample to sample); but once unwound, its resolution depends only on its
+    fields and the chain its registers and copy unwind to. ``count_dwarf_run`` (C; its Python twin
+    ``_py_count_dwarf_run`` in the tests) unwinds the user-mode samples of the process last unwound and counts
+    those whose (fields, unwound chain) key is in ``cache`` (bench's dwarf.data: 49K samples, 5.5K keys); the
+    first record it does not count comes back here, is resolved as before (``Session.resolve``), and the
+    answer of its key, if it has one, is cached. Any other record may change the machine: the cache is
+    cleared then (as ``_KeyCounter``'s, without ``Dependents``: such records are few in a DWARF file)."""
+    handlers = session.record_handlers()
+    resolve = session.resolve
+    loop = count_dwarf_run
+    unwinder = session.unwinder if loop is not _resolve_every_dwarf_sample else None
+    threads = session.machine.threads
+    kernel = session.machine.kernel
+    cache: dict = {}
+    ctx: tuple = _NO_DWARF_CTX
+    for batch in session.data.record_batches():
+        at, end = 0, len(batch)
+        while at < end:
+            key = None
+            if unwinder is not None:
+                at, counted, key = loop(batch, at, Sample, threads, ctx, cache, order)
+                session.nr_samples += counted
+                if at >= end:
+                    break
+            rec = batch[at]
+            at += 1
+            if type(rec) is not Sample:
+                handler = handlers.get(type(rec))
+                if handler is not None:
+                    handler(rec)
+                    cache.clear()
+                continue
+            session.nr_samples += 1
+            epoch = kernel.epoch
+            evsel, thread, period, raw, location, chain, _ = resolve(rec)
+            bucket = groups[evsel]
+            group = (thread, location, chain if with_chain else (), raw if with_raw else None)
+            got = bucket.get(group)
+            if got is None:
+                got = bucket[group] = [0, 0, group]
+            got[0] += period
+            got[1] += 1
+            item = (bucket, got[2], period)
+            if order is not None:
+                order.append(item)
+            if kernel.epoch != epoch:
+                cache.clear()
+            elif key is not None:
+                if len(cache) >= CACHE_LIMIT:
+                    cache.clear()
+                cache[key] = (got, item)
+            if unwinder is not None:
+                ctx = _dwarf_ctx(unwinder, rec, ctx)
+
+
+_NO_DWARF_CTX = (None,) * 10
+
+
+def _dwarf_ctx(unwinder, sample: Sample, ctx: tuple) -> tuple:
+    """``count_dwarf_run``'s ``ctx`` after ``unwinder`` unwound ``sample`` (the process it unwound last, with
+    the plans of its maps at their generation, and the sample's register mask): (maps, generation, plans,
+    mask, ip, sp and bp indices among the values, values needed, max frames, unwinder)."""
+    from pyperf_probe.callchain.dwarf_unwind import _c_indices  # (imported by then: the unwinder's module)
+    maps, generation, plans = unwinder._last_memo[:3]
+    regs = sample.regs_user
+    if maps is None or generation is None or regs is None:
+        return ctx
+    mask = regs[1]
+    if ctx[0] is maps and ctx[1] == generation and ctx[2] is plans and ctx[3] == mask:
+        return ctx
+    return (maps, generation, plans, mask) + _c_indices(mask) + (unwinder.max_stack, unwinder)
+
+
+_DWARF_KEY_HEAD = struct.Struct("<qQqQQQ")
+PERF_CONTEXT_USER = 0xFFFFFFFFFFFFFE00
+PERF_CONTEXT_MAX = 0xFFFFFFFFFFFFF001
+
+
+def _py_count_dwarf_run(batch: list, start: int, sample_type: type, threads: dict, ctx: tuple, cache: dict,
+                        order: list | None):
+    """The Python twin of ``_speedups.count_dwarf_run`` (``_speedups_unwind.c`` says what it does): the
+    samples of ``batch`` from ``start`` whose key is in ``cache`` counted, up to the first record that is not
+    such a hit: (its index, the samples counted, its key or None). Its unwinding is ``ctx[9]``, the
+    session's ``DwarfUnwinder`` (whose result the C loop's equals where that loop keys a sample)."""
+    counted = 0
+    for at in range(start, len(batch)):
+        rec = batch[at]
+        if type(rec) is not sample_type:
+            return at, counted, None
+        key = _py_dwarf_key(rec, threads, ctx)
+        hit = cache.get(key) if key is not None else None
+        if hit is None:
+            return at, counted, key
+        got = hit[0]
+        got[0] += rec.period
+        got[1] += 1
+        if order is not None:
+            order.append(hit[1])
+        counted += 1
+    return len(batch), counted, None
+
+
+def _py_dwarf_key(rec: Sample, threads: dict, ctx: tuple) -> bytes | None:
+    """``count_dwarf_run``'s key of one sample, None where that loop keys none (its comment says when)."""
+    maps, generation, _plans, mask, _ip_i, _sp_i, _bp_i, needed, _max_frames, unwinder = ctx
+    if maps is None:
+        return None
+    evsel, misc, _time, pid, tid, ip, period, _cpu, callchain, raw = rec[:10]
+    regs, stack = rec.regs_user, rec.stack_user
+    if misc & 7 != MISC_USER or pid is None or tid is None or ip is None or period is None or \
+            (raw is not None and type(raw) is not bytes) or \
+            regs is None or regs[0] != PERF_SAMPLE_REGS_ABI_64 or regs[1] != mask or len(regs[2]) < needed or \
+            not stack:
+        return None
+    callchain = callchain or ()
+    if any(entry >= PERF_CONTEXT_MAX and entry != PERF_CONTEXT_USER for entry in callchain):
+        return None
+    thread = threads.get(tid)
+    if thread is None or thread.pid == -1 or thread.maps is not maps or getattr(maps, "generation", None) != generation:
+        return None
+    from pyperf_probe.callchain.unwind import STOP_MEMORY, STOP_NO_REGS, STOP_UNSUPPORTED
+    avmas = unwinder(rec, maps)
+    if unwinder.last_stop in (STOP_MEMORY, STOP_UNSUPPORTED, STOP_NO_REGS):
+        return None
+    words = (*callchain, len(avmas), *avmas, 0 if raw is None else len(raw) + 1)
+    return _DWARF_KEY_HEAD.pack(evsel, misc, tid, ip, period, len(callchain)) + \
+        struct.pack(f"<{len(words)}Q", *words) + (raw or b"")
 
 
 def _walks_past_chains(session, with_chain: bool, with_raw: bool) -> bool:
@@ -277,6 +394,17 @@ def _py_count_run(keys: list, cache: dict, pending: dict, order: list | None, fi
 FX_ADD, FX_PID_AT = 0, 21
 MODE_FIXED, MODE_CHAINED = 0, 1
 count_run = speedups.count_run if speedups is not None and hasattr(speedups, "count_run") else _py_count_run
+
+
+def _resolve_every_dwarf_sample(batch: list, start: int, *_args):
+    """``count_dwarf_run`` without the accelerator: no sample counted, every one resolved by the caller. The
+    twin's key costs a Python unwinding of its own, more than the resolution it saves (bench/report --pure,
+    dwarf.data -g flat --no-children: 0.94 s -> 1.06 s with the twin), so it serves as the C loop's
+    reference in the tests (the speedups_or_not fixture runs it), not as the fallback."""
+    return start, 0, None
+
+
+count_dwarf_run = getattr(speedups, "count_dwarf_run", None) or _resolve_every_dwarf_sample
 
 
 class _KeyCounter:
