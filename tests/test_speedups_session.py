@@ -185,18 +185,23 @@ def _elf_files() -> list[str]:
     return [p for p in found if os.path.isfile(p) and open(p, "rb").read(4) == b"\x7fELF"]
 
 
+def _elf_images():
+    """(path, image) of each of _elf_files() that open_elf reads."""
+    from pyperf_probe.symbols.elf import open_elf
+    for path in _elf_files():
+        try:
+            yield path, open_elf(path)
+        except Exception:  # (not a file open_elf reads: not what these tests are about)
+            continue
+
+
 def test_symtab_keep_equals_its_python_twin(monkeypatch):
     """symtab_keep (C: perf's symbol filter and the kept entries' columns in one pass) = _kept and the
     strided columns (Python), table by table, on the .symtab and .dynsym of this machine's ELF files."""
     need_speedups()
     from pyperf_probe.symbols import symtab
-    from pyperf_probe.symbols.elf import open_elf
     tables = 0
-    for path in _elf_files():
-        try:
-            image = open_elf(path)
-        except Exception:  # (not a file open_elf reads: not what is tested here)
-            continue
+    for path, image in _elf_images():
         for section in (".symtab", ".dynsym"):
             names, rest = symtab.symbol_names(image, section)
             with monkeypatch.context() as m:
@@ -254,13 +259,8 @@ def test_plt_names_equal_their_python_twin(monkeypatch):
     need_speedups()
     from pyperf_probe.perfdata.speedups import speedups
     from pyperf_probe.symbols import symtab
-    from pyperf_probe.symbols.elf import open_elf
     tables = 0
-    for path in _elf_files():
-        try:
-            image = open_elf(path)
-        except Exception:  # (not a file open_elf reads: not what is tested here)
-            continue
+    for path, image in _elf_images():
         got = symtab.plt_symbols(image)
         with monkeypatch.context() as m:
             m.setattr(symtab, "_c_speedup", lambda name: None)

@@ -106,12 +106,8 @@ def _count_samples(session, groups: list[dict], with_chain: bool, with_raw: bool
     if session.sample_read is not None:  # (samples that read counters: samples() delivers one a counter)
         for evsel, thread, period, raw, location, chain, _ in session.samples():
             bucket = groups[evsel]
-            group = (thread, location, chain if with_chain else (), raw if with_raw else None)
-            got = bucket.get(group)
-            if got is None:
-                got = bucket[group] = [0, 0, group]
-            got[0] += period
-            got[1] += 1
+            got = _count_group(bucket, (thread, location, chain if with_chain else (), raw if with_raw else None),
+                               period)
             if order is not None:
                 order.append((bucket, got[2], period))
     else:
@@ -120,6 +116,16 @@ def _count_samples(session, groups: list[dict], with_chain: bool, with_raw: bool
     for bucket in groups:
         for value in bucket.values():
             del value[2]
+
+
+def _count_group(bucket: dict, group: tuple, period: int) -> list:
+    """One sample of ``period`` added to ``group`` of ``bucket`` (made [0, 0, group] if new); its value."""
+    got = bucket.get(group)
+    if got is None:
+        got = bucket[group] = [0, 0, group]
+    got[0] += period
+    got[1] += 1
+    return got
 
 
 def _count_records(session, groups: list[dict], with_chain: bool, with_raw: bool, order: list | None) -> None:
@@ -161,12 +167,8 @@ def _count_records(session, groups: list[dict], with_chain: bool, with_raw: bool
             epoch = kernel.epoch
             evsel, thread, period, raw, location, chain, _ = resolve(rec)
             bucket = groups[evsel]
-            group = (thread, location, chain if with_chain else (), raw if with_raw else None)
-            got = bucket.get(group)
-            if got is None:
-                got = bucket[group] = [0, 0, group]
-            got[0] += period
-            got[1] += 1
+            got = _count_group(bucket, (thread, location, chain if with_chain else (), raw if with_raw else None),
+                               period)
             item = (bucket, got[2], period)
             if order is not None:
                 order.append(item)
