@@ -106,15 +106,21 @@ def _report(data, ropts: ReportOptions, out: list[str]) -> int:
     # which -g none clears, or cumulate_callchain, --children): with neither, the chains are not needed
     session = _session(data, ropts, plan.sample_type, unwind=plan.children or plan.spec.mode != "none")
     session.caller_order = plan.caller  # callchain_param.order: the order perf looks a chain's addresses up in
-    trace_events = _trace_events(session)
-    layout = _layout(session, trace_events, plan, ropts)
+    made: list = []  # the file's TraceEvents, made when a sort key first asks for a format (see _layout)
+
+    def trace_events_of_file():
+        if not made:
+            made.append(_trace_events(session))
+        return made[0]
+    layout = _layout(session, trace_events_of_file, plan, ropts)
     keys = layout.keys()
     hidden = _elided(keys, ropts, out)
     if not ropts.quiet and not plan.legacy:
         out.append("#\n")
     from pyperf_probe.report.builder import build
     built = build(session, keys, children=plan.children, callchains=plan.has_callchains,
-                  caller_order=plan.caller, filters=_filters(ropts), layout=layout, trace_events=trace_events,
+                  caller_order=plan.caller, filters=_filters(ropts), layout=layout,
+                  trace_events=made[0] if made else None,  # (build makes them if its keys print records)
                   raw_trace=ropts.raw_trace, graphs=plan.spec.mode != "none",
                   graph_min_percent=_graph_params(plan.spec, ropts, plan.sort_text).min_percent
                   if plan.spec.mode in ("graph", "flat", "folded") else None)
@@ -155,10 +161,12 @@ def _trace_events(session):
     return for_session(session)
 
 
-def _layout(session, trace_events, plan: Plan, ropts: ReportOptions):
-    """``setup_sorting``: the sort list and columns (report.layout), tracepoint fields included."""
+def _layout(session, trace_events_of_file, plan: Plan, ropts: ReportOptions):
+    """``setup_sorting``: the sort list and columns (report.layout), tracepoint fields included: a
+    tracepoint's format is parsed (``trace_events_of_file()`` made) only when a sort key names one of its
+    fields, as perf's add_dynamic_entry reads it (a -g uprobe report sorted by comm,dso,sym parses none)."""
     from pyperf_probe.report import dynamic
-    events = dynamic.event_infos(session.evsels, trace_events.python_event if trace_events is not None else None)
+    events = dynamic.event_infos(session.evsels, lambda config: trace_events_of_file().python_event(config))
     return _setup_sorting(events, session.evsels, plan, ropts)
 
 

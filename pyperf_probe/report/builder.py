@@ -99,7 +99,9 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
     if trace_events is None and need_raw:
         from pyperf_probe.traceevent.events import for_session
         trace_events = for_session(session)
-    texts = [_trace_text(ev, trace_events, raw_trace) for ev in evsels]
+    # (the events' renderers only for keys that print a record: their formats parsed, their plans made and
+    # traceevent imported for nothing otherwise, on every -g uprobe report)
+    texts = [_trace_text(ev, trace_events, raw_trace) for ev in evsels] if need_raw else [None] * len(evsels)
     hists = []
     for index, text in enumerate(texts):
         ev_keys = layout.for_event(keys, index) if layout is not None else keys
