@@ -213,22 +213,48 @@ class SampleDecoder:
             raise PerfDataError(f"unsupported sample_type bits {attr.sample_type & ~KNOWN_SAMPLE_TYPE:#x} "
                                 f"in event {evsel}")
         self.sample_type = attr.sample_type
-        self.source, structs = _generate(attr, evsel)
-        namespace = _namespace(attr)
-        namespace.update(structs)
-        namespace["_evsel"] = evsel
-        code = _CODE.get(self.source)
-        if code is None:  # (events of one sample_type share it: a system-wide recording has dozens)
-            code = _CODE[self.source] = compile(self.source, f"<sample decoder 0x{attr.sample_type:x}>", "exec")
-        exec(code, namespace)
-        self.python_decode = self.decode = namespace["decode"]
+        self._attr, self._evsel = attr, evsel
+        self._source = self._python_decode = None
         self.decode_run = None
         # the C loop (_speedups.SampleCodec: this decoder is its twin and its fallback) where it reads
-        # every field of the type
+        # every field of the type; the Python decoder is then generated only when the codec hands it a
+        # record (compiling it is ~2 ms of CPU, a fortieth of a whole make.data report that never calls it)
         if speedups is not None and hasattr(speedups, "SampleCodec") and not attr.sample_type & _NOT_IN_C:
             codec = speedups.SampleCodec(attr.sample_type, evsel, attr.sample_period, attr.sample_regs_user,
-                                         Sample, Regs, self.python_decode)
+                                         Sample, Regs, self._fallback)
             self.decode, self.decode_run = codec, codec.decode_run
+        else:
+            self.decode = self.python_decode
+
+    @property
+    def source(self) -> str:
+        """The generated Python decoder's source."""
+        if self._source is None:
+            self._generate()
+        return self._source
+
+    @property
+    def python_decode(self):
+        """The generated Python decoder (compiled on first use; events of one sample_type share the code)."""
+        if self._python_decode is None:
+            self._generate()
+        return self._python_decode
+
+    def _generate(self) -> None:
+        attr = self._attr
+        self._source, structs = _generate(attr, self._evsel)
+        namespace = _namespace(attr)
+        namespace.update(structs)
+        namespace["_evsel"] = self._evsel
+        code = _CODE.get(self._source)
+        if code is None:  # (events of one sample_type share it: a system-wide recording has dozens)
+            code = _CODE[self._source] = compile(self._source, f"<sample decoder 0x{attr.sample_type:x}>", "exec")
+        exec(code, namespace)
+        self._python_decode = namespace["decode"]
+
+    def _fallback(self, *args):
+        """What the C codec calls for a record it does not decode: the Python decoder, which raises what it raises."""
+        return self.python_decode(*args)
 
 
 _CODE: dict[str, object] = {}  # generated source -> its code object
