@@ -21,7 +21,7 @@ tests/test_callchain_rbreplay_c.py).
 """
 from __future__ import annotations
 
-from array import array
+import sys
 
 from pyperf_probe.callchain.tree import CallchainRoot, Node, compare_frames
 from pyperf_probe.report.rbtree import _Node, _fixup, _walk
@@ -237,7 +237,7 @@ def replay_groups(fixed: list[list], per_group: list[list], groups, periods, int
     if c_groups is None:
         out = py_replay_groups(fixed, per_group, groups, periods)
     else:
-        # (lists, or the 'I' and 'Q' arrays of report.builder's _Sequence.arrays: C reads both)
+        # (lists, or the 'I' and 'Q' arrays or views of report.builder's _Sequence.arrays: C reads them all)
         groups = groups if type(groups) is list or _u_array(groups) else list(groups)
         periods = periods if type(periods) is list or _u_array(periods) else list(periods)
         out = c_groups(fixed, per_group, groups, periods, RNode)  # (the RNodes made in C: no node tuples)
@@ -267,8 +267,13 @@ def replay_groups(fixed: list[list], per_group: list[list], groups, periods, int
 
 
 def _u_array(seq) -> bool:
-    """An array.array of format 'I' or 'Q' (what rb_replay_groups reads besides lists)."""
-    return type(seq) is array and seq.typecode in ("I", "Q")
+    """A memoryview or an array.array of format 'I' or 'Q' (what rb_replay_groups reads besides lists). (An
+    array only if the array module was imported: report's C path gives views, not arrays; see builder._zeros.)"""
+    kind = type(seq)
+    if kind is memoryview:
+        return seq.format in ("I", "Q") and seq.ndim == 1
+    arrays = sys.modules.get("array")
+    return arrays is not None and kind is arrays.array and seq.typecode in ("I", "Q")
 
 
 def py_replay_groups(fixed: list[list], per_group: list[list], groups, periods) -> list[CallchainRoot]:

@@ -27,7 +27,10 @@ opaque: the reader queues raw entries or sample keys (``perfdata.sample_keys``).
 from __future__ import annotations
 
 from bisect import bisect_right
-from operator import itemgetter
+try:            # (operator's C half, as symbols.symtab imports it: operator.py costs ~0.25 ms of start-up)
+    from _operator import itemgetter
+except ImportError:         # another Python implementation
+    from operator import itemgetter
 
 from pyperf_probe.perfdata.speedups import speedups
 
