@@ -270,20 +270,20 @@ class SortedTree:
 
 def sort_flat(root: CallchainRoot, min_hit: float) -> list[Node]:
     """``sort_chain_flat``: every node with hits (post-order over ``rb_root_in``) by ``hit`` descending."""
-    found: list[Node] = []
-    for node in _post_order(root.node):
-        if node.hit and node.hit >= min_hit:
-            found.append(node)
+    found = [node for node in _post_order(root.node) if node.hit and node.hit >= min_hit]
     return _stable_desc(found, lambda c: c.hit)
 
 
-def _post_order(node: Node) -> Iterator[Node]:
-    stack: list[tuple[Node, bool]] = [(node, False)]
+def _post_order(node: Node) -> list[Node]:
+    """The nodes below and at ``node``, children first (in ``rb_root_in`` order), then their parent: the
+    reverse of the pre-order that takes the last child first (one stack of nodes, no generator; make.data's
+    flat reports walk 4.3K nodes)."""
+    out: list[Node] = []
+    stack = [node]
+    pop, push, emit = stack.pop, stack.extend, out.append
     while stack:
-        cur, expanded = stack.pop()
-        if expanded:
-            yield cur
-            continue
-        stack.append((cur, True))
-        for child in reversed(cur.ordered_children()):
-            stack.append((child, False))
+        cur = pop()
+        emit(cur)
+        push(cur.ordered_children())
+    out.reverse()
+    return out
