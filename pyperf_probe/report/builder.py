@@ -137,8 +137,8 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
         h.sequence = _Sequence(order, bucket, gkeys, len(groups) == 1) if order is not None else None
         # (the totals once per event: the sum of every group's period and count)
         h.count(sum(map(itemgetter(0), bucket.values())), sum(map(itemgetter(1), bucket.values())))
-        plain = not use_filters and not need_trace and h.plain_adds()
-        if plain or (not use_filters and not need_trace and h.whole_adds()):
+        plain = not need_trace and h.plain_adds()
+        if plain or (not need_trace and h.whole_adds()):
             # the loop below with Hists.add's plain path, in C (perfdata/_speedups_report.c builder_adds) when built;
             # for other keys (no trace, no tracepoint field, no group kept apart per dso) each (thread, location)'s
             # whole identity is kept instead of each location's part (WHOLE: make.data's 5K groups have 13 pairs)
@@ -154,6 +154,8 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
                                frames.c_convert())
             if inlined:
                 frames.inlined_seen = True
+            if use_filters:
+                _mark_filtered(gkeys, h._groups, known_frame, to_rframe, filters.rejects)
             bucket.clear()
             if need_raw and order is not None:
                 h.sequence.compact()
@@ -191,6 +193,26 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
         h.inlined_seen = frames.inlined_seen
         h.finish()
     return Built(hists, [ev.name or "" for ev in evsels])
+
+
+def _mark_filtered(gkeys: dict, hists_groups: dict, known_get, to_rframe, rejects) -> None:
+    """``Hists.add``'s ``filtered`` after the plain adds (builder_adds, _py_adds), which know no filter: a hists
+    group is hidden when the sample group that made it (the first one numbered with it, in the order the adds
+    took the bucket: ``gkeys``' order) fails --comms/--dsos/--symbols (``Filters.rejects``), as ``add`` marks a
+    group when it makes it; what other samples add to it does not change that (``hists__findnew_entry``)."""
+    creators: dict[int, tuple] = {}
+    for group, number in gkeys.items():
+        if number not in creators:
+            creators[number] = group
+    rows = None
+    for number, (thread, location, _chain, _raw) in creators.items():
+        loc = known_get(location)
+        if loc is None:
+            loc = to_rframe(location)
+        if rejects(thread.comm, location, loc):
+            if rows is None:
+                rows = list(hists_groups.values())
+            rows[number][7] = True
 
 
 # _py_adds' comm_head: make_part gives the whole identity, kept per (thread, location); and, with DSO_APART, the
