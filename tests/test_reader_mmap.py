@@ -66,6 +66,8 @@ def _mapped_chunks(monkeypatch) -> list:
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_mapped_chunks_read_the_same(path, chunk, monkeypatch, caplog):
     monkeypatch.setattr(stream, "CHUNK_SIZE", chunk)
+    if chunk != CHUNKS[0]:  # (else the mapped chunks keep their own size, MAP_CHUNK_SIZE: these files fit in one)
+        monkeypatch.setattr(stream, "MAP_CHUNK_SIZE", chunk)
     calls = _mapped_chunks(monkeypatch)
     with caplog.at_level(logging.DEBUG, logger="pyperf"):
         read = _read_all(path, mapped=False)
@@ -91,6 +93,8 @@ def test_mapped_chunks_of_a_file_cut_short(name, cut, chunk, tmp_path, monkeypat
     with open(path, "r+b") as f:  # (the feature sections after the data go too)
         f.truncate(data_offset + data_size - cut)
     monkeypatch.setattr(stream, "CHUNK_SIZE", chunk)
+    if chunk != CHUNKS[0]:  # (else the mapped chunks keep their own size, MAP_CHUNK_SIZE: these files fit in one)
+        monkeypatch.setattr(stream, "MAP_CHUNK_SIZE", chunk)
     with caplog.at_level(logging.DEBUG, logger="pyperf"):
         read = _read_all(path, mapped=False)
         read_log = [r.getMessage() for r in caplog.records]

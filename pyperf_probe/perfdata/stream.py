@@ -50,6 +50,14 @@ HEADER = struct.Struct("<IHH")
 DECODE_BATCH = 1024
 VIEWED_SAMPLE_SIZE = 1024  # samples this large are queued as views of their chunk (_view_samples)
 CHUNK_SIZE = 1 << 20  # > the largest record (perf_event_header.size is a u16)
+# A mapped chunk's pages are mapped at once (MAP_POPULATE: one call maps the page cache's pages where the scan's
+# first touch of each 16-page stretch faulted), and a file of DWARF samples (user stacks: the keyed scan reads
+# their first bytes only) is mapped 16 MB at a time, 16x fewer mmap/munmap calls (its RSS is then that of the 16
+# MB mapped, where perf maps the file: dwarf.data 217 MiB). dwarf.data (213 MB) -g none --no-children: 5254 ->
+# 1786 page faults, 65 -> 55 ms. Other files keep CHUNK_SIZE: their scan reads every byte, and a bigger chunk
+# is only more memory.
+MAP_CHUNK_SIZE = 1 << 24
+_MAP_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
 FINISHED_ROUND = RecordType.FINISHED_ROUND
 
 
@@ -161,17 +169,20 @@ class RecordStream:
         else the bytes read."""
         pos = self.header.data.offset
         while pos < end:
-            want = min(CHUNK_SIZE, end - pos)
-            got = self._map_chunk(pos, want) if self._mappable and (mapped or self.map_all) else None
+            got = None
+            if self._mappable and (mapped or self.map_all):
+                size = MAP_CHUNK_SIZE if self._view_samples else CHUNK_SIZE
+                got = self._map_chunk(pos, min(size, end - pos))
             if got is None:
+                size = CHUNK_SIZE
                 self._file.seek(pos)
-                buf, start = self._file.read(want), 0
+                buf, start = self._file.read(min(size, end - pos)), 0
             else:
                 buf, start = got
             result, used = read_chunk(buf, pos, start)
             yield result
             pos += used
-            if pos >= end or not self._chunk_end_ok(buf, start, used, pos, end, quiet):
+            if pos >= end or not self._chunk_end_ok(buf, start, used, pos, end, quiet, size):
                 return
 
     def _map_chunk(self, pos: int, want: int) -> tuple | None:
@@ -184,7 +195,7 @@ class RecordStream:
             return None
         start = pos % mmap.ALLOCATIONGRANULARITY
         try:
-            return mmap.mmap(self._fileno, start + want, access=mmap.ACCESS_READ, offset=pos - start), start
+            return mmap.mmap(self._fileno, start + want, flags=_MAP_FLAGS, prot=mmap.PROT_READ, offset=pos - start), start
         except (OSError, ValueError, OverflowError):
             self._mappable = False
             return None
@@ -650,12 +661,13 @@ class RecordStream:
                                                         f"{file_offset:#x}: {exc}")
                     return
 
-    def _chunk_end_ok(self, buf: bytes, start: int, off: int, pos: int, end: int, quiet: bool = False) -> bool:
-        """After a chunk (``buf[start:]``) whose whole records stopped ``off`` bytes into it, short of the
-        data's end: may reading go on at ``pos``?"""
+    def _chunk_end_ok(self, buf: bytes, start: int, off: int, pos: int, end: int, quiet: bool = False,
+                      size: int = CHUNK_SIZE) -> bool:
+        """After a chunk (``buf[start:]``, of ``size`` bytes unless the data ended first) whose whole records
+        stopped ``off`` bytes into it, short of the data's end: may reading go on at ``pos``?"""
         n = len(buf) - start
         bad_size = off + 8 <= n and HEADER.unpack_from(buf, start + off)[2] < 8
-        cut_short = n < CHUNK_SIZE or off == 0  # the file ends inside this record
+        cut_short = n < size or off == 0  # the file ends inside this record
         if quiet:  # a second pass: warned and counted already
             return not (bad_size or cut_short)
         if bad_size:
