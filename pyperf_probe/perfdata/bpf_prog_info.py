@@ -18,7 +18,8 @@ same, and the programs come out by id, the order ``print_bpf_prog_info`` walks t
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+
+from pyperf_probe.perfdata.frozen import Frozen
 
 # sizeof(struct bpf_prog_info) in perf 6.1's uapi header (its last field, attach_btf_id, ends at 228)
 PROG_INFO_SIZE = 232
@@ -32,22 +33,22 @@ _TAGS = struct.Struct("<180xIQ")                # nr_prog_tags, prog_tags (u8[8]
 BPF_TAG_SIZE = 8
 
 
-@dataclass(frozen=True)
-class ProgInfo:
+class ProgInfo(Frozen):
     """One program's info, its arrays read out of the data: ``ksyms`` (jited_ksyms: each sub-program's
     address), ``func_lens`` (jited_func_lens), ``tags`` (prog_tags: 8 bytes each), ``func_type_ids``
-    (func_info records' type_id, the BTF FUNC of each sub-program; empty without func info)."""
+    (func_info records' type_id, the BTF FUNC of each sub-program; empty without func info). A Frozen
+    record, not a dataclass: ``report --header`` prints these, and importing dataclasses (inspect, re, enum)
+    was ~10 ms of it, a fifth of a whole report of a DWARF file."""
 
-    id: int
-    name: str
-    btf_id: int
-    nr_jited_ksyms: int
-    nr_jited_func_lens: int
-    nr_prog_tags: int
-    ksyms: tuple[int, ...]
-    func_lens: tuple[int, ...]
-    tags: tuple[bytes, ...]
-    func_type_ids: tuple[int, ...]
+    __slots__ = ()
+    _fields = ("id", "name", "btf_id", "nr_jited_ksyms", "nr_jited_func_lens", "nr_prog_tags", "ksyms",
+               "func_lens", "tags", "func_type_ids")
+
+    def __new__(cls, id: int, name: str, btf_id: int, nr_jited_ksyms: int, nr_jited_func_lens: int,
+                nr_prog_tags: int, ksyms: tuple[int, ...], func_lens: tuple[int, ...], tags: tuple[bytes, ...],
+                func_type_ids: tuple[int, ...]):
+        return tuple.__new__(cls, (id, name, btf_id, nr_jited_ksyms, nr_jited_func_lens, nr_prog_tags, ksyms,
+                                   func_lens, tags, func_type_ids))
 
 
 def _array(data: bytes, offset: int, count: int, fmt: str) -> tuple:
