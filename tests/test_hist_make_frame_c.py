@@ -1,4 +1,4 @@
-"""perfdata/_speedups_report.c hist_lookups' make_frame in C (the frame keys dso and sym last: Hists._fast_frames)
+"""perfdata/_speedups_report.c hist_lookups' make_frame in C (the frame keys dso and sym: Hists._fast_frames)
 against report.hist's Python look-ups (Hists._make_frame, its twin): every slot of every entry equal (identity,
 thread, comms, trace fields, sums, level, call-graph tree or none, pairs, slot), on random groups of resolved,
 inlined and unresolved frames, with and without a dso, for each order of the frame keys."""
@@ -29,7 +29,8 @@ def _entries(h):
 
 
 @pytest.mark.parametrize("names", [["dso", "sym"], ["comm", "dso", "sym"], ["sym"], ["pid", "sym", "dso"],
-                                   ["comm", "dso"]], ids=",".join)
+                                   ["comm", "dso"], ["sym", "pid", "dso"], ["dso", "comm"], ["sym", "comm", "pid"]],
+                         ids=",".join)
 @pytest.mark.parametrize("graphs", [False, True])
 def test_c_make_frame_equals_pythons(names, graphs):
     need_speedups()
@@ -59,9 +60,9 @@ def test_c_make_frame_equals_pythons(names, graphs):
         assert states[0] == states[1]
 
 
-def test_fast_frames_only_for_dso_and_sym_last():
-    for names, want in ((["dso", "sym"], "ds"), (["sym", "dso"], "sd"), (["comm", "sym"], "s"), (["sym", "comm"], None),
-                        (["comm"], None), (["pid", "dso"], "d")):
+def test_fast_frames_for_dso_and_sym():
+    for names, want in ((["dso", "sym"], "ds"), (["sym", "dso"], "sd"), (["comm", "sym"], "hs"), (["sym", "comm"], "sh"),
+                        (["comm"], None), (["pid", "dso"], "hd"), (["sym", "pid", "dso"], "shd")):
         h = Hists([KEYS[n] for n in names], children=True, callchains=True, caller_order=False)
         got = h._fast_frames()
         assert (got[0] if got else None) == want

@@ -1016,10 +1016,11 @@ static void hl_sums_free(HlSums *S)
     PyMem_Free(S->by_pair.vals);
 }
 
-/* hist_lookups' make_frame in C (report/hist.py's Hists._make_frame is the twin) where the frame keys come last
- * and are dso and sym in some order (`spec`: "d", "s", "ds" or "sd"): the part loc.dso_name per "d" and
- * sortkeys.sym_identity(loc, False) per "s", after head; the entry of that identity in `entries`, else a
- * HistEntry made as its __init__ makes one (callchain: chain_class() or None) and added. */
+/* hist_lookups' make_frame in C (report/hist.py's Hists._make_frame is the twin) where the frame keys are dso and
+ * sym: `spec` has a letter per sort key in key order, "h" for the next item of head (a key that does not depend on
+ * the frame), "d" for loc.dso_name and "s" for sortkeys.sym_identity(loc, False) ("hhds" for comm,pid,dso,sym,
+ * "shd" for sym,pid,dso); the entry of that identity in `entries`, else a HistEntry made as its __init__ makes
+ * one (callchain: chain_class() or None) and added. */
 static int ca_offset(PyTypeObject *type, const char *name, Py_ssize_t *off);  /* (below: callchain_append's) */
 #define HE_SLOT(o, off) (*(PyObject **)((char *)(o) + (off)))
 
@@ -1098,14 +1099,27 @@ static PyObject *mf_make(const char *spec, PyObject *entries, PyObject *chain_cl
                          PyObject *comm, PyObject *tid, PyObject *trace, PyObject *filtered, PyObject *level,
                          PyObject *raw)
 {
-    Py_ssize_t nh = PyTuple_GET_SIZE(head), np = (Py_ssize_t)strlen(spec);
-    PyObject *ident = PyTuple_New(nh + np), *entry;
+    Py_ssize_t nh = PyTuple_GET_SIZE(head), n = (Py_ssize_t)strlen(spec), h = 0;
+    PyObject *ident = PyTuple_New(n), *entry;
     if (!ident) return NULL;
-    for (Py_ssize_t h = 0; h < nh; h++) PyTuple_SET_ITEM(ident, h, Py_NewRef(PyTuple_GET_ITEM(head, h)));
-    for (Py_ssize_t k = 0; k < np; k++) {
-        PyObject *v = spec[k] == 'd' ? sa_get(frame, mf_s_dso_name, &mf_c_dso_name) : mf_sym_identity(frame);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *v;
+        if (spec[k] == 'h') {
+            if (h >= nh) {
+                Py_DECREF(ident);
+                PyErr_SetString(PyExc_ValueError, "hist_lookups: a head shorter than the fast spec's 'h's");
+                return NULL;
+            }
+            v = Py_NewRef(PyTuple_GET_ITEM(head, h++));
+        } else
+            v = spec[k] == 'd' ? sa_get(frame, mf_s_dso_name, &mf_c_dso_name) : mf_sym_identity(frame);
         if (!v) { Py_DECREF(ident); return NULL; }
-        PyTuple_SET_ITEM(ident, nh + k, v);
+        PyTuple_SET_ITEM(ident, k, v);
+    }
+    if (h != nh) {
+        Py_DECREF(ident);
+        PyErr_SetString(PyExc_ValueError, "hist_lookups: a head longer than the fast spec's 'h's");
+        return NULL;
     }
     entry = PyDict_GetItemWithError(entries, ident);
     if (entry || PyErr_Occurred()) {
@@ -1166,8 +1180,8 @@ static PyObject *hist_lookups(PyObject *Py_UNUSED(module), PyObject *args)
     if (fast && fast != Py_None) {
         PyObject *cls;
         if (!PyArg_ParseTuple(fast, "sO!O:hist_lookups' fast", &spec, &PyType_Type, &cls, &chain_class)) return NULL;
-        if (strspn(spec, "ds") != strlen(spec) || !*spec) {
-            PyErr_SetString(PyExc_ValueError, "hist_lookups: the fast spec is of 'd' and 's'");
+        if (strspn(spec, "hds") != strlen(spec) || strspn(spec, "h") == strlen(spec)) {
+            PyErr_SetString(PyExc_ValueError, "hist_lookups: the fast spec is of 'h', 'd' and 's', one 'd' or 's' at least");
             return NULL;
         }
         if (he_setup((PyTypeObject *)cls) < 0) return NULL;

@@ -19,6 +19,7 @@ entry of one identity, as perf's do.
 from __future__ import annotations
 
 from _functools import cmp_to_key, partial  # functools' own C code, without functools' imports
+from _operator import itemgetter  # (operator's C half: operator.py is start-up time)
 
 from pyperf_probe.callchain import rbreplay, tree as _tree
 from pyperf_probe.callchain.tree import CallchainRoot
@@ -104,6 +105,11 @@ class Hists:
         self._loc_parts: dict = {}  # RFrame -> identity part of the frame keys (is_self False)
         self._frame_identities = [k.identity for k in se if k.frame_dependent]  # (_make_frame's)
         self._head_at = tuple(i for i, k in enumerate(se) if not k.frame_dependent)  # (hist_lookups' heads)
+        # (_make_frame's, frame keys among the others: a head + part's items in key order, one C call)
+        frame_at = [i for i, k in enumerate(se) if k.frame_dependent]
+        self._in_key_order = itemgetter(*[self._head_at.index(i) if i in self._head_at else
+                                          len(self._head_at) + frame_at.index(i) for i in range(len(se))]) \
+            if len(se) > 1 and frame_at and self._loc_suffix is None else None
         # add's: where the frame keys start when they come last and no tracepoint-field key follows, the
         # frame keys' part of a sample's own location (is_self True) per location, and whether comm alone
         # comes before them
@@ -432,15 +438,15 @@ class Hists:
         return records, made_after, pending
 
     def _fast_frames(self):
-        """hist_lookups' make_frame in C (``_make_frame``'s twin there) where the frame keys come last and are
-        dso and sym: (their letters in order, HistEntry, CallchainRoot or None); else None."""
-        if self._loc_suffix is None:
+        """hist_lookups' make_frame in C (``_make_frame``'s twin there) where the frame keys are dso and sym, wherever
+        they are among the sort keys: (a letter per sort key, "h" for one that does not depend on the frame, "d"
+        and "s" for dso and sym; HistEntry; CallchainRoot or None); else None."""
+        frame_keys = [k for k in self._se_keys if k.frame_dependent]
+        if not frame_keys or any(k.kind != "sort" or k.identity is not KEYS_BY_NAME.get(k.name) or
+                                 k.name not in ("dso", "sym") for k in frame_keys):
             return None
-        names = [k.name for k in self._se_keys[self._loc_suffix:]]
-        if not names or any(k.kind != "sort" or k.identity is not KEYS_BY_NAME.get(k.name) for k in
-                            self._se_keys[self._loc_suffix:]) or not set(names) <= {"dso", "sym"}:
-            return None
-        return "".join(n[0] for n in names), HistEntry, CallchainRoot if self.graphs else None
+        spec = "".join(k.name[0] if k.frame_dependent else "h" for k in self._se_keys)
+        return spec, HistEntry, CallchainRoot if self.graphs else None
 
     def _make_self(self, ident, comm, tid, loc, trace, filtered, raw) -> HistEntry:
         """hist_lookups' self entry of an identity not in ``entries`` yet (``_entry``)."""
@@ -456,8 +462,7 @@ class Hists:
         if self._loc_suffix is not None:
             ident = head + part
         else:  # (frame keys among the others: the identity in key order)
-            heads, parts = iter(head), iter(part)
-            ident = tuple(next(parts) if k.frame_dependent else next(heads) for k in self._se_keys)
+            ident = self._in_key_order(head + part)
         entry = self.entries.get(ident)  # (_entry, inline: once per distinct frame and head)
         if entry is None:
             entry = self.entries[ident] = HistEntry(ident, comm, tid, frame, trace, False, tid, self.graphs,
