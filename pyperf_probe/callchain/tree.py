@@ -17,7 +17,6 @@ identical chains first and append each distinct chain once.
 from __future__ import annotations
 
 from _functools import cmp_to_key  # functools' own C code, without functools' imports
-import math
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # for annotations only: collections.abc costs start-up time
@@ -244,10 +243,16 @@ def _sorted_rel(node: Node, fraction: float) -> dict[int, list[Node]]:
     stack = [node]
     while stack:
         cur = stack.pop()
-        kept = _kept_children(cur, math.ceil(cur.children_hit * fraction))
+        kept = _kept_children(cur, _ceil(cur.children_hit * fraction))
         out[id(cur)] = _stable_desc(kept, lambda c: c.cumul_hits)
         stack.extend(kept)
     return out
+
+
+def _ceil(value: float) -> int:
+    """``math.ceil`` (without importing math: a report's start-up)."""
+    whole = int(value)
+    return whole + 1 if whole < value else whole
 
 
 def _stable_desc(nodes: list[Node], value: Callable[[Node], int]) -> list[Node]:

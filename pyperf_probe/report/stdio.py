@@ -5,9 +5,12 @@ Layout in perf-formats.md §2.1-2.2.
 from __future__ import annotations
 
 from pyperf_probe.perfdata.frozen import Frozen
-from pyperf_probe.report import callgraph_text
 from pyperf_probe.report.hist import HistEntry, Hists
 from pyperf_probe.report.sortkeys import column_widths, sym_cell
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:       # for annotations only: callgraph_text is imported by the reports that print graphs
+    from pyperf_probe.report.callgraph_text import GraphParams
 
 PERCENT_WIDTH = 8
 SAMPLES_WIDTH = 12
@@ -22,7 +25,7 @@ class StdioOptions(Frozen):
     # hidden: sort keys elided from the columns
 
     def __new__(cls, show_nr_samples: bool = False, percent_limit: float = 0.0, quiet: bool = False,
-                graph: callgraph_text.GraphParams | None = None, dso_filter_given: bool = False,
+                graph: GraphParams | None = None, dso_filter_given: bool = False,
                 hidden: frozenset = frozenset()):
         return tuple.__new__(cls, (show_nr_samples, percent_limit, quiet, graph, dso_filter_given, hidden))
 
@@ -198,6 +201,7 @@ def render_hists(hists: Hists, opts: StdioOptions) -> str:
     if not show_graph:
         out.extend(lines)
         return "".join(out)
+    from pyperf_probe.report import callgraph_text  # (only reports that print graphs)
     graph, children = opts.graph, hists.children
     # (callgraph_text.render's first test, here: most of a children report's entries print no graph)
     below = not graph.legacy and graph.mode in ("graph", "flat", "folded")
