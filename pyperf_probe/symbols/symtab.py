@@ -630,12 +630,12 @@ def _best_of_run(names: list, svmas: list, sizes: list, types: list, bindings: l
 def _best_at(columns: tuple, last: int) -> Symbol:
     """The symbol ``_unique_of`` keeps for the start of symbol ``last`` (sorted columns), the last of its
     run of aliases."""
-    svmas = columns[1]
+    names, svmas, sizes, types, bindings, ends = columns
     first = last
     while first and svmas[first - 1] == svmas[last]:
         first -= 1
-    at = _best_of_run(*columns, first, last + 1)
-    return tuple.__new__(Symbol, tuple(column[at] for column in columns))
+    at = _best_of_run(*columns, first, last + 1) if first < last else last  # (no alias: the symbol itself)
+    return tuple.__new__(Symbol, (names[at], svmas[at], sizes[at], types[at], bindings[at], ends[at]))
 
 
 _svma_of = itemgetter(1)            # a row's (or a Symbol's) start
@@ -780,14 +780,15 @@ class SymbolTable:
         global _bisect_right
         if _bisect_right is None:
             from bisect import bisect_right as _bisect_right
-        svmas = self._sorted()[1]
+        columns = self._sorted()
+        svmas = columns[1]
         i = _bisect_right(svmas, svma) - 1
         if i < 0:
             return None
         start = svmas[i]
         best = self._best.get(start)
         if best is None:
-            best = self._best[start] = _best_at(self._sorted(), i)
+            best = self._best[start] = _best_at(columns, i)
         if svma < best.end or svma == start:
             return best
         return None
