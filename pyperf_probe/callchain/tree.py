@@ -228,25 +228,43 @@ def _kept_children(node: Node, min_hit: float) -> list[Node]:
 
 
 def _sorted_abs(node: Node, min_hit: float) -> dict[int, list[Node]]:
+    """Per node with children (by id), its kept children in print order (``SortedTree``; a leaf has none)."""
     out: dict[int, list[Node]] = {}
     stack = [node]
+    pop, push = stack.pop, stack.extend
     while stack:
-        cur = stack.pop()
+        cur = pop()
+        if not cur.children:  # (a leaf: SortedTree.children gives [] for a node it does not hold)
+            continue
         kept = _kept_children(cur, min_hit)
-        out[id(cur)] = _stable_desc(kept, lambda c: c.cumul_hits)
-        stack.extend(kept)
+        if len(kept) > 1:
+            kept.sort(key=_minus_cumul)
+        out[id(cur)] = kept
+        push(kept)
     return out
 
 
 def _sorted_rel(node: Node, fraction: float) -> dict[int, list[Node]]:
+    """``_sorted_abs`` with each node's threshold ceil(its children_hit * fraction)."""
     out: dict[int, list[Node]] = {}
     stack = [node]
+    pop, push = stack.pop, stack.extend
     while stack:
-        cur = stack.pop()
+        cur = pop()
+        if not cur.children:
+            continue
         kept = _kept_children(cur, _ceil(cur.children_hit * fraction))
-        out[id(cur)] = _stable_desc(kept, lambda c: c.cumul_hits)
-        stack.extend(kept)
+        if len(kept) > 1:
+            kept.sort(key=_minus_cumul)
+        out[id(cur)] = kept
+        push(kept)
     return out
+
+
+def _minus_cumul(c: Node) -> int:
+    """The sort key of a node's kept children: larger cumul_hits first, ties in the order given (a stable sort:
+    ``rb_insert_callchain``, as _stable_desc)."""
+    return -c.cumul_hits
 
 
 def _ceil(value: float) -> int:

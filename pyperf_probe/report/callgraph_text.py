@@ -74,7 +74,21 @@ def _graph(st: cc.SortedTree, params: GraphParams, total: int, parent_samples: i
     left_margin = params.left_margin
     first = st.children(node)
     # One root child is a trunk: in 6.1 only if it holds the whole entry (need_percent_display), in 3.4 always.
-    if first and len(first) == 1 and (params.legacy or first[0].cumul_hits == parent_samples):
+    if first and len(first) == 1 and not params.legacy and first[0].cumul_hits == parent_samples:
+        # (the loop below for perf 6.1's layout, the trunk's frames at once)
+        trunk = first[0]
+        frames = trunk.val[1:] if params.skip_first else trunk.val
+        if params.print_limit:
+            frames = frames[:params.print_limit]
+        if frames:
+            lead = MARGIN + " " * left_margin
+            out.append(lead + "|\n")
+            out.append(lead + "---" + frames[0].chain_text + "\n")
+            left_margin += 3
+            lead = MARGIN + " " * left_margin
+            out += [lead + frame.chain_text + "\n" for frame in frames[1:]]
+        node = trunk
+    elif first and len(first) == 1 and params.legacy:
         trunk = first[0]
         printed, entries = False, 0
         for i, frame in enumerate(trunk.val):
