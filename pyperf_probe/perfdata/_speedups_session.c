@@ -414,15 +414,16 @@ static PyObject *session_symtab_keep(PyObject *self, PyObject *args)
         return NULL;
     Py_ssize_t entsize = is64 ? 24 : 16, count = raw.len / entsize, kept = 0;
     const unsigned char *base = raw.buf, *load = loaded.buf, *text = texts.buf;
-    PyObject *keep = PyBytes_FromStringAndSize(NULL, count);
-    uint32_t *names = PyMem_Malloc((count ? count : 1) * 4);
-    uint64_t *svmas = PyMem_Malloc((count ? count : 1) * 8), *sizes = PyMem_Malloc((count ? count : 1) * 8);
-    unsigned char *infos = PyMem_Malloc(count ? count : 1);
-    if (keep == NULL || !names || !svmas || !sizes || !infos) {
-        if (keep != NULL)
-            PyErr_NoMemory();
+    /* the returned columns written in place, then cut to the kept entries (not made in scratch memory and
+     * copied: their fresh pages are most of a cold report's cost here) */
+    PyObject *keep = PyBytes_FromStringAndSize(NULL, count), *b_names = PyBytes_FromStringAndSize(NULL, count * 4),
+             *b_svmas = PyBytes_FromStringAndSize(NULL, count * 8), *b_sizes = PyBytes_FromStringAndSize(NULL, count * 8),
+             *b_infos = PyBytes_FromStringAndSize(NULL, count);
+    if (!keep || !b_names || !b_svmas || !b_sizes || !b_infos)
         goto done;
-    }
+    uint32_t *names = (uint32_t *)PyBytes_AS_STRING(b_names);
+    uint64_t *svmas = (uint64_t *)PyBytes_AS_STRING(b_svmas), *sizes = (uint64_t *)PyBytes_AS_STRING(b_sizes);
+    unsigned char *infos = (unsigned char *)PyBytes_AS_STRING(b_infos);
     unsigned char *k = (unsigned char *)PyBytes_AS_STRING(keep);
     for (Py_ssize_t i = 0; i < count; i++) {
         const unsigned char *e = base + i * entsize;
@@ -463,14 +464,16 @@ static PyObject *session_symtab_keep(PyObject *self, PyObject *args)
             kept++;
         }
     }
-    out = Py_BuildValue("(Oy#y#y#y#)", keep, (const char *)names, kept * 4, (const char *)svmas, kept * 8,
-                        (const char *)sizes, kept * 8, (const char *)infos, kept);
+    if (_PyBytes_Resize(&b_names, kept * 4) < 0 || _PyBytes_Resize(&b_svmas, kept * 8) < 0 ||
+        _PyBytes_Resize(&b_sizes, kept * 8) < 0 || _PyBytes_Resize(&b_infos, kept) < 0)
+        goto done;  /* (_PyBytes_Resize cleared the one it failed on) */
+    out = PyTuple_Pack(5, keep, b_names, b_svmas, b_sizes, b_infos);
 done:
     Py_XDECREF(keep);
-    PyMem_Free(names);
-    PyMem_Free(svmas);
-    PyMem_Free(sizes);
-    PyMem_Free(infos);
+    Py_XDECREF(b_names);
+    Py_XDECREF(b_svmas);
+    Py_XDECREF(b_sizes);
+    Py_XDECREF(b_infos);
     PyBuffer_Release(&raw);
     PyBuffer_Release(&loaded);
     PyBuffer_Release(&texts);
