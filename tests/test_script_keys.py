@@ -402,9 +402,9 @@ def test_c_whole_loop_is_run_whole():
     assert "".join(out) == want and calls == [b"n", b"drop"]
 
 
-def test_c_loop_prints_trace_plans_itself():
-    """script_raw_run prints a head's TracePlan from the key's bytes (no call): the texts its Python plan
-    prints, '%' doubled in the template, for whole records and records too short for the plan (its fallback)."""
+def _c_trace_plan():
+    """(the C accelerator, the flat TracePlan of a tracepoint ``t`` printing "x=%d%% c=%s"), or a skip without
+    the accelerator's script_raw_run."""
     from pyperf_probe.perfdata.speedups import speedups
     from pyperf_probe.traceevent.plan import _trace_plan_type, flat_plan
     from pyperf_probe.traceevent.printfmt import Event
@@ -416,6 +416,13 @@ def test_c_loop_prints_trace_plans_itself():
                      'print fmt: "x=%d%% c=%s", REC->x, REC->c\n')
     plan = flat_plan(ev)
     assert type(plan) is _trace_plan_type()
+    return speedups, plan
+
+
+def test_c_loop_prints_trace_plans_itself():
+    """script_raw_run prints a head's TracePlan from the key's bytes (no call): the texts its Python plan
+    prints, '%' doubled in the template, for whole records and records too short for the plan (its fallback)."""
+    speedups, plan = _c_trace_plan()
     at = 2
     raws = [struct.pack("<HxxiI", 9, -5, 0x41424344), struct.pack("<Hxxi", 9, 7), b"\x09\x00\x01"]
     items = [(b"hh" + struct.pack("<I", len(raw)) + raw, 10 ** 9 + 1000 * n) for n, raw in enumerate(raws)]
@@ -476,17 +483,7 @@ def test_c_chained_loop_writes_trace_plans_itself():
     keeps while the memo is not full), for '%' in the plan's
     text and in the chain's, records too short for the plan (its fallback), heads without a trace text, and
     texts that are not ASCII (the template path)."""
-    from pyperf_probe.perfdata.speedups import speedups
-    from pyperf_probe.traceevent.plan import _trace_plan_type, flat_plan
-    from pyperf_probe.traceevent.printfmt import Event
-    if _trace_plan_type() is None or getattr(speedups, "script_raw_run", None) is None:
-        pytest.skip("the C accelerator is not built")
-    ev = Event.parse("name: t\nID: 9\nformat:\n\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-                     "\tfield:unsigned short common_flags;\toffset:2;\tsize:2;\tsigned:0;\n\n"
-                     "\tfield:int x;\toffset:4;\tsize:4;\tsigned:1;\n\tfield:char c[4];\toffset:8;\tsize:4;\tsigned:0;\n\n"
-                     'print fmt: "x=%d%% c=%s", REC->x, REC->c\n')
-    plan = flat_plan(ev)
-    assert type(plan) is _trace_plan_type()
+    speedups, plan = _c_trace_plan()
     at = 2
     heads = {b"aa": ["a %5d.%06d: ", "\n\t1 f%%s (/l%%)\n\n", plan, 0, []],
              b"bb": ["b %.0s%.0s", "\n\t2 é\n\n", plan, 0, []], b"cc": ["c %5d.%09d: ", "|%%\n", None, 0, []]}
