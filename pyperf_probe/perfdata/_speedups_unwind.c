@@ -128,17 +128,22 @@ static inline int in_copy(uint64_t addr, uint64_t stack_avma, int64_t limit)
     return limit >= 0 && addr >= stack_avma && addr - stack_avma <= (uint64_t)limit;
 }
 
-static int reg_at(PyObject *values, Py_ssize_t i, uint64_t *out)
+/* An int as u64 (0 on success; -1, the error cleared, for anything else). */
+static int u64_of(PyObject *obj, uint64_t *out)
 {
-    PyObject *item = PyTuple_GET_ITEM(values, i);
-    if (!PyLong_Check(item))
+    if (!PyLong_Check(obj))
         return -1;
-    *out = PyLong_AsUnsignedLongLong(item);
+    *out = PyLong_AsUnsignedLongLong(obj);
     if (*out == (uint64_t)-1 && PyErr_Occurred()) {
         PyErr_Clear();
         return -1;
     }
     return 0;
+}
+
+static int reg_at(PyObject *values, Py_ssize_t i, uint64_t *out)
+{
+    return u64_of(PyTuple_GET_ITEM(values, i), out);
 }
 
 /* The loop of unwind_sample over a copy of `len` bytes at `stack` (the copy starts at the sampled rsp): up to
@@ -345,18 +350,6 @@ static PyObject *unwind_sample(PyObject *Py_UNUSED(module), PyObject *args)
 #define CONTEXT_MAX 0xFFFFFFFFFFFFF001ULL
 
 static PyObject *str_pid, *str_maps, *str_generation;
-
-static int u64_of(PyObject *obj, uint64_t *out)
-{
-    if (!PyLong_Check(obj))
-        return -1;
-    *out = PyLong_AsUnsignedLongLong(obj);
-    if (*out == (uint64_t)-1 && PyErr_Occurred()) {
-        PyErr_Clear();
-        return -1;
-    }
-    return 0;
-}
 
 static int i64_of(PyObject *obj, int64_t *out)
 {
