@@ -92,12 +92,16 @@ def test_live_differential(name, env):
 
 @pytest.fixture
 def live_copy():
+    """The live copy of the program at its fixed path (the goldens name it), removed with its probes after the test."""
     os.makedirs(cases.LIVE_DIR, exist_ok=True)
-    shutil.copy(os.path.join(cases.W, "probe_prog_nodbg"), cases.LIVE.replace("@T@", cases.LIVE_DIR))
-    yield
-    for group in cases.GROUPS:
-        subprocess.run(PYPERF + ["probe", "-q", "-d", f"{group}:*"], capture_output=True, cwd=ROOT,
-                       env=dict(os.environ, PYTHONPATH=ROOT))
+    try:
+        shutil.copy(os.path.join(cases.W, "probe_prog_nodbg"), cases.LIVE.replace("@T@", cases.LIVE_DIR))
+        yield
+    finally:
+        for group in cases.GROUPS:
+            subprocess.run(PYPERF + ["probe", "-q", "-d", f"{group}:*"], capture_output=True, cwd=ROOT,
+                           env=dict(os.environ, PYTHONPATH=ROOT))
+        shutil.rmtree(cases.LIVE_DIR, ignore_errors=True)
 
 
 @pytest.mark.uprobes
