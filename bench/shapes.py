@@ -25,8 +25,10 @@ bytecode written and its C accelerator built there, run with cwd there), so edit
 the bench runs do not change what is measured, and a before/after pair runs in one session. pyperf runs
 "cold" (a new, empty PYPERF_CACHE_DIR at every run: the first command after a recording) and "warm" (a
 cache filled by one run before). The commands of one file and option set run ``runs`` rounds,
-interleaved (perf, then each pyperf variant, round after round); medians are reported. The text
-compared is the warm run's, normalized by the caller's function (report's random tip line).
+interleaved (perf, then each pyperf variant, round after round); medians are reported, peak RSS for perf
+and for each pyperf cold and warm (cold reads the symbol tables: the higher of the two). pyperf starts as
+the venv's ``pyperf`` command does (``console_script``: python -S). The text compared is the warm run's,
+normalized by the caller's function (report's random tip line).
 """
 from __future__ import annotations
 
@@ -220,6 +222,19 @@ def digest(path: str, normalize=None) -> str:
     return hashlib.sha256(normalize(data) if normalize else data).hexdigest()
 
 
+def console_script(command: str) -> list[str]:
+    """How the venv's ``pyperf`` command starts (entry_script.py writes it): ``python -S``, the paths the
+    site module would add appended by the script itself; the package comes first from PYTHONPATH (the
+    compiled copy). What a user who types ``pyperf`` runs, without site's ~1-2 ms."""
+    sys.path.insert(0, ROOT)
+    try:
+        from entry_script import site_paths
+    finally:
+        sys.path.remove(ROOT)
+    body = f"import sys; sys.path += {site_paths()!r}; from pyperf_probe.cli import main; sys.exit(main())"
+    return [sys.executable, "-S", "-c", body, command]
+
+
 def side_by_side(command: str, path: str, opts: list[str], pkgs: list[tuple[str, str]], runs: int, tmp: str,
                  normalize=None) -> dict:
     """``perf COMMAND -i PATH OPTS`` and each package's ``pyperf COMMAND ...`` (cold and warm), ``runs``
@@ -228,8 +243,7 @@ def side_by_side(command: str, path: str, opts: list[str], pkgs: list[tuple[str,
     commands = [("perf", [PERF, command, "-i", path] + opts, dict(os.environ))]
     out = os.path.join(tmp, "out")
     for name, pkg in pkgs:
-        py = [sys.executable, "-c", "import sys; from pyperf_probe.cli import main; sys.exit(main())", command,
-              "-i", path] + opts
+        py = console_script(command) + ["-i", path] + opts
         env = dict(os.environ, PYTHONPATH=pkg)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         warm = tempfile.mkdtemp(dir=tmp)
@@ -268,7 +282,7 @@ def print_table(command: str, files: list[tuple[str, str]], sets: dict[str, list
           f" its C accelerator; {runs} interleaved runs, medians; CPU s (user + sys), peak RSS MiB")
     header = f"{'file':<6} {'samples':>8} {'set':<12} {'perf':>6} {'MiB':>5}"
     for label, _ in pkgs:
-        header += f" | {label + ' cold':>12} {'warm':>6} {'ratio':>5} {'ratio':>5} {'MiB':>5} {'same':>4}"
+        header += f" | {label + ' cold':>12} {'warm':>6} {'ratio':>5} {'ratio':>5} {'MiB':>5} {'MiB':>5} {'same':>4}"
     print(header)
     for shape, path in files:
         n = nr_samples(path)
@@ -277,10 +291,10 @@ def print_table(command: str, files: list[tuple[str, str]], sets: dict[str, list
             pc, pm, _ = res["perf"]
             line = f"{shape:<6} {n:>8} {set_name:<12} {pc:>6.3f} {pm:>5.1f}"
             for label, _ in pkgs:
-                cc, _, same_cold = res[f"{label} cold"]
+                cc, cm, same_cold = res[f"{label} cold"]
                 wc, wm, same = res[f"{label} warm"]
                 same = same and same_cold
                 line += (f" | {cc:>12.3f} {wc:>6.3f} {cc / max(pc, 1e-3):>5.2f} {wc / max(pc, 1e-3):>5.2f} "
-                         f"{wm:>5.1f} {'yes' if same else 'NO':>4}")
+                         f"{cm:>5.1f} {wm:>5.1f} {'yes' if same else 'NO':>4}")
             print(line, flush=True)
     print(f"load average after: {load_average()}")
