@@ -8,8 +8,9 @@ VPY := $(VENV)/bin/python
 # argdist's references: bpftrace (its counts), bpftool (no program left behind). ping: perf probe's classic
 # workflow (inet_pton of ping -6 ::1, tests/test_classic_workflow.py). libdeflate0: the C accelerator dlopens it
 # to inflate compressed .debug_info (libc6-dbg's: 41 -> 17 ms; zlib without it; tests/test_perfdata_inflate.py).
+# libiberty-dev: the C accelerator links its cplus_demangle, as perf 6.1 does (setup.py; else libbfd's, dlopen'ed).
 APT_PACKAGES := systemtap-sdt-dev libc6-dbg linux-perf gcc g++ make binutils libtraceevent1 chromium sqlite3 golang-go \
-	bpftrace bpftool iputils-ping libdeflate0
+	bpftrace bpftool iputils-ping libdeflate0 libiberty-dev
 
 .PHONY: test demo apt venv compile workloads npm-tools clean
 

@@ -3,6 +3,7 @@ the names real ``perf probe -F --filter '*'`` printed for C++ binaries (tests/go
 and against known libiberty outputs."""
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -10,7 +11,7 @@ import golden_module
 
 from pyperf_probe.symbols import demangle as dm
 from pyperf_probe.symbols.elf import open_elf
-from pyperf_probe.symbols.symtab import read_elf_symbols
+from pyperf_probe.symbols.symtab import read_elf_symbols, symbol_columns
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "golden", "dwarf")
@@ -86,6 +87,7 @@ def test_accelerator_is_the_ctypes_call(monkeypatch):
     speedups = dm.speedups
     if speedups is None or not hasattr(speedups, "cplus_demangle"):
         pytest.skip("C accelerator not built")
+    monkeypatch.setattr(speedups, "demangle_linked", 0)  # (libbfd's copy, dlopen'ed in C)
     with_c = dm._load_cplus_demangle()
     if with_c is None:
         pytest.skip("needs libbfd")
@@ -100,6 +102,30 @@ def test_accelerator_is_the_ctypes_call(monkeypatch):
         speedups.cplus_demangle("/nonexistent/libbfd.so", [b"_Z1fv"], 0)
     with pytest.raises(TypeError):
         speedups.cplus_demangle(with_c.__defaults__[1], ["_Z1fv"], 0)
+
+
+def test_linked_libiberty_is_libbfds(monkeypatch):
+    """The C accelerator links libiberty's cplus_demangle (setup.py; libiberty-dev, which `make` installs),
+    as perf 6.1 does, and it gives the names libbfd's copy gives (dlopen'ed): KNOWN's, malformed ones, and
+    every mangled name of cc1's .dynsym (a C++ program with ~20K of them), with and without parameters."""
+    speedups = dm.speedups
+    if speedups is None:
+        pytest.skip("C accelerator not built")
+    assert speedups.demangle_linked == 1, "libiberty-dev is installed by make: setup.py should link it"
+    linked = dm._load_cplus_demangle()
+    assert linked.__defaults__ == (speedups.cplus_demangle,)  # (not a library's path: the linked copy)
+    monkeypatch.setattr(speedups, "demangle_linked", 0)
+    with_libbfd = dm._load_cplus_demangle()
+    if with_libbfd is None:
+        pytest.skip("needs libbfd")
+    names = [m.encode() for m, *_ in KNOWN] + [b"_ZN3foo3barEv", b"_Zbogus", b"", b"\xff_Z", b"_Z" + b"N" * 5000]
+    cc1 = subprocess.run(["gcc", "-print-prog-name=cc1"], capture_output=True, text=True).stdout.strip()
+    if os.path.exists(cc1):
+        names += [n.encode() for n in symbol_columns(open_elf(cc1), ".dynsym")[0] if n.startswith("_Z")]
+    assert len(names) > 1000 or not os.path.exists(cc1)
+    for flags in (dm.DMGL_NO_OPTS, dm.DMGL_PARAMS | dm.DMGL_ANSI):
+        assert speedups.cplus_demangle("", names, flags) == speedups.cplus_demangle(with_libbfd.__defaults__[1],
+                                                                                    names, flags)
 
 
 def test_cold_report_path_does_not_import_ctypes():

@@ -114,6 +114,9 @@
 #include "_speedups.h"
 #include <dlfcn.h>
 #include <structmember.h>
+#ifdef PYPERF_LIBIBERTY
+#include <libiberty/demangle.h>
+#endif
 
 /* --- KeyScanner --------------------------------------------------------------------------------------- */
 
@@ -1332,16 +1335,19 @@ static PyObject *inflate_zlib(PyObject *Py_UNUSED(module), PyObject *args)
 
 /* --- cplus_demangle ----------------------------------------------------------------------------------- */
 
-/* libiberty's cplus_demangle, as perf 6.1 calls it (symbols/demangle.py): exported by binutils' shared
- * libbfd, dlopen'ed here by the path the caller found (not linked). The same call through ctypes costs the
- * first cold report of a C++ program its import of ctypes (~4 ms of ~90, make.data) and a ctypes call a
- * name; demangle.py keeps the ctypes path for a build without this accelerator. */
+/* libiberty's cplus_demangle, as perf 6.1 calls it (symbols/demangle.py). Linked in from libiberty's static
+ * archive when setup.py finds it (Debian's libiberty-dev; PYPERF_LIBIBERTY): perf 6.1 links the same archive
+ * (HAVE_CPLUS_DEMANGLE_SUPPORT), and its symbols are not exported from this module (--exclude-libs). Else
+ * the copy exported by binutils' shared libbfd, dlopen'ed here by the path the caller found: ~0.6 ms and
+ * ~1 MiB of mapped library for the first cold report of a C++ program (make.data's cc1), which the linked
+ * copy saves. The same call through ctypes costs that report its import of ctypes (~4 ms of ~90) and a ctypes
+ * call a name; demangle.py keeps the ctypes path for a build without this accelerator. */
 typedef char *(*cplus_demangle_fn)(const char *, int);
 
 static char *demangle_path;             /* the library dlopen'ed (strdup), NULL before */
 static cplus_demangle_fn demangle_fn;
 
-static PyObject *cplus_demangle(PyObject *Py_UNUSED(module), PyObject *args)
+static PyObject *py_cplus_demangle(PyObject *Py_UNUSED(module), PyObject *args)
 {
     const char *path;
     PyObject *names, *out;
@@ -1350,7 +1356,16 @@ static PyObject *cplus_demangle(PyObject *Py_UNUSED(module), PyObject *args)
 
     if (!PyArg_ParseTuple(args, "sO!i:cplus_demangle", &path, &PyList_Type, &names, &flags))
         return NULL;
-    if (demangle_path == NULL || strcmp(demangle_path, path) != 0) {
+    if (path[0] == '\0') {             /* the linked copy */
+#ifdef PYPERF_LIBIBERTY
+        demangle_fn = cplus_demangle;
+        free(demangle_path);
+        demangle_path = strdup("");
+#else
+        PyErr_SetString(PyExc_OSError, "cplus_demangle: libiberty is not linked in");
+        return NULL;
+#endif
+    } else if (demangle_path == NULL || strcmp(demangle_path, path) != 0) {
         void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
         cplus_demangle_fn fn = lib != NULL ? (cplus_demangle_fn)dlsym(lib, "cplus_demangle") : NULL;
         if (fn == NULL) {
@@ -1403,9 +1418,10 @@ static PyMethodDef speedups_methods[] = {
     {"inflate_zlib", (PyCFunction)inflate_zlib, METH_VARARGS,
      "inflate_zlib(data, offset, size) -> bytes or None: zlib.decompress(data[offset:]) when it is `size` bytes "
      "(see the source)"},
-    {"cplus_demangle", (PyCFunction)cplus_demangle, METH_VARARGS,
+    {"cplus_demangle", (PyCFunction)py_cplus_demangle, METH_VARARGS,
      "cplus_demangle(library_path, names, flags) -> [str or None]: libiberty's cplus_demangle(name, flags) of "
-     "each bytes name, from the library (libbfd) at library_path; OSError when it has none (see the source)"},
+     "each bytes name, from the library (libbfd) at library_path, or the copy linked in for \"\" "
+     "(demangle_linked); OSError when there is none (see the source)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1441,7 +1457,12 @@ PyMODINIT_FUNC PyInit__speedups(void)
         PyModule_AddFunctions(module, speedups_report_methods) < 0 ||
         PyModule_AddFunctions(module, speedups_script_methods) < 0 ||
         PyModule_AddFunctions(module, speedups_records_methods) < 0 || speedups_records_init(module) < 0 ||
-        PyModule_AddFunctions(module, speedups_session_methods) < 0) {
+        PyModule_AddFunctions(module, speedups_session_methods) < 0 ||
+#ifdef PYPERF_LIBIBERTY
+        PyModule_AddIntConstant(module, "demangle_linked", 1) < 0) {
+#else
+        PyModule_AddIntConstant(module, "demangle_linked", 0) < 0) {
+#endif
         Py_DECREF(module);
         return NULL;
     }

@@ -5,9 +5,10 @@ Debian's perf 6.1 is built without libbfd and links libiberty's ``cplus_demangle
 unless -v is given (``DMGL_PARAMS | DMGL_ANSI``): ``perf probe -F`` and ``perf report`` show
 ``std::vector<int, std::allocator<int> >::push_back``, without the parameter list.
 
-The same libiberty function is exported by binutils' shared ``libbfd-*.so``; pyperf calls it through the C
-accelerator (``_speedups.cplus_demangle``: dlopen'ed there, so the first cold report of a C++ program does not
-import ctypes, ~4 ms of it), or through ctypes where the accelerator is not built. Without libbfd,
+pyperf calls the same libiberty function through the C accelerator (``_speedups.cplus_demangle``), which
+links libiberty's static archive as perf does when it was built with libiberty-dev (``demangle_linked``), else
+dlopens the copy binutils' shared ``libbfd-*.so`` exports (~0.6 ms and ~1 MiB mapped, for the first cold
+report of a C++ program); through ctypes where the accelerator is not built (ctypes' import is ~4 ms). Without libbfd,
 libstdc++'s ``__cxa_demangle`` (always with parameters) is used and the parameters and qualifiers are cut
 off to get libiberty's no-options form. Results are cached: report calls this per symbol.
 """
@@ -78,6 +79,10 @@ def _candidates():
 
 def _load_cplus_demangle() -> Callable[[bytes, int], str | None] | None:
     c_demangle = getattr(speedups, "cplus_demangle", None)
+    if c_demangle is not None and getattr(speedups, "demangle_linked", 0):
+        def linked(name: bytes, flags: int, _f=c_demangle) -> str | None:
+            return _f("", [name], flags)[0]
+        return linked
     for path in _candidates():
         if c_demangle is not None:
             try:
