@@ -64,3 +64,28 @@ def test_report_equals_perf(name, data, args, golden_env, monkeypatch, capsys, u
     assert _normalize(out) == _normalize(_expected(name, "out"))
     assert rc == int(_expected(name, "rc"))
     assert err.replace(path, "INPUT") == _expected(name, "err")
+
+
+@pytest.mark.parametrize("name", ["mt_cds_flat_nochildren", "mt_default"])
+def test_cold_report_releases_its_symbol_tables(name, golden_env, monkeypatch, capsys, utc, tmp_path):
+    """A cold report (empty cache: the symbol tables are read) lets every table go once its samples are
+    resolved (report.builder: SymbolTable.release, for the memory of Hists.finish's peak), reads none of
+    them again before it ends, and prints perf's text."""
+    from pyperf_probe.session import resolved_cache
+    from pyperf_probe.symbols import symtab
+    _, data, args = next(p.values for p in _cases() if p.id == name)
+    monkeypatch.setattr(resolved_cache, "_LOADED", {})  # (this process's answers of earlier reports: none)
+    monkeypatch.setenv("HOME", str(golden_env / "home"))
+    monkeypatch.setenv("PYPERF_CACHE_DIR", str(tmp_path / "cache"))
+    symtab._CACHE.clear()
+    restored = []
+    real_restore = symtab.SymbolTable._restore
+    monkeypatch.setattr(symtab.SymbolTable, "_restore", lambda table: restored.append(table) or real_restore(table))
+    rc = cli.main(["report", "-i", str(golden_env / "data" / data), "--symfs", str(golden_env / "symfs")]
+                  + args.split())
+    out, _ = capsys.readouterr()
+    assert rc == 0 and _normalize(out) == _normalize(_expected(name, "out"))
+    tables = list(symtab._CACHE.values())
+    assert tables and all(t._columns is None and t._sorted_columns is None for t in tables)
+    assert restored == []
+    symtab._CACHE.clear()

@@ -502,6 +502,37 @@ def test_lazy_lookup_on_system_libraries(path):
     assert one_by_one == list(names) == [s.name for s in full.symbols]
 
 
+@pytest.mark.parametrize("path", ["/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/gcc/x86_64-linux-gnu/12/cc1"])
+def test_released_table_reads_itself_again(path):
+    """A table released (SymbolTable.release: what a report does once its samples are resolved) lets its
+    columns go, and answers every lookup, its length and its names as before, reading them again; a
+    released table that was never sorted, and release_tables over the module's cache, the same."""
+    from pyperf_probe.symbols import symtab
+    if not os.path.exists(path):
+        pytest.skip(f"{path} is not installed")
+    full = symtab._load(symtab.open_elf(path), None)
+    full.unique()
+    table = symtab._load(symtab.open_elf(path), None)
+    _, svmas, _, _, _, ends = table._sorted()
+    probes = [svma for start, end in zip(svmas[::7], ends[::7]) for svma in (start - 1, start, end - 1, end)]
+    before = [table.lookup(svma) for svma in probes[: len(probes) // 2]]
+    table.release()
+    assert table._columns is None and table._sorted_columns is None
+    assert before == [table.lookup(svma) for svma in probes[: len(probes) // 2]]
+    assert [table.lookup(svma) for svma in probes] == [full.lookup(svma) for svma in probes]
+    table.release()
+    assert len(table) == len(full.symbols) and table.names() == full.names()
+    unsorted = symtab._load(symtab.open_elf(path), None)
+    unsorted.release()
+    assert [unsorted.lookup(svma) for svma in probes] == [full.lookup(svma) for svma in probes]
+    symtab._CACHE.clear()
+    cached = symtab.load_symtab(path)
+    cached._sorted()
+    symtab.release_tables()
+    assert cached._sorted_columns is None and cached.lookup(probes[1]) == full.lookup(probes[1])
+    symtab._CACHE.clear()
+
+
 def test_ready_names_are_demangled_when_asked_for(monkeypatch):
     """The PLT's ``NAME@plt`` of a C++ program are demangled (as perf's dso__synthesize_plt_symbols does)
     when a name is first asked for, not when the table is loaded: a report whose addresses hit no PLT

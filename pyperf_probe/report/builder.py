@@ -13,6 +13,7 @@ and in entries other samples made; only the entries they make are hidden.
 from __future__ import annotations
 
 import gc
+import sys
 from itertools import compress, repeat
 from struct import error as _StructError, pack as _pack
 try:            # (operator's C half, as symbols.symtab imports it: operator.py costs ~0.25 ms of start-up)
@@ -189,6 +190,9 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
     if need_raw and order is not None:
         order.clear()
     traces.clear()  # (the payloads' texts by payload: the entries keep theirs, through Hists.finish's peak)
+    symtab = sys.modules.get("pyperf_probe.symbols.symtab")  # (not imported: no table loaded, a warm report)
+    if symtab is not None:  # every sample is resolved: the names are kept, the tables need not be, for that peak
+        symtab.release_tables()
     for h in hists:
         h.inlined_seen = frames.inlined_seen
         h.finish()

@@ -679,16 +679,33 @@ class SymbolTable:
         self._starts: list[int] | None = None
         self._names: dict[str, list[Symbol]] | None = None
         self._best: dict[int, Symbol] = {}      # lookup without unique(): start -> the symbol kept there
+        self._reload = None     # from_columns' tables: makes the columns again after release()
 
     @classmethod
     def from_columns(cls, path: str, names: list[SymbolNames], rest, source: str,
-                     has_symtab: bool) -> SymbolTable:
+                     has_symtab: bool, reload=None) -> SymbolTable:
         """A table from the names of its parts (:class:`SymbolNames`, in table order) and ``rest``, a
         function returning the other fields (svmas, sizes, types, bindings) of all parts, one list each:
-        names are made when asked for, the rest when symbols are first asked for."""
+        names are made when asked for, the rest when symbols are first asked for. ``reload`` returns the
+        same table made again (``release``)."""
         table = cls(path, None, source, has_symtab)
         table._columns = (names, rest)
+        table._reload = reload
         return table
+
+    def release(self) -> None:
+        """Let the columns and symbols go (a table that can ``reload`` them only): a report calls this once its
+        samples are resolved, since Hists.finish and the output print the names resolved, not the tables.
+        A cold report of make.data holds cc1's string table (1.3 MB) and sorted columns (~0.9 MB) through
+        the build's peak otherwise. The symbols found so far are kept; anything else asked for later reads
+        the table again."""
+        if self._reload is not None and self._columns is not None:
+            self._columns = self._sorted_columns = self._symbols = self._unique = self._starts = self._names = None
+
+    def _restore(self) -> None:
+        """The columns again after ``release``."""
+        again = self._reload()
+        self._columns, self._sorted_columns = again._columns, again._sorted_columns
 
     @property
     def symbols(self) -> list[Symbol]:
@@ -704,13 +721,21 @@ class SymbolTable:
         """(names, svmas, sizes, types, bindings, ends) of every symbol in svma order, from the columns
         (_sorted_columns; made once)."""
         if self._sorted_columns is None:
+            if self._columns is None:   # (released)
+                self._restore()
+                if self._sorted_columns is not None:
+                    return self._sorted_columns
             parts, rest = self._columns
             self._sorted_columns = _sorted_columns(LazyNames(parts), *rest())
             self._columns = (parts, None)  # (rest holds the section's bytes: nothing asks for it again)
         return self._sorted_columns
 
     def __len__(self) -> int:
-        return sum(map(len, self._columns[0])) if self._row_list is None else len(self._row_list)
+        if self._row_list is not None:
+            return len(self._row_list)
+        if self._columns is None:   # (released)
+            self._restore()
+        return sum(map(len, self._columns[0]))
 
     def __iter__(self) -> Iterator[Symbol]:
         return iter(self.symbols)
@@ -731,6 +756,8 @@ class SymbolTable:
                 names = flt.select(names)
             ascii = all(map(str.isascii, names))
         else:
+            if self._columns is None:   # (released)
+                self._restore()
             made = [(part, part.all() if flt is None else flt.select(part.some(flt))) for part in self._columns[0]]
             names = _joined(part_names for _, part_names in made)
             ascii = all(part.all_ascii(part_names) for part, part_names in made)
@@ -836,6 +863,12 @@ def load_symtab(path: str, symfs: str | None = None) -> SymbolTable:
     return table
 
 
+def release_tables() -> None:
+    """``SymbolTable.release`` of every table loaded (report.builder, once the samples are resolved)."""
+    for table in _CACHE.values():
+        table.release()
+
+
 def symbol_source(image: ElfImage, symfs: str | None = None) -> tuple[str, bool]:
     """(the path ``load_symtab(image.path, symfs)`` reads the symbols from, whether it has a .symtab):
     the table's ``source`` and ``has_symtab``, found without reading any symbol."""
@@ -863,7 +896,8 @@ def _load(image: ElfImage, symfs: str | None) -> SymbolTable:
     def rest():
         fields = [part_rest() for _, part_rest in parts]
         return tuple(_joined(field) for field in zip(*fields)) if fields else _empty_rest()
-    return SymbolTable.from_columns(image.path, [names for names, _ in parts], rest, syms_ss.path, has_symtab)
+    return SymbolTable.from_columns(image.path, [names for names, _ in parts], rest, syms_ss.path, has_symtab,
+                                    lambda: _load(image, symfs))
 
 
 def _joined(lists) -> list:
