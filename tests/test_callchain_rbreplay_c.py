@@ -112,14 +112,17 @@ def test_c_replay_groups_equals_python(monkeypatch):
     (one list object per group and entry, as hist passes them), in a random sample order."""
     monkeypatch.setattr(rbreplay, "_CMP", compare_frames)
     rng = random.Random(16)
-    for _trial in range(150):
+    for trial in range(300):
         nent = rng.randrange(1, 5)
         pool = _frames(rng)
         fixed = [_chains(rng, pool)[:rng.randrange(0, 20)] for _ in range(nent)]
         per_group = []
         for _g in range(rng.randrange(1, 30)):
             these = []
-            for e in rng.sample(range(nent), rng.randrange(0, nent + 1)):
+            # (from trial 150 on, an entry may come back in a group's list: C finds each tuple again from its
+            # sample's number, the next one of its entry there)
+            for e in (rng.sample(range(nent), rng.randrange(0, nent + 1)) if trial < 150 else
+                      rng.choices(range(nent), k=rng.randrange(0, 2 * nent + 2))):
                 keys, frames = rng.choice(_chains(rng, pool))[:2]
                 these.append((e, keys, frames))
             per_group.append(these)

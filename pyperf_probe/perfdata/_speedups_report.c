@@ -2417,27 +2417,48 @@ static int rn_spec(PyObject *item, RnSpec *spec)
     return 0;
 }
 
-/* rn_run's chains: `nspecs` specs, then `nitems` per-sample ones, each an (e, keys, frames) tuple with its sample's
- * number (its period: periods' item; its count 1): 12 bytes a sample instead of a 32-byte spec */
+/* rn_run's chains: `nspecs` specs, then `nitems` per-sample ones: each the next (entry, keys, frames) tuple of
+ * entry `entry` in per_group[groups[i]] for its sample's number i (samples[]: its period is periods' item, its
+ * count 1). 4 bytes a sample: the tuple is found again in its sample's list (rn_at reads the chains in order,
+ * and a sample's items of one entry follow each other, so a cursor finds the next one), not kept as an 8-byte
+ * pointer beside it (rb_replay_groups' arrays of make.data's 78K samples: 0.94 -> 0.31 MB at the report's peak,
+ * bench/report's --no-children sets). */
 typedef struct {
     const RnSpec *specs;
     Py_ssize_t nspecs;
-    PyObject *const *items;
     const uint32_t *samples;
-    const UView *periods;
+    const UView *periods, *groups;
+    PyObject *per_group;  /* (borrowed) */
+    Py_ssize_t entry;
+    Py_ssize_t last, last_j;  /* the cursor: the last chain read and its tuple's index in its sample's list */
 } RnSource;
 
-static inline void rn_at(const RnSource *s, Py_ssize_t ci, RnSpec *out)
+static inline void rn_at(RnSource *s, Py_ssize_t ci, RnSpec *out)
 {
     if (ci < s->nspecs) {
         *out = s->specs[ci];
         return;
     }
-    ci -= s->nspecs;
-    PyObject *t = s->items[ci];
+    Py_ssize_t k = ci - s->nspecs, j = 0, skip = 0;
+    uint32_t i = s->samples[k];
+    if (k > 0 && s->samples[k - 1] == i) {
+        if (s->last == ci - 1)
+            j = s->last_j + 1;
+        else  /* (not read in order: the items of this entry before this one, in this sample's list) */
+            for (Py_ssize_t b = k - 1; b >= 0 && s->samples[b] == i; b--)
+                skip++;
+    }
+    PyObject *these = PyList_GET_ITEM(s->per_group, (Py_ssize_t)uv_at(s->groups, i)), *t;
+    for (;; j++) {  /* (rb_replay_groups' pass 0 checked the tuples and counted this one: it is there) */
+        t = PyList_GET_ITEM(these, j);
+        if (PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0)) == s->entry && skip-- == 0)
+            break;
+    }
+    s->last = ci;
+    s->last_j = j;
     out->keys = PyTuple_GET_ITEM(t, 1);
     out->frames = PyTuple_GET_ITEM(t, 2);
-    out->period = uv_at(s->periods, s->samples[ci]);
+    out->period = uv_at(s->periods, i);
     out->count = 1;
 }
 
@@ -2506,7 +2527,7 @@ static PyObject *rn_object(PyObject *parent, PyObject *val, PyObject *keys, unsi
 
 /* ntype NULL: (max_depth, top_hit, top_count, [node tuples]); else (max_depth, the top RNode of the tree,
  * every node an RNode of rn_slots' class, children numbered in order) */
-static PyObject *rn_run(const RnSource *src, Py_ssize_t nchains, PyTypeObject *ntype)
+static PyObject *rn_run(RnSource *src, Py_ssize_t nchains, PyTypeObject *ntype)
 {
     Py_ssize_t max_depth = 0;
     int ovf = 0;  /* a sum wrapped (the caller then runs the Python loop: Python's integers do not) */
@@ -2762,7 +2783,7 @@ static PyObject *rb_replay(PyObject *Py_UNUSED(module), PyObject *chains)
     if (!specs) return PyErr_NoMemory();
     for (Py_ssize_t i = 0; i < n; i++)
         if (rn_spec(PyList_GET_ITEM(chains, i), &specs[i]) < 0) goto done;
-    RnSource src = {specs, n, NULL, NULL, NULL};
+    RnSource src = {specs, n, NULL, NULL, NULL, NULL, 0, -1, 0};
     result = rn_run(&src, n, NULL);
 done:
     PyMem_Free(specs);
@@ -2796,10 +2817,9 @@ static PyObject *rb_replay_groups(PyObject *Py_UNUSED(module), PyObject *args)
     if (uv_open(periods, &nsamples, 1, &pv) < 0) { uv_close(&gv); return NULL; }
     Py_ssize_t nent = PyList_GET_SIZE(fixed), ngroups = PyList_GET_SIZE(per_group), z = nent ? nent : 1;
     RnSpec **specs = PyMem_Calloc(z, sizeof(RnSpec *));
-    PyObject ***items = PyMem_Calloc(z, sizeof(PyObject **));
     uint32_t **samples = PyMem_Calloc(z, sizeof(uint32_t *));
     Py_ssize_t *len = PyMem_Calloc(z, 2 * sizeof(Py_ssize_t)), *cnt = len ? len + z : NULL;
-    if (!specs || !items || !samples || !len) { PyErr_NoMemory(); goto done; }
+    if (!specs || !samples || !len) { PyErr_NoMemory(); goto done; }
     if (nsamples >= ((Py_ssize_t)1 << 32)) {
         PyErr_SetString(PyExc_OverflowError, "rb_replay_groups: more than 2**32 samples");
         goto done;
@@ -2820,8 +2840,7 @@ static PyObject *rb_replay_groups(PyObject *Py_UNUSED(module), PyObject *args)
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1)
             for (Py_ssize_t e = 0; e < nent; e++) {
-                if (!(items[e] = PyMem_Malloc((cnt[e] ? cnt[e] : 1) * sizeof(PyObject *))) ||
-                    !(samples[e] = PyMem_Malloc((cnt[e] ? cnt[e] : 1) * sizeof(uint32_t)))) {
+                if (!(samples[e] = PyMem_Malloc((cnt[e] ? cnt[e] : 1) * sizeof(uint32_t)))) {
                     PyErr_NoMemory();
                     goto done;
                 }
@@ -2854,17 +2873,15 @@ static PyObject *rb_replay_groups(PyObject *Py_UNUSED(module), PyObject *args)
                     PyErr_SetString(PyExc_IndexError, "rb_replay_groups: an entry number out of range");
                     goto done;
                 }
-                if (pass == 1) {
-                    items[e][cnt[e]] = t;
+                if (pass == 1)
                     samples[e][cnt[e]] = (uint32_t)i;
-                }
                 cnt[e]++;
             }
         }
     }
     if (!(result = PyList_New(nent))) goto done;
     for (Py_ssize_t e = 0; e < nent; e++) {
-        RnSource src = {specs[e], len[e], items[e], samples[e], &pv};
+        RnSource src = {specs[e], len[e], samples[e], &pv, &gv, per_group, e, -1, 0};
         PyObject *r = rn_run(&src, len[e] + cnt[e], ntype);
         if (!r) {
             if (!PyErr_ExceptionMatches(PyExc_OverflowError)) { Py_CLEAR(result); goto done; }
@@ -2872,19 +2889,15 @@ static PyObject *rb_replay_groups(PyObject *Py_UNUSED(module), PyObject *args)
             r = Py_NewRef(Py_None);
         }
         PyList_SET_ITEM(result, e, r);
-        PyMem_Free(items[e]);  /* (this entry's lists let go before the next tree is made) */
-        PyMem_Free(samples[e]);
-        items[e] = NULL;
+        PyMem_Free(samples[e]);  /* (this entry's list let go before the next tree is made) */
         samples[e] = NULL;
     }
 done:
     for (Py_ssize_t e = 0; e < nent; e++) {
         if (specs) PyMem_Free(specs[e]);
-        if (items) PyMem_Free(items[e]);
         if (samples) PyMem_Free(samples[e]);
     }
     PyMem_Free(specs);
-    PyMem_Free(items);
     PyMem_Free(samples);
     PyMem_Free(len);
     uv_close(&gv);

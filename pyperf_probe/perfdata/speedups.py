@@ -12,3 +12,15 @@ try:
     from pyperf_probe.perfdata import _speedups as speedups
 except ImportError:
     speedups = None
+
+
+# (128 KiB: glibc's own initial threshold, kept fixed; see _speedups.c malloc_mmap_threshold)
+LARGE_BLOCK = 128 * 1024
+
+
+def unmap_large_blocks() -> None:
+    """Have glibc give every block of LARGE_BLOCK bytes or more its own mapping, returned to the system when
+    freed (``malloc_mmap_threshold``): report and script call it first, for their peak RSS. Nothing without
+    the C accelerator."""
+    if speedups is not None and hasattr(speedups, "malloc_mmap_threshold"):
+        speedups.malloc_mmap_threshold(LARGE_BLOCK)
