@@ -187,9 +187,18 @@ def _build(session, keys: Sequence, children: bool, callchains: bool, caller_ord
         bucket.clear()
         if need_raw and order is not None:  # (groups as many as the RAW payloads: see _Sequence.compact)
             h.sequence.compact()
-    if need_raw and order is not None:
+    # What only the adds needed goes before Hists.finish's peak: the order's tuples (its samples as arrays
+    # instead, which finish's replays read: _Sequence.compact), the groups' numbers (gkeys: a dict of every
+    # group), the chains converted (the entries hold theirs), the payloads' texts (the entries keep theirs).
+    # make.data's --no-children sets: ~1 MiB of peak RSS.
+    if order is not None:
+        for h in hists:
+            if h.sequence is not None:
+                h.sequence.compact()
         order.clear()
-    traces.clear()  # (the payloads' texts by payload: the entries keep theirs, through Hists.finish's peak)
+    gkeys = bucket = None
+    chains.clear()
+    traces.clear()
     symtab = sys.modules.get("pyperf_probe.symbols.symtab")  # (not imported: no table loaded, a warm report)
     if symtab is not None:  # every sample is resolved: the names are kept, the tables need not be, for that peak
         symtab.release_tables()
