@@ -37,8 +37,6 @@ def main(argv: list[str], opts) -> int:
         sys.stderr.write(f"Invalid file: {ropts.kallsyms}\n")  # symbol__validate_sym_arguments
         return INVALID_ARGUMENT
     from pyperf_probe.perfdata.reader import PerfDataFile
-    from pyperf_probe.perfdata.speedups import unmap_large_blocks
-    unmap_large_blocks()  # (large blocks freed go back to the system: the peak RSS, perfdata/speedups.py)
     data = PerfDataFile.open(ropts.input, force=ropts.force)
     out: list[str] = []
     if ropts.header or ropts.header_only:

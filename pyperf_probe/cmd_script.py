@@ -134,8 +134,6 @@ def main(argv: list[str], opts) -> int:
     if args.kallsyms is not None and not os.access(args.kallsyms, os.R_OK):
         sys.stderr.write(f"Invalid file: {args.kallsyms}\n")  # symbol__validate_sym_arguments
         return FAILED
-    from pyperf_probe.perfdata.speedups import unmap_large_blocks
-    unmap_large_blocks()  # (large blocks freed go back to the system: the peak RSS, perfdata/speedups.py)
     data = PerfDataFile.open(args.input, force=args.force)
     sample_type = 0
     for attr in data.attrs:

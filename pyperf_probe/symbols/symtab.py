@@ -28,6 +28,7 @@ except ImportError:         # another Python implementation
     from operator import add, eq, itemgetter, ne
 
 from pyperf_probe.errors import SymbolError
+from pyperf_probe.perfdata.speedups import large_blocks_unmapped
 from pyperf_probe.records import Record, field
 from pyperf_probe.symbols.elf import SHF_ALLOC, SHT_DYNSYM, SHT_NOBITS, SHT_SYMTAB, ElfImage, open_elf
 
@@ -704,7 +705,8 @@ class SymbolTable:
 
     def _restore(self) -> None:
         """The columns again after ``release``."""
-        again = self._reload()
+        with large_blocks_unmapped:
+            again = self._reload()
         self._columns, self._sorted_columns = again._columns, again._sorted_columns
 
     @property
@@ -726,7 +728,8 @@ class SymbolTable:
                 if self._sorted_columns is not None:
                     return self._sorted_columns
             parts, rest = self._columns
-            self._sorted_columns = _sorted_columns(LazyNames(parts), *rest())
+            with large_blocks_unmapped:
+                self._sorted_columns = _sorted_columns(LazyNames(parts), *rest())
             self._columns = (parts, None)  # (rest holds the section's bytes: nothing asks for it again)
         return self._sorted_columns
 
@@ -858,7 +861,8 @@ def load_symtab(path: str, symfs: str | None = None) -> SymbolTable:
     key = (image.build_id or ("path", image.path), symfs)
     table = _CACHE.get(key)
     if table is None:
-        table = _load(image, symfs)
+        with large_blocks_unmapped:  # (its sections and columns leave no pages behind once released)
+            table = _load(image, symfs)
         _CACHE[key] = table
     return table
 
