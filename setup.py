@@ -9,8 +9,6 @@ import os
 import sysconfig
 from glob import glob
 
-from setuptools import Extension, setup
-
 
 def libiberty() -> dict:
     """The build options that link libiberty's static archive (Debian's libiberty-dev) for its cplus_demangle,
@@ -27,5 +25,14 @@ def libiberty() -> dict:
     return {}
 
 
-setup(ext_modules=[Extension("pyperf_probe.perfdata._speedups", sorted(glob("pyperf_probe/perfdata/_speedups*.c")),
-                             depends=["pyperf_probe/perfdata/_speedups.h"], optional=True, **libiberty())])
+def cc_flags() -> list[str]:
+    """``libiberty()``'s options as a C compiler's arguments (bench/shapes.py builds its copies with them)."""
+    options = libiberty()
+    return ([f"-D{name}={value}" for name, value in options.get("define_macros", [])]
+            + options.get("extra_objects", []) + options.get("extra_link_args", []))
+
+
+if __name__ == "__main__":  # (setuptools runs this file as __main__; bench/shapes.py imports it for cc_flags)
+    from setuptools import Extension, setup
+    setup(ext_modules=[Extension("pyperf_probe.perfdata._speedups", sorted(glob("pyperf_probe/perfdata/_speedups*.c")),
+                                 depends=["pyperf_probe/perfdata/_speedups.h"], optional=True, **libiberty())])

@@ -151,6 +151,17 @@ def nr_samples(path: str) -> int:
 
 # --- the package under test -----------------------------------------------------------------------------------
 
+def _setup_flags() -> list[str]:
+    """What setup.py adds to the C accelerator's build (libiberty's demangler, linked where it is installed),
+    so that a copy runs the code the venv's does."""
+    sys.path.insert(0, ROOT)
+    try:
+        from setup import cc_flags
+    finally:
+        sys.path.remove(ROOT)
+    return cc_flags()
+
+
 def build_copy(rev: str | None, pure: bool, where: str) -> str:
     """A compiled copy of pyperf_probe (the tree's, or REV's) in ``where``: its directory for PYTHONPATH."""
     os.makedirs(where)
@@ -166,7 +177,8 @@ def build_copy(rev: str | None, pure: bool, where: str) -> str:
         include = sysconfig.get_paths()["include"]
         target = source[:-2] + sysconfig.get_config_var("EXT_SUFFIX")
         sources = sorted(glob.glob(source[:-2] + "*.c"))  # the module's files, one per area (setup.py)
-        subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-I", include, "-o", target, *sources], check=True)
+        subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-I", include, "-o", target, *sources, *_setup_flags()],
+                       check=True)
     subprocess.run([sys.executable, "-m", "compileall", "-q", "-f", os.path.join(where, "pyperf_probe")],
                    check=True, stdout=subprocess.DEVNULL)
     return where
