@@ -11,7 +11,7 @@ import os
 import sys
 
 from pyperf_probe.errors import ReportError
-from pyperf_probe.perfdata.format import AttrType, SampleType
+from pyperf_probe.perfdata.format import AttrType, Feature, SampleType
 from pyperf_probe.perfdata.frozen import Frozen
 from pyperf_probe.report.options import USAGE, CallgraphSpec, ReportOptions, parse_args, parse_callgraph
 
@@ -202,6 +202,8 @@ def _setup_sorting(events: list, evsels, plan: Plan, ropts: ReportOptions):
 
 def _groups(data, built, ropts: ReportOptions) -> list:
     """The file's event groups (report.group), their members linked to their leaders in the group view."""
+    if Feature.GROUP_DESC not in data.features and (ropts.group is None or len(built.hists) < 2):
+        return []  # (file_groups' answer for a file without groups, none forced: report.group left unimported)
     from pyperf_probe.report import group
     groups = group.file_groups(data, len(built.hists), force=ropts.group is not None)
     if ropts.group is not False:

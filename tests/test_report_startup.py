@@ -44,6 +44,14 @@ def test_no_costly_stdlib_imports(argv):
     assert offenders == {}
 
 
+def test_no_group_module_without_groups():
+    """A file without HEADER_GROUP_DESC (mt.data) and no --group: report.group (its Frozen class, ~0.2 ms) is
+    not imported (cmd_report._groups answers what file_groups would, none); with --group on two events it is."""
+    assert "pyperf_probe.report.group" not in importers(["report", "--stdio", "-i", str(DATA)])
+    two = DATA.parent / "two.data"  # (two events: --group makes one of them)
+    assert "pyperf_probe.report.group" in importers(["report", "--stdio", "--group", "-i", str(two)])
+
+
 NOCG = Path(__file__).parent / "golden" / "report" / "data" / "nocg.data"
 SYSTEM = Path(__file__).parent / "golden" / "tracepoints" / "data" / "system.data.xz"  # tracepoints, no chains
 # what a report reads samples with; none of it is needed to say that a file has no call chains
