@@ -131,6 +131,10 @@ def test_symtab_sort_equals_its_python_twin():
         # (u64 arrays, as symtab_keep's columns come: the same answer)
         assert sort(array("Q", columns[1]), array("Q", columns[2]), bytes(columns[3]), bytes(columns[4]),
                     symtab.PAGE_SIZE) == raw
+        # (buffers read in place, or copied first when not 8-byte aligned: the same answer)
+        unaligned = memoryview(bytes(4) + array("Q", columns[1]).tobytes())[4:]
+        assert sort(unaligned, memoryview(array("Q", columns[2])).cast("B"), bytes(columns[3]), bytes(columns[4]),
+                    symtab.PAGE_SIZE) == raw
         got = symtab._sorted_columns(columns[0], array("Q", columns[1]), array("Q", columns[2]), *columns[3:])
         assert [list(c) for c in got] == [list(c) for c in want]
     assert min(shapes.values()) > 50, shapes

@@ -171,47 +171,52 @@ static PyObject *session_kernel_chain(PyObject *self, PyObject *args)
     return out;
 }
 
-typedef struct {
-    uint64_t svma;
-    Py_ssize_t index;
-} SymStart;
-
-/* A stable sort of starts by svma (table order among equal starts), as a least-significant-digit radix sort
- * on the svma's bytes, a digit every key shares skipped: a few linear passes where qsort's comparisons were
- * most of a cold report's symbol-table sort (cc1's 28.9K symbols: ~20M instructions -> ~3M).
- * 0, or -1 without memory (nothing moved). */
-static int symstarts_radix(SymStart *starts, Py_ssize_t n)
+/* A stable sort of the indexes 0..n-1 by sv[index] (table order among equal starts) into idx, as a
+ * least-significant-digit radix sort on the svma's bytes, only the digits in which keys differ (`differ`: the
+ * OR of every key XOR the first): a few linear passes where qsort's comparisons were most of a cold report's
+ * symbol-table sort (cc1's 28.9K symbols: ~20M instructions -> ~3M). u32 indexes, read through to their keys,
+ * not (key, index) pairs: 8 bytes of scratch a symbol instead of 32, the fresh pages of a cold report's sort
+ * (~310 fewer for cc1's table; a page first touched costs ~3 us on the VMs the benches run on).
+ * 0, or -1 without memory. */
+static int symstarts_radix(const uint64_t *sv, uint32_t *idx, Py_ssize_t n, uint64_t differ)
 {
-    SymStart *tmp = PyMem_Malloc(n * sizeof(SymStart));
+    uint32_t *tmp = PyMem_Malloc(n * sizeof(uint32_t));
     Py_ssize_t (*count)[256] = PyMem_Calloc(8, sizeof(*count));
+    int digits[8], nd = 0;
     if (!tmp || !count) {
         PyMem_Free(tmp);
         PyMem_Free(count);
         return -1;
     }
+    for (int d = 0; d < 8; d++)
+        if ((differ >> (8 * d)) & 255)
+            digits[nd++] = d;
     for (Py_ssize_t i = 0; i < n; i++) {
-        uint64_t v = starts[i].svma;
-        for (int d = 0; d < 8; d++)
-            count[d][(v >> (8 * d)) & 255]++;
+        uint64_t v = sv[i];
+        for (int k = 0; k < nd; k++)
+            count[k][(v >> (8 * digits[k])) & 255]++;
     }
-    SymStart *src = starts, *dst = tmp;
-    for (int d = 0; d < 8; d++) {
-        Py_ssize_t *c = count[d], at = 0;
-        if (c[(src[0].svma >> (8 * d)) & 255] == n) /* (every key has this digit: the pass would move nothing) */
-            continue;
+    uint32_t *src = idx, *dst = tmp;
+    for (Py_ssize_t i = 0; i < n; i++)
+        idx[i] = (uint32_t)i;
+    for (int k = 0; k < nd; k++) {
+        Py_ssize_t *c = count[k], at = 0;
+        int shift = 8 * digits[k];
         for (int b = 0; b < 256; b++) {
-            Py_ssize_t k = c[b];
+            Py_ssize_t m = c[b];
             c[b] = at;
-            at += k;
+            at += m;
         }
-        for (Py_ssize_t i = 0; i < n; i++)
-            dst[c[(src[i].svma >> (8 * d)) & 255]++] = src[i];
-        SymStart *t = src;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint32_t j = src[i];
+            dst[c[(sv[j] >> shift) & 255]++] = j;
+        }
+        uint32_t *t = src;
         src = dst;
         dst = t;
     }
-    if (src != starts)
-        memcpy(starts, src, n * sizeof(SymStart));
+    if (src != idx)
+        memcpy(idx, src, n * sizeof(uint32_t));
     PyMem_Free(tmp);
     PyMem_Free(count);
     return 0;
@@ -242,20 +247,48 @@ static int u64_column(PyObject *list, uint64_t *out, Py_ssize_t n)
  * at the page after its own). None when a value or an end does not fit in a u64 (the Python path, whose
  * columns then stay lists).
  * symbols.symtab._py_sorted_columns is the Python twin. */
-/* A column of n u64 values: a list of int (u64_column), or a buffer of n u64 values (array('Q') contents:
- * symtab_keep's columns). 1 when read, 0 when a value is not a u64 (no exception), -1 on a wrong column. */
-static int u64_column_any(PyObject *column, uint64_t *out, Py_ssize_t n)
+/* A column of n u64 values, for reading: a buffer of n u64 values (array('Q') contents: symtab_keep's columns),
+ * read in place (*view held: release it with PyBuffer_Release when view->obj), or a list of int (u64_column)
+ * copied into *owned (PyMem_Free it). 1 with *values set, 0 when a value is not a u64 (no exception), -1 on a
+ * wrong column (an exception set). */
+static int u64_column_any(PyObject *column, Py_ssize_t n, const uint64_t **values, uint64_t **owned,
+                          Py_buffer *view)
 {
-    if (PyList_Check(column))
-        return PyList_GET_SIZE(column) == n ? u64_column(column, out, n) : -1;
-    Py_buffer view;
-    if (PyObject_GetBuffer(column, &view, PyBUF_SIMPLE) < 0)
+    view->obj = NULL;
+    *owned = NULL;
+    if (!PyList_Check(column)) {
+        if (PyObject_GetBuffer(column, view, PyBUF_SIMPLE) < 0)
+            return -1;
+        if (view->len != n * 8) {
+            PyBuffer_Release(view);
+            view->obj = NULL;
+            PyErr_SetString(PyExc_ValueError, "symtab_sort: columns of unequal lengths, fewer than 2, or no page");
+            return -1;
+        }
+        if (((uintptr_t)view->buf & 7) == 0) {
+            *values = view->buf;
+            return 1;
+        }
+    } else if (PyList_GET_SIZE(column) != n) {
+        PyErr_SetString(PyExc_ValueError, "symtab_sort: columns of unequal lengths, fewer than 2, or no page");
         return -1;
-    int ok = view.len == n * 8;
-    if (ok)
-        memcpy(out, view.buf, n * 8);
-    PyBuffer_Release(&view);
-    return ok ? 1 : -1;
+    }
+    if (!(*owned = PyMem_Malloc(n * sizeof(uint64_t)))) {
+        if (view->obj) {
+            PyBuffer_Release(view);
+            view->obj = NULL;
+        }
+        PyErr_NoMemory();
+        return -1;
+    }
+    *values = *owned;
+    if (view->obj) {  /* (a buffer not 8-aligned: copied) */
+        memcpy(*owned, view->buf, n * 8);
+        PyBuffer_Release(view);
+        view->obj = NULL;
+        return 1;
+    }
+    return u64_column(column, *owned, n);
 }
 
 static Py_ssize_t column_len(PyObject *column)
@@ -276,27 +309,27 @@ static PyObject *session_symtab_sort(PyObject *self, PyObject *args)
     /* the output columns, written in place (not made in scratch memory and copied: a cold report sorts ~25K
      * symbols, whose fresh pages were a third of its sort's time) */
     PyObject *b_sv = NULL, *b_sz = NULL, *b_end = NULL, *b_ty = NULL, *b_bi = NULL;
-    Py_buffer types, bindings;
+    Py_buffer types, bindings, sv_view = {0}, sz_view = {0};
     unsigned long long page;
     (void)self;
     if (!PyArg_ParseTuple(args, "OOy*y*K", &svmas, &sizes, &types, &bindings, &page))
         return NULL;
     Py_ssize_t n = column_len(svmas);
-    uint64_t *sv = NULL, *sz = NULL, *osv = NULL, *osz = NULL, *oend = NULL;
-    SymStart *starts = NULL;
+    const uint64_t *sv = NULL, *sz = NULL;
+    uint64_t *sv_owned = NULL, *sz_owned = NULL, *osv = NULL, *osz = NULL, *oend = NULL;
+    uint32_t *idx = NULL;
     unsigned char *oty = NULL, *obi = NULL;
     if (n < 2 || column_len(sizes) != n || types.len != n || bindings.len != n || page == 0) {
         PyErr_Clear();
         PyErr_SetString(PyExc_ValueError, "symtab_sort: columns of unequal lengths, fewer than 2, or no page");
         goto done;
     }
-    sv = PyMem_Malloc(n * sizeof(uint64_t));
-    sz = PyMem_Malloc(n * sizeof(uint64_t));
-    starts = PyMem_Malloc(n * sizeof(SymStart));
-    if (!sv || !sz || !starts) {
-        PyErr_NoMemory();
+    int got_sv = u64_column_any(svmas, n, &sv, &sv_owned, &sv_view);
+    int got_sz = got_sv > 0 ? u64_column_any(sizes, n, &sz, &sz_owned, &sz_view) : 0;
+    if (got_sv < 0 || got_sz < 0)
         goto done;
-    }
+    if (!got_sv || !got_sz)
+        goto none;
     if (!(b_sv = PyBytes_FromStringAndSize(NULL, n * 8)) || !(b_sz = PyBytes_FromStringAndSize(NULL, n * 8)) ||
         !(b_end = PyBytes_FromStringAndSize(NULL, n * 8)) || !(b_ty = PyBytes_FromStringAndSize(NULL, n)) ||
         !(b_bi = PyBytes_FromStringAndSize(NULL, n)))
@@ -306,31 +339,38 @@ static PyObject *session_symtab_sort(PyObject *self, PyObject *args)
     oend = (uint64_t *)PyBytes_AS_STRING(b_end);
     oty = (unsigned char *)PyBytes_AS_STRING(b_ty);
     obi = (unsigned char *)PyBytes_AS_STRING(b_bi);
-    int got_sv = u64_column_any(svmas, sv, n), got_sz = got_sv > 0 ? u64_column_any(sizes, sz, n) : 0;
-    if (got_sv < 0 || got_sz < 0) {
-        PyErr_SetString(PyExc_ValueError, "symtab_sort: columns of unequal lengths, fewer than 2, or no page");
-        goto done;
-    }
-    if (!got_sv || !got_sz)
-        goto none;
     int sorted = 1;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        starts[i].svma = sv[i];
-        starts[i].index = i;
-        if (i && sv[i] < sv[i - 1])
+    uint64_t differ = 0;
+    for (Py_ssize_t i = 1; i < n; i++) {
+        differ |= sv[i] ^ sv[0];
+        if (sv[i] < sv[i - 1])
             sorted = 0;
     }
-    if (!sorted && symstarts_radix(starts, n) < 0) {
-        PyErr_NoMemory();
-        goto done;
-    }
     const unsigned char *ty = types.buf, *bi = bindings.buf;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_ssize_t k = starts[i].index;
-        osv[i] = sv[k];
-        osz[i] = sz[k];
-        oty[i] = ty[k];
-        obi[i] = bi[k];
+    if (!sorted) {
+        if ((uint64_t)n > UINT32_MAX)
+            goto none;
+        order = PyBytes_FromStringAndSize(NULL, n * 4);  /* (the sort's indexes, sorted in place there) */
+        if (order == NULL)
+            goto done;
+        idx = (uint32_t *)PyBytes_AS_STRING(order);
+        if (symstarts_radix(sv, idx, n, differ) < 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint32_t k = idx[i];
+            osv[i] = sv[k];
+            osz[i] = sz[k];
+            oty[i] = ty[k];
+            obi[i] = bi[k];
+        }
+    } else {
+        memcpy(osv, sv, n * 8);
+        memcpy(osz, sz, n * 8);
+        memcpy(oty, ty, n);
+        memcpy(obi, bi, n);
+        order = Py_NewRef(Py_None);
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         uint64_t end;
@@ -348,24 +388,10 @@ static PyObject *session_symtab_sort(PyObject *self, PyObject *args)
         }
         oend[i] = end;
     }
-    if (!sorted) {
-        if ((uint64_t)n > UINT32_MAX)
-            goto none;
-        order = PyBytes_FromStringAndSize(NULL, n * 4);
-        if (order == NULL)
-            goto done;
-        uint32_t *indexes = (uint32_t *)PyBytes_AS_STRING(order);
-        for (Py_ssize_t i = 0; i < n; i++)
-            indexes[i] = (uint32_t)starts[i].index;
-    } else {
-        order = Py_None;
-        Py_INCREF(order);
-    }
     out = PyTuple_Pack(6, order, b_sv, b_sz, b_ty, b_bi, b_end);
     goto done;
 none:
-    out = Py_None;
-    Py_INCREF(out);
+    out = Py_NewRef(Py_None);
 done:
     Py_XDECREF(order);
     Py_XDECREF(b_sv);
@@ -373,9 +399,12 @@ done:
     Py_XDECREF(b_end);
     Py_XDECREF(b_ty);
     Py_XDECREF(b_bi);
-    PyMem_Free(sv);
-    PyMem_Free(sz);
-    PyMem_Free(starts);
+    PyMem_Free(sv_owned);
+    PyMem_Free(sz_owned);
+    if (sv_view.obj)
+        PyBuffer_Release(&sv_view);
+    if (sz_view.obj)
+        PyBuffer_Release(&sz_view);
     PyBuffer_Release(&types);
     PyBuffer_Release(&bindings);
     return out;
