@@ -135,3 +135,36 @@ def test_candidates_follow_perf_order(tmp_path):
                          f"/usr/lib/debug{tmp_path}/prog.debug"]
     assert cands[-1] == prog
     assert f"/usr/lib/debug/.build-id/12/{'345678' + '12345678' * 4}.debug" in cands
+
+
+def test_mapped_section_reads_as_its_bytes(tmp_path):
+    """elf.MappedSection (a large section mapped, not copied: ElfImage.section_buffer) answers len, find,
+    indexes, slices, tobytes and view as the section's bytes do, at offsets that are not page-aligned; small
+    sections and images in memory are read as bytes."""
+    import random
+
+    from pyperf_probe.symbols.elf import MAPPED_SECTION, MappedSection
+    rng = random.Random(7)
+    data = bytes(rng.choice(b"\0abcZ_") for _ in range(300_000))
+    path = tmp_path / "blob"
+    path.write_bytes(data)
+    with open(path, "rb") as f:
+        for offset, size in ((0, 300_000), (4095, 70_000), (4097, 123_456), (200_001, 99_999)):
+            want = data[offset:offset + size]
+            got = MappedSection(f.fileno(), offset, size)
+            assert len(got) == len(want) and got.tobytes() == want and bytes(got.view) == want
+            for sub in (b"\0", b"Z", b"_Z", b"zz"):
+                for start in (0, 1, 5000, size - 3, size + 10):
+                    assert got.find(sub, start) == want.find(sub, start)
+            for i in (0, 1, size // 2, size - 1, -1, -size):
+                assert got[i] == want[i]
+            for a, b in ((0, 10), (5, 5), (size - 7, size + 100), (10, 3), (-20, None), (None, None)):
+                assert got[a:b] == want[a:b]
+            with pytest.raises(IndexError):
+                got[size]
+    image = open_elf(LIBC)
+    big = max(image.sections, key=lambda s: s.size if s.sh_type != 8 else 0)
+    assert type(image.section_buffer(big)) is MappedSection and big.size >= MAPPED_SECTION
+    assert image.section_buffer(big).tobytes() == image.section_bytes(big)
+    small = next(s for s in image.sections if 0 < s.size < MAPPED_SECTION and s.sh_type != 8)
+    assert type(image.section_buffer(small)) is bytes

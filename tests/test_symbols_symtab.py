@@ -322,6 +322,8 @@ class _Image:
         shdr = self.section(shdr) if isinstance(shdr, str) else shdr
         return b"" if shdr is None else self._bytes[shdr.index]
 
+    section_buffer = section_bytes  # (an image in memory: nothing to map)
+
 
 def _reference(image, entries, strtab):
     """perf's elf_sym__filter / elf_sym__is_label, one entry at a time (the rule the columns must match)."""

@@ -30,7 +30,7 @@ except ImportError:         # another Python implementation
 from pyperf_probe.errors import SymbolError
 from pyperf_probe.perfdata.speedups import large_blocks_unmapped
 from pyperf_probe.records import Record, field
-from pyperf_probe.symbols.elf import SHF_ALLOC, SHT_DYNSYM, SHT_NOBITS, SHT_SYMTAB, ElfImage, open_elf
+from pyperf_probe.symbols.elf import SHF_ALLOC, SHT_DYNSYM, SHT_NOBITS, SHT_SYMTAB, ElfImage, MappedSection, open_elf
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:       # for annotations only: importing collections.abc costs start-up time
@@ -209,7 +209,7 @@ def _mentions_mangled(strtab: bytes) -> bool:
         if strtab[at - 1] == 0x5F:          # "_"
             return True
         at = strtab.find(b"Z", at + 1)
-    return at >= 0 and b"_Z" in strtab[at - 1:]
+    return at >= 0 and strtab.find(b"_Z", at - 1) >= 0
 
 
 def _empty_rest() -> tuple[list, list, list, list]:
@@ -248,8 +248,15 @@ class SymbolNames:
             self._all = demangled_names(self._raw) if self._raw is not None else self._made(self._offsets)
         return self._all
 
+    def _table(self) -> bytes:
+        """The string table as bytes (copied once from an ``elf.MappedSection``): for the paths that make
+        many names (``all``, ``some``); ``name`` reads a mapped one in place."""
+        if type(self._strtab) is MappedSection:
+            self._strtab = self._strtab.tobytes()
+        return self._strtab
+
     def _made(self, offsets) -> list[str]:
-        names = _names_at(self._strtab, offsets)
+        names = _names_at(self._table(), offsets)
         return demangled_names(names) if self._may_be_mangled() else names
 
     def name(self, index: int) -> str:
@@ -270,7 +277,7 @@ class SymbolNames:
         """Whether ``names`` (made by this object) are all ASCII: one test of the string table when they
         are its substrings (not demangled), else a test of each."""
         if self._all is None and not self._may_be_mangled():
-            return self._strtab.isascii() or all(map(str.isascii, names))
+            return self._table().isascii() or all(map(str.isascii, names))
         return all(map(str.isascii, names))
 
     def _may_be_mangled(self) -> bool:
@@ -293,7 +300,7 @@ class SymbolNames:
         if not rejected:
             return self.all()
         try:        # the first byte of every name, in one C call
-            firsts = bytes(itemgetter(*self._offsets)(self._strtab))
+            firsts = bytes(itemgetter(*self._offsets)(self._table()))
         except IndexError:              # a name offset past the table: no shortcut
             return self.all()
         keep = firsts.translate(_table(lambda c: c not in rejected))
@@ -314,13 +321,14 @@ def symbol_names(image: ElfImage, section_name: str, demangle: bool = False,
         raise SymbolError(f"{image.path}: {section_name} has no string table")
     layout = SYM_LAYOUT[image.is_64]
     entsize, endian = layout["entsize"], image.endian
-    raw = _section_bytes(image, shdr, memo)
-    raw = raw[:len(raw) - len(raw) % entsize]
-    strtab = _section_bytes(image, strtab_hdr, memo)
     keep_in_c = _c_speedup("symtab_keep")
     if keep_in_c is not None:
         # _kept and the kept entries' columns in one C pass (cc1's 28.9K symbols: the first cold report's
-        # ~4 ms of big-integer filters, strided views and int lists -> ~0.3 ms); the code below is its twin
+        # ~4 ms of big-integer filters, strided views and int lists -> ~0.3 ms); the code below is its twin.
+        # The sections mapped rather than read when large (elf.MappedSection: no fresh page per 4 KiB)
+        raw = _buffer(_section_bytes(image, shdr, memo, mapped=True))
+        raw = raw[:len(raw) - len(raw) % entsize]
+        strtab = _section_bytes(image, strtab_hdr, memo, mapped=True)
         loaded, texts = _section_flags(image)
         _keep, offsets_raw, svmas_raw, sizes_raw, info = keep_in_c(raw, image.is_64, endian == "<", loaded, texts)
         offsets = memoryview(offsets_raw).cast("I")
@@ -328,6 +336,9 @@ def symbol_names(image: ElfImage, section_name: str, demangle: bool = False,
         def fast_rest():  # (types and bindings as bytes: what the C sort takes)
             return _from_bytes(svmas_raw), _from_bytes(sizes_raw), info.translate(_TYPE_OF), info.translate(_BINDING_OF)
         return SymbolNames(strtab, offsets, demangle), fast_rest
+    raw = _section_bytes(image, shdr, memo)
+    raw = raw[:len(raw) - len(raw) % entsize]
+    strtab = _section_bytes(image, strtab_hdr, memo)
     keep, name_offsets = _kept(image, raw, layout)
 
     def column(name):
@@ -367,16 +378,23 @@ def read_elf_symbols(image: ElfImage, section_name: str) -> list[tuple[str, int,
     return list(zip(*symbol_columns(image, section_name)))
 
 
-def _section_bytes(image: ElfImage, shdr, memo: dict | None) -> bytes:
+def _section_bytes(image: ElfImage, shdr, memo: dict | None, mapped: bool = False):
     """``image.section_bytes(shdr)``, read once per ``memo`` (``_load``'s: a binary without .symtab has
-    its .dynsym and .dynstr read for its symbols and for its PLT's names, cc1's 2 MB)."""
+    its .dynsym and .dynstr read for its symbols and for its PLT's names, cc1's 2 MB). With ``mapped``,
+    ``image.section_buffer(shdr)``: a large section as an ``elf.MappedSection`` (the C accelerator's paths,
+    which take its ``view``: ``_buffer``); a memo keeps what was asked first."""
     if memo is None:
-        return image.section_bytes(shdr)
+        return image.section_buffer(shdr) if mapped else image.section_bytes(shdr)
     key = (image.path, shdr.file_offset, shdr.size)
     got = memo.get(key)
     if got is None:
-        got = memo[key] = image.section_bytes(shdr)
+        got = memo[key] = image.section_buffer(shdr) if mapped else image.section_bytes(shdr)
     return got
+
+
+def _buffer(section):
+    """A section's bytes for the C accelerator (bytes, or a MappedSection's view)."""
+    return section.view if type(section) is MappedSection else section
 
 
 def plt_symbols(image: ElfImage, memo: dict | None = None) -> list[tuple[str, int, int, int, int]]:
@@ -394,17 +412,17 @@ def plt_symbols(image: ElfImage, memo: dict | None = None) -> list[tuple[str, in
     rel_size = width * (3 if rel.name == ".rela.plt" else 2)
     raw = image.section_bytes(rel)
     raw = raw[:len(raw) - len(raw) % rel_size]
-    strtab = _section_bytes(image, image.section_by_index(dynsym.link), memo)
-    symraw = _section_bytes(image, dynsym, memo)
+    names_in_c = _c_speedup("plt_names")
+    strtab = _section_bytes(image, image.section_by_index(dynsym.link), memo, mapped=names_in_c is not None)
+    symraw = _section_bytes(image, dynsym, memo, mapped=names_in_c is not None)
     plt_sec = image.section(".plt.sec")
     entry_size = 16 if image.machine in (62, 3) else (plt.entsize or 16)
     if plt_sec is not None:
         svma = plt_sec.svma
     else:
         svma = plt.svma + entry_size          # skip the PLT0 header
-    names_in_c = _c_speedup("plt_names")
     if names_in_c is not None:  # (cc1's 490 entries: ~1 ms of the first cold report in Python)
-        names = names_in_c(raw, rel_size, image.is_64, image.endian == "<", symraw, strtab)
+        names = names_in_c(raw, rel_size, image.is_64, image.endian == "<", _buffer(symraw), _buffer(strtab))
     else:
         names = _py_plt_names(raw, rel_size, image, symraw, strtab)
     return [(name, svma + i * entry_size, entry_size, STT_FUNC, STB_GLOBAL) for i, name in enumerate(names)]
