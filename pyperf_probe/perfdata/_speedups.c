@@ -1415,7 +1415,8 @@ static PyObject *py_cplus_demangle(PyObject *Py_UNUSED(module), PyObject *args)
  * brk heap, where freed pages stay resident when anything lives above them. A report's large blocks are
  * short-lived (a symbol table's sections, columns and sort scratch; key arrays; dict tables while they grow):
  * a cold report of make.data ended with 6.0 MiB of heap resident against 3.3 warm, and its peak RSS was
- * 0.4-0.7 MiB higher for it (cmd_report, cmd_script call this). False where mallopt is not glibc's. */
+ * 0.4-0.7 MiB higher for it (perfdata/speedups.py large_blocks_unmapped sets it while a symbol table is read,
+ * and a threshold above the reader's chunks after). False where mallopt is not glibc's. */
 static PyObject *malloc_mmap_threshold(PyObject *Py_UNUSED(module), PyObject *arg)
 {
     long n = PyLong_AsLong(arg);

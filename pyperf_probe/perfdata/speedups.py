@@ -13,6 +13,9 @@ try:
 except ImportError:
     speedups = None
 
+LARGE_BLOCK = 128 * 1024  # glibc's own initial threshold
+READ_BLOCK = 4 << 20  # above perfdata.stream's chunks (1 MiB and a header), reused from the heap
+_MALLOPT = getattr(speedups, "malloc_mmap_threshold", None)
 
 
 class LargeBlocksUnmapped:
@@ -43,7 +46,4 @@ class LargeBlocksUnmapped:
         return False
 
 
-LARGE_BLOCK = 128 * 1024  # glibc's own initial threshold
-READ_BLOCK = 4 << 20  # above perfdata.stream's chunks (1 MiB and a header), reused from the heap
-_MALLOPT = getattr(speedups, "malloc_mmap_threshold", None)
 large_blocks_unmapped = LargeBlocksUnmapped()
