@@ -32,8 +32,10 @@ venv: $(VENV)/.installed
 # Where PYTHONDONTWRITEBYTECODE is set (some machines set it), Python reads .pyc files but never writes them: an
 # editable install would compile every module at every run (pyperf probe -F -x libc.so.6: 45 ms instead of
 # 19). So the package is compiled here, by every target that runs it; compileall only redoes changed modules.
+# The modules' code also goes into one file (pyperf_probe/codebundle.py: one stat and one read a module at import).
 compile: venv
 	@PYTHONDONTWRITEBYTECODE= $(VPY) -m compileall -q pyperf_probe
+	@$(VPY) -c 'from pyperf_probe import codebundle; codebundle.main()'
 
 # The C accelerator (setup.py) also needs the interpreter's Python.h: Debian's python3 has it in python3-dev.
 HAVE_PYTHON_H := $(shell $(PYTHON) -c "import os, sysconfig; print(int(os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h'))))" 2>/dev/null)

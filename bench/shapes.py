@@ -181,6 +181,9 @@ def build_copy(rev: str | None, pure: bool, where: str) -> str:
                        check=True)
     subprocess.run([sys.executable, "-m", "compileall", "-q", "-f", os.path.join(where, "pyperf_probe")],
                    check=True, stdout=subprocess.DEVNULL)
+    if os.path.exists(os.path.join(where, "pyperf_probe", "codebundle.py")):  # (as make compile does)
+        subprocess.run([sys.executable, "-c", "from pyperf_probe import codebundle; codebundle.main()"],
+                       check=True, cwd=where, env=dict(os.environ, PYTHONPATH=where))
     return where
 
 
