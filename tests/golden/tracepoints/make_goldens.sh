@@ -6,6 +6,9 @@
 # * `perf report --stdio` for every case of report_cases.txt on data/system.data.xz or
 #   data/callchain.data.xz (made by record_callchain.sh; KALLSYMS stands for data/callchain.kallsyms):
 #   expected/report/NAME.out.xz (stdout), NAME.err (stderr, the input's path replaced by INPUT), NAME.rc.
+# system.data's cases all get `--kallsyms data/system.kallsyms`, an empty file: the recording's kernel is not
+# the one a test runs on (and the running kernel's /proc/kallsyms, used when the build-ids match, would name
+# its %ps arguments on one machine and not on another), so its kernel addresses are named by no one.
 # The recordings are unpacked into a temporary directory, removed at the end.
 # Usage: ./make_goldens.sh   (needs /usr/bin/perf; no root)
 set -eu
@@ -23,7 +26,8 @@ done
 mkdir -p "$here/expected"
 grep -v '^#' "$here/cases.txt" | while IFS='|' read -r name args; do
   # shellcheck disable=SC2086
-  HOME="$tmp/home" "$PERF" script -i "$tmp/system.data" $args 2>/dev/null | xz -9 >"$here/expected/$name.out.xz"
+  HOME="$tmp/home" "$PERF" script -i "$tmp/system.data" $args --kallsyms "$here/data/system.kallsyms" 2>/dev/null \
+    | xz -9 >"$here/expected/$name.out.xz"
 done
 rm -rf "$here/expected/script_cc" && mkdir -p "$here/expected/script_cc"
 grep -v '^#' "$here/callchain_script_cases.txt" | while IFS='|' read -r name args; do
@@ -35,6 +39,7 @@ rm -rf "$here/expected/report" && mkdir -p "$here/expected/report"
 grep -v '^#' "$here/report_cases.txt" | while IFS='|' read -r name data args; do
   input="$tmp/$data.data"
   args=$(printf '%s' "$args" | sed "s#KALLSYMS#$here/data/callchain.kallsyms#g")
+  if [ "$data" = system ]; then args="$args --kallsyms $here/data/system.kallsyms"; fi
   rc=0
   # shellcheck disable=SC2086
   HOME="$tmp/home" "$PERF" report -i "$input" --stdio $args >"$tmp/out" 2>"$tmp/err" || rc=$?

@@ -2,8 +2,10 @@
 # The system-wide tracepoint recording of this directory, data/system.data.xz: real perf 6.1 records
 # sched, syscalls, irq, block, net, signal, workqueue, writeback and kmem tracepoints of the whole machine
 # while a small workload writes and syncs a file, talks to itself over loopback TCP and signals itself.
-# None of the events prints a kernel symbol (%pS): those names depend on the boot's KASLR offset, and the
-# test reads the file later, on another boot. HOME is an empty directory (no ~/.debug left behind).
+# Kernel addresses (a workqueue's %ps function) are left unnamed: make_goldens.sh and the tests read the file
+# with --kallsyms data/system.kallsyms, an empty file, since the names depend on the recording's kernel and
+# boot (KASLR) and the test runs on another (record_callchain.sh's recording keeps a kallsyms copy instead).
+# HOME is an empty directory (no ~/.debug left behind).
 # Usage: sudo ./record.sh   (then ./make_goldens.sh)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
