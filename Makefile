@@ -47,7 +47,7 @@ venv: $(VENV)/.installed
 # The modules' code also goes into one file (pyperf_probe/codebundle.py: one stat and one read a module at import).
 compile: venv
 	@PYTHONDONTWRITEBYTECODE= $(VPY) -m compileall -q pyperf_probe
-	@$(VPY) -c 'from pyperf_probe import codebundle; codebundle.main()'
+	@$(VPY) -c 'import sys; from pyperf_probe import codebundle; sys.exit(codebundle.main())'
 
 # The C accelerator (setup.py) also needs the interpreter's Python.h: Debian's python3 has it in python3-dev.
 HAVE_PYTHON_H := $(shell $(PYTHON) -c "import os, sysconfig; print(int(os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h'))))" 2>/dev/null)

@@ -77,16 +77,10 @@ def build(package_dir: str) -> str:
             offset += len(blob)
     head = marshal.dumps(index)
     out = bundle_path(package_dir)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    tmp = f"{out}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(_header(len(head)) + head + b"".join(blobs))
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from pyperf_probe import cachefile  # (its atomic write; imported here, not at every start-up)
+    if not cachefile.write(os.path.dirname(out), os.path.basename(out), _header(len(head)) + head + b"".join(blobs)):
+        raise OSError(f"cannot write {out}")
+    os.chmod(out, 0o644)  # (a cache entry is its user's; the bundle is read by every user, as .pyc files are)
     return out
 
 
@@ -191,10 +185,16 @@ def install(package: str, package_dir: str) -> BundleFinder | None:
     return finder
 
 
-def main() -> None:
-    """``make compile``'s step: (re)write the bundle of this package."""
-    build(os.path.dirname(os.path.abspath(__file__)))
+def main(package_dir: str | None = None) -> int:
+    """``make compile``'s step: (re)write the bundle of this package (or of the one in ``package_dir``); one line
+    on stderr and status 1 when it cannot."""
+    try:
+        build(package_dir or os.path.dirname(os.path.abspath(__file__)))
+    except OSError as exc:
+        sys.stderr.write(f"codebundle: {exc}\n")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

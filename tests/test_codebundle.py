@@ -169,3 +169,16 @@ def test_the_package_report_through_its_bundle(tmp_path):
     bundled = subprocess.run(argv, **run).stdout
     strip = lambda text: [line for line in text.splitlines() if not line.startswith("# (Tip:")]  # noqa: E731
     assert strip(bundled) == strip(plain) and "Samples" in plain
+
+
+def test_a_bundle_that_cannot_be_written_is_one_line(tmp_path):
+    """make compile's step on a package whose __pycache__ cannot be a directory: one line, status 1, nothing
+    left behind (the package's modules then come from the standard finders)."""
+    pkg = make_package(tmp_path)
+    (pkg / "__pycache__").write_text("")
+    out = subprocess.run([sys.executable, "-c", f"import sys; from pyperf_probe import codebundle; "
+                          f"sys.exit(codebundle.main({str(pkg)!r}))"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr == f"codebundle: cannot write {pkg / '__pycache__' / 'bundle.cpython-311.bin'}\n"
+    assert sorted(p.name for p in pkg.iterdir()) == ["__init__.py", "__pycache__", "a.py", "main.py", "sub"]
+    assert probe(tmp_path)["bpkg.sub.b"][::3] == ["SourceFileLoader", "a1b"]
