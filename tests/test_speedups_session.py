@@ -301,15 +301,20 @@ def st_pack(fmt: str, *values) -> bytes:
 
 
 def test_any_kernel_key_is_any_kernel_key():
-    """counts._any_kernel_key (C loops over a run's keys) = any(_kernel_key(key)) on random keys: kernel
-    misc values, the PERF_CONTEXT_KERNEL mark anywhere, or neither."""
+    """counts._any_kernel_key (C loops over a run's keys) = any(_kernel_key(key)) = a kernel misc value or
+    the PERF_CONTEXT_KERNEL mark anywhere in a key, on random keys: kernel misc values, the mark anywhere
+    (cut across the key's end too), or neither."""
     from pyperf_probe.session import counts
     rng = random.Random(7)
     answers = set()
     for _ in range(5000):
-        keys = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 24))) +
-                (counts.KERNEL_MARK if rng.random() < 0.04 else b"") for _ in range(rng.randrange(1, 5))]
-        want = any(map(counts._kernel_key, keys))
+        keys = [bytes(rng.randrange(256) for _ in range(rng.randrange(0, 24))) +
+                (counts.KERNEL_MARK[:rng.choice((3, 8, 8, 8))] if rng.random() < 0.06 else b"") +
+                bytes(rng.randrange(256) for _ in range(rng.choice((0, 0, 5))))
+                for _ in range(rng.randrange(1, 5))]
+        keys = [key for key in keys if key] or [b"\0"]
+        want = any(key[0] & 7 == 1 or counts.KERNEL_MARK in key for key in keys)  # (1: PERF_RECORD_MISC_KERNEL)
+        assert any(map(counts._kernel_key, keys)) == want
         assert counts._any_kernel_key(keys) == want
         answers.add(want)
     assert answers == {True, False}
