@@ -47,6 +47,7 @@ def _header(index_size: int) -> bytes:
 
 
 _CODE = type(_header.__code__)
+_Module = type(sys)
 
 
 def build(package_dir: str) -> str:
@@ -92,6 +93,13 @@ class BundleLoader(SourceFileLoader):
         self._bundle = bundle
         self._where = where  # (offset, length) of the marshalled code in the bundle
 
+    def create_module(self, spec):
+        """The module with ``__file__`` and ``__cached__`` set (importlib sets them only after asking for each
+        with ``getattr``: a miss formats an AttributeError, ~3,000 instructions a module)."""
+        module = _Module(spec.name)
+        module.__file__, module.__cached__ = spec.origin, spec.cached
+        return module
+
     def get_code(self, fullname: str):
         if fullname == self.name:
             code = _read_code(self._bundle, *self._where)
@@ -119,7 +127,7 @@ class BundleFinder:
     """The meta-path finder of one package's bundle (see the module docstring)."""
 
     def __init__(self, package: str, package_dir: str, bundle: str, index: dict, base: int):
-        self.package, self.package_dir, self.bundle = package, package_dir, bundle
+        self.package, self.package_dir, self.bundle = package, package_dir.rstrip("/") or "/", bundle
         self._index, self._base = index, base
         self._prefix = package + "."
         self._pyc = cache_from_source("x.py")[len(os.path.join("__pycache__", "x")):]  # ".cpython-311.pyc"
@@ -131,13 +139,14 @@ class BundleFinder:
         if entry is None:
             return None
         mtime_ns, size, offset, length, is_package = entry
-        # (the file names follow from the module's: the index stays small, ~60 bytes a module)
-        folder = os.path.join(self.package_dir, *fullname.split(".")[1:])
+        # (the file names follow from the module's: the index stays small, ~60 bytes a module; joined with
+        # "/", POSIX's separator, as os.path.join would, at a fifth of its cost)
+        folder = self.package_dir + "/" + fullname[len(self._prefix):].replace(".", "/")
         if is_package:
-            source, base = os.path.join(folder, "__init__.py"), "__init__"
+            base = "__init__"
         else:
-            folder, base = os.path.split(folder)
-            source = os.path.join(folder, base + ".py")
+            folder, _, base = folder.rpartition("/")
+        source = folder + "/" + base + ".py"
         try:
             st = os.stat(source)
         except OSError:
@@ -147,9 +156,9 @@ class BundleFinder:
         loader = BundleLoader(fullname, source, self.bundle, (self._base + offset, length))
         spec = ModuleSpec(fullname, loader, origin=source, is_package=is_package)
         spec.has_location = True
-        spec.cached = os.path.join(folder, "__pycache__", base + self._pyc)  # (else computed: ~15 us a module)
+        spec.cached = folder + "/__pycache__/" + base + self._pyc  # (else computed: ~15 us a module)
         if is_package:
-            spec.submodule_search_locations = [os.path.dirname(source)]
+            spec.submodule_search_locations = [folder]
         return spec
 
     def invalidate_caches(self) -> None:
