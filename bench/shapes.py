@@ -28,7 +28,10 @@ cache filled by one run before). The commands of one file and option set run ``r
 interleaved (perf, then each pyperf variant, round after round); medians are reported, peak RSS for perf
 and for each pyperf cold and warm (cold reads the symbol tables: the higher of the two). pyperf starts as
 the venv's ``pyperf`` command does (``console_script``: python -S). The text compared is the warm run's,
-normalized by the caller's function (report's random tip line).
+normalized by the caller's function (report's random tip line). Column py0 is the interpreter's own start-up
+(``python -S -c pass``, timed in the same rounds) over perf's time: where it is near 1.0, perf's whole run
+takes what starting Python takes, before pyperf imports anything (--header-only, the option sets perf
+rejects after reading the header).
 """
 from __future__ import annotations
 
@@ -254,8 +257,12 @@ def side_by_side(command: str, path: str, opts: list[str], pkgs: list[tuple[str,
                  normalize=None) -> dict:
     """``perf COMMAND -i PATH OPTS`` and each package's ``pyperf COMMAND ...`` (cold and warm), ``runs``
     interleaved rounds: {name: (median CPU s, median peak RSS MiB, text equal to perf's)}. A command that
-    fails must fail as perf does (same status): then it is timed as it is."""
-    commands = [("perf", [PERF, command, "-i", path] + opts, dict(os.environ))]
+    fails must fail as perf does (same status): then it is timed as it is. "python" is ``python -S -c pass``
+    with the bench's interpreter (the venv's, which pyperf runs under), timed in the same rounds: what any
+    pyperf command costs before its first import."""
+    # (the interpreter's own start-up, timed in the same rounds: the floor under any pyperf run)
+    commands = [("perf", [PERF, command, "-i", path] + opts, dict(os.environ)),
+                ("python", [sys.executable, "-S", "-c", "pass"], dict(os.environ))]
     out = os.path.join(tmp, "out")
     for name, pkg in pkgs:
         py = console_script(command) + ["-i", path] + opts
@@ -276,7 +283,7 @@ def side_by_side(command: str, path: str, opts: list[str], pkgs: list[tuple[str,
             c, m, status = run(argv, env, out, check=False)
             cpu[name].append(c)
             rss[name].append(m)
-            texts[name] = digest(out, normalize)
+            texts[name] = digest(out, normalize) if name != "python" else None
             statuses[name] = status
             if cold:
                 shutil.rmtree(env["PYPERF_CACHE_DIR"], ignore_errors=True)
@@ -294,8 +301,9 @@ def print_table(command: str, files: list[tuple[str, str]], sets: dict[str, list
     """The whole side-by-side table: one line per file and option set (see ``side_by_side``). "same" is yes
     when both the cold and the warm run printed perf's text and exited with perf's status."""
     print(f"load average before: {load_average()} ({os.cpu_count()} CPUs); pyperf {'without' if pure else 'with'}"
-          f" its C accelerator; {runs} interleaved runs, medians; CPU s (user + sys), peak RSS MiB")
-    header = f"{'file':<6} {'samples':>8} {'set':<12} {'perf':>6} {'MiB':>5}"
+          f" its C accelerator; {runs} interleaved runs, medians; CPU s (user + sys), peak RSS MiB; py0: the"
+          f" CPU of `python -S -c pass` (the interpreter's start-up alone) / perf's")
+    header = f"{'file':<6} {'samples':>8} {'set':<12} {'perf':>6} {'MiB':>5} {'py0':>5}"
     for label, _ in pkgs:
         header += f" | {label + ' cold':>12} {'warm':>6} {'ratio':>5} {'ratio':>5} {'MiB':>5} {'MiB':>5} {'same':>4}"
     print(header)
@@ -304,7 +312,7 @@ def print_table(command: str, files: list[tuple[str, str]], sets: dict[str, list
         for set_name in shape_sets(shape):
             res = side_by_side(command, path, sets[set_name], pkgs, runs, tmp, normalize)
             pc, pm, _ = res["perf"]
-            line = f"{shape:<6} {n:>8} {set_name:<12} {pc:>6.3f} {pm:>5.1f}"
+            line = f"{shape:<6} {n:>8} {set_name:<12} {pc:>6.3f} {pm:>5.1f} {res['python'][0] / max(pc, 1e-3):>5.2f}"
             for label, _ in pkgs:
                 cc, cm, same_cold = res[f"{label} cold"]
                 wc, wm, same = res[f"{label} warm"]
