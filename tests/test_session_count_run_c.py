@@ -88,10 +88,11 @@ def _sample(sid: int, ip: int, pid: int, tid: int, time: int, period: int, raw: 
     return pb.record(RecordType.SAMPLE, misc, body)
 
 
-def _random_file(rng: random.Random) -> tuple[list[bytes], list]:
+def _random_file(rng: random.Random, user_only: bool = False) -> tuple[list[bytes], list]:
     """A system-wide-like recording: runs of kernel- and user-mode samples of a few threads (repeating
     keys, RAW payloads that differ), COMM, FORK, MMAP2 (a process's images) and kernel MMAP records between
-    them, ids of two events, a dummy's and an unknown one, pids unknown (-1) now and then."""
+    them, ids of two events, a dummy's and an unknown one, pids unknown (-1) now and then. ``user_only``:
+    user-mode samples only (the kernel's symbols are then never loaded: never settled)."""
     attrs = [(pb.sw_attr(ST), (7,)), (pb.sw_attr(ST).replace(config=1), (8,)),
              (pb.sw_attr(SampleType.IDENTIFIER | SampleType.IP | SampleType.TID | SampleType.TIME |
                          SampleType.CPU | SampleType.PERIOD).replace(config=9), (9,))]
@@ -110,7 +111,7 @@ def _random_file(rng: random.Random) -> tuple[list[bytes], list]:
         if r < 0.8:
             tid = rng.choice(tids)
             pid = -1 if rng.random() < 0.03 else tid
-            user = rng.random() < 0.4
+            user = user_only or rng.random() < 0.4
             ip = rng.choice(uips if user else kips)
             sid = rng.choice((7, 7, 7, 8, 0, 5) if rng.random() < 0.1 else (7, 7, 8))
             recs.append(_sample(sid, ip, pid, tid, time, rng.choice((1, 1, 3, 7)), rng.choice((b"ab", b"cd", b"x" * 12)),
@@ -179,6 +180,39 @@ def test_random_files_resolve_in_c(tmp_path, monkeypatch):
         session.sample_groups(with_raw=False)
         calls["keys"] += session.nr_samples
     assert calls["add_fixed"] < calls["keys"] / 4, calls
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_user_only_files_equal_the_generic_path(seed, tmp_path, caplog, monkeypatch):
+    """A file without kernel-mode samples never settles the kernel; its user-mode keys of fixed fields are
+    resolved by FixedKeys all the same (in C, or in the Python twin) and give what decoding each key and
+    Session.resolve give (FixedKeys.of None: the generic path for every key)."""
+    _c()
+    recs, attrs = _random_file(random.Random(500 + seed), user_only=True)
+    path = write(tmp_path, recs, attrs)
+    c = _sample_groups(path, False, monkeypatch)
+    py = _sample_groups(path, True, monkeypatch)
+    monkeypatch.setattr(counts.FixedKeys, "of", classmethod(lambda cls, session, layout, raw=False: None))
+    generic = _sample_groups(path, False, monkeypatch)
+    assert c == py == generic
+    assert c[2] == len(c[1]) > 0
+
+
+def test_user_only_files_resolve_in_c(tmp_path, monkeypatch):
+    """Without kernel-mode samples (the kernel never settled) the C loop resolves the new user-mode keys
+    itself: few are decoded for the generic path (a pid unknown, -1, sends its run there)."""
+    _c()
+    decoded = {"keys": 0, "samples": 0}
+    for seed in range(10):
+        recs, attrs = _random_file(random.Random(700 + seed), user_only=True)
+        session = Session(write(tmp_path, recs, attrs), force=True)
+        real = session.data.decode_key
+        session.data.decode_key = lambda key, count, real=real: (
+            decoded.__setitem__("keys", decoded["keys"] + 1) or real(key, count))
+        session.sample_groups(with_raw=False)
+        assert not session.machine.kernel.settled
+        decoded["samples"] += session.nr_samples
+    assert decoded["keys"] < decoded["samples"] / 8, decoded
 
 
 CHAINED = [GOLDEN_DATA / name for name in ("make.data", "mt.data", "cxx.data", "py.data", "ret.data")]

@@ -20,7 +20,7 @@ from pyperf_probe.perfdata import ordered
 from pyperf_probe.perfdata.format import RecordType, SampleType
 from pyperf_probe.perfdata.sample import SampleDecoder
 from pyperf_probe.perfdata.sample_keys import KeyLayout
-from pyperf_probe.session import Session
+from pyperf_probe.session import Session, counts
 
 GOLDEN = Path(__file__).parent / "golden"
 DATA_FILES = sorted(p for d in ("report", "reader") for p in (GOLDEN / d / "data").glob("*.data")
@@ -368,6 +368,42 @@ def test_dwarf_files_keyed_without_their_stacks(path, caplog, monkeypatch, speed
     groups, counters, _ = assert_dwarf_keyed(str(path), caplog, monkeypatch)
     assert counters[0] == sum(v[1] for g in groups for *_, v in g) > 50
     assert all(chain == () for g in groups for _t, _loc, chain, *_ in g)
+
+
+def _fields_and_generic(path: str, monkeypatch):
+    """(groups, nr_samples, keys decoded) of report's -g none --no-children on a DWARF file (no unwinder, no
+    chain, no RAW: keys walked past the stacks), by FixedKeys and by the generic path (FixedKeys.of None:
+    every new key decoded into a Sample and Session.resolve'd)."""
+    def groups(generic: bool):
+        with monkeypatch.context() as m:
+            if generic:
+                m.setattr(counts.FixedKeys, "of", classmethod(lambda cls, session, layout, raw=False: None))
+            session = Session(path, force=True)
+            session.chained_evsels = tuple(False for _ in session.evsels)
+            decoded = []
+            real = session.data.decode_key
+            session.data.decode_key = lambda key, count=1: decoded.append(key) or real(key, count)
+            got = session.sample_groups(with_chain=False, with_raw=False)
+        return _plain(got), session.nr_samples, len(decoded)
+    return groups(False), groups(True)
+
+
+def test_dwarf_keys_without_period_resolved_from_their_fields(tmp_path, monkeypatch, speedups_or_not):
+    """``perf record --call-graph dwarf`` of cpu-clock samples no PERIOD (DWARF_TYPE: the event's
+    sample_period is each sample's), and without kernel-mode samples the kernel never settles: report's -g
+    none --no-children keys (IP, TID, ADDR) are resolved from their bytes by FixedKeys, with their event's
+    period (few decoded: those of runs an unknown pid sends to the generic path), and count what the generic
+    path counts."""
+    attr = pb.sw_attr(DWARF_TYPE, sample_regs_user=0x3, sample_stack_user=64).replace(sample_period=7)
+    recs = [pb.comm(1, 1, "a", 0), pb.mmap2(1, 0x400000, 0x1000, 0, BIN, 0)]
+    for time in range(1, 300):
+        recs.append(_dwarf_sample(0x400010 + 16 * (time % 5), 1 + time % 2, 1 + time % 2, time, b"x" * (time % 3 * 8)))
+        if time % 50 == 0:
+            recs += [pb.finished_round(), pb.comm(2, 2, f"b{time}", time)]
+    fast, generic = _fields_and_generic(str(write(tmp_path, recs, [(attr, ())])), monkeypatch)
+    assert fast[:2] == generic[:2] and fast[1] == 299
+    assert {v[0] // v[1] for g in fast[0] for *_, v in g} == {7}
+    assert fast[2] * 4 <= generic[2] and generic[2] > 0, (fast[2], generic[2])
 
 
 def _dwarf_sample(ip: int, pid: int, tid: int, time: int, stack: bytes = b"", dyn: int | None = None,

@@ -583,8 +583,9 @@ done:
  * Otherwise, with `fixed` None, a new key whose pid (at `fixed`'s pid_at) is -1, or with `kernel_check` a key
  * that reaches the kernel (counts._kernel_key): (counts, new), counts the dict key -> count and new the list
  * of distinct keys not cached, nothing changed (the caller's own path).
- * Otherwise (no thread of unknown pid; keys of fixed fields with the kernel settled, or keys with a call
- * chain (MODE_CHAINED): the caller says so by passing `fixed`, a tuple, see FX_* below), each distinct key
+ * Otherwise (no thread of unknown pid; keys of fixed fields, or keys with a call chain (MODE_CHAINED): the
+ * caller says so by passing `fixed`, a tuple, see FX_* below, and `kernel_check` until the kernel's symbols
+ * are settled), each distinct key
  * in order: a cached one's count added to `pending`; a new one resolved here as FixedKeys.resolve (or
  * resolve_chained) and _KeyCounter._add_fixed (or _add_chained) do it, when its event's index is kept per
  * id, its thread found by tid with its pid known, a kernel ip's location kept in `locations`, no other

@@ -537,14 +537,15 @@ class _KeyCounter:
 
     def add_run(self, keys: list[bytes]) -> None:
         """Count a run of sample keys (``count_run``: runs whose keys are all cached, and, while no thread has an
-        unknown pid, runs of fixed-field keys once the kernel is settled and runs of chained keys that do not
-        reach the kernel until it is, are done there)."""
+        unknown pid, runs of fixed-field or chained keys, none of which reaches the kernel until its symbols
+        are settled, are done there: a file without kernel samples, a user-space cpu-clock or a DWARF file's
+        ``-g none``, never settles it)."""
         fixed, kernel_check = self.fixed, False
         if fixed is not None:
             if self.unknown_tids:
                 fixed = None
-            elif not self.kernel.settled:  # (keys of fixed fields: _add_key; chained keys: if none is the kernel's)
-                fixed, kernel_check = (fixed, True) if self.chain_keys is not None else (None, False)
+            elif not self.kernel.settled:  # (a run with a key that reaches the kernel: _add_key's, key by key)
+                kernel_check = True
         cache, order = self.cache, self.order
         got = count_run(keys, cache, self.pending, order, fixed, kernel_check)
         if type(got) is int:
@@ -676,7 +677,9 @@ class _KeyCounter:
             hit = self._from_head(key)
         if hit is None:
             chained = self.chain_keys.resolve_chained(key) if self.chain_keys is not None and chained_first else None
-            fast = self.fixed_keys.resolve(key) if self.fixed_keys is not None and self.kernel.settled else None
+            # (a user-mode key's resolution does not read the kernel: settled or not, FixedKeys's is the same)
+            fast = self.fixed_keys.resolve(key) if self.fixed_keys is not None and \
+                (self.kernel.settled or key[0] & 7 == MISC_USER) else None
             if chained is not None:
                 evsel, thread, location, chain, raw, period = chained
                 hit = (self.groups[evsel], (thread.state or self.machine.thread_state(thread), location,

@@ -37,7 +37,7 @@ _CHAIN_STRUCTS: dict[int, struct.Struct] = {}
 # The fields a key may hold (in this order after misc and size) and those it must hold.
 _FIXED = (SampleType.IDENTIFIER, SampleType.IP, SampleType.TID, SampleType.ADDR, SampleType.ID,
           SampleType.STREAM_ID, SampleType.CPU, SampleType.PERIOD)
-_NEEDED = SampleType.IP | SampleType.TID | SampleType.PERIOD
+_NEEDED = SampleType.IP | SampleType.TID  # (without PERIOD: the event's sample_period, as the decoder gives)
 
 
 class FixedKeys:
@@ -85,8 +85,9 @@ class FixedKeys:
 
     @classmethod
     def of(cls, session, layout, raw: bool = False) -> FixedKeys | None:
-        """For the keys of ``layout`` when they hold IP, TID and PERIOD and nothing but fixed fields (and,
-        if ``raw``, RAW after them: its owner reads RAW itself)."""
+        """For the keys of ``layout`` when they hold IP and TID and nothing but fixed fields (and, if ``raw``,
+        RAW after them: its owner reads RAW itself): a system-wide recording's, a DWARF file's walked past its
+        stacks (-g none), a user program's cpu-clock samples without -g."""
         key_type = layout.key_type
         if key_type & _NEEDED != _NEEDED or key_type & ~(sum(_FIXED) | (SampleType.RAW if raw else 0)):
             return None
@@ -206,7 +207,8 @@ class FixedKeys:
             location = self.locations.get(ip)
             if location is None:
                 location = self.locations[ip] = self.session.kernel_location(ip)
-        return (evsel, thread, location, values[self.period_at],
+        return (evsel, thread, location,
+                values[self.period_at] if self.period_at is not None else self.periods[evsel],
                 values[self.cpu_at] if self.cpu_at is not None else None, pid, tid)
 
 
