@@ -82,8 +82,10 @@ def no_uprobe_left_behind():
 def pytest_sessionfinish(session, exitstatus):
     left = sorted(_LEFT_BEHIND & _uprobe_events())
     if left:
-        from pyperf_probe.kernel import tracefs
-        tracefs.write_uprobe_events(["-:" + line.split()[0].split(":", 1)[1] for line in left])
+        # one by one, each tried again while the kernel answers EBUSY (a perf event on it not yet released)
+        from record_helpers import remove_uprobe
+        for line in left:
+            remove_uprobe(line.split()[0].split(":", 1)[1], patience=30.0)
 
 
 @pytest.fixture(scope="session")
