@@ -4,6 +4,9 @@
   is a failure, so a machine that can run them always does. As root, tracefs is mounted before the test
   modules are collected (their skip conditions look for ``uprobe_events``), the way pyperf mounts it
   (``kernel.tracefs.root``): on a fresh machine nothing else has mounted it yet.
+* A run killed with SIGKILL leaves the uprobe of the test it was in: the next run that starts alone on the
+  machine removes it (``leftovers``: each run holds a lock on its scratch HOME while it lives). SIGTERM and
+  SIGHUP end a run as Ctrl-C does, its ``finally`` blocks run.
 * The whole run has HOME at a scratch directory: pyperf and real perf both write the build-id cache
   (``~/.debug``) and pyperf its CFI cache (``~/.cache/pyperf``); the user's own must not change. The
   directory is removed when the run ends.
@@ -18,16 +21,20 @@ import time
 
 import pytest
 
+import leftovers
+
 REQUIRE_UPROBES = os.environ.get("PYPERF_REQUIRE_UPROBES") == "1"
 # CI builds the optional C loops (setup.py, perfdata/_speedups.c) on a machine with gcc and Python's headers:
 # there they must be built.
 REQUIRE_SPEEDUPS = os.environ.get("PYPERF_REQUIRE_SPEEDUPS") == "1"
 _SCRATCH_HOME = None
+_HOME_LOCK = None
 
 
 def pytest_configure(config):
-    global _SCRATCH_HOME
-    _SCRATCH_HOME = tempfile.mkdtemp(prefix="pyperf-test-home-")
+    global _SCRATCH_HOME, _HOME_LOCK
+    _SCRATCH_HOME, _HOME_LOCK = leftovers.make_home()
+    leftovers.interrupt_on_termination()
     os.environ["HOME"] = _SCRATCH_HOME
     os.environ.pop("PERF_BUILDID_DIR", None)
     if os.geteuid() == 0:
@@ -37,6 +44,11 @@ def pytest_configure(config):
             tracefs.root()
         except KernelError as e:       # no tracefs in this kernel: the uprobe tests say so when they skip
             print(f"conftest: {e}")
+            return
+        if os.environ.get("PYPERF_TEST_SWEEP") == "0":   # (test_leftovers' child runs: a /tmp of their own)
+            return
+        for line in leftovers.sweep(tempfile.gettempdir(), _SCRATCH_HOME):
+            print(f"conftest: removed what a killed run left: {line}")
 
 
 def pytest_unconfigure(config):
@@ -48,6 +60,7 @@ def pytest_unconfigure(config):
         if cache is not None:
             cache.flush()
         shutil.rmtree(_SCRATCH_HOME, ignore_errors=True)
+        os.close(_HOME_LOCK)
 
 
 def _uprobe_events() -> set[str]:

@@ -1,8 +1,6 @@
 """pyperf buildid-cache and pyperf list sdt: the ~/.debug cache perf makes, byte for byte, checked against the
 goldens made by real perf (tests/golden/sdt/make_goldens.sh) and live against perf. Every test uses a
 scratch HOME: the real ~/.debug is never touched."""
-import contextlib
-import fcntl
 import hashlib
 import os
 import shutil
@@ -10,14 +8,13 @@ import subprocess
 import sys
 
 import pytest
+from tick_helpers import TICK, golden_tick
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = os.path.join(ROOT, "tests", "golden", "sdt")
-TICK = os.path.join(ROOT, "build", "workloads", "tick")
 PERF = "/usr/bin/perf"
 SYSTEM_FILES = ["/usr/bin/python3.11", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6",
                 "/usr/lib/x86_64-linux-gnu/libc.so.6", "/bin/true"]
-GOLDEN_TICK_DIR = "/tmp/pyperf_sdt_golden"      # the path the goldens were made with
 
 
 def golden(name):
@@ -75,21 +72,6 @@ def test_system_binaries_cached_as_perf_caches_them(tmp_path):
     assert tool("pyperf", tmp_path, "list", "sdt_libstdcxx:*").stdout == golden("system.list-glob")
     assert tool("pyperf", tmp_path, "list", "sdt_python:gc__*", "sdt_*:*throw").stdout == golden(
         "system.list-globs")
-
-
-@contextlib.contextmanager
-def golden_tick():
-    """workloads/tick at the goldens' fixed path, under a lock (other test runs may want it too)."""
-    os.makedirs(GOLDEN_TICK_DIR, exist_ok=True)
-    with open(GOLDEN_TICK_DIR + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        path = os.path.join(GOLDEN_TICK_DIR, "tick")
-        shutil.copy(TICK, path + ".tmp")
-        os.replace(path + ".tmp", path)
-        try:
-            yield path
-        finally:
-            os.unlink(path)
 
 
 @pytest.mark.skipif(not os.path.exists(TICK), reason="make workloads builds tick")

@@ -1,21 +1,18 @@
 """pyperf probe with SDT events: `-D` equals real perf's (goldens from tests/golden/sdt/make_goldens.sh, and
 live), and the seed's workflow `buildid-cache --add; probe sdt_tick:loop2; stat` with real uprobes."""
-import fcntl
 import os
 import shutil
 import subprocess
 import sys
 
 import pytest
+from tick_helpers import TICK, golden_tick, sdt_tick_lock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOLDEN = os.path.join(ROOT, "tests", "golden", "sdt")
-TICK = os.path.join(ROOT, "build", "workloads", "tick")
 PERF = "/usr/bin/perf"
 SYSTEM_FILES = ["/usr/bin/python3.11", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6",
                 "/usr/lib/x86_64-linux-gnu/libc.so.6", "/bin/true"]
-GOLDEN_TICK = "/tmp/pyperf_sdt_golden/tick"
-SDT_TICK_LOCK = "/tmp/pyperf_t_sdt_tick.lock"
 
 
 def pyperf(home, *args, check=False):
@@ -60,20 +57,13 @@ def test_definitions_of_tick_markers_equal_perfs(tmp_path):
     with open(os.path.join(GOLDEN, "tick.build-id")) as f:
         if open_elf(TICK).build_id != f.read().strip():
             pytest.skip("this tick was built differently from the goldens' (other compiler?): see the live test")
-    os.makedirs(os.path.dirname(GOLDEN_TICK), exist_ok=True)
-    with open(os.path.dirname(GOLDEN_TICK) + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        shutil.copy(TICK, GOLDEN_TICK + ".tmp")
-        os.replace(GOLDEN_TICK + ".tmp", GOLDEN_TICK)
-        try:
-            pyperf(tmp_path, "buildid-cache", "--add", GOLDEN_TICK, check=True)
-            for args, stdout, code in golden_cases("tick.definitions"):
-                proc = pyperf(tmp_path, "probe", *args)
-                assert (proc.stdout, proc.returncode) == (stdout, code), (args, proc.stderr)
-                if code:
-                    assert proc.stderr.rstrip("\n").endswith("  Error: Failed to add events.")
-        finally:
-            os.unlink(GOLDEN_TICK)
+    with golden_tick() as path:
+        pyperf(tmp_path, "buildid-cache", "--add", path, check=True)
+        for args, stdout, code in golden_cases("tick.definitions"):
+            proc = pyperf(tmp_path, "probe", *args)
+            assert (proc.stdout, proc.returncode) == (stdout, code), (args, proc.stderr)
+            if code:
+                assert proc.stderr.rstrip("\n").endswith("  Error: Failed to add events.")
 
 
 @pytest.mark.perf
@@ -107,8 +97,7 @@ def test_seed_workflow(tmp_path):
 
     binary = str(tmp_path / "tick")
     shutil.copy(TICK, binary)
-    with open(SDT_TICK_LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with sdt_tick_lock():
         if any(line.startswith("p:sdt_tick/") for line in tracefs.read_uprobe_events()):
             pytest.skip("sdt_tick events exist already")
         pyperf(tmp_path, "buildid-cache", "--add", binary, check=True)
@@ -149,12 +138,10 @@ def test_marker_in_two_cached_binaries_like_perf(tmp_path):
             f.write(bytes([0x40 + i]))
     env = dict(os.environ, HOME=str(tmp_path / "home"))
     subprocess.run([PERF, "buildid-cache", "--add", ",".join(copies)], env=env, check=True)
-    lock = open(SDT_TICK_LOCK, "w")         # -n names against the sdt_tick events of tracefs: none meanwhile
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    for args in (["-D", "sdt_tick:loop2"], ["-D", "%sdt_tick:loop*"], ["-n", "%sdt_tick:loop*"],
-                 ["-n", "-a", "sdt_tick:loop3", "-a", "sdt_tick:begin"], ["-n", "sdt_tick:loop1", "arg"]):
-        theirs = subprocess.run([PERF, "probe", *args], capture_output=True, text=True, env=env)
-        ours = pyperf(tmp_path / "home", "probe", *args)
-        assert (ours.stdout, ours.stderr.replace("pyperf", "perf"), ours.returncode) == \
-            (theirs.stdout, theirs.stderr, theirs.returncode), args
-    lock.close()
+    with sdt_tick_lock():         # -n names against the sdt_tick events of tracefs: none meanwhile
+        for args in (["-D", "sdt_tick:loop2"], ["-D", "%sdt_tick:loop*"], ["-n", "%sdt_tick:loop*"],
+                     ["-n", "-a", "sdt_tick:loop3", "-a", "sdt_tick:begin"], ["-n", "sdt_tick:loop1", "arg"]):
+            theirs = subprocess.run([PERF, "probe", *args], capture_output=True, text=True, env=env)
+            ours = pyperf(tmp_path / "home", "probe", *args)
+            assert (ours.stdout, ours.stderr.replace("pyperf", "perf"), ours.returncode) == \
+                (theirs.stdout, theirs.stderr, theirs.returncode), args

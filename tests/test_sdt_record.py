@@ -2,7 +2,6 @@
 The sdt_ group comes from the provider ("tick"), not from the file name, so these tests hold a lock that every
 run of them takes, and they refuse to run if someone else's sdt_tick events exist."""
 import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
@@ -11,11 +10,10 @@ import sys
 import pytest
 
 from pyperf_probe.kernel import tracefs
+from tick_helpers import TICK, sdt_tick_lock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TICK = os.path.join(ROOT, "build", "workloads", "tick")
 PERF = "/usr/bin/perf"
-LOCK = "/tmp/pyperf_t_sdt_tick.lock"
 
 pytestmark = [
     pytest.mark.uprobes,
@@ -33,8 +31,7 @@ def sdt_tick_lines():
 def seed(tmp_path):
     """(tick copy, env with a scratch HOME where it is cached), under the sdt_tick lock; afterwards no
     sdt_tick uprobe of this binary may remain, and any found is removed."""
-    with open(LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with sdt_tick_lock():
         if sdt_tick_lines():
             pytest.skip(f"sdt_tick events exist already: {sdt_tick_lines()}")
         binary = str(tmp_path / "tick")
