@@ -11,8 +11,9 @@ Recordings (made with real perf on first use, kept in build/bench-script/ and re
   sys    perf record -a of 20 tracepoints of 9 subsystems (tests/golden/tracepoints/record.sh's list) while
          a shell loop writes and syncs files, talks to itself over loopback TCP and signals itself: ~230K
          tracepoint-only samples, no chains (whatever else runs on the machine is in it too)
-  dwarf  perf record -e cpu-clock:u -c 200000 --call-graph dwarf,4096 -- ex_spin 5000: ~35K samples whose
-         user stacks are unwound offline by both tools
+  dwarf  perf record -e cpu-clock:u -c 150000 --call-graph dwarf,4096 -m 16M -- ex_spin 5000: ~63K samples
+         (275 MB) whose user stacks are unwound offline by both tools; the 16 MB buffer loses none (with
+         perf's default and -c 200000 it lost 36 of ~46K, and perf report warned of a lost chunk)
   big    perf record -e GROUP:bigmalloc -g -m 16M -- big_malloc 1000000, the uprobe on libc's malloc with an
          argument (bytes=%di:u64, so each sample has a trace field): ~1M samples (152 MB, recorded in ~6 s),
          two threads of one process, 5456 distinct frame-pointer chains of 5 to 9 frames
@@ -24,9 +25,10 @@ Each command runs in a fresh process (stdout to a file, stderr to /dev/null), th
 bytecode written and its C accelerator built there, run with cwd there), so edits made in the tree while
 the bench runs do not change what is measured, and a before/after pair runs in one session. pyperf runs
 "cold" (a new, empty PYPERF_CACHE_DIR at every run: the first command after a recording) and "warm" (a
-cache filled by one run before). The commands of one file and option set run ``runs`` rounds,
-interleaved (perf, then each pyperf variant, round after round); medians are reported, peak RSS for perf
-and for each pyperf cold and warm (cold reads the symbol tables: the higher of the two). pyperf starts as
+cache filled by one run before). The commands of one file and option set run ``runs`` rounds (at least
+SHORT_RUNS, 11, where perf's first run takes under SHORT_S, 0.1 s of CPU: there one slow run moves a median
+of 3 by a third), interleaved (perf, then each pyperf variant, round after round); medians are reported, peak
+RSS for perf and for each pyperf cold and warm (cold reads the symbol tables: the higher of the two). pyperf starts as
 the venv's ``pyperf`` command does (``console_script``: python -S). The text compared is the warm run's,
 normalized by the caller's function (report's random tip line). Column py0 is the interpreter's own start-up
 (``python -S -c pass``, timed in the same rounds) over perf's time: where it is near 1.0, perf's whole run
@@ -115,7 +117,8 @@ def record(shape: str, path: str) -> None:
                                stderr=subprocess.DEVNULL)
         elif shape in ("spin", "dwarf"):
             spin = os.path.join(ROOT, "build", "workloads", "ex_spin")
-            chains = ["-c", "50000", "-g"] if shape == "spin" else ["-c", "200000", "--call-graph", "dwarf,4096"]
+            chains = ["-c", "50000", "-g"] if shape == "spin" else ["-c", "150000", "--call-graph", "dwarf,4096",
+                                                                     "-m", "16M"]
             _perf_record(["-e", "cpu-clock:u"] + chains + ["-o", tmp, "--", spin, "5000"])
         elif shape == "sys":
             load = os.path.join(work, "load.sh")
@@ -253,11 +256,19 @@ def console_script(command: str) -> list[str]:
     return [sys.executable, "-S", "-c", body, command]
 
 
+# A set perf runs in under SHORT_S of CPU gets SHORT_RUNS rounds at least: at tens of ms a run, the ratio of two
+# medians of 3 moves by +-30% from one call to the next (dwarf -g none --no-children, 50 ms: 0.99-1.10 at 3 runs,
+# 0.92 over 40 farm-bench pairs), and such rounds cost little.
+SHORT_S = 0.1
+SHORT_RUNS = 11
+
+
 def side_by_side(command: str, path: str, opts: list[str], pkgs: list[tuple[str, str]], runs: int, tmp: str,
                  normalize=None) -> dict:
     """``perf COMMAND -i PATH OPTS`` and each package's ``pyperf COMMAND ...`` (cold and warm), ``runs``
-    interleaved rounds: {name: (median CPU s, median peak RSS MiB, text equal to perf's)}. A command that
-    fails must fail as perf does (same status): then it is timed as it is. "python" is ``python -S -c pass``
+    interleaved rounds (SHORT_RUNS at least when perf's first run takes under SHORT_S): {name: (median CPU s,
+    median peak RSS MiB, text equal to perf's)}. A command that fails must fail as perf does (same status):
+    then it is timed as it is. "python" is ``python -S -c pass``
     with the bench's interpreter (the venv's, which pyperf runs under), timed in the same rounds: what any
     pyperf command costs before its first import."""
     # (the interpreter's own start-up, timed in the same rounds: the floor under any pyperf run)
@@ -275,7 +286,9 @@ def side_by_side(command: str, path: str, opts: list[str], pkgs: list[tuple[str,
     cpu: dict[str, list] = {name: [] for name, _, _ in commands}
     rss: dict[str, list] = {name: [] for name, _, _ in commands}
     texts, statuses = {}, {}
-    for _ in range(runs):
+    rounds, done = runs, 0
+    while done < rounds:
+        done += 1
         for name, argv, env in commands:
             cold = env.get("PYPERF_CACHE_DIR") == "cold"
             if cold:
@@ -287,6 +300,8 @@ def side_by_side(command: str, path: str, opts: list[str], pkgs: list[tuple[str,
             statuses[name] = status
             if cold:
                 shutil.rmtree(env["PYPERF_CACHE_DIR"], ignore_errors=True)
+        if done == 1 and cpu["perf"][0] < SHORT_S:
+            rounds = max(runs, SHORT_RUNS)
     return {name: (statistics.median(cpu[name]), statistics.median(rss[name]),
                    texts[name] == texts["perf"] and statuses[name] == statuses["perf"])
             for name, _, _ in commands}
@@ -301,7 +316,8 @@ def print_table(command: str, files: list[tuple[str, str]], sets: dict[str, list
     """The whole side-by-side table: one line per file and option set (see ``side_by_side``). "same" is yes
     when both the cold and the warm run printed perf's text and exited with perf's status."""
     print(f"load average before: {load_average()} ({os.cpu_count()} CPUs); pyperf {'without' if pure else 'with'}"
-          f" its C accelerator; {runs} interleaved runs, medians; CPU s (user + sys), peak RSS MiB; py0: the"
+          f" its C accelerator; {runs} interleaved runs ({max(runs, SHORT_RUNS)} where perf's first takes under"
+          f" {SHORT_S} s), medians; CPU s (user + sys), peak RSS MiB; py0: the"
           f" CPU of `python -S -c pass` (the interpreter's start-up alone) / perf's")
     header = f"{'file':<6} {'samples':>8} {'set':<12} {'perf':>6} {'MiB':>5} {'py0':>5}"
     for label, _ in pkgs:
