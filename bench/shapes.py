@@ -26,7 +26,7 @@ bytecode written and its C accelerator built there, run with cwd there), so edit
 the bench runs do not change what is measured, and a before/after pair runs in one session. pyperf runs
 "cold" (a new, empty PYPERF_CACHE_DIR at every run: the first command after a recording) and "warm" (a
 cache filled by one run before). The commands of one file and option set run ``runs`` rounds (at least
-SHORT_RUNS, 11, where perf's first run takes under SHORT_S, 0.1 s of CPU: there one slow run moves a median
+SHORT_RUNS, 11, where perf's first run takes under SHORT_S, 0.25 s of CPU: there one slow run moves a median
 of 3 by a third), interleaved (perf, then each pyperf variant, round after round); medians are reported, peak
 RSS for perf and for each pyperf cold and warm (cold reads the symbol tables: the higher of the two). pyperf starts as
 the venv's ``pyperf`` command does (``console_script``: python -S). The text compared is the warm run's,
@@ -256,10 +256,12 @@ def console_script(command: str) -> list[str]:
     return [sys.executable, "-S", "-c", body, command]
 
 
-# A set perf runs in under SHORT_S of CPU gets SHORT_RUNS rounds at least: at tens of ms a run, the ratio of two
-# medians of 3 moves by +-30% from one call to the next (dwarf -g none --no-children, 50 ms: 0.99-1.10 at 3 runs,
-# 0.92 over 40 farm-bench pairs), and such rounds cost little.
-SHORT_S = 0.1
+# A set perf runs in under SHORT_S of CPU gets SHORT_RUNS rounds at least: at a tenth of a second a run, perf's
+# own median of 3 moves by a fifth from one call to the next and the ratio by a third (dwarf -g none
+# --no-children, 50 ms: 0.99-1.10 at 3 runs, 0.92 over 40 farm-bench pairs, 0.83-0.99 at 11; make's
+# mt_cds_flat_callee_nochildren, perf 0.11-0.13 s: 1.01 at 3 runs, 1.08 at 7, 0.90 at 15), and such rounds cost
+# little.
+SHORT_S = 0.25
 SHORT_RUNS = 11
 
 
