@@ -85,24 +85,27 @@ def other_homes(root: str, own: str) -> tuple[list[str], list[str]]:
 
 
 def _tracefs() -> str | None:
+    """The tracefs mount pyperf uses, when it has uprobe_events (None: nothing to sweep)."""
+    from pyperf_probe.errors import KernelError
     from pyperf_probe.kernel import tracefs
-    return tracefs.TRACEFS if os.path.exists(os.path.join(tracefs.TRACEFS, "uprobe_events")) else None
+    try:
+        tracefs.uprobe_events_path()
+    except KernelError:
+        return None
+    return tracefs.TRACEFS
 
 
 def group_uprobes(groups: tuple[str, ...] = TEST_GROUPS, paths: tuple[str, ...] = ()) -> list[str]:
     """The uprobe_events names (GROUP/EVENT) in the test groups, or on a binary under one of ``paths``."""
-    root = _tracefs()
-    if root is None:
+    if _tracefs() is None:
         return []
+    from pyperf_probe.kernel import tracefs
     names = []
-    with open(os.path.join(root, "uprobe_events")) as f:
-        for line in f:
-            fields = line.split()
-            if len(fields) < 2:
-                continue
-            name = fields[0].split(":", 1)[1]
-            if name.startswith(groups) or (paths and fields[1].startswith(paths)):
-                names.append(name)
+    for line in tracefs.read_uprobe_events():
+        fields = line.split()
+        name = fields[0].split(":", 1)[1]
+        if name.startswith(groups) or (paths and len(fields) > 1 and fields[1].startswith(paths)):
+            names.append(name)
     return list(dict.fromkeys(names))  # (a multi-probe event: one line per probe, one name)
 
 
@@ -130,15 +133,13 @@ def sweep(root: str, own_home: str, groups: tuple[str, ...] = TEST_GROUPS, binar
                     removed.append(f"instance {name}")
                 except OSError:
                     pass
+        from pyperf_probe.errors import KernelError
+        from pyperf_probe.kernel import tracefs
         for name in group_uprobes(groups, pytest_temp_roots(root) if binaries else ()):
             try:
-                fd = os.open(os.path.join(tracefs_root, "uprobe_events"), os.O_WRONLY | os.O_APPEND)
-                try:
-                    os.write(fd, f"-:{name}\n".encode())
-                finally:
-                    os.close(fd)
+                tracefs.write_uprobe_events([f"-:{name}"])
                 removed.append(f"uprobe {name}")
-            except OSError as e:
+            except KernelError as e:
                 if e.errno != errno.ENOENT:  # EBUSY: someone's perf event is on it; it stays
                     removed.append(f"uprobe {name} kept: {os.strerror(e.errno or 0)}")
     for home in dead:
